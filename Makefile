@@ -1,0 +1,40 @@
+# Two commands do everything: `make run` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit schemas bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+## Run the API on 127.0.0.1:8000 with the embedded store and the demo customers.
+run: $(STAMP)
+	$(BIN)/c360 serve --demo
+
+## Lint, type-check and run the whole test suite against a fresh embedded store.
+test: lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+## Regenerate schemas/json/*.json and schemas/schema.graphql after changing a contract.
+schemas: $(STAMP)
+	$(BIN)/c360 schemas export
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,3 @@
+"""c360: customer 360 and contact-preference API."""
+
+__version__ = "0.1.0"

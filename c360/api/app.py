@@ -1,0 +1,70 @@
+"""The FastAPI application: lifespan owns the store; routers stay thin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from strawberry.fastapi import GraphQLRouter
+
+from c360 import __version__
+from c360.api.graphql.context import get_context
+from c360.api.graphql.schema import schema
+from c360.api.health import router as health_router
+from c360.demo import load_demo_data
+from c360.errors import C360Error
+from c360.services import Services
+from c360.settings import Settings, get_settings
+from c360.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, on_ready: Callable[[], None] | None = None
+) -> FastAPI:
+    """Build the app. ``on_ready`` runs once the store is up and demo data is loaded."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = await Store.open(settings)
+        app.state.store = store
+        app.state.services = Services.build(store.db, settings)
+        try:
+            if settings.demo_data:
+                await load_demo_data(app.state.services, settings)
+            if on_ready is not None:
+                on_ready()
+            yield
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="c360",
+        version=__version__,
+        description="Customer 360 and contact-preference API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
+    app.include_router(health_router)
+    app.include_router(
+        GraphQLRouter(schema, context_getter=get_context, graphql_ide="graphiql"),
+        prefix="/graphql",
+    )
+    return app
+
+
+async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
+    return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+    return JSONResponse({"error": "InvalidInput", "detail": detail}, status_code=422)

@@ -1,0 +1,27 @@
+"""The per-request GraphQL context: services and DataLoaders (one batch per field per request)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+from strawberry.dataloader import DataLoader
+from strawberry.fastapi import BaseContext
+
+from c360.services import Services
+from c360.store import Document
+
+
+@dataclass
+class Context(BaseContext):
+    services: Services
+    identifiers: DataLoader[str, list[Document]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+        self.identifiers = DataLoader(load_fn=self.services.profiles.identifiers)
+
+
+async def get_context(request: Request) -> Context:
+    services: Services = request.app.state.services
+    return Context(services=services)

@@ -1,0 +1,399 @@
+"""GraphQL types. They translate store documents; they decide nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from c360.api.graphql.context import Context
+from c360.store import Document
+from schemas.identifiers import IdentifierType
+from schemas.records import (
+    CasePriority,
+    CaseStatus,
+    ConsentStatus,
+    ContactChannel,
+    OrderChannel,
+    RecordKind,
+    ServiceChannel,
+    SiteEventType,
+    SurveyType,
+)
+
+# The canonical enums are the GraphQL enums: one definition, no mapping to keep in sync.
+for _enum in (
+    IdentifierType,
+    RecordKind,
+    OrderChannel,
+    ServiceChannel,
+    CaseStatus,
+    CasePriority,
+    SurveyType,
+    ContactChannel,
+    ConsentStatus,
+    SiteEventType,
+):
+    strawberry.enum(_enum)
+
+
+# --- Errors: expected failures are part of the schema ---------------------------------------
+
+
+@strawberry.interface(description="An expected failure, returned as data.")
+class Error:
+    message: str
+    code: str
+
+
+@strawberry.type(description="Nothing matches what was asked for.")
+class NotFoundError(Error):
+    pass
+
+
+@strawberry.type(description="The input cannot be used as given; the message says why.")
+class InvalidInputError(Error):
+    pass
+
+
+# --- Values -----------------------------------------------------------------------------------
+
+
+@strawberry.type(description="An amount in integer minor units of an ISO 4217 currency.")
+class Money:
+    amount: int
+    currency: str
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Money:
+        return cls(amount=doc["amount"], currency=doc["currency"])
+
+
+@strawberry.type
+class Identifier:
+    type: IdentifierType
+    value: str
+    source: str | None
+    first_seen_at: dt.datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Identifier:
+        return cls(
+            type=IdentifierType(doc["type"]),
+            value=doc["value"],
+            source=doc.get("source"),
+            first_seen_at=doc.get("created_at"),
+        )
+
+
+@strawberry.type
+class PostalAddress:
+    line1: str
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str
+
+
+@strawberry.type
+class LineItem:
+    line_id: str | None
+    sku: str | None
+    title: str | None
+    category: str | None
+    quantity: int
+    unit_price: Money
+
+
+@strawberry.type
+class ReturnItem:
+    line_id: str | None
+    sku: str | None
+    quantity: int
+    amount: Money | None
+
+
+# --- The timeline -----------------------------------------------------------------------------
+
+
+@strawberry.interface(description="One entry of a profile's timeline: a record from a source.")
+class TimelineItem:
+    id: strawberry.ID
+    kind: RecordKind
+    source: str
+    external_id: str
+    occurred_at: dt.datetime
+    revision: dt.datetime
+    identifiers: list[Identifier]
+
+
+@strawberry.type
+class PersonRecord(TimelineItem):
+    given_name: str | None = None
+    family_name: str | None = None
+    full_name: str | None = None
+    addresses: list[PostalAddress] = strawberry.field(default_factory=list)
+    birth_date: dt.date | None = None
+    language: str | None = None
+    country: str | None = None
+    time_zone: str | None = None
+
+
+@strawberry.type
+class SiteEventRecord(TimelineItem):
+    event_type: SiteEventType
+    name: str | None = None
+    channel: str
+    url: str | None = None
+    referrer: str | None = None
+    user_agent: str | None = None
+    properties: JSON
+
+
+@strawberry.type
+class OrderRecord(TimelineItem):
+    order_number: str | None = None
+    channel: OrderChannel
+    store_id: str | None = None
+    line_items: list[LineItem]
+    total: Money
+    cancelled_at: dt.datetime | None = None
+
+
+@strawberry.type
+class ReturnRecord(TimelineItem):
+    order_external_id: str
+    items: list[ReturnItem]
+    amount: Money
+    reason: str | None = None
+
+
+@strawberry.type
+class ServiceCaseRecord(TimelineItem):
+    channel: ServiceChannel
+    status: CaseStatus
+    priority: CasePriority
+    subject: str | None = None
+    description: str | None = None
+    first_response_at: dt.datetime | None = None
+    solved_at: dt.datetime | None = None
+    satisfaction: str | None = None
+    tags: list[str]
+    complaint: bool
+
+
+@strawberry.type
+class SurveyResponseRecord(TimelineItem):
+    survey_type: SurveyType
+    score: int
+    comment: str | None = None
+    touchpoint: str | None = None
+
+
+@strawberry.type
+class ConsentChangeRecord(TimelineItem):
+    channel: ContactChannel
+    purpose: str
+    status: ConsentStatus
+    contact_point: str | None = None
+    evidence: str | None = None
+
+
+def _envelope(doc: Document) -> dict[str, Any]:
+    return {
+        "id": strawberry.ID(doc["_id"]),
+        "kind": RecordKind(doc["kind"]),
+        "source": doc["source"],
+        "external_id": doc["external_id"],
+        "occurred_at": doc["occurred_at"],
+        "revision": doc["revision"],
+        "identifiers": [
+            Identifier(
+                type=IdentifierType(i["type"]),
+                value=i["value"],
+                source=i.get("source"),
+                first_seen_at=None,
+            )
+            for i in doc.get("identifiers", [])
+        ],
+    }
+
+
+def _money(value: Document | None) -> Money | None:
+    return None if value is None else Money.from_doc(value)
+
+
+def timeline_item(doc: Document) -> TimelineItem:
+    """The concrete GraphQL type of a stored record."""
+    data: dict[str, Any] = dict(doc.get("data", {}))
+    base = _envelope(doc)
+    match base["kind"]:
+        case RecordKind.PERSON:
+            addresses = [PostalAddress(**a) for a in data.pop("addresses", [])]
+            birth_date = data.pop("birth_date", None)
+            return PersonRecord(
+                **base,
+                **data,
+                addresses=addresses,
+                birth_date=dt.date.fromisoformat(birth_date) if birth_date else None,
+            )
+        case RecordKind.SITE_EVENT:
+            return SiteEventRecord(
+                **base, **{**data, "event_type": SiteEventType(data["event_type"])}
+            )
+        case RecordKind.ORDER:
+            return OrderRecord(
+                **base,
+                **{
+                    **data,
+                    "channel": OrderChannel(data["channel"]),
+                    "total": Money.from_doc(data["total"]),
+                    "line_items": [
+                        LineItem(
+                            line_id=li.get("line_id"),
+                            sku=li.get("sku"),
+                            title=li.get("title"),
+                            category=li.get("category"),
+                            quantity=li["quantity"],
+                            unit_price=Money.from_doc(li["unit_price"]),
+                        )
+                        for li in data.get("line_items", [])
+                    ],
+                },
+            )
+        case RecordKind.RETURN:
+            return ReturnRecord(
+                **base,
+                **{
+                    **data,
+                    "amount": Money.from_doc(data["amount"]),
+                    "items": [
+                        ReturnItem(
+                            line_id=i.get("line_id"),
+                            sku=i.get("sku"),
+                            quantity=i["quantity"],
+                            amount=_money(i.get("amount")),
+                        )
+                        for i in data.get("items", [])
+                    ],
+                },
+            )
+        case RecordKind.SERVICE_CASE:
+            return ServiceCaseRecord(
+                **base,
+                **{
+                    **data,
+                    "channel": ServiceChannel(data["channel"]),
+                    "status": CaseStatus(data["status"]),
+                    "priority": CasePriority(data["priority"]),
+                    "tags": data.get("tags", []),
+                },
+            )
+        case RecordKind.SURVEY_RESPONSE:
+            return SurveyResponseRecord(
+                **base, **{**data, "survey_type": SurveyType(data["survey_type"])}
+            )
+        case RecordKind.CONSENT_CHANGE:
+            return ConsentChangeRecord(
+                **base,
+                **{
+                    **data,
+                    "channel": ContactChannel(data["channel"]),
+                    "status": ConsentStatus(data["status"]),
+                },
+            )
+    raise ValueError(f"unknown record kind {doc['kind']!r}")
+
+
+TIMELINE_TYPES = (
+    PersonRecord,
+    SiteEventRecord,
+    OrderRecord,
+    ReturnRecord,
+    ServiceCaseRecord,
+    SurveyResponseRecord,
+    ConsentChangeRecord,
+)
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class TimelineEdge:
+    cursor: str
+    node: TimelineItem
+
+
+@strawberry.type(description="A Relay-style connection; cursors stay valid as records arrive.")
+class TimelineConnection:
+    edges: list[TimelineEdge]
+    page_info: PageInfo
+
+
+# --- The profile ------------------------------------------------------------------------------
+
+
+@strawberry.type(description="One person, unified across every source.")
+class Profile:
+    id: strawberry.ID
+    created_at: dt.datetime | None
+    first_seen_at: dt.datetime | None
+    last_seen_at: dt.datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> Profile:
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            created_at=doc.get("created_at"),
+            first_seen_at=doc.get("first_seen_at"),
+            last_seen_at=doc.get("last_seen_at"),
+        )
+
+    @strawberry.field(description="Every identifier linked to this profile.")
+    async def identifiers(self, info: Info[Context, None]) -> list[Identifier]:
+        return [Identifier.from_doc(d) for d in await info.context.identifiers.load(self.id)]
+
+    @strawberry.field(description="E-mail addresses, normalised.")
+    async def emails(self, info: Info[Context, None]) -> list[str]:
+        return await self._values(info, IdentifierType.EMAIL)
+
+    @strawberry.field(description="Phone numbers in E.164.")
+    async def phones(self, info: Info[Context, None]) -> list[str]:
+        return await self._values(info, IdentifierType.PHONE)
+
+    async def _values(self, info: Info[Context, None], kind: IdentifierType) -> list[str]:
+        docs = await info.context.identifiers.load(self.id)
+        return [d["value"] for d in docs if d["type"] == kind.value]
+
+    @strawberry.field(description="Records from every source, newest first.")
+    async def timeline(
+        self,
+        info: Info[Context, None],
+        first: int = 20,
+        after: str | None = None,
+        kinds: list[RecordKind] | None = None,
+    ) -> TimelineConnection:
+        page = await info.context.services.profiles.timeline(
+            self.id, first=first, after=after, kinds=[k.value for k in kinds or []]
+        )
+        edges = [TimelineEdge(cursor=c, node=timeline_item(d)) for c, d in page.items]
+        return TimelineConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
+
+ProfileResult = Annotated[
+    Profile | NotFoundError | InvalidInputError, strawberry.union("ProfileResult")
+]

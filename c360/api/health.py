@@ -1,0 +1,25 @@
+"""``GET /health``: is the service up and its store reachable?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from c360.store import Store
+
+router = APIRouter(tags=["health"])
+
+PING_TIMEOUT_S = 2.0
+
+
+@router.get("/health", summary="Service and store health (503 when the store is unreachable)")
+async def health(request: Request) -> JSONResponse:
+    store: Store = request.app.state.store
+    reachable = await store.ping(PING_TIMEOUT_S)
+    body: dict[str, Any] = {
+        "status": "ok" if reachable else "unavailable",
+        "store": {**store.describe(), "reachable": reachable},
+    }
+    return JSONResponse(body, status_code=200 if reachable else 503)

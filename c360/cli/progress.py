@@ -1,0 +1,61 @@
+"""Import progress: a live bar with records/s on a terminal, a plain line now and then otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from c360.ingest.service import IngestSummary
+
+PLAIN_INTERVAL_S = 5.0
+
+
+class ProgressReporter(Protocol):
+    def __call__(self, summary: IngestSummary) -> None: ...
+
+
+def _line(summary: IngestSummary, elapsed: float) -> str:
+    rate = summary.read / elapsed if elapsed > 0 else 0.0
+    return (
+        f"{summary.read:,} read ({rate:,.0f}/s): {summary.inserted:,} inserted, "
+        f"{summary.updated:,} updated, {summary.duplicates:,} duplicates, "
+        f"{summary.rejected:,} rejected"
+    )
+
+
+@contextmanager
+def import_progress(label: str) -> Iterator[ProgressReporter]:
+    started = time.monotonic()
+    if sys.stderr.isatty():
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.fields[line]}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task(label, line="starting…")
+
+            def live(summary: IngestSummary) -> None:
+                bar.update(task, line=_line(summary, time.monotonic() - started))
+
+            yield live
+        return
+
+    last = started
+
+    def plain(summary: IngestSummary) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PLAIN_INTERVAL_S:
+            last = now
+            print(f"{label}: {_line(summary, now - started)}", file=sys.stderr, flush=True)
+
+    yield plain

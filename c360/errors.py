@@ -1,0 +1,31 @@
+"""The one error base class. Domain errors subclass it next to the service that raises them."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class C360Error(Exception):
+    """An expected failure with an HTTP status; rendered as ``{"error": Name, "detail": …}``."""
+
+    status_code: ClassVar[int] = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+    @property
+    def code(self) -> str:
+        return type(self).__name__
+
+
+class NotFound(C360Error):
+    status_code = 404
+
+
+class InvalidInput(C360Error):
+    status_code = 422
+
+
+class StoreUnavailable(C360Error):
+    status_code = 503

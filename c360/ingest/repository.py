@@ -1,0 +1,57 @@
+"""Queries on ``dead_letters``: every rejected input item, with its raw text and the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+
+from pymongo import UpdateOne
+
+from c360.store import Database, Document
+from connectors import ItemError
+
+
+def dead_letter_id(connector: str, raw: str) -> str:
+    """The same bad item rejected again (a re-import) is one dead letter, not two."""
+    return hashlib.sha256(f"{connector}\0{raw}".encode()).hexdigest()[:32]
+
+
+class DeadLetterRepository:
+    def __init__(self, db: Database) -> None:
+        self._dead_letters = db["dead_letters"]
+
+    async def add(
+        self, connector: str, origin: str, errors: Sequence[ItemError], now: dt.datetime
+    ) -> None:
+        if not errors:
+            return
+        await self._dead_letters.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": dead_letter_id(connector, error.raw)},
+                    {
+                        "$setOnInsert": {
+                            "connector": connector,
+                            "raw": error.raw,
+                            "first_seen_at": now,
+                        },
+                        "$set": {
+                            "origin": origin,
+                            "position": error.position,
+                            "reason": error.reason,
+                            "last_seen_at": now,
+                        },
+                        "$inc": {"attempts": 1},
+                    },
+                    upsert=True,
+                )
+                for error in errors
+            ],
+            ordered=False,
+        )
+
+    async def list(self, connector: str | None = None, limit: int = 100) -> list[Document]:
+        query: Document = {} if connector is None else {"connector": connector}
+        cursor = self._dead_letters.find(query).sort("last_seen_at", -1).limit(limit)
+        return await cursor.to_list()

@@ -1,0 +1,240 @@
+"""The ingest pipeline: parsed items in, records linked and stored, a summary out.
+
+Works in batches (one round trip per step per batch, not per record) and in an order that a
+crashed run can simply repeat: claim identifiers → create/widen profiles → write records. Every
+step is idempotent, so re-running an import converges on the state of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Literal
+
+from c360.identity.service import IdentityService
+from c360.ingest.repository import DeadLetterRepository
+from c360.profiles.repository import ProfileRepository
+from c360.records.repository import RecordRepository, StoredRevision, timeline_key
+from c360.store import Document
+from connectors import ItemError, Parsed, ParseResult
+from schemas import CanonicalRecord, Return
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["inserted", "updated", "duplicate"]
+MAX_REPORTED_ERRORS = 1000
+_MAX_WRITE_ROUNDS = 10
+_ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest did. ``read == inserted + updated + duplicates + rejected`` always."""
+
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    errors: list[ItemError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
+
+    def add_outcomes(self, outcomes: Iterable[Outcome]) -> None:
+        for outcome in outcomes:
+            self.read += 1
+            match outcome:
+                case "inserted":
+                    self.inserted += 1
+                case "updated":
+                    self.updated += 1
+                case "duplicate":
+                    self.duplicates += 1
+
+    def add_errors(self, errors: Sequence[ItemError]) -> None:
+        self.read += len(errors)
+        self.rejected += len(errors)
+        room = MAX_REPORTED_ERRORS - len(self.errors)
+        self.errors.extend(errors[: max(room, 0)])
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+def content_hash(record: CanonicalRecord) -> str:
+    return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
+
+
+def _bson_safe(value: Any) -> Any:
+    """BSON has datetimes but no plain dates: store those as ISO strings."""
+    if isinstance(value, dict):
+        return {k: _bson_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bson_safe(v) for v in value]
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def record_document(record: CanonicalRecord, profile_id: str | None, now: dt.datetime) -> Document:
+    doc: Document = {
+        "_id": record.record_id,
+        "kind": record.kind,
+        "source": record.source,
+        "external_id": record.external_id,
+        "occurred_at": record.occurred_at,
+        "timeline_key": timeline_key(record.occurred_at, record.record_id),
+        "revision": record.revision,
+        "identifiers": [i.model_dump(exclude_none=True) for i in record.identifiers],
+        "identity_keys": [i.key for i in record.identifiers],
+        "data": _bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True)),
+        "content_hash": content_hash(record),
+        "ingested_at": now,
+    }
+    if profile_id is not None:  # no explicit nulls: the embedded store mis-queries them
+        doc["profile_id"] = profile_id
+    return doc
+
+
+def decide_writes(
+    docs: Sequence[Document], stored: dict[str, StoredRevision]
+) -> tuple[list[Outcome], list[Document], list[tuple[Document, StoredRevision]]]:
+    """For docs in arrival order: each one's outcome, and the writes that realise them.
+
+    A record is written when it is new or a newer revision than the stored one; anything else is
+    a duplicate. Several revisions of one record in a batch collapse into one write.
+    """
+    state = dict(stored)
+    outcomes: list[Outcome] = []
+    final: dict[str, Document] = {}
+    for doc in docs:
+        incoming = StoredRevision(doc["revision"], doc["content_hash"])
+        current = state.get(doc["_id"])
+        if current is None:
+            outcomes.append("inserted")
+        elif current.older_than(incoming):
+            outcomes.append("updated")
+        else:
+            outcomes.append("duplicate")
+            continue
+        state[doc["_id"]] = incoming
+        final[doc["_id"]] = doc
+    inserts = [doc for rid, doc in final.items() if rid not in stored]
+    replaces = [(doc, stored[rid]) for rid, doc in final.items() if rid in stored]
+    return outcomes, inserts, replaces
+
+
+class IngestService:
+    def __init__(
+        self,
+        identity: IdentityService,
+        profiles: ProfileRepository,
+        records: RecordRepository,
+        dead_letters: DeadLetterRepository,
+        batch_size: int = 500,
+    ) -> None:
+        self._identity = identity
+        self._profiles = profiles
+        self._records = records
+        self._dead_letters = dead_letters
+        self._batch_size = batch_size
+
+    async def ingest(
+        self,
+        connector: str,
+        items: Iterable[ParseResult] | AsyncIterable[ParseResult],
+        *,
+        origin: str,
+        progress: Callable[[IngestSummary], None] | None = None,
+    ) -> IngestSummary:
+        """Store every valid item, dead-letter every invalid one, and count both."""
+        summary = IngestSummary()
+        async for batch in _batches(items, self._batch_size):
+            now = dt.datetime.now(dt.UTC)
+            errors = [item for item in batch if isinstance(item, ItemError)]
+            parsed = [item for item in batch if isinstance(item, Parsed)]
+            await self._dead_letters.add(connector, origin, errors, now)
+            summary.add_errors(errors)
+            summary.add_outcomes(await self._store(parsed, now))
+            if progress is not None:
+                progress(summary)
+        log.info(
+            "ingest finished", extra={"connector": connector, "origin": origin, **summary.counts()}
+        )
+        return summary
+
+    async def _store(self, parsed: Sequence[Parsed], now: dt.datetime) -> list[Outcome]:
+        if not parsed:
+            return []
+        records = [item.record for item in parsed]
+        plan = await self._identity.link([r.identifiers for r in records])
+        profile_ids = list(plan.profile_ids)
+        await self._link_returns_through_orders(records, profile_ids)
+
+        spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+        for record, profile_id in zip(records, profile_ids, strict=True):
+            if profile_id is not None:
+                first, last = spans.get(profile_id, (record.occurred_at, record.occurred_at))
+                spans[profile_id] = (min(first, record.occurred_at), max(last, record.occurred_at))
+        await self._profiles.record_activity(spans, now)
+
+        docs = [record_document(r, p, now) for r, p in zip(records, profile_ids, strict=True)]
+        return await self._write(docs)
+
+    async def _link_returns_through_orders(
+        self, records: Sequence[CanonicalRecord], profile_ids: list[str | None]
+    ) -> None:
+        """A return that names nobody belongs to whoever placed its order."""
+        order_of = {
+            index: f"{r.source}:order:{r.order_external_id}"
+            for index, r in enumerate(records)
+            if isinstance(r, Return) and profile_ids[index] is None
+        }
+        if not order_of:
+            return
+        in_batch = {r.record_id: p for r, p in zip(records, profile_ids, strict=True) if p}
+        stored = await self._records.profile_of(set(order_of.values()) - set(in_batch))
+        for index, order_id in order_of.items():
+            profile_ids[index] = in_batch.get(order_id) or stored.get(order_id)
+
+    async def _write(self, docs: Sequence[Document]) -> list[Outcome]:
+        """Write the batch; re-decide the records another writer changed meanwhile."""
+        outcomes: list[Outcome | None] = [None] * len(docs)
+        pending = list(range(len(docs)))
+        for _ in range(_MAX_WRITE_ROUNDS):
+            batch = [docs[i] for i in pending]
+            stored = await self._records.revisions(doc["_id"] for doc in batch)
+            decided, inserts, replaces = decide_writes(batch, stored)
+            lost = await self._records.write(inserts, replaces)
+            for index, outcome in zip(pending, decided, strict=True):
+                outcomes[index] = outcome
+            pending = [i for i in pending if docs[i]["_id"] in lost]
+            if not pending:
+                return [o for o in outcomes if o is not None]
+        raise RuntimeError("record writes kept conflicting; is another writer looping?")
+
+
+async def _batches(
+    items: Iterable[ParseResult] | AsyncIterable[ParseResult], size: int
+) -> AsyncIterable[list[ParseResult]]:
+    if isinstance(items, AsyncIterable):
+        batch: list[ParseResult] = []
+        async for item in items:
+            batch.append(item)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+        return
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch

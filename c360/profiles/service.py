@@ -1,0 +1,114 @@
+"""Reading profiles: by id, by any identifier, with their identifiers and timeline."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from c360.errors import InvalidInput, NotFound
+from c360.identity.repository import IdentityRepository
+from c360.profiles.repository import ProfileRepository
+from c360.records.repository import RecordRepository
+from c360.store import Document
+from schemas.identifiers import IdentifierType, identity_key, normalize_value
+
+MAX_PAGE_SIZE = 100
+
+
+class ProfileNotFound(NotFound):
+    pass
+
+
+class InvalidIdentifier(InvalidInput):
+    pass
+
+
+class InvalidCursor(InvalidInput):
+    pass
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    items: list[tuple[str, Document]]  # (cursor, record document), newest first
+    has_next_page: bool
+
+
+def encode_cursor(doc: Document) -> str:
+    """Opaque to clients; it is the record's timeline key, so it stays valid as records arrive."""
+    return base64.urlsafe_b64encode(doc["timeline_key"].encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        dt.datetime.fromisoformat(key.partition("|")[0])
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor(f"malformed cursor {cursor!r}") from exc
+    if "|" not in key:
+        raise InvalidCursor(f"malformed cursor {cursor!r}")
+    return key
+
+
+class ProfileService:
+    def __init__(
+        self,
+        profiles: ProfileRepository,
+        identities: IdentityRepository,
+        records: RecordRepository,
+        default_region: str,
+    ) -> None:
+        self._profiles = profiles
+        self._identities = identities
+        self._records = records
+        self._default_region = default_region
+
+    async def get(self, profile_id: str) -> Document:
+        profile = await self._profiles.get(profile_id)
+        if profile is None:
+            raise ProfileNotFound(f"no profile with id {profile_id!r}")
+        return profile
+
+    async def by_identifier(
+        self, kind: IdentifierType, value: str, source: str | None = None
+    ) -> Document:
+        """Find a profile by an identifier written any way ingest accepts it."""
+        if (kind is IdentifierType.EXTERNAL) != (source is not None):
+            raise InvalidIdentifier("source is required for external ids and only for them")
+        try:
+            normalized = normalize_value(kind, value, self._default_region)
+        except ValueError as exc:
+            raise InvalidIdentifier(str(exc)) from exc
+        key = identity_key(kind, normalized, source)
+        profile_id = await self._identities.owner(key)
+        if profile_id is None:
+            raise ProfileNotFound(f"no profile with {kind.value} {normalized!r}")
+        return await self.get(profile_id)
+
+    async def identifiers(self, profile_ids: Sequence[str]) -> list[list[Document]]:
+        """Each profile's identifiers, in the order asked (a DataLoader's batch function)."""
+        found = await self._identities.of_profiles(profile_ids)
+        return [found[profile_id] for profile_id in profile_ids]
+
+    async def timeline(
+        self,
+        profile_id: str,
+        *,
+        first: int = 20,
+        after: str | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> TimelinePage:
+        if not 0 < first <= MAX_PAGE_SIZE:
+            raise InvalidInput(f"first must be between 1 and {MAX_PAGE_SIZE}, not {first}")
+        docs = await self._records.timeline(
+            profile_id,
+            limit=first + 1,
+            before_key=decode_cursor(after) if after else None,
+            kinds=kinds,
+        )
+        return TimelinePage(
+            items=[(encode_cursor(doc), doc) for doc in docs[:first]],
+            has_next_page=len(docs) > first,
+        )

@@ -1,0 +1,100 @@
+"""Queries on ``records``: one document per source record, ``_id`` = ``{source}:{kind}:{id}``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pymongo import InsertOne, ReplaceOne
+from pymongo.errors import BulkWriteError
+
+from c360.identity.repository import DUPLICATE_KEY
+from c360.store import Database, Document
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRevision:
+    revision: dt.datetime
+    content_hash: str
+
+    def older_than(self, other: StoredRevision) -> bool:
+        """Revisions order by time; equal times by content hash, so every order converges."""
+        return (self.revision, self.content_hash) < (other.revision, other.content_hash)
+
+
+def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
+    """Sorts like (occurred_at, record id): fixed-width UTC time, then the id."""
+    return f"{occurred_at.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%S.%fZ}|{record_id}"
+
+
+class RecordRepository:
+    def __init__(self, db: Database) -> None:
+        self._records = db["records"]
+
+    async def revisions(self, record_ids: Iterable[str]) -> dict[str, StoredRevision]:
+        wanted = list(set(record_ids))
+        if not wanted:
+            return {}
+        cursor = self._records.find({"_id": {"$in": wanted}}, {"revision": 1, "content_hash": 1})
+        return {
+            doc["_id"]: StoredRevision(doc["revision"], doc["content_hash"]) async for doc in cursor
+        }
+
+    async def write(
+        self, inserts: Sequence[Document], replaces: Sequence[tuple[Document, StoredRevision]]
+    ) -> set[str]:
+        """Insert new records and replace stored revisions, in one round trip.
+
+        A replace applies only if the stored revision is still the one we read. Returns the ids
+        whose write did not apply because another writer got there first; the caller re-reads.
+        """
+        ops: list[InsertOne[Document] | ReplaceOne[Document]] = [InsertOne(d) for d in inserts]
+        ops += [
+            ReplaceOne({"_id": doc["_id"], "content_hash": seen.content_hash}, doc)
+            for doc, seen in replaces
+        ]
+        if not ops:
+            return set()
+        lost: set[str] = set()
+        try:
+            result = await self._records.bulk_write(ops, ordered=False)
+            matched = result.matched_count
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            lost = {inserts[error["index"]]["_id"] for error in errors}
+            matched = exc.details.get("nMatched", 0)
+        if matched < len(replaces):  # some replace lost a race: find out which
+            wanted = {doc["_id"]: doc["content_hash"] for doc, _ in replaces}
+            stored = await self.revisions(wanted)
+            lost |= {rid for rid, h in wanted.items() if stored[rid].content_hash != h}
+        return lost
+
+    async def profile_of(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """Record id → profile id, for the given records that are stored and linked."""
+        wanted = list(set(record_ids))
+        if not wanted:
+            return {}
+        cursor = self._records.find(
+            {"_id": {"$in": wanted}, "profile_id": {"$exists": True}}, {"profile_id": 1}
+        )
+        return {doc["_id"]: doc["profile_id"] async for doc in cursor}
+
+    async def timeline(
+        self,
+        profile_id: str,
+        *,
+        limit: int,
+        before_key: str | None = None,
+        kinds: Sequence[str] | None = None,
+    ) -> list[Document]:
+        """A profile's records, newest first: ``limit`` of them older than ``before_key``."""
+        query: Document = {"profile_id": profile_id}
+        if kinds:
+            query["kind"] = {"$in": list(kinds)}
+        if before_key is not None:
+            query["timeline_key"] = {"$lt": before_key}
+        cursor = self._records.find(query).sort("timeline_key", -1).limit(limit)
+        return await cursor.to_list()

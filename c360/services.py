@@ -1,0 +1,37 @@
+"""Builds the services over an open store: the one place that wires repositories to rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from c360.identity.repository import IdentityRepository
+from c360.identity.service import IdentityService
+from c360.ingest.repository import DeadLetterRepository
+from c360.ingest.service import IngestService
+from c360.profiles.repository import ProfileRepository
+from c360.profiles.service import ProfileService
+from c360.records.repository import RecordRepository
+from c360.settings import Settings
+from c360.store import Database
+
+
+@dataclass(frozen=True)
+class Services:
+    ingest: IngestService
+    profiles: ProfileService
+
+    @classmethod
+    def build(cls, db: Database, settings: Settings) -> Services:
+        identities = IdentityRepository(db)
+        profiles = ProfileRepository(db)
+        records = RecordRepository(db)
+        return cls(
+            ingest=IngestService(
+                IdentityService(identities),
+                profiles,
+                records,
+                DeadLetterRepository(db),
+                batch_size=settings.ingest_batch_size,
+            ),
+            profiles=ProfileService(profiles, identities, records, settings.default_region),
+        )

@@ -1,0 +1,52 @@
+"""All configuration, read once from ``C360_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="C360_", env_file=".env", extra="ignore")
+
+    mongodb_uri: str | None = Field(
+        default=None,
+        description="MongoDB connection string. Unset: start (or reuse) the embedded server.",
+    )
+    database: str = Field(default="c360", description="Database name.")
+    data_dir: Path = Field(
+        default=Path(".c360"), description="Where the embedded server keeps its files."
+    )
+    embedded_start_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds to wait for the embedded server to answer."
+    )
+    store_timeout_ms: int = Field(
+        default=5000, gt=0, description="Server selection and health-check timeout."
+    )
+
+    default_region: str = Field(
+        default="US",
+        min_length=2,
+        max_length=2,
+        description="ISO 3166 region for phone numbers written without a country code.",
+    )
+    ingest_batch_size: int = Field(
+        default=500, gt=0, le=10_000, description="Records per store round trip at ingest."
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    demo_data: bool = Field(
+        default=False, description="Load the bundled demo customers at start-up (idempotent)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

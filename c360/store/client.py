@@ -1,0 +1,97 @@
+"""The store: one owner for the MongoDB client, the database handle and the indexes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from bson.codec_options import CodecOptions
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import PyMongoError
+
+from c360.errors import StoreUnavailable
+from c360.settings import Settings
+from c360.store.embedded import EmbeddedServer
+from c360.store.indexes import ensure_indexes
+
+log = logging.getLogger(__name__)
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+
+
+@dataclass
+class Store:
+    """An open connection to MongoDB (real or embedded) and the c360 database on it."""
+
+    client: AsyncMongoClient[Document]
+    db: Database
+    kind: Literal["mongodb", "embedded"]
+    embedded: EmbeddedServer | None = None
+
+    @classmethod
+    async def open(
+        cls, settings: Settings, *, uri: str | None = None, database: str | None = None
+    ) -> Store:
+        """Connect, check the server answers, and create missing indexes.
+
+        ``uri``/``database`` override the settings (tests use them). Without any URI, the
+        embedded server for ``settings.data_dir`` is started or reused.
+        """
+        uri = uri or settings.mongodb_uri
+        embedded = None
+        if uri is None:
+            embedded = EmbeddedServer.ensure(settings.data_dir, settings.embedded_start_timeout)
+            uri = embedded.uri
+        client: AsyncMongoClient[Document] = AsyncMongoClient(
+            uri,
+            tz_aware=True,
+            serverSelectionTimeoutMS=settings.store_timeout_ms,
+            appname="c360",
+        )
+        db = client.get_database(
+            database or settings.database,
+            codec_options=CodecOptions(tz_aware=True),
+        )
+        store = cls(
+            client=client,
+            db=db,
+            kind="embedded" if embedded else "mongodb",
+            embedded=embedded,
+        )
+        try:
+            await db.command("ping")
+            await ensure_indexes(db)
+        except PyMongoError as exc:
+            await store.close()
+            raise StoreUnavailable(f"cannot reach MongoDB: {exc}") from exc
+        log.info("store ready", extra=store.describe())
+        return store
+
+    def describe(self) -> dict[str, Any]:
+        """What a log line or the health check says about the store (no credentials)."""
+        info: dict[str, Any] = {"store": self.kind, "database": self.db.name}
+        if self.embedded is not None:
+            info.update(
+                port=self.embedded.port,
+                data_dir=str(self.embedded.data_dir),
+                owned=self.embedded.owned,
+            )
+        return info
+
+    async def ping(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await self.db.command("ping")
+        except (PyMongoError, TimeoutError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.embedded is not None:
+            # Blocking but brief; it must finish before the process exits.
+            self.embedded.stop()

@@ -1,0 +1,221 @@
+"""The embedded MongoDB-wire server (nx-27017) for development, demos and CI.
+
+One server serves one data directory. The first process that needs it starts it as a child and
+owns it; other processes on the same machine that point at the same directory (``c360 import``
+while ``make run`` is up) find it through ``server.json`` and borrow it. The owner stops it on
+shutdown; if the owner dies, the child notices its standard input closing and stops by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from c360.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+_STATE_FILE = "server.json"
+_LOCK_FILE = "server.lock"
+_LOG_FILE = "server.log"
+_DB_DIR = "db"
+_LAUNCHER = "c360.store._launcher"
+_START_ATTEMPTS = 3
+_STOP_TIMEOUT = 10.0
+
+
+class EmbeddedServerError(StoreUnavailable):
+    """The embedded server did not start or answer."""
+
+
+@dataclass
+class EmbeddedServer:
+    data_dir: Path
+    port: int
+    pid: int
+    process: subprocess.Popen[bytes] | None = None  # set when this process owns the server
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+
+    @property
+    def owned(self) -> bool:
+        return self.process is not None
+
+    @classmethod
+    def ensure(cls, data_dir: Path, start_timeout: float = 20.0) -> EmbeddedServer:
+        """Borrow the server already running for ``data_dir``, or start and own a new one."""
+        data_dir = data_dir.resolve()
+        (data_dir / _DB_DIR).mkdir(parents=True, exist_ok=True)
+        with _locked(data_dir):
+            running = _read_running(data_dir)
+            if running is not None:
+                log.info("reusing the embedded store", extra={"pid": running.pid})
+                return running
+            server = _start(data_dir, start_timeout)
+            _write_state(data_dir, server)
+            return server
+
+    def stop(self) -> None:
+        """Stop the server if this process owns it; a borrowed server is left to its owner."""
+        if self.process is None:
+            return
+        with _locked(self.data_dir):
+            state = _load_state(self.data_dir)
+            if state and state.get("pid") == self.pid:
+                (self.data_dir / _STATE_FILE).unlink(missing_ok=True)
+            _terminate(self.process)
+        self.process = None
+
+
+# --- internals ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    """Serialise start/stop decisions between processes sharing one data directory."""
+    with open(data_dir / _LOCK_FILE, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _load_state(data_dir: Path) -> dict[str, int] | None:
+    try:
+        state = json.loads((data_dir / _STATE_FILE).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def _write_state(data_dir: Path, server: EmbeddedServer) -> None:
+    state = {
+        "pid": server.pid,
+        "port": server.port,
+        "started_at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    tmp = data_dir / (_STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(data_dir / _STATE_FILE)
+
+
+def _read_running(data_dir: Path) -> EmbeddedServer | None:
+    state = _load_state(data_dir)
+    if not state:
+        return None
+    pid, port = int(state.get("pid", 0)), int(state.get("port", 0))
+    server = EmbeddedServer(data_dir=data_dir, port=port, pid=pid)
+    if pid > 0 and _is_our_server(pid) and _answers_ping(server.uri, timeout_ms=1000):
+        return server
+    (data_dir / _STATE_FILE).unlink(missing_ok=True)  # stale: its process is gone
+    return None
+
+
+def _is_our_server(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():  # guard against a recycled pid on Linux
+        return _LAUNCHER.encode() in cmdline.read_bytes()
+    return True
+
+
+def _answers_ping(uri: str, timeout_ms: int) -> bool:
+    client: MongoClient[dict[str, object]] = MongoClient(
+        uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _start(data_dir: Path, start_timeout: float) -> EmbeddedServer:
+    log_path = data_dir / _LOG_FILE
+    last_error = ""
+    for _ in range(_START_ATTEMPTS):  # another program may take the free port before we bind it
+        port = _free_port()
+        with open(log_path, "ab") as log_file:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    _LAUNCHER,
+                    "--port",
+                    str(port),
+                    "--data-dir",
+                    str(data_dir / _DB_DIR),
+                    "--log-file",
+                    str(log_path),
+                ],
+                stdin=subprocess.PIPE,  # held open for the child's lifetime; see _launcher
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
+            )
+        server = EmbeddedServer(data_dir=data_dir, port=port, pid=process.pid, process=process)
+        deadline = time.monotonic() + start_timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if _answers_ping(server.uri, timeout_ms=250):
+                return server
+            time.sleep(0.05)
+        last_error = (
+            f"exited with status {process.returncode}"
+            if process.poll() is not None
+            else f"did not answer ping within {start_timeout:g}s"
+        )
+        _terminate(process)
+    raise EmbeddedServerError(
+        f"the embedded MongoDB server for {data_dir} {last_error}. "
+        f"Last lines of {log_path}:\n{_tail(log_path)}"
+    )
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.stdin is not None:
+        process.stdin.close()  # the child's cue to stop
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log written)"

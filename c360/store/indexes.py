@@ -1,0 +1,26 @@
+"""Every index c360 relies on, created idempotently at start-up.
+
+Names are given for real MongoDB; the embedded server derives its own but honours the keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+INDEXES: dict[str, list[IndexModel]] = {
+    # The timeline: a profile's records, newest first. timeline_key is occurred_at then _id in
+    # one sortable string, so the keyset cursor is one range on one indexed field.
+    "records": [
+        IndexModel([("profile_id", ASCENDING), ("timeline_key", DESCENDING)], name="timeline"),
+    ],
+    # Which identifiers a profile owns (the identifier itself is the unique _id).
+    "identities": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+}
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    for collection, models in INDEXES.items():
+        await db[collection].create_indexes(models)

@@ -1,0 +1,18 @@
+"""Source connectors: pure functions from a source's format to canonical records.
+
+A connector never touches the store. It yields, for every input item, either a
+:class:`~connectors.base.Parsed` record or an :class:`~connectors.base.ItemError` saying why the
+item was rejected, with where it was and what it was, so the pipeline can dead-letter it.
+"""
+
+from connectors.base import Connector, ItemError, Parsed, ParseResult
+from connectors.registry import CONNECTORS, get_connector
+
+__all__ = [
+    "CONNECTORS",
+    "Connector",
+    "ItemError",
+    "ParseResult",
+    "Parsed",
+    "get_connector",
+]

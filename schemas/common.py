@@ -1,0 +1,77 @@
+"""Value types used across record kinds: UTC timestamps, money, ISO codes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Annotated
+
+import pycountry
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def _to_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC)
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
+"""A timezone-aware timestamp, normalised to UTC. Naive timestamps are rejected."""
+
+
+def _currency_code(value: str) -> str:
+    code = value.strip().upper()
+    if pycountry.currencies.get(alpha_3=code) is None:
+        raise ValueError(f"unknown ISO 4217 currency code {value!r}")
+    return code
+
+
+def _country_code(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"unknown ISO 3166-1 alpha-2 country code {value!r}")
+    return code
+
+
+def _language_tag(value: str) -> str:
+    # BCP 47 tag such as "es" or "pt-BR": the primary subtag must be a real ISO 639 language.
+    primary, _, rest = value.strip().replace("_", "-").partition("-")
+    primary = primary.lower()
+    known = (
+        pycountry.languages.get(alpha_2=primary)
+        if len(primary) == 2
+        else pycountry.languages.get(alpha_3=primary)
+    )
+    if known is None:
+        raise ValueError(f"unknown language tag {value!r}")
+    return f"{primary}-{rest.upper()}" if rest else primary
+
+
+def _time_zone(value: str) -> str:
+    name = value.strip()
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return name
+
+
+CurrencyCode = Annotated[str, AfterValidator(_currency_code)]
+CountryCode = Annotated[str, AfterValidator(_country_code)]
+LanguageTag = Annotated[str, AfterValidator(_language_tag)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+NonEmptyStr = Annotated[str, Field(min_length=1, max_length=1000)]
+SOURCE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+"""A source system's name: lower-case letters, digits, ``_``, ``.`` and ``-``."""
+
+
+class Contract(BaseModel):
+    """Base of every canonical model: strict about unknown fields, whitespace-trimmed strings."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class Money(Contract):
+    """An amount in integer minor units (cents) of an ISO 4217 currency. Never a float."""
+
+    amount: int = Field(ge=0, description="Amount in minor units, e.g. 1999 for 19.99.")
+    currency: CurrencyCode

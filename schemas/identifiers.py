@@ -1,0 +1,119 @@
+"""Identifiers: the keys that tie a source's record to a person.
+
+Values are normalised during validation, so two spellings of one e-mail address or phone number
+become the same identifier. Phone numbers without a country code are read in the caller's default
+region, passed as validation context: ``Identifier.model_validate(data, context={"default_region":
+"ES"})``. Without it they are read as US numbers, like most telephony libraries do.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Self
+
+import email_validator
+import phonenumbers
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from schemas.common import SOURCE_PATTERN, Contract
+
+DEFAULT_REGION = "US"
+
+
+class IdentifierType(enum.StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    EXTERNAL = "external"
+    LOYALTY = "loyalty"
+    ANONYMOUS = "anonymous"
+
+
+# Short prefixes of the identity key, e.g. ``email:ana@example.com``, ``ext:shopify:123``.
+_KEY_PREFIX = {
+    IdentifierType.EMAIL: "email",
+    IdentifierType.PHONE: "phone",
+    IdentifierType.EXTERNAL: "ext",
+    IdentifierType.LOYALTY: "loyalty",
+    IdentifierType.ANONYMOUS: "anon",
+}
+
+
+def normalize_email(value: str) -> str:
+    """Trim, validate the syntax and lower-case an e-mail address. Raises ``ValueError``."""
+    try:
+        checked = email_validator.validate_email(value.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError as exc:
+        raise ValueError(f"invalid e-mail address {value!r}: {exc}") from exc
+    return checked.normalized.lower()
+
+
+def normalize_phone(value: str, default_region: str | None = None) -> str:
+    """Parse a phone number into E.164 (``+34600123456``). Raises ``ValueError``.
+
+    Numbers without a country code are read in ``default_region``. The ITU international prefix
+    ``00`` is accepted everywhere, so ``0034 600…`` parses even where the local prefix differs.
+    """
+    region = (default_region or DEFAULT_REGION).upper()
+    text = value.strip()
+    try:
+        number = phonenumbers.parse(text, region)
+        if not phonenumbers.is_valid_number(number) and text.startswith("00"):
+            number = phonenumbers.parse("+" + text[2:], region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"unparseable phone number {value!r}") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"invalid phone number {value!r} (read in region {region})")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_value(kind: IdentifierType, value: str, default_region: str | None = None) -> str:
+    """Normalise an identifier value of the given type the way ingest does."""
+    match kind:
+        case IdentifierType.EMAIL:
+            return normalize_email(value)
+        case IdentifierType.PHONE:
+            return normalize_phone(value, default_region)
+        case _:
+            text = value.strip()
+            if not text:
+                raise ValueError(f"empty {kind.value} identifier")
+            if len(text) > 256:
+                raise ValueError(f"{kind.value} identifier longer than 256 characters")
+            return text
+
+
+def identity_key(kind: IdentifierType, value: str, source: str | None = None) -> str:
+    """The store key of a normalised identifier: ``{type}:{value}``, scoped by source for ext."""
+    prefix = _KEY_PREFIX[kind]
+    if kind is IdentifierType.EXTERNAL:
+        return f"{prefix}:{source}:{value}"
+    return f"{prefix}:{value}"
+
+
+class Identifier(Contract):
+    """An identifier a record carries; ``source`` scopes external ids (shopify ≠ zendesk)."""
+
+    type: IdentifierType
+    value: str = Field(min_length=1, max_length=320)
+    source: str | None = Field(default=None, pattern=SOURCE_PATTERN)
+
+    @field_validator("value")
+    @classmethod
+    def _normalize(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("type")
+        if kind is None:  # the type itself failed validation; that error is reported
+            return value
+        context: dict[str, Any] = info.context or {}
+        return normalize_value(kind, value, context.get("default_region"))
+
+    @model_validator(mode="after")
+    def _source_scopes_external_ids(self) -> Self:
+        if self.type is IdentifierType.EXTERNAL and self.source is None:
+            raise ValueError("an external identifier needs the source that issued it")
+        if self.type is not IdentifierType.EXTERNAL and self.source is not None:
+            raise ValueError(f"only external identifiers carry a source, not {self.type.value}")
+        return self
+
+    @property
+    def key(self) -> str:
+        return identity_key(self.type, self.value, self.source)

@@ -1,0 +1,393 @@
+"""Canonical record kinds: what every connector emits and the ingest pipeline stores.
+
+Each record is one source's statement about something that happened to a person (or, for
+:class:`Person`, who that person is). ``(source, kind, external_id)`` is its identity: ingesting
+the same triple again is a duplicate or, with a newer ``updated_at``, a new revision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from schemas.common import (
+    SOURCE_PATTERN,
+    Contract,
+    CountryCode,
+    LanguageTag,
+    Money,
+    NonEmptyStr,
+    TimeZoneName,
+    UtcDatetime,
+)
+from schemas.identifiers import Identifier, normalize_email, normalize_phone
+
+# Clocks drift and sources batch; anything later than this is a broken timestamp, not the future.
+MAX_CLOCK_SKEW = dt.timedelta(days=1)
+
+
+class RecordKind(enum.StrEnum):
+    PERSON = "person"
+    SITE_EVENT = "site_event"
+    ORDER = "order"
+    RETURN = "return"
+    SERVICE_CASE = "service_case"
+    SURVEY_RESPONSE = "survey_response"
+    CONSENT_CHANGE = "consent_change"
+
+
+class RecordBase(Contract):
+    source: str = Field(
+        pattern=SOURCE_PATTERN,
+        description="The system the record comes from, lower-case: shopify, zendesk, pos, crm…",
+    )
+    external_id: str = Field(min_length=1, max_length=256, description="Id in the source system.")
+    occurred_at: UtcDatetime = Field(description="When it happened (for a case: when opened).")
+    updated_at: UtcDatetime | None = Field(
+        default=None,
+        description="Revision time in the source; a newer revision replaces an older one.",
+    )
+    identifiers: list[Identifier] = Field(default_factory=list, max_length=100)
+
+    @field_validator("occurred_at", "updated_at")
+    @classmethod
+    def _not_in_the_future(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value > dt.datetime.now(dt.UTC) + MAX_CLOCK_SKEW:
+            raise ValueError(f"timestamp {value.isoformat()} is in the future")
+        return value
+
+    @model_validator(mode="after")
+    def _revision_not_before_occurrence(self) -> Self:
+        if self.updated_at is not None and self.updated_at < self.occurred_at:
+            raise ValueError("updated_at is earlier than occurred_at")
+        return self
+
+    @property
+    def record_id(self) -> str:
+        """The idempotency key ``{source}:{kind}:{external_id}``."""
+        kind: str = getattr(self, "kind")  # noqa: B009 - every concrete record declares it
+        return f"{self.source}:{kind}:{self.external_id}"
+
+    @property
+    def revision(self) -> dt.datetime:
+        return self.updated_at or self.occurred_at
+
+
+class IdentifiedRecord(RecordBase):
+    """A record that names its person directly: at least one identifier is required."""
+
+    identifiers: list[Identifier] = Field(min_length=1, max_length=100)
+
+
+# --- Person ---------------------------------------------------------------------------------
+
+
+class PostalAddress(Contract):
+    line1: NonEmptyStr
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: CountryCode
+
+
+class Person(IdentifiedRecord):
+    """A source's view of who someone is: a CRM row, a Shopify customer, a Zendesk user…"""
+
+    kind: Literal["person"] = "person"
+    given_name: str | None = Field(default=None, max_length=200)
+    family_name: str | None = Field(default=None, max_length=200)
+    full_name: str | None = Field(default=None, max_length=400)
+    addresses: list[PostalAddress] = Field(default_factory=list, max_length=20)
+    birth_date: dt.date | None = None
+    language: LanguageTag | None = None
+    country: CountryCode | None = None
+    time_zone: TimeZoneName | None = None
+
+    @field_validator("birth_date")
+    @classmethod
+    def _plausible_birth_date(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None and not dt.date(1900, 1, 1) <= value <= dt.date.today():
+            raise ValueError(f"implausible birth date {value.isoformat()}")
+        return value
+
+
+# --- Site behaviour -------------------------------------------------------------------------
+
+
+class SiteEventType(enum.StrEnum):
+    IDENTIFY = "identify"
+    TRACK = "track"
+    PAGE = "page"
+    SCREEN = "screen"
+    ALIAS = "alias"
+
+
+class SiteEvent(IdentifiedRecord):
+    """Web or app behaviour, shaped after the Segment Spec."""
+
+    kind: Literal["site_event"] = "site_event"
+    event_type: SiteEventType
+    name: str | None = Field(default=None, max_length=500, description="Event or page name.")
+    channel: Literal["web", "app", "server"] = "web"
+    url: str | None = Field(default=None, max_length=4000)
+    referrer: str | None = Field(default=None, max_length=4000)
+    user_agent: str | None = Field(default=None, max_length=1000)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- Transactions and returns ---------------------------------------------------------------
+
+
+class LineItem(Contract):
+    line_id: str | None = Field(default=None, max_length=256)
+    sku: str | None = Field(default=None, max_length=256)
+    title: str | None = Field(default=None, max_length=1000)
+    category: str | None = Field(default=None, max_length=256)
+    quantity: int = Field(gt=0, le=1_000_000)
+    unit_price: Money
+
+
+class OrderChannel(enum.StrEnum):
+    ONLINE = "online"
+    IN_STORE = "in_store"
+
+
+class Order(IdentifiedRecord):
+    kind: Literal["order"] = "order"
+    order_number: str | None = Field(default=None, max_length=256)
+    channel: OrderChannel
+    store_id: str | None = Field(default=None, max_length=256)
+    line_items: list[LineItem] = Field(default_factory=list, max_length=10_000)
+    total: Money
+    cancelled_at: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> Self:
+        others = {item.unit_price.currency for item in self.line_items} - {self.total.currency}
+        if others:
+            raise ValueError(
+                f"line items in {', '.join(sorted(others))} on an order in {self.total.currency}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _store_for_in_store(self) -> Self:
+        if self.channel is OrderChannel.ONLINE and self.store_id is not None:
+            raise ValueError("an online order has no store_id")
+        return self
+
+
+class ReturnItem(Contract):
+    line_id: str | None = Field(default=None, max_length=256)
+    sku: str | None = Field(default=None, max_length=256)
+    quantity: int = Field(gt=0, le=1_000_000)
+    amount: Money | None = None
+
+
+class Return(RecordBase):
+    """A return or refund. It may carry no identifier: it is then linked through its order."""
+
+    kind: Literal["return"] = "return"
+    order_external_id: str = Field(
+        min_length=1, max_length=256, description="external_id of the order in the same source."
+    )
+    items: list[ReturnItem] = Field(default_factory=list, max_length=10_000)
+    amount: Money
+    reason: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> Self:
+        currencies = {i.amount.currency for i in self.items if i.amount} - {self.amount.currency}
+        if currencies:
+            raise ValueError(
+                f"items in {', '.join(sorted(currencies))} on a return in {self.amount.currency}"
+            )
+        return self
+
+
+# --- Service --------------------------------------------------------------------------------
+
+
+class ServiceChannel(enum.StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    CHAT = "chat"
+    WEB = "web"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    SOCIAL = "social"
+    IN_PERSON = "in_person"
+    OTHER = "other"
+
+
+class CaseStatus(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    PENDING = "pending"
+    ON_HOLD = "on_hold"
+    SOLVED = "solved"
+    CLOSED = "closed"
+
+
+class CasePriority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class ServiceCase(IdentifiedRecord):
+    """A ticket, call, chat or e-mail thread. ``occurred_at`` is when it was opened."""
+
+    kind: Literal["service_case"] = "service_case"
+    channel: ServiceChannel
+    status: CaseStatus
+    priority: CasePriority = CasePriority.NORMAL
+    subject: str | None = Field(default=None, max_length=1000)
+    description: str | None = Field(default=None, max_length=20_000)
+    first_response_at: UtcDatetime | None = None
+    solved_at: UtcDatetime | None = None
+    satisfaction: Literal["good", "bad"] | None = None
+    tags: list[str] = Field(default_factory=list, max_length=200)
+    complaint: bool = False
+
+    @model_validator(mode="after")
+    def _times_in_order(self) -> Self:
+        for name in ("first_response_at", "solved_at"):
+            value: dt.datetime | None = getattr(self, name)
+            if value is not None and value < self.occurred_at:
+                raise ValueError(f"{name} is earlier than when the case was opened")
+        return self
+
+
+# --- Feedback -------------------------------------------------------------------------------
+
+
+class SurveyType(enum.StrEnum):
+    NPS = "nps"
+    CSAT = "csat"
+    CES = "ces"
+
+
+SCORE_RANGES: dict[SurveyType, tuple[int, int]] = {
+    SurveyType.NPS: (0, 10),
+    SurveyType.CSAT: (1, 5),
+    SurveyType.CES: (1, 7),
+}
+
+
+class SurveyResponse(IdentifiedRecord):
+    kind: Literal["survey_response"] = "survey_response"
+    survey_type: SurveyType
+    score: int
+    comment: str | None = Field(default=None, max_length=20_000)
+    touchpoint: str | None = Field(default=None, max_length=256)
+
+    @model_validator(mode="after")
+    def _score_in_range(self) -> Self:
+        low, high = SCORE_RANGES[self.survey_type]
+        if not low <= self.score <= high:
+            raise ValueError(
+                f"{self.survey_type.value} score {self.score} is outside {low}..{high}"
+            )
+        return self
+
+
+# --- Consent --------------------------------------------------------------------------------
+
+
+class ContactChannel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PHONE = "phone"
+    WHATSAPP = "whatsapp"
+    POSTAL = "postal"
+    PUSH = "push"
+
+
+class ConsentStatus(enum.StrEnum):
+    OPTED_IN = "opted_in"
+    OPTED_OUT = "opted_out"
+    PENDING = "pending"
+
+
+_PHONE_CHANNELS = {ContactChannel.SMS, ContactChannel.PHONE, ContactChannel.WHATSAPP}
+
+
+class ConsentChange(IdentifiedRecord):
+    """A person's consent for one channel and purpose changed, as a source saw it."""
+
+    kind: Literal["consent_change"] = "consent_change"
+    channel: ContactChannel
+    purpose: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", examples=["marketing", "surveys"])
+    status: ConsentStatus
+    contact_point: str | None = Field(
+        default=None, max_length=320, description="The address or number it applies to."
+    )
+    evidence: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("contact_point")
+    @classmethod
+    def _normalize_contact_point(cls, value: str | None, info: ValidationInfo) -> str | None:
+        channel = info.data.get("channel")
+        if value is None or channel is None:
+            return value
+        if channel is ContactChannel.EMAIL:
+            return normalize_email(value)
+        if channel in _PHONE_CHANNELS:
+            return normalize_phone(value, (info.context or {}).get("default_region"))
+        return value
+
+
+# --- The union ------------------------------------------------------------------------------
+
+CanonicalRecord = Annotated[
+    Person | SiteEvent | Order | Return | ServiceCase | SurveyResponse | ConsentChange,
+    Field(discriminator="kind"),
+]
+
+RECORD_MODELS: dict[RecordKind, type[RecordBase]] = {
+    RecordKind.PERSON: Person,
+    RecordKind.SITE_EVENT: SiteEvent,
+    RecordKind.ORDER: Order,
+    RecordKind.RETURN: Return,
+    RecordKind.SERVICE_CASE: ServiceCase,
+    RecordKind.SURVEY_RESPONSE: SurveyResponse,
+    RecordKind.CONSENT_CHANGE: ConsentChange,
+}
+
+CANONICAL_RECORD_ADAPTER: TypeAdapter[CanonicalRecord] = TypeAdapter(CanonicalRecord)
+
+
+def parse_record(data: Any, *, default_region: str | None = None) -> CanonicalRecord:
+    """Validate one canonical record (a dict) and normalise its identifiers.
+
+    Raises :class:`pydantic.ValidationError` with every problem found.
+    """
+    return CANONICAL_RECORD_ADAPTER.validate_python(
+        data, context={"default_region": default_region}
+    )
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line naming every problem: ``total.currency: unknown ISO 4217 currency code 'XXZ'``."""
+    tags = {kind.value for kind in RecordKind}
+    parts = []
+    for item in error.errors(include_url=False):
+        location = [str(part) for part in item["loc"]]
+        if location and location[0] in tags:  # the union's tag, not a field
+            location = location[1:]
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{'.'.join(location)}: {message}" if location else message)
+    return "; ".join(parts)
