@@ -25,13 +25,14 @@ class Services:
         identities = IdentityRepository(db)
         profiles = ProfileRepository(db)
         records = RecordRepository(db)
+        profile_service = ProfileService(profiles, identities, records, settings.default_region)
         return cls(
             ingest=IngestService(
                 IdentityService(identities),
-                profiles,
+                profile_service,
                 records,
                 DeadLetterRepository(db),
                 batch_size=settings.ingest_batch_size,
             ),
-            profiles=ProfileService(profiles, identities, records, settings.default_region),
+            profiles=profile_service,
         )

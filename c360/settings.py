@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default=500, gt=0, le=10_000, description="Records per store round trip at ingest."
     )
 
+    graphql_max_depth: int = Field(default=10, gt=0, description="Deepest GraphQL selection.")
+    graphql_max_tokens: int = Field(
+        default=5000, gt=0, description="Largest GraphQL document, in tokens."
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     demo_data: bool = Field(

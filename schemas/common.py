@@ -17,6 +17,22 @@ def _to_utc(value: dt.datetime) -> dt.datetime:
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
 """A timezone-aware timestamp, normalised to UTC. Naive timestamps are rejected."""
 
+# Clocks drift and sources batch; anything later than this is a broken timestamp, not the future.
+MAX_CLOCK_SKEW = dt.timedelta(days=1)
+
+
+def _not_in_the_future(value: dt.datetime) -> dt.datetime:
+    if value > dt.datetime.now(dt.UTC) + MAX_CLOCK_SKEW:
+        raise ValueError(f"timestamp {value.isoformat()} is in the future")
+    return value
+
+
+ObservedAt = Annotated[UtcDatetime, AfterValidator(_not_in_the_future)]
+"""When something was observed to happen: a UTC timestamp that is not in the future."""
+
+Count = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
+"""A positive whole quantity; strict, so ``1.5``, ``"2"`` and ``true`` are refused."""
+
 
 def _currency_code(value: str) -> str:
     code = value.strip().upper()
@@ -50,7 +66,7 @@ def _time_zone(value: str) -> str:
     name = value.strip()
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder
         raise ValueError(f"unknown IANA time zone {value!r}") from exc
     return name
 
@@ -73,5 +89,7 @@ class Contract(BaseModel):
 class Money(Contract):
     """An amount in integer minor units (cents) of an ISO 4217 currency. Never a float."""
 
-    amount: int = Field(ge=0, description="Amount in minor units, e.g. 1999 for 19.99.")
+    amount: int = Field(
+        strict=True, ge=0, description="Amount in minor units, e.g. 1999 for 19.99."
+    )
     currency: CurrencyCode

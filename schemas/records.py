@@ -23,17 +23,15 @@ from pydantic import (
 from schemas.common import (
     SOURCE_PATTERN,
     Contract,
+    Count,
     CountryCode,
     LanguageTag,
     Money,
     NonEmptyStr,
+    ObservedAt,
     TimeZoneName,
-    UtcDatetime,
 )
 from schemas.identifiers import Identifier, normalize_email, normalize_phone
-
-# Clocks drift and sources batch; anything later than this is a broken timestamp, not the future.
-MAX_CLOCK_SKEW = dt.timedelta(days=1)
 
 
 class RecordKind(enum.StrEnum):
@@ -52,19 +50,12 @@ class RecordBase(Contract):
         description="The system the record comes from, lower-case: shopify, zendesk, pos, crm…",
     )
     external_id: str = Field(min_length=1, max_length=256, description="Id in the source system.")
-    occurred_at: UtcDatetime = Field(description="When it happened (for a case: when opened).")
-    updated_at: UtcDatetime | None = Field(
+    occurred_at: ObservedAt = Field(description="When it happened (for a case: when opened).")
+    updated_at: ObservedAt | None = Field(
         default=None,
         description="Revision time in the source; a newer revision replaces an older one.",
     )
     identifiers: list[Identifier] = Field(default_factory=list, max_length=100)
-
-    @field_validator("occurred_at", "updated_at")
-    @classmethod
-    def _not_in_the_future(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None and value > dt.datetime.now(dt.UTC) + MAX_CLOCK_SKEW:
-            raise ValueError(f"timestamp {value.isoformat()} is in the future")
-        return value
 
     @model_validator(mode="after")
     def _revision_not_before_occurrence(self) -> Self:
@@ -117,7 +108,8 @@ class Person(IdentifiedRecord):
     @field_validator("birth_date")
     @classmethod
     def _plausible_birth_date(cls, value: dt.date | None) -> dt.date | None:
-        if value is not None and not dt.date(1900, 1, 1) <= value <= dt.date.today():
+        today = dt.datetime.now(dt.UTC).date()
+        if value is not None and not dt.date(1900, 1, 1) <= value <= today:
             raise ValueError(f"implausible birth date {value.isoformat()}")
         return value
 
@@ -154,7 +146,7 @@ class LineItem(Contract):
     sku: str | None = Field(default=None, max_length=256)
     title: str | None = Field(default=None, max_length=1000)
     category: str | None = Field(default=None, max_length=256)
-    quantity: int = Field(gt=0, le=1_000_000)
+    quantity: Count
     unit_price: Money
 
 
@@ -170,7 +162,7 @@ class Order(IdentifiedRecord):
     store_id: str | None = Field(default=None, max_length=256)
     line_items: list[LineItem] = Field(default_factory=list, max_length=10_000)
     total: Money
-    cancelled_at: UtcDatetime | None = None
+    cancelled_at: ObservedAt | None = None
 
     @model_validator(mode="after")
     def _one_currency(self) -> Self:
@@ -179,6 +171,12 @@ class Order(IdentifiedRecord):
             raise ValueError(
                 f"line items in {', '.join(sorted(others))} on an order in {self.total.currency}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _cancelled_after_placed(self) -> Self:
+        if self.cancelled_at is not None and self.cancelled_at < self.occurred_at:
+            raise ValueError("cancelled_at is earlier than when the order was placed")
         return self
 
     @model_validator(mode="after")
@@ -191,7 +189,7 @@ class Order(IdentifiedRecord):
 class ReturnItem(Contract):
     line_id: str | None = Field(default=None, max_length=256)
     sku: str | None = Field(default=None, max_length=256)
-    quantity: int = Field(gt=0, le=1_000_000)
+    quantity: Count
     amount: Money | None = None
 
 
@@ -256,8 +254,8 @@ class ServiceCase(IdentifiedRecord):
     priority: CasePriority = CasePriority.NORMAL
     subject: str | None = Field(default=None, max_length=1000)
     description: str | None = Field(default=None, max_length=20_000)
-    first_response_at: UtcDatetime | None = None
-    solved_at: UtcDatetime | None = None
+    first_response_at: ObservedAt | None = None
+    solved_at: ObservedAt | None = None
     satisfaction: Literal["good", "bad"] | None = None
     tags: list[str] = Field(default_factory=list, max_length=200)
     complaint: bool = False
@@ -290,7 +288,7 @@ SCORE_RANGES: dict[SurveyType, tuple[int, int]] = {
 class SurveyResponse(IdentifiedRecord):
     kind: Literal["survey_response"] = "survey_response"
     survey_type: SurveyType
-    score: int
+    score: int = Field(strict=True)
     comment: str | None = Field(default=None, max_length=20_000)
     touchpoint: str | None = Field(default=None, max_length=256)
 

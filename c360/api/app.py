@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from strawberry.fastapi import GraphQLRouter
 
 from c360 import __version__
 from c360.api.graphql.context import get_context
-from c360.api.graphql.schema import schema
+from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
 from c360.demo import load_demo_data
 from c360.errors import C360Error
@@ -53,9 +55,14 @@ def create_app(
     app.state.settings = settings
     app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.include_router(health_router)
     app.include_router(
-        GraphQLRouter(schema, context_getter=get_context, graphql_ide="graphiql"),
+        GraphQLRouter(
+            build_schema(settings.graphql_max_depth, settings.graphql_max_tokens),
+            context_getter=get_context,
+            graphql_ide="graphiql",
+        ),
         prefix="/graphql",
     )
     return app
@@ -68,3 +75,13 @@ async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
 async def _render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
     return JSONResponse({"error": "InvalidInput", "detail": detail}, status_code=422)
+
+
+async def _render_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Framework errors (unknown path, wrong method) in the same shape as ours."""
+    name = HTTPStatus(exc.status_code).phrase.title().replace(" ", "")
+    return JSONResponse(
+        {"error": name, "detail": exc.detail},
+        status_code=exc.status_code,
+        headers=getattr(exc, "headers", None),
+    )

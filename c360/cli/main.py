@@ -35,8 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except C360Error as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
-    except KeyError as exc:  # unknown connector and the like
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+    except OSError as exc:  # an unreadable input file and the like
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
         return 2
     return code
 

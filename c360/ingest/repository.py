@@ -34,13 +34,16 @@ class DeadLetterRepository:
                         "$setOnInsert": {
                             "connector": connector,
                             "raw": error.raw,
-                            "first_seen_at": now,
+                            "first_rejected_at": now,
                         },
+                        # One sub-document, set whole: the latest rejection of this item.
                         "$set": {
-                            "origin": origin,
-                            "position": error.position,
-                            "reason": error.reason,
-                            "last_seen_at": now,
+                            "last_rejection": {
+                                "at": now,
+                                "origin": origin,
+                                "position": error.position,
+                                "reason": error.reason,
+                            }
                         },
                         "$inc": {"attempts": 1},
                     },
@@ -53,5 +56,5 @@ class DeadLetterRepository:
 
     async def list(self, connector: str | None = None, limit: int = 100) -> list[Document]:
         query: Document = {} if connector is None else {"connector": connector}
-        cursor = self._dead_letters.find(query).sort("last_seen_at", -1).limit(limit)
+        cursor = self._dead_letters.find(query).sort("last_rejection.at", -1).limit(limit)
         return await cursor.to_list()

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from c360.identity.service import IdentityService
 from c360.ingest.repository import DeadLetterRepository
-from c360.profiles.repository import ProfileRepository
+from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
 from connectors import ItemError, Parsed, ParseResult
@@ -136,7 +136,7 @@ class IngestService:
     def __init__(
         self,
         identity: IdentityService,
-        profiles: ProfileRepository,
+        profiles: ProfileService,
         records: RecordRepository,
         dead_letters: DeadLetterRepository,
         batch_size: int = 500,

@@ -1,12 +1,19 @@
-"""Queries on ``profiles``."""
+"""Queries on ``profiles``.
+
+Computed parts of a profile (``activity`` now, metrics later) are written as whole
+sub-documents under an optimistic ``version``: read, compute, write if the version is unchanged.
+That is correct on any MongoDB without transactions, and it avoids updating single date fields
+in place, which the embedded development server stores wrongly (as strings).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 
 from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
+from c360.identity.repository import DUPLICATE_KEY
 from c360.store import Database, Document
 
 
@@ -23,28 +30,42 @@ class ProfileRepository:
             return {}
         return {doc["_id"]: doc async for doc in self._profiles.find({"_id": {"$in": wanted}})}
 
-    async def record_activity(
-        self, spans: Mapping[str, tuple[dt.datetime, dt.datetime]], now: dt.datetime
-    ) -> None:
-        """Create missing profiles and widen each one's first/last-seen span, in one round trip.
+    async def create(self, docs: Sequence[Document]) -> set[str]:
+        """Insert new profiles; return the ids that already existed (created meanwhile)."""
+        if not docs:
+            return set()
+        try:
+            await self._profiles.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            return {docs[error["index"]]["_id"] for error in errors}
+        return set()
 
-        Upserts, so a profile whose identifiers were claimed by a crashed run is created here.
+    async def save_parts(self, updates: Sequence[tuple[Document, Document]]) -> set[str]:
+        """Write computed sub-documents, each if its profile's version is still the one read.
+
+        ``updates`` pairs a profile as read with the fields to set. Returns the ids whose version
+        had moved on (another writer was faster); the caller re-reads and recomputes those.
         """
-        if not spans:
-            return
-        await self._profiles.bulk_write(
+        if not updates:
+            return set()
+        result = await self._profiles.bulk_write(
             [
                 UpdateOne(
-                    {"_id": profile_id},
-                    {
-                        "$setOnInsert": {"created_at": now},
-                        "$min": {"first_seen_at": first},
-                        "$max": {"last_seen_at": last},
-                        "$set": {"updated_at": now},
-                    },
-                    upsert=True,
+                    {"_id": seen["_id"], "version": seen.get("version", 0)},
+                    {"$set": parts, "$inc": {"version": 1}},
                 )
-                for profile_id, (first, last) in spans.items()
+                for seen, parts in updates
             ],
             ordered=False,
         )
+        if result.matched_count == len(updates):
+            return set()
+        now = await self.get_many(seen["_id"] for seen, _ in updates)
+        return {
+            seen["_id"]
+            for seen, _ in updates
+            if now[seen["_id"]].get("version", 0) != seen.get("version", 0) + 1
+        }

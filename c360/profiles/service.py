@@ -44,12 +44,27 @@ def encode_cursor(doc: Document) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        dt.datetime.fromisoformat(key.partition("|")[0])
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+    except (binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidCursor(f"malformed cursor {cursor!r}") from exc
-    if "|" not in key:
+    position, separator, record_id = key.partition("|")
+    if not (separator and position.isdigit() and record_id):
         raise InvalidCursor(f"malformed cursor {cursor!r}")
     return key
+
+
+Span = tuple[dt.datetime, dt.datetime]
+_MAX_SAVE_ROUNDS = 10
+
+
+def widen_activity(activity: Document | None, span: Span) -> Document | None:
+    """The profile's activity span widened to cover ``span``; None when it already does."""
+    first, last = span
+    if activity is not None:
+        if activity["first_seen_at"] <= first and activity["last_seen_at"] >= last:
+            return None
+        first = min(first, activity["first_seen_at"])
+        last = max(last, activity["last_seen_at"])
+    return {"first_seen_at": first, "last_seen_at": last}
 
 
 class ProfileService:
@@ -86,6 +101,33 @@ class ProfileService:
         if profile_id is None:
             raise ProfileNotFound(f"no profile with {kind.value} {normalized!r}")
         return await self.get(profile_id)
+
+    async def record_activity(self, spans: dict[str, Span], now: dt.datetime) -> None:
+        """Create missing profiles and widen each one's first/last-seen span."""
+        pending = dict(spans)
+        for _ in range(_MAX_SAVE_ROUNDS):
+            if not pending:
+                return
+            current = await self._profiles.get_many(pending)
+            new = [
+                {
+                    "_id": profile_id,
+                    "created_at": now,
+                    "version": 0,
+                    "activity": widen_activity(None, span),
+                }
+                for profile_id, span in pending.items()
+                if profile_id not in current
+            ]
+            updates = [
+                (profile, {"activity": widened})
+                for profile_id, profile in current.items()
+                if (widened := widen_activity(profile.get("activity"), pending[profile_id]))
+            ]
+            # Lost creations (another writer created it) and lost updates go round again.
+            lost = await self._profiles.create(new) | await self._profiles.save_parts(updates)
+            pending = {profile_id: pending[profile_id] for profile_id in lost}
+        raise RuntimeError("profile updates kept conflicting; is another writer looping?")
 
     async def identifiers(self, profile_ids: Sequence[str]) -> list[list[Document]]:
         """Each profile's identifiers, in the order asked (a DataLoader's batch function)."""

@@ -23,9 +23,17 @@ class StoredRevision:
         return (self.revision, self.content_hash) < (other.revision, other.content_hash)
 
 
+_EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+
+
 def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
-    """Sorts like (occurred_at, record id): fixed-width UTC time, then the id."""
-    return f"{occurred_at.astimezone(dt.UTC):%Y-%m-%dT%H:%M:%S.%fZ}|{record_id}"
+    """Sorts like (occurred_at, record id): zero-padded microseconds since year 1, then the id.
+
+    Digits rather than an ISO timestamp: the embedded server compares ISO-looking strings as
+    dates, which breaks range queries on them.
+    """
+    micros = (occurred_at - _EPOCH) // dt.timedelta(microseconds=1)
+    return f"{micros:018d}|{record_id}"
 
 
 class RecordRepository:

@@ -20,9 +20,6 @@ from c360.api.graphql.types import (
 )
 from c360.errors import C360Error, InvalidInput, NotFound
 
-MAX_QUERY_DEPTH = 12
-MAX_QUERY_TOKENS = 5000
-
 
 def _as_error(exc: C360Error) -> NotFoundError | InvalidInputError:
     if isinstance(exc, NotFound):
@@ -78,16 +75,19 @@ def _set_code(error: GraphQLError, code: str) -> None:
     error.extensions = {**(error.extensions or {}), "code": code}
 
 
-schema = strawberry.Schema(
-    query=Query,
-    types=list(TIMELINE_TYPES),
-    extensions=[
-        lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH),
-        lambda: MaxTokensLimiter(max_token_count=MAX_QUERY_TOKENS),
-        ErrorCodes,
-    ],
-)
+def build_schema(max_depth: int, max_tokens: int) -> strawberry.Schema:
+    """The schema with its operation limits; a query over them is refused before it runs."""
+    return strawberry.Schema(
+        query=Query,
+        types=list(TIMELINE_TYPES),
+        extensions=[
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            ErrorCodes,
+        ],
+    )
 
 
 def render_sdl() -> str:
-    return schema.as_str() + "\n"
+    """The schema's SDL (the limits do not change it)."""
+    return build_schema(max_depth=1, max_tokens=1).as_str() + "\n"

@@ -350,11 +350,12 @@ class Profile:
 
     @classmethod
     def from_doc(cls, doc: Document) -> Profile:
+        activity = doc.get("activity", {})
         return cls(
             id=strawberry.ID(doc["_id"]),
             created_at=doc.get("created_at"),
-            first_seen_at=doc.get("first_seen_at"),
-            last_seen_at=doc.get("last_seen_at"),
+            first_seen_at=activity.get("first_seen_at"),
+            last_seen_at=activity.get("last_seen_at"),
         )
 
     @strawberry.field(description="Every identifier linked to this profile.")

@@ -1,0 +1,74 @@
+"""Fixtures: one real store per test session, a fresh database per test, the app over ASGI."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from c360.api.app import create_app
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Store
+from c360.store.embedded import EmbeddedServer
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``C360_TEST_MONGODB_URI`` when given (real MongoDB), else a private embedded server."""
+    external = os.environ.get("C360_TEST_MONGODB_URI")
+    if external:
+        yield external
+        return
+    server = EmbeddedServer.ensure(tmp_path_factory.mktemp("store"))
+    try:
+        yield server.uri
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def settings(mongo_uri: str, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # ignore any local .env
+        mongodb_uri=mongo_uri,
+        database=f"c360_test_{uuid.uuid4().hex[:12]}",
+        data_dir=tmp_path / "unused",
+        default_region="ES",
+        ingest_batch_size=50,
+    )
+
+
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[Store]:
+    store = await Store.open(settings)
+    try:
+        yield store
+    finally:
+        await store.client.drop_database(settings.database)
+        await store.close()
+
+
+@pytest.fixture
+def services(store: Store, settings: Settings) -> Services:
+    return Services.build(store.db, settings)
+
+
+@pytest.fixture
+async def app(settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
+    """The app with its lifespan run, on the same database as ``store``."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://c360.test") as client:
+        yield client

@@ -1,0 +1,118 @@
+"""Canonical record dicts for tests: valid by default, any field overridable by keyword."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+Record = dict[str, Any]
+
+
+def email(value: str) -> Record:
+    return {"type": "email", "value": value}
+
+
+def phone(value: str) -> Record:
+    return {"type": "phone", "value": value}
+
+
+def external(source: str, value: str) -> Record:
+    return {"type": "external", "source": source, "value": value}
+
+
+def order(
+    *,
+    external_id: str = "1001",
+    source: str = "shop",
+    occurred_at: str = "2024-05-01T10:00:00Z",
+    identifiers: list[Record] | None = None,
+    amount: int = 2500,
+    currency: str = "EUR",
+    quantity: int = 1,
+    **overrides: Any,
+) -> Record:
+    return {
+        "kind": "order",
+        "source": source,
+        "external_id": external_id,
+        "occurred_at": occurred_at,
+        "identifiers": identifiers if identifiers is not None else [email("ana@example.com")],
+        "channel": "online",
+        "line_items": [
+            {
+                "sku": "SKU-1",
+                "quantity": quantity,
+                "unit_price": {"amount": amount, "currency": currency},
+            }
+        ],
+        "total": {"amount": amount * max(quantity, 0), "currency": currency},
+        **overrides,
+    }
+
+
+def service_case(
+    *,
+    external_id: str = "T-1",
+    occurred_at: str = "2024-05-02T09:00:00Z",
+    identifiers: list[Record] | None = None,
+    **overrides: Any,
+) -> Record:
+    return {
+        "kind": "service_case",
+        "source": "helpdesk",
+        "external_id": external_id,
+        "occurred_at": occurred_at,
+        "identifiers": identifiers if identifiers is not None else [phone("+34 600 12 34 56")],
+        "channel": "phone",
+        "status": "open",
+        "subject": "Where is my parcel?",
+        **overrides,
+    }
+
+
+def survey(
+    *,
+    external_id: str = "S-1",
+    survey_type: str = "nps",
+    score: int = 9,
+    identifiers: list[Record] | None = None,
+    **overrides: Any,
+) -> Record:
+    return {
+        "kind": "survey_response",
+        "source": "surveys",
+        "external_id": external_id,
+        "occurred_at": "2024-05-03T12:00:00Z",
+        "identifiers": identifiers if identifiers is not None else [email("ana@example.com")],
+        "survey_type": survey_type,
+        "score": score,
+        **overrides,
+    }
+
+
+def person(
+    *,
+    external_id: str = "C-1",
+    identifiers: list[Record] | None = None,
+    **overrides: Any,
+) -> Record:
+    return {
+        "kind": "person",
+        "source": "crm",
+        "external_id": external_id,
+        "occurred_at": "2024-01-01T00:00:00Z",
+        "identifiers": identifiers
+        if identifiers is not None
+        else [external("crm", external_id), email("ana@example.com")],
+        "given_name": "Ana",
+        "family_name": "García",
+        **overrides,
+    }
+
+
+def write_jsonl(path: Path, items: list[Record | str]) -> Path:
+    """One line per item: dicts as JSON, strings verbatim (for broken lines)."""
+    lines = [item if isinstance(item, str) else json.dumps(item) for item in items]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

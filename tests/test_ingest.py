@@ -1,0 +1,296 @@
+"""The ingest pipeline on a real store: linking, idempotency, revisions, rejects, races."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from c360.ingest.files import import_file
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Store
+from connectors import get_connector
+from tests import factories as f
+
+
+async def _import(services: Services, path: Path, region: str = "ES") -> Any:
+    return await import_file(services.ingest, "canonical", str(path), default_region=region)
+
+
+async def _snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
+    """Every document of every collection, for before/after comparisons."""
+    names = sorted(await store.db.list_collection_names())
+    return {name: await store.db[name].find().sort("_id", 1).to_list() for name in names}
+
+
+class TestLinking:
+    async def test_shared_identifier_in_any_spelling_joins_one_profile(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        path = f.write_jsonl(
+            tmp_path / "in.jsonl",
+            [
+                f.person(identifiers=[f.email("Ana@Example.com "), f.phone("600 12 34 56")]),
+                f.order(identifiers=[f.email("ana@example.com")]),
+                f.service_case(identifiers=[f.phone("0034 600-123-456")]),
+            ],
+        )
+        await _import(services, path)
+
+        profiles = await store.db.profiles.find().to_list()
+        assert len(profiles) == 1
+        linked = await store.db.records.distinct("profile_id")
+        assert linked == [profiles[0]["_id"]]
+        keys = sorted([doc["_id"] async for doc in store.db.identities.find({}, {"_id": 1})])
+        assert keys == ["email:ana@example.com", "phone:+34600123456"]
+
+    async def test_unrelated_people_get_separate_profiles(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        path = f.write_jsonl(
+            tmp_path / "in.jsonl",
+            [
+                f.order(external_id="1", identifiers=[f.email("ana@example.com")]),
+                f.order(external_id="2", identifiers=[f.email("tom@example.com")]),
+            ],
+        )
+        await _import(services, path)
+        assert await store.db.profiles.count_documents({}) == 2
+
+    async def test_external_ids_are_scoped_by_source(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        path = f.write_jsonl(
+            tmp_path / "in.jsonl",
+            [
+                f.order(external_id="1", identifiers=[f.external("shopify", "123")]),
+                f.order(external_id="2", identifiers=[f.external("zendesk", "123")]),
+            ],
+        )
+        await _import(services, path)
+        assert await store.db.profiles.count_documents({}) == 2
+
+    async def test_profile_spans_first_and_last_activity(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        # Separate imports, so the stored span is widened in place, not just created.
+        for number, when in enumerate(("2024-03-01", "2023-01-01", "2024-07-01", "2024-05-01")):
+            record = f.order(external_id=str(number), occurred_at=f"{when}T00:00:00Z")
+            await _import(services, f.write_jsonl(tmp_path / f"{number}.jsonl", [record]))
+        profile = await store.db.profiles.find_one()
+        assert profile is not None
+        activity = profile["activity"]
+        assert activity["first_seen_at"].isoformat() == "2023-01-01T00:00:00+00:00"
+        assert activity["last_seen_at"].isoformat() == "2024-07-01T00:00:00+00:00"
+
+    async def test_return_without_identifiers_joins_its_orders_profile(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        refund = {
+            "kind": "return",
+            "source": "shop",
+            "external_id": "R-1",
+            "occurred_at": "2024-05-10T00:00:00Z",
+            "order_external_id": "1001",
+            "amount": {"amount": 2500, "currency": "EUR"},
+        }
+        await _import(services, f.write_jsonl(tmp_path / "a.jsonl", [f.order()]))
+        await _import(services, f.write_jsonl(tmp_path / "b.jsonl", [refund]))
+        order_doc = await store.db.records.find_one({"_id": "shop:order:1001"})
+        refund_doc = await store.db.records.find_one({"_id": "shop:return:R-1"})
+        assert order_doc is not None
+        assert refund_doc is not None
+        assert refund_doc["profile_id"] == order_doc["profile_id"]
+
+    async def test_return_for_an_unseen_order_is_kept_unlinked(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        refund = {
+            "kind": "return",
+            "source": "shop",
+            "external_id": "R-9",
+            "occurred_at": "2024-05-10T00:00:00Z",
+            "order_external_id": "9999",
+            "amount": {"amount": 100, "currency": "EUR"},
+        }
+        summary = await _import(services, f.write_jsonl(tmp_path / "r.jsonl", [refund]))
+        assert summary.inserted == 1
+        stored = await store.db.records.find_one({"_id": "shop:return:R-9"})
+        assert stored is not None
+        assert "profile_id" not in stored  # no explicit null is written
+
+
+class TestIdempotency:
+    async def test_importing_the_same_file_twice_changes_nothing(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        path = f.write_jsonl(
+            tmp_path / "in.jsonl",
+            [f.person(), f.order(), f.service_case(), f.survey(), "{broken"],
+        )
+        first = await _import(services, path)
+        before = await _snapshot(store)
+        second = await _import(services, path)
+        after = await _snapshot(store)
+
+        assert first.counts() == {
+            "read": 5,
+            "inserted": 4,
+            "updated": 0,
+            "duplicates": 0,
+            "rejected": 1,
+        }
+        assert second.counts() == {
+            "read": 5,
+            "inserted": 0,
+            "updated": 0,
+            "duplicates": 4,
+            "rejected": 1,
+        }
+        # Dead letters count attempts; every other collection is untouched.
+        for letter in before.pop("dead_letters") + after.pop("dead_letters"):
+            letter.pop("attempts"), letter.pop("last_rejection")
+        assert before == after
+
+    async def test_duplicate_lines_in_one_file_store_one_record(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        path = f.write_jsonl(tmp_path / "in.jsonl", [f.order(), f.order(), f.order()])
+        summary = await _import(services, path)
+        assert (summary.inserted, summary.duplicates) == (1, 2)
+        assert await store.db.records.count_documents({}) == 1
+
+    async def test_summary_always_adds_up(self, services: Services, tmp_path: Path) -> None:
+        items: list[f.Record | str] = [f.order(external_id=str(i)) for i in range(120)]
+        items += ["not json", f.order(external_id="x", quantity=-1), f.order(external_id="5")]
+        summary = await _import(services, f.write_jsonl(tmp_path / "in.jsonl", items))
+        counts = summary.counts()
+        parts = ("inserted", "updated", "duplicates", "rejected")
+        assert counts["read"] == sum(counts[p] for p in parts) == 123
+
+
+class TestRevisions:
+    async def test_newer_revision_replaces_and_older_is_ignored(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        v1 = f.order(updated_at="2024-05-01T10:00:00Z", amount=1000)
+        v2 = f.order(updated_at="2024-05-02T10:00:00Z", amount=2000)
+        await _import(services, f.write_jsonl(tmp_path / "1.jsonl", [v1]))
+        newer = await _import(services, f.write_jsonl(tmp_path / "2.jsonl", [v2]))
+        older = await _import(services, f.write_jsonl(tmp_path / "3.jsonl", [v1]))
+
+        assert (newer.updated, older.duplicates) == (1, 1)
+        stored = await store.db.records.find_one({"_id": "shop:order:1001"})
+        assert stored is not None
+        assert stored["data"]["total"]["amount"] == 2000
+
+    async def test_revisions_arriving_out_of_order_converge(
+        self, settings: Settings, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        revisions = [
+            f.order(updated_at=f"2024-05-0{day}T10:00:00Z", amount=day * 100) for day in (1, 2, 3)
+        ]
+        # Two equal timestamps with different content: the tie-break must not depend on order.
+        revisions.append(f.order(updated_at="2024-05-03T10:00:00Z", amount=999))
+        results = []
+        for order in (revisions, revisions[::-1], [revisions[2], revisions[0], *revisions[3:]]):
+            await store.db.records.delete_many({})
+            await _import(services, f.write_jsonl(tmp_path / "in.jsonl", list(order)))
+            stored = await store.db.records.find_one({"_id": "shop:order:1001"})
+            assert stored is not None
+            results.append(stored["content_hash"])
+        assert len(set(results)) == 1
+
+
+class TestBadInput:
+    async def test_bad_lines_are_reported_by_line_and_dead_lettered(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "in.jsonl"
+        good = json.dumps(f.order(external_id="1"))
+        path.write_bytes(
+            b"\n".join(
+                [
+                    good.encode(),
+                    b'{"kind": "order", "source": "shop"',  # truncated JSON
+                    json.dumps(f.order(external_id="2", currency="XXZ")).encode(),
+                    b"\xff\xfe not utf-8",
+                    b"",  # blank lines are not items
+                    json.dumps(f.survey(score=42)).encode(),
+                    json.dumps(f.order(external_id="3")).encode(),
+                ]
+            )
+        )
+        summary = await _import(services, path)
+
+        assert (summary.inserted, summary.rejected) == (2, 4)
+        by_line = {e.position: e.reason for e in summary.errors}
+        assert set(by_line) == {"line 2", "line 3", "line 4", "line 6"}
+        assert "invalid JSON" in by_line["line 2"]
+        assert "unknown ISO 4217 currency code 'XXZ'" in by_line["line 3"]
+        assert "not UTF-8" in by_line["line 4"]
+        assert "score 42 is outside 0..10" in by_line["line 6"]
+
+        letters = await store.db.dead_letters.find().to_list()
+        assert sorted(d["last_rejection"]["position"] for d in letters) == sorted(by_line)
+        assert all(d["connector"] == "canonical" and d["raw"] for d in letters)
+        assert {d["last_rejection"]["origin"] for d in letters} == {str(path)}
+
+    async def test_rejected_revision_does_not_touch_the_stored_one(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await _import(services, f.write_jsonl(tmp_path / "1.jsonl", [f.order(amount=1000)]))
+        before = await _snapshot(store)
+        bad = f.order(updated_at="2024-06-01T00:00:00Z", quantity=-3)
+        summary = await _import(services, f.write_jsonl(tmp_path / "2.jsonl", [bad]))
+        after = await _snapshot(store)
+        assert summary.rejected == 1
+        after.pop("dead_letters")
+        assert before == after
+
+
+class TestConcurrency:
+    async def test_parallel_imports_of_overlapping_data_converge(
+        self, settings: Settings, store: Store, tmp_path: Path
+    ) -> None:
+        """Two workers that see the same people at once make one profile per person."""
+        people = [f"p{i}@example.com" for i in range(40)]
+        first = [
+            f.order(external_id=f"a{i}", identifiers=[f.email(e), f.phone(f"+3460000{i:04d}")])
+            for i, e in enumerate(people)
+        ]
+        second = [
+            f.service_case(external_id=f"b{i}", identifiers=[f.phone(f"+3460000{i:04d}")])
+            for i in range(40)
+        ] + first  # the same orders again, as a re-delivery would bring them
+        workers = [Services.build(store.db, settings) for _ in range(2)]
+        connector = get_connector("canonical")
+        paths = [
+            f.write_jsonl(tmp_path / "1.jsonl", list(first)),
+            f.write_jsonl(tmp_path / "2.jsonl", list(second)),
+        ]
+
+        summaries = await asyncio.gather(
+            *(
+                w.ingest.ingest(
+                    "canonical",
+                    connector.parse(p.open("rb"), default_region="ES"),
+                    origin=str(p),
+                )
+                for w, p in zip(workers, paths, strict=True)
+            )
+        )
+
+        assert sum(s.inserted for s in summaries) == 80  # 40 orders + 40 cases, once each
+        assert sum(s.duplicates for s in summaries) == 40
+        assert await store.db.identities.count_documents({}) == 80
+        owners = await store.db.records.distinct("profile_id")
+        assert len(owners) == 40
+        for i in range(40):
+            case = await store.db.records.find_one({"_id": f"helpdesk:service_case:b{i}"})
+            order = await store.db.records.find_one({"_id": f"shop:order:a{i}"})
+            assert case is not None
+            assert order is not None
+            assert case["profile_id"] == order["profile_id"]

@@ -1,0 +1,257 @@
+"""The ``c360`` command as a user runs it: real processes, the embedded store, signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests import factories as f
+
+START_TIMEOUT_S = 60.0
+
+
+def c360(*args: str) -> list[str]:
+    return [sys.executable, "-m", "c360.cli.main", *args]
+
+
+def environment(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
+    env.update(values)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) is not running either.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def wait_until(condition: Any, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+class Server:
+    """``c360 serve --demo`` on a free port with its own data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            c360("serve", "--demo", "--port", str(self.port)),
+            env=environment(C360_DATA_DIR=str(data_dir)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        if not wait_until(self._healthy, START_TIMEOUT_S):
+            self.process.kill()
+            output = self.process.communicate()[0].decode(errors="replace")
+            raise AssertionError(f"c360 serve did not become healthy:\n{output}")
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            return True  # exited: let the caller see why
+        try:
+            return httpx.get(f"{self.base}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def store_pid(self) -> int:
+        state: dict[str, int] = json.loads((self.data_dir / "server.json").read_text())
+        return state["pid"]
+
+    def graphql(self, query: str) -> dict[str, Any]:
+        response = httpx.post(f"{self.base}/graphql", json={"query": query}, timeout=10)
+        body: dict[str, Any] = response.json()
+        assert body.get("errors") is None, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    server = Server(tmp_path / "data")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+ANA = """{ profileByIdentifier(type: PHONE, value: "+34 600 12 34 56") {
+    ... on Profile { emails timeline(first: 50) { edges { node { id } } } } } }"""
+
+
+class TestServe:
+    def test_serves_health_and_the_demo_customers(self, server: Server) -> None:
+        health = httpx.get(f"{server.base}/health").json()
+        assert health["store"] == {
+            "store": "embedded",
+            "database": "c360",
+            "port": health["store"]["port"],
+            "data_dir": str(server.data_dir.resolve()),
+            "owned": True,
+            "reachable": True,
+        }
+        ana = server.graphql(ANA)["profileByIdentifier"]
+        assert ana["emails"] == ["ana.garcia@example.com"]
+        assert len(ana["timeline"]["edges"]) >= 5
+
+    def test_killing_the_api_leaves_no_store_process(self, server: Server) -> None:
+        store_pid = server.store_pid
+        assert alive(store_pid)
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        assert wait_until(lambda: not alive(store_pid)), "embedded store outlived its owner"
+
+    def test_sigterm_stops_api_and_store_in_order(self, server: Server) -> None:
+        store_pid = server.store_pid
+        server.process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal it caught.
+        assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
+        assert wait_until(lambda: not alive(store_pid))
+        assert not (server.data_dir / "server.json").exists()  # removed by the lifespan
+
+    def test_data_persists_across_restarts(self, server: Server) -> None:
+        before = server.graphql(ANA)
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=30)
+        again = Server(server.data_dir)  # loads the demo data again: all duplicates
+        try:
+            assert again.graphql(ANA) == before
+        finally:
+            again.stop()
+
+    def test_a_second_process_borrows_the_running_store(
+        self, server: Server, tmp_path: Path
+    ) -> None:
+        path = f.write_jsonl(
+            tmp_path / "more.jsonl",
+            [f.order(external_id="77", identifiers=[f.phone("+34600123456")])],
+        )
+        result = subprocess.run(
+            c360("import", "canonical", str(path)),
+            env=environment(C360_DATA_DIR=str(server.data_dir)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "reusing the embedded store" in result.stderr
+        ids = [
+            e["node"]["id"] for e in server.graphql(ANA)["profileByIdentifier"]["timeline"]["edges"]
+        ]
+        assert "shop:order:77" in ids
+        assert server.process.poll() is None  # the owner is untouched
+
+
+@pytest.fixture
+def store_env(mongo_uri: str) -> dict[str, str]:
+    """A private database on the test session's store, dropped afterwards by name."""
+    return environment(
+        C360_MONGODB_URI=mongo_uri, C360_DATABASE=f"cli_{os.getpid()}_{time.time_ns()}"
+    )
+
+
+class TestImportCommand:
+    def test_reports_counts_and_bad_lines(self, store_env: dict[str, str], tmp_path: Path) -> None:
+        path = f.write_jsonl(
+            tmp_path / "in.jsonl",
+            [f.order(external_id="1"), "{oops", f.order(external_id="2", quantity=0)],
+        )
+        first = subprocess.run(
+            c360("import", "canonical", str(path)),
+            env=store_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert first.returncode == 1
+        assert "read: 3, inserted: 1, updated: 0, duplicates: 0, rejected: 2" in first.stdout
+        assert "rejected line 2: invalid JSON" in first.stderr
+        assert "rejected line 3: line_items.0.quantity: Input should be greater than 0" in (
+            first.stderr
+        )
+
+        again = subprocess.run(
+            c360("import", "canonical", str(path), "--allow-rejects"),
+            env=store_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert again.returncode == 0
+        assert "read: 3, inserted: 0, updated: 0, duplicates: 1, rejected: 2" in again.stdout
+
+    def test_reads_standard_input(self, store_env: dict[str, str]) -> None:
+        lines = "\n".join(json.dumps(f.order(external_id=str(i))) for i in range(3))
+        result = subprocess.run(
+            c360("import", "canonical", "-"),
+            env=store_env,
+            input=lines,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "read: 3, inserted: 3" in result.stdout
+
+    def test_unknown_connector_is_refused(self, store_env: dict[str, str]) -> None:
+        result = subprocess.run(
+            c360("import", "nope", "x.jsonl"),
+            env=store_env,
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 2
+        assert "invalid choice: 'nope'" in result.stderr
+
+    def test_missing_file_is_a_clear_error(self, store_env: dict[str, str], tmp_path: Path) -> None:
+        result = subprocess.run(
+            c360("import", "canonical", str(tmp_path / "absent.jsonl")),
+            env=store_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2
+        assert "absent.jsonl" in result.stderr
+
+
+class TestHelp:
+    def test_lists_the_commands(self) -> None:
+        result = subprocess.run(c360("--help"), capture_output=True, text=True, check=True)
+        for command in ("serve", "schemas", "import"):
+            assert command in result.stdout
