@@ -9,12 +9,14 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from tests import factories as f
 
@@ -23,6 +25,15 @@ START_TIMEOUT_S = 60.0
 
 def c360(*args: str) -> list[str]:
     return [sys.executable, "-m", "c360.cli.main", *args]
+
+
+def run_c360(
+    *args: str, env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a ``c360`` command to completion, capturing its output as text."""
+    return subprocess.run(
+        c360(*args), env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
 
 
 def environment(**values: str) -> dict[str, str]:
@@ -161,13 +172,8 @@ class TestServe:
             tmp_path / "more.jsonl",
             [f.order(external_id="77", identifiers=[f.phone("+34600123456")])],
         )
-        result = subprocess.run(
-            c360("import", "canonical", str(path)),
-            env=environment(C360_DATA_DIR=str(server.data_dir)),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        env = environment(C360_DATA_DIR=str(server.data_dir))
+        result = run_c360("import", "canonical", str(path), env=env)
         assert result.returncode == 0, result.stderr
         assert "reusing the embedded store" in result.stderr
         ids = [
@@ -178,11 +184,15 @@ class TestServe:
 
 
 @pytest.fixture
-def store_env(mongo_uri: str) -> dict[str, str]:
-    """A private database on the test session's store, dropped afterwards by name."""
-    return environment(
-        C360_MONGODB_URI=mongo_uri, C360_DATABASE=f"cli_{os.getpid()}_{time.time_ns()}"
-    )
+def store_env(mongo_uri: str) -> Iterator[dict[str, str]]:
+    """The session's store with a private database, dropped afterwards."""
+    database = f"cli_{uuid.uuid4().hex[:12]}"
+    yield environment(C360_MONGODB_URI=mongo_uri, C360_DATABASE=database)
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    try:
+        client.drop_database(database)
+    finally:
+        client.close()
 
 
 class TestImportCommand:
@@ -191,13 +201,7 @@ class TestImportCommand:
             tmp_path / "in.jsonl",
             [f.order(external_id="1"), "{oops", f.order(external_id="2", quantity=0)],
         )
-        first = subprocess.run(
-            c360("import", "canonical", str(path)),
-            env=store_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        first = run_c360("import", "canonical", str(path), env=store_env)
         assert first.returncode == 1
         assert "read: 3, inserted: 1, updated: 0, duplicates: 0, rejected: 2" in first.stdout
         assert "rejected line 2: invalid JSON" in first.stderr
@@ -205,53 +209,30 @@ class TestImportCommand:
             first.stderr
         )
 
-        again = subprocess.run(
-            c360("import", "canonical", str(path), "--allow-rejects"),
-            env=store_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        again = run_c360("import", "canonical", str(path), "--allow-rejects", env=store_env)
         assert again.returncode == 0
         assert "read: 3, inserted: 0, updated: 0, duplicates: 1, rejected: 2" in again.stdout
 
     def test_reads_standard_input(self, store_env: dict[str, str]) -> None:
         lines = "\n".join(json.dumps(f.order(external_id=str(i))) for i in range(3))
-        result = subprocess.run(
-            c360("import", "canonical", "-"),
-            env=store_env,
-            input=lines,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_c360("import", "canonical", "-", env=store_env, stdin=lines)
         assert result.returncode == 0, result.stderr
         assert "read: 3, inserted: 3" in result.stdout
 
     def test_unknown_connector_is_refused(self, store_env: dict[str, str]) -> None:
-        result = subprocess.run(
-            c360("import", "nope", "x.jsonl"),
-            env=store_env,
-            capture_output=True,
-            text=True,
-        )
+        result = run_c360("import", "nope", "x.jsonl", env=store_env)
         assert result.returncode == 2
         assert "invalid choice: 'nope'" in result.stderr
 
     def test_missing_file_is_a_clear_error(self, store_env: dict[str, str], tmp_path: Path) -> None:
-        result = subprocess.run(
-            c360("import", "canonical", str(tmp_path / "absent.jsonl")),
-            env=store_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_c360("import", "canonical", str(tmp_path / "absent.jsonl"), env=store_env)
         assert result.returncode == 2
         assert "absent.jsonl" in result.stderr
 
 
 class TestHelp:
     def test_lists_the_commands(self) -> None:
-        result = subprocess.run(c360("--help"), capture_output=True, text=True, check=True)
+        result = run_c360("--help", env=environment())
+        assert result.returncode == 0
         for command in ("serve", "schemas", "import"):
             assert command in result.stdout

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pymongo.errors import BulkWriteError
-
 from c360.store import Database, Document
-
-DUPLICATE_KEY = 11000
+from c360.store.bulk import insert_new
 
 
 class IdentityRepository:
@@ -29,16 +26,7 @@ class IdentityRepository:
 
     async def claim(self, docs: Sequence[Document]) -> set[str]:
         """Insert new identities; return the keys someone else claimed first."""
-        if not docs:
-            return set()
-        try:
-            await self._identities.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            return {docs[error["index"]]["_id"] for error in errors}
-        return set()
+        return await insert_new(self._identities, docs)
 
     async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
         """Profile id → its identities (sorted by key), for many profiles in one round trip."""

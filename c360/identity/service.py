@@ -31,11 +31,13 @@ def new_profile_id() -> str:
 
 @dataclass
 class LinkPlan:
-    """The outcome of linking one batch: a profile per record, and what had to be created."""
+    """The outcome of linking one batch: a profile per record, and the identities to claim.
+
+    Profiles themselves are created by whoever records activity on them (see ProfileService).
+    """
 
     profile_ids: list[str | None]
     new_identities: list[Document] = field(default_factory=list)
-    new_profiles: set[str] = field(default_factory=set)
     conflicts: int = 0
 
 
@@ -57,7 +59,6 @@ def plan_links(
             plan.conflicts += len(owning) > 1
         else:
             profile_id = new_profile_id()
-            plan.new_profiles.add(profile_id)
         for identifier in identifiers:
             if identifier.key in owners:
                 continue
@@ -88,13 +89,10 @@ class IdentityService:
         """
         keys = {i.key for identifiers in identifier_sets for i in identifiers}
         now = dt.datetime.now(dt.UTC)
-        created: set[str] = set()
         for _ in range(_MAX_CLAIM_ROUNDS):
             plan = plan_links(identifier_sets, await self._identities.owners(keys), now)
             lost = await self._identities.claim(plan.new_identities)
-            created |= plan.new_profiles
             if not lost:
-                plan.new_profiles = created & set(filter(None, plan.profile_ids))
                 if plan.conflicts:
                     log.info(
                         "records carry identifiers of several profiles",

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from pymongo import UpdateOne
-from pymongo.errors import BulkWriteError
 
-from c360.identity.repository import DUPLICATE_KEY
 from c360.store import Database, Document
+from c360.store.bulk import insert_new
 
 
 class ProfileRepository:
@@ -32,16 +31,7 @@ class ProfileRepository:
 
     async def create(self, docs: Sequence[Document]) -> set[str]:
         """Insert new profiles; return the ids that already existed (created meanwhile)."""
-        if not docs:
-            return set()
-        try:
-            await self._profiles.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            return {docs[error["index"]]["_id"] for error in errors}
-        return set()
+        return await insert_new(self._profiles, docs)
 
     async def save_parts(self, updates: Sequence[tuple[Document, Document]]) -> set[str]:
         """Write computed sub-documents, each if its profile's version is still the one read.

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pymongo import InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
-from c360.identity.repository import DUPLICATE_KEY
 from c360.store import Database, Document
+from c360.store.bulk import duplicate_key_indexes
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +69,8 @@ class RecordRepository:
             result = await self._records.bulk_write(ops, ordered=False)
             matched = result.matched_count
         except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            lost = {inserts[error["index"]]["_id"] for error in errors}
+            # Inserts come first in ``ops``, and only they can meet an existing _id.
+            lost = {inserts[index]["_id"] for index in duplicate_key_indexes(exc)}
             matched = exc.details.get("nMatched", 0)
         if matched < len(replaces):  # some replace lost a race: find out which
             wanted = {doc["_id"]: doc["content_hash"] for doc, _ in replaces}

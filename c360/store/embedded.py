@@ -61,7 +61,12 @@ class EmbeddedServer:
     def ensure(cls, data_dir: Path, start_timeout: float = 20.0) -> EmbeddedServer:
         """Borrow the server already running for ``data_dir``, or start and own a new one."""
         data_dir = data_dir.resolve()
-        (data_dir / _DB_DIR).mkdir(parents=True, exist_ok=True)
+        try:
+            (data_dir / _DB_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedServerError(
+                f"cannot use {data_dir} for the embedded store: {exc}"
+            ) from exc
         with _locked(data_dir):
             running = _read_running(data_dir)
             if running is not None:

@@ -1,0 +1,99 @@
+"""The store module: embedded server lifecycle, reuse, failures, and start-up indexes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from c360.errors import StoreUnavailable
+from c360.settings import Settings
+from c360.store import Store
+from c360.store.embedded import EmbeddedServer, EmbeddedServerError
+from c360.store.indexes import INDEXES
+
+
+class TestEmbeddedServer:
+    def test_second_user_borrows_and_only_the_owner_stops_it(self, tmp_path: Path) -> None:
+        owner = EmbeddedServer.ensure(tmp_path)
+        try:
+            borrower = EmbeddedServer.ensure(tmp_path)
+            assert (borrower.pid, borrower.port) == (owner.pid, owner.port)
+            assert owner.owned
+            assert not borrower.owned
+            borrower.stop()  # a borrower never stops the owner's server
+            assert owner.process is not None
+            assert owner.process.poll() is None
+        finally:
+            owner.stop()
+        assert not (tmp_path / "server.json").exists()
+
+    def test_stale_state_of_a_dead_server_is_replaced(self, tmp_path: Path) -> None:
+        dead = subprocess.Popen([sys.executable, "-c", "pass"])
+        dead.wait()
+        (tmp_path / "server.json").write_text(json.dumps({"pid": dead.pid, "port": 1}))
+        server = EmbeddedServer.ensure(tmp_path)
+        try:
+            assert server.owned
+            state = json.loads((tmp_path / "server.json").read_text())
+            assert state["pid"] == server.pid != dead.pid
+        finally:
+            server.stop()
+
+    def test_no_answer_in_time_names_the_log_and_shows_its_tail(self, tmp_path: Path) -> None:
+        with pytest.raises(EmbeddedServerError) as caught:
+            EmbeddedServer.ensure(tmp_path, start_timeout=0.01)
+        message = caught.value.detail
+        assert "did not answer ping within 0.01s" in message
+        assert f"Last lines of {tmp_path / 'server.log'}" in message
+        assert not (tmp_path / "server.json").exists()
+
+    def test_unusable_data_directory_is_a_clear_error(self, tmp_path: Path) -> None:
+        (tmp_path / "db").write_text("a file where the database directory should be")
+        with pytest.raises(EmbeddedServerError, match=r"cannot use .* for the embedded store"):
+            EmbeddedServer.ensure(tmp_path)
+
+    async def test_data_persists_across_restarts(self, tmp_path: Path) -> None:
+        settings = Settings(_env_file=None, data_dir=tmp_path, database="persist")
+        store = await Store.open(settings)
+        await store.db.notes.insert_one({"_id": "n1", "text": "kept"})
+        await store.close()
+        assert not (tmp_path / "server.json").exists()  # the server stopped with its owner
+        again = await Store.open(settings)
+        try:
+            assert await again.db.notes.find_one({"_id": "n1"}) == {"_id": "n1", "text": "kept"}
+        finally:
+            await again.close()
+
+
+class TestStartUp:
+    async def test_indexes_are_created_idempotently(self, settings: Settings) -> None:
+        first = await Store.open(settings)
+        second = await Store.open(settings)  # the same indexes again: no error
+        try:
+            for collection, models in INDEXES.items():
+                info = await second.db[collection].index_information()
+                keys = [list(spec["key"]) for spec in info.values()]
+                for model in models:
+                    wanted = [field for field, _ in model.document["key"].items()]
+                    assert any([field for field, _ in key] == wanted for key in keys), (
+                        collection,
+                        wanted,
+                        keys,
+                    )
+        finally:
+            await first.client.drop_database(settings.database)
+            await first.close()
+            await second.close()
+
+    async def test_unreachable_mongodb_is_a_clear_error(self, tmp_path: Path) -> None:
+        settings = Settings(
+            _env_file=None,
+            mongodb_uri="mongodb://127.0.0.1:9/?directConnection=true",
+            store_timeout_ms=300,
+        )
+        with pytest.raises(StoreUnavailable, match="cannot reach MongoDB"):
+            await Store.open(settings)
