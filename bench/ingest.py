@@ -30,7 +30,7 @@ from c360.ingest.service import record_document
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import Parsed, get_connector
+from connectors import Parsed, ParseOptions, get_connector
 
 START = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
 
@@ -125,7 +125,7 @@ async def run(count: int, people: int, batch_size: int) -> None:
             services = Services.build(store.db, settings)
             started = time.perf_counter()
             summary = await import_file(
-                services.ingest, "canonical", str(path), default_region="ES"
+                services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
             )
             pipeline_s = time.perf_counter() - started
             rss_after_pipeline = peak_rss_mb()
@@ -136,7 +136,7 @@ async def run(count: int, people: int, batch_size: int) -> None:
             docs: list[dict[str, Any]] = []
             raw_s = 0.0
             with path.open("rb") as lines:
-                for item in connector.parse(lines, default_region="ES"):
+                for item in connector.parse(lines, ParseOptions(default_region="ES")):
                     assert isinstance(item, Parsed)
                     docs.append(record_document(item.record, "p", now))
                     if len(docs) == batch_size:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors import ParseOptions
 
 
 class Settings(BaseSettings):
@@ -34,6 +37,10 @@ class Settings(BaseSettings):
         max_length=2,
         description="ISO 3166 region for phone numbers written without a country code.",
     )
+    complaint_tags: frozenset[str] = Field(
+        default=frozenset({"complaint"}),
+        description="Service-case tags or types that mark a complaint (JSON list in the env).",
+    )
     ingest_batch_size: int = Field(
         default=500, gt=0, le=10_000, description="Records per store round trip at ingest."
     )
@@ -50,6 +57,17 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+
+    def parse_options(
+        self, mapping: Mapping[str, str] | None = None, csv: Mapping[str, str] | None = None
+    ) -> ParseOptions:
+        """What connectors are told: these settings plus a CSV mapping when one is given."""
+        return ParseOptions(
+            default_region=self.default_region,
+            complaint_tags=self.complaint_tags,
+            mapping=dict(mapping or {}),
+            settings=dict(csv or {}),
+        )
 
 
 @lru_cache(maxsize=1)

@@ -5,13 +5,14 @@ A connector never touches the store. It yields, for every input item, either a
 item was rejected, with where it was and what it was, so the pipeline can dead-letter it.
 """
 
-from connectors.base import Connector, ItemError, Parsed, ParseResult
+from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
 from connectors.registry import CONNECTORS, get_connector
 
 __all__ = [
     "CONNECTORS",
     "Connector",
     "ItemError",
+    "ParseOptions",
     "ParseResult",
     "Parsed",
     "get_connector",

@@ -1,10 +1,10 @@
-"""What every connector declares and yields."""
+"""What every connector declares, receives and yields."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO, ClassVar, Protocol
 
 from schemas import CanonicalRecord, RecordKind
 
@@ -37,10 +37,30 @@ class ItemError:
 ParseResult = Parsed | ItemError
 
 
+@dataclass(frozen=True)
+class ParseOptions:
+    """What a connector may be told by its caller (all from settings or the command line)."""
+
+    default_region: str = "US"
+    """Region for phone numbers written without a country code."""
+    complaint_tags: frozenset[str] = frozenset({"complaint"})
+    """Service-case tags (or types) that mark a complaint."""
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    """CSV connectors: canonical field → column name in the file, overriding the defaults."""
+    settings: Mapping[str, str] = field(default_factory=dict)
+    """CSV connectors: source name, time zone, timestamp format, currency, decimal separator."""
+
+
 class Connector(Protocol):
-    """A source format. ``parse`` reads a stream of raw lines lazily (constant memory)."""
+    """A source format: a byte stream in, one result per input item out, lazily.
+
+    ``parse`` must read the stream incrementally (constant memory on multi-GB files), yield for
+    every input item its records (a Shopify order also yields its customer and consents) or one
+    :class:`ItemError`, and never raise on bad input: a broken item becomes an error, the rest
+    go on.
+    """
 
     name: ClassVar[str]
     kinds: ClassVar[tuple[RecordKind, ...]]
 
-    def parse(self, lines: Iterable[bytes], *, default_region: str) -> Iterator[ParseResult]: ...
+    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]: ...

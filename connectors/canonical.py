@@ -1,14 +1,14 @@
-"""``canonical``: one canonical record per line (JSON lines), any kind; see ``schemas/json/``."""
+"""``canonical``: canonical records as JSON lines or a JSON array, any kind (``schemas/json/``)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from typing import ClassVar
+from collections.abc import Iterator
+from typing import BinaryIO, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import ItemError, Parsed, ParseResult
+from connectors._json import json_items
+from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
 from schemas import RecordKind, describe_errors, parse_record
 
 
@@ -16,24 +16,14 @@ class CanonicalConnector:
     name: ClassVar[str] = "canonical"
     kinds: ClassVar[tuple[RecordKind, ...]] = tuple(RecordKind)
 
-    def parse(self, lines: Iterable[bytes], *, default_region: str) -> Iterator[ParseResult]:
-        for number, raw in enumerate(lines, start=1):
-            position = f"line {number}"
-            if not raw.strip():
+    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
+        for item in json_items(stream, wrappers=("records",)):
+            if item.error is not None:
+                yield ItemError.of(item.position, item.raw, item.error)
                 continue
             try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield ItemError.of(position, raw, f"not UTF-8: {exc.reason} at byte {exc.start}")
-                continue
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield ItemError.of(position, text, f"invalid JSON: {exc.msg} at column {exc.colno}")
-                continue
-            try:
-                record = parse_record(data, default_region=default_region)
+                record = parse_record(item.value, default_region=options.default_region)
             except ValidationError as exc:
-                yield ItemError.of(position, text, describe_errors(exc))
+                yield ItemError.of(item.position, item.raw, describe_errors(exc))
                 continue
-            yield Parsed(position=position, record=record)
+            yield Parsed(position=item.position, record=record)

@@ -13,6 +13,7 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store.embedded import EmbeddedServer
+from connectors import ParseOptions
 from tests import factories as f
 
 PROFILE_BY_IDENTIFIER = """
@@ -60,7 +61,7 @@ async def ana(services: Services, tmp_path: Path) -> None:
             f.survey(identifiers=[f.email("ana@example.com")]),
         ],
     )
-    await import_file(services.ingest, "canonical", str(path), default_region="ES")
+    await import_file(services.ingest, "canonical", str(path), ParseOptions(default_region="ES"))
 
 
 class TestHealth:
@@ -217,7 +218,7 @@ class TestTimelinePagination:
             services.ingest,
             "canonical",
             str(f.write_jsonl(tmp_path / "new.jsonl", [newer])),
-            default_region="ES",
+            ParseOptions(default_region="ES"),
         )
         rest = await self._page(client, 10, first["pageInfo"]["endCursor"])
         assert [e["node"]["kind"] for e in rest["edges"]] == ["ORDER", "PERSON"]

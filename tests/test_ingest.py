@@ -11,12 +11,14 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import get_connector
+from connectors import ParseOptions, get_connector
 from tests import factories as f
 
 
 async def _import(services: Services, path: Path, region: str = "ES") -> Any:
-    return await import_file(services.ingest, "canonical", str(path), default_region=region)
+    return await import_file(
+        services.ingest, "canonical", str(path), ParseOptions(default_region=region)
+    )
 
 
 async def _snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
@@ -276,7 +278,7 @@ class TestConcurrency:
             *(
                 w.ingest.ingest(
                     "canonical",
-                    connector.parse(p.open("rb"), default_region="ES"),
+                    connector.parse(p.open("rb"), ParseOptions(default_region="ES")),
                     origin=str(p),
                 )
                 for w, p in zip(workers, paths, strict=True)

@@ -118,11 +118,7 @@ async def _run_import(connector: str, path: str, settings: Settings) -> IngestSu
         services = Services.build(store.db, settings)
         with import_progress(f"{connector} {path}") as progress:
             return await import_file(
-                services.ingest,
-                connector,
-                path,
-                default_region=settings.default_region,
-                progress=progress,
+                services.ingest, connector, path, settings.parse_options(), progress=progress
             )
     finally:
         await store.close()

@@ -16,6 +16,6 @@ DEMO_FILE = Path(__file__).parent / "customers.jsonl"
 
 async def load_demo_data(services: Services, settings: Settings) -> None:
     summary = await import_file(
-        services.ingest, "canonical", str(DEMO_FILE), default_region=settings.default_region
+        services.ingest, "canonical", str(DEMO_FILE), settings.parse_options()
     )
     log.info("demo data loaded", extra=summary.counts())

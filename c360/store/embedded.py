@@ -191,8 +191,8 @@ def _start(data_dir: Path, start_timeout: float) -> EmbeddedServer:
             )
         server = EmbeddedServer(data_dir=data_dir, port=port, pid=process.pid, process=process)
         deadline = time.monotonic() + start_timeout
-        while time.monotonic() < deadline and process.poll() is None:
-            if _answers_ping(server.uri, timeout_ms=250):
+        while (remaining := deadline - time.monotonic()) > 0 and process.poll() is None:
+            if _answers_ping(server.uri, timeout_ms=max(1, int(min(remaining, 0.25) * 1000))):
                 return server
             time.sleep(0.05)
         last_error = (

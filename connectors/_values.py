@@ -1,0 +1,59 @@
+"""Turning source values into canonical ones: money in minor units, timestamps in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from babel.numbers import get_currency_precision
+
+
+def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int:
+    """``"12.99"`` EUR → ``1299``; ``"1500"`` JPY → ``1500``. Raises ``ValueError``.
+
+    Exact: the amount is read as a decimal, never a float, and an amount with more decimals
+    than the currency has (``"1.999"`` EUR) is refused rather than rounded.
+    """
+    text = str(amount).strip()
+    if decimal_separator != ".":
+        text = text.replace(".", "").replace(decimal_separator, ".")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {amount!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"not an amount: {amount!r}")
+    code = currency.strip().upper()
+    scaled = value.scaleb(get_currency_precision(code))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{amount!r} has more decimals than {code} allows")
+    return int(scaled)
+
+
+def utc_timestamp(
+    value: Any, *, assume_zone: str | None = None, fmt: str | None = None
+) -> dt.datetime:
+    """Parse an ISO 8601 (or ``fmt``) timestamp into an aware UTC datetime. Raises ``ValueError``.
+
+    A timestamp without an offset is read in ``assume_zone``; with no zone to assume, it is
+    refused, since guessing would shift every event by hours.
+    """
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty timestamp")
+    try:
+        parsed = (
+            dt.datetime.strptime(text, fmt)
+            if fmt
+            else dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        )
+    except ValueError:
+        expected = f"format {fmt!r}" if fmt else "ISO 8601"
+        raise ValueError(f"timestamp {text!r} is not {expected}") from None
+    if parsed.tzinfo is None:
+        if assume_zone is None:
+            raise ValueError(f"timestamp {text!r} has no time zone")
+        parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(assume_zone))
+    return parsed.astimezone(dt.UTC)
