@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from c360.identity.repository import IdentityRepository
 from c360.identity.service import IdentityService
+from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import DeadLetterRepository
 from c360.ingest.service import IngestService
 from c360.profiles.repository import ProfileRepository
@@ -19,20 +20,24 @@ from c360.store import Database
 class Services:
     ingest: IngestService
     profiles: ProfileService
+    dead_letters: DeadLetterService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
         identities = IdentityRepository(db)
         profiles = ProfileRepository(db)
         records = RecordRepository(db)
+        dead_letters = DeadLetterRepository(db)
         profile_service = ProfileService(profiles, identities, records, settings.default_region)
+        ingest = IngestService(
+            IdentityService(identities),
+            profile_service,
+            records,
+            dead_letters,
+            batch_size=settings.ingest_batch_size,
+        )
         return cls(
-            ingest=IngestService(
-                IdentityService(identities),
-                profile_service,
-                records,
-                DeadLetterRepository(db),
-                batch_size=settings.ingest_batch_size,
-            ),
+            ingest=ingest,
             profiles=profile_service,
+            dead_letters=DeadLetterService(dead_letters, ingest),
         )

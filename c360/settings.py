@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors import ParseOptions
@@ -41,6 +41,15 @@ class Settings(BaseSettings):
         default=frozenset({"complaint"}),
         description="Service-case tags or types that mark a complaint (JSON list in the env).",
     )
+    ingest_max_body_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="Largest body POST /ingest and webhooks take."
+    )
+    shopify_webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared secret of Shopify webhooks (unset: endpoint off)."
+    )
+    zendesk_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signing secret of the Zendesk webhook (unset: endpoint off)."
+    )
     ingest_batch_size: int = Field(
         default=500, gt=0, le=10_000, description="Records per store round trip at ingest."
     )
@@ -49,6 +58,21 @@ class Settings(BaseSettings):
     graphql_max_tokens: int = Field(
         default=5000, gt=0, description="Largest GraphQL document, in tokens."
     )
+
+    zendesk_subdomain: str | None = Field(
+        default=None, description="Zendesk account: https://{subdomain}.zendesk.com."
+    )
+    zendesk_base_url: str | None = Field(
+        default=None, description="Overrides the Zendesk URL (a proxy, or a test server)."
+    )
+    zendesk_email: str | None = Field(default=None, description="Agent e-mail for the API token.")
+    zendesk_api_token: SecretStr | None = None
+    zendesk_start_time: int = Field(
+        default=0, ge=0, description="Unix time the first sync starts from (later: the cursor)."
+    )
+    sync_max_retries: int = Field(default=5, ge=0, le=20)
+    sync_backoff_base_s: float = Field(default=1.0, ge=0)
+    sync_backoff_max_s: float = Field(default=60.0, ge=0)
 
     host: str = "127.0.0.1"
     port: int = 8000

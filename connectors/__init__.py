@@ -5,6 +5,7 @@ A connector never touches the store. It yields, for every input item, either a
 item was rejected, with where it was and what it was, so the pipeline can dead-letter it.
 """
 
+from connectors._csv import parse_mapping
 from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
 from connectors.registry import CONNECTORS, get_connector
 
@@ -16,4 +17,5 @@ __all__ = [
     "ParseResult",
     "Parsed",
     "get_connector",
+    "parse_mapping",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,7 +46,8 @@ def json_items(stream: BinaryIO, wrappers: Sequence[str] = ()) -> Iterator[JsonI
       one of the ``wrappers`` keys holding a list yields that list's items (``line N item M``).
     - A JSON array, or an object with a ``wrappers`` key holding an array, possibly spread over
       many lines: each element is an item (``item N``), streamed.
-    - Without ``wrappers``, a document spread over many lines is one item (``document 1``).
+    - A document spread over many lines with no wrapper key (or no ``wrappers`` given) is one
+      item: a pretty-printed webhook body.
     """
     buffered = stream if isinstance(stream, io.BufferedReader) else _buffered(stream)
     head = buffered.peek(64).lstrip()
@@ -53,7 +55,7 @@ def json_items(stream: BinaryIO, wrappers: Sequence[str] = ()) -> Iterator[JsonI
         yield from _streamed(buffered, "item")
         return
     first = buffered.readline()
-    if _is_complete_json(first) or not first.strip():
+    if _looks_like_a_line_item(first):
         yield from _lines(first, buffered, wrappers)
         return
     # A document over several lines: its wrapped list's items, or (no wrappers) the document.
@@ -61,7 +63,7 @@ def json_items(stream: BinaryIO, wrappers: Sequence[str] = ()) -> Iterator[JsonI
     if not wrappers:
         yield from _streamed(rest, "", label="document")
         return
-    yield from _streamed_wrapped(rest, [f"{key}.item" for key in wrappers])
+    yield from _streamed_wrapped(rest, wrappers)
 
 
 def _buffered(stream: BinaryIO) -> io.BufferedReader:
@@ -69,12 +71,11 @@ def _buffered(stream: BinaryIO) -> io.BufferedReader:
     return io.BufferedReader(_Chain(b"", stream))
 
 
-def _is_complete_json(line: bytes) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True
+def _looks_like_a_line_item(line: bytes) -> bool:
+    """A pretty-printed document's first line opens a structure and stops (``{``,
+    ``{"orders": [``); anything else is the first item of a JSON-lines file, even a broken one."""
+    text = line.strip()
+    return not (text.startswith(b"{") and text.endswith((b"{", b"[", b",")))
 
 
 def _lines(first: bytes, rest: BinaryIO, wrappers: Sequence[str]) -> Iterator[JsonItem]:
@@ -93,14 +94,19 @@ def _lines(first: bytes, rest: BinaryIO, wrappers: Sequence[str]) -> Iterator[Js
                 error=f"not UTF-8: {exc.reason} at byte {exc.start}",
             )
             continue
+        text = text.rstrip("\r\n")
         try:
             value = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as exc:
-            yield JsonItem(position, text, error=f"invalid JSON: {exc.msg} at column {exc.colno}")
+            reason = f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
+            yield JsonItem(position, text, error=reason)
+            continue
+        except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
+            yield JsonItem(position, text, error=f"unreadable JSON: {_first_line(exc)}")
             continue
         wrapped = _wrapped_list(value, wrappers)
         if wrapped is None:
-            yield JsonItem(position, text.rstrip("\r\n"), value)
+            yield JsonItem(position, text, value)
             continue
         for index, item in enumerate(wrapped, start=1):
             yield JsonItem(f"{position} item {index}", dumps(item), item)
@@ -118,48 +124,109 @@ def _wrapped_list(value: Any, wrappers: Sequence[str]) -> list[Any] | None:
 def _streamed(stream: BinaryIO, prefix: str, label: str = "item") -> Iterator[JsonItem]:
     count = 0
     try:
-        for value in ijson.items(stream, prefix, use_float=False):
+        for value in ijson.items(_guarded_events(stream), prefix):
             count += 1
             yield JsonItem(f"{label} {count}", dumps(value), value)
-    except (ijson.JSONError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        yield JsonItem(f"after item {count}", "", error=f"invalid JSON: {reason}")
+    except (ijson.JSONError, UnicodeDecodeError, _Refused) as exc:
+        yield JsonItem(f"after item {count}", "", error=f"invalid JSON: {_first_line(exc)}")
 
 
-def _streamed_wrapped(stream: BinaryIO, prefixes: Sequence[str]) -> Iterator[JsonItem]:
+def _streamed_wrapped(stream: BinaryIO, keys: Sequence[str]) -> Iterator[JsonItem]:
+    """Items of the first top-level wrapper list, streamed; with no wrapper, the document.
+
+    A pretty-printed webhook body (one object, no wrapper) is thus one item, while a multi-GB
+    ``{"orders": [...]}`` export is never held in memory whole.
+    """
     count = 0
     try:
-        for prefix, event, value in _item_events(stream, prefixes):
-            del prefix, event
+        for value in _wrapped_values(stream, set(keys)):
             count += 1
             yield JsonItem(f"item {count}", dumps(value), value)
-    except (ijson.JSONError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        yield JsonItem(f"after item {count}", "", error=f"invalid JSON: {reason}")
-        return
-    if count == 0 and prefixes:
-        keys = ", ".join(p.removesuffix(".item") for p in prefixes)
-        yield JsonItem("document", "", error=f"no list of items under any of: {keys}")
+    except (ijson.JSONError, UnicodeDecodeError, _Refused) as exc:
+        yield JsonItem(f"after item {count}", "", error=f"invalid JSON: {_first_line(exc)}")
 
 
-def _item_events(stream: BinaryIO, prefixes: Sequence[str]) -> Iterator[tuple[str, str, Any]]:
-    """Complete values found at any of the prefixes, in document order."""
-    wanted = set(prefixes)
-    builder: Any = None
-    depth_prefix = ""
-    for prefix, event, value in ijson.parse(stream, use_float=False):
-        if builder is None:
-            if prefix in wanted and event in ("start_map", "start_array"):
-                builder = ijson.ObjectBuilder()
-                depth_prefix = prefix
-                builder.event(event, value)
-            elif prefix in wanted and event in ("string", "number", "boolean", "null"):
-                yield prefix, event, value
+def _wrapped_values(stream: BinaryIO, keys: set[str]) -> Iterator[Any]:
+    root: Any = ijson.ObjectBuilder()  # the whole document, until a wrapper list shows up
+    item: Any = None
+    item_prefixes = {f"{key}.item" for key in keys}
+    for prefix, event, value in _guarded_events(stream):
+        if root is not None:
+            if prefix in keys and event == "start_array":
+                root = None  # from here on, stream the list's items
+            else:
+                root.event(event, value)
             continue
-        builder.event(event, value)
-        if prefix == depth_prefix and event in ("end_map", "end_array"):
-            yield depth_prefix, event, builder.value
-            builder = None
+        if item is not None:
+            item.event(event, value)
+            if prefix in item_prefixes and event in ("end_map", "end_array"):
+                yield item.value
+                item = None
+        elif prefix in item_prefixes:
+            if event in ("start_map", "start_array"):
+                item = ijson.ObjectBuilder()
+                item.event(event, value)
+            elif event not in ("end_array", "map_key"):
+                yield value
+    if root is not None:
+        yield root.value
+
+
+MAX_DEPTH = 64
+_READ_SIZE = 1024
+MAX_DIGITS = 4000
+"""Longer digit runs are refused before the parser sees them: the C parser crashes on numbers
+past Python's integer-conversion limit (4300 digits) instead of raising."""
+
+
+class _Refused(Exception):
+    """Input the streaming parser must not be given (too deep, a number too long)."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _guarded_events(stream: BinaryIO) -> Iterator[tuple[str, str, Any]]:
+    depth = 0
+    # Small reads: the depth check runs after each read's events, and a read's worth of nesting
+    # costs the parser memory quadratic in its depth (it builds every prefix string).
+    events = ijson.parse(_DigitGuard(stream), buf_size=_READ_SIZE, use_float=False)
+    for prefix, event, value in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+        yield prefix, event, value
+
+
+_DIGIT_RUN = re.compile(rb"[0-9]{%d,}" % MAX_DIGITS)
+_DIGITS = b"0123456789"
+
+
+class _DigitGuard(io.RawIOBase):
+    """Passes a stream through, refusing a run of more than MAX_DIGITS digits (across reads)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._run = 0  # digits at the end of what was read so far
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        if data:
+            leading = len(data) - len(data.lstrip(_DIGITS))
+            if self._run + leading >= MAX_DIGITS or _DIGIT_RUN.search(data):
+                raise _Refused(f"a number longer than {MAX_DIGITS} digits")
+            trailing = len(data) - len(data.rstrip(_DIGITS))
+            self._run = self._run + leading if leading == len(data) else trailing
+        buffer[: len(data)] = data
+        return len(data)
 
 
 class _Chain(io.RawIOBase):

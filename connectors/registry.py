@@ -4,9 +4,31 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.canonical import CanonicalConnector
+from connectors.csv_sources import (
+    CustomersCsvConnector,
+    PosCsvConnector,
+    ReturnsCsvConnector,
+    ServiceCsvConnector,
+    SurveysCsvConnector,
+)
+from connectors.segment import SegmentConnector
+from connectors.shopify import ShopifyOrdersConnector, ShopifyRefundsConnector
+from connectors.zendesk import ZendeskTicketsConnector
 
 CONNECTORS: dict[str, Connector] = {
-    connector.name: connector for connector in (CanonicalConnector(),)
+    connector.name: connector
+    for connector in (
+        CanonicalConnector(),
+        SegmentConnector(),
+        ShopifyOrdersConnector(),
+        ShopifyRefundsConnector(),
+        ZendeskTicketsConnector(),
+        PosCsvConnector(),
+        ReturnsCsvConnector(),
+        ServiceCsvConnector(),
+        CustomersCsvConnector(),
+        SurveysCsvConnector(),
+    )
 }
 
 

@@ -19,6 +19,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests import factories as f
+from tests.state import canonical_state
 
 START_TIMEOUT_S = 60.0
 
@@ -228,6 +229,74 @@ class TestImportCommand:
         result = run_c360("import", "canonical", str(tmp_path / "absent.jsonl"), env=store_env)
         assert result.returncode == 2
         assert "absent.jsonl" in result.stderr
+
+
+class TestInterruptedImport:
+    def test_rerun_after_kill_reaches_the_uninterrupted_end_state(
+        self, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        people = 150
+        items: list[f.Record | str] = []
+        for n in range(3000):
+            person = (n * 7) % people
+            ids = (
+                [f.email(f"c{person}@example.com")] if n % 3 else [f.phone(f"+3460000{person:04d}")]
+            )
+            if n % 5 == 0:
+                ids = [f.email(f"c{person}@example.com"), f.phone(f"+3460000{person:04d}")]
+            items.append(
+                f.order(
+                    external_id=str(n),
+                    identifiers=ids,
+                    occurred_at=f"2024-01-01T00:{n % 60:02d}:00Z",
+                )
+            )
+            if n % 500 == 0:
+                items.append("{broken line")
+        path = f.write_jsonl(tmp_path / "big.jsonl", items)
+        reference, interrupted = (f"kill_{name}_{uuid.uuid4().hex[:8]}" for name in "ab")
+        env_ref = environment(C360_MONGODB_URI=mongo_uri, C360_DATABASE=reference)
+        env_int = environment(
+            C360_MONGODB_URI=mongo_uri, C360_DATABASE=interrupted, C360_INGEST_BATCH_SIZE="100"
+        )
+        try:
+            assert (
+                run_c360(
+                    "import", "canonical", str(path), "--allow-rejects", env=env_ref
+                ).returncode
+                == 0
+            )
+
+            process = subprocess.Popen(
+                c360("import", "canonical", str(path), "--allow-rejects"),
+                env=env_int,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+            try:
+                assert wait_until(
+                    lambda: client[interrupted].records.estimated_document_count() >= 700, 60
+                )
+            finally:
+                client.close()
+            process.kill()
+            process.wait()
+            partial = canonical_state(mongo_uri, interrupted)
+            assert 0 < len(partial["records"]) < 3000  # really cut half-way
+
+            assert (
+                run_c360(
+                    "import", "canonical", str(path), "--allow-rejects", env=env_int
+                ).returncode
+                == 0
+            )
+            assert canonical_state(mongo_uri, interrupted) == canonical_state(mongo_uri, reference)
+        finally:
+            client = MongoClient(mongo_uri)
+            for name in (reference, interrupted):
+                client.drop_database(name)
+            client.close()
 
 
 class TestHelp:

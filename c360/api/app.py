@@ -17,6 +17,7 @@ from c360 import __version__
 from c360.api.graphql.context import get_context
 from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
+from c360.api.ingest import router as ingest_router
 from c360.demo import load_demo_data
 from c360.errors import C360Error
 from c360.services import Services
@@ -57,6 +58,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.include_router(health_router)
+    app.include_router(ingest_router)
     app.include_router(
         GraphQLRouter(
             build_schema(settings.graphql_max_depth, settings.graphql_max_tokens),

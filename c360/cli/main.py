@@ -5,24 +5,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
 
 import uvicorn
 
 from c360.api.app import create_app
 from c360.api.graphql.export import write_sdl
 from c360.cli.progress import import_progress
-from c360.errors import C360Error
+from c360.errors import C360Error, InvalidInput
 from c360.ingest.files import import_file
+from c360.ingest.replay import ReplayResult
 from c360.ingest.service import IngestSummary
 from c360.logging import configure_logging
 from c360.services import Services
 from c360.settings import Settings, get_settings
-from c360.store import Store
-from connectors import CONNECTORS
+from c360.store import Document, Store
+from c360.sync.zendesk import SyncResult, sync_zendesk
+from connectors import CONNECTORS, ParseOptions, parse_mapping
 from schemas.export import write_json_schemas
 
 MAX_ERRORS_SHOWN = 20
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,7 +75,28 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument(
         "--allow-rejects", action="store_true", help="exit 0 even when items were rejected"
     )
+    importer.add_argument(
+        "--mapping", metavar="FILE", help="CSV connectors: a TOML column mapping (see README)"
+    )
     importer.set_defaults(handler=_import)
+
+    sync = commands.add_parser("sync", help="pull new data from a source's API")
+    sync.add_argument("connector", choices=["zendesk-tickets"], help="source to pull")
+    sync.add_argument("--max-pages", type=int, help="stop after this many pages")
+    sync.set_defaults(handler=_sync)
+
+    letters = commands.add_parser("deadletters", help="rejected input items")
+    letters_sub = letters.add_subparsers(required=True, metavar="ACTION")
+    listing = letters_sub.add_parser("list", help="the most recently rejected items")
+    listing.add_argument("--connector", choices=sorted(CONNECTORS))
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(handler=_list_dead_letters)
+    replay = letters_sub.add_parser(
+        "replay", help="run a connector's dead letters through it again (after a fix)"
+    )
+    replay.add_argument("connector", choices=sorted(CONNECTORS))
+    replay.add_argument("--mapping", metavar="FILE", help="CSV connectors: the fixed mapping")
+    replay.set_defaults(handler=_replay_dead_letters)
     return parser
 
 
@@ -98,10 +124,26 @@ def _export_schemas(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace, settings: Settings) -> int:
-    summary = asyncio.run(_run_import(args.connector, args.path, settings))
-    counts = summary.counts()
-    print(", ".join(f"{name}: {value:,}" for name, value in counts.items()))
+def _options(settings: Settings, mapping_file: str | None) -> ParseOptions:
+    if mapping_file is None:
+        return settings.parse_options()
+    try:
+        columns, csv_settings = parse_mapping(Path(mapping_file).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise InvalidInput(f"{mapping_file}: {exc}") from exc
+    return settings.parse_options(columns, csv_settings)
+
+
+async def _with_services(settings: Settings, work: Callable[[Services, Store], Awaitable[T]]) -> T:
+    store = await Store.open(settings)
+    try:
+        return await work(Services.build(store.db, settings), store)
+    finally:
+        await store.close()
+
+
+def _print_summary(summary: IngestSummary) -> None:
+    print(", ".join(f"{name}: {value:,}" for name, value in summary.counts().items()))
     for error in summary.errors[:MAX_ERRORS_SHOWN]:
         print(f"  rejected {error.position}: {error.reason}", file=sys.stderr)
     if summary.rejected > MAX_ERRORS_SHOWN:
@@ -109,19 +151,59 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
             f"  … and {summary.rejected - MAX_ERRORS_SHOWN:,} more (see dead letters)",
             file=sys.stderr,
         )
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    options = _options(settings, args.mapping)
+
+    async def work(services: Services, store: Store) -> IngestSummary:
+        with import_progress(f"{args.connector} {args.path}") as progress:
+            return await import_file(
+                services.ingest, args.connector, args.path, options, progress=progress
+            )
+
+    summary = asyncio.run(_with_services(settings, work))
+    _print_summary(summary)
     return 1 if summary.rejected and not args.allow_rejects else 0
 
 
-async def _run_import(connector: str, path: str, settings: Settings) -> IngestSummary:
-    store = await Store.open(settings)
-    try:
-        services = Services.build(store.db, settings)
-        with import_progress(f"{connector} {path}") as progress:
-            return await import_file(
-                services.ingest, connector, path, settings.parse_options(), progress=progress
-            )
-    finally:
-        await store.close()
+def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> SyncResult:
+        return await sync_zendesk(services, store, settings, max_pages=args.max_pages)
+
+    result = asyncio.run(_with_services(settings, work))
+    print(f"pages: {result.pages}, cursor: {result.cursor}")
+    _print_summary(result.summary)
+    return 0
+
+
+def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> list[Document]:
+        return await services.dead_letters.recent(args.connector, args.limit)
+
+    for letter in asyncio.run(_with_services(settings, work)):
+        last = letter["last_rejection"]
+        print(
+            f"{letter['_id']}  {letter['connector']}  {last['origin']} {last['position']}  "
+            f"attempts={letter['attempts']}\n  reason: {last['reason']}\n"
+            f"  raw:    {letter['raw'][:200]}"
+        )
+    return 0
+
+
+def _replay_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    options = _options(settings, args.mapping)
+
+    async def work(services: Services, store: Store) -> ReplayResult:
+        return await services.dead_letters.replay(args.connector, options)
+
+    result = asyncio.run(_with_services(settings, work))
+    print(
+        f"replayed: {result.replayed}, recovered: {result.recovered}, "
+        f"still failing: {result.still_failing}"
+    )
+    _print_summary(result.summary)
+    return 1 if result.still_failing else 0
 
 
 if __name__ == "__main__":

@@ -54,7 +54,23 @@ class DeadLetterRepository:
             ordered=False,
         )
 
-    async def list(self, connector: str | None = None, limit: int = 100) -> list[Document]:
+    async def recent(self, connector: str | None = None, limit: int = 100) -> list[Document]:
+        """The most recently rejected items first."""
         query: Document = {} if connector is None else {"connector": connector}
         cursor = self._dead_letters.find(query).sort("last_rejection.at", -1).limit(limit)
         return await cursor.to_list()
+
+    async def page(self, connector: str, after_id: str | None, limit: int) -> list[Document]:
+        """A stable walk over one connector's dead letters, by id."""
+        query: Document = {"connector": connector}
+        if after_id is not None:
+            query["_id"] = {"$gt": after_id}
+        return await self._dead_letters.find(query).sort("_id", 1).limit(limit).to_list()
+
+    async def remove(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self._dead_letters.delete_many({"_id": {"$in": list(ids)}})
+
+    async def count(self, connector: str | None = None) -> int:
+        query: Document = {} if connector is None else {"connector": connector}
+        return await self._dead_letters.count_documents(query)

@@ -31,6 +31,15 @@ _MAX_WRITE_ROUNDS = 10
 _ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
 
 
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """What became of one stored (or duplicate) record."""
+
+    position: str
+    record_id: str
+    outcome: Outcome
+
+
 @dataclass
 class IngestSummary:
     """What an ingest did. ``read == inserted + updated + duplicates + rejected`` always."""
@@ -41,8 +50,14 @@ class IngestSummary:
     duplicates: int = 0
     rejected: int = 0
     errors: list[ItemError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
+    items: list[ItemResult] | None = None  # every record's outcome, when asked for
 
-    def add_outcomes(self, outcomes: Iterable[Outcome]) -> None:
+    def add_outcomes(self, parsed: Sequence[Parsed], outcomes: Sequence[Outcome]) -> None:
+        if self.items is not None:
+            self.items.extend(
+                ItemResult(p.position, p.record.record_id, o)
+                for p, o in zip(parsed, outcomes, strict=True)
+            )
         for outcome in outcomes:
             self.read += 1
             match outcome:
@@ -58,6 +73,16 @@ class IngestSummary:
         self.rejected += len(errors)
         room = MAX_REPORTED_ERRORS - len(self.errors)
         self.errors.extend(errors[: max(room, 0)])
+
+    def absorb(self, other: IngestSummary) -> None:
+        """Add another summary's counts (and errors, up to the reporting limit) to this one."""
+        self.read += other.read
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.duplicates += other.duplicates
+        self.rejected += other.rejected
+        room = MAX_REPORTED_ERRORS - len(self.errors)
+        self.errors.extend(other.errors[: max(room, 0)])
 
     def counts(self) -> dict[str, int]:
         return {
@@ -154,16 +179,21 @@ class IngestService:
         *,
         origin: str,
         progress: Callable[[IngestSummary], None] | None = None,
+        keep_items: bool = False,
     ) -> IngestSummary:
-        """Store every valid item, dead-letter every invalid one, and count both."""
-        summary = IngestSummary()
+        """Store every valid item, dead-letter every invalid one, and count both.
+
+        ``keep_items`` lists every record's outcome in the summary (for bounded inputs such as
+        an HTTP request; a multi-GB file should not).
+        """
+        summary = IngestSummary(items=[] if keep_items else None)
         async for batch in _batches(items, self._batch_size):
             now = dt.datetime.now(dt.UTC)
             errors = [item for item in batch if isinstance(item, ItemError)]
             parsed = [item for item in batch if isinstance(item, Parsed)]
             await self._dead_letters.add(connector, origin, errors, now)
             summary.add_errors(errors)
-            summary.add_outcomes(await self._store(parsed, now))
+            summary.add_outcomes(parsed, await self._store(parsed, now))
             if progress is not None:
                 progress(summary)
         log.info(

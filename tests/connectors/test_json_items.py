@@ -1,0 +1,100 @@
+"""``json_items``: every JSON shape sources use, streamed, and hostile input refused per item."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+from connectors._json import MAX_DEPTH, MAX_DIGITS, json_items
+
+
+def items(
+    data: bytes, wrappers: tuple[str, ...] = ("orders",)
+) -> list[tuple[str, Any, str | None]]:
+    return [(i.position, i.value, i.error) for i in json_items(io.BytesIO(data), wrappers)]
+
+
+class TestShapes:
+    def test_json_lines_with_blank_lines_and_a_wrapped_line(self) -> None:
+        data = b'{"a": 1}\n\n{"orders": [{"a": 2}, {"a": 3}]}\r\n{"a": 4}\n'
+        assert items(data) == [
+            ("line 1", {"a": 1}, None),
+            ("line 3 item 1", {"a": 2}, None),
+            ("line 3 item 2", {"a": 3}, None),
+            ("line 4", {"a": 4}, None),
+        ]
+
+    def test_array(self) -> None:
+        assert items(b' [{"a": 1}, {"a": 2.50}]') == [
+            ("item 1", {"a": 1}, None),
+            ("item 2", {"a": __import__("decimal").Decimal("2.50")}, None),
+        ]
+
+    def test_pretty_printed_wrapper_streams_its_list(self) -> None:
+        data = b'{\n  "count": 2,\n  "orders": [\n    {"a": 1},\n    {"a": 2}\n  ]\n}\n'
+        assert items(data) == [("item 1", {"a": 1}, None), ("item 2", {"a": 2}, None)]
+
+    def test_pretty_printed_single_document_is_one_item(self) -> None:
+        data = b'{\n  "id": 7,\n  "line_items": [\n    {"sku": "A"}\n  ]\n}\n'
+        assert items(data) == [("item 1", {"id": 7, "line_items": [{"sku": "A"}]}, None)]
+
+    def test_without_wrappers_a_document_is_one_item(self) -> None:
+        data = b'{\n  "tickets": [1, 2]\n}\n'
+        assert items(data, ()) == [("document 1", {"tickets": [1, 2]}, None)]
+
+    def test_empty_input_has_no_items(self) -> None:
+        assert items(b"") == []
+        assert items(b"[]") == []
+
+
+class TestBrokenInput:
+    def test_a_broken_first_line_does_not_hide_the_rest(self) -> None:
+        assert items(b'{"a": \n{"a": 2}\n') == [
+            ("line 1", None, "invalid JSON: Expecting value at column 7"),
+            ("line 2", {"a": 2}, None),
+        ]
+
+    def test_bad_bytes_are_reported_on_their_line(self) -> None:
+        result = items(b'{"a": "\xff"}\n{"a": 2}\n')
+        assert result[0][0] == "line 1"
+        assert result[0][2] is not None
+        assert result[0][2].startswith("not UTF-8: invalid start byte at byte 7")
+        assert result[1] == ("line 2", {"a": 2}, None)
+
+    def test_a_truncated_array_keeps_what_came_before(self) -> None:
+        assert items(b'[{"a": 1}, {"a":') == [
+            ("item 1", {"a": 1}, None),
+            ("after item 1", None, "invalid JSON: parse error: premature EOF"),
+        ]
+
+
+class TestHostileInput:
+    @pytest.mark.parametrize("shape", ["array", "wrapped"])
+    def test_a_huge_number_is_refused_not_a_crash(self, shape: str) -> None:
+        number = b"1" * (MAX_DIGITS + 500)
+        data = b"[" + number + b"]" if shape == "array" else b'{\n"orders": [' + number + b"]}"
+        assert items(data) == [
+            ("after item 0", None, f"invalid JSON: a number longer than {MAX_DIGITS} digits")
+        ]
+
+    def test_a_huge_number_on_a_line_rejects_that_line_only(self) -> None:
+        data = b'{"a": ' + b"9" * 5000 + b'}\n{"a": 1}\n'
+        result = items(data)
+        assert result[0][0] == "line 1"
+        assert result[0][2] is not None
+        assert result[0][2].startswith("unreadable JSON: Exceeds the limit")
+        assert result[1] == ("line 2", {"a": 1}, None)
+
+    def test_deep_nesting_is_refused(self) -> None:
+        assert items(b"[" * 100_000) == [
+            ("after item 0", None, f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
+        ]
+
+    def test_deep_nesting_on_a_line_rejects_that_line_only(self) -> None:
+        data = b'{"a": 1}\n{"a": ' + b"[" * 100_000 + b'}\n{"a": 3}\n'
+        result = items(data)
+        assert [r[0] for r in result] == ["line 1", "line 2", "line 3"]
+        assert result[1][2] is not None
+        assert "recursion" in result[1][2]

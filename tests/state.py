@@ -1,0 +1,33 @@
+"""Comparing the store's content between runs that should end in the same state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import MongoClient
+
+
+def canonical_state(uri: str, database: str) -> dict[str, Any]:
+    """The store's content with random profile ids replaced by each profile's smallest identity
+    key, and bookkeeping times dropped: equal for two runs that ingested the same data."""
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
+    try:
+        db = client[database]
+        label: dict[str, str] = {}
+        for identity in db.identities.find().sort("_id", 1):
+            label.setdefault(identity["profile_id"], identity["_id"])
+        records = [
+            {**r, "profile_id": label.get(r.get("profile_id", ""), "-"), "ingested_at": None}
+            for r in db.records.find().sort("_id", 1)
+        ]
+        identities = sorted((i["_id"], label[i["profile_id"]]) for i in db.identities.find())
+        profiles = sorted((label.get(p["_id"], "-"), p.get("activity")) for p in db.profiles.find())
+        letters = sorted((d["_id"], d["raw"]) for d in db.dead_letters.find())
+        return {
+            "records": records,
+            "identities": identities,
+            "profiles": profiles,
+            "dead_letters": letters,
+        }
+    finally:
+        client.close()
