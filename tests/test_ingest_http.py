@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from c360.settings import Settings
 from c360.store import Store
@@ -85,4 +91,117 @@ class TestBodyLimit:
 
         response = await client.post("/ingest/canonical", content=chunks())
         assert response.status_code == 413
+        assert await store.db.records.count_documents({}) == 0
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHOPIFY_SECRET = "shpss_test_secret"
+ZENDESK_SECRET = "dGhpcyBpcyBhIHNlY3JldA=="
+
+
+def sign(secret: str, message: bytes) -> str:
+    return base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+class TestShopifyWebhook:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SHOPIFY_SECRET)})
+
+    async def post(
+        self, client: httpx.AsyncClient, body: bytes, signature: str | None, topic: str
+    ) -> httpx.Response:
+        headers = {"x-shopify-topic": topic, "content-type": "application/json"}
+        if signature is not None:
+            headers["x-shopify-hmac-sha256"] = signature
+        return await client.post("/webhooks/shopify", content=body, headers=headers)
+
+    async def test_signed_order_is_stored_with_its_customer(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        body = (FIXTURES / "shopify" / "order_webhook.json").read_bytes()
+        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), "orders/create")
+        assert response.status_code == 200, response.text
+        assert response.json()["rejected"] == 0
+        assert await store.db.records.find_one({"_id": "shopify:order:820982911946154508"})
+        assert await store.db.records.find_one({"_id": "shopify:person:115310627314723954"})
+
+    @pytest.mark.parametrize(
+        "signature", [None, "", "bm90IHRoZSBzaWduYXR1cmU=", sign("another-secret", b"{}")]
+    )
+    async def test_missing_or_wrong_signature_is_401_and_stores_nothing(
+        self, client: httpx.AsyncClient, store: Store, signature: str | None
+    ) -> None:
+        body = (FIXTURES / "shopify" / "order_webhook.json").read_bytes()
+        response = await self.post(client, body, signature, "orders/create")
+        assert response.status_code == 401
+        assert response.json()["error"] == "InvalidSignature"
+        assert await store.db.records.count_documents({}) == 0
+        assert await store.db.dead_letters.count_documents({}) == 0
+
+    async def test_body_changed_after_signing_is_refused(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        body = (FIXTURES / "shopify" / "order_webhook.json").read_bytes()
+        signature = sign(SHOPIFY_SECRET, body)
+        tampered = body.replace(b'"total_price"', b'"total_price" ', 1)
+        response = await self.post(client, tampered, signature, "orders/create")
+        assert response.status_code == 401
+
+    async def test_other_topics_are_acknowledged_and_ignored(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        body = b'{"id": 1}'
+        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), "customers/create")
+        assert response.status_code == 200
+        assert response.json() == {"ignored": True, "topic": "customers/create"}
+        assert await store.db.records.count_documents({}) == 0
+
+
+class TestWebhooksOff:
+    async def test_without_a_secret_the_endpoints_are_off(self, client: httpx.AsyncClient) -> None:
+        for path in ("/webhooks/shopify", "/webhooks/zendesk"):
+            response = await client.post(path, content=b"{}")
+            assert response.status_code == 404
+            assert response.json()["error"] == "WebhookNotConfigured"
+
+
+class TestZendeskWebhook:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"zendesk_webhook_secret": SecretStr(ZENDESK_SECRET)})
+
+    async def post(
+        self, client: httpx.AsyncClient, body: bytes, timestamp: str, signature: str
+    ) -> httpx.Response:
+        headers = {
+            "x-zendesk-webhook-signature": signature,
+            "x-zendesk-webhook-signature-timestamp": timestamp,
+            "content-type": "application/json",
+        }
+        return await client.post("/webhooks/zendesk", content=body, headers=headers)
+
+    async def test_signed_page_is_stored(self, client: httpx.AsyncClient, store: Store) -> None:
+        body = (FIXTURES / "zendesk" / "page1.json").read_bytes()
+        now = dt.datetime.now(dt.UTC).isoformat()
+        response = await self.post(client, body, now, sign(ZENDESK_SECRET, now.encode() + body))
+        assert response.status_code == 200, response.text
+        assert response.json()["inserted"] > 0
+        assert await store.db.records.count_documents({"kind": "service_case"}) > 0
+
+    async def test_wrong_signature_is_401(self, client: httpx.AsyncClient, store: Store) -> None:
+        body = (FIXTURES / "zendesk" / "page1.json").read_bytes()
+        now = dt.datetime.now(dt.UTC).isoformat()
+        response = await self.post(client, body, now, sign(ZENDESK_SECRET, body))  # no timestamp
+        assert response.status_code == 401
+        assert await store.db.records.count_documents({}) == 0
+
+    async def test_replayed_old_request_is_401(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        body = (FIXTURES / "zendesk" / "page1.json").read_bytes()
+        old = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+        response = await self.post(client, body, old, sign(ZENDESK_SECRET, old.encode() + body))
+        assert response.status_code == 401
+        assert "too old" in response.json()["detail"]
         assert await store.db.records.count_documents({}) == 0

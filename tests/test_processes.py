@@ -299,6 +299,73 @@ class TestInterruptedImport:
             client.close()
 
 
+class TestCsvWithMapping:
+    FIXTURES = Path(__file__).parent / "fixtures" / "csv"
+
+    def test_import_with_a_mapping_file(self, store_env: dict[str, str]) -> None:
+        result = run_c360(
+            "import",
+            "pos-csv",
+            str(self.FIXTURES / "pos_madrid.csv"),
+            "--mapping",
+            str(self.FIXTURES / "pos_madrid.toml"),
+            "--allow-rejects",
+            env=store_env,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "inserted: " in result.stdout
+        assert "inserted: 0," not in result.stdout
+
+    def test_a_broken_mapping_file_is_a_clear_error(
+        self, store_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        mapping = tmp_path / "bad.toml"
+        mapping.write_text("[columns\n")
+        result = run_c360(
+            "import",
+            "pos-csv",
+            str(self.FIXTURES / "pos_madrid.csv"),
+            "--mapping",
+            str(mapping),
+            env=store_env,
+        )
+        assert result.returncode == 2
+        assert "bad.toml" in result.stderr
+
+    def test_dead_letters_replay_after_a_mapping_fix(
+        self, store_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        surveys = tmp_path / "surveys.csv"
+        surveys.write_text(
+            "response_id,responded_at,email,phone,customer_id,source,type,score,comment,"
+            "touchpoint\n"
+            "R-1,14/09/2024 10:00,ana@example.com,,,,nps,9,Great,store\n"
+            "R-2,15/09/2024 18:30,,+34 600 123 456,,,csat,4,,support\n"
+        )
+        first = run_c360("import", "surveys-csv", str(surveys), env=store_env)
+        assert first.returncode == 1
+        assert "inserted: 0" in first.stdout
+        assert "rejected: 2" in first.stdout
+
+        listing = run_c360("deadletters", "list", "--connector", "surveys-csv", env=store_env)
+        assert listing.returncode == 0
+        assert listing.stdout.count("surveys-csv") == 2
+        assert "is not ISO 8601" in listing.stdout
+
+        fix = tmp_path / "fix.toml"
+        fix.write_text(
+            '[options]\ntimestamp_format = "%d/%m/%Y %H:%M"\ntime_zone = "Europe/Madrid"\n'
+        )
+        replay = run_c360(
+            "deadletters", "replay", "surveys-csv", "--mapping", str(fix), env=store_env
+        )
+        assert replay.returncode == 0, replay.stdout + replay.stderr
+        assert "replayed: 2, recovered: 2, still failing: 0" in replay.stdout
+        assert "inserted: 2" in replay.stdout
+        after = run_c360("deadletters", "list", env=store_env)
+        assert after.stdout.strip() == ""
+
+
 class TestHelp:
     def test_lists_the_commands(self) -> None:
         result = run_c360("--help", env=environment())
