@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from c360.identity.repository import IdentityRepository
+from c360.identity.merge import MergeService
+from c360.identity.repository import IdentityRepository, MergeRepository
 from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import DeadLetterRepository
@@ -29,8 +30,10 @@ class Services:
         records = RecordRepository(db)
         dead_letters = DeadLetterRepository(db)
         profile_service = ProfileService(profiles, identities, records, settings.default_region)
+        merges = MergeService(MergeRepository(db), identities, records, profile_service)
         ingest = IngestService(
             IdentityService(identities),
+            merges,
             profile_service,
             records,
             dead_letters,

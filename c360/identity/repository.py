@@ -6,6 +6,7 @@ insert, and of two workers claiming the same one, exactly one wins.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from c360.store import Database, Document
@@ -38,6 +39,30 @@ class IdentityRepository:
                 found[doc["profile_id"]].append(doc)
         return found
 
+    async def repoint(self, from_profile: str, to_profile: str) -> None:
+        await self._identities.update_many(
+            {"profile_id": from_profile}, {"$set": {"profile_id": to_profile}}
+        )
+
     async def owner(self, key: str) -> str | None:
         doc = await self._identities.find_one({"_id": key}, {"profile_id": 1})
         return None if doc is None else str(doc["profile_id"])
+
+
+class MergeRepository:
+    """The ``merges`` journal: a merge is recorded before its steps and closed after them."""
+
+    def __init__(self, db: Database) -> None:
+        self._merges = db["merges"]
+
+    async def start(self, doc: Document) -> None:
+        await insert_new(self._merges, [doc])  # already started by another run: same steps
+
+    async def unfinished(self) -> list[Document]:
+        return await self._merges.find({"status": "started"}).sort("_id", 1).to_list()
+
+    async def finish(self, merge_id: str, now: dt.datetime) -> None:
+        # A sub-document, set whole: the embedded store mangles dates set in place.
+        await self._merges.update_one(
+            {"_id": merge_id}, {"$set": {"status": "done", "finished": {"at": now}}}
+        )

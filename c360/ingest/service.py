@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Literal
 
+from c360.identity.merge import MergeService
 from c360.identity.service import IdentityService
 from c360.ingest.repository import DeadLetterRepository
 from c360.profiles.service import ProfileService
@@ -161,12 +162,14 @@ class IngestService:
     def __init__(
         self,
         identity: IdentityService,
+        merges: MergeService,
         profiles: ProfileService,
         records: RecordRepository,
         dead_letters: DeadLetterRepository,
         batch_size: int = 500,
     ) -> None:
         self._identity = identity
+        self._merges = merges
         self._profiles = profiles
         self._records = records
         self._dead_letters = dead_letters
@@ -187,6 +190,7 @@ class IngestService:
         an HTTP request; a multi-GB file should not).
         """
         summary = IngestSummary(items=[] if keep_items else None)
+        await self._merges.resume_unfinished(dt.datetime.now(dt.UTC))
         async for batch in _batches(items, self._batch_size):
             now = dt.datetime.now(dt.UTC)
             errors = [item for item in batch if isinstance(item, ItemError)]
@@ -206,6 +210,8 @@ class IngestService:
             return []
         records = [item.record for item in parsed]
         plan = await self._identity.link([r.identifiers for r in records])
+        for absorbed, survivor in plan.merges.items():
+            await self._merges.absorb(absorbed, survivor, "anonymous-identified", now)
         profile_ids = list(plan.profile_ids)
         await self._link_returns_through_orders(records, profile_ids)
 

@@ -29,6 +29,9 @@ class ProfileRepository:
             return {}
         return {doc["_id"]: doc async for doc in self._profiles.find({"_id": {"$in": wanted}})}
 
+    async def mark_merged(self, absorbed: str, survivor: str) -> None:
+        await self._profiles.update_one({"_id": absorbed}, {"$set": {"merged_into": survivor}})
+
     async def create(self, docs: Sequence[Document]) -> set[str]:
         """Insert new profiles; return the ids that already existed (created meanwhile)."""
         return await insert_new(self._profiles, docs)

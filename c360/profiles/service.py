@@ -54,6 +54,7 @@ def decode_cursor(cursor: str) -> str:
 
 Span = tuple[dt.datetime, dt.datetime]
 _MAX_SAVE_ROUNDS = 10
+_MAX_MERGE_HOPS = 20
 
 
 def widen_activity(activity: Document | None, span: Span) -> Document | None:
@@ -81,10 +82,27 @@ class ProfileService:
         self._default_region = default_region
 
     async def get(self, profile_id: str) -> Document:
-        profile = await self._profiles.get(profile_id)
-        if profile is None:
-            raise ProfileNotFound(f"no profile with id {profile_id!r}")
-        return profile
+        """The profile, or the one it was merged into: an absorbed id keeps resolving."""
+        wanted = profile_id
+        for _ in range(_MAX_MERGE_HOPS):
+            profile = await self._profiles.get(wanted)
+            if profile is None:
+                break
+            if "merged_into" not in profile:
+                return profile
+            wanted = profile["merged_into"]
+        raise ProfileNotFound(f"no profile with id {profile_id!r}")
+
+    async def fold_activity(self, absorbed: str, survivor: str, now: dt.datetime) -> None:
+        """Widen the survivor's activity span by the absorbed profile's."""
+        profile = await self._profiles.get(absorbed)
+        activity = (profile or {}).get("activity")
+        if activity is not None:
+            span = (activity["first_seen_at"], activity["last_seen_at"])
+            await self.record_activity({survivor: span}, now)
+
+    async def mark_merged(self, absorbed: str, survivor: str) -> None:
+        await self._profiles.mark_merged(absorbed, survivor)
 
     async def by_identifier(
         self, kind: IdentifierType, value: str, source: str | None = None

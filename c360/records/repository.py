@@ -78,6 +78,11 @@ class RecordRepository:
             lost |= {rid for rid, h in wanted.items() if stored[rid].content_hash != h}
         return lost
 
+    async def repoint(self, from_profile: str, to_profile: str) -> None:
+        await self._records.update_many(
+            {"profile_id": from_profile}, {"$set": {"profile_id": to_profile}}
+        )
+
     async def profile_of(self, record_ids: Iterable[str]) -> dict[str, str]:
         """Record id → profile id, for the given records that are stored and linked."""
         wanted = list(set(record_ids))

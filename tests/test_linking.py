@@ -1,0 +1,229 @@
+"""Linking records to profiles: anonymous browsing joins the person once they are identified."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from c360.identity.service import plan_links
+from c360.ingest.files import import_file
+from c360.services import Services
+from c360.store import Store
+from connectors import ParseOptions
+from schemas import Identifier, IdentifierType
+from tests import factories as f
+
+NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+
+
+def anon(value: str) -> f.Record:
+    return {"type": "anonymous", "value": value}
+
+
+def page_view(n: int, device: str, when: str = "2024-05-01T10:00:00Z") -> f.Record:
+    return {
+        "kind": "site_event",
+        "source": "web",
+        "external_id": f"pv-{n}",
+        "occurred_at": when,
+        "identifiers": [anon(device)],
+        "event_type": "page",
+        "url": f"https://shop.example.com/p/{n}",
+    }
+
+
+def identify(device: str, email: str, when: str = "2024-05-02T10:00:00Z") -> f.Record:
+    return {
+        "kind": "site_event",
+        "source": "web",
+        "external_id": f"identify-{device}",
+        "occurred_at": when,
+        "identifiers": [anon(device), f.email(email)],
+        "event_type": "identify",
+    }
+
+
+async def ingest(services: Services, tmp_path: Path, name: str, items: list[Any]) -> None:
+    path = f.write_jsonl(tmp_path / f"{name}.jsonl", items)
+    await import_file(services.ingest, "canonical", str(path), ParseOptions(default_region="ES"))
+
+
+class TestAnonymousBrowsingIsLinked:
+    async def test_identify_brings_earlier_page_views_to_the_person(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await ingest(
+            services, tmp_path, "crm", [f.person(identifiers=[f.email("ana@example.com")])]
+        )
+        await ingest(
+            services,
+            tmp_path,
+            "views",
+            [page_view(1, "dev-1", "2023-12-01T00:00:00Z"), page_view(2, "dev-1")],
+        )
+        known = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
+        browsing = await services.profiles.by_identifier(IdentifierType.ANONYMOUS, "dev-1")
+        assert known["_id"] != browsing["_id"]
+
+        await ingest(services, tmp_path, "identify", [identify("dev-1", "ana@example.com")])
+
+        now_known = await services.profiles.by_identifier(IdentifierType.ANONYMOUS, "dev-1")
+        assert now_known["_id"] == known["_id"]
+        page = await services.profiles.timeline(known["_id"], first=10)
+        assert {d["_id"] for _, d in page.items} == {
+            "crm:person:C-1",
+            "web:site_event:pv-1",
+            "web:site_event:pv-2",
+            "web:site_event:identify-dev-1",
+        }
+        # The absorbed id still resolves, to the survivor.
+        assert (await services.profiles.get(browsing["_id"]))["_id"] == known["_id"]
+        assert now_known["activity"]["first_seen_at"] == dt.datetime(2023, 12, 1, tzinfo=dt.UTC)
+        merge = await store.db.merges.find_one({"absorbed": browsing["_id"]})
+        assert merge is not None
+        assert (merge["survivor"], merge["rule"], merge["status"]) == (
+            known["_id"],
+            "anonymous-identified",
+            "done",
+        )
+
+    async def test_within_one_file_no_second_profile_is_made(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await ingest(
+            services, tmp_path, "crm", [f.person(identifiers=[f.email("ana@example.com")])]
+        )
+        await ingest(
+            services,
+            tmp_path,
+            "all",
+            [page_view(1, "dev-2"), page_view(2, "dev-2"), identify("dev-2", "ana@example.com")],
+        )
+        assert await store.db.profiles.count_documents({}) == 1
+        assert await store.db.merges.count_documents({}) == 0
+
+    async def test_two_known_people_are_not_merged_here(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await ingest(
+            services,
+            tmp_path,
+            "a",
+            [f.order(external_id="1", identifiers=[f.email("a@example.com")])],
+        )
+        await ingest(
+            services,
+            tmp_path,
+            "b",
+            [f.order(external_id="2", identifiers=[f.email("b@example.com")])],
+        )
+        await ingest(
+            services,
+            tmp_path,
+            "both",
+            [
+                f.order(
+                    external_id="3",
+                    identifiers=[f.email("a@example.com"), f.email("b@example.com")],
+                )
+            ],
+        )
+        assert await store.db.profiles.count_documents({"merged_into": {"$exists": True}}) == 0
+        assert await store.db.merges.count_documents({}) == 0
+
+
+class TestSegmentSession:
+    async def test_a_browsing_session_then_login_is_one_customer(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        """Page views and a cart before login, then identify, then the app: one profile."""
+        # Anonymous browsing arrives first, in its own import.
+        fixture = Path(__file__).parent / "fixtures" / "segment" / "events.jsonl"
+        lines = fixture.read_text().splitlines(keepends=True)
+        (tmp_path / "before.jsonl").write_text("".join(lines[:3]))
+        (tmp_path / "after.jsonl").write_text("".join(lines[3:]))
+        for name in ("before", "after"):
+            await import_file(
+                services.ingest,
+                "segment",
+                str(tmp_path / f"{name}.jsonl"),
+                ParseOptions(default_region="ES"),
+            )
+        ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana.garcia@example.com")
+        page = await services.profiles.timeline(ana["_id"], first=50, kinds=["site_event"])
+        assert len(page.items) == 7  # every event of the session, anonymous ones included
+        live = await store.db.profiles.count_documents({"merged_into": {"$exists": False}})
+        assert live == 1
+
+
+class TestCrashInAMerge:
+    async def test_an_unfinished_merge_is_completed_by_the_next_run(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await ingest(
+            services, tmp_path, "crm", [f.person(identifiers=[f.email("ana@example.com")])]
+        )
+        await ingest(services, tmp_path, "views", [page_view(1, "dev-3")])
+        known = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
+        browsing = await services.profiles.by_identifier(IdentifierType.ANONYMOUS, "dev-3")
+        # The state a crash right after journalling leaves: the entry, no step done.
+        await store.db.merges.insert_one(
+            {
+                "_id": f"{browsing['_id']}>{known['_id']}",
+                "absorbed": browsing["_id"],
+                "survivor": known["_id"],
+                "rule": "anonymous-identified",
+                "status": "started",
+                "started": {"at": NOW},
+            }
+        )
+
+        await ingest(services, tmp_path, "later", [f.survey()])  # any later run repairs it
+
+        view = await store.db.records.find_one({"_id": "web:site_event:pv-1"})
+        assert view is not None
+        assert view["profile_id"] == known["_id"]
+        identity = await store.db.identities.find_one({"_id": "anon:dev-3"})
+        assert identity is not None
+        assert identity["profile_id"] == known["_id"]
+        merge = await store.db.merges.find_one({"absorbed": browsing["_id"]})
+        assert merge is not None
+        assert merge["status"] == "done"
+
+
+class TestPlan:
+    def ids(self, *pairs: tuple[str, str]) -> list[Identifier]:
+        return [Identifier(type=IdentifierType(t), value=v) for t, v in pairs]
+
+    def test_anonymous_owner_is_absorbed_into_the_known_one(self) -> None:
+        owners = {"anon:d": "p-anon", "email:a@example.com": "p-known"}
+        plan = plan_links(
+            [self.ids(("anonymous", "d"), ("email", "a@example.com"))], owners, NOW, {"p-anon"}
+        )
+        assert plan.profile_ids == ["p-known"]
+        assert plan.merges == {"p-anon": "p-known"}
+
+    def test_later_absorption_reaches_earlier_records_of_the_batch(self) -> None:
+        owners = {"email:a@example.com": "p-known"}
+        plan = plan_links(
+            [
+                self.ids(("anonymous", "d")),
+                self.ids(("anonymous", "d"), ("email", "a@example.com")),
+            ],
+            owners,
+            NOW,
+            set(),
+        )
+        assert plan.profile_ids == ["p-known", "p-known"]
+        assert [d["profile_id"] for d in plan.new_identities] == ["p-known"]
+        assert plan.merges == {}  # the anonymous profile never reached the store
+
+    def test_known_profiles_meeting_is_a_conflict_not_a_merge(self) -> None:
+        owners = {"email:a@example.com": "p1", "email:b@example.com": "p2"}
+        plan = plan_links(
+            [self.ids(("email", "a@example.com"), ("email", "b@example.com"))], owners, NOW, set()
+        )
+        assert plan.profile_ids == ["p1"]
+        assert plan.merges == {}
+        assert plan.conflicts == 1
