@@ -9,6 +9,7 @@ region, passed as validation context: ``Identifier.model_validate(data, context=
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any, Self
 
 import email_validator
@@ -38,6 +39,7 @@ _KEY_PREFIX = {
 }
 
 
+@functools.lru_cache(maxsize=65_536)  # the same people's addresses recur across sources
 def normalize_email(value: str) -> str:
     """Trim, validate the syntax and lower-case an e-mail address. Raises ``ValueError``."""
     try:
@@ -47,6 +49,7 @@ def normalize_email(value: str) -> str:
     return checked.normalized.lower()
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize_phone(value: str, default_region: str | None = None) -> str:
     """Parse a phone number into E.164 (``+34600123456``). Raises ``ValueError``.
 

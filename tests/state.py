@@ -21,7 +21,15 @@ def canonical_state(uri: str, database: str) -> dict[str, Any]:
             for r in db.records.find().sort("_id", 1)
         ]
         identities = sorted((i["_id"], label[i["profile_id"]]) for i in db.identities.find())
-        profiles = sorted((label.get(p["_id"], "-"), p.get("activity")) for p in db.profiles.find())
+        profiles = sorted(
+            (
+                label.get(p["_id"], "-"),
+                p.get("first_seen_ms"),
+                p.get("last_seen_ms"),
+                label.get(p.get("merged_into", ""), "-"),
+            )
+            for p in db.profiles.find()
+        )
         letters = sorted((d["_id"], d["raw"]) for d in db.dead_letters.find())
         return {
             "records": records,

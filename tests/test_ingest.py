@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
 from c360.ingest.files import import_file
+from c360.profiles.service import from_epoch_ms
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -83,9 +85,8 @@ class TestLinking:
             await _import(services, f.write_jsonl(tmp_path / f"{number}.jsonl", [record]))
         profile = await store.db.profiles.find_one()
         assert profile is not None
-        activity = profile["activity"]
-        assert activity["first_seen_at"].isoformat() == "2023-01-01T00:00:00+00:00"
-        assert activity["last_seen_at"].isoformat() == "2024-07-01T00:00:00+00:00"
+        assert from_epoch_ms(profile["first_seen_ms"]) == dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
+        assert from_epoch_ms(profile["last_seen_ms"]) == dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
 
     async def test_return_without_identifiers_joins_its_orders_profile(
         self, services: Services, store: Store, tmp_path: Path

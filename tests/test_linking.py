@@ -8,6 +8,7 @@ from typing import Any
 
 from c360.identity.service import plan_links
 from c360.ingest.files import import_file
+from c360.profiles.service import from_epoch_ms
 from c360.services import Services
 from c360.store import Store
 from connectors import ParseOptions
@@ -79,7 +80,8 @@ class TestAnonymousBrowsingIsLinked:
         }
         # The absorbed id still resolves, to the survivor.
         assert (await services.profiles.get(browsing["_id"]))["_id"] == known["_id"]
-        assert now_known["activity"]["first_seen_at"] == dt.datetime(2023, 12, 1, tzinfo=dt.UTC)
+        first_seen = from_epoch_ms(now_known["first_seen_ms"])
+        assert first_seen == dt.datetime(2023, 12, 1, tzinfo=dt.UTC)
         merge = await store.db.merges.find_one({"absorbed": browsing["_id"]})
         assert merge is not None
         assert (merge["survivor"], merge["rule"], merge["status"]) == (

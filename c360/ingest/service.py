@@ -7,10 +7,11 @@ step is idempotent, so re-running an import converges on the state of an uninter
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Literal
@@ -271,6 +272,18 @@ async def _batches(
         if batch:
             yield batch
         return
+    # Parsing (validation, normalisation) is CPU work in the connector; the store round trips
+    # are waiting. The next batch is parsed in a worker thread while this one is stored, so the
+    # two overlap. One batch ahead at most: memory stays bounded.
     iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
+    upcoming = asyncio.create_task(asyncio.to_thread(_take, iterator, size))
+    try:
+        while batch := await upcoming:
+            upcoming = asyncio.create_task(asyncio.to_thread(_take, iterator, size))
+            yield batch
+    finally:
+        upcoming.cancel()
+
+
+def _take(iterator: Iterator[ParseResult], size: int) -> list[ParseResult]:
+    return list(islice(iterator, size))

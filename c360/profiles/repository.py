@@ -1,19 +1,18 @@
 """Queries on ``profiles``.
 
-Computed parts of a profile (``activity`` now, metrics later) are written as whole
-sub-documents under an optimistic ``version``: read, compute, write if the version is unchanged.
-That is correct on any MongoDB without transactions, and it avoids updating single date fields
-in place, which the embedded development server stores wrongly (as strings).
+Activity times are kept as epoch milliseconds (integers): updated in place with ``$min`` and
+``$max`` they are atomic and idempotent on any MongoDB, whereas the embedded development server
+stores a date updated in place as a string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import datetime as dt
+from collections.abc import Iterable, Mapping
 
 from pymongo import UpdateOne
 
 from c360.store import Database, Document
-from c360.store.bulk import insert_new
 
 
 class ProfileRepository:
@@ -32,33 +31,25 @@ class ProfileRepository:
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.update_one({"_id": absorbed}, {"$set": {"merged_into": survivor}})
 
-    async def create(self, docs: Sequence[Document]) -> set[str]:
-        """Insert new profiles; return the ids that already existed (created meanwhile)."""
-        return await insert_new(self._profiles, docs)
+    async def record_activity(self, spans: Mapping[str, tuple[int, int]], now: dt.datetime) -> None:
+        """Create missing profiles and widen first/last seen (epoch ms), in one round trip.
 
-    async def save_parts(self, updates: Sequence[tuple[Document, Document]]) -> set[str]:
-        """Write computed sub-documents, each if its profile's version is still the one read.
-
-        ``updates`` pairs a profile as read with the fields to set. Returns the ids whose version
-        had moved on (another writer was faster); the caller re-reads and recomputes those.
+        ``$min``/``$max`` make it atomic and idempotent: concurrent or repeated runs converge.
         """
-        if not updates:
-            return set()
-        result = await self._profiles.bulk_write(
+        if not spans:
+            return
+        await self._profiles.bulk_write(
             [
                 UpdateOne(
-                    {"_id": seen["_id"], "version": seen.get("version", 0)},
-                    {"$set": parts, "$inc": {"version": 1}},
+                    {"_id": profile_id},
+                    {
+                        "$setOnInsert": {"created_at": now},
+                        "$min": {"first_seen_ms": first},
+                        "$max": {"last_seen_ms": last},
+                    },
+                    upsert=True,
                 )
-                for seen, parts in updates
+                for profile_id, (first, last) in spans.items()
             ],
             ordered=False,
         )
-        if result.matched_count == len(updates):
-            return set()
-        now = await self.get_many(seen["_id"] for seen, _ in updates)
-        return {
-            seen["_id"]
-            for seen, _ in updates
-            if now[seen["_id"]].get("version", 0) != seen.get("version", 0) + 1
-        }

@@ -53,19 +53,15 @@ def decode_cursor(cursor: str) -> str:
 
 
 Span = tuple[dt.datetime, dt.datetime]
-_MAX_SAVE_ROUNDS = 10
 _MAX_MERGE_HOPS = 20
 
 
-def widen_activity(activity: Document | None, span: Span) -> Document | None:
-    """The profile's activity span widened to cover ``span``; None when it already does."""
-    first, last = span
-    if activity is not None:
-        if activity["first_seen_at"] <= first and activity["last_seen_at"] >= last:
-            return None
-        first = min(first, activity["first_seen_at"])
-        last = max(last, activity["last_seen_at"])
-    return {"first_seen_at": first, "last_seen_at": last}
+def epoch_ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_epoch_ms(value: int | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value / 1000, dt.UTC)
 
 
 class ProfileService:
@@ -96,10 +92,9 @@ class ProfileService:
     async def fold_activity(self, absorbed: str, survivor: str, now: dt.datetime) -> None:
         """Widen the survivor's activity span by the absorbed profile's."""
         profile = await self._profiles.get(absorbed)
-        activity = (profile or {}).get("activity")
-        if activity is not None:
-            span = (activity["first_seen_at"], activity["last_seen_at"])
-            await self.record_activity({survivor: span}, now)
+        if profile is not None and "first_seen_ms" in profile:
+            span = (profile["first_seen_ms"], profile["last_seen_ms"])
+            await self._profiles.record_activity({survivor: span}, now)
 
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.mark_merged(absorbed, survivor)
@@ -122,30 +117,9 @@ class ProfileService:
 
     async def record_activity(self, spans: dict[str, Span], now: dt.datetime) -> None:
         """Create missing profiles and widen each one's first/last-seen span."""
-        pending = dict(spans)
-        for _ in range(_MAX_SAVE_ROUNDS):
-            if not pending:
-                return
-            current = await self._profiles.get_many(pending)
-            new = [
-                {
-                    "_id": profile_id,
-                    "created_at": now,
-                    "version": 0,
-                    "activity": widen_activity(None, span),
-                }
-                for profile_id, span in pending.items()
-                if profile_id not in current
-            ]
-            updates = [
-                (profile, {"activity": widened})
-                for profile_id, profile in current.items()
-                if (widened := widen_activity(profile.get("activity"), pending[profile_id]))
-            ]
-            # Lost creations (another writer created it) and lost updates go round again.
-            lost = await self._profiles.create(new) | await self._profiles.save_parts(updates)
-            pending = {profile_id: pending[profile_id] for profile_id in lost}
-        raise RuntimeError("profile updates kept conflicting; is another writer looping?")
+        await self._profiles.record_activity(
+            {p: (epoch_ms(first), epoch_ms(last)) for p, (first, last) in spans.items()}, now
+        )
 
     async def identifiers(self, profile_ids: Sequence[str]) -> list[list[Document]]:
         """Each profile's identifiers, in the order asked (a DataLoader's batch function)."""

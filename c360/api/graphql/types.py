@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from c360.api.graphql.context import Context
+from c360.profiles.service import from_epoch_ms
 from c360.store import Document
 from schemas.identifiers import IdentifierType
 from schemas.records import (
@@ -350,12 +351,11 @@ class Profile:
 
     @classmethod
     def from_doc(cls, doc: Document) -> Profile:
-        activity = doc.get("activity", {})
         return cls(
             id=strawberry.ID(doc["_id"]),
             created_at=doc.get("created_at"),
-            first_seen_at=activity.get("first_seen_at"),
-            last_seen_at=activity.get("last_seen_at"),
+            first_seen_at=from_epoch_ms(doc.get("first_seen_ms")),
+            last_seen_at=from_epoch_ms(doc.get("last_seen_ms")),
         )
 
     @strawberry.field(description="Every identifier linked to this profile.")
