@@ -10,12 +10,16 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, BinaryIO
 
 import ijson
+from pydantic import ValidationError
+
+from connectors.base import ItemError, Parsed, ParseResult, Rejected
+from schemas import CanonicalRecord, describe_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,32 @@ def _decimal(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_results(
+    stream: BinaryIO,
+    wrappers: Sequence[str],
+    build: Callable[[Any], Sequence[CanonicalRecord]],
+) -> Iterator[ParseResult]:
+    """The records ``build`` makes of each JSON item, or one :class:`ItemError` per bad item.
+
+    ``build`` raises :class:`Rejected` or a pydantic ``ValidationError`` for an item that cannot
+    become records; the item is then rejected with that reason and the rest go on.
+    """
+    for item in json_items(stream, wrappers):
+        if item.error is not None:
+            yield ItemError.of(item.position, item.raw, item.error)
+            continue
+        try:
+            records = build(item.value)
+        except Rejected as exc:
+            yield ItemError.of(item.position, item.raw, str(exc))
+            continue
+        except ValidationError as exc:
+            yield ItemError.of(item.position, item.raw, describe_errors(exc))
+            continue
+        for record in records:
+            yield Parsed(position=item.position, record=record)
 
 
 def json_items(stream: BinaryIO, wrappers: Sequence[str] = ()) -> Iterator[JsonItem]:

@@ -37,6 +37,11 @@ class ItemError:
 ParseResult = Parsed | ItemError
 
 
+class Rejected(Exception):
+    """Raised while building an item's records: the item cannot become records; the message
+    says why (naming the source's field)."""
+
+
 @dataclass(frozen=True)
 class ParseOptions:
     """What a connector may be told by its caller (all from settings or the command line)."""

@@ -26,10 +26,10 @@ from typing import Any, BinaryIO, ClassVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from connectors._json import JsonItem, json_items
+from connectors._json import json_results
 from connectors._values import utc_timestamp
-from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
-from schemas import Identifier, Person, RecordKind, SiteEvent, describe_errors
+from connectors.base import ParseOptions, ParseResult, Rejected
+from schemas import Identifier, Person, RecordKind, SiteEvent
 from schemas.common import CountryCode
 
 DEFAULT_SOURCE = "segment"
@@ -68,44 +68,23 @@ class SegmentConnector:
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source", DEFAULT_SOURCE)
         context = {"default_region": options.default_region}
-        for item in json_items(stream, wrappers=("batch",)):
-            yield from _results(item, source, context)
-
-
-class _Rejected(Exception):
-    """An event that cannot become records; the message is the reason."""
-
-
-def _results(item: JsonItem, source: str, context: dict[str, Any]) -> Iterator[ParseResult]:
-    if item.error is not None:
-        yield ItemError.of(item.position, item.raw, item.error)
-        return
-    try:
-        records = _records(item.value, source, context)
-    except _Rejected as exc:
-        yield ItemError.of(item.position, item.raw, str(exc))
-        return
-    except ValidationError as exc:
-        yield ItemError.of(item.position, item.raw, describe_errors(exc))
-        return
-    for record in records:
-        yield Parsed(position=item.position, record=record)
+        return json_results(stream, ("batch",), lambda event: _records(event, source, context))
 
 
 def _records(event: Any, source: str, context: dict[str, Any]) -> list[SiteEvent | Person]:
-    """The records of one event; raises ``_Rejected`` or ``ValidationError``."""
+    """The records of one event; raises ``Rejected`` or ``ValidationError``."""
     if not isinstance(event, dict):
-        raise _Rejected(f"expected a JSON object, got {_json_type(event)}")
+        raise Rejected(f"expected a JSON object, got {_json_type(event)}")
     kind = event.get("type")
     if kind is None:
-        raise _Rejected("no event type")
+        raise Rejected("no event type")
     if kind not in EVENT_TYPES:
-        raise _Rejected(
+        raise Rejected(
             f"unknown event type {kind!r} (expected identify, track, page, screen or alias)"
         )
     message_id = _id(event.get("messageId"))
     if message_id is None:
-        raise _Rejected("no messageId")
+        raise Rejected("no messageId")
     occurred_at = _occurred_at(event)
 
     ctx = _object(event.get("context"))
@@ -116,7 +95,7 @@ def _records(event: Any, source: str, context: dict[str, Any]) -> list[SiteEvent
     user_id = _id(event.get("userId"))
     previous_id = _id(event.get("previousId"))
     if kind == "alias" and previous_id is None:
-        raise _Rejected("alias has no previousId")
+        raise Rejected("alias has no previousId")
     identifiers = _identifiers(
         anonymous_id,
         user_id,
@@ -165,8 +144,8 @@ def _occurred_at(event: dict[str, Any]) -> dt.datetime:
         try:
             return utc_timestamp(value)
         except ValueError as exc:
-            raise _Rejected(f"{field}: {exc}") from None
-    raise _Rejected("no timestamp, originalTimestamp or receivedAt")
+            raise Rejected(f"{field}: {exc}") from None
+    raise Rejected("no timestamp, originalTimestamp or receivedAt")
 
 
 def _identifiers(
@@ -210,7 +189,7 @@ def _identifiers(
             continue
         add(data)
     if not found:
-        raise _Rejected("; ".join([NO_IDENTIFIERS, *dropped]))
+        raise Rejected("; ".join([NO_IDENTIFIERS, *dropped]))
     return found
 
 
@@ -236,7 +215,7 @@ def _name(kind: str, event: dict[str, Any], properties: dict[str, Any]) -> Any:
     if kind == "track":
         name = _first(event.get("event"))
         if name is None:
-            raise _Rejected("track has no event name")
+            raise Rejected("track has no event name")
         return name
     if kind in ("page", "screen"):
         return _first(event.get("name"), properties.get("title"), properties.get("name"))
@@ -356,7 +335,7 @@ def _object_field(event: dict[str, Any], field: str) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _Rejected(f"{field} is not a JSON object but {_json_type(value)}")
+        raise Rejected(f"{field} is not a JSON object but {_json_type(value)}")
     return value
 
 

@@ -25,9 +25,9 @@ from typing import Any, BinaryIO, ClassVar
 import pycountry
 from pydantic import ValidationError
 
-from connectors._json import json_items
+from connectors._json import json_results
 from connectors._values import minor_units, utc_timestamp
-from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
+from connectors.base import ParseOptions, ParseResult, Rejected
 from schemas import CanonicalRecord, RecordKind, describe_errors, parse_record
 from schemas.identifiers import IdentifierType, identity_key, normalize_email, normalize_phone
 
@@ -53,10 +53,6 @@ _MAX_REASON_CHARS = 2000
 Json = dict[str, Any]
 
 
-class _Reject(Exception):
-    """The item cannot become records; the message says why (``field: problem``)."""
-
-
 # --- Orders ---------------------------------------------------------------------------------
 
 
@@ -70,21 +66,13 @@ class ShopifyOrdersConnector:
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source") or DEFAULT_SOURCE
-        for item in json_items(stream, wrappers=("orders",)):
-            if item.error is not None:
-                yield ItemError.of(item.position, item.raw, item.error)
-                continue
-            try:
-                records = _order_records(item.value, source, options)
-            except _Reject as exc:
-                yield ItemError.of(item.position, item.raw, str(exc))
-                continue
-            for record in records:
-                yield Parsed(position=item.position, record=record)
+        return json_results(
+            stream, ("orders",), lambda order: _order_records(order, source, options)
+        )
 
 
 def _order_records(value: Any, source: str, options: ParseOptions) -> list[CanonicalRecord]:
-    """The order, its customer and the customer's consents; all of them or :class:`_Reject`."""
+    """The order, its customer and the customer's consents; all of them or :class:`Rejected`."""
     order = _object(value, "order")
     order_id = _id(order.get("id"), "id")
     created_at = _time(order.get("created_at"), "created_at")
@@ -106,7 +94,7 @@ def _order_records(value: Any, source: str, options: ParseOptions) -> list[Canon
         reason = "the order names nobody: no valid e-mail, phone or customer id"
         if identifiers.dropped:
             reason += f" ({'; '.join(identifiers.dropped)})"
-        raise _Reject(reason)
+        raise Rejected(reason)
 
     in_store = order.get("source_name") == "pos"
     location_id = _optional_id(order.get("location_id"), "location_id") if in_store else None
@@ -239,9 +227,9 @@ def _consent(value: Any, key: str, channel: str, contact: _Contact) -> Iterator[
         return
     state = _text(consent.get("state"), f"{path}.state")
     if state is None:
-        raise _Reject(f"{path}.state: missing")
+        raise Rejected(f"{path}.state: missing")
     if state.lower() not in _CONSENT_STATUS:
-        raise _Reject(f"{path}.state: unknown consent state {state!r}")
+        raise Rejected(f"{path}.state: unknown consent state {state!r}")
     status = _CONSENT_STATUS[state.lower()]
     if status is None:
         return
@@ -310,16 +298,9 @@ class ShopifyRefundsConnector:
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source") or DEFAULT_SOURCE
-        for item in json_items(stream, wrappers=("refunds",)):
-            if item.error is not None:
-                yield ItemError.of(item.position, item.raw, item.error)
-                continue
-            try:
-                record = _return_record(item.value, source, options)
-            except _Reject as exc:
-                yield ItemError.of(item.position, item.raw, str(exc))
-                continue
-            yield Parsed(position=item.position, record=record)
+        return json_results(
+            stream, ("refunds",), lambda refund: [_return_record(refund, source, options)]
+        )
 
 
 def _return_record(value: Any, source: str, options: ParseOptions) -> CanonicalRecord:
@@ -383,12 +364,12 @@ def _refund_currency(transactions: list[Json], fallback: str | None) -> str:
         if (code := _text(t.get("currency"), f"transactions.{i}.currency")) is not None
     }
     if len(found) > 1:
-        raise _Reject(f"transactions: refunded in several currencies: {', '.join(sorted(found))}")
+        raise Rejected(f"transactions: refunded in several currencies: {', '.join(sorted(found))}")
     if found:
         return _currency(found.pop(), "transactions.currency")
     if fallback:
         return _currency(fallback, "settings.currency")
-    raise _Reject("refund currency unknown")
+    raise Rejected("refund currency unknown")
 
 
 # --- Reading Shopify values -----------------------------------------------------------------
@@ -447,12 +428,12 @@ def _validate(data: Json, region: str, where: str = "") -> CanonicalRecord:
         return parse_record(data, default_region=region)
     except ValidationError as exc:
         reason = describe_errors(exc)
-        raise _Reject(f"{where}: {reason}" if where else reason) from None
+        raise Rejected(f"{where}: {reason}" if where else reason) from None
 
 
 def _object(value: Any, path: str) -> Json:
     if not isinstance(value, dict):
-        raise _Reject(f"{path}: expected an object, got {_json_type(value)}")
+        raise Rejected(f"{path}: expected an object, got {_json_type(value)}")
     return value
 
 
@@ -464,14 +445,14 @@ def _list(value: Any, path: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _Reject(f"{path}: expected a list, got {_json_type(value)}")
+        raise Rejected(f"{path}: expected a list, got {_json_type(value)}")
     return value
 
 
 def _id(value: Any, path: str) -> str:
     found = _optional_id(value, path)
     if found is None:
-        raise _Reject(f"{path}: missing")
+        raise Rejected(f"{path}: missing")
     return found
 
 
@@ -483,7 +464,7 @@ def _optional_id(value: Any, path: str) -> str | None:
         return value.strip()
     if isinstance(value, int | Decimal) and not isinstance(value, bool) and value % 1 == 0:
         return str(int(value))
-    raise _Reject(f"{path}: not an id: {value!r}")
+    raise Rejected(f"{path}: not an id: {value!r}")
 
 
 def _text(value: Any, path: str) -> str | None:
@@ -494,13 +475,13 @@ def _text(value: Any, path: str) -> str | None:
         return value.strip() or None
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
         return str(value)
-    raise _Reject(f"{path}: expected text, got {_json_type(value)}")
+    raise Rejected(f"{path}: expected text, got {_json_type(value)}")
 
 
 def _time(value: Any, path: str) -> dt.datetime:
     found = _optional_time(value, path)
     if found is None:
-        raise _Reject(f"{path}: missing")
+        raise Rejected(f"{path}: missing")
     return found
 
 
@@ -511,31 +492,31 @@ def _optional_time(value: Any, path: str) -> dt.datetime | None:
     try:
         return utc_timestamp(text)
     except ValueError as exc:
-        raise _Reject(f"{path}: {exc}") from None
+        raise Rejected(f"{path}: {exc}") from None
 
 
 def _currency(value: Any, path: str) -> str:
     text = _text(value, path)
     if text is None:
-        raise _Reject(f"{path}: missing")
+        raise Rejected(f"{path}: missing")
     code = text.upper()
     if pycountry.currencies.get(alpha_3=code) is None:
-        raise _Reject(f"{path}: unknown ISO 4217 currency code {text!r}")
+        raise Rejected(f"{path}: unknown ISO 4217 currency code {text!r}")
     if code in _NOT_PAYMENT_CURRENCIES:
-        raise _Reject(f"{path}: {text!r} is not a currency anything is paid in")
+        raise Rejected(f"{path}: {text!r} is not a currency anything is paid in")
     return code
 
 
 def _money(value: Any, currency: str, path: str) -> int:
     """Exact minor units of an amount (a string like ``"12.99"`` or a JSON number)."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise _Reject(f"{path}: missing")
+        raise Rejected(f"{path}: missing")
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise _Reject(f"{path}: not an amount: {_json_type(value)}")
+        raise Rejected(f"{path}: not an amount: {_json_type(value)}")
     try:
         return minor_units(value, currency)
     except ValueError as exc:
-        raise _Reject(f"{path}: {exc}") from None
+        raise Rejected(f"{path}: {exc}") from None
 
 
 def _iso(value: dt.datetime) -> str:

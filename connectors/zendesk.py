@@ -28,7 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import dumps, json_items
 from connectors._values import utc_timestamp
-from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
+from connectors.base import ItemError, Parsed, ParseOptions, ParseResult, Rejected
 from schemas import Identifier, Person, RecordKind, ServiceCase, describe_errors
 from schemas.common import LanguageTag, TimeZoneName
 
@@ -81,14 +81,6 @@ MAX_FULL_NAME = 400
 
 _LANGUAGE: TypeAdapter[str] = TypeAdapter(LanguageTag)
 _TIME_ZONE: TypeAdapter[str] = TypeAdapter(TimeZoneName)
-
-
-class _Rejected(Exception):
-    """An item that cannot become a record; ``reason`` says every problem found."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.reason = "; ".join(problems)
 
 
 class ZendeskTicketsConnector:
@@ -159,8 +151,8 @@ class ZendeskTicketsConnector:
                 requesters.add(requester_id)
             try:
                 case = _case(ticket, users_by_id, metrics_by_ticket, options, source)
-            except _Rejected as exc:
-                results.append(ItemError.of(where, _raw(ticket), exc.reason))
+            except Rejected as exc:
+                results.append(ItemError.of(where, _raw(ticket), str(exc)))
                 continue
             except ValidationError as exc:
                 results.append(ItemError.of(where, _raw(ticket), describe_errors(exc)))
@@ -180,8 +172,8 @@ class ZendeskTicketsConnector:
             where = f"{position} user {index}"
             try:
                 person = _person(user, options, source)
-            except _Rejected as exc:
-                results.append(ItemError.of(where, _raw(user), exc.reason))
+            except Rejected as exc:
+                results.append(ItemError.of(where, _raw(user), str(exc)))
                 continue
             except ValidationError as exc:
                 results.append(ItemError.of(where, _raw(user), describe_errors(exc)))
@@ -200,7 +192,7 @@ def _case(
     options: ParseOptions,
     source: str,
 ) -> ServiceCase:
-    """A ticket as a service case. Raises :class:`_Rejected` or ``ValidationError``."""
+    """A ticket as a service case. Raises :class:`Rejected` or ``ValidationError``."""
     problems: list[str] = []
     ticket_id = _id(ticket.get("id"))
     if ticket_id is None:
@@ -221,7 +213,7 @@ def _case(
         if minutes is not None and created_at is not None:
             first_response_at = created_at + dt.timedelta(minutes=minutes)
     if problems or ticket_id is None or requester_id is None:
-        raise _Rejected(problems)
+        raise Rejected("; ".join(problems))
 
     identifiers = [{"type": "external", "source": source, "value": requester_id}]
     requester = users.get(requester_id)
@@ -306,7 +298,7 @@ def _calendar_minutes(value: Any) -> float | None:
 
 
 def _person(user: Mapping[str, Any], options: ParseOptions, source: str) -> Person:
-    """A side-loaded end user as a person. Raises :class:`_Rejected` or ``ValidationError``."""
+    """A side-loaded end user as a person. Raises :class:`Rejected` or ``ValidationError``."""
     problems: list[str] = []
     user_id = _id(user.get("id"))
     if user_id is None:
@@ -314,7 +306,7 @@ def _person(user: Mapping[str, Any], options: ParseOptions, source: str) -> Pers
     created_at = _timestamp(user, "created_at", problems, required=True)
     updated_at = _timestamp(user, "updated_at", problems)
     if problems or user_id is None:
-        raise _Rejected(problems)
+        raise Rejected("; ".join(problems))
     identifiers = [{"type": "external", "source": source, "value": user_id}]
     identifiers += _contact_points(user, options)
     return Person.model_validate(
