@@ -107,6 +107,29 @@ class TestLinking:
         assert refund_doc is not None
         assert refund_doc["profile_id"] == order_doc["profile_id"]
 
+    async def test_return_before_its_order_is_linked_when_the_order_arrives(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        refund = {
+            "kind": "return",
+            "source": "shop",
+            "external_id": "R-7",
+            "occurred_at": "2024-04-01T00:00:00Z",
+            "order_external_id": "1001",
+            "amount": {"amount": 2500, "currency": "EUR"},
+        }
+        await _import(services, f.write_jsonl(tmp_path / "r.jsonl", [refund]))
+        await _import(services, f.write_jsonl(tmp_path / "o.jsonl", [f.order()]))
+        order_doc = await store.db.records.find_one({"_id": "shop:order:1001"})
+        refund_doc = await store.db.records.find_one({"_id": "shop:return:R-7"})
+        assert order_doc is not None
+        assert refund_doc is not None
+        assert refund_doc["profile_id"] == order_doc["profile_id"]
+        profile = await store.db.profiles.find_one({"_id": order_doc["profile_id"]})
+        assert profile is not None
+        # The earlier refund widened the profile's span too.
+        assert from_epoch_ms(profile["first_seen_ms"]) == dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
+
     async def test_return_for_an_unseen_order_is_kept_unlinked(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:

@@ -23,7 +23,7 @@ from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
 from connectors import ItemError, Parsed, ParseResult
-from schemas import CanonicalRecord, Return
+from schemas import CanonicalRecord, Order, Return
 
 log = logging.getLogger(__name__)
 
@@ -216,15 +216,19 @@ class IngestService:
         profile_ids = list(plan.profile_ids)
         await self._link_returns_through_orders(records, profile_ids)
 
-        spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
-        for record, profile_id in zip(records, profile_ids, strict=True):
-            if profile_id is not None:
-                first, last = spans.get(profile_id, (record.occurred_at, record.occurred_at))
-                spans[profile_id] = (min(first, record.occurred_at), max(last, record.occurred_at))
-        await self._profiles.record_activity(spans, now)
+        await self._profiles.record_activity(
+            _spans(
+                (profile_id, record.occurred_at)
+                for record, profile_id in zip(records, profile_ids, strict=True)
+                if profile_id is not None
+            ),
+            now,
+        )
 
         docs = [record_document(r, p, now) for r, p in zip(records, profile_ids, strict=True)]
-        return await self._write(docs)
+        outcomes = await self._write(docs)
+        await self._link_waiting_returns(records, profile_ids, now)
+        return outcomes
 
     async def _link_returns_through_orders(
         self, records: Sequence[CanonicalRecord], profile_ids: list[str | None]
@@ -242,6 +246,32 @@ class IngestService:
         for index, order_id in order_of.items():
             profile_ids[index] = in_batch.get(order_id) or stored.get(order_id)
 
+    async def _link_waiting_returns(
+        self,
+        records: Sequence[CanonicalRecord],
+        profile_ids: Sequence[str | None],
+        now: dt.datetime,
+    ) -> None:
+        """Returns stored before their order join the order's person once it arrives."""
+        orders = {
+            r.record_id: p
+            for r, p in zip(records, profile_ids, strict=True)
+            if isinstance(r, Order) and p is not None
+        }
+        if not orders:
+            return
+        waiting = await self._records.unlinked_returns(orders)
+        if not waiting:
+            return
+        profile_of = {
+            doc["_id"]: orders[f"{doc['source']}:order:{doc['data']['order_external_id']}"]
+            for doc in waiting
+        }
+        await self._profiles.record_activity(
+            _spans((profile_of[d["_id"]], d["occurred_at"]) for d in waiting), now
+        )
+        await self._records.link(profile_of)
+
     async def _write(self, docs: Sequence[Document]) -> list[Outcome]:
         """Write the batch; re-decide the records another writer changed meanwhile."""
         outcomes: list[Outcome | None] = [None] * len(docs)
@@ -257,6 +287,17 @@ class IngestService:
             if not pending:
                 return [o for o in outcomes if o is not None]
         raise RuntimeError("record writes kept conflicting; is another writer looping?")
+
+
+def _spans(
+    moments: Iterable[tuple[str, dt.datetime]],
+) -> dict[str, tuple[dt.datetime, dt.datetime]]:
+    """Each profile's earliest and latest moment."""
+    spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    for profile_id, moment in moments:
+        first, last = spans.get(profile_id, (moment, moment))
+        spans[profile_id] = (min(first, moment), max(last, moment))
+    return spans
 
 
 async def _batches(

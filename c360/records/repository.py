@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pymongo import InsertOne, ReplaceOne
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from c360.store import Database, Document
@@ -82,6 +82,40 @@ class RecordRepository:
         await self._records.update_many(
             {"profile_id": from_profile}, {"$set": {"profile_id": to_profile}}
         )
+
+    async def unlinked_returns(self, order_ids: Iterable[str]) -> list[Document]:
+        """Returns stored before their order (``{source}:order:{id}`` ids) and still unlinked."""
+        by_source: dict[str, list[str]] = {}
+        for order_id in order_ids:
+            source, _, external_id = order_id.partition(":order:")
+            by_source.setdefault(source, []).append(external_id)
+        found: list[Document] = []
+        for source, external_ids in by_source.items():
+            cursor = self._records.find(
+                {
+                    "data.order_external_id": {"$in": external_ids},
+                    "kind": "return",
+                    "source": source,
+                    "profile_id": {"$exists": False},
+                },
+                {"occurred_at": 1, "source": 1, "data": 1},
+            )
+            found += await cursor.to_list()
+        return found
+
+    async def link(self, profile_of: Mapping[str, str]) -> None:
+        """Set the profile of records that have none yet (record id → profile id)."""
+        if profile_of:
+            await self._records.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": record_id, "profile_id": {"$exists": False}},
+                        {"$set": {"profile_id": profile_id}},
+                    )
+                    for record_id, profile_id in profile_of.items()
+                ],
+                ordered=False,
+            )
 
     async def profile_of(self, record_ids: Iterable[str]) -> dict[str, str]:
         """Record id → profile id, for the given records that are stored and linked."""

@@ -15,6 +15,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     # one sortable string, so the keyset cursor is one range on one indexed field.
     "records": [
         IndexModel([("profile_id", ASCENDING), ("timeline_key", DESCENDING)], name="timeline"),
+        # Returns that arrived before their order, found when the order comes.
+        IndexModel([("data.order_external_id", ASCENDING)], name="return_order", sparse=True),
     ],
     # Which identifiers a profile owns (the identifier itself is the unique _id).
     "identities": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
