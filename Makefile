@@ -33,7 +33,7 @@ schemas: $(STAMP)
 	$(BIN)/c360 schemas export
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

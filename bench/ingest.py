@@ -1,180 +1,400 @@
-"""Ingest benchmark: the whole pipeline against raw ``insert_many`` on the same store.
+"""Ingest benchmark: every connector through the whole pipeline, against raw ``insert_many``.
 
-    python bench/ingest.py [--records N] [--people P] [--batch-size B]
+    python -m bench.ingest [--records N] [--people P] [--batch-size B] [--seed S]
+                           [--keep-files DIR]
+    python -m bench.ingest --rss-lines [M]
 
-Generates N canonical records (orders, cases, surveys, site events, people) for P people into a
-temporary JSON-lines file, imports it through the pipeline (parse, validate, normalise, link,
-upsert, dead-letter), then inserts the same number of stored-shape documents with plain
-``insert_many`` in batches of the same size, and prints both rates, their ratio and peak RSS.
-Uses ``C360_MONGODB_URI`` when set, else a private embedded server. Nothing is asserted: the
-figures are for people to read and compare between runs.
+Default mode. Generates input files with about N records (default 100 000) for P people
+(default N / 10) for every connector (see ``bench/generate.py``: Segment events, Shopify orders
+and refunds, Zendesk export pages, POS sales and returns, a service log, CRM customers and
+surveys, about 0.5% of the items deliberately broken). Generation is timed apart and not
+counted. Then, on one fresh database:
+
+1. Pipeline: each file goes through ``import_file`` (parse, validate, normalise, link
+   identities, merge, upsert, dead-letter), one connector after the other. The pipeline rate is
+   the records read (stored or dead-lettered) divided by the seconds of all the imports.
+2. Raw baseline: the same files are parsed again by the same connectors into the documents the
+   pipeline stores (``record_document``), which are inserted with plain ``insert_many`` in
+   batches of the same size into another collection; only the ``insert_many`` calls are timed.
+   Rejected items have no document, so the baseline inserts the records read minus the
+   rejected ones; the collection has only the ``_id`` index (the pipeline's have theirs).
+
+It prints per connector the records read, their outcomes, the rejects against the items broken
+on purpose, seconds and records/s; then the totals, the raw docs/s, the ratio pipeline/raw and
+the peak RSS of this process (``ru_maxrss``).
+
+``--rss-lines [M]``: writes a Segment JSON-lines file of M lines (default 1 000 000), imports
+it while sampling this process's resident memory (``/proc/self/statm``) every 5 s, prints
+progress every 100 000 records, then the samples and the peak: memory should stay flat however
+long the file.
+
+The store is ``C360_MONGODB_URI`` when set in the environment, else a private embedded server in
+a temporary directory; the database is dropped at the end. RSS figures are this process's: the
+embedded server is a child process (its peak is printed apart). Nothing is asserted: the figures
+are for people to read and compare between runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
-import json
-import random
+import math
+import os
 import resource
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from bench.generate import FILE_NAMES, Written, generate_all, write_segment
 from c360.ingest.files import import_file
-from c360.ingest.service import record_document
+from c360.ingest.service import IngestSummary, record_document
 from c360.services import Services
 from c360.settings import Settings
-from c360.store import Store
+from c360.store import Document, Store
 from connectors import Parsed, ParseOptions, get_connector
 
-START = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
+RAW_COLLECTION = "raw_baseline"
+RAW_PROFILE_ID = "bench-profile"
+"""Stands in for the profile id the pipeline gives each record (so the documents are the same
+shape)."""
+RSS_INTERVAL_S = 5.0
+PROGRESS_EVERY = 100_000
+MAX_PRINTED_SAMPLES = 60
 
 
-def person_identifiers(rng: random.Random, person: int) -> list[dict[str, Any]]:
-    """Each source knows a person by one or two identifiers, spelled its own way."""
-    email = f"customer{person}@example.com"
-    phone = f"+34 6{person:08d}"
-    choices = [
-        [{"type": "email", "value": email.upper() if rng.random() < 0.2 else email}],
-        [{"type": "phone", "value": phone}],
-        [{"type": "email", "value": email}, {"type": "phone", "value": phone.replace(" ", "")}],
-    ]
-    return rng.choice(choices)
+# --- Default mode: every connector, pipeline against raw insert_many ---------------------------
 
 
-def generate(count: int, people: int, seed: int = 7) -> Iterator[dict[str, Any]]:
-    rng = random.Random(seed)
-    for n in range(count):
-        person = rng.randrange(people)
-        when = (START + dt.timedelta(minutes=n * 3)).isoformat()
-        base = {
-            "source": "bench",
-            "external_id": str(n),
-            "occurred_at": when,
-            "identifiers": person_identifiers(rng, person),
-        }
-        roll = rng.random()
-        if roll < 0.35:
-            quantity = rng.randint(1, 3)
-            price = rng.randint(500, 20000)
-            yield {
-                **base,
-                "kind": "order",
-                "channel": rng.choice(["online", "in_store"]),
-                "line_items": [
-                    {
-                        "sku": f"SKU-{rng.randrange(500)}",
-                        "quantity": quantity,
-                        "unit_price": {"amount": price, "currency": "EUR"},
-                    }
-                ],
-                "total": {"amount": price * quantity, "currency": "EUR"},
-            }
-        elif roll < 0.55:
-            yield {
-                **base,
-                "kind": "service_case",
-                "channel": rng.choice(["phone", "email"]),
-                "status": rng.choice(["open", "solved"]),
-                "subject": "Question",
-            }
-        elif roll < 0.65:
-            yield {
-                **base,
-                "kind": "survey_response",
-                "survey_type": "nps",
-                "score": rng.randint(0, 10),
-            }
-        elif roll < 0.95:
-            yield {
-                **base,
-                "kind": "site_event",
-                "event_type": "page",
-                "name": "Home",
-                "url": "https://shop.example.com/",
-            }
-        else:
-            yield {**base, "kind": "person", "given_name": "Ana", "family_name": "García"}
+@dataclass
+class Imported:
+    written: Written
+    summary: IngestSummary
+    seconds: float
+
+
+async def run_mix(records: int, people: int, batch_size: int, seed: int, keep: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="c360-bench-") as tmp:
+        files_dir = _files_dir(keep, Path(tmp))
+        started = time.perf_counter()
+        files = generate_all(files_dir, records, people, seed)
+        generation_s = time.perf_counter() - started
+        size_mb = sum(f.bytes for f in files) / 2**20
+        print(
+            f"generated   {sum(f.records for f in files):,} records in "
+            f"{sum(f.items for f in files):,} items ({size_mb:,.1f} MB) for {people:,} people "
+            f"in {generation_s:.1f} s (not counted), seed {seed}, in {files_dir}"
+        )
+
+        async with bench_store(Path(tmp), batch_size) as (store, settings):
+            print(f"store       {store.kind}, database {settings.database}, batch {batch_size}")
+            print()
+            services = Services.build(store.db, settings)
+            options = settings.parse_options()
+            print(_HEADER)
+            imports: list[Imported] = []
+            for written in files:
+                started = time.perf_counter()
+                summary = await import_file(
+                    services.ingest, written.connector, str(written.path), options
+                )
+                imported = Imported(written, summary, time.perf_counter() - started)
+                imports.append(imported)
+                print(_import_row(written.connector, [imported]), flush=True)
+            print(_import_row("total", imports))
+            rss_after_pipeline = peak_rss_mb()
+
+            raw_docs = 0
+            raw_s = 0.0
+            for written in files:
+                docs, seconds = await raw_inserts(store, written, options, batch_size)
+                raw_docs += docs
+                raw_s += seconds
+            profiles = await store.db["profiles"].count_documents({})
+            dead_letters = await store.db["dead_letters"].count_documents({})
+
+        read = sum(i.summary.read for i in imports)
+        pipeline_s = sum(i.seconds for i in imports)
+        pipeline_rate = read / pipeline_s
+        raw_rate = raw_docs / raw_s
+        print()
+        print(
+            f"pipeline           {read:>10,} records {pipeline_s:8.2f} s {pipeline_rate:8,.0f} /s"
+        )
+        print(f"raw insert_many    {raw_docs:>10,} docs    {raw_s:8.2f} s {raw_rate:8,.0f} /s")
+        print(f"ratio pipeline/raw {pipeline_rate / raw_rate:10.3f}")
+        print(f"profiles           {profiles:>10,}")
+        print(f"dead letters       {dead_letters:>10,}")
+        print(
+            f"peak RSS           {rss_after_pipeline:10.1f} MB after the pipeline, "
+            f"{peak_rss_mb():.1f} MB at the end (this process)"
+        )
+        if store.kind == "embedded":
+            print(f"embedded server    {children_peak_rss_mb():10.1f} MB peak RSS (child process)")
+        _explain_rejects(imports)
+
+
+def _row(*cells: object) -> str:
+    """A table row: the name left-aligned, then right-aligned columns."""
+    name, *numbers = cells
+    return f"{name!s:<16}" + "".join(f"{n!s:>10}" for n in numbers)
+
+
+_HEADER = _row(
+    "connector", "items", "read", "inserted", "updated", "dupes", "rejected", "broken",
+    "seconds", "records/s",
+)  # fmt: skip
+
+
+def _import_row(name: str, imports: list[Imported]) -> str:
+    seconds = sum(i.seconds for i in imports)
+    read = sum(i.summary.read for i in imports)
+    return _row(
+        name,
+        f"{sum(i.written.items for i in imports):,}",
+        f"{read:,}",
+        f"{sum(i.summary.inserted for i in imports):,}",
+        f"{sum(i.summary.updated for i in imports):,}",
+        f"{sum(i.summary.duplicates for i in imports):,}",
+        f"{sum(i.summary.rejected for i in imports):,}",
+        f"{sum(i.written.bad for i in imports):,}",
+        f"{seconds:.2f}",
+        f"{read / seconds:,.0f}" if seconds else "-",
+    )
+
+
+def _explain_rejects(imports: list[Imported]) -> None:
+    """Name the connectors whose rejects or reads differ from what was generated, and why."""
+    for imported in imports:
+        written, summary = imported.written, imported.summary
+        if summary.rejected == written.bad and summary.read == written.records:
+            continue
+        print(
+            f"\nnote: {written.connector} read {summary.read:,} records "
+            f"(generated {written.records:,}) and rejected {summary.rejected:,} "
+            f"({written.bad:,} broken on purpose); most frequent reasons:"
+        )
+        reasons = Counter(error.reason[:120] for error in summary.errors)
+        for reason, count in reasons.most_common(5):
+            print(f"  {count:>6,}  {reason}")
+
+
+async def raw_inserts(
+    store: Store, written: Written, options: ParseOptions, batch_size: int
+) -> tuple[int, float]:
+    """Insert the documents the pipeline stores for a file: (documents, seconds in insert_many)."""
+    collection = store.db[RAW_COLLECTION]
+    count = 0
+    seconds = 0.0
+    for batch in stored_documents(written, options, batch_size):
+        started = time.perf_counter()
+        await collection.insert_many(batch, ordered=False)
+        seconds += time.perf_counter() - started
+        count += len(batch)
+    return count, seconds
+
+
+def stored_documents(
+    written: Written, options: ParseOptions, batch_size: int
+) -> Iterator[list[Document]]:
+    """The file's records as the pipeline stores them, in batches (rejected items skipped)."""
+    connector = get_connector(written.connector)
+    now = dt.datetime.now(dt.UTC)
+    batch: list[Document] = []
+    with written.path.open("rb") as stream:
+        for item in connector.parse(stream, options):
+            if not isinstance(item, Parsed):
+                continue
+            doc = record_document(item.record, RAW_PROFILE_ID, now)
+            # A record may come again (a customer with each of their orders): its position in
+            # the file keeps _ids unique, since no item yields the same record twice.
+            doc["_id"] = f"{doc['_id']}@{item.position}"
+            batch.append(doc)
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+    if batch:
+        yield batch
+
+
+# --- --rss-lines: memory while importing one long file ----------------------------------------
+
+
+class RssMonitor:
+    """Samples this process's resident memory while an import runs, and reports progress."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.read = 0
+        self.samples: list[tuple[float, int, float]] = []  # (seconds, records read, MB)
+        self._reported = (self.started, 0)  # (when, records read) of the last progress line
+
+    def progress(self, summary: IngestSummary) -> None:
+        self.read = summary.read
+        then, read_then = self._reported
+        if self.read // PROGRESS_EVERY > read_then // PROGRESS_EVERY:
+            now = time.perf_counter()
+            rate = (self.read - read_then) / (now - then)
+            print(
+                f"  {self.read:>10,} records  {now - self.started:8.1f} s  "
+                f"{rate:8,.0f} records/s since the last line  RSS {current_rss_mb():7.1f} MB",
+                flush=True,
+            )
+            self._reported = (now, self.read)
+
+    def sample(self) -> None:
+        elapsed = time.perf_counter() - self.started
+        self.samples.append((elapsed, self.read, current_rss_mb()))
+
+    async def run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(RSS_INTERVAL_S)
+
+
+async def run_rss(lines: int, people: int, batch_size: int, seed: int, keep: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="c360-bench-") as tmp:
+        path = _files_dir(keep, Path(tmp)) / FILE_NAMES["segment"]
+        started = time.perf_counter()
+        written = write_segment(path, lines, people, seed)
+        print(
+            f"generated   {written.items:,} Segment lines ({written.records:,} records, "
+            f"{written.bytes / 2**20:,.1f} MB) for {people:,} people in "
+            f"{time.perf_counter() - started:.1f} s (not counted), in {path}"
+        )
+        async with bench_store(Path(tmp), batch_size) as (store, settings):
+            print(f"store       {store.kind}, database {settings.database}, batch {batch_size}")
+            services = Services.build(store.db, settings)
+            monitor = RssMonitor()
+            sampler = asyncio.create_task(monitor.run())
+            try:
+                summary = await import_file(
+                    services.ingest,
+                    "segment",
+                    str(path),
+                    settings.parse_options(),
+                    progress=monitor.progress,
+                )
+            finally:
+                sampler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sampler
+            seconds = time.perf_counter() - monitor.started
+            monitor.sample()
+
+    rate = summary.read / seconds
+    print(f"\nimported    {summary.counts()} in {seconds:.1f} s ({rate:,.0f} records/s)")
+    print(f"broken      {written.bad:,} lines on purpose")
+    samples = monitor.samples
+    step = math.ceil(len(samples) / MAX_PRINTED_SAMPLES)  # at most that many, evenly spread
+    shown = "" if step == 1 else f", one in {step} shown"
+    print(f"\nRSS every {RSS_INTERVAL_S:.0f} s (this process, /proc/self/statm{shown}):")
+    print(f"  {'seconds':>8}  {'records':>10}  {'RSS MB':>8}")
+    for elapsed, read, rss in [*samples[:-1:step], samples[-1]]:
+        print(f"  {elapsed:8.1f}  {read:>10,}  {rss:8.1f}")
+    sampled_peak = max(rss for _, _, rss in samples)
+    print(f"peak RSS    {sampled_peak:.1f} MB sampled, {peak_rss_mb():.1f} MB ru_maxrss")
+    if store.kind == "embedded":
+        print(f"embedded server  {children_peak_rss_mb():.1f} MB peak RSS (child process)")
+
+
+# --- Shared -----------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def bench_store(work_dir: Path, batch_size: int) -> AsyncIterator[tuple[Store, Settings]]:
+    """A fresh database on the configured store (or a private embedded one), dropped after."""
+    settings = Settings(
+        _env_file=None,
+        database=f"bench_{uuid.uuid4().hex[:8]}",
+        data_dir=work_dir / "store",
+        default_region="ES",
+        ingest_batch_size=batch_size,
+        log_level="WARNING",
+    )
+    store = await Store.open(settings)
+    try:
+        yield store, settings
+    finally:
+        await store.client.drop_database(settings.database)
+        await store.close()
+
+
+def _files_dir(keep: Path | None, tmp: Path) -> Path:
+    if keep is None:
+        return tmp
+    keep.mkdir(parents=True, exist_ok=True)
+    return keep
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def run(count: int, people: int, batch_size: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "records.jsonl"
-        with path.open("w", encoding="utf-8") as out:
-            for record in generate(count, people):
-                out.write(json.dumps(record) + "\n")
-
-        settings = Settings(
-            _env_file=None,
-            database=f"bench_{uuid.uuid4().hex[:8]}",
-            data_dir=Path(tmp) / "store",
-            ingest_batch_size=batch_size,
-            log_level="WARNING",
-        )
-        store = await Store.open(settings)
-        try:
-            services = Services.build(store.db, settings)
-            started = time.perf_counter()
-            summary = await import_file(
-                services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
-            )
-            pipeline_s = time.perf_counter() - started
-            rss_after_pipeline = peak_rss_mb()
-
-            # Baseline: the same documents (as stored) with one insert_many per batch.
-            connector = get_connector("canonical")
-            now = dt.datetime.now(dt.UTC)
-            docs: list[dict[str, Any]] = []
-            raw_s = 0.0
-            with path.open("rb") as lines:
-                for item in connector.parse(lines, ParseOptions(default_region="ES")):
-                    assert isinstance(item, Parsed)
-                    docs.append(record_document(item.record, "p", now))
-                    if len(docs) == batch_size:
-                        raw_s += await _timed_insert(store, docs)
-                        docs = []
-            if docs:
-                raw_s += await _timed_insert(store, docs)
-
-            pipeline_rate = count / pipeline_s
-            raw_rate = count / raw_s
-            print(f"store                 {store.kind}")
-            print(f"records               {count:,} for {people:,} people, batch {batch_size}")
-            print(f"summary               {summary.counts()}")
-            profiles = await store.db.profiles.count_documents({})
-            print(f"profiles              {profiles:,}")
-            print(f"pipeline              {pipeline_s:8.2f} s  {pipeline_rate:10,.0f} records/s")
-            print(f"raw insert_many       {raw_s:8.2f} s  {raw_rate:10,.0f} docs/s")
-            print(f"ratio pipeline/raw    {pipeline_rate / raw_rate:8.2f}")
-            print(f"peak RSS              {rss_after_pipeline:8.1f} MB (after the pipeline)")
-        finally:
-            await store.client.drop_database(settings.database)
-            await store.close()
+def children_peak_rss_mb() -> float:
+    """Largest peak RSS of the child processes waited for (the embedded server, once stopped)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
-async def _timed_insert(store: Store, docs: list[dict[str, Any]]) -> float:
-    started = time.perf_counter()
-    await store.db.raw_baseline.insert_many(docs, ordered=False)
-    return time.perf_counter() - started
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def current_rss_mb() -> float:
+    """Resident set size now (Linux: the second field of /proc/self/statm, in pages)."""
+    with open("/proc/self/statm", encoding="ascii") as statm:
+        resident_pages = int(statm.read().split()[1])
+    return resident_pages * _PAGE_SIZE / 2**20
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=20_000)
-    parser.add_argument("--people", type=int, default=0, help="default: records / 5")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--records", type=_positive, default=100_000, metavar="N", help="default: 100 000"
+    )
+    parser.add_argument(
+        "--people", type=_positive, metavar="P", help="population size (default: records / 10)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=Settings(_env_file=None).ingest_batch_size,
+        metavar="B",
+        help="records per store round trip, pipeline and baseline (default: from settings)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="of the generated data (default: 7)")
+    parser.add_argument(
+        "--keep-files",
+        type=Path,
+        metavar="DIR",
+        help="write the generated files into DIR and keep them (default: a temporary directory)",
+    )
+    parser.add_argument(
+        "--rss-lines",
+        type=_positive,
+        nargs="?",
+        const=1_000_000,
+        metavar="M",
+        help="instead: import a Segment file of M lines (default 1 000 000), sampling RSS",
+    )
     args = parser.parse_args()
-    people = args.people or max(args.records // 5, 1)
-    asyncio.run(run(args.records, people, args.batch_size))
+    if args.rss_lines is not None:
+        people = args.people or max(args.rss_lines // 10, 100)
+        asyncio.run(run_rss(args.rss_lines, people, args.batch_size, args.seed, args.keep_files))
+    else:
+        people = args.people or max(args.records // 10, 100)
+        asyncio.run(run_mix(args.records, people, args.batch_size, args.seed, args.keep_files))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from c360.store import Database, Document
-from c360.store.bulk import insert_new
+from c360.store.bulk import insert_new, replace_value
 
 
 class IdentityRepository:
@@ -40,9 +40,7 @@ class IdentityRepository:
         return found
 
     async def repoint(self, from_profile: str, to_profile: str) -> None:
-        await self._identities.update_many(
-            {"profile_id": from_profile}, {"$set": {"profile_id": to_profile}}
-        )
+        await replace_value(self._identities, "profile_id", from_profile, to_profile)
 
     async def owner(self, key: str) -> str | None:
         doc = await self._identities.find_one({"_id": key}, {"profile_id": 1})

@@ -10,7 +10,7 @@ from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from c360.store import Database, Document
-from c360.store.bulk import duplicate_key_indexes
+from c360.store.bulk import duplicate_key_indexes, replace_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +79,7 @@ class RecordRepository:
         return lost
 
     async def repoint(self, from_profile: str, to_profile: str) -> None:
-        await self._records.update_many(
-            {"profile_id": from_profile}, {"$set": {"profile_id": to_profile}}
-        )
+        await replace_value(self._records, "profile_id", from_profile, to_profile)
 
     async def unlinked_returns(self, order_ids: Iterable[str]) -> list[Document]:
         """Returns stored before their order (``{source}:order:{id}`` ids) and still unlinked."""

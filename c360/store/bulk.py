@@ -33,3 +33,21 @@ async def insert_new(
     except BulkWriteError as exc:
         return {docs[index]["_id"] for index in duplicate_key_indexes(exc)}
     return set()
+
+
+async def replace_value(
+    collection: AsyncCollection[dict[str, Any]],
+    field: str,
+    old: Any,
+    new: Any,
+    page: int = 1000,
+) -> None:
+    """Set ``field`` from ``old`` to ``new`` wherever it is ``old``: ids first, then by ``_id``.
+
+    An indexed find then updates by primary key: fast on MongoDB, and on the embedded server,
+    which does not use secondary indexes for updates (a filtered update_many scans it all).
+    """
+    while ids := [
+        doc["_id"] async for doc in collection.find({field: old}, {"_id": 1}).limit(page)
+    ]:
+        await collection.update_many({"_id": {"$in": ids}, field: old}, {"$set": {field: new}})

@@ -64,7 +64,7 @@ class Store:
         )
         try:
             await db.command("ping")
-            await ensure_indexes(db)
+            await ensure_indexes(db, embedded=embedded is not None)
         except PyMongoError as exc:
             await store.close()
             raise StoreUnavailable(f"cannot reach MongoDB: {exc}") from exc

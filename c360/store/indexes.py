@@ -23,6 +23,16 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
-async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+# The embedded server uses only single-field indexes (not the prefix of a compound one); on
+# MongoDB these would duplicate the compound indexes' prefixes, so they are made only there.
+EMBEDDED_ONLY: dict[str, list[IndexModel]] = {
+    "records": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+}
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]], *, embedded: bool = False) -> None:
     for collection, models in INDEXES.items():
         await db[collection].create_indexes(models)
+    if embedded:
+        for collection, models in EMBEDDED_ONLY.items():
+            await db[collection].create_indexes(models)
