@@ -70,7 +70,3 @@ class DeadLetterRepository:
     async def remove(self, ids: Sequence[str]) -> None:
         if ids:
             await self._dead_letters.delete_many({"_id": {"$in": list(ids)}})
-
-    async def count(self, connector: str | None = None) -> int:
-        query: Document = {} if connector is None else {"connector": connector}
-        return await self._dead_letters.count_documents(query)

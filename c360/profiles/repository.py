@@ -8,7 +8,7 @@ stores a date updated in place as a string.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from pymongo import UpdateOne
 
@@ -21,12 +21,6 @@ class ProfileRepository:
 
     async def get(self, profile_id: str) -> Document | None:
         return await self._profiles.find_one({"_id": profile_id})
-
-    async def get_many(self, profile_ids: Iterable[str]) -> dict[str, Document]:
-        wanted = list(set(profile_ids))
-        if not wanted:
-            return {}
-        return {doc["_id"]: doc async for doc in self._profiles.find({"_id": {"$in": wanted}})}
 
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.update_one({"_id": absorbed}, {"$set": {"merged_into": survivor}})
