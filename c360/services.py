@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from c360.identity.merge import MergeService
-from c360.identity.repository import IdentityRepository, MergeRepository
+from c360.identity.repository import (
+    IdentityRepository,
+    MergeRepository,
+    SuggestionRepository,
+)
 from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import DeadLetterRepository
@@ -32,11 +36,12 @@ class Services:
         profile_service = ProfileService(profiles, identities, records, settings.default_region)
         merges = MergeService(MergeRepository(db), identities, records, profile_service)
         ingest = IngestService(
-            IdentityService(identities),
+            IdentityService(identities, settings.identity_rules()),
             merges,
             profile_service,
             records,
             dead_letters,
+            SuggestionRepository(db),
             batch_size=settings.ingest_batch_size,
         )
         return cls(

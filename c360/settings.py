@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from c360.identity.rules import DEFAULT_BLOCKED, DEFAULT_LIMITS, DEFAULT_PRIORITY, IdentityRules
 from connectors import ParseOptions
 
 
@@ -49,6 +50,18 @@ class Settings(BaseSettings):
     )
     zendesk_webhook_secret: SecretStr | None = Field(
         default=None, description="Signing secret of the Zendesk webhook (unset: endpoint off)."
+    )
+    identity_blocked: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_BLOCKED),
+        description="Regular expressions over identity keys (email:…, phone:+…) that never link.",
+    )
+    identity_limits: dict[str, int] = Field(
+        default_factory=lambda: {k.value: v for k, v in DEFAULT_LIMITS.items()},
+        description="At most so many identifiers of a type per profile; more are flagged.",
+    )
+    identity_priority: list[str] = Field(
+        default_factory=lambda: [t.value for t in DEFAULT_PRIORITY],
+        description="Identifier types, strongest first, deciding which profile a record joins.",
     )
     ingest_batch_size: int = Field(
         default=500, gt=0, le=10_000, description="Records per store round trip at ingest."
@@ -91,6 +104,11 @@ class Settings(BaseSettings):
             complaint_tags=self.complaint_tags,
             mapping=dict(mapping or {}),
             settings=dict(csv or {}),
+        )
+
+    def identity_rules(self) -> IdentityRules:
+        return IdentityRules.from_settings(
+            self.identity_blocked, self.identity_limits, self.identity_priority
         )
 
 

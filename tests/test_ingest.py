@@ -284,11 +284,11 @@ class TestConcurrency:
         """Two workers that see the same people at once make one profile per person."""
         people = [f"p{i}@example.com" for i in range(40)]
         first = [
-            f.order(external_id=f"a{i}", identifiers=[f.email(e), f.phone(f"+3460000{i:04d}")])
+            f.order(external_id=f"a{i}", identifiers=[f.email(e), f.phone(f"+3461000{i:04d}")])
             for i, e in enumerate(people)
         ]
         second = [
-            f.service_case(external_id=f"b{i}", identifiers=[f.phone(f"+3460000{i:04d}")])
+            f.service_case(external_id=f"b{i}", identifiers=[f.phone(f"+3461000{i:04d}")])
             for i in range(40)
         ] + first  # the same orders again, as a re-delivery would bring them
         workers = [Services.build(store.db, settings) for _ in range(2)]

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from c360.identity.rules import IdentityRules
 from c360.identity.service import plan_links
 from c360.ingest.files import import_file
 from c360.profiles.service import from_epoch_ms
@@ -159,6 +160,61 @@ class TestSegmentSession:
         assert live == 1
 
 
+class TestRulesAtIngest:
+    async def test_household_email_with_two_customer_ids_is_two_people_and_a_suggestion(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        shared = f.email("family@example.com")
+        await ingest(
+            services,
+            tmp_path,
+            "a",
+            [f.order(external_id="1", identifiers=[f.external("shopify", "c-1"), shared])],
+        )
+        await ingest(
+            services,
+            tmp_path,
+            "b",
+            [f.order(external_id="2", identifiers=[f.external("shopify", "c-2"), shared])],
+        )
+        first = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "c-1", "shopify")
+        second = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "c-2", "shopify")
+        assert first["_id"] != second["_id"]
+        suggestion = await store.db.match_suggestions.find_one()
+        assert suggestion is not None
+        assert sorted(suggestion["profiles"]) == sorted([first["_id"], second["_id"]])
+        assert suggestion["status"] == "open"
+        assert suggestion["reasons"] == [
+            "share identifiers but hold different shopify customer ids"
+        ]
+        order = await store.db.records.find_one({"_id": "shop:order:2"})
+        assert order is not None
+        assert order["unlinked_identifiers"] == [
+            {"key": "email:family@example.com", "reason": "held by another profile"}
+        ]
+
+    async def test_placeholder_email_links_nobody(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await ingest(
+            services,
+            tmp_path,
+            "p",
+            [
+                f.order(
+                    external_id="1",
+                    identifiers=[f.email("noreply@shop.example.org"), f.phone("+34 611 22 33 44")],
+                ),
+                f.order(
+                    external_id="2",
+                    identifiers=[f.email("noreply@shop.example.org"), f.phone("+34 622 33 44 55")],
+                ),
+            ],
+        )
+        assert await store.db.profiles.count_documents({}) == 2
+        assert await store.db.identities.count_documents({"type": "email"}) == 0
+
+
 class TestCrashInAMerge:
     async def test_an_unfinished_merge_is_completed_by_the_next_run(
         self, services: Services, store: Store, tmp_path: Path
@@ -194,14 +250,37 @@ class TestCrashInAMerge:
         assert merge["status"] == "done"
 
 
-class TestPlan:
-    def ids(self, *pairs: tuple[str, str]) -> list[Identifier]:
-        return [Identifier(type=IdentifierType(t), value=v) for t, v in pairs]
+def held(profile_id: str, *keys: str) -> dict[str, list[dict[str, Any]]]:
+    """A stored profile's identities as the planner is given them."""
+    docs = []
+    for key in keys:
+        kind, _, rest = key.partition(":")
+        source, value = rest.split(":", 1) if kind == "ext" else (None, rest)
+        doc: dict[str, Any] = {
+            "_id": key,
+            "profile_id": profile_id,
+            "type": {"ext": "external", "anon": "anonymous"}.get(kind, kind),
+            "value": value,
+        }
+        if source:
+            doc["source"] = source
+        docs.append(doc)
+    return {profile_id: docs}
 
+
+def ids(*pairs: tuple[str, str] | tuple[str, str, str]) -> list[Identifier]:
+    return [
+        Identifier(type=IdentifierType(p[0]), value=p[1], source=p[2] if len(p) == 3 else None)
+        for p in pairs
+    ]
+
+
+class TestPlan:
     def test_anonymous_owner_is_absorbed_into_the_known_one(self) -> None:
         owners = {"anon:d": "p-anon", "email:a@example.com": "p-known"}
+        stored = held("p-anon", "anon:d") | held("p-known", "email:a@example.com")
         plan = plan_links(
-            [self.ids(("anonymous", "d"), ("email", "a@example.com"))], owners, NOW, {"p-anon"}
+            [ids(("anonymous", "d"), ("email", "a@example.com"))], owners, stored, NOW
         )
         assert plan.profile_ids == ["p-known"]
         assert plan.merges == {"p-anon": "p-known"}
@@ -209,23 +288,94 @@ class TestPlan:
     def test_later_absorption_reaches_earlier_records_of_the_batch(self) -> None:
         owners = {"email:a@example.com": "p-known"}
         plan = plan_links(
-            [
-                self.ids(("anonymous", "d")),
-                self.ids(("anonymous", "d"), ("email", "a@example.com")),
-            ],
+            [ids(("anonymous", "d")), ids(("anonymous", "d"), ("email", "a@example.com"))],
             owners,
+            held("p-known", "email:a@example.com"),
             NOW,
-            set(),
         )
         assert plan.profile_ids == ["p-known", "p-known"]
         assert [d["profile_id"] for d in plan.new_identities] == ["p-known"]
         assert plan.merges == {}  # the anonymous profile never reached the store
 
-    def test_known_profiles_meeting_is_a_conflict_not_a_merge(self) -> None:
+    def test_known_profiles_meeting_become_a_suggestion(self) -> None:
         owners = {"email:a@example.com": "p1", "email:b@example.com": "p2"}
+        stored = held("p1", "email:a@example.com") | held("p2", "email:b@example.com")
         plan = plan_links(
-            [self.ids(("email", "a@example.com"), ("email", "b@example.com"))], owners, NOW, set()
+            [ids(("email", "a@example.com"), ("email", "b@example.com"))], owners, stored, NOW
         )
         assert plan.profile_ids == ["p1"]
         assert plan.merges == {}
-        assert plan.conflicts == 1
+        assert plan.suggestions == [("p1", "p2", "share identifiers")]
+
+
+class TestRules:
+    def test_blocked_values_never_link(self) -> None:
+        plan = plan_links(
+            [
+                ids(("email", "noreply@shop.com"), ("phone", "+34600000000")),
+                ids(("email", "noreply@shop.com"), ("phone", "+34611223344")),
+            ],
+            {},
+            {},
+            NOW,
+        )
+        assert plan.profile_ids[0] is None  # nothing usable: kept, but linked to nobody
+        assert plan.unlinked[0] == [
+            {"key": "email:noreply@shop.com", "reason": "blocked value"},
+            {"key": "phone:+34600000000", "reason": "blocked value"},
+        ]
+        assert [d["_id"] for d in plan.new_identities] == ["phone:+34611223344"]
+
+    def test_extra_identifiers_over_a_limit_are_flagged_not_dropped(self) -> None:
+        rules = IdentityRules(limits={IdentifierType.EMAIL: 2})
+        owners = {"phone:+34611223344": "p1"}
+        stored = held("p1", "phone:+34611223344", "email:a@example.com", "email:b@example.com")
+        plan = plan_links(
+            [ids(("phone", "+34611223344"), ("email", "c@example.com"))], owners, stored, NOW, rules
+        )
+        assert plan.profile_ids == ["p1"]  # the profile is not frozen: the record still joins
+        assert plan.new_identities == []
+        assert plan.unlinked == [
+            [
+                {
+                    "key": "email:c@example.com",
+                    "reason": "profile holds 2 email identifiers (the limit)",
+                }
+            ]
+        ]
+
+    def test_a_second_customer_id_of_one_source_is_a_suggestion_not_a_merge(self) -> None:
+        """Two Shopify customers sharing a household e-mail stay two people."""
+        owners = {"email:family@example.com": "p1", "ext:shopify:1": "p1"}
+        stored = held("p1", "ext:shopify:1", "email:family@example.com")
+        plan = plan_links(
+            [ids(("external", "2", "shopify"), ("email", "family@example.com"))],
+            owners,
+            stored,
+            NOW,
+        )
+        (target,) = plan.profile_ids
+        assert target is not None
+        assert target != "p1"
+        assert [d["_id"] for d in plan.new_identities] == ["ext:shopify:2"]
+        assert plan.unlinked == [
+            [{"key": "email:family@example.com", "reason": "held by another profile"}]
+        ]
+        assert plan.suggestions == [
+            (*sorted((target, "p1")), "share identifiers but hold different shopify customer ids")
+        ]
+
+    def test_the_highest_priority_identifier_decides(self) -> None:
+        owners = {"phone:+34611223344": "p-phone", "loyalty:L-1": "p-loyalty"}
+        stored = held("p-phone", "phone:+34611223344") | held("p-loyalty", "loyalty:L-1")
+        plan = plan_links([ids(("phone", "+34611223344"), ("loyalty", "L-1"))], owners, stored, NOW)
+        assert plan.profile_ids == ["p-loyalty"]
+
+    def test_rules_from_settings(self) -> None:
+        blocked = [r"^email:.*@internal\.example\.org$"]
+        rules = IdentityRules.from_settings(blocked, {"email": 1}, ["phone"])
+        staff = Identifier(type=IdentifierType.EMAIL, value="x@internal.example.org")
+        assert rules.is_blocked(staff)
+        assert rules.limit(IdentifierType.EMAIL) == 1
+        assert rules.priority[0] is IdentifierType.PHONE
+        assert set(rules.priority) == set(IdentifierType)

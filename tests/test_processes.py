@@ -240,10 +240,10 @@ class TestInterruptedImport:
         for n in range(3000):
             person = (n * 7) % people
             ids = (
-                [f.email(f"c{person}@example.com")] if n % 3 else [f.phone(f"+3460000{person:04d}")]
+                [f.email(f"c{person}@example.com")] if n % 3 else [f.phone(f"+3461000{person:04d}")]
             )
             if n % 5 == 0:
-                ids = [f.email(f"c{person}@example.com"), f.phone(f"+3460000{person:04d}")]
+                ids = [f.email(f"c{person}@example.com"), f.phone(f"+3461000{person:04d}")]
             items.append(
                 f.order(
                     external_id=str(n),

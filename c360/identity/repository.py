@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
+from pymongo import UpdateOne
+
 from c360.store import Database, Document
 from c360.store.bulk import insert_new, replace_value
 
@@ -64,3 +66,36 @@ class MergeRepository:
         await self._merges.update_one(
             {"_id": merge_id}, {"$set": {"status": "done", "finished": {"at": now}}}
         )
+
+
+class SuggestionRepository:
+    """``match_suggestions``: pairs of profiles for a person to review (``_id`` = "a|b")."""
+
+    def __init__(self, db: Database) -> None:
+        self._suggestions = db["match_suggestions"]
+
+    async def add(self, pairs: Sequence[tuple[str, str, str]], now: dt.datetime) -> None:
+        """Open a suggestion per pair (once), collecting every reason given for it."""
+        if not pairs:
+            return
+        await self._suggestions.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": f"{first}|{second}"},
+                    {
+                        "$setOnInsert": {
+                            "profiles": [first, second],
+                            "status": "open",
+                            "created": {"at": now},
+                        },
+                        "$addToSet": {"reasons": reason},
+                    },
+                    upsert=True,
+                )
+                for first, second, reason in pairs
+            ],
+            ordered=False,
+        )
+
+    async def of_profile(self, profile_id: str) -> list[Document]:
+        return await self._suggestions.find({"profiles": profile_id}).sort("_id", 1).to_list()

@@ -6,20 +6,25 @@ join that profile too; a record with only new identifiers starts a new profile.
 When a record's identifiers belong to several profiles:
 - profiles that know the person only by anonymous ids (a browser, a device) are absorbed into
   the one that knows who they are: an identify or alias links the earlier anonymous browsing;
-- two profiles of known people are not merged here (the record joins the oldest); that is the
-  identity-resolution layer's decision, with its rules and review.
+- two profiles of known people are not merged here: the record joins the one its
+  highest-priority identifier points at, and the pair becomes a review suggestion.
+
+Identifiers are used under :class:`IdentityRules`: blocked values never link, a profile holds a
+limited number per type, and one external id per source.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bson import ObjectId
 
 from c360.identity.repository import IdentityRepository
+from c360.identity.rules import IdentityRules
 from c360.store import Document
 from schemas import Identifier, IdentifierType
 
@@ -35,59 +40,121 @@ def new_profile_id() -> str:
 
 @dataclass
 class LinkPlan:
-    """The outcome of linking one batch: a profile per record, and the identities to claim.
+    """The outcome of linking one batch: a profile per record, and what to write for it.
 
     Profiles themselves are created by whoever records activity on them (see ProfileService).
     """
 
     profile_ids: list[str | None]
+    unlinked: list[list[Document]] = field(default_factory=list)
+    """Per record, its identifiers that did not link and why (blocked, over a limit, …)."""
     new_identities: list[Document] = field(default_factory=list)
     merges: dict[str, str] = field(default_factory=dict)
     """Stored anonymous profiles to absorb: absorbed id → survivor id."""
-    conflicts: int = 0
+    suggestions: list[tuple[str, str, str]] = field(default_factory=list)
+    """Pairs of profiles a record ties together that must not be merged here, with why."""
+
+
+@dataclass
+class _Holder:
+    """What the planner knows of one profile's identifiers."""
+
+    counts: Counter[IdentifierType] = field(default_factory=Counter)
+    externals: dict[str, str] = field(default_factory=dict)  # source → external id
+
+    @classmethod
+    def of(cls, docs: Sequence[Document]) -> _Holder:
+        holder = cls()
+        for doc in docs:
+            holder.add(IdentifierType(doc["type"]), doc.get("source"), doc["value"])
+        return holder
+
+    def add(self, kind: IdentifierType, source: str | None, value: str) -> None:
+        self.counts[kind] += 1
+        if kind is IdentifierType.EXTERNAL and source is not None:
+            self.externals.setdefault(source, value)
+
+    def absorb(self, other: _Holder) -> None:
+        self.counts.update(other.counts)
+        for source, value in other.externals.items():
+            self.externals.setdefault(source, value)
+
+    @property
+    def anonymous_only(self) -> bool:
+        return set(self.counts) <= {IdentifierType.ANONYMOUS}
+
+    def accepts(self, externals: dict[str, str]) -> bool:
+        """False when it holds another id of one of these sources: two customers, not one."""
+        return all(
+            self.externals.get(source, value) == value for source, value in externals.items()
+        )
 
 
 def plan_links(
     identifier_sets: Sequence[Sequence[Identifier]],
     owners: dict[str, str],
+    held: dict[str, list[Document]],
     now: dt.datetime,
-    anonymous: set[str] | None = None,
+    rules: IdentityRules | None = None,
 ) -> LinkPlan:
     """Decide a profile for each identifier set, in order. Pure: arguments are not modified.
 
-    ``anonymous`` names the stored profiles known only by anonymous identifiers.
+    ``owners`` maps identity keys to their profiles; ``held`` gives those profiles' identities.
     """
+    rules = rules or IdentityRules()
     owners = dict(owners)
-    anonymous = set(anonymous or ())
+    holders = {profile_id: _Holder.of(docs) for profile_id, docs in held.items()}
     created: set[str] = set()
     absorbed: dict[str, str] = {}
     plan = LinkPlan(profile_ids=[])
     for identifiers in identifier_sets:
-        if not identifiers:
+        unlinked = [
+            {"key": i.key, "reason": "blocked value"} for i in identifiers if rules.is_blocked(i)
+        ]
+        usable = sorted((i for i in identifiers if not rules.is_blocked(i)), key=rules.rank)
+        if not usable:
             plan.profile_ids.append(None)
+            plan.unlinked.append(unlinked)
             continue
-        owning = sorted({owners[i.key] for i in identifiers if i.key in owners})
-        if owning:
-            known = [p for p in owning if p not in anonymous]
-            profile_id = known[0] if known else owning[0]
-            plan.conflicts += len(known) > 1
-            for other in owning:
-                if other != profile_id and other in anonymous:
-                    absorbed[other] = profile_id
-                    owners = {k: profile_id if v == other else v for k, v in owners.items()}
+        externals: dict[str, str] = {}
+        for i in usable:
+            if i.type is IdentifierType.EXTERNAL and i.source is not None:
+                externals.setdefault(i.source, i.value)
+        candidates = list(dict.fromkeys(owners[i.key] for i in usable if i.key in owners))
+        fitting = [p for p in candidates if holders.setdefault(p, _Holder()).accepts(externals)]
+        known = [p for p in fitting if not holders[p].anonymous_only]
+        if known or fitting:
+            target = (known or fitting)[0]
         else:
-            profile_id = new_profile_id()
-            created.add(profile_id)
-            anonymous.add(profile_id)
-        if any(i.type is not IdentifierType.ANONYMOUS for i in identifiers):
-            anonymous.discard(profile_id)
-        for identifier in identifiers:
-            if identifier.key in owners:
+            target = new_profile_id()
+            created.add(target)
+            holders[target] = _Holder()
+        for other in candidates:
+            if other == target:
                 continue
-            owners[identifier.key] = profile_id
+            if holders[other].anonymous_only:
+                absorbed[other] = target
+                holders[target].absorb(holders[other])
+                owners = {k: target if v == other else v for k, v in owners.items()}
+            else:
+                first, second = sorted((target, other))
+                plan.suggestions.append((first, second, _why(other, holders, externals)))
+        holder = holders[target]
+        for identifier in usable:
+            owner = owners.get(identifier.key)
+            if owner is not None:
+                if owner != target:
+                    unlinked.append({"key": identifier.key, "reason": "held by another profile"})
+                continue
+            reason = _refusal(identifier, holder, rules)
+            if reason is not None:
+                unlinked.append({"key": identifier.key, "reason": reason})
+                continue
+            owners[identifier.key] = target
+            holder.add(identifier.type, identifier.source, identifier.value)
             doc: Document = {
                 "_id": identifier.key,
-                "profile_id": profile_id,
+                "profile_id": target,
                 "type": identifier.type.value,
                 "value": identifier.value,
                 "created_at": now,
@@ -95,14 +162,39 @@ def plan_links(
             if identifier.source is not None:
                 doc["source"] = identifier.source
             plan.new_identities.append(doc)
-        plan.profile_ids.append(profile_id)
+        plan.profile_ids.append(target)
+        plan.unlinked.append(unlinked)
     # Absorptions decided later in the batch apply to its earlier records and claims too.
     final = {a: _survivor(a, absorbed) for a in absorbed}
     plan.profile_ids = [final.get(p, p) if p else p for p in plan.profile_ids]
     for doc in plan.new_identities:
         doc["profile_id"] = final.get(doc["profile_id"], doc["profile_id"])
+    pairs = set()
+    for a, b, why in plan.suggestions:
+        first, second = sorted((final.get(a, a), final.get(b, b)))
+        if first != second:
+            pairs.add((first, second, why))
+    plan.suggestions = sorted(pairs)
     plan.merges = {a: s for a, s in final.items() if a not in created}
     return plan
+
+
+def _why(other: str, holders: dict[str, _Holder], externals: dict[str, str]) -> str:
+    clash = sorted(s for s, v in externals.items() if holders[other].externals.get(s, v) != v)
+    if clash:
+        return f"share identifiers but hold different {', '.join(clash)} customer ids"
+    return "share identifiers"
+
+
+def _refusal(identifier: Identifier, holder: _Holder, rules: IdentityRules) -> str | None:
+    if identifier.type is IdentifierType.EXTERNAL and identifier.source is not None:
+        current = holder.externals.get(identifier.source)
+        if current is not None and current != identifier.value:
+            return f"profile already holds {identifier.source} id {current}"
+    limit = rules.limit(identifier.type)
+    if limit is not None and holder.counts[identifier.type] >= limit:
+        return f"profile holds {limit} {identifier.type.value} identifiers (the limit)"
+    return None
 
 
 def _survivor(profile_id: str, absorbed: dict[str, str]) -> str:
@@ -112,8 +204,9 @@ def _survivor(profile_id: str, absorbed: dict[str, str]) -> str:
 
 
 class IdentityService:
-    def __init__(self, identities: IdentityRepository) -> None:
+    def __init__(self, identities: IdentityRepository, rules: IdentityRules | None = None) -> None:
         self._identities = identities
+        self._rules = rules or IdentityRules()
 
     async def link(self, identifier_sets: Sequence[Sequence[Identifier]]) -> LinkPlan:
         """Link a batch of records to profiles, claiming new identifiers in one round trip.
@@ -125,35 +218,14 @@ class IdentityService:
         now = dt.datetime.now(dt.UTC)
         for _ in range(_MAX_CLAIM_ROUNDS):
             owners = await self._identities.owners(keys)
-            anonymous = await self._anonymous_among_shared(identifier_sets, owners)
-            plan = plan_links(identifier_sets, owners, now, anonymous)
+            held = await self._identities.of_profiles(set(owners.values()))
+            plan = plan_links(identifier_sets, owners, held, now, self._rules)
             lost = await self._identities.claim(plan.new_identities)
             if not lost:
-                if plan.conflicts:
+                if plan.suggestions:
                     log.info(
-                        "records carry identifiers of several profiles",
-                        extra={"records": plan.conflicts},
+                        "records tie profiles that are not merged",
+                        extra={"pairs": len(plan.suggestions)},
                     )
                 return plan
         raise RuntimeError("identity claims kept conflicting; is another writer looping?")
-
-    async def _anonymous_among_shared(
-        self, identifier_sets: Sequence[Sequence[Identifier]], owners: dict[str, str]
-    ) -> set[str]:
-        """Of the profiles that meet another one in a record, those known only anonymously.
-
-        One round trip, and only for batches where profiles meet at all.
-        """
-        shared: set[str] = set()
-        for identifiers in identifier_sets:
-            owning = {owners[i.key] for i in identifiers if i.key in owners}
-            if len(owning) > 1:
-                shared |= owning
-        if not shared:
-            return set()
-        identities = await self._identities.of_profiles(shared)
-        return {
-            profile_id
-            for profile_id, docs in identities.items()
-            if docs and all(d["type"] == IdentifierType.ANONYMOUS.value for d in docs)
-        }

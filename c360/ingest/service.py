@@ -17,6 +17,7 @@ from itertools import islice
 from typing import Any, Literal
 
 from c360.identity.merge import MergeService
+from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
 from c360.ingest.repository import DeadLetterRepository
 from c360.profiles.service import ProfileService
@@ -111,7 +112,12 @@ def _bson_safe(value: Any) -> Any:
     return value
 
 
-def record_document(record: CanonicalRecord, profile_id: str | None, now: dt.datetime) -> Document:
+def record_document(
+    record: CanonicalRecord,
+    profile_id: str | None,
+    now: dt.datetime,
+    unlinked: Sequence[Document] = (),
+) -> Document:
     doc: Document = {
         "_id": record.record_id,
         "kind": record.kind,
@@ -128,6 +134,8 @@ def record_document(record: CanonicalRecord, profile_id: str | None, now: dt.dat
     }
     if profile_id is not None:  # no explicit nulls: the embedded store mis-queries them
         doc["profile_id"] = profile_id
+    if unlinked:  # identifiers kept on the record that did not link it (blocked, limits, …)
+        doc["unlinked_identifiers"] = list(unlinked)
     return doc
 
 
@@ -167,6 +175,7 @@ class IngestService:
         profiles: ProfileService,
         records: RecordRepository,
         dead_letters: DeadLetterRepository,
+        suggestions: SuggestionRepository,
         batch_size: int = 500,
     ) -> None:
         self._identity = identity
@@ -174,6 +183,7 @@ class IngestService:
         self._profiles = profiles
         self._records = records
         self._dead_letters = dead_letters
+        self._suggestions = suggestions
         self._batch_size = batch_size
 
     async def ingest(
@@ -213,6 +223,7 @@ class IngestService:
         plan = await self._identity.link([r.identifiers for r in records])
         for absorbed, survivor in plan.merges.items():
             await self._merges.absorb(absorbed, survivor, "anonymous-identified", now)
+        await self._suggestions.add(plan.suggestions, now)
         profile_ids = list(plan.profile_ids)
         await self._link_returns_through_orders(records, profile_ids)
 
@@ -225,7 +236,10 @@ class IngestService:
             now,
         )
 
-        docs = [record_document(r, p, now) for r, p in zip(records, profile_ids, strict=True)]
+        docs = [
+            record_document(r, p, now, unlinked)
+            for r, p, unlinked in zip(records, profile_ids, plan.unlinked, strict=True)
+        ]
         outcomes = await self._write(docs)
         await self._link_waiting_returns(records, profile_ids, now)
         return outcomes
