@@ -26,6 +26,7 @@ class Services:
     ingest: IngestService
     profiles: ProfileService
     dead_letters: DeadLetterService
+    merges: MergeService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -48,4 +49,5 @@ class Services:
             ingest=ingest,
             profiles=profile_service,
             dead_letters=DeadLetterService(dead_letters, ingest),
+            merges=merges,
         )

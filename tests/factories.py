@@ -114,5 +114,6 @@ def person(
 def write_jsonl(path: Path, items: list[Record | str]) -> Path:
     """One line per item: dicts as JSON, strings verbatim (for broken lines)."""
     lines = [item if isinstance(item, str) else json.dumps(item) for item in items]
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

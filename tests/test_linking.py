@@ -106,35 +106,6 @@ class TestAnonymousBrowsingIsLinked:
         assert await store.db.profiles.count_documents({}) == 1
         assert await store.db.merges.count_documents({}) == 0
 
-    async def test_two_known_people_are_not_merged_here(
-        self, services: Services, store: Store, tmp_path: Path
-    ) -> None:
-        await ingest(
-            services,
-            tmp_path,
-            "a",
-            [f.order(external_id="1", identifiers=[f.email("a@example.com")])],
-        )
-        await ingest(
-            services,
-            tmp_path,
-            "b",
-            [f.order(external_id="2", identifiers=[f.email("b@example.com")])],
-        )
-        await ingest(
-            services,
-            tmp_path,
-            "both",
-            [
-                f.order(
-                    external_id="3",
-                    identifiers=[f.email("a@example.com"), f.email("b@example.com")],
-                )
-            ],
-        )
-        assert await store.db.profiles.count_documents({"merged_into": {"$exists": True}}) == 0
-        assert await store.db.merges.count_documents({}) == 0
-
 
 class TestSegmentSession:
     async def test_a_browsing_session_then_login_is_one_customer(
@@ -283,7 +254,7 @@ class TestPlan:
             [ids(("anonymous", "d"), ("email", "a@example.com"))], owners, stored, NOW
         )
         assert plan.profile_ids == ["p-known"]
-        assert plan.merges == {"p-anon": "p-known"}
+        assert plan.merges == {"p-anon": ("p-known", "anonymous-identified")}
 
     def test_later_absorption_reaches_earlier_records_of_the_batch(self) -> None:
         owners = {"email:a@example.com": "p-known"}
@@ -297,13 +268,26 @@ class TestPlan:
         assert [d["profile_id"] for d in plan.new_identities] == ["p-known"]
         assert plan.merges == {}  # the anonymous profile never reached the store
 
-    def test_known_profiles_meeting_become_a_suggestion(self) -> None:
-        owners = {"email:a@example.com": "p1", "email:b@example.com": "p2"}
-        stored = held("p1", "email:a@example.com") | held("p2", "email:b@example.com")
+    def test_known_profiles_a_record_ties_merge_into_the_older(self) -> None:
+        owners = {"email:a@example.com": "p2", "phone:+34611223344": "p1"}
+        stored = held("p1", "phone:+34611223344") | held("p2", "email:a@example.com")
         plan = plan_links(
-            [ids(("email", "a@example.com"), ("email", "b@example.com"))], owners, stored, NOW
+            [ids(("email", "a@example.com"), ("phone", "+34611223344"))], owners, stored, NOW
         )
         assert plan.profile_ids == ["p1"]
+        assert plan.merges == {"p2": ("p1", "shared-identifier")}
+        assert plan.linked_by == ["phone:+34611223344"]
+
+    def test_profiles_set_apart_are_not_merged_again(self) -> None:
+        owners = {"email:a@example.com": "p1", "phone:+34611223344": "p2"}
+        stored = held("p1", "email:a@example.com") | held("p2", "phone:+34611223344")
+        plan = plan_links(
+            [ids(("email", "a@example.com"), ("phone", "+34611223344"))],
+            owners,
+            stored,
+            NOW,
+            apart={"p1": {"p2"}, "p2": {"p1"}},
+        )
         assert plan.merges == {}
         assert plan.suggestions == [("p1", "p2", "share identifiers")]
 
@@ -369,7 +353,10 @@ class TestRules:
         owners = {"phone:+34611223344": "p-phone", "loyalty:L-1": "p-loyalty"}
         stored = held("p-phone", "phone:+34611223344") | held("p-loyalty", "loyalty:L-1")
         plan = plan_links([ids(("phone", "+34611223344"), ("loyalty", "L-1"))], owners, stored, NOW)
+        # The loyalty id names the profile; both merge, and the older (p-loyalty < p-phone)
+        # survives.
         assert plan.profile_ids == ["p-loyalty"]
+        assert plan.merges == {"p-phone": ("p-loyalty", "shared-identifier")}
 
     def test_rules_from_settings(self) -> None:
         blocked = [r"^email:.*@internal\.example\.org$"]

@@ -18,6 +18,7 @@ from c360.store.bulk import insert_new, replace_value
 class IdentityRepository:
     def __init__(self, db: Database) -> None:
         self._identities = db["identities"]
+        self._separations = db["separations"]
 
     async def owners(self, keys: Iterable[str]) -> dict[str, str]:
         """Identity key → owning profile id, for the keys that are known."""
@@ -44,6 +45,42 @@ class IdentityRepository:
     async def repoint(self, from_profile: str, to_profile: str) -> None:
         await replace_value(self._identities, "profile_id", from_profile, to_profile)
 
+    async def keys_of(self, profile_id: str) -> list[str]:
+        cursor = self._identities.find({"profile_id": profile_id}, {"_id": 1}).sort("_id", 1)
+        return [doc["_id"] async for doc in cursor]
+
+    async def claimed_via(self, profile_id: str, keys: Iterable[str]) -> list[str]:
+        """Keys of the profile that were claimed by records linked through ``keys``."""
+        cursor = self._identities.find(
+            {"profile_id": profile_id, "claimed_via": {"$in": list(keys)}}, {"_id": 1}
+        )
+        return [doc["_id"] async for doc in cursor]
+
+    async def assign(self, keys: Sequence[str], profile_id: str) -> None:
+        if keys:
+            await self._identities.update_many(
+                {"_id": {"$in": list(keys)}}, {"$set": {"profile_id": profile_id}}
+            )
+
+    async def apart(self, profile_ids: Iterable[str]) -> dict[str, set[str]]:
+        """Profile → the profiles an unmerge set apart from it."""
+        wanted = list(set(profile_ids))
+        found: dict[str, set[str]] = {}
+        if wanted:
+            async for doc in self._separations.find({"profiles": {"$in": wanted}}):
+                first, second = doc["profiles"]
+                found.setdefault(first, set()).add(second)
+                found.setdefault(second, set()).add(first)
+        return found
+
+    async def separate(self, first: str, second: str, merge_id: str, now: dt.datetime) -> None:
+        pair = sorted((first, second))
+        await self._separations.replace_one(
+            {"_id": "|".join(pair)},
+            {"_id": "|".join(pair), "profiles": pair, "merge_id": merge_id, "at": now},
+            upsert=True,
+        )
+
     async def owner(self, key: str) -> str | None:
         doc = await self._identities.find_one({"_id": key}, {"profile_id": 1})
         return None if doc is None else str(doc["profile_id"])
@@ -59,13 +96,25 @@ class MergeRepository:
         await insert_new(self._merges, [doc])  # already started by another run: same steps
 
     async def unfinished(self) -> list[Document]:
-        return await self._merges.find({"status": "started"}).sort("_id", 1).to_list()
+        """Merges and unmerges a crashed run left half-done."""
+        query = {"status": {"$in": ["started", "undoing"]}}
+        return await self._merges.find(query).sort("_id", 1).to_list()
 
     async def finish(self, merge_id: str, now: dt.datetime) -> None:
         # A sub-document, set whole: the embedded store mangles dates set in place.
         await self._merges.update_one(
             {"_id": merge_id}, {"$set": {"status": "done", "finished": {"at": now}}}
         )
+
+    async def get(self, merge_id: str) -> Document | None:
+        return await self._merges.find_one({"_id": merge_id})
+
+    async def mark(self, merge_id: str, status: str, details: Document) -> None:
+        await self._merges.update_one({"_id": merge_id}, {"$set": {"status": status, **details}})
+
+    async def of_profile(self, profile_id: str) -> list[Document]:
+        query = {"$or": [{"survivor": profile_id}, {"absorbed": profile_id}]}
+        return await self._merges.find(query).sort("_id", 1).to_list()
 
 
 class SuggestionRepository:

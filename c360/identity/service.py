@@ -31,6 +31,8 @@ from schemas import Identifier, IdentifierType
 log = logging.getLogger(__name__)
 
 _MAX_CLAIM_ROUNDS = 10
+ANONYMOUS_RULE = "anonymous-identified"
+SHARED_RULE = "shared-identifier"
 
 
 def new_profile_id() -> str:
@@ -46,11 +48,13 @@ class LinkPlan:
     """
 
     profile_ids: list[str | None]
+    linked_by: list[str | None] = field(default_factory=list)
+    """Per record, the identity key that decided its profile (what unmerge follows)."""
     unlinked: list[list[Document]] = field(default_factory=list)
     """Per record, its identifiers that did not link and why (blocked, over a limit, …)."""
     new_identities: list[Document] = field(default_factory=list)
-    merges: dict[str, str] = field(default_factory=dict)
-    """Stored anonymous profiles to absorb: absorbed id → survivor id."""
+    merges: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Stored profiles to absorb: absorbed id → (survivor id, rule)."""
     suggestions: list[tuple[str, str, str]] = field(default_factory=list)
     """Pairs of profiles a record ties together that must not be merged here, with why."""
 
@@ -61,6 +65,7 @@ class _Holder:
 
     counts: Counter[IdentifierType] = field(default_factory=Counter)
     externals: dict[str, str] = field(default_factory=dict)  # source → external id
+    apart: set[str] = field(default_factory=set)  # profiles it must never be merged with
 
     @classmethod
     def of(cls, docs: Sequence[Document]) -> _Holder:
@@ -76,6 +81,7 @@ class _Holder:
 
     def absorb(self, other: _Holder) -> None:
         self.counts.update(other.counts)
+        self.apart |= other.apart
         for source, value in other.externals.items():
             self.externals.setdefault(source, value)
 
@@ -96,16 +102,20 @@ def plan_links(
     held: dict[str, list[Document]],
     now: dt.datetime,
     rules: IdentityRules | None = None,
+    apart: dict[str, set[str]] | None = None,
 ) -> LinkPlan:
     """Decide a profile for each identifier set, in order. Pure: arguments are not modified.
 
-    ``owners`` maps identity keys to their profiles; ``held`` gives those profiles' identities.
+    ``owners`` maps identity keys to their profiles; ``held`` gives those profiles' identities;
+    ``apart`` the profiles each must never be merged with (an unmerge decided so).
     """
     rules = rules or IdentityRules()
     owners = dict(owners)
     holders = {profile_id: _Holder.of(docs) for profile_id, docs in held.items()}
+    for profile_id, others in (apart or {}).items():
+        holders.setdefault(profile_id, _Holder()).apart |= others
     created: set[str] = set()
-    absorbed: dict[str, str] = {}
+    absorbed: dict[str, tuple[str, str]] = {}
     plan = LinkPlan(profile_ids=[])
     for identifiers in identifier_sets:
         unlinked = [
@@ -114,6 +124,7 @@ def plan_links(
         usable = sorted((i for i in identifiers if not rules.is_blocked(i)), key=rules.rank)
         if not usable:
             plan.profile_ids.append(None)
+            plan.linked_by.append(None)
             plan.unlinked.append(unlinked)
             continue
         externals: dict[str, str] = {}
@@ -123,23 +134,34 @@ def plan_links(
         candidates = list(dict.fromkeys(owners[i.key] for i in usable if i.key in owners))
         fitting = [p for p in candidates if holders.setdefault(p, _Holder()).accepts(externals)]
         known = [p for p in fitting if not holders[p].anonymous_only]
-        if known or fitting:
-            target = (known or fitting)[0]
+        if known:
+            # The strongest identifier names a profile; those it may merge with join it, and
+            # the oldest of them survives (profile ids are ordered by creation).
+            named = known[0]
+            target = min(p for p in known if p == named or _mergeable(holders, named, p))
+        elif fitting:
+            target = fitting[0]
         else:
             target = new_profile_id()
             created.add(target)
             holders[target] = _Holder()
+        # What linked the record, before any merge: an unmerge sends it back along this key.
+        linked_by = next((i.key for i in usable if owners.get(i.key) == target), None)
         for other in candidates:
             if other == target:
                 continue
-            if holders[other].anonymous_only:
-                absorbed[other] = target
+            if holders[other].anonymous_only or (
+                holders[other].accepts(externals) and _mergeable(holders, target, other)
+            ):
+                anonymous = holders[other].anonymous_only
+                absorbed[other] = (target, ANONYMOUS_RULE if anonymous else SHARED_RULE)
                 holders[target].absorb(holders[other])
                 owners = {k: target if v == other else v for k, v in owners.items()}
             else:
                 first, second = sorted((target, other))
                 plan.suggestions.append((first, second, _why(other, holders, externals)))
         holder = holders[target]
+        claimed: list[Document] = []
         for identifier in usable:
             owner = owners.get(identifier.key)
             if owner is not None:
@@ -162,10 +184,18 @@ def plan_links(
             if identifier.source is not None:
                 doc["source"] = identifier.source
             plan.new_identities.append(doc)
+            claimed.append(doc)
+        if linked_by is None and claimed:  # a new profile: its strongest identifier
+            linked_by = claimed[0]["_id"]
+        for doc in claimed:
+            if linked_by is not None and linked_by != doc["_id"]:
+                doc["claimed_via"] = linked_by  # goes where that identifier goes on unmerge
         plan.profile_ids.append(target)
+        plan.linked_by.append(linked_by)
         plan.unlinked.append(unlinked)
     # Absorptions decided later in the batch apply to its earlier records and claims too.
     final = {a: _survivor(a, absorbed) for a in absorbed}
+    rules_of = {a: rule for a, (_, rule) in absorbed.items()}
     plan.profile_ids = [final.get(p, p) if p else p for p in plan.profile_ids]
     for doc in plan.new_identities:
         doc["profile_id"] = final.get(doc["profile_id"], doc["profile_id"])
@@ -175,8 +205,15 @@ def plan_links(
         if first != second:
             pairs.add((first, second, why))
     plan.suggestions = sorted(pairs)
-    plan.merges = {a: s for a, s in final.items() if a not in created}
+    plan.merges = {a: (s, rules_of[a]) for a, s in final.items() if a not in created}
     return plan
+
+
+def _mergeable(holders: dict[str, _Holder], one: str, other: str) -> bool:
+    """Two known profiles may merge unless it would join two customers of one source, or an
+    unmerge set them apart."""
+    a, b = holders[one], holders[other]
+    return other not in a.apart and one not in b.apart and a.accepts(b.externals)
 
 
 def _why(other: str, holders: dict[str, _Holder], externals: dict[str, str]) -> str:
@@ -197,9 +234,9 @@ def _refusal(identifier: Identifier, holder: _Holder, rules: IdentityRules) -> s
     return None
 
 
-def _survivor(profile_id: str, absorbed: dict[str, str]) -> str:
+def _survivor(profile_id: str, absorbed: dict[str, tuple[str, str]]) -> str:
     while profile_id in absorbed:
-        profile_id = absorbed[profile_id]
+        profile_id = absorbed[profile_id][0]
     return profile_id
 
 
@@ -219,7 +256,8 @@ class IdentityService:
         for _ in range(_MAX_CLAIM_ROUNDS):
             owners = await self._identities.owners(keys)
             held = await self._identities.of_profiles(set(owners.values()))
-            plan = plan_links(identifier_sets, owners, held, now, self._rules)
+            apart = await self._identities.apart(set(owners.values()))
+            plan = plan_links(identifier_sets, owners, held, now, self._rules, apart)
             lost = await self._identities.claim(plan.new_identities)
             if not lost:
                 if plan.suggestions:

@@ -117,6 +117,7 @@ def record_document(
     profile_id: str | None,
     now: dt.datetime,
     unlinked: Sequence[Document] = (),
+    linked_by: str | None = None,
 ) -> Document:
     doc: Document = {
         "_id": record.record_id,
@@ -134,6 +135,8 @@ def record_document(
     }
     if profile_id is not None:  # no explicit nulls: the embedded store mis-queries them
         doc["profile_id"] = profile_id
+    if linked_by is not None:  # what decided its profile; an unmerge follows it
+        doc["linked_by"] = linked_by
     if unlinked:  # identifiers kept on the record that did not link it (blocked, limits, …)
         doc["unlinked_identifiers"] = list(unlinked)
     return doc
@@ -221,8 +224,8 @@ class IngestService:
             return []
         records = [item.record for item in parsed]
         plan = await self._identity.link([r.identifiers for r in records])
-        for absorbed, survivor in plan.merges.items():
-            await self._merges.absorb(absorbed, survivor, "anonymous-identified", now)
+        for absorbed, (survivor, rule) in plan.merges.items():
+            await self._merges.absorb(absorbed, survivor, rule, now)
         await self._suggestions.add(plan.suggestions, now)
         profile_ids = list(plan.profile_ids)
         await self._link_returns_through_orders(records, profile_ids)
@@ -236,9 +239,15 @@ class IngestService:
             now,
         )
 
+        linked_by = list(plan.linked_by)
+        for index, record in enumerate(records):
+            if isinstance(record, Return) and linked_by[index] is None and profile_ids[index]:
+                linked_by[index] = f"record:{record.source}:order:{record.order_external_id}"
         docs = [
-            record_document(r, p, now, unlinked)
-            for r, p, unlinked in zip(records, profile_ids, plan.unlinked, strict=True)
+            record_document(r, p, now, unlinked, by)
+            for r, p, unlinked, by in zip(
+                records, profile_ids, plan.unlinked, linked_by, strict=True
+            )
         ]
         outcomes = await self._write(docs)
         await self._link_waiting_returns(records, profile_ids, now)
@@ -277,14 +286,16 @@ class IngestService:
         waiting = await self._records.unlinked_returns(orders)
         if not waiting:
             return
-        profile_of = {
-            doc["_id"]: orders[f"{doc['source']}:order:{doc['data']['order_external_id']}"]
+        order_of = {
+            doc["_id"]: f"{doc['source']}:order:{doc['data']['order_external_id']}"
             for doc in waiting
         }
         await self._profiles.record_activity(
-            _spans((profile_of[d["_id"]], d["occurred_at"]) for d in waiting), now
+            _spans((orders[order_of[d["_id"]]], d["occurred_at"]) for d in waiting), now
         )
-        await self._records.link(profile_of)
+        await self._records.link(
+            {rid: (orders[order], f"record:{order}") for rid, order in order_of.items()}
+        )
 
     async def _write(self, docs: Sequence[Document]) -> list[Outcome]:
         """Write the batch; re-decide the records another writer changed meanwhile."""

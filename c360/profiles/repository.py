@@ -25,6 +25,17 @@ class ProfileRepository:
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.update_one({"_id": absorbed}, {"$set": {"merged_into": survivor}})
 
+    async def unmark_merged(self, absorbed: str) -> None:
+        await self._profiles.update_one({"_id": absorbed}, {"$unset": {"merged_into": ""}})
+
+    async def set_activity(self, profile_id: str, span: tuple[int, int] | None) -> None:
+        """Replace the activity span (after an unmerge took records away)."""
+        if span is None:
+            update: Document = {"$unset": {"first_seen_ms": "", "last_seen_ms": ""}}
+        else:
+            update = {"$set": {"first_seen_ms": span[0], "last_seen_ms": span[1]}}
+        await self._profiles.update_one({"_id": profile_id}, update)
+
     async def record_activity(self, spans: Mapping[str, tuple[int, int]], now: dt.datetime) -> None:
         """Create missing profiles and widen first/last seen (epoch ms), in one round trip.
 

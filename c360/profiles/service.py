@@ -99,6 +99,16 @@ class ProfileService:
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.mark_merged(absorbed, survivor)
 
+    async def unmark_merged(self, absorbed: str) -> None:
+        await self._profiles.unmark_merged(absorbed)
+
+    async def recompute_activity(self, profile_id: str) -> None:
+        """First and last seen from the profile's records, from scratch."""
+        span = await self._records.span(profile_id)
+        await self._profiles.set_activity(
+            profile_id, None if span is None else (epoch_ms(span[0]), epoch_ms(span[1]))
+        )
+
     async def by_identifier(
         self, kind: IdentifierType, value: str, source: str | None = None
     ) -> Document:

@@ -81,6 +81,29 @@ class RecordRepository:
     async def repoint(self, from_profile: str, to_profile: str) -> None:
         await replace_value(self._records, "profile_id", from_profile, to_profile)
 
+    async def linked_by(self, profile_id: str, keys: Iterable[str]) -> list[str]:
+        """Ids of the profile's records that were linked through one of ``keys``."""
+        cursor = self._records.find(
+            {"profile_id": profile_id, "linked_by": {"$in": list(keys)}}, {"_id": 1}
+        )
+        return [doc["_id"] async for doc in cursor]
+
+    async def assign(self, record_ids: Sequence[str], profile_id: str) -> None:
+        for start in range(0, len(record_ids), 1000):
+            await self._records.update_many(
+                {"_id": {"$in": list(record_ids[start : start + 1000])}},
+                {"$set": {"profile_id": profile_id}},
+            )
+
+    async def span(self, profile_id: str) -> tuple[dt.datetime, dt.datetime] | None:
+        """The earliest and latest occurred_at of the profile's records (two index reads)."""
+        query = {"profile_id": profile_id}
+        first = await self._records.find_one(query, {"occurred_at": 1}, sort=[("timeline_key", 1)])
+        last = await self._records.find_one(query, {"occurred_at": 1}, sort=[("timeline_key", -1)])
+        if first is None or last is None:
+            return None
+        return first["occurred_at"], last["occurred_at"]
+
     async def unlinked_returns(self, order_ids: Iterable[str]) -> list[Document]:
         """Returns stored before their order (``{source}:order:{id}`` ids) and still unlinked."""
         by_source: dict[str, list[str]] = {}
@@ -101,16 +124,16 @@ class RecordRepository:
             found += await cursor.to_list()
         return found
 
-    async def link(self, profile_of: Mapping[str, str]) -> None:
-        """Set the profile of records that have none yet (record id → profile id)."""
-        if profile_of:
+    async def link(self, links: Mapping[str, tuple[str, str]]) -> None:
+        """Link records that have no profile yet: record id → (profile id, linked_by)."""
+        if links:
             await self._records.bulk_write(
                 [
                     UpdateOne(
                         {"_id": record_id, "profile_id": {"$exists": False}},
-                        {"$set": {"profile_id": profile_id}},
+                        {"$set": {"profile_id": profile_id, "linked_by": linked_by}},
                     )
-                    for record_id, profile_id in profile_of.items()
+                    for record_id, (profile_id, linked_by) in links.items()
                 ],
                 ordered=False,
             )

@@ -20,6 +20,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     # Which identifiers a profile owns (the identifier itself is the unique _id).
     "identities": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+    # Pairs an unmerge set apart, looked up by either profile.
+    "separations": [IndexModel([("profiles", ASCENDING)], name="by_profile")],
+    # What unmerge follows: the identity key that linked each record.
+    "merges": [IndexModel([("status", ASCENDING)], name="by_status")],
 }
 
 

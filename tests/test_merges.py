@@ -1,0 +1,182 @@
+"""Merges of known people at ingest, and unmerge back to the state as if they never happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from c360.identity.merge import MergeNotFound, MergeNotUndoable
+from c360.ingest.files import import_file
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Store
+from connectors import ParseOptions
+from schemas import IdentifierType
+from tests import factories as f
+from tests.state import canonical_state
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+EMAIL_A, EMAIL_B, PHONE = "a@example.com", "b@example.com", "+34 611 22 33 44"
+DAY_1 = "2024-05-01T10:00:00Z"
+
+
+def history(*, bridge: bool) -> list[list[f.Record]]:
+    """Imports in order: two people, (the record that shows they are one), then more."""
+    steps = [
+        [f.order(external_id="1", occurred_at=DAY_1, identifiers=[f.email(EMAIL_A)])],
+        [
+            f.order(
+                external_id="2", occurred_at="2024-05-02T10:00:00Z", identifiers=[f.phone(PHONE)]
+            )
+        ],
+        [
+            f.order(
+                external_id="3", occurred_at=DAY_1, identifiers=[f.email(EMAIL_A), f.phone(PHONE)]
+            )
+        ],
+        [
+            f.order(
+                external_id="4", occurred_at="2024-05-04T10:00:00Z", identifiers=[f.phone(PHONE)]
+            )
+        ],
+        [
+            f.order(
+                external_id="5",
+                occurred_at="2024-05-05T10:00:00Z",
+                identifiers=[f.phone(PHONE), f.email(EMAIL_B)],
+            )
+        ],
+    ]
+    return steps if bridge else [s for i, s in enumerate(steps) if i != 2]
+
+
+async def run(services: Services, tmp_path: Path, steps: list[list[f.Record]]) -> None:
+    for number, records in enumerate(steps):
+        path = f.write_jsonl(tmp_path / f"step{number}.jsonl", list(records))
+        await import_file(
+            services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        )
+
+
+async def profile_of(services: Services, kind: IdentifierType, value: str) -> str:
+    return str((await services.profiles.by_identifier(kind, value))["_id"])
+
+
+class TestMergeAtIngest:
+    async def test_a_record_tying_two_people_merges_them_into_the_older(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await run(services, tmp_path, history(bridge=True))
+        survivor = await profile_of(services, IdentifierType.EMAIL, EMAIL_A)
+        assert await profile_of(services, IdentifierType.PHONE, PHONE) == survivor
+        entry = await store.db.merges.find_one({"survivor": survivor})
+        assert entry is not None
+        assert (entry["rule"], entry["status"], entry["moved_identities"]) == (
+            "shared-identifier",
+            "done",
+            ["phone:+34611223344"],
+        )
+        # The absorbed id resolves to the survivor; every record is on it.
+        assert (await services.profiles.get(entry["absorbed"]))["_id"] == survivor
+        assert set(await store.db.records.distinct("profile_id")) == {survivor}
+
+
+class TestUnmerge:
+    async def test_unmerge_equals_never_having_merged(
+        self,
+        services: Services,
+        store: Store,
+        settings: Settings,
+        mongo_uri: str,
+        tmp_path: Path,
+    ) -> None:
+        await run(services, tmp_path / "merged", history(bridge=True))
+        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
+        assert entry is not None
+        undone = await services.merges.unmerge(
+            entry["_id"], NOW, actor="admin@test", reason="different people"
+        )
+        assert undone["status"] == "undoing"
+        stored = await store.db.merges.find_one({"_id": entry["_id"]})
+        assert stored is not None
+        assert stored["status"] == "undone"
+
+        # Records that came after the merge through the absorbed side went back with it.
+        absorbed = entry["absorbed"]
+        for record_id in ("shop:order:2", "shop:order:4", "shop:order:5"):
+            doc = await store.db.records.find_one({"_id": record_id})
+            assert doc is not None
+            assert doc["profile_id"] == absorbed, record_id
+        assert await profile_of(services, IdentifierType.EMAIL, EMAIL_B) == absorbed
+        assert (await services.profiles.get(absorbed))["_id"] == absorbed
+
+        # Against a store that never saw the record that tied them:
+        reference = f"never_{uuid.uuid4().hex[:8]}"
+        other = settings.model_copy(update={"database": reference})
+        other_store = await Store.open(other)
+        try:
+            await run(
+                Services.build(other_store.db, other), tmp_path / "never", history(bridge=False)
+            )
+        finally:
+            await other_store.close()
+        try:
+            after = canonical_state(mongo_uri, settings.database)
+            never = canonical_state(mongo_uri, reference)
+            after["records"] = [r for r in after["records"] if r["_id"] != "shop:order:3"]
+            assert after == never
+        finally:
+            client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+            client.drop_database(reference)
+            client.close()
+
+    async def test_unmerged_profiles_are_not_merged_again_by_the_same_evidence(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await run(services, tmp_path, history(bridge=True))
+        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
+        assert entry is not None
+        await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+        again = [[f.order(external_id="6", identifiers=[f.email(EMAIL_A), f.phone(PHONE)])]]
+        await run(services, tmp_path / "again", again)
+        assert (
+            await store.db.merges.count_documents({"status": "done", "rule": "shared-identifier"})
+            == 0
+        )
+        suggestion = await store.db.match_suggestions.find_one()
+        assert suggestion is not None
+        assert sorted(suggestion["profiles"]) == sorted([entry["absorbed"], entry["survivor"]])
+
+    async def test_an_interrupted_unmerge_is_completed_by_the_next_run(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await run(services, tmp_path, history(bridge=True))
+        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
+        assert entry is not None
+        # The state a crash right after journalling the unmerge leaves.
+        await store.db.merges.update_one(
+            {"_id": entry["_id"]},
+            {"$set": {"status": "undoing", "undo": {"actor": "admin@test", "at": NOW}}},
+        )
+        await run(services, tmp_path / "later", [[f.survey()]])
+        stored = await store.db.merges.find_one({"_id": entry["_id"]})
+        assert stored is not None
+        assert stored["status"] == "undone"
+        assert await profile_of(services, IdentifierType.PHONE, PHONE) == entry["absorbed"]
+
+    async def test_unknown_or_undone_merges_cannot_be_undone(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        with pytest.raises(MergeNotFound):
+            await services.merges.unmerge("nope", NOW, actor="admin@test")
+        await run(services, tmp_path, history(bridge=True))
+        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
+        assert entry is not None
+        await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+        with pytest.raises(MergeNotUndoable):
+            await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
