@@ -240,6 +240,16 @@ def _survivor(profile_id: str, absorbed: dict[str, tuple[str, str]]) -> str:
     return profile_id
 
 
+def _meeting(identifier_sets: Sequence[Sequence[Identifier]], owners: dict[str, str]) -> set[str]:
+    """Profiles that meet another profile in a record: only they can merge."""
+    meeting: set[str] = set()
+    for identifiers in identifier_sets:
+        owning = {owners[i.key] for i in identifiers if i.key in owners}
+        if len(owning) > 1:
+            meeting |= owning
+    return meeting
+
+
 class IdentityService:
     def __init__(self, identities: IdentityRepository, rules: IdentityRules | None = None) -> None:
         self._identities = identities
@@ -256,7 +266,7 @@ class IdentityService:
         for _ in range(_MAX_CLAIM_ROUNDS):
             owners = await self._identities.owners(keys)
             held = await self._identities.of_profiles(set(owners.values()))
-            apart = await self._identities.apart(set(owners.values()))
+            apart = await self._identities.apart(_meeting(identifier_sets, owners))
             plan = plan_links(identifier_sets, owners, held, now, self._rules, apart)
             lost = await self._identities.claim(plan.new_identities)
             if not lost:
