@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from pathlib import Path
@@ -180,3 +181,81 @@ class TestUnmerge:
         await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
         with pytest.raises(MergeNotUndoable):
             await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+
+
+class TestConcurrentBridging:
+    async def test_parallel_workers_leave_nothing_on_an_absorbed_profile(
+        self, services: Services, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        people = range(30)
+
+        def email(i: int) -> f.Record:
+            return f.email(f"p{i}@example.com")
+
+        def phone(i: int) -> f.Record:
+            return f.phone(f"+3462{i:07d}")
+
+        await run(
+            services,
+            tmp_path / "before",
+            [
+                [f.order(external_id=f"e{i}", identifiers=[email(i)]) for i in people],
+                [f.order(external_id=f"p{i}", identifiers=[phone(i)]) for i in people],
+            ],
+        )
+        bridges = [f.order(external_id=f"b{i}", identifiers=[email(i), phone(i)]) for i in people]
+        more = [
+            f.service_case(external_id=f"c{i}-{n}", identifiers=[phone(i)])
+            for n in range(3)
+            for i in people
+        ]
+        small = settings.model_copy(update={"ingest_batch_size": 7})
+        workers = [Services.build(store.db, small) for _ in range(2)]
+        await asyncio.gather(
+            run(workers[0], tmp_path / "w1", [bridges]),
+            run(workers[1], tmp_path / "w2", [more]),
+        )
+
+        absorbed = {
+            p["_id"] async for p in store.db.profiles.find({"merged_into": {"$exists": True}})
+        }
+        assert len(absorbed) == 30
+        assert await store.db.records.count_documents({"profile_id": {"$in": list(absorbed)}}) == 0
+        assert (
+            await store.db.identities.count_documents({"profile_id": {"$in": list(absorbed)}}) == 0
+        )
+        for i in people:
+            owner = await profile_of(services, IdentifierType.EMAIL, f"p{i}@example.com")
+            ids = {r["_id"] async for r in store.db.records.find({"profile_id": owner})}
+            assert ids == {f"shop:order:e{i}", f"shop:order:p{i}", f"shop:order:b{i}"} | {
+                f"helpdesk:service_case:c{i}-{n}" for n in range(3)
+            }
+
+    async def test_writes_that_land_after_a_merge_are_moved_to_the_survivor(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        """What a worker holding stale owners writes after another worker merged is settled."""
+        await run(services, tmp_path, history(bridge=True))
+        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
+        assert entry is not None
+        absorbed, survivor = entry["absorbed"], entry["survivor"]
+        late = {**(await store.db.records.find_one({"_id": "shop:order:4"}) or {})}
+        late.update(_id="shop:order:late", profile_id=absorbed)
+        await store.db.records.insert_one(late)
+        await store.db.identities.insert_one(
+            {
+                "_id": "email:late@example.com",
+                "profile_id": absorbed,
+                "type": "email",
+                "value": "late@example.com",
+                "created_at": NOW,
+            }
+        )
+
+        await services.merges.settle([absorbed], NOW)
+
+        record = await store.db.records.find_one({"_id": "shop:order:late"})
+        identity = await store.db.identities.find_one({"_id": "email:late@example.com"})
+        assert record is not None
+        assert identity is not None
+        assert (record["profile_id"], identity["profile_id"]) == (survivor, survivor)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 
 from c360.errors import C360Error, NotFound
 from c360.identity.repository import IdentityRepository, MergeRepository
@@ -91,6 +92,16 @@ class MergeService:
         await self._undo(entry, now)
         log.info("profiles unmerged", extra={"merge": merge_id})
         return entry
+
+    async def settle(self, profile_ids: Iterable[str], now: dt.datetime) -> None:
+        """Re-run the merges that absorbed any of these profiles.
+
+        A worker that linked records or claimed identifiers to a profile while another worker
+        was absorbing it may have written them after the repointing: running the merge's
+        idempotent steps again moves them to the survivor. Called after each batch is written.
+        """
+        for entry in await self._merges.absorbing(profile_ids):
+            await self._complete(entry, now)
 
     async def resume_unfinished(self, now: dt.datetime) -> int:
         """Complete the merges and unmerges a crashed run left half-done; returns how many."""

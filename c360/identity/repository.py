@@ -112,6 +112,14 @@ class MergeRepository:
     async def mark(self, merge_id: str, status: str, details: Document) -> None:
         await self._merges.update_one({"_id": merge_id}, {"$set": {"status": status, **details}})
 
+    async def absorbing(self, profile_ids: Iterable[str]) -> list[Document]:
+        """Merges (not undone) that absorbed any of these profiles."""
+        wanted = list(set(profile_ids))
+        if not wanted:
+            return []
+        query = {"absorbed": {"$in": wanted}, "status": {"$in": ["started", "done"]}}
+        return await self._merges.find(query).to_list()
+
     async def of_profile(self, profile_id: str) -> list[Document]:
         query = {"$or": [{"survivor": profile_id}, {"absorbed": profile_id}]}
         return await self._merges.find(query).sort("_id", 1).to_list()

@@ -251,6 +251,7 @@ class IngestService:
         ]
         outcomes = await self._write(docs)
         await self._link_waiting_returns(records, profile_ids, now)
+        await self._merges.settle({p for p in profile_ids if p is not None}, now)
         return outcomes
 
     async def _link_returns_through_orders(

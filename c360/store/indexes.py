@@ -23,7 +23,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     # Pairs an unmerge set apart, looked up by either profile.
     "separations": [IndexModel([("profiles", ASCENDING)], name="by_profile")],
     # What unmerge follows: the identity key that linked each record.
-    "merges": [IndexModel([("status", ASCENDING)], name="by_status")],
+    "merges": [
+        IndexModel([("status", ASCENDING)], name="by_status"),
+        IndexModel([("absorbed", ASCENDING)], name="by_absorbed"),
+    ],
 }
 
 
