@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from c360.auth.repository import ApiKeyRepository
+from c360.auth.service import ApiKeyService
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
     IdentityRepository,
@@ -27,6 +29,7 @@ class Services:
     profiles: ProfileService
     dead_letters: DeadLetterService
     merges: MergeService
+    keys: ApiKeyService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -35,14 +38,17 @@ class Services:
         records = RecordRepository(db)
         dead_letters = DeadLetterRepository(db)
         profile_service = ProfileService(profiles, identities, records, settings.default_region)
-        merges = MergeService(MergeRepository(db), identities, records, profile_service)
+        suggestions = SuggestionRepository(db)
+        merges = MergeService(
+            MergeRepository(db), identities, records, profile_service, suggestions
+        )
         ingest = IngestService(
             IdentityService(identities, settings.identity_rules()),
             merges,
             profile_service,
             records,
             dead_letters,
-            SuggestionRepository(db),
+            suggestions,
             batch_size=settings.ingest_batch_size,
         )
         return cls(
@@ -50,4 +56,5 @@ class Services:
             profiles=profile_service,
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
+            keys=ApiKeyService(ApiKeyRepository(db)),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ import uvicorn
 
 from c360.api.app import create_app
 from c360.api.graphql.export import write_sdl
+from c360.auth.service import Role
 from c360.cli.progress import import_progress
 from c360.errors import C360Error, InvalidInput
 from c360.ingest.files import import_file
@@ -84,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("connector", choices=["zendesk-tickets"], help="source to pull")
     sync.add_argument("--max-pages", type=int, help="stop after this many pages")
     sync.set_defaults(handler=_sync)
+
+    keys = commands.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="create a key; it is printed once")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--name", required=True, help="who or what uses it")
+    create.set_defaults(handler=_create_key)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id")
+    revoke.set_defaults(handler=_revoke_key)
+    listing_keys = keys_sub.add_parser("list", help="the keys (never their secrets)")
+    listing_keys.set_defaults(handler=_list_keys)
 
     letters = commands.add_parser("deadletters", help="rejected input items")
     letters_sub = letters.add_subparsers(required=True, metavar="ACTION")
@@ -188,6 +202,34 @@ def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
             f"attempts={letter['attempts']}\n  reason: {last['reason']}\n"
             f"  raw:    {letter['raw'][:200]}"
         )
+    return 0
+
+
+def _create_key(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> tuple[str, str]:
+        return await services.keys.create(Role(args.role), args.name, dt.datetime.now(dt.UTC))
+
+    key_id, key = asyncio.run(_with_services(settings, work))
+    print(f"id: {key_id}\nrole: {args.role}\nkey: {key}\n(shown only now: store it safely)")
+    return 0
+
+
+def _revoke_key(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> None:
+        await services.keys.revoke(args.key_id, dt.datetime.now(dt.UTC))
+
+    asyncio.run(_with_services(settings, work))
+    print(f"revoked {args.key_id}")
+    return 0
+
+
+def _list_keys(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> list[dict[str, object]]:
+        return await services.keys.all()
+
+    for key in asyncio.run(_with_services(settings, work)):
+        state = "revoked" if "revoked" in key else "active"
+        print(f"{key['_id']}  {key['role']:<9}  {state:<7}  {key['name']}")
     return 0
 
 

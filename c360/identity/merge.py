@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable
 
 from c360.errors import C360Error, NotFound
-from c360.identity.repository import IdentityRepository, MergeRepository
+from c360.identity.repository import IdentityRepository, MergeRepository, SuggestionRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
 from c360.store import Document
@@ -33,6 +33,19 @@ class MergeNotUndoable(C360Error):
     status_code = 409
 
 
+class MergeRefused(C360Error):
+    """The two profiles cannot be one person (or are one already)."""
+
+    status_code = 409
+
+
+class SuggestionNotFound(NotFound):
+    pass
+
+
+MANUAL_RULE = "manual"
+
+
 class MergeService:
     def __init__(
         self,
@@ -40,7 +53,9 @@ class MergeService:
         identities: IdentityRepository,
         records: RecordRepository,
         profiles: ProfileService,
+        suggestions: SuggestionRepository,
     ) -> None:
+        self._suggestions = suggestions
         self._merges = merges
         self._identities = identities
         self._records = records
@@ -58,7 +73,7 @@ class MergeService:
     ) -> str:
         """Merge ``absorbed`` into ``survivor``; returns the ledger entry's id."""
         entry: Document = {
-            "_id": f"{absorbed}>{survivor}",
+            "_id": await self._merges.entry_id(absorbed, survivor),
             "absorbed": absorbed,
             "survivor": survivor,
             "rule": rule,
@@ -88,10 +103,9 @@ class MergeService:
             raise MergeNotUndoable(f"merge {merge_id!r} is {entry['status']}, not done")
         undo = {"actor": actor, "at": now, **({"reason": reason} if reason else {})}
         await self._merges.mark(merge_id, "undoing", {"undo": undo})
-        entry = {**entry, "status": "undoing", "undo": undo}
-        await self._undo(entry, now)
+        await self._undo({**entry, "status": "undoing", "undo": undo}, now)
         log.info("profiles unmerged", extra={"merge": merge_id})
-        return entry
+        return await self._merges.get(merge_id) or entry
 
     async def settle(self, profile_ids: Iterable[str], now: dt.datetime) -> None:
         """Re-run the merges that absorbed any of these profiles.
@@ -102,6 +116,73 @@ class MergeService:
         """
         for entry in await self._merges.absorbing(profile_ids):
             await self._complete(entry, now)
+
+    async def preview(self, survivor: str, absorbed: str) -> Document:
+        """What merging ``absorbed`` into ``survivor`` would move; refuses impossible merges."""
+        if survivor == absorbed:
+            raise MergeRefused("a profile cannot absorb itself")
+        for profile_id in (survivor, absorbed):
+            live = await self._profiles.get(profile_id)
+            if live["_id"] != profile_id:
+                raise MergeRefused(f"profile {profile_id} was merged into {live['_id']}")
+        held = await self._identities.of_profiles([survivor, absorbed])
+        sources = {d["source"]: d["value"] for d in held[survivor] if "source" in d}
+        clashes = sorted(
+            d["source"]
+            for d in held[absorbed]
+            if "source" in d and sources.get(d["source"], d["value"]) != d["value"]
+        )
+        if clashes:
+            raise MergeRefused(
+                f"both profiles hold {', '.join(clashes)} customer ids: two customers, not one"
+            )
+        return {
+            "survivor": survivor,
+            "absorbed": absorbed,
+            "identities": [d["_id"] for d in held[absorbed]],
+            "records": await self._records.count_of(absorbed),
+        }
+
+    async def merge(
+        self, survivor: str, absorbed: str, *, actor: str, reason: str, now: dt.datetime
+    ) -> Document:
+        """A merge someone decided (an admin, an accepted suggestion)."""
+        await self.preview(survivor, absorbed)
+        merge_id = await self.absorb(
+            absorbed, survivor, MANUAL_RULE, now, actor=actor, reason=reason
+        )
+        entry = await self._merges.get(merge_id)
+        assert entry is not None  # just written
+        return entry
+
+    async def resolve_suggestion(
+        self, suggestion_id: str, accept: bool, *, actor: str, now: dt.datetime
+    ) -> Document:
+        """Accept (merge the pair; the older survives) or reject (never suggest it again)."""
+        suggestion = await self._suggestions.get(suggestion_id)
+        if suggestion is None:
+            raise SuggestionNotFound(f"no match suggestion {suggestion_id!r}")
+        if suggestion["status"] != "open":
+            raise MergeRefused(f"suggestion {suggestion_id} is already {suggestion['status']}")
+        first, second = suggestion["profiles"]
+        if accept:
+            live = sorted({(await self._profiles.get(p))["_id"] for p in (first, second)})
+            if len(live) == 2:
+                await self.merge(
+                    live[0], live[1], actor=actor, reason="suggestion accepted", now=now
+                )
+        else:
+            await self._identities.separate(first, second, f"suggestion:{suggestion_id}", now)
+        status = "accepted" if accept else "rejected"
+        await self._suggestions.resolve(suggestion_id, status, actor, now)
+        return {**suggestion, "status": status}
+
+    async def history(self, profile_id: str) -> list[Document]:
+        """The merges and unmerges a profile took part in."""
+        return await self._merges.of_profile(profile_id)
+
+    async def suggestions(self, profile_id: str) -> list[Document]:
+        return await self._suggestions.of_profile(profile_id)
 
     async def resume_unfinished(self, now: dt.datetime) -> int:
         """Complete the merges and unmerges a crashed run left half-done; returns how many."""

@@ -109,6 +109,17 @@ class MergeRepository:
     async def get(self, merge_id: str) -> Document | None:
         return await self._merges.find_one({"_id": merge_id})
 
+    async def entry_id(self, absorbed: str, survivor: str) -> str:
+        """The pair's entry id: the same while a merge of it is under way (a resumed run joins
+        it), a new one once an earlier merge of the pair was undone."""
+        base = f"{absorbed}>{survivor}"
+        taken = await self._merges.find(
+            {"absorbed": absorbed, "survivor": survivor}, {"status": 1}
+        ).to_list()
+        if all(doc["status"] == "undone" for doc in taken):
+            return base if not taken else f"{base}#{len(taken) + 1}"
+        return next(doc["_id"] for doc in taken if doc["status"] != "undone")
+
     async def mark(self, merge_id: str, status: str, details: Document) -> None:
         await self._merges.update_one({"_id": merge_id}, {"$set": {"status": status, **details}})
 
@@ -156,3 +167,12 @@ class SuggestionRepository:
 
     async def of_profile(self, profile_id: str) -> list[Document]:
         return await self._suggestions.find({"profiles": profile_id}).sort("_id", 1).to_list()
+
+    async def get(self, suggestion_id: str) -> Document | None:
+        return await self._suggestions.find_one({"_id": suggestion_id})
+
+    async def resolve(self, suggestion_id: str, status: str, actor: str, now: dt.datetime) -> None:
+        await self._suggestions.update_one(
+            {"_id": suggestion_id},
+            {"$set": {"status": status, "resolved": {"by": actor, "at": now}}},
+        )

@@ -95,6 +95,9 @@ class RecordRepository:
                 {"$set": {"profile_id": profile_id}},
             )
 
+    async def count_of(self, profile_id: str) -> int:
+        return await self._records.count_documents({"profile_id": profile_id})
+
     async def span(self, profile_id: str) -> tuple[dt.datetime, dt.datetime] | None:
         """The earliest and latest occurred_at of the profile's records (two index reads)."""
         query = {"profile_id": profile_id}

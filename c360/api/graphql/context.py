@@ -8,6 +8,7 @@ from fastapi import Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from c360.auth.service import Caller
 from c360.services import Services
 from c360.store import Document
 
@@ -15,6 +16,7 @@ from c360.store import Document
 @dataclass
 class Context(BaseContext):
     services: Services
+    caller: Caller | None = None
     identifiers: DataLoader[str, list[Document]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -23,5 +25,7 @@ class Context(BaseContext):
 
 
 async def get_context(request: Request) -> Context:
+    """Services, and the caller named by the API key (an unknown key is a 401)."""
     services: Services = request.app.state.services
-    return Context(services=services)
+    caller = await services.keys.authenticate(request.headers.get("authorization"))
+    return Context(services=services, caller=caller)

@@ -10,6 +10,7 @@ from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter, SchemaExt
 from strawberry.types import Info
 
 from c360.api.graphql.context import Context
+from c360.api.graphql.identity import Mutation
 from c360.api.graphql.types import (
     TIMELINE_TYPES,
     IdentifierType,
@@ -79,6 +80,7 @@ def build_schema(max_depth: int, max_tokens: int) -> strawberry.Schema:
     """The schema with its operation limits; a query over them is refused before it runs."""
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         types=list(TIMELINE_TYPES),
         extensions=[
             lambda: QueryDepthLimiter(max_depth=max_depth),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from c360.api.graphql.context import Context
+
+if TYPE_CHECKING:
+    from c360.api.graphql.identity import MatchSuggestion, Merge
 from c360.profiles.service import from_epoch_ms
 from c360.store import Document
 from schemas.identifiers import IdentifierType
@@ -373,6 +376,23 @@ class Profile:
     async def _values(self, info: Info[Context, None], kind: IdentifierType) -> list[str]:
         docs = await info.context.identifiers.load(self.id)
         return [d["value"] for d in docs if d["type"] == kind.value]
+
+    @strawberry.field(description="The merges and unmerges this profile took part in.")
+    async def merges(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Merge, strawberry.lazy("c360.api.graphql.identity")]]:
+        from c360.api.graphql.identity import Merge
+
+        return [Merge.from_doc(d) for d in await info.context.services.merges.history(self.id)]
+
+    @strawberry.field(description="Profiles that may be the same person, awaiting review.")
+    async def match_suggestions(
+        self, info: Info[Context, None], status: str = "open"
+    ) -> list[Annotated[MatchSuggestion, strawberry.lazy("c360.api.graphql.identity")]]:
+        from c360.api.graphql.identity import MatchSuggestion
+
+        docs = await info.context.services.merges.suggestions(self.id)
+        return [MatchSuggestion.from_doc(d) for d in docs if d["status"] == status]
 
     @strawberry.field(description="Records from every source, newest first.")
     async def timeline(

@@ -1,0 +1,206 @@
+"""Identity resolution over GraphQL: merge history, suggestions, and the admin mutations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from c360.auth.service import Role
+from c360.services import Services
+from c360.store import Store
+from schemas import IdentifierType
+from tests import factories as f
+from tests.test_merges import history, run
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+async def key(services: Services, role: Role) -> dict[str, str]:
+    _, secret = await services.keys.create(role, f"{role.value} for tests", NOW)
+    return {"authorization": f"Bearer {secret}"}
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    headers: dict[str, str] | None = None,
+    **variables: Any,
+) -> dict[str, Any]:
+    payload = {"query": query, "variables": variables}
+    response = await client.post("/graphql", json=payload, headers=headers or {})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body.get("errors") is None, body["errors"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+async def two_people(services: Services, tmp_path: Path) -> tuple[str, str]:
+    await run(
+        services,
+        tmp_path,
+        [
+            [f.order(external_id="1", identifiers=[f.email("a@example.com")])],
+            [f.order(external_id="2", identifiers=[f.phone("+34 611 22 33 44")])],
+        ],
+    )
+    first = await services.profiles.by_identifier(IdentifierType.EMAIL, "a@example.com")
+    second = await services.profiles.by_identifier(IdentifierType.PHONE, "+34611223344")
+    return str(first["_id"]), str(second["_id"])
+
+
+MERGE = """mutation($s: ID!, $a: ID!, $dry: Boolean!) {
+  mergeProfiles(survivorId: $s, absorbedId: $a, reason: "same person", dryRun: $dry) {
+    __typename ... on MergePreview { identifiers records }
+    ... on Merge { id rule actor status movedIdentifiers } ... on Error { code message } } }"""
+PROFILE = """query($id: ID!) { profile(id: $id) { ... on Profile { id
+  merges { id rule status survivorId absorbedId } matchSuggestions { id reasons status } } } }"""
+UNMERGE = """mutation($id: ID!) { unmergeProfile(mergeId: $id, reason: "no") {
+  ... on Merge { status undoneAt } } }"""
+RESOLVE = """mutation($id: ID!, $accept: Boolean!) {
+  resolveMatchSuggestion(id: $id, accept: $accept) { ... on MatchSuggestion { status } } }"""
+
+
+class TestAdminMutations:
+    async def test_dry_run_previews_and_moves_nothing(
+        self, client: httpx.AsyncClient, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        older, newer = await two_people(services, tmp_path)
+        admin = await key(services, Role.ADMIN)
+        data = await gql(client, MERGE, admin, s=older, a=newer, dry=True)
+        assert data["mergeProfiles"] == {
+            "__typename": "MergePreview",
+            "identifiers": ["phone:+34611223344"],
+            "records": 1,
+        }
+        assert await store.db.merges.count_documents({}) == 0
+
+    async def test_merge_then_unmerge(
+        self, client: httpx.AsyncClient, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        older, newer = await two_people(services, tmp_path)
+        admin = await key(services, Role.ADMIN)
+        merged = (await gql(client, MERGE, admin, s=older, a=newer, dry=False))["mergeProfiles"]
+        assert merged["__typename"] == "Merge"
+        assert (merged["rule"], merged["status"]) == ("manual", "done")
+        assert merged["movedIdentifiers"] == ["phone:+34611223344"]
+        assert merged["actor"].startswith("key:")
+        profile = (await gql(client, PROFILE, id=newer))["profile"]
+        assert profile["id"] == older  # the absorbed id resolves to the survivor
+        assert [m["status"] for m in profile["merges"]] == ["done"]
+
+        undone = await gql(client, UNMERGE, admin, id=merged["id"])
+        assert undone["unmergeProfile"]["status"] == "undone"
+        assert undone["unmergeProfile"]["undoneAt"] is not None
+        assert (await gql(client, PROFILE, id=newer))["profile"]["id"] == newer
+
+    async def test_two_customers_of_one_source_cannot_be_merged(
+        self, client: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await run(
+            services,
+            tmp_path,
+            [
+                [f.order(external_id="1", identifiers=[f.external("shopify", "1")])],
+                [f.order(external_id="2", identifiers=[f.external("shopify", "2")])],
+            ],
+        )
+        a = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "1", "shopify")
+        b = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "2", "shopify")
+        admin = await key(services, Role.ADMIN)
+        data = await gql(client, MERGE, admin, s=a["_id"], a=b["_id"], dry=False)
+        assert data["mergeProfiles"]["__typename"] == "ConflictError"
+        assert "shopify" in data["mergeProfiles"]["message"]
+
+    @pytest.mark.parametrize("role", [None, Role.AGENT, Role.MARKETING])
+    async def test_only_admins_merge(
+        self, client: httpx.AsyncClient, services: Services, tmp_path: Path, role: Role | None
+    ) -> None:
+        older, newer = await two_people(services, tmp_path)
+        headers = await key(services, role) if role else None
+        data = await gql(client, MERGE, headers, s=older, a=newer, dry=False)
+        assert data["mergeProfiles"]["__typename"] == "ForbiddenError"
+
+    async def test_an_unknown_key_is_401(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"authorization": "Bearer c360_nope_nope"},
+        )
+        assert response.status_code == 401
+        assert response.json()["error"] == "Unauthenticated"
+
+
+class TestSuggestions:
+    async def test_a_rejected_pair_is_never_suggested_again(
+        self, client: httpx.AsyncClient, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        shared = f.email("family@example.com")
+        await run(
+            services,
+            tmp_path,
+            [
+                [f.order(external_id="1", identifiers=[f.external("shopify", "1"), shared])],
+                [f.order(external_id="2", identifiers=[f.external("shopify", "2"), shared])],
+            ],
+        )
+        first = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "1", "shopify")
+        (suggestion,) = (await gql(client, PROFILE, id=first["_id"]))["profile"]["matchSuggestions"]
+        admin = await key(services, Role.ADMIN)
+        rejected = await gql(client, RESOLVE, admin, id=suggestion["id"], accept=False)
+        assert rejected["resolveMatchSuggestion"] == {"status": "rejected"}
+        await run(
+            services,
+            tmp_path / "again",
+            [
+                [f.order(external_id="3", identifiers=[f.external("shopify", "2"), shared])],
+            ],
+        )
+        stored = await store.db.match_suggestions.find_one({"_id": suggestion["id"]})
+        assert stored is not None
+        assert stored["status"] == "rejected"
+        assert (await gql(client, PROFILE, id=first["_id"]))["profile"]["matchSuggestions"] == []
+
+    async def test_accepting_merges_the_pair(
+        self, client: httpx.AsyncClient, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await run(
+            services,
+            tmp_path,
+            [
+                [f.order(external_id="1", identifiers=[f.email("a@example.com")])],
+                [f.order(external_id="2", identifiers=[f.phone("+34 611 22 33 44")])],
+            ],
+        )
+        a = await services.profiles.by_identifier(IdentifierType.EMAIL, "a@example.com")
+        b = await services.profiles.by_identifier(IdentifierType.PHONE, "+34611223344")
+        first, second = sorted((a["_id"], b["_id"]))
+        await store.db.match_suggestions.insert_one(
+            {
+                "_id": f"{first}|{second}",
+                "profiles": [first, second],
+                "status": "open",
+                "reasons": ["similar names"],
+                "created": {"at": NOW},
+            }
+        )
+        admin = await key(services, Role.ADMIN)
+        accepted = await gql(client, RESOLVE, admin, id=f"{first}|{second}", accept=True)
+        assert accepted["resolveMatchSuggestion"] == {"status": "accepted"}
+        assert (await gql(client, PROFILE, id=second))["profile"]["id"] == first
+
+
+class TestHistoryInTheProfile:
+    async def test_merges_show_on_the_survivor(
+        self, client: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await run(services, tmp_path, history(bridge=True))
+        survivor = await services.profiles.by_identifier(IdentifierType.EMAIL, "a@example.com")
+        merges = (await gql(client, PROFILE, id=survivor["_id"]))["profile"]["merges"]
+        assert [(m["rule"], m["status"], m["survivorId"]) for m in merges] == [
+            ("shared-identifier", "done", survivor["_id"])
+        ]
