@@ -43,13 +43,21 @@ class TestEmbeddedServer:
         finally:
             server.stop()
 
-    def test_no_answer_in_time_names_the_log_and_shows_its_tail(self, tmp_path: Path) -> None:
+    def test_a_server_that_dies_at_start_is_reported_with_its_log(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A broken nx_27017 first on the child's path: it dies on import, every attempt.
+        shadow = tmp_path / "shadow" / "nx_27017"
+        shadow.mkdir(parents=True)
+        (shadow / "__init__.py").write_text("raise ImportError('nx-27017 is broken here')\n")
+        monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
         with pytest.raises(EmbeddedServerError) as caught:
-            EmbeddedServer.ensure(tmp_path, start_timeout=0.01)
+            EmbeddedServer.ensure(tmp_path / "data", start_timeout=20)
         message = caught.value.detail
-        assert "did not answer ping within 0.01s" in message
-        assert f"Last lines of {tmp_path / 'server.log'}" in message
-        assert not (tmp_path / "server.json").exists()
+        assert "exited with status 1" in message
+        assert f"Last lines of {tmp_path / 'data' / 'server.log'}" in message
+        assert "nx-27017 is broken here" in message  # the log tail says why
+        assert not (tmp_path / "data" / "server.json").exists()
 
     def test_unusable_data_directory_is_a_clear_error(self, tmp_path: Path) -> None:
         (tmp_path / "db").write_text("a file where the database directory should be")
