@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.service import ApiKeyService
+from c360.identity.matcher import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
     IdentityRepository,
+    MatchRepository,
     MergeRepository,
     SuggestionRepository,
 )
@@ -42,6 +44,16 @@ class Services:
         merges = MergeService(
             MergeRepository(db), identities, records, profile_service, suggestions
         )
+        matcher = Matcher(
+            MatchRepository(db),
+            identities,
+            records,
+            profile_service,
+            merges,
+            suggestions,
+            auto_merge_at=settings.identity_match_auto,
+            review_at=settings.identity_match_review,
+        )
         ingest = IngestService(
             IdentityService(identities, settings.identity_rules()),
             merges,
@@ -49,6 +61,7 @@ class Services:
             records,
             dead_letters,
             suggestions,
+            matcher,
             batch_size=settings.ingest_batch_size,
         )
         return cls(

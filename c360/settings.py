@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         default_factory=lambda: [t.value for t in DEFAULT_PRIORITY],
         description="Identifier types, strongest first, deciding which profile a record joins.",
     )
+    identity_match_auto: float = Field(
+        default=22.0, description="Probabilistic score (log2 odds) from which profiles merge."
+    )
+    identity_match_review: float = Field(
+        default=12.0, description="Score from which a pair is suggested for review."
+    )
     ingest_batch_size: int = Field(
         default=500, gt=0, le=10_000, description="Records per store round trip at ingest."
     )

@@ -7,9 +7,9 @@ insert, and of two workers claiming the same one, exactly one wins.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from pymongo import UpdateOne
+from pymongo import ReplaceOne, UpdateOne
 
 from c360.store import Database, Document
 from c360.store.bulk import insert_new, replace_value
@@ -176,3 +176,48 @@ class SuggestionRepository:
             {"_id": suggestion_id},
             {"$set": {"status": status, "resolved": {"by": actor, "at": now}}},
         )
+
+
+class MatchRepository:
+    """``match_features`` (what matching compares, per profile) and ``match_keys`` (blocking
+    keys, indexed, so candidates are found without comparing everyone)."""
+
+    def __init__(self, db: Database) -> None:
+        self._features = db["match_features"]
+        self._keys = db["match_keys"]
+
+    async def save(self, features: Mapping[str, Document], keys: Mapping[str, set[str]]) -> None:
+        """Replace these profiles' features and blocking keys (a few round trips in all)."""
+        if not features:
+            return
+        await self._features.bulk_write(
+            [ReplaceOne({"_id": p}, {"_id": p, **doc}, upsert=True) for p, doc in features.items()],
+            ordered=False,
+        )
+        await self._keys.delete_many({"profile_id": {"$in": list(features)}})
+        docs = [
+            {"_id": f"{key}|{p}", "key": key, "profile_id": p}
+            for p, profile_keys in keys.items()
+            for key in sorted(profile_keys)
+        ]
+        await insert_new(self._keys, docs)
+
+    async def holders(self, keys: Iterable[str]) -> dict[str, set[str]]:
+        """Blocking key → the profiles that have it."""
+        wanted = list(set(keys))
+        found: dict[str, set[str]] = {}
+        if wanted:
+            async for doc in self._keys.find({"key": {"$in": wanted}}):
+                found.setdefault(doc["key"], set()).add(doc["profile_id"])
+        return found
+
+    async def features(self, profile_ids: Iterable[str]) -> dict[str, Document]:
+        wanted = list(set(profile_ids))
+        if not wanted:
+            return {}
+        return {doc["_id"]: doc async for doc in self._features.find({"_id": {"$in": wanted}})}
+
+    async def forget(self, profile_id: str) -> None:
+        """An absorbed profile is no longer a candidate."""
+        await self._features.delete_one({"_id": profile_id})
+        await self._keys.delete_many({"profile_id": profile_id})

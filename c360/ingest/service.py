@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Literal
 
+from c360.identity.matcher import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
@@ -24,7 +25,7 @@ from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
 from connectors import ItemError, Parsed, ParseResult
-from schemas import CanonicalRecord, Order, Return
+from schemas import CanonicalRecord, Order, Person, Return
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,7 @@ class IngestService:
         records: RecordRepository,
         dead_letters: DeadLetterRepository,
         suggestions: SuggestionRepository,
+        matcher: Matcher,
         batch_size: int = 500,
     ) -> None:
         self._identity = identity
@@ -187,6 +189,7 @@ class IngestService:
         self._records = records
         self._dead_letters = dead_letters
         self._suggestions = suggestions
+        self._matcher = matcher
         self._batch_size = batch_size
 
     async def ingest(
@@ -252,6 +255,12 @@ class IngestService:
         outcomes = await self._write(docs)
         await self._link_waiting_returns(records, profile_ids, now)
         await self._merges.settle({p for p in profile_ids if p is not None}, now)
+        people = {
+            p
+            for r, p, o in zip(records, profile_ids, outcomes, strict=True)
+            if isinstance(r, Person) and p is not None and o != "duplicate"
+        }
+        await self._matcher.evaluate(people, now)
         return outcomes
 
     async def _link_returns_through_orders(

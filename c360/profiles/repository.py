@@ -8,7 +8,7 @@ stores a date updated in place as a string.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from pymongo import UpdateOne
 
@@ -21,6 +21,14 @@ class ProfileRepository:
 
     async def get(self, profile_id: str) -> Document | None:
         return await self._profiles.find_one({"_id": profile_id})
+
+    async def merged(self, profile_ids: Iterable[str]) -> set[str]:
+        """Those of these profiles that were absorbed into another."""
+        wanted = list(set(profile_ids))
+        if not wanted:
+            return set()
+        query = {"_id": {"$in": wanted}, "merged_into": {"$exists": True}}
+        return {doc["_id"] async for doc in self._profiles.find(query, {"_id": 1})}
 
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.update_one({"_id": absorbed}, {"$set": {"merged_into": survivor}})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from c360.errors import InvalidInput, NotFound
@@ -95,6 +95,11 @@ class ProfileService:
         if profile is not None and "first_seen_ms" in profile:
             span = (profile["first_seen_ms"], profile["last_seen_ms"])
             await self._profiles.record_activity({survivor: span}, now)
+
+    async def live(self, profile_ids: Iterable[str]) -> list[str]:
+        """These profiles, less the ones absorbed into another."""
+        ids = set(profile_ids)
+        return sorted(ids - await self._profiles.merged(ids))
 
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.mark_merged(absorbed, survivor)

@@ -95,6 +95,20 @@ class RecordRepository:
                 {"$set": {"profile_id": profile_id}},
             )
 
+    async def people_of(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
+        """Each profile's person record payloads, oldest first, in one round trip."""
+        wanted = list(set(profile_ids))
+        found: dict[str, list[Document]] = {p: [] for p in wanted}
+        if wanted:
+            cursor = self._records.find(
+                {"profile_id": {"$in": wanted}, "kind": "person"},
+                {"data": 1, "profile_id": 1, "timeline_key": 1},
+            )
+            docs = sorted([d async for d in cursor], key=lambda d: d["timeline_key"])
+            for doc in docs:
+                found[doc["profile_id"]].append(doc["data"])
+        return found
+
     async def count_of(self, profile_id: str) -> int:
         return await self._records.count_documents({"profile_id": profile_id})
 

@@ -23,6 +23,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     # Pairs an unmerge set apart, looked up by either profile.
     "separations": [IndexModel([("profiles", ASCENDING)], name="by_profile")],
     # What unmerge follows: the identity key that linked each record.
+    "match_keys": [
+        IndexModel([("key", ASCENDING)], name="by_key"),
+        IndexModel([("profile_id", ASCENDING)], name="by_profile"),
+    ],
     "merges": [
         IndexModel([("status", ASCENDING)], name="by_status"),
         IndexModel([("absorbed", ASCENDING)], name="by_absorbed"),

@@ -1,0 +1,105 @@
+"""Running probabilistic matching when people records arrive: score candidates from the
+blocking keys, merge above the automatic threshold (rule ``probabilistic``, reversible like any
+merge), suggest between the thresholds with a per-field explanation. A batch's profiles are
+evaluated together: a handful of round trips per batch, whatever its size."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+
+from c360.identity.matching import (
+    Features,
+    Score,
+    Weights,
+    blocking_keys,
+    features_of,
+    score,
+)
+from c360.identity.merge import MergeRefused, MergeService
+from c360.identity.repository import IdentityRepository, MatchRepository, SuggestionRepository
+from c360.profiles.service import ProfileService
+from c360.records.repository import RecordRepository
+
+log = logging.getLogger(__name__)
+
+PROBABILISTIC_RULE = "probabilistic"
+
+
+class Matcher:
+    def __init__(
+        self,
+        matches: MatchRepository,
+        identities: IdentityRepository,
+        records: RecordRepository,
+        profiles: ProfileService,
+        merges: MergeService,
+        suggestions: SuggestionRepository,
+        *,
+        auto_merge_at: float,
+        review_at: float,
+        weights: Weights | None = None,
+    ) -> None:
+        self._matches = matches
+        self._identities = identities
+        self._records = records
+        self._profiles = profiles
+        self._merges = merges
+        self._suggestions = suggestions
+        self._auto = auto_merge_at
+        self._review = review_at
+        self._weights = weights or Weights()
+
+    async def evaluate(self, profile_ids: Iterable[str], now: dt.datetime) -> None:
+        """Refresh these profiles' features and keys; merge or suggest their likely twins."""
+        live = await self._profiles.live(profile_ids)
+        if not live:
+            return
+        people = await self._records.people_of(live)
+        held = await self._identities.of_profiles(live)
+        mine: dict[str, Features] = {}
+        keys: dict[str, set[str]] = {}
+        for p in live:
+            phones = [d["value"] for d in held[p] if d["type"] == "phone"]
+            mine[p] = features_of(people[p], phones)
+            keys[p] = blocking_keys(mine[p])
+        await self._matches.save({p: f.to_doc() for p, f in mine.items()}, keys)
+        holders = await self._matches.holders(k for ks in keys.values() for k in ks)
+        apart = await self._identities.apart(live)
+        candidates = {
+            p: set().union(*(holders.get(k, set()) for k in keys[p])) - {p} - apart.get(p, set())
+            for p in live
+        }
+        stored = await self._matches.features(set().union(*candidates.values()))
+        gone: set[str] = set()
+        suggestions: list[tuple[str, str, str]] = []
+        for p in live:
+            for other in sorted(candidates[p] & set(stored)):
+                if p in gone or other in gone:
+                    continue
+                result = score(mine[p], Features.from_doc(stored[other]), self._weights)
+                if result.total < self._review:
+                    continue
+                first, second = sorted((p, other))
+                if result.total >= self._auto and await self._merge(first, second, result, now):
+                    gone.add(second)
+                    continue
+                suggestions.append((first, second, result.explain()))
+        await self._suggestions.add(suggestions, now)
+
+    async def _merge(self, survivor: str, absorbed: str, result: Score, now: dt.datetime) -> bool:
+        try:
+            await self._merges.preview(survivor, absorbed)  # refuses two customers of a source
+        except MergeRefused:
+            return False
+        await self._merges.absorb(
+            absorbed,
+            survivor,
+            PROBABILISTIC_RULE,
+            now,
+            actor="matcher",
+            reason=result.explain(),
+        )
+        await self._matches.forget(absorbed)
+        return True
