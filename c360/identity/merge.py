@@ -117,8 +117,8 @@ class MergeService:
         for entry in await self._merges.absorbing(profile_ids):
             await self._complete(entry, now)
 
-    async def preview(self, survivor: str, absorbed: str) -> Document:
-        """What merging ``absorbed`` into ``survivor`` would move; refuses impossible merges."""
+    async def check(self, survivor: str, absorbed: str) -> list[str]:
+        """Refuse impossible merges; returns the identity keys ``absorbed`` would bring."""
         if survivor == absorbed:
             raise MergeRefused("a profile cannot absorb itself")
         for profile_id in (survivor, absorbed):
@@ -136,10 +136,15 @@ class MergeService:
             raise MergeRefused(
                 f"both profiles hold {', '.join(clashes)} customer ids: two customers, not one"
             )
+        return [d["_id"] for d in held[absorbed]]
+
+    async def preview(self, survivor: str, absorbed: str) -> Document:
+        """What merging ``absorbed`` into ``survivor`` would move; refuses impossible merges."""
+        identities = await self.check(survivor, absorbed)
         return {
             "survivor": survivor,
             "absorbed": absorbed,
-            "identities": [d["_id"] for d in held[absorbed]],
+            "identities": identities,
             "records": await self._records.count_of(absorbed),
         }
 
@@ -147,7 +152,7 @@ class MergeService:
         self, survivor: str, absorbed: str, *, actor: str, reason: str, now: dt.datetime
     ) -> Document:
         """A merge someone decided (an admin, an accepted suggestion)."""
-        await self.preview(survivor, absorbed)
+        await self.check(survivor, absorbed)
         merge_id = await self.absorb(
             absorbed, survivor, MANUAL_RULE, now, actor=actor, reason=reason
         )
