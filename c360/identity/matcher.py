@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable
 
 from c360.identity.matching import (
+    MAX_BLOCK,
     Features,
     Score,
     Weights,
@@ -64,8 +65,24 @@ class Matcher:
             phones = [d["value"] for d in held[p] if d["type"] == "phone"]
             mine[p] = features_of(people[p], phones)
             keys[p] = blocking_keys(mine[p])
-        await self._matches.save({p: f.to_doc() for p, f in mine.items()}, keys)
-        holders = await self._matches.holders(k for ks in keys.values() for k in ks)
+        # Only what changed is rewritten and compared again (a customer's person record comes
+        # again with each of their orders, mostly unchanged).
+        before = await self._matches.features(live)
+        live = [p for p in live if mine[p].to_doc() != _without_id(before.get(p))]
+        if not live:
+            return
+        await self._matches.save(
+            {p: mine[p].to_doc() for p in live},
+            {p: keys[p] for p in live},
+            replacing=[p for p in live if p in before],
+        )
+        holders = {
+            key: members
+            for key, members in (
+                await self._matches.holders(k for ks in keys.values() for k in ks)
+            ).items()
+            if len(members) <= MAX_BLOCK
+        }
         apart = await self._identities.apart(live)
         candidates = {
             p: set().union(*(holders.get(k, set()) for k in keys[p])) - {p} - apart.get(p, set())
@@ -103,3 +120,7 @@ class Matcher:
         )
         await self._matches.forget(absorbed)
         return True
+
+
+def _without_id(doc: dict[str, object] | None) -> dict[str, object] | None:
+    return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}

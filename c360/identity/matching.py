@@ -7,7 +7,9 @@ orders of magnitude for person data (a birth date is shared by 1 in ~10 000 rand
 phone number by almost none); they are settings, to be calibrated on labelled pairs.
 
 Candidates come from blocking keys kept in the store (``match_keys``), so only profiles sharing
-a phonetic name, a birth date, a phone tail or a postcode are ever compared.
+a phonetic name, a birth date, a phone tail or a postcode are ever compared. A key that too many
+profiles share (a common name) says little and would cost a comparison with each of them: such
+blocks are skipped (``MAX_BLOCK``), as blocking rules do in record-linkage tools.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jellyfish
+
+MAX_BLOCK = 50
+"""A blocking key shared by more profiles than this is not used to find candidates."""
 
 NICKNAMES = {
     name: group[0]
@@ -89,9 +94,10 @@ def blocking_keys(f: Features) -> set[str]:
     if f.birth_date:
         keys.add(f"dob:{f.birth_date}")
     if f.given and f.family:
-        given = NICKNAMES.get(f.given, f.given)  # Bob and Robert share a key
-        keys.add(f"name:{jellyfish.metaphone(f.family)}:{given[0]}")
-        keys.add(f"name:{jellyfish.metaphone(f.given)}:{f.family[0]}")  # swapped names meet
+        # Both names by sound, in either order (swapped names meet), nicknames as their name.
+        given = jellyfish.metaphone(NICKNAMES.get(f.given, f.given))
+        family = jellyfish.metaphone(f.family)
+        keys.add(f"name:{min(given, family)}:{max(given, family)}")
     if f.postal_code and f.family:
         keys.add(f"postal:{f.postal_code}:{jellyfish.metaphone(f.family)}")
     keys.update(f"tail:{phone[-7:]}" for phone in f.phones if len(phone) >= 9)

@@ -186,15 +186,23 @@ class MatchRepository:
         self._features = db["match_features"]
         self._keys = db["match_keys"]
 
-    async def save(self, features: Mapping[str, Document], keys: Mapping[str, set[str]]) -> None:
-        """Replace these profiles' features and blocking keys (a few round trips in all)."""
+    async def save(
+        self,
+        features: Mapping[str, Document],
+        keys: Mapping[str, set[str]],
+        replacing: Sequence[str] = (),
+    ) -> None:
+        """Write these profiles' features and blocking keys (a few round trips in all).
+
+        ``replacing`` names the profiles that had keys before: only theirs are deleted first.
+        """
         if not features:
             return
         await self._features.bulk_write(
             [ReplaceOne({"_id": p}, {"_id": p, **doc}, upsert=True) for p, doc in features.items()],
             ordered=False,
         )
-        await self._delete_keys_of(list(features))
+        await self._delete_keys_of(list(replacing))
         docs = [
             {"_id": f"{key}|{p}", "key": key, "profile_id": p}
             for p, profile_keys in keys.items()
@@ -223,6 +231,8 @@ class MatchRepository:
         await self._delete_keys_of([profile_id])
 
     async def _delete_keys_of(self, profile_ids: list[str]) -> None:
+        if not profile_ids:
+            return
         # Ids through the index, then delete by _id: the embedded server scans for a filtered
         # delete, which made matching slow down as match_keys grew.
         cursor = self._keys.find({"profile_id": {"$in": profile_ids}}, {"_id": 1})
