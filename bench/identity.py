@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -49,11 +48,12 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.common import bench_store, positive
 from bench.generate import START, Population
 from bench.generate import Person as GeneratedPerson
 from c360.identity.matcher import PROBABILISTIC_RULE
@@ -491,27 +491,6 @@ RUNS: dict[str, Json] = {
 }
 
 
-@contextlib.asynccontextmanager
-async def bench_store(
-    work_dir: Path, batch_size: int, overrides: Json
-) -> AsyncIterator[tuple[Store, Settings]]:
-    """A fresh database on the configured store (or a private embedded one), dropped after."""
-    settings = Settings(
-        _env_file=None,
-        database=f"bench_{uuid.uuid4().hex[:8]}",
-        data_dir=work_dir / "store",
-        default_region="ES",
-        ingest_batch_size=batch_size,
-        log_level="WARNING",
-    ).model_copy(update=overrides)
-    store = await Store.open(settings)
-    try:
-        yield store, settings
-    finally:
-        await store.client.drop_database(settings.database)
-        await store.close()
-
-
 async def run(people: int, seed: int, batch_size: int) -> None:
     with tempfile.TemporaryDirectory(prefix="c360-bench-") as tmp:
         started = time.perf_counter()
@@ -590,22 +569,15 @@ def _result_row(r: Result) -> str:
     )
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
-        "--people", type=_positive, default=10_000, metavar="N", help="default: 10 000"
+        "--people", type=positive, default=10_000, metavar="N", help="default: 10 000"
     )
     parser.add_argument("--seed", type=int, default=7, help="of the generated data (default: 7)")
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive,
         default=Settings(_env_file=None).ingest_batch_size,
         metavar="B",
         help="records per store round trip (default: from settings)",

@@ -45,12 +45,12 @@ import os
 import resource
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import bench_store, positive
 from bench.generate import FILE_NAMES, Written, generate_all, write_segment
 from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary, record_document
@@ -306,25 +306,6 @@ async def run_rss(lines: int, people: int, batch_size: int, seed: int, keep: Pat
 # --- Shared -----------------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def bench_store(work_dir: Path, batch_size: int) -> AsyncIterator[tuple[Store, Settings]]:
-    """A fresh database on the configured store (or a private embedded one), dropped after."""
-    settings = Settings(
-        _env_file=None,
-        database=f"bench_{uuid.uuid4().hex[:8]}",
-        data_dir=work_dir / "store",
-        default_region="ES",
-        ingest_batch_size=batch_size,
-        log_level="WARNING",
-    )
-    store = await Store.open(settings)
-    try:
-        yield store, settings
-    finally:
-        await store.client.drop_database(settings.database)
-        await store.close()
-
-
 def _files_dir(keep: Path | None, tmp: Path) -> Path:
     if keep is None:
         return tmp
@@ -351,24 +332,17 @@ def current_rss_mb() -> float:
     return resident_pages * _PAGE_SIZE / 2**20
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
-        "--records", type=_positive, default=100_000, metavar="N", help="default: 100 000"
+        "--records", type=positive, default=100_000, metavar="N", help="default: 100 000"
     )
     parser.add_argument(
-        "--people", type=_positive, metavar="P", help="population size (default: records / 10)"
+        "--people", type=positive, metavar="P", help="population size (default: records / 10)"
     )
     parser.add_argument(
         "--batch-size",
-        type=_positive,
+        type=positive,
         default=Settings(_env_file=None).ingest_batch_size,
         metavar="B",
         help="records per store round trip, pipeline and baseline (default: from settings)",
@@ -382,7 +356,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--rss-lines",
-        type=_positive,
+        type=positive,
         nargs="?",
         const=1_000_000,
         metavar="M",
