@@ -96,6 +96,32 @@ _ORDER_FIELDS = ("ordered_at", "store_id", "currency", "total", *IDENTIFIER_FIEL
 """Fields about the whole order: every line of an order must agree on them (or leave them empty)."""
 
 
+class _RowConnector:
+    """A CSV source with one record per row; subclasses say how a row's values become it."""
+
+    name: ClassVar[str]
+    kinds: ClassVar[tuple[RecordKind, ...]]
+    default_source: ClassVar[str]
+    spec: ClassVar[CsvSpec]
+    model: ClassVar[type[Any]]
+
+    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
+        fallback = _source(options, self.default_source)
+        for row in _usable_rows(stream, options, self.spec):
+            if isinstance(row, ItemError):
+                yield row
+                continue
+            values = Values(row.values, options, self.row_source(row, fallback))
+            yield _row_record(self.model, self.row_data(values, row), row, values)
+
+    def row_source(self, row: Row, fallback: str) -> str:
+        """The source name of a row's record (one column may name it)."""
+        return fallback
+
+    def row_data(self, values: Values, row: Row) -> dict[str, Any]:
+        raise NotImplementedError
+
+
 class PosCsvConnector:
     """In-store sales, one row per line item; adjacent rows with one ``order_id`` are an order.
 
@@ -251,7 +277,7 @@ class _PendingOrder:
 # --- Returns -------------------------------------------------------------------------------
 
 
-class ReturnsCsvConnector:
+class ReturnsCsvConnector(_RowConnector):
     """Returns and refunds, one row per return.
 
     Columns: ``return_id, returned_at, order_id, sku, quantity, amount, currency, reason,
@@ -279,30 +305,24 @@ class ReturnsCsvConnector:
         needs_currency=True,
     )
 
-    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
-        source = _source(options, self.default_source)
-        for row in _usable_rows(stream, options, self.spec):
-            if isinstance(row, ItemError):
-                yield row
-                continue
-            values = Values(row.values, options, source)
-            quantity = values.whole("quantity")
-            sku = values.text("sku")
-            returned = quantity is not None or sku is not None
-            items = (
-                [{"sku": sku, "quantity": 1 if quantity is None else quantity}] if returned else []
-            )
-            data = {
-                "source": source,
-                "external_id": values.text("return_id", required=True),
-                "occurred_at": values.timestamp("returned_at", required=True),
-                "identifiers": values.identifiers(required=False),
-                "order_external_id": values.text("order_id", required=True),
-                "items": items,
-                "amount": values.money("amount", values.currency(), required=True),
-                "reason": values.text("reason"),
-            }
-            yield _row_record(Return, data, row, values)
+    model: ClassVar[type[Return]] = Return
+
+    def row_data(self, values: Values, row: Row) -> dict[str, Any]:
+        quantity = values.whole("quantity")
+        sku = values.text("sku")
+        returned = quantity is not None or sku is not None
+        items = [{"sku": sku, "quantity": 1 if quantity is None else quantity}] if returned else []
+        data = {
+            "source": values.source,
+            "external_id": values.text("return_id", required=True),
+            "occurred_at": values.timestamp("returned_at", required=True),
+            "identifiers": values.identifiers(required=False),
+            "order_external_id": values.text("order_id", required=True),
+            "items": items,
+            "amount": values.money("amount", values.currency(), required=True),
+            "reason": values.text("reason"),
+        }
+        return data
 
 
 # --- Service -------------------------------------------------------------------------------
@@ -333,7 +353,7 @@ _PRIORITY_SYNONYMS = {"medium": "normal", "critical": "urgent"}
 _TAG_SEPARATORS = re.compile(r"[;|]")
 
 
-class ServiceCsvConnector:
+class ServiceCsvConnector(_RowConnector):
     """Call-centre and chat logs, one row per case.
 
     Columns: ``case_id, opened_at, channel, status, priority, subject, description,
@@ -367,56 +387,46 @@ class ServiceCsvConnector:
         any_of=(IDENTIFIER_FIELDS,),
     )
 
-    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
-        source = _source(options, self.default_source)
-        complaint_tags = {tag.strip().lower() for tag in options.complaint_tags}
-        for row in _usable_rows(stream, options, self.spec):
-            if isinstance(row, ItemError):
-                yield row
-                continue
-            values = Values(row.values, options, source)
-            solved_at = values.timestamp("solved_at")
-            status_default = CaseStatus.SOLVED if "solved_at" in row.values else CaseStatus.OPEN
-            tags = list(
-                dict.fromkeys(
-                    tag.strip()
-                    for tag in _TAG_SEPARATORS.split(values.text("tags") or "")
-                    if tag.strip()
-                )
+    model: ClassVar[type[ServiceCase]] = ServiceCase
+
+    def row_data(self, values: Values, row: Row) -> dict[str, Any]:
+        complaint_tags = {tag.strip().lower() for tag in values.options.complaint_tags}
+        solved_at = values.timestamp("solved_at")
+        status_default = CaseStatus.SOLVED if "solved_at" in row.values else CaseStatus.OPEN
+        tags = list(
+            dict.fromkeys(
+                tag.strip()
+                for tag in _TAG_SEPARATORS.split(values.text("tags") or "")
+                if tag.strip()
             )
-            complaint = values.flag("complaint") or any(
-                tag.lower() in complaint_tags for tag in tags
-            )
-            satisfaction = values.text("satisfaction")
-            data = {
-                "source": source,
-                "external_id": values.text("case_id", required=True),
-                "occurred_at": values.timestamp("opened_at", required=True),
-                "identifiers": values.identifiers(),
-                "channel": _choice(
-                    values, "channel", ServiceChannel, _CHANNEL_SYNONYMS, required=True
-                ),
-                "status": _choice(
-                    values, "status", CaseStatus, _STATUS_SYNONYMS, status_default.value
-                ),
-                "priority": _choice(
-                    values, "priority", CasePriority, _PRIORITY_SYNONYMS, CasePriority.NORMAL.value
-                ),
-                "subject": values.text("subject"),
-                "description": values.text("description"),
-                "first_response_at": values.timestamp("first_response_at"),
-                "solved_at": solved_at,
-                "satisfaction": satisfaction.lower() if satisfaction else None,
-                "tags": tags,
-                "complaint": complaint,
-            }
-            yield _row_record(ServiceCase, data, row, values)
+        )
+        complaint = values.flag("complaint") or any(tag.lower() in complaint_tags for tag in tags)
+        satisfaction = values.text("satisfaction")
+        data = {
+            "source": values.source,
+            "external_id": values.text("case_id", required=True),
+            "occurred_at": values.timestamp("opened_at", required=True),
+            "identifiers": values.identifiers(),
+            "channel": _choice(values, "channel", ServiceChannel, _CHANNEL_SYNONYMS, required=True),
+            "status": _choice(values, "status", CaseStatus, _STATUS_SYNONYMS, status_default.value),
+            "priority": _choice(
+                values, "priority", CasePriority, _PRIORITY_SYNONYMS, CasePriority.NORMAL.value
+            ),
+            "subject": values.text("subject"),
+            "description": values.text("description"),
+            "first_response_at": values.timestamp("first_response_at"),
+            "solved_at": solved_at,
+            "satisfaction": satisfaction.lower() if satisfaction else None,
+            "tags": tags,
+            "complaint": complaint,
+        }
+        return data
 
 
 # --- CRM master data -----------------------------------------------------------------------
 
 
-class CustomersCsvConnector:
+class CustomersCsvConnector(_RowConnector):
     """Customer master data, one row per person.
 
     Columns: ``customer_id, loyalty_id, first_name, last_name, full_name, email, phone,
@@ -454,43 +464,39 @@ class CustomersCsvConnector:
         any_of=(("customer_id", "loyalty_id"),),
     )
 
-    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
-        source = _source(options, self.default_source)
-        for row in _usable_rows(stream, options, self.spec):
-            if isinstance(row, ItemError):
-                yield row
-                continue
-            values = Values(row.values, options, source)
-            external_id = values.text("customer_id") or values.text("loyalty_id")
-            if external_id is None:
-                values.fail("customer_id", "missing, and no loyalty_id either")
-            line1 = values.text("address_line1")
-            if line1 is not None and values.text("country") is None:
-                values.fail("country", "missing (an address needs its country)")
-            address = {
-                "line1": line1,
-                "line2": values.text("address_line2"),
-                "city": values.text("city"),
-                "region": values.text("region"),
-                "postal_code": values.text("postal_code"),
-                "country": values.text("country"),
-            }
-            data = {
-                "source": source,
-                "external_id": external_id,
-                "occurred_at": values.timestamp("created_at", required=True),
-                "updated_at": values.timestamp("updated_at"),
-                "identifiers": values.identifiers(),
-                "given_name": values.text("first_name"),
-                "family_name": values.text("last_name"),
-                "full_name": values.text("full_name"),
-                "addresses": [address] if line1 else [],
-                "birth_date": values.date("birth_date"),
-                "language": values.text("language"),
-                "country": values.text("country"),
-                "time_zone": values.text("time_zone"),
-            }
-            yield _row_record(Person, data, row, values)
+    model: ClassVar[type[Person]] = Person
+
+    def row_data(self, values: Values, row: Row) -> dict[str, Any]:
+        external_id = values.text("customer_id") or values.text("loyalty_id")
+        if external_id is None:
+            values.fail("customer_id", "missing, and no loyalty_id either")
+        line1 = values.text("address_line1")
+        if line1 is not None and values.text("country") is None:
+            values.fail("country", "missing (an address needs its country)")
+        address = {
+            "line1": line1,
+            "line2": values.text("address_line2"),
+            "city": values.text("city"),
+            "region": values.text("region"),
+            "postal_code": values.text("postal_code"),
+            "country": values.text("country"),
+        }
+        data = {
+            "source": values.source,
+            "external_id": external_id,
+            "occurred_at": values.timestamp("created_at", required=True),
+            "updated_at": values.timestamp("updated_at"),
+            "identifiers": values.identifiers(),
+            "given_name": values.text("first_name"),
+            "family_name": values.text("last_name"),
+            "full_name": values.text("full_name"),
+            "addresses": [address] if line1 else [],
+            "birth_date": values.date("birth_date"),
+            "language": values.text("language"),
+            "country": values.text("country"),
+            "time_zone": values.text("time_zone"),
+        }
+        return data
 
 
 # --- Surveys -------------------------------------------------------------------------------
@@ -499,7 +505,7 @@ _SURVEY_IDENTIFIERS = ("email", "phone", "customer_id")
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
-class SurveysCsvConnector:
+class SurveysCsvConnector(_RowConnector):
     """Survey responses (NPS, CSAT, CES), one row per response.
 
     Columns: ``response_id, responded_at, email, phone, customer_id, source, type, score,
@@ -526,30 +532,29 @@ class SurveysCsvConnector:
         any_of=(_SURVEY_IDENTIFIERS,),
     )
 
-    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
-        fallback = _source(options, self.default_source)
-        for row in _usable_rows(stream, options, self.spec):
-            if isinstance(row, ItemError):
-                yield row
-                continue
-            source = (row.get("source") or fallback).lower()
-            values = Values(row.values, options, source)
-            if not _SOURCE_NAME.match(source):
-                values.fail("source", f"{row.get('source')!r} is not a lower-case source name")
-            survey_type = _choice(values, "type", SurveyType, {}, required=True)
-            score = values.whole("score", required=True)
-            if survey_type is not None and score is not None:
-                low, high = SCORE_RANGES[SurveyType(survey_type)]
-                if not low <= score <= high:
-                    values.fail("score", f"{score} is outside {low}..{high} for {survey_type}")
-            data = {
-                "source": source,
-                "external_id": values.text("response_id", required=True),
-                "occurred_at": values.timestamp("responded_at", required=True),
-                "identifiers": values.identifiers(_SURVEY_IDENTIFIERS),
-                "survey_type": survey_type,
-                "score": score,
-                "comment": values.text("comment"),
-                "touchpoint": values.text("touchpoint"),
-            }
-            yield _row_record(SurveyResponse, data, row, values)
+    model: ClassVar[type[SurveyResponse]] = SurveyResponse
+
+    def row_source(self, row: Row, fallback: str) -> str:
+        return (row.get("source") or fallback).lower()
+
+    def row_data(self, values: Values, row: Row) -> dict[str, Any]:
+        source = values.source
+        if not _SOURCE_NAME.match(source):
+            values.fail("source", f"{row.get('source')!r} is not a lower-case source name")
+        survey_type = _choice(values, "type", SurveyType, {}, required=True)
+        score = values.whole("score", required=True)
+        if survey_type is not None and score is not None:
+            low, high = SCORE_RANGES[SurveyType(survey_type)]
+            if not low <= score <= high:
+                values.fail("score", f"{score} is outside {low}..{high} for {survey_type}")
+        data = {
+            "source": source,
+            "external_id": values.text("response_id", required=True),
+            "occurred_at": values.timestamp("responded_at", required=True),
+            "identifiers": values.identifiers(_SURVEY_IDENTIFIERS),
+            "survey_type": survey_type,
+            "score": score,
+            "comment": values.text("comment"),
+            "touchpoint": values.text("touchpoint"),
+        }
+        return data
