@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.service import ApiKeyService
+from c360.consent.service import ConsentService
 from c360.identity.matcher import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
@@ -31,6 +32,7 @@ class Services:
     profiles: ProfileService
     dead_letters: DeadLetterService
     merges: MergeService
+    consent: ConsentService
     keys: ApiKeyService
 
     @classmethod
@@ -69,5 +71,6 @@ class Services:
             profiles=profile_service,
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
+            consent=ConsentService(records),
             keys=ApiKeyService(ApiKeyRepository(db)),
         )

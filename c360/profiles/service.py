@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from c360.errors import InvalidInput, NotFound
 from c360.identity.repository import IdentityRepository
 from c360.profiles.repository import ProfileRepository
+from c360.profiles.traits import Traits, fold_traits
 from c360.records.repository import RecordRepository
 from c360.store import Document
 from schemas.identifiers import IdentifierType, identity_key, normalize_value
@@ -140,6 +141,11 @@ class ProfileService:
         """Each profile's identifiers, in the order asked (a DataLoader's batch function)."""
         found = await self._identities.of_profiles(profile_ids)
         return [found[profile_id] for profile_id in profile_ids]
+
+    async def traits(self, profile_ids: Sequence[str]) -> list[Traits]:
+        """Each profile's traits with provenance, in the order asked (a DataLoader's batch)."""
+        people = await self._records.of_kind(profile_ids, "person")
+        return [fold_traits(people[p]) for p in profile_ids]
 
     async def timeline(
         self,

@@ -109,6 +109,17 @@ class RecordRepository:
                 found[doc["profile_id"]].append(doc["data"])
         return found
 
+    async def of_kind(self, profile_ids: Iterable[str], kind: str) -> dict[str, list[Document]]:
+        """Each profile's records of one kind (what traits and consent are folded from)."""
+        wanted = list(set(profile_ids))
+        found: dict[str, list[Document]] = {p: [] for p in wanted}
+        if wanted:
+            projection = {"source": 1, "occurred_at": 1, "revision": 1, "data": 1, "profile_id": 1}
+            query = {"profile_id": {"$in": wanted}, "kind": kind}
+            async for doc in self._records.find(query, projection):
+                found[doc["profile_id"]].append(doc)
+        return found
+
     async def count_of(self, profile_id: str) -> int:
         return await self._records.count_documents({"profile_id": profile_id})
 

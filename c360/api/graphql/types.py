@@ -13,7 +13,10 @@ from c360.api.graphql.context import Context
 
 if TYPE_CHECKING:
     from c360.api.graphql.identity import MatchSuggestion, Merge
+from c360.consent.state import ConsentState
 from c360.profiles.service import from_epoch_ms
+from c360.profiles.traits import SeenAddress
+from c360.profiles.traits import Trait as TraitValue
 from c360.store import Document
 from schemas.identifiers import IdentifierType
 from schemas.records import (
@@ -342,6 +345,86 @@ class TimelineConnection:
     page_info: PageInfo
 
 
+# --- Traits and consent -----------------------------------------------------------------------
+
+
+@strawberry.type(description="Where a value came from.")
+class Provenance:
+    source: str
+    record_id: strawberry.ID
+    observed_at: dt.datetime
+
+
+@strawberry.type(
+    description="A profile attribute: the most recent non-empty value, with its origin."
+)
+class Trait:
+    name: str
+    value: str
+    provenance: Provenance
+
+    @classmethod
+    def from_value(cls, trait: TraitValue) -> Trait:
+        origin = trait.provenance
+        return cls(
+            name=trait.name,
+            value=trait.value,
+            provenance=Provenance(
+                source=origin.source,
+                record_id=strawberry.ID(origin.record_id),
+                observed_at=origin.observed_at,
+            ),
+        )
+
+
+@strawberry.type(description="A postal address the person used, with where and when it was seen.")
+class ProfileAddress:
+    address: PostalAddress
+    sources: list[str]
+    first_seen_at: dt.datetime
+    last_seen_at: dt.datetime
+
+    @classmethod
+    def from_seen(cls, seen: SeenAddress) -> ProfileAddress:
+        return cls(
+            address=PostalAddress(**seen.address),
+            sources=seen.sources,
+            first_seen_at=seen.first_seen,
+            last_seen_at=seen.last_seen,
+        )
+
+
+@strawberry.type(description="Consent for one channel (or contact point) and purpose.")
+class Consent:
+    channel: ContactChannel
+    contact_point: str | None = strawberry.field(
+        description="The address or number; null when it covers the whole channel."
+    )
+    purpose: str
+    status: ConsentStatus
+    since: dt.datetime
+    source: str
+    record_id: strawberry.ID = strawberry.field(description="The change that decided it.")
+    evidence: str | None
+    pending_since: dt.datetime | None = strawberry.field(
+        description="A double opt-in was sent and is not confirmed yet."
+    )
+
+    @classmethod
+    def from_state(cls, state: ConsentState) -> Consent:
+        return cls(
+            channel=ContactChannel(state.channel),
+            contact_point=state.contact_point,
+            purpose=state.purpose,
+            status=ConsentStatus(state.status),
+            since=state.since,
+            source=state.source,
+            record_id=strawberry.ID(state.record_id),
+            evidence=state.evidence,
+            pending_since=state.pending_since,
+        )
+
+
 # --- The profile ------------------------------------------------------------------------------
 
 
@@ -376,6 +459,29 @@ class Profile:
     async def _values(self, info: Info[Context, None], kind: IdentifierType) -> list[str]:
         docs = await info.context.identifiers.load(self.id)
         return [d["value"] for d in docs if d["type"] == kind.value]
+
+    @strawberry.field(description="The name to show: full name, else given and family names.")
+    async def display_name(self, info: Info[Context, None]) -> str | None:
+        return (await info.context.traits.load(self.id)).display_name
+
+    @strawberry.field(
+        description="Attributes from person records: per field the most recent non-empty value."
+    )
+    async def traits(self, info: Info[Context, None]) -> list[Trait]:
+        traits = await info.context.traits.load(self.id)
+        return [Trait.from_value(t) for t in traits.fields.values()]
+
+    @strawberry.field(description="Every postal address seen, most recently seen first.")
+    async def addresses(self, info: Info[Context, None]) -> list[ProfileAddress]:
+        traits = await info.context.traits.load(self.id)
+        return [ProfileAddress.from_seen(a) for a in traits.addresses]
+
+    @strawberry.field(
+        description="Effective consent per channel, contact point and purpose; merging never "
+        "widens it (an opt-out stands unless a newer opt-in for the same point and purpose)."
+    )
+    async def consents(self, info: Info[Context, None]) -> list[Consent]:
+        return [Consent.from_state(s) for s in await info.context.consents.load(self.id)]
 
     @strawberry.field(description="The merges and unmerges this profile took part in.")
     async def merges(

@@ -1,0 +1,99 @@
+"""A profile's effective consent, folded from its consent-change records.
+
+Consent is never overwritten: each change is a record (from a connector, or later from the
+preference centre and agents), and the effective state is a fold over the records the profile
+holds. So a merge can never widen consent and an unmerge restores each side exactly: whatever
+a side said stays in the fold, and the rules below decide.
+
+Per channel, contact point and purpose, the latest decisive change (by when it happened, ties
+to the higher record id) wins; that is what "an opt-out survives unless a newer explicit opt-in
+exists for the same contact point and purpose" means once all history is kept. Two more rules
+keep the fold from ever widening consent:
+
+- A change for a whole channel (no contact point) that is an opt-out applies to every contact
+  point of that channel when it is the newer; a channel-wide opt-in never overrides an opt-out
+  given for one contact point.
+- ``pending`` (a double opt-in was sent) is not consent: it does not replace an earlier opt-in
+  or opt-out, it is only reported next to it until the confirmation arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from c360.store import Document
+
+OPTED_IN, OPTED_OUT, PENDING = "opted_in", "opted_out", "pending"
+
+ConsentKey = tuple[str, str | None, str]  # (channel, contact point or None = channel-wide, purpose)
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    channel: str
+    contact_point: str | None
+    purpose: str
+    status: str  # opted_in | opted_out | pending (pending only when nothing decisive came first)
+    since: dt.datetime
+    source: str
+    record_id: str
+    evidence: str | None = None
+    pending_since: dt.datetime | None = None  # a double opt-in is under way
+
+    @property
+    def allows(self) -> bool:
+        return self.status == OPTED_IN
+
+
+def _rank(doc: Document) -> tuple[dt.datetime, str]:
+    return doc["occurred_at"], doc["_id"]
+
+
+def fold_consent(changes: Iterable[Document]) -> list[ConsentState]:
+    """``changes``: stored consent-change records (``_id``, ``source``, ``occurred_at``,
+    ``data``); returns one state per channel, contact point and purpose, sorted."""
+    latest: dict[ConsentKey, ConsentState] = {}
+    for doc in sorted(changes, key=_rank):
+        data = doc["data"]
+        key: ConsentKey = (data["channel"], data.get("contact_point"), data["purpose"])
+        state = ConsentState(
+            channel=key[0],
+            contact_point=key[1],
+            purpose=key[2],
+            status=data["status"],
+            since=doc["occurred_at"],
+            source=doc["source"],
+            record_id=doc["_id"],
+            evidence=data.get("evidence"),
+        )
+        current = latest.get(key)
+        if state.status == PENDING and current is not None and current.status != PENDING:
+            state = dataclasses.replace(current, pending_since=doc["occurred_at"])
+        latest[key] = state
+    return [_applied(state, latest) for _, state in sorted(latest.items(), key=_sort_key)]
+
+
+def _applied(state: ConsentState, latest: dict[ConsentKey, ConsentState]) -> ConsentState:
+    """A contact point's state once a newer channel-wide opt-out is taken into account."""
+    if state.contact_point is None:
+        return state
+    wide = latest.get((state.channel, None, state.purpose))
+    if wide is not None and wide.status == OPTED_OUT and wide.since > state.since:
+        return dataclasses.replace(wide, contact_point=state.contact_point)
+    return state
+
+
+def _sort_key(item: tuple[ConsentKey, ConsentState]) -> tuple[str, str, str]:
+    channel, point, purpose = item[0]
+    return channel, point or "", purpose
+
+
+def effective(
+    states: Iterable[ConsentState], channel: str, contact_point: str | None, purpose: str
+) -> ConsentState | None:
+    """The state that governs one contact point (else its channel) for a purpose."""
+    by_key = {(s.channel, s.contact_point, s.purpose): s for s in states}
+    return by_key.get((channel, contact_point, purpose)) or by_key.get((channel, None, purpose))
