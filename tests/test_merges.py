@@ -52,6 +52,12 @@ def history(*, bridge: bool) -> list[list[f.Record]]:
                 identifiers=[f.phone(PHONE), f.email(EMAIL_B)],
             )
         ],
+        # Linked only through an identifier that joined the absorbed side after the merge.
+        [
+            f.order(
+                external_id="6", occurred_at="2024-05-06T10:00:00Z", identifiers=[f.email(EMAIL_B)]
+            )
+        ],
     ]
     return steps if bridge else [s for i, s in enumerate(steps) if i != 2]
 
@@ -109,7 +115,7 @@ class TestUnmerge:
 
         # Records that came after the merge through the absorbed side went back with it.
         absorbed = entry["absorbed"]
-        for record_id in ("shop:order:2", "shop:order:4", "shop:order:5"):
+        for record_id in ("shop:order:2", "shop:order:4", "shop:order:5", "shop:order:6"):
             doc = await store.db.records.find_one({"_id": record_id})
             assert doc is not None
             assert doc["profile_id"] == absorbed, record_id
@@ -143,7 +149,7 @@ class TestUnmerge:
         entry = await store.db.merges.find_one({"rule": "shared-identifier"})
         assert entry is not None
         await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
-        again = [[f.order(external_id="6", identifiers=[f.email(EMAIL_A), f.phone(PHONE)])]]
+        again = [[f.order(external_id="7", identifiers=[f.email(EMAIL_A), f.phone(PHONE)])]]
         await run(services, tmp_path / "again", again)
         assert (
             await store.db.merges.count_documents({"status": "done", "rule": "shared-identifier"})

@@ -8,13 +8,16 @@ and every record linked through that side (including records that arrived after 
 returns with them; both profiles' activity is recomputed and the pair is set apart, so the
 same evidence does not merge them again. Every step can run twice, so a crash anywhere is
 repaired by running the unfinished entries again (ingest does so before each run).
+
+Each step is named (``MERGE_STEPS``, ``UNMERGE_STEPS``) and announced to ``before_step`` before
+it runs: a seam through which tests crash a merge between any two steps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from c360.errors import C360Error, NotFound
 from c360.identity.repository import IdentityRepository, MergeRepository, SuggestionRepository
@@ -45,6 +48,29 @@ class SuggestionNotFound(NotFound):
 
 MANUAL_RULE = "manual"
 
+MERGE_STEPS = (
+    "repoint identities",
+    "repoint records",
+    "fold activity",
+    "mark absorbed",
+    "close entry",
+)
+UNMERGE_STEPS = (
+    "return identities",
+    "return records",
+    "unmark absorbed",
+    "set apart",
+    "recompute absorbed",
+    "recompute survivor",
+    "close entry",
+)
+
+StepHook = Callable[[str], Awaitable[None]]
+
+
+async def _no_hook(step: str) -> None:
+    return None
+
 
 class MergeService:
     def __init__(
@@ -60,6 +86,7 @@ class MergeService:
         self._identities = identities
         self._records = records
         self._profiles = profiles
+        self.before_step: StepHook = _no_hook
 
     async def absorb(
         self,
@@ -201,22 +228,40 @@ class MergeService:
 
     async def _complete(self, entry: Document, now: dt.datetime) -> None:
         absorbed, survivor = entry["absorbed"], entry["survivor"]
+        step = iter(MERGE_STEPS)
+        await self.before_step(next(step))
         await self._identities.repoint(absorbed, survivor)
+        await self.before_step(next(step))
         await self._records.repoint(absorbed, survivor)
+        await self.before_step(next(step))
         await self._profiles.fold_activity(absorbed, survivor, now)
+        await self.before_step(next(step))
         await self._profiles.mark_merged(absorbed, survivor)
+        await self.before_step(next(step))
         await self._merges.finish(entry["_id"], now)
 
     async def _undo(self, entry: Document, now: dt.datetime) -> None:
         absorbed, survivor = entry["absorbed"], entry["survivor"]
+        step = iter(UNMERGE_STEPS)
         side = set(entry["moved_identities"])
-        while grown := set(await self._identities.claimed_via(survivor, side)) - side:
-            side |= grown  # identifiers that joined through the absorbed side since
+        # Identifiers that joined through the absorbed side since; looked up on both profiles,
+        # so a resumed unmerge that already handed some back finds the same side.
+        pair = (survivor, absorbed)
+        while grown := set(await self._identities.claimed_via(pair, side)) - side:
+            side |= grown
+        await self.before_step(next(step))
         await self._identities.assign(sorted(side), absorbed)
-        links = side | {f"record:{rid}" for rid in await self._records.linked_by(survivor, side)}
-        await self._records.assign(await self._records.linked_by(survivor, links), absorbed)
+        await self.before_step(next(step))
+        linked = await self._records.linked_by(pair, side)
+        links = side | {f"record:{rid}" for rid in linked}
+        await self._records.assign(await self._records.linked_by(pair, links), absorbed)
+        await self.before_step(next(step))
         await self._profiles.unmark_merged(absorbed)
+        await self.before_step(next(step))
         await self._identities.separate(absorbed, survivor, entry["_id"], now)
+        await self.before_step(next(step))
         await self._profiles.recompute_activity(absorbed)
+        await self.before_step(next(step))
         await self._profiles.recompute_activity(survivor)
+        await self.before_step(next(step))
         await self._merges.mark(entry["_id"], "undone", {"undone": {"at": now}})

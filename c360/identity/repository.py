@@ -49,11 +49,10 @@ class IdentityRepository:
         cursor = self._identities.find({"profile_id": profile_id}, {"_id": 1}).sort("_id", 1)
         return [doc["_id"] async for doc in cursor]
 
-    async def claimed_via(self, profile_id: str, keys: Iterable[str]) -> list[str]:
-        """Keys of the profile that were claimed by records linked through ``keys``."""
-        cursor = self._identities.find(
-            {"profile_id": profile_id, "claimed_via": {"$in": list(keys)}}, {"_id": 1}
-        )
+    async def claimed_via(self, profile_ids: Iterable[str], keys: Iterable[str]) -> list[str]:
+        """Keys of these profiles that were claimed by records linked through ``keys``."""
+        query = {"profile_id": {"$in": list(profile_ids)}, "claimed_via": {"$in": list(keys)}}
+        cursor = self._identities.find(query, {"_id": 1})
         return [doc["_id"] async for doc in cursor]
 
     async def assign(self, keys: Sequence[str], profile_id: str) -> None:

@@ -81,11 +81,10 @@ class RecordRepository:
     async def repoint(self, from_profile: str, to_profile: str) -> None:
         await replace_value(self._records, "profile_id", from_profile, to_profile)
 
-    async def linked_by(self, profile_id: str, keys: Iterable[str]) -> list[str]:
-        """Ids of the profile's records that were linked through one of ``keys``."""
-        cursor = self._records.find(
-            {"profile_id": profile_id, "linked_by": {"$in": list(keys)}}, {"_id": 1}
-        )
+    async def linked_by(self, profile_ids: Iterable[str], keys: Iterable[str]) -> list[str]:
+        """Ids of these profiles' records that were linked through one of ``keys``."""
+        query = {"profile_id": {"$in": list(profile_ids)}, "linked_by": {"$in": list(keys)}}
+        cursor = self._records.find(query, {"_id": 1})
         return [doc["_id"] async for doc in cursor]
 
     async def assign(self, record_ids: Sequence[str], profile_id: str) -> None:
