@@ -1,7 +1,7 @@
 """Identity benchmark: profiles against the ground truth, exact identifiers alone and with
 probabilistic matching.
 
-    python -m bench.identity [--people N] [--seed S] [--batch-size B]
+    python -m bench.identity [--people N] [--seed S] [--batch-size B] [--explain] [--calibrate]
 
 Generates a synthetic population of N people (default 10 000, names, e-mail addresses, mobiles,
 birth dates and postcodes from ``bench/generate.py``) and, for each, records in several sources
@@ -34,6 +34,12 @@ Merges come from the ``merges`` ledger (status done), by rule; a merge is counte
 people owning the identifiers it moved (``moved_identities``, household landlines excluded) are
 not among the people owning the survivor's other identifiers: an approximation that judges a
 merge by the final profiles. Nothing is asserted; the issue's targets are printed for reference.
+
+``--explain`` sorts the full run's wrong pairs (two people in one profile: household partners,
+namesakes, others; how the stray records got there) and missed pairs (which sources of a person
+stay apart from their largest profile, and what the score said of the two) by cause.
+``--calibrate`` scores the full run with m and u estimated (``c360 identity calibrate``) from the
+exact run's person records instead of the defaults.
 """
 
 from __future__ import annotations
@@ -56,7 +62,9 @@ from typing import Any
 from bench.common import bench_store, positive
 from bench.generate import START, Population
 from bench.generate import Person as GeneratedPerson
+from c360.identity.calibration import Calibration
 from c360.identity.matcher import PROBABILISTIC_RULE
+from c360.identity.matching import Features, score
 from c360.identity.service import ANONYMOUS_RULE, SHARED_RULE
 from c360.ingest.files import import_file
 from c360.services import Services
@@ -482,6 +490,122 @@ def _owners(truth: Truth, keys: Iterable[str]) -> set[int]:
     return {p for p in (truth.owner(k) for k in keys) if p is not None}
 
 
+# --- Diagnosis (--explain) --------------------------------------------------------------------
+
+
+async def explain(store: Store, truth: Truth, settings: Settings, top: int = 15) -> list[str]:
+    """Pairwise errors of the run by category: why two people share a profile (false
+    positives) and which parts of one person stay apart (false negatives)."""
+    db = store.db
+    merged_into = {
+        doc["_id"]: doc["merged_into"]
+        async for doc in db["profiles"].find({"merged_into": {"$exists": True}}, {"merged_into": 1})
+    }
+
+    def final(profile_id: str) -> str:
+        seen = 0
+        while profile_id in merged_into and seen < 1000:
+            profile_id, seen = merged_into[profile_id], seen + 1
+        return profile_id
+
+    # (profile, person) → the person's records there: source and how each was linked.
+    cells: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
+    async for doc in db["records"].find({}, {"profile_id": 1, "linked_by": 1, "source": 1}):
+        person = truth.record_person.get(doc["_id"])
+        if person is None:
+            continue
+        profile = final(doc["profile_id"]) if doc.get("profile_id") else f"none:{doc['_id']}"
+        how = _link_kind(truth, doc.get("linked_by"))
+        cells[(profile, person)].append((doc["source"], how))
+    rules_into: dict[str, Counter[str]] = defaultdict(Counter)
+    async for doc in db["merges"].find({"status": "done"}, {"survivor": 1, "rule": 1}):
+        rules_into[final(doc["survivor"])][doc["rule"]] += 1
+    people_of: dict[str, dict[int, int]] = defaultdict(dict)
+    profiles_of: dict[int, dict[str, int]] = defaultdict(dict)
+    for (profile, person), recs in cells.items():
+        people_of[profile][person] = len(recs)
+        profiles_of[person][profile] = len(recs)
+
+    false_pos: Counter[str] = Counter()
+    for profile, people in people_of.items():
+        if len(people) < 2:
+            continue
+        main = max(people, key=lambda p: (people[p], -p))
+        merged = "+".join(sorted(rules_into[profile])) or "no merge"
+        for other, n in people.items():
+            if other == main:
+                continue
+            relation = _relation(main, other)
+            links = "+".join(sorted({how for _, how in cells[(profile, other)]}))
+            false_pos[f"{relation}; stray linked by {links}; merges {merged}"] += n * sum(
+                m for p, m in people.items() if p != other
+            )
+    features = {doc["_id"]: doc async for doc in db["match_features"].find()}
+    false_neg: Counter[str] = Counter()
+    for person, profiles in profiles_of.items():
+        if len(profiles) < 2:
+            continue
+        largest = max(profiles, key=lambda p: (profiles[p], p))
+        for profile, n in profiles.items():
+            if profile == largest:
+                continue
+            sources = "+".join(sorted({s for s, _ in cells[(profile, person)]}))
+            why = _why_apart(features.get(largest), features.get(profile), profile, settings)
+            false_neg[f"{sources} apart from the main profile: {why}"] += n * profiles[largest]
+    fp, fn = sum(false_pos.values()), sum(false_neg.values())
+    lines = [f"\nfull: wrong pairs by cause ({fp:,}; household = partners sharing a landline):"]
+    lines += [f"  {n:>8,}  {label}" for label, n in false_pos.most_common(top)]
+    lines.append(f"full: missed pairs by cause ({fn:,}; pairs with the person's largest profile):")
+    lines += [f"  {n:>8,}  {label}" for label, n in false_neg.most_common(top)]
+    return lines
+
+
+def _calibration_note(calibration: Calibration) -> str:
+    """The weights the full run used, as log2(m/u) per field and level."""
+    fields = "; ".join(
+        f"{name} "
+        + ", ".join(f"{level} {calibration.weights.weight(name, level):+.1f}" for level in levels)
+        for name, levels in calibration.weights.table.items()
+    )
+    odds = calibration.even_odds
+    even = f"; even odds at a score of {odds:.1f}" if odds is not None else ""
+    return f"\nfull run scored with weights estimated from the exact run's records: {fields}{even}"
+
+
+def _link_kind(truth: Truth, key: str | None) -> str:
+    if key is None:
+        return "nothing"
+    kind = key.split(":", 1)[0]
+    return f"shared {kind}" if len(truth.key_people.get(key, ())) > 1 else kind
+
+
+def _relation(one: int, other: int) -> str:
+    if one // HOUSEHOLD_EVERY == other // HOUSEHOLD_EVERY and {one, other} == {
+        one - one % HOUSEHOLD_EVERY,
+        one - one % HOUSEHOLD_EVERY + 1,
+    }:
+        return "household"
+    if one % NAMESAKE_EVERY == 7 and other % NAMESAKE_EVERY == 7:
+        return "namesakes"
+    return "unrelated"
+
+
+def _why_apart(main: Json | None, other: Json | None, profile: str, settings: Settings) -> str:
+    if profile.startswith("none:"):
+        return "record linked to no profile"
+    if main is None or other is None:
+        return "no person record on " + ("either side" if main is other else "one side")
+    result = score(Features.from_doc(main), Features.from_doc(other))
+    if result.total >= settings.identity_match_auto:
+        band = "above auto (merge refused)"
+    elif result.total >= settings.identity_match_review:
+        band = "review band"
+    else:
+        band = "below review"
+    outcome = ", ".join(f"{name} {how}" for name, how, _ in result.fields)
+    return f"score {band} ({outcome})"
+
+
 # --- Runs -------------------------------------------------------------------------------------
 
 
@@ -491,7 +615,9 @@ RUNS: dict[str, Json] = {
 }
 
 
-async def run(people: int, seed: int, batch_size: int) -> None:
+async def run(
+    people: int, seed: int, batch_size: int, *, diagnose: bool = False, calibrated: bool = False
+) -> None:
     with tempfile.TemporaryDirectory(prefix="c360-bench-") as tmp:
         started = time.perf_counter()
         generated = generate(Path(tmp) / "identity.jsonl", people, seed)
@@ -502,7 +628,11 @@ async def run(people: int, seed: int, batch_size: int) -> None:
             f"({sources}) in {time.perf_counter() - started:.1f} s (not counted), seed {seed}"
         )
         results: list[Result] = []
+        notes: list[str] = []
+        weights: Json | None = None
         for name, overrides in RUNS.items():
+            if name == "full" and weights is not None:
+                overrides = {**overrides, "identity_match_weights": weights}
             async with bench_store(Path(tmp), batch_size, overrides) as (store, settings):
                 if not results:
                     print(f"store       {store.kind}, batch {batch_size}")
@@ -515,6 +645,12 @@ async def run(people: int, seed: int, batch_size: int) -> None:
                 )
                 seconds = time.perf_counter() - started
                 result = await evaluate(store, generated.truth, name, seconds, summary.rejected)
+                if calibrated and name == "exact":
+                    calibration = await services.matcher.calibrate(10_000_000, 200_000)
+                    weights = calibration.to_setting()
+                    notes.append(_calibration_note(calibration))
+                if diagnose and name == "full":
+                    notes += await explain(store, generated.truth, settings)
             results.append(result)
             print(_result_row(result), flush=True)
     print()
@@ -538,6 +674,8 @@ async def run(people: int, seed: int, batch_size: int) -> None:
             f" recall {full.recall - exact.recall:+.4f}, F1 {full.f1 - exact.f1:+.4f}"
         )
     print(TARGETS)
+    for note in notes:
+        print(note)
 
 
 def _row(*cells: object) -> str:
@@ -582,8 +720,26 @@ def main() -> None:
         metavar="B",
         help="records per store round trip (default: from settings)",
     )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the full run, print its wrong and missed pairs by cause",
+    )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="score the full run with m/u estimated from the exact run's person records",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.people, args.seed, args.batch_size))
+    asyncio.run(
+        run(
+            args.people,
+            args.seed,
+            args.batch_size,
+            diagnose=args.explain,
+            calibrated=args.calibrate,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from c360.identity.rules import DEFAULT_BLOCKED, DEFAULT_LIMITS, DEFAULT_PRIORITY, IdentityRules
+from c360.identity.matching import Weights
+from c360.identity.rules import (
+    DEFAULT_BLOCKED,
+    DEFAULT_HOUSEHOLD_LINES,
+    DEFAULT_LIMITS,
+    DEFAULT_PRIORITY,
+    DEFAULT_SHAREABLE,
+    LINE_TYPES,
+    IdentityRules,
+)
 from connectors import ParseOptions
+from schemas import IdentifierType
 
 
 class Settings(BaseSettings):
@@ -63,19 +74,78 @@ class Settings(BaseSettings):
         default_factory=lambda: [t.value for t in DEFAULT_PRIORITY],
         description="Identifier types, strongest first, deciding which profile a record joins.",
     )
+    identity_shareable: list[IdentifierType] = Field(
+        default_factory=lambda: list(DEFAULT_SHAREABLE),
+        description="Identifier types several people may share: alone, they link no one whose "
+        "given name or birth date conflicts.",
+    )
+    identity_household_lines: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_HOUSEHOLD_LINES),
+        description="Phone line types that belong to a place (a home's landline): they link "
+        "only records naming nothing else and never merge profiles. [] treats every phone alike.",
+    )
     identity_match_auto: float = Field(
-        default=22.0, description="Probabilistic score (log2 odds) from which profiles merge."
+        default=22.0,
+        description="Probabilistic score (log2 likelihood ratio) from which profiles merge.",
     )
     identity_match_review: float = Field(
         default=12.0, description="Score from which a pair is suggested for review."
+    )
+    identity_match_weights: dict[str, dict[str, tuple[float, float]]] = Field(
+        default_factory=dict,
+        description="m and u per field and level of the probabilistic score, over the defaults "
+        "(JSON; `c360 identity calibrate` estimates them from the store).",
     )
     ingest_batch_size: int = Field(
         default=500, gt=0, le=10_000, description="Records per store round trip at ingest."
     )
 
+    reporting_currency: str = Field(
+        default="EUR",
+        pattern=r"^[A-Z]{3}$",
+        description="Currency lifetime values are also reported in (ISO 4217).",
+    )
+    exchange_rates: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Units of the reporting currency per unit of another (JSON object); "
+        "amounts in a currency without a rate are left out of the reported total.",
+    )
+    lifecycle_loyal_orders: int = Field(default=5, gt=1, description="Orders from which loyal.")
+    lifecycle_at_risk_days: int = Field(
+        default=180, gt=0, description="Days without an order after which a buyer is at risk."
+    )
+    lifecycle_churned_days: int = Field(
+        default=365, gt=0, description="Days unseen on any channel after which churned."
+    )
+    nps_promoter_min: int = Field(default=9, ge=0, le=10, description="NPS from which promoter.")
+    nps_detractor_max: int = Field(default=6, ge=0, le=10, description="NPS up to detractor.")
+    value_tier_percentiles: list[float] = Field(
+        default_factory=lambda: [0.5, 0.8, 0.95],
+        min_length=3,
+        max_length=3,
+        description="LTV percentiles among buyers where the medium, high and top tiers begin.",
+    )
+    recent_case_days: int = Field(default=90, gt=0, description="Window of 'recent cases'.")
+    past_problems: int = Field(
+        default=5, gt=0, le=50, description="Resolved cases shown as a profile's past problems."
+    )
+
+    metrics_repair_after_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="Age after which an ingest batch's unfolded metrics count as abandoned "
+        "(its worker died): the next ingest run recomputes those profiles.",
+    )
+
     graphql_max_depth: int = Field(default=10, gt=0, description="Deepest GraphQL selection.")
     graphql_max_tokens: int = Field(
         default=5000, gt=0, description="Largest GraphQL document, in tokens."
+    )
+    graphql_max_complexity: int = Field(
+        default=10_000,
+        gt=0,
+        description="Highest GraphQL query cost: each field 1, what is under a list once per "
+        "item its `first` asks for.",
     )
 
     zendesk_subdomain: str | None = Field(
@@ -112,9 +182,32 @@ class Settings(BaseSettings):
             settings=dict(csv or {}),
         )
 
+    @field_validator("identity_match_weights")
+    @classmethod
+    def _known_weights(
+        cls, value: dict[str, dict[str, tuple[float, float]]]
+    ) -> dict[str, dict[str, tuple[float, float]]]:
+        Weights.over_defaults(value)  # unknown fields or levels, m or u outside (0, 1)
+        return value
+
+    @field_validator("identity_household_lines")
+    @classmethod
+    def _known_lines(cls, value: list[str]) -> list[str]:
+        unknown = set(value) - set(LINE_TYPES.values())
+        if unknown:
+            raise ValueError(f"unknown phone line types: {', '.join(sorted(unknown))}")
+        return value
+
+    def match_weights(self) -> Weights:
+        return Weights.over_defaults(self.identity_match_weights)
+
     def identity_rules(self) -> IdentityRules:
         return IdentityRules.from_settings(
-            self.identity_blocked, self.identity_limits, self.identity_priority
+            self.identity_blocked,
+            self.identity_limits,
+            self.identity_priority,
+            self.identity_shareable,
+            self.identity_household_lines,
         )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from c360.identity.matching import Features
 from c360.identity.rules import IdentityRules
 from c360.identity.service import plan_links
 from c360.ingest.files import import_file
@@ -366,3 +367,216 @@ class TestRules:
         assert rules.limit(IdentifierType.EMAIL) == 1
         assert rules.priority[0] is IdentifierType.PHONE
         assert set(rules.priority) == set(IdentifierType)
+
+
+LANDLINE, MOBILE = "+34911223344", "+34611223344"
+ANA = Features("ana", "garcia", "1980-03-04")
+LUIS = Features("luis", "garcia", "2005-11-20")
+
+
+class TestSharedPhones:
+    """A phone alone links no one whose given name or birth date clearly conflicts."""
+
+    def test_a_phone_does_not_link_a_person_who_conflicts(self) -> None:
+        owners = {f"phone:{MOBILE}": "p1"}
+        plan = plan_links(
+            [ids(("external", "C-2", "crm"), ("phone", MOBILE))],
+            owners,
+            held("p1", f"phone:{MOBILE}", "ext:crm:C-1"),
+            NOW,
+            people=[LUIS],
+            features={"p1": ANA},
+        )
+        (target,) = plan.profile_ids
+        assert target not in (None, "p1")
+        assert [d["_id"] for d in plan.new_identities] == ["ext:crm:C-2"]
+        assert plan.unlinked == [[{"key": f"phone:{MOBILE}", "reason": "shared by several people"}]]
+        assert plan.shared == {f"phone:{MOBILE}": "given name and birth date differ"}
+        assert plan.suggestions == [
+            (
+                *sorted((target, "p1")),
+                f"share phone {MOBILE} only, and given name and birth date differ: "
+                "several people use it",
+            )
+        ]
+        assert plan.merges == {}
+
+    def test_a_phone_links_a_person_who_agrees(self) -> None:
+        owners = {f"phone:{MOBILE}": "p1"}
+        plan = plan_links(
+            [ids(("external", "C-2", "crm"), ("phone", MOBILE))],
+            owners,
+            held("p1", f"phone:{MOBILE}"),
+            NOW,
+            people=[Features("ana", "garcía lópez", "1980-03-04")],
+            features={"p1": ANA},
+        )
+        assert plan.profile_ids == ["p1"]
+        assert plan.shared == {}
+
+    def test_a_phone_alone_does_not_merge_two_people(self) -> None:
+        owners = {"email:luis@example.com": "p2", f"phone:{MOBILE}": "p1"}
+        stored = held("p1", f"phone:{MOBILE}") | held("p2", "email:luis@example.com")
+        plan = plan_links(
+            [ids(("email", "luis@example.com"), ("phone", MOBILE))],
+            owners,
+            stored,
+            NOW,
+            features={"p1": ANA, "p2": LUIS},
+        )
+        assert plan.profile_ids == ["p2"]
+        assert plan.merges == {}
+        assert list(plan.shared) == [f"phone:{MOBILE}"]
+        assert [(a, b) for a, b, _ in plan.suggestions] == [("p1", "p2")]
+
+    def test_a_phone_merges_profiles_nothing_tells_apart(self) -> None:
+        owners = {"email:a@example.com": "p2", f"phone:{MOBILE}": "p1"}
+        stored = held("p1", f"phone:{MOBILE}") | held("p2", "email:a@example.com")
+        plan = plan_links(
+            [ids(("email", "a@example.com"), ("phone", MOBILE))],
+            owners,
+            stored,
+            NOW,
+            features={"p1": ANA},  # the other side says nothing of who it is
+        )
+        assert plan.merges == {"p2": ("p1", "shared-identifier")}
+
+    def test_an_email_links_whatever_the_names_say(self) -> None:
+        """E-mail addresses stay strong: a nickname or a new surname is no reason to split."""
+        owners = {"email:a@example.com": "p1"}
+        plan = plan_links(
+            [ids(("external", "C-2", "crm"), ("email", "a@example.com"))],
+            owners,
+            held("p1", "email:a@example.com"),
+            NOW,
+            people=[LUIS],
+            features={"p1": ANA},
+        )
+        assert plan.profile_ids == ["p1"]
+        assert plan.shared == {}
+
+    def test_a_shared_phone_links_nobody(self) -> None:
+        owners = {f"phone:{MOBILE}": "p1"}
+        plan = plan_links(
+            [ids(("phone", MOBILE))],
+            owners,
+            held("p1", f"phone:{MOBILE}"),
+            NOW,
+            shared={f"phone:{MOBILE}"},
+        )
+        assert plan.profile_ids == [None]
+        assert plan.unlinked == [[{"key": f"phone:{MOBILE}", "reason": "shared by several people"}]]
+
+
+class TestHouseholdLines:
+    """A landline belongs to a home: it decides only for records that name nothing else."""
+
+    def test_a_landline_does_not_bring_a_new_person_into_a_profile(self) -> None:
+        owners = {f"phone:{LANDLINE}": "p1"}
+        plan = plan_links(
+            [ids(("email", "luis@example.com"), ("phone", LANDLINE))],
+            owners,
+            held("p1", f"phone:{LANDLINE}", "email:ana@example.com"),
+            NOW,
+        )
+        (target,) = plan.profile_ids
+        assert target not in (None, "p1")
+        assert [d["_id"] for d in plan.new_identities] == ["email:luis@example.com"]
+        assert plan.shared == {f"phone:{LANDLINE}": "a landline two profiles name"}
+        assert plan.merges == {}
+
+    def test_a_landline_does_not_merge_two_profiles(self) -> None:
+        owners = {"email:luis@example.com": "p2", f"phone:{LANDLINE}": "p1"}
+        stored = held("p1", f"phone:{LANDLINE}") | held("p2", "email:luis@example.com")
+        plan = plan_links(
+            [ids(("email", "luis@example.com"), ("phone", LANDLINE))], owners, stored, NOW
+        )
+        assert plan.profile_ids == ["p2"]
+        assert plan.merges == {}
+
+    def test_a_landline_alone_links_to_its_holder(self) -> None:
+        owners = {f"phone:{LANDLINE}": "p1"}
+        plan = plan_links([ids(("phone", LANDLINE))], owners, held("p1", f"phone:{LANDLINE}"), NOW)
+        assert plan.profile_ids == ["p1"]
+
+    def test_line_types_come_from_the_numbering_plan(self) -> None:
+        rules = IdentityRules()
+
+        def phone(value: str) -> Identifier:
+            return Identifier(type=IdentifierType.PHONE, value=value)
+
+        assert rules.household(phone(LANDLINE))
+        assert not rules.household(phone(MOBILE))
+        assert not rules.household(phone("+12025550123"))  # fixed line or mobile: a person's
+        assert not IdentityRules(household_lines=frozenset()).household(phone(LANDLINE))
+
+
+class TestSharedPhonesAtIngest:
+    async def test_parent_and_child_on_one_mobile_stay_two_people(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await ingest(
+            services,
+            tmp_path,
+            "crm",
+            [
+                f.person(
+                    external_id="C-1",
+                    identifiers=[f.external("crm", "C-1"), f.phone("611 22 33 44")],
+                    given_name="Ana",
+                    birth_date="1975-02-01",
+                ),
+                f.person(
+                    external_id="C-2",
+                    occurred_at="2024-02-01T00:00:00Z",
+                    identifiers=[f.external("crm", "C-2"), f.phone("+34 611 22 33 44")],
+                    given_name="Luis",
+                    birth_date="2006-09-12",
+                ),
+            ],
+        )
+        ana = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-1", "crm")
+        luis = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-2", "crm")
+        assert ana["_id"] != luis["_id"]
+        assert await store.db.merges.count_documents({}) == 0
+        phone = await store.db.identities.find_one({"_id": f"phone:{MOBILE}"})
+        assert phone is not None
+        assert phone["profile_id"] == ana["_id"]
+        assert phone["shared"]["why"] == "given name and birth date differ"
+        suggestion = await store.db.match_suggestions.find_one()
+        assert suggestion is not None
+        assert sorted(suggestion["profiles"]) == sorted([ana["_id"], luis["_id"]])
+
+        # From now on the phone alone names nobody: a call from it is kept, linked to no one.
+        await ingest(services, tmp_path, "call", [f.service_case(identifiers=[f.phone(MOBILE)])])
+        case = await store.db.records.find_one({"_id": "helpdesk:service_case:T-1"})
+        assert case is not None
+        assert "profile_id" not in case
+        assert case["unlinked_identifiers"] == [
+            {"key": f"phone:{MOBILE}", "reason": "shared by several people"}
+        ]
+
+    async def test_a_household_landline_keeps_partners_apart(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        home = f.phone("91 122 33 44")
+        await ingest(
+            services,
+            tmp_path,
+            "orders",
+            [
+                f.order(external_id="1", identifiers=[f.email("ana@example.com"), home]),
+                f.order(external_id="2", identifiers=[home]),
+                f.order(external_id="3", identifiers=[f.email("luis@example.com"), home]),
+            ],
+        )
+        ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
+        luis = await services.profiles.by_identifier(IdentifierType.EMAIL, "luis@example.com")
+        assert ana["_id"] != luis["_id"]
+        assert await store.db.merges.count_documents({}) == 0
+        first = await store.db.records.find_one({"_id": "shop:order:2"})
+        assert first is not None
+        assert first["profile_id"] == ana["_id"]  # before anyone else named it
+        line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
+        assert line is not None
+        assert line["shared"]["why"] == "a landline two profiles name"

@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+import random
 from pathlib import Path
 from typing import Any
 
-from c360.identity.matching import Features, blocking_keys, features_of, score
+import pytest
+from pydantic import ValidationError
+
+from c360.identity.calibration import calibrate
+from c360.identity.matching import (
+    Features,
+    Weights,
+    blocking_keys,
+    compare,
+    conflicts,
+    features_of,
+    score,
+)
 from c360.services import Services
+from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
@@ -171,3 +187,160 @@ class TestAtIngest:
         )
         assert await store.db.merges.count_documents({}) == 0
         assert await store.db.match_suggestions.count_documents({}) == 0
+
+
+class TestLevels:
+    def test_a_family_name_typo_beyond_agreement_is_close_not_different(self) -> None:
+        levels = compare(ANA, Features("ana", "gaocia", "1988-06-02", "28013", ()))
+        assert levels["family"] == "close (typo?)"
+        assert score(ANA, Features("ana", "gaocia", "1988-06-02", "28013", ())).total >= AUTO
+
+    def test_a_birth_date_typed_with_day_and_month_swapped_is_close(self) -> None:
+        assert compare(ANA, Features(birth_date="1988-02-06"))["birth_date"] == "close (typo?)"
+        assert compare(ANA, Features(birth_date="1988-06-12"))["birth_date"] == "close (typo?)"
+        assert compare(ANA, Features(birth_date="1971-10-30"))["birth_date"] == "differs"
+
+    def test_weights_from_settings_go_over_the_defaults(self) -> None:
+        common = Weights.over_defaults({"family": {"agrees": (0.95, 0.05)}})
+        assert common.weight("family", "agrees") == pytest.approx(math.log2(0.95 / 0.05))
+        assert common.weight("given", "agrees") == Weights().weight("given", "agrees")
+        assert score(ANA, ANA, common).total < score(ANA, ANA).total
+
+    @pytest.mark.parametrize(
+        "values",
+        [
+            {"surname": {"agrees": (0.9, 0.1)}},
+            {"family": {"equal": (0.9, 0.1)}},
+            {"family": {"agrees": (1.2, 0.1)}},
+        ],
+    )
+    def test_unknown_or_impossible_weights_are_refused(
+        self, values: dict[str, dict[str, tuple[float, float]]]
+    ) -> None:
+        with pytest.raises(ValueError, match=r"unknown|within"):
+            Weights.over_defaults(values)
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None, identity_match_weights=values)
+
+
+class TestConflicts:
+    """What tells two people apart when only a phone ties them."""
+
+    def test_another_birth_date_or_given_name_is_a_conflict(self) -> None:
+        assert conflicts(ANA, Features("luis", "garcia", "2005-01-01")) == [
+            "given name",
+            "birth date",
+        ]
+
+    def test_nicknames_initials_typos_and_missing_values_are_not(self) -> None:
+        assert conflicts(Features("carlos"), Features("charly")) == []
+        assert conflicts(Features("robert"), Features("bob")) == []
+        assert conflicts(Features("ana", "garcia"), Features("garcia", "ana")) == []
+        assert conflicts(ANA, Features(birth_date="1988-02-06")) == []  # day and month swapped
+        assert conflicts(ANA, Features(family="lopez")) == []  # households share or not a name
+        assert conflicts(ANA, Features()) == []
+
+
+def twins(count: int, seed: int) -> list[Features]:
+    """Person records of ``count`` people, a third of them twice (a typo here and there)."""
+    rng = random.Random(seed)
+    given = ["ana", "luis", "maria", "javier", "lucia", "carlos", "elena", "pablo", "marta"]
+    family = ["garcia", "lopez", "perez", "martin", "sanchez", "gomez", "ruiz", "diaz", "moreno"]
+    records = []
+    for n in range(count):
+        surname = rng.choice(family) + rng.choice(["", "z", "s", "ez"])
+        person = Features(
+            rng.choice(given),
+            surname,
+            f"{rng.randint(1940, 2005)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+            f"{rng.randint(1, 52):02d}{rng.randint(0, 999):03d}",
+        )
+        records.append(person)
+        if n % 3 == 0:
+            typo = surname[:2] + "x" + surname[3:] if rng.random() < 0.2 else surname
+            moved = f"{rng.randint(1, 52):02d}{rng.randint(0, 999):03d}"
+            records.append(
+                Features(
+                    person.given,
+                    typo,
+                    person.birth_date,
+                    moved if rng.random() < 0.3 else person.postal_code,
+                )
+            )
+    return records
+
+
+class TestCalibration:
+    def test_m_and_u_are_estimated_from_unlabelled_records(self) -> None:
+        result = calibrate(twins(1500, seed=3), u_pairs=50_000)
+        table = result.weights.table
+        m_dob, u_dob = table["birth_date"]["equal"]
+        assert m_dob > 0.9  # duplicates share their birth date
+        assert u_dob < 0.001  # different people rarely do
+        m_family, u_family = table["family"]["agrees"]
+        assert 0.7 < m_family < 0.95  # a typo in one in five duplicates
+        assert 0.05 < u_family < 0.2  # nine names (and their spellings)
+        assert table["phone"] == Weights().table["phone"]  # no record states one: the prior
+        m_moved, _ = table["postal_code"]["differs (moved?)"]
+        assert 0.15 < m_moved < 0.45  # three in ten moved
+        assert set(result.sessions) == {"dob", "name"}
+        assert result.even_odds is not None
+        # 500 duplicates among 2 million pairs: 1 in 4000, even odds at about 12 bits.
+        assert result.random_match == pytest.approx(500 / (2000 * 1999 / 2), rel=0.2)
+        assert 11 < result.even_odds < 13
+        assert json.loads(json.dumps(result.to_setting()))["family"]["agrees"] == [
+            round(m_family, 3),
+            pytest.approx(u_family, rel=0.01),
+        ]
+
+    async def test_the_store_s_person_records_calibrate_the_score(
+        self, services: Services, tmp_path: Path
+    ) -> None:
+        people = [
+            crm_person(
+                f"C-{n}",
+                given_name=person.given,
+                family_name=person.family,
+                birth_date=person.birth_date,
+            )
+            for n, person in enumerate(twins(120, seed=5))
+        ]
+        await run(services, tmp_path, [people])
+        result = await services.matcher.calibrate(records=10_000, u_pairs=5_000)
+        assert result.sessions["dob"] > 0
+        assert result.weights.weight("birth_date", "equal") > 5
+
+
+class TestFeaturesAfterMerges:
+    async def test_a_merge_at_ingest_compares_the_survivor_afresh(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await run(
+            services,
+            tmp_path,
+            [
+                [
+                    crm_person(
+                        "C-1",
+                        birth_date="1988-06-02",
+                        identifiers=[f.external("crm", "C-1"), f.email("ana@example.com")],
+                    )
+                ],
+                [
+                    {
+                        **crm_person("Z-1", family_name=None),
+                        "source": "helpdesk",
+                        "identifiers": [f.external("helpdesk", "Z-1"), f.phone("611 22 33 44")],
+                    }
+                ],
+                # One order names both: the phone ties them, and nothing tells them apart.
+                [f.order(identifiers=[f.email("ana@example.com"), f.phone("611 22 33 44")])],
+            ],
+        )
+        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
+        assert entry is not None
+        assert await store.db.match_features.find_one({"_id": entry["absorbed"]}) is None
+        survivor = await store.db.match_features.find_one({"_id": entry["survivor"]})
+        assert survivor is not None
+        assert survivor["phones"] == ["+34611223344"]
+        assert survivor["birth_date"] == "1988-06-02"

@@ -5,10 +5,12 @@ evaluated together: a handful of round trips per batch, whatever its size."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Iterable
 
+from c360.identity.calibration import Calibration, calibrate
 from c360.identity.matching import (
     MAX_BLOCK,
     Features,
@@ -68,7 +70,7 @@ class Matcher:
         # Only what changed is rewritten and compared again (a customer's person record comes
         # again with each of their orders, mostly unchanged).
         before = await self._matches.features(live)
-        live = [p for p in live if mine[p].to_doc() != _without_id(before.get(p))]
+        live = [p for p in live if mine[p].to_doc() != (_without_id(before.get(p)) or {})]
         if not live:
             return
         await self._matches.save(
@@ -105,6 +107,16 @@ class Matcher:
                 suggestions.append((first, second, result.explain()))
         await self._suggestions.add(suggestions, now)
 
+    async def calibrate(self, records: int, u_pairs: int) -> Calibration:
+        """m and u estimated from up to ``records`` person records of the store."""
+        found = await self._matches.person_records(records)
+        features = [features_of([data], phones) for data, phones in found]
+        return await asyncio.to_thread(calibrate, features, u_pairs=u_pairs, start=self._weights)
+
+    async def forget(self, absorbed: Iterable[str]) -> None:
+        """Profiles absorbed by another rule are no longer candidates (their survivor is)."""
+        await self._matches.forget(absorbed)
+
     async def _merge(self, survivor: str, absorbed: str, result: Score, now: dt.datetime) -> bool:
         try:
             await self._merges.check(survivor, absorbed)  # refuses two customers of a source
@@ -118,7 +130,7 @@ class Matcher:
             actor="matcher",
             reason=result.explain(),
         )
-        await self._matches.forget(absorbed)
+        await self._matches.forget([absorbed])
         return True
 
 

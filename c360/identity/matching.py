@@ -1,10 +1,13 @@
 """Probabilistic matching: records whose identifiers do not link, but are likely one person.
 
-A Fellegi-Sunter score: each compared field adds log2(m/u) when the two profiles agree on it
-and log2((1-m)/(1-u)) when they disagree, where m is how often true matches agree on the field
-and u how often non-matches do. Missing values add nothing. The m/u defaults are the usual
-orders of magnitude for person data (a birth date is shared by 1 in ~10 000 random pairs, a
-phone number by almost none); they are settings, to be calibrated on labelled pairs.
+A Fellegi-Sunter score: each field two profiles both state compares at one of a few levels
+(``FIELDS``: a family name agrees, is close, or differs), and adds log2(m/u) for that level,
+where m is how often one person's two profiles compare at it and u how often two different
+people's do. Missing values add nothing. The total is the log2 likelihood ratio of "one person"
+against "two people"; how sure a given total is depends on the population (see
+``calibration.py``, which estimates m and u from the store's own records without labels). The
+defaults (``DEFAULT_WEIGHTS``) are documented orders of magnitude; ``C360_IDENTITY_MATCH_WEIGHTS``
+overrides any of them.
 
 Candidates come from blocking keys kept in the store (``match_keys``), so only profiles sharing
 a phonetic name, a birth date, a phone tail or a postcode are ever compared. A key that too many
@@ -24,6 +27,9 @@ import jellyfish
 
 MAX_BLOCK = 50
 """A blocking key shared by more profiles than this is not used to find candidates."""
+CLOSE_NAME = 0.8
+"""Jaro-Winkler similarity from which two family names that do not agree are still close (a
+typo the 0.92 of agreement misses, as in Garcia and Gaocia)."""
 
 NICKNAMES = {
     name: group[0]
@@ -62,6 +68,21 @@ class Features:
     def to_doc(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, ())}
 
+    def updated_with(self, newer: Features) -> Features:
+        """These features with ``newer``'s known values over them (later values win)."""
+        return Features(
+            given=newer.given or self.given,
+            family=newer.family or self.family,
+            birth_date=newer.birth_date or self.birth_date,
+            postal_code=newer.postal_code or self.postal_code,
+            phones=tuple(sorted(set(self.phones) | set(newer.phones))),
+        )
+
+    @property
+    def describes_someone(self) -> bool:
+        """Whether there is anything to tell two people apart by (a given name, a birth date)."""
+        return bool(self.given or self.birth_date)
+
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Features:
         return cls(
@@ -89,6 +110,15 @@ def features_of(people: Iterable[Mapping[str, Any]], phones: Iterable[str]) -> F
     return Features(given, family, birth_date, postal_code, tuple(sorted(set(phones))))
 
 
+BLOCKED_FIELDS: dict[str, tuple[str, ...]] = {
+    "dob": ("birth_date",),
+    "name": ("family", "given"),
+    "postal": ("postal_code", "family"),
+    "tail": ("phone",),
+}
+"""The fields each kind of blocking key is made of (they always agree within its blocks)."""
+
+
 def blocking_keys(f: Features) -> set[str]:
     keys = set()
     if f.birth_date:
@@ -104,23 +134,67 @@ def blocking_keys(f: Features) -> set[str]:
     return keys
 
 
+FIELDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "family": ("family name", ("agrees", "close (typo?)", "differs")),
+    "given": ("given name", ("agrees", "same initial", "differs")),
+    "birth_date": ("birth date", ("equal", "close (typo?)", "differs")),
+    "phone": ("phone", ("agrees", "differs")),
+    "postal_code": ("postal code", ("equal", "differs (moved?)")),
+}
+"""Each compared field: its label, and the levels two values can compare at, best first."""
+
+DEFAULT_WEIGHTS: dict[str, dict[str, tuple[float, float]]] = {
+    "family": {"agrees": (0.90, 0.004), "close (typo?)": (0.05, 0.01), "differs": (0.05, 0.986)},
+    "given": {"agrees": (0.90, 0.02), "same initial": (0.05, 0.06), "differs": (0.05, 0.92)},
+    "birth_date": {
+        "equal": (0.95, 0.0001),
+        "close (typo?)": (0.03, 0.001),
+        "differs": (0.02, 0.9989),
+    },
+    "phone": {"agrees": (0.6, 0.0001), "differs": (0.4, 0.9999)},
+    "postal_code": {"equal": (0.5, 0.005), "differs (moved?)": (0.5, 0.995)},
+}
+"""(m, u) per field and level, before calibration on your own data (``c360 identity
+calibrate``). m: how often one person's two profiles compare at that level; u: how often two
+different people's do. The u's are orders of magnitude for a national customer base: family
+names agree for 1 random pair in ~250 (the sum of squared surname frequencies in Spain, where
+García alone is 3%), given names for 1 in 50, birth dates for 1 in 10 000 (70 years of
+birthdays, with the clustering on 1 January that forms produce), postcodes for 1 in 200 (a
+regional business). The m's say how clean sources are: a typo in a name or a date for a few in
+a hundred, a nickname for one in twenty, a move for one in two over a customer's lifetime, a
+different phone for two in five."""
+
+
 @dataclass(frozen=True)
 class Weights:
-    """m and u per field (see the module docstring)."""
+    """m and u per field and level; a level adds log2(m/u) to the score (see the module
+    docstring). ``DEFAULT_WEIGHTS`` with any given values over them."""
 
-    family: tuple[float, float] = (0.95, 0.002)
-    given: tuple[float, float] = (0.92, 0.02)
-    birth_date: tuple[float, float] = (0.97, 0.0002)
-    phone: tuple[float, float] = (0.85, 0.0001)
-    postal_code: tuple[float, float] = (0.75, 0.005)
+    table: Mapping[str, Mapping[str, tuple[float, float]]] = field(
+        default_factory=lambda: DEFAULT_WEIGHTS
+    )
 
-    def agree(self, name: str) -> float:
-        m, u = getattr(self, name)
+    @classmethod
+    def over_defaults(cls, values: Mapping[str, Mapping[str, Iterable[float]]]) -> Weights:
+        """Defaults with ``values`` over them; refuses unknown fields, levels, and m or u
+        outside (0, 1)."""
+        table = {name: dict(levels) for name, levels in DEFAULT_WEIGHTS.items()}
+        for name, levels in values.items():
+            if name not in FIELDS:
+                raise ValueError(f"unknown match field {name!r}; known: {', '.join(FIELDS)}")
+            for level, pair in levels.items():
+                if level not in FIELDS[name][1]:
+                    known = ", ".join(FIELDS[name][1])
+                    raise ValueError(f"unknown level {level!r} of {name}; known: {known}")
+                m, u = (float(x) for x in pair)
+                if not (0 < m < 1 and 0 < u < 1):
+                    raise ValueError(f"{name} {level}: m and u must be within (0, 1)")
+                table[name][level] = (m, u)
+        return cls(table)
+
+    def weight(self, name: str, level: str) -> float:
+        m, u = self.table[name][level]
         return math.log2(m / u)
-
-    def disagree(self, name: str) -> float:
-        m, u = getattr(self, name)
-        return math.log2((1 - m) / (1 - u))
 
 
 @dataclass
@@ -137,42 +211,81 @@ class Score:
         return f"probabilistic score {self.total:.1f}: " + ", ".join(parts)
 
 
-def score(a: Features, b: Features, weights: Weights | None = None) -> Score:
-    w = weights or Weights()
-    result = Score()
+def compare(a: Features, b: Features) -> dict[str, str]:
+    """The level at which ``a`` and ``b`` compare on each field both have."""
+    levels: dict[str, str] = {}
     swapped = _names_swapped(a, b)
     if a.family and b.family:
         if _similar(a.family, b.family) or swapped:
-            result.add("family name", "agrees", w.agree("family"))
+            levels["family"] = "agrees"
+        elif jellyfish.jaro_winkler_similarity(a.family, b.family) >= CLOSE_NAME:
+            levels["family"] = "close (typo?)"
         else:
-            result.add("family name", "differs", w.disagree("family"))
+            levels["family"] = "differs"
     if a.given and b.given:
         if _same_given(a.given, b.given) or swapped:
-            result.add("given name", "agrees", w.agree("given"))
+            levels["given"] = "agrees"
         elif a.given[0] == b.given[0]:
-            result.add("given name", "same initial", 0.0)
+            levels["given"] = "same initial"
         else:
-            result.add("given name", "differs", w.disagree("given"))
+            levels["given"] = "differs"
     if a.birth_date and b.birth_date:
-        same = a.birth_date == b.birth_date
-        result.add(
-            "birth date",
-            "equal" if same else "differs",
-            w.agree("birth_date") if same else w.disagree("birth_date"),
-        )
+        if a.birth_date == b.birth_date:
+            levels["birth_date"] = "equal"
+        elif _dates_compatible(a.birth_date, b.birth_date):
+            levels["birth_date"] = "close (typo?)"
+        else:
+            levels["birth_date"] = "differs"
     if a.phones and b.phones:
         tails_a, tails_b = {p[-7:] for p in a.phones}, {p[-7:] for p in b.phones}
-        if set(a.phones) & set(b.phones) or tails_a & tails_b:
-            result.add("phone", "agrees", w.agree("phone"))
+        shared = set(a.phones) & set(b.phones) or tails_a & tails_b
+        levels["phone"] = "agrees" if shared else "differs"
     if a.postal_code and b.postal_code:
-        same = a.postal_code == b.postal_code
         # People move: a different postcode is weak evidence against, not a veto.
-        result.add(
-            "postal code",
-            "equal" if same else "differs (moved?)",
-            w.agree("postal_code") if same else w.disagree("postal_code") / 2,
-        )
+        same = a.postal_code == b.postal_code
+        levels["postal_code"] = "equal" if same else "differs (moved?)"
+    return levels
+
+
+def score(a: Features, b: Features, weights: Weights | None = None) -> Score:
+    w = weights or Weights()
+    result = Score()
+    for name, level in compare(a, b).items():
+        result.add(FIELDS[name][0], level, w.weight(name, level))
     return result
+
+
+def conflicts(a: Features, b: Features) -> list[str]:
+    """The person attributes on which ``a`` and ``b`` are clearly two people.
+
+    Birth dates conflict when they differ by more than a typing slip (one digit, or day and month
+    swapped); given names when they are neither similar, nicknames of each other, swapped with
+    the family name, nor share their initial (Charly and Carlos may be one person; Ana and Luis
+    are not). The family name never decides alone: households share it, and people change it.
+    """
+    found = []
+    if a.given and b.given and not _given_compatible(a.given, b.given, a, b):
+        found.append("given name")
+    if a.birth_date and b.birth_date and not _dates_compatible(a.birth_date, b.birth_date):
+        found.append("birth date")
+    return found
+
+
+def _given_compatible(given_a: str, given_b: str, a: Features, b: Features) -> bool:
+    return given_a[0] == given_b[0] or _same_given(given_a, given_b) or _names_swapped(a, b)
+
+
+def _dates_compatible(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    if len(a) != len(b):
+        return False
+    if sum(x != y for x, y in zip(a, b, strict=True)) == 1:
+        return True
+    year_a, _, rest_a = a.partition("-")
+    year_b, _, rest_b = b.partition("-")
+    month, _, day = rest_a.partition("-")
+    return year_a == year_b and rest_b == f"{day}-{month}"
 
 
 def _clean(value: Any) -> str | None:

@@ -20,13 +20,34 @@ class IdentityRepository:
         self._identities = db["identities"]
         self._separations = db["separations"]
 
-    async def owners(self, keys: Iterable[str]) -> dict[str, str]:
-        """Identity key → owning profile id, for the keys that are known."""
+    async def lookup(self, keys: Iterable[str]) -> tuple[dict[str, str], set[str]]:
+        """Identity key → owning profile id for the known keys, and which of them are flagged
+        as shared by several people."""
         wanted = list(set(keys))
-        if not wanted:
-            return {}
-        cursor = self._identities.find({"_id": {"$in": wanted}}, {"profile_id": 1})
-        return {doc["_id"]: doc["profile_id"] async for doc in cursor}
+        owners: dict[str, str] = {}
+        shared: set[str] = set()
+        if wanted:
+            cursor = self._identities.find({"_id": {"$in": wanted}}, {"profile_id": 1, "shared": 1})
+            async for doc in cursor:
+                owners[doc["_id"]] = doc["profile_id"]
+                if "shared" in doc:
+                    shared.add(doc["_id"])
+        return owners, shared
+
+    async def flag_shared(self, reasons: Mapping[str, str], now: dt.datetime) -> None:
+        """Flag identities as used by several people (they link nobody from then on)."""
+        if not reasons:
+            return
+        await self._identities.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": key, "shared": {"$exists": False}},
+                    {"$set": {"shared": {"at": now, "why": why}}},
+                )
+                for key, why in reasons.items()
+            ],
+            ordered=False,
+        )
 
     async def claim(self, docs: Sequence[Document]) -> set[str]:
         """Insert new identities; return the keys someone else claimed first."""
@@ -184,6 +205,17 @@ class MatchRepository:
     def __init__(self, db: Database) -> None:
         self._features = db["match_features"]
         self._keys = db["match_keys"]
+        self._records = db["records"]
+
+    async def person_records(self, limit: int) -> list[tuple[Document, list[str]]]:
+        """Up to ``limit`` person records: their payload and phone numbers (for calibration,
+        which compares records rather than merged profiles)."""
+        cursor = self._records.find({"kind": "person"}, {"data": 1, "identifiers": 1})
+        found = []
+        async for doc in cursor.limit(limit):
+            phones = [i["value"] for i in doc.get("identifiers", []) if i.get("type") == "phone"]
+            found.append((doc.get("data", {}), phones))
+        return found
 
     async def save(
         self,
@@ -224,10 +256,12 @@ class MatchRepository:
             return {}
         return {doc["_id"]: doc async for doc in self._features.find({"_id": {"$in": wanted}})}
 
-    async def forget(self, profile_id: str) -> None:
-        """An absorbed profile is no longer a candidate."""
-        await self._features.delete_one({"_id": profile_id})
-        await self._delete_keys_of([profile_id])
+    async def forget(self, profile_ids: Iterable[str]) -> None:
+        """Absorbed profiles are no longer candidates."""
+        wanted = list(set(profile_ids))
+        if wanted:
+            await self._features.delete_many({"_id": {"$in": wanted}})
+            await self._delete_keys_of(wanted)
 
     async def _delete_keys_of(self, profile_ids: list[str]) -> None:
         if not profile_ids:

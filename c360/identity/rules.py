@@ -3,9 +3,12 @@ profiles must never be merged. Built from settings; pure."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+import phonenumbers
 
 from schemas import Identifier, IdentifierType
 
@@ -27,6 +30,12 @@ DEFAULT_LIMITS = {
     IdentifierType.ANONYMOUS: 500,
 }
 
+DEFAULT_SHAREABLE = (IdentifierType.PHONE,)
+"""Identifier types several people may use (a household landline, a parent's mobile)."""
+
+DEFAULT_HOUSEHOLD_LINES = ("fixed_line", "toll_free", "shared_cost", "uan")
+"""Phone line types (libphonenumber's) that belong to a place, not to a person."""
+
 DEFAULT_PRIORITY = (
     IdentifierType.EXTERNAL,
     IdentifierType.LOYALTY,
@@ -47,11 +56,24 @@ class IdentityRules:
       the highest-priority identifier wins.
     - External ids: a profile holds one per source. Two different ids of one source on one
       person would be a merge of two customers; it becomes a review suggestion instead.
+    - ``shareable``: types of identifier that several people may use (a household landline).
+      Alone, one does not link a person record to a profile, nor merge two profiles, whose
+      person attributes (given name, birth date) clearly conflict: that is a review suggestion,
+      and the identifier is flagged shared; a shared identifier links nobody from then on.
+      E-mail addresses and customer ids stay strong: they link whatever the attributes say.
+    - ``household_lines``: phone line types that belong to a place (a home's landline, an
+      office switchboard) rather than to a person. Such a number decides the profile only of a
+      record that names nothing else, never brings a record's other identifiers into a profile
+      nor merges two, and is flagged shared as soon as records of a second profile name it.
+      Where a numbering plan does not tell landlines from mobiles (``fixed_line_or_mobile``,
+      as in North America) numbers are treated as personal.
     """
 
     blocked: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p in DEFAULT_BLOCKED)
     limits: Mapping[IdentifierType, int] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     priority: tuple[IdentifierType, ...] = DEFAULT_PRIORITY
+    shareable: frozenset[IdentifierType] = frozenset(DEFAULT_SHAREABLE)
+    household_lines: frozenset[str] = frozenset(DEFAULT_HOUSEHOLD_LINES)
 
     @classmethod
     def from_settings(
@@ -59,6 +81,8 @@ class IdentityRules:
         blocked: Iterable[str],
         limits: Mapping[str, int],
         priority: Iterable[str],
+        shareable: Iterable[str] = tuple(DEFAULT_SHAREABLE),
+        household_lines: Iterable[str] = DEFAULT_HOUSEHOLD_LINES,
     ) -> IdentityRules:
         order = tuple(IdentifierType(p) for p in priority)
         missing = [t for t in IdentifierType if t not in order]
@@ -66,6 +90,8 @@ class IdentityRules:
             blocked=tuple(re.compile(p, re.IGNORECASE) for p in blocked),
             limits={IdentifierType(k): v for k, v in limits.items()},
             priority=order + tuple(missing),
+            shareable=frozenset(IdentifierType(t) for t in shareable),
+            household_lines=frozenset(household_lines),
         )
 
     def is_blocked(self, identifier: Identifier) -> bool:
@@ -77,3 +103,31 @@ class IdentityRules:
 
     def limit(self, kind: IdentifierType) -> int | None:
         return self.limits.get(kind)
+
+    def household(self, identifier: Identifier) -> bool:
+        """Whether the identifier is a place's phone line (a landline), not a person's."""
+        if identifier.type is not IdentifierType.PHONE or not self.household_lines:
+            return False
+        return line_type(identifier.value) in self.household_lines
+
+    def weak(self, kinds: Iterable[IdentifierType]) -> bool:
+        """Whether a link made only through identifiers of these types is a weak one."""
+        return all(kind in self.shareable for kind in kinds)
+
+
+LINE_TYPES = {
+    value: name.lower()
+    for name, value in vars(phonenumbers.PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
+"""libphonenumber's line types by number: ``fixed_line``, ``mobile``, ``voip``…"""
+
+
+@functools.lru_cache(maxsize=65_536)
+def line_type(e164: str) -> str:
+    """The line type of an E.164 number by its numbering plan (``unknown`` if it has none)."""
+    try:
+        number = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return "unknown"
+    return LINE_TYPES.get(phonenumbers.number_type(number), "unknown")

@@ -10,7 +10,11 @@ When a record's identifiers belong to several profiles:
   highest-priority identifier points at, and the pair becomes a review suggestion.
 
 Identifiers are used under :class:`IdentityRules`: blocked values never link, a profile holds a
-limited number per type, and one external id per source.
+limited number per type, and one external id per source. A shareable identifier (a phone) is
+weaker: alone it does not link a person record to, nor merge, a profile whose given name or
+birth date clearly conflicts; it is then flagged shared and links nobody from then on. A
+landline (a place's line) decides only for records that name nothing else, and is flagged
+shared as soon as a second profile names it.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bson import ObjectId
 
-from c360.identity.repository import IdentityRepository
+from c360.identity.matching import Features, conflicts
+from c360.identity.repository import IdentityRepository, MatchRepository
 from c360.identity.rules import IdentityRules
 from c360.store import Document
 from schemas import Identifier, IdentifierType
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 _MAX_CLAIM_ROUNDS = 10
 ANONYMOUS_RULE = "anonymous-identified"
 SHARED_RULE = "shared-identifier"
+SHARED_REASON = "shared by several people"
 
 
 def new_profile_id() -> str:
@@ -57,6 +63,8 @@ class LinkPlan:
     """Stored profiles to absorb: absorbed id → (survivor id, rule)."""
     suggestions: list[tuple[str, str, str]] = field(default_factory=list)
     """Pairs of profiles a record ties together that must not be merged here, with why."""
+    shared: dict[str, str] = field(default_factory=dict)
+    """Identity keys found to be used by several people (to flag), with why."""
 
 
 @dataclass
@@ -66,6 +74,7 @@ class _Holder:
     counts: Counter[IdentifierType] = field(default_factory=Counter)
     externals: dict[str, str] = field(default_factory=dict)  # source → external id
     apart: set[str] = field(default_factory=set)  # profiles it must never be merged with
+    person: Features | None = None  # who the profile's people records say holds it
 
     @classmethod
     def of(cls, docs: Sequence[Document]) -> _Holder:
@@ -73,6 +82,10 @@ class _Holder:
         for doc in docs:
             holder.add(IdentifierType(doc["type"]), doc.get("source"), doc["value"])
         return holder
+
+    def learn(self, person: Features | None) -> None:
+        if person is not None and person.describes_someone:
+            self.person = person if self.person is None else self.person.updated_with(person)
 
     def add(self, kind: IdentifierType, source: str | None, value: str) -> None:
         self.counts[kind] += 1
@@ -82,6 +95,8 @@ class _Holder:
     def absorb(self, other: _Holder) -> None:
         self.counts.update(other.counts)
         self.apart |= other.apart
+        if self.person is None:
+            self.person = other.person
         for source, value in other.externals.items():
             self.externals.setdefault(source, value)
 
@@ -103,25 +118,38 @@ def plan_links(
     now: dt.datetime,
     rules: IdentityRules | None = None,
     apart: dict[str, set[str]] | None = None,
+    *,
+    people: Sequence[Features | None] | None = None,
+    features: Mapping[str, Features] | None = None,
+    shared: Iterable[str] = (),
 ) -> LinkPlan:
     """Decide a profile for each identifier set, in order. Pure: arguments are not modified.
 
     ``owners`` maps identity keys to their profiles; ``held`` gives those profiles' identities;
-    ``apart`` the profiles each must never be merged with (an unmerge decided so).
+    ``apart`` the profiles each must never be merged with (an unmerge decided so). ``people``
+    gives, per identifier set, the person attributes its record states (person records only);
+    ``features`` what is known of the profiles' people; ``shared`` the identity keys already
+    flagged as used by several people.
     """
     rules = rules or IdentityRules()
     owners = dict(owners)
+    shared = set(shared)
     holders = {profile_id: _Holder.of(docs) for profile_id, docs in held.items()}
     for profile_id, others in (apart or {}).items():
         holders.setdefault(profile_id, _Holder()).apart |= others
+    for profile_id, known_person in (features or {}).items():
+        holders.setdefault(profile_id, _Holder()).learn(known_person)
     created: set[str] = set()
     absorbed: dict[str, tuple[str, str]] = {}
     plan = LinkPlan(profile_ids=[])
-    for identifiers in identifier_sets:
+    for index, identifiers in enumerate(identifier_sets):
+        person = people[index] if people is not None else None
         unlinked = [
             {"key": i.key, "reason": "blocked value"} for i in identifiers if rules.is_blocked(i)
         ]
         usable = sorted((i for i in identifiers if not rules.is_blocked(i)), key=rules.rank)
+        unlinked += [{"key": i.key, "reason": SHARED_REASON} for i in usable if i.key in shared]
+        usable = [i for i in usable if i.key not in shared]
         if not usable:
             plan.profile_ids.append(None)
             plan.linked_by.append(None)
@@ -131,42 +159,77 @@ def plan_links(
         for i in usable:
             if i.type is IdentifierType.EXTERNAL and i.source is not None:
                 externals.setdefault(i.source, i.value)
-        candidates = list(dict.fromkeys(owners[i.key] for i in usable if i.key in owners))
-        fitting = [p for p in candidates if holders.setdefault(p, _Holder()).accepts(externals)]
+        # A landline decides the profile only of a record that names nothing else.
+        linking = [i for i in usable if not rules.household(i)] or usable
+        via: dict[str, list[Identifier]] = {}
+        for i in linking:
+            if i.key in owners:
+                via.setdefault(owners[i.key], []).append(i)
+        candidates = list(via)
+        for p in candidates:
+            holders.setdefault(p, _Holder())
+        weak = {p for p in candidates if rules.weak(i.type for i in via[p])}
+        refused = _refused(weak, holders, person, externals)
+        for p, why in refused.items():
+            _flag_shared(plan, shared, via[p], why)
+        fitting = [p for p in candidates if p not in refused and holders[p].accepts(externals)]
         known = [p for p in fitting if not holders[p].anonymous_only]
         if known:
             # The strongest identifier names a profile; those it may merge with join it, and
             # the oldest of them survives (profile ids are ordered by creation).
             named = known[0]
-            target = min(p for p in known if p == named or _mergeable(holders, named, p))
+            target = min(
+                p
+                for p in known
+                if p == named
+                or (_mergeable(holders, named, p) and not _clash(holders, weak, named, p))
+            )
         elif fitting:
             target = fitting[0]
         else:
             target = new_profile_id()
             created.add(target)
             holders[target] = _Holder()
+        holders[target].learn(person)
         # What linked the record, before any merge: an unmerge sends it back along this key.
-        linked_by = next((i.key for i in usable if owners.get(i.key) == target), None)
+        linked_by = next((i.key for i in via.get(target, ())), None)
         for other in candidates:
             if other == target:
                 continue
-            if holders[other].anonymous_only or (
-                holders[other].accepts(externals) and _mergeable(holders, target, other)
-            ):
-                anonymous = holders[other].anonymous_only
-                absorbed[other] = (target, ANONYMOUS_RULE if anonymous else SHARED_RULE)
-                holders[target].absorb(holders[other])
-                owners = {k: target if v == other else v for k, v in owners.items()}
+            if other in refused:
+                first, second = sorted((target, other))
+                plan.suggestions.append((first, second, _shared_why(via[other], refused[other])))
+                continue
+            if holders[other].anonymous_only:
+                absorbed[other] = (target, ANONYMOUS_RULE)
+            elif holders[other].accepts(externals) and _mergeable(holders, target, other):
+                clash = _clash(holders, weak, target, other)
+                if clash:  # tied only by a shareable identifier, and two people
+                    why = f"{' and '.join(clash)} differ"
+                    links = via[other] if other in weak else via[target]
+                    _flag_shared(plan, shared, links, why)
+                    first, second = sorted((target, other))
+                    plan.suggestions.append((first, second, _shared_why(links, why)))
+                    continue
+                absorbed[other] = (target, SHARED_RULE)
             else:
                 first, second = sorted((target, other))
                 plan.suggestions.append((first, second, _why(other, holders, externals)))
+                continue
+            holders[target].absorb(holders[other])
+            owners = {k: target if v == other else v for k, v in owners.items()}
         holder = holders[target]
         claimed: list[Document] = []
         for identifier in usable:
             owner = owners.get(identifier.key)
             if owner is not None:
+                if owner != target and rules.household(identifier):
+                    _flag_shared(plan, shared, [identifier], "a landline two profiles name")
                 if owner != target:
-                    unlinked.append({"key": identifier.key, "reason": "held by another profile"})
+                    held_by = (
+                        SHARED_REASON if identifier.key in shared else "held by another profile"
+                    )
+                    unlinked.append({"key": identifier.key, "reason": held_by})
                 continue
             reason = _refusal(identifier, holder, rules)
             if reason is not None:
@@ -206,7 +269,48 @@ def plan_links(
             pairs.add((first, second, why))
     plan.suggestions = sorted(pairs)
     plan.merges = {a: (s, rules_of[a]) for a, s in final.items() if a not in created}
+    plan.shared = {k: why for k, why in plan.shared.items() if k in owners}
     return plan
+
+
+def _refused(
+    weak: set[str],
+    holders: dict[str, _Holder],
+    person: Features | None,
+    externals: dict[str, str],
+) -> dict[str, str]:
+    """Profiles a record reaches only through a shareable identifier, but whose person is
+    clearly someone else (a conflicting given name or birth date, another customer id of a
+    source the record names), with why."""
+    refused = {}
+    for p in sorted(weak):
+        theirs = holders[p].person
+        clash = conflicts(person, theirs) if person and theirs else []
+        if clash:
+            refused[p] = f"{' and '.join(clash)} differ"
+        elif customers := _other_customers(holders[p], externals):
+            refused[p] = f"hold different {customers} customer ids"
+    return refused
+
+
+def _flag_shared(plan: LinkPlan, shared: set[str], links: Sequence[Identifier], why: str) -> None:
+    for i in links:
+        plan.shared.setdefault(i.key, why)
+        shared.add(i.key)
+
+
+def _clash(holders: dict[str, _Holder], weak: set[str], one: str, other: str) -> list[str]:
+    """What clearly tells apart the people of two profiles a record ties only through a
+    shareable identifier (nothing when a stronger one ties them, or either is unknown)."""
+    mine, theirs = holders[one].person, holders[other].person
+    if not ({one, other} & weak) or mine is None or theirs is None:
+        return []
+    return conflicts(mine, theirs)
+
+
+def _shared_why(links: Sequence[Identifier], why: str) -> str:
+    named = ", ".join(f"{i.type.value} {i.value}" for i in links)
+    return f"share {named} only, and {why}: several people use it"
 
 
 def _mergeable(holders: dict[str, _Holder], one: str, other: str) -> bool:
@@ -217,10 +321,15 @@ def _mergeable(holders: dict[str, _Holder], one: str, other: str) -> bool:
 
 
 def _why(other: str, holders: dict[str, _Holder], externals: dict[str, str]) -> str:
-    clash = sorted(s for s, v in externals.items() if holders[other].externals.get(s, v) != v)
-    if clash:
-        return f"share identifiers but hold different {', '.join(clash)} customer ids"
+    customers = _other_customers(holders[other], externals)
+    if customers:
+        return f"share identifiers but hold different {customers} customer ids"
     return "share identifiers"
+
+
+def _other_customers(holder: _Holder, externals: dict[str, str]) -> str:
+    """The sources of which the holder has another customer id than the record names."""
+    return ", ".join(sorted(s for s, v in externals.items() if holder.externals.get(s, v) != v))
 
 
 def _refusal(identifier: Identifier, holder: _Holder, rules: IdentityRules) -> str | None:
@@ -255,6 +364,25 @@ def _needing_holders(
     return needed
 
 
+def _weakly_tied(
+    identifier_sets: Sequence[Sequence[Identifier]],
+    owners: dict[str, str],
+    people: Sequence[Features | None] | None,
+    rules: IdentityRules,
+) -> set[str]:
+    """Profiles a shareable identifier may tie to a person record or to another profile: the
+    plan compares their people before linking through it."""
+    tied: set[str] = set()
+    for index, identifiers in enumerate(identifier_sets):
+        owning = {owners[i.key] for i in identifiers if i.key in owners}
+        person = people[index] if people is not None else None
+        if not owning or not (len(owning) > 1 or (person and person.describes_someone)):
+            continue
+        if any(i.type in rules.shareable and i.key in owners for i in identifiers):
+            tied |= owning
+    return tied
+
+
 def _meeting(identifier_sets: Sequence[Sequence[Identifier]], owners: dict[str, str]) -> set[str]:
     """Profiles that meet another profile in a record: only they can merge."""
     meeting: set[str] = set()
@@ -266,25 +394,51 @@ def _meeting(identifier_sets: Sequence[Sequence[Identifier]], owners: dict[str, 
 
 
 class IdentityService:
-    def __init__(self, identities: IdentityRepository, rules: IdentityRules | None = None) -> None:
+    def __init__(
+        self,
+        identities: IdentityRepository,
+        rules: IdentityRules | None = None,
+        matches: MatchRepository | None = None,
+    ) -> None:
         self._identities = identities
         self._rules = rules or IdentityRules()
+        self._matches = matches
 
-    async def link(self, identifier_sets: Sequence[Sequence[Identifier]]) -> LinkPlan:
+    async def link(
+        self,
+        identifier_sets: Sequence[Sequence[Identifier]],
+        people: Sequence[Features | None] | None = None,
+    ) -> LinkPlan:
         """Link a batch of records to profiles, claiming new identifiers in one round trip.
 
+        ``people`` gives the person attributes of each record that states them (else None).
         If another worker claims one of our new identifiers first, the batch is planned again
         with the fresh owners; identifiers we did claim stay ours, so this converges.
         """
         keys = {i.key for identifiers in identifier_sets for i in identifiers}
         now = dt.datetime.now(dt.UTC)
         for _ in range(_MAX_CLAIM_ROUNDS):
-            owners = await self._identities.owners(keys)
-            held = await self._identities.of_profiles(_needing_holders(identifier_sets, owners))
+            owners, shared = await self._identities.lookup(keys)
+            tied = _weakly_tied(identifier_sets, owners, people, self._rules)
+            held = await self._identities.of_profiles(
+                _needing_holders(identifier_sets, owners) | tied
+            )
             apart = await self._identities.apart(_meeting(identifier_sets, owners))
-            plan = plan_links(identifier_sets, owners, held, now, self._rules, apart)
+            features = await self._features(tied)
+            plan = plan_links(
+                identifier_sets,
+                owners,
+                held,
+                now,
+                self._rules,
+                apart,
+                people=people,
+                features=features,
+                shared=shared,
+            )
             lost = await self._identities.claim(plan.new_identities)
             if not lost:
+                await self._identities.flag_shared(plan.shared, now)
                 if plan.suggestions:
                     log.info(
                         "records tie profiles that are not merged",
@@ -292,3 +446,9 @@ class IdentityService:
                     )
                 return plan
         raise RuntimeError("identity claims kept conflicting; is another writer looping?")
+
+    async def _features(self, profile_ids: set[str]) -> dict[str, Features]:
+        if self._matches is None or not profile_ids:
+            return {}
+        docs = await self._matches.features(profile_ids)
+        return {p: Features.from_doc(doc) for p, doc in docs.items()}
