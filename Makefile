@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit schemas bench clean
+.PHONY: run test lint typecheck unit schemas bench bench-api clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ schemas: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ingest
+
+bench-api: $(STAMP)
+	$(BIN)/python -m bench.api
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

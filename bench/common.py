@@ -1,16 +1,24 @@
-"""What the benchmarks share: a throw-away database on the store, and argument parsing."""
+"""What the benchmarks share: a throw-away database on the store, generated files imported
+through the pipeline, and argument parsing."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import time
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.generate import Written, generate_all
+from c360.ingest.files import import_file
+from c360.ingest.service import IngestSummary
+from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
+from connectors import ParseOptions
 
 
 @contextlib.asynccontextmanager
@@ -32,6 +40,36 @@ async def bench_store(
     finally:
         await store.client.drop_database(settings.database)
         await store.close()
+
+
+def generate_files(directory: Path, records: int, people: int, seed: int) -> list[Written]:
+    """Every connector's file (``generate_all``), timed apart; prints what was written."""
+    started = time.perf_counter()
+    files = generate_all(directory, records, people, seed)
+    seconds = time.perf_counter() - started
+    size_mb = sum(f.bytes for f in files) / 2**20
+    print(
+        f"generated   {sum(f.records for f in files):,} records in "
+        f"{sum(f.items for f in files):,} items ({size_mb:,.1f} MB) for {people:,} people "
+        f"in {seconds:.1f} s (not counted), seed {seed}, in {directory}"
+    )
+    return files
+
+
+@dataclass
+class Imported:
+    """One generated file through the whole pipeline: what it held, what came of it, how long."""
+
+    written: Written
+    summary: IngestSummary
+    seconds: float
+
+
+async def import_written(services: Services, written: Written, options: ParseOptions) -> Imported:
+    """Import one generated file with ``import_file``, timed."""
+    started = time.perf_counter()
+    summary = await import_file(services.ingest, written.connector, str(written.path), options)
+    return Imported(written, summary, time.perf_counter() - started)
 
 
 def positive(text: str) -> int:

@@ -47,11 +47,10 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import bench_store, positive
-from bench.generate import FILE_NAMES, Written, generate_all, write_segment
+from bench.common import Imported, bench_store, generate_files, import_written, positive
+from bench.generate import FILE_NAMES, Written, write_segment
 from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary, record_document
 from c360.services import Services
@@ -71,25 +70,9 @@ MAX_PRINTED_SAMPLES = 60
 # --- Default mode: every connector, pipeline against raw insert_many ---------------------------
 
 
-@dataclass
-class Imported:
-    written: Written
-    summary: IngestSummary
-    seconds: float
-
-
 async def run_mix(records: int, people: int, batch_size: int, seed: int, keep: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="c360-bench-") as tmp:
-        files_dir = _files_dir(keep, Path(tmp))
-        started = time.perf_counter()
-        files = generate_all(files_dir, records, people, seed)
-        generation_s = time.perf_counter() - started
-        size_mb = sum(f.bytes for f in files) / 2**20
-        print(
-            f"generated   {sum(f.records for f in files):,} records in "
-            f"{sum(f.items for f in files):,} items ({size_mb:,.1f} MB) for {people:,} people "
-            f"in {generation_s:.1f} s (not counted), seed {seed}, in {files_dir}"
-        )
+        files = generate_files(_files_dir(keep, Path(tmp)), records, people, seed)
 
         async with bench_store(Path(tmp), batch_size) as (store, settings):
             print(f"store       {store.kind}, database {settings.database}, batch {batch_size}")
@@ -99,11 +82,7 @@ async def run_mix(records: int, people: int, batch_size: int, seed: int, keep: P
             print(_HEADER)
             imports: list[Imported] = []
             for written in files:
-                started = time.perf_counter()
-                summary = await import_file(
-                    services.ingest, written.connector, str(written.path), options
-                )
-                imported = Imported(written, summary, time.perf_counter() - started)
+                imported = await import_written(services, written, options)
                 imports.append(imported)
                 print(_import_row(written.connector, [imported]), flush=True)
             print(_import_row("total", imports))
