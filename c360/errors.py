@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 
@@ -9,6 +10,7 @@ class C360Error(Exception):
     """An expected failure with an HTTP status; rendered as ``{"error": Name, "detail": …}``."""
 
     status_code: ClassVar[int] = 400
+    headers: ClassVar[Mapping[str, str]] = {}  # sent with the response (WWW-Authenticate, Allow)
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

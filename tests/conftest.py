@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -12,10 +13,12 @@ import pytest
 from fastapi import FastAPI
 
 from c360.api.app import create_app
+from c360.auth.service import Role
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from c360.store.embedded import EmbeddedServer
+from tests import factories as f
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +70,33 @@ async def app(settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
         yield app
 
 
+@asynccontextmanager
+async def asgi_client(
+    app: FastAPI, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://c360.test", headers=headers
+    ) as client:
+        yield client
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://c360.test") as client:
+    """Without an API key: health, webhooks, and what must refuse anonymous callers."""
+    async with asgi_client(app) as client:
+        yield client
+
+
+@pytest.fixture
+async def agent_client(app: FastAPI, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """Sends a support agent's API key: GraphQL reads with nothing masked or refused."""
+    async with asgi_client(app, await f.api_key(services, Role.AGENT)) as client:
+        yield client
+
+
+@pytest.fixture
+async def connector_client(app: FastAPI, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """Sends a connector's API key: what a source pushing to /ingest uses."""
+    async with asgi_client(app, await f.api_key(services, Role.CONNECTOR)) as client:
         yield client

@@ -1,10 +1,15 @@
-"""Canonical record dicts for tests: valid by default, any field overridable by keyword."""
+"""Canonical record dicts for tests: valid by default, any field overridable by keyword.
+And API keys."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
+
+from c360.auth.service import Role
+from c360.services import Services
 
 Record = dict[str, Any]
 
@@ -117,3 +122,9 @@ def write_jsonl(path: Path, items: list[Record | str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+async def api_key(services: Services, role: Role) -> dict[str, str]:
+    """Headers carrying a new API key of ``role``."""
+    _, secret = await services.keys.create(role, f"{role.value} for tests", dt.datetime.now(dt.UTC))
+    return {"authorization": f"Bearer {secret}"}

@@ -19,6 +19,12 @@ from c360.store import Store
 from tests import factories as f
 
 
+@pytest.fixture
+def client(connector_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """Requests carry a connector's key, as a pushing source's do (webhooks ignore it)."""
+    return connector_client
+
+
 def ndjson(*items: f.Record | str) -> bytes:
     return "\n".join(i if isinstance(i, str) else json.dumps(i) for i in items).encode()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -69,6 +71,9 @@ def wait_until(condition: Any, timeout: float = 15.0) -> bool:
     return False
 
 
+DEMO_KEY_LINE = re.compile(r"^\s+(admin|agent|marketing|connector)\s+(c360_\S+)$")
+
+
 class Server:
     """``c360 serve --demo`` on a free port with its own data directory."""
 
@@ -81,11 +86,29 @@ class Server:
             env=environment(C360_DATA_DIR=str(data_dir)),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            text=True,
         )
-        if not wait_until(self._healthy, START_TIMEOUT_S):
-            self.process.kill()
-            output = self.process.communicate()[0].decode(errors="replace")
-            raise AssertionError(f"c360 serve did not become healthy:\n{output}")
+        self.output: list[str] = []  # read as it comes, so the pipe never fills up
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not wait_until(self._ready, START_TIMEOUT_S):
+            self.stop()
+            raise AssertionError("c360 serve did not start:\n" + "".join(self.output))
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def _ready(self) -> bool:
+        """Healthy, and its banner with the demo keys printed."""
+        return self._healthy() and (self.process.poll() is not None or "agent" in self.demo_keys)
+
+    @property
+    def demo_keys(self) -> dict[str, str]:
+        """The keys the banner printed, by role."""
+        found = (DEMO_KEY_LINE.match(line.rstrip("\n")) for line in list(self.output))
+        return {m[1]: m[2] for m in found if m}
 
     def _healthy(self) -> bool:
         if self.process.poll() is not None:
@@ -100,8 +123,11 @@ class Server:
         state: dict[str, int] = json.loads((self.data_dir / "server.json").read_text())
         return state["pid"]
 
-    def graphql(self, query: str) -> dict[str, Any]:
-        response = httpx.post(f"{self.base}/graphql", json={"query": query}, timeout=10)
+    def graphql(self, query: str, role: str = "agent") -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {self.demo_keys[role]}"}
+        response = httpx.post(
+            f"{self.base}/graphql", json={"query": query}, headers=headers, timeout=10
+        )
         body: dict[str, Any] = response.json()
         assert body.get("errors") is None, body
         data: dict[str, Any] = body["data"]
@@ -110,7 +136,8 @@ class Server:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
-        self.process.communicate()
+        self.process.wait()
+        self._reader.join(timeout=10)
 
 
 @pytest.fixture
@@ -163,6 +190,28 @@ class TestServe:
         again = Server(server.data_dir)  # loads the demo data again: all duplicates
         try:
             assert again.graphql(ANA) == before
+        finally:
+            again.stop()
+
+    def test_prints_a_demo_key_per_role_and_revokes_them_at_the_next_start(
+        self, server: Server
+    ) -> None:
+        assert set(server.demo_keys) == {"admin", "agent", "marketing", "connector"}
+        seen_by_marketing = server.graphql(ANA, role="marketing")["profileByIdentifier"]
+        assert seen_by_marketing["emails"] == ["a•••@example.com"]
+        old_agent_key = server.demo_keys["agent"]
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=30)
+        again = Server(server.data_dir)
+        try:
+            assert again.demo_keys["agent"] != old_agent_key
+            refused = httpx.post(
+                f"{again.base}/graphql",
+                json={"query": "{ __typename }"},
+                headers={"authorization": f"Bearer {old_agent_key}"},
+            )
+            assert refused.status_code == 401
+            assert again.graphql("{ __typename }") == {"__typename": "Query"}
         finally:
             again.stop()
 

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from http import HTTPStatus
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from strawberry.fastapi import GraphQLRouter
 
 from c360 import __version__
 from c360.api.graphql.context import get_context
+from c360.api.graphql.http import GraphQLEndpoint, status_name
 from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
 from c360.api.ingest import router as ingest_router
-from c360.demo import load_demo_data
+from c360.auth.service import Role
+from c360.demo import issue_demo_keys, load_demo_data
 from c360.errors import C360Error
 from c360.services import Services
 from c360.settings import Settings, get_settings
@@ -28,9 +29,12 @@ log = logging.getLogger(__name__)
 
 
 def create_app(
-    settings: Settings | None = None, *, on_ready: Callable[[], None] | None = None
+    settings: Settings | None = None,
+    *,
+    on_ready: Callable[[Mapping[Role, str]], None] | None = None,
 ) -> FastAPI:
-    """Build the app. ``on_ready`` runs once the store is up and demo data is loaded."""
+    """Build the app. ``on_ready`` runs once the store is up and demo data is loaded, with
+    the demo keys (none without demo data)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -39,10 +43,12 @@ def create_app(
         app.state.store = store
         app.state.services = Services.build(store.db, settings)
         try:
+            demo_keys: dict[Role, str] = {}
             if settings.demo_data:
                 await load_demo_data(app.state.services, settings)
+                demo_keys = await issue_demo_keys(app.state.services.keys, dt.datetime.now(dt.UTC))
             if on_ready is not None:
-                on_ready()
+                on_ready(demo_keys)
             yield
         finally:
             await store.close()
@@ -59,11 +65,15 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.include_router(health_router)
     app.include_router(ingest_router)
+    schema = build_schema(
+        settings.graphql_max_depth, settings.graphql_max_tokens, settings.graphql_max_complexity
+    )
     app.include_router(
-        GraphQLRouter(
-            build_schema(settings.graphql_max_depth, settings.graphql_max_tokens),
+        GraphQLEndpoint(
+            schema,
             context_getter=get_context,
             graphql_ide="graphiql",
+            subscription_protocols=(),  # no subscriptions; websockets are refused
         ),
         prefix="/graphql",
     )
@@ -71,7 +81,11 @@ def create_app(
 
 
 async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
-    return JSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status_code)
+    return JSONResponse(
+        {"error": exc.code, "detail": exc.detail},
+        status_code=exc.status_code,
+        headers=dict(exc.headers),
+    )
 
 
 async def _render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -81,9 +95,8 @@ async def _render_validation_error(request: Request, exc: RequestValidationError
 
 async def _render_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """Framework errors (unknown path, wrong method) in the same shape as ours."""
-    name = HTTPStatus(exc.status_code).phrase.title().replace(" ", "")
     return JSONResponse(
-        {"error": name, "detail": exc.detail},
+        {"error": status_name(exc.status_code), "detail": exc.detail},
         status_code=exc.status_code,
         headers=getattr(exc, "headers", None),
     )

@@ -6,8 +6,10 @@ import datetime as dt
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 
+from c360.api.auth import requires
+from c360.auth.service import Permission
 from c360.errors import C360Error, NotFound
 from c360.ingest.service import IngestSummary
 from c360.ingest.webhooks import verify_shopify, verify_zendesk
@@ -79,8 +81,9 @@ def _report(summary: IngestSummary) -> dict[str, Any]:
     description=(
         "Answers what it did: counts (read = inserted + updated + duplicates + rejected), the "
         "outcome of every record, and every rejected item with its position and reason. "
-        "Rejected items are dead-lettered; the rest are stored."
+        "Rejected items are dead-lettered; the rest are stored. Needs a connector or admin key."
     ),
+    dependencies=[Depends(requires(Permission.INGEST))],
 )
 async def ingest(request: Request, connector: str) -> dict[str, Any]:
     settings: Settings = request.app.state.settings

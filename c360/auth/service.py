@@ -1,8 +1,9 @@
-"""API keys and roles. A key is ``c360_<id>_<secret>``; only the secret's SHA-256 is stored.
+"""API keys, roles and what each role may do. A key is ``c360_<id>_<secret>``; only the
+secret's SHA-256 is stored.
 
-Roles: ``admin`` (everything, including merges), ``agent`` (support consoles), ``marketing``
-(audiences and consent). The secret has 256 bits of randomness, so a fast hash is enough: there
-is nothing to brute-force.
+The secret has 256 bits of randomness, so a fast hash is enough: there is nothing to
+brute-force. Endpoints and GraphQL fields name the ``Permission`` they need; ``GRANTS`` is the
+one table of which role holds which.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import enum
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from c360.auth.repository import ApiKeyRepository
 from c360.errors import C360Error, NotFound
@@ -24,10 +27,44 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
     AGENT = "agent"
     MARKETING = "marketing"
+    CONNECTOR = "connector"
+
+
+class Permission(enum.StrEnum):
+    """Something a caller may do or read. Values appear in the GraphQL schema's directives."""
+
+    READ_PROFILES = "readProfiles"  # the GraphQL API: profiles, timelines, metrics, consent
+    CONTACT_POINTS = "contactPoints"  # e-mails, phones, identifier values, addresses unmasked
+    CASE_TEXT = "caseText"  # service-case subjects and descriptions, survey comments
+    IDENTITY_HISTORY = "identityHistory"  # merges and match suggestions of a profile
+    MERGE = "merge"  # merge, unmerge, resolve match suggestions
+    MANAGE_KEYS = "manageKeys"
+    INGEST = "ingest"  # POST /ingest/{connector}
+
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.AGENT: frozenset(
+        {
+            Permission.READ_PROFILES,
+            Permission.CONTACT_POINTS,
+            Permission.CASE_TEXT,
+            Permission.IDENTITY_HISTORY,
+        }
+    ),
+    # Segments, metrics and preferences: no case text, contact points masked.
+    Role.MARKETING: frozenset({Permission.READ_PROFILES}),
+    Role.CONNECTOR: frozenset({Permission.INGEST}),
+}
+
+
+def roles_with(permission: Permission) -> list[Role]:
+    return [role for role in Role if permission in GRANTS[role]]
 
 
 class Unauthenticated(C360Error):
     status_code = 401
+    headers: ClassVar[Mapping[str, str]] = {"WWW-Authenticate": 'Bearer realm="c360"'}
 
 
 class Forbidden(C360Error):
@@ -44,9 +81,15 @@ class Caller:
     name: str
     role: Role
 
-    def require(self, role: Role) -> None:
-        if self.role is not Role.ADMIN and self.role is not role:
-            raise Forbidden(f"this needs the {role.value} role; key {self.name!r} is {self.role}")
+    def may(self, permission: Permission) -> bool:
+        return permission in GRANTS[self.role]
+
+    def require(self, permission: Permission) -> None:
+        if not self.may(permission):
+            raise Forbidden(
+                f"{self.role} keys lack the {permission} permission (key {self.name!r}); "
+                f"it is held by: {', '.join(roles_with(permission))}"
+            )
 
 
 def _hash(secret: str) -> str:
@@ -94,3 +137,8 @@ class ApiKeyService:
 
     async def all(self) -> list[dict[str, object]]:
         return await self._keys.all()
+
+    async def get(self, key_id: str) -> dict[str, object] | None:
+        """One key's description (never its hash)."""
+        doc = await self._keys.get(key_id)
+        return None if doc is None else {k: v for k, v in doc.items() if k != "secret_hash"}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from c360.api.graphql.export import write_sdl
 from c360.auth.service import Role
 from c360.cli.progress import import_progress
 from c360.errors import C360Error, InvalidInput
+from c360.identity.calibration import Calibration
 from c360.ingest.files import import_file
 from c360.ingest.replay import ReplayResult
 from c360.ingest.service import IngestSummary
@@ -111,6 +113,31 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("connector", choices=sorted(CONNECTORS))
     replay.add_argument("--mapping", metavar="FILE", help="CSV connectors: the fixed mapping")
     replay.set_defaults(handler=_replay_dead_letters)
+
+    profiles = commands.add_parser("profiles", help="profiles")
+    profiles_sub = profiles.add_subparsers(required=True, metavar="ACTION")
+    recompute = profiles_sub.add_parser(
+        "recompute", help="recompute activity and metrics from the records (repair)"
+    )
+    which = recompute.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every profile")
+    which.add_argument("profile_id", nargs="?", help="one profile")
+    recompute.set_defaults(handler=_recompute_profiles)
+
+    identity = commands.add_parser("identity", help="identity resolution")
+    identity_sub = identity.add_subparsers(required=True, metavar="ACTION")
+    calibrate = identity_sub.add_parser(
+        "calibrate",
+        help="estimate the m and u of the probabilistic score from the stored person records; "
+        "prints a value for C360_IDENTITY_MATCH_WEIGHTS",
+    )
+    calibrate.add_argument(
+        "--records", type=int, default=200_000, help="person records to read (default 200 000)"
+    )
+    calibrate.add_argument(
+        "--pairs", type=int, default=200_000, help="random pairs for u (default 200 000)"
+    )
+    calibrate.set_defaults(handler=_calibrate)
     return parser
 
 
@@ -119,17 +146,31 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
     base = f"http://{settings.host}:{settings.port}"
 
-    def announce() -> None:
-        print(
-            f"\n  c360 is up.\n  GraphiQL: {base}/graphql\n  Health:   {base}/health\n"
-            f"  API docs: {base}/docs\n",
-            file=sys.stderr,
-            flush=True,
-        )
+    def announce(demo_keys: Mapping[Role, str]) -> None:
+        print(_banner(base, demo_keys), file=sys.stderr, flush=True)
 
     app = create_app(settings, on_ready=announce)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
     return 0
+
+
+def _banner(base: str, demo_keys: Mapping[Role, str]) -> str:
+    lines = [
+        "",
+        "  c360 is up.",
+        f"  GraphiQL: {base}/graphql",
+        f"  Health:   {base}/health",
+        f"  API docs: {base}/docs",
+    ]
+    if demo_keys:
+        lines += [
+            "",
+            "  Demo API keys (new at every start; the previous ones are revoked):",
+            *(f"    {role.value:<10} {key}" for role, key in demo_keys.items()),
+            "  In GraphiQL, paste into Headers (bottom left):",
+            f'    {{"Authorization": "Bearer {demo_keys[Role.AGENT]}"}}',
+        ]
+    return "\n".join([*lines, ""])
 
 
 def _export_schemas(args: argparse.Namespace, settings: Settings) -> int:
@@ -246,6 +287,37 @@ def _replay_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     )
     _print_summary(result.summary)
     return 1 if result.still_failing else 0
+
+
+def _recompute_profiles(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> int:
+        if args.all:
+            return await services.profiles.recompute_all()
+        await services.profiles.get(args.profile_id)  # an unknown id is an error, not a no-op
+        await services.profiles.recompute_activity(args.profile_id)
+        return 1
+
+    print(f"recomputed: {asyncio.run(_with_services(settings, work))} profiles")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> Calibration:
+        return await services.matcher.calibrate(args.records, args.pairs)
+
+    result = asyncio.run(_with_services(settings, work))
+    print(json.dumps(result.to_setting()))
+    sessions = ", ".join(
+        f"{kind} {pairs:,} pairs ({result.match_rates[kind]:.1%} matches)"
+        for kind, pairs in result.sessions.items()
+    )
+    print(f"m estimated over candidate pairs: {sessions or 'none'}", file=sys.stderr)
+    if result.even_odds is not None:
+        print(
+            f"a score of {result.even_odds:.1f} is even odds here; 10 more is about 1000 to 1",
+            file=sys.stderr,
+        )
+    return 0
 
 
 if __name__ == "__main__":

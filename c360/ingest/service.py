@@ -17,10 +17,12 @@ from itertools import islice
 from typing import Any, Literal
 
 from c360.identity.matcher import Matcher
+from c360.identity.matching import Features, features_of
 from c360.identity.merge import MergeService
 from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
 from c360.ingest.repository import DeadLetterRepository
+from c360.profiles.metrics import Aggregate, contribution
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
@@ -182,7 +184,9 @@ class IngestService:
         suggestions: SuggestionRepository,
         matcher: Matcher,
         batch_size: int = 500,
+        metrics_repair_after: dt.timedelta = dt.timedelta(minutes=5),
     ) -> None:
+        self._metrics_repair_after = metrics_repair_after
         self._identity = identity
         self._merges = merges
         self._profiles = profiles
@@ -207,7 +211,9 @@ class IngestService:
         an HTTP request; a multi-GB file should not).
         """
         summary = IngestSummary(items=[] if keep_items else None)
-        await self._merges.resume_unfinished(dt.datetime.now(dt.UTC))
+        started = dt.datetime.now(dt.UTC)
+        await self._merges.resume_unfinished(started)
+        await self._profiles.metrics.resume(started, self._metrics_repair_after)
         async for batch in _batches(items, self._batch_size):
             now = dt.datetime.now(dt.UTC)
             errors = [item for item in batch if isinstance(item, ItemError)]
@@ -226,7 +232,9 @@ class IngestService:
         if not parsed:
             return []
         records = [item.record for item in parsed]
-        plan = await self._identity.link([r.identifiers for r in records])
+        plan = await self._identity.link(
+            [r.identifiers for r in records], [_person_features(r) for r in records]
+        )
         for absorbed, (survivor, rule) in plan.merges.items():
             await self._merges.absorb(absorbed, survivor, rule, now)
         await self._suggestions.add(plan.suggestions, now)
@@ -252,16 +260,49 @@ class IngestService:
                 records, profile_ids, plan.unlinked, linked_by, strict=True
             )
         ]
-        outcomes = await self._write(docs)
-        await self._link_waiting_returns(records, profile_ids, now)
+        token = self._profiles.metrics.new_token(now)
+        announced: set[str] = set()
+        outcomes, moved_from = await self._write(docs, token, announced)
+        relinked = await self._link_waiting_returns(records, profile_ids, now)
         await self._merges.settle({p for p in profile_ids if p is not None}, now)
+        await self._fold_metrics(token, announced, docs, outcomes, moved_from | relinked)
+        await self._profiles.index_names(
+            [
+                d
+                for d, o in zip(docs, outcomes, strict=True)
+                if d["kind"] == "person" and o != "duplicate"
+            ]
+        )
         people = {
             p
             for r, p, o in zip(records, profile_ids, outcomes, strict=True)
             if isinstance(r, Person) and p is not None and o != "duplicate"
         }
-        await self._matcher.evaluate(people, now)
+        # A merge gives the survivor the absorbed profile's people: compare it afresh.
+        await self._matcher.forget(plan.merges.keys())
+        await self._matcher.evaluate(people | {s for s, _ in plan.merges.values()}, now)
         return outcomes
+
+    async def _fold_metrics(
+        self,
+        token: str,
+        announced: set[str],
+        docs: Sequence[Document],
+        outcomes: Sequence[Outcome],
+        recompute: set[str],
+    ) -> None:
+        """New records fold into their profile's aggregate; an amended record (its old revision
+        counted somewhere) has its profiles recomputed."""
+        added: dict[str, Aggregate] = {}
+        for doc, outcome in zip(docs, outcomes, strict=True):
+            profile_id = doc.get("profile_id")
+            if profile_id is None or outcome == "duplicate":
+                continue
+            if outcome == "updated":
+                recompute.add(profile_id)
+            else:
+                added.setdefault(profile_id, Aggregate()).fold(contribution(doc))
+        await self._profiles.metrics.fold(token, announced, added, recompute)
 
     async def _link_returns_through_orders(
         self, records: Sequence[CanonicalRecord], profile_ids: list[str | None]
@@ -284,18 +325,19 @@ class IngestService:
         records: Sequence[CanonicalRecord],
         profile_ids: Sequence[str | None],
         now: dt.datetime,
-    ) -> None:
-        """Returns stored before their order join the order's person once it arrives."""
+    ) -> set[str]:
+        """Returns stored before their order join the order's person once it arrives; returns
+        the profiles that gained records this way."""
         orders = {
             r.record_id: p
             for r, p in zip(records, profile_ids, strict=True)
             if isinstance(r, Order) and p is not None
         }
         if not orders:
-            return
+            return set()
         waiting = await self._records.unlinked_returns(orders)
         if not waiting:
-            return
+            return set()
         order_of = {
             doc["_id"]: f"{doc['source']}:order:{doc['data']['order_external_id']}"
             for doc in waiting
@@ -306,22 +348,48 @@ class IngestService:
         await self._records.link(
             {rid: (orders[order], f"record:{order}") for rid, order in order_of.items()}
         )
+        return {orders[order] for order in order_of.values()}
 
-    async def _write(self, docs: Sequence[Document]) -> list[Outcome]:
-        """Write the batch; re-decide the records another writer changed meanwhile."""
+    async def _write(
+        self, docs: Sequence[Document], token: str, announced: set[str]
+    ) -> tuple[list[Outcome], set[str]]:
+        """Write the batch; re-decide the records another writer changed meanwhile. Returns
+        each doc's outcome and the profiles that held the revisions replaced.
+
+        Before writing, the batch (``token``) is announced on the aggregates of the profiles
+        whose records change (added to ``announced``): a re-import of known records writes
+        nothing at all.
+        """
         outcomes: list[Outcome | None] = [None] * len(docs)
+        moved_from: set[str] = set()
         pending = list(range(len(docs)))
         for _ in range(_MAX_WRITE_ROUNDS):
             batch = [docs[i] for i in pending]
             stored = await self._records.revisions(doc["_id"] for doc in batch)
             decided, inserts, replaces = decide_writes(batch, stored)
+            changing = {d["profile_id"] for d in inserts if "profile_id" in d}
+            changing |= {d["profile_id"] for d, _ in replaces if "profile_id" in d}
+            await self._profiles.metrics.announce(changing - announced, token)
+            announced |= changing
             lost = await self._records.write(inserts, replaces)
+            moved_from |= {
+                seen.profile_id
+                for doc, seen in replaces
+                if seen.profile_id is not None and doc["_id"] not in lost
+            }
             for index, outcome in zip(pending, decided, strict=True):
                 outcomes[index] = outcome
             pending = [i for i in pending if docs[i]["_id"] in lost]
             if not pending:
-                return [o for o in outcomes if o is not None]
+                return [o for o in outcomes if o is not None], moved_from
         raise RuntimeError("record writes kept conflicting; is another writer looping?")
+
+
+def _person_features(record: CanonicalRecord) -> Features | None:
+    """What a person record says of who they are (linking compares it through phones)."""
+    if not isinstance(record, Person):
+        return None
+    return features_of([_bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True))], ())
 
 
 def _spans(

@@ -8,11 +8,13 @@ stores a date updated in place as a string.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 
-from pymongo import UpdateOne
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from c360.store import Database, Document
+from c360.store.bulk import find_each, insert_new
 
 
 class ProfileRepository:
@@ -22,6 +24,12 @@ class ProfileRepository:
     async def get(self, profile_id: str) -> Document | None:
         return await self._profiles.find_one({"_id": profile_id})
 
+    async def get_many(self, profile_ids: Iterable[str]) -> list[Document]:
+        wanted = list(set(profile_ids))
+        if not wanted:
+            return []
+        return await self._profiles.find({"_id": {"$in": wanted}}).to_list()
+
     async def merged(self, profile_ids: Iterable[str]) -> set[str]:
         """Those of these profiles that were absorbed into another."""
         wanted = list(set(profile_ids))
@@ -29,6 +37,12 @@ class ProfileRepository:
             return set()
         query = {"_id": {"$in": wanted}, "merged_into": {"$exists": True}}
         return {doc["_id"] async for doc in self._profiles.find(query, {"_id": 1})}
+
+    async def live_ids(self) -> AsyncIterator[str]:
+        """Every profile not absorbed into another."""
+        query = {"merged_into": {"$exists": False}}
+        async for doc in self._profiles.find(query, {"_id": 1}):
+            yield doc["_id"]
 
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.update_one({"_id": absorbed}, {"$set": {"merged_into": survivor}})
@@ -66,3 +80,128 @@ class ProfileRepository:
             ],
             ordered=False,
         )
+
+
+class MetricsRepository:
+    """``profile_metrics``: one aggregate per profile, replaced under a version check.
+
+    ``pending`` lists the ingest batches that announced records for the profile and have not
+    folded them in yet; ``pending_since_ms`` is the oldest of them (what a restart looks for).
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._metrics = db["profile_metrics"]
+
+    async def announce(self, profile_ids: Iterable[str], token: str, at_ms: int) -> None:
+        """Mark these profiles as awaiting a batch's records (one round trip)."""
+        wanted = sorted(set(profile_ids))
+        if not wanted:
+            return
+        await self._metrics.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": profile_id},
+                    {
+                        "$addToSet": {"pending": token},
+                        "$inc": {"version": 1},
+                        "$min": {"pending_since_ms": at_ms},
+                    },
+                    upsert=True,
+                )
+                for profile_id in wanted
+            ],
+            ordered=False,
+        )
+
+    async def get_many(self, profile_ids: Iterable[str]) -> dict[str, Document]:
+        wanted = list(set(profile_ids))
+        if not wanted:
+            return {}
+        return {doc["_id"]: doc async for doc in self._metrics.find({"_id": {"$in": wanted}})}
+
+    async def replace_all(self, docs: Sequence[tuple[Document, int]]) -> int:
+        """Replace each doc if its stored version is still the given one; how many were."""
+        if not docs:
+            return 0
+        result = await self._metrics.bulk_write(
+            [ReplaceOne({"_id": doc["_id"], "version": version}, doc) for doc, version in docs],
+            ordered=False,
+        )
+        return result.matched_count
+
+    async def create(self, doc: Document) -> bool:
+        try:
+            await self._metrics.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def delete(self, profile_id: str, version: int) -> bool:
+        result = await self._metrics.delete_one({"_id": profile_id, "version": version})
+        return result.deleted_count == 1
+
+    async def stale(self, before_ms: int) -> list[str]:
+        """Profiles with batches announced before ``before_ms`` and never folded in."""
+        query = {"pending_since_ms": {"$lt": before_ms}}
+        return [doc["_id"] async for doc in self._metrics.find(query, {"_id": 1})]
+
+    async def ltv_cutoffs(self, percentiles: Sequence[float]) -> list[int]:
+        """The reporting-currency LTV at each percentile among buyers (positive LTV)."""
+        buyers = {"ltv_reporting": {"$gt": 0}}
+        total = await self._metrics.count_documents(buyers)
+        cutoffs = []
+        for percentile in percentiles:
+            position = min(int(percentile * total), max(total - 1, 0))
+            cursor = self._metrics.find(buyers, {"ltv_reporting": 1})
+            found = await cursor.sort("ltv_reporting", 1).skip(position).limit(1).to_list()
+            cutoffs.append(found[0]["ltv_reporting"] if found else 0)
+        return cutoffs
+
+    async def all_ids(self) -> list[str]:
+        return [doc["_id"] async for doc in self._metrics.find({}, {"_id": 1})]
+
+
+class SearchRepository:
+    """Prefix lookups for profile search.
+
+    Identifiers are found by their key (``email:ana@…``, ``phone:+34…``) on ``identities``.
+    Names are words of person records in ``name_terms``, one document per word and record
+    (``_id`` = ``{word}|{record id}``, so a prefix is a range of ``_id``), and lead to records,
+    which follow merges, and from them to profiles. (One document per word rather than an
+    array on the record: the embedded development server does not query arrays by range.)
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._identities = db["identities"]
+        self._records = db["records"]
+        self._terms = db["name_terms"]
+
+    async def by_identity_prefix(self, prefix: str, limit: int) -> set[str]:
+        query = {"_id": {"$gte": prefix, "$lt": prefix + "\uffff"}}
+        cursor = self._identities.find(query, {"profile_id": 1}).limit(limit)
+        return {doc["profile_id"] async for doc in cursor}
+
+    async def by_name_prefix(self, term: str, limit: int) -> set[str]:
+        query = {"_id": {"$gte": f"{term}", "$lt": f"{term}\uffff"}}
+        cursor = self._terms.find(query, {"record": 1}).limit(limit)
+        record_ids = list({doc["record"] async for doc in cursor})
+        if not record_ids:
+            return set()
+        people = self._records.find({"_id": {"$in": record_ids}}, {"profile_id": 1})
+        return {doc["profile_id"] async for doc in people if "profile_id" in doc}
+
+    async def index_names(self, terms: Mapping[str, list[str]]) -> None:
+        """Replace the name words of these records (two or three round trips)."""
+        if not terms:
+            return
+        stale = [
+            doc["_id"] for doc in await find_each(self._terms, "record", terms, None, {"_id": 1})
+        ]
+        if stale:
+            await self._terms.delete_many({"_id": {"$in": stale}})
+        docs = [
+            {"_id": f"{word}|{record_id}", "record": record_id}
+            for record_id, words in terms.items()
+            for word in words
+        ]
+        await insert_new(self._terms, docs)

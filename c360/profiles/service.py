@@ -7,12 +7,15 @@ import binascii
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from c360.errors import InvalidInput, NotFound
 from c360.identity.repository import IdentityRepository
-from c360.profiles.repository import ProfileRepository
+from c360.profiles.metrics_service import MetricsService
+from c360.profiles.repository import ProfileRepository, SearchRepository
+from c360.profiles.search import email_prefix, intersect, name_terms, phone_prefix, words
 from c360.profiles.traits import Traits, fold_traits
-from c360.records.repository import RecordRepository
+from c360.records.repository import RecordRepository, TimelineQuery
 from c360.store import Document
 from schemas.identifiers import IdentifierType, identity_key, normalize_value
 
@@ -29,6 +32,16 @@ class InvalidIdentifier(InvalidInput):
 
 class InvalidCursor(InvalidInput):
     pass
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    profiles: list[Document]  # ordered by id: the cursor is the last id
+    has_next_page: bool
+
+
+MAX_SEARCH_RESULTS = 50
+_SEARCH_CANDIDATES = 1000
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,11 @@ class ProfileService:
         identities: IdentityRepository,
         records: RecordRepository,
         default_region: str,
+        metrics: MetricsService,
+        search: SearchRepository,
     ) -> None:
+        self.metrics = metrics
+        self._search = search
         self._profiles = profiles
         self._identities = identities
         self._records = records
@@ -90,12 +107,37 @@ class ProfileService:
             wanted = profile["merged_into"]
         raise ProfileNotFound(f"no profile with id {profile_id!r}")
 
+    async def get_many(self, profile_ids: Sequence[str]) -> list[Document | None]:
+        """Like :meth:`get` for many ids, in the order asked, None for unknown ones (a
+        DataLoader's batch function): one round trip, one more per merge hop."""
+        resolved: dict[str, str] = {p: p for p in profile_ids}
+        docs: dict[str, Document] = {}
+        wanted = set(profile_ids)
+        for _ in range(_MAX_MERGE_HOPS):
+            if not wanted:
+                break
+            found = {doc["_id"]: doc for doc in await self._profiles.get_many(wanted)}
+            docs.update(found)
+            wanted = {d["merged_into"] for d in found.values() if "merged_into" in d} - set(docs)
+
+        def final(profile_id: str) -> Document | None:
+            for _ in range(_MAX_MERGE_HOPS):
+                doc = docs.get(profile_id)
+                if doc is None or "merged_into" not in doc:
+                    return doc
+                profile_id = doc["merged_into"]
+            return None
+
+        return [final(resolved[p]) for p in profile_ids]
+
     async def fold_activity(self, absorbed: str, survivor: str, now: dt.datetime) -> None:
-        """Widen the survivor's activity span by the absorbed profile's."""
+        """Widen the survivor's activity span by the absorbed profile's; the survivor's metrics
+        from its records, which now include the absorbed ones."""
         profile = await self._profiles.get(absorbed)
         if profile is not None and "first_seen_ms" in profile:
             span = (profile["first_seen_ms"], profile["last_seen_ms"])
             await self._profiles.record_activity({survivor: span}, now)
+        await self.metrics.recompute([survivor])
 
     async def live(self, profile_ids: Iterable[str]) -> list[str]:
         """These profiles, less the ones absorbed into another."""
@@ -104,16 +146,32 @@ class ProfileService:
 
     async def mark_merged(self, absorbed: str, survivor: str) -> None:
         await self._profiles.mark_merged(absorbed, survivor)
+        await self.metrics.recompute([absorbed])  # an absorbed profile keeps no aggregate
 
     async def unmark_merged(self, absorbed: str) -> None:
         await self._profiles.unmark_merged(absorbed)
 
     async def recompute_activity(self, profile_id: str) -> None:
-        """First and last seen from the profile's records, from scratch."""
+        """First and last seen, and the metrics, from the profile's records, from scratch."""
         span = await self._records.span(profile_id)
         await self._profiles.set_activity(
             profile_id, None if span is None else (epoch_ms(span[0]), epoch_ms(span[1]))
         )
+        await self.metrics.recompute([profile_id])
+
+    async def index_names(self, people: Sequence[Document]) -> None:
+        """Make these (new or amended) person records findable by their names' words."""
+        await self._search.index_names({doc["_id"]: name_terms(doc["data"]) for doc in people})
+
+    async def recompute_all(self) -> int:
+        """Activity and metrics of every live profile from its records; returns how many."""
+        live = set()
+        async for profile_id in self._profiles.live_ids():
+            await self.recompute_activity(profile_id)
+            live.add(profile_id)
+        # Aggregates of profiles absorbed since (an interrupted merge) are removed.
+        await self.metrics.recompute(set(await self.metrics.stored_ids()) - live)
+        return len(live)
 
     async def by_identifier(
         self, kind: IdentifierType, value: str, source: str | None = None
@@ -131,6 +189,32 @@ class ProfileService:
             raise ProfileNotFound(f"no profile with {kind.value} {normalized!r}")
         return await self.get(profile_id)
 
+    async def search(self, text: str, *, first: int = 20, after: str | None = None) -> SearchPage:
+        """Profiles by a name, e-mail or phone prefix (see :mod:`c360.profiles.search`)."""
+        if not 0 < first <= MAX_SEARCH_RESULTS:
+            raise InvalidInput(f"first must be between 1 and {MAX_SEARCH_RESULTS}, not {first}")
+        text = text.strip()
+        if len(text) < 2:
+            raise InvalidInput("search text needs at least two characters")
+        if "@" in text:
+            found = await self._search.by_identity_prefix(email_prefix(text), _SEARCH_CANDIDATES)
+        elif prefix := phone_prefix(text, self._default_region):
+            found = await self._search.by_identity_prefix(prefix, _SEARCH_CANDIDATES)
+        else:
+            terms = words(text)
+            if not terms:
+                raise InvalidInput(f"nothing to search for in {text!r}")
+            found = intersect(
+                [await self._search.by_name_prefix(t, _SEARCH_CANDIDATES) for t in terms]
+            )
+        live: dict[str, Document] = {}
+        for doc in await self._profiles.get_many(found):
+            if "merged_into" in doc:  # a write racing a merge: show the survivor
+                doc = await self.get(doc["_id"])
+            live[doc["_id"]] = doc
+        ordered = [live[p] for p in sorted(live) if after is None or p > after]
+        return SearchPage(profiles=ordered[:first], has_next_page=len(ordered) > first)
+
     async def record_activity(self, spans: dict[str, Span], now: dt.datetime) -> None:
         """Create missing profiles and widen each one's first/last-seen span."""
         await self._profiles.record_activity(
@@ -147,23 +231,42 @@ class ProfileService:
         people = await self._records.of_kind(profile_ids, "person")
         return [fold_traits(people[p]) for p in profile_ids]
 
-    async def timeline(
+    def timeline_query(
         self,
         profile_id: str,
         *,
         first: int = 20,
         after: str | None = None,
         kinds: Sequence[str] | None = None,
-    ) -> TimelinePage:
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> TimelineQuery:
+        """A checked request for one timeline page (one more record than asked: is there a
+        next page)."""
         if not 0 < first <= MAX_PAGE_SIZE:
             raise InvalidInput(f"first must be between 1 and {MAX_PAGE_SIZE}, not {first}")
-        docs = await self._records.timeline(
-            profile_id,
+        if since is not None and until is not None and since > until:
+            raise InvalidInput("since is later than until")
+        return TimelineQuery(
+            profile_id=profile_id,
             limit=first + 1,
             before_key=decode_cursor(after) if after else None,
-            kinds=kinds,
+            kinds=tuple(sorted(set(kinds or ()))),
+            since=since,
+            until=until,
         )
-        return TimelinePage(
-            items=[(encode_cursor(doc), doc) for doc in docs[:first]],
-            has_next_page=len(docs) > first,
-        )
+
+    async def timelines(self, queries: Sequence[TimelineQuery]) -> list[TimelinePage]:
+        """Several timeline pages in one round trip (a DataLoader's batch function)."""
+        pages = await self._records.timelines(queries)
+        return [
+            TimelinePage(
+                items=[(encode_cursor(doc), doc) for doc in docs[: query.limit - 1]],
+                has_next_page=len(docs) >= query.limit,
+            )
+            for query, docs in zip(queries, pages, strict=True)
+        ]
+
+    async def timeline(self, profile_id: str, **page: Any) -> TimelinePage:
+        (found,) = await self.timelines([self.timeline_query(profile_id, **page)])
+        return found

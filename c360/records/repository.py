@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from c360.store import Database, Document
-from c360.store.bulk import duplicate_key_indexes, replace_value
+from c360.store.bulk import duplicate_key_indexes, find_each, replace_value
 
 
 @dataclass(frozen=True, slots=True)
 class StoredRevision:
     revision: dt.datetime
     content_hash: str
+    profile_id: str | None = None  # where the stored revision is (a new one may move it)
 
     def older_than(self, other: StoredRevision) -> bool:
         """Revisions order by time; equal times by content hash, so every order converges."""
@@ -36,6 +37,35 @@ def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
     return f"{micros:018d}|{record_id}"
 
 
+@dataclass(frozen=True)
+class TimelineQuery:
+    """One page of a profile's timeline: ``limit`` records older than ``before_key``, of some
+    kinds, that happened between ``since`` and ``until`` (inclusive)."""
+
+    profile_id: str
+    limit: int
+    before_key: str | None = None
+    kinds: tuple[str, ...] = ()
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def filter(self) -> Document:
+        query: Document = {"profile_id": self.profile_id}
+        if self.kinds:
+            query["kind"] = {"$in": list(self.kinds)}
+        keys: Document = {}
+        upper = [self.before_key] if self.before_key is not None else []
+        if self.until is not None:
+            upper.append(timeline_key(self.until, "\uffff"))
+        if upper:
+            keys["$lt"] = min(upper)
+        if self.since is not None:
+            keys["$gte"] = timeline_key(self.since, "")
+        if keys:
+            query["timeline_key"] = keys
+        return query
+
+
 class RecordRepository:
     def __init__(self, db: Database) -> None:
         self._records = db["records"]
@@ -44,9 +74,11 @@ class RecordRepository:
         wanted = list(set(record_ids))
         if not wanted:
             return {}
-        cursor = self._records.find({"_id": {"$in": wanted}}, {"revision": 1, "content_hash": 1})
+        projection = {"revision": 1, "content_hash": 1, "profile_id": 1}
+        cursor = self._records.find({"_id": {"$in": wanted}}, projection)
         return {
-            doc["_id"]: StoredRevision(doc["revision"], doc["content_hash"]) async for doc in cursor
+            doc["_id"]: StoredRevision(doc["revision"], doc["content_hash"], doc.get("profile_id"))
+            async for doc in cursor
         }
 
     async def write(
@@ -83,9 +115,9 @@ class RecordRepository:
 
     async def linked_by(self, profile_ids: Iterable[str], keys: Iterable[str]) -> list[str]:
         """Ids of these profiles' records that were linked through one of ``keys``."""
-        query = {"profile_id": {"$in": list(profile_ids)}, "linked_by": {"$in": list(keys)}}
-        cursor = self._records.find(query, {"_id": 1})
-        return [doc["_id"] async for doc in cursor]
+        query = {"linked_by": {"$in": list(keys)}}
+        docs = await find_each(self._records, "profile_id", profile_ids, query, {"_id": 1})
+        return [doc["_id"] for doc in docs]
 
     async def assign(self, record_ids: Sequence[str], profile_id: str) -> None:
         for start in range(0, len(record_ids), 1000):
@@ -98,25 +130,59 @@ class RecordRepository:
         """Each profile's person record payloads, oldest first, in one round trip."""
         wanted = list(set(profile_ids))
         found: dict[str, list[Document]] = {p: [] for p in wanted}
-        if wanted:
-            cursor = self._records.find(
-                {"profile_id": {"$in": wanted}, "kind": "person"},
-                {"data": 1, "profile_id": 1, "timeline_key": 1},
-            )
-            docs = sorted([d async for d in cursor], key=lambda d: d["timeline_key"])
-            for doc in docs:
-                found[doc["profile_id"]].append(doc["data"])
+        projection = {"data": 1, "profile_id": 1, "timeline_key": 1}
+        docs = await find_each(self._records, "profile_id", wanted, {"kind": "person"}, projection)
+        for doc in sorted(docs, key=lambda d: d["timeline_key"]):
+            found[doc["profile_id"]].append(doc["data"])
         return found
 
     async def of_kind(self, profile_ids: Iterable[str], kind: str) -> dict[str, list[Document]]:
         """Each profile's records of one kind (what traits and consent are folded from)."""
         wanted = list(set(profile_ids))
         found: dict[str, list[Document]] = {p: [] for p in wanted}
-        if wanted:
-            projection = {"source": 1, "occurred_at": 1, "revision": 1, "data": 1, "profile_id": 1}
-            query = {"profile_id": {"$in": wanted}, "kind": kind}
-            async for doc in self._records.find(query, projection):
-                found[doc["profile_id"]].append(doc)
+        projection = {"source": 1, "occurred_at": 1, "revision": 1, "data": 1, "profile_id": 1}
+        for doc in await find_each(self._records, "profile_id", wanted, {"kind": kind}, projection):
+            found[doc["profile_id"]].append(doc)
+        return found
+
+    async def of_profile(self, profile_id: str) -> AsyncIterator[Document]:
+        """Every record of the profile, with what metrics are computed from."""
+        projection = {"kind": 1, "occurred_at": 1, "data": 1}
+        async for doc in self._records.find({"profile_id": profile_id}, projection):
+            yield doc
+
+    async def cases(
+        self, profile_ids: Sequence[str], *, closed: bool, limit: int
+    ) -> dict[str, list[Document]]:
+        """Each profile's latest service cases, closed or not, in one round trip.
+
+        One ``$unionWith`` branch per profile, each an index walk of that profile's timeline.
+        """
+        statuses = ["solved", "closed"]
+        status = {"$in": statuses} if closed else {"$nin": statuses}
+
+        def branch(profile_id: str) -> list[Document]:
+            return [
+                {
+                    "$match": {
+                        "profile_id": profile_id,
+                        "kind": "service_case",
+                        "data.status": status,
+                    }
+                },
+                {"$sort": {"timeline_key": -1}},
+                {"$limit": limit},
+            ]
+
+        found: dict[str, list[Document]] = {p: [] for p in profile_ids}
+        if not profile_ids:
+            return found
+        first, *rest = dict.fromkeys(profile_ids)
+        pipeline = branch(first) + [
+            {"$unionWith": {"coll": self._records.name, "pipeline": branch(p)}} for p in rest
+        ]
+        async for doc in await self._records.aggregate(pipeline):
+            found[doc["profile_id"]].append(doc)
         return found
 
     async def count_of(self, profile_id: str) -> int:
@@ -139,16 +205,14 @@ class RecordRepository:
             by_source.setdefault(source, []).append(external_id)
         found: list[Document] = []
         for source, external_ids in by_source.items():
-            cursor = self._records.find(
-                {
-                    "data.order_external_id": {"$in": external_ids},
-                    "kind": "return",
-                    "source": source,
-                    "profile_id": {"$exists": False},
-                },
+            query = {"kind": "return", "source": source, "profile_id": {"$exists": False}}
+            found += await find_each(
+                self._records,
+                "data.order_external_id",
+                external_ids,
+                query,
                 {"occurred_at": 1, "source": 1, "data": 1},
             )
-            found += await cursor.to_list()
         return found
 
     async def link(self, links: Mapping[str, tuple[str, str]]) -> None:
@@ -175,19 +239,35 @@ class RecordRepository:
         )
         return {doc["_id"]: doc["profile_id"] async for doc in cursor}
 
-    async def timeline(
-        self,
-        profile_id: str,
-        *,
-        limit: int,
-        before_key: str | None = None,
-        kinds: Sequence[str] | None = None,
-    ) -> list[Document]:
-        """A profile's records, newest first: ``limit`` of them older than ``before_key``."""
-        query: Document = {"profile_id": profile_id}
-        if kinds:
-            query["kind"] = {"$in": list(kinds)}
-        if before_key is not None:
-            query["timeline_key"] = {"$lt": before_key}
-        cursor = self._records.find(query).sort("timeline_key", -1).limit(limit)
-        return await cursor.to_list()
+    async def timelines(self, queries: Sequence[TimelineQuery]) -> list[list[Document]]:
+        """Pages of several timelines, newest first, in one round trip.
+
+        Each query is one ``$unionWith`` branch (an index walk of ``timeline``), tagged so its
+        records come back to it; a single query is a plain find.
+        """
+        if not queries:
+            return []
+        if len(queries) == 1:
+            query = queries[0]
+            cursor = self._records.find(query.filter()).sort("timeline_key", -1)
+            return [await cursor.limit(query.limit).to_list()]
+
+        def branch(index: int) -> list[Document]:
+            query = queries[index]
+            return [
+                {"$match": query.filter()},
+                {"$sort": {"timeline_key": -1}},
+                {"$limit": query.limit},
+                {"$addFields": {"_branch": index}},
+            ]
+
+        pipeline = branch(0) + [
+            {"$unionWith": {"coll": self._records.name, "pipeline": branch(i)}}
+            for i in range(1, len(queries))
+        ]
+        pages: list[list[Document]] = [[] for _ in queries]
+        async for doc in await self._records.aggregate(pipeline):
+            pages[doc.pop("_branch")].append(doc)
+        for page in pages:  # the union keeps each branch's order; be explicit anyway
+            page.sort(key=lambda d: d["timeline_key"], reverse=True)
+        return pages

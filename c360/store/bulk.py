@@ -1,8 +1,9 @@
-"""Bulk-write helpers shared by repositories: inserts that may meet an existing ``_id``."""
+"""Bulk helpers shared by repositories: inserts that may meet an existing ``_id``, replacing
+one value of a field everywhere, and finding by many values of an indexed field."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -51,3 +52,35 @@ async def replace_value(
         doc["_id"] async for doc in collection.find({field: old}, {"_id": 1}).limit(page)
     ]:
         await collection.update_many({"_id": {"$in": ids}, field: old}, {"$set": {field: new}})
+
+
+async def find_each(
+    collection: AsyncCollection[dict[str, Any]],
+    field: str,
+    values: Iterable[Any],
+    query: Mapping[str, Any] | None = None,
+    projection: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Documents whose ``field`` equals one of ``values`` (and match ``query``), in one round trip.
+
+    One equality branch per value, joined by ``$unionWith``, rather than ``{field: {$in: …}}``:
+    the embedded development server answers ``$in`` on any field but ``_id`` by scanning the
+    whole collection, whereas an equality uses the field's index (as it does on MongoDB, where
+    each branch is one index lookup).
+    """
+    wanted = list(dict.fromkeys(values))
+    if not wanted:
+        return []
+
+    def branch(value: Any) -> list[dict[str, Any]]:
+        stages: list[dict[str, Any]] = [{"$match": {field: value, **(query or {})}}]
+        if projection:
+            stages.append({"$project": dict(projection)})
+        return stages
+
+    if len(wanted) == 1:
+        return await collection.find({field: wanted[0], **(query or {})}, projection).to_list()
+    pipeline = branch(wanted[0]) + [
+        {"$unionWith": {"coll": collection.name, "pipeline": branch(value)}} for value in wanted[1:]
+    ]
+    return await (await collection.aggregate(pipeline)).to_list()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -10,7 +11,11 @@ from strawberry.fastapi import BaseContext
 
 from c360.auth.service import Caller
 from c360.consent.state import ConsentState
+from c360.profiles.metrics import Aggregate
+from c360.profiles.metrics_service import ProfileView
+from c360.profiles.service import TimelinePage
 from c360.profiles.traits import Traits
+from c360.records.repository import TimelineQuery
 from c360.services import Services
 from c360.store import Document
 
@@ -19,19 +24,31 @@ from c360.store import Document
 class Context(BaseContext):
     services: Services
     caller: Caller | None = None
+    profiles: DataLoader[str, Document | None] = field(init=False)
     identifiers: DataLoader[str, list[Document]] = field(init=False)
     traits: DataLoader[str, Traits] = field(init=False)
     consents: DataLoader[str, list[ConsentState]] = field(init=False)
+    aggregates: DataLoader[str, Aggregate] = field(init=False)
+    open_cases: DataLoader[str, list[Document]] = field(init=False)
+    past_problems: DataLoader[str, list[Document]] = field(init=False)
+    timelines: DataLoader[TimelineQuery, TimelinePage] = field(init=False)
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    views: dict[str, ProfileView] = field(default_factory=dict)  # computed once per request
 
     def __post_init__(self) -> None:
         super().__init__()
+        self.profiles = DataLoader(load_fn=self.services.profiles.get_many)
         self.identifiers = DataLoader(load_fn=self.services.profiles.identifiers)
         self.traits = DataLoader(load_fn=self.services.profiles.traits)
         self.consents = DataLoader(load_fn=self.services.consent.states)
+        metrics = self.services.profiles.metrics
+        self.aggregates = DataLoader(load_fn=metrics.aggregates)
+        self.open_cases = DataLoader(load_fn=metrics.open_cases)
+        self.past_problems = DataLoader(load_fn=metrics.past_problems)
+        self.timelines = DataLoader(load_fn=self.services.profiles.timelines)
 
 
 async def get_context(request: Request) -> Context:
-    """Services, and the caller named by the API key (an unknown key is a 401)."""
-    services: Services = request.app.state.services
-    caller = await services.keys.authenticate(request.headers.get("authorization"))
-    return Context(services=services, caller=caller)
+    """Services and loaders. The caller is set by the endpoint once the key is checked (the
+    GraphiQL page needs none), see ``GraphQLEndpoint``."""
+    return Context(services=request.app.state.services)

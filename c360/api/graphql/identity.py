@@ -8,9 +8,10 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from c360.api.graphql.access import Requires
 from c360.api.graphql.context import Context
 from c360.api.graphql.types import Error, InvalidInputError, NotFoundError
-from c360.auth.service import Forbidden, Role
+from c360.auth.service import Forbidden, Permission
 from c360.errors import C360Error, InvalidInput, NotFound
 from c360.store import Document
 
@@ -107,11 +108,10 @@ def as_error(exc: C360Error) -> ExpectedError:
     raise exc
 
 
-def _admin(info: Info[Context, None]) -> str:
+def actor(info: Info[Context, None]) -> str:
+    """Who did it, for the ledger: the API key."""
     caller = info.context.caller
-    if caller is None:
-        raise Forbidden("this needs an admin API key (Authorization: Bearer c360_…)")
-    caller.require(Role.ADMIN)
+    assert caller is not None  # Requires let the call through
     return f"key:{caller.key_id} ({caller.name})"
 
 
@@ -121,7 +121,8 @@ class Mutation:
         description=(
             "Merge absorbedId into survivorId (admin). dryRun previews what would move. "
             "Refused for two customers of one source. Undo with unmergeProfile."
-        )
+        ),
+        extensions=[Requires(Permission.MERGE, refusal=ForbiddenError)],
     )
     async def merge_profiles(
         self,
@@ -133,7 +134,6 @@ class Mutation:
     ) -> MergeResult:
         merges = info.context.services.merges
         try:
-            actor = _admin(info)
             if dry_run:
                 preview = await merges.preview(str(survivor_id), str(absorbed_id))
                 return MergePreview(
@@ -145,7 +145,7 @@ class Mutation:
             entry = await merges.merge(
                 str(survivor_id),
                 str(absorbed_id),
-                actor=actor,
+                actor=actor(info),
                 reason=reason,
                 now=dt.datetime.now(dt.UTC),
             )
@@ -153,29 +153,33 @@ class Mutation:
             return as_error(exc)
         return Merge.from_doc(entry)
 
-    @strawberry.mutation(description="Undo a merge (admin): both profiles as if never merged.")
+    @strawberry.mutation(
+        description="Undo a merge (admin): both profiles as if never merged.",
+        extensions=[Requires(Permission.MERGE, refusal=ForbiddenError)],
+    )
     async def unmerge_profile(
         self, info: Info[Context, None], merge_id: strawberry.ID, reason: str
     ) -> UnmergeResult:
         merges = info.context.services.merges
         try:
-            actor = _admin(info)
-            await merges.unmerge(str(merge_id), dt.datetime.now(dt.UTC), actor=actor, reason=reason)
+            await merges.unmerge(
+                str(merge_id), dt.datetime.now(dt.UTC), actor=actor(info), reason=reason
+            )
             history = await merges.history(str(merge_id).split(">")[0])
         except C360Error as exc:
             return as_error(exc)
         return Merge.from_doc(next(d for d in history if d["_id"] == str(merge_id)))
 
     @strawberry.mutation(
-        description="Accept (merge; the older survives) or reject (never suggest again)."
+        description="Accept (merge; the older survives) or reject (never suggest again).",
+        extensions=[Requires(Permission.MERGE, refusal=ForbiddenError)],
     )
     async def resolve_match_suggestion(
         self, info: Info[Context, None], id: strawberry.ID, accept: bool
     ) -> SuggestionResult:
         try:
-            actor = _admin(info)
             doc = await info.context.services.merges.resolve_suggestion(
-                str(id), accept, actor=actor, now=dt.datetime.now(dt.UTC)
+                str(id), accept, actor=actor(info), now=dt.datetime.now(dt.UTC)
             )
         except C360Error as exc:
             return as_error(exc)

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.types import Info
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext, Info
 
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import Mutation
+from c360.api.graphql.keys import KeyMutation, KeyQuery
+from c360.api.graphql.limits import OneOperation, QueryCostLimiter
 from c360.api.graphql.types import (
     TIMELINE_TYPES,
     IdentifierType,
     InvalidInputError,
     NotFoundError,
+    PageInfo,
     Profile,
+    ProfileConnection,
+    ProfileEdge,
     ProfileResult,
 )
 from c360.errors import C360Error, InvalidInput, NotFound
+from c360.profiles.service import ProfileNotFound
 
 
 def _as_error(exc: C360Error) -> NotFoundError | InvalidInputError:
@@ -34,8 +41,11 @@ def _as_error(exc: C360Error) -> NotFoundError | InvalidInputError:
 class Query:
     @strawberry.field(description="A profile by its id.")
     async def profile(self, info: Info[Context, None], id: strawberry.ID) -> ProfileResult:
+        doc = await info.context.profiles.load(str(id))  # batched across the query
+        if doc is None:
+            return _as_error(ProfileNotFound(f"no profile with id {str(id)!r}"))
         try:
-            return Profile.from_doc(await info.context.services.profiles.get(str(id)))
+            return Profile.from_doc(doc)
         except C360Error as exc:
             return _as_error(exc)
 
@@ -59,6 +69,27 @@ class Query:
             return _as_error(exc)
         return Profile.from_doc(doc)
 
+    @strawberry.field(
+        description=(
+            "Profiles by a name, e-mail or phone number, or their beginning: 'ana gar', "
+            "'ana@exa', '+34 611', '611 22' (national numbers read in the default region)."
+        )
+    )
+    async def search_profiles(
+        self, info: Info[Context, None], text: str, first: int = 20, after: str | None = None
+    ) -> ProfileConnection:
+        page = await info.context.services.profiles.search(text, first=first, after=after)
+        edges = [
+            ProfileEdge(cursor=doc["_id"], node=Profile.from_doc(doc)) for doc in page.profiles
+        ]
+        return ProfileConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next_page,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
+
 
 class ErrorCodes(SchemaExtension):
     """Errors that escape a resolver carry their class name as ``extensions.code``."""
@@ -76,17 +107,36 @@ def _set_code(error: GraphQLError, code: str) -> None:
     error.extensions = {**(error.extensions or {}), "code": code}
 
 
-def build_schema(max_depth: int, max_tokens: int) -> strawberry.Schema:
-    """The schema with its operation limits; a query over them is refused before it runs."""
-    return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
+class _Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Logs server faults only: a refused field, a bad cursor or a syntax error is the
+        client's, answered in the response."""
+        super().process_errors([e for e in errors if _is_fault(e)], execution_context)
+
+
+def _is_fault(error: GraphQLError) -> bool:
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        return False  # the document or its variables
+    return not isinstance(original, C360Error) or original.status_code >= 500
+
+
+def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -> strawberry.Schema:
+    """The schema with its operation limits; a query over them is refused before it runs.
+    Without ``max_cost``, cost is not limited (the SDL, tests of the schema alone)."""
+    limits: list[Callable[[], SchemaExtension]] = [
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+    ]
+    if max_cost is not None:
+        limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
+    return _Schema(
+        query=merge_types("Query", (Query, KeyQuery)),
+        mutation=merge_types("Mutation", (Mutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
-        extensions=[
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            ErrorCodes,
-        ],
+        extensions=[OneOperation, *limits, ErrorCodes],
     )
 
 

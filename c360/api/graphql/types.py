@@ -9,10 +9,20 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from c360.api.graphql.access import MaskedWithout, Requires
 from c360.api.graphql.context import Context
 
 if TYPE_CHECKING:
     from c360.api.graphql.identity import MatchSuggestion, Merge
+    from c360.api.graphql.profile360 import (
+        ChurnRisk,
+        LifecycleStageInfo,
+        ProfileMetrics,
+        ValueTierInfo,
+    )
+    from c360.profiles.metrics_service import ProfileView
+from c360.auth.masking import mask_postal_code, mask_properties, mask_text
+from c360.auth.service import Permission
 from c360.consent.state import ConsentState
 from c360.profiles.service import from_epoch_ms
 from c360.profiles.traits import SeenAddress
@@ -82,7 +92,7 @@ class Money:
 @strawberry.type
 class Identifier:
     type: IdentifierType
-    value: str
+    value: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS)])
     source: str | None
     first_seen_at: dt.datetime | None
 
@@ -98,11 +108,15 @@ class Identifier:
 
 @strawberry.type
 class PostalAddress:
-    line1: str
-    line2: str | None = None
+    line1: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_text)])
+    line2: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_text)]
+    )
     city: str | None = None
     region: str | None = None
-    postal_code: str | None = None
+    postal_code: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_postal_code)]
+    )
     country: str
 
 
@@ -158,7 +172,9 @@ class SiteEventRecord(TimelineItem):
     url: str | None = None
     referrer: str | None = None
     user_agent: str | None = None
-    properties: JSON
+    properties: JSON = strawberry.field(
+        extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_properties)]
+    )
 
 
 @strawberry.type
@@ -184,8 +200,12 @@ class ServiceCaseRecord(TimelineItem):
     channel: ServiceChannel
     status: CaseStatus
     priority: CasePriority
-    subject: str | None = None
-    description: str | None = None
+    subject: str | None = strawberry.field(
+        default=None, extensions=[Requires(Permission.CASE_TEXT)]
+    )
+    description: str | None = strawberry.field(
+        default=None, extensions=[Requires(Permission.CASE_TEXT)]
+    )
     first_response_at: dt.datetime | None = None
     solved_at: dt.datetime | None = None
     satisfaction: str | None = None
@@ -197,7 +217,9 @@ class ServiceCaseRecord(TimelineItem):
 class SurveyResponseRecord(TimelineItem):
     survey_type: SurveyType
     score: int
-    comment: str | None = None
+    comment: str | None = strawberry.field(
+        default=None, extensions=[Requires(Permission.CASE_TEXT)]
+    )
     touchpoint: str | None = None
 
 
@@ -206,7 +228,9 @@ class ConsentChangeRecord(TimelineItem):
     channel: ContactChannel
     purpose: str
     status: ConsentStatus
-    contact_point: str | None = None
+    contact_point: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS)]
+    )
     evidence: str | None = None
 
 
@@ -232,6 +256,12 @@ def _envelope(doc: Document) -> dict[str, Any]:
 
 def _money(value: Document | None) -> Money | None:
     return None if value is None else Money.from_doc(value)
+
+
+def _case(doc: Document) -> ServiceCaseRecord:
+    item = timeline_item(doc)
+    assert isinstance(item, ServiceCaseRecord)  # the query asked for service cases only
+    return item
 
 
 def timeline_item(doc: Document) -> TimelineItem:
@@ -398,7 +428,8 @@ class ProfileAddress:
 class Consent:
     channel: ContactChannel
     contact_point: str | None = strawberry.field(
-        description="The address or number; null when it covers the whole channel."
+        description="The address or number; null when it covers the whole channel.",
+        extensions=[MaskedWithout(Permission.CONTACT_POINTS)],
     )
     purpose: str
     status: ConsentStatus
@@ -448,11 +479,16 @@ class Profile:
     async def identifiers(self, info: Info[Context, None]) -> list[Identifier]:
         return [Identifier.from_doc(d) for d in await info.context.identifiers.load(self.id)]
 
-    @strawberry.field(description="E-mail addresses, normalised.")
+    @strawberry.field(
+        description="E-mail addresses, normalised.",
+        extensions=[MaskedWithout(Permission.CONTACT_POINTS)],
+    )
     async def emails(self, info: Info[Context, None]) -> list[str]:
         return await self._values(info, IdentifierType.EMAIL)
 
-    @strawberry.field(description="Phone numbers in E.164.")
+    @strawberry.field(
+        description="Phone numbers in E.164.", extensions=[MaskedWithout(Permission.CONTACT_POINTS)]
+    )
     async def phones(self, info: Info[Context, None]) -> list[str]:
         return await self._values(info, IdentifierType.PHONE)
 
@@ -483,18 +519,80 @@ class Profile:
     async def consents(self, info: Info[Context, None]) -> list[Consent]:
         return [Consent.from_state(s) for s in await info.context.consents.load(self.id)]
 
-    @strawberry.field(description="The merges and unmerges this profile took part in.")
+    @strawberry.field(description="When the person first bought, else when first seen.")
+    async def customer_since(self, info: Info[Context, None]) -> dt.datetime | None:
+        return (await self._view(info)).metrics.first_order_at or self.first_seen_at
+
+    @strawberry.field(description="Orders, returns, service and feedback, computed.")
+    async def metrics(
+        self, info: Info[Context, None]
+    ) -> Annotated[ProfileMetrics, strawberry.lazy("c360.api.graphql.profile360")]:
+        from c360.api.graphql.profile360 import ProfileMetrics
+
+        return ProfileMetrics.from_metrics((await self._view(info)).metrics)
+
+    @strawberry.field(description="Where the customer is in their lifecycle, and why.")
+    async def lifecycle_stage(
+        self, info: Info[Context, None]
+    ) -> Annotated[LifecycleStageInfo, strawberry.lazy("c360.api.graphql.profile360")]:
+        from c360.api.graphql.profile360 import LifecycleStageInfo
+
+        return LifecycleStageInfo.from_stage((await self._view(info)).stage)
+
+    @strawberry.field(description="Value tier from lifetime-value percentiles among buyers.")
+    async def value_tier(
+        self, info: Info[Context, None]
+    ) -> Annotated[ValueTierInfo, strawberry.lazy("c360.api.graphql.profile360")]:
+        from c360.api.graphql.profile360 import ValueTierInfo
+
+        return ValueTierInfo.from_tier((await self._view(info)).tier)
+
+    @strawberry.field(description="Churn risk from recency, frequency and service signals.")
+    async def churn_risk(
+        self, info: Info[Context, None]
+    ) -> Annotated[ChurnRisk, strawberry.lazy("c360.api.graphql.profile360")]:
+        from c360.api.graphql.profile360 import ChurnRisk
+
+        return ChurnRisk.from_value((await self._view(info)).churn)
+
+    @strawberry.field(
+        description="The last resolved cases, newest first: what went wrong before, how long "
+        "it took (openedAt to solvedAt) and how the customer rated it."
+    )
+    async def past_problems(self, info: Info[Context, None]) -> list[ServiceCaseRecord]:
+        docs = await info.context.past_problems.load(self.id)
+        return [_case(doc) for doc in docs]
+
+    @strawberry.field(description="Cases not solved or closed yet, newest first.")
+    async def open_cases(self, info: Info[Context, None]) -> list[ServiceCaseRecord]:
+        return [_case(doc) for doc in await info.context.open_cases.load(self.id)]
+
+    async def _view(self, info: Info[Context, None]) -> ProfileView:
+        views = info.context.views
+        if self.id not in views:
+            aggregate = await info.context.aggregates.load(self.id)
+            metrics = info.context.services.profiles.metrics
+            views[self.id] = await metrics.view(aggregate, self.last_seen_at, info.context.now)
+        return views[self.id]
+
+    @strawberry.field(
+        description="The merges and unmerges this profile took part in.",
+        extensions=[Requires(Permission.IDENTITY_HISTORY)],
+    )
     async def merges(
         self, info: Info[Context, None]
-    ) -> list[Annotated[Merge, strawberry.lazy("c360.api.graphql.identity")]]:
+    ) -> list[Annotated[Merge, strawberry.lazy("c360.api.graphql.identity")]] | None:
         from c360.api.graphql.identity import Merge
 
         return [Merge.from_doc(d) for d in await info.context.services.merges.history(self.id)]
 
-    @strawberry.field(description="Profiles that may be the same person, awaiting review.")
+    @strawberry.field(
+        description="Profiles that may be the same person, awaiting review.",
+        extensions=[Requires(Permission.IDENTITY_HISTORY)],
+    )
     async def match_suggestions(
         self, info: Info[Context, None], status: str = "open"
-    ) -> list[Annotated[MatchSuggestion, strawberry.lazy("c360.api.graphql.identity")]]:
+    ) -> list[Annotated[MatchSuggestion, strawberry.lazy("c360.api.graphql.identity")]] | None:
         from c360.api.graphql.identity import MatchSuggestion
 
         docs = await info.context.services.merges.suggestions(self.id)
@@ -507,10 +605,18 @@ class Profile:
         first: int = 20,
         after: str | None = None,
         kinds: list[RecordKind] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
     ) -> TimelineConnection:
-        page = await info.context.services.profiles.timeline(
-            self.id, first=first, after=after, kinds=[k.value for k in kinds or []]
+        query = info.context.services.profiles.timeline_query(
+            self.id,
+            first=first,
+            after=after,
+            kinds=[k.value for k in kinds or []],
+            since=since,
+            until=until,
         )
+        page = await info.context.timelines.load(query)
         edges = [TimelineEdge(cursor=c, node=timeline_item(d)) for c, d in page.items]
         return TimelineConnection(
             edges=edges,
@@ -519,6 +625,18 @@ class Profile:
                 end_cursor=edges[-1].cursor if edges else None,
             ),
         )
+
+
+@strawberry.type
+class ProfileEdge:
+    cursor: str
+    node: Profile
+
+
+@strawberry.type(description="Profiles found by a search, in a stable order (by id).")
+class ProfileConnection:
+    edges: list[ProfileEdge]
+    page_info: PageInfo
 
 
 ProfileResult = Annotated[

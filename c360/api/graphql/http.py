@@ -1,0 +1,177 @@
+"""GraphQL over HTTP, as the GraphQL-over-HTTP specification asks.
+
+- ``application/graphql-response+json`` by default and when preferred, ``application/json``
+  when the ``Accept`` header asks for it, ``406`` when it accepts neither.
+- A request that cannot run — unparseable body, no query, a syntax or validation error,
+  variables that do not fit, a cost over the limit — is a GraphQL response without ``data``:
+  ``400`` as ``graphql-response+json``, ``200`` as legacy ``application/json`` (its clients
+  cannot tell our 4xx from a proxy's).
+- Queries over GET, mutations over POST only (``405``, ``Allow: POST``); a POST body must be
+  ``application/json`` (``415``).
+- An API key is needed for anything but the GraphiQL page: ``401`` without a valid one, ``403``
+  for roles without GraphQL (connectors). Errors of the endpoint are GraphQL responses too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import ClassVar
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
+
+from c360.api.auth import authenticate
+from c360.api.graphql.context import Context
+from c360.auth.service import Permission
+from c360.errors import C360Error
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+MEDIA_TYPES = (GRAPHQL_RESPONSE, JSON)  # in order of preference when the client has none
+
+
+class MethodNotAllowed(C360Error):
+    status_code = 405
+    headers: ClassVar[dict[str, str]] = {"Allow": "POST"}
+
+
+def status_name(status: int) -> str:
+    """``404`` → ``NotFound``: the code of an error that has no class of its own."""
+    return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The media type to answer in: the one the ``Accept`` header ranks highest, ties going to
+    the earlier listed, then to ``graphql-response+json``; None when it accepts neither."""
+    if not accept or not accept.strip():
+        return GRAPHQL_RESPONSE
+    best: tuple[float, int, int] | None = None
+    chosen = None
+    for position, item in enumerate(accept.split(",")):
+        kind, params = parse_content_type(item.strip() or "-/-")
+        q = _quality(params.get("q"))
+        for preference, media in enumerate(MEDIA_TYPES):
+            if q > 0 and kind in (media, media.split("/")[0] + "/*", "*/*"):
+                rank = (q, -position, -preference)
+                if best is None or rank > best:
+                    best, chosen = rank, media
+    return chosen
+
+
+def _quality(value: str | None) -> float:
+    try:
+        return float(value) if value is not None else 1.0
+    except ValueError:
+        return 0.0
+
+
+def _is_request_error(result: ExecutionResult) -> bool:
+    """Nothing ran: errors, and none of them at a field (parse, validation, variables, cost)."""
+    errors = result.errors or []
+    return result.data is None and bool(errors) and not any(e.path for e in errors)
+
+
+class GraphQLEndpoint(GraphQLRouter[Context, None]):
+    """Strawberry's FastAPI router with the status codes, media types and keys above."""
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        if isinstance(request, WebSocket):  # no subscriptions: refused by the protocol list
+            return await super().run(request, context, root_value)
+        if self.should_render_graphql_ide(self.request_adapter_class(request)):
+            return await super().run(request, context, root_value)
+        media = negotiate(request.headers.get("accept"))
+        if media is None:
+            accepted = " or ".join(MEDIA_TYPES)
+            return _error(406, status_name(406), f"responses are {accepted}", GRAPHQL_RESPONSE)
+        try:
+            context.caller = await authenticate(request, Permission.READ_PROFILES)
+            response = await super().run(request, context, root_value)
+        except C360Error as exc:
+            return _error(exc.status_code, exc.code, exc.detail, media, exc.headers)
+        except HTTPException as exc:
+            return _error(exc.status_code, status_name(exc.status_code), exc.reason, media)
+        assert isinstance(response, Response)
+        response.headers["content-type"] = f"{media}; charset=utf-8"
+        if media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
+            response.status_code = 400
+        return response
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST":
+            kind, _ = parse_content_type(request.content_type or "-/-")
+            if kind != JSON:
+                raise HTTPException(415, f"a POST body must be {JSON}")
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData):
+            name = data.operation_name
+            if name is not None and not isinstance(name, str):
+                raise HTTPException(400, "operationName must be a string or null")
+            if name == "":  # the specification: the same as none
+                data = dataclasses.replace(data, operation_name=None)
+        return data
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            cause = exc.__cause__
+            if isinstance(cause, InvalidOperationTypeError) and request_adapter.method == "GET":
+                raise MethodNotAllowed(f"{exc.reason}: send it with POST") from exc
+            if isinstance(cause, CannotGetOperationTypeError):
+                # A request error of the document (which operation?), answered as one.
+                return ExecutionResult(data=None, errors=[GraphQLError(exc.reason)])
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        response = process_result(result)
+        if _is_request_error(result):
+            response.pop("data", None)  # nothing was executed: no data entry at all
+            request.state.request_error = True
+        return response
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    media: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(
+        json.dumps(body),
+        status_code=status,
+        headers=dict(headers or {}),
+        media_type=f"{media}; charset=utf-8",
+    )

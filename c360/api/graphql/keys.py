@@ -1,0 +1,97 @@
+"""GraphQL for API keys (admin): list, create and revoke. The secret is shown once, at creation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from c360.api.graphql.access import Requires
+from c360.api.graphql.context import Context
+from c360.api.graphql.identity import ForbiddenError
+from c360.api.graphql.types import InvalidInputError, NotFoundError
+from c360.auth.service import ApiKeyNotFound, Permission, Role
+
+strawberry.enum(Role)
+
+
+@strawberry.type(description="An API key; never its secret, of which only a hash is stored.")
+class ApiKey:
+    id: strawberry.ID
+    name: str
+    role: Role
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ApiKey:
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            name=doc["name"],
+            role=Role(doc["role"]),
+            created_at=doc["created"]["at"],
+            revoked_at=doc.get("revoked", {}).get("at"),
+        )
+
+
+@strawberry.type(description="A new key. `key` is shown only in this answer: store it safely.")
+class NewApiKey:
+    api_key: ApiKey
+    key: str
+
+
+CreateApiKeyResult = Annotated[
+    NewApiKey | ForbiddenError | InvalidInputError, strawberry.union("CreateApiKeyResult")
+]
+RevokeApiKeyResult = Annotated[
+    ApiKey | ForbiddenError | NotFoundError, strawberry.union("RevokeApiKeyResult")
+]
+
+
+@strawberry.type
+class KeyQuery:
+    @strawberry.field(
+        description="Every API key, revoked ones too (admin).",
+        extensions=[Requires(Permission.MANAGE_KEYS)],
+    )
+    async def api_keys(self, info: Info[Context, None]) -> list[ApiKey] | None:
+        return [ApiKey.from_doc(d) for d in await info.context.services.keys.all()]
+
+
+@strawberry.type
+class KeyMutation:
+    @strawberry.mutation(
+        description="Create an API key for a role (admin).",
+        extensions=[Requires(Permission.MANAGE_KEYS, refusal=ForbiddenError)],
+    )
+    async def create_api_key(
+        self, info: Info[Context, None], role: Role, name: str
+    ) -> CreateApiKeyResult:
+        if not name.strip():
+            return InvalidInputError(
+                message="a key needs a name: who or what uses it", code="InvalidInput"
+            )
+        now = dt.datetime.now(dt.UTC)
+        key_id, key = await info.context.services.keys.create(role, name.strip(), now)
+        api_key = ApiKey(
+            id=strawberry.ID(key_id), name=name.strip(), role=role, created_at=now, revoked_at=None
+        )
+        return NewApiKey(api_key=api_key, key=key)
+
+    @strawberry.mutation(
+        description="Revoke an API key (admin): it stops working at once.",
+        extensions=[Requires(Permission.MANAGE_KEYS, refusal=ForbiddenError)],
+    )
+    async def revoke_api_key(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> RevokeApiKeyResult:
+        keys = info.context.services.keys
+        try:
+            await keys.revoke(str(id), dt.datetime.now(dt.UTC))
+        except ApiKeyNotFound as exc:
+            return NotFoundError(message=exc.detail, code=exc.code)
+        doc = await keys.get(str(id))
+        assert doc is not None  # it was just revoked
+        return ApiKey.from_doc(doc)

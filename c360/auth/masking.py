@@ -1,0 +1,73 @@
+"""How contact points look to a caller without the ``contactPoints`` permission.
+
+Enough is left to tell two of a person's addresses apart and to count by country or region
+(``a•••@example.com``, ``+34•••••••56``, postcode ``28•••``), never enough to contact anyone.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+
+HIDDEN = "•••"
+_E164 = re.compile(r"\+\d{6,15}")
+# Keys of free-form event properties whose values are contact points (Segment traits, forms).
+_CONTACT_KEYS = re.compile(r"e-?mail|phone|mobile|address|street|postal|zip", re.IGNORECASE)
+
+
+def mask_email(value: str) -> str:
+    local, _, domain = value.rpartition("@")
+    return f"{local[:1]}{HIDDEN}@{domain}"
+
+
+def mask_phone(value: str) -> str:
+    """The country code and the last two digits; one dot per hidden digit."""
+    try:
+        number = phonenumbers.parse(value)
+    except phonenumbers.NumberParseException:
+        return mask_text(value)
+    national = str(number.national_number)
+    return f"+{number.country_code}{'•' * max(len(national) - 2, 1)}{national[-2:]}"
+
+
+def mask_text(value: str) -> str:
+    """The first character only, and a fixed-length tail that does not reveal the length."""
+    return f"{value[:1]}{HIDDEN}" if value else value
+
+
+def mask_postal_code(value: str) -> str:
+    """The first two characters: the region, for counting; not the street."""
+    return f"{value[:2]}{HIDDEN}" if value else value
+
+
+def mask_contact_point(value: str) -> str:
+    """An e-mail address, a phone number in E.164, or any other identifier value."""
+    if "@" in value:
+        return mask_email(value)
+    if _E164.fullmatch(value):
+        return mask_phone(value)
+    return mask_text(value)
+
+
+def mask_properties(value: Any) -> Any:
+    """Free-form properties with every value under a contact-point key masked, at any depth."""
+    if isinstance(value, dict):
+        return {
+            key: _mask_all(item) if _CONTACT_KEYS.search(key) else mask_properties(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [mask_properties(item) for item in value]
+    return value
+
+
+def _mask_all(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _mask_all(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_all(item) for item in value]
+    if value is None or isinstance(value, bool):
+        return value
+    return mask_contact_point(str(value))  # numbers too: a postcode or phone sent as a number

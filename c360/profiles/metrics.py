@@ -1,0 +1,330 @@
+"""Profile metrics: each record's facts, folded into one aggregate per profile.
+
+A record contributes facts (counts, amounts per currency, first/last moments, open cases, NPS
+answers) that fold associatively and commutatively: the aggregate of a profile is the fold of
+its records' contributions in any order, so ingest folds each new record into the stored
+aggregate (no recomputation per record), and a from-scratch recomputation (merge, unmerge, an
+amended record, ``c360 profiles recompute``) gives the same document. What depends on the
+moment of reading (cases in the last 90 days, lifecycle, churn risk) is derived at read time
+from the aggregate, so it never goes stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from babel.numbers import get_currency_precision
+
+from c360.store import Document
+
+CLOSED_CASE_STATUSES = frozenset({"solved", "closed"})
+KEPT_NPS_ANSWERS = 3  # the last one and the ones before it, for the trend
+MS_PER_DAY = 86_400_000
+
+
+def epoch_ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _when(value: Any) -> int | None:
+    """A datetime from a record's payload (stored as a date) in epoch milliseconds."""
+    return epoch_ms(value) if isinstance(value, dt.datetime) else None
+
+
+@dataclass
+class Aggregate:
+    counts: Counter[str] = field(default_factory=Counter)
+    spent: Counter[str] = field(default_factory=Counter)  # currency → minor units
+    refunded: Counter[str] = field(default_factory=Counter)
+    orders_by_currency: Counter[str] = field(default_factory=Counter)
+    categories: Counter[str] = field(default_factory=Counter)  # by quantity bought
+    products: Counter[str] = field(default_factory=Counter)
+    visit_days: Counter[int] = field(default_factory=Counter)  # UTC day number → site events
+    first_ms: dict[str, int] = field(default_factory=dict)
+    last_ms: dict[str, int] = field(default_factory=dict)
+    nps: list[tuple[int, str, int]] = field(default_factory=list)  # (when, record, score)
+    open_cases: dict[str, tuple[int, bool]] = field(
+        default_factory=dict
+    )  # id → (opened, complaint)
+    cases_opened_ms: list[int] = field(default_factory=list)
+
+    def fold(self, other: Aggregate) -> Aggregate:
+        """Add ``other`` into this aggregate (in place; returns self)."""
+        for mine, theirs in (
+            (self.counts, other.counts),
+            (self.spent, other.spent),
+            (self.refunded, other.refunded),
+            (self.orders_by_currency, other.orders_by_currency),
+            (self.categories, other.categories),
+            (self.products, other.products),
+        ):
+            mine.update(theirs)
+        self.visit_days.update(other.visit_days)
+        for name, value in other.first_ms.items():
+            self.first_ms[name] = min(value, self.first_ms.get(name, value))
+        for name, value in other.last_ms.items():
+            self.last_ms[name] = max(value, self.last_ms.get(name, value))
+        self.nps = heapq.nlargest(KEPT_NPS_ANSWERS, {*self.nps, *other.nps})
+        self.open_cases.update(other.open_cases)
+        self.cases_opened_ms = sorted([*self.cases_opened_ms, *other.cases_opened_ms])
+        return self
+
+    def _seen(self, name: str, moment: int) -> None:
+        self.first_ms[name] = min(moment, self.first_ms.get(name, moment))
+        self.last_ms[name] = max(moment, self.last_ms.get(name, moment))
+
+    # --- storage: maps with open-ended keys are pairs, so no key is ever a field name -------
+
+    def to_doc(self) -> Document:
+        return {
+            "counts": dict(self.counts),
+            "spent": _pairs(self.spent),
+            "refunded": _pairs(self.refunded),
+            "orders_by_currency": _pairs(self.orders_by_currency),
+            "categories": _pairs(self.categories),
+            "products": _pairs(self.products),
+            "visit_days": _pairs(self.visit_days),
+            "first_ms": dict(self.first_ms),
+            "last_ms": dict(self.last_ms),
+            "nps": [list(answer) for answer in self.nps],
+            "open_cases": [
+                [rid, opened, complaint]
+                for rid, (opened, complaint) in sorted(self.open_cases.items())
+            ],
+            "cases_opened_ms": list(self.cases_opened_ms),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> Aggregate:
+        if not doc:
+            return cls()
+        return cls(
+            counts=Counter(doc.get("counts") or {}),
+            spent=Counter(dict(doc.get("spent") or [])),
+            refunded=Counter(dict(doc.get("refunded") or [])),
+            orders_by_currency=Counter(dict(doc.get("orders_by_currency") or [])),
+            categories=Counter(dict(doc.get("categories") or [])),
+            products=Counter(dict(doc.get("products") or [])),
+            visit_days=Counter({int(k): v for k, v in doc.get("visit_days") or []}),
+            first_ms=dict(doc.get("first_ms") or {}),
+            last_ms=dict(doc.get("last_ms") or {}),
+            nps=[(a[0], a[1], a[2]) for a in doc.get("nps") or []],
+            open_cases={a[0]: (a[1], a[2]) for a in doc.get("open_cases") or []},
+            cases_opened_ms=list(doc.get("cases_opened_ms") or []),
+        )
+
+
+def _pairs(counter: Mapping[Any, int]) -> list[list[Any]]:
+    return [[key, value] for key, value in sorted(counter.items()) if value]
+
+
+def contribution(doc: Document) -> Aggregate:
+    """What one stored record adds to its profile's aggregate."""
+    facts = Aggregate()
+    data: Mapping[str, Any] = doc["data"]
+    occurred = epoch_ms(doc["occurred_at"])
+    kind = doc["kind"]
+    if kind == "order":
+        _order(facts, data, occurred)
+    elif kind == "return":
+        facts.counts["returns"] += 1
+        facts.refunded[data["amount"]["currency"]] += data["amount"]["amount"]
+        facts.counts["items_returned"] += sum(i["quantity"] for i in data.get("items") or ())
+    elif kind == "service_case":
+        _case(facts, doc["_id"], data, occurred)
+    elif kind == "survey_response":
+        survey, score = data["survey_type"], data["score"]
+        if survey == "nps":
+            facts.nps = [(occurred, doc["_id"], score)]
+        else:
+            facts.counts[f"{survey}_answers"] += 1
+            facts.counts[f"{survey}_score_sum"] += score
+    elif kind == "site_event":
+        facts.counts["site_events"] += 1
+        facts.visit_days[occurred // MS_PER_DAY] += 1
+        facts._seen("visit", occurred)
+    return facts
+
+
+def _order(facts: Aggregate, data: Mapping[str, Any], occurred: int) -> None:
+    if data.get("cancelled_at") is not None:
+        facts.counts["orders_cancelled"] += 1
+        return
+    currency = data["total"]["currency"]
+    facts.counts["orders"] += 1
+    facts.counts[f"orders_{data['channel']}"] += 1
+    facts.spent[currency] += data["total"]["amount"]
+    facts.orders_by_currency[currency] += 1
+    for item in data.get("line_items") or ():
+        quantity = item["quantity"]
+        facts.counts["items"] += quantity
+        if item.get("category"):
+            facts.categories[item["category"]] += quantity
+        if product := item.get("title") or item.get("sku"):
+            facts.products[product] += quantity
+    facts._seen("order", occurred)
+
+
+def _case(facts: Aggregate, record_id: str, data: Mapping[str, Any], opened: int) -> None:
+    facts.counts["cases"] += 1
+    facts.cases_opened_ms = [opened]
+    if data.get("complaint"):
+        facts.counts["complaints"] += 1
+    if (responded := _when(data.get("first_response_at"))) is not None:
+        facts.counts["first_responses"] += 1
+        facts.counts["first_response_ms_sum"] += responded - opened
+    if (solved := _when(data.get("solved_at"))) is not None:
+        facts.counts["resolutions"] += 1
+        facts.counts["resolution_ms_sum"] += solved - opened
+    if data["status"] not in CLOSED_CASE_STATUSES:
+        facts.open_cases[record_id] = (opened, bool(data.get("complaint")))
+    if satisfaction := data.get("satisfaction"):
+        facts.counts[f"satisfaction_{satisfaction}"] += 1
+
+
+def aggregate(docs: Iterable[Document]) -> Aggregate:
+    """A profile's aggregate from scratch."""
+    total = Aggregate()
+    for doc in docs:
+        total.fold(contribution(doc))
+    return total
+
+
+# --- Reading: the metrics a person sees -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Amount:
+    currency: str
+    amount: int  # minor units
+
+
+@dataclass(frozen=True)
+class Metrics:
+    lifetime_value: list[Amount]
+    lifetime_value_reporting: Amount | None
+    unconverted_currencies: list[str]
+    order_count: int
+    cancelled_order_count: int
+    average_order_value: list[Amount]
+    items_bought: int
+    return_count: int
+    return_rate: float | None
+    first_order_at: dt.datetime | None
+    last_order_at: dt.datetime | None
+    online_share: float | None
+    in_store_share: float | None
+    top_categories: list[tuple[str, int]]
+    top_products: list[tuple[str, int]]
+    open_cases: int
+    recent_cases: int
+    recent_case_days: int
+    average_first_response_seconds: float | None
+    average_resolution_seconds: float | None
+    complaints: int
+    open_complaints: int
+    average_csat: float | None
+    last_nps: int | None
+    last_nps_at: dt.datetime | None
+    nps_trend: int | None  # last answer minus the one before
+    site_visits: int
+    last_visit_at: dt.datetime | None
+
+
+def _at(ms: int | None) -> dt.datetime | None:
+    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def net_value(agg: Aggregate) -> dict[str, int]:
+    """Orders minus refunds, per currency."""
+    return {
+        c: agg.spent[c] - agg.refunded[c]
+        for c in sorted(set(agg.spent) | set(agg.refunded))
+        if agg.spent[c] - agg.refunded[c] or agg.spent[c]
+    }
+
+
+def convert(
+    values: Mapping[str, int], reporting: str, rates: Mapping[str, Decimal]
+) -> tuple[int, list[str]]:
+    """Sum amounts in the reporting currency (minor units); returns the currencies with no
+    rate, left out of the sum."""
+    total, missing = Decimal(0), []
+    for currency, minor in values.items():
+        rate = Decimal(1) if currency == reporting else rates.get(currency)
+        if rate is None:
+            missing.append(currency)
+            continue
+        major = Decimal(minor).scaleb(-get_currency_precision(currency))
+        total += major * rate
+    scaled = total.scaleb(get_currency_precision(reporting))
+    return int(scaled.to_integral_value()), missing
+
+
+def metrics(
+    agg: Aggregate,
+    now: dt.datetime,
+    *,
+    reporting_currency: str,
+    rates: Mapping[str, Decimal],
+    recent_days: int = 90,
+    top: int = 5,
+) -> Metrics:
+    counts = agg.counts
+    orders = counts["orders"]
+    net = net_value(agg)
+    reported, missing = convert(net, reporting_currency, rates)
+    since = epoch_ms(now) - recent_days * MS_PER_DAY
+    csat_answers = counts["csat_answers"]
+    nps = sorted(agg.nps, reverse=True)
+    return Metrics(
+        lifetime_value=[Amount(c, v) for c, v in net.items()],
+        lifetime_value_reporting=Amount(reporting_currency, reported) if net else None,
+        unconverted_currencies=missing,
+        order_count=orders,
+        cancelled_order_count=counts["orders_cancelled"],
+        average_order_value=[
+            Amount(c, round(agg.spent[c] / n)) for c, n in sorted(agg.orders_by_currency.items())
+        ],
+        items_bought=counts["items"],
+        return_count=counts["returns"],
+        return_rate=_ratio(counts["returns"], orders),
+        first_order_at=_at(agg.first_ms.get("order")),
+        last_order_at=_at(agg.last_ms.get("order")),
+        online_share=_ratio(counts["orders_online"], orders),
+        in_store_share=_ratio(counts["orders_in_store"], orders),
+        top_categories=_top(agg.categories, top),
+        top_products=_top(agg.products, top),
+        open_cases=len(agg.open_cases),
+        recent_cases=sum(1 for opened in agg.cases_opened_ms if opened >= since),
+        recent_case_days=recent_days,
+        average_first_response_seconds=_mean_seconds(counts, "first_response"),
+        average_resolution_seconds=_mean_seconds(counts, "resolution"),
+        complaints=counts["complaints"],
+        open_complaints=sum(1 for _, complaint in agg.open_cases.values() if complaint),
+        average_csat=counts["csat_score_sum"] / csat_answers if csat_answers else None,
+        last_nps=nps[0][2] if nps else None,
+        last_nps_at=_at(nps[0][0]) if nps else None,
+        nps_trend=nps[0][2] - nps[1][2] if len(nps) > 1 else None,
+        site_visits=len(agg.visit_days),
+        last_visit_at=_at(agg.last_ms.get("visit")),
+    )
+
+
+def _top(counter: Counter[str], n: int) -> list[tuple[str, int]]:
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:n]
+
+
+def _mean_seconds(counts: Counter[str], name: str) -> float | None:
+    answers = counts[f"{name}s"]
+    return counts[f"{name}_ms_sum"] / answers / 1000 if answers else None

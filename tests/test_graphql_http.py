@@ -1,0 +1,208 @@
+"""GraphQL over HTTP as the specification asks: methods, media types, status codes, limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from c360.settings import Settings
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+TWO_OPERATIONS = "query A { a: __typename } query B { b: __typename }"
+MERGE = 'mutation { unmergeProfile(mergeId: "x", reason: "y") { __typename } }'
+
+
+@pytest.fixture
+def client(agent_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A caller with a key: what is tested here is the protocol, not access."""
+    return agent_client
+
+
+def media_type(response: httpx.Response) -> str:
+    return response.headers["content-type"].split(";")[0]
+
+
+class TestMediaTypes:
+    @pytest.mark.parametrize(
+        "accept",
+        [
+            None,
+            "*/*",
+            GRAPHQL_RESPONSE,
+            "application/*",
+            f"application/json;q=0.9, {GRAPHQL_RESPONSE}",
+        ],
+    )
+    async def test_graphql_response_json_by_default_and_when_preferred(
+        self, client: httpx.AsyncClient, accept: str | None
+    ) -> None:
+        headers = {"accept": accept} if accept else {}
+        if accept is None:
+            client.headers.pop("accept")  # httpx would send */*
+        response = await client.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
+        assert response.json() == {"data": {"__typename": "Query"}}
+
+    @pytest.mark.parametrize(
+        "accept", ["application/json", f"application/json, {GRAPHQL_RESPONSE};q=0.5"]
+    )
+    async def test_application_json_when_asked_for(
+        self, client: httpx.AsyncClient, accept: str
+    ) -> None:
+        response = await client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"accept": accept}
+        )
+        assert media_type(response) == "application/json"
+        assert response.json() == {"data": {"__typename": "Query"}}
+
+    async def test_406_when_neither_is_acceptable(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"accept": "text/csv"}
+        )
+        assert response.status_code == 406
+        assert "application/graphql-response+json" in response.json()["errors"][0]["message"]
+
+
+class TestRequestErrors:
+    """Nothing runs: 400 and no `data` entry (200 for legacy application/json clients)."""
+
+    @pytest.mark.parametrize(
+        ("payload", "message"),
+        [
+            ({"query": "{ profile("}, "Syntax Error"),
+            ({"query": "{ noSuchField }"}, "Cannot query field 'noSuchField'"),
+            (
+                {"query": "query($id: ID!) { profile(id: $id) { __typename } }", "variables": {}},
+                "Variable '$id' has invalid value",
+            ),
+            ({"query": TWO_OPERATIONS}, "several operations: name one in operationName"),
+            ({"query": TWO_OPERATIONS, "operationName": "C"}, 'Unknown operation named "C"'),
+        ],
+    )
+    async def test_are_400_without_data(
+        self, client: httpx.AsyncClient, payload: dict[str, Any], message: str
+    ) -> None:
+        response = await client.post("/graphql", json=payload)
+        assert response.status_code == 400
+        assert media_type(response) == GRAPHQL_RESPONSE
+        body = response.json()
+        assert "data" not in body
+        assert message in body["errors"][0]["message"]
+
+    async def test_are_200_for_application_json(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/graphql", json={"query": "{ noSuchField }"}, headers={"accept": "application/json"}
+        )
+        assert response.status_code == 200
+        assert "data" not in response.json()
+        assert response.json()["errors"]
+
+    @pytest.mark.parametrize(
+        ("body", "message"),
+        [
+            (b"{not json", "Unable to parse request body as JSON"),
+            (b'{"qeury": "{ __typename }"}', "No GraphQL query found in the request"),
+            (b'{"query": "{ __typename }", "variables": [7]}', "`variables` must be an object"),
+            (b'{"query": "{ __typename }", "operationName": 7}', "operationName must be a string"),
+        ],
+    )
+    async def test_malformed_requests_are_400_whatever_the_media_type(
+        self, client: httpx.AsyncClient, body: bytes, message: str
+    ) -> None:
+        for accept in (GRAPHQL_RESPONSE, "application/json"):
+            response = await client.post(
+                "/graphql",
+                content=body,
+                headers={"content-type": "application/json", "accept": accept},
+            )
+            assert response.status_code == 400
+            assert media_type(response) == accept
+            assert message in response.json()["errors"][0]["message"]
+
+    async def test_a_body_that_is_not_json_is_415(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/graphql", content=b"{ __typename }", headers={"content-type": "application/graphql"}
+        )
+        assert response.status_code == 415
+
+    async def test_field_errors_are_200_with_data(self, client: httpx.AsyncClient) -> None:
+        # An agent may not list keys: the field is null with an error, the rest is answered.
+        response = await client.post("/graphql", json={"query": "{ apiKeys { id } __typename }"})
+        assert response.status_code == 200
+        body = response.json()
+        assert body["data"] == {"apiKeys": None, "__typename": "Query"}
+        assert [e["path"] for e in body["errors"]] == [["apiKeys"]]
+
+
+class TestMethods:
+    async def test_get_runs_queries_with_variables_and_operation_name(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        params = {
+            "query": "query A($id: ID!) { profile(id: $id) { __typename } } query B { __typename }",
+            "variables": json.dumps({"id": "nope"}),
+            "operationName": "A",
+        }
+        response = await client.get("/graphql", params=params)
+        assert response.status_code == 200
+        assert response.json() == {"data": {"profile": {"__typename": "NotFoundError"}}}
+
+    async def test_an_empty_operation_name_is_none(self, client: httpx.AsyncClient) -> None:
+        params = {"query": "{ __typename }", "operationName": ""}
+        response = await client.get("/graphql", params=params)
+        assert response.json() == {"data": {"__typename": "Query"}}
+
+    async def test_post_picks_the_named_operation(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/graphql", json={"query": TWO_OPERATIONS, "operationName": "B"}
+        )
+        assert response.json() == {"data": {"b": "Query"}}
+
+    async def test_a_mutation_over_get_is_405(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/graphql", params={"query": MERGE})
+        assert response.status_code == 405
+        assert response.headers["allow"] == "POST"
+        assert "mutations are not allowed when using GET" in response.json()["errors"][0]["message"]
+
+    async def test_a_query_of_a_document_with_mutations_runs_over_get(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        document = f"query Q {{ __typename }} {MERGE.replace('mutation', 'mutation M')}"
+        response = await client.get("/graphql", params={"query": document, "operationName": "Q"})
+        assert response.json() == {"data": {"__typename": "Query"}}
+
+
+PAGE = """query($first: Int) { profile(id: "x") { ... on Profile {
+    id timeline(first: $first) { edges { cursor node { id kind } } } } } }"""
+
+
+class TestQueryCost:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"graphql_max_complexity": 100})
+
+    async def test_counts_what_is_under_a_list_once_per_item_asked_for(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post("/graphql", json={"query": PAGE, "variables": {"first": 50}})
+        assert response.status_code == 400
+        (error,) = response.json()["errors"]
+        # profile + id + timeline, and 50 times edges + cursor + node + id + kind
+        assert error["extensions"] == {"code": "QueryTooComplex", "cost": 253, "maxCost": 100}
+        assert "more than the maximum of 100" in error["message"]
+
+    async def test_lets_cheaper_queries_run(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/graphql", json={"query": PAGE, "variables": {"first": 10}})
+        assert response.status_code == 200
+        assert response.json() == {"data": {"profile": {}}}
+
+    async def test_counts_the_default_page_size_when_first_is_not_given(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post("/graphql", json={"query": PAGE})
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["cost"] == 3 + 20 * 5  # timeline's default page is 20
