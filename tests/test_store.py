@@ -12,6 +12,7 @@ import pytest
 from c360.errors import StoreUnavailable
 from c360.settings import Settings
 from c360.store import Store
+from c360.store.bulk import UNION_MAX, find_each
 from c360.store.embedded import EmbeddedServer, EmbeddedServerError
 from c360.store.indexes import INDEXES
 
@@ -105,3 +106,20 @@ class TestStartUp:
         )
         with pytest.raises(StoreUnavailable, match="cannot reach MongoDB"):
             await Store.open(settings)
+
+
+class TestFindEach:
+    @pytest.mark.parametrize("count", [1, 3, UNION_MAX + 8])
+    async def test_finds_what_in_finds_by_union_or_in(self, store: Store, count: int) -> None:
+        collection = store.db["find_each"]
+        await collection.create_index("owner")
+        await collection.insert_many(
+            [{"_id": f"d{n}", "owner": f"o{n % 50}", "odd": n % 2 == 1} for n in range(200)]
+        )
+        owners = [f"o{n}" for n in range(count)] + ["o0", "nobody"]  # repeats and misses
+        found = await find_each(collection, "owner", owners, {"odd": False}, {"owner": 1})
+        expected = await collection.find(
+            {"owner": {"$in": owners}, "odd": False}, {"owner": 1}
+        ).to_list()
+        assert sorted(d["_id"] for d in found) == sorted(d["_id"] for d in expected)
+        assert expected  # the query matches something
