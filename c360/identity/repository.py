@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pymongo import ReplaceOne, UpdateOne
 
 from c360.store import Database, Document
-from c360.store.bulk import insert_new, replace_value
+from c360.store.bulk import find_each, insert_new, replace_value
 
 
 class IdentityRepository:
@@ -57,10 +57,9 @@ class IdentityRepository:
         """Profile id → its identities (sorted by key), for many profiles in one round trip."""
         wanted = list(set(profile_ids))
         found: dict[str, list[Document]] = {profile_id: [] for profile_id in wanted}
-        if wanted:
-            cursor = self._identities.find({"profile_id": {"$in": wanted}}).sort("_id", 1)
-            async for doc in cursor:
-                found[doc["profile_id"]].append(doc)
+        docs = await find_each(self._identities, "profile_id", wanted)
+        for doc in sorted(docs, key=lambda d: str(d["_id"])):
+            found[doc["profile_id"]].append(doc)
         return found
 
     async def repoint(self, from_profile: str, to_profile: str) -> None:
