@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from pymongo import MongoClient
+
+from c360.settings import Settings
+from c360.store import Store
 
 
 def canonical_state(uri: str, database: str) -> dict[str, Any]:
@@ -38,4 +44,18 @@ def canonical_state(uri: str, database: str) -> dict[str, Any]:
             "dead_letters": letters,
         }
     finally:
+        client.close()
+
+
+@asynccontextmanager
+async def other_database(settings: Settings, mongo_uri: str) -> AsyncIterator[Store]:
+    """A fresh database of the same store, for the run that never crashed."""
+    name = f"ref_{uuid.uuid4().hex[:8]}"
+    store = await Store.open(settings.model_copy(update={"database": name}))
+    try:
+        yield store
+    finally:
+        await store.close()
+        client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+        client.drop_database(name)
         client.close()

@@ -7,9 +7,6 @@ as the next process would, and the store must equal that of a run that never cra
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +17,7 @@ from c360.identity.merge import MERGE_STEPS, UNMERGE_STEPS, StepHook
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from tests.state import canonical_state
+from tests.state import canonical_state, other_database
 from tests.test_merges import NOW, history, run
 
 
@@ -34,20 +31,6 @@ def crash_at(wanted: str) -> StepHook:
             raise Crash(step)
 
     return hook
-
-
-@asynccontextmanager
-async def other_database(settings: Settings, mongo_uri: str) -> AsyncIterator[Store]:
-    """A fresh database of the same store, for the run that never crashed."""
-    name = f"ref_{uuid.uuid4().hex[:8]}"
-    store = await Store.open(settings.model_copy(update={"database": name}))
-    try:
-        yield store
-    finally:
-        await store.close()
-        client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
-        client.drop_database(name)
-        client.close()
 
 
 def state(mongo_uri: str, database: str) -> dict[str, Any]:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pymongo import MongoClient
 
 from c360.identity.merge import MergeNotFound, MergeNotUndoable
 from c360.ingest.files import import_file
@@ -19,7 +16,7 @@ from c360.store import Store
 from connectors import ParseOptions
 from schemas import IdentifierType
 from tests import factories as f
-from tests.state import canonical_state
+from tests.state import canonical_state, other_database
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 EMAIL_A, EMAIL_B, PHONE = "a@example.com", "b@example.com", "+34 611 22 33 44"
@@ -123,24 +120,12 @@ class TestUnmerge:
         assert (await services.profiles.get(absorbed))["_id"] == absorbed
 
         # Against a store that never saw the record that tied them:
-        reference = f"never_{uuid.uuid4().hex[:8]}"
-        other = settings.model_copy(update={"database": reference})
-        other_store = await Store.open(other)
-        try:
-            await run(
-                Services.build(other_store.db, other), tmp_path / "never", history(bridge=False)
-            )
-        finally:
-            await other_store.close()
-        try:
-            after = canonical_state(mongo_uri, settings.database)
-            never = canonical_state(mongo_uri, reference)
-            after["records"] = [r for r in after["records"] if r["_id"] != "shop:order:3"]
-            assert after == never
-        finally:
-            client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
-            client.drop_database(reference)
-            client.close()
+        async with other_database(settings, mongo_uri) as other:
+            await run(Services.build(other.db, settings), tmp_path / "never", history(bridge=False))
+            never = canonical_state(mongo_uri, other.db.name)
+        after = canonical_state(mongo_uri, settings.database)
+        after["records"] = [r for r in after["records"] if r["_id"] != "shop:order:3"]
+        assert after == never
 
     async def test_unmerged_profiles_are_not_merged_again_by_the_same_evidence(
         self, services: Services, store: Store, tmp_path: Path
