@@ -54,7 +54,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -411,11 +411,13 @@ def _pairs(n: int) -> int:
     return n * (n - 1) // 2
 
 
-async def evaluate(store: Store, truth: Truth, run: str, seconds: float, rejected: int) -> Result:
-    db = store.db
+async def final_profiles(store: Store) -> Callable[[str], str]:
+    """Profile id → the profile it ended in, following ``merged_into``."""
     merged_into = {
         doc["_id"]: doc["merged_into"]
-        async for doc in db["profiles"].find({"merged_into": {"$exists": True}}, {"merged_into": 1})
+        async for doc in store.db["profiles"].find(
+            {"merged_into": {"$exists": True}}, {"merged_into": 1}
+        )
     }
 
     def final(profile_id: str) -> str:
@@ -423,6 +425,13 @@ async def evaluate(store: Store, truth: Truth, run: str, seconds: float, rejecte
         while profile_id in merged_into and seen < 1000:
             profile_id, seen = merged_into[profile_id], seen + 1
         return profile_id
+
+    return final
+
+
+async def evaluate(store: Store, truth: Truth, run: str, seconds: float, rejected: int) -> Result:
+    db = store.db
+    final = await final_profiles(store)
 
     cells: Counter[tuple[str, int]] = Counter()
     linked_by: dict[tuple[str, int], Counter[bool]] = defaultdict(Counter)
@@ -497,16 +506,7 @@ async def explain(store: Store, truth: Truth, settings: Settings, top: int = 15)
     """Pairwise errors of the run by category: why two people share a profile (false
     positives) and which parts of one person stay apart (false negatives)."""
     db = store.db
-    merged_into = {
-        doc["_id"]: doc["merged_into"]
-        async for doc in db["profiles"].find({"merged_into": {"$exists": True}}, {"merged_into": 1})
-    }
-
-    def final(profile_id: str) -> str:
-        seen = 0
-        while profile_id in merged_into and seen < 1000:
-            profile_id, seen = merged_into[profile_id], seen + 1
-        return profile_id
+    final = await final_profiles(store)
 
     # (profile, person) → the person's records there: source and how each was linked.
     cells: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)

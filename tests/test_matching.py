@@ -6,11 +6,13 @@ import datetime as dt
 import json
 import math
 import random
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
+from pymongo import MongoClient
 
 from c360.identity.calibration import calibrate
 from c360.identity.matching import (
@@ -28,6 +30,7 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.test_merges import run
+from tests.test_processes import environment, run_c360
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 AUTO, REVIEW = 22.0, 12.0  # the default thresholds
@@ -344,3 +347,26 @@ class TestFeaturesAfterMerges:
         assert survivor is not None
         assert survivor["phones"] == ["+34611223344"]
         assert survivor["birth_date"] == "1988-06-02"
+
+
+class TestCalibrateCommand:
+    def test_prints_a_value_for_the_weights_setting(self, mongo_uri: str, tmp_path: Path) -> None:
+        env = environment(C360_MONGODB_URI=mongo_uri, C360_DATABASE=f"cli_{uuid.uuid4().hex[:12]}")
+        people = [
+            crm_person(f"C-{n}", given_name=p.given, family_name=p.family, birth_date=p.birth_date)
+            for n, p in enumerate(twins(90, seed=7))
+        ]
+        path = f.write_jsonl(tmp_path / "people.jsonl", list(people))
+        try:
+            assert run_c360("import", "canonical", str(path), env=env).returncode == 0
+            result = run_c360("identity", "calibrate", "--pairs", "3000", env=env)
+        finally:
+            client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+            client.drop_database(env["C360_DATABASE"])
+            client.close()
+        assert result.returncode == 0, result.stderr
+        table = json.loads(result.stdout)
+        settings = Settings(_env_file=None, identity_match_weights=table)
+        assert settings.match_weights().weight("birth_date", "equal") > 5
+        assert "m estimated over candidate pairs: dob" in result.stderr
+        assert "even odds" in result.stderr

@@ -226,4 +226,8 @@ def _m_of(weights: Weights) -> Levels:
 
 
 def _round(value: float) -> float:
+    """Three significant digits of the value, or of its distance to 1 when that is smaller:
+    0.99987 stays 0.99987, not 1.0 (no probability here is 0 or 1)."""
+    if value > 0.5:
+        return 1 - float(f"{1 - value:.3g}")
     return float(f"{value:.3g}")
