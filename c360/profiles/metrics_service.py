@@ -237,9 +237,6 @@ class MetricsService:
                 cached = self._cutoffs = (time.monotonic(), values)
             return cached[1]
 
-    def forget_cutoffs(self) -> None:
-        self._cutoffs = None
-
 
 def _token_time(token: str) -> int:
     return int(token.split(":", 1)[0])

@@ -110,7 +110,6 @@ class ProfileService:
     async def get_many(self, profile_ids: Sequence[str]) -> list[Document | None]:
         """Like :meth:`get` for many ids, in the order asked, None for unknown ones (a
         DataLoader's batch function): one round trip, one more per merge hop."""
-        resolved: dict[str, str] = {p: p for p in profile_ids}
         docs: dict[str, Document] = {}
         wanted = set(profile_ids)
         for _ in range(_MAX_MERGE_HOPS):
@@ -128,7 +127,7 @@ class ProfileService:
                 profile_id = doc["merged_into"]
             return None
 
-        return [final(resolved[p]) for p in profile_ids]
+        return [final(p) for p in profile_ids]
 
     async def fold_activity(self, absorbed: str, survivor: str, now: dt.datetime) -> None:
         """Widen the survivor's activity span by the absorbed profile's; the survivor's metrics

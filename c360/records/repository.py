@@ -128,19 +128,24 @@ class RecordRepository:
 
     async def people_of(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
         """Each profile's person record payloads, oldest first, in one round trip."""
-        wanted = list(set(profile_ids))
-        found: dict[str, list[Document]] = {p: [] for p in wanted}
-        projection = {"data": 1, "profile_id": 1, "timeline_key": 1}
-        docs = await find_each(self._records, "profile_id", wanted, {"kind": "person"}, projection)
-        for doc in sorted(docs, key=lambda d: d["timeline_key"]):
-            found[doc["profile_id"]].append(doc["data"])
-        return found
+        people = await self.of_kind(profile_ids, "person")
+        return {
+            p: [d["data"] for d in sorted(docs, key=lambda d: d["timeline_key"])]
+            for p, docs in people.items()
+        }
 
     async def of_kind(self, profile_ids: Iterable[str], kind: str) -> dict[str, list[Document]]:
         """Each profile's records of one kind (what traits and consent are folded from)."""
         wanted = list(set(profile_ids))
         found: dict[str, list[Document]] = {p: [] for p in wanted}
-        projection = {"source": 1, "occurred_at": 1, "revision": 1, "data": 1, "profile_id": 1}
+        projection = {
+            "source": 1,
+            "occurred_at": 1,
+            "revision": 1,
+            "timeline_key": 1,
+            "data": 1,
+            "profile_id": 1,
+        }
         for doc in await find_each(self._records, "profile_id", wanted, {"kind": kind}, projection):
             found[doc["profile_id"]].append(doc)
         return found
