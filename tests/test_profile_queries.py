@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from pymongo import AsyncMongoClient, monitoring
 
 from c360.api.graphql.context import Context
 from c360.api.graphql.schema import build_schema
 from c360.auth.service import Caller, Role
+from c360.profiles.search import phone_prefix
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Document
@@ -207,3 +209,18 @@ class TestRoundTrips:
         assert all(len(v["timeline"]["edges"]) == 12 for v in data.values())
         # Every level of the query is batched: twenty profiles cost what one does.
         assert many == one, (one, many)
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "key"),
+    [
+        ("+34 611 22", "ES", "phone:+3461122"),
+        ("0034 611", "ES", "phone:+34611"),
+        ("611 22", "ES", "phone:+3461122"),
+        ("020 7946", "GB", "phone:+44207946"),  # the trunk 0 is dialled, not stored
+        ("06 1234", "IT", "phone:+39061234"),  # Italy keeps its leading 0
+        ("ana", "ES", None),
+    ],
+)
+def test_phone_prefixes_read_like_ingest(text: str, region: str, key: str | None) -> None:
+    assert phone_prefix(text, region) == key

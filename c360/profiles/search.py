@@ -49,7 +49,11 @@ def phone_prefix(text: str, default_region: str) -> str | None:
     if digits.startswith("00"):
         return f"phone:+{digits[2:]}"
     code = phonenumbers.country_code_for_region(default_region)
-    national = digits.lstrip("0") if code not in (39,) else digits  # Italy keeps its 0
+    # The region's trunk prefix (UK and German "0", US "1") is dialled, not stored; Italy keeps
+    # its leading 0 in E.164 and has no trunk prefix, so the metadata decides, not a rule here.
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(default_region)
+    trunk = metadata.national_prefix if metadata is not None else None
+    national = digits[len(trunk) :] if trunk and digits.startswith(trunk) else digits
     return f"phone:+{code}{national}"
 
 
