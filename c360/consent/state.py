@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from c360.store import Document
 
-OPTED_IN, OPTED_OUT, PENDING = "opted_in", "opted_out", "pending"
+OPTED_OUT, PENDING = "opted_out", "pending"
 
 ConsentKey = tuple[str, str | None, str]  # (channel, contact point or None = channel-wide, purpose)
 
@@ -42,10 +42,6 @@ class ConsentState:
     record_id: str
     evidence: str | None = None
     pending_since: dt.datetime | None = None  # a double opt-in is under way
-
-    @property
-    def allows(self) -> bool:
-        return self.status == OPTED_IN
 
 
 def _rank(doc: Document) -> tuple[dt.datetime, str]:
@@ -90,10 +86,3 @@ def _sort_key(item: tuple[ConsentKey, ConsentState]) -> tuple[str, str, str]:
     channel, point, purpose = item[0]
     return channel, point or "", purpose
 
-
-def effective(
-    states: Iterable[ConsentState], channel: str, contact_point: str | None, purpose: str
-) -> ConsentState | None:
-    """The state that governs one contact point (else its channel) for a purpose."""
-    by_key = {(s.channel, s.contact_point, s.purpose): s for s in states}
-    return by_key.get((channel, contact_point, purpose)) or by_key.get((channel, None, purpose))
