@@ -85,4 +85,3 @@ def _applied(state: ConsentState, latest: dict[ConsentKey, ConsentState]) -> Con
 def _sort_key(item: tuple[ConsentKey, ConsentState]) -> tuple[str, str, str]:
     channel, point, purpose = item[0]
     return channel, point or "", purpose
-
