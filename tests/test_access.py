@@ -394,11 +394,12 @@ class TestConnector:
 class TestAdmin:
     async def test_reads_everything(self, client: httpx.AsyncClient, services: Services) -> None:
         admin = await f.api_key(services, Role.ADMIN)
-        for query in (PROFILE, MERGES, PAST_AND_OPEN):
-            assert "errors" not in await post(client, admin, query, value="ana@example.com")
-        assert CASE_TEXT in json.dumps(
-            await post(client, admin, PAST_AND_OPEN, value="ana@example.com")
-        )
+        profile, merges, cases = [
+            await post(client, admin, query, value="ana@example.com")
+            for query in (PROFILE, MERGES, PAST_AND_OPEN)
+        ]
+        assert all("errors" not in body for body in (profile, merges, cases))
+        assert CASE_TEXT in json.dumps(cases)
 
     async def test_manages_keys(self, client: httpx.AsyncClient, services: Services) -> None:
         admin = await f.api_key(services, Role.ADMIN)

@@ -254,32 +254,6 @@ class TestTimelinePagination:
         assert [e["extensions"]["code"] for e in errors] == [code]
 
 
-class TestGraphQLOverHttp:
-    async def test_get_runs_queries(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/graphql", params={"query": "{ __typename }"})
-        assert response.status_code == 200
-        assert response.json() == {"data": {"__typename": "Query"}}
-
-    async def test_malformed_query_is_reported(self, client: httpx.AsyncClient) -> None:
-        response = await client.post("/graphql", json={"query": "{ profile("})
-        assert response.status_code == 400
-        assert "data" not in response.json()  # nothing ran
-        assert "Syntax Error" in response.json()["errors"][0]["message"]
-
-    async def test_body_that_is_not_graphql_is_a_client_error(
-        self, client: httpx.AsyncClient
-    ) -> None:
-        response = await client.post(
-            "/graphql", content=b"{not json", headers={"content-type": "application/json"}
-        )
-        assert response.status_code == 400
-
-    async def test_graphiql_is_served(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/graphql", headers={"accept": "text/html"})
-        assert response.status_code == 200
-        assert "graphiql" in response.text.lower()
-
-
 class TestLimits:
     @pytest.fixture
     def settings(self, settings: Settings) -> Settings:

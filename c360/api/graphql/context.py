@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -33,7 +34,8 @@ class Context(BaseContext):
     past_problems: DataLoader[str, list[Document]] = field(init=False)
     timelines: DataLoader[TimelineQuery, TimelinePage] = field(init=False)
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
-    views: dict[str, ProfileView] = field(default_factory=dict)  # computed once per request
+    # Computed once per profile per request: the fields that need one await the same task.
+    views: dict[str, asyncio.Task[ProfileView]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__()

@@ -10,15 +10,10 @@ from strawberry.types import Info
 
 from c360.api.graphql.access import Requires
 from c360.api.graphql.context import Context
-from c360.api.graphql.types import Error, InvalidInputError, NotFoundError
+from c360.api.graphql.types import Error, ForbiddenError, InvalidInputError, NotFoundError
 from c360.auth.service import Forbidden, Permission
 from c360.errors import C360Error, InvalidInput, NotFound
 from c360.store import Document
-
-
-@strawberry.type(description="The caller's API key lacks the role this needs.")
-class ForbiddenError(Error):
-    pass
 
 
 @strawberry.type(description="The request contradicts the current state (e.g. two customers).")
@@ -160,15 +155,13 @@ class Mutation:
     async def unmerge_profile(
         self, info: Info[Context, None], merge_id: strawberry.ID, reason: str
     ) -> UnmergeResult:
-        merges = info.context.services.merges
         try:
-            await merges.unmerge(
+            entry = await info.context.services.merges.unmerge(
                 str(merge_id), dt.datetime.now(dt.UTC), actor=actor(info), reason=reason
             )
-            history = await merges.history(str(merge_id).split(">")[0])
         except C360Error as exc:
             return as_error(exc)
-        return Merge.from_doc(next(d for d in history if d["_id"] == str(merge_id)))
+        return Merge.from_doc(entry)
 
     @strawberry.mutation(
         description="Accept (merge; the older survives) or reject (never suggest again).",

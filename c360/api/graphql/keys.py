@@ -10,8 +10,7 @@ from strawberry.types import Info
 
 from c360.api.graphql.access import Requires
 from c360.api.graphql.context import Context
-from c360.api.graphql.identity import ForbiddenError
-from c360.api.graphql.types import InvalidInputError, NotFoundError
+from c360.api.graphql.types import ForbiddenError, InvalidInputError, NotFoundError
 from c360.auth.service import ApiKeyNotFound, Permission, Role
 
 strawberry.enum(Role)
@@ -69,14 +68,15 @@ class KeyMutation:
     async def create_api_key(
         self, info: Info[Context, None], role: Role, name: str
     ) -> CreateApiKeyResult:
-        if not name.strip():
+        name = name.strip()
+        if not name:
             return InvalidInputError(
                 message="a key needs a name: who or what uses it", code="InvalidInput"
             )
         now = dt.datetime.now(dt.UTC)
-        key_id, key = await info.context.services.keys.create(role, name.strip(), now)
+        key_id, key = await info.context.services.keys.create(role, name, now)
         api_key = ApiKey(
-            id=strawberry.ID(key_id), name=name.strip(), role=role, created_at=now, revoked_at=None
+            id=strawberry.ID(key_id), name=name, role=role, created_at=now, revoked_at=None
         )
         return NewApiKey(api_key=api_key, key=key)
 

@@ -44,10 +44,7 @@ class Query:
         doc = await info.context.profiles.load(str(id))  # batched across the query
         if doc is None:
             return _as_error(ProfileNotFound(f"no profile with id {str(id)!r}"))
-        try:
-            return Profile.from_doc(doc)
-        except C360Error as exc:
-            return _as_error(exc)
+        return Profile.from_doc(doc)
 
     @strawberry.field(
         description=(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -73,6 +74,11 @@ class NotFoundError(Error):
 
 @strawberry.type(description="The input cannot be used as given; the message says why.")
 class InvalidInputError(Error):
+    pass
+
+
+@strawberry.type(description="The caller's API key lacks the role this needs.")
+class ForbiddenError(Error):
     pass
 
 
@@ -242,15 +248,7 @@ def _envelope(doc: Document) -> dict[str, Any]:
         "external_id": doc["external_id"],
         "occurred_at": doc["occurred_at"],
         "revision": doc["revision"],
-        "identifiers": [
-            Identifier(
-                type=IdentifierType(i["type"]),
-                value=i["value"],
-                source=i.get("source"),
-                first_seen_at=None,
-            )
-            for i in doc.get("identifiers", [])
-        ],
+        "identifiers": [Identifier.from_doc(i) for i in doc.get("identifiers", [])],
     }
 
 
@@ -569,11 +567,14 @@ class Profile:
 
     async def _view(self, info: Info[Context, None]) -> ProfileView:
         views = info.context.views
-        if self.id not in views:
-            aggregate = await info.context.aggregates.load(self.id)
-            metrics = info.context.services.profiles.metrics
-            views[self.id] = await metrics.view(aggregate, self.last_seen_at, info.context.now)
-        return views[self.id]
+        if self.id not in views:  # sibling fields resolve concurrently: they share one task
+            views[self.id] = asyncio.create_task(self._compute_view(info))
+        return await views[self.id]
+
+    async def _compute_view(self, info: Info[Context, None]) -> ProfileView:
+        aggregate = await info.context.aggregates.load(self.id)
+        metrics = info.context.services.profiles.metrics
+        return await metrics.view(aggregate, self.last_seen_at, info.context.now)
 
     @strawberry.field(
         description="The merges and unmerges this profile took part in.",
