@@ -52,13 +52,17 @@ async def ingest(services: Services, tmp_path: Path, name: str, items: list[Any]
     await import_file(services.ingest, "canonical", str(path), ParseOptions(default_region="ES"))
 
 
+async def ingest_ana(services: Services, tmp_path: Path) -> None:
+    """A CRM person known by her e-mail address, ana@example.com."""
+    known = [f.person(identifiers=[f.email("ana@example.com")])]
+    await ingest(services, tmp_path, "crm", known)
+
+
 class TestAnonymousBrowsingIsLinked:
     async def test_identify_brings_earlier_page_views_to_the_person(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
-        await ingest(
-            services, tmp_path, "crm", [f.person(identifiers=[f.email("ana@example.com")])]
-        )
+        await ingest_ana(services, tmp_path)
         await ingest(
             services,
             tmp_path,
@@ -95,9 +99,7 @@ class TestAnonymousBrowsingIsLinked:
     async def test_within_one_file_no_second_profile_is_made(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
-        await ingest(
-            services, tmp_path, "crm", [f.person(identifiers=[f.email("ana@example.com")])]
-        )
+        await ingest_ana(services, tmp_path)
         await ingest(
             services,
             tmp_path,
@@ -191,9 +193,7 @@ class TestCrashInAMerge:
     async def test_an_unfinished_merge_is_completed_by_the_next_run(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
-        await ingest(
-            services, tmp_path, "crm", [f.person(identifiers=[f.email("ana@example.com")])]
-        )
+        await ingest_ana(services, tmp_path)
         await ingest(services, tmp_path, "views", [page_view(1, "dev-3")])
         known = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
         browsing = await services.profiles.by_identifier(IdentifierType.ANONYMOUS, "dev-3")

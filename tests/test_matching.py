@@ -93,6 +93,12 @@ def crm_person(external_id: str, **fields: Any) -> f.Record:
     return f.person(external_id=external_id, **fields)
 
 
+def ana_in_crm(**fields: Any) -> f.Record:
+    """CRM customer C-1, who also gives the e-mail address ana@example.com."""
+    identifiers = [f.external("crm", "C-1"), f.email("ana@example.com")]
+    return crm_person("C-1", identifiers=identifiers, **fields)
+
+
 class TestAtIngest:
     async def test_likely_twins_merge_and_can_be_unmerged(
         self, services: Services, store: Store, tmp_path: Path
@@ -101,15 +107,7 @@ class TestAtIngest:
             services,
             tmp_path,
             [
-                [
-                    crm_person(
-                        "C-1",
-                        given_name="Ana",
-                        family_name="García",
-                        birth_date="1988-06-02",
-                        identifiers=[f.external("crm", "C-1"), f.email("ana@example.com")],
-                    )
-                ],
+                [ana_in_crm(given_name="Ana", family_name="García", birth_date="1988-06-02")],
                 [
                     {
                         **crm_person(
@@ -138,13 +136,11 @@ class TestAtIngest:
             tmp_path / "again",
             [
                 [
-                    crm_person(
-                        "C-1",
+                    ana_in_crm(
                         given_name="Ana",
                         family_name="García",
                         birth_date="1988-06-02",
                         occurred_at="2024-02-01T00:00:00Z",
-                        identifiers=[f.external("crm", "C-1"), f.email("ana@example.com")],
                     )
                 ]
             ],
@@ -322,13 +318,7 @@ class TestFeaturesAfterMerges:
             services,
             tmp_path,
             [
-                [
-                    crm_person(
-                        "C-1",
-                        birth_date="1988-06-02",
-                        identifiers=[f.external("crm", "C-1"), f.email("ana@example.com")],
-                    )
-                ],
+                [ana_in_crm(birth_date="1988-06-02")],
                 [
                     {
                         **crm_person("Z-1", family_name=None),

@@ -60,7 +60,6 @@ MIN_MATCHES = 20.0
 @dataclass
 class Calibration:
     weights: Weights
-    u_pairs: int
     sessions: dict[str, int] = field(default_factory=dict)
     """Blocking kind → candidate pairs it contributed to the m estimates."""
     match_rates: dict[str, float] = field(default_factory=dict)
@@ -123,12 +122,12 @@ def calibrate(
         if count >= MIN_COMPARED:
             u[name] = _without_matches(u[name], m_all[name], random_match, count)
         else:  # too few records state the field to tell: its prior stays
-            u[name] = {level: u for level, (_, u) in start.table[name].items()}
+            u[name] = {level: prior for level, (_, prior) in start.table[name].items()}
     table = {
         name: {level: (m_all[name][level], u[name][level]) for level in levels}
         for name, (_, levels) in FIELDS.items()
     }
-    return Calibration(Weights(table), u_pairs, sessions, rates, random_match)
+    return Calibration(Weights(table), sessions, rates, random_match)
 
 
 def estimate_u(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from c360.identity.calibration import Calibration, calibrate
 from c360.identity.matching import (
@@ -70,7 +70,7 @@ class Matcher:
         # Only what changed is rewritten and compared again (a customer's person record comes
         # again with each of their orders, mostly unchanged).
         before = await self._matches.features(live)
-        live = [p for p in live if mine[p].to_doc() != (_without_id(before.get(p)) or {})]
+        live = [p for p in live if mine[p].to_doc() != _without_id(before.get(p, {}))]
         if not live:
             return
         await self._matches.save(
@@ -105,6 +105,7 @@ class Matcher:
                     gone.add(second)
                     continue
                 suggestions.append((first, second, result.explain()))
+        await self._matches.forget(gone)  # the absorbed are no longer candidates
         await self._suggestions.add(suggestions, now)
 
     async def calibrate(self, records: int, u_pairs: int) -> Calibration:
@@ -130,9 +131,8 @@ class Matcher:
             actor="matcher",
             reason=result.explain(),
         )
-        await self._matches.forget([absorbed])
         return True
 
 
-def _without_id(doc: dict[str, object] | None) -> dict[str, object] | None:
-    return None if doc is None else {k: v for k, v in doc.items() if k != "_id"}
+def _without_id(doc: Mapping[str, object]) -> dict[str, object]:
+    return {k: v for k, v in doc.items() if k != "_id"}

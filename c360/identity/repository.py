@@ -71,9 +71,9 @@ class IdentityRepository:
 
     async def claimed_via(self, profile_ids: Iterable[str], keys: Iterable[str]) -> list[str]:
         """Keys of these profiles that were claimed by records linked through ``keys``."""
-        query = {"profile_id": {"$in": list(profile_ids)}, "claimed_via": {"$in": list(keys)}}
-        cursor = self._identities.find(query, {"_id": 1})
-        return [doc["_id"] async for doc in cursor]
+        query = {"claimed_via": {"$in": list(keys)}}
+        docs = await find_each(self._identities, "profile_id", profile_ids, query, {"_id": 1})
+        return [doc["_id"] for doc in docs]
 
     async def assign(self, keys: Sequence[str], profile_id: str) -> None:
         if keys:
@@ -86,6 +86,8 @@ class IdentityRepository:
         wanted = list(set(profile_ids))
         found: dict[str, set[str]] = {}
         if wanted:
+            # $in, not find_each: the embedded server's equality on an array field (indexed, or
+            # in a $match) finds nothing.
             async for doc in self._separations.find({"profiles": {"$in": wanted}}):
                 first, second = doc["profiles"]
                 found.setdefault(first, set()).add(second)
@@ -144,11 +146,8 @@ class MergeRepository:
 
     async def absorbing(self, profile_ids: Iterable[str]) -> list[Document]:
         """Merges (not undone) that absorbed any of these profiles."""
-        wanted = list(set(profile_ids))
-        if not wanted:
-            return []
-        query = {"absorbed": {"$in": wanted}, "status": {"$in": ["started", "done"]}}
-        return await self._merges.find(query).to_list()
+        query = {"status": {"$in": ["started", "done"]}}
+        return await find_each(self._merges, "absorbed", profile_ids, query)
 
     async def of_profile(self, profile_id: str) -> list[Document]:
         query = {"$or": [{"survivor": profile_id}, {"absorbed": profile_id}]}
@@ -242,11 +241,9 @@ class MatchRepository:
 
     async def holders(self, keys: Iterable[str]) -> dict[str, set[str]]:
         """Blocking key → the profiles that have it."""
-        wanted = list(set(keys))
         found: dict[str, set[str]] = {}
-        if wanted:
-            async for doc in self._keys.find({"key": {"$in": wanted}}):
-                found.setdefault(doc["key"], set()).add(doc["profile_id"])
+        for doc in await find_each(self._keys, "key", keys):
+            found.setdefault(doc["key"], set()).add(doc["profile_id"])
         return found
 
     async def features(self, profile_ids: Iterable[str]) -> dict[str, Document]:
@@ -263,11 +260,8 @@ class MatchRepository:
             await self._delete_keys_of(wanted)
 
     async def _delete_keys_of(self, profile_ids: list[str]) -> None:
-        if not profile_ids:
-            return
         # Ids through the index, then delete by _id: the embedded server scans for a filtered
         # delete, which made matching slow down as match_keys grew.
-        cursor = self._keys.find({"profile_id": {"$in": profile_ids}}, {"_id": 1})
-        ids = [doc["_id"] async for doc in cursor]
-        if ids:
-            await self._keys.delete_many({"_id": {"$in": ids}})
+        found = await find_each(self._keys, "profile_id", profile_ids, None, {"_id": 1})
+        if found:
+            await self._keys.delete_many({"_id": {"$in": [doc["_id"] for doc in found]}})

@@ -196,9 +196,9 @@ def plan_links(
         for other in candidates:
             if other == target:
                 continue
+            # Suggested pairs are put in order once the batch's merges are known (below).
             if other in refused:
-                first, second = sorted((target, other))
-                plan.suggestions.append((first, second, _shared_why(via[other], refused[other])))
+                plan.suggestions.append((target, other, _shared_why(via[other], refused[other])))
                 continue
             if holders[other].anonymous_only:
                 absorbed[other] = (target, ANONYMOUS_RULE)
@@ -208,13 +208,11 @@ def plan_links(
                     why = f"{' and '.join(clash)} differ"
                     links = via[other] if other in weak else via[target]
                     _flag_shared(plan, shared, links, why)
-                    first, second = sorted((target, other))
-                    plan.suggestions.append((first, second, _shared_why(links, why)))
+                    plan.suggestions.append((target, other, _shared_why(links, why)))
                     continue
                 absorbed[other] = (target, SHARED_RULE)
             else:
-                first, second = sorted((target, other))
-                plan.suggestions.append((first, second, _why(other, holders, externals)))
+                plan.suggestions.append((target, other, _why(other, holders, externals)))
                 continue
             holders[target].absorb(holders[other])
             owners = {k: target if v == other else v for k, v in owners.items()}
@@ -222,14 +220,13 @@ def plan_links(
         claimed: list[Document] = []
         for identifier in usable:
             owner = owners.get(identifier.key)
+            if owner == target:
+                continue
             if owner is not None:
-                if owner != target and rules.household(identifier):
+                if rules.household(identifier):
                     _flag_shared(plan, shared, [identifier], "a landline two profiles name")
-                if owner != target:
-                    held_by = (
-                        SHARED_REASON if identifier.key in shared else "held by another profile"
-                    )
-                    unlinked.append({"key": identifier.key, "reason": held_by})
+                held_by = SHARED_REASON if identifier.key in shared else "held by another profile"
+                unlinked.append({"key": identifier.key, "reason": held_by})
                 continue
             reason = _refusal(identifier, holder, rules)
             if reason is not None:
@@ -258,7 +255,6 @@ def plan_links(
         plan.unlinked.append(unlinked)
     # Absorptions decided later in the batch apply to its earlier records and claims too.
     final = {a: _survivor(a, absorbed) for a in absorbed}
-    rules_of = {a: rule for a, (_, rule) in absorbed.items()}
     plan.profile_ids = [final.get(p, p) if p else p for p in plan.profile_ids]
     for doc in plan.new_identities:
         doc["profile_id"] = final.get(doc["profile_id"], doc["profile_id"])
@@ -268,7 +264,7 @@ def plan_links(
         if first != second:
             pairs.add((first, second, why))
     plan.suggestions = sorted(pairs)
-    plan.merges = {a: (s, rules_of[a]) for a, s in final.items() if a not in created}
+    plan.merges = {a: (s, absorbed[a][1]) for a, s in final.items() if a not in created}
     plan.shared = {k: why for k, why in plan.shared.items() if k in owners}
     return plan
 
