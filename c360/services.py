@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.service import ApiKeyService
-from c360.consent.service import ConsentService
+from c360.contact.service import ConsentService
 from c360.identity.matcher import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (

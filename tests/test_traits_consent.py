@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from c360.auth.service import Role
-from c360.consent.state import fold_consent
+from c360.contact.consent import fold_consent
 from c360.profiles.traits import fold_traits
 from c360.services import Services
 from c360.store import Document, Store

@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
 from c360.auth.service import Caller
-from c360.consent.state import ConsentState
+from c360.contact.consent import ConsentState
 from c360.profiles.metrics import Aggregate
 from c360.profiles.metrics_service import ProfileView
 from c360.profiles.service import TimelinePage

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from c360.profiles.metrics_service import ProfileView
 from c360.auth.masking import mask_postal_code, mask_properties, mask_text
 from c360.auth.service import Permission
-from c360.consent.state import ConsentState
+from c360.contact.consent import ConsentState
 from c360.profiles.service import from_epoch_ms
 from c360.profiles.traits import SeenAddress
 from c360.profiles.traits import Trait as TraitValue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from c360.consent.state import ConsentState, fold_consent
+from c360.contact.consent import ConsentState, fold_consent
 from c360.records.repository import RecordRepository
 
 
