@@ -42,6 +42,9 @@ class RecordKind(enum.StrEnum):
     SERVICE_CASE = "service_case"
     SURVEY_RESPONSE = "survey_response"
     CONSENT_CHANGE = "consent_change"
+    PREFERENCE_CHANGE = "preference_change"
+    CONTACT_POINT_STATUS = "contact_point_status"
+    OUTBOUND_CONTACT = "outbound_contact"
 
 
 class RecordBase(Contract):
@@ -302,7 +305,7 @@ class SurveyResponse(IdentifiedRecord):
         return self
 
 
-# --- Consent --------------------------------------------------------------------------------
+# --- Consent, preferences and contact -------------------------------------------------------
 
 
 class ContactChannel(enum.StrEnum):
@@ -314,44 +317,256 @@ class ContactChannel(enum.StrEnum):
     PUSH = "push"
 
 
+PHONE_CHANNELS = frozenset({ContactChannel.SMS, ContactChannel.PHONE, ContactChannel.WHATSAPP})
+ALL_PURPOSES = "all"
+"""The purpose of a consent change that covers a whole channel: "no SMS at all"."""
+
+PURPOSE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
 class ConsentStatus(enum.StrEnum):
     OPTED_IN = "opted_in"
     OPTED_OUT = "opted_out"
     PENDING = "pending"
 
 
-_PHONE_CHANNELS = {ContactChannel.SMS, ContactChannel.PHONE, ContactChannel.WHATSAPP}
+class ChangeOrigin(enum.StrEnum):
+    """How a consent or preference change came about: its provenance."""
+
+    IMPORT = "import"  # a source system's data, through a connector
+    PREFERENCE_CENTRE = "preference_centre"  # the customer, in a preference centre
+    AGENT = "agent"  # an agent, on the customer's word
+    UNSUBSCRIBE_LINK = "unsubscribe_link"
+    DOUBLE_OPT_IN = "double_opt_in"  # the customer confirmed through the link sent
+    GPC = "gpc"  # a Global Privacy Control signal (Sec-GPC: 1)
+    BOUNCE = "bounce"  # the address or number turned out undeliverable
 
 
-class ConsentChange(IdentifiedRecord):
+class ProvenancedRecord(IdentifiedRecord):
+    origin: ChangeOrigin = Field(default=ChangeOrigin.IMPORT, description="How it came about.")
+    actor: str | None = Field(
+        default=None, max_length=256, description="Who made it: an agent, an API key's name."
+    )
+    evidence: str | None = Field(
+        default=None, max_length=2000, description="What proves it: a form, a call, a header."
+    )
+
+
+def _normalized_point(channel: ContactChannel | None, value: str, region: str | None) -> str:
+    if channel is ContactChannel.EMAIL:
+        return normalize_email(value)
+    if channel in PHONE_CHANNELS:
+        return normalize_phone(value, region)
+    return value
+
+
+class ConsentChange(ProvenancedRecord):
     """A person's consent for one channel and purpose changed, as a source saw it."""
 
     kind: Literal["consent_change"] = "consent_change"
     channel: ContactChannel
-    purpose: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$", examples=["marketing", "surveys"])
+    purpose: str = Field(
+        pattern=PURPOSE_PATTERN,
+        examples=["marketing", "surveys"],
+        description=f"'{ALL_PURPOSES}' covers every purpose: the channel as a whole.",
+    )
     status: ConsentStatus
     contact_point: str | None = Field(
         default=None, max_length=320, description="The address or number it applies to."
     )
-    evidence: str | None = Field(default=None, max_length=2000)
 
     @field_validator("contact_point")
     @classmethod
     def _normalize_contact_point(cls, value: str | None, info: ValidationInfo) -> str | None:
-        channel = info.data.get("channel")
-        if value is None or channel is None:
+        if value is None:
             return value
-        if channel is ContactChannel.EMAIL:
-            return normalize_email(value)
-        if channel in _PHONE_CHANNELS:
-            return normalize_phone(value, (info.context or {}).get("default_region"))
-        return value
+        region = (info.context or {}).get("default_region")
+        return _normalized_point(info.data.get("channel"), value, region)
+
+
+class ContactPointState(enum.StrEnum):
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    BOUNCED = "bounced"
+    INVALID = "invalid"
+
+
+class ContactPointStatus(ProvenancedRecord):
+    """What is known of one address or number: verified, bounced, invalid… A push token is
+    made known to c360 this way (status ``verified`` when the app registers it)."""
+
+    kind: Literal["contact_point_status"] = "contact_point_status"
+    channel: ContactChannel
+    contact_point: str = Field(min_length=1, max_length=4096)
+    status: ContactPointState
+    reason: str | None = Field(default=None, max_length=2000, examples=["550 mailbox unknown"])
+
+    @field_validator("contact_point")
+    @classmethod
+    def _normalize_contact_point(cls, value: str, info: ValidationInfo) -> str:
+        region = (info.context or {}).get("default_region")
+        return _normalized_point(info.data.get("channel"), value, region)
+
+
+class Weekday(enum.StrEnum):
+    MONDAY = "mon"
+    TUESDAY = "tue"
+    WEDNESDAY = "wed"
+    THURSDAY = "thu"
+    FRIDAY = "fri"
+    SATURDAY = "sat"
+    SUNDAY = "sun"
+
+
+WEEKDAYS = tuple(Weekday)  # in date.weekday() order
+
+
+class QuietHours(Contract):
+    """Local times (in the customer's time zone) with no contact; may span midnight."""
+
+    start: dt.time
+    end: dt.time
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if self.start == self.end:
+            raise ValueError("quiet hours start and end at the same time")
+        return self
+
+
+class ContactWindow(Contract):
+    """When the customer welcomes contact, in their time zone, e.g. weekdays 09:00-12:00."""
+
+    days: list[Weekday] = Field(min_length=1, max_length=7)
+    start: dt.time
+    end: dt.time
+    channels: list[ContactChannel] = Field(
+        default_factory=list, description="The channels it applies to; empty: every channel."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.start >= self.end:
+            raise ValueError("a contact window ends after it starts, on the same day")
+        return self
+
+
+class FrequencyCap(Contract):
+    """At most ``max_contacts`` contacts on a channel for a purpose in any ``per_days`` days.
+    ``max_contacts`` null removes the customer's own cap (the system default applies again)."""
+
+    channel: ContactChannel
+    purpose: str = Field(pattern=PURPOSE_PATTERN)
+    max_contacts: int | None = Field(default=None, strict=True, ge=0, le=10_000)
+    per_days: int = Field(default=7, strict=True, ge=1, le=366)
+
+
+class DoNotContact(Contract):
+    active: bool
+    reason: str | None = Field(default=None, max_length=1000)
+
+    @model_validator(mode="after")
+    def _reason_when_active(self) -> Self:
+        if self.active and not self.reason:
+            raise ValueError("do-not-contact needs a reason")
+        return self
+
+
+class PreferenceField(enum.StrEnum):
+    """A preference that a change can remove (set back to the system default)."""
+
+    LANGUAGE = "language"
+    TIME_ZONE = "time_zone"
+    QUIET_HOURS = "quiet_hours"
+    CONTACT_WINDOWS = "contact_windows"
+
+
+class PreferenceChange(ProvenancedRecord):
+    """Some of a person's contact preferences changed; what it does not name stays as it was.
+
+    Each preference is folded on its own (the latest change that names it wins), so changes
+    from several places combine, and history is never overwritten.
+    """
+
+    kind: Literal["preference_change"] = "preference_change"
+    preferred_channels: dict[
+        Annotated[str, Field(pattern=PURPOSE_PATTERN)], ContactChannel | None
+    ] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Per purpose, the channel the customer asked for; null removes it.",
+    )
+    language: LanguageTag | None = None
+    time_zone: TimeZoneName | None = None
+    quiet_hours: QuietHours | None = None
+    contact_windows: list[ContactWindow] | None = Field(default=None, max_length=28)
+    frequency_caps: list[FrequencyCap] = Field(default_factory=list, max_length=64)
+    do_not_contact: DoNotContact | None = None
+    cleared: list[PreferenceField] = Field(
+        default_factory=list, description="Preferences removed by this change."
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Self:
+        named = [f for f in PreferenceField if getattr(self, f.value) is not None]
+        both = sorted(set(named) & set(self.cleared))
+        if both:
+            raise ValueError(f"{', '.join(both)} both set and cleared")
+        if not (
+            named
+            or self.cleared
+            or self.preferred_channels
+            or self.frequency_caps
+            or self.do_not_contact
+        ):
+            raise ValueError("a preference change names at least one preference")
+        return self
+
+
+class ContactOutcome(enum.StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    ANSWERED = "answered"  # picked up, replied
+    NO_ANSWER = "no_answer"
+    BOUNCED = "bounced"
+    FAILED = "failed"  # never left: not counted against frequency caps
+
+
+class OutboundContact(IdentifiedRecord):
+    """A message or call to the person: a campaign e-mail, an agent's call-back, an SMS."""
+
+    kind: Literal["outbound_contact"] = "outbound_contact"
+    channel: ContactChannel
+    purpose: str = Field(pattern=PURPOSE_PATTERN)
+    contact_point: str | None = Field(default=None, max_length=4096)
+    campaign: str | None = Field(default=None, max_length=256)
+    outcome: ContactOutcome = ContactOutcome.SENT
+    actor: str | None = Field(default=None, max_length=256)
+
+    @field_validator("contact_point")
+    @classmethod
+    def _normalize_contact_point(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        region = (info.context or {}).get("default_region")
+        return _normalized_point(info.data.get("channel"), value, region)
 
 
 # --- The union ------------------------------------------------------------------------------
 
 CanonicalRecord = Annotated[
-    Person | SiteEvent | Order | Return | ServiceCase | SurveyResponse | ConsentChange,
+    Person
+    | SiteEvent
+    | Order
+    | Return
+    | ServiceCase
+    | SurveyResponse
+    | ConsentChange
+    | PreferenceChange
+    | ContactPointStatus
+    | OutboundContact,
     Field(discriminator="kind"),
 ]
 
@@ -363,6 +578,9 @@ RECORD_MODELS: dict[RecordKind, type[RecordBase]] = {
     RecordKind.SERVICE_CASE: ServiceCase,
     RecordKind.SURVEY_RESPONSE: SurveyResponse,
     RecordKind.CONSENT_CHANGE: ConsentChange,
+    RecordKind.PREFERENCE_CHANGE: PreferenceChange,
+    RecordKind.CONTACT_POINT_STATUS: ContactPointStatus,
+    RecordKind.OUTBOUND_CONTACT: OutboundContact,
 }
 
 CANONICAL_RECORD_ADAPTER: TypeAdapter[CanonicalRecord] = TypeAdapter(CanonicalRecord)

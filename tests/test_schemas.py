@@ -40,6 +40,9 @@ KIND_FILES: dict[RecordKind, str] = {
     RecordKind.SERVICE_CASE: "service-case.schema.json",
     RecordKind.SURVEY_RESPONSE: "survey-response.schema.json",
     RecordKind.CONSENT_CHANGE: "consent-change.schema.json",
+    RecordKind.PREFERENCE_CHANGE: "preference-change.schema.json",
+    RecordKind.CONTACT_POINT_STATUS: "contact-point-status.schema.json",
+    RecordKind.OUTBOUND_CONTACT: "outbound-contact.schema.json",
 }
 UNION_FILE = "canonical-record.schema.json"
 

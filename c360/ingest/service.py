@@ -105,13 +105,15 @@ def content_hash(record: CanonicalRecord) -> str:
 
 
 def _bson_safe(value: Any) -> Any:
-    """BSON has datetimes but no plain dates: store those as ISO strings."""
+    """BSON has datetimes but no plain dates or times of day: store those as ISO strings."""
     if isinstance(value, dict):
         return {k: _bson_safe(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_bson_safe(v) for v in value]
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="minutes")
     return value
 
 

@@ -33,13 +33,18 @@ from schemas.identifiers import IdentifierType
 from schemas.records import (
     CasePriority,
     CaseStatus,
+    ChangeOrigin,
     ConsentStatus,
     ContactChannel,
+    ContactOutcome,
+    ContactPointState,
     OrderChannel,
+    PreferenceField,
     RecordKind,
     ServiceChannel,
     SiteEventType,
     SurveyType,
+    Weekday,
 )
 
 # The canonical enums are the GraphQL enums: one definition, no mapping to keep in sync.
@@ -54,6 +59,11 @@ for _enum in (
     ContactChannel,
     ConsentStatus,
     SiteEventType,
+    ChangeOrigin,
+    ContactPointState,
+    ContactOutcome,
+    PreferenceField,
+    Weekday,
 ):
     strawberry.enum(_enum)
 
@@ -232,12 +242,135 @@ class SurveyResponseRecord(TimelineItem):
 @strawberry.type
 class ConsentChangeRecord(TimelineItem):
     channel: ContactChannel
-    purpose: str
+    purpose: str = strawberry.field(description="'all': the whole channel.")
     status: ConsentStatus
     contact_point: str | None = strawberry.field(
         default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS)]
     )
+    origin: ChangeOrigin
+    actor: str | None = None
     evidence: str | None = None
+
+
+@strawberry.type(description="A purpose and the channel the customer asked for it.")
+class PurposeChannel:
+    purpose: str
+    channel: ContactChannel | None = strawberry.field(description="Null: the request removed.")
+
+
+@strawberry.type(description="Local times (the customer's time zone) with no contact.")
+class QuietHours:
+    start: dt.time
+    end: dt.time
+
+
+@strawberry.type(description="When the customer welcomes contact, in their time zone.")
+class ContactWindow:
+    days: list[Weekday]
+    start: dt.time
+    end: dt.time
+    channels: list[ContactChannel] = strawberry.field(description="Empty: every channel.")
+
+
+@strawberry.type(description="At most maxContacts contacts in any perDays days.")
+class FrequencyCap:
+    channel: ContactChannel
+    purpose: str
+    max_contacts: int | None = strawberry.field(description="Null: back to the default cap.")
+    per_days: int
+
+
+@strawberry.type
+class DoNotContactChange:
+    active: bool
+    reason: str | None
+
+
+@strawberry.type(description="Contact preferences that changed; what it does not name stays.")
+class PreferenceChangeRecord(TimelineItem):
+    preferred_channels: list[PurposeChannel]
+    language: str | None = None
+    time_zone: str | None = None
+    quiet_hours: QuietHours | None = None
+    contact_windows: list[ContactWindow] | None = None
+    frequency_caps: list[FrequencyCap]
+    do_not_contact: DoNotContactChange | None = None
+    cleared: list[PreferenceField]
+    origin: ChangeOrigin
+    actor: str | None = None
+    evidence: str | None = None
+
+
+@strawberry.type(description="What became known of an address or number: verified, bounced…")
+class ContactPointStatusRecord(TimelineItem):
+    channel: ContactChannel
+    contact_point: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS)])
+    status: ContactPointState
+    reason: str | None = None
+    origin: ChangeOrigin
+    actor: str | None = None
+    evidence: str | None = None
+
+
+@strawberry.type(description="A message or call to the customer.")
+class OutboundContactRecord(TimelineItem):
+    channel: ContactChannel
+    purpose: str
+    contact_point: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS)]
+    )
+    campaign: str | None = None
+    outcome: ContactOutcome
+    actor: str | None = None
+
+
+def _time(value: str) -> dt.time:
+    return dt.time.fromisoformat(value)
+
+
+def _preference_change(base: dict[str, Any], data: dict[str, Any]) -> PreferenceChangeRecord:
+    quiet = data.get("quiet_hours")
+    windows = data.get("contact_windows")
+    stop = data.get("do_not_contact")
+    return PreferenceChangeRecord(
+        **base,
+        preferred_channels=[
+            PurposeChannel(purpose=p, channel=None if c is None else ContactChannel(c))
+            for p, c in data.get("preferred_channels", {}).items()
+        ],
+        language=data.get("language"),
+        time_zone=data.get("time_zone"),
+        quiet_hours=None
+        if quiet is None
+        else QuietHours(start=_time(quiet["start"]), end=_time(quiet["end"])),
+        contact_windows=None
+        if windows is None
+        else [
+            ContactWindow(
+                days=[Weekday(d) for d in w["days"]],
+                start=_time(w["start"]),
+                end=_time(w["end"]),
+                channels=[ContactChannel(c) for c in w.get("channels", [])],
+            )
+            for w in windows
+        ],
+        frequency_caps=[
+            FrequencyCap(
+                channel=ContactChannel(c["channel"]),
+                purpose=c["purpose"],
+                max_contacts=c.get("max_contacts"),
+                per_days=c["per_days"],
+            )
+            for c in data.get("frequency_caps", [])
+        ],
+        do_not_contact=None
+        if stop is None
+        else DoNotContactChange(active=stop["active"], reason=stop.get("reason")),
+        cleared=[PreferenceField(f) for f in data.get("cleared", [])],
+        origin=ChangeOrigin(data.get("origin", ChangeOrigin.IMPORT)),
+        actor=data.get("actor"),
+        evidence=data.get("evidence"),
+    )
 
 
 def _envelope(doc: Document) -> dict[str, Any]:
@@ -339,6 +472,28 @@ def timeline_item(doc: Document) -> TimelineItem:
                     **data,
                     "channel": ContactChannel(data["channel"]),
                     "status": ConsentStatus(data["status"]),
+                    "origin": ChangeOrigin(data.get("origin", ChangeOrigin.IMPORT)),
+                },
+            )
+        case RecordKind.PREFERENCE_CHANGE:
+            return _preference_change(base, data)
+        case RecordKind.CONTACT_POINT_STATUS:
+            return ContactPointStatusRecord(
+                **base,
+                **{
+                    **data,
+                    "channel": ContactChannel(data["channel"]),
+                    "status": ContactPointState(data["status"]),
+                    "origin": ChangeOrigin(data.get("origin", ChangeOrigin.IMPORT)),
+                },
+            )
+        case RecordKind.OUTBOUND_CONTACT:
+            return OutboundContactRecord(
+                **base,
+                **{
+                    **data,
+                    "channel": ContactChannel(data["channel"]),
+                    "outcome": ContactOutcome(data.get("outcome", ContactOutcome.SENT)),
                 },
             )
     raise ValueError(f"unknown record kind {doc['kind']!r}")
@@ -352,6 +507,9 @@ TIMELINE_TYPES = (
     ServiceCaseRecord,
     SurveyResponseRecord,
     ConsentChangeRecord,
+    PreferenceChangeRecord,
+    ContactPointStatusRecord,
+    OutboundContactRecord,
 )
 
 
