@@ -1,0 +1,143 @@
+"""What the contact policy knows of one profile, built from its identities and records.
+
+Everything here is a fold over stored documents, computed when asked: contact points from the
+identities (e-mails, phones) and person records (postal addresses), their status from
+contact-point-status records, consent and preferences from their change records, and the
+contacts and conversations that frequency caps and channel inference count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from c360.contact.consent import ConsentState, fold_consent
+from c360.contact.preferences import Preferences, fold_preferences
+from c360.profiles.traits import Traits, fold_traits
+from c360.store import Document
+
+# The record kinds a decision reads (outbound contacts only within the longest cap window).
+DECISION_KINDS = ("person", "consent_change", "preference_change", "contact_point_status")
+CONTACT_KIND = "outbound_contact"
+CASE_KIND = "service_case"
+# A case's channel as a channel one can contact the customer on (chat, web… cannot be).
+CASE_CHANNELS = {"email": "email", "phone": "phone", "sms": "sms", "whatsapp": "whatsapp"}
+ENGAGED = frozenset({"answered", "opened", "clicked"})
+
+
+@dataclass(frozen=True)
+class PointStatus:
+    status: str  # unverified | verified | bounced | invalid
+    since: dt.datetime
+    reason: str | None
+    origin: str
+    record_id: str
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One outbound contact: what frequency caps count."""
+
+    at: dt.datetime
+    channel: str
+    purpose: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation the customer started (a case) or answered (an engaged contact)."""
+
+    at: dt.datetime
+    channel: str
+    purpose: str | None  # None: a case, whatever it was about
+
+
+@dataclass
+class ContactFacts:
+    profile_id: str
+    emails: list[str] = field(default_factory=list)  # newest identity first
+    phones: list[str] = field(default_factory=list)
+    traits: Traits = field(default_factory=Traits)
+    consents: list[ConsentState] = field(default_factory=list)
+    preferences: Preferences = field(default_factory=Preferences)
+    statuses: dict[tuple[str, str], PointStatus] = field(default_factory=dict)
+    contacts: list[Contact] = field(default_factory=list)  # counted: not failed
+    conversations: list[Conversation] = field(default_factory=list)  # newest first
+
+    def push_tokens(self) -> list[str]:
+        """Push tokens the app registered and that still work, newest first."""
+        tokens = [
+            (s.since, point)
+            for (channel, point), s in self.statuses.items()
+            if channel == "push" and s.status in ("verified", "unverified")
+        ]
+        return [point for _, point in sorted(tokens, reverse=True)]
+
+    def status_of(self, channel: str, point: str) -> PointStatus | None:
+        """The point's status on this channel; a number found invalid is invalid everywhere."""
+        own = self.statuses.get((channel, point))
+        if own is not None and own.status != "unverified":
+            return own
+        invalid = [
+            s
+            for (other, value), s in self.statuses.items()
+            if value == point and s.status == "invalid" and other != channel
+        ]
+        return max(invalid, key=lambda s: s.since) if invalid else own
+
+
+def _newest_first(identities: Iterable[Document], kind: str) -> list[str]:
+    found = [d for d in identities if d["type"] == kind]
+    found.sort(key=lambda d: d.get("created_at") or dt.datetime.min.replace(tzinfo=dt.UTC))
+    return [d["value"] for d in reversed(found)]
+
+
+def _statuses(docs: Iterable[Document]) -> dict[tuple[str, str], PointStatus]:
+    latest: dict[tuple[str, str], PointStatus] = {}
+    for doc in sorted(docs, key=lambda d: (d["occurred_at"], d["_id"])):
+        data = doc["data"]
+        latest[(data["channel"], data["contact_point"])] = PointStatus(
+            status=data["status"],
+            since=doc["occurred_at"],
+            reason=data.get("reason"),
+            origin=data.get("origin", "import"),
+            record_id=doc["_id"],
+        )
+    return latest
+
+
+def build_facts(
+    profile_id: str, identities: Sequence[Document], records: Sequence[Document]
+) -> ContactFacts:
+    """``records``: the profile's records of :data:`DECISION_KINDS`, plus its recent outbound
+    contacts and, for channel inference, its cases (both optional)."""
+    by_kind: dict[str, list[Document]] = {}
+    for doc in records:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    contacts = [
+        Contact(d["occurred_at"], d["data"]["channel"], d["data"]["purpose"], d["data"]["outcome"])
+        for d in by_kind.get(CONTACT_KIND, ())
+        if d["data"].get("outcome") != "failed"
+    ]
+    conversations = [
+        Conversation(d["occurred_at"], CASE_CHANNELS[d["data"]["channel"]], None)
+        for d in by_kind.get(CASE_KIND, ())
+        if d["data"]["channel"] in CASE_CHANNELS
+    ]
+    conversations += [
+        Conversation(c.at, c.channel, c.purpose) for c in contacts if c.outcome in ENGAGED
+    ]
+    conversations.sort(key=lambda c: c.at, reverse=True)
+    return ContactFacts(
+        profile_id=profile_id,
+        emails=_newest_first(identities, "email"),
+        phones=_newest_first(identities, "phone"),
+        traits=fold_traits(by_kind.get("person", ())),
+        consents=fold_consent(by_kind.get("consent_change", ())),
+        preferences=fold_preferences(by_kind.get("preference_change", ())),
+        statuses=_statuses(by_kind.get("contact_point_status", ())),
+        contacts=sorted(contacts, key=lambda c: c.at),
+        conversations=conversations,
+    )
