@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import secrets
 from dataclasses import dataclass
 
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.service import ApiKeyService
-from c360.contact.service import ConsentService
+from c360.contact.links import LinkSigner
+from c360.contact.policy import PolicyConfig
+from c360.contact.preferences import Cap, Hours
+from c360.contact.repository import ContactRepository
+from c360.contact.service import ContactConfig, ContactService
 from c360.identity.matcher import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
@@ -46,13 +53,59 @@ def metrics_config(settings: Settings) -> MetricsConfig:
     )
 
 
+def contact_config(settings: Settings) -> ContactConfig:
+    quiet = None
+    if settings.contact_quiet_hours:
+        start, end = settings.contact_quiet_hours.split("-")
+        quiet = Hours(dt.time.fromisoformat(start), dt.time.fromisoformat(end))
+    policy = PolicyConfig(
+        purposes=tuple(settings.contact_purposes),
+        regime_purposes=frozenset(settings.contact_regime_purposes),
+        opt_out_countries=frozenset(c.upper() for c in settings.contact_opt_out_countries),
+        default_country=settings.default_region,
+        default_time_zone=settings.contact_default_time_zone,
+        quiet_hours=quiet,
+        quiet_channels=frozenset(settings.contact_quiet_channels),
+        frequency_caps={
+            (cap.channel.value, cap.purpose): Cap(cap.max_contacts, cap.per_days)
+            for cap in settings.contact_frequency_caps
+            if cap.max_contacts is not None
+        },
+        channel_order=tuple(settings.contact_channel_order),
+        inference_window=settings.contact_inference_window,
+    )
+    return ContactConfig(
+        policy=policy,
+        double_opt_in_channels=frozenset(settings.contact_double_opt_in_channels),
+        confirmation_ttl=dt.timedelta(hours=settings.contact_confirmation_ttl_hours),
+        gpc_purposes=tuple(settings.contact_gpc_purposes),
+        public_url=settings.public_url,
+        default_region=settings.default_region,
+        audience_batch=settings.audience_batch,
+    )
+
+
+def signing_secret(settings: Settings) -> str:
+    """The configured secret, else one generated once and kept in the data directory."""
+    if settings.signing_secret is not None:
+        return settings.signing_secret.get_secret_value()
+    path = settings.data_dir / "signing-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
 @dataclass(frozen=True)
 class Services:
     ingest: IngestService
     profiles: ProfileService
     dead_letters: DeadLetterService
     merges: MergeService
-    consent: ConsentService
+    contact: ContactService
     keys: ApiKeyService
     matcher: Matcher
 
@@ -98,7 +151,18 @@ class Services:
             profiles=profile_service,
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
-            consent=ConsentService(records),
+            contact=ContactService(
+                ContactRepository(db),
+                records,
+                profile_service,
+                metrics,
+                ingest,
+                LinkSigner(
+                    signing_secret(settings),
+                    dt.timedelta(days=settings.unsubscribe_link_ttl_days),
+                ),
+                contact_config(settings),
+            ),
             keys=ApiKeyService(ApiKeyRepository(db)),
             matcher=matcher,
         )

@@ -23,6 +23,7 @@ from c360.identity.rules import (
 )
 from connectors import ParseOptions
 from schemas import IdentifierType
+from schemas.records import ContactChannel, FrequencyCap
 
 
 class Settings(BaseSettings):
@@ -135,6 +136,75 @@ class Settings(BaseSettings):
         ge=0,
         description="Age after which an ingest batch's unfolded metrics count as abandoned "
         "(its worker died): the next ingest run recomputes those profiles.",
+    )
+
+    contact_purposes: list[str] = Field(
+        default_factory=lambda: ["service", "transactional", "marketing", "surveys"],
+        min_length=1,
+        description="The purposes consent and decisions are kept for (JSON list).",
+    )
+    contact_regime_purposes: list[str] = Field(
+        default_factory=lambda: ["marketing", "surveys"],
+        description="Purposes that need an opt-in where the regime requires one; the others "
+        "(service, transactional) are allowed until an opt-out.",
+    )
+    contact_opt_out_countries: list[str] = Field(
+        default_factory=list,
+        description="Countries (ISO 3166) whose regime allows those purposes until an opt-out; "
+        "everywhere else an opt-in is required. The contact point's country decides.",
+    )
+    contact_default_time_zone: str = Field(
+        default="UTC", description="Time zone when neither the customer's nor a country's is known."
+    )
+    contact_quiet_hours: str | None = Field(
+        default="21:00-08:00",
+        pattern=r"^(\d{2}:\d{2}-\d{2}:\d{2})?$",
+        description="Default quiet hours, local to the customer (empty: none).",
+    )
+    contact_quiet_channels: list[ContactChannel] = Field(
+        default_factory=lambda: [ContactChannel(c) for c in ("phone", "sms", "whatsapp", "push")],
+        description="Channels quiet hours apply to.",
+    )
+    contact_frequency_caps: list[FrequencyCap] = Field(
+        default_factory=lambda: [
+            FrequencyCap(channel=ContactChannel.EMAIL, purpose="marketing", max_contacts=2),
+            FrequencyCap(channel=ContactChannel.SMS, purpose="marketing", max_contacts=1),
+        ],
+        description="Default caps: at most max_contacts per channel and purpose in any per_days.",
+    )
+    contact_channel_order: list[ContactChannel] = Field(
+        default_factory=lambda: list(ContactChannel),
+        description="How channels rank when neither preference nor behaviour says.",
+    )
+    contact_inference_window: int = Field(
+        default=5, gt=0, le=100, description="Last conversations a channel is inferred from."
+    )
+    contact_gpc_purposes: list[str] = Field(
+        default_factory=lambda: ["marketing"],
+        description="Purposes a Global Privacy Control signal (Sec-GPC: 1) opts out of.",
+    )
+    contact_double_opt_in_channels: list[ContactChannel] = Field(
+        default_factory=lambda: [ContactChannel.EMAIL],
+        description="Channels where an opt-in is pending until confirmed through a link.",
+    )
+    contact_confirmation_ttl_hours: int = Field(
+        default=72, gt=0, description="Hours a double opt-in confirmation link stays valid."
+    )
+    unsubscribe_link_ttl_days: int = Field(
+        default=180, gt=0, description="Days an unsubscribe link stays valid."
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where customers reach this API: the base of unsubscribe and confirmation "
+        "links.",
+    )
+    signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret that signs unsubscribe links. Unset: one is generated and kept in "
+        "C360_DATA_DIR/signing-secret.",
+    )
+    audience_batch: int = Field(
+        default=500, gt=0, le=10_000, description="Profiles examined per audience round trip."
     )
 
     graphql_max_depth: int = Field(default=10, gt=0, description="Deepest GraphQL selection.")

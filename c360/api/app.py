@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from c360 import __version__
+from c360.api.contact import router as contact_router
 from c360.api.graphql.context import get_context
 from c360.api.graphql.http import GraphQLEndpoint, status_name
 from c360.api.graphql.schema import build_schema
@@ -65,6 +66,7 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.include_router(health_router)
     app.include_router(ingest_router)
+    app.include_router(contact_router)
     schema = build_schema(
         settings.graphql_max_depth, settings.graphql_max_tokens, settings.graphql_max_complexity
     )

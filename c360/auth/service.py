@@ -37,6 +37,7 @@ class Permission(enum.StrEnum):
     CONTACT_POINTS = "contactPoints"  # e-mails, phones, identifier values, addresses unmasked
     CASE_TEXT = "caseText"  # service-case subjects and descriptions, survey comments
     IDENTITY_HISTORY = "identityHistory"  # merges and match suggestions of a profile
+    CHANGE_CONTACT = "changeContact"  # consent, preferences, do-not-contact, the contact log
     MERGE = "merge"  # merge, unmerge, resolve match suggestions
     MANAGE_KEYS = "manageKeys"
     INGEST = "ingest"  # POST /ingest/{connector}
@@ -50,10 +51,12 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CONTACT_POINTS,
             Permission.CASE_TEXT,
             Permission.IDENTITY_HISTORY,
+            Permission.CHANGE_CONTACT,
         }
     ),
-    # Segments, metrics and preferences: no case text, contact points masked.
-    Role.MARKETING: frozenset({Permission.READ_PROFILES}),
+    # Segments, metrics and preferences (and the preference centre's changes): no case text,
+    # contact points masked but for the one a contact decision hands out.
+    Role.MARKETING: frozenset({Permission.READ_PROFILES, Permission.CHANGE_CONTACT}),
     Role.CONNECTOR: frozenset({Permission.INGEST}),
 }
 

@@ -1,18 +1,580 @@
-"""Reading consent: each profile's effective state, folded from its consent-change records."""
+"""Contact preferences, consent and the contact policy: reads, decisions, audiences, changes.
+
+Every question goes through :func:`c360.contact.policy.decide` on facts read from the store, so
+a decision, a ranked channel, a preferred channel and an audience member can never disagree.
+Every change is a new record appended to the profile (never an update): consent given to an
+agent, a preference set in the preference centre, an unsubscribe link followed, a contact
+logged. The folds decide what is in force, and the timeline shows each change with its origin.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
 
 from c360.contact.consent import ConsentState, fold_consent
+from c360.contact.facts import ContactFacts, build_facts
+from c360.contact.links import LinkSigner, Unsubscribe
+from c360.contact.policy import ChannelOption, Decision, PolicyConfig, best_channels, decide
+from c360.contact.repository import ContactRepository, FactDocs
+from c360.errors import InvalidInput, NotFound
+from c360.ingest.service import IngestService, record_document
+from c360.profiles.metrics_service import MetricsService
+from c360.profiles.service import ProfileService, epoch_ms, from_epoch_ms
 from c360.records.repository import RecordRepository
+from c360.store import Document
+from schemas import CanonicalRecord, describe_errors, parse_record
+from schemas.identifiers import IdentifierType, identity_key
+from schemas.records import ALL_PURPOSES, PHONE_CHANNELS, ChangeOrigin, ContactChannel
+
+SOURCE = "c360"  # the source of the records c360 itself makes
 
 
-class ConsentService:
-    def __init__(self, records: RecordRepository) -> None:
+class ConfirmationRefused(InvalidInput):
+    status_code = 410
+
+
+class UnknownConfirmation(NotFound):
+    pass
+
+
+@dataclass(frozen=True)
+class ContactConfig:
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    double_opt_in_channels: frozenset[str] = frozenset({"email"})
+    confirmation_ttl: dt.timedelta = dt.timedelta(hours=72)
+    gpc_purposes: tuple[str, ...] = ("marketing",)
+    public_url: str = "http://127.0.0.1:8000"
+    default_region: str | None = None
+    audience_batch: int = 500
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a change, and how it came about."""
+
+    origin: ChangeOrigin
+    name: str | None = None
+    evidence: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsentReceipt:
+    """What recordConsent did: the record appended and, for a double opt-in, the link."""
+
+    profile_id: str
+    record_id: str
+    status: str
+    confirmation_url: str | None = None
+    confirmation_expires_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class AudienceFilter:
+    lifecycle_stages: frozenset[str] | None = None
+    value_tiers: frozenset[str] | None = None
+    countries: frozenset[str] | None = None
+
+    @property
+    def needs_metrics(self) -> bool:
+        return self.lifecycle_stages is not None or self.value_tiers is not None
+
+
+@dataclass(frozen=True)
+class Member:
+    profile_id: str
+    decision: Decision
+    unsubscribe_url: str | None
+
+
+@dataclass(frozen=True)
+class AudiencePage:
+    members: list[Member]
+    end_cursor: str | None  # the last profile examined (members are a subset)
+    has_next_page: bool
+
+
+class ContactService:
+    def __init__(
+        self,
+        contacts: ContactRepository,
+        records: RecordRepository,
+        profiles: ProfileService,
+        metrics: MetricsService,
+        ingest: IngestService,
+        signer: LinkSigner,
+        config: ContactConfig,
+    ) -> None:
+        self._contacts = contacts
         self._records = records
+        self._profiles = profiles
+        self._metrics = metrics
+        self._ingest = ingest
+        self._signer = signer
+        self.config = config
+
+    @property
+    def policy(self) -> PolicyConfig:
+        return self.config.policy
+
+    # --- Reading ------------------------------------------------------------------------------
 
     async def states(self, profile_ids: Sequence[str]) -> list[list[ConsentState]]:
         """Each profile's consent, in the order asked (a DataLoader's batch function)."""
         changes = await self._records.of_kind(profile_ids, "consent_change")
         return [fold_consent(changes[p]) for p in profile_ids]
+
+    async def facts(
+        self, profile_ids: Sequence[str], at: dt.datetime, *, cases: bool = True
+    ) -> list[ContactFacts]:
+        """What the policy knows of each profile, in the order asked (a DataLoader's batch)."""
+        wanted = list(dict.fromkeys(profile_ids))
+        docs = await self._contacts.facts(wanted, self._contacts_since(at), cases=cases)
+        facts = await self._complete(docs, wanted, at)
+        return [facts[p] for p in profile_ids]
+
+    async def decide(
+        self, profile_id: str, channel: str, purpose: str, at: dt.datetime
+    ) -> Decision:
+        live = (await self._profiles.get(profile_id))["_id"]
+        [facts] = await self.facts([live], at, cases=False)
+        return decide(facts, channel, purpose, at, self.policy)
+
+    async def best_channels(
+        self, profile_id: str, purpose: str, at: dt.datetime
+    ) -> list[ChannelOption]:
+        live = (await self._profiles.get(profile_id))["_id"]
+        [facts] = await self.facts([live], at)
+        return best_channels(facts, purpose, at, self.policy)
+
+    def _contacts_since(self, at: dt.datetime) -> dt.datetime:
+        return at - dt.timedelta(days=self.policy.longest_cap_days)
+
+    async def _complete(
+        self, docs: FactDocs, profile_ids: Sequence[str], at: dt.datetime
+    ) -> dict[str, ContactFacts]:
+        facts = {
+            p: build_facts(p, docs.identities.get(p, []), docs.records.get(p, []))
+            for p in profile_ids
+        }
+        # A customer's own cap may look further back than any default: read those contacts.
+        longer = {
+            p: max(c.value.per_days for c in f.preferences.frequency_caps.values())
+            for p, f in facts.items()
+            if f.preferences.frequency_caps
+        }
+        longer = {p: d for p, d in longer.items() if d > self.policy.longest_cap_days}
+        if longer:
+            since = at - dt.timedelta(days=max(longer.values()))
+            more = await self._contacts.facts(list(longer), since, cases=False)
+            for p in longer:
+                kept = [d for d in docs.records.get(p, []) if d["kind"] != "outbound_contact"]
+                fresh = [d for d in more.records[p] if d["kind"] == "outbound_contact"]
+                facts[p] = build_facts(p, docs.identities.get(p, []), kept + fresh)
+        return facts
+
+    # --- Audiences ----------------------------------------------------------------------------
+
+    async def audience(
+        self,
+        channel: str,
+        purpose: str,
+        at: dt.datetime,
+        audience_filter: AudienceFilter,
+        *,
+        first: int,
+        after: str | None,
+    ) -> AudiencePage:
+        """The next ``first`` profiles the policy allows, scanning live profiles by id."""
+        members: list[Member] = []
+        cursor = after
+        while len(members) < first:
+            batch = await self._contacts.live_after(cursor, self.config.audience_batch)
+            if not batch:
+                return AudiencePage(members, cursor, has_next_page=False)
+            for profile_id, member in await self._examine(
+                batch, channel, purpose, at, audience_filter
+            ):
+                cursor = profile_id
+                if member is not None:
+                    members.append(member)
+                    if len(members) == first:
+                        break
+            else:
+                cursor = batch[-1]
+        more = bool(await self._contacts.live_after(cursor, 1))
+        return AudiencePage(members, cursor, has_next_page=more)
+
+    async def stream(
+        self, channel: str, purpose: str, at: dt.datetime, audience_filter: AudienceFilter
+    ) -> AsyncIterator[Member]:
+        """Every member, one batch of profiles in memory at a time."""
+        cursor: str | None = None
+        while batch := await self._contacts.live_after(cursor, self.config.audience_batch):
+            for _, member in await self._examine(batch, channel, purpose, at, audience_filter):
+                if member is not None:
+                    yield member
+            cursor = batch[-1]
+
+    async def _examine(
+        self,
+        profile_ids: list[str],
+        channel: str,
+        purpose: str,
+        at: dt.datetime,
+        audience_filter: AudienceFilter,
+    ) -> list[tuple[str, Member | None]]:
+        docs = await self._contacts.facts_between(profile_ids, self._contacts_since(at))
+        facts = await self._complete(docs, profile_ids, at)
+        wanted = set(profile_ids)
+        if audience_filter.needs_metrics:
+            wanted = await self._segment(profile_ids, audience_filter, at)
+        examined: list[tuple[str, Member | None]] = []
+        for profile_id in profile_ids:
+            member = None
+            if profile_id in wanted:
+                decision = decide(facts[profile_id], channel, purpose, at, self.policy)
+                countries = audience_filter.countries
+                if decision.allowed and (countries is None or decision.country in countries):
+                    member = Member(profile_id, decision, self._unsubscribe_url(decision))
+            examined.append((profile_id, member))
+        return examined
+
+    async def _segment(
+        self, profile_ids: list[str], audience_filter: AudienceFilter, at: dt.datetime
+    ) -> set[str]:
+        profiles = await self._profiles.get_many(profile_ids)
+        aggregates = await self._metrics.aggregates(profile_ids)
+        chosen = set()
+        for doc, aggregate in zip(profiles, aggregates, strict=True):
+            if doc is None:
+                continue
+            view = await self._metrics.view(aggregate, from_epoch_ms(doc.get("last_seen_ms")), at)
+            stages, tiers = audience_filter.lifecycle_stages, audience_filter.value_tiers
+            if stages is not None and view.stage.stage.value not in stages:
+                continue
+            if tiers is not None and view.tier.tier.value not in tiers:
+                continue
+            chosen.add(doc["_id"])
+        return chosen
+
+    def _unsubscribe_url(self, decision: Decision) -> str | None:
+        """A one-click unsubscribe link for what was decided, for purposes one may leave."""
+        if not decision.allowed or decision.purpose not in self.policy.regime_purposes:
+            return None
+        return self.unsubscribe_url(
+            Unsubscribe(
+                decision.profile_id, decision.channel, decision.purpose, decision.contact_point
+            )
+        )
+
+    def unsubscribe_url(self, what: Unsubscribe) -> str:
+        return f"{self.config.public_url.rstrip('/')}/unsubscribe/{self._signer.sign(what)}"
+
+    def member_url(self, decision: Decision) -> str | None:
+        return self._unsubscribe_url(decision)
+
+    # --- Changes ------------------------------------------------------------------------------
+
+    async def record_consent(
+        self,
+        profile_id: str,
+        channel: str,
+        purpose: str | None,
+        status: str,
+        contact_point: str | None,
+        actor: Actor,
+        now: dt.datetime,
+    ) -> ConsentReceipt:
+        """Append a consent change. An opt-in on a double opt-in channel (e-mail) is recorded
+        as pending, with a single-use confirmation link that expires."""
+        profile = await self._profiles.get(profile_id)
+        live = profile["_id"]
+        purpose = purpose or ALL_PURPOSES
+        if purpose != ALL_PURPOSES:
+            self.check_purpose(purpose)
+        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        double = (
+            status == "opted_in"
+            and channel in self.config.double_opt_in_channels
+            and actor.origin not in (ChangeOrigin.IMPORT, ChangeOrigin.DOUBLE_OPT_IN)
+        )
+        if double and contact_point is None:
+            contact_point = _only_point(identities, channel)
+        data = {
+            "channel": channel,
+            "purpose": purpose,
+            "status": "pending" if double else status,
+            "contact_point": contact_point,
+        }
+        record = self._record("consent_change", data, identities, actor, now)
+        _check_owned(record, identities)
+        await self._append(live, record, identities=identities)
+        if not double:
+            return ConsentReceipt(live, record.record_id, status)
+        token = secrets.token_urlsafe(32)
+        expires = now + self.config.confirmation_ttl
+        await self._contacts.add_token(
+            {
+                "_id": _hash(token),
+                "profile_id": live,
+                "channel": channel,
+                "purpose": purpose,
+                "contact_point": getattr(record, "contact_point", None),
+                "requested": record.record_id,
+                "created_ms": epoch_ms(now),
+                "expires_ms": epoch_ms(expires),
+            }
+        )
+        url = f"{self.config.public_url.rstrip('/')}/consent/confirm/{token}"
+        return ConsentReceipt(live, record.record_id, "pending", url, expires)
+
+    def read_link(self, token: str, now: dt.datetime) -> Unsubscribe:
+        """What a signed unsubscribe link is for; refused when tampered with or expired."""
+        return self._signer.read(token, now)
+
+    async def confirmation(self, token: str, now: dt.datetime) -> Document:
+        """The pending double opt-in a token confirms, without using it."""
+        doc = await self._contacts.token(_hash(token))
+        _check_usable(doc, epoch_ms(now))
+        assert doc is not None
+        return doc
+
+    async def confirm(self, token: str, now: dt.datetime, evidence: str | None) -> ConsentReceipt:
+        """Complete a double opt-in: the token must exist, be unused and unexpired."""
+        token_hash = _hash(token)
+        doc = await self._contacts.use_token(token_hash, epoch_ms(now))
+        if doc is None:
+            _check_usable(await self._contacts.token(token_hash), epoch_ms(now))
+            raise ConfirmationRefused("this confirmation link was used meanwhile")
+        live = (await self._profiles.get(doc["profile_id"]))["_id"]
+        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        requested = from_epoch_ms(doc["created_ms"])
+        actor = Actor(
+            ChangeOrigin.DOUBLE_OPT_IN,
+            evidence=evidence or f"confirmed through the link sent at {requested}",
+        )
+        data = {
+            "channel": doc["channel"],
+            "purpose": doc["purpose"],
+            "status": "opted_in",
+            "contact_point": doc.get("contact_point"),
+        }
+        records = [self._record("consent_change", data, identities, actor, now)]
+        if doc.get("contact_point") is not None:
+            point = {"channel": doc["channel"], "contact_point": doc["contact_point"]}
+            status = {**point, "status": "verified", "reason": "double opt-in confirmed"}
+            records.append(self._record("contact_point_status", status, identities, actor, now))
+        await self._append(live, *records, identities=identities)
+        return ConsentReceipt(live, records[0].record_id, "opted_in")
+
+    async def unsubscribe(self, token: str, evidence: str, now: dt.datetime) -> Unsubscribe:
+        """Follow a signed unsubscribe link: an opt-out, at once. Repeating it changes nothing."""
+        what = self._signer.read(token, now)
+        live = (await self._profiles.get(what.profile_id))["_id"]
+        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        data = {
+            "channel": what.channel,
+            "purpose": what.purpose,
+            "status": "opted_out",
+            "contact_point": what.contact_point,
+        }
+        actor = Actor(ChangeOrigin.UNSUBSCRIBE_LINK, evidence=evidence)
+        # One record per link: following it twice is a duplicate, not a second change.
+        record = self._record(
+            "consent_change", data, identities, actor, now, external_id=_hash(token)[:40]
+        )
+        await self._append(live, record, identities=identities)
+        return what
+
+    async def record_gpc(self, profile_id: str, actor: Actor, now: dt.datetime) -> list[str]:
+        """A Global Privacy Control signal: opt out of the sale/sharing purposes everywhere."""
+        live = (await self._profiles.get(profile_id))["_id"]
+        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        gpc = Actor(ChangeOrigin.GPC, actor.name, actor.evidence or "Sec-GPC: 1")
+        records = [
+            self._record(
+                "consent_change",
+                {"channel": channel.value, "purpose": purpose, "status": "opted_out"},
+                identities,
+                gpc,
+                now,
+            )
+            for channel in ContactChannel
+            for purpose in self.config.gpc_purposes
+        ]
+        await self._append(live, *records, identities=identities)
+        return [r.record_id for r in records]
+
+    async def set_preferences(
+        self, profile_id: str, change: Mapping[str, Any], actor: Actor, now: dt.datetime
+    ) -> str:
+        """Append a preference change (see :class:`schemas.PreferenceChange`); returns the
+        profile it went to."""
+        live = (await self._profiles.get(profile_id))["_id"]
+        for purpose in change.get("preferred_channels", {}):
+            self.check_purpose(purpose)
+        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        record = self._record("preference_change", dict(change), identities, actor, now)
+        await self._append(live, record, identities=identities)
+        return live
+
+    async def set_point_status(
+        self,
+        profile_id: str,
+        channel: str,
+        contact_point: str,
+        status: str,
+        reason: str | None,
+        actor: Actor,
+        now: dt.datetime,
+    ) -> str:
+        live = (await self._profiles.get(profile_id))["_id"]
+        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        data = {"channel": channel, "contact_point": contact_point, "status": status}
+        if reason is not None:
+            data["reason"] = reason
+        record = self._record("contact_point_status", data, identities, actor, now)
+        _check_owned(record, identities)
+        await self._append(live, record, identities=identities)
+        return live
+
+    async def record_contact(
+        self,
+        profile_id: str,
+        data: Mapping[str, Any],
+        actor: Actor,
+        now: dt.datetime,
+        external_id: str | None = None,
+    ) -> tuple[str, Document]:
+        """Log an outbound contact; returns the profile and the stored record."""
+        live = (await self._profiles.get(profile_id))["_id"]
+        self.check_purpose(str(data["purpose"]))
+        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        record = self._record(
+            "outbound_contact", {**data, "actor": actor.name}, identities, None, now, external_id
+        )
+        await self._append(live, record, identities=identities)
+        return live, record_document(record, live, now)
+
+    # --- Helpers ------------------------------------------------------------------------------
+
+    def check_purpose(self, purpose: str) -> None:
+        if purpose not in self.policy.purposes:
+            known = ", ".join(self.policy.purposes)
+            raise InvalidInput(f"unknown purpose {purpose!r}; the configured purposes: {known}")
+
+    def _record(
+        self,
+        kind: str,
+        data: Mapping[str, Any],
+        identities: Sequence[Document],
+        actor: Actor | None,
+        now: dt.datetime,
+        external_id: str | None = None,
+    ) -> CanonicalRecord:
+        """A canonical record made here, validated as any connector's would be."""
+        occurred = data.get("occurred_at", now)
+        payload: dict[str, Any] = {
+            **{k: v for k, v in data.items() if v is not None},
+            "kind": kind,
+            "source": SOURCE,
+            "external_id": external_id or uuid.uuid4().hex,
+            "occurred_at": occurred,
+            "identifiers": _identifiers(data, identities),
+        }
+        if actor is not None:
+            payload["origin"] = actor.origin.value
+            if actor.name is not None:
+                payload["actor"] = actor.name
+            if actor.evidence is not None:
+                payload["evidence"] = actor.evidence
+        try:
+            return parse_record(payload, default_region=self.config.default_region)
+        except ValidationError as exc:
+            raise InvalidInput(describe_errors(exc)) from None
+
+    async def _append(
+        self,
+        profile_id: str,
+        *records: CanonicalRecord,
+        identities: Sequence[Document] = (),
+    ) -> None:
+        for record in records:
+            point = getattr(record, "contact_point", None)
+            await self._ingest.append(profile_id, [record], _link_key(record, point, identities))
+
+
+def _check_usable(doc: Document | None, now_ms: int) -> None:
+    if doc is None:
+        raise UnknownConfirmation("this confirmation link is not known")
+    if "used_ms" in doc:
+        used = from_epoch_ms(doc["used_ms"])
+        raise ConfirmationRefused(f"this confirmation link was already used ({used})")
+    if doc["expires_ms"] <= now_ms:
+        expired = from_epoch_ms(doc["expires_ms"])
+        raise ConfirmationRefused(f"this confirmation link expired at {expired}")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _identity_type(channel: str) -> str | None:
+    if channel == "email":
+        return "email"
+    if channel in PHONE_CHANNELS:
+        return "phone"
+    return None
+
+
+def _only_point(identities: Sequence[Document], channel: str) -> str:
+    kind = _identity_type(channel)
+    points = [d["value"] for d in identities if d["type"] == kind]
+    if len(points) != 1:
+        found = "no" if not points else f"{len(points)}"
+        raise InvalidInput(f"name the contact point: the profile has {found} {channel} addresses")
+    return str(points[0])
+
+
+def _check_owned(record: CanonicalRecord, identities: Sequence[Document]) -> None:
+    """An e-mail address or number named in a change must be one of the profile's."""
+    point, channel = getattr(record, "contact_point", None), getattr(record, "channel", None)
+    kind = _identity_type(str(channel)) if channel is not None else None
+    if point is None or kind is None:
+        return
+    if not any(d["type"] == kind and d["value"] == point for d in identities):
+        raise InvalidInput(f"{point} is not one of the profile's {channel} contact points")
+
+
+def _identifiers(data: Mapping[str, Any], identities: Sequence[Document]) -> list[Document]:
+    """The profile's identifier the change is about (its contact point), else its first."""
+    point, kind = data.get("contact_point"), _identity_type(str(data.get("channel", "")))
+    if point is not None and kind is not None:
+        return [{"type": kind, "value": point}]
+    if not identities:
+        raise InvalidInput("the profile has no identifier to attach the change to")
+    doc = identities[0]
+    identifier = {"type": doc["type"], "value": doc["value"]}
+    if doc.get("source"):
+        identifier["source"] = doc["source"]
+    return [identifier]
+
+
+def _link_key(
+    record: CanonicalRecord, point: str | None, identities: Sequence[Document]
+) -> str | None:
+    """What an unmerge follows: the identity of the contact point, when the profile owns it."""
+    channel = getattr(record, "channel", None)
+    kind = _identity_type(str(channel)) if channel is not None else None
+    if point is None or kind is None:
+        return None
+    key = identity_key(IdentifierType(kind), point)
+    return key if any(d["_id"] == key for d in identities) else None

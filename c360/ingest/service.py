@@ -23,8 +23,8 @@ from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
 from c360.ingest.repository import DeadLetterRepository
 from c360.profiles.metrics import Aggregate, contribution
-from c360.profiles.service import ProfileService
-from c360.records.repository import RecordRepository, StoredRevision, timeline_key
+from c360.profiles.service import ProfileService, Span
+from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
 from connectors import ItemError, Parsed, ParseResult
 from schemas import CanonicalRecord, Order, Person, Return
@@ -243,15 +243,6 @@ class IngestService:
         profile_ids = list(plan.profile_ids)
         await self._link_returns_through_orders(records, profile_ids)
 
-        await self._profiles.record_activity(
-            _spans(
-                (profile_id, record.occurred_at)
-                for record, profile_id in zip(records, profile_ids, strict=True)
-                if profile_id is not None
-            ),
-            now,
-        )
-
         linked_by = list(plan.linked_by)
         for index, record in enumerate(records):
             if isinstance(record, Return) and linked_by[index] is None and profile_ids[index]:
@@ -262,12 +253,7 @@ class IngestService:
                 records, profile_ids, plan.unlinked, linked_by, strict=True
             )
         ]
-        token = self._profiles.metrics.new_token(now)
-        announced: set[str] = set()
-        outcomes, moved_from = await self._write(docs, token, announced)
-        relinked = await self._link_waiting_returns(records, profile_ids, now)
-        await self._merges.settle({p for p in profile_ids if p is not None}, now)
-        await self._fold_metrics(token, announced, docs, outcomes, moved_from | relinked)
+        outcomes = await self._persist(records, docs, now)
         await self._profiles.index_names(
             [
                 d
@@ -283,6 +269,37 @@ class IngestService:
         # A merge gives the survivor the absorbed profile's people: compare it afresh.
         await self._matcher.forget(plan.merges.keys())
         await self._matcher.evaluate(people | {s for s, _ in plan.merges.values()}, now)
+        return outcomes
+
+    async def append(
+        self, profile_id: str, records: Sequence[CanonicalRecord], linked_by: str | None
+    ) -> list[Outcome]:
+        """Store records made for a known profile (a consent given to an agent, a contact
+        logged): no identity resolution, the same write, merge and metrics steps as an import.
+        ``linked_by`` is the identity key an unmerge follows (None: they stay with the survivor).
+        """
+        now = dt.datetime.now(dt.UTC)
+        docs = [record_document(r, profile_id, now, linked_by=linked_by) for r in records]
+        return await self._persist(records, docs, now)
+
+    async def _persist(
+        self, records: Sequence[CanonicalRecord], docs: Sequence[Document], now: dt.datetime
+    ) -> list[Outcome]:
+        """Write linked records: activity, the records, waiting returns, merges that raced,
+        metrics."""
+        linked = [doc for doc in docs if "profile_id" in doc]
+        spans: dict[str, Span | None] = dict.fromkeys(d["profile_id"] for d in linked)
+        spans |= _spans(
+            (d["profile_id"], d["occurred_at"]) for d in linked if d["kind"] not in NOT_ACTIVITY
+        )
+        await self._profiles.record_activity(spans, now)
+        token = self._profiles.metrics.new_token(now)
+        announced: set[str] = set()
+        outcomes, moved_from = await self._write(docs, token, announced)
+        profile_ids = [doc.get("profile_id") for doc in docs]
+        relinked = await self._link_waiting_returns(records, profile_ids, now)
+        await self._merges.settle({p for p in profile_ids if p is not None}, now)
+        await self._fold_metrics(token, announced, docs, outcomes, moved_from | relinked)
         return outcomes
 
     async def _fold_metrics(
@@ -394,13 +411,11 @@ def _person_features(record: CanonicalRecord) -> Features | None:
     return features_of([_bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True))], ())
 
 
-def _spans(
-    moments: Iterable[tuple[str, dt.datetime]],
-) -> dict[str, tuple[dt.datetime, dt.datetime]]:
+def _spans(moments: Iterable[tuple[str, dt.datetime]]) -> dict[str, Span | None]:
     """Each profile's earliest and latest moment."""
-    spans: dict[str, tuple[dt.datetime, dt.datetime]] = {}
+    spans: dict[str, Span | None] = {}
     for profile_id, moment in moments:
-        first, last = spans.get(profile_id, (moment, moment))
+        first, last = spans.get(profile_id) or (moment, moment)
         spans[profile_id] = (min(first, moment), max(last, moment))
     return spans
 

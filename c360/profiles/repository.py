@@ -58,8 +58,11 @@ class ProfileRepository:
             update = {"$set": {"first_seen_ms": span[0], "last_seen_ms": span[1]}}
         await self._profiles.update_one({"_id": profile_id}, update)
 
-    async def record_activity(self, spans: Mapping[str, tuple[int, int]], now: dt.datetime) -> None:
-        """Create missing profiles and widen first/last seen (epoch ms), in one round trip.
+    async def record_activity(
+        self, spans: Mapping[str, tuple[int, int] | None], now: dt.datetime
+    ) -> None:
+        """Create missing profiles and widen first/last seen (epoch ms), in one round trip;
+        a profile whose span is None is only created when missing.
 
         ``$min``/``$max`` make it atomic and idempotent: concurrent or repeated runs converge.
         """
@@ -67,19 +70,19 @@ class ProfileRepository:
             return
         await self._profiles.bulk_write(
             [
-                UpdateOne(
-                    {"_id": profile_id},
-                    {
-                        "$setOnInsert": {"created_at": now},
-                        "$min": {"first_seen_ms": first},
-                        "$max": {"last_seen_ms": last},
-                    },
-                    upsert=True,
-                )
-                for profile_id, (first, last) in spans.items()
+                UpdateOne({"_id": profile_id}, _widen(span, now), upsert=True)
+                for profile_id, span in spans.items()
             ],
             ordered=False,
         )
+
+
+def _widen(span: tuple[int, int] | None, now: dt.datetime) -> Document:
+    update: Document = {"$setOnInsert": {"created_at": now}}
+    if span is not None:
+        update["$min"] = {"first_seen_ms": span[0]}
+        update["$max"] = {"last_seen_ms": span[1]}
+    return update
 
 
 class MetricsRepository:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -214,10 +214,11 @@ class ProfileService:
         ordered = [live[p] for p in sorted(live) if after is None or p > after]
         return SearchPage(profiles=ordered[:first], has_next_page=len(ordered) > first)
 
-    async def record_activity(self, spans: dict[str, Span], now: dt.datetime) -> None:
-        """Create missing profiles and widen each one's first/last-seen span."""
+    async def record_activity(self, spans: Mapping[str, Span | None], now: dt.datetime) -> None:
+        """Create missing profiles and widen each one's first/last-seen span (None: create)."""
         await self._profiles.record_activity(
-            {p: (epoch_ms(first), epoch_ms(last)) for p, (first, last) in spans.items()}, now
+            {p: None if s is None else (epoch_ms(s[0]), epoch_ms(s[1])) for p, s in spans.items()},
+            now,
         )
 
     async def identifiers(self, profile_ids: Sequence[str]) -> list[list[Document]]:

@@ -26,6 +26,10 @@ class StoredRevision:
 
 _EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 
+# Records that say nothing of the customer being active: what we sent them, and what a mail
+# server said of an address. They do not move first/last seen (nor, so, recency).
+NOT_ACTIVITY = ("outbound_contact", "contact_point_status")
+
 
 def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
     """Sorts like (occurred_at, record id): zero-padded microseconds since year 1, then the id.
@@ -194,8 +198,8 @@ class RecordRepository:
         return await self._records.count_documents({"profile_id": profile_id})
 
     async def span(self, profile_id: str) -> tuple[dt.datetime, dt.datetime] | None:
-        """The earliest and latest occurred_at of the profile's records (two index reads)."""
-        query = {"profile_id": profile_id}
+        """The earliest and latest occurred_at of the profile's own activity (two index walks)."""
+        query = {"profile_id": profile_id, "kind": {"$nin": list(NOT_ACTIVITY)}}
         first = await self._records.find_one(query, {"occurred_at": 1}, sort=[("timeline_key", 1)])
         last = await self._records.find_one(query, {"occurred_at": 1}, sort=[("timeline_key", -1)])
         if first is None or last is None:

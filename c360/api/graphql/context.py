@@ -12,6 +12,7 @@ from strawberry.fastapi import BaseContext
 
 from c360.auth.service import Caller
 from c360.contact.consent import ConsentState
+from c360.contact.facts import ContactFacts
 from c360.profiles.metrics import Aggregate
 from c360.profiles.metrics_service import ProfileView
 from c360.profiles.service import TimelinePage
@@ -29,6 +30,7 @@ class Context(BaseContext):
     identifiers: DataLoader[str, list[Document]] = field(init=False)
     traits: DataLoader[str, Traits] = field(init=False)
     consents: DataLoader[str, list[ConsentState]] = field(init=False)
+    contact_facts: DataLoader[str, ContactFacts] = field(init=False)
     aggregates: DataLoader[str, Aggregate] = field(init=False)
     open_cases: DataLoader[str, list[Document]] = field(init=False)
     past_problems: DataLoader[str, list[Document]] = field(init=False)
@@ -42,12 +44,16 @@ class Context(BaseContext):
         self.profiles = DataLoader(load_fn=self.services.profiles.get_many)
         self.identifiers = DataLoader(load_fn=self.services.profiles.identifiers)
         self.traits = DataLoader(load_fn=self.services.profiles.traits)
-        self.consents = DataLoader(load_fn=self.services.consent.states)
+        self.consents = DataLoader(load_fn=self.services.contact.states)
+        self.contact_facts = DataLoader(load_fn=self._contact_facts)
         metrics = self.services.profiles.metrics
         self.aggregates = DataLoader(load_fn=metrics.aggregates)
         self.open_cases = DataLoader(load_fn=metrics.open_cases)
         self.past_problems = DataLoader(load_fn=metrics.past_problems)
         self.timelines = DataLoader(load_fn=self.services.profiles.timelines)
+
+    async def _contact_facts(self, profile_ids: list[str]) -> list[ContactFacts]:
+        return await self.services.contact.facts(profile_ids, self.now)
 
 
 async def get_context(request: Request) -> Context:

@@ -7,13 +7,16 @@ from collections.abc import Callable, Iterator
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
+from c360.api.graphql.contact import ContactMutation, ContactQuery
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import Mutation
 from c360.api.graphql.keys import KeyMutation, KeyQuery
 from c360.api.graphql.limits import OneOperation, QueryCostLimiter
+from c360.api.graphql.scalars import PURPOSE_SCALAR, Purpose
 from c360.api.graphql.types import (
     TIMELINE_TYPES,
     IdentifierType,
@@ -130,10 +133,11 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     return _Schema(
-        query=merge_types("Query", (Query, KeyQuery)),
-        mutation=merge_types("Mutation", (Mutation, KeyMutation)),
+        query=merge_types("Query", (Query, ContactQuery, KeyQuery)),
+        mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
         extensions=[OneOperation, *limits, ErrorCodes],
+        config=StrawberryConfig(scalar_map={Purpose: PURPOSE_SCALAR}),
     )
 
 

@@ -12,8 +12,10 @@ from strawberry.types import Info
 
 from c360.api.graphql.access import MaskedWithout, Requires
 from c360.api.graphql.context import Context
+from c360.api.graphql.scalars import SERVICE, Purpose
 
 if TYPE_CHECKING:
+    from c360.api.graphql.contact import ChannelChoice, ContactPreferences
     from c360.api.graphql.identity import MatchSuggestion, Merge
     from c360.api.graphql.profile360 import (
         ChurnRisk,
@@ -674,6 +676,41 @@ class Profile:
     )
     async def consents(self, info: Info[Context, None]) -> list[Consent]:
         return [Consent.from_state(s) for s in await info.context.consents.load(self.id)]
+
+    @strawberry.field(
+        description="The channel to use for a purpose (default: service) now: the top of "
+        "bestChannels, with why (the customer asked for it, their conversations show it, or "
+        "the default order). Null when the policy allows no channel."
+    )
+    async def preferred_channel(
+        self, info: Info[Context, None], purpose: Purpose = SERVICE
+    ) -> Annotated[ChannelChoice, strawberry.lazy("c360.api.graphql.contact")] | None:
+        from c360.api.graphql.contact import ChannelChoice
+        from c360.contact.policy import best_channels
+
+        facts = await info.context.contact_facts.load(self.id)
+        policy = info.context.services.contact.policy
+        ranked = best_channels(facts, purpose, info.context.now, policy)
+        return ChannelChoice.of(ranked[0]) if ranked else None
+
+    @strawberry.field(description="How the customer wants to be contacted, with provenance.")
+    async def contact_preferences(
+        self, info: Info[Context, None]
+    ) -> Annotated[ContactPreferences, strawberry.lazy("c360.api.graphql.contact")]:
+        from c360.api.graphql.contact import preferences_of
+
+        return preferences_of(await info.context.contact_facts.load(self.id), info)
+
+    @strawberry.field(
+        description="Every consent, preference and contact-point change, newest first, each "
+        "with its source, origin, actor and evidence: nothing is overwritten."
+    )
+    async def consent_history(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> TimelineConnection:
+        kinds = [RecordKind.CONSENT_CHANGE, RecordKind.PREFERENCE_CHANGE]
+        kinds.append(RecordKind.CONTACT_POINT_STATUS)
+        return await self.timeline(info, first=first, after=after, kinds=kinds)
 
     @strawberry.field(description="When the person first bought, else when first seen.")
     async def customer_since(self, info: Info[Context, None]) -> dt.datetime | None:

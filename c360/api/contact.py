@@ -1,0 +1,202 @@
+"""Customer-facing links and the audience export. Translation only.
+
+- ``/unsubscribe/{token}``: one-click unsubscribe (RFC 8058). ``GET`` shows a confirmation page
+  and changes nothing (mail scanners follow links); ``POST`` with ``List-Unsubscribe=One-Click``
+  unsubscribes at once, with no redirect. A tampered link is refused (403), an expired one too
+  (410).
+- ``/consent/confirm/{token}``: the double opt-in link. ``GET`` shows the page, ``POST`` confirms
+  (single use; 410 once used or expired, 404 when unknown).
+- ``GET /audiences/export``: everyone the policy allows, streamed as NDJSON or CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from c360.api.auth import requires
+from c360.api.ingest import read_body
+from c360.auth.masking import mask_contact_point
+from c360.auth.service import Caller, Permission
+from c360.contact.links import Unsubscribe
+from c360.contact.service import AudienceFilter, ContactService, Member
+from c360.errors import C360Error, InvalidInput
+from c360.profiles.lifecycle import LifecycleStage, ValueTier
+from schemas.records import ContactChannel
+
+router = APIRouter(tags=["contact"])
+_FORM_LIMIT = 4096
+EXPORT_COLUMNS = (
+    "profile_id",
+    "channel",
+    "purpose",
+    "contact_point",
+    "country",
+    "time_zone",
+    "unsubscribe_url",
+)
+
+
+def _contact(request: Request) -> ContactService:
+    return request.app.state.services.contact
+
+
+def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>{html.escape(title)}</title></head>"
+        f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
+    )
+    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+
+
+def _refused(exc: C360Error) -> HTMLResponse:
+    return _page("This link cannot be used", f"<p>{html.escape(exc.detail)}</p>", exc.status_code)
+
+
+def _what(what: Unsubscribe) -> str:
+    point = f" at {mask_contact_point(what.contact_point)}" if what.contact_point else ""
+    purpose = "anything" if what.purpose == "all" else f"{what.purpose} messages"
+    return html.escape(f"{purpose} by {what.channel}{point}")
+
+
+def _form(button: str, fields: dict[str, str]) -> str:
+    hidden = "".join(
+        f"<input type='hidden' name='{html.escape(k)}' value='{html.escape(v)}'>"
+        for k, v in fields.items()
+    )
+    return (
+        f"<form method='post'>{hidden}<button type='submit'>{html.escape(button)}</button></form>"
+    )
+
+
+@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
+    try:
+        what = _contact(request).read_link(token, dt.datetime.now(dt.UTC))
+    except C360Error as exc:
+        return _refused(exc)
+    form = _form("Unsubscribe", {"List-Unsubscribe": "One-Click"})
+    return _page("Unsubscribe", f"<p>Stop receiving {_what(what)}?</p>{form}")
+
+
+@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+async def unsubscribe(request: Request, token: str) -> HTMLResponse:
+    """RFC 8058: the body is ``List-Unsubscribe=One-Click``; no redirect, no login."""
+    form = parse_qs((await read_body(request, _FORM_LIMIT)).decode("utf-8", "replace"))
+    if form.get("List-Unsubscribe") != ["One-Click"]:
+        return _page(
+            "Nothing was changed",
+            "<p>An unsubscribe request carries List-Unsubscribe=One-Click.</p>",
+            400,
+        )
+    evidence = "RFC 8058 one-click POST"
+    if agent := request.headers.get("user-agent"):
+        evidence += f" from {agent[:200]}"
+    try:
+        what = await _contact(request).unsubscribe(token, evidence, dt.datetime.now(dt.UTC))
+    except C360Error as exc:
+        return _refused(exc)
+    return _page("You are unsubscribed", f"<p>You will no longer receive {_what(what)}.</p>")
+
+
+@router.get("/consent/confirm/{token}", response_class=HTMLResponse)
+async def confirmation_page(request: Request, token: str) -> HTMLResponse:
+    try:
+        pending = await _contact(request).confirmation(token, dt.datetime.now(dt.UTC))
+    except C360Error as exc:
+        return _refused(exc)
+    what = f"{pending['purpose']} messages by {pending['channel']}"
+    if pending.get("contact_point"):
+        what += f" at {mask_contact_point(pending['contact_point'])}"
+    form = _form("Confirm", {})
+    return _page("Confirm your subscription", f"<p>Receive {html.escape(what)}?</p>{form}")
+
+
+@router.post("/consent/confirm/{token}", response_class=HTMLResponse)
+async def confirm(request: Request, token: str) -> HTMLResponse:
+    evidence = "confirmation link followed"
+    if agent := request.headers.get("user-agent"):
+        evidence += f" from {agent[:200]}"
+    try:
+        await _contact(request).confirm(token, dt.datetime.now(dt.UTC), evidence)
+    except C360Error as exc:
+        return _refused(exc)
+    return _page("Thank you", "<p>Your subscription is confirmed.</p>")
+
+
+def _row(member: Member) -> dict[str, str | None]:
+    decision = member.decision
+    return {
+        "profile_id": member.profile_id,
+        "channel": str(decision.channel),
+        "purpose": decision.purpose,
+        "contact_point": decision.contact_point,
+        "country": decision.country,
+        "time_zone": decision.time_zones[0] if len(decision.time_zones) == 1 else None,
+        "unsubscribe_url": member.unsubscribe_url,
+    }
+
+
+async def _ndjson(members: AsyncIterator[Member]) -> AsyncIterator[bytes]:
+    async for member in members:
+        yield (json.dumps(_row(member), separators=(",", ":")) + "\n").encode()
+
+
+async def _csv(members: AsyncIterator[Member]) -> AsyncIterator[bytes]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    async for member in members:
+        writer.writerow(_row(member))
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+@router.get("/audiences/export")
+async def export_audience(
+    request: Request,
+    _: Annotated[Caller, Depends(requires(Permission.READ_PROFILES))],
+    channel: ContactChannel,
+    purpose: str,
+    format: Literal["ndjson", "csv"] = "ndjson",
+    at: dt.datetime | None = None,
+    lifecycle_stage: Annotated[list[LifecycleStage] | None, Query()] = None,
+    value_tier: Annotated[list[ValueTier] | None, Query()] = None,
+    country: Annotated[list[str] | None, Query()] = None,
+) -> StreamingResponse:
+    """Everyone the contact policy allows on ``channel`` for ``purpose`` at ``at`` (default:
+    now), with the contact point to use and an unsubscribe link; streamed in constant memory."""
+    contact = _contact(request)
+    contact.check_purpose(purpose)
+    if at is not None and at.tzinfo is None:
+        raise InvalidInput("at needs a time zone, e.g. 2026-11-22T10:00:00Z")
+    moment = dt.datetime.now(dt.UTC) if at is None else at.astimezone(dt.UTC)
+    chosen = AudienceFilter(
+        lifecycle_stages=frozenset(s.value for s in lifecycle_stage) if lifecycle_stage else None,
+        value_tiers=frozenset(t.value for t in value_tier) if value_tier else None,
+        countries=frozenset(c.upper() for c in country) if country else None,
+    )
+    members = contact.stream(channel.value, purpose, moment, chosen)
+    body, media = (_ndjson(members), "application/x-ndjson")
+    if format == "csv":
+        body, media = (_csv(members), "text/csv; charset=utf-8")
+    name = f"audience-{channel.value}-{purpose}-{moment:%Y%m%dT%H%M%SZ}.{format}"
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Audience-At": moment.isoformat(),
+    }
+    return StreamingResponse(body, media_type=media, headers=headers)
