@@ -621,7 +621,8 @@ class ShopifyOrders:
             "line_items": lines,
             "customer": None if guest else _shopify_customer(person, updated, rng),
         }
-        records = 1 if guest else 2 + _consent_records(person)
+        # Order, customer, its consents and its verified e-mail (every customer has one).
+        records = 1 if guest else 3 + _consent_records(person)
         if not bad:
             return _ShopifyOrder(value, records, None)
         kind = rng.choice(("truncated", "decimals", "currency", "nobody", "quantity"))

@@ -1,4 +1,5 @@
-"""CSV exports of in-store sales, returns, service logs, CRM master data and surveys.
+"""CSV exports of in-store sales, returns, service logs, CRM master data, surveys, consent and
+preference changes, and contact-point statuses (bounces, verifications).
 
 Each connector reads one row per item (in-store sales: one row per line item, grouped into
 orders) with the column names of its docstring; a mapping (``ParseOptions.mapping``, from a
@@ -9,6 +10,7 @@ currency, decimal separator, delimiter and encoding.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, ClassVar, TypeVar
@@ -17,17 +19,50 @@ from pydantic import ValidationError
 
 from connectors._csv import IDENTIFIER_FIELDS, CsvSpec, Row, Values, read_rows
 from connectors.base import MAX_RAW_CHARS, ItemError, Parsed, ParseOptions, ParseResult
-from schemas import Order, Person, RecordKind, Return, ServiceCase, SurveyResponse, describe_errors
+from schemas import (
+    ConsentChange,
+    ContactPointStatus,
+    Identifier,
+    IdentifierType,
+    Order,
+    Person,
+    PreferenceChange,
+    RecordKind,
+    Return,
+    ServiceCase,
+    SurveyResponse,
+    describe_errors,
+)
+from schemas.identifiers import normalize_email, normalize_phone
 from schemas.records import (
+    ALL_PURPOSES,
+    PHONE_CHANNELS,
+    PURPOSE_PATTERN,
     SCORE_RANGES,
     CasePriority,
     CaseStatus,
+    ChangeOrigin,
+    ConsentStatus,
+    ContactChannel,
+    ContactPointState,
     LineItem,
     ServiceChannel,
     SurveyType,
 )
 
-_Record = TypeVar("_Record", Order, Return, ServiceCase, Person, SurveyResponse)
+_Record = TypeVar(
+    "_Record",
+    Order,
+    Return,
+    ServiceCase,
+    Person,
+    SurveyResponse,
+    ConsentChange,
+    PreferenceChange,
+    ContactPointStatus,
+)
+_RecordData = tuple[type[Any], dict[str, Any]]
+"""A record a row makes, before validation: its model and its data."""
 
 MAX_ORDER_LINES = 10_000
 """Line items an order may have (the canonical limit); a longer order is rejected."""
@@ -49,12 +84,18 @@ def _validated(
     return Parsed(position=position, record=record)
 
 
-def _row_record(
-    model: type[_Record], data: dict[str, Any], row: Row, values: Values
-) -> ParseResult:
+def _row_results(records: list[_RecordData], row: Row, values: Values) -> list[ParseResult]:
+    """The records of a row, or one error for the whole row when any value or record is bad."""
     if values.problems:
-        return ItemError.of(row.position, row.replayable, "; ".join(values.problems))
-    return _validated(model, data, row.position, row.replayable, values.options)
+        return [ItemError.of(row.position, row.replayable, "; ".join(values.problems))]
+    results = [
+        _validated(model, data, row.position, row.replayable, values.options)
+        for model, data in records
+    ]
+    reasons = [result.reason for result in results if isinstance(result, ItemError)]
+    if reasons:
+        return [ItemError.of(row.position, row.replayable, "; ".join(reasons))]
+    return results
 
 
 def _usable_rows(
@@ -66,6 +107,11 @@ def _usable_rows(
             yield ItemError.of(row.position, row.replayable, row.problem)
         else:
             yield row
+
+
+def _spelling(value: str) -> str:
+    """A value as a key to look up: ``"Opted-In"`` and ``"opted in"`` → ``"opted_in"``."""
+    return re.sub(r"[\s-]+", "_", value.strip().lower())
 
 
 def _choice(
@@ -81,7 +127,7 @@ def _choice(
     value = values.text(name, required=required)
     if value is None:
         return default
-    key = re.sub(r"[\s-]+", "_", value.strip().lower())
+    key = _spelling(value)
     key = synonyms.get(key, key)
     known = [member.value for member in allowed]
     if key not in known:
@@ -97,7 +143,8 @@ _ORDER_FIELDS = ("ordered_at", "store_id", "currency", "total", *IDENTIFIER_FIEL
 
 
 class _RowConnector:
-    """A CSV source with one record per row; subclasses say how a row's values become it."""
+    """A CSV source whose rows each become records (by default one :attr:`model`); subclasses
+    say how a row's values become them."""
 
     name: ClassVar[str]
     kinds: ClassVar[tuple[RecordKind, ...]]
@@ -112,11 +159,15 @@ class _RowConnector:
                 yield row
                 continue
             values = Values(row.values, options, self.row_source(row, fallback))
-            yield _row_record(self.model, self.row_data(values, row), row, values)
+            yield from _row_results(self.row_records(values, row), row, values)
 
     def row_source(self, row: Row, fallback: str) -> str:
         """The source name of a row's record (one column may name it)."""
         return fallback
+
+    def row_records(self, values: Values, row: Row) -> list[_RecordData]:
+        """The records of a row; a problem recorded in ``values`` rejects the row whole."""
+        return [(self.model, self.row_data(values, row))]
 
     def row_data(self, values: Values, row: Row) -> dict[str, Any]:
         raise NotImplementedError
@@ -501,7 +552,8 @@ class CustomersCsvConnector(_RowConnector):
 
 # --- Surveys -------------------------------------------------------------------------------
 
-_SURVEY_IDENTIFIERS = ("email", "phone", "customer_id")
+_PERSON_IDENTIFIERS = ("email", "phone", "customer_id")
+"""The identifier columns of surveys and consent exports (no loyalty card)."""
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
@@ -521,7 +573,7 @@ class SurveysCsvConnector(_RowConnector):
         fields=(
             "response_id",
             "responded_at",
-            *_SURVEY_IDENTIFIERS,
+            *_PERSON_IDENTIFIERS,
             "source",
             "type",
             "score",
@@ -529,7 +581,7 @@ class SurveysCsvConnector(_RowConnector):
             "touchpoint",
         ),
         required=("response_id", "responded_at", "type", "score"),
-        any_of=(_SURVEY_IDENTIFIERS,),
+        any_of=(_PERSON_IDENTIFIERS,),
     )
 
     model: ClassVar[type[SurveyResponse]] = SurveyResponse
@@ -551,10 +603,344 @@ class SurveysCsvConnector(_RowConnector):
             "source": source,
             "external_id": values.text("response_id", required=True),
             "occurred_at": values.timestamp("responded_at", required=True),
-            "identifiers": values.identifiers(_SURVEY_IDENTIFIERS),
+            "identifiers": values.identifiers(_PERSON_IDENTIFIERS),
             "survey_type": survey_type,
             "score": score,
             "comment": values.text("comment"),
             "touchpoint": values.text("touchpoint"),
         }
         return data
+
+
+# --- Consent, preferences and contact points ------------------------------------------------
+
+_CONTACT_CHANNEL_SYNONYMS = {
+    "mail": "email",
+    "e_mail": "email",
+    "text": "sms",
+    "text_message": "sms",
+    "call": "phone",
+    "voice": "phone",
+    "telephone": "phone",
+    "whats_app": "whatsapp",
+    "post": "postal",
+    "letter": "postal",
+    "direct_mail": "postal",
+    "push_notification": "push",
+}
+_CONSENT_STATUS_SYNONYMS = {
+    **dict.fromkeys(
+        ("opt_in", "optin", "subscribed", "yes", "y", "true", "1", "granted"), "opted_in"
+    ),
+    **dict.fromkeys(
+        ("opt_out", "optout", "unsubscribed", "no", "n", "false", "0", "revoked", "withdrawn"),
+        "opted_out",
+    ),
+    "unconfirmed": "pending",
+}
+_POINT_STATUS_SYNONYMS = {
+    **dict.fromkeys(("valid", "deliverable", "ok", "confirmed"), "verified"),
+    **dict.fromkeys(("unknown", "unconfirmed", "catch_all", "accept_all"), "unverified"),
+    **dict.fromkeys(("bounce", "hard", "hard_bounce", "hardbounce", "hard_bounced"), "bounced"),
+    "undeliverable": "invalid",
+}
+_SOFT_BOUNCES = frozenset({"soft", "soft_bounce", "softbounce", "soft_bounced"})
+_UNDELIVERABLE = frozenset({ContactPointState.BOUNCED.value, ContactPointState.INVALID.value})
+_NO_CHANNEL = frozenset({"none", "no_preference"})
+"""``preferred_channel`` values that remove the preferred channel for the purpose."""
+_PURPOSE = re.compile(PURPOSE_PATTERN)
+_CONSENT_FIELDS = ("status", "channel", "contact_point")
+_PREFERENCE_FIELDS = ("do_not_contact", "do_not_contact_reason", "preferred_channel")
+
+DEFAULT_PURPOSE = "marketing"
+MAX_STATUS_REASON_CHARS = 2000
+"""A contact-point status's ``reason`` (an SMTP diagnostic, a gateway's error) is cut here."""
+
+
+def _purpose(values: Values) -> str | None:
+    value = values.text("purpose")
+    if value is None:
+        return DEFAULT_PURPOSE
+    key = _spelling(value)
+    if not _PURPOSE.match(key):
+        values.fail(
+            "purpose", f"{value!r} is not a purpose name (a letter, then letters, digits or _)"
+        )
+        return None
+    return key
+
+
+def _point_column(channel: ContactChannel) -> str | None:
+    """The identifier column that holds a channel's address or number, if one does."""
+    if channel is ContactChannel.EMAIL:
+        return "email"
+    if channel in PHONE_CHANNELS:
+        return "phone"
+    return None
+
+
+def _contact_point(values: Values, name: str, channel: ContactChannel) -> str | None:
+    """Column ``name`` as a contact point of ``channel``, normalised as the record's will be
+    (so that ids derived from it are stable); ``None``, and a problem, when it is invalid."""
+    value = values.text(name)
+    if value is None:
+        return None
+    try:
+        if channel is ContactChannel.EMAIL:
+            return normalize_email(value)
+        if channel in PHONE_CHANNELS:
+            return normalize_phone(value, values.options.default_region)
+    except ValueError as exc:
+        values.fail(name, str(exc))
+        return None
+    return value
+
+
+def _content_id(*parts: object) -> str:
+    """The external id of a row that has none: the same content always gives the same id, so
+    importing the row again is a duplicate."""
+    text = "\x1f".join("" if part is None else str(part) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class ConsentCsvConnector(_RowConnector):
+    """Consent and preference changes, one row per change: an ESP's or a CRM preference
+    centre's export.
+
+    Columns: ``change_id, changed_at, customer_id, email, phone, channel, purpose, status,
+    contact_point, evidence, actor, do_not_contact, do_not_contact_reason, preferred_channel``;
+    ``changed_at`` and one valid ``email``, ``phone`` or ``customer_id`` are required. A row
+    yields:
+
+    - a :class:`~schemas.ConsentChange` when it has a ``status``, ``channel`` or
+      ``contact_point``; then ``status`` and ``channel`` are both required. ``status`` is
+      opted_in (also subscribed, opt-in, yes, y, true, 1, granted), opted_out (unsubscribed,
+      opt-out, no, n, false, 0, revoked, withdrawn) or pending (unconfirmed). ``channel`` is
+      email, sms, phone, whatsapp, postal or push; ``purpose`` defaults to ``marketing``
+      (``all``: the whole channel). ``contact_point`` defaults to the row's ``email`` on the
+      email channel and its ``phone`` on sms, phone and whatsapp; without one the change is
+      for the whole channel. An invalid address or number rejects the row: the change is never
+      silently widened to the whole channel;
+    - a :class:`~schemas.PreferenceChange` when it has ``do_not_contact`` (true/false, yes/no,
+      1/0; true needs a ``do_not_contact_reason``) or ``preferred_channel`` (the channel asked
+      for the row's ``purpose``, which cannot be ``all``; ``none`` removes it);
+    - both, the consent change first, when it has both; a row with neither is an error.
+
+    A row is all or nothing: one bad value rejects it with none of its records. Every record
+    happened at the row's ``changed_at`` (which change wins is the store's fold, by time), has
+    origin ``import`` and carries the row's ``evidence`` and ``actor``. Its external id is
+    ``change_id`` (a row's two records share it; their kinds tell them apart), else a hash of
+    the row's identifiers, what it changes and ``changed_at``, so a file imported again yields
+    duplicates. ``customer_id`` is scoped by the source (option ``source``, default ``crm``).
+    """
+
+    name: ClassVar[str] = "consent-csv"
+    kinds: ClassVar[tuple[RecordKind, ...]] = (
+        RecordKind.CONSENT_CHANGE,
+        RecordKind.PREFERENCE_CHANGE,
+    )
+    default_source: ClassVar[str] = "crm"
+    spec: ClassVar[CsvSpec] = CsvSpec(
+        fields=(
+            "change_id",
+            "changed_at",
+            *_PERSON_IDENTIFIERS,
+            "channel",
+            "purpose",
+            "status",
+            "contact_point",
+            "evidence",
+            "actor",
+            *_PREFERENCE_FIELDS,
+        ),
+        required=("changed_at",),
+        any_of=(_PERSON_IDENTIFIERS, ("status", "do_not_contact", "preferred_channel")),
+    )
+
+    def row_records(self, values: Values, row: Row) -> list[_RecordData]:
+        identifiers = values.identifiers(_PERSON_IDENTIFIERS)
+        changed_at = values.timestamp("changed_at", required=True)
+        purpose = _purpose(values)
+        change_id = values.text("change_id")
+        common = {
+            "source": values.source,
+            "occurred_at": changed_at,
+            "identifiers": identifiers,
+            "origin": ChangeOrigin.IMPORT,
+            "actor": values.text("actor"),
+            "evidence": values.text("evidence"),
+        }
+        subject = (",".join(sorted(i.key for i in identifiers)), changed_at)
+        records: list[_RecordData] = []
+        if any(name in row.values for name in _CONSENT_FIELDS):
+            consent = self._consent(values, identifiers, purpose)
+            derived = _content_id(*subject, consent["channel"], purpose, consent["contact_point"])
+            records.append(
+                (ConsentChange, {**common, **consent, "external_id": change_id or derived})
+            )
+        if any(name in row.values for name in _PREFERENCE_FIELDS):
+            preference = self._preference(values, purpose)
+            derived = _content_id(*subject, *sorted(preference), purpose)
+            records.append(
+                (PreferenceChange, {**common, **preference, "external_id": change_id or derived})
+            )
+        if not records:
+            values.problems.append(
+                "nothing to import: no status, do_not_contact or preferred_channel"
+            )
+        return records
+
+    @staticmethod
+    def _consent(
+        values: Values, identifiers: list[Identifier], purpose: str | None
+    ) -> dict[str, Any]:
+        given = _choice(values, "channel", ContactChannel, _CONTACT_CHANNEL_SYNONYMS, required=True)
+        status = _choice(values, "status", ConsentStatus, _CONSENT_STATUS_SYNONYMS, required=True)
+        point = None
+        if given is not None:
+            channel = ContactChannel(given)
+            explicit = "contact_point" in values.values
+            column = "contact_point" if explicit else _point_column(channel)
+            # With no valid identifier left, that problem already names the invalid address.
+            if column is not None and (identifiers or explicit):
+                point = _contact_point(values, column, channel)
+        return {"channel": given, "purpose": purpose, "status": status, "contact_point": point}
+
+    @staticmethod
+    def _preference(values: Values, purpose: str | None) -> dict[str, Any]:
+        preference: dict[str, Any] = {}
+        active = values.flag("do_not_contact")
+        reason = values.text("do_not_contact_reason")
+        if active is not None:
+            if active and reason is None:
+                values.fail("do_not_contact_reason", "missing (do_not_contact is true)")
+            preference["do_not_contact"] = {"active": active, "reason": reason}
+        elif reason is not None and "do_not_contact" not in values.values:
+            values.fail("do_not_contact", "missing (do_not_contact_reason is given)")
+        preferred = values.text("preferred_channel")
+        if preferred is not None:
+            if purpose == ALL_PURPOSES:
+                values.fail("purpose", "'all' has no preferred channel; name one purpose")
+            channel = (
+                None
+                if _spelling(preferred) in _NO_CHANNEL
+                else _choice(values, "preferred_channel", ContactChannel, _CONTACT_CHANNEL_SYNONYMS)
+            )
+            if purpose is not None:
+                preference["preferred_channels"] = {purpose: channel}
+        return preference
+
+
+class ContactPointsCsvConnector(_RowConnector):
+    """What an ESP or an SMS gateway learnt of addresses and numbers (bounces, verification
+    results, invalid numbers), one row per event.
+
+    Columns: ``event_id, occurred_at, email, phone, contact_point, channel, status, reason``;
+    ``occurred_at`` and ``status`` are required. The address or number is ``contact_point``
+    (which then needs its ``channel``), else the row's ``email`` or ``phone``: ``channel``
+    defaults to email for an e-mail address and sms for a phone number, and says which of the
+    two a row with both is about (such a row without it is an error). ``status`` is verified
+    (also valid, deliverable, ok, confirmed), unverified (unknown, unconfirmed, catch-all,
+    accept-all), bounced (bounce, hard, hard bounce, hardbounce) or invalid (undeliverable).
+    A soft bounce (soft, soft bounce, softbounce) is a temporary failure that changes nothing
+    known about the address: its row yields no record and no error.
+
+    Each other row becomes a :class:`~schemas.ContactPointStatus` at ``occurred_at``, with
+    origin ``bounce`` when bounced or invalid and ``import`` otherwise, identified by the
+    e-mail address or phone number itself (and the row's other one, if valid), so that it
+    joins whoever owns it; a push token or a postal address joins someone only through the
+    row's ``email`` or ``phone``. Its external id is ``event_id``, else a hash of channel,
+    contact point and ``occurred_at``, so a file imported again yields duplicates. ``reason``
+    is cut at :data:`MAX_STATUS_REASON_CHARS`. The source is the ``source`` option (``esp``).
+    """
+
+    name: ClassVar[str] = "contact-points-csv"
+    kinds: ClassVar[tuple[RecordKind, ...]] = (RecordKind.CONTACT_POINT_STATUS,)
+    default_source: ClassVar[str] = "esp"
+    spec: ClassVar[CsvSpec] = CsvSpec(
+        fields=(
+            "event_id",
+            "occurred_at",
+            "email",
+            "phone",
+            "contact_point",
+            "channel",
+            "status",
+            "reason",
+        ),
+        required=("occurred_at", "status"),
+        any_of=(("email", "phone", "contact_point"),),
+    )
+
+    def row_records(self, values: Values, row: Row) -> list[_RecordData]:
+        written = row.get("status")
+        if written is not None and _spelling(written) in _SOFT_BOUNCES:
+            return []
+        status = _choice(values, "status", ContactPointState, _POINT_STATUS_SYNONYMS, required=True)
+        channel, column = self._channel(values)
+        point = None
+        if channel is not None and column is not None:
+            point = _contact_point(values, column, channel)
+        identifiers = self._identifiers(values, channel, point)
+        occurred_at = values.timestamp("occurred_at", required=True)
+        reason = values.text("reason")
+        data = {
+            "source": values.source,
+            "external_id": values.text("event_id") or _content_id(channel, point, occurred_at),
+            "occurred_at": occurred_at,
+            "identifiers": identifiers,
+            "origin": ChangeOrigin.BOUNCE if status in _UNDELIVERABLE else ChangeOrigin.IMPORT,
+            "channel": channel,
+            "contact_point": point,
+            "status": status,
+            "reason": reason[:MAX_STATUS_REASON_CHARS] if reason else None,
+        }
+        return [(ContactPointStatus, data)]
+
+    @staticmethod
+    def _channel(values: Values) -> tuple[ContactChannel | None, str | None]:
+        """The row's channel and the column of its contact point; ``None`` after a problem."""
+        given = _choice(values, "channel", ContactChannel, _CONTACT_CHANNEL_SYNONYMS)
+        present = {name for name in ("contact_point", "email", "phone") if name in values.values}
+        if given is None:
+            if "channel" in values.values:  # unknown: already a problem
+                return None, None
+            if "contact_point" in present:
+                values.fail("channel", "missing (contact_point needs its channel)")
+            elif present == {"email", "phone"}:
+                values.fail("channel", "missing (the row has an e-mail and a phone: which is it?)")
+            elif present:
+                return (
+                    (ContactChannel.EMAIL, "email")
+                    if "email" in present
+                    else (ContactChannel.SMS, "phone")
+                )
+            else:
+                values.problems.append("no email, phone or contact_point")
+            return None, None
+        channel = ContactChannel(given)
+        column = "contact_point" if "contact_point" in present else _point_column(channel)
+        if column is None or column not in present:
+            values.fail(column or "contact_point", f"missing (needed for channel {given})")
+            return channel, None
+        return channel, column
+
+    @staticmethod
+    def _identifiers(
+        values: Values, channel: ContactChannel | None, point: str | None
+    ) -> list[Identifier]:
+        """The contact point itself when it is an e-mail address or a phone number, then the
+        row's other valid ones."""
+        found: dict[str, Identifier] = {}
+        column = None if channel is None else _point_column(channel)
+        if point is not None and column is not None:
+            kind = IdentifierType.EMAIL if column == "email" else IdentifierType.PHONE
+            own = Identifier(type=kind, value=point)
+            found[own.key] = own
+        for identifier in values.identifiers(("email", "phone"), required=False):
+            found.setdefault(identifier.key, identifier)
+        if not found and point is not None and channel is not None:
+            values.problems.append(
+                f"no email or phone to link the {channel.value} contact point to"
+            )
+        return list(found.values())

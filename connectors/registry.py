@@ -5,6 +5,8 @@ from __future__ import annotations
 from connectors.base import Connector
 from connectors.canonical import CanonicalConnector
 from connectors.csv_sources import (
+    ConsentCsvConnector,
+    ContactPointsCsvConnector,
     CustomersCsvConnector,
     PosCsvConnector,
     ReturnsCsvConnector,
@@ -28,6 +30,8 @@ CONNECTORS: dict[str, Connector] = {
         ServiceCsvConnector(),
         CustomersCsvConnector(),
         SurveysCsvConnector(),
+        ConsentCsvConnector(),
+        ContactPointsCsvConnector(),
     )
 }
 

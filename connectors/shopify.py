@@ -2,9 +2,11 @@
 
 Orders come as the REST ``Order`` resource (an export of JSON lines, a JSON array, a REST
 response ``{"orders": [...]}`` or one ``orders/create``/``orders/updated`` webhook body per
-line). Each order yields its :class:`~schemas.Order`, its customer as a :class:`~schemas.Person`
-and one :class:`~schemas.ConsentChange` per marketing consent the customer has been asked for,
-or, when anything in it is wrong, one :class:`~connectors.base.ItemError` for the whole item.
+line). Each order yields its :class:`~schemas.Order`, its customer as a :class:`~schemas.Person`,
+one :class:`~schemas.ConsentChange` per marketing consent the customer has been asked for and,
+when Shopify says the customer's e-mail address is verified, a
+:class:`~schemas.ContactPointStatus` for it; or, when anything in it is wrong, one
+:class:`~connectors.base.ItemError` for the whole item.
 
 Refunds come as the REST ``Refund`` resource (``{"refunds": [...]}``, an array, JSON lines or
 ``refunds/create`` bodies) and become :class:`~schemas.Return` records that name nobody: the
@@ -17,6 +19,7 @@ than its currency has is refused, never rounded.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -62,6 +65,7 @@ class ShopifyOrdersConnector:
         RecordKind.ORDER,
         RecordKind.PERSON,
         RecordKind.CONSENT_CHANGE,
+        RecordKind.CONTACT_POINT_STATUS,
     )
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
@@ -123,6 +127,7 @@ def _order_records(value: Any, source: str, options: ParseOptions) -> list[Canon
     if customer is not None and customer_id is not None:
         records.append(_person(customer, customer_id, created_at, source, region))
         records.extend(_consents(customer, customer_id, source, region))
+        records.extend(_verified_email(customer, customer_id, created_at, source, region))
     return records
 
 
@@ -141,12 +146,20 @@ def _line_item(value: Any, currency: str, path: str) -> Json:
     }
 
 
-def _person(
-    customer: Json, customer_id: str, order_created_at: dt.datetime, source: str, region: str
-) -> CanonicalRecord:
+def _customer_times(
+    customer: Json, order_created_at: dt.datetime
+) -> tuple[dt.datetime, dt.datetime | None]:
+    """When the customer was created (else the order), and its revision if not earlier."""
     occurred_at = _optional_time(customer.get("created_at"), "customer.created_at")
     occurred_at = occurred_at or order_created_at
     updated_at = _optional_time(customer.get("updated_at"), "customer.updated_at")
+    return occurred_at, updated_at if updated_at and updated_at >= occurred_at else None
+
+
+def _person(
+    customer: Json, customer_id: str, order_created_at: dt.datetime, source: str, region: str
+) -> CanonicalRecord:
+    occurred_at, updated_at = _customer_times(customer, order_created_at)
     identifiers = _Identifiers(region)
     identifiers.external(source, customer_id)
     identifiers.email(customer.get("email"), "customer.email")
@@ -157,7 +170,7 @@ def _person(
         "source": source,
         "external_id": customer_id,
         "occurred_at": occurred_at,
-        "updated_at": updated_at if updated_at and updated_at >= occurred_at else None,
+        "updated_at": updated_at,
         "identifiers": identifiers.items,
         "given_name": _text(customer.get("first_name"), "customer.first_name"),
         "family_name": _text(customer.get("last_name"), "customer.last_name"),
@@ -287,6 +300,44 @@ def _consent_record(
         "evidence": evidence,
     }
     return _validate(data, contact.region, path)
+
+
+def _verified_email(
+    customer: Json, customer_id: str, order_created_at: dt.datetime, source: str, region: str
+) -> Iterator[CanonicalRecord]:
+    """The customer's e-mail address as verified, when ``verified_email`` is true.
+
+    One record per customer and address, dated like the customer: it happened when the
+    customer was created and is revised by the customer's ``updated_at``. Shopify bumps
+    ``updated_at`` on any change (every order), so dating the verification by it would let an
+    unrelated edit undo a later bounce seen elsewhere; importing the customer again is a
+    duplicate or a revision, never a new record.
+    """
+    if customer.get("verified_email") is not True:
+        return
+    addresses = _Identifiers(region)
+    email = addresses.email(customer.get("email"), "customer.email")
+    if email is None:  # an invalid address is no contact point
+        return
+    identifiers = _Identifiers(region)
+    identifiers.external(source, customer_id)
+    identifiers.add(IdentifierType.EMAIL, email)
+    occurred_at, updated_at = _customer_times(customer, order_created_at)
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # an id, whatever the length
+    data: Json = {
+        "kind": "contact_point_status",
+        "source": source,
+        "external_id": f"{customer_id}:email:{digest}",
+        "occurred_at": occurred_at,
+        "updated_at": updated_at,
+        "identifiers": identifiers.items,
+        "origin": "import",
+        "evidence": f"{source} verified_email=true",
+        "channel": "email",
+        "contact_point": email,
+        "status": "verified",
+    }
+    yield _validate(data, region, "customer")
 
 
 # --- Refunds --------------------------------------------------------------------------------

@@ -377,7 +377,11 @@ class TestConnectorDeclaration:
     def test_name_and_kinds(self) -> None:
         connector: Connector = SegmentConnector()
         assert connector.name == "segment"
-        assert connector.kinds == (RecordKind.SITE_EVENT, RecordKind.PERSON)
+        assert connector.kinds == (
+            RecordKind.SITE_EVENT,
+            RecordKind.PERSON,
+            RecordKind.CONTACT_POINT_STATUS,
+        )
 
 
 class TestSessionFile:
@@ -1105,6 +1109,97 @@ class TestAlias:
             identifiers=[ext("cust_1"), anon(WEB_ANON)],
             properties={"previousId": WEB_ANON},
         )
+
+
+APNS_TOKEN = "f0e1d2c3b4a5968778695a4b3c2d1e0ff0e1d2c3b4a5968778695a4b3c2d1e0f"
+APNS_TOKEN_ID = "push:dba9766edbe7944b609abdcf70ad5ae9"
+
+
+def push_status(**fields: Any) -> Record:
+    """A dumped push-token status as a ``track`` of :func:`event` carrying APNS_TOKEN yields."""
+    return {
+        "source": "segment",
+        "external_id": APNS_TOKEN_ID,
+        "occurred_at": WHEN_DUMPED,
+        "updated_at": WHEN_DUMPED,
+        "identifiers": [anon(WEB_ANON)],
+        "kind": "contact_point_status",
+        "origin": "import",
+        "actor": None,
+        "evidence": "segment track messageId=m-1 context.device.token",
+        "channel": "push",
+        "contact_point": APNS_TOKEN,
+        "status": "verified",
+        "reason": None,
+        **fields,
+    }
+
+
+def on_device(token: Any = APNS_TOKEN, **fields: Any) -> Record:
+    """A ``track`` of :func:`event` from an iPhone app with ``token`` as its push token."""
+    device = {"manufacturer": "Apple", "type": "ios", "token": token}
+    return event(context={"device": device, "app": {"name": "Example Shop"}}, **fields)
+
+
+class TestPushToken:
+    def test_a_track_with_a_device_token_states_the_token(self) -> None:
+        assert records_of(on_device()) == [site_event(channel="app"), push_status()]
+
+    def test_an_identify_links_the_token_to_the_person(self) -> None:
+        data = on_device(
+            "  " + APNS_TOKEN + " ",
+            type="identify",
+            userId="cust_1",
+            traits={"email": "Ana@Example.com", "phone": "612 34 56 78"},
+        )
+        site, person, status = records_of(data)
+        assert (site["kind"], person["kind"]) == ("site_event", "person")
+        # The event's identifiers, normalised: the phone in E.164 in the default region.
+        assert status == push_status(
+            identifiers=[
+                anon(WEB_ANON),
+                ext("cust_1"),
+                email("ana@example.com"),
+                phone("+34612345678"),
+            ],
+            evidence="segment identify messageId=m-1 context.device.token",
+        )
+
+    def test_a_screen_states_it_too(self) -> None:
+        data = on_device("event", type="screen", name="Home")
+        assert [r["kind"] for r in records_of(data)] == ["site_event", "contact_point_status"]
+
+    @pytest.mark.parametrize("kind", ["page", "alias"])
+    def test_pages_and_aliases_do_not(self, kind: str) -> None:
+        data = on_device("event", type=kind, previousId="cust_0")
+        assert [r["kind"] for r in records_of(data)] == ["site_event"]
+
+    @pytest.mark.parametrize("token", [None, "", "   ", 1234, {"id": "x"}, ["x"], "x" * 4097])
+    def test_an_unusable_token_is_left_out_and_the_event_kept(self, token: Any) -> None:
+        assert records_of(on_device(token)) == [site_event(channel="app")]
+
+    def test_later_events_are_revisions_of_one_record(self) -> None:
+        later = on_device(messageId="m-2", timestamp="2024-05-07T10:00:00Z", userId="cust_1")
+        first, second = (
+            r for r in canonical(parse(jsonl(on_device(), later))) if r.kind != "site_event"
+        )
+        assert (
+            first.record_id == second.record_id == f"segment:contact_point_status:{APNS_TOKEN_ID}"
+        )
+        assert first.revision < second.revision
+        assert [i.key for i in second.identifiers] == [f"anon:{WEB_ANON}", "ext:segment:cust_1"]
+
+    def test_the_same_input_twice_gives_the_same_records(self) -> None:
+        data = jsonl(on_device(), on_device(messageId="m-2"))
+        assert canonical(parse(data)) == canonical(parse(data))
+
+    def test_another_token_is_another_record(self) -> None:
+        statuses = [
+            r
+            for r in canonical(parse(jsonl(on_device(), on_device("a" * 64, messageId="m-2"))))
+            if r.kind == "contact_point_status"
+        ]
+        assert len({s.record_id for s in statuses}) == 2
 
 
 class _EndlessEvents(io.RawIOBase):

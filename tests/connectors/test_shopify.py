@@ -13,14 +13,31 @@ import pytest
 
 from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
 from connectors.shopify import ShopifyOrdersConnector, ShopifyRefundsConnector
-from schemas import ConsentChange, Money, Order, Person, RecordKind, Return
-from schemas.records import LineItem, PostalAddress, ReturnItem
+from schemas import (
+    ConsentChange,
+    ContactPointStatus,
+    Identifier,
+    IdentifierType,
+    Money,
+    Order,
+    Person,
+    RecordKind,
+    Return,
+)
+from schemas.records import (
+    ChangeOrigin,
+    ContactChannel,
+    ContactPointState,
+    LineItem,
+    PostalAddress,
+    ReturnItem,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "shopify"
 ORDERS = ShopifyOrdersConnector()
 REFUNDS = ShopifyRefundsConnector()
 
-R = TypeVar("R", Order, Person, ConsentChange, Return)
+R = TypeVar("R", Order, Person, ConsentChange, ContactPointStatus, Return)
 
 
 def utc(
@@ -121,6 +138,7 @@ class TestDeclarations:
             RecordKind.ORDER,
             RecordKind.PERSON,
             RecordKind.CONSENT_CHANGE,
+            RecordKind.CONTACT_POINT_STATUS,
         )
 
     def test_refunds_connector_names_its_kind(self) -> None:
@@ -137,6 +155,7 @@ class TestRestResponse:
             ("item 1", "order"),
             ("item 1", "person"),
             ("item 1", "consent_change"),  # e-mail subscribed; SMS not_subscribed yields none
+            ("item 1", "contact_point_status"),  # verified_email
             ("item 2", "order"),
             ("item 2", "person"),
             ("item 2", "consent_change"),
@@ -144,6 +163,7 @@ class TestRestResponse:
             ("item 3", "order"),
             ("item 3", "person"),
             ("item 3", "consent_change"),
+            ("item 3", "contact_point_status"),
         ]
 
     def test_web_order(self) -> None:
@@ -521,6 +541,64 @@ class TestConsents:
             "customer.email_marketing_consent.state: unknown consent state 'maybe'",
         ) in errors(results)
         assert not [r for r in results if r.position == "line 12" and isinstance(r, Parsed)]
+
+
+class TestVerifiedEmail:
+    def test_verified_email_becomes_a_contact_point_status(self) -> None:
+        status = records(parse_file(ORDERS, "orders.json"), ContactPointStatus)[0]
+        assert status == ContactPointStatus(
+            source="shopify",
+            external_id="207119551:email:caa7822525c07341082aa1fdde58f99c",
+            occurred_at=utc(2024, 1, 5, 15),  # the customer's created_at
+            updated_at=utc(2024, 3, 13, 20, 9, 55),  # its updated_at: the revision
+            identifiers=[
+                Identifier(type=IdentifierType.EXTERNAL, value="207119551", source="shopify"),
+                Identifier(type=IdentifierType.EMAIL, value="bob.norman@mail.example.com"),
+            ],
+            origin=ChangeOrigin.IMPORT,
+            evidence="shopify verified_email=true",
+            channel=ContactChannel.EMAIL,
+            contact_point="bob.norman@mail.example.com",
+            status=ContactPointState.VERIFIED,
+        )
+
+    def test_the_same_customer_again_is_a_duplicate(self) -> None:
+        first, again = records(parse_file(ORDERS, "orders.json"), ContactPointStatus)
+        assert first == again
+        parsed_twice = records(parse_file(ORDERS, "orders.json"), ContactPointStatus)
+        assert [s.record_id for s in parsed_twice] == [first.record_id, again.record_id]
+
+    def test_a_later_customer_update_is_a_revision_of_the_same_record(self) -> None:
+        before = a_customer(verified_email=True, email="Ana@Example.com")
+        after = a_customer(
+            verified_email=True, email="ana@example.com ", updated_at="2024-06-01T09:00:00Z"
+        )
+        results = parse_values(ORDERS, [an_order(1, customer=before), an_order(2, customer=after)])
+        old, new = records(results, ContactPointStatus)
+        assert (
+            old.record_id
+            == new.record_id
+            == ("shopify:contact_point_status:42:email:8e43ca37701228e74983efdbd0cff5c1")
+        )
+        assert old.occurred_at == new.occurred_at == utc(2024, 1, 1, 9)
+        assert (old.revision, new.revision) == (utc(2024, 4, 1, 9), utc(2024, 6, 1, 9))
+
+    def test_without_customer_dates_it_is_dated_by_the_order(self) -> None:
+        customer = a_customer(verified_email=True, created_at=None, updated_at=None)
+        status = records(parse_values(ORDERS, [an_order(customer=customer)]), ContactPointStatus)
+        assert [(s.occurred_at, s.updated_at) for s in status] == [(utc(2024, 5, 1, 10), None)]
+
+    @pytest.mark.parametrize("verified", [False, None, "true"])
+    def test_only_a_verified_email_is_stated(self, verified: Any) -> None:
+        customer = a_customer(verified_email=verified)
+        results = parse_values(ORDERS, [an_order(customer=customer)])
+        assert summary(results) == [("line 1", "order"), ("line 1", "person")]
+
+    def test_an_invalid_address_is_no_contact_point(self) -> None:
+        customer = a_customer(verified_email=True, email="ana@", phone="+34600123456")
+        results = parse_values(ORDERS, [an_order(email=None, customer=customer)])
+        assert errors(results) == []
+        assert records(results, ContactPointStatus) == []
 
 
 class TestMessyOrders:

@@ -1,0 +1,804 @@
+"""The CSV connectors of contact data: consent and preference changes, contact-point statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pytest
+
+from connectors._csv import parse_mapping
+from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
+from connectors.csv_sources import ConsentCsvConnector, ContactPointsCsvConnector
+from connectors.registry import get_connector
+from schemas import CanonicalRecord, ConsentChange, ContactPointStatus, PreferenceChange
+from schemas.records import (
+    ChangeOrigin,
+    ConsentStatus,
+    ContactChannel,
+    ContactPointState,
+    DoNotContact,
+)
+from tests.connectors.test_csv_sources import (
+    FIXTURES,
+    csv_bytes,
+    email,
+    errors,
+    external,
+    keys,
+    phone,
+    run,
+    utc,
+)
+
+CONSENT = ConsentCsvConnector()
+POINTS = ContactPointsCsvConnector()
+MADRID = ParseOptions(default_region="ES", settings={"time_zone": "Europe/Madrid"})
+SPAIN = ParseOptions(default_region="ES")
+
+CONSENT_HEADER = "change_id,changed_at,customer_id,email,phone,channel,purpose,status"
+PREFERENCE_HEADER = (
+    "change_id,changed_at,customer_id,purpose,do_not_contact,do_not_contact_reason,"
+    "preferred_channel"
+)
+POINTS_HEADER = "event_id,occurred_at,email,phone,contact_point,channel,status,reason"
+CHANNELS = "expected one of email, sms, phone, whatsapp, postal, push"
+POINT_STATES = "expected one of unverified, verified, bounced, invalid"
+
+
+def parsed(results: Iterable[ParseResult]) -> list[tuple[str, CanonicalRecord]]:
+    """Every record with its position (a row may yield two)."""
+    return [(r.position, r.record) for r in results if isinstance(r, Parsed)]
+
+
+def only(results: list[ParseResult]) -> CanonicalRecord:
+    """The one record of one row; fails on anything else."""
+    assert len(results) == 1, results
+    assert isinstance(results[0], Parsed), results[0]
+    return results[0].record
+
+
+def consent_of(row: str, options: ParseOptions = SPAIN) -> ConsentChange:
+    record = only(run(CONSENT, csv_bytes(CONSENT_HEADER, row), options))
+    assert isinstance(record, ConsentChange)
+    return record
+
+
+def consent_error(row: str, header: str = CONSENT_HEADER) -> str:
+    results = run(CONSENT, csv_bytes(header, row), SPAIN)
+    assert len(results) == 1, results
+    assert isinstance(results[0], ItemError), results[0]
+    return results[0].reason
+
+
+def status_of(row: str, options: ParseOptions = SPAIN) -> ContactPointStatus:
+    record = only(run(POINTS, csv_bytes(POINTS_HEADER, row), options))
+    assert isinstance(record, ContactPointStatus)
+    return record
+
+
+def status_error(row: str) -> str:
+    results = run(POINTS, csv_bytes(POINTS_HEADER, row), SPAIN)
+    assert len(results) == 1, results
+    assert isinstance(results[0], ItemError), results[0]
+    return results[0].reason
+
+
+class TestRegistry:
+    def test_both_connectors_are_registered_with_their_kinds(self) -> None:
+        assert get_connector("consent-csv").kinds == ("consent_change", "preference_change")
+        assert get_connector("contact-points-csv").kinds == ("contact_point_status",)
+
+
+# --- consent-csv ----------------------------------------------------------------------------
+
+
+class TestConsentFile:
+    """``consent_changes.csv``: a CRM preference centre's export, local times in Madrid."""
+
+    def test_what_each_row_yields(self) -> None:
+        results = run(CONSENT, "consent_changes.csv", MADRID)
+
+        assert [(p, r.kind) for p, r in parsed(results)] == [
+            ("line 2", "consent_change"),
+            ("line 3", "consent_change"),
+            ("line 4", "consent_change"),
+            ("line 5", "consent_change"),
+            ("line 6", "preference_change"),
+            ("line 7", "consent_change"),  # a status and a preferred channel: both
+            ("line 7", "preference_change"),
+            ("line 12", "consent_change"),
+        ]
+
+    def test_bad_rows_are_rejected_alone_with_their_reason(self) -> None:
+        assert errors(run(CONSENT, "consent_changes.csv", MADRID)) == [
+            (
+                "line 8",
+                "status: unknown value 'maybe'; expected one of opted_in, opted_out, pending",
+            ),
+            ("line 9", "no email, phone or customer_id"),
+            ("line 10", "do_not_contact_reason: missing (do_not_contact is true)"),
+            (
+                "line 11",
+                "email: invalid e-mail address 'ana@': There must be something after the @-sign.",
+            ),
+        ]
+
+    def test_email_opt_in(self) -> None:
+        found = dict(parsed(run(CONSENT, "consent_changes.csv", MADRID)))
+
+        assert found["line 2"] == ConsentChange(
+            source="crm",
+            external_id="PC-1",
+            occurred_at=utc(2024, 9, 1, 10),
+            identifiers=[email("ana.garcia@example.com"), external("CRM-1001", "crm")],
+            origin=ChangeOrigin.IMPORT,
+            evidence="web form /newsletter",
+            channel=ContactChannel.EMAIL,
+            purpose="marketing",  # the default
+            status=ConsentStatus.OPTED_IN,  # "subscribed"
+            contact_point="ana.garcia@example.com",  # the row's e-mail, normalised
+        )
+
+    def test_sms_opt_out_of_a_local_number(self) -> None:
+        consent = dict(parsed(run(CONSENT, "consent_changes.csv", MADRID)))["line 3"]
+
+        assert isinstance(consent, ConsentChange)
+        assert consent.occurred_at == utc(2024, 9, 2, 6)  # 08:00 in Madrid
+        assert (consent.channel, consent.purpose, consent.status) == (
+            "sms",
+            "marketing",
+            "opted_out",
+        )
+        assert consent.contact_point == "+34600123456"  # "600 12 34 56", read in Spain
+        assert keys(consent) == ["phone:+34600123456", "ext:crm:CRM-1001"]
+        assert len(consent.external_id) == 32  # no change_id: derived from the content
+
+    def test_channel_wide_opt_out_by_an_agent(self) -> None:
+        consent = dict(parsed(run(CONSENT, "consent_changes.csv", MADRID)))["line 5"]
+
+        assert isinstance(consent, ConsentChange)
+        assert (consent.channel, consent.purpose, consent.status) == ("email", "all", "opted_out")
+        assert consent.contact_point is None  # no e-mail on the row: the whole channel
+        assert (consent.actor, consent.evidence) == ("agent.maria", "phone call")
+
+    def test_do_not_contact(self) -> None:
+        found = dict(parsed(run(CONSENT, "consent_changes.csv", MADRID)))
+
+        assert found["line 6"] == PreferenceChange(
+            source="crm",
+            external_id="PC-5",
+            occurred_at=utc(2024, 9, 5, 14, 45),
+            identifiers=[external("CRM-1001", "crm")],
+            origin=ChangeOrigin.IMPORT,
+            actor="agent.maria",
+            evidence="call, ticket CC-9001",
+            do_not_contact=DoNotContact(active=True, reason="asked never to be contacted again"),
+        )
+
+    def test_one_row_with_a_status_and_a_preferred_channel(self) -> None:
+        both = [r for p, r in parsed(run(CONSENT, "consent_changes.csv", MADRID)) if p == "line 7"]
+
+        consent, preference = both
+        assert isinstance(consent, ConsentChange)
+        assert isinstance(preference, PreferenceChange)
+        assert consent.status == "opted_in"
+        assert preference.preferred_channels == {"marketing": ContactChannel.SMS}
+        assert preference.do_not_contact is None
+        # One change id, two kinds: two records.
+        assert consent.external_id == preference.external_id == "PC-6"
+        assert consent.record_id != preference.record_id
+        assert consent.occurred_at == preference.occurred_at == utc(2024, 9, 6, 9)
+
+    def test_mapping_file(self) -> None:
+        columns, settings = parse_mapping((FIXTURES / "preferencias.toml").read_text("utf-8"))
+        options = ParseOptions(default_region="ES", mapping=columns, settings=settings)
+
+        results = run(CONSENT, "preferencias.csv", options)
+
+        assert errors(results) == []
+        assert [
+            (p, r.channel, r.purpose, r.status, r.contact_point, r.occurred_at, r.evidence)
+            for p, r in parsed(results)
+            if isinstance(r, ConsentChange)
+        ] == [
+            (
+                "line 2",
+                "sms",
+                "marketing",
+                "opted_out",
+                "+34612345678",
+                utc(2024, 9, 12, 8, 15),
+                "respuesta BAJA",
+            ),
+            (
+                "line 3",
+                "email",
+                "encuestas",
+                "opted_in",
+                "kenji@example.com",
+                utc(2024, 9, 12, 8, 20),
+                "centro de preferencias",
+            ),
+        ]
+
+    def test_a_header_without_a_change_column_stops_the_file(self) -> None:
+        results = run(
+            CONSENT, csv_bytes("changed_at,email,channel", "2024-09-01,a@b.es,email"), SPAIN
+        )
+
+        assert errors(results) == [
+            ("line 1", "no column for any of status, do_not_contact, preferred_channel")
+        ]
+
+
+class TestConsentStatus:
+    @pytest.mark.parametrize(
+        ("written", "status"),
+        [
+            ("opted_in", ConsentStatus.OPTED_IN),
+            ("Opted-In", ConsentStatus.OPTED_IN),
+            ("opt in", ConsentStatus.OPTED_IN),
+            ("optin", ConsentStatus.OPTED_IN),
+            ("subscribed", ConsentStatus.OPTED_IN),
+            ("SUBSCRIBED", ConsentStatus.OPTED_IN),
+            ("yes", ConsentStatus.OPTED_IN),
+            ("Y", ConsentStatus.OPTED_IN),
+            ("true", ConsentStatus.OPTED_IN),
+            ("1", ConsentStatus.OPTED_IN),
+            ("granted", ConsentStatus.OPTED_IN),
+            ("opted_out", ConsentStatus.OPTED_OUT),
+            ("Opt-Out", ConsentStatus.OPTED_OUT),
+            ("optout", ConsentStatus.OPTED_OUT),
+            ("unsubscribed", ConsentStatus.OPTED_OUT),
+            ("no", ConsentStatus.OPTED_OUT),
+            ("N", ConsentStatus.OPTED_OUT),
+            ("false", ConsentStatus.OPTED_OUT),
+            ("FALSE", ConsentStatus.OPTED_OUT),
+            ("0", ConsentStatus.OPTED_OUT),
+            ("revoked", ConsentStatus.OPTED_OUT),
+            ("withdrawn", ConsentStatus.OPTED_OUT),
+            ("pending", ConsentStatus.PENDING),
+            ("Unconfirmed", ConsentStatus.PENDING),
+        ],
+    )
+    def test_spellings(self, written: str, status: ConsentStatus) -> None:
+        consent = consent_of(f"C-1,2024-09-01T10:00:00Z,,ana@example.com,,email,,{written}")
+
+        assert consent.status is status
+
+    @pytest.mark.parametrize("written", ["maybe", "not_subscribed", "2", "cleaned"])
+    def test_anything_else_rejects_the_row(self, written: str) -> None:
+        assert consent_error(f"C-1,2024-09-01T10:00:00Z,,ana@example.com,,email,,{written}") == (
+            f"status: unknown value {written!r}; expected one of opted_in, opted_out, pending"
+        )
+
+    def test_a_bad_row_does_not_stop_the_next(self) -> None:
+        data = csv_bytes(
+            CONSENT_HEADER,
+            "C-1,2024-09-01T10:00:00Z,,ana@example.com,,email,,perhaps",
+            "C-2,2024-09-01T10:00:00Z,,ana@example.com,,email,,opted_out",
+        )
+
+        results = run(CONSENT, data, SPAIN)
+
+        assert errors(results) == [
+            (
+                "line 2",
+                "status: unknown value 'perhaps'; expected one of opted_in, opted_out, pending",
+            )
+        ]
+        assert [(p, r.external_id) for p, r in parsed(results)] == [("line 3", "C-2")]
+
+
+class TestConsentRow:
+    @pytest.mark.parametrize(
+        ("written", "channel"),
+        [
+            ("email", "email"),
+            ("E-Mail", "email"),
+            ("mail", "email"),
+            ("SMS", "sms"),
+            ("text", "sms"),
+            ("phone", "phone"),
+            ("call", "phone"),
+            ("WhatsApp", "whatsapp"),
+        ],
+    )
+    def test_channels_and_their_default_contact_point(self, written: str, channel: str) -> None:
+        consent = consent_of(f"C-1,2024-09-01T10:00:00Z,,Ana@Example.com,600123456,{written},,yes")
+
+        assert consent.channel == channel
+        # The row's e-mail on the email channel, its phone on the phone channels.
+        expected = "ana@example.com" if channel == "email" else "+34600123456"
+        assert consent.contact_point == expected
+
+    @pytest.mark.parametrize(
+        ("written", "channel"), [("postal", "postal"), ("post", "postal"), ("push", "push")]
+    )
+    def test_channels_without_a_default_contact_point(self, written: str, channel: str) -> None:
+        consent = consent_of(f"C-1,2024-09-01T10:00:00Z,,ana@example.com,600123456,{written},,no")
+
+        assert (consent.channel, consent.contact_point) == (channel, None)
+
+    def test_an_explicit_contact_point_wins(self) -> None:
+        data = csv_bytes(
+            CONSENT_HEADER + ",contact_point",
+            "C-1,2024-09-01T10:00:00Z,CRM-1,ana@example.com,,email,,no,Ana.Work@Example.com",
+            "C-2,2024-09-01T10:00:00Z,CRM-1,,,sms,,no,+34 611 22 23 33",
+            "C-3,2024-09-01T10:00:00Z,CRM-1,,,sms,,no,12",
+        )
+
+        results = run(CONSENT, data, SPAIN)
+
+        assert [r.contact_point for _, r in parsed(results) if isinstance(r, ConsentChange)] == [
+            "ana.work@example.com",
+            "+34611222333",
+        ]
+        assert errors(results) == [
+            ("line 4", "contact_point: invalid phone number '12' (read in region ES)")
+        ]
+
+    def test_an_invalid_address_is_never_widened_to_the_whole_channel(self) -> None:
+        assert consent_error("C-1,2024-09-01T10:00:00Z,CRM-1,,12,sms,,no") == (
+            "phone: invalid phone number '12' (read in region ES)"
+        )
+
+    def test_without_an_address_the_change_is_for_the_whole_channel(self) -> None:
+        consent = consent_of("C-1,2024-09-01T10:00:00Z,CRM-1,,,sms,,no")
+
+        assert consent.contact_point is None
+        assert keys(consent) == ["ext:crm:CRM-1"]
+
+    @pytest.mark.parametrize(
+        ("written", "purpose"),
+        [
+            ("", "marketing"),
+            ("all", "all"),
+            ("Newsletter", "newsletter"),
+            ("service updates", "service_updates"),
+        ],
+    )
+    def test_purpose(self, written: str, purpose: str) -> None:
+        assert consent_of(f"C-1,2024-09-01T10:00:00Z,CRM-1,,,email,{written},no").purpose == purpose
+
+    def test_an_invalid_purpose_rejects_the_row(self) -> None:
+        assert consent_error("C-1,2024-09-01T10:00:00Z,CRM-1,,,email,2024 promo!,no") == (
+            "purpose: '2024 promo!' is not a purpose name (a letter, then letters, digits or _)"
+        )
+
+    @pytest.mark.parametrize(
+        ("row", "reason"),
+        [
+            ("C-1,2024-09-01T10:00:00Z,CRM-1,,,email,,", "status: missing"),
+            ("C-1,2024-09-01T10:00:00Z,CRM-1,,,,,yes", "channel: missing"),
+            (
+                "C-1,2024-09-01T10:00:00Z,CRM-1,,,fax,,yes",
+                f"channel: unknown value 'fax'; {CHANNELS}",
+            ),
+            ("C-1,,CRM-1,,,email,,yes", "changed_at: missing"),
+            (
+                "C-1,01/09/2024,CRM-1,,,email,,yes",
+                "changed_at: timestamp '01/09/2024' is not ISO 8601",
+            ),
+            (
+                "C-1,2024-09-01T10:00:00Z,,,,,,",
+                "no email, phone or customer_id; "
+                "nothing to import: no status, do_not_contact or preferred_channel",
+            ),
+        ],
+    )
+    def test_incomplete_rows(self, row: str, reason: str) -> None:
+        assert consent_error(row) == reason
+
+    def test_each_change_keeps_its_own_time(self) -> None:
+        # An older opt-in after a newer opt-out in the file: both are kept, each at its time;
+        # the store's fold decides (the newer opt-out stands).
+        data = csv_bytes(
+            CONSENT_HEADER,
+            ",2024-09-02T10:00:00Z,,ana@example.com,,email,,unsubscribed",
+            ",2024-09-01T10:00:00Z,,ana@example.com,,email,,subscribed",
+        )
+
+        found = [r for _, r in parsed(run(CONSENT, data, SPAIN))]
+
+        assert [(r.occurred_at, r.updated_at) for r in found] == [
+            (utc(2024, 9, 2, 10), None),
+            (utc(2024, 9, 1, 10), None),
+        ]
+        assert found[0].external_id != found[1].external_id
+
+
+class TestPreferenceRow:
+    def test_do_not_contact_lifted(self) -> None:
+        record = only(
+            run(
+                CONSENT, csv_bytes(PREFERENCE_HEADER, "P-1,2024-09-01T10:00:00Z,CRM-1,,no,,"), SPAIN
+            )
+        )
+
+        assert isinstance(record, PreferenceChange)
+        assert record.do_not_contact == DoNotContact(active=False)
+        assert record.preferred_channels == {}
+
+    def test_preferred_channel_for_a_purpose(self) -> None:
+        record = only(
+            run(
+                CONSENT,
+                csv_bytes(PREFERENCE_HEADER, "P-1,2024-09-01T10:00:00Z,CRM-1,surveys,,,WhatsApp"),
+                SPAIN,
+            )
+        )
+
+        assert isinstance(record, PreferenceChange)
+        assert record.preferred_channels == {"surveys": ContactChannel.WHATSAPP}
+        assert record.do_not_contact is None
+
+    def test_none_removes_the_preferred_channel(self) -> None:
+        record = only(
+            run(
+                CONSENT,
+                csv_bytes(PREFERENCE_HEADER, "P-1,2024-09-01T10:00:00Z,CRM-1,,,,none"),
+                SPAIN,
+            )
+        )
+
+        assert isinstance(record, PreferenceChange)
+        assert record.preferred_channels == {"marketing": None}
+
+    @pytest.mark.parametrize(
+        ("row", "reason"),
+        [
+            (
+                "P-1,2024-09-01T10:00:00Z,CRM-1,,maybe,,",
+                "do_not_contact: expected true/false, yes/no or 1/0, not 'maybe'",
+            ),
+            (
+                "P-1,2024-09-01T10:00:00Z,CRM-1,,,moved abroad,",
+                "do_not_contact: missing (do_not_contact_reason is given)",
+            ),
+            (
+                "P-1,2024-09-01T10:00:00Z,CRM-1,,1,,",
+                "do_not_contact_reason: missing (do_not_contact is true)",
+            ),
+            (
+                "P-1,2024-09-01T10:00:00Z,CRM-1,all,,,sms",
+                "purpose: 'all' has no preferred channel; name one purpose",
+            ),
+            (
+                "P-1,2024-09-01T10:00:00Z,CRM-1,,,,pigeon",
+                f"preferred_channel: unknown value 'pigeon'; {CHANNELS}",
+            ),
+        ],
+    )
+    def test_bad_preferences(self, row: str, reason: str) -> None:
+        assert consent_error(row, PREFERENCE_HEADER) == reason
+
+    def test_a_row_is_all_or_nothing(self) -> None:
+        # A good consent change on a row whose preference is bad is rejected with it.
+        header = CONSENT_HEADER + ",preferred_channel"
+        assert consent_error(
+            "C-1,2024-09-01T10:00:00Z,,ana@example.com,,email,,yes,pigeon", header
+        ) == (f"preferred_channel: unknown value 'pigeon'; {CHANNELS}")
+
+
+class TestConsentIdentifiers:
+    def test_phones_in_e164_in_the_default_region(self) -> None:
+        row = "C-1,2024-09-01T10:00:00Z,CRM-1,,(415) 555-2671,sms,,yes"
+
+        us = consent_of(row, ParseOptions(default_region="US"))
+        assert keys(us) == ["phone:+14155552671", "ext:crm:CRM-1"]
+        assert us.contact_point == "+14155552671"
+
+        assert (
+            consent_error(row) == "phone: invalid phone number '(415) 555-2671' (read in region ES)"
+        )
+
+    def test_the_itu_prefix_and_spaces(self) -> None:
+        consent = consent_of("C-1,2024-09-01T10:00:00Z,,,0034 600 12 34 56,whatsapp,,yes")
+
+        assert consent.identifiers == [phone("+34600123456")]
+        assert consent.contact_point == "+34600123456"
+
+    def test_an_invalid_email_is_dropped_while_another_identifier_remains(self) -> None:
+        consent = consent_of("C-1,2024-09-01T10:00:00Z,CRM-1,ana@,600123456,sms,,yes")
+
+        assert keys(consent) == ["phone:+34600123456", "ext:crm:CRM-1"]
+
+    def test_source_option_scopes_customer_ids(self) -> None:
+        options = ParseOptions(settings={"source": "braze"})
+        consent = consent_of("C-1,2024-09-01T10:00:00Z,u-77,,,push,,yes", options)
+
+        assert consent.source == "braze"
+        assert keys(consent) == ["ext:braze:u-77"]
+
+
+class TestConsentIds:
+    def test_parsing_twice_gives_the_same_records(self) -> None:
+        first = parsed(run(CONSENT, "consent_changes.csv", MADRID))
+        again = parsed(run(CONSENT, "consent_changes.csv", MADRID))
+
+        assert [r.record_id for _, r in first] == [r.record_id for _, r in again]
+        assert first == again
+
+    def test_a_derived_id_ignores_how_values_are_written(self) -> None:
+        data = csv_bytes(
+            "changed_at,customer_id,email,phone,channel,purpose,status,do_not_contact,"
+            "do_not_contact_reason",
+            "2024-09-01T12:00:00+02:00,CRM-1,Ana@Example.com,600 12 34 56,E-mail,Marketing,"
+            "yes,true,asked",
+            "2024-09-01T10:00:00Z,CRM-1,ana@example.com,+34600123456,email,marketing,"
+            "subscribed,1,asked",
+        )
+
+        (p1, consent1), (_, pref1), (p2, consent2), (_, pref2) = parsed(run(CONSENT, data, SPAIN))
+
+        assert (p1, p2) == ("line 2", "line 3")
+        assert consent1.record_id == consent2.record_id
+        assert pref1.record_id == pref2.record_id
+
+    @pytest.mark.parametrize(
+        "other",
+        [
+            "2024-09-01T10:00:01Z,CRM-1,ana@example.com,email,marketing,",  # another time
+            "2024-09-01T10:00:00Z,CRM-2,ana@example.com,email,marketing,",  # another person
+            "2024-09-01T10:00:00Z,CRM-1,ana@example.com,sms,marketing,",  # another channel
+            "2024-09-01T10:00:00Z,CRM-1,ana@example.com,email,surveys,",  # another purpose
+            "2024-09-01T10:00:00Z,CRM-1,ana@example.com,email,marketing,ana@work.example.com",
+        ],
+    )
+    def test_a_derived_id_differs_with_what_changed(self, other: str) -> None:
+        data = csv_bytes(
+            "changed_at,customer_id,email,channel,purpose,contact_point,status",
+            "2024-09-01T10:00:00Z,CRM-1,ana@example.com,email,marketing,,yes",
+            other + ",yes",
+        )
+        ids = [
+            r.record_id for _, r in parsed(run(CONSENT, data, ParseOptions(default_region="ES")))
+        ]
+
+        assert len(ids) == 2
+        assert ids[0] != ids[1]
+
+
+# --- contact-points-csv ---------------------------------------------------------------------
+
+
+class TestBouncesFile:
+    """``bounces.csv``: an ESP's bounce and verification export."""
+
+    def test_what_each_row_yields(self) -> None:
+        results = run(POINTS, "bounces.csv", SPAIN)
+
+        assert [
+            (p, r.channel, r.contact_point, r.status, r.origin)
+            for p, r in parsed(results)
+            if isinstance(r, ContactPointStatus)
+        ] == [
+            ("line 2", "email", "ana.garcia@example.com", "bounced", "bounce"),
+            # line 3 is a soft bounce: no record, no error
+            ("line 4", "sms", "+34600123456", "invalid", "bounce"),
+            ("line 5", "email", "kenji@example.com", "verified", "import"),
+            ("line 8", "whatsapp", "+34611222333", "verified", "import"),
+            ("line 10", "push", "f0e1d2c3b4a5968778695a4b3c2d1e0f", "unverified", "import"),
+        ]
+        assert errors(results) == [
+            (
+                "line 6",
+                f"status: unknown value 'maybe'; {POINT_STATES}",
+            ),
+            ("line 7", "occurred_at: missing"),
+            ("line 9", "channel: missing (the row has an e-mail and a phone: which is it?)"),
+        ]
+
+    def test_hard_bounce(self) -> None:
+        found = dict(parsed(run(POINTS, "bounces.csv", SPAIN)))
+
+        assert found["line 2"] == ContactPointStatus(
+            source="esp",
+            external_id="B-1",
+            occurred_at=utc(2024, 9, 10, 8),
+            identifiers=[email("ana.garcia@example.com")],
+            origin=ChangeOrigin.BOUNCE,
+            channel=ContactChannel.EMAIL,
+            contact_point="ana.garcia@example.com",
+            status=ContactPointState.BOUNCED,
+            reason="550 5.1.1 <ana.garcia@example.com>: mailbox unknown",
+        )
+
+    def test_invalid_number_without_an_event_id(self) -> None:
+        status = dict(parsed(run(POINTS, "bounces.csv", SPAIN)))["line 4"]
+
+        assert isinstance(status, ContactPointStatus)
+        assert status.identifiers == [phone("+34600123456")]  # "600 12 34 56" in Spain
+        assert status.reason == "number not assigned"
+        assert len(status.external_id) == 32  # derived from channel, number and time
+
+    def test_a_push_token_joins_through_the_rows_email(self) -> None:
+        status = dict(parsed(run(POINTS, "bounces.csv", SPAIN)))["line 10"]
+
+        assert keys(status) == ["email:ana.garcia@example.com"]
+
+
+class TestContactPointStatus:
+    @pytest.mark.parametrize(
+        ("written", "status"),
+        [
+            ("verified", ContactPointState.VERIFIED),
+            ("Valid", ContactPointState.VERIFIED),
+            ("deliverable", ContactPointState.VERIFIED),
+            ("ok", ContactPointState.VERIFIED),
+            ("confirmed", ContactPointState.VERIFIED),
+            ("unverified", ContactPointState.UNVERIFIED),
+            ("unknown", ContactPointState.UNVERIFIED),
+            ("catch-all", ContactPointState.UNVERIFIED),
+            ("bounced", ContactPointState.BOUNCED),
+            ("bounce", ContactPointState.BOUNCED),
+            ("hard", ContactPointState.BOUNCED),
+            ("hard_bounce", ContactPointState.BOUNCED),
+            ("Hard Bounce", ContactPointState.BOUNCED),
+            ("hardbounce", ContactPointState.BOUNCED),
+            ("invalid", ContactPointState.INVALID),
+            ("undeliverable", ContactPointState.INVALID),
+        ],
+    )
+    def test_spellings(self, written: str, status: ContactPointState) -> None:
+        record = status_of(f"E-1,2024-09-10T08:00:00Z,ana@example.com,,,,{written},")
+
+        assert record.status is status
+        undeliverable = status in (ContactPointState.BOUNCED, ContactPointState.INVALID)
+        assert record.origin is (ChangeOrigin.BOUNCE if undeliverable else ChangeOrigin.IMPORT)
+
+    @pytest.mark.parametrize(
+        "written", ["soft", "soft_bounce", "Soft Bounce", "softbounce", "soft-bounced"]
+    )
+    def test_a_soft_bounce_changes_nothing(self, written: str) -> None:
+        data = csv_bytes(
+            POINTS_HEADER,
+            f"E-1,2024-09-10T08:00:00Z,ana@example.com,,,,{written},452 mailbox full",
+            "E-2,2024-09-10T08:00:00Z,ana@example.com,,,,hard,550 no such user",
+        )
+
+        results = run(POINTS, data, SPAIN)
+
+        assert errors(results) == []
+        assert [(p, r.external_id) for p, r in parsed(results)] == [("line 3", "E-2")]
+
+    @pytest.mark.parametrize("written", ["maybe", "spam_trap", "complained"])
+    def test_anything_else_rejects_the_row(self, written: str) -> None:
+        assert status_error(f"E-1,2024-09-10T08:00:00Z,ana@example.com,,,,{written},") == (
+            f"status: unknown value {written!r}; {POINT_STATES}"
+        )
+
+    def test_a_long_reason_is_cut(self) -> None:
+        record = status_of("E-1,2024-09-10T08:00:00Z,ana@example.com,,,,hard," + "x" * 3000)
+
+        assert record.reason == "x" * 2000
+
+
+class TestContactPointChannel:
+    @pytest.mark.parametrize(
+        ("row", "channel", "point"),
+        [
+            ("ana@example.com,,,", "email", "ana@example.com"),
+            (",600123456,,", "sms", "+34600123456"),
+            (",600123456,,phone", "phone", "+34600123456"),
+            (",600123456,,WhatsApp", "whatsapp", "+34600123456"),
+            ("ana@example.com,600123456,,sms", "sms", "+34600123456"),
+            ("ana@example.com,600123456,,email", "email", "ana@example.com"),
+            (",,Ana@Example.com,email", "email", "ana@example.com"),
+            (",,+34 611 222 333,sms", "sms", "+34611222333"),
+        ],
+    )
+    def test_the_contact_point(self, row: str, channel: str, point: str) -> None:
+        record = status_of(f"E-1,2024-09-10T08:00:00Z,{row},invalid,")
+
+        assert (record.channel, record.contact_point) == (channel, point)
+
+    @pytest.mark.parametrize(
+        ("row", "reason"),
+        [
+            (",,,", "no email, phone or contact_point"),
+            (",,abc123,push", "no email or phone to link the push contact point to"),
+            (",,abc123,", "channel: missing (contact_point needs its channel)"),
+            ("ana@example.com,,,sms", "phone: missing (needed for channel sms)"),
+            (",600123456,,email", "email: missing (needed for channel email)"),
+            ("ana@example.com,,,push", "contact_point: missing (needed for channel push)"),
+            (
+                "ana@example.com,,,fax",
+                f"channel: unknown value 'fax'; {CHANNELS}",
+            ),
+            (
+                "ana@,,,",
+                "email: invalid e-mail address 'ana@': There must be something after the @-sign.",
+            ),
+            (",12,,", "phone: invalid phone number '12' (read in region ES)"),
+        ],
+    )
+    def test_rows_without_a_usable_contact_point(self, row: str, reason: str) -> None:
+        assert status_error(f"E-1,2024-09-10T08:00:00Z,{row},bounced,") == reason
+
+    def test_a_header_without_an_address_column_stops_the_file(self) -> None:
+        results = run(
+            POINTS, csv_bytes("occurred_at,status,customer", "2024-09-10,hard,C-1"), SPAIN
+        )
+
+        assert errors(results) == [("line 1", "no column for any of email, phone, contact_point")]
+
+
+class TestContactPointIdentifiers:
+    def test_phones_in_e164_in_the_default_region(self) -> None:
+        row = "E-1,2024-09-10T08:00:00Z,,(415) 555-2671,,,invalid,"
+
+        us = status_of(row, ParseOptions(default_region="US"))
+        assert (us.contact_point, keys(us)) == ("+14155552671", ["phone:+14155552671"])
+
+        assert (
+            status_error(row) == "phone: invalid phone number '(415) 555-2671' (read in region ES)"
+        )
+
+    def test_the_point_itself_then_the_rows_other_identifier(self) -> None:
+        record = status_of(
+            "E-1,2024-09-10T08:00:00Z,Ana@Example.com,0034 600 12 34 56,,sms,invalid,"
+        )
+
+        assert keys(record) == ["phone:+34600123456", "email:ana@example.com"]
+
+    def test_an_invalid_other_identifier_is_dropped(self) -> None:
+        record = status_of("E-1,2024-09-10T08:00:00Z,ana@,600123456,,sms,invalid,")
+
+        assert keys(record) == ["phone:+34600123456"]
+
+    def test_mapping_file_of_an_sms_gateway(self) -> None:
+        columns, settings = parse_mapping(
+            '[columns]\nphone = "msisdn"\noccurred_at = "fecha"\nstatus = "resultado"\n'
+            'reason = "detalle"\n\n[options]\nsource = "smsgw"\ndelimiter = ";"\n'
+            'time_zone = "Europe/Madrid"\n'
+        )
+        options = ParseOptions(default_region="ES", mapping=columns, settings=settings)
+        data = csv_bytes(
+            "msisdn;fecha;resultado;detalle",
+            "612345678;2024-09-10 10:00;invalid;unknown subscriber",
+        )
+
+        record = only(run(POINTS, data, options))
+
+        assert isinstance(record, ContactPointStatus)
+        assert (record.source, record.channel, record.contact_point) == (
+            "smsgw",
+            "sms",
+            "+34612345678",
+        )
+        assert record.occurred_at == utc(2024, 9, 10, 8)
+
+
+class TestContactPointIds:
+    def test_parsing_twice_gives_the_same_records(self) -> None:
+        first = parsed(run(POINTS, "bounces.csv", SPAIN))
+        again = parsed(run(POINTS, "bounces.csv", SPAIN))
+
+        assert [r.record_id for _, r in first] == [r.record_id for _, r in again]
+        assert first == again
+
+    def test_a_derived_id_ignores_how_values_are_written(self) -> None:
+        data = csv_bytes(
+            POINTS_HEADER,
+            ",2024-09-10T10:00:00+02:00,,600 12 34 56,,SMS,hard bounce,",
+            ",2024-09-10T08:00:00Z,,+34600123456,,sms,bounced,",
+        )
+
+        first, second = (r for _, r in parsed(run(POINTS, data, SPAIN)))
+
+        assert first.record_id == second.record_id
+
+    def test_a_derived_id_differs_by_point_channel_and_time(self) -> None:
+        data = csv_bytes(
+            POINTS_HEADER,
+            ",2024-09-10T08:00:00Z,,600123456,,sms,invalid,",
+            ",2024-09-10T08:00:00Z,,600123456,,whatsapp,invalid,",
+            ",2024-09-10T08:00:00Z,,611222333,,sms,invalid,",
+            ",2024-09-10T08:00:01Z,,600123456,,sms,invalid,",
+        )
+
+        ids = [r.record_id for _, r in parsed(run(POINTS, data, SPAIN))]
+
+        assert len(set(ids)) == 4
