@@ -574,7 +574,8 @@ class TestBestChannels:
 
         ranked = best_channels(facts, "marketing", T0, SPAIN)
 
-        assert ranked[0].channel == "sms" and ranked[0].basis is Basis.INFERRED
+        assert ranked[0].channel == "sms"
+        assert ranked[0].basis is Basis.INFERRED
 
     def test_only_usable_channels(self) -> None:
         records = [consent("opted_out", channel="phone", purpose="all", point=None)]
@@ -597,5 +598,6 @@ class TestBestChannels:
 
         top = best_channels(facts, "service", night, SPAIN)[0]
 
-        assert top.channel == "phone" and not top.decision.allowed
+        assert top.channel == "phone"
+        assert not top.decision.allowed
         assert top.decision.next_allowed_at == dt.datetime(2026, 6, 11, 6, 0, tzinfo=UTC)

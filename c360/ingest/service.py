@@ -22,7 +22,7 @@ from c360.identity.merge import MergeService
 from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
 from c360.ingest.repository import DeadLetterRepository
-from c360.profiles.metrics import Aggregate, contribution
+from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
 from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
@@ -315,7 +315,7 @@ class IngestService:
         added: dict[str, Aggregate] = {}
         for doc, outcome in zip(docs, outcomes, strict=True):
             profile_id = doc.get("profile_id")
-            if profile_id is None or outcome == "duplicate":
+            if profile_id is None or outcome == "duplicate" or doc["kind"] not in COUNTED_KINDS:
                 continue
             if outcome == "updated":
                 recompute.add(profile_id)
@@ -386,15 +386,19 @@ class IngestService:
             batch = [docs[i] for i in pending]
             stored = await self._records.revisions(doc["_id"] for doc in batch)
             decided, inserts, replaces = decide_writes(batch, stored)
-            changing = {d["profile_id"] for d in inserts if "profile_id" in d}
-            changing |= {d["profile_id"] for d, _ in replaces if "profile_id" in d}
+            counted = [
+                d for d in [*inserts, *(d for d, _ in replaces)] if d["kind"] in COUNTED_KINDS
+            ]
+            changing = {d["profile_id"] for d in counted if "profile_id" in d}
             await self._profiles.metrics.announce(changing - announced, token)
             announced |= changing
             lost = await self._records.write(inserts, replaces)
             moved_from |= {
                 seen.profile_id
                 for doc, seen in replaces
-                if seen.profile_id is not None and doc["_id"] not in lost
+                if seen.profile_id is not None
+                and doc["_id"] not in lost
+                and doc["kind"] in COUNTED_KINDS
             }
             for index, outcome in zip(pending, decided, strict=True):
                 outcomes[index] = outcome

@@ -124,6 +124,11 @@ def _pairs(counter: Mapping[Any, int]) -> list[list[Any]]:
     return [[key, value] for key, value in sorted(counter.items()) if value]
 
 
+# The record kinds metrics are computed from; the others (people, consent, preferences, the
+# contact log, contact points) change no aggregate, so amending or moving one needs no recount.
+COUNTED_KINDS = frozenset({"order", "return", "service_case", "survey_response", "site_event"})
+
+
 def contribution(doc: Document) -> Aggregate:
     """What one stored record adds to its profile's aggregate."""
     facts = Aggregate()

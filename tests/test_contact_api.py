@@ -1,0 +1,551 @@
+"""Contact preferences and the policy through the store and the HTTP app: the agent's view,
+double opt-in, one-click unsubscribe, GPC, the contact log and caps, do-not-contact, connector
+consent under the same rules, merges that must not widen consent, and per-role access."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from c360.auth.service import Role
+from c360.contact.links import LinkExpired
+from c360.contact.service import ConfirmationRefused
+from c360.ingest.files import import_file
+from c360.services import Services
+from connectors import ParseOptions
+from schemas import IdentifierType
+from tests import factories as f
+from tests.conftest import asgi_client
+
+EMAIL = "ana@example.com"
+MOBILE = "+34600123456"
+
+
+def consent(
+    status: str,
+    occurred_at: str,
+    *,
+    external_id: str,
+    channel: str = "email",
+    purpose: str = "marketing",
+    point: str | None = EMAIL,
+) -> f.Record:
+    record: f.Record = {
+        "kind": "consent_change",
+        "source": "shop",
+        "external_id": external_id,
+        "occurred_at": occurred_at,
+        "identifiers": [f.email(EMAIL)],
+        "channel": channel,
+        "purpose": purpose,
+        "status": status,
+    }
+    if point is not None:
+        record["contact_point"] = point
+    return record
+
+
+ANA: list[f.Record | str] = [
+    f.person(
+        identifiers=[f.external("crm", "C-1"), f.email(EMAIL), f.phone("+34 600 12 34 56")],
+        time_zone="Europe/Madrid",
+        country="ES",
+    ),
+    *[
+        f.service_case(
+            external_id=f"T-{n}",
+            channel="phone",
+            occurred_at=f"2026-0{n}-01T09:00:00Z",
+            identifiers=[f.email(EMAIL)],
+        )
+        for n in range(1, 5)
+    ],
+]
+DECISION = """query($id: ID!, $channel: ContactChannel!, $purpose: Purpose!, $at: DateTime) {
+  contactDecision(profileId: $id, channel: $channel, purpose: $purpose, at: $at) {
+    __typename
+    ... on ContactDecision { allowed contactPoint nextAllowedAt timeZones unsubscribeUrl
+                             reasons { code message } }
+    ... on Error { code message } } }"""
+AGENT_VIEW = """query($id: ID!) { profile(id: $id) { ... on Profile {
+  lastSeenAt
+  preferredChannel { channel basis reason allowedNow contactPoint }
+  contactPreferences {
+    doNotContact { active reason set { origin actor } }
+    preferredChannels { purpose channel set { origin source actor } }
+    timeZone effectiveQuietHours { start end }
+    frequencyCaps { channel purpose maxContacts perDays setBy }
+    contactPoints { channel value status }
+    consents { channel contactPoint purpose status source }
+  }
+  consentHistory(first: 50) { edges { node { __typename source
+    ... on ConsentChangeRecord { status origin actor evidence purpose }
+    ... on PreferenceChangeRecord { origin actor }
+    ... on ContactPointStatusRecord { pointStatus: status origin } } } }
+  timeline(first: 50, kinds: [OUTBOUND_CONTACT]) { edges { node { __typename
+    ... on OutboundContactRecord { channel purpose campaign outcome } } } }
+} } }"""
+RECORD_CONSENT = """mutation($input: RecordConsentInput!) { recordConsent(input: $input) {
+  __typename
+  ... on ConsentRecorded { status confirmationUrl confirmationExpiresAt gpcRecorded
+                           profile { id } }
+  ... on Error { code message } } }"""
+SET_PREFS = """mutation($input: ContactPreferenceInput!) { setContactPreference(input: $input) {
+  __typename ... on PreferencesChanged { gpcRecorded } ... on Error { code message } } }"""
+DNC = """mutation($id: ID!, $active: Boolean!, $reason: String) {
+  setDoNotContact(profileId: $id, active: $active, reason: $reason) {
+    __typename ... on Error { code message } } }"""
+RECORD_CONTACT = """mutation($input: RecordContactInput!) { recordContact(input: $input) {
+  __typename
+  ... on ContactRecorded { contact { channel campaign } decision { allowed } }
+  ... on Error { code message } } }"""
+
+
+@pytest.fixture
+async def ana(services: Services, tmp_path: Path) -> str:
+    path = f.write_jsonl(tmp_path / "ana.jsonl", ANA)
+    summary = await import_file(
+        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+    )
+    assert summary.rejected == 0, summary.errors
+    profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
+    return str(profile["_id"])
+
+
+@pytest.fixture
+async def agent(app: FastAPI, services: Services) -> Any:
+    async with asgi_client(app, await f.api_key(services, Role.AGENT)) as client:
+        yield client
+
+
+@pytest.fixture
+async def marketing(app: FastAPI, services: Services) -> Any:
+    async with asgi_client(app, await f.api_key(services, Role.MARKETING)) as client:
+        yield client
+
+
+async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
+    response = await client.post("/graphql", json={"query": query, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert "errors" not in body, body["errors"]
+    return body["data"]
+
+
+async def decision(
+    client: httpx.AsyncClient, profile_id: str, channel: str = "EMAIL", **more: Any
+) -> dict[str, Any]:
+    purpose = more.pop("purpose", "marketing")
+    data = await gql(client, DECISION, id=profile_id, channel=channel, purpose=purpose, **more)
+    result: dict[str, Any] = data["contactDecision"]
+    return result
+
+
+def codes(result: dict[str, Any]) -> list[str]:
+    return [r["code"].lower() for r in result["reasons"]]  # GraphQL enum names, upper-case
+
+
+def path_of(url: str) -> str:
+    return urlsplit(url).path
+
+
+async def view(client: httpx.AsyncClient, profile_id: str) -> dict[str, Any]:
+    profile: dict[str, Any] = (await gql(client, AGENT_VIEW, id=profile_id))["profile"]
+    return profile
+
+
+class TestAgentView:
+    async def test_inferred_then_explicit_preferred_channel(
+        self, agent: httpx.AsyncClient, ana: str
+    ) -> None:
+        before = (await view(agent, ana))["preferredChannel"]
+        assert before["channel"] == "PHONE"
+        assert before["basis"] == "INFERRED"
+        assert before["reason"] == "4 of the last 4 conversations were by phone."
+
+        changed = await gql(
+            agent,
+            SET_PREFS,
+            input={
+                "profileId": ana,
+                "preferredChannels": [{"purpose": "service", "channel": "EMAIL"}],
+                "timeZone": "America/New_York",
+                "frequencyCaps": [
+                    {"channel": "EMAIL", "purpose": "marketing", "maxContacts": 1, "perDays": 30}
+                ],
+                "evidence": "asked on the phone, case T-4",
+            },
+        )
+        assert changed["setContactPreference"]["__typename"] == "PreferencesChanged"
+
+        profile = await view(agent, ana)
+        assert profile["preferredChannel"]["channel"] == "EMAIL"
+        assert profile["preferredChannel"]["basis"] == "EXPLICIT"
+        assert profile["preferredChannel"]["contactPoint"] == EMAIL
+        prefs = profile["contactPreferences"]
+        assert prefs["timeZone"] == "America/New_York"
+        [chosen] = prefs["preferredChannels"]
+        assert chosen["purpose"] == "service"
+        assert chosen["set"]["origin"] == "AGENT"
+        assert chosen["set"]["source"] == "c360"
+        assert "agent for tests" in chosen["set"]["actor"]
+        caps = {(c["channel"], c["purpose"]): c for c in prefs["frequencyCaps"]}
+        assert caps[("EMAIL", "marketing")]["maxContacts"] == 1
+        assert caps[("EMAIL", "marketing")]["setBy"] == "customer"
+        assert caps[("SMS", "marketing")]["setBy"] == "default"
+        assert {(p["channel"], p["value"]) for p in prefs["contactPoints"]} >= {
+            ("EMAIL", EMAIL),
+            ("PHONE", MOBILE),
+            ("SMS", MOBILE),
+        }
+        [history] = profile["consentHistory"]["edges"]
+        assert history["node"]["__typename"] == "PreferenceChangeRecord"
+
+    async def test_bad_input_is_refused_and_nothing_stored(
+        self, agent: httpx.AsyncClient, ana: str
+    ) -> None:
+        refusals = [
+            {"purpose": "raffle"},
+            {"contactPoint": "someone.else@example.com"},
+            {"status": "PENDING"},
+            {"origin": "GPC"},
+        ]
+        for change in refusals:
+            data = await gql(
+                agent,
+                RECORD_CONSENT,
+                input={
+                    "profileId": ana,
+                    "channel": "EMAIL",
+                    "purpose": "marketing",
+                    "status": "OPTED_OUT",
+                    **change,
+                },
+            )
+            assert data["recordConsent"]["__typename"] == "InvalidInputError", change
+        bad_window = {"days": ["MONDAY"], "start": "12:00", "end": "09:00"}
+        data = await gql(agent, SET_PREFS, input={"profileId": ana, "contactWindows": [bad_window]})
+        assert data["setContactPreference"]["__typename"] == "InvalidInputError"
+        assert "ends after it starts" in data["setContactPreference"]["message"]
+        assert (await view(agent, ana))["consentHistory"]["edges"] == []
+
+
+class TestDoubleOptIn:
+    async def test_pending_until_confirmed_once(
+        self, agent: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+    ) -> None:
+        data = await gql(
+            agent,
+            RECORD_CONSENT,
+            input={
+                "profileId": ana,
+                "channel": "EMAIL",
+                "purpose": "marketing",
+                "status": "OPTED_IN",
+                "origin": "PREFERENCE_CENTRE",
+            },
+        )
+        receipt = data["recordConsent"]
+        assert receipt["status"] == "PENDING"
+        assert receipt["confirmationUrl"]
+        assert codes(await decision(agent, ana)) == ["consent_pending"]
+
+        link = path_of(receipt["confirmationUrl"])
+        page = await client.get(link)
+        assert page.status_code == 200
+        assert "Confirm" in page.text
+        assert codes(await decision(agent, ana)) == ["consent_pending"]  # a GET changes nothing
+
+        confirmed = await client.post(link)
+        assert confirmed.status_code == 200
+        result = await decision(agent, ana)
+        assert result["allowed"]
+        assert codes(result) == ["opted_in"]
+        assert result["contactPoint"] == EMAIL
+
+        again = await client.post(link)
+        assert again.status_code == 410
+        assert "already used" in again.text
+        unknown = await client.post("/consent/confirm/not-a-token")
+        assert unknown.status_code == 404
+
+        prefs = (await view(agent, ana))["contactPreferences"]
+        assert {"channel": "EMAIL", "value": EMAIL, "status": "VERIFIED"} in prefs["contactPoints"]
+
+    async def test_an_expired_link_is_refused(self, services: Services, ana: str) -> None:
+        now = dt.datetime.now(dt.UTC)
+        receipt = await services.contact.record_consent(
+            ana, "email", "marketing", "opted_in", EMAIL, _actor(), now
+        )
+        assert receipt.confirmation_url is not None
+        token = receipt.confirmation_url.rsplit("/", 1)[1]
+        later = now + dt.timedelta(hours=73)
+
+        with pytest.raises(ConfirmationRefused, match="expired"):
+            await services.contact.confirm(token, later, evidence=None)
+        decided = await services.contact.decide(ana, "email", "marketing", later)
+        assert [r.code for r in decided.reasons] == ["consent_pending"]
+
+
+def _actor() -> Any:
+    from c360.contact.service import Actor
+    from schemas.records import ChangeOrigin
+
+    return Actor(ChangeOrigin.PREFERENCE_CENTRE, "tests")
+
+
+class TestUnsubscribe:
+    async def _opted_in(self, services: Services, profile_id: str) -> str:
+        await services.contact.record_consent(
+            profile_id,
+            "email",
+            "marketing",
+            "opted_in",
+            EMAIL,
+            _actor_import(),
+            dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+        )
+        return profile_id
+
+    async def test_one_click(
+        self, services: Services, agent: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+    ) -> None:
+        await self._opted_in(services, ana)
+        result = await decision(agent, ana)
+        assert result["allowed"]
+        assert result["unsubscribeUrl"]
+        link = path_of(result["unsubscribeUrl"])
+
+        page = await client.get(link)
+        assert page.status_code == 200
+        assert "a•••@example.com" in page.text
+        assert (await decision(agent, ana))["allowed"]  # a GET changes nothing
+
+        refused = await client.post(link, content=b"")
+        assert refused.status_code == 400
+        done = await client.post(
+            link,
+            content=b"List-Unsubscribe=One-Click",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert done.status_code == 200
+        assert "no longer receive" in done.text
+        assert not done.is_redirect
+        assert codes(await decision(agent, ana)) == ["purpose_opted_out"]
+
+        twice = await client.post(link, data={"List-Unsubscribe": "One-Click"})
+        assert twice.status_code == 200
+        history = (await view(agent, ana))["consentHistory"]["edges"]
+        origins = [e["node"].get("origin") for e in history]
+        assert origins.count("UNSUBSCRIBE_LINK") == 1  # following it twice is one change
+
+    async def test_tampered_and_expired_links(
+        self, services: Services, agent: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+    ) -> None:
+        await self._opted_in(services, ana)
+        link = path_of((await decision(agent, ana))["unsubscribeUrl"])
+        token = link.rsplit("/", 1)[1]
+        tampered = f"/unsubscribe/{token[:-2]}{'A' if token[-2] != 'A' else 'B'}{token[-1]}"
+
+        for method in ("GET", "POST"):
+            response = await client.request(
+                method, tampered, data={"List-Unsubscribe": "One-Click"}
+            )
+            assert response.status_code == 403, response.text
+        with pytest.raises(LinkExpired):
+            await services.contact.unsubscribe(
+                token, "test", dt.datetime.now(dt.UTC) + dt.timedelta(days=181)
+            )
+        assert (await decision(agent, ana))["allowed"]
+
+
+def _actor_import() -> Any:
+    from c360.contact.service import Actor
+    from schemas.records import ChangeOrigin
+
+    return Actor(ChangeOrigin.IMPORT, "tests")
+
+
+class TestGlobalPrivacyControl:
+    async def test_sec_gpc_from_the_preference_centre_opts_out_of_marketing(
+        self, app: FastAPI, services: Services, agent: httpx.AsyncClient, ana: str
+    ) -> None:
+        headers = {**(await f.api_key(services, Role.MARKETING)), "Sec-GPC": "1"}
+        async with asgi_client(app, headers) as centre:
+            data = await gql(
+                centre,
+                SET_PREFS,
+                input={"profileId": ana, "language": "es", "origin": "PREFERENCE_CENTRE"},
+            )
+        assert data["setContactPreference"]["gpcRecorded"] is True
+        for channel in ("EMAIL", "SMS", "PHONE"):
+            result = await decision(agent, ana, channel=channel)
+            assert codes(result)[0] == "purpose_opted_out", channel
+        service = await decision(agent, ana, channel="PHONE", purpose="service")
+        assert service["allowed"] or codes(service) == ["quiet_hours"]
+        history = (await view(agent, ana))["consentHistory"]["edges"]
+        assert {e["node"].get("origin") for e in history} >= {"GPC", "PREFERENCE_CENTRE"}
+
+
+class TestContactLogAndCaps:
+    async def test_caps_count_logged_contacts_and_they_are_not_activity(
+        self, services: Services, agent: httpx.AsyncClient, ana: str
+    ) -> None:
+        await services.contact.record_consent(
+            ana,
+            "email",
+            "marketing",
+            "opted_in",
+            EMAIL,
+            _actor_import(),
+            dt.datetime.now(dt.UTC) - dt.timedelta(days=20),
+        )
+        seen_before = (await view(agent, ana))["lastSeenAt"]
+        now = dt.datetime.now(dt.UTC)
+        for days, campaign in ((3, "autumn"), (1, "black-friday")):
+            at = (now - dt.timedelta(days=days)).isoformat()
+            data = await gql(
+                agent,
+                RECORD_CONTACT,
+                input={
+                    "profileId": ana,
+                    "channel": "EMAIL",
+                    "purpose": "marketing",
+                    "campaign": campaign,
+                    "occurredAt": at,
+                    "externalId": campaign,
+                },
+            )
+            assert data["recordContact"]["decision"]["allowed"], data
+
+        capped = await decision(agent, ana)
+        assert codes(capped) == ["frequency_cap"]
+        frees = dt.datetime.fromisoformat(capped["nextAllowedAt"])
+        assert abs(frees - (now - dt.timedelta(days=3) + dt.timedelta(days=7))) < dt.timedelta(
+            seconds=5
+        )
+        profile = await view(agent, ana)
+        assert profile["lastSeenAt"] == seen_before
+        campaigns = [e["node"]["campaign"] for e in profile["timeline"]["edges"]]
+        assert campaigns == ["black-friday", "autumn"]
+
+        again = await gql(
+            agent,
+            RECORD_CONTACT,
+            input={
+                "profileId": ana,
+                "channel": "EMAIL",
+                "purpose": "marketing",
+                "campaign": "autumn",
+                "occurredAt": (now - dt.timedelta(days=3)).isoformat(),
+                "externalId": "autumn",
+            },
+        )
+        assert again["recordContact"]["__typename"] == "ContactRecorded"
+        assert len((await view(agent, ana))["timeline"]["edges"]) == 2  # the same send: one
+
+
+class TestDoNotContact:
+    async def test_stops_everything_until_lifted(self, agent: httpx.AsyncClient, ana: str) -> None:
+        stopped = await gql(agent, DNC, id=ana, active=True, reason="customer is deceased")
+        assert stopped["setDoNotContact"]["__typename"] == "PreferencesChanged"
+        result = await decision(agent, ana, channel="PHONE", purpose="service")
+        assert codes(result)[0] == "do_not_contact"
+        assert "deceased" in result["reasons"][0]["message"]
+        profile = await view(agent, ana)
+        assert profile["preferredChannel"] is None
+        assert profile["contactPreferences"]["doNotContact"]["active"] is True
+
+        no_reason = await gql(agent, DNC, id=ana, active=True)
+        assert no_reason["setDoNotContact"]["__typename"] == "InvalidInputError"
+        await gql(agent, DNC, id=ana, active=False)
+        assert (await view(agent, ana))["preferredChannel"]["channel"] == "PHONE"
+
+
+class TestConnectorConsentUnderTheSameRules:
+    async def test_older_data_never_overrides_a_newer_opt_out(
+        self,
+        services: Services,
+        agent: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        ana: str,
+        tmp_path: Path,
+    ) -> None:
+        newer = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+        await services.contact.record_consent(
+            ana, "email", "marketing", "opted_out", EMAIL, _actor(), newer
+        )
+        path = f.write_jsonl(
+            tmp_path / "old.jsonl",
+            [consent("opted_in", "2026-01-01T00:00:00Z", external_id="old-optin")],
+        )
+        summary = await import_file(
+            services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        )
+        assert summary.inserted == 1
+        assert codes(await decision(agent, ana)) == ["purpose_opted_out"]
+
+
+class TestMerges:
+    async def test_merging_never_widens_and_unmerging_restores(
+        self, services: Services, agent: httpx.AsyncClient, ana: str, tmp_path: Path
+    ) -> None:
+        other = "ana.work@example.com"
+        path = f.write_jsonl(
+            tmp_path / "work.jsonl",
+            [
+                f.person(external_id="C-2", identifiers=[f.email(other)], given_name="Ana"),
+                {
+                    **consent("opted_in", "2026-05-01T00:00:00Z", external_id="w-in", point=other),
+                    "identifiers": [f.email(other)],
+                },
+            ],
+        )
+        await import_file(services.ingest, "canonical", str(path), ParseOptions())
+        work = str((await services.profiles.by_identifier(IdentifierType.EMAIL, other))["_id"])
+        now = dt.datetime.now(dt.UTC)
+        await services.contact.record_consent(
+            ana, "email", None, "opted_out", None, _actor(), now - dt.timedelta(days=1)
+        )  # Ana: no e-mail at all, newer than the work address's opt-in
+        assert (await decision(agent, work))["allowed"]
+
+        entry = await services.merges.merge(ana, work, actor="test", reason="same person", now=now)
+        merged = await decision(agent, ana)
+        assert not merged["allowed"]
+        assert codes(merged) == ["channel_opted_out"]
+
+        await services.merges.unmerge(entry["_id"], now, actor="test", reason="not the same")
+        assert (await decision(agent, work))["allowed"]
+        assert codes(await decision(agent, ana)) == ["channel_opted_out"]
+
+
+class TestMarketingRole:
+    async def test_decision_hands_out_the_point_the_profile_masks_it(
+        self, services: Services, marketing: httpx.AsyncClient, ana: str
+    ) -> None:
+        await services.contact.record_consent(
+            ana,
+            "email",
+            "marketing",
+            "opted_in",
+            EMAIL,
+            _actor_import(),
+            dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+        )
+        assert (await decision(marketing, ana))["contactPoint"] == EMAIL
+        prefs = (await view(marketing, ana))["contactPreferences"]
+        values = {p["value"] for p in prefs["contactPoints"]}
+        assert EMAIL not in values
+        assert "a•••@example.com" in values
+
+    async def test_export_needs_a_key(self, client: httpx.AsyncClient, ana: str) -> None:
+        response = await client.get(
+            "/audiences/export", params={"channel": "email", "purpose": "marketing"}
+        )
+        assert response.status_code == 401
