@@ -507,9 +507,13 @@ class ContactService:
         *records: CanonicalRecord,
         identities: Sequence[Document] = (),
     ) -> None:
+        """Store the records on the profile, in one write per identity they follow."""
+        by_link: dict[str | None, list[CanonicalRecord]] = {}
         for record in records:
             point = getattr(record, "contact_point", None)
-            await self._ingest.append(profile_id, [record], _link_key(record, point, identities))
+            by_link.setdefault(_link_key(record, point, identities), []).append(record)
+        for link, group in by_link.items():
+            await self._ingest.append(profile_id, group, link)
 
 
 def _check_usable(doc: Document | None, now_ms: int) -> None:
