@@ -352,11 +352,15 @@ class ProvenancedRecord(IdentifiedRecord):
     )
 
 
-def _normalized_point(channel: ContactChannel | None, value: str, region: str | None) -> str:
+def _normalized_point(value: str | None, info: ValidationInfo) -> str | None:
+    """A contact point as its channel's identifier is normalised (e-mail, E.164)."""
+    channel = info.data.get("channel")
+    if value is None:
+        return None
     if channel is ContactChannel.EMAIL:
         return normalize_email(value)
     if channel in PHONE_CHANNELS:
-        return normalize_phone(value, region)
+        return normalize_phone(value, (info.context or {}).get("default_region"))
     return value
 
 
@@ -375,13 +379,7 @@ class ConsentChange(ProvenancedRecord):
         default=None, max_length=320, description="The address or number it applies to."
     )
 
-    @field_validator("contact_point")
-    @classmethod
-    def _normalize_contact_point(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return value
-        region = (info.context or {}).get("default_region")
-        return _normalized_point(info.data.get("channel"), value, region)
+    _normalize_contact_point = field_validator("contact_point")(_normalized_point)
 
 
 class ContactPointState(enum.StrEnum):
@@ -401,11 +399,7 @@ class ContactPointStatus(ProvenancedRecord):
     status: ContactPointState
     reason: str | None = Field(default=None, max_length=2000, examples=["550 mailbox unknown"])
 
-    @field_validator("contact_point")
-    @classmethod
-    def _normalize_contact_point(cls, value: str, info: ValidationInfo) -> str:
-        region = (info.context or {}).get("default_region")
-        return _normalized_point(info.data.get("channel"), value, region)
+    _normalize_contact_point = field_validator("contact_point")(_normalized_point)
 
 
 class Weekday(enum.StrEnum):
@@ -545,13 +539,7 @@ class OutboundContact(IdentifiedRecord):
     outcome: ContactOutcome = ContactOutcome.SENT
     actor: str | None = Field(default=None, max_length=256)
 
-    @field_validator("contact_point")
-    @classmethod
-    def _normalize_contact_point(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return value
-        region = (info.context or {}).get("default_region")
-        return _normalized_point(info.data.get("channel"), value, region)
+    _normalize_contact_point = field_validator("contact_point")(_normalized_point)
 
 
 # --- The union ------------------------------------------------------------------------------
