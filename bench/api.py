@@ -6,12 +6,13 @@
    each (``bench/generate.py``, timed apart) and imports them through the whole pipeline
    (``import_file``) into a fresh database; prints the load time.
 2. GraphQL over HTTP: serves the real application (``create_app``) with uvicorn in this process
-   on a free port of 127.0.0.1, creates an API key with the agent role, and has C concurrent
-   clients (default 16, ``httpx``) send R requests in all (default 2 000) of the agent view —
-   profile, contact points, metrics, lifecycle stage, churn risk, the preferred channel when the
-   schema (``schemas/schema.graphql``) has it, and the first 25 timeline items — each for a
-   profile picked at random (seeded) among the live ones (not merged into another). Every
-   response is checked: status 200, no ``errors``, a profile.
+   on a free port of 127.0.0.1, as ``c360 serve`` does (httptools; uvloop's event loop, which
+   the whole run uses where it is installed), creates an API key with the agent role, and has
+   C concurrent clients (default 16, ``httpx``) send R requests in all (default 2 000) of the
+   agent view — profile, contact points, metrics, lifecycle stage, churn risk, the preferred
+   channel when the schema (``schemas/schema.graphql``) has it, and the first 25 timeline
+   items — each for a profile picked at random (seeded) among the live ones (not merged into
+   another). Every response is checked: status 200, no ``errors``, a profile.
 3. Raw driver: for the same profiles, with the same concurrency, the PyMongo calls that fetch
    the same data, concurrently per profile: the profile by ``_id``, its identities by
    ``profile_id``, its ``profile_metrics`` by ``_id``, its person records (what the display
@@ -276,7 +277,9 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listening.bind(("127.0.0.1", 0))
     port = listening.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", http="httptools"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[listening]))
     base_url = f"http://127.0.0.1:{port}"
@@ -350,7 +353,8 @@ async def run(plan: Plan, batch_size: int) -> None:
                     trust_env=False,
                 ) as http,
             ):
-                print(f"server      {base_url}, uvicorn in this process, an agent key")
+                loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+                print(f"server      {base_url}, uvicorn in this process ({loop}), an agent key")
                 fetch = graphql_fetch(http, query)
                 await measure(fetch, warmup, plan.clients)
                 counter.on = True
@@ -438,7 +442,17 @@ def main() -> None:
     requests = args.requests or (QUICK_REQUESTS if args.quick else 2_000)
     warmup = max(args.clients, min(requests // 10, 200))
     plan = Plan(profiles, args.clients, requests, warmup, args.seed)
-    asyncio.run(run(plan, Settings(_env_file=None).ingest_batch_size))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(run(plan, Settings(_env_file=None).ingest_batch_size))
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's, where it is installed, as under ``c360 serve``; else asyncio's (None)."""
+    try:
+        import uvloop
+    except ImportError:  # Windows
+        return None
+    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

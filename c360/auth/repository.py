@@ -11,6 +11,11 @@ class ApiKeyRepository:
     def __init__(self, db: Database) -> None:
         self._keys = db["api_keys"]
 
+    @property
+    def collection(self) -> str:
+        """``database.api_keys``: which keys these are, for what remembers them."""
+        return self._keys.full_name
+
     async def add(self, doc: Document) -> None:
         await self._keys.insert_one(doc)
 

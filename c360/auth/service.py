@@ -4,6 +4,10 @@ secret's SHA-256 is stored.
 The secret has 256 bits of randomness, so a fast hash is enough: there is nothing to
 brute-force. Endpoints and GraphQL fields name the ``Permission`` they need; ``GRANTS`` is the
 one table of which role holds which.
+
+A key that was verified is trusted for ``VERIFIED_KEY_TTL_S`` without asking the store again
+(``VerifiedKeys``, one per process): a revocation made in this process takes effect at once,
+one made by another process (``c360 keys revoke``, another server) within that time.
 """
 
 from __future__ import annotations
@@ -13,14 +17,19 @@ import enum
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from c360.auth.repository import ApiKeyRepository
 from c360.errors import C360Error, NotFound
 
 PREFIX = "c360"
+# Seconds a verified key is trusted without a store round trip: every request of a busy client
+# would otherwise read its key. Also how late another process's revocation is noticed.
+VERIFIED_KEY_TTL_S = 5.0
+VERIFIED_KEYS_MAX = 1024  # callers remembered at once; the oldest go first
 
 
 class Role(enum.StrEnum):
@@ -99,9 +108,63 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Verified:
+    secret_hash: str
+    caller: Caller
+    until: float
+
+
+class VerifiedKeys:
+    """Callers whose key the store confirmed lately, by key collection and key id, each until
+    ``ttl_s`` after the check. Only successes are kept: a refused key is asked about again.
+    A key revoked here is never kept again, even if a check that began before the revocation
+    ends after it."""
+
+    def __init__(self, ttl_s: float = VERIFIED_KEY_TTL_S, maxsize: int = VERIFIED_KEYS_MAX) -> None:
+        self.ttl_s = ttl_s
+        self.maxsize = maxsize
+        self._entries: dict[tuple[str, str], _Verified] = {}
+        self._revoked: dict[tuple[str, str], None] = {}  # an ordered set, oldest first
+
+    def get(self, collection: str, key_id: str, secret_hash: str) -> Caller | None:
+        entry = self._entries.get((collection, key_id))
+        if entry is None or entry.until <= time.monotonic():
+            return None
+        if not hmac.compare_digest(entry.secret_hash, secret_hash):
+            return None  # not the key's secret: the store decides (and refuses)
+        return entry.caller
+
+    def add(self, collection: str, secret_hash: str, caller: Caller) -> None:
+        name = (collection, caller.key_id)
+        if name in self._revoked:
+            return
+        self._entries.pop(name, None)  # re-inserted last: the newest
+        self._entries[name] = _Verified(secret_hash, caller, time.monotonic() + self.ttl_s)
+        _bound(self._entries, self.maxsize)
+
+    def revoked(self, collection: str, key_id: str) -> None:
+        name = (collection, key_id)
+        self._entries.pop(name, None)
+        self._revoked[name] = None
+        _bound(self._revoked, self.maxsize)
+
+
+def _bound(entries: dict[Any, Any], maxsize: int) -> None:
+    """Drops the oldest entries (first inserted) beyond ``maxsize``."""
+    while len(entries) > maxsize:
+        del entries[next(iter(entries))]
+
+
+# Shared by every ApiKeyService of the process, so a revocation through any of them (the
+# GraphQL mutation, the demo's key rotation) is seen by all at once.
+_verified = VerifiedKeys()
+
+
 class ApiKeyService:
-    def __init__(self, keys: ApiKeyRepository) -> None:
+    def __init__(self, keys: ApiKeyRepository, verified: VerifiedKeys | None = None) -> None:
         self._keys = keys
+        self._verified = _verified if verified is None else verified
 
     async def create(self, role: Role, name: str, now: dt.datetime) -> tuple[str, str]:
         """A new key: returns (key id, the full key). The full key is shown only now."""
@@ -127,14 +190,21 @@ class ApiKeyService:
         key_id, _, secret = rest.partition("_")
         if scheme.lower() != "bearer" or prefix != PREFIX or not key_id or not secret:
             raise Unauthenticated("expected Authorization: Bearer c360_<id>_<secret>")
+        secret_hash = _hash(secret)
+        cached = self._verified.get(self._keys.collection, key_id, secret_hash)
+        if cached is not None:
+            return cached
         doc = await self._keys.get(key_id)
-        if doc is None or not hmac.compare_digest(doc["secret_hash"], _hash(secret)):
+        if doc is None or not hmac.compare_digest(doc["secret_hash"], secret_hash):
             raise Unauthenticated("unknown API key")
         if "revoked" in doc:
             raise Unauthenticated(f"API key {key_id} was revoked")
-        return Caller(key_id=key_id, name=doc["name"], role=Role(doc["role"]))
+        caller = Caller(key_id=key_id, name=doc["name"], role=Role(doc["role"]))
+        self._verified.add(self._keys.collection, secret_hash, caller)
+        return caller
 
     async def revoke(self, key_id: str, now: dt.datetime) -> None:
+        self._verified.revoked(self._keys.collection, key_id)
         if not await self._keys.revoke(key_id, now):
             raise ApiKeyNotFound(f"no active API key {key_id!r}")
 

@@ -1,5 +1,6 @@
 """Checks before an operation runs: that the request says which one (``OneOperation``), and
-what it may cost (``QueryCostLimiter``).
+what it may cost (``QueryCostLimiter``); and ``CachedDocuments``, which lets a query text that
+passed parsing and validation once skip both afterwards.
 
 Each field costs 1; the selections under a field with a ``first`` argument count once per item
 it asks for (its default when not given), so ``timeline(first: 100)`` nested under
@@ -11,8 +12,11 @@ limits (``QueryDepthLimiter``, ``MaxTokensLimiter``); neither sees a page size.
 
 from __future__ import annotations
 
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from graphql import (
     DocumentNode,
@@ -27,17 +31,28 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    ValueNode,
+    VariableNode,
     get_named_type,
     get_operation_ast,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from c360.profiles.service import MAX_PAGE_SIZE
 
 PAGE_ARGUMENT = "first"
+# Distinct query texts kept per schema, and their length in all. Clients send a handful; the
+# bounds keep a stream of unique texts from growing memory (they only evict each other, at the
+# cost of a first parse). A parsed document takes about 70 bytes per character of its text:
+# the characters bound keeps the cache under 20 MB.
+CACHED_DOCUMENTS = 256
+CACHED_CHARACTERS = 256 * 1024
 
 
 class OneOperation(SchemaExtension):
@@ -57,6 +72,123 @@ class OneOperation(SchemaExtension):
         yield
 
 
+_Key = tuple[str, tuple[tuple[str, Any], ...]]
+"""A query text and the options it is parsed with (the token limit)."""
+
+
+@dataclass
+class _Checked:
+    """What is known of one query text in one schema, whatever the variables."""
+
+    document: DocumentNode
+    valid: bool = False
+    """Passed validation: every rule, the depth limit's too."""
+    costs: dict[str | None, int] = field(default_factory=dict)
+    """Cost by operation name, of the operations whose cost no variable changes."""
+
+
+class _Documents:
+    """The most recently used documents of one schema, at most ``maxsize`` of them and
+    ``max_characters`` of query text in all."""
+
+    def __init__(self, maxsize: int, max_characters: int) -> None:
+        self.maxsize = maxsize
+        self.max_characters = max_characters
+        self._entries: OrderedDict[_Key, _Checked] = OrderedDict()
+        self._characters = 0
+
+    def get(self, key: _Key) -> _Checked | None:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+        return entry
+
+    def add(self, key: _Key, document: DocumentNode) -> _Checked | None:
+        """The new entry; None for a text longer than all the cache may hold."""
+        if len(key[0]) > self.max_characters:
+            return None
+        if key in self._entries:  # added meanwhile by a request that parsed it too
+            return self.get(key)
+        entry = self._entries[key] = _Checked(document)
+        self._characters += len(key[0])
+        while len(self._entries) > self.maxsize or self._characters > self.max_characters:
+            dropped, _ = self._entries.popitem(last=False)
+            self._characters -= len(dropped[0])
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[tuple[str, _Checked]]:
+        """Query texts and what is known of them, least recently used first."""
+        return ((text, entry) for (text, _), entry in self._entries.items())
+
+
+class CachedDocuments(SchemaExtension):
+    """Parses and validates a query text once per schema: a repeated text reuses its document
+    and skips validation (the token limit is part of parsing, the depth limit a validation
+    rule), and ``QueryCostLimiter`` reuses its cost when no variable changes it. Only documents
+    that parsed and validated are kept, so a failing one is checked afresh each time and fails
+    the same way. What depends on the operation name or the variables (``OneOperation``,
+    their coercion, a cost they change) runs for every request. Put it after ``OneOperation``,
+    whose verdict it must not hide."""
+
+    _by_schema: ClassVar[weakref.WeakKeyDictionary[GraphQLSchema, _Documents]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self) -> None:
+        self._entry: _Checked | None = None
+
+    @classmethod
+    def documents(cls, schema: GraphQLSchema) -> _Documents:
+        """The cache of ``schema``'s documents (made on first use)."""
+        found = cls._by_schema.get(schema)
+        if found is None:
+            found = cls._by_schema[schema] = _Documents(CACHED_DOCUMENTS, CACHED_CHARACTERS)
+        return found
+
+    @classmethod
+    def entry(cls, context: ExecutionContext) -> _Checked | None:
+        """The entry of the document ``context`` runs, when it came from (or went into) the
+        cache."""
+        documents = cls._by_schema.get(context.schema._schema)
+        if documents is None or not context.query:
+            return None
+        entry = documents.get(_key(context))
+        return entry if entry is not None and entry.document is context.graphql_document else None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.graphql_document is not None or not context.query:
+            yield  # given a document, or none to parse (Strawberry answers that)
+            return
+        documents = self.documents(context.schema._schema)
+        key = _key(context)
+        entry = documents.get(key)
+        if entry is not None:
+            context.graphql_document = entry.document  # Strawberry's parse is skipped
+        yield
+        if entry is None and context.graphql_document is not None:  # parsed without error
+            entry = documents.add(key, context.graphql_document)
+        self._entry = entry
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        entry = self._entry
+        decided = context.pre_execution_errors is not None  # refused by an earlier check
+        if entry is not None and entry.valid and not decided:
+            context.pre_execution_errors = []  # what validation found: Strawberry's is skipped
+        yield
+        if entry is not None and not decided and context.pre_execution_errors == []:
+            entry.valid = True
+
+
+def _key(context: ExecutionContext) -> _Key:
+    assert context.query is not None
+    return context.query, tuple(sorted(context.parse_options.items()))
+
+
 class QueryCostLimiter(SchemaExtension):
     """Refuses, before execution, an operation whose cost exceeds ``max_cost``."""
 
@@ -65,14 +197,8 @@ class QueryCostLimiter(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if document is not None:
-            cost = operation_cost(
-                context.schema._schema,
-                document,
-                context.operation_name,
-                context.variables or {},
-            )
+        if context.graphql_document is not None:
+            cost = self._cost(context)
             if cost > self.max_cost:
                 error = GraphQLError(
                     f"the query costs {cost:,}, more than the maximum of {self.max_cost:,}: each "
@@ -83,24 +209,42 @@ class QueryCostLimiter(SchemaExtension):
                 context.result = ExecutionResult(data=None, errors=[error])  # nothing runs
         yield
 
+    @staticmethod
+    def _cost(context: ExecutionContext) -> int:
+        """The operation's cost, remembered with its document when no variable changes it."""
+        assert context.graphql_document is not None
+        entry = CachedDocuments.entry(context)
+        name = context.operation_name
+        if entry is not None and name in entry.costs:
+            return entry.costs[name]
+        cost, by_variables = operation_cost(
+            context.schema._schema, context.graphql_document, name, context.variables or {}
+        )
+        if entry is not None and not by_variables:
+            entry.costs[name] = cost
+        return cost
+
 
 def operation_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation_name: str | None,
     variables: Mapping[str, Any],
-) -> int:
-    """The cost of the operation to run; 0 when there is none (validation reports that)."""
+) -> tuple[int, bool]:
+    """The cost of the operation to run (0 when there is none: validation reports that), and
+    whether the variables took part in it (a page size, or another argument of a paged field:
+    one that does not coerce makes the page count as the largest)."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:
-        return 0
+        return 0, False
     root = schema.get_root_type(operation.operation)
     if root is None:
-        return 0
+        return 0, False
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    return _Counter(schema, fragments, operation, variables).cost(operation.selection_set, root)
+    counter = _Counter(schema, fragments, operation, variables)
+    return counter.cost(operation.selection_set, root), counter.by_variables
 
 
 class _Counter:
@@ -113,9 +257,22 @@ class _Counter:
     ) -> None:
         self.schema = schema
         self.fragments = fragments
-        coerced = get_variable_values(schema, operation.variable_definitions or (), dict(variables))
-        # Variables that do not coerce are a request error that execution reports.
-        self.variables = coerced if isinstance(coerced, VariableValues) else None
+        self.operation = operation
+        self.given = variables
+        self.by_variables = False
+        self._variables: VariableValues | None = None
+        self._coerced = False
+
+    @property
+    def variables(self) -> VariableValues | None:
+        """The operation's variables coerced, once, when an argument first needs them; None when
+        they do not coerce (a request error that execution reports)."""
+        if not self._coerced:
+            definitions = self.operation.variable_definitions or ()
+            coerced = get_variable_values(self.schema, definitions, dict(self.given))
+            self._variables = coerced if isinstance(coerced, VariableValues) else None
+            self._coerced = True
+        return self._variables
 
     def cost(self, selections: SelectionSetNode | None, parent: GraphQLNamedType) -> int:
         total = 0
@@ -148,8 +305,23 @@ class _Counter:
     def _page_size(self, node: FieldNode, definition: GraphQLField) -> int:
         if PAGE_ARGUMENT not in definition.args:
             return 1
+        if not any(_has_variable(argument.value) for argument in node.arguments or ()):
+            variables = None  # literals and defaults alone: the same for any variables
+        else:
+            self.by_variables = True
+            variables = self.variables
         try:
-            size = get_argument_values(definition, node, self.variables).get(PAGE_ARGUMENT)
+            size = get_argument_values(definition, node, variables).get(PAGE_ARGUMENT)
         except GraphQLError:  # a wrong argument: execution reports it, count the most
             size = None
         return size if isinstance(size, int) and size > 0 else MAX_PAGE_SIZE
+
+
+def _has_variable(value: ValueNode) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(item.value) for item in value.fields)
+    return False

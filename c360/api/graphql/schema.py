@@ -15,7 +15,7 @@ from c360.api.graphql.contact import ContactMutation, ContactQuery
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import Mutation
 from c360.api.graphql.keys import KeyMutation, KeyQuery
-from c360.api.graphql.limits import OneOperation, QueryCostLimiter
+from c360.api.graphql.limits import CachedDocuments, OneOperation, QueryCostLimiter
 from c360.api.graphql.scalars import PURPOSE_SCALAR, Purpose
 from c360.api.graphql.types import (
     TIMELINE_TYPES,
@@ -136,7 +136,8 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
         query=merge_types("Query", (Query, ContactQuery, KeyQuery)),
         mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
-        extensions=[OneOperation, *limits, ErrorCodes],
+        # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.
+        extensions=[OneOperation, *limits, ErrorCodes, CachedDocuments],
         config=StrawberryConfig(scalar_map={Purpose: PURPOSE_SCALAR}),
     )
 
