@@ -132,11 +132,22 @@ class ContactService:
         return [fold_consent(changes[p]) for p in profile_ids]
 
     async def facts(
-        self, profile_ids: Sequence[str], at: dt.datetime, *, cases: bool = True
+        self,
+        profile_ids: Sequence[str],
+        at: dt.datetime,
+        *,
+        cases: bool = True,
+        identities: Mapping[str, list[Document]] | None = None,
     ) -> list[ContactFacts]:
-        """What the policy knows of each profile, in the order asked (a DataLoader's batch)."""
+        """What the policy knows of each profile, in the order asked (a DataLoader's batch).
+        ``identities``: the profiles' identities when the caller has them already."""
         wanted = list(dict.fromkeys(profile_ids))
-        docs = await self._contacts.facts(wanted, self._contacts_since(at), cases=cases)
+        since = self._contacts_since(at)
+        if identities is None:
+            docs = await self._contacts.facts(wanted, since, cases=cases)
+        else:
+            records = await self._contacts.records(wanted, since, cases=cases)
+            docs = FactDocs({p: list(identities[p]) for p in wanted}, records)
         facts = await self._complete(docs, wanted, at)
         return [facts[p] for p in profile_ids]
 
@@ -173,10 +184,10 @@ class ContactService:
         longer = {p: d for p, d in longer.items() if d > self.policy.longest_cap_days}
         if longer:
             since = at - dt.timedelta(days=max(longer.values()))
-            more = await self._contacts.facts(list(longer), since, cases=False)
+            more = await self._contacts.records(list(longer), since, cases=False)
             for p in longer:
                 kept = [d for d in docs.records.get(p, []) if d["kind"] != "outbound_contact"]
-                fresh = [d for d in more.records[p] if d["kind"] == "outbound_contact"]
+                fresh = [d for d in more[p] if d["kind"] == "outbound_contact"]
                 facts[p] = build_facts(p, docs.identities.get(p, []), kept + fresh)
         return facts
 
