@@ -549,3 +549,39 @@ class TestMarketingRole:
             "/audiences/export", params={"channel": "email", "purpose": "marketing"}
         )
         assert response.status_code == 401
+
+
+class TestCustomerCapLongerThanTheDefaults:
+    async def test_contacts_older_than_any_default_window_are_read(
+        self, services: Services, agent: httpx.AsyncClient, ana: str
+    ) -> None:
+        now = dt.datetime.now(dt.UTC)
+        await services.contact.record_consent(
+            ana,
+            "email",
+            "marketing",
+            "opted_in",
+            EMAIL,
+            _actor_import(),
+            now - dt.timedelta(days=40),
+        )
+        cap = {"channel": "EMAIL", "purpose": "marketing", "maxContacts": 1, "perDays": 30}
+        await gql(agent, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]})
+        sent = (now - dt.timedelta(days=20)).isoformat()
+        await gql(
+            agent,
+            RECORD_CONTACT,
+            input={
+                "profileId": ana,
+                "channel": "EMAIL",
+                "purpose": "marketing",
+                "occurredAt": sent,
+            },
+        )
+
+        result = await decision(agent, ana)
+
+        assert codes(result) == ["frequency_cap"]
+        assert "customer cap is 1" in result["reasons"][0]["message"]
+        frees = dt.datetime.fromisoformat(result["nextAllowedAt"])
+        assert abs(frees - (now + dt.timedelta(days=10))) < dt.timedelta(seconds=5)
