@@ -93,10 +93,13 @@ def population(rng: random.Random, size: int) -> list[f.Record | str]:
                 contact_point=email,
                 status=rng.choice(["bounced", "invalid", "verified"]),
             )
+        if rng.random() < 0.3:  # a cap looking further back than any default
+            cap = {"channel": "email", "purpose": "marketing", "max_contacts": 1, "per_days": 30}
+            change("preference_change", rng.uniform(1, 50), frequency_caps=[cap])
         for _ in range(rng.randint(0, 3)):
             change(
                 "outbound_contact",
-                rng.uniform(0.1, 10),
+                rng.uniform(0.1, 25),
                 channel=rng.choice(CHANNELS),
                 purpose="marketing",
                 outcome=rng.choice(["sent", "failed", "opened"]),

@@ -90,11 +90,19 @@ class ContactRepository:
             return FactDocs({}, {})
         span = {"profile_id": {"$gte": profile_ids[0], "$lte": profile_ids[-1]}}
         identities = await self._identities.find(span).to_list()
+        return FactDocs(
+            _group(profile_ids, identities),
+            await self.records_between(profile_ids, contacts_since),
+        )
+
+    async def records_between(
+        self, profile_ids: Sequence[str], contacts_since: dt.datetime | None
+    ) -> dict[str, list[Document]]:
+        """The records of a run of profiles sorted by id: one range."""
+        span = {"profile_id": {"$gte": profile_ids[0], "$lte": profile_ids[-1]}}
         query = {**span, **_records_query(contacts_since, cases=False)}
         records = await self._records.find(query, _RECORD_FIELDS).to_list()
-        return FactDocs(
-            _group(profile_ids, identities), _group(profile_ids, records, contacts_since)
-        )
+        return _group(profile_ids, records, contacts_since)
 
     async def live_after(self, after: str | None, limit: int) -> list[str]:
         """The next live (not absorbed) profiles in ``_id`` order."""

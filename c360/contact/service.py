@@ -148,7 +148,7 @@ class ContactService:
         else:
             records = await self._contacts.records(wanted, since, cases=cases)
             docs = FactDocs({p: list(identities[p]) for p in wanted}, records)
-        facts = await self._complete(docs, wanted, at)
+        facts = await self._complete(docs, wanted, at, ranged=False)
         return [facts[p] for p in profile_ids]
 
     async def decide(
@@ -169,8 +169,10 @@ class ContactService:
         return at - dt.timedelta(days=self.policy.longest_cap_days)
 
     async def _complete(
-        self, docs: FactDocs, profile_ids: Sequence[str], at: dt.datetime
+        self, docs: FactDocs, profile_ids: Sequence[str], at: dt.datetime, *, ranged: bool
     ) -> dict[str, ContactFacts]:
+        """Facts from what was read; ``ranged``: ``profile_ids`` are a run sorted by id (an
+        audience batch), so a further read is one range too."""
         facts = {
             p: build_facts(p, docs.identities.get(p, []), docs.records.get(p, []))
             for p in profile_ids
@@ -184,7 +186,11 @@ class ContactService:
         longer = {p: d for p, d in longer.items() if d > self.policy.longest_cap_days}
         if longer:
             since = at - dt.timedelta(days=max(longer.values()))
-            more = await self._contacts.records(list(longer), since, cases=False)
+            wanted = sorted(longer)
+            if ranged:
+                more = await self._contacts.records_between(wanted, since)
+            else:
+                more = await self._contacts.records(wanted, since, cases=False)
             for p in longer:
                 kept = [d for d in docs.records.get(p, []) if d["kind"] != "outbound_contact"]
                 fresh = [d for d in more[p] if d["kind"] == "outbound_contact"]
@@ -243,7 +249,7 @@ class ContactService:
         audience_filter: AudienceFilter,
     ) -> list[tuple[str, Member | None]]:
         docs = await self._contacts.facts_between(profile_ids, self._contacts_since(at))
-        facts = await self._complete(docs, profile_ids, at)
+        facts = await self._complete(docs, profile_ids, at, ranged=True)
         wanted = set(profile_ids)
         if audience_filter.needs_metrics:
             wanted = await self._segment(profile_ids, audience_filter, at)
