@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit schemas bench bench-api clean
+.PHONY: run test lint typecheck unit schemas bench bench-api bench-contact clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench: $(STAMP)
 
 bench-api: $(STAMP)
 	$(BIN)/python -m bench.api
+
+bench-contact: $(STAMP)
+	$(BIN)/python -m bench.contact
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
