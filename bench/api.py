@@ -428,15 +428,20 @@ def report(over_http: Run, raw: Run, counter: CommandCounter, requests: int) -> 
     for name, count in sorted(counter.commands.items()):
         mean_ms = counter.micros[name] / count / 1000
         print(f"  {name:<30} {count / requests:5.2f} per request {mean_ms:9.2f} ms mean")
-    for name, side in (("GraphQL over HTTP", over_http), ("raw driver", raw)):
+    report_errors((("GraphQL over HTTP", over_http), ("raw driver", raw)))
+
+
+def report_errors(sides: Sequence[tuple[str, Run]]) -> None:
+    for name, side in sides:
         failed = sum(side.problems.values())
         print(f"errors      {name}: {failed:,} of {len(side.latencies):,} responses")
         for problem, count in side.problems.most_common(3):
             print(f"  {count:>6,}  {problem}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+def plan_from_arguments(doc: str | None, what: str = "requests") -> Plan:
+    """The run a benchmark's command line asks for (shared by bench.api and bench.contact)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument(
         "--profiles", type=positive, metavar="N", help="people to load (default: 10 000)"
     )
@@ -444,7 +449,7 @@ def main() -> None:
         "--clients", type=positive, default=16, metavar="C", help="concurrent clients (default 16)"
     )
     parser.add_argument(
-        "--requests", type=positive, metavar="R", help="requests in all (default: 2 000)"
+        "--requests", type=positive, metavar="R", help=f"{what} in all (default: 2 000)"
     )
     parser.add_argument("--seed", type=int, default=7, help="of the data and the picks (default 7)")
     parser.add_argument(
@@ -456,7 +461,11 @@ def main() -> None:
     profiles = args.profiles or (QUICK_PROFILES if args.quick else 10_000)
     requests = args.requests or (QUICK_REQUESTS if args.quick else 2_000)
     warmup = max(args.clients, min(requests // 10, 200))
-    plan = Plan(profiles, args.clients, requests, warmup, args.seed)
+    return Plan(profiles, args.clients, requests, warmup, args.seed)
+
+
+def main() -> None:
+    plan = plan_from_arguments(__doc__)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(run(plan, Settings(_env_file=None).ingest_batch_size))
 

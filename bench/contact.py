@@ -49,7 +49,6 @@ for people to read and compare between runs.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -70,14 +69,17 @@ from pymongo import monitoring
 from bench.api import (
     CommandCounter,
     Fetch,
+    Plan,
     Run,
     event_loop_factory,
     live_profiles,
     load,
     measure,
+    plan_from_arguments,
+    report_errors,
     serve,
 )
-from bench.common import bench_store, generate_files, import_written, positive
+from bench.common import bench_store, generate_files, import_written
 from bench.generate import SPAN, START, Item, write_file
 from c360.api.app import create_app
 from c360.auth.service import Role
@@ -427,15 +429,6 @@ async def traced_export(http: httpx.AsyncClient, live: int) -> tuple[float, floa
 # --- The run -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Plan:
-    profiles: int
-    clients: int
-    requests: int
-    warmup: int
-    seed: int
-
-
 @dataclass
 class Results:
     over_http: Run
@@ -606,36 +599,9 @@ def report_commands(counter: CommandCounter, per: int, what: str, unit: str) -> 
         print(f"  {name:<30} {count / per:7.2f} per {unit} {mean_ms:9.2f} ms mean")
 
 
-def report_errors(sides: Sequence[tuple[str, Run]]) -> None:
-    for name, side in sides:
-        failed = sum(side.problems.values())
-        print(f"errors      {name}: {failed:,} of {len(side.latencies):,} responses")
-        for problem, count in side.problems.most_common(3):
-            print(f"  {count:>6,}  {problem}")
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--profiles", type=positive, metavar="N", help="people to load (default: 10 000)"
-    )
-    parser.add_argument(
-        "--clients", type=positive, default=16, metavar="C", help="concurrent clients (default 16)"
-    )
-    parser.add_argument(
-        "--requests", type=positive, metavar="R", help="decisions in all (default: 2 000)"
-    )
-    parser.add_argument("--seed", type=int, default=7, help="of the data and the picks (default 7)")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"a smoke run: {QUICK_PROFILES} profiles and {QUICK_REQUESTS} requests by default",
-    )
-    args = parser.parse_args()
-    profiles = args.profiles or (QUICK_PROFILES if args.quick else 10_000)
-    requests = args.requests or (QUICK_REQUESTS if args.quick else 2_000)
-    warmup = max(args.clients, min(requests // 10, 200))
-    plan = Plan(profiles, args.clients, requests, warmup, args.seed)
+    plan = plan_from_arguments(__doc__, "decisions")
+    requests = plan.requests
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         results = runner.run(run(plan, Settings(_env_file=None).ingest_batch_size))
     report(results, requests)
