@@ -307,6 +307,28 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
         listening.close()
 
 
+@contextlib.asynccontextmanager
+async def serve_with_client(
+    app: FastAPI, key: str, clients: int, request_timeout_s: float
+) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+    """The app served (``serve``) and an HTTP client that sends ``key``, at most ``clients``
+    connections at once."""
+    async with (
+        serve(app) as base_url,
+        httpx.AsyncClient(
+            base_url=base_url,
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Accept": "application/graphql-response+json",
+            },
+            limits=httpx.Limits(max_connections=clients),
+            timeout=request_timeout_s,
+            trust_env=False,
+        ) as http,
+    ):
+        yield base_url, http
+
+
 async def _healthy(base_url: str, server: asyncio.Task[None]) -> None:
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
     async with httpx.AsyncClient(base_url=base_url, trust_env=False) as http:
@@ -355,19 +377,9 @@ async def run(plan: Plan, batch_size: int) -> None:
 
             _, key = await services.keys.create(Role.AGENT, "bench", dt.datetime.now(dt.UTC))
             monitoring.register(counter)  # before the application's client exists
-            async with (
-                serve(create_app(settings)) as base_url,
-                httpx.AsyncClient(
-                    base_url=base_url,
-                    headers={
-                        "Authorization": f"Bearer {key}",
-                        "Accept": "application/graphql-response+json",
-                    },
-                    limits=httpx.Limits(max_connections=plan.clients),
-                    timeout=120.0,
-                    trust_env=False,
-                ) as http,
-            ):
+            async with serve_with_client(
+                create_app(settings), key, plan.clients, request_timeout_s=120.0
+            ) as (base_url, http):
                 loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
                 print(f"server      {base_url}, uvicorn in this process ({loop}), an agent key")
                 fetch = graphql_fetch(http, query)

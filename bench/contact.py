@@ -77,7 +77,7 @@ from bench.api import (
     measure,
     plan_from_arguments,
     report_errors,
-    serve,
+    serve_with_client,
 )
 from bench.common import bench_store, generate_files, import_written
 from bench.generate import SPAN, START, Item, write_file
@@ -469,19 +469,9 @@ async def run(plan: Plan, batch_size: int) -> Results:
             monitoring.register(exporting)
             # Warms the store's caches for the export; not counted.
             await raw_export(store.db, policy.longest_cap_days, batch)
-            async with (
-                serve(create_app(settings)) as base_url,
-                httpx.AsyncClient(
-                    base_url=base_url,
-                    headers={
-                        "Authorization": f"Bearer {key}",
-                        "Accept": "application/graphql-response+json",
-                    },
-                    limits=httpx.Limits(max_connections=plan.clients),
-                    timeout=600.0,
-                    trust_env=False,
-                ) as http,
-            ):
+            async with serve_with_client(
+                create_app(settings), key, plan.clients, request_timeout_s=600.0
+            ) as (base_url, http):
                 print(f"server      {base_url}, uvicorn in this process, a marketing key")
                 outcomes = Counter[str]()
                 await measure(decision_fetch(http, Counter()), warmup, plan.clients)

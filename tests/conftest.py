@@ -96,6 +96,13 @@ async def agent_client(app: FastAPI, services: Services) -> AsyncIterator[httpx.
 
 
 @pytest.fixture
+async def marketing_client(app: FastAPI, services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """Sends a marketing tool's API key: masked contact points, no case text."""
+    async with asgi_client(app, await f.api_key(services, Role.MARKETING)) as client:
+        yield client
+
+
+@pytest.fixture
 async def connector_client(app: FastAPI, services: Services) -> AsyncIterator[httpx.AsyncClient]:
     """Sends a connector's API key: what a source pushing to /ingest uses."""
     async with asgi_client(app, await f.api_key(services, Role.CONNECTOR)) as client:

@@ -14,15 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from c360.auth.service import Role
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.store import Store
 from connectors import ParseOptions
 from tests import factories as f
-from tests.conftest import asgi_client
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 CHANNELS = ("email", "sms", "phone")
@@ -125,14 +122,6 @@ async def _load(services: Services, tmp_path: Path, seed: int) -> None:
     assert summary.rejected == 0, summary.errors
 
 
-async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]
-
-
 async def audience(
     client: httpx.AsyncClient, channel: str, purpose: str, at: str, **more: Any
 ) -> dict[str, str]:
@@ -141,7 +130,7 @@ async def audience(
     after = None
     while True:
         page = (
-            await gql(
+            await f.gql(
                 client,
                 AUDIENCE,
                 channel=channel.upper(),
@@ -159,15 +148,9 @@ async def audience(
         after = page["pageInfo"]["endCursor"]
 
 
-@pytest.fixture
-async def marketing(app: FastAPI, services: Services) -> Any:
-    async with asgi_client(app, await f.api_key(services, Role.MARKETING)) as client:
-        yield client
-
-
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_audience_and_export_agree_with_every_decision(
-    services: Services, store: Store, marketing: httpx.AsyncClient, tmp_path: Path, seed: int
+    services: Services, store: Store, marketing_client: httpx.AsyncClient, tmp_path: Path, seed: int
 ) -> None:
     await _load(services, tmp_path, seed)
     live = store.db["profiles"].find({"merged_into": {"$exists": False}}, {"_id": 1})
@@ -178,12 +161,12 @@ async def test_audience_and_export_agree_with_every_decision(
         for purpose in PURPOSES:
             for moment in moments:
                 at = _iso(moment)
-                members = await audience(marketing, channel, purpose, at)
+                members = await audience(marketing_client, channel, purpose, at)
                 expected = {}
                 for profile_id in profile_ids:
                     decision = (
-                        await gql(
-                            marketing,
+                        await f.gql(
+                            marketing_client,
                             DECISION,
                             id=profile_id,
                             channel=channel.upper(),
@@ -198,7 +181,7 @@ async def test_audience_and_export_agree_with_every_decision(
                 allowed_somewhere += len(expected)
 
                 for fmt in ("ndjson", "csv"):
-                    response = await marketing.get(
+                    response = await marketing_client.get(
                         "/audiences/export",
                         params={"channel": channel, "purpose": purpose, "format": fmt, "at": at},
                     )
@@ -217,10 +200,10 @@ def _rows(text: str, fmt: str) -> list[tuple[str, str]]:
 
 
 async def test_export_rows_carry_what_a_sender_needs(
-    services: Services, marketing: httpx.AsyncClient, tmp_path: Path
+    services: Services, marketing_client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     await _load(services, tmp_path, seed=4)
-    response = await marketing.get(
+    response = await marketing_client.get(
         "/audiences/export", params={"channel": "email", "purpose": "marketing", "format": "csv"}
     )
 
@@ -235,14 +218,14 @@ async def test_export_rows_carry_what_a_sender_needs(
 
 
 async def test_filters_and_bad_requests(
-    services: Services, marketing: httpx.AsyncClient, tmp_path: Path
+    services: Services, marketing_client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     await _load(services, tmp_path, seed=5)
     at = _iso(NOW)
-    everyone = await audience(marketing, "email", "service", at)
+    everyone = await audience(marketing_client, "email", "service", at)
     by_stage = {
         stage: await audience(
-            marketing, "email", "service", at, filter={"lifecycleStages": [stage]}
+            marketing_client, "email", "service", at, filter={"lifecycleStages": [stage]}
         )
         for stage in ("PROSPECT", "FIRST_TIME", "REPEAT", "LOYAL", "ADVOCATE", "AT_RISK", "CHURNED")
     }
@@ -250,15 +233,17 @@ async def test_filters_and_bad_requests(
     assert {p: c for m in by_stage.values() for p, c in m.items()} == everyone
     assert by_stage["PROSPECT"]  # nobody here has bought: prospects, or churned ones
     assert by_stage["FIRST_TIME"] == by_stage["REPEAT"] == {}
-    in_spain = await audience(marketing, "email", "service", at, filter={"countries": ["es"]})
+    in_spain = await audience(
+        marketing_client, "email", "service", at, filter={"countries": ["es"]}
+    )
     assert in_spain == everyone
 
-    response = await marketing.post(
+    response = await marketing_client.post(
         "/graphql",
         json={"query": '{ audience(channel: EMAIL, purpose: "raffle") { at } }'},
     )
     assert "unknown purpose" in response.json()["errors"][0]["message"]
-    response = await marketing.get(
+    response = await marketing_client.get(
         "/audiences/export", params={"channel": "fax", "purpose": "marketing"}
     )
     assert response.status_code == 422

@@ -118,31 +118,11 @@ async def ana(services: Services, tmp_path: Path) -> str:
     return str(profile["_id"])
 
 
-@pytest.fixture
-async def agent(app: FastAPI, services: Services) -> Any:
-    async with asgi_client(app, await f.api_key(services, Role.AGENT)) as client:
-        yield client
-
-
-@pytest.fixture
-async def marketing(app: FastAPI, services: Services) -> Any:
-    async with asgi_client(app, await f.api_key(services, Role.MARKETING)) as client:
-        yield client
-
-
-async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body["errors"]
-    return body["data"]
-
-
 async def decision(
     client: httpx.AsyncClient, profile_id: str, channel: str = "EMAIL", **more: Any
 ) -> dict[str, Any]:
     purpose = more.pop("purpose", "marketing")
-    data = await gql(client, DECISION, id=profile_id, channel=channel, purpose=purpose, **more)
+    data = await f.gql(client, DECISION, id=profile_id, channel=channel, purpose=purpose, **more)
     result: dict[str, Any] = data["contactDecision"]
     return result
 
@@ -156,21 +136,21 @@ def path_of(url: str) -> str:
 
 
 async def view(client: httpx.AsyncClient, profile_id: str) -> dict[str, Any]:
-    profile: dict[str, Any] = (await gql(client, AGENT_VIEW, id=profile_id))["profile"]
+    profile: dict[str, Any] = (await f.gql(client, AGENT_VIEW, id=profile_id))["profile"]
     return profile
 
 
 class TestAgentView:
     async def test_inferred_then_explicit_preferred_channel(
-        self, agent: httpx.AsyncClient, ana: str
+        self, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
-        before = (await view(agent, ana))["preferredChannel"]
+        before = (await view(agent_client, ana))["preferredChannel"]
         assert before["channel"] == "PHONE"
         assert before["basis"] == "INFERRED"
         assert before["reason"] == "4 of the last 4 conversations were by phone."
 
-        changed = await gql(
-            agent,
+        changed = await f.gql(
+            agent_client,
             SET_PREFS,
             input={
                 "profileId": ana,
@@ -184,7 +164,7 @@ class TestAgentView:
         )
         assert changed["setContactPreference"]["__typename"] == "PreferencesChanged"
 
-        profile = await view(agent, ana)
+        profile = await view(agent_client, ana)
         assert profile["preferredChannel"]["channel"] == "EMAIL"
         assert profile["preferredChannel"]["basis"] == "EXPLICIT"
         assert profile["preferredChannel"]["contactPoint"] == EMAIL
@@ -208,7 +188,7 @@ class TestAgentView:
         assert history["node"]["__typename"] == "PreferenceChangeRecord"
 
     async def test_bad_input_is_refused_and_nothing_stored(
-        self, agent: httpx.AsyncClient, ana: str
+        self, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
         refusals = [
             {"purpose": "raffle"},
@@ -217,8 +197,8 @@ class TestAgentView:
             {"origin": "GPC"},
         ]
         for change in refusals:
-            data = await gql(
-                agent,
+            data = await f.gql(
+                agent_client,
                 RECORD_CONSENT,
                 input={
                     "profileId": ana,
@@ -230,18 +210,20 @@ class TestAgentView:
             )
             assert data["recordConsent"]["__typename"] == "InvalidInputError", change
         bad_window = {"days": ["MONDAY"], "start": "12:00", "end": "09:00"}
-        data = await gql(agent, SET_PREFS, input={"profileId": ana, "contactWindows": [bad_window]})
+        data = await f.gql(
+            agent_client, SET_PREFS, input={"profileId": ana, "contactWindows": [bad_window]}
+        )
         assert data["setContactPreference"]["__typename"] == "InvalidInputError"
         assert "ends after it starts" in data["setContactPreference"]["message"]
-        assert (await view(agent, ana))["consentHistory"]["edges"] == []
+        assert (await view(agent_client, ana))["consentHistory"]["edges"] == []
 
 
 class TestDoubleOptIn:
     async def test_pending_until_confirmed_once(
-        self, agent: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+        self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
     ) -> None:
-        data = await gql(
-            agent,
+        data = await f.gql(
+            agent_client,
             RECORD_CONSENT,
             input={
                 "profileId": ana,
@@ -254,17 +236,19 @@ class TestDoubleOptIn:
         receipt = data["recordConsent"]
         assert receipt["status"] == "PENDING"
         assert receipt["confirmationUrl"]
-        assert codes(await decision(agent, ana)) == ["consent_pending"]
+        assert codes(await decision(agent_client, ana)) == ["consent_pending"]
 
         link = path_of(receipt["confirmationUrl"])
         page = await client.get(link)
         assert page.status_code == 200
         assert "Confirm" in page.text
-        assert codes(await decision(agent, ana)) == ["consent_pending"]  # a GET changes nothing
+        assert codes(await decision(agent_client, ana)) == [
+            "consent_pending"
+        ]  # a GET changes nothing
 
         confirmed = await client.post(link)
         assert confirmed.status_code == 200
-        result = await decision(agent, ana)
+        result = await decision(agent_client, ana)
         assert result["allowed"]
         assert codes(result) == ["opted_in"]
         assert result["contactPoint"] == EMAIL
@@ -275,7 +259,7 @@ class TestDoubleOptIn:
         unknown = await client.post("/consent/confirm/not-a-token")
         assert unknown.status_code == 404
 
-        prefs = (await view(agent, ana))["contactPreferences"]
+        prefs = (await view(agent_client, ana))["contactPreferences"]
         assert {"channel": "EMAIL", "value": EMAIL, "status": "VERIFIED"} in prefs["contactPoints"]
 
     async def test_an_expired_link_is_refused(self, services: Services, ana: str) -> None:
@@ -314,10 +298,14 @@ class TestUnsubscribe:
         return profile_id
 
     async def test_one_click(
-        self, services: Services, agent: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+        self,
+        services: Services,
+        agent_client: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        ana: str,
     ) -> None:
         await self._opted_in(services, ana)
-        result = await decision(agent, ana)
+        result = await decision(agent_client, ana)
         assert result["allowed"]
         assert result["unsubscribeUrl"]
         link = path_of(result["unsubscribeUrl"])
@@ -325,7 +313,7 @@ class TestUnsubscribe:
         page = await client.get(link)
         assert page.status_code == 200
         assert "a•••@example.com" in page.text
-        assert (await decision(agent, ana))["allowed"]  # a GET changes nothing
+        assert (await decision(agent_client, ana))["allowed"]  # a GET changes nothing
 
         refused = await client.post(link, content=b"")
         assert refused.status_code == 400
@@ -337,19 +325,23 @@ class TestUnsubscribe:
         assert done.status_code == 200
         assert "no longer receive" in done.text
         assert not done.is_redirect
-        assert codes(await decision(agent, ana)) == ["purpose_opted_out"]
+        assert codes(await decision(agent_client, ana)) == ["purpose_opted_out"]
 
         twice = await client.post(link, data={"List-Unsubscribe": "One-Click"})
         assert twice.status_code == 200
-        history = (await view(agent, ana))["consentHistory"]["edges"]
+        history = (await view(agent_client, ana))["consentHistory"]["edges"]
         origins = [e["node"].get("origin") for e in history]
         assert origins.count("UNSUBSCRIBE_LINK") == 1  # following it twice is one change
 
     async def test_tampered_and_expired_links(
-        self, services: Services, agent: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+        self,
+        services: Services,
+        agent_client: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        ana: str,
     ) -> None:
         await self._opted_in(services, ana)
-        link = path_of((await decision(agent, ana))["unsubscribeUrl"])
+        link = path_of((await decision(agent_client, ana))["unsubscribeUrl"])
         token = link.rsplit("/", 1)[1]
         tampered = f"/unsubscribe/{token[:-2]}{'A' if token[-2] != 'A' else 'B'}{token[-1]}"
 
@@ -362,7 +354,7 @@ class TestUnsubscribe:
             await services.contact.unsubscribe(
                 token, "test", dt.datetime.now(dt.UTC) + dt.timedelta(days=181)
             )
-        assert (await decision(agent, ana))["allowed"]
+        assert (await decision(agent_client, ana))["allowed"]
 
 
 def _actor_import() -> Any:
@@ -374,28 +366,33 @@ def _actor_import() -> Any:
 
 class TestGlobalPrivacyControl:
     async def test_sec_gpc_from_the_preference_centre_opts_out_of_marketing(
-        self, app: FastAPI, services: Services, agent: httpx.AsyncClient, ana: str
+        self, app: FastAPI, services: Services, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
         headers = {**(await f.api_key(services, Role.MARKETING)), "Sec-GPC": "1"}
         async with asgi_client(app, headers) as centre:
-            data = await gql(
+            data = await f.gql(
                 centre,
                 SET_PREFS,
                 input={"profileId": ana, "language": "es", "origin": "PREFERENCE_CENTRE"},
             )
         assert data["setContactPreference"]["gpcRecorded"] is True
         for channel in ("EMAIL", "SMS", "PHONE"):
-            result = await decision(agent, ana, channel=channel)
+            result = await decision(agent_client, ana, channel=channel)
             assert codes(result)[0] == "purpose_opted_out", channel
-        service = await decision(agent, ana, channel="PHONE", purpose="service")
-        assert service["allowed"] or codes(service) == ["quiet_hours"]
-        history = (await view(agent, ana))["consentHistory"]["edges"]
+        tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+        midday = dt.datetime.combine(tomorrow, dt.time(10), tzinfo=dt.UTC)  # 11:00/12:00 Madrid
+        service = await decision(
+            agent_client, ana, channel="PHONE", purpose="service", at=midday.isoformat()
+        )
+        assert service["allowed"]
+        assert codes(service) == ["consent_not_required"]
+        history = (await view(agent_client, ana))["consentHistory"]["edges"]
         assert {e["node"].get("origin") for e in history} >= {"GPC", "PREFERENCE_CENTRE"}
 
 
 class TestContactLogAndCaps:
     async def test_caps_count_logged_contacts_and_they_are_not_activity(
-        self, services: Services, agent: httpx.AsyncClient, ana: str
+        self, services: Services, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
         await services.contact.record_consent(
             ana,
@@ -406,12 +403,12 @@ class TestContactLogAndCaps:
             _actor_import(),
             dt.datetime.now(dt.UTC) - dt.timedelta(days=20),
         )
-        seen_before = (await view(agent, ana))["lastSeenAt"]
+        seen_before = (await view(agent_client, ana))["lastSeenAt"]
         now = dt.datetime.now(dt.UTC)
         for days, campaign in ((3, "autumn"), (1, "black-friday")):
             at = (now - dt.timedelta(days=days)).isoformat()
-            data = await gql(
-                agent,
+            data = await f.gql(
+                agent_client,
                 RECORD_CONTACT,
                 input={
                     "profileId": ana,
@@ -424,19 +421,19 @@ class TestContactLogAndCaps:
             )
             assert data["recordContact"]["decision"]["allowed"], data
 
-        capped = await decision(agent, ana)
+        capped = await decision(agent_client, ana)
         assert codes(capped) == ["frequency_cap"]
         frees = dt.datetime.fromisoformat(capped["nextAllowedAt"])
         assert abs(frees - (now - dt.timedelta(days=3) + dt.timedelta(days=7))) < dt.timedelta(
             seconds=5
         )
-        profile = await view(agent, ana)
+        profile = await view(agent_client, ana)
         assert profile["lastSeenAt"] == seen_before
         campaigns = [e["node"]["campaign"] for e in profile["timeline"]["edges"]]
         assert campaigns == ["black-friday", "autumn"]
 
-        again = await gql(
-            agent,
+        again = await f.gql(
+            agent_client,
             RECORD_CONTACT,
             input={
                 "profileId": ana,
@@ -448,31 +445,33 @@ class TestContactLogAndCaps:
             },
         )
         assert again["recordContact"]["__typename"] == "ContactRecorded"
-        assert len((await view(agent, ana))["timeline"]["edges"]) == 2  # the same send: one
+        assert len((await view(agent_client, ana))["timeline"]["edges"]) == 2  # the same send: one
 
 
 class TestDoNotContact:
-    async def test_stops_everything_until_lifted(self, agent: httpx.AsyncClient, ana: str) -> None:
-        stopped = await gql(agent, DNC, id=ana, active=True, reason="customer is deceased")
+    async def test_stops_everything_until_lifted(
+        self, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        stopped = await f.gql(agent_client, DNC, id=ana, active=True, reason="customer is deceased")
         assert stopped["setDoNotContact"]["__typename"] == "PreferencesChanged"
-        result = await decision(agent, ana, channel="PHONE", purpose="service")
+        result = await decision(agent_client, ana, channel="PHONE", purpose="service")
         assert codes(result)[0] == "do_not_contact"
         assert "deceased" in result["reasons"][0]["message"]
-        profile = await view(agent, ana)
+        profile = await view(agent_client, ana)
         assert profile["preferredChannel"] is None
         assert profile["contactPreferences"]["doNotContact"]["active"] is True
 
-        no_reason = await gql(agent, DNC, id=ana, active=True)
+        no_reason = await f.gql(agent_client, DNC, id=ana, active=True)
         assert no_reason["setDoNotContact"]["__typename"] == "InvalidInputError"
-        await gql(agent, DNC, id=ana, active=False)
-        assert (await view(agent, ana))["preferredChannel"]["channel"] == "PHONE"
+        await f.gql(agent_client, DNC, id=ana, active=False)
+        assert (await view(agent_client, ana))["preferredChannel"]["channel"] == "PHONE"
 
 
 class TestConnectorConsentUnderTheSameRules:
     async def test_older_data_never_overrides_a_newer_opt_out(
         self,
         services: Services,
-        agent: httpx.AsyncClient,
+        agent_client: httpx.AsyncClient,
         client: httpx.AsyncClient,
         ana: str,
         tmp_path: Path,
@@ -489,12 +488,12 @@ class TestConnectorConsentUnderTheSameRules:
             services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
         )
         assert summary.inserted == 1
-        assert codes(await decision(agent, ana)) == ["purpose_opted_out"]
+        assert codes(await decision(agent_client, ana)) == ["purpose_opted_out"]
 
 
 class TestMerges:
     async def test_merging_never_widens_and_unmerging_restores(
-        self, services: Services, agent: httpx.AsyncClient, ana: str, tmp_path: Path
+        self, services: Services, agent_client: httpx.AsyncClient, ana: str, tmp_path: Path
     ) -> None:
         other = "ana.work@example.com"
         path = f.write_jsonl(
@@ -507,27 +506,28 @@ class TestMerges:
                 },
             ],
         )
-        await import_file(services.ingest, "canonical", str(path), ParseOptions())
+        summary = await import_file(services.ingest, "canonical", str(path), ParseOptions())
+        assert summary.rejected == 0, summary.errors
         work = str((await services.profiles.by_identifier(IdentifierType.EMAIL, other))["_id"])
         now = dt.datetime.now(dt.UTC)
         await services.contact.record_consent(
             ana, "email", None, "opted_out", None, _actor(), now - dt.timedelta(days=1)
         )  # Ana: no e-mail at all, newer than the work address's opt-in
-        assert (await decision(agent, work))["allowed"]
+        assert (await decision(agent_client, work))["allowed"]
 
         entry = await services.merges.merge(ana, work, actor="test", reason="same person", now=now)
-        merged = await decision(agent, ana)
+        merged = await decision(agent_client, ana)
         assert not merged["allowed"]
         assert codes(merged) == ["channel_opted_out"]
 
         await services.merges.unmerge(entry["_id"], now, actor="test", reason="not the same")
-        assert (await decision(agent, work))["allowed"]
-        assert codes(await decision(agent, ana)) == ["channel_opted_out"]
+        assert (await decision(agent_client, work))["allowed"]
+        assert codes(await decision(agent_client, ana)) == ["channel_opted_out"]
 
 
 class TestMarketingRole:
     async def test_decision_hands_out_the_point_the_profile_masks_it(
-        self, services: Services, marketing: httpx.AsyncClient, ana: str
+        self, services: Services, marketing_client: httpx.AsyncClient, ana: str
     ) -> None:
         await services.contact.record_consent(
             ana,
@@ -538,8 +538,8 @@ class TestMarketingRole:
             _actor_import(),
             dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
         )
-        assert (await decision(marketing, ana))["contactPoint"] == EMAIL
-        prefs = (await view(marketing, ana))["contactPreferences"]
+        assert (await decision(marketing_client, ana))["contactPoint"] == EMAIL
+        prefs = (await view(marketing_client, ana))["contactPreferences"]
         values = {p["value"] for p in prefs["contactPoints"]}
         assert EMAIL not in values
         assert "a•••@example.com" in values
@@ -553,7 +553,7 @@ class TestMarketingRole:
 
 class TestCustomerCapLongerThanTheDefaults:
     async def test_contacts_older_than_any_default_window_are_read(
-        self, services: Services, agent: httpx.AsyncClient, ana: str
+        self, services: Services, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
         now = dt.datetime.now(dt.UTC)
         await services.contact.record_consent(
@@ -566,10 +566,10 @@ class TestCustomerCapLongerThanTheDefaults:
             now - dt.timedelta(days=40),
         )
         cap = {"channel": "EMAIL", "purpose": "marketing", "maxContacts": 1, "perDays": 30}
-        await gql(agent, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]})
+        await f.gql(agent_client, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]})
         sent = (now - dt.timedelta(days=20)).isoformat()
-        await gql(
-            agent,
+        await f.gql(
+            agent_client,
             RECORD_CONTACT,
             input={
                 "profileId": ana,
@@ -579,7 +579,7 @@ class TestCustomerCapLongerThanTheDefaults:
             },
         )
 
-        result = await decision(agent, ana)
+        result = await decision(agent_client, ana)
 
         assert codes(result) == ["frequency_cap"]
         assert "customer cap is 1" in result["reasons"][0]["message"]

@@ -62,9 +62,10 @@ def history(*, bridge: bool) -> list[list[f.Record]]:
 async def run(services: Services, tmp_path: Path, steps: list[list[f.Record]]) -> None:
     for number, records in enumerate(steps):
         path = f.write_jsonl(tmp_path / f"step{number}.jsonl", list(records))
-        await import_file(
+        summary = await import_file(
             services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
         )
+        assert summary.rejected == 0, summary.errors
 
 
 async def profile_of(services: Services, kind: IdentifierType, value: str) -> str:

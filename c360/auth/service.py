@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -121,15 +121,21 @@ class VerifiedKeys:
     A key revoked here is never kept again, even if a check that began before the revocation
     ends after it."""
 
-    def __init__(self, ttl_s: float = VERIFIED_KEY_TTL_S, maxsize: int = VERIFIED_KEYS_MAX) -> None:
+    def __init__(
+        self,
+        ttl_s: float = VERIFIED_KEY_TTL_S,
+        maxsize: int = VERIFIED_KEYS_MAX,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ttl_s = ttl_s
         self.maxsize = maxsize
+        self._clock = clock
         self._entries: dict[tuple[str, str], _Verified] = {}
         self._revoked: dict[tuple[str, str], None] = {}  # an ordered set, oldest first
 
     def get(self, collection: str, key_id: str, secret_hash: str) -> Caller | None:
         entry = self._entries.get((collection, key_id))
-        if entry is None or entry.until <= time.monotonic():
+        if entry is None or entry.until <= self._clock():
             return None
         if not hmac.compare_digest(entry.secret_hash, secret_hash):
             return None  # not the key's secret: the store decides (and refuses)
@@ -140,7 +146,7 @@ class VerifiedKeys:
         if name in self._revoked:
             return
         self._entries.pop(name, None)  # re-inserted last: the newest
-        self._entries[name] = _Verified(secret_hash, caller, time.monotonic() + self.ttl_s)
+        self._entries[name] = _Verified(secret_hash, caller, self._clock() + self.ttl_s)
         _bound(self._entries, self.maxsize)
 
     def revoked(self, collection: str, key_id: str) -> None:
