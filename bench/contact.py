@@ -19,12 +19,10 @@
    picked at random (seeded) among the live ones. Every response is checked: status 200, no
    ``errors``, a ``ContactDecision``.
 3. Raw driver, for the same profiles and concurrency: the reads a decision makes
-   (``ContactService.decide`` through ``ContactRepository.facts``) without the policy — the
+   (``ContactService.decide`` through ``ContactRepository.records``) without the policy — the
    profile by ``_id``, its identities by ``profile_id``, and its records of the decision kinds
    and the contact log (one ``$in`` over the kinds, same projection; the contacts older than
-   the longest default cap window dropped in memory, as the repository does). Not the second
-   read the application makes for a customer whose own cap looks further back: the command
-   counts show it. Two rows: in the application's order (one after another) and with
+   the longest window a cap may have dropped in memory, as the repository does). Two rows: in the application's order (one after another) and with
    identities and records read concurrently once the profile is known.
 4. Audience export: streams ``GET /audiences/export?channel=email&purpose=marketing`` to its end,
    as NDJSON and as CSV, counting rows (members) and bytes; every live profile is examined, so
@@ -87,6 +85,7 @@ from c360.contact.facts import CONTACT_KIND, DECISION_KINDS
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Database, Document
+from schemas.records import MAX_CAP_DAYS
 
 RECORDS_PER_PROFILE = 30
 QUICK_PROFILES = 300
@@ -457,7 +456,6 @@ async def run(plan: Plan, batch_size: int) -> Results:
             rng = random.Random(plan.seed)
             warmup = [rng.choice(live) for _ in range(plan.warmup)]
             picked = [rng.choice(live) for _ in range(plan.requests)]
-            policy = services.contact.policy
             batch = services.contact.config.audience_batch
             print(
                 f"requests    {plan.requests:,} by {plan.clients} clients for "
@@ -468,7 +466,7 @@ async def run(plan: Plan, batch_size: int) -> Results:
             monitoring.register(decisions)  # before the application's client exists
             monitoring.register(exporting)
             # Warms the store's caches for the export; not counted.
-            await raw_export(store.db, policy.longest_cap_days, batch)
+            await raw_export(store.db, MAX_CAP_DAYS, batch)
             async with serve_with_client(
                 create_app(settings), key, plan.clients, request_timeout_s=600.0
             ) as (base_url, http):
@@ -487,12 +485,12 @@ async def run(plan: Plan, batch_size: int) -> Results:
                 csv = await http_export(http, "csv", len(live))
                 traced_mb, output_mb = await traced_export(http, len(live))
 
-            serial = raw_decision_fetch(store.db, policy.longest_cap_days, together=False)
-            together = raw_decision_fetch(store.db, policy.longest_cap_days, together=True)
+            serial = raw_decision_fetch(store.db, MAX_CAP_DAYS, together=False)
+            together = raw_decision_fetch(store.db, MAX_CAP_DAYS, together=True)
             await measure(serial, warmup, plan.clients)
             raw_serial = await measure(serial, picked, plan.clients)
             raw_together = await measure(together, picked, plan.clients)
-            raw = await raw_export(store.db, policy.longest_cap_days, batch)
+            raw = await raw_export(store.db, MAX_CAP_DAYS, batch)
     return Results(
         over_http,
         raw_serial,

@@ -445,6 +445,10 @@ class ContactWindow(Contract):
         return self
 
 
+MAX_CAP_DAYS = 366
+"""The longest window of a frequency cap: how far back the contact log is read."""
+
+
 class FrequencyCap(Contract):
     """At most ``max_contacts`` contacts on a channel for a purpose in any ``per_days`` days.
     ``max_contacts`` null removes the customer's own cap (the system default applies again)."""
@@ -452,7 +456,7 @@ class FrequencyCap(Contract):
     channel: ContactChannel
     purpose: str = Field(pattern=PURPOSE_PATTERN)
     max_contacts: int | None = Field(default=None, strict=True, ge=0, le=10_000)
-    per_days: int = Field(default=7, strict=True, ge=1, le=366)
+    per_days: int = Field(default=7, strict=True, ge=1, le=MAX_CAP_DAYS)
 
 
 class DoNotContact(Contract):

@@ -62,9 +62,6 @@ class ContactRepository:
         self._profiles = db["profiles"]
         self._tokens = db["consent_tokens"]
 
-    async def identities(self, profile_ids: Sequence[str]) -> dict[str, list[Document]]:
-        return _group(profile_ids, await find_each(self._identities, "profile_id", profile_ids))
-
     async def records(
         self, profile_ids: Sequence[str], contacts_since: dt.datetime | None, *, cases: bool
     ) -> dict[str, list[Document]]:
@@ -73,19 +70,11 @@ class ContactRepository:
         docs = await find_each(self._records, "profile_id", profile_ids, query, _RECORD_FIELDS)
         return _group(profile_ids, docs, contacts_since)
 
-    async def facts(
-        self, profile_ids: Sequence[str], contacts_since: dt.datetime | None, *, cases: bool
-    ) -> FactDocs:
-        """For a few profiles by id: two round trips."""
-        return FactDocs(
-            await self.identities(profile_ids),
-            await self.records(profile_ids, contacts_since, cases=cases),
-        )
-
     async def facts_between(
         self, profile_ids: Sequence[str], contacts_since: dt.datetime | None
     ) -> FactDocs:
-        """For a run of profiles sorted by id: one range each on identities and records."""
+        """For a run of profiles sorted by id: one range each on identities and records (one
+        equality per profile would be one branch or one ``$in`` scan per profile)."""
         if not profile_ids:
             return FactDocs({}, {})
         span = {"profile_id": {"$gte": profile_ids[0], "$lte": profile_ids[-1]}}

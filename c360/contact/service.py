@@ -23,7 +23,7 @@ from c360.contact.consent import ConsentState, fold_consent
 from c360.contact.facts import ContactFacts, build_facts
 from c360.contact.links import LinkSigner, Unsubscribe
 from c360.contact.policy import ChannelOption, Decision, PolicyConfig, best_channels, decide
-from c360.contact.repository import ContactRepository, FactDocs
+from c360.contact.repository import ContactRepository
 from c360.errors import InvalidInput, NotFound
 from c360.ingest.service import IngestService, record_document
 from c360.profiles.metrics_service import MetricsService
@@ -32,7 +32,13 @@ from c360.records.repository import RecordRepository
 from c360.store import Document
 from schemas import CanonicalRecord, describe_errors, parse_record
 from schemas.identifiers import IdentifierType, identity_key
-from schemas.records import ALL_PURPOSES, PHONE_CHANNELS, ChangeOrigin, ContactChannel
+from schemas.records import (
+    ALL_PURPOSES,
+    MAX_CAP_DAYS,
+    PHONE_CHANNELS,
+    ChangeOrigin,
+    ContactChannel,
+)
 
 SOURCE = "c360"  # the source of the records c360 itself makes
 
@@ -142,14 +148,10 @@ class ContactService:
         """What the policy knows of each profile, in the order asked (a DataLoader's batch).
         ``identities``: the profiles' identities when the caller has them already."""
         wanted = list(dict.fromkeys(profile_ids))
-        since = self._contacts_since(at)
         if identities is None:
-            docs = await self._contacts.facts(wanted, since, cases=cases)
-        else:
-            records = await self._contacts.records(wanted, since, cases=cases)
-            docs = FactDocs({p: list(identities[p]) for p in wanted}, records)
-        facts = await self._complete(docs, wanted, at, ranged=False)
-        return [facts[p] for p in profile_ids]
+            identities = dict(zip(wanted, await self._profiles.identifiers(wanted), strict=True))
+        records = await self._contacts.records(wanted, _contacts_since(at), cases=cases)
+        return [build_facts(p, identities[p], records[p]) for p in profile_ids]
 
     async def decide(
         self, profile_id: str, channel: str, purpose: str, at: dt.datetime
@@ -164,38 +166,6 @@ class ContactService:
         live = (await self._profiles.get(profile_id))["_id"]
         [facts] = await self.facts([live], at)
         return best_channels(facts, purpose, at, self.policy)
-
-    def _contacts_since(self, at: dt.datetime) -> dt.datetime:
-        return at - dt.timedelta(days=self.policy.longest_cap_days)
-
-    async def _complete(
-        self, docs: FactDocs, profile_ids: Sequence[str], at: dt.datetime, *, ranged: bool
-    ) -> dict[str, ContactFacts]:
-        """Facts from what was read; ``ranged``: ``profile_ids`` are a run sorted by id (an
-        audience batch), so a further read is one range too."""
-        facts = {
-            p: build_facts(p, docs.identities.get(p, []), docs.records.get(p, []))
-            for p in profile_ids
-        }
-        # A customer's own cap may look further back than any default: read those contacts.
-        longer = {
-            p: max(c.value.per_days for c in f.preferences.frequency_caps.values())
-            for p, f in facts.items()
-            if f.preferences.frequency_caps
-        }
-        longer = {p: d for p, d in longer.items() if d > self.policy.longest_cap_days}
-        if longer:
-            since = at - dt.timedelta(days=max(longer.values()))
-            wanted = sorted(longer)
-            if ranged:
-                more = await self._contacts.records_between(wanted, since)
-            else:
-                more = await self._contacts.records(wanted, since, cases=False)
-            for p in longer:
-                kept = [d for d in docs.records.get(p, []) if d["kind"] != "outbound_contact"]
-                fresh = [d for d in more[p] if d["kind"] == "outbound_contact"]
-                facts[p] = build_facts(p, docs.identities.get(p, []), kept + fresh)
-        return facts
 
     # --- Audiences ----------------------------------------------------------------------------
 
@@ -248,8 +218,8 @@ class ContactService:
         at: dt.datetime,
         audience_filter: AudienceFilter,
     ) -> list[tuple[str, Member | None]]:
-        docs = await self._contacts.facts_between(profile_ids, self._contacts_since(at))
-        facts = await self._complete(docs, profile_ids, at, ranged=True)
+        docs = await self._contacts.facts_between(profile_ids, _contacts_since(at))
+        facts = {p: build_facts(p, docs.identities[p], docs.records[p]) for p in profile_ids}
         wanted = set(profile_ids)
         if audience_filter.needs_metrics:
             wanted = await self._segment(profile_ids, audience_filter, at)
@@ -312,12 +282,10 @@ class ContactService:
     ) -> ConsentReceipt:
         """Append a consent change. An opt-in on a double opt-in channel (e-mail) is recorded
         as pending, with a single-use confirmation link that expires."""
-        profile = await self._profiles.get(profile_id)
-        live = profile["_id"]
         purpose = purpose or ALL_PURPOSES
         if purpose != ALL_PURPOSES:
             self.check_purpose(purpose)
-        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        live, identities = await self._owner(profile_id)
         double = (
             status == "opted_in"
             and channel in self.config.double_opt_in_channels
@@ -371,8 +339,7 @@ class ContactService:
         if doc is None:
             _check_usable(await self._contacts.token(token_hash), epoch_ms(now))
             raise ConfirmationRefused("this confirmation link was used meanwhile")
-        live = (await self._profiles.get(doc["profile_id"]))["_id"]
-        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        live, identities = await self._owner(doc["profile_id"])
         requested = from_epoch_ms(doc["created_ms"])
         actor = Actor(
             ChangeOrigin.DOUBLE_OPT_IN,
@@ -395,8 +362,7 @@ class ContactService:
     async def unsubscribe(self, token: str, evidence: str, now: dt.datetime) -> Unsubscribe:
         """Follow a signed unsubscribe link: an opt-out, at once. Repeating it changes nothing."""
         what = self._signer.read(token, now)
-        live = (await self._profiles.get(what.profile_id))["_id"]
-        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        live, identities = await self._owner(what.profile_id)
         data = {
             "channel": what.channel,
             "purpose": what.purpose,
@@ -413,8 +379,7 @@ class ContactService:
 
     async def record_gpc(self, profile_id: str, actor: Actor, now: dt.datetime) -> list[str]:
         """A Global Privacy Control signal: opt out of the sale/sharing purposes everywhere."""
-        live = (await self._profiles.get(profile_id))["_id"]
-        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        live, identities = await self._owner(profile_id)
         gpc = Actor(ChangeOrigin.GPC, actor.name, actor.evidence or "Sec-GPC: 1")
         records = [
             self._record(
@@ -435,10 +400,9 @@ class ContactService:
     ) -> str:
         """Append a preference change (see :class:`schemas.PreferenceChange`); returns the
         profile it went to."""
-        live = (await self._profiles.get(profile_id))["_id"]
+        live, identities = await self._owner(profile_id)
         for purpose in change.get("preferred_channels", {}):
             self.check_purpose(purpose)
-        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
         record = self._record("preference_change", dict(change), identities, actor, now)
         await self._append(live, record, identities=identities)
         return live
@@ -453,8 +417,7 @@ class ContactService:
         actor: Actor,
         now: dt.datetime,
     ) -> str:
-        live = (await self._profiles.get(profile_id))["_id"]
-        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
+        live, identities = await self._owner(profile_id)
         data = {"channel": channel, "contact_point": contact_point, "status": status}
         if reason is not None:
             data["reason"] = reason
@@ -472,9 +435,8 @@ class ContactService:
         external_id: str | None = None,
     ) -> tuple[str, Document]:
         """Log an outbound contact; returns the profile and the stored record."""
-        live = (await self._profiles.get(profile_id))["_id"]
+        live, identities = await self._owner(profile_id)
         self.check_purpose(str(data["purpose"]))
-        identities = (await self._contacts.facts([live], None, cases=False)).identities[live]
         record = self._record(
             "outbound_contact", {**data, "actor": actor.name}, identities, None, now, external_id
         )
@@ -482,6 +444,12 @@ class ContactService:
         return live, record_document(record, live, now)
 
     # --- Helpers ------------------------------------------------------------------------------
+
+    async def _owner(self, profile_id: str) -> tuple[str, list[Document]]:
+        """The live profile (an absorbed id resolves to its survivor) and its identities."""
+        live = (await self._profiles.get(profile_id))["_id"]
+        [identities] = await self._profiles.identifiers([live])
+        return live, identities
 
     def check_purpose(self, purpose: str) -> None:
         if purpose not in self.policy.purposes:
@@ -542,6 +510,11 @@ def _check_usable(doc: Document | None, now_ms: int) -> None:
     if doc["expires_ms"] <= now_ms:
         expired = from_epoch_ms(doc["expires_ms"])
         raise ConfirmationRefused(f"this confirmation link expired at {expired}")
+
+
+def _contacts_since(at: dt.datetime) -> dt.datetime:
+    """How far back the contact log is read: the longest window a cap may have."""
+    return at - dt.timedelta(days=MAX_CAP_DAYS)
 
 
 def _hash(token: str) -> str:
