@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 
 from c360.auth.repository import ApiKeyRepository
@@ -86,17 +87,28 @@ def contact_config(settings: Settings) -> ContactConfig:
 
 
 def signing_secret(settings: Settings) -> str:
-    """The configured secret, else one generated once and kept in the data directory."""
+    """The configured secret, else one generated once and kept in the data directory.
+
+    The file appears whole or not at all (written aside, then hard-linked into place), so a
+    process starting at the same moment never reads it half-written.
+    """
     if settings.signing_secret is not None:
         return settings.signing_secret.get_secret_value()
     path = settings.data_dir / "signing-secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):  # another process made it first
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".signing-secret.")
+        try:
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+            with contextlib.suppress(FileExistsError):  # another process was first: keep its
+                os.link(draft, path)
+        finally:
+            os.unlink(draft)
+    secret = path.read_text().strip()
+    if not secret:
+        raise RuntimeError(f"{path} is empty: remove it, or set C360_SIGNING_SECRET")
+    return secret
 
 
 @dataclass(frozen=True)

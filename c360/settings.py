@@ -23,6 +23,7 @@ from c360.identity.rules import (
 )
 from connectors import ParseOptions
 from schemas import IdentifierType
+from schemas.common import CountryCode, TimeZoneName
 from schemas.records import ContactChannel, FrequencyCap
 
 
@@ -148,12 +149,12 @@ class Settings(BaseSettings):
         description="Purposes that need an opt-in where the regime requires one; the others "
         "(service, transactional) are allowed until an opt-out.",
     )
-    contact_opt_out_countries: list[str] = Field(
+    contact_opt_out_countries: list[CountryCode] = Field(
         default_factory=list,
         description="Countries (ISO 3166) whose regime allows those purposes until an opt-out; "
         "everywhere else an opt-in is required. The contact point's country decides.",
     )
-    contact_default_time_zone: str = Field(
+    contact_default_time_zone: TimeZoneName = Field(
         default="UTC", description="Time zone when neither the customer's nor a country's is known."
     )
     contact_quiet_hours: str | None = Field(

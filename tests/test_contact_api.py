@@ -17,7 +17,8 @@ from c360.auth.service import Role
 from c360.contact.links import LinkExpired
 from c360.contact.service import ConfirmationRefused
 from c360.ingest.files import import_file
-from c360.services import Services
+from c360.services import Services, signing_secret
+from c360.settings import Settings
 from connectors import ParseOptions
 from schemas import IdentifierType
 from tests import factories as f
@@ -195,6 +196,7 @@ class TestAgentView:
             {"contactPoint": "someone.else@example.com"},
             {"status": "PENDING"},
             {"origin": "GPC"},
+            {"origin": "IMPORT"},  # a connector's: it would skip the double opt-in
         ]
         for change in refusals:
             data = await f.gql(
@@ -215,6 +217,14 @@ class TestAgentView:
         )
         assert data["setContactPreference"]["__typename"] == "InvalidInputError"
         assert "ends after it starts" in data["setContactPreference"]["message"]
+        cap = {"channel": "EMAIL", "purpose": "newsletter", "maxContacts": 1, "perDays": 7}
+        data = await f.gql(
+            agent_client, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]}
+        )
+        assert "unknown purpose 'newsletter'" in data["setContactPreference"]["message"]
+        naive = await decision(agent_client, ana, at="2026-06-01T10:00:00")
+        assert naive["__typename"] == "InvalidInputError"
+        assert "no time zone" in naive["message"]
         assert (await view(agent_client, ana))["consentHistory"]["edges"] == []
 
 
@@ -333,6 +343,27 @@ class TestUnsubscribe:
         origins = [e["node"].get("origin") for e in history]
         assert origins.count("UNSUBSCRIBE_LINK") == 1  # following it twice is one change
 
+    async def test_multipart_one_click(
+        self,
+        services: Services,
+        agent_client: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        ana: str,
+    ) -> None:
+        await self._opted_in(services, ana)
+        link = path_of((await decision(agent_client, ana))["unsubscribeUrl"])
+        body = (
+            b"--b0undary\r\n"
+            b'Content-Disposition: form-data; name="List-Unsubscribe"\r\n\r\n'
+            b"One-Click\r\n--b0undary--\r\n"
+        )
+        done = await client.post(
+            link, content=body, headers={"content-type": "multipart/form-data; boundary=b0undary"}
+        )
+
+        assert done.status_code == 200
+        assert codes(await decision(agent_client, ana)) == ["purpose_opted_out"]
+
     async def test_tampered_and_expired_links(
         self,
         services: Services,
@@ -388,6 +419,29 @@ class TestGlobalPrivacyControl:
         assert codes(service) == ["consent_not_required"]
         history = (await view(agent_client, ana))["consentHistory"]["edges"]
         assert {e["node"].get("origin") for e in history} >= {"GPC", "PREFERENCE_CENTRE"}
+
+    async def test_an_opt_in_sent_with_the_signal_stands(
+        self, app: FastAPI, services: Services, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        headers = {**(await f.api_key(services, Role.MARKETING)), "Sec-GPC": "1"}
+        sms_opt_in = {
+            "profileId": ana,
+            "channel": "SMS",
+            "purpose": "marketing",
+            "status": "OPTED_IN",
+            "contactPoint": MOBILE,
+            "origin": "PREFERENCE_CENTRE",
+        }
+        async with asgi_client(app, headers) as centre:
+            data = await f.gql(centre, RECORD_CONSENT, input=sms_opt_in)
+
+        assert data["recordConsent"]["gpcRecorded"] is True
+        midday = dt.datetime.combine(
+            dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1), dt.time(10), tzinfo=dt.UTC
+        )
+        sms = await decision(agent_client, ana, channel="SMS", at=midday.isoformat())
+        assert codes(sms) == ["opted_in"]  # the explicit opt-in is newer than the signal
+        assert codes(await decision(agent_client, ana, channel="EMAIL")) == ["purpose_opted_out"]
 
 
 class TestContactLogAndCaps:
@@ -585,3 +639,16 @@ class TestCustomerCapLongerThanTheDefaults:
         assert "customer cap is 1" in result["reasons"][0]["message"]
         frees = dt.datetime.fromisoformat(result["nextAllowedAt"])
         assert abs(frees - (now + dt.timedelta(days=10))) < dt.timedelta(seconds=5)
+
+
+def test_the_signing_secret_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+
+    first, again = signing_secret(settings), signing_secret(settings)
+
+    assert first == again
+    assert len(first) >= 48
+    assert (tmp_path / "signing-secret").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["signing-secret"]  # no drafts left
+    configured = Settings(_env_file=None, data_dir=tmp_path, signing_secret="s3cret")
+    assert signing_secret(configured) == "s3cret"

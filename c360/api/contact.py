@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import email.policy
 import html
 import io
 import json
 from collections.abc import AsyncIterator
+from email.parser import BytesParser
 from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
@@ -28,8 +30,8 @@ from c360.api.ingest import read_body
 from c360.auth.masking import mask_contact_point
 from c360.auth.service import Caller, Permission
 from c360.contact.links import Unsubscribe
-from c360.contact.service import AudienceFilter, ContactService, Member
-from c360.errors import C360Error, InvalidInput
+from c360.contact.service import AudienceFilter, ContactService, Member, utc_instant
+from c360.errors import C360Error
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
 from schemas.records import ContactChannel
 
@@ -93,7 +95,8 @@ async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
 @router.post("/unsubscribe/{token}", response_class=HTMLResponse)
 async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     """RFC 8058: the body is ``List-Unsubscribe=One-Click``; no redirect, no login."""
-    form = parse_qs((await read_body(request, _FORM_LIMIT)).decode("utf-8", "replace"))
+    body = await read_body(request, _FORM_LIMIT)
+    form = _form_fields(request.headers.get("content-type", ""), body)
     if form.get("List-Unsubscribe") != ["One-Click"]:
         return _page(
             "Nothing was changed",
@@ -108,6 +111,23 @@ async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     except C360Error as exc:
         return _refused(exc)
     return _page("You are unsubscribed", f"<p>You will no longer receive {_what(what)}.</p>")
+
+
+def _form_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
+    """A form's fields: ``multipart/form-data`` (what RFC 8058 recommends mail clients send)
+    or ``application/x-www-form-urlencoded``."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return parse_qs(body.decode("utf-8", "replace"))
+    header = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(header + body)
+    fields: dict[str, list[str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+            fields.setdefault(name, []).append(text)
+    return fields
 
 
 @router.get("/consent/confirm/{token}", response_class=HTMLResponse)
@@ -182,9 +202,7 @@ async def export_audience(
     now), with the contact point to use and an unsubscribe link; streamed in constant memory."""
     contact = _contact(request)
     contact.check_purpose(purpose)
-    if at is not None and at.tzinfo is None:
-        raise InvalidInput("at needs a time zone, e.g. 2026-11-22T10:00:00Z")
-    moment = dt.datetime.now(dt.UTC) if at is None else at.astimezone(dt.UTC)
+    moment = utc_instant(at, dt.datetime.now(dt.UTC))
     chosen = AudienceFilter(
         lifecycle_stages=frozenset(s.value for s in lifecycle_stage) if lifecycle_stage else None,
         value_tiers=frozenset(t.value for t in value_tier) if value_tier else None,

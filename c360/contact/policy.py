@@ -30,7 +30,7 @@ import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
@@ -155,7 +155,7 @@ def _day(moment: dt.datetime) -> str:
 # --- Contact points ---------------------------------------------------------------------------
 
 
-@cache
+@lru_cache(maxsize=65_536)  # bounded: an export sees every number once
 def _number(e164: str) -> phonenumbers.PhoneNumber | None:
     try:
         return phonenumbers.parse(e164)

@@ -25,7 +25,7 @@ from c360.contact.links import LinkSigner, Unsubscribe
 from c360.contact.policy import ChannelOption, Decision, PolicyConfig, best_channels, decide
 from c360.contact.repository import ContactRepository
 from c360.errors import InvalidInput, NotFound
-from c360.ingest.service import IngestService, record_document
+from c360.ingest.service import IngestService, Outcome
 from c360.profiles.metrics_service import MetricsService
 from c360.profiles.service import ProfileService, epoch_ms, from_epoch_ms
 from c360.records.repository import RecordRepository
@@ -403,6 +403,8 @@ class ContactService:
         live, identities = await self._owner(profile_id)
         for purpose in change.get("preferred_channels", {}):
             self.check_purpose(purpose)
+        for cap in change.get("frequency_caps", ()):
+            self.check_purpose(str(cap["purpose"]))
         record = self._record("preference_change", dict(change), identities, actor, now)
         await self._append(live, record, identities=identities)
         return live
@@ -440,8 +442,10 @@ class ContactService:
         record = self._record(
             "outbound_contact", {**data, "actor": actor.name}, identities, None, now, external_id
         )
-        await self._append(live, record, identities=identities)
-        return live, record_document(record, live, now)
+        [(doc, outcome)] = await self._append(live, record, identities=identities)
+        if outcome == "duplicate":  # logged before: what is stored, not what was sent again
+            doc = await self._records.get(record.record_id) or doc
+        return live, doc
 
     # --- Helpers ------------------------------------------------------------------------------
 
@@ -491,14 +495,11 @@ class ContactService:
         profile_id: str,
         *records: CanonicalRecord,
         identities: Sequence[Document] = (),
-    ) -> None:
-        """Store the records on the profile, in one write per identity they follow."""
-        by_link: dict[str | None, list[CanonicalRecord]] = {}
-        for record in records:
-            point = getattr(record, "contact_point", None)
-            by_link.setdefault(_link_key(record, point, identities), []).append(record)
-        for link, group in by_link.items():
-            await self._ingest.append(profile_id, group, link)
+    ) -> list[tuple[Document, Outcome]]:
+        """Store the records on the profile in one write; each follows its contact point's
+        identity on unmerge. Returns each one's document and outcome."""
+        links = [_link_key(r, getattr(r, "contact_point", None), identities) for r in records]
+        return await self._ingest.append(profile_id, records, links)
 
 
 def _check_usable(doc: Document | None, now_ms: int) -> None:
@@ -510,6 +511,16 @@ def _check_usable(doc: Document | None, now_ms: int) -> None:
     if doc["expires_ms"] <= now_ms:
         expired = from_epoch_ms(doc["expires_ms"])
         raise ConfirmationRefused(f"this confirmation link expired at {expired}")
+
+
+def utc_instant(at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+    """The instant a question is asked for (``now`` when not given), in UTC; a time without a
+    zone is refused rather than read in the server's."""
+    if at is None:
+        return now
+    if at.tzinfo is None:
+        raise InvalidInput(f"{at.isoformat()} has no time zone; e.g. 2026-11-22T10:00:00Z")
+    return at.astimezone(dt.UTC)
 
 
 def _contacts_since(at: dt.datetime) -> dt.datetime:

@@ -272,15 +272,22 @@ class IngestService:
         return outcomes
 
     async def append(
-        self, profile_id: str, records: Sequence[CanonicalRecord], linked_by: str | None
-    ) -> list[Outcome]:
+        self,
+        profile_id: str,
+        records: Sequence[CanonicalRecord],
+        linked_by: Sequence[str | None],
+    ) -> list[tuple[Document, Outcome]]:
         """Store records made for a known profile (a consent given to an agent, a contact
         logged): no identity resolution, the same write, merge and metrics steps as an import.
-        ``linked_by`` is the identity key an unmerge follows (None: they stay with the survivor).
+        ``linked_by``: per record, the identity key an unmerge follows (None: it stays with the
+        survivor). Returns each record's document and outcome.
         """
         now = dt.datetime.now(dt.UTC)
-        docs = [record_document(r, profile_id, now, linked_by=linked_by) for r in records]
-        return await self._persist(records, docs, now)
+        docs = [
+            record_document(r, profile_id, now, linked_by=by)
+            for r, by in zip(records, linked_by, strict=True)
+        ]
+        return list(zip(docs, await self._persist(records, docs, now), strict=True))
 
     async def _persist(
         self, records: Sequence[CanonicalRecord], docs: Sequence[Document], now: dt.datetime

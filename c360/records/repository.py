@@ -74,6 +74,9 @@ class RecordRepository:
     def __init__(self, db: Database) -> None:
         self._records = db["records"]
 
+    async def get(self, record_id: str) -> Document | None:
+        return await self._records.find_one({"_id": record_id})
+
     async def revisions(self, record_ids: Iterable[str]) -> dict[str, StoredRevision]:
         wanted = list(set(record_ids))
         if not wanted:

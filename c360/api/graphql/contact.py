@@ -30,7 +30,7 @@ from c360.auth.service import Permission
 from c360.contact.facts import ContactFacts
 from c360.contact.policy import Basis, ChannelOption, Code, Decision, cap_for, points_of
 from c360.contact.preferences import Hours, Window
-from c360.contact.service import Actor, AudienceFilter, ConsentReceipt
+from c360.contact.service import Actor, AudienceFilter, ConsentReceipt, utc_instant
 from c360.errors import C360Error, InvalidInput
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
 from schemas.records import (
@@ -47,7 +47,8 @@ from schemas.records import (
 MAX_AUDIENCE_PAGE = 1000
 # Origins a caller may claim; the others come only from their own flows (the unsubscribe link,
 # the confirmation link, the GPC signal).
-_CLAIMABLE = {ChangeOrigin.AGENT, ChangeOrigin.PREFERENCE_CENTRE, ChangeOrigin.IMPORT}
+# (Import is a connector's: it would skip the double opt-in.)
+_CLAIMABLE = {ChangeOrigin.AGENT, ChangeOrigin.PREFERENCE_CENTRE}
 _CLAIMABLE_STATUS = _CLAIMABLE | {ChangeOrigin.BOUNCE}
 strawberry.enum(Code, name="DecisionCode")
 strawberry.enum(Basis, name="ChannelBasis")
@@ -541,7 +542,7 @@ async def _record_gpc(info: Info[Context, None], profile_id: str, origin: Change
 
 
 def _at(info: Info[Context, None], at: dt.datetime | None) -> dt.datetime:
-    return info.context.now if at is None else at.astimezone(dt.UTC)
+    return utc_instant(at, info.context.now)
 
 
 @strawberry.type
@@ -576,8 +577,8 @@ class ContactQuery:
         purpose: Purpose,
         at: dt.datetime | None = None,
     ) -> RankingResult:
-        moment = _at(info, at)
         try:
+            moment = _at(info, at)
             options = await info.context.services.contact.best_channels(
                 str(profile_id), purpose, moment
             )
@@ -649,11 +650,12 @@ class ContactMutation:
     async def record_consent(
         self, info: Info[Context, None], input: RecordConsentInput
     ) -> ConsentResult:
-        now = dt.datetime.now(dt.UTC)
         try:
             _claim(input.origin, _CLAIMABLE)
             if input.status is ConsentStatus.PENDING:
                 raise InvalidInput("pending is set by the double opt-in, not asked for")
+            # The signal first: what the request itself asks for is the newer change.
+            gpc = await _record_gpc(info, str(input.profile_id), input.origin)
             receipt = await info.context.services.contact.record_consent(
                 str(input.profile_id),
                 input.channel.value,
@@ -661,9 +663,8 @@ class ContactMutation:
                 input.status.value,
                 input.contact_point,
                 _actor(info, input.origin, input.evidence),
-                now,
+                dt.datetime.now(dt.UTC),
             )
-            gpc = await _record_gpc(info, receipt.profile_id, input.origin)
         except C360Error as exc:
             return as_error(exc)  # type: ignore[return-value]
         return await _consent_recorded(info, receipt, gpc)
@@ -691,13 +692,13 @@ class ContactMutation:
     ) -> PreferencesResult:
         try:
             _claim(input.origin, _CLAIMABLE)
+            gpc = await _record_gpc(info, str(input.profile_id), input.origin)
             live = await info.context.services.contact.set_preferences(
                 str(input.profile_id),
                 input.change(),
                 _actor(info, input.origin, input.evidence),
                 dt.datetime.now(dt.UTC),
             )
-            gpc = await _record_gpc(info, live, input.origin)
             return PreferencesChanged(profile=await _profile(info, live), gpc_recorded=gpc)
         except C360Error as exc:
             return as_error(exc)  # type: ignore[return-value]
@@ -783,8 +784,8 @@ class ContactMutation:
         self, info: Info[Context, None], input: RecordContactInput
     ) -> ContactResult:
         contact = info.context.services.contact
-        occurred = _at(info, input.occurred_at)
         try:
+            occurred = _at(info, input.occurred_at)
             decision = await contact.decide(
                 str(input.profile_id), input.channel.value, input.purpose, occurred
             )
