@@ -13,6 +13,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from c360.auth.masking import mask_within
 from c360.auth.service import Role
 from c360.contact.links import LinkExpired
 from c360.contact.service import ConfirmationRefused
@@ -82,13 +83,13 @@ AGENT_VIEW = """query($id: ID!) { profile(id: $id) { ... on Profile {
     preferredChannels { purpose channel set { origin source actor } }
     timeZone effectiveQuietHours { start end }
     frequencyCaps { channel purpose maxContacts perDays setBy }
-    contactPoints { channel value status }
+    contactPoints { channel value status statusReason }
     consents { channel contactPoint purpose status source }
   }
   consentHistory(first: 50) { edges { node { __typename source
     ... on ConsentChangeRecord { status origin actor evidence purpose }
     ... on PreferenceChangeRecord { origin actor }
-    ... on ContactPointStatusRecord { pointStatus: status origin } } } }
+    ... on ContactPointStatusRecord { pointStatus: status origin reason } } } }
   timeline(first: 50, kinds: [OUTBOUND_CONTACT]) { edges { node { __typename
     ... on OutboundContactRecord { channel purpose campaign outcome } } } }
 } } }"""
@@ -270,7 +271,8 @@ class TestDoubleOptIn:
         assert unknown.status_code == 404
 
         prefs = (await view(agent_client, ana))["contactPreferences"]
-        assert {"channel": "EMAIL", "value": EMAIL, "status": "VERIFIED"} in prefs["contactPoints"]
+        verified = {"channel": "EMAIL", "value": EMAIL, "status": "VERIFIED"}
+        assert {**verified, "statusReason": "double opt-in confirmed"} in prefs["contactPoints"]
 
     async def test_an_expired_link_is_refused(self, services: Services, ana: str) -> None:
         now = dt.datetime.now(dt.UTC)
@@ -652,3 +654,40 @@ def test_the_signing_secret_is_made_once_and_kept_private(tmp_path: Path) -> Non
     assert [p.name for p in tmp_path.iterdir()] == ["signing-secret"]  # no drafts left
     configured = Settings(_env_file=None, data_dir=tmp_path, signing_secret="s3cret")
     assert signing_secret(configured) == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("550 5.1.1 <ana.garcia@example.com>: unknown", "550 5.1.1 <a•••@example.com>: unknown"),
+        (
+            "https://shop.example/?email=ana%40example.com&x=1",
+            "https://shop.example/?email=a•••@example.com&x=1",
+        ),
+        ("call +34 600 12 34 56 or 600123456", "call +••• or 6•••"),
+        ("order 12345 of 2024-05-01, 2 items", "order 12345 of 2024-05-01, 2 items"),
+    ],
+)
+def test_contact_points_in_free_text_are_masked(text: str, masked: str) -> None:
+    assert mask_within(text) == masked
+
+
+async def test_marketing_reads_a_bounce_without_the_address(
+    services: Services, marketing_client: httpx.AsyncClient, ana: str
+) -> None:
+    await services.contact.set_point_status(
+        ana,
+        "email",
+        EMAIL,
+        "bounced",
+        f"550 5.1.1 <{EMAIL}>: mailbox unknown",
+        _actor_import(),
+        dt.datetime.now(dt.UTC),
+    )
+    prefs = (await view(marketing_client, ana))["contactPreferences"]
+    [point] = [p for p in prefs["contactPoints"] if p["channel"] == "EMAIL"]
+    assert point["status"] == "BOUNCED"
+    history = (await view(marketing_client, ana))["consentHistory"]["edges"]
+    assert [e["node"]["pointStatus"] for e in history] == ["BOUNCED"]
+    for reason in (point["statusReason"], history[0]["node"]["reason"]):
+        assert reason == "550 5.1.1 <a•••@example.com>: mailbox unknown"

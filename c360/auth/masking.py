@@ -51,6 +51,25 @@ def mask_contact_point(value: str) -> str:
     return mask_text(value)
 
 
+_EMAIL_IN_TEXT = re.compile(r"[\w.+-]+(?:@|%40)[\w-]+(?:\.[\w-]+)+")
+_PHONE_IN_TEXT = re.compile(r"\+?\d[\d ().-]{6,}\d")
+
+
+def mask_within(value: str) -> str:
+    """Free text (a bounce message, a URL, a return reason) with every e-mail address and
+    phone number in it masked, and the rest left readable."""
+    value = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group().replace("%40", "@")), value)
+    return _PHONE_IN_TEXT.sub(_masked_number, value)
+
+
+def _masked_number(match: re.Match[str]) -> str:
+    """A number with a country code, or of nine digits or more, reads as a phone number (a
+    status code or a date does not)."""
+    text = match.group()
+    digits = sum(c.isdigit() for c in text)
+    return mask_text(text) if digits >= 9 or (text.startswith("+") and digits >= 7) else text
+
+
 def mask_properties(value: Any) -> Any:
     """Free-form properties with every value under a contact-point key masked, at any depth."""
     if isinstance(value, dict):

@@ -44,7 +44,9 @@ class ConsentState:
     pending_since: dt.datetime | None = None  # a double opt-in is under way
 
 
-def _rank(doc: Document) -> tuple[dt.datetime, str]:
+def change_order(doc: Document) -> tuple[dt.datetime, str]:
+    """Changes apply in the order they happened; at the same instant, by record id (so the
+    outcome never depends on arrival order)."""
     return doc["occurred_at"], doc["_id"]
 
 
@@ -52,7 +54,7 @@ def fold_consent(changes: Iterable[Document]) -> list[ConsentState]:
     """``changes``: stored consent-change records (``_id``, ``source``, ``occurred_at``,
     ``data``); returns one state per channel, contact point and purpose, sorted."""
     latest: dict[ConsentKey, ConsentState] = {}
-    for doc in sorted(changes, key=_rank):
+    for doc in sorted(changes, key=change_order):
         data = doc["data"]
         key: ConsentKey = (data["channel"], data.get("contact_point"), data["purpose"])
         state = ConsentState(

@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from c360.contact.consent import ConsentState, fold_consent
+from c360.contact.consent import ConsentState, change_order, fold_consent
 from c360.contact.preferences import Preferences, fold_preferences
 from c360.profiles.traits import Traits, fold_traits
 from c360.store import Document
@@ -96,7 +96,7 @@ def _newest_first(identities: Iterable[Document], kind: str) -> list[str]:
 
 def _statuses(docs: Iterable[Document]) -> dict[tuple[str, str], PointStatus]:
     latest: dict[tuple[str, str], PointStatus] = {}
-    for doc in sorted(docs, key=lambda d: (d["occurred_at"], d["_id"])):
+    for doc in sorted(docs, key=change_order):
         data = doc["data"]
         latest[(data["channel"], data["contact_point"])] = PointStatus(
             status=data["status"],

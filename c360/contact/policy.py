@@ -393,6 +393,14 @@ def cap_for(
     return None if default is None else (default, "default")
 
 
+def caps_in_force(
+    facts: ContactFacts, config: PolicyConfig
+) -> dict[tuple[str, str], tuple[Cap, str]]:
+    """Every cap that applies, per channel and purpose: the customer's, else the default."""
+    keys = sorted({*config.frequency_caps, *facts.preferences.frequency_caps})
+    return {key: found for key in keys if (found := cap_for(facts, *key, config)) is not None}
+
+
 def _capped(
     facts: ContactFacts, channel: str, purpose: str, moment: dt.datetime, config: PolicyConfig
 ) -> tuple[Reason, dt.datetime] | None:

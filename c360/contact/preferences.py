@@ -14,7 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from c360.contact.consent import change_order
 from c360.store import Document
+from schemas.records import WEEKDAYS, Weekday
 
 
 @dataclass(frozen=True)
@@ -78,12 +80,9 @@ class Chosen(Generic[T]):
     change: Change
 
 
-_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _window(value: Mapping[str, Any]) -> Window:
+def window_of(value: Mapping[str, Any]) -> Window:
     return Window(
-        days=frozenset(_WEEKDAYS.index(d) for d in value["days"]),
+        days=frozenset(WEEKDAYS.index(Weekday(d)) for d in value["days"]),
         hours=Hours.of(value),
         channels=frozenset(value.get("channels", ())),
     )
@@ -100,14 +99,10 @@ class Preferences:
     do_not_contact: Chosen[str | None] | None = None  # value: the reason; None once lifted
 
 
-def _rank(doc: Document) -> tuple[dt.datetime, str]:
-    return doc["occurred_at"], doc["_id"]
-
-
 def fold_preferences(changes: Iterable[Document]) -> Preferences:
     """``changes``: stored preference-change records, in any order."""
     prefs = Preferences()
-    for doc in sorted(changes, key=_rank):
+    for doc in sorted(changes, key=change_order):
         data, change = doc["data"], Change.of(doc)
         for purpose, channel in data.get("preferred_channels", {}).items():
             if channel is None:
@@ -121,7 +116,7 @@ def fold_preferences(changes: Iterable[Document]) -> Preferences:
         if "quiet_hours" in data:
             prefs.quiet_hours = Chosen(Hours.of(data["quiet_hours"]), change)
         if "contact_windows" in data:
-            windows = tuple(_window(w) for w in data["contact_windows"])
+            windows = tuple(window_of(w) for w in data["contact_windows"])
             prefs.contact_windows = Chosen(windows, change)
         for cap in data.get("frequency_caps", ()):
             key = (cap["channel"], cap["purpose"])

@@ -194,8 +194,6 @@ class ContactService:
                     members.append(member)
                     if len(members) == first:
                         break
-            else:
-                cursor = batch[-1]
         more = bool(await self._contacts.live_after(cursor, 1))
         return AudiencePage(members, cursor, has_next_page=more)
 
@@ -230,7 +228,7 @@ class ContactService:
                 decision = decide(facts[profile_id], channel, purpose, at, self.policy)
                 countries = audience_filter.countries
                 if decision.allowed and (countries is None or decision.country in countries):
-                    member = Member(profile_id, decision, self._unsubscribe_url(decision))
+                    member = Member(profile_id, decision, self.unsubscribe_url(decision))
             examined.append((profile_id, member))
         return examined
 
@@ -252,21 +250,14 @@ class ContactService:
             chosen.add(doc["_id"])
         return chosen
 
-    def _unsubscribe_url(self, decision: Decision) -> str | None:
+    def unsubscribe_url(self, decision: Decision) -> str | None:
         """A one-click unsubscribe link for what was decided, for purposes one may leave."""
         if not decision.allowed or decision.purpose not in self.policy.regime_purposes:
             return None
-        return self.unsubscribe_url(
-            Unsubscribe(
-                decision.profile_id, decision.channel, decision.purpose, decision.contact_point
-            )
+        what = Unsubscribe(
+            decision.profile_id, decision.channel, decision.purpose, decision.contact_point
         )
-
-    def unsubscribe_url(self, what: Unsubscribe) -> str:
         return f"{self.config.public_url.rstrip('/')}/unsubscribe/{self._signer.sign(what)}"
-
-    def member_url(self, decision: Decision) -> str | None:
-        return self._unsubscribe_url(decision)
 
     # --- Changes ------------------------------------------------------------------------------
 
@@ -377,7 +368,7 @@ class ContactService:
         await self._append(live, record, identities=identities)
         return what
 
-    async def record_gpc(self, profile_id: str, actor: Actor, now: dt.datetime) -> list[str]:
+    async def record_gpc(self, profile_id: str, actor: Actor, now: dt.datetime) -> None:
         """A Global Privacy Control signal: opt out of the sale/sharing purposes everywhere."""
         live, identities = await self._owner(profile_id)
         gpc = Actor(ChangeOrigin.GPC, actor.name, actor.evidence or "Sec-GPC: 1")
@@ -393,7 +384,6 @@ class ContactService:
             for purpose in self.config.gpc_purposes
         ]
         await self._append(live, *records, identities=identities)
-        return [r.record_id for r in records]
 
     async def set_preferences(
         self, profile_id: str, change: Mapping[str, Any], actor: Actor, now: dt.datetime

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from c360.api.graphql.access import MaskedWithout, Requires
 from c360.api.graphql.context import Context
-from c360.api.graphql.identity import as_error
+from c360.api.graphql.identity import actor, as_error
 from c360.api.graphql.scalars import Purpose
 from c360.api.graphql.types import (
     Consent,
@@ -26,15 +26,14 @@ from c360.api.graphql.types import (
     QuietHours,
     timeline_item,
 )
+from c360.auth.masking import mask_within
 from c360.auth.service import Permission
 from c360.contact.facts import ContactFacts
-from c360.contact.policy import Basis, ChannelOption, Code, Decision, cap_for, points_of
-from c360.contact.preferences import Hours, Window
+from c360.contact.policy import Basis, ChannelOption, Code, Decision, caps_in_force, points_of
 from c360.contact.service import Actor, AudienceFilter, ConsentReceipt, utc_instant
 from c360.errors import C360Error, InvalidInput
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
 from schemas.records import (
-    WEEKDAYS,
     ChangeOrigin,
     ConsentStatus,
     ContactChannel,
@@ -198,7 +197,9 @@ class ContactPoint:
     value: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS)])
     status: ContactPointState
     status_since: dt.datetime | None
-    status_reason: str | None
+    status_reason: str | None = strawberry.field(
+        extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
+    )
 
 
 @strawberry.type(description="How the customer wants to be contacted, each with its provenance.")
@@ -229,28 +230,10 @@ def _setting(change: Any) -> Setting:
     )
 
 
-def _hours(hours: Hours | None) -> QuietHours | None:
-    return None if hours is None else QuietHours(start=hours.start, end=hours.end)
-
-
-def _window(window: Window) -> ContactWindow:
-    return ContactWindow(
-        days=[WEEKDAYS[d] for d in sorted(window.days)],
-        start=window.hours.start,
-        end=window.hours.end,
-        channels=[ContactChannel(c) for c in sorted(window.channels)],
-    )
-
-
 def preferences_of(facts: ContactFacts, info: Info[Context, None]) -> ContactPreferences:
     policy = info.context.services.contact.policy
     prefs = facts.preferences
     stop = prefs.do_not_contact
-    caps = {
-        key
-        for key in [*policy.frequency_caps, *prefs.frequency_caps]
-        if cap_for(facts, key[0], key[1], policy) is not None
-    }
     points = []
     for channel in ContactChannel:
         for value, _ in points_of(facts, channel.value):
@@ -264,21 +247,18 @@ def preferences_of(facts: ContactFacts, info: Info[Context, None]) -> ContactPre
                     status_reason=status.reason if status else None,
                 )
             )
-    effective_caps = []
-    for cap_channel, purpose in sorted(caps):
-        found = cap_for(facts, cap_channel, purpose, policy)
-        assert found is not None
-        cap, whose = found
-        effective_caps.append(
-            EffectiveCap(
-                channel=ContactChannel(cap_channel),
-                purpose=Purpose(purpose),
-                max_contacts=cap.max_contacts,
-                per_days=cap.per_days,
-                set_by=whose,
-            )
+    effective_caps = [
+        EffectiveCap(
+            channel=ContactChannel(channel),
+            purpose=Purpose(purpose),
+            max_contacts=cap.max_contacts,
+            per_days=cap.per_days,
+            set_by=whose,
         )
+        for (channel, purpose), (cap, whose) in caps_in_force(facts, policy).items()
+    ]
     own_quiet = prefs.quiet_hours.value if prefs.quiet_hours else None
+    effective = own_quiet or policy.quiet_hours
     return ContactPreferences(
         do_not_contact=None
         if stop is None
@@ -295,9 +275,9 @@ def preferences_of(facts: ContactFacts, info: Info[Context, None]) -> ContactPre
         ],
         language=prefs.language.value if prefs.language else facts.traits.value("language"),
         time_zone=prefs.time_zone.value if prefs.time_zone else facts.traits.value("time_zone"),
-        quiet_hours=_hours(own_quiet),
-        effective_quiet_hours=_hours(own_quiet or policy.quiet_hours),
-        contact_windows=[_window(w) for w in prefs.contact_windows.value]
+        quiet_hours=None if own_quiet is None else QuietHours.of(own_quiet),
+        effective_quiet_hours=None if effective is None else QuietHours.of(effective),
+        contact_windows=[ContactWindow.of(w) for w in prefs.contact_windows.value]
         if prefs.contact_windows
         else [],
         frequency_caps=effective_caps,
@@ -509,9 +489,7 @@ class RecordContactInput:
 
 
 def _actor(info: Info[Context, None], origin: ChangeOrigin, evidence: str | None) -> Actor:
-    caller = info.context.caller
-    assert caller is not None  # Requires let the call through
-    return Actor(origin, f"key:{caller.key_id} ({caller.name})", evidence)
+    return Actor(origin, actor(info), evidence)
 
 
 def _claim(origin: ChangeOrigin, allowed: set[ChangeOrigin]) -> None:
@@ -564,7 +542,7 @@ class ContactQuery:
             decision = await contact.decide(str(profile_id), channel.value, purpose, _at(info, at))
         except C360Error as exc:
             return as_error(exc)  # type: ignore[return-value]
-        return ContactDecision.of(decision, contact.member_url(decision))
+        return ContactDecision.of(decision, contact.unsubscribe_url(decision))
 
     @strawberry.field(
         description="The channels the policy allows for the purpose, ranked: the customer's "
@@ -810,7 +788,7 @@ class ContactMutation:
         return ContactRecorded(
             profile=await _profile(info, live),
             contact=item,
-            decision=ContactDecision.of(decision, contact.member_url(decision)),
+            decision=ContactDecision.of(decision, contact.unsubscribe_url(decision)),
         )
 
 

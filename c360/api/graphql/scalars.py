@@ -7,7 +7,9 @@ from typing import NewType
 
 import strawberry
 
-_PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+from schemas.records import PURPOSE_PATTERN
+
+_PURPOSE = re.compile(PURPOSE_PATTERN)
 
 
 def _purpose(value: object) -> str:

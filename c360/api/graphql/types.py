@@ -24,15 +24,17 @@ if TYPE_CHECKING:
         ValueTierInfo,
     )
     from c360.profiles.metrics_service import ProfileView
-from c360.auth.masking import mask_postal_code, mask_properties, mask_text
+from c360.auth.masking import mask_postal_code, mask_properties, mask_text, mask_within
 from c360.auth.service import Permission
 from c360.contact.consent import ConsentState
+from c360.contact.preferences import Hours, Window, window_of
 from c360.profiles.service import from_epoch_ms
 from c360.profiles.traits import SeenAddress
 from c360.profiles.traits import Trait as TraitValue
 from c360.store import Document
 from schemas.identifiers import IdentifierType
 from schemas.records import (
+    WEEKDAYS,
     CasePriority,
     CaseStatus,
     ChangeOrigin,
@@ -187,8 +189,12 @@ class SiteEventRecord(TimelineItem):
     event_type: SiteEventType
     name: str | None = None
     channel: str
-    url: str | None = None
-    referrer: str | None = None
+    url: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
+    )
+    referrer: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
+    )
     user_agent: str | None = None
     properties: JSON = strawberry.field(
         extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_properties)]
@@ -210,7 +216,9 @@ class ReturnRecord(TimelineItem):
     order_external_id: str
     items: list[ReturnItem]
     amount: Money
-    reason: str | None = None
+    reason: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
+    )
 
 
 @strawberry.type
@@ -265,6 +273,10 @@ class QuietHours:
     start: dt.time
     end: dt.time
 
+    @classmethod
+    def of(cls, hours: Hours) -> QuietHours:
+        return cls(start=hours.start, end=hours.end)
+
 
 @strawberry.type(description="When the customer welcomes contact, in their time zone.")
 class ContactWindow:
@@ -272,6 +284,15 @@ class ContactWindow:
     start: dt.time
     end: dt.time
     channels: list[ContactChannel] = strawberry.field(description="Empty: every channel.")
+
+    @classmethod
+    def of(cls, window: Window) -> ContactWindow:
+        return cls(
+            days=[WEEKDAYS[d] for d in sorted(window.days)],
+            start=window.hours.start,
+            end=window.hours.end,
+            channels=[ContactChannel(c) for c in sorted(window.channels)],
+        )
 
 
 @strawberry.type(description="At most maxContacts contacts in any perDays days.")
@@ -308,7 +329,9 @@ class ContactPointStatusRecord(TimelineItem):
     channel: ContactChannel
     contact_point: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS)])
     status: ContactPointState
-    reason: str | None = None
+    reason: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
+    )
     origin: ChangeOrigin
     actor: str | None = None
     evidence: str | None = None
@@ -326,10 +349,6 @@ class OutboundContactRecord(TimelineItem):
     actor: str | None = None
 
 
-def _time(value: str) -> dt.time:
-    return dt.time.fromisoformat(value)
-
-
 def _preference_change(base: dict[str, Any], data: dict[str, Any]) -> PreferenceChangeRecord:
     quiet = data.get("quiet_hours")
     windows = data.get("contact_windows")
@@ -342,20 +361,10 @@ def _preference_change(base: dict[str, Any], data: dict[str, Any]) -> Preference
         ],
         language=data.get("language"),
         time_zone=data.get("time_zone"),
-        quiet_hours=None
-        if quiet is None
-        else QuietHours(start=_time(quiet["start"]), end=_time(quiet["end"])),
+        quiet_hours=None if quiet is None else QuietHours.of(Hours.of(quiet)),
         contact_windows=None
         if windows is None
-        else [
-            ContactWindow(
-                days=[Weekday(d) for d in w["days"]],
-                start=_time(w["start"]),
-                end=_time(w["end"]),
-                channels=[ContactChannel(c) for c in w.get("channels", [])],
-            )
-            for w in windows
-        ],
+        else [ContactWindow.of(window_of(w)) for w in windows],
         frequency_caps=[
             FrequencyCap(
                 channel=ContactChannel(c["channel"]),
