@@ -446,8 +446,8 @@ def _describe(name: str, mapping: Mapping[str, str]) -> str:
 
 # --- Values --------------------------------------------------------------------------------
 
-_TRUE = frozenset({"true", "yes", "y", "1", "t"})
-_FALSE = frozenset({"false", "no", "n", "0", "f"})
+TRUE_SPELLINGS = frozenset({"true", "yes", "y", "1", "t"})
+FALSE_SPELLINGS = frozenset({"false", "no", "n", "0", "f"})
 
 
 @dataclass
@@ -488,9 +488,9 @@ class Values:
         value = self.text(name)
         if value is None:
             return None
-        if value.lower() in _TRUE:
+        if value.lower() in TRUE_SPELLINGS:
             return True
-        if value.lower() in _FALSE:
+        if value.lower() in FALSE_SPELLINGS:
             return False
         self.fail(name, f"expected true/false, yes/no or 1/0, not {value!r}")
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -57,3 +58,10 @@ def utc_timestamp(
             raise ValueError(f"timestamp {text!r} has no time zone")
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(assume_zone))
     return parsed.astimezone(dt.UTC)
+
+
+def stable_id(*parts: object) -> str:
+    """An external id for an item that has none, derived from what it says: the same content
+    always gives the same id, so importing it again is a duplicate."""
+    text = "\x1f".join("" if part is None else str(part) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -10,14 +10,23 @@ currency, decimal separator, delimiter and encoding.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from pydantic import ValidationError
 
-from connectors._csv import IDENTIFIER_FIELDS, CsvSpec, Row, Values, read_rows
+from connectors._csv import (
+    FALSE_SPELLINGS,
+    IDENTIFIER_FIELDS,
+    TRUE_SPELLINGS,
+    CsvSpec,
+    Row,
+    Values,
+    read_rows,
+)
+from connectors._values import stable_id
 from connectors.base import MAX_RAW_CHARS, ItemError, Parsed, ParseOptions, ParseResult
 from schemas import (
     ConsentChange,
@@ -629,11 +638,9 @@ _CONTACT_CHANNEL_SYNONYMS = {
     "push_notification": "push",
 }
 _CONSENT_STATUS_SYNONYMS = {
+    **dict.fromkeys(TRUE_SPELLINGS | {"opt_in", "optin", "subscribed", "granted"}, "opted_in"),
     **dict.fromkeys(
-        ("opt_in", "optin", "subscribed", "yes", "y", "true", "1", "granted"), "opted_in"
-    ),
-    **dict.fromkeys(
-        ("opt_out", "optout", "unsubscribed", "no", "n", "false", "0", "revoked", "withdrawn"),
+        FALSE_SPELLINGS | {"opt_out", "optout", "unsubscribed", "revoked", "withdrawn"},
         "opted_out",
     ),
     "unconfirmed": "pending",
@@ -694,13 +701,6 @@ def _contact_point(values: Values, name: str, channel: ContactChannel) -> str | 
         values.fail(name, str(exc))
         return None
     return value
-
-
-def _content_id(*parts: object) -> str:
-    """The external id of a row that has none: the same content always gives the same id, so
-    importing the row again is a duplicate."""
-    text = "\x1f".join("" if part is None else str(part) for part in parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class ConsentCsvConnector(_RowConnector):
@@ -774,13 +774,16 @@ class ConsentCsvConnector(_RowConnector):
         records: list[_RecordData] = []
         if any(name in row.values for name in _CONSENT_FIELDS):
             consent = self._consent(values, identifiers, purpose)
-            derived = _content_id(*subject, consent["channel"], purpose, consent["contact_point"])
+            derived = stable_id(
+                *subject, consent["channel"], purpose, consent["contact_point"], consent["status"]
+            )
             records.append(
                 (ConsentChange, {**common, **consent, "external_id": change_id or derived})
             )
         if any(name in row.values for name in _PREFERENCE_FIELDS):
             preference = self._preference(values, purpose)
-            derived = _content_id(*subject, *sorted(preference), purpose)
+            said = json.dumps(preference, sort_keys=True, default=str)  # what it sets, too
+            derived = stable_id(*subject, said, purpose)
             records.append(
                 (PreferenceChange, {**common, **preference, "external_id": change_id or derived})
             )
@@ -874,19 +877,25 @@ class ContactPointsCsvConnector(_RowConnector):
 
     def row_records(self, values: Values, row: Row) -> list[_RecordData]:
         written = row.get("status")
-        if written is not None and _spelling(written) in _SOFT_BOUNCES:
-            return []
-        status = _choice(values, "status", ContactPointState, _POINT_STATUS_SYNONYMS, required=True)
+        soft = written is not None and _spelling(written) in _SOFT_BOUNCES
+        status = None
+        if not soft:
+            status = _choice(
+                values, "status", ContactPointState, _POINT_STATUS_SYNONYMS, required=True
+            )
         channel, column = self._channel(values)
         point = None
         if channel is not None and column is not None:
             point = _contact_point(values, column, channel)
         identifiers = self._identifiers(values, channel, point)
         occurred_at = values.timestamp("occurred_at", required=True)
+        if soft:  # checked like any row (a broken one is an error), then no status change
+            return []
         reason = values.text("reason")
         data = {
             "source": values.source,
-            "external_id": values.text("event_id") or _content_id(channel, point, occurred_at),
+            "external_id": values.text("event_id")
+            or stable_id(channel, point, occurred_at, status),
             "occurred_at": occurred_at,
             "identifiers": identifiers,
             "origin": ChangeOrigin.BOUNCE if status in _UNDELIVERABLE else ChangeOrigin.IMPORT,

@@ -24,7 +24,6 @@ The source name is ``segment`` unless ``settings["source"]`` says otherwise.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import re
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from typing import Any, BinaryIO, ClassVar
 from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import json_results
-from connectors._values import utc_timestamp
+from connectors._values import stable_id, utc_timestamp
 from connectors.base import ParseOptions, ParseResult, Rejected
 from schemas import ContactPointStatus, Identifier, Person, RecordKind, SiteEvent
 from schemas.common import CountryCode
@@ -305,7 +304,7 @@ def _push_token_status(
         {
             "source": source,
             # The token alone names the record: each later event is a revision of it.
-            "external_id": f"push:{hashlib.sha256(token.encode()).hexdigest()[:32]}",
+            "external_id": f"push:{stable_id(token)}",
             "occurred_at": occurred_at,
             "updated_at": occurred_at,
             "identifiers": identifiers,

@@ -19,7 +19,6 @@ than its currency has is refused, never rounded.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,7 +28,7 @@ import pycountry
 from pydantic import ValidationError
 
 from connectors._json import json_results
-from connectors._values import minor_units, utc_timestamp
+from connectors._values import minor_units, stable_id, utc_timestamp
 from connectors.base import ParseOptions, ParseResult, Rejected
 from schemas import CanonicalRecord, RecordKind, describe_errors, parse_record
 from schemas.identifiers import IdentifierType, identity_key, normalize_email, normalize_phone
@@ -323,7 +322,7 @@ def _verified_email(
     identifiers.external(source, customer_id)
     identifiers.add(IdentifierType.EMAIL, email)
     occurred_at, updated_at = _customer_times(customer, order_created_at)
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]  # an id, whatever the length
+    digest = stable_id(email)  # an id of fixed length, whatever the address
     data: Json = {
         "kind": "contact_point_status",
         "source": source,

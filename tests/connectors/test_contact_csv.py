@@ -559,6 +559,18 @@ class TestConsentIds:
         assert len(ids) == 2
         assert ids[0] != ids[1]
 
+    def test_opposite_changes_at_one_instant_are_two_records(self) -> None:
+        data = csv_bytes(
+            "changed_at,customer_id,email,channel,status,do_not_contact,do_not_contact_reason",
+            "2024-09-01T10:00:00Z,CRM-1,ana@example.com,email,yes,true,asked by phone",
+            "2024-09-01T10:00:00Z,CRM-1,ana@example.com,email,no,false,",
+        )
+
+        (_, in_), (_, stop), (_, out), (_, go) = parsed(run(CONSENT, data, SPAIN))
+
+        assert in_.record_id != out.record_id  # neither replaces the other as a "revision"
+        assert stop.record_id != go.record_id
+
 
 # --- contact-points-csv ---------------------------------------------------------------------
 
@@ -647,6 +659,14 @@ class TestContactPointStatus:
         assert record.status is status
         undeliverable = status in (ContactPointState.BOUNCED, ContactPointState.INVALID)
         assert record.origin is (ChangeOrigin.BOUNCE if undeliverable else ChangeOrigin.IMPORT)
+
+    def test_a_broken_soft_bounce_row_is_still_an_error(self) -> None:
+        data = csv_bytes(POINTS_HEADER, "E-1,not-a-date,,,,,soft,")
+
+        [(position, reason)] = errors(run(POINTS, data, SPAIN))
+
+        assert position == "line 2"
+        assert "occurred_at" in reason
 
     @pytest.mark.parametrize(
         "written", ["soft", "soft_bounce", "Soft Bounce", "softbounce", "soft-bounced"]
@@ -802,3 +822,14 @@ class TestContactPointIds:
         ids = [r.record_id for _, r in parsed(run(POINTS, data, SPAIN))]
 
         assert len(set(ids)) == 4
+
+    def test_a_derived_id_differs_by_status(self) -> None:
+        data = csv_bytes(
+            POINTS_HEADER,
+            ",2024-09-10T08:00:00Z,,600123456,,sms,invalid,",
+            ",2024-09-10T08:00:00Z,,600123456,,sms,verified,",
+        )
+
+        first, second = (r.record_id for _, r in parsed(run(POINTS, data, SPAIN)))
+
+        assert first != second
