@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pymongo import MongoClient
+from pymongo import MongoClient, monitoring
 
 from c360.settings import Settings
 from c360.store import Store
@@ -59,3 +59,22 @@ async def other_database(settings: Settings, mongo_uri: str) -> AsyncIterator[St
         client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
         client.drop_database(name)
         client.close()
+
+
+class CommandCounter(monitoring.CommandListener):
+    """The commands a client sent (give it as one of the client's event listeners)."""
+
+    def __init__(self) -> None:
+        self.commands: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        # A getMore continues a query whose answer outgrew the first batch (it grows with the
+        # data returned, not the number of queries); endSessions is the client closing.
+        if event.command_name not in ("getMore", "endSessions"):
+            self.commands.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass

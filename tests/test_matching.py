@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 
 from c360.identity.calibration import calibrate
 from c360.identity.matching import (
@@ -29,6 +29,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
+from tests.state import CommandCounter
 from tests.test_merges import run
 from tests.test_processes import environment, run_c360
 
@@ -360,3 +361,23 @@ class TestCalibrateCommand:
         assert settings.match_weights().weight("birth_date", "equal") > 5
         assert "m estimated over candidate pairs: dob" in result.stderr
         assert "even odds" in result.stderr
+
+
+async def test_an_unchanged_profile_is_not_saved_or_compared_again(
+    services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+) -> None:
+    person = f.person(identifiers=[f.email("ana@example.com"), f.phone("+34 600 12 34 56")])
+    await run(services, tmp_path, [[person]])
+    profile = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
+    counter = CommandCounter()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_uri, tz_aware=True, event_listeners=[counter]
+    )
+    try:
+        fresh = Services.build(client.get_database(settings.database), settings)
+        await fresh.matcher.evaluate([profile["_id"]], dt.datetime.now(dt.UTC))
+    finally:
+        await client.close()
+
+    assert counter.commands  # it read the profile's features
+    assert not {"insert", "update", "delete"} & set(counter.commands)  # and wrote nothing

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient, monitoring
+from pymongo import AsyncMongoClient
 
 from c360.api.graphql.context import Context
 from c360.api.graphql.schema import build_schema
@@ -18,6 +18,7 @@ from c360.settings import Settings
 from c360.store import Document
 from schemas import IdentifierType
 from tests import factories as f
+from tests.state import CommandCounter
 from tests.test_identity_api import gql, key
 from tests.test_merges import profile_of, run
 
@@ -125,23 +126,6 @@ class TestTimelineWindow:
         )
         ids = [e["node"]["externalId"] for e in data["profile"]["timeline"]["edges"]]
         assert ids == ["5", "4", "3"]
-
-
-class CommandCounter(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.commands: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        # A getMore continues a query whose answer outgrew the first batch (it grows with the
-        # data returned, not the number of queries); endSessions is the client closing.
-        if event.command_name not in ("getMore", "endSessions"):
-            self.commands.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
 
 
 AGENT_VIEW = """

@@ -302,8 +302,9 @@ def _recompute_profiles(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> int:
         if args.all:
             return await services.profiles.recompute_all()
-        await services.profiles.get(args.profile_id)  # an unknown id is an error, not a no-op
-        await services.profiles.recompute_activity(args.profile_id)
+        # An unknown id is an error, not a no-op; an absorbed one means its survivor.
+        live = await services.profiles.get(args.profile_id)
+        await services.profiles.recompute_activity(live["_id"])
         return 1
 
     print(f"recomputed: {asyncio.run(_with_services(settings, work))} profiles")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from c360.identity.calibration import Calibration, calibrate
 from c360.identity.matching import (
@@ -70,7 +70,8 @@ class Matcher:
         # Only what changed is rewritten and compared again (a customer's person record comes
         # again with each of their orders, mostly unchanged).
         before = await self._matches.features(live)
-        live = [p for p in live if mine[p].to_doc() != _without_id(before.get(p, {}))]
+        # Compared as features: the store hands tuples back as lists.
+        live = [p for p in live if p not in before or mine[p] != Features.from_doc(before[p])]
         if not live:
             return
         await self._matches.save(
@@ -132,7 +133,3 @@ class Matcher:
             reason=result.explain(),
         )
         return True
-
-
-def _without_id(doc: Mapping[str, object]) -> dict[str, object]:
-    return {k: v for k, v in doc.items() if k != "_id"}

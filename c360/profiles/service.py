@@ -206,11 +206,8 @@ class ProfileService:
             found = intersect(
                 [await self._search.by_name_prefix(t, _SEARCH_CANDIDATES) for t in terms]
             )
-        live: dict[str, Document] = {}
-        for doc in await self._profiles.get_many(found):
-            if "merged_into" in doc:  # a write racing a merge: show the survivor
-                doc = await self.get(doc["_id"])
-            live[doc["_id"]] = doc
+        # A hit merged away meanwhile (a write racing a merge) shows as its survivor.
+        live = {doc["_id"]: doc for doc in await self.get_many(sorted(found)) if doc is not None}
         ordered = [live[p] for p in sorted(live) if after is None or p > after]
         return SearchPage(profiles=ordered[:first], has_next_page=len(ordered) > first)
 
