@@ -84,10 +84,7 @@ class Query:
         ]
         return ProfileConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=PageInfo.after(edges, page.has_next_page),
         )
 
 

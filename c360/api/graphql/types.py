@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -529,6 +530,11 @@ class PageInfo:
     has_next_page: bool
     end_cursor: str | None
 
+    @classmethod
+    def after(cls, edges: Sequence[Any], has_next_page: bool) -> PageInfo:
+        """A page's info: its end cursor is its last edge's."""
+        return cls(has_next_page=has_next_page, end_cursor=edges[-1].cursor if edges else None)
+
 
 @strawberry.type
 class TimelineEdge:
@@ -825,10 +831,7 @@ class Profile:
         edges = [TimelineEdge(cursor=c, node=timeline_item(d)) for c, d in page.items]
         return TimelineConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next_page,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=PageInfo.after(edges, page.has_next_page),
         )
 
 
