@@ -22,8 +22,9 @@
    (``ContactService.decide`` through ``ContactRepository.records``) without the policy — the
    profile by ``_id``, its identities by ``profile_id``, and its records of the decision kinds
    and the contact log (one ``$in`` over the kinds, same projection; the contacts older than
-   the longest window a cap may have dropped in memory, as the repository does). Two rows: in the application's order (one after another) and with
-   identities and records read concurrently once the profile is known.
+   the longest window a cap may have dropped in memory, as the repository does). Two rows: in
+   the application's order (one after another) and with identities and records read
+   concurrently once the profile is known.
 4. Audience export: streams ``GET /audiences/export?channel=email&purpose=marketing`` to its end,
    as NDJSON and as CSV, counting rows (members) and bytes; every live profile is examined, so
    profiles/s is the live count over the time. Raw driver: the reads the export makes
