@@ -3,15 +3,14 @@
 # --- build stage: install the package and its pinned dependencies into a venv ---
 FROM python:3.11-slim AS build
 
-# A venv is self-contained, so the runtime stage can copy it as one directory.
-RUN python -m venv /opt/venv
-ENV PATH="/opt/venv/bin:$PATH" \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+# No pip cache keeps the layer small.
+ENV PIP_NO_CACHE_DIR=1
 
 WORKDIR /src
 COPY . .
-# constraints.txt pins the exact, tested versions (same as `make`); no cache keeps the layer small.
-RUN pip install --no-cache-dir -c constraints.txt .
+# The runtime install that `make test` checks (tests/test_install.py runs the same script):
+# a self-contained venv with the exact, tested versions of constraints.txt, no dev extras.
+RUN sh tools/install-runtime.sh /opt/venv .
 
 # --- runtime stage: the venv only, no sources or build leftovers ---
 FROM python:3.11-slim
@@ -21,8 +20,8 @@ ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
     C360_LOG_FORMAT=json
 
-# Run as an unprivileged user. Its home is the working directory, so that without
-# C360_MONGODB_URI the embedded store can still write its files to ./.c360.
+# Run as an unprivileged user. Without C360_MONGODB_URI the embedded store keeps its files
+# in the user's data directory, /app/.local/share/c360 (C360_DATA_DIR overrides).
 RUN useradd --create-home --home-dir /app --uid 10001 c360
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app

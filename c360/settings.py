@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -26,6 +27,14 @@ from schemas import IdentifierType
 from schemas.common import CountryCode, TimeZoneName
 from schemas.records import ContactChannel, FrequencyCap
 
+LEGACY_DATA_DIR = Path(".c360")
+"""Where the embedded store lived before it moved to the user's data directory."""
+
+
+def default_data_dir() -> Path:
+    """The user's data directory for c360 (``~/.local/share/c360`` on Linux)."""
+    return Path(platformdirs.user_data_dir("c360", appauthor=False))
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="C360_", env_file=".env", extra="ignore")
@@ -36,7 +45,9 @@ class Settings(BaseSettings):
     )
     database: str = Field(default="c360", description="Database name.")
     data_dir: Path = Field(
-        default=Path(".c360"), description="Where the embedded server keeps its files."
+        default_factory=default_data_dir,
+        description="Where the embedded server keeps its files (default: the user's data "
+        "directory, so every command finds the same store wherever it runs).",
     )
     embedded_start_timeout: float = Field(
         default=20.0, gt=0, description="Seconds to wait for the embedded server to answer."

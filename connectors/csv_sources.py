@@ -40,6 +40,7 @@ from schemas import (
     Return,
     ServiceCase,
     SurveyResponse,
+    describe_error,
     describe_errors,
 )
 from schemas.identifiers import normalize_email, normalize_phone
@@ -94,9 +95,16 @@ def _validated(
 
 
 def _row_results(records: list[_RecordData], row: Row, values: Values) -> list[ParseResult]:
-    """The records of a row, or one error for the whole row when any value or record is bad."""
+    """The records of a row, or one error for the whole row naming every bad value and every
+    rule a record breaks."""
     if values.problems:
-        return [ItemError.of(row.position, row.replayable, "; ".join(values.problems))]
+        # The records are still checked, so a row with an unreadable date and a score out of
+        # range says both; what the record misses because a value was unreadable is not
+        # repeated.
+        reasons = [*values.problems]
+        for model, data in records:
+            reasons += _rule_problems(model, data, values.options)
+        return [ItemError.of(row.position, row.replayable, "; ".join(dict.fromkeys(reasons)))]
     results = [
         _validated(model, data, row.position, row.replayable, values.options)
         for model, data in records
@@ -105,6 +113,25 @@ def _row_results(records: list[_RecordData], row: Row, values: Values) -> list[P
     if reasons:
         return [ItemError.of(row.position, row.replayable, "; ".join(reasons))]
     return results
+
+
+def _read_value(value: Any) -> bool:
+    """A value read from the row (a text or a number), not one missing or unreadable (already
+    said) nor a whole part of the record (whose rule an unreadable value may break)."""
+    return isinstance(value, str | int | float) and value != ""
+
+
+def _rule_problems(model: type[_Record], data: dict[str, Any], options: ParseOptions) -> list[str]:
+    """What a record's model refuses among the values that were read (not those missing)."""
+    try:
+        model.model_validate(data, context={"default_region": options.default_region})
+    except ValidationError as exc:
+        return [
+            describe_error(error)
+            for error in exc.errors(include_url=False)
+            if error["type"] != "missing" and _read_value(error.get("input"))
+        ]
+    return []
 
 
 def _usable_rows(
@@ -229,7 +256,7 @@ class PosCsvConnector:
                 yield ItemError.of(row.position, row.replayable, row.problem or "order_id: missing")
             else:
                 if pending is None:
-                    pending = _PendingOrder(order_id, row.position, options, source)
+                    pending = _PendingOrder(order_id, row.line, options, source)
                 pending.add(row)
         if pending is not None:
             yield pending.finish()
@@ -238,9 +265,9 @@ class PosCsvConnector:
 class _PendingOrder:
     """The lines of the order being read."""
 
-    def __init__(self, order_id: str, position: str, options: ParseOptions, source: str) -> None:
+    def __init__(self, order_id: str, line: int, options: ParseOptions, source: str) -> None:
         self.order_id = order_id
-        self.position = position
+        self.start_line = self.end_line = line
         self.options = options
         self.source = source
         self.header = ""
@@ -251,16 +278,24 @@ class _PendingOrder:
         self.line_items: list[LineItem] = []
         self.subtotal = 0
         self.line_count = 0
-        self.problems: list[str] = []
+        self.problems: list[tuple[int | None, str]] = []  # (line, problem); None: the order's
+
+    @property
+    def position(self) -> str:
+        """The order's lines: ``line 5`` or ``lines 5-7``."""
+        if self.end_line == self.start_line:
+            return f"line {self.start_line}"
+        return f"lines {self.start_line}-{self.end_line}"
 
     def add(self, row: Row) -> None:
         self.line_count += 1
+        self.end_line = row.line
         self.header = self.header or row.header
         if self.raw_chars < MAX_RAW_CHARS:
             self.raws.append(row.raw)
             self.raw_chars += len(row.raw) + 1
         if row.problem is not None:
-            self.problems.append(f"{row.position}: {row.problem}")
+            self.problems.append((row.line, row.problem))
             return
         for name in _ORDER_FIELDS:
             value = row.get(name)
@@ -270,18 +305,20 @@ class _PendingOrder:
             self.first_line.setdefault(name, row.position)
             if value != known:
                 self.problems.append(
-                    f"{row.position}: {name} {value!r} differs from {known!r} "
-                    f"on {self.first_line[name]}"
+                    (
+                        row.line,
+                        f"{name} {value!r} differs from {known!r} on {self.first_line[name]}",
+                    )
                 )
         if self.line_count > MAX_ORDER_LINES:
             if self.line_count == MAX_ORDER_LINES + 1:
-                self.problems.append(f"more than {MAX_ORDER_LINES} lines")
+                self.problems.append((None, f"more than {MAX_ORDER_LINES} lines"))
             return
         values = Values({**self.order_values, **row.values}, self.options, self.source)
         quantity = values.whole("quantity", required=True)
         unit_price = values.money("unit_price", values.currency(), required=True)
         if values.problems:
-            self.problems.extend(f"{row.position}: {problem}" for problem in values.problems)
+            self.problems.extend((row.line, problem) for problem in values.problems)
             return
         try:
             item = LineItem.model_validate(
@@ -294,7 +331,7 @@ class _PendingOrder:
                 }
             )
         except ValidationError as exc:
-            self.problems.append(f"{row.position}: {describe_errors(exc)}")
+            self.problems.append((row.line, describe_errors(exc)))
             return
         self.line_items.append(item)
         self.subtotal += item.quantity * item.unit_price.amount
@@ -303,7 +340,7 @@ class _PendingOrder:
         # Under its header, the rejected order is a CSV file of its own: replayable later.
         raw = "\n".join([self.header, *self.raws] if self.header else self.raws)
         if self.problems:
-            return ItemError.of(self.position, raw, self._reason(self.problems))
+            return ItemError.of(self.position, raw, self._reason())
         values = Values(self.order_values, self.options, self.source)
         occurred_at = values.timestamp("ordered_at", required=True)
         identifiers = values.identifiers()
@@ -327,8 +364,14 @@ class _PendingOrder:
         }
         return _validated(Order, data, self.position, raw, self.options)
 
-    @staticmethod
-    def _reason(problems: list[str]) -> str:
+    def _reason(self) -> str:
+        """Every problem, each with its line when the order has several (the error's position
+        already names a single one)."""
+        several = self.end_line != self.start_line
+        problems = [
+            f"line {line}: {text}" if several and line is not None else text
+            for line, text in self.problems
+        ]
         shown = "; ".join(problems[:MAX_REPORTED_PROBLEMS])
         hidden = len(problems) - MAX_REPORTED_PROBLEMS
         return f"{shown}; and {hidden} more" if hidden > 0 else shown

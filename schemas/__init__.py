@@ -20,6 +20,7 @@ from schemas.records import (
     ServiceCase,
     SiteEvent,
     SurveyResponse,
+    describe_error,
     describe_errors,
     parse_record,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "ServiceCase",
     "SiteEvent",
     "SurveyResponse",
+    "describe_error",
     "describe_errors",
     "parse_record",
 ]

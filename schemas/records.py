@@ -19,6 +19,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from schemas.common import (
     SOURCE_PATTERN,
@@ -590,12 +591,16 @@ def parse_record(data: Any, *, default_region: str | None = None) -> CanonicalRe
 
 def describe_errors(error: ValidationError) -> str:
     """One line naming every problem: ``total.currency: unknown ISO 4217 currency code 'XXZ'``."""
-    tags = {kind.value for kind in RecordKind}
-    parts = []
-    for item in error.errors(include_url=False):
-        location = [str(part) for part in item["loc"]]
-        if location and location[0] in tags:  # the union's tag, not a field
-            location = location[1:]
-        message = item["msg"].removeprefix("Value error, ")
-        parts.append(f"{'.'.join(location)}: {message}" if location else message)
-    return "; ".join(parts)
+    return "; ".join(describe_error(item) for item in error.errors(include_url=False))
+
+
+def describe_error(item: ErrorDetails) -> str:
+    """One problem of a validation error, located by the field's path."""
+    location = [str(part) for part in item["loc"]]
+    if location and location[0] in _RECORD_TAGS:  # the union's tag, not a field
+        location = location[1:]
+    message = item["msg"].removeprefix("Value error, ")
+    return f"{'.'.join(location)}: {message}" if location else message
+
+
+_RECORD_TAGS = frozenset(kind.value for kind in RecordKind)

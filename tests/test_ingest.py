@@ -162,14 +162,16 @@ class TestIdempotency:
         after = await _snapshot(store)
 
         assert first.counts() == {
-            "read": 5,
+            "items_read": 5,
+            "records": 5,
             "inserted": 4,
             "updated": 0,
             "duplicates": 0,
             "rejected": 1,
         }
         assert second.counts() == {
-            "read": 5,
+            "items_read": 5,
+            "records": 5,
             "inserted": 0,
             "updated": 0,
             "duplicates": 4,
@@ -194,7 +196,7 @@ class TestIdempotency:
         summary = await _import(services, f.write_jsonl(tmp_path / "in.jsonl", items))
         counts = summary.counts()
         parts = ("inserted", "updated", "duplicates", "rejected")
-        assert counts["read"] == sum(counts[p] for p in parts) == 123
+        assert counts["records"] == sum(counts[p] for p in parts) == 123
 
 
 class TestRevisions:

@@ -40,9 +40,11 @@ class TestIngestEndpoint:
         assert response.status_code == 200
         report = response.json()
         assert {
-            k: report[k] for k in ("read", "inserted", "updated", "duplicates", "rejected")
+            k: report[k]
+            for k in ("items_read", "records", "inserted", "updated", "duplicates", "rejected")
         } == {
-            "read": 4,
+            "items_read": 4,
+            "records": 4,
             "inserted": 2,
             "updated": 0,
             "duplicates": 1,

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
-import socket
 import subprocess
-import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,123 +15,8 @@ import pytest
 from pymongo import MongoClient
 
 from tests import factories as f
+from tests.served import Server, alive, c360, environment, run_c360, wait_until
 from tests.state import canonical_state
-
-START_TIMEOUT_S = 60.0
-
-
-def c360(*args: str) -> list[str]:
-    return [sys.executable, "-m", "c360.cli.main", *args]
-
-
-def run_c360(
-    *args: str, env: dict[str, str], stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run a ``c360`` command to completion, capturing its output as text."""
-    return subprocess.run(
-        c360(*args), env=env, input=stdin, capture_output=True, text=True, timeout=60
-    )
-
-
-def environment(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
-    env.update(values)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (exited, not yet reaped by its parent) is not running either.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
-
-
-def wait_until(condition: Any, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
-
-
-DEMO_KEY_LINE = re.compile(r"^\s+(admin|agent|marketing|connector)\s+(c360_\S+)$")
-
-
-class Server:
-    """``c360 serve --demo`` on a free port with its own data directory."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            c360("serve", "--demo", "--port", str(self.port)),
-            env=environment(C360_DATA_DIR=str(data_dir)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.output: list[str] = []  # read as it comes, so the pipe never fills up
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        if not wait_until(self._ready, START_TIMEOUT_S):
-            self.stop()
-            raise AssertionError("c360 serve did not start:\n" + "".join(self.output))
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-
-    def _ready(self) -> bool:
-        """Healthy, and its banner with the demo keys printed."""
-        return self._healthy() and (self.process.poll() is not None or "agent" in self.demo_keys)
-
-    @property
-    def demo_keys(self) -> dict[str, str]:
-        """The keys the banner printed, by role."""
-        found = (DEMO_KEY_LINE.match(line.rstrip("\n")) for line in list(self.output))
-        return {m[1]: m[2] for m in found if m}
-
-    def _healthy(self) -> bool:
-        if self.process.poll() is not None:
-            return True  # exited: let the caller see why
-        try:
-            return httpx.get(f"{self.base}/health", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    @property
-    def store_pid(self) -> int:
-        state: dict[str, int] = json.loads((self.data_dir / "server.json").read_text())
-        return state["pid"]
-
-    def graphql(self, query: str, role: str = "agent") -> dict[str, Any]:
-        headers = {"authorization": f"Bearer {self.demo_keys[role]}"}
-        response = httpx.post(
-            f"{self.base}/graphql", json={"query": query}, headers=headers, timeout=10
-        )
-        body: dict[str, Any] = response.json()
-        assert body.get("errors") is None, body
-        data: dict[str, Any] = body["data"]
-        return data
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self._reader.join(timeout=10)
 
 
 @pytest.fixture
@@ -253,7 +132,10 @@ class TestImportCommand:
         )
         first = run_c360("import", "canonical", str(path), env=store_env)
         assert first.returncode == 1
-        assert "read: 3, inserted: 1, updated: 0, duplicates: 0, rejected: 2" in first.stdout
+        assert (
+            "items read: 3, records: 3 (inserted: 1, updated: 0, duplicates: 0, rejected: 2)"
+            in first.stdout
+        )
         assert "rejected line 2: invalid JSON" in first.stderr
         assert "rejected line 3: line_items.0.quantity: Input should be greater than 0" in (
             first.stderr
@@ -261,13 +143,13 @@ class TestImportCommand:
 
         again = run_c360("import", "canonical", str(path), "--allow-rejects", env=store_env)
         assert again.returncode == 0
-        assert "read: 3, inserted: 0, updated: 0, duplicates: 1, rejected: 2" in again.stdout
+        assert "records: 3 (inserted: 0, updated: 0, duplicates: 1, rejected: 2)" in again.stdout
 
     def test_reads_standard_input(self, store_env: dict[str, str]) -> None:
         lines = "\n".join(json.dumps(f.order(external_id=str(i))) for i in range(3))
         result = run_c360("import", "canonical", "-", env=store_env, stdin=lines)
         assert result.returncode == 0, result.stderr
-        assert "read: 3, inserted: 3" in result.stdout
+        assert "records: 3 (inserted: 3," in result.stdout
 
     def test_unknown_connector_is_refused(self, store_env: dict[str, str]) -> None:
         result = run_c360("import", "nope", "x.jsonl", env=store_env)
@@ -412,7 +294,7 @@ class TestCsvWithMapping:
         assert "replayed: 2, recovered: 2, still failing: 0" in replay.stdout
         assert "inserted: 2" in replay.stdout
         after = run_c360("deadletters", "list", env=store_env)
-        assert after.stdout.strip() == ""
+        assert after.stdout.strip() == "no dead letters: nothing has been rejected"
 
 
 class TestHelp:

@@ -32,10 +32,10 @@ log = logging.getLogger(__name__)
 def create_app(
     settings: Settings | None = None,
     *,
-    on_ready: Callable[[Mapping[Role, str]], None] | None = None,
+    on_ready: Callable[[Store, Mapping[Role, str]], None] | None = None,
 ) -> FastAPI:
     """Build the app. ``on_ready`` runs once the store is up and demo data is loaded, with
-    the demo keys (none without demo data)."""
+    the store and the demo keys (none without demo data)."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -49,7 +49,7 @@ def create_app(
                 await load_demo_data(app.state.services, settings)
                 demo_keys = await issue_demo_keys(app.state.services.keys, dt.datetime.now(dt.UTC))
             if on_ready is not None:
-                on_ready(demo_keys)
+                on_ready(store, demo_keys)
             yield
         finally:
             await store.close()

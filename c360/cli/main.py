@@ -13,6 +13,7 @@ from typing import TypeVar
 
 import uvicorn
 
+from c360 import __version__
 from c360.api.app import create_app
 from c360.api.graphql.export import write_sdl
 from c360.auth.service import Role
@@ -24,7 +25,7 @@ from c360.ingest.replay import ReplayResult
 from c360.ingest.service import IngestSummary
 from c360.logging import configure_logging
 from c360.services import Services
-from c360.settings import Settings, get_settings
+from c360.settings import LEGACY_DATA_DIR, Settings, get_settings
 from c360.store import Document, Store
 from c360.sync.zendesk import SyncResult, sync_zendesk
 from connectors import CONNECTORS, ParseOptions, parse_mapping
@@ -54,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="c360", description="Customer 360 and contact-preference API."
     )
+    parser.add_argument("--version", action="version", version=f"c360 {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
@@ -146,7 +148,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
     base = f"http://{settings.host}:{settings.port}"
 
-    def announce(demo_keys: Mapping[Role, str]) -> None:
+    def announce(store: Store, demo_keys: Mapping[Role, str]) -> None:
+        _say_store(settings, store)
         print(_banner(base, demo_keys), file=sys.stderr, flush=True)
 
     app = create_app(settings, on_ready=announce)
@@ -198,8 +201,29 @@ def _options(settings: Settings, mapping_file: str | None) -> ParseOptions:
     return settings.parse_options(columns, csv_settings)
 
 
+def _say_store(settings: Settings, store: Store) -> None:
+    """Every command says on stderr which store it works on, so that nobody imports into a
+    store the API never reads."""
+    print(f"store: {store.where()}", file=sys.stderr, flush=True)
+    legacy = (LEGACY_DATA_DIR / "db").resolve()
+    if (
+        store.embedded is not None
+        and legacy.is_dir()
+        and legacy.parent != store.embedded.data_dir.resolve()
+    ):
+        print(
+            f"note: {legacy.parent} holds a store from an older c360, which kept it in the "
+            f"working directory; this command does not use it. To keep using it, set "
+            f"C360_DATA_DIR={legacy.parent}, or (with c360 stopped) put it in place of "
+            f"{store.embedded.data_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 async def _with_services(settings: Settings, work: Callable[[Services, Store], Awaitable[T]]) -> T:
     store = await Store.open(settings)
+    _say_store(settings, store)
     try:
         return await work(Services.build(store.db, settings), store)
     finally:
@@ -207,7 +231,11 @@ async def _with_services(settings: Settings, work: Callable[[Services, Store], A
 
 
 def _print_summary(summary: IngestSummary) -> None:
-    print(", ".join(f"{name}: {value:,}" for name, value in summary.counts().items()))
+    outcomes = ", ".join(
+        f"{name}: {getattr(summary, name):,}"
+        for name in ("inserted", "updated", "duplicates", "rejected")
+    )
+    print(f"items read: {summary.items_read:,}, records: {summary.read:,} ({outcomes})")
     for error in summary.errors[:MAX_ERRORS_SHOWN]:
         print(f"  rejected {error.position}: {error.reason}", file=sys.stderr)
     if summary.rejected > MAX_ERRORS_SHOWN:
@@ -245,7 +273,11 @@ def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> list[Document]:
         return await services.dead_letters.recent(args.connector, args.limit)
 
-    for letter in asyncio.run(_with_services(settings, work)):
+    letters = asyncio.run(_with_services(settings, work))
+    if not letters:
+        which = f" from {args.connector}" if args.connector else ""
+        print(f"no dead letters{which}: nothing has been rejected")
+    for letter in letters:
         last = letter["last_rejection"]
         print(
             f"{letter['_id']}  {letter['connector']}  {last['origin']} {last['position']}  "
@@ -277,7 +309,10 @@ def _list_keys(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> list[dict[str, object]]:
         return await services.keys.all()
 
-    for key in asyncio.run(_with_services(settings, work)):
+    keys = asyncio.run(_with_services(settings, work))
+    if not keys:
+        print("no API keys (create one: c360 keys create --role agent --name NAME)")
+    for key in keys:
         state = "revoked" if "revoked" in key else "active"
         print(f"{key['_id']}  {key['role']:<9}  {state:<7}  {key['name']}")
     return 0

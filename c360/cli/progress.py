@@ -23,7 +23,8 @@ class ProgressReporter(Protocol):
 def _line(summary: IngestSummary, elapsed: float) -> str:
     rate = summary.read / elapsed if elapsed > 0 else 0.0
     return (
-        f"{summary.read:,} read ({rate:,.0f}/s): {summary.inserted:,} inserted, "
+        f"{summary.items_read:,} items, {summary.read:,} records ({rate:,.0f}/s): "
+        f"{summary.inserted:,} inserted, "
         f"{summary.updated:,} updated, {summary.duplicates:,} duplicates, "
         f"{summary.rejected:,} rejected"
     )

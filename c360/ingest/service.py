@@ -48,8 +48,11 @@ class ItemResult:
 
 @dataclass
 class IngestSummary:
-    """What an ingest did. ``read == inserted + updated + duplicates + rejected`` always."""
+    """What an ingest did: ``items_read`` input items (a file's lines, an array's elements, a
+    CSV order's rows) became ``read`` records, and ``read == inserted + updated + duplicates +
+    rejected`` always (a rejected item counts as one record)."""
 
+    items_read: int = 0
     read: int = 0
     inserted: int = 0
     updated: int = 0
@@ -82,6 +85,7 @@ class IngestSummary:
 
     def absorb(self, other: IngestSummary) -> None:
         """Add another summary's counts (and errors, up to the reporting limit) to this one."""
+        self.items_read += other.items_read
         self.read += other.read
         self.inserted += other.inserted
         self.updated += other.updated
@@ -92,7 +96,8 @@ class IngestSummary:
 
     def counts(self) -> dict[str, int]:
         return {
-            "read": self.read,
+            "items_read": self.items_read,
+            "records": self.read,
             "inserted": self.inserted,
             "updated": self.updated,
             "duplicates": self.duplicates,
@@ -216,8 +221,13 @@ class IngestService:
         started = dt.datetime.now(dt.UTC)
         await self._merges.resume_unfinished(started)
         await self._profiles.metrics.resume(started, self._metrics_repair_after)
+        last_position: str | None = None
         async for batch in _batches(items, self._batch_size):
             now = dt.datetime.now(dt.UTC)
+            for item in batch:  # an item's records are adjacent and share its position
+                if item.position != last_position:
+                    summary.items_read += 1
+                    last_position = item.position
             errors = [item for item in batch if isinstance(item, ItemError)]
             parsed = [item for item in batch if isinstance(item, Parsed)]
             await self._dead_letters.add(connector, origin, errors, now)

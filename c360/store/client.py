@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ class Store:
     db: Database
     kind: Literal["mongodb", "embedded"]
     embedded: EmbeddedServer | None = None
+    _uri: str = ""
 
     @classmethod
     async def open(
@@ -61,6 +63,7 @@ class Store:
             db=db,
             kind="embedded" if embedded else "mongodb",
             embedded=embedded,
+            _uri=uri,
         )
         try:
             await db.command("ping")
@@ -82,6 +85,20 @@ class Store:
             )
         return info
 
+    def where(self) -> str:
+        """One line for people: which store this is, without credentials."""
+        if self.embedded is not None:
+            how = "started by this process" if self.embedded.owned else "shared with its owner"
+            return (
+                f"embedded store at {self.embedded.data_dir} "
+                f"(port {self.embedded.port}, {how}), database {self.db.name}"
+            )
+        return f"MongoDB at {self._public_uri}, database {self.db.name}"
+
+    @property
+    def _public_uri(self) -> str:
+        return public_uri(self._uri)
+
     async def ping(self, seconds: float) -> bool:
         try:
             async with asyncio.timeout(seconds):
@@ -95,3 +112,12 @@ class Store:
         if self.embedded is not None:
             # Blocking but brief; it must finish before the process exits.
             self.embedded.stop()
+
+
+_CREDENTIALS = re.compile(r"^(?P<scheme>[a-z+]+://)[^@/]*@")
+
+
+def public_uri(uri: str) -> str:
+    """A connection string fit to print: no user, password or options (which may hold
+    secrets such as a certificate key's password)."""
+    return _CREDENTIALS.sub(r"\g<scheme>", uri).split("?", 1)[0]

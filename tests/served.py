@@ -1,0 +1,167 @@
+"""The ``c360`` command as a user runs it: real processes on free ports, each with its own store.
+
+Shared by the process tests, the runtime-install check and the browser suite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+START_TIMEOUT_S = 60.0
+COMMAND_TIMEOUT_S = 60.0
+
+C360 = (sys.executable, "-m", "c360.cli.main")
+"""The command line of this checkout, in the interpreter running the tests."""
+
+
+def c360(*args: str, command: Sequence[str] = C360) -> list[str]:
+    return [*command, *args]
+
+
+def run_c360(
+    *args: str,
+    env: dict[str, str],
+    stdin: str | None = None,
+    command: Sequence[str] = C360,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a ``c360`` command to completion, capturing its output as text."""
+    return subprocess.run(
+        c360(*args, command=command),
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT_S,
+        cwd=cwd,
+    )
+
+
+def environment(**values: str) -> dict[str, str]:
+    """This process's environment without any ``C360_`` setting, plus ``values``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
+    env.update(values)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) is not running either.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+DEMO_KEY_LINE = re.compile(r"^\s+(admin|agent|marketing|connector)\s+(c360_\S+)$")
+
+
+class Server:
+    """``c360 serve --demo`` on a free port with its own data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        command: Sequence[str] = C360,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {**environment(C360_DATA_DIR=str(data_dir)), **(env or {})}
+        self.process = subprocess.Popen(
+            c360("serve", "--demo", "--port", str(self.port), command=command),
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=cwd,
+        )
+        self.output: list[str] = []  # read as it comes, so the pipe never fills up
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not wait_until(self._ready, START_TIMEOUT_S):
+            self.stop()
+            raise AssertionError("c360 serve did not start:\n" + "".join(self.output))
+        if self.process.poll() is not None:
+            raise AssertionError("c360 serve exited:\n" + "".join(self.output))
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
+
+    def _ready(self) -> bool:
+        """Healthy, and its banner with the demo keys printed."""
+        return self._healthy() and (self.process.poll() is not None or "agent" in self.demo_keys)
+
+    @property
+    def demo_keys(self) -> dict[str, str]:
+        """The keys the banner printed, by role."""
+        found = (DEMO_KEY_LINE.match(line.rstrip("\n")) for line in list(self.output))
+        return {m[1]: m[2] for m in found if m}
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            return True  # exited: let the caller see why
+        try:
+            return httpx.get(f"{self.base}/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def store_pid(self) -> int:
+        state: dict[str, int] = json.loads((self.data_dir / "server.json").read_text())
+        return state["pid"]
+
+    def graphql(
+        self, query: str, role: str = "agent", variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        headers = {"authorization": f"Bearer {self.demo_keys[role]}"}
+        response = httpx.post(
+            f"{self.base}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            timeout=10,
+        )
+        body: dict[str, Any] = response.json()
+        assert body.get("errors") is None, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._reader.join(timeout=10)
