@@ -208,6 +208,7 @@ def _say_store(settings: Settings, store: Store) -> None:
     legacy = (LEGACY_DATA_DIR / "db").resolve()
     if (
         store.embedded is not None
+        and "data_dir" not in settings.model_fields_set  # chosen: nothing to point out
         and legacy.is_dir()
         and legacy.parent != store.embedded.data_dir.resolve()
     ):
