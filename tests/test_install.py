@@ -104,6 +104,12 @@ class TestRuntimeInstall:
         assert health.status_code == 200
         assert health.json()["store"]["reachable"] is True
 
+        # The pages' assets are package data of the installed package.
+        page = httpx.get(f"{served.base}/graphql", headers={"accept": "text/html"}, timeout=5)
+        assert page.status_code == 200
+        for asset in ("vendor/graphiql/graphiql.min.js", "pages/graphiql.js"):
+            assert httpx.get(f"{served.base}/static/{asset}", timeout=5).status_code == 200
+
         ana = served.graphql(
             '{ profileByIdentifier(type: PHONE, value: "+34 600 12 34 56") '
             "{ ... on Profile { emails } } }"

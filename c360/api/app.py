@@ -19,6 +19,7 @@ from c360.api.graphql.http import GraphQLEndpoint, status_name
 from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
 from c360.api.ingest import router as ingest_router
+from c360.api.pages import OPENAPI_URL, mount_pages
 from c360.auth.service import Role
 from c360.demo import issue_demo_keys, load_demo_data
 from c360.errors import C360Error
@@ -59,6 +60,9 @@ def create_app(
         version=__version__,
         description="Customer 360 and contact-preference API.",
         lifespan=lifespan,
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # served by mount_pages, from assets shipped with the package
+        redoc_url=None,
     )
     app.state.settings = settings
     app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]
@@ -67,6 +71,7 @@ def create_app(
     app.include_router(health_router)
     app.include_router(ingest_router)
     app.include_router(contact_router)
+    mount_pages(app)
     schema = build_schema(
         settings.graphql_max_depth, settings.graphql_max_tokens, settings.graphql_max_complexity
     )

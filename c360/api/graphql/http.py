@@ -23,7 +23,7 @@ from typing import ClassVar
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
@@ -34,6 +34,7 @@ from strawberry.types.unset import UNSET
 
 from c360.api.auth import authenticate
 from c360.api.graphql.context import Context
+from c360.api.pages import graphiql_page
 from c360.auth.service import Permission
 from c360.errors import C360Error
 
@@ -112,6 +113,10 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
         if media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
             response.status_code = 400
         return response
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL from the assets the package ships, not from a CDN."""
+        return graphiql_page(request.url.path)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter

@@ -1,0 +1,88 @@
+"""Fetch the web pages' third-party assets from the npm registry into the package.
+
+GraphiQL, Swagger UI and ReDoc ship inside c360 (``c360/api/static/vendor/``) so the pages work
+without internet: nothing is loaded from a third-party host at run time. This script is how
+those files got there, and how they are upgraded: change a version below, run it, commit the
+result. Each package keeps its licence next to its files, and ``MANIFEST.json`` records where
+every file came from with its SHA-256 (``tests/test_pages.py`` checks the files against it).
+
+    python tools/vendor_web_assets.py        # needs npm
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+TARGET = Path(__file__).resolve().parent.parent / "c360" / "api" / "static" / "vendor"
+
+# package, version, files inside the package (the licence is added to each)
+PACKAGES: list[tuple[str, str, list[str]]] = [
+    ("react", "18.3.1", ["umd/react.production.min.js"]),
+    ("react-dom", "18.3.1", ["umd/react-dom.production.min.js"]),
+    ("graphiql", "3.8.3", ["graphiql.min.js", "graphiql.min.css"]),
+    (
+        "swagger-ui-dist",
+        "5.32.0",
+        [
+            "swagger-ui-bundle.js",
+            "swagger-ui-bundle.js.LICENSE.txt",  # the bundled libraries' licences
+            "swagger-ui.css",
+            "favicon-32x32.png",
+        ],
+    ),
+    ("redoc", "2.5.2", ["bundles/redoc.standalone.js", "bundles/redoc.standalone.js.LICENSE.txt"]),
+]
+LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "license")
+
+
+def main() -> int:
+    manifest: dict[str, dict[str, object]] = {}
+    if TARGET.exists():
+        shutil.rmtree(TARGET)
+    with tempfile.TemporaryDirectory() as work:
+        for name, version, files in PACKAGES:
+            spec = f"{name}@{version}"
+            tgz = subprocess.run(
+                ["npm", "pack", "--silent", spec],
+                cwd=work,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.split()[-1]
+            unpacked = Path(work) / name.replace("/", "__")
+            with tarfile.open(Path(work) / tgz) as archive:
+                archive.extractall(unpacked, filter="data")
+            package = unpacked / "package"
+            licence = next((n for n in LICENCE_NAMES if (package / n).exists()), None)
+            if licence is None:
+                raise SystemExit(f"{spec} ships no licence file")
+            folder = TARGET / name.replace("/", "__")
+            shipped: dict[str, str] = {}
+            for relative in [*files, licence]:
+                source = package / relative
+                destination = folder / Path(relative).name
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, destination)
+                shipped[destination.name] = hashlib.sha256(destination.read_bytes()).hexdigest()
+            license_id = json.loads((package / "package.json").read_text()).get("license")
+            manifest[folder.name] = {
+                "package": name,
+                "version": version,
+                "license": license_id,
+                "origin": f"npm registry, {spec}",
+                "files": shipped,
+            }
+            print(f"{spec}: {', '.join(shipped)}")
+    (TARGET / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
