@@ -9,7 +9,8 @@ the rendered README hides::
 ``role`` is whose key runs it (default ``agent``); each ``contains`` must appear in the answer
 (a GraphQL response as JSON, or a command's output), each ``lacks`` must not (values quoted
 with ``"`` or ``'``); ``errors=allowed`` lets a GraphQL answer carry field errors (a refused
-field is one); ``exit=N`` is a command's expected status (default 0). Only these words are read: nothing in the README is evaluated.
+field is one); ``exit=N`` is a command's expected status (default 0). Only these words are
+read: nothing in the README is evaluated.
 """
 
 from __future__ import annotations
