@@ -1,22 +1,32 @@
-"""Checks before an operation runs: that the request says which one (``OneOperation``), and
-what it may cost (``QueryCostLimiter``); and ``CachedDocuments``, which lets a query text that
-passed parsing and validation once skip both afterwards.
+"""Checks before an operation runs: that the request says which one (``OneOperation``), how
+deep it nests and how much validation would compare (``ShapeLimiter``), and what it may cost
+(``QueryCostLimiter``); and ``CachedDocuments``, which lets a query text that passed parsing
+and validation once skip both afterwards, and parses and validates the others off the event
+loop.
 
 Each field costs 1; the selections under a field with a ``first`` argument count once per item
 it asks for (its default when not given), so ``timeline(first: 100)`` nested under
 ``searchProfiles(first: 50)`` costs 5,000 times its node's fields. Lists without ``first``
 (identifiers, line items) count once: they are small and bounded by the data. Introspection is
 free (bounded by the schema, and by the depth limit). Depth and document size have their own
-limits (``QueryDepthLimiter``, ``MaxTokensLimiter``); neither sees a page size.
+limits (``ShapeLimiter``, ``MaxTokensLimiter``); neither sees a page size.
+
+Every walk here visits each fragment once, whatever the number of places that spread it: a
+fragment's depth and cost are remembered by its name. So their work is bounded by the
+document's size, never by its expansion, and a document of fragments that each spread the next
+twice is refused at once for its cost (2 to the power of its levels) instead of being walked
+that many times (Strawberry's ``QueryDepthLimiter`` walks it so).
 """
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -39,9 +49,12 @@ from graphql import (
     VariableNode,
     get_named_type,
     get_operation_ast,
+    parse,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from c360.profiles.service import MAX_PAGE_SIZE
@@ -53,6 +66,30 @@ PAGE_ARGUMENT = "first"
 # the characters bound keeps the cache under 20 MB.
 CACHED_DOCUMENTS = 256
 CACHED_CHARACTERS = 256 * 1024
+# Query texts up to this length are parsed and validated on the event loop (a thread hop costs
+# more than they do); longer ones in a worker. The token limit and the linear checks bound both,
+# but a document of a few thousand tokens can still take a second of graphql-core's validation
+# (its overlapping-fields rule compares fields pairwise), which must not stop other requests.
+INLINE_CHARACTERS = 2000
+# Workers for that: at most two documents are checked at once, so a stream of costly ones takes
+# at most two threads' share of the interpreter lock and the event loop keeps its own.
+_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="graphql-check")
+# Costs stop growing here, the largest integer every JSON reader keeps exact: a document's
+# expansion can be 2 to the power of its fragments.
+COST_CEILING = 2**53 - 1
+
+_T = TypeVar("_T")
+
+
+async def _off_loop(text: str, work: Callable[[], _T]) -> _T:
+    """``work()`` on the loop for a short ``text``, else in a checking worker."""
+    if len(text) <= INLINE_CHARACTERS:
+        return work()
+    return await asyncio.get_running_loop().run_in_executor(_CHECKS, work)
+
+
+def _too_nested() -> GraphQLError:
+    return GraphQLError("the document nests too deeply", extensions={"code": "QueryTooDeep"})
 
 
 class OneOperation(SchemaExtension):
@@ -158,9 +195,10 @@ class CachedDocuments(SchemaExtension):
         entry = documents.get(_key(context))
         return entry if entry is not None and entry.document is context.graphql_document else None
 
-    def on_parse(self) -> Iterator[None]:
+    async def on_parse(self) -> AsyncIterator[None]:
         context = self.execution_context
-        if context.graphql_document is not None or not context.query:
+        query = context.query
+        if context.graphql_document is not None or not query:
             yield  # given a document, or none to parse (Strawberry answers that)
             return
         documents = self.documents(context.schema._schema)
@@ -168,20 +206,160 @@ class CachedDocuments(SchemaExtension):
         entry = documents.get(key)
         if entry is not None:
             context.graphql_document = entry.document  # Strawberry's parse is skipped
-        yield
-        if entry is None and context.graphql_document is not None:  # parsed without error
+        else:
+            options = dict(context.parse_options)
+            # A syntax error raised here is the request's error, as Strawberry's own parse's.
+            context.graphql_document = await _off_loop(query, lambda: _parse(query, options))
             entry = documents.add(key, context.graphql_document)
+        yield
         self._entry = entry
 
-    def on_validate(self) -> Iterator[None]:
+    async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
         entry = self._entry
         decided = context.pre_execution_errors is not None  # refused by an earlier check
+        document = context.graphql_document
         if entry is not None and entry.valid and not decided:
             context.pre_execution_errors = []  # what validation found: Strawberry's is skipped
+        elif not decided and document is not None and context.validation_rules:
+            schema, rules = context.schema._schema, tuple(context.validation_rules)
+            context.pre_execution_errors = await _off_loop(
+                context.query or "", lambda: _validate(schema, document, rules)
+            )
         yield
         if entry is not None and not decided and context.pre_execution_errors == []:
             entry.valid = True
+
+
+def _parse(query: str, options: Mapping[str, Any]) -> DocumentNode:
+    try:
+        return parse(query, **options)
+    except RecursionError:
+        raise _too_nested() from None
+
+
+def _validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+) -> list[GraphQLError]:
+    """Strawberry's validation (graphql-core's rules and its own), as it would run it."""
+    try:
+        return validate_document(schema, document, rules)
+    except RecursionError:
+        return [_too_nested()]
+
+
+class ShapeLimiter(SchemaExtension):
+    """Refuses, before graphql-core's validation, a document that nests deeper than
+    ``max_depth`` (introspection aside; counted through fragments as Strawberry's
+    ``QueryDepthLimiter`` does, with its message) or whose fields validation would have to
+    compare pairwise more than ``MAX_FIELD_PAIRS`` times. Both come of one walk that measures
+    each fragment once. Put it before ``CachedDocuments``: a refused document is not validated.
+
+    The pairs: graphql-core's overlapping-fields rule compares, in each selection set, every two
+    fields of one response name and every two fragments spread in it, at about 10 µs a pair; a
+    few thousand tokens of ``a: profile(id: "1") a: profile(id: "2") …`` cost it a second.
+    Written documents give each field of a selection its own name, and spread a few fragments.
+    """
+
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        entry = CachedDocuments.entry(context)
+        checked = entry is not None and entry.valid
+        if document is not None and context.pre_execution_errors is None and not checked:
+            errors = _Shape(document).errors(self.max_depth)
+            if errors:
+                context.pre_execution_errors = errors
+        yield
+
+
+MAX_FIELD_PAIRS = 1000
+"""Comparisons of same-named fields and of fragments allowed in a document (about 10 ms)."""
+
+
+class _Shape:
+    """How deep selections nest (a field with selections is one deeper than they are), and how
+    many pairs of fields validation compares."""
+
+    def __init__(self, document: DocumentNode) -> None:
+        self._document = document
+        self._fragments = _fragments(document)
+        self._depths: dict[str, int] = {}
+        self._walking: set[str] = set()
+        self.pairs = 0
+
+    def errors(self, max_depth: int) -> list[GraphQLError]:
+        errors = []
+        try:
+            for definition in self._document.definitions:
+                if isinstance(definition, FragmentDefinitionNode):
+                    self._fragment(definition.name.value)  # counted even when not spread
+                elif isinstance(definition, OperationDefinitionNode) and (
+                    self._selections(definition.selection_set) > max_depth
+                ):
+                    name = definition.name.value if definition.name else "anonymous"
+                    message = f"'{name}' exceeds maximum operation depth of {max_depth}"
+                    errors.append(GraphQLError(message, definition))
+        except RecursionError:
+            return [_too_nested()]
+        if self.pairs > MAX_FIELD_PAIRS:
+            errors.append(
+                GraphQLError(
+                    f"the document repeats response names or fragments too often in one "
+                    f"selection ({self.pairs:,} pairs to compare, at most {MAX_FIELD_PAIRS:,}): "
+                    f"give each field of a selection its own alias",
+                    extensions={"code": "QueryTooComplex"},
+                )
+            )
+        return errors
+
+    def _selections(self, selections: SelectionSetNode | None) -> int:
+        """The depth of one selection set, counting its pairs on the way (inline fragments
+        belong to the set they are in, as validation merges them)."""
+        names: dict[str, int] = {}
+        spreads: set[str] = set()
+        deepest = self._gather(selections, names, spreads)
+        self.pairs += sum(n * (n - 1) // 2 for n in names.values())
+        self.pairs += len(spreads) * (len(spreads) - 1) // 2
+        return deepest
+
+    def _gather(
+        self, selections: SelectionSetNode | None, names: dict[str, int], spreads: set[str]
+    ) -> int:
+        deepest = 0
+        for node in selections.selections if selections else ():
+            if isinstance(node, FieldNode):
+                name = (node.alias or node.name).value
+                names[name] = names.get(name, 0) + 1
+                if node.selection_set is not None:
+                    inner = self._selections(node.selection_set)
+                    if not node.name.value.startswith("__"):
+                        deepest = max(deepest, 1 + inner)
+            elif isinstance(node, InlineFragmentNode):
+                deepest = max(deepest, self._gather(node.selection_set, names, spreads))
+            elif isinstance(node, FragmentSpreadNode):
+                spreads.add(node.name.value)
+                deepest = max(deepest, self._fragment(node.name.value))
+        return deepest
+
+    def _fragment(self, name: str) -> int:
+        known = self._depths.get(name)
+        if known is not None:
+            return known
+        fragment = self._fragments.get(name)
+        if fragment is None or name in self._walking:
+            return 0  # unknown, or a cycle: validation refuses both
+        self._walking.add(name)
+        depth = self._depths[name] = self._selections(fragment.selection_set)
+        self._walking.discard(name)
+        return depth
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
 
 def _key(context: ExecutionContext) -> _Key:
@@ -240,10 +418,7 @@ def operation_cost(
     root = schema.get_root_type(operation.operation)
     if root is None:
         return 0, False
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    counter = _Counter(schema, fragments, operation, variables)
+    counter = _Counter(schema, _fragments(document), operation, variables)
     return counter.cost(operation.selection_set, root), counter.by_variables
 
 
@@ -262,6 +437,8 @@ class _Counter:
         self.by_variables = False
         self._variables: VariableValues | None = None
         self._coerced = False
+        self._fragment_costs: dict[str, int] = {}
+        self._walking: set[str] = set()
 
     @property
     def variables(self) -> VariableValues | None:
@@ -284,11 +461,23 @@ class _Counter:
                 on = self.schema.get_type(condition.name.value) if condition else parent
                 total += self.cost(node.selection_set, on or parent)
             elif isinstance(node, FragmentSpreadNode):
-                fragment = self.fragments.get(node.name.value)
-                if fragment is not None:  # fragment cycles are refused by validation
-                    on = self.schema.get_type(fragment.type_condition.name.value)
-                    total += self.cost(fragment.selection_set, on or parent)
-        return total
+                total += self._fragment(node.name.value, parent)
+        return min(total, COST_CEILING)
+
+    def _fragment(self, name: str, parent: GraphQLNamedType) -> int:
+        """A fragment's cost, the same wherever it is spread (it is counted on its own type):
+        walked once."""
+        known = self._fragment_costs.get(name)
+        if known is not None:
+            return known
+        fragment = self.fragments.get(name)
+        if fragment is None or name in self._walking:
+            return 0  # unknown, or a cycle: validation refuses both
+        self._walking.add(name)
+        on = self.schema.get_type(fragment.type_condition.name.value)
+        cost = self._fragment_costs[name] = self.cost(fragment.selection_set, on or parent)
+        self._walking.discard(name)
+        return cost
 
     def _field(self, node: FieldNode, parent: GraphQLNamedType) -> int:
         if node.name.value.startswith("__"):
@@ -300,7 +489,7 @@ class _Counter:
         if definition is None:
             return 1
         inner = self.cost(node.selection_set, get_named_type(definition.type))
-        return 1 + self._page_size(node, definition) * inner
+        return min(1 + self._page_size(node, definition) * inner, COST_CEILING)
 
     def _page_size(self, node: FieldNode, definition: GraphQLField) -> int:
         if PAGE_ARGUMENT not in definition.args:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
@@ -15,7 +15,12 @@ from c360.api.graphql.contact import ContactMutation, ContactQuery
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import Mutation
 from c360.api.graphql.keys import KeyMutation, KeyQuery
-from c360.api.graphql.limits import CachedDocuments, OneOperation, QueryCostLimiter
+from c360.api.graphql.limits import (
+    CachedDocuments,
+    OneOperation,
+    QueryCostLimiter,
+    ShapeLimiter,
+)
 from c360.api.graphql.scalars import PURPOSE_SCALAR, Purpose
 from c360.api.graphql.types import (
     TIMELINE_TYPES,
@@ -124,7 +129,7 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     """The schema with its operation limits; a query over them is refused before it runs.
     Without ``max_cost``, cost is not limited (the SDL, tests of the schema alone)."""
     limits: list[Callable[[], SchemaExtension]] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: ShapeLimiter(max_depth=max_depth),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
     ]
     if max_cost is not None:
