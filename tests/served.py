@@ -99,7 +99,11 @@ class Server:
         self.data_dir = data_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**environment(C360_DATA_DIR=str(data_dir)), **(env or {})}
+        # Links it builds (unsubscribe, confirmation) point at where it really listens.
+        self.env = {
+            **environment(C360_DATA_DIR=str(data_dir), C360_PUBLIC_URL=self.base),
+            **(env or {}),
+        }
         self.process = subprocess.Popen(
             c360("serve", "--demo", "--port", str(self.port), command=command),
             env=self.env,

@@ -1,0 +1,127 @@
+"""The pages as a person uses them, in headless Chromium: GraphiQL with a key and the README's
+query, the API documentation, and the links customers follow from an e-mail."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import replace_editor_text, save_screenshot
+from tests.readme import examples
+from tests.served import Server
+
+README_QUERY = next(e for e in examples() if e.language == "graphql").text
+LI_WEI = (
+    '{ profileByIdentifier(type: EMAIL, value: "li.wei@example.net") { ... on Profile { id } } }'
+)
+
+
+def _profile_id(demo: Server, query: str) -> str:
+    profile_id: str = demo.graphql(query)["profileByIdentifier"]["id"]
+    return profile_id
+
+
+class TestGraphiQL:
+    def test_runs_the_readme_query_with_a_key(self, graphiql: Callable[[str], Page]) -> None:
+        page = graphiql("agent")
+        replace_editor_text(page, ".graphiql-query-editor", README_QUERY)
+        page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+
+        response = page.locator(".graphiql-response")
+        expect(response).to_contain_text("ana.garcia@example.com", timeout=15_000)
+        expect(response).to_contain_text('"__typename": "Profile"')
+        save_screenshot(page, "graphiql-readme-query")
+
+    def test_without_a_key_says_what_is_missing(self, page: Page, demo: Server) -> None:
+        page.goto(f"{demo.base}/graphql")
+        page.locator(".graphiql-query-editor .CodeMirror").first.wait_for()
+        expect(page.locator(".graphiql-editor-tool")).to_contain_text("PASTE-AN-API-KEY-HERE")
+        page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+        expect(page.locator(".graphiql-response")).to_contain_text(
+            "Unauthenticated", timeout=15_000
+        )
+
+    def test_marketing_sees_masked_contact_points(self, graphiql: Callable[[str], Page]) -> None:
+        page = graphiql("marketing")
+        replace_editor_text(page, ".graphiql-query-editor", README_QUERY)
+        page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+
+        response = page.locator(".graphiql-response")
+        expect(response).to_contain_text("a•••@example.com", timeout=15_000)
+        expect(response).not_to_contain_text("ana.garcia@example.com")
+
+
+class TestApiDocs:
+    def test_swagger_ui_lists_the_operations(self, page: Page, demo: Server) -> None:
+        page.goto(f"{demo.base}/docs")
+        operations = page.locator(".opblock-summary-path")
+        expect(operations.first).to_be_visible(timeout=15_000)
+        paths = operations.all_inner_texts()
+        for path in ("/health", "/ingest/{connector}", "/audiences/export"):
+            assert any(path in shown for shown in paths), (path, paths)
+
+    def test_redoc_renders_the_reference(self, page: Page, demo: Server) -> None:
+        page.goto(f"{demo.base}/redoc")
+        expect(page.get_by_role("heading", name="c360").first).to_be_visible(timeout=15_000)
+        expect(page.locator("body")).to_contain_text("/ingest/{connector}")
+
+
+class TestCustomerLinks:
+    def test_unsubscribe_page_unsubscribes(self, page: Page, demo: Server) -> None:
+        li = _profile_id(demo, LI_WEI)
+        decision = demo.graphql(
+            f'{{ contactDecision(profileId: "{li}", channel: EMAIL, purpose: "marketing") '
+            "{ ... on ContactDecision { allowed unsubscribeUrl } } }",
+            role="marketing",
+        )["contactDecision"]
+        assert decision["allowed"] is True
+
+        page.goto(decision["unsubscribeUrl"])
+        expect(page.get_by_role("heading", name="Unsubscribe")).to_be_visible()
+        page.get_by_role("button", name="Unsubscribe").click()
+        expect(page.get_by_role("heading", name="You are unsubscribed")).to_be_visible()
+
+        after = demo.graphql(
+            f'{{ contactDecision(profileId: "{li}", channel: EMAIL, purpose: "marketing") '
+            "{ ... on ContactDecision { allowed reasons { code } } } }",
+            role="marketing",
+        )["contactDecision"]
+        assert after["allowed"] is False
+
+    def test_double_opt_in_is_confirmed_by_the_customer(self, page: Page, demo: Server) -> None:
+        ana = _profile_id(
+            demo,
+            '{ profileByIdentifier(type: PHONE, value: "+34600123456") { ... on Profile { id } } }',
+        )
+        recorded = demo.graphql(
+            "mutation($input: RecordConsentInput!) { recordConsent(input: $input) "
+            "{ __typename ... on ConsentRecorded { status confirmationUrl } } }",
+            role="agent",
+            variables={
+                "input": {
+                    "profileId": ana,
+                    "channel": "EMAIL",
+                    "purpose": "surveys",
+                    "status": "OPTED_IN",
+                    "contactPoint": "ana.garcia@example.com",
+                    "evidence": "asked on the phone",
+                }
+            },
+        )["recordConsent"]
+        assert recorded["status"] == "PENDING", recorded
+
+        page.goto(recorded["confirmationUrl"])
+        expect(page.get_by_role("heading", name="Confirm your subscription")).to_be_visible()
+        page.get_by_role("button", name="Confirm").click()
+        expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+
+        consents = demo.graphql(
+            "query($id: ID!) { profile(id: $id) { ... on Profile "
+            "{ consents { channel purpose status } } } }",
+            variables={"id": ana},
+        )["profile"]["consents"]
+        assert {"channel": "EMAIL", "purpose": "surveys", "status": "OPTED_IN"} in consents, (
+            json.dumps(consents)
+        )
