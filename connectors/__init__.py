@@ -6,12 +6,13 @@ item was rejected, with where it was and what it was, so the pipeline can dead-l
 """
 
 from connectors._csv import parse_mapping
-from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
+from connectors.base import Connector, Ignored, ItemError, Parsed, ParseOptions, ParseResult
 from connectors.registry import CONNECTORS, get_connector
 
 __all__ = [
     "CONNECTORS",
     "Connector",
+    "Ignored",
     "ItemError",
     "ParseOptions",
     "ParseResult",

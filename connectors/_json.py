@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import ijson
 from pydantic import ValidationError
 
-from connectors.base import ItemError, Parsed, ParseResult, Rejected
+from connectors.base import Ignore, Ignored, ItemError, Parsed, ParseResult, Rejected
 from schemas import CanonicalRecord, describe_errors
 
 
@@ -47,18 +47,30 @@ def json_results(
     stream: BinaryIO,
     wrappers: Sequence[str],
     build: Callable[[Any], Sequence[CanonicalRecord]],
+    inherit: Sequence[str] = (),
 ) -> Iterator[ParseResult]:
     """The records ``build`` makes of each JSON item, or one :class:`ItemError` per bad item.
 
     ``build`` raises :class:`Rejected` or a pydantic ``ValidationError`` for an item that cannot
-    become records; the item is then rejected with that reason and the rest go on.
+    become records; the item is then rejected with that reason and the rest go on. It raises
+    :class:`Ignore` for an item it reads and keeps nothing of: one :class:`Ignored` says why.
     """
-    for item in json_items(stream, wrappers):
+    yield from build_results(json_items(stream, wrappers, inherit), build)
+
+
+def build_results(
+    items: Iterable[JsonItem], build: Callable[[Any], Sequence[CanonicalRecord]]
+) -> Iterator[ParseResult]:
+    """:func:`json_results` over items already read."""
+    for item in items:
         if item.error is not None:
             yield ItemError.of(item.position, item.raw, item.error)
             continue
         try:
             records = build(item.value)
+        except Ignore as exc:
+            yield Ignored(position=item.position, reason=str(exc))
+            continue
         except Rejected as exc:
             yield ItemError.of(item.position, item.raw, str(exc))
             continue
@@ -69,7 +81,9 @@ def json_results(
             yield Parsed(position=item.position, record=record)
 
 
-def json_items(stream: BinaryIO, wrappers: Sequence[str] = ()) -> Iterator[JsonItem]:
+def json_items(
+    stream: BinaryIO, wrappers: Sequence[str] = (), inherit: Sequence[str] = ()
+) -> Iterator[JsonItem]:
     """Every item of the stream, in order.
 
     - JSON lines: each non-blank line is an item (``line N``); a line that is an object with
@@ -78,6 +92,11 @@ def json_items(stream: BinaryIO, wrappers: Sequence[str] = ()) -> Iterator[JsonI
       many lines: each element is an item (``item N``), streamed.
     - A document spread over many lines with no wrapper key (or no ``wrappers`` given) is one
       item: a pretty-printed webhook body.
+
+    ``inherit`` names keys of the wrapper object (a Segment batch's ``context``) whose objects
+    merge into each wrapped item, the item's own values winning. A line holds its wrapper
+    whole; a document over several lines is read whole for it when within
+    :data:`MAX_INHERITING_DOCUMENT` bytes, and streamed without inheriting when larger.
     """
     buffered = stream if isinstance(stream, io.BufferedReader) else _buffered(stream)
     head = buffered.peek(64).lstrip()
@@ -86,14 +105,72 @@ def json_items(stream: BinaryIO, wrappers: Sequence[str] = ()) -> Iterator[JsonI
         return
     first = buffered.readline()
     if _looks_like_a_line_item(first):
-        yield from _lines(first, buffered, wrappers)
+        yield from _lines(first, buffered, wrappers, inherit)
         return
     # A document over several lines: its wrapped list's items, or (no wrappers) the document.
     rest = io.BufferedReader(_Chain(first, buffered))
     if not wrappers:
         yield from _streamed(rest, "", label="document")
         return
+    if inherit:
+        head = rest.read(MAX_INHERITING_DOCUMENT + 1)
+        whole = (
+            _whole_document(head, wrappers, inherit)
+            if len(head) <= MAX_INHERITING_DOCUMENT
+            else None
+        )
+        if whole is not None:
+            yield from whole
+            return
+        rest = io.BufferedReader(_Chain(head, rest))
     yield from _streamed_wrapped(rest, wrappers)
+
+
+MAX_INHERITING_DOCUMENT = 512 * 1024
+"""A wrapper document up to this size is read whole so its items can inherit (Segment's HTTP API
+takes batches of at most 500 KB)."""
+
+
+def _whole_document(
+    data: bytes, wrappers: Sequence[str], inherit: Sequence[str]
+) -> list[JsonItem] | None:
+    """The wrapped items of a whole document, or None to let the streaming reader handle it."""
+    if _DIGIT_RUN.search(data):
+        return None  # the streaming reader refuses it with its reason
+    try:
+        value = json.loads(data, parse_float=Decimal)
+    except (ValueError, RecursionError):
+        return None
+    wrapped = _wrapped_list(value, wrappers)
+    if wrapped is None:
+        return None
+    return [
+        JsonItem(f"item {index}", dumps(item), item)
+        for index, item in enumerate(_inheriting(wrapped, value, inherit), start=1)
+    ]
+
+
+def _inheriting(items: list[Any], wrapper: Any, keys: Sequence[str]) -> list[Any]:
+    shared = {
+        k: wrapper[k]
+        for k in keys
+        if isinstance(wrapper, dict) and isinstance(wrapper.get(k), dict)
+    }
+    if not shared:
+        return items
+    merged = []
+    for item in items:
+        if isinstance(item, dict):
+            for key, value in shared.items():
+                own = item.get(key)
+                item = {**item, key: {**value, **own} if isinstance(own, dict) else value}
+        merged.append(item)
+    return merged
+
+
+def rewound(head: bytes, rest: BinaryIO) -> BinaryIO:
+    """A stream of bytes already read from ``rest``, then the rest of it."""
+    return io.BufferedReader(_Chain(head, rest))
 
 
 def _buffered(stream: BinaryIO) -> io.BufferedReader:
@@ -108,7 +185,9 @@ def _looks_like_a_line_item(line: bytes) -> bool:
     return not (text.startswith(b"{") and text.endswith((b"{", b"[", b",")))
 
 
-def _lines(first: bytes, rest: BinaryIO, wrappers: Sequence[str]) -> Iterator[JsonItem]:
+def _lines(
+    first: bytes, rest: BinaryIO, wrappers: Sequence[str], inherit: Sequence[str]
+) -> Iterator[JsonItem]:
     number = 0
     for raw in _prepend(first, rest):
         number += 1
@@ -138,7 +217,7 @@ def _lines(first: bytes, rest: BinaryIO, wrappers: Sequence[str]) -> Iterator[Js
         if wrapped is None:
             yield JsonItem(position, text, value)
             continue
-        for index, item in enumerate(wrapped, start=1):
+        for index, item in enumerate(_inheriting(wrapped, value, inherit), start=1):
             yield JsonItem(f"{position} item {index}", dumps(item), item)
 
 

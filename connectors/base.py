@@ -34,12 +34,27 @@ class ItemError:
         return cls(position=position, raw=text[:MAX_RAW_CHARS], reason=reason)
 
 
-ParseResult = Parsed | ItemError
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """An input item the connector read and deliberately keeps nothing of (a Shopify test
+    order, an ``orders/edited`` body, a Segment ``group`` call): not an error, counted as
+    ignored with the reason, so nothing a source sends disappears unseen."""
+
+    position: str
+    reason: str
+
+
+ParseResult = Parsed | ItemError | Ignored
 
 
 class Rejected(Exception):
     """Raised while building an item's records: the item cannot become records; the message
     says why (naming the source's field)."""
+
+
+class Ignore(Exception):
+    """Raised while building an item's records: the item is understood and deliberately
+    kept out (becomes :class:`Ignored` with the message as its reason)."""
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,20 @@
 """``segment``: site and app behaviour in the Segment Spec (identify, track, page, screen, alias).
 
-Events arrive as JSON lines, a JSON array, or a batch payload ``{"batch": [...]}``, streamed.
-Every event becomes one :class:`~schemas.SiteEvent` whose ``external_id`` is the ``messageId``;
-an ``identify`` also becomes a :class:`~schemas.Person` revision, keyed by the ``userId`` (else
-the ``anonymousId``) so that a later ``identify`` replaces an earlier one.
+Events arrive as JSON lines, a JSON array, or an HTTP API batch ``{"batch": [...]}``, streamed.
+A batch body within Segment's own size limit is read whole, so that its batch-level ``context``
+and ``integrations`` merge into each message (the message's own values win), as Segment's API
+does. Every event becomes one :class:`~schemas.SiteEvent` whose ``external_id`` is the
+``messageId``; a message without one (Segment assigns it on arrival; libraries may omit it) is
+named by a digest of its content, without the fields a re-send changes (``sentAt``,
+``receivedAt``, ``writeKey``), so sending it again is still a duplicate. An ``identify`` also
+becomes a :class:`~schemas.Person` revision, keyed by the ``userId`` (else the ``anonymousId``)
+so that a later ``identify`` replaces an earlier one: names, birthday, ``traits.address`` (the
+country as a code, an ISO alpha-3 code or a name), and the ``context.timezone`` and
+``context.locale`` the event was sent with. Any other event that carries ``context.timezone``
+(mobile libraries send it with every event) revises a person record of that user's context
+(``{id}:context``, with the locale too), so quiet hours follow the zone the customer's device
+last reported. A ``group`` call (a user joins
+an account) is read and ignored: accounts are not modelled.
 
 A push token in ``context.device.token`` of an ``identify``, ``track`` or ``screen`` becomes a
 :class:`~schemas.ContactPointStatus` (channel ``push``, status ``verified``: the app holds it),
@@ -24,22 +35,27 @@ The source name is ``segment`` unless ``settings["source"]`` says otherwise.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any, BinaryIO, ClassVar
 
+import pycountry
 from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import json_results
 from connectors._values import stable_id, utc_timestamp
-from connectors.base import ParseOptions, ParseResult, Rejected
+from connectors.base import Ignore, ParseOptions, ParseResult, Rejected
 from schemas import ContactPointStatus, Identifier, Person, RecordKind, SiteEvent
-from schemas.common import CountryCode
+from schemas.common import CountryCode, LanguageTag, TimeZoneName
 
 DEFAULT_SOURCE = "segment"
 EVENT_TYPES = ("identify", "track", "page", "screen", "alias")
+IGNORED_TYPES = {"group": "a group call ties a user to an account; accounts are not modelled"}
+_RESEND_FIELDS = frozenset({"messageId", "sentAt", "receivedAt", "writeKey", "_metadata"})
+_LOOSE_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?=[T ]|$)")
 TIMESTAMP_FIELDS = ("timestamp", "originalTimestamp", "receivedAt")
 """When the event happened, best first: the corrected client time, the raw one, Segment's."""
 
@@ -67,6 +83,8 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 _DATE_PART = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})(?:[T ]|\s*$)")
 _INT64 = 2**63
 _COUNTRY: TypeAdapter[str] = TypeAdapter(CountryCode)
+_TIME_ZONE: TypeAdapter[str] = TypeAdapter(TimeZoneName)
+_LANGUAGE: TypeAdapter[str] = TypeAdapter(LanguageTag)
 
 
 class SegmentConnector:
@@ -80,25 +98,29 @@ class SegmentConnector:
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source", DEFAULT_SOURCE)
         context = {"default_region": options.default_region}
-        return json_results(stream, ("batch",), lambda event: _records(event, source, context))
+
+        def build(event: Any) -> list[SiteEvent | Person | ContactPointStatus]:
+            return _records(event, source, context)
+
+        return json_results(stream, ("batch",), build, inherit=("context", "integrations"))
 
 
 def _records(
     event: Any, source: str, context: dict[str, Any]
 ) -> list[SiteEvent | Person | ContactPointStatus]:
-    """The records of one event; raises ``Rejected`` or ``ValidationError``."""
+    """The records of one event; raises ``Rejected``, ``Ignore`` or ``ValidationError``."""
     if not isinstance(event, dict):
         raise Rejected(f"expected a JSON object, got {_json_type(event)}")
     kind = event.get("type")
     if kind is None:
         raise Rejected("no event type")
+    if kind in IGNORED_TYPES:
+        raise Ignore(IGNORED_TYPES[kind])
     if kind not in EVENT_TYPES:
         raise Rejected(
-            f"unknown event type {kind!r} (expected identify, track, page, screen or alias)"
+            f"unknown event type {kind!r} (expected identify, track, page, screen, group or alias)"
         )
-    message_id = _id(event.get("messageId"))
-    if message_id is None:
-        raise Rejected("no messageId")
+    message_id = _id(event.get("messageId")) or _derived_message_id(event)
     occurred_at = _occurred_at(event)
 
     ctx = _object(event.get("context"))
@@ -145,8 +167,11 @@ def _records(
     )
     records: list[SiteEvent | Person | ContactPointStatus] = [site_event]
     person_id = user_id or anonymous_id
+    where = _whereabouts(ctx)
     if kind == "identify" and person_id is not None:
-        records.append(_person(person_id, occurred_at, identifiers, traits, source, context))
+        records.append(_person(person_id, occurred_at, identifiers, traits, where, source, context))
+    elif "time_zone" in where and person_id is not None:
+        records.append(_context_person(person_id, occurred_at, identifiers, where, source, context))
     token = _push_token(ctx) if kind in _WITH_PUSH_TOKEN else None
     if token is not None:
         records.append(
@@ -155,16 +180,66 @@ def _records(
     return records
 
 
+def _derived_message_id(event: dict[str, Any]) -> str:
+    """An id for a message that came without one: the same content always gives the same id."""
+    content = {k: v for k, v in event.items() if k not in _RESEND_FIELDS}
+    return f"derived:{stable_id(json.dumps(_json_safe(content), sort_keys=True))}"
+
+
 def _occurred_at(event: dict[str, Any]) -> dt.datetime:
     for field in TIMESTAMP_FIELDS:
         value = event.get(field)
         if value is None or value == "":
             continue
+        if isinstance(value, str):
+            # Segment's own examples write "2015-2-02T00:30:08.276Z"; its API accepts it.
+            value = _LOOSE_DATE.sub(
+                lambda m: f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}",
+                value.strip(),
+            )
         try:
             return utc_timestamp(value)
         except ValueError as exc:
             raise Rejected(f"{field}: {exc}") from None
     raise Rejected("no timestamp, originalTimestamp or receivedAt")
+
+
+def _whereabouts(ctx: dict[str, Any]) -> dict[str, str]:
+    """``context.timezone`` and ``context.locale`` as a time zone and a language, when valid."""
+    found = {}
+    for key, field, adapter in (
+        ("timezone", "time_zone", _TIME_ZONE),
+        ("locale", "language", _LANGUAGE),
+    ):
+        value = ctx.get(key)
+        if isinstance(value, str) and value.strip():
+            try:
+                found[field] = adapter.validate_python(value.strip())
+            except ValidationError:
+                continue  # an unusable detail is dropped, not the event
+    return found
+
+
+def _context_person(
+    person_id: str,
+    occurred_at: dt.datetime,
+    identifiers: list[dict[str, Any]],
+    where: dict[str, str],
+    source: str,
+    context: dict[str, Any],
+) -> Person:
+    """Where the user's device said it was: every later event's context revises it."""
+    return Person.model_validate(
+        {
+            "source": source,
+            "external_id": f"{person_id}:context",
+            "occurred_at": occurred_at,
+            "updated_at": occurred_at,
+            "identifiers": identifiers,
+            **where,
+        },
+        context=context,
+    )
 
 
 def _identifiers(
@@ -262,11 +337,13 @@ def _person(
     occurred_at: dt.datetime,
     identifiers: list[dict[str, Any]],
     traits: dict[str, Any],
+    where: dict[str, str],
     source: str,
     context: dict[str, Any],
 ) -> Person:
     return Person.model_validate(
         {
+            **where,
             "source": source,
             "external_id": external_id,
             "occurred_at": occurred_at,
@@ -325,9 +402,8 @@ def _addresses(address: Any) -> list[dict[str, Any]]:
     street = address.get("street")
     if not isinstance(street, str) or not street.strip():
         return []
-    try:
-        country = _COUNTRY.validate_python(address.get("country"))
-    except ValidationError:
+    country = _country(address.get("country"))
+    if country is None:
         return []
     return [
         {
@@ -338,6 +414,23 @@ def _addresses(address: Any) -> list[dict[str, Any]]:
             "country": country,
         }
     ]
+
+
+def _country(value: Any) -> str | None:
+    """A country as its ISO 3166 alpha-2 code, from a code, an alpha-3 code or a name."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return _COUNTRY.validate_python(text)
+    except ValidationError:
+        pass
+    try:
+        found = pycountry.countries.lookup(text)  # "USA", "United States", "Spain"
+    except LookupError:
+        return None
+    code: str = found.alpha_2
+    return code
 
 
 def _date_part(value: Any) -> Any:

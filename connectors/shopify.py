@@ -1,16 +1,27 @@
 """``shopify-orders`` and ``shopify-refunds``: Shopify Admin REST resources and webhook bodies.
 
-Orders come as the REST ``Order`` resource (an export of JSON lines, a JSON array, a REST
-response ``{"orders": [...]}`` or one ``orders/create``/``orders/updated`` webhook body per
-line). Each order yields its :class:`~schemas.Order`, its customer as a :class:`~schemas.Person`,
-one :class:`~schemas.ConsentChange` per marketing consent the customer has been asked for and,
-when Shopify says the customer's e-mail address is verified, a
-:class:`~schemas.ContactPointStatus` for it; or, when anything in it is wrong, one
+Orders come as the REST ``Order`` resource: an export of JSON lines, a JSON array, a list
+response ``{"orders": [...]}``, a single-resource response ``{"order": {...}}`` (GET one, POST,
+PUT, the cancel response with its ``notice``) or an ``orders/*`` webhook body. Each order yields
+its :class:`~schemas.Order`; one :class:`~schemas.Return` per refund it carries (``refunds[]``,
+with the same ids as the Refund resource, so the same refund arriving again through
+``shopify-refunds`` or ``refunds/create`` is a duplicate); its customer as a
+:class:`~schemas.Person`; the billing and shipping addresses as a person record of the order;
+one :class:`~schemas.ConsentChange` per marketing consent state Shopify timed (the *current*
+state, see ``_CONSENT_STATUS``) and, when Shopify says the customer's e-mail address is
+verified, a :class:`~schemas.ContactPointStatus` for it; or, when anything in it is wrong, one
 :class:`~connectors.base.ItemError` for the whole item.
 
-Refunds come as the REST ``Refund`` resource (``{"refunds": [...]}``, an array, JSON lines or
-``refunds/create`` bodies) and become :class:`~schemas.Return` records that name nobody: the
-ingest pipeline links them through their order, so both must be imported under one source.
+Bodies are read by what they are, whatever the topic: a Refund (``order_id`` and
+``refund_line_items``) becomes its return; a test order (``test: true``), an ``orders/edited``
+body (``{"order_edit": ...}``: the changed order follows as ``orders/updated``) and an
+``orders/delete`` body (the id alone) are :class:`~connectors.base.Ignored` with the reason.
+
+Refunds come as the REST ``Refund`` resource (``{"refunds": [...]}``, ``{"refund": {...}}``, an
+array, JSON lines or ``refunds/create`` bodies) and become :class:`~schemas.Return` records that
+name nobody: the ingest pipeline links them through their order, so both must be imported under
+one source. A refund's currency is its transactions', else its amounts' (``*_set``), else its
+order's when the order carries it, else the ``currency`` setting.
 
 Money is read as decimals and converted exactly into minor units; an amount with more decimals
 than its currency has is refused, never rounded.
@@ -29,7 +40,7 @@ from pydantic import ValidationError
 
 from connectors._json import json_results
 from connectors._values import minor_units, stable_id, utc_timestamp
-from connectors.base import ParseOptions, ParseResult, Rejected
+from connectors.base import Ignore, ParseOptions, ParseResult, Rejected
 from schemas import CanonicalRecord, RecordKind, describe_errors, parse_record
 from schemas.identifiers import IdentifierType, identity_key, normalize_email, normalize_phone
 
@@ -40,15 +51,26 @@ _NOT_PAYMENT_CURRENCIES = frozenset(
     {"XXX", "XTS", "XAU", "XAG", "XPD", "XPT", "XDR", "XBA", "XBB", "XBC", "XBD", "XSU", "XUA"}
 )
 
-# Shopify marketing consent states → canonical status; ``not_subscribed`` (never asked) → none.
-_CONSENT_STATUS: dict[str, str | None] = {
+# Shopify's marketing consent on a customer is the *current* state, timed by
+# ``consent_updated_at``; each state says what holds from then on. ``not_subscribed`` with a
+# time is a "no" that replaces an earlier subscription (a customer set back to not subscribed
+# must not stay opted in); with no time the customer was never asked, and nothing changes.
+# ``pending`` (double opt-in sent, not confirmed) is no consent; ``redacted`` (erased) and
+# ``invalid`` (the address cannot receive marketing) are a "no".
+_CONSENT_STATUS: dict[str, str] = {
     "subscribed": "opted_in",
+    "not_subscribed": "opted_out",
     "unsubscribed": "opted_out",
     "pending": "pending",
     "redacted": "opted_out",
     "invalid": "opted_out",
-    "not_subscribed": None,
 }
+
+# A customer's own e-mail consent, newest field first; the order's checkbox counts without them.
+_EMAIL_CONSENT_FIELDS = frozenset({"email_marketing_consent", "accepts_marketing"})
+
+# The keys of an ``orders/delete`` body: the id, and nothing an order is read from.
+_DELETED_ORDER_KEYS = frozenset({"id", "admin_graphql_api_id"})
 
 _MAX_REASON_CHARS = 2000
 
@@ -69,15 +91,36 @@ class ShopifyOrdersConnector:
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source") or DEFAULT_SOURCE
-        return json_results(
-            stream, ("orders",), lambda order: _order_records(order, source, options)
+        return json_results(stream, ("orders",), lambda body: _body_records(body, source, options))
+
+
+def _body_records(value: Any, source: str, options: ParseOptions) -> list[CanonicalRecord]:
+    """An order body's records, read by what the body is (see the module's docstring)."""
+    body = _object(value, "order")
+    if isinstance(body.get("order_edit"), dict):
+        raise Ignore(
+            "an orders/edited body (order_edit) lists changes, not the order: the edited "
+            "order arrives as orders/updated"
         )
+    if isinstance(body.get("order"), dict):  # a single-resource response
+        body = body["order"]
+    elif isinstance(body.get("refund"), dict):
+        return [_return_record(body["refund"], source, options)]
+    if "refund_line_items" in body and "order_id" in body and "line_items" not in body:
+        return [_return_record(body, source, options)]
+    if body and set(body) <= _DELETED_ORDER_KEYS:
+        raise Ignore(
+            f"an orders/delete body names only order {_optional_id(body.get('id'), 'id')}: "
+            "the records already stored are kept"
+        )
+    return _order_records(body, source, options)
 
 
-def _order_records(value: Any, source: str, options: ParseOptions) -> list[CanonicalRecord]:
-    """The order, its customer and the customer's consents; all of them or :class:`Rejected`."""
-    order = _object(value, "order")
+def _order_records(order: Json, source: str, options: ParseOptions) -> list[CanonicalRecord]:
+    """The order, its refunds, its customer and consents; all of them or :class:`Rejected`."""
     order_id = _id(order.get("id"), "id")
+    if order.get("test") is True:
+        raise Ignore(f"test order {order_id}: kept out of every profile and metric")
     created_at = _time(order.get("created_at"), "created_at")
     currency = _currency(order.get("currency") or options.settings.get("currency"), "currency")
     region = options.default_region
@@ -123,11 +166,54 @@ def _order_records(value: Any, source: str, options: ParseOptions) -> list[Canon
         "cancelled_at": _optional_time(order.get("cancelled_at"), "cancelled_at"),
     }
     records = [_validate(data, region)]
+    for index, refund in enumerate(_list(order.get("refunds"), "refunds")):
+        records.append(
+            _return_record(
+                _object(refund, f"refunds.{index}"),
+                source,
+                options,
+                order_id=order_id,
+                order_currency=currency,
+                where=f"refunds.{index}",
+            )
+        )
     if customer is not None and customer_id is not None:
         records.append(_person(customer, customer_id, created_at, source, region))
+    records.extend(_order_addresses(order, order_id, identifiers.items, source, region))
+    if customer is not None and customer_id is not None:
         records.extend(_consents(customer, customer_id, source, region))
         records.extend(_verified_email(customer, customer_id, created_at, source, region))
+    if customer is None or not _EMAIL_CONSENT_FIELDS & customer.keys():
+        records.extend(_checkout_consent(order, order_id, identifiers, source, region))
     return records
+
+
+def _order_addresses(
+    order: Json, order_id: str, identifiers: list[Json], source: str, region: str
+) -> Iterator[CanonicalRecord]:
+    """The order's billing and shipping addresses, as a person record of the order.
+
+    A record of its own (not the customer's): every order's addresses stay known with when they
+    were used, while the customer record is replaced by each newer revision.
+    """
+    addresses: list[Json] = []
+    for field in ("billing_address", "shipping_address"):
+        address = _address(order.get(field), field)
+        if address is not None and address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        return
+    created_at = _time(order.get("created_at"), "created_at")
+    data: Json = {
+        "kind": "person",
+        "source": source,
+        "external_id": f"order:{order_id}",
+        "occurred_at": created_at,
+        "updated_at": _optional_time(order.get("updated_at"), "updated_at"),
+        "identifiers": identifiers,
+        "addresses": addresses,
+    }
+    yield _validate(data, region, "billing_address/shipping_address")
 
 
 def _line_item(value: Any, currency: str, path: str) -> Json:
@@ -243,8 +329,6 @@ def _consent(value: Any, key: str, channel: str, contact: _Contact) -> Iterator[
     if state.lower() not in _CONSENT_STATUS:
         raise Rejected(f"{path}.state: unknown consent state {state!r}")
     status = _CONSENT_STATUS[state.lower()]
-    if status is None:
-        return
     evidence = [f"{contact.source} {key} state={state}"]
     for field, label in (
         ("opt_in_level", "opt_in_level"),
@@ -269,6 +353,42 @@ def _legacy_consent(customer: Json, contact: _Contact) -> Iterator[CanonicalReco
         evidence += f" opt_in_level={level}"
     status = "opted_in" if accepts else "opted_out"
     yield _consent_record("email", status, changed_at, evidence, contact, path)
+
+
+def _checkout_consent(
+    order: Json, order_id: str, identifiers: _Identifiers, source: str, region: str
+) -> Iterator[CanonicalRecord]:
+    """``buyer_accepts_marketing``, for orders whose customer carries no consent of its own.
+
+    Ticked at checkout, it is an e-mail opt-in at the time the order was placed. Unticked, it
+    says nothing: the buyer did not ask, which neither withdraws an earlier subscription nor
+    refuses one.
+    """
+    if order.get("buyer_accepts_marketing") is not True:
+        return
+    email = next((i["value"] for i in identifiers.items if i["type"] == "email"), None)
+    if email is None:
+        return
+    changed_at = _optional_time(order.get("processed_at"), "processed_at") or _time(
+        order.get("created_at"), "created_at"
+    )
+    consent_ids = _Identifiers(region)
+    for item in identifiers.items:
+        if item["type"] in ("external", "email"):
+            consent_ids.add(IdentifierType(item["type"]), item["value"], item.get("source"))
+    data: Json = {
+        "kind": "consent_change",
+        "source": source,
+        "external_id": f"order:{order_id}:email:marketing",
+        "occurred_at": changed_at,
+        "identifiers": consent_ids.items,
+        "channel": "email",
+        "purpose": "marketing",
+        "status": "opted_in",
+        "contact_point": email,
+        "evidence": f"{source} order {order_id} buyer_accepts_marketing=true",
+    }
+    yield _validate(data, region, "buyer_accepts_marketing")
 
 
 def _consent_record(
@@ -348,21 +468,53 @@ class ShopifyRefundsConnector:
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source") or DEFAULT_SOURCE
-        return json_results(
-            stream, ("refunds",), lambda refund: [_return_record(refund, source, options)]
+        return json_results(stream, ("refunds",), lambda body: _refund_body(body, source, options))
+
+
+def _refund_body(value: Any, source: str, options: ParseOptions) -> list[CanonicalRecord]:
+    body = _object(value, "refund")
+    if isinstance(body.get("refund"), dict):  # a single-resource response
+        body = body["refund"]
+    return [_return_record(body, source, options)]
+
+
+def _return_record(
+    value: Any,
+    source: str,
+    options: ParseOptions,
+    *,
+    order_id: str | None = None,
+    order_currency: str | None = None,
+    where: str = "",
+) -> CanonicalRecord:
+    """A refund as a return; ``order_id`` and ``order_currency`` when it came inside its order."""
+    try:
+        return _refund_as_return(
+            _object(value, "refund"), source, options, order_id, order_currency
         )
+    except Rejected as exc:
+        raise Rejected(f"{where}.{exc}" if where else str(exc)) from None
 
 
-def _return_record(value: Any, source: str, options: ParseOptions) -> CanonicalRecord:
-    refund = _object(value, "refund")
+def _refund_as_return(
+    refund: Json,
+    source: str,
+    options: ParseOptions,
+    order_id: str | None,
+    order_currency: str | None,
+) -> CanonicalRecord:
     refund_id = _id(refund.get("id"), "id")
-    order_id = _id(refund.get("order_id"), "order_id")
+    order_id = _optional_id(refund.get("order_id"), "order_id") or order_id
+    if order_id is None:
+        raise Rejected("order_id: missing")
     created_at = _time(refund.get("created_at"), "created_at")
     transactions = [
         _object(t, f"transactions.{i}")
         for i, t in enumerate(_list(refund.get("transactions"), "transactions"))
     ]
-    currency = _refund_currency(transactions, options.settings.get("currency"))
+    currency = _refund_currency(
+        transactions, _set_currencies(refund), order_currency or options.settings.get("currency")
+    )
 
     items: list[Json] = []
     for index, entry in enumerate(_list(refund.get("refund_line_items"), "refund_line_items")):
@@ -407,7 +559,8 @@ def _return_record(value: Any, source: str, options: ParseOptions) -> CanonicalR
     return _validate(data, options.default_region)
 
 
-def _refund_currency(transactions: list[Json], fallback: str | None) -> str:
+def _refund_currency(transactions: list[Json], amounts: set[str], fallback: str | None) -> str:
+    """The transactions' currency, else the refund's amounts' (shop money), else ``fallback``."""
     found = {
         code.upper()
         for i, t in enumerate(transactions)
@@ -417,9 +570,30 @@ def _refund_currency(transactions: list[Json], fallback: str | None) -> str:
         raise Rejected(f"transactions: refunded in several currencies: {', '.join(sorted(found))}")
     if found:
         return _currency(found.pop(), "transactions.currency")
+    if len(amounts) == 1:
+        return _currency(amounts.pop(), "subtotal_set.shop_money.currency_code")
     if fallback:
-        return _currency(fallback, "settings.currency")
-    raise Rejected("refund currency unknown")
+        return _currency(fallback, "currency")
+    raise Rejected(
+        "currency: unknown (no currency on the transactions or amounts; import the refund with "
+        "its order, which carries it, or set the source's currency)"
+    )
+
+
+def _set_currencies(refund: Json) -> set[str]:
+    """The shop-money currencies of a refund's line items and adjustments (``*_set``)."""
+    found: set[str] = set()
+    for key in ("refund_line_items", "order_adjustments"):
+        for line in refund.get(key) or ():
+            if not isinstance(line, dict):
+                continue
+            for name, value in line.items():
+                if name.endswith("_set") and isinstance(value, dict):
+                    money = value.get("shop_money")
+                    code = money.get("currency_code") if isinstance(money, dict) else None
+                    if isinstance(code, str) and code.strip():
+                        found.add(code.strip().upper())
+    return found
 
 
 # --- Reading Shopify values -----------------------------------------------------------------

@@ -67,6 +67,9 @@ CHANNELS: dict[str, str] = {
 }
 """``via.channel`` → canonical channel; anything else is ``other``."""
 
+RESOLVED_STATUSES = frozenset({"solved", "closed"})
+"""Canonical statuses of a case that has a resolution time."""
+
 SATISFACTION_SCORES = frozenset({"good", "bad"})
 """Scores that are a rating; ``offered`` and ``unoffered`` are not."""
 
@@ -140,7 +143,7 @@ class ZendeskTicketsConnector:
                 metrics_by_ticket.setdefault(ticket_id, metric_set)
 
         results: list[ParseResult] = []
-        requesters: set[str] = set()
+        requesters: dict[str, dt.datetime | None] = {}  # id → their earliest ticket's creation
         for index, ticket in enumerate(tickets, start=1):
             where = f"{position} ticket {index}"
             if not isinstance(ticket, dict):
@@ -148,7 +151,8 @@ class ZendeskTicketsConnector:
                 continue
             requester_id = _id(ticket.get("requester_id"))
             if requester_id is not None:
-                requesters.add(requester_id)
+                opened = [t for t in (requesters.get(requester_id), _opened(ticket)) if t]
+                requesters[requester_id] = min(opened) if opened else None
             try:
                 case = _case(ticket, users_by_id, metrics_by_ticket, options, source)
             except Rejected as exc:
@@ -171,7 +175,7 @@ class ZendeskTicketsConnector:
                 continue
             where = f"{position} user {index}"
             try:
-                person = _person(user, options, source)
+                person = _person(user, options, source, requesters[user_id])
             except Rejected as exc:
                 results.append(ItemError.of(where, _raw(user), str(exc)))
                 continue
@@ -209,6 +213,10 @@ def _case(
     metric_set = metrics.get(ticket_id) if ticket_id is not None else None
     if metric_set is not None:
         solved_at = _timestamp(metric_set, "solved_at", problems, prefix="metric_set.")
+        if status not in RESOLVED_STATUSES:
+            # The metric set keeps the last solve of a ticket reopened since: an open case has
+            # no resolution yet.
+            solved_at = None
         minutes = _calendar_minutes(metric_set.get("reply_time_in_minutes"))
         if minutes is not None and created_at is not None:
             first_response_at = created_at + dt.timedelta(minutes=minutes)
@@ -283,6 +291,11 @@ def _is_complaint(tags: list[str], ticket_type: Any, complaint_tags: frozenset[s
     return isinstance(ticket_type, str) and ticket_type.strip().lower() in wanted
 
 
+def _opened(ticket: Mapping[str, Any]) -> dt.datetime | None:
+    """When a ticket was created, if it says so readably (its own errors are reported apart)."""
+    return _timestamp(ticket, "created_at", [])
+
+
 def _calendar_minutes(value: Any) -> float | None:
     """``reply_time_in_minutes.calendar``: ``None`` until an agent has replied."""
     minutes = value.get("calendar") if isinstance(value, dict) else None
@@ -297,14 +310,22 @@ def _calendar_minutes(value: Any) -> float | None:
 # --- Users ------------------------------------------------------------------------------------
 
 
-def _person(user: Mapping[str, Any], options: ParseOptions, source: str) -> Person:
-    """A side-loaded end user as a person. Raises :class:`Rejected` or ``ValidationError``."""
+def _person(
+    user: Mapping[str, Any], options: ParseOptions, source: str, first_ticket: dt.datetime | None
+) -> Person:
+    """A side-loaded end user as a person. Raises :class:`Rejected` or ``ValidationError``.
+
+    A user without ``created_at`` (webhook bodies often leave it out) is dated by the earliest
+    of their tickets on the page: they existed when they asked.
+    """
     problems: list[str] = []
     user_id = _id(user.get("id"))
     if user_id is None:
         problems.append(_bad_id("id", user.get("id")))
-    created_at = _timestamp(user, "created_at", problems, required=True)
+    created_at = _timestamp(user, "created_at", problems, required=first_ticket is None)
     updated_at = _timestamp(user, "updated_at", problems)
+    if created_at is None and first_ticket is not None:
+        created_at = min(first_ticket, updated_at) if updated_at else first_ticket
     if problems or user_id is None:
         raise Rejected("; ".join(problems))
     identifiers = [{"type": "external", "source": source, "value": user_id}]

@@ -191,7 +191,11 @@ class TestWebhooks:
         headers = {"x-shopify-hmac-sha256": signature.decode(), "x-shopify-topic": "shop/update"}
         response = await client.post("/webhooks/shopify", content=body, headers=headers)
         assert response.status_code == 200
-        assert response.json() == {"ignored": True, "topic": "shop/update"}
+        assert response.json() == {
+            "ignored": True,
+            "topic": "shop/update",
+            "reason": "topic 'shop/update' carries nothing c360 reads",
+        }
 
 
 @pytest.mark.usefixtures("ana")

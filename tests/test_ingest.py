@@ -168,6 +168,7 @@ class TestIdempotency:
             "updated": 0,
             "duplicates": 0,
             "rejected": 1,
+            "ignored": 0,
         }
         assert second.counts() == {
             "items_read": 5,
@@ -176,6 +177,7 @@ class TestIdempotency:
             "updated": 0,
             "duplicates": 4,
             "rejected": 1,
+            "ignored": 0,
         }
         # Dead letters count attempts; every other collection is untouched.
         for letter in before.pop("dead_letters") + after.pop("dead_letters"):

@@ -41,7 +41,15 @@ class TestIngestEndpoint:
         report = response.json()
         assert {
             k: report[k]
-            for k in ("items_read", "records", "inserted", "updated", "duplicates", "rejected")
+            for k in (
+                "items_read",
+                "records",
+                "inserted",
+                "updated",
+                "duplicates",
+                "rejected",
+                "ignored",
+            )
         } == {
             "items_read": 4,
             "records": 4,
@@ -49,6 +57,7 @@ class TestIngestEndpoint:
             "updated": 0,
             "duplicates": 1,
             "rejected": 1,
+            "ignored": 0,
         }
         assert report["items"] == [
             {"position": "line 1", "record_id": "shop:order:1", "outcome": "inserted"},
@@ -162,7 +171,11 @@ class TestShopifyWebhook:
         body = b'{"id": 1}'
         response = await self.post(client, body, sign(SHOPIFY_SECRET, body), "customers/create")
         assert response.status_code == 200
-        assert response.json() == {"ignored": True, "topic": "customers/create"}
+        assert response.json() == {
+            "ignored": True,
+            "topic": "customers/create",
+            "reason": "topic 'customers/create' carries nothing c360 reads",
+        }
         assert await store.db.records.count_documents({}) == 0
 
 

@@ -19,15 +19,9 @@ from connectors import CONNECTORS
 
 router = APIRouter(tags=["ingest"])
 
-# Shopify topic → connector. Other topics are acknowledged and ignored.
-SHOPIFY_TOPICS = {
-    "orders/create": "shopify-orders",
-    "orders/updated": "shopify-orders",
-    "orders/paid": "shopify-orders",
-    "orders/cancelled": "shopify-orders",
-    "orders/edited": "shopify-orders",
-    "refunds/create": "shopify-refunds",
-}
+# Shopify topic family → connector; the connector reads each body by what it is (an order, an
+# order edit, a deleted order's id). Other topics are acknowledged and answered as ignored.
+SHOPIFY_TOPICS = {"orders": "shopify-orders", "refunds": "shopify-refunds"}
 
 
 class PayloadTooLarge(C360Error):
@@ -72,6 +66,9 @@ def _report(summary: IngestSummary) -> dict[str, Any]:
             for i in summary.items or []
         ],
         "errors": [{"position": e.position, "reason": e.reason} for e in summary.errors],
+        "ignored_items": [
+            {"position": i.position, "reason": i.reason} for i in summary.ignored_items
+        ],
     }
 
 
@@ -101,9 +98,10 @@ async def shopify_webhook(
     body = await read_body(request, settings.ingest_max_body_bytes)
     secret = settings.shopify_webhook_secret
     verify_shopify(secret.get_secret_value() if secret else None, body, x_shopify_hmac_sha256)
-    connector = SHOPIFY_TOPICS.get(x_shopify_topic or "")
+    connector = SHOPIFY_TOPICS.get((x_shopify_topic or "").partition("/")[0])
     if connector is None:
-        return {"ignored": True, "topic": x_shopify_topic}
+        reason = f"topic {x_shopify_topic!r} carries nothing c360 reads"
+        return {"ignored": True, "topic": x_shopify_topic, "reason": reason}
     return _report(await _ingest(request, connector, body, origin=f"shopify {x_shopify_topic}"))
 
 

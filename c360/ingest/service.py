@@ -26,7 +26,7 @@ from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
 from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
-from connectors import ItemError, Parsed, ParseResult
+from connectors import Ignored, ItemError, Parsed, ParseResult
 from schemas import CanonicalRecord, Order, Person, Return
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class ItemResult:
 class IngestSummary:
     """What an ingest did: ``items_read`` input items (a file's lines, an array's elements, a
     CSV order's rows) became ``read`` records, and ``read == inserted + updated + duplicates +
-    rejected`` always (a rejected item counts as one record)."""
+    rejected + ignored`` always (a rejected or ignored item counts as one record)."""
 
     items_read: int = 0
     read: int = 0
@@ -58,7 +58,9 @@ class IngestSummary:
     updated: int = 0
     duplicates: int = 0
     rejected: int = 0
+    ignored: int = 0
     errors: list[ItemError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
+    ignored_items: list[Ignored] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     items: list[ItemResult] | None = None  # every record's outcome, when asked for
 
     def add_outcomes(self, parsed: Sequence[Parsed], outcomes: Sequence[Outcome]) -> None:
@@ -83,6 +85,13 @@ class IngestSummary:
         room = MAX_REPORTED_ERRORS - len(self.errors)
         self.errors.extend(errors[: max(room, 0)])
 
+    def add_ignored(self, ignored: Sequence[Ignored]) -> None:
+        """Items a connector read and deliberately kept nothing of, each with its reason."""
+        self.read += len(ignored)
+        self.ignored += len(ignored)
+        room = MAX_REPORTED_ERRORS - len(self.ignored_items)
+        self.ignored_items.extend(ignored[: max(room, 0)])
+
     def absorb(self, other: IngestSummary) -> None:
         """Add another summary's counts (and errors, up to the reporting limit) to this one."""
         self.items_read += other.items_read
@@ -91,8 +100,11 @@ class IngestSummary:
         self.updated += other.updated
         self.duplicates += other.duplicates
         self.rejected += other.rejected
+        self.ignored += other.ignored
         room = MAX_REPORTED_ERRORS - len(self.errors)
         self.errors.extend(other.errors[: max(room, 0)])
+        room = MAX_REPORTED_ERRORS - len(self.ignored_items)
+        self.ignored_items.extend(other.ignored_items[: max(room, 0)])
 
     def counts(self) -> dict[str, int]:
         return {
@@ -102,6 +114,7 @@ class IngestSummary:
             "updated": self.updated,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "ignored": self.ignored,
         }
 
 
@@ -232,6 +245,7 @@ class IngestService:
             parsed = [item for item in batch if isinstance(item, Parsed)]
             await self._dead_letters.add(connector, origin, errors, now)
             summary.add_errors(errors)
+            summary.add_ignored([item for item in batch if isinstance(item, Ignored)])
             summary.add_outcomes(parsed, await self._store(parsed, now))
             if progress is not None:
                 progress(summary)

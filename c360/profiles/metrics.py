@@ -184,7 +184,9 @@ def _case(facts: Aggregate, record_id: str, data: Mapping[str, Any], opened: int
     if (responded := _when(data.get("first_response_at"))) is not None:
         facts.counts["first_responses"] += 1
         facts.counts["first_response_ms_sum"] += responded - opened
-    if (solved := _when(data.get("solved_at"))) is not None:
+    # Only a solved or closed case has a resolution (a reopened one may still carry a solve).
+    solved = _when(data.get("solved_at")) if data["status"] in CLOSED_CASE_STATUSES else None
+    if solved is not None:
         facts.counts["resolutions"] += 1
         facts.counts["resolution_ms_sum"] += solved - opened
     if data["status"] not in CLOSED_CASE_STATUSES:

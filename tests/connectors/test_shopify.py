@@ -473,8 +473,17 @@ class TestConsents:
             (status, f"shopify email_marketing_consent state={state} opt_in_level=single_opt_in")
         ]
 
-    def test_never_asked_yields_no_consent(self) -> None:
+    def test_not_subscribed_with_a_time_is_the_latest_no(self) -> None:
         customer = a_customer(email_marketing_consent=email_consent("not_subscribed"))
+        results = parse_values(ORDERS, [an_order(customer=customer)])
+        [consent] = records(results, ConsentChange)
+        assert (consent.status, consent.occurred_at) == ("opted_out", utc(2024, 3, 1, 13))
+        assert consent.evidence == "shopify email_marketing_consent state=not_subscribed" + (
+            " opt_in_level=single_opt_in"
+        )
+
+    def test_never_asked_yields_no_consent(self) -> None:
+        customer = a_customer(email_marketing_consent=email_consent("not_subscribed", None))
         results = parse_values(ORDERS, [an_order(customer=customer)])
         assert records(results, ConsentChange) == []
 
@@ -532,7 +541,7 @@ class TestConsents:
             email_marketing_consent=email_consent("not_subscribed"),
         )
         results = parse_values(ORDERS, [an_order(customer=customer)])
-        assert records(results, ConsentChange) == []
+        assert [c.status for c in records(results, ConsentChange)] == ["opted_out"]
 
     def test_unknown_state_rejects_the_order(self) -> None:
         results = parse_file(ORDERS, "orders_messy.jsonl")
@@ -838,7 +847,11 @@ class TestRefunds:
 class TestMessyRefunds:
     def test_error_reasons(self) -> None:
         assert errors(parse_file(REFUNDS, "refunds_messy.jsonl")) == [
-            ("line 1", "refund currency unknown"),
+            (
+                "line 1",
+                "currency: unknown (no currency on the transactions or amounts; import the "
+                "refund with its order, which carries it, or set the source's currency)",
+            ),
             ("line 2", "transactions.0.amount: '1.005' has more decimals than USD allows"),
             ("line 3", "invalid JSON: Unterminated string starting at column 46"),
             ("line 4", "order_id: missing"),

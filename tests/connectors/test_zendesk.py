@@ -492,9 +492,48 @@ class TestMetricSets:
 
     def test_solved_before_opened_is_an_error(self) -> None:
         metrics = [{"ticket_id": 1, "solved_at": "2024-02-01T00:00:00Z"}]
-        results = page_results(page(ticket(), metric_sets=metrics))
+        results = page_results(page(ticket(status="solved"), metric_sets=metrics))
         assert error_at(results, "page 1 ticket 1").reason == (
             "solved_at is earlier than when the case was opened"
+        )
+
+    @pytest.mark.parametrize("status", ["new", "open", "pending", "hold"])
+    def test_a_case_not_solved_has_no_resolution(self, status: str) -> None:
+        # A reopened ticket's metric set keeps its last solve.
+        metrics = [{"ticket_id": 1, "solved_at": "2030-01-01T00:00:00Z"}]
+        case = case_at(
+            page_results(page(ticket(status=status), metric_sets=metrics)), "page 1 ticket 1"
+        )
+        assert case.solved_at is None
+
+    @pytest.mark.parametrize("status", ["solved", "closed"])
+    def test_a_solved_case_keeps_its_resolution(self, status: str) -> None:
+        metrics = [{"ticket_id": 1, "solved_at": "2024-06-01T00:00:00Z"}]
+        case = case_at(
+            page_results(page(ticket(status=status), metric_sets=metrics)), "page 1 ticket 1"
+        )
+        assert case.solved_at == dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+
+
+class TestRequesterWithoutCreatedAt:
+    """Webhook bodies often side-load users without ``created_at``: the ticket gives the time."""
+
+    def test_dated_by_their_earliest_ticket_on_the_page(self) -> None:
+        tickets = [
+            ticket(id=1, created_at="2024-03-05T09:00:00Z"),
+            ticket(id=2, created_at="2024-03-01T08:00:00Z", updated_at="2024-03-02T08:00:00Z"),
+        ]
+        kim = user(created_at=None, updated_at=None)
+        person = person_at(page_results(page(*tickets, users=[kim])), "page 1 user 1")
+        assert person.occurred_at == dt.datetime(2024, 3, 1, 8, tzinfo=dt.UTC)
+        assert person.external_id == "100"
+
+    def test_an_earlier_revision_dates_them_instead(self) -> None:
+        kim = user(created_at=None, updated_at="2024-02-01T00:00:00Z")
+        person = person_at(page_results(page(ticket(), users=[kim])), "page 1 user 1")
+        assert (person.occurred_at, person.updated_at) == (
+            dt.datetime(2024, 2, 1, tzinfo=dt.UTC),
+            dt.datetime(2024, 2, 1, tzinfo=dt.UTC),
         )
 
 
@@ -661,7 +700,7 @@ class TestInvalidTickets:
     def test_messy_page_errors_and_survivors(self) -> None:
         results = parse_file("messy.json")
         summary = [
-            (r.position, r.reason if isinstance(r, ItemError) else r.record.external_id)
+            (r.position, r.record.external_id if isinstance(r, Parsed) else r.reason)
             for r in results
         ]
         assert summary == [
