@@ -406,3 +406,28 @@ class TestRepair:
         assert await services.profiles.recompute_all() == 1
         await assert_aggregates_equal_recomputation(services, store)
         assert await store.db.profile_metrics.find_one({"_id": "gone"}) is None
+
+
+class TestResolutionOnlyOfResolvedCases:
+    """A case that is not solved or closed has no resolution time, whatever its source says
+    (Zendesk keeps a reopened ticket's last solve in its metric set)."""
+
+    @staticmethod
+    def case(status: str) -> dict[str, Any]:
+        opened = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+        return {
+            "_id": f"zendesk:service_case:{status}",
+            "kind": "service_case",
+            "occurred_at": opened,
+            "data": {"status": status, "solved_at": opened + dt.timedelta(hours=2)},
+        }
+
+    @pytest.mark.parametrize("status", ["new", "open", "pending", "on_hold"])
+    def test_open_case_counts_no_resolution(self, status: str) -> None:
+        counts = aggregate([self.case(status)]).counts
+        assert (counts["resolutions"], counts["resolution_ms_sum"]) == (0, 0)
+
+    @pytest.mark.parametrize("status", ["solved", "closed"])
+    def test_resolved_case_counts_its_resolution(self, status: str) -> None:
+        counts = aggregate([self.case(status)]).counts
+        assert (counts["resolutions"], counts["resolution_ms_sum"]) == (1, 2 * 3_600_000)
