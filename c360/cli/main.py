@@ -179,7 +179,7 @@ def _banner(base: str, demo_keys: Mapping[Role, str]) -> str:
             "",
             "  Demo API keys (new at every start; the previous ones are revoked):",
             *(f"    {role.value:<10} {key}" for role, key in demo_keys.items()),
-            "  In GraphiQL, paste into Headers (bottom left):",
+            "  In GraphiQL's Headers tab (open below the query), put:",
             f'    {{"Authorization": "Bearer {demo_keys[Role.AGENT]}"}}',
         ]
     return "\n".join([*lines, ""])
