@@ -229,6 +229,18 @@ class Settings(BaseSettings):
         description="Highest GraphQL query cost: each field 1, what is under a list once per "
         "item its `first` asks for.",
     )
+    graphql_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Largest POST /graphql body, and longest GET query string, accepted (else "
+        "413, or 414).",
+    )
+    graphql_max_variable_values: int = Field(
+        default=10_000,
+        gt=0,
+        description="Most values (every number, string, list and object, nested ones too) the "
+        "variables of one GraphQL request may hold.",
+    )
 
     zendesk_subdomain: str | None = Field(
         default=None, description="Zendesk account: https://{subdomain}.zendesk.com."

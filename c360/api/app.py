@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from c360 import __version__
 from c360.api.contact import router as contact_router
@@ -101,9 +102,26 @@ async def _render_validation_error(request: Request, exc: RequestValidationError
 
 
 async def _render_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """Framework errors (unknown path, wrong method) in the same shape as ours."""
+    """Framework errors (unknown path, wrong method) in the same shape as ours. A 405 lists
+    every method of the path: Starlette names only those of the first route that matched it."""
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_methods_of(request))
     return JSONResponse(
         {"error": status_name(exc.status_code), "detail": exc.detail},
         status_code=exc.status_code,
-        headers=getattr(exc, "headers", None),
+        headers=headers,
     )
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _methods_of(request: Request) -> list[str]:
+    """The methods some route takes at this path, asked of the router as a request would."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]

@@ -27,7 +27,7 @@ from c360.contact.repository import ContactRepository
 from c360.errors import InvalidInput, NotFound
 from c360.ingest.service import IngestService, Outcome
 from c360.profiles.metrics_service import MetricsService
-from c360.profiles.service import ProfileService, epoch_ms, from_epoch_ms
+from c360.profiles.service import ProfileService, check_profile_cursor, epoch_ms, from_epoch_ms
 from c360.records.repository import RecordRepository
 from c360.store import Document
 from schemas import CanonicalRecord, describe_errors, parse_record
@@ -181,7 +181,7 @@ class ContactService:
     ) -> AudiencePage:
         """The next ``first`` profiles the policy allows, scanning live profiles by id."""
         members: list[Member] = []
-        cursor = after
+        cursor = check_profile_cursor(after)
         while len(members) < first:
             batch = await self._contacts.live_after(cursor, self.config.audience_batch)
             if not batch:

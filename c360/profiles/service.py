@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,12 +59,33 @@ def encode_cursor(doc: Document) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         key = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidCursor(f"malformed cursor {cursor!r}") from exc
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:  # ValueError: not ASCII
+        raise InvalidCursor(f"malformed cursor {shown(cursor)}") from exc
     position, separator, record_id = key.partition("|")
-    if not (separator and position.isdigit() and record_id):
-        raise InvalidCursor(f"malformed cursor {cursor!r}")
+    # isdigit alone takes '²' and other Unicode digits, which int() and the store refuse.
+    if not (separator and position.isascii() and position.isdigit() and record_id):
+        raise InvalidCursor(f"malformed cursor {shown(cursor)}")
     return key
+
+
+_PROFILE_ID = re.compile(r"[0-9a-f]{24}")
+SHOWN_CHARACTERS = 40
+
+
+def check_profile_cursor(cursor: str | None) -> str | None:
+    """A cursor of a connection ordered by profile id (search, audiences): a profile id, or
+    refused (any other string would silently be a position among the ids)."""
+    if cursor is not None and not _PROFILE_ID.fullmatch(cursor):
+        raise InvalidCursor(f"malformed cursor {shown(cursor)}")
+    return cursor
+
+
+def shown(value: str) -> str:
+    """A client's value as an error repeats it: quoted, and cut when long (a megabyte of cursor
+    is not worth a megabyte of error)."""
+    if len(value) <= SHOWN_CHARACTERS:
+        return repr(value)
+    return f"{value[:SHOWN_CHARACTERS]!r}… ({len(value):,} characters)"
 
 
 Span = tuple[dt.datetime, dt.datetime]
@@ -185,7 +207,7 @@ class ProfileService:
         key = identity_key(kind, normalized, source)
         profile_id = await self._identities.owner(key)
         if profile_id is None:
-            raise ProfileNotFound(f"no profile with {kind.value} {normalized!r}")
+            raise ProfileNotFound(f"no profile with {kind.value} {shown(normalized)}")
         return await self.get(profile_id)
 
     async def search(self, text: str, *, first: int = 20, after: str | None = None) -> SearchPage:
@@ -208,6 +230,7 @@ class ProfileService:
             )
         # A hit merged away meanwhile (a write racing a merge) shows as its survivor.
         live = {doc["_id"]: doc for doc in await self.get_many(sorted(found)) if doc is not None}
+        check_profile_cursor(after)
         ordered = [live[p] for p in sorted(live) if after is None or p > after]
         return SearchPage(profiles=ordered[:first], has_next_page=len(ordered) > first)
 

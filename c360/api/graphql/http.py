@@ -6,8 +6,13 @@
   variables that do not fit, a cost over the limit — is a GraphQL response without ``data``:
   ``400`` as ``graphql-response+json``, ``200`` as legacy ``application/json`` (its clients
   cannot tell our 4xx from a proxy's).
-- Queries over GET, mutations over POST only (``405``, ``Allow: POST``); a POST body must be
-  ``application/json`` (``415``).
+- Queries over GET, mutations over POST only (``405``, ``Allow: POST``); other methods are
+  ``405`` with ``Allow: GET, POST``. A POST body must be ``application/json`` in UTF-8
+  (``415`` for another type or charset), a JSON object (``400`` for invalid UTF-8, JSON nested
+  past the parser, or a JSON array, string, number or null), at most
+  ``C360_GRAPHQL_MAX_BODY_BYTES`` (``413``; a longer GET query string is ``414``); its
+  variables hold at most ``C360_GRAPHQL_MAX_VARIABLE_VALUES`` values and no lone surrogate
+  (``\ud800``, which no store or encoder takes) — else ``400``.
 - An API key is needed for anything but the GraphiQL page: ``401`` without a valid one, ``403``
   for roles without GraphQL (connectors). Errors of the endpoint are GraphQL responses too.
 """
@@ -34,9 +39,11 @@ from strawberry.types.unset import UNSET
 
 from c360.api.auth import authenticate
 from c360.api.graphql.context import Context
+from c360.api.ingest import PayloadTooLarge, read_body
 from c360.api.pages import graphiql_page
 from c360.auth.service import Permission
 from c360.errors import C360Error
+from c360.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
@@ -46,6 +53,14 @@ MEDIA_TYPES = (GRAPHQL_RESPONSE, JSON)  # in order of preference when the client
 class MethodNotAllowed(C360Error):
     status_code = 405
     headers: ClassVar[dict[str, str]] = {"Allow": "POST"}
+
+
+class UriTooLong(C360Error):
+    status_code = 414
+
+
+ALLOWED_METHODS = {"Allow": "GET, POST"}
+UTF_8 = ("utf-8", "utf8")
 
 
 def status_name(status: int) -> str:
@@ -87,6 +102,9 @@ def _is_request_error(result: ExecutionResult) -> bool:
 class GraphQLEndpoint(GraphQLRouter[Context, None]):
     """Strawberry's FastAPI router with the status codes, media types and keys above."""
 
+    max_variable_values = Settings.model_fields["graphql_max_variable_values"].default
+    """``C360_GRAPHQL_MAX_VARIABLE_VALUES``, taken from the app's settings by each request."""
+
     async def run(  # type: ignore[override]
         self,
         request: Request | WebSocket,
@@ -103,11 +121,15 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             return _error(406, status_name(406), f"responses are {accepted}", GRAPHQL_RESPONSE)
         try:
             context.caller = await authenticate(request, Permission.READ_PROFILES)
+            settings: Settings = request.app.state.settings
+            self.max_variable_values = settings.graphql_max_variable_values
+            await _bounded(request, settings)
             response = await super().run(request, context, root_value)
         except C360Error as exc:
             return _error(exc.status_code, exc.code, exc.detail, media, exc.headers)
         except HTTPException as exc:
-            return _error(exc.status_code, status_name(exc.status_code), exc.reason, media)
+            headers = ALLOWED_METHODS if exc.status_code == 405 else None
+            return _error(exc.status_code, status_name(exc.status_code), exc.reason, media, headers)
         assert isinstance(response, Response)
         response.headers["content-type"] = f"{media}; charset=utf-8"
         if media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
@@ -122,9 +144,12 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         if request.method == "POST":
-            kind, _ = parse_content_type(request.content_type or "-/-")
+            kind, params = parse_content_type(request.content_type or "-/-")
             if kind != JSON:
                 raise HTTPException(415, f"a POST body must be {JSON}")
+            charset = params.get("charset")
+            if charset is not None and charset.strip('"').lower() not in UTF_8:
+                raise HTTPException(415, f"a POST body must be UTF-8, not {charset[:40]!r}")
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData):
             name = data.operation_name
@@ -132,7 +157,23 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
                 raise HTTPException(400, "operationName must be a string or null")
             if name == "":  # the specification: the same as none
                 data = dataclasses.replace(data, operation_name=None)
+            _check_values(data.variables, self.max_variable_values)
         return data
+
+    def decode_json(self, data: str | bytes) -> object:
+        """JSON of the body (bytes) or of a URL parameter (text). A body is a JSON object in
+        UTF-8; what the parser cannot take is the request's fault, never the server's."""
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+        except UnicodeDecodeError as exc:
+            raise HTTPException(400, f"the body is not UTF-8 (byte {exc.start})") from exc
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            raise HTTPException(400, "the JSON is nested too deeply") from None
+        if isinstance(data, bytes) and not isinstance(value, dict | list):  # lists: batches
+            raise HTTPException(400, "a POST body must be a JSON object")
+        return value
 
     async def execute_single(
         self,
@@ -164,6 +205,42 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             response.pop("data", None)  # nothing was executed: no data entry at all
             request.state.request_error = True
         return response
+
+
+async def _bounded(request: Request, settings: Settings) -> None:
+    """Refuses a body or a query string over ``C360_GRAPHQL_MAX_BODY_BYTES`` before it is read
+    whole; the body read stays with the request for Strawberry to parse."""
+    limit = settings.graphql_max_body_bytes
+    if len(request.scope.get("query_string", b"")) > limit:
+        raise UriTooLong(f"the query string exceeds the limit of {limit} bytes")
+    if request.method == "POST":
+        try:
+            body = await read_body(request, limit)
+        except PayloadTooLarge as exc:
+            raise PayloadTooLarge(exc.detail.replace("body", "GraphQL request body", 1)) from exc
+        request._body = body  # Starlette's own cache of the body: request.body() returns it
+
+
+def _check_values(variables: Mapping[str, object] | None, limit: int) -> None:
+    """At most ``limit`` values in ``variables`` (walked without recursion, stopping at the
+    limit), and no string a UTF-8 encoder refuses (a lone surrogate from a ``\\ud800``)."""
+    pending: list[object] = [variables] if variables else []
+    count = 0
+    while pending:
+        value = pending.pop()
+        count += 1
+        if count > limit:
+            raise HTTPException(400, f"the variables hold more than {limit:,} values")
+        if isinstance(value, dict):
+            pending.extend(value.values())
+            pending.extend(value.keys())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise HTTPException(400, "the variables hold a lone surrogate") from exc
 
 
 def _error(
