@@ -12,7 +12,10 @@ import pytest
 from c360.settings import Settings
 from tests.hostile import FAN_OUT_LEVELS, fan_out, fragment_chain, nested
 
-HEALTH_WITHIN_S = 0.1
+# Not a latency budget (bench/hostile.py measures that, from another process: single-digit
+# ms): a bound that a blocked event loop breaks by orders of magnitude (the fan-out held it
+# for 31 s) and a busy 2-core machine running the whole suite does not (one answer took 0.45 s).
+HEALTH_WITHIN_S = 2.0
 
 
 async def _health_latencies(client: httpx.AsyncClient, until: asyncio.Event) -> list[float]:
