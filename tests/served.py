@@ -13,7 +13,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,13 @@ class Server:
             self.process.kill()
         self.process.wait()
         self._reader.join(timeout=10)
+
+
+@contextmanager
+def serving(data_dir: Path, **options: Any) -> Iterator[Server]:
+    """A :class:`Server` for the length of a ``with`` block (a fixture's life)."""
+    server = Server(data_dir, **options)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from packaging.requirements import Requirement
 
-from tests.served import Server, alive, run_c360, wait_until
+from tests.served import Server, alive, run_c360, serving, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "tools" / "install-runtime.sh"
@@ -75,11 +75,10 @@ def served(runtime_venv: Path, tmp_path: Path) -> Iterator[Server]:
     # Run from an empty folder, so nothing of the checkout can be imported by accident.
     work = tmp_path / "elsewhere"
     work.mkdir()
-    server = Server(tmp_path / "data", command=[str(runtime_venv / "bin" / "c360")], cwd=work)
-    try:
+    with serving(
+        tmp_path / "data", command=[str(runtime_venv / "bin" / "c360")], cwd=work
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 class TestRuntimeInstall:

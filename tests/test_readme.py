@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.readme import README, Example, examples
-from tests.served import Server
+from tests.served import Server, serving
 
 ROOT = README.parent
 README_BASE = "http://127.0.0.1:8000"
@@ -29,11 +29,8 @@ ANA = '{ profileByIdentifier(type: PHONE, value: "+34600123456") { ... on Profil
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("readme") / "data")
-    try:
+    with serving(tmp_path_factory.mktemp("readme") / "data") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")

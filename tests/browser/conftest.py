@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
 
-from tests.served import Server
+from tests.served import Server, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -78,11 +78,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("browser") / "data")
-    try:
+    with serving(tmp_path_factory.mktemp("browser") / "data") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.hookimpl(wrapper=True)

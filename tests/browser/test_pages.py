@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import replace_editor_text, save_screenshot
 from tests.readme import examples
@@ -23,13 +23,17 @@ def _profile_id(demo: Server, query: str) -> str:
     return profile_id
 
 
+def _run_in_graphiql(page: Page, query: str) -> Locator:
+    """Write ``query`` into GraphiQL's editor, run it, and return the response pane."""
+    replace_editor_text(page, ".graphiql-query-editor", query)
+    page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+    return page.locator(".graphiql-response")
+
+
 class TestGraphiQL:
     def test_runs_the_readme_query_with_a_key(self, graphiql: Callable[[str], Page]) -> None:
         page = graphiql("agent")
-        replace_editor_text(page, ".graphiql-query-editor", README_QUERY)
-        page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
-
-        response = page.locator(".graphiql-response")
+        response = _run_in_graphiql(page, README_QUERY)
         expect(response).to_contain_text("ana.garcia@example.com", timeout=15_000)
         expect(response).to_contain_text('"__typename": "Profile"')
         save_screenshot(page, "graphiql-readme-query")
@@ -44,11 +48,7 @@ class TestGraphiQL:
         )
 
     def test_marketing_sees_masked_contact_points(self, graphiql: Callable[[str], Page]) -> None:
-        page = graphiql("marketing")
-        replace_editor_text(page, ".graphiql-query-editor", README_QUERY)
-        page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
-
-        response = page.locator(".graphiql-response")
+        response = _run_in_graphiql(graphiql("marketing"), README_QUERY)
         expect(response).to_contain_text("a•••@example.com", timeout=15_000)
         expect(response).not_to_contain_text("ana.garcia@example.com")
 
