@@ -64,7 +64,8 @@ SHARDING: dict[str, Placement] = {
             ),
             f"{_RECORDS}.profile_of": (
                 "Ingest of a return that names nobody: the profile of its order, by the "
-                "order's source id (one $in per batch that holds such returns)."
+                "order's source id (one $in per batch that holds such returns, and one more "
+                "after writing those still unlinked)."
             ),
             f"{_RECORDS}.get": (
                 "A contact logged again with the same external id: the record stored the "
