@@ -116,9 +116,14 @@ class TestDeployment:
         assert len(config) == 1
         assert len(shards) == 2
         assert len(routers) == 1
-        for name in config + shards:
-            assert "--replSet" in commands[name], name
+        for name in config + shards:  # each replica set named as its service
+            assert f"--replSet {name} " in commands[name], name
         assert f"--configdb cfg/{config[0]}:27019" in commands[routers[0]]
+        script = (DEPLOY / "init.js").read_text()
+        for name in config + shards + routers:  # the hosts init.js talks to
+            port = re.search(r"--port (\d+)", commands[name])
+            assert port is not None, name
+            assert f'"{name}:{port[1]}"' in script, name
 
         init = services["init"]
         assert init["restart"] == "no"
@@ -443,6 +448,7 @@ class TestHotPaths:
         async with listened(settings, mongo_uri) as (services, listener):
             await hot_paths(services, tmp_path)
         assert not listener.unexpected(), report(listener.unexpected())
+        assert set(await store.db.list_collection_names()) <= set(SHARDING)
         # It did look: reads and writes of the sharded collections went past it.
         for collection, command in [
             ("records", "find"),
