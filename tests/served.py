@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,8 @@ DEMO_KEY_LINE = re.compile(r"^\s+(admin|agent|marketing|connector)\s+(c360_\S+)$
 
 
 class Server:
-    """``c360 serve --demo`` on a free port with its own data directory."""
+    """``c360 serve --demo`` on a free port with its own data directory (``demo=False``: no
+    demo data and no demo keys, for servers sharing a store whose keys are made apart)."""
 
     def __init__(
         self,
@@ -96,8 +98,10 @@ class Server:
         command: Sequence[str] = C360,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        demo: bool = True,
     ) -> None:
         self.data_dir = data_dir
+        self.demo = demo
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         # Links it builds (unsubscribe, confirmation) point at where it really listens.
@@ -106,7 +110,7 @@ class Server:
             **(env or {}),
         }
         self.process = subprocess.Popen(
-            c360("serve", "--demo", "--port", str(self.port), command=command),
+            c360("serve", *(["--demo"] if demo else []), "--port", str(self.port), command=command),
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -128,8 +132,10 @@ class Server:
             self.output.append(line)
 
     def _ready(self) -> bool:
-        """Healthy, and its banner with the demo keys printed."""
-        return self._healthy() and (self.process.poll() is not None or "agent" in self.demo_keys)
+        """Healthy, and its banner with the demo keys printed (when it has demo data)."""
+        if not self._healthy():
+            return False
+        return not self.demo or self.process.poll() is not None or "agent" in self.demo_keys
 
     @property
     def demo_keys(self) -> dict[str, str]:
@@ -180,3 +186,19 @@ def serving(data_dir: Path, **options: Any) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def serving_each(data_dirs: Sequence[Path], **options: Any) -> Iterator[list[Server]]:
+    """A :class:`Server` per data directory, started side by side, for a ``with`` block."""
+    with ThreadPoolExecutor(max_workers=len(data_dirs)) as pool:
+        starting = [pool.submit(Server, data_dir, **options) for data_dir in data_dirs]
+        wait(starting)
+    started = [future.result() for future in starting if future.exception() is None]
+    try:
+        if len(started) < len(starting):  # one failed: say why, after stopping the others
+            next(future.result() for future in starting if future.exception() is not None)
+        yield started
+    finally:
+        for server in started:
+            server.stop()

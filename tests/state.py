@@ -9,6 +9,8 @@ from typing import Any
 
 from pymongo import MongoClient, monitoring
 
+from c360.profiles.metrics import Aggregate, aggregate
+from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 
@@ -45,6 +47,55 @@ def canonical_state(uri: str, database: str) -> dict[str, Any]:
         }
     finally:
         client.close()
+
+
+def converged_state(uri: str, database: str) -> dict[str, Any]:
+    """What any arrival order of the same data must leave: each live profile (named by its
+    smallest identity key) with its identities, activity span and aggregate; each record's
+    winning revision and the live profile holding it; the dead letters. (Which profiles were
+    created and absorbed on the way, and which identifier linked each record, depend on the
+    order, and are left out.)"""
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
+    try:
+        db = client[database]
+        label: dict[str, str] = {}
+        for identity in db.identities.find().sort("_id", 1):
+            label.setdefault(identity["profile_id"], identity["_id"])
+        live = list(db.profiles.find({"merged_into": {"$exists": False}}))
+        return {
+            "records": sorted(
+                (r["_id"], r["content_hash"], label.get(r.get("profile_id", ""), "-"))
+                for r in db.records.find()
+            ),
+            "identities": sorted((i["_id"], label[i["profile_id"]]) for i in db.identities.find()),
+            "profiles": sorted(
+                (label.get(p["_id"], "-"), p.get("first_seen_ms"), p.get("last_seen_ms"))
+                for p in live
+            ),
+            "metrics": sorted(
+                (label.get(m["_id"], "-"), Aggregate.from_doc(m.get("agg")).to_doc())
+                for m in db.profile_metrics.find()
+            ),
+            "dead_letters": sorted(d["_id"] for d in db.dead_letters.find()),
+        }
+    finally:
+        client.close()
+
+
+async def assert_aggregates_equal_recomputation(services: Services, store: Store) -> int:
+    """Every live profile's stored aggregate is the fold of its records; returns how many."""
+    checked = 0
+    async for profile in store.db.profiles.find({"merged_into": {"$exists": False}}):
+        records = await store.db.records.find({"profile_id": profile["_id"]}).to_list()
+        stored = await store.db.profile_metrics.find_one({"_id": profile["_id"]})
+        assert stored is not None, profile["_id"]
+        assert not stored["pending"], stored
+        expected = aggregate(records).to_doc()
+        assert Aggregate.from_doc(stored["agg"]).to_doc() == expected, profile["_id"]
+        checked += 1
+    merged = [p["_id"] async for p in store.db.profiles.find({"merged_into": {"$exists": True}})]
+    assert await store.db.profile_metrics.count_documents({"_id": {"$in": merged}}) == 0
+    return checked
 
 
 @asynccontextmanager

@@ -5,16 +5,21 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from c360.ingest.files import import_file
 from c360.profiles.service import from_epoch_ms
+from c360.records.repository import RecordRepository
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from connectors import ParseOptions, get_connector
 from tests import factories as f
+from tests.state import assert_aggregates_equal_recomputation
 
 
 async def _import(services: Services, path: Path, region: str = "ES") -> Any:
@@ -324,3 +329,52 @@ class TestConcurrency:
             assert case is not None
             assert order is not None
             assert case["profile_id"] == order["profile_id"]
+
+    async def test_a_return_and_its_order_stored_at_once_by_two_workers_still_join(
+        self, settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """One worker looks for a return's order and does not find it; meanwhile another stores
+        the order and looks for returns waiting for it, before the first has written the
+        return. Whichever writes second must see the other's record."""
+        refund = {
+            "kind": "return",
+            "source": "shop",
+            "external_id": "R-8",
+            "occurred_at": "2024-05-03T00:00:00Z",
+            "order_external_id": "1001",
+            "amount": {"amount": 2500, "currency": "EUR"},
+        }
+        looked, order_stored = asyncio.Event(), asyncio.Event()
+        find_orders = RecordRepository.profile_of
+
+        async def slow_to_write(self: RecordRepository, ids: Iterable[str]) -> dict[str, str]:
+            found = await find_orders(self, ids)
+            if not looked.is_set():  # the first look: the order is not there yet
+                assert found == {}
+                looked.set()
+                await order_stored.wait()
+            return found
+
+        monkeypatch.setattr(RecordRepository, "profile_of", slow_to_write)
+
+        async def store_order() -> None:
+            await looked.wait()
+            await _import(
+                Services.build(store.db, settings), f.write_jsonl(tmp_path / "o.jsonl", [f.order()])
+            )
+            order_stored.set()
+
+        refunds = Services.build(store.db, settings)
+        await asyncio.gather(
+            _import(refunds, f.write_jsonl(tmp_path / "r.jsonl", [refund])), store_order()
+        )
+
+        order_doc = await store.db.records.find_one({"_id": "shop:order:1001"})
+        refund_doc = await store.db.records.find_one({"_id": "shop:return:R-8"})
+        assert order_doc is not None
+        assert refund_doc is not None
+        assert refund_doc.get("profile_id") == order_doc["profile_id"]
+        metrics = await store.db.profile_metrics.find_one({"_id": order_doc["profile_id"]})
+        assert metrics is not None
+        assert metrics["agg"]["counts"]["returns"] == 1
+        assert await assert_aggregates_equal_recomputation(refunds, store) == 1

@@ -19,6 +19,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
+from tests.state import assert_aggregates_equal_recomputation
 from tests.test_identity_api import gql, key
 from tests.test_merges import profile_of, run
 
@@ -234,22 +235,6 @@ class TestAgainstHandComputed:
         assert await stage(more, "loyal") == "LOYAL"
         assert await stage([survey("n", 1, "nps", 10)], "advocate") == "ADVOCATE"
         assert await stage([survey("n2", 0.5, "nps", 3)], "detractor") == "AT_RISK"
-
-
-async def assert_aggregates_equal_recomputation(services: Services, store: Store) -> int:
-    """Every live profile's stored aggregate is the fold of its records; returns how many."""
-    checked = 0
-    async for profile in store.db.profiles.find({"merged_into": {"$exists": False}}):
-        records = await store.db.records.find({"profile_id": profile["_id"]}).to_list()
-        stored = await store.db.profile_metrics.find_one({"_id": profile["_id"]})
-        assert stored is not None, profile["_id"]
-        assert not stored["pending"], stored
-        expected = aggregate(records).to_doc()
-        assert Aggregate.from_doc(stored["agg"]).to_doc() == expected, profile["_id"]
-        checked += 1
-    merged = [p["_id"] async for p in store.db.profiles.find({"merged_into": {"$exists": True}})]
-    assert await store.db.profile_metrics.count_documents({"_id": {"$in": merged}}) == 0
-    return checked
 
 
 def random_history(seed: int, people: int = 12, records: int = 150) -> list[f.Record]:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import json
+import random
 import signal
 import subprocess
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +20,14 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
+from c360.auth.service import Role
+from c360.ingest.files import import_file
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Store
 from tests import factories as f
-from tests.served import Server, alive, c360, environment, run_c360, wait_until
-from tests.state import canonical_state
+from tests.served import Server, alive, c360, environment, run_c360, serving_each, wait_until
+from tests.state import assert_aggregates_equal_recomputation, canonical_state, converged_state
 
 
 @pytest.fixture
@@ -303,3 +314,223 @@ class TestHelp:
         assert result.returncode == 0
         for command in ("serve", "schemas", "import"):
             assert command in result.stdout
+
+
+PEOPLE = 16
+
+
+def shared_history(seed: int, people: int = PEOPLE) -> list[f.Record | str]:
+    """People whose every record names only their own identifiers, so any arrival order links
+    the same records to the same person: person records, orders (some amended later), a return
+    that may come before its order, anonymous visits then the visit that identifies them (a
+    merge), a case that is solved later; plus a few broken lines. Shuffled."""
+    rng = random.Random(seed)
+    items: list[f.Record | str] = []
+    for n in range(people):
+        email = [f.email(f"p{n}@example.com")]
+        anonymous = {"type": "anonymous", "value": f"anon-{n}"}
+        items.append(
+            f.person(
+                external_id=f"C-{n}",
+                identifiers=[f.external("crm", f"C-{n}"), *email],
+                given_name=GIVEN[n % len(GIVEN)],
+                family_name=FAMILY[n // len(GIVEN)],
+            )
+        )
+        for k in range(3):
+            items.append(
+                f.order(
+                    external_id=f"o{n}-{k}",
+                    identifiers=email,
+                    occurred_at=f"2024-0{k + 1}-1{n % 10}T10:00:00Z",
+                    amount=1000 + 100 * k,
+                )
+            )
+        items.append(  # the first order, amended: a revision racing the original
+            f.order(
+                external_id=f"o{n}-0",
+                identifiers=email,
+                occurred_at=f"2024-01-1{n % 10}T10:00:00Z",
+                updated_at="2024-03-01T00:00:00Z",
+                amount=900,
+            )
+        )
+        items.append(
+            {
+                "kind": "return",
+                "source": "shop",
+                "external_id": f"r{n}",
+                "occurred_at": "2024-04-01T10:00:00Z",
+                "order_external_id": f"o{n}-1",
+                "amount": {"amount": 500, "currency": "EUR"},
+            }
+        )
+        for k in range(3):
+            items.append(site_visit(f"w{n}-{k}", [anonymous], f"2024-02-0{k + 1}T09:00:00Z"))
+        items.append(site_visit(f"w{n}-id", [anonymous, *email], "2024-02-05T09:00:00Z"))
+        for status, at in (("open", "2024-04-02T10:00:00Z"), ("solved", "2024-04-03T10:00:00Z")):
+            items.append(  # one case, then its later revision
+                f.service_case(
+                    external_id=f"T-{n}",
+                    identifiers=email,
+                    occurred_at="2024-04-02T09:00:00Z",
+                    updated_at=at,
+                    status=status,
+                )
+            )
+    items += ["{broken", '{"kind": "order"}']
+    rng.shuffle(items)
+    return items
+
+
+GIVEN = ("Ana", "Bruno", "Carla", "Diego", "Elena", "Fermín", "Gala", "Hugo")
+FAMILY = ("Quintana", "Ribera", "Sotomayor", "Torralba")
+
+
+def site_visit(external_id: str, identifiers: list[f.Record], at: str) -> f.Record:
+    return {
+        "kind": "site_event",
+        "source": "web",
+        "external_id": external_id,
+        "occurred_at": at,
+        "identifiers": identifiers,
+        "event_type": "page",
+        "name": "Trail running shoes",
+    }
+
+
+READ = """query($email: String!) {
+  profileByIdentifier(type: EMAIL, value: $email) {
+    __typename
+    ... on Profile {
+      identifiers { type value }
+      metrics { orderCount returnCount }
+      preferredChannel { channel }
+      openCases { externalId }
+      timeline(first: 5) { edges { node { id } } }
+    }
+  }
+  searchProfiles(text: "p1@ex", first: 5) { edges { node { id } } }
+}"""
+
+
+class TestServersSharingAStore:
+    def test_concurrent_ingest_and_reads_on_two_servers_end_as_one_import_does(
+        self, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        items = shared_history(seed=7)
+        path = f.write_jsonl(tmp_path / "history.jsonl", items)
+        shared, alone = (
+            Settings(
+                _env_file=None,
+                mongodb_uri=mongo_uri,
+                database=f"two_{name}_{uuid.uuid4().hex[:8]}",
+                ingest_batch_size=7,
+            )
+            for name in ("shared", "alone")
+        )
+        try:
+            connector, admin = asyncio.run(issue_keys(shared, Role.CONNECTOR, Role.ADMIN))
+            env = environment(
+                C360_MONGODB_URI=mongo_uri,
+                C360_DATABASE=shared.database,
+                C360_INGEST_BATCH_SIZE=str(shared.ingest_batch_size),
+            )
+            with serving_each([tmp_path / "a", tmp_path / "b"], env=env, demo=False) as servers:
+                answers, reads = ingest_and_read(servers, items, connector, admin)
+            assert reads > 0
+            for chunk, answer in answers:  # each item stored, a duplicate, or rejected
+                broken = sum(isinstance(item, str) for item in chunk)
+                assert answer["rejected"] == broken
+                stored = answer["inserted"] + answer["updated"] + answer["duplicates"]
+                assert stored == len(chunk) - broken
+            asyncio.run(import_alone(alone, path))
+
+            together = converged_state(mongo_uri, shared.database)
+            assert len(together["profiles"]) == PEOPLE
+            assert together == converged_state(mongo_uri, alone.database)
+            assert asyncio.run(recomputed(shared)) == PEOPLE
+        finally:
+            client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+            for settings in (shared, alone):
+                client.drop_database(settings.database)
+            client.close()
+
+
+Chunk = list[f.Record | str]
+
+
+def ingest_and_read(
+    servers: list[Server], items: Chunk, connector: str, reader: str
+) -> tuple[list[tuple[Chunk, dict[str, Any]]], int]:
+    """Items posted in chunks to the servers in turn — every third chunk to both at once — while
+    a reader queries both; each chunk with its ingest answer, and how many reads succeeded."""
+    chunks = [items[start : start + 12] for start in range(0, len(items), 12)]
+    posts = [(servers[n % 2], chunk) for n, chunk in enumerate(chunks)]
+    posts += [(servers[(n + 1) % 2], chunk) for n, chunk in enumerate(chunks) if n % 3 == 0]
+    done = threading.Event()
+
+    def post(server: Server, chunk: Chunk) -> tuple[Chunk, dict[str, Any]]:
+        body = "\n".join(c if isinstance(c, str) else json.dumps(c) for c in chunk)
+        response = httpx.post(
+            f"{server.base}/ingest/canonical",
+            content=body.encode(),
+            headers={
+                "authorization": f"Bearer {connector}",
+                "content-type": "application/x-ndjson",
+            },
+            timeout=120,
+        )
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return chunk, answer
+
+    def read() -> int:
+        count = 0
+        while not done.is_set() or count < 4:
+            server = servers[count % 2]
+            response = httpx.post(
+                f"{server.base}/graphql",
+                json={"query": READ, "variables": {"email": f"p{count % PEOPLE}@example.com"}},
+                headers={"authorization": f"Bearer {reader}"},
+                timeout=60,
+            )
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body.get("errors") is None, body
+            assert body["data"]["profileByIdentifier"]["__typename"] in ("Profile", "NotFoundError")
+            count += 1
+        return count
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        reader_done = pool.submit(read)
+        answers = [future.result() for future in [pool.submit(post, *p) for p in posts]]
+        done.set()
+        return answers, reader_done.result()
+
+
+@asynccontextmanager
+async def opened(settings: Settings) -> AsyncIterator[tuple[Store, Services]]:
+    store = await Store.open(settings)
+    try:
+        yield store, Services.build(store.db, settings)
+    finally:
+        await store.close()
+
+
+async def issue_keys(settings: Settings, *roles: Role) -> list[str]:
+    async with opened(settings) as (_, services):
+        now = dt.datetime.now(dt.UTC)
+        return [(await services.keys.create(r, f"test {r.value}", now))[1] for r in roles]
+
+
+async def import_alone(settings: Settings, path: Path) -> None:
+    """The same file through one process's pipeline, start to end."""
+    async with opened(settings) as (_, services):
+        await import_file(services.ingest, "canonical", str(path), settings.parse_options())
+
+
+async def recomputed(settings: Settings) -> int:
+    """Checks that every live profile's metrics equal a recomputation; returns how many."""
+    async with opened(settings) as (store, services):
+        return await assert_aggregates_equal_recomputation(services, store)

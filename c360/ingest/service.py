@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Literal
@@ -329,6 +329,7 @@ class IngestService:
         outcomes, moved_from = await self._write(docs, token, announced)
         profile_ids = [doc.get("profile_id") for doc in docs]
         relinked = await self._link_waiting_returns(records, profile_ids, now)
+        relinked |= await self._link_returns_whose_order_came(docs, now)
         await self._merges.settle({p for p in profile_ids if p is not None}, now)
         await self._fold_metrics(token, announced, docs, outcomes, moved_from | relinked)
         return outcomes
@@ -386,12 +387,34 @@ class IngestService:
         if not orders:
             return set()
         waiting = await self._records.unlinked_returns(orders)
+        return await self._link_returns(waiting, orders, now)
+
+    async def _link_returns_whose_order_came(
+        self, docs: Sequence[Document], now: dt.datetime
+    ) -> set[str]:
+        """Returns this batch stored without a profile whose order another writer stored
+        meanwhile: after this batch looked for it, and before that writer looked for waiting
+        returns, which this one had not written yet. Of two such writers, the one that writes
+        second sees the other's record, so asking again after writing is enough. Returns the
+        profiles that gained records this way."""
+        orders = {
+            _order_of(doc) for doc in docs if doc["kind"] == "return" and "profile_id" not in doc
+        }
+        if not orders:
+            return set()
+        stored = await self._records.profile_of(orders)
+        if not stored:
+            return set()
+        waiting = await self._records.unlinked_returns(stored)
+        return await self._link_returns(waiting, stored, now)
+
+    async def _link_returns(
+        self, waiting: Sequence[Document], orders: Mapping[str, str], now: dt.datetime
+    ) -> set[str]:
+        """Link returns to the profile of their order (order record id → profile id)."""
         if not waiting:
             return set()
-        order_of = {
-            doc["_id"]: f"{doc['source']}:order:{doc['data']['order_external_id']}"
-            for doc in waiting
-        }
+        order_of = {doc["_id"]: _order_of(doc) for doc in waiting}
         await self._profiles.record_activity(
             _spans((orders[order_of[d["_id"]]], d["occurred_at"]) for d in waiting), now
         )
@@ -437,6 +460,11 @@ class IngestService:
             if not pending:
                 return [o for o in outcomes if o is not None], moved_from
         raise RuntimeError("record writes kept conflicting; is another writer looping?")
+
+
+def _order_of(doc: Document) -> str:
+    """The record id of a stored return's order."""
+    return f"{doc['source']}:order:{doc['data']['order_external_id']}"
 
 
 def _person_features(record: CanonicalRecord) -> Features | None:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pymongo import InsertOne, ReplaceOne, UpdateOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from c360.store import Database, Document
-from c360.store.bulk import duplicate_key_indexes, find_each, replace_value
+from c360.store.bulk import duplicate_key_indexes, find_each
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +26,17 @@ class StoredRevision:
 
 
 _EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+_MOVES_IN_FLIGHT = 32
 
 # Records that say nothing of the customer being active: what we sent them, and what a mail
 # server said of an address. They do not move first/last seen (nor, so, recency).
 NOT_ACTIVITY = ("outbound_contact", "contact_point_status")
+
+
+def _stored(doc: Document, seen: StoredRevision) -> Document:
+    """The stored revision ``seen`` of ``doc``, by its whole shard key: it is replaced only if
+    still there (None matches a record no profile holds: the field is missing)."""
+    return {"_id": doc["_id"], "profile_id": seen.profile_id, "content_hash": seen.content_hash}
 
 
 def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
@@ -91,26 +99,32 @@ class RecordRepository:
     async def write(
         self, inserts: Sequence[Document], replaces: Sequence[tuple[Document, StoredRevision]]
     ) -> set[str]:
-        """Insert new records and replace stored revisions, in one round trip.
+        """Insert new records and replace stored revisions, in one round trip (and one more per
+        revision that moves to another profile).
 
-        A replace applies only if the stored revision is still the one we read. Returns the ids
-        whose write did not apply because another writer got there first; the caller re-reads.
+        A replace applies only if the stored revision is still the one we read, where we read
+        it. Returns the ids whose write did not apply because another writer got there first;
+        the caller re-reads.
         """
-        ops: list[InsertOne[Document] | ReplaceOne[Document]] = [InsertOne(d) for d in inserts]
-        ops += [
-            ReplaceOne({"_id": doc["_id"], "content_hash": seen.content_hash}, doc)
-            for doc, seen in replaces
+        staying = [
+            (doc, seen) for doc, seen in replaces if doc.get("profile_id") == seen.profile_id
         ]
-        if not ops:
-            return set()
+        moving = [(doc, seen) for doc, seen in replaces if doc.get("profile_id") != seen.profile_id]
+        ops: list[InsertOne[Document] | ReplaceOne[Document]] = [InsertOne(d) for d in inserts]
+        ops += [ReplaceOne(_stored(doc, seen), doc) for doc, seen in staying]
         lost: set[str] = set()
-        try:
-            result = await self._records.bulk_write(ops, ordered=False)
-            matched = result.matched_count
-        except BulkWriteError as exc:
-            # Inserts come first in ``ops``, and only they can meet an existing _id.
-            lost = {inserts[index]["_id"] for index in duplicate_key_indexes(exc)}
-            matched = exc.details.get("nMatched", 0)
+        matched = 0
+        if ops:
+            try:
+                result = await self._records.bulk_write(ops, ordered=False)
+                matched = result.matched_count
+            except BulkWriteError as exc:
+                # Inserts come first in ``ops``, and only they can meet an existing _id.
+                lost = {inserts[index]["_id"] for index in duplicate_key_indexes(exc)}
+                matched = exc.details.get("nMatched", 0)
+        # A revision now linked to another profile may belong on another shard: see _move.
+        for doc, seen in moving:
+            matched += (await self._records.replace_one(_stored(doc, seen), doc)).matched_count
         if matched < len(replaces):  # some replace lost a race: find out which
             wanted = {doc["_id"]: doc["content_hash"] for doc, _ in replaces}
             stored = await self.revisions(wanted)
@@ -118,20 +132,45 @@ class RecordRepository:
         return lost
 
     async def repoint(self, from_profile: str, to_profile: str) -> None:
-        await replace_value(self._records, "profile_id", from_profile, to_profile)
+        """Move every record of one profile to another (a merge)."""
+        query = {"profile_id": from_profile}
+        while ids := [
+            doc["_id"] async for doc in self._records.find(query, {"_id": 1}).limit(1000)
+        ]:
+            await self._move([(rid, from_profile, {"profile_id": to_profile}) for rid in ids])
 
-    async def linked_by(self, profile_ids: Iterable[str], keys: Iterable[str]) -> list[str]:
-        """Ids of these profiles' records that were linked through one of ``keys``."""
-        query = {"linked_by": {"$in": list(keys)}}
-        docs = await find_each(self._records, "profile_id", profile_ids, query, {"_id": 1})
-        return [doc["_id"] for doc in docs]
+    async def _move(self, moves: Sequence[tuple[str, str | None, Document]]) -> None:
+        """Give records another profile: (record id, its profile now or None, the fields to set).
 
-    async def assign(self, record_ids: Sequence[str], profile_id: str) -> None:
-        for start in range(0, len(record_ids), 1000):
-            await self._records.update_many(
-                {"_id": {"$in": list(record_ids[start : start + 1000])}},
-                {"$set": {"profile_id": profile_id}},
+        The profile id leads the shard key, so a record may move to another shard, which
+        MongoDB does only for a write naming the whole key (profile id and _id) alone in its
+        command: one update per record, a few in flight at a time.
+        """
+
+        async def move(record_id: str, current: str | None, changes: Document) -> None:
+            await self._records.update_one(
+                {"_id": record_id, "profile_id": current}, {"$set": changes}
             )
+
+        for start in range(0, len(moves), _MOVES_IN_FLIGHT):
+            await asyncio.gather(*(move(*m) for m in moves[start : start + _MOVES_IN_FLIGHT]))
+
+    async def linked_by(self, profile_ids: Iterable[str], keys: Iterable[str]) -> dict[str, str]:
+        """These profiles' records that were linked through one of ``keys``: id → profile."""
+        query = {"linked_by": {"$in": list(keys)}}
+        projection = {"_id": 1, "profile_id": 1}
+        docs = await find_each(self._records, "profile_id", profile_ids, query, projection)
+        return {doc["_id"]: doc["profile_id"] for doc in docs}
+
+    async def assign(self, records: Mapping[str, str], profile_id: str) -> None:
+        """Give records (id → the profile holding it now) to ``profile_id`` (an unmerge)."""
+        await self._move(
+            [
+                (rid, now, {"profile_id": profile_id})
+                for rid, now in records.items()
+                if now != profile_id
+            ]
+        )
 
     async def people_of(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
         """Each profile's person record payloads, oldest first, in one round trip."""
@@ -217,7 +256,8 @@ class RecordRepository:
             by_source.setdefault(source, []).append(external_id)
         found: list[Document] = []
         for source, external_ids in by_source.items():
-            query = {"kind": "return", "source": source, "profile_id": {"$exists": False}}
+            # null matches the missing field, and routes to where unlinked records are.
+            query = {"kind": "return", "source": source, "profile_id": None}
             found += await find_each(
                 self._records,
                 "data.order_external_id",
@@ -229,17 +269,12 @@ class RecordRepository:
 
     async def link(self, links: Mapping[str, tuple[str, str]]) -> None:
         """Link records that have no profile yet: record id → (profile id, linked_by)."""
-        if links:
-            await self._records.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": record_id, "profile_id": {"$exists": False}},
-                        {"$set": {"profile_id": profile_id, "linked_by": linked_by}},
-                    )
-                    for record_id, (profile_id, linked_by) in links.items()
-                ],
-                ordered=False,
-            )
+        await self._move(
+            [
+                (record_id, None, {"profile_id": profile_id, "linked_by": linked_by})
+                for record_id, (profile_id, linked_by) in links.items()
+            ]
+        )
 
     async def profile_of(self, record_ids: Iterable[str]) -> dict[str, str]:
         """Record id → profile id, for the given records that are stored and linked."""
