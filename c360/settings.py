@@ -41,17 +41,18 @@ class RateLimit(BaseModel):
 
 
 DEFAULT_RATE_LIMITS: dict[RateRole, RateLimit | None] = {
-    "admin": RateLimit(per_minute=1200, burst=200),
-    "agent": RateLimit(per_minute=600, burst=100),
-    "marketing": RateLimit(per_minute=600, burst=100),
-    "connector": RateLimit(per_minute=120, burst=30),
+    "admin": RateLimit(per_minute=3000, burst=500),
+    "agent": RateLimit(per_minute=3000, burst=500),
+    "marketing": RateLimit(per_minute=3000, burst=500),
+    "connector": RateLimit(per_minute=600, burst=100),
 }
 # Lookups (searchProfiles, profileByIdentifier) are what an oracle needs: a tighter bucket of
-# their own. Agents look people up as calls come in; a marketing tool has no need to guess.
+# their own. Agents look people up as calls come in; a preference centre looks up the visitor;
+# a marketing tool has no need to guess.
 DEFAULT_LOOKUP_RATE_LIMITS: dict[RateRole, RateLimit | None] = {
-    "admin": RateLimit(per_minute=120, burst=30),
-    "agent": RateLimit(per_minute=120, burst=30),
-    "marketing": RateLimit(per_minute=10, burst=10),
+    "admin": RateLimit(per_minute=600, burst=100),
+    "agent": RateLimit(per_minute=600, burst=100),
+    "marketing": RateLimit(per_minute=60, burst=20),
     "connector": RateLimit(per_minute=10, burst=10),
 }
 

@@ -78,7 +78,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    metrics.operation_names.limit = settings.metrics_operation_names
+    metrics.operation_names.configure(settings.metrics_operation_names)
     app.add_middleware(RequestContext)
     app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]

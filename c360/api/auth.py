@@ -27,7 +27,6 @@ async def authenticate(request: Request, permission: Permission) -> Caller:
         raise Unauthenticated("an API key is needed: Authorization: Bearer c360_<id>_<secret>")
     caller.require(permission)
     await services.limits.take(caller, Bucket.REQUESTS)
-    request.state.caller = caller
     return caller
 
 

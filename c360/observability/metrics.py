@@ -62,6 +62,12 @@ class BoundedLabel:
         self._seen: set[str] = set()
         self._lock = threading.Lock()  # the driver's listener may run on another thread
 
+    def configure(self, limit: int) -> None:
+        """A new bound, and no value seen yet (an app starting)."""
+        with self._lock:
+            self.limit = limit
+            self._seen = set()
+
     def __call__(self, value: str) -> str:
         if value in self._seen:
             return value

@@ -39,7 +39,10 @@ from c360.observability.metrics import (
 
 LOOKUP_FIELDS = frozenset({"searchProfiles", "profileByIdentifier"})
 """Root fields that find people by what someone typed: each takes a lookup token."""
-PROFILE_ARGUMENTS = frozenset({"profile_id", "survivor_id", "absorbed_id"})
+# Arguments naming a profile, as GraphQL names them and as input objects' fields are named.
+PROFILE_ARGUMENTS = frozenset(
+    {"profileId", "survivorId", "absorbedId", "profile_id", "survivor_id", "absorbed_id"}
+)
 SECRET_ARGUMENTS = frozenset({"token"})  # a confirmation token is not kept in the audit
 
 
@@ -121,9 +124,9 @@ class LookupLimiter(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         context = self.execution_context
-        app: Context = context.context
+        app = context.context
         operation = _operation(context)
-        caller = app.caller
+        caller = app.caller if isinstance(app, Context) else None
         if context.result is None and operation is not None and caller is not None:
             lookups = sum(
                 1 for node in _root_fields(context, operation) if node.name.value in LOOKUP_FIELDS
@@ -149,9 +152,9 @@ class OperationAudit(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        app: Context = context.context
+        app = context.context
         operation = _operation(context)
-        if operation is None:
+        if operation is None or not isinstance(app, Context):  # no request: the schema alone
             yield
             return
         kind = operation.operation.value
