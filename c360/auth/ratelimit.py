@@ -25,9 +25,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from pymongo.errors import PyMongoError
+
 from c360.auth.repository import RateLimitRepository
 from c360.auth.service import Caller, Role
-from c360.errors import C360Error
+from c360.errors import C360Error, StoreUnavailable
 from c360.observability.metrics import RATE_LIMITED
 
 MICROS = 1_000_000
@@ -102,6 +104,12 @@ class RateLimiter:
                 f"one request may ask for at most {limit.burst} {bucket} for {caller.role} "
                 f"keys, not {tokens}"
             )
+        try:
+            await self._take(caller, bucket, limit, tokens)
+        except PyMongoError as exc:  # no bucket to check: refused, as the store is what is down
+            raise StoreUnavailable(f"the rate limit cannot be checked: {exc}") from exc
+
+    async def _take(self, caller: Caller, bucket: Bucket, limit: Limit, tokens: int) -> None:
         name = f"{bucket}:{caller.key_id}"
         cost = tokens * limit.interval_us
         for _ in range(ATTEMPTS):

@@ -14,7 +14,11 @@
   variables hold at most ``C360_GRAPHQL_MAX_VARIABLE_VALUES`` values and no lone surrogate
   (``\ud800``, which no store or encoder takes) — else ``400``.
 - An API key is needed for anything but the GraphiQL page: ``401`` without a valid one, ``403``
-  for roles without GraphQL (connectors). Errors of the endpoint are GraphQL responses too.
+  for roles without GraphQL (connectors), ``429`` with ``Retry-After`` (and
+  ``extensions.retryAfter``) when its request bucket, or its lookup bucket for the lookups the
+  operation holds, is empty. Errors of the endpoint are GraphQL responses too.
+- What the request read in full or changed is appended to the access audit in one write
+  before the answer is sent (``503`` if it cannot be).
 """
 
 from __future__ import annotations

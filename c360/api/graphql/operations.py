@@ -28,7 +28,7 @@ from strawberry.types import ExecutionContext
 
 from c360.api.graphql.context import Context
 from c360.audit.service import Action
-from c360.auth.ratelimit import Bucket, OverBurst, RateLimited
+from c360.auth.ratelimit import Bucket, RateLimited
 from c360.errors import C360Error
 from c360.observability.metrics import (
     ANONYMOUS,
@@ -134,7 +134,7 @@ class LookupLimiter(SchemaExtension):
             if operation.operation.value == "query" and lookups:
                 try:
                     await app.services.limits.take(caller, Bucket.LOOKUPS, lookups)
-                except (RateLimited, OverBurst) as exc:
+                except C360Error as exc:  # over the limit or the burst, or no store to ask
                     extensions: dict[str, Any] = {"code": exc.code}
                     if isinstance(exc, RateLimited):
                         extensions["retryAfter"] = exc.retry_after_s
