@@ -14,7 +14,9 @@ import pytest
 from fastapi import FastAPI
 
 from c360.api.app import create_app
-from c360.auth.service import Role
+from c360.auth.ratelimit import Bucket, Limit, OverBurst, RateLimited, RateLimiter
+from c360.auth.repository import RateLimitRepository
+from c360.auth.service import Caller, Role
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import RateLimit, Settings
@@ -293,3 +295,55 @@ class TestThePrefixAttackWithoutLimits:
     ) -> None:
         recovered, status = await prefix_attack(client, await f.api_key(services, Role.MARKETING))
         assert (recovered, status) == ("+34", 200)
+
+
+class TestTheBucket:
+    """The GCRA bucket on the store with a clock the test moves: refill, Retry-After, costs."""
+
+    @pytest.fixture
+    def clock(self) -> list[int]:
+        return [1_800_000_000_000_000]  # epoch microseconds
+
+    @pytest.fixture
+    def limiter(self, store: Store, clock: list[int]) -> RateLimiter:
+        limits = {Bucket.REQUESTS: {Role.AGENT: Limit(per_minute=60, burst=3)}}
+        return RateLimiter(RateLimitRepository(store.db), limits, clock=lambda: clock[0])
+
+    async def test_refills_one_token_per_interval(
+        self, limiter: RateLimiter, clock: list[int]
+    ) -> None:
+        caller = Caller(key_id="k", name="test", role=Role.AGENT)
+        for _ in range(3):
+            await limiter.take(caller, Bucket.REQUESTS)
+        with pytest.raises(RateLimited) as refused:
+            await limiter.take(caller, Bucket.REQUESTS)
+        assert refused.value.retry_after_s == 1
+        clock[0] += 999_999
+        with pytest.raises(RateLimited):
+            await limiter.take(caller, Bucket.REQUESTS)
+        clock[0] += 1
+        await limiter.take(caller, Bucket.REQUESTS)  # one token back after one second
+        clock[0] += 10 * 1_000_000  # idle long: a full bucket, never more than the burst
+        for _ in range(3):
+            await limiter.take(caller, Bucket.REQUESTS)
+        with pytest.raises(RateLimited):
+            await limiter.take(caller, Bucket.REQUESTS)
+
+    async def test_several_tokens_at_once_and_never_more_than_the_burst(
+        self, limiter: RateLimiter, clock: list[int]
+    ) -> None:
+        caller = Caller(key_id="k2", name="test", role=Role.AGENT)
+        await limiter.take(caller, Bucket.REQUESTS, 2)
+        with pytest.raises(RateLimited) as refused:
+            await limiter.take(caller, Bucket.REQUESTS, 2)
+        assert refused.value.retry_after_s == 1
+        await limiter.take(caller, Bucket.REQUESTS, 1)
+        with pytest.raises(OverBurst):
+            await limiter.take(caller, Bucket.REQUESTS, 4)
+
+    async def test_roles_without_a_limit_touch_nothing(
+        self, limiter: RateLimiter, store: Store
+    ) -> None:
+        for _ in range(10):
+            await limiter.take(Caller(key_id="m", name="t", role=Role.MARKETING), Bucket.REQUESTS)
+        assert await store.db.rate_limits.count_documents({}) == 0
