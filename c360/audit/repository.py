@@ -22,7 +22,9 @@ SEQ_DIGITS = 19  # epoch microseconds, zero-padded: sortable as text until the y
 
 
 def seq_bound(instant: dt.datetime) -> str:
-    """The first ``seq`` of an instant (a time window's bound)."""
+    """The first ``seq`` of an instant (a time window's bound); a naive one is UTC."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=dt.UTC)
     micros = round(instant.timestamp() * 1_000_000)
     return f"{micros:0{SEQ_DIGITS}d}"
 
