@@ -25,7 +25,11 @@ from connectors import ParseOptions
 async def bench_store(
     work_dir: Path, batch_size: int, overrides: dict[str, Any] | None = None
 ) -> AsyncIterator[tuple[Store, Settings]]:
-    """A fresh database on the configured store (or a private embedded one), dropped after."""
+    """A fresh database on the configured store (or a private embedded one), dropped after.
+
+    Without rate limits unless ``overrides`` set them: a benchmark's clients send far more than
+    one key may (``bench.overhead`` measures what the limits, the audit and metrics cost)."""
+    unlimited = {"admin": None, "agent": None, "marketing": None, "connector": None}
     settings = Settings(
         _env_file=None,
         database=f"bench_{uuid.uuid4().hex[:8]}",
@@ -33,6 +37,8 @@ async def bench_store(
         default_region="ES",
         ingest_batch_size=batch_size,
         log_level="WARNING",
+        rate_limits=unlimited,
+        lookup_rate_limits=unlimited,
     ).model_copy(update=overrides or {})
     store = await Store.open(settings)
     try:

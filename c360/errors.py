@@ -20,6 +20,10 @@ class C360Error(Exception):
     def code(self) -> str:
         return type(self).__name__
 
+    def response_headers(self) -> dict[str, str]:
+        """The headers its response carries: the class's, and any of this instance."""
+        return dict(self.headers)
+
 
 class NotFound(C360Error):
     status_code = 404

@@ -8,6 +8,8 @@ from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
+from c360.observability.requests import request_id
+
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
@@ -24,6 +26,16 @@ class _TextFormatter(logging.Formatter):
         if fields:
             line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
         return line
+
+
+class _RequestId(logging.Filter):
+    """Adds the id of the HTTP request being answered, when there is one, to the line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        rid = request_id.get()
+        if rid is not None:
+            record.request_id = rid
+        return True
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
@@ -44,6 +56,7 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = _StderrHandler()
+    handler.addFilter(_RequestId())
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(

@@ -9,8 +9,11 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 
-from c360.auth.repository import ApiKeyRepository
-from c360.auth.service import ApiKeyService
+from c360.audit.repository import AuditRepository
+from c360.audit.service import AuditService
+from c360.auth.ratelimit import Bucket, Limit, RateLimiter
+from c360.auth.repository import ApiKeyRepository, RateLimitRepository
+from c360.auth.service import ApiKeyService, Role
 from c360.contact.links import LinkSigner
 from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
@@ -33,7 +36,7 @@ from c360.profiles.metrics_service import MetricsConfig, MetricsService
 from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.settings import Settings
+from c360.settings import RateLimit, RateRole, Settings
 from c360.store import Database
 
 
@@ -86,6 +89,19 @@ def contact_config(settings: Settings) -> ContactConfig:
     )
 
 
+def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
+    def per_role(limits: dict[RateRole, RateLimit | None]) -> dict[Role, Limit | None]:
+        return {
+            Role(role): None if limit is None else Limit(limit.per_minute, limit.burst)
+            for role, limit in limits.items()
+        }
+
+    return {
+        Bucket.REQUESTS: per_role(settings.rate_limits),
+        Bucket.LOOKUPS: per_role(settings.lookup_rate_limits),
+    }
+
+
 def signing_secret(settings: Settings) -> str:
     """The configured secret, else one generated once and kept in the data directory.
 
@@ -120,6 +136,8 @@ class Services:
     contact: ContactService
     keys: ApiKeyService
     matcher: Matcher
+    limits: RateLimiter
+    audit: AuditService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -177,4 +195,8 @@ class Services:
             ),
             keys=ApiKeyService(ApiKeyRepository(db)),
             matcher=matcher,
+            limits=RateLimiter(RateLimitRepository(db), rate_limits(settings)),
+            audit=AuditService(
+                AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
+            ),
         )

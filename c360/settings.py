@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from c360.identity.matching import Weights
@@ -26,6 +26,35 @@ from connectors import ParseOptions
 from schemas import IdentifierType
 from schemas.common import CountryCode, TimeZoneName
 from schemas.records import ContactChannel, FrequencyCap
+
+RateRole = Literal["admin", "agent", "marketing", "connector"]
+"""The roles of API keys (``c360.auth.service.Role``'s values; settings import no service)."""
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``per_minute`` tokens a minute, at most ``burst`` saved up."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    per_minute: float = Field(gt=0)
+    burst: int = Field(ge=1)
+
+
+DEFAULT_RATE_LIMITS: dict[RateRole, RateLimit | None] = {
+    "admin": RateLimit(per_minute=3000, burst=500),
+    "agent": RateLimit(per_minute=3000, burst=500),
+    "marketing": RateLimit(per_minute=3000, burst=500),
+    "connector": RateLimit(per_minute=600, burst=100),
+}
+# Lookups (searchProfiles, profileByIdentifier) are what an oracle needs: a tighter bucket of
+# their own. Agents look people up as calls come in; a preference centre looks up the visitor;
+# a marketing tool has no need to guess.
+DEFAULT_LOOKUP_RATE_LIMITS: dict[RateRole, RateLimit | None] = {
+    "admin": RateLimit(per_minute=600, burst=100),
+    "agent": RateLimit(per_minute=600, burst=100),
+    "marketing": RateLimit(per_minute=60, burst=20),
+    "connector": RateLimit(per_minute=10, burst=10),
+}
 
 LEGACY_DATA_DIR = Path(".c360")
 """Where the embedded store lived before it moved to the user's data directory."""
@@ -242,6 +271,36 @@ class Settings(BaseSettings):
         "variables of one GraphQL request may hold.",
     )
 
+    rate_limits: dict[RateRole, RateLimit | None] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description="Requests per API key, by role: a token bucket of per_minute and burst "
+        "(JSON; the roles named replace their defaults, null: unlimited). Shared by every "
+        "process on the store.",
+    )
+    lookup_rate_limits: dict[RateRole, RateLimit | None] = Field(
+        default_factory=lambda: dict(DEFAULT_LOOKUP_RATE_LIMITS),
+        description="searchProfiles and profileByIdentifier per API key, by role (each lookup "
+        "of a request takes a token): a bucket of its own, tighter than the requests'.",
+    )
+    audit_retention_days: int = Field(
+        default=365,
+        gt=0,
+        description="Days access-audit entries are kept (a TTL index on MongoDB; pruned "
+        "explicitly too).",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token a Prometheus server sends for /metrics from another host "
+        "(an admin API key works too; from loopback no key is needed).",
+    )
+    metrics_operation_names: int = Field(
+        default=100,
+        ge=0,
+        le=10_000,
+        description="Distinct GraphQL operation names given series of their own in /metrics; "
+        "later new names count as 'other'.",
+    )
+
     zendesk_subdomain: str | None = Field(
         default=None, description="Zendesk account: https://{subdomain}.zendesk.com."
     )
@@ -283,6 +342,14 @@ class Settings(BaseSettings):
     ) -> dict[str, dict[str, tuple[float, float]]]:
         Weights.over_defaults(value)  # unknown fields or levels, m or u outside (0, 1)
         return value
+
+    @field_validator("rate_limits", "lookup_rate_limits", mode="after")
+    @classmethod
+    def _over_default_limits(
+        cls, value: dict[RateRole, RateLimit | None], info: ValidationInfo
+    ) -> dict[RateRole, RateLimit | None]:
+        defaults = DEFAULT_RATE_LIMITS if info.field_name == "rate_limits" else None
+        return {**(defaults or DEFAULT_LOOKUP_RATE_LIMITS), **value}
 
     @field_validator("identity_household_lines")
     @classmethod

@@ -89,7 +89,7 @@ PROFILE = f"""query($value: String!) {{
 PAST_AND_OPEN = f"""query($value: String!) {{
   profileByIdentifier(type: EMAIL, value: $value) {{ ... on Profile {{
     pastProblems {{ {CASE_FIELDS} }} openCases {{ {CASE_FIELDS} }} }} }} }}"""
-SEARCH = f"""{{ searchProfiles(text: "ana@example") {{ edges {{ node {{
+SEARCH = f"""{{ searchProfiles(text: "Ana@Example.com") {{ edges {{ node {{
     emails pastProblems {{ {CASE_FIELDS} }} timeline {{ edges {{ node {{ {CASE_FIELDS} }} }} }}
 }} }} }} }}"""
 MERGES = """query($value: String!) { profileByIdentifier(type: EMAIL, value: $value) {

@@ -17,9 +17,19 @@ import pytest
 
 from c360.ingest.files import import_file
 from c360.services import Services
+from c360.settings import Settings
 from c360.store import Store
 from connectors import ParseOptions
 from tests import factories as f
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Hundreds of decisions from one key in a test: the policy is tested here, not the rate
+    limits."""
+    unlimited = dict.fromkeys(("admin", "agent", "marketing", "connector"))
+    return settings.model_copy(update={"rate_limits": unlimited})
+
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 CHANNELS = ("email", "sms", "phone")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -20,15 +22,20 @@ from c360.api.graphql.http import GraphQLEndpoint, status_name
 from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
 from c360.api.ingest import router as ingest_router
+from c360.api.metrics import router as metrics_router
 from c360.api.pages import OPENAPI_URL, mount_pages
 from c360.auth.service import Role
 from c360.demo import issue_demo_keys, load_demo_data
 from c360.errors import C360Error
+from c360.observability import metrics
+from c360.observability.requests import RequestContext
 from c360.services import Services
 from c360.settings import Settings, get_settings
 from c360.store import Store
 
 log = logging.getLogger(__name__)
+
+AUDIT_PRUNE_INTERVAL_S = 3600.0
 
 
 def create_app(
@@ -44,7 +51,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = await Store.open(settings)
         app.state.store = store
-        app.state.services = Services.build(store.db, settings)
+        app.state.services = services = Services.build(store.db, settings)
+        await services.audit.prepare()
+        pruning = asyncio.create_task(_prune_audit(services))
         try:
             demo_keys: dict[Role, str] = {}
             if settings.demo_data:
@@ -54,6 +63,9 @@ def create_app(
                 on_ready(store, demo_keys)
             yield
         finally:
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruning
             await store.close()
 
     app = FastAPI(
@@ -66,10 +78,13 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    metrics.operation_names.configure(settings.metrics_operation_names)
+    app.add_middleware(RequestContext)
     app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(ingest_router)
     app.include_router(contact_router)
     mount_pages(app)
@@ -92,8 +107,23 @@ async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
     return JSONResponse(
         {"error": exc.code, "detail": exc.detail},
         status_code=exc.status_code,
-        headers=dict(exc.headers),
+        headers=exc.response_headers(),
     )
+
+
+async def _prune_audit(services: Services) -> None:
+    """Removes audit entries past their retention now and every hour: MongoDB's TTL monitor
+    does it too, a store without one (or a late one) needs it."""
+    while True:
+        try:
+            removed = await services.audit.prune(dt.datetime.now(dt.UTC))
+            if removed:
+                log.info("audit entries past retention removed", extra={"removed": removed})
+        except C360Error as exc:
+            log.warning("audit pruning failed", extra={"reason": exc.detail})
+        except Exception:
+            log.exception("audit pruning failed")
+        await asyncio.sleep(AUDIT_PRUNE_INTERVAL_S)
 
 
 async def _render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

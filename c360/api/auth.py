@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from c360.auth.ratelimit import Bucket
 from c360.auth.service import Caller, Permission, Unauthenticated
 from c360.services import Services
 
@@ -18,12 +19,14 @@ bearer = HTTPBearer(
 
 
 async def authenticate(request: Request, permission: Permission) -> Caller:
-    """The caller named by the request's API key, if its role holds ``permission``."""
+    """The caller named by the request's API key, if its role holds ``permission`` and its
+    key has a request left in its bucket (else 429 with ``Retry-After``)."""
     services: Services = request.app.state.services
     caller = await services.keys.authenticate(request.headers.get("authorization"))
     if caller is None:
         raise Unauthenticated("an API key is needed: Authorization: Bearer c360_<id>_<secret>")
     caller.require(permission)
+    await services.limits.take(caller, Bucket.REQUESTS)
     return caller
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from pymongo.errors import DuplicateKeyError
+
 from c360.store import Database, Document
 
 
@@ -30,3 +32,37 @@ class ApiKeyRepository:
             {"_id": key_id, "revoked": {"$exists": False}}, {"$set": {"revoked": {"at": now}}}
         )
         return result.modified_count == 1
+
+
+class RateLimitRepository:
+    """``rate_limits``: one document per API key and bucket holding its GCRA state, ``tat``
+    (the theoretical arrival time, epoch microseconds). Each change is one conditional update
+    of one document, atomic on MongoDB without a transaction: of two processes taking the same
+    token, one matches and the other does not."""
+
+    def __init__(self, db: Database) -> None:
+        self._buckets = db["rate_limits"]
+
+    async def advance(self, bucket: str, now_us: int, cost_us: int, latest_us: int) -> bool:
+        """A busy bucket (``now <= tat <= latest``) takes ``cost``: tat moves on by it."""
+        result = await self._buckets.update_one(
+            {"_id": bucket, "tat": {"$gte": now_us, "$lte": latest_us}},
+            {"$inc": {"tat": cost_us}},
+        )
+        return result.matched_count == 1
+
+    async def restart(self, bucket: str, now_us: int, cost_us: int) -> bool:
+        """An idle bucket (``tat < now``, or none yet) takes ``cost`` from now."""
+        try:
+            result = await self._buckets.update_one(
+                {"_id": bucket, "tat": {"$lt": now_us}},
+                {"$set": {"tat": now_us + cost_us}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False  # the bucket exists and is busy: not idle
+        return result.matched_count == 1 or result.upserted_id is not None
+
+    async def tat(self, bucket: str) -> int | None:
+        doc = await self._buckets.find_one({"_id": bucket})
+        return None if doc is None else int(doc["tat"])

@@ -50,6 +50,8 @@ class Permission(enum.StrEnum):
     MERGE = "merge"  # merge, unmerge, resolve match suggestions
     MANAGE_KEYS = "manageKeys"
     INGEST = "ingest"  # POST /ingest/{connector}
+    READ_AUDIT = "readAudit"  # the access audit: auditLog, c360 audit
+    METRICS = "metrics"  # GET /metrics from another host
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import getpass
 import json
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -16,7 +17,9 @@ import uvicorn
 from c360 import __version__
 from c360.api.app import create_app
 from c360.api.graphql.export import write_sdl
-from c360.auth.service import Role
+from c360.audit.repository import AuditQuery
+from c360.audit.service import Action, AuditPage
+from c360.auth.service import Caller, Role
 from c360.cli.progress import import_progress
 from c360.errors import C360Error, InvalidInput
 from c360.identity.calibration import Calibration
@@ -115,6 +118,24 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("connector", choices=sorted(CONNECTORS))
     replay.add_argument("--mapping", metavar="FILE", help="CSV connectors: the fixed mapping")
     replay.set_defaults(handler=_replay_dead_letters)
+
+    audit = commands.add_parser(
+        "audit", help="the access audit: who read, looked up, exported or changed what"
+    )
+    audit.add_argument("--profile", help="entries about this profile id")
+    audit.add_argument("--key", help="entries of this API key id")
+    audit.add_argument("--action", choices=[a.value for a in Action])
+    audit.add_argument("--since", type=_instant, help="from this time (ISO 8601, inclusive)")
+    audit.add_argument("--until", type=_instant, help="up to this time (ISO 8601, inclusive)")
+    audit.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
+    audit.add_argument("--after", help="the cursor a previous page ended with")
+    audit.add_argument("--json", action="store_true", help="one JSON object a line")
+    audit.set_defaults(handler=_audit)
+    audit_sub = audit.add_subparsers(metavar="ACTION")
+    prune = audit_sub.add_parser(
+        "prune", help="remove entries past C360_AUDIT_RETENTION_DAYS (the API does it hourly)"
+    )
+    prune.set_defaults(handler=_prune_audit)
 
     profiles = commands.add_parser("profiles", help="profiles")
     profiles_sub = profiles.add_subparsers(required=True, metavar="ACTION")
@@ -288,9 +309,78 @@ def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _instant(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _operator() -> Caller:
+    """Who acts from the command line, for the access audit: the operating-system user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Caller(key_id="cli", name=f"cli:{user}", role=Role.ADMIN)
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    query = AuditQuery(
+        profile_id=args.profile,
+        key_id=args.key,
+        action=args.action,
+        since=args.since,
+        until=args.until,
+    )
+
+    async def work(services: Services, store: Store) -> AuditPage:
+        page = await services.audit.page(query, first=args.limit, after=args.after)
+        await services.audit.record(
+            _operator(), Action.READ, "c360 audit", operation="c360 audit", detail=str(query)
+        )
+        return page
+
+    page = asyncio.run(_with_services(settings, work))
+    if not page.entries and not args.json:
+        print("no audit entries match")
+    for entry in page.entries:
+        if args.json:
+            print(json.dumps(entry, default=str, sort_keys=True))
+            continue
+        who = f"{entry['key_id']} ({entry['role']}, {entry['key_name']})"
+        profile = entry.get("profile_id", "-")
+        print(
+            f"{entry['at']:%Y-%m-%dT%H:%M:%S.%fZ}  {entry['action']:<8} {who}  profile {profile}"
+            f"\n  {entry.get('operation', '')}: {', '.join(entry.get('what', []))}"
+            + (f"\n  detail: {entry['detail'][:200]}" if entry.get("detail") else "")
+        )
+    if page.has_next_page and page.entries:
+        print(f"more: --after {page.entries[-1]['seq']}", file=sys.stderr)
+    return 0
+
+
+def _prune_audit(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> int:
+        await services.audit.prepare()
+        return await services.audit.prune(dt.datetime.now(dt.UTC))
+
+    removed = asyncio.run(_with_services(settings, work))
+    print(f"removed {removed:,} audit entries older than {settings.audit_retention_days} days")
+    return 0
+
+
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> tuple[str, str]:
-        return await services.keys.create(Role(args.role), args.name, dt.datetime.now(dt.UTC))
+        key_id, key = await services.keys.create(
+            Role(args.role), args.name, dt.datetime.now(dt.UTC)
+        )
+        detail = json.dumps({"id": key_id, "role": args.role, "name": args.name})
+        await services.audit.record(
+            _operator(), Action.MUTATION, "keys create", operation="c360 keys", detail=detail
+        )
+        return key_id, key
 
     key_id, key = asyncio.run(_with_services(settings, work))
     print(f"id: {key_id}\nrole: {args.role}\nkey: {key}\n(shown only now: store it safely)")
@@ -300,6 +390,10 @@ def _create_key(args: argparse.Namespace, settings: Settings) -> int:
 def _revoke_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> None:
         await services.keys.revoke(args.key_id, dt.datetime.now(dt.UTC))
+        detail = json.dumps({"id": args.key_id})
+        await services.audit.record(
+            _operator(), Action.MUTATION, "keys revoke", operation="c360 keys", detail=detail
+        )
 
     asyncio.run(_with_services(settings, work))
     print(f"revoked {args.key_id}")

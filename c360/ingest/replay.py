@@ -32,6 +32,9 @@ class DeadLetterService:
         self._dead_letters = dead_letters
         self._ingest = ingest
 
+    async def waiting(self) -> int:
+        return await self._dead_letters.waiting()
+
     async def recent(self, connector: str | None, limit: int) -> list[Document]:
         return await self._dead_letters.recent(connector, limit)
 

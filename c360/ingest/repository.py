@@ -54,6 +54,10 @@ class DeadLetterRepository:
             ordered=False,
         )
 
+    async def waiting(self) -> int:
+        """How many dead letters there are, from the collection's metadata (no scan)."""
+        return await self._dead_letters.estimated_document_count()
+
     async def recent(self, connector: str | None = None, limit: int = 100) -> list[Document]:
         """The most recently rejected items first."""
         query: Document = {} if connector is None else {"connector": connector}

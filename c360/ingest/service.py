@@ -22,6 +22,7 @@ from c360.identity.merge import MergeService
 from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
 from c360.ingest.repository import DeadLetterRepository
+from c360.observability.metrics import count_ingest
 from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
 from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
@@ -245,8 +246,11 @@ class IngestService:
             parsed = [item for item in batch if isinstance(item, Parsed)]
             await self._dead_letters.add(connector, origin, errors, now)
             summary.add_errors(errors)
-            summary.add_ignored([item for item in batch if isinstance(item, Ignored)])
-            summary.add_outcomes(parsed, await self._store(parsed, now))
+            ignored = [item for item in batch if isinstance(item, Ignored)]
+            summary.add_ignored(ignored)
+            outcomes = await self._store(parsed, now)
+            summary.add_outcomes(parsed, outcomes)
+            count_ingest(connector, outcomes, rejected=len(errors), ignored=len(ignored))
             if progress is not None:
                 progress(summary)
         log.info(

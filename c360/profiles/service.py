@@ -210,17 +210,37 @@ class ProfileService:
             raise ProfileNotFound(f"no profile with {kind.value} {shown(normalized)}")
         return await self.get(profile_id)
 
-    async def search(self, text: str, *, first: int = 20, after: str | None = None) -> SearchPage:
-        """Profiles by a name, e-mail or phone prefix (see :mod:`c360.profiles.search`)."""
+    async def search(
+        self,
+        text: str,
+        *,
+        first: int = 20,
+        after: str | None = None,
+        whole_contact_points: bool = False,
+    ) -> SearchPage:
+        """Profiles by a name, e-mail or phone prefix (see :mod:`c360.profiles.search`).
+
+        ``whole_contact_points`` (callers who read contact points masked): an e-mail address or
+        phone number matches only whole and normalised, never by its beginning — else a mask's
+        hidden digits could be recovered one query at a time, and a guess at an address
+        confirmed by a shorter prefix. Names keep prefix search.
+        """
         if not 0 < first <= MAX_SEARCH_RESULTS:
             raise InvalidInput(f"first must be between 1 and {MAX_SEARCH_RESULTS}, not {first}")
         text = text.strip()
         if len(text) < 2:
             raise InvalidInput("search text needs at least two characters")
         if "@" in text:
-            found = await self._search.by_identity_prefix(email_prefix(text), _SEARCH_CANDIDATES)
+            if whole_contact_points:
+                found = await self._whole(IdentifierType.EMAIL, text)
+            else:
+                key = email_prefix(text)
+                found = await self._search.by_identity_prefix(key, _SEARCH_CANDIDATES)
         elif prefix := phone_prefix(text, self._default_region):
-            found = await self._search.by_identity_prefix(prefix, _SEARCH_CANDIDATES)
+            if whole_contact_points:
+                found = await self._whole(IdentifierType.PHONE, text)
+            else:
+                found = await self._search.by_identity_prefix(prefix, _SEARCH_CANDIDATES)
         else:
             terms = words(text)
             if not terms:
@@ -233,6 +253,19 @@ class ProfileService:
         check_profile_cursor(after)
         ordered = [live[p] for p in sorted(live) if after is None or p > after]
         return SearchPage(profiles=ordered[:first], has_next_page=len(ordered) > first)
+
+    async def _whole(self, kind: IdentifierType, text: str) -> set[str]:
+        """The owner of a whole e-mail address or phone number, normalised as at ingest."""
+        try:
+            normalized = normalize_value(kind, text, self._default_region)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"keys that read contact points masked search by a whole {kind.value} "
+                f"{'address' if kind is IdentifierType.EMAIL else 'number'}, not a beginning: "
+                f"{exc}"
+            ) from exc
+        owner = await self._identities.owner(identity_key(kind, normalized))
+        return set() if owner is None else {owner}
 
     async def record_activity(self, spans: Mapping[str, Span | None], now: dt.datetime) -> None:
         """Create missing profiles and widen each one's first/last-seen span (None: create)."""

@@ -12,8 +12,15 @@ from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 
 from c360.errors import StoreUnavailable
+from c360.observability.metrics import observe_command
 from c360.settings import Settings
 from c360.store.embedded import EmbeddedServer
 from c360.store.indexes import ensure_indexes
@@ -22,6 +29,19 @@ log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
+
+
+class CommandTimes(CommandListener):
+    """Every command's time, as the driver measured it, into the store-latency histogram."""
+
+    def started(self, event: CommandStartedEvent) -> None:
+        pass  # the finished events carry the duration
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        observe_command(event.command_name, event.duration_micros / 1e6, ok=True)
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        observe_command(event.command_name, event.duration_micros / 1e6, ok=False)
 
 
 @dataclass
@@ -53,6 +73,7 @@ class Store:
             tz_aware=True,
             serverSelectionTimeoutMS=settings.store_timeout_ms,
             appname="c360",
+            event_listeners=[CommandTimes()],
         )
         db = client.get_database(
             database or settings.database,

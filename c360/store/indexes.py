@@ -39,6 +39,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Value tiers: LTV percentiles among buyers by an index walk.
         IndexModel([("ltv_reporting", ASCENDING)], name="ltv", sparse=True),
     ],
+    # The access audit, newest first: all of it, one profile's, one key's (see audit/repository).
+    "audit_log": [
+        IndexModel([("seq", DESCENDING)], name="by_seq"),
+        IndexModel([("profile_id", ASCENDING), ("seq", DESCENDING)], name="by_profile"),
+        IndexModel([("key_id", ASCENDING), ("seq", DESCENDING)], name="by_key"),
+    ],
 }
 
 
@@ -46,6 +52,10 @@ INDEXES: dict[str, list[IndexModel]] = {
 # MongoDB these would duplicate the compound indexes' prefixes, so they are made only there.
 EMBEDDED_ONLY: dict[str, list[IndexModel]] = {
     "records": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+    "audit_log": [
+        IndexModel([("profile_id", ASCENDING)], name="by_profile_only"),
+        IndexModel([("key_id", ASCENDING)], name="by_key_only"),
+    ],
 }
 
 

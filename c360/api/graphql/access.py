@@ -6,6 +6,11 @@ and null (or a typed ``ForbiddenError`` result, for mutations that declare one).
 directives, so the committed SDL says who may read what. Put them on the type's own fields
 (``ServiceCaseRecord.description``, ``Identifier.value``), not on the fields that lead there,
 and every path to the value — timeline, past problems, search — inherits the rule.
+
+The same rules feed the access audit: a value read in full under one of ``AUDITED`` (contact
+points, case text, the audit log), or a field marked ``Disclosed`` (the contact point a
+decision hands out), is noted in the request's audit trail with the profile it belongs to (the
+source object's ``profile_id``) — a set add; the trail is written once when the request ends.
 """
 
 from __future__ import annotations
@@ -52,9 +57,46 @@ class MaskedDirective:
     unmasked_for: list[str]
 
 
+AUDITED = frozenset({Permission.CONTACT_POINTS, Permission.CASE_TEXT, Permission.READ_AUDIT})
+"""Reads under these permissions are audited (read in full: a masked value is not)."""
+
+
 def _holds(info: Info[Context, None], permission: Permission) -> bool:
     caller = info.context.caller
     return caller is not None and caller.may(permission)  # no caller: nothing (fail closed)
+
+
+def _audit(info: Info[Context, None], source: Any, value: Any) -> None:
+    """Notes a value handed out in full, unless there was nothing to hand out."""
+    if value is None or value == "" or value == []:
+        return
+    owner = getattr(source, "profile_id", None)
+    info.context.audit.read(
+        None if owner is None else str(owner), f"{info.path.typename}.{info.field_name}"
+    )
+
+
+class Disclosed(FieldExtension):
+    """A contact point handed out in full to every role that reads the field (a decision's,
+    an audience member's): each read is audited."""
+
+    def resolve(
+        self, next_: Callable[..., Any], source: Any, info: Info[Context, None], **kwargs: Any
+    ) -> Any:
+        value = next_(source, info, **kwargs)
+        _audit(info, source, value)
+        return value
+
+    async def resolve_async(
+        self,
+        next_: Callable[..., Awaitable[Any]],
+        source: Any,
+        info: Info[Context, None],
+        **kwargs: Any,
+    ) -> Any:
+        value = await next_(source, info, **kwargs)
+        _audit(info, source, value)
+        return value
 
 
 class Requires(FieldExtension):
@@ -91,7 +133,10 @@ class Requires(FieldExtension):
     ) -> Any:
         if not _holds(info, self.permission):
             return self._refuse(info)
-        return next_(source, info, **kwargs)
+        value = next_(source, info, **kwargs)
+        if self.permission in AUDITED:
+            _audit(info, source, value)
+        return value
 
     async def resolve_async(
         self,
@@ -102,7 +147,10 @@ class Requires(FieldExtension):
     ) -> Any:
         if not _holds(info, self.permission):
             return self._refuse(info)
-        return await next_(source, info, **kwargs)
+        value = await next_(source, info, **kwargs)
+        if self.permission in AUDITED:
+            _audit(info, source, value)
+        return value
 
 
 class MaskedWithout(FieldExtension):
@@ -128,11 +176,17 @@ class MaskedWithout(FieldExtension):
             return [self._masked(item) for item in value]
         return self.mask(value)
 
+    def _visible(self, info: Info[Context, None], source: Any, value: Any) -> Any:
+        if not _holds(info, self.permission):
+            return self._masked(value)
+        if self.permission in AUDITED:
+            _audit(info, source, value)
+        return value
+
     def resolve(
         self, next_: Callable[..., Any], source: Any, info: Info[Context, None], **kwargs: Any
     ) -> Any:
-        value = next_(source, info, **kwargs)
-        return value if _holds(info, self.permission) else self._masked(value)
+        return self._visible(info, source, next_(source, info, **kwargs))
 
     async def resolve_async(
         self,
@@ -141,5 +195,4 @@ class MaskedWithout(FieldExtension):
         info: Info[Context, None],
         **kwargs: Any,
     ) -> Any:
-        value = await next_(source, info, **kwargs)
-        return value if _holds(info, self.permission) else self._masked(value)
+        return self._visible(info, source, await next_(source, info, **kwargs))

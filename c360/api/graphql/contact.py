@@ -10,7 +10,7 @@ import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
-from c360.api.graphql.access import MaskedWithout, Requires
+from c360.api.graphql.access import Disclosed, MaskedWithout, Requires
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import actor, as_error
 from c360.api.graphql.scalars import Purpose
@@ -77,7 +77,8 @@ class ContactDecision:
     at: dt.datetime
     allowed: bool
     contact_point: str | None = strawberry.field(
-        description="The address or number to use (unmasked: this is the one handed out)."
+        description="The address or number to use (unmasked: this is the one handed out).",
+        extensions=[Disclosed()],
     )
     reasons: list[DecisionReason] = strawberry.field(
         description="When refused, every rule that stands in the way, in the policy's order; "
@@ -133,11 +134,13 @@ class ChannelChoice:
         extensions=[MaskedWithout(Permission.CONTACT_POINTS)]
     )
     reasons: list[DecisionReason]
+    profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
     @classmethod
     def of(cls, option: ChannelOption) -> ChannelChoice:
         decision = option.decision
         return cls(
+            profile_id=decision.profile_id,
             channel=ContactChannel(option.channel),
             basis=option.basis,
             reason=option.reason,
@@ -200,6 +203,7 @@ class ContactPoint:
     status_reason: str | None = strawberry.field(
         extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
     )
+    profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
 
 @strawberry.type(description="How the customer wants to be contacted, each with its provenance.")
@@ -240,6 +244,7 @@ def preferences_of(facts: ContactFacts, info: Info[Context, None]) -> ContactPre
             status = facts.status_of(channel.value, value)
             points.append(
                 ContactPoint(
+                    profile_id=facts.profile_id,
                     channel=channel,
                     value=value,
                     status=ContactPointState(status.status if status else "unverified"),
@@ -282,7 +287,7 @@ def preferences_of(facts: ContactFacts, info: Info[Context, None]) -> ContactPre
         else [],
         frequency_caps=effective_caps,
         contact_points=points,
-        consents=[Consent.from_state(s) for s in facts.consents],
+        consents=[Consent.from_state(s, facts.profile_id) for s in facts.consents],
     )
 
 
@@ -314,7 +319,9 @@ class AudienceFilterInput:
 @strawberry.type(description="Someone the policy allows to contact, and where.")
 class AudienceMember:
     profile_id: strawberry.ID
-    contact_point: str = strawberry.field(description="Unmasked: the one the decision hands out.")
+    contact_point: str = strawberry.field(
+        description="Unmasked: the one the decision hands out.", extensions=[Disclosed()]
+    )
     country: str | None
     time_zones: list[str]
     unsubscribe_url: str | None

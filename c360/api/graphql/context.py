@@ -10,6 +10,7 @@ from fastapi import Request
 from strawberry.dataloader import DataLoader
 from strawberry.fastapi import BaseContext
 
+from c360.audit.service import AuditTrail
 from c360.auth.service import Caller
 from c360.contact.consent import ConsentState
 from c360.contact.facts import ContactFacts
@@ -26,6 +27,7 @@ from c360.store import Document
 class Context(BaseContext):
     services: Services
     caller: Caller | None = None
+    audit: AuditTrail = field(default_factory=AuditTrail)
     profiles: DataLoader[str, Document | None] = field(init=False)
     identifiers: DataLoader[str, list[Document]] = field(init=False)
     traits: DataLoader[str, Traits] = field(init=False)

@@ -14,7 +14,11 @@
   variables hold at most ``C360_GRAPHQL_MAX_VARIABLE_VALUES`` values and no lone surrogate
   (``\ud800``, which no store or encoder takes) — else ``400``.
 - An API key is needed for anything but the GraphiQL page: ``401`` without a valid one, ``403``
-  for roles without GraphQL (connectors). Errors of the endpoint are GraphQL responses too.
+  for roles without GraphQL (connectors), ``429`` with ``Retry-After`` (and
+  ``extensions.retryAfter``) when its request bucket, or its lookup bucket for the lookups the
+  operation holds, is empty. Errors of the endpoint are GraphQL responses too.
+- What the request read in full or changed is appended to the access audit in one write
+  before the answer is sent (``503`` if it cannot be).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import ClassVar
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
+from pymongo.errors import PyMongoError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
@@ -41,8 +46,11 @@ from c360.api.auth import authenticate
 from c360.api.graphql.context import Context
 from c360.api.ingest import PayloadTooLarge, read_body
 from c360.api.pages import graphiql_page
+from c360.auth.ratelimit import RateLimited
 from c360.auth.service import Permission
-from c360.errors import C360Error
+from c360.errors import C360Error, StoreUnavailable
+from c360.observability.metrics import count_graphql_error
+from c360.observability.requests import request_id
 from c360.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -125,14 +133,19 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             self.max_variable_values = settings.graphql_max_variable_values
             await _bounded(request, settings)
             response = await super().run(request, context, root_value)
+            await _audited(context)
         except C360Error as exc:
-            return _error(exc.status_code, exc.code, exc.detail, media, exc.headers)
+            return _error(exc.status_code, exc.code, exc.detail, media, exc.response_headers())
         except HTTPException as exc:
             headers = ALLOWED_METHODS if exc.status_code == 405 else None
             return _error(exc.status_code, status_name(exc.status_code), exc.reason, media, headers)
         assert isinstance(response, Response)
         response.headers["content-type"] = f"{media}; charset=utf-8"
-        if media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
+        limited = getattr(request.state, "rate_limited", None)
+        if isinstance(limited, RateLimited):  # the lookup bucket: the whole request refused
+            response.status_code = limited.status_code
+            response.headers.update(limited.response_headers())
+        elif media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
             response.status_code = 400
         return response
 
@@ -207,6 +220,15 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
         return response
 
 
+async def _audited(context: Context) -> None:
+    """Appends what the request disclosed or changed to the access audit, in one write, before
+    the answer leaves: an answer whose audit could not be written is not given."""
+    try:
+        await context.services.audit.flush(context.audit, context.caller, request_id.get())
+    except PyMongoError as exc:
+        raise StoreUnavailable(f"the access audit cannot be written: {exc}") from exc
+
+
 async def _bounded(request: Request, settings: Settings) -> None:
     """Refuses a body or a query string over ``C360_GRAPHQL_MAX_BODY_BYTES`` before it is read
     whole; the body read stays with the request for Strawberry to parse."""
@@ -250,7 +272,11 @@ def _error(
     media: str,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    extensions: dict[str, object] = {"code": code}
+    if "Retry-After" in (headers or {}):
+        extensions["retryAfter"] = int((headers or {})["Retry-After"])
+    body = {"errors": [{"message": message, "extensions": extensions}]}
+    count_graphql_error(code)
     return Response(
         json.dumps(body),
         status_code=status,

@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
+from c360.api.graphql.audit import AuditLogQuery
 from c360.api.graphql.contact import ContactMutation, ContactQuery
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import Mutation
@@ -21,6 +22,7 @@ from c360.api.graphql.limits import (
     QueryCostLimiter,
     ShapeLimiter,
 )
+from c360.api.graphql.operations import LookupLimiter, OperationAudit, OperationMetrics
 from c360.api.graphql.scalars import PURPOSE_SCALAR, Purpose
 from c360.api.graphql.types import (
     TIMELINE_TYPES,
@@ -33,6 +35,8 @@ from c360.api.graphql.types import (
     ProfileEdge,
     ProfileResult,
 )
+from c360.audit.service import Action
+from c360.auth.service import Permission
 from c360.errors import C360Error, InvalidInput, NotFound
 from c360.profiles.service import ProfileNotFound
 
@@ -68,22 +72,37 @@ class Query:
         value: str,
         source: str | None = None,
     ) -> ProfileResult:
+        asked = f"{type.value}:{source}:{value}" if source else f"{type.value}:{value}"
         try:
             doc = await info.context.services.profiles.by_identifier(type, value, source)
         except C360Error as exc:
+            info.context.audit.add(Action.LOOKUP, "profileByIdentifier", detail=asked)
             return _as_error(exc)
+        info.context.audit.add(Action.LOOKUP, "profileByIdentifier", [doc["_id"]], detail=asked)
         return Profile.from_doc(doc)
 
     @strawberry.field(
         description=(
             "Profiles by a name, e-mail or phone number, or their beginning: 'ana gar', "
-            "'ana@exa', '+34 611', '611 22' (national numbers read in the default region)."
+            "'ana@exa', '+34 611', '611 22' (national numbers read in the default region). "
+            "Keys that read contact points masked (marketing) find e-mail addresses and phone "
+            "numbers whole only; names by their beginning for every role."
         )
     )
     async def search_profiles(
         self, info: Info[Context, None], text: str, first: int = 20, after: str | None = None
     ) -> ProfileConnection:
-        page = await info.context.services.profiles.search(text, first=first, after=after)
+        caller = info.context.caller
+        masked = caller is None or not caller.may(Permission.CONTACT_POINTS)
+        try:
+            page = await info.context.services.profiles.search(
+                text, first=first, after=after, whole_contact_points=masked
+            )
+        except C360Error:
+            info.context.audit.add(Action.LOOKUP, "searchProfiles", detail=text)
+            raise
+        found = [doc["_id"] for doc in page.profiles] or [None]
+        info.context.audit.add(Action.LOOKUP, "searchProfiles", found, detail=text)
         edges = [
             ProfileEdge(cursor=doc["_id"], node=Profile.from_doc(doc)) for doc in page.profiles
         ]
@@ -135,11 +154,19 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     return _Schema(
-        query=merge_types("Query", (Query, ContactQuery, KeyQuery)),
+        query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery)),
         mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
         # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.
-        extensions=[OneOperation, *limits, ErrorCodes, CachedDocuments],
+        extensions=[
+            OperationMetrics,
+            OneOperation,
+            *limits,
+            LookupLimiter,
+            OperationAudit,
+            ErrorCodes,
+            CachedDocuments,
+        ],
         config=StrawberryConfig(scalar_map={Purpose: PURPOSE_SCALAR}),
     )
 

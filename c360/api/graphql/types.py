@@ -116,14 +116,16 @@ class Identifier:
     value: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS)])
     source: str | None
     first_seen_at: dt.datetime | None
+    profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
     @classmethod
-    def from_doc(cls, doc: Document) -> Identifier:
+    def from_doc(cls, doc: Document, profile_id: str | None = None) -> Identifier:
         return cls(
             type=IdentifierType(doc["type"]),
             value=doc["value"],
             source=doc.get("source"),
             first_seen_at=doc.get("created_at"),
+            profile_id=profile_id or doc.get("profile_id"),
         )
 
 
@@ -139,6 +141,7 @@ class PostalAddress:
         default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_postal_code)]
     )
     country: str
+    profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
 
 @strawberry.type
@@ -171,6 +174,7 @@ class TimelineItem:
     occurred_at: dt.datetime
     revision: dt.datetime
     identifiers: list[Identifier]
+    profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
 
 @strawberry.type
@@ -386,6 +390,7 @@ def _preference_change(base: dict[str, Any], data: dict[str, Any]) -> Preference
 
 
 def _envelope(doc: Document) -> dict[str, Any]:
+    profile_id = doc.get("profile_id")
     return {
         "id": strawberry.ID(doc["_id"]),
         "kind": RecordKind(doc["kind"]),
@@ -393,7 +398,8 @@ def _envelope(doc: Document) -> dict[str, Any]:
         "external_id": doc["external_id"],
         "occurred_at": doc["occurred_at"],
         "revision": doc["revision"],
-        "identifiers": [Identifier.from_doc(i) for i in doc.get("identifiers", [])],
+        "identifiers": [Identifier.from_doc(i, profile_id) for i in doc.get("identifiers", [])],
+        "profile_id": profile_id,
     }
 
 
@@ -413,7 +419,9 @@ def timeline_item(doc: Document) -> TimelineItem:
     base = _envelope(doc)
     match base["kind"]:
         case RecordKind.PERSON:
-            addresses = [PostalAddress(**a) for a in data.pop("addresses", [])]
+            addresses = [
+                PostalAddress(**a, profile_id=base["profile_id"]) for a in data.pop("addresses", [])
+            ]
             birth_date = data.pop("birth_date", None)
             return PersonRecord(
                 **base,
@@ -588,9 +596,9 @@ class ProfileAddress:
     last_seen_at: dt.datetime
 
     @classmethod
-    def from_seen(cls, seen: SeenAddress) -> ProfileAddress:
+    def from_seen(cls, seen: SeenAddress, profile_id: str) -> ProfileAddress:
         return cls(
-            address=PostalAddress(**seen.address),
+            address=PostalAddress(**seen.address, profile_id=profile_id),
             sources=seen.sources,
             first_seen_at=seen.first_seen,
             last_seen_at=seen.last_seen,
@@ -613,10 +621,12 @@ class Consent:
     pending_since: dt.datetime | None = strawberry.field(
         description="A double opt-in was sent and is not confirmed yet."
     )
+    profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
     @classmethod
-    def from_state(cls, state: ConsentState) -> Consent:
+    def from_state(cls, state: ConsentState, profile_id: str) -> Consent:
         return cls(
+            profile_id=profile_id,
             channel=ContactChannel(state.channel),
             contact_point=state.contact_point,
             purpose=state.purpose,
@@ -648,9 +658,15 @@ class Profile:
             last_seen_at=from_epoch_ms(doc.get("last_seen_ms")),
         )
 
+    @property
+    def profile_id(self) -> str:
+        """Whose the fields are, for the access audit."""
+        return str(self.id)
+
     @strawberry.field(description="Every identifier linked to this profile.")
     async def identifiers(self, info: Info[Context, None]) -> list[Identifier]:
-        return [Identifier.from_doc(d) for d in await info.context.identifiers.load(self.id)]
+        docs = await info.context.identifiers.load(self.id)
+        return [Identifier.from_doc(d, self.id) for d in docs]
 
     @strawberry.field(
         description="E-mail addresses, normalised.",
@@ -683,14 +699,15 @@ class Profile:
     @strawberry.field(description="Every postal address seen, most recently seen first.")
     async def addresses(self, info: Info[Context, None]) -> list[ProfileAddress]:
         traits = await info.context.traits.load(self.id)
-        return [ProfileAddress.from_seen(a) for a in traits.addresses]
+        return [ProfileAddress.from_seen(a, self.id) for a in traits.addresses]
 
     @strawberry.field(
         description="Effective consent per channel, contact point and purpose; merging never "
         "widens it (an opt-out stands unless a newer opt-in for the same point and purpose)."
     )
     async def consents(self, info: Info[Context, None]) -> list[Consent]:
-        return [Consent.from_state(s) for s in await info.context.consents.load(self.id)]
+        states = await info.context.consents.load(self.id)
+        return [Consent.from_state(s, self.id) for s in states]
 
     @strawberry.field(
         description="The channel to use for a purpose (default: service) now: the top of "

@@ -1,0 +1,100 @@
+"""GraphQL for the access audit (admin): who read, looked up, exported or changed what."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from strawberry.types import Info
+
+from c360.api.graphql.access import Requires
+from c360.api.graphql.context import Context
+from c360.api.graphql.types import PageInfo
+from c360.audit.repository import AuditQuery
+from c360.audit.service import Action
+from c360.auth.service import Permission
+from c360.store import Document
+
+strawberry.enum(Action, name="AuditAction")
+
+
+@strawberry.type(description="One request's access to one profile (or to none), as audited.")
+class AuditEntry:
+    id: strawberry.ID = strawberry.field(description="Also the cursor of its edge.")
+    at: dt.datetime
+    key_id: str
+    key_name: str
+    role: str
+    action: Action
+    operation: str = strawberry.field(
+        description="The GraphQL operation (`query AgentView`) or the REST route."
+    )
+    what: list[str] = strawberry.field(
+        description="The fields read in full (`Profile.emails`), the lookup or mutation field, "
+        "or the export's columns."
+    )
+    detail: str | None = strawberry.field(
+        description="What was searched for, or a mutation's arguments (tokens withheld)."
+    )
+    profile_id: strawberry.ID | None
+    request_id: str | None = strawberry.field(description="The request's X-Request-ID.")
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> AuditEntry:
+        profile_id = doc.get("profile_id")
+        return cls(
+            id=strawberry.ID(doc["seq"]),
+            at=doc["at"],
+            key_id=doc["key_id"],
+            key_name=doc["key_name"],
+            role=doc["role"],
+            action=Action(doc["action"]),
+            operation=doc.get("operation", ""),
+            what=list(doc.get("what", [])),
+            detail=doc.get("detail"),
+            profile_id=None if profile_id is None else strawberry.ID(profile_id),
+            request_id=doc.get("request_id"),
+        )
+
+
+@strawberry.type
+class AuditEdge:
+    cursor: str
+    node: AuditEntry
+
+
+@strawberry.type(description="Audit entries, newest first.")
+class AuditConnection:
+    edges: list[AuditEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class AuditLogQuery:
+    @strawberry.field(
+        description="The access audit, newest first (admin): reads of unmasked contact points "
+        "and case text, lookups, exports and mutations, by key, role, profile and time. "
+        "`since` and `until` are inclusive.",
+        extensions=[Requires(Permission.READ_AUDIT)],
+    )
+    async def audit_log(
+        self,
+        info: Info[Context, None],
+        profile_id: strawberry.ID | None = None,
+        key_id: str | None = None,
+        action: Action | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        first: int = 50,
+        after: str | None = None,
+    ) -> AuditConnection | None:
+        query = AuditQuery(
+            profile_id=None if profile_id is None else str(profile_id),
+            key_id=key_id,
+            action=None if action is None else action.value,
+            since=since,
+            until=until,
+        )
+        page = await info.context.services.audit.page(query, first=first, after=after)
+        edges = [AuditEdge(cursor=d["seq"], node=AuditEntry.from_doc(d)) for d in page.entries]
+        return AuditConnection(edges=edges, page_info=PageInfo.after(edges, page.has_next_page))

@@ -1,0 +1,58 @@
+"""``GET /metrics``: the process's Prometheus metrics, in the text exposition format.
+
+Open to this machine (a request from a loopback address that no proxy relayed: no
+``Forwarded`` or ``X-Forwarded-For`` header), since a sidecar or node agent scrapes there.
+From anywhere else it needs ``Authorization: Bearer`` with ``C360_METRICS_TOKEN`` (what a
+Prometheus server's ``authorization`` setting sends) or an admin API key; else 401 or 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from c360.api.auth import authenticate
+from c360.auth.service import Permission
+from c360.observability.metrics import CONTENT_TYPE, scrape
+from c360.settings import Settings
+
+router = APIRouter(tags=["operations"])
+
+
+def from_this_machine(request: Request) -> bool:
+    if "forwarded" in request.headers or "x-forwarded-for" in request.headers:
+        return False
+    host = request.client.host if request.client else None
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _has_token(request: Request, settings: Settings) -> bool:
+    token = settings.metrics_token
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return (
+        token is not None
+        and scheme.lower() == "bearer"
+        and hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode())
+    )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of this process",
+    description="Open from loopback; otherwise `Authorization: Bearer` with "
+    "C360_METRICS_TOKEN or an admin API key.",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE: {}}}},
+)
+async def metrics(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    if not from_this_machine(request) and not _has_token(request, settings):
+        await authenticate(request, Permission.METRICS)
+    body = await scrape(request.app.state.store, request.app.state.services)
+    return Response(body, media_type=CONTENT_TYPE)
