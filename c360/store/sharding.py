@@ -175,6 +175,18 @@ SHARDING: dict[str, Placement] = {
     ),
     "connector_state": Placement(key=None, why="One cursor per pull connector."),
     "api_keys": Placement(key=None, why="A handful of keys, read by id."),
+    "rate_limits": Placement(
+        key=None, why="One small document per API key and bucket, updated by id on each request."
+    ),
+    "audit_log": Placement(
+        key=None,
+        why=(
+            "Appended once per request that reads contact points or case text, read by admins "
+            "by profile, key or sequence and pruned by age: no hot read, and one key would not "
+            "serve those three. MongoDB 8's moveCollection can give it a shard of its own when "
+            "it grows."
+        ),
+    ),
 }
 
 
