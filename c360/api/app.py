@@ -9,14 +9,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from c360 import __version__
 from c360.api.contact import router as contact_router
 from c360.api.graphql.context import get_context
-from c360.api.graphql.http import GraphQLEndpoint, status_name
+from c360.api.graphql.http import PATH as GRAPHQL_PATH
+from c360.api.graphql.http import GraphQLEndpoint, refusal, status_name
 from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
 from c360.api.ingest import router as ingest_router
@@ -83,7 +84,7 @@ def create_app(
             graphql_ide="graphiql",
             subscription_protocols=(),  # no subscriptions; websockets are refused
         ),
-        prefix="/graphql",
+        prefix=GRAPHQL_PATH,
     )
     return app
 
@@ -101,12 +102,15 @@ async def _render_validation_error(request: Request, exc: RequestValidationError
     return JSONResponse({"error": "InvalidInput", "detail": detail}, status_code=422)
 
 
-async def _render_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """Framework errors (unknown path, wrong method) in the same shape as ours. A 405 lists
-    every method of the path: Starlette names only those of the first route that matched it."""
+async def _render_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Framework errors (unknown path, wrong method) in the same shape as ours (GraphQL's at
+    ``/graphql``). A 405 lists every method of the path: Starlette names only those of the
+    first route that matched it."""
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_methods_of(request))
+    if request.url.path == GRAPHQL_PATH:
+        return refusal(request, exc.status_code, exc.detail, headers)
     return JSONResponse(
         {"error": status_name(exc.status_code), "detail": exc.detail},
         status_code=exc.status_code,

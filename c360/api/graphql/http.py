@@ -45,6 +45,7 @@ from c360.auth.service import Permission
 from c360.errors import C360Error
 from c360.settings import Settings
 
+PATH = "/graphql"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 MEDIA_TYPES = (GRAPHQL_RESPONSE, JSON)  # in order of preference when the client has none
@@ -241,6 +242,15 @@ def _check_values(variables: Mapping[str, object] | None, limit: int) -> None:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
                 raise HTTPException(400, "the variables hold a lone surrogate") from exc
+
+
+def refusal(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An error of the endpoint that the framework answers before it runs (another method
+    than GET or POST), as a GraphQL response like every other error of the endpoint."""
+    media = negotiate(request.headers.get("accept")) or GRAPHQL_RESPONSE
+    return _error(status, status_name(status), message, media, headers)
 
 
 def _error(
