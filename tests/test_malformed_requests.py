@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from c360.contact.service import ASKABLE_PATTERN, ASKABLE_YEARS
 from c360.settings import Settings
 from tests import factories as f
+from tests.garbage import call
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 TYPENAME = {"query": "{ __typename }"}
-MAX_BODY = 4096
+MAX_BODY = 8192
 MAX_VALUES = 50
 
 
@@ -121,6 +125,26 @@ class TestJsonShapes:
         response = await post(client, body, "application/json")
         assert "must be a JSON object" in graphql_error(response, 400, "BadRequest")
         await still_answers(client)
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b'{"query": "{ __typename }", "variables": {"n": ' + b"9" * 4301 + b"}}",
+            b'{"query": ' + b"1" * 4400 + b"}",
+        ],
+    )
+    async def test_a_number_past_the_parsers_digits_is_400(
+        self, client: httpx.AsyncClient, body: bytes
+    ) -> None:
+        response = await post(client, body, "application/json")
+        assert "over 4,300 digits" in graphql_error(response, 400, "BadRequest")
+        await still_answers(client)
+
+    async def test_a_url_parameter_with_such_a_number_is_400(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/graphql", params={**TYPENAME, "variables": "9" * 4301})
+        assert "over 4,300 digits" in graphql_error(response, 400, "BadRequest")
 
     async def test_a_batch_is_refused(self, client: httpx.AsyncClient) -> None:
         response = await post(client, b"[]", "application/json")
@@ -240,11 +264,56 @@ class TestMethodNotAllowed:
         assert response.json() == {"error": "MethodNotAllowed", "detail": "Method Not Allowed"}
         assert response.headers["allow"] == "GET, POST"
 
+    async def test_a_query_string_of_any_bytes_is_answered(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        # Starlette's request.url decodes the query string as UTF-8: this was a 500.
+        key = [(b"authorization", client.headers["authorization"].encode())]
+        answer = await call(app, "PUT", b"/graphql", query=b"q=\xed\xa0", headers=key)
+        assert answer.status == 405
+        assert answer.header("allow") == "GET, POST"
+        assert json.loads(answer.body)["errors"][0]["extensions"]["code"] == "MethodNotAllowed"
+        query = b"query=%7B__typename%7D&x=\xff"
+        answer = await call(app, "GET", b"/graphql", query=query, headers=key)
+        assert json.loads(answer.body) == {"data": {"__typename": "Query"}}
+
     async def test_a_rest_endpoint_lists_its_one_method(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/ingest/canonical")
         assert response.status_code == 405
         assert response.headers["allow"] == "POST"
         assert response.json()["error"] == "MethodNotAllowed"
+
+
+class TestInstants:
+    """A decision asked for an instant the calendar arithmetic around it cannot reach."""
+
+    @pytest.mark.parametrize(
+        "at", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59Z", "1899-12-31T23:59:59Z"]
+    )
+    async def test_the_export_refuses_it(
+        self, marketing_client: httpx.AsyncClient, at: str
+    ) -> None:
+        params = {"channel": "email", "purpose": "marketing", "at": at}
+        response = await marketing_client.get("/audiences/export", params=params)
+        assert response.status_code == 422
+        assert response.json() == {
+            "error": "InvalidInput",
+            "detail": f"{at.replace('Z', '+00:00')} is not in the years 1900 to 8999",
+        }
+
+    def test_the_documented_pattern_takes_the_same_years(self) -> None:
+        first, end = ASKABLE_YEARS
+        for year in range(1000, 10_000):
+            matches = re.match(ASKABLE_PATTERN, f"{year:04d}-01-01T00:00:00Z") is not None
+            assert matches == (first <= year < end), year
+
+    async def test_a_decision_refuses_it(self, marketing_client: httpx.AsyncClient) -> None:
+        query = """{ contactDecision(profileId: "000000000000000000000000", channel: EMAIL,
+            purpose: "marketing", at: "9999-12-31T23:59:59Z") {
+            __typename ... on Error { code message } } }"""
+        data = await f.gql(marketing_client, query)
+        assert data["contactDecision"]["code"] == "InvalidInput"
+        assert "not in the years 1900 to 8999" in data["contactDecision"]["message"]
 
 
 def _cursor(key: str) -> str:

@@ -109,7 +109,9 @@ async def _render_http_error(request: Request, exc: StarletteHTTPException) -> R
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_methods_of(request))
-    if request.url.path == GRAPHQL_PATH:
+    # The scope's path, not request.url: building the URL decodes the query string as UTF-8,
+    # and a client may send any bytes there.
+    if request.scope["path"] == GRAPHQL_PATH:
         return refusal(request, exc.status_code, exc.detail, headers)
     return JSONResponse(
         {"error": status_name(exc.status_code), "detail": exc.detail},

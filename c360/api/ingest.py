@@ -33,9 +33,12 @@ class UnknownConnector(NotFound):
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused as soon as it grows past ``limit`` bytes (never buffered whole)."""
+    """The raw body, refused as soon as it grows past ``limit`` bytes (never buffered whole).
+    A declared length over the limit is refused before reading; one that is no number (the
+    HTTP server refuses those first) counts for nothing: what arrives is counted."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    # isdigit alone takes '²', which int() refuses.
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():

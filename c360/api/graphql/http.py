@@ -9,7 +9,7 @@
 - Queries over GET, mutations over POST only (``405``, ``Allow: POST``); other methods are
   ``405`` with ``Allow: GET, POST``. A POST body must be ``application/json`` in UTF-8
   (``415`` for another type or charset), a JSON object (``400`` for invalid UTF-8, JSON nested
-  past the parser, or a JSON array, string, number or null), at most
+  past the parser, a number past its digits, or a JSON array, string, number or null), at most
   ``C360_GRAPHQL_MAX_BODY_BYTES`` (``413``; a longer GET query string is ``414``); its
   variables hold at most ``C360_GRAPHQL_MAX_VARIABLE_VALUES`` values and no lone surrogate
   (``\ud800``, which no store or encoder takes) — else ``400``.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import ClassVar
@@ -139,7 +140,7 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from the assets the package ships, not from a CDN."""
-        return graphiql_page(request.url.path)
+        return graphiql_page(request.scope["path"])  # request.url: UTF-8 query strings only
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -172,6 +173,11 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             value = json.loads(text)
         except RecursionError:
             raise HTTPException(400, "the JSON is nested too deeply") from None
+        except json.JSONDecodeError:
+            raise  # Strawberry answers it: "Unable to parse request body as JSON"
+        except ValueError:  # the one other: an integer past int()'s limit on digits
+            limit = sys.get_int_max_str_digits()
+            raise HTTPException(400, f"the JSON holds a number over {limit:,} digits") from None
         if isinstance(data, bytes) and not isinstance(value, dict | list):  # lists: batches
             raise HTTPException(400, "a POST body must be a JSON object")
         return value
