@@ -338,16 +338,7 @@ SHOPIFY_ORDER = _fixture("shopify", "order_webhook.json")
 SHOPIFY_REFUNDS = _fixture("shopify", "refunds.json")
 ZENDESK_PAGE = _fixture("zendesk", "page1.json")
 SEGMENT_BATCH = _fixture("segment", "batch.json")
-SITE_EVENT = {
-    "kind": "site_event",
-    "source": "web",
-    "external_id": "e-1",
-    "occurred_at": "2024-05-01T10:00:00Z",
-    "identifiers": [f.email("ana@example.com")],
-    "event_type": "track",
-    "name": "Viewed",
-    "properties": {"sku": "S-1", "price": 12.5, "tags": ["a"], "nested": {"n": 1}},
-}
+SITE_EVENT = f.site_event(properties={"sku": "S-1", "tags": ["a"], "nested": {"n": 1.5}})
 RECORDS = [f.order(), f.person(), f.survey(), f.service_case(), SITE_EVENT]
 
 vendor_bodies = st.one_of(

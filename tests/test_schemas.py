@@ -27,7 +27,17 @@ from schemas import (
 )
 from schemas.common import MAX_JSON_DEPTH
 from schemas.export import JSON_SCHEMA_DIR, build_json_schemas, render
-from tests.factories import Record, email, external, order, person, phone, service_case, survey
+from tests.factories import (
+    Record,
+    email,
+    external,
+    order,
+    person,
+    phone,
+    service_case,
+    site_event,
+    survey,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GRAPHQL_SDL_PATH = REPO_ROOT / "schemas" / "schema.graphql"
@@ -509,19 +519,6 @@ class TestTimestamps:
         assert record.occurred_at == ahead
 
 
-def site_event(properties: Any) -> Record:
-    return {
-        "kind": "site_event",
-        "source": "web",
-        "external_id": "E-1",
-        "occurred_at": "2024-05-01T10:00:00Z",
-        "identifiers": [email("ana@example.com")],
-        "event_type": "track",
-        "name": "Product Viewed",
-        "properties": properties,
-    }
-
-
 class TestEventProperties:
     """Free-form JSON, kept as the store can hold it: plain JSON numbers, 64-bit integers."""
 
@@ -529,14 +526,14 @@ class TestEventProperties:
         # The JSON readers give Decimals, which the store cannot encode.
         properties = {"price": Decimal("12.50"), "count": Decimal("3"), "big": Decimal("1e400")}
 
-        record = parse_record(site_event(properties))
+        record = parse_record(site_event(properties=properties))
 
         assert record.model_dump()["properties"] == {"price": 12.5, "count": 3, "big": None}
 
     def test_integers_past_64_bits_become_floats_and_nan_null(self) -> None:
         properties = {"n": 2**70, "nested": [{"x": float("nan")}, float("inf")], "ok": 2**63 - 1}
 
-        record = parse_record(site_event(properties))
+        record = parse_record(site_event(properties=properties))
 
         assert record.model_dump()["properties"] == {
             "n": float(2**70),
@@ -545,12 +542,12 @@ class TestEventProperties:
         }
 
     def test_dotted_and_dollar_keys_are_kept(self) -> None:
-        record = parse_record(site_event({"$browser": "Firefox", "a.b": 1}))
+        record = parse_record(site_event(properties={"$browser": "Firefox", "a.b": 1}))
 
         assert record.model_dump()["properties"] == {"$browser": "Firefox", "a.b": 1}
 
     def test_a_key_with_a_nul_character_is_rejected(self) -> None:
-        assert rejection(site_event({"a": {"b\x00": 1}})) == (
+        assert rejection(site_event(properties={"a": {"b\x00": 1}})) == (
             "properties: a key holds a NUL character"
         )
 
@@ -558,9 +555,11 @@ class TestEventProperties:
         deep: Any = 1
         for _ in range(MAX_JSON_DEPTH):
             deep = {"a": deep}
-        assert isinstance(parse_record(site_event(deep)).model_dump()["properties"], dict)
+        assert isinstance(
+            parse_record(site_event(properties=deep)).model_dump()["properties"], dict
+        )
 
-        message = rejection(site_event({"a": deep}))
+        message = rejection(site_event(properties={"a": deep}))
 
         assert message == f"properties: nested deeper than {MAX_JSON_DEPTH} levels"
 
