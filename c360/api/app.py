@@ -21,6 +21,7 @@ from c360.api.graphql.http import GraphQLEndpoint, refusal, status_name
 from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
 from c360.api.ingest import router as ingest_router
+from c360.api.openapi import document
 from c360.api.pages import OPENAPI_URL, mount_pages
 from c360.auth.service import Role
 from c360.demo import issue_demo_keys, load_demo_data
@@ -60,7 +61,7 @@ def create_app(
     app = FastAPI(
         title="c360",
         version=__version__,
-        description="Customer 360 and contact-preference API.",
+        description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url=OPENAPI_URL,
         docs_url=None,  # served by mount_pages, from assets shipped with the package
@@ -85,8 +86,23 @@ def create_app(
             subscription_protocols=(),  # no subscriptions; websockets are refused
         ),
         prefix=GRAPHQL_PATH,
+        include_in_schema=False,  # GraphQL describes itself: introspection, schema.graphql
     )
+    document(app, settings.contact_purposes, DESCRIPTION)
     return app
+
+
+DESCRIPTION = """\
+Customer 360 and contact-preference API: the REST endpoints (health, push ingestion, signed
+webhooks, the customer's unsubscribe and confirmation links, audience exports).
+
+Profiles, decisions and everything else are read over **GraphQL at `/graphql`** (GraphiQL in a
+browser), described by its own schema (introspection, or `schemas/schema.graphql`) and served as
+the GraphQL-over-HTTP specification asks.
+
+Errors are `{"error": "ClassName", "detail": "…"}` with a 4xx status; the link endpoints answer
+people with HTML pages. A method a path does not take is `405` with `Allow` listing those it
+does."""
 
 
 async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
