@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit schemas bench bench-api bench-contact clean
+.PHONY: run test lint typecheck unit conformance schemas bench bench-api bench-contact clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/pytest
+
+## The public conformance tools against a served demo: graphql-http's audit, schemathesis.
+conformance: $(STAMP)
+	$(BIN)/python tools/conformance.py
 
 ## Regenerate schemas/json/*.json and schemas/schema.graphql after changing a contract.
 schemas: $(STAMP)

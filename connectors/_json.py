@@ -18,7 +18,16 @@ from typing import Any, BinaryIO
 import ijson
 from pydantic import ValidationError
 
-from connectors.base import Ignore, Ignored, ItemError, Parsed, ParseResult, Rejected
+from connectors.base import (
+    Ignore,
+    Ignored,
+    ItemError,
+    Parsed,
+    ParseResult,
+    Rejected,
+    encodable,
+    storable,
+)
 from schemas import CanonicalRecord, describe_errors
 
 
@@ -82,6 +91,31 @@ def build_results(
 
 
 def json_items(
+    stream: BinaryIO, wrappers: Sequence[str] = (), inherit: Sequence[str] = ()
+) -> Iterator[JsonItem]:
+    """Every item of the stream, in order (see :func:`_items`); an item holding a lone
+    surrogate (``"\\ud800"`` with no pair: valid JSON, but no UTF-8 text) is an error, since
+    nothing made of it could be stored."""
+    for item in _items(stream, wrappers, inherit):
+        if item.error is None and _lone_surrogate(item):
+            yield JsonItem(item.position, storable(item.raw), error=LONE_SURROGATE)
+        else:
+            yield item
+
+
+LONE_SURROGATE = "a string holds a lone surrogate (a \\u escape of half a pair), which is no text"
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(item: JsonItem) -> bool:
+    """An item's raw text is its line as read (escapes as written) or its value written out
+    (surrogates as characters): either shows one, and only an escape needs the value read."""
+    if not encodable(item.raw):
+        return True
+    return bool(_SURROGATE_ESCAPE.search(item.raw)) and not encodable(dumps(item.value))
+
+
+def _items(
     stream: BinaryIO, wrappers: Sequence[str] = (), inherit: Sequence[str] = ()
 ) -> Iterator[JsonItem]:
     """Every item of the stream, in order.

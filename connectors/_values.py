@@ -57,7 +57,10 @@ def utc_timestamp(
         if assume_zone is None:
             raise ValueError(f"timestamp {text!r} has no time zone")
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(assume_zone))
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"timestamp {text!r} is outside years 1 to 9999 in UTC") from None
 
 
 def stable_id(*parts: object) -> str:

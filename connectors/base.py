@@ -31,7 +31,24 @@ class ItemError:
     @classmethod
     def of(cls, position: str, raw: str | bytes, reason: str) -> ItemError:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        return cls(position=position, raw=text[:MAX_RAW_CHARS], reason=reason)
+        return cls(position=position, raw=storable(text[:MAX_RAW_CHARS]), reason=storable(reason))
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form: no lone surrogate (a JSON ``\\ud800`` escape without
+    its pair decodes to one), which no store, log or JSON answer can carry."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def storable(text: str) -> str:
+    """``text``, its lone surrogates written as the escapes they came from (``\\ud800``)."""
+    return text if encodable(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

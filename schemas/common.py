@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import zoneinfo
-from typing import Annotated
+from decimal import Decimal
+from typing import Annotated, Any
 
 import pycountry
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _to_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        when = value.isoformat()
+        raise ValueError(f"timestamp {when} is outside years 1 to 9999 in UTC") from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
@@ -80,6 +86,70 @@ SOURCE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 """A source system's name: lower-case letters, digits, ``_``, ``.`` and ``-``."""
 
 
+INT64 = 2**63
+"""Integers the store holds are 64-bit: -INT64 ≤ n < INT64."""
+
+
+def json_safe(value: Any) -> Any:
+    """Plain JSON values that the store can hold, as a JavaScript ``JSON.stringify`` sees them.
+
+    Decimals from a parser become ints when whole and within 64 bits, else floats; ints past
+    64 bits become floats; ``NaN`` and infinities, which JSON cannot express, become ``None``.
+    """
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return None
+        if value == value.to_integral_value() and value.adjusted() < 19:
+            value = int(value)
+        else:
+            number = float(value)
+            return number if math.isfinite(number) else None
+    if isinstance(value, int):
+        if -INT64 <= value < INT64:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+MAX_JSON_DEPTH = 32
+"""Levels a free-form JSON value (an event's properties) may nest: MongoDB keeps documents
+up to 100 levels deep, and the record around it takes a few."""
+
+
+def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
+    """Free-form JSON as the store keeps it (:func:`json_safe`), refused when it nests past
+    :data:`MAX_JSON_DEPTH` or has a key with a NUL character (BSON ends keys with one)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(item, dict):
+                if any("\x00" in str(key) for key in item):
+                    raise ValueError("a key holds a NUL character")
+                pending.extend((v, depth + 1) for v in item.values())
+            else:
+                pending.extend((v, depth + 1) for v in item)
+    safe: dict[str, Any] = json_safe(value)
+    return safe
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
+"""A free-form JSON object (an event's properties) the store can hold."""
+
+
 class Contract(BaseModel):
     """Base of every canonical model: strict about unknown fields, whitespace-trimmed strings."""
 
@@ -90,6 +160,9 @@ class Money(Contract):
     """An amount in integer minor units (cents) of an ISO 4217 currency. Never a float."""
 
     amount: int = Field(
-        strict=True, ge=0, description="Amount in minor units, e.g. 1999 for 19.99."
+        strict=True,
+        ge=0,
+        lt=INT64,  # what the store holds
+        description="Amount in minor units, e.g. 1999 for 19.99.",
     )
     currency: CurrencyCode

@@ -26,6 +26,7 @@ from schemas.common import (
     Contract,
     Count,
     CountryCode,
+    JsonObject,
     LanguageTag,
     Money,
     NonEmptyStr,
@@ -139,7 +140,7 @@ class SiteEvent(IdentifiedRecord):
     url: str | None = Field(default=None, max_length=4000)
     referrer: str | None = Field(default=None, max_length=4000)
     user_agent: str | None = Field(default=None, max_length=1000)
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: JsonObject = Field(default_factory=dict)
 
 
 # --- Transactions and returns ---------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import settings as hypothesis_settings
 
 from c360.api.app import create_app
 from c360.auth.service import Role
@@ -19,6 +20,17 @@ from c360.settings import Settings
 from c360.store import Store
 from c360.store.embedded import EmbeddedServer
 from tests import factories as f
+
+# Property tests: the same examples every run (CI does not flake on a new find), no example
+# database in the work tree, no per-example deadline (the store's latency is not under test).
+# `pytest --hypothesis-profile=explore` searches with fresh random examples, many more.
+hypothesis_settings.register_profile(
+    "c360", max_examples=150, deadline=None, derandomize=True, database=None
+)
+hypothesis_settings.register_profile(
+    "explore", hypothesis_settings.get_profile("c360"), max_examples=1000, derandomize=False
+)
+hypothesis_settings.load_profile("c360")
 
 
 @pytest.fixture(scope="session")

@@ -98,6 +98,26 @@ def survey(
     }
 
 
+def site_event(
+    *,
+    external_id: str = "E-1",
+    properties: Any = None,
+    identifiers: list[Record] | None = None,
+    **overrides: Any,
+) -> Record:
+    return {
+        "kind": "site_event",
+        "source": "web",
+        "external_id": external_id,
+        "occurred_at": "2024-05-01T10:00:00Z",
+        "identifiers": identifiers if identifiers is not None else [email("ana@example.com")],
+        "event_type": "track",
+        "name": "Product Viewed",
+        "properties": properties if properties is not None else {"sku": "SKU-1", "price": 12.5},
+        **overrides,
+    }
+
+
 def person(
     *,
     external_id: str = "C-1",

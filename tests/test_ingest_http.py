@@ -12,11 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from c360.settings import Settings
 from c360.store import Store
 from tests import factories as f
+from tests.garbage import call
 
 
 @pytest.fixture
@@ -78,6 +80,58 @@ class TestIngestEndpoint:
             "/ingest/canonical", content=body, headers={"content-type": "application/json"}
         )
         assert response.json()["inserted"] == 2
+
+    async def test_event_properties_with_decimals_are_stored(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        # The JSON reader gives Decimals, which the store cannot encode: the batch failed.
+        properties = {"price": 12.5, "views": 2**70, "$browser": "Firefox", "a.b": 1}
+        event = f.site_event(properties=properties)
+        response = await client.post("/ingest/canonical", content=ndjson(event))
+        assert response.status_code == 200, response.text
+        assert response.json()["inserted"] == 1
+        stored = await store.db.records.find_one({"_id": "web:site_event:E-1"})
+        assert stored is not None
+        assert stored["data"]["properties"] == {
+            "price": 12.5,
+            "views": float(2**70),
+            "$browser": "Firefox",
+            "a.b": 1,
+        }
+
+    async def test_an_item_with_a_lone_surrogate_is_rejected_and_kept(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        broken = json.dumps(f.order(external_id="1", order_number="N\ud800")).replace(
+            "\\\\ud800", "\\ud800"
+        )
+        assert "\\ud800" in broken
+        response = await client.post(
+            "/ingest/canonical", content=ndjson(broken, f.order(external_id="2"))
+        )
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert (report["inserted"], report["rejected"]) == (1, 1)
+        assert "lone surrogate" in report["errors"][0]["reason"]
+        letter = await store.db.dead_letters.find_one({})
+        assert letter is not None
+        assert letter["raw"] == broken  # as it came, the escape included
+
+    async def test_a_content_length_that_is_no_ascii_number_is_not_read_as_one(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        # '²'.isdigit() is true and int('²') fails: the declared length counts for nothing.
+        body = ndjson(f.order(external_id="1"))
+        authorization = client.headers["authorization"].encode()
+        answer = await call(
+            app,
+            "POST",
+            b"/ingest/canonical",
+            headers=[(b"authorization", authorization), (b"content-length", "²".encode())],
+            body=body,
+        )
+        assert answer.status == 200, answer.body
+        assert json.loads(answer.body)["inserted"] == 1
 
     async def test_unknown_connector_is_404(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/ingest/nope", content=b"{}")
@@ -156,6 +210,18 @@ class TestShopifyWebhook:
         assert await store.db.records.count_documents({}) == 0
         assert await store.db.dead_letters.count_documents({}) == 0
 
+    @pytest.mark.parametrize("signature", ["é".encode("latin-1"), b"\xff\xfe", "\u00e9".encode()])
+    async def test_a_signature_of_other_characters_is_401(
+        self, client: httpx.AsyncClient, store: Store, signature: bytes
+    ) -> None:
+        # compare_digest refuses non-ASCII strings: this was a 500.
+        body = b'{"id": 1}'
+        headers = {b"x-shopify-topic": b"orders/create", b"x-shopify-hmac-sha256": signature}
+        response = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert response.status_code == 401
+        assert response.json()["error"] == "InvalidSignature"
+        assert await store.db.records.count_documents({}) == 0
+
     async def test_body_changed_after_signing_is_refused(
         self, client: httpx.AsyncClient, store: Store
     ) -> None:
@@ -214,6 +280,17 @@ class TestZendeskWebhook:
         body = (FIXTURES / "zendesk" / "page1.json").read_bytes()
         now = dt.datetime.now(dt.UTC).isoformat()
         response = await self.post(client, body, now, sign(ZENDESK_SECRET, body))  # no timestamp
+        assert response.status_code == 401
+        assert await store.db.records.count_documents({}) == 0
+
+    async def test_a_signature_of_other_characters_is_401(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        headers = {
+            b"x-zendesk-webhook-signature": "s\u00e9".encode("latin-1"),
+            b"x-zendesk-webhook-signature-timestamp": dt.datetime.now(dt.UTC).isoformat().encode(),
+        }
+        response = await client.post("/webhooks/zendesk", content=b"{}", headers=headers)
         assert response.status_code == 401
         assert await store.db.records.count_documents({}) == 0
 

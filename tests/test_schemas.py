@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,19 @@ from schemas import (
     describe_errors,
     parse_record,
 )
+from schemas.common import MAX_JSON_DEPTH
 from schemas.export import JSON_SCHEMA_DIR, build_json_schemas, render
-from tests.factories import Record, email, external, order, person, phone, service_case, survey
+from tests.factories import (
+    Record,
+    email,
+    external,
+    order,
+    person,
+    phone,
+    service_case,
+    site_event,
+    survey,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 GRAPHQL_SDL_PATH = REPO_ROOT / "schemas" / "schema.graphql"
@@ -300,6 +312,19 @@ class TestMoneyAndQuantities:
 
         assert rejection(return_record(items=items)) == "items in USD on a return in EUR"
 
+    @pytest.mark.parametrize("amount", [2**63, 2**64, 10**30])
+    def test_an_amount_past_64_bits_is_rejected(self, amount: int) -> None:
+        # The store holds 64-bit integers; more would fail the whole batch's write.
+        message = rejection(order(total={"amount": amount, "currency": "EUR"}))
+
+        assert "total.amount: Input should be less than 9223372036854775808" in message
+
+    def test_the_largest_64_bit_amount_is_accepted(self) -> None:
+        record = parse_record(order(amount=2**63 - 1, quantity=1))
+
+        assert isinstance(record, Order)
+        assert record.total.amount == 2**63 - 1
+
 
 class TestSurveyScores:
     @pytest.mark.parametrize(
@@ -480,12 +505,63 @@ class TestTimestamps:
         assert message.startswith(f"{field}: timestamp ")
         assert message.endswith(" is in the future")
 
+    @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+01:00", "0001-01-01T00:30:00+00:45"])
+    def test_a_time_before_year_1_in_utc_is_rejected(self, stamp: str) -> None:
+        message = rejection(order(occurred_at=stamp))
+
+        assert message == f"occurred_at: timestamp {stamp} is outside years 1 to 9999 in UTC"
+
     def test_clock_skew_within_a_day_accepted(self) -> None:
         ahead = dt.datetime.now(dt.UTC) + dt.timedelta(hours=12)
 
         record = parse_record(order(occurred_at=iso(ahead)))
 
         assert record.occurred_at == ahead
+
+
+class TestEventProperties:
+    """Free-form JSON, kept as the store can hold it: plain JSON numbers, 64-bit integers."""
+
+    def test_parsed_decimals_become_json_numbers(self) -> None:
+        # The JSON readers give Decimals, which the store cannot encode.
+        properties = {"price": Decimal("12.50"), "count": Decimal("3"), "big": Decimal("1e400")}
+
+        record = parse_record(site_event(properties=properties))
+
+        assert record.model_dump()["properties"] == {"price": 12.5, "count": 3, "big": None}
+
+    def test_integers_past_64_bits_become_floats_and_nan_null(self) -> None:
+        properties = {"n": 2**70, "nested": [{"x": float("nan")}, float("inf")], "ok": 2**63 - 1}
+
+        record = parse_record(site_event(properties=properties))
+
+        assert record.model_dump()["properties"] == {
+            "n": float(2**70),
+            "nested": [{"x": None}, None],
+            "ok": 2**63 - 1,
+        }
+
+    def test_dotted_and_dollar_keys_are_kept(self) -> None:
+        record = parse_record(site_event(properties={"$browser": "Firefox", "a.b": 1}))
+
+        assert record.model_dump()["properties"] == {"$browser": "Firefox", "a.b": 1}
+
+    def test_a_key_with_a_nul_character_is_rejected(self) -> None:
+        assert rejection(site_event(properties={"a": {"b\x00": 1}})) == (
+            "properties: a key holds a NUL character"
+        )
+
+    def test_nesting_past_the_bound_is_rejected(self) -> None:
+        deep: Any = 1
+        for _ in range(MAX_JSON_DEPTH):
+            deep = {"a": deep}
+        assert isinstance(
+            parse_record(site_event(properties=deep)).model_dump()["properties"], dict
+        )
+
+        message = rejection(site_event(properties={"a": deep}))
+
+        assert message == f"properties: nested deeper than {MAX_JSON_DEPTH} levels"
 
 
 class TestRecordIdentity:

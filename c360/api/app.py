@@ -11,18 +11,20 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from c360 import __version__
 from c360.api.contact import router as contact_router
 from c360.api.graphql.context import get_context
-from c360.api.graphql.http import GraphQLEndpoint, status_name
+from c360.api.graphql.http import PATH as GRAPHQL_PATH
+from c360.api.graphql.http import GraphQLEndpoint, refusal, status_name
 from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
 from c360.api.ingest import router as ingest_router
 from c360.api.metrics import router as metrics_router
+from c360.api.openapi import document
 from c360.api.pages import OPENAPI_URL, mount_pages
 from c360.auth.service import Role
 from c360.demo import issue_demo_keys, load_demo_data
@@ -71,7 +73,7 @@ def create_app(
     app = FastAPI(
         title="c360",
         version=__version__,
-        description="Customer 360 and contact-preference API.",
+        description=DESCRIPTION,
         lifespan=lifespan,
         openapi_url=OPENAPI_URL,
         docs_url=None,  # served by mount_pages, from assets shipped with the package
@@ -98,9 +100,24 @@ def create_app(
             graphql_ide="graphiql",
             subscription_protocols=(),  # no subscriptions; websockets are refused
         ),
-        prefix="/graphql",
+        prefix=GRAPHQL_PATH,
+        include_in_schema=False,  # GraphQL describes itself: introspection, schema.graphql
     )
+    document(app, settings.contact_purposes, DESCRIPTION)
     return app
+
+
+DESCRIPTION = """\
+Customer 360 and contact-preference API: the REST endpoints (health, push ingestion, signed
+webhooks, the customer's unsubscribe and confirmation links, audience exports).
+
+Profiles, decisions and everything else are read over **GraphQL at `/graphql`** (GraphiQL in a
+browser), described by its own schema (introspection, or `schemas/schema.graphql`) and served as
+the GraphQL-over-HTTP specification asks.
+
+Errors are `{"error": "ClassName", "detail": "…"}` with a 4xx status; the link endpoints answer
+people with HTML pages. A method a path does not take is `405` with `Allow` listing those it
+does."""
 
 
 async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
@@ -131,12 +148,17 @@ async def _render_validation_error(request: Request, exc: RequestValidationError
     return JSONResponse({"error": "InvalidInput", "detail": detail}, status_code=422)
 
 
-async def _render_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    """Framework errors (unknown path, wrong method) in the same shape as ours. A 405 lists
-    every method of the path: Starlette names only those of the first route that matched it."""
+async def _render_http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """Framework errors (unknown path, wrong method) in the same shape as ours (GraphQL's at
+    ``/graphql``). A 405 lists every method of the path: Starlette names only those of the
+    first route that matched it."""
     headers = dict(getattr(exc, "headers", None) or {})
     if exc.status_code == 405:
         headers["Allow"] = ", ".join(_methods_of(request))
+    # The scope's path, not request.url: building the URL decodes the query string as UTF-8,
+    # and a client may send any bytes there.
+    if request.scope["path"] == GRAPHQL_PATH:
+        return refusal(request, exc.status_code, exc.detail, headers)
     return JSONResponse(
         {"error": status_name(exc.status_code), "detail": exc.detail},
         status_code=exc.status_code,

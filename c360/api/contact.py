@@ -27,11 +27,18 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 
 from c360.api.auth import requires
 from c360.api.ingest import read_body
+from c360.api.openapi import KEYED, answers, pages, raw_body
 from c360.audit.service import Action, AuditService
 from c360.auth.masking import mask_contact_point
 from c360.auth.service import Caller, Permission
 from c360.contact.links import Unsubscribe
-from c360.contact.service import AudienceFilter, ContactService, Member, utc_instant
+from c360.contact.service import (
+    ASKABLE_PATTERN,
+    AudienceFilter,
+    ContactService,
+    Member,
+    utc_instant,
+)
 from c360.errors import C360Error
 from c360.observability.requests import request_id
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
@@ -47,6 +54,35 @@ EXPORT_COLUMNS = (
     "country",
     "time_zone",
     "unsubscribe_url",
+)
+
+
+UNSUBSCRIBE_PAGES = {
+    200: "The page: what the link unsubscribes from, and a button (a GET changes nothing).",
+    400: "The form lacks `List-Unsubscribe=One-Click`; nothing was changed.",
+    403: "The link was tampered with (its signature does not match).",
+    404: "The person is no longer known.",
+    410: "The link expired.",
+}
+CONFIRM_PAGES = {
+    200: "The page: what the link confirms, and a button (a GET changes nothing).",
+    404: "No such confirmation link.",
+    410: "The link was already used, or expired.",
+}
+ONE_CLICK_FORM = {
+    "schema": {
+        "type": "object",
+        "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}},
+        "required": ["List-Unsubscribe"],
+    }
+}
+ONE_CLICK = raw_body(
+    "RFC 8058 one-click: `List-Unsubscribe=One-Click`, as a form (what mail clients send).",
+    {"application/x-www-form-urlencoded": ONE_CLICK_FORM, "multipart/form-data": ONE_CLICK_FORM},
+)
+EXPORT_ROWS = (
+    "One row per member: `profile_id, channel, purpose, contact_point, country, time_zone, "
+    "unsubscribe_url` (NDJSON: an object per line; CSV: a header line, then rows)."
 )
 
 
@@ -84,7 +120,12 @@ def _form(button: str, fields: dict[str, str]) -> str:
     )
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.get(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    summary="The unsubscribe page of a signed link",
+    responses=pages(200, 403, 410, why=UNSUBSCRIBE_PAGES),
+)
 async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     try:
         what = _contact(request).read_link(token, dt.datetime.now(dt.UTC))
@@ -94,7 +135,16 @@ async def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
     return _page("Unsubscribe", f"<p>Stop receiving {_what(what)}?</p>{form}")
 
 
-@router.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.post(
+    "/unsubscribe/{token}",
+    response_class=HTMLResponse,
+    summary="Unsubscribe at once (RFC 8058 one-click)",
+    responses={
+        **pages(200, 400, 403, 404, 410, why=UNSUBSCRIBE_PAGES),
+        **answers(413, why={413: "The form is larger than 4 KiB."}),
+    },
+    openapi_extra=ONE_CLICK,
+)
 async def unsubscribe(request: Request, token: str) -> HTMLResponse:
     """RFC 8058: the body is ``List-Unsubscribe=One-Click``; no redirect, no login."""
     body = await read_body(request, _FORM_LIMIT)
@@ -132,7 +182,12 @@ def _form_fields(content_type: str, body: bytes) -> dict[str, list[str]]:
     return fields
 
 
-@router.get("/consent/confirm/{token}", response_class=HTMLResponse)
+@router.get(
+    "/consent/confirm/{token}",
+    response_class=HTMLResponse,
+    summary="The page of a double opt-in link",
+    responses=pages(200, 404, 410, why=CONFIRM_PAGES),
+)
 async def confirmation_page(request: Request, token: str) -> HTMLResponse:
     try:
         pending = await _contact(request).confirmation(token, dt.datetime.now(dt.UTC))
@@ -145,7 +200,12 @@ async def confirmation_page(request: Request, token: str) -> HTMLResponse:
     return _page("Confirm your subscription", f"<p>Receive {html.escape(what)}?</p>{form}")
 
 
-@router.post("/consent/confirm/{token}", response_class=HTMLResponse)
+@router.post(
+    "/consent/confirm/{token}",
+    response_class=HTMLResponse,
+    summary="Confirm a double opt-in (single use)",
+    responses=pages(200, 404, 410, why={**CONFIRM_PAGES, 200: "Confirmed."}),
+)
 async def confirm(request: Request, token: str) -> HTMLResponse:
     evidence = "confirmation link followed"
     if agent := request.headers.get("user-agent"):
@@ -225,17 +285,54 @@ async def _csv(members: AsyncIterator[Member]) -> AsyncIterator[bytes]:
     yield buffer.getvalue().encode()
 
 
-@router.get("/audiences/export")
+@router.get(
+    "/audiences/export",
+    summary="Everyone the contact policy allows, as a file",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": EXPORT_ROWS,
+            "content": {
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
+            "headers": {
+                "Content-Disposition": {"schema": {"type": "string"}},
+                "X-Audience-At": {
+                    "description": "The instant decided for (ISO 8601).",
+                    "schema": {"type": "string", "format": "date-time"},
+                },
+            },
+        },
+        **answers(
+            *KEYED,
+            422,
+            why={
+                422: "A parameter out of its type, a purpose not configured, or an `at` "
+                "outside the years 1900 to 9000; the detail names it."
+            },
+        ),
+    },
+)
 async def export_audience(
     request: Request,
     caller: Annotated[Caller, Depends(requires(Permission.READ_PROFILES))],
     channel: ContactChannel,
-    purpose: str,
+    purpose: Annotated[str, Query(description="One of the configured contact purposes.")],
     format: Literal["ndjson", "csv"] = "ndjson",
-    at: dt.datetime | None = None,
+    at: Annotated[
+        dt.datetime | None,
+        Query(
+            description="The instant to decide for, with its zone (default: now), in the "
+            "years 1900 to 8999.",
+            json_schema_extra={"pattern": ASKABLE_PATTERN},
+        ),
+    ] = None,
     lifecycle_stage: Annotated[list[LifecycleStage] | None, Query()] = None,
     value_tier: Annotated[list[ValueTier] | None, Query()] = None,
-    country: Annotated[list[str] | None, Query()] = None,
+    country: Annotated[
+        list[str] | None, Query(description="ISO 3166 alpha-2 codes of the contact point.")
+    ] = None,
 ) -> StreamingResponse:
     """Everyone the contact policy allows on ``channel`` for ``purpose`` at ``at`` (default:
     now), with the contact point to use and an unsubscribe link; streamed in constant memory."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from c360.store import Store
 
@@ -14,7 +15,21 @@ router = APIRouter(tags=["health"])
 PING_TIMEOUT_S = 2.0
 
 
-@router.get("/health", summary="Service and store health (503 when the store is unreachable)")
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    store: dict[str, Any] = Field(
+        description="Which store (embedded or MongoDB, database, …) and whether it is reachable."
+    )
+
+
+@router.get(
+    "/health",
+    summary="Service and store health (503 when the store is unreachable)",
+    responses={
+        200: {"model": Health, "description": "Up, and the store answers."},
+        503: {"model": Health, "description": "The store does not answer within 2 s."},
+    },
+)
 async def health(request: Request) -> JSONResponse:
     store: Store = request.app.state.store
     reachable = await store.ping(PING_TIMEOUT_S)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
+from pydantic import BaseModel, Field
 
 from c360.api.auth import requires
+from c360.api.openapi import KEYED, answers, raw_body
 from c360.auth.service import Permission
 from c360.errors import C360Error, NotFound
 from c360.ingest.service import IngestSummary
@@ -33,9 +35,12 @@ class UnknownConnector(NotFound):
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused as soon as it grows past ``limit`` bytes (never buffered whole)."""
+    """The raw body, refused as soon as it grows past ``limit`` bytes (never buffered whole).
+    A declared length over the limit is refused before reading; one that is no number (the
+    HTTP server refuses those first) counts for nothing: what arrives is counted."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    # isdigit alone takes '²', which int() refuses.
+    if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"body of {declared} bytes exceeds the limit of {limit}")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -58,6 +63,64 @@ async def _ingest(request: Request, connector_name: str, body: bytes, origin: st
     return await services.ingest.ingest(connector.name, items, origin=origin, keep_items=True)
 
 
+class RecordOutcome(BaseModel):
+    position: str = Field(description="Where in the body: `line 3`, `item 2`, `lines 4-5`, …")
+    record_id: str
+    outcome: Literal["inserted", "updated", "duplicate"]
+
+
+class ItemProblem(BaseModel):
+    position: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    """What became of a body: read = inserted + updated + duplicates + rejected + ignored."""
+
+    items_read: int = Field(description="Items in the body (an order and its lines are one).")
+    records: int = Field(description="Records those items became, whatever their outcome.")
+    inserted: int
+    updated: int
+    duplicates: int
+    rejected: int = Field(description="Items refused, each dead-lettered with its reason.")
+    ignored: int = Field(description="Items read and deliberately kept nothing of.")
+    items: list[RecordOutcome]
+    errors: list[ItemProblem] = Field(description="Every rejected item.")
+    ignored_items: list[ItemProblem]
+
+
+class IgnoredTopic(BaseModel):
+    """A webhook topic acknowledged and not read."""
+
+    ignored: Literal[True]
+    topic: str | None
+    reason: str
+
+
+# Any body: what cannot be read is a rejected item in the answer, never a refused request.
+JSON_BODY: dict[str, Any] = {"schema": {}}
+TEXT_BODY: dict[str, Any] = {"schema": {}}
+INGEST_BODY = raw_body(
+    "What the connector reads: JSON (an object, an array, or a wrapper such as "
+    '`{"orders": [...]}`), JSON lines, or CSV with the connector\'s columns. The connector '
+    "decides how to read it, whatever the media type; at most C360_INGEST_MAX_BODY_BYTES. "
+    "No body reads no items.",
+    {"application/json": JSON_BODY, "application/x-ndjson": TEXT_BODY, "text/csv": TEXT_BODY},
+    required=False,
+)
+WEBHOOK_BODY = raw_body("The vendor's JSON body, signed.", {"application/json": JSON_BODY})
+WEBHOOK_ANSWERS = answers(
+    401,
+    404,
+    413,
+    why={
+        401: "The signature is missing, wrong, or (Zendesk) more than 5 minutes off; "
+        "nothing is stored.",
+        404: "The webhook's secret is not configured: the endpoint is off.",
+    },
+)
+
+
 def _report(summary: IngestSummary) -> dict[str, Any]:
     return {
         **summary.counts(),
@@ -76,23 +139,46 @@ def _report(summary: IngestSummary) -> dict[str, Any]:
     "/ingest/{connector}",
     summary="Ingest a JSON, NDJSON or CSV body through a connector",
     description=(
-        "Answers what it did: counts (read = inserted + updated + duplicates + rejected), the "
-        "outcome of every record, and every rejected item with its position and reason. "
-        "Rejected items are dead-lettered; the rest are stored. Needs a connector or admin key."
+        "Answers what it did: counts (read = inserted + updated + duplicates + rejected + "
+        "ignored), the outcome of every record, and every rejected item with its position and "
+        "reason. Rejected items are dead-lettered; the rest are stored. Needs a connector or "
+        "admin key."
     ),
     dependencies=[Depends(requires(Permission.INGEST))],
+    response_description="What became of each item",
+    responses={200: {"model": IngestReport}, **answers(*KEYED, 404, 413)},
+    openapi_extra=INGEST_BODY,
 )
-async def ingest(request: Request, connector: str) -> dict[str, Any]:
+async def ingest(
+    request: Request,
+    connector: Annotated[
+        str,
+        Path(
+            description="The connector that reads the body (an unknown one is 404).",
+            json_schema_extra={"enum": sorted(CONNECTORS)},
+        ),
+    ],
+) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
     body = await read_body(request, settings.ingest_max_body_bytes)
     return _report(await _ingest(request, connector, body, origin=f"POST /ingest/{connector}"))
 
 
-@router.post("/webhooks/shopify", summary="Shopify webhooks (orders/*, refunds/create)")
+@router.post(
+    "/webhooks/shopify",
+    summary="Shopify webhooks (orders/*, refunds/create)",
+    description="Other topics are acknowledged and answered as ignored, with the reason.",
+    responses={200: {"model": IngestReport | IgnoredTopic}, **WEBHOOK_ANSWERS},
+    openapi_extra=WEBHOOK_BODY,
+)
 async def shopify_webhook(
     request: Request,
-    x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,
-    x_shopify_topic: Annotated[str | None, Header()] = None,
+    x_shopify_hmac_sha256: Annotated[
+        str | None, Header(description="Base64 HMAC-SHA256 of the raw body with the secret.")
+    ] = None,
+    x_shopify_topic: Annotated[
+        str | None, Header(description="`orders/create`, `refunds/create`, …")
+    ] = None,
 ) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
     body = await read_body(request, settings.ingest_max_body_bytes)
@@ -105,11 +191,22 @@ async def shopify_webhook(
     return _report(await _ingest(request, connector, body, origin=f"shopify {x_shopify_topic}"))
 
 
-@router.post("/webhooks/zendesk", summary="Zendesk webhooks carrying tickets")
+@router.post(
+    "/webhooks/zendesk",
+    summary="Zendesk webhooks carrying tickets",
+    description='The body is an export page: `{"tickets": [...], "users": [...]}`.',
+    responses={200: {"model": IngestReport}, **WEBHOOK_ANSWERS},
+    openapi_extra=WEBHOOK_BODY,
+)
 async def zendesk_webhook(
     request: Request,
-    x_zendesk_webhook_signature: Annotated[str | None, Header()] = None,
-    x_zendesk_webhook_signature_timestamp: Annotated[str | None, Header()] = None,
+    x_zendesk_webhook_signature: Annotated[
+        str | None,
+        Header(description="Base64 HMAC-SHA256 of the timestamp and the body with the secret."),
+    ] = None,
+    x_zendesk_webhook_signature_timestamp: Annotated[
+        str | None, Header(description="When Zendesk signed it (ISO 8601).")
+    ] = None,
 ) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
     body = await read_body(request, settings.ingest_max_body_bytes)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from c360.api.auth import authenticate
+from c360.api.openapi import KEYED, answers
 from c360.auth.service import Permission
 from c360.observability.metrics import CONTENT_TYPE, scrape
 from c360.settings import Settings
@@ -48,7 +49,19 @@ def _has_token(request: Request, settings: Settings) -> bool:
     description="Open from loopback; otherwise `Authorization: Bearer` with "
     "C360_METRICS_TOKEN or an admin API key.",
     response_class=Response,
-    responses={200: {"content": {CONTENT_TYPE: {}}}},
+    responses={
+        200: {
+            "description": "The Prometheus text exposition format.",
+            "content": {CONTENT_TYPE: {"schema": {"type": "string"}}},
+        },
+        **answers(
+            *KEYED,
+            why={
+                401: "Not from this machine, and neither C360_METRICS_TOKEN nor an API key.",
+                403: "An API key other than an admin's.",
+            },
+        ),
+    },
 )
 async def metrics(request: Request) -> Response:
     settings: Settings = request.app.state.settings

@@ -510,7 +510,17 @@ def utc_instant(at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
         return now
     if at.tzinfo is None:
         raise InvalidInput(f"{at.isoformat()} has no time zone; e.g. 2026-11-22T10:00:00Z")
+    if not ASKABLE_YEARS[0] <= at.year < ASKABLE_YEARS[1]:
+        first, end = ASKABLE_YEARS
+        raise InvalidInput(f"{at.isoformat()} is not in the years {first} to {end - 1}")
     return at.astimezone(dt.UTC)
+
+
+ASKABLE_YEARS = (1900, 9000)
+"""Years (as written) a decision can be asked for: the policy looks a year back (caps) and days
+ahead (quiet hours, windows), which must stay within the calendar."""
+ASKABLE_PATTERN = r"^(19|[2-8][0-9])[0-9][0-9]-"
+"""The same years as a pattern of an ISO 8601 timestamp, for the API's documents."""
 
 
 def _contacts_since(at: dt.datetime) -> dt.datetime:

@@ -26,11 +26,17 @@ def _expected(secret: str, message: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
+def _matches(expected: str, signature: str) -> bool:
+    """A constant-time comparison of the signature a header carries (any characters: a
+    header may hold bytes no signature has, which ``compare_digest`` refuses in a string)."""
+    return hmac.compare_digest(expected.encode(), signature.strip().encode())
+
+
 def verify_shopify(secret: str | None, body: bytes, signature: str | None) -> None:
     """``X-Shopify-Hmac-Sha256``: base64 HMAC-SHA256 of the raw body with the shared secret."""
     if not secret:
         raise WebhookNotConfigured("no Shopify webhook secret is configured")
-    if not signature or not hmac.compare_digest(_expected(secret, body), signature.strip()):
+    if not signature or not _matches(_expected(secret, body), signature):
         raise InvalidSignature("missing or wrong X-Shopify-Hmac-Sha256")
 
 
@@ -47,7 +53,7 @@ def verify_zendesk(
     if not signature or not timestamp:
         raise InvalidSignature("missing X-Zendesk-Webhook-Signature or its timestamp")
     expected = _expected(secret, timestamp.encode() + body)
-    if not hmac.compare_digest(expected, signature.strip()):
+    if not _matches(expected, signature):
         raise InvalidSignature("wrong X-Zendesk-Webhook-Signature")
     try:
         sent = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))

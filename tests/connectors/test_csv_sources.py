@@ -337,6 +337,15 @@ class TestPosCsv:
             ("lines 2-3", "ordered_at: timestamp '14.09.2024' is not ISO 8601")
         ]
 
+    @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00"])
+    def test_a_time_before_year_1_in_utc_is_an_error(self, stamp: str) -> None:
+        data = csv_bytes(POS_HEADER, f"A-1,{stamp},S1,SKU-1,1,5.00,EUR,ana@example.com")
+        options = ParseOptions(settings={"time_zone": "Asia/Tokyo"})  # east: UTC is earlier
+
+        assert errors(run(PosCsvConnector(), data, options)) == [
+            ("line 2", f"ordered_at: timestamp {stamp!r} is outside years 1 to 9999 in UTC")
+        ]
+
     def test_source_option_overrides_the_default(self) -> None:
         data = csv_bytes(POS_HEADER, "A-1,2024-09-14T09:00:00Z,S1,SKU-1,1,5.00,EUR,")
         data = data.replace(b",email\n", b",customer_id\n").replace(b"EUR,\n", b"EUR,C-7\n")

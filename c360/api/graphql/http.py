@@ -9,7 +9,7 @@
 - Queries over GET, mutations over POST only (``405``, ``Allow: POST``); other methods are
   ``405`` with ``Allow: GET, POST``. A POST body must be ``application/json`` in UTF-8
   (``415`` for another type or charset), a JSON object (``400`` for invalid UTF-8, JSON nested
-  past the parser, or a JSON array, string, number or null), at most
+  past the parser, a number past its digits, or a JSON array, string, number or null), at most
   ``C360_GRAPHQL_MAX_BODY_BYTES`` (``413``; a longer GET query string is ``414``); its
   variables hold at most ``C360_GRAPHQL_MAX_VARIABLE_VALUES`` values and no lone surrogate
   (``\ud800``, which no store or encoder takes) — else ``400``.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import ClassVar
@@ -53,6 +54,7 @@ from c360.observability.metrics import count_graphql_error
 from c360.observability.requests import request_id
 from c360.settings import Settings
 
+PATH = "/graphql"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 MEDIA_TYPES = (GRAPHQL_RESPONSE, JSON)  # in order of preference when the client has none
@@ -151,7 +153,7 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from the assets the package ships, not from a CDN."""
-        return graphiql_page(request.url.path)
+        return graphiql_page(request.scope["path"])  # request.url: UTF-8 query strings only
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -184,6 +186,11 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             value = json.loads(text)
         except RecursionError:
             raise HTTPException(400, "the JSON is nested too deeply") from None
+        except json.JSONDecodeError:
+            raise  # Strawberry answers it: "Unable to parse request body as JSON"
+        except ValueError:  # the one other: an integer past int()'s limit on digits
+            limit = sys.get_int_max_str_digits()
+            raise HTTPException(400, f"the JSON holds a number over {limit:,} digits") from None
         if isinstance(data, bytes) and not isinstance(value, dict | list):  # lists: batches
             raise HTTPException(400, "a POST body must be a JSON object")
         return value
@@ -263,6 +270,15 @@ def _check_values(variables: Mapping[str, object] | None, limit: int) -> None:
                 value.encode("utf-8")
             except UnicodeEncodeError as exc:
                 raise HTTPException(400, "the variables hold a lone surrogate") from exc
+
+
+def refusal(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An error of the endpoint that the framework answers before it runs (another method
+    than GET or POST), as a GraphQL response like every other error of the endpoint."""
+    media = negotiate(request.headers.get("accept")) or GRAPHQL_RESPONSE
+    return _error(status, status_name(status), message, media, headers)
 
 
 def _error(
