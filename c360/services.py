@@ -9,6 +9,7 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 
+from c360.auth.masking import Masker
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.service import ApiKeyService
 from c360.contact.links import LinkSigner
@@ -80,6 +81,7 @@ def contact_config(settings: Settings) -> ContactConfig:
         double_opt_in_channels=frozenset(settings.contact_double_opt_in_channels),
         confirmation_ttl=dt.timedelta(hours=settings.contact_confirmation_ttl_hours),
         gpc_purposes=tuple(settings.contact_gpc_purposes),
+        handout_purposes=frozenset(settings.contact_marketing_purposes),
         public_url=settings.public_url,
         default_region=settings.default_region,
         audience_batch=settings.audience_batch,
@@ -120,6 +122,7 @@ class Services:
     contact: ContactService
     keys: ApiKeyService
     matcher: Matcher
+    masker: Masker  # contact points as roles without them see them
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -172,9 +175,11 @@ class Services:
                 LinkSigner(
                     signing_secret(settings),
                     dt.timedelta(days=settings.unsubscribe_link_ttl_days),
+                    settings.contact_purposes,
                 ),
                 contact_config(settings),
             ),
             keys=ApiKeyService(ApiKeyRepository(db)),
             matcher=matcher,
+            masker=Masker(settings.default_region),
         )

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import strawberry
+from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 from strawberry.extensions import FieldExtension
 from strawberry.schema_directive import Location
 from strawberry.types import Info
@@ -21,8 +22,11 @@ from strawberry.types.base import StrawberryOptional
 from strawberry.types.field import StrawberryField
 
 from c360.api.graphql.context import Context
-from c360.auth.masking import mask_contact_point
+from c360.auth.masking import Mask
 from c360.auth.service import Forbidden, Permission, roles_with
+
+ACCESS = "c360.access"
+"""The metadata key of a field every role reads as it is, with why that is safe."""
 
 
 class Refusal(Protocol):
@@ -45,14 +49,17 @@ class RequiresDirective:
     name="masked",
     locations=[Location.FIELD_DEFINITION],
     description="Contact points in this field come masked (a•••@example.com) to roles other "
-    "than these.",
+    "than these. how: value (the field is one, masked whole), firstLetter, postalCode, inText "
+    "(the e-mail addresses and phone numbers found in the text), properties (inText at any "
+    "depth of a JSON value, its keys too, values under address keys whole).",
 )
 class MaskedDirective:
     permission: str
     unmasked_for: list[str]
+    how: str
 
 
-def _holds(info: Info[Context, None], permission: Permission) -> bool:
+def holds(info: Info[Context, None], permission: Permission) -> bool:
     caller = info.context.caller
     return caller is not None and caller.may(permission)  # no caller: nothing (fail closed)
 
@@ -89,7 +96,7 @@ class Requires(FieldExtension):
     def resolve(
         self, next_: Callable[..., Any], source: Any, info: Info[Context, None], **kwargs: Any
     ) -> Any:
-        if not _holds(info, self.permission):
+        if not holds(info, self.permission):
             return self._refuse(info)
         return next_(source, info, **kwargs)
 
@@ -100,39 +107,39 @@ class Requires(FieldExtension):
         info: Info[Context, None],
         **kwargs: Any,
     ) -> Any:
-        if not _holds(info, self.permission):
+        if not holds(info, self.permission):
             return self._refuse(info)
         return await next_(source, info, **kwargs)
 
 
 class MaskedWithout(FieldExtension):
-    """Callers without ``permission`` get the value through ``mask`` (each item of a list)."""
+    """Callers without ``permission`` get the value masked ``how`` (each item of a list)."""
 
-    def __init__(
-        self, permission: Permission, mask: Callable[[Any], Any] = mask_contact_point
-    ) -> None:
+    def __init__(self, permission: Permission, how: Mask = Mask.VALUE) -> None:
         self.permission = permission
-        self.mask = mask
+        self.how = how
         self.directive = MaskedDirective(
-            permission=permission.value, unmasked_for=[r.value for r in roles_with(permission)]
+            permission=permission.value,
+            unmasked_for=[r.value for r in roles_with(permission)],
+            how=how.value,
         )
 
     def apply(self, field: StrawberryField) -> None:
         if self.directive not in field.directives:
             field.directives.append(self.directive)
 
-    def _masked(self, value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, list):
-            return [self._masked(item) for item in value]
-        return self.mask(value)
+    def _masked(self, info: Info[Context, None], value: Any) -> Any:
+        if value is None or holds(info, self.permission):
+            return value
+        masker = info.context.services.masker
+        if isinstance(value, list) and self.how is not Mask.PROPERTIES:
+            return [None if item is None else masker.mask(self.how, item) for item in value]
+        return masker.mask(self.how, value)
 
     def resolve(
         self, next_: Callable[..., Any], source: Any, info: Info[Context, None], **kwargs: Any
     ) -> Any:
-        value = next_(source, info, **kwargs)
-        return value if _holds(info, self.permission) else self._masked(value)
+        return self._masked(info, next_(source, info, **kwargs))
 
     async def resolve_async(
         self,
@@ -141,5 +148,45 @@ class MaskedWithout(FieldExtension):
         info: Info[Context, None],
         **kwargs: Any,
     ) -> Any:
-        value = await next_(source, info, **kwargs)
-        return value if _holds(info, self.permission) else self._masked(value)
+        return self._masked(info, await next_(source, info, **kwargs))
+
+
+def in_text() -> list[FieldExtension]:
+    """Free text from a source: roles without contact points read it with the e-mail
+    addresses and phone numbers in it masked."""
+    return [MaskedWithout(Permission.CONTACT_POINTS, Mask.IN_TEXT)]
+
+
+def case_text() -> list[FieldExtension]:
+    """What a customer or an agent wrote about a case: only roles with case text read it."""
+    return [Requires(Permission.CASE_TEXT)]
+
+
+def public(reason: str) -> dict[str, str]:
+    """Metadata of a text field every role reads as it is; ``reason`` says why that is safe
+    (made by c360, a closed vocabulary, validated so that it holds no address or number)."""
+    return {ACCESS: reason}
+
+
+_TEXT_TYPES = frozenset({"String", "ID", "JSON"})
+
+
+def undeclared_text_fields(schema: GraphQLSchema) -> list[str]:
+    """Output fields holding text (``String``, ``ID``, ``JSON``, or lists of them) that say
+    neither who reads them (``Requires``), how they are masked (``MaskedWithout``), nor why
+    every role may read them as they are (``public``). A new field must decide."""
+    undeclared = []
+    for name, named in schema.type_map.items():
+        if name.startswith("__") or not isinstance(named, GraphQLObjectType):
+            continue
+        for field_name, field in named.fields.items():
+            if get_named_type(field.type).name not in _TEXT_TYPES:
+                continue
+            definition = (field.extensions or {}).get("strawberry-definition")
+            if isinstance(definition, StrawberryField) and (
+                ACCESS in (definition.metadata or {})
+                or any(isinstance(e, Requires | MaskedWithout) for e in definition.extensions)
+            ):
+                continue
+            undeclared.append(f"{name}.{field_name}")
+    return sorted(undeclared)

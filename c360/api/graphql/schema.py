@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
+from c360.api.graphql.access import undeclared_text_fields
 from c360.api.graphql.contact import ContactMutation, ContactQuery
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import Mutation
@@ -134,7 +135,7 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     ]
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
-    return _Schema(
+    schema = _Schema(
         query=merge_types("Query", (Query, ContactQuery, KeyQuery)),
         mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
@@ -142,6 +143,11 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
         extensions=[OneOperation, *limits, ErrorCodes, CachedDocuments],
         config=StrawberryConfig(scalar_map={Purpose: PURPOSE_SCALAR}),
     )
+    undeclared = undeclared_text_fields(schema._schema)
+    if undeclared:
+        # Each text field says who reads it and how: a new one cannot leak by default.
+        raise TypeError(f"text fields without an access rule or public(): {undeclared}")
+    return schema
 
 
 def render_sdl() -> str:
