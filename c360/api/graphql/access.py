@@ -6,6 +6,11 @@ and null (or a typed ``ForbiddenError`` result, for mutations that declare one).
 directives, so the committed SDL says who may read what. Put them on the type's own fields
 (``ServiceCaseRecord.description``, ``Identifier.value``), not on the fields that lead there,
 and every path to the value — timeline, past problems, search — inherits the rule.
+
+Every text field (``String``, ``ID``, ``JSON``) of an output type decides: refused, masked
+(``in_text()`` for free text: the e-mail addresses and phone numbers found in it), or
+``public(reason)`` — read as it is by every role, with why that is safe. The schema is not
+built while one has not (:func:`undeclared_text_fields`), so a new field cannot leak by default.
 """
 
 from __future__ import annotations
