@@ -55,8 +55,8 @@ _DIGIT_RUN = re.compile(r"[+(]?\d(?:[\s().\-/\u00a0]{0,3}\d)*")
 _DATE = re.compile(r"\(?\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
 _BACKSTOP_DIGITS = 9  # a national number of any region written without its country code
 _INTERNATIONAL_MIN = 5  # a country code and the shortest national numbers (4 digits)
-_CACHED_MAX_LENGTH = 1000
-_CACHE_SIZE = 65536
+_CACHED_MAX_LENGTH = 512  # user agents, campaigns, tags: what repeats
+_CACHE_SIZE = 16384  # texts remembered: a few MB at most
 
 
 def mask_email(value: str) -> str:
