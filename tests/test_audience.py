@@ -304,21 +304,15 @@ class TestCsvCellsAreNeverFormulas:
     async def _exported(
         self, services: Services, client: httpx.AsyncClient, tmp_path: Path, channel: str
     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-        people = [
+        consent = {
+            "identifiers": [f.email(self.FORMULA)],
+            "channel": channel,
+            "purpose": "marketing",
+            "status": "opted_in",
+        }
+        people: list[f.Record | str] = [
             f.person(external_id="F", identifiers=[f.email(self.FORMULA), f.phone("+34611000001")]),
-            *[
-                _change(
-                    "consent_change",
-                    f"c-{channel}",
-                    1,
-                    {
-                        "identifiers": [f.email(self.FORMULA)],
-                        "channel": channel,
-                        "purpose": "marketing",
-                        "status": "opted_in",
-                    },
-                )
-            ],
+            _change("consent_change", f"c-{channel}", 1, consent),
         ]
         path = f.write_jsonl(tmp_path / "formula.jsonl", people)
         summary = await import_file(

@@ -115,7 +115,8 @@ class Masker:
         self._national_min = min(lengths, default=_INTERNATIONAL_MIN)
         self._cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._within)
         self._masks: dict[Mask, Callable[[Any], Any]] = {
-            Mask.VALUE: mask_contact_point,
+            # A phone number is parsed to be masked: the same ones come back on every page.
+            Mask.VALUE: functools.lru_cache(maxsize=_CACHE_SIZE)(mask_contact_point),
             Mask.FIRST_LETTER: mask_text,
             Mask.POSTAL_CODE: mask_postal_code,
             Mask.IN_TEXT: self.within,
