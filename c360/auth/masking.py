@@ -51,7 +51,7 @@ _DOMAIN = re.compile(r"[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*")
 _AT = re.compile(r"@|%40")
 
 # Digits with what people write between them; a leading + or ( belongs to the number.
-_DIGIT_RUN = re.compile(r"[+(]?\d(?:[\s().\-/\u00a0]{0,3}\d)*")
+_RUN = r"[+(]?\d(?:[\s().\-/\u00a0]{{0,3}}\d){{{more},}}"
 _DATE = re.compile(r"\(?\d{4}[-/.]\d{1,2}[-/.]\d{1,2}")
 _BACKSTOP_DIGITS = 9  # a national number of any region written without its country code
 _INTERNATIONAL_MIN = 5  # a country code and the shortest national numbers (4 digits)
@@ -113,6 +113,9 @@ class Masker:
         lengths = general.possible_length if general is not None else ()
         # A run of digits shorter than any national number of the region is no number of it.
         self._national_min = min(lengths, default=_INTERNATIONAL_MIN)
+        # Runs too short to be any number are skipped by the pattern itself, not in Python.
+        shortest = min(self._national_min, _INTERNATIONAL_MIN)
+        self._digit_run = re.compile(_RUN.format(more=shortest - 1))
         self._cached = functools.lru_cache(maxsize=_CACHE_SIZE)(self._within)
         self._masks: dict[Mask, Callable[[Any], Any]] = {
             # A phone number is parsed to be masked: the same ones come back on every page.
@@ -160,7 +163,7 @@ class Masker:
     def _mask_phones(self, text: str) -> str:
         pieces: list[str] = []
         done = 0
-        for run in _DIGIT_RUN.finditer(text):
+        for run in self._digit_run.finditer(text):
             start, end = run.span()
             masked = self._masked_run(text, start, end)
             if masked is not None:
