@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import strawberry
-from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
+from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, get_named_type
 from strawberry.extensions import FieldExtension
 from strawberry.schema_directive import Location
 from strawberry.types import Info
@@ -155,6 +155,26 @@ class MaskedWithout(FieldExtension):
     ) -> Any:
         return self._masked(info, await next_(source, info, **kwargs))
 
+    def attribute_resolver(self, name: str) -> Callable[..., Any]:
+        """The same rule for a plain attribute, as one function graphql-core calls directly:
+        Strawberry runs a field with extensions through its general path (arguments parsed,
+        an ``Info`` built, the chain of extensions), about 8 µs a value, and a timeline page
+        has hundreds of masked attributes, read by agents too (see :func:`fast_masking`)."""
+        permission, how = self.permission, self.how
+
+        def resolve(source: Any, info: GraphQLResolveInfo, **_: Any) -> Any:
+            value = getattr(source, name)
+            context: Context = info.context
+            caller = context.caller
+            if value is None or (caller is not None and caller.may(permission)):
+                return value
+            masker = context.services.masker
+            if isinstance(value, list) and how is not Mask.PROPERTIES:
+                return [None if item is None else masker.mask(how, item) for item in value]
+            return masker.mask(how, value)
+
+        return resolve
+
 
 def in_text() -> list[FieldExtension]:
     """Free text from a source: roles without contact points read it with the e-mail
@@ -195,3 +215,22 @@ def undeclared_text_fields(schema: GraphQLSchema) -> list[str]:
                 continue
             undeclared.append(f"{name}.{field_name}")
     return sorted(undeclared)
+
+
+def fast_masking(schema: GraphQLSchema) -> int:
+    """Gives every plain attribute whose only rule is a ``MaskedWithout`` the direct resolver
+    of :meth:`MaskedWithout.attribute_resolver` (fields with resolvers of their own keep
+    Strawberry's path). Returns how many fields it changed."""
+    changed = 0
+    for name, named in schema.type_map.items():
+        if name.startswith("__") or not isinstance(named, GraphQLObjectType):
+            continue
+        for field in named.fields.values():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            if not isinstance(definition, StrawberryField) or definition.base_resolver:
+                continue
+            rules = definition.extensions
+            if len(rules) == 1 and isinstance(rules[0], MaskedWithout):
+                field.resolve = rules[0].attribute_resolver(definition.python_name)
+                changed += 1
+    return changed
