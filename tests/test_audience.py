@@ -319,7 +319,9 @@ class TestCsvCellsAreNeverFormulas:
             services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
         )
         assert summary.rejected == 0, summary.errors
-        params = {"channel": channel, "purpose": "marketing", "at": _iso(NOW)}
+        # Mid-morning in Spain: an SMS is not held back by quiet hours.
+        morning = dt.datetime.combine(NOW.date(), dt.time(10), tzinfo=dt.UTC)
+        params = {"channel": channel, "purpose": "marketing", "at": _iso(morning)}
         csv_text = (await client.get("/audiences/export", params={**params, "format": "csv"})).text
         ndjson = (await client.get("/audiences/export", params={**params, "format": "ndjson"})).text
         return (
