@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from c360.audit.repository import AuditRepository
 from c360.audit.service import AuditService
+from c360.auth.masking import Masker
 from c360.auth.ratelimit import Bucket, Limit, RateLimiter
 from c360.auth.repository import ApiKeyRepository, RateLimitRepository
 from c360.auth.service import ApiKeyService, Role
@@ -83,6 +84,7 @@ def contact_config(settings: Settings) -> ContactConfig:
         double_opt_in_channels=frozenset(settings.contact_double_opt_in_channels),
         confirmation_ttl=dt.timedelta(hours=settings.contact_confirmation_ttl_hours),
         gpc_purposes=tuple(settings.contact_gpc_purposes),
+        handout_purposes=frozenset(settings.contact_marketing_purposes),
         public_url=settings.public_url,
         default_region=settings.default_region,
         audience_batch=settings.audience_batch,
@@ -138,6 +140,7 @@ class Services:
     matcher: Matcher
     limits: RateLimiter
     audit: AuditService
+    masker: Masker  # contact points as roles without them see them
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -190,6 +193,7 @@ class Services:
                 LinkSigner(
                     signing_secret(settings),
                     dt.timedelta(days=settings.unsubscribe_link_ttl_days),
+                    settings.contact_purposes,
                 ),
                 contact_config(settings),
             ),
@@ -199,4 +203,5 @@ class Services:
             audit=AuditService(
                 AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
             ),
+            masker=Masker(settings.default_region),
         )

@@ -189,6 +189,13 @@ class Settings(BaseSettings):
         description="Purposes that need an opt-in where the regime requires one; the others "
         "(service, transactional) are allowed until an opt-out.",
     )
+    contact_marketing_purposes: list[str] = Field(
+        default_factory=lambda: ["marketing", "surveys"],
+        description="Purposes for which roles that see contact points masked (marketing) are "
+        "handed them in full: their decisions name the address, their audiences and exports "
+        "list it. Audiences and exports for other purposes (service, transactional) are "
+        "refused to them, and their decisions show the address masked.",
+    )
     contact_opt_out_countries: list[CountryCode] = Field(
         default_factory=list,
         description="Countries (ISO 3166) whose regime allows those purposes until an opt-out; "

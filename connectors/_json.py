@@ -175,6 +175,8 @@ def _whole_document(
         value = json.loads(data, parse_float=Decimal)
     except (ValueError, RecursionError):
         return None
+    if _nested_too_deep(data, value):
+        return None  # the streaming reader refuses it with its reason
     wrapped = _wrapped_list(value, wrappers)
     if wrapped is None:
         return None
@@ -246,6 +248,9 @@ def _lines(
             continue
         except (ValueError, RecursionError) as exc:  # a number too long, nesting too deep
             yield JsonItem(position, text, error=f"unreadable JSON: {_first_line(exc)}")
+            continue
+        if _nested_too_deep(raw, value):
+            yield JsonItem(position, text, error=f"invalid JSON: {_too_deep()}")
             continue
         wrapped = _wrapped_list(value, wrappers)
         if wrapped is None:
@@ -322,6 +327,26 @@ MAX_DIGITS = 4000
 past Python's integer-conversion limit (4300 digits) instead of raising."""
 
 
+def _too_deep() -> str:
+    return f"nested deeper than {MAX_DEPTH} levels"
+
+
+def _nested_too_deep(data: bytes, value: Any) -> bool:
+    """Whether a parsed document nests deeper than :data:`MAX_DEPTH` (as the streaming reader
+    refuses): its brackets are counted first, so a shallow one costs no walk."""
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return False
+    level: list[tuple[Any, int]] = [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            level.extend((child, depth + 1) for child in children)
+    return False
+
+
 class _Refused(Exception):
     """Input the streaming parser must not be given (too deep, a number too long)."""
 
@@ -340,7 +365,7 @@ def _guarded_events(stream: BinaryIO) -> Iterator[tuple[str, str, Any]]:
         if event in ("start_map", "start_array"):
             depth += 1
             if depth > MAX_DEPTH:
-                raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
+                raise _Refused(_too_deep())
         elif event in ("end_map", "end_array"):
             depth -= 1
         yield prefix, event, value

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from c360.api.spreadsheet import restored
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
@@ -160,8 +161,9 @@ async def audience(
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 async def test_audience_and_export_agree_with_every_decision(
-    services: Services, store: Store, marketing_client: httpx.AsyncClient, tmp_path: Path, seed: int
+    services: Services, store: Store, agent_client: httpx.AsyncClient, tmp_path: Path, seed: int
 ) -> None:
+    """Every purpose: an agent's key (marketing is handed out only its own purposes)."""
     await _load(services, tmp_path, seed)
     live = store.db["profiles"].find({"merged_into": {"$exists": False}}, {"_id": 1})
     profile_ids = [doc["_id"] async for doc in live]
@@ -171,12 +173,12 @@ async def test_audience_and_export_agree_with_every_decision(
         for purpose in PURPOSES:
             for moment in moments:
                 at = _iso(moment)
-                members = await audience(marketing_client, channel, purpose, at)
+                members = await audience(agent_client, channel, purpose, at)
                 expected = {}
                 for profile_id in profile_ids:
                     decision = (
                         await f.gql(
-                            marketing_client,
+                            agent_client,
                             DECISION,
                             id=profile_id,
                             channel=channel.upper(),
@@ -191,7 +193,7 @@ async def test_audience_and_export_agree_with_every_decision(
                 allowed_somewhere += len(expected)
 
                 for fmt in ("ndjson", "csv"):
-                    response = await marketing_client.get(
+                    response = await agent_client.get(
                         "/audiences/export",
                         params={"channel": channel, "purpose": purpose, "format": fmt, "at": at},
                     )
@@ -206,6 +208,7 @@ def _rows(text: str, fmt: str) -> list[tuple[str, str]]:
         rows = [json.loads(line) for line in text.splitlines() if line]
     else:
         rows = list(csv.DictReader(io.StringIO(text)))
+        rows = [{k: restored(v) for k, v in row.items()} for row in rows]
     return [(row["profile_id"], row["contact_point"]) for row in rows]
 
 
@@ -228,14 +231,14 @@ async def test_export_rows_carry_what_a_sender_needs(
 
 
 async def test_filters_and_bad_requests(
-    services: Services, marketing_client: httpx.AsyncClient, tmp_path: Path
+    services: Services, agent_client: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     await _load(services, tmp_path, seed=5)
     at = _iso(NOW)
-    everyone = await audience(marketing_client, "email", "service", at)
+    everyone = await audience(agent_client, "email", "service", at)
     by_stage = {
         stage: await audience(
-            marketing_client, "email", "service", at, filter={"lifecycleStages": [stage]}
+            agent_client, "email", "service", at, filter={"lifecycleStages": [stage]}
         )
         for stage in ("PROSPECT", "FIRST_TIME", "REPEAT", "LOYAL", "ADVOCATE", "AT_RISK", "CHURNED")
     }
@@ -243,17 +246,128 @@ async def test_filters_and_bad_requests(
     assert {p: c for m in by_stage.values() for p, c in m.items()} == everyone
     assert by_stage["PROSPECT"]  # nobody here has bought: prospects, or churned ones
     assert by_stage["FIRST_TIME"] == by_stage["REPEAT"] == {}
-    in_spain = await audience(
-        marketing_client, "email", "service", at, filter={"countries": ["es"]}
-    )
+    in_spain = await audience(agent_client, "email", "service", at, filter={"countries": ["es"]})
     assert in_spain == everyone
 
-    response = await marketing_client.post(
+    response = await agent_client.post(
         "/graphql",
         json={"query": '{ audience(channel: EMAIL, purpose: "raffle") { at } }'},
     )
     assert "unknown purpose" in response.json()["errors"][0]["message"]
-    response = await marketing_client.get(
+    response = await agent_client.get(
         "/audiences/export", params={"channel": "fax", "purpose": "marketing"}
     )
     assert response.status_code == 422
+
+
+class TestWhoIsHandedWhichPurpose:
+    """Marketing is handed contact points for the purposes it sends for
+    (C360_CONTACT_MARKETING_PURPOSES), never the addresses given for service."""
+
+    async def test_marketing_may_not_list_service_addresses(
+        self, services: Services, marketing_client: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await _load(services, tmp_path, seed=6)
+        response = await marketing_client.post(
+            "/graphql",
+            json={"query": '{ audience(channel: EMAIL, purpose: "service") { at } }'},
+        )
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "Forbidden"
+        assert "C360_CONTACT_MARKETING_PURPOSES" in error["message"]
+        for fmt in ("ndjson", "csv"):
+            export = await marketing_client.get(
+                "/audiences/export",
+                params={"channel": "email", "purpose": "service", "format": fmt},
+            )
+            assert export.status_code == 403
+            assert export.json()["error"] == "Forbidden"
+
+    async def test_marketing_reads_a_service_decision_with_the_address_masked(
+        self,
+        services: Services,
+        store: Store,
+        marketing_client: httpx.AsyncClient,
+        agent_client: httpx.AsyncClient,
+        tmp_path: Path,
+    ) -> None:
+        await _load(services, tmp_path, seed=7)
+        at = _iso(NOW)
+        allowed = await audience(agent_client, "email", "service", at)
+        profile_id, address = next(iter(allowed.items()))
+        query = {"id": profile_id, "channel": "EMAIL", "at": at}
+        service = await f.gql(marketing_client, DECISION, **query, purpose="service")
+        assert service["contactDecision"] == {
+            "allowed": True,
+            "contactPoint": f"{address[0]}•••@example.com",
+        }
+        agent = await f.gql(agent_client, DECISION, **query, purpose="service")
+        assert agent["contactDecision"]["contactPoint"] == address
+
+
+class TestCsvCellsAreNeverFormulas:
+    """OWASP's CSV injection guidance: a cell beginning with = + - @ tab or CR gets a leading
+    quote; NDJSON keeps every value as it is."""
+
+    FORMULA = "=cmd|'/Ccalc'!A0@example.com"
+
+    async def _exported(
+        self, services: Services, client: httpx.AsyncClient, tmp_path: Path, channel: str
+    ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        consent = {
+            "identifiers": [f.email(self.FORMULA)],
+            "channel": channel,
+            "purpose": "marketing",
+            "status": "opted_in",
+        }
+        people: list[f.Record | str] = [
+            f.person(external_id="F", identifiers=[f.email(self.FORMULA), f.phone("+34611000001")]),
+            _change("consent_change", f"c-{channel}", 1, consent),
+        ]
+        path = f.write_jsonl(tmp_path / "formula.jsonl", people)
+        summary = await import_file(
+            services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        )
+        assert summary.rejected == 0, summary.errors
+        # Mid-morning in Spain: an SMS is not held back by quiet hours.
+        morning = dt.datetime.combine(NOW.date(), dt.time(10), tzinfo=dt.UTC)
+        params = {"channel": channel, "purpose": "marketing", "at": _iso(morning)}
+        csv_text = (await client.get("/audiences/export", params={**params, "format": "csv"})).text
+        ndjson = (await client.get("/audiences/export", params={**params, "format": "ndjson"})).text
+        return (
+            list(csv.DictReader(io.StringIO(csv_text))),
+            [json.loads(line) for line in ndjson.splitlines()],
+        )
+
+    async def test_an_address_that_is_a_formula_is_text(
+        self, services: Services, marketing_client: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        [row], [line] = await self._exported(services, marketing_client, tmp_path, "email")
+        assert row["contact_point"] == "'" + self.FORMULA.lower()
+        assert line["contact_point"] == self.FORMULA.lower()  # NDJSON: the value itself
+
+    async def test_a_phone_number_keeps_its_plus_and_reads_back_the_same(
+        self, services: Services, marketing_client: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        """What a user expects: the spreadsheet shows +34611000001 as text (the quote is a
+        marker it hides), and a program that removes the marker reads the NDJSON values."""
+        [row], [line] = await self._exported(services, marketing_client, tmp_path, "sms")
+        assert row["contact_point"] == "'+34611000001"
+        assert line["contact_point"] == "+34611000001"
+        # Every value but the link (each link is encrypted with a fresh IV) reads back the same.
+        assert {k: restored(v) for k, v in row.items() if k != "unsubscribe_url"} == {
+            k: "" if v is None else v for k, v in line.items() if k != "unsubscribe_url"
+        }
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["=1+1", "+34600", "-2", "@SUM(A1)", "\tx", "\rx", "\0x", "'=x", "'quoted", "plain", "", "a=b"],
+)
+def test_a_neutralised_cell_restores_to_its_value(value: str) -> None:
+    from c360.api.spreadsheet import TRIGGERS, neutralised
+
+    cell = neutralised(value)
+    assert cell is not None
+    assert not cell.startswith(TRIGGERS)
+    assert restored(cell) == value

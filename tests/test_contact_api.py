@@ -4,7 +4,9 @@ consent under the same rules, merges that must not widen consent, and per-role a
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,10 +14,11 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
+from itsdangerous import URLSafeTimedSerializer
 
-from c360.auth.masking import mask_within
+from c360.auth.masking import Masker
 from c360.auth.service import Role
-from c360.contact.links import LinkExpired
+from c360.contact.links import LinkExpired, LinkSigner, Unsubscribe
 from c360.contact.service import ConfirmationRefused
 from c360.ingest.files import import_file
 from c360.services import Services, signing_secret
@@ -274,6 +277,64 @@ class TestDoubleOptIn:
         verified = {"channel": "EMAIL", "value": EMAIL, "status": "VERIFIED"}
         assert {**verified, "statusReason": "double opt-in confirmed"} in prefs["contactPoints"]
 
+    async def test_only_the_customer_confirms_with_the_evidence_of_their_request(
+        self,
+        app: FastAPI,
+        services: Services,
+        agent_client: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        ana: str,
+    ) -> None:
+        """An API key asks (the pending change names it); no key can confirm — there is no
+        mutation for it; the customer's own request to the link does, and its record keeps
+        when, from where and with what it came."""
+        _, key = await services.keys.create(
+            Role.MARKETING, "newsletter tool", dt.datetime.now(dt.UTC)
+        )
+        async with asgi_client(app, {"authorization": f"Bearer {key}"}) as marketing:
+            data = await f.gql(
+                marketing,
+                RECORD_CONSENT,
+                input={
+                    "profileId": ana,
+                    "channel": "EMAIL",
+                    "purpose": "marketing",
+                    "status": "OPTED_IN",
+                    "origin": "PREFERENCE_CENTRE",
+                },
+            )
+            token = data["recordConsent"]["confirmationUrl"].rsplit("/", 1)[1]
+            itself = await marketing.post(
+                "/graphql",
+                json={"query": f'mutation {{ confirmConsent(token: "{token}") {{ __typename }} }}'},
+            )
+        assert itself.status_code == 400
+        assert "Cannot query field 'confirmConsent'" in itself.json()["errors"][0]["message"]
+        assert codes(await decision(agent_client, ana)) == ["consent_pending"]
+
+        confirmed = await client.post(
+            f"/consent/confirm/{token}",
+            headers={"user-agent": "Mozilla/5.0 (Rosa's phone)", "x-forwarded-for": "203.0.113.7"},
+        )
+        assert confirmed.status_code == 200
+        history = (await view(agent_client, ana))["consentHistory"]["edges"]
+        changes = {
+            e["node"]["status"]: e["node"]
+            for e in history
+            if e["node"]["__typename"] == "ConsentChangeRecord"
+        }
+        key_id = key.split("_")[1]
+        assert changes["PENDING"]["actor"] == f"key:{key_id} (newsletter tool)"
+        assert changes["PENDING"]["origin"] == "PREFERENCE_CENTRE"
+        done = changes["OPTED_IN"]
+        assert done["origin"] == "DOUBLE_OPT_IN"
+        assert done["actor"] is None  # the customer, not a key
+        evidence = done["evidence"]
+        assert evidence.startswith("confirmation link followed at 20")
+        assert "from 127.0.0.1 (X-Forwarded-For: 203.0.113.7)" in evidence
+        assert "user agent Mozilla/5.0 (Rosa's phone)" in evidence
+        assert f"asked by key:{key_id} (newsletter tool)" in evidence
+
     async def test_an_expired_link_is_refused(self, services: Services, ana: str) -> None:
         now = dt.datetime.now(dt.UTC)
         receipt = await services.contact.record_consent(
@@ -284,7 +345,7 @@ class TestDoubleOptIn:
         later = now + dt.timedelta(hours=73)
 
         with pytest.raises(ConfirmationRefused, match="expired"):
-            await services.contact.confirm(token, later, evidence=None)
+            await services.contact.confirm(token, later, evidence="followed too late")
         decided = await services.contact.decide(ana, "email", "marketing", later)
         assert [r.code for r in decided.reasons] == ["consent_pending"]
 
@@ -388,6 +449,87 @@ class TestUnsubscribe:
                 token, "test", dt.datetime.now(dt.UTC) + dt.timedelta(days=181)
             )
         assert (await decision(agent_client, ana))["allowed"]
+
+
+class TestUnsubscribeTokens:
+    """Opaque, checked whole: a 4xx with a reason for anything but a link c360 issued."""
+
+    def _signer(self, settings: Settings) -> LinkSigner:
+        return LinkSigner(signing_secret(settings), dt.timedelta(days=180), ["marketing"])
+
+    async def _post(self, client: httpx.AsyncClient, token: str) -> httpx.Response:
+        return await client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+
+    async def test_a_link_reveals_neither_the_person_nor_the_address(
+        self, settings: Settings, services: Services, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        await TestUnsubscribe()._opted_in(services, ana)
+        token = path_of((await decision(agent_client, ana))["unsubscribeUrl"]).rsplit("/", 1)[1]
+        decoded = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        for secret in (ana.encode(), EMAIL.encode(), b"marketing", b"email"):
+            assert secret not in decoded
+        assert self._signer(settings).read(token).contact_point == EMAIL
+
+    async def test_links_signed_before_they_were_encrypted_still_unsubscribe(
+        self,
+        settings: Settings,
+        client: httpx.AsyncClient,
+        agent_client: httpx.AsyncClient,
+        ana: str,
+    ) -> None:
+        legacy = URLSafeTimedSerializer(signing_secret(settings), salt="c360.unsubscribe")
+        token = legacy.dumps([ana, "email", "marketing", EMAIL])
+        assert (await self._post(client, token)).status_code == 200
+        assert codes(await decision(agent_client, ana)) == ["purpose_opted_out"]
+
+    @pytest.mark.parametrize(
+        "payload",
+        [["only", "two"], "a string", {"a": 1}, [1, 2, 3, 4], ["p", "email", "marketing", 5], None],
+    )
+    async def test_a_malformed_payload_signed_with_the_real_secret_is_refused(
+        self, settings: Settings, client: httpx.AsyncClient, payload: Any
+    ) -> None:
+        legacy = URLSafeTimedSerializer(signing_secret(settings), salt="c360.unsubscribe")
+        for token in (legacy.dumps(payload), self._encrypted(settings, json.dumps(payload))):
+            response = await self._post(client, token)
+            assert response.status_code == 403, response.text
+            assert "does not say what it is for" in response.text
+
+    def _encrypted(self, settings: Settings, text: str, at: dt.datetime | None = None) -> str:
+        signer = self._signer(settings)
+        when = int((at or dt.datetime.now(dt.UTC)).timestamp())
+        return signer._fernet.encrypt_at_time(text.encode(), when).decode()
+
+    async def test_an_encrypted_payload_that_is_no_json_is_refused(
+        self, settings: Settings, client: httpx.AsyncClient
+    ) -> None:
+        response = await self._post(client, self._encrypted(settings, "{not json"))
+        assert response.status_code == 403
+        assert "unreadable" in response.text
+
+    async def test_an_unknown_purpose_or_channel_is_refused(
+        self, settings: Settings, client: httpx.AsyncClient, ana: str
+    ) -> None:
+        for what, said in (
+            ([ana, "email", "raffle", EMAIL], "no known purpose (&#x27;raffle&#x27;)"),
+            ([ana, "fax", "marketing", None], "no known channel (&#x27;fax&#x27;)"),
+        ):
+            response = await self._post(client, self._encrypted(settings, json.dumps(what)))
+            assert response.status_code == 403
+            assert said in response.text
+
+    async def test_a_link_issued_in_the_future_is_refused(
+        self, settings: Settings, client: httpx.AsyncClient, ana: str
+    ) -> None:
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+        what = Unsubscribe(ana, "email", "marketing", EMAIL)
+        for token in (
+            self._signer(settings).sign(what, now=later),
+            self._encrypted(settings, json.dumps([ana, "email", "marketing", EMAIL]), later),
+        ):
+            response = await self._post(client, token)
+            assert response.status_code == 403
+            assert "issued in the future" in response.text
 
 
 def _actor_import() -> Any:
@@ -664,12 +806,12 @@ def test_the_signing_secret_is_made_once_and_kept_private(tmp_path: Path) -> Non
             "https://shop.example/?email=ana%40example.com&x=1",
             "https://shop.example/?email=a•••@example.com&x=1",
         ),
-        ("call +34 600 12 34 56 or 600123456", "call +••• or 6•••"),
+        ("call +34 600 12 34 56 or 600123456", "call +34•••••••56 or +34•••••••56"),
         ("order 12345 of 2024-05-01, 2 items", "order 12345 of 2024-05-01, 2 items"),
     ],
 )
 def test_contact_points_in_free_text_are_masked(text: str, masked: str) -> None:
-    assert mask_within(text) == masked
+    assert Masker("ES").within(text) == masked
 
 
 async def test_marketing_reads_a_bounce_without_the_address(

@@ -6,7 +6,9 @@
   (410).
 - ``/consent/confirm/{token}``: the double opt-in link. ``GET`` shows the page, ``POST`` confirms
   (single use; 410 once used or expired, 404 when unknown).
-- ``GET /audiences/export``: everyone the policy allows, streamed as NDJSON or CSV.
+- ``GET /audiences/export``: everyone the policy allows, streamed as NDJSON or CSV (cells a
+  spreadsheet would run as a formula, phone numbers among them, begin with a quote: see
+  :mod:`c360.api.spreadsheet`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from c360.api.auth import requires
 from c360.api.ingest import read_body
 from c360.api.openapi import KEYED, answers, pages, raw_body
+from c360.api.spreadsheet import neutralised
 from c360.audit.service import Action, AuditService
 from c360.auth.masking import mask_contact_point
 from c360.auth.service import Caller, Permission
@@ -207,14 +210,26 @@ async def confirmation_page(request: Request, token: str) -> HTMLResponse:
     responses=pages(200, 404, 410, why={**CONFIRM_PAGES, 200: "Confirmed."}),
 )
 async def confirm(request: Request, token: str) -> HTMLResponse:
-    evidence = "confirmation link followed"
-    if agent := request.headers.get("user-agent"):
-        evidence += f" from {agent[:200]}"
+    """The customer's own confirmation, the only one there is: the record keeps when, from
+    which address and with which browser the link was followed."""
+    now = dt.datetime.now(dt.UTC)
     try:
-        await _contact(request).confirm(token, dt.datetime.now(dt.UTC), evidence)
+        await _contact(request).confirm(token, now, _request_evidence(request, now))
     except C360Error as exc:
         return _refused(exc)
     return _page("Thank you", "<p>Your subscription is confirmed.</p>")
+
+
+def _request_evidence(request: Request, now: dt.datetime) -> str:
+    """When, from where and with what a customer followed a link. ``X-Forwarded-For`` is kept
+    as sent, beside the peer address: behind a proxy it names the customer, and it is the
+    customer's word only."""
+    peer = request.client.host if request.client else "unknown"
+    evidence = f"confirmation link followed at {now.isoformat(timespec='seconds')} from {peer}"
+    if forwarded := request.headers.get("x-forwarded-for"):
+        evidence += f" (X-Forwarded-For: {forwarded[:200]})"
+    agent = request.headers.get("user-agent")
+    return evidence + f", user agent {agent[:300] if agent else 'none'}"
 
 
 def _row(member: Member) -> dict[str, str | None]:
@@ -277,7 +292,7 @@ async def _csv(members: AsyncIterator[Member]) -> AsyncIterator[bytes]:
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     async for member in members:
-        writer.writerow(_row(member))
+        writer.writerow({k: neutralised(v) for k, v in _row(member).items()})
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue().encode()
             buffer.seek(0)
@@ -338,6 +353,7 @@ async def export_audience(
     now), with the contact point to use and an unsubscribe link; streamed in constant memory."""
     contact = _contact(request)
     contact.check_purpose(purpose)
+    contact.check_handout(purpose, unmasked=caller.may(Permission.CONTACT_POINTS))
     moment = utc_instant(at, dt.datetime.now(dt.UTC))
     chosen = AudienceFilter(
         lifecycle_stages=frozenset(s.value for s in lifecycle_stage) if lifecycle_stage else None,

@@ -97,6 +97,9 @@ DELAYS = frozenset({Code.QUIET_HOURS, Code.OUTSIDE_CONTACT_WINDOW, Code.FREQUENC
 class Reason:
     code: Code
     message: str
+    # The sentence without what an agent wrote (a do-not-contact reason is case text), for
+    # those who may not read it; None when the message holds none.
+    without_case_text: str | None = None
 
 
 @dataclass(frozen=True)
@@ -475,8 +478,9 @@ def decide(
         failures.append(Reason(Code.UNKNOWN_PURPOSE, f"Unknown purpose {purpose!r}; {known}."))
     stop = facts.preferences.do_not_contact
     if stop is not None and stop.value is not None:
-        sentence = f"Do not contact: {stop.value} (since {_day(stop.change.since)})."
-        failures.append(Reason(Code.DO_NOT_CONTACT, sentence))
+        since = _day(stop.change.since)
+        sentence = f"Do not contact: {stop.value} (since {since})."
+        failures.append(Reason(Code.DO_NOT_CONTACT, sentence, f"Do not contact (since {since})."))
 
     candidates = _candidates(facts, channel, purpose, config)
     chosen = next((c for c in candidates if not c.failures), None)

@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from c360.auth.service import Forbidden
 from c360.contact.consent import ConsentState, fold_consent
 from c360.contact.facts import ContactFacts, build_facts
 from c360.contact.links import LinkSigner, Unsubscribe
@@ -57,6 +58,8 @@ class ContactConfig:
     double_opt_in_channels: frozenset[str] = frozenset({"email"})
     confirmation_ttl: dt.timedelta = dt.timedelta(hours=72)
     gpc_purposes: tuple[str, ...] = ("marketing",)
+    # Purposes for which callers without unmasked contact points are handed them in full.
+    handout_purposes: frozenset[str] = frozenset({"marketing", "surveys"})
     public_url: str = "http://127.0.0.1:8000"
     default_region: str | None = None
     audience_batch: int = 500
@@ -305,6 +308,7 @@ class ContactService:
                 "purpose": purpose,
                 "contact_point": getattr(record, "contact_point", None),
                 "requested": record.record_id,
+                **({"requested_by": actor.name} if actor.name else {}),
                 "created_ms": epoch_ms(now),
                 "expires_ms": epoch_ms(expires),
             }
@@ -323,8 +327,10 @@ class ContactService:
         assert doc is not None
         return doc
 
-    async def confirm(self, token: str, now: dt.datetime, evidence: str | None) -> ConsentReceipt:
-        """Complete a double opt-in: the token must exist, be unused and unexpired."""
+    async def confirm(self, token: str, now: dt.datetime, evidence: str) -> ConsentReceipt:
+        """Complete a double opt-in: the token must exist, be unused and unexpired. Only the
+        customer's own request to the link calls this (``evidence``: when, from which address
+        and browser); no API key can confirm for them."""
         token_hash = _hash(token)
         doc = await self._contacts.use_token(token_hash, epoch_ms(now))
         if doc is None:
@@ -332,9 +338,10 @@ class ContactService:
             raise ConfirmationRefused("this confirmation link was used meanwhile")
         live, identities = await self._owner(doc["profile_id"])
         requested = from_epoch_ms(doc["created_ms"])
+        asked = f" by {doc['requested_by']}" if doc.get("requested_by") else ""
         actor = Actor(
             ChangeOrigin.DOUBLE_OPT_IN,
-            evidence=evidence or f"confirmed through the link sent at {requested}",
+            evidence=f"{evidence}; confirms {doc['requested']}, asked{asked} at {requested}",
         )
         data = {
             "channel": doc["channel"],
@@ -444,6 +451,21 @@ class ContactService:
         live = (await self._profiles.get(profile_id))["_id"]
         [identities] = await self._profiles.identifiers([live])
         return live, identities
+
+    def hands_out(self, purpose: str, *, unmasked: bool) -> bool:
+        """Whether a caller is handed contact points in full for ``purpose``: callers who read
+        them unmasked anyway for every purpose, the others (marketing) only for the purposes
+        they send for — not the addresses a customer gave for service or transactions."""
+        return unmasked or purpose in self.config.handout_purposes
+
+    def check_handout(self, purpose: str, *, unmasked: bool) -> None:
+        """Refuses an audience or export of contact points the caller may not have."""
+        if not self.hands_out(purpose, unmasked=unmasked):
+            allowed = ", ".join(sorted(self.config.handout_purposes)) or "none"
+            raise Forbidden(
+                f"contact points for {purpose!r} are not handed out to keys that read them "
+                f"masked; their purposes: {allowed} (C360_CONTACT_MARKETING_PURPOSES)"
+            )
 
     def check_purpose(self, purpose: str) -> None:
         if purpose not in self.policy.purposes:

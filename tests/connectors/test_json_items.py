@@ -129,3 +129,35 @@ class TestHostileInput:
 
     def test_a_surrogate_pair_is_text(self) -> None:
         assert items(b'{"a": "\\ud83d\\ude00"}\n') == [("line 1", {"a": "\U0001f600"}, None)]
+
+    @pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 450])
+    def test_a_line_nested_past_the_limit_is_refused_as_the_readme_says(self, depth: int) -> None:
+        """Past 64 levels and short of the parser's own limit: refused like a streamed array."""
+        nested = b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+        result = items(b'{"a": 1}\n' + nested + b'\n{"a": 3}\n')
+        assert result == [
+            ("line 1", {"a": 1}, None),
+            ("line 2", None, f"invalid JSON: nested deeper than {MAX_DEPTH} levels"),
+            ("line 3", {"a": 3}, None),
+        ]
+
+    def test_a_line_at_the_limit_is_read(self) -> None:
+        nested = b'{"a": ' + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1) + b"}"
+        assert items(nested + b"\n") == [("line 1", {"a": _nest(MAX_DEPTH - 1)}, None)]
+
+    def test_a_whole_wrapper_document_nested_past_the_limit_is_refused(self) -> None:
+        """A pretty-printed batch read whole (to inherit its context) refuses deep items too."""
+        deep = "[" * MAX_DEPTH + "]" * MAX_DEPTH
+        document = f'{{\n"batch": [\n{{"a": 1}},\n{{"b": {deep}}}\n],\n"context": {{}}\n}}'
+        result = list(json_items(io.BytesIO(document.encode()), ("batch",), ("context",)))
+        assert [(i.position, i.error) for i in result] == [
+            ("item 1", None),
+            ("after item 1", f"invalid JSON: nested deeper than {MAX_DEPTH} levels"),
+        ]
+
+
+def _nest(levels: int) -> Any:
+    value: Any = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value

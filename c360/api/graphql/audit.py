@@ -7,7 +7,7 @@ import datetime as dt
 import strawberry
 from strawberry.types import Info
 
-from c360.api.graphql.access import Requires
+from c360.api.graphql.access import Requires, public
 from c360.api.graphql.context import Context
 from c360.api.graphql.types import PageInfo
 from c360.audit.repository import AuditQuery
@@ -17,27 +17,38 @@ from c360.store import Document
 
 strawberry.enum(Action, name="AuditAction")
 
+# Only ``auditLog`` leads to these types, and it needs readAudit (admins): what they hold
+# (a lookup's text, a mutation's arguments) is for the roles that read everything anyway.
+_ADMINS = "the access audit, reached only through auditLog (readAudit: admins)"
+
 
 @strawberry.type(description="One request's access to one profile (or to none), as audited.")
 class AuditEntry:
-    id: strawberry.ID = strawberry.field(description="Also the cursor of its edge.")
+    id: strawberry.ID = strawberry.field(
+        description="Also the cursor of its edge.", metadata=public(_ADMINS)
+    )
     at: dt.datetime
-    key_id: str
-    key_name: str
-    role: str
+    key_id: str = strawberry.field(metadata=public(_ADMINS))
+    key_name: str = strawberry.field(metadata=public(_ADMINS))
+    role: str = strawberry.field(metadata=public(_ADMINS))
     action: Action
     operation: str = strawberry.field(
-        description="The GraphQL operation (`query AgentView`) or the REST route."
+        description="The GraphQL operation (`query AgentView`) or the REST route.",
+        metadata=public(_ADMINS),
     )
     what: list[str] = strawberry.field(
         description="The fields read in full (`Profile.emails`), the lookup or mutation field, "
-        "or the export's columns."
+        "or the export's columns.",
+        metadata=public(_ADMINS),
     )
     detail: str | None = strawberry.field(
-        description="What was searched for, or a mutation's arguments (tokens withheld)."
+        description="What was searched for, or a mutation's arguments.",
+        metadata=public(_ADMINS),
     )
-    profile_id: strawberry.ID | None
-    request_id: str | None = strawberry.field(description="The request's X-Request-ID.")
+    profile_id: strawberry.ID | None = strawberry.field(metadata=public(_ADMINS))
+    request_id: str | None = strawberry.field(
+        description="The request's X-Request-ID.", metadata=public(_ADMINS)
+    )
 
     @classmethod
     def from_doc(cls, doc: Document) -> AuditEntry:
@@ -59,7 +70,7 @@ class AuditEntry:
 
 @strawberry.type
 class AuditEdge:
-    cursor: str
+    cursor: str = strawberry.field(metadata=public(_ADMINS))
     node: AuditEntry
 
 

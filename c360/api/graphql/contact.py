@@ -10,7 +10,15 @@ import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
-from c360.api.graphql.access import Disclosed, MaskedWithout, Requires
+from c360.api.graphql.access import (
+    Disclosed,
+    MaskedWithout,
+    Requires,
+    case_text,
+    holds,
+    in_text,
+    public,
+)
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import actor, as_error
 from c360.api.graphql.scalars import Purpose
@@ -26,10 +34,18 @@ from c360.api.graphql.types import (
     QuietHours,
     timeline_item,
 )
-from c360.auth.masking import mask_within
+from c360.auth.masking import mask_contact_point
 from c360.auth.service import Permission
 from c360.contact.facts import ContactFacts
-from c360.contact.policy import Basis, ChannelOption, Code, Decision, caps_in_force, points_of
+from c360.contact.policy import (
+    Basis,
+    ChannelOption,
+    Code,
+    Decision,
+    Reason,
+    caps_in_force,
+    points_of,
+)
 from c360.contact.service import Actor, AudienceFilter, ConsentReceipt, utc_instant
 from c360.errors import C360Error, InvalidInput
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
@@ -59,11 +75,20 @@ strawberry.enum(Basis, name="ChannelBasis")
 @strawberry.type(description="Why a decision came out as it did: a code and a sentence.")
 class DecisionReason:
     code: Code
-    message: str
+    reason: strawberry.Private[Reason]
+
+    @strawberry.field(
+        description="Without the do-not-contact reason for roles without case text.",
+        extensions=in_text(),  # a bounce message may name the address
+    )
+    def message(self, info: Info[Context, None]) -> str:
+        if self.reason.without_case_text is None or holds(info, Permission.CASE_TEXT):
+            return self.reason.message
+        return self.reason.without_case_text
 
 
 def _reasons(decision: Decision) -> list[DecisionReason]:
-    return [DecisionReason(code=r.code, message=r.message) for r in decision.reasons]
+    return [DecisionReason(code=r.code, reason=r) for r in decision.reasons]
 
 
 @strawberry.type(
@@ -71,13 +96,17 @@ def _reasons(decision: Decision) -> list[DecisionReason]:
     "instant, at which contact point, and if not, why not and from when."
 )
 class ContactDecision:
-    profile_id: strawberry.ID
+    profile_id: strawberry.ID = strawberry.field(metadata=public("made by c360"))
     channel: ContactChannel
     purpose: Purpose
     at: dt.datetime
     allowed: bool
     contact_point: str | None = strawberry.field(
         description="The address or number to use (unmasked: this is the one handed out).",
+        metadata=public(
+            "the contact point the decision hands out, in full for the purposes the caller "
+            "sends for (C360_CONTACT_MARKETING_PURPOSES); masked by _decision otherwise"
+        ),
         extensions=[Disclosed()],
     )
     reasons: list[DecisionReason] = strawberry.field(
@@ -90,16 +119,19 @@ class ContactDecision:
     )
     time_zones: list[str] = strawberry.field(
         description="The customer's time zone; several when not known exactly (quiet hours "
-        "then hold in each)."
+        "then hold in each).",
+        metadata=public("IANA zones"),
     )
-    time_zone_basis: str
+    time_zone_basis: str = strawberry.field(metadata=public("made by c360"))
     regime: str | None = strawberry.field(
-        description="opt_in or opt_out, for the purposes a regime governs."
+        description="opt_in or opt_out, for the purposes a regime governs.",
+        metadata=public("made by c360"),
     )
-    country: str | None
+    country: str | None = strawberry.field(metadata=public("an ISO 3166 code"))
     unsubscribe_url: str | None = strawberry.field(
-        description="A signed one-click unsubscribe link (RFC 8058) for this channel, purpose "
-        "and contact point, to put in the message."
+        description="A one-click unsubscribe link (RFC 8058) for this channel, purpose "
+        "and contact point, to put in the message.",
+        metadata=public("made by c360; its token is opaque"),
     )
 
     @classmethod
@@ -121,11 +153,22 @@ class ContactDecision:
         )
 
 
+def _decision(info: Info[Context, None], decision: Decision) -> ContactDecision:
+    """The decision as the caller may read it: the contact point in full only for purposes
+    the caller is handed contact points for."""
+    contact = info.context.services.contact
+    result = ContactDecision.of(decision, contact.unsubscribe_url(decision))
+    unmasked = holds(info, Permission.CONTACT_POINTS)
+    if result.contact_point and not contact.hands_out(decision.purpose, unmasked=unmasked):
+        result.contact_point = mask_contact_point(result.contact_point)
+    return result
+
+
 @strawberry.type(description="A channel the policy allows, ranked, with why it ranks there.")
 class ChannelChoice:
     channel: ContactChannel
     basis: Basis
-    reason: str
+    reason: str = strawberry.field(metadata=public("made by c360"))
     allowed_now: bool
     next_allowed_at: dt.datetime | None = strawberry.field(
         description="Set when quiet hours, windows or caps delay it."
@@ -153,7 +196,7 @@ class ChannelChoice:
 
 @strawberry.type
 class ChannelRanking:
-    profile_id: strawberry.ID
+    profile_id: strawberry.ID = strawberry.field(metadata=public("made by c360"))
     purpose: Purpose
     at: dt.datetime
     channels: list[ChannelChoice]
@@ -165,10 +208,10 @@ class ChannelRanking:
 @strawberry.type(description="Where a preference's value came from.")
 class Setting:
     since: dt.datetime
-    source: str
+    source: str = strawberry.field(extensions=in_text())
     origin: ChangeOrigin
-    actor: str | None
-    record_id: strawberry.ID
+    actor: str | None = strawberry.field(extensions=in_text())
+    record_id: strawberry.ID = strawberry.field(extensions=in_text())
 
 
 @strawberry.type
@@ -181,7 +224,10 @@ class PreferredChannel:
 @strawberry.type
 class DoNotContact:
     active: bool
-    reason: str | None
+    reason: str | None = strawberry.field(
+        description="Why contact stopped: case text (an agent's note, a complaint).",
+        extensions=case_text(),
+    )
     set: Setting
 
 
@@ -191,7 +237,9 @@ class EffectiveCap:
     purpose: Purpose
     max_contacts: int
     per_days: int
-    set_by: str = strawberry.field(description="customer or default")
+    set_by: str = strawberry.field(
+        description="customer or default", metadata=public("made by c360")
+    )
 
 
 @strawberry.type(description="An e-mail, number, address or push token, and what is known of it.")
@@ -200,9 +248,7 @@ class ContactPoint:
     value: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS)])
     status: ContactPointState
     status_since: dt.datetime | None
-    status_reason: str | None = strawberry.field(
-        extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
-    )
+    status_reason: str | None = strawberry.field(extensions=in_text())
     profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
 
@@ -210,8 +256,8 @@ class ContactPoint:
 class ContactPreferences:
     do_not_contact: DoNotContact | None
     preferred_channels: list[PreferredChannel]
-    language: str | None
-    time_zone: str | None
+    language: str | None = strawberry.field(metadata=public("a BCP 47 tag"))
+    time_zone: str | None = strawberry.field(metadata=public("an IANA zone"))
     quiet_hours: QuietHours | None = strawberry.field(
         description="The customer's own; null: the default applies (see effectiveQuietHours)."
     )
@@ -318,18 +364,22 @@ class AudienceFilterInput:
 
 @strawberry.type(description="Someone the policy allows to contact, and where.")
 class AudienceMember:
-    profile_id: strawberry.ID
+    profile_id: strawberry.ID = strawberry.field(metadata=public("made by c360"))
     contact_point: str = strawberry.field(
-        description="Unmasked: the one the decision hands out.", extensions=[Disclosed()]
+        description="Unmasked: the one the decision hands out.",
+        metadata=public("the contact point the decision hands out, unmasked by design"),
+        extensions=[Disclosed()],
     )
-    country: str | None
-    time_zones: list[str]
-    unsubscribe_url: str | None
+    country: str | None = strawberry.field(metadata=public("an ISO 3166 code"))
+    time_zones: list[str] = strawberry.field(metadata=public("IANA zones"))
+    unsubscribe_url: str | None = strawberry.field(
+        metadata=public("made by c360; its token is opaque")
+    )
 
 
 @strawberry.type
 class AudienceEdge:
-    cursor: str
+    cursor: str = strawberry.field(metadata=public("a profile id"))
     node: AudienceMember
 
 
@@ -349,10 +399,11 @@ class AudienceConnection:
 @strawberry.type(description="A consent change recorded.")
 class ConsentRecorded:
     profile: Profile
-    record_id: strawberry.ID
+    record_id: strawberry.ID = strawberry.field(extensions=in_text())
     status: ConsentStatus
     confirmation_url: str | None = strawberry.field(
-        description="For a double opt-in: the single-use link to send the customer."
+        description="For a double opt-in: the single-use link to send the customer.",
+        metadata=public("made by c360: a random token"),
     )
     confirmation_expires_at: dt.datetime | None
     gpc_recorded: bool = strawberry.field(
@@ -549,7 +600,7 @@ class ContactQuery:
             decision = await contact.decide(str(profile_id), channel.value, purpose, _at(info, at))
         except C360Error as exc:
             return as_error(exc)  # type: ignore[return-value]
-        return ContactDecision.of(decision, contact.unsubscribe_url(decision))
+        return _decision(info, decision)
 
     @strawberry.field(
         description="The channels the policy allows for the purpose, ranked: the customer's "
@@ -594,6 +645,7 @@ class ContactQuery:
             raise InvalidInput(f"first must be between 1 and {MAX_AUDIENCE_PAGE}, not {first}")
         contact = info.context.services.contact
         contact.check_purpose(purpose)
+        contact.check_handout(purpose, unmasked=holds(info, Permission.CONTACT_POINTS))
         moment = _at(info, at)
         chosen = filter.to_filter() if filter is not None else AudienceFilter()
         page = await contact.audience(
@@ -653,19 +705,6 @@ class ContactMutation:
         except C360Error as exc:
             return as_error(exc)  # type: ignore[return-value]
         return await _consent_recorded(info, receipt, gpc)
-
-    @strawberry.mutation(
-        description="Complete a double opt-in with the token from the confirmation link.",
-        extensions=_changes(),
-    )
-    async def confirm_consent(self, info: Info[Context, None], token: str) -> ConsentResult:
-        try:
-            receipt = await info.context.services.contact.confirm(
-                token, dt.datetime.now(dt.UTC), evidence=None
-            )
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
-        return await _consent_recorded(info, receipt, gpc=False)
 
     @strawberry.mutation(
         description="Change contact preferences: preferred channel per purpose, language, "
@@ -795,7 +834,7 @@ class ContactMutation:
         return ContactRecorded(
             profile=await _profile(info, live),
             contact=item,
-            decision=ContactDecision.of(decision, contact.unsubscribe_url(decision)),
+            decision=_decision(info, decision),
         )
 
 

@@ -8,12 +8,14 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from c360.api.graphql.access import Requires
+from c360.api.graphql.access import Requires, in_text, public
 from c360.api.graphql.context import Context
 from c360.api.graphql.types import Error, ForbiddenError, InvalidInputError, NotFoundError
 from c360.auth.service import Forbidden, Permission
 from c360.errors import C360Error, InvalidInput, NotFound
 from c360.store import Document
+
+_IDS = public("profile and ledger ids made by c360")
 
 
 @strawberry.type(description="The request contradicts the current state (e.g. two customers).")
@@ -23,16 +25,16 @@ class ConflictError(Error):
 
 @strawberry.type(description="A merge from the ledger, and its undoing if it was undone.")
 class Merge:
-    id: strawberry.ID
-    survivor_id: strawberry.ID
-    absorbed_id: strawberry.ID
-    rule: str
-    actor: str
-    reason: str | None
-    status: str
+    id: strawberry.ID = strawberry.field(metadata=_IDS)
+    survivor_id: strawberry.ID = strawberry.field(metadata=_IDS)
+    absorbed_id: strawberry.ID = strawberry.field(metadata=_IDS)
+    rule: str = strawberry.field(metadata=public("a rule name"))
+    actor: str = strawberry.field(extensions=in_text())
+    reason: str | None = strawberry.field(extensions=in_text())
+    status: str = strawberry.field(metadata=public("merged or undone"))
     merged_at: dt.datetime | None
     undone_at: dt.datetime | None
-    moved_identifiers: list[str]
+    moved_identifiers: list[str] = strawberry.field(extensions=in_text())
 
     @classmethod
     def from_doc(cls, doc: Document) -> Merge:
@@ -52,10 +54,10 @@ class Merge:
 
 @strawberry.type(description="Two profiles that may be one person, for someone to decide.")
 class MatchSuggestion:
-    id: strawberry.ID
-    profile_ids: list[strawberry.ID]
-    reasons: list[str]
-    status: str
+    id: strawberry.ID = strawberry.field(metadata=_IDS)
+    profile_ids: list[strawberry.ID] = strawberry.field(metadata=_IDS)
+    reasons: list[str] = strawberry.field(extensions=in_text())
+    status: str = strawberry.field(metadata=public("open, accepted or rejected"))
 
     @classmethod
     def from_doc(cls, doc: Document) -> MatchSuggestion:
@@ -69,9 +71,9 @@ class MatchSuggestion:
 
 @strawberry.type(description="What a merge would move (dryRun), without moving anything.")
 class MergePreview:
-    survivor_id: strawberry.ID
-    absorbed_id: strawberry.ID
-    identifiers: list[str]
+    survivor_id: strawberry.ID = strawberry.field(metadata=_IDS)
+    absorbed_id: strawberry.ID = strawberry.field(metadata=_IDS)
+    identifiers: list[str] = strawberry.field(extensions=in_text())
     records: int
 
 

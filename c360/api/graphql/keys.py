@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import strawberry
 from strawberry.types import Info
 
-from c360.api.graphql.access import Requires
+from c360.api.graphql.access import Requires, public
 from c360.api.graphql.context import Context
 from c360.api.graphql.types import ForbiddenError, InvalidInputError, NotFoundError
 from c360.auth.service import ApiKeyNotFound, Permission, Role
@@ -18,8 +18,8 @@ strawberry.enum(Role)
 
 @strawberry.type(description="An API key; never its secret, of which only a hash is stored.")
 class ApiKey:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(metadata=public("admin only (manageKeys)"))
+    name: str = strawberry.field(metadata=public("admin only (manageKeys)"))
     role: Role
     created_at: dt.datetime
     revoked_at: dt.datetime | None
@@ -38,7 +38,7 @@ class ApiKey:
 @strawberry.type(description="A new key. `key` is shown only in this answer: store it safely.")
 class NewApiKey:
     api_key: ApiKey
-    key: str
+    key: str = strawberry.field(metadata=public("admin only (manageKeys)"))
 
 
 CreateApiKeyResult = Annotated[

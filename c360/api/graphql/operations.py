@@ -43,7 +43,6 @@ LOOKUP_FIELDS = frozenset({"searchProfiles", "profileByIdentifier"})
 PROFILE_ARGUMENTS = frozenset(
     {"profileId", "survivorId", "absorbedId", "profile_id", "survivor_id", "absorbed_id"}
 )
-SECRET_ARGUMENTS = frozenset({"token"})  # a confirmation token is not kept in the audit
 
 
 def error_code(error: GraphQLError) -> str:
@@ -191,9 +190,7 @@ def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
-        return {
-            str(k): "<withheld>" if k in SECRET_ARGUMENTS else _plain(v) for k, v in value.items()
-        }
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if isinstance(value, enum.Enum):

@@ -6,6 +6,7 @@ import datetime as dt
 
 import strawberry
 
+from c360.api.graphql.access import in_text, public
 from c360.api.graphql.types import Money
 from c360.profiles.lifecycle import ChurnRisk as ChurnRiskValue
 from c360.profiles.lifecycle import LifecycleStage, Stage, Tier, ValueTier
@@ -21,7 +22,7 @@ def _money(amount: Amount) -> Money:
 
 @strawberry.type(description="How much of something: a name and a quantity.")
 class RankedItem:
-    name: str
+    name: str = strawberry.field(extensions=in_text())  # a product title or category
     quantity: int
 
 
@@ -36,7 +37,8 @@ class ProfileMetrics:
         description="Lifetime value in the reporting currency (configured rate table)."
     )
     unconverted_currencies: list[str] = strawberry.field(
-        description="Currencies with no configured rate, left out of the reported value."
+        description="Currencies with no configured rate, left out of the reported value.",
+        metadata=public("ISO 4217 codes"),
     )
     order_count: int
     cancelled_order_count: int
@@ -105,7 +107,7 @@ class ProfileMetrics:
 @strawberry.type(description="The lifecycle stage and the rule that put the profile there.")
 class LifecycleStageInfo:
     stage: LifecycleStage
-    reason: str
+    reason: str = strawberry.field(metadata=public("a sentence made by c360 from counts and dates"))
 
     @classmethod
     def from_stage(cls, stage: Stage) -> LifecycleStageInfo:
@@ -115,7 +117,7 @@ class LifecycleStageInfo:
 @strawberry.type(description="The value tier (from lifetime-value percentiles) and why.")
 class ValueTierInfo:
     tier: ValueTier
-    reason: str
+    reason: str = strawberry.field(metadata=public("a sentence made by c360 from counts and dates"))
 
     @classmethod
     def from_tier(cls, tier: Tier) -> ValueTierInfo:
@@ -125,7 +127,9 @@ class ValueTierInfo:
 @strawberry.type(description="How likely the customer is to leave (0..1), with the signals.")
 class ChurnRisk:
     score: float
-    reasons: list[str]
+    reasons: list[str] = strawberry.field(
+        metadata=public("a sentence made by c360 from counts and dates")
+    )
 
     @classmethod
     def from_value(cls, risk: ChurnRiskValue) -> ChurnRisk:

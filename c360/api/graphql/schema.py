@@ -11,6 +11,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, Info
 
+from c360.api.graphql.access import fast_masking, undeclared_text_fields
 from c360.api.graphql.audit import AuditLogQuery
 from c360.api.graphql.contact import ContactMutation, ContactQuery
 from c360.api.graphql.context import Context
@@ -153,7 +154,7 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     ]
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
-    return _Schema(
+    schema = _Schema(
         query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery)),
         mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
@@ -169,6 +170,13 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
         ],
         config=StrawberryConfig(scalar_map={Purpose: PURPOSE_SCALAR}),
     )
+    # Strawberry keeps the graphql-core schema it built in _schema (it has no public name).
+    undeclared = undeclared_text_fields(schema._schema)
+    if undeclared:
+        # Each text field says who reads it and how: a new one cannot leak by default.
+        raise TypeError(f"text fields without an access rule or public(): {undeclared}")
+    fast_masking(schema._schema)
+    return schema
 
 
 def render_sdl() -> str:

@@ -11,7 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from c360.api.graphql.access import MaskedWithout, Requires
+from c360.api.graphql.access import MaskedWithout, Requires, case_text, in_text, public
 from c360.api.graphql.context import Context
 from c360.api.graphql.scalars import SERVICE, Purpose
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         ValueTierInfo,
     )
     from c360.profiles.metrics_service import ProfileView
-from c360.auth.masking import mask_postal_code, mask_properties, mask_text, mask_within
+from c360.auth.masking import Mask
 from c360.auth.service import Permission
 from c360.contact.consent import ConsentState
 from c360.contact.preferences import Hours, Window, window_of
@@ -78,8 +78,8 @@ for _enum in (
 
 @strawberry.interface(description="An expected failure, returned as data.")
 class Error:
-    message: str
-    code: str
+    message: str = strawberry.field(extensions=in_text())  # may repeat what it refuses
+    code: str = strawberry.field(metadata=public("an error class name"))
 
 
 @strawberry.type(description="Nothing matches what was asked for.")
@@ -103,7 +103,7 @@ class ForbiddenError(Error):
 @strawberry.type(description="An amount in integer minor units of an ISO 4217 currency.")
 class Money:
     amount: int
-    currency: str
+    currency: str = strawberry.field(metadata=public("an ISO 4217 code, validated"))
 
     @classmethod
     def from_doc(cls, doc: Document) -> Money:
@@ -114,7 +114,7 @@ class Money:
 class Identifier:
     type: IdentifierType
     value: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS)])
-    source: str | None
+    source: str | None = strawberry.field(extensions=in_text())
     first_seen_at: dt.datetime | None
     profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
@@ -131,33 +131,35 @@ class Identifier:
 
 @strawberry.type
 class PostalAddress:
-    line1: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_text)])
+    line1: str = strawberry.field(
+        extensions=[MaskedWithout(Permission.CONTACT_POINTS, Mask.FIRST_LETTER)]
+    )
     line2: str | None = strawberry.field(
-        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_text)]
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, Mask.FIRST_LETTER)]
     )
-    city: str | None = None
-    region: str | None = None
+    city: str | None = strawberry.field(default=None, extensions=in_text())
+    region: str | None = strawberry.field(default=None, extensions=in_text())
     postal_code: str | None = strawberry.field(
-        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_postal_code)]
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, Mask.POSTAL_CODE)]
     )
-    country: str
+    country: str = strawberry.field(metadata=public("an ISO 3166 code, validated"))
     profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
 
 @strawberry.type
 class LineItem:
-    line_id: str | None
-    sku: str | None
-    title: str | None
-    category: str | None
+    line_id: str | None = strawberry.field(extensions=in_text())
+    sku: str | None = strawberry.field(extensions=in_text())
+    title: str | None = strawberry.field(extensions=in_text())
+    category: str | None = strawberry.field(extensions=in_text())
     quantity: int
     unit_price: Money
 
 
 @strawberry.type
 class ReturnItem:
-    line_id: str | None
-    sku: str | None
+    line_id: str | None = strawberry.field(extensions=in_text())
+    sku: str | None = strawberry.field(extensions=in_text())
     quantity: int
     amount: Money | None
 
@@ -167,10 +169,11 @@ class ReturnItem:
 
 @strawberry.interface(description="One entry of a profile's timeline: a record from a source.")
 class TimelineItem:
-    id: strawberry.ID
+    # The record's id is {source}:{kind}:{externalId}, and a source's id may be an address.
+    id: strawberry.ID = strawberry.field(extensions=in_text())
     kind: RecordKind
-    source: str
-    external_id: str
+    source: str = strawberry.field(extensions=in_text())
+    external_id: str = strawberry.field(extensions=in_text())
     occurred_at: dt.datetime
     revision: dt.datetime
     identifiers: list[Identifier]
@@ -179,38 +182,34 @@ class TimelineItem:
 
 @strawberry.type
 class PersonRecord(TimelineItem):
-    given_name: str | None = None
-    family_name: str | None = None
-    full_name: str | None = None
+    given_name: str | None = strawberry.field(default=None, extensions=in_text())
+    family_name: str | None = strawberry.field(default=None, extensions=in_text())
+    full_name: str | None = strawberry.field(default=None, extensions=in_text())
     addresses: list[PostalAddress] = strawberry.field(default_factory=list)
     birth_date: dt.date | None = None
-    language: str | None = None
-    country: str | None = None
-    time_zone: str | None = None
+    language: str | None = strawberry.field(default=None, metadata=public("a BCP 47 tag"))
+    country: str | None = strawberry.field(default=None, metadata=public("an ISO 3166 code"))
+    time_zone: str | None = strawberry.field(default=None, metadata=public("an IANA zone"))
 
 
 @strawberry.type
 class SiteEventRecord(TimelineItem):
     event_type: SiteEventType
-    name: str | None = None
-    channel: str
-    url: str | None = strawberry.field(
-        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
-    )
-    referrer: str | None = strawberry.field(
-        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
-    )
-    user_agent: str | None = None
+    name: str | None = strawberry.field(default=None, extensions=in_text())
+    channel: str = strawberry.field(metadata=public("web, app or server"))
+    url: str | None = strawberry.field(default=None, extensions=in_text())
+    referrer: str | None = strawberry.field(default=None, extensions=in_text())
+    user_agent: str | None = strawberry.field(default=None, extensions=in_text())
     properties: JSON = strawberry.field(
-        extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_properties)]
+        extensions=[MaskedWithout(Permission.CONTACT_POINTS, Mask.PROPERTIES)]
     )
 
 
 @strawberry.type
 class OrderRecord(TimelineItem):
-    order_number: str | None = None
+    order_number: str | None = strawberry.field(default=None, extensions=in_text())
     channel: OrderChannel
-    store_id: str | None = None
+    store_id: str | None = strawberry.field(default=None, extensions=in_text())
     line_items: list[LineItem]
     total: Money
     cancelled_at: dt.datetime | None = None
@@ -218,12 +217,10 @@ class OrderRecord(TimelineItem):
 
 @strawberry.type
 class ReturnRecord(TimelineItem):
-    order_external_id: str
+    order_external_id: str = strawberry.field(extensions=in_text())
     items: list[ReturnItem]
     amount: Money
-    reason: str | None = strawberry.field(
-        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
-    )
+    reason: str | None = strawberry.field(default=None, extensions=in_text())
 
 
 @strawberry.type
@@ -231,16 +228,12 @@ class ServiceCaseRecord(TimelineItem):
     channel: ServiceChannel
     status: CaseStatus
     priority: CasePriority
-    subject: str | None = strawberry.field(
-        default=None, extensions=[Requires(Permission.CASE_TEXT)]
-    )
-    description: str | None = strawberry.field(
-        default=None, extensions=[Requires(Permission.CASE_TEXT)]
-    )
+    subject: str | None = strawberry.field(default=None, extensions=case_text())
+    description: str | None = strawberry.field(default=None, extensions=case_text())
     first_response_at: dt.datetime | None = None
     solved_at: dt.datetime | None = None
-    satisfaction: str | None = None
-    tags: list[str]
+    satisfaction: str | None = strawberry.field(default=None, metadata=public("good or bad"))
+    tags: list[str] = strawberry.field(extensions=in_text())
     complaint: bool
 
 
@@ -248,28 +241,29 @@ class ServiceCaseRecord(TimelineItem):
 class SurveyResponseRecord(TimelineItem):
     survey_type: SurveyType
     score: int
-    comment: str | None = strawberry.field(
-        default=None, extensions=[Requires(Permission.CASE_TEXT)]
-    )
-    touchpoint: str | None = None
+    comment: str | None = strawberry.field(default=None, extensions=case_text())
+    touchpoint: str | None = strawberry.field(default=None, extensions=in_text())
 
 
 @strawberry.type
 class ConsentChangeRecord(TimelineItem):
     channel: ContactChannel
-    purpose: str = strawberry.field(description="'all': the whole channel.")
+    purpose: str = strawberry.field(
+        description="'all': the whole channel.",
+        metadata=public("a purpose: validated [a-z][a-z0-9_]*"),
+    )
     status: ConsentStatus
     contact_point: str | None = strawberry.field(
         default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS)]
     )
     origin: ChangeOrigin
-    actor: str | None = None
-    evidence: str | None = None
+    actor: str | None = strawberry.field(default=None, extensions=in_text())
+    evidence: str | None = strawberry.field(default=None, extensions=in_text())
 
 
 @strawberry.type(description="A purpose and the channel the customer asked for it.")
 class PurposeChannel:
-    purpose: str
+    purpose: str = strawberry.field(metadata=public("a purpose: validated [a-z][a-z0-9_]*"))
     channel: ContactChannel | None = strawberry.field(description="Null: the request removed.")
 
 
@@ -303,7 +297,7 @@ class ContactWindow:
 @strawberry.type(description="At most maxContacts contacts in any perDays days.")
 class FrequencyCap:
     channel: ContactChannel
-    purpose: str
+    purpose: str = strawberry.field(metadata=public("a purpose: validated [a-z][a-z0-9_]*"))
     max_contacts: int | None = strawberry.field(description="Null: back to the default cap.")
     per_days: int
 
@@ -311,22 +305,25 @@ class FrequencyCap:
 @strawberry.type
 class DoNotContactChange:
     active: bool
-    reason: str | None
+    reason: str | None = strawberry.field(
+        description="Why contact stopped: case text (an agent's note, a complaint).",
+        extensions=case_text(),
+    )
 
 
 @strawberry.type(description="Contact preferences that changed; what it does not name stays.")
 class PreferenceChangeRecord(TimelineItem):
     preferred_channels: list[PurposeChannel]
-    language: str | None = None
-    time_zone: str | None = None
+    language: str | None = strawberry.field(default=None, metadata=public("a BCP 47 tag"))
+    time_zone: str | None = strawberry.field(default=None, metadata=public("an IANA zone"))
     quiet_hours: QuietHours | None = None
     contact_windows: list[ContactWindow] | None = None
     frequency_caps: list[FrequencyCap]
     do_not_contact: DoNotContactChange | None = None
     cleared: list[PreferenceField]
     origin: ChangeOrigin
-    actor: str | None = None
-    evidence: str | None = None
+    actor: str | None = strawberry.field(default=None, extensions=in_text())
+    evidence: str | None = strawberry.field(default=None, extensions=in_text())
 
 
 @strawberry.type(description="What became known of an address or number: verified, bounced…")
@@ -334,24 +331,22 @@ class ContactPointStatusRecord(TimelineItem):
     channel: ContactChannel
     contact_point: str = strawberry.field(extensions=[MaskedWithout(Permission.CONTACT_POINTS)])
     status: ContactPointState
-    reason: str | None = strawberry.field(
-        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, mask_within)]
-    )
+    reason: str | None = strawberry.field(default=None, extensions=in_text())
     origin: ChangeOrigin
-    actor: str | None = None
-    evidence: str | None = None
+    actor: str | None = strawberry.field(default=None, extensions=in_text())
+    evidence: str | None = strawberry.field(default=None, extensions=in_text())
 
 
 @strawberry.type(description="A message or call to the customer.")
 class OutboundContactRecord(TimelineItem):
     channel: ContactChannel
-    purpose: str
+    purpose: str = strawberry.field(metadata=public("a purpose: validated [a-z][a-z0-9_]*"))
     contact_point: str | None = strawberry.field(
         default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS)]
     )
-    campaign: str | None = None
+    campaign: str | None = strawberry.field(default=None, extensions=in_text())
     outcome: ContactOutcome
-    actor: str | None = None
+    actor: str | None = strawberry.field(default=None, extensions=in_text())
 
 
 def _preference_change(base: dict[str, Any], data: dict[str, Any]) -> PreferenceChangeRecord:
@@ -536,7 +531,9 @@ TIMELINE_TYPES = (
 @strawberry.type
 class PageInfo:
     has_next_page: bool
-    end_cursor: str | None
+    end_cursor: str | None = strawberry.field(
+        metadata=public("a position made by c360: a profile id or a timeline position")
+    )
 
     @classmethod
     def after(cls, edges: Sequence[Any], has_next_page: bool) -> PageInfo:
@@ -546,7 +543,7 @@ class PageInfo:
 
 @strawberry.type
 class TimelineEdge:
-    cursor: str
+    cursor: str = strawberry.field(metadata=public("a position in the timeline, made by c360"))
     node: TimelineItem
 
 
@@ -561,8 +558,8 @@ class TimelineConnection:
 
 @strawberry.type(description="Where a value came from.")
 class Provenance:
-    source: str
-    record_id: strawberry.ID
+    source: str = strawberry.field(extensions=in_text())
+    record_id: strawberry.ID = strawberry.field(extensions=in_text())
     observed_at: dt.datetime
 
 
@@ -570,8 +567,8 @@ class Provenance:
     description="A profile attribute: the most recent non-empty value, with its origin."
 )
 class Trait:
-    name: str
-    value: str
+    name: str = strawberry.field(metadata=public("the name of a person record's field"))
+    value: str = strawberry.field(extensions=in_text())
     provenance: Provenance
 
     @classmethod
@@ -591,7 +588,7 @@ class Trait:
 @strawberry.type(description="A postal address the person used, with where and when it was seen.")
 class ProfileAddress:
     address: PostalAddress
-    sources: list[str]
+    sources: list[str] = strawberry.field(extensions=in_text())
     first_seen_at: dt.datetime
     last_seen_at: dt.datetime
 
@@ -612,12 +609,14 @@ class Consent:
         description="The address or number; null when it covers the whole channel.",
         extensions=[MaskedWithout(Permission.CONTACT_POINTS)],
     )
-    purpose: str
+    purpose: str = strawberry.field(metadata=public("a purpose: validated [a-z][a-z0-9_]*"))
     status: ConsentStatus
     since: dt.datetime
-    source: str
-    record_id: strawberry.ID = strawberry.field(description="The change that decided it.")
-    evidence: str | None
+    source: str = strawberry.field(extensions=in_text())
+    record_id: strawberry.ID = strawberry.field(
+        description="The change that decided it.", extensions=in_text()
+    )
+    evidence: str | None = strawberry.field(extensions=in_text())
     pending_since: dt.datetime | None = strawberry.field(
         description="A double opt-in was sent and is not confirmed yet."
     )
@@ -644,7 +643,7 @@ class Consent:
 
 @strawberry.type(description="One person, unified across every source.")
 class Profile:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(metadata=public("made by c360"))
     created_at: dt.datetime | None
     first_seen_at: dt.datetime | None
     last_seen_at: dt.datetime | None
@@ -685,7 +684,10 @@ class Profile:
         docs = await info.context.identifiers.load(self.id)
         return [d["value"] for d in docs if d["type"] == kind.value]
 
-    @strawberry.field(description="The name to show: full name, else given and family names.")
+    @strawberry.field(
+        description="The name to show: full name, else given and family names.",
+        extensions=in_text(),
+    )
     async def display_name(self, info: Info[Context, None]) -> str | None:
         return (await info.context.traits.load(self.id)).display_name
 
@@ -854,7 +856,7 @@ class Profile:
 
 @strawberry.type
 class ProfileEdge:
-    cursor: str
+    cursor: str = strawberry.field(metadata=public("a profile id"))
     node: Profile
 
 
