@@ -429,11 +429,11 @@ async def hot_paths(services: Services, tmp_path: Path) -> None:
     decision = await execute(services, Role.MARKETING, DECISION, id=ana["id"])
     assert decision["contactDecision"]["__typename"] == "ContactDecision"
 
-    first = (await execute(services, Role.MARKETING, AUDIENCE))["audience"]
+    first = (await execute(services, Role.AGENT, AUDIENCE))["audience"]
     assert first["edges"]
     assert first["pageInfo"]["hasNextPage"]
     after = first["pageInfo"]["endCursor"]
-    second = (await execute(services, Role.MARKETING, AUDIENCE, after=after))["audience"]
+    second = (await execute(services, Role.AGENT, AUDIENCE, after=after))["audience"]
     assert second["edges"]
 
 
