@@ -57,7 +57,10 @@ def utc_timestamp(
         if assume_zone is None:
             raise ValueError(f"timestamp {text!r} has no time zone")
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(assume_zone))
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise ValueError(f"timestamp {text!r} is out of range in UTC") from None
 
 
 def stable_id(*parts: object) -> str:

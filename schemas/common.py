@@ -11,7 +11,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 
 def _to_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise ValueError(f"timestamp {value.isoformat()} is out of range in UTC") from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
@@ -86,10 +89,19 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+MAX_AMOUNT = 10**13
+"""The largest amount, in minor units: a hundred billion euros, ten trillion yen. Sums of
+hundreds of thousands of them (a customer's lifetime value) still fit the store's 64-bit
+integers."""
+
+
 class Money(Contract):
     """An amount in integer minor units (cents) of an ISO 4217 currency. Never a float."""
 
     amount: int = Field(
-        strict=True, ge=0, description="Amount in minor units, e.g. 1999 for 19.99."
+        strict=True,
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Amount in minor units, e.g. 1999 for 19.99.",
     )
     currency: CurrencyCode
