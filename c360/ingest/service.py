@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Literal
 
+from c360.errors import InvalidInput
 from c360.identity.matcher import Matcher
 from c360.identity.matching import Features, features_of
 from c360.identity.merge import MergeService
 from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
 from c360.ingest.repository import DeadLetterRepository
+from c360.ingest.storable import Unstorable, check_record, refuse_unstorable
 from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
 from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
@@ -35,6 +37,10 @@ Outcome = Literal["inserted", "updated", "duplicate"]
 MAX_REPORTED_ERRORS = 1000
 _MAX_WRITE_ROUNDS = 10
 _ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
+
+
+class UnstorableRecord(InvalidInput):
+    """A record made through the API holds a value the store cannot hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +148,12 @@ def record_document(
     unlinked: Sequence[Document] = (),
     linked_by: str | None = None,
 ) -> Document:
-    doc: Document = {
+    return linked_document(draft_document(record, now), profile_id, unlinked, linked_by)
+
+
+def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
+    """The record's document before linking says whose it is."""
+    return {
         "_id": record.record_id,
         "kind": record.kind,
         "source": record.source,
@@ -156,6 +167,16 @@ def record_document(
         "content_hash": content_hash(record),
         "ingested_at": now,
     }
+
+
+def linked_document(
+    draft: Document,
+    profile_id: str | None,
+    unlinked: Sequence[Document] = (),
+    linked_by: str | None = None,
+) -> Document:
+    """The draft with what linking decided: its profile and how."""
+    doc = dict(draft)
     if profile_id is not None:  # no explicit nulls: the embedded store mis-queries them
         doc["profile_id"] = profile_id
     if linked_by is not None:  # what decided its profile; an unmerge follows it
@@ -242,11 +263,15 @@ class IngestService:
                     summary.items_read += 1
                     last_position = item.position
             errors = [item for item in batch if isinstance(item, ItemError)]
-            parsed = [item for item in batch if isinstance(item, Parsed)]
+            parsed, drafts, refused = refuse_unstorable(
+                [item for item in batch if isinstance(item, Parsed)],
+                lambda record: draft_document(record, now),  # noqa: B023 - called right here
+            )
+            errors += refused
             await self._dead_letters.add(connector, origin, errors, now)
             summary.add_errors(errors)
             summary.add_ignored([item for item in batch if isinstance(item, Ignored)])
-            summary.add_outcomes(parsed, await self._store(parsed, now))
+            summary.add_outcomes(parsed, await self._store(parsed, drafts, now))
             if progress is not None:
                 progress(summary)
         log.info(
@@ -254,7 +279,9 @@ class IngestService:
         )
         return summary
 
-    async def _store(self, parsed: Sequence[Parsed], now: dt.datetime) -> list[Outcome]:
+    async def _store(
+        self, parsed: Sequence[Parsed], drafts: Sequence[Document], now: dt.datetime
+    ) -> list[Outcome]:
         if not parsed:
             return []
         records = [item.record for item in parsed]
@@ -272,9 +299,9 @@ class IngestService:
             if isinstance(record, Return) and linked_by[index] is None and profile_ids[index]:
                 linked_by[index] = f"record:{record.source}:order:{record.order_external_id}"
         docs = [
-            record_document(r, p, now, unlinked, by)
-            for r, p, unlinked, by in zip(
-                records, profile_ids, plan.unlinked, linked_by, strict=True
+            linked_document(draft, p, unlinked, by)
+            for draft, p, unlinked, by in zip(
+                drafts, profile_ids, plan.unlinked, linked_by, strict=True
             )
         ]
         outcomes = await self._persist(records, docs, now)
@@ -307,6 +334,11 @@ class IngestService:
         survivor). Returns each record's document and outcome.
         """
         now = dt.datetime.now(dt.UTC)
+        for record in records:
+            try:
+                check_record(record)
+            except Unstorable as exc:
+                raise UnstorableRecord(f"cannot be stored: {exc}") from None
         docs = [
             record_document(r, profile_id, now, linked_by=by)
             for r, by in zip(records, linked_by, strict=True)
@@ -458,28 +490,50 @@ def _spans(moments: Iterable[tuple[str, dt.datetime]]) -> dict[str, Span | None]
 async def _batches(
     items: Iterable[ParseResult] | AsyncIterable[ParseResult], size: int
 ) -> AsyncIterable[list[ParseResult]]:
+    """Batches of about ``size`` results; an item's results (adjacent, one position) are never
+    split between two, so a batch keeps or refuses an item whole."""
     if isinstance(items, AsyncIterable):
         batch: list[ParseResult] = []
         async for item in items:
-            batch.append(item)
-            if len(batch) >= size:
+            if len(batch) >= size and item.position != batch[-1].position:
                 yield batch
                 batch = []
+            batch.append(item)
         if batch:
             yield batch
         return
     # Parsing (validation, normalisation) is CPU work in the connector; the store round trips
     # are waiting. The next batch is parsed in a worker thread while this one is stored, so the
     # two overlap. One batch ahead at most: memory stays bounded.
-    iterator = iter(items)
-    upcoming = asyncio.create_task(asyncio.to_thread(_take, iterator, size))
+    source = _Lookahead(iter(items))
+    upcoming = asyncio.create_task(asyncio.to_thread(source.take, size))
     try:
         while batch := await upcoming:
-            upcoming = asyncio.create_task(asyncio.to_thread(_take, iterator, size))
+            upcoming = asyncio.create_task(asyncio.to_thread(source.take, size))
             yield batch
     finally:
         upcoming.cancel()
 
 
-def _take(iterator: Iterator[ParseResult], size: int) -> list[ParseResult]:
-    return list(islice(iterator, size))
+class _Lookahead:
+    """Results with one seen ahead: where the current item ends."""
+
+    def __init__(self, iterator: Iterator[ParseResult]) -> None:
+        self._iterator = iterator
+        self._next: ParseResult | None = None
+
+    def take(self, size: int) -> list[ParseResult]:
+        batch: list[ParseResult] = []
+        if self._next is not None:
+            batch.append(self._next)
+            self._next = None
+        batch += islice(self._iterator, size - len(batch))
+        while batch:
+            following = next(self._iterator, None)
+            if following is None:
+                break
+            if following.position != batch[-1].position:
+                self._next = following
+                break
+            batch.append(following)
+        return batch
