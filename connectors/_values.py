@@ -11,6 +11,10 @@ from typing import Any
 from babel.numbers import get_currency_precision
 
 
+_AMOUNT_DIGITS = 18
+"""Amounts with more integer digits are refused before they are scaled (1e999999 is finite)."""
+
+
 def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int:
     """``"12.99"`` EUR → ``1299``; ``"1500"`` JPY → ``1500``. Raises ``ValueError``.
 
@@ -26,6 +30,8 @@ def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int
         raise ValueError(f"not an amount: {amount!r}") from None
     if not value.is_finite():
         raise ValueError(f"not an amount: {amount!r}")
+    if value.adjusted() >= _AMOUNT_DIGITS:
+        raise ValueError(f"{text[:40]!r} is too large an amount")
     code = currency.strip().upper()
     scaled = value.scaleb(get_currency_precision(code))
     if scaled != scaled.to_integral_value():

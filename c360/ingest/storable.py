@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import bson
@@ -119,19 +119,11 @@ def _walk(value: Any, depth: int) -> int:
     if value is None or kind is bool or kind is dt.datetime:
         return 16
     if kind is dict:
-        return _mapping(value, depth)
+        return _members(_keys(value), depth)
     if kind is list or kind is tuple:
-        _nested(depth)
-        size = 16
-        for index, item in enumerate(value):
-            try:
-                size += 24 + _walk(item, depth + 1)
-            except Unstorable as exc:
-                exc.path.append(str(index))
-                raise
-        return size
+        return _members(enumerate(value), depth)
     if isinstance(value, BaseModel):
-        return _model(value, depth)
+        return _members(value.__dict__.items(), depth)
     if isinstance(value, enum.Enum):
         return _walk(value.value, depth)
     if isinstance(value, str):
@@ -147,23 +139,24 @@ def _walk(value: Any, depth: int) -> int:
     raise Unstorable(f"{_shown(value)} ({kind.__name__}) is not a value the store holds")
 
 
-def _model(model: BaseModel, depth: int) -> int:
-    _nested(depth)
+def _members(members: Iterable[tuple[str | int, Any]], depth: int) -> int:
+    """An object's or array's members, each named by its key or position."""
+    if depth > MAX_NESTING:
+        raise Unstorable(f"nested deeper than {MAX_NESTING} levels")
     size = 16
-    for name, item in model.__dict__.items():
-        if item is None:
+    for name, item in members:
+        if item is None:  # not stored (no explicit nulls)
             continue
         try:
-            size += 24 + len(name) + _walk(item, depth + 1)
+            size += 32 + (len(name) if type(name) is str else 0) + _walk(item, depth + 1)
         except Unstorable as exc:
-            exc.path.append(name)
+            exc.path.append(str(name))
             raise
     return size
 
 
-def _mapping(mapping: dict[Any, Any], depth: int) -> int:
-    _nested(depth)
-    size = 16
+def _keys(mapping: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
+    """A mapping's members, refused at the mapping when a key is not one the store takes."""
     for key, item in mapping.items():
         if not isinstance(key, str):
             raise Unstorable(f"a key {_shown(key)} that is not text")
@@ -173,12 +166,8 @@ def _mapping(mapping: dict[Any, Any], depth: int) -> int:
             )
         if "\x00" in key:
             raise Unstorable(f"a key with a NUL character ({_shown(key)})")
-        try:
-            size += 24 + _text(key) + _walk(item, depth + 1)
-        except Unstorable as exc:
-            exc.path.append(key)
-            raise
-    return size
+        _text(key)
+        yield key, item
 
 
 def _text(text: str) -> int:
@@ -192,11 +181,6 @@ def _text(text: str) -> int:
             f"the store can hold"
         ) from None
     return 8 + 4 * len(text)
-
-
-def _nested(depth: int) -> None:
-    if depth > MAX_NESTING:
-        raise Unstorable(f"nested deeper than {MAX_NESTING} levels")
 
 
 def _number(value: int) -> str:
