@@ -10,7 +10,6 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
-
 _AMOUNT_DIGITS = 18
 """Amounts with more integer digits are refused before they are scaled (1e999999 is finite)."""
 

@@ -692,9 +692,13 @@ def _optional_id(value: Any, path: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     # A whole Decimal (12e2) short enough to be an id, not 1e999999.
-    if isinstance(value, Decimal) and value.is_finite() and 0 <= value.adjusted() < _ID_DIGITS:
-        if value == value.to_integral_value():
-            return str(int(value))
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and 0 <= value.adjusted() < _ID_DIGITS
+        and value == value.to_integral_value()
+    ):
+        return str(int(value))
     raise Rejected(f"{path}: not an id: {value!r}")
 
 
