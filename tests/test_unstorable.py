@@ -29,6 +29,7 @@ from c360.settings import Settings
 from c360.store import Database, Store
 from c360.sync.zendesk import sync_zendesk
 from connectors import Parsed, ParseResult, get_connector
+from connectors._json import MAX_INHERITING_DOCUMENT
 from schemas import parse_record
 from tests import factories as f
 from tests.fake_zendesk import FakeZendesk, export_pages, serve
@@ -184,6 +185,28 @@ class TestPushedBodies:
             assert letter["raw"] == lines[1]
         assert await store.db.identities.find_one({"_id": "email:two@example.com"}) is None
         assert await store.db.profiles.count_documents({}) == 3
+        assert await ghosts(store.db) == {"profiles": [], "identities": []}
+
+    async def test_a_streamed_array_too(
+        self, connector_client: httpx.AsyncClient, store: Store
+    ) -> None:
+        padding = json.dumps("x" * 150_000)  # past what is read whole: streamed
+        lines = [
+            site_event("one@example.com", padding),
+            site_event("two@example.com", '{"$where": 1, "pad": ' + padding + "}"),
+            site_event("three@example.com", padding),
+            site_event("four@example.com", "123456789012345678901"),
+            site_event("five@example.com", padding),
+        ]
+        body = ("[" + ",".join(lines) + "]").encode()
+        assert len(body) > MAX_INHERITING_DOCUMENT
+        response = await connector_client.post(
+            "/ingest/canonical", content=body, headers={"content-type": "application/json"}
+        )
+        report = response.json()
+        assert (report["inserted"], report["rejected"]) == (3, 2), report
+        assert [e["position"] for e in report["errors"]] == ["item 2", "item 4"]
+        assert await store.db.dead_letters.count_documents({}) == 2
         assert await ghosts(store.db) == {"profiles": [], "identities": []}
 
     @pytest.mark.parametrize("name", KEPT)
