@@ -35,3 +35,4 @@ class InvalidInput(C360Error):
 
 class StoreUnavailable(C360Error):
     status_code = 503
+    headers: ClassVar[Mapping[str, str]] = {"Retry-After": "1"}

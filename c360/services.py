@@ -30,7 +30,7 @@ from c360.identity.repository import (
 )
 from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
-from c360.ingest.repository import DeadLetterRepository
+from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.metrics_service import MetricsConfig, MetricsService
@@ -153,10 +153,10 @@ class Services:
             profiles, identities, records, settings.default_region, metrics, SearchRepository(db)
         )
         suggestions = SuggestionRepository(db)
-        merges = MergeService(
-            MergeRepository(db), identities, records, profile_service, suggestions
-        )
         matches = MatchRepository(db)
+        merges = MergeService(
+            MergeRepository(db), identities, records, profile_service, suggestions, matches
+        )
         matcher = Matcher(
             matches,
             identities,
@@ -176,6 +176,7 @@ class Services:
             dead_letters,
             suggestions,
             matcher,
+            BatchJournal(db),
             batch_size=settings.ingest_batch_size,
             metrics_repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )

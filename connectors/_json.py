@@ -25,8 +25,6 @@ from connectors.base import (
     Parsed,
     ParseResult,
     Rejected,
-    encodable,
-    storable,
 )
 from schemas import CanonicalRecord, describe_errors
 
@@ -46,9 +44,29 @@ def dumps(value: Any) -> str:
     return json.dumps(value, default=_decimal, ensure_ascii=False, separators=(",", ":"))
 
 
+def plain_numbers(value: Any, depth: int = 1) -> Any:
+    """The value with the parser's Decimals (numbers written with a fraction or an exponent)
+    as floats, what a JSON document means by them. A number too large for a float becomes
+    infinite, which the pipeline refuses to store rather than guess. Raises :class:`Rejected`
+    for a value nested deeper than :data:`MAX_DEPTH` (as the streaming reader does)."""
+    if isinstance(value, dict | list):
+        if depth > MAX_DEPTH:
+            raise Rejected(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            return {key: plain_numbers(item, depth + 1) for key, item in value.items()}
+        return [plain_numbers(item, depth + 1) for item in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
 def _decimal(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        # A whole number as an int only when it is short: 1e999999 is whole, and a million
+        # digits long.
+        if value.is_finite() and value.adjusted() < MAX_DIGITS and value == value.to_integral():
+            return int(value)
+        return float(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -86,33 +104,21 @@ def build_results(
         except ValidationError as exc:
             yield ItemError.of(item.position, item.raw, describe_errors(exc))
             continue
+        except RecursionError:  # a value nested past what reading it can follow
+            yield ItemError.of(item.position, item.raw, "nested too deep to read")
+            continue
         for record in records:
-            yield Parsed(position=item.position, record=record)
+            yield Parsed(position=item.position, record=record, raw=item.raw)
 
 
 def json_items(
     stream: BinaryIO, wrappers: Sequence[str] = (), inherit: Sequence[str] = ()
 ) -> Iterator[JsonItem]:
-    """Every item of the stream, in order (see :func:`_items`); an item holding a lone
-    surrogate (``"\\ud800"`` with no pair: valid JSON, but no UTF-8 text) is an error, since
-    nothing made of it could be stored."""
-    for item in _items(stream, wrappers, inherit):
-        if item.error is None and _lone_surrogate(item):
-            yield JsonItem(item.position, storable(item.raw), error=LONE_SURROGATE)
-        else:
-            yield item
-
-
-LONE_SURROGATE = "a string holds a lone surrogate (a \\u escape of half a pair), which is no text"
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _lone_surrogate(item: JsonItem) -> bool:
-    """An item's raw text is its line as read (escapes as written) or its value written out
-    (surrogates as characters): either shows one, and only an escape needs the value read."""
-    if not encodable(item.raw):
-        return True
-    return bool(_SURROGATE_ESCAPE.search(item.raw)) and not encodable(dumps(item.value))
+    """Every item of the stream, in order (see :func:`_items`). A string holding a lone
+    surrogate (``"\\ud800"`` with no pair: valid JSON, but no text) is read as it is: the
+    ingest check of what the store can hold refuses the record it is in, with the path to it,
+    and no other record of the item (a ticket, not its whole page)."""
+    yield from _items(stream, wrappers, inherit)
 
 
 def _items(
@@ -135,7 +141,12 @@ def _items(
     buffered = stream if isinstance(stream, io.BufferedReader) else _buffered(stream)
     head = buffered.peek(64).lstrip()
     if head.startswith(b"["):
-        yield from _streamed(buffered, "item")
+        data = buffered.read(MAX_INHERITING_DOCUMENT + 1)
+        whole = _whole_array(data) if len(data) <= MAX_INHERITING_DOCUMENT else None
+        if whole is not None:
+            yield from whole
+            return
+        yield from _streamed(rewound(data, buffered), "item")
         return
     first = buffered.readline()
     if _looks_like_a_line_item(first):
@@ -146,33 +157,45 @@ def _items(
     if not wrappers:
         yield from _streamed(rest, "", label="document")
         return
-    if inherit:
-        head = rest.read(MAX_INHERITING_DOCUMENT + 1)
-        whole = (
-            _whole_document(head, wrappers, inherit)
-            if len(head) <= MAX_INHERITING_DOCUMENT
-            else None
-        )
-        if whole is not None:
-            yield from whole
-            return
-        rest = io.BufferedReader(_Chain(head, rest))
-    yield from _streamed_wrapped(rest, wrappers)
+    head = rest.read(MAX_INHERITING_DOCUMENT + 1)
+    whole = (
+        _whole_document(head, wrappers, inherit) if len(head) <= MAX_INHERITING_DOCUMENT else None
+    )
+    if whole is not None:
+        yield from whole
+        return
+    yield from _streamed_wrapped(rewound(head, rest), wrappers)
 
 
 MAX_INHERITING_DOCUMENT = 512 * 1024
-"""A wrapper document up to this size is read whole so its items can inherit (Segment's HTTP API
-takes batches of at most 500 KB)."""
+"""A document up to this size is read whole: its wrapped items can inherit (Segment's HTTP API
+takes batches of at most 500 KB), and an item the streaming parser would stop at (a ``NaN``,
+nesting too deep) costs that item alone, as on a line of its own. Larger ones are streamed."""
+
+
+def _loads(text: str | bytes) -> Any:
+    """A whole JSON text, fractions as Decimals. Raises ``ValueError`` (an integer longer than
+    Python reads, 4300 digits) or ``RecursionError`` (nesting past the interpreter's stack)."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def _whole_array(data: bytes) -> list[JsonItem] | None:
+    """The items of a whole array, or None to let the streaming reader handle it."""
+    try:
+        value = _loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, list):
+        return None
+    return [JsonItem(f"item {index}", dumps(item), item) for index, item in enumerate(value, 1)]
 
 
 def _whole_document(
     data: bytes, wrappers: Sequence[str], inherit: Sequence[str]
 ) -> list[JsonItem] | None:
     """The wrapped items of a whole document, or None to let the streaming reader handle it."""
-    if _DIGIT_RUN.search(data):
-        return None  # the streaming reader refuses it with its reason
     try:
-        value = json.loads(data, parse_float=Decimal)
+        value = _loads(data)
     except (ValueError, RecursionError):
         return None
     if _nested_too_deep(data, value):
@@ -241,7 +264,7 @@ def _lines(
             continue
         text = text.rstrip("\r\n")
         try:
-            value = json.loads(text, parse_float=Decimal)
+            value = _loads(text)
         except json.JSONDecodeError as exc:
             reason = f"invalid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
             yield JsonItem(position, text, error=reason)

@@ -10,6 +10,9 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
+_AMOUNT_DIGITS = 18
+"""Amounts with more integer digits are refused before they are scaled (1e999999 is finite)."""
+
 
 def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int:
     """``"12.99"`` EUR → ``1299``; ``"1500"`` JPY → ``1500``. Raises ``ValueError``.
@@ -26,6 +29,8 @@ def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int
         raise ValueError(f"not an amount: {amount!r}") from None
     if not value.is_finite():
         raise ValueError(f"not an amount: {amount!r}")
+    if value.adjusted() >= _AMOUNT_DIGITS:
+        raise ValueError(f"{text[:40]!r} is too large an amount")
     code = currency.strip().upper()
     scaled = value.scaleb(get_currency_precision(code))
     if scaled != scaled.to_integral_value():
@@ -59,7 +64,7 @@ def utc_timestamp(
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(assume_zone))
     try:
         return parsed.astimezone(dt.UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
         raise ValueError(f"timestamp {text!r} is outside years 1 to 9999 in UTC") from None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, ClassVar, Protocol
 
@@ -14,10 +14,17 @@ MAX_RAW_CHARS = 64_000
 
 @dataclass(frozen=True, slots=True)
 class Parsed:
-    """A valid canonical record and where in the input it came from."""
+    """A valid canonical record, where in the input it came from, and that input item (what a
+    dead letter keeps should the pipeline refuse the record after all: a value the store cannot
+    hold). ``raw`` may be a function giving the text, for sources whose items have no text of
+    their own until asked (a ticket inside an export page)."""
 
     position: str
     record: CanonicalRecord
+    raw: str | Callable[[], str] = ""
+
+    def raw_text(self) -> str:
+        return self.raw() if callable(self.raw) else self.raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,24 +38,21 @@ class ItemError:
     @classmethod
     def of(cls, position: str, raw: str | bytes, reason: str) -> ItemError:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-        return cls(position=position, raw=storable(text[:MAX_RAW_CHARS]), reason=storable(reason))
+        return cls(
+            position=position, raw=storable_text(text[:MAX_RAW_CHARS]), reason=storable_text(reason)
+        )
 
 
-def encodable(text: str) -> bool:
-    """Whether ``text`` has a UTF-8 form: no lone surrogate (a JSON ``\\ud800`` escape without
-    its pair decodes to one), which no store, log or JSON answer can carry."""
+def storable_text(text: str) -> str:
+    """Text the store can keep: a lone surrogate (read from a JSON ``\\ud800`` escape, which
+    no UTF-8 can hold) is written back as that escape."""
     if text.isascii():
-        return True
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return False
-    return True
-
-
-def storable(text: str) -> str:
-    """``text``, its lone surrogates written as the escapes they came from (``\\ud800``)."""
-    return text if encodable(text) else text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 @dataclass(frozen=True, slots=True)

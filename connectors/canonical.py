@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO, ClassVar
 
-from connectors._json import json_results
+from connectors._json import json_results, plain_numbers
 from connectors.base import ParseOptions, ParseResult
 from schemas import RecordKind, parse_record
 
@@ -18,5 +18,9 @@ class CanonicalConnector:
         return json_results(
             stream,
             ("records",),
-            lambda value: [parse_record(value, default_region=options.default_region)],
+            # Canonical records hold plain JSON numbers (a site event's properties): not the
+            # parser's Decimals, which the store cannot hold.
+            lambda value: [
+                parse_record(plain_numbers(value), default_region=options.default_region)
+            ],
         )

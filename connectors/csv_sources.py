@@ -91,7 +91,7 @@ def _validated(
         record = model.model_validate(data, context={"default_region": options.default_region})
     except ValidationError as exc:
         return ItemError.of(position, raw, describe_errors(exc))
-    return Parsed(position=position, record=record)
+    return Parsed(position=position, record=record, raw=raw)
 
 
 def _row_results(records: list[_RecordData], row: Row, values: Values) -> list[ParseResult]:

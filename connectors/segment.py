@@ -112,6 +112,11 @@ def _records(
     kind = event.get("type")
     if kind is None:
         raise Rejected("no event type")
+    if isinstance(kind, dict | list):
+        raise Rejected(
+            f"unknown event type: {_json_type(kind)} "
+            "(expected identify, track, page, screen, group or alias)"
+        )
     if kind in IGNORED_TYPES:
         raise Ignore(IGNORED_TYPES[kind])
     if kind not in EVENT_TYPES:

@@ -680,13 +680,24 @@ def _id(value: Any, path: str) -> str:
     return found
 
 
+_ID_DIGITS = 40
+
+
 def _optional_id(value: Any, path: str) -> str | None:
     """Shopify ids are numbers (REST) or strings (GraphQL ids, exports); never fractions."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
         return value.strip()
-    if isinstance(value, int | Decimal) and not isinstance(value, bool) and value % 1 == 0:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    # A whole Decimal (12e2) short enough to be an id, not 1e999999.
+    if (
+        isinstance(value, Decimal)
+        and value.is_finite()
+        and 0 <= value.adjusted() < _ID_DIGITS
+        and value == value.to_integral_value()
+    ):
         return str(int(value))
     raise Rejected(f"{path}: not an id: {value!r}")
 

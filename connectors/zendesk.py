@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any, BinaryIO, ClassVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -161,7 +162,7 @@ class ZendeskTicketsConnector:
             except ValidationError as exc:
                 results.append(ItemError.of(where, _raw(ticket), describe_errors(exc)))
                 continue
-            results.append(Parsed(position=where, record=case))
+            results.append(Parsed(position=where, record=case, raw=partial(_raw, ticket)))
 
         seen: set[str] = set()
         for index, user in enumerate(users, start=1):
@@ -182,7 +183,7 @@ class ZendeskTicketsConnector:
             except ValidationError as exc:
                 results.append(ItemError.of(where, _raw(user), describe_errors(exc)))
                 continue
-            results.append(Parsed(position=where, record=person))
+            results.append(Parsed(position=where, record=person, raw=partial(_raw, user)))
         return results, after_cursor, end_of_stream
 
 
@@ -219,7 +220,12 @@ def _case(
             solved_at = None
         minutes = _calendar_minutes(metric_set.get("reply_time_in_minutes"))
         if minutes is not None and created_at is not None:
-            first_response_at = created_at + dt.timedelta(minutes=minutes)
+            try:
+                first_response_at = created_at + dt.timedelta(minutes=minutes)
+            except (OverflowError, ValueError):  # NaN, or past the calendar's end
+                problems.append(
+                    f"metric_set.reply_time_in_minutes.calendar: not a time span: {minutes}"
+                )
     if problems or ticket_id is None or requester_id is None:
         raise Rejected("; ".join(problems))
 

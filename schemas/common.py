@@ -15,9 +15,10 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 def _to_utc(value: dt.datetime) -> dt.datetime:
     try:
         return value.astimezone(dt.UTC)
-    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
-        when = value.isoformat()
-        raise ValueError(f"timestamp {when} is outside years 1 to 9999 in UTC") from None
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise ValueError(
+            f"timestamp {value.isoformat()} is outside years 1 to 9999 in UTC"
+        ) from None
 
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
@@ -122,32 +123,26 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-MAX_JSON_DEPTH = 32
-"""Levels a free-form JSON value (an event's properties) may nest: MongoDB keeps documents
-up to 100 levels deep, and the record around it takes a few."""
+def _plain_numbers(value: Any) -> Any:
+    """JSON numbers as Python's own: the streaming JSON reader gives ``Decimal``, which the
+    store cannot encode; a whole one within 64 bits becomes an int, any other a float (which
+    may be infinite). Nothing else is changed: what the store cannot hold (an integer past 64
+    bits, ``NaN``) is refused at ingest as its item's error, not rewritten."""
+    if isinstance(value, dict):
+        return {key: _plain_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(item) for item in value]
+    if isinstance(value, Decimal):
+        if value.is_finite() and value == value.to_integral_value() and value.adjusted() < 19:
+            whole = int(value)
+            if -INT64 <= whole < INT64:
+                return whole
+        return float(value)
+    return value
 
 
-def _storable_json(value: dict[str, Any]) -> dict[str, Any]:
-    """Free-form JSON as the store keeps it (:func:`json_safe`), refused when it nests past
-    :data:`MAX_JSON_DEPTH` or has a key with a NUL character (BSON ends keys with one)."""
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
-            if isinstance(item, dict):
-                if any("\x00" in str(key) for key in item):
-                    raise ValueError("a key holds a NUL character")
-                pending.extend((v, depth + 1) for v in item.values())
-            else:
-                pending.extend((v, depth + 1) for v in item)
-    safe: dict[str, Any] = json_safe(value)
-    return safe
-
-
-JsonObject = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-"""A free-form JSON object (an event's properties) the store can hold."""
+JsonObject = Annotated[dict[str, Any], AfterValidator(_plain_numbers)]
+"""A free-form JSON object (an event's properties), its numbers plain."""
 
 
 class Contract(BaseModel):
@@ -156,13 +151,19 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
 
+MAX_AMOUNT = 10**13
+"""The largest amount, in minor units: a hundred billion euros, ten trillion yen. Sums of
+hundreds of thousands of them (a customer's lifetime value) still fit the store's 64-bit
+integers."""
+
+
 class Money(Contract):
     """An amount in integer minor units (cents) of an ISO 4217 currency. Never a float."""
 
     amount: int = Field(
         strict=True,
         ge=0,
-        lt=INT64,  # what the store holds
+        le=MAX_AMOUNT,
         description="Amount in minor units, e.g. 1999 for 19.99.",
     )
     currency: CurrencyCode

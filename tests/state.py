@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +27,12 @@ def canonical_state(uri: str, database: str) -> dict[str, Any]:
         for identity in db.identities.find().sort("_id", 1):
             label.setdefault(identity["profile_id"], identity["_id"])
         records = [
-            {**r, "profile_id": label.get(r.get("profile_id", ""), "-"), "ingested_at": None}
+            {
+                **r,
+                "profile_id": label.get(r.get("profile_id", ""), "-"),
+                "ingested_at": None,
+                "batch": None,  # another batch size cuts the input elsewhere
+            }
             for r in db.records.find().sort("_id", 1)
         ]
         identities = sorted((i["_id"], label[i["profile_id"]]) for i in db.identities.find())
@@ -78,6 +85,56 @@ def converged_state(uri: str, database: str) -> dict[str, Any]:
             ),
             "dead_letters": sorted(d["_id"] for d in db.dead_letters.find()),
         }
+    finally:
+        client.close()
+
+
+_PROFILE_ID = re.compile(r"\b[0-9a-f]{24}\b")
+_BOOKKEEPING = frozenset(
+    {"created_at", "ingested_at", "at", "first_rejected_at", "attempts", "origin"}
+)
+"""When something was written, how often, by which run: what two runs legitimately differ in."""
+_PER_COLLECTION = {
+    # The version and the batches announced or folded are how concurrent writers agree, not
+    # what the aggregate is.
+    "profile_metrics": frozenset({"version", "pending", "pending_since_ms", "folded"}),
+    # The ingest batch that wrote a record: another batch size cuts the input elsewhere.
+    "records": frozenset({"batch"}),
+}
+
+
+def full_state(uri: str, database: str) -> dict[str, list[Any]]:
+    """Every collection of the database, each document with its profile ids replaced by a
+    label that two runs share (the profile's smallest identity key; an absorbed profile's, from
+    its merge) and bookkeeping (write times, attempts, versions) left out, sorted."""
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
+    try:
+        db = client[database]
+        label: dict[str, str] = {}
+        for identity in db.identities.find({}, {"profile_id": 1}).sort("_id", 1):
+            label.setdefault(identity["profile_id"], identity["_id"])
+        for merge in db.merges.find({}, {"absorbed": 1, "moved_identities": 1}):
+            moved = merge.get("moved_identities") or ["?"]
+            label.setdefault(merge["absorbed"], f"absorbed:{min(moved)}")
+
+        def named(text: str) -> str:
+            return _PROFILE_ID.sub(lambda m: label.get(m.group(0), "?"), text)
+
+        def normal(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {named(k): normal(v) for k, v in value.items() if k not in _BOOKKEEPING}
+            if isinstance(value, list):
+                return [normal(v) for v in value]
+            return named(value) if isinstance(value, str) else value
+
+        state: dict[str, list[Any]] = {}
+        for name in sorted(db.list_collection_names()):
+            skip = _PER_COLLECTION.get(name, frozenset())
+            docs = [
+                normal({k: v for k, v in doc.items() if k not in skip}) for doc in db[name].find()
+            ]
+            state[name] = sorted(docs, key=lambda d: json.dumps(d, sort_keys=True, default=str))
+        return state
     finally:
         client.close()
 

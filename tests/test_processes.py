@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import signal
+import socket
 import subprocess
 import threading
 import uuid
@@ -37,6 +39,14 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
+
+
+def _bound(sock: socket.socket, port: int) -> bool:
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True
 
 
 ANA = """{ profileByIdentifier(type: PHONE, value: "+34 600 12 34 56") {
@@ -72,6 +82,27 @@ class TestServe:
         assert server.process.wait(timeout=30) in (0, -signal.SIGTERM)
         assert wait_until(lambda: not alive(store_pid))
         assert not (server.data_dir / "server.json").exists()  # removed by the lifespan
+
+    def test_a_killed_store_is_started_again(self, server: Server) -> None:
+        before = server.graphql(ANA)
+        killed = server.store_pid
+        os.kill(killed, signal.SIGKILL)
+        assert wait_until(lambda: server.store_pid != killed, 60), "".join(server.output)
+        assert wait_until(lambda: httpx.get(f"{server.base}/health").status_code == 200, 30)
+        assert server.graphql(ANA) == before
+        assert any("the embedded store exited; starting it again" in line for line in server.output)
+
+    def test_a_store_that_cannot_start_again_stops_the_api_for_its_supervisor(
+        self, server: Server
+    ) -> None:
+        port = httpx.get(f"{server.base}/health").json()["store"]["port"]
+        os.kill(server.store_pid, signal.SIGKILL)
+        with socket.socket() as squatter:  # another program takes the store's port meanwhile
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            assert wait_until(lambda: _bound(squatter, port), 5)
+            squatter.listen()
+            assert server.process.wait(timeout=60) == 1
+        assert any("could not be started again" in line for line in server.output)
 
     def test_data_persists_across_restarts(self, server: Server) -> None:
         before = server.graphql(ANA)

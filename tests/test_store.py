@@ -104,7 +104,7 @@ class TestStartUp:
             mongodb_uri="mongodb://127.0.0.1:9/?directConnection=true",
             store_timeout_ms=300,
         )
-        with pytest.raises(StoreUnavailable, match="cannot reach MongoDB"):
+        with pytest.raises(StoreUnavailable, match="store unreachable"):
             await Store.open(settings)
 
 

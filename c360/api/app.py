@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
@@ -33,7 +35,7 @@ from c360.observability import metrics
 from c360.observability.requests import RequestContext
 from c360.services import Services
 from c360.settings import Settings, get_settings
-from c360.store import Store
+from c360.store import CONNECTION_ERRORS, Store, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +46,15 @@ def create_app(
     settings: Settings | None = None,
     *,
     on_ready: Callable[[Store, Mapping[Role, str]], None] | None = None,
+    on_store_lost: Callable[[], None] | None = None,
 ) -> FastAPI:
     """Build the app. ``on_ready`` runs once the store is up and demo data is loaded, with
-    the store and the demo keys (none without demo data)."""
+    the store and the demo keys (none without demo data). ``on_store_lost`` runs when the
+    embedded store this process owns stopped and cannot be started again: it should stop the
+    server, so that a supervisor starts c360 anew rather than it answering 503 for ever (by
+    default the process sends itself SIGTERM)."""
     settings = settings or get_settings()
+    stop = on_store_lost or (lambda: os.kill(os.getpid(), signal.SIGTERM))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +63,7 @@ def create_app(
         app.state.services = services = Services.build(store.db, settings)
         await services.audit.prepare()
         pruning = asyncio.create_task(_prune_audit(services))
+        watch = asyncio.create_task(store.keep_embedded_running(lambda _: stop()))
         try:
             demo_keys: dict[Role, str] = {}
             if settings.demo_data:
@@ -65,9 +73,10 @@ def create_app(
                 on_ready(store, demo_keys)
             yield
         finally:
-            pruning.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pruning
+            for task in (pruning, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await store.close()
 
     app = FastAPI(
@@ -83,6 +92,8 @@ def create_app(
     metrics.operation_names.configure(settings.metrics_operation_names)
     app.add_middleware(RequestContext)
     app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]
+    for error in CONNECTION_ERRORS:
+        app.add_exception_handler(error, _render_store_down)
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
     app.include_router(health_router)
@@ -141,6 +152,12 @@ async def _prune_audit(services: Services) -> None:
         except Exception:
             log.exception("audit pruning failed")
         await asyncio.sleep(AUDIT_PRUNE_INTERVAL_S)
+
+
+async def _render_store_down(request: Request, exc: Exception) -> JSONResponse:
+    """The store stopped answering mid-request: 503, to be retried (the embedded store is
+    started again by the process that owns it)."""
+    return await _render_error(request, unreachable(exc))
 
 
 async def _render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -21,7 +21,7 @@ from c360.audit.repository import AuditQuery
 from c360.audit.service import Action, AuditPage
 from c360.auth.service import Caller, Role
 from c360.cli.progress import import_progress
-from c360.errors import C360Error, InvalidInput
+from c360.errors import C360Error, InvalidInput, StoreUnavailable
 from c360.identity.calibration import Calibration
 from c360.ingest.files import import_file
 from c360.ingest.replay import ReplayResult
@@ -29,12 +29,14 @@ from c360.ingest.service import IngestSummary
 from c360.logging import configure_logging
 from c360.services import Services
 from c360.settings import LEGACY_DATA_DIR, Settings, get_settings
-from c360.store import Document, Store
+from c360.store import CONNECTION_ERRORS, Document, Store, unreachable
 from c360.sync.zendesk import SyncResult, sync_zendesk
 from connectors import CONNECTORS, ParseOptions, parse_mapping
 from schemas.export import write_json_schemas
 
 MAX_ERRORS_SHOWN = 20
+EXIT_STORE_UNAVAILABLE = 75  # sysexits' EX_TEMPFAIL: try again later
+RESUME = "run the same command again to resume"
 T = TypeVar("T")
 
 
@@ -45,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     try:
         code: int = args.handler(args, settings)
+    except StoreUnavailable as exc:
+        print(f"error: {exc.detail}; nothing is lost: {RESUME}", file=sys.stderr)
+        return EXIT_STORE_UNAVAILABLE
     except C360Error as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
         return 2
@@ -173,17 +178,33 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         _say_store(settings, store)
         print(_banner(base, demo_keys), file=sys.stderr, flush=True)
 
-    app = create_app(settings, on_ready=announce)
+    lost: list[bool] = []
+
+    def stop_for_good() -> None:
+        lost.append(True)
+        server.should_exit = True
+
+    app = create_app(settings, on_ready=announce, on_store_lost=stop_for_good)
     # The C HTTP parser, and uvloop's event loop where it is installed (not on Windows): both
     # cut the per-request CPU of the pure-Python h11 parser and asyncio's loop.
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        http="httptools",
-        loop="auto",
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            http="httptools",
+            loop="auto",
+        )
     )
+    server.run()
+    if lost:
+        print(
+            "error: the embedded store stopped and could not be started again; c360 stops "
+            "too, so that whatever supervises it starts it anew",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -248,6 +269,8 @@ async def _with_services(settings: Settings, work: Callable[[Services, Store], A
     _say_store(settings, store)
     try:
         return await work(Services.build(store.db, settings), store)
+    except CONNECTION_ERRORS as exc:  # the store went away under us
+        raise unreachable(exc) from None
     finally:
         await store.close()
 

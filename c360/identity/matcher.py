@@ -54,8 +54,14 @@ class Matcher:
         self._review = review_at
         self._weights = weights or Weights()
 
-    async def evaluate(self, profile_ids: Iterable[str], now: dt.datetime) -> None:
-        """Refresh these profiles' features and keys; merge or suggest their likely twins."""
+    async def evaluate(
+        self, profile_ids: Iterable[str], now: dt.datetime, *, again: Iterable[str] = ()
+    ) -> None:
+        """Refresh these profiles' features and keys; merge or suggest their likely twins.
+
+        Profiles whose features did not change are not compared again, but for those in
+        ``again`` (a run cut short may have saved their features and not compared them).
+        """
         live = await self._profiles.live(profile_ids)
         if not live:
             return
@@ -70,8 +76,13 @@ class Matcher:
         # Only what changed is rewritten and compared again (a customer's person record comes
         # again with each of their orders, mostly unchanged).
         before = await self._matches.features(live)
+        forced = set(again)
         # Compared as features: the store hands tuples back as lists.
-        live = [p for p in live if p not in before or mine[p] != Features.from_doc(before[p])]
+        live = [
+            p
+            for p in live
+            if p in forced or p not in before or mine[p] != Features.from_doc(before[p])
+        ]
         if not live:
             return
         await self._matches.save(
@@ -91,8 +102,13 @@ class Matcher:
             p: set().union(*(holders.get(k, set()) for k in keys[p])) - {p} - apart.get(p, set())
             for p in live
         }
-        stored = await self._matches.features(set().union(*candidates.values()))
+        # Only live profiles are candidates (one absorbed by a run cut short before it forgot
+        # them may still hold keys).
+        stored = await self._matches.features(
+            await self._profiles.live(set().union(*candidates.values()))
+        )
         gone: set[str] = set()
+        survivors: set[str] = set()
         suggestions: list[tuple[str, str, str]] = []
         for p in live:
             for other in sorted(candidates[p] & set(stored)):
@@ -104,20 +120,18 @@ class Matcher:
                 first, second = sorted((p, other))
                 if result.total >= self._auto and await self._merge(first, second, result, now):
                     gone.add(second)
+                    survivors.add(first)
                     continue
                 suggestions.append((first, second, result.explain()))
-        await self._matches.forget(gone)  # the absorbed are no longer candidates
         await self._suggestions.add(suggestions, now)
+        if survivors:  # they hold the absorbed profiles' people now: compared afresh
+            await self.evaluate(survivors - gone, now)
 
     async def calibrate(self, records: int, u_pairs: int) -> Calibration:
         """m and u estimated from up to ``records`` person records of the store."""
         found = await self._matches.person_records(records)
         features = [features_of([data], phones) for data, phones in found]
         return await asyncio.to_thread(calibrate, features, u_pairs=u_pairs, start=self._weights)
-
-    async def forget(self, absorbed: Iterable[str]) -> None:
-        """Profiles absorbed by another rule are no longer candidates (their survivor is)."""
-        await self._matches.forget(absorbed)
 
     async def _merge(self, survivor: str, absorbed: str, result: Score, now: dt.datetime) -> bool:
         try:

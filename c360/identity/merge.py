@@ -1,8 +1,9 @@
 """Merging and unmerging profiles, each as a journal of idempotent steps.
 
 A merge is written to the ``merges`` ledger first, with the identifiers the absorbed profile
-held; then identities and records are repointed, the activity folded in and the absorbed profile
-marked ``merged_into`` the survivor; then the entry is closed. An unmerge follows the ledger
+held; then identities and records are repointed, the activity folded in, the absorbed profile
+marked ``merged_into`` the survivor and its match features and keys dropped (its survivor is the
+candidate now); then the entry is closed. An unmerge follows the ledger
 back: the absorbed side is those identifiers plus every identifier claimed through them since,
 and every record linked through that side (including records that arrived after the merge)
 returns with them; both profiles' activity is recomputed and the pair is set apart, so the
@@ -20,7 +21,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from c360.errors import C360Error, NotFound
-from c360.identity.repository import IdentityRepository, MergeRepository, SuggestionRepository
+from c360.identity.repository import (
+    IdentityRepository,
+    MatchRepository,
+    MergeRepository,
+    SuggestionRepository,
+)
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
 from c360.store import Document
@@ -53,6 +59,7 @@ MERGE_STEPS = (
     "repoint records",
     "fold activity",
     "mark absorbed",
+    "forget absorbed match data",
     "close entry",
 )
 UNMERGE_STEPS = (
@@ -80,8 +87,10 @@ class MergeService:
         records: RecordRepository,
         profiles: ProfileService,
         suggestions: SuggestionRepository,
+        matches: MatchRepository,
     ) -> None:
         self._suggestions = suggestions
+        self._matches = matches
         self._merges = merges
         self._identities = identities
         self._records = records
@@ -237,6 +246,9 @@ class MergeService:
         await self._profiles.fold_activity(absorbed, survivor, now)
         await self.before_step(next(step))
         await self._profiles.mark_merged(absorbed, survivor)
+        await self.before_step(next(step))
+        # No longer a candidate for matching: its survivor is.
+        await self._matches.forget([absorbed])
         await self.before_step(next(step))
         await self._merges.finish(entry["_id"], now)
 

@@ -227,10 +227,8 @@ class MatchRepository:
         """
         if not features:
             return
-        await self._features.bulk_write(
-            [ReplaceOne({"_id": p}, {"_id": p, **doc}, upsert=True) for p, doc in features.items()],
-            ordered=False,
-        )
+        # Keys first, features last: features equal to what a profile's people say mean its
+        # keys are written too, so a run cut short in between writes them again.
         await self._delete_keys_of(list(replacing))
         docs = [
             {"_id": f"{key}|{p}", "key": key, "profile_id": p}
@@ -238,6 +236,10 @@ class MatchRepository:
             for key in sorted(profile_keys)
         ]
         await insert_new(self._keys, docs)
+        await self._features.bulk_write(
+            [ReplaceOne({"_id": p}, {"_id": p, **doc}, upsert=True) for p, doc in features.items()],
+            ordered=False,
+        )
 
     async def holders(self, keys: Iterable[str]) -> dict[str, set[str]]:
         """Blocking key → the profiles that have it."""

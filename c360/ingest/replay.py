@@ -57,15 +57,23 @@ class DeadLetterService:
                     # The stored raw keeps the dead letter's identity (and counts the attempt).
                     failing.append(ItemError(position, letter["raw"], reason))
                     continue
-                recovered += [Parsed(position, o.record) for o in outcomes if isinstance(o, Parsed)]
+                recovered += [
+                    Parsed(position, o.record, letter["raw"])
+                    for o in outcomes
+                    if isinstance(o, Parsed)
+                ]
                 recovered_ids.append(letter["_id"])
+            if recovered:
+                summary = await self._ingest.ingest(connector.name, recovered, origin="replay")
+                result.summary.absorb(summary)
+                # The pipeline refused these after all (a value the store cannot hold): it kept
+                # them as dead letters again, with the reason.
+                refused = {e.position.removeprefix("dead letter ") for e in summary.errors}
+                recovered_ids = [i for i in recovered_ids if i not in refused]
+                result.still_failing += len(refused)
             result.replayed += len(letters)
             result.still_failing += len(failing)
             result.recovered += len(recovered_ids)
-            if recovered:
-                result.summary.absorb(
-                    await self._ingest.ingest(connector.name, recovered, origin="replay")
-                )
             # Only after their records are stored: a crash here replays them again, harmlessly.
             await self._dead_letters.remove(recovered_ids)
             await self._dead_letters.add(connector.name, "replay", failing, dt.datetime.now(dt.UTC))

@@ -6,9 +6,11 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 
-from pymongo import UpdateOne
+from pymongo import DeleteOne, InsertOne, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from c360.store import Database, Document
+from c360.store.bulk import duplicate_key_indexes
 from connectors import ItemError
 
 
@@ -74,3 +76,37 @@ class DeadLetterRepository:
     async def remove(self, ids: Sequence[str]) -> None:
         if ids:
             await self._dead_letters.delete_many({"_id": {"$in": list(ids)}})
+
+
+class BatchJournal:
+    """``ingest_batches``: each ingest batch is announced here before it writes anything, and
+    leaves once every collection derived from its records has taken them in (name search,
+    match features and keys, metrics), so a batch cut short is known to the run that reads
+    the same input again. ``_id`` is the batch's content key; the entry keeps the profiles the
+    batch merged others into (``survivors``): what its matching must compare again, which a new
+    plan no longer shows once the merges are done.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._batches = db["ingest_batches"]
+
+    async def begin(self, entry: Document, finished: str | None) -> Document | None:
+        """Announce a batch, closing the one before it (``finished``) in the same round trip;
+        returns the entry an earlier run left for the same batch, if any."""
+        ops: list[DeleteOne | InsertOne[Document]] = []
+        if finished is not None:
+            ops.append(DeleteOne({"_id": finished}))
+        ops.append(InsertOne(entry))
+        try:
+            await self._batches.bulk_write(ops, ordered=True)
+        except BulkWriteError as exc:
+            duplicate_key_indexes(exc)  # anything else is raised again
+            return await self._batches.find_one({"_id": entry["_id"]})
+        return None
+
+    async def finish(self, key: str) -> None:
+        await self._batches.delete_one({"_id": key})
+
+    async def widen(self, entry: Document) -> None:
+        """What a run found still to do for a batch an earlier run left unfinished."""
+        await self._batches.replace_one({"_id": entry["_id"]}, entry)

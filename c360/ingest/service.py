@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Literal
 
+from c360.errors import InvalidInput
 from c360.identity.matcher import Matcher
 from c360.identity.matching import Features, features_of
 from c360.identity.merge import MergeService
 from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
-from c360.ingest.repository import DeadLetterRepository
+from c360.ingest.repository import BatchJournal, DeadLetterRepository
+from c360.ingest.storable import Unstorable, check_record, refuse_unstorable
 from c360.observability.metrics import count_ingest
 from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
@@ -36,6 +38,10 @@ Outcome = Literal["inserted", "updated", "duplicate"]
 MAX_REPORTED_ERRORS = 1000
 _MAX_WRITE_ROUNDS = 10
 _ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
+
+
+class UnstorableRecord(InvalidInput):
+    """A record made through the API holds a value the store cannot hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +149,12 @@ def record_document(
     unlinked: Sequence[Document] = (),
     linked_by: str | None = None,
 ) -> Document:
-    doc: Document = {
+    return linked_document(draft_document(record, now), profile_id, unlinked, linked_by)
+
+
+def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
+    """The record's document before linking says whose it is."""
+    return {
         "_id": record.record_id,
         "kind": record.kind,
         "source": record.source,
@@ -157,6 +168,21 @@ def record_document(
         "content_hash": content_hash(record),
         "ingested_at": now,
     }
+
+
+def linked_document(
+    draft: Document,
+    profile_id: str | None,
+    unlinked: Sequence[Document] = (),
+    linked_by: str | None = None,
+    *,
+    batch: str | None = None,
+) -> Document:
+    """The draft with what linking decided: its profile and how; and the ingest batch that
+    writes it (a run that finds the batch unfinished redoes what derives from it)."""
+    doc = dict(draft)
+    if batch is not None:
+        doc["batch"] = batch
     if profile_id is not None:  # no explicit nulls: the embedded store mis-queries them
         doc["profile_id"] = profile_id
     if linked_by is not None:  # what decided its profile; an unmerge follows it
@@ -204,6 +230,7 @@ class IngestService:
         dead_letters: DeadLetterRepository,
         suggestions: SuggestionRepository,
         matcher: Matcher,
+        journal: BatchJournal,
         batch_size: int = 500,
         metrics_repair_after: dt.timedelta = dt.timedelta(minutes=5),
     ) -> None:
@@ -215,6 +242,7 @@ class IngestService:
         self._dead_letters = dead_letters
         self._suggestions = suggestions
         self._matcher = matcher
+        self._journal = journal
         self._batch_size = batch_size
 
     async def ingest(
@@ -236,6 +264,7 @@ class IngestService:
         await self._merges.resume_unfinished(started)
         await self._profiles.metrics.resume(started, self._metrics_repair_after)
         last_position: str | None = None
+        open_batch: str | None = None  # announced, closed with the next announcement
         async for batch in _batches(items, self._batch_size):
             now = dt.datetime.now(dt.UTC)
             for item in batch:  # an item's records are adjacent and share its position
@@ -243,30 +272,55 @@ class IngestService:
                     summary.items_read += 1
                     last_position = item.position
             errors = [item for item in batch if isinstance(item, ItemError)]
-            parsed = [item for item in batch if isinstance(item, Parsed)]
+            parsed, drafts, refused = refuse_unstorable(
+                [item for item in batch if isinstance(item, Parsed)],
+                lambda record: draft_document(record, now),  # noqa: B023 - called right here
+            )
+            errors += refused
             await self._dead_letters.add(connector, origin, errors, now)
             summary.add_errors(errors)
             ignored = [item for item in batch if isinstance(item, Ignored)]
             summary.add_ignored(ignored)
-            outcomes = await self._store(parsed, now)
+            outcomes, open_batch = await self._store(parsed, drafts, now, open_batch)
             summary.add_outcomes(parsed, outcomes)
             count_ingest(connector, outcomes, rejected=len(errors), ignored=len(ignored))
             if progress is not None:
                 progress(summary)
+        if open_batch is not None:
+            await self._journal.finish(open_batch)
         log.info(
             "ingest finished", extra={"connector": connector, "origin": origin, **summary.counts()}
         )
         return summary
 
-    async def _store(self, parsed: Sequence[Parsed], now: dt.datetime) -> list[Outcome]:
+    async def _store(
+        self,
+        parsed: Sequence[Parsed],
+        drafts: Sequence[Document],
+        now: dt.datetime,
+        open_batch: str | None,
+    ) -> tuple[list[Outcome], str | None]:
+        """Link, write and derive one batch; returns the outcomes and the batch's journal key
+        (left open: the next batch's announcement closes it, in the same round trip)."""
         if not parsed:
-            return []
+            return [], open_batch
         records = [item.record for item in parsed]
         plan = await self._identity.link(
             [r.identifiers for r in records], [_person_features(r) for r in records]
         )
-        for absorbed, (survivor, rule) in plan.merges.items():
-            await self._merges.absorb(absorbed, survivor, rule, now)
+        # Announced before anything derived is written: a run cut short anywhere after this
+        # leaves the entry, and the run that reads the same input again finds it.
+        key = batch_key(drafts)
+        survivors = {s for s, _ in plan.merges.values()}
+        earlier = await self._journal.begin(_journal_entry(key, now, survivors), open_batch)
+        if earlier is not None:
+            log.info("completing a batch an earlier run left unfinished", extra={"batch": key})
+            known = set(earlier.get("survivors", ()))
+            if not survivors <= known:
+                await self._journal.widen(_journal_entry(key, now, survivors | known))
+            survivors |= known
+        for gone, (survivor, rule) in plan.merges.items():
+            await self._merges.absorb(gone, survivor, rule, now)
         await self._suggestions.add(plan.suggestions, now)
         profile_ids = list(plan.profile_ids)
         await self._link_returns_through_orders(records, profile_ids)
@@ -276,28 +330,26 @@ class IngestService:
             if isinstance(record, Return) and linked_by[index] is None and profile_ids[index]:
                 linked_by[index] = f"record:{record.source}:order:{record.order_external_id}"
         docs = [
-            record_document(r, p, now, unlinked, by)
-            for r, p, unlinked, by in zip(
-                records, profile_ids, plan.unlinked, linked_by, strict=True
+            linked_document(draft, p, unlinked, by, batch=key)
+            for draft, p, unlinked, by in zip(
+                drafts, profile_ids, plan.unlinked, linked_by, strict=True
             )
         ]
-        outcomes = await self._persist(records, docs, now)
-        await self._profiles.index_names(
-            [
-                d
-                for d, o in zip(docs, outcomes, strict=True)
-                if d["kind"] == "person" and o != "duplicate"
-            ]
-        )
-        people = {
-            p
-            for r, p, o in zip(records, profile_ids, outcomes, strict=True)
-            if isinstance(r, Person) and p is not None and o != "duplicate"
-        }
+        written = await self._persist(records, docs, now, rerun=key if earlier else None)
+        # What derives from new and amended records, and from those an earlier run of this
+        # batch wrote before it was cut short (duplicates now, their derived data unsure).
+        fresh = [d for d, o in zip(docs, written.outcomes, strict=True) if o != "duplicate"]
+        redone = await self._records.get_many(written.redo) if written.redo else []
+        people = [d for d in [*fresh, *redone] if d["kind"] == "person"]
+        await self._profiles.index_names(people)
         # A merge gives the survivor the absorbed profile's people: compare it afresh.
-        await self._matcher.forget(plan.merges.keys())
-        await self._matcher.evaluate(people | {s for s, _ in plan.merges.values()}, now)
-        return outcomes
+        await self._matcher.evaluate(
+            {d["profile_id"] for d in people if "profile_id" in d} | survivors,
+            now,
+            again={d["profile_id"] for d in redone if "profile_id" in d}
+            | (survivors if earlier else set()),
+        )
+        return written.outcomes, key
 
     async def append(
         self,
@@ -311,17 +363,28 @@ class IngestService:
         survivor). Returns each record's document and outcome.
         """
         now = dt.datetime.now(dt.UTC)
+        for record in records:
+            try:
+                check_record(record)
+            except Unstorable as exc:
+                raise UnstorableRecord(f"cannot be stored: {exc}") from None
         docs = [
             record_document(r, profile_id, now, linked_by=by)
             for r, by in zip(records, linked_by, strict=True)
         ]
-        return list(zip(docs, await self._persist(records, docs, now), strict=True))
+        written = await self._persist(records, docs, now)
+        return list(zip(docs, written.outcomes, strict=True))
 
     async def _persist(
-        self, records: Sequence[CanonicalRecord], docs: Sequence[Document], now: dt.datetime
-    ) -> list[Outcome]:
+        self,
+        records: Sequence[CanonicalRecord],
+        docs: Sequence[Document],
+        now: dt.datetime,
+        rerun: str | None = None,
+    ) -> _Written:
         """Write linked records: activity, the records, waiting returns, merges that raced,
-        metrics."""
+        metrics. ``rerun``: the batch an earlier run left unfinished, whose records found
+        written are duplicates whose metrics are recomputed."""
         linked = [doc for doc in docs if "profile_id" in doc]
         spans: dict[str, Span | None] = dict.fromkeys(d["profile_id"] for d in linked)
         spans |= _spans(
@@ -330,13 +393,19 @@ class IngestService:
         await self._profiles.record_activity(spans, now)
         token = self._profiles.metrics.new_token(now)
         announced: set[str] = set()
-        outcomes, moved_from = await self._write(docs, token, announced)
+        written = await self._write(docs, token, announced, rerun)
         profile_ids = [doc.get("profile_id") for doc in docs]
         relinked = await self._link_waiting_returns(records, profile_ids, now)
         relinked |= await self._link_returns_whose_order_came(docs, now)
         await self._merges.settle({p for p in profile_ids if p is not None}, now)
-        await self._fold_metrics(token, announced, docs, outcomes, moved_from | relinked)
-        return outcomes
+        await self._fold_metrics(
+            token,
+            announced,
+            docs,
+            written.outcomes,
+            written.moved_from | relinked | written.recount,
+        )
+        return written
 
     async def _fold_metrics(
         self,
@@ -428,17 +497,17 @@ class IngestService:
         return {orders[order] for order in order_of.values()}
 
     async def _write(
-        self, docs: Sequence[Document], token: str, announced: set[str]
-    ) -> tuple[list[Outcome], set[str]]:
-        """Write the batch; re-decide the records another writer changed meanwhile. Returns
-        each doc's outcome and the profiles that held the revisions replaced.
+        self, docs: Sequence[Document], token: str, announced: set[str], rerun: str | None
+    ) -> _Written:
+        """Write the batch; re-decide the records another writer changed meanwhile.
 
         Before writing, the batch (``token``) is announced on the aggregates of the profiles
         whose records change (added to ``announced``): a re-import of known records writes
-        nothing at all.
+        nothing at all. Duplicates that the unfinished batch ``rerun`` wrote are listed in
+        ``redo``, with their profiles' aggregates to recount.
         """
         outcomes: list[Outcome | None] = [None] * len(docs)
-        moved_from: set[str] = set()
+        written = _Written([])
         pending = list(range(len(docs)))
         for _ in range(_MAX_WRITE_ROUNDS):
             batch = [docs[i] for i in pending]
@@ -451,7 +520,7 @@ class IngestService:
             await self._profiles.metrics.announce(changing - announced, token)
             announced |= changing
             lost = await self._records.write(inserts, replaces)
-            moved_from |= {
+            written.moved_from |= {
                 seen.profile_id
                 for doc, seen in replaces
                 if seen.profile_id is not None
@@ -460,15 +529,46 @@ class IngestService:
             }
             for index, outcome in zip(pending, decided, strict=True):
                 outcomes[index] = outcome
+                seen = stored.get(docs[index]["_id"])
+                if rerun is not None and outcome == "duplicate" and seen and seen.batch == rerun:
+                    written.redo.add(docs[index]["_id"])
+                    if seen.profile_id is not None and docs[index]["kind"] in COUNTED_KINDS:
+                        written.recount.add(seen.profile_id)
             pending = [i for i in pending if docs[i]["_id"] in lost]
             if not pending:
-                return [o for o in outcomes if o is not None], moved_from
+                written.outcomes = [o for o in outcomes if o is not None]
+                return written
         raise RuntimeError("record writes kept conflicting; is another writer looping?")
 
 
 def _order_of(doc: Document) -> str:
     """The record id of a stored return's order."""
     return f"{doc['source']}:order:{doc['data']['order_external_id']}"
+
+
+@dataclass
+class _Written:
+    """What writing a batch did."""
+
+    outcomes: list[Outcome]
+    moved_from: set[str] = field(default_factory=set)
+    """Profiles that held revisions now replaced (their aggregates are recomputed)."""
+    redo: set[str] = field(default_factory=set)
+    """Duplicates an unfinished run of the same batch wrote: their derived data is redone."""
+    recount: set[str] = field(default_factory=set)
+    """Profiles of those duplicates that metrics count (their aggregates are recomputed)."""
+
+
+def batch_key(drafts: Sequence[Document]) -> str:
+    """The same records in the same order are the same batch, whichever run reads them."""
+    digest = hashlib.sha256()
+    for draft in drafts:
+        digest.update(f"{draft['_id']}\0{draft['content_hash']}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def _journal_entry(key: str, now: dt.datetime, survivors: set[str]) -> Document:
+    return {"_id": key, "started": {"at": now}, "survivors": sorted(survivors)}
 
 
 def _person_features(record: CanonicalRecord) -> Features | None:
@@ -490,28 +590,50 @@ def _spans(moments: Iterable[tuple[str, dt.datetime]]) -> dict[str, Span | None]
 async def _batches(
     items: Iterable[ParseResult] | AsyncIterable[ParseResult], size: int
 ) -> AsyncIterable[list[ParseResult]]:
+    """Batches of about ``size`` results; an item's results (adjacent, one position) are never
+    split between two, so a batch keeps or refuses an item whole."""
     if isinstance(items, AsyncIterable):
         batch: list[ParseResult] = []
         async for item in items:
-            batch.append(item)
-            if len(batch) >= size:
+            if len(batch) >= size and item.position != batch[-1].position:
                 yield batch
                 batch = []
+            batch.append(item)
         if batch:
             yield batch
         return
     # Parsing (validation, normalisation) is CPU work in the connector; the store round trips
     # are waiting. The next batch is parsed in a worker thread while this one is stored, so the
     # two overlap. One batch ahead at most: memory stays bounded.
-    iterator = iter(items)
-    upcoming = asyncio.create_task(asyncio.to_thread(_take, iterator, size))
+    source = _Lookahead(iter(items))
+    upcoming = asyncio.create_task(asyncio.to_thread(source.take, size))
     try:
         while batch := await upcoming:
-            upcoming = asyncio.create_task(asyncio.to_thread(_take, iterator, size))
+            upcoming = asyncio.create_task(asyncio.to_thread(source.take, size))
             yield batch
     finally:
         upcoming.cancel()
 
 
-def _take(iterator: Iterator[ParseResult], size: int) -> list[ParseResult]:
-    return list(islice(iterator, size))
+class _Lookahead:
+    """Results with one seen ahead: where the current item ends."""
+
+    def __init__(self, iterator: Iterator[ParseResult]) -> None:
+        self._iterator = iterator
+        self._next: ParseResult | None = None
+
+    def take(self, size: int) -> list[ParseResult]:
+        batch: list[ParseResult] = []
+        if self._next is not None:
+            batch.append(self._next)
+            self._next = None
+        batch += islice(self._iterator, size - len(batch))
+        while batch:
+            following = next(self._iterator, None)
+            if following is None:
+                break
+            if following.position != batch[-1].position:
+                self._next = following
+                break
+            batch.append(following)
+        return batch

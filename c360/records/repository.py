@@ -19,6 +19,7 @@ class StoredRevision:
     revision: dt.datetime
     content_hash: str
     profile_id: str | None = None  # where the stored revision is (a new one may move it)
+    batch: str | None = None  # the ingest batch that wrote it
 
     def older_than(self, other: StoredRevision) -> bool:
         """Revisions order by time; equal times by content hash, so every order converges."""
@@ -89,12 +90,20 @@ class RecordRepository:
         wanted = list(set(record_ids))
         if not wanted:
             return {}
-        projection = {"revision": 1, "content_hash": 1, "profile_id": 1}
+        projection = {"revision": 1, "content_hash": 1, "profile_id": 1, "batch": 1}
         cursor = self._records.find({"_id": {"$in": wanted}}, projection)
         return {
-            doc["_id"]: StoredRevision(doc["revision"], doc["content_hash"], doc.get("profile_id"))
+            doc["_id"]: StoredRevision(
+                doc["revision"], doc["content_hash"], doc.get("profile_id"), doc.get("batch")
+            )
             async for doc in cursor
         }
+
+    async def get_many(self, record_ids: Iterable[str]) -> list[Document]:
+        wanted = list(set(record_ids))
+        if not wanted:
+            return []
+        return await self._records.find({"_id": {"$in": wanted}}).to_list()
 
     async def write(
         self, inserts: Sequence[Document], replaces: Sequence[tuple[Document, StoredRevision]]

@@ -1,5 +1,5 @@
 """MongoDB access: the client's lifecycle (:mod:`.client`), the embedded server, the indexes."""
 
-from c360.store.client import Database, Document, Store
+from c360.store.client import CONNECTION_ERRORS, Database, Document, Store, unreachable
 
-__all__ = ["Database", "Document", "Store"]
+__all__ = ["CONNECTION_ERRORS", "Database", "Document", "Store", "unreachable"]

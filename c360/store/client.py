@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import PyMongoError
+from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -22,13 +23,23 @@ from pymongo.monitoring import (
 from c360.errors import StoreUnavailable
 from c360.observability.metrics import observe_command
 from c360.settings import Settings
-from c360.store.embedded import EmbeddedServer
+from c360.store.embedded import EmbeddedServer, EmbeddedServerError
 from c360.store.indexes import ensure_indexes
 
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
+
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
+"""What the driver raises when the store stops answering (it went away, or never came)."""
+WATCH_INTERVAL_S = 1.0
+
+
+def unreachable(exc: Exception) -> StoreUnavailable:
+    """One line for a store that stopped answering, without the driver's traceback."""
+    text = str(exc).strip().splitlines()
+    return StoreUnavailable(f"store unreachable ({text[0] if text else type(exc).__name__})")
 
 
 class CommandTimes(CommandListener):
@@ -53,6 +64,7 @@ class Store:
     kind: Literal["mongodb", "embedded"]
     embedded: EmbeddedServer | None = None
     _uri: str = ""
+    _start_timeout: float = 20.0
 
     @classmethod
     async def open(
@@ -85,13 +97,14 @@ class Store:
             kind="embedded" if embedded else "mongodb",
             embedded=embedded,
             _uri=uri,
+            _start_timeout=settings.embedded_start_timeout,
         )
         try:
             await db.command("ping")
             await ensure_indexes(db, embedded=embedded is not None)
         except PyMongoError as exc:
             await store.close()
-            raise StoreUnavailable(f"cannot reach MongoDB: {exc}") from exc
+            raise unreachable(exc) from exc
         log.info("store ready", extra=store.describe())
         return store
 
@@ -127,6 +140,30 @@ class Store:
         except (PyMongoError, TimeoutError):
             return False
         return True
+
+    async def keep_embedded_running(self, on_failure: Callable[[Exception], None]) -> None:
+        """While this process owns the embedded store, start it again whenever it exits (on
+        the same port: the client reconnects by itself); ``on_failure`` when it cannot be.
+        Returns at once for any other store: a MongoDB deployment has its own supervision."""
+        embedded = self.embedded
+        if embedded is None or not embedded.owned:
+            return
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            status = embedded.exited
+            if status is None:
+                continue
+            log.warning(
+                "the embedded store exited; starting it again",
+                extra={"status": status, "port": embedded.port},
+            )
+            try:
+                await asyncio.to_thread(embedded.restart, self._start_timeout)
+            except EmbeddedServerError as exc:
+                log.error("the embedded store cannot be started again", extra={"reason": str(exc)})
+                on_failure(exc)
+                return
+            log.warning("the embedded store is back", extra={"pid": embedded.pid})
 
     async def close(self) -> None:
         await self.client.close()

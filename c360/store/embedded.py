@@ -76,6 +76,26 @@ class EmbeddedServer:
             _write_state(data_dir, server)
             return server
 
+    @property
+    def exited(self) -> int | None:
+        """The exit status of the server this process owns, once it has exited (None while it
+        runs, and for a borrowed server)."""
+        return None if self.process is None else self.process.poll()
+
+    def restart(self, start_timeout: float = 20.0) -> None:
+        """Start the owned server again, on the same port, after it exited: the clients
+        connected to it reconnect by themselves. Raises :class:`EmbeddedServerError` when it
+        cannot (the port was taken meanwhile, the server does not start)."""
+        if self.process is None:
+            raise EmbeddedServerError(
+                "only the process that started the embedded store restarts it"
+            )
+        with _locked(self.data_dir):
+            _terminate(self.process)  # reaped, its pipe closed
+            started = _start(self.data_dir, start_timeout, port=self.port, attempts=1)
+            self.process, self.pid = started.process, started.pid
+            _write_state(self.data_dir, self)
+
     def stop(self) -> None:
         """Stop the server if this process owns it; a borrowed server is left to its owner."""
         if self.process is None:
@@ -166,11 +186,18 @@ def _free_port() -> int:
         return port
 
 
-def _start(data_dir: Path, start_timeout: float) -> EmbeddedServer:
+def _start(
+    data_dir: Path,
+    start_timeout: float,
+    *,
+    port: int | None = None,
+    attempts: int = _START_ATTEMPTS,
+) -> EmbeddedServer:
     log_path = data_dir / _LOG_FILE
     last_error = ""
-    for _ in range(_START_ATTEMPTS):  # another program may take the free port before we bind it
-        port = _free_port()
+    wanted = port
+    for _ in range(attempts):  # another program may take the free port before we bind it
+        port = wanted or _free_port()
         with open(log_path, "ab") as log_file:
             process = subprocess.Popen(
                 [

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors._json import LONE_SURROGATE, MAX_DEPTH, MAX_DIGITS, json_items
+from connectors._json import MAX_DEPTH, MAX_DIGITS, json_items
 
 
 def items(
@@ -99,33 +99,12 @@ class TestHostileInput:
         assert result[1][2] is not None
         assert "recursion" in result[1][2]
 
-    @pytest.mark.parametrize(
-        "data",
-        [
-            b'{"a": "x\\ud800"}\n{"a": 1}\n',  # a line: the escape as written
-            b'{"orders": [{"a": "\\ud800"}]}\n{"a": 1}\n',  # a line's wrapped item
-        ],
-    )
-    def test_a_lone_surrogate_rejects_its_item_only(self, data: bytes) -> None:
-        # Valid JSON but no text: no store, log or answer could carry what it holds.
-        result = list(json_items(io.BytesIO(data), ("orders",)))
-        assert result[0].error == LONE_SURROGATE
-        assert result[0].raw.encode("utf-8")  # kept, written as the escape it came as
-        assert "\\ud" in result[0].raw
-        assert [(i.value, i.error) for i in result[1:]] == [({"a": 1}, None)]
-
-    def test_a_lone_surrogate_in_a_document_read_whole_rejects_its_item(self) -> None:
-        data = b'{\n"batch": [{"a": "\\udfff"}, {"a": 1}],\n"context": {"c": 1}\n}\n'
-        result = list(json_items(io.BytesIO(data), ("batch",), ("context",)))
-        assert [(i.position, i.error) for i in result] == [
-            ("item 1", LONE_SURROGATE),
-            ("item 2", None),
+    def test_a_lone_surrogate_is_read_as_it_is(self) -> None:
+        # The ingest check refuses the record holding it (tests/test_unstorable.py).
+        assert items(b'{"a": "x\\ud800"}\n{"a": 1}\n') == [
+            ("line 1", {"a": "x\ud800"}, None),
+            ("line 2", {"a": 1}, None),
         ]
-
-    def test_the_streaming_parser_refuses_a_lone_surrogate_itself(self) -> None:
-        (result,) = items(b'[{"a": "\\udfff"}]')
-        assert result[2] is not None
-        assert result[2].startswith("invalid JSON")
 
     def test_a_surrogate_pair_is_text(self) -> None:
         assert items(b'{"a": "\\ud83d\\ude00"}\n') == [("line 1", {"a": "\U0001f600"}, None)]
