@@ -175,6 +175,13 @@ SHARDING: dict[str, Placement] = {
     ),
     "connector_state": Placement(key=None, why="One cursor per pull connector."),
     "api_keys": Placement(key=None, why="A handful of keys, read by id."),
+    "ingest_batches": Placement(
+        key=None,
+        why=(
+            "The ingest journal: one entry per batch being written, by its content key, "
+            "removed once the batch's derived data is written. A handful at any time."
+        ),
+    ),
     "rate_limits": Placement(
         key=None, why="One small document per API key and bucket, updated by id on each request."
     ),
