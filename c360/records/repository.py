@@ -159,7 +159,7 @@ class RecordRepository:
 
     async def of_profile(self, profile_id: str) -> AsyncIterator[Document]:
         """Every record of the profile, with what metrics are computed from."""
-        projection = {"kind": 1, "occurred_at": 1, "data": 1}
+        projection = {"kind": 1, "source": 1, "occurred_at": 1, "data": 1}
         async for doc in self._records.find({"profile_id": profile_id}, projection):
             yield doc
 

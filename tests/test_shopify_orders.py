@@ -1,0 +1,310 @@
+"""Shopify's orders, refunds and cancellations through the whole pipeline, as Shopify sends them
+(the vendor corpus: ``tests/fixtures/vendor/shopify``): what the profile's metrics say after
+every arrival order, refunds counted once whichever way they come, and what is ignored."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import io
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from c360.auth.service import Role
+from c360.ingest.service import IngestSummary
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Store
+from connectors import ParseOptions, get_connector
+from tests.test_identity_api import gql, key
+from tests.test_metrics import assert_aggregates_equal_recomputation
+
+VENDOR = Path(__file__).parent / "fixtures" / "vendor" / "shopify"
+EMAIL = "bob.norman@mail.example.com"  # the customer of the reference order
+SECRET = "shpss_test_secret"
+Json = dict[str, Any]
+
+METRICS = """query($email: String!) {
+  profileByIdentifier(type: EMAIL, value: $email) {
+    ... on Profile { metrics {
+      lifetimeValue { amount currency } orderCount cancelledOrderCount
+      averageOrderValue { amount currency } itemsBought returnCount returnRate
+      firstOrderAt lastOrderAt } }
+    ... on Error { code }
+  }
+}"""
+
+
+def vendor(name: str) -> Json:
+    data: Json = json.loads((VENDOR / name).read_text())
+    return data
+
+
+def without_refunds(body: Json) -> Json:
+    """The body with its order's ``refunds[]`` emptied: the order as it stood before a refund,
+    or a cancellation whose refund arrives on its own."""
+    edited = copy.deepcopy(body)
+    edited["order"]["refunds"] = []
+    return edited
+
+
+ORDER = without_refunds(vendor("order_get.json"))  # 598.94 USD, placed, not yet refunded
+ORDER_WITH_REFUND = vendor("order_get.json")  # the same order carrying its refund of 209.00
+REFUND = vendor("refund_get.json")  # that refund, as the Refund resource
+CANCEL = vendor("order_cancel.json")  # the cancel response: cancelled_at, partially_refunded
+CANCEL_ALONE = without_refunds(CANCEL)
+
+ARRIVALS: dict[str, tuple[str, Json]] = {
+    "order": ("shopify-orders", ORDER),
+    "refund": ("shopify-refunds", REFUND),
+    "cancellation": ("shopify-orders", CANCEL_ALONE),
+}
+
+
+async def ingest(services: Services, connector_name: str, body: Json | bytes) -> IngestSummary:
+    connector = get_connector(connector_name)
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    items = connector.parse(io.BytesIO(raw), ParseOptions(default_region="US"))
+    return await services.ingest.ingest(connector.name, items, origin="test")
+
+
+async def metrics_of(client: httpx.AsyncClient, services: Services) -> Json | None:
+    """The customer's metrics, or None while no profile holds the address."""
+    found = (await gql(client, METRICS, await key(services, Role.ADMIN), email=EMAIL))[
+        "profileByIdentifier"
+    ]
+    if "metrics" not in found:
+        assert found == {"code": "ProfileNotFound"}
+        return None
+    value: Json = found["metrics"]
+    return value
+
+
+def usd(minor: int) -> list[Json]:
+    return [{"amount": minor, "currency": "USD"}]
+
+
+CANCELLED = {
+    "lifetimeValue": [],
+    "orderCount": 0,
+    "cancelledOrderCount": 1,
+    "averageOrderValue": [],
+    "itemsBought": 0,
+    "returnCount": 0,
+    "returnRate": None,
+    "firstOrderAt": None,
+    "lastOrderAt": None,
+}
+
+
+class TestCancelledOrder:
+    """A cancelled order contributes nothing, and neither do its refunds: the issue's 389.94 USD
+    (598.94 less a refund of 209.00) became -209.00 once the cancellation arrived."""
+
+    @pytest.mark.parametrize(
+        "arrivals",
+        list(itertools.permutations(ARRIVALS)),
+        ids=lambda names: ", ".join(names),
+    )
+    async def test_order_refund_and_cancellation_in_every_order(
+        self,
+        arrivals: tuple[str, ...],
+        client: httpx.AsyncClient,
+        services: Services,
+        store: Store,
+    ) -> None:
+        arrived: set[str] = set()
+        for name in arrivals:
+            connector, body = ARRIVALS[name]
+            summary = await ingest(services, connector, body)
+            assert (summary.rejected, summary.ignored) == (0, 0), summary.errors
+            arrived.add(name)
+            metrics = await metrics_of(client, services)
+            await assert_aggregates_equal_recomputation(services, store)
+            if metrics is None:  # a refund alone names nobody: it waits for its order
+                assert arrived == {"refund"}
+                continue
+            assert all(value["amount"] >= 0 for value in metrics["lifetimeValue"]), metrics
+            if "cancellation" in arrived:
+                assert metrics == CANCELLED
+            elif arrived == {"order", "refund"}:
+                assert metrics["lifetimeValue"] == usd(38994)  # 598.94 - 209.00
+                assert (metrics["orderCount"], metrics["returnCount"]) == (1, 1)
+            else:
+                assert metrics["lifetimeValue"] == usd(59894)
+                assert (metrics["orderCount"], metrics["returnCount"]) == (1, 0)
+
+    @pytest.mark.parametrize("cancel_first", [False, True])
+    async def test_refunds_embedded_in_the_order_and_its_cancellation(
+        self, cancel_first: bool, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        bodies = [ORDER_WITH_REFUND, CANCEL]
+        for body in reversed(bodies) if cancel_first else bodies:
+            summary = await ingest(services, "shopify-orders", body)
+            assert summary.rejected == 0, summary.errors
+        assert await metrics_of(client, services) == CANCELLED
+        await assert_aggregates_equal_recomputation(services, store)
+
+    async def test_the_issues_example(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        await ingest(services, "shopify-orders", ORDER_WITH_REFUND)
+        await ingest(services, "shopify-refunds", REFUND)
+        before = await metrics_of(client, services)
+        assert before is not None
+        assert before["lifetimeValue"] == usd(38994)
+        await ingest(services, "shopify-orders", CANCEL)
+        assert await metrics_of(client, services) == CANCELLED
+
+    async def test_other_orders_keep_their_value_and_refunds(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        kept = copy.deepcopy(ORDER_WITH_REFUND)
+        kept["order"]["id"] = 450789470
+        kept["order"]["refunds"][0]["id"] = 509562970
+        for refund in kept["order"]["refunds"]:
+            refund["order_id"] = 450789470
+        await ingest(services, "shopify-orders", CANCEL)
+        await ingest(services, "shopify-orders", kept)
+        metrics = await metrics_of(client, services)
+        assert metrics is not None
+        assert metrics["lifetimeValue"] == usd(38994)
+        assert (metrics["orderCount"], metrics["cancelledOrderCount"]) == (1, 1)
+        assert (metrics["returnCount"], metrics["returnRate"]) == (1, 1.0)
+        assert metrics["averageOrderValue"] == usd(59894)
+        await assert_aggregates_equal_recomputation(services, store)
+
+
+def sign(body: bytes) -> str:
+    return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+
+
+class TestRefundsCountedOnce:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
+
+    async def test_embedded_imported_and_webhook_refund_are_one_return(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        await ingest(services, "shopify-orders", ORDER_WITH_REFUND)
+        await ingest(services, "shopify-refunds", vendor("refunds_list.json"))
+        await ingest(services, "shopify-refunds", REFUND)
+        # refunds/create posts the Refund resource itself.
+        body = json.dumps(REFUND["refund"]).encode()
+        headers = {"x-shopify-topic": "refunds/create", "x-shopify-hmac-sha256": sign(body)}
+        response = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["rejected"] == 0
+        # orders/updated carries the order with its refunds again.
+        body = json.dumps(ORDER_WITH_REFUND["order"]).encode()
+        headers = {"x-shopify-topic": "orders/updated", "x-shopify-hmac-sha256": sign(body)}
+        response = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+
+        assert await store.db.records.count_documents({"kind": "return"}) == 1
+        metrics = await metrics_of(client, services)
+        assert metrics is not None
+        assert (metrics["returnCount"], metrics["lifetimeValue"]) == (1, usd(38994))
+        await assert_aggregates_equal_recomputation(services, store)
+
+    async def test_cancelled_webhook_takes_the_value_away(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        await ingest(services, "shopify-orders", ORDER_WITH_REFUND)
+        body = json.dumps(CANCEL["order"]).encode()
+        headers = {"x-shopify-topic": "orders/cancelled", "x-shopify-hmac-sha256": sign(body)}
+        response = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert response.json()["updated"] >= 1
+        assert await metrics_of(client, services) == CANCELLED
+
+
+class TestIgnoredBodies:
+    """What the connector reads and keeps nothing of: answered as ignored, never a reject, and
+    nothing of it in any profile or metric."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
+
+    async def post(self, client: httpx.AsyncClient, topic: str, body: Json) -> Json:
+        raw = json.dumps(body).encode()
+        headers = {"x-shopify-topic": topic, "x-shopify-hmac-sha256": sign(raw)}
+        response = await client.post("/webhooks/shopify", content=raw, headers=headers)
+        assert response.status_code == 200, response.text
+        answer: Json = response.json()
+        return answer
+
+    async def test_a_test_order_is_out_of_every_metric(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        await ingest(services, "shopify-orders", ORDER)
+        before = await metrics_of(client, services)
+        rehearsal = copy.deepcopy(ORDER["order"])
+        rehearsal.update(id=450789999, test=True, total_price="1000.00")
+        summary = await ingest(services, "shopify-orders", {"orders": [rehearsal]})
+        assert (summary.read, summary.ignored, summary.rejected) == (1, 1, 0)
+        assert summary.ignored_items[0].reason == (
+            "test order 450789999: kept out of every profile and metric"
+        )
+        answer = await self.post(client, "orders/create", rehearsal)
+        assert (answer["ignored"], answer["inserted"], answer["rejected"]) == (1, 0, 0)
+        assert await store.db.records.count_documents({"external_id": "450789999"}) == 0
+        assert await store.db.dead_letters.count_documents({}) == 0
+        assert await metrics_of(client, services) == before
+
+    async def test_orders_edited_body_is_ignored_with_its_reason(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        # The orders/edited payload as Shopify documents it: the edit, not the order.
+        edit: Json = {
+            "order_edit": {
+                "id": 78912328,
+                "app_id": None,
+                "created_at": "2025-07-02T11:31:25-05:00",
+                "notify_customer": False,
+                "order_id": 450789469,
+                "staff_note": "",
+                "user_id": None,
+                "line_items": {
+                    "additions": [{"id": 466157049, "delta": 1}],
+                    "removals": [{"id": 703073504, "delta": 1}],
+                },
+                "discounts": {"line_item": {"additions": [], "removals": []}},
+                "shipping_lines": {"additions": [], "removals": []},
+            }
+        }
+        answer = await self.post(client, "orders/edited", edit)
+        assert (answer["ignored"], answer["rejected"], answer["records"]) == (1, 0, 1)
+        [ignored] = answer["ignored_items"]
+        assert "orders/edited" in ignored["reason"]
+        assert "orders/updated" in ignored["reason"]
+        assert await store.db.records.count_documents({}) == 0
+
+    async def test_orders_delete_body_keeps_what_is_stored(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        await ingest(services, "shopify-orders", ORDER)
+        stored = await store.db.records.count_documents({})
+        answer = await self.post(client, "orders/delete", {"id": 450789469})
+        assert (answer["ignored"], answer["rejected"]) == (1, 0)
+        assert answer["ignored_items"] == [
+            {
+                "position": "line 1",
+                "reason": "an orders/delete body names only order 450789469: "
+                "the records already stored are kept",
+            }
+        ]
+        assert await store.db.records.count_documents({}) == stored
+        metrics = await metrics_of(client, services)
+        assert metrics is not None
+        assert metrics["orderCount"] == 1
