@@ -277,7 +277,9 @@ class TestPlan:
         )
         assert plan.profile_ids == ["p1"]
         assert plan.merges == {"p2": ("p1", "shared-identifier")}
-        assert plan.linked_by == ["phone:+34611223344"]
+        # Linked by its strongest identifier: unmerged, it goes where that one goes, as it
+        # would have had the two never merged.
+        assert plan.linked_by == ["email:a@example.com"]
 
     def test_profiles_set_apart_are_not_merged_again(self) -> None:
         owners = {"email:a@example.com": "p1", "phone:+34611223344": "p2"}
@@ -291,6 +293,56 @@ class TestPlan:
         )
         assert plan.merges == {}
         assert plan.suggestions == [("p1", "p2", "share identifiers")]
+
+
+class TestAlias:
+    """An alias's external ids are one person's: two ids of one source may join."""
+
+    OLD, NEW = ("external", "legacy-7", "segment"), ("external", "cust-1", "segment")
+
+    def test_the_profiles_of_both_ids_merge(self) -> None:
+        owners = {"ext:segment:cust-1": "p2", "ext:segment:legacy-7": "p1"}
+        stored = held("p1", "ext:segment:legacy-7") | held("p2", "ext:segment:cust-1")
+        plan = plan_links([ids(self.NEW, self.OLD)], owners, stored, NOW, aliases=[True])
+        assert plan.profile_ids == ["p1"]
+        assert plan.merges == {"p2": ("p1", "alias")}
+        assert plan.suggestions == []
+
+    def test_without_the_alias_two_ids_of_one_source_stay_apart(self) -> None:
+        owners = {"ext:segment:cust-1": "p2", "ext:segment:legacy-7": "p1"}
+        stored = held("p1", "ext:segment:legacy-7") | held("p2", "ext:segment:cust-1")
+        plan = plan_links([ids(self.NEW, self.OLD)], owners, stored, NOW)
+        assert plan.merges == {}
+        assert [why for _, _, why in plan.suggestions] == [
+            "share identifiers but hold different segment customer ids"
+        ]
+
+    def test_the_id_not_yet_known_joins_the_other(self) -> None:
+        owners = {"ext:segment:cust-1": "p1"}
+        plan = plan_links(
+            [ids(self.NEW, self.OLD)], owners, held("p1", "ext:segment:cust-1"), NOW, aliases=[True]
+        )
+        assert plan.profile_ids == ["p1"]
+        assert [d["_id"] for d in plan.new_identities] == ["ext:segment:legacy-7"]
+        assert plan.unlinked == [[]]
+
+    def test_a_profile_holding_both_takes_either_with_more(self) -> None:
+        owners = {"ext:segment:cust-1": "p1", "ext:segment:legacy-7": "p1"}
+        stored = held("p1", "ext:segment:cust-1", "ext:segment:legacy-7")
+        plan = plan_links([ids(self.OLD, ("email", "a@example.com"))], owners, stored, NOW)
+        assert plan.profile_ids == ["p1"]
+        assert [d["_id"] for d in plan.new_identities] == ["email:a@example.com"]
+
+    def test_other_customer_ids_still_tell_people_apart(self) -> None:
+        owners = {"ext:segment:cust-1": "p2", "ext:segment:legacy-7": "p1"}
+        stored = held("p1", "ext:segment:legacy-7", "ext:shopify:1") | held(
+            "p2", "ext:segment:cust-1", "ext:shopify:2"
+        )
+        plan = plan_links([ids(self.NEW, self.OLD)], owners, stored, NOW, aliases=[True])
+        assert plan.merges == {}
+        assert plan.suggestions == [
+            ("p1", "p2", "share identifiers but hold different shopify customer ids")
+        ]
 
 
 class TestRules:

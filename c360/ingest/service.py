@@ -27,7 +27,8 @@ from c360.profiles.service import ProfileService, Span
 from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
 from connectors import Ignored, ItemError, Parsed, ParseResult
-from schemas import CanonicalRecord, Order, Person, Return
+from schemas import CanonicalRecord, Order, Person, Return, SiteEvent
+from schemas.records import SiteEventType
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +260,9 @@ class IngestService:
             return []
         records = [item.record for item in parsed]
         plan = await self._identity.link(
-            [r.identifiers for r in records], [_person_features(r) for r in records]
+            [r.identifiers for r in records],
+            [_person_features(r) for r in records],
+            [_is_alias(r) for r in records],
         )
         for absorbed, (survivor, rule) in plan.merges.items():
             await self._merges.absorb(absorbed, survivor, rule, now)
@@ -444,6 +447,11 @@ def _person_features(record: CanonicalRecord) -> Features | None:
     if not isinstance(record, Person):
         return None
     return features_of([_bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True))], ())
+
+
+def _is_alias(record: CanonicalRecord) -> bool:
+    """Whether the record states that its identifiers are one person's (Segment's ``alias``)."""
+    return isinstance(record, SiteEvent) and record.event_type is SiteEventType.ALIAS
 
 
 def _spans(moments: Iterable[tuple[str, dt.datetime]]) -> dict[str, Span | None]:
