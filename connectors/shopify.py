@@ -55,16 +55,18 @@ _NOT_PAYMENT_CURRENCIES = frozenset(
 # ``consent_updated_at``; each state says what holds from then on. ``not_subscribed`` with a
 # time is a "no" that replaces an earlier subscription (a customer set back to not subscribed
 # must not stay opted in); with no time the customer was never asked, and nothing changes.
-# ``pending`` (double opt-in sent, not confirmed) is no consent; ``redacted`` (erased) and
-# ``invalid`` (the address cannot receive marketing) are a "no".
+# ``pending`` (double opt-in sent, not confirmed) is not subscribed yet: a "no" from then on (an
+# earlier subscription is over) with the pending confirmation next to it (``_PENDING``);
+# ``redacted`` (erased) and ``invalid`` (the address cannot receive marketing) are a "no".
 _CONSENT_STATUS: dict[str, str] = {
     "subscribed": "opted_in",
     "not_subscribed": "opted_out",
     "unsubscribed": "opted_out",
-    "pending": "pending",
+    "pending": "opted_out",
     "redacted": "opted_out",
     "invalid": "opted_out",
 }
+_PENDING = "pending"
 
 # A customer's own e-mail consent, newest field first; the order's checkbox counts without them.
 _EMAIL_CONSENT_FIELDS = frozenset({"email_marketing_consent", "accepts_marketing"})
@@ -183,7 +185,7 @@ def _order_records(order: Json, source: str, options: ParseOptions) -> list[Cano
     if customer is not None and customer_id is not None:
         records.extend(_consents(customer, customer_id, source, region))
         records.extend(_verified_email(customer, customer_id, created_at, source, region))
-    if customer is None or not _EMAIL_CONSENT_FIELDS & customer.keys():
+    if customer is None or all(customer.get(name) is None for name in _EMAIL_CONSENT_FIELDS):
         records.extend(_checkout_consent(order, order_id, identifiers, source, region))
     return records
 
@@ -338,6 +340,10 @@ def _consent(value: Any, key: str, channel: str, contact: _Contact) -> Iterator[
         if text is not None:
             evidence.append(f"{label}={text}")
     yield _consent_record(channel, status, changed_at, " ".join(evidence), contact, path)
+    if state.lower() == _PENDING:  # a record of its own, after the "no" at the same instant
+        yield _consent_record(
+            channel, _PENDING, changed_at, " ".join(evidence), contact, path, suffix=":pending"
+        )
 
 
 def _legacy_consent(customer: Json, contact: _Contact) -> Iterator[CanonicalRecord]:
@@ -398,6 +404,7 @@ def _consent_record(
     evidence: str,
     contact: _Contact,
     path: str,
+    suffix: str = "",
 ) -> CanonicalRecord:
     identifiers = _Identifiers(contact.region)
     identifiers.external(contact.source, contact.customer_id)
@@ -409,7 +416,7 @@ def _consent_record(
         "kind": "consent_change",
         "source": contact.source,
         # Each change is a record of its own; importing the same change again is a duplicate.
-        "external_id": f"{contact.customer_id}:{channel}:marketing:{_iso(changed_at)}",
+        "external_id": f"{contact.customer_id}:{channel}:marketing:{_iso(changed_at)}{suffix}",
         "occurred_at": changed_at,
         "identifiers": identifiers.items,
         "channel": channel,

@@ -363,7 +363,8 @@ class TestWebhookBody:
         assert summary(parse_file(ORDERS, "order_webhook.json")) == [
             ("line 1", "order"),
             ("line 1", "person"),
-            ("line 1", "consent_change"),
+            ("line 1", "consent_change"),  # pending: not subscribed until confirmed,
+            ("line 1", "consent_change"),  # and the confirmation waited for
         ]
 
     def test_order(self) -> None:
@@ -385,9 +386,11 @@ class TestWebhookBody:
         assert person.addresses[0].country == "CA"
 
     def test_double_opt_in_waiting_for_confirmation_is_pending(self) -> None:
-        consent = records(parse_file(ORDERS, "order_webhook.json"), ConsentChange)[0]
-        assert consent.status == "pending"
-        assert consent.contact_point == "john@example.com"
+        consents = records(parse_file(ORDERS, "order_webhook.json"), ConsentChange)
+        assert [(c.status, c.contact_point) for c in consents] == [
+            ("opted_out", "john@example.com"),
+            ("pending", "john@example.com"),
+        ]
 
 
 class TestIdentifiers:
@@ -461,7 +464,6 @@ class TestConsents:
         [
             ("subscribed", "opted_in"),
             ("unsubscribed", "opted_out"),
-            ("pending", "pending"),
             ("redacted", "opted_out"),
             ("invalid", "opted_out"),
         ],
@@ -472,6 +474,18 @@ class TestConsents:
         assert [(c.status, c.evidence) for c in consents] == [
             (status, f"shopify email_marketing_consent state={state} opt_in_level=single_opt_in")
         ]
+
+    def test_pending_is_not_subscribed_until_confirmed(self) -> None:
+        """A "no" from then on (an earlier subscription is over), and the pending confirmation
+        as a record of its own that the fold applies after it."""
+        customer = a_customer(email_marketing_consent=email_consent("pending"))
+        consents = records(parse_values(ORDERS, [an_order(customer=customer)]), ConsentChange)
+        evidence = "shopify email_marketing_consent state=pending opt_in_level=single_opt_in"
+        assert [(c.external_id, c.status, c.evidence) for c in consents] == [
+            ("42:email:marketing:2024-03-01T13:00:00Z", "opted_out", evidence),
+            ("42:email:marketing:2024-03-01T13:00:00Z:pending", "pending", evidence),
+        ]
+        assert consents[0].record_id < consents[1].record_id  # same instant: no, then pending
 
     def test_not_subscribed_with_a_time_is_the_latest_no(self) -> None:
         customer = a_customer(email_marketing_consent=email_consent("not_subscribed"))
@@ -550,6 +564,68 @@ class TestConsents:
             "customer.email_marketing_consent.state: unknown consent state 'maybe'",
         ) in errors(results)
         assert not [r for r in results if r.position == "line 12" and isinstance(r, Parsed)]
+
+
+class TestCheckoutConsent:
+    """``buyer_accepts_marketing``: the checkout's box, for orders whose customer carries no
+    consent of its own."""
+
+    def consents(self, order: dict[str, Any]) -> list[ConsentChange]:
+        return records(parse_values(ORDERS, [order]), ConsentChange)
+
+    def test_a_ticked_box_is_an_opt_in_when_the_order_was_processed(self) -> None:
+        order = an_order(
+            buyer_accepts_marketing=True,
+            processed_at="2024-05-01T12:05:00+02:00",
+            customer=a_customer(),
+        )
+        [consent] = self.consents(order)
+        assert (consent.external_id, consent.status, consent.occurred_at) == (
+            "order:1:email:marketing",
+            "opted_in",
+            utc(2024, 5, 1, 10, 5),
+        )
+        assert (consent.channel, consent.purpose, consent.contact_point) == (
+            "email",
+            "marketing",
+            "ana@example.com",
+        )
+        assert consent.evidence == "shopify order 1 buyer_accepts_marketing=true"
+        assert [i.key for i in consent.identifiers] == ["email:ana@example.com", "ext:shopify:42"]
+
+    def test_a_guest_checkout_is_dated_by_the_order_without_processed_at(self) -> None:
+        [consent] = self.consents(an_order(buyer_accepts_marketing=True))
+        assert (consent.occurred_at, [i.key for i in consent.identifiers]) == (
+            utc(2024, 5, 1, 10),
+            ["email:ana@example.com"],
+        )
+
+    @pytest.mark.parametrize("ticked", [False, None, "true"])
+    def test_only_a_ticked_box_says_anything(self, ticked: Any) -> None:
+        assert self.consents(an_order(buyer_accepts_marketing=ticked)) == []
+
+    def test_without_an_email_address_there_is_nothing_to_consent_for(self) -> None:
+        order = an_order(email=None, phone="+34 611 22 33 44", buyer_accepts_marketing=True)
+        assert self.consents(order) == []
+
+    @pytest.mark.parametrize(
+        ("own", "statuses"),
+        [
+            ({"email_marketing_consent": email_consent("not_subscribed")}, ["opted_out"]),
+            ({"email_marketing_consent": email_consent("subscribed", None)}, []),
+            ({"accepts_marketing": False, "accepts_marketing_updated_at": None}, []),
+        ],
+    )
+    def test_the_customers_own_state_wins_over_the_box(
+        self, own: dict[str, Any], statuses: list[str]
+    ) -> None:
+        order = an_order(buyer_accepts_marketing=True, customer=a_customer(**own))
+        assert [c.status for c in self.consents(order)] == statuses
+
+    def test_a_null_consent_field_is_no_state_of_the_customers(self) -> None:
+        customer = a_customer(email_marketing_consent=None, accepts_marketing=None)
+        [consent] = self.consents(an_order(buyer_accepts_marketing=True, customer=customer))
+        assert (consent.external_id, consent.status) == ("order:1:email:marketing", "opted_in")
 
 
 class TestVerifiedEmail:
