@@ -6,7 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from c360.identity.matching import Features
+import pytest
+
+from c360.identity.matching import Features, features_of
 from c360.identity.rules import IdentityRules
 from c360.identity.service import plan_links
 from c360.ingest.files import import_file
@@ -551,6 +553,59 @@ class TestHouseholdLines:
         plan = plan_links([ids(("phone", LANDLINE))], owners, held("p1", f"phone:{LANDLINE}"), NOW)
         assert plan.profile_ids == ["p1"]
 
+    def plan_caller(
+        self, person: Features | None, holder: Features | None, shared: tuple[str, ...] = ()
+    ) -> Any:
+        """A help-desk user known by a new id and the landline ``p1`` holds."""
+        return plan_links(
+            [ids(("external", "U-1", "helpdesk"), ("phone", LANDLINE))],
+            {f"phone:{LANDLINE}": "p1"},
+            held("p1", f"phone:{LANDLINE}", "email:ana@example.com"),
+            NOW,
+            people=[person],
+            features={"p1": holder} if holder else {},
+            shared=shared,
+        )
+
+    def test_the_same_given_and_family_names_link_through_a_landline(self) -> None:
+        """A household shares a line, not a full name."""
+        plan = self.plan_caller(Features("ana", "garcia"), ANA)
+        assert plan.profile_ids == ["p1"]
+        assert [d["_id"] for d in plan.new_identities] == ["ext:helpdesk:U-1"]
+        assert plan.linked_by == [f"phone:{LANDLINE}"]
+        assert plan.shared == {}
+
+    def test_even_once_the_line_is_known_to_be_shared(self) -> None:
+        plan = self.plan_caller(Features("ana", "garcia"), ANA, shared=(f"phone:{LANDLINE}",))
+        assert plan.profile_ids == ["p1"]
+        assert plan.unlinked == [[]]
+
+    @pytest.mark.parametrize(
+        ("caller", "holder"),
+        [
+            (Features("luis", "garcia"), ANA),  # the partner: same family name
+            (Features("ana", "lopez"), ANA),  # the family name differs
+            (Features("ana", None), ANA),  # no family name
+            (Features(None, "garcia"), ANA),  # no given name
+            (Features("ana", "garcia"), Features("ana", None, "1980-03-04")),
+            (Features("ana", "garcia"), None),  # nothing known of the line's holder
+            (Features("ana", "garcia", "2001-07-30"), ANA),  # the birth date differs
+            (None, ANA),  # not a person record
+        ],
+    )
+    def test_otherwise_a_landline_still_keeps_people_apart(
+        self, caller: Features | None, holder: Features | None
+    ) -> None:
+        plan = self.plan_caller(caller, holder)
+        (target,) = plan.profile_ids
+        assert target not in (None, "p1")
+        assert plan.shared == {f"phone:{LANDLINE}": "a landline two profiles name"}
+
+    def test_names_agree_whatever_their_case_and_accents(self) -> None:
+        told = features_of([{"given_name": "ANA", "family_name": "Garcia"}], ())
+        stored = features_of([{"given_name": "Ana", "family_name": "García"}], ())
+        assert self.plan_caller(told, stored).profile_ids == ["p1"]
+
     def test_line_types_come_from_the_numbering_plan(self) -> None:
         rules = IdentityRules()
 
@@ -632,3 +687,49 @@ class TestSharedPhonesAtIngest:
         line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
         assert line is not None
         assert line["shared"]["why"] == "a landline two profiles name"
+
+    async def test_a_caller_named_like_the_lines_holder_joins_her(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        home = f.phone("91 122 33 44")
+        await ingest(
+            services,
+            tmp_path,
+            "crm",
+            [
+                f.person(identifiers=[f.external("crm", "C-1"), f.email("ana@example.com"), home]),
+                f.person(
+                    external_id="C-2",
+                    occurred_at="2024-02-01T00:00:00Z",
+                    identifiers=[f.external("crm", "C-2"), f.email("luis@example.com"), home],
+                    given_name="Luis",
+                ),
+            ],
+        )
+        line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
+        assert line is not None
+        assert "shared" in line  # two profiles name it
+
+        def caller(user: str, given: str, family: str) -> f.Record:
+            return f.person(
+                source="helpdesk",
+                external_id=user,
+                occurred_at="2024-03-01T00:00:00Z",
+                identifiers=[f.external("helpdesk", user), f.phone("+34 911 22 33 44")],
+                given_name=given,
+                family_name=family,
+            )
+
+        await ingest(
+            services,
+            tmp_path,
+            "helpdesk",
+            [caller("U-1", "ANA", "Garcia"), caller("U-2", "Luis", "García")],
+        )
+        ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
+        luis = await services.profiles.by_identifier(IdentifierType.EMAIL, "luis@example.com")
+        user_1 = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "U-1", "helpdesk")
+        user_2 = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "U-2", "helpdesk")
+        assert user_1["_id"] == ana["_id"]
+        assert user_2["_id"] not in (ana["_id"], luis["_id"])  # the line is not Luis's to prove
+        assert await store.db.merges.count_documents({}) == 0

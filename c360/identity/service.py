@@ -22,7 +22,9 @@ limited number per type, and one external id per source. A shareable identifier 
 weaker: alone it does not link a person record to, nor merge, a profile whose given name or
 birth date clearly conflicts; it is then flagged shared and links nobody from then on. A
 landline (a place's line) decides only for records that name nothing else, and is flagged
-shared as soon as a second profile names it.
+shared as soon as a second profile names it; but a household shares a line, not a full name: a
+person record whose given and family names both agree with those of the landline's holder is
+linked through it like through a personal phone (even once it is flagged shared).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 
 from bson import ObjectId
 
-from c360.identity.matching import Features, conflicts
+from c360.identity.matching import Features, conflicts, named_alike
 from c360.identity.repository import IdentityRepository, MatchRepository
 from c360.identity.rules import IdentityRules
 from c360.store import Document
@@ -122,6 +124,9 @@ class _Holder:
         )
 
 
+_NOBODY = _Holder()
+
+
 def plan_links(
     identifier_sets: Sequence[Sequence[Identifier]],
     owners: dict[str, str],
@@ -161,8 +166,21 @@ def plan_links(
             {"key": i.key, "reason": "blocked value"} for i in identifiers if rules.is_blocked(i)
         ]
         usable = sorted((i for i in identifiers if not rules.is_blocked(i)), key=rules.rank)
-        unlinked += [{"key": i.key, "reason": SHARED_REASON} for i in usable if i.key in shared]
-        usable = [i for i in usable if i.key not in shared]
+        # Landlines whose holder has the record's given and family names: a household shares a
+        # line, not a full name, so these link like a personal phone (even once shared).
+        by_name = {
+            i.key
+            for i in usable
+            if rules.household(i)
+            and i.key in owners
+            and named_alike(person, holders.get(owners[i.key], _NOBODY).person)
+        }
+        unlinked += [
+            {"key": i.key, "reason": SHARED_REASON}
+            for i in usable
+            if i.key in shared and i.key not in by_name
+        ]
+        usable = [i for i in usable if i.key not in shared or i.key in by_name]
         if not usable:
             plan.profile_ids.append(None)
             plan.linked_by.append(None)
@@ -177,8 +195,8 @@ def plan_links(
             if alias or i.source not in externals:
                 externals.setdefault(i.source, set()).add(i.value)
         joined = externals if alias else {}
-        # A landline decides the profile only of a record that names nothing else.
-        linking = [i for i in usable if not rules.household(i)] or usable
+        # Other landlines decide the profile only of a record that names nothing else.
+        linking = [i for i in usable if not rules.household(i) or i.key in by_name] or usable
         via: dict[str, list[Identifier]] = {}
         for i in linking:
             if i.key in owners:
