@@ -18,7 +18,15 @@ from typing import Any, BinaryIO
 import ijson
 from pydantic import ValidationError
 
-from connectors.base import Ignore, Ignored, ItemError, Parsed, ParseResult, Rejected
+from connectors.base import (
+    CurrencyOfOrder,
+    Ignore,
+    Ignored,
+    ItemError,
+    Parsed,
+    ParseResult,
+    Rejected,
+)
 from schemas import CanonicalRecord, describe_errors
 
 
@@ -70,6 +78,9 @@ def build_results(
             records = build(item.value)
         except Ignore as exc:
             yield Ignored(position=item.position, reason=str(exc))
+            continue
+        except CurrencyOfOrder as exc:
+            yield ItemError.of(item.position, item.raw, str(exc), exc.order_record_id)
             continue
         except Rejected as exc:
             yield ItemError.of(item.position, item.raw, str(exc))

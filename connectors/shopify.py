@@ -21,7 +21,9 @@ Refunds come as the REST ``Refund`` resource (``{"refunds": [...]}``, ``{"refund
 array, JSON lines or ``refunds/create`` bodies) and become :class:`~schemas.Return` records that
 name nobody: the ingest pipeline links them through their order, so both must be imported under
 one source. A refund's currency is its transactions', else its amounts' (``*_set``), else its
-order's when the order carries it, else the ``currency`` setting.
+order's when the order carries it, else the ``currency`` setting; a refund stating none is
+rejected naming its order, which the pipeline looks up to read it again in the order's
+currency (see :class:`~connectors.base.CurrencyOfOrder`).
 
 Money is read as decimals and converted exactly into minor units; an amount with more decimals
 than its currency has is refused, never rounded.
@@ -40,7 +42,7 @@ from pydantic import ValidationError
 
 from connectors._json import json_results
 from connectors._values import minor_units, stable_id, utc_timestamp
-from connectors.base import Ignore, ParseOptions, ParseResult, Rejected
+from connectors.base import CurrencyOfOrder, Ignore, ParseOptions, ParseResult, Rejected
 from schemas import CanonicalRecord, RecordKind, describe_errors, parse_record
 from schemas.identifiers import IdentifierType, identity_key, normalize_email, normalize_phone
 
@@ -499,6 +501,8 @@ def _return_record(
         return _refund_as_return(
             _object(value, "refund"), source, options, order_id, order_currency
         )
+    except CurrencyOfOrder:
+        raise  # only a refund on its own: inside its order, the order's currency is known
     except Rejected as exc:
         raise Rejected(f"{where}.{exc}" if where else str(exc)) from None
 
@@ -520,7 +524,10 @@ def _refund_as_return(
         for i, t in enumerate(_list(refund.get("transactions"), "transactions"))
     ]
     currency = _refund_currency(
-        transactions, _set_currencies(refund), order_currency or options.settings.get("currency")
+        transactions,
+        _set_currencies(refund),
+        order_currency or options.settings.get("currency"),
+        f"{source}:order:{order_id}",
     )
 
     items: list[Json] = []
@@ -566,8 +573,11 @@ def _refund_as_return(
     return _validate(data, options.default_region)
 
 
-def _refund_currency(transactions: list[Json], amounts: set[str], fallback: str | None) -> str:
-    """The transactions' currency, else the refund's amounts' (shop money), else ``fallback``."""
+def _refund_currency(
+    transactions: list[Json], amounts: set[str], fallback: str | None, order_record_id: str
+) -> str:
+    """The transactions' currency, else the refund's amounts' (shop money), else ``fallback``;
+    else the order's, if the pipeline knows it."""
     found = {
         code.upper()
         for i, t in enumerate(transactions)
@@ -581,9 +591,11 @@ def _refund_currency(transactions: list[Json], amounts: set[str], fallback: str 
         return _currency(amounts.pop(), "subtotal_set.shop_money.currency_code")
     if fallback:
         return _currency(fallback, "currency")
-    raise Rejected(
-        "currency: unknown (no currency on the transactions or amounts; import the refund with "
-        "its order, which carries it, or set the source's currency)"
+    raise CurrencyOfOrder(
+        "currency: unknown (no currency on the transactions or amounts, and its order is not "
+        "known yet: import the order, then replay the dead letters, or set the source's "
+        "currency)",
+        order_record_id,
     )
 
 

@@ -69,11 +69,14 @@ ARRIVALS: dict[str, tuple[str, Json]] = {
 }
 
 
+OPTIONS = ParseOptions(default_region="US")
+
+
 async def ingest(services: Services, connector_name: str, body: Json | bytes) -> IngestSummary:
     connector = get_connector(connector_name)
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    items = connector.parse(io.BytesIO(raw), ParseOptions(default_region="US"))
-    return await services.ingest.ingest(connector.name, items, origin="test")
+    items = connector.parse(io.BytesIO(raw), OPTIONS)
+    return await services.ingest.ingest(connector.name, items, origin="test", options=OPTIONS)
 
 
 async def metrics_of(client: httpx.AsyncClient, services: Services) -> Json | None:
@@ -308,3 +311,61 @@ class TestIgnoredBodies:
         metrics = await metrics_of(client, services)
         assert metrics is not None
         assert metrics["orderCount"] == 1
+
+
+def without_currencies(value: Any) -> Any:
+    """The body with every currency it states removed (``currency`` and the ``*_set`` money
+    pairs): a refund whose amounts are in its order's currency, unsaid."""
+    if isinstance(value, dict):
+        return {
+            k: without_currencies(v)
+            for k, v in value.items()
+            if k != "currency" and not k.endswith("_set")
+        }
+    if isinstance(value, list):
+        return [without_currencies(v) for v in value]
+    return value
+
+
+UNSAID = without_currencies(REFUND)
+
+
+class TestRefundInItsOrdersCurrency:
+    """A refund stating no currency takes its order's when the order is known."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
+
+    async def test_an_order_already_stored_gives_its_currency(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        await ingest(services, "shopify-orders", ORDER)
+        summary = await ingest(services, "shopify-refunds", UNSAID)
+        assert (summary.inserted, summary.rejected) == (1, 0), summary.errors
+        stored = await store.db.records.find_one({"_id": "shopify:return:509562969"})
+        assert stored is not None
+        assert stored["data"]["amount"] == {"amount": 20900, "currency": "USD"}
+        body = json.dumps(UNSAID["refund"]).encode()
+        headers = {"x-shopify-topic": "refunds/create", "x-shopify-hmac-sha256": sign(body)}
+        response = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        assert (response.json()["duplicates"], response.json()["rejected"]) == (1, 0)
+        metrics = await metrics_of(client, services)
+        assert metrics is not None
+        assert metrics["lifetimeValue"] == usd(38994)
+
+    async def test_before_its_order_it_waits_as_a_dead_letter_and_replays(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        summary = await ingest(services, "shopify-refunds", UNSAID)
+        assert summary.rejected == 1
+        assert "its order is not known yet" in summary.errors[0].reason
+        await ingest(services, "shopify-orders", ORDER)
+        replayed = await services.dead_letters.replay("shopify-refunds", OPTIONS)
+        assert (replayed.recovered, replayed.still_failing) == (1, 0)
+        assert await store.db.dead_letters.count_documents({}) == 0
+        metrics = await metrics_of(client, services)
+        assert metrics is not None
+        assert (metrics["returnCount"], metrics["lifetimeValue"]) == (1, usd(38994))
+        await assert_aggregates_equal_recomputation(services, store)

@@ -54,8 +54,11 @@ async def _ingest(request: Request, connector_name: str, body: bytes, origin: st
         raise UnknownConnector(
             f"unknown connector {connector_name!r}; known: {', '.join(sorted(CONNECTORS))}"
         )
-    items = connector.parse(io.BytesIO(body), settings.parse_options())
-    return await services.ingest.ingest(connector.name, items, origin=origin, keep_items=True)
+    options = settings.parse_options()
+    items = connector.parse(io.BytesIO(body), options)
+    return await services.ingest.ingest(
+        connector.name, items, origin=origin, keep_items=True, options=options
+    )
 
 
 def _report(summary: IngestSummary) -> dict[str, Any]:

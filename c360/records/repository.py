@@ -251,6 +251,15 @@ class RecordRepository:
         )
         return {doc["_id"]: doc["profile_id"] async for doc in cursor}
 
+    async def order_currencies(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """Order record id → its currency, for the given orders that are stored."""
+        wanted = list(set(record_ids))
+        if not wanted:
+            return {}
+        # The whole payload: the embedded server returns nothing of a dotted projection.
+        cursor = self._records.find({"_id": {"$in": wanted}, "kind": "order"}, {"data": 1})
+        return {doc["_id"]: doc["data"]["total"]["currency"] async for doc in cursor}
+
     async def timelines(self, queries: Sequence[TimelineQuery]) -> list[list[Document]]:
         """Pages of several timelines, newest first, in one round trip.
 

@@ -925,8 +925,9 @@ class TestMessyRefunds:
         assert errors(parse_file(REFUNDS, "refunds_messy.jsonl")) == [
             (
                 "line 1",
-                "currency: unknown (no currency on the transactions or amounts; import the "
-                "refund with its order, which carries it, or set the source's currency)",
+                "currency: unknown (no currency on the transactions or amounts, and its order "
+                "is not known yet: import the order, then replay the dead letters, or set the "
+                "source's currency)",
             ),
             ("line 2", "transactions.0.amount: '1.005' has more decimals than USD allows"),
             ("line 3", "invalid JSON: Unterminated string starting at column 46"),
@@ -934,6 +935,18 @@ class TestMessyRefunds:
             ("line 5", "transactions: refunded in several currencies: EUR, USD"),
             ("line 6", "items.0.quantity: Input should be greater than 0"),
         ]
+
+    def test_a_refund_stating_no_currency_names_the_order_whose_currency_it_needs(
+        self,
+    ) -> None:
+        [error, *others] = [
+            r for r in parse_file(REFUNDS, "refunds_messy.jsonl") if isinstance(r, ItemError)
+        ]
+        assert (error.position, error.currency_of) == ("line 1", "shopify:order:7001")
+        assert [e.currency_of for e in others] == [None] * len(others)
+        settings = {"currency": "EUR"}
+        again = parse_values(REFUNDS, [json.loads(error.raw)], ParseOptions(settings=settings))
+        assert records(again, Return)[0].amount == Money(amount=2500, currency="EUR")
 
     @pytest.mark.parametrize(
         ("overrides", "reason"),
