@@ -1,4 +1,5 @@
-"""``shopify-orders`` and ``shopify-refunds``: Shopify Admin REST resources and webhook bodies.
+"""``shopify-orders``, ``shopify-refunds`` and ``shopify-customers``: Shopify Admin REST
+resources and webhook bodies.
 
 Orders come as the REST ``Order`` resource: an export of JSON lines, a JSON array, a list
 response ``{"orders": [...]}``, a single-resource response ``{"order": {...}}`` (GET one, POST,
@@ -24,6 +25,16 @@ one source. A refund's currency is its transactions', else its amounts' (``*_set
 order's when the order carries it, else the ``currency`` setting; a refund stating none is
 rejected naming its order, which the pipeline looks up to read it again in the order's
 currency (see :class:`~connectors.base.CurrencyOfOrder`).
+
+Customers come as the REST ``Customer`` resource (``{"customers": [...]}``, ``{"customer":
+{...}}``, an array, JSON lines, ``customers/create`` and ``customers/update`` bodies) and become
+the customer as a person, their consents and their verified e-mail address, read as an order's
+customer is: where most consent changes reach a shop's systems (a customer unsubscribing places
+no order). The consent topics' bodies are read too: ``customers_email_marketing_consent/update``
+(``customer_id``, ``email_address``, ``email_marketing_consent``) and
+``customers_marketing_consent/update`` (``id``, ``phone``, ``sms_marketing_consent``); a
+``customers/delete`` body (the id alone) and a ``customers/redact`` request are ignored with
+the reason.
 
 Money is read as decimals and converted exactly into minor units; an amount with more decimals
 than its currency has is refused, never rounded.
@@ -73,7 +84,7 @@ _PENDING = "pending"
 # A customer's own e-mail consent, newest field first; the order's checkbox counts without them.
 _EMAIL_CONSENT_FIELDS = frozenset({"email_marketing_consent", "accepts_marketing"})
 
-# The keys of an ``orders/delete`` body: the id, and nothing an order is read from.
+# The keys of an ``orders/delete`` or ``customers/delete`` body: the id, and nothing else read.
 _DELETED_ORDER_KEYS = frozenset({"id", "admin_graphql_api_id"})
 
 _MAX_REASON_CHARS = 2000
@@ -466,6 +477,68 @@ def _verified_email(
         "status": "verified",
     }
     yield _validate(data, region, "customer")
+
+
+# --- Customers ------------------------------------------------------------------------------
+
+
+class ShopifyCustomersConnector:
+    name: ClassVar[str] = "shopify-customers"
+    kinds: ClassVar[tuple[RecordKind, ...]] = (
+        RecordKind.PERSON,
+        RecordKind.CONSENT_CHANGE,
+        RecordKind.CONTACT_POINT_STATUS,
+    )
+
+    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
+        source = options.settings.get("source") or DEFAULT_SOURCE
+        region = options.default_region
+        return json_results(
+            stream, ("customers",), lambda body: _customer_body(body, source, region)
+        )
+
+
+def _customer_body(value: Any, source: str, region: str) -> list[CanonicalRecord]:
+    """A customer body's records, read by what the body is (see the module's docstring)."""
+    body = _object(value, "customer")
+    if "orders_to_redact" in body:
+        raise Ignore(
+            "a customers/redact request: erasing a customer is not done by an import; the "
+            "records already stored are kept"
+        )
+    if isinstance(body.get("customer"), dict):  # a single-resource response
+        body = body["customer"]
+    if "customer_id" in body and "id" not in body:  # customers_email_marketing_consent/update
+        customer_id = _id(body.get("customer_id"), "customer_id")
+        consent = body.get("email_marketing_consent")
+        if consent is None:
+            raise Ignore(f"an e-mail consent update of customer {customer_id} stating no consent")
+        email = _Identifiers(region).email(body.get("email_address"), "email_address")
+        contact = _Contact(customer_id, source, region, email=email, phone=None)
+        changes = list(_consent(consent, "email_marketing_consent", "email", contact))
+        if not changes:
+            raise Ignore(
+                f"an e-mail consent update of customer {customer_id} without consent_updated_at "
+                "(never asked): it changes nothing"
+            )
+        return changes
+    customer_id = _id(body.get("id"), "id")
+    if set(body) <= _DELETED_ORDER_KEYS:
+        raise Ignore(
+            f"a customers/delete body names only customer {customer_id}: the records already "
+            "stored are kept"
+        )
+    records: list[CanonicalRecord] = []
+    created_at = _optional_time(body.get("created_at"), "created_at") or _optional_time(
+        body.get("updated_at"), "updated_at"
+    )
+    if created_at is not None:  # a whole Customer (a consent update carries no times)
+        records.append(_person(body, customer_id, created_at, source, region))
+        records.extend(_verified_email(body, customer_id, created_at, source, region))
+    records.extend(_consents(body, customer_id, source, region))
+    if not records:
+        raise Ignore(f"customer {customer_id}: nothing c360 reads (no times, no timed consent)")
+    return records
 
 
 # --- Refunds --------------------------------------------------------------------------------

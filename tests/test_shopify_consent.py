@@ -1,6 +1,7 @@
 """A shop's population whose marketing consent changes reach c360 out of order, through files,
-pushes and webhooks: every marketing e-mail decision must agree with each customer's latest word
-in Shopify, and no audience may hold a customer whose latest word is no.
+pushes and webhooks, inside orders, as customers and as consent updates: every marketing e-mail
+decision must agree with each customer's latest word in Shopify, and no audience may hold a
+customer whose latest word is no.
 
 The expected value is built here from the rule as the issue states it, from the raw Shopify
 bodies and independently of the connector: a customer's ``email_marketing_consent`` is their
@@ -62,10 +63,19 @@ def moment(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def stated(order: Json) -> tuple[dt.datetime, bool] | None:
-    """What one delivered order says of its customer's e-mail marketing state: when, and
+def kind_of(body: Json) -> str:
+    """An order, a customer, or an e-mail consent update (what Shopify's topics carry)."""
+    if "customer_id" in body:
+        return "consent"
+    return "order" if "line_items" in body else "customer"
+
+
+def stated(body: Json) -> tuple[dt.datetime, bool] | None:
+    """What one delivered body says of its customer's e-mail marketing state: when, and
     whether it is a yes; None when it says nothing."""
-    customer = order.get("customer") or {}
+    kind = kind_of(body)
+    order = body if kind == "order" else {}
+    customer = body if kind != "order" else body.get("customer") or {}
     current = customer.get("email_marketing_consent")
     if current is not None:
         at = current.get("consent_updated_at")
@@ -78,9 +88,9 @@ def stated(order: Json) -> tuple[dt.datetime, bool] | None:
     return None
 
 
-def latest_word(orders: list[Json]) -> bool | None:
+def latest_word(bodies: list[Json]) -> bool | None:
     """The customer's latest word over everything Shopify sent about them."""
-    words = [word for order in orders if (word := stated(order)) is not None]
+    words = [word for body in bodies if (word := stated(body)) is not None]
     return max(words)[1] if words else None
 
 
@@ -91,12 +101,12 @@ def latest_word(orders: list[Json]) -> bool | None:
 class Shopper:
     customer_id: int
     email: str
-    orders: list[Json] = field(default_factory=list)
+    bodies: list[Json] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
 
     @property
     def expected(self) -> bool:
-        return latest_word(self.orders) is True
+        return latest_word(self.bodies) is True
 
 
 def iso(at: dt.datetime, rng: random.Random) -> str:
@@ -167,8 +177,9 @@ def order_body(
 
 
 def population(seed: int, size: int) -> list[Shopper]:
-    """Shoppers, each with the orders that carried their consent changes: one order per change
-    (the customer as it stood then), some orders revised later carrying a newer state."""
+    """Shoppers, each with the bodies that carried their consent changes: per change an order
+    (the customer as it stood then) or, without an order, the customer itself or an e-mail
+    consent update; some orders revised later carrying a newer state."""
     rng = random.Random(seed)
     shoppers = []
     for index in range(size):
@@ -188,14 +199,29 @@ def population(seed: int, size: int) -> list[Shopper]:
                 if shape == "guest":  # a guest checkout: the e-mail address, no customer
                     del order["customer"]
             else:
+                carrier = rng.choices(["order", "customer", "consent"], [3, 1, 1])[0]
+                consent = customer.get("email_marketing_consent")
+                if carrier == "customer":  # customers/update, or a customer export
+                    shopper.bodies.append(customer)
+                    shopper.shapes.append("customer")
+                    continue
+                if carrier == "consent" and consent is not None:
+                    update = {
+                        "customer_id": shopper.customer_id,
+                        "email_address": shopper.email,
+                        "email_marketing_consent": {**consent, "consent_collected_from": "OTHER"},
+                    }
+                    shopper.bodies.append(update)
+                    shopper.shapes.append("consent update")
+                    continue
                 placed = at + dt.timedelta(minutes=rng.randint(0, 600))
                 order = order_body(order_id, placed, customer, rng)
-            shopper.orders.append(order)
+            shopper.bodies.append(order)
             if previous is not None and shape in ("current", "legacy") and rng.random() < 0.35:
                 # orders/updated of an earlier order, carrying the customer as it is now.
                 revised = {**previous, "customer": customer}
                 revised["updated_at"] = iso(at + dt.timedelta(minutes=1), rng)
-                shopper.orders.append(revised)
+                shopper.bodies.append(revised)
             previous = order
         shoppers.append(shopper)
     return shoppers
@@ -215,8 +241,17 @@ def chunks(items: list[Json], rng: random.Random) -> Iterator[list[Json]]:
         items = items[size:]
 
 
+CONNECTORS = {"order": "shopify-orders", "customer": "shopify-customers"}
+LISTS = {"order": "orders", "customer": "customers"}
+TOPICS = {
+    "order": ("orders/create", "orders/updated", "orders/paid"),
+    "customer": ("customers/create", "customers/update"),
+    "consent": ("customers_email_marketing_consent/update",),
+}
+
+
 async def deliver(
-    orders: list[Json],
+    bodies: list[Json],
     rng: random.Random,
     services: Services,
     client: httpx.AsyncClient,
@@ -226,29 +261,33 @@ async def deliver(
     """Every body, in the order given, through one of the ways Shopify data arrives; a few
     twice (a webhook retried, an export imported again). Returns how many went each way."""
     ways: Counter[str] = Counter()
-    for number, chunk in enumerate(chunks(list(orders), rng)):
+    for number, chunk in enumerate(chunks(list(bodies), rng)):
         way = rng.choice(["export", "ndjson", "webhook"])
+        kinds = {kind_of(body) for body in chunk}
+        if len(kinds) > 1 or "consent" in kinds:  # no list or push carries several kinds
+            way = "webhook"
         ways[way] += len(chunk)
+        kind = next(iter(kinds))
         if way == "export":  # a REST list saved to a file and imported
             path = tmp_path / f"export-{number}.json"
-            path.write_text(json.dumps({"orders": chunk}))
+            path.write_text(json.dumps({LISTS[kind]: chunk}))
             summary = await import_file(
-                services.ingest, "shopify-orders", str(path), ParseOptions(default_region="ES")
+                services.ingest, CONNECTORS[kind], str(path), ParseOptions(default_region="ES")
             )
             assert (summary.rejected, summary.ignored) == (0, 0), summary.errors
-        elif way == "ndjson":  # pushed by an integration, one order a line
-            body = "\n".join(json.dumps(order) for order in chunk).encode()
+        elif way == "ndjson":  # pushed by an integration, one body a line
+            content = "\n".join(json.dumps(body) for body in chunk).encode()
             response = await pusher.post(
-                "/ingest/shopify-orders",
-                content=body,
+                f"/ingest/{CONNECTORS[kind]}",
+                content=content,
                 headers={"content-type": "application/x-ndjson"},
             )
             assert response.status_code == 200, response.text
             assert response.json()["rejected"] == 0, response.text
         else:
-            for order in chunk:
-                body = json.dumps(order).encode()
-                topic = rng.choice(["orders/create", "orders/updated", "orders/paid"])
+            for item in chunk:
+                body = json.dumps(item).encode()
+                topic = rng.choice(TOPICS[kind_of(item)])
                 for _ in range(2 if rng.random() < 0.1 else 1):
                     response = await client.post(
                         "/webhooks/shopify",
@@ -287,22 +326,22 @@ class TestConsentArrivingOutOfOrder:
     ) -> None:
         shoppers = population(seed, 45)
         rng = random.Random(f"{seed}:arrival")
-        bodies = [order for shopper in shoppers for order in shopper.orders]
+        bodies = [body for shopper in shoppers for body in shopper.bodies]
         rng.shuffle(bodies)
         resent = rng.sample(bodies, len(bodies) // 10)  # imported again, later
         ways = await deliver(bodies + resent, rng, services, client, connector_client, tmp_path)
         assert min(ways.values()) > 0, ways
 
         # The population covers what the rule distinguishes.
-        latest = Counter(str(latest_word(s.orders)) for s in shoppers)
+        latest = Counter(str(latest_word(s.bodies)) for s in shoppers)
         assert set(latest) == {"True", "False", "None"}, latest
         shapes = Counter(shape for s in shoppers for shape in s.shapes)
-        assert set(shapes) == set(SHAPES), shapes
+        assert set(shapes) == {*SHAPES, "customer", "consent update"}, shapes
         said_yes_then_no = [
             s
             for s in shoppers
-            if latest_word(s.orders) is False
-            and any((w := stated(o)) is not None and w[1] for o in s.orders)
+            if latest_word(s.bodies) is False
+            and any((w := stated(b)) is not None and w[1] for b in s.bodies)
         ]
         assert said_yes_then_no
 
@@ -337,7 +376,7 @@ def test_the_rule_reads_each_shape() -> None:
     customer = {"id": 1, "email": "a@example.com"}
 
     def order(**fields: Any) -> Json:
-        return {"created_at": "2024-02-01T10:00:00Z", **fields}
+        return {"created_at": "2024-02-01T10:00:00Z", "line_items": [], **fields}
 
     yes, later = (moment(at), True), moment("2024-03-02T10:00:00Z")
     current = {"state": "subscribed", "consent_updated_at": at}
@@ -361,4 +400,8 @@ def test_the_rule_reads_each_shape() -> None:
         order(customer={**customer, "email_marketing_consent": current}),
     ]
     assert latest_word(orders) is False
+    assert stated({**customer, "email_marketing_consent": current}) == yes  # customers/update
+    update = {"customer_id": 1, "email_marketing_consent": no_later}
+    assert stated(update) == (later, False)
+    assert latest_word([*orders, update]) is False
     assert max(w for o in orders if (w := stated(o)))[0] == later

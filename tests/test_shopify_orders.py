@@ -24,6 +24,7 @@ from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from connectors import ParseOptions, get_connector
+from schemas import IdentifierType
 from tests.test_identity_api import gql, key
 from tests.test_metrics import assert_aggregates_equal_recomputation
 
@@ -369,3 +370,37 @@ class TestRefundInItsOrdersCurrency:
         assert metrics is not None
         assert (metrics["returnCount"], metrics["lifetimeValue"]) == (1, usd(38994))
         await assert_aggregates_equal_recomputation(services, store)
+
+
+class TestCustomerTopics:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
+
+    async def test_customer_topics_reach_the_customer_and_deletes_keep_what_is_stored(
+        self, client: httpx.AsyncClient, services: Services, store: Store
+    ) -> None:
+        async def post(topic: str, body: Json) -> Json:
+            raw = json.dumps(body).encode()
+            headers = {"x-shopify-topic": topic, "x-shopify-hmac-sha256": sign(raw)}
+            response = await client.post("/webhooks/shopify", content=raw, headers=headers)
+            assert response.status_code == 200, response.text
+            answer: Json = response.json()
+            return answer
+
+        [bob] = vendor("customer_get.json").values()
+        answer = await post("customers/update", bob)
+        assert (answer["inserted"], answer["rejected"], answer["ignored"]) == (4, 0, 0)
+        stored = await store.db.records.count_documents({})
+        answer = await post("customers/delete", {"id": bob["id"]})
+        assert (answer["ignored"], answer["rejected"]) == (1, 0)
+        assert await store.db.records.count_documents({}) == stored
+        profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
+        assert (
+            profile["_id"]
+            == (
+                await services.profiles.by_identifier(
+                    IdentifierType.EXTERNAL, "207119551", "shopify"
+                )
+            )["_id"]
+        )

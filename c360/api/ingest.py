@@ -20,8 +20,15 @@ from connectors import CONNECTORS
 router = APIRouter(tags=["ingest"])
 
 # Shopify topic family → connector; the connector reads each body by what it is (an order, an
-# order edit, a deleted order's id). Other topics are acknowledged and answered as ignored.
-SHOPIFY_TOPICS = {"orders": "shopify-orders", "refunds": "shopify-refunds"}
+# order edit, a deleted order's id, a consent update). Other topics are acknowledged and
+# answered as ignored.
+SHOPIFY_TOPICS = {
+    "orders": "shopify-orders",
+    "refunds": "shopify-refunds",
+    "customers": "shopify-customers",
+    "customers_email_marketing_consent": "shopify-customers",
+    "customers_marketing_consent": "shopify-customers",
+}
 
 
 class PayloadTooLarge(C360Error):
@@ -91,7 +98,10 @@ async def ingest(request: Request, connector: str) -> dict[str, Any]:
     return _report(await _ingest(request, connector, body, origin=f"POST /ingest/{connector}"))
 
 
-@router.post("/webhooks/shopify", summary="Shopify webhooks (orders/*, refunds/create)")
+@router.post(
+    "/webhooks/shopify",
+    summary="Shopify webhooks (orders/*, refunds/create, customers/*, marketing consent updates)",
+)
 async def shopify_webhook(
     request: Request,
     x_shopify_hmac_sha256: Annotated[str | None, Header()] = None,

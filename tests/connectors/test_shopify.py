@@ -11,8 +11,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
-from connectors.shopify import ShopifyOrdersConnector, ShopifyRefundsConnector
+from connectors.base import Connector, Ignored, ItemError, Parsed, ParseOptions, ParseResult
+from connectors.shopify import (
+    ShopifyCustomersConnector,
+    ShopifyOrdersConnector,
+    ShopifyRefundsConnector,
+)
 from schemas import (
     ConsentChange,
     ContactPointStatus,
@@ -966,3 +970,118 @@ class TestMessyRefunds:
     )
     def test_broken_refund(self, overrides: dict[str, Any], reason: str) -> None:
         assert errors(parse_values(REFUNDS, [a_refund(**overrides)])) == [("line 1", reason)]
+
+
+CUSTOMERS = ShopifyCustomersConnector()
+
+
+class TestCustomers:
+    """``shopify-customers``: the Customer resource and the consent topics' bodies, where a
+    customer's consent changes reach the shop's systems without an order."""
+
+    def test_declarations(self) -> None:
+        assert CUSTOMERS.name == "shopify-customers"
+        assert set(CUSTOMERS.kinds) == {"person", "consent_change", "contact_point_status"}
+
+    def test_a_customer_is_a_person_with_consents_and_a_verified_address(self) -> None:
+        customer = a_customer(
+            first_name="Ana",
+            last_name="García",
+            verified_email=True,
+            email_marketing_consent=email_consent("unsubscribed"),
+        )
+        results = parse_values(CUSTOMERS, [{"customer": customer}])
+        assert summary(results) == [
+            ("line 1", "person"),
+            ("line 1", "contact_point_status"),
+            ("line 1", "consent_change"),
+        ]
+        [person] = records(results, Person)
+        assert (person.external_id, person.given_name, person.updated_at) == (
+            "42",
+            "Ana",
+            utc(2024, 4, 1, 9),
+        )
+        [consent] = records(results, ConsentChange)
+        # The same record an order carrying this customer gives: one change, stored once.
+        from_order = records(parse_values(ORDERS, [an_order(customer=customer)]), ConsentChange)
+        assert [consent] == from_order
+        assert consent.status == "opted_out"
+
+    def test_an_email_consent_update_body(self) -> None:
+        body = {
+            "customer_id": 42,
+            "email_address": "Ana@Example.com",
+            "email_marketing_consent": {
+                "state": "subscribed",
+                "opt_in_level": "confirmed_opt_in",
+                "consent_updated_at": "2024-06-01T10:00:00-04:00",
+                "consent_collected_from": "SHOPIFY",
+            },
+        }
+        [consent] = records(parse_values(CUSTOMERS, [body]), ConsentChange)
+        assert (consent.external_id, consent.status, consent.contact_point) == (
+            "42:email:marketing:2024-06-01T14:00:00Z",
+            "opted_in",
+            "ana@example.com",
+        )
+        assert [i.key for i in consent.identifiers] == ["ext:shopify:42", "email:ana@example.com"]
+
+    def test_an_sms_consent_update_body(self) -> None:
+        body = {
+            "id": 42,
+            "phone": "+34 611 22 33 44",
+            "sms_marketing_consent": {
+                "state": "unsubscribed",
+                "opt_in_level": "single_opt_in",
+                "consent_updated_at": "2024-06-01T10:00:00Z",
+                "consent_collected_from": "OTHER",
+            },
+        }
+        [consent] = records(parse_values(CUSTOMERS, [body]), ConsentChange)
+        assert (consent.channel, consent.status, consent.contact_point) == (
+            "sms",
+            "opted_out",
+            "+34611223344",
+        )
+
+    @pytest.mark.parametrize(
+        ("body", "reason"),
+        [
+            (
+                {"id": 42},
+                "a customers/delete body names only customer 42: the records already stored "
+                "are kept",
+            ),
+            (
+                {"shop_id": 1, "customer": {"id": 42}, "orders_to_redact": [1]},
+                "a customers/redact request: erasing a customer is not done by an import; the "
+                "records already stored are kept",
+            ),
+            (
+                {"customer_id": 42, "email_address": "a@example.com"},
+                "an e-mail consent update of customer 42 stating no consent",
+            ),
+            (
+                {"customer_id": 42, "email_marketing_consent": email_consent("subscribed", None)},
+                "an e-mail consent update of customer 42 without consent_updated_at (never "
+                "asked): it changes nothing",
+            ),
+            (
+                {"id": 42, "email": "a@example.com", "tags": "vip"},
+                "customer 42: nothing c360 reads (no times, no timed consent)",
+            ),
+        ],
+    )
+    def test_bodies_with_nothing_to_read_are_ignored_with_the_reason(
+        self, body: dict[str, Any], reason: str
+    ) -> None:
+        assert parse_values(CUSTOMERS, [body]) == [Ignored(position="line 1", reason=reason)]
+
+    def test_a_broken_consent_rejects_the_item(self) -> None:
+        customer = a_customer(
+            email_marketing_consent={"state": "maybe", "consent_updated_at": "2024-01-01T00:00:00Z"}
+        )
+        assert errors(parse_values(CUSTOMERS, [customer])) == [
+            ("line 1", "customer.email_marketing_consent.state: unknown consent state 'maybe'")
+        ]
