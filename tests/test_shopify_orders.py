@@ -404,3 +404,26 @@ class TestCustomerTopics:
                 )
             )["_id"]
         )
+
+
+class TestOrderAddresses:
+    async def test_billing_and_shipping_addresses_are_the_customers(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        guest = copy.deepcopy(ORDER)
+        del guest["order"]["customer"]  # a guest checkout: the addresses are all there is
+        guest["order"]["shipping_address"] = {
+            **guest["order"]["shipping_address"],
+            "address1": "1 Rue de Rivoli",
+            "city": "Paris",
+            "zip": "75001",
+            "country_code": "FR",
+        }
+        await ingest(services, "shopify-orders", guest)
+        query = """query($email: String!) { profileByIdentifier(type: EMAIL, value: $email) {
+          ... on Profile { addresses { address { line1 city postalCode country } sources } } } }"""
+        found = await gql(client, query, await key(services, Role.AGENT), email=EMAIL)
+        assert sorted(
+            (a["address"]["line1"], a["address"]["country"], a["sources"])
+            for a in found["profileByIdentifier"]["addresses"]
+        ) == [("1 Rue de Rivoli", "FR", ["shopify"]), ("Chestnut Street 92", "US", ["shopify"])]
