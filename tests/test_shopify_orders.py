@@ -73,6 +73,23 @@ ARRIVALS: dict[str, tuple[str, Json]] = {
 OPTIONS = ParseOptions(default_region="US")
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Shopify's webhooks on, with this module's secret."""
+    return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
+
+
+async def webhook(client: httpx.AsyncClient, topic: str, body: Json) -> Json:
+    """A body as Shopify posts it to the webhook, signed; the answer."""
+    raw = json.dumps(body).encode()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), raw, hashlib.sha256).digest())
+    headers = {"x-shopify-topic": topic, "x-shopify-hmac-sha256": signature.decode()}
+    response = await client.post("/webhooks/shopify", content=raw, headers=headers)
+    assert response.status_code == 200, response.text
+    answer: Json = response.json()
+    return answer
+
+
 async def ingest(services: Services, connector_name: str, body: Json | bytes) -> IngestSummary:
     connector = get_connector(connector_name)
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -187,15 +204,7 @@ class TestCancelledOrder:
         await assert_aggregates_equal_recomputation(services, store)
 
 
-def sign(body: bytes) -> str:
-    return base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-
-
 class TestRefundsCountedOnce:
-    @pytest.fixture
-    def settings(self, settings: Settings) -> Settings:
-        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
-
     async def test_embedded_imported_and_webhook_refund_are_one_return(
         self, client: httpx.AsyncClient, services: Services, store: Store
     ) -> None:
@@ -203,16 +212,10 @@ class TestRefundsCountedOnce:
         await ingest(services, "shopify-refunds", vendor("refunds_list.json"))
         await ingest(services, "shopify-refunds", REFUND)
         # refunds/create posts the Refund resource itself.
-        body = json.dumps(REFUND["refund"]).encode()
-        headers = {"x-shopify-topic": "refunds/create", "x-shopify-hmac-sha256": sign(body)}
-        response = await client.post("/webhooks/shopify", content=body, headers=headers)
-        assert response.status_code == 200, response.text
-        assert response.json()["rejected"] == 0
+        assert (await webhook(client, "refunds/create", REFUND["refund"]))["rejected"] == 0
         # orders/updated carries the order with its refunds again.
-        body = json.dumps(ORDER_WITH_REFUND["order"]).encode()
-        headers = {"x-shopify-topic": "orders/updated", "x-shopify-hmac-sha256": sign(body)}
-        response = await client.post("/webhooks/shopify", content=body, headers=headers)
-        assert response.status_code == 200, response.text
+        answer = await webhook(client, "orders/updated", ORDER_WITH_REFUND["order"])
+        assert answer["rejected"] == 0
 
         assert await store.db.records.count_documents({"kind": "return"}) == 1
         metrics = await metrics_of(client, services)
@@ -224,29 +227,13 @@ class TestRefundsCountedOnce:
         self, client: httpx.AsyncClient, services: Services, store: Store
     ) -> None:
         await ingest(services, "shopify-orders", ORDER_WITH_REFUND)
-        body = json.dumps(CANCEL["order"]).encode()
-        headers = {"x-shopify-topic": "orders/cancelled", "x-shopify-hmac-sha256": sign(body)}
-        response = await client.post("/webhooks/shopify", content=body, headers=headers)
-        assert response.status_code == 200, response.text
-        assert response.json()["updated"] >= 1
+        assert (await webhook(client, "orders/cancelled", CANCEL["order"]))["updated"] >= 1
         assert await metrics_of(client, services) == CANCELLED
 
 
 class TestIgnoredBodies:
     """What the connector reads and keeps nothing of: answered as ignored, never a reject, and
     nothing of it in any profile or metric."""
-
-    @pytest.fixture
-    def settings(self, settings: Settings) -> Settings:
-        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
-
-    async def post(self, client: httpx.AsyncClient, topic: str, body: Json) -> Json:
-        raw = json.dumps(body).encode()
-        headers = {"x-shopify-topic": topic, "x-shopify-hmac-sha256": sign(raw)}
-        response = await client.post("/webhooks/shopify", content=raw, headers=headers)
-        assert response.status_code == 200, response.text
-        answer: Json = response.json()
-        return answer
 
     async def test_a_test_order_is_out_of_every_metric(
         self, client: httpx.AsyncClient, services: Services, store: Store
@@ -260,7 +247,7 @@ class TestIgnoredBodies:
         assert summary.ignored_items[0].reason == (
             "test order 450789999: kept out of every profile and metric"
         )
-        answer = await self.post(client, "orders/create", rehearsal)
+        answer = await webhook(client, "orders/create", rehearsal)
         assert (answer["ignored"], answer["inserted"], answer["rejected"]) == (1, 0, 0)
         assert await store.db.records.count_documents({"external_id": "450789999"}) == 0
         assert await store.db.dead_letters.count_documents({}) == 0
@@ -287,7 +274,7 @@ class TestIgnoredBodies:
                 "shipping_lines": {"additions": [], "removals": []},
             }
         }
-        answer = await self.post(client, "orders/edited", edit)
+        answer = await webhook(client, "orders/edited", edit)
         assert (answer["ignored"], answer["rejected"], answer["records"]) == (1, 0, 1)
         [ignored] = answer["ignored_items"]
         assert "orders/edited" in ignored["reason"]
@@ -299,7 +286,7 @@ class TestIgnoredBodies:
     ) -> None:
         await ingest(services, "shopify-orders", ORDER)
         stored = await store.db.records.count_documents({})
-        answer = await self.post(client, "orders/delete", {"id": 450789469})
+        answer = await webhook(client, "orders/delete", {"id": 450789469})
         assert (answer["ignored"], answer["rejected"]) == (1, 0)
         assert answer["ignored_items"] == [
             {
@@ -334,10 +321,6 @@ UNSAID = without_currencies(REFUND)
 class TestRefundInItsOrdersCurrency:
     """A refund stating no currency takes its order's when the order is known."""
 
-    @pytest.fixture
-    def settings(self, settings: Settings) -> Settings:
-        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
-
     async def test_an_order_already_stored_gives_its_currency(
         self, client: httpx.AsyncClient, services: Services, store: Store
     ) -> None:
@@ -347,11 +330,8 @@ class TestRefundInItsOrdersCurrency:
         stored = await store.db.records.find_one({"_id": "shopify:return:509562969"})
         assert stored is not None
         assert stored["data"]["amount"] == {"amount": 20900, "currency": "USD"}
-        body = json.dumps(UNSAID["refund"]).encode()
-        headers = {"x-shopify-topic": "refunds/create", "x-shopify-hmac-sha256": sign(body)}
-        response = await client.post("/webhooks/shopify", content=body, headers=headers)
-        assert response.status_code == 200, response.text
-        assert (response.json()["duplicates"], response.json()["rejected"]) == (1, 0)
+        answer = await webhook(client, "refunds/create", UNSAID["refund"])
+        assert (answer["duplicates"], answer["rejected"]) == (1, 0)
         metrics = await metrics_of(client, services)
         assert metrics is not None
         assert metrics["lifetimeValue"] == usd(38994)
@@ -373,26 +353,14 @@ class TestRefundInItsOrdersCurrency:
 
 
 class TestCustomerTopics:
-    @pytest.fixture
-    def settings(self, settings: Settings) -> Settings:
-        return settings.model_copy(update={"shopify_webhook_secret": SecretStr(SECRET)})
-
     async def test_customer_topics_reach_the_customer_and_deletes_keep_what_is_stored(
         self, client: httpx.AsyncClient, services: Services, store: Store
     ) -> None:
-        async def post(topic: str, body: Json) -> Json:
-            raw = json.dumps(body).encode()
-            headers = {"x-shopify-topic": topic, "x-shopify-hmac-sha256": sign(raw)}
-            response = await client.post("/webhooks/shopify", content=raw, headers=headers)
-            assert response.status_code == 200, response.text
-            answer: Json = response.json()
-            return answer
-
         [bob] = vendor("customer_get.json").values()
-        answer = await post("customers/update", bob)
+        answer = await webhook(client, "customers/update", bob)
         assert (answer["inserted"], answer["rejected"], answer["ignored"]) == (4, 0, 0)
         stored = await store.db.records.count_documents({})
-        answer = await post("customers/delete", {"id": bob["id"]})
+        answer = await webhook(client, "customers/delete", {"id": bob["id"]})
         assert (answer["ignored"], answer["rejected"]) == (1, 0)
         assert await store.db.records.count_documents({}) == stored
         profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
