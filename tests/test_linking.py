@@ -575,10 +575,17 @@ class TestHouseholdLines:
         assert plan.linked_by == [f"phone:{LANDLINE}"]
         assert plan.shared == {}
 
-    def test_even_once_the_line_is_known_to_be_shared(self) -> None:
-        plan = self.plan_caller(Features("ana", "garcia"), ANA, shared=(f"phone:{LANDLINE}",))
-        assert plan.profile_ids == ["p1"]
-        assert plan.unlinked == [[]]
+    def test_once_the_line_is_known_to_be_shared_it_takes_the_birth_date_too(self) -> None:
+        """A father and his son may share a name and a line, not a birth date."""
+        shared = (f"phone:{LANDLINE}",)
+        plan = self.plan_caller(Features("ana", "garcia", "1980-03-04"), ANA, shared=shared)
+        assert (plan.profile_ids, plan.unlinked) == (["p1"], [[]])
+        plan = self.plan_caller(Features("ana", "garcia"), ANA, shared=shared)
+        (target,) = plan.profile_ids
+        assert target not in (None, "p1")
+        assert plan.unlinked == [
+            [{"key": f"phone:{LANDLINE}", "reason": "shared by several people"}]
+        ]
 
     @pytest.mark.parametrize(
         ("caller", "holder"),
@@ -692,44 +699,42 @@ class TestSharedPhonesAtIngest:
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
         home = f.phone("91 122 33 44")
-        await ingest(
-            services,
-            tmp_path,
-            "crm",
-            [
-                f.person(identifiers=[f.external("crm", "C-1"), f.email("ana@example.com"), home]),
-                f.person(
-                    external_id="C-2",
-                    occurred_at="2024-02-01T00:00:00Z",
-                    identifiers=[f.external("crm", "C-2"), f.email("luis@example.com"), home],
-                    given_name="Luis",
-                ),
-            ],
-        )
-        line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
-        assert line is not None
-        assert "shared" in line  # two profiles name it
+        ana_crm = [f.external("crm", "C-1"), f.email("ana@example.com"), home]
+        await ingest(services, tmp_path, "crm", [f.person(identifiers=ana_crm)])
 
-        def caller(user: str, given: str, family: str) -> f.Record:
+        def caller(source: str, given: str, family: str, **more: str) -> f.Record:
+            """A help desk's or a till's customer, known by a name and the home number."""
             return f.person(
-                source="helpdesk",
-                external_id=user,
+                source=source,
+                external_id="U-1",
                 occurred_at="2024-03-01T00:00:00Z",
-                identifiers=[f.external("helpdesk", user), f.phone("+34 911 22 33 44")],
+                identifiers=[f.external(source, "U-1"), f.phone("+34 911 22 33 44")],
                 given_name=given,
                 family_name=family,
+                **more,
             )
 
-        await ingest(
-            services,
-            tmp_path,
-            "helpdesk",
-            [caller("U-1", "ANA", "Garcia"), caller("U-2", "Luis", "García")],
-        )
+        async def profile(source: str) -> str:
+            found = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "U-1", source)
+            return str(found["_id"])
+
+        await ingest(services, tmp_path, "helpdesk", [caller("helpdesk", "ANA", "Garcia")])
         ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
-        luis = await services.profiles.by_identifier(IdentifierType.EMAIL, "luis@example.com")
-        user_1 = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "U-1", "helpdesk")
-        user_2 = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "U-2", "helpdesk")
-        assert user_1["_id"] == ana["_id"]
-        assert user_2["_id"] not in (ana["_id"], luis["_id"])  # the line is not Luis's to prove
+        assert await profile("helpdesk") == ana["_id"]
+
+        # Her partner calls from home: another name, another person; the line is now shared.
+        await ingest(services, tmp_path, "partner", [caller("callcentre", "Luis", "García")])
+        assert await profile("callcentre") != ana["_id"]
+        line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
+        assert line is not None
+        assert line["shared"]["why"] == "a landline two profiles name"
+
+        # From then on her name alone may be someone else's: it takes her birth date too.
+        await ingest(services, tmp_path, "till", [caller("till", "Ana", "García")])
+        assert await profile("till") != ana["_id"]
+        born = {"birth_date": "1990-05-06"}
+        revised = f.person(identifiers=ana_crm, updated_at="2024-04-01T00:00:00Z", **born)
+        await ingest(services, tmp_path, "crm-revised", [revised])
+        await ingest(services, tmp_path, "pos", [caller("pos", "Ana", "García", **born)])
+        assert await profile("pos") == ana["_id"]
         assert await store.db.merges.count_documents({}) == 0

@@ -68,7 +68,8 @@ class IdentityRules:
       record that names nothing else, never brings a record's other identifiers into a profile
       nor merges two, and is flagged shared as soon as records of a second profile name it.
       A household shares a line, not a full name: a person record whose given and family
-      names both agree with the holder's is linked through it like through a personal phone.
+      names both agree with the holder's is linked through it like through a personal phone
+      (once the line is flagged shared, only if their birth dates agree too).
       Where a numbering plan does not tell landlines from mobiles (``fixed_line_or_mobile``,
       as in North America) numbers are treated as personal.
     """

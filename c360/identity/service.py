@@ -24,7 +24,8 @@ birth date clearly conflicts; it is then flagged shared and links nobody from th
 landline (a place's line) decides only for records that name nothing else, and is flagged
 shared as soon as a second profile names it; but a household shares a line, not a full name: a
 person record whose given and family names both agree with those of the landline's holder is
-linked through it like through a personal phone (even once it is flagged shared).
+linked through it like through a personal phone (once the line is known to be shared, only
+with the same birth date too).
 """
 
 from __future__ import annotations
@@ -167,13 +168,17 @@ def plan_links(
         ]
         usable = sorted((i for i in identifiers if not rules.is_blocked(i)), key=rules.rank)
         # Landlines whose holder has the record's given and family names: a household shares a
-        # line, not a full name, so these link like a personal phone (even once shared).
+        # line, not a full name, so these link like a personal phone. Once a line is known to
+        # be used by several people, a name alone may be two of them (a father and his son): it
+        # takes the same birth date too.
         by_name = {
             i.key
             for i in usable
             if rules.household(i)
             and i.key in owners
-            and named_alike(person, holders.get(owners[i.key], _NOBODY).person)
+            and named_alike(
+                person, holders.get(owners[i.key], _NOBODY).person, born_alike=i.key in shared
+            )
         }
         unlinked += [
             {"key": i.key, "reason": SHARED_REASON}
