@@ -21,7 +21,12 @@ in memory by record id (``{source}:{kind}:{external_id}``):
   names it next to their phone);
 - noise: households of two people sharing a landline (a correct system keeps them apart; the
   landline is an exact identifier, so records naming only it are ambiguous), and namesakes
-  (several people called María García, with different birth dates).
+  (several people called María García, with different birth dates);
+- home landlines (Barcelona ``93…`` numbers, ``fixed_line``): some people give one of their own
+  to the CRM and at checkout, and household members theirs; the help desk knows some of them
+  as a user (``helpdesk`` person records: the name as told on the phone, sometimes the given
+  name only, and the number they called from) and tills register some as a customer by that
+  number (``till`` person records, and ``pos`` orders naming the till's customer id).
 
 Then, on two fresh databases of one store, the file goes through ``import_file``:
 
@@ -52,6 +57,7 @@ import json
 import random
 import tempfile
 import time
+import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -85,6 +91,14 @@ WEB_SHARE = 0.6
 NEVER_IDENTIFIED = 0.08
 SECOND_EMAIL_SHARE = 0.15
 MOVED_SHARE = 0.3
+OWN_LANDLINE_SHARE = 0.3
+"""People (outside the households) who also give a landline of their own."""
+CALLER_SHARE = 0.5
+"""People with a home landline whom the help desk knows as a user, by it."""
+TILL_SHARE = 0.3
+"""People with a home landline whom a till registered as a customer, by it."""
+GIVEN_NAME_ONLY = 0.2
+"""Callers and till customers recorded by their given name alone."""
 OUT_OF_REACH = 1e9
 """Probabilistic thresholds for the exact-only run: no score reaches them."""
 
@@ -182,9 +196,20 @@ def _landline(index: int, people: int) -> str | None:
     return f"91{(first * 7_919 + 1_234_567) % 10_000_000:07d}"
 
 
+def _own_landline(index: int, people: int, seed: int) -> str | None:
+    """A landline of their own for some people outside the households (unique per person)."""
+    if _landline(index, people) is not None:
+        return None
+    if random.Random(f"{seed}:own-landline:{index}").random() >= OWN_LANDLINE_SHARE:
+        return None
+    return f"93{(index * 7_919 + 7_654_321) % 10_000_000:07d}"
+
+
 def _records_of(person: GeneratedPerson, index: int, people: int, seed: int) -> Iterable[Json]:
     rng = random.Random(f"{seed}:identity:{index}")
+    home = random.Random(f"{seed}:home:{index}")  # apart, so the other records stay as they were
     landline = _landline(index, people)
+    own_line = _own_landline(index, people, seed)
     second_email = (
         f"{person.email.partition('@')[0].replace('.', '_')}@gmail.com"
         if rng.random() < SECOND_EMAIL_SHARE
@@ -214,6 +239,8 @@ def _records_of(person: GeneratedPerson, index: int, people: int, seed: int) -> 
         ]
         if landline:
             ids.append(_id("phone", landline))
+        if own_line:
+            ids.append(_id("phone", own_line))
         yield _person_record(
             "crm", person.crm_id, when(), ids, person.given_name, person.family_name, person
         )
@@ -227,6 +254,8 @@ def _records_of(person: GeneratedPerson, index: int, people: int, seed: int) -> 
             ids = [_id("phone", phone())]
         if landline and rng.random() < 0.3:  # the checkout asks for a phone: the home one
             ids.append(_id("phone", landline))
+        if own_line and home.random() < 0.3:
+            ids.append(_id("phone", own_line))
         yield _order("shop", f"SO-{index}-{n}", when(), ids, "online")
 
     for n in range(rng.randint(0, 2)):
@@ -256,6 +285,48 @@ def _records_of(person: GeneratedPerson, index: int, people: int, seed: int) -> 
             at = start + dt.timedelta(days=rng.randint(0, 30), minutes=15)
             ids = [_id("anonymous", anon), _id("email", person.email_as(rng))]
             yield _site_event(f"WEB-{index}-id", at, ids, "identify")
+
+    line = landline or own_line
+    if line:
+        yield from _known_by_line(person, index, line, home)
+
+
+def _known_by_line(
+    person: GeneratedPerson, index: int, line: str, rng: random.Random
+) -> Iterable[Json]:
+    """A help-desk user and a till customer whom their systems know by a home landline."""
+
+    def when() -> dt.datetime:
+        return START + dt.timedelta(seconds=rng.randrange(SPAN_SECONDS))
+
+    def name_as_told() -> tuple[str, str | None]:
+        if rng.random() < GIVEN_NAME_ONLY:
+            return person.given_name, None
+        roll = rng.random()  # typed as heard: case and accents vary
+        if roll < 0.2:
+            return person.given_name.upper(), person.family_name.upper()
+        if roll < 0.4:
+            return _unaccented(person.given_name), _unaccented(person.family_name)
+        return person.given_name, person.family_name
+
+    number = rng.choice((line, f"{line[:2]} {line[2:5]} {line[5:7]} {line[7:]}"))
+    if rng.random() < CALLER_SHARE:
+        user = f"U-{index}"
+        given, family = name_as_told()
+        ids = [_external("helpdesk", user), _id("phone", number)]
+        yield _contact_record("helpdesk", user, when(), ids, given, family)
+    if rng.random() < TILL_SHARE:
+        customer = f"T-{index}"
+        given, family = name_as_told()
+        ids = [_external("till", customer), _id("phone", number)]
+        yield _contact_record("till", customer, when(), ids, given, family)
+        for n in range(rng.randint(0, 2)):
+            card = [_external("till", customer)]
+            yield _order("pos", f"TILL-{index}-{n}", when(), card, "in_store")
+
+
+def _unaccented(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _name_variant(person: GeneratedPerson, rng: random.Random) -> tuple[str, str]:
@@ -333,6 +404,28 @@ def _person_record(
             }
         ],
     }
+
+
+def _contact_record(
+    source: str,
+    external_id: str,
+    at: dt.datetime,
+    identifiers: list[Json],
+    given: str,
+    family: str | None,
+) -> Json:
+    """A person as a help desk or a till knows them: a name and a number, nothing else."""
+    doc: Json = {
+        "kind": "person",
+        "source": source,
+        "external_id": external_id,
+        "occurred_at": _iso(at),
+        "identifiers": identifiers,
+        "given_name": given,
+    }
+    if family is not None:
+        doc["family_name"] = family
+    return doc
 
 
 def _order(

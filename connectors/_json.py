@@ -19,6 +19,7 @@ import ijson
 from pydantic import ValidationError
 
 from connectors.base import (
+    CurrencyOfOrder,
     Ignore,
     Ignored,
     ItemError,
@@ -97,6 +98,9 @@ def build_results(
             records = build(item.value)
         except Ignore as exc:
             yield Ignored(position=item.position, reason=str(exc))
+            continue
+        except CurrencyOfOrder as exc:
+            yield ItemError.of(item.position, item.raw, str(exc), exc.order_record_id)
             continue
         except Rejected as exc:
             yield ItemError.of(item.position, item.raw, str(exc))

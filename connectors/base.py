@@ -34,12 +34,20 @@ class ItemError:
     position: str
     raw: str
     reason: str
+    currency_of: str | None = None
+    """The record id of an order whose currency the item's amounts are in but does not state
+    (a refund): the pipeline looks the order up and reads the item again in its currency."""
 
     @classmethod
-    def of(cls, position: str, raw: str | bytes, reason: str) -> ItemError:
+    def of(
+        cls, position: str, raw: str | bytes, reason: str, currency_of: str | None = None
+    ) -> ItemError:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
         return cls(
-            position=position, raw=storable_text(text[:MAX_RAW_CHARS]), reason=storable_text(reason)
+            position,
+            storable_text(text[:MAX_RAW_CHARS]),
+            storable_text(reason),
+            currency_of,
         )
 
 
@@ -73,6 +81,16 @@ class Rejected(Exception):
     says why (naming the source's field)."""
 
 
+class CurrencyOfOrder(Rejected):
+    """Raised for an item whose amounts are in its order's currency, which it does not state:
+    the item is rejected unless the pipeline knows the order (``order_record_id``) and reads the
+    item again with ``settings["currency"]`` set to the order's."""
+
+    def __init__(self, reason: str, order_record_id: str) -> None:
+        super().__init__(reason)
+        self.order_record_id = order_record_id
+
+
 class Ignore(Exception):
     """Raised while building an item's records: the item is understood and deliberately
     kept out (becomes :class:`Ignored` with the message as its reason)."""
@@ -89,7 +107,8 @@ class ParseOptions:
     mapping: Mapping[str, str] = field(default_factory=dict)
     """CSV connectors: canonical field → column name in the file, overriding the defaults."""
     settings: Mapping[str, str] = field(default_factory=dict)
-    """CSV connectors: source name, time zone, timestamp format, currency, decimal separator."""
+    """Source name, time zone, timestamp format, currency, decimal separator (CSV connectors;
+    the JSON ones read the source name and currency)."""
 
 
 class Connector(Protocol):

@@ -14,7 +14,11 @@ from connectors.csv_sources import (
     SurveysCsvConnector,
 )
 from connectors.segment import SegmentConnector
-from connectors.shopify import ShopifyOrdersConnector, ShopifyRefundsConnector
+from connectors.shopify import (
+    ShopifyCustomersConnector,
+    ShopifyOrdersConnector,
+    ShopifyRefundsConnector,
+)
 from connectors.zendesk import ZendeskTicketsConnector
 
 CONNECTORS: dict[str, Connector] = {
@@ -24,6 +28,7 @@ CONNECTORS: dict[str, Connector] = {
         SegmentConnector(),
         ShopifyOrdersConnector(),
         ShopifyRefundsConnector(),
+        ShopifyCustomersConnector(),
         ZendeskTicketsConnector(),
         PosCsvConnector(),
         ReturnsCsvConnector(),

@@ -27,7 +27,7 @@ e-mail and phone of ``traits`` or ``context.traits``. An unusable e-mail or phon
 identifier; an event that then has nothing left to tie it to a person is rejected. An ``alias``
 also carries its ``previousId``: anonymous when it is the event's ``anonymousId`` or has the
 shape of one (a UUID, as every Segment library generates) and is not the ``userId``, otherwise an
-external id of the same source.
+external id of the same source. The pipeline joins the two ids into one profile (rule ``alias``).
 
 The source name is ``segment`` unless ``settings["source"]`` says otherwise.
 """

@@ -1,4 +1,5 @@
-"""``shopify-orders`` and ``shopify-refunds``: Shopify Admin REST resources and webhook bodies.
+"""``shopify-orders``, ``shopify-refunds`` and ``shopify-customers``: Shopify Admin REST
+resources and webhook bodies.
 
 Orders come as the REST ``Order`` resource: an export of JSON lines, a JSON array, a list
 response ``{"orders": [...]}``, a single-resource response ``{"order": {...}}`` (GET one, POST,
@@ -21,7 +22,19 @@ Refunds come as the REST ``Refund`` resource (``{"refunds": [...]}``, ``{"refund
 array, JSON lines or ``refunds/create`` bodies) and become :class:`~schemas.Return` records that
 name nobody: the ingest pipeline links them through their order, so both must be imported under
 one source. A refund's currency is its transactions', else its amounts' (``*_set``), else its
-order's when the order carries it, else the ``currency`` setting.
+order's when the order carries it, else the ``currency`` setting; a refund stating none is
+rejected naming its order, which the pipeline looks up to read it again in the order's
+currency (see :class:`~connectors.base.CurrencyOfOrder`).
+
+Customers come as the REST ``Customer`` resource (``{"customers": [...]}``, ``{"customer":
+{...}}``, an array, JSON lines, ``customers/create`` and ``customers/update`` bodies) and become
+the customer as a person, their consents and their verified e-mail address, read as an order's
+customer is: where most consent changes reach a shop's systems (a customer unsubscribing places
+no order). The consent topics' bodies are read too: ``customers_email_marketing_consent/update``
+(``customer_id``, ``email_address``, ``email_marketing_consent``) and
+``customers_marketing_consent/update`` (``id``, ``phone``, ``sms_marketing_consent``); a
+``customers/delete`` body (the id alone) and a ``customers/redact`` request are ignored with
+the reason.
 
 Money is read as decimals and converted exactly into minor units; an amount with more decimals
 than its currency has is refused, never rounded.
@@ -40,7 +53,7 @@ from pydantic import ValidationError
 
 from connectors._json import json_results
 from connectors._values import minor_units, stable_id, utc_timestamp
-from connectors.base import Ignore, ParseOptions, ParseResult, Rejected
+from connectors.base import CurrencyOfOrder, Ignore, ParseOptions, ParseResult, Rejected
 from schemas import CanonicalRecord, RecordKind, describe_errors, parse_record
 from schemas.identifiers import IdentifierType, identity_key, normalize_email, normalize_phone
 
@@ -55,21 +68,23 @@ _NOT_PAYMENT_CURRENCIES = frozenset(
 # ``consent_updated_at``; each state says what holds from then on. ``not_subscribed`` with a
 # time is a "no" that replaces an earlier subscription (a customer set back to not subscribed
 # must not stay opted in); with no time the customer was never asked, and nothing changes.
-# ``pending`` (double opt-in sent, not confirmed) is no consent; ``redacted`` (erased) and
-# ``invalid`` (the address cannot receive marketing) are a "no".
+# ``pending`` (double opt-in sent, not confirmed) is not subscribed yet: a "no" from then on (an
+# earlier subscription is over) with the pending confirmation next to it (``_PENDING``);
+# ``redacted`` (erased) and ``invalid`` (the address cannot receive marketing) are a "no".
 _CONSENT_STATUS: dict[str, str] = {
     "subscribed": "opted_in",
     "not_subscribed": "opted_out",
     "unsubscribed": "opted_out",
-    "pending": "pending",
+    "pending": "opted_out",
     "redacted": "opted_out",
     "invalid": "opted_out",
 }
+_PENDING = "pending"
 
 # A customer's own e-mail consent, newest field first; the order's checkbox counts without them.
 _EMAIL_CONSENT_FIELDS = frozenset({"email_marketing_consent", "accepts_marketing"})
 
-# The keys of an ``orders/delete`` body: the id, and nothing an order is read from.
+# The keys of an ``orders/delete`` or ``customers/delete`` body: the id, and nothing else read.
 _DELETED_ORDER_KEYS = frozenset({"id", "admin_graphql_api_id"})
 
 _MAX_REASON_CHARS = 2000
@@ -183,7 +198,7 @@ def _order_records(order: Json, source: str, options: ParseOptions) -> list[Cano
     if customer is not None and customer_id is not None:
         records.extend(_consents(customer, customer_id, source, region))
         records.extend(_verified_email(customer, customer_id, created_at, source, region))
-    if customer is None or not _EMAIL_CONSENT_FIELDS & customer.keys():
+    if customer is None or all(customer.get(name) is None for name in _EMAIL_CONSENT_FIELDS):
         records.extend(_checkout_consent(order, order_id, identifiers, source, region))
     return records
 
@@ -338,6 +353,10 @@ def _consent(value: Any, key: str, channel: str, contact: _Contact) -> Iterator[
         if text is not None:
             evidence.append(f"{label}={text}")
     yield _consent_record(channel, status, changed_at, " ".join(evidence), contact, path)
+    if state.lower() == _PENDING:  # a record of its own, after the "no" at the same instant
+        yield _consent_record(
+            channel, _PENDING, changed_at, " ".join(evidence), contact, path, suffix=":pending"
+        )
 
 
 def _legacy_consent(customer: Json, contact: _Contact) -> Iterator[CanonicalRecord]:
@@ -398,6 +417,7 @@ def _consent_record(
     evidence: str,
     contact: _Contact,
     path: str,
+    suffix: str = "",
 ) -> CanonicalRecord:
     identifiers = _Identifiers(contact.region)
     identifiers.external(contact.source, contact.customer_id)
@@ -409,7 +429,7 @@ def _consent_record(
         "kind": "consent_change",
         "source": contact.source,
         # Each change is a record of its own; importing the same change again is a duplicate.
-        "external_id": f"{contact.customer_id}:{channel}:marketing:{_iso(changed_at)}",
+        "external_id": f"{contact.customer_id}:{channel}:marketing:{_iso(changed_at)}{suffix}",
         "occurred_at": changed_at,
         "identifiers": identifiers.items,
         "channel": channel,
@@ -459,6 +479,68 @@ def _verified_email(
     yield _validate(data, region, "customer")
 
 
+# --- Customers ------------------------------------------------------------------------------
+
+
+class ShopifyCustomersConnector:
+    name: ClassVar[str] = "shopify-customers"
+    kinds: ClassVar[tuple[RecordKind, ...]] = (
+        RecordKind.PERSON,
+        RecordKind.CONSENT_CHANGE,
+        RecordKind.CONTACT_POINT_STATUS,
+    )
+
+    def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
+        source = options.settings.get("source") or DEFAULT_SOURCE
+        region = options.default_region
+        return json_results(
+            stream, ("customers",), lambda body: _customer_body(body, source, region)
+        )
+
+
+def _customer_body(value: Any, source: str, region: str) -> list[CanonicalRecord]:
+    """A customer body's records, read by what the body is (see the module's docstring)."""
+    body = _object(value, "customer")
+    if "orders_to_redact" in body:
+        raise Ignore(
+            "a customers/redact request: erasing a customer is not done by an import; the "
+            "records already stored are kept"
+        )
+    if isinstance(body.get("customer"), dict):  # a single-resource response
+        body = body["customer"]
+    if "customer_id" in body and "id" not in body:  # customers_email_marketing_consent/update
+        customer_id = _id(body.get("customer_id"), "customer_id")
+        consent = body.get("email_marketing_consent")
+        if consent is None:
+            raise Ignore(f"an e-mail consent update of customer {customer_id} stating no consent")
+        email = _Identifiers(region).email(body.get("email_address"), "email_address")
+        contact = _Contact(customer_id, source, region, email=email, phone=None)
+        changes = list(_consent(consent, "email_marketing_consent", "email", contact))
+        if not changes:
+            raise Ignore(
+                f"an e-mail consent update of customer {customer_id} without consent_updated_at "
+                "(never asked): it changes nothing"
+            )
+        return changes
+    customer_id = _id(body.get("id"), "id")
+    if set(body) <= _DELETED_ORDER_KEYS:
+        raise Ignore(
+            f"a customers/delete body names only customer {customer_id}: the records already "
+            "stored are kept"
+        )
+    records: list[CanonicalRecord] = []
+    created_at = _optional_time(body.get("created_at"), "created_at") or _optional_time(
+        body.get("updated_at"), "updated_at"
+    )
+    if created_at is not None:  # a whole Customer (a consent update carries no times)
+        records.append(_person(body, customer_id, created_at, source, region))
+        records.extend(_verified_email(body, customer_id, created_at, source, region))
+    records.extend(_consents(body, customer_id, source, region))
+    if not records:
+        raise Ignore(f"customer {customer_id}: nothing c360 reads (no times, no timed consent)")
+    return records
+
+
 # --- Refunds --------------------------------------------------------------------------------
 
 
@@ -492,6 +574,8 @@ def _return_record(
         return _refund_as_return(
             _object(value, "refund"), source, options, order_id, order_currency
         )
+    except CurrencyOfOrder:
+        raise  # only a refund on its own: inside its order, the order's currency is known
     except Rejected as exc:
         raise Rejected(f"{where}.{exc}" if where else str(exc)) from None
 
@@ -513,7 +597,10 @@ def _refund_as_return(
         for i, t in enumerate(_list(refund.get("transactions"), "transactions"))
     ]
     currency = _refund_currency(
-        transactions, _set_currencies(refund), order_currency or options.settings.get("currency")
+        transactions,
+        _set_currencies(refund),
+        order_currency or options.settings.get("currency"),
+        f"{source}:order:{order_id}",
     )
 
     items: list[Json] = []
@@ -559,8 +646,11 @@ def _refund_as_return(
     return _validate(data, options.default_region)
 
 
-def _refund_currency(transactions: list[Json], amounts: set[str], fallback: str | None) -> str:
-    """The transactions' currency, else the refund's amounts' (shop money), else ``fallback``."""
+def _refund_currency(
+    transactions: list[Json], amounts: set[str], fallback: str | None, order_record_id: str
+) -> str:
+    """The transactions' currency, else the refund's amounts' (shop money), else ``fallback``;
+    else the order's, if the pipeline knows it."""
     found = {
         code.upper()
         for i, t in enumerate(transactions)
@@ -574,9 +664,11 @@ def _refund_currency(transactions: list[Json], amounts: set[str], fallback: str 
         return _currency(amounts.pop(), "subtotal_set.shop_money.currency_code")
     if fallback:
         return _currency(fallback, "currency")
-    raise Rejected(
-        "currency: unknown (no currency on the transactions or amounts; import the refund with "
-        "its order, which carries it, or set the source's currency)"
+    raise CurrencyOfOrder(
+        "currency: unknown (no currency on the transactions or amounts, and its order is not "
+        "known yet: import the order, then replay the dead letters, or set the source's "
+        "currency)",
+        order_record_id,
     )
 
 

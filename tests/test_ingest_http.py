@@ -233,12 +233,12 @@ class TestShopifyWebhook:
         self, client: httpx.AsyncClient, store: Store
     ) -> None:
         body = b'{"id": 1}'
-        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), "customers/create")
+        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), "products/create")
         assert response.status_code == 200
         assert response.json() == {
             "ignored": True,
-            "topic": "customers/create",
-            "reason": "topic 'customers/create' carries nothing c360 reads",
+            "topic": "products/create",
+            "reason": "topic 'products/create' carries nothing c360 reads",
         }
         assert await store.db.records.count_documents({}) == 0
 

@@ -6,7 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from c360.identity.matching import Features
+import pytest
+
+from c360.identity.matching import Features, features_of
 from c360.identity.rules import IdentityRules
 from c360.identity.service import plan_links
 from c360.ingest.files import import_file
@@ -277,7 +279,9 @@ class TestPlan:
         )
         assert plan.profile_ids == ["p1"]
         assert plan.merges == {"p2": ("p1", "shared-identifier")}
-        assert plan.linked_by == ["phone:+34611223344"]
+        # Linked by its strongest identifier: unmerged, it goes where that one goes, as it
+        # would have had the two never merged.
+        assert plan.linked_by == ["email:a@example.com"]
 
     def test_profiles_set_apart_are_not_merged_again(self) -> None:
         owners = {"email:a@example.com": "p1", "phone:+34611223344": "p2"}
@@ -291,6 +295,56 @@ class TestPlan:
         )
         assert plan.merges == {}
         assert plan.suggestions == [("p1", "p2", "share identifiers")]
+
+
+class TestAlias:
+    """An alias's external ids are one person's: two ids of one source may join."""
+
+    OLD, NEW = ("external", "legacy-7", "segment"), ("external", "cust-1", "segment")
+
+    def test_the_profiles_of_both_ids_merge(self) -> None:
+        owners = {"ext:segment:cust-1": "p2", "ext:segment:legacy-7": "p1"}
+        stored = held("p1", "ext:segment:legacy-7") | held("p2", "ext:segment:cust-1")
+        plan = plan_links([ids(self.NEW, self.OLD)], owners, stored, NOW, aliases=[True])
+        assert plan.profile_ids == ["p1"]
+        assert plan.merges == {"p2": ("p1", "alias")}
+        assert plan.suggestions == []
+
+    def test_without_the_alias_two_ids_of_one_source_stay_apart(self) -> None:
+        owners = {"ext:segment:cust-1": "p2", "ext:segment:legacy-7": "p1"}
+        stored = held("p1", "ext:segment:legacy-7") | held("p2", "ext:segment:cust-1")
+        plan = plan_links([ids(self.NEW, self.OLD)], owners, stored, NOW)
+        assert plan.merges == {}
+        assert [why for _, _, why in plan.suggestions] == [
+            "share identifiers but hold different segment customer ids"
+        ]
+
+    def test_the_id_not_yet_known_joins_the_other(self) -> None:
+        owners = {"ext:segment:cust-1": "p1"}
+        plan = plan_links(
+            [ids(self.NEW, self.OLD)], owners, held("p1", "ext:segment:cust-1"), NOW, aliases=[True]
+        )
+        assert plan.profile_ids == ["p1"]
+        assert [d["_id"] for d in plan.new_identities] == ["ext:segment:legacy-7"]
+        assert plan.unlinked == [[]]
+
+    def test_a_profile_holding_both_takes_either_with_more(self) -> None:
+        owners = {"ext:segment:cust-1": "p1", "ext:segment:legacy-7": "p1"}
+        stored = held("p1", "ext:segment:cust-1", "ext:segment:legacy-7")
+        plan = plan_links([ids(self.OLD, ("email", "a@example.com"))], owners, stored, NOW)
+        assert plan.profile_ids == ["p1"]
+        assert [d["_id"] for d in plan.new_identities] == ["email:a@example.com"]
+
+    def test_other_customer_ids_still_tell_people_apart(self) -> None:
+        owners = {"ext:segment:cust-1": "p2", "ext:segment:legacy-7": "p1"}
+        stored = held("p1", "ext:segment:legacy-7", "ext:shopify:1") | held(
+            "p2", "ext:segment:cust-1", "ext:shopify:2"
+        )
+        plan = plan_links([ids(self.NEW, self.OLD)], owners, stored, NOW, aliases=[True])
+        assert plan.merges == {}
+        assert plan.suggestions == [
+            ("p1", "p2", "share identifiers but hold different shopify customer ids")
+        ]
 
 
 class TestRules:
@@ -499,6 +553,66 @@ class TestHouseholdLines:
         plan = plan_links([ids(("phone", LANDLINE))], owners, held("p1", f"phone:{LANDLINE}"), NOW)
         assert plan.profile_ids == ["p1"]
 
+    def plan_caller(
+        self, person: Features | None, holder: Features | None, shared: tuple[str, ...] = ()
+    ) -> Any:
+        """A help-desk user known by a new id and the landline ``p1`` holds."""
+        return plan_links(
+            [ids(("external", "U-1", "helpdesk"), ("phone", LANDLINE))],
+            {f"phone:{LANDLINE}": "p1"},
+            held("p1", f"phone:{LANDLINE}", "email:ana@example.com"),
+            NOW,
+            people=[person],
+            features={"p1": holder} if holder else {},
+            shared=shared,
+        )
+
+    def test_the_same_given_and_family_names_link_through_a_landline(self) -> None:
+        """A household shares a line, not a full name."""
+        plan = self.plan_caller(Features("ana", "garcia"), ANA)
+        assert plan.profile_ids == ["p1"]
+        assert [d["_id"] for d in plan.new_identities] == ["ext:helpdesk:U-1"]
+        assert plan.linked_by == [f"phone:{LANDLINE}"]
+        assert plan.shared == {}
+
+    def test_once_the_line_is_known_to_be_shared_it_takes_the_birth_date_too(self) -> None:
+        """A father and his son may share a name and a line, not a birth date."""
+        shared = (f"phone:{LANDLINE}",)
+        plan = self.plan_caller(Features("ana", "garcia", "1980-03-04"), ANA, shared=shared)
+        assert (plan.profile_ids, plan.unlinked) == (["p1"], [[]])
+        plan = self.plan_caller(Features("ana", "garcia"), ANA, shared=shared)
+        (target,) = plan.profile_ids
+        assert target not in (None, "p1")
+        assert plan.unlinked == [
+            [{"key": f"phone:{LANDLINE}", "reason": "shared by several people"}]
+        ]
+
+    @pytest.mark.parametrize(
+        ("caller", "holder"),
+        [
+            (Features("luis", "garcia"), ANA),  # the partner: same family name
+            (Features("ana", "lopez"), ANA),  # the family name differs
+            (Features("ana", None), ANA),  # no family name
+            (Features(None, "garcia"), ANA),  # no given name
+            (Features("ana", "garcia"), Features("ana", None, "1980-03-04")),
+            (Features("ana", "garcia"), None),  # nothing known of the line's holder
+            (Features("ana", "garcia", "2001-07-30"), ANA),  # the birth date differs
+            (None, ANA),  # not a person record
+        ],
+    )
+    def test_otherwise_a_landline_still_keeps_people_apart(
+        self, caller: Features | None, holder: Features | None
+    ) -> None:
+        plan = self.plan_caller(caller, holder)
+        (target,) = plan.profile_ids
+        assert target not in (None, "p1")
+        assert plan.shared == {f"phone:{LANDLINE}": "a landline two profiles name"}
+
+    def test_names_agree_whatever_their_case_and_accents(self) -> None:
+        told = features_of([{"given_name": "ANA", "family_name": "Garcia"}], ())
+        stored = features_of([{"given_name": "Ana", "family_name": "García"}], ())
+        assert self.plan_caller(told, stored).profile_ids == ["p1"]
+
     def test_line_types_come_from_the_numbering_plan(self) -> None:
         rules = IdentityRules()
 
@@ -580,3 +694,47 @@ class TestSharedPhonesAtIngest:
         line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
         assert line is not None
         assert line["shared"]["why"] == "a landline two profiles name"
+
+    async def test_a_caller_named_like_the_lines_holder_joins_her(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        home = f.phone("91 122 33 44")
+        ana_crm = [f.external("crm", "C-1"), f.email("ana@example.com"), home]
+        await ingest(services, tmp_path, "crm", [f.person(identifiers=ana_crm)])
+
+        def caller(source: str, given: str, family: str, **more: str) -> f.Record:
+            """A help desk's or a till's customer, known by a name and the home number."""
+            return f.person(
+                source=source,
+                external_id="U-1",
+                occurred_at="2024-03-01T00:00:00Z",
+                identifiers=[f.external(source, "U-1"), f.phone("+34 911 22 33 44")],
+                given_name=given,
+                family_name=family,
+                **more,
+            )
+
+        async def profile(source: str) -> str:
+            found = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "U-1", source)
+            return str(found["_id"])
+
+        await ingest(services, tmp_path, "helpdesk", [caller("helpdesk", "ANA", "Garcia")])
+        ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
+        assert await profile("helpdesk") == ana["_id"]
+
+        # Her partner calls from home: another name, another person; the line is now shared.
+        await ingest(services, tmp_path, "partner", [caller("callcentre", "Luis", "García")])
+        assert await profile("callcentre") != ana["_id"]
+        line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
+        assert line is not None
+        assert line["shared"]["why"] == "a landline two profiles name"
+
+        # From then on her name alone may be someone else's: it takes her birth date too.
+        await ingest(services, tmp_path, "till", [caller("till", "Ana", "García")])
+        assert await profile("till") != ana["_id"]
+        born = {"birth_date": "1990-05-06"}
+        revised = f.person(identifiers=ana_crm, updated_at="2024-04-01T00:00:00Z", **born)
+        await ingest(services, tmp_path, "crm-revised", [revised])
+        await ingest(services, tmp_path, "pos", [caller("pos", "Ana", "García", **born)])
+        assert await profile("pos") == ana["_id"]
+        assert await store.db.merges.count_documents({}) == 0

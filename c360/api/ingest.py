@@ -22,8 +22,15 @@ from connectors import CONNECTORS
 router = APIRouter(tags=["ingest"])
 
 # Shopify topic family → connector; the connector reads each body by what it is (an order, an
-# order edit, a deleted order's id). Other topics are acknowledged and answered as ignored.
-SHOPIFY_TOPICS = {"orders": "shopify-orders", "refunds": "shopify-refunds"}
+# order edit, a deleted order's id, a consent update). Other topics are acknowledged and
+# answered as ignored.
+SHOPIFY_TOPICS = {
+    "orders": "shopify-orders",
+    "refunds": "shopify-refunds",
+    "customers": "shopify-customers",
+    "customers_email_marketing_consent": "shopify-customers",
+    "customers_marketing_consent": "shopify-customers",
+}
 
 
 class PayloadTooLarge(C360Error):
@@ -59,8 +66,11 @@ async def _ingest(request: Request, connector_name: str, body: bytes, origin: st
         raise UnknownConnector(
             f"unknown connector {connector_name!r}; known: {', '.join(sorted(CONNECTORS))}"
         )
-    items = connector.parse(io.BytesIO(body), settings.parse_options())
-    return await services.ingest.ingest(connector.name, items, origin=origin, keep_items=True)
+    options = settings.parse_options()
+    items = connector.parse(io.BytesIO(body), options)
+    return await services.ingest.ingest(
+        connector.name, items, origin=origin, keep_items=True, options=options
+    )
 
 
 class RecordOutcome(BaseModel):
@@ -166,7 +176,7 @@ async def ingest(
 
 @router.post(
     "/webhooks/shopify",
-    summary="Shopify webhooks (orders/*, refunds/create)",
+    summary="Shopify webhooks (orders/*, refunds/create, customers/*, marketing consent updates)",
     description="Other topics are acknowledged and answered as ignored, with the reason.",
     responses={200: {"model": IngestReport | IgnoredTopic}, **WEBHOOK_ANSWERS},
     openapi_extra=WEBHOOK_BODY,

@@ -271,6 +271,17 @@ def conflicts(a: Features, b: Features) -> list[str]:
     return found
 
 
+def named_alike(a: Features | None, b: Features | None, *, born_alike: bool = False) -> bool:
+    """Whether both state a given and a family name, the same ones (case, accents and spacing
+    aside), and nothing else clearly tells them apart (a birth date); with ``born_alike``, both
+    also state the same birth date."""
+    if a is None or b is None or not (a.given and a.family and b.given and b.family):
+        return False
+    if born_alike and not (a.birth_date and a.birth_date == b.birth_date):
+        return False
+    return a.given == b.given and a.family == b.family and not conflicts(a, b)
+
+
 def _given_compatible(given_a: str, given_b: str, a: Features, b: Features) -> bool:
     return given_a[0] == given_b[0] or _same_given(given_a, given_b) or _names_swapped(a, b)
 

@@ -55,7 +55,9 @@ class IdentityRules:
     - ``priority``: when a record's identifiers point at different profiles, the one linked by
       the highest-priority identifier wins.
     - External ids: a profile holds one per source. Two different ids of one source on one
-      person would be a merge of two customers; it becomes a review suggestion instead.
+      person would be a merge of two customers; it becomes a review suggestion instead. The
+      exception is an alias (the source saying two of its ids are one person): the ids it
+      names may share a profile (see ``c360.identity.service``).
     - ``shareable``: types of identifier that several people may use (a household landline).
       Alone, one does not link a person record to a profile, nor merge two profiles, whose
       person attributes (given name, birth date) clearly conflict: that is a review suggestion,
@@ -65,6 +67,9 @@ class IdentityRules:
       office switchboard) rather than to a person. Such a number decides the profile only of a
       record that names nothing else, never brings a record's other identifiers into a profile
       nor merges two, and is flagged shared as soon as records of a second profile name it.
+      A household shares a line, not a full name: a person record whose given and family
+      names both agree with the holder's is linked through it like through a personal phone
+      (once the line is flagged shared, only if their birth dates agree too).
       Where a numbering plan does not tell landlines from mobiles (``fixed_line_or_mobile``,
       as in North America) numbers are treated as personal.
     """

@@ -6,15 +6,26 @@ join that profile too; a record with only new identifiers starts a new profile.
 When a record's identifiers belong to several profiles:
 - profiles that know the person only by anonymous ids (a browser, a device) are absorbed into
   the one that knows who they are: an identify or alias links the earlier anonymous browsing;
-- two profiles of known people are not merged here: the record joins the one its
-  highest-priority identifier points at, and the pair becomes a review suggestion.
+- profiles of known people merge when nothing tells them apart (rule ``shared-identifier``):
+  not when they hold different customer ids of one source (two customers) or an unmerge set
+  them apart; the record then joins the one its highest-priority identifier points at, and the
+  pair becomes a review suggestion;
+- an alias (a record stating that its identifiers are one person's: Segment's ``alias``
+  ``{previousId, userId}``) joins two user ids of one source: their profiles merge (rule
+  ``alias``), or the id not yet known joins the other's profile, and that profile then holds
+  both. Other customer ids still tell people apart: an alias between profiles holding
+  different ids of another source (two Shopify customers) is a suggestion, as is one between
+  profiles an unmerge set apart.
 
 Identifiers are used under :class:`IdentityRules`: blocked values never link, a profile holds a
 limited number per type, and one external id per source. A shareable identifier (a phone) is
 weaker: alone it does not link a person record to, nor merge, a profile whose given name or
 birth date clearly conflicts; it is then flagged shared and links nobody from then on. A
 landline (a place's line) decides only for records that name nothing else, and is flagged
-shared as soon as a second profile names it.
+shared as soon as a second profile names it; but a household shares a line, not a full name: a
+person record whose given and family names both agree with those of the landline's holder is
+linked through it like through a personal phone (once the line is known to be shared, only
+with the same birth date too).
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ from dataclasses import dataclass, field
 
 from bson import ObjectId
 
-from c360.identity.matching import Features, conflicts
+from c360.identity.matching import Features, conflicts, named_alike
 from c360.identity.repository import IdentityRepository, MatchRepository
 from c360.identity.rules import IdentityRules
 from c360.store import Document
@@ -38,6 +49,7 @@ log = logging.getLogger(__name__)
 _MAX_CLAIM_ROUNDS = 10
 ANONYMOUS_RULE = "anonymous-identified"
 SHARED_RULE = "shared-identifier"
+ALIAS_RULE = "alias"
 SHARED_REASON = "shared by several people"
 
 
@@ -72,7 +84,7 @@ class _Holder:
     """What the planner knows of one profile's identifiers."""
 
     counts: Counter[IdentifierType] = field(default_factory=Counter)
-    externals: dict[str, str] = field(default_factory=dict)  # source → external id
+    externals: dict[str, set[str]] = field(default_factory=dict)  # source → its ids (aliases)
     apart: set[str] = field(default_factory=set)  # profiles it must never be merged with
     person: Features | None = None  # who the profile's people records say holds it
 
@@ -90,25 +102,30 @@ class _Holder:
     def add(self, kind: IdentifierType, source: str | None, value: str) -> None:
         self.counts[kind] += 1
         if kind is IdentifierType.EXTERNAL and source is not None:
-            self.externals.setdefault(source, value)
+            self.externals.setdefault(source, set()).add(value)
 
     def absorb(self, other: _Holder) -> None:
         self.counts.update(other.counts)
         self.apart |= other.apart
         if self.person is None:
             self.person = other.person
-        for source, value in other.externals.items():
-            self.externals.setdefault(source, value)
+        for source, values in other.externals.items():
+            self.externals.setdefault(source, set()).update(values)
 
     @property
     def anonymous_only(self) -> bool:
         return set(self.counts) <= {IdentifierType.ANONYMOUS}
 
-    def accepts(self, externals: dict[str, str]) -> bool:
-        """False when it holds another id of one of these sources: two customers, not one."""
+    def accepts(self, externals: Mapping[str, set[str]]) -> bool:
+        """False when it holds ids of one of these sources, none of them these: two customers,
+        not one."""
         return all(
-            self.externals.get(source, value) == value for source, value in externals.items()
+            not (mine := self.externals.get(source)) or mine & values
+            for source, values in externals.items()
         )
+
+
+_NOBODY = _Holder()
 
 
 def plan_links(
@@ -122,6 +139,7 @@ def plan_links(
     people: Sequence[Features | None] | None = None,
     features: Mapping[str, Features] | None = None,
     shared: Iterable[str] = (),
+    aliases: Sequence[bool] | None = None,
 ) -> LinkPlan:
     """Decide a profile for each identifier set, in order. Pure: arguments are not modified.
 
@@ -129,7 +147,8 @@ def plan_links(
     ``apart`` the profiles each must never be merged with (an unmerge decided so). ``people``
     gives, per identifier set, the person attributes its record states (person records only);
     ``features`` what is known of the profiles' people; ``shared`` the identity keys already
-    flagged as used by several people.
+    flagged as used by several people; ``aliases`` whether each identifier set is an alias's
+    (its external ids are one person's).
     """
     rules = rules or IdentityRules()
     owners = dict(owners)
@@ -148,19 +167,41 @@ def plan_links(
             {"key": i.key, "reason": "blocked value"} for i in identifiers if rules.is_blocked(i)
         ]
         usable = sorted((i for i in identifiers if not rules.is_blocked(i)), key=rules.rank)
-        unlinked += [{"key": i.key, "reason": SHARED_REASON} for i in usable if i.key in shared]
-        usable = [i for i in usable if i.key not in shared]
+        # Landlines whose holder has the record's given and family names: a household shares a
+        # line, not a full name, so these link like a personal phone. Once a line is known to
+        # be used by several people, a name alone may be two of them (a father and his son): it
+        # takes the same birth date too.
+        by_name = {
+            i.key
+            for i in usable
+            if rules.household(i)
+            and i.key in owners
+            and named_alike(
+                person, holders.get(owners[i.key], _NOBODY).person, born_alike=i.key in shared
+            )
+        }
+        unlinked += [
+            {"key": i.key, "reason": SHARED_REASON}
+            for i in usable
+            if i.key in shared and i.key not in by_name
+        ]
+        usable = [i for i in usable if i.key not in shared or i.key in by_name]
         if not usable:
             plan.profile_ids.append(None)
             plan.linked_by.append(None)
             plan.unlinked.append(unlinked)
             continue
-        externals: dict[str, str] = {}
+        alias = aliases is not None and aliases[index]
+        # The record's customer id per source; an alias's are all its ids of that source.
+        externals: dict[str, set[str]] = {}
         for i in usable:
-            if i.type is IdentifierType.EXTERNAL and i.source is not None:
-                externals.setdefault(i.source, i.value)
-        # A landline decides the profile only of a record that names nothing else.
-        linking = [i for i in usable if not rules.household(i)] or usable
+            if i.type is not IdentifierType.EXTERNAL or i.source is None:
+                continue
+            if alias or i.source not in externals:
+                externals.setdefault(i.source, set()).add(i.value)
+        joined = externals if alias else {}
+        # Other landlines decide the profile only of a record that names nothing else.
+        linking = [i for i in usable if not rules.household(i) or i.key in by_name] or usable
         via: dict[str, list[Identifier]] = {}
         for i in linking:
             if i.key in owners:
@@ -182,7 +223,7 @@ def plan_links(
                 p
                 for p in known
                 if p == named
-                or (_mergeable(holders, named, p) and not _clash(holders, weak, named, p))
+                or (_mergeable(holders, named, p, joined) and not _clash(holders, weak, named, p))
             )
         elif fitting:
             target = fitting[0]
@@ -191,8 +232,6 @@ def plan_links(
             created.add(target)
             holders[target] = _Holder()
         holders[target].learn(person)
-        # What linked the record, before any merge: an unmerge sends it back along this key.
-        linked_by = next((i.key for i in via.get(target, ())), None)
         for other in candidates:
             if other == target:
                 continue
@@ -202,7 +241,7 @@ def plan_links(
                 continue
             if holders[other].anonymous_only:
                 absorbed[other] = (target, ANONYMOUS_RULE)
-            elif holders[other].accepts(externals) and _mergeable(holders, target, other):
+            elif holders[other].accepts(externals) and _mergeable(holders, target, other, joined):
                 clash = _clash(holders, weak, target, other)
                 if clash:  # tied only by a shareable identifier, and two people
                     why = f"{' and '.join(clash)} differ"
@@ -210,12 +249,18 @@ def plan_links(
                     _flag_shared(plan, shared, links, why)
                     plan.suggestions.append((target, other, _shared_why(links, why)))
                     continue
-                absorbed[other] = (target, SHARED_RULE)
+                absorbed[other] = (target, ALIAS_RULE if alias else SHARED_RULE)
             else:
-                plan.suggestions.append((target, other, _why(other, holders, externals)))
+                why = _why(target, other, holders, externals, joined)
+                plan.suggestions.append((target, other, why))
                 continue
             holders[target].absorb(holders[other])
             owners = {k: target if v == other else v for k, v in owners.items()}
+        # What linked the record: its strongest identifier the profile holds, with those of the
+        # profiles it merges; an unmerge sends the record back along this key, to where it
+        # would be had they never merged. The same whether the merge happens now or a crashed
+        # run's merge was completed before this record came again.
+        linked_by = next((i.key for i in linking if owners.get(i.key) == target), None)
         holder = holders[target]
         claimed: list[Document] = []
         for identifier in usable:
@@ -228,7 +273,7 @@ def plan_links(
                 held_by = SHARED_REASON if identifier.key in shared else "held by another profile"
                 unlinked.append({"key": identifier.key, "reason": held_by})
                 continue
-            reason = _refusal(identifier, holder, rules)
+            reason = _refusal(identifier, holder, rules, joined)
             if reason is not None:
                 unlinked.append({"key": identifier.key, "reason": reason})
                 continue
@@ -273,7 +318,7 @@ def _refused(
     weak: set[str],
     holders: dict[str, _Holder],
     person: Features | None,
-    externals: dict[str, str],
+    externals: Mapping[str, set[str]],
 ) -> dict[str, str]:
     """Profiles a record reaches only through a shareable identifier, but whose person is
     clearly someone else (a conflicting given name or birth date, another customer id of a
@@ -309,30 +354,62 @@ def _shared_why(links: Sequence[Identifier], why: str) -> str:
     return f"share {named} only, and {why}: several people use it"
 
 
-def _mergeable(holders: dict[str, _Holder], one: str, other: str) -> bool:
-    """Two known profiles may merge unless it would join two customers of one source, or an
-    unmerge set them apart."""
+def _mergeable(
+    holders: dict[str, _Holder], one: str, other: str, joined: Mapping[str, set[str]]
+) -> bool:
+    """Two known profiles may merge unless it would join two customers of one source (other
+    than ids an alias joins), or an unmerge set them apart."""
     a, b = holders[one], holders[other]
-    return other not in a.apart and one not in b.apart and a.accepts(b.externals)
+    return other not in a.apart and one not in b.apart and not _customers_apart(a, b, joined)
 
 
-def _why(other: str, holders: dict[str, _Holder], externals: dict[str, str]) -> str:
-    customers = _other_customers(holders[other], externals)
+def _customers_apart(a: _Holder, b: _Holder, joined: Mapping[str, set[str]]) -> str:
+    """The sources of which two profiles hold different customer ids, but for those an alias
+    joins (each profile holds one of the alias's ids of that source)."""
+    return ", ".join(
+        sorted(
+            s
+            for s in a.externals.keys() & b.externals.keys()
+            if not a.externals[s] & b.externals[s]
+            and not (
+                a.externals[s] & joined.get(s, set()) and b.externals[s] & joined.get(s, set())
+            )
+        )
+    )
+
+
+def _why(
+    target: str,
+    other: str,
+    holders: dict[str, _Holder],
+    externals: Mapping[str, set[str]],
+    joined: Mapping[str, set[str]],
+) -> str:
+    customers = _other_customers(holders[other], externals) or _customers_apart(
+        holders[target], holders[other], joined
+    )
     if customers:
         return f"share identifiers but hold different {customers} customer ids"
     return "share identifiers"
 
 
-def _other_customers(holder: _Holder, externals: dict[str, str]) -> str:
-    """The sources of which the holder has another customer id than the record names."""
-    return ", ".join(sorted(s for s, v in externals.items() if holder.externals.get(s, v) != v))
+def _other_customers(holder: _Holder, externals: Mapping[str, set[str]]) -> str:
+    """The sources of which the holder has other customer ids than the record names."""
+    return ", ".join(
+        sorted(
+            s for s, v in externals.items() if (mine := holder.externals.get(s)) and not mine & v
+        )
+    )
 
 
-def _refusal(identifier: Identifier, holder: _Holder, rules: IdentityRules) -> str | None:
+def _refusal(
+    identifier: Identifier, holder: _Holder, rules: IdentityRules, joined: Mapping[str, set[str]]
+) -> str | None:
     if identifier.type is IdentifierType.EXTERNAL and identifier.source is not None:
-        current = holder.externals.get(identifier.source)
-        if current is not None and current != identifier.value:
-            return f"profile already holds {identifier.source} id {current}"
+        current = holder.externals.get(identifier.source, set())
+        aliased = joined.get(identifier.source, set())
+        if current and identifier.value not in current and not current & aliased:
+            return f"profile already holds {identifier.source} id {min(current)}"
     limit = rules.limit(identifier.type)
     if limit is not None and holder.counts[identifier.type] >= limit:
         return f"profile holds {limit} {identifier.type.value} identifiers (the limit)"
@@ -404,10 +481,12 @@ class IdentityService:
         self,
         identifier_sets: Sequence[Sequence[Identifier]],
         people: Sequence[Features | None] | None = None,
+        aliases: Sequence[bool] | None = None,
     ) -> LinkPlan:
         """Link a batch of records to profiles, claiming new identifiers in one round trip.
 
-        ``people`` gives the person attributes of each record that states them (else None).
+        ``people`` gives the person attributes of each record that states them (else None);
+        ``aliases`` whether each record is an alias (its external ids are one person's).
         If another worker claims one of our new identifiers first, the batch is planned again
         with the fresh owners; identifiers we did claim stay ours, so this converges.
         """
@@ -431,6 +510,7 @@ class IdentityService:
                 people=people,
                 features=features,
                 shared=shared,
+                aliases=aliases,
             )
             lost = await self._identities.claim(plan.new_identities)
             if not lost:

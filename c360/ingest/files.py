@@ -34,4 +34,6 @@ async def import_file(
     origin = "stdin" if path == "-" else path
     with open_input(path) as stream:
         items = connector.parse(stream, options)
-        return await ingest.ingest(connector.name, items, origin=origin, progress=progress)
+        return await ingest.ingest(
+            connector.name, items, origin=origin, progress=progress, options=options
+        )

@@ -51,11 +51,12 @@ class DeadLetterService:
                 position = f"dead letter {letter['_id']}"
                 raw = letter["raw"].encode(options.settings.get("encoding", "utf-8"), "replace")
                 outcomes = list(connector.parse(io.BytesIO(raw), options))
-                problems = [o.reason for o in outcomes if isinstance(o, ItemError)]
+                problems = [o for o in outcomes if isinstance(o, ItemError)]
                 if problems or not outcomes:
-                    reason = "; ".join(problems) or "no item in the raw input"
+                    reason = "; ".join(p.reason for p in problems) or "no item in the raw input"
+                    needs = problems[0].currency_of if len(problems) == 1 else None
                     # The stored raw keeps the dead letter's identity (and counts the attempt).
-                    failing.append(ItemError(position, letter["raw"], reason))
+                    failing.append(ItemError(position, letter["raw"], reason, needs))
                     continue
                 recovered += [
                     Parsed(position, o.record, letter["raw"])
@@ -63,6 +64,14 @@ class DeadLetterService:
                     if isinstance(o, Parsed)
                 ]
                 recovered_ids.append(letter["_id"])
+            # A refund whose order has arrived since is read in the order's currency.
+            read, failing = await self._ingest.read_in_order_currency(
+                connector.name, failing, options
+            )
+            recovered += read
+            recovered_ids += list(
+                dict.fromkeys(p.position.removeprefix("dead letter ") for p in read)
+            )
             if recovered:
                 summary = await self._ingest.ingest(connector.name, recovered, origin="replay")
                 result.summary.absorb(summary)

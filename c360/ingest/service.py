@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import io
 import logging
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any, Literal
 
@@ -29,8 +30,17 @@ from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
 from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
 from c360.store import Document
-from connectors import Ignored, ItemError, Parsed, ParseResult
-from schemas import CanonicalRecord, Order, Person, Return
+from connectors import (
+    Connector,
+    Ignored,
+    ItemError,
+    Parsed,
+    ParseOptions,
+    ParseResult,
+    get_connector,
+)
+from schemas import CanonicalRecord, Order, Person, Return, SiteEvent
+from schemas.records import SiteEventType
 
 log = logging.getLogger(__name__)
 
@@ -253,11 +263,13 @@ class IngestService:
         origin: str,
         progress: Callable[[IngestSummary], None] | None = None,
         keep_items: bool = False,
+        options: ParseOptions | None = None,
     ) -> IngestSummary:
         """Store every valid item, dead-letter every invalid one, and count both.
 
         ``keep_items`` lists every record's outcome in the summary (for bounded inputs such as
-        an HTTP request; a multi-GB file should not).
+        an HTTP request; a multi-GB file should not). ``options``: those the items were parsed
+        with, to read again an item that needs a stored order's currency.
         """
         summary = IngestSummary(items=[] if keep_items else None)
         started = dt.datetime.now(dt.UTC)
@@ -272,8 +284,12 @@ class IngestService:
                     summary.items_read += 1
                     last_position = item.position
             errors = [item for item in batch if isinstance(item, ItemError)]
+            parsed = [item for item in batch if isinstance(item, Parsed)]
+            if options is not None:
+                read, errors = await self.read_in_order_currency(connector, errors, options)
+                parsed += read
             parsed, drafts, refused = refuse_unstorable(
-                [item for item in batch if isinstance(item, Parsed)],
+                parsed,
                 lambda record: draft_document(record, now),  # noqa: B023 - called right here
             )
             errors += refused
@@ -293,6 +309,30 @@ class IngestService:
         )
         return summary
 
+    async def read_in_order_currency(
+        self, connector_name: str, errors: Sequence[ItemError], options: ParseOptions
+    ) -> tuple[list[Parsed], list[ItemError]]:
+        """Items rejected only for want of their order's currency (a refund stating none),
+        read again in that currency when the order is stored; returns their records and the
+        errors that remain."""
+        currencies = await self._records.order_currencies(
+            e.currency_of for e in errors if e.currency_of is not None
+        )
+        if not currencies:
+            return [], list(errors)
+        connector = get_connector(connector_name)
+        read: list[Parsed] = []
+        remaining: list[ItemError] = []
+        for error in errors:
+            currency = currencies.get(error.currency_of or "")
+            again = _parse_again(connector, error.raw, options, currency) if currency else []
+            records = [r.record for r in again if isinstance(r, Parsed)]
+            if again and len(records) == len(again):
+                read += [Parsed(error.position, record, error.raw) for record in records]
+            else:
+                remaining.append(error)
+        return read, remaining
+
     async def _store(
         self,
         parsed: Sequence[Parsed],
@@ -306,7 +346,9 @@ class IngestService:
             return [], open_batch
         records = [item.record for item in parsed]
         plan = await self._identity.link(
-            [r.identifiers for r in records], [_person_features(r) for r in records]
+            [r.identifiers for r in records],
+            [_person_features(r) for r in records],
+            [_is_alias(r) for r in records],
         )
         # Announced before anything derived is written: a run cut short anywhere after this
         # leaves the entry, and the run that reads the same input again finds it.
@@ -576,6 +618,18 @@ def _person_features(record: CanonicalRecord) -> Features | None:
     if not isinstance(record, Person):
         return None
     return features_of([_bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True))], ())
+
+
+def _parse_again(
+    connector: Connector, raw: str, options: ParseOptions, currency: str
+) -> list[ParseResult]:
+    settings = {**options.settings, "currency": currency}
+    return list(connector.parse(io.BytesIO(raw.encode()), replace(options, settings=settings)))
+
+
+def _is_alias(record: CanonicalRecord) -> bool:
+    """Whether the record states that its identifiers are one person's (Segment's ``alias``)."""
+    return isinstance(record, SiteEvent) and record.event_type is SiteEventType.ALIAS
 
 
 def _spans(moments: Iterable[tuple[str, dt.datetime]]) -> dict[str, Span | None]:

@@ -7,6 +7,13 @@ aggregate (no recomputation per record), and a from-scratch recomputation (merge
 amended record, ``c360 profiles recompute``) gives the same document. What depends on the
 moment of reading (cases in the last 90 days, lifecycle, churn risk) is derived at read time
 from the aggregate, so it never goes stale.
+
+A cancelled order contributes nothing but its cancellation: no value, no order, no items, no
+average, no first or last order; and neither do its refunds (no refunded amount, no return, no
+returned items): the money went back because the sale did not happen. A return's facts are
+therefore kept per order (``refunds``) next to the set of cancelled orders, and what is
+refunded is summed at read time over the orders that stand, so the fold stays order-free: an
+order, its refunds and its cancellation give the same aggregate in any arrival order.
 """
 
 from __future__ import annotations
@@ -38,10 +45,25 @@ def _when(value: Any) -> int | None:
 
 
 @dataclass
+class Refunds:
+    """What the returns of one order add up to."""
+
+    returns: int = 0
+    items: int = 0
+    amounts: Counter[str] = field(default_factory=Counter)  # currency → minor units
+
+    def add(self, other: Refunds) -> None:
+        self.returns += other.returns
+        self.items += other.items
+        self.amounts.update(other.amounts)
+
+
+@dataclass
 class Aggregate:
     counts: Counter[str] = field(default_factory=Counter)
     spent: Counter[str] = field(default_factory=Counter)  # currency → minor units
-    refunded: Counter[str] = field(default_factory=Counter)
+    refunds: dict[str, Refunds] = field(default_factory=dict)  # order record id → its returns
+    cancelled: set[str] = field(default_factory=set)  # record ids of cancelled orders
     orders_by_currency: Counter[str] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)  # by quantity bought
     products: Counter[str] = field(default_factory=Counter)
@@ -59,12 +81,14 @@ class Aggregate:
         for mine, theirs in (
             (self.counts, other.counts),
             (self.spent, other.spent),
-            (self.refunded, other.refunded),
             (self.orders_by_currency, other.orders_by_currency),
             (self.categories, other.categories),
             (self.products, other.products),
         ):
             mine.update(theirs)
+        for order_id, refunds in other.refunds.items():
+            self.refunds.setdefault(order_id, Refunds()).add(refunds)
+        self.cancelled |= other.cancelled
         self.visit_days.update(other.visit_days)
         for name, value in other.first_ms.items():
             self.first_ms[name] = min(value, self.first_ms.get(name, value))
@@ -74,6 +98,14 @@ class Aggregate:
         self.open_cases.update(other.open_cases)
         self.cases_opened_ms = sorted([*self.cases_opened_ms, *other.cases_opened_ms])
         return self
+
+    def standing_refunds(self) -> Refunds:
+        """The returns of orders that were not cancelled (those of a cancelled one count not)."""
+        total = Refunds()
+        for order_id, refunds in self.refunds.items():
+            if order_id not in self.cancelled:
+                total.add(refunds)
+        return total
 
     def _seen(self, name: str, moment: int) -> None:
         self.first_ms[name] = min(moment, self.first_ms.get(name, moment))
@@ -85,7 +117,11 @@ class Aggregate:
         return {
             "counts": dict(self.counts),
             "spent": _pairs(self.spent),
-            "refunded": _pairs(self.refunded),
+            "refunds": [
+                [order_id, r.returns, r.items, _pairs(r.amounts)]
+                for order_id, r in sorted(self.refunds.items())
+            ],
+            "cancelled": sorted(self.cancelled),
             "orders_by_currency": _pairs(self.orders_by_currency),
             "categories": _pairs(self.categories),
             "products": _pairs(self.products),
@@ -107,7 +143,10 @@ class Aggregate:
         return cls(
             counts=Counter(doc.get("counts") or {}),
             spent=Counter(dict(doc.get("spent") or [])),
-            refunded=Counter(dict(doc.get("refunded") or [])),
+            refunds={
+                a[0]: Refunds(a[1], a[2], Counter(dict(a[3]))) for a in doc.get("refunds") or []
+            },
+            cancelled=set(doc.get("cancelled") or []),
             orders_by_currency=Counter(dict(doc.get("orders_by_currency") or [])),
             categories=Counter(dict(doc.get("categories") or [])),
             products=Counter(dict(doc.get("products") or [])),
@@ -136,11 +175,15 @@ def contribution(doc: Document) -> Aggregate:
     occurred = epoch_ms(doc["occurred_at"])
     kind = doc["kind"]
     if kind == "order":
-        _order(facts, data, occurred)
+        _order(facts, doc["_id"], data, occurred)
     elif kind == "return":
-        facts.counts["returns"] += 1
-        facts.refunded[data["amount"]["currency"]] += data["amount"]["amount"]
-        facts.counts["items_returned"] += sum(i["quantity"] for i in data.get("items") or ())
+        # Kept under its order: it counts only while that order is not cancelled.
+        order_id = f"{doc['source']}:order:{data['order_external_id']}"
+        facts.refunds[order_id] = Refunds(
+            returns=1,
+            items=sum(i["quantity"] for i in data.get("items") or ()),
+            amounts=Counter({data["amount"]["currency"]: data["amount"]["amount"]}),
+        )
     elif kind == "service_case":
         _case(facts, doc["_id"], data, occurred)
     elif kind == "survey_response":
@@ -157,9 +200,9 @@ def contribution(doc: Document) -> Aggregate:
     return facts
 
 
-def _order(facts: Aggregate, data: Mapping[str, Any], occurred: int) -> None:
+def _order(facts: Aggregate, record_id: str, data: Mapping[str, Any], occurred: int) -> None:
     if data.get("cancelled_at") is not None:
-        facts.counts["orders_cancelled"] += 1
+        facts.cancelled.add(record_id)  # nothing else: see the module's docstring
         return
     currency = data["total"]["currency"]
     facts.counts["orders"] += 1
@@ -253,11 +296,12 @@ def _ratio(part: int, whole: int) -> float | None:
 
 
 def net_value(agg: Aggregate) -> dict[str, int]:
-    """Orders minus refunds, per currency."""
+    """Orders minus refunds, per currency; cancelled orders and their refunds count not."""
+    refunded = agg.standing_refunds().amounts
     return {
-        c: agg.spent[c] - agg.refunded[c]
-        for c in sorted(set(agg.spent) | set(agg.refunded))
-        if agg.spent[c] - agg.refunded[c] or agg.spent[c]
+        c: agg.spent[c] - refunded[c]
+        for c in sorted(set(agg.spent) | set(refunded))
+        if agg.spent[c] - refunded[c] or agg.spent[c]
     }
 
 
@@ -289,6 +333,7 @@ def metrics(
 ) -> Metrics:
     counts = agg.counts
     orders = counts["orders"]
+    returns = agg.standing_refunds().returns
     net = net_value(agg)
     reported, missing = convert(net, reporting_currency, rates)
     since = epoch_ms(now) - recent_days * MS_PER_DAY
@@ -299,13 +344,13 @@ def metrics(
         lifetime_value_reporting=Amount(reporting_currency, reported) if net else None,
         unconverted_currencies=missing,
         order_count=orders,
-        cancelled_order_count=counts["orders_cancelled"],
+        cancelled_order_count=len(agg.cancelled),
         average_order_value=[
             Amount(c, round(agg.spent[c] / n)) for c, n in sorted(agg.orders_by_currency.items())
         ],
         items_bought=counts["items"],
-        return_count=counts["returns"],
-        return_rate=_ratio(counts["returns"], orders),
+        return_count=returns,
+        return_rate=_ratio(returns, orders),
         first_order_at=_at(agg.first_ms.get("order")),
         last_order_at=_at(agg.last_ms.get("order")),
         online_share=_ratio(counts["orders_online"], orders),

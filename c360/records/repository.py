@@ -207,7 +207,7 @@ class RecordRepository:
 
     async def of_profile(self, profile_id: str) -> AsyncIterator[Document]:
         """Every record of the profile, with what metrics are computed from."""
-        projection = {"kind": 1, "occurred_at": 1, "data": 1}
+        projection = {"kind": 1, "source": 1, "occurred_at": 1, "data": 1}
         async for doc in self._records.find({"profile_id": profile_id}, projection):
             yield doc
 
@@ -294,6 +294,15 @@ class RecordRepository:
             {"_id": {"$in": wanted}, "profile_id": {"$exists": True}}, {"profile_id": 1}
         )
         return {doc["_id"]: doc["profile_id"] async for doc in cursor}
+
+    async def order_currencies(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """Order record id → its currency, for the given orders that are stored."""
+        wanted = list(set(record_ids))
+        if not wanted:
+            return {}
+        # The whole payload: the embedded server returns nothing of a dotted projection.
+        cursor = self._records.find({"_id": {"$in": wanted}, "kind": "order"}, {"data": 1})
+        return {doc["_id"]: doc["data"]["total"]["currency"] async for doc in cursor}
 
     async def timelines(self, queries: Sequence[TimelineQuery]) -> list[list[Document]]:
         """Pages of several timelines, newest first, in one round trip.

@@ -11,8 +11,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
-from connectors.shopify import ShopifyOrdersConnector, ShopifyRefundsConnector
+from connectors.base import Connector, Ignored, ItemError, Parsed, ParseOptions, ParseResult
+from connectors.shopify import (
+    ShopifyCustomersConnector,
+    ShopifyOrdersConnector,
+    ShopifyRefundsConnector,
+)
 from schemas import (
     ConsentChange,
     ContactPointStatus,
@@ -363,7 +367,8 @@ class TestWebhookBody:
         assert summary(parse_file(ORDERS, "order_webhook.json")) == [
             ("line 1", "order"),
             ("line 1", "person"),
-            ("line 1", "consent_change"),
+            ("line 1", "consent_change"),  # pending: not subscribed until confirmed,
+            ("line 1", "consent_change"),  # and the confirmation waited for
         ]
 
     def test_order(self) -> None:
@@ -385,9 +390,11 @@ class TestWebhookBody:
         assert person.addresses[0].country == "CA"
 
     def test_double_opt_in_waiting_for_confirmation_is_pending(self) -> None:
-        consent = records(parse_file(ORDERS, "order_webhook.json"), ConsentChange)[0]
-        assert consent.status == "pending"
-        assert consent.contact_point == "john@example.com"
+        consents = records(parse_file(ORDERS, "order_webhook.json"), ConsentChange)
+        assert [(c.status, c.contact_point) for c in consents] == [
+            ("opted_out", "john@example.com"),
+            ("pending", "john@example.com"),
+        ]
 
 
 class TestIdentifiers:
@@ -461,7 +468,6 @@ class TestConsents:
         [
             ("subscribed", "opted_in"),
             ("unsubscribed", "opted_out"),
-            ("pending", "pending"),
             ("redacted", "opted_out"),
             ("invalid", "opted_out"),
         ],
@@ -472,6 +478,18 @@ class TestConsents:
         assert [(c.status, c.evidence) for c in consents] == [
             (status, f"shopify email_marketing_consent state={state} opt_in_level=single_opt_in")
         ]
+
+    def test_pending_is_not_subscribed_until_confirmed(self) -> None:
+        """A "no" from then on (an earlier subscription is over), and the pending confirmation
+        as a record of its own that the fold applies after it."""
+        customer = a_customer(email_marketing_consent=email_consent("pending"))
+        consents = records(parse_values(ORDERS, [an_order(customer=customer)]), ConsentChange)
+        evidence = "shopify email_marketing_consent state=pending opt_in_level=single_opt_in"
+        assert [(c.external_id, c.status, c.evidence) for c in consents] == [
+            ("42:email:marketing:2024-03-01T13:00:00Z", "opted_out", evidence),
+            ("42:email:marketing:2024-03-01T13:00:00Z:pending", "pending", evidence),
+        ]
+        assert consents[0].record_id < consents[1].record_id  # same instant: no, then pending
 
     def test_not_subscribed_with_a_time_is_the_latest_no(self) -> None:
         customer = a_customer(email_marketing_consent=email_consent("not_subscribed"))
@@ -550,6 +568,68 @@ class TestConsents:
             "customer.email_marketing_consent.state: unknown consent state 'maybe'",
         ) in errors(results)
         assert not [r for r in results if r.position == "line 12" and isinstance(r, Parsed)]
+
+
+class TestCheckoutConsent:
+    """``buyer_accepts_marketing``: the checkout's box, for orders whose customer carries no
+    consent of its own."""
+
+    def consents(self, order: dict[str, Any]) -> list[ConsentChange]:
+        return records(parse_values(ORDERS, [order]), ConsentChange)
+
+    def test_a_ticked_box_is_an_opt_in_when_the_order_was_processed(self) -> None:
+        order = an_order(
+            buyer_accepts_marketing=True,
+            processed_at="2024-05-01T12:05:00+02:00",
+            customer=a_customer(),
+        )
+        [consent] = self.consents(order)
+        assert (consent.external_id, consent.status, consent.occurred_at) == (
+            "order:1:email:marketing",
+            "opted_in",
+            utc(2024, 5, 1, 10, 5),
+        )
+        assert (consent.channel, consent.purpose, consent.contact_point) == (
+            "email",
+            "marketing",
+            "ana@example.com",
+        )
+        assert consent.evidence == "shopify order 1 buyer_accepts_marketing=true"
+        assert [i.key for i in consent.identifiers] == ["email:ana@example.com", "ext:shopify:42"]
+
+    def test_a_guest_checkout_is_dated_by_the_order_without_processed_at(self) -> None:
+        [consent] = self.consents(an_order(buyer_accepts_marketing=True))
+        assert (consent.occurred_at, [i.key for i in consent.identifiers]) == (
+            utc(2024, 5, 1, 10),
+            ["email:ana@example.com"],
+        )
+
+    @pytest.mark.parametrize("ticked", [False, None, "true"])
+    def test_only_a_ticked_box_says_anything(self, ticked: Any) -> None:
+        assert self.consents(an_order(buyer_accepts_marketing=ticked)) == []
+
+    def test_without_an_email_address_there_is_nothing_to_consent_for(self) -> None:
+        order = an_order(email=None, phone="+34 611 22 33 44", buyer_accepts_marketing=True)
+        assert self.consents(order) == []
+
+    @pytest.mark.parametrize(
+        ("own", "statuses"),
+        [
+            ({"email_marketing_consent": email_consent("not_subscribed")}, ["opted_out"]),
+            ({"email_marketing_consent": email_consent("subscribed", None)}, []),
+            ({"accepts_marketing": False, "accepts_marketing_updated_at": None}, []),
+        ],
+    )
+    def test_the_customers_own_state_wins_over_the_box(
+        self, own: dict[str, Any], statuses: list[str]
+    ) -> None:
+        order = an_order(buyer_accepts_marketing=True, customer=a_customer(**own))
+        assert [c.status for c in self.consents(order)] == statuses
+
+    def test_a_null_consent_field_is_no_state_of_the_customers(self) -> None:
+        customer = a_customer(email_marketing_consent=None, accepts_marketing=None)
+        [consent] = self.consents(an_order(buyer_accepts_marketing=True, customer=customer))
+        assert (consent.external_id, consent.status) == ("order:1:email:marketing", "opted_in")
 
 
 class TestVerifiedEmail:
@@ -849,8 +929,9 @@ class TestMessyRefunds:
         assert errors(parse_file(REFUNDS, "refunds_messy.jsonl")) == [
             (
                 "line 1",
-                "currency: unknown (no currency on the transactions or amounts; import the "
-                "refund with its order, which carries it, or set the source's currency)",
+                "currency: unknown (no currency on the transactions or amounts, and its order "
+                "is not known yet: import the order, then replay the dead letters, or set the "
+                "source's currency)",
             ),
             ("line 2", "transactions.0.amount: '1.005' has more decimals than USD allows"),
             ("line 3", "invalid JSON: Unterminated string starting at column 46"),
@@ -858,6 +939,18 @@ class TestMessyRefunds:
             ("line 5", "transactions: refunded in several currencies: EUR, USD"),
             ("line 6", "items.0.quantity: Input should be greater than 0"),
         ]
+
+    def test_a_refund_stating_no_currency_names_the_order_whose_currency_it_needs(
+        self,
+    ) -> None:
+        [error, *others] = [
+            r for r in parse_file(REFUNDS, "refunds_messy.jsonl") if isinstance(r, ItemError)
+        ]
+        assert (error.position, error.currency_of) == ("line 1", "shopify:order:7001")
+        assert [e.currency_of for e in others] == [None] * len(others)
+        settings = {"currency": "EUR"}
+        again = parse_values(REFUNDS, [json.loads(error.raw)], ParseOptions(settings=settings))
+        assert records(again, Return)[0].amount == Money(amount=2500, currency="EUR")
 
     @pytest.mark.parametrize(
         ("overrides", "reason"),
@@ -877,3 +970,118 @@ class TestMessyRefunds:
     )
     def test_broken_refund(self, overrides: dict[str, Any], reason: str) -> None:
         assert errors(parse_values(REFUNDS, [a_refund(**overrides)])) == [("line 1", reason)]
+
+
+CUSTOMERS = ShopifyCustomersConnector()
+
+
+class TestCustomers:
+    """``shopify-customers``: the Customer resource and the consent topics' bodies, where a
+    customer's consent changes reach the shop's systems without an order."""
+
+    def test_declarations(self) -> None:
+        assert CUSTOMERS.name == "shopify-customers"
+        assert set(CUSTOMERS.kinds) == {"person", "consent_change", "contact_point_status"}
+
+    def test_a_customer_is_a_person_with_consents_and_a_verified_address(self) -> None:
+        customer = a_customer(
+            first_name="Ana",
+            last_name="García",
+            verified_email=True,
+            email_marketing_consent=email_consent("unsubscribed"),
+        )
+        results = parse_values(CUSTOMERS, [{"customer": customer}])
+        assert summary(results) == [
+            ("line 1", "person"),
+            ("line 1", "contact_point_status"),
+            ("line 1", "consent_change"),
+        ]
+        [person] = records(results, Person)
+        assert (person.external_id, person.given_name, person.updated_at) == (
+            "42",
+            "Ana",
+            utc(2024, 4, 1, 9),
+        )
+        [consent] = records(results, ConsentChange)
+        # The same record an order carrying this customer gives: one change, stored once.
+        from_order = records(parse_values(ORDERS, [an_order(customer=customer)]), ConsentChange)
+        assert [consent] == from_order
+        assert consent.status == "opted_out"
+
+    def test_an_email_consent_update_body(self) -> None:
+        body = {
+            "customer_id": 42,
+            "email_address": "Ana@Example.com",
+            "email_marketing_consent": {
+                "state": "subscribed",
+                "opt_in_level": "confirmed_opt_in",
+                "consent_updated_at": "2024-06-01T10:00:00-04:00",
+                "consent_collected_from": "SHOPIFY",
+            },
+        }
+        [consent] = records(parse_values(CUSTOMERS, [body]), ConsentChange)
+        assert (consent.external_id, consent.status, consent.contact_point) == (
+            "42:email:marketing:2024-06-01T14:00:00Z",
+            "opted_in",
+            "ana@example.com",
+        )
+        assert [i.key for i in consent.identifiers] == ["ext:shopify:42", "email:ana@example.com"]
+
+    def test_an_sms_consent_update_body(self) -> None:
+        body = {
+            "id": 42,
+            "phone": "+34 611 22 33 44",
+            "sms_marketing_consent": {
+                "state": "unsubscribed",
+                "opt_in_level": "single_opt_in",
+                "consent_updated_at": "2024-06-01T10:00:00Z",
+                "consent_collected_from": "OTHER",
+            },
+        }
+        [consent] = records(parse_values(CUSTOMERS, [body]), ConsentChange)
+        assert (consent.channel, consent.status, consent.contact_point) == (
+            "sms",
+            "opted_out",
+            "+34611223344",
+        )
+
+    @pytest.mark.parametrize(
+        ("body", "reason"),
+        [
+            (
+                {"id": 42},
+                "a customers/delete body names only customer 42: the records already stored "
+                "are kept",
+            ),
+            (
+                {"shop_id": 1, "customer": {"id": 42}, "orders_to_redact": [1]},
+                "a customers/redact request: erasing a customer is not done by an import; the "
+                "records already stored are kept",
+            ),
+            (
+                {"customer_id": 42, "email_address": "a@example.com"},
+                "an e-mail consent update of customer 42 stating no consent",
+            ),
+            (
+                {"customer_id": 42, "email_marketing_consent": email_consent("subscribed", None)},
+                "an e-mail consent update of customer 42 without consent_updated_at (never "
+                "asked): it changes nothing",
+            ),
+            (
+                {"id": 42, "email": "a@example.com", "tags": "vip"},
+                "customer 42: nothing c360 reads (no times, no timed consent)",
+            ),
+        ],
+    )
+    def test_bodies_with_nothing_to_read_are_ignored_with_the_reason(
+        self, body: dict[str, Any], reason: str
+    ) -> None:
+        assert parse_values(CUSTOMERS, [body]) == [Ignored(position="line 1", reason=reason)]
+
+    def test_a_broken_consent_rejects_the_item(self) -> None:
+        customer = a_customer(
+            email_marketing_consent={"state": "maybe", "consent_updated_at": "2024-01-01T00:00:00Z"}
+        )
+        assert errors(parse_values(CUSTOMERS, [customer])) == [
+            ("line 1", "customer.email_marketing_consent.state: unknown consent state 'maybe'")
+        ]

@@ -8,9 +8,22 @@ from pathlib import Path
 
 from connectors.base import Connector, Ignored, ItemError, Parsed, ParseOptions, ParseResult
 from connectors.segment import SegmentConnector
-from connectors.shopify import ShopifyOrdersConnector, ShopifyRefundsConnector
+from connectors.shopify import (
+    ShopifyCustomersConnector,
+    ShopifyOrdersConnector,
+    ShopifyRefundsConnector,
+)
 from connectors.zendesk import ZendeskTicketsConnector
-from schemas import ConsentChange, Money, Order, Person, Return, ServiceCase, SiteEvent
+from schemas import (
+    ConsentChange,
+    ContactPointStatus,
+    Money,
+    Order,
+    Person,
+    Return,
+    ServiceCase,
+    SiteEvent,
+)
 
 VENDOR = Path(__file__).resolve().parent.parent / "fixtures" / "vendor"
 US = ParseOptions(default_region="US")
@@ -97,6 +110,59 @@ class TestShopifyRefunds:
             [refund] = parsed(parse(ShopifyRefundsConnector(), f"shopify/{name}"))
             assert isinstance(refund, Return)
             assert refund.external_id == "509562969"
+
+
+class TestShopifyCustomers:
+    def test_a_customer_list(self) -> None:
+        records = parsed(parse(ShopifyCustomersConnector(), "shopify/customers_list.json"))
+        people = {p.external_id: p for p in records if isinstance(p, Person)}
+        assert set(people) == {"1073339462", "207119551"}
+        steve, bob = people["1073339462"], people["207119551"]
+        assert (steve.given_name, steve.family_name) == ("Steve", "Lastnameson")
+        assert [(a.line1, a.city, a.postal_code, a.country) for a in steve.addresses] == [
+            ("123 Oak St", "Ottawa", "123 ABC", "CA")
+        ]
+        assert [i.key for i in bob.identifiers] == [
+            "ext:shopify:207119551",
+            "email:bob.norman@mail.example.com",
+            "phone:+16136120707",
+        ]
+        # Bob's consents are timed; Steve was never asked (no consent_updated_at).
+        consents = [c for c in records if isinstance(c, ConsentChange)]
+        assert sorted((c.external_id, c.status, c.occurred_at) for c in consents) == [
+            (
+                "207119551:email:marketing:2004-06-13T15:57:11Z",
+                "opted_out",
+                utc(2004, 6, 13, 15, 57, 11),
+            ),
+            ("207119551:sms:marketing:2024-01-01T12:00:00Z", "opted_out", utc(2024, 1, 1, 12)),
+        ]
+        verified = [c.contact_point for c in records if isinstance(c, ContactPointStatus)]
+        assert sorted(verified) == ["bob.norman@mail.example.com", "steve.lastnameson@example.com"]
+
+    def test_one_customer_and_its_update(self) -> None:
+        [got] = [
+            r
+            for r in parsed(parse(ShopifyCustomersConnector(), "shopify/customer_get.json"))
+            if isinstance(r, Person)
+        ]
+        records = parsed(parse(ShopifyCustomersConnector(), "shopify/customer_update.json"))
+        [updated] = [r for r in records if isinstance(r, Person)]
+        assert updated.record_id == got.record_id  # revisions of one person, by updated_at
+        assert (got.updated_at, updated.updated_at) == (
+            utc(2025, 7, 2, 16, 25, 58),
+            utc(2025, 7, 2, 16, 24, 32),
+        )
+        assert "email:changed@example.com" in [i.key for i in updated.identifiers]
+        # The e-mail consent carries no time after the change: only the SMS one is stated.
+        assert [c.channel for c in records if isinstance(c, ConsentChange)] == ["sms"]
+
+    def test_a_partial_listing_is_ignored_with_the_reason(self) -> None:
+        [result] = parse(ShopifyCustomersConnector(), "shopify/customers_fields.json")
+        assert isinstance(result, Ignored)
+        assert (
+            result.reason == "customer 207119551: nothing c360 reads (no times, no timed consent)"
+        )
 
 
 class TestSegmentSpec:

@@ -31,7 +31,10 @@ class RankedItem:
 )
 class ProfileMetrics:
     lifetime_value: list[Money] = strawberry.field(
-        description="Orders (not cancelled) minus refunds, per currency."
+        description=(
+            "Orders minus their refunds, per currency; a cancelled order and its refunds count "
+            "for nothing."
+        )
     )
     lifetime_value_reporting: Money | None = strawberry.field(
         description="Lifetime value in the reporting currency (configured rate table)."
@@ -40,11 +43,15 @@ class ProfileMetrics:
         description="Currencies with no configured rate, left out of the reported value.",
         metadata=public("ISO 4217 codes"),
     )
-    order_count: int
+    order_count: int = strawberry.field(description="Orders not cancelled.")
     cancelled_order_count: int
-    average_order_value: list[Money] = strawberry.field(description="Per currency.")
+    average_order_value: list[Money] = strawberry.field(
+        description="Per currency, over the orders not cancelled."
+    )
     items_bought: int
-    return_count: int
+    return_count: int = strawberry.field(
+        description="Returns and refunds of orders not cancelled (a cancellation's are not)."
+    )
     return_rate: float | None = strawberry.field(description="Returns per order.")
     first_order_at: dt.datetime | None
     last_order_at: dt.datetime | None
