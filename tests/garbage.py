@@ -336,6 +336,7 @@ def _fixture(*parts: str) -> Any:
 
 SHOPIFY_ORDER = _fixture("shopify", "order_webhook.json")
 SHOPIFY_REFUNDS = _fixture("shopify", "refunds.json")
+SHOPIFY_CUSTOMER = _fixture("vendor", "shopify", "customer_update.json")
 ZENDESK_PAGE = _fixture("zendesk", "page1.json")
 SEGMENT_BATCH = _fixture("segment", "batch.json")
 SITE_EVENT = f.site_event(properties={"sku": "S-1", "tags": ["a"], "nested": {"n": 1.5}})
@@ -437,6 +438,7 @@ JSON_DOCUMENTS = {
     "segment": [SEGMENT_BATCH, *SEGMENT_EVENTS],
     "shopify-orders": [SHOPIFY_ORDER],
     "shopify-refunds": [SHOPIFY_REFUNDS],
+    "shopify-customers": [SHOPIFY_CUSTOMER],
     "zendesk-tickets": [ZENDESK_PAGE],
 }
 
