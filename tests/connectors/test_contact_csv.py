@@ -6,9 +6,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from connectors._csv import parse_mapping
 from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
-from connectors.csv_sources import ConsentCsvConnector, ContactPointsCsvConnector
+from connectors.csv import ConsentCsvConnector, ContactPointsCsvConnector, parse_mapping
 from connectors.registry import get_connector
 from schemas import CanonicalRecord, ConsentChange, ContactPointStatus, PreferenceChange
 from schemas.records import (

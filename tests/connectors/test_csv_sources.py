@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from connectors._csv import parse_mapping
 from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
-from connectors.csv_sources import (
+from connectors.csv import (
     CustomersCsvConnector,
     PosCsvConnector,
     ReturnsCsvConnector,
     ServiceCsvConnector,
     SurveysCsvConnector,
+    parse_mapping,
 )
 from schemas import (
     CanonicalRecord,
@@ -895,7 +895,7 @@ class TestStreaming:
     def test_an_overlong_line_is_cut_and_its_row_rejected(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr("connectors._csv.MAX_LINE_CHARS", 60)
+        monkeypatch.setattr("connectors.csv._rows.MAX_LINE_CHARS", 60)
         data = csv_bytes(
             "case_id,opened_at,channel,subject,email",
             "C-1,2024-09-14T09:00Z,chat," + "x" * 200 + ",a@b.es",
