@@ -10,6 +10,7 @@ from pathlib import Path
 from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
 from connectors.csv import parse_mapping
 from schemas import CanonicalRecord, Identifier, IdentifierType, Money
+from tests.helpers import parse_options
 
 FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "csv"
 POS_COLUMNS, POS_OPTIONS = parse_mapping((FIXTURES / "pos_madrid.toml").read_text("utf-8"))
@@ -58,7 +59,7 @@ def loyalty(value: str) -> Identifier:
 
 
 def pos_options(**settings: str) -> ParseOptions:
-    return ParseOptions(
+    return parse_options(
         default_region="ES", mapping=POS_COLUMNS, settings={**POS_OPTIONS, **settings}
     )
 
@@ -70,8 +71,8 @@ def csv_bytes(*lines: str, encoding: str = "utf-8") -> bytes:
 POS_HEADER = "order_id,ordered_at,store_id,sku,quantity,unit_price,currency,email"
 
 
-MADRID = ParseOptions(default_region="ES", settings={"time_zone": "Europe/Madrid"})
-SPAIN = ParseOptions(default_region="ES")
+MADRID = parse_options(default_region="ES", settings={"time_zone": "Europe/Madrid"})
+SPAIN = parse_options(default_region="ES")
 
 
 def parsed(results: Iterable[ParseResult]) -> list[tuple[str, CanonicalRecord]]:

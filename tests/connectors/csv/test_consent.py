@@ -24,6 +24,7 @@ from tests.connectors.csv.helpers import (
     run,
     utc,
 )
+from tests.helpers import parse_options
 
 CONSENT = ConsentCsvConnector()
 CONSENT_HEADER = "change_id,changed_at,customer_id,email,phone,channel,purpose,status"
@@ -152,7 +153,7 @@ class TestConsentFile:
 
     def test_mapping_file(self) -> None:
         columns, settings = parse_mapping((FIXTURES / "preferencias.toml").read_text("utf-8"))
-        options = ParseOptions(default_region="ES", mapping=columns, settings=settings)
+        options = parse_options(default_region="ES", mapping=columns, settings=settings)
 
         results = run(CONSENT, "preferencias.csv", options)
 
@@ -446,7 +447,7 @@ class TestConsentIdentifiers:
     def test_phones_in_e164_in_the_default_region(self) -> None:
         row = "C-1,2024-09-01T10:00:00Z,CRM-1,,(415) 555-2671,sms,,yes"
 
-        us = consent_of(row, ParseOptions(default_region="US"))
+        us = consent_of(row, parse_options(default_region="US"))
         assert keys(us) == ["phone:+14155552671", "ext:crm:CRM-1"]
         assert us.contact_point == "+14155552671"
 
@@ -466,7 +467,7 @@ class TestConsentIdentifiers:
         assert keys(consent) == ["phone:+34600123456", "ext:crm:CRM-1"]
 
     def test_source_option_scopes_customer_ids(self) -> None:
-        options = ParseOptions(settings={"source": "braze"})
+        options = parse_options(settings={"source": "braze"})
         consent = consent_of("C-1,2024-09-01T10:00:00Z,u-77,,,push,,yes", options)
 
         assert consent.source == "braze"
@@ -514,7 +515,7 @@ class TestConsentIds:
             other + ",yes",
         )
         ids = [
-            r.record_id for _, r in parsed(run(CONSENT, data, ParseOptions(default_region="ES")))
+            r.record_id for _, r in parsed(run(CONSENT, data, parse_options(default_region="ES")))
         ]
 
         assert len(ids) == 2

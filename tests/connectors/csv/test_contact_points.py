@@ -20,6 +20,7 @@ from tests.connectors.csv.helpers import (
     run,
     utc,
 )
+from tests.helpers import parse_options
 
 POINTS = ContactPointsCsvConnector()
 POINTS_HEADER = "event_id,occurred_at,email,phone,contact_point,channel,status,reason"
@@ -214,7 +215,7 @@ class TestContactPointIdentifiers:
     def test_phones_in_e164_in_the_default_region(self) -> None:
         row = "E-1,2024-09-10T08:00:00Z,,(415) 555-2671,,,invalid,"
 
-        us = status_of(row, ParseOptions(default_region="US"))
+        us = status_of(row, parse_options(default_region="US"))
         assert (us.contact_point, keys(us)) == ("+14155552671", ["phone:+14155552671"])
 
         assert (
@@ -239,7 +240,7 @@ class TestContactPointIdentifiers:
             'reason = "detalle"\n\n[options]\nsource = "smsgw"\ndelimiter = ";"\n'
             'time_zone = "Europe/Madrid"\n'
         )
-        options = ParseOptions(default_region="ES", mapping=columns, settings=settings)
+        options = parse_options(default_region="ES", mapping=columns, settings=settings)
         data = csv_bytes(
             "msisdn;fecha;resultado;detalle",
             "612345678;2024-09-10 10:00;invalid;unknown subscriber",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from connectors.base import ParseOptions
 from connectors.csv import CustomersCsvConnector
 from schemas import Person
 from schemas.records import PostalAddress
@@ -20,12 +19,13 @@ from tests.connectors.csv.helpers import (
     run,
     utc,
 )
+from tests.helpers import parse_options
 
 
 class TestCustomersCsv:
     def test_crm_export_with_bom(self) -> None:
         results = run(
-            CustomersCsvConnector(), "crm_customers.csv", ParseOptions(default_region="ES")
+            CustomersCsvConnector(), "crm_customers.csv", parse_options(default_region="ES")
         )
 
         found = records(results)
@@ -82,12 +82,12 @@ class TestCustomersCsv:
             "C-1,Calle Mayor 1,Madrid,2020-01-01T00:00:00Z",
         )
 
-        assert errors(run(CustomersCsvConnector(), data, ParseOptions())) == [
+        assert errors(run(CustomersCsvConnector(), data, parse_options())) == [
             ("line 2", "country: missing (an address needs its country)")
         ]
 
     def test_bom_is_harmless_with_an_explicit_utf8_encoding(self) -> None:
-        options = ParseOptions(default_region="ES", settings={"encoding": "utf-8"})
+        options = parse_options(default_region="ES", settings={"encoding": "utf-8"})
 
         results = run(CustomersCsvConnector(), "crm_customers.csv", options)
 
@@ -99,7 +99,7 @@ class TestCustomersCsv:
             "C-1,02/03/1985,2020-01-01T00:00:00Z",
             "C-2,1985-03-02,2020-01-01T00:00:00Z",
         )
-        options = ParseOptions(settings={"date_format": "%d/%m/%Y"})
+        options = parse_options(settings={"date_format": "%d/%m/%Y"})
 
         results = run(CustomersCsvConnector(), data, options)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import ItemError, ParseOptions
+from connectors.base import ItemError
 from connectors.csv import PosCsvConnector
 from schemas import Order
 from schemas.records import LineItem, OrderChannel
@@ -22,6 +22,7 @@ from tests.connectors.csv.helpers import (
     run,
     utc,
 )
+from tests.helpers import parse_options
 
 
 class TestPosCsv:
@@ -117,7 +118,7 @@ class TestPosCsv:
             "A-1,,,SKU-2,3,1.00,,",
         )
 
-        found = records(run(PosCsvConnector(), data, ParseOptions()))
+        found = records(run(PosCsvConnector(), data, parse_options()))
 
         order = found["lines 2-3"]
         assert isinstance(order, Order)
@@ -136,7 +137,7 @@ class TestPosCsv:
             "A-1,2024-09-14T09:00:00Z,S1,SKU-3,1,2.00,EUR,ana@example.com",
         )
 
-        found = records(run(PosCsvConnector(), data, ParseOptions()))
+        found = records(run(PosCsvConnector(), data, parse_options()))
 
         assert [(p, r.external_id) for p, r in found.items()] == [
             ("line 2", "A-1"),
@@ -151,7 +152,7 @@ class TestPosCsv:
             "A-1,2024-09-14T09:00:00Z,S1,SKU-2,1,1.00,EUR,ana@example.com,9.00",
         )
 
-        order = records(run(PosCsvConnector(), data, ParseOptions()))["lines 2-3"]
+        order = records(run(PosCsvConnector(), data, parse_options()))["lines 2-3"]
 
         assert isinstance(order, Order)
         assert order.total == eur(900)
@@ -164,7 +165,7 @@ class TestPosCsv:
             "A-1,2024-09-14T09:00:00Z,S1,SKU-3,0,5.00,EUR,ana@example.com",
         )
 
-        assert errors(run(PosCsvConnector(), data, ParseOptions())) == [
+        assert errors(run(PosCsvConnector(), data, parse_options())) == [
             (
                 "lines 2-4",
                 "line 3: store_id 'S2' differs from 'S1' on line 2; "
@@ -180,7 +181,7 @@ class TestPosCsv:
             "A-1,2024-09-14T09:00:00Z,S1,SKU-1,1,5.00,EUR,ana@example.com",
         )
 
-        results = run(PosCsvConnector(), data, ParseOptions())
+        results = run(PosCsvConnector(), data, parse_options())
 
         assert errors(results) == [("line 2", "order_id: missing")]
         assert list(records(results)) == ["line 3"]
@@ -192,14 +193,14 @@ class TestPosCsv:
             "A-1,14.09.2024,S1,SKU-2,1,5.00,EUR,ana@example.com",
         )
 
-        assert errors(run(PosCsvConnector(), data, ParseOptions())) == [
+        assert errors(run(PosCsvConnector(), data, parse_options())) == [
             ("lines 2-3", "ordered_at: timestamp '14.09.2024' is not ISO 8601")
         ]
 
     @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00"])
     def test_a_time_before_year_1_in_utc_is_an_error(self, stamp: str) -> None:
         data = csv_bytes(POS_HEADER, f"A-1,{stamp},S1,SKU-1,1,5.00,EUR,ana@example.com")
-        options = ParseOptions(settings={"time_zone": "Asia/Tokyo"})  # east: UTC is earlier
+        options = parse_options(settings={"time_zone": "Asia/Tokyo"})  # east: UTC is earlier
 
         assert errors(run(PosCsvConnector(), data, options)) == [
             ("line 2", f"ordered_at: timestamp {stamp!r} is outside years 1 to 9999 in UTC")
@@ -209,7 +210,7 @@ class TestPosCsv:
         data = csv_bytes(POS_HEADER, "A-1,2024-09-14T09:00:00Z,S1,SKU-1,1,5.00,EUR,")
         data = data.replace(b",email\n", b",customer_id\n").replace(b"EUR,\n", b"EUR,C-7\n")
 
-        order = records(run(PosCsvConnector(), data, ParseOptions(settings={"source": "tpv"})))
+        order = records(run(PosCsvConnector(), data, parse_options(settings={"source": "tpv"})))
 
         assert order["line 2"].source == "tpv"
         assert keys(order["line 2"]) == ["ext:tpv:C-7"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from connectors.base import ParseOptions
 from connectors.csv import ReturnsCsvConnector
 from schemas import Money, Return
 from schemas.records import ReturnItem
@@ -17,11 +16,12 @@ from tests.connectors.csv.helpers import (
     run,
     utc,
 )
+from tests.helpers import parse_options
 
 
 class TestReturnsCsv:
     def test_returns_file(self) -> None:
-        options = ParseOptions(default_region="ES", settings={"time_zone": "Europe/Madrid"})
+        options = parse_options(default_region="ES", settings={"time_zone": "Europe/Madrid"})
 
         results = run(ReturnsCsvConnector(), "returns.csv", options)
 
@@ -59,7 +59,7 @@ class TestReturnsCsv:
             "return_id,returned_at,order_id,amount",
             'R-1,2024-09-20T10:15:00Z,T-1,"1.049,50"',
         )
-        options = ParseOptions(settings={"currency": "EUR", "decimal_separator": ","})
+        options = parse_options(settings={"currency": "EUR", "decimal_separator": ","})
 
         found = records(run(ReturnsCsvConnector(), data, options))
 
@@ -73,7 +73,7 @@ class TestReturnsCsv:
             "R-2,2024-09-20T10:15:00Z,T-1,2,5.00,EUR",
         )
 
-        results = run(ReturnsCsvConnector(), data, ParseOptions())
+        results = run(ReturnsCsvConnector(), data, parse_options())
 
         assert errors(results) == [("line 2", "items.0.quantity: Input should be greater than 0")]
         returned = records(results)["line 3"]
@@ -83,6 +83,6 @@ class TestReturnsCsv:
     def test_without_currency_the_file_is_refused(self) -> None:
         data = csv_bytes("return_id,returned_at,order_id,amount", "R-1,2024-09-20,T-1,5.00")
 
-        assert errors(run(ReturnsCsvConnector(), data, ParseOptions())) == [
+        assert errors(run(ReturnsCsvConnector(), data, parse_options())) == [
             ("line 1", "no currency column and no currency option")
         ]

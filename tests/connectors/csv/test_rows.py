@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ItemError, Parsed, ParseOptions
+from connectors.base import ItemError, Parsed
 from connectors.csv import (
     CustomersCsvConnector,
     PosCsvConnector,
@@ -28,11 +28,12 @@ from tests.connectors.csv.helpers import (
     records,
     run,
 )
+from tests.helpers import parse_options
 
 
 class TestEncoding:
     def test_wrong_encoding_rejects_only_the_rows_it_garbles(self) -> None:
-        results = run(CustomersCsvConnector(), "customers_latin1.csv", ParseOptions())
+        results = run(CustomersCsvConnector(), "customers_latin1.csv", parse_options())
 
         assert errors(results) == [
             ("line 2", "not utf-8: undecodable bytes in columns 'first_name', 'last_name'")
@@ -46,7 +47,7 @@ class TestEncoding:
         assert list(records(results)) == ["line 3"]
 
     def test_encoding_option(self) -> None:
-        options = ParseOptions(settings={"encoding": "latin-1"})
+        options = parse_options(settings={"encoding": "latin-1"})
 
         found = records(run(CustomersCsvConnector(), "customers_latin1.csv", options))
 
@@ -59,14 +60,14 @@ class TestEncoding:
         data = csv_bytes(POS_HEADER, "A-1,2024-09-14T09:00:00Z,S1,SKU-1,1,5.00,EUR,a@b.es")
         data += "A-1,2024-09-14T09:00:00Z,S1,Café,1,5.00,EUR,a@b.es\n".encode("cp1252")
 
-        assert errors(run(PosCsvConnector(), data, ParseOptions())) == [
+        assert errors(run(PosCsvConnector(), data, parse_options())) == [
             ("lines 2-3", "line 3: not utf-8: undecodable bytes in column 'sku'")
         ]
 
     def test_other_encodings_are_named(self) -> None:
         data = csv_bytes("customer_id,created_at", "C-\u00e9,2020-01-01T00:00:00Z")
         data = data.replace("\u00e9".encode(), b"\x80")
-        options = ParseOptions(settings={"encoding": "ascii"})
+        options = parse_options(settings={"encoding": "ascii"})
 
         assert errors(run(CustomersCsvConnector(), data, options)) == [
             ("line 2", "not ascii: undecodable bytes in column 'customer_id'")
@@ -85,7 +86,7 @@ class TestDelimiter:
         )
 
         found = records(
-            run(ServiceCsvConnector(), data, ParseOptions(settings={"delimiter": "auto"}))
+            run(ServiceCsvConnector(), data, parse_options(settings={"delimiter": "auto"}))
         )
 
         assert list(found) == ["line 2"]
@@ -98,7 +99,7 @@ class TestDelimiter:
             "R-3,2024-09-20T10:15:00Z,T-1,12.50,EUR,,",
         )
 
-        results = run(ReturnsCsvConnector(), data, ParseOptions())
+        results = run(ReturnsCsvConnector(), data, parse_options())
 
         assert errors(results) == [
             ("line 2", "6 fields where the header has 5"),
@@ -107,7 +108,7 @@ class TestDelimiter:
         assert list(records(results)) == ["line 4"]  # trailing empty fields are harmless
 
     def test_wrong_delimiter_leaves_the_header_unusable(self) -> None:
-        options = ParseOptions(mapping=POS_COLUMNS, settings={"currency": "EUR"})
+        options = parse_options(mapping=POS_COLUMNS, settings={"currency": "EUR"})
 
         results = run(PosCsvConnector(), "pos_madrid.csv", options)
 
@@ -126,7 +127,7 @@ class TestDelimiter:
 
 class TestHeaderAndMapping:
     def test_mapped_column_missing_from_the_header_stops_the_file(self) -> None:
-        options = ParseOptions(
+        options = parse_options(
             mapping={**POS_COLUMNS, "store_id": "sucursal", "customer_id": "cliente"},
             settings=POS_OPTIONS,
         )
@@ -142,7 +143,7 @@ class TestHeaderAndMapping:
 
     def test_required_columns_are_checked_without_a_mapping(self) -> None:
         results = run(
-            SurveysCsvConnector(), csv_bytes("id,date,score", "1,2024-01-01,9"), ParseOptions()
+            SurveysCsvConnector(), csv_bytes("id,date,score", "1,2024-01-01,9"), parse_options()
         )
 
         assert errors(results) == [
@@ -154,7 +155,7 @@ class TestHeaderAndMapping:
         ]
 
     def test_mapping_naming_an_unknown_field_stops_the_file(self) -> None:
-        options = ParseOptions(mapping={"emial": "correo"})
+        options = parse_options(mapping={"emial": "correo"})
 
         results = run(SurveysCsvConnector(), "surveys_messy.csv", options)
 
@@ -167,7 +168,7 @@ class TestHeaderAndMapping:
         ]
 
     def test_invalid_options_stop_the_file(self) -> None:
-        options = ParseOptions(settings={"time_zone": "Mars/Olympus", "encoding": "klingon"})
+        options = parse_options(settings={"time_zone": "Mars/Olympus", "encoding": "klingon"})
 
         assert errors(run(ReturnsCsvConnector(), "returns.csv", options)) == [
             (
@@ -178,13 +179,15 @@ class TestHeaderAndMapping:
         ]
 
     def test_empty_file(self) -> None:
-        assert errors(run(ReturnsCsvConnector(), b"\n\n", ParseOptions())) == [
+        assert errors(run(ReturnsCsvConnector(), b"\n\n", parse_options())) == [
             ("line 1", "no header line: the file is empty")
         ]
 
     def test_header_only(self) -> None:
         assert (
-            run(ServiceCsvConnector(), csv_bytes("case_id,opened_at,channel,phone"), ParseOptions())
+            run(
+                ServiceCsvConnector(), csv_bytes("case_id,opened_at,channel,phone"), parse_options()
+            )
             == []
         )
 
@@ -197,14 +200,14 @@ class TestHeaderAndMapping:
             b"\r\n"
         )
 
-        assert list(records(run(ServiceCsvConnector(), data, ParseOptions()))) == ["line 4"]
+        assert list(records(run(ServiceCsvConnector(), data, parse_options()))) == ["line 4"]
 
     def test_empty_cells_count_as_missing(self) -> None:
         data = csv_bytes(
             "case_id,opened_at,channel,status,email", "C-1,2024-09-14T09:00Z,chat,  ,a@b.es"
         )
 
-        case = records(run(ServiceCsvConnector(), data, ParseOptions()))["line 2"]
+        case = records(run(ServiceCsvConnector(), data, parse_options()))["line 2"]
 
         assert isinstance(case, ServiceCase)
         assert case.status is CaseStatus.OPEN
@@ -234,7 +237,7 @@ class TestStreaming:
         data = csv_bytes(POS_HEADER, *lines)
         raw = self._Counting(data)
 
-        results = PosCsvConnector().parse(io.BufferedReader(raw), ParseOptions())
+        results = PosCsvConnector().parse(io.BufferedReader(raw), parse_options())
         first = next(results)
 
         assert isinstance(first, Parsed)
@@ -253,7 +256,7 @@ class TestStreaming:
             "C-2,2024-09-14T09:00Z,chat,short,a@b.es",
         )
 
-        results = run(ServiceCsvConnector(), data, ParseOptions())
+        results = run(ServiceCsvConnector(), data, parse_options())
 
         assert errors(results) == [
             ("line 2", "4 fields where the header has 5; a line longer than 60 characters")
@@ -267,7 +270,7 @@ class TestStreaming:
             "C-2,2024-09-14T09:00Z,chat,short,a@b.es",
         )
 
-        results = run(ServiceCsvConnector(), data, ParseOptions())
+        results = run(ServiceCsvConnector(), data, parse_options())
 
         assert errors(results) == [
             ("line 2", "unreadable CSV: field larger than field limit (131072)")
@@ -277,6 +280,6 @@ class TestStreaming:
     def test_the_callers_stream_stays_open(self) -> None:
         stream = io.BytesIO(csv_bytes("case_id,opened_at,channel,email"))
 
-        list(ServiceCsvConnector().parse(stream, ParseOptions()))
+        list(ServiceCsvConnector().parse(stream, parse_options()))
 
         assert not stream.closed

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import ParseOptions
 from connectors.csv import ServiceCsvConnector
 from schemas import ServiceCase
 from schemas.records import CasePriority, CaseStatus, ServiceChannel
@@ -19,10 +18,11 @@ from tests.connectors.csv.helpers import (
     run,
     utc,
 )
+from tests.helpers import parse_options
 
 
 class TestServiceCsv:
-    OPTIONS = ParseOptions(default_region="ES", settings={"time_zone": "Europe/Madrid"})
+    OPTIONS = parse_options(default_region="ES", settings={"time_zone": "Europe/Madrid"})
 
     def test_call_centre_log(self) -> None:
         results = run(ServiceCsvConnector(), "service_log.csv", self.OPTIONS)
@@ -95,7 +95,7 @@ class TestServiceCsv:
             "case_id,opened_at,channel,email", f"C-1,2024-09-14T09:00:00Z,{channel},a@b.es"
         )
 
-        case = records(run(ServiceCsvConnector(), data, ParseOptions()))["line 2"]
+        case = records(run(ServiceCsvConnector(), data, parse_options()))["line 2"]
 
         assert isinstance(case, ServiceCase)
         assert case.channel is expected
@@ -109,7 +109,7 @@ class TestServiceCsv:
             "C-2,2024-09-14T09:00:00Z,chat,complaint,,a@b.es",
             "C-3,2024-09-14T09:00:00Z,chat,,1,a@b.es",
         )
-        options = ParseOptions(complaint_tags=frozenset({"queja"}))
+        options = parse_options(complaint_tags=frozenset({"queja"}))
 
         found = records(run(ServiceCsvConnector(), data, options))
 

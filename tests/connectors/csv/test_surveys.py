@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from connectors.base import ParseOptions
 from connectors.csv import SurveysCsvConnector
 from schemas import SurveyResponse
 from schemas.records import SurveyType
@@ -17,11 +16,14 @@ from tests.connectors.csv.helpers import (
     run,
     utc,
 )
+from tests.helpers import parse_options
 
 
 class TestSurveysCsv:
     def test_messy_survey_export(self) -> None:
-        results = run(SurveysCsvConnector(), "surveys_messy.csv", ParseOptions(default_region="ES"))
+        results = run(
+            SurveysCsvConnector(), "surveys_messy.csv", parse_options(default_region="ES")
+        )
 
         found = records(results)
         assert found == {
@@ -68,7 +70,7 @@ class TestSurveysCsv:
             "S-1,2024-09-15T08:00:00Z,a@b.es,,nps,10",
             "S-2,2024-09-15T08:00:00Z,a@b.es,Medallia,nps,0",
         )
-        options = ParseOptions(settings={"source": "delighted"})
+        options = parse_options(settings={"source": "delighted"})
 
         found = records(run(SurveysCsvConnector(), data, options))
 
@@ -80,6 +82,6 @@ class TestSurveysCsv:
             "S-1,,a@b.es,,ten",
         )
 
-        assert errors(run(SurveysCsvConnector(), data, ParseOptions())) == [
+        assert errors(run(SurveysCsvConnector(), data, parse_options())) == [
             ("line 2", "type: missing; score: not a whole number: 'ten'; responded_at: missing")
         ]

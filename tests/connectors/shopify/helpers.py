@@ -17,6 +17,7 @@ from connectors.shopify import (
     ShopifyRefundsConnector,
 )
 from schemas import ConsentChange, ContactPointStatus, Order, Person, Return
+from tests.helpers import parse_options
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures" / "shopify"
 ORDERS = ShopifyOrdersConnector()
@@ -35,7 +36,7 @@ def parse_file(
     connector: Connector, name: str, options: ParseOptions | None = None
 ) -> list[ParseResult]:
     with (FIXTURES / name).open("rb") as stream:
-        return list(connector.parse(stream, options or ParseOptions()))
+        return list(connector.parse(stream, options or parse_options()))
 
 
 def parse_values(
@@ -43,7 +44,7 @@ def parse_values(
 ) -> list[ParseResult]:
     """Parse Python values written as JSON lines."""
     data = "".join(json.dumps(value) + "\n" for value in values).encode()
-    return list(connector.parse(io.BytesIO(data), options or ParseOptions()))
+    return list(connector.parse(io.BytesIO(data), options or parse_options()))
 
 
 def records(results: Iterable[ParseResult], kind: type[R]) -> list[R]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector, ItemError, ParseOptions
+from connectors.base import Connector, ItemError
 from connectors.shopify import ShopifyOrdersConnector, ShopifyRefundsConnector
 from schemas import ConsentChange, Money, Order, Person, RecordKind
 from schemas.records import LineItem, PostalAddress
@@ -24,6 +24,7 @@ from tests.connectors.shopify.helpers import (
     summary,
     utc,
 )
+from tests.helpers import parse_options
 
 
 class TestDeclarations:
@@ -310,7 +311,7 @@ class TestIdentifiers:
         results = parse_values(
             ORDERS,
             [an_order(email=None, phone="600 123 456")],
-            ParseOptions(default_region="ES"),
+            parse_options(default_region="ES"),
         )
         assert [i.key for i in records(results, Order)[0].identifiers] == ["phone:+34600123456"]
 
@@ -318,7 +319,7 @@ class TestIdentifiers:
         results = parse_values(
             ORDERS,
             [an_order(customer=a_customer())],
-            ParseOptions(settings={"source": "shopify-eu"}),
+            parse_options(settings={"source": "shopify-eu"}),
         )
         order, person = records(results, Order)[0], records(results, Person)[0]
         assert order.record_id == "shopify-eu:order:1"
@@ -437,7 +438,7 @@ class TestMessyOrders:
         [b"", b"\n\n", b"not json\n", b"42\n", b'"order"\n', b"[1, {}]", b'{\n  "shop": 1\n}\n'],
     )
     def test_anything_gives_results_not_exceptions(self, data: bytes) -> None:
-        results = list(ORDERS.parse(io.BytesIO(data), ParseOptions()))
+        results = list(ORDERS.parse(io.BytesIO(data), parse_options()))
         assert all(isinstance(r, ItemError) for r in results)
 
 
@@ -495,6 +496,6 @@ class TestMoney:
 
     def test_currency_from_settings_when_the_order_has_none(self) -> None:
         results = parse_values(
-            ORDERS, [an_order(currency=None)], ParseOptions(settings={"currency": "EUR"})
+            ORDERS, [an_order(currency=None)], parse_options(settings={"currency": "EUR"})
         )
         assert records(results, Order)[0].total == Money(amount=2500, currency="EUR")

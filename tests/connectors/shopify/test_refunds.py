@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import ItemError, ParseOptions
+from connectors.base import ItemError
 from schemas import Money, Return
 from schemas.records import ReturnItem
 from tests.connectors.shopify.helpers import (
@@ -20,6 +20,7 @@ from tests.connectors.shopify.helpers import (
     summary,
     utc,
 )
+from tests.helpers import parse_options
 
 
 class TestRefunds:
@@ -59,7 +60,7 @@ class TestRefunds:
 
     def test_without_transactions_the_items_are_summed(self) -> None:
         results = parse_file(
-            REFUNDS, "refunds_messy.jsonl", ParseOptions(settings={"currency": "EUR"})
+            REFUNDS, "refunds_messy.jsonl", parse_options(settings={"currency": "EUR"})
         )
         refund = records(results, Return)[0]
         assert refund.external_id == "8001"
@@ -67,7 +68,7 @@ class TestRefunds:
 
     def test_transaction_currency_wins_over_settings(self) -> None:
         results = parse_values(
-            REFUNDS, [a_refund(refund_line_items=[])], ParseOptions(settings={"currency": "USD"})
+            REFUNDS, [a_refund(refund_line_items=[])], parse_options(settings={"currency": "USD"})
         )
         assert records(results, Return)[0].amount == Money(amount=2500, currency="EUR")
 
@@ -82,7 +83,7 @@ class TestRefunds:
         assert records(results, Return)[0].amount == Money(amount=0, currency="EUR")
 
     def test_source_from_settings(self) -> None:
-        results = parse_values(REFUNDS, [a_refund()], ParseOptions(settings={"source": "shop-eu"}))
+        results = parse_values(REFUNDS, [a_refund()], parse_options(settings={"source": "shop-eu"}))
         assert records(results, Return)[0].record_id == "shop-eu:return:9"
 
 
@@ -111,7 +112,7 @@ class TestMessyRefunds:
         assert (error.position, error.currency_of) == ("line 1", "shopify:order:7001")
         assert [e.currency_of for e in others] == [None] * len(others)
         settings = {"currency": "EUR"}
-        again = parse_values(REFUNDS, [json.loads(error.raw)], ParseOptions(settings=settings))
+        again = parse_values(REFUNDS, [json.loads(error.raw)], parse_options(settings=settings))
         assert records(again, Return)[0].amount == Money(amount=2500, currency="EUR")
 
     @pytest.mark.parametrize(
