@@ -12,7 +12,7 @@ from connectors.csv._base import source_of, validated
 from connectors.csv._rows import CsvSpec, Row, read_rows
 from connectors.csv._values import IDENTIFIER_FIELDS, Values
 from schemas import Order, RecordKind, describe_errors
-from schemas.records import LineItem
+from schemas.records import LineItem, OrderChannel
 
 MAX_ORDER_LINES = 10_000
 """Line items an order may have (the canonical limit); a longer order is rejected."""
@@ -171,7 +171,7 @@ class _PendingOrder:
             "external_id": self.order_id,
             "occurred_at": occurred_at,
             "identifiers": identifiers,
-            "channel": "in_store",
+            "channel": OrderChannel.IN_STORE,
             "store_id": self.order_values.get("store_id"),
             "line_items": self.line_items,
             "total": total,

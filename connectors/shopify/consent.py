@@ -19,25 +19,28 @@ from connectors.shopify._values import (
     text_of,
     validate,
 )
-from schemas import CanonicalRecord
+from schemas import CanonicalRecord, RecordKind
 from schemas.identifiers import IdentifierType
+from schemas.records import ConsentStatus, ContactChannel
 
 # Shopify's marketing consent on a customer is the *current* state, timed by
 # ``consent_updated_at``; each state says what holds from then on. ``not_subscribed`` with a
 # time is a "no" that replaces an earlier subscription (a customer set back to not subscribed
 # must not stay opted in); with no time the customer was never asked, and nothing changes.
 # ``pending`` (double opt-in sent, not confirmed) is not subscribed yet: a "no" from then on (an
-# earlier subscription is over) with the pending confirmation next to it (``_PENDING``);
+# earlier subscription is over) with the pending confirmation next to it;
 # ``redacted`` (erased) and ``invalid`` (the address cannot receive marketing) are a "no".
-_CONSENT_STATUS: dict[str, str] = {
-    "subscribed": "opted_in",
-    "not_subscribed": "opted_out",
-    "unsubscribed": "opted_out",
-    "pending": "opted_out",
-    "redacted": "opted_out",
-    "invalid": "opted_out",
+_CONSENT_STATUS: dict[str, ConsentStatus] = {
+    "subscribed": ConsentStatus.OPTED_IN,
+    "not_subscribed": ConsentStatus.OPTED_OUT,
+    "unsubscribed": ConsentStatus.OPTED_OUT,
+    "pending": ConsentStatus.OPTED_OUT,
+    "redacted": ConsentStatus.OPTED_OUT,
+    "invalid": ConsentStatus.OPTED_OUT,
 }
 _PENDING = "pending"
+MARKETING = "marketing"
+"""The purpose Shopify's marketing consent is for."""
 
 # A customer's own e-mail consent, newest field first; the order's checkbox counts without them.
 EMAIL_CONSENT_FIELDS = frozenset({"email_marketing_consent", "accepts_marketing"})
@@ -69,16 +72,20 @@ def customer_consents(
     )
     email_consent = customer.get("email_marketing_consent")
     if email_consent is not None:
-        yield from consent_changes(email_consent, "email_marketing_consent", "email", contact)
+        yield from consent_changes(
+            email_consent, "email_marketing_consent", ContactChannel.EMAIL, contact
+        )
     elif isinstance(customer.get("accepts_marketing"), bool):
         yield from _legacy_consent(customer, contact)
     sms_consent = customer.get("sms_marketing_consent")
     if sms_consent is not None:
-        yield from consent_changes(sms_consent, "sms_marketing_consent", "sms", contact)
+        yield from consent_changes(
+            sms_consent, "sms_marketing_consent", ContactChannel.SMS, contact
+        )
 
 
 def consent_changes(
-    value: Any, key: str, channel: str, contact: Contact
+    value: Any, key: str, channel: ContactChannel, contact: Contact
 ) -> Iterator[CanonicalRecord]:
     path = f"customer.{key}"
     consent = as_object(value, path)
@@ -102,7 +109,13 @@ def consent_changes(
     yield _consent_record(channel, status, changed_at, " ".join(evidence), contact, path)
     if state.lower() == _PENDING:  # a record of its own, after the "no" at the same instant
         yield _consent_record(
-            channel, _PENDING, changed_at, " ".join(evidence), contact, path, suffix=":pending"
+            channel,
+            ConsentStatus.PENDING,
+            changed_at,
+            " ".join(evidence),
+            contact,
+            path,
+            suffix=":pending",
         )
 
 
@@ -117,8 +130,8 @@ def _legacy_consent(customer: Json, contact: Contact) -> Iterator[CanonicalRecor
     level = text_of(customer.get("marketing_opt_in_level"), "customer.marketing_opt_in_level")
     if level is not None:
         evidence += f" opt_in_level={level}"
-    status = "opted_in" if accepts else "opted_out"
-    yield _consent_record("email", status, changed_at, evidence, contact, path)
+    status = ConsentStatus.OPTED_IN if accepts else ConsentStatus.OPTED_OUT
+    yield _consent_record(ContactChannel.EMAIL, status, changed_at, evidence, contact, path)
 
 
 def checkout_consent(
@@ -143,14 +156,14 @@ def checkout_consent(
         if item["type"] in ("external", "email"):
             consent_ids.add(IdentifierType(item["type"]), item["value"], item.get("source"))
     data: Json = {
-        "kind": "consent_change",
+        "kind": RecordKind.CONSENT_CHANGE,
         "source": source,
         "external_id": f"order:{order_id}:email:marketing",
         "occurred_at": changed_at,
         "identifiers": consent_ids.items,
-        "channel": "email",
-        "purpose": "marketing",
-        "status": "opted_in",
+        "channel": ContactChannel.EMAIL,
+        "purpose": MARKETING,
+        "status": ConsentStatus.OPTED_IN,
         "contact_point": email,
         "evidence": f"{source} order {order_id} buyer_accepts_marketing=true",
     }
@@ -158,8 +171,8 @@ def checkout_consent(
 
 
 def _consent_record(
-    channel: str,
-    status: str,
+    channel: ContactChannel,
+    status: ConsentStatus,
     changed_at: dt.datetime,
     evidence: str,
     contact: Contact,
@@ -168,19 +181,21 @@ def _consent_record(
 ) -> CanonicalRecord:
     identifiers = Identifiers(contact.region)
     identifiers.external(contact.source, contact.customer_id)
-    contact_point = contact.email if channel == "email" else contact.phone
+    email = channel is ContactChannel.EMAIL
+    contact_point = contact.email if email else contact.phone
     if contact_point is not None:
-        kind = IdentifierType.EMAIL if channel == "email" else IdentifierType.PHONE
+        kind = IdentifierType.EMAIL if email else IdentifierType.PHONE
         identifiers.add(kind, contact_point)
+    # Each change is a record of its own; importing the same change again is a duplicate.
+    external_id = f"{contact.customer_id}:{channel}:{MARKETING}:{iso_time(changed_at)}{suffix}"
     data: Json = {
-        "kind": "consent_change",
+        "kind": RecordKind.CONSENT_CHANGE,
         "source": contact.source,
-        # Each change is a record of its own; importing the same change again is a duplicate.
-        "external_id": f"{contact.customer_id}:{channel}:marketing:{iso_time(changed_at)}{suffix}",
+        "external_id": external_id,
         "occurred_at": changed_at,
         "identifiers": identifiers.items,
         "channel": channel,
-        "purpose": "marketing",
+        "purpose": MARKETING,
         "status": status,
         "contact_point": contact_point,
         "evidence": evidence,

@@ -27,6 +27,7 @@ from connectors.shopify._values import (
 from connectors.shopify.consent import Contact, consent_changes, customer_consents
 from schemas import CanonicalRecord, RecordKind
 from schemas.identifiers import IdentifierType
+from schemas.records import ChangeOrigin, ContactChannel, ContactPointState
 
 
 class ShopifyCustomersConnector:
@@ -62,7 +63,9 @@ def _customer_body(value: Any, source: str, region: str) -> list[CanonicalRecord
             raise Ignore(f"an e-mail consent update of customer {customer_id} stating no consent")
         email = Identifiers(region).email(body.get("email_address"), "email_address")
         contact = Contact(customer_id, source, region, email=email, phone=None)
-        changes = list(consent_changes(consent, "email_marketing_consent", "email", contact))
+        changes = list(
+            consent_changes(consent, "email_marketing_consent", ContactChannel.EMAIL, contact)
+        )
         if not changes:
             raise Ignore(
                 f"an e-mail consent update of customer {customer_id} without consent_updated_at "
@@ -108,7 +111,7 @@ def customer_person(
     identifiers.phone(customer.get("phone"), "customer.phone")
     address = address_of(customer.get("default_address"), "customer.default_address")
     data: Json = {
-        "kind": "person",
+        "kind": RecordKind.PERSON,
         "source": source,
         "external_id": customer_id,
         "occurred_at": occurred_at,
@@ -163,16 +166,16 @@ def verified_email(
     occurred_at, updated_at = customer_times(customer, order_created_at)
     digest = stable_id(email)  # an id of fixed length, whatever the address
     data: Json = {
-        "kind": "contact_point_status",
+        "kind": RecordKind.CONTACT_POINT_STATUS,
         "source": source,
         "external_id": f"{customer_id}:email:{digest}",
         "occurred_at": occurred_at,
         "updated_at": updated_at,
         "identifiers": identifiers.items,
-        "origin": "import",
+        "origin": ChangeOrigin.IMPORT,
         "evidence": f"{source} verified_email=true",
-        "channel": "email",
+        "channel": ContactChannel.EMAIL,
         "contact_point": email,
-        "status": "verified",
+        "status": ContactPointState.VERIFIED,
     }
     yield validate(data, region, "customer")

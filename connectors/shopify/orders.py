@@ -28,6 +28,7 @@ from connectors.shopify.consent import EMAIL_CONSENT_FIELDS, checkout_consent, c
 from connectors.shopify.customers import address_of, customer_person, verified_email
 from connectors.shopify.refunds import return_record
 from schemas import CanonicalRecord, RecordKind
+from schemas.records import OrderChannel
 
 
 class ShopifyOrdersConnector:
@@ -97,7 +98,7 @@ def _order_records(order: Json, source: str, options: ParseOptions) -> list[Cano
     in_store = order.get("source_name") == "pos"
     location_id = optional_id(order.get("location_id"), "location_id") if in_store else None
     data: Json = {
-        "kind": "order",
+        "kind": RecordKind.ORDER,
         "source": source,
         "external_id": order_id,
         "occurred_at": created_at,
@@ -105,7 +106,7 @@ def _order_records(order: Json, source: str, options: ParseOptions) -> list[Cano
         "identifiers": identifiers.items,
         "order_number": text_of(order.get("name"), "name")
         or optional_id(order.get("order_number"), "order_number"),
-        "channel": "in_store" if in_store else "online",
+        "channel": OrderChannel.IN_STORE if in_store else OrderChannel.ONLINE,
         "store_id": location_id,
         "line_items": [
             _line_item(line, currency, f"line_items.{index}")
@@ -157,7 +158,7 @@ def _order_addresses(
         return
     created_at = required_time(order.get("created_at"), "created_at")
     data: Json = {
-        "kind": "person",
+        "kind": RecordKind.PERSON,
         "source": source,
         "external_id": f"order:{order_id}",
         "occurred_at": created_at,

@@ -116,7 +116,7 @@ def _refund_as_return(
 
     note = text_of(refund.get("note"), "note")
     data: Json = {
-        "kind": "return",
+        "kind": RecordKind.RETURN,
         "source": source,
         "external_id": refund_id,
         "order_external_id": order_id,
