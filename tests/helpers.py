@@ -40,7 +40,7 @@ async def gql(
     **variables: Any,
 ) -> dict[str, Any]:
     """The ``data`` of a GraphQL request that must succeed with no errors at all; ``headers``
-    (an API key of another role) replace the client's for this request."""
+    (an API key of another role) are sent with this request, over the client's."""
     payload = {"query": query, "variables": variables}
     response = await client.post("/graphql", json=payload, headers=headers or {})
     assert response.status_code == 200, response.text
