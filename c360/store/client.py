@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
@@ -43,6 +44,13 @@ class StoreSettings(Protocol):
     store_timeout_ms: int
 
 
+class StoreKind(enum.StrEnum):
+    MONGODB = "mongodb"
+    """A MongoDB deployment at ``C360_MONGODB_URI``."""
+    EMBEDDED = "embedded"
+    """The embedded server in the data directory (no URI given)."""
+
+
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
 """What the driver raises when the store stops answering (it went away, or never came)."""
 WATCH_INTERVAL_S = 1.0
@@ -73,7 +81,7 @@ class Store:
 
     client: AsyncMongoClient[Document]
     db: Database
-    kind: Literal["mongodb", "embedded"]
+    kind: StoreKind
     start_timeout: float
     """Seconds the embedded server has to answer when it is started again."""
     embedded: EmbeddedServer | None = None
@@ -107,7 +115,7 @@ class Store:
         store = cls(
             client=client,
             db=db,
-            kind="embedded" if embedded else "mongodb",
+            kind=StoreKind.EMBEDDED if embedded else StoreKind.MONGODB,
             embedded=embedded,
             _uri=uri,
             start_timeout=settings.embedded_start_timeout,
