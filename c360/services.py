@@ -9,6 +9,8 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
 from c360.audit.repository import AuditRepository
 from c360.audit.service import AuditService
 from c360.auth.masking import Masker
@@ -32,6 +34,14 @@ from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
+from c360.privacy.repository import (
+    ErasureRepository,
+    ReceiptRepository,
+    RequestRepository,
+    SuppressionRepository,
+    TombstoneRepository,
+)
+from c360.privacy.service import PrivacyConfig, PrivacyService, SuppressionList, Tombstones
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.metrics_service import MetricsConfig, MetricsService
 from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
@@ -91,6 +101,16 @@ def contact_config(settings: Settings) -> ContactConfig:
     )
 
 
+def privacy_config(settings: Settings) -> PrivacyConfig:
+    return PrivacyConfig(
+        secret=privacy_secret(settings),
+        deadline_months=settings.privacy_deadline_months,
+        max_extension_months=settings.privacy_max_extension_months,
+        tombstone_purposes=tuple(settings.privacy_tombstone_purposes),
+        default_region=settings.default_region,
+    )
+
+
 def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
     def per_role(limits: dict[Role, RateLimit | None]) -> dict[Role, Limit | None]:
         return {
@@ -105,17 +125,25 @@ def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
 
 
 def signing_secret(settings: Settings) -> str:
+    return _secret(settings, settings.signing_secret, "signing-secret", "C360_SIGNING_SECRET")
+
+
+def privacy_secret(settings: Settings) -> str:
+    return _secret(settings, settings.privacy_secret, "privacy-secret", "C360_PRIVACY_SECRET")
+
+
+def _secret(settings: Settings, configured: SecretStr | None, name: str, variable: str) -> str:
     """The configured secret, else one generated once and kept in the data directory.
 
     The file appears whole or not at all (written aside, then hard-linked into place), so a
     process starting at the same moment never reads it half-written.
     """
-    if settings.signing_secret is not None:
-        return settings.signing_secret.get_secret_value()
-    path = settings.data_dir / "signing-secret"
+    if configured is not None:
+        return configured.get_secret_value()
+    path = settings.data_dir / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".signing-secret.")
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
         try:
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_urlsafe(48))
@@ -125,7 +153,7 @@ def signing_secret(settings: Settings) -> str:
             os.unlink(draft)
     secret = path.read_text().strip()
     if not secret:
-        raise RuntimeError(f"{path} is empty: remove it, or set C360_SIGNING_SECRET")
+        raise RuntimeError(f"{path} is empty: remove it, or set {variable}")
     return secret
 
 
@@ -141,9 +169,18 @@ class Services:
     limits: RateLimiter
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
+    privacy: PrivacyService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
+        privacy = PrivacyService(
+            RequestRepository(db),
+            SuppressionRepository(db),
+            TombstoneRepository(db),
+            ReceiptRepository(db),
+            ErasureRepository(db),
+            privacy_config(settings),
+        )
         identities = IdentityRepository(db)
         profiles = ProfileRepository(db)
         records = RecordRepository(db)
@@ -179,6 +216,7 @@ class Services:
             BatchJournal(db),
             batch_size=settings.ingest_batch_size,
             metrics_repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
+            suppressions=SuppressionList(SuppressionRepository(db), privacy.hasher),
         )
         return cls(
             ingest=ingest,
@@ -197,6 +235,9 @@ class Services:
                     settings.contact_purposes,
                 ),
                 contact_config(settings),
+                Tombstones(
+                    TombstoneRepository(db), privacy.hasher, settings.privacy_tombstone_purposes
+                ),
             ),
             keys=ApiKeyService(ApiKeyRepository(db)),
             matcher=matcher,
@@ -205,4 +246,5 @@ class Services:
                 AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
             ),
             masker=Masker(settings.default_region),
+            privacy=privacy,
         )

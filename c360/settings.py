@@ -255,6 +255,23 @@ class Settings(BaseSettings):
     audience_batch: int = Field(
         default=500, gt=0, le=10_000, description="Profiles examined per audience round trip."
     )
+    privacy_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret the suppression list and opt-out tombstones are keyed with (HMAC) "
+        "and erasure receipts are signed with (Ed25519, derived). Unset: one is generated and "
+        "kept in C360_DATA_DIR/privacy-secret. Changing it forgets every suppression.",
+    )
+    privacy_deadline_months: int = Field(
+        default=1, ge=1, le=12, description="Calendar months to answer a privacy request in."
+    )
+    privacy_max_extension_months: int = Field(
+        default=2, ge=0, le=12, description="Months a request's deadline may be extended by."
+    )
+    privacy_tombstone_purposes: list[str] = Field(
+        default_factory=lambda: ["marketing", "surveys"],
+        description="Purposes an erased person's contact points are opted out of, on every "
+        "channel of the point, until a newer explicit opt-in.",
+    )
 
     graphql_max_depth: int = Field(default=10, gt=0, description="Deepest GraphQL selection.")
     graphql_max_tokens: int = Field(

@@ -51,6 +51,7 @@ class Permission(enum.StrEnum):
     MANAGE_KEYS = "manageKeys"
     INGEST = "ingest"  # POST /ingest/{connector}
     READ_AUDIT = "readAudit"  # the access audit: auditLog, c360 audit
+    PRIVACY = "privacyRequests"  # data-subject requests: access, erasure, suppressions
     METRICS = "metrics"  # GET /metrics from another host
 
 

@@ -284,7 +284,7 @@ async def _with_services(settings: Settings, work: Callable[[Services, Store], A
 def _print_summary(summary: IngestSummary) -> None:
     outcomes = ", ".join(
         f"{name}: {getattr(summary, name):,}"
-        for name in ("inserted", "updated", "duplicates", "rejected")
+        for name in ("inserted", "updated", "duplicates", "rejected", "suppressed")
     )
     print(f"items read: {summary.items_read:,}, records: {summary.read:,} ({outcomes})")
     for error in summary.errors[:MAX_ERRORS_SHOWN]:

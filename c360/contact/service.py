@@ -27,6 +27,7 @@ from c360.contact.policy import ChannelOption, Decision, PolicyConfig, best_chan
 from c360.contact.repository import ContactRepository
 from c360.errors import InvalidInput, NotFound
 from c360.ingest.service import IngestService, Outcome
+from c360.privacy.service import Tombstones
 from c360.profiles.metrics_service import MetricsService
 from c360.profiles.service import ProfileService, check_profile_cursor, epoch_ms, from_epoch_ms
 from c360.records.repository import RecordRepository
@@ -120,7 +121,9 @@ class ContactService:
         ingest: IngestService,
         signer: LinkSigner,
         config: ContactConfig,
+        tombstones: Tombstones | None = None,
     ) -> None:
+        self._tombstones = tombstones
         self._contacts = contacts
         self._records = records
         self._profiles = profiles
@@ -154,6 +157,7 @@ class ContactService:
         if identities is None:
             identities = dict(zip(wanted, await self._profiles.identifiers(wanted), strict=True))
         records = await self._contacts.records(wanted, _contacts_since(at), cases=cases)
+        await self._add_tombstones(identities, records)
         return [build_facts(p, identities[p], records[p]) for p in profile_ids]
 
     async def decide(
@@ -169,6 +173,16 @@ class ContactService:
         live = (await self._profiles.get(profile_id))["_id"]
         [facts] = await self.facts([live], at)
         return best_channels(facts, purpose, at, self.policy)
+
+    async def _add_tombstones(
+        self, identities: Mapping[str, list[Document]], records: Mapping[str, list[Document]]
+    ) -> None:
+        """An erased person's contact points stay opted out wherever they turn up again."""
+        if self._tombstones is None:
+            return
+        for profile_id, changes in (await self._tombstones.opt_outs(identities)).items():
+            if changes:
+                records[profile_id].extend(changes)
 
     # --- Audiences ----------------------------------------------------------------------------
 
@@ -220,6 +234,7 @@ class ContactService:
         audience_filter: AudienceFilter,
     ) -> list[tuple[str, Member | None]]:
         docs = await self._contacts.facts_between(profile_ids, _contacts_since(at))
+        await self._add_tombstones(docs.identities, docs.records)
         facts = {p: build_facts(p, docs.identities[p], docs.records[p]) for p in profile_ids}
         wanted = set(profile_ids)
         if audience_filter.needs_metrics:

@@ -25,6 +25,7 @@ from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.storable import Unstorable, check_record, refuse_unstorable
+from c360.ingest.suppress import SuppressionCheck, suppress
 from c360.observability.metrics import count_ingest
 from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
@@ -67,7 +68,8 @@ class ItemResult:
 class IngestSummary:
     """What an ingest did: ``items_read`` input items (a file's lines, an array's elements, a
     CSV order's rows) became ``read`` records, and ``read == inserted + updated + duplicates +
-    rejected + ignored`` always (a rejected or ignored item counts as one record)."""
+    rejected + ignored + suppressed`` always (a rejected or ignored item counts as one record;
+    ``suppressed``: records and rejected items of erased people, skipped)."""
 
     items_read: int = 0
     read: int = 0
@@ -76,6 +78,7 @@ class IngestSummary:
     duplicates: int = 0
     rejected: int = 0
     ignored: int = 0
+    suppressed: int = 0
     errors: list[ItemError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     ignored_items: list[Ignored] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     items: list[ItemResult] | None = None  # every record's outcome, when asked for
@@ -109,6 +112,10 @@ class IngestSummary:
         room = MAX_REPORTED_ERRORS - len(self.ignored_items)
         self.ignored_items.extend(ignored[: max(room, 0)])
 
+    def add_suppressed(self, count: int) -> None:
+        self.read += count
+        self.suppressed += count
+
     def absorb(self, other: IngestSummary) -> None:
         """Add another summary's counts (and errors, up to the reporting limit) to this one."""
         self.items_read += other.items_read
@@ -118,6 +125,7 @@ class IngestSummary:
         self.duplicates += other.duplicates
         self.rejected += other.rejected
         self.ignored += other.ignored
+        self.suppressed += other.suppressed
         room = MAX_REPORTED_ERRORS - len(self.errors)
         self.errors.extend(other.errors[: max(room, 0)])
         room = MAX_REPORTED_ERRORS - len(self.ignored_items)
@@ -132,6 +140,7 @@ class IngestSummary:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "ignored": self.ignored,
+            "suppressed": self.suppressed,
         }
 
 
@@ -243,7 +252,9 @@ class IngestService:
         journal: BatchJournal,
         batch_size: int = 500,
         metrics_repair_after: dt.timedelta = dt.timedelta(minutes=5),
+        suppressions: SuppressionCheck | None = None,
     ) -> None:
+        self._suppressions = suppressions
         self._metrics_repair_after = metrics_repair_after
         self._identity = identity
         self._merges = merges
@@ -293,13 +304,23 @@ class IngestService:
                 lambda record: draft_document(record, now),  # noqa: B023 - called right here
             )
             errors += refused
+            parsed, drafts, errors, suppressed = await suppress(
+                self._suppressions, connector, parsed, drafts, errors
+            )
+            summary.add_suppressed(suppressed)
             await self._dead_letters.add(connector, origin, errors, now)
             summary.add_errors(errors)
             ignored = [item for item in batch if isinstance(item, Ignored)]
             summary.add_ignored(ignored)
             outcomes, open_batch = await self._store(parsed, drafts, now, open_batch)
             summary.add_outcomes(parsed, outcomes)
-            count_ingest(connector, outcomes, rejected=len(errors), ignored=len(ignored))
+            count_ingest(
+                connector,
+                outcomes,
+                rejected=len(errors),
+                ignored=len(ignored),
+                suppressed=suppressed,
+            )
             if progress is not None:
                 progress(summary)
         if open_batch is not None:

@@ -118,11 +118,12 @@ def count_graphql_error(code: str | None) -> None:
 
 # --- Ingest ----------------------------------------------------------------------------------
 
-INGEST_OUTCOMES = ("inserted", "updated", "duplicate", "rejected", "ignored")
+INGEST_OUTCOMES = ("inserted", "updated", "duplicate", "rejected", "ignored", "suppressed")
 INGEST_ITEMS: Final = Counter(
     "c360_ingest_items",
     "Records ingested, by connector and outcome (inserted, updated, duplicate, rejected, "
-    "ignored), whatever the path (POST /ingest, webhooks, imports and pulls in this process).",
+    "ignored, suppressed), whatever the path (POST /ingest, webhooks, imports and pulls in "
+    "this process).",
     ["connector", "outcome"],
     registry=REGISTRY,
 )
@@ -140,14 +141,18 @@ DEAD_LETTERS_STORED: Final = Gauge(
 connectors = BoundedLabel(100)
 
 
-def count_ingest(connector: str, outcomes: Iterable[str], rejected: int, ignored: int) -> None:
-    """One batch's records by outcome; ``rejected`` items were dead-lettered."""
+def count_ingest(
+    connector: str, outcomes: Iterable[str], rejected: int, ignored: int, suppressed: int = 0
+) -> None:
+    """One batch's records by outcome; ``rejected`` items were dead-lettered, ``suppressed``
+    ones belonged to erased people."""
     name = connectors(connector)
     tally = dict.fromkeys(INGEST_OUTCOMES, 0)
     for outcome in outcomes:
         tally[outcome] += 1
     tally["rejected"] += rejected
     tally["ignored"] += ignored
+    tally["suppressed"] += suppressed
     for outcome, count in tally.items():
         if count:
             INGEST_ITEMS.labels(name, outcome).inc(count)

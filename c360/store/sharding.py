@@ -194,6 +194,22 @@ SHARDING: dict[str, Placement] = {
             "it grows."
         ),
     ),
+    "privacy_requests": Placement(
+        key=None,
+        why="Data-subject requests and their erasure journals: a few a day, read by admins.",
+    ),
+    "suppressions": Placement(
+        key=None,
+        why=(
+            "Keyed hashes of erased people's identifiers, records and dead letters, asked once "
+            "per ingest batch by _id; small next to the records (a hash per erased record)."
+        ),
+    ),
+    "contact_tombstones": Placement(
+        key=None,
+        why="Keyed hashes of erased people's contact points, read by _id with contact facts.",
+    ),
+    "privacy_receipts": Placement(key=None, why="One signed receipt per erasure, read by id."),
 }
 
 

@@ -24,6 +24,7 @@ from c360.api.graphql.limits import (
     ShapeLimiter,
 )
 from c360.api.graphql.operations import LookupLimiter, OperationAudit, OperationMetrics
+from c360.api.graphql.privacy import PrivacyMutation, PrivacyQuery
 from c360.api.graphql.scalars import PURPOSE_SCALAR, Purpose
 from c360.api.graphql.types import (
     TIMELINE_TYPES,
@@ -155,8 +156,8 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     schema = _Schema(
-        query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery)),
-        mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
+        query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery, PrivacyQuery)),
+        mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation, PrivacyMutation)),
         types=list(TIMELINE_TYPES),
         # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.
         extensions=[
