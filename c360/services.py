@@ -34,6 +34,8 @@ from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
+from c360.privacy.export import AccessExport
+from c360.privacy.hashing import SuppressionList, Tombstones
 from c360.privacy.repository import (
     ErasureRepository,
     ReceiptRepository,
@@ -41,7 +43,7 @@ from c360.privacy.repository import (
     SuppressionRepository,
     TombstoneRepository,
 )
-from c360.privacy.service import PrivacyConfig, PrivacyService, SuppressionList, Tombstones
+from c360.privacy.service import PrivacyConfig, PrivacyService
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.metrics_service import MetricsConfig, MetricsService
 from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
@@ -173,19 +175,20 @@ class Services:
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
+        identities = IdentityRepository(db)
+        profiles = ProfileRepository(db)
+        records = RecordRepository(db)
+        dead_letters = DeadLetterRepository(db)
+        metrics = MetricsService(MetricsRepository(db), records, profiles, metrics_config(settings))
         privacy = PrivacyService(
             RequestRepository(db),
             SuppressionRepository(db),
             TombstoneRepository(db),
             ReceiptRepository(db),
             ErasureRepository(db),
+            AccessExport(ErasureRepository(db), metrics),
             privacy_config(settings),
         )
-        identities = IdentityRepository(db)
-        profiles = ProfileRepository(db)
-        records = RecordRepository(db)
-        dead_letters = DeadLetterRepository(db)
-        metrics = MetricsService(MetricsRepository(db), records, profiles, metrics_config(settings))
         profile_service = ProfileService(
             profiles, identities, records, settings.default_region, metrics, SearchRepository(db)
         )

@@ -28,6 +28,7 @@ from c360.api.ingest import router as ingest_router
 from c360.api.metrics import router as metrics_router
 from c360.api.openapi import document
 from c360.api.pages import OPENAPI_URL, mount_pages
+from c360.api.privacy import router as privacy_router
 from c360.auth.service import Role
 from c360.demo import issue_demo_keys, load_demo_data
 from c360.errors import C360Error
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(ingest_router)
     app.include_router(contact_router)
+    app.include_router(privacy_router)
     mount_pages(app)
     schema = build_schema(
         settings.graphql_max_depth, settings.graphql_max_tokens, settings.graphql_max_complexity

@@ -9,8 +9,9 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
+from c360.api.privacy import FORMATS, prepared
 from c360.audit.service import Action
 from c360.auth.service import Caller
 from c360.privacy.erasure import STEPS
@@ -138,6 +139,39 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         return 0
 
     status.set_defaults(handler=_status)
+
+    export = sub.add_parser(
+        "export", help="a completed access request's export: one JSON document or a zip"
+    )
+    export.add_argument("request_id")
+    export.add_argument("--format", choices=sorted(FORMATS), default="json")
+    export.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+
+    def _export(args: argparse.Namespace, settings: Settings) -> int:
+        _, write = FORMATS[args.format]
+
+        async def work(services: Services, out: BinaryIO) -> int:
+            request, scope = await prepared(services.privacy, args.request_id)
+            await services.audit.record(
+                operator(),
+                Action.EXPORT,
+                "privacy export",
+                operation="c360 privacy",
+                profile_ids=list(scope["profiles"]) or [None],
+                detail=f"request={args.request_id} format={args.format}",
+            )
+            written = 0
+            async for chunk in write(services.privacy.export, request, scope, _now()):
+                out.write(chunk)  # a local file: the store's reads are what waits
+                written += len(chunk)
+            return written
+
+        with open(args.out, "wb") as out:
+            written: int = asyncio.run(with_services(settings, lambda s, _: work(s, out)))
+        print(f"wrote {written:,} bytes to {args.out}")
+        return 0
+
+    export.set_defaults(handler=_export)
 
     lift = sub.add_parser(
         "lift", help="let an erased person's identifier be imported again (they came back)"

@@ -64,6 +64,7 @@ STEPS: tuple[Step, ...] = (
     Delete("merges survived", "merges", by="survivor", of=Of.PROFILES),
     Custom("dead letters", "dead_letters"),
     Custom("access audit", "audit_log"),
+    Custom("earlier requests", "privacy_requests"),
     Delete("profiles", "profiles", by="_id", of=Of.PROFILES),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)

@@ -194,6 +194,63 @@ class ErasureRepository:
                 yield [doc["_id"] for doc in docs]
                 after = docs[-1]["timeline_key"]
 
+    async def records_of(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Document]]:
+        """These profiles' whole records, newest first, a page at a time (constant memory)."""
+        for profile_id in profile_ids:
+            after: str | None = None
+            while True:
+                query: Document = {"profile_id": profile_id}
+                if after is not None:
+                    query["timeline_key"] = {"$lt": after}
+                cursor = self._db["records"].find(query).sort("timeline_key", -1).limit(PAGE)
+                docs = await cursor.to_list()
+                if not docs:
+                    break
+                yield docs
+                after = docs[-1]["timeline_key"]
+
+    async def documents(self, collection: str, field: str, values: Sequence[str]) -> list[Document]:
+        """Documents whose ``field`` is one of ``values`` (a few per person)."""
+        return await find_each(self._db[collection], field, values)
+
+    async def audit_of(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Document]]:
+        """The access-audit entries about these profiles, oldest first, a page at a time."""
+        for profile_id in profile_ids:
+            after = ""
+            while True:
+                query = {"profile_id": profile_id, "seq": {"$gt": after}}
+                cursor = self._db["audit_log"].find(query).sort("seq", 1).limit(PAGE)
+                docs = await cursor.to_list()
+                if not docs:
+                    break
+                yield docs
+                after = docs[-1]["seq"]
+
+    async def dead_letters(self, ids: Sequence[str]) -> list[Document]:
+        return await find_each(self._db["dead_letters"], "_id", ids)
+
+    async def requests_naming(self, keys: Sequence[str], but: str) -> list[Document]:
+        """Other privacy requests that still hold one of these identity keys (a few; read
+        whole, as the identifiers are an array the embedded store does not query)."""
+        wanted = set(keys)
+        cursor = self._db["privacy_requests"].find(
+            {"_id": {"$ne": but}, "identifiers": {"$exists": True}}, {"identifiers": 1}
+        )
+        return [
+            doc
+            async for doc in cursor
+            if wanted.intersection(i["key"] for i in doc.get("identifiers", []))
+        ]
+
+    async def forget_identifiers(self, request_id: str, hashes: list[str]) -> None:
+        await self._db["privacy_requests"].update_one(
+            {"_id": request_id},
+            {
+                "$set": {"identifier_hashes": hashes},
+                "$unset": {"identifiers": "", "journal.scope": ""},
+            },
+        )
+
     # --- Generic steps ----------------------------------------------------------------------
 
     async def count(self, step: Delete, values: Sequence[str]) -> int:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from c360.errors import InvalidInput, NotFound
 from c360.privacy import rules
 from c360.privacy.erasure import STEPS, Custom, Delete, Of
+from c360.privacy.export import AccessExport
+from c360.privacy.hashing import CONTACT_CHANNELS, Hasher
 from c360.privacy.repository import (
     ErasureRepository,
     ReceiptRepository,
@@ -38,8 +40,6 @@ from schemas.identifiers import IdentifierType, identity_key, normalize_value
 log = logging.getLogger(__name__)
 
 StepHook = Callable[[str], Awaitable[None]]
-CONTACT_CHANNELS = {"email": ("email",), "phone": ("sms", "phone", "whatsapp")}
-"""The channels a tombstoned contact point is opted out of, by identifier type."""
 MAX_IDENTIFIERS = 50
 MAX_PAGE = 500
 
@@ -68,80 +68,6 @@ class PrivacyConfig:
     default_region: str
 
 
-class Hasher:
-    """The keyed hashes that stand for erased people: one key for suppressions, another for
-    tombstones, both derived from the privacy secret."""
-
-    def __init__(self, secret: str) -> None:
-        self._suppression = rules.derived_key(secret, "suppressions")
-        self._tombstone = rules.derived_key(secret, "tombstones")
-
-    def suppression(self, text: str) -> str:
-        return rules.keyed_hash(self._suppression, text)
-
-    def tombstone(self, key: str) -> str:
-        return rules.keyed_hash(self._tombstone, key)
-
-
-class SuppressionList:
-    """What ingest asks: which of these identity keys, record ids (``record:…``) and dead
-    letter ids (``dead_letter:…``) belong to an erased person."""
-
-    def __init__(self, repository: SuppressionRepository, hasher: Hasher) -> None:
-        self._repository = repository
-        self._hasher = hasher
-
-    async def suppressed(self, candidates: Iterable[str]) -> set[str]:
-        by_hash = {self._hasher.suppression(c): c for c in set(candidates)}
-        return {by_hash[h] for h in await self._repository.found(by_hash)}
-
-
-class Tombstones:
-    """Erased people's contact points, as opt-outs dated at the erasure: folded with the rest
-    of a profile's consent, so only a newer explicit opt-in (the person came back and agreed)
-    lets anyone market to that address or number again."""
-
-    def __init__(
-        self, repository: TombstoneRepository, hasher: Hasher, purposes: Sequence[str]
-    ) -> None:
-        self._repository = repository
-        self._hasher = hasher
-        self._purposes = tuple(purposes)
-
-    async def opt_outs(
-        self, identities: Mapping[str, Sequence[Document]]
-    ) -> dict[str, list[Document]]:
-        """Per profile, the consent changes its tombstoned contact points stand for."""
-        points = {
-            self._hasher.tombstone(doc["_id"]): (profile_id, doc)
-            for profile_id, docs in identities.items()
-            for doc in docs
-            if doc.get("type") in CONTACT_CHANNELS
-        }
-        found = await self._repository.of(points)
-        changes: dict[str, list[Document]] = {p: [] for p in identities}
-        for digest, at in found.items():
-            profile_id, doc = points[digest]
-            for channel in CONTACT_CHANNELS[doc["type"]]:
-                for purpose in self._purposes:
-                    changes[profile_id].append(
-                        {
-                            "_id": f"erasure:{digest[:16]}:{channel}:{purpose}",
-                            "kind": "consent_change",
-                            "source": "c360",
-                            "occurred_at": at,
-                            "data": {
-                                "channel": channel,
-                                "purpose": purpose,
-                                "status": "opted_out",
-                                "contact_point": doc["value"],
-                                "origin": "erasure",
-                            },
-                        }
-                    )
-        return changes
-
-
 class PrivacyService:
     def __init__(
         self,
@@ -150,8 +76,10 @@ class PrivacyService:
         tombstones: TombstoneRepository,
         receipts: ReceiptRepository,
         erasure: ErasureRepository,
+        export: AccessExport,
         config: PrivacyConfig,
     ) -> None:
+        self.export = export
         self._requests = requests
         self._suppressions = suppressions
         self._tombstones = tombstones
@@ -268,7 +196,7 @@ class PrivacyService:
             if started["type"] == RequestType.ERASURE.value:
                 await self._erase(started, actor, now)
             else:
-                await self._complete(started, actor, now)
+                await self._prepare_access(started, actor, now)
         except Exception as exc:
             log.warning("privacy request failed", extra={"request": request_id}, exc_info=True)
             failed = await self.get(request_id)
@@ -323,6 +251,29 @@ class PrivacyService:
         await self._write_receipt(await self.get(request["_id"]), actor, now)
         await self.before_step("close")
         await self._complete(await self.get(request["_id"]), actor, now, erased=True)
+
+    async def _prepare_access(self, request: Document, actor: str, now: dt.datetime) -> None:
+        """An access request keeps whom it found; the export is read from the store then."""
+        if "scope" not in request["journal"]:
+            scope = await self._scope(request)
+            changed = await self._requests.change(request, {"journal.scope": scope})
+            if changed is None:
+                raise rules.TransitionRefused("the request changed meanwhile; run it again")
+            request = changed
+        await self._complete(request, actor, now)
+
+    # --- Access -----------------------------------------------------------------------------
+
+    async def export_scope(self, request_id: str) -> Document:
+        """Whom a completed access request found (what its export reads)."""
+        doc = await self.get(request_id)
+        if doc["type"] != RequestType.ACCESS.value or doc["status"] != Status.COMPLETED.value:
+            raise rules.TransitionRefused(
+                f"only a completed access request has an export; this is a {doc['type']} "
+                f"request, {doc['status']}"
+            )
+        scope: Document = doc["journal"]["scope"]
+        return scope
 
     async def _scope(self, request: Document) -> Document:
         """Everything that names the person, found once: the profiles holding the given
@@ -410,6 +361,12 @@ class PrivacyService:
                 ids = await self._erasure.dead_letters_naming(scope["pattern"])
                 await noted(len(ids))
                 await self._erasure.delete_ids("dead_letters", ids)
+            case "earlier requests":
+                earlier = await self._erasure.requests_naming(keys, request_id)
+                await noted(len(earlier))
+                for doc in earlier:
+                    hashes = sorted(self.hasher.suppression(i["key"]) for i in doc["identifiers"])
+                    await self._erasure.forget_identifiers(doc["_id"], hashes)
             case "access audit":
                 entries = await self._erasure.audit_entries(profiles, scope["pattern"])
                 await noted(len(entries))
