@@ -40,9 +40,11 @@ from c360.privacy.repository import (
     ErasureRepository,
     ReceiptRepository,
     RequestRepository,
+    RetentionRepository,
     SuppressionRepository,
     TombstoneRepository,
 )
+from c360.privacy.retention import Retention
 from c360.privacy.service import PrivacyConfig, PrivacyService
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.metrics_service import MetricsConfig, MetricsService
@@ -172,6 +174,7 @@ class Services:
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
     privacy: PrivacyService
+    retention: Retention
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -250,4 +253,10 @@ class Services:
             ),
             masker=Masker(settings.default_region),
             privacy=privacy,
+            retention=Retention(
+                RetentionRepository(db),
+                profile_service,
+                settings.retention_days,
+                dt.timedelta(seconds=settings.metrics_repair_after_s),
+            ),
         )

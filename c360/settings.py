@@ -23,11 +23,12 @@ from c360.identity.rules import (
     IdentityRules,
 )
 from c360.logging import LogFormat, LogLevel
+from c360.privacy.retention import DEAD_LETTERS, KEPT_KINDS
 from connectors import ParseOptions
 from schemas import IdentifierType
 from schemas.common import CountryCode, TimeZoneName
 from schemas.identifiers import DEFAULT_REGION
-from schemas.records import ContactChannel, FrequencyCap
+from schemas.records import ContactChannel, FrequencyCap, RecordKind
 
 
 class RateLimit(BaseModel):
@@ -267,6 +268,14 @@ class Settings(BaseSettings):
     privacy_max_extension_months: int = Field(
         default=2, ge=0, le=12, description="Months a request's deadline may be extended by."
     )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="Days records of a kind are kept (JSON object: record kind → days, e.g. "
+        '{"site_event": 395, "outbound_contact": 730, "dead_letters": 30}); `dead_letters` '
+        "counts from an item's latest rejection. Kinds not named are kept; person, consent, "
+        "preference and contact-point records always are. Applied by `c360 retention apply` "
+        "and hourly by the API.",
+    )
     privacy_tombstone_purposes: list[str] = Field(
         default_factory=lambda: ["marketing", "surveys"],
         description="Purposes an erased person's contact points are opted out of, on every "
@@ -375,6 +384,20 @@ class Settings(BaseSettings):
     ) -> dict[Role, RateLimit | None]:
         defaults = DEFAULT_RATE_LIMITS if info.field_name == "rate_limits" else None
         return {**(defaults or DEFAULT_LOOKUP_RATE_LIMITS), **value}
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retained_kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {k.value for k in RecordKind} - KEPT_KINDS | {DEAD_LETTERS}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"no retention window for {unknown}: windows apply to {sorted(known)} "
+                "(person, consent, preference and contact-point records are kept)"
+            )
+        if any(days <= 0 for days in value.values()):
+            raise ValueError("a retention window is a positive number of days")
+        return value
 
     @field_validator("identity_household_lines")
     @classmethod

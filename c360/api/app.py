@@ -142,13 +142,17 @@ async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
 
 
 async def _prune_audit(services: Services) -> None:
-    """Removes audit entries past their retention now and every hour: MongoDB's TTL monitor
-    does it too, a store without one (or a late one) needs it."""
+    """Removes audit entries past their retention now and every hour (MongoDB's TTL monitor
+    does it too, a store without one, or a late one, needs it), and applies the retention
+    windows of records (``C360_RETENTION_DAYS``). Several API processes doing both at once is
+    harmless: every step is idempotent."""
     while True:
         try:
             removed = await services.audit.prune(dt.datetime.now(dt.UTC))
             if removed:
                 log.info("audit entries past retention removed", extra={"removed": removed})
+            if services.retention.configured:  # records past their kind's window
+                await services.retention.apply(dt.datetime.now(dt.UTC))
         except C360Error as exc:
             log.warning("audit pruning failed", extra={"reason": exc.detail})
         except Exception:

@@ -21,6 +21,7 @@ from c360.audit.repository import AuditQuery
 from c360.audit.service import Action, AuditPage
 from c360.auth.service import Caller, Role
 from c360.cli.privacy import register as register_privacy
+from c360.cli.privacy import register_retention
 from c360.cli.progress import import_progress
 from c360.errors import C360Error, InvalidInput, StoreUnavailable
 from c360.identity.calibration import Calibration
@@ -174,6 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     calibrate.set_defaults(handler=_calibrate)
     register_privacy(commands, _with_services, _operator)
+    register_retention(commands, _with_services)
     return parser
 
 

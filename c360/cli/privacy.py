@@ -16,6 +16,7 @@ from c360.audit.service import Action
 from c360.auth.service import Caller
 from c360.privacy.erasure import STEPS
 from c360.privacy.repository import journal_count
+from c360.privacy.retention import Pruned
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier, deadline_of, is_overdue, received
 from c360.services import Services
@@ -200,6 +201,30 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         return 0
 
     lift.set_defaults(handler=_lift)
+
+
+def register_retention(commands: Any, with_services: Runner) -> None:
+    """Adds ``retention apply``."""
+    retention = commands.add_parser("retention", help="records kept only for their window")
+    sub = retention.add_subparsers(required=True, metavar="ACTION")
+    apply = sub.add_parser(
+        "apply", help="remove records past C360_RETENTION_DAYS now and recompute their profiles"
+    )
+
+    def _apply(args: argparse.Namespace, settings: Settings) -> int:
+        async def work(services: Services, store: Store) -> Pruned:
+            return await services.retention.apply(_now())
+
+        if not settings.retention_days:
+            print("no retention windows are set (C360_RETENTION_DAYS): nothing to remove")
+            return 0
+        pruned: Pruned = asyncio.run(with_services(settings, work))
+        for kind, days in sorted(settings.retention_days.items()):
+            print(f"{kind}: {pruned.removed.get(kind, 0):,} removed (older than {days} days)")
+        print(f"profiles recomputed: {pruned.profiles:,}")
+        return 0
+
+    apply.set_defaults(handler=_apply)
 
 
 def _identifier_options(parser: argparse.ArgumentParser) -> None:

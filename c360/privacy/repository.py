@@ -312,3 +312,34 @@ class ErasureRepository:
                 {"_id": {"$in": list(ids[start : start + PAGE])}},
                 {"$unset": {"detail": ""}, "$set": {"erased": True}},
             )
+
+
+class RetentionRepository:
+    """What retention removes: records past their kind's window, a page at a time (a scan of
+    ``records`` by kind and time: a periodic job, not a hot path), and old dead letters."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def expired(self, kind: str, before: dt.datetime) -> list[tuple[str, str | None]]:
+        cursor = (
+            self._db["records"]
+            .find({"kind": kind, "occurred_at": {"$lt": before}}, {"profile_id": 1})
+            .limit(PAGE)
+        )
+        return [(doc["_id"], doc.get("profile_id")) async for doc in cursor]
+
+    async def delete_records(self, page: Sequence[tuple[str, str | None]]) -> None:
+        """By id with the profile (the shard key) where the record has one."""
+        by_profile: dict[str | None, list[str]] = {}
+        for record_id, profile_id in page:
+            by_profile.setdefault(profile_id, []).append(record_id)
+        for profile_id, ids in by_profile.items():
+            query: Document = {"_id": {"$in": ids}}
+            if profile_id is not None:
+                query["profile_id"] = profile_id
+            await self._db["records"].delete_many(query)
+
+    async def prune_dead_letters(self, before: dt.datetime) -> int:
+        result = await self._db["dead_letters"].delete_many({"last_rejection.at": {"$lt": before}})
+        return result.deleted_count
