@@ -53,6 +53,13 @@ ANSWERS: dict[tuple[str, str], dict[str, str]] = {
     ("post", "/consent/confirm/{token}"): {"200": "page", "404": "page", "410": "page"},
     ("get", "/audiences/export"): {"200": "files", **KEYED, "422": "error"},
     ("get", "/metrics"): {"200": CONTENT_TYPE, **KEYED},
+    ("get", "/privacy/requests/{request_id}/export"): {
+        "200": "privacy export",
+        **KEYED,
+        "404": "error",
+        "409": "error",
+        "422": "error",
+    },
 }
 PURPOSES = ["service", "newsletters"]
 
@@ -100,6 +107,8 @@ class TestAnswers:
                 assert content == HTML
             elif shape == "files":
                 assert set(content) == {"application/x-ndjson", "text/csv"}
+            elif shape == "privacy export":
+                assert set(content) == {"application/json", "application/zip"}
             else:
                 assert set(content) == {shape}
 
@@ -120,7 +129,11 @@ class TestAnswers:
             for m, op in ops.items()
             if op.get("security")
         }
-        assert keyed == {("post", "/ingest/{connector}"), ("get", "/audiences/export")}
+        assert keyed == {
+            ("post", "/ingest/{connector}"),
+            ("get", "/audiences/export"),
+            ("get", "/privacy/requests/{request_id}/export"),
+        }
         assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
     def test_graphql_is_left_to_its_own_schema(self, document: dict[str, Any]) -> None:

@@ -284,6 +284,16 @@ def argument_values() -> dict[str, Any]:
         "resolveMatchSuggestion": {"id": GIFT_EMAIL, "accept": False},
         "createApiKey": {"role": "MARKETING", "name": TEXT},
         "revokeApiKey": {"id": GIFT_EMAIL},
+        "createPrivacyRequest": {
+            "type": "ACCESS",
+            "identifiers": [{"type": "EMAIL", "value": OWN_EMAIL}],
+            "note": TEXT,
+        },
+        "verifyPrivacyRequest": {"id": GIFT_EMAIL, "note": TEXT},
+        "rejectPrivacyRequest": {"id": GIFT_EMAIL, "reason": TEXT},
+        "extendPrivacyRequest": {"id": GIFT_EMAIL, "months": 1, "reason": TEXT},
+        "runPrivacyRequest": {"id": GIFT_EMAIL},
+        "liftSuppression": {"identifier": {"type": "EMAIL", "value": OWN_EMAIL}},
     }
 
 
