@@ -34,6 +34,7 @@ from c360.privacy.repository import (
     journal_done,
 )
 from c360.privacy.rules import RequestType, Status
+from c360.profiles.service import epoch_ms
 from c360.store import Document
 from schemas.identifiers import IdentifierType, identity_key, normalize_value
 
@@ -463,12 +464,8 @@ def is_overdue(request: Document, now: dt.datetime) -> bool:
     return Status(request["status"]) in rules.OPEN and request["deadline_ms"] < epoch_ms(now)
 
 
-def epoch_ms(moment: dt.datetime) -> int:
-    """Times are epoch milliseconds: a date set on an existing document is stored as a string
-    by the embedded server, a number is not."""
-    return int(moment.timestamp() * 1000)
-
-
+# Request times are epoch milliseconds: the embedded store keeps a date set on a stored
+# document as a string, a number as it is.
 def from_ms(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
 
