@@ -4,6 +4,7 @@ imported, survives a crash between any two steps, and keeps them from being impo
 from __future__ import annotations
 
 import datetime as dt
+import random
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from pymongo import MongoClient
 
 from c360.audit.service import Action
 from c360.auth.service import Caller, Role
+from c360.ingest.files import import_file
 from c360.privacy.erasure import STEP_NAMES
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
@@ -20,7 +22,8 @@ from c360.services import Services
 from c360.settings import Settings
 from c360.store import Document, Store
 from schemas import IdentifierType
-from tests.helpers import Crash, crash_at
+from tests.crash_data import write_dataset
+from tests.helpers import Crash, crash_at, parse_options
 from tests.privacy.population import (
     X_ANON,
     X_CRM,
@@ -282,3 +285,44 @@ class TestSuppression:
         assert not decision.allowed  # his 2024 opt-in is older than his erasure
         service = await services.contact.decide(profile["_id"], "email", "service", now)
         assert service.allowed
+
+
+async def identity_groups(store: Store) -> dict[str, frozenset[str]]:
+    """Each identity key with the keys its profile holds (what "linked" means)."""
+    by_profile: dict[str, set[str]] = {}
+    async for doc in store.db.identities.find({}, {"profile_id": 1}):
+        by_profile.setdefault(doc["profile_id"], set()).add(doc["_id"])
+    return {key: frozenset(keys) for keys in by_profile.values() for key in keys}
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+async def test_on_an_unseen_population_the_erased_are_not_found_and_the_rest_stay_linked(
+    seed: int, services: Services, store: Store, tmp_path: Path
+) -> None:
+    path = write_dataset(tmp_path / "people.jsonl", people=30, seed=seed)
+    await import_file(services.ingest, "canonical", str(path), parse_options(default_region="ES"))
+    before = await identity_groups(store)
+    rng = random.Random(seed)
+    chosen = rng.sample(sorted({min(group) for group in before.values()}), 4)
+    erased = {key for key in chosen for key in before[key]}
+    held = await store.db.identities.find({"_id": {"$in": sorted(erased)}}).to_list()
+
+    for key in chosen:
+        (doc,) = [d for d in held if d["_id"] == key]
+        given = GivenIdentifier(IdentifierType(doc["type"]), doc["value"], doc.get("source"))
+        assert (await erase(services, given))["status"] == Status.COMPLETED.value
+
+    after = await identity_groups(store)
+    assert set(after) == set(before) - erased
+    assert all(after[key] == before[key] for key in after)
+    again = await import_file(
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
+    )
+    assert again.suppressed > 0
+    assert again.inserted == again.updated == 0
+    assert await identity_groups(store) == after
+    for doc in held:
+        with pytest.raises(ProfileNotFound):
+            await services.profiles.by_identifier(
+                IdentifierType(doc["type"]), doc["value"], doc.get("source")
+            )
