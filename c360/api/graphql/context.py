@@ -54,6 +54,13 @@ class Context(BaseContext):
         self.past_problems = DataLoader(load_fn=metrics.past_problems)
         self.timelines = DataLoader(load_fn=self.services.profiles.timelines)
 
+    @property
+    def actor(self) -> str:
+        """Who did it, for the ledger and the change records: the API key."""
+        caller = self.caller
+        assert caller is not None  # only keyed requests run operations
+        return f"key:{caller.key_id} ({caller.name})"
+
     async def _contact_facts(self, profile_ids: list[str]) -> list[ContactFacts]:
         """Contact facts, with the identities the request loads anyway (one read less)."""
         loaded = await self.identifiers.load_many(profile_ids)

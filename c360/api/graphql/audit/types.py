@@ -1,18 +1,14 @@
-"""GraphQL for the access audit (admin): who read, looked up, exported or changed what."""
+"""GraphQL types of the access audit (admin): who read, looked up, exported or changed what."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import strawberry
-from strawberry.types import Info
 
-from c360.api.graphql.access import Requires, public
-from c360.api.graphql.context import Context
-from c360.api.graphql.types import PageInfo
-from c360.audit.repository import AuditQuery
+from c360.api.graphql.access import public
+from c360.api.graphql.values import PageInfo
 from c360.audit.service import Action
-from c360.auth.service import Permission
 from c360.store import Document
 
 strawberry.enum(Action, name="AuditAction")
@@ -78,34 +74,3 @@ class AuditEdge:
 class AuditConnection:
     edges: list[AuditEdge]
     page_info: PageInfo
-
-
-@strawberry.type
-class AuditLogQuery:
-    @strawberry.field(
-        description="The access audit, newest first (admin): reads of unmasked contact points "
-        "and case text, lookups, exports and mutations, by key, role, profile and time. "
-        "`since` and `until` are inclusive.",
-        extensions=[Requires(Permission.READ_AUDIT)],
-    )
-    async def audit_log(
-        self,
-        info: Info[Context, None],
-        profile_id: strawberry.ID | None = None,
-        key_id: str | None = None,
-        action: Action | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
-        first: int = 50,
-        after: str | None = None,
-    ) -> AuditConnection | None:
-        query = AuditQuery(
-            profile_id=None if profile_id is None else str(profile_id),
-            key_id=key_id,
-            action=None if action is None else action.value,
-            since=since,
-            until=until,
-        )
-        page = await info.context.services.audit.page(query, first=first, after=after)
-        edges = [AuditEdge(cursor=d["seq"], node=AuditEntry.from_doc(d)) for d in page.entries]
-        return AuditConnection(edges=edges, page_info=PageInfo.after(edges, page.has_next_page))
