@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from c360.errors import C360Error, NotFound
+from c360.errors import Conflict, NotFound
 from c360.identity.repository import (
     IdentityRepository,
     MatchRepository,
@@ -38,14 +38,12 @@ class MergeNotFound(NotFound):
     pass
 
 
-class MergeNotUndoable(C360Error):
-    status_code = 409
+class MergeNotUndoable(Conflict):
+    pass
 
 
-class MergeRefused(C360Error):
+class MergeRefused(Conflict):
     """The two profiles cannot be one person (or are one already)."""
-
-    status_code = 409
 
 
 class SuggestionNotFound(NotFound):

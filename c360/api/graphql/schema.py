@@ -16,6 +16,7 @@ from c360.api.graphql.access import fast_masking, undeclared_text_fields
 from c360.api.graphql.audit.operations import AuditLogQuery
 from c360.api.graphql.auth.operations import KeyMutation, KeyQuery
 from c360.api.graphql.contact.operations import ContactMutation, ContactQuery
+from c360.api.graphql.errors import EXCEPTION_HANDLERS, unanswered_refusals
 from c360.api.graphql.identity.operations import IdentityMutation
 from c360.api.graphql.limits import (
     CachedDocuments,
@@ -86,12 +87,16 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
             CachedDocuments,
         ],
         config=StrawberryConfig(scalar_map={Purpose: PURPOSE_SCALAR}),
+        exception_handlers=EXCEPTION_HANDLERS,
     )
     # Strawberry keeps the graphql-core schema it built in _schema (it has no public name).
     undeclared = undeclared_text_fields(schema._schema)
     if undeclared:
         # Each text field says who reads it and how: a new one cannot leak by default.
         raise TypeError(f"text fields without an access rule or public(): {undeclared}")
+    unanswered = unanswered_refusals(schema._schema)
+    if unanswered:
+        raise TypeError(f"non-null fields with Requires and no ForbiddenError: {unanswered}")
     fast_masking(schema._schema)
     return schema
 

@@ -11,8 +11,8 @@ from strawberry.types import Info
 from c360.api.graphql.access import Requires
 from c360.api.graphql.auth.types import ApiKey, CreateApiKeyResult, NewApiKey, RevokeApiKeyResult
 from c360.api.graphql.context import Context
-from c360.api.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
-from c360.auth.service import ApiKeyNotFound, Permission, Role
+from c360.api.graphql.errors import InvalidInputError
+from c360.auth.service import Permission, Role
 
 
 @strawberry.type
@@ -29,7 +29,7 @@ class KeyQuery:
 class KeyMutation:
     @strawberry.mutation(
         description="Create an API key for a role (admin).",
-        extensions=[Requires(Permission.MANAGE_KEYS, refusal=ForbiddenError)],
+        extensions=[Requires(Permission.MANAGE_KEYS)],
     )
     async def create_api_key(
         self, info: Info[Context, None], role: Role, name: str
@@ -48,16 +48,13 @@ class KeyMutation:
 
     @strawberry.mutation(
         description="Revoke an API key (admin): it stops working at once.",
-        extensions=[Requires(Permission.MANAGE_KEYS, refusal=ForbiddenError)],
+        extensions=[Requires(Permission.MANAGE_KEYS)],
     )
     async def revoke_api_key(
         self, info: Info[Context, None], id: strawberry.ID
     ) -> RevokeApiKeyResult:
         keys = info.context.services.keys
-        try:
-            await keys.revoke(str(id), dt.datetime.now(dt.UTC))
-        except ApiKeyNotFound as exc:
-            return NotFoundError(message=exc.detail, code=exc.code)
+        await keys.revoke(str(id), dt.datetime.now(dt.UTC))
         doc = await keys.get(str(id))
         assert doc is not None  # it was just revoked
         return ApiKey.from_doc(doc)

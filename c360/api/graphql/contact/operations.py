@@ -29,13 +29,13 @@ from c360.api.graphql.contact.types import (
     decision_for,
 )
 from c360.api.graphql.context import Context
-from c360.api.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError, as_error
+from c360.api.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
 from c360.api.graphql.profiles.types import Profile
 from c360.api.graphql.timeline.types import OutboundContactRecord, timeline_item
 from c360.api.graphql.values import PageInfo, Purpose
 from c360.auth.service import Permission
 from c360.contact.service import Actor, AudienceFilter, ConsentReceipt, utc_instant
-from c360.errors import C360Error, InvalidInput
+from c360.errors import InvalidInput
 from schemas.records import ChangeOrigin, ConsentStatus, ContactChannel, ContactPointState
 
 MAX_AUDIENCE_PAGE = 1000
@@ -143,10 +143,7 @@ class ContactQuery:
         at: dt.datetime | None = None,
     ) -> DecisionResult:
         contact = info.context.services.contact
-        try:
-            decision = await contact.decide(str(profile_id), channel.value, purpose, _at(info, at))
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        decision = await contact.decide(str(profile_id), channel.value, purpose, _at(info, at))
         return decision_for(info, decision)
 
     @strawberry.field(
@@ -160,13 +157,10 @@ class ContactQuery:
         purpose: Purpose,
         at: dt.datetime | None = None,
     ) -> RankingResult:
-        try:
-            moment = _at(info, at)
-            options = await info.context.services.contact.best_channels(
-                str(profile_id), purpose, moment
-            )
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        moment = _at(info, at)
+        options = await info.context.services.contact.best_channels(
+            str(profile_id), purpose, moment
+        )
         return ChannelRanking(
             profile_id=profile_id,
             purpose=purpose,
@@ -220,7 +214,7 @@ class ContactQuery:
 
 def _changes() -> list[FieldExtension]:
     """Each mutation's own guard: changes need the changeContact permission."""
-    return [Requires(Permission.CHANGE_CONTACT, refusal=ForbiddenError)]
+    return [Requires(Permission.CHANGE_CONTACT)]
 
 
 @strawberry.type
@@ -234,23 +228,20 @@ class ContactMutation:
     async def record_consent(
         self, info: Info[Context, None], input: RecordConsentInput
     ) -> ConsentResult:
-        try:
-            _claim(input.origin, _CLAIMABLE)
-            if input.status is ConsentStatus.PENDING:
-                raise InvalidInput("pending is set by the double opt-in, not asked for")
-            # The signal first: what the request itself asks for is the newer change.
-            gpc = await _record_gpc(info, str(input.profile_id), input.origin)
-            receipt = await info.context.services.contact.record_consent(
-                str(input.profile_id),
-                input.channel.value,
-                input.purpose,
-                input.status.value,
-                input.contact_point,
-                _actor(info, input.origin, input.evidence),
-                dt.datetime.now(dt.UTC),
-            )
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        _claim(input.origin, _CLAIMABLE)
+        if input.status is ConsentStatus.PENDING:
+            raise InvalidInput("pending is set by the double opt-in, not asked for")
+        # The signal first: what the request itself asks for is the newer change.
+        gpc = await _record_gpc(info, str(input.profile_id), input.origin)
+        receipt = await info.context.services.contact.record_consent(
+            str(input.profile_id),
+            input.channel.value,
+            input.purpose,
+            input.status.value,
+            input.contact_point,
+            _actor(info, input.origin, input.evidence),
+            dt.datetime.now(dt.UTC),
+        )
         return await _consent_recorded(info, receipt, gpc)
 
     @strawberry.mutation(
@@ -261,18 +252,15 @@ class ContactMutation:
     async def set_contact_preference(
         self, info: Info[Context, None], input: ContactPreferenceInput
     ) -> PreferencesResult:
-        try:
-            _claim(input.origin, _CLAIMABLE)
-            gpc = await _record_gpc(info, str(input.profile_id), input.origin)
-            live = await info.context.services.contact.set_preferences(
-                str(input.profile_id),
-                input.change(),
-                _actor(info, input.origin, input.evidence),
-                dt.datetime.now(dt.UTC),
-            )
-            return PreferencesChanged(profile=await _profile(info, live), gpc_recorded=gpc)
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        _claim(input.origin, _CLAIMABLE)
+        gpc = await _record_gpc(info, str(input.profile_id), input.origin)
+        live = await info.context.services.contact.set_preferences(
+            str(input.profile_id),
+            input.change(),
+            _actor(info, input.origin, input.evidence),
+            dt.datetime.now(dt.UTC),
+        )
+        return PreferencesChanged(profile=await _profile(info, live), gpc_recorded=gpc)
 
     @strawberry.mutation(
         description="Stop (active: true, with a reason) or allow again all contact.",
@@ -287,17 +275,14 @@ class ContactMutation:
         origin: ChangeOrigin = ChangeOrigin.AGENT,
         evidence: str | None = None,
     ) -> PreferencesResult:
-        try:
-            _claim(origin, _CLAIMABLE)
-            live = await info.context.services.contact.set_preferences(
-                str(profile_id),
-                {"do_not_contact": {"active": active, "reason": reason}},
-                _actor(info, origin, evidence),
-                dt.datetime.now(dt.UTC),
-            )
-            return PreferencesChanged(profile=await _profile(info, live))
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        _claim(origin, _CLAIMABLE)
+        live = await info.context.services.contact.set_preferences(
+            str(profile_id),
+            {"do_not_contact": {"active": active, "reason": reason}},
+            _actor(info, origin, evidence),
+            dt.datetime.now(dt.UTC),
+        )
+        return PreferencesChanged(profile=await _profile(info, live))
 
     @strawberry.mutation(
         description="What is known of an address or number: verified, bounced, invalid.",
@@ -313,20 +298,17 @@ class ContactMutation:
         reason: str | None = None,
         origin: ChangeOrigin = ChangeOrigin.AGENT,
     ) -> PreferencesResult:
-        try:
-            _claim(origin, _CLAIMABLE_STATUS)
-            live = await info.context.services.contact.set_point_status(
-                str(profile_id),
-                channel.value,
-                contact_point,
-                status.value,
-                reason,
-                _actor(info, origin, None),
-                dt.datetime.now(dt.UTC),
-            )
-            return PreferencesChanged(profile=await _profile(info, live))
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        _claim(origin, _CLAIMABLE_STATUS)
+        live = await info.context.services.contact.set_point_status(
+            str(profile_id),
+            channel.value,
+            contact_point,
+            status.value,
+            reason,
+            _actor(info, origin, None),
+            dt.datetime.now(dt.UTC),
+        )
+        return PreferencesChanged(profile=await _profile(info, live))
 
     @strawberry.mutation(
         description="Record a Global Privacy Control signal: opt-outs of the sale/sharing "
@@ -336,15 +318,10 @@ class ContactMutation:
     async def record_global_privacy_control(
         self, info: Info[Context, None], profile_id: strawberry.ID, evidence: str | None = None
     ) -> PreferencesResult:
-        try:
-            actor = _actor(info, ChangeOrigin.GPC, evidence)
-            now = dt.datetime.now(dt.UTC)
-            await info.context.services.contact.record_gpc(str(profile_id), actor, now)
-            return PreferencesChanged(
-                profile=await _profile(info, str(profile_id)), gpc_recorded=True
-            )
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        actor = _actor(info, ChangeOrigin.GPC, evidence)
+        now = dt.datetime.now(dt.UTC)
+        await info.context.services.contact.record_gpc(str(profile_id), actor, now)
+        return PreferencesChanged(profile=await _profile(info, str(profile_id)), gpc_recorded=True)
 
     @strawberry.mutation(
         description="Log an outbound contact (it counts against frequency caps and shows in "
@@ -355,27 +332,24 @@ class ContactMutation:
         self, info: Info[Context, None], input: RecordContactInput
     ) -> ContactResult:
         contact = info.context.services.contact
-        try:
-            occurred = _at(info, input.occurred_at)
-            decision = await contact.decide(
-                str(input.profile_id), input.channel.value, input.purpose, occurred
-            )
-            live, doc = await contact.record_contact(
-                str(input.profile_id),
-                {
-                    "channel": input.channel.value,
-                    "purpose": input.purpose,
-                    "contact_point": input.contact_point,
-                    "campaign": input.campaign,
-                    "outcome": input.outcome.value,
-                    "occurred_at": occurred,
-                },
-                _actor(info, ChangeOrigin.AGENT, None),
-                dt.datetime.now(dt.UTC),
-                input.external_id,
-            )
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        occurred = _at(info, input.occurred_at)
+        decision = await contact.decide(
+            str(input.profile_id), input.channel.value, input.purpose, occurred
+        )
+        live, doc = await contact.record_contact(
+            str(input.profile_id),
+            {
+                "channel": input.channel.value,
+                "purpose": input.purpose,
+                "contact_point": input.contact_point,
+                "campaign": input.campaign,
+                "outcome": input.outcome.value,
+                "occurred_at": occurred,
+            },
+            _actor(info, ChangeOrigin.AGENT, None),
+            dt.datetime.now(dt.UTC),
+            input.external_id,
+        )
         item = timeline_item(doc)
         assert isinstance(item, OutboundContactRecord)
         return ContactRecorded(

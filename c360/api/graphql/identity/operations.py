@@ -9,7 +9,6 @@ from strawberry.types import Info
 
 from c360.api.graphql.access import Requires
 from c360.api.graphql.context import Context
-from c360.api.graphql.errors import ForbiddenError, as_error
 from c360.api.graphql.identity.types import (
     MatchSuggestion,
     Merge,
@@ -19,7 +18,6 @@ from c360.api.graphql.identity.types import (
     UnmergeResult,
 )
 from c360.auth.service import Permission
-from c360.errors import C360Error
 
 
 @strawberry.type
@@ -29,7 +27,7 @@ class IdentityMutation:
             "Merge absorbedId into survivorId (admin). dryRun previews what would move. "
             "Refused for two customers of one source. Undo with unmergeProfile."
         ),
-        extensions=[Requires(Permission.MERGE, refusal=ForbiddenError)],
+        extensions=[Requires(Permission.MERGE)],
     )
     async def merge_profiles(
         self,
@@ -40,52 +38,43 @@ class IdentityMutation:
         dry_run: bool = False,
     ) -> MergeResult:
         merges = info.context.services.merges
-        try:
-            if dry_run:
-                preview = await merges.preview(str(survivor_id), str(absorbed_id))
-                return MergePreview(
-                    survivor_id=survivor_id,
-                    absorbed_id=absorbed_id,
-                    identifiers=preview["identities"],
-                    records=preview["records"],
-                )
-            entry = await merges.merge(
-                str(survivor_id),
-                str(absorbed_id),
-                actor=info.context.actor,
-                reason=reason,
-                now=dt.datetime.now(dt.UTC),
+        if dry_run:
+            preview = await merges.preview(str(survivor_id), str(absorbed_id))
+            return MergePreview(
+                survivor_id=survivor_id,
+                absorbed_id=absorbed_id,
+                identifiers=preview["identities"],
+                records=preview["records"],
             )
-        except C360Error as exc:
-            return as_error(exc)
+        entry = await merges.merge(
+            str(survivor_id),
+            str(absorbed_id),
+            actor=info.context.actor,
+            reason=reason,
+            now=dt.datetime.now(dt.UTC),
+        )
         return Merge.from_doc(entry)
 
     @strawberry.mutation(
         description="Undo a merge (admin): both profiles as if never merged.",
-        extensions=[Requires(Permission.MERGE, refusal=ForbiddenError)],
+        extensions=[Requires(Permission.MERGE)],
     )
     async def unmerge_profile(
         self, info: Info[Context, None], merge_id: strawberry.ID, reason: str
     ) -> UnmergeResult:
-        try:
-            entry = await info.context.services.merges.unmerge(
-                str(merge_id), dt.datetime.now(dt.UTC), actor=info.context.actor, reason=reason
-            )
-        except C360Error as exc:
-            return as_error(exc)
+        entry = await info.context.services.merges.unmerge(
+            str(merge_id), dt.datetime.now(dt.UTC), actor=info.context.actor, reason=reason
+        )
         return Merge.from_doc(entry)
 
     @strawberry.mutation(
         description="Accept (merge; the older survives) or reject (never suggest again).",
-        extensions=[Requires(Permission.MERGE, refusal=ForbiddenError)],
+        extensions=[Requires(Permission.MERGE)],
     )
     async def resolve_match_suggestion(
         self, info: Info[Context, None], id: strawberry.ID, accept: bool
     ) -> SuggestionResult:
-        try:
-            doc = await info.context.services.merges.resolve_suggestion(
-                str(id), accept, actor=info.context.actor, now=dt.datetime.now(dt.UTC)
-            )
-        except C360Error as exc:
-            return as_error(exc)
+        doc = await info.context.services.merges.resolve_suggestion(
+            str(id), accept, actor=info.context.actor, now=dt.datetime.now(dt.UTC)
+        )
         return MatchSuggestion.from_doc(doc)

@@ -6,7 +6,6 @@ import strawberry
 from strawberry.types import Info
 
 from c360.api.graphql.context import Context
-from c360.api.graphql.errors import as_error
 from c360.api.graphql.profiles.types import (
     Profile,
     ProfileConnection,
@@ -27,7 +26,7 @@ class ProfileQuery:
     async def profile(self, info: Info[Context, None], id: strawberry.ID) -> ProfileResult:
         doc = await info.context.profiles.load(str(id))  # batched across the query
         if doc is None:
-            return as_error(ProfileNotFound(f"no profile with id {str(id)!r}"))  # type: ignore[return-value]  # a NotFoundError
+            raise ProfileNotFound(f"no profile with id {str(id)!r}")
         return Profile.from_doc(doc)
 
     @strawberry.field(
@@ -47,9 +46,9 @@ class ProfileQuery:
         asked = f"{type.value}:{source}:{value}" if source else f"{type.value}:{value}"
         try:
             doc = await info.context.services.profiles.by_identifier(type, value, source)
-        except C360Error as exc:
+        except C360Error:
             info.context.audit.add(Action.LOOKUP, "profileByIdentifier", detail=asked)
-            return as_error(exc)  # type: ignore[return-value]  # NotFound or InvalidInput
+            raise
         info.context.audit.add(Action.LOOKUP, "profileByIdentifier", [doc["_id"]], detail=asked)
         return Profile.from_doc(doc)
 
