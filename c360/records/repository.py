@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pymongo import InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
+from c360.records.documents import timeline_key
 from c360.store import Database, Document
 from c360.store.bulk import duplicate_key_indexes, find_each
 
@@ -26,7 +27,6 @@ class StoredRevision:
         return (self.revision, self.content_hash) < (other.revision, other.content_hash)
 
 
-_EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _MOVES_IN_FLIGHT = 32
 
 # Records that say nothing of the customer being active: what we sent them, and what a mail
@@ -38,16 +38,6 @@ def _stored(doc: Document, seen: StoredRevision) -> Document:
     """The stored revision ``seen`` of ``doc``, by its whole shard key: it is replaced only if
     still there (None matches a record no profile holds: the field is missing)."""
     return {"_id": doc["_id"], "profile_id": seen.profile_id, "content_hash": seen.content_hash}
-
-
-def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
-    """Sorts like (occurred_at, record id): zero-padded microseconds since year 1, then the id.
-
-    Digits rather than an ISO timestamp: the embedded server compares ISO-looking strings as
-    dates, which breaks range queries on them.
-    """
-    micros = (occurred_at - _EPOCH) // dt.timedelta(microseconds=1)
-    return f"{micros:018d}|{record_id}"
 
 
 @dataclass(frozen=True)
