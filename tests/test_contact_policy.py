@@ -14,6 +14,8 @@ import pytest
 from c360.contact.facts import build_facts
 from c360.contact.policy import Basis, Code, PolicyConfig, best_channels, decide
 from c360.contact.preferences import Cap
+from c360.services import contact_config
+from c360.settings import Settings
 from c360.store import Document
 
 UTC = dt.UTC
@@ -97,7 +99,8 @@ def madrid() -> Document:
 
 
 DEFAULT_IDENTITIES = (identity("email", EMAIL), identity("phone", MOBILE))
-SPAIN = PolicyConfig(default_country="ES")
+SPAIN = contact_config(Settings(_env_file=None, default_region="ES")).policy
+"""The policy as configured by default, in a deployment whose region is Spain."""
 
 
 @dataclass

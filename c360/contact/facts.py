@@ -16,13 +16,20 @@ from c360.contact.consent import ConsentState, change_order, fold_consent
 from c360.contact.preferences import Preferences, fold_preferences
 from c360.profiles.traits import Traits, fold_traits
 from c360.store import Document
+from schemas.identifiers import IdentifierType
+from schemas.records import ContactChannel, ServiceChannel
 
 # The record kinds a decision reads (outbound contacts only within the longest cap window).
 DECISION_KINDS = ("person", "consent_change", "preference_change", "contact_point_status")
 CONTACT_KIND = "outbound_contact"
 CASE_KIND = "service_case"
 # A case's channel as a channel one can contact the customer on (chat, web… cannot be).
-CASE_CHANNELS = {"email": "email", "phone": "phone", "sms": "sms", "whatsapp": "whatsapp"}
+CASE_CHANNELS = {
+    ServiceChannel.EMAIL: ContactChannel.EMAIL,
+    ServiceChannel.PHONE: ContactChannel.PHONE,
+    ServiceChannel.SMS: ContactChannel.SMS,
+    ServiceChannel.WHATSAPP: ContactChannel.WHATSAPP,
+}
 ENGAGED = frozenset({"answered", "opened", "clicked"})
 
 
@@ -71,7 +78,7 @@ class ContactFacts:
         tokens = [
             (s.since, point)
             for (channel, point), s in self.statuses.items()
-            if channel == "push" and s.status in ("verified", "unverified")
+            if channel == ContactChannel.PUSH and s.status in ("verified", "unverified")
         ]
         return [point for _, point in sorted(tokens, reverse=True)]
 
@@ -132,8 +139,8 @@ def build_facts(
     conversations.sort(key=lambda c: c.at, reverse=True)
     return ContactFacts(
         profile_id=profile_id,
-        emails=_newest_first(identities, "email"),
-        phones=_newest_first(identities, "phone"),
+        emails=_newest_first(identities, IdentifierType.EMAIL),
+        phones=_newest_first(identities, IdentifierType.PHONE),
         traits=fold_traits(by_kind.get("person", ())),
         consents=fold_consent(by_kind.get("consent_change", ())),
         preferences=fold_preferences(by_kind.get("preference_change", ())),

@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,8 +35,8 @@ from schemas import CanonicalRecord, describe_errors, parse_record
 from schemas.identifiers import IdentifierType, identity_key
 from schemas.records import (
     ALL_PURPOSES,
+    CONTACT_POINT_TYPES,
     MAX_CAP_DAYS,
-    PHONE_CHANNELS,
     ChangeOrigin,
     ContactChannel,
 )
@@ -54,15 +54,18 @@ class UnknownConfirmation(NotFound):
 
 @dataclass(frozen=True)
 class ContactConfig:
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    double_opt_in_channels: frozenset[str] = frozenset({"email"})
-    confirmation_ttl: dt.timedelta = dt.timedelta(hours=72)
-    gpc_purposes: tuple[str, ...] = ("marketing",)
+    """The ``C360_CONTACT_*`` settings and those links and audiences need, built from
+    ``Settings`` when the services are wired (``c360.services``): no default of its own."""
+
+    policy: PolicyConfig
+    double_opt_in_channels: frozenset[ContactChannel]
+    confirmation_ttl: dt.timedelta
+    gpc_purposes: tuple[str, ...]
     # Purposes for which callers without unmasked contact points are handed them in full.
-    handout_purposes: frozenset[str] = frozenset({"marketing", "surveys"})
-    public_url: str = "http://127.0.0.1:8000"
-    default_region: str | None = None
-    audience_batch: int = 500
+    handout_purposes: frozenset[str]
+    public_url: str
+    default_region: str | None
+    audience_batch: int
 
 
 @dataclass(frozen=True)
@@ -555,11 +558,8 @@ def _hash(token: str) -> str:
 
 
 def _identity_type(channel: str) -> str | None:
-    if channel == "email":
-        return "email"
-    if channel in PHONE_CHANNELS:
-        return "phone"
-    return None
+    kind = CONTACT_POINT_TYPES.get(channel)
+    return None if kind is None else kind.value
 
 
 def _only_point(identities: Sequence[Document], channel: str) -> str:
