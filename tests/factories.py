@@ -1,9 +1,10 @@
-"""Canonical record dicts for tests: valid by default, any field overridable by keyword.
-And API keys, and GraphQL requests that must succeed."""
+"""The tests' one helpers module: canonical record dicts (valid by default, any field
+overridable by keyword), importing them, API keys, and GraphQL requests that must succeed."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,9 @@ from typing import Any
 import httpx
 
 from c360.auth.service import Role
+from c360.ingest.service import IngestSummary
 from c360.services import Services
+from connectors import ParseOptions, get_connector
 
 Record = dict[str, Any]
 
@@ -138,6 +141,47 @@ def person(
     }
 
 
+def consent_change(
+    status: str,
+    occurred_at: str,
+    *,
+    external_id: str,
+    email_address: str = "ana@example.com",
+    channel: str = "email",
+    purpose: str = "marketing",
+    point: str | None = "",
+) -> Record:
+    """A consent change as a source exports it (``point``: the contact point, by default the
+    e-mail address; None for the whole channel)."""
+    record: Record = {
+        "kind": "consent_change",
+        "source": "shop",
+        "external_id": external_id,
+        "occurred_at": occurred_at,
+        "identifiers": [email(email_address)],
+        "channel": channel,
+        "purpose": purpose,
+        "status": status,
+    }
+    if point is not None:
+        record["contact_point"] = point or email_address
+    return record
+
+
+async def imported(
+    services: Services, records: list[Record], *, default_region: str = "ES"
+) -> IngestSummary:
+    """Records imported through the canonical connector, as a file of them would be; none
+    may be rejected."""
+    lines = "".join(json.dumps(r) + "\n" for r in records).encode()
+    items = get_connector("canonical").parse(
+        io.BytesIO(lines), ParseOptions(default_region=default_region)
+    )
+    summary = await services.ingest.ingest("canonical", items, origin="tests")
+    assert summary.rejected == 0, summary.errors
+    return summary
+
+
 def write_jsonl(path: Path, items: list[Record | str]) -> Path:
     """One line per item: dicts as JSON, strings verbatim (for broken lines)."""
     lines = [item if isinstance(item, str) else json.dumps(item) for item in items]
@@ -152,9 +196,16 @@ async def api_key(services: Services, role: Role) -> dict[str, str]:
     return {"authorization": f"Bearer {secret}"}
 
 
-async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    """The ``data`` of a GraphQL request that must succeed with no errors at all."""
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    headers: dict[str, str] | None = None,
+    **variables: Any,
+) -> dict[str, Any]:
+    """The ``data`` of a GraphQL request that must succeed with no errors at all (``headers``:
+    another key's, for one request)."""
+    payload = {"query": query, "variables": variables}
+    response = await client.post("/graphql", json=payload, headers=headers or {})
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     assert "errors" not in body, body["errors"]

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from c360.auth.service import Role
-from c360.contact.service import Actor
+from c360.contact.types import Actor
 from c360.services import Services
 from c360.settings import Settings
 from schemas import IdentifierType
@@ -97,14 +97,12 @@ async def links(services: Services, app: FastAPI, keys: Keys) -> Links:
     assert stored.status == 200, stored.body
     profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
     now = dt.datetime.now(dt.UTC)
-    actor = Actor(ChangeOrigin.IMPORT, "tests")
-    await services.contact.record_consent(
-        profile["_id"], "email", "marketing", "opted_in", EMAIL, actor, now
-    )
-    decision = await services.contact.decide(profile["_id"], "email", "marketing", now)
+    optin = f.consent_change("opted_in", now.isoformat(), external_id="o1", email_address=EMAIL)
+    await f.imported(services, [optin])
+    decision = await services.contact.decide(profile.id, "email", "marketing", now)
     unsubscribe = services.contact.unsubscribe_url(decision)
     pending = await services.contact.record_consent(
-        profile["_id"], "email", "surveys", "opted_in", EMAIL, Actor(ChangeOrigin.AGENT, "t"), now
+        profile.id, "email", "surveys", "opted_in", EMAIL, Actor(ChangeOrigin.AGENT, "t"), now
     )
     assert unsubscribe is not None
     assert pending.confirmation_url is not None

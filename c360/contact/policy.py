@@ -22,6 +22,9 @@ rules, in order (the first that fails is the first reason given; every failing r
 Rules 2 to 4 are per contact point: the point used is the first that passes them, preferring one
 opted in to the purpose, then a verified one, then the newest. Rules 5 and 6 only delay: when they
 are all that stands in the way, the decision says when contact would be allowed.
+
+Over 500 lines: the rules are read in their order, top to bottom, next to the decision that
+applies them and the ranking that asks it per channel; apart, the order would be lost.
 """
 
 from __future__ import annotations

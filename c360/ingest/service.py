@@ -28,7 +28,13 @@ from c360.ingest.storable import Unstorable, check_record, refuse_unstorable
 from c360.observability.metrics import count_ingest
 from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
-from c360.records.documents import draft_document, linked_document, payload_of, record_document
+from c360.records.documents import (
+    draft_document,
+    linked_document,
+    payload_of,
+    record_document,
+    stored_record,
+)
 from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision
 from c360.store import Document
 from connectors import (
@@ -316,7 +322,7 @@ class IngestService:
         fresh = [d for d, o in zip(docs, written.outcomes, strict=True) if o != "duplicate"]
         redone = await self._records.get_many(written.redo) if written.redo else []
         people = [d for d in [*fresh, *redone] if d["kind"] == "person"]
-        await self._profiles.index_names(people)
+        await self._profiles.index_names([stored_record(d) for d in people])
         # A merge gives the survivor the absorbed profile's people: compare it afresh.
         await self._matcher.evaluate(
             {d["profile_id"] for d in people if "profile_id" in d} | survivors,

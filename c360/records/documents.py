@@ -8,8 +8,11 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from c360.records.types import Record, RecordIdentifier
 from c360.store import Document
 from schemas import CanonicalRecord
+from schemas.identifiers import IdentifierType
+from schemas.records import RecordKind
 
 _EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
@@ -95,3 +98,39 @@ def linked_document(
     if unlinked:  # identifiers kept on the record that did not link it (blocked, limits, …)
         doc["unlinked_identifiers"] = list(unlinked)
     return doc
+
+
+RECORD_FIELDS: Document = dict.fromkeys(
+    (
+        "kind",
+        "source",
+        "external_id",
+        "occurred_at",
+        "revision",
+        "identifiers",
+        "data",
+        "profile_id",
+        "timeline_key",
+    ),
+    1,
+)
+"""The projection of a query whose documents become :class:`Record`s."""
+
+
+def stored_record(doc: Document) -> Record:
+    """The typed view of a record document (read with at least :data:`RECORD_FIELDS`)."""
+    return Record(
+        id=doc["_id"],
+        kind=RecordKind(doc["kind"]),
+        source=doc["source"],
+        external_id=doc["external_id"],
+        occurred_at=doc["occurred_at"],
+        revision=doc["revision"],
+        payload=doc["data"],
+        identifiers=tuple(
+            RecordIdentifier(IdentifierType(i["type"]), i["value"], i.get("source"))
+            for i in doc["identifiers"]
+        ),
+        profile_id=doc.get("profile_id"),
+        position=doc["timeline_key"],
+    )

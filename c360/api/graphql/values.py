@@ -87,8 +87,9 @@ class Money:
     currency: str = strawberry.field(metadata=public("an ISO 4217 code, validated"))
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> Money:
-        return cls(amount=doc["amount"], currency=doc["currency"])
+    def of(cls, value: Mapping[str, Any]) -> Money:
+        """An amount as canonical records write it: ``{"amount", "currency"}``."""
+        return cls(amount=value["amount"], currency=value["currency"])
 
 
 @strawberry.type

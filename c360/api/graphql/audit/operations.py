@@ -12,7 +12,7 @@ from c360.api.graphql.audit.types import AuditConnection, AuditEdge, AuditEntry
 from c360.api.graphql.context import Context
 from c360.api.graphql.values import PageInfo
 from c360.audit.repository import AuditQuery
-from c360.audit.service import Action
+from c360.audit.types import Action
 from c360.auth.service import Permission
 
 
@@ -43,5 +43,5 @@ class AuditLogQuery:
             until=until,
         )
         page = await info.context.services.audit.page(query, first=first, after=after)
-        edges = [AuditEdge(cursor=d["seq"], node=AuditEntry.from_doc(d)) for d in page.entries]
+        edges = [AuditEdge(cursor=e.seq, node=AuditEntry.of(e)) for e in page.entries]
         return AuditConnection(edges=edges, page_info=PageInfo.after(edges, page.has_next_page))

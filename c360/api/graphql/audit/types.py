@@ -8,8 +8,8 @@ import strawberry
 
 from c360.api.graphql.access import public
 from c360.api.graphql.values import PageInfo
-from c360.audit.service import Action
-from c360.store import Document
+from c360.audit import types as audit
+from c360.audit.types import Action
 
 strawberry.enum(Action, name="AuditAction")
 
@@ -47,20 +47,19 @@ class AuditEntry:
     )
 
     @classmethod
-    def from_doc(cls, doc: Document) -> AuditEntry:
-        profile_id = doc.get("profile_id")
+    def of(cls, entry: audit.AuditEntry) -> AuditEntry:
         return cls(
-            id=strawberry.ID(doc["seq"]),
-            at=doc["at"],
-            key_id=doc["key_id"],
-            key_name=doc["key_name"],
-            role=doc["role"],
-            action=Action(doc["action"]),
-            operation=doc.get("operation", ""),
-            what=list(doc.get("what", [])),
-            detail=doc.get("detail"),
-            profile_id=None if profile_id is None else strawberry.ID(profile_id),
-            request_id=doc.get("request_id"),
+            id=strawberry.ID(entry.seq),
+            at=entry.at,
+            key_id=entry.key_id,
+            key_name=entry.key_name,
+            role=entry.role,
+            action=entry.action,
+            operation=entry.operation,
+            what=list(entry.what),
+            detail=entry.detail,
+            profile_id=None if entry.profile_id is None else strawberry.ID(entry.profile_id),
+            request_id=entry.request_id,
         )
 
 

@@ -11,7 +11,6 @@ from strawberry.types import Info
 from c360.api.graphql.access import Requires
 from c360.api.graphql.auth.types import ApiKey, CreateApiKeyResult, NewApiKey, RevokeApiKeyResult
 from c360.api.graphql.context import Context
-from c360.api.graphql.errors import InvalidInputError
 from c360.auth.service import Permission, Role
 
 
@@ -22,7 +21,7 @@ class KeyQuery:
         extensions=[Requires(Permission.MANAGE_KEYS)],
     )
     async def api_keys(self, info: Info[Context, None]) -> list[ApiKey] | None:
-        return [ApiKey.from_doc(d) for d in await info.context.services.keys.all()]
+        return [ApiKey.of(k) for k in await info.context.services.keys.all()]
 
 
 @strawberry.type
@@ -34,17 +33,8 @@ class KeyMutation:
     async def create_api_key(
         self, info: Info[Context, None], role: Role, name: str
     ) -> CreateApiKeyResult:
-        name = name.strip()
-        if not name:
-            return InvalidInputError(
-                message="a key needs a name: who or what uses it", code="InvalidInput"
-            )
-        now = dt.datetime.now(dt.UTC)
-        key_id, key = await info.context.services.keys.create(role, name, now)
-        api_key = ApiKey(
-            id=strawberry.ID(key_id), name=name, role=role, created_at=now, revoked_at=None
-        )
-        return NewApiKey(api_key=api_key, key=key)
+        key, secret = await info.context.services.keys.create(role, name, dt.datetime.now(dt.UTC))
+        return NewApiKey(api_key=ApiKey.of(key), key=secret)
 
     @strawberry.mutation(
         description="Revoke an API key (admin): it stops working at once.",
@@ -55,6 +45,6 @@ class KeyMutation:
     ) -> RevokeApiKeyResult:
         keys = info.context.services.keys
         await keys.revoke(str(id), dt.datetime.now(dt.UTC))
-        doc = await keys.get(str(id))
-        assert doc is not None  # it was just revoked
-        return ApiKey.from_doc(doc)
+        key = await keys.get(str(id))
+        assert key is not None  # it was just revoked
+        return ApiKey.of(key)

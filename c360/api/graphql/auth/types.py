@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
 from c360.api.graphql.access import public
 from c360.api.graphql.errors import ForbiddenError, InvalidInputError, NotFoundError
-from c360.auth.service import Role
+from c360.auth import types as auth
+from c360.auth.types import Role
 
 strawberry.enum(Role)
 
@@ -23,13 +24,13 @@ class ApiKey:
     revoked_at: dt.datetime | None
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> ApiKey:
+    def of(cls, key: auth.ApiKey) -> ApiKey:
         return cls(
-            id=strawberry.ID(doc["_id"]),
-            name=doc["name"],
-            role=Role(doc["role"]),
-            created_at=doc["created"]["at"],
-            revoked_at=doc.get("revoked", {}).get("at"),
+            id=strawberry.ID(key.id),
+            name=key.name,
+            role=key.role,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
         )
 
 

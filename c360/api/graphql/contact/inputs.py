@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 
 from c360.api.graphql.values import Purpose
-from c360.contact.service import AudienceFilter
+from c360.contact.types import AudienceFilter
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
 from schemas.records import (
     ChangeOrigin,
@@ -29,17 +29,7 @@ class AudienceFilterInput:
     )
 
     def to_filter(self) -> AudienceFilter:
-        return AudienceFilter(
-            lifecycle_stages=None
-            if self.lifecycle_stages is None
-            else frozenset(s.value for s in self.lifecycle_stages),
-            value_tiers=None
-            if self.value_tiers is None
-            else frozenset(t.value for t in self.value_tiers),
-            countries=None
-            if self.countries is None
-            else frozenset(c.upper() for c in self.countries),
-        )
+        return AudienceFilter.of(self.lifecycle_stages, self.value_tiers, self.countries)
 
 
 @strawberry.input

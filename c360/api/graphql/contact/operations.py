@@ -1,5 +1,8 @@
 """GraphQL operations of contact: decisions, ranked channels, audiences and the changes
-(consent, preferences, do-not-contact, contact-point status, the contact log)."""
+(consent, preferences, do-not-contact, contact-point status, the contact log), with their
+payloads. Each hands the caller's request to the contact service as it came (the origin it
+claims, a ``Sec-GPC`` header, the instant asked about): what may be and what follows is the
+service's."""
 
 from __future__ import annotations
 
@@ -34,17 +37,8 @@ from c360.api.graphql.profiles.types import Profile
 from c360.api.graphql.timeline.types import OutboundContactRecord, timeline_item
 from c360.api.graphql.values import PageInfo, Purpose
 from c360.auth.service import Permission
-from c360.contact.service import Actor, AudienceFilter, ConsentReceipt, utc_instant
-from c360.errors import InvalidInput
+from c360.contact.types import Actor, AudienceFilter, ConsentReceipt
 from schemas.records import ChangeOrigin, ConsentStatus, ContactChannel, ContactPointState
-
-MAX_AUDIENCE_PAGE = 1000
-# Origins a caller may claim; the others come only from their own flows (the unsubscribe link,
-# the confirmation link, the GPC signal).
-# (Import is a connector's: it would skip the double opt-in.)
-_CLAIMABLE = {ChangeOrigin.AGENT, ChangeOrigin.PREFERENCE_CENTRE}
-_CLAIMABLE_STATUS = _CLAIMABLE | {ChangeOrigin.BOUNCE}
-
 
 # --- Results of the changes -------------------------------------------------------------------
 
@@ -97,35 +91,18 @@ def _actor(info: Info[Context, None], origin: ChangeOrigin, evidence: str | None
     return Actor(origin, info.context.actor, evidence)
 
 
-def _claim(origin: ChangeOrigin, allowed: set[ChangeOrigin]) -> None:
-    if origin not in allowed:
-        names = ", ".join(sorted(o.name for o in allowed))
-        raise InvalidInput(f"origin {origin.name} comes only from its own flow; use one of {names}")
-
-
-async def _profile(info: Info[Context, None], profile_id: str) -> Profile:
-    return Profile.from_doc(await info.context.services.profiles.get(profile_id))
-
-
-def _gpc_signal(info: Info[Context, None], origin: ChangeOrigin) -> bool:
+def _gpc_signal(info: Info[Context, None]) -> bool:
+    """Whether the request carries ``Sec-GPC: 1``."""
     request = info.context.request
-    return (
-        origin is ChangeOrigin.PREFERENCE_CENTRE
-        and request is not None
-        and request.headers.get("sec-gpc", "").strip() == "1"
-    )
-
-
-async def _record_gpc(info: Info[Context, None], profile_id: str, origin: ChangeOrigin) -> bool:
-    if not _gpc_signal(info, origin):
-        return False
-    actor = _actor(info, ChangeOrigin.GPC, "Sec-GPC: 1 on a preference-centre request")
-    await info.context.services.contact.record_gpc(profile_id, actor, dt.datetime.now(dt.UTC))
-    return True
+    return request is not None and request.headers.get("sec-gpc", "").strip() == "1"
 
 
 def _at(info: Info[Context, None], at: dt.datetime | None) -> dt.datetime:
-    return utc_instant(at, info.context.now)
+    return info.context.now if at is None else at
+
+
+async def _profile(info: Info[Context, None], profile_id: str) -> Profile:
+    return Profile.of(await info.context.services.profiles.get(profile_id))
 
 
 @strawberry.type
@@ -157,15 +134,14 @@ class ContactQuery:
         purpose: Purpose,
         at: dt.datetime | None = None,
     ) -> RankingResult:
-        moment = _at(info, at)
-        options = await info.context.services.contact.best_channels(
-            str(profile_id), purpose, moment
+        ranking = await info.context.services.contact.best_channels(
+            str(profile_id), purpose, _at(info, at)
         )
         return ChannelRanking(
             profile_id=profile_id,
             purpose=purpose,
-            at=moment,
-            channels=[ChannelChoice.of(o) for o in options],
+            at=ranking.at,
+            channels=[ChannelChoice.of(o) for o in ranking.options],
         )
 
     @strawberry.field(
@@ -182,15 +158,14 @@ class ContactQuery:
         first: int = 100,
         after: str | None = None,
     ) -> AudienceConnection:
-        if not 0 < first <= MAX_AUDIENCE_PAGE:
-            raise InvalidInput(f"first must be between 1 and {MAX_AUDIENCE_PAGE}, not {first}")
-        contact = info.context.services.contact
-        contact.check_purpose(purpose)
-        contact.check_handout(purpose, unmasked=holds(info, Permission.CONTACT_POINTS))
-        moment = _at(info, at)
-        chosen = filter.to_filter() if filter is not None else AudienceFilter()
-        page = await contact.audience(
-            channel.value, purpose, moment, chosen, first=first, after=after
+        page = await info.context.services.contact.audience(
+            channel.value,
+            purpose,
+            _at(info, at),
+            AudienceFilter() if filter is None else filter.to_filter(),
+            first=first,
+            after=after,
+            unmasked=holds(info, Permission.CONTACT_POINTS),
         )
         edges = [
             AudienceEdge(
@@ -208,7 +183,7 @@ class ContactQuery:
         return AudienceConnection(
             edges=edges,
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
-            at=moment,
+            at=page.at,
         )
 
 
@@ -228,11 +203,6 @@ class ContactMutation:
     async def record_consent(
         self, info: Info[Context, None], input: RecordConsentInput
     ) -> ConsentResult:
-        _claim(input.origin, _CLAIMABLE)
-        if input.status is ConsentStatus.PENDING:
-            raise InvalidInput("pending is set by the double opt-in, not asked for")
-        # The signal first: what the request itself asks for is the newer change.
-        gpc = await _record_gpc(info, str(input.profile_id), input.origin)
         receipt = await info.context.services.contact.record_consent(
             str(input.profile_id),
             input.channel.value,
@@ -241,8 +211,9 @@ class ContactMutation:
             input.contact_point,
             _actor(info, input.origin, input.evidence),
             dt.datetime.now(dt.UTC),
+            gpc_signal=_gpc_signal(info),
         )
-        return await _consent_recorded(info, receipt, gpc)
+        return await _consent_recorded(info, receipt)
 
     @strawberry.mutation(
         description="Change contact preferences: preferred channel per purpose, language, "
@@ -252,15 +223,15 @@ class ContactMutation:
     async def set_contact_preference(
         self, info: Info[Context, None], input: ContactPreferenceInput
     ) -> PreferencesResult:
-        _claim(input.origin, _CLAIMABLE)
-        gpc = await _record_gpc(info, str(input.profile_id), input.origin)
-        live = await info.context.services.contact.set_preferences(
+        done = await info.context.services.contact.set_preferences(
             str(input.profile_id),
             input.change(),
             _actor(info, input.origin, input.evidence),
             dt.datetime.now(dt.UTC),
+            gpc_signal=_gpc_signal(info),
         )
-        return PreferencesChanged(profile=await _profile(info, live), gpc_recorded=gpc)
+        profile = await _profile(info, done.profile_id)
+        return PreferencesChanged(profile=profile, gpc_recorded=done.gpc_recorded)
 
     @strawberry.mutation(
         description="Stop (active: true, with a reason) or allow again all contact.",
@@ -275,14 +246,14 @@ class ContactMutation:
         origin: ChangeOrigin = ChangeOrigin.AGENT,
         evidence: str | None = None,
     ) -> PreferencesResult:
-        _claim(origin, _CLAIMABLE)
-        live = await info.context.services.contact.set_preferences(
+        done = await info.context.services.contact.set_do_not_contact(
             str(profile_id),
-            {"do_not_contact": {"active": active, "reason": reason}},
+            active,
+            reason,
             _actor(info, origin, evidence),
             dt.datetime.now(dt.UTC),
         )
-        return PreferencesChanged(profile=await _profile(info, live))
+        return PreferencesChanged(profile=await _profile(info, done.profile_id))
 
     @strawberry.mutation(
         description="What is known of an address or number: verified, bounced, invalid.",
@@ -298,7 +269,6 @@ class ContactMutation:
         reason: str | None = None,
         origin: ChangeOrigin = ChangeOrigin.AGENT,
     ) -> PreferencesResult:
-        _claim(origin, _CLAIMABLE_STATUS)
         live = await info.context.services.contact.set_point_status(
             str(profile_id),
             channel.value,
@@ -331,12 +301,7 @@ class ContactMutation:
     async def record_contact(
         self, info: Info[Context, None], input: RecordContactInput
     ) -> ContactResult:
-        contact = info.context.services.contact
-        occurred = _at(info, input.occurred_at)
-        decision = await contact.decide(
-            str(input.profile_id), input.channel.value, input.purpose, occurred
-        )
-        live, doc = await contact.record_contact(
+        logged = await info.context.services.contact.record_contact(
             str(input.profile_id),
             {
                 "channel": input.channel.value,
@@ -344,29 +309,27 @@ class ContactMutation:
                 "contact_point": input.contact_point,
                 "campaign": input.campaign,
                 "outcome": input.outcome.value,
-                "occurred_at": occurred,
+                "occurred_at": _at(info, input.occurred_at),
             },
             _actor(info, ChangeOrigin.AGENT, None),
             dt.datetime.now(dt.UTC),
             input.external_id,
         )
-        item = timeline_item(doc)
+        item = timeline_item(logged.record)
         assert isinstance(item, OutboundContactRecord)
         return ContactRecorded(
-            profile=await _profile(info, live),
+            profile=await _profile(info, logged.profile_id),
             contact=item,
-            decision=decision_for(info, decision),
+            decision=decision_for(info, logged.decision),
         )
 
 
-async def _consent_recorded(
-    info: Info[Context, None], receipt: ConsentReceipt, gpc: bool
-) -> ConsentRecorded:
+async def _consent_recorded(info: Info[Context, None], receipt: ConsentReceipt) -> ConsentRecorded:
     return ConsentRecorded(
         profile=await _profile(info, receipt.profile_id),
         record_id=strawberry.ID(receipt.record_id),
         status=ConsentStatus(receipt.status),
         confirmation_url=receipt.confirmation_url,
         confirmation_expires_at=receipt.confirmation_expires_at,
-        gpc_recorded=gpc,
+        gpc_recorded=receipt.gpc_recorded,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -22,17 +22,9 @@ from c360.api.graphql.values import PageInfo, Purpose
 from c360.auth.masking import mask_contact_point
 from c360.auth.service import Permission
 from c360.contact.consent import ConsentState
-from c360.contact.facts import ContactFacts
-from c360.contact.policy import (
-    Basis,
-    ChannelOption,
-    Code,
-    Decision,
-    Reason,
-    caps_in_force,
-    points_of,
-)
-from c360.contact.preferences import Hours, Window
+from c360.contact.effective import Effective
+from c360.contact.policy import Basis, ChannelOption, Code, Decision, Reason
+from c360.contact.preferences import Change, Hours, Window
 from schemas.records import (
     WEEKDAYS,
     ChangeOrigin,
@@ -313,7 +305,7 @@ class ContactPreferences:
     consents: list[Consent]
 
 
-def _setting(change: Any) -> Setting:
+def _setting(change: Change) -> Setting:
     return Setting(
         since=change.since,
         source=change.source,
@@ -323,36 +315,8 @@ def _setting(change: Any) -> Setting:
     )
 
 
-def preferences_of(facts: ContactFacts, info: Info[Context, None]) -> ContactPreferences:
-    policy = info.context.services.contact.policy
-    prefs = facts.preferences
+def preferences_of(prefs: Effective) -> ContactPreferences:
     stop = prefs.do_not_contact
-    points = []
-    for channel in ContactChannel:
-        for value, _ in points_of(facts, channel.value):
-            status = facts.status_of(channel.value, value)
-            points.append(
-                ContactPoint(
-                    profile_id=facts.profile_id,
-                    channel=channel,
-                    value=value,
-                    status=ContactPointState(status.status if status else "unverified"),
-                    status_since=status.since if status else None,
-                    status_reason=status.reason if status else None,
-                )
-            )
-    effective_caps = [
-        EffectiveCap(
-            channel=ContactChannel(channel),
-            purpose=Purpose(purpose),
-            max_contacts=cap.max_contacts,
-            per_days=cap.per_days,
-            set_by=whose,
-        )
-        for (channel, purpose), (cap, whose) in caps_in_force(facts, policy).items()
-    ]
-    own_quiet = prefs.quiet_hours.value if prefs.quiet_hours else None
-    effective = own_quiet or policy.quiet_hours
     return ContactPreferences(
         do_not_contact=None
         if stop is None
@@ -365,18 +329,37 @@ def preferences_of(facts: ContactFacts, info: Info[Context, None]) -> ContactPre
                 channel=ContactChannel(chosen.value),
                 set=_setting(chosen.change),
             )
-            for purpose, chosen in sorted(prefs.preferred_channels.items())
+            for purpose, chosen in prefs.preferred_channels
         ],
-        language=prefs.language.value if prefs.language else facts.traits.value("language"),
-        time_zone=prefs.time_zone.value if prefs.time_zone else facts.traits.value("time_zone"),
-        quiet_hours=None if own_quiet is None else QuietHours.of(own_quiet),
-        effective_quiet_hours=None if effective is None else QuietHours.of(effective),
-        contact_windows=[ContactWindow.of(w) for w in prefs.contact_windows.value]
-        if prefs.contact_windows
-        else [],
-        frequency_caps=effective_caps,
-        contact_points=points,
-        consents=[Consent.from_state(s, facts.profile_id) for s in facts.consents],
+        language=prefs.language,
+        time_zone=prefs.time_zone,
+        quiet_hours=None if prefs.quiet_hours is None else QuietHours.of(prefs.quiet_hours),
+        effective_quiet_hours=None
+        if prefs.effective_quiet_hours is None
+        else QuietHours.of(prefs.effective_quiet_hours),
+        contact_windows=[ContactWindow.of(w) for w in prefs.contact_windows],
+        frequency_caps=[
+            EffectiveCap(
+                channel=ContactChannel(c.channel),
+                purpose=Purpose(c.purpose),
+                max_contacts=c.cap.max_contacts,
+                per_days=c.cap.per_days,
+                set_by=c.set_by,
+            )
+            for c in prefs.frequency_caps
+        ],
+        contact_points=[
+            ContactPoint(
+                profile_id=prefs.profile_id,
+                channel=p.channel,
+                value=p.value,
+                status=p.status,
+                status_since=p.since,
+                status_reason=p.reason,
+            )
+            for p in prefs.contact_points
+        ],
+        consents=[Consent.from_state(s, prefs.profile_id) for s in prefs.consents],
     )
 
 

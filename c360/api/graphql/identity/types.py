@@ -10,6 +10,8 @@ import strawberry
 from c360.api.graphql.access import MaskedWithout, in_text, public
 from c360.api.graphql.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from c360.auth.service import Permission
+from c360.profiles.types import ProfileIdentifier
+from c360.records.types import RecordIdentifier
 from c360.store import Document
 from schemas.identifiers import IdentifierType
 
@@ -25,13 +27,25 @@ class Identifier:
     profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
     @classmethod
-    def from_doc(cls, doc: Document, profile_id: str | None = None) -> Identifier:
+    def of(cls, identifier: ProfileIdentifier) -> Identifier:
+        """One of a profile's identifiers."""
         return cls(
-            type=IdentifierType(doc["type"]),
-            value=doc["value"],
-            source=doc.get("source"),
-            first_seen_at=doc.get("created_at"),
-            profile_id=profile_id or doc.get("profile_id"),
+            type=identifier.type,
+            value=identifier.value,
+            source=identifier.source,
+            first_seen_at=identifier.first_seen_at,
+            profile_id=identifier.profile_id,
+        )
+
+    @classmethod
+    def carried(cls, identifier: RecordIdentifier, profile_id: str | None) -> Identifier:
+        """An identifier a record carried (when it was first seen is the identity's)."""
+        return cls(
+            type=identifier.type,
+            value=identifier.value,
+            source=identifier.source,
+            first_seen_at=None,
+            profile_id=profile_id,
         )
 
 

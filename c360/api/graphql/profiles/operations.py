@@ -24,10 +24,10 @@ from schemas.identifiers import IdentifierType
 class ProfileQuery:
     @strawberry.field(description="A profile by its id.")
     async def profile(self, info: Info[Context, None], id: strawberry.ID) -> ProfileResult:
-        doc = await info.context.profiles.load(str(id))  # batched across the query
-        if doc is None:
+        profile = await info.context.profiles.load(str(id))  # batched across the query
+        if profile is None:
             raise ProfileNotFound(f"no profile with id {str(id)!r}")
-        return Profile.from_doc(doc)
+        return Profile.of(profile)
 
     @strawberry.field(
         description=(
@@ -45,12 +45,12 @@ class ProfileQuery:
     ) -> ProfileResult:
         asked = f"{type.value}:{source}:{value}" if source else f"{type.value}:{value}"
         try:
-            doc = await info.context.services.profiles.by_identifier(type, value, source)
+            profile = await info.context.services.profiles.by_identifier(type, value, source)
         except C360Error:
             info.context.audit.add(Action.LOOKUP, "profileByIdentifier", detail=asked)
             raise
-        info.context.audit.add(Action.LOOKUP, "profileByIdentifier", [doc["_id"]], detail=asked)
-        return Profile.from_doc(doc)
+        info.context.audit.add(Action.LOOKUP, "profileByIdentifier", [profile.id], detail=asked)
+        return Profile.of(profile)
 
     @strawberry.field(
         description=(
@@ -72,11 +72,9 @@ class ProfileQuery:
         except C360Error:
             info.context.audit.add(Action.LOOKUP, "searchProfiles", detail=text)
             raise
-        found = [doc["_id"] for doc in page.profiles] or [None]
+        found: list[str | None] = [p.id for p in page.profiles] or [None]
         info.context.audit.add(Action.LOOKUP, "searchProfiles", found, detail=text)
-        edges = [
-            ProfileEdge(cursor=doc["_id"], node=Profile.from_doc(doc)) for doc in page.profiles
-        ]
+        edges = [ProfileEdge(cursor=p.id, node=Profile.of(p)) for p in page.profiles]
         return ProfileConnection(
             edges=edges,
             page_info=PageInfo.after(edges, page.has_next_page),

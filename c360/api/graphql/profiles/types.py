@@ -29,15 +29,13 @@ from c360.api.graphql.timeline.types import (
 )
 from c360.api.graphql.values import SERVICE, Money, PageInfo, PostalAddress, Purpose
 from c360.auth.service import Permission
-from c360.contact.policy import best_channels
+from c360.profiles import types as profiles
 from c360.profiles.lifecycle import ChurnRisk as ChurnRiskValue
 from c360.profiles.lifecycle import LifecycleStage, Stage, Tier, ValueTier
 from c360.profiles.metrics import Amount, Metrics
 from c360.profiles.metrics_service import ProfileView
-from c360.profiles.service import from_epoch_ms
 from c360.profiles.traits import SeenAddress
 from c360.profiles.traits import Trait as TraitValue
-from c360.store import Document
 from schemas.identifiers import IdentifierType
 from schemas.records import RecordKind
 
@@ -229,12 +227,12 @@ class Profile:
     last_seen_at: dt.datetime | None
 
     @classmethod
-    def from_doc(cls, doc: Document) -> Profile:
+    def of(cls, profile: profiles.Profile) -> Profile:
         return cls(
-            id=strawberry.ID(doc["_id"]),
-            created_at=doc.get("created_at"),
-            first_seen_at=from_epoch_ms(doc.get("first_seen_ms")),
-            last_seen_at=from_epoch_ms(doc.get("last_seen_ms")),
+            id=strawberry.ID(profile.id),
+            created_at=profile.created_at,
+            first_seen_at=profile.first_seen_at,
+            last_seen_at=profile.last_seen_at,
         )
 
     @property
@@ -244,8 +242,7 @@ class Profile:
 
     @strawberry.field(description="Every identifier linked to this profile.")
     async def identifiers(self, info: Info[Context, None]) -> list[Identifier]:
-        docs = await info.context.identifiers.load(self.id)
-        return [Identifier.from_doc(d, self.id) for d in docs]
+        return [Identifier.of(i) for i in await info.context.identifiers.load(self.id)]
 
     @strawberry.field(
         description="E-mail addresses, normalised.",
@@ -261,8 +258,8 @@ class Profile:
         return await self._values(info, IdentifierType.PHONE)
 
     async def _values(self, info: Info[Context, None], kind: IdentifierType) -> list[str]:
-        docs = await info.context.identifiers.load(self.id)
-        return [d["value"] for d in docs if d["type"] == kind.value]
+        identifiers = await info.context.identifiers.load(self.id)
+        return [i.value for i in identifiers if i.type is kind]
 
     @strawberry.field(
         description="The name to show: full name, else given and family names.",
@@ -300,13 +297,13 @@ class Profile:
         self, info: Info[Context, None], purpose: Purpose = SERVICE
     ) -> ChannelChoice | None:
         facts = await info.context.contact_facts.load(self.id)
-        policy = info.context.services.contact.policy
-        ranked = best_channels(facts, purpose, info.context.now, policy)
-        return ChannelChoice.of(ranked[0]) if ranked else None
+        best = info.context.services.contact.preferred_channel(facts, purpose, info.context.now)
+        return None if best is None else ChannelChoice.of(best)
 
     @strawberry.field(description="How the customer wants to be contacted, with provenance.")
     async def contact_preferences(self, info: Info[Context, None]) -> ContactPreferences:
-        return preferences_of(await info.context.contact_facts.load(self.id), info)
+        facts = await info.context.contact_facts.load(self.id)
+        return preferences_of(info.context.services.contact.preferences(facts))
 
     @strawberry.field(
         description="Every consent, preference and contact-point change, newest first, each "
@@ -344,12 +341,11 @@ class Profile:
         "it took (openedAt to solvedAt) and how the customer rated it."
     )
     async def past_problems(self, info: Info[Context, None]) -> list[ServiceCaseRecord]:
-        docs = await info.context.past_problems.load(self.id)
-        return [case_of(doc) for doc in docs]
+        return [case_of(r) for r in await info.context.past_problems.load(self.id)]
 
     @strawberry.field(description="Cases not solved or closed yet, newest first.")
     async def open_cases(self, info: Info[Context, None]) -> list[ServiceCaseRecord]:
-        return [case_of(doc) for doc in await info.context.open_cases.load(self.id)]
+        return [case_of(r) for r in await info.context.open_cases.load(self.id)]
 
     async def _view(self, info: Info[Context, None]) -> ProfileView:
         views = info.context.views
@@ -377,7 +373,8 @@ class Profile:
         self, info: Info[Context, None], status: str = "open"
     ) -> list[MatchSuggestion] | None:
         docs = await info.context.services.merges.suggestions(self.id)
-        return [MatchSuggestion.from_doc(d) for d in docs if d["status"] == status]
+        suggestions = [MatchSuggestion.from_doc(d) for d in docs]
+        return [s for s in suggestions if s.status == status]
 
     @strawberry.field(description="Records from every source, newest first.")
     async def timeline(
@@ -398,7 +395,7 @@ class Profile:
             until=until,
         )
         page = await info.context.timelines.load(query)
-        edges = [TimelineEdge(cursor=c, node=timeline_item(d)) for c, d in page.items]
+        edges = [TimelineEdge(cursor=c, node=timeline_item(r)) for c, r in page.items]
         return TimelineConnection(
             edges=edges,
             page_info=PageInfo.after(edges, page.has_next_page),

@@ -4,6 +4,7 @@ record to its type."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import strawberry
@@ -16,7 +17,7 @@ from c360.api.graphql.values import Money, PageInfo, PostalAddress
 from c360.auth.masking import Mask
 from c360.auth.service import Permission
 from c360.contact.preferences import Hours, window_of
-from c360.store import Document
+from c360.records.types import Record
 from schemas.records import (
     CasePriority,
     CaseStatus,
@@ -245,34 +246,34 @@ def _preference_change(base: dict[str, Any], data: dict[str, Any]) -> Preference
     )
 
 
-def _envelope(doc: Document) -> dict[str, Any]:
-    profile_id = doc.get("profile_id")
+def _envelope(record: Record) -> dict[str, Any]:
+    profile_id = record.profile_id
     return {
-        "id": strawberry.ID(doc["_id"]),
-        "kind": RecordKind(doc["kind"]),
-        "source": doc["source"],
-        "external_id": doc["external_id"],
-        "occurred_at": doc["occurred_at"],
-        "revision": doc["revision"],
-        "identifiers": [Identifier.from_doc(i, profile_id) for i in doc.get("identifiers", [])],
+        "id": strawberry.ID(record.id),
+        "kind": record.kind,
+        "source": record.source,
+        "external_id": record.external_id,
+        "occurred_at": record.occurred_at,
+        "revision": record.revision,
+        "identifiers": [Identifier.carried(i, profile_id) for i in record.identifiers],
         "profile_id": profile_id,
     }
 
 
-def _money(value: Document | None) -> Money | None:
-    return None if value is None else Money.from_doc(value)
+def _money(value: Mapping[str, Any] | None) -> Money | None:
+    return None if value is None else Money.of(value)
 
 
-def case_of(doc: Document) -> ServiceCaseRecord:
-    item = timeline_item(doc)
+def case_of(record: Record) -> ServiceCaseRecord:
+    item = timeline_item(record)
     assert isinstance(item, ServiceCaseRecord)  # the query asked for service cases only
     return item
 
 
-def timeline_item(doc: Document) -> TimelineItem:
+def timeline_item(record: Record) -> TimelineItem:
     """The concrete GraphQL type of a stored record."""
-    data: dict[str, Any] = dict(doc.get("data", {}))
-    base = _envelope(doc)
+    data: dict[str, Any] = dict(record.payload)
+    base = _envelope(record)
     match base["kind"]:
         case RecordKind.PERSON:
             addresses = [
@@ -295,7 +296,7 @@ def timeline_item(doc: Document) -> TimelineItem:
                 **{
                     **data,
                     "channel": OrderChannel(data["channel"]),
-                    "total": Money.from_doc(data["total"]),
+                    "total": Money.of(data["total"]),
                     "line_items": [
                         LineItem(
                             line_id=li.get("line_id"),
@@ -303,7 +304,7 @@ def timeline_item(doc: Document) -> TimelineItem:
                             title=li.get("title"),
                             category=li.get("category"),
                             quantity=li["quantity"],
-                            unit_price=Money.from_doc(li["unit_price"]),
+                            unit_price=Money.of(li["unit_price"]),
                         )
                         for li in data.get("line_items", [])
                     ],
@@ -314,7 +315,7 @@ def timeline_item(doc: Document) -> TimelineItem:
                 **base,
                 **{
                     **data,
-                    "amount": Money.from_doc(data["amount"]),
+                    "amount": Money.of(data["amount"]),
                     "items": [
                         ReturnItem(
                             line_id=i.get("line_id"),
@@ -372,7 +373,7 @@ def timeline_item(doc: Document) -> TimelineItem:
                     "outcome": ContactOutcome(data.get("outcome", ContactOutcome.SENT)),
                 },
             )
-    raise ValueError(f"unknown record kind {doc['kind']!r}")
+    raise ValueError(f"unknown record kind {record.kind!r}")
 
 
 TIMELINE_TYPES = (
