@@ -25,8 +25,8 @@ from c360.store import Store
 from connectors import ParseOptions
 from schemas import IdentifierType
 from tests import factories as f
+from tests.api.graphql.identity.test_operations import UNMERGE, gql, key
 from tests.state import other_database
-from tests.test_identity_api import UNMERGE, gql, key
 from tests.test_merge_crashes import Crash, crash_at, state
 from tests.test_metrics import assert_aggregates_equal_recomputation
 

@@ -19,8 +19,8 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
+from tests.api.graphql.identity.test_operations import gql, key
 from tests.state import assert_aggregates_equal_recomputation
-from tests.test_identity_api import gql, key
 from tests.test_merges import profile_of, run
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

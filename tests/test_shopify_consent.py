@@ -36,7 +36,7 @@ from c360.services import Services
 from c360.settings import Settings
 from connectors import ParseOptions
 from schemas import IdentifierType
-from tests.test_identity_api import gql, key
+from tests.api.graphql.identity.test_operations import gql, key
 
 SECRET = "shpss_population_secret"
 STATES = ("subscribed", "not_subscribed", "unsubscribed", "pending", "redacted", "invalid")

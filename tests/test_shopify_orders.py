@@ -25,7 +25,7 @@ from c360.settings import Settings
 from c360.store import Store
 from connectors import ParseOptions, get_connector
 from schemas import IdentifierType
-from tests.test_identity_api import gql, key
+from tests.api.graphql.identity.test_operations import gql, key
 from tests.test_metrics import assert_aggregates_equal_recomputation
 
 VENDOR = Path(__file__).parent / "fixtures" / "vendor" / "shopify"

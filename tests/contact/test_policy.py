@@ -1,6 +1,6 @@
 """The contact policy's rules, their precedence, quiet hours across time zones and DST, caps at
 their boundary and channel ranking: table-driven over facts built from records
-(the store round trip is covered by tests/test_contact_api.py)."""
+(the store round trip is covered by tests/contact/test_api.py)."""
 
 from __future__ import annotations
 

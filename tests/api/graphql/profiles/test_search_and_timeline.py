@@ -18,8 +18,8 @@ from c360.settings import Settings
 from c360.store import Document
 from schemas import IdentifierType
 from tests import factories as f
+from tests.api.graphql.identity.test_operations import gql, key
 from tests.state import CommandCounter
-from tests.test_identity_api import gql, key
 from tests.test_merges import profile_of, run
 
 SEARCH = """query($text: String!, $first: Int, $after: String) {

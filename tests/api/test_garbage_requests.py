@@ -3,7 +3,7 @@ endpoints — generated garbage of every kind (``tests/garbage.py``) — the ans
 and the server answers normally afterwards.
 
 Examples are derandomised (the same ones every run, so CI does not flake on a new find); run
-``pytest tests/test_garbage_requests.py --hypothesis-profile=explore`` to search further.
+``pytest tests/api/test_garbage_requests.py --hypothesis-profile=explore`` to search further.
 """
 
 from __future__ import annotations

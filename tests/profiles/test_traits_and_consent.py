@@ -19,7 +19,7 @@ from c360.store import Store
 from schemas import IdentifierType
 from schemas.records import RecordKind
 from tests import factories as f
-from tests.test_identity_api import gql, key
+from tests.api.graphql.identity.test_operations import gql, key
 from tests.test_merges import profile_of, run
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
