@@ -1,20 +1,15 @@
-"""The tests' one helpers module: canonical record dicts (valid by default, any field
-overridable by keyword), importing them, API keys, and GraphQL requests that must succeed."""
+"""Canonical record dicts for tests: valid by default, any field overridable by keyword.
+And API keys."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from c360.auth.service import Role
-from c360.ingest.service import IngestSummary
 from c360.services import Services
-from connectors import ParseOptions, get_connector
 
 Record = dict[str, Any]
 
@@ -168,20 +163,6 @@ def consent_change(
     return record
 
 
-async def imported(
-    services: Services, records: list[Record], *, default_region: str = "ES"
-) -> IngestSummary:
-    """Records imported through the canonical connector, as a file of them would be; none
-    may be rejected."""
-    lines = "".join(json.dumps(r) + "\n" for r in records).encode()
-    items = get_connector("canonical").parse(
-        io.BytesIO(lines), ParseOptions(default_region=default_region)
-    )
-    summary = await services.ingest.ingest("canonical", items, origin="tests")
-    assert summary.rejected == 0, summary.errors
-    return summary
-
-
 def write_jsonl(path: Path, items: list[Record | str]) -> Path:
     """One line per item: dicts as JSON, strings verbatim (for broken lines)."""
     lines = [item if isinstance(item, str) else json.dumps(item) for item in items]
@@ -194,20 +175,3 @@ async def api_key(services: Services, role: Role) -> dict[str, str]:
     """Headers carrying a new API key of ``role``."""
     _, secret = await services.keys.create(role, f"{role.value} for tests", dt.datetime.now(dt.UTC))
     return {"authorization": f"Bearer {secret}"}
-
-
-async def gql(
-    client: httpx.AsyncClient,
-    query: str,
-    headers: dict[str, str] | None = None,
-    **variables: Any,
-) -> dict[str, Any]:
-    """The ``data`` of a GraphQL request that must succeed with no errors at all (``headers``:
-    another key's, for one request)."""
-    payload = {"query": query, "variables": variables}
-    response = await client.post("/graphql", json=payload, headers=headers or {})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body["errors"]
-    data: dict[str, Any] = body["data"]
-    return data

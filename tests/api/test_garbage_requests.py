@@ -31,6 +31,7 @@ from schemas import IdentifierType
 from schemas.records import ChangeOrigin
 from tests import factories as f
 from tests import garbage as g
+from tests.helpers import imported
 
 SHOPIFY_SECRET = "shpss_garbage"
 ZENDESK_SECRET = "zendesk-garbage"
@@ -98,7 +99,7 @@ async def links(services: Services, app: FastAPI, keys: Keys) -> Links:
     profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
     now = dt.datetime.now(dt.UTC)
     optin = f.consent_change("opted_in", now.isoformat(), external_id="o1", email_address=EMAIL)
-    await f.imported(services, [optin])
+    await imported(services, [optin])
     decision = await services.contact.decide(profile.id, "email", "marketing", now)
     unsubscribe = services.contact.unsubscribe_url(decision)
     pending = await services.contact.record_consent(

@@ -19,8 +19,8 @@ from c360.store import Store
 from schemas import IdentifierType
 from schemas.records import RecordKind
 from tests import factories as f
-from tests.api.graphql.identity.test_operations import gql, key
-from tests.test_merges import profile_of, run
+from tests.factories import api_key as key
+from tests.helpers import gql, profile_of, run
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 EMAIL, PHONE = "ana@example.com", "+34 611 22 33 44"

@@ -13,20 +13,20 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from c360.api.graphql.access import fast_masking, undeclared_text_fields
-from c360.api.graphql.audit.operations import AuditLogQuery
-from c360.api.graphql.auth.operations import KeyMutation, KeyQuery
-from c360.api.graphql.contact.operations import ContactMutation, ContactQuery
 from c360.api.graphql.errors import EXCEPTION_HANDLERS, unanswered_refusals
-from c360.api.graphql.identity.operations import IdentityMutation
+from c360.api.graphql.extensions import LookupLimiter, OperationAudit, OperationMetrics
 from c360.api.graphql.limits import (
     CachedDocuments,
     OneOperation,
     QueryCostLimiter,
     ShapeLimiter,
 )
-from c360.api.graphql.operations import LookupLimiter, OperationAudit, OperationMetrics
-from c360.api.graphql.profiles.operations import ProfileQuery
-from c360.api.graphql.timeline.types import TIMELINE_TYPES
+from c360.api.graphql.operations.audit import AuditLogQuery
+from c360.api.graphql.operations.auth import KeyMutation, KeyQuery
+from c360.api.graphql.operations.contact import ContactMutation, ContactQuery
+from c360.api.graphql.operations.identity import IdentityMutation
+from c360.api.graphql.operations.profiles import ProfileQuery
+from c360.api.graphql.types.timeline import TIMELINE_TYPES
 from c360.api.graphql.values import PURPOSE_SCALAR, Purpose
 from c360.errors import C360Error
 

@@ -1,0 +1,210 @@
+"""Searching profiles, timeline windows, and what the agent view costs in store round trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from c360.api.graphql.context import Context
+from c360.api.graphql.schema import build_schema
+from c360.auth.service import Caller, Role
+from c360.profiles.search import phone_prefix
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Document
+from schemas import IdentifierType
+from tests import factories as f
+from tests.factories import api_key as key
+from tests.helpers import gql, profile_of, run
+from tests.state import CommandCounter
+
+SEARCH = """query($text: String!, $first: Int, $after: String) {
+  searchProfiles(text: $text, first: $first, after: $after) {
+    edges { cursor node { id displayName emails } } pageInfo { hasNextPage endCursor } } }"""
+
+
+def people() -> list[f.Record]:
+    return [
+        f.person(
+            external_id="1",
+            identifiers=[f.email("ana.garcia@example.com"), f.phone("+34 611 22 33 44")],
+            given_name="Ana",
+            family_name="García López",
+        ),
+        f.person(
+            external_id="2",
+            identifiers=[f.email("anabel@example.org")],
+            given_name="Anabel",
+            family_name="Ruiz",
+        ),
+        f.person(
+            external_id="3",
+            identifiers=[f.email("jose@example.com"), f.phone("+34 622 00 00 01")],
+            given_name="José",
+            family_name="Garcia",
+        ),
+    ]
+
+
+async def names(client: httpx.AsyncClient, headers: dict[str, str], text: str) -> list[str]:
+    found = (await gql(client, SEARCH, headers, text=text))["searchProfiles"]
+    return sorted(e["node"]["displayName"] for e in found["edges"])
+
+
+class TestSearch:
+    async def test_by_name_email_or_phone_prefix(
+        self, client: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await run(services, tmp_path, [people()])
+        headers = await key(services, Role.ADMIN)
+        assert await names(client, headers, "ana") == ["Ana García López", "Anabel Ruiz"]
+        assert await names(client, headers, "Ana garc") == ["Ana García López"]
+        assert await names(client, headers, "garcia") == ["Ana García López", "José Garcia"]
+        assert await names(client, headers, "JOSE") == ["José Garcia"]
+        assert await names(client, headers, "ana.garcia@ex") == ["Ana García López"]
+        assert await names(client, headers, "@example") == []  # an address starts with a name
+        assert await names(client, headers, "+34 611 22") == ["Ana García López"]
+        assert await names(client, headers, "0034 622") == ["José Garcia"]
+        assert await names(client, headers, "611 22 33 44") == ["Ana García López"]  # national
+        assert await names(client, headers, "zoe") == []
+
+    async def test_pages_in_a_stable_order_and_follows_merges(
+        self, client: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await run(services, tmp_path, [people()])
+        headers = await key(services, Role.ADMIN)
+        response = await client.post(
+            "/graphql", json={"query": SEARCH, "variables": {"text": "a"}}, headers=headers
+        )
+        assert response.json()["errors"][0]["extensions"]["code"] == "InvalidInput"
+        page = (await gql(client, SEARCH, headers, text="an", first=1))["searchProfiles"]
+        assert page["pageInfo"]["hasNextPage"] is True
+        rest = (
+            await gql(
+                client, SEARCH, headers, text="an", first=5, after=page["pageInfo"]["endCursor"]
+            )
+        )["searchProfiles"]
+        seen = [e["node"]["id"] for e in page["edges"] + rest["edges"]]
+        assert len(seen) == len(set(seen)) == 2
+        assert rest["pageInfo"]["hasNextPage"] is False
+
+        # Anabel turns out to be Ana: a search for either name finds the one surviving profile.
+        bridge = f.order(
+            identifiers=[f.email("ana.garcia@example.com"), f.email("anabel@example.org")]
+        )
+        await run(services, tmp_path / "merge", [[bridge]])
+        survivor = await profile_of(services, IdentifierType.EMAIL, "anabel@example.org")
+        found = (await gql(client, SEARCH, headers, text="anabel"))["searchProfiles"]
+        assert [e["node"]["id"] for e in found["edges"]] == [survivor]
+
+
+class TestTimelineWindow:
+    async def test_since_and_until_bound_the_timeline(
+        self, client: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        orders = [
+            f.order(external_id=str(d), occurred_at=f"2024-05-{d:02d}T10:00:00Z")
+            for d in range(1, 11)
+        ]
+        await run(services, tmp_path, [orders])
+        pid = await profile_of(services, IdentifierType.EMAIL, "ana@example.com")
+        query = """query($id: ID!, $since: DateTime, $until: DateTime) { profile(id: $id) {
+          ... on Profile { timeline(first: 50, since: $since, until: $until) {
+            edges { node { externalId } } } } } }"""
+        headers = await key(services, Role.ADMIN)
+        data = await gql(
+            client,
+            query,
+            headers,
+            id=pid,
+            since="2024-05-03T10:00:00Z",
+            until="2024-05-05T10:00:00Z",
+        )
+        ids = [e["node"]["externalId"] for e in data["profile"]["timeline"]["edges"]]
+        assert ids == ["5", "4", "3"]
+
+
+AGENT_VIEW = """
+fragment View on Profile {
+  id displayName emails phones lifecycleStage { stage } valueTier { tier }
+  churnRisk { score } metrics { orderCount lifetimeValue { amount currency } openCases }
+  openCases { externalId } pastProblems { externalId }
+  timeline(first: 25) { edges { cursor node { __typename id occurredAt } } }
+}
+"""
+
+
+class TestRoundTrips:
+    async def test_the_agent_view_of_many_profiles_costs_a_bounded_number_of_round_trips(
+        self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        people = 20
+        records: list[f.Record] = []
+        for n in range(people):
+            ids = [f.email(f"p{n}@example.com")]
+            records += [f.person(external_id=f"P{n}", identifiers=ids, given_name=f"N{n}")]
+            records += [
+                f.order(
+                    external_id=f"{n}-{k}",
+                    identifiers=ids,
+                    occurred_at=f"2024-05-{k + 1:02d}T10:00:00Z",
+                )
+                for k in range(10)
+            ]
+            records += [f.service_case(external_id=f"{n}-c", identifiers=ids, status="solved")]
+        await run(services, tmp_path, [records])
+        profile_ids = [
+            await profile_of(services, IdentifierType.EMAIL, f"p{n}@example.com")
+            for n in range(people)
+        ]
+
+        async def round_trips(count: int) -> tuple[int, Any]:
+            counter = CommandCounter()
+            client: AsyncMongoClient[Document] = AsyncMongoClient(
+                mongo_uri, tz_aware=True, event_listeners=[counter]
+            )
+            try:
+                db = client.get_database(settings.database)
+                context = Context(
+                    services=Services.build(db, settings),
+                    caller=Caller(key_id="t", name="test", role=Role.ADMIN),
+                )
+                aliases = " ".join(
+                    f'p{i}: profile(id: "{pid}") {{ ...View }}'
+                    for i, pid in enumerate(profile_ids[:count])
+                )
+                schema = build_schema(max_depth=15, max_tokens=50_000)
+                result = await schema.execute(
+                    AGENT_VIEW + f"query {{ {aliases} }}", context_value=context
+                )
+                assert result.errors is None, result.errors
+                return len(counter.commands), result.data
+            finally:
+                await client.close()
+
+        one, _ = await round_trips(1)
+        many, data = await round_trips(people)
+        assert data is not None
+        assert len(data) == people
+        assert all(len(v["timeline"]["edges"]) == 12 for v in data.values())
+        # Every level of the query is batched: twenty profiles cost what one does.
+        assert many == one, (one, many)
+
+
+@pytest.mark.parametrize(
+    ("text", "region", "key"),
+    [
+        ("+34 611 22", "ES", "phone:+3461122"),
+        ("0034 611", "ES", "phone:+34611"),
+        ("611 22", "ES", "phone:+3461122"),
+        ("020 7946", "GB", "phone:+44207946"),  # the trunk 0 is dialled, not stored
+        ("06 1234", "IT", "phone:+39061234"),  # Italy keeps its leading 0
+        ("ana", "ES", None),
+    ],
+)
+def test_phone_prefixes_read_like_ingest(text: str, region: str, key: str | None) -> None:
+    assert phone_prefix(text, region) == key
