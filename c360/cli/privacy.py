@@ -30,7 +30,9 @@ Runner = Callable[[Settings, Callable[[Services, Store], Awaitable[Any]]], Corou
 
 
 def register(commands: Any, with_services: Runner, operator: Callable[[], Caller]) -> None:
-    """Adds ``privacy request|verify|status|run|lift`` to the command's subcommands."""
+    """Adds ``privacy request|verify|run|status|export|lift`` and ``retention apply`` to the
+    command's subcommands."""
+    register_retention(commands, with_services)
     privacy = commands.add_parser("privacy", help="data-subject requests: access and erasure")
     sub = privacy.add_subparsers(required=True, metavar="ACTION")
 

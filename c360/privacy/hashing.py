@@ -8,7 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from c360.privacy import rules
 from c360.privacy.repository import SuppressionRepository, TombstoneRepository
-from c360.store import Document
+from c360.profiles.types import ProfileIdentifier
+from c360.records.types import Record
+from schemas.records import RecordKind
 
 CONTACT_CHANNELS = {"email": ("email",), "phone": ("sms", "phone", "whatsapp")}
 """The channels a tombstoned contact point is opted out of, by identifier type."""
@@ -55,34 +57,38 @@ class Tombstones:
         self._purposes = tuple(purposes)
 
     async def opt_outs(
-        self, identities: Mapping[str, Sequence[Document]]
-    ) -> dict[str, list[Document]]:
+        self, identities: Mapping[str, Sequence[ProfileIdentifier]]
+    ) -> dict[str, list[Record]]:
         """Per profile, the consent changes its tombstoned contact points stand for."""
         points = {
-            self._hasher.tombstone(doc["_id"]): (profile_id, doc)
-            for profile_id, docs in identities.items()
-            for doc in docs
-            if doc.get("type") in CONTACT_CHANNELS
+            self._hasher.tombstone(identifier.key): (profile_id, identifier)
+            for profile_id, held in identities.items()
+            for identifier in held
+            if identifier.type.value in CONTACT_CHANNELS
         }
         found = await self._repository.of(points)
-        changes: dict[str, list[Document]] = {p: [] for p in identities}
+        changes: dict[str, list[Record]] = {p: [] for p in identities}
         for digest, at in found.items():
-            profile_id, doc = points[digest]
-            for channel in CONTACT_CHANNELS[doc["type"]]:
+            profile_id, identifier = points[digest]
+            for channel in CONTACT_CHANNELS[identifier.type.value]:
                 for purpose in self._purposes:
+                    external_id = f"erasure:{digest[:16]}:{channel}:{purpose}"
                     changes[profile_id].append(
-                        {
-                            "_id": f"erasure:{digest[:16]}:{channel}:{purpose}",
-                            "kind": "consent_change",
-                            "source": "c360",
-                            "occurred_at": at,
-                            "data": {
+                        Record(
+                            id=f"c360:consent_change:{external_id}",
+                            kind=RecordKind.CONSENT_CHANGE,
+                            source="c360",
+                            external_id=external_id,
+                            occurred_at=at,
+                            revision=at,
+                            payload={
                                 "channel": channel,
                                 "purpose": purpose,
                                 "status": "opted_out",
-                                "contact_point": doc["value"],
+                                "contact_point": identifier.value,
                                 "origin": "erasure",
                             },
-                        }
+                            profile_id=profile_id,
+                        )
                     )
         return changes

@@ -18,7 +18,7 @@ import phonenumbers
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from c360.errors import C360Error, InvalidInput
+from c360.errors import Conflict, InvalidInput
 
 
 class RequestType(enum.StrEnum):
@@ -48,14 +48,12 @@ OPEN = frozenset({Status.RECEIVED, Status.VERIFIED, Status.IN_PROGRESS, Status.F
 """Statuses of a request still owed an answer: those that can be overdue."""
 
 
-class TransitionRefused(C360Error):
+class TransitionRefused(Conflict):
     """The request is not in a status from which that step is possible."""
 
-    status_code = 409
 
-
-class ExtensionRefused(C360Error):
-    status_code = 409
+class ExtensionRefused(Conflict):
+    """The deadline cannot be extended any further."""
 
 
 def check_transition(current: Status, wanted: Status) -> None:

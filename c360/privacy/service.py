@@ -34,8 +34,8 @@ from c360.privacy.repository import (
     journal_done,
 )
 from c360.privacy.rules import RequestType, Status
-from c360.profiles.service import epoch_ms
 from c360.store import Document
+from c360.store.epoch import epoch_ms
 from schemas.identifiers import IdentifierType, identity_key, normalize_value
 
 log = logging.getLogger(__name__)

@@ -100,7 +100,7 @@ async def audited_lookups(services: Services, store: Store) -> None:
         Action.LOOKUP,
         "profileByIdentifier",
         operation="query Who",
-        profile_ids=[profile["_id"]],
+        profile_ids=[profile.id],
         detail=f"email:{X_EMAIL}",
     )
     await services.audit.record(
@@ -281,9 +281,9 @@ class TestSuppression:
         assert sum(s.suppressed for s in back) == 0
         profile = await services.profiles.by_identifier(IdentifierType.EMAIL, X_EMAIL)
         now = dt.datetime.now(dt.UTC)
-        decision = await services.contact.decide(profile["_id"], "email", "marketing", now)
+        decision = await services.contact.decide(profile.id, "email", "marketing", now)
         assert not decision.allowed  # his 2024 opt-in is older than his erasure
-        service = await services.contact.decide(profile["_id"], "email", "service", now)
+        service = await services.contact.decide(profile.id, "email", "service", now)
         assert service.allowed
 
 
