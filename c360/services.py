@@ -20,7 +20,7 @@ from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
 from c360.contact.repository import ContactRepository
 from c360.contact.service import ContactConfig, ContactService
-from c360.identity.matcher import Matcher
+from c360.identity.match_service import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
     IdentityRepository,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from c360.identity.linking import plan_links
 from c360.identity.matching import Features, features_of
 from c360.identity.rules import IdentityRules
-from c360.identity.service import plan_links
 from c360.ingest.files import import_file
 from c360.profiles.service import from_epoch_ms
 from c360.services import Services

@@ -18,7 +18,7 @@ from itertools import islice
 from typing import Any, Literal
 
 from c360.errors import InvalidInput
-from c360.identity.matcher import Matcher
+from c360.identity.match_service import Matcher
 from c360.identity.matching import Features, features_of
 from c360.identity.merge import MergeService
 from c360.identity.repository import SuggestionRepository
