@@ -32,9 +32,10 @@ from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
+from c360.metrics.repository import MetricsRepository
+from c360.metrics.service import MetricsConfig, MetricsService
 from c360.profiles.lifecycle import Thresholds
-from c360.profiles.metrics_service import MetricsConfig, MetricsService
-from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
+from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
 from c360.settings import RateLimit, RateRole, Settings

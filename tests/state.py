@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo import MongoClient, monitoring
 
-from c360.profiles.metrics import Aggregate, aggregate
+from c360.metrics.aggregate import Aggregate, aggregate
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from c360.auth.service import Role
-from c360.profiles.metrics import Aggregate, aggregate, epoch_ms
+from c360.metrics.aggregate import Aggregate, aggregate, epoch_ms
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store

@@ -27,7 +27,7 @@ from c360.contact.policy import ChannelOption, Decision, PolicyConfig, best_chan
 from c360.contact.repository import ContactRepository
 from c360.errors import InvalidInput, NotFound
 from c360.ingest.service import IngestService, Outcome
-from c360.profiles.metrics_service import MetricsService
+from c360.metrics.service import MetricsService
 from c360.profiles.service import ProfileService, check_profile_cursor, epoch_ms, from_epoch_ms
 from c360.records.repository import RecordRepository
 from c360.store import Document

@@ -25,8 +25,8 @@ from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.storable import Unstorable, check_record, refuse_unstorable
+from c360.metrics.aggregate import COUNTED_KINDS, Aggregate, contribution
 from c360.observability.metrics import count_ingest
-from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
 from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
 from c360.store import Document

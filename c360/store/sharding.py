@@ -110,15 +110,15 @@ SHARDING: dict[str, Placement] = {
             "and replacement is by id."
         ),
         broadcasts={
-            "c360.profiles.repository:MetricsRepository.stale": (
+            "c360.metrics.repository:MetricsRepository.stale": (
                 "Once per ingest call: batches that announced themselves and never folded "
                 "their records in (a sparse index, almost always empty)."
             ),
-            "c360.profiles.repository:MetricsRepository.ltv_cutoffs": (
+            "c360.metrics.repository:MetricsRepository.ltv_cutoffs": (
                 "Value tiers: percentiles of lifetime value among all buyers, at most once "
                 "every five minutes per process."
             ),
-            "c360.profiles.repository:MetricsRepository.all_ids": (
+            "c360.metrics.repository:MetricsRepository.all_ids": (
                 "c360 profiles recompute --all (an admin command)."
             ),
         },

@@ -8,9 +8,9 @@ import strawberry
 
 from c360.api.graphql.access import in_text, public
 from c360.api.graphql.types import Money
+from c360.metrics.figures import Amount, Metrics
 from c360.profiles.lifecycle import ChurnRisk as ChurnRiskValue
 from c360.profiles.lifecycle import LifecycleStage, Stage, Tier, ValueTier
-from c360.profiles.metrics import Amount, Metrics
 
 strawberry.enum(LifecycleStage)
 strawberry.enum(ValueTier)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         ProfileMetrics,
         ValueTierInfo,
     )
-    from c360.profiles.metrics_service import ProfileView
+    from c360.metrics.service import ProfileView
 from c360.auth.masking import Mask
 from c360.auth.service import Permission
 from c360.contact.consent import ConsentState

@@ -18,6 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from c360.metrics.aggregate import Aggregate, aggregate, epoch_ms
+from c360.metrics.figures import Metrics, convert, metrics, net_value
+from c360.metrics.repository import MetricsRepository
 from c360.profiles.lifecycle import (
     ChurnRisk,
     Stage,
@@ -27,16 +30,7 @@ from c360.profiles.lifecycle import (
     lifecycle,
     value_tier,
 )
-from c360.profiles.metrics import (
-    Aggregate,
-    Metrics,
-    aggregate,
-    convert,
-    epoch_ms,
-    metrics,
-    net_value,
-)
-from c360.profiles.repository import MetricsRepository, ProfileRepository
+from c360.profiles.repository import ProfileRepository
 from c360.records.repository import RecordRepository
 from c360.store import Document
 
