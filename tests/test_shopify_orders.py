@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from c360.auth.service import Role
-from c360.ingest.service import IngestSummary
+from c360.ingest.summary import IngestSummary
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store

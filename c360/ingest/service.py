@@ -7,15 +7,12 @@ step is idempotent, so re-running an import converges on the state of an uninter
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import io
 import logging
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import islice
-from typing import Any, Literal
 
 from c360.errors import InvalidInput
 from c360.identity.match_service import Matcher
@@ -23,12 +20,21 @@ from c360.identity.matching import Features, features_of
 from c360.identity.merge import MergeService
 from c360.identity.repository import SuggestionRepository
 from c360.identity.service import IdentityService
+from c360.ingest.batching import batches
+from c360.ingest.documents import (
+    ENVELOPE,
+    bson_safe,
+    draft_document,
+    linked_document,
+    record_document,
+)
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.storable import Unstorable, check_record, refuse_unstorable
+from c360.ingest.summary import IngestSummary, Outcome
 from c360.metrics.aggregate import COUNTED_KINDS, Aggregate, contribution
 from c360.observability.metrics import count_ingest
 from c360.profiles.service import ProfileService, Span
-from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
+from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision
 from c360.store import Document
 from connectors import (
     Connector,
@@ -44,162 +50,11 @@ from schemas.records import SiteEventType
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["inserted", "updated", "duplicate"]
-MAX_REPORTED_ERRORS = 1000
 _MAX_WRITE_ROUNDS = 10
-_ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
 
 
 class UnstorableRecord(InvalidInput):
     """A record made through the API holds a value the store cannot hold."""
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    """What became of one stored (or duplicate) record."""
-
-    position: str
-    record_id: str
-    outcome: Outcome
-
-
-@dataclass
-class IngestSummary:
-    """What an ingest did: ``items_read`` input items (a file's lines, an array's elements, a
-    CSV order's rows) became ``read`` records, and ``read == inserted + updated + duplicates +
-    rejected + ignored`` always (a rejected or ignored item counts as one record)."""
-
-    items_read: int = 0
-    read: int = 0
-    inserted: int = 0
-    updated: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    ignored: int = 0
-    errors: list[ItemError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
-    ignored_items: list[Ignored] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
-    items: list[ItemResult] | None = None  # every record's outcome, when asked for
-
-    def add_outcomes(self, parsed: Sequence[Parsed], outcomes: Sequence[Outcome]) -> None:
-        if self.items is not None:
-            self.items.extend(
-                ItemResult(p.position, p.record.record_id, o)
-                for p, o in zip(parsed, outcomes, strict=True)
-            )
-        for outcome in outcomes:
-            self.read += 1
-            match outcome:
-                case "inserted":
-                    self.inserted += 1
-                case "updated":
-                    self.updated += 1
-                case "duplicate":
-                    self.duplicates += 1
-
-    def add_errors(self, errors: Sequence[ItemError]) -> None:
-        self.read += len(errors)
-        self.rejected += len(errors)
-        room = MAX_REPORTED_ERRORS - len(self.errors)
-        self.errors.extend(errors[: max(room, 0)])
-
-    def add_ignored(self, ignored: Sequence[Ignored]) -> None:
-        """Items a connector read and deliberately kept nothing of, each with its reason."""
-        self.read += len(ignored)
-        self.ignored += len(ignored)
-        room = MAX_REPORTED_ERRORS - len(self.ignored_items)
-        self.ignored_items.extend(ignored[: max(room, 0)])
-
-    def absorb(self, other: IngestSummary) -> None:
-        """Add another summary's counts (and errors, up to the reporting limit) to this one."""
-        self.items_read += other.items_read
-        self.read += other.read
-        self.inserted += other.inserted
-        self.updated += other.updated
-        self.duplicates += other.duplicates
-        self.rejected += other.rejected
-        self.ignored += other.ignored
-        room = MAX_REPORTED_ERRORS - len(self.errors)
-        self.errors.extend(other.errors[: max(room, 0)])
-        room = MAX_REPORTED_ERRORS - len(self.ignored_items)
-        self.ignored_items.extend(other.ignored_items[: max(room, 0)])
-
-    def counts(self) -> dict[str, int]:
-        return {
-            "items_read": self.items_read,
-            "records": self.read,
-            "inserted": self.inserted,
-            "updated": self.updated,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "ignored": self.ignored,
-        }
-
-
-def content_hash(record: CanonicalRecord) -> str:
-    return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
-
-
-def _bson_safe(value: Any) -> Any:
-    """BSON has datetimes but no plain dates or times of day: store those as ISO strings."""
-    if isinstance(value, dict):
-        return {k: _bson_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_bson_safe(v) for v in value]
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.isoformat(timespec="minutes")
-    return value
-
-
-def record_document(
-    record: CanonicalRecord,
-    profile_id: str | None,
-    now: dt.datetime,
-    unlinked: Sequence[Document] = (),
-    linked_by: str | None = None,
-) -> Document:
-    return linked_document(draft_document(record, now), profile_id, unlinked, linked_by)
-
-
-def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
-    """The record's document before linking says whose it is."""
-    return {
-        "_id": record.record_id,
-        "kind": record.kind,
-        "source": record.source,
-        "external_id": record.external_id,
-        "occurred_at": record.occurred_at,
-        "timeline_key": timeline_key(record.occurred_at, record.record_id),
-        "revision": record.revision,
-        "identifiers": [i.model_dump(exclude_none=True) for i in record.identifiers],
-        "identity_keys": [i.key for i in record.identifiers],
-        "data": _bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True)),
-        "content_hash": content_hash(record),
-        "ingested_at": now,
-    }
-
-
-def linked_document(
-    draft: Document,
-    profile_id: str | None,
-    unlinked: Sequence[Document] = (),
-    linked_by: str | None = None,
-    *,
-    batch: str | None = None,
-) -> Document:
-    """The draft with what linking decided: its profile and how; and the ingest batch that
-    writes it (a run that finds the batch unfinished redoes what derives from it)."""
-    doc = dict(draft)
-    if batch is not None:
-        doc["batch"] = batch
-    if profile_id is not None:  # no explicit nulls: the embedded store mis-queries them
-        doc["profile_id"] = profile_id
-    if linked_by is not None:  # what decided its profile; an unmerge follows it
-        doc["linked_by"] = linked_by
-    if unlinked:  # identifiers kept on the record that did not link it (blocked, limits, …)
-        doc["unlinked_identifiers"] = list(unlinked)
-    return doc
 
 
 def decide_writes(
@@ -277,7 +132,7 @@ class IngestService:
         await self._profiles.metrics.resume(started, self._metrics_repair_after)
         last_position: str | None = None
         open_batch: str | None = None  # announced, closed with the next announcement
-        async for batch in _batches(items, self._batch_size):
+        async for batch in batches(items, self._batch_size):
             now = dt.datetime.now(dt.UTC)
             for item in batch:  # an item's records are adjacent and share its position
                 if item.position != last_position:
@@ -617,7 +472,7 @@ def _person_features(record: CanonicalRecord) -> Features | None:
     """What a person record says of who they are (linking compares it through phones)."""
     if not isinstance(record, Person):
         return None
-    return features_of([_bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True))], ())
+    return features_of([bson_safe(record.model_dump(exclude=ENVELOPE, exclude_none=True))], ())
 
 
 def _parse_again(
@@ -639,55 +494,3 @@ def _spans(moments: Iterable[tuple[str, dt.datetime]]) -> dict[str, Span | None]
         first, last = spans.get(profile_id) or (moment, moment)
         spans[profile_id] = (min(first, moment), max(last, moment))
     return spans
-
-
-async def _batches(
-    items: Iterable[ParseResult] | AsyncIterable[ParseResult], size: int
-) -> AsyncIterable[list[ParseResult]]:
-    """Batches of about ``size`` results; an item's results (adjacent, one position) are never
-    split between two, so a batch keeps or refuses an item whole."""
-    if isinstance(items, AsyncIterable):
-        batch: list[ParseResult] = []
-        async for item in items:
-            if len(batch) >= size and item.position != batch[-1].position:
-                yield batch
-                batch = []
-            batch.append(item)
-        if batch:
-            yield batch
-        return
-    # Parsing (validation, normalisation) is CPU work in the connector; the store round trips
-    # are waiting. The next batch is parsed in a worker thread while this one is stored, so the
-    # two overlap. One batch ahead at most: memory stays bounded.
-    source = _Lookahead(iter(items))
-    upcoming = asyncio.create_task(asyncio.to_thread(source.take, size))
-    try:
-        while batch := await upcoming:
-            upcoming = asyncio.create_task(asyncio.to_thread(source.take, size))
-            yield batch
-    finally:
-        upcoming.cancel()
-
-
-class _Lookahead:
-    """Results with one seen ahead: where the current item ends."""
-
-    def __init__(self, iterator: Iterator[ParseResult]) -> None:
-        self._iterator = iterator
-        self._next: ParseResult | None = None
-
-    def take(self, size: int) -> list[ParseResult]:
-        batch: list[ParseResult] = []
-        if self._next is not None:
-            batch.append(self._next)
-            self._next = None
-        batch += islice(self._iterator, size - len(batch))
-        while batch:
-            following = next(self._iterator, None)
-            if following is None:
-                break
-            if following.position != batch[-1].position:
-                self._next = following
-                break
-            batch.append(following)
-        return batch

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from c360.ingest.service import draft_document
+from c360.ingest.documents import draft_document
 from c360.ingest.storable import refuse_unstorable
 from connectors import Parsed, ParseOptions, get_connector
 

@@ -1,0 +1,83 @@
+"""A canonical record as ``records`` stores it: its draft before linking, then with what
+linking decided (its profile, the identity key that linked it, identifiers it kept unlinked)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from c360.records.repository import timeline_key
+from c360.store import Document
+from schemas import CanonicalRecord
+
+ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
+"""What every record carries besides its payload (``data`` holds the rest)."""
+
+
+def content_hash(record: CanonicalRecord) -> str:
+    return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
+
+
+def bson_safe(value: Any) -> Any:
+    """BSON has datetimes but no plain dates or times of day: store those as ISO strings."""
+    if isinstance(value, dict):
+        return {k: bson_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [bson_safe(v) for v in value]
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat(timespec="minutes")
+    return value
+
+
+def record_document(
+    record: CanonicalRecord,
+    profile_id: str | None,
+    now: dt.datetime,
+    unlinked: Sequence[Document] = (),
+    linked_by: str | None = None,
+) -> Document:
+    return linked_document(draft_document(record, now), profile_id, unlinked, linked_by)
+
+
+def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
+    """The record's document before linking says whose it is."""
+    return {
+        "_id": record.record_id,
+        "kind": record.kind,
+        "source": record.source,
+        "external_id": record.external_id,
+        "occurred_at": record.occurred_at,
+        "timeline_key": timeline_key(record.occurred_at, record.record_id),
+        "revision": record.revision,
+        "identifiers": [i.model_dump(exclude_none=True) for i in record.identifiers],
+        "identity_keys": [i.key for i in record.identifiers],
+        "data": bson_safe(record.model_dump(exclude=ENVELOPE, exclude_none=True)),
+        "content_hash": content_hash(record),
+        "ingested_at": now,
+    }
+
+
+def linked_document(
+    draft: Document,
+    profile_id: str | None,
+    unlinked: Sequence[Document] = (),
+    linked_by: str | None = None,
+    *,
+    batch: str | None = None,
+) -> Document:
+    """The draft with what linking decided: its profile and how; and the ingest batch that
+    writes it (a run that finds the batch unfinished redoes what derives from it)."""
+    doc = dict(draft)
+    if batch is not None:
+        doc["batch"] = batch
+    if profile_id is not None:  # no explicit nulls: the embedded store mis-queries them
+        doc["profile_id"] = profile_id
+    if linked_by is not None:  # what decided its profile; an unmerge follows it
+        doc["linked_by"] = linked_by
+    if unlinked:  # identifiers kept on the record that did not link it (blocked, limits, …)
+        doc["unlinked_identifiers"] = list(unlinked)
+    return doc
