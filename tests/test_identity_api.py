@@ -15,7 +15,7 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.factories import api_key as key
-from tests.test_merges import history, run
+from tests.identity.test_merges import history, run
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

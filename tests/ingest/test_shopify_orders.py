@@ -25,10 +25,10 @@ from c360.settings import Settings
 from c360.store import Store
 from connectors import ParseOptions, get_connector
 from schemas import IdentifierType
+from tests.metrics.test_metrics import assert_aggregates_equal_recomputation
 from tests.test_identity_api import gql, key
-from tests.test_metrics import assert_aggregates_equal_recomputation
 
-VENDOR = Path(__file__).parent / "fixtures" / "vendor" / "shopify"
+VENDOR = Path(__file__).parent.parent / "fixtures" / "vendor" / "shopify"
 EMAIL = "bob.norman@mail.example.com"  # the customer of the reference order
 SECRET = "shpss_test_secret"
 Json = dict[str, Any]

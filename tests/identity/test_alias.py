@@ -25,10 +25,10 @@ from c360.store import Store
 from connectors import ParseOptions
 from schemas import IdentifierType
 from tests import factories as f
+from tests.identity.test_merge_crashes import Crash, crash_at, state
+from tests.metrics.test_metrics import assert_aggregates_equal_recomputation
 from tests.state import other_database
 from tests.test_identity_api import UNMERGE, gql, key
-from tests.test_merge_crashes import Crash, crash_at, state
-from tests.test_metrics import assert_aggregates_equal_recomputation
 
 OLD, NEW = "legacy-7", "cust-1"
 ANON = "507f191e-810c-419a-8a4b-1c1f6a1d8e3b"

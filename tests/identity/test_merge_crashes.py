@@ -17,8 +17,8 @@ from c360.identity.merge import MERGE_STEPS, UNMERGE_STEPS, StepHook
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
+from tests.identity.test_merges import NOW, history, run
 from tests.state import canonical_state, other_database
-from tests.test_merges import NOW, history, run
 
 
 class Crash(Exception):

@@ -118,7 +118,7 @@ class TestSegmentSession:
     ) -> None:
         """Page views and a cart before login, then identify, then the app: one profile."""
         # Anonymous browsing arrives first, in its own import.
-        fixture = Path(__file__).parent / "fixtures" / "segment" / "events.jsonl"
+        fixture = Path(__file__).parent.parent / "fixtures" / "segment" / "events.jsonl"
         lines = fixture.read_text().splitlines(keepends=True)
         (tmp_path / "before.jsonl").write_text("".join(lines[:3]))
         (tmp_path / "after.jsonl").write_text("".join(lines[3:]))
