@@ -54,6 +54,15 @@ def new_profile_id() -> str:
     return str(ObjectId())
 
 
+@dataclass(frozen=True, slots=True)
+class Unlinked:
+    """An identifier a record carries that did not link it, and why (blocked, over a limit,
+    held by another profile, shared by several people)."""
+
+    key: str
+    reason: str
+
+
 @dataclass
 class LinkPlan:
     """The outcome of linking one batch: a profile per record, and what to write for it.
@@ -64,7 +73,7 @@ class LinkPlan:
     profile_ids: list[str | None]
     linked_by: list[str | None] = field(default_factory=list)
     """Per record, the identity key that decided its profile (what unmerge follows)."""
-    unlinked: list[list[Document]] = field(default_factory=list)
+    unlinked: list[list[Unlinked]] = field(default_factory=list)
     """Per record, its identifiers that did not link and why (blocked, over a limit, …)."""
     new_identities: list[Document] = field(default_factory=list)
     merges: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -159,9 +168,7 @@ def plan_links(
     plan = LinkPlan(profile_ids=[])
     for index, identifiers in enumerate(identifier_sets):
         person = people[index] if people is not None else None
-        unlinked = [
-            {"key": i.key, "reason": "blocked value"} for i in identifiers if rules.is_blocked(i)
-        ]
+        unlinked = [Unlinked(i.key, "blocked value") for i in identifiers if rules.is_blocked(i)]
         usable = sorted((i for i in identifiers if not rules.is_blocked(i)), key=rules.rank)
         # Landlines whose holder has the record's given and family names: a household shares a
         # line, not a full name, so these link like a personal phone. Once a line is known to
@@ -177,7 +184,7 @@ def plan_links(
             )
         }
         unlinked += [
-            {"key": i.key, "reason": SHARED_REASON}
+            Unlinked(i.key, SHARED_REASON)
             for i in usable
             if i.key in shared and i.key not in by_name
         ]
@@ -267,11 +274,11 @@ def plan_links(
                 if rules.household(identifier):
                     _flag_shared(plan, shared, [identifier], "a landline two profiles name")
                 held_by = SHARED_REASON if identifier.key in shared else "held by another profile"
-                unlinked.append({"key": identifier.key, "reason": held_by})
+                unlinked.append(Unlinked(identifier.key, held_by))
                 continue
             reason = _refusal(identifier, holder, rules, joined)
             if reason is not None:
-                unlinked.append({"key": identifier.key, "reason": reason})
+                unlinked.append(Unlinked(identifier.key, reason))
                 continue
             owners[identifier.key] = target
             holder.add(identifier.type, identifier.source, identifier.value)

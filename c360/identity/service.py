@@ -41,18 +41,23 @@ class IdentityService:
         identifier_sets: Sequence[Sequence[Identifier]],
         people: Sequence[Features | None] | None = None,
         aliases: Sequence[bool] | None = None,
+        *,
+        known: tuple[dict[str, str], set[str]] | None = None,
     ) -> LinkPlan:
         """Link a batch of records to profiles, claiming new identifiers in one round trip.
 
         ``people`` gives the person attributes of each record that states them (else None);
         ``aliases`` whether each record is an alias (its external ids are one person's).
-        If another worker claims one of our new identifiers first, the batch is planned again
-        with the fresh owners; identifiers we did claim stay ours, so this converges.
+        ``known``: the owners of the identifiers and those flagged shared, already read (by
+        :meth:`IdentityRepository.lookup`); else they are read here. If another worker claims
+        one of our new identifiers first, the batch is planned again with the fresh owners;
+        identifiers we did claim stay ours, so this converges.
         """
         keys = {i.key for identifiers in identifier_sets for i in identifiers}
         now = dt.datetime.now(dt.UTC)
         for _ in range(_MAX_CLAIM_ROUNDS):
-            owners, shared = await self._identities.lookup(keys)
+            owners, shared = known or await self._identities.lookup(keys)
+            known = None  # a later round reads them again
             tied = weakly_tied(identifier_sets, owners, people, self._rules)
             held = await self._identities.of_profiles(
                 needing_holders(identifier_sets, owners) | tied

@@ -1,5 +1,8 @@
 """A canonical record as ``records`` stores it: its draft before linking, then with what
-linking decided (its profile, the identity key that linked it, identifiers it kept unlinked)."""
+linking decided (its profile, the identity key that linked it, identifiers it kept unlinked).
+
+The one module of the ingest that knows the stored shape of a record: the stages hand it typed
+values and the records repository takes the documents it makes."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from c360.records.repository import timeline_key
+from c360.identity.linking import Unlinked
+from c360.records.repository import StoredRevision, timeline_key
 from c360.store import Document
 from schemas import CanonicalRecord
 
@@ -37,7 +41,7 @@ def record_document(
     record: CanonicalRecord,
     profile_id: str | None,
     now: dt.datetime,
-    unlinked: Sequence[Document] = (),
+    unlinked: Sequence[Unlinked] = (),
     linked_by: str | None = None,
 ) -> Document:
     return linked_document(draft_document(record, now), profile_id, unlinked, linked_by)
@@ -64,7 +68,7 @@ def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
 def linked_document(
     draft: Document,
     profile_id: str | None,
-    unlinked: Sequence[Document] = (),
+    unlinked: Sequence[Unlinked] = (),
     linked_by: str | None = None,
     *,
     batch: str | None = None,
@@ -79,5 +83,10 @@ def linked_document(
     if linked_by is not None:  # what decided its profile; an unmerge follows it
         doc["linked_by"] = linked_by
     if unlinked:  # identifiers kept on the record that did not link it (blocked, limits, …)
-        doc["unlinked_identifiers"] = list(unlinked)
+        doc["unlinked_identifiers"] = [{"key": u.key, "reason": u.reason} for u in unlinked]
     return doc
+
+
+def stored_revision(draft: Document) -> StoredRevision:
+    """The revision a draft would store: its time, and its content's hash."""
+    return StoredRevision(draft["revision"], draft["content_hash"])
