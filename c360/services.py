@@ -32,6 +32,7 @@ from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
+from c360.ingest.stages import Collaborators
 from c360.metrics.repository import MetricsRepository
 from c360.metrics.service import MetricsConfig, MetricsService
 from c360.profiles.lifecycle import Thresholds
@@ -134,6 +135,7 @@ def signing_secret(settings: Settings) -> str:
 class Services:
     ingest: IngestService
     profiles: ProfileService
+    metrics: MetricsService
     dead_letters: DeadLetterService
     merges: MergeService
     contact: ContactService
@@ -170,20 +172,25 @@ class Services:
             weights=settings.match_weights(),
         )
         ingest = IngestService(
-            IdentityService(identities, settings.identity_rules(), matches),
-            merges,
-            profile_service,
-            records,
-            dead_letters,
-            suggestions,
-            matcher,
+            Collaborators(
+                identity=IdentityService(identities, settings.identity_rules(), matches),
+                identities=identities,
+                merges=merges,
+                profiles=profile_service,
+                metrics=metrics,
+                records=records,
+                dead_letters=dead_letters,
+                suggestions=suggestions,
+                matcher=matcher,
+            ),
             BatchJournal(db),
             batch_size=settings.ingest_batch_size,
-            metrics_repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
+            repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )
         return cls(
             ingest=ingest,
             profiles=profile_service,
+            metrics=metrics,
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
             contact=ContactService(

@@ -1,77 +1,90 @@
-"""Queries on ``profile_metrics``: one aggregate per profile (``_id`` = the profile id)."""
+"""Queries on ``profile_metrics``: one aggregate per profile (``_id`` = the profile id), each
+write conditional on the version read, so concurrent writers never lose each other's work."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from pymongo import ReplaceOne, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo import DeleteOne, InsertOne, ReplaceOne
+from pymongo.errors import BulkWriteError
 
+from c360.metrics.aggregate import Aggregate
 from c360.store import Database, Document
+from c360.store.bulk import duplicate_key_indexes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAggregate:
+    """A profile's stored aggregate and its version (raised by every write)."""
+
+    profile_id: str
+    version: int
+    aggregate: Aggregate
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateWrite:
+    """A profile's new aggregate, written only if the stored one is still at ``expected``
+    (None: only if there is none); ``ltv_reporting`` is its lifetime value in the reporting
+    currency (what value tiers rank; None for a profile with no value at all)."""
+
+    profile_id: str
+    aggregate: Aggregate
+    expected: int | None
+    ltv_reporting: int | None = None
 
 
 class MetricsRepository:
-    """``profile_metrics``: one aggregate per profile, replaced under a version check.
-
-    ``pending`` lists the ingest batches that announced records for the profile and have not
-    folded them in yet; ``pending_since_ms`` is the oldest of them (what a restart looks for).
-    """
-
     def __init__(self, db: Database) -> None:
         self._metrics = db["profile_metrics"]
 
-    async def announce(self, profile_ids: Iterable[str], token: str, at_ms: int) -> None:
-        """Mark these profiles as awaiting a batch's records (one round trip)."""
-        wanted = sorted(set(profile_ids))
-        if not wanted:
-            return
-        await self._metrics.bulk_write(
-            [
-                UpdateOne(
-                    {"_id": profile_id},
-                    {
-                        "$addToSet": {"pending": token},
-                        "$inc": {"version": 1},
-                        "$min": {"pending_since_ms": at_ms},
-                    },
-                    upsert=True,
-                )
-                for profile_id in wanted
-            ],
-            ordered=False,
-        )
-
-    async def get_many(self, profile_ids: Iterable[str]) -> dict[str, Document]:
+    async def get_many(self, profile_ids: Iterable[str]) -> dict[str, StoredAggregate]:
         wanted = list(set(profile_ids))
         if not wanted:
             return {}
-        return {doc["_id"]: doc async for doc in self._metrics.find({"_id": {"$in": wanted}})}
+        cursor = self._metrics.find({"_id": {"$in": wanted}}, {"version": 1, "agg": 1})
+        return {
+            doc["_id"]: StoredAggregate(
+                doc["_id"], doc.get("version", 0), Aggregate.from_doc(doc.get("agg"))
+            )
+            async for doc in cursor
+        }
 
-    async def replace_all(self, docs: Sequence[tuple[Document, int]]) -> int:
-        """Replace each doc if its stored version is still the given one; how many were."""
-        if not docs:
+    async def write(self, writes: Sequence[AggregateWrite]) -> int:
+        """Create or replace aggregates, each only if the stored version is still the expected
+        one (one round trip); returns how many were written."""
+        if not writes:
+            return 0
+        ops: list[InsertOne[Document] | ReplaceOne[Document]] = []
+        for write in writes:
+            doc: Document = {
+                "_id": write.profile_id,
+                "version": (write.expected or 0) + 1,
+                "agg": write.aggregate.to_doc(),
+            }
+            if write.ltv_reporting is not None:  # the sparse index holds only those with value
+                doc["ltv_reporting"] = write.ltv_reporting
+            if write.expected is None:
+                ops.append(InsertOne(doc))
+            else:
+                ops.append(ReplaceOne({"_id": write.profile_id, "version": write.expected}, doc))
+        try:
+            result = await self._metrics.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            duplicate_key_indexes(exc)  # another writer created it first; anything else raises
+            return int(exc.details.get("nInserted", 0)) + int(exc.details.get("nMatched", 0))
+        return result.inserted_count + result.matched_count
+
+    async def delete(self, stored: Sequence[StoredAggregate]) -> int:
+        """Remove these aggregates if still at the version read; returns how many were."""
+        if not stored:
             return 0
         result = await self._metrics.bulk_write(
-            [ReplaceOne({"_id": doc["_id"], "version": version}, doc) for doc, version in docs],
+            [DeleteOne({"_id": s.profile_id, "version": s.version}) for s in stored],
             ordered=False,
         )
-        return result.matched_count
-
-    async def create(self, doc: Document) -> bool:
-        try:
-            await self._metrics.insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def delete(self, profile_id: str, version: int) -> bool:
-        result = await self._metrics.delete_one({"_id": profile_id, "version": version})
-        return result.deleted_count == 1
-
-    async def stale(self, before_ms: int) -> list[str]:
-        """Profiles with batches announced before ``before_ms`` and never folded in."""
-        query = {"pending_since_ms": {"$lt": before_ms}}
-        return [doc["_id"] async for doc in self._metrics.find(query, {"_id": 1})]
+        return result.deleted_count
 
     async def ltv_cutoffs(self, percentiles: Sequence[float]) -> list[int]:
         """The reporting-currency LTV at each percentile among buyers (positive LTV)."""

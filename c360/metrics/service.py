@@ -1,26 +1,28 @@
 """Keeping each profile's aggregate equal to the fold of its records, at ingest and after.
 
-Ingest announces a batch on the profiles it touches (a token in ``pending``), writes the
-records, then folds their contributions in and removes its token in one versioned replace.
-A from-scratch recomputation clears every token it finds: a batch whose token is gone
-recomputes instead of folding, since the recomputation may or may not have seen its records.
-So the aggregate is right whatever interleaves, and a batch that crashed between writing and
-folding leaves its token behind for the next run (or ``c360 profiles recompute``) to repair.
+Ingest reads the aggregates of the profiles a batch's records go to before it writes them
+(:meth:`MetricsService.current`), then folds the records' contributions in, each aggregate
+replaced only if it is still at the version read (:meth:`MetricsService.fold`): one read and
+one write per batch. Any other write in between — a concurrent batch's fold, a recomputation,
+which may or may not have seen the batch's records — raises the version, and the batch then
+recomputes that profile from its records instead. So the aggregate is right whatever
+interleaves. A batch that died between writing its records and folding them in is found in the
+ingest journal, which names the profiles it was to fold into, by the next run (see
+:mod:`c360.ingest.service`), or repaired by ``c360 profiles recompute``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from c360.metrics.aggregate import Aggregate, aggregate, epoch_ms
+from c360.metrics.aggregate import Aggregate, aggregate
 from c360.metrics.figures import Metrics, convert, metrics, net_value
-from c360.metrics.repository import MetricsRepository
+from c360.metrics.repository import AggregateWrite, MetricsRepository, StoredAggregate
 from c360.profiles.lifecycle import (
     ChurnRisk,
     Stage,
@@ -36,7 +38,6 @@ from c360.store import Document
 
 _MAX_ROUNDS = 20
 _CUTOFFS_TTL_S = 300.0
-_KEPT_FOLDED = 20
 _MAX_OPEN_CASES = 50
 
 
@@ -77,115 +78,89 @@ class MetricsService:
 
     # --- keeping aggregates -------------------------------------------------------------------
 
-    @staticmethod
-    def new_token(now: dt.datetime) -> str:
-        """A batch's token: when it started, and a random part."""
-        return f"{epoch_ms(now)}:{secrets.token_hex(6)}"
-
-    async def announce(self, profile_ids: Iterable[str], token: str) -> None:
-        """Before a batch's records are written to these profiles."""
-        await self._metrics.announce(profile_ids, token, _token_time(token))
+    async def current(self, profile_ids: Iterable[str]) -> dict[str, StoredAggregate | None]:
+        """The stored aggregates of these profiles (None: none yet), read before a batch
+        writes records to them: what its :meth:`fold` adds to."""
+        wanted = set(profile_ids)
+        stored = await self._metrics.get_many(wanted)
+        return {p: stored.get(p) for p in wanted}
 
     async def fold(
         self,
-        token: str,
-        profile_ids: Iterable[str],
+        current: Mapping[str, StoredAggregate | None],
         added: Mapping[str, Aggregate],
         recompute: Iterable[str] = (),
     ) -> None:
-        """After the batch was written: fold what it added into each announced profile (one
-        versioned replace per profile, all in one round trip), recomputing where told to or
-        where a recomputation took the token away."""
+        """After a batch's records are written: fold what they add into each profile's
+        aggregate as read before (``current``), all in one round trip, each only if still at
+        that version; recompute from scratch the profiles told to, those not read before, and
+        those another write reached first."""
         redo = set(recompute)
-        todo = set(profile_ids) - redo
-        for _ in range(_MAX_ROUNDS):
-            if not todo:
-                break
-            stored = await self._metrics.get_many(todo)
-            writes = []
-            for profile_id in sorted(todo):
-                doc = stored.get(profile_id)
-                if doc is not None and token in doc.get("folded", ()):
-                    continue  # written in an earlier round
-                if doc is None or token not in doc.get("pending", ()):
-                    redo.add(profile_id)  # a recomputation cleared it
-                    continue
-                agg = Aggregate.from_doc(doc.get("agg")).fold(added.get(profile_id, Aggregate()))
-                pending = [t for t in doc["pending"] if t != token]
-                folded = [*doc.get("folded", ())[-(_KEPT_FOLDED - 1) :], token]
-                new = self._document(profile_id, agg, doc["version"] + 1, pending, folded)
-                writes.append((new, doc["version"]))
-            done = await self._metrics.replace_all(writes)
-            # Every write won, or the losers (and winners, skipped by `folded`) are read again.
-            todo = set() if done == len(writes) else {doc["_id"] for doc, _ in writes}
-        else:
-            redo |= todo
+        writes = []
+        for profile_id in sorted(set(added) - redo):
+            if profile_id not in current:
+                redo.add(profile_id)
+                continue
+            stored = current[profile_id]
+            base = stored.aggregate if stored is not None else Aggregate()
+            total = Aggregate().fold(base).fold(added[profile_id])
+            writes.append(self._write(profile_id, total, stored))
+        redo |= await self._write_all(writes)
         await self.recompute(redo)
 
     async def recompute(self, profile_ids: Iterable[str]) -> None:
-        """Each profile's aggregate from its records, from scratch; clears pending batches.
-
-        An absorbed profile has no aggregate of its own: its document is removed.
-        """
-        for profile_id in sorted(set(profile_ids)):
-            await self._recompute_one(profile_id)
-
-    async def _recompute_one(self, profile_id: str) -> None:
+        """Each profile's aggregate from its records, from scratch (a few round trips for all,
+        and one read of records per profile). An absorbed profile has no aggregate of its
+        own: its document is removed."""
+        todo = set(profile_ids)
         for _ in range(_MAX_ROUNDS):
-            stored = (await self._metrics.get_many([profile_id])).get(profile_id)
-            profile = await self._profiles.get(profile_id)
-            if profile is None or "merged_into" in profile:
-                if stored is None or await self._metrics.delete(profile_id, stored["version"]):
-                    return
-                continue
-            agg = aggregate([doc async for doc in self._records.of_profile(profile_id)])
-            if stored is None:
-                if await self._metrics.create(self._document(profile_id, agg, 1, [])):
-                    return
-                continue
-            doc = self._document(profile_id, agg, stored["version"] + 1, [])
-            if await self._metrics.replace_all([(doc, stored["version"])]) == 1:
+            if not todo:
                 return
-        raise RuntimeError(f"the aggregate of {profile_id} kept changing while recomputed")
+            stored = await self._metrics.get_many(todo)
+            profiles = {doc["_id"]: doc for doc in await self._profiles.get_many(todo)}
+            live = sorted(p for p in todo if p in profiles and "merged_into" not in profiles[p])
+            gone = [stored[p] for p in sorted(todo) if p not in live and p in stored]
+            writes = []
+            for profile_id in live:
+                records = [doc async for doc in self._records.of_profile(profile_id)]
+                writes.append(self._write(profile_id, aggregate(records), stored.get(profile_id)))
+            todo = await self._write_all(writes)
+            if gone and await self._metrics.delete(gone) < len(gone):
+                todo |= {s.profile_id for s in gone}
+        if todo:
+            raise RuntimeError(f"aggregates kept changing while recomputed: {sorted(todo)}")
+
+    async def _write_all(self, writes: Sequence[AggregateWrite]) -> set[str]:
+        """Write these aggregates; returns the profiles whose write another writer's came
+        before (what is stored is not what was to be written)."""
+        if await self._metrics.write(writes) == len(writes):
+            return set()
+        stored = await self._metrics.get_many(w.profile_id for w in writes)
+        return {
+            w.profile_id
+            for w in writes
+            if (found := stored.get(w.profile_id)) is None
+            or found.aggregate.to_doc() != w.aggregate.to_doc()
+        }
 
     async def stored_ids(self) -> list[str]:
         return await self._metrics.all_ids()
 
-    async def resume(self, now: dt.datetime, grace: dt.timedelta) -> int:
-        """Recompute the profiles whose batches were announced before ``now - grace`` and never
-        folded in (their worker died); returns how many."""
-        stale = await self._metrics.stale(epoch_ms(now - grace))
-        await self.recompute(stale)
-        return len(stale)
-
-    def _document(
-        self,
-        profile_id: str,
-        agg: Aggregate,
-        version: int,
-        pending: list[str],
-        folded: list[str] | None = None,
-    ) -> Document:
-        doc: Document = {"_id": profile_id, "version": version, "agg": agg.to_doc()}
-        if folded:  # the last batches folded in, so a batch can tell its write won
-            doc["folded"] = folded
-        # Always an array, even empty: the embedded server's $addToSet does not create a
-        # missing array on an existing document.
-        doc["pending"] = pending
-        if pending:  # the sparse index holds only profiles waiting for a batch
-            doc["pending_since_ms"] = min(_token_time(t) for t in pending)
+    def _write(
+        self, profile_id: str, agg: Aggregate, stored: StoredAggregate | None
+    ) -> AggregateWrite:
         net = net_value(agg)
+        ltv = None
         if net:
             ltv, _ = convert(net, self._config.reporting_currency, self._config.rates or {})
-            doc["ltv_reporting"] = ltv
-        return doc
+        return AggregateWrite(profile_id, agg, stored.version if stored else None, ltv)
 
     # --- reading ------------------------------------------------------------------------------
 
     async def aggregates(self, profile_ids: Sequence[str]) -> list[Aggregate]:
         """Each profile's aggregate, in the order asked (a DataLoader's batch function)."""
         stored = await self._metrics.get_many(profile_ids)
-        return [Aggregate.from_doc((stored.get(p) or {}).get("agg")) for p in profile_ids]
+        return [found.aggregate if (found := stored.get(p)) else Aggregate() for p in profile_ids]
 
     async def view(
         self, agg: Aggregate, last_seen: dt.datetime | None, now: dt.datetime
@@ -230,7 +205,3 @@ class MetricsService:
                 values = await self._metrics.ltv_cutoffs(self._config.tier_percentiles)
                 cached = self._cutoffs = (time.monotonic(), values)
             return cached[1]
-
-
-def _token_time(token: str) -> int:
-    return int(token.split(":", 1)[0])
