@@ -29,7 +29,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.identity.test_merges import run
+from tests.helpers import run
 from tests.served import environment, run_c360
 from tests.state import CommandCounter
 
