@@ -50,8 +50,8 @@ class IngestService:
         collaborators: Collaborators,
         journal: BatchJournal,
         *,
-        batch_size: int = 500,
-        repair_after: dt.timedelta = dt.timedelta(minutes=5),
+        batch_size: int,
+        repair_after: dt.timedelta,
     ) -> None:
         self._stages = stages(collaborators)
         self._merges = collaborators.merges
