@@ -40,6 +40,7 @@ from bson import ObjectId
 
 from c360.identity.matching import Features, conflicts, named_alike
 from c360.identity.rules import IdentityRules
+from c360.records.types import Unlinked
 from c360.store import Document
 from schemas import Identifier, IdentifierType
 
@@ -52,15 +53,6 @@ SHARED_REASON = "shared by several people"
 def new_profile_id() -> str:
     """Opaque, unique, and ordered by creation time, so the older of two profiles is known."""
     return str(ObjectId())
-
-
-@dataclass(frozen=True, slots=True)
-class Unlinked:
-    """An identifier a record carries that did not link it, and why (blocked, over a limit,
-    held by another profile, shared by several people)."""
-
-    key: str
-    reason: str
 
 
 @dataclass

@@ -10,12 +10,11 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from c360.identity.linking import Unlinked
-from c360.ingest.documents import linked_document, stored_revision
 from c360.ingest.summary import Outcome
 from c360.metrics.aggregate import COUNTED_KINDS
 from c360.metrics.repository import StoredAggregate
-from c360.records.repository import StoredRevision
+from c360.records.documents import linked_document, stored_revision
+from c360.records.types import StoredRevision, Unlinked
 from c360.store import Document
 from connectors import Ignored, ItemError, Parsed, ParseOptions, ParseResult
 from schemas import CanonicalRecord

@@ -24,13 +24,13 @@ from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from c360.errors import InvalidInput
 from c360.ingest.batch import Batch, Entry, batch_key
 from c360.ingest.batching import batches
-from c360.ingest.documents import draft_document
 from c360.ingest.repository import BatchJournal, JournalEntry
 from c360.ingest.stages import Collaborators, stages
 from c360.ingest.stages.currency import ReadInOrderCurrency
 from c360.ingest.storable import Unstorable, check_record
 from c360.ingest.summary import IngestSummary, Outcome
 from c360.observability.metrics import count_ingest
+from c360.records.documents import draft_document
 from c360.store import Document
 from connectors import ItemError, Parsed, ParseOptions, ParseResult
 from schemas import CanonicalRecord

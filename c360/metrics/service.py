@@ -34,7 +34,7 @@ from c360.profiles.lifecycle import (
 )
 from c360.profiles.repository import ProfileRepository
 from c360.records.repository import RecordRepository
-from c360.store import Document
+from c360.records.types import Record
 
 _MAX_ROUNDS = 20
 _CUTOFFS_TTL_S = 300.0
@@ -117,8 +117,8 @@ class MetricsService:
             if not todo:
                 return
             stored = await self._metrics.get_many(todo)
-            profiles = {doc["_id"]: doc for doc in await self._profiles.get_many(todo)}
-            live = sorted(p for p in todo if p in profiles and "merged_into" not in profiles[p])
+            profiles = {p.id: p for p in await self._profiles.get_many(todo)}
+            live = sorted(p for p in todo if p in profiles and profiles[p].merged_into is None)
             gone = [stored[p] for p in sorted(todo) if p not in live and p in stored]
             writes = []
             for profile_id in live:
@@ -186,12 +186,12 @@ class MetricsService:
             churn=churn_risk(current, last_seen, now, config.thresholds),
         )
 
-    async def open_cases(self, profile_ids: Sequence[str]) -> list[list[Document]]:
+    async def open_cases(self, profile_ids: Sequence[str]) -> list[list[Record]]:
         """Each profile's unresolved cases, newest first (a DataLoader's batch function)."""
         found = await self._records.cases(profile_ids, closed=False, limit=_MAX_OPEN_CASES)
         return [found[p] for p in profile_ids]
 
-    async def past_problems(self, profile_ids: Sequence[str]) -> list[list[Document]]:
+    async def past_problems(self, profile_ids: Sequence[str]) -> list[list[Record]]:
         """Each profile's last resolved cases, newest first (a DataLoader's batch function)."""
         limit = self._config.past_problems
         found = await self._records.cases(profile_ids, closed=True, limit=limit)

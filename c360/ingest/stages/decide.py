@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from c360.ingest.batch import Batch, Entry
 from c360.ingest.stages.base import Stage
-from c360.records.repository import StoredRevision
+from c360.records.types import StoredRevision
 
 
 class Decide(Stage):

@@ -8,9 +8,9 @@ from __future__ import annotations
 from c360.identity.matching import Features, features_of
 from c360.identity.service import IdentityService
 from c360.ingest.batch import Batch, Entry
-from c360.ingest.documents import ENVELOPE, bson_safe
 from c360.ingest.stages.base import Stage
 from c360.ingest.stages.look_up import order_of
+from c360.records.documents import payload_of
 from schemas import CanonicalRecord, Person, Return, SiteEvent
 from schemas.records import SiteEventType
 
@@ -67,7 +67,7 @@ def person_features(record: CanonicalRecord) -> Features | None:
     """What a person record says of who they are (linking compares it through phones)."""
     if not isinstance(record, Person):
         return None
-    return features_of([bson_safe(record.model_dump(exclude=ENVELOPE, exclude_none=True))], ())
+    return features_of([payload_of(record)], ())
 
 
 def is_alias(record: CanonicalRecord) -> bool:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from c360.ingest.batch import Batch
 from c360.ingest.stages.base import Stage
 from c360.profiles.service import ProfileService
+from c360.records.documents import stored_record
 
 
 class IndexNames(Stage):
@@ -16,4 +17,4 @@ class IndexNames(Stage):
         self._profiles = profiles
 
     async def run(self, batch: Batch) -> None:
-        await self._profiles.index_names(batch.people())
+        await self._profiles.index_names([stored_record(doc) for doc in batch.people()])

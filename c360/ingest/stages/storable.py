@@ -5,9 +5,9 @@ before anything of the batch is linked or written."""
 from __future__ import annotations
 
 from c360.ingest.batch import Batch, Entry
-from c360.ingest.documents import draft_document
 from c360.ingest.stages.base import Stage
 from c360.ingest.storable import refuse_unstorable
+from c360.records.documents import draft_document
 
 
 class CheckStorable(Stage):

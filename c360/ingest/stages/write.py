@@ -9,7 +9,8 @@ from c360.ingest.batch import Batch, Entry, spans
 from c360.ingest.stages.base import Stage
 from c360.ingest.stages.decide import decide_writes
 from c360.profiles.service import ProfileService
-from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision
+from c360.records.repository import NOT_ACTIVITY, RecordRepository
+from c360.records.types import StoredRevision
 
 _MAX_WRITE_ROUNDS = 10
 

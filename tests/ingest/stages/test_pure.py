@@ -11,7 +11,7 @@ from c360.ingest.stages.decide import Decide, decide_writes
 from c360.ingest.stages.link import link_returns_through_orders
 from c360.ingest.stages.parse import Parse
 from c360.ingest.stages.storable import CheckStorable
-from c360.records.repository import StoredRevision
+from c360.records.types import StoredRevision
 from connectors import Ignored
 from tests import factories as f
 from tests.ingest.stages.helpers import batch_of, item_error, parsed, return_of

@@ -295,7 +295,7 @@ class TestWhoIsHandedWhichPurpose:
         at = _iso(NOW)
         allowed = await audience(agent_client, "email", "service", at)
         profile_id, address = next(iter(allowed.items()))
-        query = {"id": profile_id, "channel": "EMAIL", "at": at}
+        query: dict[str, Any] = {"id": profile_id, "channel": "EMAIL", "at": at}
         service = await gql(marketing_client, DECISION, **query, purpose="service")
         assert service["contactDecision"] == {
             "allowed": True,

@@ -1,8 +1,7 @@
-"""A canonical record as ``records`` stores it: its draft before linking, then with what
-linking decided (its profile, the identity key that linked it, identifiers it kept unlinked).
-
-The one module of the ingest that knows the stored shape of a record: the stages hand it typed
-values and the records repository takes the documents it makes."""
+"""A record as the store holds it: the document made from a canonical record (its draft before
+linking, then with what linking decided: its profile, the identity key that linked it, the
+identifiers it kept unlinked), and its id's place on the timeline. Every record document is made
+here; the ingest stages hand it typed values and the records repository takes what it makes."""
 
 from __future__ import annotations
 
@@ -11,30 +10,47 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from c360.identity.linking import Unlinked
-from c360.records.repository import StoredRevision, timeline_key
+from c360.records.types import Record, RecordIdentifier, StoredRevision, Unlinked
 from c360.store import Document
 from schemas import CanonicalRecord
+from schemas.identifiers import IdentifierType
+from schemas.records import RecordKind
 
-ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
+_EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+_ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
 """What every record carries besides its payload (``data`` holds the rest)."""
+
+
+def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
+    """Sorts like (occurred_at, record id): zero-padded microseconds since year 1, then the id.
+
+    Digits rather than an ISO timestamp: the embedded server compares ISO-looking strings as
+    dates, which breaks range queries on them.
+    """
+    micros = (occurred_at - _EPOCH) // dt.timedelta(microseconds=1)
+    return f"{micros:018d}|{record_id}"
 
 
 def content_hash(record: CanonicalRecord) -> str:
     return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
 
 
-def bson_safe(value: Any) -> Any:
+def _bson_safe(value: Any) -> Any:
     """BSON has datetimes but no plain dates or times of day: store those as ISO strings."""
     if isinstance(value, dict):
-        return {k: bson_safe(v) for k, v in value.items()}
+        return {k: _bson_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [bson_safe(v) for v in value]
+        return [_bson_safe(v) for v in value]
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value.isoformat()
     if isinstance(value, dt.time):
         return value.isoformat(timespec="minutes")
     return value
+
+
+def payload_of(record: CanonicalRecord) -> Document:
+    """What the record says beyond its envelope, as stored (its ``data``)."""
+    return _bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True))
 
 
 def record_document(
@@ -59,7 +75,7 @@ def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
         "revision": record.revision,
         "identifiers": [i.model_dump(exclude_none=True) for i in record.identifiers],
         "identity_keys": [i.key for i in record.identifiers],
-        "data": bson_safe(record.model_dump(exclude=ENVELOPE, exclude_none=True)),
+        "data": payload_of(record),
         "content_hash": content_hash(record),
         "ingested_at": now,
     }
@@ -90,3 +106,39 @@ def linked_document(
 def stored_revision(draft: Document) -> StoredRevision:
     """The revision a draft would store: its time, and its content's hash."""
     return StoredRevision(draft["revision"], draft["content_hash"])
+
+
+RECORD_FIELDS: Document = dict.fromkeys(
+    (
+        "kind",
+        "source",
+        "external_id",
+        "occurred_at",
+        "revision",
+        "identifiers",
+        "data",
+        "profile_id",
+        "timeline_key",
+    ),
+    1,
+)
+"""The projection of a query whose documents become :class:`Record`s."""
+
+
+def stored_record(doc: Document) -> Record:
+    """The typed view of a record document (read with at least :data:`RECORD_FIELDS`)."""
+    return Record(
+        id=doc["_id"],
+        kind=RecordKind(doc["kind"]),
+        source=doc["source"],
+        external_id=doc["external_id"],
+        occurred_at=doc["occurred_at"],
+        revision=doc["revision"],
+        payload=doc["data"],
+        identifiers=tuple(
+            RecordIdentifier(IdentifierType(i["type"]), i["value"], i.get("source"))
+            for i in doc["identifiers"]
+        ),
+        profile_id=doc.get("profile_id"),
+        position=doc["timeline_key"],
+    )

@@ -1,6 +1,6 @@
 """The contact policy's rules, their precedence, quiet hours across time zones and DST, caps at
-their boundary and channel ranking: table-driven over facts built from stored-shape documents
-(the store round trip is covered by tests/test_contact_api.py)."""
+their boundary and channel ranking: table-driven over facts built from records
+(the store round trip is covered by tests/contact/test_api.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ import pytest
 from c360.contact.facts import build_facts
 from c360.contact.policy import Basis, Code, PolicyConfig, best_channels, decide
 from c360.contact.preferences import Cap
-from c360.store import Document
+from c360.profiles.types import ProfileIdentifier
+from c360.records.types import Record
+from c360.services import contact_config
+from c360.settings import Settings
+from schemas.identifiers import IdentifierType
+from schemas.records import RecordKind
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 6, 10, 12, 0, tzinfo=UTC)  # a Wednesday; 14:00 in Madrid
@@ -26,15 +31,10 @@ US_MOBILE = "+12125550123"  # New York
 _ids = itertools.count()
 
 
-def record(kind: str, at: dt.datetime, source: str = "crm", **data: Any) -> Document:
-    return {
-        "_id": f"{source}:{kind}:{next(_ids):06d}",
-        "kind": kind,
-        "source": source,
-        "occurred_at": at,
-        "revision": at,
-        "data": data,
-    }
+def record(kind: str, at: dt.datetime, source: str = "crm", **data: Any) -> Record:
+    external_id = f"{next(_ids):06d}"
+    record_id = f"{source}:{kind}:{external_id}"
+    return Record(record_id, RecordKind(kind), source, external_id, at, at, data)
 
 
 def consent(
@@ -43,20 +43,18 @@ def consent(
     channel: str = "email",
     purpose: str = "marketing",
     point: str | None = EMAIL,
-) -> Document:
+) -> Record:
     data: dict[str, Any] = {"channel": channel, "purpose": purpose, "status": status}
     if point is not None:
         data["contact_point"] = point
     return record("consent_change", at, **data)
 
 
-def prefs(at: dt.datetime = T0 - dt.timedelta(days=10), **data: Any) -> Document:
+def prefs(at: dt.datetime = T0 - dt.timedelta(days=10), **data: Any) -> Record:
     return record("preference_change", at, **data)
 
 
-def status(
-    value: str, point: str = EMAIL, channel: str = "email", at: dt.datetime = T0
-) -> Document:
+def status(value: str, point: str = EMAIL, channel: str = "email", at: dt.datetime = T0) -> Record:
     return record(
         "contact_point_status",
         at - dt.timedelta(days=1),
@@ -69,41 +67,37 @@ def status(
 
 def sent(
     at: dt.datetime, channel: str = "email", purpose: str = "marketing", **data: Any
-) -> Document:
+) -> Record:
     outcome = data.pop("outcome", "sent")
     return record("outbound_contact", at, channel=channel, purpose=purpose, outcome=outcome)
 
 
-def person(**data: Any) -> Document:
+def person(**data: Any) -> Record:
     return record("person", T0 - dt.timedelta(days=400), **data)
 
 
-def case(channel: str, at: dt.datetime) -> Document:
+def case(channel: str, at: dt.datetime) -> Record:
     return record("service_case", at, source="zendesk", channel=channel, status="solved")
 
 
-def identity(kind: str, value: str, days_ago: int = 100) -> Document:
-    return {
-        "_id": f"{kind}:{value}",
-        "type": kind,
-        "value": value,
-        "profile_id": "p1",
-        "created_at": T0 - dt.timedelta(days=days_ago),
-    }
+def identity(kind: str, value: str, days_ago: int = 100) -> ProfileIdentifier:
+    first_seen = T0 - dt.timedelta(days=days_ago)
+    return ProfileIdentifier(f"{kind}:{value}", IdentifierType(kind), value, None, first_seen, "p1")
 
 
-def madrid() -> Document:
+def madrid() -> Record:
     return person(time_zone="Europe/Madrid")
 
 
 DEFAULT_IDENTITIES = (identity("email", EMAIL), identity("phone", MOBILE))
-SPAIN = PolicyConfig(default_country="ES")
+SPAIN = contact_config(Settings(_env_file=None, default_region="ES")).policy
+"""The policy as configured by default, in a deployment whose region is Spain."""
 
 
 @dataclass
 class Case:
     name: str
-    records: list[Document]
+    records: list[Record]
     channel: str = "email"
     purpose: str = "marketing"
     at: dt.datetime = T0
@@ -111,7 +105,7 @@ class Case:
     codes: list[Code] = field(default_factory=list)
     point: str | None = None
     next_allowed: dt.datetime | None = None
-    identities: tuple[Document, ...] = DEFAULT_IDENTITIES
+    identities: tuple[ProfileIdentifier, ...] = DEFAULT_IDENTITIES
     config: PolicyConfig = SPAIN
 
 

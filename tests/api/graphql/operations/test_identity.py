@@ -33,7 +33,7 @@ async def two_people(services: Services, tmp_path: Path) -> tuple[str, str]:
     )
     first = await services.profiles.by_identifier(IdentifierType.EMAIL, "a@example.com")
     second = await services.profiles.by_identifier(IdentifierType.PHONE, "+34611223344")
-    return str(first["_id"]), str(second["_id"])
+    return str(first.id), str(second.id)
 
 
 MERGE = """mutation($s: ID!, $a: ID!, $dry: Boolean!) {
@@ -93,7 +93,7 @@ class TestAdminMutations:
         a = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "1", "shopify")
         b = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "2", "shopify")
         admin = await key(services, Role.ADMIN)
-        data = await gql(client, MERGE, admin, s=a["_id"], a=b["_id"], dry=False)
+        data = await gql(client, MERGE, admin, s=a.id, a=b.id, dry=False)
         assert data["mergeProfiles"]["__typename"] == "ConflictError"
         assert "shopify" in data["mergeProfiles"]["message"]
 
@@ -129,7 +129,7 @@ class TestSuggestions:
             ],
         )
         first = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "1", "shopify")
-        (suggestion,) = (await gql(client, PROFILE, id=first["_id"]))["profile"]["matchSuggestions"]
+        (suggestion,) = (await gql(client, PROFILE, id=first.id))["profile"]["matchSuggestions"]
         admin = await key(services, Role.ADMIN)
         rejected = await gql(client, RESOLVE, admin, id=suggestion["id"], accept=False)
         assert rejected["resolveMatchSuggestion"] == {"status": "rejected"}
@@ -143,7 +143,7 @@ class TestSuggestions:
         stored = await store.db.match_suggestions.find_one({"_id": suggestion["id"]})
         assert stored is not None
         assert stored["status"] == "rejected"
-        assert (await gql(client, PROFILE, id=first["_id"]))["profile"]["matchSuggestions"] == []
+        assert (await gql(client, PROFILE, id=first.id))["profile"]["matchSuggestions"] == []
 
     async def test_accepting_merges_the_pair(
         self, client: httpx.AsyncClient, services: Services, store: Store, tmp_path: Path
@@ -158,7 +158,7 @@ class TestSuggestions:
         )
         a = await services.profiles.by_identifier(IdentifierType.EMAIL, "a@example.com")
         b = await services.profiles.by_identifier(IdentifierType.PHONE, "+34611223344")
-        first, second = sorted((a["_id"], b["_id"]))
+        first, second = sorted((a.id, b.id))
         await store.db.match_suggestions.insert_one(
             {
                 "_id": f"{first}|{second}",
@@ -180,7 +180,7 @@ class TestHistoryInTheProfile:
     ) -> None:
         await run(services, tmp_path, history(bridge=True))
         survivor = await services.profiles.by_identifier(IdentifierType.EMAIL, "a@example.com")
-        merges = (await gql(client, PROFILE, id=survivor["_id"]))["profile"]["merges"]
+        merges = (await gql(client, PROFILE, id=survivor.id))["profile"]["merges"]
         assert [(m["rule"], m["status"], m["survivorId"]) for m in merges] == [
-            ("shared-identifier", "done", survivor["_id"])
+            ("shared-identifier", "done", survivor.id)
         ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,41 +19,29 @@ from itsdangerous import URLSafeTimedSerializer
 
 from c360.auth.masking import Masker
 from c360.auth.service import Role
+from c360.contact.changes import ConfirmationRefused
 from c360.contact.links import LinkExpired, LinkSigner, Unsubscribe
-from c360.contact.service import ConfirmationRefused
+from c360.contact.types import Actor
 from c360.ingest.files import import_file
 from c360.services import Services, signing_secret
 from c360.settings import Settings
 from schemas import IdentifierType
+from schemas.records import ChangeOrigin
 from tests import factories as f
-from tests.helpers import asgi_client, gql, parse_options
+from tests.helpers import asgi_client, gql, imported, parse_options
 
 EMAIL = "ana@example.com"
 MOBILE = "+34600123456"
 
 
-def consent(
-    status: str,
-    occurred_at: str,
-    *,
-    external_id: str,
-    channel: str = "email",
-    purpose: str = "marketing",
-    point: str | None = EMAIL,
-) -> f.Record:
-    record: f.Record = {
-        "kind": "consent_change",
-        "source": "shop",
-        "external_id": external_id,
-        "occurred_at": occurred_at,
-        "identifiers": [f.email(EMAIL)],
-        "channel": channel,
-        "purpose": purpose,
-        "status": status,
-    }
-    if point is not None:
-        record["contact_point"] = point
-    return record
+def consent(status: str, occurred_at: str, **fields: Any) -> f.Record:
+    return f.consent_change(status, occurred_at, **fields)
+
+
+async def opted_in(services: Services, at: dt.datetime) -> None:
+    """Ana's opt-in to e-mail marketing at ``at``, imported as a shop's export gives it."""
+    change = consent("opted_in", at.isoformat(), external_id=f"opt-in-{uuid.uuid4().hex}")
+    await imported(services, [change])
 
 
 ANA: list[f.Record | str] = [
@@ -119,7 +108,7 @@ async def ana(services: Services, tmp_path: Path) -> str:
     )
     assert summary.rejected == 0, summary.errors
     profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
-    return str(profile["_id"])
+    return str(profile.id)
 
 
 async def decision(
@@ -347,24 +336,13 @@ class TestDoubleOptIn:
         assert [r.code for r in decided.reasons] == ["consent_pending"]
 
 
-def _actor() -> Any:
-    from c360.contact.service import Actor
-    from schemas.records import ChangeOrigin
-
+def _actor() -> Actor:
     return Actor(ChangeOrigin.PREFERENCE_CENTRE, "tests")
 
 
 class TestUnsubscribe:
     async def _opted_in(self, services: Services, profile_id: str) -> str:
-        await services.contact.record_consent(
-            profile_id,
-            "email",
-            "marketing",
-            "opted_in",
-            EMAIL,
-            _actor_import(),
-            dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
-        )
+        await opted_in(services, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
         return profile_id
 
     async def test_one_click(
@@ -529,13 +507,6 @@ class TestUnsubscribeTokens:
             assert "issued in the future" in response.text
 
 
-def _actor_import() -> Any:
-    from c360.contact.service import Actor
-    from schemas.records import ChangeOrigin
-
-    return Actor(ChangeOrigin.IMPORT, "tests")
-
-
 class TestGlobalPrivacyControl:
     async def test_sec_gpc_from_the_preference_centre_opts_out_of_marketing(
         self, app: FastAPI, services: Services, agent_client: httpx.AsyncClient, ana: str
@@ -589,15 +560,7 @@ class TestContactLogAndCaps:
     async def test_caps_count_logged_contacts_and_they_are_not_activity(
         self, services: Services, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
-        await services.contact.record_consent(
-            ana,
-            "email",
-            "marketing",
-            "opted_in",
-            EMAIL,
-            _actor_import(),
-            dt.datetime.now(dt.UTC) - dt.timedelta(days=20),
-        )
+        await opted_in(services, dt.datetime.now(dt.UTC) - dt.timedelta(days=20))
         seen_before = (await view(agent_client, ana))["lastSeenAt"]
         now = dt.datetime.now(dt.UTC)
         for days, campaign in ((3, "autumn"), (1, "black-friday")):
@@ -703,7 +666,7 @@ class TestMerges:
         )
         summary = await import_file(services.ingest, "canonical", str(path), parse_options())
         assert summary.rejected == 0, summary.errors
-        work = str((await services.profiles.by_identifier(IdentifierType.EMAIL, other))["_id"])
+        work = str((await services.profiles.by_identifier(IdentifierType.EMAIL, other)).id)
         now = dt.datetime.now(dt.UTC)
         await services.contact.record_consent(
             ana, "email", None, "opted_out", None, _actor(), now - dt.timedelta(days=1)
@@ -724,15 +687,7 @@ class TestMarketingRole:
     async def test_decision_hands_out_the_point_the_profile_masks_it(
         self, services: Services, marketing_client: httpx.AsyncClient, ana: str
     ) -> None:
-        await services.contact.record_consent(
-            ana,
-            "email",
-            "marketing",
-            "opted_in",
-            EMAIL,
-            _actor_import(),
-            dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
-        )
+        await opted_in(services, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
         assert (await decision(marketing_client, ana))["contactPoint"] == EMAIL
         prefs = (await view(marketing_client, ana))["contactPreferences"]
         values = {p["value"] for p in prefs["contactPoints"]}
@@ -751,15 +706,7 @@ class TestCustomerCapLongerThanTheDefaults:
         self, services: Services, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
         now = dt.datetime.now(dt.UTC)
-        await services.contact.record_consent(
-            ana,
-            "email",
-            "marketing",
-            "opted_in",
-            EMAIL,
-            _actor_import(),
-            now - dt.timedelta(days=40),
-        )
+        await opted_in(services, now - dt.timedelta(days=40))
         cap = {"channel": "EMAIL", "purpose": "marketing", "maxContacts": 1, "perDays": 30}
         await gql(agent_client, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]})
         sent = (now - dt.timedelta(days=20)).isoformat()
@@ -820,7 +767,7 @@ async def test_marketing_reads_a_bounce_without_the_address(
         EMAIL,
         "bounced",
         f"550 5.1.1 <{EMAIL}>: mailbox unknown",
-        _actor_import(),
+        Actor(ChangeOrigin.BOUNCE, "tests"),
         dt.datetime.now(dt.UTC),
     )
     prefs = (await view(marketing_client, ana))["contactPreferences"]

@@ -62,7 +62,7 @@ async def people(services: Services, tmp_path: Path) -> dict[str, str]:
     ids = {}
     for email in ("ana@example.com", "bea@example.com"):
         doc = await services.profiles.by_identifier(IdentifierType.EMAIL, email)
-        ids[email] = doc["_id"]
+        ids[email] = doc.id
     return ids
 
 
@@ -299,7 +299,8 @@ class TestVerifiedKeys:
         keys = ApiKeyService(
             ApiKeyRepository(store.db), VerifiedKeys(ttl_s=5.0, clock=lambda: now[0])
         )
-        key_id, key = await keys.create(Role.AGENT, "elsewhere", dt.datetime.now(dt.UTC))
+        created, key = await keys.create(Role.AGENT, "elsewhere", dt.datetime.now(dt.UTC))
+        key_id = created.id
         header = f"Bearer {key}"
         caller = await keys.authenticate(header)
         assert caller == Caller(key_id=key_id, name="elsewhere", role=Role.AGENT)

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from c360.audit.repository import AuditRepository
-from c360.audit.service import Action
+from c360.audit.types import Action, AuditEntry
 from c360.auth.service import Caller, Role
 from c360.ingest.files import import_file
 from c360.services import Services
@@ -80,7 +80,7 @@ async def profiles(services: Services, tmp_path: Path) -> dict[str, str]:
     found = {}
     for email in ("ana@x.com", "anabel@x.com"):
         doc = await services.profiles.by_identifier(IdentifierType.EMAIL, email)
-        found[email] = doc["_id"]
+        found[email] = doc.id
     return found
 
 
@@ -303,7 +303,7 @@ class TestRetention:
         await services.audit.record(caller, Action.READ, "Profile.emails", operation="q")
         old = dt.datetime.now(dt.UTC) - services.audit.retention - dt.timedelta(hours=1)
         await AuditRepository(store.db).append(
-            [{"seq": "0" * 19 + "-00000000", "at": old, "key_id": "k0", "action": "read"}]
+            [AuditEntry("0" * 19 + "-00000000", old, "k0", "tests", "admin", Action.READ, "q", ())]
         )
         assert await services.audit.prune(dt.datetime.now(dt.UTC)) == 1
         assert [e["key_id"] for e in await entries(store)] == ["k1"]

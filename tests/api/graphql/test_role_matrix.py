@@ -436,7 +436,7 @@ async def profile(services: Services, tmp_path: Path) -> str:
     assert summary.rejected == 0, summary.errors
     found = await services.profiles.by_identifier(IdentifierType.EMAIL, OWN_EMAIL)
     second = await services.profiles.by_identifier(IdentifierType.EMAIL, "other.seed@example.com")
-    _PROFILE.update(id=str(found["_id"]), other=str(second["_id"]))
+    _PROFILE.update(id=str(found.id), other=str(second.id))
     return _PROFILE["id"]
 
 

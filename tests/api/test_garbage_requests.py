@@ -3,7 +3,7 @@ endpoints — generated garbage of every kind (``tests/garbage.py``) — the ans
 and the server answers normally afterwards.
 
 Examples are derandomised (the same ones every run, so CI does not flake on a new find); run
-``pytest tests/test_garbage_requests.py --hypothesis-profile=explore`` to search further.
+``pytest tests/api/test_garbage_requests.py --hypothesis-profile=explore`` to search further.
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from c360.auth.service import Role
-from c360.contact.service import Actor
+from c360.contact.types import Actor
 from c360.services import Services
 from c360.settings import Settings
 from schemas import IdentifierType
 from schemas.records import ChangeOrigin
 from tests import factories as f
 from tests import garbage as g
+from tests.helpers import imported
 
 SHOPIFY_SECRET = "shpss_garbage"
 ZENDESK_SECRET = "zendesk-garbage"
@@ -97,14 +98,12 @@ async def links(services: Services, app: FastAPI, keys: Keys) -> Links:
     assert stored.status == 200, stored.body
     profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
     now = dt.datetime.now(dt.UTC)
-    actor = Actor(ChangeOrigin.IMPORT, "tests")
-    await services.contact.record_consent(
-        profile["_id"], "email", "marketing", "opted_in", EMAIL, actor, now
-    )
-    decision = await services.contact.decide(profile["_id"], "email", "marketing", now)
+    optin = f.consent_change("opted_in", now.isoformat(), external_id="o1", email_address=EMAIL)
+    await imported(services, [optin])
+    decision = await services.contact.decide(profile.id, "email", "marketing", now)
     unsubscribe = services.contact.unsubscribe_url(decision)
     pending = await services.contact.record_consent(
-        profile["_id"], "email", "surveys", "opted_in", EMAIL, Actor(ChangeOrigin.AGENT, "t"), now
+        profile.id, "email", "surveys", "opted_in", EMAIL, Actor(ChangeOrigin.AGENT, "t"), now
     )
     assert unsubscribe is not None
     assert pending.confirmation_url is not None

@@ -13,9 +13,11 @@ import pytest
 from c360.auth.service import Role
 from c360.contact.consent import fold_consent
 from c360.profiles.traits import fold_traits
+from c360.records.types import Record
 from c360.services import Services
-from c360.store import Document, Store
+from c360.store import Store
 from schemas import IdentifierType
+from schemas.records import RecordKind
 from tests import factories as f
 from tests.factories import api_key as key
 from tests.helpers import gql, profile_of, run
@@ -35,14 +37,14 @@ def change(
     contact_point: str | None = EMAIL,
     channel: str = "email",
     purpose: str = "marketing",
-) -> Document:
-    data: Document = {"channel": channel, "purpose": purpose, "status": status}
+) -> Record:
+    data: dict[str, Any] = {"channel": channel, "purpose": purpose, "status": status}
     if contact_point is not None:
         data["contact_point"] = contact_point
-    return {"_id": record_id, "source": "crm", "occurred_at": at(day), "data": data}
+    return Record(record_id, RecordKind.CONSENT_CHANGE, "crm", record_id, at(day), at(day), data)
 
 
-def statuses(changes: list[Document]) -> dict[str | None, tuple[str, str | None]]:
+def statuses(changes: list[Record]) -> dict[str | None, tuple[str, str | None]]:
     """Contact point → (status, record that decided it), for e-mail marketing."""
     return {
         s.contact_point: (s.status, s.record_id)
@@ -107,7 +109,7 @@ class TestConsentFold:
         ],
     )
     def test_rules(
-        self, changes: list[Document], expected: dict[str | None, tuple[str, str | None]]
+        self, changes: list[Record], expected: dict[str | None, tuple[str, str | None]]
     ) -> None:
         for order in itertools.permutations(changes):
             assert statuses(list(order)) == expected
@@ -120,8 +122,8 @@ class TestConsentFold:
         assert [(s.status, s.pending_since) for s in confirmed] == [("opted_in", None)]
 
 
-def person(record_id: str, day: str, source: str = "crm", **data: Any) -> Document:
-    return {"_id": record_id, "source": source, "revision": at(day), "data": data}
+def person(record_id: str, day: str, source: str = "crm", **data: Any) -> Record:
+    return Record(record_id, RecordKind.PERSON, source, record_id, at(day), at(day), data)
 
 
 class TestTraitFold:
