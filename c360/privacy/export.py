@@ -9,9 +9,9 @@ import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 
 from c360.errors import InvalidInput
+from c360.metrics.service import MetricsService
 from c360.privacy.erasure import Of
 from c360.privacy.repository import ErasureRepository
-from c360.profiles.metrics_service import MetricsService
 from c360.store import Document
 
 EXPORT_SECTIONS = (

@@ -3,9 +3,9 @@ and the profiles that held them are
 recomputed, so their metrics stay equal to a recomputation over what is left. Dead letters
 have a window of their own (by their latest rejection).
 
-Each page is announced on the profiles' aggregates before its records go (the way an ingest
-batch announces itself), so a run cut short between deleting and recomputing is repaired by
-the next ingest or the next run (``MetricsService.resume``), and every step can run twice.
+Every step can run twice. A run cut short between deleting a page and recomputing its
+profiles leaves those profiles' metrics counting what is gone until ``c360 profiles recompute``
+(the pages are a thousand records: the window is short, and said in the README).
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ class Retention:
     async def apply(self, now: dt.datetime) -> Pruned:
         pruned = Pruned()
         metrics = self._profiles.metrics
-        # A run cut short after deleting: its profiles are still announced, recompute them.
-        pruned.profiles += await metrics.resume(now, self._repair_after)
         for kind, days in sorted(self._windows.items()):
             before = now - dt.timedelta(days=days)
             if kind == DEAD_LETTERS:
@@ -64,8 +62,6 @@ class Retention:
             removed = 0
             while page := await self._repository.expired(kind, before):
                 profiles = {p for _, p in page if p is not None}
-                token = metrics.new_token(now)
-                await metrics.announce(profiles, token)
                 await self._repository.delete_records(page)
                 await metrics.recompute(profiles)
                 for profile_id in sorted(profiles):
