@@ -15,6 +15,8 @@ from c360.auth.masking import Masker
 from c360.auth.ratelimit import Bucket, Limit, RateLimiter
 from c360.auth.repository import ApiKeyRepository, RateLimitRepository
 from c360.auth.service import ApiKeyService, Role
+from c360.console.repository import SessionRepository
+from c360.console.service import SessionService
 from c360.contact.links import LinkSigner
 from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
@@ -32,6 +34,8 @@ from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
+from c360.lookup.repository import ReferenceRepository
+from c360.lookup.service import LookupService
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.metrics_service import MetricsConfig, MetricsService
 from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
@@ -141,6 +145,8 @@ class Services:
     limits: RateLimiter
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
+    lookup: LookupService
+    console: SessionService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -180,6 +186,7 @@ class Services:
             batch_size=settings.ingest_batch_size,
             metrics_repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )
+        keys = ApiKeyService(ApiKeyRepository(db))
         return cls(
             ingest=ingest,
             profiles=profile_service,
@@ -198,11 +205,24 @@ class Services:
                 ),
                 contact_config(settings),
             ),
-            keys=ApiKeyService(ApiKeyRepository(db)),
+            keys=keys,
             matcher=matcher,
             limits=RateLimiter(RateLimitRepository(db), rate_limits(settings)),
             audit=AuditService(
                 AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
             ),
             masker=Masker(settings.default_region),
+            lookup=LookupService(
+                profile_service,
+                ReferenceRepository(db),
+                settings.default_region,
+                order_sources=settings.reference_sources.get("order", []),
+                ticket_sources=settings.reference_sources.get("service_case", []),
+            ),
+            console=SessionService(
+                SessionRepository(db),
+                keys,
+                ttl=dt.timedelta(seconds=settings.console_session_ttl_s),
+                idle=dt.timedelta(seconds=settings.console_session_idle_s),
+            ),
         )

@@ -56,6 +56,12 @@ DEFAULT_LOOKUP_RATE_LIMITS: dict[RateRole, RateLimit | None] = {
     "connector": RateLimit(per_minute=10, burst=10),
 }
 
+ReferenceKind = Literal["order", "service_case"]
+DEFAULT_REFERENCE_SOURCES: dict[ReferenceKind, list[str]] = {
+    "order": ["shopify"],
+    "service_case": ["zendesk"],
+}
+
 LEGACY_DATA_DIR = Path(".c360")
 """Where the embedded store lived before it moved to the user's data directory."""
 
@@ -294,6 +300,23 @@ class Settings(BaseSettings):
         gt=0,
         description="Days access-audit entries are kept (a TTL index on MongoDB; pruned "
         "explicitly too).",
+    )
+    console_session_ttl_s: int = Field(
+        default=8 * 3600,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Seconds a console sign-in lasts at most (a shift), however active.",
+    )
+    console_session_idle_s: int = Field(
+        default=30 * 60,
+        gt=0,
+        description="Seconds without a request after which a console session ends.",
+    )
+    reference_sources: dict[ReferenceKind, list[str]] = Field(
+        default_factory=lambda: dict(DEFAULT_REFERENCE_SOURCES),
+        description="Sources whose order ids and service-case (ticket) ids findProfiles and "
+        "the console's screen pop find a customer by; order numbers (#1042) of every source "
+        "are found too.",
     )
     metrics_token: SecretStr | None = Field(
         default=None,

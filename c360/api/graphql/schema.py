@@ -23,6 +23,7 @@ from c360.api.graphql.limits import (
     QueryCostLimiter,
     ShapeLimiter,
 )
+from c360.api.graphql.lookup import LookupQuery
 from c360.api.graphql.operations import LookupLimiter, OperationAudit, OperationMetrics
 from c360.api.graphql.scalars import PURPOSE_SCALAR, Purpose
 from c360.api.graphql.types import (
@@ -155,7 +156,7 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     schema = _Schema(
-        query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery)),
+        query=merge_types("Query", (Query, LookupQuery, ContactQuery, KeyQuery, AuditLogQuery)),
         mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
         # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.
