@@ -212,6 +212,7 @@ def _banner(base: str, demo_keys: Mapping[Role, str]) -> str:
     lines = [
         "",
         "  c360 is up.",
+        f"  Console:  {base}/console",
         f"  GraphiQL: {base}/graphql",
         f"  Health:   {base}/health",
         f"  API docs: {base}/docs",
@@ -221,6 +222,10 @@ def _banner(base: str, demo_keys: Mapping[Role, str]) -> str:
             "",
             "  Demo API keys (new at every start; the previous ones are revoked):",
             *(f"    {role.value:<10} {key}" for role, key in demo_keys.items()),
+            f"  Console: open {base}/console and sign in with the agent key:",
+            f"    {demo_keys[Role.AGENT]}",
+            "  A screen pop, as a phone system links it:",
+            f"    {base}/console/lookup?phone=%2B34600123456",
             "  In GraphiQL's Headers tab (open below the query), put:",
             f'    {{"Authorization": "Bearer {demo_keys[Role.AGENT]}"}}',
         ]
