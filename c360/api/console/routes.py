@@ -65,7 +65,6 @@ class ConsoleGraphQL(GraphQLEndpoint):
 
 
 def mount_console(app: FastAPI, schema: Schema) -> None:
-    app.include_router(router)
     app.include_router(
         ConsoleGraphQL(
             schema, context_getter=get_context, graphql_ide=None, subscription_protocols=()
@@ -73,6 +72,7 @@ def mount_console(app: FastAPI, schema: Schema) -> None:
         prefix=GRAPHQL_PATH,
         include_in_schema=False,
     )
+    app.include_router(router)  # after: its last route takes every other console path
 
 
 Page = Callable[[Request, ConsoleSession], Awaitable[Response]]
@@ -192,3 +192,9 @@ async def _form_fields(request: Request) -> dict[str, str]:
 
 class UnsupportedForm(C360Error):
     status_code = 415
+
+
+@router.get(f"{PATH}/{{rest:path}}")
+async def not_a_page(request: Request, rest: str) -> Response:
+    """Any other console address: a page that says so, not a JSON error in a browser."""
+    return message_page("Not found", "There is no such page in the console.", 404)

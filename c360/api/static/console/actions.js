@@ -9,7 +9,7 @@ import { IDENTITY, PROFILE_SUMMARY, RECORD_CONTACT, RESOLVE_SUGGESTION } from ".
 
 const CHANNELS = ["PHONE", "EMAIL", "SMS", "WHATSAPP", "POSTAL", "PUSH"];
 const OUTCOMES = [
-  ["ANSWERED", "Answered (a call taken or made)"],
+  ["ANSWERED", "Answered"],
   ["NO_ANSWER", "No answer"],
   ["SENT", "Sent"],
   ["DELIVERED", "Delivered"],
