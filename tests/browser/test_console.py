@@ -1,0 +1,537 @@
+"""The agent console in headless Chromium, as agents use it: an agent's call from the screen pop to
+what she asks for, each change read back over GraphQL; the same call with a marketing key;
+search; signing in and out, the cookie, CSRF and a session that ends; keyboard use, tablet
+width, accessibility (axe-core, vendored in ``tests/browser/vendor``), and errors shown as
+messages. Screenshots for the README are saved in ``test-artifacts/browser/``.
+
+Follow-ups (their SLA clocks, acknowledging and resolving one) are worked in the page when the
+served schema has them; until it does, the slot says so and the test of that part is skipped
+with the reason."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Browser, Page, Request, Route, expect
+from pymongo import MongoClient
+
+from tests.browser.conftest import save_screenshot
+from tests.served import Server
+
+VENDOR = Path(__file__).resolve().parent / "vendor"
+PROFILE_URL = re.compile(r"/console/profile/[0-9a-f]{24}$")
+# Ana's number as the demo's CRM has it is +34 600 12 34 56; a phone system sends it another way.
+ANA_RINGS = "0034 600 123 456"
+ORDERS_ONLY = "On the phone: she wants e-mails about her orders only, nothing else by e-mail."
+SERIOUS = ("serious", "critical")
+
+
+def sign_in(page: Page, key: str) -> None:
+    """Fill in the sign-in form the console sent us to; we land where we were going."""
+    expect(page.get_by_role("heading", name="c360 console")).to_be_visible()
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def open_console(page: Page, demo: Server, role: str, path: str = "/console") -> None:
+    page.goto(f"{demo.base}{path}")
+    sign_in(page, demo.demo_keys[role])
+
+
+def profile_ready(page: Page) -> None:
+    expect(page.locator('main[data-rendered="profile"]')).to_be_attached(timeout=15_000)
+
+
+def axe_violations(page: Page) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.1 A/AA and best-practice findings on the page as it is now (its source
+    checked against the vendored manifest, then run in the page: evaluated, so the page's
+    script policy is untouched)."""
+    manifest = json.loads((VENDOR / "MANIFEST.json").read_text())["axe-core"]
+    source = (VENDOR / "axe-core" / "axe.min.js").read_bytes()
+    assert hashlib.sha256(source).hexdigest() == manifest["files"]["axe.min.js"]
+    page.evaluate(source.decode("utf-8") + "\n;undefined")
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+          const tags = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"];
+          const result = await axe.run(document, { runOnly: { type: "tag", values: tags } });
+          return result.violations.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help,
+            nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+          }));
+        }"""
+    )
+    return found
+
+
+def assert_accessible(page: Page) -> None:
+    serious = [v for v in axe_violations(page) if v["impact"] in SERIOUS]
+    assert serious == [], json.dumps(serious, indent=2)
+
+
+def schema_has_follow_ups(demo: Server) -> bool:
+    return demo.graphql('{ __type(name: "FollowUp") { name } }')["__type"] is not None
+
+
+def profile_id(page: Page) -> str:
+    return page.url.rsplit("/", 1)[-1]
+
+
+@pytest.fixture
+def store(demo: Server) -> Iterator[Any]:
+    """The served demo's own database (its embedded store), to end sessions as time would."""
+    port = json.loads((demo.data_dir / "server.json").read_text())["port"]
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    )
+    try:
+        yield client["c360"]
+    finally:
+        client.close()
+
+
+class TestAgentsCall:
+    """The issue's call: the phone rings, the agent reads how to reach her, logs the call and
+    records what she asks for; every change is there over GraphQL afterwards."""
+
+    def test_the_call(self, page: Page, demo: Server) -> None:
+        # The phone rings: the telephony system opens the screen pop with her number as it
+        # has it; the agent signs in once and lands on her profile.
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        expect(page).to_have_url(PROFILE_URL)
+        profile_ready(page)
+        ana = profile_id(page)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Ana García")
+        expect(page.locator(".via")).to_contain_text(f"phone number {ANA_RINGS}")
+
+        # Before anything else: how she wants to be contacted, and why.
+        reach = page.locator("#reach")
+        expect(reach.locator(".preferred-channel strong")).to_have_text("Phone")
+        expect(reach).to_contain_text("asked for by the customer")
+        expect(reach).to_contain_text(
+            "The customer asked to be contacted by phone for service (since 2024-05-04, agent)."
+        )
+        expect(reach).to_contain_text("Local time")
+        expect(reach).to_contain_text("Europe/Madrid")
+        expect(reach).to_contain_text("Spanish (es)")
+        expect(reach.locator(".allowed")).to_have_text(re.compile(r"^(Allowed now\.|Not now.*)"))
+
+        # Who she is and what happened, in the order an agent reads them.
+        headings = page.locator(".sections > section > h2").all_inner_texts()
+        assert headings == [
+            "How to reach them",
+            "What needs attention",
+            "Who they are",
+            "What happened",
+            "Consent",
+        ]
+        expect(page.locator("#who")).to_contain_text("ana.garcia@example.com")
+        expect(page.locator("#history")).to_contain_text("Shoes too small, want to exchange")
+        expect(page.locator("#history")).to_contain_text("Quick exchange by phone, thanks!")
+        expect(page.locator("#history")).to_contain_text("#1042")
+        assert_accessible(page)
+
+        # The agent logs the call.
+        log = page.get_by_role("form", name="Log the contact made")
+        log.get_by_label("Channel").select_option("PHONE")
+        log.get_by_label("Purpose").select_option("service")
+        log.get_by_label("Outcome").select_option("ANSWERED")
+        log.get_by_role("button", name="Log contact").click()
+        expect(log.get_by_role("status")).to_contain_text("Logged: Phone for service, answered")
+
+        # She wants e-mails about her orders only: no other e-mail…
+        consent = page.get_by_role("form", name="Record a consent change")
+        consent.get_by_label("Channel").select_option("EMAIL")
+        for purpose in ("Marketing", "Surveys", "Service"):
+            consent.get_by_role("group", name=purpose, exact=True).get_by_label(
+                "Does not want it"
+            ).check()
+        note = consent.get_by_label("Note (required, kept as evidence)")
+        consent.get_by_role("button", name="Record consent").click()
+        # …and the note is required: it is the evidence. The form is not sent without one.
+        assert note.evaluate("note => note.validity.valueMissing") is True
+        expect(consent.get_by_role("status")).to_be_empty()
+        note.fill(ORDERS_ONLY)
+        consent.get_by_role("button", name="Record consent").click()
+        for purpose in ("marketing", "surveys", "service"):
+            expect(consent.get_by_role("status")).to_contain_text(
+                f"E-mail, {purpose}: opted out, recorded."
+            )
+        # …and order updates by e-mail.
+        preference = page.get_by_role("form", name="Record a preferred channel")
+        preference.get_by_label("For").select_option("transactional")
+        preference.get_by_label("Contact by").select_option("EMAIL")
+        preference.get_by_label("Note (required, kept as evidence)").fill(ORDERS_ONLY)
+        preference.get_by_role("button", name="Record preference").click()
+        expect(preference.get_by_role("status")).to_contain_text(
+            "Recorded: Transactional by E-mail."
+        )
+
+        # The page shows what changed without a reload.
+        expect(page.locator("#consent table")).to_contain_text(ORDERS_ONLY)
+        expect(page.locator("#reach")).to_contain_text("Transactional: E-mail")
+        timeline = page.locator("#history .timeline")
+        expect(timeline).to_contain_text("Phone to the customer for service: Answered")
+        page.locator("#reach").scroll_into_view_if_needed()
+        save_screenshot(page, "console-profile")
+
+        # Each change, read back over GraphQL with the API key.
+        after = demo.graphql(CALL_RECORDED, variables={"id": ana})["profile"]
+        key_id = demo.demo_keys["agent"].split("_")[1]
+        actor = f"key:{key_id} (demo:agent)"
+        [call] = [e["node"] for e in after["calls"]["edges"] if e["node"]["channel"] == "PHONE"]
+        assert call == {
+            "channel": "PHONE",
+            "purpose": "service",
+            "outcome": "ANSWERED",
+            "actor": actor,
+        }
+        opted_out = {
+            (c["purpose"], c["evidence"])
+            for c in after["consents"]
+            if c["channel"] == "EMAIL" and c["status"] == "OPTED_OUT" and c["contactPoint"] is None
+        }
+        assert opted_out == {(p, ORDERS_ONLY) for p in ("marketing", "surveys", "service")}
+        assert after["orders"] == {"channel": "EMAIL", "basis": "EXPLICIT"}
+        assert after["service"]["channel"] == "PHONE"  # what she asked before still stands
+        changes = [e["node"] for e in after["consentHistory"]["edges"]]
+        recorded_here = [c for c in changes if c.get("actor") == actor]
+        assert len(recorded_here) == 4  # three consent changes and one preference
+        assert {(c["origin"], c["evidence"]) for c in recorded_here} == {("AGENT", ORDERS_ONLY)}
+
+    def test_the_follow_up_of_her_detractor_survey(self, page: Page, demo: Server) -> None:
+        """Acknowledge her follow-up, see its SLA clock, resolve it with a root cause."""
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        slot = page.locator('[data-slot="follow-ups"]')
+        if not schema_has_follow_ups(demo):
+            # Not made up: the slot says the server has none.
+            expect(slot).to_have_attribute("data-state", "unavailable")
+            expect(slot).to_contain_text("This server does not track follow-ups")
+            pytest.skip(
+                "the served schema has no FollowUp yet: acknowledging and resolving a "
+                "follow-up in the console runs once follow-ups are served"
+            )
+        expect(slot).to_have_attribute("data-state", "loaded")
+        item = slot.locator(".follow-up").first
+        expect(item.locator(".clock").first).to_contain_text("due")
+        item.get_by_role("button", name="Acknowledge").click()
+        expect(slot.locator(".follow-up").first).not_to_contain_text("Open", timeout=10_000)
+        item = slot.locator(".follow-up").first
+        item.get_by_role("button", name=re.compile(r"^Resolve")).click()
+        form = item.get_by_role("form")
+        for select in form.locator("select").all():
+            select.select_option(index=select.locator("option").count() - 1)
+        form.get_by_label(re.compile("Root cause")).fill("Sizing chart wrong for this model")
+        form.get_by_role("button", name="Resolve").click()
+        expect(slot).to_contain_text("Resolved", timeout=10_000)
+        save_screenshot(page, "console-follow-up-resolved")
+        follow_ups = demo.graphql(
+            "query($id: ID!) { profile(id: $id) { ... on Profile { followUps { status } } } }",
+            variables={"id": profile_id(page)},
+        )["profile"]["followUps"]
+        assert any("RESOLVED" in str(f["status"]).upper() for f in follow_ups)
+
+
+CALL_RECORDED = """query($id: ID!) {
+  profile(id: $id) {
+    ... on Profile {
+      calls: timeline(first: 5, kinds: [OUTBOUND_CONTACT]) {
+        edges { node { ... on OutboundContactRecord { channel purpose outcome actor } } }
+      }
+      consents { channel purpose status contactPoint evidence }
+      orders: preferredChannel(purpose: "transactional") { channel basis }
+      service: preferredChannel { channel basis }
+      consentHistory(first: 20) {
+        edges {
+          node {
+            __typename
+            ... on ConsentChangeRecord { actor origin evidence }
+            ... on PreferenceChangeRecord { actor origin evidence }
+          }
+        }
+      }
+    }
+  }
+}"""
+
+
+class TestMarketingKey:
+    def test_the_same_call_shows_masked_contact_points_and_no_case_text(
+        self, page: Page, demo: Server
+    ) -> None:
+        open_console(page, demo, "marketing", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        expect(page).to_have_url(PROFILE_URL)
+        profile_ready(page)
+        main = page.locator("main")
+        expect(page.locator(".preferred-channel strong")).to_have_text("Phone")
+        expect(page.locator("#who")).to_contain_text("a•••@example.com")
+        expect(page.locator("#who")).to_contain_text("+34•••••••56")
+        expect(page.locator("#history")).to_contain_text("Subject hidden for your role")
+        expect(page.locator("#history")).to_contain_text("Comment hidden for your role")
+        text = main.inner_text()
+        for unmasked in ("ana.garcia@example.com", "+34600123456", "Calle Mayor"):
+            assert unmasked not in text, unmasked
+        for case_text in ("Shoes too small", "Quick exchange by phone"):
+            assert case_text not in text, case_text
+        assert_accessible(page)
+        page.locator("#history").scroll_into_view_if_needed()
+        save_screenshot(page, "console-profile-marketing")
+
+    def test_no_merges_for_a_role_without_them(self, page: Page, demo: Server) -> None:
+        open_console(page, demo, "marketing", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        expect(page.locator("#actions")).not_to_contain_text("Identity")
+
+
+class TestSearch:
+    def test_several_matches_with_what_tells_them_apart(self, page: Page, demo: Server) -> None:
+        open_console(page, demo, "agent")
+        expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
+        page.get_by_label("Find a customer").fill("ana")
+        page.keyboard.press("Enter")
+        matches = page.locator(".match")
+        expect(matches).to_have_count(2)
+        garcia = matches.filter(has_text="Ana García")
+        gomez = matches.filter(has_text="Ana Gómez")
+        expect(garcia).to_contain_text("ana.garcia@example.com")
+        expect(garcia).to_contain_text("Madrid")
+        expect(gomez).to_contain_text("ana.gomez@example.com")
+        expect(gomez).to_contain_text("Barcelona")
+        expect(garcia).to_contain_text("found by name")
+        assert_accessible(page)
+        save_screenshot(page, "console-search")
+        gomez.get_by_role("link", name="Ana Gómez").click()
+        expect(page).to_have_url(PROFILE_URL)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Ana Gómez")
+        page.go_back()
+        expect(page.locator(".match")).to_have_count(2)
+
+    @pytest.mark.parametrize(
+        ("text", "who", "line"),
+        [
+            ("#1042", "Ana García", "Order #1042 from shopify"),
+            ("5003", "Ana Gómez", "Order #1044 from shopify"),
+            ("88200", "Tom Becker", "Ticket 88200 from zendesk"),
+            ("+49 151 23456789", "Tom Becker", None),
+            ("li.wei@example.net", "Wei Li", None),
+        ],
+    )
+    def test_one_box_for_numbers_addresses_orders_and_tickets(
+        self, page: Page, demo: Server, text: str, who: str, line: str | None
+    ) -> None:
+        open_console(page, demo, "agent", f"/console?q={quote(text)}")
+        match = page.locator(".match")
+        expect(match).to_have_count(1)
+        expect(match).to_contain_text(who)
+        if line:
+            expect(match.locator(".found-record")).to_contain_text(line)
+
+    @pytest.mark.parametrize(
+        ("pop", "who"),
+        [
+            ("ticket=88123", "Ana García"),
+            ("order=%231043", "Tom Becker"),
+            ("email=li.wei%40example.net", "Wei Li"),
+        ],
+    )
+    def test_every_screen_pop_opens_the_profile(
+        self, page: Page, demo: Server, pop: str, who: str
+    ) -> None:
+        open_console(page, demo, "agent", f"/console/lookup?{pop}")
+        expect(page).to_have_url(PROFILE_URL)
+        expect(page.get_by_role("heading", level=1)).to_have_text(who)
+
+    def test_a_screen_pop_that_finds_nobody_says_so(self, page: Page, demo: Server) -> None:
+        open_console(page, demo, "agent", "/console/lookup?phone=%2B34699000111")
+        expect(page.get_by_role("alert")).to_contain_text("no profile with phone")
+        expect(page.get_by_label("Find a customer")).to_have_value("+34699000111")
+
+
+class TestSession:
+    def test_sign_in_the_cookie_and_sign_out(self, page: Page, demo: Server) -> None:
+        page.goto(f"{demo.base}/console")
+        expect(page).to_have_url(re.compile(r"/console/sign-in\?next=%2Fconsole$"))
+        assert_accessible(page)
+        sign_in(page, "c360_000000000000_not-a-key")
+        expect(page.get_by_role("alert")).to_contain_text("unknown API key")
+        sign_in(page, demo.demo_keys["agent"])
+        expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
+
+        [session] = [c for c in page.context.cookies() if c["name"] == "c360_console"]
+        assert session["httpOnly"] is True
+        assert session["sameSite"] == "Strict"
+        assert session["secure"] is False  # plain HTTP on this machine; Secure over HTTPS
+        assert session["path"] == "/"
+        assert session["value"] not in page.evaluate("document.cookie")
+        assert demo.demo_keys["agent"] not in page.content()
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("alert")).to_contain_text("You are signed out")
+        assert not [c for c in page.context.cookies() if c["name"] == "c360_console"]
+        page.goto(f"{demo.base}/console/profile/abc")
+        expect(page).to_have_url(re.compile(r"/console/sign-in\?next="))
+
+    def test_without_the_pages_token_nothing_runs(self, page: Page, demo: Server) -> None:
+        open_console(page, demo, "agent")
+        expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
+        answer = page.evaluate(
+            """async () => {
+              const response = await fetch("/console/graphql", {
+                method: "POST", headers: { "Content-Type": "application/json" },
+                body: JSON.stringify({ query: "{ __typename }" }),
+              });
+              return { status: response.status, body: await response.json() };
+            }"""
+        )
+        assert answer["status"] == 403
+        assert answer["body"]["errors"][0]["extensions"]["code"] == "CsrfRefused"
+
+    def test_a_session_that_ended_sends_to_sign_in_and_back(
+        self, page: Page, demo: Server, store: Any
+    ) -> None:
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        # What the page loads after its first render is in: the timeline, the follow-ups.
+        expect(page.locator("#history")).to_contain_text("That is everything")
+        expect(page.locator('[data-slot="follow-ups"]')).to_have_attribute(
+            "data-state", re.compile(".")
+        )
+        where = page.url
+        # The shift is over: every session's end has passed.
+        store["console_sessions"].update_many({}, {"$set": {"expires_ms": 0}})
+        page.get_by_role("form", name="Log the contact made").get_by_role(
+            "button", name="Log contact"
+        ).click()
+        expect(page.get_by_role("alert")).to_contain_text("Your session ended")
+        sign_in(page, demo.demo_keys["agent"])
+        expect(page).to_have_url(where)
+        profile_ready(page)
+
+
+class TestQualityBar:
+    def test_keyboard_alone(self, page: Page, demo: Server) -> None:
+        open_console(page, demo, "agent")
+        expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
+        page.keyboard.press("Tab")  # the skip link comes first
+        expect(page.get_by_role("link", name="Skip to the main content")).to_be_focused()
+        focus_by_tab(page, lambda: page.get_by_label("Find a customer"))
+        page.keyboard.type("becker")
+        page.keyboard.press("Enter")
+        expect(page.locator(".match")).to_have_count(1)
+        focus_by_tab(page, lambda: page.get_by_role("link", name="Tom Becker"))
+        page.keyboard.press("Enter")
+        profile_ready(page)
+        expect(page.get_by_role("heading", level=1)).to_be_focused()
+        button = page.get_by_role("button", name="Log contact")
+        focus_by_tab(page, lambda: button, presses=400)
+        page.keyboard.press("Enter")
+        expect(
+            page.get_by_role("form", name="Log the contact made").get_by_role("status")
+        ).to_contain_text("Logged:")
+
+    @pytest.mark.parametrize(("width", "height"), [(1280, 900), (768, 1024)])
+    def test_usable_at_desktop_and_tablet_width(
+        self, browser: Browser, demo: Server, width: int, height: int
+    ) -> None:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        try:
+            page = context.new_page()
+            open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+            profile_ready(page)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{overflow} px wider than a {width} px screen"
+            for section in ("#reach", "#attention", "#who", "#history", "#consent", "#actions"):
+                box = page.locator(section).bounding_box()
+                assert box is not None, section
+                assert box["x"] >= 0, section
+                assert box["x"] + box["width"] <= width, section
+            if width < 1024:
+                save_screenshot(page, "console-profile-tablet")
+        finally:
+            context.close()
+
+    def test_the_timeline_loads_as_it_scrolls_and_filters_by_kind(
+        self, page: Page, demo: Server
+    ) -> None:
+        tom = demo.graphql(
+            '{ profileByIdentifier(type: EMAIL, value: "tom.becker@example.org") '
+            "{ ... on Profile { id } } }"
+        )["profileByIdentifier"]["id"]
+        contacts = " ".join(
+            f'c{i}: recordContact(input: {{profileId: "{tom}", channel: POSTAL, purpose: "service",'
+            f' outcome: DELIVERED, externalId: "letter-{i}"}}) {{ __typename }}'
+            for i in range(25)
+        )
+        demo.graphql(f"mutation {{ {contacts} }}")
+        logged = demo.graphql(
+            f'{{ profile(id: "{tom}") {{ ... on Profile {{ timeline(first: 100, '
+            "kinds: [OUTBOUND_CONTACT]) { edges { cursor } } } } }"
+        )["profile"]["timeline"]["edges"]
+        assert len(logged) > 20  # more than one page
+        pages: list[str] = []
+
+        def count_pages(request: Request) -> None:
+            if request.url.endswith("/console/graphql") and "ConsoleTimeline" in (
+                request.post_data or ""
+            ):
+                pages.append(request.post_data or "")
+
+        page.on("request", count_pages)
+        open_console(page, demo, "agent", f"/console/profile/{tom}")
+        profile_ready(page)
+        timeline = page.locator("#history .timeline > li")
+        expect(timeline).to_have_count(20)
+        page.locator("#history").get_by_label("Contact made").check()
+        expect(timeline.first).to_contain_text("to the customer for service")
+        page.locator("#history .sentinel").scroll_into_view_if_needed()
+        expect(page.locator("#history")).to_contain_text(
+            f"That is everything: {len(logged)} records."
+        )
+        expect(timeline).to_have_count(len(logged))
+        for item in timeline.all_inner_texts():
+            assert "Contact made" in item
+        assert len(pages) >= 3  # the first page, the filtered first page, the next one
+
+    def test_errors_are_messages_never_a_blank_page(self, page: Page, demo: Server) -> None:
+        open_console(page, demo, "agent", "/console/profile/0123456789abcdef01234567")
+        expect(page.get_by_role("heading", name="Customer not found")).to_be_visible()
+        expect(page.get_by_role("alert")).to_contain_text("no profile with id")
+
+        def unreachable(route: Route) -> None:
+            route.abort()
+
+        page.route("**/console/graphql", unreachable)
+        page.goto(f"{demo.base}/console?q=ana")
+        expect(page.get_by_role("alert")).to_contain_text("The server cannot be reached")
+        page.unroute("**/console/graphql")
+
+        def store_down(route: Route) -> None:
+            body = {"errors": [{"message": "down", "extensions": {"code": "StoreUnavailable"}}]}
+            route.fulfill(status=503, body=json.dumps(body), content_type="application/json")
+
+        page.route("**/console/graphql", store_down)
+        page.goto(f"{demo.base}/console/profile/0123456789abcdef01234567")
+        expect(page.get_by_role("alert")).to_contain_text("The data store is not answering")
+        page.unroute("**/console/graphql")
+        response = page.goto(f"{demo.base}/console/nowhere")
+        assert response is not None
+        assert response.status == 404
+        expect(page.get_by_role("alert")).to_contain_text("There is no such page")
+
+
+def focus_by_tab(page: Page, target: Callable[[], Any], presses: int = 60) -> None:
+    """Press Tab until ``target`` has the focus (it must be reachable from the keyboard)."""
+    for _ in range(presses):
+        if target().evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"not reached with {presses} presses of Tab")
