@@ -41,7 +41,7 @@ from c360.profiles.metrics_service import MetricsConfig, MetricsService
 from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.settings import RateLimit, Settings
+from c360.settings import RateLimit, ReferenceKind, Settings
 from c360.store import Database
 
 
@@ -216,8 +216,8 @@ class Services:
                 profile_service,
                 ReferenceRepository(db),
                 settings.default_region,
-                order_sources=settings.reference_sources.get("order", []),
-                ticket_sources=settings.reference_sources.get("service_case", []),
+                order_sources=settings.reference_sources.get(ReferenceKind.ORDER, []),
+                ticket_sources=settings.reference_sources.get(ReferenceKind.SERVICE_CASE, []),
             ),
             console=SessionService(
                 SessionRepository(db),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -55,10 +56,17 @@ DEFAULT_LOOKUP_RATE_LIMITS: dict[Role, RateLimit | None] = {
     Role.CONNECTOR: RateLimit(per_minute=10, burst=10),
 }
 
-ReferenceKind = Literal["order", "service_case"]
+
+class ReferenceKind(enum.StrEnum):
+    """The records whose source ids find a customer (``C360_REFERENCE_SOURCES``' keys)."""
+
+    ORDER = "order"
+    SERVICE_CASE = "service_case"
+
+
 DEFAULT_REFERENCE_SOURCES: dict[ReferenceKind, list[str]] = {
-    "order": ["shopify"],
-    "service_case": ["zendesk"],
+    ReferenceKind.ORDER: ["shopify"],
+    ReferenceKind.SERVICE_CASE: ["zendesk"],
 }
 
 LEGACY_DATA_DIR = Path(".c360")

@@ -22,8 +22,7 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import ParseOptions
-from tests.conftest import asgi_client
+from tests.helpers import asgi_client, parse_options
 
 PROFILE = """query($value: String!) {
   profileByIdentifier(type: PHONE, value: $value) {
@@ -93,7 +92,7 @@ async def console_gql(
 @pytest.fixture
 async def demo(services: Services) -> None:
     summary = await import_file(
-        services.ingest, "canonical", str(DEMO_FILE), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(DEMO_FILE), parse_options(default_region="ES")
     )
     assert summary.rejected == 0
 

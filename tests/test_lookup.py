@@ -1,11 +1,10 @@
 """``findProfiles``: one box for whatever the customer gave (a name, an address, a number
 written any way, an order number or id, a ticket id), over GraphQL with each role's key; what the
-text is read as (``readings``); the audit and the lookup bucket; and where its queries go on a
-sharded cluster."""
+text is read as (``readings``); the audit and the lookup bucket. Where its queries go on a
+sharded cluster is in ``test_sharding``."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,11 +15,10 @@ from c360.demo import DEMO_FILE
 from c360.ingest.files import import_file
 from c360.lookup.service import FindBy, readings
 from c360.services import Services
-from c360.settings import Settings
+from c360.settings import RateLimit, Settings
 from c360.store import Store
-from connectors import ParseOptions
 from tests import factories as f
-from tests.test_sharding import execute, listened, report
+from tests.helpers import parse_options
 
 FIND = """query($text: String!, $by: [FindBy!]) {
   findProfiles(text: $text, by: $by) {
@@ -41,7 +39,7 @@ FIND = """query($text: String!, $by: [FindBy!]) {
 @pytest.fixture
 async def demo(services: Services) -> None:
     summary = await import_file(
-        services.ingest, "canonical", str(DEMO_FILE), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(DEMO_FILE), parse_options(default_region="ES")
     )
     assert summary.rejected == 0
 
@@ -160,14 +158,8 @@ class TestFindProfiles:
 class TestLookupBucket:
     @pytest.fixture
     def settings(self, settings: Settings) -> Settings:
-        tight = {**settings.lookup_rate_limits, "agent": {"per_minute": 1, "burst": 2}}
-        return settings.model_copy(
-            update={
-                "lookup_rate_limits": Settings(
-                    _env_file=None, lookup_rate_limits=tight
-                ).lookup_rate_limits
-            }
-        )
+        tight = {**settings.lookup_rate_limits, Role.AGENT: RateLimit(per_minute=1, burst=2)}
+        return settings.model_copy(update={"lookup_rate_limits": tight})
 
     async def test_find_profiles_takes_from_the_lookup_bucket(
         self, client: httpx.AsyncClient, services: Services
@@ -183,21 +175,3 @@ class TestLookupBucket:
         )
         assert refused.status_code == 429
         assert refused.json()["errors"][0]["extensions"]["code"] == "RateLimited"
-
-
-class TestSharding:
-    async def test_references_go_everywhere_only_as_the_table_says(
-        self, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
-    ) -> None:
-        async with listened(settings, mongo_uri) as (services, listener):
-            demo = await import_file(
-                services.ingest, "canonical", str(DEMO_FILE), ParseOptions(default_region="ES")
-            )
-            assert demo.inserted
-            for text in ("#1042", "5001", "88123", "ana garc", "0034 600 123 456"):
-                found = await execute(services, Role.AGENT, FIND, text=text)
-                assert found["findProfiles"]["matches"], text
-        assert not listener.unexpected(), report(listener.unexpected())
-        sites = {f.call_site for f in listener.findings if f.problem == "broadcast"}
-        assert "c360.lookup.repository:ReferenceRepository.orders_numbered" in sites
-        assert "c360.lookup.repository:ReferenceRepository.by_ids" in sites

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 from pymongo import MongoClient
 
-from tests.browser.conftest import save_screenshot
+from tests.browser.helpers import save_screenshot
 from tests.served import Server
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
