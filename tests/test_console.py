@@ -389,9 +389,12 @@ class TestSessionEnds:
     ) -> None:
         start = dt.datetime.now(dt.UTC)
         token, _ = await services.console.sign_in(await new_key(services, Role.AGENT), start)
-        before = (await store.db.console_sessions.find_one())["active_ms"]  # type: ignore[index]
+        signed_in = await store.db.console_sessions.find_one()
+        assert signed_in is not None
         await services.console.resume(token, start + dt.timedelta(seconds=5))
-        assert (await store.db.console_sessions.find_one())["active_ms"] == before  # type: ignore[index]
+        soon = await store.db.console_sessions.find_one()
+        assert soon is not None
+        assert soon["active_ms"] == signed_in["active_ms"]
         later = start + dt.timedelta(milliseconds=ACTIVITY_STEP_MS + 1)
         await services.console.resume(token, later)
         stored = await store.db.console_sessions.find_one()
