@@ -1,6 +1,6 @@
 """Console benchmark: the profile page's first render in a real browser, on the demo data.
 
-    python -m bench.console [--loads N] [--warmup W]
+    python -m bench.console [--loads N] [--warmup W] [--chromium PATH]
 
 1. Serves ``c360 serve --demo`` in a child process on a free port with a fresh data directory
    (the embedded store, the demo customers, a key per role), as ``make run`` does.
@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,7 +42,6 @@ from pymongo.database import Database
 
 START_TIMEOUT_S = 60.0
 KEY_LINE = re.compile(r"^\s+(admin|agent|marketing|connector)\s+(c360_\S+)$")
-CHROMIUM = "/usr/bin/chromium"
 CONTACT_KINDS = [
     "person",
     "consent_change",
@@ -169,16 +169,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--loads", type=int, default=200, help="page loads counted (200)")
     parser.add_argument("--warmup", type=int, default=10, help="loads not counted (10)")
+    parser.add_argument(
+        "--chromium",
+        default=shutil.which("chromium") or shutil.which("chromium-browser"),
+        help="the Chromium binary (default: chromium on PATH)",
+    )
     args = parser.parse_args()
+    if not args.chromium:
+        raise SystemExit("no Chromium: install Debian's 'chromium' or pass --chromium PATH")
     with tempfile.TemporaryDirectory(prefix="c360-bench-console-") as tmp:
         served = Served(Path(tmp) / "data")
         try:
-            run(served, args.loads, args.warmup)
+            run(served, args.loads, args.warmup, args.chromium)
         finally:
             served.stop()
 
 
-def run(served: Served, loads: int, warmup: int) -> None:
+def run(served: Served, loads: int, warmup: int, chromium: str) -> None:
     key = served.keys["agent"]
     profiles = demo_profiles(served.base, key)
     print(f"server      {served.base}, c360 serve --demo in a child process (embedded store)")
@@ -186,7 +193,7 @@ def run(served: Served, loads: int, warmup: int) -> None:
     renders: list[float] = []
     in_browser: list[float] = []
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        browser = driver.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         sign_in(page, served.base, key)
         document = page.evaluate("async () => (await import('/static/console/queries.js')).PROFILE")
