@@ -93,14 +93,19 @@ def send_detractor_survey(demo: Server) -> None:
         "comment": "The new pair came apart after two weeks.",
         "touchpoint": "product",
     }
+    send_records(demo, [survey])
+
+
+def send_records(demo: Server, records: list[dict[str, Any]]) -> None:
+    """Canonical records pushed as a source does (``POST /ingest/canonical``, a connector key)."""
     response = httpx.post(
         f"{demo.base}/ingest/canonical",
-        json=[survey],
+        json=records,
         headers={"authorization": f"Bearer {demo.demo_keys['connector']}"},
         timeout=30,
     )
     assert response.status_code == 200, response.text
-    assert response.json()["inserted"] == 1, response.text
+    assert response.json()["inserted"] == len(records), response.text
 
 
 def schema_has_follow_ups(demo: Server) -> bool:
@@ -356,6 +361,89 @@ class TestMarketingKey:
         open_console(page, demo, "marketing", f"/console/lookup?phone={quote(ANA_RINGS)}")
         profile_ready(page)
         expect(page.locator("#actions")).not_to_contain_text("Identity")
+
+
+class TestAdmin:
+    def test_match_suggestions_merged_or_kept_apart(self, page: Page, demo: Server) -> None:
+        """The CRM and the loyalty scheme know one man by two names (Robert Smith, Bob Smyth),
+        and each a John Miller, two men of one name: the matcher suggests both pairs; an admin
+        merges the first, keeps the second apart, and the ledger says so over GraphQL."""
+        send_records(
+            demo,
+            [
+                person("C-9001", "Robert", "Smith"),
+                person("L-9002", "Bob", "Smyth", source="loyalty"),
+                person("C-9011", "John", "Miller"),
+                person("L-9012", "John", "Miller", source="loyalty"),
+            ],
+        )
+        robert, john = profile_of(demo, "C-9001"), profile_of(demo, "C-9011")
+        open_console(page, demo, "admin", f"/console/profile/{robert}")
+        profile_ready(page)
+        identity = page.locator(".identity")
+        bob = identity.locator("li", has_text="Bob Smyth")
+        expect(bob).to_contain_text("family name agrees")
+        assert_accessible(page)
+        bob.get_by_role("button", name="Merge").click()
+        expect(page.locator("#notices")).to_contain_text("Merged with Bob Smyth")
+        expect(identity).to_contain_text("No open suggestions.")
+        expect(identity.locator("li", has_text="Absorbed")).to_have_count(1)
+
+        page.goto(f"{demo.base}/console/profile/{john}")
+        profile_ready(page)
+        other = identity.locator("li", has_text="John Miller")
+        other.get_by_role("button", name="Not the same person").click()
+        expect(page.locator("#notices")).to_contain_text("Marked as not the same person")
+        expect(identity).to_contain_text("No open suggestions.")
+
+        merged = demo.graphql(IDENTITY, role="admin", variables={"id": robert})["profile"]
+        [entry] = merged["merges"]
+        assert (entry["survivorId"], entry["status"]) == (robert, "done")
+        assert profile_of(demo, "L-9002", "loyalty") == robert
+        apart = demo.graphql(IDENTITY, role="admin", variables={"id": john})["profile"]
+        assert apart["merges"] == []
+        assert profile_of(demo, "L-9012", "loyalty") != john
+
+    def test_an_agent_sees_suggestions_but_an_admin_decides(self, page: Page, demo: Server) -> None:
+        jane_twice = [person("C-9021", "Jane", "Doe"), person("L-9022", "Jane", "Doe", "loyalty")]
+        send_records(demo, jane_twice)
+        open_console(page, demo, "agent", f"/console/profile/{profile_of(demo, 'C-9021')}")
+        profile_ready(page)
+        jane = page.locator(".identity li", has_text="Jane Doe")
+        expect(jane).to_contain_text("An admin decides whether to merge.")
+        expect(jane.get_by_role("button")).to_have_count(0)
+
+
+IDENTITY = """query($id: ID!) {
+  profile(id: $id) {
+    ... on Profile { merges { survivorId absorbedId status } matchSuggestions { id } }
+  }
+}"""
+
+
+def person(
+    external_id: str, given_name: str, family_name: str, source: str = "crm"
+) -> dict[str, Any]:
+    """A customer as a CRM (or another source) exports them: an id and a name, nothing else."""
+    return {
+        "kind": "person",
+        "source": source,
+        "external_id": external_id,
+        "occurred_at": "2024-02-01T10:00:00Z",
+        "identifiers": [{"type": "external", "source": source, "value": external_id}],
+        "given_name": given_name,
+        "family_name": family_name,
+    }
+
+
+def profile_of(demo: Server, external_id: str, source: str = "crm") -> str:
+    found = demo.graphql(
+        "query($v: String!, $s: String) { profileByIdentifier(type: EXTERNAL, value: $v,"
+        " source: $s) { ... on Profile { id } } }",
+        variables={"v": external_id, "s": source},
+    )
+    profile_id: str = found["profileByIdentifier"]["id"]
+    return profile_id
 
 
 class TestSearch:

@@ -3,7 +3,7 @@
 // roles that may merge (admins; the API refuses anyone else).
 
 import { gql, may, refusedFields, resultError, session } from "./api.js";
-import { empty, h, problem, replace, section, uid } from "./dom.js";
+import { empty, h, notify, problem, replace, section, uid } from "./dom.js";
 import { channel, date, dateTime, words } from "./format.js";
 import { IDENTITY, PROFILE_SUMMARY, RECORD_CONTACT, RESOLVE_SUGGESTION } from "./queries.js";
 
@@ -176,7 +176,8 @@ async function identityParts(profile, profileId, reload, onChanged) {
           button.disabled = false;
           return;
         }
-        replace(status, h("p", {}, accept ? "Merged." : "Marked as not the same person."));
+        // Said in the page's live region: the list is drawn again without this suggestion.
+        notify(accept ? `Merged with ${summary}.` : `Marked as not the same person as ${summary}.`);
         await reload();
         onChanged();
       } catch (error) {
