@@ -35,6 +35,8 @@ SERIOUS = ("serious", "critical")
 # The follow-up rule a detractor's NPS answer opens a follow-up by, and a configured root cause.
 DETRACTOR_RULE = "NPS detractor"
 ROOT_CAUSE = "product-defect"
+DETRACTOR_COMMENT = "The new pair came apart after two weeks."
+FEEDBACK_NOTE = "Called her: a new pair is on its way."
 
 
 def sign_in(page: Page, key: str) -> None:
@@ -90,7 +92,7 @@ def send_detractor_survey(demo: Server) -> None:
         "identifiers": [{"type": "phone", "value": "+34 600 12 34 56"}],
         "survey_type": "nps",
         "score": 3,
-        "comment": "The new pair came apart after two weeks.",
+        "comment": DETRACTOR_COMMENT,
         "touchpoint": "product",
     }
     send_records(demo, [survey])
@@ -256,20 +258,28 @@ class TestAgentsCall:
             expect(closed.locator(".follow-up", has_text=DETRACTOR_RULE)).to_have_attribute(
                 "data-status", "RESOLVED"
             )
+            expect(timeline).to_contain_text(f"{DETRACTOR_RULE}: resolved")
             scroll_to_top_of(page, slot)
             save_screenshot(page, "console-follow-up-resolved")
+
+            # And her answer to the survey is marked as answered, on the phone.
+            answer = page.locator("#history li", has_text=DETRACTOR_COMMENT).filter(
+                has=page.get_by_role("button", name="Acknowledge feedback")
+            )
+            answer.get_by_role("button", name="Acknowledge feedback").click()
+            form = answer.get_by_role("form", name="Acknowledge this feedback")
+            form.get_by_label("Answered by").select_option("PHONE")
+            form.get_by_label("Note (optional)").fill(FEEDBACK_NOTE)
+            form.get_by_role("button", name="Acknowledge").click()
+            expect(answer.get_by_role("status")).to_contain_text("Feedback acknowledged by Phone.")
 
         # Each change, read back over GraphQL with the API key.
         after = demo.graphql(CALL_RECORDED, variables={"id": ana})["profile"]
         key_id = demo.demo_keys["agent"].split("_")[1]
         actor = f"key:{key_id} (demo:agent)"
-        [call] = [e["node"] for e in after["calls"]["edges"] if e["node"]["channel"] == "PHONE"]
-        assert call == {
-            "channel": "PHONE",
-            "purpose": "service",
-            "outcome": "ANSWERED",
-            "actor": actor,
-        }
+        calls = [e["node"] for e in after["calls"]["edges"]]
+        logged = {"channel": "PHONE", "purpose": "service", "outcome": "ANSWERED", "actor": actor}
+        assert logged in calls
         opted_out = {
             (c["purpose"], c["evidence"])
             for c in after["consents"]
@@ -293,6 +303,10 @@ class TestAgentsCall:
             assert resolved["firstResponseAt"] is not None
             by_agent = [(e["type"], e["actor"]) for e in resolved["events"][1:]]
             assert by_agent == [("ACKNOWLEDGED", actor), ("RESOLVED", actor)]
+            feedback = demo.graphql(FEEDBACK, variables={"id": ana})["profile"]["feedback"]
+            [answered] = [f for f in feedback if f["record"].get("comment") == DETRACTOR_COMMENT]
+            assert answered["acknowledgement"]["channel"] == "PHONE"
+            assert answered["acknowledgement"]["note"] == FEEDBACK_NOTE
 
     def test_a_server_without_follow_ups_says_so(self, page: Page, demo: Server) -> None:
         if schema_has_follow_ups(demo):
@@ -309,6 +323,16 @@ FOLLOW_UPS = """query($id: ID!) {
   profile(id: $id) {
     ... on Profile {
       followUps { rule { name } status outcome rootCause firstResponseAt events { type actor } }
+    }
+  }
+}"""
+FEEDBACK = """query($id: ID!) {
+  profile(id: $id) {
+    ... on Profile {
+      feedback(acknowledged: true) {
+        record { ... on SurveyResponseRecord { comment } }
+        acknowledgement { channel note }
+      }
     }
   }
 }"""
@@ -555,7 +579,9 @@ class TestSession:
         open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
         profile_ready(page)
         # What the page loads after its first render is in: the timeline, the follow-ups.
-        expect(page.locator("#history")).to_contain_text("That is everything")
+        expect(page.locator("#history .timeline-wrapper [role=status]")).to_contain_text(
+            re.compile(r"That is everything|records shown")
+        )
         expect(page.locator('[data-slot="follow-ups"]')).to_have_attribute(
             "data-state", re.compile(".")
         )

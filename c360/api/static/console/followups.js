@@ -13,6 +13,8 @@ query ConsoleFeatures {
   followUp: __type(name: "FollowUp") { name }
   profile: __type(name: "Profile") { fields { name } }
   outcomes: __type(name: "FollowUpOutcome") { enumValues { name description } }
+  kinds: __type(name: "RecordKind") { enumValues { name } }
+  eventItem: __type(name: "FollowUpEventItem") { name }
   query: __schema { queryType { fields { name } } mutationType { fields { name } } }
 }`;
 
@@ -93,6 +95,9 @@ async function introspect() {
     followUps: Boolean(data.followUp) && profileFields.has("followUps"),
     mutations,
     outcomes: (data.outcomes && data.outcomes.enumValues) || [],
+    // The timeline's follow-up events: a kind to filter by and a type to describe.
+    timelineEvents:
+      Boolean(data.eventItem) && ((data.kinds && data.kinds.enumValues) || []).some((v) => v.name === "FOLLOW_UP"),
     // A list of the configured root causes, when the API offers one.
     rootCauses: queries.find((name) => /rootCauses$/i.test(name)) || null,
   };

@@ -4,9 +4,9 @@
 
 import { gql, refusedFields } from "./api.js";
 import { chip, empty, h, problem, replace, section, uid } from "./dom.js";
-import { feedbackAction } from "./followups.js";
+import { feedbackAction, followUpSupport } from "./followups.js";
 import { KINDS, channel, clock, date, dateTime, money, words } from "./format.js";
-import { TIMELINE } from "./queries.js";
+import { timelineDocument } from "./queries.js";
 
 const HIDDEN = "hidden for your role";
 
@@ -185,6 +185,20 @@ export function describe(node, refused = new Set()) {
         ),
         foot(),
       ];
+    case "FollowUpEventItem": {
+      const event = node.event;
+      const what = [
+        event.outcome ? `outcome ${words(event.outcome).toLowerCase()}` : null,
+        event.rootCause ? `root cause ${event.rootCause}` : null,
+        event.owner ? `owner ${event.owner}` : null,
+        event.team ? `team ${event.team}` : null,
+      ].filter(Boolean);
+      return [
+        head(`${node.rule.name}: ${words(event.type).toLowerCase()}`, what.length ? ` (${what.join(", ")})` : ""),
+        event.note ? h("p", {}, `“${event.note}”`) : null,
+        foot(` · ${words(event.status)}`, ` · by ${event.actor}`),
+      ];
+    }
     default:
       return [head(node.externalId), foot()];
   }
@@ -208,6 +222,16 @@ function timelineList(profileId) {
     boxes,
   );
   const element = h("div", { class: "timeline-wrapper" }, filters, list, status, more, sentinel);
+  // Follow-up events are in the timeline where the schema has them: a kind of their own.
+  const served = followUpSupport()
+    .then((found) => {
+      if (!found.timelineEvents) return false;
+      const id = uid("kind");
+      const box = h("input", { type: "checkbox", id, value: "FOLLOW_UP", onchange: () => restart() });
+      filters.append(h("span", { class: "check" }, box, h("label", { for: id }, "Follow-up")));
+      return true;
+    })
+    .catch(() => false);
   let after = null;
   let hasNext = true;
   let loading = false;
@@ -230,7 +254,7 @@ function timelineList(profileId) {
     more.disabled = true;
     status.textContent = "Loading…";
     try {
-      const result = await gql(TIMELINE, { id: profileId, after, kinds: kinds() });
+      const result = await gql(timelineDocument(await served), { id: profileId, after, kinds: kinds() });
       if (mine !== generation) return; // the filters changed meanwhile
       const profile = result.data.profile;
       if (!profile || profile.__typename !== "Profile") {

@@ -112,13 +112,21 @@ query ConsoleProfile($id: ID!) {
 }
 ${TIMELINE_ITEM}`;
 
-export const TIMELINE = `
+// A follow-up's events in the timeline, where the schema has them.
+const FOLLOW_UP_EVENT = `
+  ... on FollowUpEventItem {
+    followUpId rule { name } event { type status actor note outcome rootCause owner team }
+  }`;
+
+/** The timeline's pages, with the follow-up events' fields when the schema has them. */
+export function timelineDocument(withFollowUps) {
+  return `
 query ConsoleTimeline($id: ID!, $after: String, $kinds: [RecordKind!]) {
   profile(id: $id) {
     __typename
     ... on Profile {
       timeline(first: 20, after: $after, kinds: $kinds) {
-        edges { cursor node { ...TimelineNode } }
+        edges { cursor node { ...TimelineNode ${withFollowUps ? FOLLOW_UP_EVENT : ""} } }
         pageInfo { hasNextPage endCursor }
       }
     }
@@ -126,6 +134,8 @@ query ConsoleTimeline($id: ID!, $after: String, $kinds: [RecordKind!]) {
   }
 }
 ${TIMELINE_ITEM}`;
+}
+
 
 export const CONSENT_HISTORY = `
 query ConsoleConsentHistory($id: ID!) {
