@@ -22,7 +22,6 @@ from c360.auth.service import (
     Caller,
     Forbidden,
     Permission,
-    Role,
     Unauthenticated,
 )
 from c360.console.repository import SessionRepository, StoredSession
@@ -98,11 +97,11 @@ class SessionService:
         if now_ms >= stored.active_ms + int(self.idle.total_seconds() * 1000):
             return None
         key = await self._keys.get(stored.key_id)
-        if key is None or "revoked" in key:
+        if key is None or key.revoked_at is not None:
             return None
         if now_ms - stored.active_ms >= ACTIVITY_STEP_MS:
             await self._sessions.touch(stored.token_hash, stored.active_ms, now_ms)
-        caller = Caller(key_id=stored.key_id, name=str(key["name"]), role=Role(str(key["role"])))
+        caller = Caller(key_id=stored.key_id, name=key.name, role=key.role)
         expires = dt.datetime.fromtimestamp(stored.expires_ms / 1000, dt.UTC)
         return ConsoleSession(caller, stored.csrf_token, expires)
 

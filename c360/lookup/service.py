@@ -19,10 +19,12 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from c360.errors import InvalidInput
-from c360.lookup.repository import ReferencedRecord, ReferenceRepository
+from c360.lookup.repository import ReferenceRepository
 from c360.profiles.search import phone_prefix
 from c360.profiles.service import MAX_SEARCH_RESULTS, ProfileService
-from c360.store import Document
+from c360.profiles.types import Profile
+from c360.records.types import Record
+from schemas.records import RecordKind
 
 
 class FindBy(enum.StrEnum):
@@ -66,9 +68,9 @@ def searched_as(text: str, default_region: str) -> FindBy:
 
 @dataclass(frozen=True)
 class Match:
-    profile: Document
+    profile: Profile
     by: FindBy
-    record: Document | None = None  # the order or case a reference found
+    record: Record | None = None  # the order or case a reference found
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class LookupService:
                 if not matches:  # nothing else the text could be found as: say why
                     raise
             else:
-                matches += [Match(doc, searched) for doc in page.profiles]
+                matches += [Match(profile, searched) for profile in page.profiles]
         elif not wanted & _REFERENCES:
             raise InvalidInput(f"{text!r} cannot be read as {_listed(wanted)}")
         unique = list(_once_per_profile(matches))
@@ -134,7 +136,7 @@ class LookupService:
             raise InvalidInput(f"{text[:40]!r} is no order number, order id or ticket id")
         value = reference[1]
         ids = []
-        found: list[ReferencedRecord] = []
+        found: list[Record] = []
         if FindBy.ORDER in kinds:
             found += await self._references.orders_numbered([f"#{value}", value])
             ids += [f"{source}:order:{value}" for source in self._order_sources]
@@ -142,25 +144,25 @@ class LookupService:
             ids += [f"{source}:service_case:{value}" for source in self._ticket_sources]
         found += await self._references.by_ids(ids)
         linked = [r for r in found if r.profile_id is not None]
-        linked.sort(key=lambda r: r.record.get("timeline_key", ""), reverse=True)
+        linked.sort(key=lambda r: r.position, reverse=True)  # newest first
         # A profile merged away since shows as its survivor.
         profiles = await self._profiles.get_many([str(r.profile_id) for r in linked])
         return [
-            Match(profile, _found_by(r.record), r.record)
-            for r, profile in zip(linked, profiles, strict=True)
+            Match(profile, _found_by(record), record)
+            for record, profile in zip(linked, profiles, strict=True)
             if profile is not None
         ]
 
 
-def _found_by(record: Document) -> FindBy:
-    return FindBy.TICKET if record["kind"] == "service_case" else FindBy.ORDER
+def _found_by(record: Record) -> FindBy:
+    return FindBy.TICKET if record.kind is RecordKind.SERVICE_CASE else FindBy.ORDER
 
 
 def _once_per_profile(matches: Iterable[Match]) -> Iterable[Match]:
     seen: set[str] = set()
     for match in matches:
-        if match.profile["_id"] not in seen:
-            seen.add(match.profile["_id"])
+        if match.profile.id not in seen:
+            seen.add(match.profile.id)
             yield match
 
 
