@@ -17,6 +17,8 @@ from c360.auth.masking import Masker
 from c360.auth.ratelimit import Bucket, Limit, RateLimiter
 from c360.auth.repository import ApiKeyRepository, RateLimitRepository
 from c360.auth.service import ApiKeyService, Role
+from c360.console.repository import SessionRepository
+from c360.console.service import SessionService
 from c360.contact.links import LinkSigner
 from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
@@ -35,6 +37,8 @@ from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
 from c360.ingest.stages import Collaborators
+from c360.lookup.repository import ReferenceRepository
+from c360.lookup.service import LookupService
 from c360.metrics.repository import MetricsRepository
 from c360.metrics.service import MetricsConfig, MetricsService
 from c360.privacy.export import AccessExport
@@ -53,7 +57,7 @@ from c360.profiles.lifecycle import Thresholds
 from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.settings import RateLimit, Settings
+from c360.settings import RateLimit, ReferenceKind, Settings
 from c360.store import Database
 
 
@@ -176,6 +180,8 @@ class Services:
     limits: RateLimiter
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
+    lookup: LookupService
+    console: SessionService
     privacy: PrivacyService
     retention: Retention
 
@@ -231,6 +237,7 @@ class Services:
             batch_size=settings.ingest_batch_size,
             repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )
+        keys = ApiKeyService(ApiKeyRepository(db))
         return cls(
             ingest=ingest,
             profiles=profile_service,
@@ -253,13 +260,26 @@ class Services:
                     TombstoneRepository(db), privacy.hasher, settings.privacy_tombstone_purposes
                 ),
             ),
-            keys=ApiKeyService(ApiKeyRepository(db)),
+            keys=keys,
             matcher=matcher,
             limits=RateLimiter(RateLimitRepository(db), rate_limits(settings)),
             audit=AuditService(
                 AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
             ),
             masker=Masker(settings.default_region),
+            lookup=LookupService(
+                profile_service,
+                ReferenceRepository(db),
+                settings.default_region,
+                order_sources=settings.reference_sources.get(ReferenceKind.ORDER, []),
+                ticket_sources=settings.reference_sources.get(ReferenceKind.SERVICE_CASE, []),
+            ),
+            console=SessionService(
+                SessionRepository(db),
+                keys,
+                ttl=dt.timedelta(seconds=settings.console_session_ttl_s),
+                idle=dt.timedelta(seconds=settings.console_session_idle_s),
+            ),
             privacy=privacy,
             retention=Retention(
                 RetentionRepository(db),

@@ -25,6 +25,7 @@ from c360.api.graphql.operations.audit import AuditLogQuery
 from c360.api.graphql.operations.auth import KeyMutation, KeyQuery
 from c360.api.graphql.operations.contact import ContactMutation, ContactQuery
 from c360.api.graphql.operations.identity import IdentityMutation
+from c360.api.graphql.operations.lookup import LookupQuery
 from c360.api.graphql.operations.privacy import PrivacyMutation, PrivacyQuery
 from c360.api.graphql.operations.profiles import ProfileQuery
 from c360.api.graphql.types.timeline import TIMELINE_TYPES
@@ -75,7 +76,8 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     schema = _Schema(
         query=merge_types(
-            "Query", (ProfileQuery, ContactQuery, KeyQuery, AuditLogQuery, PrivacyQuery)
+            "Query",
+            (ProfileQuery, LookupQuery, ContactQuery, KeyQuery, AuditLogQuery, PrivacyQuery),
         ),
         mutation=merge_types(
             "Mutation", (IdentityMutation, ContactMutation, KeyMutation, PrivacyMutation)
