@@ -534,9 +534,11 @@ class CustomersCsvConnector(_RowConnector):
 
     Columns: ``customer_id, loyalty_id, first_name, last_name, full_name, email, phone,
     address_line1, address_line2, city, region, postal_code, country, birth_date, language,
-    time_zone, created_at, updated_at``. The person's id in the source is ``customer_id``, or
-    ``loyalty_id`` when there is none; ``birth_date`` is ISO 8601 or in the ``date_format``
-    option. An address is kept when it has a first line (its country is the row's ``country``).
+    time_zone, owner, created_at, updated_at``. The person's id in the source is
+    ``customer_id``, or ``loyalty_id`` when there is none; ``birth_date`` is ISO 8601 or in the
+    ``date_format`` option. An address is kept when it has a first line (its country is the
+    row's ``country``). ``owner`` names the customer's account owner (an account manager), to
+    whom their follow-ups are assigned.
     """
 
     name: ClassVar[str] = "customers-csv"
@@ -560,6 +562,7 @@ class CustomersCsvConnector(_RowConnector):
             "birth_date",
             "language",
             "time_zone",
+            "owner",
             "created_at",
             "updated_at",
         ),
@@ -598,6 +601,7 @@ class CustomersCsvConnector(_RowConnector):
             "language": values.text("language"),
             "country": values.text("country"),
             "time_zone": values.text("time_zone"),
+            "account_owner": values.text("owner"),
         }
         return data
 
@@ -613,9 +617,11 @@ class SurveysCsvConnector(_RowConnector):
     """Survey responses (NPS, CSAT, CES), one row per response.
 
     Columns: ``response_id, responded_at, email, phone, customer_id, source, type, score,
-    comment, touchpoint``. The record's source (which also scopes ``customer_id``) is the
-    row's ``source`` (lower-cased), else the ``source`` option, else ``surveys``. ``score`` is
-    a whole number in the type's range; at least one identifier is needed.
+    comment, touchpoint, contact_requested``. The record's source (which also scopes
+    ``customer_id``) is the row's ``source`` (lower-cased), else the ``source`` option, else
+    ``surveys``. ``score`` is a whole number in the type's range; at least one identifier is
+    needed. ``contact_requested`` (true/false, yes/no, 1/0; empty: no) says the customer asked
+    to be contacted.
     """
 
     name: ClassVar[str] = "surveys-csv"
@@ -631,6 +637,7 @@ class SurveysCsvConnector(_RowConnector):
             "score",
             "comment",
             "touchpoint",
+            "contact_requested",
         ),
         required=("response_id", "responded_at", "type", "score"),
         any_of=(_PERSON_IDENTIFIERS,),
@@ -660,6 +667,7 @@ class SurveysCsvConnector(_RowConnector):
             "score": score,
             "comment": values.text("comment"),
             "touchpoint": values.text("touchpoint"),
+            "contact_requested": bool(values.flag("contact_requested")),
         }
         return data
 

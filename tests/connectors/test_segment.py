@@ -162,6 +162,7 @@ def person(**fields: Any) -> Record:
         "language": None,
         "country": None,
         "time_zone": None,
+        "account_owner": None,
         **fields,
     }
 
@@ -304,6 +305,7 @@ SESSION: list[Record] = [
         "language": "es-ES",  # context.locale
         "country": None,
         "time_zone": None,
+        "account_owner": None,
     },
     {
         "source": "segment",
@@ -376,6 +378,7 @@ SESSION: list[Record] = [
         "language": "es-ES",
         "country": None,
         "time_zone": "Europe/Madrid",
+        "account_owner": None,
     },
     {
         "source": "segment",
