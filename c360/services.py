@@ -20,6 +20,7 @@ from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
 from c360.contact.repository import ContactRepository
 from c360.contact.service import ContactConfig, ContactService
+from c360.followups.wiring import FollowUps, build_followups
 from c360.identity.matcher import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
@@ -141,6 +142,7 @@ class Services:
     limits: RateLimiter
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
+    followups: FollowUps  # alert rules, follow-ups, feedback, the worker and its outbox
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -180,24 +182,29 @@ class Services:
             batch_size=settings.ingest_batch_size,
             metrics_repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )
+        contact = ContactService(
+            ContactRepository(db),
+            records,
+            profile_service,
+            metrics,
+            ingest,
+            LinkSigner(
+                signing_secret(settings),
+                dt.timedelta(days=settings.unsubscribe_link_ttl_days),
+                settings.contact_purposes,
+            ),
+            contact_config(settings),
+        )
+        followups = build_followups(db, settings, profile_service, contact)
+        ingest.after_batch = followups.service.evaluate_batch
+        merges.after_merge = followups.service.merged
+        merges.after_unmerge = followups.service.unmerged
         return cls(
             ingest=ingest,
             profiles=profile_service,
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
-            contact=ContactService(
-                ContactRepository(db),
-                records,
-                profile_service,
-                metrics,
-                ingest,
-                LinkSigner(
-                    signing_secret(settings),
-                    dt.timedelta(days=settings.unsubscribe_link_ttl_days),
-                    settings.contact_purposes,
-                ),
-                contact_config(settings),
-            ),
+            contact=contact,
             keys=ApiKeyService(ApiKeyRepository(db)),
             matcher=matcher,
             limits=RateLimiter(RateLimitRepository(db), rate_limits(settings)),
@@ -205,4 +212,5 @@ class Services:
                 AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
             ),
             masker=Masker(settings.default_region),
+            followups=followups,
         )

@@ -52,6 +52,8 @@ class Permission(enum.StrEnum):
     INGEST = "ingest"  # POST /ingest/{connector}
     READ_AUDIT = "readAudit"  # the access audit: auditLog, c360 audit
     METRICS = "metrics"  # GET /metrics from another host
+    FOLLOW_UPS = "followUps"  # read and work follow-ups, acknowledge feedback
+    MANAGE_ALERTS = "manageAlerts"  # alert rules, teams, the notification outbox
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -63,6 +65,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CASE_TEXT,
             Permission.IDENTITY_HISTORY,
             Permission.CHANGE_CONTACT,
+            Permission.FOLLOW_UPS,
         }
     ),
     # Segments, metrics and preferences (and the preference centre's changes): no case text,

@@ -12,7 +12,15 @@ import datetime as dt
 import hashlib
 import io
 import logging
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any, Literal
@@ -45,6 +53,15 @@ from schemas.records import SiteEventType
 log = logging.getLogger(__name__)
 
 Outcome = Literal["inserted", "updated", "duplicate"]
+BatchHook = Callable[[Sequence[Document], dt.datetime], Awaitable[object]]
+"""What runs after a batch's records are written and its metrics folded: the records it wrote
+(new, amended, or written by an earlier run of the same batch that was cut short)."""
+
+
+async def _no_batch_hook(docs: Sequence[Document], now: dt.datetime) -> None:
+    return None
+
+
 MAX_REPORTED_ERRORS = 1000
 _MAX_WRITE_ROUNDS = 10
 _ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
@@ -254,6 +271,8 @@ class IngestService:
         self._matcher = matcher
         self._journal = journal
         self._batch_size = batch_size
+        # Alert rules are evaluated over each batch (set by the wiring): an ingest stage.
+        self.after_batch: BatchHook = _no_batch_hook
 
     async def ingest(
         self,
@@ -391,6 +410,7 @@ class IngestService:
             again={d["profile_id"] for d in redone if "profile_id" in d}
             | (survivors if earlier else set()),
         )
+        await self.after_batch([*fresh, *redone], now)
         return written.outcomes, key
 
     async def append(

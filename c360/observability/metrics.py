@@ -16,6 +16,7 @@ by the hooks in ``SCRAPE_HOOKS``: a new gauge of that kind adds its hook there.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterable
@@ -188,9 +189,51 @@ AUDIT_ENTRIES: Final = Counter(
 
 
 # --- Follow-ups and SLAs ---------------------------------------------------------------------
-# The voice-of-customer follow-ups declare their gauges here (open follow-ups by state, SLA
-# breaches, time to first action) and set them in a hook added to SCRAPE_HOOKS, reading their
-# repository through ``services`` as the store gauges below do.
+
+FOLLOW_UPS: Final = Gauge(
+    "c360_follow_ups",
+    "Follow-ups by status, team and rule (read at scrape time).",
+    ["status", "team", "rule"],
+    registry=REGISTRY,
+)
+FOLLOW_UP_SLA: Final = Gauge(
+    "c360_follow_up_sla",
+    "Follow-ups being worked, by SLA target and its state now (on_track, due_soon, overdue, "
+    "met, missed), read at scrape time.",
+    ["target", "state"],
+    registry=REGISTRY,
+)
+NOTIFICATIONS: Final = Gauge(
+    "c360_notifications",
+    "Outbox entries by status (pending, delivered, dead, cancelled), read at scrape time.",
+    ["status"],
+    registry=REGISTRY,
+)
+FOLLOW_UP_EVENTS: Final = Counter(
+    "c360_follow_up_events",
+    "What this process did to follow-ups, by rule and event (opened, held_out, withdrawn, "
+    "acknowledged, started, resolved, escalated_first_response, …).",
+    ["rule", "event"],
+    registry=REGISTRY,
+)
+NOTIFICATION_ATTEMPTS: Final = Counter(
+    "c360_notification_attempts",
+    "Webhook delivery attempts by this process, by outcome (delivered, failed, dead).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+rule_names = BoundedLabel(100)
+team_names = BoundedLabel(100)
+
+
+def count_follow_up(rule: str, event: str) -> None:
+    FOLLOW_UP_EVENTS.labels(rule_names(rule), event).inc()
+
+
+def count_deliveries(delivered: int, failed: int, dead: int) -> None:
+    for outcome, count in (("delivered", delivered), ("failed", failed), ("dead", dead)):
+        if count:
+            NOTIFICATION_ATTEMPTS.labels(outcome).inc(count)
 
 
 # --- At scrape time --------------------------------------------------------------------------
@@ -207,7 +250,22 @@ async def _store_gauges(store: Store, services: Services) -> None:
         DEAD_LETTERS_STORED.set(await services.dead_letters.waiting())
 
 
-SCRAPE_HOOKS: list[ScrapeHook] = [_store_gauges]
+async def _follow_up_gauges(store: Store, services: Services) -> None:
+    if not await store.ping(PING_TIMEOUT_S):
+        return
+    stats = await services.followups.service.stats(dt.datetime.now(dt.UTC))
+    FOLLOW_UPS.clear()
+    for (status, team, rule), count in stats.by_status.items():
+        FOLLOW_UPS.labels(status, team_names(team), rule_names(rule)).inc(count)
+    FOLLOW_UP_SLA.clear()
+    for (target, state), count in stats.sla.items():
+        FOLLOW_UP_SLA.labels(target, state).set(count)
+    NOTIFICATIONS.clear()
+    for status, count in stats.outbox.items():
+        NOTIFICATIONS.labels(status).set(count)
+
+
+SCRAPE_HOOKS: list[ScrapeHook] = [_store_gauges, _follow_up_gauges]
 
 
 async def scrape(store: Store, services: Services) -> bytes:
