@@ -64,6 +64,9 @@ def create_app(
         await services.audit.prepare()
         pruning = asyncio.create_task(_prune_audit(services))
         watch = asyncio.create_task(store.keep_embedded_running(lambda _: stop()))
+        tasks = [pruning, watch]
+        if settings.alerts_tick_s > 0:  # escalation and notifications, under a store lease
+            tasks.append(asyncio.create_task(services.followups.worker.run(settings.alerts_tick_s)))
         try:
             demo_keys: dict[Role, str] = {}
             if settings.demo_data:
@@ -73,7 +76,7 @@ def create_app(
                 on_ready(store, demo_keys)
             yield
         finally:
-            for task in (pruning, watch):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

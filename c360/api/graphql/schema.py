@@ -15,6 +15,7 @@ from c360.api.graphql.access import fast_masking, undeclared_text_fields
 from c360.api.graphql.audit import AuditLogQuery
 from c360.api.graphql.contact import ContactMutation, ContactQuery
 from c360.api.graphql.context import Context
+from c360.api.graphql.followups import FOLLOW_UP_TYPES, FollowUpMutation, FollowUpQuery
 from c360.api.graphql.identity import Mutation
 from c360.api.graphql.keys import KeyMutation, KeyQuery
 from c360.api.graphql.limits import (
@@ -155,9 +156,11 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     schema = _Schema(
-        query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery)),
-        mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
-        types=list(TIMELINE_TYPES),
+        query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery, FollowUpQuery)),
+        mutation=merge_types(
+            "Mutation", (Mutation, ContactMutation, KeyMutation, FollowUpMutation)
+        ),
+        types=[*TIMELINE_TYPES, *FOLLOW_UP_TYPES],
         # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.
         extensions=[
             OperationMetrics,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import enum
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +18,7 @@ from c360.api.graphql.scalars import SERVICE, Purpose
 
 if TYPE_CHECKING:
     from c360.api.graphql.contact import ChannelChoice, ContactPreferences
+    from c360.api.graphql.followups import Feedback, FollowUp
     from c360.api.graphql.identity import MatchSuggestion, Merge
     from c360.api.graphql.profile360 import (
         ChurnRisk,
@@ -29,6 +31,7 @@ from c360.auth.masking import Mask
 from c360.auth.service import Permission
 from c360.contact.consent import ConsentState
 from c360.contact.preferences import Hours, Window, window_of
+from c360.followups.model import Status as FollowUpStatus
 from c360.profiles.service import from_epoch_ms
 from c360.profiles.traits import SeenAddress
 from c360.profiles.traits import Trait as TraitValue
@@ -52,10 +55,31 @@ from schemas.records import (
     Weekday,
 )
 
+
+class TimelineKind(enum.StrEnum):
+    """What a timeline entry is: a record kind, or what c360 itself did (a follow-up's events).
+    GraphQL's ``RecordKind``: the canonical record kinds and ``follow_up``."""
+
+    PERSON = RecordKind.PERSON.value
+    SITE_EVENT = RecordKind.SITE_EVENT.value
+    ORDER = RecordKind.ORDER.value
+    RETURN = RecordKind.RETURN.value
+    SERVICE_CASE = RecordKind.SERVICE_CASE.value
+    SURVEY_RESPONSE = RecordKind.SURVEY_RESPONSE.value
+    CONSENT_CHANGE = RecordKind.CONSENT_CHANGE.value
+    PREFERENCE_CHANGE = RecordKind.PREFERENCE_CHANGE.value
+    CONTACT_POINT_STATUS = RecordKind.CONTACT_POINT_STATUS.value
+    OUTBOUND_CONTACT = RecordKind.OUTBOUND_CONTACT.value
+    FOLLOW_UP = "follow_up"
+
+
+assert {k.value for k in RecordKind} < {k.value for k in TimelineKind}  # every record kind
+
+strawberry.enum(TimelineKind, name="RecordKind")
+
 # The canonical enums are the GraphQL enums: one definition, no mapping to keep in sync.
 for _enum in (
     IdentifierType,
-    RecordKind,
     OrderChannel,
     ServiceChannel,
     CaseStatus,
@@ -171,7 +195,7 @@ class ReturnItem:
 class TimelineItem:
     # The record's id is {source}:{kind}:{externalId}, and a source's id may be an address.
     id: strawberry.ID = strawberry.field(extensions=in_text())
-    kind: RecordKind
+    kind: TimelineKind
     source: str = strawberry.field(extensions=in_text())
     external_id: str = strawberry.field(extensions=in_text())
     occurred_at: dt.datetime
@@ -190,6 +214,11 @@ class PersonRecord(TimelineItem):
     language: str | None = strawberry.field(default=None, metadata=public("a BCP 47 tag"))
     country: str | None = strawberry.field(default=None, metadata=public("an ISO 3166 code"))
     time_zone: str | None = strawberry.field(default=None, metadata=public("an IANA zone"))
+    account_owner: str | None = strawberry.field(
+        default=None,
+        description="Who owns the account in the source: their follow-ups go to this person.",
+        extensions=in_text(),
+    )
 
 
 @strawberry.type
@@ -243,6 +272,9 @@ class SurveyResponseRecord(TimelineItem):
     score: int
     comment: str | None = strawberry.field(default=None, extensions=case_text())
     touchpoint: str | None = strawberry.field(default=None, extensions=in_text())
+    contact_requested: bool = strawberry.field(
+        default=False, description="The customer asked to be contacted."
+    )
 
 
 @strawberry.type
@@ -388,7 +420,7 @@ def _envelope(doc: Document) -> dict[str, Any]:
     profile_id = doc.get("profile_id")
     return {
         "id": strawberry.ID(doc["_id"]),
-        "kind": RecordKind(doc["kind"]),
+        "kind": TimelineKind(doc["kind"]),
         "source": doc["source"],
         "external_id": doc["external_id"],
         "occurred_at": doc["occurred_at"],
@@ -413,7 +445,7 @@ def timeline_item(doc: Document) -> TimelineItem:
     data: dict[str, Any] = dict(doc.get("data", {}))
     base = _envelope(doc)
     match base["kind"]:
-        case RecordKind.PERSON:
+        case TimelineKind.PERSON:
             addresses = [
                 PostalAddress(**a, profile_id=base["profile_id"]) for a in data.pop("addresses", [])
             ]
@@ -424,11 +456,11 @@ def timeline_item(doc: Document) -> TimelineItem:
                 addresses=addresses,
                 birth_date=dt.date.fromisoformat(birth_date) if birth_date else None,
             )
-        case RecordKind.SITE_EVENT:
+        case TimelineKind.SITE_EVENT:
             return SiteEventRecord(
                 **base, **{**data, "event_type": SiteEventType(data["event_type"])}
             )
-        case RecordKind.ORDER:
+        case TimelineKind.ORDER:
             return OrderRecord(
                 **base,
                 **{
@@ -448,7 +480,7 @@ def timeline_item(doc: Document) -> TimelineItem:
                     ],
                 },
             )
-        case RecordKind.RETURN:
+        case TimelineKind.RETURN:
             return ReturnRecord(
                 **base,
                 **{
@@ -465,7 +497,7 @@ def timeline_item(doc: Document) -> TimelineItem:
                     ],
                 },
             )
-        case RecordKind.SERVICE_CASE:
+        case TimelineKind.SERVICE_CASE:
             return ServiceCaseRecord(
                 **base,
                 **{
@@ -476,11 +508,11 @@ def timeline_item(doc: Document) -> TimelineItem:
                     "tags": data.get("tags", []),
                 },
             )
-        case RecordKind.SURVEY_RESPONSE:
+        case TimelineKind.SURVEY_RESPONSE:
             return SurveyResponseRecord(
                 **base, **{**data, "survey_type": SurveyType(data["survey_type"])}
             )
-        case RecordKind.CONSENT_CHANGE:
+        case TimelineKind.CONSENT_CHANGE:
             return ConsentChangeRecord(
                 **base,
                 **{
@@ -490,9 +522,9 @@ def timeline_item(doc: Document) -> TimelineItem:
                     "origin": ChangeOrigin(data.get("origin", ChangeOrigin.IMPORT)),
                 },
             )
-        case RecordKind.PREFERENCE_CHANGE:
+        case TimelineKind.PREFERENCE_CHANGE:
             return _preference_change(base, data)
-        case RecordKind.CONTACT_POINT_STATUS:
+        case TimelineKind.CONTACT_POINT_STATUS:
             return ContactPointStatusRecord(
                 **base,
                 **{
@@ -502,7 +534,7 @@ def timeline_item(doc: Document) -> TimelineItem:
                     "origin": ChangeOrigin(data.get("origin", ChangeOrigin.IMPORT)),
                 },
             )
-        case RecordKind.OUTBOUND_CONTACT:
+        case TimelineKind.OUTBOUND_CONTACT:
             return OutboundContactRecord(
                 **base,
                 **{
@@ -742,8 +774,8 @@ class Profile:
     async def consent_history(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
     ) -> TimelineConnection:
-        kinds = [RecordKind.CONSENT_CHANGE, RecordKind.PREFERENCE_CHANGE]
-        kinds.append(RecordKind.CONTACT_POINT_STATUS)
+        kinds = [TimelineKind.CONSENT_CHANGE, TimelineKind.PREFERENCE_CHANGE]
+        kinds.append(TimelineKind.CONTACT_POINT_STATUS)
         return await self.timeline(info, first=first, after=after, kinds=kinds)
 
     @strawberry.field(description="When the person first bought, else when first seen.")
@@ -794,6 +826,33 @@ class Profile:
     async def open_cases(self, info: Info[Context, None]) -> list[ServiceCaseRecord]:
         return [_case(doc) for doc in await info.context.open_cases.load(self.id)]
 
+    @strawberry.field(
+        description="The customer's follow-ups, newest first: by default every one but those "
+        "withdrawn or folded into another by a merge; `status` to choose.",
+        extensions=[Requires(Permission.FOLLOW_UPS)],
+    )
+    async def follow_ups(
+        self,
+        info: Info[Context, None],
+        status: list[FollowUpStatus] | None = None,
+    ) -> list[Annotated[FollowUp, strawberry.lazy("c360.api.graphql.followups")]] | None:
+        from c360.api.graphql.followups import follow_ups_of
+
+        return await follow_ups_of(info, self.id, status)
+
+    @strawberry.field(
+        description="Feedback that needs an answer to the customer (survey responses with a "
+        "comment, a low score or a request to be contacted; complaints), newest first, with "
+        "how it was acknowledged. `acknowledged` to choose.",
+        extensions=[Requires(Permission.FOLLOW_UPS)],
+    )
+    async def feedback(
+        self, info: Info[Context, None], acknowledged: bool | None = None
+    ) -> list[Annotated[Feedback, strawberry.lazy("c360.api.graphql.followups")]] | None:
+        from c360.api.graphql.followups import feedback_of
+
+        return await feedback_of(info, self.id, acknowledged)
+
     async def _view(self, info: Info[Context, None]) -> ProfileView:
         views = info.context.views
         if self.id not in views:  # sibling fields resolve concurrently: they share one task
@@ -834,7 +893,7 @@ class Profile:
         info: Info[Context, None],
         first: int = 20,
         after: str | None = None,
-        kinds: list[RecordKind] | None = None,
+        kinds: list[TimelineKind] | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
     ) -> TimelineConnection:
@@ -848,10 +907,10 @@ class Profile:
         )
         page = await info.context.timelines.load(query)
         edges = [TimelineEdge(cursor=c, node=timeline_item(d)) for c, d in page.items]
-        return TimelineConnection(
-            edges=edges,
-            page_info=PageInfo.after(edges, page.has_next_page),
-        )
+        from c360.api.graphql.followups import with_follow_up_events
+
+        edges, more = await with_follow_up_events(info, self.id, query, edges, page.has_next_page)
+        return TimelineConnection(edges=edges, page_info=PageInfo.after(edges, more))
 
 
 @strawberry.type
