@@ -20,7 +20,9 @@ from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
 from c360.contact.repository import ContactRepository
 from c360.contact.service import ContactConfig, ContactService
-from c360.followups.wiring import FollowUps, build_followups
+from c360.followups.service import FollowUpConfig
+from c360.followups.teams import TeamConfig
+from c360.followups.wiring import FollowUps, FollowUpsConfig, build_followups
 from c360.identity.matcher import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
@@ -33,12 +35,13 @@ from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
+from c360.notifications.delivery import DeliveryConfig
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.metrics_service import MetricsConfig, MetricsService
 from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.settings import RateLimit, RateRole, Settings
+from c360.settings import RateLimit, Settings
 from c360.store import Database
 
 
@@ -93,9 +96,9 @@ def contact_config(settings: Settings) -> ContactConfig:
 
 
 def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
-    def per_role(limits: dict[RateRole, RateLimit | None]) -> dict[Role, Limit | None]:
+    def per_role(limits: dict[Role, RateLimit | None]) -> dict[Role, Limit | None]:
         return {
-            Role(role): None if limit is None else Limit(limit.per_minute, limit.burst)
+            role: None if limit is None else Limit(limit.per_minute, limit.burst)
             for role, limit in limits.items()
         }
 
@@ -103,6 +106,33 @@ def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
         Bucket.REQUESTS: per_role(settings.rate_limits),
         Bucket.LOOKUPS: per_role(settings.lookup_rate_limits),
     }
+
+
+def followups_config(settings: Settings) -> FollowUpsConfig:
+    return FollowUpsConfig(
+        teams={
+            team_id: TeamConfig(
+                tuple(team.members),
+                team.escalation_team,
+                None if team.webhook_url is None else str(team.webhook_url),
+                None if team.webhook_secret is None else team.webhook_secret.get_secret_value(),
+            )
+            for team_id, team in settings.followup_teams.items()
+        },
+        followups=FollowUpConfig(
+            root_causes=tuple(settings.followup_root_causes),
+            due_soon=settings.followup_due_soon_fraction,
+        ),
+        delivery=DeliveryConfig(
+            max_attempts=settings.notify_max_attempts,
+            backoff_base_s=settings.notify_backoff_base_s,
+            backoff_max_s=settings.notify_backoff_max_s,
+            timeout_s=settings.notify_timeout_s,
+            concurrency=settings.notify_concurrency,
+        ),
+        lease_for=dt.timedelta(seconds=settings.alerts_lease_s),
+        low_scores=settings.feedback_low_scores,
+    )
 
 
 def signing_secret(settings: Settings) -> str:
@@ -195,7 +225,7 @@ class Services:
             ),
             contact_config(settings),
         )
-        followups = build_followups(db, settings, profile_service, contact)
+        followups = build_followups(db, followups_config(settings), profile_service, contact)
         ingest.after_batch = followups.service.evaluate_batch
         merges.after_merge = followups.service.merged
         merges.after_unmerge = followups.service.unmerged

@@ -30,8 +30,8 @@ from c360.notifications.signing import (
 )
 from c360.services import Services
 from c360.store import Store
-from connectors import ParseOptions
 from tests import factories as f
+from tests.helpers import parse_options
 from tests.served import free_port
 
 SECRET = "s3cret-for-the-care-team-webhook"
@@ -62,7 +62,7 @@ async def ingest(
 ) -> IngestSummary:
     f.write_jsonl(path, list(records))
     summary = await import_file(
-        services.ingest, connector, str(path), ParseOptions(default_region="ES")
+        services.ingest, connector, str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
     return summary

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from c360.audit.service import Action
+from c360.cli.session import operator, with_services
 from c360.followups.rulebook import Applied, parse_rules_file
 from c360.followups.rules import Rule
 from c360.followups.service import EvaluationReport
@@ -73,23 +74,19 @@ def register(commands: Any) -> None:
 
 
 def _run(settings: Settings, work: Any) -> Any:
-    from c360.cli.main import _with_services  # the shared way to open the store
-
-    return asyncio.run(_with_services(settings, work))
+    return asyncio.run(with_services(settings, work))
 
 
 def _apply(args: argparse.Namespace, settings: Settings) -> int:
     definitions = parse_rules_file(Path(args.file).read_text(encoding="utf-8"))
 
     async def work(services: Services, store: Store) -> list[Applied]:
-        from c360.cli.main import _operator
-
-        operator = _operator()
+        caller = operator()
         applied = await services.followups.rules.apply(
-            definitions, f"cli:{operator.name}", dt.datetime.now(dt.UTC)
+            definitions, caller.name, dt.datetime.now(dt.UTC)
         )
         await services.audit.record(
-            operator,
+            caller,
             Action.MUTATION,
             "c360 alerts rules apply",
             operation="c360 alerts rules apply",

@@ -16,6 +16,11 @@ clears the list. A crash between the two leaves the list, which the next relay (
 every round) finishes.
 """
 
+# Over 500 lines, kept whole for now: evaluation, the agents' actions, escalation and merges
+# all write follow-ups by the same conditional-replace protocol (read a version, write the next,
+# retry on a lost race) and relay their notifications the same way; the seam to split at is
+# evaluation (evaluate_batch … _opened) apart from the lifecycle.
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,6 +34,7 @@ from c360.errors import C360Error, InvalidInput, NotFound
 from c360.followups import sla
 from c360.followups.assignment import TeamLoad, owner_for
 from c360.followups.backtest import Preview, simulate
+from c360.followups.documents import follow_up_doc
 from c360.followups.episodes import Join, Open, Release, Withdraw, plan
 from c360.followups.model import (
     ACTIVE,
@@ -46,7 +52,6 @@ from c360.followups.repository import (
     QueueFilter,
     RuleInputRepository,
     Stored,
-    follow_up_doc,
     record_facts,
 )
 from c360.followups.rulebook import RuleBook

@@ -14,11 +14,21 @@ from dataclasses import dataclass
 from c360.errors import InvalidInput
 from c360.followups.repository import TeamChange, TeamRepository
 from c360.followups.rules import TEAM_PATTERN
-from c360.settings import TeamSettings
 
 CACHE_S = 5.0
 MAX_MEMBER = 200
 _TEAM = re.compile(TEAM_PATTERN)
+
+
+@dataclass(frozen=True)
+class TeamConfig:
+    """A team as configured (``C360_FOLLOWUP_TEAMS``): admins' changes of members and
+    escalation team take precedence; the webhook and its secret are configured only."""
+
+    members: tuple[str, ...] = ()
+    escalation_team: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -32,23 +42,19 @@ class Team:
 
 
 class Teams:
-    def __init__(self, repository: TeamRepository, configured: Mapping[str, TeamSettings]) -> None:
+    def __init__(self, repository: TeamRepository, configured: Mapping[str, TeamConfig]) -> None:
         self._repository = repository
         self._configured = dict(configured)
         self._cached: tuple[float, dict[str, Team]] | None = None
         self._lock = asyncio.Lock()
 
     def secret_of(self, team_id: str) -> str | None:
-        settings = self._configured.get(team_id)
-        if settings is None or settings.webhook_secret is None:
-            return None
-        return settings.webhook_secret.get_secret_value()
+        config = self._configured.get(team_id)
+        return None if config is None else config.webhook_secret
 
     def webhook_of(self, team_id: str) -> str | None:
-        settings = self._configured.get(team_id)
-        if settings is None or settings.webhook_url is None:
-            return None
-        return str(settings.webhook_url)
+        config = self._configured.get(team_id)
+        return None if config is None else config.webhook_url
 
     async def all(self) -> dict[str, Team]:
         async with self._lock:
@@ -86,9 +92,9 @@ class Teams:
         teams = {
             team_id: Team(
                 team_id,
-                tuple(s.members),
+                s.members,
                 s.escalation_team,
-                None if s.webhook_url is None else str(s.webhook_url),
+                s.webhook_url,
             )
             for team_id, s in self._configured.items()
         }

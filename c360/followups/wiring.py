@@ -4,6 +4,7 @@ one place that wires them; :mod:`c360.services` calls it)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from c360.contact.service import ContactService
@@ -17,13 +18,12 @@ from c360.followups.repository import (
 )
 from c360.followups.rulebook import RuleBook
 from c360.followups.service import FollowUpConfig, FollowUpService
-from c360.followups.teams import Teams
+from c360.followups.teams import TeamConfig, Teams
 from c360.followups.worker import FollowUpWorker
 from c360.notifications.delivery import Deliverer, DeliveryConfig
 from c360.notifications.repository import OutboxRepository
 from c360.profiles.repository import ProfileRepository
 from c360.profiles.service import ProfileService
-from c360.settings import Settings
 from c360.store import Database
 from c360.store.leases import LeaseRepository
 
@@ -44,22 +44,23 @@ class FollowUps:
         return self.service.teams
 
 
-def delivery_config(settings: Settings) -> DeliveryConfig:
-    return DeliveryConfig(
-        max_attempts=settings.notify_max_attempts,
-        backoff_base_s=settings.notify_backoff_base_s,
-        backoff_max_s=settings.notify_backoff_max_s,
-        timeout_s=settings.notify_timeout_s,
-        concurrency=settings.notify_concurrency,
-    )
+@dataclass(frozen=True)
+class FollowUpsConfig:
+    """What the follow-ups domain is configured with (made from the settings by the wiring)."""
+
+    teams: Mapping[str, TeamConfig]
+    followups: FollowUpConfig
+    delivery: DeliveryConfig
+    lease_for: dt.timedelta
+    low_scores: Mapping[str, int]
 
 
 def build_followups(
-    db: Database, settings: Settings, profiles: ProfileService, contact: ContactService
+    db: Database, config: FollowUpsConfig, profiles: ProfileService, contact: ContactService
 ) -> FollowUps:
     inputs = RuleInputRepository(db)
     outbox = OutboxRepository(db)
-    teams = Teams(TeamRepository(db), settings.followup_teams)
+    teams = Teams(TeamRepository(db), config.teams)
     service = FollowUpService(
         FollowUpRepository(db),
         inputs,
@@ -67,19 +68,16 @@ def build_followups(
         RuleBook(RuleRepository(db)),
         teams,
         profiles,
-        FollowUpConfig(
-            root_causes=tuple(settings.followup_root_causes),
-            due_soon=settings.followup_due_soon_fraction,
-        ),
+        config.followups,
         ProfileRepository(db),
     )
     worker = FollowUpWorker(
         service,
-        Deliverer(outbox, teams.secret_of, delivery_config(settings)),
+        Deliverer(outbox, teams.secret_of, config.delivery),
         LeaseRepository(db),
-        dt.timedelta(seconds=settings.alerts_lease_s),
+        config.lease_for,
     )
     feedback = FeedbackService(
-        inputs, AcknowledgementRepository(db), profiles, contact, settings.feedback_low_scores
+        inputs, AcknowledgementRepository(db), profiles, contact, dict(config.low_scores)
     )
     return FollowUps(service, feedback, worker, outbox)
