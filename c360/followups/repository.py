@@ -332,10 +332,15 @@ class RuleRepository:
 
     async def update(self, current: Rule, new: Rule) -> bool:
         """Make ``new`` the current version if ``current`` still is; the old one joins the
-        history."""
+        history. The history is written whole, conditional on the version read (a ``$push``
+        of a document is stored as a string by the embedded development server)."""
+        doc = await self._rules.find_one({"_id": current.id, "version": current.version})
+        if doc is None:
+            return False
+        history = [*doc.get("history", []), _rule_doc(current)]
         result = await self._rules.update_one(
             {"_id": current.id, "version": current.version},
-            {"$set": _rule_doc(new), "$push": {"history": _rule_doc(current)}},
+            {"$set": {**_rule_doc(new), "history": history}},
         )
         return result.matched_count == 1
 

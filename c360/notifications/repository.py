@@ -139,13 +139,22 @@ class OutboxRepository:
         status: DeliveryStatus,
         next_at: dt.datetime,
     ) -> bool:
-        """An attempt's outcome, by the worker that claimed the entry."""
+        """An attempt's outcome, by the worker that claimed the entry. The log is written
+        whole: only the claim's holder writes it (and a ``$push`` of a document is stored as a
+        string by the embedded development server)."""
+        current = await self._outbox.find_one({"_id": entry_id, "claim": token}, {"log": 1})
+        if current is None:
+            return False
         logged: Document = {"at_ms": _ms(attempt.at), "seconds": round(attempt.seconds, 4)}
         if attempt.status_code is not None:
             logged["status_code"] = attempt.status_code
         if attempt.error is not None:
             logged["error"] = attempt.error[:MAX_LOGGED_ERROR]
-        changes: Document = {"status": status.value, "next_ms": _ms(next_at)}
+        changes: Document = {
+            "status": status.value,
+            "next_ms": _ms(next_at),
+            "log": [*current.get("log", []), logged],
+        }
         if status is DeliveryStatus.DELIVERED:
             changes["delivered_ms"] = _ms(attempt.at)
         result = await self._outbox.update_one(
@@ -153,7 +162,6 @@ class OutboxRepository:
             {
                 "$set": changes,
                 "$inc": {"attempts": 1},
-                "$push": {"log": logged},
                 "$unset": {"claim": ""},
             },
         )
