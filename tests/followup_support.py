@@ -29,7 +29,7 @@ from c360.notifications.signing import (
     verify,
 )
 from c360.services import Services
-from c360.store import Store
+from c360.store import Database, Store
 from tests import factories as f
 from tests.helpers import parse_options
 from tests.served import free_port
@@ -68,8 +68,9 @@ async def ingest(
     return summary
 
 
-async def raw(store: Store, collection: str) -> list[dict[str, Any]]:
-    return await store.db[collection].find({}).sort("_id", 1).to_list()
+async def raw(store: Store | Database, collection: str) -> list[dict[str, Any]]:
+    db = store.db if isinstance(store, Store) else store
+    return await db[collection].find({}).sort("_id", 1).to_list()
 
 
 def _timeless(value: Any) -> Any:
@@ -80,7 +81,7 @@ def _timeless(value: Any) -> Any:
     return value
 
 
-async def snapshot(store: Store) -> dict[str, list[dict[str, Any]]]:
+async def snapshot(store: Store | Database) -> dict[str, list[dict[str, Any]]]:
     """Follow-ups and the outbox as stored, without the moments they were written at."""
     return {name: _timeless(await raw(store, name)) for name in ("follow_ups", "outbox")}
 
