@@ -76,6 +76,9 @@ class TimelineKind(enum.StrEnum):
 assert {k.value for k in RecordKind} < {k.value for k in TimelineKind}  # every record kind
 
 strawberry.enum(TimelineKind, name="RecordKind")
+# Named here, before any type that uses it is built (Profile.followUps is): else it would be
+# named after its class once more.
+strawberry.enum(FollowUpStatus, name="FollowUpStatus")
 
 # The canonical enums are the GraphQL enums: one definition, no mapping to keep in sync.
 for _enum in (

@@ -40,7 +40,7 @@ from schemas.records import ContactChannel
 if TYPE_CHECKING:
     from c360.api.graphql.contact import ChannelChoice
 
-FollowUpStatus = strawberry.enum(Status, name="FollowUpStatus")
+FollowUpStatus = Status  # named in c360.api.graphql.types, where Profile uses it
 strawberry.enum(Priority, name="FollowUpPriority")
 strawberry.enum(EventType, name="FollowUpEventType")
 strawberry.enum(Outcome, name="FollowUpOutcome")
