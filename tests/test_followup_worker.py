@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Store
 from tests.followup_support import SECRET, Receiver, ingest, nps, raw, serving
+from tests.served import environment, run_c360
 
 CARE = "customer-care"
 
@@ -219,3 +221,53 @@ class TestSignature:
     def test_an_old_timestamp_is_refused(self) -> None:
         signed = signature(SECRET, 1_700_000_000, b"{}")
         assert not verify(SECRET, signed, "1700000000", b"{}", 1_700_000_000 + 3600)
+
+
+class TestCommandLine:
+    async def test_rules_apply_list_evaluate_and_tick(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, settings)
+        await detractors(services, tmp_path, 2)
+        env = environment(
+            C360_MONGODB_URI=settings.mongodb_uri or "",
+            C360_DATABASE=settings.database,
+            C360_DATA_DIR=str(settings.data_dir),
+            C360_FOLLOWUP_TEAMS='{"loyalty": {"members": ["lee"]}}',
+        )
+        rules = tmp_path / "rules.toml"
+        rules.write_text(
+            '[[rule]]\nid = "nps-passive"\nname = "NPS passive"\nteam = "loyalty"\n'
+            'conditions = [{ kind = "survey_score_at_most", survey_type = "nps", score = 8 }]\n'
+        )
+        bad = tmp_path / "bad.toml"
+        bad.write_text(
+            '[[rule]]\nid = "x"\nname = "X"\nteam = "t"\nconditions = [{ kind = "mvel" }]\n'
+        )
+
+        applied = run_c360("alerts", "rules", "apply", str(rules), env=env)
+        again = run_c360("alerts", "rules", "apply", str(rules), env=env)
+        refused = run_c360("alerts", "rules", "apply", str(bad), env=env)
+        listed = run_c360("alerts", "rules", "list", "--json", env=env)
+        evaluated = run_c360("alerts", "evaluate", "--all", env=env)
+        ticked = run_c360("alerts", "tick", env=env)
+
+        assert applied.returncode == 0, applied.stderr
+        assert "nps-passive: created (version 1)" in applied.stdout
+        assert "nps-passive: unchanged (version 1)" in again.stdout
+        assert refused.returncode != 0
+        assert "rule 1 (x)" in refused.stderr
+        ids = {json.loads(line)["id"] for line in listed.stdout.splitlines()}
+        assert ids == {
+            "nps-detractor",
+            "complaint-high-value",
+            "csat-bad",
+            "contact-requested",
+            "nps-passive",
+        }
+        assert evaluated.returncode == 0, evaluated.stderr
+        assert "customers: 2, opened: 2" in evaluated.stdout
+        assert ticked.returncode == 0, ticked.stderr
+        assert ticked.stdout.startswith("escalated: 0")
+        passive = [d for d in await raw(store, "follow_ups") if d["rule_id"] == "nps-passive"]
+        assert [d["owner"] for d in passive] == ["lee", "lee"]
