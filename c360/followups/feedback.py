@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from c360.contact.service import Actor, ContactService
-from c360.errors import C360Error, InvalidInput, NotFound
+from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups.repository import (
     Acknowledgement,
     AcknowledgementRepository,
@@ -37,8 +37,8 @@ class FeedbackNotFound(NotFound):
     pass
 
 
-class AlreadyAcknowledged(C360Error):
-    status_code = 409
+class AlreadyAcknowledged(Conflict):
+    pass
 
 
 def needs_acknowledgement(
@@ -114,7 +114,7 @@ class FeedbackService:
         """Answer a piece of feedback on the customer's service channel, once."""
         if note is not None and len(note) > MAX_NOTE:
             raise InvalidInput(f"a note is at most {MAX_NOTE} characters")
-        live = (await self._profiles.get(profile_id))["_id"]
+        live = (await self._profiles.get(profile_id)).id
         found = (await self._inputs.documents([live], FEEDBACK_KINDS, record_ids=[record_id]))[live]
         if not found:
             raise FeedbackNotFound(f"no survey response or case {record_id!r} of this customer")
@@ -130,7 +130,7 @@ class FeedbackService:
             raise AlreadyAcknowledged(
                 f"acknowledged at {done.at.isoformat()} by {done.actor} ({done.channel})"
             )
-        options = await self._contact.best_channels(live, PURPOSE, now)
+        options = (await self._contact.best_channels(live, PURPOSE, now)).options
         if not options:
             raise InvalidInput("the contact policy allows no channel for purpose service now")
         offered = options[0]
@@ -140,7 +140,7 @@ class FeedbackService:
                 f"acknowledge there, not by {channel}"
             )
         digest = hashlib.sha256(record_id.encode()).hexdigest()[:24]
-        _, contact = await self._contact.record_contact(
+        logged = await self._contact.record_contact(
             live,
             {
                 "channel": offered.channel,
@@ -153,7 +153,7 @@ class FeedbackService:
             now,
             external_id=f"ack-{digest}",
         )
-        ack = Acknowledgement(record_id, live, now, offered.channel, actor, contact["_id"], note)
+        ack = Acknowledgement(record_id, live, now, offered.channel, actor, logged.record.id, note)
         if not await self._acks.add(ack):
             done = (await self._acks.of_records([record_id]))[record_id]
             raise AlreadyAcknowledged(

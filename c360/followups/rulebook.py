@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from c360.errors import C360Error, InvalidInput, NotFound
+from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups.defaults import DEFAULT_RULES
 from c360.followups.repository import RuleRepository
 from c360.followups.rules import Rule, RuleDefinition, definitions_equal, normalised
@@ -28,10 +28,8 @@ class RuleNotFound(NotFound):
     pass
 
 
-class RuleConflict(C360Error):
+class RuleConflict(Conflict):
     """Someone else changed the rule between reading and writing it."""
-
-    status_code = 409
 
 
 class InvalidRules(InvalidInput):

@@ -30,7 +30,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from c360.errors import C360Error, InvalidInput, NotFound
+from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups import sla
 from c360.followups.assignment import TeamLoad, owner_for
 from c360.followups.backtest import Preview, simulate
@@ -106,8 +106,8 @@ class FollowUpNotFound(NotFound):
     pass
 
 
-class FollowUpConflict(C360Error):
-    status_code = 409
+class FollowUpConflict(Conflict):
+    pass
 
 
 @dataclass(frozen=True)
@@ -251,10 +251,10 @@ class FollowUpService:
         docs = await self._profiles.get_many(ids)
         live_wanted: dict[str, set[str]] = defaultdict(set)
         live_fresh: dict[str, list[RecordFacts]] = defaultdict(list)
-        for profile_id, doc in zip(ids, docs, strict=True):
-            if doc is None:
+        for profile_id, profile in zip(ids, docs, strict=True):
+            if profile is None:
                 continue
-            live = doc["_id"]
+            live = profile.id
             live_wanted[live] |= wanted[profile_id]
             live_fresh[live] += fresh.get(profile_id, [])
         return dict(live_wanted), dict(live_fresh)
@@ -291,11 +291,8 @@ class FollowUpService:
         aggregates = await metrics.aggregates(wanted)
         profiles = await self._profiles.get_many(wanted)
         found: dict[str, ViewFact] = {}
-        for profile_id, agg, doc in zip(wanted, aggregates, profiles, strict=True):
-            last_ms = None if doc is None else doc.get("last_seen_ms")
-            last_seen = (
-                None if last_ms is None else dt.datetime.fromtimestamp(last_ms / 1000, dt.UTC)
-            )
+        for profile_id, agg, profile in zip(wanted, aggregates, profiles, strict=True):
+            last_seen = None if profile is None else profile.last_seen_at
             view = await metrics.view(agg, last_seen, now)
             found[profile_id] = ViewFact(
                 view.stage.stage.value,

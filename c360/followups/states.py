@@ -16,14 +16,12 @@ import enum
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from c360.errors import C360Error, InvalidInput
+from c360.errors import Conflict, InvalidInput
 from c360.followups.model import ACTIVE, CLOSED, EventType, FollowUp, Outcome, Status
 
 
-class TransitionRefused(C360Error):
+class TransitionRefused(Conflict):
     """The follow-up is not in a status this action starts from (another agent moved it)."""
-
-    status_code = 409
 
 
 class Action(enum.StrEnum):
