@@ -108,7 +108,7 @@ class TestEvaluationAtIngest:
         assert entry["status"] == "pending"
 
     async def test_importing_again_changes_nothing(
-        self, care: Services, store: Store, tmp_path: Path
+        self, care: Services, store: Store, settings: Settings, tmp_path: Path
     ) -> None:
         records = [
             nps("S-1", ANA, 3, "2024-05-03T12:00:00Z"),
@@ -121,9 +121,7 @@ class TestEvaluationAtIngest:
         before = {name: await raw(store, name) for name in ("follow_ups", "outbox")}
         assert len(before["follow_ups"]) == 2  # Ana's detractor, Tom's request to be called
 
-        await ingest(
-            Services.build(store.db, with_teams(care_settings(care))), tmp_path / "b.jsonl", records
-        )
+        await ingest(Services.build(store.db, with_teams(settings)), tmp_path / "b.jsonl", records)
 
         assert {name: await raw(store, name) for name in ("follow_ups", "outbox")} == before
 
@@ -239,10 +237,6 @@ class TestEvaluationAtIngest:
         assert {d["rule_version"] for d in docs} == {2}  # the version that opened them
         notified = {e["follow_up_id"] for e in await raw(store, "outbox")}
         assert notified == {d["_id"] for d in docs if not d["held_out"]}
-
-
-def care_settings(services: Services) -> Settings:
-    return services.settings if hasattr(services, "settings") else Settings(_env_file=None)
 
 
 # --- Every way in ----------------------------------------------------------------------------

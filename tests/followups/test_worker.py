@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from c360.api.app import create_app
 from c360.followups.model import EventType, Status, Target
 from c360.followups.rules import Priority
 from c360.followups.states import Action
@@ -271,3 +272,21 @@ class TestCommandLine:
         assert ticked.stdout.startswith("escalated: 0")
         passive = [d for d in await raw(store, "follow_ups") if d["rule_id"] == "nps-passive"]
         assert [d["owner"] for d in passive] == ["lee", "lee"]
+
+
+class TestServe:
+    async def test_the_api_runs_the_worker_under_its_lease_and_gives_it_up_at_shutdown(
+        self, store: Store, settings: Settings
+    ) -> None:
+        app = create_app(settings.model_copy(update={"alerts_tick_s": 0.05}))
+        async with app.router.lifespan_context(app):
+            worker = app.state.services.followups.worker
+            for _ in range(200):  # the first round runs as the app starts
+                if await raw(store, "leases"):
+                    break
+                await asyncio.sleep(0.05)
+            [lease] = await raw(store, "leases")
+            assert lease["_id"] == "followups-worker"
+            assert lease["holder"] == worker.holder
+
+        assert await raw(store, "leases") == []  # released: another process need not wait
