@@ -10,6 +10,7 @@ write of each escalation (see :meth:`FollowUpService.escalate_due`), which holds
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -65,11 +66,13 @@ class FollowUpWorker:
         count_deliveries(delivery.delivered, delivery.failed, delivery.dead)
         return TickReport(True, escalated, relayed, delivery, self.holder)
 
-    async def run(self, every_s: float) -> None:
-        """Rounds for ever (a background task of ``c360 serve``); a failed round is logged and
-        the next one tries again."""
+    async def run(self, every_s: float, stop: asyncio.Event) -> None:
+        """Rounds until ``stop`` is set (a background task of ``c360 serve``); a failed round is
+        logged and the next one tries again. Stopping lets the round under way finish (a store
+        operation cut by a cancellation can leave the client unable to close), then gives the
+        lease up."""
         try:
-            while True:
+            while not stop.is_set():
                 try:
                     report = await self.tick()
                     if report.ran and (
@@ -87,7 +90,8 @@ class FollowUpWorker:
                     log.warning("follow-up worker round failed", extra={"reason": exc.detail})
                 except Exception:
                     log.exception("follow-up worker round failed")
-                await asyncio.sleep(every_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every_s)
         finally:
             await self._release()
 
