@@ -160,7 +160,7 @@ async def queue_latency(work: Path, follow_ups: int, requests: int, seed: int) -
             f"{time.perf_counter() - started:.1f} s (not counted)"
         )
         filters = [(rng.choice(TEAMS), rng.choice(STATUSES)) for _ in range(requests)]
-        app = create_app(settings)
+        app = create_app(settings.model_copy(update={"alerts_tick_s": 0}))  # reads only
         async with app.router.lifespan_context(app):
             services: Services = app.state.services
             _, secret = await services.keys.create(Role.AGENT, "bench", now)
