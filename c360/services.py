@@ -15,6 +15,8 @@ from c360.auth.masking import Masker
 from c360.auth.ratelimit import Bucket, Limit, RateLimiter
 from c360.auth.repository import ApiKeyRepository, RateLimitRepository
 from c360.auth.service import ApiKeyService, Role
+from c360.console.repository import SessionRepository
+from c360.console.service import SessionService
 from c360.contact.links import LinkSigner
 from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
@@ -37,6 +39,8 @@ from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
 from c360.ingest.stages import Collaborators
+from c360.lookup.repository import ReferenceRepository
+from c360.lookup.service import LookupService
 from c360.metrics.repository import MetricsRepository
 from c360.metrics.service import MetricsConfig, MetricsService
 from c360.notifications.delivery import DeliveryConfig
@@ -44,7 +48,7 @@ from c360.profiles.lifecycle import Thresholds
 from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.settings import RateLimit, Settings
+from c360.settings import RateLimit, ReferenceKind, Settings
 from c360.store import Database
 
 
@@ -177,6 +181,8 @@ class Services:
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
     followups: FollowUps  # alert rules, follow-ups, feedback, the worker and its outbox
+    lookup: LookupService
+    console: SessionService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -237,6 +243,7 @@ class Services:
         ingest.add_stage(EvaluateAlertRules(followups.service), after="fold metrics")
         merges.after_merge = followups.service.merged
         merges.after_unmerge = followups.service.unmerged
+        keys = ApiKeyService(ApiKeyRepository(db))
         return cls(
             ingest=ingest,
             profiles=profile_service,
@@ -244,7 +251,7 @@ class Services:
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
             contact=contact,
-            keys=ApiKeyService(ApiKeyRepository(db)),
+            keys=keys,
             matcher=matcher,
             limits=RateLimiter(RateLimitRepository(db), rate_limits(settings)),
             audit=AuditService(
@@ -252,4 +259,17 @@ class Services:
             ),
             masker=Masker(settings.default_region),
             followups=followups,
+            lookup=LookupService(
+                profile_service,
+                ReferenceRepository(db),
+                settings.default_region,
+                order_sources=settings.reference_sources.get(ReferenceKind.ORDER, []),
+                ticket_sources=settings.reference_sources.get(ReferenceKind.SERVICE_CASE, []),
+            ),
+            console=SessionService(
+                SessionRepository(db),
+                keys,
+                ttl=dt.timedelta(seconds=settings.console_session_ttl_s),
+                idle=dt.timedelta(seconds=settings.console_session_idle_s),
+            ),
         )

@@ -17,6 +17,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("profile_id", ASCENDING), ("timeline_key", DESCENDING)], name="timeline"),
         # Returns that arrived before their order, found when the order comes.
         IndexModel([("data.order_external_id", ASCENDING)], name="return_order", sparse=True),
+        # Orders by the number a customer quotes (#1042): the console's search and screen pop.
+        IndexModel([("data.order_number", ASCENDING)], name="order_number", sparse=True),
     ],
     # Which identifiers a profile owns (the identifier itself is the unique _id).
     "identities": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
@@ -62,6 +64,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("page_key", DESCENDING)], name="pages"),
     ],
     "feedback_acks": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+    # Console sessions end by themselves: the TTL monitor removes them at their absolute end.
+    "console_sessions": [
+        IndexModel([("expires_at", ASCENDING)], name="expiry", expireAfterSeconds=0),
+    ],
     # The access audit, newest first: all of it, one profile's, one key's (see audit/repository).
     "audit_log": [
         IndexModel([("seq", DESCENDING)], name="by_seq"),

@@ -30,6 +30,7 @@ from c360.api.graphql.operations.followups import (
     FollowUpQuery,
 )
 from c360.api.graphql.operations.identity import IdentityMutation
+from c360.api.graphql.operations.lookup import LookupQuery
 from c360.api.graphql.operations.profiles import ProfileQuery
 from c360.api.graphql.types.timeline import TIMELINE_TYPES
 from c360.api.graphql.values import PURPOSE_SCALAR, Purpose
@@ -79,7 +80,8 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     schema = _Schema(
         query=merge_types(
-            "Query", (ProfileQuery, ContactQuery, KeyQuery, AuditLogQuery, FollowUpQuery)
+            "Query",
+            (ProfileQuery, LookupQuery, ContactQuery, KeyQuery, AuditLogQuery, FollowUpQuery),
         ),
         mutation=merge_types(
             "Mutation", (IdentityMutation, ContactMutation, KeyMutation, FollowUpMutation)
