@@ -24,6 +24,10 @@ from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
 from c360.contact.repository import ContactRepository
 from c360.contact.service import ContactConfig, ContactService
+from c360.followups.service import FollowUpConfig
+from c360.followups.stage import EvaluateAlertRules
+from c360.followups.teams import TeamConfig
+from c360.followups.wiring import FollowUps, FollowUpsConfig, build_followups
 from c360.identity.match_service import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
@@ -41,6 +45,7 @@ from c360.lookup.repository import ReferenceRepository
 from c360.lookup.service import LookupService
 from c360.metrics.repository import MetricsRepository
 from c360.metrics.service import MetricsConfig, MetricsService
+from c360.notifications.delivery import DeliveryConfig
 from c360.privacy.export import AccessExport
 from c360.privacy.hashing import SuppressionList, Tombstones
 from c360.privacy.repository import (
@@ -134,6 +139,33 @@ def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
     }
 
 
+def followups_config(settings: Settings) -> FollowUpsConfig:
+    return FollowUpsConfig(
+        teams={
+            team_id: TeamConfig(
+                tuple(team.members),
+                team.escalation_team,
+                None if team.webhook_url is None else str(team.webhook_url),
+                None if team.webhook_secret is None else team.webhook_secret.get_secret_value(),
+            )
+            for team_id, team in settings.followup_teams.items()
+        },
+        followups=FollowUpConfig(
+            root_causes=tuple(settings.followup_root_causes),
+            due_soon=settings.followup_due_soon_fraction,
+        ),
+        delivery=DeliveryConfig(
+            max_attempts=settings.notify_max_attempts,
+            backoff_base_s=settings.notify_backoff_base_s,
+            backoff_max_s=settings.notify_backoff_max_s,
+            timeout_s=settings.notify_timeout_s,
+            concurrency=settings.notify_concurrency,
+        ),
+        lease_for=dt.timedelta(seconds=settings.alerts_lease_s),
+        low_scores=settings.feedback_low_scores,
+    )
+
+
 def signing_secret(settings: Settings) -> str:
     return _secret(settings, settings.signing_secret, "signing-secret", "C360_SIGNING_SECRET")
 
@@ -180,6 +212,7 @@ class Services:
     limits: RateLimiter
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
+    followups: FollowUps  # alert rules, follow-ups, feedback, the worker and its outbox
     lookup: LookupService
     console: SessionService
     privacy: PrivacyService
@@ -237,6 +270,26 @@ class Services:
             batch_size=settings.ingest_batch_size,
             repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )
+        contact = ContactService(
+            ContactRepository(db),
+            records,
+            profile_service,
+            metrics,
+            ingest,
+            LinkSigner(
+                signing_secret(settings),
+                dt.timedelta(days=settings.unsubscribe_link_ttl_days),
+                settings.contact_purposes,
+            ),
+            contact_config(settings),
+            Tombstones(
+                TombstoneRepository(db), privacy.hasher, settings.privacy_tombstone_purposes
+            ),
+        )
+        followups = build_followups(db, followups_config(settings), profile_service, contact)
+        ingest.add_stage(EvaluateAlertRules(followups.service), after="fold metrics")
+        merges.after_merge = followups.service.merged
+        merges.after_unmerge = followups.service.unmerged
         keys = ApiKeyService(ApiKeyRepository(db))
         return cls(
             ingest=ingest,
@@ -244,22 +297,7 @@ class Services:
             metrics=metrics,
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
-            contact=ContactService(
-                ContactRepository(db),
-                records,
-                profile_service,
-                metrics,
-                ingest,
-                LinkSigner(
-                    signing_secret(settings),
-                    dt.timedelta(days=settings.unsubscribe_link_ttl_days),
-                    settings.contact_purposes,
-                ),
-                contact_config(settings),
-                Tombstones(
-                    TombstoneRepository(db), privacy.hasher, settings.privacy_tombstone_purposes
-                ),
-            ),
+            contact=contact,
             keys=keys,
             matcher=matcher,
             limits=RateLimiter(RateLimitRepository(db), rate_limits(settings)),
@@ -267,6 +305,7 @@ class Services:
                 AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
             ),
             masker=Masker(settings.default_region),
+            followups=followups,
             lookup=LookupService(
                 profile_service,
                 ReferenceRepository(db),

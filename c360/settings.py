@@ -1,5 +1,8 @@
 """All configuration, read once from ``C360_*`` environment variables (or a ``.env`` file)."""
 
+# Over 500 lines, kept whole: every setting of c360 is read in this one module (its `Settings`
+# class and the shapes of its structured values), as the house rules ask.
+
 from __future__ import annotations
 
 import enum
@@ -9,7 +12,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from c360.auth.service import Role
@@ -56,6 +68,40 @@ DEFAULT_LOOKUP_RATE_LIMITS: dict[Role, RateLimit | None] = {
     Role.MARKETING: RateLimit(per_minute=60, burst=20),
     Role.CONNECTOR: RateLimit(per_minute=10, burst=10),
 }
+
+
+class TeamSettings(BaseModel):
+    """A team follow-ups are assigned to: its members, whom its overdue follow-ups escalate to,
+    and the webhook its notifications are posted to (signed with its secret)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    members: list[str] = Field(default_factory=list, max_length=1000)
+    escalation_team: str | None = None
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: SecretStr | None = Field(default=None, min_length=16)
+
+    @model_validator(mode="after")
+    def _signed(self) -> TeamSettings:
+        # A notification is never sent unsigned: a webhook needs its secret (and a secret
+        # without a webhook is a mistake worth saying).
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            raise ValueError("webhook_url and webhook_secret go together")
+        return self
+
+
+DEFAULT_ROOT_CAUSES = (
+    "product-defect",
+    "delivery",
+    "billing",
+    "service-quality",
+    "communication",
+    "policy",
+    "price",
+    "no-issue",
+    "other",
+)
+DEFAULT_LOW_SCORES = {"nps": 6, "csat": 2, "ces": 3}
 
 
 class ReferenceKind(enum.StrEnum):
@@ -364,6 +410,59 @@ class Settings(BaseSettings):
         le=10_000,
         description="Distinct GraphQL operation names given series of their own in /metrics; "
         "later new names count as 'other'.",
+    )
+
+    followup_teams: dict[str, TeamSettings] = Field(
+        default_factory=dict,
+        description="Teams follow-ups go to (JSON object, id → members, escalation_team, "
+        "webhook_url, webhook_secret); admins may change members and escalation teams over "
+        "GraphQL, which takes precedence. Webhooks and their secrets are set here only.",
+    )
+    followup_root_causes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ROOT_CAUSES),
+        min_length=1,
+        description="Root causes a follow-up may be resolved with (what the KPI report groups by).",
+    )
+    followup_due_soon_fraction: float = Field(
+        default=0.25,
+        gt=0,
+        lt=1,
+        description="An SLA target is due soon once this share of its window is left.",
+    )
+    feedback_low_scores: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_LOW_SCORES),
+        description="Survey scores at or below which an answer needs acknowledging (closing "
+        "the loop), per survey type; answers with a comment always do.",
+    )
+    alerts_tick_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds between the rounds of c360 serve's follow-up worker (escalation, "
+        "the outbox, deliveries); 0 turns it off (run c360 alerts tick instead).",
+    )
+    alerts_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long the store lease of the follow-up worker lasts without renewal: "
+        "one process works at a time, another takes over after this.",
+    )
+    notify_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Delivery attempts of a notification before it is dead.",
+    )
+    notify_backoff_base_s: float = Field(
+        default=30.0, ge=0, description="Wait before the second attempt; doubles each time."
+    )
+    notify_backoff_max_s: float = Field(
+        default=3600.0, ge=0, description="Longest wait between two attempts."
+    )
+    notify_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a webhook has to answer an attempt."
+    )
+    notify_concurrency: int = Field(
+        default=8, ge=1, le=256, description="Notifications delivered at once by a worker."
     )
 
     zendesk_subdomain: str | None = Field(

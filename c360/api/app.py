@@ -42,6 +42,8 @@ from c360.store import CONNECTION_ERRORS, Store, unreachable
 log = logging.getLogger(__name__)
 
 AUDIT_PRUNE_INTERVAL_S = 3600.0
+WORKER_STOP_S = 30.0
+"""How long shutting down waits for the follow-up worker's round under way."""
 
 
 def create_app(
@@ -66,6 +68,12 @@ def create_app(
         await services.audit.prepare()
         pruning = asyncio.create_task(_prune_audit(services))
         watch = asyncio.create_task(store.keep_embedded_running(lambda _: stop()))
+        tasks = [pruning, watch]
+        stop_worker = asyncio.Event()
+        worker = None
+        if settings.alerts_tick_s > 0:  # escalation and notifications, under a store lease
+            rounds = services.followups.worker.run(settings.alerts_tick_s, stop_worker)
+            worker = asyncio.create_task(rounds)
         try:
             demo_keys: dict[Role, str] = {}
             if settings.demo_data:
@@ -75,7 +83,13 @@ def create_app(
                 on_ready(store, demo_keys)
             yield
         finally:
-            for task in (pruning, watch):
+            if worker is not None:  # the round under way ends, not cut in a store operation
+                stop_worker.set()
+                try:
+                    await asyncio.wait_for(worker, WORKER_STOP_S)
+                except TimeoutError:
+                    log.warning("follow-up worker did not stop in time; cancelled")
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

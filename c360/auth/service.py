@@ -47,6 +47,8 @@ class Permission(enum.StrEnum):
     READ_AUDIT = "readAudit"  # the access audit: auditLog, c360 audit
     PRIVACY = "privacyRequests"  # data-subject requests: access, erasure, suppressions
     METRICS = "metrics"  # GET /metrics from another host
+    FOLLOW_UPS = "followUps"  # read and work follow-ups, acknowledge feedback
+    MANAGE_ALERTS = "manageAlerts"  # alert rules, teams, the notification outbox
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -58,6 +60,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CASE_TEXT,
             Permission.IDENTITY_HISTORY,
             Permission.CHANGE_CONTACT,
+            Permission.FOLLOW_UPS,
         }
     ),
     # Segments, metrics and preferences (and the preference centre's changes): no case text,

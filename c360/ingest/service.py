@@ -25,7 +25,7 @@ from c360.errors import InvalidInput
 from c360.ingest.batch import Batch, Entry, batch_key
 from c360.ingest.batching import batches
 from c360.ingest.repository import BatchJournal, JournalEntry
-from c360.ingest.stages import Collaborators, stages
+from c360.ingest.stages import Collaborators, Stage, stages
 from c360.ingest.stages.currency import ReadInOrderCurrency
 from c360.ingest.storable import Unstorable, check_record
 from c360.ingest.summary import IngestSummary, Outcome
@@ -60,6 +60,15 @@ class IngestService:
         self._journal = journal
         self._batch_size = batch_size
         self._repair_after = repair_after
+
+    def add_stage(self, stage: Stage, *, after: str) -> None:
+        """Run ``stage`` after the stage named ``after`` (the wiring adds the stages of
+        domains above ingest: the alert rules after ``fold metrics``)."""
+        names = [s.name for s in self._stages]
+        if after not in names:
+            raise ValueError(f"no stage {after!r}: {', '.join(names)}")
+        at = names.index(after) + 1
+        self._stages = (*self._stages[:at], stage, *self._stages[at:])
 
     async def ingest(
         self,

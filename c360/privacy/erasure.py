@@ -56,6 +56,9 @@ STEPS: tuple[Step, ...] = (
     Delete("match suggestions", "match_suggestions", by="profiles", of=Of.PROFILES),
     Delete("separations", "separations", by="profiles", of=Of.PROFILES),
     Delete("consent tokens", "consent_tokens", by="profile_id", of=Of.PROFILES),
+    Custom("notifications", "outbox"),  # found through their follow-ups: before those go
+    Delete("follow ups", "follow_ups", by="profile_id", of=Of.PROFILES),
+    Delete("feedback acknowledgements", "feedback_acks", by="profile_id", of=Of.PROFILES),
     Delete("records", "records", by="profile_id", of=Of.PROFILES),
     Custom("unlinked records", "records"),
     Delete("identities", "identities", by="profile_id", of=Of.PROFILES),

@@ -273,6 +273,20 @@ class ErasureRepository:
 
     # --- Special steps ----------------------------------------------------------------------
 
+    async def notifications_of(self, profiles: Sequence[str]) -> list[str]:
+        """The outbox entries of the follow-ups these profiles hold (the outbox names the
+        follow-up, not the customer)."""
+        follow_ups = [
+            doc["_id"]
+            async for doc in self._db["follow_ups"].find(
+                {"profile_id": {"$in": list(profiles)}}, {"_id": 1}
+            )
+        ]
+        if not follow_ups:
+            return []
+        cursor = self._db["outbox"].find({"follow_up_id": {"$in": follow_ups}}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
     async def unlinked_records(self, keys: Sequence[str]) -> list[str]:
         """Records no profile holds that name one of these identity keys."""
         query = {"identity_keys": {"$in": list(keys)}, "profile_id": {"$exists": False}}

@@ -354,6 +354,10 @@ class PrivacyService:
                 await self._tombstones.add(
                     [{"_id": self.hasher.tombstone(k), "at": now} for k in points]
                 )
+            case "notifications":
+                ids = await self._erasure.notifications_of(profiles)
+                await noted(len(ids))
+                await self._erasure.delete_ids("outbox", ids)
             case "unlinked records":
                 ids = await self._erasure.unlinked_records(keys)
                 await noted(len(ids))

@@ -96,6 +96,10 @@ SHARDING: dict[str, Placement] = {
                 "c360 identity calibrate samples person records wherever they are (an admin "
                 "command)."
             ),
+            "c360.followups.repository:RuleInputRepository.between": (
+                "alertRulePreview replays the records of a time window, whoever they belong "
+                "to (an admin's backtest, writing nothing)."
+            ),
         },
     ),
     "profiles": Placement(
@@ -191,6 +195,38 @@ SHARDING: dict[str, Placement] = {
     ),
     "rate_limits": Placement(
         key=None, why="One small document per API key and bucket, updated by id on each request."
+    ),
+    "follow_ups": Placement(
+        key=None,
+        why=(
+            "Read mostly across customers: the work queues (by status, team and owner, in "
+            "priority and due order) and the escalation alarm (by due time), which no key "
+            "serves on one shard, on every page an agent turns; by customer at ingest and in "
+            "the profile. One per complaint or detractor episode, orders of magnitude fewer "
+            "than records; MongoDB 8's moveCollection can give them a shard of their own."
+        ),
+    ),
+    "alert_rules": Placement(
+        key=None, why="A few dozen rules with their versions, read whole every few seconds."
+    ),
+    "teams": Placement(key=None, why="A handful of teams an admin changed, read whole."),
+    "outbox": Placement(
+        key=None,
+        why=(
+            "Notifications waiting or sent, read by the worker in due order and by admins "
+            "newest first: a queue, no key serves it on one shard; pruned by nobody yet, "
+            "small per follow-up."
+        ),
+    ),
+    "feedback_acks": Placement(
+        key=None,
+        why=(
+            "One per acknowledged survey response or complaint, read by record id (the "
+            "profile's feedback). Small."
+        ),
+    ),
+    "leases": Placement(
+        key=None, why="One document per lease (the follow-up worker's), taken every round."
     ),
     "console_sessions": Placement(
         key=None,

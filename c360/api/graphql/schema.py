@@ -24,6 +24,11 @@ from c360.api.graphql.limits import (
 from c360.api.graphql.operations.audit import AuditLogQuery
 from c360.api.graphql.operations.auth import KeyMutation, KeyQuery
 from c360.api.graphql.operations.contact import ContactMutation, ContactQuery
+from c360.api.graphql.operations.followups import (
+    FOLLOW_UP_TYPES,
+    FollowUpMutation,
+    FollowUpQuery,
+)
 from c360.api.graphql.operations.identity import IdentityMutation
 from c360.api.graphql.operations.lookup import LookupQuery
 from c360.api.graphql.operations.privacy import PrivacyMutation, PrivacyQuery
@@ -77,12 +82,21 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     schema = _Schema(
         query=merge_types(
             "Query",
-            (ProfileQuery, LookupQuery, ContactQuery, KeyQuery, AuditLogQuery, PrivacyQuery),
+            (
+                ProfileQuery,
+                LookupQuery,
+                ContactQuery,
+                KeyQuery,
+                AuditLogQuery,
+                FollowUpQuery,
+                PrivacyQuery,
+            ),
         ),
         mutation=merge_types(
-            "Mutation", (IdentityMutation, ContactMutation, KeyMutation, PrivacyMutation)
+            "Mutation",
+            (IdentityMutation, ContactMutation, KeyMutation, FollowUpMutation, PrivacyMutation),
         ),
-        types=list(TIMELINE_TYPES),
+        types=[*TIMELINE_TYPES, *FOLLOW_UP_TYPES],
         # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.
         extensions=[
             OperationMetrics,
