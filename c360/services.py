@@ -32,6 +32,9 @@ from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
+from c360.kpis.compute import KpiConfig
+from c360.kpis.repository import KpiRepository
+from c360.kpis.service import KpiService, KpiSettings
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.metrics_service import MetricsConfig, MetricsService
 from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
@@ -55,6 +58,23 @@ def metrics_config(settings: Settings) -> MetricsConfig:
         tier_percentiles=tuple(settings.value_tier_percentiles),
         recent_case_days=settings.recent_case_days,
         past_problems=settings.past_problems,
+    )
+
+
+def kpi_settings(settings: Settings) -> KpiSettings:
+    return KpiSettings(
+        time_zone=settings.reporting_time_zone,
+        max_periods=settings.kpi_max_periods,
+        churned_days=settings.lifecycle_churned_days,
+        figures=KpiConfig(
+            promoter_min=settings.nps_promoter_min,
+            detractor_max=settings.nps_detractor_max,
+            csat_satisfied_min=settings.csat_satisfied_min,
+            ces_high_effort_max=settings.ces_high_effort_max,
+            reporting_currency=settings.reporting_currency,
+            rates=dict(settings.exchange_rates),
+            min_group_size=settings.kpi_min_group_size,
+        ),
     )
 
 
@@ -141,6 +161,7 @@ class Services:
     limits: RateLimiter
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
+    kpis: KpiService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -205,4 +226,5 @@ class Services:
                 AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
             ),
             masker=Masker(settings.default_region),
+            kpis=KpiService(KpiRepository(db), profile_service, kpi_settings(settings)),
         )

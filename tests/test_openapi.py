@@ -52,6 +52,7 @@ ANSWERS: dict[tuple[str, str], dict[str, str]] = {
     ("get", "/consent/confirm/{token}"): {"200": "page", "404": "page", "410": "page"},
     ("post", "/consent/confirm/{token}"): {"200": "page", "404": "page", "410": "page"},
     ("get", "/audiences/export"): {"200": "files", **KEYED, "422": "error"},
+    ("get", "/kpis/export"): {"200": "tables", **KEYED, "422": "error"},
     ("get", "/metrics"): {"200": CONTENT_TYPE, **KEYED},
 }
 PURPOSES = ["service", "newsletters"]
@@ -100,6 +101,8 @@ class TestAnswers:
                 assert content == HTML
             elif shape == "files":
                 assert set(content) == {"application/x-ndjson", "text/csv"}
+            elif shape == "tables":  # a JSON array or CSV
+                assert set(content) == {"application/json", "text/csv"}
             else:
                 assert set(content) == {shape}
 
@@ -120,7 +123,11 @@ class TestAnswers:
             for m, op in ops.items()
             if op.get("security")
         }
-        assert keyed == {("post", "/ingest/{connector}"), ("get", "/audiences/export")}
+        assert keyed == {
+            ("post", "/ingest/{connector}"),
+            ("get", "/audiences/export"),
+            ("get", "/kpis/export"),
+        }
         assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 
     def test_graphql_is_left_to_its_own_schema(self, document: dict[str, Any]) -> None:

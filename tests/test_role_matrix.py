@@ -243,6 +243,8 @@ def argument_values() -> dict[str, Any]:
         "text": OWN_EMAIL,
         "channel": "EMAIL",
         "purpose": "marketing",
+        "from": "2000-01-01T00:00:00Z",  # kpis: every record the tests made
+        "to": "2100-01-01T00:00:00Z",
         # Mutations: every argument by mutation, so that a new mutation must be added here.
         "recordConsent": {
             "input": {

@@ -52,6 +52,7 @@ class Permission(enum.StrEnum):
     INGEST = "ingest"  # POST /ingest/{connector}
     READ_AUDIT = "readAudit"  # the access audit: auditLog, c360 audit
     METRICS = "metrics"  # GET /metrics from another host
+    READ_KPIS = "readKpis"  # the loyalty scorecard: KPIs across customers, never a person
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -63,11 +64,14 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CASE_TEXT,
             Permission.IDENTITY_HISTORY,
             Permission.CHANGE_CONTACT,
+            Permission.READ_KPIS,
         }
     ),
     # Segments, metrics and preferences (and the preference centre's changes): no case text,
     # contact points masked but for the one a contact decision hands out.
-    Role.MARKETING: frozenset({Permission.READ_PROFILES, Permission.CHANGE_CONTACT}),
+    Role.MARKETING: frozenset(
+        {Permission.READ_PROFILES, Permission.CHANGE_CONTACT, Permission.READ_KPIS}
+    ),
     Role.CONNECTOR: frozenset({Permission.INGEST}),
 }
 

@@ -20,6 +20,7 @@ from c360.api.graphql.export import write_sdl
 from c360.audit.repository import AuditQuery
 from c360.audit.service import Action, AuditPage
 from c360.auth.service import Caller, Role
+from c360.cli import kpis as kpis_command
 from c360.cli.progress import import_progress
 from c360.errors import C360Error, InvalidInput, StoreUnavailable
 from c360.identity.calibration import Calibration
@@ -166,6 +167,8 @@ def _parser() -> argparse.ArgumentParser:
         "--pairs", type=int, default=200_000, help="random pairs for u (default 200 000)"
     )
     calibrate.set_defaults(handler=_calibrate)
+
+    kpis_command.register(commands, _with_services)
     return parser
 
 

@@ -17,7 +17,11 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("profile_id", ASCENDING), ("timeline_key", DESCENDING)], name="timeline"),
         # Returns that arrived before their order, found when the order comes.
         IndexModel([("data.order_external_id", ASCENDING)], name="return_order", sparse=True),
+        # KPIs: a span's records of one kind (c360/kpis/repository.py).
+        IndexModel([("kind", ASCENDING), ("occurred_at", ASCENDING)], name="kind_time"),
     ],
+    # KPIs: churn counts people by when they were last seen.
+    "profiles": [IndexModel([("last_seen_ms", ASCENDING)], name="last_seen")],
     # Which identifiers a profile owns (the identifier itself is the unique _id).
     "identities": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
     # Pairs an unmerge set apart, looked up by either profile.
@@ -51,7 +55,10 @@ INDEXES: dict[str, list[IndexModel]] = {
 # The embedded server uses only single-field indexes (not the prefix of a compound one); on
 # MongoDB these would duplicate the compound indexes' prefixes, so they are made only there.
 EMBEDDED_ONLY: dict[str, list[IndexModel]] = {
-    "records": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+    "records": [
+        IndexModel([("profile_id", ASCENDING)], name="by_profile"),
+        IndexModel([("occurred_at", ASCENDING)], name="by_time"),
+    ],
     "audit_log": [
         IndexModel([("profile_id", ASCENDING)], name="by_profile_only"),
         IndexModel([("key_id", ASCENDING)], name="by_key_only"),

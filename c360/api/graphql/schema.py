@@ -17,6 +17,7 @@ from c360.api.graphql.contact import ContactMutation, ContactQuery
 from c360.api.graphql.context import Context
 from c360.api.graphql.identity import Mutation
 from c360.api.graphql.keys import KeyMutation, KeyQuery
+from c360.api.graphql.kpis import KpiQueryType
 from c360.api.graphql.limits import (
     CachedDocuments,
     OneOperation,
@@ -155,7 +156,7 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     schema = _Schema(
-        query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery)),
+        query=merge_types("Query", (Query, ContactQuery, KeyQuery, AuditLogQuery, KpiQueryType)),
         mutation=merge_types("Mutation", (Mutation, ContactMutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
         # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.
