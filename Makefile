@@ -15,18 +15,20 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/c360 serve --demo
 
-## Lint, type-check and run the whole test suite against a fresh embedded store.
+## Lint, check the import contracts, type-check and run the whole test suite against a fresh
+## embedded store (the 15 slowest tests are listed at the end).
 test: lint typecheck unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 ## The public conformance tools against a served demo: graphql-http's audit, schemathesis.
 conformance: $(STAMP)

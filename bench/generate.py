@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.csv_sources import (
+from connectors.csv import (
     CustomersCsvConnector,
     PosCsvConnector,
     ReturnsCsvConnector,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import logging
 import sys
 from typing import TextIO
@@ -54,10 +55,24 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass  # always the current sys.stderr
 
 
-def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    """``key=value`` lines for a person at a terminal."""
+    JSON = "json"
+    """One JSON object a line, for a log collector."""
+
+
+class LogLevel(enum.StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+
+def configure_logging(level: LogLevel, fmt: LogFormat) -> None:
     handler = _StderrHandler()
     handler.addFilter(_RequestId())
-    if fmt == "json":
+    if fmt is LogFormat.JSON:
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -68,7 +83,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    root.setLevel(level.value)
     # The driver and the embedded server are chatty at INFO.
     for noisy in ("pymongo", "nx_27017", "neosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -40,7 +40,7 @@ from c360.profiles.metrics_service import MetricsConfig, MetricsService
 from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.settings import RateLimit, RateRole, Settings
+from c360.settings import RateLimit, Settings
 from c360.store import Database
 
 
@@ -112,9 +112,9 @@ def contact_config(settings: Settings) -> ContactConfig:
 
 
 def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
-    def per_role(limits: dict[RateRole, RateLimit | None]) -> dict[Role, Limit | None]:
+    def per_role(limits: dict[Role, RateLimit | None]) -> dict[Role, Limit | None]:
         return {
-            Role(role): None if limit is None else Limit(limit.per_minute, limit.burst)
+            role: None if limit is None else Limit(limit.per_minute, limit.burst)
             for role, limit in limits.items()
         }
 

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from c360.auth.service import Role
 from c360.identity.matching import Weights
 from c360.identity.rules import (
     DEFAULT_BLOCKED,
@@ -22,13 +22,12 @@ from c360.identity.rules import (
     LINE_TYPES,
     IdentityRules,
 )
+from c360.logging import LogFormat, LogLevel
 from connectors import ParseOptions
 from schemas import IdentifierType
 from schemas.common import CountryCode, TimeZoneName
+from schemas.identifiers import DEFAULT_REGION
 from schemas.records import ContactChannel, FrequencyCap
-
-RateRole = Literal["admin", "agent", "marketing", "connector"]
-"""The roles of API keys (``c360.auth.service.Role``'s values; settings import no service)."""
 
 
 class RateLimit(BaseModel):
@@ -40,20 +39,20 @@ class RateLimit(BaseModel):
     burst: int = Field(ge=1)
 
 
-DEFAULT_RATE_LIMITS: dict[RateRole, RateLimit | None] = {
-    "admin": RateLimit(per_minute=3000, burst=500),
-    "agent": RateLimit(per_minute=3000, burst=500),
-    "marketing": RateLimit(per_minute=3000, burst=500),
-    "connector": RateLimit(per_minute=600, burst=100),
+DEFAULT_RATE_LIMITS: dict[Role, RateLimit | None] = {
+    Role.ADMIN: RateLimit(per_minute=3000, burst=500),
+    Role.AGENT: RateLimit(per_minute=3000, burst=500),
+    Role.MARKETING: RateLimit(per_minute=3000, burst=500),
+    Role.CONNECTOR: RateLimit(per_minute=600, burst=100),
 }
 # Lookups (searchProfiles, profileByIdentifier) are what an oracle needs: a tighter bucket of
 # their own. Agents look people up as calls come in; a preference centre looks up the visitor;
 # a marketing tool has no need to guess.
-DEFAULT_LOOKUP_RATE_LIMITS: dict[RateRole, RateLimit | None] = {
-    "admin": RateLimit(per_minute=600, burst=100),
-    "agent": RateLimit(per_minute=600, burst=100),
-    "marketing": RateLimit(per_minute=60, burst=20),
-    "connector": RateLimit(per_minute=10, burst=10),
+DEFAULT_LOOKUP_RATE_LIMITS: dict[Role, RateLimit | None] = {
+    Role.ADMIN: RateLimit(per_minute=600, burst=100),
+    Role.AGENT: RateLimit(per_minute=600, burst=100),
+    Role.MARKETING: RateLimit(per_minute=60, burst=20),
+    Role.CONNECTOR: RateLimit(per_minute=10, burst=10),
 }
 
 LEGACY_DATA_DIR = Path(".c360")
@@ -86,7 +85,9 @@ class Settings(BaseSettings):
     )
 
     default_region: str = Field(
-        default="US",
+        # The canonical records' own reading of a number when no region is given, so that a
+        # record validated anywhere reads a national number as ingest does.
+        default=DEFAULT_REGION,
         min_length=2,
         max_length=2,
         description="ISO 3166 region for phone numbers written without a country code.",
@@ -306,13 +307,13 @@ class Settings(BaseSettings):
         "variables of one GraphQL request may hold.",
     )
 
-    rate_limits: dict[RateRole, RateLimit | None] = Field(
+    rate_limits: dict[Role, RateLimit | None] = Field(
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
         description="Requests per API key, by role: a token bucket of per_minute and burst "
         "(JSON; the roles named replace their defaults, null: unlimited). Shared by every "
         "process on the store.",
     )
-    lookup_rate_limits: dict[RateRole, RateLimit | None] = Field(
+    lookup_rate_limits: dict[Role, RateLimit | None] = Field(
         default_factory=lambda: dict(DEFAULT_LOOKUP_RATE_LIMITS),
         description="searchProfiles and profileByIdentifier per API key, by role (each lookup "
         "of a request takes a token): a bucket of its own, tighter than the requests'.",
@@ -356,8 +357,8 @@ class Settings(BaseSettings):
     demo_data: bool = Field(
         default=False, description="Load the bundled demo customers at start-up (idempotent)."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["text", "json"] = "text"
+    log_level: LogLevel = LogLevel.INFO
+    log_format: LogFormat = LogFormat.TEXT
 
     def parse_options(
         self, mapping: Mapping[str, str] | None = None, csv: Mapping[str, str] | None = None
@@ -381,8 +382,8 @@ class Settings(BaseSettings):
     @field_validator("rate_limits", "lookup_rate_limits", mode="after")
     @classmethod
     def _over_default_limits(
-        cls, value: dict[RateRole, RateLimit | None], info: ValidationInfo
-    ) -> dict[RateRole, RateLimit | None]:
+        cls, value: dict[Role, RateLimit | None], info: ValidationInfo
+    ) -> dict[Role, RateLimit | None]:
         defaults = DEFAULT_RATE_LIMITS if info.field_name == "rate_limits" else None
         return {**(defaults or DEFAULT_LOOKUP_RATE_LIMITS), **value}
 

@@ -5,8 +5,8 @@ A connector never touches the store. It yields, for every input item, either a
 item was rejected, with where it was and what it was, so the pipeline can dead-letter it.
 """
 
-from connectors._csv import parse_mapping
 from connectors.base import Connector, Ignored, ItemError, Parsed, ParseOptions, ParseResult
+from connectors.csv import parse_mapping
 from connectors.registry import CONNECTORS, get_connector
 
 __all__ = [

@@ -96,13 +96,17 @@ class Ignore(Exception):
     kept out (becomes :class:`Ignored` with the message as its reason)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ParseOptions:
-    """What a connector may be told by its caller (all from settings or the command line)."""
+    """What a connector may be told by its caller (all from settings or the command line).
 
-    default_region: str = "US"
+    The region and the complaint tags have no defaults here: they are the settings'
+    (``C360_DEFAULT_REGION``, ``C360_COMPLAINT_TAGS``), handed in by ``Settings.parse_options``.
+    """
+
+    default_region: str
     """Region for phone numbers written without a country code."""
-    complaint_tags: frozenset[str] = frozenset({"complaint"})
+    complaint_tags: frozenset[str]
     """Service-case tags (or types) that mark a complaint."""
     mapping: Mapping[str, str] = field(default_factory=dict)
     """CSV connectors: canonical field → column name in the file, overriding the defaults."""

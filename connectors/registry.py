@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.canonical import CanonicalConnector
-from connectors.csv_sources import (
+from connectors.csv import (
     ConsentCsvConnector,
     ContactPointsCsvConnector,
     CustomersCsvConnector,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from c360.settings import Settings
 from c360.store import Store
 from c360.store.embedded import EmbeddedServer
 from tests import factories as f
+from tests.helpers import DEFAULTS, asgi_client
 
 # Property tests: the same examples every run (CI does not flake on a new find), no example
 # database in the work tree, no per-example deadline (the store's latency is not under test).
@@ -40,7 +40,9 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         yield external
         return
-    server = EmbeddedServer.ensure(tmp_path_factory.mktemp("store"))
+    server = EmbeddedServer.ensure(
+        tmp_path_factory.mktemp("store"), DEFAULTS.embedded_start_timeout
+    )
     try:
         yield server.uri
     finally:
@@ -80,17 +82,6 @@ async def app(settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         yield app
-
-
-@asynccontextmanager
-async def asgi_client(
-    app: FastAPI, headers: dict[str, str] | None = None
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://c360.test", headers=headers
-    ) as client:
-        yield client
 
 
 @pytest.fixture

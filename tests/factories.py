@@ -1,5 +1,5 @@
 """Canonical record dicts for tests: valid by default, any field overridable by keyword.
-And API keys, and GraphQL requests that must succeed."""
+And API keys."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 from c360.auth.service import Role
 from c360.services import Services
@@ -150,13 +148,3 @@ async def api_key(services: Services, role: Role) -> dict[str, str]:
     """Headers carrying a new API key of ``role``."""
     _, secret = await services.keys.create(role, f"{role.value} for tests", dt.datetime.now(dt.UTC))
     return {"authorization": f"Bearer {secret}"}
-
-
-async def gql(client: httpx.AsyncClient, query: str, **variables: Any) -> dict[str, Any]:
-    """The ``data`` of a GraphQL request that must succeed with no errors at all."""
-    response = await client.post("/graphql", json={"query": query, "variables": variables})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert "errors" not in body, body["errors"]
-    data: dict[str, Any] = body["data"]
-    return data

@@ -56,6 +56,20 @@ def canonical_state(uri: str, database: str) -> dict[str, Any]:
         client.close()
 
 
+def merges_state(uri: str, database: str) -> dict[str, Any]:
+    """The canonical state plus the ledger (rule, status, what moved) of every merge."""
+    found = canonical_state(uri, database)
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    try:
+        found["merges"] = sorted(
+            (m["rule"], m["status"], sorted(m["moved_identities"]))
+            for m in client[database].merges.find()
+        )
+    finally:
+        client.close()
+    return found
+
+
 def converged_state(uri: str, database: str) -> dict[str, Any]:
     """What any arrival order of the same data must leave: each live profile (named by its
     smallest identity key) with its identities, activity span and aggregate; each record's

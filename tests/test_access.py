@@ -22,8 +22,8 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import ParseOptions
 from tests import factories as f
+from tests.helpers import parse_options
 
 CASE_TEXT = "Parcel lost; the courier was rude"
 COMMENT = "Never again with this courier"
@@ -105,7 +105,7 @@ REVOKE_KEY = """mutation($id: ID!) { revokeApiKey(id: $id) {
 async def ana(services: Services, tmp_path: Path) -> None:
     path = f.write_jsonl(tmp_path / "ana.jsonl", ANA)
     summary = await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
 

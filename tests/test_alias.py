@@ -22,13 +22,12 @@ from c360.ingest.service import IngestSummary
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import ParseOptions
 from schemas import IdentifierType
 from tests import factories as f
-from tests.state import other_database
-from tests.test_identity_api import UNMERGE, gql, key
-from tests.test_merge_crashes import Crash, crash_at, state
-from tests.test_metrics import assert_aggregates_equal_recomputation
+from tests.factories import api_key as key
+from tests.helpers import UNMERGE, Crash, crash_at, gql, parse_options
+from tests.state import assert_aggregates_equal_recomputation, other_database
+from tests.state import merges_state as state
 
 OLD, NEW = "legacy-7", "cust-1"
 ANON = "507f191e-810c-419a-8a4b-1c1f6a1d8e3b"
@@ -79,7 +78,7 @@ async def ingest(
 ) -> IngestSummary:
     path = f.write_jsonl(tmp_path / f"{name}.jsonl", list(items))
     summary = await import_file(
-        services.ingest, connector, str(path), ParseOptions(default_region="ES")
+        services.ingest, connector, str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
     return summary

@@ -13,8 +13,8 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store.embedded import EmbeddedServer
-from connectors import ParseOptions
 from tests import factories as f
+from tests.helpers import DEFAULTS, gql, parse_options
 
 PROFILE_BY_IDENTIFIER = """
 query Find($type: IdentifierType!, $value: String!, $source: String, $first: Int, $after: String) {
@@ -44,17 +44,6 @@ def client(agent_client: httpx.AsyncClient) -> httpx.AsyncClient:
     return agent_client
 
 
-async def graphql(
-    client: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    response = await client.post("/graphql", json={"query": query, "variables": variables or {}})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert body.get("errors") is None, body["errors"]
-    data: dict[str, Any] = body["data"]
-    return data
-
-
 @pytest.fixture
 async def ana(services: Services, tmp_path: Path) -> None:
     """One customer seen by a CRM, a shop, a help desk and a survey tool."""
@@ -67,7 +56,7 @@ async def ana(services: Services, tmp_path: Path) -> None:
             f.survey(identifiers=[f.email("ana@example.com")]),
         ],
     )
-    await import_file(services.ingest, "canonical", str(path), ParseOptions(default_region="ES"))
+    await import_file(services.ingest, "canonical", str(path), parse_options(default_region="ES"))
 
 
 class TestHealth:
@@ -79,7 +68,7 @@ class TestHealth:
         assert body["store"]["reachable"] is True
 
     async def test_is_503_when_the_store_goes_away(self, tmp_path: Path) -> None:
-        server = EmbeddedServer.ensure(tmp_path / "store")
+        server = EmbeddedServer.ensure(tmp_path / "store", DEFAULTS.embedded_start_timeout)
         settings = Settings(_env_file=None, mongodb_uri=server.uri, store_timeout_ms=500)
         try:
             app = create_app(settings)
@@ -117,9 +106,7 @@ class TestProfileByIdentifier:
     async def test_any_spelling_of_any_identifier_finds_the_person(
         self, client: httpx.AsyncClient, kind: str, value: str, source: str | None
     ) -> None:
-        data = await graphql(
-            client, PROFILE_BY_IDENTIFIER, {"type": kind, "value": value, "source": source}
-        )
+        data = await gql(client, PROFILE_BY_IDENTIFIER, type=kind, value=value, source=source)
         profile = data["profileByIdentifier"]
         assert profile["__typename"] == "Profile"
         assert profile["emails"] == ["ana@example.com"]
@@ -127,9 +114,7 @@ class TestProfileByIdentifier:
         assert {"type": "EXTERNAL", "value": "C-1", "source": "crm"} in profile["identifiers"]
 
     async def test_records_come_newest_first(self, client: httpx.AsyncClient) -> None:
-        data = await graphql(
-            client, PROFILE_BY_IDENTIFIER, {"type": "EMAIL", "value": "ana@example.com"}
-        )
+        data = await gql(client, PROFILE_BY_IDENTIFIER, type="EMAIL", value="ana@example.com")
         edges = data["profileByIdentifier"]["timeline"]["edges"]
         kinds = [e["node"]["__typename"] for e in edges]
         assert kinds == ["SurveyResponseRecord", "ServiceCaseRecord", "OrderRecord", "PersonRecord"]
@@ -140,9 +125,7 @@ class TestProfileByIdentifier:
         assert profile["lastSeenAt"] == "2024-05-03T12:00:00+00:00"
 
     async def test_unknown_identifier_is_a_typed_not_found(self, client: httpx.AsyncClient) -> None:
-        data = await graphql(
-            client, PROFILE_BY_IDENTIFIER, {"type": "EMAIL", "value": "nobody@example.com"}
-        )
+        data = await gql(client, PROFILE_BY_IDENTIFIER, type="EMAIL", value="nobody@example.com")
         result = data["profileByIdentifier"]
         assert result["__typename"] == "NotFoundError"
         assert "nobody@example.com" in result["message"]
@@ -164,9 +147,7 @@ class TestProfileByIdentifier:
         source: str | None,
         expected: str,
     ) -> None:
-        data = await graphql(
-            client, PROFILE_BY_IDENTIFIER, {"type": kind, "value": value, "source": source}
-        )
+        data = await gql(client, PROFILE_BY_IDENTIFIER, type=kind, value=value, source=source)
         result = data["profileByIdentifier"]
         assert result["__typename"] == "InvalidInputError"
         assert result["code"] == "InvalidIdentifier"
@@ -176,17 +157,15 @@ class TestProfileByIdentifier:
 @pytest.mark.usefixtures("ana")
 class TestProfileById:
     async def test_finds_the_same_profile(self, client: httpx.AsyncClient) -> None:
-        found = await graphql(
-            client, PROFILE_BY_IDENTIFIER, {"type": "EMAIL", "value": "ana@example.com"}
-        )
+        found = await gql(client, PROFILE_BY_IDENTIFIER, type="EMAIL", value="ana@example.com")
         profile_id = found["profileByIdentifier"]["id"]
         query = "query($id: ID!) { profile(id: $id) { ... on Profile { id emails } } }"
-        data = await graphql(client, query, {"id": profile_id})
+        data = await gql(client, query, id=profile_id)
         assert data["profile"] == {"id": profile_id, "emails": ["ana@example.com"]}
 
     async def test_unknown_id_is_a_typed_not_found(self, client: httpx.AsyncClient) -> None:
         query = '{ profile(id: "nope") { __typename ... on Error { code message } } }'
-        data = await graphql(client, query)
+        data = await gql(client, query)
         assert data["profile"] == {
             "__typename": "NotFoundError",
             "code": "ProfileNotFound",
@@ -199,10 +178,13 @@ class TestTimelinePagination:
     async def _page(
         self, client: httpx.AsyncClient, first: int, after: str | None = None
     ) -> dict[str, Any]:
-        data = await graphql(
+        data = await gql(
             client,
             PROFILE_BY_IDENTIFIER,
-            {"type": "EMAIL", "value": "ana@example.com", "first": first, "after": after},
+            type="EMAIL",
+            value="ana@example.com",
+            first=first,
+            after=after,
         )
         timeline: dict[str, Any] = data["profileByIdentifier"]["timeline"]
         return timeline
@@ -224,7 +206,7 @@ class TestTimelinePagination:
             services.ingest,
             "canonical",
             str(f.write_jsonl(tmp_path / "new.jsonl", [newer])),
-            ParseOptions(default_region="ES"),
+            parse_options(default_region="ES"),
         )
         rest = await self._page(client, 10, first["pageInfo"]["endCursor"])
         assert [e["node"]["kind"] for e in rest["edges"]] == ["ORDER", "PERSON"]
@@ -233,7 +215,7 @@ class TestTimelinePagination:
         query = """{ profileByIdentifier(type: EMAIL, value: "ana@example.com") {
             ... on Profile { timeline(kinds: [ORDER, SURVEY_RESPONSE]) {
                 edges { node { kind ... on OrderRecord { total { amount currency } } } } } } } }"""
-        data = await graphql(client, query)
+        data = await gql(client, query)
         nodes = [e["node"] for e in data["profileByIdentifier"]["timeline"]["edges"]]
         assert nodes == [
             {"kind": "SURVEY_RESPONSE"},

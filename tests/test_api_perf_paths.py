@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+from graphql import DocumentNode, GraphQLError
 
 from c360.api.app import create_app
-from c360.api.graphql.limits import CachedDocuments
+from c360.api.graphql import limits
 from c360.api.graphql.schema import build_schema
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.service import ApiKeyService, Caller, Role, Unauthenticated, VerifiedKeys
@@ -20,10 +21,9 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import ParseOptions
 from schemas.identifiers import IdentifierType
 from tests import factories as f
-from tests.conftest import asgi_client
+from tests.helpers import asgi_client, parse_options
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 BY_ID = """query View($id: ID!) { profile(id: $id) { __typename
@@ -56,7 +56,7 @@ async def people(services: Services, tmp_path: Path) -> dict[str, str]:
         ],
     )
     summary = await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
     ids = {}
@@ -161,69 +161,100 @@ class TestLimitsOfARepeatedDocument:
         assert (await post(agent_client, DEEP)).status_code == 400
 
 
+class Work:
+    """How often the schema parsed and validated a document: what its cache saves."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.parsed: list[str] = []
+        self.validated = 0
+        parse, validate = limits.parse, limits.validate_document
+
+        def counted_parse(source: str, **options: Any) -> DocumentNode:
+            self.parsed.append(source)
+            return parse(source, **options)
+
+        def counted_validate(*args: Any) -> list[GraphQLError]:
+            self.validated += 1
+            return validate(*args)
+
+        monkeypatch.setattr(limits, "parse", counted_parse)
+        monkeypatch.setattr(limits, "validate_document", counted_validate)
+
+
+def small_schema() -> strawberry.Schema:
+    return build_schema(max_depth=10, max_tokens=1000, max_cost=100)
+
+
 class TestTheDocumentCache:
-    """The schema alone, with its document cache: what is kept."""
+    """The schema alone, with its document cache: what it spares a repeated query."""
 
     @pytest.fixture
-    def schema(self) -> strawberry.Schema:
-        return build_schema(max_depth=10, max_tokens=1000, max_cost=100)
+    def work(self, monkeypatch: pytest.MonkeyPatch) -> Work:
+        return Work(monkeypatch)
 
-    async def test_keeps_a_document_once_with_its_fixed_cost(
-        self, schema: strawberry.Schema
-    ) -> None:
+    async def test_a_repeated_document_is_parsed_and_validated_once(self, work: Work) -> None:
+        schema = small_schema()
         for _ in range(3):
             result = await schema.execute(WHOAMI)
             assert result.errors is None
             assert result.data == {"__typename": "Query"}
-        ((text, entry),) = CachedDocuments.documents(schema._schema)
-        assert text == WHOAMI
-        assert entry.valid
-        assert entry.costs == {None: 0}  # introspection is free
+        assert (work.parsed, work.validated) == ([WHOAMI], 1)
 
-    async def test_keeps_no_cost_that_variables_set(self, schema: strawberry.Schema) -> None:
-        result = await schema.execute(PAGE, variable_values={"first": 200})
-        assert result.errors is not None
-        assert result.errors[0].extensions == {
+    async def test_a_cost_that_variables_set_is_worked_out_each_time(self, work: Work) -> None:
+        schema = small_schema()
+        too_many = await schema.execute(PAGE, variable_values={"first": 200})
+        assert too_many.errors is not None
+        assert too_many.errors[0].extensions == {
             "code": "QueryTooComplex",
             "cost": 3 + 200 * 5,
             "maxCost": 100,
         }
-        ((_, entry),) = CachedDocuments.documents(schema._schema)
-        assert entry.valid
-        assert entry.costs == {}
+        few = await schema.execute(PAGE, variable_values={"first": 2})
+        assert few.errors is None or all(
+            (e.extensions or {}).get("code") != "QueryTooComplex" for e in few.errors
+        )
+        again = await schema.execute(PAGE, variable_values={"first": 200})
+        assert again.errors is not None
+        assert again.errors[0].extensions == too_many.errors[0].extensions
+        assert work.parsed == [PAGE]  # the document is reused; its cost is not
 
-    async def test_keeps_no_verdict_that_failed(self, schema: strawberry.Schema) -> None:
-        for query in ("{ profile(", "{ noSuchField }"):
+    async def test_a_failed_verdict_is_checked_afresh(self, work: Work) -> None:
+        schema = small_schema()
+        for query in ("{ profile(", "{ noSuchField }") * 2:
             result = await schema.execute(query)
             assert result.errors
-        ((text, entry),) = CachedDocuments.documents(schema._schema)
-        assert text == "{ noSuchField }"  # it parsed; its validation runs again each time
-        assert not entry.valid
+        # The syntax error is parsed each time; the unknown field parsed once, validated twice.
+        assert work.parsed == ["{ profile(", "{ noSuchField }", "{ profile("]
+        assert work.validated == 2
 
     async def test_is_bounded_in_documents(
-        self, schema: strawberry.Schema, monkeypatch: pytest.MonkeyPatch
+        self, work: Work, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        documents = CachedDocuments.documents(schema._schema)
-        monkeypatch.setattr(documents, "maxsize", 3)
-        for n in range(5):
-            assert (await schema.execute(f"{{ a{n}: __typename }}")).errors is None
-        assert [text for text, _ in documents] == [
-            "{ a2: __typename }",
-            "{ a3: __typename }",
-            "{ a4: __typename }",
-        ]
+        monkeypatch.setattr(limits, "CACHED_DOCUMENTS", 3)
+        schema = small_schema()
+        queries = [f"{{ a{n}: __typename }}" for n in range(5)]
+        for query in queries:
+            assert (await schema.execute(query)).errors is None
+        work.parsed.clear()
+        for query in reversed(queries):  # the last three are kept, the first two are not
+            assert (await schema.execute(query)).errors is None
+        assert work.parsed == [queries[1], queries[0]]
 
     async def test_is_bounded_in_characters(
-        self, schema: strawberry.Schema, monkeypatch: pytest.MonkeyPatch
+        self, work: Work, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        documents = CachedDocuments.documents(schema._schema)
-        monkeypatch.setattr(documents, "max_characters", 40)
-        for n in range(3):
-            assert (await schema.execute(f"{{ a{n}: __typename }}")).errors is None  # 18 each
-        assert [text for text, _ in documents] == ["{ a1: __typename }", "{ a2: __typename }"]
+        monkeypatch.setattr(limits, "CACHED_CHARACTERS", 40)
+        schema = small_schema()
+        queries = [f"{{ a{n}: __typename }}" for n in range(3)]  # 18 characters each
+        for query in queries:
+            assert (await schema.execute(query)).errors is None
         long = "{ " + " ".join(f"a{n}: __typename" for n in range(4)) + " }"
-        assert (await schema.execute(long)).errors is None
-        assert [text for text, _ in documents] == ["{ a1: __typename }", "{ a2: __typename }"]
+        for _ in range(2):  # longer than the whole cache: never kept, nothing evicted for it
+            assert (await schema.execute(long)).errors is None
+        work.parsed.clear()
+        for query in reversed(queries):
+            assert (await schema.execute(query)).errors is None
+        assert work.parsed == [queries[0]]
 
 
 class TestVerifiedKeys:

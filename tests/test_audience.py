@@ -20,8 +20,8 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import ParseOptions
 from tests import factories as f
+from tests.helpers import gql, parse_options
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def _change(kind: str, external_id: str, days_ago: float, data: dict[str, Any]) 
 async def _load(services: Services, tmp_path: Path, seed: int) -> None:
     path = f.write_jsonl(tmp_path / f"people-{seed}.jsonl", population(random.Random(seed), 24))
     summary = await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
 
@@ -141,7 +141,7 @@ async def audience(
     after = None
     while True:
         page = (
-            await f.gql(
+            await gql(
                 client,
                 AUDIENCE,
                 channel=channel.upper(),
@@ -177,7 +177,7 @@ async def test_audience_and_export_agree_with_every_decision(
                 expected = {}
                 for profile_id in profile_ids:
                     decision = (
-                        await f.gql(
+                        await gql(
                             agent_client,
                             DECISION,
                             id=profile_id,
@@ -296,12 +296,12 @@ class TestWhoIsHandedWhichPurpose:
         allowed = await audience(agent_client, "email", "service", at)
         profile_id, address = next(iter(allowed.items()))
         query = {"id": profile_id, "channel": "EMAIL", "at": at}
-        service = await f.gql(marketing_client, DECISION, **query, purpose="service")
+        service = await gql(marketing_client, DECISION, **query, purpose="service")
         assert service["contactDecision"] == {
             "allowed": True,
             "contactPoint": f"{address[0]}•••@example.com",
         }
-        agent = await f.gql(agent_client, DECISION, **query, purpose="service")
+        agent = await gql(agent_client, DECISION, **query, purpose="service")
         assert agent["contactDecision"]["contactPoint"] == address
 
 
@@ -326,7 +326,7 @@ class TestCsvCellsAreNeverFormulas:
         ]
         path = f.write_jsonl(tmp_path / "formula.jsonl", people)
         summary = await import_file(
-            services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+            services.ingest, "canonical", str(path), parse_options(default_region="ES")
         )
         assert summary.rejected == 0, summary.errors
         # Mid-morning in Spain: an SMS is not held back by quiet hours.

@@ -20,9 +20,9 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Document, Store
-from connectors import ParseOptions
 from schemas.identifiers import IdentifierType
 from tests import factories as f
+from tests.helpers import parse_options
 from tests.served import environment, run_c360
 
 VIEW = """query AgentView($value: String!) {
@@ -74,7 +74,7 @@ def people() -> list[f.Record | str]:
 async def profiles(services: Services, tmp_path: Path) -> dict[str, str]:
     path = f.write_jsonl(tmp_path / "people.jsonl", people())
     summary = await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
     found = {}
@@ -311,10 +311,14 @@ class TestRetention:
 
 class TestTheCommand:
     async def test_c360_audit_lists_and_filters_as_json(
-        self, client: httpx.AsyncClient, services: Services, store: Store, profiles: dict[str, str]
+        self,
+        client: httpx.AsyncClient,
+        services: Services,
+        store: Store,
+        settings: Settings,
+        profiles: dict[str, str],
     ) -> None:
         await post(client, await f.api_key(services, Role.AGENT), VIEW, value="ana@x.com")
-        settings: Settings = client._transport.app.state.settings  # type: ignore[attr-defined]
         env = environment(
             C360_MONGODB_URI=settings.mongodb_uri or "",
             C360_DATABASE=settings.database,

@@ -23,10 +23,9 @@ from c360.contact.service import ConfirmationRefused
 from c360.ingest.files import import_file
 from c360.services import Services, signing_secret
 from c360.settings import Settings
-from connectors import ParseOptions
 from schemas import IdentifierType
 from tests import factories as f
-from tests.conftest import asgi_client
+from tests.helpers import asgi_client, gql, parse_options
 
 EMAIL = "ana@example.com"
 MOBILE = "+34600123456"
@@ -116,7 +115,7 @@ RECORD_CONTACT = """mutation($input: RecordContactInput!) { recordContact(input:
 async def ana(services: Services, tmp_path: Path) -> str:
     path = f.write_jsonl(tmp_path / "ana.jsonl", ANA)
     summary = await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
     profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
@@ -127,7 +126,7 @@ async def decision(
     client: httpx.AsyncClient, profile_id: str, channel: str = "EMAIL", **more: Any
 ) -> dict[str, Any]:
     purpose = more.pop("purpose", "marketing")
-    data = await f.gql(client, DECISION, id=profile_id, channel=channel, purpose=purpose, **more)
+    data = await gql(client, DECISION, id=profile_id, channel=channel, purpose=purpose, **more)
     result: dict[str, Any] = data["contactDecision"]
     return result
 
@@ -141,7 +140,7 @@ def path_of(url: str) -> str:
 
 
 async def view(client: httpx.AsyncClient, profile_id: str) -> dict[str, Any]:
-    profile: dict[str, Any] = (await f.gql(client, AGENT_VIEW, id=profile_id))["profile"]
+    profile: dict[str, Any] = (await gql(client, AGENT_VIEW, id=profile_id))["profile"]
     return profile
 
 
@@ -154,7 +153,7 @@ class TestAgentView:
         assert before["basis"] == "INFERRED"
         assert before["reason"] == "4 of the last 4 conversations were by phone."
 
-        changed = await f.gql(
+        changed = await gql(
             agent_client,
             SET_PREFS,
             input={
@@ -203,7 +202,7 @@ class TestAgentView:
             {"origin": "IMPORT"},  # a connector's: it would skip the double opt-in
         ]
         for change in refusals:
-            data = await f.gql(
+            data = await gql(
                 agent_client,
                 RECORD_CONSENT,
                 input={
@@ -216,15 +215,13 @@ class TestAgentView:
             )
             assert data["recordConsent"]["__typename"] == "InvalidInputError", change
         bad_window = {"days": ["MONDAY"], "start": "12:00", "end": "09:00"}
-        data = await f.gql(
+        data = await gql(
             agent_client, SET_PREFS, input={"profileId": ana, "contactWindows": [bad_window]}
         )
         assert data["setContactPreference"]["__typename"] == "InvalidInputError"
         assert "ends after it starts" in data["setContactPreference"]["message"]
         cap = {"channel": "EMAIL", "purpose": "newsletter", "maxContacts": 1, "perDays": 7}
-        data = await f.gql(
-            agent_client, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]}
-        )
+        data = await gql(agent_client, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]})
         assert "unknown purpose 'newsletter'" in data["setContactPreference"]["message"]
         naive = await decision(agent_client, ana, at="2026-06-01T10:00:00")
         assert naive["__typename"] == "InvalidInputError"
@@ -236,7 +233,7 @@ class TestDoubleOptIn:
     async def test_pending_until_confirmed_once(
         self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
     ) -> None:
-        data = await f.gql(
+        data = await gql(
             agent_client,
             RECORD_CONSENT,
             input={
@@ -292,7 +289,7 @@ class TestDoubleOptIn:
             Role.MARKETING, "newsletter tool", dt.datetime.now(dt.UTC)
         )
         async with asgi_client(app, {"authorization": f"Bearer {key}"}) as marketing:
-            data = await f.gql(
+            data = await gql(
                 marketing,
                 RECORD_CONSENT,
                 input={
@@ -545,7 +542,7 @@ class TestGlobalPrivacyControl:
     ) -> None:
         headers = {**(await f.api_key(services, Role.MARKETING)), "Sec-GPC": "1"}
         async with asgi_client(app, headers) as centre:
-            data = await f.gql(
+            data = await gql(
                 centre,
                 SET_PREFS,
                 input={"profileId": ana, "language": "es", "origin": "PREFERENCE_CENTRE"},
@@ -577,7 +574,7 @@ class TestGlobalPrivacyControl:
             "origin": "PREFERENCE_CENTRE",
         }
         async with asgi_client(app, headers) as centre:
-            data = await f.gql(centre, RECORD_CONSENT, input=sms_opt_in)
+            data = await gql(centre, RECORD_CONSENT, input=sms_opt_in)
 
         assert data["recordConsent"]["gpcRecorded"] is True
         midday = dt.datetime.combine(
@@ -605,7 +602,7 @@ class TestContactLogAndCaps:
         now = dt.datetime.now(dt.UTC)
         for days, campaign in ((3, "autumn"), (1, "black-friday")):
             at = (now - dt.timedelta(days=days)).isoformat()
-            data = await f.gql(
+            data = await gql(
                 agent_client,
                 RECORD_CONTACT,
                 input={
@@ -630,7 +627,7 @@ class TestContactLogAndCaps:
         campaigns = [e["node"]["campaign"] for e in profile["timeline"]["edges"]]
         assert campaigns == ["black-friday", "autumn"]
 
-        again = await f.gql(
+        again = await gql(
             agent_client,
             RECORD_CONTACT,
             input={
@@ -650,7 +647,7 @@ class TestDoNotContact:
     async def test_stops_everything_until_lifted(
         self, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
-        stopped = await f.gql(agent_client, DNC, id=ana, active=True, reason="customer is deceased")
+        stopped = await gql(agent_client, DNC, id=ana, active=True, reason="customer is deceased")
         assert stopped["setDoNotContact"]["__typename"] == "PreferencesChanged"
         result = await decision(agent_client, ana, channel="PHONE", purpose="service")
         assert codes(result)[0] == "do_not_contact"
@@ -659,9 +656,9 @@ class TestDoNotContact:
         assert profile["preferredChannel"] is None
         assert profile["contactPreferences"]["doNotContact"]["active"] is True
 
-        no_reason = await f.gql(agent_client, DNC, id=ana, active=True)
+        no_reason = await gql(agent_client, DNC, id=ana, active=True)
         assert no_reason["setDoNotContact"]["__typename"] == "InvalidInputError"
-        await f.gql(agent_client, DNC, id=ana, active=False)
+        await gql(agent_client, DNC, id=ana, active=False)
         assert (await view(agent_client, ana))["preferredChannel"]["channel"] == "PHONE"
 
 
@@ -683,7 +680,7 @@ class TestConnectorConsentUnderTheSameRules:
             [consent("opted_in", "2026-01-01T00:00:00Z", external_id="old-optin")],
         )
         summary = await import_file(
-            services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+            services.ingest, "canonical", str(path), parse_options(default_region="ES")
         )
         assert summary.inserted == 1
         assert codes(await decision(agent_client, ana)) == ["purpose_opted_out"]
@@ -704,7 +701,7 @@ class TestMerges:
                 },
             ],
         )
-        summary = await import_file(services.ingest, "canonical", str(path), ParseOptions())
+        summary = await import_file(services.ingest, "canonical", str(path), parse_options())
         assert summary.rejected == 0, summary.errors
         work = str((await services.profiles.by_identifier(IdentifierType.EMAIL, other))["_id"])
         now = dt.datetime.now(dt.UTC)
@@ -764,9 +761,9 @@ class TestCustomerCapLongerThanTheDefaults:
             now - dt.timedelta(days=40),
         )
         cap = {"channel": "EMAIL", "purpose": "marketing", "maxContacts": 1, "perDays": 30}
-        await f.gql(agent_client, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]})
+        await gql(agent_client, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]})
         sent = (now - dt.timedelta(days=20)).isoformat()
-        await f.gql(
+        await gql(
             agent_client,
             RECORD_CONTACT,
             input={

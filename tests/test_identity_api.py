@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -15,30 +13,13 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.factories import api_key as key
-from tests.test_merges import history, run
-
-NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+from tests.helpers import NOW, UNMERGE, gql, history, run
 
 
 @pytest.fixture
 def client(agent_client: httpx.AsyncClient) -> httpx.AsyncClient:
     """Reads carry a support agent's key; the mutations send an admin's where they need it."""
     return agent_client
-
-
-async def gql(
-    client: httpx.AsyncClient,
-    query: str,
-    headers: dict[str, str] | None = None,
-    **variables: Any,
-) -> dict[str, Any]:
-    payload = {"query": query, "variables": variables}
-    response = await client.post("/graphql", json=payload, headers=headers or {})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    assert body.get("errors") is None, body["errors"]
-    data: dict[str, Any] = body["data"]
-    return data
 
 
 async def two_people(services: Services, tmp_path: Path) -> tuple[str, str]:
@@ -61,8 +42,6 @@ MERGE = """mutation($s: ID!, $a: ID!, $dry: Boolean!) {
     ... on Merge { id rule actor status movedIdentifiers } ... on Error { code message } } }"""
 PROFILE = """query($id: ID!) { profile(id: $id) { ... on Profile { id
   merges { id rule status survivorId absorbedId } matchSuggestions { id reasons status } } } }"""
-UNMERGE = """mutation($id: ID!) { unmergeProfile(mergeId: $id, reason: "no") {
-  ... on Merge { status undoneAt } } }"""
 RESOLVE = """mutation($id: ID!, $accept: Boolean!) {
   resolveMatchSuggestion(id: $id, accept: $accept) { ... on MatchSuggestion { status } } }"""
 

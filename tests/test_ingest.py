@@ -18,14 +18,15 @@ from c360.records.repository import RecordRepository
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import ParseOptions, get_connector
+from connectors import get_connector
 from tests import factories as f
+from tests.helpers import parse_options
 from tests.state import assert_aggregates_equal_recomputation
 
 
 async def _import(services: Services, path: Path, region: str = "ES") -> Any:
     return await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region=region)
+        services.ingest, "canonical", str(path), parse_options(default_region=region)
     )
 
 
@@ -312,7 +313,7 @@ class TestConcurrency:
             *(
                 w.ingest.ingest(
                     "canonical",
-                    connector.parse(p.open("rb"), ParseOptions(default_region="ES")),
+                    connector.parse(p.open("rb"), parse_options(default_region="ES")),
                     origin=str(p),
                 )
                 for w, p in zip(workers, paths, strict=True)

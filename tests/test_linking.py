@@ -15,9 +15,9 @@ from c360.ingest.files import import_file
 from c360.profiles.service import from_epoch_ms
 from c360.services import Services
 from c360.store import Store
-from connectors import ParseOptions
 from schemas import Identifier, IdentifierType
 from tests import factories as f
+from tests.helpers import parse_options
 
 NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 
@@ -51,7 +51,7 @@ def identify(device: str, email: str, when: str = "2024-05-02T10:00:00Z") -> f.R
 
 async def ingest(services: Services, tmp_path: Path, name: str, items: list[Any]) -> None:
     path = f.write_jsonl(tmp_path / f"{name}.jsonl", items)
-    await import_file(services.ingest, "canonical", str(path), ParseOptions(default_region="ES"))
+    await import_file(services.ingest, "canonical", str(path), parse_options(default_region="ES"))
 
 
 async def ingest_ana(services: Services, tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ class TestSegmentSession:
                 services.ingest,
                 "segment",
                 str(tmp_path / f"{name}.jsonl"),
-                ParseOptions(default_region="ES"),
+                parse_options(default_region="ES"),
             )
         ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana.garcia@example.com")
         page = await services.profiles.timeline(ana["_id"], first=50, kinds=["site_event"])

@@ -20,6 +20,7 @@ from c360.contact.service import ASKABLE_PATTERN, ASKABLE_YEARS
 from c360.settings import Settings
 from tests import factories as f
 from tests.garbage import call
+from tests.helpers import gql
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 TYPENAME = {"query": "{ __typename }"}
@@ -311,7 +312,7 @@ class TestInstants:
         query = """{ contactDecision(profileId: "000000000000000000000000", channel: EMAIL,
             purpose: "marketing", at: "9999-12-31T23:59:59Z") {
             __typename ... on Error { code message } } }"""
-        data = await f.gql(marketing_client, query)
+        data = await gql(marketing_client, query)
         assert data["contactDecision"]["code"] == "InvalidInput"
         assert "not in the years 1900 to 8999" in data["contactDecision"]["message"]
 
@@ -372,9 +373,9 @@ class TestCursors:
 
     @pytest.mark.usefixtures("ana")
     async def test_a_cursor_of_a_page_still_works(self, client: httpx.AsyncClient) -> None:
-        first = await f.gql(client, TIMELINE, after=None)
+        first = await gql(client, TIMELINE, after=None)
         cursor = first["profileByIdentifier"]["timeline"]["edges"][-1]["cursor"]
-        rest = await f.gql(client, TIMELINE, after=cursor)
+        rest = await gql(client, TIMELINE, after=cursor)
         assert rest["profileByIdentifier"]["timeline"]["edges"]
 
     @pytest.mark.usefixtures("ana")
@@ -393,6 +394,6 @@ class TestCursors:
     async def test_an_after_that_is_a_profile_id_pages(
         self, client: httpx.AsyncClient, query: str
     ) -> None:
-        data = await f.gql(client, query, after="0" * 24)
+        data = await gql(client, query, after="0" * 24)
         (connection,) = data.values()
         assert connection["edges"]

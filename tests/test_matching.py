@@ -29,9 +29,9 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
+from tests.helpers import run
 from tests.served import environment, run_c360
 from tests.state import CommandCounter
-from tests.test_merges import run
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 AUTO, REVIEW = 22.0, 12.0  # the default thresholds

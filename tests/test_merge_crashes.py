@@ -8,43 +8,16 @@ as the next process would, and the store must equal that of a run that never cra
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pymongo import MongoClient
 
-from c360.identity.merge import MERGE_STEPS, UNMERGE_STEPS, StepHook
+from c360.identity.merge import MERGE_STEPS, UNMERGE_STEPS
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from tests.state import canonical_state, other_database
-from tests.test_merges import NOW, history, run
-
-
-class Crash(Exception):
-    pass
-
-
-def crash_at(wanted: str) -> StepHook:
-    async def hook(step: str) -> None:
-        if step == wanted:
-            raise Crash(step)
-
-    return hook
-
-
-def state(mongo_uri: str, database: str) -> dict[str, Any]:
-    """The canonical state plus the ledger (rule, status, what moved) of every merge."""
-    found = canonical_state(mongo_uri, database)
-    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
-    try:
-        found["merges"] = sorted(
-            (m["rule"], m["status"], sorted(m["moved_identities"]))
-            for m in client[database].merges.find()
-        )
-    finally:
-        client.close()
-    return found
+from tests.helpers import NOW, Crash, crash_at, history, run
+from tests.state import merges_state as state
+from tests.state import other_database
 
 
 async def only_merge(store: Store) -> str:

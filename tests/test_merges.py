@@ -3,73 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from c360.identity.merge import MergeNotFound, MergeNotUndoable
-from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import ParseOptions
 from schemas import IdentifierType
 from tests import factories as f
+from tests.helpers import EMAIL_A, EMAIL_B, NOW, PHONE, history, profile_of, run
 from tests.state import canonical_state, other_database
-
-NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-EMAIL_A, EMAIL_B, PHONE = "a@example.com", "b@example.com", "+34 611 22 33 44"
-DAY_1 = "2024-05-01T10:00:00Z"
-
-
-def history(*, bridge: bool) -> list[list[f.Record]]:
-    """Imports in order: two people, (the record that shows they are one), then more."""
-    steps = [
-        [f.order(external_id="1", occurred_at=DAY_1, identifiers=[f.email(EMAIL_A)])],
-        [
-            f.order(
-                external_id="2", occurred_at="2024-05-02T10:00:00Z", identifiers=[f.phone(PHONE)]
-            )
-        ],
-        [
-            f.order(
-                external_id="3", occurred_at=DAY_1, identifiers=[f.email(EMAIL_A), f.phone(PHONE)]
-            )
-        ],
-        [
-            f.order(
-                external_id="4", occurred_at="2024-05-04T10:00:00Z", identifiers=[f.phone(PHONE)]
-            )
-        ],
-        [
-            f.order(
-                external_id="5",
-                occurred_at="2024-05-05T10:00:00Z",
-                identifiers=[f.phone(PHONE), f.email(EMAIL_B)],
-            )
-        ],
-        # Linked only through an identifier that joined the absorbed side after the merge.
-        [
-            f.order(
-                external_id="6", occurred_at="2024-05-06T10:00:00Z", identifiers=[f.email(EMAIL_B)]
-            )
-        ],
-    ]
-    return steps if bridge else [s for i, s in enumerate(steps) if i != 2]
-
-
-async def run(services: Services, tmp_path: Path, steps: list[list[f.Record]]) -> None:
-    for number, records in enumerate(steps):
-        path = f.write_jsonl(tmp_path / f"step{number}.jsonl", list(records))
-        summary = await import_file(
-            services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
-        )
-        assert summary.rejected == 0, summary.errors
-
-
-async def profile_of(services: Services, kind: IdentifierType, value: str) -> str:
-    return str((await services.profiles.by_identifier(kind, value))["_id"])
 
 
 class TestMergeAtIngest:

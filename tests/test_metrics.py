@@ -19,9 +19,9 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
+from tests.factories import api_key as key
+from tests.helpers import gql, profile_of, run
 from tests.state import assert_aggregates_equal_recomputation
-from tests.test_identity_api import gql, key
-from tests.test_merges import profile_of, run
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 EMAIL, PHONE = "ana@example.com", "+34 611 22 33 44"

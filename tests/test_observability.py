@@ -20,7 +20,7 @@ from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from tests import factories as f
-from tests.conftest import asgi_client
+from tests.helpers import asgi_client
 from tests.served import serving, wait_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -18,9 +18,9 @@ from c360.settings import Settings
 from c360.store import Document
 from schemas import IdentifierType
 from tests import factories as f
+from tests.factories import api_key as key
+from tests.helpers import gql, profile_of, run
 from tests.state import CommandCounter
-from tests.test_identity_api import gql, key
-from tests.test_merges import profile_of, run
 
 SEARCH = """query($text: String!, $first: Int, $after: String) {
   searchProfiles(text: $text, first: $first, after: $after) {

@@ -21,9 +21,8 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import RateLimit, Settings
 from c360.store import Store
-from connectors import ParseOptions
 from tests import factories as f
-from tests.conftest import asgi_client
+from tests.helpers import asgi_client, parse_options
 
 # A token a minute: a bucket emptied in a test stays empty for the rest of it.
 SLOW = RateLimit(per_minute=1, burst=3)
@@ -71,7 +70,7 @@ async def people(services: Services, tmp_path: Path) -> None:
     ]
     path = f.write_jsonl(tmp_path / "people.jsonl", records)
     summary = await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
 
@@ -199,7 +198,7 @@ class TestLookups:
     async def test_lookups_take_their_own_tighter_bucket(
         self, client: httpx.AsyncClient, services: Services, settings: Settings
     ) -> None:
-        limit = settings.lookup_rate_limits["marketing"]
+        limit = settings.lookup_rate_limits[Role.MARKETING]
         assert limit is not None
         headers = await f.api_key(services, Role.MARKETING)
         for _ in range(limit.burst):
@@ -214,7 +213,7 @@ class TestLookups:
     async def test_aliases_count_one_lookup_each(
         self, client: httpx.AsyncClient, services: Services, settings: Settings
     ) -> None:
-        limit = settings.lookup_rate_limits["marketing"]
+        limit = settings.lookup_rate_limits[Role.MARKETING]
         assert limit is not None
         headers = await f.api_key(services, Role.MARKETING)
         aliases = " ".join(
@@ -262,7 +261,7 @@ class TestThePrefixAttack:
         recovered, status = await prefix_attack(client, headers)
         assert (recovered, status) == ("+34", 200)  # ten prefixes, none a whole number
         # Guessing whole numbers instead: a handful before the lookup bucket is spent.
-        limit = settings.lookup_rate_limits["marketing"]
+        limit = settings.lookup_rate_limits[Role.MARKETING]
         assert limit is not None
         for guess in range(limit.burst):
             response = await graphql(client, SEARCH, headers, text=f"+34 600 000 {guess:03d}")

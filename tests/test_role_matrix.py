@@ -45,11 +45,10 @@ from c360.auth.service import Role
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
-from connectors import ParseOptions
 from schemas import IdentifierType
 from schemas.records import RECORD_MODELS, RecordKind
 from tests import factories as f
-from tests.conftest import asgi_client
+from tests.helpers import asgi_client, parse_options
 
 OWN_EMAIL = "rosa.seed@example.com"  # the profile's own address and number
 OWN_PHONE = "+34 611 22 33 44"
@@ -434,7 +433,7 @@ async def profile(services: Services, tmp_path: Path) -> str:
     other = f.person(external_id="O-1", identifiers=[f.email("other.seed@example.com")])
     path = f.write_jsonl(tmp_path / "seeded.jsonl", [*seeded_records(), other])
     summary = await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
     found = await services.profiles.by_identifier(IdentifierType.EMAIL, OWN_EMAIL)

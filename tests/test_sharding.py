@@ -31,8 +31,8 @@ from c360.settings import Settings
 from c360.store import Document, Store
 from c360.store.indexes import INDEXES
 from c360.store.sharding import SHARDING, Placement, render, shard_keys
-from connectors import ParseOptions
 from tests import factories as f
+from tests.helpers import parse_options
 from tests.routing import Checker, Finding, RoutingListener, deliberate, targeted
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -400,7 +400,7 @@ def visit(external_id: str, identifiers: list[f.Record]) -> f.Record:
 async def ingest(services: Services, tmp_path: Path, records: list[f.Record | str]) -> None:
     path = f.write_jsonl(tmp_path / "batch.jsonl", records)
     summary = await import_file(
-        services.ingest, "canonical", str(path), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
     )
     assert summary.rejected == 0, summary.errors
 
@@ -408,7 +408,7 @@ async def ingest(services: Services, tmp_path: Path, records: list[f.Record | st
 async def hot_paths(services: Services, tmp_path: Path) -> None:
     """Ingest batches, the agent view, a timeline page, a contact decision, audience pages."""
     demo = await import_file(
-        services.ingest, "canonical", str(DEMO_FILE), ParseOptions(default_region="ES")
+        services.ingest, "canonical", str(DEMO_FILE), parse_options(default_region="ES")
     )
     assert demo.inserted > 0
     await ingest(services, tmp_path, [visit("w-1", [ANONYMOUS])])

@@ -34,9 +34,9 @@ from c360.auth.service import Role
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
-from connectors import ParseOptions
 from schemas import IdentifierType
-from tests.test_identity_api import gql, key
+from tests.factories import api_key as key
+from tests.helpers import gql, parse_options
 
 SECRET = "shpss_population_secret"
 STATES = ("subscribed", "not_subscribed", "unsubscribed", "pending", "redacted", "invalid")
@@ -272,7 +272,7 @@ async def deliver(
             path = tmp_path / f"export-{number}.json"
             path.write_text(json.dumps({LISTS[kind]: chunk}))
             summary = await import_file(
-                services.ingest, CONNECTORS[kind], str(path), ParseOptions(default_region="ES")
+                services.ingest, CONNECTORS[kind], str(path), parse_options(default_region="ES")
             )
             assert (summary.rejected, summary.ignored) == (0, 0), summary.errors
         elif way == "ndjson":  # pushed by an integration, one body a line

@@ -23,10 +23,11 @@ from c360.ingest.service import IngestSummary
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from connectors import ParseOptions, get_connector
+from connectors import get_connector
 from schemas import IdentifierType
-from tests.test_identity_api import gql, key
-from tests.test_metrics import assert_aggregates_equal_recomputation
+from tests.factories import api_key as key
+from tests.helpers import gql, parse_options
+from tests.state import assert_aggregates_equal_recomputation
 
 VENDOR = Path(__file__).parent / "fixtures" / "vendor" / "shopify"
 EMAIL = "bob.norman@mail.example.com"  # the customer of the reference order
@@ -70,7 +71,7 @@ ARRIVALS: dict[str, tuple[str, Json]] = {
 }
 
 
-OPTIONS = ParseOptions(default_region="US")
+OPTIONS = parse_options(default_region="US")
 
 
 @pytest.fixture

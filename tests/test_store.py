@@ -15,13 +15,14 @@ from c360.store import Store
 from c360.store.bulk import UNION_MAX, find_each
 from c360.store.embedded import EmbeddedServer, EmbeddedServerError
 from c360.store.indexes import INDEXES
+from tests.helpers import DEFAULTS
 
 
 class TestEmbeddedServer:
     def test_second_user_borrows_and_only_the_owner_stops_it(self, tmp_path: Path) -> None:
-        owner = EmbeddedServer.ensure(tmp_path)
+        owner = EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout)
         try:
-            borrower = EmbeddedServer.ensure(tmp_path)
+            borrower = EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout)
             assert (borrower.pid, borrower.port) == (owner.pid, owner.port)
             assert owner.owned
             assert not borrower.owned
@@ -36,7 +37,7 @@ class TestEmbeddedServer:
         dead = subprocess.Popen([sys.executable, "-c", "pass"])
         dead.wait()
         (tmp_path / "server.json").write_text(json.dumps({"pid": dead.pid, "port": 1}))
-        server = EmbeddedServer.ensure(tmp_path)
+        server = EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout)
         try:
             assert server.owned
             state = json.loads((tmp_path / "server.json").read_text())
@@ -53,7 +54,7 @@ class TestEmbeddedServer:
         (shadow / "__init__.py").write_text("raise ImportError('nx-27017 is broken here')\n")
         monkeypatch.setenv("PYTHONPATH", str(shadow.parent))
         with pytest.raises(EmbeddedServerError) as caught:
-            EmbeddedServer.ensure(tmp_path / "data", start_timeout=20)
+            EmbeddedServer.ensure(tmp_path / "data", DEFAULTS.embedded_start_timeout)
         message = caught.value.detail
         assert "exited with status 1" in message
         assert f"Last lines of {tmp_path / 'data' / 'server.log'}" in message
@@ -63,7 +64,7 @@ class TestEmbeddedServer:
     def test_unusable_data_directory_is_a_clear_error(self, tmp_path: Path) -> None:
         (tmp_path / "db").write_text("a file where the database directory should be")
         with pytest.raises(EmbeddedServerError, match=r"cannot use .* for the embedded store"):
-            EmbeddedServer.ensure(tmp_path)
+            EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout)
 
     async def test_data_persists_across_restarts(self, tmp_path: Path) -> None:
         settings = Settings(_env_file=None, data_dir=tmp_path, database="persist")

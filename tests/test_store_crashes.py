@@ -19,6 +19,7 @@ from pymongo import MongoClient
 
 from c360.store.embedded import EmbeddedServer
 from tests.crash_data import write_dataset
+from tests.helpers import DEFAULTS
 from tests.served import c360, environment
 from tests.state import full_state
 
@@ -30,7 +31,7 @@ IMPORT_TIMEOUT_S = 300
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[EmbeddedServer]:
     """An embedded store this test owns, so that it can kill it."""
-    server = EmbeddedServer.ensure(tmp_path / "store")
+    server = EmbeddedServer.ensure(tmp_path / "store", DEFAULTS.embedded_start_timeout)
     try:
         yield server
     finally:
@@ -91,7 +92,7 @@ class TestStoreKilledDuringAnImport:
             last = stderr.strip().splitlines()[-1]
             assert last.startswith("error: store unreachable ("), stderr
             assert last.endswith("; nothing is lost: run the same command again to resume")
-            store.restart()
+            store.restart(DEFAULTS.embedded_start_timeout)
 
         finished = importer(path, store.uri, "crashed")
         assert finished.wait(IMPORT_TIMEOUT_S) == 0, finished.communicate()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 
@@ -18,12 +19,13 @@ from c360.sync.zendesk import (
     CONNECTOR,
     RetryPolicy,
     SyncFailed,
+    SyncNotConfigured,
     SyncResult,
     ZendeskSync,
     sync_zendesk,
 )
-from connectors import ParseOptions
 from tests.fake_zendesk import FakeZendesk, export_pages, serve
+from tests.helpers import DEFAULTS, parse_options
 from tests.state import canonical_state
 
 
@@ -69,7 +71,8 @@ async def run_sync(
             services.ingest,
             state or ConnectorStateRepository(store.db),
             client,
-            ParseOptions(default_region="ES"),
+            parse_options(default_region="ES"),
+            start_time=DEFAULTS.zendesk_start_time,
             retry=retry or RetryPolicy(max_retries=3, base_delay=1, max_delay=8),
             sleep=delays or Delays(),
         )
@@ -105,7 +108,7 @@ class TestPaging:
     async def test_unconfigured_sync_says_what_to_set(
         self, services: Services, store: Store, settings: Settings
     ) -> None:
-        with pytest.raises(Exception, match="C360_ZENDESK_SUBDOMAIN"):
+        with pytest.raises(SyncNotConfigured, match="C360_ZENDESK_SUBDOMAIN"):
             await sync_zendesk(services, store, settings)
 
 
@@ -173,11 +176,11 @@ class TestCrashMidSync:
         class CrashOnSecondSave(ConnectorStateRepository):
             saves = 0
 
-            async def save_cursor(self, *args: object, **kwargs: object) -> None:
+            async def save_cursor(self, connector: str, cursor: str, now: dt.datetime) -> None:
                 CrashOnSecondSave.saves += 1
                 if CrashOnSecondSave.saves == 2:
                     raise RuntimeError("process died")
-                await super().save_cursor(*args, **kwargs)  # type: ignore[arg-type]
+                await super().save_cursor(connector, cursor, now)
 
         with pytest.raises(RuntimeError, match="process died"):
             await run_sync(services, store, zendesk, state=CrashOnSecondSave(store.db))

@@ -17,8 +17,8 @@ from c360.services import Services
 from c360.store import Document, Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.test_identity_api import gql, key
-from tests.test_merges import profile_of, run
+from tests.factories import api_key as key
+from tests.helpers import gql, profile_of, run
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 EMAIL, PHONE = "ana@example.com", "+34 611 22 33 44"

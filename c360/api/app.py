@@ -93,11 +93,11 @@ def create_app(
     app.state.settings = settings
     metrics.operation_names.configure(settings.metrics_operation_names)
     app.add_middleware(RequestContext)
-    app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]
+    app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
     for error in CONNECTION_ERRORS:
         app.add_exception_handler(error, _render_store_down)
-    app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
     app.include_router(health_router)
     app.include_router(metrics_router)
     app.include_router(ingest_router)

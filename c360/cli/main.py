@@ -31,6 +31,7 @@ from c360.logging import configure_logging
 from c360.services import Services
 from c360.settings import LEGACY_DATA_DIR, Settings, get_settings
 from c360.store import CONNECTION_ERRORS, Document, Store, unreachable
+from c360.sync.zendesk import CONNECTOR as ZENDESK
 from c360.sync.zendesk import SyncResult, sync_zendesk
 from connectors import CONNECTORS, ParseOptions, parse_mapping
 from schemas.export import write_json_schemas
@@ -70,8 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve", help="run the API (embedded store unless C360_MONGODB_URI)"
     )
-    serve.add_argument("--host", help="address to listen on (default: C360_HOST, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port to listen on (default: C360_PORT, 8000)")
+    fields = Settings.model_fields
+    serve.add_argument(
+        "--host", help=f"address to listen on (default: C360_HOST, {fields['host'].default})"
+    )
+    serve.add_argument(
+        "--port", type=int, help=f"port to listen on (default: C360_PORT, {fields['port'].default})"
+    )
     serve.add_argument(
         "--demo", action="store_true", help="load the bundled demo customers (idempotent)"
     )
@@ -96,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     importer.set_defaults(handler=_import)
 
     sync = commands.add_parser("sync", help="pull new data from a source's API")
-    sync.add_argument("connector", choices=["zendesk-tickets"], help="source to pull")
+    sync.add_argument("connector", choices=[ZENDESK], help="source to pull")
     sync.add_argument("--max-pages", type=int, help="stop after this many pages")
     sync.set_defaults(handler=_sync)
 

@@ -1,5 +1,12 @@
 """MongoDB access: the client's lifecycle (:mod:`.client`), the embedded server, the indexes."""
 
-from c360.store.client import CONNECTION_ERRORS, Database, Document, Store, unreachable
+from c360.store.client import (
+    CONNECTION_ERRORS,
+    Database,
+    Document,
+    Store,
+    StoreSettings,
+    unreachable,
+)
 
-__all__ = ["CONNECTION_ERRORS", "Database", "Document", "Store", "unreachable"]
+__all__ = ["CONNECTION_ERRORS", "Database", "Document", "Store", "StoreSettings", "unreachable"]

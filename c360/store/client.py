@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Protocol
 
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
@@ -22,7 +24,6 @@ from pymongo.monitoring import (
 
 from c360.errors import StoreUnavailable
 from c360.observability.metrics import observe_command
-from c360.settings import Settings
 from c360.store.embedded import EmbeddedServer, EmbeddedServerError
 from c360.store.indexes import ensure_indexes
 
@@ -30,6 +31,25 @@ log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
+
+
+class StoreSettings(Protocol):
+    """What opening the store reads of the settings (``c360.settings.Settings`` has it all;
+    the store reads no configuration of its own)."""
+
+    mongodb_uri: str | None
+    database: str
+    data_dir: Path
+    embedded_start_timeout: float
+    store_timeout_ms: int
+
+
+class StoreKind(enum.StrEnum):
+    MONGODB = "mongodb"
+    """A MongoDB deployment at ``C360_MONGODB_URI``."""
+    EMBEDDED = "embedded"
+    """The embedded server in the data directory (no URI given)."""
+
 
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
 """What the driver raises when the store stops answering (it went away, or never came)."""
@@ -61,14 +81,15 @@ class Store:
 
     client: AsyncMongoClient[Document]
     db: Database
-    kind: Literal["mongodb", "embedded"]
+    kind: StoreKind
+    start_timeout: float
+    """Seconds the embedded server has to answer when it is started again."""
     embedded: EmbeddedServer | None = None
     _uri: str = ""
-    _start_timeout: float = 20.0
 
     @classmethod
     async def open(
-        cls, settings: Settings, *, uri: str | None = None, database: str | None = None
+        cls, settings: StoreSettings, *, uri: str | None = None, database: str | None = None
     ) -> Store:
         """Connect, check the server answers, and create missing indexes.
 
@@ -94,10 +115,10 @@ class Store:
         store = cls(
             client=client,
             db=db,
-            kind="embedded" if embedded else "mongodb",
+            kind=StoreKind.EMBEDDED if embedded else StoreKind.MONGODB,
             embedded=embedded,
             _uri=uri,
-            _start_timeout=settings.embedded_start_timeout,
+            start_timeout=settings.embedded_start_timeout,
         )
         try:
             await db.command("ping")
@@ -158,7 +179,7 @@ class Store:
                 extra={"status": status, "port": embedded.port},
             )
             try:
-                await asyncio.to_thread(embedded.restart, self._start_timeout)
+                await asyncio.to_thread(embedded.restart, self.start_timeout)
             except EmbeddedServerError as exc:
                 log.error("the embedded store cannot be started again", extra={"reason": str(exc)})
                 on_failure(exc)

@@ -58,7 +58,7 @@ class EmbeddedServer:
         return self.process is not None
 
     @classmethod
-    def ensure(cls, data_dir: Path, start_timeout: float = 20.0) -> EmbeddedServer:
+    def ensure(cls, data_dir: Path, start_timeout: float) -> EmbeddedServer:
         """Borrow the server already running for ``data_dir``, or start and own a new one."""
         data_dir = data_dir.resolve()
         try:
@@ -82,7 +82,7 @@ class EmbeddedServer:
         runs, and for a borrowed server)."""
         return None if self.process is None else self.process.poll()
 
-    def restart(self, start_timeout: float = 20.0) -> None:
+    def restart(self, start_timeout: float) -> None:
         """Start the owned server again, on the same port, after it exited: the clients
         connected to it reconnect by themselves. Raises :class:`EmbeddedServerError` when it
         cannot (the port was taken meanwhile, the server does not start)."""

@@ -41,11 +41,13 @@ class SyncNotConfigured(C360Error):
     status_code = 400
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
-    max_retries: int = 5
-    base_delay: float = 1.0
-    max_delay: float = 60.0
+    """How often and how patiently a failed page is asked for again (``C360_SYNC_*``)."""
+
+    max_retries: int
+    base_delay: float
+    max_delay: float
 
     def backoff(self, attempt: int) -> float:
         return float(min(self.max_delay, self.base_delay * 2**attempt))
@@ -69,8 +71,8 @@ class ZendeskSync:
         client: httpx.AsyncClient,
         options: ParseOptions,
         *,
-        start_time: int = 0,
-        retry: RetryPolicy | None = None,
+        start_time: int,
+        retry: RetryPolicy,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._ingest = ingest
@@ -78,7 +80,7 @@ class ZendeskSync:
         self._client = client
         self._options = options
         self._start_time = start_time
-        self._retry = retry or RetryPolicy()
+        self._retry = retry
         self._sleep = sleep
         self._connector = ZendeskTicketsConnector()
 

@@ -17,17 +17,16 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
 
+from tests.browser.helpers import ARTIFACTS, replace_editor_text
 from tests.served import Server, serving
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 # As the machine's own checks start it: no background connections to vendors' services.
 CHROMIUM_ARGS = [
@@ -83,9 +82,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    setattr(item, f"report_{report.when}", report)  # type: ignore[attr-defined]  # set here
+    setattr(item, f"report_{report.when}", report)
     return report
 
 
@@ -118,21 +119,6 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
             name = re.sub(r"[^\w.-]+", "_", request.node.nodeid)
             opened.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         context.close()
-
-
-def save_screenshot(page: Page, name: str) -> Path:
-    """Keep a picture of the page as a test artifact (the README's screenshots come from it)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    return path
-
-
-def replace_editor_text(page: Page, editor: str, text: str) -> None:
-    """Type into a CodeMirror editor as a person pastes: select all, then insert the text."""
-    page.locator(f"{editor} .CodeMirror >> visible=true").first.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.insert_text(text)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import replace_editor_text, save_screenshot
+from tests.browser.helpers import replace_editor_text, save_screenshot
 from tests.readme import examples
 from tests.served import Server
 

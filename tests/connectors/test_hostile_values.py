@@ -17,7 +17,8 @@ import pytest
 
 from c360.ingest.service import draft_document
 from c360.ingest.storable import refuse_unstorable
-from connectors import Parsed, ParseOptions, get_connector
+from connectors import Parsed, get_connector
+from tests.helpers import parse_options
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 HOSTILE = [
@@ -85,7 +86,7 @@ def test_a_hostile_value_anywhere_is_at_most_an_item_error(connector: str) -> No
     random.Random(connector).shuffle(paths)
     # Every top-level value (an event's type, an order's id and total), and some deeper ones.
     chosen = [p for p in paths if len(p) == 1] + [p for p in paths if len(p) > 1][:LEAVES]
-    options = ParseOptions(default_region="ES")
+    options = parse_options(default_region="ES")
     now = dt.datetime.now(dt.UTC)
     for path in chosen:
         for text in HOSTILE:

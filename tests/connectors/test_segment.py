@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Connector, Ignored, ItemError, Parsed, ParseOptions, ParseResult
+from connectors.base import Connector, Ignored, ItemError, Parsed, ParseResult
 from connectors.segment import SegmentConnector
 from schemas import CanonicalRecord, RecordKind
+from tests.helpers import parse_options
 
 Record = dict[str, Any]
 
@@ -42,13 +43,13 @@ IGNORED_GROUP = "a group call ties a user to an account; accounts are not modell
 
 
 def parse(data: bytes, *, region: str = "ES", **settings: str) -> list[ParseResult]:
-    options = ParseOptions(default_region=region, settings=settings)
+    options = parse_options(default_region=region, settings=settings)
     return list(SegmentConnector().parse(io.BytesIO(data), options))
 
 
 def parse_fixture(name: str) -> list[ParseResult]:
     with (FIXTURES / name).open("rb") as stream:
-        return list(SegmentConnector().parse(stream, ParseOptions(default_region="ES")))
+        return list(SegmentConnector().parse(stream, parse_options(default_region="ES")))
 
 
 def jsonl(*events: Any) -> bytes:
@@ -1267,7 +1268,7 @@ class TestLaziness:
         self, head: bytes, separator: bytes, positions: list[str]
     ) -> None:
         raw = _EndlessEvents(head, json.dumps(event()).encode() + separator)
-        results = SegmentConnector().parse(io.BufferedReader(raw), ParseOptions())
+        results = SegmentConnector().parse(io.BufferedReader(raw), parse_options())
         first = list(itertools.islice(results, 3))
         assert [r.position for r in first] == positions
         assert all(isinstance(r, Parsed) for r in first)

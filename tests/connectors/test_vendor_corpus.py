@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from connectors.base import Connector, Ignored, ItemError, Parsed, ParseOptions, ParseResult
+from connectors.base import Connector, Ignored, ItemError, Parsed, ParseResult
 from connectors.segment import SegmentConnector
 from connectors.shopify import (
     ShopifyCustomersConnector,
@@ -24,9 +24,10 @@ from schemas import (
     ServiceCase,
     SiteEvent,
 )
+from tests.helpers import parse_options
 
 VENDOR = Path(__file__).resolve().parent.parent / "fixtures" / "vendor"
-US = ParseOptions(default_region="US")
+US = parse_options(default_region="US")
 
 
 def parse(connector: Connector, name: str) -> list[ParseResult]:

@@ -13,10 +13,11 @@ import pytest
 from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
 from connectors.zendesk import ZendeskTicketsConnector
 from schemas import Identifier, IdentifierType, Person, RecordKind, ServiceCase
+from tests.helpers import parse_options
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "zendesk"
 CONNECTOR = ZendeskTicketsConnector()
-OPTIONS = ParseOptions()
+OPTIONS = parse_options()
 
 
 def utc(text: str) -> dt.datetime:
@@ -302,7 +303,7 @@ class TestTicketToCase:
         assert case.satisfaction is None
 
     def test_source_setting(self) -> None:
-        options = ParseOptions(settings={"source": "zendesk-eu"})
+        options = parse_options(settings={"source": "zendesk-eu"})
         case = one_case(ticket(), options)
         assert case.source == "zendesk-eu"
         assert keys(case.identifiers) == ["ext:zendesk-eu:100"]
@@ -439,20 +440,20 @@ class TestComplaint:
         assert complaints == {"35436": True, "35437": False, "35438": False, "35439": False}
 
     def test_by_type_with_custom_complaint_tags(self) -> None:
-        options = ParseOptions(complaint_tags=frozenset({"incident", "warranty_claim"}))
+        options = parse_options(complaint_tags=frozenset({"incident", "warranty_claim"}))
         results = page_results(load("page1.json"), options)
         # 35436 is of type "incident"; its "complaint" tag is no longer a complaint tag.
         assert case_at(results, "page 1 ticket 1").complaint is True
         assert case_at(results, "page 1 ticket 4").complaint is False  # type "problem"
 
     def test_by_custom_tag(self) -> None:
-        options = ParseOptions(complaint_tags=frozenset({"warranty"}))
+        options = parse_options(complaint_tags=frozenset({"warranty"}))
         results = page_results(load("page1.json"), options)
         assert case_at(results, "page 1 ticket 4").complaint is True
         assert case_at(results, "page 1 ticket 1").complaint is False
 
     def test_case_insensitive(self) -> None:
-        options = ParseOptions(complaint_tags=frozenset({"Escalation", "INCIDENT"}))
+        options = parse_options(complaint_tags=frozenset({"Escalation", "INCIDENT"}))
         assert one_case(ticket(tags=["escalation"]), options).complaint is True
         assert one_case(ticket(type="incident"), options).complaint is True
         assert one_case(ticket(type="question", tags=["vip"]), options).complaint is False
@@ -574,7 +575,7 @@ class TestCaseIdentifiers:
         ]
 
     def test_phone_read_in_default_region(self) -> None:
-        options = ParseOptions(default_region="ES")
+        options = parse_options(default_region="ES")
         case = one_case(ticket(), options, users=[user(phone="600 123 456")])
         assert keys(case.identifiers) == [
             "ext:zendesk:100",
@@ -585,7 +586,7 @@ class TestCaseIdentifiers:
     def test_user_external_id_only_with_its_source_setting(self) -> None:
         without = case_at(page_results(load("page1.json")), "page 1 ticket 1")
         assert "ext:crm:CRM-0042" not in keys(without.identifiers)
-        options = ParseOptions(settings={"user_external_id_source": "crm"})
+        options = parse_options(settings={"user_external_id_source": "crm"})
         with_source = case_at(page_results(load("page1.json"), options), "page 1 ticket 1")
         assert keys(with_source.identifiers) == [
             "ext:zendesk:9001",
@@ -600,7 +601,7 @@ class TestCaseIdentifiers:
         assert case.channel == "whatsapp"
 
     def test_invalid_phone_is_dropped_not_fatal(self) -> None:
-        options = ParseOptions(settings={"user_external_id_source": "crm"})
+        options = parse_options(settings={"user_external_id_source": "crm"})
         case = case_at(parse_file("messy.json", options), "document 1 ticket 3")
         assert keys(case.identifiers) == [
             "ext:zendesk:9100",
@@ -648,7 +649,7 @@ class TestPersons:
         assert (person.full_name, person.time_zone) == ("Mei Chen", "Asia/Taipei")
 
     def test_user_external_id_with_setting(self) -> None:
-        options = ParseOptions(settings={"user_external_id_source": "crm"})
+        options = parse_options(settings={"user_external_id_source": "crm"})
         person = person_at(page_results(load("page1.json"), options), "page 1 user 2")
         assert keys(person.identifiers)[-1] == "ext:crm:CRM-0042"
 
@@ -691,7 +692,7 @@ class TestPersons:
         assert person_at(results, "page 1 user 1").external_id == "100"
 
     def test_source_setting_scopes_persons(self) -> None:
-        options = ParseOptions(settings={"source": "zendesk-eu"})
+        options = parse_options(settings={"source": "zendesk-eu"})
         person = person_at(page_results(page(ticket(), users=[user()]), options), "page 1 user 1")
         assert person.record_id == "zendesk-eu:person:100"
         assert keys(person.identifiers)[0] == "ext:zendesk-eu:100"

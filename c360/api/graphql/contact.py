@@ -599,7 +599,7 @@ class ContactQuery:
         try:
             decision = await contact.decide(str(profile_id), channel.value, purpose, _at(info, at))
         except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+            return as_error(exc)  # type: ignore[return-value]  # as_error answers any expected error; this field lists its own
         return _decision(info, decision)
 
     @strawberry.field(
@@ -619,7 +619,7 @@ class ContactQuery:
                 str(profile_id), purpose, moment
             )
         except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+            return as_error(exc)  # type: ignore[return-value]  # as_error answers any expected error; this field lists its own
         return ChannelRanking(
             profile_id=profile_id,
             purpose=purpose,
@@ -703,7 +703,7 @@ class ContactMutation:
                 dt.datetime.now(dt.UTC),
             )
         except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+            return as_error(exc)  # type: ignore[return-value]  # as_error answers any expected error; this field lists its own
         return await _consent_recorded(info, receipt, gpc)
 
     @strawberry.mutation(
@@ -725,7 +725,7 @@ class ContactMutation:
             )
             return PreferencesChanged(profile=await _profile(info, live), gpc_recorded=gpc)
         except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+            return as_error(exc)  # type: ignore[return-value]  # as_error answers any expected error; this field lists its own
 
     @strawberry.mutation(
         description="Stop (active: true, with a reason) or allow again all contact.",
@@ -750,7 +750,7 @@ class ContactMutation:
             )
             return PreferencesChanged(profile=await _profile(info, live))
         except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+            return as_error(exc)  # type: ignore[return-value]  # as_error answers any expected error; this field lists its own
 
     @strawberry.mutation(
         description="What is known of an address or number: verified, bounced, invalid.",
@@ -779,7 +779,7 @@ class ContactMutation:
             )
             return PreferencesChanged(profile=await _profile(info, live))
         except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+            return as_error(exc)  # type: ignore[return-value]  # as_error answers any expected error; this field lists its own
 
     @strawberry.mutation(
         description="Record a Global Privacy Control signal: opt-outs of the sale/sharing "
@@ -797,7 +797,7 @@ class ContactMutation:
                 profile=await _profile(info, str(profile_id)), gpc_recorded=True
             )
         except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+            return as_error(exc)  # type: ignore[return-value]  # as_error answers any expected error; this field lists its own
 
     @strawberry.mutation(
         description="Log an outbound contact (it counts against frequency caps and shows in "
@@ -828,7 +828,7 @@ class ContactMutation:
                 input.external_id,
             )
         except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+            return as_error(exc)  # type: ignore[return-value]  # as_error answers any expected error; this field lists its own
         item = timeline_item(doc)
         assert isinstance(item, OutboundContactRecord)
         return ContactRecorded(

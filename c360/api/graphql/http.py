@@ -115,7 +115,7 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
     max_variable_values = Settings.model_fields["graphql_max_variable_values"].default
     """``C360_GRAPHQL_MAX_VARIABLE_VALUES``, taken from the app's settings by each request."""
 
-    async def run(  # type: ignore[override]
+    async def run(  # type: ignore[override]  # narrows Strawberry's request and context types
         self,
         request: Request | WebSocket,
         context: Context = UNSET,

@@ -1,0 +1,310 @@
+"""Reading a CSV stream row by row, with a header checked once.
+
+:func:`read_rows` decodes the byte stream incrementally (``encoding`` option, default UTF-8
+with or without a BOM), splits it with the ``delimiter`` option (``"auto"`` sniffs the header
+line), checks the header once against the connector's :class:`CsvSpec` and the caller's
+mapping, then yields one :class:`Row` per non-blank record with its starting line, so a quoted
+field spanning lines does not shift positions. Empty cells count as missing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from connectors.base import ItemError, ParseOptions
+from connectors.csv._options import check_options, quoted_names
+
+DEFAULT_ENCODING = "utf-8-sig"
+DEFAULT_DELIMITER = ","
+SNIFFED_DELIMITERS = ",;\t|"
+MAX_LINE_CHARS = 1_000_000
+"""A physical line longer than this is cut (and its row rejected), so memory stays bounded."""
+_SURROGATES = re.compile("[\udc80-\udcff]")
+
+
+@dataclass(frozen=True)
+class CsvSpec:
+    """What a connector reads: its fields, and which columns the header must have."""
+
+    fields: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    """Fields whose column must be in the header."""
+    any_of: tuple[tuple[str, ...], ...] = ()
+    """Groups of fields of which at least one column must be in the header."""
+    needs_currency: bool = False
+    """A ``currency`` column or the ``currency`` option is needed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One CSV record: where it starts, its text, and its connector fields' non-empty values.
+
+    ``problem`` is set when the record cannot be trusted as a whole (undecodable bytes, a field
+    count that differs from the header's); ``values`` are then best effort.
+    """
+
+    line: int
+    raw: str
+    values: Mapping[str, str]
+    problem: str | None = None
+    header: str = ""
+
+    @property
+    def position(self) -> str:
+        return f"line {self.line}"
+
+    @property
+    def replayable(self) -> str:
+        """The row under its header: a CSV file of its own, so a dead letter can be replayed."""
+        return f"{self.header}\n{self.raw}" if self.header else self.raw
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+
+def read_rows(stream: BinaryIO, options: ParseOptions, spec: CsvSpec) -> Iterator[Row | ItemError]:
+    """Every non-blank record of a CSV stream after its header, streamed.
+
+    Yields a single :class:`ItemError` and nothing else when the options are invalid (position
+    ``options``) or the header lacks a column the mapping names or the connector needs
+    (position ``line 1``). A record the csv module cannot split becomes an :class:`ItemError`.
+    """
+    problems = check_options(options.settings)
+    unknown = sorted(set(options.mapping) - set(spec.fields))
+    if problems:
+        yield ItemError.of("options", "", "invalid options: " + "; ".join(problems))
+        return
+    settings = options.settings
+    encoding = settings.get("encoding", DEFAULT_ENCODING)
+    text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
+    try:
+        lines = _Lines(text)
+        delimiter = settings.get("delimiter", DEFAULT_DELIMITER)
+        if delimiter == "auto":
+            delimiter = lines.sniff()
+        reader = csv.reader(lines, delimiter=delimiter)
+        records = _records(reader, lines, delimiter)
+        header: _Record | None = None
+        for record in records:
+            if isinstance(record, ItemError):
+                yield record
+                continue
+            header = record
+            break
+        if header is None:
+            yield ItemError.of("line 1", "", "no header line: the file is empty")
+            return
+        layout = _Layout.of(header, options.mapping, settings, spec, unknown, encoding)
+        if layout.problem is not None:
+            yield ItemError.of(header.position, _display(header.raw), layout.problem)
+            return
+        for record in records:
+            yield record if isinstance(record, ItemError) else layout.row(record)
+    finally:
+        text.detach()  # the caller owns the stream
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    line: int
+    cells: list[str]
+    raw: str
+    overlong: bool
+
+    @property
+    def position(self) -> str:
+        return f"line {self.line}"
+
+
+def _records(
+    reader: Iterator[list[str]], lines: _Lines, delimiter: str
+) -> Iterator[_Record | ItemError]:
+    """Non-blank records with their starting line (a quoted field may span several lines)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    last = 0
+    while True:
+        start = last + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            last = lines.count
+            yield ItemError.of(f"line {start}", "", f"unreadable CSV: {exc}")
+            continue
+        last = lines.count
+        if not any(cell.strip() for cell in cells):
+            continue
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        overlong = lines.overlong_since(start)
+        yield _Record(start, cells, buffer.getvalue().rstrip("\n"), overlong)
+
+
+class _Lines:
+    """The physical lines of a text stream, each cut at :data:`MAX_LINE_CHARS`, counted."""
+
+    def __init__(self, text: io.TextIOWrapper) -> None:
+        self._text = text
+        self._pending: list[str] = []
+        self.count = 0
+        self._last_overlong = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self._pending.pop() if self._pending else self._read()
+        if not line:
+            raise StopIteration
+        self.count += 1
+        if not line.endswith(("\n", "\r")) and len(line) >= MAX_LINE_CHARS:
+            self._last_overlong = self.count
+            while True:  # drop the rest of the line without holding it
+                rest = self._text.readline(MAX_LINE_CHARS)
+                if not rest or rest.endswith(("\n", "\r")):
+                    break
+            line += "\n"
+        return line
+
+    def _read(self) -> str:
+        return self._text.readline(MAX_LINE_CHARS)
+
+    def sniff(self) -> str:
+        """The delimiter of the first line (put back to be read again); ``,`` when unclear."""
+        first = self._read()
+        self._pending.append(first)
+        try:
+            return csv.Sniffer().sniff(first, delimiters=SNIFFED_DELIMITERS).delimiter
+        except csv.Error:
+            return DEFAULT_DELIMITER
+
+    def overlong_since(self, line: int) -> bool:
+        return self._last_overlong >= line
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The header resolved against a connector's fields: which cell holds which field."""
+
+    width: int
+    header: list[str]
+    header_raw: str
+    columns: dict[str, int]
+    encoding_label: str
+    problem: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        header: _Record,
+        mapping: Mapping[str, str],
+        settings: Mapping[str, str],
+        spec: CsvSpec,
+        unknown: list[str],
+        encoding: str,
+    ) -> _Layout:
+        names = [cell.strip() for cell in header.cells]
+        if names:
+            names[0] = names[0].removeprefix("\ufeff")  # a BOM the encoding did not eat
+        index: dict[str, int] = {}
+        duplicates: set[str] = set()
+        for position, name in enumerate(names):
+            if name in index:
+                duplicates.add(name)
+            index.setdefault(name, position)
+        label = _encoding_label(encoding)
+
+        def column(name: str) -> str:
+            return mapping.get(name, name)
+
+        problems: list[str] = []
+        if unknown:
+            problems.append(
+                f"the mapping names unknown fields {quoted_names(unknown)}; "
+                f"known: {', '.join(spec.fields)}"
+            )
+        undecodable = [name for name in names if _SURROGATES.search(name)]
+        if undecodable:
+            problems.append(f"header is not {label}: undecodable bytes")
+        missing = [
+            name
+            for name in spec.fields
+            if (name in mapping or name in spec.required) and column(name) not in index
+        ]
+        if missing:
+            problems.append("missing columns: " + ", ".join(_describe(n, mapping) for n in missing))
+        for group in spec.any_of:
+            if not any(column(name) in index for name in group):
+                problems.append(f"no column for any of {', '.join(group)}")
+        if spec.needs_currency and column("currency") not in index and "currency" not in settings:
+            problems.append("no currency column and no currency option")
+        used = sorted({column(name) for name in spec.fields} & duplicates)
+        if used:
+            problems.append(f"duplicate columns {quoted_names(used)}")
+        columns = {name: index[column(name)] for name in spec.fields if column(name) in index}
+        return cls(
+            width=len(names),
+            header=names,
+            header_raw=header.raw,
+            columns=columns,
+            encoding_label=label,
+            problem="; ".join(problems) if problems else None,
+        )
+
+    def row(self, record: _Record) -> Row:
+        cells = record.cells
+        values: dict[str, str] = {}
+        for name, position in self.columns.items():
+            if position < len(cells):
+                value = cells[position].strip()
+                if value:
+                    values[name] = value.replace("\r\n", "\n") if "\r" in value else value
+        problems: list[str] = []
+        undecodable = [
+            self.header[i] if i < self.width else f"#{i + 1}"
+            for i, cell in enumerate(cells)
+            if _SURROGATES.search(cell)
+        ]
+        if undecodable:
+            problems.append(
+                f"not {self.encoding_label}: undecodable bytes in "
+                f"{'column' if len(undecodable) == 1 else 'columns'} {quoted_names(undecodable)}"
+            )
+        extra = cells[self.width :]
+        if len(cells) < self.width or any(cell.strip() for cell in extra):
+            problems.append(f"{len(cells)} fields where the header has {self.width}")
+        if record.overlong:
+            problems.append(f"a line longer than {MAX_LINE_CHARS} characters")
+        return Row(
+            line=record.line,
+            raw=_display(record.raw),
+            header=_display(self.header_raw.rstrip("\r\n")),
+            values=values,
+            problem="; ".join(problems) if problems else None,
+        )
+
+
+def _encoding_label(encoding: str) -> str:
+    name = codecs.lookup(encoding).name
+    return "utf-8" if name in ("utf-8", "utf-8-sig") else encoding
+
+
+def _display(text: str) -> str:
+    """Text with undecodable bytes (kept as surrogates) shown as U+FFFD."""
+    if not _SURROGATES.search(text):
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _describe(name: str, mapping: Mapping[str, str]) -> str:
+    column = mapping.get(name, name)
+    return repr(column) if column == name else f"{column!r} ({name})"

@@ -1,0 +1,162 @@
+"""Turning a CSV item's strings into canonical values, collecting every problem."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors._values import minor_units, utc_timestamp
+from connectors.base import ParseOptions
+from schemas import Identifier, IdentifierType
+
+IDENTIFIER_FIELDS = ("email", "phone", "customer_id", "loyalty_id")
+"""The conventional identifier columns; ``customer_id`` is scoped by the connector's source."""
+PERSON_IDENTIFIERS = ("email", "phone", "customer_id")
+"""The identifier columns of surveys and consent exports (no loyalty card)."""
+
+_IDENTIFIER_TYPES = {
+    "email": IdentifierType.EMAIL,
+    "phone": IdentifierType.PHONE,
+    "customer_id": IdentifierType.EXTERNAL,
+    "loyalty_id": IdentifierType.LOYALTY,
+}
+_WHOLE_RE = re.compile(r"^[+-]?\d+$")
+
+TRUE_SPELLINGS = frozenset({"true", "yes", "y", "1", "t"})
+FALSE_SPELLINGS = frozenset({"false", "no", "n", "0", "f"})
+
+
+@dataclass
+class Values:
+    """One item's values converted to canonical ones; problems are collected, not raised.
+
+    Each converter returns ``None`` (and records ``field: why``) when the value is unusable,
+    so an item reports all its bad fields at once. ``values`` may be a :class:`Row`'s or an
+    order's merged values.
+    """
+
+    values: Mapping[str, str]
+    options: ParseOptions
+    source: str
+    problems: list[str] = field(default_factory=list)
+
+    def fail(self, name: str, message: str) -> None:
+        column = self.options.mapping.get(name, name)
+        label = name if column == name else f"{name} (column {column!r})"
+        self.problems.append(f"{label}: {message}")
+
+    def text(self, name: str, *, required: bool = False) -> str | None:
+        value = self.values.get(name)
+        if value is None and required:
+            self.fail(name, "missing")
+        return value
+
+    def whole(self, name: str, *, required: bool = False) -> int | None:
+        value = self.text(name, required=required)
+        if value is None:
+            return None
+        if not _WHOLE_RE.match(value):
+            self.fail(name, f"not a whole number: {value!r}")
+            return None
+        return int(value)
+
+    def flag(self, name: str) -> bool | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        if value.lower() in TRUE_SPELLINGS:
+            return True
+        if value.lower() in FALSE_SPELLINGS:
+            return False
+        self.fail(name, f"expected true/false, yes/no or 1/0, not {value!r}")
+        return None
+
+    def timestamp(self, name: str, *, required: bool = False) -> dt.datetime | None:
+        """A UTC timestamp; read in the ``time_zone`` option (UTC) when it has no offset."""
+        value = self.text(name, required=required)
+        if value is None:
+            return None
+        settings = self.options.settings
+        try:
+            return utc_timestamp(
+                value,
+                assume_zone=settings.get("time_zone", "UTC"),
+                fmt=settings.get("timestamp_format"),
+            )
+        except ValueError as exc:
+            self.fail(name, str(exc))
+            return None
+
+    def date(self, name: str) -> dt.date | None:
+        """An ISO 8601 date, or in the ``date_format`` option."""
+        value = self.text(name)
+        if value is None:
+            return None
+        fmt = self.options.settings.get("date_format")
+        try:
+            if fmt:
+                return dt.datetime.strptime(value, fmt).date()
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(name, f"date {value!r} is not {f'format {fmt!r}' if fmt else 'ISO 8601'}")
+            return None
+
+    def currency(self) -> str | None:
+        """The ``currency`` column's value, else the ``currency`` option."""
+        value = self.values.get("currency") or self.options.settings.get("currency")
+        if value is None:
+            self.fail("currency", "missing (no currency column value and no currency option)")
+        return value
+
+    def money(
+        self, name: str, currency: str | None, *, required: bool = False
+    ) -> dict[str, Any] | None:
+        """An amount in major units as written (``decimal_separator`` option) → Money data."""
+        value = self.text(name, required=required)
+        if value is None or currency is None:
+            return None
+        separator = self.options.settings.get("decimal_separator", ".")
+        try:
+            amount = minor_units(value, currency, separator)
+        except ValueError as exc:
+            self.fail(name, str(exc))
+            return None
+        return {"amount": amount, "currency": currency}
+
+    def identifiers(
+        self, names: tuple[str, ...] = IDENTIFIER_FIELDS, *, required: bool = True
+    ) -> list[Identifier]:
+        """The identifiers among ``names``; invalid ones are dropped while another remains.
+
+        With none left and ``required``, the problem names what was missing or invalid.
+        """
+        found: dict[str, Identifier] = {}
+        dropped: list[str] = []
+        context = {"default_region": self.options.default_region}
+        for name in names:
+            value = self.values.get(name)
+            if value is None:
+                continue
+            kind = _IDENTIFIER_TYPES[name]
+            data: dict[str, Any] = {"type": kind, "value": value}
+            if kind is IdentifierType.EXTERNAL:
+                data["source"] = self.source
+            try:
+                identifier = Identifier.model_validate(data, context=context)
+            except ValidationError as exc:
+                messages = (e["msg"].removeprefix("Value error, ") for e in exc.errors())
+                dropped.append(f"{name}: {'; '.join(messages)}")
+                continue
+            found.setdefault(identifier.key, identifier)
+        if not found and required:
+            listed = f"{', '.join(names[:-1])} or {names[-1]}" if len(names) > 1 else names[0]
+            if dropped:
+                self.problems.append(f"no valid {listed} ({'; '.join(dropped)})")
+            else:
+                self.problems.append(f"no {listed}")
+        return list(found.values())

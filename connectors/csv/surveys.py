@@ -1,0 +1,67 @@
+"""``surveys-csv``: survey responses (NPS, CSAT, CES), one row per response."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from connectors.csv._base import RowConnector, choice
+from connectors.csv._options import SOURCE_NAME
+from connectors.csv._rows import CsvSpec, Row
+from connectors.csv._values import PERSON_IDENTIFIERS, Values
+from schemas import RecordKind, SurveyResponse
+from schemas.records import SCORE_RANGES, SurveyType
+
+
+class SurveysCsvConnector(RowConnector):
+    """Survey responses (NPS, CSAT, CES), one row per response.
+
+    Columns: ``response_id, responded_at, email, phone, customer_id, source, type, score,
+    comment, touchpoint``. The record's source (which also scopes ``customer_id``) is the
+    row's ``source`` (lower-cased), else the ``source`` option, else ``surveys``. ``score`` is
+    a whole number in the type's range; at least one identifier is needed.
+    """
+
+    name: ClassVar[str] = "surveys-csv"
+    kinds: ClassVar[tuple[RecordKind, ...]] = (RecordKind.SURVEY_RESPONSE,)
+    default_source: ClassVar[str] = "surveys"
+    spec: ClassVar[CsvSpec] = CsvSpec(
+        fields=(
+            "response_id",
+            "responded_at",
+            *PERSON_IDENTIFIERS,
+            "source",
+            "type",
+            "score",
+            "comment",
+            "touchpoint",
+        ),
+        required=("response_id", "responded_at", "type", "score"),
+        any_of=(PERSON_IDENTIFIERS,),
+    )
+
+    model: ClassVar[type[SurveyResponse]] = SurveyResponse
+
+    def row_source(self, row: Row, fallback: str) -> str:
+        return (row.get("source") or fallback).lower()
+
+    def row_data(self, values: Values, row: Row) -> dict[str, Any]:
+        source = values.source
+        if not SOURCE_NAME.match(source):
+            values.fail("source", f"{row.get('source')!r} is not a lower-case source name")
+        survey_type = choice(values, "type", SurveyType, {}, required=True)
+        score = values.whole("score", required=True)
+        if survey_type is not None and score is not None:
+            low, high = SCORE_RANGES[SurveyType(survey_type)]
+            if not low <= score <= high:
+                values.fail("score", f"{score} is outside {low}..{high} for {survey_type}")
+        data = {
+            "source": source,
+            "external_id": values.text("response_id", required=True),
+            "occurred_at": values.timestamp("responded_at", required=True),
+            "identifiers": values.identifiers(PERSON_IDENTIFIERS),
+            "survey_type": survey_type,
+            "score": score,
+            "comment": values.text("comment"),
+            "touchpoint": values.text("touchpoint"),
+        }
+        return data

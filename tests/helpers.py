@@ -1,0 +1,133 @@
+"""What test modules share beside the fixtures: GraphQL requests that must succeed, what the
+connectors are told, a scenario imported step by step, and hooks that crash a merge."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from c360.identity.merge import StepHook
+from c360.ingest.files import import_file
+from c360.services import Services
+from c360.settings import Settings
+from connectors import ParseOptions
+from schemas import IdentifierType
+from tests import factories as f
+
+DEFAULTS = Settings(_env_file=None)
+"""The settings a fresh install runs with: what a test that configures nothing is told."""
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+"""A fixed instant for tests whose outcome must not depend on the day they run."""
+EMAIL_A, EMAIL_B, PHONE = "a@example.com", "b@example.com", "+34 611 22 33 44"
+DAY_1 = "2024-05-01T10:00:00Z"
+
+UNMERGE = """mutation($id: ID!) { unmergeProfile(mergeId: $id, reason: "no") {
+  ... on Merge { status undoneAt } } }"""
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    headers: dict[str, str] | None = None,
+    /,
+    **variables: Any,
+) -> dict[str, Any]:
+    """The ``data`` of a GraphQL request that must succeed with no errors at all; ``headers``
+    (an API key of another role) are sent with this request, over the client's."""
+    payload = {"query": query, "variables": variables}
+    response = await client.post("/graphql", json=payload, headers=headers or {})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body.get("errors") is None, body["errors"]
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+@asynccontextmanager
+async def asgi_client(
+    app: FastAPI, headers: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app in this process (ASGI), sending ``headers`` with every request."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://c360.test", headers=headers
+    ) as client:
+        yield client
+
+
+def parse_options(**fields: Any) -> ParseOptions:
+    """What the connectors are told under the default settings, with ``fields`` replaced."""
+    return dataclasses.replace(DEFAULTS.parse_options(), **fields)
+
+
+def history(*, bridge: bool) -> list[list[f.Record]]:
+    """Imports in order: two people, (the record that shows they are one), then more."""
+    steps = [
+        [f.order(external_id="1", occurred_at=DAY_1, identifiers=[f.email(EMAIL_A)])],
+        [
+            f.order(
+                external_id="2", occurred_at="2024-05-02T10:00:00Z", identifiers=[f.phone(PHONE)]
+            )
+        ],
+        [
+            f.order(
+                external_id="3", occurred_at=DAY_1, identifiers=[f.email(EMAIL_A), f.phone(PHONE)]
+            )
+        ],
+        [
+            f.order(
+                external_id="4", occurred_at="2024-05-04T10:00:00Z", identifiers=[f.phone(PHONE)]
+            )
+        ],
+        [
+            f.order(
+                external_id="5",
+                occurred_at="2024-05-05T10:00:00Z",
+                identifiers=[f.phone(PHONE), f.email(EMAIL_B)],
+            )
+        ],
+        # Linked only through an identifier that joined the absorbed side after the merge.
+        [
+            f.order(
+                external_id="6", occurred_at="2024-05-06T10:00:00Z", identifiers=[f.email(EMAIL_B)]
+            )
+        ],
+    ]
+    return steps if bridge else [s for i, s in enumerate(steps) if i != 2]
+
+
+async def run(services: Services, tmp_path: Path, steps: list[list[f.Record]]) -> None:
+    """Import each step's canonical records as a file of its own, in order; none may be
+    rejected."""
+    for number, records in enumerate(steps):
+        path = f.write_jsonl(tmp_path / f"step{number}.jsonl", list(records))
+        summary = await import_file(
+            services.ingest, "canonical", str(path), parse_options(default_region="ES")
+        )
+        assert summary.rejected == 0, summary.errors
+
+
+async def profile_of(services: Services, kind: IdentifierType, value: str) -> str:
+    """The id of the profile an identifier belongs to."""
+    return str((await services.profiles.by_identifier(kind, value))["_id"])
+
+
+class Crash(Exception):
+    """What :func:`crash_at` raises: a process killed at that step."""
+
+
+def crash_at(wanted: str) -> StepHook:
+    """A merge step hook that stops the merge (or unmerge) at step ``wanted``."""
+
+    async def hook(step: str) -> None:
+        if step == wanted:
+            raise Crash(step)
+
+    return hook
