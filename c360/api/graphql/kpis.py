@@ -15,10 +15,9 @@ from strawberry.types import Info
 
 from c360.api.graphql.access import Requires, in_text, public
 from c360.api.graphql.context import Context
-from c360.api.graphql.identity import as_error
 from c360.api.graphql.types import ForbiddenError, InvalidInputError
 from c360.auth.service import Permission
-from c360.errors import C360Error
+from c360.errors import InvalidInput
 from c360.kpis.compute import Figure, Row
 from c360.kpis.definitions import DEFINITIONS, Definition, Dimension, Family, KpiId, Unit
 from c360.kpis.periods import Interval, Period
@@ -276,6 +275,6 @@ class KpiQueryType:
         )
         try:
             answer = await info.context.services.kpis.kpis(query, info.context.now)
-        except C360Error as exc:
-            return as_error(exc)  # type: ignore[return-value]
+        except InvalidInput as exc:
+            return InvalidInputError(message=exc.detail, code=exc.code)
         return KpiReport.of(answer)
