@@ -472,7 +472,7 @@ class Reference:
                         sum(scores),
                         len(scores),
                         len(scores),
-                        people,
+                        n_people,
                         None,
                     )
         elif kpi is KpiId.CSAT:
