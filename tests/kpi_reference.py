@@ -64,10 +64,13 @@ class Reference:
             db = client[database]
             self.records = list(db.records.find())
             live = [p["_id"] for p in db.profiles.find({"merged_into": {"$exists": False}})]
+            self.follow_ups = list(db.follow_ups.find())
+            self.acks = {a["_id"]: a["at_ms"] for a in db.feedback_acks.find()}
         finally:
             client.close()
         self.config = config
         self.churned_days = churned_days
+        self.now = now
         self.by_id = {r["_id"]: r for r in self.records}
         mine: dict[str, list[Doc]] = defaultdict(list)
         for record in self.records:
@@ -108,6 +111,10 @@ class Reference:
                     default=None,
                 ),
                 "net": net,
+                "last_order": max(
+                    (r["occurred_at"] for r in mine[profile_id] if r["kind"] == "order"),
+                    default=None,
+                ),
                 "first_seen": first_seen,
                 "last_seen": last_seen,
             }
@@ -128,6 +135,7 @@ class Reference:
         found: dict[Dimension, str | None] = {d: customer.get(d) for d in Dimension}
         for dimension in (*ORDER_DIMS, Dimension.SERVICE_CHANNEL, Dimension.SURVEY_TOUCHPOINT):
             found[dimension] = None
+        found[Dimension.TEAM] = found[Dimension.ROOT_CAUSE] = None
         data = record["data"]
         order = record if record["kind"] == "order" else None
         if record["kind"] == "return":
@@ -157,6 +165,28 @@ class Reference:
             values = self.values(record)
             if all(values[d] in allowed for d, allowed in chosen.items()):
                 yield record, tuple(values[d] for d in dimensions)
+
+    def followed(
+        self,
+        window: Window,
+        dimensions: Sequence[Dimension],
+        chosen: Mapping[Dimension, frozenset[str]],
+    ) -> Iterable[tuple[Doc, tuple[str | None, ...]]]:
+        """Follow-ups opened in the window (not withdrawn or merged) with their group."""
+        start, end = (moment.timestamp() * 1000 for moment in window)
+        for follow_up in self.follow_ups:
+            if follow_up.get("status") in ("withdrawn", "merged"):
+                continue
+            if not start <= follow_up["opened_ms"] < end:
+                continue
+            customer = self.customers.get(follow_up["profile_id"], {})
+            values: dict[Dimension, str | None] = {d: customer.get(d) for d in Dimension}
+            for dimension in (*ORDER_DIMS, Dimension.SERVICE_CHANNEL, Dimension.SURVEY_TOUCHPOINT):
+                values[dimension] = None
+            values[Dimension.TEAM] = follow_up.get("team")
+            values[Dimension.ROOT_CAUSE] = follow_up.get("root_cause")
+            if all(values[d] in allowed for d, allowed in chosen.items()):
+                yield follow_up, tuple(values[d] for d in dimensions)
 
     # --- figures ---------------------------------------------------------------------------
 
@@ -496,6 +526,109 @@ class Reference:
                     n,
                     n,
                     len(who[group]),
+                    None,
+                )
+        elif kpi is KpiId.SLA_COMPLIANCE:
+            now_ms = self.now.timestamp() * 1000
+            met_by: dict[Any, int] = defaultdict(int)
+            decided_by: dict[Any, int] = defaultdict(int)
+            who_by: dict[Any, set[str]] = defaultdict(set)
+            for follow_up, group in self.followed(window, dimensions, chosen):
+                if follow_up.get("held_out") or not follow_up.get("due"):
+                    continue
+                verdicts = []
+                for target, due in follow_up["due"].items():
+                    done = follow_up.get(
+                        "first_response_ms" if target == "first_response" else "resolved_ms"
+                    )
+                    if done is not None:
+                        verdicts.append(done <= due)
+                    elif now_ms > due:
+                        verdicts.append(False)
+                    else:
+                        verdicts.append(None)
+                if False in verdicts:
+                    ok = False
+                elif None in verdicts:
+                    continue
+                else:
+                    ok = True
+                decided_by[group] += 1
+                met_by[group] += ok
+                who_by[group].add(follow_up["profile_id"])
+            for group, n in decided_by.items():
+                found[group, None, False] = (
+                    met_by[group] / n,
+                    met_by[group],
+                    n,
+                    n,
+                    len(who_by[group]),
+                    None,
+                )
+        elif kpi is KpiId.FEEDBACK_ACKNOWLEDGED:
+            day2 = dt.timedelta(hours=48)
+            low = self.config.feedback_low_scores
+            acked: dict[Any, int] = defaultdict(int)
+            owed: dict[Any, int] = defaultdict(int)
+            owed_who: dict[Any, set[str]] = defaultdict(set)
+            for kind in ("survey_response", "service_case"):
+                for record, group in of(kind):
+                    data = record["data"]
+                    if kind == "service_case":
+                        needs = bool(data.get("complaint"))
+                    else:
+                        limit = low.get(data["survey_type"])
+                        needs = bool(
+                            data.get("comment")
+                            or data.get("contact_requested")
+                            or (limit is not None and data["score"] <= limit)
+                        )
+                    if not needs:
+                        continue
+                    at_ms = self.acks.get(record["_id"])
+                    answered_at = (
+                        None if at_ms is None else dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC)
+                    )
+                    if answered_at is not None and answered_at > self.now:
+                        answered_at = None
+                    if answered_at is None and self.now < record["occurred_at"] + day2:
+                        continue
+                    owed[group] += 1
+                    acked[group] += (
+                        answered_at is not None and answered_at <= record["occurred_at"] + day2
+                    )
+                    owed_who[group].add(record["profile_id"])
+            for group, n in owed.items():
+                found[group, None, False] = (
+                    acked[group] / n,
+                    acked[group],
+                    n,
+                    n,
+                    len(owed_who[group]),
+                    None,
+                )
+        elif kpi is KpiId.HOLDOUT_CHURN_DIFFERENCE:
+            groups_of: dict[Any, dict[str, list[Doc]]] = defaultdict(lambda: defaultdict(list))
+            for follow_up, group in self.followed(window, dimensions, chosen):
+                groups_of[group][follow_up["profile_id"]].append(follow_up)
+            for group, by_customer in groups_of.items():
+                tally = {True: [0, 0, 0], False: [0, 0, 0]}  # held out → size, churned, again
+                for profile_id, theirs in by_customer.items():
+                    held = all(u.get("held_out") for u in theirs)
+                    since = min(u["opened_ms"] for u in theirs)
+                    customer = self.customers.get(profile_id, {})
+                    last = customer.get("last_order")
+                    tally[held][0] += 1
+                    tally[held][1] += customer.get(Dimension.LIFECYCLE_STAGE) == "churned"
+                    tally[held][2] += last is not None and last.timestamp() * 1000 >= since
+                n, m = tally[False][0], tally[True][0]
+                difference = tally[False][1] / n - tally[True][1] / m if n and m else None
+                found[group, None, False] = (
+                    difference,
+                    None,
+                    None,
+                    n + m,
+                    min(n, m) if n and m else n + m,
                     None,
                 )
         else:

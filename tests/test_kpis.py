@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import random
 import zlib
 from decimal import Decimal
 from pathlib import Path
@@ -19,11 +20,13 @@ import pytest
 from c360.ingest.files import import_file
 from c360.kpis.compute import KpiConfig, Row
 from c360.kpis.definitions import Dimension, KpiId
+from c360.kpis.followups import difference_interval
 from c360.kpis.periods import Interval, earlier
 from c360.kpis.service import KpiAnswer, KpiQuery
 from c360.services import Services, metrics_config
 from c360.settings import Settings
 from c360.store import Store
+from schemas import IdentifierType
 from tests import factories as f
 from tests.helpers import parse_options
 from tests.kpi_population import Population, population, write
@@ -31,6 +34,7 @@ from tests.kpi_reference import Reference, Window, compare
 
 NOW = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
 RATES = {"USD": Decimal("0.9")}
+HOUR_MS = 3_600_000
 
 
 def configured(settings: Settings, **changes: Any) -> Settings:
@@ -104,6 +108,57 @@ def one(answer: KpiAnswer, kpi: KpiId, currency: str | None = None) -> Row:
     return found[0]
 
 
+async def seed_follow_ups(store: Store, seed: int, made: Population) -> None:
+    """Follow-ups and acknowledgements as the follow-ups domain stores them: a follow-up for
+    some customers (some held out, withdrawn or merged away; targets met, missed, overdue or
+    still running at NOW), and acknowledgements of some survey answers and complaints."""
+    rng = random.Random(seed)
+    profiles = [p["_id"] async for p in store.db.profiles.find({}, {"_id": 1})]
+    start_ms = int(made.start.timestamp() * 1000)
+    span_ms = int((NOW - made.start).total_seconds() * 1000)
+    follow_ups = []
+    for n, profile in enumerate(rng.sample(profiles, k=len(profiles) // 2)):
+        opened = start_ms + rng.randrange(span_ms)
+        held_out = rng.random() < 0.3
+        doc: dict[str, Any] = {
+            "_id": f"fu{n}",
+            "profile_id": profile,
+            "opened_ms": opened,
+            "status": rng.choice(["open", "resolved", "resolved", "withdrawn", "merged"]),
+            "held_out": held_out,
+            "team": rng.choice(["care", "retention"]),
+        }
+        if rng.random() < 0.5:
+            doc["root_cause"] = rng.choice(["delivery", "product", "billing"])
+        if not held_out:
+            doc["due"] = {
+                "first_response": opened + 4 * HOUR_MS,
+                "resolution": opened + 48 * HOUR_MS,
+            }
+            if rng.random() < 0.8:
+                doc["first_response_ms"] = opened + rng.randrange(8 * HOUR_MS)
+            if rng.random() < 0.6:
+                doc["resolved_ms"] = opened + rng.randrange(96 * HOUR_MS)
+        follow_ups.append(doc)
+    await store.db.follow_ups.insert_many(follow_ups)
+    feedback = [
+        r
+        async for r in store.db.records.find(
+            {"kind": {"$in": ["survey_response", "service_case"]}}, {"occurred_at": 1}
+        )
+    ]
+    acks = [
+        {
+            "_id": r["_id"],
+            "at_ms": int(r["occurred_at"].timestamp() * 1000) + rng.randrange(96 * HOUR_MS),
+        }
+        for r in feedback
+        if rng.random() < 0.5
+    ]
+    if acks:
+        await store.db.feedback_acks.insert_many(acks)
+
+
 QUERIES = [
     (None, ()),
     (Interval.WEEK, (Dimension.LIFECYCLE_STAGE,)),
@@ -111,6 +166,8 @@ QUERIES = [
     (Interval.MONTH, (Dimension.COUNTRY, Dimension.SERVICE_CHANNEL)),
     (Interval.MONTH, (Dimension.SURVEY_TOUCHPOINT,)),
     (Interval.DAY, (Dimension.STORE,)),
+    (Interval.MONTH, (Dimension.TEAM, Dimension.LIFECYCLE_STAGE)),
+    (Interval.WEEK, (Dimension.ROOT_CAUSE,)),
 ]
 
 
@@ -135,6 +192,8 @@ class TestEqualToARecomputation:
         merge = await store.db.merges.find_one({"status": "done"})
         if merge is not None:
             await services.merges.unmerge(merge["_id"], NOW, actor="test", reason="two people")
+
+        await seed_follow_ups(store, seed, made)
 
         truth = reference(settings, NOW)
         checked = 0
@@ -420,3 +479,161 @@ class TestHandComputed:
         assert by_country[("FR",)].sample_size == 0
         assert not by_country[("ES",)].suppressed
         assert by_country[("ES",)].value == 100.0
+
+
+# --- closing the loop: what the KPIs read of the follow-ups (c360/kpis/followups.py) ---------
+
+OPENED = dt.datetime(2026, 11, 10, 9, tzinfo=dt.UTC)
+
+
+def follow_up(
+    n: int, profile_id: str, *, held_out: bool = False, status: str = "resolved", **times: int
+) -> dict[str, Any]:
+    """A follow-up as the follow-ups domain stores it (the fields the KPIs read), opened at
+    OPENED with targets of 4 h (first response) and 24 h (resolution); ``times``: hours after
+    opening at which each was done."""
+    opened = int(OPENED.timestamp() * 1000) + n  # a distinct instant each
+    doc: dict[str, Any] = {
+        "_id": f"fu{n}",
+        "profile_id": profile_id,
+        "opened_ms": opened,
+        "status": status,
+        "held_out": held_out,
+        "team": "care" if n % 2 else "retention",
+    }
+    if not held_out:
+        doc["due"] = {"first_response": opened + 4 * HOUR_MS, "resolution": opened + 24 * HOUR_MS}
+    for name, hours in times.items():
+        doc[name] = opened + hours * HOUR_MS
+    return doc
+
+
+class TestClosingTheLoop:
+    def test_newcombes_interval_of_a_difference(self) -> None:
+        # Newcombe (1998), Statistics in Medicine 17, table II, example (a): 56/70 - 48/80.
+        interval = difference_interval(56, 70, 48, 80)
+        assert interval is not None
+        assert round(interval[0], 4) == 0.0524
+        assert round(interval[1], 4) == 0.3339
+        assert difference_interval(1, 2, 0, 0) is None
+
+    async def test_sla_compliance_counts_decided_follow_ups_by_team(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, configured(settings, kpi_min_group_size=1))
+        await ingest(services, tmp_path, "people", [person(n) for n in range(1, 7)])
+        ids = {n: await profile_id(services, n) for n in range(1, 7)}
+        await store.db.follow_ups.insert_many(
+            [
+                follow_up(1, ids[1], first_response_ms=1, resolved_ms=20),  # met, care
+                follow_up(2, ids[2], first_response_ms=5, resolved_ms=10),  # late reply
+                follow_up(3, ids[3], first_response_ms=2),  # unresolved, overdue by NOW
+                follow_up(4, ids[4], held_out=True, status="held_out"),  # no SLA
+                follow_up(5, ids[5], status="withdrawn"),  # not a follow-up any more
+                follow_up(7, ids[6], first_response_ms=1, resolved_ms=3),  # met, care
+            ]
+        )
+        start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        answer = await services.kpis.kpis(
+            KpiQuery(
+                start,
+                start + dt.timedelta(days=30),
+                group_by=(Dimension.TEAM,),
+                kpis=(KpiId.SLA_COMPLIANCE,),
+            ),
+            NOW,
+        )
+        by_team = {r.group: r.current for r in answer.rows}
+        assert (by_team[("care",)].numerator, by_team[("care",)].denominator) == (2.0, 3.0)
+        assert (by_team[("retention",)].numerator, by_team[("retention",)].denominator) == (
+            0.0,
+            1.0,
+        )
+        # Before its resolution was due, the unresolved one is not decided yet.
+        early = await services.kpis.kpis(
+            KpiQuery(start, start + dt.timedelta(days=30), kpis=(KpiId.SLA_COMPLIANCE,)),
+            OPENED + dt.timedelta(hours=12),
+        )
+        figure = one(early, KpiId.SLA_COMPLIANCE).current
+        assert (figure.numerator, figure.denominator) == (2.0, 3.0)
+
+    async def test_feedback_acknowledged_within_48_hours(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, configured(settings, kpi_min_group_size=1))
+        when = "2026-11-10T10:00:00Z"
+        records = [person(n) for n in range(1, 6)]
+        records += [
+            answered(1, "s1", when, "nps", 3),  # low: needs an answer, answered in 5 h
+            answered(2, "s2", when, "nps", 10),  # a promoter without a comment: no need
+            answered(3, "s3", when, "csat", 2),  # low: answered after 3 days
+            {**answered(4, "s4", when, "nps", 9), "comment": "Call me"},  # not answered
+            f.service_case(
+                external_id="t5",
+                occurred_at=when,
+                identifiers=[f.email("p5@example.com")],
+                complaint=True,
+            ),  # answered in 47 h
+        ]
+        await ingest(services, tmp_path, "feedback", records)
+        at = int(dt.datetime(2026, 11, 10, 10, tzinfo=dt.UTC).timestamp() * 1000)
+        await store.db.feedback_acks.insert_many(
+            [
+                {"_id": "surveys:survey_response:s1", "at_ms": at + 5 * HOUR_MS},
+                {"_id": "surveys:survey_response:s3", "at_ms": at + 72 * HOUR_MS},
+                {"_id": "helpdesk:service_case:t5", "at_ms": at + 47 * HOUR_MS},
+            ]
+        )
+        start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        query = KpiQuery(start, start + dt.timedelta(days=30), kpis=(KpiId.FEEDBACK_ACKNOWLEDGED,))
+        figure = one(await services.kpis.kpis(query, NOW), KpiId.FEEDBACK_ACKNOWLEDGED).current
+        assert (figure.numerator, figure.denominator) == (2.0, 4.0)
+        # A day on, only what was answered already is counted; the rest still has time.
+        soon = one(
+            await services.kpis.kpis(query, OPENED + dt.timedelta(hours=25)),
+            KpiId.FEEDBACK_ACKNOWLEDGED,
+        ).current
+        assert (soon.numerator, soon.denominator) == (1.0, 1.0)
+
+    async def test_holdout_churn_difference_with_its_parts(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, configured(settings, kpi_min_group_size=1))
+        # Followed up: 1 and 2, held out: 3 and 4. 2 and 3 were last seen in 2025 (their CRM
+        # record): churned by NOW; 1 and 4 ordered after their follow-ups opened.
+        records = [person(n) for n in range(1, 5)]
+        records += [
+            bought(1, "o1", "2026-11-20T10:00:00Z", 1000),
+            bought(2, "o2", "2024-06-01T10:00:00Z", 1000),
+            bought(3, "o3", "2024-06-01T10:00:00Z", 1000),
+            bought(4, "o4", "2026-11-20T10:00:00Z", 1000),
+        ]
+        await ingest(services, tmp_path, "holdout", records)
+        ids = {n: await profile_id(services, n) for n in range(1, 5)}
+        await store.db.follow_ups.insert_many(
+            [
+                follow_up(1, ids[1]),
+                follow_up(2, ids[2]),
+                follow_up(3, ids[3], held_out=True, status="held_out"),
+                follow_up(4, ids[4], held_out=True, status="held_out"),
+            ]
+        )
+        start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        answer = await services.kpis.kpis(
+            KpiQuery(start, start + dt.timedelta(days=30), kpis=(KpiId.HOLDOUT_CHURN_DIFFERENCE,)),
+            NOW,
+        )
+        figure = one(answer, KpiId.HOLDOUT_CHURN_DIFFERENCE).current
+        assert [(p.name, p.count, p.total) for p in figure.parts] == [
+            ("followed up: churned", 1, 2),
+            ("held out: churned", 1, 2),
+            ("followed up: ordered again", 1, 2),
+            ("held out: ordered again", 1, 2),
+        ]
+        assert figure.value == 0.0
+        assert (figure.low, figure.high) == pytest.approx(difference_interval(1, 2, 1, 2))
+
+
+async def profile_id(services: Services, n: int) -> str:
+    profile = await services.profiles.by_identifier(IdentifierType.EMAIL, f"p{n}@example.com")
+    return str(profile["_id"])

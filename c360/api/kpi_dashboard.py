@@ -29,6 +29,8 @@ _DIMENSIONS = {
     Dimension.STORE: "Store",
     Dimension.SERVICE_CHANNEL: "Service channel",
     Dimension.SURVEY_TOUCHPOINT: "Survey touchpoint",
+    Dimension.TEAM: "Follow-up team",
+    Dimension.ROOT_CAUSE: "Root cause",
 }
 
 

@@ -34,8 +34,8 @@ _CHUNK = 64 * 1024
 ROWS = (
     "One row per KPI, group, currency and period: `kpi, period_start, period_end`, a column per "
     "dimension grouped by, `currency, converted, value, numerator, denominator, sample_size, "
-    "p90, suppressed, note, parts`, the previous period's figure when `compare`, and the "
-    "`definition` (JSON: an array of objects; CSV: a header line, then rows)."
+    "p90, low, high, suppressed, note, parts`, the previous period's figure when `compare`, "
+    "and the `definition` (JSON: an array of objects; CSV: a header line, then rows)."
 )
 
 
@@ -112,6 +112,8 @@ async def export_kpis(
     store: Annotated[list[str] | None, Query()] = None,
     service_channel: Annotated[list[ServiceChannel] | None, Query()] = None,
     survey_touchpoint: Annotated[list[str] | None, Query()] = None,
+    team: Annotated[list[str] | None, Query(description="Follow-ups' teams.")] = None,
+    root_cause: Annotated[list[str] | None, Query(description="Follow-ups' root causes.")] = None,
 ) -> StreamingResponse:
     """The KPIs of ``Query.kpis`` from ``from`` to ``to``, one row per KPI, group, currency
     and period, computed first and then streamed."""
@@ -123,6 +125,8 @@ async def export_kpis(
         Dimension.STORE: store,
         Dimension.SERVICE_CHANNEL: [c.value for c in service_channel] if service_channel else None,
         Dimension.SURVEY_TOUCHPOINT: survey_touchpoint,
+        Dimension.TEAM: team,
+        Dimension.ROOT_CAUSE: root_cause,
     }
     query = KpiQuery(
         start=from_,

@@ -21,8 +21,10 @@ from decimal import Decimal
 from typing import Generic, Protocol, TypeVar
 
 from c360.kpis.definitions import (
+    ACKNOWLEDGED_WITHIN_HOURS,
     CASE_DIMENSIONS,
     DEFINITIONS,
+    FOLLOW_UP_DIMENSIONS,
     ORDER_DIMENSIONS,
     PERCENTILE_KPIS,
     SURVEY_DIMENSIONS,
@@ -34,11 +36,13 @@ from c360.kpis.definitions import (
 from c360.kpis.facts import (
     CaseFact,
     Customer,
+    FollowUpFact,
     OrderFact,
     ReturnFact,
     SurveyFact,
     VisitFact,
 )
+from c360.kpis.followups import DEFAULT_LOW_SCORES, difference_interval, needs_answer
 from c360.kpis.periods import Period
 from c360.profiles.metrics import convert
 
@@ -56,6 +60,7 @@ class KpiConfig:
     reporting_currency: str = "EUR"
     rates: Mapping[str, Decimal] = field(default_factory=dict)
     min_group_size: int = 5
+    feedback_low_scores: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_LOW_SCORES))
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,9 @@ class Figure:
     people: int
     """Distinct people behind the figure: a group of fewer is suppressed."""
     p90: float | None = None
+    low: float | None = None
+    high: float | None = None
+    """A 95 % interval of the value (the holdout's difference)."""
     parts: tuple[Part, ...] = ()
     note: str | None = None
     suppressed: bool = False
@@ -132,6 +140,10 @@ class Facts:
     customers: Mapping[str, Customer] = field(default_factory=dict)
     churn: Mapping[Window, tuple[int, int]] = field(default_factory=dict)
     """Per window: people churned in it, people active at its start."""
+    follow_ups: list[FollowUpFact] = field(default_factory=list)
+    acknowledged: Mapping[str, int] = field(default_factory=dict)
+    """Feedback's record id → when it was acknowledged (epoch ms)."""
+    now_ms: int = 0
 
 
 Filter = Mapping[Dimension, frozenset[str]]
@@ -226,6 +238,7 @@ class _Engine:
         self.cases = self._keep(facts.cases, lambda c: self._values(c, case=c))
         self.surveys = self._keep(facts.surveys, lambda s: self._values(s, survey=s))
         self.visits = self._keep(facts.visits, lambda v: self._values(v))
+        self.follow_ups = self._keep(facts.follow_ups, lambda u: self._values(u, follow_up=u))
         self._customers = customers
 
     # --- groups -----------------------------------------------------------------------------
@@ -237,6 +250,7 @@ class _Engine:
         order: OrderFact | None = None,
         case: CaseFact | None = None,
         survey: SurveyFact | None = None,
+        follow_up: FollowUpFact | None = None,
     ) -> dict[Dimension, str | None]:
         customer = self.facts.customers.get(fact.profile_id)
         values: dict[Dimension, str | None] = {
@@ -244,7 +258,9 @@ class _Engine:
             Dimension.VALUE_TIER: customer.tier if customer else None,
             Dimension.COUNTRY: customer.country if customer else None,
         }
-        values |= dict.fromkeys(ORDER_DIMENSIONS | CASE_DIMENSIONS | SURVEY_DIMENSIONS)
+        values |= dict.fromkeys(
+            ORDER_DIMENSIONS | CASE_DIMENSIONS | SURVEY_DIMENSIONS | FOLLOW_UP_DIMENSIONS
+        )
         if order is not None:
             values[Dimension.ORDER_CHANNEL] = order.channel
             values[Dimension.STORE] = order.store
@@ -252,6 +268,9 @@ class _Engine:
             values[Dimension.SERVICE_CHANNEL] = case.channel
         if survey is not None:
             values[Dimension.SURVEY_TOUCHPOINT] = survey.touchpoint
+        if follow_up is not None:
+            values[Dimension.TEAM] = follow_up.team
+            values[Dimension.ROOT_CAUSE] = follow_up.root_cause
         return values
 
     def _keep(
@@ -274,7 +293,7 @@ class _Engine:
         unit = DEFINITIONS[kpi].unit
         if kpi in (KpiId.REVENUE, KpiId.RETURN_COUNT) or unit is Unit.COUNT:
             return Figure(0.0, 0.0, None, 0, 0)
-        if kpi in PERCENTILE_KPIS:
+        if kpi in PERCENTILE_KPIS or kpi is KpiId.HOLDOUT_CHURN_DIFFERENCE:
             return Figure(None, None, None, 0, 0, note="nothing to measure in the period")
         return Figure(None, 0.0, 0.0, 0, 0, note=_zero(kpi))
 
@@ -704,6 +723,90 @@ class _Engine:
             for key, cases in self._cases(span.window).items()
         }
 
+    # --- closing the loop (follow-ups) ------------------------------------------------------
+
+    def sla_compliance(self, span: Span) -> dict[Key, Figure]:
+        met: Counter[GroupKey] = Counter()
+        decided: Counter[GroupKey] = Counter()
+        people: dict[GroupKey, set[str]] = defaultdict(set)
+        for follow_up, key in self.follow_ups.within(span.window):
+            if follow_up.sla_met is None:
+                continue
+            decided[key] += 1
+            met[key] += follow_up.sla_met
+            people[key].add(follow_up.profile_id)
+        return {
+            (key, None, False): _rate(met[key], count, count, people[key])
+            for key, count in decided.items()
+        }
+
+    def feedback_acknowledged(self, span: Span) -> dict[Key, Figure]:
+        within = ACKNOWLEDGED_WITHIN_HOURS * 3_600_000
+        answered: Counter[GroupKey] = Counter()
+        due: Counter[GroupKey] = Counter()
+        people: dict[GroupKey, set[str]] = defaultdict(set)
+        feedback: list[tuple[SurveyFact | CaseFact, GroupKey]] = [
+            *self.surveys.within(span.window),
+            *self.cases.within(span.window),
+        ]
+        for fact, key in feedback:
+            if not needs_answer(fact, self.config.feedback_low_scores):
+                continue
+            acknowledged = self.facts.acknowledged.get(fact.record_id)
+            if acknowledged is not None and acknowledged > self.facts.now_ms:
+                acknowledged = None  # not yet, at the moment asked about
+            if acknowledged is None and self.facts.now_ms < fact.at + within:
+                continue  # its 48 hours are still running
+            due[key] += 1
+            answered[key] += acknowledged is not None and acknowledged <= fact.at + within
+            people[key].add(fact.profile_id)
+        return {
+            (key, None, False): _rate(answered[key], count, count, people[key])
+            for key, count in due.items()
+        }
+
+    def holdout_churn_difference(self, span: Span) -> dict[Key, Figure]:
+        # Per group, each customer once: followed up if any of their follow-ups was actioned.
+        opened: dict[GroupKey, dict[str, tuple[bool, int]]] = defaultdict(dict)
+        for follow_up, key in self.follow_ups.within(span.window):
+            held, first = opened[key].get(follow_up.profile_id, (True, follow_up.at))
+            opened[key][follow_up.profile_id] = (
+                held and follow_up.held_out,
+                min(first, follow_up.at),
+            )
+        found: dict[Key, Figure] = {}
+        for key, customers in opened.items():
+            churned: Counter[bool] = Counter()
+            again: Counter[bool] = Counter()
+            size: Counter[bool] = Counter()
+            for profile_id, (held, since) in customers.items():
+                customer = self._customers.get(profile_id)
+                size[held] += 1
+                churned[held] += customer is not None and customer.stage == "churned"
+                last = customer.last_order_ms if customer else None
+                again[held] += last is not None and last >= since
+            n, m = size[False], size[True]
+            interval = difference_interval(churned[False], n, churned[True], m)
+            value = ratio(churned[False], n)
+            held_rate = ratio(churned[True], m)
+            found[key, None, False] = Figure(
+                None if value is None or held_rate is None else value - held_rate,
+                None,
+                None,
+                n + m,
+                min(n, m) if n and m else n + m,  # the smaller group is what could identify
+                low=interval[0] if interval else None,
+                high=interval[1] if interval else None,
+                parts=(
+                    Part("followed up: churned", churned[False], n),
+                    Part("held out: churned", churned[True], m),
+                    Part("followed up: ordered again", again[False], n),
+                    Part("held out: ordered again", again[True], m),
+                ),
+                note=None if n and m else "no held-out or no followed-up customers",
+            )
+        return found
+
 
 @dataclass
 class _Series(Generic[T]):
@@ -771,4 +874,7 @@ _FIGURES: dict[KpiId, Callable[[_Engine, Span], dict[Key, Figure]]] = {
     KpiId.FIRST_RESPONSE_TIME: _Engine.first_response_time,
     KpiId.RESOLUTION_TIME: _Engine.resolution_time,
     KpiId.COMPLAINT_RATE: _Engine.complaint_rate,
+    KpiId.SLA_COMPLIANCE: _Engine.sla_compliance,
+    KpiId.FEEDBACK_ACKNOWLEDGED: _Engine.feedback_acknowledged,
+    KpiId.HOLDOUT_CHURN_DIFFERENCE: _Engine.holdout_churn_difference,
 }

@@ -46,11 +46,10 @@ class KpiId(enum.StrEnum):
     FIRST_RESPONSE_TIME = "first_response_time"
     RESOLUTION_TIME = "resolution_time"
     COMPLAINT_RATE = "complaint_rate"
-    # Planned with the follow-ups of the voice-of-the-customer work, once their collection has
-    # a contract to read: SLA_COMPLIANCE (follow-ups whose every SLA target was met / follow-ups
-    # closed in the period), FEEDBACK_ACKNOWLEDGED (feedback acknowledged within 48 h /
-    # feedback that needs it) and HOLDOUT_CHURN_DIFFERENCE (churn of followed-up minus churn of
-    # held-out customers, with its interval), and the TEAM and ROOT_CAUSE dimensions.
+    # Closing the loop (the follow-ups of the voice of the customer: see c360/kpis/followups.py)
+    SLA_COMPLIANCE = "sla_compliance"
+    FEEDBACK_ACKNOWLEDGED = "feedback_acknowledged"
+    HOLDOUT_CHURN_DIFFERENCE = "holdout_churn_difference"
 
 
 class Family(enum.StrEnum):
@@ -77,6 +76,8 @@ class Dimension(enum.StrEnum):
     STORE = "store"
     SERVICE_CHANNEL = "service_channel"
     SURVEY_TOUCHPOINT = "survey_touchpoint"
+    TEAM = "team"
+    ROOT_CAUSE = "root_cause"
 
 
 PROFILE_DIMENSIONS = frozenset({Dimension.LIFECYCLE_STAGE, Dimension.VALUE_TIER, Dimension.COUNTRY})
@@ -84,6 +85,8 @@ PROFILE_DIMENSIONS = frozenset({Dimension.LIFECYCLE_STAGE, Dimension.VALUE_TIER,
 ORDER_DIMENSIONS = frozenset({Dimension.ORDER_CHANNEL, Dimension.STORE})
 CASE_DIMENSIONS = frozenset({Dimension.SERVICE_CHANNEL})
 SURVEY_DIMENSIONS = frozenset({Dimension.SURVEY_TOUCHPOINT})
+FOLLOW_UP_DIMENSIONS = frozenset({Dimension.TEAM, Dimension.ROOT_CAUSE})
+ACKNOWLEDGED_WITHIN_HOURS = 48
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class Definition:
 _ORDERS = PROFILE_DIMENSIONS | ORDER_DIMENSIONS
 _CASES = PROFILE_DIMENSIONS | CASE_DIMENSIONS
 _SURVEYS = PROFILE_DIMENSIONS | SURVEY_DIMENSIONS
+_FOLLOW_UPS = PROFILE_DIMENSIONS | FOLLOW_UP_DIMENSIONS
 
 DEFINITIONS: dict[KpiId, Definition] = {
     d.kpi: d
@@ -337,6 +341,46 @@ DEFINITIONS: dict[KpiId, Definition] = {
             "complaints",
             "cases",
             _CASES,
+        ),
+        Definition(
+            KpiId.SLA_COMPLIANCE,
+            "Follow-up SLA compliance",
+            Family.SATISFACTION,
+            Unit.RATE,
+            "Follow-ups opened in the period (not held out, withdrawn or merged away) whose "
+            "every SLA target (first response, resolution) was met by its due time, among "
+            "those whose targets are all decided: met, done late, or past due undone. "
+            "Follow-ups still within their targets are not counted yet.",
+            "follow-ups with every target met",
+            "follow-ups with every target decided",
+            _FOLLOW_UPS,
+        ),
+        Definition(
+            KpiId.FEEDBACK_ACKNOWLEDGED,
+            "Feedback acknowledged within 48 h",
+            Family.SATISFACTION,
+            Unit.RATE,
+            "Feedback given in the period that needs an answer (a complaint; a survey answer "
+            "with a comment, a request to be contacted, or a low score) acknowledged to the "
+            "customer within 48 hours, among such feedback whose 48 hours have passed or that "
+            "was acknowledged already.",
+            "acknowledged within 48 h",
+            "feedback needing an answer, 48 h on",
+            PROFILE_DIMENSIONS,
+        ),
+        Definition(
+            KpiId.HOLDOUT_CHURN_DIFFERENCE,
+            "Churn: followed-up minus held-out",
+            Family.LOYALTY,
+            Unit.RATE,
+            "Among customers with a follow-up opened in the period, the share now churned (by "
+            "C360_LIFECYCLE_CHURNED_DAYS) of those followed up minus that of those held out "
+            "(the holdout, recorded but not actioned), with its 95 % interval (Newcombe's, "
+            "from Wilson's); the parts give each group's churn and repurchase (an order after "
+            "the follow-up opened). Below zero: following up kept customers.",
+            "churned followed-up share minus churned held-out share",
+            None,
+            _FOLLOW_UPS,
         ),
     )
 }

@@ -11,7 +11,17 @@ from c360.kpis.compute import Figure, Row
 from c360.kpis.definitions import DEFINITIONS, Dimension, KpiId, Unit
 from c360.kpis.service import KpiAnswer
 
-FIGURE_COLUMNS = ("value", "numerator", "denominator", "sample_size", "p90", "suppressed", "note")
+FIGURE_COLUMNS = (
+    "value",
+    "numerator",
+    "denominator",
+    "sample_size",
+    "p90",
+    "low",
+    "high",
+    "suppressed",
+    "note",
+)
 
 
 def columns(group_by: tuple[Dimension, ...], compared: bool) -> list[str]:
@@ -52,6 +62,8 @@ def _figure(figure: Figure | None, prefix: str) -> dict[str, Any]:
         f"{prefix}denominator": figure.denominator,
         f"{prefix}sample_size": figure.sample_size,
         f"{prefix}p90": figure.p90,
+        f"{prefix}low": figure.low,
+        f"{prefix}high": figure.high,
         f"{prefix}suppressed": figure.suppressed,
         f"{prefix}note": figure.note,
     }
@@ -71,6 +83,11 @@ def show_value(kpi: KpiId, figure: Figure | None, currency: str | None) -> str:
         return "—"
     unit = DEFINITIONS[kpi].unit
     value = figure.value
+    if kpi is KpiId.HOLDOUT_CHURN_DIFFERENCE:
+        shown = f"{100 * value:+.1f} points"
+        if figure.low is not None and figure.high is not None:
+            shown += f" (95 %: {100 * figure.low:+.1f} to {100 * figure.high:+.1f})"
+        return shown
     if unit is Unit.RATE and currency is None:
         return f"{value:.1%}"
     if unit is Unit.RATE:

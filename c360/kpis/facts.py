@@ -53,6 +53,7 @@ class ReturnFact:
 
 @dataclass(frozen=True, slots=True)
 class CaseFact:
+    record_id: str
     profile_id: str
     at: int  # opened
     source: str
@@ -67,12 +68,28 @@ class CaseFact:
 
 @dataclass(frozen=True, slots=True)
 class SurveyFact:
+    record_id: str
     profile_id: str
     at: int
     source: str
     survey_type: str  # nps, csat, ces
     score: int
     touchpoint: str | None
+    commented: bool = False
+    contact_requested: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpFact:
+    """A follow-up of the voice of the customer, as :mod:`c360.kpis.followups` reads it."""
+
+    profile_id: str
+    at: int  # opened
+    team: str | None
+    root_cause: str | None
+    held_out: bool
+    sla_met: bool | None
+    """Every SLA target met (True), one missed or overdue (False), not decided yet (None)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +108,10 @@ class Customer:
     country: str | None
     first_order_ms: int | None
     lifetime_value: Mapping[str, int]  # net, per currency (minor units)
+    last_order_ms: int | None = None
 
 
-Fact = OrderFact | ReturnFact | CaseFact | SurveyFact | VisitFact
+Fact = OrderFact | ReturnFact | CaseFact | SurveyFact | VisitFact | FollowUpFact
 
 
 def order_fact(doc: Mapping[str, Any]) -> OrderFact:
@@ -139,6 +157,7 @@ def case_fact(doc: Mapping[str, Any]) -> CaseFact:
     # Only a solved or closed case has a resolution (a reopened one may still carry a solve).
     solved = _ms(data.get("solved_at")) if closed else None
     return CaseFact(
+        record_id=doc["_id"],
         profile_id=doc["profile_id"],
         at=opened,
         source=doc["source"],
@@ -155,12 +174,15 @@ def case_fact(doc: Mapping[str, Any]) -> CaseFact:
 def survey_fact(doc: Mapping[str, Any]) -> SurveyFact:
     data: Mapping[str, Any] = doc["data"]
     return SurveyFact(
+        record_id=doc["_id"],
         profile_id=doc["profile_id"],
         at=epoch_ms(doc["occurred_at"]),
         source=doc["source"],
         survey_type=data["survey_type"],
         score=data["score"],
         touchpoint=data.get("touchpoint"),
+        commented=bool(data.get("comment")),
+        contact_requested=bool(data.get("contact_requested")),
     )
 
 

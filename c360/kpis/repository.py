@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Iterable
 
+from c360.kpis.followups import FOLLOW_UP_FIELDS
 from c360.store import Database, Document
 
 _PAGE = 1000
@@ -22,6 +23,8 @@ class KpiRepository:
     def __init__(self, db: Database) -> None:
         self._records = db["records"]
         self._profiles = db["profiles"]
+        self._follow_ups = db["follow_ups"]
+        self._acks = db["feedback_acks"]
 
     async def records(
         self, kind: str, start: dt.datetime, end: dt.datetime, *, payload: bool = True
@@ -64,3 +67,19 @@ class KpiRepository:
             }
         )
         return churned, active
+
+    async def follow_ups(self, start_ms: int, end_ms: int) -> AsyncIterator[Document]:
+        """Follow-ups opened in ``[start, end)`` (the fields of :mod:`c360.kpis.followups`)."""
+        query = {"opened_ms": {"$gte": start_ms, "$lt": end_ms}}
+        async for doc in self._follow_ups.find(query, FOLLOW_UP_FIELDS):
+            yield doc
+
+    async def acknowledged(self, record_ids: Iterable[str]) -> dict[str, int]:
+        """When each of these pieces of feedback was acknowledged (record id → epoch ms)."""
+        wanted = sorted(set(record_ids))
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), _PAGE):
+            query = {"_id": {"$in": wanted[start : start + _PAGE]}}
+            async for doc in self._acks.find(query, {"at_ms": 1}):
+                found[doc["_id"]] = doc["at_ms"]
+        return found

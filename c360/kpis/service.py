@@ -25,9 +25,11 @@ from c360.kpis.definitions import (
     applicable,
 )
 from c360.kpis.facts import (
+    CaseFact,
     Customer,
     Fact,
     OrderFact,
+    SurveyFact,
     case_fact,
     epoch_ms,
     order_fact,
@@ -36,6 +38,7 @@ from c360.kpis.facts import (
     survey_fact,
     visit_fact,
 )
+from c360.kpis.followups import follow_up_fact, needs_answer
 from c360.kpis.periods import Interval, Period, earlier, periods
 from c360.kpis.repository import KpiRepository
 from c360.profiles.metrics import net_value
@@ -71,7 +74,11 @@ KINDS: dict[KpiId, frozenset[str]] = {
     KpiId.FIRST_RESPONSE_TIME: frozenset({CASES}),
     KpiId.RESOLUTION_TIME: frozenset({CASES}),
     KpiId.COMPLAINT_RATE: frozenset({CASES}),
+    KpiId.SLA_COMPLIANCE: frozenset(),
+    KpiId.FEEDBACK_ACKNOWLEDGED: frozenset({SURVEYS, CASES}),
+    KpiId.HOLDOUT_CHURN_DIFFERENCE: frozenset(),
 }
+FOLLOW_UP_KPIS = frozenset({KpiId.SLA_COMPLIANCE, KpiId.HOLDOUT_CHURN_DIFFERENCE})
 FIRST_ORDER_KPIS = frozenset(
     {KpiId.REPURCHASE_RATE, KpiId.NEW_CUSTOMERS, KpiId.RETURNING_CUSTOMERS}
 )
@@ -170,7 +177,7 @@ class KpiService:
         if KpiId.RETENTION_RATE in kpis:
             windows += [s.before for s in spans]
         kinds = frozenset().union(*(KINDS[k] for k in kpis))
-        facts = Facts()
+        facts = Facts(now_ms=epoch_ms(now))
         if kinds:
             start = _instant(min(w[0] for w in windows))
             end = _instant(max(w[1] for w in windows))
@@ -181,13 +188,26 @@ class KpiService:
                 window: await self._repository.churn(*window, churned_ms)
                 for window in dict.fromkeys(windows)
             }
+        if FOLLOW_UP_KPIS.intersection(kpis):
+            start_ms, end_ms = min(w[0] for w in windows), max(w[1] for w in windows)
+            read = self._repository.follow_ups(start_ms, end_ms)
+            found = [follow_up_fact(doc, facts.now_ms) async for doc in read]
+            facts.follow_ups = sorted((u for u in found if u is not None), key=_at)
+        if KpiId.FEEDBACK_ACKNOWLEDGED in kpis:
+            low = self.settings.figures.feedback_low_scores
+            feedback: Iterable[SurveyFact | CaseFact] = chain(facts.surveys, facts.cases)
+            facts.acknowledged = await self._repository.acknowledged(
+                f.record_id for f in feedback if needs_answer(f, low)
+            )
         named = frozenset(query.group_by) | frozenset(chosen)
         facts.customers = await self._customers(
             _profile_ids(facts),
-            segments=bool(named & PROFILE_DIMENSIONS),
+            segments=bool(named & PROFILE_DIMENSIONS) or KpiId.HOLDOUT_CHURN_DIFFERENCE in kpis,
             country=Dimension.COUNTRY in named,
             history=bool(
-                FIRST_ORDER_KPIS.intersection(kpis) or KpiId.CUSTOMER_LIFETIME_VALUE in kpis
+                FIRST_ORDER_KPIS.intersection(kpis)
+                or KpiId.CUSTOMER_LIFETIME_VALUE in kpis
+                or KpiId.HOLDOUT_CHURN_DIFFERENCE in kpis
             ),
             now=now,
         )
@@ -251,6 +271,7 @@ class KpiService:
                     country=trait.value("country") if trait is not None else None,
                     first_order_ms=agg.first_ms.get("order"),
                     lifetime_value=net_value(agg),
+                    last_order_ms=agg.last_ms.get("order"),
                 )
         return found
 
@@ -287,6 +308,6 @@ _at = attrgetter("at")
 def _profile_ids(facts: Facts) -> list[str]:
     """Everyone behind the facts, each once."""
     every: Iterable[Fact] = chain(
-        facts.orders, facts.returns, facts.cases, facts.surveys, facts.visits
+        facts.orders, facts.returns, facts.cases, facts.surveys, facts.visits, facts.follow_ups
     )
     return list(dict.fromkeys(fact.profile_id for fact in every))

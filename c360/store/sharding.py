@@ -198,6 +198,23 @@ SHARDING: dict[str, Placement] = {
     "rate_limits": Placement(
         key=None, why="One small document per API key and bucket, updated by id on each request."
     ),
+    "follow_ups": Placement(
+        key=None,
+        why=(
+            "Read mostly across customers: the work queues (by status, team and owner, in "
+            "priority and due order) and the escalation alarm (by due time), which no key "
+            "serves on one shard, on every page an agent turns; by customer at ingest and in "
+            "the profile. One per complaint or detractor episode, orders of magnitude fewer "
+            "than records; MongoDB 8's moveCollection can give them a shard of their own."
+        ),
+    ),
+    "feedback_acks": Placement(
+        key=None,
+        why=(
+            "One per acknowledged survey response or complaint, read by record id (the "
+            "profile's feedback). Small."
+        ),
+    ),
     "audit_log": Placement(
         key=None,
         why=(

@@ -88,6 +88,12 @@ class KpiFigure:
         description="The observations behind it: orders, answers, cases, customers."
     )
     p90: float | None = strawberry.field(description="The 90th percentile (times only).")
+    interval_low: float | None = strawberry.field(
+        description="The 95 % interval's lower end (the holdout's difference)."
+    )
+    interval_high: float | None = strawberry.field(
+        description="The 95 % interval's upper end (the holdout's difference)."
+    )
     parts: list[KpiPart]
     note: str | None = strawberry.field(
         description="Why there is no value, what was left out.",
@@ -107,6 +113,8 @@ class KpiFigure:
             denominator=figure.denominator,
             sample_size=figure.sample_size,
             p90=figure.p90,
+            interval_low=figure.low,
+            interval_high=figure.high,
             parts=[KpiPart(name=p.name, count=p.count, total=p.total) for p in figure.parts]
             if not figure.suppressed
             else [],
@@ -217,6 +225,12 @@ class KpiFilter:
     stores: list[str] | None = None
     service_channels: list[ServiceChannel] | None = None
     survey_touchpoints: list[str] | None = None
+    teams: list[str] | None = strawberry.field(
+        default=None, description="Follow-ups' teams (the closing-the-loop KPIs)."
+    )
+    root_causes: list[str] | None = strawberry.field(
+        default=None, description="Follow-ups' root causes (the closing-the-loop KPIs)."
+    )
 
     def chosen(self) -> dict[Dimension, frozenset[str]]:
         lists: dict[Dimension, list[str] | None] = {
@@ -227,6 +241,8 @@ class KpiFilter:
             Dimension.STORE: self.stores,
             Dimension.SERVICE_CHANNEL: _values(self.service_channels),
             Dimension.SURVEY_TOUCHPOINT: self.survey_touchpoints,
+            Dimension.TEAM: self.teams,
+            Dimension.ROOT_CAUSE: self.root_causes,
         }
         return {d: frozenset(v) for d, v in lists.items() if v is not None}
 
