@@ -57,7 +57,7 @@ from bench.api import (
 from bench.common import bench_store, generate_files
 from c360.api.app import create_app
 from c360.api.graphql import access
-from c360.api.graphql.operations import LookupLimiter, OperationAudit, OperationMetrics
+from c360.api.graphql.extensions import LookupLimiter, OperationAudit, OperationMetrics
 from c360.audit.service import AuditService
 from c360.auth.service import Role
 from c360.observability.requests import RequestContext

@@ -33,6 +33,12 @@ class InvalidInput(C360Error):
     status_code = 422
 
 
+class Conflict(C360Error):
+    """The request contradicts the current state (two customers of one source merged)."""
+
+    status_code = 409
+
+
 class StoreUnavailable(C360Error):
     status_code = 503
     headers: ClassVar[Mapping[str, str]] = {"Retry-After": "1"}

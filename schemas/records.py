@@ -38,7 +38,7 @@ from schemas.common import (
     ObservedAt,
     TimeZoneName,
 )
-from schemas.identifiers import Identifier, normalize_email, normalize_phone
+from schemas.identifiers import Identifier, IdentifierType, normalize_email, normalize_phone
 
 
 class RecordKind(enum.StrEnum):
@@ -333,6 +333,12 @@ class ContactChannel(enum.StrEnum):
 
 
 PHONE_CHANNELS = frozenset({ContactChannel.SMS, ContactChannel.PHONE, ContactChannel.WHATSAPP})
+CONTACT_POINT_TYPES: dict[str, IdentifierType] = {
+    ContactChannel.EMAIL: IdentifierType.EMAIL,
+    **dict.fromkeys(sorted(PHONE_CHANNELS), IdentifierType.PHONE),
+}
+"""The identifier a channel's contact point is (an address, a number), by channel; postal
+addresses and push tokens are none."""
 ALL_PURPOSES = "all"
 """The purpose of a consent change that covers a whole channel: "no SMS at all"."""
 
@@ -369,12 +375,12 @@ class ProvenancedRecord(IdentifiedRecord):
 
 def _normalized_point(value: str | None, info: ValidationInfo) -> str | None:
     """A contact point as its channel's identifier is normalised (e-mail, E.164)."""
-    channel = info.data.get("channel")
+    kind = CONTACT_POINT_TYPES.get(info.data.get("channel") or "")
     if value is None:
         return None
-    if channel is ContactChannel.EMAIL:
+    if kind is IdentifierType.EMAIL:
         return normalize_email(value)
-    if channel in PHONE_CHANNELS:
+    if kind is IdentifierType.PHONE:
         return normalize_phone(value, (info.context or {}).get("default_region"))
     return value
 

@@ -136,6 +136,33 @@ def person(
     }
 
 
+def consent_change(
+    status: str,
+    occurred_at: str,
+    *,
+    external_id: str,
+    email_address: str = "ana@example.com",
+    channel: str = "email",
+    purpose: str = "marketing",
+    point: str | None = "",
+) -> Record:
+    """A consent change as a source exports it (``point``: the contact point, by default the
+    e-mail address; None for the whole channel)."""
+    record: Record = {
+        "kind": "consent_change",
+        "source": "shop",
+        "external_id": external_id,
+        "occurred_at": occurred_at,
+        "identifiers": [email(email_address)],
+        "channel": channel,
+        "purpose": purpose,
+        "status": status,
+    }
+    if point is not None:
+        record["contact_point"] = point or email_address
+    return record
+
+
 def write_jsonl(path: Path, items: list[Record | str]) -> Path:
     """One line per item: dicts as JSON, strings verbatim (for broken lines)."""
     lines = [item if isinstance(item, str) else json.dumps(item) for item in items]

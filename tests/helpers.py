@@ -1,10 +1,12 @@
 """What test modules share beside the fixtures: GraphQL requests that must succeed, what the
-connectors are told, a scenario imported step by step, and hooks that crash a merge."""
+connectors are told, records imported (at once or step by step), and hooks that crash a merge."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,9 +17,10 @@ from fastapi import FastAPI
 
 from c360.identity.merge import StepHook
 from c360.ingest.files import import_file
+from c360.ingest.service import IngestSummary
 from c360.services import Services
 from c360.settings import Settings
-from connectors import ParseOptions
+from connectors import ParseOptions, get_connector
 from schemas import IdentifierType
 from tests import factories as f
 
@@ -114,9 +117,19 @@ async def run(services: Services, tmp_path: Path, steps: list[list[f.Record]]) -
         assert summary.rejected == 0, summary.errors
 
 
+async def imported(services: Services, records: list[f.Record]) -> IngestSummary:
+    """Canonical records imported in one batch, as a file of them would be (under the default
+    region of :func:`run`); none may be rejected."""
+    lines = "".join(json.dumps(r) + "\n" for r in records).encode()
+    items = get_connector("canonical").parse(io.BytesIO(lines), parse_options(default_region="ES"))
+    summary = await services.ingest.ingest("canonical", items, origin="tests")
+    assert summary.rejected == 0, summary.errors
+    return summary
+
+
 async def profile_of(services: Services, kind: IdentifierType, value: str) -> str:
     """The id of the profile an identifier belongs to."""
-    return str((await services.profiles.by_identifier(kind, value))["_id"])
+    return str((await services.profiles.by_identifier(kind, value)).id)
 
 
 class Crash(Exception):

@@ -86,7 +86,7 @@ async def ingest(
 
 async def profile_of(services: Services, user_id: str) -> str:
     found = await services.profiles.by_identifier(IdentifierType.EXTERNAL, user_id, "segment")
-    return str(found["_id"])
+    return str(found.id)
 
 
 async def records_by_profile(store: Store) -> dict[str, set[str]]:
@@ -122,7 +122,7 @@ class TestAliasJoinsTwoUserIds:
             f"ext:segment:{NEW}",
         ]
         assert await records_by_profile(store) == {old: RECORDS}
-        assert (await services.profiles.get(new))["_id"] == old  # the absorbed id resolves
+        assert (await services.profiles.get(new)).id == old  # the absorbed id resolves
         assert await store.db.match_suggestions.count_documents({}) == 0
         await assert_aggregates_equal_recomputation(services, store)
 
@@ -136,7 +136,7 @@ class TestAliasJoinsTwoUserIds:
         )
         await ingest(services, tmp_path, "later", [later])
         email = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana.work@example.com")
-        assert email["_id"] == old
+        assert email.id == old
         assert await store.db.profiles.count_documents({"merged_into": {"$exists": False}}) == 1
 
     @pytest.mark.parametrize(
@@ -183,7 +183,7 @@ class TestAliasJoinsTwoUserIds:
         await ingest(services, tmp_path, "alias", [alias])
         survivor = await profile_of(services, NEW)
         anonymous = await services.profiles.by_identifier(IdentifierType.ANONYMOUS, ANON)
-        assert anonymous["_id"] == survivor
+        assert anonymous.id == survivor
         entry = await store.db.merges.find_one()
         assert entry is not None
         assert (entry["rule"], entry["survivor"]) == ("anonymous-identified", survivor)

@@ -13,11 +13,11 @@ import pytest
 
 from c360.ingest.files import import_file
 from c360.profiles.metrics import Aggregate
-from c360.profiles.service import from_epoch_ms
 from c360.records.repository import RecordRepository
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
+from c360.store.epoch import from_epoch_ms
 from connectors import get_connector
 from tests import factories as f
 from tests.helpers import parse_options

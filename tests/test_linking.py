@@ -12,7 +12,6 @@ from c360.identity.matching import Features, features_of
 from c360.identity.rules import IdentityRules
 from c360.identity.service import plan_links
 from c360.ingest.files import import_file
-from c360.profiles.service import from_epoch_ms
 from c360.services import Services
 from c360.store import Store
 from schemas import Identifier, IdentifierType
@@ -73,27 +72,26 @@ class TestAnonymousBrowsingIsLinked:
         )
         known = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
         browsing = await services.profiles.by_identifier(IdentifierType.ANONYMOUS, "dev-1")
-        assert known["_id"] != browsing["_id"]
+        assert known.id != browsing.id
 
         await ingest(services, tmp_path, "identify", [identify("dev-1", "ana@example.com")])
 
         now_known = await services.profiles.by_identifier(IdentifierType.ANONYMOUS, "dev-1")
-        assert now_known["_id"] == known["_id"]
-        page = await services.profiles.timeline(known["_id"], first=10)
-        assert {d["_id"] for _, d in page.items} == {
+        assert now_known.id == known.id
+        page = await services.profiles.timeline(known.id, first=10)
+        assert {r.id for _, r in page.items} == {
             "crm:person:C-1",
             "web:site_event:pv-1",
             "web:site_event:pv-2",
             "web:site_event:identify-dev-1",
         }
         # The absorbed id still resolves, to the survivor.
-        assert (await services.profiles.get(browsing["_id"]))["_id"] == known["_id"]
-        first_seen = from_epoch_ms(now_known["first_seen_ms"])
-        assert first_seen == dt.datetime(2023, 12, 1, tzinfo=dt.UTC)
-        merge = await store.db.merges.find_one({"absorbed": browsing["_id"]})
+        assert (await services.profiles.get(browsing.id)).id == known.id
+        assert now_known.first_seen_at == dt.datetime(2023, 12, 1, tzinfo=dt.UTC)
+        merge = await store.db.merges.find_one({"absorbed": browsing.id})
         assert merge is not None
         assert (merge["survivor"], merge["rule"], merge["status"]) == (
-            known["_id"],
+            known.id,
             "anonymous-identified",
             "done",
         )
@@ -130,7 +128,7 @@ class TestSegmentSession:
                 parse_options(default_region="ES"),
             )
         ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana.garcia@example.com")
-        page = await services.profiles.timeline(ana["_id"], first=50, kinds=["site_event"])
+        page = await services.profiles.timeline(ana.id, first=50, kinds=["site_event"])
         assert len(page.items) == 7  # every event of the session, anonymous ones included
         live = await store.db.profiles.count_documents({"merged_into": {"$exists": False}})
         assert live == 1
@@ -155,10 +153,10 @@ class TestRulesAtIngest:
         )
         first = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "c-1", "shopify")
         second = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "c-2", "shopify")
-        assert first["_id"] != second["_id"]
+        assert first.id != second.id
         suggestion = await store.db.match_suggestions.find_one()
         assert suggestion is not None
-        assert sorted(suggestion["profiles"]) == sorted([first["_id"], second["_id"]])
+        assert sorted(suggestion["profiles"]) == sorted([first.id, second.id])
         assert suggestion["status"] == "open"
         assert suggestion["reasons"] == [
             "share identifiers but hold different shopify customer ids"
@@ -202,9 +200,9 @@ class TestCrashInAMerge:
         # The state a crash right after journalling leaves: the entry, no step done.
         await store.db.merges.insert_one(
             {
-                "_id": f"{browsing['_id']}>{known['_id']}",
-                "absorbed": browsing["_id"],
-                "survivor": known["_id"],
+                "_id": f"{browsing.id}>{known.id}",
+                "absorbed": browsing.id,
+                "survivor": known.id,
                 "rule": "anonymous-identified",
                 "status": "started",
                 "started": {"at": NOW},
@@ -215,11 +213,11 @@ class TestCrashInAMerge:
 
         view = await store.db.records.find_one({"_id": "web:site_event:pv-1"})
         assert view is not None
-        assert view["profile_id"] == known["_id"]
+        assert view["profile_id"] == known.id
         identity = await store.db.identities.find_one({"_id": "anon:dev-3"})
         assert identity is not None
-        assert identity["profile_id"] == known["_id"]
-        merge = await store.db.merges.find_one({"absorbed": browsing["_id"]})
+        assert identity["profile_id"] == known.id
+        merge = await store.db.merges.find_one({"absorbed": browsing.id})
         assert merge is not None
         assert merge["status"] == "done"
 
@@ -651,15 +649,15 @@ class TestSharedPhonesAtIngest:
         )
         ana = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-1", "crm")
         luis = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-2", "crm")
-        assert ana["_id"] != luis["_id"]
+        assert ana.id != luis.id
         assert await store.db.merges.count_documents({}) == 0
         phone = await store.db.identities.find_one({"_id": f"phone:{MOBILE}"})
         assert phone is not None
-        assert phone["profile_id"] == ana["_id"]
+        assert phone["profile_id"] == ana.id
         assert phone["shared"]["why"] == "given name and birth date differ"
         suggestion = await store.db.match_suggestions.find_one()
         assert suggestion is not None
-        assert sorted(suggestion["profiles"]) == sorted([ana["_id"], luis["_id"]])
+        assert sorted(suggestion["profiles"]) == sorted([ana.id, luis.id])
 
         # From now on the phone alone names nobody: a call from it is kept, linked to no one.
         await ingest(services, tmp_path, "call", [f.service_case(identifiers=[f.phone(MOBILE)])])
@@ -686,11 +684,11 @@ class TestSharedPhonesAtIngest:
         )
         ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
         luis = await services.profiles.by_identifier(IdentifierType.EMAIL, "luis@example.com")
-        assert ana["_id"] != luis["_id"]
+        assert ana.id != luis.id
         assert await store.db.merges.count_documents({}) == 0
         first = await store.db.records.find_one({"_id": "shop:order:2"})
         assert first is not None
-        assert first["profile_id"] == ana["_id"]  # before anyone else named it
+        assert first["profile_id"] == ana.id  # before anyone else named it
         line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
         assert line is not None
         assert line["shared"]["why"] == "a landline two profiles name"
@@ -716,25 +714,25 @@ class TestSharedPhonesAtIngest:
 
         async def profile(source: str) -> str:
             found = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "U-1", source)
-            return str(found["_id"])
+            return str(found.id)
 
         await ingest(services, tmp_path, "helpdesk", [caller("helpdesk", "ANA", "Garcia")])
         ana = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
-        assert await profile("helpdesk") == ana["_id"]
+        assert await profile("helpdesk") == ana.id
 
         # Her partner calls from home: another name, another person; the line is now shared.
         await ingest(services, tmp_path, "partner", [caller("callcentre", "Luis", "García")])
-        assert await profile("callcentre") != ana["_id"]
+        assert await profile("callcentre") != ana.id
         line = await store.db.identities.find_one({"_id": f"phone:{LANDLINE}"})
         assert line is not None
         assert line["shared"]["why"] == "a landline two profiles name"
 
         # From then on her name alone may be someone else's: it takes her birth date too.
         await ingest(services, tmp_path, "till", [caller("till", "Ana", "García")])
-        assert await profile("till") != ana["_id"]
+        assert await profile("till") != ana.id
         born = {"birth_date": "1990-05-06"}
         revised = f.person(identifiers=ana_crm, updated_at="2024-04-01T00:00:00Z", **born)
         await ingest(services, tmp_path, "crm-revised", [revised])
         await ingest(services, tmp_path, "pos", [caller("pos", "Ana", "García", **born)])
-        assert await profile("pos") == ana["_id"]
+        assert await profile("pos") == ana.id
         assert await store.db.merges.count_documents({}) == 0

@@ -122,7 +122,7 @@ class TestAtIngest:
         )
         first = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-1", "crm")
         second = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "L-9", "loyalty")
-        assert first["_id"] == second["_id"]
+        assert first.id == second.id
         entry = await store.db.merges.find_one({"rule": "probabilistic"})
         assert entry is not None
         assert entry["reason"].startswith("probabilistic score")
@@ -130,7 +130,7 @@ class TestAtIngest:
 
         await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
         apart = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "L-9", "loyalty")
-        assert apart["_id"] != first["_id"]
+        assert apart.id != first.id
         # New evidence about either does not merge them again.
         await run(
             services,
@@ -375,7 +375,7 @@ async def test_an_unchanged_profile_is_not_saved_or_compared_again(
     )
     try:
         fresh = Services.build(client.get_database(settings.database), settings)
-        await fresh.matcher.evaluate([profile["_id"]], dt.datetime.now(dt.UTC))
+        await fresh.matcher.evaluate([profile.id], dt.datetime.now(dt.UTC))
     finally:
         await client.close()
 

@@ -32,7 +32,7 @@ class TestMergeAtIngest:
             ["phone:+34611223344"],
         )
         # The absorbed id resolves to the survivor; every record is on it.
-        assert (await services.profiles.get(entry["absorbed"]))["_id"] == survivor
+        assert (await services.profiles.get(entry["absorbed"])).id == survivor
         assert set(await store.db.records.distinct("profile_id")) == {survivor}
 
 
@@ -63,7 +63,7 @@ class TestUnmerge:
             assert doc is not None
             assert doc["profile_id"] == absorbed, record_id
         assert await profile_of(services, IdentifierType.EMAIL, EMAIL_B) == absorbed
-        assert (await services.profiles.get(absorbed))["_id"] == absorbed
+        assert (await services.profiles.get(absorbed)).id == absorbed
 
         # Against a store that never saw the record that tied them:
         async with other_database(settings, mongo_uri) as other:

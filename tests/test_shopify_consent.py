@@ -350,20 +350,18 @@ class TestConsentArrivingOutOfOrder:
         allowed = set()
         for shopper in shoppers:
             profile = await services.profiles.by_identifier(IdentifierType.EMAIL, shopper.email)
-            decision = (await gql(client, DECISION, marketing, id=profile["_id"]))[
-                "contactDecision"
-            ]
+            decision = (await gql(client, DECISION, marketing, id=profile.id))["contactDecision"]
             if decision["allowed"] != shopper.expected:
                 wrong.append((shopper.customer_id, shopper.expected, decision["reasons"]))
             if decision["allowed"]:
                 assert decision["contactPoint"] == shopper.email
-                allowed.add(profile["_id"])
+                allowed.add(profile.id)
         assert wrong == [], f"{len(wrong)} of {len(shoppers)} decisions disagree: {wrong}"
 
         members = await audience(client, marketing)
         assert set(members) == allowed
         refused = {
-            (await services.profiles.by_identifier(IdentifierType.EMAIL, s.email))["_id"]
+            (await services.profiles.by_identifier(IdentifierType.EMAIL, s.email)).id
             for s in shoppers
             if not s.expected
         }

@@ -366,12 +366,12 @@ class TestCustomerTopics:
         assert await store.db.records.count_documents({}) == stored
         profile = await services.profiles.by_identifier(IdentifierType.EMAIL, EMAIL)
         assert (
-            profile["_id"]
+            profile.id
             == (
                 await services.profiles.by_identifier(
                     IdentifierType.EXTERNAL, "207119551", "shopify"
                 )
-            )["_id"]
+            ).id
         )
 
 

@@ -4,7 +4,7 @@ GraphiQL, Swagger UI and ReDoc ship inside c360 (``c360/api/static/vendor/``) so
 without internet: nothing is loaded from a third-party host at run time. This script is how
 those files got there, and how they are upgraded: change a version below, run it, commit the
 result. Each package keeps its licence next to its files, and ``MANIFEST.json`` records where
-every file came from with its SHA-256 (``tests/test_pages.py`` checks the files against it).
+every file came from with its SHA-256 (``tests/api/test_pages.py`` checks the files against it).
 
     python tools/vendor_web_assets.py        # needs npm
 """

@@ -34,14 +34,10 @@ from c360.api.spreadsheet import neutralised
 from c360.audit.service import Action, AuditService
 from c360.auth.masking import mask_contact_point
 from c360.auth.service import Caller, Permission
+from c360.contact.changes import ASKABLE_PATTERN
 from c360.contact.links import Unsubscribe
-from c360.contact.service import (
-    ASKABLE_PATTERN,
-    AudienceFilter,
-    ContactService,
-    Member,
-    utc_instant,
-)
+from c360.contact.service import ContactService
+from c360.contact.types import AudienceFilter, Member
 from c360.errors import C360Error
 from c360.observability.requests import request_id
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
@@ -196,9 +192,9 @@ async def confirmation_page(request: Request, token: str) -> HTMLResponse:
         pending = await _contact(request).confirmation(token, dt.datetime.now(dt.UTC))
     except C360Error as exc:
         return _refused(exc)
-    what = f"{pending['purpose']} messages by {pending['channel']}"
-    if pending.get("contact_point"):
-        what += f" at {mask_contact_point(pending['contact_point'])}"
+    what = f"{pending.purpose} messages by {pending.channel}"
+    if pending.contact_point:
+        what += f" at {mask_contact_point(pending.contact_point)}"
     form = _form("Confirm", {})
     return _page("Confirm your subscription", f"<p>Receive {html.escape(what)}?</p>{form}")
 
@@ -352,17 +348,16 @@ async def export_audience(
     """Everyone the contact policy allows on ``channel`` for ``purpose`` at ``at`` (default:
     now), with the contact point to use and an unsubscribe link; streamed in constant memory."""
     contact = _contact(request)
-    contact.check_purpose(purpose)
-    contact.check_handout(purpose, unmasked=caller.may(Permission.CONTACT_POINTS))
-    moment = utc_instant(at, dt.datetime.now(dt.UTC))
-    chosen = AudienceFilter(
-        lifecycle_stages=frozenset(s.value for s in lifecycle_stage) if lifecycle_stage else None,
-        value_tiers=frozenset(t.value for t in value_tier) if value_tier else None,
-        countries=frozenset(c.upper() for c in country) if country else None,
+    moment, found = contact.export(
+        channel.value,
+        purpose,
+        dt.datetime.now(dt.UTC) if at is None else at,
+        AudienceFilter.of(lifecycle_stage, value_tier, country),
+        unmasked=caller.may(Permission.CONTACT_POINTS),
     )
     services = request.app.state.services
     members = _audited(
-        contact.stream(channel.value, purpose, moment, chosen),
+        found,
         services.audit,
         caller,
         str(request.url.query)[:500] or f"channel={channel.value}&purpose={purpose}",

@@ -10,15 +10,42 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from prometheus_client import generate_latest
 
 from c360.api.auth import authenticate
 from c360.api.openapi import KEYED, answers
 from c360.auth.service import Permission
-from c360.observability.metrics import CONTENT_TYPE, scrape
+from c360.observability.metrics import CONTENT_TYPE, DEAD_LETTERS_STORED, REGISTRY, STORE_UP
+from c360.services import Services
 from c360.settings import Settings
+from c360.store import Store
+
+PING_TIMEOUT_S = 2.0
+
+ScrapeHook = Callable[[Store, Services], Awaitable[None]]
+
+
+async def _store_gauges(store: Store, services: Services) -> None:
+    up = await store.ping(PING_TIMEOUT_S)
+    STORE_UP.labels(store.kind).set(1 if up else 0)
+    if up:
+        DEAD_LETTERS_STORED.set(await services.dead_letters.waiting())
+
+
+SCRAPE_HOOKS: list[ScrapeHook] = [_store_gauges]
+"""What refreshes the gauges read from the store, just before a scrape."""
+
+
+async def scrape(store: Store, services: Services) -> bytes:
+    """The registry in the Prometheus text format, gauges read from the store refreshed."""
+    for hook in SCRAPE_HOOKS:
+        await hook(store, services)
+    return generate_latest(REGISTRY)
+
 
 router = APIRouter(tags=["operations"])
 

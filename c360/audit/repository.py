@@ -16,6 +16,7 @@ from typing import Any
 
 from pymongo import DESCENDING
 
+from c360.audit.types import Action, AuditEntry
 from c360.store import Database, Document
 
 SEQ_DIGITS = 19  # epoch microseconds, zero-padded: sortable as text until the year 318857
@@ -38,16 +39,54 @@ class AuditQuery:
     until: dt.datetime | None = None  # inclusive
 
 
+def _document(entry: AuditEntry) -> Document:
+    doc: Document = {
+        "seq": entry.seq,
+        "at": entry.at,
+        "key_id": entry.key_id,
+        "key_name": entry.key_name,
+        "role": entry.role,
+        "action": entry.action.value,
+        "operation": entry.operation,
+        "what": list(entry.what),
+    }
+    # Absent, never null: the embedded store misses explicit nulls in queries.
+    for name, value in (
+        ("profile_id", entry.profile_id),
+        ("detail", entry.detail),
+        ("request_id", entry.request_id),
+    ):
+        if value is not None:
+            doc[name] = value
+    return doc
+
+
+def _entry(doc: Document) -> AuditEntry:
+    return AuditEntry(
+        seq=doc["seq"],
+        at=doc["at"],
+        key_id=doc["key_id"],
+        key_name=doc["key_name"],
+        role=doc["role"],
+        action=Action(doc["action"]),
+        operation=doc.get("operation", ""),
+        what=tuple(doc.get("what", ())),
+        detail=doc.get("detail"),
+        profile_id=doc.get("profile_id"),
+        request_id=doc.get("request_id"),
+    )
+
+
 class AuditRepository:
     def __init__(self, db: Database) -> None:
         self._log = db["audit_log"]
         self._db = db
 
-    async def append(self, docs: Sequence[Document]) -> None:
-        if docs:
-            await self._log.insert_many(list(docs), ordered=False)
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            await self._log.insert_many([_document(e) for e in entries], ordered=False)
 
-    async def page(self, query: AuditQuery, after: str | None, limit: int) -> list[Document]:
+    async def page(self, query: AuditQuery, after: str | None, limit: int) -> list[AuditEntry]:
         """Newest first: at most ``limit`` entries older than the cursor ``after`` (a seq)."""
         conditions: dict[str, Any] = {}
         for name in ("profile_id", "key_id", "action"):
@@ -65,7 +104,7 @@ class AuditRepository:
         if window:
             conditions["seq"] = window
         cursor = self._log.find(conditions, {"_id": 0}).sort("seq", DESCENDING).limit(limit)
-        return await cursor.to_list()
+        return [_entry(doc) for doc in await cursor.to_list()]
 
     async def prune(self, before: dt.datetime) -> int:
         """Removes entries appended before ``before``: what the TTL index does on MongoDB, for

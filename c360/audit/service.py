@@ -9,27 +9,19 @@ fields read. Entries are kept ``C360_AUDIT_RETENTION_DAYS`` (a TTL index, and ``
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from c360.audit.repository import SEQ_DIGITS, AuditQuery, AuditRepository
+from c360.audit.types import Action, AuditEntry
 from c360.auth.service import Caller
 from c360.errors import InvalidInput
 from c360.observability.metrics import AUDIT_ENTRIES
-from c360.store import Document
 
 MAX_PAGE = 500
 MAX_DETAIL = 2000  # characters of a lookup's text or a mutation's arguments kept
 _SEQ_LENGTH = SEQ_DIGITS + 1 + 8
-
-
-class Action(enum.StrEnum):
-    READ = "read"  # unmasked contact points, case text, the audit log itself
-    LOOKUP = "lookup"  # searchProfiles, profileByIdentifier
-    EXPORT = "export"  # GET /audiences/export
-    MUTATION = "mutation"  # every GraphQL mutation, and key changes from the command line
 
 
 class InvalidAuditCursor(InvalidInput):
@@ -38,7 +30,7 @@ class InvalidAuditCursor(InvalidInput):
 
 @dataclass(frozen=True)
 class AuditPage:
-    entries: list[Document]  # newest first; each has its seq, the cursor after it
+    entries: list[AuditEntry]  # newest first; each one's seq is the cursor after it
     has_next_page: bool
 
 
@@ -81,29 +73,23 @@ class AuditTrail:
     def read(self, profile_id: str | None, what: str) -> None:
         self.add(Action.READ, what, (profile_id,))
 
-    def documents(self, caller: Caller, request_id: str | None, now: dt.datetime) -> list[Document]:
-        docs = []
-        for (action, profile_id, detail), entry in self._entries.items():
-            doc: Document = {
-                "seq": new_seq(now),
-                "at": now,
-                "key_id": caller.key_id,
-                "key_name": caller.name,
-                "role": caller.role.value,
-                "action": action.value,
-                "operation": self.operation,
-                "what": sorted(entry.what),
-            }
-            # Absent, never null: the embedded store misses explicit nulls in queries.
-            for name, value in (
-                ("profile_id", profile_id),
-                ("detail", detail),
-                ("request_id", request_id),
-            ):
-                if value is not None:
-                    doc[name] = value
-            docs.append(doc)
-        return docs
+    def entries(self, caller: Caller, request_id: str | None, now: dt.datetime) -> list[AuditEntry]:
+        return [
+            AuditEntry(
+                seq=new_seq(now),
+                at=now,
+                key_id=caller.key_id,
+                key_name=caller.name,
+                role=caller.role.value,
+                action=action,
+                operation=self.operation,
+                what=tuple(sorted(entry.what)),
+                detail=detail,
+                profile_id=profile_id,
+                request_id=request_id,
+            )
+            for (action, profile_id, detail), entry in self._entries.items()
+        ]
 
     def clear(self) -> None:
         self._entries.clear()
@@ -118,11 +104,11 @@ class AuditService:
         """Appends what ``trail`` gathered, in one write, and empties it."""
         if not trail or caller is None:
             return
-        docs = trail.documents(caller, request_id, dt.datetime.now(dt.UTC))
-        await self._log.append(docs)
+        entries = trail.entries(caller, request_id, dt.datetime.now(dt.UTC))
+        await self._log.append(entries)
         trail.clear()
-        for doc in docs:
-            AUDIT_ENTRIES.labels(doc["action"]).inc()
+        for entry in entries:
+            AUDIT_ENTRIES.labels(entry.action.value).inc()
 
     async def page(
         self, query: AuditQuery, *, first: int = 50, after: str | None = None
@@ -131,8 +117,8 @@ class AuditService:
             raise InvalidInput(f"first must be between 1 and {MAX_PAGE}, not {first}")
         if after is not None and not _is_seq(after):
             raise InvalidAuditCursor(f"malformed cursor {after[:40]!r}")
-        docs = await self._log.page(query, after, first + 1)
-        return AuditPage(entries=docs[:first], has_next_page=len(docs) > first)
+        entries = await self._log.page(query, after, first + 1)
+        return AuditPage(entries=entries[:first], has_next_page=len(entries) > first)
 
     async def prepare(self) -> None:
         """The TTL index for the retention period (at start-up)."""

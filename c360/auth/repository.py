@@ -1,4 +1,5 @@
-"""Queries on ``api_keys``: one document per key, holding only the secret's hash."""
+"""Queries on ``api_keys`` (one document per key, holding only the secret's hash) and on the
+rate limits' buckets."""
 
 from __future__ import annotations
 
@@ -6,7 +7,18 @@ import datetime as dt
 
 from pymongo.errors import DuplicateKeyError
 
+from c360.auth.types import ApiKey, Role, StoredKey
 from c360.store import Database, Document
+
+
+def _key(doc: Document) -> ApiKey:
+    return ApiKey(
+        id=doc["_id"],
+        name=doc["name"],
+        role=Role(doc["role"]),
+        created_at=doc["created"]["at"],
+        revoked_at=doc.get("revoked", {}).get("at"),
+    )
 
 
 class ApiKeyRepository:
@@ -18,14 +30,25 @@ class ApiKeyRepository:
         """``database.api_keys``: which keys these are, for what remembers them."""
         return self._keys.full_name
 
-    async def add(self, doc: Document) -> None:
-        await self._keys.insert_one(doc)
+    async def add(self, key: ApiKey, secret_hash: str) -> None:
+        # Sub-documents, set whole: the embedded store mangles dates set in place.
+        await self._keys.insert_one(
+            {
+                "_id": key.id,
+                "name": key.name,
+                "role": key.role.value,
+                "secret_hash": secret_hash,
+                "created": {"at": key.created_at},
+            }
+        )
 
-    async def get(self, key_id: str) -> Document | None:
-        return await self._keys.find_one({"_id": key_id})
+    async def get(self, key_id: str) -> StoredKey | None:
+        doc = await self._keys.find_one({"_id": key_id})
+        return None if doc is None else StoredKey(_key(doc), doc["secret_hash"])
 
-    async def all(self) -> list[Document]:
-        return await self._keys.find({}, {"secret_hash": 0}).sort("_id", 1).to_list()
+    async def all(self) -> list[ApiKey]:
+        docs = await self._keys.find({}, {"secret_hash": 0}).sort("_id", 1).to_list()
+        return [_key(doc) for doc in docs]
 
     async def revoke(self, key_id: str, now: dt.datetime) -> bool:
         result = await self._keys.update_one(

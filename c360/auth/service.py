@@ -23,20 +23,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from c360.auth.repository import ApiKeyRepository
-from c360.errors import C360Error, NotFound
+from c360.auth.types import ApiKey, Role
+from c360.errors import C360Error, InvalidInput, NotFound
 
 PREFIX = "c360"
 # Seconds a verified key is trusted without a store round trip: every request of a busy client
 # would otherwise read its key. Also how late another process's revocation is noticed.
 VERIFIED_KEY_TTL_S = 5.0
 VERIFIED_KEYS_MAX = 1024  # callers remembered at once; the oldest go first
-
-
-class Role(enum.StrEnum):
-    ADMIN = "admin"
-    AGENT = "agent"
-    MARKETING = "marketing"
-    CONNECTOR = "connector"
 
 
 class Permission(enum.StrEnum):
@@ -178,20 +172,16 @@ class ApiKeyService:
         self._keys = keys
         self._verified = _verified if verified is None else verified
 
-    async def create(self, role: Role, name: str, now: dt.datetime) -> tuple[str, str]:
-        """A new key: returns (key id, the full key). The full key is shown only now."""
-        key_id = secrets.token_hex(6)
+    async def create(self, role: Role, name: str, now: dt.datetime) -> tuple[ApiKey, str]:
+        """A new key for ``name`` (who or what uses it): returns it and the full key, which is
+        shown only now."""
+        name = name.strip()
+        if not name:
+            raise InvalidInput("a key needs a name: who or what uses it")
+        key = ApiKey(id=secrets.token_hex(6), name=name, role=role, created_at=now)
         secret = secrets.token_urlsafe(32)
-        await self._keys.add(
-            {
-                "_id": key_id,
-                "name": name,
-                "role": role.value,
-                "secret_hash": _hash(secret),
-                "created": {"at": now},
-            }
-        )
-        return key_id, f"{PREFIX}_{key_id}_{secret}"
+        await self._keys.add(key, _hash(secret))
+        return key, f"{PREFIX}_{key.id}_{secret}"
 
     async def authenticate(self, authorization: str | None) -> Caller | None:
         """The caller an ``Authorization: Bearer <key>`` header names; None without a header."""
@@ -206,12 +196,12 @@ class ApiKeyService:
         cached = self._verified.get(self._keys.collection, key_id, secret_hash)
         if cached is not None:
             return cached
-        doc = await self._keys.get(key_id)
-        if doc is None or not hmac.compare_digest(doc["secret_hash"], secret_hash):
+        stored = await self._keys.get(key_id)
+        if stored is None or not hmac.compare_digest(stored.secret_hash, secret_hash):
             raise Unauthenticated("unknown API key")
-        if "revoked" in doc:
+        if stored.key.revoked_at is not None:
             raise Unauthenticated(f"API key {key_id} was revoked")
-        caller = Caller(key_id=key_id, name=doc["name"], role=Role(doc["role"]))
+        caller = Caller(key_id=key_id, name=stored.key.name, role=stored.key.role)
         self._verified.add(self._keys.collection, secret_hash, caller)
         return caller
 
@@ -220,10 +210,10 @@ class ApiKeyService:
         if not await self._keys.revoke(key_id, now):
             raise ApiKeyNotFound(f"no active API key {key_id!r}")
 
-    async def all(self) -> list[dict[str, object]]:
+    async def all(self) -> list[ApiKey]:
         return await self._keys.all()
 
-    async def get(self, key_id: str) -> dict[str, object] | None:
+    async def get(self, key_id: str) -> ApiKey | None:
         """One key's description (never its hash)."""
-        doc = await self._keys.get(key_id)
-        return None if doc is None else {k: v for k, v in doc.items() if k != "secret_hash"}
+        stored = await self._keys.get(key_id)
+        return None if stored is None else stored.key

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -20,6 +21,7 @@ from c360.api.graphql.export import write_sdl
 from c360.audit.repository import AuditQuery
 from c360.audit.service import Action, AuditPage
 from c360.auth.service import Caller, Role
+from c360.auth.types import ApiKey
 from c360.cli import kpis as kpis_command
 from c360.cli.progress import import_progress
 from c360.errors import C360Error, InvalidInput, StoreUnavailable
@@ -379,17 +381,18 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         print("no audit entries match")
     for entry in page.entries:
         if args.json:
-            print(json.dumps(entry, default=str, sort_keys=True))
+            fields = {k: v for k, v in dataclasses.asdict(entry).items() if v is not None}
+            print(json.dumps(fields, default=str, sort_keys=True))
             continue
-        who = f"{entry['key_id']} ({entry['role']}, {entry['key_name']})"
-        profile = entry.get("profile_id", "-")
+        who = f"{entry.key_id} ({entry.role}, {entry.key_name})"
+        profile = entry.profile_id or "-"
         print(
-            f"{entry['at']:%Y-%m-%dT%H:%M:%S.%fZ}  {entry['action']:<8} {who}  profile {profile}"
-            f"\n  {entry.get('operation', '')}: {', '.join(entry.get('what', []))}"
-            + (f"\n  detail: {entry['detail'][:200]}" if entry.get("detail") else "")
+            f"{entry.at:%Y-%m-%dT%H:%M:%S.%fZ}  {entry.action:<8} {who}  profile {profile}"
+            f"\n  {entry.operation}: {', '.join(entry.what)}"
+            + (f"\n  detail: {entry.detail[:200]}" if entry.detail else "")
         )
     if page.has_next_page and page.entries:
-        print(f"more: --after {page.entries[-1]['seq']}", file=sys.stderr)
+        print(f"more: --after {page.entries[-1].seq}", file=sys.stderr)
     return 0
 
 
@@ -405,10 +408,11 @@ def _prune_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> tuple[str, str]:
-        key_id, key = await services.keys.create(
+        created, key = await services.keys.create(
             Role(args.role), args.name, dt.datetime.now(dt.UTC)
         )
-        detail = json.dumps({"id": key_id, "role": args.role, "name": args.name})
+        key_id = created.id
+        detail = json.dumps({"id": key_id, "role": args.role, "name": created.name})
         await services.audit.record(
             _operator(), Action.MUTATION, "keys create", operation="c360 keys", detail=detail
         )
@@ -433,15 +437,15 @@ def _revoke_key(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list_keys(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(services: Services, store: Store) -> list[dict[str, object]]:
+    async def work(services: Services, store: Store) -> list[ApiKey]:
         return await services.keys.all()
 
     keys = asyncio.run(_with_services(settings, work))
     if not keys:
         print("no API keys (create one: c360 keys create --role agent --name NAME)")
     for key in keys:
-        state = "revoked" if "revoked" in key else "active"
-        print(f"{key['_id']}  {key['role']:<9}  {state:<7}  {key['name']}")
+        state = "revoked" if key.revoked_at is not None else "active"
+        print(f"{key.id}  {key.role:<9}  {state:<7}  {key.name}")
     return 0
 
 
@@ -466,7 +470,7 @@ def _recompute_profiles(args: argparse.Namespace, settings: Settings) -> int:
             return await services.profiles.recompute_all()
         # An unknown id is an error, not a no-op; an absorbed one means its survivor.
         live = await services.profiles.get(args.profile_id)
-        await services.profiles.recompute_activity(live["_id"])
+        await services.profiles.recompute_activity(live.id)
         return 1
 
     print(f"recomputed: {asyncio.run(_with_services(settings, work))} profiles")

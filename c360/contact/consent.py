@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from c360.store import Document
+from c360.records.types import Record
 
 OPTED_OUT, PENDING = "opted_out", "pending"
 
@@ -44,32 +44,32 @@ class ConsentState:
     pending_since: dt.datetime | None = None  # a double opt-in is under way
 
 
-def change_order(doc: Document) -> tuple[dt.datetime, str]:
+def change_order(record: Record) -> tuple[dt.datetime, str]:
     """Changes apply in the order they happened; at the same instant, by record id (so the
     outcome never depends on arrival order)."""
-    return doc["occurred_at"], doc["_id"]
+    return record.occurred_at, record.id
 
 
-def fold_consent(changes: Iterable[Document]) -> list[ConsentState]:
-    """``changes``: stored consent-change records (``_id``, ``source``, ``occurred_at``,
-    ``data``); returns one state per channel, contact point and purpose, sorted."""
+def fold_consent(changes: Iterable[Record]) -> list[ConsentState]:
+    """``changes``: the profile's consent-change records; returns one state per channel,
+    contact point and purpose, sorted."""
     latest: dict[ConsentKey, ConsentState] = {}
-    for doc in sorted(changes, key=change_order):
-        data = doc["data"]
+    for record in sorted(changes, key=change_order):
+        data = record.payload
         key: ConsentKey = (data["channel"], data.get("contact_point"), data["purpose"])
         state = ConsentState(
             channel=key[0],
             contact_point=key[1],
             purpose=key[2],
             status=data["status"],
-            since=doc["occurred_at"],
-            source=doc["source"],
-            record_id=doc["_id"],
+            since=record.occurred_at,
+            source=record.source,
+            record_id=record.id,
             evidence=data.get("evidence"),
         )
         current = latest.get(key)
         if state.status == PENDING and current is not None and current.status != PENDING:
-            state = dataclasses.replace(current, pending_since=doc["occurred_at"])
+            state = dataclasses.replace(current, pending_since=record.occurred_at)
         latest[key] = state
     return [_applied(state, latest) for _, state in sorted(latest.items(), key=_sort_key)]
 

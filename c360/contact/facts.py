@@ -1,6 +1,6 @@
 """What the contact policy knows of one profile, built from its identities and records.
 
-Everything here is a fold over stored documents, computed when asked: contact points from the
+Everything here is a fold over the profile's records, computed when asked: contact points from the
 identities (e-mails, phones) and person records (postal addresses), their status from
 contact-point-status records, consent and preferences from their change records, and the
 contacts and conversations that frequency caps and channel inference count.
@@ -15,14 +15,27 @@ from dataclasses import dataclass, field
 from c360.contact.consent import ConsentState, change_order, fold_consent
 from c360.contact.preferences import Preferences, fold_preferences
 from c360.profiles.traits import Traits, fold_traits
-from c360.store import Document
+from c360.profiles.types import ProfileIdentifier
+from c360.records.types import Record
+from schemas.identifiers import IdentifierType
+from schemas.records import ContactChannel, RecordKind, ServiceChannel
 
 # The record kinds a decision reads (outbound contacts only within the longest cap window).
-DECISION_KINDS = ("person", "consent_change", "preference_change", "contact_point_status")
-CONTACT_KIND = "outbound_contact"
-CASE_KIND = "service_case"
+DECISION_KINDS = (
+    RecordKind.PERSON,
+    RecordKind.CONSENT_CHANGE,
+    RecordKind.PREFERENCE_CHANGE,
+    RecordKind.CONTACT_POINT_STATUS,
+)
+CONTACT_KIND = RecordKind.OUTBOUND_CONTACT
+CASE_KIND = RecordKind.SERVICE_CASE
 # A case's channel as a channel one can contact the customer on (chat, web… cannot be).
-CASE_CHANNELS = {"email": "email", "phone": "phone", "sms": "sms", "whatsapp": "whatsapp"}
+CASE_CHANNELS = {
+    ServiceChannel.EMAIL: ContactChannel.EMAIL,
+    ServiceChannel.PHONE: ContactChannel.PHONE,
+    ServiceChannel.SMS: ContactChannel.SMS,
+    ServiceChannel.WHATSAPP: ContactChannel.WHATSAPP,
+}
 ENGAGED = frozenset({"answered", "opened", "clicked"})
 
 
@@ -71,7 +84,7 @@ class ContactFacts:
         tokens = [
             (s.since, point)
             for (channel, point), s in self.statuses.items()
-            if channel == "push" and s.status in ("verified", "unverified")
+            if channel == ContactChannel.PUSH and s.status in ("verified", "unverified")
         ]
         return [point for _, point in sorted(tokens, reverse=True)]
 
@@ -88,43 +101,46 @@ class ContactFacts:
         return max(invalid, key=lambda s: s.since) if invalid else own
 
 
-def _newest_first(identities: Iterable[Document], kind: str) -> list[str]:
-    found = [d for d in identities if d["type"] == kind]
-    found.sort(key=lambda d: d.get("created_at") or dt.datetime.min.replace(tzinfo=dt.UTC))
-    return [d["value"] for d in reversed(found)]
+_LONG_AGO = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def _statuses(docs: Iterable[Document]) -> dict[tuple[str, str], PointStatus]:
+def _newest_first(identities: Iterable[ProfileIdentifier], kind: IdentifierType) -> list[str]:
+    found = [i for i in identities if i.type is kind]
+    found.sort(key=lambda i: i.first_seen_at or _LONG_AGO)
+    return [i.value for i in reversed(found)]
+
+
+def _statuses(changes: Iterable[Record]) -> dict[tuple[str, str], PointStatus]:
     latest: dict[tuple[str, str], PointStatus] = {}
-    for doc in sorted(docs, key=change_order):
-        data = doc["data"]
+    for record in sorted(changes, key=change_order):
+        data = record.payload
         latest[(data["channel"], data["contact_point"])] = PointStatus(
             status=data["status"],
-            since=doc["occurred_at"],
+            since=record.occurred_at,
             reason=data.get("reason"),
             origin=data.get("origin", "import"),
-            record_id=doc["_id"],
+            record_id=record.id,
         )
     return latest
 
 
 def build_facts(
-    profile_id: str, identities: Sequence[Document], records: Sequence[Document]
+    profile_id: str, identities: Sequence[ProfileIdentifier], records: Sequence[Record]
 ) -> ContactFacts:
     """``records``: the profile's records of :data:`DECISION_KINDS`, plus its recent outbound
     contacts and, for channel inference, its cases (both optional)."""
-    by_kind: dict[str, list[Document]] = {}
-    for doc in records:
-        by_kind.setdefault(doc["kind"], []).append(doc)
+    by_kind: dict[RecordKind, list[Record]] = {}
+    for record in records:
+        by_kind.setdefault(record.kind, []).append(record)
     contacts = [
-        Contact(d["occurred_at"], d["data"]["channel"], d["data"]["purpose"], d["data"]["outcome"])
-        for d in by_kind.get(CONTACT_KIND, ())
-        if d["data"].get("outcome") != "failed"
+        Contact(r.occurred_at, r.payload["channel"], r.payload["purpose"], r.payload["outcome"])
+        for r in by_kind.get(CONTACT_KIND, ())
+        if r.payload.get("outcome") != "failed"
     ]
     conversations = [
-        Conversation(d["occurred_at"], CASE_CHANNELS[d["data"]["channel"]], None)
-        for d in by_kind.get(CASE_KIND, ())
-        if d["data"]["channel"] in CASE_CHANNELS
+        Conversation(r.occurred_at, CASE_CHANNELS[r.payload["channel"]], None)
+        for r in by_kind.get(CASE_KIND, ())
+        if r.payload["channel"] in CASE_CHANNELS
     ]
     conversations += [
         Conversation(c.at, c.channel, c.purpose) for c in contacts if c.outcome in ENGAGED
@@ -132,12 +148,12 @@ def build_facts(
     conversations.sort(key=lambda c: c.at, reverse=True)
     return ContactFacts(
         profile_id=profile_id,
-        emails=_newest_first(identities, "email"),
-        phones=_newest_first(identities, "phone"),
-        traits=fold_traits(by_kind.get("person", ())),
-        consents=fold_consent(by_kind.get("consent_change", ())),
-        preferences=fold_preferences(by_kind.get("preference_change", ())),
-        statuses=_statuses(by_kind.get("contact_point_status", ())),
+        emails=_newest_first(identities, IdentifierType.EMAIL),
+        phones=_newest_first(identities, IdentifierType.PHONE),
+        traits=fold_traits(by_kind.get(RecordKind.PERSON, ())),
+        consents=fold_consent(by_kind.get(RecordKind.CONSENT_CHANGE, ())),
+        preferences=fold_preferences(by_kind.get(RecordKind.PREFERENCE_CHANGE, ())),
+        statuses=_statuses(by_kind.get(RecordKind.CONTACT_POINT_STATUS, ())),
         contacts=sorted(contacts, key=lambda c: c.at),
         conversations=conversations,
     )

@@ -22,6 +22,9 @@ rules, in order (the first that fails is the first reason given; every failing r
 Rules 2 to 4 are per contact point: the point used is the first that passes them, preferring one
 opted in to the purpose, then a verified one, then the newest. Rules 5 and 6 only delay: when they
 are all that stands in the way, the decision says when contact would be allowed.
+
+Over 500 lines: the rules are read in their order, top to bottom, next to the decision that
+applies them and the ranking that asks it per channel; apart, the order would be lost.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
@@ -42,12 +45,12 @@ from c360.contact.consent import ConsentState
 from c360.contact.facts import ContactFacts
 from c360.contact.hours import in_window, next_window, quiet_until
 from c360.contact.preferences import Cap, Hours
-from schemas.records import ALL_PURPOSES
+from schemas.identifiers import IdentifierType
+from schemas.records import ALL_PURPOSES, CONTACT_POINT_TYPES, PHONE_CHANNELS, ContactChannel
 
 REGIME_OPT_IN, REGIME_OPT_OUT = "opt_in", "opt_out"
-QUIET_CHANNELS_DEFAULT = frozenset({"phone", "sms", "whatsapp", "push"})
-QUIET_HOURS_DEFAULT = Hours(dt.time(21), dt.time(8))
-CHANNELS = ("email", "sms", "phone", "whatsapp", "postal", "push")
+TEXT_CHANNELS = frozenset({ContactChannel.SMS, ContactChannel.WHATSAPP})
+"""Channels that need a number able to take texts (a mobile)."""
 _SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 _MAX_DELAY_STEPS = 16
 
@@ -104,18 +107,19 @@ class Reason:
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    purposes: tuple[str, ...] = ("service", "transactional", "marketing", "surveys")
-    regime_purposes: frozenset[str] = frozenset({"marketing", "surveys"})
-    opt_out_countries: frozenset[str] = frozenset()  # marketing allowed until an opt-out
-    default_country: str | None = None
-    default_time_zone: str = "UTC"
-    quiet_hours: Hours | None = QUIET_HOURS_DEFAULT
-    quiet_channels: frozenset[str] = QUIET_CHANNELS_DEFAULT
-    frequency_caps: Mapping[tuple[str, str], Cap] = field(
-        default_factory=lambda: {("email", "marketing"): Cap(2, 7), ("sms", "marketing"): Cap(1, 7)}
-    )
-    channel_order: tuple[str, ...] = CHANNELS
-    inference_window: int = 5
+    """What the ``C360_CONTACT_*`` settings make of the policy: built from ``Settings`` when the
+    services are wired (``c360.services``), so no value has a default of its own here."""
+
+    purposes: tuple[str, ...]
+    regime_purposes: frozenset[str]
+    opt_out_countries: frozenset[str]  # marketing allowed until an opt-out
+    default_country: str | None
+    default_time_zone: str
+    quiet_hours: Hours | None
+    quiet_channels: frozenset[ContactChannel]
+    frequency_caps: Mapping[tuple[str, str], Cap]  # (channel, purpose) → the default cap
+    channel_order: tuple[ContactChannel, ...]
+    inference_window: int
 
     @property
     def longest_cap_days(self) -> int:
@@ -184,16 +188,17 @@ def _address_line(address: Mapping[str, object]) -> str:
 
 def points_of(facts: ContactFacts, channel: str) -> list[tuple[str, str | None]]:
     """The channel's contact points with the country each implies (None: not known from it)."""
-    if channel == "email":
+    kind = CONTACT_POINT_TYPES.get(channel)
+    if kind is IdentifierType.EMAIL:
         return [(e, None) for e in facts.emails]
-    if channel in ("phone", "sms", "whatsapp"):
+    if kind is IdentifierType.PHONE:
         return [(p, _phone_region(p)) for p in facts.phones]
-    if channel == "postal":
+    if channel == ContactChannel.POSTAL:
         return [
             (_address_line(a.address), str(a.address.get("country") or "") or None)
             for a in facts.traits.addresses
         ]
-    if channel == "push":
+    if channel == ContactChannel.PUSH:
         return [(t, None) for t in facts.push_tokens()]
     return []
 
@@ -278,7 +283,7 @@ def _status(facts: ContactFacts, channel: str, point: str) -> list[Reason]:
         detail = f": {status.reason}" if status.reason else ""
         sentence = f"Found invalid on {_day(status.since)}{detail}."
         return [Reason(Code.CONTACT_POINT_INVALID, sentence)]
-    if channel in ("sms", "whatsapp") and not _sms_capable(point):
+    if channel in TEXT_CHANNELS and not _sms_capable(point):
         sentence = f"The number is not a mobile number; it cannot take {channel}."
         return [Reason(Code.CONTACT_POINT_UNSUITABLE, sentence)]
     return []
@@ -334,7 +339,7 @@ def time_zones(
         return (facts.preferences.time_zone.value,), "preference"
     if (zone := facts.traits.value("time_zone")) is not None:
         return (zone,), "profile"
-    phones = [point] if point and channel in ("phone", "sms", "whatsapp") else facts.phones[:1]
+    phones = [point] if point and channel in PHONE_CHANNELS else facts.phones[:1]
     for phone in phones:
         if zones := _number_zones(phone):
             return zones, "phone number"

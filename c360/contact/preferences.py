@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from c360.contact.consent import change_order
-from c360.store import Document
+from c360.records.types import Record
 from schemas.records import WEEKDAYS, Weekday
 
 
@@ -31,13 +31,13 @@ class Change:
     evidence: str | None = None
 
     @classmethod
-    def of(cls, doc: Document) -> Change:
-        data = doc["data"]
+    def of(cls, record: Record) -> Change:
+        data = record.payload
         return cls(
-            since=doc["occurred_at"],
-            source=doc["source"],
+            since=record.occurred_at,
+            source=record.source,
             origin=data.get("origin", "import"),
-            record_id=doc["_id"],
+            record_id=record.id,
             actor=data.get("actor"),
             evidence=data.get("evidence"),
         )
@@ -99,11 +99,11 @@ class Preferences:
     do_not_contact: Chosen[str | None] | None = None  # value: the reason; None once lifted
 
 
-def fold_preferences(changes: Iterable[Document]) -> Preferences:
-    """``changes``: stored preference-change records, in any order."""
+def fold_preferences(changes: Iterable[Record]) -> Preferences:
+    """``changes``: the profile's preference-change records, in any order."""
     prefs = Preferences()
-    for doc in sorted(changes, key=change_order):
-        data, change = doc["data"], Change.of(doc)
+    for record in sorted(changes, key=change_order):
+        data, change = record.payload, Change.of(record)
         for purpose, channel in data.get("preferred_channels", {}).items():
             if channel is None:
                 prefs.preferred_channels.pop(purpose, None)

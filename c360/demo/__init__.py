@@ -33,9 +33,9 @@ async def issue_demo_keys(keys: ApiKeyService, now: dt.datetime) -> dict[Role, s
     """
     names = {DEMO_KEY_NAME.format(role=role.value) for role in Role}
     for key in await keys.all():
-        if key["name"] in names and "revoked" not in key:
+        if key.name in names and key.revoked_at is None:
             with contextlib.suppress(ApiKeyNotFound):  # another start revoked it first
-                await keys.revoke(str(key["_id"]), now)
+                await keys.revoke(key.id, now)
     issued = {
         role: await keys.create(role, DEMO_KEY_NAME.format(role=role.value), now) for role in Role
     }

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
-from c360.errors import C360Error, NotFound
+from c360.errors import Conflict, NotFound
 from c360.identity.repository import (
     IdentityRepository,
     MatchRepository,
@@ -38,14 +38,12 @@ class MergeNotFound(NotFound):
     pass
 
 
-class MergeNotUndoable(C360Error):
-    status_code = 409
+class MergeNotUndoable(Conflict):
+    pass
 
 
-class MergeRefused(C360Error):
+class MergeRefused(Conflict):
     """The two profiles cannot be one person (or are one already)."""
-
-    status_code = 409
 
 
 class SuggestionNotFound(NotFound):
@@ -159,8 +157,8 @@ class MergeService:
             raise MergeRefused("a profile cannot absorb itself")
         for profile_id in (survivor, absorbed):
             live = await self._profiles.get(profile_id)
-            if live["_id"] != profile_id:
-                raise MergeRefused(f"profile {profile_id} was merged into {live['_id']}")
+            if live.id != profile_id:
+                raise MergeRefused(f"profile {profile_id} was merged into {live.id}")
         held = await self._identities.of_profiles([survivor, absorbed])
         sources = {d["source"]: d["value"] for d in held[survivor] if "source" in d}
         clashes = sorted(
@@ -207,7 +205,7 @@ class MergeService:
             raise MergeRefused(f"suggestion {suggestion_id} is already {suggestion['status']}")
         first, second = suggestion["profiles"]
         if accept:
-            live = sorted({(await self._profiles.get(p))["_id"] for p in (first, second)})
+            live = sorted({(await self._profiles.get(p)).id for p in (first, second)})
             if len(live) == 2:
                 await self.merge(
                     live[0], live[1], actor=actor, reason="suggestion accepted", now=now

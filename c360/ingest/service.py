@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
-from typing import Any, Literal
+from typing import Literal
 
 from c360.errors import InvalidInput
 from c360.identity.matcher import Matcher
@@ -28,7 +28,14 @@ from c360.ingest.storable import Unstorable, check_record, refuse_unstorable
 from c360.observability.metrics import count_ingest
 from c360.profiles.metrics import COUNTED_KINDS, Aggregate, contribution
 from c360.profiles.service import ProfileService, Span
-from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision, timeline_key
+from c360.records.documents import (
+    draft_document,
+    linked_document,
+    payload_of,
+    record_document,
+    stored_record,
+)
+from c360.records.repository import NOT_ACTIVITY, RecordRepository, StoredRevision
 from c360.store import Document
 from connectors import (
     Connector,
@@ -47,7 +54,6 @@ log = logging.getLogger(__name__)
 Outcome = Literal["inserted", "updated", "duplicate"]
 MAX_REPORTED_ERRORS = 1000
 _MAX_WRITE_ROUNDS = 10
-_ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
 
 
 class UnstorableRecord(InvalidInput):
@@ -133,73 +139,6 @@ class IngestSummary:
             "rejected": self.rejected,
             "ignored": self.ignored,
         }
-
-
-def content_hash(record: CanonicalRecord) -> str:
-    return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
-
-
-def _bson_safe(value: Any) -> Any:
-    """BSON has datetimes but no plain dates or times of day: store those as ISO strings."""
-    if isinstance(value, dict):
-        return {k: _bson_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_bson_safe(v) for v in value]
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, dt.time):
-        return value.isoformat(timespec="minutes")
-    return value
-
-
-def record_document(
-    record: CanonicalRecord,
-    profile_id: str | None,
-    now: dt.datetime,
-    unlinked: Sequence[Document] = (),
-    linked_by: str | None = None,
-) -> Document:
-    return linked_document(draft_document(record, now), profile_id, unlinked, linked_by)
-
-
-def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
-    """The record's document before linking says whose it is."""
-    return {
-        "_id": record.record_id,
-        "kind": record.kind,
-        "source": record.source,
-        "external_id": record.external_id,
-        "occurred_at": record.occurred_at,
-        "timeline_key": timeline_key(record.occurred_at, record.record_id),
-        "revision": record.revision,
-        "identifiers": [i.model_dump(exclude_none=True) for i in record.identifiers],
-        "identity_keys": [i.key for i in record.identifiers],
-        "data": _bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True)),
-        "content_hash": content_hash(record),
-        "ingested_at": now,
-    }
-
-
-def linked_document(
-    draft: Document,
-    profile_id: str | None,
-    unlinked: Sequence[Document] = (),
-    linked_by: str | None = None,
-    *,
-    batch: str | None = None,
-) -> Document:
-    """The draft with what linking decided: its profile and how; and the ingest batch that
-    writes it (a run that finds the batch unfinished redoes what derives from it)."""
-    doc = dict(draft)
-    if batch is not None:
-        doc["batch"] = batch
-    if profile_id is not None:  # no explicit nulls: the embedded store mis-queries them
-        doc["profile_id"] = profile_id
-    if linked_by is not None:  # what decided its profile; an unmerge follows it
-        doc["linked_by"] = linked_by
-    if unlinked:  # identifiers kept on the record that did not link it (blocked, limits, …)
-        doc["unlinked_identifiers"] = list(unlinked)
-    return doc
 
 
 def decide_writes(
@@ -383,7 +322,7 @@ class IngestService:
         fresh = [d for d, o in zip(docs, written.outcomes, strict=True) if o != "duplicate"]
         redone = await self._records.get_many(written.redo) if written.redo else []
         people = [d for d in [*fresh, *redone] if d["kind"] == "person"]
-        await self._profiles.index_names(people)
+        await self._profiles.index_names([stored_record(d) for d in people])
         # A merge gives the survivor the absorbed profile's people: compare it afresh.
         await self._matcher.evaluate(
             {d["profile_id"] for d in people if "profile_id" in d} | survivors,
@@ -617,7 +556,7 @@ def _person_features(record: CanonicalRecord) -> Features | None:
     """What a person record says of who they are (linking compares it through phones)."""
     if not isinstance(record, Person):
         return None
-    return features_of([_bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True))], ())
+    return features_of([payload_of(record)], ())
 
 
 def _parse_again(

@@ -42,7 +42,7 @@ from c360.kpis.followups import follow_up_fact, needs_answer
 from c360.kpis.periods import Interval, Period, earlier, periods
 from c360.kpis.repository import KpiRepository
 from c360.profiles.metrics import net_value
-from c360.profiles.service import ProfileService, from_epoch_ms
+from c360.profiles.service import ProfileService
 
 MAX_DIMENSIONS = 3
 _CHUNK = 1000
@@ -261,7 +261,7 @@ class KpiService:
             ):
                 stage = tier = None
                 if segments:
-                    last_seen = from_epoch_ms((profile or {}).get("last_seen_ms"))
+                    last_seen = profile.last_seen_at if profile is not None else None
                     view = await metrics.view(agg, last_seen, now)
                     stage, tier = view.stage.stage.value, view.tier.tier.value
                 found[profile_id] = Customer(

@@ -10,16 +10,17 @@ operation names beyond the first ``C360_METRICS_OPERATION_NAMES`` seen count as 
 unnamed ones as ``anonymous``, and every other label comes from a closed set or is bounded
 the same way (``BoundedLabel``).
 
-Gauges read from the store (is it up, how many dead letters wait) are set just before a scrape
-by the hooks in ``SCRAPE_HOOKS``: a new gauge of that kind adds its hook there.
+Gauges read from the store (is it up, how many dead letters wait) are declared here too and set
+just before a scrape by the hooks of ``c360.api.metrics`` (``SCRAPE_HOOKS``), which read the
+store through the services: a new gauge of that kind adds its hook there.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Final
+from collections.abc import Iterable
+from typing import Final
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -28,14 +29,9 @@ from prometheus_client import (
     Gauge,
     Histogram,
     gc_collector,
-    generate_latest,
     platform_collector,
     process_collector,
 )
-
-if TYPE_CHECKING:
-    from c360.services import Services
-    from c360.store import Store
 
 REGISTRY: Final = CollectorRegistry(auto_describe=True)
 process_collector.ProcessCollector(registry=REGISTRY)
@@ -189,29 +185,5 @@ AUDIT_ENTRIES: Final = Counter(
 
 # --- Follow-ups and SLAs ---------------------------------------------------------------------
 # The voice-of-customer follow-ups declare their gauges here (open follow-ups by state, SLA
-# breaches, time to first action) and set them in a hook added to SCRAPE_HOOKS, reading their
-# repository through ``services`` as the store gauges below do.
-
-
-# --- At scrape time --------------------------------------------------------------------------
-
-PING_TIMEOUT_S = 2.0
-
-ScrapeHook = Callable[["Store", "Services"], Awaitable[None]]
-
-
-async def _store_gauges(store: Store, services: Services) -> None:
-    up = await store.ping(PING_TIMEOUT_S)
-    STORE_UP.labels(store.kind).set(1 if up else 0)
-    if up:
-        DEAD_LETTERS_STORED.set(await services.dead_letters.waiting())
-
-
-SCRAPE_HOOKS: list[ScrapeHook] = [_store_gauges]
-
-
-async def scrape(store: Store, services: Services) -> bytes:
-    """The registry in the Prometheus text format, gauges read from the store refreshed."""
-    for hook in SCRAPE_HOOKS:
-        await hook(store, services)
-    return generate_latest(REGISTRY)
+# breaches, time to first action) and set them in a hook added to c360.api.metrics.SCRAPE_HOOKS,
+# reading their repository through ``services`` as the store gauges' hook does.

@@ -38,6 +38,7 @@ from c360.profiles.metrics import (
 )
 from c360.profiles.repository import MetricsRepository, ProfileRepository
 from c360.records.repository import RecordRepository
+from c360.records.types import Record
 from c360.store import Document
 
 _MAX_ROUNDS = 20
@@ -140,7 +141,7 @@ class MetricsService:
         for _ in range(_MAX_ROUNDS):
             stored = (await self._metrics.get_many([profile_id])).get(profile_id)
             profile = await self._profiles.get(profile_id)
-            if profile is None or "merged_into" in profile:
+            if profile is None or profile.merged_into is not None:
                 if stored is None or await self._metrics.delete(profile_id, stored["version"]):
                     return
                 continue
@@ -217,12 +218,12 @@ class MetricsService:
             churn=churn_risk(current, last_seen, now, config.thresholds),
         )
 
-    async def open_cases(self, profile_ids: Sequence[str]) -> list[list[Document]]:
+    async def open_cases(self, profile_ids: Sequence[str]) -> list[list[Record]]:
         """Each profile's unresolved cases, newest first (a DataLoader's batch function)."""
         found = await self._records.cases(profile_ids, closed=False, limit=_MAX_OPEN_CASES)
         return [found[p] for p in profile_ids]
 
-    async def past_problems(self, profile_ids: Sequence[str]) -> list[list[Document]]:
+    async def past_problems(self, profile_ids: Sequence[str]) -> list[list[Record]]:
         """Each profile's last resolved cases, newest first (a DataLoader's batch function)."""
         limit = self._config.past_problems
         found = await self._records.cases(profile_ids, closed=True, limit=limit)

@@ -1,8 +1,8 @@
-"""Queries on ``profiles``.
+"""Queries on ``profiles`` and on the identities linked to them, handed upward as
+:class:`Profile` and :class:`ProfileIdentifier`.
 
-Activity times are kept as epoch milliseconds (integers): updated in place with ``$min`` and
-``$max`` they are atomic and idempotent on any MongoDB, whereas the embedded development server
-stores a date updated in place as a string.
+Activity times are kept as epoch milliseconds (``c360.store.epoch``): updated in place with
+``$min`` and ``$max`` they are atomic and idempotent on any MongoDB.
 """
 
 from __future__ import annotations
@@ -13,22 +13,64 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from pymongo import ReplaceOne, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
+from c360.profiles.types import Profile, ProfileIdentifier, Span
 from c360.store import Database, Document
 from c360.store.bulk import find_each, insert_new
+from c360.store.epoch import epoch_ms, from_epoch_ms
+from schemas.identifiers import IdentifierType
+
+
+def _profile(doc: Document) -> Profile:
+    first, last = doc.get("first_seen_ms"), doc.get("last_seen_ms")
+    return Profile(
+        id=doc["_id"],
+        created_at=doc.get("created_at"),
+        first_seen_at=None if first is None else from_epoch_ms(first),
+        last_seen_at=None if last is None else from_epoch_ms(last),
+        merged_into=doc.get("merged_into"),
+    )
+
+
+def identifier_of(doc: Document) -> ProfileIdentifier:
+    """The typed view of an ``identities`` document."""
+    return ProfileIdentifier(
+        key=doc["_id"],
+        type=IdentifierType(doc["type"]),
+        value=doc["value"],
+        source=doc.get("source"),
+        first_seen_at=doc.get("created_at"),
+        profile_id=doc["profile_id"],
+    )
+
+
+def _epoch_span(span: Span) -> tuple[int, int]:
+    return epoch_ms(span[0]), epoch_ms(span[1])
 
 
 class ProfileRepository:
     def __init__(self, db: Database) -> None:
         self._profiles = db["profiles"]
+        self._identities = db["identities"]
 
-    async def get(self, profile_id: str) -> Document | None:
-        return await self._profiles.find_one({"_id": profile_id})
+    async def get(self, profile_id: str) -> Profile | None:
+        doc = await self._profiles.find_one({"_id": profile_id})
+        return None if doc is None else _profile(doc)
 
-    async def get_many(self, profile_ids: Iterable[str]) -> list[Document]:
+    async def get_many(self, profile_ids: Iterable[str]) -> list[Profile]:
         wanted = list(set(profile_ids))
         if not wanted:
             return []
-        return await self._profiles.find({"_id": {"$in": wanted}}).to_list()
+        docs = await self._profiles.find({"_id": {"$in": wanted}}).to_list()
+        return [_profile(doc) for doc in docs]
+
+    async def identifiers(self, profile_ids: Iterable[str]) -> dict[str, list[ProfileIdentifier]]:
+        """Profile id → its identifiers, sorted by key, for many profiles in one round trip."""
+        wanted = list(set(profile_ids))
+        found: dict[str, list[ProfileIdentifier]] = {profile_id: [] for profile_id in wanted}
+        docs = await find_each(self._identities, "profile_id", wanted)
+        for doc in sorted(docs, key=lambda d: str(d["_id"])):
+            found[doc["profile_id"]].append(identifier_of(doc))
+        return found
 
     async def merged(self, profile_ids: Iterable[str]) -> set[str]:
         """Those of these profiles that were absorbed into another."""
@@ -50,19 +92,18 @@ class ProfileRepository:
     async def unmark_merged(self, absorbed: str) -> None:
         await self._profiles.update_one({"_id": absorbed}, {"$unset": {"merged_into": ""}})
 
-    async def set_activity(self, profile_id: str, span: tuple[int, int] | None) -> None:
+    async def set_activity(self, profile_id: str, span: Span | None) -> None:
         """Replace the activity span (after an unmerge took records away)."""
         if span is None:
             update: Document = {"$unset": {"first_seen_ms": "", "last_seen_ms": ""}}
         else:
-            update = {"$set": {"first_seen_ms": span[0], "last_seen_ms": span[1]}}
+            first, last = _epoch_span(span)
+            update = {"$set": {"first_seen_ms": first, "last_seen_ms": last}}
         await self._profiles.update_one({"_id": profile_id}, update)
 
-    async def record_activity(
-        self, spans: Mapping[str, tuple[int, int] | None], now: dt.datetime
-    ) -> None:
-        """Create missing profiles and widen first/last seen (epoch ms), in one round trip;
-        a profile whose span is None is only created when missing.
+    async def record_activity(self, spans: Mapping[str, Span | None], now: dt.datetime) -> None:
+        """Create missing profiles and widen first/last seen, in one round trip; a profile
+        whose span is None is only created when missing.
 
         ``$min``/``$max`` make it atomic and idempotent: concurrent or repeated runs converge.
         """
@@ -77,11 +118,12 @@ class ProfileRepository:
         )
 
 
-def _widen(span: tuple[int, int] | None, now: dt.datetime) -> Document:
+def _widen(span: Span | None, now: dt.datetime) -> Document:
     update: Document = {"$setOnInsert": {"created_at": now}}
     if span is not None:
-        update["$min"] = {"first_seen_ms": span[0]}
-        update["$max"] = {"last_seen_ms": span[1]}
+        first, last = _epoch_span(span)
+        update["$min"] = {"first_seen_ms": first}
+        update["$max"] = {"last_seen_ms": last}
     return update
 
 

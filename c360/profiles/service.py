@@ -16,8 +16,9 @@ from c360.profiles.metrics_service import MetricsService
 from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.search import email_prefix, intersect, name_terms, phone_prefix, words
 from c360.profiles.traits import Traits, fold_traits
+from c360.profiles.types import Profile, ProfileIdentifier, Span
 from c360.records.repository import RecordRepository, TimelineQuery
-from c360.store import Document
+from c360.records.types import Record
 from schemas.identifiers import IdentifierType, identity_key, normalize_value
 
 MAX_PAGE_SIZE = 100
@@ -37,7 +38,7 @@ class InvalidCursor(InvalidInput):
 
 @dataclass(frozen=True)
 class SearchPage:
-    profiles: list[Document]  # ordered by id: the cursor is the last id
+    profiles: list[Profile]  # ordered by id: the cursor is the last id
     has_next_page: bool
 
 
@@ -47,13 +48,14 @@ _SEARCH_CANDIDATES = 1000
 
 @dataclass(frozen=True)
 class TimelinePage:
-    items: list[tuple[str, Document]]  # (cursor, record document), newest first
+    items: list[tuple[str, Record]]  # (cursor, record), newest first
     has_next_page: bool
 
 
-def encode_cursor(doc: Document) -> str:
-    """Opaque to clients; it is the record's timeline key, so it stays valid as records arrive."""
-    return base64.urlsafe_b64encode(doc["timeline_key"].encode()).decode().rstrip("=")
+def encode_cursor(record: Record) -> str:
+    """Opaque to clients; it is the record's timeline position, so it stays valid as records
+    arrive."""
+    return base64.urlsafe_b64encode(record.position.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> str:
@@ -88,16 +90,7 @@ def shown(value: str) -> str:
     return f"{value[:SHOWN_CHARACTERS]!r}… ({len(value):,} characters)"
 
 
-Span = tuple[dt.datetime, dt.datetime]
 _MAX_MERGE_HOPS = 20
-
-
-def epoch_ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def from_epoch_ms(value: int | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromtimestamp(value / 1000, dt.UTC)
 
 
 class ProfileService:
@@ -117,36 +110,36 @@ class ProfileService:
         self._records = records
         self._default_region = default_region
 
-    async def get(self, profile_id: str) -> Document:
+    async def get(self, profile_id: str) -> Profile:
         """The profile, or the one it was merged into: an absorbed id keeps resolving."""
         wanted = profile_id
         for _ in range(_MAX_MERGE_HOPS):
             profile = await self._profiles.get(wanted)
             if profile is None:
                 break
-            if "merged_into" not in profile:
+            if profile.merged_into is None:
                 return profile
-            wanted = profile["merged_into"]
+            wanted = profile.merged_into
         raise ProfileNotFound(f"no profile with id {profile_id!r}")
 
-    async def get_many(self, profile_ids: Sequence[str]) -> list[Document | None]:
+    async def get_many(self, profile_ids: Sequence[str]) -> list[Profile | None]:
         """Like :meth:`get` for many ids, in the order asked, None for unknown ones (a
         DataLoader's batch function): one round trip, one more per merge hop."""
-        docs: dict[str, Document] = {}
+        profiles: dict[str, Profile] = {}
         wanted = set(profile_ids)
         for _ in range(_MAX_MERGE_HOPS):
             if not wanted:
                 break
-            found = {doc["_id"]: doc for doc in await self._profiles.get_many(wanted)}
-            docs.update(found)
-            wanted = {d["merged_into"] for d in found.values() if "merged_into" in d} - set(docs)
+            found = {p.id: p for p in await self._profiles.get_many(wanted)}
+            profiles.update(found)
+            wanted = {p.merged_into for p in found.values() if p.merged_into} - set(profiles)
 
-        def final(profile_id: str) -> Document | None:
+        def final(profile_id: str) -> Profile | None:
             for _ in range(_MAX_MERGE_HOPS):
-                doc = docs.get(profile_id)
-                if doc is None or "merged_into" not in doc:
-                    return doc
-                profile_id = doc["merged_into"]
+                profile = profiles.get(profile_id)
+                if profile is None or profile.merged_into is None:
+                    return profile
+                profile_id = profile.merged_into
             return None
 
         return [final(p) for p in profile_ids]
@@ -155,8 +148,8 @@ class ProfileService:
         """Widen the survivor's activity span by the absorbed profile's; the survivor's metrics
         from its records, which now include the absorbed ones."""
         profile = await self._profiles.get(absorbed)
-        if profile is not None and "first_seen_ms" in profile:
-            span = (profile["first_seen_ms"], profile["last_seen_ms"])
+        if profile is not None and profile.first_seen_at and profile.last_seen_at:
+            span = (profile.first_seen_at, profile.last_seen_at)
             await self._profiles.record_activity({survivor: span}, now)
         await self.metrics.recompute([survivor])
 
@@ -174,15 +167,12 @@ class ProfileService:
 
     async def recompute_activity(self, profile_id: str) -> None:
         """First and last seen, and the metrics, from the profile's records, from scratch."""
-        span = await self._records.span(profile_id)
-        await self._profiles.set_activity(
-            profile_id, None if span is None else (epoch_ms(span[0]), epoch_ms(span[1]))
-        )
+        await self._profiles.set_activity(profile_id, await self._records.span(profile_id))
         await self.metrics.recompute([profile_id])
 
-    async def index_names(self, people: Sequence[Document]) -> None:
+    async def index_names(self, people: Sequence[Record]) -> None:
         """Make these (new or amended) person records findable by their names' words."""
-        await self._search.index_names({doc["_id"]: name_terms(doc["data"]) for doc in people})
+        await self._search.index_names({r.id: name_terms(r.payload) for r in people})
 
     async def recompute_all(self) -> int:
         """Activity and metrics of every live profile from its records; returns how many."""
@@ -196,7 +186,7 @@ class ProfileService:
 
     async def by_identifier(
         self, kind: IdentifierType, value: str, source: str | None = None
-    ) -> Document:
+    ) -> Profile:
         """Find a profile by an identifier written any way ingest accepts it."""
         if (kind is IdentifierType.EXTERNAL) != (source is not None):
             raise InvalidIdentifier("source is required for external ids and only for them")
@@ -249,7 +239,7 @@ class ProfileService:
                 [await self._search.by_name_prefix(t, _SEARCH_CANDIDATES) for t in terms]
             )
         # A hit merged away meanwhile (a write racing a merge) shows as its survivor.
-        live = {doc["_id"]: doc for doc in await self.get_many(sorted(found)) if doc is not None}
+        live = {p.id: p for p in await self.get_many(sorted(found)) if p is not None}
         check_profile_cursor(after)
         ordered = [live[p] for p in sorted(live) if after is None or p > after]
         return SearchPage(profiles=ordered[:first], has_next_page=len(ordered) > first)
@@ -269,14 +259,11 @@ class ProfileService:
 
     async def record_activity(self, spans: Mapping[str, Span | None], now: dt.datetime) -> None:
         """Create missing profiles and widen each one's first/last-seen span (None: create)."""
-        await self._profiles.record_activity(
-            {p: None if s is None else (epoch_ms(s[0]), epoch_ms(s[1])) for p, s in spans.items()},
-            now,
-        )
+        await self._profiles.record_activity(spans, now)
 
-    async def identifiers(self, profile_ids: Sequence[str]) -> list[list[Document]]:
+    async def identifiers(self, profile_ids: Sequence[str]) -> list[list[ProfileIdentifier]]:
         """Each profile's identifiers, in the order asked (a DataLoader's batch function)."""
-        found = await self._identities.of_profiles(profile_ids)
+        found = await self._profiles.identifiers(profile_ids)
         return [found[profile_id] for profile_id in profile_ids]
 
     async def traits(self, profile_ids: Sequence[str]) -> list[Traits]:
@@ -314,10 +301,10 @@ class ProfileService:
         pages = await self._records.timelines(queries)
         return [
             TimelinePage(
-                items=[(encode_cursor(doc), doc) for doc in docs[: query.limit - 1]],
-                has_next_page=len(docs) >= query.limit,
+                items=[(encode_cursor(r), r) for r in records[: query.limit - 1]],
+                has_next_page=len(records) >= query.limit,
             )
-            for query, docs in zip(queries, pages, strict=True)
+            for query, records in zip(queries, pages, strict=True)
         ]
 
     async def timeline(self, profile_id: str, **page: Any) -> TimelinePage:

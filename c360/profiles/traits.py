@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from c360.store import Document
+from c360.records.types import Record
 
 TRAIT_FIELDS = (
     "given_name",
@@ -75,34 +75,34 @@ def _address_key(address: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(" ".join(str(address.get(p) or "").split()).casefold() for p in parts)
 
 
-def fold_traits(people: Iterable[Document]) -> Traits:
-    """``people``: stored person records (``_id``, ``source``, ``revision``, ``data``)."""
+def fold_traits(people: Iterable[Record]) -> Traits:
+    """``people``: the profile's person records."""
     traits = Traits()
     chosen: dict[str, tuple[dt.datetime, str]] = {}
     addresses: dict[tuple[str, ...], SeenAddress] = {}
-    for doc in people:
-        observed: dt.datetime = doc["revision"]
-        rank = (observed, doc["_id"])
-        data = doc["data"]
+    for record in people:
+        observed = record.revision
+        rank = (observed, record.id)
+        data = record.payload
         for name in TRAIT_FIELDS:
             value = data.get(name)
             if value is None or not str(value).strip():
                 continue
             if name not in chosen or rank > chosen[name]:
                 chosen[name] = rank
-                provenance = Provenance(doc["source"], doc["_id"], observed)
+                provenance = Provenance(record.source, record.id, observed)
                 traits.fields[name] = Trait(name, str(value), provenance)
         for address in data.get("addresses") or ():
             key = _address_key(address)
             seen = addresses.get(key)
             if seen is None:
-                addresses[key] = SeenAddress(address, [doc["source"]], observed, observed)
+                addresses[key] = SeenAddress(address, [record.source], observed, observed)
                 continue
             if observed > seen.last_seen:
                 seen.address, seen.last_seen = address, observed  # the latest spelling
             seen.first_seen = min(seen.first_seen, observed)
-            if doc["source"] not in seen.sources:
-                seen.sources.append(doc["source"])
+            if record.source not in seen.sources:
+                seen.sources.append(record.source)
     traits.fields = {name: traits.fields[name] for name in TRAIT_FIELDS if name in traits.fields}
     traits.addresses = sorted(addresses.values(), key=lambda a: a.last_seen, reverse=True)
     for seen in traits.addresses:

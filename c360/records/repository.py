@@ -1,4 +1,8 @@
-"""Queries on ``records``: one document per source record, ``_id`` = ``{source}:{kind}:{id}``."""
+"""Queries on ``records``: one document per source record, ``_id`` = ``{source}:{kind}:{id}``.
+
+What profiles, contact and the API read comes back as :class:`Record`; the ingest pipeline and
+merges, which write the documents they read (``records.documents``), get documents.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from dataclasses import dataclass
 from pymongo import InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
+from c360.records.documents import RECORD_FIELDS, stored_record, timeline_key
+from c360.records.types import Record
 from c360.store import Database, Document
 from c360.store.bulk import duplicate_key_indexes, find_each
 
@@ -26,7 +32,6 @@ class StoredRevision:
         return (self.revision, self.content_hash) < (other.revision, other.content_hash)
 
 
-_EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _MOVES_IN_FLIGHT = 32
 
 # Records that say nothing of the customer being active: what we sent them, and what a mail
@@ -38,16 +43,6 @@ def _stored(doc: Document, seen: StoredRevision) -> Document:
     """The stored revision ``seen`` of ``doc``, by its whole shard key: it is replaced only if
     still there (None matches a record no profile holds: the field is missing)."""
     return {"_id": doc["_id"], "profile_id": seen.profile_id, "content_hash": seen.content_hash}
-
-
-def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
-    """Sorts like (occurred_at, record id): zero-padded microseconds since year 1, then the id.
-
-    Digits rather than an ISO timestamp: the embedded server compares ISO-looking strings as
-    dates, which breaks range queries on them.
-    """
-    micros = (occurred_at - _EPOCH) // dt.timedelta(microseconds=1)
-    return f"{micros:018d}|{record_id}"
 
 
 @dataclass(frozen=True)
@@ -83,8 +78,9 @@ class RecordRepository:
     def __init__(self, db: Database) -> None:
         self._records = db["records"]
 
-    async def get(self, record_id: str) -> Document | None:
-        return await self._records.find_one({"_id": record_id})
+    async def get(self, record_id: str) -> Record | None:
+        doc = await self._records.find_one({"_id": record_id}, RECORD_FIELDS)
+        return None if doc is None else stored_record(doc)
 
     async def revisions(self, record_ids: Iterable[str]) -> dict[str, StoredRevision]:
         wanted = list(set(record_ids))
@@ -185,24 +181,17 @@ class RecordRepository:
         """Each profile's person record payloads, oldest first, in one round trip."""
         people = await self.of_kind(profile_ids, "person")
         return {
-            p: [d["data"] for d in sorted(docs, key=lambda d: d["timeline_key"])]
-            for p, docs in people.items()
+            p: [dict(r.payload) for r in sorted(records, key=lambda r: r.position)]
+            for p, records in people.items()
         }
 
-    async def of_kind(self, profile_ids: Iterable[str], kind: str) -> dict[str, list[Document]]:
+    async def of_kind(self, profile_ids: Iterable[str], kind: str) -> dict[str, list[Record]]:
         """Each profile's records of one kind (what traits and consent are folded from)."""
         wanted = list(set(profile_ids))
-        found: dict[str, list[Document]] = {p: [] for p in wanted}
-        projection = {
-            "source": 1,
-            "occurred_at": 1,
-            "revision": 1,
-            "timeline_key": 1,
-            "data": 1,
-            "profile_id": 1,
-        }
-        for doc in await find_each(self._records, "profile_id", wanted, {"kind": kind}, projection):
-            found[doc["profile_id"]].append(doc)
+        found: dict[str, list[Record]] = {p: [] for p in wanted}
+        query = {"kind": kind}
+        for doc in await find_each(self._records, "profile_id", wanted, query, RECORD_FIELDS):
+            found[doc["profile_id"]].append(stored_record(doc))
         return found
 
     async def of_profile(self, profile_id: str) -> AsyncIterator[Document]:
@@ -213,7 +202,7 @@ class RecordRepository:
 
     async def cases(
         self, profile_ids: Sequence[str], *, closed: bool, limit: int
-    ) -> dict[str, list[Document]]:
+    ) -> dict[str, list[Record]]:
         """Each profile's latest service cases, closed or not, in one round trip.
 
         One ``$unionWith`` branch per profile, each an index walk of that profile's timeline.
@@ -234,7 +223,7 @@ class RecordRepository:
                 {"$limit": limit},
             ]
 
-        found: dict[str, list[Document]] = {p: [] for p in profile_ids}
+        found: dict[str, list[Record]] = {p: [] for p in profile_ids}
         if not profile_ids:
             return found
         first, *rest = dict.fromkeys(profile_ids)
@@ -242,7 +231,7 @@ class RecordRepository:
             {"$unionWith": {"coll": self._records.name, "pipeline": branch(p)}} for p in rest
         ]
         async for doc in await self._records.aggregate(pipeline):
-            found[doc["profile_id"]].append(doc)
+            found[doc["profile_id"]].append(stored_record(doc))
         return found
 
     async def count_of(self, profile_id: str) -> int:
@@ -304,7 +293,7 @@ class RecordRepository:
         cursor = self._records.find({"_id": {"$in": wanted}, "kind": "order"}, {"data": 1})
         return {doc["_id"]: doc["data"]["total"]["currency"] async for doc in cursor}
 
-    async def timelines(self, queries: Sequence[TimelineQuery]) -> list[list[Document]]:
+    async def timelines(self, queries: Sequence[TimelineQuery]) -> list[list[Record]]:
         """Pages of several timelines, newest first, in one round trip.
 
         Each query is one ``$unionWith`` branch (an index walk of ``timeline``), tagged so its
@@ -314,8 +303,8 @@ class RecordRepository:
             return []
         if len(queries) == 1:
             query = queries[0]
-            cursor = self._records.find(query.filter()).sort("timeline_key", -1)
-            return [await cursor.limit(query.limit).to_list()]
+            cursor = self._records.find(query.filter(), RECORD_FIELDS).sort("timeline_key", -1)
+            return [[stored_record(doc) for doc in await cursor.limit(query.limit).to_list()]]
 
         def branch(index: int) -> list[Document]:
             query = queries[index]
@@ -330,9 +319,9 @@ class RecordRepository:
             {"$unionWith": {"coll": self._records.name, "pipeline": branch(i)}}
             for i in range(1, len(queries))
         ]
-        pages: list[list[Document]] = [[] for _ in queries]
+        pages: list[list[Record]] = [[] for _ in queries]
         async for doc in await self._records.aggregate(pipeline):
-            pages[doc.pop("_branch")].append(doc)
+            pages[doc["_branch"]].append(stored_record(doc))
         for page in pages:  # the union keeps each branch's order; be explicit anyway
-            page.sort(key=lambda d: d["timeline_key"], reverse=True)
+            page.sort(key=lambda r: r.position, reverse=True)
         return pages

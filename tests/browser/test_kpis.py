@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import save_screenshot
-from tests.kpi_population import population
+from tests.kpis.population import population
 from tests.served import Server, serving
 
 SPAN = "?from=2026-09-01&through=2026-11-30&interval=WEEK"

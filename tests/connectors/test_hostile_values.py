@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from c360.ingest.service import draft_document
 from c360.ingest.storable import refuse_unstorable
+from c360.records.documents import draft_document
 from connectors import Parsed, get_connector
 from tests.helpers import parse_options
 

@@ -1,7 +1,8 @@
 """Field-level access rules: a restricted field names the permission it needs, next to it.
 
-``Requires(permission)`` refuses the field to callers without it: a ``Forbidden`` field error
-and null (or a typed ``ForbiddenError`` result, for mutations that declare one).
+``Requires(permission)`` refuses the field to callers without it: a ``Forbidden`` error, which
+is a field error and null (or the ``ForbiddenError`` member of a union that declares one: see
+``errors.py``).
 ``MaskedWithout(permission, mask)`` hands the value out masked instead. Both print as schema
 directives, so the committed SDL says who may read what. Put them on the type's own fields
 (``ServiceCaseRecord.description``, ``Identifier.value``), not on the fields that lead there,
@@ -23,14 +24,13 @@ order's title) is not an audited read: the fields that are contact points are.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo, GraphQLSchema, get_named_type
 from strawberry.extensions import FieldExtension
 from strawberry.schema_directive import Location
 from strawberry.types import Info
-from strawberry.types.base import StrawberryOptional
 from strawberry.types.field import StrawberryField
 
 from c360.api.graphql.context import Context
@@ -39,12 +39,6 @@ from c360.auth.service import Forbidden, Permission, roles_with
 
 ACCESS = "c360.access"
 """The metadata key of a field every role reads as it is, with why that is safe."""
-
-
-class Refusal(Protocol):
-    """A typed error result, e.g. ``ForbiddenError``, for fields whose union declares one."""
-
-    def __call__(self, *, message: str, code: str) -> object: ...
 
 
 @strawberry.schema_directive(
@@ -118,37 +112,31 @@ class Disclosed(FieldExtension):
 class Requires(FieldExtension):
     """Only callers holding ``permission`` read this field."""
 
-    def __init__(self, permission: Permission, *, refusal: Refusal | None = None) -> None:
+    def __init__(self, permission: Permission) -> None:
         self.permission = permission
-        self.refusal = refusal
         self.directive = RequiresDirective(
             permission=permission.value, roles=[r.value for r in roles_with(permission)]
         )
 
     def apply(self, field: StrawberryField) -> None:
-        if self.refusal is None and not isinstance(field.type, StrawberryOptional):
-            # A refused non-null field would null its parent, and with it what the caller
-            # may read.
-            raise TypeError(f"{field.python_name}: a field with Requires must be nullable")
+        # Whether a refusal can be answered (a nullable field, or a union with ForbiddenError)
+        # is checked once the schema is built: errors.unanswered_refusals.
         if self.directive not in field.directives:  # types are shared by every schema built
             field.directives.append(self.directive)
 
-    def _refuse(self, info: Info[Context, None]) -> object:
+    def _refuse(self, info: Info[Context, None]) -> Forbidden:
         caller = info.context.caller
         role = caller.role.value if caller else "anonymous"
-        message = (
+        return Forbidden(
             f"{role} keys may not read {info.path.typename}.{info.field_name}: it needs "
             f"the {self.permission} permission ({', '.join(self.directive.roles)})"
         )
-        if self.refusal is not None:
-            return self.refusal(message=message, code=Forbidden.__name__)
-        raise Forbidden(message)
 
     def resolve(
         self, next_: Callable[..., Any], source: Any, info: Info[Context, None], **kwargs: Any
     ) -> Any:
         if not holds(info, self.permission):
-            return self._refuse(info)
+            raise self._refuse(info)
         value = next_(source, info, **kwargs)
         if self.permission in AUDITED:
             _audit_info(info, source, value)
@@ -162,7 +150,7 @@ class Requires(FieldExtension):
         **kwargs: Any,
     ) -> Any:
         if not holds(info, self.permission):
-            return self._refuse(info)
+            raise self._refuse(info)
         value = await next_(source, info, **kwargs)
         if self.permission in AUDITED:
             _audit_info(info, source, value)

@@ -18,9 +18,10 @@ from c360.profiles.metrics import Aggregate
 from c360.profiles.metrics_service import ProfileView
 from c360.profiles.service import TimelinePage
 from c360.profiles.traits import Traits
+from c360.profiles.types import Profile, ProfileIdentifier
 from c360.records.repository import TimelineQuery
+from c360.records.types import Record
 from c360.services import Services
-from c360.store import Document
 
 
 @dataclass
@@ -28,14 +29,14 @@ class Context(BaseContext):
     services: Services
     caller: Caller | None = None
     audit: AuditTrail = field(default_factory=AuditTrail)
-    profiles: DataLoader[str, Document | None] = field(init=False)
-    identifiers: DataLoader[str, list[Document]] = field(init=False)
+    profiles: DataLoader[str, Profile | None] = field(init=False)
+    identifiers: DataLoader[str, list[ProfileIdentifier]] = field(init=False)
     traits: DataLoader[str, Traits] = field(init=False)
     consents: DataLoader[str, list[ConsentState]] = field(init=False)
     contact_facts: DataLoader[str, ContactFacts] = field(init=False)
     aggregates: DataLoader[str, Aggregate] = field(init=False)
-    open_cases: DataLoader[str, list[Document]] = field(init=False)
-    past_problems: DataLoader[str, list[Document]] = field(init=False)
+    open_cases: DataLoader[str, list[Record]] = field(init=False)
+    past_problems: DataLoader[str, list[Record]] = field(init=False)
     timelines: DataLoader[TimelineQuery, TimelinePage] = field(init=False)
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     # Computed once per profile per request: the fields that need one await the same task.
@@ -53,6 +54,13 @@ class Context(BaseContext):
         self.open_cases = DataLoader(load_fn=metrics.open_cases)
         self.past_problems = DataLoader(load_fn=metrics.past_problems)
         self.timelines = DataLoader(load_fn=self.services.profiles.timelines)
+
+    @property
+    def actor(self) -> str:
+        """Who did it, for the ledger and the change records: the API key."""
+        caller = self.caller
+        assert caller is not None  # only keyed requests run operations
+        return f"key:{caller.key_id} ({caller.name})"
 
     async def _contact_facts(self, profile_ids: list[str]) -> list[ContactFacts]:
         """Contact facts, with the identities the request loads anyway (one read less)."""

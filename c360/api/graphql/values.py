@@ -1,0 +1,122 @@
+"""Values every domain's types use: the shared enums, the ``Purpose`` scalar, ``Money``,
+``PostalAddress`` and ``PageInfo``. Imports no domain's types."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, NewType
+
+import strawberry
+
+from c360.api.graphql.access import MaskedWithout, in_text, public
+from c360.auth.masking import Mask
+from c360.auth.service import Permission
+from c360.profiles.lifecycle import LifecycleStage, ValueTier
+from schemas.identifiers import IdentifierType
+from schemas.records import (
+    PURPOSE_PATTERN,
+    CasePriority,
+    CaseStatus,
+    ChangeOrigin,
+    ConsentStatus,
+    ContactChannel,
+    ContactOutcome,
+    ContactPointState,
+    OrderChannel,
+    PreferenceField,
+    RecordKind,
+    ServiceChannel,
+    SiteEventType,
+    SurveyType,
+    Weekday,
+)
+
+# The canonical enums are the GraphQL enums: one definition, no mapping to keep in sync.
+for _enum in (
+    IdentifierType,
+    RecordKind,
+    OrderChannel,
+    ServiceChannel,
+    CaseStatus,
+    CasePriority,
+    SurveyType,
+    ContactChannel,
+    ConsentStatus,
+    SiteEventType,
+    ChangeOrigin,
+    ContactPointState,
+    ContactOutcome,
+    PreferenceField,
+    Weekday,
+    LifecycleStage,
+    ValueTier,
+):
+    strawberry.enum(_enum)
+
+
+# --- The Purpose scalar (mapped to its Python type in the schema's config) -------------------
+
+_PURPOSE = re.compile(PURPOSE_PATTERN)
+
+
+def _purpose(value: object) -> str:
+    text = str(value)
+    if not _PURPOSE.match(text):
+        raise ValueError(f"{text!r} is not a purpose: lower-case letters, digits and _")
+    return text
+
+
+Purpose = NewType("Purpose", str)
+SERVICE = Purpose("service")
+PURPOSE_SCALAR = strawberry.scalar(
+    name="Purpose",
+    serialize=str,
+    parse_value=_purpose,
+    description="What a contact is for: one of the configured purposes (C360_CONTACT_PURPOSES; "
+    "by default service, transactional, marketing, surveys).",
+)
+
+
+# --- Shared value types ------------------------------------------------------------------------
+
+
+@strawberry.type(description="An amount in integer minor units of an ISO 4217 currency.")
+class Money:
+    amount: int
+    currency: str = strawberry.field(metadata=public("an ISO 4217 code, validated"))
+
+    @classmethod
+    def of(cls, value: Mapping[str, Any]) -> Money:
+        """An amount as canonical records write it: ``{"amount", "currency"}``."""
+        return cls(amount=value["amount"], currency=value["currency"])
+
+
+@strawberry.type
+class PostalAddress:
+    line1: str = strawberry.field(
+        extensions=[MaskedWithout(Permission.CONTACT_POINTS, Mask.FIRST_LETTER)]
+    )
+    line2: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, Mask.FIRST_LETTER)]
+    )
+    city: str | None = strawberry.field(default=None, extensions=in_text())
+    region: str | None = strawberry.field(default=None, extensions=in_text())
+    postal_code: str | None = strawberry.field(
+        default=None, extensions=[MaskedWithout(Permission.CONTACT_POINTS, Mask.POSTAL_CODE)]
+    )
+    country: str = strawberry.field(metadata=public("an ISO 3166 code, validated"))
+    profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None = strawberry.field(
+        metadata=public("a position made by c360: a profile id or a timeline position")
+    )
+
+    @classmethod
+    def after(cls, edges: Sequence[Any], has_next_page: bool) -> PageInfo:
+        """A page's info: its end cursor is its last edge's."""
+        return cls(has_next_page=has_next_page, end_cursor=edges[-1].cursor if edges else None)
