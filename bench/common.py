@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.generate import Written, generate_all
 from c360.ingest.files import import_file
-from c360.ingest.service import IngestSummary
+from c360.ingest.summary import IngestSummary
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store

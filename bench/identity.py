@@ -69,9 +69,9 @@ from bench.common import bench_store, positive
 from bench.generate import START, Population
 from bench.generate import Person as GeneratedPerson
 from c360.identity.calibration import Calibration
-from c360.identity.matcher import PROBABILISTIC_RULE
+from c360.identity.linking import ANONYMOUS_RULE, SHARED_RULE
+from c360.identity.match_service import PROBABILISTIC_RULE
 from c360.identity.matching import Features, score
-from c360.identity.service import ANONYMOUS_RULE, SHARED_RULE
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings

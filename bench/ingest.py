@@ -52,7 +52,7 @@ from pathlib import Path
 from bench.common import Imported, bench_store, generate_files, import_written, positive
 from bench.generate import FILE_NAMES, Written, write_segment
 from c360.ingest.files import import_file
-from c360.ingest.service import IngestSummary
+from c360.ingest.summary import IngestSummary
 from c360.records.documents import record_document
 from c360.services import Services
 from c360.settings import Settings

@@ -20,7 +20,7 @@ from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
 from c360.contact.repository import ContactRepository
 from c360.contact.service import ContactConfig, ContactService
-from c360.identity.matcher import Matcher
+from c360.identity.match_service import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
     IdentityRepository,
@@ -32,12 +32,14 @@ from c360.identity.service import IdentityService
 from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
+from c360.ingest.stages import Collaborators
 from c360.kpis.compute import KpiConfig
 from c360.kpis.repository import KpiRepository
 from c360.kpis.service import KpiService, KpiSettings
+from c360.metrics.repository import MetricsRepository
+from c360.metrics.service import MetricsConfig, MetricsService
 from c360.profiles.lifecycle import Thresholds
-from c360.profiles.metrics_service import MetricsConfig, MetricsService
-from c360.profiles.repository import MetricsRepository, ProfileRepository, SearchRepository
+from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
 from c360.settings import RateLimit, Settings
@@ -153,6 +155,7 @@ def signing_secret(settings: Settings) -> str:
 class Services:
     ingest: IngestService
     profiles: ProfileService
+    metrics: MetricsService
     dead_letters: DeadLetterService
     merges: MergeService
     contact: ContactService
@@ -190,20 +193,25 @@ class Services:
             weights=settings.match_weights(),
         )
         ingest = IngestService(
-            IdentityService(identities, settings.identity_rules(), matches),
-            merges,
-            profile_service,
-            records,
-            dead_letters,
-            suggestions,
-            matcher,
+            Collaborators(
+                identity=IdentityService(identities, settings.identity_rules(), matches),
+                identities=identities,
+                merges=merges,
+                profiles=profile_service,
+                metrics=metrics,
+                records=records,
+                dead_letters=dead_letters,
+                suggestions=suggestions,
+                matcher=matcher,
+            ),
             BatchJournal(db),
             batch_size=settings.ingest_batch_size,
-            metrics_repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
+            repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )
         return cls(
             ingest=ingest,
             profiles=profile_service,
+            metrics=metrics,
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
             contact=ContactService(

@@ -57,7 +57,7 @@ from c360.contact.types import (
 )
 from c360.errors import InvalidInput
 from c360.ingest.service import IngestService
-from c360.profiles.metrics_service import MetricsService
+from c360.metrics.service import MetricsService
 from c360.profiles.service import ProfileService, check_profile_cursor
 from c360.profiles.types import ProfileIdentifier
 from c360.records.documents import stored_record

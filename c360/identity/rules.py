@@ -57,7 +57,7 @@ class IdentityRules:
     - External ids: a profile holds one per source. Two different ids of one source on one
       person would be a merge of two customers; it becomes a review suggestion instead. The
       exception is an alias (the source saying two of its ids are one person): the ids it
-      names may share a profile (see ``c360.identity.service``).
+      names may share a profile (see ``c360.identity.linking``).
     - ``shareable``: types of identifier that several people may use (a household landline).
       Alone, one does not link a person record to a profile, nor merge two profiles, whose
       person attributes (given name, birth date) clearly conflict: that is a review suggestion,

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from c360.ingest.service import IngestService, IngestSummary
+from c360.ingest.service import IngestService
+from c360.ingest.summary import IngestSummary
 from connectors import ParseOptions, get_connector
 
 

@@ -12,7 +12,8 @@ import io
 from dataclasses import dataclass, field
 
 from c360.ingest.repository import DeadLetterRepository
-from c360.ingest.service import IngestService, IngestSummary
+from c360.ingest.service import IngestService
+from c360.ingest.summary import IngestSummary
 from c360.store import Document
 from connectors import ItemError, Parsed, ParseOptions, get_connector
 

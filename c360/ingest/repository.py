@@ -1,10 +1,12 @@
-"""Queries on ``dead_letters``: every rejected input item, with its raw text and the reason."""
+"""Queries on ``dead_letters`` (every rejected input item, with its raw text and the reason)
+and on ``ingest_batches`` (the journal of batches being written)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from pymongo import DeleteOne, InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError
@@ -78,35 +80,89 @@ class DeadLetterRepository:
             await self._dead_letters.delete_many({"_id": {"$in": list(ids)}})
 
 
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """An ingest batch being written: its content key, when it started, the profiles it
+    merged others into (what its matching compares again) and the profiles whose metrics it
+    may change (what a run that finds it abandoned recomputes)."""
+
+    key: str
+    started_at: dt.datetime
+    survivors: frozenset[str] = frozenset()
+    profiles: frozenset[str] = frozenset()
+
+    def widened(self, other: JournalEntry) -> JournalEntry:
+        return replace(
+            self,
+            survivors=self.survivors | other.survivors,
+            profiles=self.profiles | other.profiles,
+        )
+
+
 class BatchJournal:
-    """``ingest_batches``: each ingest batch is announced here before it writes anything, and
-    leaves once every collection derived from its records has taken them in (name search,
-    match features and keys, metrics), so a batch cut short is known to the run that reads
-    the same input again. ``_id`` is the batch's content key; the entry keeps the profiles the
-    batch merged others into (``survivors``): what its matching must compare again, which a new
-    plan no longer shows once the merges are done.
+    """``ingest_batches``: each ingest batch is announced here before it writes anything
+    derived, and leaves once every collection derived from its records has taken them in
+    (name search, match features and keys, metrics), so a batch cut short is known to the run
+    that reads the same input again, and, once it is older than a grace period, to any run
+    (which recomputes the metrics of the profiles it names). ``_id`` is the batch's content key.
     """
 
     def __init__(self, db: Database) -> None:
         self._batches = db["ingest_batches"]
 
-    async def begin(self, entry: Document, finished: str | None) -> Document | None:
+    async def begin(self, entry: JournalEntry, finished: str | None) -> JournalEntry | None:
         """Announce a batch, closing the one before it (``finished``) in the same round trip;
         returns the entry an earlier run left for the same batch, if any."""
         ops: list[DeleteOne | InsertOne[Document]] = []
         if finished is not None:
             ops.append(DeleteOne({"_id": finished}))
-        ops.append(InsertOne(entry))
+        ops.append(InsertOne(_document(entry)))
         try:
             await self._batches.bulk_write(ops, ordered=True)
         except BulkWriteError as exc:
             duplicate_key_indexes(exc)  # anything else is raised again
-            return await self._batches.find_one({"_id": entry["_id"]})
+            found = await self._batches.find_one({"_id": entry.key})
+            return None if found is None else _entry(found)
         return None
 
     async def finish(self, key: str) -> None:
         await self._batches.delete_one({"_id": key})
 
-    async def widen(self, entry: Document) -> None:
+    async def widen(self, entry: JournalEntry) -> None:
         """What a run found still to do for a batch an earlier run left unfinished."""
-        await self._batches.replace_one({"_id": entry["_id"]}, entry)
+        await self._batches.replace_one({"_id": entry.key}, _document(entry))
+
+    async def abandoned(self, before: dt.datetime) -> list[JournalEntry]:
+        """Entries started before ``before`` whose metrics were not repaired yet (a handful at
+        most: the collection holds only unfinished batches)."""
+        query = {"started_ms": {"$lt": _ms(before)}, "repaired": {"$exists": False}}
+        return [_entry(doc) async for doc in self._batches.find(query)]
+
+    async def repaired(self, keys: Sequence[str]) -> None:
+        """Their metrics are recomputed; the entries stay for a run of the same input, which
+        redoes the rest of what derives from their records."""
+        if keys:
+            await self._batches.update_many({"_id": {"$in": list(keys)}}, {"$set": {"repaired": 1}})
+
+
+def _document(entry: JournalEntry) -> Document:
+    return {
+        "_id": entry.key,
+        "started": {"at": entry.started_at},  # a sub-document: the embedded store keeps dates
+        "started_ms": _ms(entry.started_at),  # what the query for abandoned ones compares
+        "survivors": sorted(entry.survivors),
+        "profiles": sorted(entry.profiles),
+    }
+
+
+def _entry(doc: Document) -> JournalEntry:
+    return JournalEntry(
+        key=doc["_id"],
+        started_at=doc["started"]["at"],
+        survivors=frozenset(doc.get("survivors", ())),
+        profiles=frozenset(doc.get("profiles", ())),
+    )
+
+
+def _ms(moment: dt.datetime) -> int:
+    return int(moment.timestamp() * 1000)

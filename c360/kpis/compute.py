@@ -44,7 +44,7 @@ from c360.kpis.facts import (
 )
 from c360.kpis.followups import DEFAULT_LOW_SCORES, difference_interval, needs_answer
 from c360.kpis.periods import Period
-from c360.profiles.metrics import convert
+from c360.metrics.figures import convert
 
 GroupKey = tuple[str | None, ...]
 Key = tuple[GroupKey, str | None, bool]  # group, currency, in the reporting currency

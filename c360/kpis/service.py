@@ -41,7 +41,7 @@ from c360.kpis.facts import (
 from c360.kpis.followups import follow_up_fact, needs_answer
 from c360.kpis.periods import Interval, Period, earlier, periods
 from c360.kpis.repository import KpiRepository
-from c360.profiles.metrics import net_value
+from c360.metrics.figures import net_value
 from c360.profiles.service import ProfileService
 
 MAX_DIMENSIONS = 3

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from c360.profiles.metrics import Metrics
+from c360.metrics.figures import Metrics
 
 
 class LifecycleStage(enum.StrEnum):

@@ -12,7 +12,7 @@ from typing import Any
 
 from c360.errors import InvalidInput, NotFound
 from c360.identity.repository import IdentityRepository
-from c360.profiles.metrics_service import MetricsService
+from c360.metrics.service import MetricsService
 from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.search import email_prefix, intersect, name_terms, phone_prefix, words
 from c360.profiles.traits import Traits, fold_traits

@@ -1,5 +1,7 @@
-"""A record as the store holds it: the document made from a canonical record, and its id's
-place on the timeline. Every record document is made here."""
+"""A record as the store holds it: the document made from a canonical record (its draft before
+linking, then with what linking decided: its profile, the identity key that linked it, the
+identifiers it kept unlinked), and its id's place on the timeline. Every record document is made
+here; the ingest stages hand it typed values and the records repository takes what it makes."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from c360.records.types import Record, RecordIdentifier
+from c360.records.types import Record, RecordIdentifier, StoredRevision, Unlinked
 from c360.store import Document
 from schemas import CanonicalRecord
 from schemas.identifiers import IdentifierType
@@ -16,6 +18,7 @@ from schemas.records import RecordKind
 
 _EPOCH = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 _ENVELOPE = {"kind", "source", "external_id", "occurred_at", "updated_at", "identifiers"}
+"""What every record carries besides its payload (``data`` holds the rest)."""
 
 
 def timeline_key(occurred_at: dt.datetime, record_id: str) -> str:
@@ -54,7 +57,7 @@ def record_document(
     record: CanonicalRecord,
     profile_id: str | None,
     now: dt.datetime,
-    unlinked: Sequence[Document] = (),
+    unlinked: Sequence[Unlinked] = (),
     linked_by: str | None = None,
 ) -> Document:
     return linked_document(draft_document(record, now), profile_id, unlinked, linked_by)
@@ -81,7 +84,7 @@ def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
 def linked_document(
     draft: Document,
     profile_id: str | None,
-    unlinked: Sequence[Document] = (),
+    unlinked: Sequence[Unlinked] = (),
     linked_by: str | None = None,
     *,
     batch: str | None = None,
@@ -96,8 +99,13 @@ def linked_document(
     if linked_by is not None:  # what decided its profile; an unmerge follows it
         doc["linked_by"] = linked_by
     if unlinked:  # identifiers kept on the record that did not link it (blocked, limits, …)
-        doc["unlinked_identifiers"] = list(unlinked)
+        doc["unlinked_identifiers"] = [{"key": u.key, "reason": u.reason} for u in unlinked]
     return doc
+
+
+def stored_revision(draft: Document) -> StoredRevision:
+    """The revision a draft would store: its time, and its content's hash."""
+    return StoredRevision(draft["revision"], draft["content_hash"])
 
 
 RECORD_FIELDS: Document = dict.fromkeys(

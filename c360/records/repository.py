@@ -15,22 +15,9 @@ from pymongo import InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from c360.records.documents import RECORD_FIELDS, stored_record, timeline_key
-from c360.records.types import Record
+from c360.records.types import Record, StoredRevision
 from c360.store import Database, Document
 from c360.store.bulk import duplicate_key_indexes, find_each
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRevision:
-    revision: dt.datetime
-    content_hash: str
-    profile_id: str | None = None  # where the stored revision is (a new one may move it)
-    batch: str | None = None  # the ingest batch that wrote it
-
-    def older_than(self, other: StoredRevision) -> bool:
-        """Revisions order by time; equal times by content hash, so every order converges."""
-        return (self.revision, self.content_hash) < (other.revision, other.content_hash)
-
 
 _MOVES_IN_FLIGHT = 32
 

@@ -39,3 +39,26 @@ class Record:
     identifiers: tuple[RecordIdentifier, ...] = ()
     profile_id: str | None = None  # None: linked to no profile yet
     position: str = ""  # where it sorts on the timeline, newest last: its edge's cursor
+
+
+@dataclass(frozen=True, slots=True)
+class Unlinked:
+    """An identifier a record carries that did not link it, and why (blocked, over a limit,
+    held by another profile, shared by several people)."""
+
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRevision:
+    """A stored record's revision, what an incoming one is compared with."""
+
+    revision: dt.datetime
+    content_hash: str
+    profile_id: str | None = None  # where the stored revision is (a new one may move it)
+    batch: str | None = None  # the ingest batch that wrote it
+
+    def older_than(self, other: StoredRevision) -> bool:
+        """Revisions order by time; equal times by content hash, so every order converges."""
+        return (self.revision, self.content_hash) < (other.revision, other.content_hash)

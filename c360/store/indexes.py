@@ -38,8 +38,6 @@ INDEXES: dict[str, list[IndexModel]] = {
     # The name words of a person record, replaced when the record is amended.
     "name_terms": [IndexModel([("record", ASCENDING)], name="by_record")],
     "profile_metrics": [
-        # Aggregates a crashed ingest left unfinished, found when the next run starts.
-        IndexModel([("pending_since_ms", ASCENDING)], name="pending", sparse=True),
         # Value tiers: LTV percentiles among buyers by an index walk.
         IndexModel([("ltv_reporting", ASCENDING)], name="ltv", sparse=True),
     ],

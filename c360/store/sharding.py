@@ -119,19 +119,15 @@ SHARDING: dict[str, Placement] = {
     "profile_metrics": Placement(
         key=(("_id", "hashed"),),
         why=(
-            "One aggregate per profile, _id = the profile id: every announcement, fold, read "
-            "and replacement is by id."
+            "One aggregate per profile, _id = the profile id: every read, fold and "
+            "recomputation is by id."
         ),
         broadcasts={
-            "c360.profiles.repository:MetricsRepository.stale": (
-                "Once per ingest call: batches that announced themselves and never folded "
-                "their records in (a sparse index, almost always empty)."
-            ),
-            "c360.profiles.repository:MetricsRepository.ltv_cutoffs": (
+            "c360.metrics.repository:MetricsRepository.ltv_cutoffs": (
                 "Value tiers: percentiles of lifetime value among all buyers, at most once "
                 "every five minutes per process."
             ),
-            "c360.profiles.repository:MetricsRepository.all_ids": (
+            "c360.metrics.repository:MetricsRepository.all_ids": (
                 "c360 profiles recompute --all (an admin command)."
             ),
         },

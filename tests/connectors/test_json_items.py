@@ -100,7 +100,7 @@ class TestHostileInput:
         assert "recursion" in result[1][2]
 
     def test_a_lone_surrogate_is_read_as_it_is(self) -> None:
-        # The ingest check refuses the record holding it (tests/test_unstorable.py).
+        # The ingest check refuses the record holding it (tests/ingest/test_storable.py).
         assert items(b'{"a": "x\\ud800"}\n{"a": 1}\n') == [
             ("line 1", {"a": "x\ud800"}, None),
             ("line 2", {"a": 1}, None),

@@ -21,8 +21,9 @@ from pymongo import MongoClient
 
 from c360.kpis.compute import KpiConfig, Row
 from c360.kpis.definitions import Dimension, KpiId
+from c360.metrics.aggregate import aggregate
+from c360.metrics.figures import convert, metrics, net_value
 from c360.profiles.lifecycle import Thresholds, lifecycle, value_tier
-from c360.profiles.metrics import aggregate, convert, metrics, net_value
 from c360.profiles.traits import fold_traits
 from c360.records.documents import stored_record
 

@@ -14,8 +14,8 @@ from c360.audit.service import AuditTrail
 from c360.auth.service import Caller
 from c360.contact.consent import ConsentState
 from c360.contact.facts import ContactFacts
-from c360.profiles.metrics import Aggregate
-from c360.profiles.metrics_service import ProfileView
+from c360.metrics.aggregate import Aggregate
+from c360.metrics.service import ProfileView
 from c360.profiles.service import TimelinePage
 from c360.profiles.traits import Traits
 from c360.profiles.types import Profile, ProfileIdentifier

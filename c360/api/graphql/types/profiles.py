@@ -29,11 +29,11 @@ from c360.api.graphql.types.timeline import (
 )
 from c360.api.graphql.values import SERVICE, Money, PageInfo, PostalAddress, Purpose
 from c360.auth.service import Permission
+from c360.metrics.figures import Amount, Metrics
+from c360.metrics.service import ProfileView
 from c360.profiles import types as profiles
 from c360.profiles.lifecycle import ChurnRisk as ChurnRiskValue
 from c360.profiles.lifecycle import LifecycleStage, Stage, Tier, ValueTier
-from c360.profiles.metrics import Amount, Metrics
-from c360.profiles.metrics_service import ProfileView
 from c360.profiles.traits import SeenAddress
 from c360.profiles.traits import Trait as TraitValue
 from schemas.identifiers import IdentifierType

@@ -35,7 +35,7 @@ from tests import factories as f
 from tests.fake_zendesk import FakeZendesk, export_pages, serve
 from tests.served import environment, run_c360
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 SHOPIFY_SECRET = "shpss_hostile"
 ZENDESK_SECRET = "zendesk-hostile"
 

@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 from c360.auth.service import Role
-from c360.ingest.service import IngestSummary
+from c360.ingest.summary import IngestSummary
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -29,7 +29,7 @@ from tests.factories import api_key as key
 from tests.helpers import gql, parse_options
 from tests.state import assert_aggregates_equal_recomputation
 
-VENDOR = Path(__file__).parent / "fixtures" / "vendor" / "shopify"
+VENDOR = Path(__file__).parent.parent / "fixtures" / "vendor" / "shopify"
 EMAIL = "bob.norman@mail.example.com"  # the customer of the reference order
 SECRET = "shpss_test_secret"
 Json = dict[str, Any]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from c360.ingest.files import import_file
-from c360.profiles.metrics import Aggregate
+from c360.metrics.aggregate import Aggregate
 from c360.records.repository import RecordRepository
 from c360.services import Services
 from c360.settings import Settings

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,10 @@ import httpx
 import pytest
 
 from c360.auth.service import Role
-from c360.profiles.metrics import Aggregate, aggregate, epoch_ms
+from c360.ingest.batch import Batch
+from c360.ingest.stages.fold import FoldMetrics
+from c360.metrics.aggregate import Aggregate, aggregate, epoch_ms
+from c360.metrics.service import MetricsService
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -311,15 +315,28 @@ class TestIncrementalEqualsRecomputation:
         assert await assert_aggregates_equal_recomputation(services, store) > 0
 
     async def test_ingest_folds_new_records_in_without_recomputing(
-        self, services: Services, store: Store, tmp_path: Path
+        self,
+        services: Services,
+        store: Store,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         euros = [item("boots", 1, 1000, "EUR", "shoes")]
-        await run(services, tmp_path, [[order("1", 10, euros)], [order("2", 9, euros)]])
+        await run(services, tmp_path / "first", [[order("1", 10, euros)]])
+        recomputed: list[str] = []
+        recompute = MetricsService.recompute
+
+        async def noted(self: MetricsService, profile_ids: Iterable[str]) -> None:
+            wanted = list(profile_ids)
+            recomputed.extend(wanted)
+            await recompute(self, wanted)
+
+        monkeypatch.setattr(MetricsService, "recompute", noted)
+        await run(services, tmp_path / "second", [[order("2", 9, euros)]])
         pid = await profile_of(services, IdentifierType.EMAIL, EMAIL)
+        assert pid not in recomputed
         stored = await store.db.profile_metrics.find_one({"_id": pid})
         assert stored is not None
-        # Two batches, each announced then folded in (a recomputation leaves no `folded`).
-        assert (len(stored["folded"]), stored["version"]) == (2, 4)
         assert Aggregate.from_doc(stored["agg"]).counts["orders"] == 2
 
     async def test_merge_and_unmerge_recompute_both_sides(
@@ -352,24 +369,34 @@ class TestIncrementalEqualsRecomputation:
         await assert_aggregates_equal_recomputation(services, store)
 
     async def test_a_batch_that_died_before_folding_is_repaired_by_the_next_run(
-        self, services: Services, store: Store, settings: Settings, tmp_path: Path
+        self,
+        services: Services,
+        store: Store,
+        settings: Settings,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         euros = [item("boots", 1, 1000, "EUR", "shoes")]
         await run(services, tmp_path / "first", [[order("1", 10, euros)]])
-        pid = await profile_of(services, IdentifierType.EMAIL, EMAIL)
-        # What a worker killed between writing its records and folding them in leaves: its
-        # token on the profile, and the record.
-        written = await store.db.records.find_one({"profile_id": pid})
-        assert written is not None
-        await store.db.records.insert_one({**written, "_id": "shop:order:lost"})
-        token = services.profiles.metrics.new_token(NOW - dt.timedelta(hours=1))
-        await services.profiles.metrics.announce([pid], token)
 
-        fresh = Services.build(store.db, settings)
+        class Killed(Exception):
+            pass
+
+        async def killed(self: FoldMetrics, batch: Batch) -> None:
+            raise Killed  # the worker dies between writing its records and folding them in
+
+        with monkeypatch.context() as patched:
+            patched.setattr(FoldMetrics, "run", killed)
+            with pytest.raises(Killed):
+                await run(services, tmp_path / "second", [[order("2", 9, euros)]])
+        pid = await profile_of(services, IdentifierType.EMAIL, EMAIL)
+        assert (await services.metrics.aggregates([pid]))[0].counts["orders"] == 1
+
+        # Nobody imports that input again: any later run, once the batch is old enough.
+        later = settings.model_copy(update={"metrics_repair_after_s": 0})
+        fresh = Services.build(store.db, later)
         await run(fresh, tmp_path / "next", [[f.survey(identifiers=[f.phone(PHONE)])]])
-        doc = await store.db.profile_metrics.find_one({"_id": pid})
-        assert doc is not None
-        assert Aggregate.from_doc(doc["agg"]).counts["orders"] == 2
+        assert (await services.metrics.aggregates([pid]))[0].counts["orders"] == 2
         await assert_aggregates_equal_recomputation(services, store)
 
 

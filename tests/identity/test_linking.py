@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from c360.identity.linking import Unlinked, plan_links
 from c360.identity.matching import Features, features_of
 from c360.identity.rules import IdentityRules
-from c360.identity.service import plan_links
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.store import Store
@@ -116,7 +116,7 @@ class TestSegmentSession:
     ) -> None:
         """Page views and a cart before login, then identify, then the app: one profile."""
         # Anonymous browsing arrives first, in its own import.
-        fixture = Path(__file__).parent / "fixtures" / "segment" / "events.jsonl"
+        fixture = Path(__file__).parent.parent / "fixtures" / "segment" / "events.jsonl"
         lines = fixture.read_text().splitlines(keepends=True)
         (tmp_path / "before.jsonl").write_text("".join(lines[:3]))
         (tmp_path / "after.jsonl").write_text("".join(lines[3:]))
@@ -358,8 +358,8 @@ class TestRules:
         )
         assert plan.profile_ids[0] is None  # nothing usable: kept, but linked to nobody
         assert plan.unlinked[0] == [
-            {"key": "email:noreply@shop.com", "reason": "blocked value"},
-            {"key": "phone:+34600000000", "reason": "blocked value"},
+            Unlinked("email:noreply@shop.com", "blocked value"),
+            Unlinked("phone:+34600000000", "blocked value"),
         ]
         assert [d["_id"] for d in plan.new_identities] == ["phone:+34611223344"]
 
@@ -373,12 +373,7 @@ class TestRules:
         assert plan.profile_ids == ["p1"]  # the profile is not frozen: the record still joins
         assert plan.new_identities == []
         assert plan.unlinked == [
-            [
-                {
-                    "key": "email:c@example.com",
-                    "reason": "profile holds 2 email identifiers (the limit)",
-                }
-            ]
+            [Unlinked("email:c@example.com", "profile holds 2 email identifiers (the limit)")]
         ]
 
     def test_a_second_customer_id_of_one_source_is_a_suggestion_not_a_merge(self) -> None:
@@ -395,9 +390,7 @@ class TestRules:
         assert target is not None
         assert target != "p1"
         assert [d["_id"] for d in plan.new_identities] == ["ext:shopify:2"]
-        assert plan.unlinked == [
-            [{"key": "email:family@example.com", "reason": "held by another profile"}]
-        ]
+        assert plan.unlinked == [[Unlinked("email:family@example.com", "held by another profile")]]
         assert plan.suggestions == [
             (*sorted((target, "p1")), "share identifiers but hold different shopify customer ids")
         ]
@@ -442,7 +435,7 @@ class TestSharedPhones:
         (target,) = plan.profile_ids
         assert target not in (None, "p1")
         assert [d["_id"] for d in plan.new_identities] == ["ext:crm:C-2"]
-        assert plan.unlinked == [[{"key": f"phone:{MOBILE}", "reason": "shared by several people"}]]
+        assert plan.unlinked == [[Unlinked(f"phone:{MOBILE}", "shared by several people")]]
         assert plan.shared == {f"phone:{MOBILE}": "given name and birth date differ"}
         assert plan.suggestions == [
             (
@@ -517,7 +510,7 @@ class TestSharedPhones:
             shared={f"phone:{MOBILE}"},
         )
         assert plan.profile_ids == [None]
-        assert plan.unlinked == [[{"key": f"phone:{MOBILE}", "reason": "shared by several people"}]]
+        assert plan.unlinked == [[Unlinked(f"phone:{MOBILE}", "shared by several people")]]
 
 
 class TestHouseholdLines:
@@ -581,9 +574,7 @@ class TestHouseholdLines:
         plan = self.plan_caller(Features("ana", "garcia"), ANA, shared=shared)
         (target,) = plan.profile_ids
         assert target not in (None, "p1")
-        assert plan.unlinked == [
-            [{"key": f"phone:{LANDLINE}", "reason": "shared by several people"}]
-        ]
+        assert plan.unlinked == [[Unlinked(f"phone:{LANDLINE}", "shared by several people")]]
 
     @pytest.mark.parametrize(
         ("caller", "holder"),

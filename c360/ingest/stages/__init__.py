@@ -1,0 +1,97 @@
+"""The ingest pipeline's stages, in the order they run over each batch.
+
+Each stage is a small unit (a module here) with one job; :class:`~c360.ingest.batch.Batch`
+carries what the stages read and decide. The loop in :mod:`c360.ingest.service` cuts the input
+into batches, runs every stage below over each batch in order, enters the batch in the journal
+before the first ``journalled`` stage, and adds the batch to the summary. So the order is::
+
+    parse → read again in order currency → check storable → dead letter → look up → link
+      → decide | journal | merge → read aggregates → write → link waiting returns
+      → fold metrics → settle merges → index names → match
+
+The store is read once for a batch (``look up``: the owners of its identifiers, the stored
+revisions of its records, the profiles of its returns' orders; ``read aggregates``: what the
+fold adds to), and written once per collection where it can be (identities, journal,
+profiles, records, metrics: one round trip each for the whole batch).
+
+Adding a stage
+--------------
+1. Write a module here with a :class:`~c360.ingest.stages.base.Stage` subclass: its ``name``,
+   ``journalled = True`` if it writes anything derived from the batch's records, and
+   ``run(batch)``, which reads what earlier stages set on the batch and sets what it decides
+   (add the fields it needs to ``Batch``, saying which stage sets them). It must be idempotent:
+   a run cut short anywhere is finished by running the same input again.
+2. Put it in :func:`stages` below, where it belongs; if it needs a service or repository not
+   in :class:`Collaborators`, add it there and in ``c360/services.py``.
+3. Test it alone (``tests/ingest/stages/``) and through an import.
+
+Where the next ones go: suppressing erased people before ``look up`` (their records must not
+link); alert rules and KPI rollups after ``fold metrics`` (they read the new aggregates);
+notifications last (after everything they announce is written).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from c360.identity.match_service import Matcher
+from c360.identity.merge import MergeService
+from c360.identity.repository import IdentityRepository, SuggestionRepository
+from c360.identity.service import IdentityService
+from c360.ingest.repository import DeadLetterRepository
+from c360.ingest.stages.base import Stage
+from c360.ingest.stages.currency import ReadInOrderCurrency
+from c360.ingest.stages.dead_letters import DeadLetter
+from c360.ingest.stages.decide import Decide
+from c360.ingest.stages.fold import FoldMetrics, ReadAggregates
+from c360.ingest.stages.link import Link
+from c360.ingest.stages.look_up import LookUp
+from c360.ingest.stages.match import Match
+from c360.ingest.stages.merge import Merge
+from c360.ingest.stages.names import IndexNames
+from c360.ingest.stages.parse import Parse
+from c360.ingest.stages.returns import LinkWaitingReturns
+from c360.ingest.stages.settle import SettleMerges
+from c360.ingest.stages.storable import CheckStorable
+from c360.ingest.stages.write import Write
+from c360.metrics.service import MetricsService
+from c360.profiles.service import ProfileService
+from c360.records.repository import RecordRepository
+
+__all__ = ["Collaborators", "Stage", "stages"]
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """The services and repositories the stages work through."""
+
+    identity: IdentityService
+    identities: IdentityRepository
+    merges: MergeService
+    profiles: ProfileService
+    metrics: MetricsService
+    records: RecordRepository
+    dead_letters: DeadLetterRepository
+    suggestions: SuggestionRepository
+    matcher: Matcher
+
+
+def stages(c: Collaborators) -> tuple[Stage, ...]:
+    """Every stage, in the order it runs over a batch."""
+    return (
+        Parse(),
+        ReadInOrderCurrency(c.records),
+        CheckStorable(),
+        DeadLetter(c.dead_letters),
+        LookUp(c.identities, c.records),
+        Link(c.identity),
+        Decide(),
+        Merge(c.merges, c.suggestions),
+        ReadAggregates(c.metrics),
+        Write(c.profiles, c.records),
+        LinkWaitingReturns(c.profiles, c.records),
+        FoldMetrics(c.metrics),
+        SettleMerges(c.merges),
+        IndexNames(c.profiles),
+        Match(c.matcher),
+    )

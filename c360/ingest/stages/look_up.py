@@ -1,0 +1,38 @@
+"""Stage ``look up``: the one read of the store the later stages share — who owns the batch's
+identifiers (and which are flagged shared), the stored revision of each of its records, and
+the profiles of the stored orders its returns name. Two or three queries by ``_id``, whatever
+the batch's size."""
+
+from __future__ import annotations
+
+from c360.identity.repository import IdentityRepository
+from c360.ingest.batch import Batch
+from c360.ingest.stages.base import Stage
+from c360.records.repository import RecordRepository
+from schemas import Return
+
+
+class LookUp(Stage):
+    name = "look up"
+
+    def __init__(self, identities: IdentityRepository, records: RecordRepository) -> None:
+        self._identities = identities
+        self._records = records
+
+    async def run(self, batch: Batch) -> None:
+        if not batch.entries:
+            return
+        keys = {i.key for e in batch.entries if not e.linked for i in e.record.identifiers}
+        if keys:
+            batch.owners, batch.shared = await self._identities.lookup(keys)
+        stored = await self._records.revisions(e.record_id for e in batch.entries)
+        for entry in batch.entries:
+            entry.seen = stored.get(entry.record_id)
+        orders = {order_of(e.record) for e in batch.entries if isinstance(e.record, Return)}
+        if orders:
+            batch.order_profiles = await self._records.profile_of(orders)
+
+
+def order_of(record: Return) -> str:
+    """The record id of a return's order."""
+    return f"{record.source}:order:{record.order_external_id}"

@@ -1,0 +1,102 @@
+"""Queries on ``profile_metrics``: one aggregate per profile (``_id`` = the profile id), each
+write conditional on the version read, so concurrent writers never lose each other's work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pymongo import DeleteOne, InsertOne, ReplaceOne
+from pymongo.errors import BulkWriteError
+
+from c360.metrics.aggregate import Aggregate
+from c360.store import Database, Document
+from c360.store.bulk import duplicate_key_indexes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAggregate:
+    """A profile's stored aggregate and its version (raised by every write)."""
+
+    profile_id: str
+    version: int
+    aggregate: Aggregate
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateWrite:
+    """A profile's new aggregate, written only if the stored one is still at ``expected``
+    (None: only if there is none); ``ltv_reporting`` is its lifetime value in the reporting
+    currency (what value tiers rank; None for a profile with no value at all)."""
+
+    profile_id: str
+    aggregate: Aggregate
+    expected: int | None
+    ltv_reporting: int | None = None
+
+
+class MetricsRepository:
+    def __init__(self, db: Database) -> None:
+        self._metrics = db["profile_metrics"]
+
+    async def get_many(self, profile_ids: Iterable[str]) -> dict[str, StoredAggregate]:
+        wanted = list(set(profile_ids))
+        if not wanted:
+            return {}
+        cursor = self._metrics.find({"_id": {"$in": wanted}}, {"version": 1, "agg": 1})
+        return {
+            doc["_id"]: StoredAggregate(
+                doc["_id"], doc.get("version", 0), Aggregate.from_doc(doc.get("agg"))
+            )
+            async for doc in cursor
+        }
+
+    async def write(self, writes: Sequence[AggregateWrite]) -> int:
+        """Create or replace aggregates, each only if the stored version is still the expected
+        one (one round trip); returns how many were written."""
+        if not writes:
+            return 0
+        ops: list[InsertOne[Document] | ReplaceOne[Document]] = []
+        for write in writes:
+            doc: Document = {
+                "_id": write.profile_id,
+                "version": (write.expected or 0) + 1,
+                "agg": write.aggregate.to_doc(),
+            }
+            if write.ltv_reporting is not None:  # the sparse index holds only those with value
+                doc["ltv_reporting"] = write.ltv_reporting
+            if write.expected is None:
+                ops.append(InsertOne(doc))
+            else:
+                ops.append(ReplaceOne({"_id": write.profile_id, "version": write.expected}, doc))
+        try:
+            result = await self._metrics.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            duplicate_key_indexes(exc)  # another writer created it first; anything else raises
+            return int(exc.details.get("nInserted", 0)) + int(exc.details.get("nMatched", 0))
+        return result.inserted_count + result.matched_count
+
+    async def delete(self, stored: Sequence[StoredAggregate]) -> int:
+        """Remove these aggregates if still at the version read; returns how many were."""
+        if not stored:
+            return 0
+        result = await self._metrics.bulk_write(
+            [DeleteOne({"_id": s.profile_id, "version": s.version}) for s in stored],
+            ordered=False,
+        )
+        return result.deleted_count
+
+    async def ltv_cutoffs(self, percentiles: Sequence[float]) -> list[int]:
+        """The reporting-currency LTV at each percentile among buyers (positive LTV)."""
+        buyers = {"ltv_reporting": {"$gt": 0}}
+        total = await self._metrics.count_documents(buyers)
+        cutoffs = []
+        for percentile in percentiles:
+            position = min(int(percentile * total), max(total - 1, 0))
+            cursor = self._metrics.find(buyers, {"ltv_reporting": 1})
+            found = await cursor.sort("ltv_reporting", 1).skip(position).limit(1).to_list()
+            cutoffs.append(found[0]["ltv_reporting"] if found else 0)
+        return cutoffs
+
+    async def all_ids(self) -> list[str]:
+        return [doc["_id"] async for doc in self._metrics.find({}, {"_id": 1})]
