@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit conformance schemas bench bench-api bench-contact clean
+.PHONY: run test lint typecheck unit conformance schemas bench bench-api bench-contact bench-console clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench-api: $(STAMP)
 
 bench-contact: $(STAMP)
 	$(BIN)/python -m bench.contact
+
+## The agent console's first render in headless Chromium (Debian's chromium), beside the raw driver.
+bench-console: $(STAMP)
+	$(BIN)/python -m bench.console
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -15,6 +15,8 @@ from c360.auth.masking import Masker
 from c360.auth.ratelimit import Bucket, Limit, RateLimiter
 from c360.auth.repository import ApiKeyRepository, RateLimitRepository
 from c360.auth.service import ApiKeyService, Role
+from c360.console.repository import SessionRepository
+from c360.console.service import SessionService
 from c360.contact.links import LinkSigner
 from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
@@ -36,13 +38,15 @@ from c360.ingest.stages import Collaborators
 from c360.kpis.compute import KpiConfig
 from c360.kpis.repository import KpiRepository
 from c360.kpis.service import KpiService, KpiSettings
+from c360.lookup.repository import ReferenceRepository
+from c360.lookup.service import LookupService
 from c360.metrics.repository import MetricsRepository
 from c360.metrics.service import MetricsConfig, MetricsService
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.settings import RateLimit, Settings
+from c360.settings import RateLimit, ReferenceKind, Settings
 from c360.store import Database
 
 
@@ -165,6 +169,8 @@ class Services:
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
     kpis: KpiService
+    lookup: LookupService
+    console: SessionService
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -208,6 +214,7 @@ class Services:
             batch_size=settings.ingest_batch_size,
             repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )
+        keys = ApiKeyService(ApiKeyRepository(db))
         return cls(
             ingest=ingest,
             profiles=profile_service,
@@ -227,7 +234,7 @@ class Services:
                 ),
                 contact_config(settings),
             ),
-            keys=ApiKeyService(ApiKeyRepository(db)),
+            keys=keys,
             matcher=matcher,
             limits=RateLimiter(RateLimitRepository(db), rate_limits(settings)),
             audit=AuditService(
@@ -235,4 +242,17 @@ class Services:
             ),
             masker=Masker(settings.default_region),
             kpis=KpiService(KpiRepository(db), profile_service, kpi_settings(settings)),
+            lookup=LookupService(
+                profile_service,
+                ReferenceRepository(db),
+                settings.default_region,
+                order_sources=settings.reference_sources.get(ReferenceKind.ORDER, []),
+                ticket_sources=settings.reference_sources.get(ReferenceKind.SERVICE_CASE, []),
+            ),
+            console=SessionService(
+                SessionRepository(db),
+                keys,
+                ttl=dt.timedelta(seconds=settings.console_session_ttl_s),
+                idle=dt.timedelta(seconds=settings.console_session_idle_s),
+            ),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from decimal import Decimal
 from functools import lru_cache
@@ -53,6 +54,19 @@ DEFAULT_LOOKUP_RATE_LIMITS: dict[Role, RateLimit | None] = {
     Role.AGENT: RateLimit(per_minute=600, burst=100),
     Role.MARKETING: RateLimit(per_minute=60, burst=20),
     Role.CONNECTOR: RateLimit(per_minute=10, burst=10),
+}
+
+
+class ReferenceKind(enum.StrEnum):
+    """The records whose source ids find a customer (``C360_REFERENCE_SOURCES``' keys)."""
+
+    ORDER = "order"
+    SERVICE_CASE = "service_case"
+
+
+DEFAULT_REFERENCE_SOURCES: dict[ReferenceKind, list[str]] = {
+    ReferenceKind.ORDER: ["shopify"],
+    ReferenceKind.SERVICE_CASE: ["zendesk"],
 }
 
 LEGACY_DATA_DIR = Path(".c360")
@@ -323,6 +337,23 @@ class Settings(BaseSettings):
         gt=0,
         description="Days access-audit entries are kept (a TTL index on MongoDB; pruned "
         "explicitly too).",
+    )
+    console_session_ttl_s: int = Field(
+        default=8 * 3600,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="Seconds a console sign-in lasts at most (a shift), however active.",
+    )
+    console_session_idle_s: int = Field(
+        default=30 * 60,
+        gt=0,
+        description="Seconds without a request after which a console session ends.",
+    )
+    reference_sources: dict[ReferenceKind, list[str]] = Field(
+        default_factory=lambda: dict(DEFAULT_REFERENCE_SOURCES),
+        description="Sources whose order ids and service-case (ticket) ids findProfiles and "
+        "the console's screen pop find a customer by; order numbers (#1042) of every source "
+        "are found too.",
     )
     metrics_token: SecretStr | None = Field(
         default=None,

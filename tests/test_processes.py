@@ -114,6 +114,20 @@ class TestServe:
         finally:
             again.stop()
 
+    def test_prints_the_console_with_a_ready_agent_key_and_a_screen_pop(
+        self, server: Server
+    ) -> None:
+        lines = [line.strip() for line in "".join(server.output).splitlines()]
+        assert f"Console:  {server.base}/console" in lines
+        at = lines.index(f"Console: open {server.base}/console and sign in with the agent key:")
+        assert lines[at + 1] == server.demo_keys["agent"]
+        assert lines[at + 2] == "A screen pop, as a phone system links it:"
+        pop = httpx.get(lines[at + 3])  # not signed in: to the sign-in form, and back
+        assert pop.status_code == 303
+        assert pop.headers["location"] == (
+            "/console/sign-in?next=%2Fconsole%2Flookup%3Fphone%3D%252B34600123456"
+        )
+
     def test_prints_a_demo_key_per_role_and_revokes_them_at_the_next_start(
         self, server: Server
     ) -> None:

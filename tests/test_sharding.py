@@ -499,3 +499,29 @@ class TestHotPaths:
         assert visit["profile_id"] == entry["absorbed"]  # handed back
         refused = [f for f in listener.findings if f.problem != "broadcast"]
         assert not refused, report(refused)
+
+
+FIND_PROFILES = """query($text: String!) {
+  findProfiles(text: $text) { matches { profile { id } } }
+}"""
+
+
+class TestLookup:
+    """findProfiles: order numbers and references of other sources are not keyed by profile,
+    so they may go everywhere (declared); everything else stays on one shard."""
+
+    async def test_references_go_everywhere_only_as_the_table_says_they_may(
+        self, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        async with listened(settings, mongo_uri) as (services, listener):
+            demo = await import_file(
+                services.ingest, "canonical", str(DEMO_FILE), parse_options(default_region="ES")
+            )
+            assert demo.inserted
+            for text in ("#1042", "5001", "88123", "ana garc", "0034 600 123 456"):
+                found = await execute(services, Role.AGENT, FIND_PROFILES, text=text)
+                assert found["findProfiles"]["matches"], text
+        assert not listener.unexpected(), report(listener.unexpected())
+        sites = {f.call_site for f in listener.findings if f.problem == "broadcast"}
+        assert "c360.lookup.repository:ReferenceRepository.orders_numbered" in sites
+        assert "c360.lookup.repository:ReferenceRepository.by_ids" in sites

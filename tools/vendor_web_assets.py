@@ -1,4 +1,5 @@
-"""Fetch the web pages' third-party assets from the npm registry into the package.
+"""Fetch the web pages' third-party assets from the npm registry into the package (and the test
+suite's own, which are not shipped).
 
 GraphiQL, Swagger UI and ReDoc ship inside c360 (``c360/api/static/vendor/``) so the pages work
 without internet: nothing is loaded from a third-party host at run time. This script is how
@@ -6,7 +7,12 @@ those files got there, and how they are upgraded: change a version below, run it
 result. Each package keeps its licence next to its files, and ``MANIFEST.json`` records where
 every file came from with its SHA-256 (``tests/api/test_pages.py`` checks the files against it).
 
-    python tools/vendor_web_assets.py        # needs npm
+    python tools/vendor_web_assets.py          # needs npm
+    python tools/vendor_web_assets.py --tests  # only the browser suite's (axe-core)
+
+The browser suite's accessibility check runs axe-core, which is kept the same way in
+``tests/browser/vendor/`` (with its own ``MANIFEST.json``): it runs offline, and ships with no
+package.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-TARGET = Path(__file__).resolve().parent.parent / "c360" / "api" / "static" / "vendor"
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "c360" / "api" / "static" / "vendor"
+TEST_TARGET = ROOT / "tests" / "browser" / "vendor"
 
 # package, version, files inside the package (the licence is added to each)
 PACKAGES: list[tuple[str, str, list[str]]] = [
@@ -39,15 +47,26 @@ PACKAGES: list[tuple[str, str, list[str]]] = [
     ),
     ("redoc", "2.5.2", ["bundles/redoc.standalone.js", "bundles/redoc.standalone.js.LICENSE.txt"]),
 ]
+# The browser suite's: the accessibility engine its checks inject into the console's pages.
+TEST_PACKAGES: list[tuple[str, str, list[str]]] = [
+    ("axe-core", "4.14.1", ["axe.min.js"]),
+]
 LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "license")
 
 
 def main() -> int:
+    if "--tests" not in sys.argv[1:]:
+        vendor(PACKAGES, TARGET)
+    vendor(TEST_PACKAGES, TEST_TARGET)
+    return 0
+
+
+def vendor(packages: list[tuple[str, str, list[str]]], target: Path) -> None:
     manifest: dict[str, dict[str, object]] = {}
-    if TARGET.exists():
-        shutil.rmtree(TARGET)
+    if target.exists():
+        shutil.rmtree(target)
     with tempfile.TemporaryDirectory() as work:
-        for name, version, files in PACKAGES:
+        for name, version, files in packages:
             spec = f"{name}@{version}"
             tgz = subprocess.run(
                 ["npm", "pack", "--silent", spec],
@@ -63,7 +82,7 @@ def main() -> int:
             licence = next((n for n in LICENCE_NAMES if (package / n).exists()), None)
             if licence is None:
                 raise SystemExit(f"{spec} ships no licence file")
-            folder = TARGET / name.replace("/", "__")
+            folder = target / name.replace("/", "__")
             shipped: dict[str, str] = {}
             for relative in [*files, licence]:
                 source = package / relative
@@ -80,8 +99,7 @@ def main() -> int:
                 "files": shipped,
             }
             print(f"{spec}: {', '.join(shipped)}")
-    (TARGET / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return 0
+    (target / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
 
 
 if __name__ == "__main__":

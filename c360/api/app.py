@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from c360 import __version__
+from c360.api.console import mount_console
 from c360.api.contact import router as contact_router
 from c360.api.graphql.context import get_context
 from c360.api.graphql.http import PATH as GRAPHQL_PATH
@@ -118,6 +119,7 @@ def create_app(
         prefix=GRAPHQL_PATH,
         include_in_schema=False,  # GraphQL describes itself: introspection, schema.graphql
     )
+    mount_console(app, schema)
     document(app, settings.contact_purposes, DESCRIPTION)
     return app
 

@@ -23,6 +23,7 @@ from c360.audit.service import Action, AuditPage
 from c360.auth.service import Caller, Role
 from c360.auth.types import ApiKey
 from c360.cli import kpis as kpis_command
+from c360.cli.banner import banner
 from c360.cli.progress import import_progress
 from c360.errors import C360Error, InvalidInput, StoreUnavailable
 from c360.identity.calibration import Calibration
@@ -187,7 +188,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     def announce(store: Store, demo_keys: Mapping[Role, str]) -> None:
         _say_store(settings, store)
-        print(_banner(base, demo_keys), file=sys.stderr, flush=True)
+        print(banner(base, demo_keys), file=sys.stderr, flush=True)
 
     lost: list[bool] = []
 
@@ -217,25 +218,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1
     return 0
-
-
-def _banner(base: str, demo_keys: Mapping[Role, str]) -> str:
-    lines = [
-        "",
-        "  c360 is up.",
-        f"  GraphiQL: {base}/graphql",
-        f"  Health:   {base}/health",
-        f"  API docs: {base}/docs",
-    ]
-    if demo_keys:
-        lines += [
-            "",
-            "  Demo API keys (new at every start; the previous ones are revoked):",
-            *(f"    {role.value:<10} {key}" for role, key in demo_keys.items()),
-            "  In GraphiQL's Headers tab (open below the query), put:",
-            f'    {{"Authorization": "Bearer {demo_keys[Role.AGENT]}"}}',
-        ]
-    return "\n".join([*lines, ""])
 
 
 def _export_schemas(args: argparse.Namespace, settings: Settings) -> int:

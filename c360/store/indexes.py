@@ -19,6 +19,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("data.order_external_id", ASCENDING)], name="return_order", sparse=True),
         # KPIs: a span's records of one kind (c360/kpis/repository.py).
         IndexModel([("kind", ASCENDING), ("occurred_at", ASCENDING)], name="kind_time"),
+        # Orders by the number a customer quotes (#1042): the console's search and screen pop.
+        IndexModel([("data.order_number", ASCENDING)], name="order_number", sparse=True),
     ],
     # KPIs: churn counts people by when they were last seen.
     "profiles": [IndexModel([("last_seen_ms", ASCENDING)], name="last_seen")],
@@ -40,6 +42,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     "profile_metrics": [
         # Value tiers: LTV percentiles among buyers by an index walk.
         IndexModel([("ltv_reporting", ASCENDING)], name="ltv", sparse=True),
+    ],
+    # Console sessions end by themselves: the TTL monitor removes them at their absolute end.
+    "console_sessions": [
+        IndexModel([("expires_at", ASCENDING)], name="expiry", expireAfterSeconds=0),
     ],
     # The access audit, newest first: all of it, one profile's, one key's (see audit/repository).
     "audit_log": [

@@ -81,6 +81,17 @@ SHARDING: dict[str, Placement] = {
                 "Search by name: the person records the matching words point at, by id (one "
                 "$in per search word)."
             ),
+            "c360.lookup.repository:ReferenceRepository.orders_numbered": (
+                "Finding a customer by the order number they quote (the console's search and "
+                "screen pop): the number says nothing of the profile, so each shard answers "
+                "from its sparse order-number index; one agent's lookup, taken from the "
+                "key's lookup bucket."
+            ),
+            "c360.lookup.repository:ReferenceRepository.by_ids": (
+                "Finding a customer by an order id or a ticket id they quote: the record ids "
+                "({source}:{kind}:{id}) say nothing of the profile, so each shard answers from "
+                "its _id index; one agent's lookup, taken from the key's lookup bucket."
+            ),
             "c360.identity.repository:MatchRepository.person_records": (
                 "c360 identity calibrate samples person records wherever they are (an admin "
                 "command)."
@@ -209,6 +220,14 @@ SHARDING: dict[str, Placement] = {
         why=(
             "One per acknowledged survey response or complaint, read by record id (the "
             "profile's feedback). Small."
+        ),
+    ),
+    "console_sessions": Placement(
+        key=None,
+        why=(
+            "One document per signed-in console, read and changed by id (a hash of its "
+            "token) on each of the console's requests; a few per agent, removed when they "
+            "end."
         ),
     ),
     "audit_log": Placement(

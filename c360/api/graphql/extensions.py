@@ -37,7 +37,7 @@ from c360.observability.metrics import (
     operation_names,
 )
 
-LOOKUP_FIELDS = frozenset({"searchProfiles", "profileByIdentifier"})
+LOOKUP_FIELDS = frozenset({"searchProfiles", "profileByIdentifier", "findProfiles"})
 """Root fields that find people by what someone typed: each takes a lookup token."""
 # Arguments naming a profile, as GraphQL names them and as input objects' fields are named.
 PROFILE_ARGUMENTS = frozenset(

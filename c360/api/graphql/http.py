@@ -48,7 +48,7 @@ from c360.api.graphql.context import Context
 from c360.api.ingest import PayloadTooLarge, read_body
 from c360.api.pages import graphiql_page
 from c360.auth.ratelimit import RateLimited
-from c360.auth.service import Permission
+from c360.auth.service import Caller, Permission
 from c360.errors import C360Error, StoreUnavailable
 from c360.observability.metrics import count_graphql_error
 from c360.observability.requests import request_id
@@ -130,7 +130,7 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             accepted = " or ".join(MEDIA_TYPES)
             return _error(406, status_name(406), f"responses are {accepted}", GRAPHQL_RESPONSE)
         try:
-            context.caller = await authenticate(request, Permission.READ_PROFILES)
+            context.caller = await self.authenticate(request)
             settings: Settings = request.app.state.settings
             self.max_variable_values = settings.graphql_max_variable_values
             await _bounded(request, settings)
@@ -150,6 +150,11 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
         elif media == GRAPHQL_RESPONSE and getattr(request.state, "request_error", False):
             response.status_code = 400
         return response
+
+    async def authenticate(self, request: Request) -> Caller:
+        """Who calls, before anything runs: the request's API key (the console's endpoint
+        overrides it with its session)."""
+        return await authenticate(request, Permission.READ_PROFILES)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL from the assets the package ships, not from a CDN."""

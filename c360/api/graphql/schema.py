@@ -26,6 +26,7 @@ from c360.api.graphql.operations.auth import KeyMutation, KeyQuery
 from c360.api.graphql.operations.contact import ContactMutation, ContactQuery
 from c360.api.graphql.operations.identity import IdentityMutation
 from c360.api.graphql.operations.kpis import KpiQuery
+from c360.api.graphql.operations.lookup import LookupQuery
 from c360.api.graphql.operations.profiles import ProfileQuery
 from c360.api.graphql.types.timeline import TIMELINE_TYPES
 from c360.api.graphql.values import PURPOSE_SCALAR, Purpose
@@ -74,7 +75,9 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
     if max_cost is not None:
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     schema = _Schema(
-        query=merge_types("Query", (ProfileQuery, ContactQuery, KeyQuery, AuditLogQuery, KpiQuery)),
+        query=merge_types(
+            "Query", (ProfileQuery, LookupQuery, ContactQuery, KeyQuery, AuditLogQuery, KpiQuery)
+        ),
         mutation=merge_types("Mutation", (IdentityMutation, ContactMutation, KeyMutation)),
         types=list(TIMELINE_TYPES),
         # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.

@@ -1,0 +1,92 @@
+// Building the page from data without ever parsing it as HTML: every value becomes a text
+// node, so nothing a source sent (a name, a subject, a comment) can become markup or script.
+
+/**
+ * h("p", {class: "x", onclick: fn, "aria-label": "…"}, "text", child, [more children])
+ * Attributes: `class`, `for`, `on<event>` handlers, `hidden`/`disabled`/`checked`/`required`
+ * as booleans, anything else set as an attribute (null or false leaves it out).
+ */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on") && typeof value === "function") {
+      element.addEventListener(name.slice(2), value);
+    } else if (name === "value" && "value" in element) {
+      element.value = value;
+    } else if (value === true) {
+      element.setAttribute(name, "");
+    } else {
+      element.setAttribute(name, String(value));
+    }
+  }
+  append(element, children);
+  return element;
+}
+
+export function append(element, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return element;
+}
+
+export function replace(element, ...children) {
+  element.replaceChildren();
+  return append(element, children);
+}
+
+let counter = 0;
+/** A unique id for label/aria wiring. */
+export function uid(prefix = "c") {
+  counter += 1;
+  return `${prefix}-${counter}`;
+}
+
+/** A section of the profile page: a landmark with a heading screen readers list. */
+export function section(id, title, ...children) {
+  const heading = uid("h");
+  return h(
+    "section",
+    { class: `card section-${id}`, id, "aria-labelledby": heading },
+    h("h2", { id: heading }, title),
+    ...children,
+  );
+}
+
+/** A term/description list from [term, description] pairs (empty descriptions left out). */
+export function facts(pairs, className = "facts") {
+  const list = h("dl", { class: className });
+  for (const [term, description] of pairs) {
+    if (description === null || description === undefined || description === "") continue;
+    list.append(h("div", {}, h("dt", {}, term), h("dd", {}, description)));
+  }
+  return list;
+}
+
+export function chip(text, kind = "") {
+  return h("span", { class: `chip ${kind}`.trim() }, text);
+}
+
+/** A message in the page's live region (read out), which the person can dismiss. */
+export function notify(message, kind = "info") {
+  const notices = document.getElementById("notices");
+  if (!notices) return;
+  const item = h(
+    "div",
+    { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" },
+    h("span", {}, message),
+    h("button", { type: "button", class: "link", onclick: () => item.remove() }, "Dismiss"),
+  );
+  notices.append(item);
+}
+
+/** A message in place of content that could not be shown: never a blank area. */
+export function problem(message) {
+  return h("p", { class: "notice error", role: "alert" }, message);
+}
+
+export function empty(message) {
+  return h("p", { class: "empty" }, message);
+}

@@ -1,0 +1,484 @@
+// Open follow-ups with their SLA clocks and actions, and acknowledging feedback, in "What
+// needs attention". The page asks the schema once (introspection) whether it has follow-ups
+// (a FollowUp type, Profile.followUps) and which of their actions and of feedback's it offers:
+// a server without them gets a plain sentence, never anything made up, and the slot lights up
+// as soon as the API it reads serves them.
+
+import { gql, refusedFields, resultError } from "./api.js";
+import { chip, empty, h, problem, replace, uid } from "./dom.js";
+import { channel, dateTime, relative, words } from "./format.js";
+
+const FEATURES = `
+query ConsoleFeatures {
+  followUp: __type(name: "FollowUp") { name }
+  profile: __type(name: "Profile") { fields { name } }
+  outcomes: __type(name: "FollowUpOutcome") { enumValues { name description } }
+  kinds: __type(name: "RecordKind") { enumValues { name } }
+  eventItem: __type(name: "FollowUpEventItem") { name }
+  query: __schema { queryType { fields { name } } mutationType { fields { name } } }
+}`;
+
+const FOLLOW_UP = `
+  id status priority team owner heldOut reason openedAt firstResponseAt resolvedAt outcome rootCause
+  rule { id name version }
+  sla { target due state doneAt }
+  events { n type at actor status note owner team outcome rootCause }`;
+
+const FOLLOW_UPS = `
+query ConsoleFollowUps($id: ID!) {
+  profile(id: $id) { __typename ... on Profile { followUps { ${FOLLOW_UP} } } }
+}`;
+
+const RESULT = `__typename ... on FollowUp { id status } ... on Error { code message }`;
+const MUTATIONS = {
+  acknowledgeFollowUp: `mutation ConsoleAcknowledgeFollowUp($id: ID!, $note: String) {
+    result: acknowledgeFollowUp(id: $id, note: $note) { ${RESULT} } }`,
+  startFollowUp: `mutation ConsoleStartFollowUp($id: ID!, $note: String) {
+    result: startFollowUp(id: $id, note: $note) { ${RESULT} } }`,
+  resolveFollowUp: `mutation ConsoleResolveFollowUp(
+    $id: ID!, $outcome: FollowUpOutcome!, $rootCause: String!, $note: String) {
+    result: resolveFollowUp(id: $id, outcome: $outcome, rootCause: $rootCause, note: $note) {
+      ${RESULT} } }`,
+  assignFollowUp: `mutation ConsoleAssignFollowUp($id: ID!, $owner: String, $team: String, $note: String) {
+    result: assignFollowUp(id: $id, owner: $owner, team: $team, note: $note) { ${RESULT} } }`,
+  reopenFollowUp: `mutation ConsoleReopenFollowUp($id: ID!, $note: String) {
+    result: reopenFollowUp(id: $id, note: $note) { ${RESULT} } }`,
+};
+const ACKNOWLEDGE_FEEDBACK = `
+mutation ConsoleAcknowledgeFeedback($profileId: ID!, $recordId: ID!, $channel: ContactChannel, $note: String) {
+  result: acknowledgeFeedback(profileId: $profileId, recordId: $recordId, channel: $channel, note: $note) {
+    __typename ... on Feedback { acknowledgement { at channel } } ... on Error { code message }
+  }
+}`;
+
+// What an agent may do from each status (the API decides; a refusal is shown as it says).
+const ACTIVE = new Set(["OPEN", "ACKNOWLEDGED", "IN_PROGRESS"]);
+const CLOSED = new Set(["RESOLVED", "CLOSED_NO_ACTION"]);
+const LABELS = {
+  acknowledgeFollowUp: "Acknowledge",
+  startFollowUp: "Start",
+  resolveFollowUp: "Resolve…",
+  assignFollowUp: "Reassign…",
+  reopenFollowUp: "Reopen",
+};
+const FROM = {
+  acknowledgeFollowUp: new Set(["OPEN"]),
+  startFollowUp: new Set(["OPEN", "ACKNOWLEDGED"]),
+  resolveFollowUp: ACTIVE,
+  assignFollowUp: ACTIVE,
+  reopenFollowUp: CLOSED,
+};
+const DONE = {
+  acknowledgeFollowUp: "Acknowledged",
+  startFollowUp: "Started",
+  resolveFollowUp: "Resolved",
+  assignFollowUp: "Reassigned",
+  reopenFollowUp: "Reopened",
+};
+const CHANNELS = ["PHONE", "EMAIL", "SMS", "WHATSAPP", "POSTAL", "PUSH"];
+
+let support = null;
+
+/** What the schema offers (asked once per page), or null when it has no follow-ups. */
+export function followUpSupport() {
+  if (!support) support = introspect();
+  return support;
+}
+
+async function introspect() {
+  const { data } = await gql(FEATURES);
+  const profileFields = new Set(((data.profile && data.profile.fields) || []).map((f) => f.name));
+  const mutationType = data.query.mutationType;
+  const mutations = new Set(((mutationType && mutationType.fields) || []).map((f) => f.name));
+  const queries = (data.query.queryType.fields || []).map((f) => f.name);
+  return {
+    followUps: Boolean(data.followUp) && profileFields.has("followUps"),
+    mutations,
+    outcomes: (data.outcomes && data.outcomes.enumValues) || [],
+    // The timeline's follow-up events: a kind to filter by and a type to describe.
+    timelineEvents:
+      Boolean(data.eventItem) && ((data.kinds && data.kinds.enumValues) || []).some((v) => v.name === "FOLLOW_UP"),
+    // A list of the configured root causes, when the API offers one.
+    rootCauses: queries.find((name) => /rootCauses$/i.test(name)) || null,
+  };
+}
+
+// --- The slot in "What needs attention" -----------------------------------------------------
+
+export function followUpsSlot(profileId, onChanged) {
+  const body = h("div", { "data-slot": "follow-ups" }, h("p", { class: "muted" }, "Loading follow-ups…"));
+  const status = h("div", { role: "status", class: "follow-up-status" });
+  const element = h("div", { class: "follow-ups" }, h("h3", {}, "Follow-ups"), status, body);
+  let timer = null;
+
+  async function load() {
+    let found;
+    try {
+      found = await followUpSupport();
+    } catch (error) {
+      replace(body, problem(`Follow-ups could not be read: ${error.message}`));
+      body.dataset.state = "failed";
+      return;
+    }
+    if (!found.followUps) {
+      replace(
+        body,
+        empty(
+          "This server does not track follow-ups: open follow-ups with their SLA clocks " +
+            "appear here once its API has them.",
+        ),
+      );
+      body.dataset.state = "unavailable";
+      return;
+    }
+    try {
+      const result = await gql(FOLLOW_UPS, { id: profileId });
+      const profile = result.data.profile;
+      if (refusedFields(result.errors).has("followUps")) {
+        replace(body, empty("Your role does not see follow-ups."));
+        body.dataset.state = "refused";
+        return;
+      }
+      const items = (profile && profile.followUps) || [];
+      const open = items.filter((f) => !CLOSED.has(f.status) && f.status !== "HELD_OUT");
+      const closed = items.filter((f) => CLOSED.has(f.status));
+      const draw = (f) => followUpItem(found, f, done);
+      replace(
+        body,
+        open.length ? h("ul", { class: "items follow-up-list" }, open.map(draw)) : empty("No open follow-ups."),
+        closed.length
+          ? h(
+              "details",
+              { class: "closed-follow-ups" },
+              h("summary", {}, `Closed (${closed.length})`),
+              h("ul", { class: "items follow-up-list" }, closed.map(draw)),
+            )
+          : null,
+      );
+      body.dataset.state = "loaded";
+      tick();
+    } catch (error) {
+      replace(body, problem(`Follow-ups could not be read: ${error.message}`));
+      body.dataset.state = "failed";
+    }
+  }
+
+  function done(message) {
+    replace(status, h("p", {}, message));
+    if (onChanged) onChanged(); // the page reads everything again, follow-ups included
+    else load();
+  }
+
+  function tick() {
+    clearInterval(timer);
+    timer = setInterval(() => {
+      if (!element.isConnected) {
+        clearInterval(timer);
+        return;
+      }
+      for (const clock of element.querySelectorAll("[data-due]")) {
+        clock.textContent = dueText(clock.dataset.due);
+      }
+    }, 30000);
+  }
+
+  load();
+  return { element, reload: load };
+}
+
+function dueText(due) {
+  const overdue = new Date(due).getTime() < Date.now();
+  return `${overdue ? "overdue: was due" : "due"} ${relative(due)} (${dateTime(due)})`;
+}
+
+function slaLine(clock) {
+  const state = clock.state;
+  return h(
+    "li",
+    {},
+    `${words(clock.target)}: `,
+    clock.doneAt
+      ? `done ${dateTime(clock.doneAt)}`
+      : h("span", { class: "clock", "data-due": clock.due }, dueText(clock.due)),
+    " ",
+    chip(words(state), state === "OVERDUE" || state === "MISSED" ? "bad" : state === "DUE_SOON" ? "warn" : "good"),
+  );
+}
+
+function eventLine(event) {
+  const what = [
+    `${words(event.type)} ${dateTime(event.at)} by ${event.actor}`,
+    event.outcome ? `outcome ${words(event.outcome).toLowerCase()}` : null,
+    event.rootCause ? `root cause ${event.rootCause}` : null,
+    event.owner ? `owner ${event.owner}` : null,
+    event.team ? `team ${event.team}` : null,
+    event.note ? `“${event.note}”` : null,
+  ];
+  return h("li", {}, what.filter(Boolean).join(", "));
+}
+
+function followUpItem(found, item, done) {
+  const title = h("p", { class: "item-title" }, `${item.rule.name} (rule ${item.rule.id} v${item.rule.version})`);
+  const urgent = item.priority === "URGENT" || item.priority === "HIGH";
+  return h(
+    "li",
+    { class: "follow-up", "data-follow-up": item.id, "data-status": item.status },
+    title,
+    h(
+      "p",
+      { class: "chips" },
+      chip(words(item.status), "status"),
+      chip(`${words(item.priority)} priority`, urgent ? "bad" : ""),
+      item.heldOut ? chip("held out (control group)") : null,
+    ),
+    h("p", {}, item.reason),
+    h(
+      "p",
+      { class: "muted" },
+      [
+        `Team ${item.team}`,
+        item.owner ? `owner ${item.owner}` : "no owner yet",
+        `opened ${relative(item.openedAt)}`,
+        item.outcome ? `outcome ${words(item.outcome).toLowerCase()}` : null,
+        item.rootCause ? `root cause ${item.rootCause}` : null,
+      ]
+        .filter(Boolean)
+        .join(" · "),
+    ),
+    item.sla.length ? h("ul", { class: "plain sla", "aria-label": "SLA clocks" }, item.sla.map(slaLine)) : null,
+    item.events.length
+      ? h(
+          "details",
+          {},
+          h("summary", {}, `History (${item.events.length})`),
+          h("ol", { class: "plain" }, item.events.map(eventLine)),
+        )
+      : null,
+    actionsFor(found, item, done),
+  );
+}
+
+function actionsFor(found, item, done) {
+  const offered = Object.keys(MUTATIONS).filter(
+    (name) => found.mutations.has(name) && FROM[name].has(item.status),
+  );
+  if (!offered.length) return null;
+  const area = h("div", { class: "follow-up-form" });
+  const status = h("div", { role: "status" });
+  const label = `${item.rule.name}`;
+  const buttons = h(
+    "p",
+    { class: "buttons", role: "group", "aria-label": `Work the follow-up ${label}` },
+    offered.map((name) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: name === "resolveFollowUp" ? "" : "secondary",
+          onclick: () => {
+            if (name === "resolveFollowUp") resolveForm(found, item, area, status, done);
+            else if (name === "assignFollowUp") assignForm(item, area, status, done);
+            else act(name, { id: item.id }, status, done, label);
+          },
+        },
+        LABELS[name],
+      ),
+    ),
+  );
+  return h("div", { class: "follow-up-actions" }, buttons, area, status);
+}
+
+async function act(name, variables, status, done, label) {
+  replace(status, h("p", { class: "muted" }, "Saving…"));
+  try {
+    const { data, errors } = await gql(MUTATIONS[name], variables);
+    const answer = data && data.result;
+    const error = answer ? resultError(answer) : errors.length ? errors[0].message : "No answer.";
+    if (error) {
+      replace(status, h("p", { class: "notice error" }, error));
+      return false;
+    }
+    replace(status);
+    done(`${DONE[name]}: ${label}.`);
+    return true;
+  } catch (error) {
+    replace(status, h("p", { class: "notice error" }, error.message));
+    return false;
+  }
+}
+
+function row(label, input, help = null) {
+  const id = uid("f");
+  input.id = id;
+  return h("div", { class: "row" }, h("label", { for: id }, label), input, help);
+}
+
+function inlineForm(name, title, rows, area, submit) {
+  const form = h(
+    "form",
+    {
+      class: "panel inline-form",
+      "aria-label": title,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        const button = form.querySelector("button[type=submit]");
+        button.disabled = true;
+        if (await submit()) form.remove();
+        else button.disabled = false;
+      },
+    },
+    rows,
+    h(
+      "p",
+      { class: "buttons" },
+      h("button", { type: "submit" }, LABELS[name].replace("…", "")),
+      h("button", { type: "button", class: "secondary", onclick: () => form.remove() }, "Cancel"),
+    ),
+  );
+  replace(area, form);
+  const first = form.querySelector("input, select, textarea");
+  if (first) first.focus();
+}
+
+async function resolveForm(found, item, area, status, done) {
+  const outcome = h(
+    "select",
+    { required: true },
+    h("option", { value: "" }, "Choose…"),
+    found.outcomes.map((o) => h("option", { value: o.name }, words(o.name))),
+  );
+  const causes = await rootCauses(found);
+  const listId = uid("causes");
+  const cause = h("input", { type: "text", required: true, autocomplete: "off", list: causes.length ? listId : null });
+  const note = h("textarea", { rows: 2 });
+  inlineForm(
+    "resolveFollowUp",
+    `Resolve the follow-up ${item.rule.name}`,
+    [
+      row("Outcome", outcome),
+      row(
+        "Root cause",
+        cause,
+        causes.length
+          ? h("datalist", { id: listId }, causes.map((c) => h("option", { value: c })))
+          : null,
+      ),
+      row("Note (optional)", note),
+    ],
+    area,
+    () =>
+      act(
+        "resolveFollowUp",
+        { id: item.id, outcome: outcome.value, rootCause: cause.value.trim(), note: note.value.trim() || null },
+        status,
+        done,
+        item.rule.name,
+      ),
+  );
+}
+
+async function rootCauses(found) {
+  if (!found.rootCauses) return [];
+  try {
+    const { data } = await gql(`query ConsoleRootCauses { causes: ${found.rootCauses} }`);
+    return Array.isArray(data.causes) ? data.causes.filter((c) => typeof c === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function assignForm(item, area, status, done) {
+  const owner = h("input", { type: "text", autocomplete: "off", value: item.owner || "" });
+  const team = h("input", { type: "text", autocomplete: "off", value: item.team || "" });
+  const note = h("textarea", { rows: 2 });
+  inlineForm(
+    "assignFollowUp",
+    `Reassign the follow-up ${item.rule.name}`,
+    [row("Owner", owner), row("Team", team), row("Note (optional)", note)],
+    area,
+    () =>
+      act(
+        "assignFollowUp",
+        {
+          id: item.id,
+          owner: owner.value.trim() || null,
+          team: team.value.trim() && team.value.trim() !== item.team ? team.value.trim() : null,
+          note: note.value.trim() || null,
+        },
+        status,
+        done,
+        item.rule.name,
+      ),
+  );
+}
+
+// --- Acknowledging feedback (a survey answer) ----------------------------------------------
+
+/** A button to record that a survey answer was answered, when the schema has
+ * acknowledgeFeedback: on which channel, with a note. */
+export function feedbackAction(profileId, survey) {
+  const holder = h("div", { class: "feedback-action" });
+  followUpSupport()
+    .then((found) => {
+      if (!found.mutations.has("acknowledgeFeedback")) return;
+      const area = h("div");
+      const status = h("div", { role: "status" });
+      const open = () => {
+        const via = h(
+          "select",
+          {},
+          h("option", { value: "" }, "The channel the contact policy offers"),
+          CHANNELS.map((c) => h("option", { value: c }, channel(c))),
+        );
+        const note = h("textarea", { rows: 2 });
+        const form = h(
+          "form",
+          {
+            class: "panel inline-form",
+            "aria-label": "Acknowledge this feedback",
+            onsubmit: async (event) => {
+              event.preventDefault();
+              replace(status, h("p", { class: "muted" }, "Saving…"));
+              try {
+                const { data, errors } = await gql(ACKNOWLEDGE_FEEDBACK, {
+                  profileId,
+                  recordId: survey.id,
+                  channel: via.value || null,
+                  note: note.value.trim() || null,
+                });
+                const answer = data && data.result;
+                const error = answer ? resultError(answer) : errors.length ? errors[0].message : "No answer.";
+                if (error) {
+                  replace(status, h("p", { class: "notice error" }, error));
+                  return;
+                }
+                const ack = answer.acknowledgement;
+                form.remove();
+                replace(status, h("p", {}, `Feedback acknowledged${ack ? ` by ${channel(ack.channel)}` : ""}.`));
+              } catch (error) {
+                replace(status, h("p", { class: "notice error" }, error.message));
+              }
+            },
+          },
+          row("Answered by", via),
+          row("Note (optional)", note),
+          h(
+            "p",
+            { class: "buttons" },
+            h("button", { type: "submit" }, "Acknowledge"),
+            h("button", { type: "button", class: "secondary", onclick: () => form.remove() }, "Cancel"),
+          ),
+        );
+        replace(area, form);
+        via.focus();
+      };
+      replace(
+        holder,
+        h("button", { type: "button", class: "secondary", onclick: open }, "Acknowledge feedback"),
+        area,
+        status,
+      );
+    })
+    .catch(() => {});
+  return holder;
+}
