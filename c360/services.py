@@ -9,6 +9,8 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 
+from pydantic import SecretStr
+
 from c360.audit.repository import AuditRepository
 from c360.audit.service import AuditService
 from c360.auth.masking import Masker
@@ -22,6 +24,10 @@ from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
 from c360.contact.repository import ContactRepository
 from c360.contact.service import ContactConfig, ContactService
+from c360.followups.service import FollowUpConfig
+from c360.followups.stage import EvaluateAlertRules
+from c360.followups.teams import TeamConfig
+from c360.followups.wiring import FollowUps, FollowUpsConfig, build_followups
 from c360.identity.match_service import Matcher
 from c360.identity.merge import MergeService
 from c360.identity.repository import (
@@ -42,6 +48,19 @@ from c360.lookup.repository import ReferenceRepository
 from c360.lookup.service import LookupService
 from c360.metrics.repository import MetricsRepository
 from c360.metrics.service import MetricsConfig, MetricsService
+from c360.notifications.delivery import DeliveryConfig
+from c360.privacy.export import AccessExport
+from c360.privacy.hashing import SuppressionList, Tombstones
+from c360.privacy.repository import (
+    ErasureRepository,
+    ReceiptRepository,
+    RequestRepository,
+    RetentionRepository,
+    SuppressionRepository,
+    TombstoneRepository,
+)
+from c360.privacy.retention import Retention
+from c360.privacy.service import PrivacyConfig, PrivacyService
 from c360.profiles.lifecycle import Thresholds
 from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
@@ -80,6 +99,7 @@ def kpi_settings(settings: Settings) -> KpiSettings:
             reporting_currency=settings.reporting_currency,
             rates=dict(settings.exchange_rates),
             min_group_size=settings.kpi_min_group_size,
+            feedback_low_scores=dict(settings.feedback_low_scores),
         ),
     )
 
@@ -117,6 +137,16 @@ def contact_config(settings: Settings) -> ContactConfig:
     )
 
 
+def privacy_config(settings: Settings) -> PrivacyConfig:
+    return PrivacyConfig(
+        secret=privacy_secret(settings),
+        deadline_months=settings.privacy_deadline_months,
+        max_extension_months=settings.privacy_max_extension_months,
+        tombstone_purposes=tuple(settings.privacy_tombstone_purposes),
+        default_region=settings.default_region,
+    )
+
+
 def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
     def per_role(limits: dict[Role, RateLimit | None]) -> dict[Role, Limit | None]:
         return {
@@ -130,18 +160,53 @@ def rate_limits(settings: Settings) -> dict[Bucket, dict[Role, Limit | None]]:
     }
 
 
+def followups_config(settings: Settings) -> FollowUpsConfig:
+    return FollowUpsConfig(
+        teams={
+            team_id: TeamConfig(
+                tuple(team.members),
+                team.escalation_team,
+                None if team.webhook_url is None else str(team.webhook_url),
+                None if team.webhook_secret is None else team.webhook_secret.get_secret_value(),
+            )
+            for team_id, team in settings.followup_teams.items()
+        },
+        followups=FollowUpConfig(
+            root_causes=tuple(settings.followup_root_causes),
+            due_soon=settings.followup_due_soon_fraction,
+        ),
+        delivery=DeliveryConfig(
+            max_attempts=settings.notify_max_attempts,
+            backoff_base_s=settings.notify_backoff_base_s,
+            backoff_max_s=settings.notify_backoff_max_s,
+            timeout_s=settings.notify_timeout_s,
+            concurrency=settings.notify_concurrency,
+        ),
+        lease_for=dt.timedelta(seconds=settings.alerts_lease_s),
+        low_scores=settings.feedback_low_scores,
+    )
+
+
 def signing_secret(settings: Settings) -> str:
+    return _secret(settings, settings.signing_secret, "signing-secret", "C360_SIGNING_SECRET")
+
+
+def privacy_secret(settings: Settings) -> str:
+    return _secret(settings, settings.privacy_secret, "privacy-secret", "C360_PRIVACY_SECRET")
+
+
+def _secret(settings: Settings, configured: SecretStr | None, name: str, variable: str) -> str:
     """The configured secret, else one generated once and kept in the data directory.
 
     The file appears whole or not at all (written aside, then hard-linked into place), so a
     process starting at the same moment never reads it half-written.
     """
-    if settings.signing_secret is not None:
-        return settings.signing_secret.get_secret_value()
-    path = settings.data_dir / "signing-secret"
+    if configured is not None:
+        return configured.get_secret_value()
+    path = settings.data_dir / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".signing-secret.")
+        fd, draft = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.")
         try:
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_urlsafe(48))
@@ -151,7 +216,7 @@ def signing_secret(settings: Settings) -> str:
             os.unlink(draft)
     secret = path.read_text().strip()
     if not secret:
-        raise RuntimeError(f"{path} is empty: remove it, or set C360_SIGNING_SECRET")
+        raise RuntimeError(f"{path} is empty: remove it, or set {variable}")
     return secret
 
 
@@ -169,8 +234,11 @@ class Services:
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
     kpis: KpiService
+    followups: FollowUps  # alert rules, follow-ups, feedback, the worker and its outbox
     lookup: LookupService
     console: SessionService
+    privacy: PrivacyService
+    retention: Retention
 
     @classmethod
     def build(cls, db: Database, settings: Settings) -> Services:
@@ -179,6 +247,15 @@ class Services:
         records = RecordRepository(db)
         dead_letters = DeadLetterRepository(db)
         metrics = MetricsService(MetricsRepository(db), records, profiles, metrics_config(settings))
+        privacy = PrivacyService(
+            RequestRepository(db),
+            SuppressionRepository(db),
+            TombstoneRepository(db),
+            ReceiptRepository(db),
+            ErasureRepository(db),
+            AccessExport(ErasureRepository(db), metrics),
+            privacy_config(settings),
+        )
         profile_service = ProfileService(
             profiles, identities, records, settings.default_region, metrics, SearchRepository(db)
         )
@@ -209,11 +286,32 @@ class Services:
                 dead_letters=dead_letters,
                 suggestions=suggestions,
                 matcher=matcher,
+                suppressions=SuppressionList(SuppressionRepository(db), privacy.hasher),
             ),
             BatchJournal(db),
             batch_size=settings.ingest_batch_size,
             repair_after=dt.timedelta(seconds=settings.metrics_repair_after_s),
         )
+        contact = ContactService(
+            ContactRepository(db),
+            records,
+            profile_service,
+            metrics,
+            ingest,
+            LinkSigner(
+                signing_secret(settings),
+                dt.timedelta(days=settings.unsubscribe_link_ttl_days),
+                settings.contact_purposes,
+            ),
+            contact_config(settings),
+            Tombstones(
+                TombstoneRepository(db), privacy.hasher, settings.privacy_tombstone_purposes
+            ),
+        )
+        followups = build_followups(db, followups_config(settings), profile_service, contact)
+        ingest.add_stage(EvaluateAlertRules(followups.service), after="fold metrics")
+        merges.after_merge = followups.service.merged
+        merges.after_unmerge = followups.service.unmerged
         keys = ApiKeyService(ApiKeyRepository(db))
         return cls(
             ingest=ingest,
@@ -221,19 +319,7 @@ class Services:
             metrics=metrics,
             dead_letters=DeadLetterService(dead_letters, ingest),
             merges=merges,
-            contact=ContactService(
-                ContactRepository(db),
-                records,
-                profile_service,
-                metrics,
-                ingest,
-                LinkSigner(
-                    signing_secret(settings),
-                    dt.timedelta(days=settings.unsubscribe_link_ttl_days),
-                    settings.contact_purposes,
-                ),
-                contact_config(settings),
-            ),
+            contact=contact,
             keys=keys,
             matcher=matcher,
             limits=RateLimiter(RateLimitRepository(db), rate_limits(settings)),
@@ -242,6 +328,7 @@ class Services:
             ),
             masker=Masker(settings.default_region),
             kpis=KpiService(KpiRepository(db), profile_service, kpi_settings(settings)),
+            followups=followups,
             lookup=LookupService(
                 profile_service,
                 ReferenceRepository(db),
@@ -254,5 +341,12 @@ class Services:
                 keys,
                 ttl=dt.timedelta(seconds=settings.console_session_ttl_s),
                 idle=dt.timedelta(seconds=settings.console_session_idle_s),
+            ),
+            privacy=privacy,
+            retention=Retention(
+                RetentionRepository(db),
+                profile_service,
+                settings.retention_days,
+                dt.timedelta(seconds=settings.metrics_repair_after_s),
             ),
         )

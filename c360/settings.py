@@ -1,5 +1,8 @@
 """All configuration, read once from ``C360_*`` environment variables (or a ``.env`` file)."""
 
+# Over 500 lines, kept whole: every setting of c360 is read in this one module (its `Settings`
+# class and the shapes of its structured values), as the house rules ask.
+
 from __future__ import annotations
 
 import enum
@@ -9,7 +12,16 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from c360.auth.service import Role
@@ -24,11 +36,12 @@ from c360.identity.rules import (
     IdentityRules,
 )
 from c360.logging import LogFormat, LogLevel
+from c360.privacy.retention import DEAD_LETTERS, KEPT_KINDS
 from connectors import ParseOptions
 from schemas import IdentifierType
 from schemas.common import CountryCode, TimeZoneName
 from schemas.identifiers import DEFAULT_REGION
-from schemas.records import ContactChannel, FrequencyCap
+from schemas.records import ContactChannel, FrequencyCap, RecordKind
 
 
 class RateLimit(BaseModel):
@@ -55,6 +68,40 @@ DEFAULT_LOOKUP_RATE_LIMITS: dict[Role, RateLimit | None] = {
     Role.MARKETING: RateLimit(per_minute=60, burst=20),
     Role.CONNECTOR: RateLimit(per_minute=10, burst=10),
 }
+
+
+class TeamSettings(BaseModel):
+    """A team follow-ups are assigned to: its members, whom its overdue follow-ups escalate to,
+    and the webhook its notifications are posted to (signed with its secret)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    members: list[str] = Field(default_factory=list, max_length=1000)
+    escalation_team: str | None = None
+    webhook_url: AnyHttpUrl | None = None
+    webhook_secret: SecretStr | None = Field(default=None, min_length=16)
+
+    @model_validator(mode="after")
+    def _signed(self) -> TeamSettings:
+        # A notification is never sent unsigned: a webhook needs its secret (and a secret
+        # without a webhook is a mistake worth saying).
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            raise ValueError("webhook_url and webhook_secret go together")
+        return self
+
+
+DEFAULT_ROOT_CAUSES = (
+    "product-defect",
+    "delivery",
+    "billing",
+    "service-quality",
+    "communication",
+    "policy",
+    "price",
+    "no-issue",
+    "other",
+)
+DEFAULT_LOW_SCORES = {"nps": 6, "csat": 2, "ces": 3}
 
 
 class ReferenceKind(enum.StrEnum):
@@ -297,6 +344,31 @@ class Settings(BaseSettings):
     audience_batch: int = Field(
         default=500, gt=0, le=10_000, description="Profiles examined per audience round trip."
     )
+    privacy_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret the suppression list and opt-out tombstones are keyed with (HMAC) "
+        "and erasure receipts are signed with (Ed25519, derived). Unset: one is generated and "
+        "kept in C360_DATA_DIR/privacy-secret. Changing it forgets every suppression.",
+    )
+    privacy_deadline_months: int = Field(
+        default=1, ge=1, le=12, description="Calendar months to answer a privacy request in."
+    )
+    privacy_max_extension_months: int = Field(
+        default=2, ge=0, le=12, description="Months a request's deadline may be extended by."
+    )
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description="Days records of a kind are kept (JSON object: record kind → days, e.g. "
+        '{"site_event": 395, "outbound_contact": 730, "dead_letters": 30}); `dead_letters` '
+        "counts from an item's latest rejection. Kinds not named are kept; person, consent, "
+        "preference and contact-point records always are. Applied by `c360 retention apply` "
+        "and hourly by the API.",
+    )
+    privacy_tombstone_purposes: list[str] = Field(
+        default_factory=lambda: ["marketing", "surveys"],
+        description="Purposes an erased person's contact points are opted out of, on every "
+        "channel of the point, until a newer explicit opt-in.",
+    )
 
     graphql_max_depth: int = Field(default=10, gt=0, description="Deepest GraphQL selection.")
     graphql_max_tokens: int = Field(
@@ -368,6 +440,59 @@ class Settings(BaseSettings):
         "later new names count as 'other'.",
     )
 
+    followup_teams: dict[str, TeamSettings] = Field(
+        default_factory=dict,
+        description="Teams follow-ups go to (JSON object, id → members, escalation_team, "
+        "webhook_url, webhook_secret); admins may change members and escalation teams over "
+        "GraphQL, which takes precedence. Webhooks and their secrets are set here only.",
+    )
+    followup_root_causes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ROOT_CAUSES),
+        min_length=1,
+        description="Root causes a follow-up may be resolved with (what the KPI report groups by).",
+    )
+    followup_due_soon_fraction: float = Field(
+        default=0.25,
+        gt=0,
+        lt=1,
+        description="An SLA target is due soon once this share of its window is left.",
+    )
+    feedback_low_scores: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_LOW_SCORES),
+        description="Survey scores at or below which an answer needs acknowledging (closing "
+        "the loop), per survey type; answers with a comment always do.",
+    )
+    alerts_tick_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Seconds between the rounds of c360 serve's follow-up worker (escalation, "
+        "the outbox, deliveries); 0 turns it off (run c360 alerts tick instead).",
+    )
+    alerts_lease_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long the store lease of the follow-up worker lasts without renewal: "
+        "one process works at a time, another takes over after this.",
+    )
+    notify_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Delivery attempts of a notification before it is dead.",
+    )
+    notify_backoff_base_s: float = Field(
+        default=30.0, ge=0, description="Wait before the second attempt; doubles each time."
+    )
+    notify_backoff_max_s: float = Field(
+        default=3600.0, ge=0, description="Longest wait between two attempts."
+    )
+    notify_timeout_s: float = Field(
+        default=10.0, gt=0, description="Seconds a webhook has to answer an attempt."
+    )
+    notify_concurrency: int = Field(
+        default=8, ge=1, le=256, description="Notifications delivered at once by a worker."
+    )
+
     zendesk_subdomain: str | None = Field(
         default=None, description="Zendesk account: https://{subdomain}.zendesk.com."
     )
@@ -417,6 +542,20 @@ class Settings(BaseSettings):
     ) -> dict[Role, RateLimit | None]:
         defaults = DEFAULT_RATE_LIMITS if info.field_name == "rate_limits" else None
         return {**(defaults or DEFAULT_LOOKUP_RATE_LIMITS), **value}
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retained_kinds(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {k.value for k in RecordKind} - KEPT_KINDS | {DEAD_LETTERS}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"no retention window for {unknown}: windows apply to {sorted(known)} "
+                "(person, consent, preference and contact-point records are kept)"
+            )
+        if any(days <= 0 for days in value.values()):
+            raise ValueError("a retention window is a positive number of days")
+        return value
 
     @field_validator("identity_household_lines")
     @classmethod

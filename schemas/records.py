@@ -114,6 +114,12 @@ class Person(IdentifiedRecord):
     language: LanguageTag | None = None
     country: CountryCode | None = None
     time_zone: TimeZoneName | None = None
+    account_owner: str | None = Field(
+        default=None,
+        max_length=256,
+        description="Who owns the customer's account in the source (a CRM's account manager): "
+        "their follow-ups are assigned to this person.",
+    )
 
     @field_validator("birth_date")
     @classmethod
@@ -309,6 +315,9 @@ class SurveyResponse(IdentifiedRecord):
     score: int = Field(strict=True)
     comment: str | None = Field(default=None, max_length=20_000)
     touchpoint: str | None = Field(default=None, max_length=256)
+    contact_requested: bool = Field(
+        default=False, description="The customer asked, in the survey, to be contacted."
+    )
 
     @model_validator(mode="after")
     def _score_in_range(self) -> Self:

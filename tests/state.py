@@ -114,6 +114,27 @@ _PER_COLLECTION = {
     # The ingest batch that wrote a record: another batch size cuts the input elsewhere.
     "records": frozenset({"batch"}),
 }
+_FOLLOW_UP_MOMENTS = frozenset(
+    {
+        "opened_ms",
+        "updated_ms",
+        "at_ms",
+        "due",
+        "escalated",
+        "next_due_ms",
+        "alarm_ms",
+        "assigned_ms",
+        "queue_key",
+        "created_ms",
+        "next_ms",
+        "page_key",
+        "body",
+        "version",
+    }
+)
+"""When a follow-up, its events and its notifications were written (at any depth): a run and
+its re-run write them at other moments (the body carries them too)."""
+_MOMENTS_AT_ANY_DEPTH = {"follow_ups": _FOLLOW_UP_MOMENTS, "outbox": _FOLLOW_UP_MOMENTS}
 
 
 def full_state(uri: str, database: str) -> dict[str, list[Any]]:
@@ -130,21 +151,35 @@ def full_state(uri: str, database: str) -> dict[str, list[Any]]:
             moved = merge.get("moved_identities") or ["?"]
             label.setdefault(merge["absorbed"], f"absorbed:{min(moved)}")
 
+        # A follow-up's id is a hash of its profile's id: named by profile, rule and episode.
+        follow_ups: dict[str, str] = {}
+        for fu in db.follow_ups.find({}, {"profile_id": 1, "rule_id": 1, "episode": 1}):
+            profile = label.get(fu["profile_id"], "?")
+            follow_ups[fu["_id"]] = f"fu:{profile}:{fu['rule_id']}:{fu['episode']['n']}"
+        follow_up_id = re.compile(r"\bfu_[0-9a-f]{24}\b")
+
         def named(text: str) -> str:
+            text = follow_up_id.sub(lambda m: follow_ups.get(m.group(0), "?"), text)
             return _PROFILE_ID.sub(lambda m: label.get(m.group(0), "?"), text)
 
-        def normal(value: Any) -> Any:
+        def normal(value: Any, moments: frozenset[str] = frozenset()) -> Any:
             if isinstance(value, dict):
-                return {named(k): normal(v) for k, v in value.items() if k not in _BOOKKEEPING}
+                return {
+                    named(k): normal(v, moments)
+                    for k, v in value.items()
+                    if k not in _BOOKKEEPING and k not in moments
+                }
             if isinstance(value, list):
-                return [normal(v) for v in value]
+                return [normal(v, moments) for v in value]
             return named(value) if isinstance(value, str) else value
 
         state: dict[str, list[Any]] = {}
         for name in sorted(db.list_collection_names()):
             skip = _PER_COLLECTION.get(name, frozenset())
+            moments = _MOMENTS_AT_ANY_DEPTH.get(name, frozenset())
             docs = [
-                normal({k: v for k, v in doc.items() if k not in skip}) for doc in db[name].find()
+                normal({k: v for k, v in doc.items() if k not in skip}, moments)
+                for doc in db[name].find()
             ]
             state[name] = sorted(docs, key=lambda d: json.dumps(d, sort_keys=True, default=str))
         return state

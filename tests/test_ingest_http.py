@@ -51,6 +51,7 @@ class TestIngestEndpoint:
                 "duplicates",
                 "rejected",
                 "ignored",
+                "suppressed",
             )
         } == {
             "items_read": 4,
@@ -60,6 +61,7 @@ class TestIngestEndpoint:
             "duplicates": 1,
             "rejected": 1,
             "ignored": 0,
+            "suppressed": 0,
         }
         assert report["items"] == [
             {"position": "line 1", "record_id": "shop:order:1", "outcome": "inserted"},

@@ -189,8 +189,8 @@ class TestImportCommand:
         first = run_c360("import", "canonical", str(path), env=store_env)
         assert first.returncode == 1
         assert (
-            "items read: 3, records: 3 (inserted: 1, updated: 0, duplicates: 0, rejected: 2)"
-            in first.stdout
+            "items read: 3, records: 3 (inserted: 1, updated: 0, duplicates: 0, rejected: 2, "
+            "suppressed: 0)" in first.stdout
         )
         assert "rejected line 2: invalid JSON" in first.stderr
         assert "rejected line 3: line_items.0.quantity: Input should be greater than 0" in (
@@ -199,7 +199,10 @@ class TestImportCommand:
 
         again = run_c360("import", "canonical", str(path), "--allow-rejects", env=store_env)
         assert again.returncode == 0
-        assert "records: 3 (inserted: 0, updated: 0, duplicates: 1, rejected: 2)" in again.stdout
+        assert (
+            "records: 3 (inserted: 0, updated: 0, duplicates: 1, rejected: 2, suppressed: 0)"
+            in again.stdout
+        )
 
     def test_reads_standard_input(self, store_env: dict[str, str]) -> None:
         lines = "\n".join(json.dumps(f.order(external_id=str(i))) for i in range(3))

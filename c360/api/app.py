@@ -31,6 +31,7 @@ from c360.api.kpis import router as kpis_router
 from c360.api.metrics import router as metrics_router
 from c360.api.openapi import document
 from c360.api.pages import OPENAPI_URL, mount_pages
+from c360.api.privacy import router as privacy_router
 from c360.auth.service import Role
 from c360.demo import issue_demo_keys, load_demo_data
 from c360.errors import C360Error
@@ -43,6 +44,8 @@ from c360.store import CONNECTION_ERRORS, Store, unreachable
 log = logging.getLogger(__name__)
 
 AUDIT_PRUNE_INTERVAL_S = 3600.0
+WORKER_STOP_S = 30.0
+"""How long shutting down waits for the follow-up worker's round under way."""
 
 
 def create_app(
@@ -67,6 +70,12 @@ def create_app(
         await services.audit.prepare()
         pruning = asyncio.create_task(_prune_audit(services))
         watch = asyncio.create_task(store.keep_embedded_running(lambda _: stop()))
+        tasks = [pruning, watch]
+        stop_worker = asyncio.Event()
+        worker = None
+        if settings.alerts_tick_s > 0:  # escalation and notifications, under a store lease
+            rounds = services.followups.worker.run(settings.alerts_tick_s, stop_worker)
+            worker = asyncio.create_task(rounds)
         try:
             demo_keys: dict[Role, str] = {}
             if settings.demo_data:
@@ -76,7 +85,13 @@ def create_app(
                 on_ready(store, demo_keys)
             yield
         finally:
-            for task in (pruning, watch):
+            if worker is not None:  # the round under way ends, not cut in a store operation
+                stop_worker.set()
+                try:
+                    await asyncio.wait_for(worker, WORKER_STOP_S)
+                except TimeoutError:
+                    log.warning("follow-up worker did not stop in time; cancelled")
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -105,6 +120,7 @@ def create_app(
     app.include_router(contact_router)
     app.include_router(kpis_router)
     app.include_router(kpi_dashboard_router)
+    app.include_router(privacy_router)
     mount_pages(app)
     schema = build_schema(
         settings.graphql_max_depth, settings.graphql_max_tokens, settings.graphql_max_complexity
@@ -146,13 +162,17 @@ async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
 
 
 async def _prune_audit(services: Services) -> None:
-    """Removes audit entries past their retention now and every hour: MongoDB's TTL monitor
-    does it too, a store without one (or a late one) needs it."""
+    """Removes audit entries past their retention now and every hour (MongoDB's TTL monitor
+    does it too, a store without one, or a late one, needs it), and applies the retention
+    windows of records (``C360_RETENTION_DAYS``). Several API processes doing both at once is
+    harmless: every step is idempotent."""
     while True:
         try:
             removed = await services.audit.prune(dt.datetime.now(dt.UTC))
             if removed:
                 log.info("audit entries past retention removed", extra={"removed": removed})
+            if services.retention.configured:  # records past their kind's window
+                await services.retention.apply(dt.datetime.now(dt.UTC))
         except C360Error as exc:
             log.warning("audit pruning failed", extra={"reason": exc.detail})
         except Exception:

@@ -85,7 +85,8 @@ class ItemProblem(BaseModel):
 
 
 class IngestReport(BaseModel):
-    """What became of a body: read = inserted + updated + duplicates + rejected + ignored."""
+    """What became of a body: read = inserted + updated + duplicates + rejected + ignored +
+    suppressed."""
 
     items_read: int = Field(description="Items in the body (an order and its lines are one).")
     records: int = Field(description="Records those items became, whatever their outcome.")
@@ -94,6 +95,9 @@ class IngestReport(BaseModel):
     duplicates: int
     rejected: int = Field(description="Items refused, each dead-lettered with its reason.")
     ignored: int = Field(description="Items read and deliberately kept nothing of.")
+    suppressed: int = Field(
+        description="Records and rejected items of erased people: skipped, nothing kept."
+    )
     items: list[RecordOutcome]
     errors: list[ItemProblem] = Field(description="Every rejected item.")
     ignored_items: list[ItemProblem]

@@ -8,6 +8,7 @@ Prometheus server's ``authorization`` setting sends) or an admin API key; else 4
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,17 @@ from prometheus_client import generate_latest
 from c360.api.auth import authenticate
 from c360.api.openapi import KEYED, answers
 from c360.auth.service import Permission
-from c360.observability.metrics import CONTENT_TYPE, DEAD_LETTERS_STORED, REGISTRY, STORE_UP
+from c360.observability.metrics import (
+    CONTENT_TYPE,
+    DEAD_LETTERS_STORED,
+    FOLLOW_UP_SLA,
+    FOLLOW_UPS,
+    NOTIFICATIONS,
+    REGISTRY,
+    STORE_UP,
+    rule_names,
+    team_names,
+)
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -36,7 +47,22 @@ async def _store_gauges(store: Store, services: Services) -> None:
         DEAD_LETTERS_STORED.set(await services.dead_letters.waiting())
 
 
-SCRAPE_HOOKS: list[ScrapeHook] = [_store_gauges]
+async def _follow_up_gauges(store: Store, services: Services) -> None:
+    if not await store.ping(PING_TIMEOUT_S):
+        return
+    stats = await services.followups.service.stats(dt.datetime.now(dt.UTC))
+    FOLLOW_UPS.clear()
+    for (status, team, rule), count in stats.by_status.items():
+        FOLLOW_UPS.labels(status, team_names(team), rule_names(rule)).inc(count)
+    FOLLOW_UP_SLA.clear()
+    for (target, state), count in stats.sla.items():
+        FOLLOW_UP_SLA.labels(target, state).set(count)
+    NOTIFICATIONS.clear()
+    for status, count in stats.outbox.items():
+        NOTIFICATIONS.labels(status).set(count)
+
+
+SCRAPE_HOOKS: list[ScrapeHook] = [_store_gauges, _follow_up_gauges]
 """What refreshes the gauges read from the store, just before a scrape."""
 
 

@@ -30,6 +30,7 @@ WHY: dict[int, str] = {
     401: "No API key, or an unknown or revoked one (`Authorization: Bearer c360_<id>_<secret>`).",
     403: "The key's role may not do this.",
     404: "Nothing by that name.",
+    409: "The request contradicts the current state (the detail says how).",
     410: "Gone: expired, or already used.",
     413: "The body is larger than the limit.",
     422: "A value out of its type or range; the detail names it.",

@@ -45,8 +45,11 @@ class Permission(enum.StrEnum):
     MANAGE_KEYS = "manageKeys"
     INGEST = "ingest"  # POST /ingest/{connector}
     READ_AUDIT = "readAudit"  # the access audit: auditLog, c360 audit
+    PRIVACY = "privacyRequests"  # data-subject requests: access, erasure, suppressions
     METRICS = "metrics"  # GET /metrics from another host
     READ_KPIS = "readKpis"  # the loyalty scorecard: KPIs across customers, never a person
+    FOLLOW_UPS = "followUps"  # read and work follow-ups, acknowledge feedback
+    MANAGE_ALERTS = "manageAlerts"  # alert rules, teams, the notification outbox
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -59,6 +62,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.IDENTITY_HISTORY,
             Permission.CHANGE_CONTACT,
             Permission.READ_KPIS,
+            Permission.FOLLOW_UPS,
         }
     ),
     # Segments, metrics and preferences (and the preference centre's changes): no case text,

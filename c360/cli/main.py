@@ -6,10 +6,9 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
-import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,11 +19,16 @@ from c360.api.app import create_app
 from c360.api.graphql.export import write_sdl
 from c360.audit.repository import AuditQuery
 from c360.audit.service import Action, AuditPage
-from c360.auth.service import Caller, Role
+from c360.auth.service import Role
 from c360.auth.types import ApiKey
+from c360.cli import alerts
 from c360.cli import kpis as kpis_command
 from c360.cli.banner import banner
+from c360.cli.privacy import register as register_privacy
 from c360.cli.progress import import_progress
+from c360.cli.session import operator as _operator
+from c360.cli.session import say_store as _say_store
+from c360.cli.session import with_services as _with_services
 from c360.errors import C360Error, InvalidInput, StoreUnavailable
 from c360.identity.calibration import Calibration
 from c360.ingest.files import import_file
@@ -32,8 +36,8 @@ from c360.ingest.replay import ReplayResult
 from c360.ingest.service import IngestSummary
 from c360.logging import configure_logging
 from c360.services import Services
-from c360.settings import LEGACY_DATA_DIR, Settings, get_settings
-from c360.store import CONNECTION_ERRORS, Document, Store, unreachable
+from c360.settings import Settings, get_settings
+from c360.store import Document, Store
 from c360.sync.zendesk import CONNECTOR as ZENDESK
 from c360.sync.zendesk import SyncResult, sync_zendesk
 from connectors import CONNECTORS, ParseOptions, parse_mapping
@@ -176,7 +180,8 @@ def _parser() -> argparse.ArgumentParser:
         "--pairs", type=int, default=200_000, help="random pairs for u (default 200 000)"
     )
     calibrate.set_defaults(handler=_calibrate)
-
+    register_privacy(commands, _with_services, _operator)  # and retention
+    alerts.register(commands)
     kpis_command.register(commands, _with_services)
     return parser
 
@@ -236,42 +241,10 @@ def _options(settings: Settings, mapping_file: str | None) -> ParseOptions:
     return settings.parse_options(columns, csv_settings)
 
 
-def _say_store(settings: Settings, store: Store) -> None:
-    """Every command says on stderr which store it works on, so that nobody imports into a
-    store the API never reads."""
-    print(f"store: {store.where()}", file=sys.stderr, flush=True)
-    legacy = (LEGACY_DATA_DIR / "db").resolve()
-    if (
-        store.embedded is not None
-        and "data_dir" not in settings.model_fields_set  # chosen: nothing to point out
-        and legacy.is_dir()
-        and legacy.parent != store.embedded.data_dir.resolve()
-    ):
-        print(
-            f"note: {legacy.parent} holds a store from an older c360, which kept it in the "
-            f"working directory; this command does not use it. To keep using it, set "
-            f"C360_DATA_DIR={legacy.parent}, or (with c360 stopped) put it in place of "
-            f"{store.embedded.data_dir}",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-async def _with_services(settings: Settings, work: Callable[[Services, Store], Awaitable[T]]) -> T:
-    store = await Store.open(settings)
-    _say_store(settings, store)
-    try:
-        return await work(Services.build(store.db, settings), store)
-    except CONNECTION_ERRORS as exc:  # the store went away under us
-        raise unreachable(exc) from None
-    finally:
-        await store.close()
-
-
 def _print_summary(summary: IngestSummary) -> None:
     outcomes = ", ".join(
         f"{name}: {getattr(summary, name):,}"
-        for name in ("inserted", "updated", "duplicates", "rejected")
+        for name in ("inserted", "updated", "duplicates", "rejected", "suppressed")
     )
     print(f"items read: {summary.items_read:,}, records: {summary.read:,} ({outcomes})")
     for error in summary.errors[:MAX_ERRORS_SHOWN]:
@@ -331,15 +304,6 @@ def _instant(text: str) -> dt.datetime:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _operator() -> Caller:
-    """Who acts from the command line, for the access audit: the operating-system user."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Caller(key_id="cli", name=f"cli:{user}", role=Role.ADMIN)
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:

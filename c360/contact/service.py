@@ -58,6 +58,7 @@ from c360.contact.types import (
 from c360.errors import InvalidInput
 from c360.ingest.service import IngestService
 from c360.metrics.service import MetricsService
+from c360.privacy.hashing import Tombstones
 from c360.profiles.service import ProfileService, check_profile_cursor
 from c360.profiles.types import ProfileIdentifier
 from c360.records.documents import stored_record
@@ -81,7 +82,9 @@ class ContactService:
         ingest: IngestService,
         signer: LinkSigner,
         config: ContactConfig,
+        tombstones: Tombstones | None = None,
     ) -> None:
+        self._tombstones = tombstones
         self._contacts = contacts
         self._records = records
         self._profiles = profiles
@@ -115,6 +118,7 @@ class ContactService:
         if identities is None:
             identities = dict(zip(wanted, await self._profiles.identifiers(wanted), strict=True))
         records = await self._contacts.records(wanted, contacts_since(at), cases=cases)
+        await self._add_tombstones(identities, records)
         return [build_facts(p, identities[p], records[p]) for p in profile_ids]
 
     async def decide(
@@ -142,6 +146,17 @@ class ContactService:
     def preferences(self, facts: ContactFacts) -> Effective:
         """The profile's contact preferences as they are in force, defaults included."""
         return effective(facts, self.policy)
+
+    async def _add_tombstones(
+        self,
+        identities: Mapping[str, list[ProfileIdentifier]],
+        records: Mapping[str, list[Record]],
+    ) -> None:
+        """An erased person's contact points stay opted out wherever they turn up again."""
+        if self._tombstones is None:
+            return
+        for profile_id, changes in (await self._tombstones.opt_outs(identities)).items():
+            records[profile_id].extend(changes)
 
     # --- Audiences ----------------------------------------------------------------------------
 
@@ -216,6 +231,7 @@ class ContactService:
         audience_filter: AudienceFilter,
     ) -> list[tuple[str, Member | None]]:
         found = await self._contacts.facts_between(profile_ids, contacts_since(at))
+        await self._add_tombstones(found.identities, found.records)
         facts = {p: build_facts(p, found.identities[p], found.records[p]) for p in profile_ids}
         wanted = set(profile_ids)
         if audience_filter.needs_metrics:

@@ -58,6 +58,7 @@ MERGE_STEPS = (
     "fold activity",
     "mark absorbed",
     "forget absorbed match data",
+    "fold follow-ups",
     "close entry",
 )
 UNMERGE_STEPS = (
@@ -67,13 +68,20 @@ UNMERGE_STEPS = (
     "set apart",
     "recompute absorbed",
     "recompute survivor",
+    "return follow-ups",
     "close entry",
 )
 
 StepHook = Callable[[str], Awaitable[None]]
+MergeHook = Callable[[str, str, str, dt.datetime], Awaitable[None]]
+"""(absorbed, survivor, merge id, now): what another domain does at a merge or an unmerge."""
 
 
 async def _no_hook(step: str) -> None:
+    return None
+
+
+async def _no_merge_hook(absorbed: str, survivor: str, merge_id: str, now: dt.datetime) -> None:
     return None
 
 
@@ -94,6 +102,9 @@ class MergeService:
         self._records = records
         self._profiles = profiles
         self.before_step: StepHook = _no_hook
+        # Follow-ups fold into the survivor's, and go back on unmerge (set by the wiring).
+        self.after_merge: MergeHook = _no_merge_hook
+        self.after_unmerge: MergeHook = _no_merge_hook
 
     async def absorb(
         self,
@@ -248,6 +259,8 @@ class MergeService:
         # No longer a candidate for matching: its survivor is.
         await self._matches.forget([absorbed])
         await self.before_step(next(step))
+        await self.after_merge(absorbed, survivor, entry["_id"], now)
+        await self.before_step(next(step))
         await self._merges.finish(entry["_id"], now)
 
     async def _undo(self, entry: Document, now: dt.datetime) -> None:
@@ -273,5 +286,7 @@ class MergeService:
         await self._profiles.recompute_activity(absorbed)
         await self.before_step(next(step))
         await self._profiles.recompute_activity(survivor)
+        await self.before_step(next(step))
+        await self.after_unmerge(absorbed, survivor, entry["_id"], now)
         await self.before_step(next(step))
         await self._merges.mark(entry["_id"], "undone", {"undone": {"at": now}})

@@ -101,6 +101,10 @@ class Batch:
     ignored: list[Ignored] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
 
+    # --- suppress ------------------------------------------------------------------------------
+    suppressed: int = 0
+    """Records and rejected items of erased people, left out of the batch."""
+
     # --- look up: the one read of the store the later stages share -------------------------
     owners: dict[str, str] | None = None
     """Identity key → owning profile, for the identifiers of the records to link."""

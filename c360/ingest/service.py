@@ -25,7 +25,7 @@ from c360.errors import InvalidInput
 from c360.ingest.batch import Batch, Entry, batch_key
 from c360.ingest.batching import batches
 from c360.ingest.repository import BatchJournal, JournalEntry
-from c360.ingest.stages import Collaborators, stages
+from c360.ingest.stages import Collaborators, Stage, stages
 from c360.ingest.stages.currency import ReadInOrderCurrency
 from c360.ingest.storable import Unstorable, check_record
 from c360.ingest.summary import IngestSummary, Outcome
@@ -61,6 +61,15 @@ class IngestService:
         self._batch_size = batch_size
         self._repair_after = repair_after
 
+    def add_stage(self, stage: Stage, *, after: str) -> None:
+        """Run ``stage`` after the stage named ``after`` (the wiring adds the stages of
+        domains above ingest: the alert rules after ``fold metrics``)."""
+        names = [s.name for s in self._stages]
+        if after not in names:
+            raise ValueError(f"no stage {after!r}: {', '.join(names)}")
+        at = names.index(after) + 1
+        self._stages = (*self._stages[:at], stage, *self._stages[at:])
+
     async def ingest(
         self,
         connector: str,
@@ -88,9 +97,14 @@ class IngestService:
             summary.items_read += batch.items_read
             summary.add_errors(batch.errors)
             summary.add_ignored(batch.ignored)
+            summary.add_suppressed(batch.suppressed)
             summary.add_outcomes([e.item for e in batch.entries], batch.outcomes)
             count_ingest(
-                connector, batch.outcomes, rejected=len(batch.errors), ignored=len(batch.ignored)
+                connector,
+                batch.outcomes,
+                rejected=len(batch.errors),
+                ignored=len(batch.ignored),
+                suppressed=batch.suppressed,
             )
             if progress is not None:
                 progress(summary)

@@ -25,7 +25,8 @@ class ItemResult:
 class IngestSummary:
     """What an ingest did: ``items_read`` input items (a file's lines, an array's elements, a
     CSV order's rows) became ``read`` records, and ``read == inserted + updated + duplicates +
-    rejected + ignored`` always (a rejected or ignored item counts as one record)."""
+    rejected + ignored + suppressed`` always (a rejected or ignored item counts as one record;
+    ``suppressed``: records and rejected items of people erased before, skipped)."""
 
     items_read: int = 0
     read: int = 0
@@ -34,6 +35,7 @@ class IngestSummary:
     duplicates: int = 0
     rejected: int = 0
     ignored: int = 0
+    suppressed: int = 0
     errors: list[ItemError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     ignored_items: list[Ignored] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     items: list[ItemResult] | None = None  # every record's outcome, when asked for
@@ -67,6 +69,10 @@ class IngestSummary:
         room = MAX_REPORTED_ERRORS - len(self.ignored_items)
         self.ignored_items.extend(ignored[: max(room, 0)])
 
+    def add_suppressed(self, count: int) -> None:
+        self.read += count
+        self.suppressed += count
+
     def absorb(self, other: IngestSummary) -> None:
         """Add another summary's counts (and errors, up to the reporting limit) to this one."""
         self.items_read += other.items_read
@@ -76,6 +82,7 @@ class IngestSummary:
         self.duplicates += other.duplicates
         self.rejected += other.rejected
         self.ignored += other.ignored
+        self.suppressed += other.suppressed
         room = MAX_REPORTED_ERRORS - len(self.errors)
         self.errors.extend(other.errors[: max(room, 0)])
         room = MAX_REPORTED_ERRORS - len(self.ignored_items)
@@ -90,4 +97,5 @@ class IngestSummary:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "ignored": self.ignored,
+            "suppressed": self.suppressed,
         }

@@ -114,11 +114,12 @@ def count_graphql_error(code: str | None) -> None:
 
 # --- Ingest ----------------------------------------------------------------------------------
 
-INGEST_OUTCOMES = ("inserted", "updated", "duplicate", "rejected", "ignored")
+INGEST_OUTCOMES = ("inserted", "updated", "duplicate", "rejected", "ignored", "suppressed")
 INGEST_ITEMS: Final = Counter(
     "c360_ingest_items",
     "Records ingested, by connector and outcome (inserted, updated, duplicate, rejected, "
-    "ignored), whatever the path (POST /ingest, webhooks, imports and pulls in this process).",
+    "ignored, suppressed), whatever the path (POST /ingest, webhooks, imports and pulls in "
+    "this process).",
     ["connector", "outcome"],
     registry=REGISTRY,
 )
@@ -136,14 +137,18 @@ DEAD_LETTERS_STORED: Final = Gauge(
 connectors = BoundedLabel(100)
 
 
-def count_ingest(connector: str, outcomes: Iterable[str], rejected: int, ignored: int) -> None:
-    """One batch's records by outcome; ``rejected`` items were dead-lettered."""
+def count_ingest(
+    connector: str, outcomes: Iterable[str], rejected: int, ignored: int, suppressed: int = 0
+) -> None:
+    """One batch's records by outcome; ``rejected`` items were dead-lettered, ``suppressed``
+    ones belonged to erased people."""
     name = connectors(connector)
     tally = dict.fromkeys(INGEST_OUTCOMES, 0)
     for outcome in outcomes:
         tally[outcome] += 1
     tally["rejected"] += rejected
     tally["ignored"] += ignored
+    tally["suppressed"] += suppressed
     for outcome, count in tally.items():
         if count:
             INGEST_ITEMS.labels(name, outcome).inc(count)
@@ -184,6 +189,48 @@ AUDIT_ENTRIES: Final = Counter(
 
 
 # --- Follow-ups and SLAs ---------------------------------------------------------------------
-# The voice-of-customer follow-ups declare their gauges here (open follow-ups by state, SLA
-# breaches, time to first action) and set them in a hook added to c360.api.metrics.SCRAPE_HOOKS,
-# reading their repository through ``services`` as the store gauges' hook does.
+
+FOLLOW_UPS: Final = Gauge(
+    "c360_follow_ups",
+    "Follow-ups by status, team and rule (read at scrape time).",
+    ["status", "team", "rule"],
+    registry=REGISTRY,
+)
+FOLLOW_UP_SLA: Final = Gauge(
+    "c360_follow_up_sla",
+    "Follow-ups being worked, by SLA target and its state now (on_track, due_soon, overdue, "
+    "met, missed), read at scrape time.",
+    ["target", "state"],
+    registry=REGISTRY,
+)
+NOTIFICATIONS: Final = Gauge(
+    "c360_notifications",
+    "Outbox entries by status (pending, delivered, dead, cancelled), read at scrape time.",
+    ["status"],
+    registry=REGISTRY,
+)
+FOLLOW_UP_EVENTS: Final = Counter(
+    "c360_follow_up_events",
+    "What this process did to follow-ups, by rule and event (opened, held_out, withdrawn, "
+    "acknowledged, started, resolved, escalated_first_response, …).",
+    ["rule", "event"],
+    registry=REGISTRY,
+)
+NOTIFICATION_ATTEMPTS: Final = Counter(
+    "c360_notification_attempts",
+    "Webhook delivery attempts by this process, by outcome (delivered, failed, dead).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+rule_names = BoundedLabel(100)
+team_names = BoundedLabel(100)
+
+
+def count_follow_up(rule: str, event: str) -> None:
+    FOLLOW_UP_EVENTS.labels(rule_names(rule), event).inc()
+
+
+def count_deliveries(delivered: int, failed: int, dead: int) -> None:
+    for outcome, count in (("delivered", delivered), ("failed", failed), ("dead", dead)):
+        if count:
+            NOTIFICATION_ATTEMPTS.labels(outcome).inc(count)

@@ -55,7 +55,12 @@ class TimelinePage:
 def encode_cursor(record: Record) -> str:
     """Opaque to clients; it is the record's timeline position, so it stays valid as records
     arrive."""
-    return base64.urlsafe_b64encode(record.position.encode()).decode().rstrip("=")
+    return position_cursor(record.position)
+
+
+def position_cursor(position: str) -> str:
+    """The cursor of a timeline position (a record's, or a follow-up event's beside them)."""
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> str:

@@ -26,6 +26,7 @@ TRAIT_FIELDS = (
     "language",
     "country",
     "time_zone",
+    "account_owner",
 )
 
 

@@ -43,6 +43,32 @@ INDEXES: dict[str, list[IndexModel]] = {
         # Value tiers: LTV percentiles among buyers by an index walk.
         IndexModel([("ltv_reporting", ASCENDING)], name="ltv", sparse=True),
     ],
+    # Follow-ups: a customer's (evaluation, the profile's list), a queue in its order (status,
+    # team, owner), the escalation alarm, what waits for the relay, a merge's to hand back.
+    "follow_ups": [
+        IndexModel([("profile_id", ASCENDING)], name="by_profile"),
+        IndexModel([("status", ASCENDING), ("queue_key", ASCENDING)], name="queue"),
+        IndexModel(
+            [("team", ASCENDING), ("status", ASCENDING), ("queue_key", ASCENDING)],
+            name="team_queue",
+        ),
+        IndexModel(
+            [("owner", ASCENDING), ("status", ASCENDING), ("queue_key", ASCENDING)],
+            name="owner_queue",
+            sparse=True,
+        ),
+        IndexModel([("alarm_ms", ASCENDING)], name="alarm", sparse=True),
+        IndexModel([("opened_ms", ASCENDING)], name="by_opened"),  # KPIs: a span's follow-ups
+        IndexModel([("has_unsent", ASCENDING)], name="unsent", sparse=True),
+        IndexModel([("merge_id", ASCENDING)], name="by_merge", sparse=True),
+    ],
+    # The outbox: what is due, in order; a follow-up's; pages newest first.
+    "outbox": [
+        IndexModel([("status", ASCENDING), ("next_ms", ASCENDING)], name="due"),
+        IndexModel([("follow_up_id", ASCENDING)], name="by_follow_up"),
+        IndexModel([("page_key", DESCENDING)], name="pages"),
+    ],
+    "feedback_acks": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
     # Console sessions end by themselves: the TTL monitor removes them at their absolute end.
     "console_sessions": [
         IndexModel([("expires_at", ASCENDING)], name="expiry", expireAfterSeconds=0),
@@ -59,6 +85,13 @@ INDEXES: dict[str, list[IndexModel]] = {
 # The embedded server uses only single-field indexes (not the prefix of a compound one); on
 # MongoDB these would duplicate the compound indexes' prefixes, so they are made only there.
 EMBEDDED_ONLY: dict[str, list[IndexModel]] = {
+    "follow_ups": [
+        IndexModel([("queue_key", ASCENDING)], name="queue_only"),
+        IndexModel([("status", ASCENDING)], name="status_only"),
+        IndexModel([("team", ASCENDING)], name="team_only"),
+        IndexModel([("owner", ASCENDING)], name="owner_only", sparse=True),
+    ],
+    "outbox": [IndexModel([("next_ms", ASCENDING)], name="next_only")],
     "records": [
         IndexModel([("profile_id", ASCENDING)], name="by_profile"),
         IndexModel([("occurred_at", ASCENDING)], name="by_time"),

@@ -105,6 +105,10 @@ SHARDING: dict[str, Placement] = {
                 "KPIs: the orders the span's refunds name, by id (one $in per thousand "
                 "refunds), wherever their customers are."
             ),
+            "c360.followups.repository:RuleInputRepository.between": (
+                "alertRulePreview replays the records of a time window, whoever they belong "
+                "to (an admin's backtest, writing nothing)."
+            ),
         },
     ),
     "profiles": Placement(
@@ -215,12 +219,27 @@ SHARDING: dict[str, Placement] = {
             "than records; MongoDB 8's moveCollection can give them a shard of their own."
         ),
     ),
+    "alert_rules": Placement(
+        key=None, why="A few dozen rules with their versions, read whole every few seconds."
+    ),
+    "teams": Placement(key=None, why="A handful of teams an admin changed, read whole."),
+    "outbox": Placement(
+        key=None,
+        why=(
+            "Notifications waiting or sent, read by the worker in due order and by admins "
+            "newest first: a queue, no key serves it on one shard; pruned by nobody yet, "
+            "small per follow-up."
+        ),
+    ),
     "feedback_acks": Placement(
         key=None,
         why=(
             "One per acknowledged survey response or complaint, read by record id (the "
             "profile's feedback). Small."
         ),
+    ),
+    "leases": Placement(
+        key=None, why="One document per lease (the follow-up worker's), taken every round."
     ),
     "console_sessions": Placement(
         key=None,
@@ -239,6 +258,22 @@ SHARDING: dict[str, Placement] = {
             "it grows."
         ),
     ),
+    "privacy_requests": Placement(
+        key=None,
+        why="Data-subject requests and their erasure journals: a few a day, read by admins.",
+    ),
+    "suppressions": Placement(
+        key=None,
+        why=(
+            "Keyed hashes of erased people's identifiers, records and dead letters, asked once "
+            "per ingest batch by _id; small next to the records (a hash per erased record)."
+        ),
+    ),
+    "contact_tombstones": Placement(
+        key=None,
+        why="Keyed hashes of erased people's contact points, read by _id with contact facts.",
+    ),
+    "privacy_receipts": Placement(key=None, why="One signed receipt per erasure, read by id."),
 }
 
 

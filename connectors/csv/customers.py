@@ -15,9 +15,11 @@ class CustomersCsvConnector(RowConnector):
 
     Columns: ``customer_id, loyalty_id, first_name, last_name, full_name, email, phone,
     address_line1, address_line2, city, region, postal_code, country, birth_date, language,
-    time_zone, created_at, updated_at``. The person's id in the source is ``customer_id``, or
-    ``loyalty_id`` when there is none; ``birth_date`` is ISO 8601 or in the ``date_format``
-    option. An address is kept when it has a first line (its country is the row's ``country``).
+    time_zone, owner, created_at, updated_at``. The person's id in the source is
+    ``customer_id``, or ``loyalty_id`` when there is none; ``birth_date`` is ISO 8601 or in the
+    ``date_format`` option. An address is kept when it has a first line (its country is the
+    row's ``country``). ``owner`` names the customer's account owner (an account manager), to
+    whom their follow-ups are assigned.
     """
 
     name: ClassVar[str] = "customers-csv"
@@ -41,6 +43,7 @@ class CustomersCsvConnector(RowConnector):
             "birth_date",
             "language",
             "time_zone",
+            "owner",
             "created_at",
             "updated_at",
         ),
@@ -79,5 +82,6 @@ class CustomersCsvConnector(RowConnector):
             "language": values.text("language"),
             "country": values.text("country"),
             "time_zone": values.text("time_zone"),
+            "account_owner": values.text("owner"),
         }
         return data

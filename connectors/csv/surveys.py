@@ -16,9 +16,11 @@ class SurveysCsvConnector(RowConnector):
     """Survey responses (NPS, CSAT, CES), one row per response.
 
     Columns: ``response_id, responded_at, email, phone, customer_id, source, type, score,
-    comment, touchpoint``. The record's source (which also scopes ``customer_id``) is the
-    row's ``source`` (lower-cased), else the ``source`` option, else ``surveys``. ``score`` is
-    a whole number in the type's range; at least one identifier is needed.
+    comment, touchpoint, contact_requested``. The record's source (which also scopes
+    ``customer_id``) is the row's ``source`` (lower-cased), else the ``source`` option, else
+    ``surveys``. ``score`` is a whole number in the type's range; at least one identifier is
+    needed. ``contact_requested`` (true/false, yes/no, 1/0; empty: no) says the customer asked
+    to be contacted.
     """
 
     name: ClassVar[str] = "surveys-csv"
@@ -34,6 +36,7 @@ class SurveysCsvConnector(RowConnector):
             "score",
             "comment",
             "touchpoint",
+            "contact_requested",
         ),
         required=("response_id", "responded_at", "type", "score"),
         any_of=(PERSON_IDENTIFIERS,),
@@ -63,5 +66,6 @@ class SurveysCsvConnector(RowConnector):
             "score": score,
             "comment": values.text("comment"),
             "touchpoint": values.text("touchpoint"),
+            "contact_requested": bool(values.flag("contact_requested")),
         }
         return data

@@ -54,6 +54,13 @@ ANSWERS: dict[tuple[str, str], dict[str, str]] = {
     ("get", "/audiences/export"): {"200": "files", **KEYED, "422": "error"},
     ("get", "/kpis/export"): {"200": "tables", **KEYED, "422": "error"},
     ("get", "/metrics"): {"200": CONTENT_TYPE, **KEYED},
+    ("get", "/privacy/requests/{request_id}/export"): {
+        "200": "privacy export",
+        **KEYED,
+        "404": "error",
+        "409": "error",
+        "422": "error",
+    },
 }
 PURPOSES = ["service", "newsletters"]
 
@@ -103,6 +110,8 @@ class TestAnswers:
                 assert set(content) == {"application/x-ndjson", "text/csv"}
             elif shape == "tables":  # a JSON array or CSV
                 assert set(content) == {"application/json", "text/csv"}
+            elif shape == "privacy export":
+                assert set(content) == {"application/json", "application/zip"}
             else:
                 assert set(content) == {shape}
 
@@ -127,6 +136,7 @@ class TestAnswers:
             ("post", "/ingest/{connector}"),
             ("get", "/audiences/export"),
             ("get", "/kpis/export"),
+            ("get", "/privacy/requests/{request_id}/export"),
         }
         assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
 

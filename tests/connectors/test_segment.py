@@ -163,6 +163,7 @@ def person(**fields: Any) -> Record:
         "language": None,
         "country": None,
         "time_zone": None,
+        "account_owner": None,
         **fields,
     }
 
@@ -305,6 +306,7 @@ SESSION: list[Record] = [
         "language": "es-ES",  # context.locale
         "country": None,
         "time_zone": None,
+        "account_owner": None,
     },
     {
         "source": "segment",
@@ -377,6 +379,7 @@ SESSION: list[Record] = [
         "language": "es-ES",
         "country": None,
         "time_zone": "Europe/Madrid",
+        "account_owner": None,
     },
     {
         "source": "segment",

@@ -176,6 +176,7 @@ class TestIdempotency:
             "duplicates": 0,
             "rejected": 1,
             "ignored": 0,
+            "suppressed": 0,
         }
         assert second.counts() == {
             "items_read": 5,
@@ -185,6 +186,7 @@ class TestIdempotency:
             "duplicates": 4,
             "rejected": 1,
             "ignored": 0,
+            "suppressed": 0,
         }
         # Dead letters count attempts; every other collection is untouched.
         for letter in before.pop("dead_letters") + after.pop("dead_letters"):

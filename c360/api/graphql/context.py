@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from strawberry.dataloader import DataLoader
@@ -41,6 +42,8 @@ class Context(BaseContext):
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     # Computed once per profile per request: the fields that need one await the same task.
     views: dict[str, asyncio.Task[ProfileView]] = field(default_factory=dict)
+    # Other domains' loaders, made on first use by their GraphQL module (one per request).
+    loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__()

@@ -24,9 +24,15 @@ from c360.api.graphql.limits import (
 from c360.api.graphql.operations.audit import AuditLogQuery
 from c360.api.graphql.operations.auth import KeyMutation, KeyQuery
 from c360.api.graphql.operations.contact import ContactMutation, ContactQuery
+from c360.api.graphql.operations.followups import (
+    FOLLOW_UP_TYPES,
+    FollowUpMutation,
+    FollowUpQuery,
+)
 from c360.api.graphql.operations.identity import IdentityMutation
 from c360.api.graphql.operations.kpis import KpiQuery
 from c360.api.graphql.operations.lookup import LookupQuery
+from c360.api.graphql.operations.privacy import PrivacyMutation, PrivacyQuery
 from c360.api.graphql.operations.profiles import ProfileQuery
 from c360.api.graphql.types.timeline import TIMELINE_TYPES
 from c360.api.graphql.values import PURPOSE_SCALAR, Purpose
@@ -76,10 +82,23 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
         limits.append(lambda: QueryCostLimiter(max_cost=max_cost))
     schema = _Schema(
         query=merge_types(
-            "Query", (ProfileQuery, LookupQuery, ContactQuery, KeyQuery, AuditLogQuery, KpiQuery)
+            "Query",
+            (
+                ProfileQuery,
+                LookupQuery,
+                ContactQuery,
+                KeyQuery,
+                AuditLogQuery,
+                FollowUpQuery,
+                PrivacyQuery,
+                KpiQuery,
+            ),
         ),
-        mutation=merge_types("Mutation", (IdentityMutation, ContactMutation, KeyMutation)),
-        types=list(TIMELINE_TYPES),
+        mutation=merge_types(
+            "Mutation",
+            (IdentityMutation, ContactMutation, KeyMutation, FollowUpMutation, PrivacyMutation),
+        ),
+        types=[*TIMELINE_TYPES, *FOLLOW_UP_TYPES],
         # CachedDocuments last, after OneOperation: repeated texts skip parsing and validation.
         extensions=[
             OperationMetrics,

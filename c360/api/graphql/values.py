@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, NewType
@@ -12,6 +13,7 @@ import strawberry
 from c360.api.graphql.access import MaskedWithout, in_text, public
 from c360.auth.masking import Mask
 from c360.auth.service import Permission
+from c360.followups.model import Status as FollowUpStatus
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
 from schemas.identifiers import IdentifierType
 from schemas.records import (
@@ -32,10 +34,34 @@ from schemas.records import (
     Weekday,
 )
 
+
+class TimelineKind(enum.StrEnum):
+    """What a timeline entry is: a record kind, or what c360 itself did (a follow-up's events).
+    GraphQL's ``RecordKind``: the canonical record kinds and ``follow_up``."""
+
+    PERSON = RecordKind.PERSON.value
+    SITE_EVENT = RecordKind.SITE_EVENT.value
+    ORDER = RecordKind.ORDER.value
+    RETURN = RecordKind.RETURN.value
+    SERVICE_CASE = RecordKind.SERVICE_CASE.value
+    SURVEY_RESPONSE = RecordKind.SURVEY_RESPONSE.value
+    CONSENT_CHANGE = RecordKind.CONSENT_CHANGE.value
+    PREFERENCE_CHANGE = RecordKind.PREFERENCE_CHANGE.value
+    CONTACT_POINT_STATUS = RecordKind.CONTACT_POINT_STATUS.value
+    OUTBOUND_CONTACT = RecordKind.OUTBOUND_CONTACT.value
+    FOLLOW_UP = "follow_up"
+
+
+assert {k.value for k in RecordKind} < {k.value for k in TimelineKind}  # every record kind
+
+strawberry.enum(TimelineKind, name="RecordKind")
+# Named here, before any type that uses it is built (Profile.followUps is): else it would be
+# named after its class once more.
+strawberry.enum(FollowUpStatus, name="FollowUpStatus")
+
 # The canonical enums are the GraphQL enums: one definition, no mapping to keep in sync.
 for _enum in (
     IdentifierType,
-    RecordKind,
     OrderChannel,
     ServiceChannel,
     CaseStatus,

@@ -5,7 +5,8 @@ carries what the stages read and decide. The loop in :mod:`c360.ingest.service` 
 into batches, runs every stage below over each batch in order, enters the batch in the journal
 before the first ``journalled`` stage, and adds the batch to the summary. So the order is::
 
-    parse → read again in order currency → check storable → dead letter → look up → link
+    parse → read again in order currency → check storable → suppress → dead letter → look up
+      → link
       → decide | journal | merge → read aggregates → write → link waiting returns
       → fold metrics → settle merges → index names → match
 
@@ -25,9 +26,8 @@ Adding a stage
    in :class:`Collaborators`, add it there and in ``c360/services.py``.
 3. Test it alone (``tests/ingest/stages/``) and through an import.
 
-Where the next ones go: suppressing erased people before ``look up`` (their records must not
-link); alert rules and KPI rollups after ``fold metrics`` (they read the new aggregates);
-notifications last (after everything they announce is written).
+Where the next ones go: alert rules and KPI rollups after ``fold metrics`` (they read the new
+aggregates); notifications last (after everything they announce is written).
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from c360.ingest.stages.parse import Parse
 from c360.ingest.stages.returns import LinkWaitingReturns
 from c360.ingest.stages.settle import SettleMerges
 from c360.ingest.stages.storable import CheckStorable
+from c360.ingest.stages.suppress import Suppress, SuppressionCheck
 from c360.ingest.stages.write import Write
 from c360.metrics.service import MetricsService
 from c360.profiles.service import ProfileService
@@ -74,6 +75,7 @@ class Collaborators:
     dead_letters: DeadLetterRepository
     suggestions: SuggestionRepository
     matcher: Matcher
+    suppressions: SuppressionCheck | None = None  # erased people (c360.privacy)
 
 
 def stages(c: Collaborators) -> tuple[Stage, ...]:
@@ -82,6 +84,7 @@ def stages(c: Collaborators) -> tuple[Stage, ...]:
         Parse(),
         ReadInOrderCurrency(c.records),
         CheckStorable(),
+        Suppress(c.suppressions),
         DeadLetter(c.dead_letters),
         LookUp(c.identities, c.records),
         Link(c.identity),

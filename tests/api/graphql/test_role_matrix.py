@@ -242,8 +242,9 @@ def argument_values() -> dict[str, Any]:
         "text": OWN_EMAIL,
         "channel": "EMAIL",
         "purpose": "marketing",
-        "from": "2000-01-01T00:00:00Z",  # kpis: every record the tests made
-        "to": "2100-01-01T00:00:00Z",
+        "rule": RULE,
+        "from": "2024-01-01T00:00:00Z",
+        "to": "2024-12-31T00:00:00Z",
         # Mutations: every argument by mutation, so that a new mutation must be added here.
         "recordConsent": {
             "input": {
@@ -286,7 +287,40 @@ def argument_values() -> dict[str, Any]:
         "resolveMatchSuggestion": {"id": GIFT_EMAIL, "accept": False},
         "createApiKey": {"role": "MARKETING", "name": TEXT},
         "revokeApiKey": {"id": GIFT_EMAIL},
+        "createPrivacyRequest": {
+            "type": "ACCESS",
+            "identifiers": [{"type": "EMAIL", "value": OWN_EMAIL}],
+            "note": TEXT,
+        },
+        "verifyPrivacyRequest": {"id": GIFT_EMAIL, "note": TEXT},
+        "rejectPrivacyRequest": {"id": GIFT_EMAIL, "reason": TEXT},
+        "extendPrivacyRequest": {"id": GIFT_EMAIL, "months": 1, "reason": TEXT},
+        "runPrivacyRequest": {"id": GIFT_EMAIL},
+        "liftSuppression": {"identifier": {"type": "EMAIL", "value": OWN_EMAIL}},
+        "acknowledgeFollowUp": {"id": GIFT_EMAIL, "note": TEXT},
+        "startFollowUp": {"id": GIFT_EMAIL, "note": TEXT},
+        "assignFollowUp": {"id": GIFT_EMAIL, "owner": TEXT},
+        "resolveFollowUp": {
+            "id": GIFT_EMAIL,
+            "outcome": "CONTACTED_RESOLVED",
+            "rootCause": TEXT,
+            "note": TEXT,
+        },
+        "reopenFollowUp": {"id": GIFT_EMAIL},
+        "acknowledgeFeedback": {"profileId": profile, "recordId": GIFT_EMAIL, "note": TEXT},
+        "applyAlertRule": {"rule": RULE},
+        "setAlertRuleEnabled": {"id": "nps-detractor", "enabled": True},
+        "setTeam": {"id": "customer-care", "members": ["ana.agent"]},
+        "retryNotifications": {"ids": [GIFT_EMAIL]},
     }
+
+
+RULE = {
+    "id": "role-matrix",
+    "name": "Role matrix",
+    "team": "customer-care",
+    "conditions": [{"kind": "SURVEY_SCORE_AT_MOST", "surveyType": "NPS", "score": 6}],
+}
 
 
 class Documents:

@@ -163,7 +163,8 @@ class TestHeaderAndMapping:
             (
                 "line 1",
                 "the mapping names unknown fields 'emial'; known: response_id, responded_at, "
-                "email, phone, customer_id, source, type, score, comment, touchpoint",
+                "email, phone, customer_id, source, type, score, comment, touchpoint, "
+                "contact_requested",
             )
         ]
 

@@ -19,6 +19,13 @@ from c360.api.graphql.types.contact import (
     ContactPreferences,
     preferences_of,
 )
+from c360.api.graphql.types.followups import (
+    Feedback,
+    FollowUp,
+    feedback_of,
+    follow_ups_of,
+    with_follow_up_events,
+)
 from c360.api.graphql.types.identity import Identifier, MatchSuggestion, Merge
 from c360.api.graphql.types.timeline import (
     ServiceCaseRecord,
@@ -27,8 +34,16 @@ from c360.api.graphql.types.timeline import (
     case_of,
     timeline_item,
 )
-from c360.api.graphql.values import SERVICE, Money, PageInfo, PostalAddress, Purpose
+from c360.api.graphql.values import (
+    SERVICE,
+    Money,
+    PageInfo,
+    PostalAddress,
+    Purpose,
+    TimelineKind,
+)
 from c360.auth.service import Permission
+from c360.followups.model import Status as FollowUpStatus
 from c360.metrics.figures import Amount, Metrics
 from c360.metrics.service import ProfileView
 from c360.profiles import types as profiles
@@ -37,7 +52,6 @@ from c360.profiles.lifecycle import LifecycleStage, Stage, Tier, ValueTier
 from c360.profiles.traits import SeenAddress
 from c360.profiles.traits import Trait as TraitValue
 from schemas.identifiers import IdentifierType
-from schemas.records import RecordKind
 
 
 def _money(amount: Amount) -> Money:
@@ -312,8 +326,8 @@ class Profile:
     async def consent_history(
         self, info: Info[Context, None], first: int = 20, after: str | None = None
     ) -> TimelineConnection:
-        kinds = [RecordKind.CONSENT_CHANGE, RecordKind.PREFERENCE_CHANGE]
-        kinds.append(RecordKind.CONTACT_POINT_STATUS)
+        kinds = [TimelineKind.CONSENT_CHANGE, TimelineKind.PREFERENCE_CHANGE]
+        kinds.append(TimelineKind.CONTACT_POINT_STATUS)
         return await self.timeline(info, first=first, after=after, kinds=kinds)
 
     @strawberry.field(description="When the person first bought, else when first seen.")
@@ -346,6 +360,27 @@ class Profile:
     @strawberry.field(description="Cases not solved or closed yet, newest first.")
     async def open_cases(self, info: Info[Context, None]) -> list[ServiceCaseRecord]:
         return [case_of(r) for r in await info.context.open_cases.load(self.id)]
+
+    @strawberry.field(
+        description="The customer's follow-ups, newest first: by default every one but those "
+        "withdrawn or folded into another by a merge; `status` to choose.",
+        extensions=[Requires(Permission.FOLLOW_UPS)],
+    )
+    async def follow_ups(
+        self, info: Info[Context, None], status: list[FollowUpStatus] | None = None
+    ) -> list[FollowUp] | None:
+        return await follow_ups_of(info, self.id, status)
+
+    @strawberry.field(
+        description="Feedback that needs an answer to the customer (survey responses with a "
+        "comment, a low score or a request to be contacted; complaints), newest first, with "
+        "how it was acknowledged. `acknowledged` to choose.",
+        extensions=[Requires(Permission.FOLLOW_UPS)],
+    )
+    async def feedback(
+        self, info: Info[Context, None], acknowledged: bool | None = None
+    ) -> list[Feedback] | None:
+        return await feedback_of(info, self.id, acknowledged)
 
     async def _view(self, info: Info[Context, None]) -> ProfileView:
         views = info.context.views
@@ -382,7 +417,7 @@ class Profile:
         info: Info[Context, None],
         first: int = 20,
         after: str | None = None,
-        kinds: list[RecordKind] | None = None,
+        kinds: list[TimelineKind] | None = None,
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
     ) -> TimelineConnection:
@@ -396,10 +431,8 @@ class Profile:
         )
         page = await info.context.timelines.load(query)
         edges = [TimelineEdge(cursor=c, node=timeline_item(r)) for c, r in page.items]
-        return TimelineConnection(
-            edges=edges,
-            page_info=PageInfo.after(edges, page.has_next_page),
-        )
+        edges, more = await with_follow_up_events(info, self.id, query, edges, page.has_next_page)
+        return TimelineConnection(edges=edges, page_info=PageInfo.after(edges, more))
 
 
 @strawberry.type

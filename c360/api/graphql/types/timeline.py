@@ -13,7 +13,7 @@ from strawberry.scalars import JSON
 from c360.api.graphql.access import MaskedWithout, case_text, in_text, public
 from c360.api.graphql.types.contact import ContactWindow, QuietHours
 from c360.api.graphql.types.identity import Identifier
-from c360.api.graphql.values import Money, PageInfo, PostalAddress
+from c360.api.graphql.values import Money, PageInfo, PostalAddress, TimelineKind
 from c360.auth.masking import Mask
 from c360.auth.service import Permission
 from c360.contact.preferences import Hours, window_of
@@ -60,7 +60,7 @@ class ReturnItem:
 class TimelineItem:
     # The record's id is {source}:{kind}:{externalId}, and a source's id may be an address.
     id: strawberry.ID = strawberry.field(extensions=in_text())
-    kind: RecordKind
+    kind: TimelineKind
     source: str = strawberry.field(extensions=in_text())
     external_id: str = strawberry.field(extensions=in_text())
     occurred_at: dt.datetime
@@ -79,6 +79,11 @@ class PersonRecord(TimelineItem):
     language: str | None = strawberry.field(default=None, metadata=public("a BCP 47 tag"))
     country: str | None = strawberry.field(default=None, metadata=public("an ISO 3166 code"))
     time_zone: str | None = strawberry.field(default=None, metadata=public("an IANA zone"))
+    account_owner: str | None = strawberry.field(
+        default=None,
+        description="Who owns the account in the source: their follow-ups go to this person.",
+        extensions=in_text(),
+    )
 
 
 @strawberry.type
@@ -135,6 +140,9 @@ class SurveyResponseRecord(TimelineItem):
     score: int
     comment: str | None = strawberry.field(default=None, extensions=case_text())
     touchpoint: str | None = strawberry.field(default=None, extensions=in_text())
+    contact_requested: bool = strawberry.field(
+        default=False, description="The customer asked to be contacted."
+    )
 
 
 @strawberry.type
@@ -253,7 +261,7 @@ def _envelope(record: Record) -> dict[str, Any]:
     profile_id = record.profile_id
     return {
         "id": strawberry.ID(record.id),
-        "kind": record.kind,
+        "kind": TimelineKind(record.kind),
         "source": record.source,
         "external_id": record.external_id,
         "occurred_at": record.occurred_at,

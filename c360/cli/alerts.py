@@ -1,0 +1,204 @@
+"""``c360 alerts``: alert rules from a file, the follow-up worker's round, a sweep of the
+rules over stored customers, and the notification outbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from c360.audit.service import Action
+from c360.cli.session import operator, with_services
+from c360.followups.rulebook import Applied, parse_rules_file
+from c360.followups.rules import Rule
+from c360.followups.service import EvaluationReport
+from c360.followups.worker import TickReport
+from c360.notifications.repository import DeliveryStatus, Notification
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Store
+
+SWEEP_BATCH = 200
+
+
+def register(commands: Any) -> None:
+    """Adds ``alerts`` to the command line's subcommands."""
+    alerts = commands.add_parser("alerts", help="alert rules, follow-ups and notifications")
+    sub = alerts.add_subparsers(required=True, metavar="ACTION")
+
+    rules = sub.add_parser("rules", help="the alert rules")
+    rules_sub = rules.add_subparsers(required=True, metavar="ACTION")
+    apply = rules_sub.add_parser(
+        "apply", help="validate a TOML file of [[rule]] tables and store each rule's next version"
+    )
+    apply.add_argument("file", help="the rule file (TOML)")
+    apply.set_defaults(handler=_apply)
+    listing = rules_sub.add_parser("list", help="the rules and their versions")
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    listing.set_defaults(handler=_list)
+
+    tick = sub.add_parser(
+        "tick",
+        help="one round of the follow-up worker: escalate what is overdue, relay and deliver "
+        "notifications (c360 serve runs it every C360_ALERTS_TICK_S)",
+    )
+    tick.set_defaults(handler=_tick)
+
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="evaluate the enabled rules for stored customers (after enabling or changing a "
+        "rule); states only, unless --every-record",
+    )
+    who = evaluate.add_mutually_exclusive_group(required=True)
+    who.add_argument("--all", action="store_true", help="every customer")
+    who.add_argument("--profile", action="append", metavar="ID", help="this customer (repeat)")
+    evaluate.add_argument(
+        "--every-record",
+        action="store_true",
+        help="count every stored record as new: event rules open follow-ups for the past too",
+    )
+    evaluate.set_defaults(handler=_evaluate)
+
+    outbox = sub.add_parser("outbox", help="the notification outbox, newest first")
+    outbox.add_argument("--status", choices=[s.value for s in DeliveryStatus])
+    outbox.add_argument("--limit", type=int, default=20)
+    outbox.set_defaults(handler=_outbox)
+    outbox_sub = outbox.add_subparsers(metavar="ACTION")
+    retry = outbox_sub.add_parser("retry", help="send dead notifications again (these, or all)")
+    retry.add_argument("ids", nargs="*", metavar="ID")
+    retry.set_defaults(handler=_retry)
+
+
+def _run(settings: Settings, work: Any) -> Any:
+    return asyncio.run(with_services(settings, work))
+
+
+def _apply(args: argparse.Namespace, settings: Settings) -> int:
+    definitions = parse_rules_file(Path(args.file).read_text(encoding="utf-8"))
+
+    async def work(services: Services, store: Store) -> list[Applied]:
+        caller = operator()
+        applied = await services.followups.rules.apply(
+            definitions, caller.name, dt.datetime.now(dt.UTC)
+        )
+        await services.audit.record(
+            caller,
+            Action.MUTATION,
+            "c360 alerts rules apply",
+            operation="c360 alerts rules apply",
+            detail=json.dumps([d.model_dump(mode="json") for d in definitions]),
+        )
+        return applied
+
+    for item in _run(settings, work):
+        print(f"{item.rule.id}: {item.change} (version {item.rule.version})")
+    return 0
+
+
+def _rule_line(rule: Rule) -> str:
+    d = rule.definition
+    state = "enabled" if d.enabled else "disabled"
+    kinds = ", ".join(c.kind.value for c in d.conditions)
+    return f"{d.id:<24} v{rule.version:<3} {state:<8} {d.priority.value:<7} {d.team:<16} {kinds}"
+
+
+def _list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> list[Rule]:
+        return await services.followups.rules.all()
+
+    for rule in _run(settings, work):
+        if args.json:
+            line = {"version": rule.version, **rule.definition.model_dump(mode="json")}
+            print(json.dumps(line, sort_keys=True))
+        else:
+            print(_rule_line(rule))
+    return 0
+
+
+def _tick(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> TickReport:
+        return await services.followups.worker.tick()
+
+    report: TickReport = _run(settings, work)
+    if not report.ran:
+        print(f"another process holds the worker's lease ({report.holder}): nothing done")
+        return 0
+    delivery = report.delivery
+    print(
+        f"escalated: {report.escalated}, relayed to the outbox: {report.relayed}, "
+        f"delivered: {delivery.delivered if delivery else 0}, "
+        f"failed (to retry): {delivery.failed if delivery else 0}, "
+        f"dead: {delivery.dead if delivery else 0}"
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> EvaluationReport:
+        now = dt.datetime.now(dt.UTC)
+        service = services.followups.service
+        if not args.all:
+            return await service.evaluate_profiles(
+                args.profile, now, every_record=args.every_record
+            )
+        total = EvaluationReport()
+        batch: list[str] = []
+        async for profile_id in service.live_profiles():
+            batch.append(profile_id)
+            if len(batch) >= SWEEP_BATCH:
+                _add(
+                    total,
+                    await service.evaluate_profiles(batch, now, every_record=args.every_record),
+                )
+                batch = []
+        if batch:
+            _add(total, await service.evaluate_profiles(batch, now, every_record=args.every_record))
+        return total
+
+    report: EvaluationReport = _run(settings, work)
+    print(
+        f"customers: {report.profiles:,}, opened: {report.opened:,}, held out: "
+        f"{report.held_out:,}, joined: {report.joined:,}, withdrawn: {report.withdrawn:,}"
+    )
+    return 0
+
+
+def _add(total: EvaluationReport, more: EvaluationReport) -> None:
+    total.profiles += more.profiles
+    total.opened += more.opened
+    total.held_out += more.held_out
+    total.joined += more.joined
+    total.withdrawn += more.withdrawn
+
+
+def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    status = None if args.status is None else DeliveryStatus(args.status)
+
+    async def work(services: Services, store: Store) -> list[tuple[str, Notification]]:
+        items, _ = await services.followups.outbox.page(status, args.limit, None)
+        return items
+
+    items = _run(settings, work)
+    if not items:
+        print("no notifications")
+    for _, n in items:
+        last = n.log[-1] if n.log else None
+        outcome = "" if last is None else f" last: {last.status_code or last.error}"
+        print(
+            f"{n.created_at:%Y-%m-%dT%H:%M:%SZ}  {n.status.value:<9} {n.attempts} attempt(s)  "
+            f"{n.type:<28} {n.team}  {n.id}{outcome}"
+        )
+    return 0
+
+
+def _retry(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> int:
+        return await services.followups.outbox.retry(args.ids or None, dt.datetime.now(dt.UTC))
+
+    count = _run(settings, work)
+    print(f"{count} dead notification(s) queued again", file=sys.stdout)
+    return 0

@@ -1,0 +1,285 @@
+"""``c360 privacy``: data-subject requests from the command line (an operator acting as an
+admin, audited as ``cli:{user}``), and ``c360 retention apply``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, BinaryIO, TypeVar
+
+from c360.api.privacy import FORMATS, prepared
+from c360.audit.service import Action
+from c360.auth.service import Caller
+from c360.privacy.erasure import STEPS
+from c360.privacy.repository import journal_count
+from c360.privacy.retention import Pruned
+from c360.privacy.rules import RequestType, Status
+from c360.privacy.service import GivenIdentifier, deadline_of, is_overdue, received
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Document, Store
+from schemas.identifiers import IdentifierType
+
+T = TypeVar("T")
+Runner = Callable[[Settings, Callable[[Services, Store], Awaitable[Any]]], Coroutine[Any, Any, Any]]
+"""``_with_services`` of the command: runs work on the services of an open store."""
+
+
+def register(commands: Any, with_services: Runner, operator: Callable[[], Caller]) -> None:
+    """Adds ``privacy request|verify|run|status|export|lift`` and ``retention apply`` to the
+    command's subcommands."""
+    register_retention(commands, with_services)
+    privacy = commands.add_parser("privacy", help="data-subject requests: access and erasure")
+    sub = privacy.add_subparsers(required=True, metavar="ACTION")
+
+    def audited(
+        settings: Settings,
+        what: str,
+        detail: dict[str, Any],
+        work: Callable[[Services], Awaitable[T]],
+    ) -> T:
+        async def run(services: Services, store: Store) -> T:
+            result = await work(services)
+            await services.audit.record(
+                operator(),
+                Action.MUTATION,
+                what,
+                operation="c360 privacy",
+                detail=json.dumps(detail, sort_keys=True),
+            )
+            return result
+
+        result: T = asyncio.run(with_services(settings, run))
+        return result
+
+    def actor() -> str:
+        caller = operator()
+        return caller.name
+
+    request = sub.add_parser("request", help="receive a request with the person's identifiers")
+    request.add_argument("type", choices=[t.value for t in RequestType])
+    _identifier_options(request)
+    request.add_argument("--note", help="how it arrived, what was asked")
+
+    def _request(args: argparse.Namespace, settings: Settings) -> int:
+        given = _given(args)
+        doc = audited(
+            settings,
+            "privacy request",
+            {"type": args.type, "identifiers": [g.value for g in given]},
+            lambda s: s.privacy.create(
+                RequestType(args.type), given, actor=actor(), now=_now(), note=args.note
+            ),
+        )
+        _show(doc)
+        return 0
+
+    request.set_defaults(handler=_request)
+
+    verify = sub.add_parser("verify", help="the person proved who they are")
+    verify.add_argument("request_id")
+    verify.add_argument("--note", help="how they were verified")
+
+    def _verify(args: argparse.Namespace, settings: Settings) -> int:
+        doc = audited(
+            settings,
+            "privacy verify",
+            {"id": args.request_id},
+            lambda s: s.privacy.verify(args.request_id, actor=actor(), now=_now(), note=args.note),
+        )
+        _show(doc)
+        return 0
+
+    verify.set_defaults(handler=_verify)
+
+    run = sub.add_parser(
+        "run", help="carry a verified request out, or continue one that failed or was cut short"
+    )
+    run.add_argument("request_id")
+
+    def _run(args: argparse.Namespace, settings: Settings) -> int:
+        doc = audited(
+            settings,
+            "privacy run",
+            {"id": args.request_id},
+            lambda s: s.privacy.run(args.request_id, actor=actor(), now=_now()),
+        )
+        _show(doc)
+        return 0 if doc["status"] == Status.COMPLETED.value else 1
+
+    run.set_defaults(handler=_run)
+
+    status = sub.add_parser("status", help="one request, or the requests by status")
+    status.add_argument("request_id", nargs="?")
+    status.add_argument("--status", choices=[s.value for s in Status])
+    status.add_argument("--overdue", action="store_true", help="open past their deadline")
+    status.add_argument("--json", action="store_true", help="one JSON object a line")
+
+    def _status(args: argparse.Namespace, settings: Settings) -> int:
+        async def work(services: Services, store: Store) -> list[tuple[Document, Document | None]]:
+            if args.request_id:
+                docs = [await services.privacy.get(args.request_id)]
+            else:
+                wanted = Status(args.status) if args.status else None
+                docs = await services.privacy.page(wanted, args.overdue or None, _now())
+            await services.audit.record(
+                operator(), Action.READ, "privacy status", operation="c360 privacy"
+            )
+            return [(d, await services.privacy.receipt(d["_id"])) for d in docs]
+
+        found: list[tuple[Document, Document | None]] = asyncio.run(with_services(settings, work))
+        if not found and not args.json:
+            print("no privacy requests match")
+        for doc, receipt in found:
+            if args.json:
+                print(json.dumps({**doc, "receipt": receipt}, default=str, sort_keys=True))
+            else:
+                _show(doc, receipt)
+        return 0
+
+    status.set_defaults(handler=_status)
+
+    export = sub.add_parser(
+        "export", help="a completed access request's export: one JSON document or a zip"
+    )
+    export.add_argument("request_id")
+    export.add_argument("--format", choices=sorted(FORMATS), default="json")
+    export.add_argument("--out", required=True, metavar="FILE", help="where to write it")
+
+    def _export(args: argparse.Namespace, settings: Settings) -> int:
+        _, write = FORMATS[args.format]
+
+        async def work(services: Services, out: BinaryIO) -> int:
+            request, scope = await prepared(services.privacy, args.request_id)
+            await services.audit.record(
+                operator(),
+                Action.EXPORT,
+                "privacy export",
+                operation="c360 privacy",
+                profile_ids=list(scope["profiles"]) or [None],
+                detail=f"request={args.request_id} format={args.format}",
+            )
+            written = 0
+            async for chunk in write(services.privacy.export, request, scope, _now()):
+                out.write(chunk)  # a local file: the store's reads are what waits
+                written += len(chunk)
+            return written
+
+        with open(args.out, "wb") as out:
+            written: int = asyncio.run(with_services(settings, lambda s, _: work(s, out)))
+        print(f"wrote {written:,} bytes to {args.out}")
+        return 0
+
+    export.set_defaults(handler=_export)
+
+    lift = sub.add_parser(
+        "lift", help="let an erased person's identifier be imported again (they came back)"
+    )
+    _identifier_options(lift)
+
+    def _lift(args: argparse.Namespace, settings: Settings) -> int:
+        given = _given(args)
+
+        async def work(services: Services, store: Store) -> int:
+            lifted = 0
+            for identifier in given:
+                lifted += await services.privacy.lift_suppression(identifier)
+            detail = {"identifiers": [g.value for g in given]}
+            await services.audit.record(
+                operator(),
+                Action.MUTATION,
+                "privacy lift",
+                operation="c360 privacy",
+                detail=json.dumps(detail),
+            )
+            return lifted
+
+        lifted: int = asyncio.run(with_services(settings, work))
+        print(f"lifted {lifted} of {len(given)} suppressions")
+        return 0
+
+    lift.set_defaults(handler=_lift)
+
+
+def register_retention(commands: Any, with_services: Runner) -> None:
+    """Adds ``retention apply``."""
+    retention = commands.add_parser("retention", help="records kept only for their window")
+    sub = retention.add_subparsers(required=True, metavar="ACTION")
+    apply = sub.add_parser(
+        "apply", help="remove records past C360_RETENTION_DAYS now and recompute their profiles"
+    )
+
+    def _apply(args: argparse.Namespace, settings: Settings) -> int:
+        async def work(services: Services, store: Store) -> Pruned:
+            return await services.retention.apply(_now())
+
+        if not settings.retention_days:
+            print("no retention windows are set (C360_RETENTION_DAYS): nothing to remove")
+            return 0
+        pruned: Pruned = asyncio.run(with_services(settings, work))
+        for kind, days in sorted(settings.retention_days.items()):
+            print(f"{kind}: {pruned.removed.get(kind, 0):,} removed (older than {days} days)")
+        print(f"profiles recomputed: {pruned.profiles:,}")
+        return 0
+
+    apply.set_defaults(handler=_apply)
+
+
+def _identifier_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--email", action="append", default=[])
+    parser.add_argument("--phone", action="append", default=[])
+    parser.add_argument("--loyalty", action="append", default=[])
+    parser.add_argument("--anonymous", action="append", default=[])
+    parser.add_argument(
+        "--external", action="append", default=[], metavar="SOURCE:ID", help="a customer id"
+    )
+
+
+def _given(args: argparse.Namespace) -> list[GivenIdentifier]:
+    given = [
+        GivenIdentifier(kind, value)
+        for kind, values in (
+            (IdentifierType.EMAIL, args.email),
+            (IdentifierType.PHONE, args.phone),
+            (IdentifierType.LOYALTY, args.loyalty),
+            (IdentifierType.ANONYMOUS, args.anonymous),
+        )
+        for value in values
+    ]
+    for external in args.external:
+        source, _, value = external.partition(":")
+        if not value:
+            raise argparse.ArgumentTypeError(f"--external takes SOURCE:ID, not {external!r}")
+        given.append(GivenIdentifier(IdentifierType.EXTERNAL, value, source))
+    if not given:
+        print("error: name at least one identifier (--email, --phone, …)", file=sys.stderr)
+        raise SystemExit(2)
+    return given
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _show(doc: Document, receipt: Document | None = None) -> None:
+    now = _now()
+    overdue = " OVERDUE" if is_overdue(doc, now) else ""
+    print(
+        f"{doc['_id']}  {doc['type']:<8} {doc['status']:<11} received "
+        f"{received(doc):%Y-%m-%d}  deadline {deadline_of(doc):%Y-%m-%d}{overdue}"
+    )
+    if "identifiers" in doc:
+        print("  identifiers: " + ", ".join(i["key"] for i in doc["identifiers"]))
+    for event in doc.get("events", []):
+        at = dt.datetime.fromtimestamp(event["at_ms"] / 1000, dt.UTC)
+        note = f" ({event['note']})" if event.get("note") else ""
+        print(f"  {at:%Y-%m-%dT%H:%M:%SZ} {event['to']:<11} by {event['actor']}{note}")
+    if doc["type"] == RequestType.ERASURE.value and doc["status"] != Status.RECEIVED.value:
+        counted = [(s.name, journal_count(doc, s.name)) for s in STEPS]
+        print("  " + ", ".join(f"{name}: {n}" for name, n in counted if n))
+    if receipt is not None:
+        print(f"  receipt signed {receipt['signature'][:16]}… (key {receipt['public_key']})")

@@ -1,0 +1,57 @@
+"""What every command shares: opening the store (and saying which), the services over it, and
+who acts from the command line (for the access audit)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from c360.auth.service import Caller, Role
+from c360.services import Services
+from c360.settings import LEGACY_DATA_DIR, Settings
+from c360.store import CONNECTION_ERRORS, Store, unreachable
+
+T = TypeVar("T")
+
+
+def say_store(settings: Settings, store: Store) -> None:
+    """Every command says on stderr which store it works on, so that nobody imports into a
+    store the API never reads."""
+    print(f"store: {store.where()}", file=sys.stderr, flush=True)
+    legacy = (LEGACY_DATA_DIR / "db").resolve()
+    if (
+        store.embedded is not None
+        and "data_dir" not in settings.model_fields_set  # chosen: nothing to point out
+        and legacy.is_dir()
+        and legacy.parent != store.embedded.data_dir.resolve()
+    ):
+        print(
+            f"note: {legacy.parent} holds a store from an older c360, which kept it in the "
+            f"working directory; this command does not use it. To keep using it, set "
+            f"C360_DATA_DIR={legacy.parent}, or (with c360 stopped) put it in place of "
+            f"{store.embedded.data_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+async def with_services(settings: Settings, work: Callable[[Services, Store], Awaitable[T]]) -> T:
+    store = await Store.open(settings)
+    say_store(settings, store)
+    try:
+        return await work(Services.build(store.db, settings), store)
+    except CONNECTION_ERRORS as exc:  # the store went away under us
+        raise unreachable(exc) from None
+    finally:
+        await store.close()
+
+
+def operator() -> Caller:
+    """Who acts from the command line, for the access audit: the operating-system user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Caller(key_id="cli", name=f"cli:{user}", role=Role.ADMIN)

@@ -1,0 +1,1 @@
+"""Voice of the customer: alert rules that open follow-ups with an owner and an SLA."""

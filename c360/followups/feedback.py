@@ -1,0 +1,162 @@
+"""Closing the loop: which feedback needs an answer to the customer, and recording that answer.
+
+Every survey response with a comment, a low score (``C360_FEEDBACK_LOW_SCORES``) or a request
+to be contacted, and every complaint, needs acknowledging. ``acknowledgeFeedback`` answers on
+the channel the contact policy ranks first for purpose ``service`` — what the customer asked
+for, or used to reach us — so a customer who left a voicemail asking for a call is not sent an
+e-mail. The answer is logged as an outbound contact (the contact log, caps and the timeline
+see it) and the acknowledgement is kept by the feedback's record id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from c360.contact.service import Actor, ContactService
+from c360.errors import Conflict, InvalidInput, NotFound
+from c360.followups.repository import (
+    Acknowledgement,
+    AcknowledgementRepository,
+    RuleInputRepository,
+)
+from c360.profiles.service import ProfileService
+from c360.store import Document
+from schemas.records import ChangeOrigin
+
+FEEDBACK_KINDS = ("survey_response", "service_case")
+PURPOSE = "service"
+CAMPAIGN = "feedback-acknowledgement"
+MAX_NOTE = 4000
+
+
+class FeedbackNotFound(NotFound):
+    pass
+
+
+class AlreadyAcknowledged(Conflict):
+    pass
+
+
+def needs_acknowledgement(
+    kind: str, data: Mapping[str, Any], low_scores: Mapping[str, int]
+) -> str | None:
+    """Why this record needs an answer to the customer, or None."""
+    reasons = []
+    if kind == "survey_response":
+        if data.get("comment"):
+            reasons.append("left a comment")
+        limit = low_scores.get(data["survey_type"])
+        if limit is not None and data["score"] <= limit:
+            reasons.append(f"a low {data['survey_type'].upper()} score ({data['score']} ≤ {limit})")
+        if data.get("contact_requested"):
+            reasons.append("asked to be contacted")
+    elif kind == "service_case" and data.get("complaint"):
+        reasons.append("a complaint")
+    return "; ".join(reasons) or None
+
+
+@dataclass(frozen=True)
+class Feedback:
+    record: Document
+    why: str
+    acknowledgement: Acknowledgement | None
+
+
+class FeedbackService:
+    def __init__(
+        self,
+        inputs: RuleInputRepository,
+        acks: AcknowledgementRepository,
+        profiles: ProfileService,
+        contact: ContactService,
+        low_scores: Mapping[str, int],
+    ) -> None:
+        self._inputs = inputs
+        self._acks = acks
+        self._profiles = profiles
+        self._contact = contact
+        self._low_scores = dict(low_scores)
+
+    async def of_profiles(self, profile_ids: Sequence[str]) -> list[list[Feedback]]:
+        """Each profile's feedback that needs acknowledging, newest first, with its
+        acknowledgement (a DataLoader's batch function)."""
+        docs = await self._inputs.documents(profile_ids, FEEDBACK_KINDS)
+        needing = {
+            p: [(d, why) for d in found if (why := self._why(d)) is not None]
+            for p, found in docs.items()
+        }
+        acks = await self._acks.of_records(d["_id"] for found in needing.values() for d, _ in found)
+        return [
+            sorted(
+                (Feedback(d, why, acks.get(d["_id"])) for d, why in needing.get(p, [])),
+                key=lambda f: f.record["timeline_key"],
+                reverse=True,
+            )
+            for p in profile_ids
+        ]
+
+    def _why(self, doc: Document) -> str | None:
+        return needs_acknowledgement(doc["kind"], doc.get("data") or {}, self._low_scores)
+
+    async def acknowledge(
+        self,
+        profile_id: str,
+        record_id: str,
+        channel: str | None,
+        note: str | None,
+        actor: str,
+        now: dt.datetime,
+    ) -> Feedback:
+        """Answer a piece of feedback on the customer's service channel, once."""
+        if note is not None and len(note) > MAX_NOTE:
+            raise InvalidInput(f"a note is at most {MAX_NOTE} characters")
+        live = (await self._profiles.get(profile_id)).id
+        found = (await self._inputs.documents([live], FEEDBACK_KINDS, record_ids=[record_id]))[live]
+        if not found:
+            raise FeedbackNotFound(f"no survey response or case {record_id!r} of this customer")
+        doc = found[0]
+        why = self._why(doc)
+        if why is None:
+            raise InvalidInput(
+                "this feedback needs no acknowledgement (no comment, no low score, no request "
+                "to be contacted, not a complaint)"
+            )
+        done = (await self._acks.of_records([record_id])).get(record_id)
+        if done is not None:
+            raise AlreadyAcknowledged(
+                f"acknowledged at {done.at.isoformat()} by {done.actor} ({done.channel})"
+            )
+        options = (await self._contact.best_channels(live, PURPOSE, now)).options
+        if not options:
+            raise InvalidInput("the contact policy allows no channel for purpose service now")
+        offered = options[0]
+        if channel is not None and channel != offered.channel:
+            raise InvalidInput(
+                f"the customer's channel for service is {offered.channel} ({offered.reason}): "
+                f"acknowledge there, not by {channel}"
+            )
+        digest = hashlib.sha256(record_id.encode()).hexdigest()[:24]
+        logged = await self._contact.record_contact(
+            live,
+            {
+                "channel": offered.channel,
+                "purpose": PURPOSE,
+                "campaign": CAMPAIGN,
+                "outcome": "sent",
+                "occurred_at": now,
+            },
+            Actor(ChangeOrigin.AGENT, actor),
+            now,
+            external_id=f"ack-{digest}",
+        )
+        ack = Acknowledgement(record_id, live, now, offered.channel, actor, logged.record.id, note)
+        if not await self._acks.add(ack):
+            done = (await self._acks.of_records([record_id]))[record_id]
+            raise AlreadyAcknowledged(
+                f"acknowledged at {done.at.isoformat()} by {done.actor} ({done.channel})"
+            )
+        return Feedback(doc, why, ack)

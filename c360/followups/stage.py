@@ -1,0 +1,22 @@
+"""The alert rules as an ingest stage: after ``fold metrics``, the records a batch wrote (and
+those a cut-short run of it wrote) are evaluated by the enabled rules (see
+:meth:`FollowUpService.evaluate_batch`). Idempotent: evaluating the same records again opens
+nothing more."""
+
+from __future__ import annotations
+
+from c360.followups.service import FollowUpService
+from c360.ingest.batch import Batch
+from c360.ingest.stages.base import Stage
+
+
+class EvaluateAlertRules(Stage):
+    name = "evaluate alert rules"
+    journalled = True
+
+    def __init__(self, followups: FollowUpService) -> None:
+        self._followups = followups
+
+    async def run(self, batch: Batch) -> None:
+        written = [entry.stored for entry in batch.changing() if entry.stored is not None]
+        await self._followups.evaluate_batch([*written, *batch.redone], batch.now)

@@ -1,0 +1,102 @@
+"""The follow-up worker: escalation, the relay to the outbox, and deliveries, in rounds.
+
+``c360 alerts tick`` runs one round; ``c360 serve`` runs one every ``C360_ALERTS_TICK_S`` in
+the background. Each round takes the store lease ``followups-worker`` first, so of several API
+processes one works at a time (another takes over within ``C360_ALERTS_LEASE_S`` if it dies).
+The lease saves work, it is not what makes escalation happen once: that is the conditional
+write of each escalation (see :meth:`FollowUpService.escalate_due`), which holds without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from c360.errors import C360Error
+from c360.followups.service import FollowUpService
+from c360.notifications.delivery import Deliverer, DeliveryReport
+from c360.observability.metrics import count_deliveries
+from c360.store.leases import LeaseRepository
+
+log = logging.getLogger(__name__)
+
+LEASE = "followups-worker"
+
+
+@dataclass
+class TickReport:
+    ran: bool  # False: another process holds the lease
+    escalated: int = 0
+    relayed: int = 0
+    delivery: DeliveryReport | None = None
+    holder: str | None = None
+
+
+class FollowUpWorker:
+    def __init__(
+        self,
+        followups: FollowUpService,
+        deliverer: Deliverer,
+        leases: LeaseRepository,
+        lease_for: dt.timedelta,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._followups = followups
+        self._deliverer = deliverer
+        self._leases = leases
+        self._lease_for = lease_for
+        self._clock = clock
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+    async def tick(self, *, now: dt.datetime | None = None, lease: bool = True) -> TickReport:
+        """One round: escalate what is overdue, relay what waits, deliver what is due."""
+        now = now or self._clock()
+        if lease and not await self._leases.take(LEASE, self.holder, now, self._lease_for):
+            return TickReport(False, holder=await self._leases.holder(LEASE, now))
+        escalated = await self._followups.escalate_due(now)
+        relayed = await self._followups.relay_waiting(now)
+        delivery = await self._deliverer.deliver_due(now)
+        count_deliveries(delivery.delivered, delivery.failed, delivery.dead)
+        return TickReport(True, escalated, relayed, delivery, self.holder)
+
+    async def run(self, every_s: float, stop: asyncio.Event) -> None:
+        """Rounds until ``stop`` is set (a background task of ``c360 serve``); a failed round is
+        logged and the next one tries again. Stopping lets the round under way finish (a store
+        operation cut by a cancellation can leave the client unable to close), then gives the
+        lease up."""
+        try:
+            while not stop.is_set():
+                try:
+                    report = await self.tick()
+                    if report.ran and (
+                        report.escalated or (report.delivery and report.delivery.attempted)
+                    ):
+                        log.info(
+                            "follow-up worker round",
+                            extra={
+                                "escalated": report.escalated,
+                                "relayed": report.relayed,
+                                "delivered": report.delivery.delivered if report.delivery else 0,
+                            },
+                        )
+                except C360Error as exc:
+                    log.warning("follow-up worker round failed", extra={"reason": exc.detail})
+                except Exception:
+                    log.exception("follow-up worker round failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every_s)
+        finally:
+            await self._release()
+
+    async def _release(self) -> None:
+        try:
+            await asyncio.shield(self._leases.release(LEASE, self.holder))
+        except Exception:  # the store is gone at shutdown: the lease lapses by itself
+            log.debug("follow-up worker lease not released", exc_info=True)

@@ -1,0 +1,1 @@
+"""Signed outbound notifications: an outbox in the store, delivered with retries."""

@@ -1,0 +1,402 @@
+"""Follow-ups over GraphQL with each role: the queue, the lifecycle with its appended events, the
+agents' errors as union members, closing the loop on the customer's channel, the timeline,
+admins' rules (the shipped ones, a new version, a preview that writes nothing) and teams, and
+merges folding follow-ups and unmerges handing them back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from c360.api.app import create_app
+from c360.auth.service import Role
+from c360.services import Services
+from c360.settings import Settings, TeamSettings
+from c360.store import Store
+from tests import factories as f
+from tests.followups.helpers import SECRET, ingest, nps, raw
+from tests.helpers import UNMERGE, asgi_client, gql
+
+ANA, TOM = "ana@example.com", "tom@example.com"
+FOLLOW_UP = """fragment F on FollowUp {
+  id status priority team owner heldOut reason rootCause outcome
+  rule { id name version }
+  sla { target due state }
+  events { n type actor status note recordIds }
+  trigger { id kind }
+}"""
+QUEUE = (
+    FOLLOW_UP
+    + """
+query($filter: FollowUpFilter) {
+  followUps(filter: $filter, first: 10) { totalCount edges { node { ...F } } }
+}"""
+)
+ACT = (
+    FOLLOW_UP
+    + """
+mutation($id: ID!) {
+  acknowledge: acknowledgeFollowUp(id: $id, note: "seen") { __typename ... on FollowUp { ...F } }
+}"""
+)
+START = """mutation($id: ID!) { startFollowUp(id: $id) {
+  __typename ... on FollowUp { status } ... on Error { code message } } }"""
+RESOLVE = """mutation($id: ID!, $cause: String!) {
+  resolveFollowUp(id: $id, outcome: CONTACTED_RESOLVED, rootCause: $cause, note: "called") {
+    __typename ... on FollowUp { status rootCause outcome events { type actor } }
+    ... on Error { code message } } }"""
+REOPEN = """mutation($id: ID!) { reopenFollowUp(id: $id) {
+  __typename ... on FollowUp { status } ... on Error { code message } } }"""
+
+
+def teams() -> dict[str, TeamSettings]:
+    return {
+        "customer-care": TeamSettings.model_validate(
+            {
+                "members": ["ana.agent", "luis.agent"],
+                "escalation_team": "care-leads",
+                "webhook_url": "http://127.0.0.1:9/care",
+                "webhook_secret": SECRET,
+            }
+        ),
+        "care-leads": TeamSettings(members=["marta.lead"]),
+        "vip-care": TeamSettings(members=["vera.vip"]),
+    }
+
+
+@pytest.fixture
+async def app(store: Store, settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings.model_copy(update={"followup_teams": teams(), "alerts_tick_s": 0}))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def agent(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app, await f.api_key(app.state.services, Role.AGENT)) as client:
+        yield client
+
+
+async def headers(app: FastAPI, role: Role) -> dict[str, str]:
+    return await f.api_key(app.state.services, role)
+
+
+async def detractor(app: FastAPI, tmp_path: Path, email: str = ANA, **more: Any) -> None:
+    await ingest(
+        app.state.services,
+        tmp_path / f"{email}.jsonl",
+        [nps("S-1", email, 3, "2024-05-03T12:00:00Z", **more)],
+    )
+
+
+async def queue(client: httpx.AsyncClient, **filter: Any) -> dict[str, Any]:
+    found: dict[str, Any] = (await gql(client, QUEUE, filter=filter or None))["followUps"]
+    return found
+
+
+class TestQueue:
+    async def test_an_agent_sees_the_queue_with_rule_sla_and_trigger(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+
+        found = await queue(agent, team=["customer-care"])
+
+        assert found["totalCount"] == 1
+        [edge] = found["edges"]
+        node = edge["node"]
+        assert node["rule"] == {"id": "nps-detractor", "name": "NPS detractor", "version": 1}
+        assert node["status"] == "OPEN"
+        assert node["owner"] in ("ana.agent", "luis.agent")
+        assert [s["target"] for s in node["sla"]] == ["FIRST_RESPONSE", "RESOLUTION"]
+        assert {s["state"] for s in node["sla"]} <= {"ON_TRACK", "DUE_SOON", "OVERDUE"}
+        assert node["trigger"] == [{"id": "surveys:survey_response:S-1", "kind": "SURVEY_RESPONSE"}]
+        assert [(e["n"], e["type"], e["actor"]) for e in node["events"]] == [(1, "OPENED", "c360")]
+
+    @pytest.mark.parametrize(
+        ("filter", "count"),
+        [
+            ({"rule": ["nps-detractor"]}, 1),
+            ({"rule": ["contact-requested"]}, 1),
+            ({"team": ["vip-care"]}, 0),
+            ({"priority": ["HIGH"]}, 1),
+            ({"status": ["RESOLVED"]}, 0),
+            ({"overdue": True}, 0),
+            ({"owner": ["nobody.here"]}, 0),
+        ],
+    )
+    async def test_filters(
+        self,
+        app: FastAPI,
+        agent: httpx.AsyncClient,
+        tmp_path: Path,
+        filter: dict[str, Any],
+        count: int,
+    ) -> None:
+        await detractor(app, tmp_path, contact_requested=True)
+
+        found = await queue(agent, **filter)
+
+        assert found["totalCount"] == count
+        assert len(found["edges"]) == count
+
+    @pytest.mark.parametrize("role", [Role.MARKETING, Role.CONNECTOR])
+    async def test_marketing_and_connectors_see_none(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path, role: Role
+    ) -> None:
+        await detractor(app, tmp_path)
+        payload = {"query": "{ followUps { totalCount } }"}
+
+        answer = await agent.post("/graphql", json=payload, headers=await headers(app, role))
+
+        body = answer.json()
+        assert body["errors"][0]["extensions"]["code"] == "Forbidden"
+        if role is Role.CONNECTOR:  # a connector key reads nothing over GraphQL at all
+            assert answer.status_code == 403
+        else:
+            assert body["data"] == {"followUps": None}
+
+
+class TestLifecycle:
+    async def test_acknowledge_start_resolve_reopen_each_an_event_with_its_actor(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+        fu_id = edge["node"]["id"]
+
+        acknowledged = (await gql(agent, ACT, id=fu_id))["acknowledge"]
+        started = (await gql(agent, START, id=fu_id))["startFollowUp"]
+        refused = (await gql(agent, RESOLVE, id=fu_id, cause="bad-weather"))["resolveFollowUp"]
+        resolved = (await gql(agent, RESOLVE, id=fu_id, cause="delivery"))["resolveFollowUp"]
+        again = (await gql(agent, REOPEN, id=fu_id))["reopenFollowUp"]
+
+        assert acknowledged["status"] == "ACKNOWLEDGED"
+        assert acknowledged["events"][-1]["note"] == "seen"
+        assert acknowledged["events"][-1]["actor"].startswith("key:")
+        assert started == {"__typename": "FollowUp", "status": "IN_PROGRESS"}
+        assert refused["__typename"] == "InvalidInputError"
+        assert "bad-weather" in refused["message"]
+        assert resolved["status"] == "RESOLVED"
+        assert (resolved["rootCause"], resolved["outcome"]) == ("delivery", "CONTACTED_RESOLVED")
+        assert [e["type"] for e in resolved["events"]] == [
+            "OPENED",
+            "ACKNOWLEDGED",
+            "STARTED",
+            "RESOLVED",
+        ]
+        assert again == {"__typename": "FollowUp", "status": "OPEN"}
+
+    async def test_a_transition_from_the_wrong_state_is_a_conflict(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+
+        answer = (await gql(agent, REOPEN, id=edge["node"]["id"]))["reopenFollowUp"]
+
+        assert answer["__typename"] == "ConflictError"
+
+    async def test_an_unknown_follow_up_is_not_found(self, agent: httpx.AsyncClient) -> None:
+        answer = (await gql(agent, START, id="fu_nothing"))["startFollowUp"]
+        assert answer["__typename"] == "NotFoundError"
+
+    async def test_assign_to_a_member_and_to_another_team(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+        assign = """mutation($id: ID!, $owner: String, $team: String) {
+          assignFollowUp(id: $id, owner: $owner, team: $team) {
+            __typename ... on FollowUp { team owner } ... on Error { message } } }"""
+
+        member = await gql(agent, assign, id=edge["node"]["id"], owner="luis.agent")
+        moved = await gql(agent, assign, id=edge["node"]["id"], team="vip-care")
+
+        assert member["assignFollowUp"] == {
+            "__typename": "FollowUp",
+            "team": "customer-care",
+            "owner": "luis.agent",
+        }
+        assert moved["assignFollowUp"] == {
+            "__typename": "FollowUp",
+            "team": "vip-care",
+            "owner": "vera.vip",
+        }
+
+    async def test_the_profile_and_its_timeline_show_them(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+        query = """query($email: String!) {
+          profileByIdentifier(type: EMAIL, value: $email) { ... on Profile {
+          followUps { rule { id } status }
+          timeline(first: 10) { edges { node { kind ... on FollowUpEventItem {
+            event { type } followUp { id } } } } } } } }"""
+
+        profile = (await gql(agent, query, email=ANA))["profileByIdentifier"]
+
+        assert profile["followUps"] == [{"rule": {"id": "nps-detractor"}, "status": "OPEN"}]
+        kinds = [e["node"]["kind"] for e in profile["timeline"]["edges"]]
+        assert kinds == ["FOLLOW_UP", "SURVEY_RESPONSE"]  # opened when imported: newest
+
+
+class TestClosingTheLoop:
+    async def test_feedback_is_acknowledged_once_on_the_channel_offered(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path, comment="Late again")
+        query = """query($email: String!) {
+          profileByIdentifier(type: EMAIL, value: $email) { ... on Profile {
+          id feedback { why acknowledgement { channel } record { id }
+            channelOffered { channel } } } } }"""
+        ack = """mutation($p: ID!, $r: ID!) { acknowledgeFeedback(profileId: $p, recordId: $r,
+          note: "wrote back") { __typename ... on Feedback { acknowledgement { channel note } }
+          ... on Error { code } } }"""
+
+        profile = (await gql(agent, query, email=ANA))["profileByIdentifier"]
+        [item] = profile["feedback"]
+        assert item["acknowledgement"] is None
+        assert item["channelOffered"] == {"channel": "EMAIL"}  # the only way to reach her
+        record = item["record"]["id"]
+
+        first = (await gql(agent, ack, p=profile["id"], r=record))["acknowledgeFeedback"]
+        second = (await gql(agent, ack, p=profile["id"], r=record))["acknowledgeFeedback"]
+
+        assert first == {
+            "__typename": "Feedback",
+            "acknowledgement": {"channel": "EMAIL", "note": "wrote back"},
+        }
+        assert second["__typename"] == "ConflictError"
+        after = (await gql(agent, query, email=ANA))["profileByIdentifier"]
+        assert after["feedback"][0]["acknowledgement"] == {"channel": "EMAIL"}
+
+
+class TestRules:
+    async def test_the_shipped_rules_are_enabled_with_their_ids(
+        self, agent: httpx.AsyncClient
+    ) -> None:
+        query = "{ alertRules { id enabled team priority sla { firstResponseHours } } }"
+
+        rules = {r["id"]: r for r in (await gql(agent, query))["alertRules"]}
+
+        assert set(rules) >= {
+            "nps-detractor",
+            "complaint-high-value",
+            "csat-bad",
+            "contact-requested",
+        }
+        assert all(r["enabled"] for r in rules.values())
+        assert rules["nps-detractor"]["team"] == "customer-care"
+        assert rules["nps-detractor"]["sla"]["firstResponseHours"] == 48
+        assert rules["complaint-high-value"]["team"] == "vip-care"
+        assert rules["complaint-high-value"]["priority"] == "URGENT"
+        assert rules["complaint-high-value"]["sla"]["firstResponseHours"] == 4
+        assert rules["contact-requested"]["sla"]["firstResponseHours"] == 24
+
+    async def test_an_admin_applies_and_previews_an_agent_may_not(
+        self, app: FastAPI, agent: httpx.AsyncClient, store: Store, tmp_path: Path
+    ) -> None:
+        answers = [
+            nps(f"S-{i}", f"p{i}@example.com", score, f"2024-05-0{1 + i % 3}T12:00:00Z")
+            for i, score in enumerate([2, 5, 7, 8, 9, 3])
+        ]
+        await ingest(app.state.services, tmp_path / "a.jsonl", answers)
+        before = await raw(store, "follow_ups")
+        rule = {
+            "id": "nps-passive",
+            "name": "NPS passive",
+            "team": "customer-care",
+            "conditions": [{"kind": "SURVEY_SCORE_AT_MOST", "surveyType": "NPS", "score": 8}],
+            "firstResponseHours": 72,
+        }
+        preview = """query($rule: AlertRuleInput!) {
+          alertRulePreview(rule: $rule, from: "2024-04-01T00:00:00Z", to: "2024-06-01T00:00:00Z") {
+            __typename ... on AlertRulePreview { wouldOpen customers byWeek { team count }
+              sample { profileId } } } }"""
+        apply = """mutation($rule: AlertRuleInput!) { applyAlertRule(rule: $rule) {
+          __typename ... on AlertRule { id version enabled } } }"""
+        admin = await headers(app, Role.ADMIN)
+
+        previewed = (await gql(agent, preview, admin, rule=rule))["alertRulePreview"]
+        refused = (await gql(agent, apply, rule=rule))["applyAlertRule"]
+        applied = (await gql(agent, apply, admin, rule=rule))["applyAlertRule"]
+        again = await gql(agent, apply, admin, rule=rule | {"name": "NPS passives"})
+
+        assert previewed["wouldOpen"] == 5  # 2, 5, 7, 8, 3: at most 8
+        assert previewed["customers"] == 5
+        assert sum(b["count"] for b in previewed["byWeek"]) == 5
+        assert len(previewed["sample"]) == 5
+        assert await raw(store, "follow_ups") == before  # the preview wrote nothing
+        assert refused == {"__typename": "ForbiddenError"}
+        assert applied == {
+            "__typename": "AlertRule",
+            "id": "nps-passive",
+            "version": 1,
+            "enabled": True,
+        }
+        assert again["applyAlertRule"]["version"] == 2
+
+    async def test_teams_changed_by_an_admin(self, app: FastAPI, agent: httpx.AsyncClient) -> None:
+        change = """mutation { setTeam(id: "customer-care", members: ["zoe.agent"]) {
+          __typename ... on Team { id members notifies changedBy } } }"""
+
+        changed = (await gql(agent, change, await headers(app, Role.ADMIN)))["setTeam"]
+        listed = (await gql(agent, "{ teams { id members } }"))["teams"]
+
+        assert changed["members"] == ["zoe.agent"]
+        assert changed["notifies"] is True  # the webhook stays the settings'
+        assert {"id": "customer-care", "members": ["zoe.agent"]} in listed
+
+
+class TestMerges:
+    async def test_a_merge_folds_open_follow_ups_of_a_rule_and_an_unmerge_hands_them_back(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        services: Services = app.state.services
+        phone = "+34 611 22 33 44"
+        await ingest(
+            services,
+            tmp_path / "two.jsonl",
+            [
+                nps("S-1", ANA, 3, "2024-05-03T12:00:00Z"),
+                f.survey(
+                    external_id="S-2",
+                    identifiers=[f.phone(phone)],
+                    score=4,
+                    occurred_at="2024-05-04T12:00:00Z",
+                ),
+            ],
+        )
+        assert (await queue(agent, rule=["nps-detractor"]))["totalCount"] == 2
+
+        bridge = f.order(external_id="B-1", identifiers=[f.email(ANA), f.phone(phone)])
+        await ingest(services, tmp_path / "bridge.jsonl", [bridge])
+
+        merged = await queue(agent, rule=["nps-detractor"])
+        assert merged["totalCount"] == 1
+        [edge] = merged["edges"]
+        # The one kept lists the other's records in its ABSORBED event (and may have joined
+        # the newer answer as its trigger, evaluated again for the merged customer).
+        triggers = {t["id"] for t in edge["node"]["trigger"]}
+        [absorbed] = [e for e in edge["node"]["events"] if e["type"] == "ABSORBED"]
+        assert triggers | set(absorbed["recordIds"]) == {
+            "surveys:survey_response:S-1",
+            "surveys:survey_response:S-2",
+        }
+        [merge_id] = [m["_id"] for m in await raw(services_store(app), "merges")]
+
+        await gql(agent, UNMERGE, await headers(app, Role.ADMIN), id=merge_id)
+
+        apart = await queue(agent, rule=["nps-detractor"])
+        assert apart["totalCount"] == 2
+
+
+def services_store(app: FastAPI) -> Store:
+    store: Store = app.state.store
+    return store

@@ -1,0 +1,292 @@
+"""The follow-up worker against the real store and a real local webhook receiver: escalation
+exactly once under concurrent tickers, the store lease, and signed deliveries to a receiver that
+fails, stalls and recovers — none lost, none unsigned, dead after the last attempt and visible."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from c360.api.app import create_app
+from c360.followups.model import EventType, Status, Target
+from c360.followups.rules import Priority
+from c360.followups.states import Action
+from c360.notifications.delivery import Deliverer, DeliveryConfig
+from c360.notifications.repository import DeliveryStatus
+from c360.notifications.signing import signature, verify
+from c360.services import Services
+from c360.settings import Settings, TeamSettings
+from c360.store import Store
+from tests.followups.helpers import SECRET, Receiver, ingest, nps, raw, serving
+from tests.served import environment, run_c360
+
+CARE = "customer-care"
+
+
+def team_settings(settings: Settings, url: str, **more: Any) -> Settings:
+    teams = {
+        CARE: TeamSettings.model_validate(
+            {
+                "members": ["ana.agent", "luis.agent"],
+                "escalation_team": "care-leads",
+                "webhook_url": url,
+                "webhook_secret": SECRET,
+            }
+        ),
+        "care-leads": TeamSettings.model_validate(
+            {"members": ["marta.lead"], "webhook_url": url, "webhook_secret": SECRET}
+        ),
+    }
+    return settings.model_copy(update={"followup_teams": teams, **more})
+
+
+def at(hours: float) -> dt.datetime:
+    """Hours after the follow-ups were opened (they are opened at the wall clock's now)."""
+    return dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)
+
+
+async def detractors(services: Services, tmp_path: Path, count: int) -> None:
+    answers = [nps(f"S-{i}", f"d{i}@example.com", 2, "2024-05-01T12:00:00Z") for i in range(count)]
+    await ingest(services, tmp_path / "detractors.jsonl", answers)
+
+
+class TestEscalation:
+    async def test_two_concurrent_tickers_escalate_each_target_once(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        configured = team_settings(settings, "http://127.0.0.1:9/nobody")
+        first, second = (Services.build(store.db, configured) for _ in range(2))
+        await detractors(first, tmp_path, 12)
+
+        # Past the first response (48 h), not the resolution (168 h); no lease: the conditional
+        # write alone must hold. Then both again, later still: nothing more.
+        for _ in range(2):
+            reports = await asyncio.gather(
+                first.followups.worker.tick(now=at(49), lease=False),
+                second.followups.worker.tick(now=at(49), lease=False),
+            )
+            assert all(r.ran for r in reports)
+
+        docs = await raw(store, "follow_ups")
+        assert len(docs) == 12
+        [fu] = await first.followups.service.of_profiles([docs[0]["profile_id"]])
+        escalations = [e for e in fu[0].events if e.type is EventType.ESCALATED]
+        assert [e.target for e in escalations] == [Target.FIRST_RESPONSE]
+        for doc in docs:
+            (stored,) = await first.followups.service.of_profiles([doc["profile_id"]])
+            events = [e for e in stored[0].events if e.type is EventType.ESCALATED]
+            assert len(events) == 1
+            assert stored[0].team == "care-leads"
+            assert stored[0].owner == "marta.lead"
+            assert stored[0].priority is Priority.HIGH  # raised once, from normal
+        # One notification per escalation, however many tickers saw it.
+        escalated = [e for e in await raw(store, "outbox") if e["type"] == "follow_up.escalated"]
+        assert len(escalated) == 12
+        assert {e["team"] for e in escalated} == {"care-leads"}  # told to the team it went to
+
+    async def test_a_follow_up_answered_in_time_is_not_escalated_for_it(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, team_settings(settings, "http://127.0.0.1:9/x"))
+        await detractors(services, tmp_path, 1)
+        [doc] = await raw(store, "follow_ups")
+        await services.followups.service.act(
+            doc["_id"], Action.START, "ana.agent", at(1), note=None
+        )
+
+        report = await services.followups.worker.tick(now=at(49), lease=False)
+
+        assert report.escalated == 0
+        [fu] = (await services.followups.service.of_profiles([doc["profile_id"]]))[0]
+        assert fu.status is Status.IN_PROGRESS
+        assert not [e for e in fu.events if e.type is EventType.ESCALATED]
+
+    async def test_the_lease_lets_one_process_work_at_a_time(
+        self, store: Store, settings: Settings
+    ) -> None:
+        configured = team_settings(settings, "http://127.0.0.1:9/x", alerts_lease_s=60)
+        first, second = (Services.build(store.db, configured) for _ in range(2))
+
+        taken = await first.followups.worker.tick(now=at(0))
+        refused = await second.followups.worker.tick(now=at(0))
+        after_lapse = await second.followups.worker.tick(now=at(1))
+
+        assert taken.ran
+        assert not refused.ran
+        assert refused.holder == first.followups.worker.holder
+        assert after_lapse.ran  # the first stopped renewing: another takes over
+
+
+class TestDelivery:
+    async def test_a_receiver_that_fails_stalls_and_recovers_gets_everything_signed(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        receiver = Receiver(plan=["fail", "stall", "busy", "fail"], stall_s=2.0)
+        async with serving(receiver):
+            configured = team_settings(
+                settings,
+                receiver.url,
+                notify_timeout_s=0.5,
+                notify_backoff_base_s=0,
+                notify_max_attempts=10,
+                notify_concurrency=1,
+            )
+            services = Services.build(store.db, configured)
+            await detractors(services, tmp_path, 3)
+            worker = services.followups.worker
+            for hour in range(1, 12):
+                report = await worker.tick(now=at(hour / 100), lease=False)
+                assert report.delivery is not None
+                if report.delivery.attempted == 0:
+                    break
+
+        outbox = await raw(store, "outbox")
+        follow_ups = await raw(store, "follow_ups")
+        assert len(outbox) == 3
+        assert {e["status"] for e in outbox} == {DeliveryStatus.DELIVERED.value}
+        assert {e["follow_up_id"] for e in outbox} == {d["_id"] for d in follow_ups}
+        assert receiver.delivered == {e["_id"] for e in outbox}
+        assert all(r.signed for r in receiver.requests)  # every attempt, failed ones too
+        failures = [a for e in outbox for a in e["log"] if a.get("error")]
+        assert {a["error"] for a in failures} >= {"HTTP 500", "no answer within 0.5 s", "HTTP 429"}
+        # The body delivered is the one stored: what the receiver can check and deduplicate.
+        for request in receiver.requests:
+            assert request.body["followUp"]["id"] in {d["_id"] for d in follow_ups}
+
+    async def test_dead_after_the_last_attempt_and_visible_then_sent_again(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        receiver = Receiver(plan=["fail"] * 3)
+        async with serving(receiver):
+            configured = team_settings(
+                settings, receiver.url, notify_backoff_base_s=0, notify_max_attempts=3
+            )
+            services = Services.build(store.db, configured)
+            await detractors(services, tmp_path, 1)
+            worker = services.followups.worker
+            reports = [await worker.tick(now=at(i / 100), lease=False) for i in range(1, 5)]
+
+            [entry] = await raw(store, "outbox")
+            assert entry["status"] == DeliveryStatus.DEAD.value
+            assert [r.delivery.dead for r in reports if r.delivery] == [0, 0, 1, 0]
+            assert len(entry["log"]) == 3
+            counts = await services.followups.outbox.counts()
+            assert counts.get(DeliveryStatus.DEAD.value) == 1
+
+            assert await services.followups.outbox.retry(None, at(0.05)) == 1
+            await worker.tick(now=at(0.06), lease=False)
+
+        [entry] = await raw(store, "outbox")
+        assert entry["status"] == DeliveryStatus.DELIVERED.value
+        assert len(receiver.requests) == 4
+        assert len({r.key for r in receiver.requests}) == 1  # one key: the receiver dedupes
+
+    async def test_a_team_without_a_secret_is_never_sent_anything(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        receiver = Receiver()
+        async with serving(receiver):
+            services = Services.build(store.db, team_settings(settings, receiver.url))
+            await detractors(services, tmp_path, 1)
+            # A process whose settings lost the secret after the entry was written.
+            unsigned = Deliverer(services.followups.outbox, lambda team: None, DeliveryConfig())
+            report = await unsigned.deliver_due(at(0.01))
+
+        assert report.failed == 1
+        assert receiver.requests == []
+        [entry] = await raw(store, "outbox")
+        assert "not sent unsigned" in entry["log"][0]["error"]
+
+
+class TestSignature:
+    @pytest.mark.parametrize(
+        ("secret", "timestamp", "body", "valid"),
+        [
+            (SECRET, 1_700_000_000, b'{"a":1}', True),
+            ("another-secret-of-16+", 1_700_000_000, b'{"a":1}', False),
+            (SECRET, 1_700_000_001, b'{"a":1}', False),
+            (SECRET, 1_700_000_000, b'{"a":2}', False),
+        ],
+    )
+    def test_hmac_over_timestamp_and_body(
+        self, secret: str, timestamp: int, body: bytes, valid: bool
+    ) -> None:
+        signed = signature(SECRET, 1_700_000_000, b'{"a":1}')
+        assert verify(secret, signed, str(timestamp), body, 1_700_000_010) is valid
+
+    def test_an_old_timestamp_is_refused(self) -> None:
+        signed = signature(SECRET, 1_700_000_000, b"{}")
+        assert not verify(SECRET, signed, "1700000000", b"{}", 1_700_000_000 + 3600)
+
+
+class TestCommandLine:
+    async def test_rules_apply_list_evaluate_and_tick(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, settings)
+        await detractors(services, tmp_path, 2)
+        env = environment(
+            C360_MONGODB_URI=settings.mongodb_uri or "",
+            C360_DATABASE=settings.database,
+            C360_DATA_DIR=str(settings.data_dir),
+            C360_FOLLOWUP_TEAMS='{"loyalty": {"members": ["lee"]}}',
+        )
+        rules = tmp_path / "rules.toml"
+        rules.write_text(
+            '[[rule]]\nid = "nps-passive"\nname = "NPS passive"\nteam = "loyalty"\n'
+            'conditions = [{ kind = "survey_score_at_most", survey_type = "nps", score = 8 }]\n'
+        )
+        bad = tmp_path / "bad.toml"
+        bad.write_text(
+            '[[rule]]\nid = "x"\nname = "X"\nteam = "t"\nconditions = [{ kind = "mvel" }]\n'
+        )
+
+        applied = run_c360("alerts", "rules", "apply", str(rules), env=env)
+        again = run_c360("alerts", "rules", "apply", str(rules), env=env)
+        refused = run_c360("alerts", "rules", "apply", str(bad), env=env)
+        listed = run_c360("alerts", "rules", "list", "--json", env=env)
+        evaluated = run_c360("alerts", "evaluate", "--all", env=env)
+        ticked = run_c360("alerts", "tick", env=env)
+
+        assert applied.returncode == 0, applied.stderr
+        assert "nps-passive: created (version 1)" in applied.stdout
+        assert "nps-passive: unchanged (version 1)" in again.stdout
+        assert refused.returncode != 0
+        assert "rule 1 (x)" in refused.stderr
+        ids = {json.loads(line)["id"] for line in listed.stdout.splitlines()}
+        assert ids == {
+            "nps-detractor",
+            "complaint-high-value",
+            "csat-bad",
+            "contact-requested",
+            "nps-passive",
+        }
+        assert evaluated.returncode == 0, evaluated.stderr
+        assert "customers: 2, opened: 2" in evaluated.stdout
+        assert ticked.returncode == 0, ticked.stderr
+        assert ticked.stdout.startswith("escalated: 0")
+        passive = [d for d in await raw(store, "follow_ups") if d["rule_id"] == "nps-passive"]
+        assert [d["owner"] for d in passive] == ["lee", "lee"]
+
+
+class TestServe:
+    async def test_the_api_runs_the_worker_under_its_lease_and_gives_it_up_at_shutdown(
+        self, store: Store, settings: Settings
+    ) -> None:
+        app = create_app(settings.model_copy(update={"alerts_tick_s": 0.05}))
+        async with app.router.lifespan_context(app):
+            worker = app.state.services.followups.worker
+            for _ in range(200):  # the first round runs as the app starts
+                if await raw(store, "leases"):
+                    break
+                await asyncio.sleep(0.05)
+            [lease] = await raw(store, "leases")
+            assert lease["_id"] == "followups-worker"
+            assert lease["holder"] == worker.holder
+
+        assert await raw(store, "leases") == []  # released: another process need not wait

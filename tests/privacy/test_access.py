@@ -1,0 +1,154 @@
+"""An access request's export: everything held about the person, every profile merged into
+theirs included, each item with its source; one JSON document or a zip of JSON and CSV per
+kind; admin only and audited."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from c360.auth.service import Role
+from c360.privacy.export import EXPORT_SECTIONS
+from c360.privacy.rules import RequestType
+from c360.privacy.service import GivenIdentifier
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Store
+from schemas import IdentifierType
+from tests import factories as f
+from tests.helpers import asgi_client
+from tests.privacy.population import X_ANON, X_EMAIL, files, load
+from tests.served import environment, run_c360
+
+HIS_RECORDS = {
+    "web:site_event:E-X1",  # browsing before he was known: the absorbed profile's
+    "web:site_event:E-X2",
+    "crm:person:CRM-X-771",
+    "shop:order:X-1",
+    "shop:order:X-2",
+    "shop:return:R-X1",
+    "helpdesk:service_case:T-X1",
+    "surveys:survey_response:S-X1",
+    "esp:consent_change:C-X1",
+    "esp:outbound_contact:O-X1",
+}
+
+
+async def completed_access(services: Services, kind: IdentifierType, value: str) -> str:
+    now = dt.datetime.now(dt.UTC)
+    privacy = services.privacy
+    request = await privacy.create(
+        RequestType.ACCESS, [GivenIdentifier(kind, value)], actor="t", now=now
+    )
+    await privacy.verify(request["_id"], actor="t", now=now)
+    done = await privacy.run(request["_id"], actor="t", now=now)
+    assert done["status"] == "completed", done
+    return str(done["_id"])
+
+
+@pytest.fixture
+async def admin(app: FastAPI, services: Services) -> Any:
+    async with asgi_client(app, await f.api_key(services, Role.ADMIN)) as client:
+        yield client
+
+
+class TestTheExport:
+    async def test_one_json_document_holds_both_sides_of_a_merge_each_item_with_its_source(
+        self, admin: httpx.AsyncClient, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        # Asked by the anonymous id his browsing had: the merge leads to all of him.
+        request_id = await completed_access(services, IdentifierType.ANONYMOUS, X_ANON)
+
+        answer = await admin.get(f"/privacy/requests/{request_id}/export")
+
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        document = answer.json()
+        sections = document["sections"]
+        assert list(sections) == list(EXPORT_SECTIONS)
+        records = {item["source"]["record_id"] for item in sections["records"]}
+        assert records == HIS_RECORDS
+        assert all(item["source"]["system"] for item in sections["records"])
+        assert len(sections["profiles"]) == 2
+        assert {i["item"]["_id"] for i in sections["identifiers"]} >= {f"email:{X_EMAIL}"}
+        (derived,) = sections["derived"]
+        assert derived["item"]["stage"]["reason"]
+        assert derived["item"]["metrics"]["order_count"] == 2
+        assert [m["source"]["rule"] for m in sections["merges"]] != []
+        assert len(sections["dead_letters"]) == 1
+        audit = await store.db.audit_log.find({"action": "export"}).to_list()
+        assert {e["profile_id"] for e in audit} == {p["item"]["_id"] for p in sections["profiles"]}
+
+    async def test_a_zip_of_json_and_csv_per_kind(
+        self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        request_id = await completed_access(services, IdentifierType.EMAIL, X_EMAIL)
+
+        answer = await admin.get(f"/privacy/requests/{request_id}/export?format=zip")
+
+        assert answer.status_code == 200
+        archive = zipfile.ZipFile(io.BytesIO(answer.content))
+        assert archive.testzip() is None
+        expected = {"request.json"} | {
+            f"{name}.{ext}" for name in EXPORT_SECTIONS for ext in ("json", "csv")
+        }
+        assert set(archive.namelist()) == expected
+        as_json = json.loads(archive.read("records.json"))
+        rows = list(csv.DictReader(io.StringIO(archive.read("records.csv").decode())))
+        assert {item["source"]["record_id"] for item in as_json} == HIS_RECORDS
+        assert {row["id"] for row in rows} == HIS_RECORDS
+        assert {row["system"] for row in rows} >= {"shop", "web", "crm", "helpdesk"}
+        identifiers = list(csv.DictReader(io.StringIO(archive.read("identifiers.csv").decode())))
+        assert all(not row["item"].startswith(("=", "+", "-", "@")) for row in identifiers)
+
+    async def test_only_completed_access_requests_and_only_admins(
+        self, app: FastAPI, admin: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        request_id = await completed_access(services, IdentifierType.EMAIL, X_EMAIL)
+        open_one = await services.privacy.create(
+            RequestType.ACCESS,
+            [GivenIdentifier(IdentifierType.EMAIL, X_EMAIL)],
+            actor="t",
+            now=dt.datetime.now(dt.UTC),
+        )
+
+        async with asgi_client(app, await f.api_key(services, Role.AGENT)) as agent:
+            refused = await agent.get(f"/privacy/requests/{request_id}/export")
+        early = await admin.get(f"/privacy/requests/{open_one['_id']}/export")
+        unknown = await admin.get("/privacy/requests/nope/export")
+
+        assert refused.status_code == 403
+        assert early.status_code == 409
+        assert early.json()["error"] == "TransitionRefused"
+        assert unknown.status_code == 404
+
+    async def test_the_command_writes_the_zip(
+        self, services: Services, settings: Settings, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        request_id = await completed_access(services, IdentifierType.EMAIL, X_EMAIL)
+        env = environment(
+            C360_MONGODB_URI=settings.mongodb_uri or "",
+            C360_DATABASE=settings.database,
+            C360_DATA_DIR=str(settings.data_dir),
+        )
+        out = tmp_path / "export.zip"
+
+        done = run_c360(
+            "privacy", "export", request_id, "--format", "zip", "--out", str(out), env=env
+        )
+
+        assert done.returncode == 0, done.stderr
+        assert "records.csv" in zipfile.ZipFile(out).namelist()

@@ -1,0 +1,328 @@
+"""An erasure leaves nothing of the person anywhere, everyone else as if they had never been
+imported, survives a crash between any two steps, and keeps them from being imported again."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import MongoClient
+
+from c360.audit.service import Action
+from c360.auth.service import Caller, Role
+from c360.ingest.files import import_file
+from c360.privacy.erasure import STEP_NAMES
+from c360.privacy.rules import RequestType, Status
+from c360.privacy.service import GivenIdentifier
+from c360.profiles.service import ProfileNotFound
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Document, Store
+from schemas import IdentifierType
+from tests.crash_data import write_dataset
+from tests.helpers import Crash, crash_at, parse_options
+from tests.privacy.population import (
+    X_ANON,
+    X_CRM,
+    X_EMAIL,
+    X_PHONE,
+    X_STRINGS,
+    Y_EMAIL,
+    files,
+    load,
+    strings,
+)
+from tests.state import full_state, other_database
+
+ADMIN = "key:test (privacy officer)"
+PRIVACY = frozenset({"privacy_requests", "privacy_receipts", "suppressions", "contact_tombstones"})
+"""What an erasure leaves on purpose (hashes, counts, the request), beside the audit."""
+
+
+async def erase(services: Services, *given: GivenIdentifier) -> Document:
+    now = dt.datetime.now(dt.UTC)
+    privacy = services.privacy
+    request = await privacy.create(
+        RequestType.ERASURE,
+        list(given) or [GivenIdentifier(IdentifierType.EMAIL, X_EMAIL.upper())],
+        actor=ADMIN,
+        now=now,
+    )
+    await privacy.verify(request["_id"], actor=ADMIN, now=now)
+    return await privacy.run(request["_id"], actor=ADMIN, now=now)
+
+
+def everything(uri: str, database: str) -> dict[str, list[Document]]:
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    try:
+        db = client[database]
+        return {name: list(db[name].find()) for name in db.list_collection_names()}
+    finally:
+        client.close()
+
+
+def others_state(uri: str, database: str) -> dict[str, list[Any]]:
+    """The store as it concerns everyone: what an erasure keeps on purpose left out (and
+    collections left empty, as good as absent)."""
+    return {
+        name: docs
+        for name, docs in full_state(uri, database).items()
+        if name not in PRIVACY | {"audit_log"} and docs
+    }
+
+
+def kept_state(uri: str, database: str) -> dict[str, Any]:
+    """Everything, with what differs between two erasures of the same person (its request
+    id, the times) reduced to what they must share."""
+    state: dict[str, Any] = others_state(uri, database)
+    raw = everything(uri, database)
+    state["suppressions"] = sorted((d["_id"], d["kind"]) for d in raw.get("suppressions", []))
+    state["contact_tombstones"] = sorted(d["_id"] for d in raw.get("contact_tombstones", []))
+    state["receipts"] = [
+        (d["body"]["collections"], d["body"]["steps"]) for d in raw.get("privacy_receipts", [])
+    ]
+    state["audit_log"] = sorted(
+        (d.get("profile_id", "-") != "-", d.get("detail"), d.get("erased", False))
+        for d in raw.get("audit_log", [])
+    )
+    return state
+
+
+async def audited_lookups(services: Services, store: Store) -> None:
+    """What an agent's lookups of him left in the access audit."""
+    agent = Caller(key_id="k1", name="desk", role=Role.AGENT)
+    profile = await services.profiles.by_identifier(IdentifierType.EMAIL, X_EMAIL)
+    await services.audit.record(
+        agent,
+        Action.LOOKUP,
+        "profileByIdentifier",
+        operation="query Who",
+        profile_ids=[profile.id],
+        detail=f"email:{X_EMAIL}",
+    )
+    await services.audit.record(
+        agent, Action.LOOKUP, "searchProfiles", operation="query Find", detail="622 71 95 38"
+    )
+    await services.audit.record(
+        agent, Action.LOOKUP, "searchProfiles", operation="query Find", detail=Y_EMAIL
+    )
+
+
+class TestNothingOfThePersonRemains:
+    async def test_a_scan_of_every_string_of_every_collection_finds_none_of_his(
+        self, services: Services, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        await audited_lookups(services, store)
+        before = everything(mongo_uri, settings.database)
+        assert any(X_EMAIL in s for s in strings(before)), "the scan would find him"
+
+        done = await erase(services)
+
+        assert done["status"] == Status.COMPLETED.value, done
+        found = [
+            (name, text)
+            for name, docs in everything(mongo_uri, settings.database).items()
+            for text in strings(docs)
+            if any(x.lower() in text.lower() for x in X_STRINGS)
+        ]
+        assert found == []
+        for kind, value, source in (
+            (IdentifierType.EMAIL, X_EMAIL, None),
+            (IdentifierType.PHONE, X_PHONE, None),
+            (IdentifierType.ANONYMOUS, X_ANON, None),
+            (IdentifierType.EXTERNAL, X_CRM, "crm"),
+        ):
+            with pytest.raises(ProfileNotFound):
+                await services.profiles.by_identifier(kind, value, source)
+
+    async def test_everyone_else_is_as_if_he_had_never_been_imported(
+        self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        async with other_database(settings, mongo_uri) as other:
+            reference = Services.build(other.db, settings)
+            await load(reference, files(tmp_path / "without", with_xavier=False))
+            expected = others_state(mongo_uri, other.db.name)
+        await load(services, files(tmp_path / "with"))
+
+        await erase(services)
+
+        assert others_state(mongo_uri, settings.database) == expected
+
+    async def test_the_audit_keeps_its_entries_without_his_personal_data(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        await audited_lookups(services, store)
+
+        await erase(services)
+
+        entries = await store.db.audit_log.find().sort("seq", 1).to_list()
+        assert [(e["what"], "detail" in e, e.get("erased", False)) for e in entries] == [
+            (["profileByIdentifier"], False, True),
+            (["searchProfiles"], False, True),
+            (["searchProfiles"], True, False),  # someone else
+        ]
+
+    async def test_the_receipt_counts_per_collection_is_signed_and_the_request_forgets(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+
+        done = await erase(services)
+
+        receipt = await services.privacy.receipt(done["_id"])
+        assert receipt is not None
+        assert services.privacy.verify_receipt(receipt)
+        counts = receipt["body"]["collections"]
+        # Two profiles (his and his anonymous browsing, merged), ten records (the return that
+        # named only his order among them), four identifiers, one dead letter.
+        assert (counts["profiles"], counts["records"], counts["identities"]) == (2, 10, 4)
+        assert counts["dead_letters"] == counts["merges"] == 1
+        assert receipt["body"]["erased_by"] == ADMIN
+        forged = {**receipt, "body": {**receipt["body"], "collections": {**counts, "records": 1}}}
+        assert not services.privacy.verify_receipt(forged)
+        stored = await store.db.privacy_requests.find_one({"_id": done["_id"]})
+        assert stored is not None
+        assert "identifiers" not in stored
+        assert "scope" not in stored["journal"]
+        assert len(stored["identifier_hashes"]) == 1
+
+
+@pytest.mark.parametrize("step", [*STEP_NAMES, "receipt", "close"])
+async def test_an_erasure_crashed_at_any_step_ends_as_an_uninterrupted_one_once_run_again(
+    step: str,
+    services: Services,
+    store: Store,
+    settings: Settings,
+    mongo_uri: str,
+    tmp_path: Path,
+) -> None:
+    async with other_database(settings, mongo_uri) as other:
+        reference = Services.build(other.db, settings)
+        await load(reference, files(tmp_path / "reference"))
+        await erase(reference)
+        expected = kept_state(mongo_uri, other.db.name)
+    await load(services, files(tmp_path / "crash"))
+    services.privacy.before_step = crash_at(step)
+
+    failed = await erase(services)
+
+    assert failed["status"] == Status.FAILED.value
+    assert failed["error"] == Crash.__name__
+    restarted = Services.build(store.db, settings)
+    done = await restarted.privacy.run(failed["_id"], actor=ADMIN, now=dt.datetime.now(dt.UTC))
+    assert done["status"] == Status.COMPLETED.value
+    assert kept_state(mongo_uri, settings.database) == expected
+    assert [e["to"] for e in done["events"]] == [
+        "received",
+        "verified",
+        "in_progress",
+        "failed",
+        "in_progress",
+        "completed",
+    ]
+
+
+class TestSuppression:
+    async def test_importing_the_original_files_twice_recreates_nothing_of_him(
+        self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        paths = files(tmp_path)
+        first = await load(services, paths)
+        await erase(services)
+        erased = kept_state(mongo_uri, settings.database)
+
+        for _ in range(2):
+            again = await load(services, paths)
+            for summary, original in zip(again, first, strict=True):
+                assert summary.read == original.read
+                assert summary.read == (
+                    summary.inserted
+                    + summary.updated
+                    + summary.duplicates
+                    + summary.rejected
+                    + summary.ignored
+                    + summary.suppressed
+                )
+                assert summary.inserted == summary.updated == 0
+            # His ten records and his rejected order; Yolanda's rejected order is hers.
+            assert [s.suppressed for s in again] == [1, 1, 9]
+            assert sum(s.rejected for s in again) == 1
+            assert kept_state(mongo_uri, settings.database) == erased
+
+    async def test_lifting_every_identifier_lets_him_back_but_never_marketed_without_consent(
+        self, services: Services, tmp_path: Path
+    ) -> None:
+        paths = files(tmp_path)
+        await load(services, paths)
+        await erase(services)
+        assert not await services.privacy.lift_suppression(
+            GivenIdentifier(IdentifierType.EMAIL, "nobody@example.com")
+        )
+        given = [
+            GivenIdentifier(IdentifierType.EMAIL, X_EMAIL),
+            GivenIdentifier(IdentifierType.PHONE, X_PHONE),
+            GivenIdentifier(IdentifierType.ANONYMOUS, X_ANON),
+        ]
+        for identifier in given:
+            assert await services.privacy.lift_suppression(identifier)
+        partly = await load(services, paths)
+        assert sum(s.suppressed for s in partly) > 0  # his customer id is still suppressed
+
+        assert await services.privacy.lift_suppression(
+            GivenIdentifier(IdentifierType.EXTERNAL, X_CRM, "crm")
+        )
+        back = await load(services, paths)
+
+        assert sum(s.suppressed for s in back) == 0
+        profile = await services.profiles.by_identifier(IdentifierType.EMAIL, X_EMAIL)
+        now = dt.datetime.now(dt.UTC)
+        decision = await services.contact.decide(profile.id, "email", "marketing", now)
+        assert not decision.allowed  # his 2024 opt-in is older than his erasure
+        service = await services.contact.decide(profile.id, "email", "service", now)
+        assert service.allowed
+
+
+async def identity_groups(store: Store) -> dict[str, frozenset[str]]:
+    """Each identity key with the keys its profile holds (what "linked" means)."""
+    by_profile: dict[str, set[str]] = {}
+    async for doc in store.db.identities.find({}, {"profile_id": 1}):
+        by_profile.setdefault(doc["profile_id"], set()).add(doc["_id"])
+    return {key: frozenset(keys) for keys in by_profile.values() for key in keys}
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+async def test_on_an_unseen_population_the_erased_are_not_found_and_the_rest_stay_linked(
+    seed: int, services: Services, store: Store, tmp_path: Path
+) -> None:
+    path = write_dataset(tmp_path / "people.jsonl", people=30, seed=seed)
+    await import_file(services.ingest, "canonical", str(path), parse_options(default_region="ES"))
+    before = await identity_groups(store)
+    rng = random.Random(seed)
+    chosen = rng.sample(sorted({min(group) for group in before.values()}), 4)
+    erased = {key for key in chosen for key in before[key]}
+    held = await store.db.identities.find({"_id": {"$in": sorted(erased)}}).to_list()
+
+    for key in chosen:
+        (doc,) = [d for d in held if d["_id"] == key]
+        given = GivenIdentifier(IdentifierType(doc["type"]), doc["value"], doc.get("source"))
+        assert (await erase(services, given))["status"] == Status.COMPLETED.value
+
+    after = await identity_groups(store)
+    assert set(after) == set(before) - erased
+    assert all(after[key] == before[key] for key in after)
+    again = await import_file(
+        services.ingest, "canonical", str(path), parse_options(default_region="ES")
+    )
+    assert again.suppressed > 0
+    assert again.inserted == again.updated == 0
+    assert await identity_groups(store) == after
+    for doc in held:
+        with pytest.raises(ProfileNotFound):
+            await services.profiles.by_identifier(
+                IdentifierType(doc["type"]), doc["value"], doc.get("source")
+            )
