@@ -250,6 +250,8 @@ class KpiService:
         if not (segments or history):
             return {}
         metrics = self._profiles.metrics
+        # Segments as of now: the tiers' cutoffs read once for the query, not the cached ones.
+        cutoffs = await metrics.cutoffs(fresh=True) if segments else None
         found: dict[str, Customer] = {}
         for start in range(0, len(profile_ids), _CHUNK):
             chunk = list(profile_ids[start : start + _CHUNK])
@@ -262,7 +264,7 @@ class KpiService:
                 stage = tier = None
                 if segments:
                     last_seen = profile.last_seen_at if profile is not None else None
-                    view = await metrics.view(agg, last_seen, now)
+                    view = await metrics.view(agg, last_seen, now, cutoffs)
                     stage, tier = view.stage.stage.value, view.tier.tier.value
                 found[profile_id] = Customer(
                     profile_id=profile_id,
