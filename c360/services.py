@@ -41,6 +41,9 @@ from c360.ingest.replay import DeadLetterService
 from c360.ingest.repository import BatchJournal, DeadLetterRepository
 from c360.ingest.service import IngestService
 from c360.ingest.stages import Collaborators
+from c360.kpis.compute import KpiConfig
+from c360.kpis.repository import KpiRepository
+from c360.kpis.service import KpiService, KpiSettings
 from c360.lookup.repository import ReferenceRepository
 from c360.lookup.service import LookupService
 from c360.metrics.repository import MetricsRepository
@@ -80,6 +83,24 @@ def metrics_config(settings: Settings) -> MetricsConfig:
         tier_percentiles=tuple(settings.value_tier_percentiles),
         recent_case_days=settings.recent_case_days,
         past_problems=settings.past_problems,
+    )
+
+
+def kpi_settings(settings: Settings) -> KpiSettings:
+    return KpiSettings(
+        time_zone=settings.reporting_time_zone,
+        max_periods=settings.kpi_max_periods,
+        churned_days=settings.lifecycle_churned_days,
+        figures=KpiConfig(
+            promoter_min=settings.nps_promoter_min,
+            detractor_max=settings.nps_detractor_max,
+            csat_satisfied_min=settings.csat_satisfied_min,
+            ces_high_effort_max=settings.ces_high_effort_max,
+            reporting_currency=settings.reporting_currency,
+            rates=dict(settings.exchange_rates),
+            min_group_size=settings.kpi_min_group_size,
+            feedback_low_scores=dict(settings.feedback_low_scores),
+        ),
     )
 
 
@@ -212,6 +233,7 @@ class Services:
     limits: RateLimiter
     audit: AuditService
     masker: Masker  # contact points as roles without them see them
+    kpis: KpiService
     followups: FollowUps  # alert rules, follow-ups, feedback, the worker and its outbox
     lookup: LookupService
     console: SessionService
@@ -305,6 +327,7 @@ class Services:
                 AuditRepository(db), dt.timedelta(days=settings.audit_retention_days)
             ),
             masker=Masker(settings.default_region),
+            kpis=KpiService(KpiRepository(db), profile_service, kpi_settings(settings)),
             followups=followups,
             lookup=LookupService(
                 profile_service,

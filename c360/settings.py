@@ -241,6 +241,34 @@ class Settings(BaseSettings):
         "(its worker died): the next ingest run recomputes those profiles.",
     )
 
+    # The loyalty scorecard (KPIs).
+    reporting_time_zone: TimeZoneName = Field(
+        default="UTC",
+        description="The time zone KPI periods are in: a day, week (from Monday) or month "
+        "starts at its local midnight (IANA name, e.g. Europe/Madrid).",
+    )
+    kpi_min_group_size: int = Field(
+        default=5,
+        ge=1,
+        description="KPI figures resting on fewer people than this are suppressed (null), so a "
+        "group never identifies a person.",
+    )
+    kpi_max_periods: int = Field(
+        default=400,
+        gt=0,
+        le=5000,
+        description="Most periods one KPI query may span (e.g. days between from and to).",
+    )
+    csat_satisfied_min: int = Field(
+        default=4, ge=1, le=5, description="CSAT answers (1 to 5) from which satisfied."
+    )
+    ces_high_effort_max: int = Field(
+        default=3,
+        ge=1,
+        le=7,
+        description="CES answers (1 very difficult to 7 very easy) up to which high effort.",
+    )
+
     contact_purposes: list[str] = Field(
         default_factory=lambda: ["service", "transactional", "marketing", "surveys"],
         min_length=1,

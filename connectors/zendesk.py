@@ -210,9 +210,10 @@ def _case(
     status = _status(ticket.get("status"), problems)
     priority = _priority(ticket.get("priority"), problems)
 
-    first_response_at = solved_at = None
+    first_response_at = solved_at = replies = None
     metric_set = metrics.get(ticket_id) if ticket_id is not None else None
     if metric_set is not None:
+        replies = _replies(metric_set.get("replies"), problems)
         solved_at = _timestamp(metric_set, "solved_at", problems, prefix="metric_set.")
         if status not in RESOLVED_STATUSES:
             # The metric set keeps the last solve of a ticket reopened since: an open case has
@@ -249,6 +250,7 @@ def _case(
             "first_response_at": first_response_at,
             "solved_at": solved_at,
             "satisfaction": _satisfaction(ticket.get("satisfaction_rating")),
+            "agent_replies": replies,
             "tags": tags,
             "complaint": _is_complaint(tags, ticket.get("type"), options.complaint_tags),
         },
@@ -281,6 +283,16 @@ def _channel(via: Any) -> str:
     if not isinstance(channel, str):
         return "other"
     return CHANNELS.get(channel.strip().lower(), "other")
+
+
+def _replies(value: Any, problems: list[str]) -> int | None:
+    """``metric_set.replies``: agents' public replies (what first-contact resolution counts)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
+        problems.append(f"metric_set.replies: not a count of replies: {value!r}")
+        return None
+    return value
 
 
 def _satisfaction(rating: Any) -> str | None:

@@ -275,6 +275,14 @@ class ServiceCase(IdentifiedRecord):
     satisfaction: Literal["good", "bad"] | None = None
     tags: list[str] = Field(default_factory=list, max_length=200)
     complaint: bool = False
+    agent_replies: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=1_000_000,
+        description="Public replies agents made on the case (Zendesk's metric_set.replies); "
+        "first-contact resolution needs it, and cannot be known without it.",
+    )
 
     @model_validator(mode="after")
     def _times_in_order(self) -> Self:

@@ -26,6 +26,8 @@ from c360.api.graphql.http import GraphQLEndpoint, refusal, status_name
 from c360.api.graphql.schema import build_schema
 from c360.api.health import router as health_router
 from c360.api.ingest import router as ingest_router
+from c360.api.kpi_dashboard import router as kpi_dashboard_router
+from c360.api.kpis import router as kpis_router
 from c360.api.metrics import router as metrics_router
 from c360.api.openapi import document
 from c360.api.pages import OPENAPI_URL, mount_pages
@@ -116,6 +118,8 @@ def create_app(
     app.include_router(metrics_router)
     app.include_router(ingest_router)
     app.include_router(contact_router)
+    app.include_router(kpis_router)
+    app.include_router(kpi_dashboard_router)
     app.include_router(privacy_router)
     mount_pages(app)
     schema = build_schema(

@@ -47,6 +47,7 @@ class Permission(enum.StrEnum):
     READ_AUDIT = "readAudit"  # the access audit: auditLog, c360 audit
     PRIVACY = "privacyRequests"  # data-subject requests: access, erasure, suppressions
     METRICS = "metrics"  # GET /metrics from another host
+    READ_KPIS = "readKpis"  # the loyalty scorecard: KPIs across customers, never a person
     FOLLOW_UPS = "followUps"  # read and work follow-ups, acknowledge feedback
     MANAGE_ALERTS = "manageAlerts"  # alert rules, teams, the notification outbox
 
@@ -60,12 +61,15 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.CASE_TEXT,
             Permission.IDENTITY_HISTORY,
             Permission.CHANGE_CONTACT,
+            Permission.READ_KPIS,
             Permission.FOLLOW_UPS,
         }
     ),
     # Segments, metrics and preferences (and the preference centre's changes): no case text,
     # contact points masked but for the one a contact decision hands out.
-    Role.MARKETING: frozenset({Permission.READ_PROFILES, Permission.CHANGE_CONTACT}),
+    Role.MARKETING: frozenset(
+        {Permission.READ_PROFILES, Permission.CHANGE_CONTACT, Permission.READ_KPIS}
+    ),
     Role.CONNECTOR: frozenset({Permission.INGEST}),
 }
 

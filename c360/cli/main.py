@@ -22,6 +22,7 @@ from c360.audit.service import Action, AuditPage
 from c360.auth.service import Role
 from c360.auth.types import ApiKey
 from c360.cli import alerts
+from c360.cli import kpis as kpis_command
 from c360.cli.banner import banner
 from c360.cli.privacy import register as register_privacy
 from c360.cli.progress import import_progress
@@ -181,6 +182,7 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.set_defaults(handler=_calibrate)
     register_privacy(commands, _with_services, _operator)  # and retention
     alerts.register(commands)
+    kpis_command.register(commands, _with_services)
     return parser
 
 

@@ -163,8 +163,14 @@ class MetricsService:
         return [found.aggregate if (found := stored.get(p)) else Aggregate() for p in profile_ids]
 
     async def view(
-        self, agg: Aggregate, last_seen: dt.datetime | None, now: dt.datetime
+        self,
+        agg: Aggregate,
+        last_seen: dt.datetime | None,
+        now: dt.datetime,
+        cutoffs: Sequence[int] | None = None,
     ) -> ProfileView:
+        """The figures, stage, tier and churn risk; the tier by ``cutoffs`` when given (a report
+        takes them once, fresh), else by the cached ones."""
         config = self._config
         current = metrics(
             agg,
@@ -179,7 +185,7 @@ class MetricsService:
             stage=lifecycle(current, last_seen, now, config.thresholds),
             tier=value_tier(
                 reported.amount if reported else None,
-                await self.cutoffs(),
+                list(cutoffs) if cutoffs is not None else await self.cutoffs(),
                 config.tier_percentiles,
                 config.reporting_currency,
             ),
@@ -197,11 +203,12 @@ class MetricsService:
         found = await self._records.cases(profile_ids, closed=True, limit=limit)
         return [found[p] for p in profile_ids]
 
-    async def cutoffs(self) -> list[int]:
-        """LTV percentiles among buyers, computed at most every five minutes."""
+    async def cutoffs(self, *, fresh: bool = False) -> list[int]:
+        """LTV percentiles among buyers, computed at most every five minutes (profiles read
+        them on every page), or now when ``fresh`` (a report that must equal a recomputation)."""
         async with self._cutoffs_lock:  # concurrent resolvers wait for one computation
             cached = self._cutoffs
-            if cached is None or time.monotonic() - cached[0] > _CUTOFFS_TTL_S:
+            if fresh or cached is None or time.monotonic() - cached[0] > _CUTOFFS_TTL_S:
                 values = await self._metrics.ltv_cutoffs(self._config.tier_percentiles)
                 cached = self._cutoffs = (time.monotonic(), values)
             return cached[1]

@@ -79,14 +79,17 @@ async def find_each(
         return await collection.find(in_query, projection).to_list()
 
     def branch(value: Any) -> list[dict[str, Any]]:
-        stages: list[dict[str, Any]] = [{"$match": {field: value, **(query or {})}}]
-        if projection:
-            stages.append({"$project": dict(projection)})
-        return stages
+        return [{"$match": {field: value, **(query or {})}}]
 
     if len(wanted) == 1:
         return await collection.find({field: wanted[0], **(query or {})}, projection).to_list()
     pipeline = branch(wanted[0]) + [
         {"$unionWith": {"coll": collection.name, "pipeline": branch(value)}} for value in wanted[1:]
     ]
-    return await (await collection.aggregate(pipeline)).to_list()
+    found = await (await collection.aggregate(pipeline)).to_list()
+    # Projected here, not by a $project stage: the embedded server hands back the dates of a
+    # projected union as text. Inclusion projections only (as every caller asks).
+    if not projection:
+        return found
+    kept = {"_id", *(name.partition(".")[0] for name, wanted in projection.items() if wanted)}
+    return [{k: v for k, v in doc.items() if k in kept} for doc in found]

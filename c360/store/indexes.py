@@ -17,9 +17,13 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("profile_id", ASCENDING), ("timeline_key", DESCENDING)], name="timeline"),
         # Returns that arrived before their order, found when the order comes.
         IndexModel([("data.order_external_id", ASCENDING)], name="return_order", sparse=True),
+        # KPIs: a span's records of one kind (c360/kpis/repository.py).
+        IndexModel([("kind", ASCENDING), ("occurred_at", ASCENDING)], name="kind_time"),
         # Orders by the number a customer quotes (#1042): the console's search and screen pop.
         IndexModel([("data.order_number", ASCENDING)], name="order_number", sparse=True),
     ],
+    # KPIs: churn counts people by when they were last seen.
+    "profiles": [IndexModel([("last_seen_ms", ASCENDING)], name="last_seen")],
     # Which identifiers a profile owns (the identifier itself is the unique _id).
     "identities": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
     # Pairs an unmerge set apart, looked up by either profile.
@@ -54,6 +58,7 @@ INDEXES: dict[str, list[IndexModel]] = {
             sparse=True,
         ),
         IndexModel([("alarm_ms", ASCENDING)], name="alarm", sparse=True),
+        IndexModel([("opened_ms", ASCENDING)], name="by_opened"),  # KPIs: a span's follow-ups
         IndexModel([("has_unsent", ASCENDING)], name="unsent", sparse=True),
         IndexModel([("merge_id", ASCENDING)], name="by_merge", sparse=True),
     ],
@@ -87,7 +92,10 @@ EMBEDDED_ONLY: dict[str, list[IndexModel]] = {
         IndexModel([("owner", ASCENDING)], name="owner_only", sparse=True),
     ],
     "outbox": [IndexModel([("next_ms", ASCENDING)], name="next_only")],
-    "records": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+    "records": [
+        IndexModel([("profile_id", ASCENDING)], name="by_profile"),
+        IndexModel([("occurred_at", ASCENDING)], name="by_time"),
+    ],
     "audit_log": [
         IndexModel([("profile_id", ASCENDING)], name="by_profile_only"),
         IndexModel([("key_id", ASCENDING)], name="by_key_only"),

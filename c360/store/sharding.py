@@ -96,6 +96,15 @@ SHARDING: dict[str, Placement] = {
                 "c360 identity calibrate samples person records wherever they are (an admin "
                 "command)."
             ),
+            "c360.kpis.repository:KpiRepository.records": (
+                "KPIs: the records of one kind that happened in a span, one range of the "
+                "(kind, occurred_at) index on each shard. A span's customers are spread over "
+                "every shard by the hash, so every shard holds part of the answer."
+            ),
+            "c360.kpis.repository:KpiRepository.orders": (
+                "KPIs: the orders the span's refunds name, by id (one $in per thousand "
+                "refunds), wherever their customers are."
+            ),
             "c360.followups.repository:RuleInputRepository.between": (
                 "alertRulePreview replays the records of a time window, whoever they belong "
                 "to (an admin's backtest, writing nothing)."
@@ -115,6 +124,10 @@ SHARDING: dict[str, Placement] = {
             ),
             "c360.profiles.repository:ProfileRepository.live_ids": (
                 "c360 profiles recompute --all (an admin command)."
+            ),
+            "c360.kpis.repository:KpiRepository.churn": (
+                "KPIs: churn counts people by when they were last seen, two counts a period, "
+                "each a range of the last_seen index on every shard."
             ),
         },
     ),

@@ -41,11 +41,13 @@ class ServiceCsvConnector(RowConnector):
     """Call-centre and chat logs, one row per case.
 
     Columns: ``case_id, opened_at, channel, status, priority, subject, description,
-    first_response_at, solved_at, satisfaction, tags, complaint, email, phone, customer_id,
-    loyalty_id``. Channels accept synonyms (call/voice/telephone → phone, livechat → chat,
-    mail → email); status defaults to ``solved`` when ``solved_at`` is set, else ``open``;
-    tags are separated by ``;`` or ``|``; ``complaint`` is true/false, yes/no or 1/0, and a
-    tag among ``complaint_tags`` marks a complaint too.
+    first_response_at, solved_at, satisfaction, tags, complaint, replies, email, phone,
+    customer_id, loyalty_id`` (``replies``: the agents' replies on the case, a whole number;
+    first-contact resolution is known only where it is given). Channels accept synonyms
+    (call/voice/telephone → phone, livechat → chat, mail → email); status defaults to
+    ``solved`` when ``solved_at`` is set, else ``open``; tags are separated by ``;`` or ``|``;
+    ``complaint`` is true/false, yes/no or 1/0, and a tag among ``complaint_tags`` marks a
+    complaint too.
     """
 
     name: ClassVar[str] = "service-csv"
@@ -65,6 +67,7 @@ class ServiceCsvConnector(RowConnector):
             "satisfaction",
             "tags",
             "complaint",
+            "replies",
             *IDENTIFIER_FIELDS,
         ),
         required=("case_id", "opened_at", "channel"),
@@ -103,5 +106,6 @@ class ServiceCsvConnector(RowConnector):
             "satisfaction": satisfaction.lower() if satisfaction else None,
             "tags": tags,
             "complaint": complaint,
+            "agent_replies": values.whole("replies"),
         }
         return data

@@ -52,6 +52,7 @@ ANSWERS: dict[tuple[str, str], dict[str, str]] = {
     ("get", "/consent/confirm/{token}"): {"200": "page", "404": "page", "410": "page"},
     ("post", "/consent/confirm/{token}"): {"200": "page", "404": "page", "410": "page"},
     ("get", "/audiences/export"): {"200": "files", **KEYED, "422": "error"},
+    ("get", "/kpis/export"): {"200": "tables", **KEYED, "422": "error"},
     ("get", "/metrics"): {"200": CONTENT_TYPE, **KEYED},
     ("get", "/privacy/requests/{request_id}/export"): {
         "200": "privacy export",
@@ -107,6 +108,8 @@ class TestAnswers:
                 assert content == HTML
             elif shape == "files":
                 assert set(content) == {"application/x-ndjson", "text/csv"}
+            elif shape == "tables":  # a JSON array or CSV
+                assert set(content) == {"application/json", "text/csv"}
             elif shape == "privacy export":
                 assert set(content) == {"application/json", "application/zip"}
             else:
@@ -132,6 +135,7 @@ class TestAnswers:
         assert keyed == {
             ("post", "/ingest/{connector}"),
             ("get", "/audiences/export"),
+            ("get", "/kpis/export"),
             ("get", "/privacy/requests/{request_id}/export"),
         }
         assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"

@@ -78,5 +78,6 @@ class TestShippedAssets:
         ours = list(Path(STATIC_DIR / "pages").glob("*"))
         assert ours
         for path in ours:
-            text = path.read_text()
+            # The SVG namespace names a vocabulary (elements are made in it), not a place to load.
+            text = path.read_text().replace('"http://www.w3.org/2000/svg"', "")
             assert "http" not in text, path  # no absolute address: this origin only

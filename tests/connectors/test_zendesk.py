@@ -280,6 +280,7 @@ class TestTicketToCase:
             satisfaction=None,
             tags=["complaint", "damaged_item", "order_1042"],
             complaint=True,
+            agent_replies=1,  # metric_set.replies: what first-contact resolution counts
         )
         assert case.record_id == "zendesk:service_case:35436"
 

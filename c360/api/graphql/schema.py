@@ -30,6 +30,7 @@ from c360.api.graphql.operations.followups import (
     FollowUpQuery,
 )
 from c360.api.graphql.operations.identity import IdentityMutation
+from c360.api.graphql.operations.kpis import KpiQuery
 from c360.api.graphql.operations.lookup import LookupQuery
 from c360.api.graphql.operations.privacy import PrivacyMutation, PrivacyQuery
 from c360.api.graphql.operations.profiles import ProfileQuery
@@ -90,6 +91,7 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
                 AuditLogQuery,
                 FollowUpQuery,
                 PrivacyQuery,
+                KpiQuery,
             ),
         ),
         mutation=merge_types(

@@ -129,6 +129,9 @@ class ServiceCaseRecord(TimelineItem):
     satisfaction: str | None = strawberry.field(default=None, metadata=public("good or bad"))
     tags: list[str] = strawberry.field(extensions=in_text())
     complaint: bool
+    agent_replies: int | None = strawberry.field(
+        default=None, description="Agents' public replies on the case, when the source says."
+    )
 
 
 @strawberry.type
