@@ -67,6 +67,7 @@ from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
 from c360.settings import RateLimit, ReferenceKind, Settings
 from c360.store import Database
+from c360.store.leases import LeaseRepository
 
 
 def metrics_config(settings: Settings) -> MetricsConfig:
@@ -347,6 +348,6 @@ class Services:
                 RetentionRepository(db),
                 profile_service,
                 settings.retention_days,
-                dt.timedelta(seconds=settings.metrics_repair_after_s),
+                LeaseRepository(db),
             ),
         )

@@ -8,6 +8,8 @@ import datetime as dt
 import logging
 import os
 import signal
+import socket
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
@@ -164,15 +166,18 @@ async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
 async def _prune_audit(services: Services) -> None:
     """Removes audit entries past their retention now and every hour (MongoDB's TTL monitor
     does it too, a store without one, or a late one, needs it), and applies the retention
-    windows of records (``C360_RETENTION_DAYS``). Several API processes doing both at once is
-    harmless: every step is idempotent."""
+    windows of records (``C360_RETENTION_DAYS``) in the one process holding the retention
+    lease. Several API processes pruning the audit at once is harmless (idempotent)."""
+    holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     while True:
         try:
             removed = await services.audit.prune(dt.datetime.now(dt.UTC))
             if removed:
                 log.info("audit entries past retention removed", extra={"removed": removed})
-            if services.retention.configured:  # records past their kind's window
-                await services.retention.apply(dt.datetime.now(dt.UTC))
+            if services.retention.configured:  # records past their kind's window, one process
+                await services.retention.apply_leased(
+                    dt.datetime.now(dt.UTC), holder, dt.timedelta(seconds=AUDIT_PRUNE_INTERVAL_S)
+                )
         except C360Error as exc:
             log.warning("audit pruning failed", extra={"reason": exc.detail})
         except Exception:

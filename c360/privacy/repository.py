@@ -354,6 +354,19 @@ class RetentionRepository:
                 query["profile_id"] = profile_id
             await self._db["records"].delete_many(query)
 
+    async def note_pending(self, profiles: Iterable[str]) -> None:
+        """Profiles whose records are about to go: recomputed by this run or, if it is cut
+        short, by the next."""
+        await insert_new(self._db["retention_pending"], [{"_id": p} for p in sorted(profiles)])
+
+    async def pending(self) -> list[str]:
+        return [doc["_id"] async for doc in self._db["retention_pending"].find({}, {"_id": 1})]
+
+    async def clear_pending(self, profiles: Sequence[str]) -> None:
+        for start in range(0, len(profiles), PAGE):
+            chunk = list(profiles[start : start + PAGE])
+            await self._db["retention_pending"].delete_many({"_id": {"$in": chunk}})
+
     async def prune_dead_letters(self, before: dt.datetime) -> int:
         result = await self._db["dead_letters"].delete_many({"last_rejection.at": {"$lt": before}})
         return result.deleted_count

@@ -3,27 +3,37 @@ and the profiles that held them are
 recomputed, so their metrics stay equal to a recomputation over what is left. Dead letters
 have a window of their own (by their latest rejection).
 
-Every step can run twice. A run cut short between deleting a page and recomputing its
-profiles leaves those profiles' metrics counting what is gone until ``c360 profiles recompute``
-(the pages are a thousand records: the window is short, and said in the README).
+Every step can run twice. Before a page is deleted its profiles are noted as pending
+(``retention_pending``) and they are cleared once recomputed, so a run cut short between the
+two is completed by the next run, which recomputes what is pending first. In ``c360 serve`` the
+hourly run takes a lease (``retention``) so one API process at a time does the work.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from c360.privacy.repository import RetentionRepository
 from c360.profiles.service import ProfileService
+from c360.store.leases import LeaseRepository
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTERS = "dead_letters"
+LEASE = "retention"
 KEPT_KINDS = frozenset({"person", "consent_change", "preference_change", "contact_point_status"})
 """Record kinds no window applies to: who the person is, and the evidence of their consent
 and preferences (which a regulator asks for as long as the person is contacted)."""
+
+
+StepHook = Callable[[str], Awaitable[None]]
+
+
+async def _no_hook(step: str) -> None:
+    return None
 
 
 @dataclass
@@ -40,20 +50,32 @@ class Retention:
         repository: RetentionRepository,
         profiles: ProfileService,
         windows: Mapping[str, int],
-        repair_after: dt.timedelta,
+        leases: LeaseRepository,
     ) -> None:
         self._repository = repository
         self._profiles = profiles
         self._windows = dict(windows)
-        self._repair_after = repair_after
+        self._leases = leases
+        self.before_step: StepHook = _no_hook  # tests cut a run short here
 
     @property
     def configured(self) -> bool:
         return bool(self._windows)
 
+    async def apply_leased(
+        self, now: dt.datetime, holder: str, every: dt.timedelta
+    ) -> Pruned | None:
+        """The periodic run of ``c360 serve``: only while this process holds the lease (kept
+        past the next round, so the holder keeps it and the others skip; taken over once a
+        holder that died lets it lapse). None when another process holds it."""
+        if not await self._leases.take(LEASE, holder, now, every * 1.5):
+            return None
+        return await self.apply(now)
+
     async def apply(self, now: dt.datetime) -> Pruned:
         pruned = Pruned()
-        metrics = self._profiles.metrics
+        # What a run cut short deleted but did not recompute.
+        pruned.profiles += await self._recompute(await self._repository.pending())
         for kind, days in sorted(self._windows.items()):
             before = now - dt.timedelta(days=days)
             if kind == DEAD_LETTERS:
@@ -62,13 +84,24 @@ class Retention:
             removed = 0
             while page := await self._repository.expired(kind, before):
                 profiles = {p for _, p in page if p is not None}
+                await self._repository.note_pending(profiles)
+                await self.before_step("delete")
                 await self._repository.delete_records(page)
-                await metrics.recompute(profiles)
-                for profile_id in sorted(profiles):
-                    await self._profiles.recompute_activity(profile_id)
-                pruned.profiles += len(profiles)
+                await self.before_step("recompute")
+                pruned.profiles += await self._recompute(profiles)
                 removed += len(page)
             pruned.removed[kind] = removed
         if any(pruned.removed.values()):
             log.info("retention applied", extra={"removed": pruned.removed})
         return pruned
+
+    async def _recompute(self, profiles: Iterable[str]) -> int:
+        """Recompute the profiles that held deleted records, then clear them from pending."""
+        wanted = sorted(set(profiles))
+        if not wanted:
+            return 0
+        await self._profiles.metrics.recompute(wanted)
+        for profile_id in wanted:
+            await self._profiles.recompute_activity(profile_id)
+        await self._repository.clear_pending(wanted)
+        return len(wanted)

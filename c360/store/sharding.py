@@ -238,6 +238,13 @@ SHARDING: dict[str, Placement] = {
             "profile's feedback). Small."
         ),
     ),
+    "retention_pending": Placement(
+        key=None,
+        why=(
+            "The profiles of a retention page being deleted, until they are recomputed: a "
+            "handful at a time, empty between runs."
+        ),
+    ),
     "leases": Placement(
         key=None, why="One document per lease (the follow-up worker's), taken every round."
     ),

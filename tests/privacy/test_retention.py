@@ -56,6 +56,51 @@ class TestRetention:
         again = await services.retention.apply(NOW)
         assert again.removed == {"order": 0, "site_event": 0, "dead_letters": 0}
 
+    @pytest.mark.parametrize("cut_before", ["delete", "recompute"])
+    async def test_a_run_cut_short_is_completed_by_the_next(
+        self, cut_before: str, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        await load(Services.build(store.db, settings), files(tmp_path))
+        services = Services.build(store.db, with_windows(settings, order=10, site_event=10))
+
+        async def crash(step: str) -> None:
+            if step == cut_before:
+                raise RuntimeError(f"killed before {step}")
+
+        services.retention.before_step = crash
+        with pytest.raises(RuntimeError, match="killed"):
+            await services.retention.apply(NOW)
+
+        rerun = Services.build(store.db, with_windows(settings, order=10, site_event=10))
+        pruned = await rerun.retention.apply(NOW)
+        again = await rerun.retention.apply(NOW)
+
+        after = await kinds(store)
+        assert after["order"] == 1
+        assert "site_event" not in after
+        assert pruned.profiles >= 3  # the pending ones of the cut run among them
+        assert again.removed == {"order": 0, "site_event": 0}
+        assert again.profiles == 0
+        assert await store.db.retention_pending.count_documents({}) == 0
+        assert await assert_aggregates_equal_recomputation(rerun, store) == 3
+
+    async def test_one_process_at_a_time_applies_the_windows_in_serve(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        await load(Services.build(store.db, settings), files(tmp_path))
+        services = Services.build(store.db, with_windows(settings, order=10))
+        hour = dt.timedelta(hours=1)
+
+        first = await services.retention.apply_leased(NOW, "api-1", hour)
+        second = await services.retention.apply_leased(NOW, "api-2", hour)
+        later = await services.retention.apply_leased(NOW + 2 * hour, "api-2", hour)
+
+        assert first is not None
+        assert first.removed == {"order": 3}
+        assert second is None  # api-1 holds the lease
+        assert later is not None
+        assert later.removed == {"order": 0}
+
     async def test_dead_letters_go_after_their_window_from_their_latest_rejection(
         self, store: Store, settings: Settings, tmp_path: Path
     ) -> None:
