@@ -19,11 +19,12 @@ from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
 from c360.profiles.service import ProfileNotFound
 from c360.services import Services
-from c360.settings import Settings
+from c360.settings import Settings, TeamSettings
 from c360.store import Document, Store
 from schemas import IdentifierType
+from tests import factories as f
 from tests.crash_data import write_dataset
-from tests.helpers import Crash, crash_at, parse_options
+from tests.helpers import Crash, crash_at, imported, parse_options, profile_of
 from tests.privacy.population import (
     X_ANON,
     X_CRM,
@@ -138,6 +139,45 @@ class TestNothingOfThePersonRemains:
         ):
             with pytest.raises(ProfileNotFound):
                 await services.profiles.by_identifier(kind, value, source)
+
+    async def test_his_follow_ups_and_their_notifications_go_with_him(
+        self, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        care = TeamSettings.model_validate(
+            {"webhook_url": "http://127.0.0.1:9/care", "webhook_secret": "s" * 32}
+        )
+        settings = settings.model_copy(update={"followup_teams": {"customer-care": care}})
+        services = Services.build(store.db, settings)
+        await load(services, files(tmp_path))
+        # A detractor answer opens a follow-up under the default rules.
+        await imported(
+            services,
+            [
+                f.survey(
+                    external_id="S-X2",
+                    identifiers=[f.email(X_EMAIL)],
+                    score=2,
+                    comment=f"Call me back on {X_PHONE}, the toaster burns",
+                )
+            ],
+        )
+        profile = await profile_of(services, IdentifierType.EMAIL, X_EMAIL)
+        assert await store.db.follow_ups.count_documents({"profile_id": profile}) >= 1
+        # The worker relays its notification to the outbox (the receiver is down: it waits).
+        await services.followups.worker.tick(lease=False)
+        his = [d["_id"] async for d in store.db.follow_ups.find({"profile_id": profile})]
+        assert await store.db.outbox.count_documents({"follow_up_id": {"$in": his}}) >= 1
+
+        done = await erase(services)
+
+        assert done["status"] == Status.COMPLETED.value, done
+        assert done["journal"]["counts"]["follow_ups"] >= 1
+        assert done["journal"]["counts"]["notifications"] >= 1
+        assert await store.db.outbox.count_documents({"follow_up_id": {"$in": his}}) == 0
+        for name in ("follow_ups", "outbox", "feedback_acks"):
+            docs = everything(mongo_uri, settings.database).get(name, [])
+            assert [d for d in docs if d.get("profile_id") == profile] == []
+            assert not any(x.lower() in t.lower() for t in strings(docs) for x in X_STRINGS)
 
     async def test_everyone_else_is_as_if_he_had_never_been_imported(
         self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
