@@ -119,6 +119,7 @@ class TestServe:
     ) -> None:
         lines = [line.strip() for line in "".join(server.output).splitlines()]
         assert f"Console:  {server.base}/console" in lines
+        assert f"KPIs:     {server.base}/console/kpis" in lines
         at = lines.index(f"Console: open {server.base}/console and sign in with the agent key:")
         assert lines[at + 1] == server.demo_keys["agent"]
         assert lines[at + 2] == "A screen pop, as a phone system links it:"

@@ -14,6 +14,7 @@ def banner(base: str, demo_keys: Mapping[Role, str]) -> str:
         "",
         "  c360 is up.",
         f"  Console:  {base}/console",
+        f"  KPIs:     {base}/console/kpis",
         f"  GraphiQL: {base}/graphql",
         f"  Health:   {base}/health",
         f"  API docs: {base}/docs",
