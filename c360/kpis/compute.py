@@ -42,7 +42,7 @@ from c360.kpis.facts import (
     SurveyFact,
     VisitFact,
 )
-from c360.kpis.followups import DEFAULT_LOW_SCORES, difference_interval, needs_answer
+from c360.kpis.followups import difference_interval, needs_answer
 from c360.kpis.periods import Period
 from c360.metrics.figures import convert
 
@@ -53,14 +53,16 @@ Window = tuple[int, int]  # [start, end) in epoch milliseconds
 
 @dataclass(frozen=True)
 class KpiConfig:
-    promoter_min: int = 9
-    detractor_max: int = 6
-    csat_satisfied_min: int = 4
-    ces_high_effort_max: int = 3
-    reporting_currency: str = "EUR"
-    rates: Mapping[str, Decimal] = field(default_factory=dict)
-    min_group_size: int = 5
-    feedback_low_scores: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_LOW_SCORES))
+    """What the figures follow, all from the settings (``services.kpi_settings``)."""
+
+    promoter_min: int
+    detractor_max: int
+    csat_satisfied_min: int
+    ces_high_effort_max: int
+    reporting_currency: str
+    rates: Mapping[str, Decimal]
+    min_group_size: int
+    feedback_low_scores: Mapping[str, int]
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,6 @@ FOLLOW_UP_FIELDS = {
 GONE = frozenset({"withdrawn", "merged"})
 """Statuses of what is no longer a follow-up (its rule stopped firing, a merge folded it)."""
 DONE_FIELD = {"first_response": "first_response_ms", "resolution": "resolved_ms"}
-DEFAULT_LOW_SCORES: Mapping[str, int] = {"nps": 6, "csat": 2, "ces": 3}
 Z95 = 1.959963984540054
 
 

@@ -86,10 +86,12 @@ FIRST_ORDER_KPIS = frozenset(
 
 @dataclass(frozen=True)
 class KpiSettings:
-    time_zone: str = "UTC"
-    max_periods: int = 400
-    churned_days: int = 365
-    figures: KpiConfig = field(default_factory=KpiConfig)
+    """All from the settings (``services.kpi_settings``)."""
+
+    time_zone: str
+    max_periods: int
+    churned_days: int
+    figures: KpiConfig
 
     @property
     def zone(self) -> ZoneInfo:

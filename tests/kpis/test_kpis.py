@@ -23,7 +23,7 @@ from c360.kpis.definitions import Dimension, KpiId
 from c360.kpis.followups import difference_interval
 from c360.kpis.periods import Interval, earlier
 from c360.kpis.service import KpiAnswer, KpiQuery
-from c360.services import Services, metrics_config
+from c360.services import Services, kpi_settings, metrics_config
 from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
@@ -79,15 +79,7 @@ def reference(settings: Settings, now: dt.datetime) -> Reference:
 
 
 def settings_config(settings: Settings) -> KpiConfig:
-    return KpiConfig(
-        promoter_min=settings.nps_promoter_min,
-        detractor_max=settings.nps_detractor_max,
-        csat_satisfied_min=settings.csat_satisfied_min,
-        ces_high_effort_max=settings.ces_high_effort_max,
-        reporting_currency=settings.reporting_currency,
-        rates=dict(settings.exchange_rates),
-        min_group_size=settings.kpi_min_group_size,
-    )
+    return kpi_settings(settings).figures
 
 
 def windows_of(answer: KpiAnswer, interval: Interval | None, settings: Settings) -> Any:
