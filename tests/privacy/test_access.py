@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from c360.auth.service import Role
 from c360.privacy.export import EXPORT_SECTIONS
-from c360.privacy.rules import RequestType
+from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.settings import Settings
@@ -49,10 +49,10 @@ async def completed_access(services: Services, kind: IdentifierType, value: str)
     request = await privacy.create(
         RequestType.ACCESS, [GivenIdentifier(kind, value)], actor="t", now=now
     )
-    await privacy.verify(request["_id"], actor="t", now=now)
-    done = await privacy.run(request["_id"], actor="t", now=now)
-    assert done["status"] == "completed", done
-    return str(done["_id"])
+    await privacy.verify(request.id, actor="t", now=now)
+    done = await privacy.run(request.id, actor="t", now=now)
+    assert done.status is Status.COMPLETED, done
+    return done.id
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ class TestTheExport:
 
         async with asgi_client(app, await f.api_key(services, Role.AGENT)) as agent:
             refused = await agent.get(f"/privacy/requests/{request_id}/export")
-        early = await admin.get(f"/privacy/requests/{open_one['_id']}/export")
+        early = await admin.get(f"/privacy/requests/{open_one.id}/export")
         unknown = await admin.get("/privacy/requests/nope/export")
 
         assert refused.status_code == 403

@@ -9,6 +9,7 @@ from c360.ingest.stages.storable import CheckStorable
 from c360.ingest.stages.suppress import Suppress
 from c360.privacy.hashing import SuppressionList
 from c360.privacy.repository import SuppressionRepository
+from c360.privacy.types import Suppression, SuppressionKind
 from c360.services import Services
 from c360.store import Store
 from tests import factories as f
@@ -27,7 +28,7 @@ async def test_leaves_out_what_the_suppression_list_knows_and_counts_it(
     ]
     repository = SuppressionRepository(store.db)
     await repository.add(
-        [{"_id": hasher.suppression(t), "kind": "test", "request": "r", "at": NOW} for t in erased]
+        [Suppression(hasher.suppression(t), SuppressionKind.RECORD, "r", NOW) for t in erased]
     )
     batch = batch_of(
         parsed(f.order(external_id="1", identifiers=[f.email("Gone@Example.com")]), "line 1"),
