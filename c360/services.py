@@ -312,7 +312,7 @@ class Services:
             ErasureRepository(db),
             FollowUpRepository(db),
             followups.outbox,
-            AccessExport(ExportRepository(db), profiles, metrics),
+            AccessExport(ExportRepository(db), profiles, metrics, contact),
             privacy_settings,
         )
         ingest.add_stage(EvaluateAlertRules(followups.service), after="fold metrics")

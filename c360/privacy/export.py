@@ -4,8 +4,8 @@ zip of JSON and CSV per kind) are the API's.
 
 Stored documents are handed over as they are stored (:data:`~c360.privacy.types.StoredDocument`):
 what the person is owed is what is held. What is computed for them — metrics, lifecycle stage,
-value tier and churn risk with their reasons — is computed now by the services that compute it
-everywhere else, and says what it was computed from.
+value tier and churn risk with their reasons, the consent in force — is computed now by the
+services that compute it everywhere else, and says what it was computed from.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from c360.errors import InvalidInput
 from c360.metrics.service import MetricsService
@@ -28,12 +28,43 @@ EXPORT_SECTIONS = (
     "identifiers",
     "records",
     "derived",
+    "consents",
     "merges",
     "match_suggestions",
     "audit",
     "dead_letters",
 )
 """What an access export holds, in this order: every profile merged into the person's too."""
+
+
+class ConsentInForce(Protocol):
+    """One channel, contact point and purpose's consent as the contact policy folds it."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def contact_point(self) -> str | None: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def since(self) -> dt.datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def record_id(self) -> str: ...
+    @property
+    def evidence(self) -> str | None: ...
+    @property
+    def pending_since(self) -> dt.datetime | None: ...
+
+
+class ConsentReader(Protocol):
+    """The contact service's fold of each profile's consent (contact sits beside privacy and
+    asks it for tombstones, so privacy is handed the fold rather than importing it)."""
+
+    async def states(self, profile_ids: Sequence[str]) -> Sequence[Sequence[ConsentInForce]]: ...
 
 
 @dataclass(frozen=True)
@@ -81,10 +112,12 @@ class AccessExport:
         held: ExportRepository,
         profiles: ProfileRepository,
         metrics: MetricsService,
+        consents: ConsentReader,
     ) -> None:
         self._held = held
         self._profiles = profiles
         self._metrics = metrics
+        self._consents = consents
 
     async def section(self, scope: Scope, name: str, now: dt.datetime) -> AsyncIterator[ExportItem]:
         """One kind of what is held about the person, item by item, each with its source."""
@@ -102,6 +135,9 @@ class AccessExport:
                         yield _record(held)
             case "derived":
                 async for item in self._derived(profiles, now):
+                    yield item
+            case "consents":
+                async for item in self._consent(profiles, now):
                     yield item
             case "merges":
                 for held in await self._held.merges(profiles):
@@ -141,3 +177,41 @@ class AccessExport:
                 id=profile.id,
                 profile_id=profile.id,
             )
+
+    async def _consent(
+        self, profiles: Sequence[str], now: dt.datetime
+    ) -> AsyncIterator[ExportItem]:
+        """The consent in force per channel, contact point and purpose, as the contact policy
+        folds it from the consent changes (which are among the records), each with the change
+        that decided it."""
+        live = [p.id for p in await self._live(profiles)]
+        for profile_id, states in zip(live, await self._consents.states(live), strict=True):
+            for state in states:
+                item = {
+                    "channel": state.channel,
+                    "contact_point": state.contact_point,
+                    "purpose": state.purpose,
+                    "status": state.status,
+                    "since": state.since,
+                    "evidence": state.evidence,
+                    "pending_since": state.pending_since,
+                }
+                source = {
+                    "collection": "records",
+                    "computed_from": "consent_change records",
+                    "decided_by": state.record_id,
+                    "system": state.source,
+                    "profile_id": profile_id,
+                    "at": now,
+                }
+                yield ExportItem(
+                    section="consents",
+                    source=source,
+                    item={k: v for k, v in item.items() if v is not None},
+                    collection="records",
+                    id=state.record_id,
+                    profile_id=profile_id,
+                    system=state.source,
+                    kind=state.status,
+                    occurred_at=state.since,
+                )
