@@ -315,6 +315,8 @@ class Services:
             AccessExport(ExportRepository(db), profiles, metrics, contact),
             privacy_settings,
         )
+        # Ingest tells the privacy service what it meets of erased people; it is built first.
+        suppressions.when_met = privacy.erase_met
         ingest.add_stage(EvaluateAlertRules(followups.service), after="fold metrics")
         merges.after_merge = followups.service.merged
         merges.after_unmerge = followups.service.unmerged

@@ -275,6 +275,8 @@ def _show(request: PrivacyRequest, receipt: Receipt | None = None) -> None:
         f"{request.id}  {request.type:<8} {request.status:<11} received "
         f"{request.received_at:%Y-%m-%d}  deadline {request.deadline:%Y-%m-%d}{overdue}"
     )
+    if request.completes is not None:
+        print(f"  completes the erasure {request.completes}")
     if request.identifiers is not None:
         print("  identifiers: " + ", ".join(request.keys))
     for event in request.events:
@@ -316,6 +318,7 @@ def _as_json(request: PrivacyRequest, receipt: Receipt | None) -> dict[str, Any]
             for e in request.extensions
         ],
         "error": request.error,
+        "completes": request.completes,
         "erasure_steps": {s.name: request.journal.count(s.name) for s in STEPS}
         if erasure
         else None,

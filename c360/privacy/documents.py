@@ -169,6 +169,8 @@ def request_fields(request: PrivacyRequest) -> Document:
         doc["completed_ms"] = ms(request.completed_at)
     if request.error is not None:
         doc["error"] = request.error
+    if request.completes is not None:
+        doc["completes"] = request.completes
     return doc
 
 
@@ -201,5 +203,6 @@ def request_of(doc: Mapping[str, Any]) -> PrivacyRequest:
         completed_at=at(doc["completed_ms"]) if "completed_ms" in doc else None,
         error=doc.get("error"),
         journal=_journal(doc.get("journal", {})),
+        completes=doc.get("completes"),
         version=int(doc.get("version", 0)),
     )

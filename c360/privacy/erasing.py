@@ -3,8 +3,10 @@ order, each noting how many documents it changes (before it first runs), changin
 marking itself done in the request's journal; then a look for what is left of the person, and
 another pass over it if anything is, until a look finds nothing.
 
-An import that asked the suppression list just before the erasure wrote it, and stored the
-person after the steps had looked for them, is found by the look.
+The look is the erasure's half of the fence it shares with ingest (see
+:mod:`c360.ingest.stages.suppress`): an import that asked the suppression list just before the
+erasure wrote it and stored the person after the steps found them is seen here; one that
+stores after this look sees the suppressions when it asks again after writing.
 """
 
 from __future__ import annotations
@@ -249,21 +251,55 @@ class Eraser:
     async def _orphans(self, request: PrivacyRequest) -> list[str]:
         """Returns no profile holds whose order this erasure suppressed: a return that names
         nobody, stored after its order was erased (it waits for an order that will not come)."""
+        owner = request.completes or request.id
         found: list[str] = []
         async for page in self._erasure.waiting_returns():
             by_hash = {self._hasher.suppression(f"{RECORD}{order}"): rid for rid, order in page}
             suppressed = await self._suppressions.found(by_hash)
-            found += [by_hash[h] for h, s in suppressed.items() if s.request == request.id]
+            found += [by_hash[h] for h, s in suppressed.items() if s.request == owner]
         return found
 
     def _suppressor(
         self, request: PrivacyRequest, now: dt.datetime
     ) -> Callable[[Sequence[str], SuppressionKind], Awaitable[None]]:
-        """Writes suppressions in the erasure's name (lifting the person lifts them all)."""
+        """Writes suppressions in the name of the erasure they belong to: the request's own,
+        or the one it completes (lifting that person lifts these too)."""
+        owner = request.completes or request.id
 
         async def suppress(texts: Sequence[str], kind: SuppressionKind) -> None:
             await self._suppressions.add(
-                [Suppression(self._hasher.suppression(t), kind, request.id, now) for t in texts]
+                [Suppression(self._hasher.suppression(t), kind, owner, now) for t in texts]
             )
 
         return suppress
+
+    async def stored_under(self, names: Sequence[str]) -> Scope | None:
+        """Whom to erase again of what is stored under names an import met (identity keys,
+        ``record:…``, ``dead_letter:…``): None when nothing is. A stored record's profile is
+        erased with it only if it is one an erasure erased (an import linked the record to it
+        again); of anyone else's, nothing is touched."""
+        keys = [n for n in names if not n.startswith((RECORD, DEAD_LETTER)) and _is_key(n)]
+        records = [n.removeprefix(RECORD) for n in names if n.startswith(RECORD)]
+        letters = [n.removeprefix(DEAD_LETTER) for n in names if n.startswith(DEAD_LETTER)]
+        found = await self._erasure.found(keys, records, letters)
+        if not found:
+            return None
+        holders = sorted({p for p in found.records.values() if p is not None})
+        erased = await self._suppressions.found(
+            [self._hasher.suppression(f"{PROFILE}{p}") for p in holders]
+        )
+        seeds = [p for p in holders if self._hasher.suppression(f"{PROFILE}{p}") in erased]
+        scope = dataclasses.replace(
+            await self.resolve(keys, seeds),
+            records=tuple(sorted(r for r, p in found.records.items() if p is None)),
+            dead_letters=found.dead_letters,
+        )
+        return scope if scope.profiles or scope.records or scope.dead_letters else None
+
+
+def _is_key(name: str) -> bool:
+    try:
+        split_identity_key(name)
+    except ValueError:
+        return False
+    return True

@@ -47,7 +47,8 @@ class Custom:
 Step = Delete | Custom
 
 # Suppressions and tombstones come first: from then on an import running meanwhile skips the
-# person (one that asked just before is found by the look after the steps). Derived data
+# person (one that asked just before is found by the look after the steps, or finds the
+# suppressions when it asks again after writing: c360.ingest.stages.suppress). Derived data
 # goes before the records it derives from (name search is found through the person records).
 # The profiles go last: until then the request can find everything through them.
 STEPS: tuple[Step, ...] = (

@@ -14,7 +14,11 @@ and the steps run again over it, in a pass of their own, until a look finds noth
 store) is run again and continues where it stopped; the receipt, signed, is written once;
 closing the request replaces the identifiers it held by their keyed hashes.
 
-The passes are :mod:`c360.privacy.erasing`'s.
+The passes are :mod:`c360.privacy.erasing`'s. The other side of that race is ingest's: after
+writing, a batch asks the suppression list again and tells what it met
+(:meth:`PrivacyService.erase_met`). Of a batch that wrote after the erasure's last look, that
+second question sees the suppressions (they were written before the look), and what the batch
+stored is erased by a request of its own that completes the first (``completes``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import dataclasses
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +60,7 @@ from c360.privacy.types import (
     Receipt,
     Scope,
 )
-from schemas.identifiers import IdentifierType, identity_key, normalize_value
+from schemas.identifiers import IdentifierType, identity_key, normalize_value, split_identity_key
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,8 @@ __all__ = [
 
 MAX_IDENTIFIERS = 50
 MAX_PAGE = 500
+SYSTEM = "c360"
+"""The actor of what c360 does by itself (erasing what an import stored after an erasure)."""
 
 
 class PrivacyRequestNotFound(NotFound):
@@ -280,6 +286,8 @@ class PrivacyService:
             "steps": steps,
             "passes": request.journal.current,
         }
+        if request.completes is not None:
+            body["completes"] = request.completes
         await self._receipts.put(
             Receipt(
                 request.id,
@@ -306,6 +314,69 @@ class PrivacyService:
                 journal=dataclasses.replace(request.journal, scope=None),
             )
         await self._saved(request, after, "the request changed meanwhile; run it again")
+
+    # --- What an import meets of an erased person --------------------------------------------
+
+    async def erase_met(self, items: Sequence[Collection[str]], written: bool) -> None:
+        """Items an import left out for names the suppression list holds, each by all its
+        names (identity keys, ``record:…``, ``dead_letter:…``): whatever is stored under them
+        is erased again, by a request that completes the erasure they came from (an item's
+        names go with the erasure any of them came from: a return named only by its order
+        goes with the order's).
+
+        ``written``: the batch asks after writing its records. Then it acts whatever the state
+        of that erasure (which may have looked for the last time before the batch wrote).
+        Before writing, a batch leaves it to an erasure still running, which looks again
+        after its steps; what it meets then was stored by an import cut short between writing
+        and asking again, or restored from an older copy of the store."""
+        by_hash = {self.hasher.suppression(n): n for item in items for n in item}
+        erasures = {
+            by_hash[digest]: suppression.request
+            for digest, suppression in (await self._suppressions.found(by_hash)).items()
+            if suppression.request is not None
+        }
+        met: dict[str, set[str]] = {}
+        for item in items:
+            for original in {erasures[n] for n in item if n in erasures}:
+                met.setdefault(original, set()).update(item)
+        for original, found in sorted(met.items()):
+            if not written:
+                earlier = await self._requests.get(original)
+                if earlier is not None and earlier.status in rules.OPEN:
+                    continue
+            try:
+                await self._erase_again(original, sorted(found))
+            except Exception:
+                log.warning(
+                    "erasing what an import stored again failed; the request shows it",
+                    extra={"completes": original},
+                    exc_info=True,
+                )
+
+    async def _erase_again(self, original: str, names: Sequence[str]) -> None:
+        scope = await self._eraser.stored_under(names)
+        if scope is None:
+            return
+        keys = [n for n in scope.keys if n in names]  # the ones the import met
+        now = dt.datetime.now(dt.UTC)
+        note = f"an import stored again what erasure {original} erased"
+        request = PrivacyRequest(
+            id=secrets.token_hex(12),
+            type=RequestType.ERASURE,
+            status=Status.VERIFIED,
+            received_at=now,
+            deadline=rules.deadline(now, self.config.deadline_months, 0),
+            identifiers=tuple(_identifier(k) for k in keys),
+            events=(
+                Event(now, SYSTEM, Status.RECEIVED, note=note),
+                Event(now, SYSTEM, Status.VERIFIED, Status.RECEIVED),
+            ),
+            journal=Journal(scope),
+            completes=original,
+        )
+        await self._requests.insert(request)
+        log.info("erasing what an import stored again", extra={"completes": original})
+        await self.run(request.id, actor=SYSTEM, now=now)
 
     # --- Access -----------------------------------------------------------------------------
 
@@ -366,3 +437,8 @@ class PrivacyService:
         return Identifier(
             given.type, value, identity_key(given.type, value, given.source), given.source
         )
+
+
+def _identifier(key: str) -> Identifier:
+    kind, value, source = split_identity_key(key)
+    return Identifier(kind, value, key, source)

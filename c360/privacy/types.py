@@ -137,6 +137,8 @@ class PrivacyRequest:
     completed_at: dt.datetime | None = None
     error: str | None = None
     journal: Journal = Journal()
+    completes: str | None = None
+    """The erasure whose person an import stored again after it, which this one erases."""
     version: int = 0
 
     @property

@@ -1,11 +1,13 @@
 """An erasure while an import of the same person runs: a batch that asked the suppression list
-just before the erasure wrote it stores the person again while the steps run. The erasure's
-look after its steps finds what it wrote, and another pass erases it: nothing of the person
-remains, and importing their files again reports them suppressed.
+just before the erasure wrote it stores the person again afterwards. Whether it writes before
+the erasure's last look (found by looking again: another pass) or after it (found by the
+batch's second question, and erased by a request that completes the first), nothing of the
+person remains, and importing their files again reports them suppressed.
 
 The interleavings are made deterministic by stages that hold the racing import where it
-matters (after its first question) until the erasure reaches a chosen step; an importer that
-dies after writing is one whose last stage raises."""
+matters (after its first question, after its look-up, before its second question) until the
+erasure reaches a chosen step; an importer that dies before its second question is one whose
+stage raises there. The last test runs the two side by side, unheld."""
 
 from __future__ import annotations
 
@@ -108,8 +110,12 @@ class HoldAfterAsking(Hold):
     name = "hold after asking"
 
 
+class HoldAfterLookingUp(Hold):
+    name = "hold after looking up"
+
+
 class DieBeforeAskingAgain(Hold):
-    """After every stage that writes."""
+    """Before ``suppress again``: after every stage that writes."""
 
     name = "die before asking again"
 
@@ -180,6 +186,77 @@ def settled_state(uri: str, database: str) -> dict[str, Any]:
     return state
 
 
+async def completing(services: Services, original: PrivacyRequest) -> list[PrivacyRequest]:
+    """The requests c360 made to erase what an import stored after ``original``."""
+    requests = await services.privacy.page(None, None, dt.datetime.now(dt.UTC))
+    return [r for r in requests if r.completes == original.id]
+
+
+class TestABatchThatWritesAfterTheErasureAsksAgain:
+    """It asked before the suppressions were written and writes after the erasure is over:
+    its second question finds them; what it wrote is erased and reported suppressed."""
+
+    @pytest.mark.parametrize(
+        ("hold", "after"),
+        [(HoldAfterAsking, "suppress"), (HoldAfterLookingUp, "look up")],
+        ids=["a new profile of his", "his erased profile again"],
+    )
+    async def test_what_it_wrote_is_erased_by_a_request_that_completes_the_erasure(
+        self,
+        hold: type[Hold],
+        after: str,
+        services: Services,
+        store: Store,
+        settings: Settings,
+        mongo_uri: str,
+        tmp_path: Path,
+    ) -> None:
+        await load(services, files(tmp_path))
+        held = hold()
+        racing = importer(store, settings, (held, after))
+        racing_import = asyncio.create_task(import_(racing, his_new_records(tmp_path)))
+        await held.reached.wait()
+
+        done = await run(services, await start_erasure(services))
+        assert done.status is Status.COMPLETED
+        await held.release()
+        summary = await racing_import
+
+        assert (summary.read, summary.inserted, summary.suppressed) == (4, 0, 4)
+        (completed,) = await completing(services, done)
+        assert completed.status is Status.COMPLETED, completed
+        assert completed.events[0].actor == "c360"
+        assert (completed.journal.count("records") or 0) >= 3
+        receipt = await services.privacy.receipt(completed.id)
+        assert receipt is not None
+        assert receipt.body["completes"] == done.id
+        await assert_nothing_of_him_remains(services, settings, mongo_uri, tmp_path)
+
+    async def test_an_importer_that_died_before_asking_again_is_caught_by_the_next_import(
+        self, services: Services, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        held, dies = HoldAfterAsking(), DieBeforeAskingAgain()
+        racing = importer(store, settings, (held, "suppress"), (dies, "match"))
+        racing_import = asyncio.create_task(import_(racing, his_new_records(tmp_path)))
+        await held.reached.wait()
+        done = await run(services, await start_erasure(services))
+        await held.release()
+        with pytest.raises(Crash):
+            await racing_import
+        # He is back, in part: what the dead importer stored.
+        back = await services.profiles.by_identifier(IdentifierType.EMAIL, X_EMAIL)
+        assert back.id
+
+        # The next import that meets his names (his original files, here) erases it.
+        summaries = await load(services, files(tmp_path / "again"))
+
+        assert sum(s.inserted + s.updated for s in summaries) == 0
+        (completed,) = await completing(services, done)
+        assert completed.status is Status.COMPLETED
+        await assert_nothing_of_him_remains(services, settings, mongo_uri, tmp_path)
+
+
 class TestABatchThatWritesBetweenTheStepsIsFoundByLookingAgain:
     """It writes while the steps run and dies before asking again: the erasure's look after
     its steps finds what it wrote, and runs them again over it."""
@@ -218,6 +295,7 @@ class TestABatchThatWritesBetweenTheStepsIsFoundByLookingAgain:
         receipt = await services.privacy.receipt(done.id)
         assert receipt is not None
         assert receipt.body["passes"] == 2
+        assert await completing(services, done) == []
         await assert_nothing_of_him_remains(services, settings, mongo_uri, tmp_path)
 
     @pytest.mark.parametrize(
@@ -294,3 +372,23 @@ class TestABatchThatWritesBetweenTheStepsIsFoundByLookingAgain:
         done = await run(services, failed)
         assert done.status is Status.COMPLETED
         assert his_strings(mongo_uri, settings.database, AGAIN_STRINGS) == []
+
+
+async def test_an_import_running_all_along_leaves_nothing_of_him(
+    services: Services, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
+) -> None:
+    """No holding: his records imported in batches of one while the erasure runs."""
+    await load(services, files(tmp_path))
+    one_by_one = settings.model_copy(update={"ingest_batch_size": 1})
+    racing = Services.build(store.db, one_by_one)
+    many = [his_new_records(tmp_path / "many", tag=str(n)) for n in range(20, 26)]
+
+    async def keep_importing() -> list[IngestSummary]:
+        return [await import_(racing, path) for path in many]
+
+    request = await start_erasure(services)
+    summaries, done = await asyncio.gather(keep_importing(), run(services, request))
+
+    assert done.status is Status.COMPLETED, done
+    assert all(s.read == s.inserted + s.updated + s.duplicates + s.suppressed for s in summaries)
+    await assert_nothing_of_him_remains(services, settings, mongo_uri, tmp_path)

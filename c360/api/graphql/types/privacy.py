@@ -101,6 +101,12 @@ class PrivacyRequest:
         metadata=public("an error class name"),
     )
     erasure_steps: list[ErasureStepCount] | None
+    completes: strawberry.ID | None = strawberry.field(
+        description="The erasure this one completes: an import stored again some of the "
+        "person it erased (it had asked the suppression list just before), and c360 erased "
+        "that by this request.",
+        metadata=public(_ADMINS),
+    )
 
     @strawberry.field(description="The signed receipt of a completed erasure.")
     async def receipt(self, info: Info[Context, None]) -> ErasureReceipt | None:
@@ -155,6 +161,7 @@ class PrivacyRequest:
             ]
             if request.type is RequestType.ERASURE
             else None,
+            completes=None if request.completes is None else strawberry.ID(request.completes),
         )
 
 
