@@ -136,10 +136,10 @@ async def access(services: Services, email: str) -> tuple[str, float]:
     privacy = services.privacy
     given = [GivenIdentifier(IdentifierType.EMAIL, email)]
     request = await privacy.create(RequestType.ACCESS, given, actor="bench", now=now)
-    await privacy.verify(request["_id"], actor="bench", now=now)
+    await privacy.verify(request.id, actor="bench", now=now)
     started = time.perf_counter()
-    done = await privacy.run(request["_id"], actor="bench", now=now)
-    return str(done["_id"]), time.perf_counter() - started
+    done = await privacy.run(request.id, actor="bench", now=now)
+    return done.id, time.perf_counter() - started
 
 
 @dataclass
@@ -216,16 +216,16 @@ async def run(records: int, seed: int) -> None:
                 request_id, found_in = await access(services, email)
                 scope = await services.privacy.export_scope(request_id)
                 held = 0
-                for profile_id in scope["profiles"]:
+                for profile_id in scope.profiles:
                     held += await store.db["records"].count_documents({"profile_id": profile_id})
                 print(
-                    f"request     {email}: {len(scope['profiles'])} profiles, {held:,} records, "
+                    f"request     {email}: {len(scope.profiles)} profiles, {held:,} records, "
                     f"found in {found_in * 1000:.0f} ms"
                 )
                 for form in ("json", "zip"):
                     name = f"{form} export ({held:,})"
                     rows.append(await traced(name, held, exporting(services, request_id, form)))
-                profiles = list(scope["profiles"])
+                profiles = list(scope.profiles)
                 name = f"raw driver ({held:,})"
                 rows.append(await traced(name, held, reading(store.db, profiles)))
             report(rows)

@@ -24,6 +24,7 @@ from c360.contact.policy import PolicyConfig
 from c360.contact.preferences import Cap, Hours
 from c360.contact.repository import ContactRepository
 from c360.contact.service import ContactConfig, ContactService
+from c360.followups.repository import FollowUpRepository
 from c360.followups.service import FollowUpConfig
 from c360.followups.stage import EvaluateAlertRules
 from c360.followups.teams import TeamConfig
@@ -50,9 +51,10 @@ from c360.metrics.repository import MetricsRepository
 from c360.metrics.service import MetricsConfig, MetricsService
 from c360.notifications.delivery import DeliveryConfig
 from c360.privacy.export import AccessExport
-from c360.privacy.hashing import SuppressionList, Tombstones
+from c360.privacy.hashing import Hasher, SuppressionList, Tombstones
 from c360.privacy.repository import (
     ErasureRepository,
+    ExportRepository,
     ReceiptRepository,
     RequestRepository,
     RetentionRepository,
@@ -248,15 +250,9 @@ class Services:
         records = RecordRepository(db)
         dead_letters = DeadLetterRepository(db)
         metrics = MetricsService(MetricsRepository(db), records, profiles, metrics_config(settings))
-        privacy = PrivacyService(
-            RequestRepository(db),
-            SuppressionRepository(db),
-            TombstoneRepository(db),
-            ReceiptRepository(db),
-            ErasureRepository(db),
-            AccessExport(ErasureRepository(db), metrics),
-            privacy_config(settings),
-        )
+        privacy_settings = privacy_config(settings)
+        hasher = Hasher(privacy_settings.secret)
+        suppressions = SuppressionList(SuppressionRepository(db), hasher)
         profile_service = ProfileService(
             profiles, identities, records, settings.default_region, metrics, SearchRepository(db)
         )
@@ -287,7 +283,7 @@ class Services:
                 dead_letters=dead_letters,
                 suggestions=suggestions,
                 matcher=matcher,
-                suppressions=SuppressionList(SuppressionRepository(db), privacy.hasher),
+                suppressions=suppressions,
             ),
             BatchJournal(db),
             batch_size=settings.ingest_batch_size,
@@ -305,11 +301,22 @@ class Services:
                 settings.contact_purposes,
             ),
             contact_config(settings),
-            Tombstones(
-                TombstoneRepository(db), privacy.hasher, settings.privacy_tombstone_purposes
-            ),
+            Tombstones(TombstoneRepository(db), hasher, settings.privacy_tombstone_purposes),
         )
         followups = build_followups(db, followups_config(settings), profile_service, contact)
+        privacy = PrivacyService(
+            RequestRepository(db),
+            SuppressionRepository(db),
+            TombstoneRepository(db),
+            ReceiptRepository(db),
+            ErasureRepository(db),
+            FollowUpRepository(db),
+            followups.outbox,
+            AccessExport(ExportRepository(db), profiles, metrics, contact),
+            privacy_settings,
+        )
+        # Ingest tells the privacy service what it meets of erased people; it is built first.
+        suppressions.when_met = privacy.erase_met
         ingest.add_stage(EvaluateAlertRules(followups.service), after="fold metrics")
         merges.after_merge = followups.service.merged
         merges.after_unmerge = followups.service.unmerged

@@ -37,6 +37,7 @@ _KEY_PREFIX = {
     IdentifierType.LOYALTY: "loyalty",
     IdentifierType.ANONYMOUS: "anon",
 }
+_TYPE_OF_PREFIX = {prefix: kind for kind, prefix in _KEY_PREFIX.items()}
 
 
 @functools.lru_cache(maxsize=65_536)  # the same people's addresses recur across sources
@@ -91,6 +92,21 @@ def identity_key(kind: IdentifierType, value: str, source: str | None = None) ->
     if kind is IdentifierType.EXTERNAL:
         return f"{prefix}:{source}:{value}"
     return f"{prefix}:{value}"
+
+
+def split_identity_key(key: str) -> tuple[IdentifierType, str, str | None]:
+    """An identity key's type, normalised value and (external ids) source: the inverse of
+    :func:`identity_key`. Raises ``ValueError`` for what is not an identity key."""
+    prefix, _, rest = key.partition(":")
+    kind = _TYPE_OF_PREFIX.get(prefix)
+    if kind is None or not rest:
+        raise ValueError(f"not an identity key: {key!r}")
+    if kind is IdentifierType.EXTERNAL:
+        source, _, value = rest.partition(":")
+        if not value:
+            raise ValueError(f"not an external id's key: {key!r}")
+        return kind, value, source
+    return kind, rest, None
 
 
 class Identifier(Contract):

@@ -20,10 +20,10 @@ from c360.api.openapi import KEYED, answers
 from c360.api.spreadsheet import neutralised
 from c360.audit.service import Action
 from c360.auth.service import Caller, Permission
-from c360.privacy.export import EXPORT_SECTIONS, AccessExport
-from c360.privacy.service import PrivacyService, received
+from c360.privacy.export import EXPORT_SECTIONS, AccessExport, ExportItem
+from c360.privacy.service import PrivacyService
+from c360.privacy.types import PrivacyRequest, Scope
 from c360.services import Services
-from c360.store import Document
 
 router = APIRouter(tags=["privacy"])
 CSV_COLUMNS = (
@@ -51,18 +51,18 @@ def _json(value: Any) -> str:
     return json.dumps(value, default=_plain, ensure_ascii=False, sort_keys=True)
 
 
-def _header(request: Document, now: dt.datetime) -> Document:
+def _header(request: PrivacyRequest, now: dt.datetime) -> dict[str, Any]:
     return {
-        "id": request["_id"],
-        "type": request["type"],
-        "received_at": received(request),
+        "id": request.id,
+        "type": request.type.value,
+        "received_at": request.received_at,
         "generated_at": now,
         "sections": list(EXPORT_SECTIONS),
     }
 
 
 async def json_document(
-    export: AccessExport, request: Document, scope: Document, now: dt.datetime
+    export: AccessExport, request: PrivacyRequest, scope: Scope, now: dt.datetime
 ) -> AsyncIterator[bytes]:
     """``{"request": {...}, "sections": {"profiles": [...], "records": [...], …}}``, written
     item by item."""
@@ -72,7 +72,7 @@ async def json_document(
         buffer: list[str] = []
         size, first = 0, True
         async for item in export.section(scope, name, now):
-            text = ("" if first else ",") + _json(item)
+            text = ("" if first else ",") + _json(item.as_json())
             first = False
             buffer.append(text)
             size += len(text)
@@ -112,23 +112,21 @@ class _Sink(io.RawIOBase):
         return out
 
 
-def _csv_row(section: str, item: Document) -> dict[str, str | None]:
-    source, body = item["source"], item["item"]
-    occurred = body.get("occurred_at")
+def _csv_row(item: ExportItem) -> dict[str, str | None]:
     return {
-        "section": section,
-        "collection": source.get("collection"),
-        "system": source.get("system") or source.get("connector"),
-        "id": str(source.get("record_id") or body.get("_id") or body.get("seq") or ""),
-        "profile_id": source.get("profile_id") or body.get("profile_id"),
-        "kind": body.get("kind") or body.get("action"),
-        "occurred_at": _plain(occurred) if occurred is not None else None,
-        "item": _json(body),
+        "section": item.section,
+        "collection": item.collection,
+        "system": item.system,
+        "id": item.id,
+        "profile_id": item.profile_id,
+        "kind": item.kind,
+        "occurred_at": None if item.occurred_at is None else _plain(item.occurred_at),
+        "item": _json(item.item),
     }
 
 
 async def zip_archive(
-    export: AccessExport, request: Document, scope: Document, now: dt.datetime
+    export: AccessExport, request: PrivacyRequest, scope: Scope, now: dt.datetime
 ) -> AsyncIterator[bytes]:
     """``request.json`` and, per kind, ``{kind}.json`` (an array of items with their source)
     and ``{kind}.csv`` (one row per item; cells a spreadsheet would run are quoted)."""
@@ -142,7 +140,7 @@ async def zip_archive(
                 member.write(b"[")
                 first = True
                 async for item in export.section(scope, name, now):
-                    member.write((("" if first else ",\n") + _json(item)).encode())
+                    member.write((("" if first else ",\n") + _json(item.as_json())).encode())
                     first = False
                     if sink.pending > _FLUSH_AT:
                         yield sink.take()
@@ -153,7 +151,7 @@ async def zip_archive(
                 writer = csv.DictWriter(text, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
                 writer.writeheader()
                 async for item in export.section(scope, name, now):
-                    row = _csv_row(name, item)
+                    row = _csv_row(item)
                     writer.writerow({k: neutralised(v) for k, v in row.items()})
                     if sink.pending > _FLUSH_AT:
                         yield sink.take()
@@ -169,7 +167,7 @@ FORMATS: dict[str, tuple[str, Callable[..., AsyncIterator[bytes]]]] = {
 }
 
 
-async def prepared(privacy: PrivacyService, request_id: str) -> tuple[Document, Document]:
+async def prepared(privacy: PrivacyService, request_id: str) -> tuple[PrivacyRequest, Scope]:
     """The request and whom it found (refused unless it is a completed access request)."""
     scope = await privacy.export_scope(request_id)
     return await privacy.get(request_id), scope
@@ -215,7 +213,7 @@ async def export_request(
         Action.EXPORT,
         "privacy export",
         operation="GET /privacy/requests/{request_id}/export",
-        profile_ids=list(scope["profiles"]) or [None],
+        profile_ids=list(scope.profiles) or [None],
         detail=f"request={request_id} format={format}",
     )
     media, write = FORMATS[format]

@@ -15,13 +15,13 @@ from c360.api.privacy import FORMATS, prepared
 from c360.audit.service import Action
 from c360.auth.service import Caller
 from c360.privacy.erasure import STEPS
-from c360.privacy.repository import journal_count
 from c360.privacy.retention import Pruned
 from c360.privacy.rules import RequestType, Status
-from c360.privacy.service import GivenIdentifier, deadline_of, is_overdue, received
+from c360.privacy.service import GivenIdentifier
+from c360.privacy.types import PrivacyRequest, Receipt
 from c360.services import Services
 from c360.settings import Settings
-from c360.store import Document, Store
+from c360.store import Store
 from schemas.identifiers import IdentifierType
 
 T = TypeVar("T")
@@ -109,7 +109,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             lambda s: s.privacy.run(args.request_id, actor=actor(), now=_now()),
         )
         _show(doc)
-        return 0 if doc["status"] == Status.COMPLETED.value else 1
+        return 0 if doc.status is Status.COMPLETED else 1
 
     run.set_defaults(handler=_run)
 
@@ -120,7 +120,9 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
     status.add_argument("--json", action="store_true", help="one JSON object a line")
 
     def _status(args: argparse.Namespace, settings: Settings) -> int:
-        async def work(services: Services, store: Store) -> list[tuple[Document, Document | None]]:
+        async def work(
+            services: Services, store: Store
+        ) -> list[tuple[PrivacyRequest, Receipt | None]]:
             if args.request_id:
                 docs = [await services.privacy.get(args.request_id)]
             else:
@@ -129,14 +131,16 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             await services.audit.record(
                 operator(), Action.READ, "privacy status", operation="c360 privacy"
             )
-            return [(d, await services.privacy.receipt(d["_id"])) for d in docs]
+            return [(d, await services.privacy.receipt(d.id)) for d in docs]
 
-        found: list[tuple[Document, Document | None]] = asyncio.run(with_services(settings, work))
+        found: list[tuple[PrivacyRequest, Receipt | None]] = asyncio.run(
+            with_services(settings, work)
+        )
         if not found and not args.json:
             print("no privacy requests match")
         for doc, receipt in found:
             if args.json:
-                print(json.dumps({**doc, "receipt": receipt}, default=str, sort_keys=True))
+                print(json.dumps(_as_json(doc, receipt), default=str, sort_keys=True))
             else:
                 _show(doc, receipt)
         return 0
@@ -160,7 +164,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
                 Action.EXPORT,
                 "privacy export",
                 operation="c360 privacy",
-                profile_ids=list(scope["profiles"]) or [None],
+                profile_ids=list(scope.profiles) or [None],
                 detail=f"request={args.request_id} format={args.format}",
             )
             written = 0
@@ -265,21 +269,65 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _show(doc: Document, receipt: Document | None = None) -> None:
-    now = _now()
-    overdue = " OVERDUE" if is_overdue(doc, now) else ""
+def _show(request: PrivacyRequest, receipt: Receipt | None = None) -> None:
+    overdue = " OVERDUE" if request.overdue(_now()) else ""
     print(
-        f"{doc['_id']}  {doc['type']:<8} {doc['status']:<11} received "
-        f"{received(doc):%Y-%m-%d}  deadline {deadline_of(doc):%Y-%m-%d}{overdue}"
+        f"{request.id}  {request.type:<8} {request.status:<11} received "
+        f"{request.received_at:%Y-%m-%d}  deadline {request.deadline:%Y-%m-%d}{overdue}"
     )
-    if "identifiers" in doc:
-        print("  identifiers: " + ", ".join(i["key"] for i in doc["identifiers"]))
-    for event in doc.get("events", []):
-        at = dt.datetime.fromtimestamp(event["at_ms"] / 1000, dt.UTC)
-        note = f" ({event['note']})" if event.get("note") else ""
-        print(f"  {at:%Y-%m-%dT%H:%M:%SZ} {event['to']:<11} by {event['actor']}{note}")
-    if doc["type"] == RequestType.ERASURE.value and doc["status"] != Status.RECEIVED.value:
-        counted = [(s.name, journal_count(doc, s.name)) for s in STEPS]
+    if request.completes is not None:
+        print(f"  completes the erasure {request.completes}")
+    if request.identifiers is not None:
+        print("  identifiers: " + ", ".join(request.keys))
+    for event in request.events:
+        note = f" ({event.note})" if event.note else ""
+        print(f"  {event.at:%Y-%m-%dT%H:%M:%SZ} {event.to:<11} by {event.actor}{note}")
+    if request.type is RequestType.ERASURE and request.status is not Status.RECEIVED:
+        counted = [(s.name, request.journal.count(s.name)) for s in STEPS]
         print("  " + ", ".join(f"{name}: {n}" for name, n in counted if n))
+        if request.journal.current > 1:
+            print(f"  passes: {request.journal.current}")
     if receipt is not None:
-        print(f"  receipt signed {receipt['signature'][:16]}… (key {receipt['public_key']})")
+        print(f"  receipt signed {receipt.signature[:16]}… (key {receipt.public_key})")
+
+
+def _as_json(request: PrivacyRequest, receipt: Receipt | None) -> dict[str, Any]:
+    """One request for a script: what ``_show`` prints, as JSON."""
+    erasure = request.type is RequestType.ERASURE
+    return {
+        "id": request.id,
+        "type": request.type.value,
+        "status": request.status.value,
+        "received_at": request.received_at.isoformat(),
+        "deadline": request.deadline.isoformat(),
+        "overdue": request.overdue(_now()),
+        "completed_at": request.completed_at and request.completed_at.isoformat(),
+        "identifiers": None if request.identifiers is None else request.keys,
+        "events": [
+            {
+                "at": e.at.isoformat(),
+                "actor": e.actor,
+                "from": e.before and e.before.value,
+                "to": e.to.value,
+                "note": e.note,
+            }
+            for e in request.events
+        ],
+        "extensions": [
+            {"months": e.months, "reason": e.reason, "actor": e.actor, "at": e.at.isoformat()}
+            for e in request.extensions
+        ],
+        "error": request.error,
+        "completes": request.completes,
+        "erasure_steps": {s.name: request.journal.count(s.name) for s in STEPS}
+        if erasure
+        else None,
+        "passes": request.journal.current if erasure else None,
+        "receipt": None
+        if receipt is None
+        else {
+            "body": dict(receipt.body),
+            "signature": receipt.signature,
+            "public_key": receipt.public_key,
+        },
+    }

@@ -108,6 +108,11 @@ class FollowUpRepository:
             items.sort(key=lambda s: (s.follow_up.opened_at, s.follow_up.id))
         return found
 
+    async def ids_of_profiles(self, profile_ids: Iterable[str]) -> list[str]:
+        """The ids of these profiles' follow-ups, any rule and status."""
+        docs = await find_each(self._follow_ups, "profile_id", profile_ids, None, {"_id": 1})
+        return [doc["_id"] for doc in docs]
+
     async def insert(self, docs: Sequence[Document]) -> set[str]:
         """Insert new follow-ups; returns the ids that existed already (opened by another
         process, or by an earlier run of the same batch)."""

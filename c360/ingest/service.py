@@ -159,7 +159,7 @@ class IngestService:
         for stage in self._stages:
             if stage.journalled:
                 if not batch.entries:
-                    break
+                    continue
                 if not batch.key and batch.derives:
                     open_key = await self._enter(batch, open_key)
             await stage.run(batch)

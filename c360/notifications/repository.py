@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from c360.store import Database, Document
-from c360.store.bulk import insert_new
+from c360.store.bulk import find_each, insert_new
 
 MAX_LOGGED_ERROR = 500
 
@@ -166,6 +166,11 @@ class OutboxRepository:
             },
         )
         return result.matched_count == 1
+
+    async def ids_of_follow_ups(self, follow_up_ids: Iterable[str]) -> list[str]:
+        """The ids of every entry about these follow-ups, whatever their status."""
+        docs = await find_each(self._outbox, "follow_up_id", follow_up_ids, None, {"_id": 1})
+        return [doc["_id"] for doc in docs]
 
     async def cancel_unattempted(self, follow_up_id: str) -> tuple[int, int]:
         """Cancel a follow-up's entries no attempt was made of; returns (cancelled, others

@@ -7,6 +7,11 @@ or record ids), ``Scrub`` for documents kept with fields of personal data remove
 special steps (``Custom``) for what needs its own query (text scans, adjustments). Every step
 is idempotent — it finds what is left of the person and removes it — so a journal cut short
 anywhere is completed by running the request again.
+
+After the last step the erasure looks again: would any step that finds the person find
+something now (an import that asked the suppression list just before it was written has stored
+some of them since)? Then the steps run again, in a pass of their own over what was found, up
+to :data:`MAX_PASSES` in one run.
 """
 
 from __future__ import annotations
@@ -42,11 +47,13 @@ class Custom:
 Step = Delete | Custom
 
 # Suppressions and tombstones come first: from then on an import running meanwhile skips the
-# person, so nothing is re-created behind the steps that follow. Derived data goes before the
-# records it derives from (name search is found through the person records). The profiles go
-# last: until then the request can find everything through them.
+# person (one that asked just before is found by the look after the steps, or finds the
+# suppressions when it asks again after writing: c360.ingest.stages.suppress). Derived data
+# goes before the records it derives from (name search is found through the person records).
+# The profiles go last: until then the request can find everything through them.
 STEPS: tuple[Step, ...] = (
     Custom("suppress identifiers", "suppressions"),
+    Custom("suppress profiles", "suppressions"),
     Custom("suppress records", "suppressions"),
     Custom("suppress dead letters", "suppressions"),
     Custom("tombstone contact points", "contact_tombstones"),
@@ -71,3 +78,19 @@ STEPS: tuple[Step, ...] = (
     Delete("profiles", "profiles", by="_id", of=Of.PROFILES),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)
+ADDING = frozenset(
+    {
+        "suppress identifiers",
+        "suppress profiles",
+        "suppress records",
+        "suppress dead letters",
+        "tombstone contact points",
+        "earlier requests",
+    }
+)
+"""Steps that add what stands for the person (hashes) or forget them elsewhere rather than
+find what is left of them: not counted when looking again for what is left."""
+
+MAX_PASSES = 5
+"""Passes over the steps in one run: a person an import keeps storing again after each pass
+(an import of their sources running all along) fails the run, to be run again once it stops."""

@@ -1,24 +1,34 @@
 """An access request's export: everything held about the person, kind by kind and item by
 item (constant memory), each item with where it came from. The formats (one JSON document, a
-zip of JSON and CSV per kind) are the API's."""
+zip of JSON and CSV per kind) are the API's.
+
+Stored documents are handed over as they are stored (:data:`~c360.privacy.types.StoredDocument`):
+what the person is owed is what is held. What is computed for them — metrics, lifecycle stage,
+value tier and churn risk with their reasons, the consent in force — is computed now by the
+services that compute it everywhere else, and says what it was computed from.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from c360.errors import InvalidInput
 from c360.metrics.service import MetricsService
-from c360.privacy.erasure import Of
-from c360.privacy.repository import ErasureRepository
-from c360.store import Document
+from c360.privacy.repository import ExportRepository
+from c360.privacy.types import Held, Scope
+from c360.profiles.repository import ProfileRepository
+from c360.profiles.types import Profile
 
 EXPORT_SECTIONS = (
     "profiles",
     "identifiers",
     "records",
     "derived",
+    "consents",
     "merges",
     "match_suggestions",
     "audit",
@@ -27,80 +37,181 @@ EXPORT_SECTIONS = (
 """What an access export holds, in this order: every profile merged into the person's too."""
 
 
-def _item(doc: Document, source: Document) -> Document:
-    return {"source": source, "item": doc}
+class ConsentInForce(Protocol):
+    """One channel, contact point and purpose's consent as the contact policy folds it."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def contact_point(self) -> str | None: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def since(self) -> dt.datetime: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def record_id(self) -> str: ...
+    @property
+    def evidence(self) -> str | None: ...
+    @property
+    def pending_since(self) -> dt.datetime | None: ...
 
 
-def _record_item(doc: Document) -> Document:
+class ConsentReader(Protocol):
+    """The contact service's fold of each profile's consent (contact sits beside privacy and
+    asks it for tombstones, so privacy is handed the fold rather than importing it)."""
+
+    async def states(self, profile_ids: Sequence[str]) -> Sequence[Sequence[ConsentInForce]]: ...
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    """One thing held about the person: ``item`` (what is held) and ``source`` (where it came
+    from) are what the JSON holds; the other fields are the CSV's columns."""
+
+    section: str
+    source: Mapping[str, Any]
+    item: Mapping[str, Any]
+    collection: str
+    id: str
+    profile_id: str | None = None
+    system: str | None = None
+    kind: str | None = None
+    occurred_at: dt.datetime | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"source": self.source, "item": self.item}
+
+
+def _held(section: str, held: Held, **source: Any) -> ExportItem:
+    return ExportItem(
+        section=section,
+        source={"collection": held.collection, **source},
+        item=held.document,
+        collection=held.collection,
+        id=held.id,
+        profile_id=held.profile_id,
+        system=held.system,
+        kind=held.kind,
+        occurred_at=held.occurred_at,
+    )
+
+
+def _record(held: Held) -> ExportItem:
     """A record with its canonical payload, and where it came from (the source system)."""
-    source = {
-        "collection": "records",
-        "system": doc["source"],
-        "record_id": doc["_id"],
-        "profile_id": doc.get("profile_id"),
-    }
-    fields = ("kind", "external_id", "occurred_at", "identifiers", "data", "revision")
-    item: Document = {k: doc[k] for k in fields if k in doc}
-    return _item(item, source)
+    source = {"system": held.system, "record_id": held.id, "profile_id": held.profile_id}
+    return _held("records", held, **source)
 
 
 class AccessExport:
-    def __init__(self, erasure: ErasureRepository, metrics: MetricsService) -> None:
-        self._erasure = erasure
+    def __init__(
+        self,
+        held: ExportRepository,
+        profiles: ProfileRepository,
+        metrics: MetricsService,
+        consents: ConsentReader,
+    ) -> None:
+        self._held = held
+        self._profiles = profiles
         self._metrics = metrics
+        self._consents = consents
 
-    async def section(
-        self, scope: Document, name: str, now: dt.datetime
-    ) -> AsyncIterator[Document]:
+    async def section(self, scope: Scope, name: str, now: dt.datetime) -> AsyncIterator[ExportItem]:
         """One kind of what is held about the person, item by item, each with its source."""
-        profiles = scope[Of.PROFILES.value]
+        profiles = scope.profiles
         match name:
             case "profiles":
-                for doc in await self._erasure.documents("profiles", "_id", profiles):
-                    yield _item(doc, {"collection": "profiles"})
+                for held in await self._held.profiles(profiles):
+                    yield _held(name, held)
             case "identifiers":
-                for doc in await self._erasure.documents("identities", "profile_id", profiles):
-                    yield _item(doc, {"collection": "identities", "profile_id": doc["profile_id"]})
+                for held in await self._held.identities(profiles):
+                    yield _held(name, held, profile_id=held.profile_id)
             case "records":
-                async for page in self._erasure.records_of(profiles):
-                    for doc in page:
-                        yield _record_item(doc)
+                async for page in self._held.records(profiles):
+                    for held in page:
+                        yield _record(held)
             case "derived":
                 async for item in self._derived(profiles, now):
                     yield item
+            case "consents":
+                async for item in self._consent(profiles, now):
+                    yield item
             case "merges":
-                seen: set[str] = set()
-                for field in ("absorbed", "survivor"):
-                    for doc in await self._erasure.documents("merges", field, profiles):
-                        if doc["_id"] not in seen:
-                            seen.add(doc["_id"])
-                            yield _item(doc, {"collection": "merges", "rule": doc.get("rule")})
+                for held in await self._held.merges(profiles):
+                    yield _held(name, held, rule=held.rule)
             case "match_suggestions":
-                for doc in await self._erasure.documents("match_suggestions", "profiles", profiles):
-                    yield _item(doc, {"collection": "match_suggestions"})
+                for held in await self._held.match_suggestions(profiles):
+                    yield _held(name, held)
             case "audit":
-                async for page in self._erasure.audit_of(profiles):
-                    for doc in page:
-                        yield _item(doc, {"collection": "audit_log", "key_id": doc.get("key_id")})
+                async for page in self._held.audit(profiles):
+                    for held in page:
+                        yield _held(name, held, key_id=held.key_id)
             case "dead_letters":
-                ids = await self._erasure.dead_letters_naming(scope["pattern"])
-                for doc in await self._erasure.dead_letters(ids):
-                    source = {"collection": "dead_letters", "connector": doc.get("connector")}
-                    yield _item(doc, source)
+                for held in await self._held.dead_letters_naming(scope.pattern):
+                    yield _held(name, held, connector=held.system)
             case _:
                 raise InvalidInput(f"no export section {name!r}")
 
-    async def _derived(self, profiles: Sequence[str], now: dt.datetime) -> AsyncIterator[Document]:
+    async def _live(self, profiles: Sequence[str]) -> list[Profile]:
+        """Their profiles not merged into another (those hold the records now)."""
+        found = await self._profiles.get_many(profiles)
+        return sorted((p for p in found if p.merged_into is None), key=lambda p: p.id)
+
+    async def _derived(
+        self, profiles: Sequence[str], now: dt.datetime
+    ) -> AsyncIterator[ExportItem]:
         """Metrics, lifecycle stage, value tier and churn risk with their reasons, as the
         profile 360 shows them now, computed from the profile's records."""
-        docs = await self._erasure.documents("profiles", "_id", profiles)
-        live = [d for d in docs if "merged_into" not in d]
-        aggregates = await self._metrics.aggregates([d["_id"] for d in live])
-        for doc, agg in zip(live, aggregates, strict=True):
-            last_ms = doc.get("last_seen_ms")
-            last = None if last_ms is None else dt.datetime.fromtimestamp(last_ms / 1000, dt.UTC)
-            view = await self._metrics.view(agg, last, now)
-            yield _item(
-                {"_id": doc["_id"], **dataclasses.asdict(view)},
-                {"collection": "profile_metrics", "computed_from": "records", "at": now},
+        live = await self._live(profiles)
+        aggregates = await self._metrics.aggregates([p.id for p in live])
+        for profile, agg in zip(live, aggregates, strict=True):
+            view = await self._metrics.view(agg, profile.last_seen_at, now)
+            yield ExportItem(
+                section="derived",
+                source={"collection": "profile_metrics", "computed_from": "records", "at": now},
+                item={"_id": profile.id, **dataclasses.asdict(view)},
+                collection="profile_metrics",
+                id=profile.id,
+                profile_id=profile.id,
             )
+
+    async def _consent(
+        self, profiles: Sequence[str], now: dt.datetime
+    ) -> AsyncIterator[ExportItem]:
+        """The consent in force per channel, contact point and purpose, as the contact policy
+        folds it from the consent changes (which are among the records), each with the change
+        that decided it."""
+        live = [p.id for p in await self._live(profiles)]
+        for profile_id, states in zip(live, await self._consents.states(live), strict=True):
+            for state in states:
+                item = {
+                    "channel": state.channel,
+                    "contact_point": state.contact_point,
+                    "purpose": state.purpose,
+                    "status": state.status,
+                    "since": state.since,
+                    "evidence": state.evidence,
+                    "pending_since": state.pending_since,
+                }
+                source = {
+                    "collection": "records",
+                    "computed_from": "consent_change records",
+                    "decided_by": state.record_id,
+                    "system": state.source,
+                    "profile_id": profile_id,
+                    "at": now,
+                }
+                yield ExportItem(
+                    section="consents",
+                    source=source,
+                    item={k: v for k, v in item.items() if v is not None},
+                    collection="records",
+                    id=state.record_id,
+                    profile_id=profile_id,
+                    system=state.source,
+                    kind=state.status,
+                    occurred_at=state.since,
+                )

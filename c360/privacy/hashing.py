@@ -4,7 +4,7 @@ ingest's suppression check (:class:`SuppressionList`) and the contact policy's f
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 
 from c360.privacy import rules
 from c360.privacy.repository import SuppressionRepository, TombstoneRepository
@@ -31,17 +31,32 @@ class Hasher:
         return rules.keyed_hash(self._tombstone, key)
 
 
+MetHandler = Callable[[Sequence[Collection[str]], bool], Awaitable[None]]
+
+
+async def _leave(items: Sequence[Collection[str]], written: bool) -> None:
+    return None
+
+
 class SuppressionList:
     """What ingest asks: which of these identity keys, record ids (``record:…``) and dead
-    letter ids (``dead_letter:…``) belong to an erased person."""
+    letter ids (``dead_letter:…``) belong to an erased person; and what it tells when it met
+    some (:meth:`met`), which the privacy service handles (``when_met``, set by the wiring:
+    the service is built after ingest)."""
 
     def __init__(self, repository: SuppressionRepository, hasher: Hasher) -> None:
         self._repository = repository
         self._hasher = hasher
+        self.when_met: MetHandler = _leave
 
     async def suppressed(self, candidates: Iterable[str]) -> set[str]:
         by_hash = {self._hasher.suppression(c): c for c in set(candidates)}
         return {by_hash[h] for h in await self._repository.found(by_hash)}
+
+    async def met(self, items: Sequence[Collection[str]], *, written: bool) -> None:
+        """A batch left these items out (each by all its names), before writing its records
+        or after."""
+        await self.when_met(items, written)
 
 
 class Tombstones:

@@ -1,17 +1,41 @@
 """Every query of the privacy domain: ``privacy_requests`` (the requests, their events and the
 erasure journal), ``suppressions`` and ``contact_tombstones`` (keyed hashes, nothing else),
-``privacy_receipts``, and the erasure's reads and deletions across the collections that can
-hold a person (named by the steps of :mod:`c360.privacy.erasure`)."""
+``privacy_receipts``, the erasure's reads and deletions across the collections that can hold a
+person (named by the steps of :mod:`c360.privacy.erasure`), what an access export reads, and
+what retention removes.
+
+What leaves this module is typed (:mod:`.types`); storage field names stay here and in
+:mod:`.documents`. An access export hands some stored documents over whole: those leave as
+:class:`~c360.privacy.types.Held`, the document as it is stored beside the facts read from it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import ReturnDocument
 
+from c360.privacy.documents import (
+    journal_fields,
+    pass_path,
+    request_doc,
+    request_fields,
+    request_of,
+    slug,
+)
 from c360.privacy.erasure import Delete
+from c360.privacy.rules import OPEN, RequestType, Status
+from c360.privacy.types import (
+    Found,
+    Held,
+    PrivacyRequest,
+    Receipt,
+    Suppression,
+    SuppressionKind,
+    Tombstone,
+)
 from c360.store import Database, Document
 from c360.store.bulk import find_each, insert_new
 
@@ -22,96 +46,131 @@ class RequestRepository:
     def __init__(self, db: Database) -> None:
         self._requests = db["privacy_requests"]
 
-    async def insert(self, doc: Document) -> None:
-        await self._requests.insert_one(doc)
+    async def insert(self, request: PrivacyRequest) -> None:
+        await self._requests.insert_one(request_doc(request))
 
-    async def get(self, request_id: str) -> Document | None:
-        return await self._requests.find_one({"_id": request_id})
+    async def get(self, request_id: str) -> PrivacyRequest | None:
+        doc = await self._requests.find_one({"_id": request_id})
+        return None if doc is None else request_of(doc)
 
-    async def change(
-        self, request: Document, changes: Document, unset: Sequence[str] = ()
-    ) -> Document | None:
-        """Apply ``changes`` if the request is still the version read (``request``); returns
-        it after, or None when someone changed it meanwhile. Lists (events, extensions) are
-        set whole: one conditional write, no read-modify-write race."""
-        update: Document = {"$set": changes, "$inc": {"version": 1}}
-        if unset:
-            update["$unset"] = dict.fromkeys(unset, "")
-        return await self._requests.find_one_and_update(
-            {"_id": request["_id"], "version": request.get("version", 0)},
+    async def save(self, before: PrivacyRequest, after: PrivacyRequest) -> PrivacyRequest | None:
+        """Write what changed from ``before`` to ``after`` if the request is still the version
+        read (``before``); returns it after, or None when someone changed it meanwhile. Lists
+        (events, extensions) are set whole: one conditional write, no read-modify-write race.
+        The journal's counts and done steps are the steps' own writes, never this one's."""
+        old = {**request_fields(before), **journal_fields(before)}
+        new = {**request_fields(after), **journal_fields(after)}
+        changes = {k: v for k, v in new.items() if old.get(k) != v and k != "version"}
+        update: Document = {"$inc": {"version": 1}}
+        if changes:
+            update["$set"] = changes
+        if gone := [k for k in old if k not in new]:
+            update["$unset"] = dict.fromkeys(gone, "")
+        doc = await self._requests.find_one_and_update(
+            {"_id": before.id, "version": before.version},
             update,
             return_document=ReturnDocument.AFTER,
         )
+        return None if doc is None else request_of(doc)
 
     async def page(
-        self, statuses: Sequence[str] | None, due_before_ms: int | None, limit: int
-    ) -> list[Document]:
-        """Newest first; ``due_before_ms``: only those whose deadline is earlier."""
+        self, statuses: Sequence[Status] | None, due_before: dt.datetime | None, limit: int
+    ) -> list[PrivacyRequest]:
+        """Newest first; ``due_before``: only those whose deadline is earlier."""
         query: Document = {}
         if statuses is not None:
-            query["status"] = {"$in": list(statuses)}
-        if due_before_ms is not None:
-            query["deadline_ms"] = {"$lt": due_before_ms}
+            query["status"] = {"$in": [s.value for s in statuses]}
+        if due_before is not None:
+            query["deadline_ms"] = {"$lt": int(due_before.timestamp() * 1000)}
         cursor = self._requests.find(query).sort("received_ms", -1).limit(limit)
-        return await cursor.to_list()
+        return [request_of(doc) async for doc in cursor]
 
-    async def note_count(self, request_id: str, step: str, count: int) -> None:
-        """A step's count, taken before it first ran (a re-run keeps the first one)."""
-        field = f"journal.counts.{_slug(step)}"
+    async def note_count(self, request_id: str, number: int, step: str, count: int) -> None:
+        """A step's count in a pass, taken before it first ran (a re-run keeps the first)."""
+        field = f"{pass_path(number)}.counts.{slug(step)}"
         await self._requests.update_one(
             {"_id": request_id, field: {"$exists": False}}, {"$set": {field: count}}
         )
 
-    async def step_done(self, request_id: str, step: str) -> None:
+    async def step_done(self, request_id: str, number: int, step: str) -> None:
         await self._requests.update_one(
-            {"_id": request_id}, {"$set": {f"journal.done.{_slug(step)}": True}}
+            {"_id": request_id}, {"$set": {f"{pass_path(number)}.done.{slug(step)}": True}}
+        )
+
+    async def naming(self, keys: Sequence[str], but: str) -> list[PrivacyRequest]:
+        """Other requests that still hold one of these identity keys, less erasures still
+        open (they forget what they hold when they close). A few; read whole, as the
+        identifiers are an array the embedded store does not query."""
+        wanted = set(keys)
+        query = {"_id": {"$ne": but}, "identifiers": {"$exists": True}}
+        found = []
+        async for doc in self._requests.find(query):
+            request = request_of(doc)
+            erasing = request.type is RequestType.ERASURE and request.status in OPEN
+            if not erasing and wanted.intersection(request.keys):
+                found.append(request)
+        return found
+
+    async def forget_identifiers(self, request_id: str, hashes: Sequence[str]) -> None:
+        await self._requests.update_one(
+            {"_id": request_id},
+            {
+                "$set": {"identifier_hashes": list(hashes)},
+                "$unset": {"identifiers": "", "journal.scope": ""},
+            },
         )
 
 
-def _slug(step: str) -> str:
-    return step.replace(" ", "_")
-
-
-def journal_count(request: Document, step: str) -> int | None:
-    value = request.get("journal", {}).get("counts", {}).get(_slug(step))
-    return None if value is None else int(value)
-
-
-def journal_done(request: Document, step: str) -> bool:
-    return bool(request.get("journal", {}).get("done", {}).get(_slug(step)))
-
-
 class SuppressionRepository:
-    """``suppressions``: ``_id`` is the keyed hash; ``kind`` (identifier, record, dead letter)
-    and the erasure ``request`` it came from, so lifting a person lifts all of theirs."""
+    """``suppressions``: ``_id`` is the keyed hash; ``kind`` (identifier, profile, record,
+    dead letter) and the erasure ``request`` it came from, so lifting a person lifts all of
+    theirs."""
 
     def __init__(self, db: Database) -> None:
         self._suppressions = db["suppressions"]
 
-    async def add(self, docs: Sequence[Document]) -> None:
+    async def add(self, suppressions: Sequence[Suppression]) -> None:
+        docs = [_suppression_doc(s) for s in suppressions]
         for start in range(0, len(docs), PAGE):
             await insert_new(self._suppressions, docs[start : start + PAGE])
 
-    async def found(self, hashes: Iterable[str]) -> set[str]:
+    async def found(self, hashes: Iterable[str]) -> dict[str, Suppression]:
+        """Those of the hashes the list holds, by hash."""
         wanted = list(set(hashes))
         if not wanted:
-            return set()
-        cursor = self._suppressions.find({"_id": {"$in": wanted}}, {"_id": 1})
-        return {doc["_id"] async for doc in cursor}
+            return {}
+        cursor = self._suppressions.find({"_id": {"$in": wanted}}, {"kind": 1, "request": 1})
+        return {doc["_id"]: _suppression(doc) async for doc in cursor}
 
-    async def lift(self, digest: str) -> Document | None:
+    async def lift(self, digest: str) -> Suppression | None:
         """Remove one identifier's suppression; returns it, None when there was none."""
-        return await self._suppressions.find_one_and_delete({"_id": digest, "kind": "identifier"})
+        doc = await self._suppressions.find_one_and_delete(
+            {"_id": digest, "kind": SuppressionKind.IDENTIFIER.value}
+        )
+        return None if doc is None else _suppression(doc)
 
     async def identifiers_left(self, request_id: str) -> int:
         return await self._suppressions.count_documents(
-            {"request": request_id, "kind": "identifier"}
+            {"request": request_id, "kind": SuppressionKind.IDENTIFIER.value}
         )
 
     async def lift_request(self, request_id: str) -> int:
         """Every suppression one erasure left (its records' and dead letters' too)."""
         result = await self._suppressions.delete_many({"request": request_id})
         return result.deleted_count
+
+
+def _suppression_doc(suppression: Suppression) -> Document:
+    doc: Document = {"_id": suppression.digest, "kind": suppression.kind.value}
+    if suppression.request is not None:
+        doc["request"] = suppression.request
+    if suppression.at is not None:
+        doc["at"] = suppression.at
+    return doc
+
+
+def _suppression(doc: Mapping[str, Any]) -> Suppression:
+    return Suppression(doc["_id"], SuppressionKind(doc["kind"]), doc.get("request"), doc.get("at"))
 
 
 class TombstoneRepository:
@@ -121,8 +180,8 @@ class TombstoneRepository:
     def __init__(self, db: Database) -> None:
         self._tombstones = db["contact_tombstones"]
 
-    async def add(self, docs: Sequence[Document]) -> None:
-        await insert_new(self._tombstones, docs)
+    async def add(self, tombstones: Sequence[Tombstone]) -> None:
+        await insert_new(self._tombstones, [{"_id": t.digest, "at": t.at} for t in tombstones])
 
     async def of(self, hashes: Iterable[str]) -> dict[str, dt.datetime]:
         wanted = list(set(hashes))
@@ -136,11 +195,20 @@ class ReceiptRepository:
     def __init__(self, db: Database) -> None:
         self._receipts = db["privacy_receipts"]
 
-    async def put(self, doc: Document) -> None:
+    async def put(self, receipt: Receipt) -> None:
+        doc = {
+            "_id": receipt.request_id,
+            "body": dict(receipt.body),
+            "signature": receipt.signature,
+            "public_key": receipt.public_key,
+        }
         await insert_new(self._receipts, [doc])  # a re-run keeps the first receipt
 
-    async def get(self, request_id: str) -> Document | None:
-        return await self._receipts.find_one({"_id": request_id})
+    async def get(self, request_id: str) -> Receipt | None:
+        doc = await self._receipts.find_one({"_id": request_id})
+        if doc is None:
+            return None
+        return Receipt(doc["_id"], doc["body"], doc["signature"], doc["public_key"])
 
 
 class ErasureRepository:
@@ -165,91 +233,37 @@ class ErasureRepository:
         doc = await self._db["profiles"].find_one({"_id": profile_id}, {"merged_into": 1})
         return None if doc is None else doc.get("merged_into")
 
-    async def identities_of(self, profile_ids: Sequence[str]) -> list[Document]:
-        return await find_each(self._db["identities"], "profile_id", profile_ids)
+    async def keys_of(self, profile_ids: Sequence[str]) -> list[str]:
+        """The identity keys these profiles hold."""
+        docs = await find_each(self._db["identities"], "profile_id", profile_ids, None, {"_id": 1})
+        return [doc["_id"] for doc in docs]
 
-    async def people_of(self, profile_ids: Sequence[str]) -> list[Document]:
-        """The person records of these profiles (their names, and name search's pointers)."""
-        return await find_each(
-            self._db["records"], "profile_id", profile_ids, {"kind": "person"}, {"data": 1}
+    async def people_of(self, profile_ids: Sequence[str]) -> list[str]:
+        """The ids of these profiles' person records (name search points at these)."""
+        docs = await find_each(
+            self._db["records"], "profile_id", profile_ids, {"kind": "person"}, {"_id": 1}
         )
+        return [doc["_id"] for doc in docs]
 
     async def record_ids(self, profile_ids: Sequence[str]) -> AsyncIterator[list[str]]:
         """The ids of these profiles' records, a page at a time (constant memory)."""
-        for profile_id in profile_ids:
-            after: str | None = None
-            while True:
-                query: Document = {"profile_id": profile_id}
-                if after is not None:
-                    query["timeline_key"] = {"$lt": after}
-                cursor = (
-                    self._db["records"]
-                    .find(query, {"_id": 1, "timeline_key": 1})
-                    .sort("timeline_key", -1)
-                    .limit(PAGE)
-                )
-                docs = await cursor.to_list()
-                if not docs:
-                    break
-                yield [doc["_id"] for doc in docs]
-                after = docs[-1]["timeline_key"]
+        async for page in _records_of(self._db, profile_ids, {"_id": 1, "timeline_key": 1}):
+            yield [doc["_id"] for doc in page]
 
-    async def records_of(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Document]]:
-        """These profiles' whole records, newest first, a page at a time (constant memory)."""
-        for profile_id in profile_ids:
-            after: str | None = None
-            while True:
-                query: Document = {"profile_id": profile_id}
-                if after is not None:
-                    query["timeline_key"] = {"$lt": after}
-                cursor = self._db["records"].find(query).sort("timeline_key", -1).limit(PAGE)
-                docs = await cursor.to_list()
-                if not docs:
-                    break
-                yield docs
-                after = docs[-1]["timeline_key"]
-
-    async def documents(self, collection: str, field: str, values: Sequence[str]) -> list[Document]:
-        """Documents whose ``field`` is one of ``values`` (a few per person)."""
-        return await find_each(self._db[collection], field, values)
-
-    async def audit_of(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Document]]:
-        """The access-audit entries about these profiles, oldest first, a page at a time."""
-        for profile_id in profile_ids:
-            after = ""
-            while True:
-                query = {"profile_id": profile_id, "seq": {"$gt": after}}
-                cursor = self._db["audit_log"].find(query).sort("seq", 1).limit(PAGE)
-                docs = await cursor.to_list()
-                if not docs:
-                    break
-                yield docs
-                after = docs[-1]["seq"]
-
-    async def dead_letters(self, ids: Sequence[str]) -> list[Document]:
-        return await find_each(self._db["dead_letters"], "_id", ids)
-
-    async def requests_naming(self, keys: Sequence[str], but: str) -> list[Document]:
-        """Other privacy requests that still hold one of these identity keys (a few; read
-        whole, as the identifiers are an array the embedded store does not query)."""
-        wanted = set(keys)
-        cursor = self._db["privacy_requests"].find(
-            {"_id": {"$ne": but}, "identifiers": {"$exists": True}}, {"identifiers": 1}
-        )
-        return [
-            doc
-            async for doc in cursor
-            if wanted.intersection(i["key"] for i in doc.get("identifiers", []))
-        ]
-
-    async def forget_identifiers(self, request_id: str, hashes: list[str]) -> None:
-        await self._db["privacy_requests"].update_one(
-            {"_id": request_id},
-            {
-                "$set": {"identifier_hashes": hashes},
-                "$unset": {"identifiers": "", "journal.scope": ""},
-            },
-        )
+    async def found(
+        self, keys: Sequence[str], records: Sequence[str], dead_letters: Sequence[str]
+    ) -> Found:
+        """What is stored under these identity keys, record ids and dead letter ids."""
+        owners = await self.owners(keys) if keys else {}
+        held: dict[str, str | None] = {}
+        if records:
+            cursor = self._db["records"].find({"_id": {"$in": list(records)}}, {"profile_id": 1})
+            held = {doc["_id"]: doc.get("profile_id") async for doc in cursor}
+        letters: list[str] = []
+        if dead_letters:
+            cursor = self._db["dead_letters"].find({"_id": {"$in": list(dead_letters)}}, {"_id": 1})
+            letters = [doc["_id"] async for doc in cursor]
+        return Found(owners, held, tuple(letters))
 
     # --- Generic steps ----------------------------------------------------------------------
 
@@ -273,25 +287,31 @@ class ErasureRepository:
 
     # --- Special steps ----------------------------------------------------------------------
 
-    async def notifications_of(self, profiles: Sequence[str]) -> list[str]:
-        """The outbox entries of the follow-ups these profiles hold (the outbox names the
-        follow-up, not the customer)."""
-        follow_ups = [
-            doc["_id"]
-            async for doc in self._db["follow_ups"].find(
-                {"profile_id": {"$in": list(profiles)}}, {"_id": 1}
-            )
-        ]
-        if not follow_ups:
-            return []
-        cursor = self._db["outbox"].find({"follow_up_id": {"$in": follow_ups}}, {"_id": 1})
-        return [doc["_id"] async for doc in cursor]
+    async def unlinked_records(self, keys: Sequence[str], ids: Sequence[str] = ()) -> list[str]:
+        """Records no profile holds that name one of these identity keys, or have these ids."""
+        found: list[str] = []
+        for field, values in (("identity_keys", keys), ("_id", ids)):
+            if values:
+                query = {field: {"$in": list(values)}, "profile_id": {"$exists": False}}
+                found += [doc["_id"] async for doc in self._db["records"].find(query, {"_id": 1})]
+        return list(dict.fromkeys(found))
 
-    async def unlinked_records(self, keys: Sequence[str]) -> list[str]:
-        """Records no profile holds that name one of these identity keys."""
-        query = {"identity_keys": {"$in": list(keys)}, "profile_id": {"$exists": False}}
-        cursor = self._db["records"].find(query, {"_id": 1})
-        return [doc["_id"] async for doc in cursor] if keys else []
+    async def waiting_returns(self) -> AsyncIterator[list[tuple[str, str]]]:
+        """Returns no profile holds (stored before their order), each with its order's record
+        id, a page at a time (a scan of the unlinked returns: erasures are rare)."""
+        after = ""
+        while True:
+            # null matches the missing field, and routes to where unlinked records are.
+            query = {"kind": "return", "profile_id": None, "_id": {"$gt": after}}
+            cursor = self._db["records"].find(query, {"source": 1, "data": 1}).sort("_id", 1)
+            docs = await cursor.limit(PAGE).to_list()
+            if not docs:
+                return
+            yield [
+                (doc["_id"], f"{doc['source']}:order:{doc['data']['order_external_id']}")
+                for doc in docs
+            ]
+            after = docs[-1]["_id"]
 
     async def delete_ids(self, collection: str, ids: Sequence[str]) -> None:
         for start in range(0, len(ids), PAGE):
@@ -307,8 +327,8 @@ class ErasureRepository:
         return [doc["_id"] async for doc in cursor]
 
     async def audit_entries(self, profile_ids: Sequence[str], pattern: str) -> list[Any]:
-        """Audit entries about these profiles, or whose detail names the person, that still
-        hold a detail (what was searched for, a mutation's arguments)."""
+        """The ids of audit entries about these profiles, or whose detail names the person,
+        that still hold a detail (what was searched for, a mutation's arguments)."""
         log = self._db["audit_log"]
         found: list[Any] = []
         for profile_id in profile_ids:
@@ -326,6 +346,113 @@ class ErasureRepository:
                 {"_id": {"$in": list(ids[start : start + PAGE])}},
                 {"$unset": {"detail": ""}, "$set": {"erased": True}},
             )
+
+
+async def _records_of(
+    db: Database, profile_ids: Sequence[str], projection: Document | None = None
+) -> AsyncIterator[list[Document]]:
+    """These profiles' records, newest first, a page at a time (constant memory)."""
+    for profile_id in profile_ids:
+        after: str | None = None
+        while True:
+            query: Document = {"profile_id": profile_id}
+            if after is not None:
+                query["timeline_key"] = {"$lt": after}
+            cursor = db["records"].find(query, projection).sort("timeline_key", -1).limit(PAGE)
+            docs = await cursor.to_list()
+            if not docs:
+                break
+            yield docs
+            after = docs[-1]["timeline_key"]
+
+
+RECORD_CONTENT = ("kind", "external_id", "occurred_at", "identifiers", "data", "revision")
+"""What an export gives of a record: its canonical payload (the rest is where it came from)."""
+
+
+class ExportRepository:
+    """What an access export reads: the person's stored documents, handed over whole."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def profiles(self, profile_ids: Sequence[str]) -> list[Held]:
+        docs = await find_each(self._db["profiles"], "_id", profile_ids)
+        return [Held("profiles", d["_id"], d, profile_id=d["_id"]) for d in docs]
+
+    async def identities(self, profile_ids: Sequence[str]) -> list[Held]:
+        docs = await find_each(self._db["identities"], "profile_id", profile_ids)
+        return [Held("identities", d["_id"], d, d["profile_id"], kind=d["type"]) for d in docs]
+
+    async def records(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Held]]:
+        """Their records, newest first, a page at a time (constant memory)."""
+        async for page in _records_of(self._db, profile_ids):
+            yield [
+                Held(
+                    "records",
+                    doc["_id"],
+                    {k: doc[k] for k in RECORD_CONTENT if k in doc},
+                    profile_id=doc.get("profile_id"),
+                    system=doc["source"],
+                    kind=doc["kind"],
+                    occurred_at=doc["occurred_at"],
+                )
+                for doc in page
+            ]
+
+    async def merges(self, profile_ids: Sequence[str]) -> list[Held]:
+        """Merges either side of which is one of these profiles."""
+        found: dict[str, Held] = {}
+        for field in ("absorbed", "survivor"):
+            for doc in await find_each(self._db["merges"], field, profile_ids):
+                found.setdefault(
+                    doc["_id"],
+                    Held(
+                        "merges",
+                        doc["_id"],
+                        doc,
+                        profile_id=doc.get("survivor"),
+                        rule=doc.get("rule"),
+                    ),
+                )
+        return list(found.values())
+
+    async def match_suggestions(self, profile_ids: Sequence[str]) -> list[Held]:
+        docs = await find_each(self._db["match_suggestions"], "profiles", profile_ids)
+        return [Held("match_suggestions", str(d["_id"]), d) for d in docs]
+
+    async def audit(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Held]]:
+        """The access-audit entries about these profiles, oldest first, a page at a time."""
+        for profile_id in profile_ids:
+            after = ""
+            while True:
+                query = {"profile_id": profile_id, "seq": {"$gt": after}}
+                cursor = self._db["audit_log"].find(query).sort("seq", 1).limit(PAGE)
+                docs = await cursor.to_list()
+                if not docs:
+                    break
+                yield [
+                    Held(
+                        "audit_log",
+                        str(doc["_id"]),
+                        doc,
+                        profile_id=doc.get("profile_id"),
+                        kind=doc.get("action"),
+                        key_id=doc.get("key_id"),
+                    )
+                    for doc in docs
+                ]
+                after = docs[-1]["seq"]
+
+    async def dead_letters_naming(self, pattern: str) -> list[Held]:
+        """Dead letters whose raw input matches the pattern (a scan: exports are rare)."""
+        if not pattern:
+            return []
+        cursor = self._db["dead_letters"].find({"raw": {"$regex": pattern}})
+        return [
+            Held("dead_letters", doc["_id"], doc, system=doc.get("connector"))
+            async for doc in cursor
+        ]
 
 
 class RetentionRepository:

@@ -95,8 +95,8 @@ class RecordRepository:
         revision that moves to another profile).
 
         A replace applies only if the stored revision is still the one we read, where we read
-        it. Returns the ids whose write did not apply because another writer got there first;
-        the caller re-reads.
+        it. Returns the ids whose write did not apply because another writer got there first
+        (or removed the record); the caller re-reads.
         """
         staying = [
             (doc, seen) for doc, seen in replaces if doc.get("profile_id") == seen.profile_id
@@ -120,7 +120,12 @@ class RecordRepository:
         if matched < len(replaces):  # some replace lost a race: find out which
             wanted = {doc["_id"]: doc["content_hash"] for doc, _ in replaces}
             stored = await self.revisions(wanted)
-            lost |= {rid for rid, h in wanted.items() if stored[rid].content_hash != h}
+            # Another revision written, or the record removed meanwhile (an erasure, retention)
+            lost |= {
+                rid
+                for rid, h in wanted.items()
+                if rid not in stored or stored[rid].content_hash != h
+            }
         return lost
 
     async def repoint(self, from_profile: str, to_profile: str) -> None:

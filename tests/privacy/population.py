@@ -2,18 +2,26 @@
 every collection that derives from them: anonymous browsing identified later (a merge), a
 return that names nobody, a case and a survey with free text, consent, the contact log, and a
 rejected item naming him. Built with or without him, to compare a store after his erasure
-with one that never knew him."""
+with one that never knew him; and what the privacy tests read of a store to say whether
+anything of him is left."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pytest
+from pymongo import MongoClient
+
 from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary
+from c360.profiles.service import ProfileNotFound
 from c360.services import Services
+from c360.store import Document
+from schemas import IdentifierType
 from tests import factories as f
 from tests.helpers import parse_options
+from tests.state import full_state
 
 X_EMAIL, X_PHONE, X_ANON, X_CRM = (
     "xavier.erasmo@example.net",
@@ -167,3 +175,70 @@ def strings(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [s for v in value for s in strings(v)]
     return [value] if isinstance(value, str) else []
+
+
+ADMIN = "key:test (privacy officer)"
+PRIVACY = frozenset({"privacy_requests", "privacy_receipts", "suppressions", "contact_tombstones"})
+"""What an erasure leaves on purpose (hashes, counts, the request), beside the audit."""
+
+
+def everything(uri: str, database: str) -> dict[str, list[Document]]:
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    try:
+        db = client[database]
+        return {name: list(db[name].find()) for name in db.list_collection_names()}
+    finally:
+        client.close()
+
+
+def others_state(uri: str, database: str) -> dict[str, list[Any]]:
+    """The store as it concerns everyone: what an erasure keeps on purpose left out (and
+    collections left empty, as good as absent)."""
+    return {
+        name: docs
+        for name, docs in full_state(uri, database).items()
+        if name not in PRIVACY | {"audit_log"} and docs
+    }
+
+
+def kept_state(uri: str, database: str) -> dict[str, Any]:
+    """Everything, with what differs between two erasures of the same person (its request
+    id, the times, the random ids of the profiles it suppressed) reduced to what they must
+    share."""
+    state: dict[str, Any] = others_state(uri, database)
+    raw = everything(uri, database)
+    suppressions = raw.get("suppressions", [])
+    state["suppressions"] = sorted(
+        (d["_id"], d["kind"]) for d in suppressions if d["kind"] != "profile"
+    )
+    state["suppressed_profiles"] = sum(d["kind"] == "profile" for d in suppressions)
+    state["contact_tombstones"] = sorted(d["_id"] for d in raw.get("contact_tombstones", []))
+    state["receipts"] = [
+        (d["body"]["collections"], d["body"]["steps"]) for d in raw.get("privacy_receipts", [])
+    ]
+    state["audit_log"] = sorted(
+        (d.get("profile_id", "-") != "-", d.get("detail"), d.get("erased", False))
+        for d in raw.get("audit_log", [])
+    )
+    return state
+
+
+def his_strings(uri: str, database: str, also: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Every string of every document of every collection that names him: (collection, text)."""
+    return [
+        (name, text)
+        for name, docs in everything(uri, database).items()
+        for text in strings(docs)
+        if any(x.lower() in text.lower() for x in (*X_STRINGS, *also))
+    ]
+
+
+async def assert_none_of_his_identifiers_is_found(services: Services) -> None:
+    for kind, value, source in (
+        (IdentifierType.EMAIL, X_EMAIL, None),
+        (IdentifierType.PHONE, X_PHONE, None),
+        (IdentifierType.ANONYMOUS, X_ANON, None),
+        (IdentifierType.EXTERNAL, X_CRM, "crm"),
+    ):
+        with pytest.raises(ProfileNotFound):
+            await services.profiles.by_identifier(kind, value, source)

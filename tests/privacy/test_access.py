@@ -18,14 +18,14 @@ from fastapi import FastAPI
 
 from c360.auth.service import Role
 from c360.privacy.export import EXPORT_SECTIONS
-from c360.privacy.rules import RequestType
+from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import asgi_client
+from tests.helpers import asgi_client, gql, imported
 from tests.privacy.population import X_ANON, X_EMAIL, files, load
 from tests.served import environment, run_c360
 
@@ -49,10 +49,10 @@ async def completed_access(services: Services, kind: IdentifierType, value: str)
     request = await privacy.create(
         RequestType.ACCESS, [GivenIdentifier(kind, value)], actor="t", now=now
     )
-    await privacy.verify(request["_id"], actor="t", now=now)
-    done = await privacy.run(request["_id"], actor="t", now=now)
-    assert done["status"] == "completed", done
-    return str(done["_id"])
+    await privacy.verify(request.id, actor="t", now=now)
+    done = await privacy.run(request.id, actor="t", now=now)
+    assert done.status is Status.COMPLETED, done
+    return done.id
 
 
 @pytest.fixture
@@ -126,7 +126,7 @@ class TestTheExport:
 
         async with asgi_client(app, await f.api_key(services, Role.AGENT)) as agent:
             refused = await agent.get(f"/privacy/requests/{request_id}/export")
-        early = await admin.get(f"/privacy/requests/{open_one['_id']}/export")
+        early = await admin.get(f"/privacy/requests/{open_one.id}/export")
         unknown = await admin.get("/privacy/requests/nope/export")
 
         assert refused.status_code == 403
@@ -152,3 +152,91 @@ class TestTheExport:
 
         assert done.returncode == 0, done.stderr
         assert "records.csv" in zipfile.ZipFile(out).namelist()
+
+
+CONSENTS = """query($email: String!) {
+  profileByIdentifier(type: EMAIL, value: $email) {
+    ... on Profile { consents { channel contactPoint purpose status since source recordId } }
+  }
+}"""
+
+
+class TestTheConsentInForce:
+    """The export holds the consent in force as the contact policy folds it (beside the
+    changes it is folded from, among the records), each with the change that decided it."""
+
+    async def test_the_json_and_the_zip_hold_what_the_profile_shows(
+        self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        # He opted in to marketing e-mail in April (C-X1); he opts out in July, and opts in
+        # to service e-mail: the opt-out is in force, decided by the newer change.
+        await imported(
+            services,
+            [
+                f.consent_change(
+                    "opted_out",
+                    "2024-07-01T09:00:00Z",
+                    external_id="C-X2",
+                    email_address=X_EMAIL,
+                ),
+                f.consent_change(
+                    "opted_in",
+                    "2024-07-02T09:00:00Z",
+                    external_id="C-X3",
+                    email_address=X_EMAIL,
+                    purpose="service",
+                ),
+            ],
+        )
+        request_id = await completed_access(services, IdentifierType.ANONYMOUS, X_ANON)
+
+        document = (await admin.get(f"/privacy/requests/{request_id}/export")).json()
+        archive = (await admin.get(f"/privacy/requests/{request_id}/export?format=zip")).content
+        shown = await gql(admin, CONSENTS, email=X_EMAIL)
+
+        consents = document["sections"]["consents"]
+        in_force = {(c["item"]["purpose"], c["item"]["status"]) for c in consents}
+        assert in_force == {("marketing", "opted_out"), ("service", "opted_in")}
+        assert {c["source"]["decided_by"] for c in consents} == {
+            "shop:consent_change:C-X2",
+            "shop:consent_change:C-X3",
+        }
+        assert all(c["source"]["computed_from"] == "consent_change records" for c in consents)
+        # As the profile shows it, change for change.
+        profile = shown["profileByIdentifier"]["consents"]
+        exported = [(c["item"], c["source"]) for c in consents]
+        assert sorted(
+            (i["channel"], i["contact_point"], i["purpose"], i["status"], s["decided_by"])
+            for i, s in exported
+        ) == sorted(
+            (
+                p["channel"].lower(),
+                p["contactPoint"],
+                p["purpose"],
+                p["status"].lower(),
+                p["recordId"],
+            )
+            for p in profile
+        )
+        assert {s["system"] for _, s in exported} == {p["source"] for p in profile} == {"shop"}
+        # The history it is folded from is there too, every change.
+        history = {
+            r["source"]["record_id"]
+            for r in document["sections"]["records"]
+            if r["item"]["kind"] == "consent_change"
+        }
+        assert history == {
+            "esp:consent_change:C-X1",
+            "shop:consent_change:C-X2",
+            "shop:consent_change:C-X3",
+        }
+        unzipped = zipfile.ZipFile(io.BytesIO(archive))
+        as_json = json.loads(unzipped.read("consents.json"))
+        assert [c["item"] for c in as_json] == [c["item"] for c in consents]
+        rows = list(csv.DictReader(io.StringIO(unzipped.read("consents.csv").decode())))
+        assert sorted((r["id"], r["kind"], r["system"]) for r in rows) == [
+            ("shop:consent_change:C-X2", "opted_out", "shop"),
+            ("shop:consent_change:C-X3", "opted_in", "shop"),
+        ]
+        assert all(r["section"] == "consents" and r["occurred_at"] for r in rows)

@@ -3,13 +3,12 @@ imported, survives a crash between any two steps, and keeps them from being impo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
-from pymongo import MongoClient
 
 from c360.audit.service import Action
 from c360.auth.service import Caller, Role
@@ -17,33 +16,36 @@ from c360.ingest.files import import_file
 from c360.privacy.erasure import STEP_NAMES
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
+from c360.privacy.types import PrivacyRequest
 from c360.profiles.service import ProfileNotFound
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
-from c360.store import Document, Store
+from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.crash_data import write_dataset
 from tests.helpers import Crash, crash_at, imported, parse_options, profile_of
 from tests.privacy.population import (
+    ADMIN,
     X_ANON,
     X_CRM,
     X_EMAIL,
     X_PHONE,
     X_STRINGS,
     Y_EMAIL,
+    assert_none_of_his_identifiers_is_found,
+    everything,
     files,
+    his_strings,
+    kept_state,
     load,
+    others_state,
     strings,
 )
-from tests.state import full_state, other_database
-
-ADMIN = "key:test (privacy officer)"
-PRIVACY = frozenset({"privacy_requests", "privacy_receipts", "suppressions", "contact_tombstones"})
-"""What an erasure leaves on purpose (hashes, counts, the request), beside the audit."""
+from tests.state import other_database
 
 
-async def erase(services: Services, *given: GivenIdentifier) -> Document:
+async def erase(services: Services, *given: GivenIdentifier) -> PrivacyRequest:
     now = dt.datetime.now(dt.UTC)
     privacy = services.privacy
     request = await privacy.create(
@@ -52,44 +54,8 @@ async def erase(services: Services, *given: GivenIdentifier) -> Document:
         actor=ADMIN,
         now=now,
     )
-    await privacy.verify(request["_id"], actor=ADMIN, now=now)
-    return await privacy.run(request["_id"], actor=ADMIN, now=now)
-
-
-def everything(uri: str, database: str) -> dict[str, list[Document]]:
-    client: MongoClient[dict[str, Any]] = MongoClient(uri)
-    try:
-        db = client[database]
-        return {name: list(db[name].find()) for name in db.list_collection_names()}
-    finally:
-        client.close()
-
-
-def others_state(uri: str, database: str) -> dict[str, list[Any]]:
-    """The store as it concerns everyone: what an erasure keeps on purpose left out (and
-    collections left empty, as good as absent)."""
-    return {
-        name: docs
-        for name, docs in full_state(uri, database).items()
-        if name not in PRIVACY | {"audit_log"} and docs
-    }
-
-
-def kept_state(uri: str, database: str) -> dict[str, Any]:
-    """Everything, with what differs between two erasures of the same person (its request
-    id, the times) reduced to what they must share."""
-    state: dict[str, Any] = others_state(uri, database)
-    raw = everything(uri, database)
-    state["suppressions"] = sorted((d["_id"], d["kind"]) for d in raw.get("suppressions", []))
-    state["contact_tombstones"] = sorted(d["_id"] for d in raw.get("contact_tombstones", []))
-    state["receipts"] = [
-        (d["body"]["collections"], d["body"]["steps"]) for d in raw.get("privacy_receipts", [])
-    ]
-    state["audit_log"] = sorted(
-        (d.get("profile_id", "-") != "-", d.get("detail"), d.get("erased", False))
-        for d in raw.get("audit_log", [])
-    )
-    return state
+    await privacy.verify(request.id, actor=ADMIN, now=now)
+    return await privacy.run(request.id, actor=ADMIN, now=now)
 
 
 async def audited_lookups(services: Services, store: Store) -> None:
@@ -123,22 +89,9 @@ class TestNothingOfThePersonRemains:
 
         done = await erase(services)
 
-        assert done["status"] == Status.COMPLETED.value, done
-        found = [
-            (name, text)
-            for name, docs in everything(mongo_uri, settings.database).items()
-            for text in strings(docs)
-            if any(x.lower() in text.lower() for x in X_STRINGS)
-        ]
-        assert found == []
-        for kind, value, source in (
-            (IdentifierType.EMAIL, X_EMAIL, None),
-            (IdentifierType.PHONE, X_PHONE, None),
-            (IdentifierType.ANONYMOUS, X_ANON, None),
-            (IdentifierType.EXTERNAL, X_CRM, "crm"),
-        ):
-            with pytest.raises(ProfileNotFound):
-                await services.profiles.by_identifier(kind, value, source)
+        assert done.status is Status.COMPLETED, done
+        assert his_strings(mongo_uri, settings.database) == []
+        await assert_none_of_his_identifiers_is_found(services)
 
     async def test_his_follow_ups_and_their_notifications_go_with_him(
         self, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
@@ -170,9 +123,9 @@ class TestNothingOfThePersonRemains:
 
         done = await erase(services)
 
-        assert done["status"] == Status.COMPLETED.value, done
-        assert done["journal"]["counts"]["follow_ups"] >= 1
-        assert done["journal"]["counts"]["notifications"] >= 1
+        assert done.status is Status.COMPLETED, done
+        assert (done.journal.count("follow ups") or 0) >= 1
+        assert (done.journal.count("notifications") or 0) >= 1
         assert await store.db.outbox.count_documents({"follow_up_id": {"$in": his}}) == 0
         for name in ("follow_ups", "outbox", "feedback_acks"):
             docs = everything(mongo_uri, settings.database).get(name, [])
@@ -214,22 +167,22 @@ class TestNothingOfThePersonRemains:
 
         done = await erase(services)
 
-        receipt = await services.privacy.receipt(done["_id"])
+        receipt = await services.privacy.receipt(done.id)
         assert receipt is not None
         assert services.privacy.verify_receipt(receipt)
-        counts = receipt["body"]["collections"]
+        counts = receipt.body["collections"]
         # Two profiles (his and his anonymous browsing, merged), ten records (the return that
         # named only his order among them), four identifiers, one dead letter.
         assert (counts["profiles"], counts["records"], counts["identities"]) == (2, 10, 4)
         assert counts["dead_letters"] == counts["merges"] == 1
-        assert receipt["body"]["erased_by"] == ADMIN
-        forged = {**receipt, "body": {**receipt["body"], "collections": {**counts, "records": 1}}}
+        assert receipt.body["erased_by"] == ADMIN
+        forged_body = {**receipt.body, "collections": {**counts, "records": 1}}
+        forged = dataclasses.replace(receipt, body=forged_body)
         assert not services.privacy.verify_receipt(forged)
-        stored = await store.db.privacy_requests.find_one({"_id": done["_id"]})
-        assert stored is not None
-        assert "identifiers" not in stored
-        assert "scope" not in stored["journal"]
-        assert len(stored["identifier_hashes"]) == 1
+        stored = await services.privacy.get(done.id)
+        assert stored.identifiers is None
+        assert stored.journal.scope is None
+        assert len(stored.identifier_hashes) == 1
 
 
 @pytest.mark.parametrize("step", [*STEP_NAMES, "receipt", "close"])
@@ -251,13 +204,13 @@ async def test_an_erasure_crashed_at_any_step_ends_as_an_uninterrupted_one_once_
 
     failed = await erase(services)
 
-    assert failed["status"] == Status.FAILED.value
-    assert failed["error"] == Crash.__name__
+    assert failed.status is Status.FAILED
+    assert failed.error == Crash.__name__
     restarted = Services.build(store.db, settings)
-    done = await restarted.privacy.run(failed["_id"], actor=ADMIN, now=dt.datetime.now(dt.UTC))
-    assert done["status"] == Status.COMPLETED.value
+    done = await restarted.privacy.run(failed.id, actor=ADMIN, now=dt.datetime.now(dt.UTC))
+    assert done.status is Status.COMPLETED
     assert kept_state(mongo_uri, settings.database) == expected
-    assert [e["to"] for e in done["events"]] == [
+    assert [e.to for e in done.events] == [
         "received",
         "verified",
         "in_progress",
@@ -350,7 +303,7 @@ async def test_on_an_unseen_population_the_erased_are_not_found_and_the_rest_sta
     for key in chosen:
         (doc,) = [d for d in held if d["_id"] == key]
         given = GivenIdentifier(IdentifierType(doc["type"]), doc["value"], doc.get("source"))
-        assert (await erase(services, given))["status"] == Status.COMPLETED.value
+        assert (await erase(services, given)).status is Status.COMPLETED
 
     after = await identity_groups(store)
     assert set(after) == set(before) - erased

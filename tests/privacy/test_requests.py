@@ -179,16 +179,16 @@ class TestTheWorkflowOverGraphQL:
         given = [GivenIdentifier(IdentifierType.EMAIL, "late@example.com")]
         late = await services.privacy.create(RequestType.ACCESS, given, actor="t", now=long_ago)
         answered = await services.privacy.create(RequestType.ACCESS, given, actor="t", now=long_ago)
-        await services.privacy.reject(answered["_id"], actor="t", now=long_ago, reason="no ID")
+        await services.privacy.reject(answered.id, actor="t", now=long_ago, reason="no ID")
         fresh = (await gql(admin, CREATE, type="ERASURE", ids=X[:1]))["createPrivacyRequest"]
 
         overdue = (await gql(admin, LIST, overdue=True))["privacyRequests"]
         on_time = (await gql(admin, LIST, overdue=False))["privacyRequests"]
         rejected = (await gql(admin, LIST, status="REJECTED"))["privacyRequests"]
 
-        assert [r["id"] for r in overdue] == [late["_id"]]
-        assert {r["id"] for r in on_time} == {fresh["id"], answered["_id"]}
-        assert [r["id"] for r in rejected] == [answered["_id"]]
+        assert [r["id"] for r in overdue] == [late.id]
+        assert {r["id"] for r in on_time} == {fresh["id"], answered.id}
+        assert [r["id"] for r in rejected] == [answered.id]
 
     async def test_bad_identifiers_and_rejections_without_a_reason_are_refused(
         self, admin: httpx.AsyncClient

@@ -8,7 +8,7 @@ before the first ``journalled`` stage, and adds the batch to the summary. So the
     parse → read again in order currency → check storable → suppress → dead letter → look up
       → link
       → decide | journal | merge → read aggregates → write → link waiting returns
-      → fold metrics → settle merges → index names → match
+      → fold metrics → settle merges → index names → match → suppress again
 
 The store is read once for a batch (``look up``: the owners of its identifiers, the stored
 revisions of its records, the profiles of its returns' orders; ``read aggregates``: what the
@@ -27,7 +27,8 @@ Adding a stage
 3. Test it alone (``tests/ingest/stages/``) and through an import.
 
 Where the next ones go: alert rules and KPI rollups after ``fold metrics`` (they read the new
-aggregates); notifications last (after everything they announce is written).
+aggregates); notifications after everything they announce is written. ``suppress again`` stays
+last: it asks, after every stage that writes, whether an erasure began meanwhile.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from c360.ingest.stages.parse import Parse
 from c360.ingest.stages.returns import LinkWaitingReturns
 from c360.ingest.stages.settle import SettleMerges
 from c360.ingest.stages.storable import CheckStorable
-from c360.ingest.stages.suppress import Suppress, SuppressionCheck
+from c360.ingest.stages.suppress import Suppress, SuppressAgain, SuppressionCheck
 from c360.ingest.stages.write import Write
 from c360.metrics.service import MetricsService
 from c360.profiles.service import ProfileService
@@ -97,4 +98,5 @@ def stages(c: Collaborators) -> tuple[Stage, ...]:
         SettleMerges(c.merges),
         IndexNames(c.profiles),
         Match(c.matcher),
+        SuppressAgain(c.suppressions),  # last: after every stage that writes
     )

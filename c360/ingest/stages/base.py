@@ -16,7 +16,8 @@ class Stage(ABC):
     merges, metrics, name search, matching); the loop enters the batch in ``ingest_batches``
     before the first such stage runs, so a run cut short anywhere after is found again. Stages
     before it read, or write only what a re-run does again identically (identity claims, dead
-    letters). A journalled stage runs only for a batch with records to store.
+    letters). A journalled stage runs only for a batch with records to store; the others run
+    for every batch.
     """
 
     name: ClassVar[str]

@@ -1,15 +1,18 @@
 """The stages that read the store, each alone over a batch on a real store: ``look up`` (the one
-read the later stages share) and ``fold metrics`` (a fold another write overtook recomputes)."""
+read the later stages share), ``fold metrics`` (a fold another write overtook recomputes) and
+``write`` (a record removed after the batch read it is written again)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from c360.identity.repository import IdentityRepository
+from c360.ingest.stages.decide import Decide
 from c360.ingest.stages.fold import FoldMetrics
 from c360.ingest.stages.look_up import LookUp
 from c360.ingest.stages.parse import Parse
 from c360.ingest.stages.storable import CheckStorable
+from c360.ingest.stages.write import Write
 from c360.metrics.aggregate import Aggregate, aggregate
 from c360.records.repository import RecordRepository
 from c360.services import Services
@@ -92,3 +95,29 @@ class TestFoldMetrics:
         (stored,) = await services.metrics.aggregates([profile_id])
         both = [*await store.db.records.find({"profile_id": profile_id}).to_list(), entry.stored]
         assert stored.to_doc() == aggregate(both).to_doc()
+
+
+class TestWrite:
+    async def test_a_replace_of_a_record_removed_meanwhile_is_lost_and_written_again(
+        self, services: Services, store: Store
+    ) -> None:
+        profile_id = await anas_profile(services, f.order(external_id="o1", amount=100))
+        batch = batch_of(
+            parsed(f.order(external_id="o1", amount=300, updated_at="2024-06-01T00:00:00Z"))
+        )
+        await Parse().run(batch)
+        await CheckStorable().run(batch)
+        await LookUp(IdentityRepository(store.db), RecordRepository(store.db)).run(batch)
+        (entry,) = batch.entries
+        entry.linked, entry.profile_id = True, profile_id
+        await Decide().run(batch)
+        assert [e.outcome for e in batch.entries] == ["updated"]
+        # Removed after the batch read it (an erasure, retention): the replace finds nothing.
+        await store.db.records.delete_one({"_id": "shop:order:o1"})
+
+        await Write(services.profiles, RecordRepository(store.db)).run(batch)
+
+        assert [e.outcome for e in batch.entries] == ["inserted"]
+        stored = await store.db.records.find_one({"_id": "shop:order:o1"})
+        assert stored is not None
+        assert stored["data"]["total"]["amount"] == 300

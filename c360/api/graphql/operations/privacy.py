@@ -44,7 +44,7 @@ class PrivacyQuery:
         now = dt.datetime.now(dt.UTC)
         docs = await info.context.services.privacy.page(status, overdue, now, first)
         info.context.audit.add(Action.READ, "privacyRequests", detail=f"status={status}")
-        return [PrivacyRequest.from_doc(d, now) for d in docs]
+        return [PrivacyRequest.of(d, now) for d in docs]
 
     @strawberry.field(
         description="One privacy request (admin).", extensions=[Requires(Permission.PRIVACY)]
@@ -57,7 +57,7 @@ class PrivacyQuery:
         except NotFound:
             return None
         info.context.audit.add(Action.READ, "privacyRequest", detail=str(id))
-        return PrivacyRequest.from_doc(doc, dt.datetime.now(dt.UTC))
+        return PrivacyRequest.of(doc, dt.datetime.now(dt.UTC))
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ erasure counts and signed receipts."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -13,11 +13,10 @@ from strawberry.types import Info
 from c360.api.graphql.access import public
 from c360.api.graphql.context import Context
 from c360.api.graphql.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from c360.privacy import types
 from c360.privacy.erasure import STEPS
-from c360.privacy.repository import journal_count
 from c360.privacy.rules import RequestType, Status
-from c360.privacy.service import GivenIdentifier, deadline_of, from_ms, is_overdue, received
-from c360.store import Document
+from c360.privacy.service import GivenIdentifier
 from schemas.identifiers import IdentifierType
 
 strawberry.enum(RequestType, name="PrivacyRequestType")
@@ -102,71 +101,68 @@ class PrivacyRequest:
         metadata=public("an error class name"),
     )
     erasure_steps: list[ErasureStepCount] | None
+    completes: strawberry.ID | None = strawberry.field(
+        description="The erasure this one completes: an import stored again some of the "
+        "person it erased (it had asked the suppression list just before), and c360 erased "
+        "that by this request.",
+        metadata=public(_ADMINS),
+    )
 
     @strawberry.field(description="The signed receipt of a completed erasure.")
     async def receipt(self, info: Info[Context, None]) -> ErasureReceipt | None:
         privacy = info.context.services.privacy
-        doc = await privacy.receipt(str(self.id))
-        if doc is None:
+        receipt = await privacy.receipt(str(self.id))
+        if receipt is None:
             return None
         return ErasureReceipt(
-            body=doc["body"],
-            signature=doc["signature"],
-            public_key=doc["public_key"],
-            valid=privacy.verify_receipt(doc),
+            body=JSON(dict(receipt.body)),
+            signature=receipt.signature,
+            public_key=receipt.public_key,
+            valid=privacy.verify_receipt(receipt),
         )
 
     @classmethod
-    def from_doc(cls, doc: Document, now: dt.datetime) -> PrivacyRequest:
-        erasure = doc["type"] == RequestType.ERASURE.value
-        done = doc.get("journal", {}).get("done", {})
+    def of(cls, request: types.PrivacyRequest, now: dt.datetime) -> PrivacyRequest:
+        journal = request.journal
         return cls(
-            id=strawberry.ID(doc["_id"]),
-            type=RequestType(doc["type"]),
-            status=Status(doc["status"]),
+            id=strawberry.ID(request.id),
+            type=request.type,
+            status=request.status,
             identifiers=None
-            if "identifiers" not in doc
+            if request.identifiers is None
             else [
-                PrivacyIdentifier(
-                    type=IdentifierType(i["type"]), value=i["value"], source=i.get("source")
-                )
-                for i in doc["identifiers"]
+                PrivacyIdentifier(type=i.type, value=i.value, source=i.source)
+                for i in request.identifiers
             ],
-            received_at=received(doc),
-            deadline=deadline_of(doc),
-            overdue=is_overdue(doc, now),
-            extension_months=doc.get("extension_months", 0),
+            received_at=request.received_at,
+            deadline=request.deadline,
+            overdue=request.overdue(now),
+            extension_months=request.extension_months,
             extensions=[
-                DeadlineExtension(
-                    months=e["months"], reason=e["reason"], actor=e["actor"], at=from_ms(e["at_ms"])
-                )
-                for e in doc.get("extensions", [])
+                DeadlineExtension(months=e.months, reason=e.reason, actor=e.actor, at=e.at)
+                for e in request.extensions
             ],
-            events=[_event(e) for e in doc.get("events", [])],
-            completed_at=from_ms(doc["completed_ms"]) if "completed_ms" in doc else None,
-            error=doc.get("error"),
+            events=[
+                PrivacyRequestEvent(
+                    at=e.at, actor=e.actor, from_status=e.before, to_status=e.to, note=e.note
+                )
+                for e in request.events
+            ],
+            completed_at=request.completed_at,
+            error=request.error,
             erasure_steps=[
                 ErasureStepCount(
                     step=step.name,
                     collection=step.collection,
-                    count=journal_count(doc, step.name),
-                    done=bool(done.get(step.name.replace(" ", "_"))),
+                    count=journal.count(step.name),
+                    done=journal.done(step.name),
                 )
                 for step in STEPS
             ]
-            if erasure
+            if request.type is RequestType.ERASURE
             else None,
+            completes=None if request.completes is None else strawberry.ID(request.completes),
         )
-
-
-def _event(doc: dict[str, Any]) -> PrivacyRequestEvent:
-    return PrivacyRequestEvent(
-        at=from_ms(doc["at_ms"]),
-        actor=doc["actor"],
-        from_status=Status(doc["from"]) if "from" in doc else None,
-        to_status=Status(doc["to"]),
-        note=doc.get("note"),
-    )
 
 
 @strawberry.type(description="Whether a suppression was there to lift.")
@@ -184,5 +180,5 @@ LiftSuppressionResult = Annotated[
 ]
 
 
-def answer(doc: Document) -> PrivacyRequest:
-    return PrivacyRequest.from_doc(doc, dt.datetime.now(dt.UTC))
+def answer(request: types.PrivacyRequest) -> PrivacyRequest:
+    return PrivacyRequest.of(request, dt.datetime.now(dt.UTC))

@@ -1,0 +1,215 @@
+"""What the privacy domain reads and writes, as typed values: requests with their events,
+extensions and erasure journal, suppressions, tombstones, receipts, and what an erasure or an
+access export finds of a person. :mod:`.repository` turns documents into these and back, so no
+storage field name is read above it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from c360.privacy.erasure import Of
+from c360.privacy.rules import OPEN, RequestType, Status
+from schemas.identifiers import IdentifierType
+
+StoredDocument = Mapping[str, Any]
+"""A stored document handed over as it is stored: what an access export gives the person
+whole (a profile, an identity, a merge, an audit entry, a dead letter, a record's canonical
+payload). Only the export writes it out; nothing above the repository reads its fields."""
+
+
+@dataclass(frozen=True)
+class Identifier:
+    """An identifier a request names, normalised as at ingest, with its identity key."""
+
+    type: IdentifierType
+    value: str
+    key: str
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change of a request's status, and who made it."""
+
+    at: dt.datetime
+    actor: str
+    to: Status
+    before: Status | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Extension:
+    months: int
+    reason: str
+    actor: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whom a request found: every profile of the person (absorbed ones too), every identity
+    key they hold, their person records, one text pattern for their identifiers in free text;
+    and, for what an import stored after an erasure, the records and dead letters no profile
+    holds that it stored."""
+
+    profiles: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    people: tuple[str, ...] = ()
+    pattern: str = ""
+    records: tuple[str, ...] = ()
+    dead_letters: tuple[str, ...] = ()
+
+    def of(self, which: Of) -> tuple[str, ...]:
+        match which:
+            case Of.PROFILES:
+                return self.profiles
+            case Of.KEYS:
+                return self.keys
+            case Of.PEOPLE:
+                return self.people
+
+    def widened(self, other: Scope) -> Scope:
+        """Both scopes in one (a later pass keeps everything an earlier one found)."""
+
+        def both(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(sorted({*a, *b}))
+
+        return Scope(
+            profiles=both(self.profiles, other.profiles),
+            keys=both(self.keys, other.keys),
+            people=both(self.people, other.people),
+            pattern=other.pattern or self.pattern,
+            records=both(self.records, other.records),
+            dead_letters=both(self.dead_letters, other.dead_letters),
+        )
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass of an erasure's steps: each step's count (taken before it first ran) and the
+    steps done."""
+
+    counts: Mapping[str, int] = field(default_factory=dict)
+    done: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Journal:
+    """An erasure's progress: whom it found, and its passes over the steps (the first, and
+    each one run again over what was found after it)."""
+
+    scope: Scope | None = None
+    passes: tuple[Pass, ...] = (Pass(),)
+
+    @property
+    def current(self) -> int:
+        """The pass under way, from 1."""
+        return len(self.passes)
+
+    def count(self, step: str) -> int | None:
+        """What the step changed over every pass (None: it has not counted yet)."""
+        counted = [p.counts[step] for p in self.passes if step in p.counts]
+        return sum(counted) if counted else None
+
+    def done(self, step: str, in_pass: int | None = None) -> bool:
+        """Whether the step is done in the pass (by default the one under way)."""
+        return step in self.passes[(in_pass or self.current) - 1].done
+
+
+@dataclass(frozen=True)
+class PrivacyRequest:
+    id: str
+    type: RequestType
+    status: Status
+    received_at: dt.datetime
+    deadline: dt.datetime
+    identifiers: tuple[Identifier, ...] | None
+    """What the person gave; None once an erasure completed (only their keyed hashes stay)."""
+    identifier_hashes: tuple[str, ...] = ()
+    extension_months: int = 0
+    extensions: tuple[Extension, ...] = ()
+    events: tuple[Event, ...] = ()
+    completed_at: dt.datetime | None = None
+    error: str | None = None
+    journal: Journal = Journal()
+    completes: str | None = None
+    """The erasure whose person an import stored again after it, which this one erases."""
+    version: int = 0
+
+    @property
+    def keys(self) -> list[str]:
+        return [i.key for i in self.identifiers or ()]
+
+    def overdue(self, now: dt.datetime) -> bool:
+        return self.status in OPEN and self.deadline < now
+
+
+class SuppressionKind(enum.StrEnum):
+    IDENTIFIER = "identifier"
+    PROFILE = "profile"
+    RECORD = "record"
+    DEAD_LETTER = "dead_letter"
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """A keyed hash standing for an erased identifier, profile, record or dead letter, and the
+    erasure it came from (lifting every identifier of that erasure lifts the rest of it)."""
+
+    digest: str
+    kind: SuppressionKind
+    request: str | None
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    digest: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Receipt:
+    request_id: str
+    body: Mapping[str, Any]
+    """What was erased, counts per collection and per step, when, by whom: signed as JSON."""
+    signature: str
+    public_key: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """A stored document of the person's, with what says where it came from: ``document`` is
+    handed over as it is stored (:data:`StoredDocument`), the other fields are read from it."""
+
+    collection: str
+    id: str
+    document: StoredDocument
+    profile_id: str | None = None
+    system: str | None = None
+    """The source system of a record, the connector of a dead letter."""
+    kind: str | None = None
+    """A record's kind, an audit entry's action."""
+    occurred_at: dt.datetime | None = None
+    rule: str | None = None
+    """What merged two profiles."""
+    key_id: str | None = None
+    """The API key an audit entry's caller held."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """What is stored under names an import met that an erasure suppressed: identity keys with
+    their owners, records with their profiles (None: no profile holds it), dead letters."""
+
+    owners: Mapping[str, str] = field(default_factory=dict)
+    records: Mapping[str, str | None] = field(default_factory=dict)
+    dead_letters: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.owners or self.records or self.dead_letters)
