@@ -285,15 +285,21 @@ class FollowUpService:
         return loaded
 
     async def views(self, profile_ids: Sequence[str], now: dt.datetime) -> dict[str, ViewFact]:
-        """Each profile's computed verdicts now (stage, churn risk, value tier)."""
+        """Each profile's computed verdicts now (stage, churn risk, value tier).
+
+        The tiers' cutoffs are read fresh, not the ones a process keeps for five minutes: what
+        a rule says of a batch (a tier condition, a priority raised by tier) must follow from
+        the stored records, or a new process completing a batch cut short would see other
+        tiers than the process that imported the batches before it."""
         wanted = list(dict.fromkeys(profile_ids))
         metrics = self._profiles.metrics
         aggregates = await metrics.aggregates(wanted)
         profiles = await self._profiles.get_many(wanted)
+        cutoffs = await metrics.cutoffs(fresh=True)
         found: dict[str, ViewFact] = {}
         for profile_id, agg, profile in zip(wanted, aggregates, profiles, strict=True):
             last_seen = None if profile is None else profile.last_seen_at
-            view = await metrics.view(agg, last_seen, now)
+            view = await metrics.view(agg, last_seen, now, cutoffs)
             found[profile_id] = ViewFact(
                 view.stage.stage.value,
                 view.stage.reason,

@@ -89,6 +89,64 @@ class TestCrashBetweenSteps:
             await store.client.drop_database(f"{settings.database}_clean")
 
 
+class TestCrashWhileTheBuyersChange:
+    """The value tier that raises a detractor's priority is the one the stored records give when
+    the batch is evaluated: a process that kept the buyers' percentiles from an earlier batch
+    and a new process completing a batch cut short open the same follow-up."""
+
+    def first(self) -> list[f.Record]:
+        # Tom the only buyer (so the top of the tiers), and a detractor who buys nothing: her
+        # follow-up reads the tiers' cutoffs.
+        return [
+            f.order(external_id="O-tom", identifiers=[f.email("tom@example.com")], amount=4000),
+            nps("S-ana", "ana@example.com", 3, "2024-05-03T12:00:00Z"),
+        ]
+
+    def second(self) -> list[f.Record]:
+        # Four bigger buyers put Tom below the median; then his detractor answer.
+        return [
+            *(
+                f.order(
+                    external_id=f"O-{n}",
+                    identifiers=[f.email(f"buyer{n}@example.com")],
+                    amount=10_000 * n,
+                )
+                for n in range(1, 5)
+            ),
+            nps("S-tom", "tom@example.com", 2, "2024-05-08T12:00:00Z"),
+        ]
+
+    @pytest.mark.parametrize("step", EVALUATION_STEPS)
+    async def test_a_new_process_completing_the_batch_opens_what_one_process_did(
+        self, store: Store, settings: Settings, tmp_path: Path, step: str
+    ) -> None:
+        clean_db = store.client[f"{settings.database}_clean"]
+        try:
+            clean = Services.build(clean_db, configured(settings))
+            await ingest(clean, tmp_path / "clean1.jsonl", self.first())
+            await ingest(clean, tmp_path / "clean2.jsonl", self.second())
+            expected = await labelled(clean_db)
+
+            crashing = Services.build(store.db, configured(settings))
+            await ingest(crashing, tmp_path / "a1.jsonl", self.first())
+            crashing.followups.service.before_step = crash_at(step)
+            with pytest.raises(Crash):
+                await ingest(crashing, tmp_path / "a2.jsonl", self.second())
+            again = Services.build(store.db, configured(settings))
+            await ingest(again, tmp_path / "a2.jsonl", self.second())
+            await again.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
+
+            assert await labelled(store.db) == expected
+            [tom] = [
+                fu
+                for fu in expected["follow_ups"]
+                if fu["_id"] == "email:tom@example.com/nps-detractor/1"
+            ]
+            assert tom["priority"] == "normal"  # a low-value buyer now: not raised
+        finally:
+            await store.client.drop_database(f"{settings.database}_clean")
+
+
 class TestGroundTruth:
     async def test_latest_nps_detractors_have_exactly_one_and_a_second_import_changes_nothing(
         self, store: Store, settings: Settings, tmp_path: Path

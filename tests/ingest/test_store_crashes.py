@@ -1,7 +1,7 @@
 """Killing the store itself during an import: the importer says so in one line, the store is
 started again, and running the same import again ends with every collection (records,
 identities, profiles, merges, suggestions, name search, match features and keys, metrics, dead
-letters) as one clean import leaves it."""
+letters, follow-ups with their event logs, the outbox) as one clean import leaves it."""
 
 from __future__ import annotations
 
@@ -103,16 +103,4 @@ class TestStoreKilledDuringAnImport:
         state = full_state(store.uri, "crashed")
         assert state.keys() == reference.keys()
         for collection in reference:
-            if collection == "follow_ups":
-                # Which follow-ups exist, for whom, by which rule and trigger, in which status;
-                # their event logs can still differ after a kill (a known gap).
-                assert _follow_ups(state) == _follow_ups(reference)
-                continue
             assert state[collection] == reference[collection], collection
-
-
-def _follow_ups(state: dict[str, list[dict[str, Any]]]) -> list[tuple[Any, ...]]:
-    return sorted(
-        (d["_id"], d["profile_id"], d["rule_id"], d["status"], str(d.get("triggers")))
-        for d in state["follow_ups"]
-    )
