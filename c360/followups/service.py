@@ -134,6 +134,7 @@ class _Loaded:
     episodes: dict[str, list[FollowUp]] = field(default_factory=dict)
     waiting: list[Stored] = field(default_factory=list)  # with notifications not relayed
     owners: dict[str, str | None] = field(default_factory=dict)  # account owners
+    cutoffs: list[int] | None = None  # the value tiers', once read
 
 
 class FollowUpService:
@@ -277,25 +278,36 @@ class FollowUpService:
         if history:
             loaded.records = await self._inputs.of_profiles(history, kinds)
         if views:
-            loaded.views = await self.views(views, now)
+            await self._read_views(loaded, views, now)
         stored = await self._follow_ups.of_profiles(wanted)
         loaded.episodes = {p: [s.follow_up for s in items] for p, items in stored.items()}
         # What a run cut short between a follow-up's write and the relay left: relayed now.
         loaded.waiting = [s for items in stored.values() for s in items if s.unsent]
         return loaded
 
-    async def views(self, profile_ids: Sequence[str], now: dt.datetime) -> dict[str, ViewFact]:
+    async def _read_views(
+        self, loaded: _Loaded, profile_ids: Sequence[str], now: dt.datetime
+    ) -> None:
+        if loaded.cutoffs is None:
+            loaded.cutoffs = await self._profiles.metrics.cutoffs(fresh=True)
+        loaded.views.update(await self.views(profile_ids, now, loaded.cutoffs))
+
+    async def views(
+        self, profile_ids: Sequence[str], now: dt.datetime, cutoffs: Sequence[int] | None = None
+    ) -> dict[str, ViewFact]:
         """Each profile's computed verdicts now (stage, churn risk, value tier).
 
-        The tiers' cutoffs are read fresh, not the ones a process keeps for five minutes: what
-        a rule says of a batch (a tier condition, a priority raised by tier) must follow from
-        the stored records, or a new process completing a batch cut short would see other
-        tiers than the process that imported the batches before it."""
+        The tiers' cutoffs are read fresh (once per evaluation; ``cutoffs`` when given), not
+        the ones a process keeps for five minutes: what a rule says of a batch (a tier
+        condition, a priority raised by tier) must follow from the stored records, or a new
+        process completing a batch cut short would see other tiers than the process that
+        imported the batches before it."""
         wanted = list(dict.fromkeys(profile_ids))
         metrics = self._profiles.metrics
         aggregates = await metrics.aggregates(wanted)
         profiles = await self._profiles.get_many(wanted)
-        cutoffs = await metrics.cutoffs(fresh=True)
+        if cutoffs is None:
+            cutoffs = await metrics.cutoffs(fresh=True)
         found: dict[str, ViewFact] = {}
         for profile_id, agg, profile in zip(wanted, aggregates, profiles, strict=True):
             last_seen = None if profile is None else profile.last_seen_at
@@ -326,7 +338,7 @@ class FollowUpService:
             if r.definition.raise_priority_for_tiers and p not in loaded.views
         }
         if raise_for:
-            loaded.views.update(await self.views(sorted(raise_for), now))
+            await self._read_views(loaded, sorted(raise_for), now)
         loads = await self._loads({r.definition.team for _, r, s in opening})
         owners = await self._account_owners({p for p, _, _ in opening})
         inserts: list[tuple[str, Document, Stored]] = []
