@@ -157,7 +157,12 @@ class FollowUpRepository:
         return [follow_up_of(d) for d in docs[:first]], len(docs) > first
 
     async def count(self, queue: QueueFilter) -> int:
-        return await self._follow_ups.count_documents(queue.query())
+        """How many follow-ups a queue holds: a ``$count`` after the ``$match``, which both
+        MongoDB and the embedded server count over the queue's index (``count_documents``
+        groups with ``$sum`` instead, which the embedded server does document by document)."""
+        pipeline: list[Document] = [{"$match": queue.query()}, {"$count": "n"}]
+        found = await (await self._follow_ups.aggregate(pipeline)).to_list()
+        return int(found[0]["n"]) if found else 0
 
     async def team_counts(self, teams: Iterable[str]) -> TeamCounts:
         """Active follow-ups per member of these teams, and when each was last assigned one."""
