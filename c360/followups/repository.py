@@ -164,17 +164,20 @@ class FollowUpRepository:
         found = await (await self._follow_ups.aggregate(pipeline)).to_list()
         return int(found[0]["n"]) if found else 0
 
-    async def team_counts(self, teams: Iterable[str]) -> TeamCounts:
-        """Active follow-ups per member of these teams, and when each was last assigned one."""
+    async def team_counts(self, teams: Iterable[str], leaving_out: str | None = None) -> TeamCounts:
+        """Active follow-ups per member of these teams, and when each was last assigned one;
+        without those the ingest batch ``leaving_out`` opened."""
         counts = TeamCounts({}, {})
         wanted = list(set(teams))
         if not wanted:
             return counts
-        match = {
+        match: Document = {
             "team": wanted[0] if len(wanted) == 1 else {"$in": wanted},
             "status": {"$in": [s.value for s in ACTIVE]},
             "owner": {"$exists": True},
         }
+        if leaving_out is not None:
+            match["batch"] = {"$ne": leaving_out}
         pipeline: list[Document] = [
             {"$match": match},
             {
