@@ -352,7 +352,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--records", type=int, default=60_000)
     parser.add_argument("--follow-ups", type=int, default=100_000)
