@@ -10,14 +10,16 @@ queue page against the raw driver, and webhook delivery against raw HTTP posts.
    into a fresh database: once with the default rules (the rules' ingest stage evaluating every
    batch, follow-ups and their outbox entries written), once with every rule disabled (the stage
    finds nothing to do). Records/s of each and the ratio on/off (the target is ≥ 0.9).
-2. Queue: F follow-ups (default 100 000, one per profile) written straight into a fresh
-   database, spread over three teams, four statuses and four priorities; then Q requests
+2. Queue: F follow-ups (default 100 000, one per profile) as the service stores them, written
+   in bulk through the follow-ups repository into a fresh database, spread over three teams,
+   four statuses and four priorities; the plan of a page's query is printed. Then Q requests
    (default 400, each followed by its raw read) of ``followUps(filter: {team, status},
    first: 20) { totalCount edges { node { id status priority team owner rule { id } sla {
-   state } } } }`` over GraphQL in this process
-   (ASGI, an agent's key), each for a random team and status, every answer checked. Raw driver:
-   the same read — ``find`` on the same filter sorted by ``queue_key``, limit 21, and
-   ``count_documents`` — with the same filters. p50/p99 of each and the ratios.
+   state } } } }`` over GraphQL in this process (ASGI, an agent's key), each for a random team
+   and status. Raw driver: the same read — ``find`` on the same filter sorted by ``queue_key``,
+   limit 21, and a ``$count`` after the same ``$match`` — with the same filters; every answer
+   of the API is checked equal to the driver's (the same ids, the same total). p50/p99 of each
+   and the ratios.
 3. Delivery: W outbox entries (default 2 000) delivered by the worker's ``Deliverer`` to a local
    receiver (uvicorn, in this process) that checks every signature and answers 200; raw: the same
    bodies POSTed with httpx at the same concurrency, signed the same way, no store. Deliveries/s
@@ -52,7 +54,7 @@ from c360.api.app import create_app
 from c360.auth.service import Role
 from c360.followups.documents import follow_up_doc
 from c360.followups.model import Episode, Event, EventType, FollowUp, Status, Target
-from c360.followups.repository import QueueFilter
+from c360.followups.repository import FollowUpRepository, QueueFilter
 from c360.followups.rules import Priority, Trigger
 from c360.notifications.delivery import USER_AGENT, Deliverer, DeliveryConfig
 from c360.notifications.repository import DeliveryStatus, Notification, notification_doc
@@ -148,18 +150,23 @@ async def queue_latency(work: Path, follow_ups: int, requests: int, seed: int) -
     now = dt.datetime.now(dt.UTC)
     async with bench_store(work, 1000) as (store, settings):
         collection = store.db["follow_ups"]
+        repository = FollowUpRepository(store.db)
         started = time.perf_counter()
         for start in range(0, follow_ups, 5000):
             docs = [
                 follow_up_doc(synthetic(n, rng, now))
                 for n in range(start, min(follow_ups, start + 5000))
             ]
-            await collection.insert_many(docs, ordered=False)
+            await repository.insert(docs)  # what the service writes, in bulk
         print(
             f"queue       {follow_ups:,} follow-ups written in "
             f"{time.perf_counter() - started:.1f} s (not counted)"
         )
         filters = [(rng.choice(TEAMS), rng.choice(STATUSES)) for _ in range(requests)]
+        sample = QueueFilter(statuses=(filters[0][1],), teams=(filters[0][0],)).query()
+        plan = await collection.find(sample).sort("queue_key", 1).limit(21).explain()
+        print(f"queue       a page's plan: {plan_of(plan)}")
+        answers: dict[str, list[tuple[list[str], int]]] = {"api": [], "raw": []}
         app = create_app(settings.model_copy(update={"alerts_tick_s": 0}))  # reads only
         async with app.router.lifespan_context(app):
             services: Services = app.state.services
@@ -180,16 +187,24 @@ async def queue_latency(work: Path, follow_ups: int, requests: int, seed: int) -
                         body = answer.json()
                         assert answer.status_code == 200, body
                         assert not body.get("errors"), body
-                        assert len(body["data"]["followUps"]["edges"]) <= 20
+                        found = body["data"]["followUps"]
+                        ids = [edge["node"]["id"] for edge in found["edges"]]
+                        answers["api"].append((ids, found["totalCount"]))
 
                     return call
 
                 def raw(team: str, status: Status) -> Callable[[], Awaitable[None]]:
                     async def call() -> None:
+                        # The read FollowUpRepository.page and .count make: the queue's
+                        # filter in queue order (one more, to know of a next page), and a
+                        # $count after the same $match.
                         query = QueueFilter(statuses=(status,), teams=(team,)).query()
                         cursor = collection.find(query).sort("queue_key", 1).limit(21)
-                        await cursor.to_list()
-                        await collection.count_documents(query)
+                        docs = await cursor.to_list()
+                        counted: list[dict[str, Any]] = [{"$match": query}, {"$count": "n"}]
+                        total = await (await collection.aggregate(counted)).to_list()
+                        ids = [doc["_id"] for doc in docs[:20]]
+                        answers["raw"].append((ids, total[0]["n"] if total else 0))
 
                     return call
 
@@ -199,12 +214,28 @@ async def queue_latency(work: Path, follow_ups: int, requests: int, seed: int) -
                 for f in filters:  # interleaved: both sides see the same load on the machine
                     api += await timed([graphql(*f)])
                     driver += await timed([raw(*f)])
+    assert answers["api"] == answers["raw"], "the API and the driver read different pages"
     print(_row("followUps (GraphQL)", api))
     print(_row("raw driver", driver))
     print(
         f"{'ratio GraphQL/raw':<22} p50 {_pct(api, 0.5) / _pct(driver, 0.5):8.2f}x    "
         f"p99 {_pct(api, 0.99) / _pct(driver, 0.99):8.2f}x"
     )
+
+
+def plan_of(explain: dict[str, Any]) -> str:
+    """The winning plan in one line: SQLite's steps on the embedded server, the stages (with
+    their index) on MongoDB."""
+    winning = explain.get("queryPlanner", {}).get("winningPlan", {})
+    if isinstance(winning, list):
+        return "; ".join(str(step.get("detail", step)) for step in winning)
+    stages = []
+    node = winning.get("queryPlan", winning)  # the slot-based engine wraps the plan
+    while node:
+        index = node.get("indexName")
+        stages.append(node.get("stage", "?") + (f" ({index})" if index else ""))
+        node = node.get("inputStage") or (node.get("inputStages") or [None])[0]
+    return " > ".join(stages)
 
 
 # --- 3. Delivery ----------------------------------------------------------------------------
@@ -321,7 +352,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--records", type=int, default=60_000)
     parser.add_argument("--follow-ups", type=int, default=100_000)

@@ -124,6 +124,8 @@ _FOLLOW_UP_MOMENTS = frozenset(
         "next_due_ms",
         "alarm_ms",
         "assigned_ms",
+        "first_response_ms",
+        "resolved_ms",
         "queue_key",
         "created_ms",
         "next_ms",

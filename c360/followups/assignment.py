@@ -1,11 +1,21 @@
 """Who gets a follow-up: the customer's account owner when the CRM names one, else the team
 member with the fewest open follow-ups, ties taken in turn (the one assigned least recently).
-Pure: the service hands in the counts and the last assignments it read."""
+Pure: the service hands in the counts and the last assignments it read.
+
+A batch's new follow-ups are assigned one after the other (:func:`assign_in_turn`), in an
+order made of their records (the earliest trigger first), and the counts they start from
+leave out what the batch itself opened. So a run of the batch that finds some of them opened
+already — an earlier run cut short, whichever of its writes the store kept — replays the same
+sequence and gives the others the owners an uninterrupted run gives them.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+from c360.followups.rules import Trigger
 
 
 @dataclass
@@ -53,3 +63,47 @@ def loads(
         team: TeamLoad(list(names), dict(open_counts.get(team, {})), dict(last.get(team, {})))
         for team, names in members.items()
     }
+
+
+OrderKey = tuple[bool, dt.datetime, str, str, str]
+
+
+def opening_order(triggers: Sequence[Trigger], rule_id: str, follow_up_id: str) -> OrderKey:
+    """Where a follow-up comes in its batch's assignments: by its earliest trigger (time, then
+    record), then rule; one without records (a state of the customer) after those, by id."""
+    if not triggers:
+        return (True, dt.datetime.min.replace(tzinfo=dt.UTC), "", rule_id, follow_up_id)
+    first = min(triggers)
+    return (False, first.at, first.record_id, rule_id, follow_up_id)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """One of a batch's new follow-ups, to assign (or opened already, with ``owner``)."""
+
+    order: OrderKey
+    team: str
+    account_owner: str | None = None
+    opened: bool = False
+    owner: str | None = None
+
+
+def assign_in_turn(
+    openings: Sequence[Opening], loads: Mapping[str, TeamLoad], at_ms: int
+) -> list[str | None]:
+    """The owner of each opening, in the order given: taken in ``order``, each from its
+    team's load as the ones before it left it; one opened already keeps its owner and counts
+    as taken. ``loads`` (updated) must leave out the openings opened already."""
+    owners: list[str | None] = [None] * len(openings)
+    for index in sorted(range(len(openings)), key=lambda i: openings[i].order):
+        opening = openings[index]
+        load = loads.get(opening.team)
+        owner = (
+            opening.owner
+            if opening.opened
+            else owner_for(opening.account_owner, load or TeamLoad(()))
+        )
+        if owner is not None and load is not None:
+            load.took(owner, at_ms)
+        owners[index] = owner
+    return owners

@@ -137,6 +137,7 @@ def follow_up_doc(follow_up: FollowUp, unsent: Sequence[int] = ()) -> Document:
         "outcome": follow_up.outcome.value if follow_up.outcome else None,
         "root_cause": follow_up.root_cause,
         "merged_into": follow_up.merged_into,
+        "batch": follow_up.opened_by,
     }
     # No explicit nulls: the embedded store mis-queries them, and sparse indexes skip absence.
     doc.update({k: v for k, v in optional.items() if v is not None})
@@ -197,4 +198,5 @@ def follow_up_of(doc: Mapping[str, Any]) -> FollowUp:
         if merged_from is None
         else MergeMark(doc["merge_id"], merged_from["profile"], Status(merged_from["status"])),
         merged_into=doc.get("merged_into"),
+        opened_by=doc.get("batch"),
     )

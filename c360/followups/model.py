@@ -140,6 +140,7 @@ class FollowUp:
     updated_at: dt.datetime | None = None
     merged: MergeMark | None = None
     merged_into: str | None = None
+    opened_by: str | None = None  # the ingest batch that opened it (its journal key)
 
     @property
     def active(self) -> bool:

@@ -162,31 +162,39 @@ class FollowUpRepository:
         return [follow_up_of(d) for d in docs[:first]], len(docs) > first
 
     async def count(self, queue: QueueFilter) -> int:
-        return await self._follow_ups.count_documents(queue.query())
+        """How many follow-ups a queue holds: a ``$count`` after the ``$match``, which both
+        MongoDB and the embedded server count over the queue's index (``count_documents``
+        groups with ``$sum`` instead, which the embedded server does document by document)."""
+        pipeline: list[Document] = [{"$match": queue.query()}, {"$count": "n"}]
+        found = await (await self._follow_ups.aggregate(pipeline)).to_list()
+        return int(found[0]["n"]) if found else 0
 
-    async def team_counts(self, teams: Iterable[str]) -> TeamCounts:
-        """Active follow-ups per member of these teams, and when each was last assigned one."""
+    async def team_counts(self, teams: Iterable[str], leaving_out: str | None = None) -> TeamCounts:
+        """Active follow-ups per member of these teams, and when each was last assigned one;
+        without those the ingest batch ``leaving_out`` opened."""
         counts = TeamCounts({}, {})
         wanted = list(set(teams))
         if not wanted:
             return counts
-        match = {
+        match: Document = {
             "team": wanted[0] if len(wanted) == 1 else {"$in": wanted},
             "status": {"$in": [s.value for s in ACTIVE]},
             "owner": {"$exists": True},
         }
+        if leaving_out is not None:
+            match["batch"] = {"$ne": leaving_out}
         pipeline: list[Document] = [
             {"$match": match},
             {
                 "$group": {
-                    "_id": {"team": "$team", "owner": "$owner"},
+                    "_id": _joined("$team", "$owner"),
                     "n": {"$sum": 1},
                     "last": {"$max": "$assigned_ms"},
                 }
             },
         ]
         async for row in await self._follow_ups.aggregate(pipeline):
-            team, owner = row["_id"]["team"], row["_id"]["owner"]
+            team, owner = row["_id"].split(_KEY_SEPARATOR, 1)
             counts.open.setdefault(team, {})[owner] = row["n"]
             if row.get("last") is not None:
                 counts.last_assigned.setdefault(team, {})[owner] = row["last"]
@@ -199,23 +207,32 @@ class FollowUpRepository:
     async def status_counts(self) -> dict[tuple[str, str, str], int]:
         """(status, team, rule) → how many follow-ups."""
         pipeline: list[Document] = [
-            {
-                "$group": {
-                    "_id": {"status": "$status", "team": "$team", "rule": "$rule_id"},
-                    "n": {"$sum": 1},
-                }
-            }
+            {"$group": {"_id": _joined("$status", "$team", "$rule_id"), "n": {"$sum": 1}}}
         ]
         found: dict[tuple[str, str, str], int] = {}
         async for row in await self._follow_ups.aggregate(pipeline):
-            key = row["_id"]
-            found[(key["status"], key["team"], key["rule"])] = row["n"]
+            status, team, rule = row["_id"].split(_KEY_SEPARATOR, 2)
+            found[(status, team, rule)] = row["n"]
         return found
 
     async def active(self) -> list[FollowUp]:
         """Every follow-up being worked (for the SLA gauges)."""
         query = {"status": {"$in": [s.value for s in ACTIVE]}}
         return [follow_up_of(doc) async for doc in self._follow_ups.find(query)]
+
+
+_KEY_SEPARATOR = " "
+"""Between the parts of a group's key: statuses, team ids and rule ids have no spaces."""
+
+
+def _joined(*fields: str) -> Document:
+    """A ``$group`` key made of several fields, as one string: the embedded development server
+    takes a document ``_id`` such as ``{team: "$team", owner: "$owner"}`` literally (every
+    document in one group), where ``$concat`` is evaluated by both it and MongoDB."""
+    parts: list[str] = []
+    for name in fields:
+        parts += [name, _KEY_SEPARATOR]
+    return {"$concat": parts[:-1]}
 
 
 def _stored(doc: Mapping[str, Any]) -> Stored:

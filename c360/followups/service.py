@@ -32,9 +32,9 @@ from typing import Any
 
 from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups import sla
-from c360.followups.assignment import TeamLoad, owner_for
+from c360.followups.assignment import Opening, TeamLoad, assign_in_turn, opening_order
 from c360.followups.backtest import Preview, simulate
-from c360.followups.documents import follow_up_doc
+from c360.followups.documents import follow_up_doc, ms
 from c360.followups.episodes import Join, Open, Release, Withdraw, plan
 from c360.followups.model import (
     ACTIVE,
@@ -134,6 +134,7 @@ class _Loaded:
     episodes: dict[str, list[FollowUp]] = field(default_factory=dict)
     waiting: list[Stored] = field(default_factory=list)  # with notifications not relayed
     owners: dict[str, str | None] = field(default_factory=dict)  # account owners
+    cutoffs: list[int] | None = None  # the value tiers', once read
 
 
 class FollowUpService:
@@ -160,9 +161,12 @@ class FollowUpService:
 
     # --- Evaluation -----------------------------------------------------------------------------
 
-    async def evaluate_batch(self, docs: Sequence[Document], now: dt.datetime) -> EvaluationReport:
+    async def evaluate_batch(
+        self, docs: Sequence[Document], now: dt.datetime, batch: str | None = None
+    ) -> EvaluationReport:
         """The ingest stage: ``docs`` are the records a batch wrote (new or amended, or written
-        by an earlier run of the same batch that was cut short)."""
+        by an earlier run of the same batch that was cut short); ``batch``, its journal key,
+        marks the follow-ups it opens (a run of it again assigns the rest as the first did)."""
         rules = await self.rules.enabled()
         wanted: dict[str, set[str]] = defaultdict(set)
         fresh: dict[str, list[RecordFacts]] = defaultdict(list)
@@ -178,7 +182,7 @@ class FollowUpService:
                 fresh[profile_id].append(record_facts(doc))
         if not wanted:
             return EvaluationReport()
-        return await self._evaluate(wanted, fresh, rules, now)
+        return await self._evaluate(wanted, fresh, rules, now, batch=batch)
 
     async def evaluate_profiles(
         self, profile_ids: Iterable[str], now: dt.datetime, *, every_record: bool = False
@@ -206,6 +210,7 @@ class FollowUpService:
         now: dt.datetime,
         *,
         every_record: bool = False,
+        batch: str | None = None,
     ) -> EvaluationReport:
         report = EvaluationReport()
         by_id = {r.id: r for r in rules}
@@ -213,10 +218,14 @@ class FollowUpService:
         live_wanted, live_fresh = await self._live(wanted, fresh)
         report.profiles = len(live_wanted)
         pending = dict(live_wanted)
+        opened: dict[str, FollowUp] = {}  # what this batch opened, in this run or an earlier
         for _ in range(_MAX_ROUNDS):
             if not pending:
                 break
             loaded = await self._load(pending, by_id, now)
+            if batch is not None:
+                for episodes in loaded.episodes.values():
+                    opened |= {fu.id: fu for fu in episodes if fu.opened_by == batch}
             steps: list[tuple[str, Rule, Any]] = []
             for profile_id, rule_ids in sorted(pending.items()):
                 new = live_fresh.get(profile_id, [])
@@ -233,7 +242,10 @@ class FollowUpService:
             written: list[Stored] = []
             if steps:
                 await self.before_step(EVALUATION_STEPS[1])
-                lost, written = await self._apply(steps, loaded, now, report)
+                lost, written = await self._apply(steps, loaded, now, report, batch, opened)
+                for item in written:
+                    if batch is not None and item.follow_up.opened_by == batch:
+                        opened[item.follow_up.id] = item.follow_up
             rewritten = {s.follow_up.id for s in written}
             written += [s for s in loaded.waiting if s.follow_up.id not in rewritten]
             if written:
@@ -277,23 +289,40 @@ class FollowUpService:
         if history:
             loaded.records = await self._inputs.of_profiles(history, kinds)
         if views:
-            loaded.views = await self.views(views, now)
+            await self._read_views(loaded, views, now)
         stored = await self._follow_ups.of_profiles(wanted)
         loaded.episodes = {p: [s.follow_up for s in items] for p, items in stored.items()}
         # What a run cut short between a follow-up's write and the relay left: relayed now.
         loaded.waiting = [s for items in stored.values() for s in items if s.unsent]
         return loaded
 
-    async def views(self, profile_ids: Sequence[str], now: dt.datetime) -> dict[str, ViewFact]:
-        """Each profile's computed verdicts now (stage, churn risk, value tier)."""
+    async def _read_views(
+        self, loaded: _Loaded, profile_ids: Sequence[str], now: dt.datetime
+    ) -> None:
+        if loaded.cutoffs is None:
+            loaded.cutoffs = await self._profiles.metrics.cutoffs(fresh=True)
+        loaded.views.update(await self.views(profile_ids, now, loaded.cutoffs))
+
+    async def views(
+        self, profile_ids: Sequence[str], now: dt.datetime, cutoffs: Sequence[int] | None = None
+    ) -> dict[str, ViewFact]:
+        """Each profile's computed verdicts now (stage, churn risk, value tier).
+
+        The tiers' cutoffs are read fresh (once per evaluation; ``cutoffs`` when given), not
+        the ones a process keeps for five minutes: what a rule says of a batch (a tier
+        condition, a priority raised by tier) must follow from the stored records, or a new
+        process completing a batch cut short would see other tiers than the process that
+        imported the batches before it."""
         wanted = list(dict.fromkeys(profile_ids))
         metrics = self._profiles.metrics
         aggregates = await metrics.aggregates(wanted)
         profiles = await self._profiles.get_many(wanted)
+        if cutoffs is None:
+            cutoffs = await metrics.cutoffs(fresh=True)
         found: dict[str, ViewFact] = {}
         for profile_id, agg, profile in zip(wanted, aggregates, profiles, strict=True):
             last_seen = None if profile is None else profile.last_seen_at
-            view = await metrics.view(agg, last_seen, now)
+            view = await metrics.view(agg, last_seen, now, cutoffs)
             found[profile_id] = ViewFact(
                 view.stage.stage.value,
                 view.stage.reason,
@@ -310,9 +339,12 @@ class FollowUpService:
         loaded: _Loaded,
         now: dt.datetime,
         report: EvaluationReport,
+        batch: str | None = None,
+        opened: Mapping[str, FollowUp] | None = None,
     ) -> tuple[set[str], list[Stored]]:
         """Write the steps; returns the profiles that lost a race (to evaluate again) and what
-        was written."""
+        was written. ``opened``: the follow-ups ``batch`` opened already (an earlier run of it
+        was cut short): the new ones are opened at their moment, assigned after them."""
         opening = [(p, r, s) for p, r, s in steps if isinstance(s, Open)]
         raise_for = {
             p
@@ -320,15 +352,17 @@ class FollowUpService:
             if r.definition.raise_priority_for_tiers and p not in loaded.views
         }
         if raise_for:
-            loaded.views.update(await self.views(sorted(raise_for), now))
-        loads = await self._loads({r.definition.team for _, r, s in opening})
-        owners = await self._account_owners({p for p, _, _ in opening})
+            await self._read_views(loaded, sorted(raise_for), now)
+        earlier = list((opened or {}).values())
+        moment = min((fu.opened_at for fu in earlier), default=now)
+        owner_of = await self._assign(opening, earlier, batch, moment)
         inserts: list[tuple[str, Document, Stored]] = []
         replaces: list[tuple[str, Document, int, Stored]] = []
         for profile_id, rule, step in steps:
             if isinstance(step, Open):
                 tier = loaded.views[profile_id].tier if profile_id in loaded.views else None
-                stored = self._opened(profile_id, rule, step, tier, owners, loads, now)
+                owner = owner_of.get(_opening_id(rule, step))
+                stored = self._opened(profile_id, rule, step, tier, owner, moment, batch)
                 fu = stored.follow_up
                 report.held_out += fu.held_out
                 report.opened += not fu.held_out
@@ -372,25 +406,50 @@ class FollowUpService:
         written += [s for _, doc, _, s in replaces if doc["_id"] not in missed]
         return lost, written
 
+    async def _assign(
+        self,
+        opening: Sequence[tuple[str, Rule, Open]],
+        earlier: Sequence[FollowUp],
+        batch: str | None,
+        moment: dt.datetime,
+    ) -> dict[str, str | None]:
+        """The owners of the follow-ups to open (by id), assigned in turn after those the
+        batch opened already, from the loads without any of the batch's (see
+        :mod:`.assignment`)."""
+        actioned = [(p, r, s) for p, r, s in opening if not held_out(p, r.id, r.definition.holdout)]
+        if not actioned:
+            return {}
+        ids = [_opening_id(r, s) for _, r, s in actioned]
+        planned = set(ids)
+        loads = await self._loads({r.definition.team for _, r, _ in actioned}, batch)
+        account = await self._account_owners({p for p, _, _ in actioned})
+        queue = [
+            Opening(opening_order(s.triggers, r.id, i), r.definition.team, account.get(p))
+            for (p, r, s), i in zip(actioned, ids, strict=True)
+        ]
+        queue += [
+            Opening(opening_order(fu.triggers, fu.rule_id, fu.id), fu.team, None, True, fu.owner)
+            for fu in earlier
+            if fu.id not in planned
+        ]
+        owners = assign_in_turn(queue, loads, ms(moment))
+        return dict(zip(ids, owners[: len(ids)], strict=True))
+
     def _opened(
         self,
         profile_id: str,
         rule: Rule,
         step: Open,
         tier: str | None,
-        owners: Mapping[str, str | None],
-        loads: Mapping[str, TeamLoad],
+        owner: str | None,
         now: dt.datetime,
+        batch: str | None = None,
     ) -> Stored:
         definition = rule.definition
         held = held_out(profile_id, rule.id, definition.holdout)
         team = definition.team
         priority = priority_for(definition, tier)
-        owner = None
-        if not held:
-            owner = owner_for(owners.get(profile_id), loads.get(team) or TeamLoad(()))
-            if owner is not None and team in loads:
-                loads[team].took(owner, int(now.timestamp() * 1000))
+        owner = None if held else owner
         revived = step.revive
         earlier = revived.events if revived is not None else ()
         status = Status.HELD_OUT if held else Status.OPEN
@@ -410,7 +469,7 @@ class FollowUpService:
             records=tuple(t.record_id for t in step.triggers),
         )
         fu = FollowUp(
-            id=revived.id if revived is not None else follow_up_id(rule.id, step.episode),
+            id=_opening_id(rule, step),
             profile_id=profile_id,
             rule_id=rule.id,
             rule_version=rule.version,
@@ -429,6 +488,7 @@ class FollowUpService:
             events=(*earlier, event),
             version=(revived.version + 1) if revived is not None else 1,
             updated_at=now,
+            opened_by=batch,
         )
         return Stored(fu, (event.n,) if kind in NOTIFIED else ())
 
@@ -463,12 +523,17 @@ class FollowUpService:
     def _next(fu: FollowUp, now: dt.datetime, **changes: Any) -> FollowUp:
         return replace(fu, version=fu.version + 1, updated_at=now, **changes)
 
-    async def _loads(self, team_ids: Iterable[str]) -> dict[str, TeamLoad]:
+    async def _loads(
+        self, team_ids: Iterable[str], leaving_out: str | None = None
+    ) -> dict[str, TeamLoad]:
+        """Each team's load now; without the follow-ups batch ``leaving_out`` opened."""
         wanted = sorted(set(team_ids))
         if not wanted:
             return {}
         teams = {t: await self.teams.get(t) for t in wanted}
-        counts = await self._follow_ups.team_counts([t for t in wanted if teams[t].members])
+        counts = await self._follow_ups.team_counts(
+            [t for t in wanted if teams[t].members], leaving_out
+        )
         return {
             t: TeamLoad(
                 list(teams[t].members),
@@ -900,6 +965,11 @@ class FollowUpStats:
     by_status: dict[tuple[str, str, str], int]
     sla: dict[tuple[str, str], int]
     outbox: dict[str, int]
+
+
+def _opening_id(rule: Rule, step: Open) -> str:
+    """The follow-up an opening writes: the withdrawn one it revives, or its episode's."""
+    return step.revive.id if step.revive is not None else follow_up_id(rule.id, step.episode)
 
 
 def notification_id(follow_up_id: str, event: int) -> str:

@@ -19,4 +19,6 @@ class EvaluateAlertRules(Stage):
 
     async def run(self, batch: Batch) -> None:
         written = [entry.stored for entry in batch.changing() if entry.stored is not None]
-        await self._followups.evaluate_batch([*written, *batch.redone], batch.now)
+        await self._followups.evaluate_batch(
+            [*written, *batch.redone], batch.now, batch.key or None
+        )

@@ -87,14 +87,23 @@ class MetricsRepository:
         return result.deleted_count
 
     async def ltv_cutoffs(self, percentiles: Sequence[float]) -> list[int]:
-        """The reporting-currency LTV at each percentile among buyers (positive LTV)."""
+        """The reporting-currency LTV at each percentile among buyers (positive LTV).
+
+        Read often (every evaluation of alert rules that read tiers), so by the ``ltv`` index
+        alone: the buyers counted by a ``$count`` (``count_documents`` groups with ``$sum``,
+        which the embedded server does document by document), and each value found by walking
+        the index from its nearer end, without reading a document."""
         buyers = {"ltv_reporting": {"$gt": 0}}
-        total = await self._metrics.count_documents(buyers)
+        pipeline: list[Document] = [{"$match": buyers}, {"$count": "n"}]
+        counted = await (await self._metrics.aggregate(pipeline)).to_list()
+        total = int(counted[0]["n"]) if counted else 0
         cutoffs = []
         for percentile in percentiles:
             position = min(int(percentile * total), max(total - 1, 0))
-            cursor = self._metrics.find(buyers, {"ltv_reporting": 1})
-            found = await cursor.sort("ltv_reporting", 1).skip(position).limit(1).to_list()
+            from_top = max(total - 1 - position, 0)
+            direction, skip = (-1, from_top) if from_top < position else (1, position)
+            cursor = self._metrics.find(buyers, {"ltv_reporting": 1, "_id": 0})
+            found = await cursor.sort("ltv_reporting", direction).skip(skip).limit(1).to_list()
             cutoffs.append(found[0]["ltv_reporting"] if found else 0)
         return cutoffs
 

@@ -139,8 +139,10 @@ SHARDING: dict[str, Placement] = {
         ),
         broadcasts={
             "c360.metrics.repository:MetricsRepository.ltv_cutoffs": (
-                "Value tiers: percentiles of lifetime value among all buyers, at most once "
-                "every five minutes per process."
+                "Value tiers: percentiles of lifetime value among all buyers, by the ltv "
+                "index alone: at most once every five minutes per process for profile reads, "
+                "once per evaluation of alert rules that read tiers and once per KPI report "
+                "by segment (what those decide must follow from the stored records)."
             ),
             "c360.metrics.repository:MetricsRepository.all_ids": (
                 "c360 profiles recompute --all (an admin command)."

@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
-from c360.followups.model import Status
+from c360.followups.model import Outcome, Status
+from c360.followups.repository import QueueFilter
 from c360.followups.service import EVALUATION_STEPS
+from c360.followups.states import Action
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Database, Store
@@ -23,6 +25,7 @@ from tests import factories as f
 from tests.followups.helpers import SECRET, ingest, nps, raw, snapshot
 from tests.helpers import Crash, crash_at
 
+_DAY1 = "2024-04-01T12:00:00Z"
 VISIBLE = {Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED}
 
 
@@ -82,6 +85,124 @@ class TestCrashBetweenSteps:
             again = Services.build(store.db, configured(settings))
             await ingest(again, tmp_path / "a.jsonl", mixed_batch())
             # What the re-run did not reach, the worker's next round relays (before delivering).
+            await again.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
+
+            assert await labelled(store.db) == expected
+        finally:
+            await store.client.drop_database(f"{settings.database}_clean")
+
+
+class TestCrashWhileTheBuyersChange:
+    """The value tier that raises a detractor's priority is the one the stored records give when
+    the batch is evaluated: a process that kept the buyers' percentiles from an earlier batch
+    and a new process completing a batch cut short open the same follow-up."""
+
+    def first(self) -> list[f.Record]:
+        # Tom the only buyer (so the top of the tiers), and a detractor who buys nothing: her
+        # follow-up reads the tiers' cutoffs.
+        return [
+            f.order(external_id="O-tom", identifiers=[f.email("tom@example.com")], amount=4000),
+            nps("S-ana", "ana@example.com", 3, "2024-05-03T12:00:00Z"),
+        ]
+
+    def second(self) -> list[f.Record]:
+        # Four bigger buyers put Tom below the median; then his detractor answer.
+        return [
+            *(
+                f.order(
+                    external_id=f"O-{n}",
+                    identifiers=[f.email(f"buyer{n}@example.com")],
+                    amount=10_000 * n,
+                )
+                for n in range(1, 5)
+            ),
+            nps("S-tom", "tom@example.com", 2, "2024-05-08T12:00:00Z"),
+        ]
+
+    @pytest.mark.parametrize("step", EVALUATION_STEPS)
+    async def test_a_new_process_completing_the_batch_opens_what_one_process_did(
+        self, store: Store, settings: Settings, tmp_path: Path, step: str
+    ) -> None:
+        clean_db = store.client[f"{settings.database}_clean"]
+        try:
+            clean = Services.build(clean_db, configured(settings))
+            await ingest(clean, tmp_path / "clean1.jsonl", self.first())
+            await ingest(clean, tmp_path / "clean2.jsonl", self.second())
+            expected = await labelled(clean_db)
+
+            crashing = Services.build(store.db, configured(settings))
+            await ingest(crashing, tmp_path / "a1.jsonl", self.first())
+            crashing.followups.service.before_step = crash_at(step)
+            with pytest.raises(Crash):
+                await ingest(crashing, tmp_path / "a2.jsonl", self.second())
+            again = Services.build(store.db, configured(settings))
+            await ingest(again, tmp_path / "a2.jsonl", self.second())
+            await again.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
+
+            assert await labelled(store.db) == expected
+            [tom] = [
+                fu
+                for fu in expected["follow_ups"]
+                if fu["_id"] == "email:tom@example.com/nps-detractor/1"
+            ]
+            assert tom["priority"] == "normal"  # a low-value buyer now: not raised
+        finally:
+            await store.client.drop_database(f"{settings.database}_clean")
+
+
+class TestCrashWhileAssigning:
+    """Owners are the team's members with the fewest open follow-ups, ties to the one assigned
+    least recently: a store that kept only some of a batch's new follow-ups when it died, and
+    the batch run again, leave the owners an uninterrupted import gives."""
+
+    @staticmethod
+    async def worked_on(services: Services, tmp_path: Path, name: str) -> None:
+        """Ana and Luis hold one follow-up each, Luis's the older assignment."""
+        now = dt.datetime.now(dt.UTC)
+        await ingest(services, tmp_path / f"{name}1.jsonl", [nps("A", "a@example.com", 1, _DAY1)])
+        await ingest(services, tmp_path / f"{name}2.jsonl", [nps("B", "b@example.com", 2, _DAY1)])
+        service = services.followups.service
+        [anas], _ = await service.queue(QueueFilter(owners=("ana.agent",)), 5, None)
+        await service.act(
+            anas.id,
+            Action.RESOLVE,
+            "ana.agent",
+            now,
+            outcome=Outcome.CONTACTED_RESOLVED,
+            root_cause="other",
+        )
+        await ingest(services, tmp_path / f"{name}3.jsonl", [nps("C", "c@example.com", 3, _DAY1)])
+
+    @staticmethod
+    def batch() -> list[f.Record]:
+        return [nps(f"D{n}", f"d{n}@example.com", n, f"2024-05-0{n}T12:00:00Z") for n in (1, 2, 3)]
+
+    @pytest.mark.parametrize("kept", [(1,), (2,), (3,), (1, 2), (1, 3), (2, 3)])
+    async def test_the_batch_run_again_assigns_as_an_uninterrupted_import(
+        self, store: Store, settings: Settings, tmp_path: Path, kept: tuple[int, ...]
+    ) -> None:
+        clean_db = store.client[f"{settings.database}_clean"]
+        try:
+            clean = Services.build(clean_db, configured(settings))
+            await self.worked_on(clean, tmp_path, "clean")
+            await ingest(clean, tmp_path / "clean.jsonl", self.batch())
+            expected = await labelled(clean_db)
+            owners = [
+                fu["owner"] for fu in expected["follow_ups"] if fu["_id"].startswith("email:d")
+            ]
+            assert owners == ["luis.agent", "ana.agent", "ana.agent"]
+
+            crashing = Services.build(store.db, configured(settings))
+            await self.worked_on(crashing, tmp_path, "a")
+            crashing.followups.service.before_step = crash_at("relay notifications")
+            with pytest.raises(Crash):
+                await ingest(crashing, tmp_path / "a.jsonl", self.batch())
+            lost = [f"d{n}@example.com" for n in (1, 2, 3) if n not in kept]
+            for identity in await raw(store.db, "identities"):
+                if identity["_id"].removeprefix("email:") in lost:
+                    await store.db["follow_ups"].delete_many({"profile_id": identity["profile_id"]})
+            again = Services.build(store.db, configured(settings))
+            await ingest(again, tmp_path / "a.jsonl", self.batch())
             await again.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
 
             assert await labelled(store.db) == expected

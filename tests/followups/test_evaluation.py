@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from c360.auth.service import Role
 from c360.followups.model import EventType, FollowUp, Status, Target
 from c360.followups.rules import Priority, RuleDefinition
+from c360.followups.states import Action
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Store
@@ -206,6 +207,38 @@ class TestEvaluationAtIngest:
         await ingest(care, tmp_path / "b.jsonl", [nps("S-1", ANA, 0, "2024-05-01T12:00:00Z")])
         _, found = await of(care)
         assert shown(found)[0].owner == "marta.lead"
+
+    async def test_each_import_gives_the_next_to_the_member_holding_fewest(
+        self, care: Services, tmp_path: Path
+    ) -> None:
+        owners = []
+        for n, email in enumerate(["a@example.com", "b@example.com", "c@example.com"]):
+            await ingest(
+                care, tmp_path / f"{n}.jsonl", [nps(f"S-{n}", email, 2, "2024-05-01T12:00:00Z")]
+            )
+            _, found = await of(care, email)
+            owners += [fu.owner for fu in shown(found)]
+        # Ana first (in the team's order), Luis holding none, then Ana, assigned less recently.
+        assert owners == ["ana.agent", "luis.agent", "ana.agent"]
+
+    async def test_the_gauges_count_by_status_team_and_rule(
+        self, care: Services, tmp_path: Path
+    ) -> None:
+        records = [
+            nps("S-1", ANA, 3, "2024-05-03T12:00:00Z"),
+            nps("S-2", TOM, 1, "2024-05-04T12:00:00Z", contact_requested=True),
+        ]
+        await ingest(care, tmp_path / "a.jsonl", records)
+        _, found = await of(care, TOM)
+        [tom_nps] = shown(found)
+        await care.followups.service.act(tom_nps.id, Action.ACKNOWLEDGE, "luis.agent", later(0))
+
+        stats = await care.followups.service.stats(later(0))
+        assert stats.by_status == {
+            ("open", "customer-care", "nps-detractor"): 1,
+            ("open", "customer-care", "contact-requested"): 1,
+            ("acknowledged", "customer-care", "nps-detractor"): 1,
+        }
 
     async def test_a_disabled_rule_opens_nothing(self, care: Services, tmp_path: Path) -> None:
         await care.followups.rules.set_enabled("nps-detractor", False, "test", later(0))

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from c360.errors import InvalidInput
 from c360.followups import sla
-from c360.followups.assignment import TeamLoad, owner_for
+from c360.followups.assignment import (
+    Opening,
+    TeamLoad,
+    assign_in_turn,
+    opening_order,
+    owner_for,
+)
 from c360.followups.episodes import Join, Open, Release, Withdraw, plan
 from c360.followups.model import Episode, EventType, FollowUp, Outcome, Status, Target
 from c360.followups.rules import Firing, Priority, RuleDefinition, Trigger
@@ -326,3 +333,29 @@ class TestAssignment:
 
     def test_a_team_without_members_assigns_nobody(self) -> None:
         assert TeamLoad([]).choose() is None
+
+    @staticmethod
+    def opening(day: int, **more: Any) -> Opening:
+        at = dt.datetime(2024, 5, day, tzinfo=dt.UTC)
+        trigger = Trigger(at, f"surveys:survey_response:{day}", "survey_response")
+        return Opening(opening_order((trigger,), "nps-detractor", f"fu_{day}"), "care", **more)
+
+    def test_a_batch_in_the_order_of_its_records(self) -> None:
+        openings = [self.opening(3), self.opening(1), self.opening(2, account_owner="marta")]
+        owners = assign_in_turn(openings, {"care": TeamLoad(["ana", "luis"])}, 1000)
+        assert owners == ["luis", "ana", "marta"]
+
+    @pytest.mark.parametrize("kept", [(1,), (2,), (3,), (1, 3), (2, 3)])
+    def test_a_run_again_keeps_what_was_opened_and_gives_the_rest_the_same_owners(
+        self, kept: tuple[int, ...]
+    ) -> None:
+        def load() -> dict[str, TeamLoad]:  # what the batch found: Luis assigned less recently
+            return {"care": TeamLoad(["ana", "luis"], {"ana": 1, "luis": 1}, {"ana": 9, "luis": 5})}
+
+        first = assign_in_turn([self.opening(d) for d in (1, 2, 3, 4)], load(), 1000)
+        assert first == ["luis", "ana", "ana", "luis"]
+        again = [
+            self.opening(d, opened=True, owner=first[d - 1]) if d in kept else self.opening(d)
+            for d in (1, 2, 3, 4)
+        ]
+        assert assign_in_turn(again, load(), 1000) == first
