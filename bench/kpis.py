@@ -18,13 +18,13 @@ ingest.
    the pipeline stores for another population that behaves alike (the embedded store ingests a
    few hundred records a second, so a million records through the pipeline take hours).
 3. Query. ``KpiService.kpis`` for a month by week grouped by lifecycle stage (every KPI, with
-   the previous period), at the end of the data's year, p50 and p99 over ``--queries`` runs,
-   beside the raw driver reading the same ledgers (the same index range and projection) and
+   the previous period), at the end of the data's year, p50 and p99 over ``--queries`` runs, in
+   turns with the raw driver reading the same ledgers (the same index range and projection) and
    folding three of the figures (revenue, orders, NPS by week) in a plain loop, with the
-   ratio; the two agree on those figures (checked). Then ``--record-runs`` runs of the raw
-   driver reading what a query read before the ledgers — every record of the span by the
-   kind/time index, the refunded orders, the customers' profiles and aggregates — folding the
-   same figures (checked too).
+   ratio; the two agree on those figures (checked). Then ``--record-runs`` runs, in turns with
+   ``kpis`` again, of the raw driver reading what a query read before the ledgers — every
+   record of the span by the kind/time index, the refunded orders, the customers' profiles and
+   aggregates — folding the same figures (checked too).
 4. Memory: the peak of Python allocations during one query (tracemalloc) and the process's peak
    resident set.
 """
@@ -304,13 +304,17 @@ def agree(mine: Figures, theirs: Figures, who: str) -> None:
         assert ours == raw, (who, name, ours, raw)
 
 
-async def timed(work: Callable[[], Awaitable[Any]], runs: int) -> tuple[list[float], Any]:
-    times, result = [], None
+async def interleaved(
+    first: Callable[[], Awaitable[Any]], second: Callable[[], Awaitable[Any]], runs: int
+) -> tuple[list[float], list[float]]:
+    """Each timed ``runs`` times, in turns, so a change in the machine's load falls on both."""
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
-        started = time.perf_counter()
-        result = await work()
-        times.append(time.perf_counter() - started)
-    return times, result
+        for work, into in ((first, times[0]), (second, times[1])):
+            started = time.perf_counter()
+            await work()
+            into.append(time.perf_counter() - started)
+    return times
 
 
 def p(times: list[float], q: float) -> float:
@@ -341,8 +345,11 @@ async def query_figures(
     mine = week_totals(answer)
     agree(mine, await raw_ledger_figures(store.db, span, month), "raw driver, ledgers")
     stages = sorted({r.group[0] or "-" for r in answer.rows if r.group})
-    api_times, _ = await timed(lambda: services.kpis.kpis(query, NOW), queries)
-    raw_times, _ = await timed(lambda: raw_ledger_figures(store.db, span, month), queries)
+    api_times, raw_times = await interleaved(
+        lambda: services.kpis.kpis(query, NOW),
+        lambda: raw_ledger_figures(store.db, span, month),
+        queries,
+    )
     tracemalloc.start()
     await services.kpis.kpis(query, NOW)
     _, peak = tracemalloc.get_traced_memory()
@@ -361,13 +368,18 @@ async def query_figures(
         "(revenue, orders and NPS by week agree)"
     )
     if record_runs:
-        old_times, old = await timed(lambda: raw_record_figures(store.db, span, month), record_runs)
-        agree(mine, old, "raw driver, records")
+        agree(mine, await raw_record_figures(store.db, span, month), "raw driver, records")
+        old_times, api_again = await interleaved(
+            lambda: raw_record_figures(store.db, span, month),
+            lambda: services.kpis.kpis(query, NOW),
+            record_runs,
+        )
         print(
             f"records     the raw driver reading what a query read before the ledgers (the "
             f"span's records, refunded orders, profiles, aggregates), {record_runs} runs: "
-            f"p50 {p(old_times, 0.5):,.0f} ms, p99 {p(old_times, 0.99):,.0f} ms; kpis / it: "
-            f"{ratio(api_times, old_times)} (the same figures agree)"
+            f"p50 {p(old_times, 0.5):,.0f} ms, p99 {p(old_times, 0.99):,.0f} ms; kpis in turn "
+            f"with it p50 {p(api_again, 0.5):,.0f} ms, kpis / it: {ratio(api_again, old_times)} "
+            "(the same figures agree)"
         )
     print(f"memory      one query's peak Python allocations {peak / 2**20:,.1f} MB")
 
