@@ -90,10 +90,12 @@ def metrics_config(settings: Settings) -> MetricsConfig:
 
 
 def kpi_settings(settings: Settings) -> KpiSettings:
+    segments = metrics_config(settings)
     return KpiSettings(
         time_zone=settings.reporting_time_zone,
         max_periods=settings.kpi_max_periods,
-        churned_days=settings.lifecycle_churned_days,
+        thresholds=segments.thresholds,
+        tier_percentiles=tuple(segments.tier_percentiles),
         figures=KpiConfig(
             promoter_min=settings.nps_promoter_min,
             detractor_max=settings.nps_detractor_max,

@@ -12,6 +12,8 @@ from typing import Any
 from pymongo import MongoClient, monitoring
 
 from c360.metrics.aggregate import Aggregate, aggregate
+from c360.metrics.figures import Summary
+from c360.metrics.ledger import Ledger
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -190,14 +192,19 @@ def full_state(uri: str, database: str) -> dict[str, list[Any]]:
 
 
 async def assert_aggregates_equal_recomputation(services: Services, store: Store) -> int:
-    """Every live profile's stored aggregate is the fold of its records; returns how many."""
+    """Every live profile's stored aggregate is the fold of its records, and so are its ledger,
+    the summary beside it and the days it is found by; returns how many."""
     checked = 0
     async for profile in store.db.profiles.find({"merged_into": {"$exists": False}}):
         records = await store.db.records.find({"profile_id": profile["_id"]}).to_list()
         stored = await store.db.profile_metrics.find_one({"_id": profile["_id"]})
         assert stored is not None, profile["_id"]
-        expected = aggregate(records).to_doc()
-        assert Aggregate.from_doc(stored["agg"]).to_doc() == expected, profile["_id"]
+        recomputed = aggregate(records)
+        assert Aggregate.from_doc(stored["agg"]).to_doc() == recomputed.to_doc(), profile["_id"]
+        ledger = dict(stored["ledger"])
+        assert Summary.from_doc(ledger.pop("summary")) == Summary.of(recomputed), profile["_id"]
+        assert Ledger.from_doc(ledger).to_doc() == recomputed.ledger.to_doc(), profile["_id"]
+        assert stored["ledger_days"] == recomputed.ledger.days(), profile["_id"]
         checked += 1
     merged = [p["_id"] async for p in store.db.profiles.find({"merged_into": {"$exists": True}})]
     assert await store.db.profile_metrics.count_documents({"_id": {"$in": merged}}) == 0

@@ -84,6 +84,11 @@ BODY = """\
     </div>
   </section>
   <section>
+    <h2>Followed up against held out
+    <span class="muted">(customers with a follow-up opened in the span: the holdout)</span></h2>
+    <div id="holdout"></div>
+  </section>
+  <section>
     <h2>Every KPI</h2>
     <table id="kpi-table">
       <thead><tr><th>KPI</th><th>Value</th><th>Before</th><th>Numerator / denominator</th>

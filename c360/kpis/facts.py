@@ -1,25 +1,16 @@
 """What a stored record contributes to the KPIs, as a small fact; and what a customer is.
 
-Facts are read from the records of the span asked for (:mod:`c360.kpis.repository`) and keep
-only what the KPIs use, with times as epoch milliseconds (UTC). Pure: no I/O.
+Facts are made from the entries of the customers' ledgers (:mod:`c360.metrics.ledger`), each a
+record's facts as ingest folded them, and keep only what the KPIs use, with times as epoch
+milliseconds (UTC). Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-CLOSED_STATUSES = frozenset({"solved", "closed"})
-
-
-def epoch_ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _ms(value: Any) -> int | None:
-    return epoch_ms(value) if isinstance(value, dt.datetime) else None
+from c360.metrics.ledger import CaseEntry, OrderEntry, ReturnEntry, SurveyEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,77 +105,46 @@ class Customer:
 Fact = OrderFact | ReturnFact | CaseFact | SurveyFact | VisitFact | FollowUpFact
 
 
-def order_fact(doc: Mapping[str, Any]) -> OrderFact:
-    """An order; one that no profile holds yet (the order of a refund) has an empty profile."""
-    data: Mapping[str, Any] = doc["data"]
-    lines = data.get("line_items") or ()
+def order_fact(profile_id: str, entry: OrderEntry) -> OrderFact:
+    """An order; one that no profile holds (the order of a refund) has an empty profile."""
+    at, _, currency, amount, items, products, channel, store, cancelled = entry
     return OrderFact(
-        profile_id=doc.get("profile_id", ""),
-        at=epoch_ms(doc["occurred_at"]),
-        currency=data["total"]["currency"],
-        amount=data["total"]["amount"],
-        items=sum(line["quantity"] for line in lines),
-        # The product's name as the profile's metrics count it: the title, else the SKU.
-        products=frozenset(p for line in lines if (p := line.get("title") or line.get("sku"))),
-        channel=data["channel"],
-        store=data.get("store_id"),
-        cancelled=data.get("cancelled_at") is not None,
+        profile_id, at, currency, amount, items, frozenset(products), channel, store, cancelled
     )
 
 
-def order_record_id(doc: Mapping[str, Any]) -> str:
-    """The record id of a return's order (same source)."""
-    return f"{doc['source']}:order:{doc['data']['order_external_id']}"
+def return_fact(profile_id: str, entry: ReturnEntry, order: OrderFact | None) -> ReturnFact:
+    at, currency, amount, order_id = entry
+    return ReturnFact(profile_id, at, currency, amount, order_id, order)
 
 
-def return_fact(doc: Mapping[str, Any], order: OrderFact | None) -> ReturnFact:
-    data: Mapping[str, Any] = doc["data"]
-    return ReturnFact(
-        profile_id=doc["profile_id"],
-        at=epoch_ms(doc["occurred_at"]),
-        currency=data["amount"]["currency"],
-        amount=data["amount"]["amount"],
-        order_id=order_record_id(doc),
-        order=order,
-    )
-
-
-def case_fact(doc: Mapping[str, Any]) -> CaseFact:
-    data: Mapping[str, Any] = doc["data"]
-    opened = epoch_ms(doc["occurred_at"])
-    closed = data["status"] in CLOSED_STATUSES
-    responded = _ms(data.get("first_response_at"))
-    # Only a solved or closed case has a resolution (a reopened one may still carry a solve).
-    solved = _ms(data.get("solved_at")) if closed else None
+def case_fact(profile_id: str, entry: CaseEntry) -> CaseFact:
+    at, record_id, source, channel, closed, complaint, responded, solved, replies, rated = entry
     return CaseFact(
-        record_id=doc["_id"],
-        profile_id=doc["profile_id"],
-        at=opened,
-        source=doc["source"],
-        channel=data["channel"],
+        record_id=record_id,
+        profile_id=profile_id,
+        at=at,
+        source=source,
+        channel=channel,
         closed=closed,
-        complaint=bool(data.get("complaint")),
-        first_response_s=None if responded is None else (responded - opened) / 1000,
-        resolution_s=None if solved is None else (solved - opened) / 1000,
-        replies=data.get("agent_replies"),
-        satisfaction=data.get("satisfaction"),
+        complaint=complaint,
+        first_response_s=None if responded is None else responded / 1000,
+        resolution_s=None if solved is None else solved / 1000,
+        replies=replies,
+        satisfaction=rated,
     )
 
 
-def survey_fact(doc: Mapping[str, Any]) -> SurveyFact:
-    data: Mapping[str, Any] = doc["data"]
+def survey_fact(profile_id: str, entry: SurveyEntry) -> SurveyFact:
+    at, record_id, source, survey_type, score, touchpoint, commented, contact_requested = entry
     return SurveyFact(
-        record_id=doc["_id"],
-        profile_id=doc["profile_id"],
-        at=epoch_ms(doc["occurred_at"]),
-        source=doc["source"],
-        survey_type=data["survey_type"],
-        score=data["score"],
-        touchpoint=data.get("touchpoint"),
-        commented=bool(data.get("comment")),
-        contact_requested=bool(data.get("contact_requested")),
+        record_id=record_id,
+        profile_id=profile_id,
+        at=at,
+        source=source,
+        survey_type=survey_type,
+        score=score,
+        touchpoint=touchpoint,
+        commented=commented,
+        contact_requested=contact_requested,
     )
-
-
-def visit_fact(doc: Mapping[str, Any]) -> VisitFact:
-    return VisitFact(profile_id=doc["profile_id"], at=epoch_ms(doc["occurred_at"]))

@@ -1,22 +1,22 @@
-"""Every store query of the KPIs: the records of a span by kind and time (an index on both), the
-orders refunds name, and counts of people by when they were last seen.
+"""The store queries of the KPIs beyond the customers' ledgers (which the metrics service reads):
+orders refunds name that no ledger beside them holds, who was last seen when, follow-ups and
+acknowledgements.
 
-KPIs read the records themselves, not a copy kept for them: see the README's "KPIs" section for
-why. A span's records of one kind are one index range; on a sharded cluster every shard holds
-some (records are placed by profile), so these reads go to every shard on purpose.
+A report reads the ledgers of the people active in its span (see the README's "KPIs" for why),
+not the records. On a sharded cluster the counts of people and a span's follow-ups go to every
+shard on purpose.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Iterable
 
+from c360.kpis.facts import OrderFact, order_fact
 from c360.kpis.followups import FOLLOW_UP_FIELDS
+from c360.metrics.ledger import epoch_ms, order_entry
 from c360.store import Database, Document
 
 _PAGE = 1000
-PAYLOAD = {"profile_id": 1, "occurred_at": 1, "source": 1, "data": 1}
-WHO_AND_WHEN = {"profile_id": 1, "occurred_at": 1}
 
 
 class KpiRepository:
@@ -26,25 +26,29 @@ class KpiRepository:
         self._follow_ups = db["follow_ups"]
         self._acks = db["feedback_acks"]
 
-    async def records(
-        self, kind: str, start: dt.datetime, end: dt.datetime, *, payload: bool = True
-    ) -> AsyncIterator[Document]:
-        """The records of ``kind`` that happened in ``[start, end)`` and belong to a profile
-        (``payload``: with what they say, else only whose they are and when)."""
-        query = {"kind": kind, "occurred_at": {"$gte": start, "$lt": end}}
-        # Whole payloads: the embedded server returns nothing of a dotted projection.
-        async for doc in self._records.find(query, PAYLOAD if payload else WHO_AND_WHEN):
-            if "profile_id" in doc:  # a refund whose order has not arrived counts once linked
-                yield doc
-
-    async def orders(self, record_ids: Iterable[str]) -> dict[str, Document]:
-        """Stored orders by record id (the orders of refunds, wherever they were placed)."""
+    async def orders(self, record_ids: Iterable[str]) -> dict[str, OrderFact]:
+        """Stored orders by record id, wherever they were placed (a refund's order in another
+        profile, or in none yet)."""
         wanted = sorted(set(record_ids))
-        found: dict[str, Document] = {}
+        found: dict[str, OrderFact] = {}
+        projection = {"profile_id": 1, "occurred_at": 1, "data": 1}
         for start in range(0, len(wanted), _PAGE):
             query = {"_id": {"$in": wanted[start : start + _PAGE]}, "kind": "order"}
-            async for doc in self._records.find(query, {"_id": 1, **PAYLOAD}):
-                found[doc["_id"]] = doc
+            async for doc in self._records.find(query, projection):
+                entry = order_entry(doc["_id"], epoch_ms(doc["occurred_at"]), doc["data"])
+                found[doc["_id"]] = order_fact(doc.get("profile_id", ""), entry)
+        return found
+
+    async def last_seen(self, profile_ids: Iterable[str]) -> dict[str, int | None]:
+        """When each of these live profiles was last seen (epoch ms; None: never); absorbed
+        and unknown profiles are left out."""
+        wanted = sorted(set(profile_ids))
+        found: dict[str, int | None] = {}
+        for start in range(0, len(wanted), _PAGE):
+            query = {"_id": {"$in": wanted[start : start + _PAGE]}}
+            async for doc in self._profiles.find(query, {"last_seen_ms": 1, "merged_into": 1}):
+                if "merged_into" not in doc:
+                    found[doc["_id"]] = doc.get("last_seen_ms")
         return found
 
     async def churn(self, start_ms: int, end_ms: int, churned_ms: int) -> tuple[int, int]:

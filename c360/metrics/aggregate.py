@@ -18,27 +18,16 @@ order, its refunds and its cancellation give the same aggregate in any arrival o
 
 from __future__ import annotations
 
-import datetime as dt
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from c360.metrics.ledger import CLOSED_CASE_STATUSES, MS_PER_DAY, Ledger, entry, epoch_ms, when
 from c360.store import Document
 
-CLOSED_CASE_STATUSES = frozenset({"solved", "closed"})
 KEPT_NPS_ANSWERS = 3  # the last one and the ones before it, for the trend
-MS_PER_DAY = 86_400_000
-
-
-def epoch_ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _when(value: Any) -> int | None:
-    """A datetime from a record's payload (stored as a date) in epoch milliseconds."""
-    return epoch_ms(value) if isinstance(value, dt.datetime) else None
 
 
 @dataclass
@@ -72,6 +61,9 @@ class Aggregate:
         default_factory=dict
     )  # id → (opened, complaint)
     cases_opened_ms: list[int] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
+    """Each counted record's entry for reports: stored beside the aggregate, not in it (see
+    :mod:`c360.metrics.ledger`), so :meth:`to_doc` leaves it out."""
 
     def fold(self, other: Aggregate) -> Aggregate:
         """Add ``other`` into this aggregate (in place; returns self)."""
@@ -94,6 +86,7 @@ class Aggregate:
         self.nps = heapq.nlargest(KEPT_NPS_ANSWERS, {*self.nps, *other.nps})
         self.open_cases.update(other.open_cases)
         self.cases_opened_ms = sorted([*self.cases_opened_ms, *other.cases_opened_ms])
+        self.ledger.fold(other.ledger)
         return self
 
     def standing_refunds(self) -> Refunds:
@@ -134,9 +127,12 @@ class Aggregate:
         }
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any] | None) -> Aggregate:
+    def from_doc(
+        cls, doc: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None = None
+    ) -> Aggregate:
+        """The aggregate stored as ``doc``, with the ledger stored beside it when given."""
         if not doc:
-            return cls()
+            return cls(ledger=Ledger.from_doc(ledger))
         return cls(
             counts=Counter(doc.get("counts") or {}),
             spent=Counter(dict(doc.get("spent") or [])),
@@ -153,6 +149,7 @@ class Aggregate:
             nps=[(a[0], a[1], a[2]) for a in doc.get("nps") or []],
             open_cases={a[0]: (a[1], a[2]) for a in doc.get("open_cases") or []},
             cases_opened_ms=list(doc.get("cases_opened_ms") or []),
+            ledger=Ledger.from_doc(ledger),
         )
 
 
@@ -166,8 +163,8 @@ COUNTED_KINDS = frozenset({"order", "return", "service_case", "survey_response",
 
 
 def contribution(doc: Document) -> Aggregate:
-    """What one stored record adds to its profile's aggregate."""
-    facts = Aggregate()
+    """What one stored record adds to its profile's aggregate (and its ledger)."""
+    facts = Aggregate(ledger=entry(doc))
     data: Mapping[str, Any] = doc["data"]
     occurred = epoch_ms(doc["occurred_at"])
     kind = doc["kind"]
@@ -221,11 +218,11 @@ def _case(facts: Aggregate, record_id: str, data: Mapping[str, Any], opened: int
     facts.cases_opened_ms = [opened]
     if data.get("complaint"):
         facts.counts["complaints"] += 1
-    if (responded := _when(data.get("first_response_at"))) is not None:
+    if (responded := when(data.get("first_response_at"))) is not None:
         facts.counts["first_responses"] += 1
         facts.counts["first_response_ms_sum"] += responded - opened
     # Only a solved or closed case has a resolution (a reopened one may still carry a solve).
-    solved = _when(data.get("solved_at")) if data["status"] in CLOSED_CASE_STATUSES else None
+    solved = when(data.get("solved_at")) if data["status"] in CLOSED_CASE_STATUSES else None
     if solved is not None:
         facts.counts["resolutions"] += 1
         facts.counts["resolution_ms_sum"] += solved - opened

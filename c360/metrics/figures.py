@@ -8,12 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from babel.numbers import get_currency_precision
 
-from c360.metrics.aggregate import MS_PER_DAY, Aggregate, epoch_ms
+from c360.metrics.aggregate import Aggregate
+from c360.metrics.ledger import MS_PER_DAY, epoch_ms
+from c360.store import Document
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,70 @@ def convert(
     return int(scaled.to_integral_value()), missing
 
 
+def _last_nps(agg: Aggregate) -> tuple[int, str, int] | None:
+    """The latest NPS answer (when, record, score); the later record id breaks a tie."""
+    return max(agg.nps) if agg.nps else None
+
+
+def _open_complaints(agg: Aggregate) -> int:
+    return sum(1 for _, complaint in agg.open_cases.values() if complaint)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A profile's aggregate in brief: what places it in a lifecycle stage and a value tier
+    (with its last-seen moment and the tiers' cutoffs), and its first and last order and net
+    value — what reports read of each customer, stored beside the aggregate."""
+
+    order_count: int = 0
+    first_order_ms: int | None = None
+    last_order_ms: int | None = None
+    last_nps: int | None = None
+    open_complaints: int = 0
+    net_value: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def last_order_at(self) -> dt.datetime | None:
+        return _at(self.last_order_ms)
+
+    @classmethod
+    def of(cls, agg: Aggregate) -> Summary:
+        last_nps = _last_nps(agg)
+        return cls(
+            order_count=agg.counts["orders"],
+            first_order_ms=agg.first_ms.get("order"),
+            last_order_ms=agg.last_ms.get("order"),
+            last_nps=None if last_nps is None else last_nps[2],
+            open_complaints=_open_complaints(agg),
+            net_value=net_value(agg),
+        )
+
+    def to_doc(self) -> Document:
+        """Fields that have no value are left out (no explicit nulls are stored)."""
+        doc: Document = {"orders": self.order_count, "open_complaints": self.open_complaints}
+        if self.first_order_ms is not None:
+            doc["first_order_ms"] = self.first_order_ms
+        if self.last_order_ms is not None:
+            doc["last_order_ms"] = self.last_order_ms
+        if self.last_nps is not None:
+            doc["last_nps"] = self.last_nps
+        doc["net"] = [[currency, amount] for currency, amount in self.net_value.items()]
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> Summary:
+        if not doc:
+            return cls()
+        return cls(
+            order_count=doc.get("orders", 0),
+            first_order_ms=doc.get("first_order_ms"),
+            last_order_ms=doc.get("last_order_ms"),
+            last_nps=doc.get("last_nps"),
+            open_complaints=doc.get("open_complaints", 0),
+            net_value=dict(doc.get("net") or []),
+        )
+
+
 def metrics(
     agg: Aggregate,
     now: dt.datetime,
@@ -106,6 +173,7 @@ def metrics(
     since = epoch_ms(now) - recent_days * MS_PER_DAY
     csat_answers = counts["csat_answers"]
     nps = sorted(agg.nps, reverse=True)
+    last_nps = _last_nps(agg)
     return Metrics(
         lifetime_value=[Amount(c, v) for c, v in net.items()],
         lifetime_value_reporting=Amount(reporting_currency, reported) if net else None,
@@ -130,10 +198,10 @@ def metrics(
         average_first_response_seconds=_mean_seconds(counts, "first_response"),
         average_resolution_seconds=_mean_seconds(counts, "resolution"),
         complaints=counts["complaints"],
-        open_complaints=sum(1 for _, complaint in agg.open_cases.values() if complaint),
+        open_complaints=_open_complaints(agg),
         average_csat=counts["csat_score_sum"] / csat_answers if csat_answers else None,
-        last_nps=nps[0][2] if nps else None,
-        last_nps_at=_at(nps[0][0]) if nps else None,
+        last_nps=last_nps[2] if last_nps else None,
+        last_nps_at=_at(last_nps[0]) if last_nps else None,
         nps_trend=nps[0][2] - nps[1][2] if len(nps) > 1 else None,
         site_visits=len(agg.visit_days),
         last_visit_at=_at(agg.last_ms.get("visit")),

@@ -1,15 +1,21 @@
 """Queries on ``profile_metrics``: one aggregate per profile (``_id`` = the profile id), each
-write conditional on the version read, so concurrent writers never lose each other's work."""
+write conditional on the version read, so concurrent writers never lose each other's work.
+
+Beside the aggregate, in the same document and so written with it, the profile's ledger
+(:mod:`c360.metrics.ledger`) with a summary of the aggregate, and the days the ledger has
+entries on (``ledger_days``, a multikey index): what reports across customers read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from pymongo import DeleteOne, InsertOne, ReplaceOne
 from pymongo.errors import BulkWriteError
 
 from c360.metrics.aggregate import Aggregate
+from c360.metrics.figures import Summary
+from c360.metrics.ledger import Ledger
 from c360.store import Database, Document
 from c360.store.bulk import duplicate_key_indexes
 
@@ -33,20 +39,43 @@ class AggregateWrite:
     aggregate: Aggregate
     expected: int | None
     ltv_reporting: int | None = None
+    summary: Summary = field(default_factory=Summary)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLedger:
+    """A profile's ledger and the summary of its aggregate, as reports read them."""
+
+    profile_id: str
+    ledger: Ledger
+    summary: Summary
+
+
+_WITH_LEDGER = {"version": 1, "agg": 1, "ledger": 1}
+_WITHOUT_LEDGER = {"version": 1, "agg": 1}
+_LEDGER = {"ledger": 1}
+_PAGE = 1000
 
 
 class MetricsRepository:
     def __init__(self, db: Database) -> None:
         self._metrics = db["profile_metrics"]
 
-    async def get_many(self, profile_ids: Iterable[str]) -> dict[str, StoredAggregate]:
+    async def get_many(
+        self, profile_ids: Iterable[str], *, ledger: bool = False
+    ) -> dict[str, StoredAggregate]:
+        """The stored aggregates; with their ledgers when ``ledger`` (what a write that folds
+        into them needs: one read without would write the ledger back empty)."""
         wanted = list(set(profile_ids))
         if not wanted:
             return {}
-        cursor = self._metrics.find({"_id": {"$in": wanted}}, {"version": 1, "agg": 1})
+        projection = _WITH_LEDGER if ledger else _WITHOUT_LEDGER
+        cursor = self._metrics.find({"_id": {"$in": wanted}}, projection)
         return {
             doc["_id"]: StoredAggregate(
-                doc["_id"], doc.get("version", 0), Aggregate.from_doc(doc.get("agg"))
+                doc["_id"],
+                doc.get("version", 0),
+                Aggregate.from_doc(doc.get("agg"), (doc.get("ledger") or {}) if ledger else None),
             )
             async for doc in cursor
         }
@@ -58,10 +87,13 @@ class MetricsRepository:
             return 0
         ops: list[InsertOne[Document] | ReplaceOne[Document]] = []
         for write in writes:
+            ledger = write.aggregate.ledger
             doc: Document = {
                 "_id": write.profile_id,
                 "version": (write.expected or 0) + 1,
                 "agg": write.aggregate.to_doc(),
+                "ledger": {**ledger.to_doc(), "summary": write.summary.to_doc()},
+                "ledger_days": ledger.days(),
             }
             if write.ltv_reporting is not None:  # the sparse index holds only those with value
                 doc["ltv_reporting"] = write.ltv_reporting
@@ -107,5 +139,29 @@ class MetricsRepository:
             cutoffs.append(found[0]["ltv_reporting"] if found else 0)
         return cutoffs
 
+    async def ledgers_on(self, first_day: int, last_day: int) -> AsyncIterator[StoredLedger]:
+        """The ledgers with an entry on a day of ``[first_day, last_day]`` (UTC epoch day
+        numbers): one range of the multikey index. Every shard holds some, so every shard is
+        asked, on purpose."""
+        query = {"ledger_days": {"$elemMatch": {"$gte": first_day, "$lte": last_day}}}
+        async for doc in self._metrics.find(query, _LEDGER):
+            yield _stored_ledger(doc)
+
+    async def ledgers(self, profile_ids: Iterable[str]) -> list[StoredLedger]:
+        """These profiles' ledgers (those that have one), a page of ids per round trip."""
+        wanted = sorted(set(profile_ids))
+        found: list[StoredLedger] = []
+        for start in range(0, len(wanted), _PAGE):
+            query = {"_id": {"$in": wanted[start : start + _PAGE]}}
+            found += [_stored_ledger(doc) async for doc in self._metrics.find(query, _LEDGER)]
+        return found
+
     async def all_ids(self) -> list[str]:
         return [doc["_id"] async for doc in self._metrics.find({}, {"_id": 1})]
+
+
+def _stored_ledger(doc: Document) -> StoredLedger:
+    ledger = doc.get("ledger") or {}
+    return StoredLedger(
+        doc["_id"], Ledger.from_doc(ledger), Summary.from_doc(ledger.get("summary"))
+    )

@@ -16,13 +16,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from c360.metrics.aggregate import Aggregate, aggregate
-from c360.metrics.figures import Metrics, convert, metrics, net_value
-from c360.metrics.repository import AggregateWrite, MetricsRepository, StoredAggregate
+from c360.metrics.figures import Metrics, Summary, convert, metrics, net_value
+from c360.metrics.repository import (
+    AggregateWrite,
+    MetricsRepository,
+    StoredAggregate,
+    StoredLedger,
+)
 from c360.profiles.lifecycle import (
     ChurnRisk,
     Stage,
@@ -82,7 +87,7 @@ class MetricsService:
         """The stored aggregates of these profiles (None: none yet), read before a batch
         writes records to them: what its :meth:`fold` adds to."""
         wanted = set(profile_ids)
-        stored = await self._metrics.get_many(wanted)
+        stored = await self._metrics.get_many(wanted, ledger=True)
         return {p: stored.get(p) for p in wanted}
 
     async def fold(
@@ -135,12 +140,13 @@ class MetricsService:
         before (what is stored is not what was to be written)."""
         if await self._metrics.write(writes) == len(writes):
             return set()
-        stored = await self._metrics.get_many(w.profile_id for w in writes)
+        stored = await self._metrics.get_many((w.profile_id for w in writes), ledger=True)
         return {
             w.profile_id
             for w in writes
             if (found := stored.get(w.profile_id)) is None
             or found.aggregate.to_doc() != w.aggregate.to_doc()
+            or found.aggregate.ledger.to_doc() != w.aggregate.ledger.to_doc()
         }
 
     async def stored_ids(self) -> list[str]:
@@ -153,7 +159,9 @@ class MetricsService:
         ltv = None
         if net:
             ltv, _ = convert(net, self._config.reporting_currency, self._config.rates or {})
-        return AggregateWrite(profile_id, agg, stored.version if stored else None, ltv)
+        return AggregateWrite(
+            profile_id, agg, stored.version if stored else None, ltv, Summary.of(agg)
+        )
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -191,6 +199,14 @@ class MetricsService:
             ),
             churn=churn_risk(current, last_seen, now, config.thresholds),
         )
+
+    def ledgers_on(self, first_day: int, last_day: int) -> AsyncIterator[StoredLedger]:
+        """The ledgers with entries on a day of ``[first_day, last_day]`` (UTC epoch days)."""
+        return self._metrics.ledgers_on(first_day, last_day)
+
+    async def ledgers(self, profile_ids: Iterable[str]) -> list[StoredLedger]:
+        """These profiles' ledgers (those that have one)."""
+        return await self._metrics.ledgers(profile_ids)
 
     async def open_cases(self, profile_ids: Sequence[str]) -> list[list[Record]]:
         """Each profile's unresolved cases, newest first (a DataLoader's batch function)."""

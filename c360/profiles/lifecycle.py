@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from c360.metrics.figures import Metrics
 
@@ -48,7 +49,25 @@ class Stage:
     reason: str
 
 
-def lifecycle(m: Metrics, last_seen: dt.datetime | None, now: dt.datetime, t: Thresholds) -> Stage:
+class StageFacts(Protocol):
+    """What the stage rules read of a profile's figures: its metrics, or their summary."""
+
+    @property
+    def order_count(self) -> int: ...
+
+    @property
+    def last_order_at(self) -> dt.datetime | None: ...
+
+    @property
+    def last_nps(self) -> int | None: ...
+
+    @property
+    def open_complaints(self) -> int: ...
+
+
+def lifecycle(
+    m: StageFacts, last_seen: dt.datetime | None, now: dt.datetime, t: Thresholds
+) -> Stage:
     """First matching rule wins: churned, at risk, advocate, loyal, repeat, first-time, prospect."""
     if last_seen is not None and (now - last_seen).days >= t.churned_days:
         return Stage(
@@ -75,7 +94,7 @@ def lifecycle(m: Metrics, last_seen: dt.datetime | None, now: dt.datetime, t: Th
     return Stage(LifecycleStage.PROSPECT, "seen, never bought")
 
 
-def _at_risk(m: Metrics, now: dt.datetime, t: Thresholds) -> str | None:
+def _at_risk(m: StageFacts, now: dt.datetime, t: Thresholds) -> str | None:
     if m.last_order_at is not None and (now - m.last_order_at).days >= t.at_risk_days:
         days = (now - m.last_order_at).days
         return f"no order for {days} days (at risk after {t.at_risk_days})"

@@ -17,7 +17,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("profile_id", ASCENDING), ("timeline_key", DESCENDING)], name="timeline"),
         # Returns that arrived before their order, found when the order comes.
         IndexModel([("data.order_external_id", ASCENDING)], name="return_order", sparse=True),
-        # KPIs: a span's records of one kind (c360/kpis/repository.py).
+        # A span's records of one kind: retention's pages, an alert rule's backtest.
         IndexModel([("kind", ASCENDING), ("occurred_at", ASCENDING)], name="kind_time"),
         # Orders by the number a customer quotes (#1042): the console's search and screen pop.
         IndexModel([("data.order_number", ASCENDING)], name="order_number", sparse=True),
@@ -42,6 +42,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "profile_metrics": [
         # Value tiers: LTV percentiles among buyers by an index walk.
         IndexModel([("ltv_reporting", ASCENDING)], name="ltv", sparse=True),
+        # KPIs: the ledgers of the people active in a span, by the days they hold entries on.
+        IndexModel([("ledger_days", ASCENDING)], name="ledger_days"),
     ],
     # Follow-ups: a customer's (evaluation, the profile's list), a queue in its order (status,
     # team, owner), the escalation alarm, what waits for the relay, a merge's to hand back.

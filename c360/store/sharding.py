@@ -96,14 +96,10 @@ SHARDING: dict[str, Placement] = {
                 "c360 identity calibrate samples person records wherever they are (an admin "
                 "command)."
             ),
-            "c360.kpis.repository:KpiRepository.records": (
-                "KPIs: the records of one kind that happened in a span, one range of the "
-                "(kind, occurred_at) index on each shard. A span's customers are spread over "
-                "every shard by the hash, so every shard holds part of the answer."
-            ),
             "c360.kpis.repository:KpiRepository.orders": (
-                "KPIs: the orders the span's refunds name, by id (one $in per thousand "
-                "refunds), wherever their customers are."
+                "KPIs: the orders the span's refunds name that their customers' ledgers do "
+                "not hold (rare: an order in another profile, or in none), by id, wherever "
+                "they are."
             ),
             "c360.followups.repository:RuleInputRepository.between": (
                 "alertRulePreview replays the records of a time window, whoever they belong "
@@ -146,6 +142,11 @@ SHARDING: dict[str, Placement] = {
             ),
             "c360.metrics.repository:MetricsRepository.all_ids": (
                 "c360 profiles recompute --all (an admin command)."
+            ),
+            "c360.metrics.repository:MetricsRepository.ledgers_on": (
+                "KPIs: the ledgers of the people active in a span, one range of the "
+                "ledger_days index on each shard. A span's customers are spread over every "
+                "shard by the hash, so every shard holds part of the answer."
             ),
         },
     ),

@@ -1,11 +1,16 @@
 """The KPI dashboard (``/console/kpis``) in headless Chromium, over a served app holding a
 seeded population: signing in with a key, trends with the period before, the NPS split, bars by
-segment, the table of every KPI with its definition; and a key that may not read KPIs."""
+segment, the holdout's difference with its interval, the table of every KPI with its
+definition; and a key that may not read KPIs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -15,15 +20,47 @@ from tests.browser.helpers import save_screenshot
 from tests.kpis.population import population
 from tests.served import Server, serving
 
-SPAN = "?from=2026-09-01&through=2026-11-30&interval=WEEK"
+# The population's three months up to today, and today: follow-ups open when their trigger is
+# ingested.
+THROUGH = dt.datetime.now(dt.UTC).date()
+FROM = THROUGH - dt.timedelta(days=90)
+SPAN = f"?from={FROM}&through={THROUGH}&interval=WEEK"
+HOLDOUT_RULE = {
+    "id": "nps-detractor",
+    "name": "NPS detractor",
+    "team": "customer-care",
+    "conditions": [{"kind": "SURVEY_SCORE_AT_MOST", "surveyType": "NPS", "score": 6}],
+    "holdout": 0.5,
+}
+
+
+def graphql(server: Server, role: str, query: str, **variables: Any) -> Any:
+    response = httpx.post(
+        f"{server.base}/graphql",
+        json={"query": query, "variables": variables},
+        headers={"authorization": f"Bearer {server.demo_keys[role]}"},
+        timeout=60,
+    )
+    body = response.json()
+    assert body.get("errors") is None, body
+    return body["data"]
 
 
 @pytest.fixture(scope="module")
 def scorecard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The demo app with a population of 150 customers over three months, sent as a connector
-    would (POST /ingest/canonical)."""
+    """The demo app with a population of 150 customers over the last three months, sent as a
+    connector would (POST /ingest/canonical), after an admin held out half of the NPS detractors'
+    follow-ups (the holdout the difference is measured against)."""
     with serving(tmp_path_factory.mktemp("kpis") / "data") as server:
-        made = population(7, customers=150)
+        applied = graphql(
+            server,
+            "admin",
+            "mutation($rule: AlertRuleInput!) { applyAlertRule(rule: $rule) { __typename } }",
+            rule=HOLDOUT_RULE,
+        )
+        assert applied["applyAlertRule"]["__typename"] == "AlertRule"
+        start = dt.datetime.combine(FROM, dt.time(), dt.UTC)
+        made = population(7, customers=150, start=start, days=90)
         body = "".join(json.dumps(r) + "\n" for r in made.records)
         response = httpx.post(
             f"{server.base}/ingest/canonical",
@@ -71,9 +108,44 @@ class TestDashboard:
         expect(table).to_contain_text("promoters")
         assert table.locator("tr").count() >= 20
         expect(page.locator("#zone")).to_contain_text("UTC")
+        self.check_the_holdout(page, scorecard)
         # The README's docs/screenshots/kpis.png is this picture.
         picture = save_screenshot(page, "kpis-dashboard")
         page.screenshot(path=str(picture), full_page=True)
+
+    @staticmethod
+    def check_the_holdout(page: Page, server: Server) -> None:
+        """The holdout's difference and its interval on the page are the API's (the same span),
+        with the two groups it compares."""
+        figure = graphql(
+            server,
+            "marketing",
+            """query($from: DateTime!, $to: DateTime!) {
+              kpis(from: $from, to: $to, only: [HOLDOUT_CHURN_DIFFERENCE]) {
+                ... on KpiReport { values { value intervalLow intervalHigh sampleSize
+                  parts { name count total } } } } }""",
+            **{"from": f"{FROM}T00:00:00Z", "to": f"{THROUGH + dt.timedelta(days=1)}T00:00:00Z"},
+        )["kpis"]["values"][0]
+        low, high = figure["intervalLow"], figure["intervalHigh"]
+        assert low is not None, figure
+        assert high is not None, figure
+        assert low <= figure["value"] <= high
+        box = page.locator("#holdout")
+        expect(box.locator("[data-holdout=difference]")).to_have_text(points(figure["value"]))
+        stated = box.locator("[data-holdout=interval]")
+        expect(stated).to_have_text(f"95 % interval: {points(low)} to {points(high)}")
+        assert float(stated.get_attribute("data-low") or "nan") == low
+        assert float(stated.get_attribute("data-high") or "nan") == high
+        expect(box.locator("[data-holdout=interval-bar]")).to_be_attached()
+        groups = {p["name"].split(": ")[0]: p["total"] for p in figure["parts"]}
+        assert set(groups) == {"followed up", "held out"}, figure
+        assert all(groups.values()), figure
+        for group, customers in groups.items():
+            row = box.locator(f"tr[data-group='{group}'] td").first
+            expect(row).to_have_text(str(customers))
+        # The table of every KPI gives the interval too.
+        holdout_row = page.locator("#kpi-table tr[data-kpi=HOLDOUT_CHURN_DIFFERENCE]")
+        expect(holdout_row).to_contain_text(re.compile(re.escape(f"95 % {points(low)} to")))
 
     def test_a_connector_key_is_refused_and_asked_again(
         self, page: Page, scorecard: Server
@@ -84,3 +156,11 @@ class TestDashboard:
         expect(page.locator("#sign-in-form")).to_be_visible()
         expect(page.locator("#board")).to_be_hidden()
         expect(page.locator("#kpi-table tbody tr")).to_have_count(0)
+
+
+def points(value: float) -> str:
+    """A difference of two shares as the page writes it: signed percentage points."""
+    # As JavaScript's toFixed rounds: the exact value, a tie away from zero.
+    size = Decimal(abs(value * 100)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    sign = "\u2212" if value < 0 else "+"
+    return f"{sign}{size} pp"

@@ -430,8 +430,13 @@ class TestResolutionOnlyOfResolvedCases:
         return {
             "_id": f"zendesk:service_case:{status}",
             "kind": "service_case",
+            "source": "zendesk",
             "occurred_at": opened,
-            "data": {"status": status, "solved_at": opened + dt.timedelta(hours=2)},
+            "data": {
+                "status": status,
+                "channel": "email",
+                "solved_at": opened + dt.timedelta(hours=2),
+            },
         }
 
     @pytest.mark.parametrize("status", ["new", "open", "pending", "on_hold"])

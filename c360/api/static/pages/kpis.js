@@ -8,6 +8,7 @@
   const endpoint = root.dataset.endpoint;
   const zone = root.dataset.timeZone;
   const SVG = "http://www.w3.org/2000/svg";
+  const HOLDOUT = "HOLDOUT_CHURN_DIFFERENCE";
   const TRENDS = [
     "REVENUE",
     "AVERAGE_ORDER_VALUE",
@@ -135,8 +136,14 @@
     return (hours / 24).toFixed(1) + " days";
   }
 
+  function percentagePoints(value) {
+    // A difference of two shares: its sign always written, in percentage points.
+    return (value < 0 ? "\u2212" : "+") + Math.abs(value * 100).toFixed(1) + " pp";
+  }
+
   function show(value, row) {
     if (value === null || value === undefined) return "—";
+    if (row.kpi === HOLDOUT) return percentagePoints(value);
     switch (row.unit) {
       case "MONEY":
         return new Intl.NumberFormat("en", { style: "currency", currency: row.currency }).format(value / Math.pow(10, digitsOf(row.currency)));
@@ -267,6 +274,84 @@
     box.appendChild(el("p", { class: "muted" }, row.sampleSize + " answers" + (row.previous && !row.previous.suppressed && row.previous.value !== null ? "; the period before: " + show(row.previous.value, row) : "")));
   }
 
+  function interval(row) {
+    return row.intervalLow !== null && row.intervalHigh !== null
+      ? percentagePoints(row.intervalLow) + " to " + percentagePoints(row.intervalHigh)
+      : null;
+  }
+
+  function intervalChart(row) {
+    // The difference on an axis centred on zero, with its interval: left of zero, the
+    // followed-up customers churned less than the held-out ones.
+    const width = 400, height = 54, middle = width / 2, half = 180;
+    const reach = Math.max(0.05, Math.abs(row.intervalLow), Math.abs(row.intervalHigh));
+    const x = (v) => middle + (half * v) / reach;
+    const chart = svg("svg", {
+      viewBox: `0 0 ${width} ${height}`,
+      role: "img",
+      "aria-label": "the difference in churn, " + show(row.value, row) + ", and its 95 % interval, " + interval(row),
+    });
+    chart.appendChild(svg("line", { x1: x(-reach), y1: 22, x2: x(reach), y2: 22, class: "axis" }));
+    chart.appendChild(svg("line", { x1: middle, y1: 8, x2: middle, y2: 36, class: "zero" }));
+    chart.appendChild(svg("line", { x1: x(row.intervalLow), y1: 22, x2: x(row.intervalHigh), y2: 22, class: "interval", "data-holdout": "interval-bar" }));
+    if (row.value !== null) chart.appendChild(svg("circle", { cx: x(row.value), cy: 22, r: 5, class: "dot" }));
+    chart.appendChild(svg("text", { x: x(-reach), y: 50, "text-anchor": "start", class: "tick" }, percentagePoints(-reach)));
+    chart.appendChild(svg("text", { x: middle, y: 50, "text-anchor": "middle", class: "tick" }, "0"));
+    chart.appendChild(svg("text", { x: x(reach), y: 50, "text-anchor": "end", class: "tick" }, percentagePoints(reach)));
+    return chart;
+  }
+
+  function holdoutBox(row) {
+    const box = document.getElementById("holdout");
+    box.replaceChildren();
+    if (!row) {
+      box.appendChild(el("p", { class: "muted" }, "No follow-ups opened in the span."));
+      return;
+    }
+    if (row.suppressed) {
+      box.appendChild(el("p", { class: "muted" }, row.note || "suppressed"));
+      return;
+    }
+    const headline = el("div", { class: "holdout-figure" });
+    headline.appendChild(el("p", { class: "big", "data-holdout": "difference" }, show(row.value, row)));
+    const range = interval(row);
+    const words = el("p", { "data-holdout": "interval" });
+    words.textContent = range ? "95 % interval: " + range : "no interval: " + (row.note || "nothing to compare");
+    if (range) {
+      words.dataset.low = String(row.intervalLow);
+      words.dataset.high = String(row.intervalHigh);
+    }
+    headline.appendChild(words);
+    headline.appendChild(el("p", { class: "muted" }, "Churn of followed-up customers minus that of held-out ones: below zero, following up kept customers; an interval across zero, no difference shown yet."));
+    box.appendChild(headline);
+    if (range) box.appendChild(intervalChart(row));
+    const groups = {};
+    for (const part of row.parts) {
+      const [group, measure] = part.name.split(": ");
+      groups[group] = groups[group] || { total: part.total };
+      groups[group][measure] = part.count;
+    }
+    const parts = el("table", { class: "holdout-parts" });
+    const head = el("tr");
+    for (const title of ["group", "customers", "churned", "ordered again"]) head.appendChild(el("th", { scope: "col" }, title));
+    parts.appendChild(el("thead")).appendChild(head);
+    const body = parts.appendChild(el("tbody"));
+    const share = (count, total) => count + (total ? " (" + ((100 * count) / total).toFixed(0) + " %)" : "");
+    for (const [group, counts] of Object.entries(groups)) {
+      const tr = el("tr", { "data-group": group });
+      tr.appendChild(el("th", { scope: "row" }, group));
+      tr.appendChild(el("td", { class: "num" }, String(counts.total)));
+      tr.appendChild(el("td", { class: "num" }, share(counts.churned || 0, counts.total)));
+      tr.appendChild(el("td", { class: "num" }, share(counts["ordered again"] || 0, counts.total)));
+      body.appendChild(tr);
+    }
+    box.appendChild(parts);
+    if (row.previous && !row.previous.suppressed && row.previous.value !== null) {
+      const before = interval(row.previous);
+      box.appendChild(el("p", { class: "muted" }, "The period before: " + show(row.previous.value, row) + (before ? " (95 % interval: " + before + ")" : "")));
+    }
+  }
+
   function segmentBars(report, kpi, definitions) {
     const box = document.getElementById("segments");
     box.replaceChildren();
@@ -317,6 +402,7 @@
       tr.appendChild(el("th", { scope: "row" }, name));
       const value = el("td", { class: "num" }, shown(row, row));
       if (row.p90 !== null && !row.suppressed) value.textContent += " · p90 " + show(row.p90, row);
+      if (interval(row) && !row.suppressed) value.textContent += " · 95 % " + interval(row);
       tr.appendChild(value);
       tr.appendChild(el("td", { class: "num" }, shown(row.previous, row)));
       const ratio = row.numerator !== null && row.denominator !== null ? Math.round(row.numerator).toLocaleString("en") + " / " + Math.round(row.denominator).toLocaleString("en") : "";
@@ -331,7 +417,8 @@
 
   // --- The page ------------------------------------------------------------------------------
 
-  const FIGURE = "value numerator denominator sampleSize p90 note suppressed periodStart periodEnd";
+  const FIGURE =
+    "value numerator denominator sampleSize p90 intervalLow intervalHigh note suppressed periodStart periodEnd";
   const REPORT = `__typename
     ... on KpiReport {
       timeZone groupBy leftOut minGroupSize
@@ -389,6 +476,7 @@
       if (rows.length) trends.appendChild(trendChart(kpi, rows, (definitions[kpi] || {}).name || kpi));
     }
     npsSplit(total.values.find((r) => r.kpi === "NPS"));
+    holdoutBox(total.values.find((r) => r.kpi === HOLDOUT));
     table(total);
     if (!segmentKpi.options.length) {
       for (const d of total.definitions) segmentKpi.appendChild(el("option", { value: d.kpi }, d.name));
