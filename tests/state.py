@@ -113,8 +113,10 @@ _BOOKKEEPING = frozenset(
 _PER_COLLECTION = {
     # The version is how concurrent writers agree, not what the aggregate is.
     "profile_metrics": frozenset({"version"}),
-    # The ingest batch that wrote a record: another batch size cuts the input elsewhere.
+    # The ingest batch that wrote a record, or opened a follow-up: another batch size cuts the
+    # input elsewhere.
     "records": frozenset({"batch"}),
+    "follow_ups": frozenset({"batch"}),
 }
 _FOLLOW_UP_MOMENTS = frozenset(
     {
