@@ -12,14 +12,13 @@ import pytest
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 
-from c360.api.app import create_app
 from c360.auth.service import Role
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from c360.store.embedded import EmbeddedServer
 from tests import factories as f
-from tests.helpers import DEFAULTS, asgi_client
+from tests.helpers import DEFAULTS, app_for, asgi_client
 
 # Property tests: the same examples every run (CI does not flake on a new find), no example
 # database in the work tree, no per-example deadline (the store's latency is not under test).
@@ -79,7 +78,7 @@ def services(store: Store, settings: Settings) -> Services:
 @pytest.fixture
 async def app(settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
     """The app with its lifespan run, on the same database as ``store``."""
-    app = create_app(settings)
+    app = app_for(settings)
     async with app.router.lifespan_context(app):
         yield app
 

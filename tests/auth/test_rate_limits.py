@@ -13,7 +13,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from c360.api.app import create_app
 from c360.auth.ratelimit import Bucket, Limit, OverBurst, RateLimited, RateLimiter
 from c360.auth.repository import RateLimitRepository
 from c360.auth.service import Caller, Role
@@ -22,7 +21,7 @@ from c360.services import Services
 from c360.settings import RateLimit, Settings
 from c360.store import Store
 from tests import factories as f
-from tests.helpers import asgi_client, parse_options
+from tests.helpers import app_for, asgi_client, parse_options
 
 # A token a minute: a bucket emptied in a test stays empty for the rest of it.
 SLOW = RateLimit(per_minute=1, burst=3)
@@ -135,7 +134,7 @@ class TestSharedByTwoInstances:
     @pytest.fixture
     async def other_app(self, settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
         """A second API instance (its own services, client and memory) on the same store."""
-        app = create_app(settings)
+        app = app_for(settings)
         async with app.router.lifespan_context(app):
             yield app
 
