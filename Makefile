@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/c360 serve --demo
 
-## Lint, check the import contracts, type-check and run the whole test suite against a fresh
-## embedded store (the 15 slowest tests are listed at the end).
+## Lint, check the import contracts, type-check and run the whole test suite on a worker per
+## core, each with a fresh embedded store (the 15 slowest tests are listed at the end).
 test: lint typecheck unit
 
 lint: $(STAMP)
@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest --durations=15
+	$(BIN)/pytest -n auto --durations=15
 
 ## The public conformance tools against a served demo: graphql-http's audit, schemathesis.
 conformance: $(STAMP)

@@ -6,20 +6,21 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from hypothesis import settings as hypothesis_settings
 
-from c360.api.app import create_app
 from c360.auth.service import Role
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from c360.store.embedded import EmbeddedServer
 from tests import factories as f
-from tests.helpers import DEFAULTS, asgi_client
+from tests.helpers import DEFAULTS, app_for, asgi_client
+from tests.scheduling import SharedSetups
 
 # Property tests: the same examples every run (CI does not flake on a new find), no example
 # database in the work tree, no per-example deadline (the store's latency is not under test).
@@ -31,6 +32,13 @@ hypothesis_settings.register_profile(
     "explore", hypothesis_settings.get_profile("c360"), max_examples=1000, derandomize=False
 )
 hypothesis_settings.load_profile("c360")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> SharedSetups | None:
+    """``pytest -n``: the tests that share a served app go to one worker (tests/scheduling.py);
+    another ``--dist`` than the default is left to xdist."""
+    return SharedSetups(config, log) if config.getoption("dist") == "load" else None
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +87,7 @@ def services(store: Store, settings: Settings) -> Services:
 @pytest.fixture
 async def app(settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
     """The app with its lifespan run, on the same database as ``store``."""
-    app = create_app(settings)
+    app = app_for(settings)
     async with app.router.lifespan_context(app):
         yield app
 

@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import strawberry
 from fastapi import FastAPI
 
+from c360.api.app import create_app, graphql_limits
+from c360.api.graphql.schema import build_schema
 from c360.identity.merge import StepHook
 from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary
@@ -63,6 +66,18 @@ async def asgi_client(
         transport=transport, base_url="http://c360.test", headers=headers
     ) as client:
         yield client
+
+
+_SCHEMAS: dict[tuple[int, int, int], strawberry.Schema] = {}
+
+
+def app_for(settings: Settings) -> FastAPI:
+    """``create_app(settings)`` with a schema shared by every app of the run that has the same
+    GraphQL limits: built once, as a served process builds it at start-up, not once a test."""
+    limits = graphql_limits(settings)
+    if limits not in _SCHEMAS:
+        _SCHEMAS[limits] = build_schema(*limits)
+    return create_app(settings, schema=_SCHEMAS[limits])
 
 
 def parse_options(**fields: Any) -> ParseOptions:

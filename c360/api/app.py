@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
+import strawberry
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -53,6 +54,7 @@ WORKER_STOP_S = 30.0
 def create_app(
     settings: Settings | None = None,
     *,
+    schema: strawberry.Schema | None = None,
     on_ready: Callable[[Store, Mapping[Role, str]], None] | None = None,
     on_store_lost: Callable[[], None] | None = None,
 ) -> FastAPI:
@@ -60,7 +62,9 @@ def create_app(
     the store and the demo keys (none without demo data). ``on_store_lost`` runs when the
     embedded store this process owns stopped and cannot be started again: it should stop the
     server, so that a supervisor starts c360 anew rather than it answering 503 for ever (by
-    default the process sends itself SIGTERM)."""
+    default the process sends itself SIGTERM). ``schema``: one ``build_schema`` made already
+    with these settings' GraphQL limits, for a caller that builds many apps (building one takes
+    a good part of a second; the tests share one per set of limits)."""
     settings = settings or get_settings()
     stop = on_store_lost or (lambda: os.kill(os.getpid(), signal.SIGTERM))
 
@@ -124,9 +128,7 @@ def create_app(
     app.include_router(kpi_dashboard_router)
     app.include_router(privacy_router)
     mount_pages(app)
-    schema = build_schema(
-        settings.graphql_max_depth, settings.graphql_max_tokens, settings.graphql_max_complexity
-    )
+    schema = schema or build_schema(*graphql_limits(settings))
     app.include_router(
         GraphQLEndpoint(
             schema,
@@ -140,6 +142,15 @@ def create_app(
     mount_console(app, schema)
     document(app, settings.contact_purposes, DESCRIPTION)
     return app
+
+
+def graphql_limits(settings: Settings) -> tuple[int, int, int]:
+    """What ``build_schema`` takes of the settings: depth, tokens, cost."""
+    return (
+        settings.graphql_max_depth,
+        settings.graphql_max_tokens,
+        settings.graphql_max_complexity,
+    )
 
 
 DESCRIPTION = """\

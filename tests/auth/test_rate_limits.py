@@ -5,6 +5,7 @@ search oracle closed for keys that read contact points masked."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,16 +14,15 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from c360.api.app import create_app
 from c360.auth.ratelimit import Bucket, Limit, OverBurst, RateLimited, RateLimiter
 from c360.auth.repository import RateLimitRepository
 from c360.auth.service import Caller, Role
 from c360.ingest.files import import_file
-from c360.services import Services
+from c360.services import Services, rate_limits
 from c360.settings import RateLimit, Settings
 from c360.store import Store
 from tests import factories as f
-from tests.helpers import asgi_client, parse_options
+from tests.helpers import app_for, asgi_client, parse_options
 
 # A token a minute: a bucket emptied in a test stays empty for the rest of it.
 SLOW = RateLimit(per_minute=1, burst=3)
@@ -33,6 +33,25 @@ SEARCH = (
 LOOKUP = """query($value: String!) {
   profileByIdentifier(type: EMAIL, value: $value) { __typename ... on Profile { id } } }"""
 PHONE = "+34 633 44 55 66"  # the number the attack below tries to recover from its mask
+STILL_US = 1_800_000_000_000_000  # epoch microseconds
+
+
+def on_a_still_clock(app: FastAPI) -> FastAPI:
+    """The app's rate limiter, built as the app builds it, on a clock that does not move: a
+    bucket refills only where a test moves the clock (``TestTheBucket``), however slowly a
+    loaded machine sends the requests (marketing's lookups refill one a second)."""
+    limiter = RateLimiter(
+        RateLimitRepository(app.state.store.db),
+        rate_limits(app.state.settings),
+        clock=lambda: STILL_US,
+    )
+    app.state.services = dataclasses.replace(app.state.services, limits=limiter)
+    return app
+
+
+@pytest.fixture
+def app(app: FastAPI) -> FastAPI:
+    return on_a_still_clock(app)
 
 
 async def graphql(
@@ -135,9 +154,9 @@ class TestSharedByTwoInstances:
     @pytest.fixture
     async def other_app(self, settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
         """A second API instance (its own services, client and memory) on the same store."""
-        app = create_app(settings)
+        app = app_for(settings)
         async with app.router.lifespan_context(app):
-            yield app
+            yield on_a_still_clock(app)
 
     async def test_tokens_taken_through_one_are_gone_for_the_other(
         self, app: FastAPI, other_app: FastAPI, services: Services

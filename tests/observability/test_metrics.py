@@ -14,13 +14,12 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
-from c360.api.app import create_app
 from c360.auth.service import Role
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from tests import factories as f
-from tests.helpers import asgi_client
+from tests.helpers import app_for, asgi_client
 from tests.served import serving, wait_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -83,7 +82,7 @@ class TestTheSeries:
     async def test_graphql_latency_by_operation_name_bounded(
         self, settings: Settings, store: Store, services: Services
     ) -> None:
-        app = create_app(settings.model_copy(update={"metrics_operation_names": 2}))
+        app = app_for(settings.model_copy(update={"metrics_operation_names": 2}))
         async with (
             app.router.lifespan_context(app),
             asgi_client(app, await f.api_key(services, Role.AGENT)) as client,

@@ -12,7 +12,6 @@ import pytest
 import strawberry
 from graphql import DocumentNode, GraphQLError
 
-from c360.api.app import create_app
 from c360.api.graphql import limits
 from c360.api.graphql.schema import build_schema
 from c360.auth.repository import ApiKeyRepository
@@ -23,7 +22,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas.identifiers import IdentifierType
 from tests import factories as f
-from tests.helpers import asgi_client, parse_options
+from tests.helpers import app_for, asgi_client, parse_options
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 BY_ID = """query View($id: ID!) { profile(id: $id) { __typename
@@ -152,7 +151,7 @@ class TestLimitsOfARepeatedDocument:
         self, agent_client: httpx.AsyncClient, settings: Settings, services: Services
     ) -> None:
         assert (await post(agent_client, DEEP)).status_code == 400
-        deeper = create_app(settings.model_copy(update={"graphql_max_depth": 10}))
+        deeper = app_for(settings.model_copy(update={"graphql_max_depth": 10}))
         async with (
             deeper.router.lifespan_context(deeper),
             asgi_client(deeper, await f.api_key(services, Role.AGENT)) as client,

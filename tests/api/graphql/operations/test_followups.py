@@ -13,14 +13,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from c360.api.app import create_app
 from c360.auth.service import Role
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Store
 from tests import factories as f
 from tests.followups.helpers import SECRET, ingest, nps, raw
-from tests.helpers import UNMERGE, asgi_client, gql
+from tests.helpers import UNMERGE, app_for, asgi_client, gql
 
 ANA, TOM = "ana@example.com", "tom@example.com"
 FOLLOW_UP = """fragment F on FollowUp {
@@ -71,7 +70,7 @@ def teams() -> dict[str, TeamSettings]:
 
 @pytest.fixture
 async def app(store: Store, settings: Settings) -> AsyncIterator[FastAPI]:
-    app = create_app(settings.model_copy(update={"followup_teams": teams(), "alerts_tick_s": 0}))
+    app = app_for(settings.model_copy(update={"followup_teams": teams(), "alerts_tick_s": 0}))
     async with app.router.lifespan_context(app):
         yield app
 

@@ -8,13 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from c360.api.app import create_app
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store.embedded import EmbeddedServer
 from tests import factories as f
-from tests.helpers import DEFAULTS, gql, parse_options
+from tests.helpers import DEFAULTS, app_for, gql, parse_options
 
 PROFILE_BY_IDENTIFIER = """
 query Find($type: IdentifierType!, $value: String!, $source: String, $first: Int, $after: String) {
@@ -71,7 +70,7 @@ class TestHealth:
         server = EmbeddedServer.ensure(tmp_path / "store", DEFAULTS.embedded_start_timeout)
         settings = Settings(_env_file=None, mongodb_uri=server.uri, store_timeout_ms=500)
         try:
-            app = create_app(settings)
+            app = app_for(settings)
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:

@@ -1,0 +1,31 @@
+"""How ``pytest -n`` spreads the suite over its workers (``make test`` runs one a core).
+
+Tests go one at a time to whichever worker is free, so that the workers end together, except
+those that share what a module (or a worker) starts once: they go to one worker together, and it
+is started once. Each worker has its own embedded store, and each test its own database there.
+"""
+
+from __future__ import annotations
+
+from xdist.scheduler import LoadScopeScheduling
+
+SHARED_SETUPS = (
+    "tests/browser/",  # one served demo for the browser suite, a Chromium per module
+    "tests/test_readme.py",  # the README's examples against one served demo
+    "tests/test_install.py",  # one runtime install, then used as an operator would
+)
+"""Paths whose tests run on one worker. A module with a fixture of module scope that starts a
+process belongs here: elsewhere it is started by each worker that runs one of its tests."""
+
+
+class SharedSetups(LoadScopeScheduling):
+    """xdist's scope scheduler with a test as the scope, or a path of ``SHARED_SETUPS``. The
+    scheduler hands out the largest scopes first (``--loadscope-reorder``, xdist's default):
+    these groups, then the tests one by one in the order they were collected."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        for shared in SHARED_SETUPS:
+            if path.startswith(shared):
+                return shared
+        return nodeid
