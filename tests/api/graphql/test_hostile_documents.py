@@ -68,7 +68,10 @@ async def _health(
     answers = 0
     while not until.is_set() or not answers:
         response = await client.get("/health")
-        assert response.status_code == 200
+        # Served by the app either way: what counts is that the loop answered. On a machine
+        # loaded enough, the store's ping can outlast its 2 s and /health says so with a 503.
+        assert response.status_code in (200, 503), response.text
+        assert response.json()["store"]["reachable"] is (response.status_code == 200)
         answers += 1
         answered()
     return answers
