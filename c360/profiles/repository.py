@@ -85,8 +85,17 @@ class ProfileRepository:
         async for doc in self._profiles.find(query, {"_id": 1}):
             yield doc["_id"]
 
-    async def mark_merged(self, absorbed: str, survivor: str) -> None:
-        await self._profiles.update_one({"_id": absorbed}, {"$set": {"merged_into": survivor}})
+    async def mark_merged(self, moves: Mapping[str, str]) -> None:
+        """Mark each absorbed profile merged into its survivor, in one round trip."""
+        if not moves:
+            return
+        await self._profiles.bulk_write(
+            [
+                UpdateOne({"_id": absorbed}, {"$set": {"merged_into": survivor}})
+                for absorbed, survivor in moves.items()
+            ],
+            ordered=False,
+        )
 
     async def unmark_merged(self, absorbed: str) -> None:
         await self._profiles.update_one({"_id": absorbed}, {"$unset": {"merged_into": ""}})

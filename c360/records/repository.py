@@ -20,6 +20,7 @@ from c360.store import Database, Document
 from c360.store.bulk import duplicate_key_indexes, find_each
 
 _MOVES_IN_FLIGHT = 32
+_REPOINT_PAGE = 1000
 
 # Records that say nothing of the customer being active: what we sent them, and what a mail
 # server said of an address. They do not move first/last seen (nor, so, recency).
@@ -123,13 +124,20 @@ class RecordRepository:
             lost |= {rid for rid, h in wanted.items() if stored[rid].content_hash != h}
         return lost
 
-    async def repoint(self, from_profile: str, to_profile: str) -> None:
-        """Move every record of one profile to another (a merge)."""
-        query = {"profile_id": from_profile}
-        while ids := [
-            doc["_id"] async for doc in self._records.find(query, {"_id": 1}).limit(1000)
-        ]:
-            await self._move([(rid, from_profile, {"profile_id": to_profile}) for rid in ids])
+    async def repoint(self, moves: Mapping[str, str]) -> None:
+        """Move every record of each profile to another (merges: absorbed → survivor), page
+        after page (a short page is the last)."""
+        if not moves:
+            return
+        projection = {"_id": 1, "profile_id": 1}
+        while found := await find_each(
+            self._records, "profile_id", moves, None, projection, limit=_REPOINT_PAGE
+        ):
+            await self._move(
+                [(d["_id"], d["profile_id"], {"profile_id": moves[d["profile_id"]]}) for d in found]
+            )
+            if len(found) < _REPOINT_PAGE:
+                return
 
     async def _move(self, moves: Sequence[tuple[str, str | None, Document]]) -> None:
         """Give records another profile: (record id, its profile now or None, the fields to set).

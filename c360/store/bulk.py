@@ -1,11 +1,12 @@
 """Bulk helpers shared by repositories: inserts that may meet an existing ``_id``, replacing
-one value of a field everywhere, and finding by many values of an indexed field."""
+values of a field everywhere, and finding by many values of an indexed field."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pymongo import UpdateMany
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -37,22 +38,35 @@ async def insert_new(
     return set()
 
 
-async def replace_value(
+async def replace_values(
     collection: AsyncCollection[dict[str, Any]],
     field: str,
-    old: Any,
-    new: Any,
+    changes: Mapping[Any, Any],
     page: int = 1000,
 ) -> None:
-    """Set ``field`` from ``old`` to ``new`` wherever it is ``old``: ids first, then by ``_id``.
+    """Set ``field`` from each old value to its new one (``changes``: old → new) wherever it is
+    the old one: ids first (:func:`find_each`), then one update per old value by ``_id``, all
+    in one round trip; page after page, a short page being the last.
 
     An indexed find then updates by primary key: fast on MongoDB, and on the embedded server,
     which does not use secondary indexes for updates (a filtered update_many scans it all).
     """
-    while ids := [
-        doc["_id"] async for doc in collection.find({field: old}, {"_id": 1}).limit(page)
-    ]:
-        await collection.update_many({"_id": {"$in": ids}, field: old}, {"$set": {field: new}})
+    if not changes:
+        return
+    projection = {"_id": 1, field: 1}
+    while found := await find_each(collection, field, changes, None, projection, limit=page):
+        ids: dict[Any, list[Any]] = {}
+        for doc in found:
+            ids.setdefault(doc[field], []).append(doc["_id"])
+        await collection.bulk_write(
+            [
+                UpdateMany({"_id": {"$in": these}, field: old}, {"$set": {field: changes[old]}})
+                for old, these in ids.items()
+            ],
+            ordered=False,
+        )
+        if len(found) < page:
+            return
 
 
 async def find_each(
@@ -61,8 +75,11 @@ async def find_each(
     values: Iterable[Any],
     query: Mapping[str, Any] | None = None,
     projection: Mapping[str, Any] | None = None,
+    *,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Documents whose ``field`` equals one of ``values`` (and match ``query``), in one round trip.
+    """Documents whose ``field`` equals one of ``values`` (and match ``query``), in one round trip
+    (at most ``limit`` of them, when given).
 
     For a few values, one equality branch per value joined by ``$unionWith`` rather than
     ``{field: {$in: …}}``: the embedded development server answers ``$in`` on any field but
@@ -76,16 +93,19 @@ async def find_each(
         return []
     if len(wanted) > UNION_MAX:
         in_query = {field: {"$in": wanted}, **(query or {})}
-        return await collection.find(in_query, projection).to_list()
+        return await collection.find(in_query, projection, limit=limit or 0).to_list()
 
     def branch(value: Any) -> list[dict[str, Any]]:
         return [{"$match": {field: value, **(query or {})}}]
 
     if len(wanted) == 1:
-        return await collection.find({field: wanted[0], **(query or {})}, projection).to_list()
+        only = {field: wanted[0], **(query or {})}
+        return await collection.find(only, projection, limit=limit or 0).to_list()
     pipeline = branch(wanted[0]) + [
         {"$unionWith": {"coll": collection.name, "pipeline": branch(value)}} for value in wanted[1:]
     ]
+    if limit:
+        pipeline.append({"$limit": limit})
     found = await (await collection.aggregate(pipeline)).to_list()
     # Projected here, not by a $project stage: the embedded server hands back the dates of a
     # projected union as text. Inclusion projections only (as every caller asks).
