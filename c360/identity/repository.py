@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pymongo import ReplaceOne, UpdateOne
 
 from c360.store import Database, Document
-from c360.store.bulk import find_each, insert_new, replace_values
+from c360.store.bulk import WHOLE_BATCH, find_each, insert_new, replace_values
 
 
 class IdentityRepository:
@@ -27,7 +27,10 @@ class IdentityRepository:
         owners: dict[str, str] = {}
         shared: set[str] = set()
         if wanted:
-            cursor = self._identities.find({"_id": {"$in": wanted}}, {"profile_id": 1, "shared": 1})
+            projection = {"profile_id": 1, "shared": 1}
+            cursor = self._identities.find(
+                {"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH
+            )
             async for doc in cursor:
                 owners[doc["_id"]] = doc["profile_id"]
                 if "shared" in doc:
@@ -142,7 +145,8 @@ class MergeRepository:
         wanted = list(set(merge_ids))
         if not wanted:
             return {}
-        return {doc["_id"]: doc async for doc in self._merges.find({"_id": {"$in": wanted}})}
+        cursor = self._merges.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH)
+        return {doc["_id"]: doc async for doc in cursor}
 
     async def entry_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Each (absorbed, survivor) pair's entry id, in one round trip: the same while a merge
@@ -276,7 +280,8 @@ class MatchRepository:
         wanted = list(set(profile_ids))
         if not wanted:
             return {}
-        return {doc["_id"]: doc async for doc in self._features.find({"_id": {"$in": wanted}})}
+        cursor = self._features.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH)
+        return {doc["_id"]: doc async for doc in cursor}
 
     async def forget(self, profile_ids: Iterable[str]) -> None:
         """Absorbed profiles are no longer candidates."""

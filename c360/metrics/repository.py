@@ -11,7 +11,7 @@ from pymongo.errors import BulkWriteError
 
 from c360.metrics.aggregate import Aggregate
 from c360.store import Database, Document
-from c360.store.bulk import duplicate_key_indexes
+from c360.store.bulk import WHOLE_BATCH, duplicate_key_indexes
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +43,8 @@ class MetricsRepository:
         wanted = list(set(profile_ids))
         if not wanted:
             return {}
-        cursor = self._metrics.find({"_id": {"$in": wanted}}, {"version": 1, "agg": 1})
+        projection = {"version": 1, "agg": 1}
+        cursor = self._metrics.find({"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH)
         return {
             doc["_id"]: StoredAggregate(
                 doc["_id"], doc.get("version", 0), Aggregate.from_doc(doc.get("agg"))

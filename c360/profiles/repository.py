@@ -14,7 +14,7 @@ from pymongo import UpdateOne
 
 from c360.profiles.types import Profile, ProfileIdentifier, Span
 from c360.store import Database, Document
-from c360.store.bulk import find_each, insert_new
+from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
 from c360.store.epoch import epoch_ms, from_epoch_ms
 from schemas.identifiers import IdentifierType
 
@@ -59,7 +59,7 @@ class ProfileRepository:
         wanted = list(set(profile_ids))
         if not wanted:
             return []
-        docs = await self._profiles.find({"_id": {"$in": wanted}}).to_list()
+        docs = await self._profiles.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH).to_list()
         return [_profile(doc) for doc in docs]
 
     async def identifiers(self, profile_ids: Iterable[str]) -> dict[str, list[ProfileIdentifier]]:
@@ -77,7 +77,8 @@ class ProfileRepository:
         if not wanted:
             return set()
         query = {"_id": {"$in": wanted}, "merged_into": {"$exists": True}}
-        return {doc["_id"] async for doc in self._profiles.find(query, {"_id": 1})}
+        cursor = self._profiles.find(query, {"_id": 1}, batch_size=WHOLE_BATCH)
+        return {doc["_id"] async for doc in cursor}
 
     async def live_ids(self) -> AsyncIterator[str]:
         """Every profile not absorbed into another."""

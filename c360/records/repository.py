@@ -17,7 +17,7 @@ from pymongo.errors import BulkWriteError
 from c360.records.documents import RECORD_FIELDS, stored_record, timeline_key
 from c360.records.types import Record, StoredRevision
 from c360.store import Database, Document
-from c360.store.bulk import duplicate_key_indexes, find_each
+from c360.store.bulk import WHOLE_BATCH, duplicate_key_indexes, find_each
 
 _MOVES_IN_FLIGHT = 32
 _REPOINT_PAGE = 1000
@@ -75,7 +75,7 @@ class RecordRepository:
         if not wanted:
             return {}
         projection = {"revision": 1, "content_hash": 1, "profile_id": 1, "batch": 1}
-        cursor = self._records.find({"_id": {"$in": wanted}}, projection)
+        cursor = self._records.find({"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH)
         return {
             doc["_id"]: StoredRevision(
                 doc["revision"], doc["content_hash"], doc.get("profile_id"), doc.get("batch")
@@ -87,7 +87,7 @@ class RecordRepository:
         wanted = list(set(record_ids))
         if not wanted:
             return []
-        return await self._records.find({"_id": {"$in": wanted}}).to_list()
+        return await self._records.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH).to_list()
 
     async def write(
         self, inserts: Sequence[Document], replaces: Sequence[tuple[Document, StoredRevision]]
@@ -192,7 +192,8 @@ class RecordRepository:
     async def of_profile(self, profile_id: str) -> AsyncIterator[Document]:
         """Every record of the profile, with what metrics are computed from."""
         projection = {"kind": 1, "source": 1, "occurred_at": 1, "data": 1}
-        async for doc in self._records.find({"profile_id": profile_id}, projection):
+        query = {"profile_id": profile_id}
+        async for doc in self._records.find(query, projection, batch_size=WHOLE_BATCH):
             yield doc
 
     async def cases(
@@ -275,7 +276,9 @@ class RecordRepository:
         if not wanted:
             return {}
         cursor = self._records.find(
-            {"_id": {"$in": wanted}, "profile_id": {"$exists": True}}, {"profile_id": 1}
+            {"_id": {"$in": wanted}, "profile_id": {"$exists": True}},
+            {"profile_id": 1},
+            batch_size=WHOLE_BATCH,
         )
         return {doc["_id"]: doc["profile_id"] async for doc in cursor}
 
@@ -285,7 +288,8 @@ class RecordRepository:
         if not wanted:
             return {}
         # The whole payload: the embedded server returns nothing of a dotted projection.
-        cursor = self._records.find({"_id": {"$in": wanted}, "kind": "order"}, {"data": 1})
+        query = {"_id": {"$in": wanted}, "kind": "order"}
+        cursor = self._records.find(query, {"data": 1}, batch_size=WHOLE_BATCH)
         return {doc["_id"]: doc["data"]["total"]["currency"] async for doc in cursor}
 
     async def timelines(self, queries: Sequence[TimelineQuery]) -> list[list[Record]]:

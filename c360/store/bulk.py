@@ -12,6 +12,10 @@ from pymongo.errors import BulkWriteError
 
 DUPLICATE_KEY = 11000
 UNION_MAX = 32
+WHOLE_BATCH = 100_000
+"""The first batch asked of a cursor that is read whole anyway (a find by many ids, a result
+made a list): all of it in one reply (MongoDB still ends a batch at 16 MB), rather than the
+default 101 documents and a ``getMore`` round trip for the rest."""
 
 
 def duplicate_key_indexes(exc: BulkWriteError) -> list[int]:
@@ -93,20 +97,22 @@ async def find_each(
         return []
     if len(wanted) > UNION_MAX:
         in_query = {field: {"$in": wanted}, **(query or {})}
-        return await collection.find(in_query, projection, limit=limit or 0).to_list()
+        cursor = collection.find(in_query, projection, limit=limit or 0, batch_size=WHOLE_BATCH)
+        return await cursor.to_list()
 
     def branch(value: Any) -> list[dict[str, Any]]:
         return [{"$match": {field: value, **(query or {})}}]
 
     if len(wanted) == 1:
         only = {field: wanted[0], **(query or {})}
-        return await collection.find(only, projection, limit=limit or 0).to_list()
+        cursor = collection.find(only, projection, limit=limit or 0, batch_size=WHOLE_BATCH)
+        return await cursor.to_list()
     pipeline = branch(wanted[0]) + [
         {"$unionWith": {"coll": collection.name, "pipeline": branch(value)}} for value in wanted[1:]
     ]
     if limit:
         pipeline.append({"$limit": limit})
-    found = await (await collection.aggregate(pipeline)).to_list()
+    found = await (await collection.aggregate(pipeline, batchSize=WHOLE_BATCH)).to_list()
     # Projected here, not by a $project stage: the embedded server hands back the dates of a
     # projected union as text. Inclusion projections only (as every caller asks).
     if not projection:
