@@ -131,7 +131,7 @@ class RecordRepository:
             return
         projection = {"_id": 1, "profile_id": 1}
         while found := await find_each(
-            self._records, "profile_id", moves, None, projection, limit=_REPOINT_PAGE
+            self._records, "profile_id", moves, None, projection, limit=_REPOINT_PAGE, spread=True
         ):
             await self._move(
                 [(d["_id"], d["profile_id"], {"profile_id": moves[d["profile_id"]]}) for d in found]
@@ -159,7 +159,9 @@ class RecordRepository:
         """These profiles' records that were linked through one of ``keys``: id → profile."""
         query = {"linked_by": {"$in": list(keys)}}
         projection = {"_id": 1, "profile_id": 1}
-        docs = await find_each(self._records, "profile_id", profile_ids, query, projection)
+        docs = await find_each(
+            self._records, "profile_id", profile_ids, query, projection, spread=True
+        )
         return {doc["_id"]: doc["profile_id"] for doc in docs}
 
     async def assign(self, records: Mapping[str, str], profile_id: str) -> None:
@@ -185,7 +187,10 @@ class RecordRepository:
         wanted = list(set(profile_ids))
         found: dict[str, list[Record]] = {p: [] for p in wanted}
         query = {"kind": kind}
-        for doc in await find_each(self._records, "profile_id", wanted, query, RECORD_FIELDS):
+        docs = await find_each(
+            self._records, "profile_id", wanted, query, RECORD_FIELDS, spread=True
+        )
+        for doc in docs:
             found[doc["profile_id"]].append(stored_record(doc))
         return found
 
