@@ -11,13 +11,12 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pymongo import InsertOne, ReplaceOne
-from pymongo.errors import BulkWriteError
+from pymongo import ReplaceOne
 
 from c360.records.documents import RECORD_FIELDS, stored_record, timeline_key
 from c360.records.types import Record, StoredRevision
 from c360.store import Database, Document
-from c360.store.bulk import WHOLE_BATCH, duplicate_key_indexes, find_each
+from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
 
 _MOVES_IN_FLIGHT = 32
 _REPOINT_PAGE = 1000
@@ -92,8 +91,9 @@ class RecordRepository:
     async def write(
         self, inserts: Sequence[Document], replaces: Sequence[tuple[Document, StoredRevision]]
     ) -> set[str]:
-        """Insert new records and replace stored revisions, in one round trip (and one more per
-        revision that moves to another profile).
+        """Insert new records and replace stored revisions: the inserts, the replaces and each
+        replace of a revision that moves to another profile are commands of their own, in flight
+        together (a round trip's wait for all of them).
 
         A replace applies only if the stored revision is still the one we read, where we read
         it. Returns the ids whose write did not apply because another writer got there first;
@@ -103,22 +103,30 @@ class RecordRepository:
             (doc, seen) for doc, seen in replaces if doc.get("profile_id") == seen.profile_id
         ]
         moving = [(doc, seen) for doc, seen in replaces if doc.get("profile_id") != seen.profile_id]
-        ops: list[InsertOne[Document] | ReplaceOne[Document]] = [InsertOne(d) for d in inserts]
-        ops += [ReplaceOne(_stored(doc, seen), doc) for doc, seen in staying]
-        lost: set[str] = set()
-        matched = 0
-        if ops:
-            try:
-                result = await self._records.bulk_write(ops, ordered=False)
-                matched = result.matched_count
-            except BulkWriteError as exc:
-                # Inserts come first in ``ops``, and only they can meet an existing _id.
-                lost = {inserts[index]["_id"] for index in duplicate_key_indexes(exc)}
-                matched = exc.details.get("nMatched", 0)
-        # A revision now linked to another profile may belong on another shard: see _move.
-        for doc, seen in moving:
-            matched += (await self._records.replace_one(_stored(doc, seen), doc)).matched_count
-        if matched < len(replaces):  # some replace lost a race: find out which
+
+        async def replace_staying() -> int:
+            if not staying:
+                return 0
+            ops = [ReplaceOne(_stored(doc, seen), doc) for doc, seen in staying]
+            return (await self._records.bulk_write(ops, ordered=False)).matched_count
+
+        async def replace_moving() -> int:
+            # A revision now linked to another profile may belong on another shard: see _move.
+            matched = 0
+            for start in range(0, len(moving), _MOVES_IN_FLIGHT):
+                results = await asyncio.gather(
+                    *(
+                        self._records.replace_one(_stored(doc, seen), doc)
+                        for doc, seen in moving[start : start + _MOVES_IN_FLIGHT]
+                    )
+                )
+                matched += sum(r.matched_count for r in results)
+            return matched
+
+        lost, matched_staying, matched_moving = await asyncio.gather(
+            insert_new(self._records, inserts), replace_staying(), replace_moving()
+        )
+        if matched_staying + matched_moving < len(replaces):  # some lost a race: which
             wanted = {doc["_id"]: doc["content_hash"] for doc, _ in replaces}
             stored = await self.revisions(wanted)
             lost |= {rid for rid, h in wanted.items() if stored[rid].content_hash != h}
