@@ -8,7 +8,7 @@ Activity times are kept as epoch milliseconds (``c360.store.epoch``): updated in
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 
 from pymongo import UpdateOne
 
@@ -165,13 +165,16 @@ class SearchRepository:
         people = self._records.find({"_id": {"$in": record_ids}}, {"profile_id": 1})
         return {doc["profile_id"] async for doc in people if "profile_id" in doc}
 
-    async def index_names(self, terms: Mapping[str, list[str]]) -> None:
-        """Replace the name words of these records (two or three round trips)."""
+    async def index_names(
+        self, terms: Mapping[str, list[str]], first: Collection[str] = ()
+    ) -> None:
+        """Replace the name words of these records (one to three round trips); those in
+        ``first`` are stored for the first time, so no earlier words of theirs are looked for."""
         if not terms:
             return
-        stale = [
-            doc["_id"] for doc in await find_each(self._terms, "record", terms, None, {"_id": 1})
-        ]
+        earlier = [record for record in terms if record not in first]
+        found = await find_each(self._terms, "record", earlier, None, {"_id": 1})
+        stale = [doc["_id"] for doc in found]
         if stale:
             await self._terms.delete_many({"_id": {"$in": stale}})
         docs = [

@@ -6,7 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,9 +184,10 @@ class ProfileService:
         await self._profiles.set_activity(profile_id, await self._records.span(profile_id))
         await self.metrics.recompute([profile_id])
 
-    async def index_names(self, people: Sequence[Record]) -> None:
-        """Make these (new or amended) person records findable by their names' words."""
-        await self._search.index_names({r.id: name_terms(r.payload) for r in people})
+    async def index_names(self, people: Sequence[Record], first: Collection[str] = ()) -> None:
+        """Make these (new or amended) person records findable by their names' words;
+        ``first``: the ids of those stored for the first time (no earlier words to replace)."""
+        await self._search.index_names({r.id: name_terms(r.payload) for r in people}, first)
 
     async def recompute_all(self) -> int:
         """Activity and metrics of every live profile from its records; returns how many."""
