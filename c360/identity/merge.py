@@ -16,6 +16,7 @@ it runs: a seam through which tests crash a merge between any two steps.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -139,8 +140,10 @@ class MergeService:
             return {}
         if clash := {s for s, _ in merges.values()} & set(merges):
             raise ValueError(f"profiles both absorbed and surviving: {sorted(clash)}")
-        ids = await self._merges.entry_ids((a, s) for a, (s, _) in merges.items())
-        held = await self._identities.keys_of(merges)
+        ids, held = await asyncio.gather(
+            self._merges.entry_ids((a, s) for a, (s, _) in merges.items()),
+            self._identities.keys_of(merges),
+        )
         entries: list[Document] = []
         for absorbed, (survivor, rule) in merges.items():
             entry: Document = {

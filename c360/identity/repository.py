@@ -6,6 +6,7 @@ insert, and of two workers claiming the same one, exactly one wins.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -287,8 +288,9 @@ class MatchRepository:
         """Absorbed profiles are no longer candidates."""
         wanted = list(set(profile_ids))
         if wanted:
-            await self._features.delete_many({"_id": {"$in": wanted}})
-            await self._delete_keys_of(wanted)
+            await asyncio.gather(
+                self._features.delete_many({"_id": {"$in": wanted}}), self._delete_keys_of(wanted)
+            )
 
     async def _delete_keys_of(self, profile_ids: list[str]) -> None:
         # Ids through the index, then delete by _id: the embedded server scans for a filtered

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pymongo import ReplaceOne
@@ -202,12 +202,16 @@ class RecordRepository:
             found[doc["profile_id"]].append(stored_record(doc))
         return found
 
-    async def of_profile(self, profile_id: str) -> AsyncIterator[Document]:
-        """Every record of the profile, with what metrics are computed from."""
-        projection = {"kind": 1, "source": 1, "occurred_at": 1, "data": 1}
-        query = {"profile_id": profile_id}
-        async for doc in self._records.find(query, projection, batch_size=WHOLE_BATCH):
-            yield doc
+    async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
+        """Every record of each profile, with what metrics are computed from (one round trip
+        for up to 32 profiles)."""
+        found: dict[str, list[Document]] = {p: [] for p in profile_ids}
+        projection = {"profile_id": 1, "kind": 1, "source": 1, "occurred_at": 1, "data": 1}
+        for doc in await find_each(
+            self._records, "profile_id", found, None, projection, spread=True
+        ):
+            found[doc["profile_id"]].append(doc)
+        return found
 
     async def cases(
         self, profile_ids: Sequence[str], *, closed: bool, limit: int
