@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 
 from pymongo import ReplaceOne, UpdateOne
 
@@ -250,21 +250,29 @@ class MatchRepository:
         keys: Mapping[str, set[str]],
         replacing: Sequence[str] = (),
     ) -> None:
-        """Write these profiles' features and blocking keys (a few round trips in all).
+        """Write these profiles' features and blocking keys (three round trips in all).
 
-        ``replacing`` names the profiles that had keys before: only theirs are deleted first.
+        ``replacing`` names the profiles that had keys before: of theirs, those they no longer
+        have are deleted while the new ones are inserted (a key kept is neither).
         """
         if not features:
             return
-        # Keys first, features last: features equal to what a profile's people say mean its
-        # keys are written too, so a run cut short in between writes them again.
-        await self._delete_keys_of(list(replacing))
-        docs = [
-            {"_id": f"{key}|{p}", "key": key, "profile_id": p}
+        wanted = {
+            f"{key}|{p}": {"_id": f"{key}|{p}", "key": key, "profile_id": p}
             for p, profile_keys in keys.items()
             for key in sorted(profile_keys)
+        }
+        found = await find_each(self._keys, "profile_id", list(replacing), None, {"_id": 1})
+        stored = {doc["_id"] for doc in found}
+        stale = sorted(stored - wanted.keys())
+        # Keys first, features last: features equal to what a profile's people say mean its
+        # keys are written too, so a run cut short in between writes them again.
+        writes: list[Awaitable[object]] = [
+            insert_new(self._keys, [doc for i, doc in wanted.items() if i not in stored])
         ]
-        await insert_new(self._keys, docs)
+        if stale:
+            writes.append(self._keys.delete_many({"_id": {"$in": stale}}))
+        await asyncio.gather(*writes)
         await self._features.bulk_write(
             [ReplaceOne({"_id": p}, {"_id": p, **doc}, upsert=True) for p, doc in features.items()],
             ordered=False,
