@@ -67,7 +67,7 @@ def person_features(entry: Entry) -> Features | None:
     its payload as drafted."""
     if not isinstance(entry.record, Person):
         return None
-    return features_of([entry.draft["data"]], ())
+    return features_of([entry.payload], ())
 
 
 def is_alias(record: CanonicalRecord) -> bool:
