@@ -61,7 +61,7 @@ class IdentityRepository:
         """Profile id → its identities (sorted by key), for many profiles in one round trip."""
         wanted = list(set(profile_ids))
         found: dict[str, list[Document]] = {profile_id: [] for profile_id in wanted}
-        docs = await find_each(self._identities, "profile_id", wanted)
+        docs = await find_each(self._identities, "profile_id", wanted, spread=True)
         for doc in sorted(docs, key=lambda d: str(d["_id"])):
             found[doc["profile_id"]].append(doc)
         return found
@@ -74,7 +74,8 @@ class IdentityRepository:
         """Profile id → the keys of its identities, sorted, for many profiles in one round trip."""
         found: dict[str, list[str]] = {p: [] for p in profile_ids}
         projection = {"_id": 1, "profile_id": 1}
-        for doc in await find_each(self._identities, "profile_id", found, None, projection):
+        identities = self._identities
+        for doc in await find_each(identities, "profile_id", found, None, projection, spread=True):
             found[doc["profile_id"]].append(doc["_id"])
         return {p: sorted(keys) for p, keys in found.items()}
 

@@ -66,7 +66,7 @@ class ProfileRepository:
         """Profile id → its identifiers, sorted by key, for many profiles in one round trip."""
         wanted = list(set(profile_ids))
         found: dict[str, list[ProfileIdentifier]] = {profile_id: [] for profile_id in wanted}
-        docs = await find_each(self._identities, "profile_id", wanted)
+        docs = await find_each(self._identities, "profile_id", wanted, spread=True)
         for doc in sorted(docs, key=lambda d: str(d["_id"])):
             found[doc["profile_id"]].append(identifier_of(doc))
         return found

@@ -96,9 +96,10 @@ async def find_each(
 
     ``spread``: more values are asked as several unions of at most :data:`UNION_MAX` branches,
     in flight together, rather than one ``$in`` — for a collection that grows with every import
-    (``records``), whose scan costs more than the unions long before the values are many (a
-    batch's profiles' person records: a tenth of the scan's cost at 100 000 records). Only where
-    each branch is served by an index on its own: a branch that scans makes it far worse.
+    (``records``, ``identities``), whose scan costs more than the unions long before the values
+    are many (a batch's profiles' person records: a tenth of the scan's cost at 100 000
+    records). Only where each branch is served by an index on its own: a branch that scans
+    makes it far worse.
     """
     wanted = list(dict.fromkeys(values))
     if not wanted:
