@@ -7,7 +7,7 @@ import argparse
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,10 +71,17 @@ class Imported:
     seconds: float
 
 
-async def import_written(services: Services, written: Written, options: ParseOptions) -> Imported:
-    """Import one generated file with ``import_file``, timed."""
+async def import_written(
+    services: Services,
+    written: Written,
+    options: ParseOptions,
+    progress: Callable[[IngestSummary], None] | None = None,
+) -> Imported:
+    """Import one generated file with ``import_file``, timed (``progress``: after each batch)."""
     started = time.perf_counter()
-    summary = await import_file(services.ingest, written.connector, str(written.path), options)
+    summary = await import_file(
+        services.ingest, written.connector, str(written.path), options, progress=progress
+    )
     return Imported(written, summary, time.perf_counter() - started)
 
 

@@ -1,7 +1,7 @@
 """Ingest benchmark: every connector through the whole pipeline, against raw ``insert_many``.
 
     python -m bench.ingest [--records N] [--people P] [--batch-size B] [--seed S]
-                           [--keep-files DIR]
+                           [--keep-files DIR] [--commands]
     python -m bench.ingest --rss-lines [M]
 
 Default mode. Generates input files with about N records (default 100 000) for P people
@@ -22,6 +22,10 @@ counted. Then, on one fresh database:
 It prints per connector the records read, their outcomes, the rejects against the items broken
 on purpose, seconds and records/s; then the totals, the raw docs/s, the ratio pipeline/raw and
 the peak RSS of this process (``ru_maxrss``).
+
+``--commands``: also the store commands the pipeline sent a batch, by the stage that sent them
+(``c360.ingest.stages.base.current_stage``, seen by a PyMongo command listener; ``journal`` is
+the loop entering and leaving batches), where raw ``insert_many`` sends one.
 
 ``--rss-lines [M]``: writes a Segment JSON-lines file of M lines (default 1 000 000), imports
 it while sampling this process's resident memory (``/proc/self/statm``) every 5 s, prints
@@ -49,9 +53,12 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+from pymongo import monitoring
+
 from bench.common import Imported, bench_store, generate_files, import_written, positive
 from bench.generate import FILE_NAMES, Written, write_segment
 from c360.ingest.files import import_file
+from c360.ingest.stages.base import current_stage
 from c360.ingest.summary import IngestSummary
 from c360.records.documents import record_document
 from c360.services import Services
@@ -71,7 +78,43 @@ MAX_PRINTED_SAMPLES = 60
 # --- Default mode: every connector, pipeline against raw insert_many ---------------------------
 
 
-async def run_mix(records: int, people: int, batch_size: int, seed: int, keep: Path | None) -> None:
+class StoreCommands(monitoring.CommandListener):
+    """Counts the store commands sent while ``counting``, by the ingest stage that sent them."""
+
+    def __init__(self) -> None:
+        self.by_stage: Counter[str] = Counter()
+        self.batches = 0
+        self.counting = False
+
+    def batch_done(self, summary: IngestSummary) -> None:
+        self.batches += 1
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if self.counting:
+            self.by_stage[current_stage.get() or "outside the stages"] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def report(self) -> None:
+        batches = max(self.batches, 1)
+        print(f"\nstore commands a batch ({self.batches:,} batches; raw insert_many sends 1)")
+        for stage, count in self.by_stage.items():  # in the order the stages first sent one
+            print(f"  {stage:<30} {count / batches:8.1f}")
+        print(f"  {'total':<30} {sum(self.by_stage.values()) / batches:8.1f}")
+
+
+async def run_mix(
+    records: int,
+    people: int,
+    batch_size: int,
+    seed: int,
+    keep: Path | None,
+    commands: StoreCommands | None = None,
+) -> None:
     with tempfile.TemporaryDirectory(prefix="c360-bench-") as tmp:
         files = generate_files(_files_dir(keep, Path(tmp)), records, people, seed)
 
@@ -82,8 +125,13 @@ async def run_mix(records: int, people: int, batch_size: int, seed: int, keep: P
             options = settings.parse_options()
             print(_HEADER)
             imports: list[Imported] = []
+            progress = commands.batch_done if commands else None
             for written in files:
-                imported = await import_written(services, written, options)
+                if commands:
+                    commands.counting = True
+                imported = await import_written(services, written, options, progress)
+                if commands:
+                    commands.counting = False
                 imports.append(imported)
                 print(_import_row(written.connector, [imported]), flush=True)
             print(_import_row("total", imports))
@@ -116,6 +164,8 @@ async def run_mix(records: int, people: int, batch_size: int, seed: int, keep: P
         )
         if store.kind == "embedded":
             print(f"embedded server    {children_peak_rss_mb():10.1f} MB peak RSS (child process)")
+        if commands:
+            commands.report()
         _explain_rejects(imports)
 
 
@@ -335,6 +385,11 @@ def main() -> None:
         help="write the generated files into DIR and keep them (default: a temporary directory)",
     )
     parser.add_argument(
+        "--commands",
+        action="store_true",
+        help="also print the store commands a batch, by the stage that sent them",
+    )
+    parser.add_argument(
         "--rss-lines",
         type=positive,
         nargs="?",
@@ -348,7 +403,13 @@ def main() -> None:
         asyncio.run(run_rss(args.rss_lines, people, args.batch_size, args.seed, args.keep_files))
     else:
         people = args.people or max(args.records // 10, 100)
-        asyncio.run(run_mix(args.records, people, args.batch_size, args.seed, args.keep_files))
+        commands = None
+        if args.commands:
+            commands = StoreCommands()
+            monitoring.register(commands)  # before the store's client is made
+        asyncio.run(
+            run_mix(args.records, people, args.batch_size, args.seed, args.keep_files, commands)
+        )
 
 
 if __name__ == "__main__":

@@ -110,17 +110,34 @@ class TestStartUp:
 
 
 class TestFindEach:
-    @pytest.mark.parametrize("count", [1, 3, UNION_MAX + 8])
-    async def test_finds_what_in_finds_by_union_or_in(self, store: Store, count: int) -> None:
+    @pytest.mark.parametrize("spread", [False, True])
+    @pytest.mark.parametrize("count", [1, 3, UNION_MAX + 8, 2 * UNION_MAX + 1])
+    async def test_finds_what_in_finds_by_union_or_in(
+        self, store: Store, count: int, spread: bool
+    ) -> None:
         collection = store.db["find_each"]
         await collection.create_index("owner")
         await collection.insert_many(
-            [{"_id": f"d{n}", "owner": f"o{n % 50}", "odd": n % 2 == 1} for n in range(200)]
+            [{"_id": f"d{n}", "owner": f"o{n % 80}", "odd": n % 2 == 1} for n in range(200)]
         )
         owners = [f"o{n}" for n in range(count)] + ["o0", "nobody"]  # repeats and misses
-        found = await find_each(collection, "owner", owners, {"odd": False}, {"owner": 1})
+        found = await find_each(
+            collection, "owner", owners, {"odd": False}, {"owner": 1}, spread=spread
+        )
         expected = await collection.find(
             {"owner": {"$in": owners}, "odd": False}, {"owner": 1}
         ).to_list()
         assert sorted(d["_id"] for d in found) == sorted(d["_id"] for d in expected)
         assert expected  # the query matches something
+
+    @pytest.mark.parametrize("spread", [False, True])
+    @pytest.mark.parametrize("count", [1, 3, 2 * UNION_MAX + 1])
+    async def test_a_limit_caps_what_is_found(self, store: Store, count: int, spread: bool) -> None:
+        collection = store.db["find_each_limit"]
+        await collection.create_index("owner")
+        await collection.insert_many([{"_id": n, "owner": n % 80} for n in range(400)])
+        owners = list(range(count))
+        found = await find_each(collection, "owner", owners, limit=4, spread=spread)
+        assert len(found) == 4
+        assert len({d["_id"] for d in found}) == 4
+        assert all(d["owner"] in owners for d in found)

@@ -203,7 +203,8 @@ def plan_links(
                 via.setdefault(owners[i.key], []).append(i)
         candidates = list(via)
         for p in candidates:
-            holders.setdefault(p, _Holder())
+            if p not in holders:
+                holders[p] = _Holder()
         weak = {p for p in candidates if rules.weak(i.type for i in via[p])}
         refused = _refused(weak, holders, person, externals)
         for p, why in refused.items():

@@ -62,11 +62,19 @@ class Matcher:
         Profiles whose features did not change are not compared again, but for those in
         ``again`` (a run cut short may have saved their features and not compared them).
         """
-        live = await self._profiles.live(profile_ids)
+        wanted = set(profile_ids)
+        if not wanted:
+            return
+        # Independent reads, in flight together (those of profiles found absorbed go unused).
+        live, people, held, before, apart = await asyncio.gather(
+            self._profiles.live(wanted),
+            self._records.people_of(wanted),
+            self._identities.of_profiles(wanted),
+            self._matches.features(wanted),
+            self._identities.apart(wanted),
+        )
         if not live:
             return
-        people = await self._records.people_of(live)
-        held = await self._identities.of_profiles(live)
         mine: dict[str, Features] = {}
         keys: dict[str, set[str]] = {}
         for p in live:
@@ -75,7 +83,6 @@ class Matcher:
             keys[p] = blocking_keys(mine[p])
         # Only what changed is rewritten and compared again (a customer's person record comes
         # again with each of their orders, mostly unchanged).
-        before = await self._matches.features(live)
         forced = set(again)
         # Compared as features: the store hands tuples back as lists.
         live = [
@@ -97,16 +104,17 @@ class Matcher:
             ).items()
             if len(members) <= MAX_BLOCK
         }
-        apart = await self._identities.apart(live)
         candidates = {
             p: set().union(*(holders.get(k, set()) for k in keys[p])) - {p} - apart.get(p, set())
             for p in live
         }
         # Only live profiles are candidates (one absorbed by a run cut short before it forgot
         # them may still hold keys).
-        stored = await self._matches.features(
-            await self._profiles.live(set().union(*candidates.values()))
+        others = set().union(*candidates.values())
+        alive, features = await asyncio.gather(
+            self._profiles.live(others), self._matches.features(others)
         )
+        stored = {p: features[p] for p in alive if p in features}
         gone: set[str] = set()
         survivors: set[str] = set()
         suggestions: list[tuple[str, str, str]] = []

@@ -16,9 +16,10 @@ it runs: a seam through which tests crash a merge between any two steps.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 
 from c360.errors import Conflict, NotFound
 from c360.identity.repository import (
@@ -117,25 +118,56 @@ class MergeService:
         reason: str | None = None,
     ) -> str:
         """Merge ``absorbed`` into ``survivor``; returns the ledger entry's id."""
-        entry: Document = {
-            "_id": await self._merges.entry_id(absorbed, survivor),
-            "absorbed": absorbed,
-            "survivor": survivor,
-            "rule": rule,
-            "actor": actor,
-            "status": "started",
-            "started": {"at": now},
-            "moved_identities": await self._identities.keys_of(absorbed),
-        }
-        if reason:
-            entry["reason"] = reason
-        await self._merges.start(entry)
-        stored = await self._merges.get(entry["_id"]) or entry  # a resumed entry keeps its list
-        await self._complete(stored, now)
-        log.info(
-            "profiles merged", extra={"absorbed": absorbed, "survivor": survivor, "rule": rule}
+        ids = await self.absorb_all({absorbed: (survivor, rule)}, now, actor=actor, reason=reason)
+        return ids[absorbed]
+
+    async def absorb_all(
+        self,
+        merges: Mapping[str, tuple[str, str]],
+        now: dt.datetime,
+        *,
+        actor: str = "ingest",
+        reason: str | None = None,
+    ) -> dict[str, str]:
+        """Merge each absorbed profile into its survivor (``merges``: absorbed → (survivor,
+        rule)); returns each absorbed profile's ledger entry id.
+
+        Each merge has its own ledger entry, but their steps run together, each one round trip
+        or a few for all of them: a batch that links many pairs merges them at the cost of one.
+        No survivor may be absorbed here too (linking names the final survivor of each).
+        """
+        if not merges:
+            return {}
+        if clash := {s for s, _ in merges.values()} & set(merges):
+            raise ValueError(f"profiles both absorbed and surviving: {sorted(clash)}")
+        ids, held = await asyncio.gather(
+            self._merges.entry_ids((a, s) for a, (s, _) in merges.items()),
+            self._identities.keys_of(merges),
         )
-        return str(entry["_id"])
+        entries: list[Document] = []
+        for absorbed, (survivor, rule) in merges.items():
+            entry: Document = {
+                "_id": ids[absorbed, survivor],
+                "absorbed": absorbed,
+                "survivor": survivor,
+                "rule": rule,
+                "actor": actor,
+                "status": "started",
+                "started": {"at": now},
+                "moved_identities": held[absorbed],
+            }
+            if reason:
+                entry["reason"] = reason
+            entries.append(entry)
+        await self._merges.start(entries)
+        # A resumed entry keeps its list.
+        stored = await self._merges.get_many(e["_id"] for e in entries)
+        await self._complete([stored.get(e["_id"], e) for e in entries], now)
+        for absorbed, (survivor, rule) in merges.items():
+            log.info(
+                "profiles merged", extra={"absorbed": absorbed, "survivor": survivor, "rule": rule}
+            )
+        return {e["absorbed"]: str(e["_id"]) for e in entries}
 
     async def unmerge(
         self, merge_id: str, now: dt.datetime, *, actor: str, reason: str | None = None
@@ -160,7 +192,7 @@ class MergeService:
         idempotent steps again moves them to the survivor. Called after each batch is written.
         """
         for entry in await self._merges.absorbing(profile_ids):
-            await self._complete(entry, now)
+            await self._complete([entry], now)
 
     async def check(self, survivor: str, absorbed: str) -> list[str]:
         """Refuse impossible merges; returns the identity keys ``absorbed`` would bring."""
@@ -241,27 +273,30 @@ class MergeService:
             if entry["status"] == "undoing":
                 await self._undo(entry, now)
             else:
-                await self._complete(entry, now)
+                await self._complete([entry], now)
         return len(unfinished)
 
-    async def _complete(self, entry: Document, now: dt.datetime) -> None:
-        absorbed, survivor = entry["absorbed"], entry["survivor"]
+    async def _complete(self, entries: Sequence[Document], now: dt.datetime) -> None:
+        """The steps of these merges, each for all of them (an absorbed profile appears once,
+        and is no survivor of another)."""
+        moves = {entry["absorbed"]: entry["survivor"] for entry in entries}
         step = iter(MERGE_STEPS)
         await self.before_step(next(step))
-        await self._identities.repoint(absorbed, survivor)
+        await self._identities.repoint(moves)
         await self.before_step(next(step))
-        await self._records.repoint(absorbed, survivor)
+        await self._records.repoint(moves)
         await self.before_step(next(step))
-        await self._profiles.fold_activity(absorbed, survivor, now)
+        await self._profiles.fold_activity(moves, now)
         await self.before_step(next(step))
-        await self._profiles.mark_merged(absorbed, survivor)
+        await self._profiles.mark_merged(moves)
         await self.before_step(next(step))
-        # No longer a candidate for matching: its survivor is.
-        await self._matches.forget([absorbed])
+        # No longer candidates for matching: their survivors are.
+        await self._matches.forget(moves)
         await self.before_step(next(step))
-        await self.after_merge(absorbed, survivor, entry["_id"], now)
+        for entry in entries:
+            await self.after_merge(entry["absorbed"], entry["survivor"], entry["_id"], now)
         await self.before_step(next(step))
-        await self._merges.finish(entry["_id"], now)
+        await self._merges.finish([entry["_id"] for entry in entries], now)
 
     async def _undo(self, entry: Document, now: dt.datetime) -> None:
         absorbed, survivor = entry["absorbed"], entry["survivor"]

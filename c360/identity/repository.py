@@ -6,13 +6,14 @@ insert, and of two workers claiming the same one, exactly one wins.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 
 from pymongo import ReplaceOne, UpdateOne
 
 from c360.store import Database, Document
-from c360.store.bulk import find_each, insert_new, replace_value
+from c360.store.bulk import WHOLE_BATCH, find_each, insert_new, replace_values
 
 
 class IdentityRepository:
@@ -27,7 +28,10 @@ class IdentityRepository:
         owners: dict[str, str] = {}
         shared: set[str] = set()
         if wanted:
-            cursor = self._identities.find({"_id": {"$in": wanted}}, {"profile_id": 1, "shared": 1})
+            projection = {"profile_id": 1, "shared": 1}
+            cursor = self._identities.find(
+                {"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH
+            )
             async for doc in cursor:
                 owners[doc["_id"]] = doc["profile_id"]
                 if "shared" in doc:
@@ -57,17 +61,23 @@ class IdentityRepository:
         """Profile id → its identities (sorted by key), for many profiles in one round trip."""
         wanted = list(set(profile_ids))
         found: dict[str, list[Document]] = {profile_id: [] for profile_id in wanted}
-        docs = await find_each(self._identities, "profile_id", wanted)
+        docs = await find_each(self._identities, "profile_id", wanted, spread=True)
         for doc in sorted(docs, key=lambda d: str(d["_id"])):
             found[doc["profile_id"]].append(doc)
         return found
 
-    async def repoint(self, from_profile: str, to_profile: str) -> None:
-        await replace_value(self._identities, "profile_id", from_profile, to_profile)
+    async def repoint(self, moves: Mapping[str, str]) -> None:
+        """Give every identity of each profile to another (absorbed → survivor)."""
+        await replace_values(self._identities, "profile_id", moves)
 
-    async def keys_of(self, profile_id: str) -> list[str]:
-        cursor = self._identities.find({"profile_id": profile_id}, {"_id": 1}).sort("_id", 1)
-        return [doc["_id"] async for doc in cursor]
+    async def keys_of(self, profile_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Profile id → the keys of its identities, sorted, for many profiles in one round trip."""
+        found: dict[str, list[str]] = {p: [] for p in profile_ids}
+        projection = {"_id": 1, "profile_id": 1}
+        identities = self._identities
+        for doc in await find_each(identities, "profile_id", found, None, projection, spread=True):
+            found[doc["profile_id"]].append(doc["_id"])
+        return {p: sorted(keys) for p, keys in found.items()}
 
     async def claimed_via(self, profile_ids: Iterable[str], keys: Iterable[str]) -> list[str]:
         """Keys of these profiles that were claimed by records linked through ``keys``."""
@@ -113,33 +123,46 @@ class MergeRepository:
     def __init__(self, db: Database) -> None:
         self._merges = db["merges"]
 
-    async def start(self, doc: Document) -> None:
-        await insert_new(self._merges, [doc])  # already started by another run: same steps
+    async def start(self, docs: Sequence[Document]) -> None:
+        await insert_new(self._merges, docs)  # already started by another run: same steps
 
     async def unfinished(self) -> list[Document]:
         """Merges and unmerges a crashed run left half-done."""
         query = {"status": {"$in": ["started", "undoing"]}}
         return await self._merges.find(query).sort("_id", 1).to_list()
 
-    async def finish(self, merge_id: str, now: dt.datetime) -> None:
+    async def finish(self, merge_ids: Sequence[str], now: dt.datetime) -> None:
+        if not merge_ids:
+            return
         # A sub-document, set whole: the embedded store mangles dates set in place.
-        await self._merges.update_one(
-            {"_id": merge_id}, {"$set": {"status": "done", "finished": {"at": now}}}
+        await self._merges.update_many(
+            {"_id": {"$in": list(merge_ids)}},
+            {"$set": {"status": "done", "finished": {"at": now}}},
         )
 
     async def get(self, merge_id: str) -> Document | None:
         return await self._merges.find_one({"_id": merge_id})
 
-    async def entry_id(self, absorbed: str, survivor: str) -> str:
-        """The pair's entry id: the same while a merge of it is under way (a resumed run joins
-        it), a new one once an earlier merge of the pair was undone."""
-        base = f"{absorbed}>{survivor}"
-        taken = await self._merges.find(
-            {"absorbed": absorbed, "survivor": survivor}, {"status": 1}
-        ).to_list()
-        if all(doc["status"] == "undone" for doc in taken):
-            return base if not taken else f"{base}#{len(taken) + 1}"
-        return next(doc["_id"] for doc in taken if doc["status"] != "undone")
+    async def get_many(self, merge_ids: Iterable[str]) -> dict[str, Document]:
+        wanted = list(set(merge_ids))
+        if not wanted:
+            return {}
+        cursor = self._merges.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH)
+        return {doc["_id"]: doc async for doc in cursor}
+
+    async def entry_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Each (absorbed, survivor) pair's entry id, in one round trip: the same while a merge
+        of the pair is under way (a resumed run joins it), a new one once an earlier merge of
+        the pair was undone."""
+        wanted = set(pairs)
+        projection = {"status": 1, "absorbed": 1, "survivor": 1}
+        taken: dict[tuple[str, str], list[Document]] = {pair: [] for pair in wanted}
+        for doc in await find_each(
+            self._merges, "absorbed", {a for a, _ in wanted}, None, projection
+        ):
+            if (pair := (doc["absorbed"], doc["survivor"])) in taken:
+                taken[pair].append(doc)
+        return {pair: _entry_id(pair, docs) for pair, docs in taken.items()}
 
     async def mark(self, merge_id: str, status: str, details: Document) -> None:
         await self._merges.update_one({"_id": merge_id}, {"$set": {"status": status, **details}})
@@ -152,6 +175,13 @@ class MergeRepository:
     async def of_profile(self, profile_id: str) -> list[Document]:
         query = {"$or": [{"survivor": profile_id}, {"absorbed": profile_id}]}
         return await self._merges.find(query).sort("_id", 1).to_list()
+
+
+def _entry_id(pair: tuple[str, str], taken: Sequence[Document]) -> str:
+    base = f"{pair[0]}>{pair[1]}"
+    if all(doc["status"] == "undone" for doc in taken):
+        return base if not taken else f"{base}#{len(taken) + 1}"
+    return next(doc["_id"] for doc in taken if doc["status"] != "undone")
 
 
 class SuggestionRepository:
@@ -221,21 +251,29 @@ class MatchRepository:
         keys: Mapping[str, set[str]],
         replacing: Sequence[str] = (),
     ) -> None:
-        """Write these profiles' features and blocking keys (a few round trips in all).
+        """Write these profiles' features and blocking keys (three round trips in all).
 
-        ``replacing`` names the profiles that had keys before: only theirs are deleted first.
+        ``replacing`` names the profiles that had keys before: of theirs, those they no longer
+        have are deleted while the new ones are inserted (a key kept is neither).
         """
         if not features:
             return
-        # Keys first, features last: features equal to what a profile's people say mean its
-        # keys are written too, so a run cut short in between writes them again.
-        await self._delete_keys_of(list(replacing))
-        docs = [
-            {"_id": f"{key}|{p}", "key": key, "profile_id": p}
+        wanted = {
+            f"{key}|{p}": {"_id": f"{key}|{p}", "key": key, "profile_id": p}
             for p, profile_keys in keys.items()
             for key in sorted(profile_keys)
+        }
+        found = await find_each(self._keys, "profile_id", list(replacing), None, {"_id": 1})
+        stored = {doc["_id"] for doc in found}
+        stale = sorted(stored - wanted.keys())
+        # Keys first, features last: features equal to what a profile's people say mean its
+        # keys are written too, so a run cut short in between writes them again.
+        writes: list[Awaitable[object]] = [
+            insert_new(self._keys, [doc for i, doc in wanted.items() if i not in stored])
         ]
-        await insert_new(self._keys, docs)
+        if stale:
+            writes.append(self._keys.delete_many({"_id": {"$in": stale}}))
+        await asyncio.gather(*writes)
         await self._features.bulk_write(
             [ReplaceOne({"_id": p}, {"_id": p, **doc}, upsert=True) for p, doc in features.items()],
             ordered=False,
@@ -252,14 +290,16 @@ class MatchRepository:
         wanted = list(set(profile_ids))
         if not wanted:
             return {}
-        return {doc["_id"]: doc async for doc in self._features.find({"_id": {"$in": wanted}})}
+        cursor = self._features.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH)
+        return {doc["_id"]: doc async for doc in cursor}
 
     async def forget(self, profile_ids: Iterable[str]) -> None:
         """Absorbed profiles are no longer candidates."""
         wanted = list(set(profile_ids))
         if wanted:
-            await self._features.delete_many({"_id": {"$in": wanted}})
-            await self._delete_keys_of(wanted)
+            await asyncio.gather(
+                self._features.delete_many({"_id": {"$in": wanted}}), self._delete_keys_of(wanted)
+            )
 
     async def _delete_keys_of(self, profile_ids: list[str]) -> None:
         # Ids through the index, then delete by _id: the embedded server scans for a filtered

@@ -100,8 +100,7 @@ class IdentityRules:
         )
 
     def is_blocked(self, identifier: Identifier) -> bool:
-        key = identifier.key
-        return any(pattern.search(key) for pattern in self.blocked)
+        return _blocked(self.blocked, identifier.key)
 
     def rank(self, identifier: Identifier) -> int:
         return self.priority.index(identifier.type)
@@ -136,3 +135,9 @@ def line_type(e164: str) -> str:
     except phonenumbers.NumberParseException:
         return "unknown"
     return LINE_TYPES.get(phonenumbers.number_type(number), "unknown")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _blocked(patterns: tuple[re.Pattern[str], ...], key: str) -> bool:
+    """Whether any pattern finds the key (a batch asks of each key several times)."""
+    return any(pattern.search(key) for pattern in patterns)

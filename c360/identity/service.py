@@ -4,6 +4,7 @@ claimed; planned again when another writer claimed one first."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -59,11 +60,12 @@ class IdentityService:
             owners, shared = known or await self._identities.lookup(keys)
             known = None  # a later round reads them again
             tied = weakly_tied(identifier_sets, owners, people, self._rules)
-            held = await self._identities.of_profiles(
-                needing_holders(identifier_sets, owners) | tied
+            # Independent reads, in flight together.
+            held, apart, features = await asyncio.gather(
+                self._identities.of_profiles(needing_holders(identifier_sets, owners) | tied),
+                self._identities.apart(meeting(identifier_sets, owners)),
+                self._features(tied),
             )
-            apart = await self._identities.apart(meeting(identifier_sets, owners))
-            features = await self._features(tied)
             plan = plan_links(
                 identifier_sets,
                 owners,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from c360.ingest.summary import Outcome
 from c360.metrics.aggregate import COUNTED_KINDS
 from c360.metrics.repository import StoredAggregate
-from c360.records.documents import linked_document, stored_revision
+from c360.records.documents import drafted_payload, linked_document, stored_revision
 from c360.records.types import StoredRevision, Unlinked
 from c360.store import Document
 from connectors import Ignored, ItemError, Parsed, ParseOptions, ParseResult
@@ -49,6 +49,11 @@ class Entry:
     @property
     def record(self) -> CanonicalRecord:
         return self.item.record
+
+    @property
+    def payload(self) -> Document:
+        """What the record says beyond its envelope, as drafted (not dumped again)."""
+        return drafted_payload(self.draft)
 
     @property
     def record_id(self) -> str:

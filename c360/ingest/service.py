@@ -17,15 +17,17 @@ and nobody imported the same input again) recomputes the metrics of the profiles
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
 
 from c360.errors import InvalidInput
 from c360.ingest.batch import Batch, Entry, batch_key
 from c360.ingest.batching import batches
 from c360.ingest.repository import BatchJournal, JournalEntry
 from c360.ingest.stages import Collaborators, Stage, stages
+from c360.ingest.stages.base import current_stage
 from c360.ingest.stages.currency import ReadInOrderCurrency
 from c360.ingest.storable import Unstorable, check_record
 from c360.ingest.summary import IngestSummary, Outcome
@@ -109,7 +111,8 @@ class IngestService:
             if progress is not None:
                 progress(summary)
         if open_key is not None:
-            await self._journal.finish(open_key)
+            with _running("journal"):
+                await self._journal.finish(open_key)
         log.info(
             "ingest finished", extra={"connector": connector, "origin": origin, **summary.counts()}
         )
@@ -139,7 +142,8 @@ class IngestService:
             batch.entries.append(entry)
         key = await self._run(batch, None)
         if key is not None:
-            await self._journal.finish(key)
+            with _running("journal"):
+                await self._journal.finish(key)
         return [
             (e.stored or e.document(batch.key or None), e.outcome or "duplicate")
             for e in batch.entries
@@ -161,8 +165,10 @@ class IngestService:
                 if not batch.entries:
                     continue
                 if not batch.key and batch.derives:
-                    open_key = await self._enter(batch, open_key)
-            await stage.run(batch)
+                    with _running("journal"):
+                        open_key = await self._enter(batch, open_key)
+            with _running(stage.name):
+                await stage.run(batch)
         return open_key
 
     async def _enter(self, batch: Batch, open_key: str | None) -> str:
@@ -192,3 +198,12 @@ class IngestService:
         log.info("repairing the metrics of abandoned batches", extra={"batches": len(abandoned)})
         await self._metrics.recompute(set().union(*(e.profiles | e.survivors for e in abandoned)))
         await self._journal.repaired([e.key for e in abandoned])
+
+
+@contextlib.contextmanager
+def _running(stage: str) -> Iterator[None]:
+    token = current_stage.set(stage)
+    try:
+        yield
+    finally:
+        current_stage.reset(token)

@@ -66,7 +66,12 @@ class Aggregate:
     :mod:`c360.metrics.ledger`), so :meth:`to_doc` leaves it out."""
 
     def fold(self, other: Aggregate) -> Aggregate:
-        """Add ``other`` into this aggregate (in place; returns self)."""
+        """Add ``other`` into this aggregate (in place; returns self).
+
+        What ``other`` leaves empty is skipped: folding a record's contribution, which fills
+        one or two parts, is most of ingest's work. (Every aggregate is folded from an empty
+        one, so its NPS answers and case openings are in their folded form already, the
+        largest and sorted: nothing to add leaves them as they are.)"""
         for mine, theirs in (
             (self.counts, other.counts),
             (self.spent, other.spent),
@@ -74,18 +79,24 @@ class Aggregate:
             (self.categories, other.categories),
             (self.products, other.products),
         ):
-            mine.update(theirs)
+            if theirs:
+                mine.update(theirs)
+        if other.visit_days:
+            self.visit_days.update(other.visit_days)
         for order_id, refunds in other.refunds.items():
             self.refunds.setdefault(order_id, Refunds()).add(refunds)
-        self.cancelled |= other.cancelled
-        self.visit_days.update(other.visit_days)
+        if other.cancelled:
+            self.cancelled |= other.cancelled
         for name, value in other.first_ms.items():
             self.first_ms[name] = min(value, self.first_ms.get(name, value))
         for name, value in other.last_ms.items():
             self.last_ms[name] = max(value, self.last_ms.get(name, value))
-        self.nps = heapq.nlargest(KEPT_NPS_ANSWERS, {*self.nps, *other.nps})
-        self.open_cases.update(other.open_cases)
-        self.cases_opened_ms = sorted([*self.cases_opened_ms, *other.cases_opened_ms])
+        if other.nps:
+            self.nps = heapq.nlargest(KEPT_NPS_ANSWERS, {*self.nps, *other.nps})
+        if other.open_cases:
+            self.open_cases.update(other.open_cases)
+        if other.cases_opened_ms:
+            self.cases_opened_ms = sorted([*self.cases_opened_ms, *other.cases_opened_ms])
         self.ledger.fold(other.ledger)
         return self
 

@@ -7,17 +7,17 @@ entries on (``ledger_days``, a multikey index): what reports across customers re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from pymongo import DeleteOne, InsertOne, ReplaceOne
-from pymongo.errors import BulkWriteError
+from pymongo import DeleteOne, ReplaceOne
 
 from c360.metrics.aggregate import Aggregate
 from c360.metrics.figures import Summary
 from c360.metrics.ledger import Ledger
 from c360.store import Database, Document
-from c360.store.bulk import duplicate_key_indexes
+from c360.store.bulk import WHOLE_BATCH, insert_new
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ class MetricsRepository:
         if not wanted:
             return {}
         projection = _WITH_LEDGER if ledger else _WITHOUT_LEDGER
-        cursor = self._metrics.find({"_id": {"$in": wanted}}, projection)
+        cursor = self._metrics.find({"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH)
         return {
             doc["_id"]: StoredAggregate(
                 doc["_id"],
@@ -82,10 +82,10 @@ class MetricsRepository:
 
     async def write(self, writes: Sequence[AggregateWrite]) -> int:
         """Create or replace aggregates, each only if the stored version is still the expected
-        one (one round trip); returns how many were written."""
-        if not writes:
-            return 0
-        ops: list[InsertOne[Document] | ReplaceOne[Document]] = []
+        one (the creations and the replacements in flight together); returns how many were
+        written."""
+        inserts: list[Document] = []
+        replaces: list[ReplaceOne[Document]] = []
         for write in writes:
             ledger = write.aggregate.ledger
             doc: Document = {
@@ -98,15 +98,20 @@ class MetricsRepository:
             if write.ltv_reporting is not None:  # the sparse index holds only those with value
                 doc["ltv_reporting"] = write.ltv_reporting
             if write.expected is None:
-                ops.append(InsertOne(doc))
+                inserts.append(doc)
             else:
-                ops.append(ReplaceOne({"_id": write.profile_id, "version": write.expected}, doc))
-        try:
-            result = await self._metrics.bulk_write(ops, ordered=False)
-        except BulkWriteError as exc:
-            duplicate_key_indexes(exc)  # another writer created it first; anything else raises
-            return int(exc.details.get("nInserted", 0)) + int(exc.details.get("nMatched", 0))
-        return result.inserted_count + result.matched_count
+                expected = {"_id": write.profile_id, "version": write.expected}
+                replaces.append(ReplaceOne(expected, doc))
+
+        async def replace() -> int:
+            if not replaces:
+                return 0
+            return (await self._metrics.bulk_write(replaces, ordered=False)).matched_count
+
+        # Another writer created some first: insert_new returns those, and raises on any other
+        # error.
+        taken, replaced = await asyncio.gather(insert_new(self._metrics, inserts), replace())
+        return len(inserts) - len(taken) + replaced
 
     async def delete(self, stored: Sequence[StoredAggregate]) -> int:
         """Remove these aggregates if still at the version read; returns how many were."""

@@ -44,6 +44,8 @@ from c360.records.types import Record
 _MAX_ROUNDS = 20
 _CUTOFFS_TTL_S = 300.0
 _MAX_OPEN_CASES = 50
+_PROFILES_A_READ = 32
+"""Profiles whose records a recomputation reads at once (one round trip, a bounded memory)."""
 
 
 @dataclass(frozen=True)
@@ -115,20 +117,25 @@ class MetricsService:
 
     async def recompute(self, profile_ids: Iterable[str]) -> None:
         """Each profile's aggregate from its records, from scratch (a few round trips for all,
-        and one read of records per profile). An absorbed profile has no aggregate of its
+        and one read of records per 32 profiles). An absorbed profile has no aggregate of its
         own: its document is removed."""
         todo = set(profile_ids)
         for _ in range(_MAX_ROUNDS):
             if not todo:
                 return
-            stored = await self._metrics.get_many(todo)
-            profiles = {p.id: p for p in await self._profiles.get_many(todo)}
+            stored, found = await asyncio.gather(
+                self._metrics.get_many(todo), self._profiles.get_many(todo)
+            )
+            profiles = {p.id: p for p in found}
             live = sorted(p for p in todo if p in profiles and profiles[p].merged_into is None)
             gone = [stored[p] for p in sorted(todo) if p not in live and p in stored]
             writes = []
-            for profile_id in live:
-                records = [doc async for doc in self._records.of_profile(profile_id)]
-                writes.append(self._write(profile_id, aggregate(records), stored.get(profile_id)))
+            for start in range(0, len(live), _PROFILES_A_READ):
+                chunk = live[start : start + _PROFILES_A_READ]
+                records = await self._records.of_profiles(chunk)
+                for profile_id in chunk:
+                    aggregated = aggregate(records[profile_id])
+                    writes.append(self._write(profile_id, aggregated, stored.get(profile_id)))
             todo = await self._write_all(writes)
             if gone and await self._metrics.delete(gone) < len(gone):
                 todo |= {s.profile_id for s in gone}

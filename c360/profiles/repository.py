@@ -8,13 +8,13 @@ Activity times are kept as epoch milliseconds (``c360.store.epoch``): updated in
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 
 from pymongo import UpdateOne
 
 from c360.profiles.types import Profile, ProfileIdentifier, Span
 from c360.store import Database, Document
-from c360.store.bulk import find_each, insert_new
+from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
 from c360.store.epoch import epoch_ms, from_epoch_ms
 from schemas.identifiers import IdentifierType
 
@@ -59,14 +59,14 @@ class ProfileRepository:
         wanted = list(set(profile_ids))
         if not wanted:
             return []
-        docs = await self._profiles.find({"_id": {"$in": wanted}}).to_list()
+        docs = await self._profiles.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH).to_list()
         return [_profile(doc) for doc in docs]
 
     async def identifiers(self, profile_ids: Iterable[str]) -> dict[str, list[ProfileIdentifier]]:
         """Profile id → its identifiers, sorted by key, for many profiles in one round trip."""
         wanted = list(set(profile_ids))
         found: dict[str, list[ProfileIdentifier]] = {profile_id: [] for profile_id in wanted}
-        docs = await find_each(self._identities, "profile_id", wanted)
+        docs = await find_each(self._identities, "profile_id", wanted, spread=True)
         for doc in sorted(docs, key=lambda d: str(d["_id"])):
             found[doc["profile_id"]].append(identifier_of(doc))
         return found
@@ -77,7 +77,8 @@ class ProfileRepository:
         if not wanted:
             return set()
         query = {"_id": {"$in": wanted}, "merged_into": {"$exists": True}}
-        return {doc["_id"] async for doc in self._profiles.find(query, {"_id": 1})}
+        cursor = self._profiles.find(query, {"_id": 1}, batch_size=WHOLE_BATCH)
+        return {doc["_id"] async for doc in cursor}
 
     async def live_ids(self) -> AsyncIterator[str]:
         """Every profile not absorbed into another."""
@@ -85,8 +86,17 @@ class ProfileRepository:
         async for doc in self._profiles.find(query, {"_id": 1}):
             yield doc["_id"]
 
-    async def mark_merged(self, absorbed: str, survivor: str) -> None:
-        await self._profiles.update_one({"_id": absorbed}, {"$set": {"merged_into": survivor}})
+    async def mark_merged(self, moves: Mapping[str, str]) -> None:
+        """Mark each absorbed profile merged into its survivor, in one round trip."""
+        if not moves:
+            return
+        await self._profiles.bulk_write(
+            [
+                UpdateOne({"_id": absorbed}, {"$set": {"merged_into": survivor}})
+                for absorbed, survivor in moves.items()
+            ],
+            ordered=False,
+        )
 
     async def unmark_merged(self, absorbed: str) -> None:
         await self._profiles.update_one({"_id": absorbed}, {"$unset": {"merged_into": ""}})
@@ -155,13 +165,16 @@ class SearchRepository:
         people = self._records.find({"_id": {"$in": record_ids}}, {"profile_id": 1})
         return {doc["profile_id"] async for doc in people if "profile_id" in doc}
 
-    async def index_names(self, terms: Mapping[str, list[str]]) -> None:
-        """Replace the name words of these records (two or three round trips)."""
+    async def index_names(
+        self, terms: Mapping[str, list[str]], first: Collection[str] = ()
+    ) -> None:
+        """Replace the name words of these records (one to three round trips); those in
+        ``first`` are stored for the first time, so no earlier words of theirs are looked for."""
         if not terms:
             return
-        stale = [
-            doc["_id"] for doc in await find_each(self._terms, "record", terms, None, {"_id": 1})
-        ]
+        earlier = [record for record in terms if record not in first]
+        found = await find_each(self._terms, "record", earlier, None, {"_id": 1})
+        stale = [doc["_id"] for doc in found]
         if stale:
             await self._terms.delete_many({"_id": {"$in": stale}})
         docs = [

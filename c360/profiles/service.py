@@ -6,7 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,23 +149,32 @@ class ProfileService:
 
         return [final(p) for p in profile_ids]
 
-    async def fold_activity(self, absorbed: str, survivor: str, now: dt.datetime) -> None:
-        """Widen the survivor's activity span by the absorbed profile's; the survivor's metrics
-        from its records, which now include the absorbed ones."""
-        profile = await self._profiles.get(absorbed)
-        if profile is not None and profile.first_seen_at and profile.last_seen_at:
-            span = (profile.first_seen_at, profile.last_seen_at)
-            await self._profiles.record_activity({survivor: span}, now)
-        await self.metrics.recompute([survivor])
+    async def fold_activity(self, moves: Mapping[str, str], now: dt.datetime) -> None:
+        """Widen each survivor's activity span by its absorbed profiles' (``moves``: absorbed →
+        survivor); the survivors' metrics from their records, which now include the absorbed
+        ones."""
+        spans: dict[str, Span] = {}
+        for profile in await self._profiles.get_many(moves):
+            if profile.first_seen_at and profile.last_seen_at:
+                survivor = moves[profile.id]
+                first, last = spans.get(survivor, (profile.first_seen_at, profile.last_seen_at))
+                spans[survivor] = (
+                    min(first, profile.first_seen_at),
+                    max(last, profile.last_seen_at),
+                )
+        if spans:
+            await self._profiles.record_activity(spans, now)
+        await self.metrics.recompute(set(moves.values()))
 
     async def live(self, profile_ids: Iterable[str]) -> list[str]:
         """These profiles, less the ones absorbed into another."""
         ids = set(profile_ids)
         return sorted(ids - await self._profiles.merged(ids))
 
-    async def mark_merged(self, absorbed: str, survivor: str) -> None:
-        await self._profiles.mark_merged(absorbed, survivor)
-        await self.metrics.recompute([absorbed])  # an absorbed profile keeps no aggregate
+    async def mark_merged(self, moves: Mapping[str, str]) -> None:
+        """Mark absorbed profiles merged into their survivors (absorbed → survivor)."""
+        await self._profiles.mark_merged(moves)
+        await self.metrics.recompute(moves)  # an absorbed profile keeps no aggregate
 
     async def unmark_merged(self, absorbed: str) -> None:
         await self._profiles.unmark_merged(absorbed)
@@ -175,9 +184,10 @@ class ProfileService:
         await self._profiles.set_activity(profile_id, await self._records.span(profile_id))
         await self.metrics.recompute([profile_id])
 
-    async def index_names(self, people: Sequence[Record]) -> None:
-        """Make these (new or amended) person records findable by their names' words."""
-        await self._search.index_names({r.id: name_terms(r.payload) for r in people})
+    async def index_names(self, people: Sequence[Record], first: Collection[str] = ()) -> None:
+        """Make these (new or amended) person records findable by their names' words;
+        ``first``: the ids of those stored for the first time (no earlier words to replace)."""
+        await self._search.index_names({r.id: name_terms(r.payload) for r in people}, first)
 
     async def recompute_all(self) -> int:
         """Activity and metrics of every live profile from its records; returns how many."""

@@ -53,6 +53,12 @@ def payload_of(record: CanonicalRecord) -> Document:
     return _bson_safe(record.model_dump(exclude=_ENVELOPE, exclude_none=True))
 
 
+def drafted_payload(draft: Document) -> Document:
+    """The payload of a drafted record document: what :func:`payload_of` made of its record."""
+    payload: Document = draft["data"]
+    return payload
+
+
 def record_document(
     record: CanonicalRecord,
     profile_id: str | None,

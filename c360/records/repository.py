@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pymongo import InsertOne, ReplaceOne
-from pymongo.errors import BulkWriteError
+from pymongo import ReplaceOne
 
 from c360.records.documents import RECORD_FIELDS, stored_record, timeline_key
 from c360.records.types import Record, StoredRevision
 from c360.store import Database, Document
-from c360.store.bulk import duplicate_key_indexes, find_each
+from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
 
 _MOVES_IN_FLIGHT = 32
+_REPOINT_PAGE = 1000
 
 # Records that say nothing of the customer being active: what we sent them, and what a mail
 # server said of an address. They do not move first/last seen (nor, so, recency).
@@ -74,7 +74,7 @@ class RecordRepository:
         if not wanted:
             return {}
         projection = {"revision": 1, "content_hash": 1, "profile_id": 1, "batch": 1}
-        cursor = self._records.find({"_id": {"$in": wanted}}, projection)
+        cursor = self._records.find({"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH)
         return {
             doc["_id"]: StoredRevision(
                 doc["revision"], doc["content_hash"], doc.get("profile_id"), doc.get("batch")
@@ -86,13 +86,14 @@ class RecordRepository:
         wanted = list(set(record_ids))
         if not wanted:
             return []
-        return await self._records.find({"_id": {"$in": wanted}}).to_list()
+        return await self._records.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH).to_list()
 
     async def write(
         self, inserts: Sequence[Document], replaces: Sequence[tuple[Document, StoredRevision]]
     ) -> set[str]:
-        """Insert new records and replace stored revisions, in one round trip (and one more per
-        revision that moves to another profile).
+        """Insert new records and replace stored revisions: the inserts, the replaces and each
+        replace of a revision that moves to another profile are commands of their own, in flight
+        together (a round trip's wait for all of them).
 
         A replace applies only if the stored revision is still the one we read, where we read
         it. Returns the ids whose write did not apply because another writer got there first
@@ -102,22 +103,30 @@ class RecordRepository:
             (doc, seen) for doc, seen in replaces if doc.get("profile_id") == seen.profile_id
         ]
         moving = [(doc, seen) for doc, seen in replaces if doc.get("profile_id") != seen.profile_id]
-        ops: list[InsertOne[Document] | ReplaceOne[Document]] = [InsertOne(d) for d in inserts]
-        ops += [ReplaceOne(_stored(doc, seen), doc) for doc, seen in staying]
-        lost: set[str] = set()
-        matched = 0
-        if ops:
-            try:
-                result = await self._records.bulk_write(ops, ordered=False)
-                matched = result.matched_count
-            except BulkWriteError as exc:
-                # Inserts come first in ``ops``, and only they can meet an existing _id.
-                lost = {inserts[index]["_id"] for index in duplicate_key_indexes(exc)}
-                matched = exc.details.get("nMatched", 0)
-        # A revision now linked to another profile may belong on another shard: see _move.
-        for doc, seen in moving:
-            matched += (await self._records.replace_one(_stored(doc, seen), doc)).matched_count
-        if matched < len(replaces):  # some replace lost a race: find out which
+
+        async def replace_staying() -> int:
+            if not staying:
+                return 0
+            ops = [ReplaceOne(_stored(doc, seen), doc) for doc, seen in staying]
+            return (await self._records.bulk_write(ops, ordered=False)).matched_count
+
+        async def replace_moving() -> int:
+            # A revision now linked to another profile may belong on another shard: see _move.
+            matched = 0
+            for start in range(0, len(moving), _MOVES_IN_FLIGHT):
+                results = await asyncio.gather(
+                    *(
+                        self._records.replace_one(_stored(doc, seen), doc)
+                        for doc, seen in moving[start : start + _MOVES_IN_FLIGHT]
+                    )
+                )
+                matched += sum(r.matched_count for r in results)
+            return matched
+
+        lost, matched_staying, matched_moving = await asyncio.gather(
+            insert_new(self._records, inserts), replace_staying(), replace_moving()
+        )
+        if matched_staying + matched_moving < len(replaces):  # some lost a race: which
             wanted = {doc["_id"]: doc["content_hash"] for doc, _ in replaces}
             stored = await self.revisions(wanted)
             # Another revision written, or the record removed meanwhile (an erasure, retention)
@@ -128,13 +137,20 @@ class RecordRepository:
             }
         return lost
 
-    async def repoint(self, from_profile: str, to_profile: str) -> None:
-        """Move every record of one profile to another (a merge)."""
-        query = {"profile_id": from_profile}
-        while ids := [
-            doc["_id"] async for doc in self._records.find(query, {"_id": 1}).limit(1000)
-        ]:
-            await self._move([(rid, from_profile, {"profile_id": to_profile}) for rid in ids])
+    async def repoint(self, moves: Mapping[str, str]) -> None:
+        """Move every record of each profile to another (merges: absorbed → survivor), page
+        after page (a short page is the last)."""
+        if not moves:
+            return
+        projection = {"_id": 1, "profile_id": 1}
+        while found := await find_each(
+            self._records, "profile_id", moves, None, projection, limit=_REPOINT_PAGE, spread=True
+        ):
+            await self._move(
+                [(d["_id"], d["profile_id"], {"profile_id": moves[d["profile_id"]]}) for d in found]
+            )
+            if len(found) < _REPOINT_PAGE:
+                return
 
     async def _move(self, moves: Sequence[tuple[str, str | None, Document]]) -> None:
         """Give records another profile: (record id, its profile now or None, the fields to set).
@@ -156,7 +172,9 @@ class RecordRepository:
         """These profiles' records that were linked through one of ``keys``: id → profile."""
         query = {"linked_by": {"$in": list(keys)}}
         projection = {"_id": 1, "profile_id": 1}
-        docs = await find_each(self._records, "profile_id", profile_ids, query, projection)
+        docs = await find_each(
+            self._records, "profile_id", profile_ids, query, projection, spread=True
+        )
         return {doc["_id"]: doc["profile_id"] for doc in docs}
 
     async def assign(self, records: Mapping[str, str], profile_id: str) -> None:
@@ -182,15 +200,23 @@ class RecordRepository:
         wanted = list(set(profile_ids))
         found: dict[str, list[Record]] = {p: [] for p in wanted}
         query = {"kind": kind}
-        for doc in await find_each(self._records, "profile_id", wanted, query, RECORD_FIELDS):
+        docs = await find_each(
+            self._records, "profile_id", wanted, query, RECORD_FIELDS, spread=True
+        )
+        for doc in docs:
             found[doc["profile_id"]].append(stored_record(doc))
         return found
 
-    async def of_profile(self, profile_id: str) -> AsyncIterator[Document]:
-        """Every record of the profile, with what metrics are computed from."""
-        projection = {"kind": 1, "source": 1, "occurred_at": 1, "data": 1}
-        async for doc in self._records.find({"profile_id": profile_id}, projection):
-            yield doc
+    async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
+        """Every record of each profile, with what metrics are computed from (one round trip
+        for up to 32 profiles)."""
+        found: dict[str, list[Document]] = {p: [] for p in profile_ids}
+        projection = {"profile_id": 1, "kind": 1, "source": 1, "occurred_at": 1, "data": 1}
+        for doc in await find_each(
+            self._records, "profile_id", found, None, projection, spread=True
+        ):
+            found[doc["profile_id"]].append(doc)
+        return found
 
     async def cases(
         self, profile_ids: Sequence[str], *, closed: bool, limit: int
@@ -272,7 +298,9 @@ class RecordRepository:
         if not wanted:
             return {}
         cursor = self._records.find(
-            {"_id": {"$in": wanted}, "profile_id": {"$exists": True}}, {"profile_id": 1}
+            {"_id": {"$in": wanted}, "profile_id": {"$exists": True}},
+            {"profile_id": 1},
+            batch_size=WHOLE_BATCH,
         )
         return {doc["_id"]: doc["profile_id"] async for doc in cursor}
 
@@ -282,7 +310,8 @@ class RecordRepository:
         if not wanted:
             return {}
         # The whole payload: the embedded server returns nothing of a dotted projection.
-        cursor = self._records.find({"_id": {"$in": wanted}, "kind": "order"}, {"data": 1})
+        query = {"_id": {"$in": wanted}, "kind": "order"}
+        cursor = self._records.find(query, {"data": 1}, batch_size=WHOLE_BATCH)
         return {doc["_id"]: doc["data"]["total"]["currency"] async for doc in cursor}
 
     async def timelines(self, queries: Sequence[TimelineQuery]) -> list[list[Record]]:

@@ -381,3 +381,33 @@ async def test_an_unchanged_profile_is_not_saved_or_compared_again(
 
     assert counter.commands  # it read the profile's features
     assert not {"insert", "update", "delete"} & set(counter.commands)  # and wrote nothing
+
+
+async def test_a_profile_whose_people_change_keeps_the_keys_of_what_they_say_now(
+    services: Services, store: Store, tmp_path: Path
+) -> None:
+    ana = [f.email("ana@example.com")]
+    first = f.person(external_id="C-1", identifiers=ana, birth_date="1990-04-01")
+    await run(services, tmp_path / "first", [[first]])
+    profile = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana@example.com")
+
+    async def stored_keys() -> set[str]:
+        found = store.db.match_keys.find({"profile_id": profile.id})
+        return {doc["key"] async for doc in found}
+
+    before = await stored_keys()
+    later = f.person(
+        external_id="C-2",
+        identifiers=ana,
+        birth_date="1991-04-01",
+        occurred_at="2024-02-01T00:00:00Z",
+    )
+    await run(services, tmp_path / "second", [[later]])
+
+    now = await stored_keys()
+    features = features_of(
+        [{"given_name": "Ana", "family_name": "García", "birth_date": "1991-04-01"}], []
+    )
+    assert now == blocking_keys(features)
+    assert "dob:1990-04-01" in before - now  # what they no longer say is gone
+    assert before & now  # and the name's keys stayed

@@ -13,7 +13,12 @@ before the first ``journalled`` stage, and adds the batch to the summary. So the
 The store is read once for a batch (``look up``: the owners of its identifiers, the stored
 revisions of its records, the profiles of its returns' orders; ``read aggregates``: what the
 fold adds to), and written once per collection where it can be (identities, journal,
-profiles, records, metrics: one round trip each for the whole batch).
+profiles, records, metrics: one round trip each for the whole batch). A stage's reads that do
+not depend on each other are in flight together, and so are its writes that nothing orders
+(a batch's profiles beside its records; its record inserts beside its replaces): a round
+trip's wait for all of them. The merges a batch makes run step by step together
+(:meth:`~c360.identity.merge.MergeService.absorb_all`). ``python -m bench.ingest --commands``
+prints the store commands each stage sends a batch.
 
 Adding a stage
 --------------

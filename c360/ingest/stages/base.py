@@ -4,9 +4,15 @@ one step over a batch."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextvars import ContextVar
 from typing import ClassVar
 
 from c360.ingest.batch import Batch
+
+current_stage: ContextVar[str | None] = ContextVar("current_stage", default=None)
+"""The stage the loop is running (``journal`` while it enters or leaves a batch in the journal;
+None outside the loop): what sent a store command, for whoever watches them
+(``python -m bench.ingest --commands``)."""
 
 
 class Stage(ABC):

@@ -10,7 +10,6 @@ from c360.identity.service import IdentityService
 from c360.ingest.batch import Batch, Entry
 from c360.ingest.stages.base import Stage
 from c360.ingest.stages.look_up import order_of
-from c360.records.documents import payload_of
 from schemas import CanonicalRecord, Person, Return, SiteEvent
 from schemas.records import SiteEventType
 
@@ -29,7 +28,7 @@ class Link(Stage):
         known = None if batch.owners is None else (batch.owners, batch.shared)
         plan = await self._identity.link(
             [r.identifiers for r in records],
-            [person_features(r) for r in records],
+            [person_features(e) for e in pending],
             [is_alias(r) for r in records],
             known=known,
         )
@@ -63,11 +62,12 @@ def link_returns_through_orders(entries: list[Entry], stored: dict[str, str]) ->
             entry.linked_by = f"record:{order}"
 
 
-def person_features(record: CanonicalRecord) -> Features | None:
-    """What a person record says of who they are (linking compares it through phones)."""
-    if not isinstance(record, Person):
+def person_features(entry: Entry) -> Features | None:
+    """What a person record says of who they are (linking compares it through phones), from
+    its payload as drafted."""
+    if not isinstance(entry.record, Person):
         return None
-    return features_of([payload_of(record)], ())
+    return features_of([entry.payload], ())
 
 
 def is_alias(record: CanonicalRecord) -> bool:

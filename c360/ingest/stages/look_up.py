@@ -1,9 +1,11 @@
 """Stage ``look up``: the one read of the store the later stages share — who owns the batch's
 identifiers (and which are flagged shared), the stored revision of each of its records, and
-the profiles of the stored orders its returns name. Two or three queries by ``_id``, whatever
-the batch's size."""
+the profiles of the stored orders its returns name. Two or three queries by ``_id``, in flight
+together, whatever the batch's size."""
 
 from __future__ import annotations
+
+import asyncio
 
 from c360.identity.repository import IdentityRepository
 from c360.ingest.batch import Batch
@@ -23,14 +25,15 @@ class LookUp(Stage):
         if not batch.entries:
             return
         keys = {i.key for e in batch.entries if not e.linked for i in e.record.identifiers}
-        if keys:
-            batch.owners, batch.shared = await self._identities.lookup(keys)
-        stored = await self._records.revisions(e.record_id for e in batch.entries)
+        orders = {order_of(e.record) for e in batch.entries if isinstance(e.record, Return)}
+        # Independent reads, in flight together: one round trip's wait for all three.
+        (batch.owners, batch.shared), stored, batch.order_profiles = await asyncio.gather(
+            self._identities.lookup(keys),  # none asked: none read
+            self._records.revisions(e.record_id for e in batch.entries),
+            self._records.profile_of(orders),
+        )
         for entry in batch.entries:
             entry.seen = stored.get(entry.record_id)
-        orders = {order_of(e.record) for e in batch.entries if isinstance(e.record, Return)}
-        if orders:
-            batch.order_profiles = await self._records.profile_of(orders)
 
 
 def order_of(record: Return) -> str:

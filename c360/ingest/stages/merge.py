@@ -1,6 +1,6 @@
 """Stage ``merge``: the stored profiles linking found to be one person are merged (each a
-journalled merge of idempotent steps, :mod:`c360.identity.merge`), and the pairs it must not
-merge are opened as match suggestions."""
+journalled merge of idempotent steps, :mod:`c360.identity.merge`, the batch's merges step by
+step together), and the pairs it must not merge are opened as match suggestions."""
 
 from __future__ import annotations
 
@@ -21,8 +21,7 @@ class Merge(Stage):
         self._suggestions = suggestions
 
     async def run(self, batch: Batch) -> None:
-        for gone, (survivor, rule) in batch.merges.items():
-            await self._merges.absorb(gone, survivor, rule, batch.now)
+        await self._merges.absorb_all(batch.merges, batch.now)
         await self._suggestions.add(batch.suggestions, batch.now)
         # The merges moved the absorbed profiles' stored records to their survivors: a
         # revision the batch saw there is replaced where it is now.

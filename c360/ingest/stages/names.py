@@ -1,5 +1,6 @@
 """Stage ``index names``: new and amended person records made findable by their names' words,
-and those an unfinished run of the batch wrote (duplicates now, their index unsure)."""
+and those an unfinished run of the batch wrote (duplicates now, their index unsure). Only the
+amended and unsure ones have earlier words to replace: new ones are indexed without looking."""
 
 from __future__ import annotations
 
@@ -17,4 +18,6 @@ class IndexNames(Stage):
         self._profiles = profiles
 
     async def run(self, batch: Batch) -> None:
-        await self._profiles.index_names([stored_record(doc) for doc in batch.people()])
+        # A record the batch inserted was never stored before: it has no earlier words.
+        first = {e.record_id for e in batch.inserts if e.kind == "person"}
+        await self._profiles.index_names([stored_record(doc) for doc in batch.people()], first)

@@ -1,9 +1,11 @@
 """Stage ``write``: the batch's profiles created or widened (first and last seen, one upsert
-each, in one round trip), then its records written in one round trip — each insert only if
-the record is still new, each replace only if the stored revision is still the one the batch
-saw. Records another writer changed meanwhile are read again and decided again."""
+each, in one round trip) while its records are written — each insert only if the record is
+still new, each replace only if the stored revision is still the one the batch saw. Records
+another writer changed meanwhile are read again and decided again."""
 
 from __future__ import annotations
+
+import asyncio
 
 from c360.ingest.batch import Batch, Entry, spans
 from c360.ingest.stages.base import Stage
@@ -28,7 +30,13 @@ class Write(Stage):
         activity = dict.fromkeys(p for p, _ in linked) | spans(
             (p, e.record.occurred_at) for p, e in linked if e.kind not in NOT_ACTIVITY
         )
-        await self._profiles.record_activity(activity, batch.now)
+        # Nothing orders the two: a re-run records the activity of every linked record,
+        # duplicates too, so a run cut short between them is completed either way.
+        await asyncio.gather(
+            self._profiles.record_activity(activity, batch.now), self._write_records(batch)
+        )
+
+    async def _write_records(self, batch: Batch) -> None:
         decided = batch.entries
         inserts, replaces = batch.inserts, batch.replaces
         for _ in range(_MAX_WRITE_ROUNDS):
