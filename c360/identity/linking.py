@@ -137,6 +137,7 @@ def plan_links(
     features: Mapping[str, Features] | None = None,
     shared: Iterable[str] = (),
     aliases: Sequence[bool] | None = None,
+    claimed_via: Mapping[str, str] | None = None,
 ) -> LinkPlan:
     """Decide a profile for each identifier set, in order. Pure: arguments are not modified.
 
@@ -145,7 +146,8 @@ def plan_links(
     gives, per identifier set, the person attributes its record states (person records only);
     ``features`` what is known of the profiles' people; ``shared`` the identity keys already
     flagged as used by several people; ``aliases`` whether each identifier set is an alias's
-    (its external ids are one person's).
+    (its external ids are one person's); ``claimed_via`` the identifier each known key was
+    claimed through.
     """
     rules = rules or IdentityRules()
     owners = dict(owners)
@@ -155,6 +157,7 @@ def plan_links(
         holders.setdefault(profile_id, _Holder()).apart |= others
     for profile_id, known_person in (features or {}).items():
         holders.setdefault(profile_id, _Holder()).learn(known_person)
+    claims = dict(claimed_via or {})
     created: set[str] = set()
     absorbed: dict[str, tuple[str, str]] = {}
     plan = LinkPlan(profile_ids=[])
@@ -257,6 +260,8 @@ def plan_links(
         # would be had they never merged. The same whether the merge happens now or a crashed
         # run's merge was completed before this record came again.
         linked_by = next((i.key for i in linking if owners.get(i.key) == target), None)
+        if linked_by is not None:
+            linked_by = _claimed_through(linked_by, linking, owners, target, claims)
         holder = holders[target]
         claimed: list[Document] = []
         for identifier in usable:
@@ -291,6 +296,7 @@ def plan_links(
         for doc in claimed:
             if linked_by is not None and linked_by != doc["_id"]:
                 doc["claimed_via"] = linked_by  # goes where that identifier goes on unmerge
+                claims[doc["_id"]] = linked_by
         plan.profile_ids.append(target)
         plan.linked_by.append(linked_by)
         plan.unlinked.append(unlinked)
@@ -416,6 +422,28 @@ def _survivor(profile_id: str, absorbed: dict[str, tuple[str, str]]) -> str:
     while profile_id in absorbed:
         profile_id = absorbed[profile_id][0]
     return profile_id
+
+
+def _claimed_through(
+    key: str,
+    linking: Sequence[Identifier],
+    owners: Mapping[str, str],
+    target: str,
+    via: Mapping[str, str],
+) -> str:
+    """The identifier of this record that ``key`` was claimed through, if the profile holds it
+    (and so on along the chain): a record that brought a new identifier in was linked by the
+    one it came through, and a record naming both is linked by that one too. So a run that
+    claimed a record's identifiers but died before writing it, and its re-run that finds them
+    all held, link the record by the same key."""
+    mine = {i.key for i in linking}
+    seen = {key}
+    while (through := via.get(key)) in mine and owners.get(through) == target:
+        if through in seen:  # pragma: no cover - claims never go round
+            break
+        seen.add(through)
+        key = through
+    return key
 
 
 def needing_holders(

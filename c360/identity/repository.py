@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from pymongo import ReplaceOne, UpdateOne
 
@@ -16,27 +17,38 @@ from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new, replace_values
 
 
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store says of some identity keys: the profile owning each known one, those
+    flagged as used by several people, and the key each was claimed through (``claimed_via``:
+    the identifier of the same record that linked it, when it was not the record's first)."""
+
+    owners: dict[str, str] = field(default_factory=dict)
+    shared: set[str] = field(default_factory=set)
+    claimed_via: dict[str, str] = field(default_factory=dict)
+
+
 class IdentityRepository:
     def __init__(self, db: Database) -> None:
         self._identities = db["identities"]
         self._separations = db["separations"]
 
-    async def lookup(self, keys: Iterable[str]) -> tuple[dict[str, str], set[str]]:
-        """Identity key → owning profile id for the known keys, and which of them are flagged
-        as shared by several people."""
+    async def lookup(self, keys: Iterable[str]) -> Known:
+        """Of these identity keys, the known ones: owner, shared flag and claimed_via."""
         wanted = list(set(keys))
-        owners: dict[str, str] = {}
-        shared: set[str] = set()
+        known = Known()
         if wanted:
-            projection = {"profile_id": 1, "shared": 1}
+            projection = {"profile_id": 1, "shared": 1, "claimed_via": 1}
             cursor = self._identities.find(
                 {"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH
             )
             async for doc in cursor:
-                owners[doc["_id"]] = doc["profile_id"]
+                known.owners[doc["_id"]] = doc["profile_id"]
                 if "shared" in doc:
-                    shared.add(doc["_id"])
-        return owners, shared
+                    known.shared.add(doc["_id"])
+                if "claimed_via" in doc:
+                    known.claimed_via[doc["_id"]] = doc["claimed_via"]
+        return known
 
     async def flag_shared(self, reasons: Mapping[str, str], now: dt.datetime) -> None:
         """Flag identities as used by several people (they link nobody from then on)."""

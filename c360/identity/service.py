@@ -17,7 +17,7 @@ from c360.identity.linking import (
     weakly_tied,
 )
 from c360.identity.matching import Features
-from c360.identity.repository import IdentityRepository, MatchRepository
+from c360.identity.repository import IdentityRepository, Known, MatchRepository
 from c360.identity.rules import IdentityRules
 from schemas import Identifier
 
@@ -43,22 +43,23 @@ class IdentityService:
         people: Sequence[Features | None] | None = None,
         aliases: Sequence[bool] | None = None,
         *,
-        known: tuple[dict[str, str], set[str]] | None = None,
+        known: Known | None = None,
     ) -> LinkPlan:
         """Link a batch of records to profiles, claiming new identifiers in one round trip.
 
         ``people`` gives the person attributes of each record that states them (else None);
         ``aliases`` whether each record is an alias (its external ids are one person's).
-        ``known``: the owners of the identifiers and those flagged shared, already read (by
-        :meth:`IdentityRepository.lookup`); else they are read here. If another worker claims
+        ``known``: what the store says of the identifiers, already read (by
+        :meth:`IdentityRepository.lookup`); else it is read here. If another worker claims
         one of our new identifiers first, the batch is planned again with the fresh owners;
         identifiers we did claim stay ours, so this converges.
         """
         keys = {i.key for identifiers in identifier_sets for i in identifiers}
         now = dt.datetime.now(dt.UTC)
         for _ in range(_MAX_CLAIM_ROUNDS):
-            owners, shared = known or await self._identities.lookup(keys)
+            found = known or await self._identities.lookup(keys)
             known = None  # a later round reads them again
+            owners = found.owners
             tied = weakly_tied(identifier_sets, owners, people, self._rules)
             # Independent reads, in flight together.
             held, apart, features = await asyncio.gather(
@@ -75,8 +76,9 @@ class IdentityService:
                 apart,
                 people=people,
                 features=features,
-                shared=shared,
+                shared=found.shared,
                 aliases=aliases,
+                claimed_via=found.claimed_via,
             )
             lost = await self._identities.claim(plan.new_identities)
             if not lost:

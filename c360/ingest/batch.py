@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from c360.identity.repository import Known
 from c360.ingest.summary import Outcome
 from c360.metrics.aggregate import COUNTED_KINDS
 from c360.metrics.repository import StoredAggregate
@@ -111,10 +112,9 @@ class Batch:
     """Records and rejected items of erased people, left out of the batch."""
 
     # --- look up: the one read of the store the later stages share -------------------------
-    owners: dict[str, str] | None = None
-    """Identity key → owning profile, for the identifiers of the records to link."""
-    shared: set[str] = field(default_factory=set)
-    """Of those, the identity keys flagged as used by several people."""
+    known: Known | None = None
+    """What the store says of the identifiers of the records to link: owners, shared flags,
+    the keys they were claimed through."""
     order_profiles: dict[str, str] = field(default_factory=dict)
     """Order record id → its profile, for the stored orders of the batch's returns."""
 

@@ -281,6 +281,26 @@ class TestPlan:
         # would have had the two never merged.
         assert plan.linked_by == ["email:a@example.com"]
 
+    def test_a_record_is_linked_by_the_identifier_it_brought_the_others_through(self) -> None:
+        # Its customer id is new, its phone known: both records are linked by the phone, and
+        # the customer id is claimed through it.
+        phone, customer = "phone:+34611223344", "ext:shop:c-1"
+        records = [ids(("external", "c-1", "shop"), ("phone", "+34611223344"))] * 2
+        first = plan_links(records, {phone: "p1"}, held("p1", phone), NOW)
+        assert first.linked_by == [phone, phone]
+        assert [(d["_id"], d["claimed_via"]) for d in first.new_identities] == [(customer, phone)]
+        # A run that claimed the customer id but died before writing the records: the re-run
+        # finds both held, the stronger one claimed through the phone, and links them alike.
+        again = plan_links(
+            records,
+            {phone: "p1", customer: "p1"},
+            held("p1", phone, customer),
+            NOW,
+            claimed_via={customer: phone},
+        )
+        assert again.new_identities == []
+        assert again.linked_by == first.linked_by
+
     def test_profiles_set_apart_are_not_merged_again(self) -> None:
         owners = {"email:a@example.com": "p1", "phone:+34611223344": "p2"}
         stored = held("p1", "email:a@example.com") | held("p2", "phone:+34611223344")

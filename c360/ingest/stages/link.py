@@ -25,12 +25,11 @@ class Link(Stage):
         if not pending:
             return
         records = [e.record for e in pending]
-        known = None if batch.owners is None else (batch.owners, batch.shared)
         plan = await self._identity.link(
             [r.identifiers for r in records],
             [person_features(e) for e in pending],
             [is_alias(r) for r in records],
-            known=known,
+            known=batch.known,
         )
         for entry, profile_id, linked_by, unlinked in zip(
             pending, plan.profile_ids, plan.linked_by, plan.unlinked, strict=True

@@ -1,7 +1,7 @@
 """Stage ``look up``: the one read of the store the later stages share — who owns the batch's
-identifiers (and which are flagged shared), the stored revision of each of its records, and
-the profiles of the stored orders its returns name. Two or three queries by ``_id``, in flight
-together, whatever the batch's size."""
+identifiers (which are flagged shared, which were claimed through another), the stored
+revision of each of its records, and the profiles of the stored orders its returns name. Two
+or three queries by ``_id``, in flight together, whatever the batch's size."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class LookUp(Stage):
         keys = {i.key for e in batch.entries if not e.linked for i in e.record.identifiers}
         orders = {order_of(e.record) for e in batch.entries if isinstance(e.record, Return)}
         # Independent reads, in flight together: one round trip's wait for all three.
-        (batch.owners, batch.shared), stored, batch.order_profiles = await asyncio.gather(
+        batch.known, stored, batch.order_profiles = await asyncio.gather(
             self._identities.lookup(keys),  # none asked: none read
             self._records.revisions(e.record_id for e in batch.entries),
             self._records.profile_of(orders),

@@ -47,8 +47,9 @@ class TestLookUp:
 
         await LookUp(IdentityRepository(store.db), RecordRepository(store.db)).run(batch)
 
-        assert batch.owners == {f"email:{ANA}": profile_id}
-        assert batch.shared == set()
+        assert batch.known is not None
+        assert batch.known.owners == {f"email:{ANA}": profile_id}
+        assert batch.known.shared == set()
         again, new, ret = batch.entries
         assert again.seen is not None
         assert again.seen.profile_id == profile_id
