@@ -66,10 +66,10 @@ class Matcher:
         if not wanted:
             return
         # Independent reads, in flight together (those of profiles found absorbed go unused).
-        live, people, held, before, apart = await asyncio.gather(
+        live, people, phones, before, apart = await asyncio.gather(
             self._profiles.live(wanted),
             self._records.people_of(wanted),
-            self._identities.of_profiles(wanted),
+            self._identities.phones_of(wanted),
             self._matches.features(wanted),
             self._identities.apart(wanted),
         )
@@ -78,8 +78,7 @@ class Matcher:
         mine: dict[str, Features] = {}
         keys: dict[str, set[str]] = {}
         for p in live:
-            phones = [d["value"] for d in held[p] if d["type"] == "phone"]
-            mine[p] = features_of(people[p], phones)
+            mine[p] = features_of(people[p], phones[p])
             keys[p] = blocking_keys(mine[p])
         # Only what changed is rewritten and compared again (a customer's person record comes
         # again with each of their orders, mostly unchanged).

@@ -78,6 +78,16 @@ class IdentityRepository:
             found[doc["profile_id"]].append(doc)
         return found
 
+    async def phones_of(self, profile_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Profile id → the values of its phone identities (what matching compares of them):
+        only those are read, where a profile holds many identifiers of other kinds."""
+        found: dict[str, list[str]] = {p: [] for p in profile_ids}
+        query, projection = {"type": "phone"}, {"profile_id": 1, "value": 1}
+        identities = self._identities
+        for doc in await find_each(identities, "profile_id", found, query, projection, spread=True):
+            found[doc["profile_id"]].append(doc["value"])
+        return found
+
     async def repoint(self, moves: Mapping[str, str]) -> None:
         """Give every identity of each profile to another (absorbed → survivor)."""
         await replace_values(self._identities, "profile_id", moves)
