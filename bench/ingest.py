@@ -23,9 +23,10 @@ It prints per connector the records read, their outcomes, the rejects against th
 on purpose, seconds and records/s; then the totals, the raw docs/s, the ratio pipeline/raw and
 the peak RSS of this process (``ru_maxrss``).
 
-``--commands``: also the store commands the pipeline sent a batch, by the stage that sent them
-(``c360.ingest.stages.base.current_stage``, seen by a PyMongo command listener; ``journal`` is
-the loop entering and leaving batches), where raw ``insert_many`` sends one.
+``--commands``: also the store commands the pipeline sent a batch and the milliseconds until
+their answers, by the stage that sent them (``c360.ingest.stages.base.current_stage``, seen by
+a PyMongo command listener; ``journal`` is the loop entering and leaving batches), where raw
+``insert_many`` sends one; then the costliest by stage, command and collection.
 
 ``--rss-lines [M]``: writes a Segment JSON-lines file of M lines (default 1 000 000), imports
 it while sampling this process's resident memory (``/proc/self/statm``) every 5 s, prints
@@ -79,10 +80,14 @@ MAX_PRINTED_SAMPLES = 60
 
 
 class StoreCommands(monitoring.CommandListener):
-    """Counts the store commands sent while ``counting``, by the ingest stage that sent them."""
+    """Counts the store commands sent while ``counting``, and the time until their answers, by
+    the ingest stage that sent them (and by stage, command and collection)."""
 
     def __init__(self) -> None:
         self.by_stage: Counter[str] = Counter()
+        self.micros: Counter[str] = Counter()
+        self.micros_by_command: Counter[tuple[str, str, str]] = Counter()
+        self._sent: dict[int, tuple[str, str, str]] = {}
         self.batches = 0
         self.counting = False
 
@@ -91,20 +96,38 @@ class StoreCommands(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if self.counting:
-            self.by_stage[current_stage.get() or "outside the stages"] += 1
+            stage = current_stage.get() or "outside the stages"
+            self.by_stage[stage] += 1
+            target = event.command.get(event.command_name)
+            self._sent[event.request_id] = (stage, event.command_name, str(target))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
+        self._answered(event.request_id, event.duration_micros)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+        self._answered(event.request_id, event.duration_micros)
+
+    def _answered(self, request_id: int, micros: int) -> None:
+        sent = self._sent.pop(request_id, None)
+        if sent is not None:
+            self.micros[sent[0]] += micros
+            self.micros_by_command[sent] += micros
 
     def report(self) -> None:
         batches = max(self.batches, 1)
-        print(f"\nstore commands a batch ({self.batches:,} batches; raw insert_many sends 1)")
+        print(
+            f"\nstore commands a batch ({self.batches:,} batches; raw insert_many sends 1) and "
+            "the milliseconds until their answers, summed (commands in flight together overlap)"
+        )
         for stage, count in self.by_stage.items():  # in the order the stages first sent one
-            print(f"  {stage:<30} {count / batches:8.1f}")
-        print(f"  {'total':<30} {sum(self.by_stage.values()) / batches:8.1f}")
+            ms = self.micros[stage] / 1000 / batches
+            print(f"  {stage:<30} {count / batches:8.1f} {ms:10.1f} ms")
+        total_ms = sum(self.micros.values()) / 1000 / batches
+        print(f"  {'total':<30} {sum(self.by_stage.values()) / batches:8.1f} {total_ms:10.1f} ms")
+        print("\nthe 15 costliest a batch, by stage, command and collection")
+        for (stage, name, collection), micros in self.micros_by_command.most_common(15):
+            what = f"{stage}: {name} {collection}"
+            print(f"  {what:<50} {micros / 1000 / batches:8.1f} ms")
 
 
 async def run_mix(
