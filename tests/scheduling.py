@@ -10,7 +10,7 @@ from __future__ import annotations
 from xdist.scheduler import LoadScopeScheduling
 
 SHARED_SETUPS = (
-    "tests/browser/",  # one served demo for the browser suite, a Chromium per module
+    "tests/browser/",  # one served demo and one Chromium for the browser suite
     "tests/test_readme.py",  # the README's examples against one served demo
     "tests/test_install.py",  # one runtime install, then used as an operator would
     "tests/test_processes.py::TestARunningServer",  # one served demo
