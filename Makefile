@@ -27,8 +27,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# With bytecode caches written even where the environment turns them off: the suite starts some
+# seventy Python processes, and without them each compiles c360 (and each worker its tests) anew.
 unit: $(STAMP)
-	$(BIN)/pytest -n auto --durations=15
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --durations=15
 
 ## The public conformance tools against a served demo: graphql-http's audit, schemathesis.
 conformance: $(STAMP)

@@ -10,22 +10,23 @@ from __future__ import annotations
 from xdist.scheduler import LoadScopeScheduling
 
 SHARED_SETUPS = (
-    "tests/browser/",  # one served demo for the browser suite, a Chromium per module
+    "tests/browser/",  # one served demo and one Chromium for the browser suite
     "tests/test_readme.py",  # the README's examples against one served demo
     "tests/test_install.py",  # one runtime install, then used as an operator would
+    "tests/test_processes.py::TestARunningServer",  # one served demo
 )
-"""Paths whose tests run on one worker. A module with a fixture of module scope that starts a
-process belongs here: elsewhere it is started by each worker that runs one of its tests."""
+"""Beginnings of test ids (folders, modules, classes) whose tests run on one worker. Tests that
+share a process a fixture of module or class scope starts belong here: elsewhere it is started
+by each worker that runs one of them."""
 
 
 class SharedSetups(LoadScopeScheduling):
-    """xdist's scope scheduler with a test as the scope, or a path of ``SHARED_SETUPS``. The
+    """xdist's scope scheduler with a test as the scope, or a beginning in ``SHARED_SETUPS``. The
     scheduler hands out the largest scopes first (``--loadscope-reorder``, xdist's default):
     these groups, then the tests one by one in the order they were collected."""
 
     def _split_scope(self, nodeid: str) -> str:
-        path = nodeid.split("::", 1)[0]
         for shared in SHARED_SETUPS:
-            if path.startswith(shared):
+            if nodeid.startswith(shared):
                 return shared
         return nodeid

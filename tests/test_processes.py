@@ -53,7 +53,18 @@ ANA = """{ profileByIdentifier(type: PHONE, value: "+34 600 12 34 56") {
     ... on Profile { emails timeline(first: 50) { edges { node { id } } } } } }"""
 
 
-class TestServe:
+class TestARunningServer:
+    """What a server shows while it runs, with nothing stopped or killed: one for the class."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def server(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+        server = Server(tmp_path_factory.mktemp("running") / "data")
+        try:
+            yield server
+        finally:
+            server.stop()
+
     def test_serves_health_and_the_demo_customers(self, server: Server) -> None:
         health = httpx.get(f"{server.base}/health").json()
         assert health["store"] == {
@@ -68,6 +79,40 @@ class TestServe:
         assert ana["emails"] == ["ana.garcia@example.com"]
         assert len(ana["timeline"]["edges"]) >= 5
 
+    def test_prints_the_console_with_a_ready_agent_key_and_a_screen_pop(
+        self, server: Server
+    ) -> None:
+        lines = [line.strip() for line in "".join(server.output).splitlines()]
+        assert f"Console:  {server.base}/console" in lines
+        assert f"KPIs:     {server.base}/console/kpis" in lines
+        at = lines.index(f"Console: open {server.base}/console and sign in with the agent key:")
+        assert lines[at + 1] == server.demo_keys["agent"]
+        assert lines[at + 2] == "A screen pop, as a phone system links it:"
+        pop = httpx.get(lines[at + 3])  # not signed in: to the sign-in form, and back
+        assert pop.status_code == 303
+        assert pop.headers["location"] == (
+            "/console/sign-in?next=%2Fconsole%2Flookup%3Fphone%3D%252B34600123456"
+        )
+
+    def test_a_second_process_borrows_the_running_store(
+        self, server: Server, tmp_path: Path
+    ) -> None:
+        path = f.write_jsonl(
+            tmp_path / "more.jsonl",
+            [f.order(external_id="77", identifiers=[f.phone("+34600123456")])],
+        )
+        env = environment(C360_DATA_DIR=str(server.data_dir))
+        result = run_c360("import", "canonical", str(path), env=env)
+        assert result.returncode == 0, result.stderr
+        assert "reusing the embedded store" in result.stderr
+        ids = [
+            e["node"]["id"] for e in server.graphql(ANA)["profileByIdentifier"]["timeline"]["edges"]
+        ]
+        assert "shop:order:77" in ids
+        assert server.process.poll() is None  # the owner is untouched
+
+
+class TestServe:
     def test_killing_the_api_leaves_no_store_process(self, server: Server) -> None:
         store_pid = server.store_pid
         assert alive(store_pid)
@@ -114,21 +159,6 @@ class TestServe:
         finally:
             again.stop()
 
-    def test_prints_the_console_with_a_ready_agent_key_and_a_screen_pop(
-        self, server: Server
-    ) -> None:
-        lines = [line.strip() for line in "".join(server.output).splitlines()]
-        assert f"Console:  {server.base}/console" in lines
-        assert f"KPIs:     {server.base}/console/kpis" in lines
-        at = lines.index(f"Console: open {server.base}/console and sign in with the agent key:")
-        assert lines[at + 1] == server.demo_keys["agent"]
-        assert lines[at + 2] == "A screen pop, as a phone system links it:"
-        pop = httpx.get(lines[at + 3])  # not signed in: to the sign-in form, and back
-        assert pop.status_code == 303
-        assert pop.headers["location"] == (
-            "/console/sign-in?next=%2Fconsole%2Flookup%3Fphone%3D%252B34600123456"
-        )
-
     def test_prints_a_demo_key_per_role_and_revokes_them_at_the_next_start(
         self, server: Server
     ) -> None:
@@ -150,23 +180,6 @@ class TestServe:
             assert again.graphql("{ __typename }") == {"__typename": "Query"}
         finally:
             again.stop()
-
-    def test_a_second_process_borrows_the_running_store(
-        self, server: Server, tmp_path: Path
-    ) -> None:
-        path = f.write_jsonl(
-            tmp_path / "more.jsonl",
-            [f.order(external_id="77", identifiers=[f.phone("+34600123456")])],
-        )
-        env = environment(C360_DATA_DIR=str(server.data_dir))
-        result = run_c360("import", "canonical", str(path), env=env)
-        assert result.returncode == 0, result.stderr
-        assert "reusing the embedded store" in result.stderr
-        ids = [
-            e["node"]["id"] for e in server.graphql(ANA)["profileByIdentifier"]["timeline"]["edges"]
-        ]
-        assert "shop:order:77" in ids
-        assert server.process.poll() is None  # the owner is untouched
 
 
 @pytest.fixture

@@ -53,15 +53,17 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-# Per module, not per session: the sync driver keeps an event loop running while it is open,
-# which would stop the async tests collected after this folder from starting theirs.
-@pytest.fixture(scope="module")
+# One driver, Chromium and served demo for this folder, closed when its tests are done: the sync
+# driver keeps an event loop running while it is open, which would stop the async tests run
+# after this folder from starting theirs. (Under ``pytest -n`` one worker runs the folder:
+# tests/scheduling.py.)
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     executable = chromium_path()
     if executable is None:
@@ -75,7 +77,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with serving(tmp_path_factory.mktemp("browser") / "data") as server:
         yield server

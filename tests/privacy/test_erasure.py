@@ -7,8 +7,10 @@ import dataclasses
 import datetime as dt
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from c360.audit.service import Action
 from c360.auth.service import Caller, Role
@@ -185,6 +187,34 @@ class TestNothingOfThePersonRemains:
         assert len(stored.identifier_hashes) == 1
 
 
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The same secrets in every test (its hashes and links alike), so that one uninterrupted
+    erasure serves each crashed one as its reference."""
+    return settings.model_copy(
+        update={
+            "privacy_secret": SecretStr("erasure-tests-privacy-secret"),
+            "signing_secret": SecretStr("erasure-tests-signing-secret"),
+        }
+    )
+
+
+_UNINTERRUPTED: dict[str, dict[str, Any]] = {}
+
+
+async def uninterrupted(settings: Settings, mongo_uri: str, tmp_path: Path) -> dict[str, Any]:
+    """What an uninterrupted erasure of him keeps: the same whichever step a crash is tried
+    at, so made once a run (on each store). The tests' secrets are the same in every test,
+    so its hashes and links are the ones each crashed run makes."""
+    if mongo_uri not in _UNINTERRUPTED:
+        async with other_database(settings, mongo_uri) as other:
+            reference = Services.build(other.db, settings)
+            await load(reference, files(tmp_path / "reference"))
+            await erase(reference)
+            _UNINTERRUPTED[mongo_uri] = kept_state(mongo_uri, other.db.name)
+    return _UNINTERRUPTED[mongo_uri]
+
+
 @pytest.mark.parametrize("step", [*STEP_NAMES, "receipt", "close"])
 async def test_an_erasure_crashed_at_any_step_ends_as_an_uninterrupted_one_once_run_again(
     step: str,
@@ -194,11 +224,7 @@ async def test_an_erasure_crashed_at_any_step_ends_as_an_uninterrupted_one_once_
     mongo_uri: str,
     tmp_path: Path,
 ) -> None:
-    async with other_database(settings, mongo_uri) as other:
-        reference = Services.build(other.db, settings)
-        await load(reference, files(tmp_path / "reference"))
-        await erase(reference)
-        expected = kept_state(mongo_uri, other.db.name)
+    expected = await uninterrupted(settings, mongo_uri, tmp_path)
     await load(services, files(tmp_path / "crash"))
     services.privacy.before_step = crash_at(step)
 
