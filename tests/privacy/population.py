@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from pymongo import MongoClient
 
 from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary
 from c360.profiles.service import ProfileNotFound
 from c360.services import Services
+from c360.settings import Settings
 from c360.store import Document
 from schemas import IdentifierType
 from tests import factories as f
@@ -242,3 +244,14 @@ async def assert_none_of_his_identifiers_is_found(services: Services) -> None:
     ):
         with pytest.raises(ProfileNotFound):
             await services.profiles.by_identifier(kind, value, source)
+
+
+def with_fixed_secrets(settings: Settings) -> Settings:
+    """The same secrets in every test (their hashes and links alike), so that one
+    uninterrupted erasure a run serves each crashed one as its reference."""
+    return settings.model_copy(
+        update={
+            "privacy_secret": SecretStr("erasure-tests-privacy-secret"),
+            "signing_secret": SecretStr("erasure-tests-signing-secret"),
+        }
+    )

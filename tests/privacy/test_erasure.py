@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from c360.audit.service import Action
 from c360.auth.service import Caller, Role
@@ -43,6 +42,7 @@ from tests.privacy.population import (
     load,
     others_state,
     strings,
+    with_fixed_secrets,
 )
 from tests.state import other_database
 
@@ -189,14 +189,7 @@ class TestNothingOfThePersonRemains:
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """The same secrets in every test (its hashes and links alike), so that one uninterrupted
-    erasure serves each crashed one as its reference."""
-    return settings.model_copy(
-        update={
-            "privacy_secret": SecretStr("erasure-tests-privacy-secret"),
-            "signing_secret": SecretStr("erasure-tests-signing-secret"),
-        }
-    )
+    return with_fixed_secrets(settings)
 
 
 _UNINTERRUPTED: dict[str, dict[str, Any]] = {}
@@ -204,8 +197,7 @@ _UNINTERRUPTED: dict[str, dict[str, Any]] = {}
 
 async def uninterrupted(settings: Settings, mongo_uri: str, tmp_path: Path) -> dict[str, Any]:
     """What an uninterrupted erasure of him keeps: the same whichever step a crash is tried
-    at, so made once a run (on each store). The tests' secrets are the same in every test,
-    so its hashes and links are the ones each crashed run makes."""
+    at, so made once a run (on each store)."""
     if mongo_uri not in _UNINTERRUPTED:
         async with other_database(settings, mongo_uri) as other:
             reference = Services.build(other.db, settings)
