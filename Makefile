@@ -16,7 +16,8 @@ run: $(STAMP)
 	$(BIN)/c360 serve --demo
 
 ## Lint, check the import contracts, type-check and run the whole test suite on a worker per
-## core, each with a fresh embedded store (the 15 slowest tests are listed at the end).
+## core and one more, each with a fresh embedded store (the 15 slowest tests are listed at the
+## end).
 test: lint typecheck unit
 
 lint: $(STAMP)
@@ -29,8 +30,10 @@ typecheck: $(STAMP)
 
 # With bytecode caches written even where the environment turns them off: the suite starts some
 # seventy Python processes, and without them each compiles c360 (and each worker its tests) anew.
+# One worker more than cores: many tests wait on a process they started (a served API, a store,
+# pip), and the extra worker runs meanwhile (on 2 cores: 3 min 16 s against 3 min 40 s).
 unit: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n auto --durations=15
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $$(( $$(getconf _NPROCESSORS_ONLN) + 1 )) --durations=15
 
 ## The public conformance tools against a served demo: graphql-http's audit, schemathesis.
 conformance: $(STAMP)
