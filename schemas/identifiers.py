@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 from typing import Any, Self
 
 import email_validator
@@ -92,6 +93,33 @@ def identity_key(kind: IdentifierType, value: str, source: str | None = None) ->
     if kind is IdentifierType.EXTERNAL:
         return f"{prefix}:{source}:{value}"
     return f"{prefix}:{value}"
+
+
+# What an e-mail address looks like in free text: the characters a local part is written with
+# (quoted local parts aside), an "@" and a host name with a dot. Candidates only: each is
+# checked as an identifier's value is.
+_EMAIL_IN_TEXT = re.compile(
+    r"[\w.!#$%&'*+/=?^`{|}~-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+"
+)
+
+
+def contact_keys_in(text: str, default_region: str | None = None) -> set[str]:
+    """The identity keys of the e-mail addresses and phone numbers written anywhere in free
+    text (an input that could not be read as a record): addresses by their shape, numbers by
+    libphonenumber's matcher (numbers that can be dialled, in ``default_region`` when written
+    without a country code), each normalised as an identifier's value is."""
+    keys: set[str] = set()
+    if "@" in text:
+        for candidate in _EMAIL_IN_TEXT.findall(text):
+            try:
+                keys.add(identity_key(IdentifierType.EMAIL, normalize_email(candidate)))
+            except ValueError:
+                continue
+    region = (default_region or DEFAULT_REGION).upper()
+    for match in phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.VALID):
+        number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+        keys.add(identity_key(IdentifierType.PHONE, number))
+    return keys
 
 
 def split_identity_key(key: str) -> tuple[IdentifierType, str, str | None]:

@@ -28,6 +28,7 @@ from schemas import (
 )
 from schemas.common import MAX_AMOUNT
 from schemas.export import JSON_SCHEMA_DIR, build_json_schemas, render
+from schemas.identifiers import contact_keys_in
 from tests.factories import (
     Record,
     email,
@@ -183,6 +184,26 @@ class TestPhoneNormalisation:
         )
 
         assert identifier.key == "phone:+34600123456"
+
+
+class TestContactPointsInText:
+    """What a line that could not be read says of whom: the suppression of erased people reads
+    rejected items with it."""
+
+    def test_addresses_and_numbers_anywhere_normalised_as_identifiers(self) -> None:
+        line = '{"email": " Xavier.Erasmo@Example.NET", "note": "call 622 71 95 38", "at": "x"}'
+        assert contact_keys_in(line, "ES") == {
+            "email:xavier.erasmo@example.net",
+            "phone:+34622719538",
+        }
+
+    def test_in_any_shape_a_line_takes(self) -> None:
+        csv = "C-9;mailto:ana@example.com;0034 611 22 33 44;2024-13-45"
+        assert contact_keys_in(csv, "ES") == {"email:ana@example.com", "phone:+34611223344"}
+
+    def test_what_only_looks_like_one_is_not(self) -> None:
+        text = "user@localhost, a@b, on 2024-05-01 at 10:00, total 12.50, v2.120.0"
+        assert contact_keys_in(text, "ES") == set()
 
 
 class TestExternalIdentifiers:

@@ -265,6 +265,27 @@ class TestSuppression:
             assert sum(s.rejected for s in again) == 1
             assert kept_state(mongo_uri, settings.database) == erased
 
+    async def test_a_new_line_naming_him_that_cannot_be_read_is_not_dead_lettered(
+        self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        await erase(services)
+        broken = {**f.order(external_id="X-NEW", identifiers=[f.email(X_EMAIL)]), "currency": "?"}
+        elsewhere = {**f.order(external_id="Z-NEW", identifiers=[f.email("zoe@example.org")])}
+        lines: list[f.Record | str] = [
+            broken,  # his address, in a record that fails validation
+            '{"kind": "order", "note": "call Xavier on 622 71 95 38"',  # his number, cut JSON
+            {**elsewhere, "currency": "?"},  # someone else's: dead-lettered as ever
+        ]
+        path = f.write_jsonl(tmp_path / "later.jsonl", lines)
+
+        (summary,) = await load(services, [path])
+
+        assert (summary.suppressed, summary.rejected) == (2, 1)
+        assert his_strings(mongo_uri, settings.database) == []
+        letters = await services.dead_letters.recent("canonical", limit=10)
+        assert sum("zoe@example.org" in letter["raw"] for letter in letters) == 1
+
     async def test_lifting_every_identifier_lets_him_back_but_never_marketed_without_consent(
         self, services: Services, tmp_path: Path
     ) -> None:

@@ -3,9 +3,9 @@ out of the batch, and counted (``suppressed`` in the summary).
 
 Each record is named by its identity keys, its own id (``record:…``) and, for a return, its
 order's (``record:…:order:…``); each rejected item by its dead letter's id
-(``dead_letter:…``). Whatever the suppression list knows (keyed hashes: see
-:mod:`c360.privacy.hashing`) leaves the batch before anything is dead-lettered, looked up or
-linked: one query per batch.
+(``dead_letter:…``) and the e-mail addresses and phone numbers written in it. Whatever the
+suppression list knows (keyed hashes: see :mod:`c360.privacy.hashing`) leaves the batch before
+anything is dead-lettered, looked up or linked: one query per batch.
 
 An erasure writes its suppressions first, then removes the person, then looks again for what
 is left. A batch that asked just before the suppressions were written can still store the
@@ -28,6 +28,7 @@ from c360.ingest.repository import dead_letter_id
 from c360.ingest.stages.base import Stage
 from connectors import ItemError
 from schemas import Return
+from schemas.identifiers import contact_keys_in
 
 
 class SuppressionCheck(Protocol):
@@ -51,8 +52,13 @@ def _names(entry: Entry) -> list[str]:
     return names
 
 
-def _letter(batch: Batch, error: ItemError) -> str:
-    return f"dead_letter:{dead_letter_id(batch.connector, error.raw)}"
+def _letter(batch: Batch, error: ItemError) -> list[str]:
+    """A rejected item's names: its dead letter's id, and the e-mail addresses and phone
+    numbers written in it (a line that could not be read may still be an erased person's)."""
+    region = batch.options.default_region if batch.options is not None else None
+    names = [f"dead_letter:{dead_letter_id(batch.connector, error.raw)}"]
+    names += sorted(contact_keys_in(error.raw, region))
+    return names
 
 
 class Suppress(Stage):
@@ -68,7 +74,7 @@ class Suppress(Stage):
             return
         letters = [_letter(batch, e) for e in batch.errors]
         names = [n for entry in batch.entries for n in _names(entry)]
-        found = await self._check.suppressed([*names, *letters])
+        found = await self._check.suppressed([*names, *(n for named in letters for n in named)])
         if not found:
             return
         entries: list[Entry] = []
@@ -80,11 +86,11 @@ class Suppress(Stage):
                 entries.append(entry)
             else:
                 left_out.append(named)
-        for error, letter in zip(batch.errors, letters, strict=True):
-            if letter in found:
-                left_out.append([letter])
-            else:
+        for error, named in zip(batch.errors, letters, strict=True):
+            if found.isdisjoint(named):
                 errors.append(error)
+            else:
+                left_out.append(named)
         batch.suppressed += len(left_out)
         batch.entries, batch.errors = entries, errors
         await self._check.met(left_out, written=self.written)
