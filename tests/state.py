@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -225,6 +225,26 @@ async def other_database(settings: Settings, mongo_uri: str) -> AsyncIterator[St
         client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
         client.drop_database(name)
         client.close()
+
+
+_UNINTERRUPTED: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+async def uninterrupted(
+    name: str,
+    settings: Settings,
+    mongo_uri: str,
+    make: Callable[[Store], Awaitable[dict[str, Any]]],
+) -> dict[str, Any]:
+    """The state a run that never crashed leaves, as ``make`` runs it on a database of its own
+    and reads it: the same whichever step a crash is tried at, so made once a worker's run for
+    each ``name`` and store. (What it compares must not depend on the test that made it: ids
+    and times reduced, and the same secrets in every test that asks.)"""
+    key = (name, mongo_uri)
+    if key not in _UNINTERRUPTED:
+        async with other_database(settings, mongo_uri) as other:
+            _UNINTERRUPTED[key] = await make(other)
+    return _UNINTERRUPTED[key]
 
 
 class CommandCounter(monitoring.CommandListener):

@@ -7,7 +7,6 @@ as the next process would, and the store must equal that of a run that never cra
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,26 +20,7 @@ from schemas import IdentifierType
 from tests import factories as f
 from tests.helpers import DAY_1, NOW, Crash, crash_at, history, profile_of, run
 from tests.state import merges_state as state
-from tests.state import other_database
-
-_UNINTERRUPTED: dict[tuple[str, str], dict[str, Any]] = {}
-
-
-async def uninterrupted(
-    name: str,
-    settings: Settings,
-    mongo_uri: str,
-    make: Callable[[Services, Store], Awaitable[None]],
-) -> dict[str, Any]:
-    """The state a run that never crashed leaves (``make`` runs it on a database of its own):
-    the same whichever step a crash is tried at, so made once a run for each test (``name``)
-    and store."""
-    key = (name, mongo_uri)
-    if key not in _UNINTERRUPTED:
-        async with other_database(settings, mongo_uri) as other:
-            await make(Services.build(other.db, settings), other)
-            _UNINTERRUPTED[key] = state(mongo_uri, other.db.name)
-    return _UNINTERRUPTED[key]
+from tests.state import other_database, uninterrupted
 
 
 async def only_merge(store: Store) -> str:
@@ -59,8 +39,9 @@ async def test_a_merge_crashed_at_any_step_is_completed_by_the_next_run(
 ) -> None:
     steps = history(bridge=True)
 
-    async def merged(reference: Services, _: Store) -> None:
-        await run(reference, tmp_path / "reference", steps)
+    async def merged(other: Store) -> dict[str, Any]:
+        await run(Services.build(other.db, settings), tmp_path / "reference", steps)
+        return state(mongo_uri, other.db.name)
 
     expected = await uninterrupted("merge", settings, mongo_uri, merged)
 
@@ -87,9 +68,11 @@ async def test_an_unmerge_crashed_at_any_step_is_completed_by_the_next_run(
 ) -> None:
     steps = history(bridge=True)
 
-    async def unmerged(reference: Services, other: Store) -> None:
+    async def unmerged(other: Store) -> dict[str, Any]:
+        reference = Services.build(other.db, settings)
         await run(reference, tmp_path / "reference", steps)
         await reference.merges.unmerge(await only_merge(other), NOW, actor="admin@test")
+        return state(mongo_uri, other.db.name)
 
     expected = await uninterrupted("unmerge", settings, mongo_uri, unmerged)
 
@@ -136,8 +119,9 @@ async def test_a_batch_s_merges_crashed_at_any_step_are_completed_by_the_next_ru
 ) -> None:
     steps = several_merges()
 
-    async def merged(reference: Services, _: Store) -> None:
-        await run(reference, tmp_path / "reference", steps)
+    async def merged(other: Store) -> dict[str, Any]:
+        await run(Services.build(other.db, settings), tmp_path / "reference", steps)
+        return state(mongo_uri, other.db.name)
 
     expected = await uninterrupted("several merges", settings, mongo_uri, merged)
     assert [m[1] for m in expected["merges"]] == ["done"] * 3

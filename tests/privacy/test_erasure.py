@@ -44,7 +44,7 @@ from tests.privacy.population import (
     strings,
     with_fixed_secrets,
 )
-from tests.state import other_database
+from tests.state import other_database, uninterrupted
 
 
 async def erase(services: Services, *given: GivenIdentifier) -> PrivacyRequest:
@@ -192,19 +192,16 @@ def settings(settings: Settings) -> Settings:
     return with_fixed_secrets(settings)
 
 
-_UNINTERRUPTED: dict[str, dict[str, Any]] = {}
+async def erased(settings: Settings, mongo_uri: str, tmp_path: Path) -> dict[str, Any]:
+    """What an uninterrupted erasure of him keeps (made once a run: see ``uninterrupted``)."""
 
+    async def make(other: Store) -> dict[str, Any]:
+        reference = Services.build(other.db, settings)
+        await load(reference, files(tmp_path / "reference"))
+        await erase(reference)
+        return kept_state(mongo_uri, other.db.name)
 
-async def uninterrupted(settings: Settings, mongo_uri: str, tmp_path: Path) -> dict[str, Any]:
-    """What an uninterrupted erasure of him keeps: the same whichever step a crash is tried
-    at, so made once a run (on each store)."""
-    if mongo_uri not in _UNINTERRUPTED:
-        async with other_database(settings, mongo_uri) as other:
-            reference = Services.build(other.db, settings)
-            await load(reference, files(tmp_path / "reference"))
-            await erase(reference)
-            _UNINTERRUPTED[mongo_uri] = kept_state(mongo_uri, other.db.name)
-    return _UNINTERRUPTED[mongo_uri]
+    return await uninterrupted("erasure", settings, mongo_uri, make)
 
 
 @pytest.mark.parametrize("step", [*STEP_NAMES, "receipt", "close"])
@@ -216,7 +213,7 @@ async def test_an_erasure_crashed_at_any_step_ends_as_an_uninterrupted_one_once_
     mongo_uri: str,
     tmp_path: Path,
 ) -> None:
-    expected = await uninterrupted(settings, mongo_uri, tmp_path)
+    expected = await erased(settings, mongo_uri, tmp_path)
     await load(services, files(tmp_path / "crash"))
     services.privacy.before_step = crash_at(step)
 

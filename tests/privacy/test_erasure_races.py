@@ -45,7 +45,7 @@ from tests.privacy.population import (
     load,
     with_fixed_secrets,
 )
-from tests.state import other_database
+from tests.state import uninterrupted
 
 AGAIN_STRINGS = ("Xavier calls again", "kettle")
 """What the racing import brings that the first import did not."""
@@ -304,19 +304,18 @@ class TestABatchThatWritesBetweenTheStepsIsFoundByLookingAgain:
         assert await completing(services, done) == []
         await assert_nothing_of_him_remains(services, settings, mongo_uri, tmp_path)
 
-    _UNINTERRUPTED: ClassVar[dict[str, dict[str, Any]]] = {}
-
     async def uninterrupted(
         self, settings: Settings, mongo_uri: str, tmp_path: Path
     ) -> dict[str, Any]:
-        """What the uninterrupted erasure of the race keeps: made once a run (on each store)."""
-        if mongo_uri not in self._UNINTERRUPTED:
-            async with other_database(settings, mongo_uri) as other:
-                reference = Services.build(other.db, settings)
-                request = await self.race(reference, other, settings, tmp_path / "reference")
-                assert (await run(reference, request)).journal.current == 2
-                self._UNINTERRUPTED[mongo_uri] = settled_state(mongo_uri, other.db.name)
-        return self._UNINTERRUPTED[mongo_uri]
+        """What the uninterrupted erasure of the race keeps (made once a run)."""
+
+        async def make(other: Store) -> dict[str, Any]:
+            reference = Services.build(other.db, settings)
+            request = await self.race(reference, other, settings, tmp_path / "reference")
+            assert (await run(reference, request)).journal.current == 2
+            return settled_state(mongo_uri, other.db.name)
+
+        return await uninterrupted("erasure race", settings, mongo_uri, make)
 
     @pytest.mark.parametrize(
         "step",
