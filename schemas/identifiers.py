@@ -95,12 +95,43 @@ def identity_key(kind: IdentifierType, value: str, source: str | None = None) ->
     return f"{prefix}:{value}"
 
 
-# What an e-mail address looks like in free text: the characters a local part is written with
-# (quoted local parts aside), an "@" and a host name with a dot. Candidates only: each is
-# checked as an identifier's value is.
-_EMAIL_IN_TEXT = re.compile(
-    r"[\w.!#$%&'*+/=?^`{|}~-]+@[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)+"
-)
+# E-mail addresses in free text are found from each "@" (or a URL's "%40"): a host name with a
+# dot after it, and before it the longest local part (RFC 5321: at most 64 characters) — with, as
+# further candidates, what follows a character that commonly joins it to the text before
+# (``?email=``, ``C-9|``, a JSON escape's letter). Searching back a bounded way from each "@"
+# keeps the scan linear in the text's length. Candidates only: each is checked as an
+# identifier's value is.
+_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+_AT = re.compile(r"@|%40")
+_LOCAL_MAX = 64
+_LOCAL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+\Z")
+_LOCAL_IN_URL = re.compile(r"[\w.+-]+\Z")
+_JOINERS = frozenset("=/|'?&!#$%*^`{}~")
+_ESCAPED = frozenset("nrtbf")  # \n, \r, \t, \b, \f in JSON text
+
+
+def _emails_in(text: str) -> set[str]:
+    found: set[str] = set()
+    for at in _AT.finditer(text):
+        host = _HOST.match(text, at.end())
+        if host is None:
+            continue
+        start = max(at.start() - _LOCAL_MAX, 0)
+        local = (_LOCAL_IN_URL if at.group() == "%40" else _LOCAL).search(text, start, at.start())
+        if local is None:
+            continue
+        run = local.group()
+        candidates = {run}
+        candidates.update(run[i + 1 :] for i, c in enumerate(run) if c in _JOINERS)
+        if local.start() > 0 and text[local.start() - 1] == "\\" and run[0] in _ESCAPED:
+            candidates.add(run[1:])
+        for candidate in candidates:
+            try:
+                found.add(normalize_email(f"{candidate}@{host.group()}"))
+            except ValueError:
+                continue
+    return found
 
 
 def contact_keys_in(text: str, default_region: str | None = None) -> set[str]:
@@ -108,13 +139,7 @@ def contact_keys_in(text: str, default_region: str | None = None) -> set[str]:
     text (an input that could not be read as a record): addresses by their shape, numbers by
     libphonenumber's matcher (numbers that can be dialled, in ``default_region`` when written
     without a country code), each normalised as an identifier's value is."""
-    keys: set[str] = set()
-    if "@" in text:
-        for candidate in _EMAIL_IN_TEXT.findall(text):
-            try:
-                keys.add(identity_key(IdentifierType.EMAIL, normalize_email(candidate)))
-            except ValueError:
-                continue
+    keys = {identity_key(IdentifierType.EMAIL, email) for email in _emails_in(text)}
     region = (default_region or DEFAULT_REGION).upper()
     for match in phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.VALID):
         number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)

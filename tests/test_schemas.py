@@ -201,6 +201,19 @@ class TestContactPointsInText:
         csv = "C-9;mailto:ana@example.com;0034 611 22 33 44;2024-13-45"
         assert contact_keys_in(csv, "ES") == {"email:ana@example.com", "phone:+34611223344"}
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "https://shop.example/unsubscribe?email=ana@example.com",
+            "C-9|ana@example.com|paid",
+            "'ana@example.com'",
+            '{"note": "Hi\\nana@example.com"}',  # a JSON escape before it
+            "https://shop.example/?to=ana%40example.com",
+        ],
+    )
+    def test_joined_to_the_text_before_it(self, text: str) -> None:
+        assert "email:ana@example.com" in contact_keys_in(text, "ES")
+
     def test_what_only_looks_like_one_is_not(self) -> None:
         text = "user@localhost, a@b, on 2024-05-01 at 10:00, total 12.50, v2.120.0"
         assert contact_keys_in(text, "ES") == set()

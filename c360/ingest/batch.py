@@ -110,6 +110,9 @@ class Batch:
     # --- suppress ------------------------------------------------------------------------------
     suppressed: int = 0
     """Records and rejected items of erased people, left out of the batch."""
+    rejected_names: dict[str, list[str]] = field(default_factory=dict)
+    """Dead letter id → a rejected item's names as the suppression list is asked them (read
+    once from its text, for both questions)."""
 
     # --- look up: the one read of the store the later stages share -------------------------
     known: Known | None = None

@@ -275,10 +275,14 @@ class Eraser:
 
     async def stored_under(self, names: Sequence[str]) -> Scope | None:
         """Whom to erase again of what is stored under names an import met (identity keys,
-        ``record:…``, ``dead_letter:…``): None when nothing is. A stored record's profile is
-        erased with it only if it is one an erasure erased (an import linked the record to it
-        again); of anyone else's, nothing is touched."""
-        keys = [n for n in names if not n.startswith((RECORD, DEAD_LETTER)) and _is_key(n)]
+        ``record:…``, ``dead_letter:…``): None when nothing is. Only the identity keys an
+        erasure suppressed are followed: an item that names the person may name others too (a
+        household's landline, an address in a note), and theirs are not erased. A stored
+        record's profile is erased with it only if it is one an erasure erased (an import
+        linked the record to it again); of anyone else's, nothing is touched."""
+        named = [n for n in names if not n.startswith((RECORD, DEAD_LETTER)) and _is_key(n)]
+        hashes = {self._hasher.suppression(k): k for k in named}
+        keys = sorted(hashes[h] for h in await self._suppressions.found(hashes))
         records = [n.removeprefix(RECORD) for n in names if n.startswith(RECORD)]
         letters = [n.removeprefix(DEAD_LETTER) for n in names if n.startswith(DEAD_LETTER)]
         found = await self._erasure.found(keys, records, letters)

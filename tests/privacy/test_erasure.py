@@ -273,15 +273,35 @@ class TestSuppression:
             broken,  # his address, in a record that fails validation
             '{"kind": "order", "note": "call Xavier on 622 71 95 38"',  # his number, cut JSON
             {**elsewhere, "currency": "?"},  # someone else's: dead-lettered as ever
+            # His and a customer's: left out, and nothing of hers is touched.
+            f'{{"kind": "order", "note": "a gift from {X_EMAIL} to {Y_EMAIL}"',
         ]
         path = f.write_jsonl(tmp_path / "later.jsonl", lines)
+        hers = await services.profiles.by_identifier(IdentifierType.EMAIL, Y_EMAIL)
 
         (summary,) = await load(services, [path])
 
-        assert (summary.suppressed, summary.rejected) == (2, 1)
+        assert (summary.suppressed, summary.rejected) == (3, 1)
         assert his_strings(mongo_uri, settings.database) == []
         letters = await services.dead_letters.recent("canonical", limit=10)
         assert sum("zoe@example.org" in letter["raw"] for letter in letters) == 1
+        assert (await services.profiles.by_identifier(IdentifierType.EMAIL, Y_EMAIL)).id == hers.id
+        order = f.order(external_id="Y-NEW", identifiers=[f.email(Y_EMAIL)])
+        (hers_again,) = await load(services, [f.write_jsonl(tmp_path / "hers.jsonl", [order])])
+        assert (hers_again.inserted, hers_again.suppressed) == (1, 0)
+
+    async def test_what_an_import_met_erases_only_under_his_suppressed_names(
+        self, services: Services, tmp_path: Path
+    ) -> None:
+        # An item met by his address that also names a customer (a household's line, a note):
+        # whatever an import stored under her name is not his to erase.
+        await load(services, files(tmp_path))
+        await erase(services)
+        hers = await services.profiles.by_identifier(IdentifierType.EMAIL, Y_EMAIL)
+
+        await services.privacy.erase_met([[f"email:{X_EMAIL}", f"email:{Y_EMAIL}"]], True)
+
+        assert (await services.profiles.by_identifier(IdentifierType.EMAIL, Y_EMAIL)).id == hers.id
 
     async def test_lifting_every_identifier_lets_him_back_but_never_marketed_without_consent(
         self, services: Services, tmp_path: Path

@@ -20,6 +20,7 @@ between writing and asking again, a store restored from an older copy).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Iterable, Sequence
 from typing import Protocol
 
@@ -52,13 +53,22 @@ def _names(entry: Entry) -> list[str]:
     return names
 
 
-def _letter(batch: Batch, error: ItemError) -> list[str]:
-    """A rejected item's names: its dead letter's id, and the e-mail addresses and phone
-    numbers written in it (a line that could not be read may still be an erased person's)."""
+async def _letters(batch: Batch) -> list[list[str]]:
+    """Each rejected item's names: its dead letter's id, and the e-mail addresses and phone
+    numbers written in it (a line that could not be read may still be an erased person's).
+    Read once a batch, in a worker thread: an item's text may be long (up to
+    ``MAX_RAW_CHARS``), and finding numbers in it is the slow part."""
     region = batch.options.default_region if batch.options is not None else None
-    names = [f"dead_letter:{dead_letter_id(batch.connector, error.raw)}"]
-    names += sorted(contact_keys_in(error.raw, region))
-    return names
+    ids = [f"dead_letter:{dead_letter_id(batch.connector, e.raw)}" for e in batch.errors]
+    known = batch.rejected_names
+    todo = {i: e.raw for i, e in zip(ids, batch.errors, strict=True) if i not in known}
+    if todo:
+
+        def read() -> dict[str, list[str]]:
+            return {i: [i, *sorted(contact_keys_in(raw, region))] for i, raw in todo.items()}
+
+        batch.rejected_names.update(await asyncio.to_thread(read))
+    return [batch.rejected_names[i] for i in ids]
 
 
 class Suppress(Stage):
@@ -72,7 +82,7 @@ class Suppress(Stage):
     async def run(self, batch: Batch) -> None:
         if self._check is None or not (batch.entries or batch.errors):
             return
-        letters = [_letter(batch, e) for e in batch.errors]
+        letters = await _letters(batch)
         names = [n for entry in batch.entries for n in _names(entry)]
         found = await self._check.suppressed([*names, *(n for named in letters for n in named)])
         if not found:
@@ -89,8 +99,8 @@ class Suppress(Stage):
         for error, named in zip(batch.errors, letters, strict=True):
             if found.isdisjoint(named):
                 errors.append(error)
-            else:
-                left_out.append(named)
+            else:  # nothing is stored under the other addresses it names: not theirs to erase
+                left_out.append([named[0], *(n for n in named[1:] if n in found)])
         batch.suppressed += len(left_out)
         batch.entries, batch.errors = entries, errors
         await self._check.met(left_out, written=self.written)
