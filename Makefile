@@ -31,9 +31,10 @@ typecheck: $(STAMP)
 # With bytecode caches written even where the environment turns them off: the suite starts some
 # seventy Python processes, and without them each compiles c360 (and each worker its tests) anew.
 # One worker more than cores: many tests wait on a process they started (a served API, a store,
-# pip), and the extra worker runs meanwhile (on 2 cores: 3 min 16 s against 3 min 40 s).
+# pip), and the extra worker runs meanwhile. Cores as nproc counts them (what this process may
+# use: a container's limit), else getconf (macOS).
 unit: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $$(( $$(getconf _NPROCESSORS_ONLN) + 1 )) --durations=15
+	PYTHONDONTWRITEBYTECODE= $(BIN)/pytest -n $$(( $$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN) + 1 )) --durations=15
 
 ## The public conformance tools against a served demo: graphql-http's audit, schemathesis.
 conformance: $(STAMP)

@@ -98,7 +98,9 @@ class StoreCommands(monitoring.CommandListener):
         if self.counting:
             stage = current_stage.get() or "outside the stages"
             self.by_stage[stage] += 1
-            target = event.command.get(event.command_name)
+            command = event.command
+            # A getMore names its cursor first and its collection apart.
+            target = command.get("collection") or command.get(event.command_name)
             self._sent[event.request_id] = (stage, event.command_name, str(target))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:

@@ -439,7 +439,7 @@ def _claimed_through(
     mine = {i.key for i in linking}
     seen = {key}
     while (through := via.get(key)) in mine and owners.get(through) == target:
-        if through in seen:  # pragma: no cover - claims never go round
+        if through in seen:  # erased and claimed again the other way round: stop there
             break
         seen.add(through)
         key = through

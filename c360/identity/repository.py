@@ -15,6 +15,7 @@ from pymongo import ReplaceOne, UpdateOne
 
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new, replace_values
+from schemas import IdentifierType
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +83,7 @@ class IdentityRepository:
         """Profile id → the values of its phone identities (what matching compares of them):
         only those are read, where a profile holds many identifiers of other kinds."""
         found: dict[str, list[str]] = {p: [] for p in profile_ids}
-        query, projection = {"type": "phone"}, {"profile_id": 1, "value": 1}
+        query, projection = {"type": IdentifierType.PHONE.value}, {"profile_id": 1, "value": 1}
         identities = self._identities
         for doc in await find_each(identities, "profile_id", found, query, projection, spread=True):
             found[doc["profile_id"]].append(doc["value"])
