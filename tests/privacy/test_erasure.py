@@ -198,7 +198,7 @@ async def erased(settings: Settings, mongo_uri: str, tmp_path: Path) -> dict[str
     async def make(other: Store) -> dict[str, Any]:
         reference = Services.build(other.db, settings)
         await load(reference, files(tmp_path / "reference"))
-        await erase(reference)
+        assert (await erase(reference)).status is Status.COMPLETED
         return kept_state(mongo_uri, other.db.name)
 
     return await uninterrupted("erasure", settings, mongo_uri, make)
