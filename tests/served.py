@@ -75,6 +75,12 @@ def alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
 
 
+HTTP = httpx.Client(timeout=5, limits=httpx.Limits(max_keepalive_connections=0))
+"""The client for every request a test sends a served process. ``httpx.get`` makes a client a
+call, and with it a TLS context (its CA bundle read and parsed: milliseconds of CPU), and a
+server's start is polled ten times a second. No connection is kept: a test stops servers."""
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -147,7 +153,7 @@ class Server:
         if self.process.poll() is not None:
             return True  # exited: let the caller see why
         try:
-            return httpx.get(f"{self.base}/health", timeout=1).status_code == 200
+            return HTTP.get(f"{self.base}/health", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -160,7 +166,7 @@ class Server:
         self, query: str, role: str = "agent", variables: dict[str, Any] | None = None
     ) -> dict[str, Any]:
         headers = {"authorization": f"Bearer {self.demo_keys[role]}"}
-        response = httpx.post(
+        response = HTTP.post(
             f"{self.base}/graphql",
             json={"query": query, "variables": variables or {}},
             headers=headers,

@@ -15,11 +15,10 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from packaging.requirements import Requirement
 
-from tests.served import Server, alive, run_c360, serving, wait_until
+from tests.served import HTTP, Server, alive, run_c360, serving, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "tools" / "install-runtime.sh"
@@ -99,15 +98,15 @@ class TestRuntimeInstall:
     def test_serves_answers_imports_and_stops(
         self, runtime_venv: Path, served: Server, tmp_path: Path
     ) -> None:
-        health = httpx.get(f"{served.base}/health", timeout=5)
+        health = HTTP.get(f"{served.base}/health", timeout=5)
         assert health.status_code == 200
         assert health.json()["store"]["reachable"] is True
 
         # The pages' assets are package data of the installed package.
-        page = httpx.get(f"{served.base}/graphql", headers={"accept": "text/html"}, timeout=5)
+        page = HTTP.get(f"{served.base}/graphql", headers={"accept": "text/html"}, timeout=5)
         assert page.status_code == 200
         for asset in ("vendor/graphiql/graphiql.min.js", "pages/graphiql.js"):
-            assert httpx.get(f"{served.base}/static/{asset}", timeout=5).status_code == 200
+            assert HTTP.get(f"{served.base}/static/{asset}", timeout=5).status_code == 200
 
         ana = served.graphql(
             '{ profileByIdentifier(type: PHONE, value: "+34 600 12 34 56") '

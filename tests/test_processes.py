@@ -18,7 +18,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pymongo import MongoClient
 
@@ -28,7 +27,7 @@ from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from tests import factories as f
-from tests.served import Server, alive, c360, environment, run_c360, serving_each, wait_until
+from tests.served import HTTP, Server, alive, c360, environment, run_c360, serving_each, wait_until
 from tests.state import assert_aggregates_equal_recomputation, canonical_state, converged_state
 
 
@@ -66,7 +65,7 @@ class TestARunningServer:
             server.stop()
 
     def test_serves_health_and_the_demo_customers(self, server: Server) -> None:
-        health = httpx.get(f"{server.base}/health").json()
+        health = HTTP.get(f"{server.base}/health").json()
         assert health["store"] == {
             "store": "embedded",
             "database": "c360",
@@ -88,7 +87,7 @@ class TestARunningServer:
         at = lines.index(f"Console: open {server.base}/console and sign in with the agent key:")
         assert lines[at + 1] == server.demo_keys["agent"]
         assert lines[at + 2] == "A screen pop, as a phone system links it:"
-        pop = httpx.get(lines[at + 3])  # not signed in: to the sign-in form, and back
+        pop = HTTP.get(lines[at + 3])  # not signed in: to the sign-in form, and back
         assert pop.status_code == 303
         assert pop.headers["location"] == (
             "/console/sign-in?next=%2Fconsole%2Flookup%3Fphone%3D%252B34600123456"
@@ -133,14 +132,14 @@ class TestServe:
         killed = server.store_pid
         os.kill(killed, signal.SIGKILL)
         assert wait_until(lambda: server.store_pid != killed, 60), "".join(server.output)
-        assert wait_until(lambda: httpx.get(f"{server.base}/health").status_code == 200, 30)
+        assert wait_until(lambda: HTTP.get(f"{server.base}/health").status_code == 200, 30)
         assert server.graphql(ANA) == before
         assert any("the embedded store exited; starting it again" in line for line in server.output)
 
     def test_a_store_that_cannot_start_again_stops_the_api_for_its_supervisor(
         self, server: Server
     ) -> None:
-        port = httpx.get(f"{server.base}/health").json()["store"]["port"]
+        port = HTTP.get(f"{server.base}/health").json()["store"]["port"]
         os.kill(server.store_pid, signal.SIGKILL)
         with socket.socket() as squatter:  # another program takes the store's port meanwhile
             squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -171,7 +170,7 @@ class TestServe:
         again = Server(server.data_dir)
         try:
             assert again.demo_keys["agent"] != old_agent_key
-            refused = httpx.post(
+            refused = HTTP.post(
                 f"{again.base}/graphql",
                 json={"query": "{ __typename }"},
                 headers={"authorization": f"Bearer {old_agent_key}"},
@@ -534,7 +533,7 @@ def ingest_and_read(
 
     def post(server: Server, chunk: Chunk) -> tuple[Chunk, dict[str, Any]]:
         body = "\n".join(c if isinstance(c, str) else json.dumps(c) for c in chunk)
-        response = httpx.post(
+        response = HTTP.post(
             f"{server.base}/ingest/canonical",
             content=body.encode(),
             headers={
@@ -551,7 +550,7 @@ def ingest_and_read(
         count = 0
         while not done.is_set() or count < 4:
             server = servers[count % 2]
-            response = httpx.post(
+            response = HTTP.post(
                 f"{server.base}/graphql",
                 json={"query": READ, "variables": {"email": f"p{count % PEOPLE}@example.com"}},
                 headers={"authorization": f"Bearer {reader}"},

@@ -15,11 +15,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.readme import README, Example, examples
-from tests.served import Server, serving
+from tests.served import HTTP, Server, serving
 
 ROOT = README.parent
 README_BASE = "http://127.0.0.1:8000"
@@ -59,7 +58,7 @@ class TestReadmeExamples:
         "example", [e for e in EXAMPLES if e.language == "graphql"], ids=lambda e: e.name
     )
     def test_graphql(self, example: Example, demo: Server, ana_id: str) -> None:
-        response = httpx.post(
+        response = HTTP.post(
             f"{demo.base}/graphql",
             json={"query": _substitute(example.text, demo, ana_id)},
             headers={"authorization": f"Bearer {demo.demo_keys[example.role]}"},

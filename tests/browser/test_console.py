@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 from pymongo import MongoClient
 
 from tests.browser.helpers import save_screenshot
-from tests.served import Server
+from tests.served import HTTP, Server
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 PROFILE_URL = re.compile(r"/console/profile/[0-9a-f]{24}$")
@@ -100,7 +99,7 @@ def send_detractor_survey(demo: Server) -> None:
 
 def send_records(demo: Server, records: list[dict[str, Any]]) -> None:
     """Canonical records pushed as a source does (``POST /ingest/canonical``, a connector key)."""
-    response = httpx.post(
+    response = HTTP.post(
         f"{demo.base}/ingest/canonical",
         json=records,
         headers={"authorization": f"Bearer {demo.demo_keys['connector']}"},

@@ -12,13 +12,12 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import save_screenshot
 from tests.kpis.population import population
-from tests.served import Server, serving
+from tests.served import HTTP, Server, serving
 
 # The population's three months up to today, and today: follow-ups open when their trigger is
 # ingested.
@@ -35,7 +34,7 @@ HOLDOUT_RULE = {
 
 
 def graphql(server: Server, role: str, query: str, **variables: Any) -> Any:
-    response = httpx.post(
+    response = HTTP.post(
         f"{server.base}/graphql",
         json={"query": query, "variables": variables},
         headers={"authorization": f"Bearer {server.demo_keys[role]}"},
@@ -62,7 +61,7 @@ def scorecard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         start = dt.datetime.combine(FROM, dt.time(), dt.UTC)
         made = population(7, customers=150, start=start, days=90)
         body = "".join(json.dumps(r) + "\n" for r in made.records)
-        response = httpx.post(
+        response = HTTP.post(
             f"{server.base}/ingest/canonical",
             content=body.encode(),
             headers={

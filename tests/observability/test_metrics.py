@@ -20,7 +20,7 @@ from c360.settings import Settings
 from c360.store import Store
 from tests import factories as f
 from tests.helpers import app_for, asgi_client
-from tests.served import serving, wait_until
+from tests.served import HTTP, serving, wait_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 AGENT_VIEW = """query AgentView($id: ID!) { profile(id: $id) { ... on Profile { id emails } } }"""
@@ -225,14 +225,14 @@ class TestServed:
                 "authorization": f"Bearer {server.demo_keys['agent']}",
                 "x-request-id": "trace-4242",
             }
-            response = httpx.post(
+            response = HTTP.post(
                 f"{server.base}/graphql",
                 json={"query": "query Probe { __typename }"},
                 headers=headers,
                 timeout=10,
             )
             assert response.headers["x-request-id"] == "trace-4242"
-            scraped = httpx.get(f"{server.base}/metrics", timeout=10)
+            scraped = HTTP.get(f"{server.base}/metrics", timeout=10)
             assert scraped.status_code == 200
             found = samples(scraped.text)
             assert (
