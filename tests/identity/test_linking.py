@@ -11,12 +11,16 @@ import pytest
 from c360.identity.linking import Unlinked, plan_links
 from c360.identity.matching import Features, features_of
 from c360.identity.rules import IdentityRules
+from c360.ingest.batch import Batch
 from c360.ingest.files import import_file
+from c360.ingest.stages.base import Stage
 from c360.services import Services
+from c360.settings import Settings
 from c360.store import Store
 from schemas import Identifier, IdentifierType
 from tests import factories as f
-from tests.helpers import parse_options
+from tests.helpers import Crash, parse_options
+from tests.state import other_database
 
 NOW = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
 
@@ -313,6 +317,43 @@ class TestPlan:
         )
         assert plan.merges == {}
         assert plan.suggestions == [("p1", "p2", "share identifiers")]
+
+
+class DieAfterLinking(Stage):
+    """A process killed once the batch's identifiers are claimed, before its records are."""
+
+    name = "die after linking"
+
+    async def run(self, batch: Batch) -> None:
+        raise Crash(self.name)
+
+
+async def test_a_run_killed_after_claiming_links_the_record_as_an_uninterrupted_one(
+    services: Services, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
+) -> None:
+    # Her phone is known; an order brings her shop customer id (stronger) with it.
+    known = [f.person(identifiers=[f.phone("+34600123456")])]
+    order = f.order(identifiers=[f.external("shop", "C-1"), f.phone("+34600123456")])
+
+    async def linked_by(of: Store) -> list[str | None]:
+        """What the stored order says linked it (what an unmerge sends it back along)."""
+        return [d.get("linked_by") async for d in of.db.records.find({"kind": "order"})]
+
+    async with other_database(settings, mongo_uri) as other:
+        reference = Services.build(other.db, settings)
+        await ingest(reference, tmp_path, "known", known)
+        await ingest(reference, tmp_path, "order", [order])
+        expected = await linked_by(other)
+    assert expected == ["phone:+34600123456"]
+
+    await ingest(services, tmp_path, "known", known)
+    services.ingest.add_stage(DieAfterLinking(), after="link")
+    with pytest.raises(Crash):
+        await ingest(services, tmp_path, "order", [order])
+    assert await linked_by(store) == []
+
+    await ingest(Services.build(store.db, settings), tmp_path, "order", [order])
+    assert await linked_by(store) == expected
 
 
 class TestAlias:
