@@ -275,14 +275,10 @@ class Eraser:
 
     async def stored_under(self, names: Sequence[str]) -> Scope | None:
         """Whom to erase again of what is stored under names an import met (identity keys,
-        ``record:…``, ``dead_letter:…``): None when nothing is. Only the identity keys an
-        erasure suppressed are followed: an item that names the person may name others too (a
-        household's landline, an address in a note), and theirs are not erased. A stored
-        record's profile is erased with it only if it is one an erasure erased (an import
-        linked the record to it again); of anyone else's, nothing is touched."""
-        named = [n for n in names if not n.startswith((RECORD, DEAD_LETTER)) and _is_key(n)]
-        hashes = {self._hasher.suppression(k): k for k in named}
-        keys = sorted(hashes[h] for h in await self._suppressions.found(hashes))
+        ``record:…``, ``dead_letter:…``): None when nothing is. A stored record's profile is
+        erased with it only if it is one an erasure erased (an import linked the record to it
+        again); of anyone else's, nothing is touched."""
+        keys = [n for n in names if is_identity_key(n)]
         records = [n.removeprefix(RECORD) for n in names if n.startswith(RECORD)]
         letters = [n.removeprefix(DEAD_LETTER) for n in names if n.startswith(DEAD_LETTER)]
         found = await self._erasure.found(keys, records, letters)
@@ -301,7 +297,11 @@ class Eraser:
         return scope if scope.profiles or scope.records or scope.dead_letters else None
 
 
-def _is_key(name: str) -> bool:
+def is_identity_key(name: str) -> bool:
+    """Whether an import's name for an item is an identity key (not ``record:…``,
+    ``dead_letter:…``)."""
+    if name.startswith((RECORD, DEAD_LETTER)):
+        return False
     try:
         split_identity_key(name)
     except ValueError:

@@ -39,6 +39,7 @@ from c360.privacy.erasing import (
     ErasureUnsettled,
     FollowUpIds,
     StepHook,
+    is_identity_key,
 )
 from c360.privacy.erasure import STEPS
 from c360.privacy.export import AccessExport
@@ -337,8 +338,12 @@ class PrivacyService:
         }
         met: dict[str, set[str]] = {}
         for item in items:
+            # Its records and dead letter, and only the identity keys an erasure suppressed: an
+            # item that names the person may name others too (a household's landline, an
+            # address in a note), and what is stored under theirs is not his to erase.
+            own = [n for n in item if n in erasures or not is_identity_key(n)]
             for original in {erasures[n] for n in item if n in erasures}:
-                met.setdefault(original, set()).update(item)
+                met.setdefault(original, set()).update(own)
         for original, found in sorted(met.items()):
             if not written:
                 earlier = await self._requests.get(original)

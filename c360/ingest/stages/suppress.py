@@ -99,8 +99,8 @@ class Suppress(Stage):
         for error, named in zip(batch.errors, letters, strict=True):
             if found.isdisjoint(named):
                 errors.append(error)
-            else:  # nothing is stored under the other addresses it names: not theirs to erase
-                left_out.append([named[0], *(n for n in named[1:] if n in found)])
+            else:
+                left_out.append(named)
         batch.suppressed += len(left_out)
         batch.entries, batch.errors = entries, errors
         await self._check.met(left_out, written=self.written)
