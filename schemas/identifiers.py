@@ -11,10 +11,13 @@ from __future__ import annotations
 import enum
 import functools
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Self
 
 import email_validator
 import phonenumbers
+from email_validator.rfc_constants import ATEXT_INTL
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from schemas.common import SOURCE_PATTERN, Contract
@@ -95,45 +98,78 @@ def identity_key(kind: IdentifierType, value: str, source: str | None = None) ->
     return f"{prefix}:{value}"
 
 
-# E-mail addresses in free text are found from each "@" (or a URL's "%40"): a host name with a
-# dot after it, and before it the longest local part (RFC 5321: at most 64 characters) — with, as
-# further candidates, what follows a character that commonly joins it to the text before
-# (``?email=``, ``C-9|``, a JSON escape's letter). Searching back a bounded way from each "@"
-# keeps the scan linear in the text's length. Candidates only: each is checked as an
-# identifier's value is.
-_LABEL = r"[^\W_](?:[\w-]*[^\W_])?"
-_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})+")
+# E-mail addresses in free text: from each "@" (or a URL's "%40"), a host name after it, and
+# before it the longest local part of the characters RFC 5322 allows (those email-validator
+# accepts, so any address stored as an identifier is found from its first character), or a
+# quoted one. Searching back a bounded way from each "@" keeps the scan linear in the text.
+_LOCAL_MAX = 256  # RFC 5321 says 64; longer ones exist
+_LOCAL = re.compile(f"[{ATEXT_INTL}]+(?:\\.[{ATEXT_INTL}]+)*\\Z")
+_LOCAL_IN_URL = re.compile(r"[\w.+-]+\Z")  # before a %40: what a URL carries unencoded
+_QUOTED_LOCAL = re.compile(r'"[^"\r\n]{1,64}"\Z')
+_DOMAIN = re.compile(r"[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*")
 _AT = re.compile(r"@|%40")
-_LOCAL_MAX = 64
-_LOCAL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+\Z")
-_LOCAL_IN_URL = re.compile(r"[\w.+-]+\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailInText:
+    """An e-mail address written in free text: where (``text[start:end]``) and its parts."""
+
+    start: int
+    end: int
+    local: str
+    domain: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.local}@{self.domain}"
+
+
+def emails_in_text(text: str) -> Iterator[EmailInText]:
+    """The e-mail addresses written in free text, in order, none overlapping (what masking
+    hides and the suppression of erased people looks up). By shape only: a host without a dot
+    counts too; checking them is the caller's."""
+    done = 0
+    for at in _AT.finditer(text):
+        if at.start() < done:
+            continue
+        domain = _DOMAIN.match(text, at.end())
+        if domain is None:
+            continue
+        head = text[max(done, at.start() - _LOCAL_MAX) : at.start()]
+        local = (_LOCAL_IN_URL if at.group() == "%40" else _LOCAL).search(head)
+        if local is None:
+            local = _QUOTED_LOCAL.search(head)
+        if local is None:
+            continue
+        yield EmailInText(
+            at.start() - len(local.group()), domain.end(), local.group(), domain.group()
+        )
+        done = domain.end()
+
+
+# Beside an address as found, the candidates looked up for it: what follows a character that
+# commonly joins it to the text before (``?email=``, ``C-9|``), and the address without the
+# letter of a JSON escape before it (``\\nana@…``).
 _JOINERS = frozenset("=/|'?&!#$%*^`{}~")
-_ESCAPED = frozenset("nrtbf")  # \n, \r, \t, \b, \f in JSON text
+_ESCAPED = frozenset("nrtbf")
 _MAX_CANDIDATES = 1000  # a text's addresses checked at most (each check costs tens of µs)
 
 
 def _emails_in(text: str) -> set[str]:
     found: set[str] = set()
     checked = 0
-    for at in _AT.finditer(text):
+    for email in emails_in_text(text):
         if checked >= _MAX_CANDIDATES:
             break
-        host = _HOST.match(text, at.end())
-        if host is None:
-            continue
-        start = max(at.start() - _LOCAL_MAX, 0)
-        local = (_LOCAL_IN_URL if at.group() == "%40" else _LOCAL).search(text, start, at.start())
-        if local is None:
-            continue
-        run = local.group()
+        run = email.local
         candidates = {run}
         candidates.update(run[i + 1 :] for i, c in enumerate(run) if c in _JOINERS)
-        if local.start() > 0 and text[local.start() - 1] == "\\" and run[0] in _ESCAPED:
+        if email.start > 0 and text[email.start - 1] == "\\" and run[0] in _ESCAPED:
             candidates.add(run[1:])
         checked += len(candidates)
         for candidate in candidates:
             try:
-                found.add(normalize_email(f"{candidate}@{host.group()}"))
+                found.add(normalize_email(f"{candidate}@{email.domain}"))
             except ValueError:
                 continue
     return found

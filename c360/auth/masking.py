@@ -10,7 +10,8 @@ number found in it masked: found by what they look like, never by the key they c
 - **E-mail addresses**: the characters RFC 5322 allows in a local part (those email-validator
   accepts, so any address c360 stores as an identifier is found from its first character, even
   ``=cmd|'/Ccalc'!A0@example.com``), an ``@`` and a host name; ``%40`` for an ``@`` in a URL,
-  with the characters a URL leaves unencoded.
+  with the characters a URL leaves unencoded (``schemas.identifiers.emails_in_text``, which the
+  suppression of erased people reads rejected lines with too).
 - **Phone numbers**: libphonenumber's ``PhoneNumberMatcher`` with the default region
   (``C360_DEFAULT_REGION``, the one ingest reads national numbers in) at leniency ``VALID``:
   numbers that can be dialled, written any way, and not dates, versions or prices. A national
@@ -33,22 +34,15 @@ from collections.abc import Callable
 from typing import Any
 
 import phonenumbers
-from email_validator.rfc_constants import ATEXT_INTL
 from phonenumbers import Leniency, PhoneMetadata, PhoneNumberFormat, PhoneNumberMatcher
+
+from schemas.identifiers import emails_in_text
 
 HIDDEN = "•••"
 _E164 = re.compile(r"\+\d{6,15}")
 # Keys of free-form event properties whose values are postal addresses: a street cannot be
 # recognised by its shape, so these are masked whole (e-mails and phones are found anywhere).
 _ADDRESS_KEYS = re.compile(r"address|street|postal|zip|postcode", re.IGNORECASE)
-
-# The longest local part searched backwards from an "@" (RFC 5321 says 64; longer ones exist).
-_LOCAL_MAX = 256
-_LOCAL = re.compile(f"[{ATEXT_INTL}]+(?:\\.[{ATEXT_INTL}]+)*\\Z")
-_LOCAL_IN_URL = re.compile(r"[\w.+-]+\Z")  # before a %40: what a URL carries unencoded
-_QUOTED_LOCAL = re.compile(r'"[^"\r\n]{1,64}"\Z')
-_DOMAIN = re.compile(r"[^\W_](?:[\w-]*[^\W_])?(?:\.[^\W_](?:[\w-]*[^\W_])?)*")
-_AT = re.compile(r"@|%40")
 
 # Digits with what people write between them; a leading + or ( belongs to the number.
 _RUN = r"[+(]?\d(?:[\s().\-/\u00a0]{{0,3}}\d){{{more},}}"
@@ -216,22 +210,10 @@ def _in_a_word(text: str, start: int, end: int) -> bool:
 def _mask_emails(text: str) -> str:
     pieces: list[str] = []
     done = 0
-    for at in _AT.finditer(text):
-        if at.start() < done:
-            continue
-        domain = _DOMAIN.match(text, at.end())
-        if domain is None:
-            continue
-        head = text[max(done, at.start() - _LOCAL_MAX) : at.start()]
-        local = (_LOCAL_IN_URL if at.group() == "%40" else _LOCAL).search(head)
-        if local is None:
-            local = _QUOTED_LOCAL.search(head)
-        if local is None:
-            continue
-        start = at.start() - len(local.group())
-        pieces.append(text[done:start])
-        pieces.append(mask_email(f"{local.group()}@{domain.group()}"))
-        done = domain.end()
+    for email in emails_in_text(text):
+        pieces.append(text[done : email.start])
+        pieces.append(mask_email(email.address))
+        done = email.end
     if not pieces:
         return text
     pieces.append(text[done:])
