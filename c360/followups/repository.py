@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bson import decode, encode
 from pymongo import ReplaceOne
 from pymongo.errors import DuplicateKeyError
 
@@ -34,7 +35,7 @@ from c360.followups.rules import (
     RuleDefinition,
 )
 from c360.store import Database, Document
-from c360.store.bulk import find_each, insert_new
+from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,10 @@ class FollowUpRepository:
         return result.matched_count == 1
 
     async def replace_many(self, writes: Sequence[tuple[Document, int]]) -> set[str]:
-        """Several conditional replaces in one round trip; returns the ids that lost a race."""
+        """Several conditional replaces in one round trip; returns the ids that lost a race.
+
+        Which did is told by what is stored now, not by its version: the writer that won read
+        the same version, so it wrote the same number."""
         if not writes:
             return set()
         result = await self._follow_ups.bulk_write(
@@ -133,12 +137,11 @@ class FollowUpRepository:
         )
         if result.matched_count == len(writes):
             return set()
-        stored = await self.get_many(doc["_id"] for doc, _ in writes)
-        return {
-            doc["_id"]
-            for doc, _ in writes
-            if doc["_id"] not in stored or stored[doc["_id"]].follow_up.version != doc["version"]
-        }
+        ids = [doc["_id"] for doc, _ in writes]
+        cursor = self._follow_ups.find({"_id": {"$in": ids}}, batch_size=WHOLE_BATCH)
+        stored = {doc["_id"]: doc async for doc in cursor}
+        # As the store hands a document back (tuples as lists, say), to compare like with like.
+        return {doc["_id"] for doc, _ in writes if stored.get(doc["_id"]) != decode(encode(doc))}
 
     async def with_unsent(self, limit: int) -> list[Stored]:
         cursor = self._follow_ups.find({"has_unsent": True}).limit(limit)

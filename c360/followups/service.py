@@ -563,8 +563,7 @@ class FollowUpService:
             entries += await self._entries(item, now)
         await self._outbox.add(entries)
         await self.before_step(EVALUATION_STEPS[3])
-        for item in pending:
-            await self._clear_unsent(item, now)
+        await self._clear_unsent(pending, now)
         return len(entries)
 
     async def relay_waiting(self, now: dt.datetime) -> int:
@@ -612,20 +611,25 @@ class FollowUpService:
             )
         return entries
 
-    async def _clear_unsent(self, item: Stored, now: dt.datetime) -> None:
-        done = set(item.unsent)
-        current: Stored | None = item
+    async def _clear_unsent(self, relayed: Sequence[Stored], now: dt.datetime) -> None:
+        """Take the relayed entries off these follow-ups' unsent lists, each only if still at
+        the version read, all in one round trip; those another writer changed meanwhile are
+        read again and cleared of what was relayed and is still listed."""
+        done = {item.follow_up.id: set(item.unsent) for item in relayed}
+        current = list(relayed)
         for _ in range(_MAX_ROUNDS):
-            if current is None:
+            writes = []
+            for item in current:
+                fu = item.follow_up
+                remaining = tuple(n for n in item.unsent if n not in done[fu.id])
+                if remaining != item.unsent:
+                    writes.append((follow_up_doc(self._next(fu, now), remaining), fu.version))
+            if not writes:
                 return
-            remaining = tuple(n for n in current.unsent if n not in done)
-            if remaining == current.unsent:
+            lost = await self._follow_ups.replace_many(writes)
+            if not lost:
                 return
-            fu = current.follow_up
-            new = self._next(fu, now)
-            if await self._follow_ups.replace(follow_up_doc(new, remaining), fu.version):
-                return
-            current = await self._follow_ups.get(fu.id)
+            current = list((await self._follow_ups.get_many(lost)).values())
 
     # --- The lifecycle --------------------------------------------------------------------------
 

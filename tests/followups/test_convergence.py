@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from c360.followups.model import Outcome, Status
-from c360.followups.repository import QueueFilter
+from c360.followups.repository import FollowUpRepository, QueueFilter
 from c360.followups.service import EVALUATION_STEPS
 from c360.followups.states import Action
 from c360.services import Services
@@ -90,6 +90,53 @@ class TestCrashBetweenSteps:
             assert await labelled(store.db) == expected
         finally:
             await store.client.drop_database(f"{settings.database}_clean")
+
+
+class TestChangedBetweenRelayAndClear:
+    async def test_each_follow_up_is_cleared_of_what_was_relayed_keeping_the_other_write(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        """The relay clears the follow-ups' unsent lists together, each only if unchanged since
+        it was read: one another writer changed meanwhile is read again and cleared too."""
+        services = Services.build(store.db, configured(settings))
+        follow_ups = store.db["follow_ups"]
+        changed: list[str] = []
+
+        async def another_writer(step: str) -> None:
+            if step == "clear relayed" and not changed:
+                first = await follow_ups.find_one({"unsent": {"$ne": []}}, sort=[("_id", 1)])
+                assert first is not None
+                await follow_ups.update_one(
+                    {"_id": first["_id"]}, {"$set": {"reason": "meanwhile"}, "$inc": {"version": 1}}
+                )
+                changed.append(first["_id"])
+
+        services.followups.service.before_step = another_writer
+        await ingest(services, tmp_path / "a.jsonl", mixed_batch())
+
+        stored = await raw(store, "follow_ups")
+        assert changed
+        assert len(stored) > 1  # others cleared beside the changed one
+        assert all(fu["unsent"] == [] and not fu.get("has_unsent") for fu in stored)
+        [other] = [fu for fu in stored if fu["_id"] in changed]
+        assert other["reason"] == "meanwhile"
+        sent = {(e["follow_up_id"], e["event"]) for e in await raw(store, "outbox")}
+        assert {fu["_id"] for fu in stored} <= {follow_up for follow_up, _ in sent}
+
+    async def test_of_two_writers_from_one_version_the_second_is_told_it_lost(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, configured(settings))
+        await ingest(services, tmp_path / "a.jsonl", mixed_batch())
+        [read, *_] = await raw(store, "follow_ups")
+        repository = FollowUpRepository(store.db)
+        first = {**read, "version": read["version"] + 1, "reason": "first"}
+        second = {**read, "version": read["version"] + 1, "reason": "second"}
+
+        assert await repository.replace_many([(first, read["version"])]) == set()
+        assert await repository.replace_many([(second, read["version"])]) == {read["_id"]}
+        [now] = [fu for fu in await raw(store, "follow_ups") if fu["_id"] == read["_id"]]
+        assert now["reason"] == "first"
 
 
 class TestCrashWhileTheBuyersChange:
