@@ -101,7 +101,8 @@ class MetricsService:
         """After a batch's records are written: fold what they add into each profile's
         aggregate as read before (``current``), all in one round trip, each only if still at
         that version; recompute from scratch the profiles told to, those not read before, and
-        those another write reached first."""
+        those another write reached first. The aggregates read are folded into in place (they
+        were read for this fold: copying a long history would cost more than the fold)."""
         redo = set(recompute)
         writes = []
         for profile_id in sorted(set(added) - redo):
@@ -109,8 +110,10 @@ class MetricsService:
                 redo.add(profile_id)
                 continue
             stored = current[profile_id]
-            base = stored.aggregate if stored is not None else Aggregate()
-            total = Aggregate().fold(base).fold(added[profile_id])
+            if stored is None:
+                total = added[profile_id]
+            else:
+                total = stored.aggregate.fold(added[profile_id])
             writes.append(self._write(profile_id, total, stored))
         redo |= await self._write_all(writes)
         await self.recompute(redo)
