@@ -21,7 +21,10 @@ counted. Then, on one fresh database:
 
 It prints per connector the records read, their outcomes, the rejects against the items broken
 on purpose, seconds and records/s; then the totals, the raw docs/s, the ratio pipeline/raw and
-the peak RSS of this process (``ru_maxrss``).
+the peak RSS of this process (``ru_maxrss``); then the CPU seconds each side spent — this
+process and, where the store is the embedded server (a child process, read in ``/proc``), the
+store — with the microseconds a record they add up to: where the time goes when the wall time
+is their sum (the pipeline waits on the store, then the store on it).
 
 ``--commands``: also the store commands the pipeline sent a batch and the milliseconds until
 their answers, by the stage that sent them (``c360.ingest.stages.base.current_stage``, seen by
@@ -52,6 +55,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from pymongo import monitoring
@@ -132,6 +136,56 @@ class StoreCommands(monitoring.CommandListener):
             print(f"  {what:<50} {micros / 1000 / batches:8.1f} ms")
 
 
+@dataclass
+class Cpu:
+    """CPU seconds spent by this process and by the store's (None: not known — a store
+    elsewhere, or no ``/proc``)."""
+
+    here: float = 0.0
+    store: float | None = 0.0
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        store = None if self.store is None or other.store is None else self.store - other.store
+        return Cpu(self.here - other.here, store)
+
+    def __add__(self, other: Cpu) -> Cpu:
+        store = None if self.store is None or other.store is None else self.store + other.store
+        return Cpu(self.here + other.here, store)
+
+
+class CpuMeter:
+    """This process's CPU time (all its threads) and the embedded store's, read together."""
+
+    def __init__(self, store: Store) -> None:
+        self._store_pid = _embedded_server_pid() if store.kind == "embedded" else None
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def now(self) -> Cpu:
+        return Cpu(time.process_time(), self._store_cpu())
+
+    def _store_cpu(self) -> float | None:
+        if self._store_pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self._store_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
+
+
+def _embedded_server_pid() -> int | None:
+    """The embedded server this process started (a child running ``c360.store._launcher``)."""
+    me = os.getpid()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == me and b"c360.store._launcher" in (entry / "cmdline").read_bytes():
+                return int(entry.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
+
+
 async def run_mix(
     records: int,
     people: int,
@@ -149,12 +203,16 @@ async def run_mix(
             services = Services.build(store.db, settings)
             options = settings.parse_options()
             print(_HEADER)
+            meter = CpuMeter(store)
+            pipeline_cpu = Cpu()
             imports: list[Imported] = []
             progress = commands.batch_done if commands else None
             for written in files:
                 if commands:
                     commands.counting = True
+                before = meter.now()
                 imported = await import_written(services, written, options, progress)
+                pipeline_cpu += meter.now() - before
                 if commands:
                     commands.counting = False
                 imports.append(imported)
@@ -164,10 +222,12 @@ async def run_mix(
 
             raw_docs = 0
             raw_s = 0.0
+            raw_cpu = Cpu()
             for written in files:
-                docs, seconds = await raw_inserts(store, written, options, batch_size)
+                docs, seconds, cpu = await raw_inserts(store, written, options, batch_size, meter)
                 raw_docs += docs
                 raw_s += seconds
+                raw_cpu += cpu
             profiles = await store.db["profiles"].count_documents({})
             dead_letters = await store.db["dead_letters"].count_documents({})
 
@@ -189,9 +249,19 @@ async def run_mix(
         )
         if store.kind == "embedded":
             print(f"embedded server    {children_peak_rss_mb():10.1f} MB peak RSS (child process)")
+        _cpu_report([("pipeline", pipeline_cpu, read), ("raw insert_many", raw_cpu, raw_docs)])
         if commands:
             commands.report()
         _explain_rejects(imports)
+
+
+def _cpu_report(rows: list[tuple[str, Cpu, int]]) -> None:
+    """CPU seconds by side, and the microseconds a record (or document) they add up to."""
+    print(f"\n{'cpu seconds':<18} {'this process':>12} {'store':>10} {'µs a record':>12}")
+    for name, cpu, count in rows:
+        store = "unknown" if cpu.store is None else f"{cpu.store:.2f}"
+        total = cpu.here + (cpu.store or 0.0)
+        print(f"{name:<18} {cpu.here:12.2f} {store:>10} {total / max(count, 1) * 1e6:12.0f}")
 
 
 def _row(*cells: object) -> str:
@@ -240,18 +310,22 @@ def _explain_rejects(imports: list[Imported]) -> None:
 
 
 async def raw_inserts(
-    store: Store, written: Written, options: ParseOptions, batch_size: int
-) -> tuple[int, float]:
-    """Insert the documents the pipeline stores for a file: (documents, seconds in insert_many)."""
+    store: Store, written: Written, options: ParseOptions, batch_size: int, meter: CpuMeter
+) -> tuple[int, float, Cpu]:
+    """Insert the documents the pipeline stores for a file: (documents, seconds and CPU in
+    insert_many)."""
     collection = store.db[RAW_COLLECTION]
     count = 0
     seconds = 0.0
+    cpu = Cpu()
     for batch in stored_documents(written, options, batch_size):
+        before = meter.now()
         started = time.perf_counter()
         await collection.insert_many(batch, ordered=False)
         seconds += time.perf_counter() - started
+        cpu += meter.now() - before
         count += len(batch)
-    return count, seconds
+    return count, seconds, cpu
 
 
 def stored_documents(
