@@ -795,28 +795,50 @@ class FollowUpService:
 
     # --- Merges ---------------------------------------------------------------------------------
 
-    async def merged(self, absorbed: str, survivor: str, merge_id: str, now: dt.datetime) -> None:
-        """A merge step: the absorbed profile's follow-ups move to the survivor, and open
-        follow-ups of one rule fold into the oldest. Each part can run again."""
-        found = {
-            p: [s.follow_up for s in items]
-            for p, items in (await self._follow_ups.of_profiles([absorbed, survivor])).items()
-        }
+    async def merged(self, merges: Sequence[tuple[str, str, str]], now: dt.datetime) -> None:
+        """A merge step, for merges made together ((absorbed, survivor, merge id) each): every
+        absorbed profile's follow-ups move to its survivor, open follow-ups of one rule fold into
+        the oldest, and the survivors are evaluated afresh — a round trip or two for all. Each
+        part can run again. Merges into one survivor are taken one after another: what folds
+        into what depends on the order they came in."""
+        survivors = [survivor for _, survivor, _ in merges]
+        if len(set(survivors)) < len(survivors):
+            for merge in merges:
+                await self.merged([merge], now)
+            return
+        held = await self._follow_ups.of_profiles(p for a, s, _ in merges for p in (a, s))
+        found = {p: [s.follow_up for s in items] for p, items in held.items()}
         writes: list[tuple[Document, int]] = []
-        for fu in found[absorbed]:
-            mark = fu.merged or MergeMark(merge_id, absorbed, fu.status)
-            event = self._event(fu, EventType.MOVED, now, SYSTEM, fu.status, other=survivor)
-            moved = self._next(
-                fu, now, profile_id=survivor, merged=mark, events=(*fu.events, event)
-            )
-            writes.append((follow_up_doc(moved), fu.version))
+        for absorbed, survivor, merge_id in merges:
+            for fu in found[absorbed]:
+                mark = fu.merged or MergeMark(merge_id, absorbed, fu.status)
+                event = self._event(fu, EventType.MOVED, now, SYSTEM, fu.status, other=survivor)
+                moved = self._next(
+                    fu, now, profile_id=survivor, merged=mark, events=(*fu.events, event)
+                )
+                writes.append((follow_up_doc(moved), fu.version))
         await self._follow_ups.replace_many(writes)
-        survivors = (await self._follow_ups.of_profiles([survivor]))[survivor]
+        now_held = await self._follow_ups.of_profiles(survivors)
+        writes = []
+        for _, survivor, merge_id in merges:
+            writes += self._folds(
+                survivor, [s.follow_up for s in now_held[survivor]], merge_id, now
+            )
+        await self._follow_ups.replace_many(writes)
+        sensitive = await self._merge_sensitive()
+        again = [s for a, s, _ in merges if sensitive or found[a] or found[s]]
+        if again:
+            await self.evaluate_profiles(again, now)
+
+    def _folds(
+        self, survivor: str, held: Sequence[FollowUp], merge_id: str, now: dt.datetime
+    ) -> list[tuple[Document, int]]:
+        """A survivor's open follow-ups of one rule folded into the oldest: the writes."""
         by_rule: dict[str, list[FollowUp]] = defaultdict(list)
-        for fu in (s.follow_up for s in survivors):
+        for fu in held:
             if fu.status in ACTIVE:
                 by_rule[fu.rule_id].append(fu)
-        writes = []
+        writes: list[tuple[Document, int]] = []
         for active in by_rule.values():
             if len(active) < 2:
                 continue
@@ -850,9 +872,7 @@ class FollowUpService:
             writes.append(
                 (follow_up_doc(self._next(keeper, now, events=tuple(events))), keeper.version)
             )
-        await self._follow_ups.replace_many(writes)
-        if await self._merge_sensitive() or found[absorbed] or found[survivor]:
-            await self.evaluate_profiles([survivor], now)
+        return writes
 
     async def unmerged(self, absorbed: str, survivor: str, merge_id: str, now: dt.datetime) -> None:
         """An unmerge step: the follow-ups the merge moved go back, those it folded are open

@@ -75,7 +75,10 @@ UNMERGE_STEPS = (
 
 StepHook = Callable[[str], Awaitable[None]]
 MergeHook = Callable[[str, str, str, dt.datetime], Awaitable[None]]
-"""(absorbed, survivor, merge id, now): what another domain does at a merge or an unmerge."""
+"""(absorbed, survivor, merge id, now): what another domain does at an unmerge."""
+MergesHook = Callable[[Sequence[tuple[str, str, str]], dt.datetime], Awaitable[None]]
+"""((absorbed, survivor, merge id) of each, now): what another domain does at merges made
+together (one or more; an absorbed profile appears once, and is no survivor of another)."""
 
 
 async def _no_hook(step: str) -> None:
@@ -83,6 +86,10 @@ async def _no_hook(step: str) -> None:
 
 
 async def _no_merge_hook(absorbed: str, survivor: str, merge_id: str, now: dt.datetime) -> None:
+    return None
+
+
+async def _no_merges_hook(merges: Sequence[tuple[str, str, str]], now: dt.datetime) -> None:
     return None
 
 
@@ -104,7 +111,7 @@ class MergeService:
         self._profiles = profiles
         self.before_step: StepHook = _no_hook
         # Follow-ups fold into the survivor's, and go back on unmerge (set by the wiring).
-        self.after_merge: MergeHook = _no_merge_hook
+        self.after_merge: MergesHook = _no_merges_hook
         self.after_unmerge: MergeHook = _no_merge_hook
 
     async def absorb(
@@ -293,8 +300,7 @@ class MergeService:
         # No longer candidates for matching: their survivors are.
         await self._matches.forget(moves)
         await self.before_step(next(step))
-        for entry in entries:
-            await self.after_merge(entry["absorbed"], entry["survivor"], entry["_id"], now)
+        await self.after_merge([(e["absorbed"], e["survivor"], e["_id"]) for e in entries], now)
         await self.before_step(next(step))
         await self._merges.finish([entry["_id"] for entry in entries], now)
 

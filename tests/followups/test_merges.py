@@ -1,0 +1,126 @@
+"""Follow-ups at merges a batch makes together: each survivor keeps one open follow-up of a rule
+and lists the others it absorbed, whether the batch merged several pairs (their follow-ups moved
+and folded together) or several profiles into one (folded one merge after another); each
+unmerge hands back what its merge folded."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from c360.followups.model import FollowUp, Status
+from c360.followups.repository import QueueFilter
+from c360.services import Services
+from c360.settings import Settings
+from c360.store import Store
+from tests import factories as f
+from tests.followups.helpers import ingest, nps
+
+_RULE = "nps-detractor"
+_OPEN = (Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS)
+
+
+def by_phone(external_id: str, phone: str, score: int, at: str) -> f.Record:
+    return f.survey(
+        external_id=external_id, identifiers=[f.phone(phone)], score=score, occurred_at=at
+    )
+
+
+async def detractor_follow_ups(services: Services) -> list[FollowUp]:
+    found, _ = await services.followups.service.queue(QueueFilter(rules=(_RULE,)), 100, None)
+    merged, _ = await services.followups.service.queue(
+        QueueFilter(rules=(_RULE,), statuses=(Status.MERGED,)), 100, None
+    )
+    return [*found, *(fu for fu in merged if fu.id not in {x.id for x in found})]
+
+
+def open_ones(follow_ups: list[FollowUp]) -> list[FollowUp]:
+    return [fu for fu in follow_ups if fu.status in _OPEN]
+
+
+class TestMergesTogether:
+    async def test_two_pairs_merged_by_one_batch_each_keep_one_and_unmerge_apart(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, settings)
+        await ingest(
+            services,
+            tmp_path / "answers.jsonl",
+            [
+                nps("S-1", "ana@example.com", 3, "2024-05-03T12:00:00Z"),
+                by_phone("S-2", "+34 611 22 33 44", 4, "2024-05-04T12:00:00Z"),
+                nps("S-3", "tom@example.com", 2, "2024-05-05T12:00:00Z"),
+                by_phone("S-4", "+34 622 33 44 55", 1, "2024-05-06T12:00:00Z"),
+            ],
+        )
+        assert len(open_ones(await detractor_follow_ups(services))) == 4
+
+        bridges = [
+            f.order(
+                external_id="B-1",
+                identifiers=[f.email("ana@example.com"), f.phone("+34 611 22 33 44")],
+            ),
+            f.order(
+                external_id="B-2",
+                identifiers=[f.email("tom@example.com"), f.phone("+34 622 33 44 55")],
+            ),
+        ]
+        await ingest(services, tmp_path / "bridges.jsonl", bridges)
+
+        after = await detractor_follow_ups(services)
+        kept = open_ones(after)
+        folded = [fu for fu in after if fu.status is Status.MERGED]
+        assert len({fu.profile_id for fu in kept}) == len(kept) == 2
+        assert {fu.merged_into for fu in folded} == {fu.id for fu in kept}
+        merge_ids = {fu.merged.merge_id for fu in folded if fu.merged is not None}
+        assert len(merge_ids) == 2  # each folded by its own merge
+
+        now = dt.datetime.now(dt.UTC)
+        for merge_id in sorted(merge_ids):
+            await services.merges.unmerge(merge_id, now, actor="admin")
+        assert len(open_ones(await detractor_follow_ups(services))) == 4
+
+    async def test_three_profiles_into_one_keep_the_oldest_and_lead_to_it(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, settings)
+        await ingest(
+            services,
+            tmp_path / "answers.jsonl",
+            [
+                nps("S-1", "ana@example.com", 3, "2024-05-03T12:00:00Z"),
+                by_phone("S-2", "+34 611 22 33 44", 4, "2024-05-04T12:00:00Z"),
+                by_phone("S-3", "+34 622 33 44 55", 1, "2024-05-05T12:00:00Z"),
+            ],
+        )
+        opened = {fu.profile_id: fu for fu in await detractor_follow_ups(services)}
+        assert len(opened) == 3
+
+        bridge = f.order(
+            external_id="B-1",
+            identifiers=[
+                f.email("ana@example.com"),
+                f.phone("+34 611 22 33 44"),
+                f.phone("+34 622 33 44 55"),
+            ],
+        )
+        await ingest(services, tmp_path / "bridge.jsonl", [bridge])
+
+        after = await detractor_follow_ups(services)
+        [kept] = open_ones(after)
+        folded = [fu for fu in after if fu.status is Status.MERGED]
+        oldest = min(opened.values(), key=lambda fu: (fu.opened_at, fu.id))
+        assert kept.id == oldest.id
+        assert len(folded) == 2
+        # One merge after the other: the second may fold the first one's keeper in turn, so
+        # each folded follow-up leads to the one kept, directly or through the other.
+        into = {fu.id: fu.merged_into for fu in folded}
+        for fu in folded:
+            step = fu.id
+            while step in into:
+                step = into[step]
+            assert step == kept.id
+        listed = {
+            e.other for fu in [kept, *folded] for e in fu.events if e.type.value == "absorbed"
+        }
+        assert listed == {fu.id for fu in folded}
