@@ -114,7 +114,8 @@ class TestMergesTogether:
         assert len(folded) == 2
         # One merge after the other: the second may fold the first one's keeper in turn, so
         # each folded follow-up leads to the one kept, directly or through the other.
-        into = {fu.id: fu.merged_into for fu in folded}
+        into = {fu.id: fu.merged_into for fu in folded if fu.merged_into is not None}
+        assert len(into) == 2
         for fu in folded:
             step = fu.id
             while step in into:
