@@ -321,6 +321,7 @@ class Services:
         suppressions.when_met = privacy.erase_met
         ingest.add_stage(EvaluateAlertRules(followups.service), after="fold metrics")
         merges.after_merge = followups.service.merged
+        followups.service.erasures = suppressions
         merges.after_unmerge = followups.service.unmerged
         keys = ApiKeyService(ApiKeyRepository(db))
         return cls(

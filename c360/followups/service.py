@@ -28,7 +28,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups import sla
@@ -98,6 +98,17 @@ _ALARM_BATCH = 200
 StepHook = Callable[[str], Awaitable[None]]
 
 
+class Erasures(Protocol):
+    """The privacy domain's answer to which profiles are erased (it sits below follow-ups)."""
+
+    async def erased_profiles(self, profile_ids: Iterable[str]) -> set[str]: ...
+
+
+class _NoErasures:
+    async def erased_profiles(self, profile_ids: Iterable[str]) -> set[str]:
+        return set()
+
+
 async def _no_hook(step: str) -> None:
     return None
 
@@ -158,6 +169,8 @@ class FollowUpService:
         self._profiles = profiles
         self.config = config
         self.before_step: StepHook = _no_hook
+        # Erased people's follow-ups are never relayed (set by the wiring: privacy's list).
+        self.erasures: Erasures = _NoErasures()
 
     # --- Evaluation -----------------------------------------------------------------------------
 
@@ -562,9 +575,27 @@ class FollowUpService:
         for item in pending:
             entries += await self._entries(item, now)
         await self._outbox.add(entries)
+        await self._unless_erased(pending, entries)
         await self.before_step(EVALUATION_STEPS[3])
         await self._clear_unsent(pending, now)
         return len(entries)
+
+    async def _unless_erased(
+        self, relayed: Sequence[Stored], entries: Sequence[Notification]
+    ) -> None:
+        """Take back what was just written for a person an erasure began on meanwhile (a fence,
+        as ingest's ``suppress again``). The erasure suppresses their profiles before it removes
+        anything, and removes their notifications, found through their follow-ups, before the
+        follow-ups: so either this question sees the suppression, or the entries were written
+        before the erasure began and it finds them."""
+        if not entries:
+            return
+        erased = await self.erasures.erased_profiles({s.follow_up.profile_id for s in relayed})
+        if not erased:
+            return
+        theirs = {s.follow_up.id for s in relayed if s.follow_up.profile_id in erased}
+        taken = await self._outbox.remove(e.id for e in entries if e.follow_up_id in theirs)
+        log.info("took back the notifications of an erased person", extra={"entries": taken})
 
     async def relay_waiting(self, now: dt.datetime) -> int:
         """The relay for what a crash left between a follow-up's write and its copy."""

@@ -110,6 +110,13 @@ class OutboxRepository:
         """Write entries not written yet (an entry's id is its content's: a re-run adds none)."""
         await insert_new(self._outbox, [notification_doc(n) for n in entries])
 
+    async def remove(self, ids: Iterable[str]) -> int:
+        """Delete these entries, whatever their status; returns how many there were."""
+        wanted = list(ids)
+        if not wanted:
+            return 0
+        return (await self._outbox.delete_many({"_id": {"$in": wanted}})).deleted_count
+
     async def get(self, notification_id: str) -> Notification | None:
         doc = await self._outbox.find_one({"_id": notification_id})
         return None if doc is None else _notification(doc)

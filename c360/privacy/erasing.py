@@ -21,7 +21,7 @@ from c360.errors import Conflict
 from c360.notifications.repository import OutboxRepository
 from c360.privacy import rules
 from c360.privacy.erasure import ADDING, MAX_PASSES, STEPS, Custom, Delete
-from c360.privacy.hashing import CONTACT_CHANNELS, Hasher
+from c360.privacy.hashing import CONTACT_CHANNELS, DEAD_LETTER, PROFILE, RECORD, Hasher
 from c360.privacy.repository import (
     ErasureRepository,
     RequestRepository,
@@ -42,9 +42,6 @@ from schemas.identifiers import split_identity_key
 log = logging.getLogger(__name__)
 
 StepHook = Callable[[str], Awaitable[None]]
-RECORD, DEAD_LETTER, PROFILE = "record:", "dead_letter:", "profile:"
-"""How ingest names a record and a dead letter beside identity keys (``record:{id}``), and how
-an erased profile is suppressed."""
 
 
 async def _no_hook(step: str) -> None:

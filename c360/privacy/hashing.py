@@ -38,6 +38,11 @@ async def _leave(items: Sequence[Collection[str]], written: bool) -> None:
     return None
 
 
+RECORD, DEAD_LETTER, PROFILE = "record:", "dead_letter:", "profile:"
+"""How ingest names a record and a dead letter beside identity keys (``record:{id}``), and how
+an erased profile is suppressed."""
+
+
 class SuppressionList:
     """What ingest asks: which of these identity keys, record ids (``record:…``) and dead
     letter ids (``dead_letter:…``) belong to an erased person; and what it tells when it met
@@ -57,6 +62,12 @@ class SuppressionList:
         """A batch left these items out (each by all its names), before writing its records
         or after."""
         await self.when_met(items, written)
+
+    async def erased_profiles(self, profile_ids: Iterable[str]) -> set[str]:
+        """Those of these profiles an erasure removed, or is removing (it suppresses them
+        before it removes anything)."""
+        names = {f"{PROFILE}{p}": p for p in profile_ids}
+        return {names[name] for name in await self.suppressed(names)}
 
 
 class Tombstones:

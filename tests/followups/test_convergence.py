@@ -17,6 +17,9 @@ from c360.followups.model import Outcome, Status
 from c360.followups.repository import FollowUpRepository, QueueFilter
 from c360.followups.service import EVALUATION_STEPS
 from c360.followups.states import Action
+from c360.privacy.rules import RequestType
+from c360.privacy.rules import Status as RequestStatus
+from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Database, Store
@@ -137,6 +140,36 @@ class TestChangedBetweenRelayAndClear:
         assert await repository.replace_many([(second, read["version"])]) == {read["_id"]}
         [now] = [fu for fu in await raw(store, "follow_ups") if fu["_id"] == read["_id"]]
         assert now["reason"] == "first"
+
+
+class TestErasedWhileRelaying:
+    async def test_what_is_relayed_for_a_person_erased_meanwhile_is_taken_back(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        """The relay read Ana's follow-ups, then an erasure of her ran whole (her follow-ups
+        gone, and the notifications it found through them) before the relay wrote hers: what
+        it wrote is taken back, where nothing could find it any more."""
+        services = Services.build(store.db, configured(settings))
+        privacy = services.privacy
+        erased: list[str] = []
+
+        async def erasure_meanwhile(step: str) -> None:
+            if step == "relay notifications" and not erased:
+                now = dt.datetime.now(dt.UTC)
+                given = [GivenIdentifier(IdentifierType.EMAIL, "ana@example.com")]
+                request = await privacy.create(RequestType.ERASURE, given, actor="dpo", now=now)
+                await privacy.verify(request.id, actor="dpo", now=now)
+                erased.append((await privacy.run(request.id, actor="dpo", now=now)).status)
+
+        services.followups.service.before_step = erasure_meanwhile
+        await ingest(services, tmp_path / "a.jsonl", mixed_batch())
+
+        assert erased == [RequestStatus.COMPLETED]
+        follow_ups = {fu["_id"] for fu in await raw(store, "follow_ups")}
+        outbox = await raw(store, "outbox")
+        assert follow_ups  # the others' (Tom's, Eva's) stay, and so do their notifications
+        assert {e["follow_up_id"] for e in outbox} == follow_ups
+        assert not [e for e in outbox if "ana@example.com" in str(e)]
 
 
 class TestCrashWhileTheBuyersChange:
