@@ -169,7 +169,8 @@ class FollowUpService:
         self._profiles = profiles
         self.config = config
         self.before_step: StepHook = _no_hook
-        # Erased people's follow-ups are never relayed (set by the wiring: privacy's list).
+        # Who is erased (set by the wiring: privacy's suppression list): their notifications
+        # are taken back when relayed meanwhile, and never delivered (``withheld``).
         self.erasures: Erasures = _NoErasures()
 
     # --- Evaluation -----------------------------------------------------------------------------
@@ -575,27 +576,36 @@ class FollowUpService:
         for item in pending:
             entries += await self._entries(item, now)
         await self._outbox.add(entries)
-        await self._unless_erased(pending, entries)
+        await self._unless_erased(entries)
         await self.before_step(EVALUATION_STEPS[3])
         await self._clear_unsent(pending, now)
         return len(entries)
 
-    async def _unless_erased(
-        self, relayed: Sequence[Stored], entries: Sequence[Notification]
-    ) -> None:
-        """Take back what was just written for a person an erasure began on meanwhile (a fence,
-        as ingest's ``suppress again``). The erasure suppresses their profiles before it removes
-        anything, and removes their notifications, found through their follow-ups, before the
-        follow-ups: so either this question sees the suppression, or the entries were written
-        before the erasure began and it finds them."""
+    async def _unless_erased(self, entries: Sequence[Notification]) -> None:
+        """Take back what was just written about a person an erasure began on meanwhile (a
+        fence, as ingest's ``suppress again``): the erasure suppresses their profiles before it
+        removes anything, and their notifications, found through their follow-ups, before the
+        follow-ups. So either this question finds the follow-up gone or its customer erased, or
+        the entries were written before the erasure began, and it finds them. An entry a crash
+        left between the write and this question is withheld by the delivery instead."""
         if not entries:
             return
-        erased = await self.erasures.erased_profiles({s.follow_up.profile_id for s in relayed})
-        if not erased:
-            return
-        theirs = {s.follow_up.id for s in relayed if s.follow_up.profile_id in erased}
-        taken = await self._outbox.remove(e.id for e in entries if e.follow_up_id in theirs)
-        log.info("took back the notifications of an erased person", extra={"entries": taken})
+        if withheld := await self.withheld(entries):
+            taken = await self._outbox.remove(withheld)
+            log.info("took back the notifications of an erased person", extra={"entries": taken})
+
+    async def withheld(self, entries: Sequence[Notification]) -> set[str]:
+        """The entries never to send: their follow-up is gone (only an erasure removes one) or
+        belongs now to a customer an erasure began on — asked of the follow-up as it is now,
+        since a merge or an unmerge may have moved it."""
+        current = await self._follow_ups.get_many({e.follow_up_id for e in entries})
+        owners = {s.follow_up.profile_id for s in current.values()}
+        erased = await self.erasures.erased_profiles(owners)
+        return {
+            e.id
+            for e in entries
+            if (held := current.get(e.follow_up_id)) is None or held.follow_up.profile_id in erased
+        }
 
     async def relay_waiting(self, now: dt.datetime) -> int:
         """The relay for what a crash left between a follow-up's write and its copy."""

@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -56,6 +56,7 @@ class DeliveryReport:
     delivered: int = 0
     failed: int = 0  # to be tried again
     dead: int = 0
+    withheld: int = 0  # removed unsent (see ``Deliverer``'s ``withheld``)
 
     @property
     def attempted(self) -> int:
@@ -78,9 +79,18 @@ def _retry_after(response: httpx.Response) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_CAP_S)
 
 
+Withheld = Callable[[Sequence[Notification]], Awaitable[set[str]]]
+"""Which of these entries must never be sent (their ids): what they are about is gone."""
+
+
+async def _none_withheld(entries: Sequence[Notification]) -> set[str]:
+    return set()
+
+
 class Deliverer:
     """Sends due outbox entries. ``secret_of(team)``: the team's webhook secret (None: not
-    configured)."""
+    configured); ``withheld``: asked before each pass, for the entries to remove unsent (the
+    follow-ups domain's: those of a person being erased)."""
 
     def __init__(
         self,
@@ -88,11 +98,13 @@ class Deliverer:
         secret_of: Callable[[str], str | None],
         config: DeliveryConfig,
         client: httpx.AsyncClient | None = None,
+        withheld: Withheld = _none_withheld,
     ) -> None:
         self._outbox = outbox
         self._secret_of = secret_of
         self._config = config
         self._client = client
+        self._withheld = withheld
         self._worker = secrets.token_hex(6)
 
     async def deliver_due(self, now: dt.datetime) -> DeliveryReport:
@@ -101,6 +113,9 @@ class Deliverer:
         due = await self._outbox.due(now, self._config.batch)
         if not due:
             return report
+        if withheld := await self._withheld(due):
+            report.withheld = await self._outbox.remove(withheld)
+            due = [entry for entry in due if entry.id not in withheld]
         gate = asyncio.Semaphore(self._config.concurrency)
         client = self._client or httpx.AsyncClient(timeout=self._config.timeout_s)
         try:

@@ -48,7 +48,9 @@ Step = Delete | Custom
 
 # Suppressions and tombstones come first: from then on an import running meanwhile skips the
 # person (one that asked just before is found by the look after the steps, or finds the
-# suppressions when it asks again after writing: c360.ingest.stages.suppress). Derived data
+# suppressions when it asks again after writing: c360.ingest.stages.suppress). The follow-ups'
+# relay leans on the same order — profiles suppressed, then notifications (found through the
+# follow-ups), then the follow-ups — to take back what it wrote meanwhile. Derived data
 # goes before the records it derives from (name search is found through the person records).
 # The profiles go last: until then the request can find everything through them.
 STEPS: tuple[Step, ...] = (

@@ -1,6 +1,6 @@
-"""The keyed hashes that stand for erased people, and the two places that ask for them:
-ingest's suppression check (:class:`SuppressionList`) and the contact policy's facts
-(:class:`Tombstones`)."""
+"""The keyed hashes that stand for erased people, and the places that ask for them: ingest's
+suppression check and the follow-ups' relay and delivery (:class:`SuppressionList`), and the
+contact policy's facts (:class:`Tombstones`)."""
 
 from __future__ import annotations
 

@@ -19,9 +19,12 @@ from c360.followups.states import Action
 from c360.notifications.delivery import Deliverer, DeliveryConfig
 from c360.notifications.repository import DeliveryStatus
 from c360.notifications.signing import signature, verify
+from c360.privacy.rules import RequestType
+from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Store
+from schemas.identifiers import IdentifierType
 from tests.followups.helpers import SECRET, Receiver, ingest, nps, raw, serving
 from tests.served import environment, run_c360
 
@@ -157,6 +160,46 @@ class TestDelivery:
         # The body delivered is the one stored: what the receiver can check and deduplicate.
         for request in receiver.requests:
             assert request.body["followUp"]["id"] in {d["_id"] for d in follow_ups}
+
+    async def test_an_erased_persons_notification_left_by_a_crash_is_removed_unsent(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        """A relay that wrote a notification after the erasure had removed the person's (and
+        died before asking whether they were erased) left one nothing can find through its
+        follow-up: the delivery withholds it."""
+        async with serving(Receiver()) as receiver:
+            services = Services.build(store.db, team_settings(settings, receiver.url))
+            await detractors(services, tmp_path, 2)
+            [his] = [
+                d for d in await raw(store, "identities") if d["_id"] == "email:d0@example.com"
+            ]
+            left = [
+                entry
+                for entry in await raw(store, "outbox")
+                if entry["follow_up_id"]
+                in {
+                    d["_id"]
+                    for d in await raw(store, "follow_ups")
+                    if d["profile_id"] == his["profile_id"]
+                }
+            ]
+            now = dt.datetime.now(dt.UTC)
+            given = [GivenIdentifier(IdentifierType.EMAIL, "d0@example.com")]
+            request = await services.privacy.create(
+                RequestType.ERASURE, given, actor="dpo", now=now
+            )
+            await services.privacy.verify(request.id, actor="dpo", now=now)
+            await services.privacy.run(request.id, actor="dpo", now=now)
+            await store.db["outbox"].insert_many(left)  # as the crashed relay left them
+
+            report = await services.followups.worker.tick(now=at(0.01), lease=False)
+
+        assert left
+        assert report.delivery is not None
+        assert report.delivery.withheld == len(left)
+        assert report.delivery.delivered == 1  # the other customer's
+        assert receiver.delivered.isdisjoint(e["_id"] for e in left)
+        assert {e["_id"] for e in left}.isdisjoint(e["_id"] for e in await raw(store, "outbox"))
 
     async def test_dead_after_the_last_attempt_and_visible_then_sent_again(
         self, store: Store, settings: Settings, tmp_path: Path
