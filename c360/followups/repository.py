@@ -141,7 +141,12 @@ class FollowUpRepository:
         cursor = self._follow_ups.find({"_id": {"$in": ids}}, batch_size=WHOLE_BATCH)
         stored = {doc["_id"]: doc async for doc in cursor}
         # As the store hands a document back (tuples as lists, say), to compare like with like.
-        return {doc["_id"] for doc, _ in writes if stored.get(doc["_id"]) != decode(encode(doc))}
+        options = self._follow_ups.codec_options
+        return {
+            doc["_id"]
+            for doc, _ in writes
+            if stored.get(doc["_id"]) != decode(encode(doc), codec_options=options)
+        }
 
     async def with_unsent(self, limit: int) -> list[Stored]:
         cursor = self._follow_ups.find({"has_unsent": True}).limit(limit)
