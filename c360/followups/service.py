@@ -839,44 +839,59 @@ class FollowUpService:
     async def merged(self, merges: Sequence[tuple[str, str, str]], now: dt.datetime) -> None:
         """A merge step, for merges made together ((absorbed, survivor, merge id) each): every
         absorbed profile's follow-ups move to its survivor, open follow-ups of one rule fold into
-        the oldest, and the survivors are evaluated afresh — a round trip or two for all. Each
-        part can run again. Merges into one survivor are taken one after another: what folds
-        into what depends on the order they came in."""
+        the oldest, and the survivors are evaluated afresh — two reads and two writes for all,
+        and one evaluation. A write another writer's came before is read again and made again;
+        each part can run again. Merges into one survivor are taken one after another: what
+        folds into what depends on the order they came in."""
         survivors = [survivor for _, survivor, _ in merges]
         if len(set(survivors)) < len(survivors):
             for merge in merges:
                 await self.merged([merge], now)
             return
         held = await self._follow_ups.of_profiles(p for a, s, _ in merges for p in (a, s))
-        found = {p: [s.follow_up for s in items] for p, items in held.items()}
-        writes: list[tuple[Document, int]] = []
-        for absorbed, survivor, merge_id in merges:
-            for fu in found[absorbed]:
-                mark = fu.merged or MergeMark(merge_id, absorbed, fu.status)
+        into = {absorbed: (survivor, merge_id) for absorbed, survivor, merge_id in merges}
+        moving = [item for absorbed in into for item in held[absorbed]]
+        for _ in range(_MAX_ROUNDS):
+            writes: list[tuple[Document, int]] = []
+            for item in moving:
+                fu = item.follow_up
+                survivor, merge_id = into[fu.profile_id]
+                mark = fu.merged or MergeMark(merge_id, fu.profile_id, fu.status)
                 event = self._event(fu, EventType.MOVED, now, SYSTEM, fu.status, other=survivor)
                 moved = self._next(
                     fu, now, profile_id=survivor, merged=mark, events=(*fu.events, event)
                 )
-                writes.append((follow_up_doc(moved), fu.version))
-        await self._follow_ups.replace_many(writes)
-        now_held = await self._follow_ups.of_profiles(survivors)
-        writes = []
-        for _, survivor, merge_id in merges:
-            writes += self._folds(
-                survivor, [s.follow_up for s in now_held[survivor]], merge_id, now
-            )
-        await self._follow_ups.replace_many(writes)
+                writes.append((follow_up_doc(moved, item.unsent), fu.version))
+            lost = await self._follow_ups.replace_many(writes)
+            if not lost:
+                break
+            # Another writer changed these first: moved as they are now, if still to move.
+            again = await self._follow_ups.get_many(lost)
+            moving = [item for item in again.values() if item.follow_up.profile_id in into]
+        merge_of = {survivor: merge_id for survivor, merge_id in into.values()}
+        folding = sorted(merge_of)
+        for _ in range(_MAX_ROUNDS):
+            now_held = await self._follow_ups.of_profiles(folding)
+            writes = []
+            for survivor in folding:
+                writes += self._folds(survivor, now_held[survivor], merge_of[survivor], now)
+            lost = await self._follow_ups.replace_many(writes)
+            if not lost:
+                break
+            folding = sorted({doc["profile_id"] for doc, _ in writes if doc["_id"] in lost})
         sensitive = await self._merge_sensitive()
-        again = [s for a, s, _ in merges if sensitive or found[a] or found[s]]
-        if again:
-            await self.evaluate_profiles(again, now)
+        again_evaluated = [s for a, s, _ in merges if sensitive or held[a] or held[s]]
+        if again_evaluated:
+            await self.evaluate_profiles(again_evaluated, now)
 
     def _folds(
-        self, survivor: str, held: Sequence[FollowUp], merge_id: str, now: dt.datetime
+        self, survivor: str, held: Sequence[Stored], merge_id: str, now: dt.datetime
     ) -> list[tuple[Document, int]]:
-        """A survivor's open follow-ups of one rule folded into the oldest: the writes."""
+        """A survivor's open follow-ups of one rule folded into the oldest: the writes (their
+        notifications waiting for the relay kept)."""
+        unsent = {item.follow_up.id: item.unsent for item in held}
         by_rule: dict[str, list[FollowUp]] = defaultdict(list)
-        for fu in held:
+        for fu in (item.follow_up for item in held):
             if fu.status in ACTIVE:
                 by_rule[fu.rule_id].append(fu)
         writes: list[tuple[Document, int]] = []
@@ -898,7 +913,7 @@ class FollowUpService:
                     merged_into=keeper.id,
                     events=(*fu.events, event),
                 )
-                writes.append((follow_up_doc(folded), fu.version))
+                writes.append((follow_up_doc(folded, unsent[fu.id]), fu.version))
                 events.append(
                     Event(
                         n=len(events) + 1,
@@ -910,9 +925,8 @@ class FollowUpService:
                         records=tuple(t.record_id for t in fu.triggers),
                     )
                 )
-            writes.append(
-                (follow_up_doc(self._next(keeper, now, events=tuple(events))), keeper.version)
-            )
+            kept = self._next(keeper, now, events=tuple(events))
+            writes.append((follow_up_doc(kept, unsent[keeper.id]), keeper.version))
         return writes
 
     async def unmerged(self, absorbed: str, survivor: str, merge_id: str, now: dt.datetime) -> None:

@@ -8,22 +8,52 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from c360.followups.model import FollowUp, Status
 from c360.followups.repository import QueueFilter
 from c360.services import Services
-from c360.settings import Settings
+from c360.settings import Settings, TeamSettings
 from c360.store import Store
 from tests import factories as f
-from tests.followups.helpers import ingest, nps
+from tests.followups.helpers import SECRET, ingest, nps
+from tests.helpers import Crash, crash_at
 
 _RULE = "nps-detractor"
+ANA, TOM = "ana@example.com", "tom@example.com"
+_AT = "2024-05-03T12:00:00Z"
 _OPEN = (Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS)
+
+
+def configured(settings: Settings) -> Settings:
+    """With a team that is notified (its webhook is never called here)."""
+    care = TeamSettings.model_validate(
+        {
+            "members": ["ana.agent"],
+            "webhook_url": "http://127.0.0.1:9/care",
+            "webhook_secret": SECRET,
+        }
+    )
+    return settings.model_copy(update={"followup_teams": {"customer-care": care}})
+
+
+def order(external_id: str, email: str) -> f.Record:
+    return f.order(external_id=external_id, identifiers=[f.email(email)])
 
 
 def by_phone(external_id: str, phone: str, score: int, at: str) -> f.Record:
     return f.survey(
         external_id=external_id, identifiers=[f.phone(phone)], score=score, occurred_at=at
     )
+
+
+async def answered(
+    store: Store, settings: Settings, tmp_path: Path, *answers: f.Record
+) -> Services:
+    """The services, with these survey answers imported."""
+    services = Services.build(store.db, settings)
+    await ingest(services, tmp_path / "answers.jsonl", list(answers))
+    return services
 
 
 async def detractor_follow_ups(services: Services) -> list[FollowUp]:
@@ -42,16 +72,14 @@ class TestMergesTogether:
     async def test_two_pairs_merged_by_one_batch_each_keep_one_and_unmerge_apart(
         self, store: Store, settings: Settings, tmp_path: Path
     ) -> None:
-        services = Services.build(store.db, settings)
-        await ingest(
-            services,
-            tmp_path / "answers.jsonl",
-            [
-                nps("S-1", "ana@example.com", 3, "2024-05-03T12:00:00Z"),
-                by_phone("S-2", "+34 611 22 33 44", 4, "2024-05-04T12:00:00Z"),
-                nps("S-3", "tom@example.com", 2, "2024-05-05T12:00:00Z"),
-                by_phone("S-4", "+34 622 33 44 55", 1, "2024-05-06T12:00:00Z"),
-            ],
+        services = await answered(
+            store,
+            settings,
+            tmp_path,
+            nps("S-1", "ana@example.com", 3, "2024-05-03T12:00:00Z"),
+            by_phone("S-2", "+34 611 22 33 44", 4, "2024-05-04T12:00:00Z"),
+            nps("S-3", "tom@example.com", 2, "2024-05-05T12:00:00Z"),
+            by_phone("S-4", "+34 622 33 44 55", 1, "2024-05-06T12:00:00Z"),
         )
         assert len(open_ones(await detractor_follow_ups(services))) == 4
 
@@ -83,15 +111,13 @@ class TestMergesTogether:
     async def test_three_profiles_into_one_keep_the_oldest_and_lead_to_it(
         self, store: Store, settings: Settings, tmp_path: Path
     ) -> None:
-        services = Services.build(store.db, settings)
-        await ingest(
-            services,
-            tmp_path / "answers.jsonl",
-            [
-                nps("S-1", "ana@example.com", 3, "2024-05-03T12:00:00Z"),
-                by_phone("S-2", "+34 611 22 33 44", 4, "2024-05-04T12:00:00Z"),
-                by_phone("S-3", "+34 622 33 44 55", 1, "2024-05-05T12:00:00Z"),
-            ],
+        services = await answered(
+            store,
+            settings,
+            tmp_path,
+            nps("S-1", "ana@example.com", 3, "2024-05-03T12:00:00Z"),
+            by_phone("S-2", "+34 611 22 33 44", 4, "2024-05-04T12:00:00Z"),
+            by_phone("S-3", "+34 622 33 44 55", 1, "2024-05-05T12:00:00Z"),
         )
         opened = {fu.profile_id: fu for fu in await detractor_follow_ups(services)}
         assert len(opened) == 3
@@ -125,3 +151,30 @@ class TestMergesTogether:
             e.other for fu in [kept, *folded] for e in fu.events if e.type.value == "absorbed"
         }
         assert listed == {fu.id for fu in folded}
+
+
+class TestMovedWithWhatWaits:
+    async def test_a_notification_waiting_for_the_relay_moves_with_its_follow_up(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        """An import that died after writing a follow-up and before relaying its notification
+        left it waiting on the follow-up; a merge that moves the follow-up keeps it waiting,
+        and the relay then sends it."""
+        services = Services.build(store.db, configured(settings))
+        await ingest(services, tmp_path / "tom.jsonl", [order("O-1", "tom@example.com")])
+        crashing = Services.build(store.db, configured(settings))
+        crashing.followups.service.before_step = crash_at("relay notifications")
+        with pytest.raises(Crash):
+            await ingest(crashing, tmp_path / "ana.jsonl", [nps("S-1", ANA, 2, _AT)])
+        [waiting] = await detractor_follow_ups(services)
+        assert await services.followups.outbox.of_follow_up(waiting.id) == []
+
+        bridge = f.order(external_id="B-1", identifiers=[f.email(TOM), f.email(ANA)])
+        await ingest(services, tmp_path / "bridge.jsonl", [bridge])
+        await services.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
+
+        [moved] = await detractor_follow_ups(services)
+        assert moved.id == waiting.id
+        assert moved.profile_id != waiting.profile_id  # moved by the merge
+        sent = await services.followups.outbox.of_follow_up(moved.id)
+        assert [n.type for n in sent] == ["follow_up.opened"]
