@@ -154,10 +154,11 @@ class Cpu:
 
 
 class CpuMeter:
-    """This process's CPU time (all its threads) and the embedded store's, read together."""
+    """This process's CPU time (all its threads) and the embedded store's (its process, read in
+    ``/proc``; after a restart of it, unknown), read together."""
 
     def __init__(self, store: Store) -> None:
-        self._store_pid = _embedded_server_pid() if store.kind == "embedded" else None
+        self._store_pid = store.embedded.pid if store.embedded is not None else None
         self._tick = os.sysconf("SC_CLK_TCK")
 
     def now(self) -> Cpu:
@@ -171,19 +172,6 @@ class CpuMeter:
         except OSError:
             return None
         return (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
-
-
-def _embedded_server_pid() -> int | None:
-    """The embedded server this process started (a child running ``c360.store._launcher``)."""
-    me = os.getpid()
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent == me and b"c360.store._launcher" in (entry / "cmdline").read_bytes():
-                return int(entry.name)
-        except (OSError, ValueError, IndexError):
-            continue
-    return None
 
 
 async def run_mix(
@@ -259,9 +247,11 @@ def _cpu_report(rows: list[tuple[str, Cpu, int]]) -> None:
     """CPU seconds by side, and the microseconds a record (or document) they add up to."""
     print(f"\n{'cpu seconds':<18} {'this process':>12} {'store':>10} {'µs a record':>12}")
     for name, cpu, count in rows:
-        store = "unknown" if cpu.store is None else f"{cpu.store:.2f}"
-        total = cpu.here + (cpu.store or 0.0)
-        print(f"{name:<18} {cpu.here:12.2f} {store:>10} {total / max(count, 1) * 1e6:12.0f}")
+        if cpu.store is None:  # a store elsewhere: this process's share alone
+            store, total, mark = "unknown", cpu.here, " (this process)"
+        else:
+            store, total, mark = f"{cpu.store:.2f}", cpu.here + cpu.store, ""
+        print(f"{name:<18} {cpu.here:12.2f} {store:>10} {total / max(count, 1) * 1e6:12.0f}{mark}")
 
 
 def _row(*cells: object) -> str:

@@ -139,7 +139,8 @@ class Batch:
 
     # --- write, returns, fold ------------------------------------------------------------------
     aggregates: dict[str, StoredAggregate | None] = field(default_factory=dict)
-    """The stored aggregates of the profiles that gain counted records, read before writing."""
+    """The stored aggregates of the profiles that gain counted records, read before writing
+    (``fold metrics`` folds the batch into them: after it, they are what it wrote)."""
     written: Written = field(default_factory=Written)
     relinked: set[str] = field(default_factory=set)
     """Profiles that gained stored returns whose order this batch brought (recomputed)."""
