@@ -132,7 +132,8 @@ def _tick(args: argparse.Namespace, settings: Settings) -> int:
         f"escalated: {report.escalated}, relayed to the outbox: {report.relayed}, "
         f"delivered: {delivery.delivered if delivery else 0}, "
         f"failed (to retry): {delivery.failed if delivery else 0}, "
-        f"dead: {delivery.dead if delivery else 0}"
+        f"dead: {delivery.dead if delivery else 0}, "
+        f"withheld (erased): {delivery.withheld if delivery else 0}"
     )
     return 0
 
