@@ -158,7 +158,9 @@ class CpuMeter:
     ``/proc``; after a restart of it, unknown), read together."""
 
     def __init__(self, store: Store) -> None:
-        self._store_pid = store.embedded.pid if store.embedded is not None else None
+        # Only a server this process started: one it shares works for other clients too.
+        owned = store.embedded is not None and store.embedded.process is not None
+        self._store_pid = store.embedded.pid if owned and store.embedded else None
         self._tick = os.sysconf("SC_CLK_TCK")
 
     def now(self) -> Cpu:

@@ -99,6 +99,15 @@ class FollowUpRepository:
         cursor = self._follow_ups.find({"_id": {"$in": wanted}})
         return {doc["_id"]: _stored(doc) async for doc in cursor}
 
+    async def owners(self, follow_up_ids: Iterable[str]) -> dict[str, str]:
+        """Each of these follow-ups' profile (those that exist)."""
+        wanted = list(set(follow_up_ids))
+        if not wanted:
+            return {}
+        query = {"_id": {"$in": wanted}}
+        cursor = self._follow_ups.find(query, {"profile_id": 1}, batch_size=WHOLE_BATCH)
+        return {doc["_id"]: doc["profile_id"] async for doc in cursor}
+
     async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Stored]]:
         """Each profile's follow-ups, any rule and status, oldest first."""
         wanted = list(dict.fromkeys(profile_ids))

@@ -78,6 +78,9 @@ from c360.store import Document
 log = logging.getLogger(__name__)
 
 EVALUATION_STEPS = ("read", "write follow-ups", "relay notifications", "clear relayed")
+MERGE_FOLLOW_UP_STEPS = ("move follow-ups", "fold follow-ups", "list absorbed")
+"""The writes of a merge's follow-up step, each announced to ``before_step`` after the read it
+is made from (a seam for tests: another writer, or a crash, between the two)."""
 NOTIFIED = frozenset(
     {
         EventType.OPENED,
@@ -598,13 +601,12 @@ class FollowUpService:
         """The entries never to send: their follow-up is gone (only an erasure removes one) or
         belongs now to a customer an erasure began on — asked of the follow-up as it is now,
         since a merge or an unmerge may have moved it."""
-        current = await self._follow_ups.get_many({e.follow_up_id for e in entries})
-        owners = {s.follow_up.profile_id for s in current.values()}
-        erased = await self.erasures.erased_profiles(owners)
+        owners = await self._follow_ups.owners(e.follow_up_id for e in entries)
+        erased = await self.erasures.erased_profiles(set(owners.values()))
         return {
             e.id
             for e in entries
-            if (held := current.get(e.follow_up_id)) is None or held.follow_up.profile_id in erased
+            if (owner := owners.get(e.follow_up_id)) is None or owner in erased
         }
 
     async def relay_waiting(self, now: dt.datetime) -> int:
@@ -839,10 +841,11 @@ class FollowUpService:
     async def merged(self, merges: Sequence[tuple[str, str, str]], now: dt.datetime) -> None:
         """A merge step, for merges made together ((absorbed, survivor, merge id) each): every
         absorbed profile's follow-ups move to its survivor, open follow-ups of one rule fold into
-        the oldest, and the survivors are evaluated afresh — two reads and two writes for all,
-        and one evaluation. A write another writer's came before is read again and made again;
-        each part can run again. Merges into one survivor are taken one after another: what
-        folds into what depends on the order they came in."""
+        the oldest, which lists them, and the survivors are evaluated afresh — a read and a write
+        for each of the three, for all the merges, and one evaluation. Where another writer
+        changed a follow-up first, it is read again and the write made again; each part can run
+        again. Merges into one survivor are taken one after another: what folds into what
+        depends on the order they came in."""
         survivors = [survivor for _, survivor, _ in merges]
         if len(set(survivors)) < len(survivors):
             for merge in merges:
@@ -850,8 +853,23 @@ class FollowUpService:
             return
         held = await self._follow_ups.of_profiles(p for a, s, _ in merges for p in (a, s))
         into = {absorbed: (survivor, merge_id) for absorbed, survivor, merge_id in merges}
-        moving = [item for absorbed in into for item in held[absorbed]]
+        await self._move(into, [item for absorbed in into for item in held[absorbed]], now)
+        merge_of = {survivor: merge_id for survivor, merge_id in into.values()}
+        await self._fold(merge_of, now)
+        await self._list_absorbed(sorted(merge_of), now)
+        sensitive = await self._merge_sensitive()
+        again = [s for a, s, _ in merges if sensitive or held[a] or held[s]]
+        if again:
+            await self.evaluate_profiles(again, now)
+
+    async def _move(
+        self, into: Mapping[str, tuple[str, str]], moving: list[Stored], now: dt.datetime
+    ) -> None:
+        """The absorbed profiles' follow-ups to their survivors (``into``: absorbed →
+        (survivor, merge id)), with the notifications waiting for the relay."""
         for _ in range(_MAX_ROUNDS):
+            if not moving:
+                return
             writes: list[tuple[Document, int]] = []
             for item in moving:
                 fu = item.follow_up
@@ -862,71 +880,108 @@ class FollowUpService:
                     fu, now, profile_id=survivor, merged=mark, events=(*fu.events, event)
                 )
                 writes.append((follow_up_doc(moved, item.unsent), fu.version))
+            await self.before_step(MERGE_FOLLOW_UP_STEPS[0])
             lost = await self._follow_ups.replace_many(writes)
             if not lost:
-                break
+                return
             # Another writer changed these first: moved as they are now, if still to move.
             again = await self._follow_ups.get_many(lost)
             moving = [item for item in again.values() if item.follow_up.profile_id in into]
-        merge_of = {survivor: merge_id for survivor, merge_id in into.values()}
+        raise FollowUpConflict("follow-ups kept changing while a merge moved them; run it again")
+
+    async def _fold(self, merge_of: Mapping[str, str], now: dt.datetime) -> None:
+        """Each survivor's open follow-ups of one rule folded into the oldest (``merge_of``:
+        survivor → the merge that folds them)."""
         folding = sorted(merge_of)
         for _ in range(_MAX_ROUNDS):
-            now_held = await self._follow_ups.of_profiles(folding)
-            writes = []
-            for survivor in folding:
-                writes += self._folds(survivor, now_held[survivor], merge_of[survivor], now)
+            held = await self._follow_ups.of_profiles(folding)
+            writes = [
+                write
+                for survivor in folding
+                for write in self._folds(survivor, held[survivor], merge_of[survivor], now)
+            ]
+            if not writes:
+                return
+            await self.before_step(MERGE_FOLLOW_UP_STEPS[1])
             lost = await self._follow_ups.replace_many(writes)
             if not lost:
-                break
+                return
             folding = sorted({doc["profile_id"] for doc, _ in writes if doc["_id"] in lost})
-        sensitive = await self._merge_sensitive()
-        again_evaluated = [s for a, s, _ in merges if sensitive or held[a] or held[s]]
-        if again_evaluated:
-            await self.evaluate_profiles(again_evaluated, now)
+        raise FollowUpConflict("follow-ups kept changing while a merge folded them; run it again")
 
     def _folds(
         self, survivor: str, held: Sequence[Stored], merge_id: str, now: dt.datetime
     ) -> list[tuple[Document, int]]:
         """A survivor's open follow-ups of one rule folded into the oldest: the writes (their
-        notifications waiting for the relay kept)."""
-        unsent = {item.follow_up.id: item.unsent for item in held}
-        by_rule: dict[str, list[FollowUp]] = defaultdict(list)
-        for fu in (item.follow_up for item in held):
-            if fu.status in ACTIVE:
-                by_rule[fu.rule_id].append(fu)
+        notifications waiting for the relay kept). The one kept lists them afterwards."""
+        by_rule: dict[str, list[Stored]] = defaultdict(list)
+        for item in held:
+            if item.follow_up.status in ACTIVE:
+                by_rule[item.follow_up.rule_id].append(item)
         writes: list[tuple[Document, int]] = []
         for active in by_rule.values():
-            if len(active) < 2:
-                continue
-            keeper, *others = sorted(active, key=lambda f: (f.opened_at, f.id))
-            events = list(keeper.events)
-            for fu in others:
+            keeper, *others = sorted(active, key=lambda s: (s.follow_up.opened_at, s.follow_up.id))
+            for item in others:
+                fu = item.follow_up
                 mark = fu.merged or MergeMark(merge_id, survivor, fu.status)
                 event = self._event(
-                    fu, EventType.MERGED, now, SYSTEM, Status.MERGED, other=keeper.id
+                    fu, EventType.MERGED, now, SYSTEM, Status.MERGED, other=keeper.follow_up.id
                 )
                 folded = self._next(
                     fu,
                     now,
                     status=Status.MERGED,
                     merged=mark,
-                    merged_into=keeper.id,
+                    merged_into=keeper.follow_up.id,
                     events=(*fu.events, event),
                 )
-                writes.append((follow_up_doc(folded, unsent[fu.id]), fu.version))
-                events.append(
-                    Event(
-                        n=len(events) + 1,
-                        type=EventType.ABSORBED,
-                        at=now,
-                        actor=SYSTEM,
-                        status=keeper.status,
-                        other=fu.id,
-                        records=tuple(t.record_id for t in fu.triggers),
-                    )
+                writes.append((follow_up_doc(folded, item.unsent), fu.version))
+        return writes
+
+    async def _list_absorbed(self, survivors: Sequence[str], now: dt.datetime) -> None:
+        """Each follow-up others were folded into lists each fold once (an ``absorbed`` event
+        with the folded one's records): the folds written first, so a run cut short between
+        the two, or a fold that lost a race, is listed by the next."""
+        listing = list(survivors)
+        for _ in range(_MAX_ROUNDS):
+            held = await self._follow_ups.of_profiles(listing)
+            writes = [write for p in listing for write in self._absorbed(held[p], now)]
+            if not writes:
+                return
+            await self.before_step(MERGE_FOLLOW_UP_STEPS[2])
+            lost = await self._follow_ups.replace_many(writes)
+            if not lost:
+                return
+            listing = sorted({doc["profile_id"] for doc, _ in writes if doc["_id"] in lost})
+        raise FollowUpConflict("follow-ups kept changing while a merge listed folds; run it again")
+
+    def _absorbed(self, held: Sequence[Stored], now: dt.datetime) -> list[tuple[Document, int]]:
+        """The writes that list on each follow-up the folds into it it does not list yet (as
+        many ``absorbed`` events for a follow-up as it has ``merged`` events into this one)."""
+        writes: list[tuple[Document, int]] = []
+        for item in held:
+            keeper = item.follow_up
+            listed = Counter(e.other for e in keeper.events if e.type is EventType.ABSORBED)
+            events = list(keeper.events)
+            for other in (s.follow_up for s in held if s.follow_up.merged_into == keeper.id):
+                folds = sum(
+                    1 for e in other.events if e.type is EventType.MERGED and e.other == keeper.id
                 )
-            kept = self._next(keeper, now, events=tuple(events))
-            writes.append((follow_up_doc(kept, unsent[keeper.id]), keeper.version))
+                for _ in range(folds - listed[other.id]):
+                    events.append(
+                        Event(
+                            n=len(events) + 1,
+                            type=EventType.ABSORBED,
+                            at=now,
+                            actor=SYSTEM,
+                            status=keeper.status,
+                            other=other.id,
+                            records=tuple(t.record_id for t in other.triggers),
+                        )
+                    )
+            if len(events) > len(keeper.events):
+                kept = self._next(keeper, now, events=tuple(events))
+                writes.append((follow_up_doc(kept, item.unsent), keeper.version))
         return writes
 
     async def unmerged(self, absorbed: str, survivor: str, merge_id: str, now: dt.datetime) -> None:

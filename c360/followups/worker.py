@@ -76,7 +76,11 @@ class FollowUpWorker:
                 try:
                     report = await self.tick()
                     if report.ran and (
-                        report.escalated or (report.delivery and report.delivery.attempted)
+                        report.escalated
+                        or (
+                            report.delivery
+                            and (report.delivery.attempted or report.delivery.withheld)
+                        )
                     ):
                         log.info(
                             "follow-up worker round",
@@ -84,6 +88,7 @@ class FollowUpWorker:
                                 "escalated": report.escalated,
                                 "relayed": report.relayed,
                                 "delivered": report.delivery.delivered if report.delivery else 0,
+                                "withheld": report.delivery.withheld if report.delivery else 0,
                             },
                         )
                 except C360Error as exc:

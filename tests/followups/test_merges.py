@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from c360.followups.model import FollowUp, Status
+from c360.followups.model import EventType, FollowUp, Status
 from c360.followups.repository import QueueFilter
+from c360.followups.service import StepHook
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Store
 from tests import factories as f
-from tests.followups.helpers import SECRET, ingest, nps
+from tests.followups.helpers import SECRET, ingest, nps, raw
 from tests.helpers import Crash, crash_at
 
 _RULE = "nps-detractor"
@@ -154,27 +155,100 @@ class TestMergesTogether:
 
 
 class TestMovedWithWhatWaits:
-    async def test_a_notification_waiting_for_the_relay_moves_with_its_follow_up(
+    async def test_notifications_waiting_for_the_relay_move_and_fold_with_their_follow_ups(
         self, store: Store, settings: Settings, tmp_path: Path
     ) -> None:
-        """An import that died after writing a follow-up and before relaying its notification
-        left it waiting on the follow-up; a merge that moves the follow-up keeps it waiting,
-        and the relay then sends it."""
+        """Imports that died after writing their follow-ups and before relaying them left the
+        notifications waiting on the follow-ups; a merge that moves one and folds the other
+        keeps them waiting, and the relay then sends both."""
         services = Services.build(store.db, configured(settings))
-        await ingest(services, tmp_path / "tom.jsonl", [order("O-1", "tom@example.com")])
-        crashing = Services.build(store.db, configured(settings))
-        crashing.followups.service.before_step = crash_at("relay notifications")
-        with pytest.raises(Crash):
-            await ingest(crashing, tmp_path / "ana.jsonl", [nps("S-1", ANA, 2, _AT)])
-        [waiting] = await detractor_follow_ups(services)
-        assert await services.followups.outbox.of_follow_up(waiting.id) == []
+        for name, email in (("tom", TOM), ("ana", ANA)):
+            crashing = Services.build(store.db, configured(settings))
+            crashing.followups.service.before_step = crash_at("relay notifications")
+            with pytest.raises(Crash):
+                await ingest(crashing, tmp_path / f"{name}.jsonl", [nps(name, email, 2, _AT)])
+        waiting = await detractor_follow_ups(services)
+        assert len(waiting) == 2
+        for fu in waiting:
+            assert await services.followups.outbox.of_follow_up(fu.id) == []
 
         bridge = f.order(external_id="B-1", identifiers=[f.email(TOM), f.email(ANA)])
         await ingest(services, tmp_path / "bridge.jsonl", [bridge])
         await services.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
 
-        [moved] = await detractor_follow_ups(services)
-        assert moved.id == waiting.id
-        assert moved.profile_id != waiting.profile_id  # moved by the merge
-        sent = await services.followups.outbox.of_follow_up(moved.id)
-        assert [n.type for n in sent] == ["follow_up.opened"]
+        after = await detractor_follow_ups(services)
+        assert len({fu.profile_id for fu in after}) == 1  # one moved by the merge
+        assert sorted(fu.status for fu in after) == sorted([Status.OPEN, Status.MERGED])
+        for fu in waiting:
+            sent = await services.followups.outbox.of_follow_up(fu.id)
+            assert [n.type for n in sent] == ["follow_up.opened"]
+
+
+class TestAnotherWriterDuringAMerge:
+    """Another writer (an agent's action, an evaluation) changes a follow-up between the merge's
+    read and its write: the write is made again from what is stored, keeping that change."""
+
+    @staticmethod
+    def changing(store: Store, step: str, changed: list[str]) -> StepHook:
+        async def hook(at: str) -> None:
+            if at == step and not changed:
+                for doc in await raw(store, "follow_ups"):
+                    if doc["status"] in {s.value for s in _OPEN}:
+                        await store.db["follow_ups"].update_one(
+                            {"_id": doc["_id"]},
+                            {"$set": {"reason": "meanwhile"}, "$inc": {"version": 1}},
+                        )
+                        changed.append(doc["_id"])
+
+        return hook
+
+    @pytest.mark.parametrize("step", ["move follow-ups", "fold follow-ups", "list absorbed"])
+    async def test_the_merge_ends_as_without_it_and_keeps_the_change(
+        self, store: Store, settings: Settings, tmp_path: Path, step: str
+    ) -> None:
+        services = await answered(
+            store,
+            settings,
+            tmp_path,
+            nps("S-1", ANA, 3, "2024-05-03T12:00:00Z"),
+            by_phone("S-2", "+34 611 22 33 44", 4, "2024-05-04T12:00:00Z"),
+        )
+        changed: list[str] = []
+        services.followups.service.before_step = self.changing(store, step, changed)
+        bridge = f.order(external_id="B-1", identifiers=[f.email(ANA), f.phone("+34 611 22 33 44")])
+        await ingest(services, tmp_path / "bridge.jsonl", [bridge])
+
+        after = await detractor_follow_ups(services)
+        [kept] = open_ones(after)
+        [folded] = [fu for fu in after if fu.status is Status.MERGED]
+        assert changed
+        assert folded.profile_id == kept.profile_id
+        assert folded.merged_into == kept.id
+        assert [e.other for e in kept.events if e.type is EventType.ABSORBED] == [folded.id]
+        assert {fu.reason for fu in after if fu.id in changed} == {"meanwhile"}
+
+
+class TestCutShortBetweenFoldAndList:
+    async def test_the_merge_run_again_lists_the_fold_once(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = await answered(
+            store,
+            settings,
+            tmp_path,
+            nps("S-1", ANA, 3, "2024-05-03T12:00:00Z"),
+            by_phone("S-2", "+34 611 22 33 44", 4, "2024-05-04T12:00:00Z"),
+        )
+        services.followups.service.before_step = crash_at("list absorbed")
+        bridge = f.order(external_id="B-1", identifiers=[f.email(ANA), f.phone("+34 611 22 33 44")])
+        with pytest.raises(Crash):
+            await ingest(services, tmp_path / "bridge.jsonl", [bridge])
+
+        again = Services.build(store.db, settings)
+        assert await again.merges.resume_unfinished(dt.datetime.now(dt.UTC)) == 1
+        await again.merges.resume_unfinished(dt.datetime.now(dt.UTC))  # nothing left: no-op
+
+        after = await detractor_follow_ups(again)
+        [kept] = open_ones(after)
+        [folded] = [fu for fu in after if fu.status is Status.MERGED]
+        assert [e.other for e in kept.events if e.type is EventType.ABSORBED] == [folded.id]
