@@ -26,6 +26,7 @@ from c360.settings import Settings, TeamSettings
 from c360.store import Store
 from schemas.identifiers import IdentifierType
 from tests.followups.helpers import SECRET, Receiver, ingest, nps, raw, serving
+from tests.helpers import Crash, crash_at
 from tests.served import environment, run_c360
 
 CARE = "customer-care"
@@ -125,6 +126,23 @@ class TestEscalation:
         assert after_lapse.ran  # the first stopped renewing: another takes over
 
 
+async def his_notifications(store: Store) -> list[dict[str, Any]]:
+    """The outbox entries about d0 (one of ``detractors``)."""
+    [his] = [d for d in await raw(store, "identities") if d["_id"] == "email:d0@example.com"]
+    theirs = {
+        d["_id"] for d in await raw(store, "follow_ups") if d["profile_id"] == his["profile_id"]
+    }
+    return [entry for entry in await raw(store, "outbox") if entry["follow_up_id"] in theirs]
+
+
+async def erasure(services: Services) -> str:
+    """A verified request to erase d0; its id."""
+    given = [GivenIdentifier(IdentifierType.EMAIL, "d0@example.com")]
+    request = await services.privacy.create(RequestType.ERASURE, given, actor="dpo", now=at(0))
+    await services.privacy.verify(request.id, actor="dpo", now=at(0))
+    return request.id
+
+
 class TestDelivery:
     async def test_a_receiver_that_fails_stalls_and_recovers_gets_everything_signed(
         self, store: Store, settings: Settings, tmp_path: Path
@@ -170,26 +188,8 @@ class TestDelivery:
         async with serving(Receiver()) as receiver:
             services = Services.build(store.db, team_settings(settings, receiver.url))
             await detractors(services, tmp_path, 2)
-            [his] = [
-                d for d in await raw(store, "identities") if d["_id"] == "email:d0@example.com"
-            ]
-            left = [
-                entry
-                for entry in await raw(store, "outbox")
-                if entry["follow_up_id"]
-                in {
-                    d["_id"]
-                    for d in await raw(store, "follow_ups")
-                    if d["profile_id"] == his["profile_id"]
-                }
-            ]
-            now = dt.datetime.now(dt.UTC)
-            given = [GivenIdentifier(IdentifierType.EMAIL, "d0@example.com")]
-            request = await services.privacy.create(
-                RequestType.ERASURE, given, actor="dpo", now=now
-            )
-            await services.privacy.verify(request.id, actor="dpo", now=now)
-            await services.privacy.run(request.id, actor="dpo", now=now)
+            left = await his_notifications(store)
+            await services.privacy.run(await erasure(services), actor="dpo", now=at(0))
             await store.db["outbox"].insert_many(left)  # as the crashed relay left them
 
             report = await services.followups.worker.tick(now=at(0.01), lease=False)
@@ -200,6 +200,29 @@ class TestDelivery:
         assert report.delivery.delivered == 1  # the other customer's
         assert receiver.delivered.isdisjoint(e["_id"] for e in left)
         assert {e["_id"] for e in left}.isdisjoint(e["_id"] for e in await raw(store, "outbox"))
+
+    async def test_nothing_is_sent_about_a_customer_whose_erasure_has_begun(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        """An erasure stopped after suppressing his profile, before removing anything: his
+        follow-up and its notification are still there, and the delivery sends it not."""
+        async with serving(Receiver()) as receiver:
+            services = Services.build(store.db, team_settings(settings, receiver.url))
+            await detractors(services, tmp_path, 2)
+            his = await his_notifications(store)
+            services.privacy.before_step = crash_at("suppress records")
+            cut = await services.privacy.run(await erasure(services), actor="dpo", now=at(0))
+            assert cut.error == Crash.__name__
+
+            report = await services.followups.worker.tick(now=at(0.01), lease=False)
+
+        follow_ups = {d["_id"] for d in await raw(store, "follow_ups")}
+        assert his
+        assert {e["follow_up_id"] for e in his} <= follow_ups  # the erasure removed nothing
+        assert report.delivery is not None
+        assert report.delivery.withheld == len(his)
+        assert report.delivery.delivered == 1  # the other customer's
+        assert receiver.delivered.isdisjoint(e["_id"] for e in his)
 
     async def test_dead_after_the_last_attempt_and_visible_then_sent_again(
         self, store: Store, settings: Settings, tmp_path: Path
