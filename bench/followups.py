@@ -296,9 +296,20 @@ async def delivery_rate(work: Path, count: int, concurrency: int) -> None:
             for i, body in enumerate(bodies)
         ]
         await store.db["outbox"].insert_many([notification_doc(e) for e in entries])
+        # Each entry's follow-up as far as the delivery's question reads it (who it is about):
+        # the production delivery asks it before each pass.
+        await store.db["follow_ups"].insert_many(
+            [{"_id": e.follow_up_id, "profile_id": f"p{i}"} for i, e in enumerate(entries)]
+        )
         config = DeliveryConfig(concurrency=concurrency, batch=200)
         async with httpx.AsyncClient(timeout=10) as client:
-            deliverer = Deliverer(services.followups.outbox, lambda team: SECRET, config, client)
+            deliverer = Deliverer(
+                services.followups.outbox,
+                lambda team: SECRET,
+                config,
+                client,
+                withheld=services.followups.service.withheld,
+            )
             started = time.perf_counter()
             delivered = 0
             while delivered < count:
