@@ -854,9 +854,18 @@ class FollowUpService:
         held = await self._follow_ups.of_profiles(p for a, s, _ in merges for p in (a, s))
         into = {absorbed: (survivor, merge_id) for absorbed, survivor, merge_id in merges}
         await self._move(into, [item for absorbed in into for item in held[absorbed]], now)
+        # Each survivor's open follow-ups of one rule fold into the oldest; then each one kept
+        # lists the folds into it: the folds written first, so a fold that lost a race or a run
+        # cut short between the two is listed by the next.
         merge_of = {survivor: merge_id for survivor, merge_id in into.values()}
-        await self._fold(merge_of, now)
-        await self._list_absorbed(sorted(merge_of), now)
+        await self._rewrite(
+            merge_of,
+            lambda survivor, held: self._folds(survivor, held, merge_of[survivor], now),
+            MERGE_FOLLOW_UP_STEPS[1],
+        )
+        await self._rewrite(
+            merge_of, lambda _, held: self._absorbed(held, now), MERGE_FOLLOW_UP_STEPS[2]
+        )
         sensitive = await self._merge_sensitive()
         again = [s for a, s, _ in merges if sensitive or held[a] or held[s]]
         if again:
@@ -889,25 +898,26 @@ class FollowUpService:
             moving = [item for item in again.values() if item.follow_up.profile_id in into]
         raise FollowUpConflict("follow-ups kept changing while a merge moved them; run it again")
 
-    async def _fold(self, merge_of: Mapping[str, str], now: dt.datetime) -> None:
-        """Each survivor's open follow-ups of one rule folded into the oldest (``merge_of``:
-        survivor → the merge that folds them)."""
-        folding = sorted(merge_of)
+    async def _rewrite(
+        self,
+        profiles: Iterable[str],
+        plan: Callable[[str, Sequence[Stored]], list[tuple[Document, int]]],
+        step: str,
+    ) -> None:
+        """Writes planned from each profile's follow-ups as stored; for the profiles where
+        another writer came first, read again and planned again."""
+        todo = sorted(profiles)
         for _ in range(_MAX_ROUNDS):
-            held = await self._follow_ups.of_profiles(folding)
-            writes = [
-                write
-                for survivor in folding
-                for write in self._folds(survivor, held[survivor], merge_of[survivor], now)
-            ]
+            held = await self._follow_ups.of_profiles(todo)
+            writes = [write for p in todo for write in plan(p, held[p])]
             if not writes:
                 return
-            await self.before_step(MERGE_FOLLOW_UP_STEPS[1])
+            await self.before_step(step)
             lost = await self._follow_ups.replace_many(writes)
             if not lost:
                 return
-            folding = sorted({doc["profile_id"] for doc, _ in writes if doc["_id"] in lost})
-        raise FollowUpConflict("follow-ups kept changing while a merge folded them; run it again")
+            todo = sorted({doc["profile_id"] for doc, _ in writes if doc["_id"] in lost})
+        raise FollowUpConflict(f"follow-ups kept changing ({step}) in a merge; run it again")
 
     def _folds(
         self, survivor: str, held: Sequence[Stored], merge_id: str, now: dt.datetime
@@ -937,23 +947,6 @@ class FollowUpService:
                 )
                 writes.append((follow_up_doc(folded, item.unsent), fu.version))
         return writes
-
-    async def _list_absorbed(self, survivors: Sequence[str], now: dt.datetime) -> None:
-        """Each follow-up others were folded into lists each fold once (an ``absorbed`` event
-        with the folded one's records): the folds written first, so a run cut short between
-        the two, or a fold that lost a race, is listed by the next."""
-        listing = list(survivors)
-        for _ in range(_MAX_ROUNDS):
-            held = await self._follow_ups.of_profiles(listing)
-            writes = [write for p in listing for write in self._absorbed(held[p], now)]
-            if not writes:
-                return
-            await self.before_step(MERGE_FOLLOW_UP_STEPS[2])
-            lost = await self._follow_ups.replace_many(writes)
-            if not lost:
-                return
-            listing = sorted({doc["profile_id"] for doc, _ in writes if doc["_id"] in lost})
-        raise FollowUpConflict("follow-ups kept changing while a merge listed folds; run it again")
 
     def _absorbed(self, held: Sequence[Stored], now: dt.datetime) -> list[tuple[Document, int]]:
         """The writes that list on each follow-up the folds into it it does not list yet (as
