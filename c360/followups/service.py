@@ -13,7 +13,8 @@ alone — so evaluating again (a re-run batch, another process at once, a re-imp
 follow-up's ``unsent`` in the same document write as the event itself; the relay then copies
 each to the outbox (entries keyed by follow-up and event: writing one twice adds nothing) and
 clears the list. A crash between the two leaves the list, which the next relay (the worker's
-every round) finishes.
+every round) finishes. Nothing is relayed or delivered about a person once their erasure has
+begun (:meth:`FollowUpService.withheld`).
 """
 
 # Over 500 lines, kept whole for now: evaluation, the agents' actions, escalation and merges
