@@ -21,7 +21,14 @@ from c360.errors import Conflict
 from c360.notifications.repository import OutboxRepository
 from c360.privacy import rules
 from c360.privacy.erasure import ADDING, MAX_PASSES, STEPS, Custom, Delete
-from c360.privacy.hashing import CONTACT_CHANNELS, DEAD_LETTER, PROFILE, RECORD, Hasher
+from c360.privacy.hashing import (
+    CONTACT_CHANNELS,
+    DEAD_LETTER,
+    PROFILE,
+    RECORD,
+    Hasher,
+    SuppressionList,
+)
 from c360.privacy.repository import (
     ErasureRepository,
     RequestRepository,
@@ -93,6 +100,7 @@ class Eraser:
         self._follow_ups = follow_ups
         self._outbox = outbox
         self._hasher = hasher
+        self._list = SuppressionList(suppressions, hasher)  # what ingest and follow-ups ask
         self.before_step: StepHook = _no_hook  # tests cut a run short here
 
     async def run(self, request: PrivacyRequest, now: dt.datetime) -> None:
@@ -282,10 +290,8 @@ class Eraser:
         if not found:
             return None
         holders = sorted({p for p in found.records.values() if p is not None})
-        erased = await self._suppressions.found(
-            [self._hasher.suppression(f"{PROFILE}{p}") for p in holders]
-        )
-        seeds = [p for p in holders if self._hasher.suppression(f"{PROFILE}{p}") in erased]
+        erased = await self._list.erased_profiles(holders)
+        seeds = [p for p in holders if p in erased]
         scope = dataclasses.replace(
             await self.resolve(keys, seeds),
             records=tuple(sorted(r for r, p in found.records.items() if p is None)),
