@@ -336,6 +336,7 @@ class TestCommandLine:
         assert "customers: 2, opened: 2" in evaluated.stdout
         assert ticked.returncode == 0, ticked.stderr
         assert ticked.stdout.startswith("escalated: 0")
+        assert "withheld (erased): 0" in ticked.stdout
         passive = [d for d in await raw(store, "follow_ups") if d["rule_id"] == "nps-passive"]
         assert [d["owner"] for d in passive] == ["lee", "lee"]
 
