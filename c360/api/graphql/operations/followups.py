@@ -36,10 +36,11 @@ from c360.api.graphql.types.followups_admin import (
 )
 from c360.api.graphql.values import PageInfo
 from c360.auth.service import Permission
-from c360.errors import C360Error, InvalidInput
+from c360.errors import InvalidInput
 from c360.followups.documents import queue_key
 from c360.followups.model import Outcome, Status
 from c360.followups.repository import QueueFilter
+from c360.followups.rulebook import RuleNotFound
 from c360.followups.states import Action
 from c360.notifications.repository import DeliveryStatus
 from schemas.records import ContactChannel
@@ -110,7 +111,7 @@ class FollowUpQuery:
     ) -> list[AlertRule] | None:
         try:
             versions = await info.context.services.followups.rules.versions(id)
-        except C360Error:
+        except RuleNotFound:  # an unknown rule has no versions
             return []
         return [AlertRule.of(r) for r in versions]
 

@@ -341,6 +341,32 @@ class TestRules:
         }
         assert again["applyAlertRule"]["version"] == 2
 
+    async def test_a_rules_versions_oldest_first_and_none_for_an_unknown_rule(
+        self, app: FastAPI, agent: httpx.AsyncClient
+    ) -> None:
+        apply = """mutation($rule: AlertRuleInput!) { applyAlertRule(rule: $rule) {
+          __typename ... on AlertRule { version } } }"""
+        versions = """query($id: String!) { alertRuleVersions(id: $id) { version name } }"""
+        rule = {
+            "id": "csat-middling",
+            "name": "CSAT 3",
+            "team": "customer-care",
+            "conditions": [{"kind": "SURVEY_SCORE_AT_MOST", "surveyType": "CSAT", "score": 3}],
+            "firstResponseHours": 72,
+        }
+        admin = await headers(app, Role.ADMIN)
+        await gql(agent, apply, admin, rule=rule)
+        await gql(agent, apply, admin, rule=rule | {"name": "CSAT at most 3"})
+
+        listed = (await gql(agent, versions, id="csat-middling"))["alertRuleVersions"]
+        unknown = (await gql(agent, versions, id="no-such-rule"))["alertRuleVersions"]
+
+        assert listed == [
+            {"version": 1, "name": "CSAT 3"},
+            {"version": 2, "name": "CSAT at most 3"},
+        ]
+        assert unknown == []
+
     async def test_teams_changed_by_an_admin(self, app: FastAPI, agent: httpx.AsyncClient) -> None:
         change = """mutation { setTeam(id: "customer-care", members: ["zoe.agent"]) {
           __typename ... on Team { id members notifies changedBy } } }"""
