@@ -24,7 +24,7 @@ from c360.followups.repository import (
     RuleInputRepository,
 )
 from c360.profiles.service import ProfileService
-from c360.store import Document
+from c360.records.types import Record
 from schemas.records import ChangeOrigin
 
 FEEDBACK_KINDS = ("survey_response", "service_case")
@@ -61,7 +61,8 @@ def needs_acknowledgement(
 
 @dataclass(frozen=True)
 class Feedback:
-    record: Document
+    profile_id: str  # the customer's, whose record it is
+    record: Record
     why: str
     acknowledgement: Acknowledgement | None
 
@@ -84,23 +85,23 @@ class FeedbackService:
     async def of_profiles(self, profile_ids: Sequence[str]) -> list[list[Feedback]]:
         """Each profile's feedback that needs acknowledging, newest first, with its
         acknowledgement (a DataLoader's batch function)."""
-        docs = await self._inputs.documents(profile_ids, FEEDBACK_KINDS)
+        records = await self._inputs.of_kinds(profile_ids, FEEDBACK_KINDS)
         needing = {
-            p: [(d, why) for d in found if (why := self._why(d)) is not None]
-            for p, found in docs.items()
+            p: [(r, why) for r in found if (why := self._why(r)) is not None]
+            for p, found in records.items()
         }
-        acks = await self._acks.of_records(d["_id"] for found in needing.values() for d, _ in found)
+        acks = await self._acks.of_records(r.id for found in needing.values() for r, _ in found)
         return [
             sorted(
-                (Feedback(d, why, acks.get(d["_id"])) for d, why in needing.get(p, [])),
-                key=lambda f: f.record["timeline_key"],
+                (Feedback(p, r, why, acks.get(r.id)) for r, why in needing.get(p, [])),
+                key=lambda f: f.record.position,
                 reverse=True,
             )
             for p in profile_ids
         ]
 
-    def _why(self, doc: Document) -> str | None:
-        return needs_acknowledgement(doc["kind"], doc.get("data") or {}, self._low_scores)
+    def _why(self, record: Record) -> str | None:
+        return needs_acknowledgement(record.kind, record.payload, self._low_scores)
 
     async def acknowledge(
         self,
@@ -115,11 +116,11 @@ class FeedbackService:
         if note is not None and len(note) > MAX_NOTE:
             raise InvalidInput(f"a note is at most {MAX_NOTE} characters")
         live = (await self._profiles.get(profile_id)).id
-        found = (await self._inputs.documents([live], FEEDBACK_KINDS, record_ids=[record_id]))[live]
+        found = (await self._inputs.of_kinds([live], FEEDBACK_KINDS, record_ids=[record_id]))[live]
         if not found:
             raise FeedbackNotFound(f"no survey response or case {record_id!r} of this customer")
-        doc = found[0]
-        why = self._why(doc)
+        record = found[0]
+        why = self._why(record)
         if why is None:
             raise InvalidInput(
                 "this feedback needs no acknowledgement (no comment, no low score, no request "
@@ -159,4 +160,4 @@ class FeedbackService:
             raise AlreadyAcknowledged(
                 f"acknowledged at {done.at.isoformat()} by {done.actor} ({done.channel})"
             )
-        return Feedback(doc, why, ack)
+        return Feedback(live, record, why, ack)

@@ -34,6 +34,8 @@ from c360.followups.rules import (
     Rule,
     RuleDefinition,
 )
+from c360.records.documents import RECORD_FIELDS, stored_record
+from c360.records.types import Record
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
 
@@ -285,33 +287,34 @@ class RuleInputRepository:
             found[doc["profile_id"]].append(record_facts(doc))
         return found
 
-    async def documents(
+    async def of_kinds(
         self,
         profile_ids: Iterable[str],
         kinds: Iterable[str],
         *,
         record_ids: Iterable[str] | None = None,
-    ) -> dict[str, list[Document]]:
+    ) -> dict[str, list[Record]]:
         """Each profile's stored records of these kinds (only these ids, when given)."""
         wanted = list(dict.fromkeys(profile_ids))
-        found: dict[str, list[Document]] = {p: [] for p in wanted}
+        found: dict[str, list[Record]] = {p: [] for p in wanted}
         query: Document = {"kind": {"$in": sorted(set(kinds))}}
         if record_ids is not None:
             query["_id"] = {"$in": list(set(record_ids))}
-        for doc in await find_each(self._records, "profile_id", wanted, query):
-            found[doc["profile_id"]].append(doc)
+        for doc in await find_each(self._records, "profile_id", wanted, query, RECORD_FIELDS):
+            found[doc["profile_id"]].append(stored_record(doc))
         return found
 
-    async def of_follow_ups(self, wanted: Mapping[str, Iterable[str]]) -> dict[str, Document]:
+    async def of_follow_ups(self, wanted: Mapping[str, Iterable[str]]) -> dict[str, Record]:
         """Trigger records: profile id → record ids (a follow-up's records are its profile's,
         merges move both). Returns record id → stored record."""
-        found: dict[str, Document] = {}
+        found: dict[str, Record] = {}
         for profile_id, record_ids in wanted.items():
             ids = list(set(record_ids))
             if not ids:
                 continue
-            cursor = self._records.find({"profile_id": profile_id, "_id": {"$in": ids}})
-            found.update({doc["_id"]: doc async for doc in cursor})
+            query = {"profile_id": profile_id, "_id": {"$in": ids}}
+            cursor = self._records.find(query, RECORD_FIELDS)
+            found.update({doc["_id"]: stored_record(doc) async for doc in cursor})
         return found
 
     async def between(

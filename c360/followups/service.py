@@ -74,6 +74,7 @@ from c360.notifications.repository import DeliveryStatus, Notification, OutboxRe
 from c360.observability.metrics import count_follow_up
 from c360.profiles.repository import ProfileRepository
 from c360.profiles.service import ProfileService
+from c360.records.types import Record
 from c360.store import Document
 
 log = logging.getLogger(__name__)
@@ -1037,7 +1038,7 @@ class FollowUpService:
     async def count(self, queue: QueueFilter) -> int:
         return await self._follow_ups.count(queue)
 
-    async def trigger_records(self, follow_ups: Sequence[FollowUp]) -> dict[str, Document]:
+    async def trigger_records(self, follow_ups: Sequence[FollowUp]) -> dict[str, Record]:
         wanted: dict[str, set[str]] = defaultdict(set)
         for fu in follow_ups:
             wanted[fu.profile_id] |= fu.trigger_ids()

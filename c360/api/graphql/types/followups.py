@@ -36,7 +36,7 @@ from c360.followups.model import FollowUp as FollowUpValue
 from c360.followups.rules import ConditionKind, Priority
 from c360.notifications.repository import DeliveryStatus
 from c360.profiles.service import decode_cursor, position_cursor
-from c360.records.documents import stored_record, timeline_key
+from c360.records.documents import timeline_key
 from c360.records.repository import TimelineQuery
 from schemas.records import ContactChannel
 
@@ -216,11 +216,7 @@ class FollowUp:
         service = info.context.services.followups.service
         found = await service.trigger_records([self.value])
         ordered = sorted(self.value.triggers, reverse=True)
-        return [
-            timeline_item(stored_record(found[t.record_id]))
-            for t in ordered
-            if t.record_id in found
-        ]
+        return [timeline_item(found[t.record_id]) for t in ordered if t.record_id in found]
 
 
 @strawberry.type
@@ -378,14 +374,14 @@ class Feedback:
 
     @strawberry.field(description="The survey response or the complaint.")
     def record(self) -> TimelineItem:
-        return timeline_item(stored_record(self.value.record))
+        return timeline_item(self.value.record)
 
     @strawberry.field(
         description="Where to answer: the contact policy's best channel for purpose service "
         "now (what the customer asked for, or used to reach us). Null: none is allowed."
     )
     async def channel_offered(self, info: Info[Context, None]) -> ChannelChoice | None:
-        facts = await info.context.contact_facts.load(self.value.record["profile_id"])
+        facts = await info.context.contact_facts.load(self.value.profile_id)
         policy = info.context.services.contact.policy
         ranked = best_channels(facts, PURPOSE, info.context.now, policy)
         return ChannelChoice.of(ranked[0]) if ranked else None
