@@ -29,11 +29,12 @@ from c360.errors import C360Error, InvalidInput, StoreUnavailable
 from c360.identity.calibration import Calibration
 from c360.ingest.files import import_file
 from c360.ingest.replay import ReplayResult
+from c360.ingest.repository import StoredDeadLetter
 from c360.ingest.service import IngestSummary
 from c360.logging import configure_logging
 from c360.services import Services
 from c360.settings import Settings, get_settings
-from c360.store import Document, Store
+from c360.store import Store
 from c360.sync.zendesk import CONNECTOR as ZENDESK
 from c360.sync.zendesk import SyncResult, sync_zendesk
 from connectors import CONNECTORS, ParseOptions, parse_mapping
@@ -285,7 +286,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(services: Services, store: Store) -> list[Document]:
+    async def work(services: Services, store: Store) -> list[StoredDeadLetter]:
         return await services.dead_letters.recent(args.connector, args.limit)
 
     letters = asyncio.run(_with_services(settings, work))
@@ -293,11 +294,11 @@ def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
         which = f" from {args.connector}" if args.connector else ""
         print(f"no dead letters{which}: nothing has been rejected")
     for letter in letters:
-        last = letter["last_rejection"]
+        last = letter.last_rejection
         print(
-            f"{letter['_id']}  {letter['connector']}  {last['origin']} {last['position']}  "
-            f"attempts={letter['attempts']}\n  reason: {last['reason']}\n"
-            f"  raw:    {letter['raw'][:200]}"
+            f"{letter.id}  {letter.connector}  {last.origin} {last.position}  "
+            f"attempts={letter.attempts}\n  reason: {last.reason}\n"
+            f"  raw:    {letter.raw[:200]}"
         )
     return 0
 

@@ -11,10 +11,9 @@ import datetime as dt
 import io
 from dataclasses import dataclass, field
 
-from c360.ingest.repository import DeadLetterRepository
+from c360.ingest.repository import DeadLetterRepository, StoredDeadLetter
 from c360.ingest.service import IngestService
 from c360.ingest.summary import IngestSummary
-from c360.store import Document
 from connectors import ItemError, Parsed, ParseOptions, get_connector
 
 PAGE_SIZE = 500
@@ -36,7 +35,7 @@ class DeadLetterService:
     async def waiting(self) -> int:
         return await self._dead_letters.waiting()
 
-    async def recent(self, connector: str | None, limit: int) -> list[Document]:
+    async def recent(self, connector: str | None, limit: int) -> list[StoredDeadLetter]:
         return await self._dead_letters.recent(connector, limit)
 
     async def replay(self, connector_name: str, options: ParseOptions) -> ReplayResult:
@@ -44,27 +43,27 @@ class DeadLetterService:
         result = ReplayResult()
         after: str | None = None
         while letters := await self._dead_letters.page(connector.name, after, PAGE_SIZE):
-            after = letters[-1]["_id"]
+            after = letters[-1].id
             recovered: list[Parsed] = []
             recovered_ids: list[str] = []
             failing: list[ItemError] = []
             for letter in letters:
-                position = f"dead letter {letter['_id']}"
-                raw = letter["raw"].encode(options.settings.get("encoding", "utf-8"), "replace")
+                position = f"dead letter {letter.id}"
+                raw = letter.raw.encode(options.settings.get("encoding", "utf-8"), "replace")
                 outcomes = list(connector.parse(io.BytesIO(raw), options))
                 problems = [o for o in outcomes if isinstance(o, ItemError)]
                 if problems or not outcomes:
                     reason = "; ".join(p.reason for p in problems) or "no item in the raw input"
                     needs = problems[0].currency_of if len(problems) == 1 else None
                     # The stored raw keeps the dead letter's identity (and counts the attempt).
-                    failing.append(ItemError(position, letter["raw"], reason, needs))
+                    failing.append(ItemError(position, letter.raw, reason, needs))
                     continue
                 recovered += [
-                    Parsed(position, o.record, letter["raw"])
+                    Parsed(position, o.record, letter.raw)
                     for o in outcomes
                     if isinstance(o, Parsed)
                 ]
-                recovered_ids.append(letter["_id"])
+                recovered_ids.append(letter.id)
             # A refund whose order has arrived since is read in the order's currency.
             read, failing = await self._ingest.read_in_order_currency(
                 connector.name, failing, options

@@ -21,6 +21,40 @@ def dead_letter_id(connector: str, raw: str) -> str:
     return hashlib.sha256(f"{connector}\0{raw}".encode()).hexdigest()[:32]
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One time an item was rejected: when, by which import, where in it, and why."""
+
+    at: dt.datetime
+    origin: str
+    position: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDeadLetter:
+    """A rejected input item as kept: its raw text and its latest rejection."""
+
+    id: str
+    connector: str
+    raw: str
+    first_rejected_at: dt.datetime
+    last_rejection: Rejection
+    attempts: int
+
+
+def _dead_letter(doc: Document) -> StoredDeadLetter:
+    last = doc["last_rejection"]
+    return StoredDeadLetter(
+        id=doc["_id"],
+        connector=doc["connector"],
+        raw=doc["raw"],
+        first_rejected_at=doc["first_rejected_at"],
+        last_rejection=Rejection(last["at"], last["origin"], last["position"], last["reason"]),
+        attempts=doc["attempts"],
+    )
+
+
 class DeadLetterRepository:
     def __init__(self, db: Database) -> None:
         self._dead_letters = db["dead_letters"]
@@ -62,18 +96,23 @@ class DeadLetterRepository:
         """How many dead letters there are, from the collection's metadata (no scan)."""
         return await self._dead_letters.estimated_document_count()
 
-    async def recent(self, connector: str | None = None, limit: int = 100) -> list[Document]:
+    async def recent(
+        self, connector: str | None = None, limit: int = 100
+    ) -> list[StoredDeadLetter]:
         """The most recently rejected items first."""
         query: Document = {} if connector is None else {"connector": connector}
         cursor = self._dead_letters.find(query).sort("last_rejection.at", -1).limit(limit)
-        return await cursor.to_list()
+        return [_dead_letter(doc) async for doc in cursor]
 
-    async def page(self, connector: str, after_id: str | None, limit: int) -> list[Document]:
+    async def page(
+        self, connector: str, after_id: str | None, limit: int
+    ) -> list[StoredDeadLetter]:
         """A stable walk over one connector's dead letters, by id."""
         query: Document = {"connector": connector}
         if after_id is not None:
             query["_id"] = {"$gt": after_id}
-        return await self._dead_letters.find(query).sort("_id", 1).limit(limit).to_list()
+        cursor = self._dead_letters.find(query).sort("_id", 1).limit(limit)
+        return [_dead_letter(doc) async for doc in cursor]
 
     async def remove(self, ids: Sequence[str]) -> None:
         if ids:

@@ -284,7 +284,7 @@ class TestSuppression:
         assert (summary.suppressed, summary.rejected) == (3, 1)
         assert his_strings(mongo_uri, settings.database) == []
         letters = await services.dead_letters.recent("canonical", limit=10)
-        assert sum("zoe@example.org" in letter["raw"] for letter in letters) == 1
+        assert sum("zoe@example.org" in letter.raw for letter in letters) == 1
         assert (await services.profiles.by_identifier(IdentifierType.EMAIL, Y_EMAIL)).id == hers.id
         order = f.order(external_id="Y-NEW", identifiers=[f.email(Y_EMAIL)])
         (hers_again,) = await load(services, [f.write_jsonl(tmp_path / "hers.jsonl", [order])])
