@@ -20,6 +20,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from c360.errors import Conflict, NotFound
 from c360.identity.repository import (
@@ -28,9 +29,15 @@ from c360.identity.repository import (
     MergeRepository,
     SuggestionRepository,
 )
+from c360.identity.types import (
+    MergeEntry,
+    MergePreview,
+    MergeStatus,
+    Suggestion,
+    SuggestionStatus,
+)
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.store import Document
 
 log = logging.getLogger(__name__)
 
@@ -151,43 +158,41 @@ class MergeService:
             self._merges.entry_ids((a, s) for a, (s, _) in merges.items()),
             self._identities.keys_of(merges),
         )
-        entries: list[Document] = []
-        for absorbed, (survivor, rule) in merges.items():
-            entry: Document = {
-                "_id": ids[absorbed, survivor],
-                "absorbed": absorbed,
-                "survivor": survivor,
-                "rule": rule,
-                "actor": actor,
-                "status": "started",
-                "started": {"at": now},
-                "moved_identities": held[absorbed],
-            }
-            if reason:
-                entry["reason"] = reason
-            entries.append(entry)
+        entries = [
+            MergeEntry(
+                id=ids[absorbed, survivor],
+                absorbed=absorbed,
+                survivor=survivor,
+                rule=rule,
+                actor=actor,
+                status=MergeStatus.STARTED,
+                started_at=now,
+                moved_identities=tuple(held[absorbed]),
+                reason=reason or None,
+            )
+            for absorbed, (survivor, rule) in merges.items()
+        ]
         await self._merges.start(entries)
         # A resumed entry keeps its list.
-        stored = await self._merges.get_many(e["_id"] for e in entries)
-        await self._complete([stored.get(e["_id"], e) for e in entries], now)
+        stored = await self._merges.get_many(e.id for e in entries)
+        await self._complete([stored.get(e.id, e) for e in entries], now)
         for absorbed, (survivor, rule) in merges.items():
             log.info(
                 "profiles merged", extra={"absorbed": absorbed, "survivor": survivor, "rule": rule}
             )
-        return {e["absorbed"]: str(e["_id"]) for e in entries}
+        return {e.absorbed: e.id for e in entries}
 
     async def unmerge(
         self, merge_id: str, now: dt.datetime, *, actor: str, reason: str | None = None
-    ) -> Document:
+    ) -> MergeEntry:
         """Undo a merge: both profiles as they would be had it never happened."""
         entry = await self._merges.get(merge_id)
         if entry is None:
             raise MergeNotFound(f"no merge {merge_id!r}")
-        if entry["status"] not in ("done", "undoing"):
-            raise MergeNotUndoable(f"merge {merge_id!r} is {entry['status']}, not done")
-        undo = {"actor": actor, "at": now, **({"reason": reason} if reason else {})}
-        await self._merges.mark(merge_id, "undoing", {"undo": undo})
-        await self._undo({**entry, "status": "undoing", "undo": undo}, now)
+        if entry.status not in (MergeStatus.DONE, MergeStatus.UNDOING):
+            raise MergeNotUndoable(f"merge {merge_id!r} is {entry.status}, not done")
+        await self._merges.undoing(merge_id, actor, now, reason)
+        await self._undo(entry, now)
         log.info("profiles unmerged", extra={"merge": merge_id})
         return await self._merges.get(merge_id) or entry
 
@@ -222,19 +227,15 @@ class MergeService:
             )
         return [d["_id"] for d in held[absorbed]]
 
-    async def preview(self, survivor: str, absorbed: str) -> Document:
+    async def preview(self, survivor: str, absorbed: str) -> MergePreview:
         """What merging ``absorbed`` into ``survivor`` would move; refuses impossible merges."""
         identities = await self.check(survivor, absorbed)
-        return {
-            "survivor": survivor,
-            "absorbed": absorbed,
-            "identities": identities,
-            "records": await self._records.count_of(absorbed),
-        }
+        records = await self._records.count_of(absorbed)
+        return MergePreview(survivor, absorbed, tuple(identities), records)
 
     async def merge(
         self, survivor: str, absorbed: str, *, actor: str, reason: str, now: dt.datetime
-    ) -> Document:
+    ) -> MergeEntry:
         """A merge someone decided (an admin, an accepted suggestion)."""
         await self.check(survivor, absorbed)
         merge_id = await self.absorb(
@@ -246,14 +247,14 @@ class MergeService:
 
     async def resolve_suggestion(
         self, suggestion_id: str, accept: bool, *, actor: str, now: dt.datetime
-    ) -> Document:
+    ) -> Suggestion:
         """Accept (merge the pair; the older survives) or reject (never suggest it again)."""
         suggestion = await self._suggestions.get(suggestion_id)
         if suggestion is None:
             raise SuggestionNotFound(f"no match suggestion {suggestion_id!r}")
-        if suggestion["status"] != "open":
-            raise MergeRefused(f"suggestion {suggestion_id} is already {suggestion['status']}")
-        first, second = suggestion["profiles"]
+        if suggestion.status != SuggestionStatus.OPEN:
+            raise MergeRefused(f"suggestion {suggestion_id} is already {suggestion.status}")
+        first, second = suggestion.profiles
         if accept:
             live = sorted({(await self._profiles.get(p)).id for p in (first, second)})
             if len(live) == 2:
@@ -262,31 +263,31 @@ class MergeService:
                 )
         else:
             await self._identities.separate(first, second, f"suggestion:{suggestion_id}", now)
-        status = "accepted" if accept else "rejected"
+        status = SuggestionStatus.ACCEPTED if accept else SuggestionStatus.REJECTED
         await self._suggestions.resolve(suggestion_id, status, actor, now)
-        return {**suggestion, "status": status}
+        return replace(suggestion, status=status)
 
-    async def history(self, profile_id: str) -> list[Document]:
+    async def history(self, profile_id: str) -> list[MergeEntry]:
         """The merges and unmerges a profile took part in."""
         return await self._merges.of_profile(profile_id)
 
-    async def suggestions(self, profile_id: str) -> list[Document]:
+    async def suggestions(self, profile_id: str) -> list[Suggestion]:
         return await self._suggestions.of_profile(profile_id)
 
     async def resume_unfinished(self, now: dt.datetime) -> int:
         """Complete the merges and unmerges a crashed run left half-done; returns how many."""
         unfinished = await self._merges.unfinished()
         for entry in unfinished:
-            if entry["status"] == "undoing":
+            if entry.status == MergeStatus.UNDOING:
                 await self._undo(entry, now)
             else:
                 await self._complete([entry], now)
         return len(unfinished)
 
-    async def _complete(self, entries: Sequence[Document], now: dt.datetime) -> None:
+    async def _complete(self, entries: Sequence[MergeEntry], now: dt.datetime) -> None:
         """The steps of these merges, each for all of them (an absorbed profile appears once,
         and is no survivor of another)."""
-        moves = {entry["absorbed"]: entry["survivor"] for entry in entries}
+        moves = {entry.absorbed: entry.survivor for entry in entries}
         step = iter(MERGE_STEPS)
         await self.before_step(next(step))
         await self._identities.repoint(moves)
@@ -300,14 +301,14 @@ class MergeService:
         # No longer candidates for matching: their survivors are.
         await self._matches.forget(moves)
         await self.before_step(next(step))
-        await self.after_merge([(e["absorbed"], e["survivor"], e["_id"]) for e in entries], now)
+        await self.after_merge([(e.absorbed, e.survivor, e.id) for e in entries], now)
         await self.before_step(next(step))
-        await self._merges.finish([entry["_id"] for entry in entries], now)
+        await self._merges.finish([entry.id for entry in entries], now)
 
-    async def _undo(self, entry: Document, now: dt.datetime) -> None:
-        absorbed, survivor = entry["absorbed"], entry["survivor"]
+    async def _undo(self, entry: MergeEntry, now: dt.datetime) -> None:
+        absorbed, survivor = entry.absorbed, entry.survivor
         step = iter(UNMERGE_STEPS)
-        side = set(entry["moved_identities"])
+        side = set(entry.moved_identities)
         # Identifiers that joined through the absorbed side since; looked up on both profiles,
         # so a resumed unmerge that already handed some back finds the same side.
         pair = (survivor, absorbed)
@@ -322,12 +323,12 @@ class MergeService:
         await self.before_step(next(step))
         await self._profiles.unmark_merged(absorbed)
         await self.before_step(next(step))
-        await self._identities.separate(absorbed, survivor, entry["_id"], now)
+        await self._identities.separate(absorbed, survivor, entry.id, now)
         await self.before_step(next(step))
         await self._profiles.recompute_activity(absorbed)
         await self.before_step(next(step))
         await self._profiles.recompute_activity(survivor)
         await self.before_step(next(step))
-        await self.after_unmerge(absorbed, survivor, entry["_id"], now)
+        await self.after_unmerge(absorbed, survivor, entry.id, now)
         await self.before_step(next(step))
-        await self._merges.mark(entry["_id"], "undone", {"undone": {"at": now}})
+        await self._merges.undone(entry.id, now)

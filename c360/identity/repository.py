@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pymongo import ReplaceOne, UpdateOne
 
+from c360.identity.types import MergeEntry, MergeStatus, Suggestion, SuggestionStatus
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new, replace_values
 from schemas import IdentifierType
@@ -146,13 +147,14 @@ class MergeRepository:
     def __init__(self, db: Database) -> None:
         self._merges = db["merges"]
 
-    async def start(self, docs: Sequence[Document]) -> None:
-        await insert_new(self._merges, docs)  # already started by another run: same steps
+    async def start(self, entries: Sequence[MergeEntry]) -> None:
+        # Already started by another run: the same steps.
+        await insert_new(self._merges, [_merge_doc(e) for e in entries])
 
-    async def unfinished(self) -> list[Document]:
+    async def unfinished(self) -> list[MergeEntry]:
         """Merges and unmerges a crashed run left half-done."""
-        query = {"status": {"$in": ["started", "undoing"]}}
-        return await self._merges.find(query).sort("_id", 1).to_list()
+        query = {"status": {"$in": [MergeStatus.STARTED, MergeStatus.UNDOING]}}
+        return [_merge_entry(d) async for d in self._merges.find(query).sort("_id", 1)]
 
     async def finish(self, merge_ids: Sequence[str], now: dt.datetime) -> None:
         if not merge_ids:
@@ -160,18 +162,19 @@ class MergeRepository:
         # A sub-document, set whole: the embedded store mangles dates set in place.
         await self._merges.update_many(
             {"_id": {"$in": list(merge_ids)}},
-            {"$set": {"status": "done", "finished": {"at": now}}},
+            {"$set": {"status": MergeStatus.DONE, "finished": {"at": now}}},
         )
 
-    async def get(self, merge_id: str) -> Document | None:
-        return await self._merges.find_one({"_id": merge_id})
+    async def get(self, merge_id: str) -> MergeEntry | None:
+        doc = await self._merges.find_one({"_id": merge_id})
+        return None if doc is None else _merge_entry(doc)
 
-    async def get_many(self, merge_ids: Iterable[str]) -> dict[str, Document]:
+    async def get_many(self, merge_ids: Iterable[str]) -> dict[str, MergeEntry]:
         wanted = list(set(merge_ids))
         if not wanted:
             return {}
         cursor = self._merges.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH)
-        return {doc["_id"]: doc async for doc in cursor}
+        return {doc["_id"]: _merge_entry(doc) async for doc in cursor}
 
     async def entry_ids(self, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """Each (absorbed, survivor) pair's entry id, in one round trip: the same while a merge
@@ -187,24 +190,68 @@ class MergeRepository:
                 taken[pair].append(doc)
         return {pair: _entry_id(pair, docs) for pair, docs in taken.items()}
 
-    async def mark(self, merge_id: str, status: str, details: Document) -> None:
-        await self._merges.update_one({"_id": merge_id}, {"$set": {"status": status, **details}})
+    async def undoing(
+        self, merge_id: str, actor: str, now: dt.datetime, reason: str | None
+    ) -> None:
+        """An unmerge begins: who asked, when and why."""
+        undo = {"actor": actor, "at": now, **({"reason": reason} if reason else {})}
+        await self._merges.update_one(
+            {"_id": merge_id}, {"$set": {"status": MergeStatus.UNDOING, "undo": undo}}
+        )
 
-    async def absorbing(self, profile_ids: Iterable[str]) -> list[Document]:
+    async def undone(self, merge_id: str, now: dt.datetime) -> None:
+        await self._merges.update_one(
+            {"_id": merge_id}, {"$set": {"status": MergeStatus.UNDONE, "undone": {"at": now}}}
+        )
+
+    async def absorbing(self, profile_ids: Iterable[str]) -> list[MergeEntry]:
         """Merges (not undone) that absorbed any of these profiles."""
-        query = {"status": {"$in": ["started", "done"]}}
-        return await find_each(self._merges, "absorbed", profile_ids, query)
+        query = {"status": {"$in": [MergeStatus.STARTED, MergeStatus.DONE]}}
+        return [
+            _merge_entry(d) for d in await find_each(self._merges, "absorbed", profile_ids, query)
+        ]
 
-    async def of_profile(self, profile_id: str) -> list[Document]:
+    async def of_profile(self, profile_id: str) -> list[MergeEntry]:
         query = {"$or": [{"survivor": profile_id}, {"absorbed": profile_id}]}
-        return await self._merges.find(query).sort("_id", 1).to_list()
+        return [_merge_entry(d) async for d in self._merges.find(query).sort("_id", 1)]
+
+
+def _merge_doc(entry: MergeEntry) -> Document:
+    doc: Document = {
+        "_id": entry.id,
+        "absorbed": entry.absorbed,
+        "survivor": entry.survivor,
+        "rule": entry.rule,
+        "actor": entry.actor,
+        "status": entry.status,
+        "started": {"at": entry.started_at},
+        "moved_identities": list(entry.moved_identities),
+    }
+    if entry.reason:
+        doc["reason"] = entry.reason
+    return doc
+
+
+def _merge_entry(doc: Document) -> MergeEntry:
+    return MergeEntry(
+        id=doc["_id"],
+        absorbed=doc["absorbed"],
+        survivor=doc["survivor"],
+        rule=doc["rule"],
+        actor=doc.get("actor", "ingest"),
+        status=MergeStatus(doc["status"]),
+        started_at=doc["started"]["at"],
+        moved_identities=tuple(doc.get("moved_identities", ())),
+        reason=doc.get("reason"),
+        undone_at=doc.get("undone", {}).get("at"),
+    )
 
 
 def _entry_id(pair: tuple[str, str], taken: Sequence[Document]) -> str:
     base = f"{pair[0]}>{pair[1]}"
-    if all(doc["status"] == "undone" for doc in taken):
+    if all(doc["status"] == MergeStatus.UNDONE for doc in taken):
         return base if not taken else f"{base}#{len(taken) + 1}"
-    return next(doc["_id"] for doc in taken if doc["status"] != "undone")
+    return next(doc["_id"] for doc in taken if doc["status"] != MergeStatus.UNDONE)
 
 
 class SuggestionRepository:
@@ -224,7 +271,7 @@ class SuggestionRepository:
                     {
                         "$setOnInsert": {
                             "profiles": [first, second],
-                            "status": "open",
+                            "status": SuggestionStatus.OPEN,
                             "created": {"at": now},
                         },
                         "$addToSet": {"reasons": reason},
@@ -236,17 +283,31 @@ class SuggestionRepository:
             ordered=False,
         )
 
-    async def of_profile(self, profile_id: str) -> list[Document]:
-        return await self._suggestions.find({"profiles": profile_id}).sort("_id", 1).to_list()
+    async def of_profile(self, profile_id: str) -> list[Suggestion]:
+        cursor = self._suggestions.find({"profiles": profile_id}).sort("_id", 1)
+        return [_suggestion(d) async for d in cursor]
 
-    async def get(self, suggestion_id: str) -> Document | None:
-        return await self._suggestions.find_one({"_id": suggestion_id})
+    async def get(self, suggestion_id: str) -> Suggestion | None:
+        doc = await self._suggestions.find_one({"_id": suggestion_id})
+        return None if doc is None else _suggestion(doc)
 
-    async def resolve(self, suggestion_id: str, status: str, actor: str, now: dt.datetime) -> None:
+    async def resolve(
+        self, suggestion_id: str, status: SuggestionStatus, actor: str, now: dt.datetime
+    ) -> None:
         await self._suggestions.update_one(
             {"_id": suggestion_id},
             {"$set": {"status": status, "resolved": {"by": actor, "at": now}}},
         )
+
+
+def _suggestion(doc: Document) -> Suggestion:
+    first, second = doc["profiles"]
+    return Suggestion(
+        id=doc["_id"],
+        profiles=(first, second),
+        reasons=tuple(doc.get("reasons", ())),
+        status=SuggestionStatus(doc["status"]),
+    )
 
 
 class MatchRepository:

@@ -678,7 +678,7 @@ class TestMerges:
         assert not merged["allowed"]
         assert codes(merged) == ["channel_opted_out"]
 
-        await services.merges.unmerge(entry["_id"], now, actor="test", reason="not the same")
+        await services.merges.unmerge(entry.id, now, actor="test", reason="not the same")
         assert (await decision(agent_client, work))["allowed"]
         assert codes(await decision(agent_client, ana)) == ["channel_opted_out"]
 

@@ -51,7 +51,7 @@ class TestUnmerge:
         undone = await services.merges.unmerge(
             entry["_id"], NOW, actor="admin@test", reason="different people"
         )
-        assert undone["status"] == "undone"
+        assert undone.status == "undone"
         stored = await store.db.merges.find_one({"_id": entry["_id"]})
         assert stored is not None
         assert stored["status"] == "undone"

@@ -43,8 +43,8 @@ class IdentityMutation:
             return MergePreview(
                 survivor_id=survivor_id,
                 absorbed_id=absorbed_id,
-                identifiers=preview["identities"],
-                records=preview["records"],
+                identifiers=list(preview.identities),
+                records=preview.records,
             )
         entry = await merges.merge(
             str(survivor_id),
@@ -53,7 +53,7 @@ class IdentityMutation:
             reason=reason,
             now=dt.datetime.now(dt.UTC),
         )
-        return Merge.from_doc(entry)
+        return Merge.of(entry)
 
     @strawberry.mutation(
         description="Undo a merge (admin): both profiles as if never merged.",
@@ -65,7 +65,7 @@ class IdentityMutation:
         entry = await info.context.services.merges.unmerge(
             str(merge_id), dt.datetime.now(dt.UTC), actor=info.context.actor, reason=reason
         )
-        return Merge.from_doc(entry)
+        return Merge.of(entry)
 
     @strawberry.mutation(
         description="Accept (merge; the older survives) or reject (never suggest again).",
@@ -74,7 +74,7 @@ class IdentityMutation:
     async def resolve_match_suggestion(
         self, info: Info[Context, None], id: strawberry.ID, accept: bool
     ) -> SuggestionResult:
-        doc = await info.context.services.merges.resolve_suggestion(
+        resolved = await info.context.services.merges.resolve_suggestion(
             str(id), accept, actor=info.context.actor, now=dt.datetime.now(dt.UTC)
         )
-        return MatchSuggestion.from_doc(doc)
+        return MatchSuggestion.of(resolved)

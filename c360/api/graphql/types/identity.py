@@ -10,9 +10,9 @@ import strawberry
 from c360.api.graphql.access import MaskedWithout, in_text, public
 from c360.api.graphql.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from c360.auth.service import Permission
+from c360.identity.types import MergeEntry, Suggestion
 from c360.profiles.types import ProfileIdentifier
 from c360.records.types import RecordIdentifier
-from c360.store import Document
 from schemas.identifiers import IdentifierType
 
 _IDS = public("profile and ledger ids made by c360")
@@ -63,18 +63,18 @@ class Merge:
     moved_identifiers: list[str] = strawberry.field(extensions=in_text())
 
     @classmethod
-    def from_doc(cls, doc: Document) -> Merge:
+    def of(cls, entry: MergeEntry) -> Merge:
         return cls(
-            id=strawberry.ID(doc["_id"]),
-            survivor_id=strawberry.ID(doc["survivor"]),
-            absorbed_id=strawberry.ID(doc["absorbed"]),
-            rule=doc["rule"],
-            actor=doc.get("actor", "ingest"),
-            reason=doc.get("reason"),
-            status=doc["status"],
-            merged_at=doc.get("started", {}).get("at"),
-            undone_at=doc.get("undone", {}).get("at"),
-            moved_identifiers=list(doc.get("moved_identities", [])),
+            id=strawberry.ID(entry.id),
+            survivor_id=strawberry.ID(entry.survivor),
+            absorbed_id=strawberry.ID(entry.absorbed),
+            rule=entry.rule,
+            actor=entry.actor,
+            reason=entry.reason,
+            status=entry.status,
+            merged_at=entry.started_at,
+            undone_at=entry.undone_at,
+            moved_identifiers=list(entry.moved_identities),
         )
 
 
@@ -86,12 +86,12 @@ class MatchSuggestion:
     status: str = strawberry.field(metadata=public("open, accepted or rejected"))
 
     @classmethod
-    def from_doc(cls, doc: Document) -> MatchSuggestion:
+    def of(cls, suggestion: Suggestion) -> MatchSuggestion:
         return cls(
-            id=strawberry.ID(doc["_id"]),
-            profile_ids=[strawberry.ID(p) for p in doc["profiles"]],
-            reasons=list(doc.get("reasons", [])),
-            status=doc["status"],
+            id=strawberry.ID(suggestion.id),
+            profile_ids=[strawberry.ID(p) for p in suggestion.profiles],
+            reasons=list(suggestion.reasons),
+            status=suggestion.status,
         )
 
 

@@ -398,7 +398,7 @@ class Profile:
         extensions=[Requires(Permission.IDENTITY_HISTORY)],
     )
     async def merges(self, info: Info[Context, None]) -> list[Merge] | None:
-        return [Merge.from_doc(d) for d in await info.context.services.merges.history(self.id)]
+        return [Merge.of(e) for e in await info.context.services.merges.history(self.id)]
 
     @strawberry.field(
         description="Profiles that may be the same person, awaiting review.",
@@ -407,9 +407,8 @@ class Profile:
     async def match_suggestions(
         self, info: Info[Context, None], status: str = "open"
     ) -> list[MatchSuggestion] | None:
-        docs = await info.context.services.merges.suggestions(self.id)
-        suggestions = [MatchSuggestion.from_doc(d) for d in docs]
-        return [s for s in suggestions if s.status == status]
+        found = await info.context.services.merges.suggestions(self.id)
+        return [MatchSuggestion.of(s) for s in found if s.status == status]
 
     @strawberry.field(description="Records from every source, newest first.")
     async def timeline(
