@@ -34,14 +34,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bson import ObjectId
 
 from c360.identity.matching import Features, conflicts, named_alike
 from c360.identity.rules import IdentityRules
+from c360.identity.types import Identity
 from c360.records.types import Unlinked
-from c360.store import Document
 from schemas import Identifier, IdentifierType
 
 ANONYMOUS_RULE = "anonymous-identified"
@@ -67,7 +67,7 @@ class LinkPlan:
     """Per record, the identity key that decided its profile (what unmerge follows)."""
     unlinked: list[list[Unlinked]] = field(default_factory=list)
     """Per record, its identifiers that did not link and why (blocked, over a limit, …)."""
-    new_identities: list[Document] = field(default_factory=list)
+    new_identities: list[Identity] = field(default_factory=list)
     merges: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Stored profiles to absorb: absorbed id → (survivor id, rule)."""
     suggestions: list[tuple[str, str, str]] = field(default_factory=list)
@@ -86,10 +86,10 @@ class _Holder:
     person: Features | None = None  # who the profile's people records say holds it
 
     @classmethod
-    def of(cls, docs: Sequence[Document]) -> _Holder:
+    def of(cls, identities: Sequence[Identity]) -> _Holder:
         holder = cls()
-        for doc in docs:
-            holder.add(IdentifierType(doc["type"]), doc.get("source"), doc["value"])
+        for identity in identities:
+            holder.add(identity.type, identity.source, identity.value)
         return holder
 
     def learn(self, person: Features | None) -> None:
@@ -128,7 +128,7 @@ _NOBODY = _Holder()
 def plan_links(
     identifier_sets: Sequence[Sequence[Identifier]],
     owners: dict[str, str],
-    held: dict[str, list[Document]],
+    held: Mapping[str, Sequence[Identity]],
     now: dt.datetime,
     rules: IdentityRules | None = None,
     apart: dict[str, set[str]] | None = None,
@@ -152,7 +152,7 @@ def plan_links(
     rules = rules or IdentityRules()
     owners = dict(owners)
     shared = set(shared)
-    holders = {profile_id: _Holder.of(docs) for profile_id, docs in held.items()}
+    holders = {profile_id: _Holder.of(found) for profile_id, found in held.items()}
     for profile_id, others in (apart or {}).items():
         holders.setdefault(profile_id, _Holder()).apart |= others
     for profile_id, known_person in (features or {}).items():
@@ -263,7 +263,7 @@ def plan_links(
         if linked_by is not None:
             linked_by = _claimed_through(linked_by, linking, owners, target, claims)
         holder = holders[target]
-        claimed: list[Document] = []
+        claimed: list[Identity] = []
         for identifier in usable:
             owner = owners.get(identifier.key)
             if owner == target:
@@ -280,31 +280,34 @@ def plan_links(
                 continue
             owners[identifier.key] = target
             holder.add(identifier.type, identifier.source, identifier.value)
-            doc: Document = {
-                "_id": identifier.key,
-                "profile_id": target,
-                "type": identifier.type.value,
-                "value": identifier.value,
-                "created_at": now,
-            }
-            if identifier.source is not None:
-                doc["source"] = identifier.source
-            plan.new_identities.append(doc)
-            claimed.append(doc)
+            claimed.append(
+                Identity(
+                    identifier.key,
+                    target,
+                    identifier.type,
+                    identifier.value,
+                    identifier.source,
+                    created_at=now,
+                )
+            )
         if linked_by is None and claimed:  # a new profile: its strongest identifier
-            linked_by = claimed[0]["_id"]
-        for doc in claimed:
-            if linked_by is not None and linked_by != doc["_id"]:
-                doc["claimed_via"] = linked_by  # goes where that identifier goes on unmerge
-                claims[doc["_id"]] = linked_by
+            linked_by = claimed[0].key
+        for identity in claimed:
+            if linked_by is not None and linked_by != identity.key:
+                # Goes where that identifier goes on unmerge.
+                identity = replace(identity, claimed_via=linked_by)
+                claims[identity.key] = linked_by
+            plan.new_identities.append(identity)
         plan.profile_ids.append(target)
         plan.linked_by.append(linked_by)
         plan.unlinked.append(unlinked)
     # Absorptions decided later in the batch apply to its earlier records and claims too.
     final = {a: _survivor(a, absorbed) for a in absorbed}
     plan.profile_ids = [final.get(p, p) if p else p for p in plan.profile_ids]
-    for doc in plan.new_identities:
-        doc["profile_id"] = final.get(doc["profile_id"], doc["profile_id"])
+    plan.new_identities = [
+        replace(i, profile_id=final[i.profile_id]) if i.profile_id in final else i
+        for i in plan.new_identities
+    ]
     pairs = set()
     for a, b, why in plan.suggestions:
         first, second = sorted((final.get(a, a), final.get(b, b)))

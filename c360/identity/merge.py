@@ -215,17 +215,17 @@ class MergeService:
             if live.id != profile_id:
                 raise MergeRefused(f"profile {profile_id} was merged into {live.id}")
         held = await self._identities.of_profiles([survivor, absorbed])
-        sources = {d["source"]: d["value"] for d in held[survivor] if "source" in d}
+        sources = {i.source: i.value for i in held[survivor] if i.source is not None}
         clashes = sorted(
-            d["source"]
-            for d in held[absorbed]
-            if "source" in d and sources.get(d["source"], d["value"]) != d["value"]
+            i.source
+            for i in held[absorbed]
+            if i.source is not None and sources.get(i.source, i.value) != i.value
         )
         if clashes:
             raise MergeRefused(
                 f"both profiles hold {', '.join(clashes)} customer ids: two customers, not one"
             )
-        return [d["_id"] for d in held[absorbed]]
+        return [i.key for i in held[absorbed]]
 
     async def preview(self, survivor: str, absorbed: str) -> MergePreview:
         """What merging ``absorbed`` into ``survivor`` would move; refuses impossible merges."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from pymongo import ReplaceOne, UpdateOne
 
-from c360.identity.types import MergeEntry, MergeStatus, Suggestion, SuggestionStatus
+from c360.identity.types import Identity, MergeEntry, MergeStatus, Suggestion, SuggestionStatus
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new, replace_values
 from schemas import IdentifierType
@@ -67,17 +67,17 @@ class IdentityRepository:
             ordered=False,
         )
 
-    async def claim(self, docs: Sequence[Document]) -> set[str]:
+    async def claim(self, identities: Sequence[Identity]) -> set[str]:
         """Insert new identities; return the keys someone else claimed first."""
-        return await insert_new(self._identities, docs)
+        return await insert_new(self._identities, [_identity_doc(i) for i in identities])
 
-    async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
+    async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Identity]]:
         """Profile id → its identities (sorted by key), for many profiles in one round trip."""
         wanted = list(set(profile_ids))
-        found: dict[str, list[Document]] = {profile_id: [] for profile_id in wanted}
+        found: dict[str, list[Identity]] = {profile_id: [] for profile_id in wanted}
         docs = await find_each(self._identities, "profile_id", wanted, spread=True)
         for doc in sorted(docs, key=lambda d: str(d["_id"])):
-            found[doc["profile_id"]].append(doc)
+            found[doc["profile_id"]].append(_identity(doc))
         return found
 
     async def phones_of(self, profile_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -139,6 +139,33 @@ class IdentityRepository:
     async def owner(self, key: str) -> str | None:
         doc = await self._identities.find_one({"_id": key}, {"profile_id": 1})
         return None if doc is None else str(doc["profile_id"])
+
+
+def _identity_doc(identity: Identity) -> Document:
+    doc: Document = {
+        "_id": identity.key,
+        "profile_id": identity.profile_id,
+        "type": identity.type.value,
+        "value": identity.value,
+        "created_at": identity.created_at,
+    }
+    if identity.source is not None:
+        doc["source"] = identity.source
+    if identity.claimed_via is not None:
+        doc["claimed_via"] = identity.claimed_via
+    return doc
+
+
+def _identity(doc: Document) -> Identity:
+    return Identity(
+        key=doc["_id"],
+        profile_id=doc["profile_id"],
+        type=IdentifierType(doc["type"]),
+        value=doc["value"],
+        source=doc.get("source"),
+        claimed_via=doc.get("claimed_via"),
+        created_at=doc.get("created_at"),
+    )
 
 
 class MergeRepository:

@@ -8,6 +8,8 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
+from schemas import IdentifierType
+
 
 class MergeStatus(enum.StrEnum):
     STARTED = "started"  # its steps are running, or a crash cut them short
@@ -58,3 +60,18 @@ class MergePreview:
     absorbed: str
     identities: tuple[str, ...]
     records: int
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """An identifier a profile holds (``identities``: one per normalised identifier, keyed by
+    its identity key). ``claimed_via``: the key of the identifier of the same record that linked
+    it, when it was not the record's first (an unmerge sends it where that one goes)."""
+
+    key: str
+    profile_id: str
+    type: IdentifierType
+    value: str
+    source: str | None = None
+    claimed_via: str | None = None
+    created_at: dt.datetime | None = None

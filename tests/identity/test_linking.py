@@ -11,6 +11,7 @@ import pytest
 from c360.identity.linking import Unlinked, plan_links
 from c360.identity.matching import Features, features_of
 from c360.identity.rules import IdentityRules
+from c360.identity.types import Identity
 from c360.ingest.batch import Batch
 from c360.ingest.files import import_file
 from c360.ingest.stages.base import Stage
@@ -226,22 +227,15 @@ class TestCrashInAMerge:
         assert merge["status"] == "done"
 
 
-def held(profile_id: str, *keys: str) -> dict[str, list[dict[str, Any]]]:
+def held(profile_id: str, *keys: str) -> dict[str, list[Identity]]:
     """A stored profile's identities as the planner is given them."""
-    docs = []
+    found = []
     for key in keys:
         kind, _, rest = key.partition(":")
         source, value = rest.split(":", 1) if kind == "ext" else (None, rest)
-        doc: dict[str, Any] = {
-            "_id": key,
-            "profile_id": profile_id,
-            "type": {"ext": "external", "anon": "anonymous"}.get(kind, kind),
-            "value": value,
-        }
-        if source:
-            doc["source"] = source
-        docs.append(doc)
-    return {profile_id: docs}
+        kind = {"ext": "external", "anon": "anonymous"}.get(kind, kind)
+        found.append(Identity(key, profile_id, IdentifierType(kind), value, source))
+    return {profile_id: found}
 
 
 def ids(*pairs: tuple[str, str] | tuple[str, str, str]) -> list[Identifier]:
@@ -270,7 +264,7 @@ class TestPlan:
             NOW,
         )
         assert plan.profile_ids == ["p-known", "p-known"]
-        assert [d["profile_id"] for d in plan.new_identities] == ["p-known"]
+        assert [i.profile_id for i in plan.new_identities] == ["p-known"]
         assert plan.merges == {}  # the anonymous profile never reached the store
 
     def test_known_profiles_a_record_ties_merge_into_the_older(self) -> None:
@@ -292,7 +286,7 @@ class TestPlan:
         records = [ids(("external", "c-1", "shop"), ("phone", "+34611223344"))] * 2
         first = plan_links(records, {phone: "p1"}, held("p1", phone), NOW)
         assert first.linked_by == [phone, phone]
-        assert [(d["_id"], d["claimed_via"]) for d in first.new_identities] == [(customer, phone)]
+        assert [(i.key, i.claimed_via) for i in first.new_identities] == [(customer, phone)]
         # A run that claimed the customer id but died before writing the records: the re-run
         # finds both held, the stronger one claimed through the phone, and links them alike.
         again = plan_links(
@@ -384,7 +378,7 @@ class TestAlias:
             [ids(self.NEW, self.OLD)], owners, held("p1", "ext:segment:cust-1"), NOW, aliases=[True]
         )
         assert plan.profile_ids == ["p1"]
-        assert [d["_id"] for d in plan.new_identities] == ["ext:segment:legacy-7"]
+        assert [i.key for i in plan.new_identities] == ["ext:segment:legacy-7"]
         assert plan.unlinked == [[]]
 
     def test_a_profile_holding_both_takes_either_with_more(self) -> None:
@@ -392,7 +386,7 @@ class TestAlias:
         stored = held("p1", "ext:segment:cust-1", "ext:segment:legacy-7")
         plan = plan_links([ids(self.OLD, ("email", "a@example.com"))], owners, stored, NOW)
         assert plan.profile_ids == ["p1"]
-        assert [d["_id"] for d in plan.new_identities] == ["email:a@example.com"]
+        assert [i.key for i in plan.new_identities] == ["email:a@example.com"]
 
     def test_other_customer_ids_still_tell_people_apart(self) -> None:
         owners = {"ext:segment:cust-1": "p2", "ext:segment:legacy-7": "p1"}
@@ -422,7 +416,7 @@ class TestRules:
             Unlinked("email:noreply@shop.com", "blocked value"),
             Unlinked("phone:+34600000000", "blocked value"),
         ]
-        assert [d["_id"] for d in plan.new_identities] == ["phone:+34611223344"]
+        assert [i.key for i in plan.new_identities] == ["phone:+34611223344"]
 
     def test_extra_identifiers_over_a_limit_are_flagged_not_dropped(self) -> None:
         rules = IdentityRules(limits={IdentifierType.EMAIL: 2})
@@ -450,7 +444,7 @@ class TestRules:
         (target,) = plan.profile_ids
         assert target is not None
         assert target != "p1"
-        assert [d["_id"] for d in plan.new_identities] == ["ext:shopify:2"]
+        assert [i.key for i in plan.new_identities] == ["ext:shopify:2"]
         assert plan.unlinked == [[Unlinked("email:family@example.com", "held by another profile")]]
         assert plan.suggestions == [
             (*sorted((target, "p1")), "share identifiers but hold different shopify customer ids")
@@ -495,7 +489,7 @@ class TestSharedPhones:
         )
         (target,) = plan.profile_ids
         assert target not in (None, "p1")
-        assert [d["_id"] for d in plan.new_identities] == ["ext:crm:C-2"]
+        assert [i.key for i in plan.new_identities] == ["ext:crm:C-2"]
         assert plan.unlinked == [[Unlinked(f"phone:{MOBILE}", "shared by several people")]]
         assert plan.shared == {f"phone:{MOBILE}": "given name and birth date differ"}
         assert plan.suggestions == [
@@ -587,7 +581,7 @@ class TestHouseholdLines:
         )
         (target,) = plan.profile_ids
         assert target not in (None, "p1")
-        assert [d["_id"] for d in plan.new_identities] == ["email:luis@example.com"]
+        assert [i.key for i in plan.new_identities] == ["email:luis@example.com"]
         assert plan.shared == {f"phone:{LANDLINE}": "a landline two profiles name"}
         assert plan.merges == {}
 
@@ -623,7 +617,7 @@ class TestHouseholdLines:
         """A household shares a line, not a full name."""
         plan = self.plan_caller(Features("ana", "garcia"), ANA)
         assert plan.profile_ids == ["p1"]
-        assert [d["_id"] for d in plan.new_identities] == ["ext:helpdesk:U-1"]
+        assert [i.key for i in plan.new_identities] == ["ext:helpdesk:U-1"]
         assert plan.linked_by == [f"phone:{LANDLINE}"]
         assert plan.shared == {}
 
