@@ -83,16 +83,11 @@ class Matcher:
         # Only what changed is rewritten and compared again (a customer's person record comes
         # again with each of their orders, mostly unchanged).
         forced = set(again)
-        # Compared as features: the store hands tuples back as lists.
-        live = [
-            p
-            for p in live
-            if p in forced or p not in before or mine[p] != Features.from_doc(before[p])
-        ]
+        live = [p for p in live if p in forced or p not in before or mine[p] != before[p]]
         if not live:
             return
         await self._matches.save(
-            {p: mine[p].to_doc() for p in live},
+            {p: mine[p] for p in live},
             {p: keys[p] for p in live},
             replacing=[p for p in live if p in before],
         )
@@ -121,7 +116,7 @@ class Matcher:
             for other in sorted(candidates[p] & set(stored)):
                 if p in gone or other in gone:
                     continue
-                result = score(mine[p], Features.from_doc(stored[other]), self._weights)
+                result = score(mine[p], stored[other], self._weights)
                 if result.total < self._review:
                     continue
                 first, second = sorted((p, other))

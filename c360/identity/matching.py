@@ -65,9 +65,6 @@ class Features:
     postal_code: str | None = None
     phones: tuple[str, ...] = ()
 
-    def to_doc(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, ())}
-
     def updated_with(self, newer: Features) -> Features:
         """These features with ``newer``'s known values over them (later values win)."""
         return Features(
@@ -82,16 +79,6 @@ class Features:
     def describes_someone(self) -> bool:
         """Whether there is anything to tell two people apart by (a given name, a birth date)."""
         return bool(self.given or self.birth_date)
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> Features:
-        return cls(
-            given=doc.get("given"),
-            family=doc.get("family"),
-            birth_date=doc.get("birth_date"),
-            postal_code=doc.get("postal_code"),
-            phones=tuple(doc.get("phones", ())),
-        )
 
 
 def features_of(people: Iterable[Mapping[str, Any]], phones: Iterable[str]) -> Features:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pymongo import ReplaceOne, UpdateOne
 
+from c360.identity.matching import Features
 from c360.identity.types import Identity, MergeEntry, MergeStatus, Suggestion, SuggestionStatus
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new, replace_values
@@ -358,7 +359,7 @@ class MatchRepository:
 
     async def save(
         self,
-        features: Mapping[str, Document],
+        features: Mapping[str, Features],
         keys: Mapping[str, set[str]],
         replacing: Sequence[str] = (),
     ) -> None:
@@ -386,7 +387,10 @@ class MatchRepository:
             writes.append(self._keys.delete_many({"_id": {"$in": stale}}))
         await asyncio.gather(*writes)
         await self._features.bulk_write(
-            [ReplaceOne({"_id": p}, {"_id": p, **doc}, upsert=True) for p, doc in features.items()],
+            [
+                ReplaceOne({"_id": p}, {"_id": p, **_features_doc(f)}, upsert=True)
+                for p, f in features.items()
+            ],
             ordered=False,
         )
 
@@ -397,12 +401,12 @@ class MatchRepository:
             found.setdefault(doc["key"], set()).add(doc["profile_id"])
         return found
 
-    async def features(self, profile_ids: Iterable[str]) -> dict[str, Document]:
+    async def features(self, profile_ids: Iterable[str]) -> dict[str, Features]:
         wanted = list(set(profile_ids))
         if not wanted:
             return {}
         cursor = self._features.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH)
-        return {doc["_id"]: doc async for doc in cursor}
+        return {doc["_id"]: _features(doc) async for doc in cursor}
 
     async def forget(self, profile_ids: Iterable[str]) -> None:
         """Absorbed profiles are no longer candidates."""
@@ -418,3 +422,26 @@ class MatchRepository:
         found = await find_each(self._keys, "profile_id", profile_ids, None, {"_id": 1})
         if found:
             await self._keys.delete_many({"_id": {"$in": [doc["_id"] for doc in found]}})
+
+
+def _features_doc(features: Features) -> Document:
+    """Only the values known: a profile's people may say nothing of a birth date, say."""
+    doc: Document = {
+        "given": features.given,
+        "family": features.family,
+        "birth_date": features.birth_date,
+        "postal_code": features.postal_code,
+        "phones": list(features.phones),
+    }
+    return {k: v for k, v in doc.items() if v not in (None, [])}
+
+
+def _features(doc: Document) -> Features:
+    # The store hands tuples back as lists.
+    return Features(
+        given=doc.get("given"),
+        family=doc.get("family"),
+        birth_date=doc.get("birth_date"),
+        postal_code=doc.get("postal_code"),
+        phones=tuple(doc.get("phones", ())),
+    )

@@ -94,5 +94,4 @@ class IdentityService:
     async def _features(self, profile_ids: set[str]) -> dict[str, Features]:
         if self._matches is None or not profile_ids:
             return {}
-        docs = await self._matches.features(profile_ids)
-        return {p: Features.from_doc(doc) for p, doc in docs.items()}
+        return await self._matches.features(profile_ids)
