@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from strawberry.dataloader import DataLoader
@@ -23,6 +24,9 @@ from c360.profiles.types import Profile, ProfileIdentifier
 from c360.records.repository import TimelineQuery
 from c360.records.types import Record
 from c360.services import Services
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass
@@ -42,7 +46,7 @@ class Context(BaseContext):
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     # Computed once per profile per request: the fields that need one await the same task.
     views: dict[str, asyncio.Task[ProfileView]] = field(default_factory=dict)
-    # Other domains' loaders, made on first use by their GraphQL module (one per request).
+    # Other domains' loaders, made on first use (see loader).
     loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -64,6 +68,16 @@ class Context(BaseContext):
         caller = self.caller
         assert caller is not None  # only keyed requests run operations
         return f"key:{caller.key_id} ({caller.name})"
+
+    def loader(
+        self, name: str, load: Callable[[list[K]], Awaitable[Sequence[V]]]
+    ) -> DataLoader[K, V]:
+        """A per-request DataLoader by name, made on first use: how a field that each profile
+        of a page asks for (a search's, a queue's) reads the store once for all of them, through
+        a service method taking many keys and answering in their order."""
+        if name not in self.loaders:
+            self.loaders[name] = DataLoader(load_fn=load)
+        return self.loaders[name]
 
     async def _contact_facts(self, profile_ids: list[str]) -> list[ContactFacts]:
         """Contact facts, with the identities the request loads anyway (one read less)."""

@@ -4,8 +4,7 @@ customer's timeline, and feedback with its acknowledgement."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -54,24 +53,11 @@ RULES = public("alert rules are written by admins (manageAlerts), read by agents
 TEAMS = public("a team id from the settings or an admin (lower-case letters, digits, -_.)")
 ADMINS = public("the outbox, reached only through notifications (manageAlerts: admins)")
 MADE = public("a sentence made by c360 from scores, counts and dates")
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-def domain_loader(
-    info: Info[Context, None], name: str, load: Callable[[list[K]], Awaitable[Sequence[V]]]
-) -> DataLoader[K, V]:
-    """A per-request DataLoader of this domain, made on first use."""
-    loaders = info.context.loaders
-    if name not in loaders:
-        loaders[name] = DataLoader(load_fn=load)
-    return loaders[name]
 
 
 def follow_ups_loader(info: Info[Context, None]) -> DataLoader[str, list[FollowUpValue]]:
-    return domain_loader(
-        info, "followups.of_profile", info.context.services.followups.service.of_profiles
-    )
+    service = info.context.services.followups.service
+    return info.context.loader("followups.of_profile", service.of_profiles)
 
 
 # --- Follow-ups ---------------------------------------------------------------------------------
@@ -391,9 +377,8 @@ async def feedback_of(
     info: Info[Context, None], profile_id: str, acknowledged: bool | None
 ) -> list[Feedback]:
     """``Profile.feedback``."""
-    loader = domain_loader(
-        info, "followups.feedback", info.context.services.followups.feedback.of_profiles
-    )
+    feedback = info.context.services.followups.feedback
+    loader = info.context.loader("followups.feedback", feedback.of_profiles)
     found = await loader.load(profile_id)
     return [
         Feedback.of(f)
