@@ -63,6 +63,11 @@ class IngestService:
         self._batch_size = batch_size
         self._repair_after = repair_after
 
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        """The stages a batch goes through, in order (with those the wiring added)."""
+        return self._stages
+
     def add_stage(self, stage: Stage, *, after: str) -> None:
         """Run ``stage`` after the stage named ``after`` (the wiring adds the stages of
         domains above ingest: the alert rules after ``fold metrics``)."""
