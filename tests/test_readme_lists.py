@@ -90,3 +90,13 @@ def test_every_readme_file_named_in_the_adding_guide_exists() -> None:
     assert paths
     missing = sorted(p for p in paths if "<" not in p and not Path(ROOT, p).exists())
     assert missing == []
+
+
+def test_the_readme_says_what_each_field_of_the_profile_is() -> None:
+    sdl = (ROOT / "schemas" / "schema.graphql").read_text(encoding="utf-8")
+    body = sdl.split("\ntype Profile {", 1)[1].split("\n}", 1)[0]
+    fields = re.findall(r"^  ([a-zA-Z]+)[(:]", body, re.MULTILINE)
+    api = _section("API")
+
+    assert len(fields) > 20
+    assert [f for f in fields if f"`{f}" not in api and f"`Profile.{f}" not in api] == []
