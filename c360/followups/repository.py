@@ -19,6 +19,7 @@ from pymongo.errors import DuplicateKeyError
 
 from c360.followups.documents import (
     at,
+    follow_up_doc,
     follow_up_of,
     maybe_at,
     ms,
@@ -125,23 +126,26 @@ class FollowUpRepository:
         docs = await find_each(self._follow_ups, "profile_id", profile_ids, None, {"_id": 1})
         return [doc["_id"] for doc in docs]
 
-    async def insert(self, docs: Sequence[Document]) -> set[str]:
+    async def insert(self, items: Sequence[Stored]) -> set[str]:
         """Insert new follow-ups; returns the ids that existed already (opened by another
         process, or by an earlier run of the same batch)."""
+        docs = [follow_up_doc(s.follow_up, s.unsent) for s in items]
         return {str(i) for i in await insert_new(self._follow_ups, docs)}
 
-    async def replace(self, doc: Document, version: int) -> bool:
+    async def replace(self, item: Stored, version: int) -> bool:
         """Write a follow-up if it is still at ``version`` (else someone changed it first)."""
+        doc = follow_up_doc(item.follow_up, item.unsent)
         result = await self._follow_ups.replace_one({"_id": doc["_id"], "version": version}, doc)
         return result.matched_count == 1
 
-    async def replace_many(self, writes: Sequence[tuple[Document, int]]) -> set[str]:
+    async def replace_many(self, items: Sequence[tuple[Stored, int]]) -> set[str]:
         """Several conditional replaces in one round trip; returns the ids that lost a race.
 
         Which did is told by what is stored now, not by its version: the writer that won read
         the same version, so it wrote the same number."""
-        if not writes:
+        if not items:
             return set()
+        writes = [(follow_up_doc(s.follow_up, s.unsent), v) for s, v in items]
         result = await self._follow_ups.bulk_write(
             [ReplaceOne({"_id": doc["_id"], "version": v}, doc) for doc, v in writes],
             ordered=False,

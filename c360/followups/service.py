@@ -35,7 +35,7 @@ from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups import sla
 from c360.followups.assignment import Opening, TeamLoad, assign_in_turn, opening_order
 from c360.followups.backtest import Preview, simulate
-from c360.followups.documents import follow_up_doc, ms
+from c360.followups.documents import ms
 from c360.followups.episodes import Join, Open, Release, Withdraw, plan
 from c360.followups.model import (
     ACTIVE,
@@ -375,8 +375,8 @@ class FollowUpService:
         earlier = list((opened or {}).values())
         moment = min((fu.opened_at for fu in earlier), default=now)
         owner_of = await self._assign(opening, earlier, batch, moment)
-        inserts: list[tuple[str, Document, Stored]] = []
-        replaces: list[tuple[str, Document, int, Stored]] = []
+        inserts: list[tuple[str, Stored]] = []
+        replaces: list[tuple[str, int, Stored]] = []
         for profile_id, rule, step in steps:
             if isinstance(step, Open):
                 tier = loaded.views[profile_id].tier if profile_id in loaded.views else None
@@ -386,11 +386,10 @@ class FollowUpService:
                 report.held_out += fu.held_out
                 report.opened += not fu.held_out
                 count_follow_up(rule.id, "held_out" if fu.held_out else "opened")
-                doc = follow_up_doc(fu, stored.unsent)
                 if step.revive is None:
-                    inserts.append((profile_id, doc, stored))
+                    inserts.append((profile_id, stored))
                 else:
-                    replaces.append((profile_id, doc, step.revive.version, stored))
+                    replaces.append((profile_id, step.revive.version, stored))
                 continue
             if isinstance(step, Join):
                 stored = self._joined(step, now)
@@ -402,27 +401,17 @@ class FollowUpService:
             elif isinstance(step, Release):
                 for fu in step.follow_ups:
                     released = self._next(fu, now, holding=False)
-                    replaces.append(
-                        (profile_id, follow_up_doc(released), fu.version, Stored(released))
-                    )
+                    replaces.append((profile_id, fu.version, Stored(released)))
                 continue
             else:  # pragma: no cover - plan returns these four only
                 raise TypeError(step)
-            replaces.append(
-                (
-                    profile_id,
-                    follow_up_doc(stored.follow_up, stored.unsent),
-                    step.follow_up.version,
-                    stored,
-                )
-            )
-        lost: set[str] = set()
-        existing = await self._follow_ups.insert([doc for _, doc, _ in inserts])
-        lost |= {p for p, doc, _ in inserts if doc["_id"] in existing}
-        missed = await self._follow_ups.replace_many([(doc, v) for _, doc, v, _ in replaces])
-        lost |= {p for p, doc, _, _ in replaces if doc["_id"] in missed}
-        written = [s for _, doc, s in inserts if doc["_id"] not in existing]
-        written += [s for _, doc, _, s in replaces if doc["_id"] not in missed]
+            replaces.append((profile_id, step.follow_up.version, stored))
+        existing = await self._follow_ups.insert([s for _, s in inserts])
+        missed = await self._follow_ups.replace_many([(s, v) for _, v, s in replaces])
+        lost = {p for p, s in inserts if s.follow_up.id in existing}
+        lost |= {p for p, _, s in replaces if s.follow_up.id in missed}
+        written = [s for _, s in inserts if s.follow_up.id not in existing]
+        written += [s for _, _, s in replaces if s.follow_up.id not in missed]
         return lost, written
 
     async def _assign(
@@ -668,7 +657,7 @@ class FollowUpService:
                 fu = item.follow_up
                 remaining = tuple(n for n in item.unsent if n not in done[fu.id])
                 if remaining != item.unsent:
-                    writes.append((follow_up_doc(self._next(fu, now), remaining), fu.version))
+                    writes.append((Stored(self._next(fu, now), remaining), fu.version))
             if not writes:
                 return
             lost = await self._follow_ups.replace_many(writes)
@@ -745,7 +734,7 @@ class FollowUpService:
                 events=(*fu.events, event),
             )
             unsent = (*stored.unsent, event.n) if event.type in NOTIFIED else stored.unsent
-            if await self._follow_ups.replace(follow_up_doc(new, unsent), fu.version):
+            if await self._follow_ups.replace(Stored(new, unsent), fu.version):
                 count_follow_up(fu.rule_id, change.event.value)
                 await self.relay([Stored(new, unsent)], now)
                 return new
@@ -827,7 +816,7 @@ class FollowUpService:
                 events=tuple(events),
             )
             unsent = (*stored.unsent, *(e.n for e in events[len(fu.events) :]))
-            if await self._follow_ups.replace(follow_up_doc(new, unsent), fu.version):
+            if await self._follow_ups.replace(Stored(new, unsent), fu.version):
                 for target in targets:
                     count_follow_up(fu.rule_id, f"escalated_{target.value}")
                 log.info(
@@ -881,7 +870,7 @@ class FollowUpService:
         for _ in range(_MAX_ROUNDS):
             if not moving:
                 return
-            writes: list[tuple[Document, int]] = []
+            writes: list[tuple[Stored, int]] = []
             for item in moving:
                 fu = item.follow_up
                 survivor, merge_id = into[fu.profile_id]
@@ -890,7 +879,7 @@ class FollowUpService:
                 moved = self._next(
                     fu, now, profile_id=survivor, merged=mark, events=(*fu.events, event)
                 )
-                writes.append((follow_up_doc(moved, item.unsent), fu.version))
+                writes.append((Stored(moved, item.unsent), fu.version))
             await self.before_step(MERGE_FOLLOW_UP_STEPS[0])
             lost = await self._follow_ups.replace_many(writes)
             if not lost:
@@ -903,7 +892,7 @@ class FollowUpService:
     async def _rewrite(
         self,
         profiles: Iterable[str],
-        plan: Callable[[str, Sequence[Stored]], list[tuple[Document, int]]],
+        plan: Callable[[str, Sequence[Stored]], list[tuple[Stored, int]]],
         step: str,
     ) -> None:
         """Writes planned from each profile's follow-ups as stored; for the profiles where
@@ -918,19 +907,19 @@ class FollowUpService:
             lost = await self._follow_ups.replace_many(writes)
             if not lost:
                 return
-            todo = sorted({doc["profile_id"] for doc, _ in writes if doc["_id"] in lost})
+            todo = sorted({s.follow_up.profile_id for s, _ in writes if s.follow_up.id in lost})
         raise FollowUpConflict(f"follow-ups kept changing ({step}) in a merge; run it again")
 
     def _folds(
         self, survivor: str, held: Sequence[Stored], merge_id: str, now: dt.datetime
-    ) -> list[tuple[Document, int]]:
+    ) -> list[tuple[Stored, int]]:
         """A survivor's open follow-ups of one rule folded into the oldest: the writes (their
         notifications waiting for the relay kept). The one kept lists them afterwards."""
         by_rule: dict[str, list[Stored]] = defaultdict(list)
         for item in held:
             if item.follow_up.status in ACTIVE:
                 by_rule[item.follow_up.rule_id].append(item)
-        writes: list[tuple[Document, int]] = []
+        writes: list[tuple[Stored, int]] = []
         for active in by_rule.values():
             keeper, *others = sorted(active, key=lambda s: (s.follow_up.opened_at, s.follow_up.id))
             for item in others:
@@ -947,13 +936,13 @@ class FollowUpService:
                     merged_into=keeper.follow_up.id,
                     events=(*fu.events, event),
                 )
-                writes.append((follow_up_doc(folded, item.unsent), fu.version))
+                writes.append((Stored(folded, item.unsent), fu.version))
         return writes
 
-    def _absorbed(self, held: Sequence[Stored], now: dt.datetime) -> list[tuple[Document, int]]:
+    def _absorbed(self, held: Sequence[Stored], now: dt.datetime) -> list[tuple[Stored, int]]:
         """The writes that list on each follow-up the folds into it it does not list yet (as
         many ``absorbed`` events for a follow-up as it has ``merged`` events into this one)."""
-        writes: list[tuple[Document, int]] = []
+        writes: list[tuple[Stored, int]] = []
         for item in held:
             keeper = item.follow_up
             listed = Counter(e.other for e in keeper.events if e.type is EventType.ABSORBED)
@@ -976,13 +965,13 @@ class FollowUpService:
                     )
             if len(events) > len(keeper.events):
                 kept = self._next(keeper, now, events=tuple(events))
-                writes.append((follow_up_doc(kept, item.unsent), keeper.version))
+                writes.append((Stored(kept, item.unsent), keeper.version))
         return writes
 
     async def unmerged(self, absorbed: str, survivor: str, merge_id: str, now: dt.datetime) -> None:
         """An unmerge step: the follow-ups the merge moved go back, those it folded are open
         again; then both customers are evaluated afresh."""
-        writes: list[tuple[Document, int]] = []
+        writes: list[tuple[Stored, int]] = []
         for stored in await self._follow_ups.of_merge(merge_id):
             fu = stored.follow_up
             mark = fu.merged
@@ -999,7 +988,7 @@ class FollowUpService:
                 merged_into=None,
                 events=(*fu.events, event),
             )
-            writes.append((follow_up_doc(back, stored.unsent), fu.version))
+            writes.append((Stored(back, stored.unsent), fu.version))
         await self._follow_ups.replace_many(writes)
         await self.evaluate_profiles([absorbed, survivor], now)
 

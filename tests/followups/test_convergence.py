@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from c360.followups.model import Outcome, Status
-from c360.followups.repository import FollowUpRepository, QueueFilter
+from c360.followups.repository import FollowUpRepository, QueueFilter, Stored
 from c360.followups.service import EVALUATION_STEPS
 from c360.followups.states import Action
 from c360.privacy.rules import RequestType
@@ -131,15 +132,19 @@ class TestChangedBetweenRelayAndClear:
     ) -> None:
         services = Services.build(store.db, configured(settings))
         await ingest(services, tmp_path / "a.jsonl", mixed_batch())
-        [read, *_] = await raw(store, "follow_ups")
+        [read_id, *_] = [fu["_id"] for fu in await raw(store, "follow_ups")]
         repository = FollowUpRepository(store.db)
-        first = {**read, "version": read["version"] + 1, "reason": "first"}
-        second = {**read, "version": read["version"] + 1, "reason": "second"}
+        read = await repository.get(read_id)
+        assert read is not None
+        fu = read.follow_up
+        first = Stored(replace(fu, version=fu.version + 1, reason="first"), read.unsent)
+        second = Stored(replace(fu, version=fu.version + 1, reason="second"), read.unsent)
 
-        assert await repository.replace_many([(first, read["version"])]) == set()
-        assert await repository.replace_many([(second, read["version"])]) == {read["_id"]}
-        [now] = [fu for fu in await raw(store, "follow_ups") if fu["_id"] == read["_id"]]
-        assert now["reason"] == "first"
+        assert await repository.replace_many([(first, fu.version)]) == set()
+        assert await repository.replace_many([(second, fu.version)]) == {read_id}
+        now = await repository.get(read_id)
+        assert now is not None
+        assert now.follow_up.reason == "first"
 
 
 class TestErasedWhileRelaying:
