@@ -53,7 +53,6 @@ from c360.followups.repository import (
     QueueFilter,
     RuleInputRepository,
     Stored,
-    record_facts,
 )
 from c360.followups.rulebook import RuleBook
 from c360.followups.rules import (
@@ -75,7 +74,6 @@ from c360.observability.metrics import count_follow_up
 from c360.profiles.repository import ProfileRepository
 from c360.profiles.service import ProfileService
 from c360.records.types import Record
-from c360.store import Document
 
 log = logging.getLogger(__name__)
 
@@ -181,24 +179,26 @@ class FollowUpService:
     # --- Evaluation -----------------------------------------------------------------------------
 
     async def evaluate_batch(
-        self, docs: Sequence[Document], now: dt.datetime, batch: str | None = None
+        self, records: Sequence[Record], now: dt.datetime, batch: str | None = None
     ) -> EvaluationReport:
-        """The ingest stage: ``docs`` are the records a batch wrote (new or amended, or written
-        by an earlier run of the same batch that was cut short); ``batch``, its journal key,
-        marks the follow-ups it opens (a run of it again assigns the rest as the first did)."""
+        """The ingest stage: ``records`` are those a batch wrote (new or amended, or written by
+        an earlier run of the same batch that was cut short); ``batch``, its journal key, marks
+        the follow-ups it opens (a run of it again assigns the rest as the first did)."""
         rules = await self.rules.enabled()
         wanted: dict[str, set[str]] = defaultdict(set)
         fresh: dict[str, list[RecordFacts]] = defaultdict(list)
-        for doc in docs:
-            profile_id = doc.get("profile_id")
+        for record in records:
+            profile_id = record.profile_id
             if profile_id is None:
                 continue
-            concerned = {
-                r.id for r in rules if r.definition.concerns(doc["kind"], doc.get("data") or {})
-            }
+            concerned = {r.id for r in rules if r.definition.concerns(record.kind, record.payload)}
             if concerned:
                 wanted[profile_id] |= concerned
-                fresh[profile_id].append(record_facts(doc))
+                fresh[profile_id].append(
+                    RecordFacts(
+                        record.id, record.kind, profile_id, record.occurred_at, record.payload
+                    )
+                )
         if not wanted:
             return EvaluationReport()
         return await self._evaluate(wanted, fresh, rules, now, batch=batch)

@@ -18,7 +18,4 @@ class EvaluateAlertRules(Stage):
         self._followups = followups
 
     async def run(self, batch: Batch) -> None:
-        written = [entry.stored for entry in batch.changing() if entry.stored is not None]
-        await self._followups.evaluate_batch(
-            [*written, *batch.redone], batch.now, batch.key or None
-        )
+        await self._followups.evaluate_batch(batch.written_records(), batch.now, batch.key or None)

@@ -14,8 +14,13 @@ from c360.identity.repository import Known
 from c360.ingest.summary import Outcome
 from c360.metrics.aggregate import COUNTED_KINDS
 from c360.metrics.repository import StoredAggregate
-from c360.records.documents import drafted_payload, linked_document, stored_revision
-from c360.records.types import StoredRevision, Unlinked
+from c360.records.documents import (
+    drafted_payload,
+    linked_document,
+    stored_record,
+    stored_revision,
+)
+from c360.records.types import Record, StoredRevision, Unlinked
 from c360.store import Document
 from connectors import Ignored, ItemError, Parsed, ParseOptions, ParseResult
 from schemas import CanonicalRecord
@@ -164,6 +169,12 @@ class Batch:
         """Whether anything but its profiles' activity derives from the batch (metrics, name
         search, matching, merges): then it is entered in the journal before it is written."""
         return bool(self.merges) or any(e.counted or e.kind == "person" for e in self.entries)
+
+    def written_records(self) -> list[Record]:
+        """The records this batch wrote and those an unfinished run of it wrote, as the stages
+        of other domains are handed them (the alert rules')."""
+        written = [e.stored for e in self.changing() if e.stored is not None]
+        return [stored_record(doc) for doc in (*written, *self.redone)]
 
     def people(self) -> list[Document]:
         """The person records whose derived data (name search, matching) the batch makes:
