@@ -52,9 +52,8 @@ from starlette.routing import Route
 from bench.common import bench_store, generate_files, import_written
 from c360.api.app import create_app
 from c360.auth.service import Role
-from c360.followups.documents import follow_up_doc
 from c360.followups.model import Episode, Event, EventType, FollowUp, Status, Target
-from c360.followups.repository import FollowUpRepository, QueueFilter
+from c360.followups.repository import FollowUpRepository, QueueFilter, Stored
 from c360.followups.rules import Priority, Trigger
 from c360.notifications.delivery import USER_AGENT, Deliverer, DeliveryConfig
 from c360.notifications.repository import DeliveryStatus, Notification, notification_doc
@@ -153,11 +152,10 @@ async def queue_latency(work: Path, follow_ups: int, requests: int, seed: int) -
         repository = FollowUpRepository(store.db)
         started = time.perf_counter()
         for start in range(0, follow_ups, 5000):
-            docs = [
-                follow_up_doc(synthetic(n, rng, now))
-                for n in range(start, min(follow_ups, start + 5000))
+            items = [
+                Stored(synthetic(n, rng, now)) for n in range(start, min(follow_ups, start + 5000))
             ]
-            await repository.insert(docs)  # what the service writes, in bulk
+            await repository.insert(items)  # what the service writes, in bulk
         print(
             f"queue       {follow_ups:,} follow-ups written in "
             f"{time.perf_counter() - started:.1f} s (not counted)"

@@ -72,6 +72,7 @@ from c360.identity.calibration import Calibration
 from c360.identity.linking import ANONYMOUS_RULE, SHARED_RULE
 from c360.identity.match_service import PROBABILISTIC_RULE
 from c360.identity.matching import Features, score
+from c360.identity.repository import MatchRepository
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
@@ -633,7 +634,8 @@ async def explain(store: Store, truth: Truth, settings: Settings, top: int = 15)
             false_pos[f"{relation}; stray linked by {links}; merges {merged}"] += n * sum(
                 m for p, m in people.items() if p != other
             )
-    features = {doc["_id"]: doc async for doc in db["match_features"].find()}
+    featured = [doc["_id"] async for doc in db["match_features"].find({}, {"_id": 1})]
+    features = await MatchRepository(db).features(featured)
     false_neg: Counter[str] = Counter()
     for person, profiles in profiles_of.items():
         if len(profiles) < 2:
@@ -683,12 +685,14 @@ def _relation(one: int, other: int) -> str:
     return "unrelated"
 
 
-def _why_apart(main: Json | None, other: Json | None, profile: str, settings: Settings) -> str:
+def _why_apart(
+    main: Features | None, other: Features | None, profile: str, settings: Settings
+) -> str:
     if profile.startswith("none:"):
         return "record linked to no profile"
     if main is None or other is None:
         return "no person record on " + ("either side" if main is other else "one side")
-    result = score(Features.from_doc(main), Features.from_doc(other))
+    result = score(main, other)
     if result.total >= settings.identity_match_auto:
         band = "above auto (merge refused)"
     elif result.total >= settings.identity_match_review:
