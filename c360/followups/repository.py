@@ -17,24 +17,9 @@ from bson import decode, encode
 from pymongo import ReplaceOne
 from pymongo.errors import DuplicateKeyError
 
-from c360.followups.documents import (
-    at,
-    follow_up_doc,
-    follow_up_of,
-    maybe_at,
-    ms,
-)
-from c360.followups.model import (
-    ACTIVE,
-    FollowUp,
-    Status,
-)
-from c360.followups.rules import (
-    Priority,
-    RecordFacts,
-    Rule,
-    RuleDefinition,
-)
+from c360.followups.documents import at, follow_up_doc, follow_up_of, maybe_at, ms
+from c360.followups.model import ACTIVE, FollowUp, Status
+from c360.followups.rules import Priority, RecordFacts, Rule, RuleDefinition
 from c360.records.documents import RECORD_FIELDS, stored_record
 from c360.records.types import Record
 from c360.store import Database, Document
