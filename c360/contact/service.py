@@ -61,7 +61,6 @@ from c360.metrics.service import MetricsService
 from c360.privacy.hashing import Tombstones
 from c360.profiles.service import ProfileService, check_profile_cursor
 from c360.profiles.types import ProfileIdentifier
-from c360.records.documents import stored_record
 from c360.records.repository import RecordRepository
 from c360.records.types import Record
 from schemas import CanonicalRecord
@@ -559,9 +558,8 @@ class ContactService:
         profile_id: str,
         *records: CanonicalRecord,
         identities: Sequence[ProfileIdentifier] = (),
-    ) -> list[tuple[Record, str]]:
+    ) -> Sequence[tuple[Record, str]]:
         """Store the records on the profile in one write; each follows its contact point's
         identity on unmerge. Returns each one as stored, and its outcome."""
         links = [link_key(r, identities) for r in records]
-        written = await self._ingest.append(profile_id, records, links)
-        return [(stored_record(doc), outcome) for doc, outcome in written]
+        return await self._ingest.append(profile_id, records, links)

@@ -28,7 +28,8 @@ from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
 
 @dataclass(frozen=True)
 class Stored:
-    """A follow-up as read, with the events whose notifications wait for the relay."""
+    """A follow-up as stored (read, or to write), with the events whose notifications wait for
+    the relay."""
 
     follow_up: FollowUp
     unsent: tuple[int, ...] = ()

@@ -38,6 +38,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
+from c360.records.types import Record
 from schemas.records import SCORE_RANGES, SurveyType
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
@@ -143,6 +144,10 @@ class RecordFacts:
     profile_id: str | None
     at: dt.datetime
     data: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, record: Record) -> RecordFacts:
+        return cls(record.id, record.kind, record.profile_id, record.occurred_at, record.payload)
 
 
 @dataclass(frozen=True)

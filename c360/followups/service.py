@@ -194,11 +194,7 @@ class FollowUpService:
             concerned = {r.id for r in rules if r.definition.concerns(record.kind, record.payload)}
             if concerned:
                 wanted[profile_id] |= concerned
-                fresh[profile_id].append(
-                    RecordFacts(
-                        record.id, record.kind, profile_id, record.occurred_at, record.payload
-                    )
-                )
+                fresh[profile_id].append(RecordFacts.of(record))
         if not wanted:
             return EvaluationReport()
         return await self._evaluate(wanted, fresh, rules, now, batch=batch)

@@ -10,6 +10,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pymongo import ReplaceOne, UpdateOne
 
@@ -148,8 +149,9 @@ def _identity_doc(identity: Identity) -> Document:
         "profile_id": identity.profile_id,
         "type": identity.type.value,
         "value": identity.value,
-        "created_at": identity.created_at,
     }
+    if identity.created_at is not None:
+        doc["created_at"] = identity.created_at
     if identity.source is not None:
         doc["source"] = identity.source
     if identity.claimed_via is not None:
@@ -347,7 +349,7 @@ class MatchRepository:
         self._keys = db["match_keys"]
         self._records = db["records"]
 
-    async def person_records(self, limit: int) -> list[tuple[Document, list[str]]]:
+    async def person_records(self, limit: int) -> list[tuple[Mapping[str, Any], list[str]]]:
         """Up to ``limit`` person records: their payload and phone numbers (for calibration,
         which compares records rather than merged profiles)."""
         cursor = self._records.find({"kind": "person"}, {"data": 1, "identifiers": 1})

@@ -1,6 +1,6 @@
-"""The identity domain's values as its services and the API see them: merges as the journal
-keeps them, the suggestions matching leaves for someone to review, and what a merge would move.
-The repositories turn documents into these and back."""
+"""The identity domain's values as its services and the API see them: the identifiers profiles
+hold, merges as the journal keeps them, the suggestions matching leaves for someone to review,
+and what a merge would move. The repositories turn documents into these and back."""
 
 from __future__ import annotations
 

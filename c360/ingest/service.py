@@ -32,8 +32,8 @@ from c360.ingest.stages.currency import ReadInOrderCurrency
 from c360.ingest.storable import Unstorable, check_record
 from c360.ingest.summary import IngestSummary, Outcome
 from c360.observability.metrics import count_ingest
-from c360.records.documents import draft_document
-from c360.store import Document
+from c360.records.documents import draft_document, stored_record
+from c360.records.types import Record
 from connectors import ItemError, Parsed, ParseOptions, ParseResult
 from schemas import CanonicalRecord
 
@@ -128,11 +128,11 @@ class IngestService:
         profile_id: str,
         records: Sequence[CanonicalRecord],
         linked_by: Sequence[str | None],
-    ) -> list[tuple[Document, Outcome]]:
+    ) -> list[tuple[Record, Outcome]]:
         """Store records made for a known profile (a consent given to an agent, a contact
         logged): no identity resolution, the same stages as an import after it.
         ``linked_by``: per record, the identity key an unmerge follows (None: it stays with the
-        survivor). Returns each record's document and outcome.
+        survivor). Returns each record as stored, and its outcome.
         """
         now = dt.datetime.now(dt.UTC)
         for record in records:
@@ -150,7 +150,7 @@ class IngestService:
             with _running("journal"):
                 await self._journal.finish(key)
         return [
-            (e.stored or e.document(batch.key or None), e.outcome or "duplicate")
+            (stored_record(e.stored or e.document(batch.key or None)), e.outcome or "duplicate")
             for e in batch.entries
         ]
 

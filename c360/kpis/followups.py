@@ -1,7 +1,8 @@
 """What the KPIs read of the follow-ups of the voice of the customer: the contract, in one place.
 
-The follow-ups domain keeps its documents; the KPIs read only these fields of them (times are
-epoch milliseconds, UTC):
+The follow-ups domain keeps its documents; the KPIs' repository reads only these fields of them
+and hands the service :class:`~c360.kpis.facts.FollowUpFact` values (times are epoch
+milliseconds, UTC):
 
 ``follow_ups`` (one document a follow-up)
     ``profile_id``; ``opened_ms``; ``status`` (``withdrawn`` and ``merged`` ones are not
@@ -14,7 +15,8 @@ epoch milliseconds, UTC):
     ``_id``: the record id of the survey response or complaint answered; ``at_ms``: when.
 
 Feedback needs an answer when it is a complaint, or a survey answer with a comment, a request
-to be contacted, or a score at or below the low score of its survey type. Pure: no I/O.
+to be contacted, or a score at or below the low score of its survey type. Pure: no I/O (the
+mapping of a follow-up's document is called by the repository only).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class Context(BaseContext):
     # Computed once per profile per request: the fields that need one await the same task.
     views: dict[str, asyncio.Task[ProfileView]] = field(default_factory=dict)
     # Other domains' loaders, made on first use (see loader).
-    loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
+    _loaders: dict[str, DataLoader[Any, Any]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -75,9 +75,9 @@ class Context(BaseContext):
         """A per-request DataLoader by name, made on first use: how a field that each profile
         of a page asks for (a search's, a queue's) reads the store once for all of them, through
         a service method taking many keys and answering in their order."""
-        if name not in self.loaders:
-            self.loaders[name] = DataLoader(load_fn=load)
-        return self.loaders[name]
+        if name not in self._loaders:
+            self._loaders[name] = DataLoader(load_fn=load)
+        return self._loaders[name]
 
     async def _contact_facts(self, profile_ids: list[str]) -> list[ContactFacts]:
         """Contact facts, with the identities the request loads anyway (one read less)."""

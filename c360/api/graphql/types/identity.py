@@ -57,7 +57,7 @@ class Merge:
     rule: str = strawberry.field(metadata=public("a rule name"))
     actor: str = strawberry.field(extensions=in_text())
     reason: str | None = strawberry.field(extensions=in_text())
-    status: str = strawberry.field(metadata=public("merged or undone"))
+    status: str = strawberry.field(metadata=public("started, done, undoing or undone"))
     merged_at: dt.datetime | None
     undone_at: dt.datetime | None
     moved_identifiers: list[str] = strawberry.field(extensions=in_text())
