@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from c360.api.app import create_app, graphql_limits
 from c360.api.graphql.schema import build_schema
 from c360.identity.merge import StepHook
+from c360.identity.types import MergeEntry
 from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary
 from c360.services import Services
@@ -145,6 +146,14 @@ async def imported(services: Services, records: list[f.Record]) -> IngestSummary
 async def profile_of(services: Services, kind: IdentifierType, value: str) -> str:
     """The id of the profile an identifier belongs to."""
     return str((await services.profiles.by_identifier(kind, value)).id)
+
+
+async def merge_of(services: Services, kind: IdentifierType, value: str, rule: str) -> MergeEntry:
+    """The one merge by ``rule`` that the profile holding this identifier took part in, as the
+    merge history tells it."""
+    history = await services.merges.history(await profile_of(services, kind, value))
+    [entry] = [e for e in history if e.rule == rule]
+    return entry
 
 
 class Crash(Exception):

@@ -109,15 +109,14 @@ class TestAliasJoinsTwoUserIds:
         await ingest(services, tmp_path, "alias", HISTORIES["alias"])
 
         assert await profile_of(services, NEW) == await profile_of(services, OLD) == old
-        entry = await store.db.merges.find_one()
-        assert entry is not None
-        assert (entry["rule"], entry["status"], entry["survivor"], entry["absorbed"]) == (
+        [entry] = await services.merges.history(old)
+        assert (entry.rule, entry.status, entry.survivor, entry.absorbed) == (
             "alias",
             "done",
             old,  # the older profile survives
             new,
         )
-        assert sorted(entry["moved_identities"]) == [
+        assert sorted(entry.moved_identities) == [
             "email:ana@example.com",
             f"ext:segment:{NEW}",
         ]
@@ -184,9 +183,8 @@ class TestAliasJoinsTwoUserIds:
         survivor = await profile_of(services, NEW)
         anonymous = await services.profiles.by_identifier(IdentifierType.ANONYMOUS, ANON)
         assert anonymous.id == survivor
-        entry = await store.db.merges.find_one()
-        assert entry is not None
-        assert (entry["rule"], entry["survivor"]) == ("anonymous-identified", survivor)
+        [entry] = await services.merges.history(survivor)
+        assert (entry.rule, entry.survivor) == ("anonymous-identified", survivor)
 
 
 class TestRefusals:

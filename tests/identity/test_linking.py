@@ -93,9 +93,9 @@ class TestAnonymousBrowsingIsLinked:
         # The absorbed id still resolves, to the survivor.
         assert (await services.profiles.get(browsing.id)).id == known.id
         assert now_known.first_seen_at == dt.datetime(2023, 12, 1, tzinfo=dt.UTC)
-        merge = await store.db.merges.find_one({"absorbed": browsing.id})
-        assert merge is not None
-        assert (merge["survivor"], merge["rule"], merge["status"]) == (
+        [merge] = await services.merges.history(browsing.id)
+        assert (merge.absorbed, merge.survivor, merge.rule, merge.status) == (
+            browsing.id,
             known.id,
             "anonymous-identified",
             "done",
@@ -222,9 +222,8 @@ class TestCrashInAMerge:
         identity = await store.db.identities.find_one({"_id": "anon:dev-3"})
         assert identity is not None
         assert identity["profile_id"] == known.id
-        merge = await store.db.merges.find_one({"absorbed": browsing.id})
-        assert merge is not None
-        assert merge["status"] == "done"
+        [merge] = await services.merges.history(browsing.id)
+        assert (merge.absorbed, merge.status) == (browsing.id, "done")
 
 
 def held(profile_id: str, *keys: str) -> dict[str, list[Identity]]:

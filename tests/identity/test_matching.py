@@ -123,12 +123,11 @@ class TestAtIngest:
         first = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-1", "crm")
         second = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "L-9", "loyalty")
         assert first.id == second.id
-        entry = await store.db.merges.find_one({"rule": "probabilistic"})
-        assert entry is not None
-        assert entry["reason"].startswith("probabilistic score")
-        assert entry["actor"] == "matcher"
+        [entry] = await services.merges.history(first.id)
+        assert (entry.rule, entry.actor) == ("probabilistic", "matcher")
+        assert (entry.reason or "").startswith("probabilistic score")
 
-        await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+        await services.merges.unmerge(entry.id, NOW, actor="admin@test")
         apart = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "L-9", "loyalty")
         assert apart.id != first.id
         # New evidence about either does not merge them again.

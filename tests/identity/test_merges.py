@@ -13,7 +13,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import EMAIL_A, EMAIL_B, NOW, PHONE, history, profile_of, run
+from tests.helpers import EMAIL_A, EMAIL_B, NOW, PHONE, history, merge_of, profile_of, run
 from tests.state import canonical_state, other_database
 
 
@@ -24,15 +24,15 @@ class TestMergeAtIngest:
         await run(services, tmp_path, history(bridge=True))
         survivor = await profile_of(services, IdentifierType.EMAIL, EMAIL_A)
         assert await profile_of(services, IdentifierType.PHONE, PHONE) == survivor
-        entry = await store.db.merges.find_one({"survivor": survivor})
-        assert entry is not None
-        assert (entry["rule"], entry["status"], entry["moved_identities"]) == (
+        [entry] = await services.merges.history(survivor)
+        assert (entry.survivor, entry.rule, entry.status, entry.moved_identities) == (
+            survivor,
             "shared-identifier",
             "done",
-            ["phone:+34611223344"],
+            ("phone:+34611223344",),
         )
         # The absorbed id resolves to the survivor; every record is on it.
-        assert (await services.profiles.get(entry["absorbed"])).id == survivor
+        assert (await services.profiles.get(entry.absorbed)).id == survivor
         assert set(await store.db.records.distinct("profile_id")) == {survivor}
 
 
@@ -46,18 +46,16 @@ class TestUnmerge:
         tmp_path: Path,
     ) -> None:
         await run(services, tmp_path / "merged", history(bridge=True))
-        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
-        assert entry is not None
+        entry = await merge_of(services, IdentifierType.EMAIL, EMAIL_A, "shared-identifier")
         undone = await services.merges.unmerge(
-            entry["_id"], NOW, actor="admin@test", reason="different people"
+            entry.id, NOW, actor="admin@test", reason="different people"
         )
         assert undone.status == "undone"
-        stored = await store.db.merges.find_one({"_id": entry["_id"]})
-        assert stored is not None
-        assert stored["status"] == "undone"
+        [stored] = await services.merges.history(entry.survivor)
+        assert (stored.id, stored.status, stored.undone_at) == (entry.id, "undone", NOW)
 
         # Records that came after the merge through the absorbed side went back with it.
-        absorbed = entry["absorbed"]
+        absorbed = entry.absorbed
         for record_id in ("shop:order:2", "shop:order:4", "shop:order:5", "shop:order:6"):
             doc = await store.db.records.find_one({"_id": record_id})
             assert doc is not None
@@ -77,35 +75,29 @@ class TestUnmerge:
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
         await run(services, tmp_path, history(bridge=True))
-        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
-        assert entry is not None
-        await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+        entry = await merge_of(services, IdentifierType.EMAIL, EMAIL_A, "shared-identifier")
+        await services.merges.unmerge(entry.id, NOW, actor="admin@test")
         again = [[f.order(external_id="7", identifiers=[f.email(EMAIL_A), f.phone(PHONE)])]]
         await run(services, tmp_path / "again", again)
-        assert (
-            await store.db.merges.count_documents({"status": "done", "rule": "shared-identifier"})
-            == 0
-        )
-        suggestion = await store.db.match_suggestions.find_one()
-        assert suggestion is not None
-        assert sorted(suggestion["profiles"]) == sorted([entry["absorbed"], entry["survivor"]])
+        merges = await services.merges.history(entry.survivor)
+        assert [(m.id, m.status) for m in merges] == [(entry.id, "undone")]
+        [suggestion] = await services.merges.suggestions(entry.survivor)
+        assert sorted(suggestion.profiles) == sorted([entry.absorbed, entry.survivor])
 
     async def test_an_interrupted_unmerge_is_completed_by_the_next_run(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
         await run(services, tmp_path, history(bridge=True))
-        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
-        assert entry is not None
+        entry = await merge_of(services, IdentifierType.EMAIL, EMAIL_A, "shared-identifier")
         # The state a crash right after journalling the unmerge leaves.
         await store.db.merges.update_one(
-            {"_id": entry["_id"]},
+            {"_id": entry.id},
             {"$set": {"status": "undoing", "undo": {"actor": "admin@test", "at": NOW}}},
         )
         await run(services, tmp_path / "later", [[f.survey()]])
-        stored = await store.db.merges.find_one({"_id": entry["_id"]})
-        assert stored is not None
-        assert stored["status"] == "undone"
-        assert await profile_of(services, IdentifierType.PHONE, PHONE) == entry["absorbed"]
+        [stored] = await services.merges.history(entry.survivor)
+        assert (stored.id, stored.status) == (entry.id, "undone")
+        assert await profile_of(services, IdentifierType.PHONE, PHONE) == entry.absorbed
 
     async def test_unknown_or_undone_merges_cannot_be_undone(
         self, services: Services, store: Store, tmp_path: Path
@@ -113,11 +105,10 @@ class TestUnmerge:
         with pytest.raises(MergeNotFound):
             await services.merges.unmerge("nope", NOW, actor="admin@test")
         await run(services, tmp_path, history(bridge=True))
-        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
-        assert entry is not None
-        await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+        entry = await merge_of(services, IdentifierType.EMAIL, EMAIL_A, "shared-identifier")
+        await services.merges.unmerge(entry.id, NOW, actor="admin@test")
         with pytest.raises(MergeNotUndoable):
-            await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+            await services.merges.unmerge(entry.id, NOW, actor="admin@test")
 
 
 class TestConcurrentBridging:
@@ -173,9 +164,8 @@ class TestConcurrentBridging:
     ) -> None:
         """What a worker holding stale owners writes after another worker merged is settled."""
         await run(services, tmp_path, history(bridge=True))
-        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
-        assert entry is not None
-        absorbed, survivor = entry["absorbed"], entry["survivor"]
+        entry = await merge_of(services, IdentifierType.EMAIL, EMAIL_A, "shared-identifier")
+        absorbed, survivor = entry.absorbed, entry.survivor
         late = {**(await store.db.records.find_one({"_id": "shop:order:4"}) or {})}
         late.update(_id="shop:order:late", profile_id=absorbed)
         await store.db.records.insert_one(late)
