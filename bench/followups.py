@@ -306,7 +306,7 @@ async def delivery_rate(work: Path, count: int, concurrency: int) -> None:
                 lambda team: SECRET,
                 config,
                 client,
-                withheld=services.followups.service.withheld,
+                withheld=services.followups.service.relay.withheld,
             )
             started = time.perf_counter()
             delivered = 0

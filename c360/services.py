@@ -319,10 +319,10 @@ class Services:
         )
         # Ingest tells the privacy service what it meets of erased people; it is built first.
         suppressions.when_met = privacy.erase_met
-        ingest.add_stage(EvaluateAlertRules(followups.service), after="fold metrics")
-        merges.after_merge = followups.service.merged
+        ingest.add_stage(EvaluateAlertRules(followups.service.evaluation), after="fold metrics")
+        merges.after_merge = followups.service.merges.merged
         followups.service.erasures = suppressions
-        merges.after_unmerge = followups.service.unmerged
+        merges.after_unmerge = followups.service.merges.unmerged
         keys = ApiKeyService(ApiKeyRepository(db))
         return cls(
             ingest=ingest,

@@ -13,9 +13,9 @@ from typing import Any
 
 from c360.audit.service import Action
 from c360.cli.session import operator, with_services
+from c360.followups.evaluation import EvaluationReport
 from c360.followups.rulebook import Applied, parse_rules_file
 from c360.followups.rules import Rule
-from c360.followups.service import EvaluationReport
 from c360.followups.worker import TickReport
 from c360.notifications.repository import DeliveryStatus, Notification
 from c360.services import Services
@@ -141,23 +141,26 @@ def _tick(args: argparse.Namespace, settings: Settings) -> int:
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> EvaluationReport:
         now = dt.datetime.now(dt.UTC)
-        service = services.followups.service
+        evaluation = services.followups.service.evaluation
         if not args.all:
-            return await service.evaluate_profiles(
+            return await evaluation.evaluate_profiles(
                 args.profile, now, every_record=args.every_record
             )
         total = EvaluationReport()
         batch: list[str] = []
-        async for profile_id in service.live_profiles():
+        async for profile_id in evaluation.live_profiles():
             batch.append(profile_id)
             if len(batch) >= SWEEP_BATCH:
                 _add(
                     total,
-                    await service.evaluate_profiles(batch, now, every_record=args.every_record),
+                    await evaluation.evaluate_profiles(batch, now, every_record=args.every_record),
                 )
                 batch = []
         if batch:
-            _add(total, await service.evaluate_profiles(batch, now, every_record=args.every_record))
+            _add(
+                total,
+                await evaluation.evaluate_profiles(batch, now, every_record=args.every_record),
+            )
         return total
 
     report: EvaluationReport = _run(settings, work)

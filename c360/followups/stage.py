@@ -1,11 +1,11 @@
 """The alert rules as an ingest stage: after ``fold metrics``, the records a batch wrote (and
 those a cut-short run of it wrote) are evaluated by the enabled rules (see
-:meth:`FollowUpService.evaluate_batch`). Idempotent: evaluating the same records again opens
-nothing more."""
+:meth:`~c360.followups.evaluation.Evaluation.evaluate_batch`). Idempotent: evaluating the same
+records again opens nothing more."""
 
 from __future__ import annotations
 
-from c360.followups.service import FollowUpService
+from c360.followups.evaluation import Evaluation
 from c360.ingest.batch import Batch
 from c360.ingest.stages.base import Stage
 
@@ -14,8 +14,8 @@ class EvaluateAlertRules(Stage):
     name = "evaluate alert rules"
     journalled = True
 
-    def __init__(self, followups: FollowUpService) -> None:
-        self._followups = followups
+    def __init__(self, evaluation: Evaluation) -> None:
+        self._evaluation = evaluation
 
     async def run(self, batch: Batch) -> None:
-        await self._followups.evaluate_batch(batch.written_records(), batch.now, batch.key or None)
+        await self._evaluation.evaluate_batch(batch.written_records(), batch.now, batch.key or None)

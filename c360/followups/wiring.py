@@ -73,7 +73,7 @@ def build_followups(
     )
     worker = FollowUpWorker(
         service,
-        Deliverer(outbox, teams.secret_of, config.delivery, withheld=service.withheld),
+        Deliverer(outbox, teams.secret_of, config.delivery, withheld=service.relay.withheld),
         LeaseRepository(db),
         config.lease_for,
     )

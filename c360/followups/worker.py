@@ -61,7 +61,7 @@ class FollowUpWorker:
         if lease and not await self._leases.take(LEASE, self.holder, now, self._lease_for):
             return TickReport(False, holder=await self._leases.holder(LEASE, now))
         escalated = await self._followups.escalate_due(now)
-        relayed = await self._followups.relay_waiting(now)
+        relayed = await self._followups.relay.forward_waiting(now)
         delivery = await self._deliverer.deliver_due(now)
         count_deliveries(delivery.delivered, delivery.failed, delivery.dead)
         return TickReport(True, escalated, relayed, delivery, self.holder)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from c360.followups.evaluation import EVALUATION_STEPS
 from c360.followups.model import Outcome, Status
 from c360.followups.repository import FollowUpRepository, QueueFilter, Stored
-from c360.followups.service import EVALUATION_STEPS
 from c360.followups.states import Action
 from c360.privacy.rules import RequestType
 from c360.privacy.rules import Status as RequestStatus
@@ -89,7 +89,7 @@ class TestCrashBetweenSteps:
             again = Services.build(store.db, configured(settings))
             await ingest(again, tmp_path / "a.jsonl", mixed_batch())
             # What the re-run did not reach, the worker's next round relays (before delivering).
-            await again.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
+            await again.followups.service.relay.forward_waiting(dt.datetime.now(dt.UTC))
 
             assert await labelled(store.db) == expected
         finally:
@@ -239,7 +239,7 @@ class TestCrashWhileTheBuyersChange:
                 await ingest(crashing, tmp_path / "a2.jsonl", self.second())
             again = Services.build(store.db, configured(settings))
             await ingest(again, tmp_path / "a2.jsonl", self.second())
-            await again.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
+            await again.followups.service.relay.forward_waiting(dt.datetime.now(dt.UTC))
 
             assert await labelled(store.db) == expected
             [tom] = [
@@ -305,7 +305,7 @@ class TestCrashWhileAssigning:
                     await store.db["follow_ups"].delete_many({"profile_id": identity["profile_id"]})
             again = Services.build(store.db, configured(settings))
             await ingest(again, tmp_path / "a.jsonl", self.batch())
-            await again.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
+            await again.followups.service.relay.forward_waiting(dt.datetime.now(dt.UTC))
 
             assert await labelled(store.db) == expected
         finally:

@@ -12,7 +12,7 @@ import pytest
 
 from c360.followups.model import EventType, FollowUp, Status
 from c360.followups.repository import QueueFilter
-from c360.followups.service import StepHook
+from c360.followups.writes import StepHook
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Store
@@ -174,7 +174,7 @@ class TestMovedWithWhatWaits:
 
         bridge = f.order(external_id="B-1", identifiers=[f.email(TOM), f.email(ANA)])
         await ingest(services, tmp_path / "bridge.jsonl", [bridge])
-        await services.followups.service.relay_waiting(dt.datetime.now(dt.UTC))
+        await services.followups.service.relay.forward_waiting(dt.datetime.now(dt.UTC))
 
         after = await detractor_follow_ups(services)
         assert len({fu.profile_id for fu in after}) == 1  # one moved by the merge
