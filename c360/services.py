@@ -320,9 +320,9 @@ class Services:
         # Ingest tells the privacy service what it meets of erased people; it is built first.
         suppressions.when_met = privacy.erase_met
         ingest.add_stage(EvaluateAlertRules(followups.service.evaluation), after="fold metrics")
-        merges.after_merge = followups.service.merges.merged
+        merges.after_merge = followups.service.merging.merged
         followups.service.erasures = suppressions
-        merges.after_unmerge = followups.service.merges.unmerged
+        merges.after_unmerge = followups.service.merging.unmerged
         keys = ApiKeyService(ApiKeyRepository(db))
         return cls(
             ingest=ingest,

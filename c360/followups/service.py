@@ -94,7 +94,7 @@ class FollowUpService:
         self.evaluation = Evaluation(
             follow_ups, inputs, rules, teams, profiles, self.relay, profile_ids
         )
-        self.merges = FollowUpMerges(follow_ups, rules, self.evaluation)
+        self.merging = FollowUpMerges(follow_ups, rules, self.evaluation)
         self._before_step: StepHook = no_hook
 
     @property
@@ -105,16 +105,16 @@ class FollowUpService:
     @before_step.setter
     def before_step(self, hook: StepHook) -> None:
         self._before_step = hook
-        self.relay.before_step = self.evaluation.before_step = self.merges.before_step = hook
+        self.relay.before_step = self.evaluation.before_step = self.merging.before_step = hook
 
     @property
     def erasures(self) -> Erasures:
+        """Who is erased (the wiring sets privacy's suppression list): nothing is relayed or
+        delivered about them."""
         return self.relay.erasures
 
     @erasures.setter
     def erasures(self, erasures: Erasures) -> None:
-        """Who is erased (the wiring sets privacy's suppression list): nothing is relayed or
-        delivered about them."""
         self.relay.erasures = erasures
 
     # --- The lifecycle --------------------------------------------------------------------------

@@ -1,8 +1,8 @@
-"""What every writer of follow-ups shares: the conditional-replace protocol (read a version,
-write the next if it is still the one read, else read again and plan again, at most
-:data:`MAX_ROUNDS` times, then :class:`FollowUpConflict`), a follow-up's next version and next
-event, which events notify a team, the teams' loads an assignment reads, and the hook tests
-crash a step at."""
+"""What every writer of follow-ups shares. Each follows one protocol: read a version, write the
+next only if it is still the one read, else read again and plan again, at most
+:data:`MAX_ROUNDS` times, then raise :class:`FollowUpConflict`. Here: those two, a follow-up's
+next version and next event, which events notify a team, the teams' loads an assignment reads
+(who gets a follow-up is part of writing it), and the hook tests crash a step at."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ NOTIFIED = frozenset(
 
 
 async def no_hook(step: str) -> None:
+    """The step hook outside tests: nothing."""
     return None
 
 
