@@ -39,6 +39,7 @@ import random
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ from c360.auth.service import Role
 from c360.followups.model import Episode, Event, EventType, FollowUp, Status, Target
 from c360.followups.repository import FollowUpRepository, QueueFilter, Stored
 from c360.followups.rules import Priority, Trigger
-from c360.notifications.delivery import USER_AGENT, Deliverer, DeliveryConfig
+from c360.notifications.delivery import USER_AGENT, Deliverer
 from c360.notifications.repository import DeliveryStatus, Notification, notification_doc
 from c360.notifications.signing import (
     IDEMPOTENCY_HEADER,
@@ -64,7 +65,7 @@ from c360.notifications.signing import (
     signature,
     verify,
 )
-from c360.services import Services
+from c360.services import Services, followups_config
 
 TEAMS = ("customer-care", "vip-care", "care-leads")
 STATUSES = (Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED)
@@ -299,7 +300,7 @@ async def delivery_rate(work: Path, count: int, concurrency: int) -> None:
         await store.db["follow_ups"].insert_many(
             [{"_id": e.follow_up_id, "profile_id": f"p{i}"} for i, e in enumerate(entries)]
         )
-        config = DeliveryConfig(concurrency=concurrency, batch=200)
+        config = replace(followups_config(settings).delivery, concurrency=concurrency, batch=200)
         async with httpx.AsyncClient(timeout=10) as client:
             deliverer = Deliverer(
                 services.followups.outbox,

@@ -68,8 +68,10 @@ class FollowUpNotFound(NotFound):
 
 @dataclass(frozen=True)
 class FollowUpConfig:
-    root_causes: tuple[str, ...] = ("other",)
-    due_soon: float = 0.25
+    """The settings' ``followup_root_causes`` and ``followup_due_soon_fraction``."""
+
+    root_causes: tuple[str, ...]
+    due_soon: float
 
 
 class FollowUpService:

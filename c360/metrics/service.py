@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from c360.metrics.aggregate import Aggregate, aggregate
@@ -50,12 +50,15 @@ _PROFILES_A_READ = 32
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    reporting_currency: str = "EUR"
-    rates: Mapping[str, Decimal] | None = None
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    tier_percentiles: Sequence[float] = (0.5, 0.8, 0.95)
-    recent_case_days: int = 90
-    past_problems: int = 5
+    """Made from the settings by the wiring (``c360.services.metrics_config``), which hold the
+    defaults."""
+
+    reporting_currency: str
+    rates: Mapping[str, Decimal] | None
+    thresholds: Thresholds
+    tier_percentiles: Sequence[float]
+    recent_case_days: int
+    past_problems: int
 
 
 @dataclass(frozen=True)

@@ -43,12 +43,14 @@ RETRY_AFTER_CAP_S = 24 * 3600.0
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    max_attempts: int = 8
-    backoff_base_s: float = 30.0
-    backoff_max_s: float = 3600.0
-    timeout_s: float = 10.0
-    concurrency: int = 8
-    batch: int = 200
+    """The settings' ``notify_*`` (their defaults are there)."""
+
+    max_attempts: int
+    backoff_base_s: float
+    backoff_max_s: float
+    timeout_s: float
+    concurrency: int
+    batch: int = 200  # entries claimed a pass: not a setting
 
 
 @dataclass

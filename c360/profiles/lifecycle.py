@@ -36,11 +36,13 @@ class ValueTier(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    loyal_orders: int = 5
-    at_risk_days: int = 180  # since the last order
-    churned_days: int = 365  # since last seen on any channel
-    promoter_min: int = 9
-    detractor_max: int = 6
+    """The settings' ``lifecycle_*`` and NPS bands (their defaults are there)."""
+
+    loyal_orders: int
+    at_risk_days: int  # since the last order
+    churned_days: int  # since last seen on any channel
+    promoter_min: int
+    detractor_max: int
 
 
 @dataclass(frozen=True)

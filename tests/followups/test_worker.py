@@ -16,12 +16,12 @@ from c360.api.app import create_app
 from c360.followups.model import EventType, Status, Target
 from c360.followups.rules import Priority
 from c360.followups.states import Action
-from c360.notifications.delivery import Deliverer, DeliveryConfig
+from c360.notifications.delivery import Deliverer
 from c360.notifications.repository import DeliveryStatus
 from c360.notifications.signing import signature, verify
 from c360.privacy.rules import RequestType
 from c360.privacy.service import GivenIdentifier
-from c360.services import Services
+from c360.services import Services, followups_config
 from c360.settings import Settings, TeamSettings
 from c360.store import Store
 from schemas.identifiers import IdentifierType
@@ -260,7 +260,8 @@ class TestDelivery:
             services = Services.build(store.db, team_settings(settings, receiver.url))
             await detractors(services, tmp_path, 1)
             # A process whose settings lost the secret after the entry was written.
-            unsigned = Deliverer(services.followups.outbox, lambda team: None, DeliveryConfig())
+            config = followups_config(settings).delivery
+            unsigned = Deliverer(services.followups.outbox, lambda team: None, config)
             report = await unsigned.deliver_due(at(0.01))
 
         assert report.failed == 1
