@@ -18,6 +18,7 @@ import pytest
 from c360.ingest.storable import refuse_unstorable
 from c360.records.documents import draft_document
 from connectors import Parsed, get_connector
+from tests.garbage import JSON_DOCUMENTS
 from tests.helpers import parse_options
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -44,8 +45,12 @@ LEAVES = 12
 
 
 def samples() -> dict[str, Any]:
+    """One document of each JSON connector: the vendors' own examples, and the samples
+    ``tests/garbage.py`` keeps for every registered connector (a new one is covered here by
+    giving it one there)."""
     events = (FIXTURES / "segment" / "events.jsonl").read_text().splitlines()
     return {
+        **{name: documents[0] for name, documents in JSON_DOCUMENTS.items()},
         "segment": json.loads(events[0]),
         "shopify-orders": json.loads((FIXTURES / "shopify" / "order_webhook.json").read_text()),
         "shopify-refunds": json.loads((FIXTURES / "shopify" / "refunds.json").read_text())[
@@ -76,7 +81,7 @@ def replaced(value: Any, path: tuple[Any, ...], text: str) -> bytes:
     return json.dumps(copied).replace('"@HOSTILE@"', text).encode()
 
 
-CONNECTORS = ["segment", "shopify-orders", "shopify-refunds", "zendesk-tickets"]
+CONNECTORS = sorted(samples())
 
 
 @pytest.mark.parametrize("connector", CONNECTORS)
