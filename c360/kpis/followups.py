@@ -1,7 +1,8 @@
 """What the KPIs read of the follow-ups of the voice of the customer: the contract, in one place.
 
 The follow-ups domain keeps its documents; the KPIs' repository reads only these fields of them
-and hands the service :class:`~c360.kpis.facts.FollowUpFact` values (times are epoch
+and hands the service :class:`StoredFollowUp` values, which it counts as
+:class:`~c360.kpis.facts.FollowUpFact` (times are epoch
 milliseconds, UTC):
 
 ``follow_ups`` (one document a follow-up)
@@ -15,14 +16,15 @@ milliseconds, UTC):
     ``_id``: the record id of the survey response or complaint answered; ``at_ms``: when.
 
 Feedback needs an answer when it is a complaint, or a survey answer with a comment, a request
-to be contacted, or a score at or below the low score of its survey type. Pure: no I/O (the
-mapping of a follow-up's document is called by the repository only).
+to be contacted, or a score at or below the low score of its survey type. Pure: no I/O
+(:func:`stored_follow_up`, the mapping of a document, is called by the repository only).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from c360.kpis.facts import CaseFact, FollowUpFact, SurveyFact
@@ -44,30 +46,58 @@ DONE_FIELD = {"first_response": "first_response_ms", "resolution": "resolved_ms"
 Z95 = 1.959963984540054
 
 
-def follow_up_fact(doc: Mapping[str, Any], now_ms: int) -> FollowUpFact | None:
-    """A stored follow-up as the KPIs see it (None: withdrawn or merged away)."""
-    if doc.get("status") in GONE:
-        return None
-    held_out = bool(doc.get("held_out"))
-    return FollowUpFact(
+@dataclass(frozen=True, slots=True)
+class StoredFollowUp:
+    """A follow-up as the KPIs read it (the fields above), typed."""
+
+    profile_id: str
+    opened_ms: int
+    status: str
+    held_out: bool
+    team: str | None
+    root_cause: str | None
+    due: Mapping[str, int]  # SLA target name → due time
+    done: Mapping[str, int]  # SLA target name → when it was done
+
+
+def stored_follow_up(doc: Mapping[str, Any]) -> StoredFollowUp:
+    """What the repository hands the service of a follow-up's document."""
+    due: Mapping[str, int] = doc.get("due") or {}
+    done = {t: doc[f] for t in due if doc.get(f := DONE_FIELD.get(t, f"{t}_ms")) is not None}
+    return StoredFollowUp(
         profile_id=doc["profile_id"],
-        at=doc["opened_ms"],
+        opened_ms=doc["opened_ms"],
+        status=doc.get("status", ""),
+        held_out=bool(doc.get("held_out")),
         team=doc.get("team"),
         root_cause=doc.get("root_cause"),
-        held_out=held_out,
-        sla_met=None if held_out else sla_met(doc, now_ms),
+        due=due,
+        done=done,
     )
 
 
-def sla_met(doc: Mapping[str, Any], now_ms: int) -> bool | None:
+def follow_up_fact(stored: StoredFollowUp, now_ms: int) -> FollowUpFact | None:
+    """A stored follow-up as the KPIs count it (None: withdrawn or merged away)."""
+    if stored.status in GONE:
+        return None
+    return FollowUpFact(
+        profile_id=stored.profile_id,
+        at=stored.opened_ms,
+        team=stored.team,
+        root_cause=stored.root_cause,
+        held_out=stored.held_out,
+        sla_met=None if stored.held_out else sla_met(stored, now_ms),
+    )
+
+
+def sla_met(stored: StoredFollowUp, now_ms: int) -> bool | None:
     """Every target met by its due time (True); one done late or past due undone (False);
     otherwise not decided yet, or no target at all (None)."""
-    due: Mapping[str, int] = doc.get("due") or {}
-    if not due:
+    if not stored.due:
         return None
     decided = True
-    for target, due_ms in due.items():
-        done = doc.get(DONE_FIELD.get(target, f"{target}_ms"))
+    for target, due_ms in stored.due.items():
+        done = stored.done.get(target)
         if done is not None:
             if done > due_ms:
                 return False

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 
-from c360.kpis.facts import FollowUpFact, OrderFact, order_fact
-from c360.kpis.followups import FOLLOW_UP_FIELDS, follow_up_fact
+from c360.kpis.facts import OrderFact, order_fact
+from c360.kpis.followups import FOLLOW_UP_FIELDS, StoredFollowUp, stored_follow_up
 from c360.metrics.ledger import epoch_ms, order_entry
 from c360.store import Database
 
@@ -72,15 +72,11 @@ class KpiRepository:
         )
         return churned, active
 
-    async def follow_ups(
-        self, start_ms: int, end_ms: int, now_ms: int
-    ) -> AsyncIterator[FollowUpFact]:
-        """Follow-ups opened in ``[start, end)``, as the KPIs see them at ``now_ms`` (those
-        withdrawn or merged away left out; the fields read: :mod:`c360.kpis.followups`)."""
+    async def follow_ups(self, start_ms: int, end_ms: int) -> AsyncIterator[StoredFollowUp]:
+        """Follow-ups opened in ``[start, end)`` (the fields of :mod:`c360.kpis.followups`)."""
         query = {"opened_ms": {"$gte": start_ms, "$lt": end_ms}}
         async for doc in self._follow_ups.find(query, FOLLOW_UP_FIELDS):
-            if (fact := follow_up_fact(doc, now_ms)) is not None:
-                yield fact
+            yield stored_follow_up(doc)
 
     async def acknowledged(self, record_ids: Iterable[str]) -> dict[str, int]:
         """When each of these pieces of feedback was acknowledged (record id → epoch ms)."""

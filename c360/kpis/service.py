@@ -34,7 +34,7 @@ from c360.kpis.facts import (
     return_fact,
     survey_fact,
 )
-from c360.kpis.followups import needs_answer
+from c360.kpis.followups import follow_up_fact, needs_answer
 from c360.kpis.periods import Interval, Period, earlier, periods
 from c360.kpis.repository import KpiRepository
 from c360.metrics.figures import Summary, convert
@@ -195,8 +195,9 @@ class KpiService:
                 for window in dict.fromkeys(windows)
             }
         if FOLLOW_UP_KPIS.intersection(kpis):
-            read = self._repository.follow_ups(*span, facts.now_ms)
-            facts.follow_ups = sorted([u async for u in read], key=_at)
+            read = self._repository.follow_ups(*span)
+            found = [follow_up_fact(stored, facts.now_ms) async for stored in read]
+            facts.follow_ups = sorted((u for u in found if u is not None), key=_at)
         if KpiId.FEEDBACK_ACKNOWLEDGED in kpis:
             low = self.settings.figures.feedback_low_scores
             feedback: Iterable[SurveyFact | CaseFact] = chain(facts.surveys, facts.cases)
