@@ -15,7 +15,7 @@ from pymongo import ReturnDocument
 
 from c360.contact.facts import CASE_KIND, CONTACT_KIND, DECISION_KINDS
 from c360.contact.types import Confirmation
-from c360.profiles.repository import identifier_of
+from c360.identity.repository import identifier_of
 from c360.profiles.types import ProfileIdentifier
 from c360.records.documents import RECORD_FIELDS, stored_record
 from c360.records.types import Record

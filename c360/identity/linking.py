@@ -40,7 +40,7 @@ from bson import ObjectId
 
 from c360.identity.matching import Features, conflicts, named_alike
 from c360.identity.rules import IdentityRules
-from c360.identity.types import Identity
+from c360.identity.types import ProfileIdentifier
 from c360.records.types import Unlinked
 from schemas import Identifier, IdentifierType
 
@@ -67,7 +67,7 @@ class LinkPlan:
     """Per record, the identity key that decided its profile (what unmerge follows)."""
     unlinked: list[list[Unlinked]] = field(default_factory=list)
     """Per record, its identifiers that did not link and why (blocked, over a limit, …)."""
-    new_identities: list[Identity] = field(default_factory=list)
+    new_identities: list[ProfileIdentifier] = field(default_factory=list)
     merges: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Stored profiles to absorb: absorbed id → (survivor id, rule)."""
     suggestions: list[tuple[str, str, str]] = field(default_factory=list)
@@ -86,7 +86,7 @@ class _Holder:
     person: Features | None = None  # who the profile's people records say holds it
 
     @classmethod
-    def of(cls, identities: Sequence[Identity]) -> _Holder:
+    def of(cls, identities: Sequence[ProfileIdentifier]) -> _Holder:
         holder = cls()
         for identity in identities:
             holder.add(identity.type, identity.source, identity.value)
@@ -128,7 +128,7 @@ _NOBODY = _Holder()
 def plan_links(
     identifier_sets: Sequence[Sequence[Identifier]],
     owners: dict[str, str],
-    held: Mapping[str, Sequence[Identity]],
+    held: Mapping[str, Sequence[ProfileIdentifier]],
     now: dt.datetime,
     rules: IdentityRules | None = None,
     apart: dict[str, set[str]] | None = None,
@@ -263,7 +263,7 @@ def plan_links(
         if linked_by is not None:
             linked_by = _claimed_through(linked_by, linking, owners, target, claims)
         holder = holders[target]
-        claimed: list[Identity] = []
+        claimed: list[ProfileIdentifier] = []
         for identifier in usable:
             owner = owners.get(identifier.key)
             if owner == target:
@@ -281,13 +281,13 @@ def plan_links(
             owners[identifier.key] = target
             holder.add(identifier.type, identifier.source, identifier.value)
             claimed.append(
-                Identity(
+                ProfileIdentifier(
                     identifier.key,
-                    target,
                     identifier.type,
                     identifier.value,
                     identifier.source,
-                    created_at=now,
+                    now,
+                    target,
                 )
             )
         if linked_by is None and claimed:  # a new profile: its strongest identifier

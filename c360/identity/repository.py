@@ -15,7 +15,13 @@ from typing import Any
 from pymongo import ReplaceOne, UpdateOne
 
 from c360.identity.matching import Features
-from c360.identity.types import Identity, MergeEntry, MergeStatus, Suggestion, SuggestionStatus
+from c360.identity.types import (
+    MergeEntry,
+    MergeStatus,
+    ProfileIdentifier,
+    Suggestion,
+    SuggestionStatus,
+)
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new, replace_values
 from schemas import IdentifierType
@@ -69,17 +75,17 @@ class IdentityRepository:
             ordered=False,
         )
 
-    async def claim(self, identities: Sequence[Identity]) -> set[str]:
+    async def claim(self, identities: Sequence[ProfileIdentifier]) -> set[str]:
         """Insert new identities; return the keys someone else claimed first."""
         return await insert_new(self._identities, [_identity_doc(i) for i in identities])
 
-    async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Identity]]:
+    async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[ProfileIdentifier]]:
         """Profile id → its identities (sorted by key), for many profiles in one round trip."""
         wanted = list(set(profile_ids))
-        found: dict[str, list[Identity]] = {profile_id: [] for profile_id in wanted}
+        found: dict[str, list[ProfileIdentifier]] = {profile_id: [] for profile_id in wanted}
         docs = await find_each(self._identities, "profile_id", wanted, spread=True)
         for doc in sorted(docs, key=lambda d: str(d["_id"])):
-            found[doc["profile_id"]].append(_identity(doc))
+            found[doc["profile_id"]].append(identifier_of(doc))
         return found
 
     async def phones_of(self, profile_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -143,15 +149,15 @@ class IdentityRepository:
         return None if doc is None else str(doc["profile_id"])
 
 
-def _identity_doc(identity: Identity) -> Document:
+def _identity_doc(identity: ProfileIdentifier) -> Document:
     doc: Document = {
         "_id": identity.key,
         "profile_id": identity.profile_id,
         "type": identity.type.value,
         "value": identity.value,
     }
-    if identity.created_at is not None:
-        doc["created_at"] = identity.created_at
+    if identity.first_seen_at is not None:
+        doc["created_at"] = identity.first_seen_at
     if identity.source is not None:
         doc["source"] = identity.source
     if identity.claimed_via is not None:
@@ -159,15 +165,16 @@ def _identity_doc(identity: Identity) -> Document:
     return doc
 
 
-def _identity(doc: Document) -> Identity:
-    return Identity(
+def identifier_of(doc: Document) -> ProfileIdentifier:
+    """The typed view of an ``identities`` document (every reader's: profiles' too)."""
+    return ProfileIdentifier(
         key=doc["_id"],
-        profile_id=doc["profile_id"],
         type=IdentifierType(doc["type"]),
         value=doc["value"],
         source=doc.get("source"),
+        first_seen_at=doc.get("created_at"),
+        profile_id=doc["profile_id"],
         claimed_via=doc.get("claimed_via"),
-        created_at=doc.get("created_at"),
     )
 
 

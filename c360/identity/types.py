@@ -63,15 +63,15 @@ class MergePreview:
 
 
 @dataclass(frozen=True, slots=True)
-class Identity:
+class ProfileIdentifier:
     """An identifier a profile holds (``identities``: one per normalised identifier, keyed by
     its identity key). ``claimed_via``: the key of the identifier of the same record that linked
     it, when it was not the record's first (an unmerge sends it where that one goes)."""
 
-    key: str
-    profile_id: str
+    key: str  # email:ana@example.com, phone:+34…, ext:shopify:123
     type: IdentifierType
     value: str
-    source: str | None = None
+    source: str | None
+    first_seen_at: dt.datetime | None
+    profile_id: str
     claimed_via: str | None = None
-    created_at: dt.datetime | None = None

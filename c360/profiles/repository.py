@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 
 from pymongo import UpdateOne
 
+from c360.identity.repository import identifier_of
 from c360.profiles.types import Profile, ProfileIdentifier, Span
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
 from c360.store.epoch import epoch_ms, from_epoch_ms
-from schemas.identifiers import IdentifierType
 
 
 def _profile(doc: Document) -> Profile:
@@ -27,18 +27,6 @@ def _profile(doc: Document) -> Profile:
         first_seen_at=None if first is None else from_epoch_ms(first),
         last_seen_at=None if last is None else from_epoch_ms(last),
         merged_into=doc.get("merged_into"),
-    )
-
-
-def identifier_of(doc: Document) -> ProfileIdentifier:
-    """The typed view of an ``identities`` document."""
-    return ProfileIdentifier(
-        key=doc["_id"],
-        type=IdentifierType(doc["type"]),
-        value=doc["value"],
-        source=doc.get("source"),
-        first_seen_at=doc.get("created_at"),
-        profile_id=doc["profile_id"],
     )
 
 

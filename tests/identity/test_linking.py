@@ -11,7 +11,7 @@ import pytest
 from c360.identity.linking import Unlinked, plan_links
 from c360.identity.matching import Features, features_of
 from c360.identity.rules import IdentityRules
-from c360.identity.types import Identity
+from c360.identity.types import ProfileIdentifier
 from c360.ingest.batch import Batch
 from c360.ingest.files import import_file
 from c360.ingest.stages.base import Stage
@@ -226,14 +226,14 @@ class TestCrashInAMerge:
         assert (merge.absorbed, merge.status) == (browsing.id, "done")
 
 
-def held(profile_id: str, *keys: str) -> dict[str, list[Identity]]:
+def held(profile_id: str, *keys: str) -> dict[str, list[ProfileIdentifier]]:
     """A stored profile's identities as the planner is given them."""
     found = []
     for key in keys:
         kind, _, rest = key.partition(":")
         source, value = rest.split(":", 1) if kind == "ext" else (None, rest)
         kind = {"ext": "external", "anon": "anonymous"}.get(kind, kind)
-        found.append(Identity(key, profile_id, IdentifierType(kind), value, source))
+        found.append(ProfileIdentifier(key, IdentifierType(kind), value, source, None, profile_id))
     return {profile_id: found}
 
 
