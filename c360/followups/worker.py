@@ -28,6 +28,9 @@ from c360.store.leases import LeaseRepository
 log = logging.getLogger(__name__)
 
 LEASE = "followups-worker"
+RELEASE_WITHIN_S = 1.0
+"""How long a shutdown waits for the store to take the lease back (a store gone by then would
+hold the shutdown up for its whole server selection timeout)."""
 
 
 @dataclass
@@ -102,6 +105,8 @@ class FollowUpWorker:
 
     async def _release(self) -> None:
         try:
-            await asyncio.shield(self._leases.release(LEASE, self.holder))
+            await asyncio.shield(
+                self._leases.release(LEASE, self.holder, within_s=RELEASE_WITHIN_S)
+            )
         except Exception:  # the store is gone at shutdown: the lease lapses by itself
             log.debug("follow-up worker lease not released", exc_info=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import pymongo
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
@@ -54,6 +55,7 @@ class StoreKind(enum.StrEnum):
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (ConnectionFailure,)
 """What the driver raises when the store stops answering (it went away, or never came)."""
 WATCH_INTERVAL_S = 1.0
+CLOSE_WITHIN_S = 1.0
 
 
 def unreachable(exc: Exception) -> StoreUnavailable:
@@ -187,7 +189,10 @@ class Store:
             log.warning("the embedded store is back", extra={"pid": embedded.pid})
 
     async def close(self) -> None:
-        await self.client.close()
+        # Closing ends the client's server sessions on the server, which waits for a server
+        # (the whole selection timeout when the store is gone); the server forgets them anyway.
+        with pymongo.timeout(CLOSE_WITHIN_S):
+            await self.client.close()
         if self.embedded is not None:
             # Blocking but brief; it must finish before the process exits.
             self.embedded.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pymongo
 from pymongo.errors import DuplicateKeyError
 
 from c360.store import Database
@@ -34,9 +35,12 @@ class LeaseRepository:
             return False
         return True
 
-    async def release(self, name: str, holder: str) -> None:
-        """Give it up now (a clean shutdown), if still held by ``holder``."""
-        await self._leases.delete_one({"_id": name, "holder": holder})
+    async def release(self, name: str, holder: str, *, within_s: float) -> None:
+        """Give it up now (a clean shutdown), if still held by ``holder``; raises a
+        ``PyMongoError`` if the store has not answered within ``within_s`` (a store gone at
+        shutdown: the lease lapses by itself)."""
+        with pymongo.timeout(within_s):
+            await self._leases.delete_one({"_id": name, "holder": holder})
 
     async def holder(self, name: str, now: dt.datetime) -> str | None:
         doc = await self._leases.find_one({"_id": name, "until_ms": {"$gte": _ms(now)}})
