@@ -296,16 +296,21 @@ class RuleInputRepository:
 
     async def of_follow_ups(self, wanted: Mapping[str, Iterable[str]]) -> dict[str, Record]:
         """Trigger records: profile id → record ids (a follow-up's records are its profile's,
-        merges move both). Returns record id → stored record."""
-        found: dict[str, Record] = {}
-        for profile_id, record_ids in wanted.items():
-            ids = list(set(record_ids))
-            if not ids:
-                continue
-            query = {"profile_id": profile_id, "_id": {"$in": ids}}
-            cursor = self._records.find(query, RECORD_FIELDS)
-            found.update({doc["_id"]: stored_record(doc) async for doc in cursor})
-        return found
+        merges move both). Returns record id → stored record, of the profile that names it; one
+        query (by the shard key's ``$in``: the shards of these profiles only)."""
+        asked = {p: set(ids) for p, ids in wanted.items() if ids}
+        if not asked:
+            return {}
+        query = {
+            "profile_id": {"$in": sorted(asked)},
+            "_id": {"$in": sorted(set().union(*asked.values()))},
+        }
+        cursor = self._records.find(query, RECORD_FIELDS, batch_size=WHOLE_BATCH)
+        return {
+            doc["_id"]: stored_record(doc)
+            async for doc in cursor
+            if doc["_id"] in asked.get(doc["profile_id"], ())
+        }
 
     async def between(
         self, kinds: Iterable[str], since: dt.datetime, until: dt.datetime

@@ -306,11 +306,15 @@ class FollowUpService:
     async def count(self, queue: QueueFilter) -> int:
         return await self._follow_ups.count(queue)
 
-    async def trigger_records(self, follow_ups: Sequence[FollowUp]) -> dict[str, Record]:
+    async def trigger_records(self, keys: Sequence[tuple[str, str]]) -> list[Record | None]:
+        """The record of each (profile id, record id) that follow-ups name as their triggers,
+        in the order asked (None: no longer stored): a DataLoader's batch function, so that a
+        page of follow-ups reads its triggers together."""
         wanted: dict[str, set[str]] = defaultdict(set)
-        for fu in follow_ups:
-            wanted[fu.profile_id] |= fu.trigger_ids()
-        return await self._inputs.of_follow_ups(wanted)
+        for profile_id, record_id in keys:
+            wanted[profile_id].add(record_id)
+        found = await self._inputs.of_follow_ups(wanted)
+        return [found.get(record_id) for _, record_id in keys]
 
     async def preview(
         self, rule: RuleDefinition, since: dt.datetime, until: dt.datetime, now: dt.datetime

@@ -200,9 +200,10 @@ class FollowUp:
     @strawberry.field(description="The records that triggered it, newest first.")
     async def trigger(self, info: Info[Context, None]) -> list[TimelineItem]:
         service = info.context.services.followups.service
-        found = await service.trigger_records([self.value])
+        loader = info.context.loader("followups.triggers", service.trigger_records)
         ordered = sorted(self.value.triggers, reverse=True)
-        return [timeline_item(found[t.record_id]) for t in ordered if t.record_id in found]
+        found = await loader.load_many([(self.value.profile_id, t.record_id) for t in ordered])
+        return [timeline_item(record) for record in found if record is not None]
 
 
 @strawberry.type

@@ -12,14 +12,18 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pymongo import AsyncMongoClient
 
-from c360.auth.service import Role
+from c360.api.graphql.context import Context
+from c360.api.graphql.schema import build_schema
+from c360.auth.service import Caller, Role
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
-from c360.store import Store
+from c360.store import Document, Store
 from tests import factories as f
 from tests.followups.helpers import SECRET, ingest, nps, raw
 from tests.helpers import UNMERGE, app_for, asgi_client, gql
+from tests.state import CommandCounter
 
 ANA, TOM = "ana@example.com", "tom@example.com"
 FOLLOW_UP = """fragment F on FollowUp {
@@ -116,6 +120,48 @@ class TestQueue:
         assert {s["state"] for s in node["sla"]} <= {"ON_TRACK", "DUE_SOON", "OVERDUE"}
         assert node["trigger"] == [{"id": "surveys:survey_response:S-1", "kind": "SURVEY_RESPONSE"}]
         assert [(e["n"], e["type"], e["actor"]) for e in node["events"]] == [(1, "OPENED", "c360")]
+
+    async def test_a_page_reads_every_follow_ups_trigger_in_the_same_round_trips_as_one(
+        self, app: FastAPI, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        people = [f"p{n}@example.com" for n in range(6)]
+        answers = [
+            nps(f"S-{n}", email, 3, "2024-05-03T12:00:00Z") for n, email in enumerate(people)
+        ]
+        await ingest(app.state.services, tmp_path / "answers.jsonl", answers)
+        page = (
+            FOLLOW_UP
+            + "query($first: Int!) { followUps(first: $first) { edges { node { ...F } } } }"
+        )
+        schema = build_schema(max_depth=15, max_tokens=50_000)
+
+        async def commands(first: int) -> tuple[list[str], list[Any]]:
+            counter = CommandCounter()
+            client: AsyncMongoClient[Document] = AsyncMongoClient(
+                mongo_uri, tz_aware=True, event_listeners=[counter]
+            )
+            try:
+                db = client.get_database(settings.database)
+                context = Context(
+                    services=Services.build(db, app.state.settings),
+                    caller=Caller(key_id="t", name="test", role=Role.AGENT),
+                )
+                result = await schema.execute(
+                    page, variable_values={"first": first}, context_value=context
+                )
+                assert result.errors is None, result.errors
+                assert result.data is not None
+                return counter.commands, result.data["followUps"]["edges"]
+            finally:
+                await client.close()
+
+        one, _ = await commands(1)
+        many, edges = await commands(len(people))
+
+        assert sorted(t["id"] for e in edges for t in e["node"]["trigger"]) == [
+            f"surveys:survey_response:S-{n}" for n in range(len(people))
+        ]
+        assert many == one
 
     @pytest.mark.parametrize(
         ("filter", "count"),
