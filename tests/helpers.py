@@ -18,12 +18,12 @@ from fastapi import FastAPI
 
 from c360.api.app import create_app, graphql_limits
 from c360.api.graphql.schema import build_schema
-from c360.identity.merge import StepHook
 from c360.identity.types import MergeEntry
 from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary
 from c360.services import Services
 from c360.settings import Settings
+from c360.steps import StepHook
 from connectors import ParseOptions, get_connector
 from schemas import IdentifierType
 from tests import factories as f

@@ -24,29 +24,14 @@ from c360.followups.model import SYSTEM, Event, EventType, FollowUp, Status, fol
 from c360.followups.relay import RELAY_STEP, Relay
 from c360.followups.repository import FollowUpRepository, RuleInputRepository, Stored
 from c360.followups.rulebook import RuleBook
-from c360.followups.rules import (
-    RecordFacts,
-    Rule,
-    ViewFact,
-    facts_of,
-    fire,
-    held_out,
-    priority_for,
-)
+from c360.followups.rules import RecordFacts, Rule, ViewFact, facts_of, fire, held_out, priority_for
 from c360.followups.teams import Teams
-from c360.followups.writes import (
-    MAX_ROUNDS,
-    NOTIFIED,
-    StepHook,
-    new_event,
-    next_version,
-    no_hook,
-    team_loads,
-)
+from c360.followups.writes import MAX_ROUNDS, NOTIFIED, new_event, next_version, team_loads
 from c360.observability.metrics import count_follow_up
 from c360.profiles.repository import ProfileRepository
 from c360.profiles.service import ProfileService
 from c360.records.types import Record
+from c360.steps import StepHook, no_hook
 
 EVALUATION_STEPS = ("read", "write follow-ups", "relay notifications", RELAY_STEP)
 

@@ -14,14 +14,8 @@ from c360.followups.evaluation import Evaluation
 from c360.followups.model import ACTIVE, SYSTEM, Event, EventType, MergeMark, Status
 from c360.followups.repository import FollowUpRepository, Stored
 from c360.followups.rulebook import RuleBook
-from c360.followups.writes import (
-    MAX_ROUNDS,
-    FollowUpConflict,
-    StepHook,
-    new_event,
-    next_version,
-    no_hook,
-)
+from c360.followups.writes import MAX_ROUNDS, FollowUpConflict, new_event, next_version
+from c360.steps import StepHook, no_hook
 
 MERGE_FOLLOW_UP_STEPS = ("move follow-ups", "fold follow-ups", "list absorbed")
 """The writes of a merge's follow-up step, each announced to ``before_step`` after the read it

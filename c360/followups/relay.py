@@ -15,9 +15,10 @@ from c360.followups import sla
 from c360.followups.model import Event, EventType, FollowUp
 from c360.followups.repository import FollowUpRepository, Stored
 from c360.followups.teams import Teams
-from c360.followups.writes import MAX_ROUNDS, NOTIFIED, StepHook, next_version, no_hook
+from c360.followups.writes import MAX_ROUNDS, NOTIFIED, next_version
 from c360.notifications.delivery import body_of
 from c360.notifications.repository import DeliveryStatus, Notification, OutboxRepository
+from c360.steps import StepHook, no_hook
 
 log = logging.getLogger(__name__)
 

@@ -29,12 +29,7 @@ from c360.followups.evaluation import Evaluation
 from c360.followups.merging import FollowUpMerges
 from c360.followups.model import SYSTEM, Event, EventType, FollowUp, Outcome
 from c360.followups.relay import Erasures, Relay
-from c360.followups.repository import (
-    FollowUpRepository,
-    QueueFilter,
-    RuleInputRepository,
-    Stored,
-)
+from c360.followups.repository import FollowUpRepository, QueueFilter, RuleInputRepository, Stored
 from c360.followups.rulebook import RuleBook
 from c360.followups.rules import RecordFacts, RuleDefinition, raised
 from c360.followups.states import Action, transition
@@ -43,10 +38,8 @@ from c360.followups.writes import (
     MAX_ROUNDS,
     NOTIFIED,
     FollowUpConflict,
-    StepHook,
     new_event,
     next_version,
-    no_hook,
     team_loads,
 )
 from c360.notifications.repository import Notification, OutboxRepository
@@ -54,6 +47,7 @@ from c360.observability.metrics import count_follow_up
 from c360.profiles.repository import ProfileRepository
 from c360.profiles.service import ProfileService
 from c360.records.types import Record
+from c360.steps import StepHook, no_hook
 
 log = logging.getLogger(__name__)
 

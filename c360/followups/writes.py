@@ -7,7 +7,7 @@ next version and next event, which events notify a team, the teams' loads an ass
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -16,9 +16,6 @@ from c360.followups.assignment import TeamLoad
 from c360.followups.model import Event, EventType, FollowUp, Status
 from c360.followups.repository import FollowUpRepository
 from c360.followups.teams import Teams
-
-StepHook = Callable[[str], Awaitable[None]]
-"""Announced the name of each step before it runs (a seam through which tests crash one)."""
 
 MAX_ROUNDS = 10
 NOTIFIED = frozenset(
@@ -33,11 +30,6 @@ NOTIFIED = frozenset(
     }
 )
 """The events a team's webhook is told of."""
-
-
-async def no_hook(step: str) -> None:
-    """The step hook outside tests: nothing."""
-    return None
 
 
 class FollowUpConflict(Conflict):

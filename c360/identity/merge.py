@@ -29,15 +29,10 @@ from c360.identity.repository import (
     MergeRepository,
     SuggestionRepository,
 )
-from c360.identity.types import (
-    MergeEntry,
-    MergePreview,
-    MergeStatus,
-    Suggestion,
-    SuggestionStatus,
-)
+from c360.identity.types import MergeEntry, MergePreview, MergeStatus, Suggestion, SuggestionStatus
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
+from c360.steps import StepHook, no_hook
 
 log = logging.getLogger(__name__)
 
@@ -80,16 +75,11 @@ UNMERGE_STEPS = (
     "close entry",
 )
 
-StepHook = Callable[[str], Awaitable[None]]
 MergeHook = Callable[[str, str, str, dt.datetime], Awaitable[None]]
 """(absorbed, survivor, merge id, now): what another domain does at an unmerge."""
 MergesHook = Callable[[Sequence[tuple[str, str, str]], dt.datetime], Awaitable[None]]
 """((absorbed, survivor, merge id) of each, now): what another domain does at merges made
 together (one or more; an absorbed profile appears once, and is no survivor of another)."""
-
-
-async def _no_hook(step: str) -> None:
-    return None
 
 
 async def _no_merge_hook(absorbed: str, survivor: str, merge_id: str, now: dt.datetime) -> None:
@@ -116,7 +106,7 @@ class MergeService:
         self._identities = identities
         self._records = records
         self._profiles = profiles
-        self.before_step: StepHook = _no_hook
+        self.before_step: StepHook = no_hook
         # Follow-ups fold into the survivor's, and go back on unmerge (set by the wiring).
         self.after_merge: MergesHook = _no_merges_hook
         self.after_unmerge: MergeHook = _no_merge_hook

@@ -44,15 +44,10 @@ from c360.privacy.types import (
     SuppressionKind,
     Tombstone,
 )
+from c360.steps import StepHook, no_hook
 from schemas.identifiers import split_identity_key
 
 log = logging.getLogger(__name__)
-
-StepHook = Callable[[str], Awaitable[None]]
-
-
-async def _no_hook(step: str) -> None:
-    return None
 
 
 class ErasureUnsettled(Conflict):
@@ -101,7 +96,7 @@ class Eraser:
         self._outbox = outbox
         self._hasher = hasher
         self._list = SuppressionList(suppressions, hasher)  # what ingest and follow-ups ask
-        self.before_step: StepHook = _no_hook  # tests cut a run short here
+        self.before_step: StepHook = no_hook  # tests cut a run short here
 
     async def run(self, request: PrivacyRequest, now: dt.datetime) -> None:
         """Every step not done yet, pass after pass, until a look finds nothing of the person

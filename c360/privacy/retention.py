@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from c360.privacy.repository import RetentionRepository
 from c360.profiles.service import ProfileService
+from c360.steps import StepHook, no_hook
 from c360.store.leases import LeaseRepository
 
 log = logging.getLogger(__name__)
@@ -27,13 +28,6 @@ LEASE = "retention"
 KEPT_KINDS = frozenset({"person", "consent_change", "preference_change", "contact_point_status"})
 """Record kinds no window applies to: who the person is, and the evidence of their consent
 and preferences (which a regulator asks for as long as the person is contacted)."""
-
-
-StepHook = Callable[[str], Awaitable[None]]
-
-
-async def _no_hook(step: str) -> None:
-    return None
 
 
 @dataclass
@@ -56,7 +50,7 @@ class Retention:
         self._profiles = profiles
         self._windows = dict(windows)
         self._leases = leases
-        self.before_step: StepHook = _no_hook  # tests cut a run short here
+        self.before_step: StepHook = no_hook  # tests cut a run short here
 
     @property
     def configured(self) -> bool:

@@ -34,13 +34,7 @@ from typing import Any
 from c360.errors import InvalidInput, NotFound
 from c360.notifications.repository import OutboxRepository
 from c360.privacy import rules
-from c360.privacy.erasing import (
-    Eraser,
-    ErasureUnsettled,
-    FollowUpIds,
-    StepHook,
-    is_identity_key,
-)
+from c360.privacy.erasing import Eraser, ErasureUnsettled, FollowUpIds, is_identity_key
 from c360.privacy.erasure import STEPS
 from c360.privacy.export import AccessExport
 from c360.privacy.hashing import Hasher
@@ -52,15 +46,8 @@ from c360.privacy.repository import (
     TombstoneRepository,
 )
 from c360.privacy.rules import RequestType, Status
-from c360.privacy.types import (
-    Event,
-    Extension,
-    Identifier,
-    Journal,
-    PrivacyRequest,
-    Receipt,
-    Scope,
-)
+from c360.privacy.types import Event, Extension, Identifier, Journal, PrivacyRequest, Receipt, Scope
+from c360.steps import StepHook
 from schemas.identifiers import IdentifierType, identity_key, normalize_value, split_identity_key
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ import pytest
 
 from c360.followups.model import EventType, FollowUp, Status
 from c360.followups.repository import QueueFilter
-from c360.followups.writes import StepHook
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
+from c360.steps import StepHook
 from c360.store import Store
 from tests import factories as f
 from tests.followups.helpers import SECRET, ingest, nps, raw
