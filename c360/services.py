@@ -316,6 +316,7 @@ class Services:
             followups.outbox,
             AccessExport(ExportRepository(db), profiles, metrics, contact),
             privacy_settings,
+            suppressions,
         )
         # Ingest tells the privacy service what it meets of erased people; it is built first.
         suppressions.when_met = privacy.erase_met

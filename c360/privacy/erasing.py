@@ -87,6 +87,7 @@ class Eraser:
         follow_ups: FollowUpIds,
         outbox: OutboxRepository,
         hasher: Hasher,
+        erased: SuppressionList,
     ) -> None:
         self._requests = requests
         self._suppressions = suppressions
@@ -95,7 +96,7 @@ class Eraser:
         self._follow_ups = follow_ups
         self._outbox = outbox
         self._hasher = hasher
-        self._list = SuppressionList(suppressions, hasher)  # what ingest and follow-ups ask
+        self._erased = erased  # what ingest and follow-ups ask too
         self.before_step: StepHook = no_hook  # tests cut a run short here
 
     async def run(self, request: PrivacyRequest, now: dt.datetime) -> None:
@@ -285,7 +286,7 @@ class Eraser:
         if not found:
             return None
         holders = sorted({p for p in found.records.values() if p is not None})
-        erased = await self._list.erased_profiles(holders)
+        erased = await self._erased.erased_profiles(holders)
         seeds = [p for p in holders if p in erased]
         scope = dataclasses.replace(
             await self.resolve(keys, seeds),

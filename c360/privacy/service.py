@@ -37,7 +37,7 @@ from c360.privacy import rules
 from c360.privacy.erasing import Eraser, ErasureUnsettled, FollowUpIds, is_identity_key
 from c360.privacy.erasure import STEPS
 from c360.privacy.export import AccessExport
-from c360.privacy.hashing import Hasher
+from c360.privacy.hashing import Hasher, SuppressionList
 from c360.privacy.repository import (
     ErasureRepository,
     ReceiptRepository,
@@ -98,7 +98,10 @@ class PrivacyService:
         outbox: OutboxRepository,
         export: AccessExport,
         config: PrivacyConfig,
+        erased: SuppressionList,
     ) -> None:
+        """``erased``: the suppression list ingest and the follow-ups ask (which people an
+        erasure removed), asked by erasures too."""
         self.export = export
         self._requests = requests
         self._suppressions = suppressions
@@ -106,7 +109,7 @@ class PrivacyService:
         self.config = config
         self.hasher = Hasher(config.secret)
         self._eraser = Eraser(
-            requests, suppressions, tombstones, erasure, follow_ups, outbox, self.hasher
+            requests, suppressions, tombstones, erasure, follow_ups, outbox, self.hasher, erased
         )
 
     @property
