@@ -11,9 +11,9 @@ from typing import Any
 
 from pymongo import MongoClient, monitoring
 
-from c360.metrics.aggregate import Aggregate, aggregate
+from c360.metrics.aggregate import aggregate
+from c360.metrics.documents import aggregate_doc, aggregate_of, ledger_doc, ledger_of, summary_of
 from c360.metrics.figures import Summary
-from c360.metrics.ledger import Ledger
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -96,7 +96,7 @@ def converged_state(uri: str, database: str) -> dict[str, Any]:
                 for p in live
             ),
             "metrics": sorted(
-                (label.get(m["_id"], "-"), Aggregate.from_doc(m.get("agg")).to_doc())
+                (label.get(m["_id"], "-"), aggregate_doc(aggregate_of(m.get("agg"))))
                 for m in db.profile_metrics.find()
             ),
             "dead_letters": sorted(d["_id"] for d in db.dead_letters.find()),
@@ -202,10 +202,12 @@ async def assert_aggregates_equal_recomputation(services: Services, store: Store
         stored = await store.db.profile_metrics.find_one({"_id": profile["_id"]})
         assert stored is not None, profile["_id"]
         recomputed = aggregate(records)
-        assert Aggregate.from_doc(stored["agg"]).to_doc() == recomputed.to_doc(), profile["_id"]
+        assert aggregate_doc(aggregate_of(stored["agg"])) == aggregate_doc(recomputed), profile[
+            "_id"
+        ]
         ledger = dict(stored["ledger"])
-        assert Summary.from_doc(ledger.pop("summary")) == Summary.of(recomputed), profile["_id"]
-        assert Ledger.from_doc(ledger).to_doc() == recomputed.ledger.to_doc(), profile["_id"]
+        assert summary_of(ledger.pop("summary")) == Summary.of(recomputed), profile["_id"]
+        assert ledger_doc(ledger_of(ledger)) == ledger_doc(recomputed.ledger), profile["_id"]
         assert stored["ledger_days"] == recomputed.ledger.days(), profile["_id"]
         checked += 1
     merged = [p["_id"] async for p in store.db.profiles.find({"merged_into": {"$exists": True}})]

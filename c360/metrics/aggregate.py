@@ -63,7 +63,7 @@ class Aggregate:
     cases_opened_ms: list[int] = field(default_factory=list)
     ledger: Ledger = field(default_factory=Ledger)
     """Each counted record's entry for reports: stored beside the aggregate, not in it (see
-    :mod:`c360.metrics.ledger`), so :meth:`to_doc` leaves it out."""
+    :mod:`c360.metrics.ledger`)."""
 
     def fold(self, other: Aggregate) -> Aggregate:
         """Add ``other`` into this aggregate (in place; returns self).
@@ -111,61 +111,6 @@ class Aggregate:
     def _seen(self, name: str, moment: int) -> None:
         self.first_ms[name] = min(moment, self.first_ms.get(name, moment))
         self.last_ms[name] = max(moment, self.last_ms.get(name, moment))
-
-    # --- storage: maps with open-ended keys are pairs, so no key is ever a field name -------
-
-    def to_doc(self) -> Document:
-        return {
-            "counts": dict(self.counts),
-            "spent": _pairs(self.spent),
-            "refunds": [
-                [order_id, r.returns, r.items, _pairs(r.amounts)]
-                for order_id, r in sorted(self.refunds.items())
-            ],
-            "cancelled": sorted(self.cancelled),
-            "orders_by_currency": _pairs(self.orders_by_currency),
-            "categories": _pairs(self.categories),
-            "products": _pairs(self.products),
-            "visit_days": _pairs(self.visit_days),
-            "first_ms": dict(self.first_ms),
-            "last_ms": dict(self.last_ms),
-            "nps": [list(answer) for answer in self.nps],
-            "open_cases": [
-                [rid, opened, complaint]
-                for rid, (opened, complaint) in sorted(self.open_cases.items())
-            ],
-            "cases_opened_ms": list(self.cases_opened_ms),
-        }
-
-    @classmethod
-    def from_doc(
-        cls, doc: Mapping[str, Any] | None, ledger: Mapping[str, Any] | None = None
-    ) -> Aggregate:
-        """The aggregate stored as ``doc``, with the ledger stored beside it when given."""
-        if not doc:
-            return cls(ledger=Ledger.from_doc(ledger))
-        return cls(
-            counts=Counter(doc.get("counts") or {}),
-            spent=Counter(dict(doc.get("spent") or [])),
-            refunds={
-                a[0]: Refunds(a[1], a[2], Counter(dict(a[3]))) for a in doc.get("refunds") or []
-            },
-            cancelled=set(doc.get("cancelled") or []),
-            orders_by_currency=Counter(dict(doc.get("orders_by_currency") or [])),
-            categories=Counter(dict(doc.get("categories") or [])),
-            products=Counter(dict(doc.get("products") or [])),
-            visit_days=Counter({int(k): v for k, v in doc.get("visit_days") or []}),
-            first_ms=dict(doc.get("first_ms") or {}),
-            last_ms=dict(doc.get("last_ms") or {}),
-            nps=[(a[0], a[1], a[2]) for a in doc.get("nps") or []],
-            open_cases={a[0]: (a[1], a[2]) for a in doc.get("open_cases") or []},
-            cases_opened_ms=list(doc.get("cases_opened_ms") or []),
-            ledger=Ledger.from_doc(ledger),
-        )
-
-
-def _pairs(counter: Mapping[Any, int]) -> list[list[Any]]:
-    return [[key, value] for key, value in sorted(counter.items()) if value]
 
 
 # The record kinds metrics are computed from; the others (people, consent, preferences, the

@@ -10,13 +10,11 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from babel.numbers import get_currency_precision
 
 from c360.metrics.aggregate import Aggregate
 from c360.metrics.ledger import MS_PER_DAY, epoch_ms
-from c360.store import Document
 
 
 @dataclass(frozen=True)
@@ -128,31 +126,6 @@ class Summary:
             last_nps=None if last_nps is None else last_nps[2],
             open_complaints=_open_complaints(agg),
             net_value=net_value(agg),
-        )
-
-    def to_doc(self) -> Document:
-        """Fields that have no value are left out (no explicit nulls are stored)."""
-        doc: Document = {"orders": self.order_count, "open_complaints": self.open_complaints}
-        if self.first_order_ms is not None:
-            doc["first_order_ms"] = self.first_order_ms
-        if self.last_order_ms is not None:
-            doc["last_order_ms"] = self.last_order_ms
-        if self.last_nps is not None:
-            doc["last_nps"] = self.last_nps
-        doc["net"] = [[currency, amount] for currency, amount in self.net_value.items()]
-        return doc
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any] | None) -> Summary:
-        if not doc:
-            return cls()
-        return cls(
-            order_count=doc.get("orders", 0),
-            first_order_ms=doc.get("first_order_ms"),
-            last_order_ms=doc.get("last_order_ms"),
-            last_nps=doc.get("last_nps"),
-            open_complaints=doc.get("open_complaints", 0),
-            net_value=dict(doc.get("net") or []),
         )
 
 

@@ -49,8 +49,9 @@ def when(value: Any) -> int | None:
 
 @dataclass
 class Ledger:
-    """Entries in no particular order while folding; :meth:`to_doc` sorts them, so a ledger
-    folded record by record and one recomputed from scratch are the same document."""
+    """Entries in no particular order while folding: two ledgers are equal when they hold the
+    same entries (:meth:`in_order` puts them in one order), so a ledger folded record by record
+    equals one recomputed from scratch, and is stored as the same document."""
 
     orders: list[OrderEntry] = field(default_factory=list)
     returns: list[ReturnEntry] = field(default_factory=list)
@@ -78,36 +79,23 @@ class Ledger:
         ]
         return sorted({moment // MS_PER_DAY for moment in moments})
 
-    def to_doc(self) -> Document:
-        # Record ids make every order, case and answer unique; refunds and visits that tie are
-        # the same values, so any order of them is the same document.
-        return {
-            "orders": [[*e[:5], list(e[5]), *e[6:]] for e in sorted(self.orders, key=_at_id)],
-            "returns": [list(e) for e in sorted(self.returns)],
-            "cases": [list(e) for e in sorted(self.cases, key=_at_id)],
-            "surveys": [list(e) for e in sorted(self.surveys, key=_at_id)],
-            "visits": sorted(self.visits),
-        }
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any] | None) -> Ledger:
-        if not doc:
-            return cls()
-        return cls(
-            orders=[
-                (e[0], e[1], e[2], e[3], e[4], tuple(e[5]), e[6], e[7], e[8])
-                for e in doc.get("orders") or ()
-            ],
-            returns=[(e[0], e[1], e[2], e[3]) for e in doc.get("returns") or ()],
-            cases=[
-                (e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], e[9])
-                for e in doc.get("cases") or ()
-            ],
-            surveys=[
-                (e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]) for e in doc.get("surveys") or ()
-            ],
-            visits=list(doc.get("visits") or ()),
+    def in_order(
+        self,
+    ) -> tuple[list[OrderEntry], list[ReturnEntry], list[CaseEntry], list[SurveyEntry], list[int]]:
+        """Its entries in one order whatever the order they were folded in: by moment, then
+        record id (which makes every order, case and answer unique; refunds and visits that
+        tie are the same values)."""
+        return (
+            sorted(self.orders, key=_at_id),
+            sorted(self.returns),
+            sorted(self.cases, key=_at_id),
+            sorted(self.surveys, key=_at_id),
+            sorted(self.visits),
         )
+
+    def __eq__(self, other: object) -> bool:
+        """The same entries, in whatever order they were folded."""
+        return isinstance(other, Ledger) and self.in_order() == other.in_order()
 
 
 def _at_id(entry: tuple[Any, ...]) -> tuple[int, str]:

@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 from pymongo import DeleteOne, ReplaceOne
 
 from c360.metrics.aggregate import Aggregate
+from c360.metrics.documents import (
+    aggregate_doc,
+    aggregate_of,
+    ledger_doc,
+    ledger_of,
+    summary_doc,
+    summary_of,
+)
 from c360.metrics.figures import Summary
 from c360.metrics.ledger import Ledger
 from c360.store import Database, Document
@@ -75,28 +83,30 @@ class MetricsRepository:
             doc["_id"]: StoredAggregate(
                 doc["_id"],
                 doc.get("version", 0),
-                Aggregate.from_doc(doc.get("agg"), (doc.get("ledger") or {}) if ledger else None),
+                aggregate_of(doc.get("agg"), (doc.get("ledger") or {}) if ledger else None),
             )
             async for doc in cursor
         }
 
-    async def write(self, writes: Sequence[AggregateWrite]) -> int:
+    async def write(self, writes: Sequence[AggregateWrite]) -> set[str]:
         """Create or replace aggregates, each only if the stored version is still the expected
-        one (the creations and the replacements in flight together); returns how many were
-        written."""
+        one (the creations and the replacements in flight together); returns the profiles whose
+        write another writer's came before (what is stored is not what was to be written)."""
         inserts: list[Document] = []
         replaces: list[ReplaceOne[Document]] = []
+        written: list[Document] = []
         for write in writes:
             ledger = write.aggregate.ledger
             doc: Document = {
                 "_id": write.profile_id,
                 "version": (write.expected or 0) + 1,
-                "agg": write.aggregate.to_doc(),
-                "ledger": {**ledger.to_doc(), "summary": write.summary.to_doc()},
+                "agg": aggregate_doc(write.aggregate),
+                "ledger": {**ledger_doc(ledger), "summary": summary_doc(write.summary)},
                 "ledger_days": ledger.days(),
             }
             if write.ltv_reporting is not None:  # the sparse index holds only those with value
                 doc["ltv_reporting"] = write.ltv_reporting
+            written.append(doc)
             if write.expected is None:
                 inserts.append(doc)
             else:
@@ -111,7 +121,18 @@ class MetricsRepository:
         # Another writer created some first: insert_new returns those, and raises on any other
         # error.
         taken, replaced = await asyncio.gather(insert_new(self._metrics, inserts), replace())
-        return len(inserts) - len(taken) + replaced
+        if len(inserts) - len(taken) + replaced == len(writes):
+            return set()
+        # Some did not land; which, the store says (a write counts only when its version and
+        # what it wrote are both stored).
+        wanted = {doc["_id"]: doc for doc in written}
+        stored = self._metrics.find({"_id": {"$in": sorted(wanted)}}, batch_size=WHOLE_BATCH)
+        landed = {
+            doc["_id"]
+            async for doc in stored
+            if all(doc.get(k) == v for k, v in wanted[doc["_id"]].items())
+        }
+        return set(wanted) - landed
 
     async def delete(self, stored: Sequence[StoredAggregate]) -> int:
         """Remove these aggregates if still at the version read; returns how many were."""
@@ -167,6 +188,4 @@ class MetricsRepository:
 
 def _stored_ledger(doc: Document) -> StoredLedger:
     ledger = doc.get("ledger") or {}
-    return StoredLedger(
-        doc["_id"], Ledger.from_doc(ledger), Summary.from_doc(ledger.get("summary"))
-    )
+    return StoredLedger(doc["_id"], ledger_of(ledger), summary_of(ledger.get("summary")))

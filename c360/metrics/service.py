@@ -118,7 +118,7 @@ class MetricsService:
             else:
                 total = stored.aggregate.fold(added[profile_id])
             writes.append(self._write(profile_id, total, stored))
-        redo |= await self._write_all(writes)
+        redo |= await self._metrics.write(writes)
         await self.recompute(redo)
 
     async def recompute(self, profile_ids: Iterable[str]) -> None:
@@ -142,25 +142,11 @@ class MetricsService:
                 for profile_id in chunk:
                     aggregated = aggregate(records[profile_id])
                     writes.append(self._write(profile_id, aggregated, stored.get(profile_id)))
-            todo = await self._write_all(writes)
+            todo = await self._metrics.write(writes)
             if gone and await self._metrics.delete(gone) < len(gone):
                 todo |= {s.profile_id for s in gone}
         if todo:
             raise RuntimeError(f"aggregates kept changing while recomputed: {sorted(todo)}")
-
-    async def _write_all(self, writes: Sequence[AggregateWrite]) -> set[str]:
-        """Write these aggregates; returns the profiles whose write another writer's came
-        before (what is stored is not what was to be written)."""
-        if await self._metrics.write(writes) == len(writes):
-            return set()
-        stored = await self._metrics.get_many((w.profile_id for w in writes), ledger=True)
-        return {
-            w.profile_id
-            for w in writes
-            if (found := stored.get(w.profile_id)) is None
-            or found.aggregate.to_doc() != w.aggregate.to_doc()
-            or found.aggregate.ledger.to_doc() != w.aggregate.ledger.to_doc()
-        }
 
     async def stored_ids(self) -> list[str]:
         return await self._metrics.all_ids()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from c360.ingest.files import import_file
-from c360.metrics.aggregate import Aggregate
+from c360.metrics.documents import aggregate_of
 from c360.records.repository import RecordRepository
 from c360.services import Services
 from c360.settings import Settings
@@ -380,5 +380,5 @@ class TestConcurrency:
         assert refund_doc.get("profile_id") == order_doc["profile_id"]
         metrics = await store.db.profile_metrics.find_one({"_id": order_doc["profile_id"]})
         assert metrics is not None
-        assert Aggregate.from_doc(metrics["agg"]).standing_refunds().returns == 1
+        assert aggregate_of(metrics["agg"]).standing_refunds().returns == 1
         assert await assert_aggregates_equal_recomputation(refunds, store) == 1

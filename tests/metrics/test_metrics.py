@@ -16,7 +16,8 @@ import pytest
 from c360.auth.service import Role
 from c360.ingest.batch import Batch
 from c360.ingest.stages.fold import FoldMetrics
-from c360.metrics.aggregate import Aggregate, aggregate, epoch_ms
+from c360.metrics.aggregate import aggregate, epoch_ms
+from c360.metrics.documents import aggregate_of
 from c360.metrics.service import MetricsService
 from c360.services import Services
 from c360.settings import Settings
@@ -337,7 +338,7 @@ class TestIncrementalEqualsRecomputation:
         assert pid not in recomputed
         stored = await store.db.profile_metrics.find_one({"_id": pid})
         assert stored is not None
-        assert Aggregate.from_doc(stored["agg"]).counts["orders"] == 2
+        assert aggregate_of(stored["agg"]).counts["orders"] == 2
 
     async def test_merge_and_unmerge_recompute_both_sides(
         self, services: Services, store: Store, tmp_path: Path
@@ -354,7 +355,7 @@ class TestIncrementalEqualsRecomputation:
         survivor = await profile_of(services, IdentifierType.EMAIL, EMAIL)
         stored = await store.db.profile_metrics.find_one({"_id": survivor})
         assert stored is not None
-        assert Aggregate.from_doc(stored["agg"]).counts["orders"] == 3
+        assert aggregate_of(stored["agg"]).counts["orders"] == 3
         await assert_aggregates_equal_recomputation(services, store)
 
         entry = await store.db.merges.find_one()
@@ -364,7 +365,7 @@ class TestIncrementalEqualsRecomputation:
         for pid in (entry["survivor"], entry["absorbed"]):
             doc = await store.db.profile_metrics.find_one({"_id": pid})
             assert doc is not None
-            counts[pid] = Aggregate.from_doc(doc["agg"]).counts["orders"]
+            counts[pid] = aggregate_of(doc["agg"]).counts["orders"]
         assert counts == {entry["survivor"]: 2, entry["absorbed"]: 1}
         await assert_aggregates_equal_recomputation(services, store)
 
