@@ -127,6 +127,21 @@ class TestServe:
         assert wait_until(lambda: not alive(store_pid))
         assert not (server.data_dir / "server.json").exists()  # removed by the lifespan
 
+    def test_a_second_serve_on_the_same_port_stops_before_touching_the_first(
+        self, server: Server
+    ) -> None:
+        second = run_c360("serve", "--demo", "--port", str(server.port), env=server.env)
+
+        assert second.returncode == 3, second.stderr
+        assert second.stderr.strip().splitlines()[-1].startswith(
+            f"error: cannot listen on {server.base}: "
+        ), second.stderr
+        assert "c360 is up" not in second.stderr
+        assert "Traceback" not in second.stderr
+        # It issued no demo keys (issuing them revokes the ones before), so the first
+        # server's still work.
+        assert server.graphql(ANA)["profileByIdentifier"] is not None
+
     def test_a_killed_store_is_started_again(self, server: Server) -> None:
         before = server.graphql(ANA)
         killed = server.store_pid

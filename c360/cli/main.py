@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
+import socket
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -204,6 +205,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         lost.append(True)
         server.should_exit = True
 
+    # The port is taken before anything starts: a second ``c360 serve`` on a port in use stops
+    # here, before it loads demo data or issues (and so revokes) demo keys.
+    try:
+        listening = _listen(settings.host, settings.port)
+    except OSError as exc:
+        print(f"error: cannot listen on {base}: {exc.strerror or exc}", file=sys.stderr)
+        return _STARTUP_FAILURE
     app = create_app(settings, on_ready=announce, on_store_lost=stop_for_good)
     # The C HTTP parser, and uvloop's event loop where it is installed (not on Windows): both
     # cut the per-request CPU of the pure-Python h11 parser and asyncio's loop.
@@ -217,7 +225,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             loop="auto",
         )
     )
-    server.run()
+    server.run(sockets=[listening])
     if lost:
         print(
             "error: the embedded store stopped and could not be started again; c360 stops "
@@ -226,6 +234,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1
     return 0
+
+
+_STARTUP_FAILURE = 3  # what uvicorn exits with when it cannot start
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (IPv6 when the host is an IPv6 address), as uvicorn
+    binds one, for it to serve on."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
 
 
 def _export_schemas(args: argparse.Namespace, settings: Settings) -> int:
