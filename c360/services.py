@@ -136,7 +136,7 @@ def contact_config(settings: Settings) -> ContactConfig:
         confirmation_ttl=dt.timedelta(hours=settings.contact_confirmation_ttl_hours),
         gpc_purposes=tuple(settings.contact_gpc_purposes),
         handout_purposes=frozenset(settings.contact_marketing_purposes),
-        public_url=settings.public_url,
+        public_url=settings.public_base,
         default_region=settings.default_region,
         audience_batch=settings.audience_batch,
     )

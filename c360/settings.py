@@ -331,10 +331,10 @@ class Settings(BaseSettings):
     unsubscribe_link_ttl_days: int = Field(
         default=180, gt=0, description="Days an unsubscribe link stays valid."
     )
-    public_url: str = Field(
-        default="http://127.0.0.1:8000",
+    public_url: str | None = Field(
+        default=None,
         description="Where customers reach this API: the base of unsubscribe and confirmation "
-        "links.",
+        "links. Unset: where c360 serve listens (see public_base).",
     )
     signing_secret: SecretStr | None = Field(
         default=None,
@@ -564,6 +564,15 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown phone line types: {', '.join(sorted(unknown))}")
         return value
+
+    @property
+    def public_base(self) -> str:
+        """``public_url``, else where ``c360 serve`` listens (a wildcard host as the loopback
+        address: links must name a host)."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def match_weights(self) -> Weights:
         return Weights.over_defaults(self.identity_match_weights)

@@ -28,7 +28,7 @@ from c360.settings import Settings
 from schemas import IdentifierType
 from schemas.records import ChangeOrigin
 from tests import factories as f
-from tests.helpers import asgi_client, gql, imported, parse_options
+from tests.helpers import app_for, asgi_client, gql, imported, parse_options
 
 EMAIL = "ana@example.com"
 MOBILE = "+34600123456"
@@ -380,6 +380,32 @@ class TestUnsubscribe:
         history = (await view(agent_client, ana))["consentHistory"]["edges"]
         origins = [e["node"].get("origin") for e in history]
         assert origins.count("UNSUBSCRIBE_LINK") == 1  # following it twice is one change
+
+    @pytest.mark.parametrize(
+        ("listening", "public_url", "base"),
+        [
+            ({"port": 8731}, None, "http://127.0.0.1:8731"),
+            ({"host": "0.0.0.0", "port": 8731}, None, "http://127.0.0.1:8731"),
+            ({"port": 8731}, "https://c360.example.com", "https://c360.example.com"),
+        ],
+    )
+    async def test_links_point_where_the_api_listens_unless_told_otherwise(
+        self,
+        settings: Settings,
+        services: Services,
+        ana: str,
+        listening: dict[str, Any],
+        public_url: str | None,
+        base: str,
+    ) -> None:
+        await self._opted_in(services, ana)
+        app = app_for(settings.model_copy(update={**listening, "public_url": public_url}))
+        async with (
+            app.router.lifespan_context(app),
+            asgi_client(app, await f.api_key(services, Role.AGENT)) as agent,
+        ):
+            url = (await decision(agent, ana))["unsubscribeUrl"]
+        assert url.startswith(f"{base}/unsubscribe/"), url
 
     async def test_multipart_one_click(
         self,

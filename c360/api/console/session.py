@@ -34,7 +34,7 @@ CSRF_HEADER = "X-CSRF-Token"
 
 def secure(request: Request) -> bool:
     settings: Settings = request.app.state.settings
-    return request.url.scheme == "https" or settings.public_url.startswith("https://")
+    return request.url.scheme == "https" or settings.public_base.startswith("https://")
 
 
 def session_cookie(request: Request) -> str:
@@ -86,7 +86,7 @@ def check_same_origin(request: Request) -> None:
 
 def _own_origins(request: Request) -> set[str]:
     settings: Settings = request.app.state.settings
-    public = urlsplit(settings.public_url)
+    public = urlsplit(settings.public_base)
     return {
         f"{request.url.scheme}://{request.url.netloc}",
         f"{public.scheme}://{public.netloc}",
