@@ -52,6 +52,19 @@ TEST_PACKAGES: list[tuple[str, str, list[str]]] = [
     ("axe-core", "4.14.1", ["axe.min.js"]),
 ]
 LICENCE_NAMES = ("LICENSE", "LICENSE.md", "LICENSE.txt", "license")
+# Changes to a shipped file, each made exactly once, and recorded in the manifest with why: a
+# package's own request to another host at run time (the pages' policy refuses it, and the
+# browser logs the refusal).
+PATCHES: dict[tuple[str, str], list[tuple[str, str, str]]] = {
+    ("redoc", "redoc.standalone.js"): [
+        (
+            '"https://cdn.redoc.ly/redoc/logo-mini.svg"',
+            '"data:,"',
+            "the footer's logo, fetched from Redocly's CDN: an empty image instead, which the "
+            "footer hides as it does any logo that fails to load",
+        )
+    ],
+}
 
 
 def main() -> int:
@@ -84,11 +97,13 @@ def vendor(packages: list[tuple[str, str, list[str]]], target: Path) -> None:
                 raise SystemExit(f"{spec} ships no licence file")
             folder = target / name.replace("/", "__")
             shipped: dict[str, str] = {}
+            patched: list[str] = []
             for relative in [*files, licence]:
                 source = package / relative
                 destination = folder / Path(relative).name
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, destination)
+                patched += apply_patches(name, destination)
                 shipped[destination.name] = hashlib.sha256(destination.read_bytes()).hexdigest()
             license_id = json.loads((package / "package.json").read_text()).get("license")
             manifest[folder.name] = {
@@ -97,9 +112,23 @@ def vendor(packages: list[tuple[str, str, list[str]]], target: Path) -> None:
                 "license": license_id,
                 "origin": f"npm registry, {spec}",
                 "files": shipped,
+                **({"patched": patched} if patched else {}),
             }
             print(f"{spec}: {', '.join(shipped)}")
     (target / "MANIFEST.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def apply_patches(package: str, path: Path) -> list[str]:
+    """Make this file's changes (``PATCHES``); returns what each changed, for the manifest."""
+    changes = PATCHES.get((package, path.name), [])
+    text = path.read_text()
+    for before, after, why in changes:
+        if text.count(before) != 1:
+            raise SystemExit(f"{package}/{path.name}: expected {before} once, to patch")
+        text = text.replace(before, after)
+    if changes:
+        path.write_text(text)
+    return [f"{path.name}: {why}" for _, _, why in changes]
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Route, sync_playwright
 
 from tests.browser.helpers import ARTIFACTS, replace_editor_text
 from tests.served import Server, serving
@@ -110,9 +110,18 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     context.route("**/*", only_this_machine)
     opened = context.new_page()
     opened.on("pageerror", lambda error: script_errors.append(str(error)))
+    # What the page's policy refused never reaches the route above: the browser says so here.
+    refused: list[str] = []
+
+    def note_refusal(message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            refused.append(message.text)
+
+    opened.on("console", note_refusal)
     try:
         yield opened
         assert blocked == [], "the page tried to load from another host"
+        assert refused == [], "the page did what its Content-Security-Policy refuses"
         assert script_errors == [], "uncaught script errors"
     finally:
         report = getattr(request.node, "report_call", None)
