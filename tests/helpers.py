@@ -26,6 +26,7 @@ from c360.ingest.files import import_file
 from c360.ingest.repository import StoredDeadLetter
 from c360.ingest.service import IngestSummary
 from c360.profiles.repository import ProfileRepository
+from c360.profiles.service import MAX_PAGE_SIZE
 from c360.records.repository import RecordRepository
 from c360.records.types import Record
 from c360.services import Services
@@ -186,6 +187,24 @@ async def identity_keys(services: Services, profile_id: str) -> list[str]:
 async def live_profiles(store: Store) -> list[str]:
     """The ids of the profiles no merge absorbed, sorted."""
     return sorted([profile_id async for profile_id in ProfileRepository(store.db).live_ids()])
+
+
+async def timelines(services: Services, store: Store) -> dict[str, list[Record]]:
+    """Live profile → every record on its timeline, newest first (profiles with none left
+    out)."""
+    found: dict[str, list[Record]] = {}
+    for profile_id in await live_profiles(store):
+        records: list[Record] = []
+        after = None
+        while True:
+            page = await services.profiles.timeline(profile_id, first=MAX_PAGE_SIZE, after=after)
+            records += [r for _, r in page.items]
+            if not page.has_next_page:
+                break
+            after = page.items[-1][0]
+        if records:
+            found[profile_id] = records
+    return found
 
 
 async def all_merges(services: Services, store: Store) -> list[MergeEntry]:

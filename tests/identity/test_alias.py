@@ -20,7 +20,6 @@ from c360.identity.merge import MERGE_STEPS
 from c360.identity.types import MergeStatus
 from c360.ingest.files import import_file
 from c360.ingest.summary import IngestSummary
-from c360.profiles.service import MAX_PAGE_SIZE
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -38,6 +37,7 @@ from tests.helpers import (
     live_profiles,
     parse_options,
     record,
+    timelines,
 )
 from tests.state import assert_aggregates_equal_recomputation, other_database
 from tests.state import merges_state as state
@@ -105,12 +105,9 @@ async def profile_of(services: Services, user_id: str) -> str:
 async def records_by_profile(services: Services, store: Store) -> dict[str, set[str]]:
     """Live profile → the records on its timeline; those of :data:`RECORDS` that no profile
     holds under "-"."""
-    found: dict[str, set[str]] = {}
-    for profile_id in await live_profiles(store):
-        timeline = await services.profiles.timeline(profile_id, first=MAX_PAGE_SIZE)
-        assert not timeline.has_next_page
-        if timeline.items:
-            found[profile_id] = {r.id for _, r in timeline.items}
+    found = {
+        p: {r.id for r in records} for p, records in (await timelines(services, store)).items()
+    }
     for record_id in sorted(RECORDS):
         if (await record(store, record_id)).profile_id is None:
             found.setdefault("-", set()).add(record_id)
