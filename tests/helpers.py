@@ -25,6 +25,7 @@ from c360.identity.types import MergeEntry, ProfileIdentifier, Suggestion
 from c360.ingest.files import import_file
 from c360.ingest.repository import StoredDeadLetter
 from c360.ingest.service import IngestSummary
+from c360.metrics.aggregate import Aggregate
 from c360.profiles.repository import ProfileRepository
 from c360.profiles.service import MAX_PAGE_SIZE
 from c360.records.repository import RecordRepository
@@ -244,6 +245,14 @@ async def all_suggestions(services: Services, store: Store) -> list[Suggestion]:
         for suggestion in await services.merges.suggestions(profile_id)
     }
     return [found[suggestion_id] for suggestion_id in sorted(found)]
+
+
+async def stored_aggregate(services: Services, profile_id: str) -> Aggregate:
+    """The aggregate stored for this profile's metrics, which must be there (an absorbed
+    profile keeps none)."""
+    stored = (await services.metrics.current([profile_id]))[profile_id]
+    assert stored is not None, f"no aggregate for {profile_id}"
+    return stored.aggregate
 
 
 async def dead_letters(services: Services) -> list[StoredDeadLetter]:

@@ -25,6 +25,7 @@ from tests.helpers import (
     live_profiles,
     parse_options,
     record,
+    stored_aggregate,
 )
 from tests.state import assert_aggregates_equal_recomputation
 
@@ -382,6 +383,6 @@ class TestConcurrency:
         returned = await record(store, "shop:return:R-8")
         assert order.profile_id is not None
         assert returned.profile_id == order.profile_id
-        [metrics] = await refunds.metrics.aggregates([order.profile_id])
+        metrics = await stored_aggregate(refunds, order.profile_id)
         assert metrics.standing_refunds().returns == 1
         assert await assert_aggregates_equal_recomputation(refunds, store) == 1
