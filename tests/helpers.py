@@ -166,9 +166,15 @@ async def merge_of(services: Services, kind: IdentifierType, value: str, rule: s
     return entry
 
 
+async def find_record(store: Store, record_id: str) -> Record | None:
+    """The stored record with this id (``{source}:{kind}:{external_id}``), None when there is
+    none."""
+    return await RecordRepository(store.db).get(record_id)
+
+
 async def record(store: Store, record_id: str) -> Record:
-    """The stored record with this id (``{source}:{kind}:{external_id}``), which must be there."""
-    found = await RecordRepository(store.db).get(record_id)
+    """The stored record with this id, which must be there."""
+    found = await find_record(store, record_id)
     assert found is not None, f"no record {record_id}"
     return found
 
