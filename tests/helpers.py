@@ -20,6 +20,9 @@ from fastapi import FastAPI
 
 from c360.api.app import create_app, graphql_limits
 from c360.api.graphql.schema import build_schema
+from c360.audit.repository import AuditQuery
+from c360.audit.service import MAX_PAGE as MAX_AUDIT_PAGE
+from c360.audit.types import AuditEntry
 from c360.identity.repository import IdentityRepository
 from c360.identity.types import MergeEntry, ProfileIdentifier, Suggestion
 from c360.ingest.files import import_file
@@ -264,6 +267,26 @@ async def stored_aggregate(services: Services, profile_id: str) -> Aggregate:
 async def dead_letters(services: Services) -> list[StoredDeadLetter]:
     """Every dead letter (up to ten thousand), the most recently rejected first."""
     return await services.dead_letters.recent(None, 10_000)
+
+
+async def audit_entries(
+    services: Services, *, what: str | None = None, operation: str | None = None, **query: Any
+) -> list[AuditEntry]:
+    """The access audit's entries that :class:`AuditQuery` ``query`` selects (profile_id, key_id,
+    action, since, until), those of ``what`` and ``operation`` when given; oldest first."""
+    found: list[AuditEntry] = []
+    after = None
+    while True:
+        page = await services.audit.page(AuditQuery(**query), first=MAX_AUDIT_PAGE, after=after)
+        found += page.entries
+        if not page.has_next_page:
+            break
+        after = page.entries[-1].seq
+    return [
+        e
+        for e in reversed(found)
+        if (what is None or what in e.what) and (operation is None or e.operation == operation)
+    ]
 
 
 class Crash(Exception):

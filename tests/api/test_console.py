@@ -16,7 +16,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from c360.audit.repository import AuditQuery
 from c360.audit.types import Action
 from c360.auth.service import Role
 from c360.console.repository import SessionRepository, StoredSession
@@ -26,7 +25,7 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from tests.helpers import asgi_client, parse_options
+from tests.helpers import asgi_client, audit_entries, parse_options
 
 PROFILE = """query($value: String!) {
   profileByIdentifier(type: PHONE, value: $value) {
@@ -273,7 +272,7 @@ class TestConsoleGraphQL:
             response = await console_gql(browser, mutation, token)
             assert response.status_code == 403, token
             assert response.json()["errors"][0]["extensions"]["code"] == "CsrfRefused"
-        assert (await services.audit.page(AuditQuery(action=Action.MUTATION))).entries == []
+        assert await audit_entries(services, action=Action.MUTATION) == []
 
     async def test_a_request_from_another_site_is_refused_even_with_the_token(
         self, browser: httpx.AsyncClient, services: Services
@@ -322,8 +321,8 @@ class TestConsoleGraphQL:
         contact = response.json()["data"]["recordContact"]["contact"]
         key_id = key.split("_")[1]
         assert contact["actor"] == f"key:{key_id} (agent at the console)"
-        audited = await services.audit.page(AuditQuery(action=Action.MUTATION))
-        assert [(e.key_id, e.what) for e in audited.entries] == [(key_id, ("recordContact",))]
+        audited = await audit_entries(services, action=Action.MUTATION)
+        assert [(e.key_id, e.what) for e in audited] == [(key_id, ("recordContact",))]
 
 
 class TestSessionEnds:
