@@ -1,5 +1,7 @@
 """What test modules share beside the fixtures: GraphQL requests that must succeed, what the
-connectors are told, records imported (at once or step by step), and hooks that crash a merge."""
+connectors are told, records imported (at once or step by step), what the store holds as its
+repositories and services hand it out (records, profiles, identities, merges, suggestions), and
+hooks that crash a merge."""
 
 from __future__ import annotations
 
@@ -18,12 +20,23 @@ from fastapi import FastAPI
 
 from c360.api.app import create_app, graphql_limits
 from c360.api.graphql.schema import build_schema
-from c360.identity.types import MergeEntry
+from c360.audit.repository import AuditQuery
+from c360.audit.service import MAX_PAGE as MAX_AUDIT_PAGE
+from c360.audit.types import AuditEntry
+from c360.identity.repository import IdentityRepository
+from c360.identity.types import MergeEntry, ProfileIdentifier, Suggestion
 from c360.ingest.files import import_file
+from c360.ingest.repository import StoredDeadLetter
 from c360.ingest.service import IngestSummary
+from c360.metrics.aggregate import Aggregate
+from c360.profiles.repository import ProfileRepository
+from c360.profiles.service import MAX_PAGE_SIZE
+from c360.records.repository import RecordRepository
+from c360.records.types import Record
 from c360.services import Services
 from c360.settings import Settings
 from c360.steps import StepHook
+from c360.store import Store
 from connectors import ParseOptions, get_connector
 from schemas import IdentifierType
 from tests import factories as f
@@ -154,6 +167,126 @@ async def merge_of(services: Services, kind: IdentifierType, value: str, rule: s
     history = await services.merges.history(await profile_of(services, kind, value))
     [entry] = [e for e in history if e.rule == rule]
     return entry
+
+
+async def find_record(store: Store, record_id: str) -> Record | None:
+    """The stored record with this id (``{source}:{kind}:{external_id}``), None when there is
+    none."""
+    return await RecordRepository(store.db).get(record_id)
+
+
+async def record(store: Store, record_id: str) -> Record:
+    """The stored record with this id, which must be there."""
+    found = await find_record(store, record_id)
+    assert found is not None, f"no record {record_id}"
+    return found
+
+
+async def owner(store: Store, key: str) -> str | None:
+    """The profile holding this identity key (``email:ana@example.com``) itself, None when no
+    profile does: not followed to the survivor of a merge, as a lookup by identifier is."""
+    return await IdentityRepository(store.db).owner(key)
+
+
+async def identity_keys(services: Services, profile_id: str) -> list[str]:
+    """The keys of the identities a profile holds, sorted."""
+    [held] = await services.profiles.identifiers([profile_id])
+    return [identifier.key for identifier in held]
+
+
+async def live_profiles(store: Store) -> list[str]:
+    """The ids of the profiles no merge absorbed, sorted."""
+    return sorted([profile_id async for profile_id in ProfileRepository(store.db).live_ids()])
+
+
+async def timelines(services: Services, store: Store) -> dict[str, list[Record]]:
+    """Live profile → every record on its timeline, newest first (profiles with none left
+    out)."""
+    found: dict[str, list[Record]] = {}
+    for profile_id in await live_profiles(store):
+        records: list[Record] = []
+        after = None
+        while True:
+            page = await services.profiles.timeline(profile_id, first=MAX_PAGE_SIZE, after=after)
+            records += [r for _, r in page.items]
+            if not page.has_next_page:
+                break
+            after = page.items[-1][0]
+        if records:
+            found[profile_id] = records
+    return found
+
+
+async def all_merges(services: Services, store: Store) -> list[MergeEntry]:
+    """Every entry of the merge journal, whatever its status, in id order: the histories of the
+    live profiles and, through them, of every profile they absorbed."""
+    found: dict[str, MergeEntry] = {}
+    todo = await live_profiles(store)
+    seen: set[str] = set()
+    while todo:
+        profile_id = todo.pop()
+        if profile_id not in seen:
+            seen.add(profile_id)
+            for entry in await services.merges.history(profile_id):
+                found[entry.id] = entry
+                todo += [entry.absorbed, entry.survivor]
+    return [found[merge_id] for merge_id in sorted(found)]
+
+
+async def all_profiles(services: Services, store: Store) -> list[str]:
+    """The ids of every profile, sorted: the live ones and those the merge journal says they
+    absorbed."""
+    absorbed = {entry.absorbed for entry in await all_merges(services, store)}
+    return sorted(absorbed.union(await live_profiles(store)))
+
+
+async def all_identifiers(services: Services, store: Store) -> list[ProfileIdentifier]:
+    """The identifiers every profile holds, by key."""
+    held = await services.profiles.identifiers(await all_profiles(services, store))
+    return sorted((i for identifiers in held for i in identifiers), key=lambda i: i.key)
+
+
+async def all_suggestions(services: Services, store: Store) -> list[Suggestion]:
+    """Every match suggestion, whatever its status, in id order."""
+    found = {
+        suggestion.id: suggestion
+        for profile_id in await all_profiles(services, store)
+        for suggestion in await services.merges.suggestions(profile_id)
+    }
+    return [found[suggestion_id] for suggestion_id in sorted(found)]
+
+
+async def stored_aggregate(services: Services, profile_id: str) -> Aggregate:
+    """The aggregate stored for this profile's metrics, which must be there (an absorbed
+    profile keeps none)."""
+    stored = (await services.metrics.current([profile_id]))[profile_id]
+    assert stored is not None, f"no aggregate for {profile_id}"
+    return stored.aggregate
+
+
+async def dead_letters(services: Services) -> list[StoredDeadLetter]:
+    """Every dead letter (up to ten thousand), the most recently rejected first."""
+    return await services.dead_letters.recent(None, 10_000)
+
+
+async def audit_entries(
+    services: Services, *, what: str | None = None, operation: str | None = None, **query: Any
+) -> list[AuditEntry]:
+    """The access audit's entries that :class:`AuditQuery` ``query`` selects (profile_id, key_id,
+    action, since, until), those of ``what`` and ``operation`` when given; oldest first."""
+    found: list[AuditEntry] = []
+    after = None
+    while True:
+        page = await services.audit.page(AuditQuery(**query), first=MAX_AUDIT_PAGE, after=after)
+        found += page.entries
+        if not page.has_next_page:
+            break
+        after = page.entries[-1].seq
+    return [
+        e
+        for e in reversed(found)
+        if (what is None or what in e.what) and (operation is None or e.operation == operation)
+    ]
 
 
 class Crash(Exception):

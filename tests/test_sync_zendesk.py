@@ -25,7 +25,7 @@ from c360.sync.zendesk import (
     sync_zendesk,
 )
 from tests.fake_zendesk import FakeZendesk, export_pages, serve
-from tests.helpers import DEFAULTS, parse_options
+from tests.helpers import DEFAULTS, parse_options, record, timelines
 from tests.state import canonical_state
 
 
@@ -33,6 +33,12 @@ from tests.state import canonical_state
 def zendesk() -> Iterator[FakeZendesk]:
     with serve(FakeZendesk(pages=export_pages(3))) as fake:
         yield fake
+
+
+async def cases(services: Services, store: Store) -> list[str]:
+    """The ids of the service cases on the profiles' timelines."""
+    found = await timelines(services, store)
+    return sorted(r.id for records in found.values() for r in records if r.kind == "service_case")
 
 
 def sync_settings(settings: Settings, fake: FakeZendesk) -> Settings:
@@ -89,11 +95,10 @@ class TestPaging:
         assert zendesk.requests[0]["query"]["start_time"] == ["0"]
         assert zendesk.requests[0]["query"]["include"] == ["users,metric_sets"]
         assert await ConnectorStateRepository(store.db).cursor(CONNECTOR) == "cursor-3"
-        cases = await store.db.records.count_documents({"kind": "service_case"})
-        assert cases == 9  # ticket 100 arrives twice: the second time as a newer revision
-        ticket = await store.db.records.find_one({"_id": "zendesk:service_case:100"})
-        assert ticket is not None
-        assert ticket["data"]["status"] == "solved"
+        # Ticket 100 arrives twice: the second time as a newer revision.
+        assert len(await cases(services, store)) == 9
+        ticket = await record(store, "zendesk:service_case:100")
+        assert ticket.payload["status"] == "solved"
         assert result.summary.updated == 1
 
     async def test_next_run_starts_from_the_saved_cursor(
@@ -191,4 +196,4 @@ class TestCrashMidSync:
         # Page 2 again: its 3 tickets and 3 requesters are duplicates; page 3 is new.
         counts = result.summary.counts()
         assert (counts["inserted"], counts["updated"], counts["duplicates"]) == (3, 1, 9)
-        assert await store.db.records.count_documents({"kind": "service_case"}) == 9
+        assert len(await cases(services, store)) == 9

@@ -6,6 +6,7 @@ the console's GraphQL endpoint answering with the API's own role rules. (The pag
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import re
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
@@ -15,14 +16,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from c360.audit.types import Action
 from c360.auth.service import Role
+from c360.console.repository import SessionRepository, StoredSession
 from c360.console.service import ACTIVITY_STEP_MS
 from c360.demo import DEMO_FILE
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from tests.helpers import asgi_client, parse_options
+from tests.helpers import asgi_client, audit_entries, parse_options
 
 PROFILE = """query($value: String!) {
   profileByIdentifier(type: PHONE, value: $value) {
@@ -68,6 +71,11 @@ async def sign_in(
         data={"key": key, "csrf": token[1], "next": next_path},
         headers={"origin": str(client.base_url).rstrip("/")},
     )
+
+
+async def stored_session(store: Store, token: str) -> StoredSession | None:
+    """The session the store keeps for a cookie's token (by the token's SHA-256)."""
+    return await SessionRepository(store.db).get(hashlib.sha256(token.encode()).hexdigest())
 
 
 async def csrf_of(client: httpx.AsyncClient) -> str:
@@ -256,7 +264,7 @@ class TestConsoleGraphQL:
         assert {e["extensions"]["code"] for e in body["errors"]} == {"Forbidden"}
 
     async def test_without_the_token_or_with_another_nothing_runs(
-        self, browser: httpx.AsyncClient, services: Services, store: Store
+        self, browser: httpx.AsyncClient, services: Services
     ) -> None:
         await sign_in(browser, await new_key(services, Role.AGENT))
         mutation = 'mutation { setDoNotContact(profileId: "x", active: true) { __typename } }'
@@ -264,7 +272,7 @@ class TestConsoleGraphQL:
             response = await console_gql(browser, mutation, token)
             assert response.status_code == 403, token
             assert response.json()["errors"][0]["extensions"]["code"] == "CsrfRefused"
-        assert await store.db.audit_log.count_documents({"action": "mutation"}) == 0
+        assert await audit_entries(services, action=Action.MUTATION) == []
 
     async def test_a_request_from_another_site_is_refused_even_with_the_token(
         self, browser: httpx.AsyncClient, services: Services
@@ -290,7 +298,7 @@ class TestConsoleGraphQL:
         assert response.status_code == 401
 
     async def test_changes_are_audited_under_the_sessions_key(
-        self, browser: httpx.AsyncClient, services: Services, store: Store
+        self, browser: httpx.AsyncClient, services: Services
     ) -> None:
         key = await new_key(services, Role.AGENT)
         await sign_in(browser, key)
@@ -313,21 +321,22 @@ class TestConsoleGraphQL:
         contact = response.json()["data"]["recordContact"]["contact"]
         key_id = key.split("_")[1]
         assert contact["actor"] == f"key:{key_id} (agent at the console)"
-        audited = await store.db.audit_log.find({"action": "mutation"}).to_list()
-        assert [(e["key_id"], e["what"]) for e in audited] == [(key_id, ["recordContact"])]
+        audited = await audit_entries(services, action=Action.MUTATION)
+        assert [(e.key_id, e.what) for e in audited] == [(key_id, ("recordContact",))]
 
 
 class TestSessionEnds:
     async def test_sign_out_ends_it_here_and_in_the_store(
         self, browser: httpx.AsyncClient, services: Services, store: Store
     ) -> None:
-        await sign_in(browser, await new_key(services, Role.AGENT))
+        signed_in = await sign_in(browser, await new_key(services, Role.AGENT))
+        token = set_cookies(signed_in)["c360_console"]["value"]
         csrf = await csrf_of(browser)
         refused = await browser.post(
             "/console/sign-out", data={"csrf": "wrong"}, headers={"origin": "http://c360.test"}
         )
         assert refused.status_code == 403
-        assert await store.db.console_sessions.count_documents({}) == 1
+        assert await stored_session(store, token) is not None
         response = await browser.post(
             "/console/sign-out", data={"csrf": csrf}, headers={"origin": "http://c360.test"}
         )
@@ -336,7 +345,7 @@ class TestSessionEnds:
         cleared = set_cookies(response)["c360_console"]
         assert cleared["value"] == ""
         assert int(cleared["max-age"]) == 0
-        assert await store.db.console_sessions.count_documents({}) == 0
+        assert await stored_session(store, token) is None
         assert (await browser.get("/console")).status_code == 303
         assert (await console_gql(browser, "{ __typename }", csrf)).status_code == 401
 
@@ -390,17 +399,17 @@ class TestSessionEnds:
     ) -> None:
         start = dt.datetime.now(dt.UTC)
         token, _ = await services.console.sign_in(await new_key(services, Role.AGENT), start)
-        signed_in = await store.db.console_sessions.find_one()
+        signed_in = await stored_session(store, token)
         assert signed_in is not None
         await services.console.resume(token, start + dt.timedelta(seconds=5))
-        soon = await store.db.console_sessions.find_one()
+        soon = await stored_session(store, token)
         assert soon is not None
-        assert soon["active_ms"] == signed_in["active_ms"]
+        assert soon.active_ms == signed_in.active_ms
         later = start + dt.timedelta(milliseconds=ACTIVITY_STEP_MS + 1)
         await services.console.resume(token, later)
-        stored = await store.db.console_sessions.find_one()
+        stored = await stored_session(store, token)
         assert stored is not None
-        assert stored["active_ms"] == int(later.timestamp() * 1000)
+        assert stored.active_ms == int(later.timestamp() * 1000)
 
 
 class TestPages:

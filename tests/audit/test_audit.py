@@ -19,10 +19,10 @@ from c360.auth.service import Caller, Role
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
-from c360.store import Document, Store
+from c360.store import Store
 from schemas.identifiers import IdentifierType
 from tests import factories as f
-from tests.helpers import parse_options
+from tests.helpers import audit_entries, parse_options
 from tests.served import environment, run_c360
 
 VIEW = """query AgentView($value: String!) {
@@ -84,10 +84,6 @@ async def profiles(services: Services, tmp_path: Path) -> dict[str, str]:
     return found
 
 
-async def entries(store: Store, **query: Any) -> list[Document]:
-    return await store.db.audit_log.find(query, {"_id": 0}).sort("seq", 1).to_list()
-
-
 async def post(
     client: httpx.AsyncClient, headers: dict[str, str], query: str, **variables: Any
 ) -> httpx.Response:
@@ -122,16 +118,16 @@ class TestReads:
         headers = await f.api_key(services, Role.AGENT)
         response = await post(client, headers, VIEW, value="ana@x.com")
         assert "errors" not in response.json()
-        reads = await entries(store, action="read")
+        reads = await audit_entries(services, action="read")
         assert len(reads) == 1
         (read,) = reads
-        assert read["profile_id"] == profiles["ana@x.com"]
-        assert read["what"] == ["Profile.emails", "ServiceCaseRecord.subject"]
-        assert read["key_id"] == key_id(headers)
-        assert read["role"] == "agent"
-        assert read["operation"] == "query AgentView"
-        assert read["request_id"] == response.headers["x-request-id"]
-        assert abs(read["at"] - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+        assert read.profile_id == profiles["ana@x.com"]
+        assert read.what == ("Profile.emails", "ServiceCaseRecord.subject")
+        assert read.key_id == key_id(headers)
+        assert read.role == "agent"
+        assert read.operation == "query AgentView"
+        assert read.request_id == response.headers["x-request-id"]
+        assert abs(read.at - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
 
     async def test_masked_reads_are_not_and_nothing_sensitive_is_nothing(
         self, client: httpx.AsyncClient, services: Services, store: Store, profiles: dict[str, str]
@@ -140,7 +136,7 @@ class TestReads:
         await post(client, marketing, VIEW, value="ana@x.com")
         agent = await f.api_key(services, Role.AGENT)
         await post(client, agent, NAMES_ONLY, id=profiles["ana@x.com"])
-        assert await entries(store, action="read") == []
+        assert await audit_entries(services, action="read") == []
 
     async def test_a_search_is_one_write_for_every_profile_it_shows(
         self, client: httpx.AsyncClient, services: Services, store: Store, profiles: dict[str, str]
@@ -149,9 +145,9 @@ class TestReads:
         inserts = await store_inserts(client)
         await post(client, headers, SEARCH, text="ana")
         assert await store_inserts(client) - inserts == 1  # reads and lookups of two profiles
-        reads = await entries(store, action="read")
-        assert sorted(r["profile_id"] for r in reads) == sorted(profiles.values())
-        assert {tuple(r["what"]) for r in reads} == {("Profile.emails",)}
+        reads = await audit_entries(services, action="read")
+        assert sorted(str(r.profile_id) for r in reads) == sorted(profiles.values())
+        assert {r.what for r in reads} == {("Profile.emails",)}
 
     async def test_the_contact_point_a_decision_hands_out_is_audited_for_any_role(
         self, client: httpx.AsyncClient, services: Services, store: Store, profiles: dict[str, str]
@@ -159,9 +155,9 @@ class TestReads:
         headers = await f.api_key(services, Role.MARKETING)
         body = (await post(client, headers, DECISION, id=profiles["ana@x.com"])).json()
         assert body["data"]["contactDecision"]["contactPoint"] == "ana@x.com"
-        (read,) = await entries(store, action="read")
-        assert (read["what"], read["profile_id"]) == (
-            ["ContactDecision.contactPoint"],
+        (read,) = await audit_entries(services, action="read")
+        assert (read.what, read.profile_id) == (
+            ("ContactDecision.contactPoint",),
             profiles["ana@x.com"],
         )
 
@@ -174,16 +170,14 @@ class TestLookupsExportsAndMutations:
         await post(client, headers, VIEW, value="ana@x.com")
         await post(client, headers, VIEW, value="nobody@x.com")
         await post(client, headers, SEARCH, text="ana")
-        lookups = await entries(store, action="lookup")
-        assert [(e["what"], e.get("profile_id"), e["detail"]) for e in lookups[:2]] == [
-            (["profileByIdentifier"], profiles["ana@x.com"], "email:ana@x.com"),
-            (["profileByIdentifier"], None, "email:nobody@x.com"),
+        lookups = await audit_entries(services, action="lookup")
+        assert [(e.what, e.profile_id, e.detail) for e in lookups[:2]] == [
+            (("profileByIdentifier",), profiles["ana@x.com"], "email:ana@x.com"),
+            (("profileByIdentifier",), None, "email:nobody@x.com"),
         ]
-        assert sorted(e["profile_id"] for e in lookups[2:]) == sorted(profiles.values())
-        assert {(tuple(e["what"]), e["detail"]) for e in lookups[2:]} == {
-            (("searchProfiles",), "ana")
-        }
-        assert {e["role"] for e in lookups} == {"marketing"}
+        assert sorted(str(e.profile_id) for e in lookups[2:]) == sorted(profiles.values())
+        assert {(e.what, e.detail) for e in lookups[2:]} == {(("searchProfiles",), "ana")}
+        assert {e.role for e in lookups} == {"marketing"}
 
     async def test_an_export_names_everyone_it_handed_out(
         self, client: httpx.AsyncClient, services: Services, store: Store, profiles: dict[str, str]
@@ -197,11 +191,11 @@ class TestLookupsExportsAndMutations:
         assert response.status_code == 200
         exported = {line.split(",")[0] for line in response.text.splitlines()[1:]}
         assert exported == set(profiles.values())
-        audited = await entries(store, action="export")
-        assert {e["profile_id"] for e in audited} == exported
-        assert {e["operation"] for e in audited} == {"GET /audiences/export"}
-        assert "purpose=service" in audited[0]["detail"]
-        assert audited[0]["request_id"] == response.headers["x-request-id"]
+        audited = await audit_entries(services, action="export")
+        assert {e.profile_id for e in audited} == exported
+        assert {e.operation for e in audited} == {"GET /audiences/export"}
+        assert "purpose=service" in str(audited[0].detail)
+        assert audited[0].request_id == response.headers["x-request-id"]
 
     async def test_mutations_with_their_arguments_and_profiles(
         self, client: httpx.AsyncClient, services: Services, store: Store, profiles: dict[str, str]
@@ -209,10 +203,10 @@ class TestLookupsExportsAndMutations:
         headers = await f.api_key(services, Role.ADMIN)
         a, b = profiles["ana@x.com"], profiles["anabel@x.com"]
         await post(client, headers, MERGE, a=a, b=b)
-        merges = await entries(store, action="mutation", what="mergeProfiles")
-        assert sorted(e["profile_id"] for e in merges) == sorted([a, b])
-        assert json.loads(merges[0]["detail"])["reason"] == "same person"
-        assert merges[0]["operation"] == "mutation Merge"
+        merges = await audit_entries(services, action="mutation", what="mergeProfiles")
+        assert sorted(str(e.profile_id) for e in merges) == sorted([a, b])
+        assert json.loads(str(merges[0].detail))["reason"] == "same person"
+        assert merges[0].operation == "mutation Merge"
 
     async def test_a_refused_mutation_is_audited_too(
         self, client: httpx.AsyncClient, services: Services, store: Store, profiles: dict[str, str]
@@ -222,7 +216,7 @@ class TestLookupsExportsAndMutations:
             await post(client, headers, MERGE, a=profiles["ana@x.com"], b=profiles["anabel@x.com"])
         ).json()
         assert body["data"]["mergeProfiles"]["__typename"] == "ForbiddenError"
-        assert {e["role"] for e in await entries(store, action="mutation")} == {"marketing"}
+        assert {e.role for e in await audit_entries(services, action="mutation")} == {"marketing"}
 
 
 class TestReadingTheAudit:
@@ -268,7 +262,7 @@ class TestReadingTheAudit:
         window = await log(until=now.isoformat(), keyId=key_id(agent), first=50)
         assert len(window["edges"]) == 8
         # Reading the audit is audited.
-        assert await entries(store, what="Query.auditLog", key_id=key_id(admin))
+        assert await audit_entries(services, what="Query.auditLog", key_id=key_id(admin))
 
     @pytest.mark.parametrize("role", [Role.AGENT, Role.MARKETING])
     async def test_other_roles_are_refused(
@@ -306,7 +300,7 @@ class TestRetention:
             [AuditEntry("0" * 19 + "-00000000", old, "k0", "tests", "admin", Action.READ, "q", ())]
         )
         assert await services.audit.prune(dt.datetime.now(dt.UTC)) == 1
-        assert [e["key_id"] for e in await entries(store)] == ["k1"]
+        assert [e.key_id for e in await audit_entries(services)] == ["k1"]
 
 
 class TestTheCommand:
@@ -336,4 +330,4 @@ class TestTheCommand:
         pruned = run_c360("audit", "prune", env=env)
         assert pruned.returncode == 0, pruned.stderr
         assert "removed 0 audit entries older than 365 days" in pruned.stdout
-        assert await entries(store, operation="c360 audit")
+        assert await audit_entries(services, operation="c360 audit")

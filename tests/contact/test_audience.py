@@ -21,7 +21,7 @@ from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from tests import factories as f
-from tests.helpers import gql, parse_options
+from tests.helpers import gql, live_profiles, parse_options
 
 
 @pytest.fixture
@@ -178,8 +178,7 @@ async def test_audience_and_export_agree_with_every_decision(
 ) -> None:
     """Every purpose: an agent's key (marketing is handed out only its own purposes)."""
     await _load(services, tmp_path, seed)
-    live = store.db["profiles"].find({"merged_into": {"$exists": False}}, {"_id": 1})
-    profile_ids = [doc["_id"] async for doc in live]
+    profile_ids = await live_profiles(store)
     moments = [NOW, NOW - dt.timedelta(hours=7), NOW + dt.timedelta(hours=13)]
     checked = allowed_somewhere = 0
     for channel in CHANNELS:

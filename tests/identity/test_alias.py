@@ -17,6 +17,7 @@ import pytest
 
 from c360.auth.service import Role
 from c360.identity.merge import MERGE_STEPS
+from c360.identity.types import MergeStatus
 from c360.ingest.files import import_file
 from c360.ingest.summary import IngestSummary
 from c360.services import Services
@@ -25,7 +26,19 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.factories import api_key as key
-from tests.helpers import UNMERGE, Crash, crash_at, gql, parse_options
+from tests.helpers import (
+    UNMERGE,
+    Crash,
+    all_merges,
+    all_suggestions,
+    crash_at,
+    gql,
+    identity_keys,
+    live_profiles,
+    parse_options,
+    record,
+    timelines,
+)
 from tests.state import assert_aggregates_equal_recomputation, other_database
 from tests.state import merges_state as state
 
@@ -89,11 +102,15 @@ async def profile_of(services: Services, user_id: str) -> str:
     return str(found.id)
 
 
-async def records_by_profile(store: Store) -> dict[str, set[str]]:
-    """Live profile → its records (records of no profile under "-")."""
-    found: dict[str, set[str]] = {}
-    async for doc in store.db.records.find({}, {"profile_id": 1}):
-        found.setdefault(doc.get("profile_id", "-"), set()).add(doc["_id"])
+async def records_by_profile(services: Services, store: Store) -> dict[str, set[str]]:
+    """Live profile → the records on its timeline; those of :data:`RECORDS` that no profile
+    holds under "-"."""
+    found = {
+        p: {r.id for r in records} for p, records in (await timelines(services, store)).items()
+    }
+    for record_id in sorted(RECORDS):
+        if (await record(store, record_id)).profile_id is None:
+            found.setdefault("-", set()).add(record_id)
     return found
 
 
@@ -120,9 +137,9 @@ class TestAliasJoinsTwoUserIds:
             "email:ana@example.com",
             f"ext:segment:{NEW}",
         ]
-        assert await records_by_profile(store) == {old: RECORDS}
+        assert await records_by_profile(services, store) == {old: RECORDS}
         assert (await services.profiles.get(new)).id == old  # the absorbed id resolves
-        assert await store.db.match_suggestions.count_documents({}) == 0
+        assert await all_suggestions(services, store) == []
         await assert_aggregates_equal_recomputation(services, store)
 
         # Either id, with something new, keeps coming to the one profile that holds both.
@@ -136,7 +153,7 @@ class TestAliasJoinsTwoUserIds:
         await ingest(services, tmp_path, "later", [later])
         email = await services.profiles.by_identifier(IdentifierType.EMAIL, "ana.work@example.com")
         assert email.id == old
-        assert await store.db.profiles.count_documents({"merged_into": {"$exists": False}}) == 1
+        assert await live_profiles(store) == [old]
 
     @pytest.mark.parametrize(
         "arrivals", list(itertools.permutations(HISTORIES)), ids=lambda a: ", ".join(a)
@@ -148,17 +165,16 @@ class TestAliasJoinsTwoUserIds:
             await ingest(services, tmp_path, name, HISTORIES[name])
         survivor = await profile_of(services, OLD)
         assert await profile_of(services, NEW) == survivor
-        assert await records_by_profile(store) == {survivor: RECORDS}
-        held = [d["_id"] async for d in store.db.identities.find({"profile_id": survivor})]
-        assert sorted(held) == [
+        assert await records_by_profile(services, store) == {survivor: RECORDS}
+        assert await identity_keys(services, survivor) == [
             "email:ana.old@example.com",
             "email:ana@example.com",
             f"ext:segment:{NEW}",
             f"ext:segment:{OLD}",
         ]
-        rules = [m["rule"] async for m in store.db.merges.find()]
+        rules = [m.rule for m in await all_merges(services, store)]
         assert rules in ([], ["alias"])  # a merge only when both ids had a profile first
-        assert await store.db.match_suggestions.count_documents({}) == 0
+        assert await all_suggestions(services, store) == []
         await assert_aggregates_equal_recomputation(services, store)
 
     async def test_importing_everything_again_changes_nothing(
@@ -208,28 +224,24 @@ class TestRefusals:
         await ingest(services, tmp_path, "alias", HISTORIES["alias"])
         old, new = await profile_of(services, OLD), await profile_of(services, NEW)
         assert old != new
-        assert await store.db.merges.count_documents({}) == 0
-        suggestion = await store.db.match_suggestions.find_one()
-        assert suggestion is not None
-        assert sorted(suggestion["profiles"]) == sorted([old, new])
-        assert suggestion["reasons"] == [
-            "share identifiers but hold different shopify customer ids"
-        ]
+        assert await all_merges(services, store) == []
+        [suggestion] = await all_suggestions(services, store)
+        assert sorted(suggestion.profiles) == sorted([old, new])
+        assert suggestion.reasons == ("share identifiers but hold different shopify customer ids",)
 
     async def test_an_undone_alias_merge_stays_undone(
         self, client: httpx.AsyncClient, services: Services, store: Store, tmp_path: Path
     ) -> None:
         for name in ("old", "new", "alias"):
             await ingest(services, tmp_path, name, HISTORIES[name])
-        entry = await store.db.merges.find_one({"rule": "alias"})
-        assert entry is not None
+        [entry] = [m for m in await all_merges(services, store) if m.rule == "alias"]
         admin = await key(services, Role.ADMIN)
-        undone = await gql(client, UNMERGE, admin, id=entry["_id"])
+        undone = await gql(client, UNMERGE, admin, id=entry.id)
         assert undone["unmergeProfile"]["status"] == "undone"
 
         old, new = await profile_of(services, OLD), await profile_of(services, NEW)
-        assert (old, new) == (entry["survivor"], entry["absorbed"])
-        by_profile = await records_by_profile(store)
+        assert (old, new) == (entry.survivor, entry.absorbed)
+        by_profile = await records_by_profile(services, store)
         # The alias goes with the user id it names first, where it would be unmerged.
         assert by_profile[new] == {
             "segment:site_event:new-1",
@@ -246,7 +258,8 @@ class TestRefusals:
             services, tmp_path, "alias-resent", [{**HISTORIES["alias"][0], "messageId": "r"}]
         )
         assert (await profile_of(services, OLD), await profile_of(services, NEW)) == (old, new)
-        assert await store.db.merges.count_documents({"status": "done"}) == 0
+        merges = await all_merges(services, store)
+        assert [m for m in merges if m.status is MergeStatus.DONE] == []
 
 
 class TestConsentNeverWidens:

@@ -24,12 +24,14 @@ from c360.identity.matching import (
     features_of,
     score,
 )
+from c360.identity.repository import MatchRepository
+from c360.identity.types import MergeStatus
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import run
+from tests.helpers import all_merges, all_suggestions, run
 from tests.served import environment, run_c360
 from tests.state import CommandCounter
 
@@ -145,7 +147,8 @@ class TestAtIngest:
                 ]
             ],
         )
-        assert await store.db.merges.count_documents({"status": "done"}) == 0
+        merges = await all_merges(services, store)
+        assert [m for m in merges if m.status is MergeStatus.DONE] == []
 
     async def test_a_possible_match_becomes_a_suggestion_with_its_reasons(
         self, services: Services, store: Store, tmp_path: Path
@@ -158,12 +161,11 @@ class TestAtIngest:
                 [crm_person("C-2", given_name="Bob", family_name="Smyth")],
             ],
         )
-        suggestion = await store.db.match_suggestions.find_one()
-        assert suggestion is not None
-        (reason,) = suggestion["reasons"]
+        [suggestion] = await all_suggestions(services, store)
+        (reason,) = suggestion.reasons
         assert "family name agrees" in reason
         assert "given name agrees" in reason
-        assert await store.db.merges.count_documents({}) == 0
+        assert await all_merges(services, store) == []
 
     async def test_different_people_are_left_alone(
         self, services: Services, store: Store, tmp_path: Path
@@ -184,8 +186,8 @@ class TestAtIngest:
                 ],
             ],
         )
-        assert await store.db.merges.count_documents({}) == 0
-        assert await store.db.match_suggestions.count_documents({}) == 0
+        assert await all_merges(services, store) == []
+        assert await all_suggestions(services, store) == []
 
 
 class TestLevels:
@@ -330,13 +332,11 @@ class TestFeaturesAfterMerges:
                 [f.order(identifiers=[f.email("ana@example.com"), f.phone("611 22 33 44")])],
             ],
         )
-        entry = await store.db.merges.find_one({"rule": "shared-identifier"})
-        assert entry is not None
-        assert await store.db.match_features.find_one({"_id": entry["absorbed"]}) is None
-        survivor = await store.db.match_features.find_one({"_id": entry["survivor"]})
-        assert survivor is not None
-        assert survivor["phones"] == ["+34611223344"]
-        assert survivor["birth_date"] == "1988-06-02"
+        [entry] = [m for m in await all_merges(services, store) if m.rule == "shared-identifier"]
+        compared = await MatchRepository(store.db).features([entry.absorbed, entry.survivor])
+        assert entry.absorbed not in compared  # no longer a candidate
+        assert compared[entry.survivor].phones == ("+34611223344",)
+        assert compared[entry.survivor].birth_date == "1988-06-02"
 
 
 class TestCalibrateCommand:

@@ -18,14 +18,14 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import DAY_1, NOW, Crash, crash_at, history, profile_of, run
+from tests.helpers import DAY_1, NOW, Crash, all_merges, crash_at, history, profile_of, run
 from tests.state import merges_state as state
 from tests.state import other_database, uninterrupted
 
 
-async def only_merge(store: Store) -> str:
-    (entry,) = await store.db.merges.find().to_list()
-    return str(entry["_id"])
+async def only_merge(services: Services, store: Store) -> str:
+    (entry,) = await all_merges(services, store)
+    return entry.id
 
 
 @pytest.mark.parametrize("step", MERGE_STEPS)
@@ -71,13 +71,13 @@ async def test_an_unmerge_crashed_at_any_step_is_completed_by_the_next_run(
     async def unmerged(other: Store) -> dict[str, Any]:
         reference = Services.build(other.db, settings)
         await run(reference, tmp_path / "reference", steps)
-        await reference.merges.unmerge(await only_merge(other), NOW, actor="admin@test")
+        await reference.merges.unmerge(await only_merge(reference, other), NOW, actor="admin@test")
         return state(mongo_uri, other.db.name)
 
     expected = await uninterrupted("unmerge", settings, mongo_uri, unmerged)
 
     await run(services, tmp_path / "merged", steps)
-    merge_id = await only_merge(store)
+    merge_id = await only_merge(services, store)
     services.merges.before_step = crash_at(step)
     with pytest.raises(Crash):
         await services.merges.unmerge(merge_id, NOW, actor="admin@test")

@@ -13,7 +13,20 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import EMAIL_A, EMAIL_B, NOW, PHONE, history, merge_of, profile_of, run
+from tests.helpers import (
+    EMAIL_A,
+    EMAIL_B,
+    NOW,
+    PHONE,
+    all_profiles,
+    history,
+    live_profiles,
+    merge_of,
+    owner,
+    profile_of,
+    record,
+    run,
+)
 from tests.state import canonical_state, other_database
 
 
@@ -33,7 +46,8 @@ class TestMergeAtIngest:
         )
         # The absorbed id resolves to the survivor; every record is on it.
         assert (await services.profiles.get(entry.absorbed)).id == survivor
-        assert set(await store.db.records.distinct("profile_id")) == {survivor}
+        owners = {(await record(store, f"shop:order:{n}")).profile_id for n in range(1, 7)}
+        assert owners == {survivor}
 
 
 class TestUnmerge:
@@ -57,9 +71,7 @@ class TestUnmerge:
         # Records that came after the merge through the absorbed side went back with it.
         absorbed = entry.absorbed
         for record_id in ("shop:order:2", "shop:order:4", "shop:order:5", "shop:order:6"):
-            doc = await store.db.records.find_one({"_id": record_id})
-            assert doc is not None
-            assert doc["profile_id"] == absorbed, record_id
+            assert (await record(store, record_id)).profile_id == absorbed, record_id
         assert await profile_of(services, IdentifierType.EMAIL, EMAIL_B) == absorbed
         assert (await services.profiles.get(absorbed)).id == absorbed
 
@@ -144,20 +156,24 @@ class TestConcurrentBridging:
             run(workers[1], tmp_path / "w2", [more]),
         )
 
-        absorbed = {
-            p["_id"] async for p in store.db.profiles.find({"merged_into": {"$exists": True}})
-        }
-        assert len(absorbed) == 30
-        assert await store.db.records.count_documents({"profile_id": {"$in": list(absorbed)}}) == 0
-        assert (
-            await store.db.identities.count_documents({"profile_id": {"$in": list(absorbed)}}) == 0
+        absorbed = sorted(
+            set(await all_profiles(services, store)) - set(await live_profiles(store))
         )
+        assert len(absorbed) == 30
+        for profile in await services.profiles.get_many(absorbed):
+            assert profile is not None
+            assert profile.id not in absorbed  # resolves to its survivor
+        for profile_id in absorbed:
+            assert (await services.profiles.timeline(profile_id)).items == []
+        assert await services.profiles.identifiers(absorbed) == [[] for _ in absorbed]
         for i in people:
-            owner = await profile_of(services, IdentifierType.EMAIL, f"p{i}@example.com")
-            ids = {r["_id"] async for r in store.db.records.find({"profile_id": owner})}
-            assert ids == {f"shop:order:e{i}", f"shop:order:p{i}", f"shop:order:b{i}"} | {
-                f"helpdesk:service_case:c{i}-{n}" for n in range(3)
-            }
+            holder = await profile_of(services, IdentifierType.EMAIL, f"p{i}@example.com")
+            timeline = await services.profiles.timeline(holder)
+            assert {r.id for _, r in timeline.items} == {
+                f"shop:order:e{i}",
+                f"shop:order:p{i}",
+                f"shop:order:b{i}",
+            } | {f"helpdesk:service_case:c{i}-{n}" for n in range(3)}
 
     async def test_writes_that_land_after_a_merge_are_moved_to_the_survivor(
         self, services: Services, store: Store, tmp_path: Path
@@ -181,8 +197,6 @@ class TestConcurrentBridging:
 
         await services.merges.settle([absorbed], NOW)
 
-        record = await store.db.records.find_one({"_id": "shop:order:late"})
-        identity = await store.db.identities.find_one({"_id": "email:late@example.com"})
-        assert record is not None
-        assert identity is not None
-        assert (record["profile_id"], identity["profile_id"]) == (survivor, survivor)
+        late_record = await record(store, "shop:order:late")
+        late_identity = await owner(store, "email:late@example.com")
+        assert (late_record.profile_id, late_identity) == (survivor, survivor)

@@ -12,15 +12,21 @@ from typing import Any
 import pytest
 
 from c360.ingest.files import import_file
-from c360.metrics.documents import aggregate_of
 from c360.records.repository import RecordRepository
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
-from c360.store.epoch import from_epoch_ms
 from connectors import get_connector
 from tests import factories as f
-from tests.helpers import parse_options
+from tests.helpers import (
+    all_identifiers,
+    all_profiles,
+    dead_letters,
+    live_profiles,
+    parse_options,
+    record,
+    stored_aggregate,
+)
 from tests.state import assert_aggregates_equal_recomputation
 
 
@@ -50,12 +56,13 @@ class TestLinking:
         )
         await _import(services, path)
 
-        profiles = await store.db.profiles.find().to_list()
-        assert len(profiles) == 1
-        linked = await store.db.records.distinct("profile_id")
-        assert linked == [profiles[0]["_id"]]
-        keys = sorted([doc["_id"] async for doc in store.db.identities.find({}, {"_id": 1})])
-        assert keys == ["email:ana@example.com", "phone:+34600123456"]
+        [profile_id] = await all_profiles(services, store)
+        timeline = await services.profiles.timeline(profile_id)
+        assert len(timeline.items) == 3  # every record is the one profile's
+        assert [i.key for i in await all_identifiers(services, store)] == [
+            "email:ana@example.com",
+            "phone:+34600123456",
+        ]
 
     async def test_unrelated_people_get_separate_profiles(
         self, services: Services, store: Store, tmp_path: Path
@@ -68,7 +75,7 @@ class TestLinking:
             ],
         )
         await _import(services, path)
-        assert await store.db.profiles.count_documents({}) == 2
+        assert len(await all_profiles(services, store)) == 2
 
     async def test_external_ids_are_scoped_by_source(
         self, services: Services, store: Store, tmp_path: Path
@@ -81,7 +88,7 @@ class TestLinking:
             ],
         )
         await _import(services, path)
-        assert await store.db.profiles.count_documents({}) == 2
+        assert len(await all_profiles(services, store)) == 2
 
     async def test_profile_spans_first_and_last_activity(
         self, services: Services, store: Store, tmp_path: Path
@@ -90,10 +97,10 @@ class TestLinking:
         for number, when in enumerate(("2024-03-01", "2023-01-01", "2024-07-01", "2024-05-01")):
             record = f.order(external_id=str(number), occurred_at=f"{when}T00:00:00Z")
             await _import(services, f.write_jsonl(tmp_path / f"{number}.jsonl", [record]))
-        profile = await store.db.profiles.find_one()
-        assert profile is not None
-        assert from_epoch_ms(profile["first_seen_ms"]) == dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
-        assert from_epoch_ms(profile["last_seen_ms"]) == dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
+        [profile_id] = await all_profiles(services, store)
+        profile = await services.profiles.get(profile_id)
+        assert profile.first_seen_at == dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
+        assert profile.last_seen_at == dt.datetime(2024, 7, 1, tzinfo=dt.UTC)
 
     async def test_return_without_identifiers_joins_its_orders_profile(
         self, services: Services, store: Store, tmp_path: Path
@@ -108,11 +115,10 @@ class TestLinking:
         }
         await _import(services, f.write_jsonl(tmp_path / "a.jsonl", [f.order()]))
         await _import(services, f.write_jsonl(tmp_path / "b.jsonl", [refund]))
-        order_doc = await store.db.records.find_one({"_id": "shop:order:1001"})
-        refund_doc = await store.db.records.find_one({"_id": "shop:return:R-1"})
-        assert order_doc is not None
-        assert refund_doc is not None
-        assert refund_doc["profile_id"] == order_doc["profile_id"]
+        order = await record(store, "shop:order:1001")
+        returned = await record(store, "shop:return:R-1")
+        assert order.profile_id is not None
+        assert returned.profile_id == order.profile_id
 
     async def test_return_before_its_order_is_linked_when_the_order_arrives(
         self, services: Services, store: Store, tmp_path: Path
@@ -127,15 +133,14 @@ class TestLinking:
         }
         await _import(services, f.write_jsonl(tmp_path / "r.jsonl", [refund]))
         await _import(services, f.write_jsonl(tmp_path / "o.jsonl", [f.order()]))
-        order_doc = await store.db.records.find_one({"_id": "shop:order:1001"})
-        refund_doc = await store.db.records.find_one({"_id": "shop:return:R-7"})
-        assert order_doc is not None
-        assert refund_doc is not None
-        assert refund_doc["profile_id"] == order_doc["profile_id"]
-        profile = await store.db.profiles.find_one({"_id": order_doc["profile_id"]})
-        assert profile is not None
+        order = await record(store, "shop:order:1001")
+        returned = await record(store, "shop:return:R-7")
+        assert order.profile_id is not None
+        assert returned.profile_id == order.profile_id
+        profile = await services.profiles.get(order.profile_id)
+        assert profile.id == order.profile_id
         # The earlier refund widened the profile's span too.
-        assert from_epoch_ms(profile["first_seen_ms"]) == dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
+        assert profile.first_seen_at == dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
 
     async def test_return_for_an_unseen_order_is_kept_unlinked(
         self, services: Services, store: Store, tmp_path: Path
@@ -199,7 +204,9 @@ class TestIdempotency:
         path = f.write_jsonl(tmp_path / "in.jsonl", [f.order(), f.order(), f.order()])
         summary = await _import(services, path)
         assert (summary.inserted, summary.duplicates) == (1, 2)
-        assert await store.db.records.count_documents({}) == 1
+        [profile_id] = await all_profiles(services, store)
+        timeline = await services.profiles.timeline(profile_id)
+        assert [r.id for _, r in timeline.items] == ["shop:order:1001"]
 
     async def test_summary_always_adds_up(self, services: Services, tmp_path: Path) -> None:
         items: list[f.Record | str] = [f.order(external_id=str(i)) for i in range(120)]
@@ -221,9 +228,8 @@ class TestRevisions:
         older = await _import(services, f.write_jsonl(tmp_path / "3.jsonl", [v1]))
 
         assert (newer.updated, older.duplicates) == (1, 1)
-        stored = await store.db.records.find_one({"_id": "shop:order:1001"})
-        assert stored is not None
-        assert stored["data"]["total"]["amount"] == 2000
+        stored = await record(store, "shop:order:1001")
+        assert stored.payload["total"]["amount"] == 2000
 
     async def test_revisions_arriving_out_of_order_converge(
         self, settings: Settings, services: Services, store: Store, tmp_path: Path
@@ -237,10 +243,9 @@ class TestRevisions:
         for order in (revisions, revisions[::-1], [revisions[2], revisions[0], *revisions[3:]]):
             await store.db.records.delete_many({})
             await _import(services, f.write_jsonl(tmp_path / "in.jsonl", list(order)))
-            stored = await store.db.records.find_one({"_id": "shop:order:1001"})
-            assert stored is not None
-            results.append(stored["content_hash"])
-        assert len(set(results)) == 1
+            stored = await record(store, "shop:order:1001")
+            results.append((stored.revision, stored.payload))
+        assert results[1:] == results[:-1]
 
 
 class TestBadInput:
@@ -272,10 +277,10 @@ class TestBadInput:
         assert "not UTF-8" in by_line["line 4"]
         assert "score 42 is outside 0..10" in by_line["line 6"]
 
-        letters = await store.db.dead_letters.find().to_list()
-        assert sorted(d["last_rejection"]["position"] for d in letters) == sorted(by_line)
-        assert all(d["connector"] == "canonical" and d["raw"] for d in letters)
-        assert {d["last_rejection"]["origin"] for d in letters} == {str(path)}
+        letters = await dead_letters(services)
+        assert sorted(d.last_rejection.position for d in letters) == sorted(by_line)
+        assert all(d.connector == "canonical" and d.raw for d in letters)
+        assert {d.last_rejection.origin for d in letters} == {str(path)}
 
     async def test_rejected_revision_does_not_touch_the_stored_one(
         self, services: Services, store: Store, tmp_path: Path
@@ -324,15 +329,16 @@ class TestConcurrency:
 
         assert sum(s.inserted for s in summaries) == 80  # 40 orders + 40 cases, once each
         assert sum(s.duplicates for s in summaries) == 40
-        assert await store.db.identities.count_documents({}) == 80
-        owners = await store.db.records.distinct("profile_id")
-        assert len(owners) == 40
+        assert len(await all_identifiers(workers[0], store)) == 80
+        owners = set()
         for i in range(40):
-            case = await store.db.records.find_one({"_id": f"helpdesk:service_case:b{i}"})
-            order = await store.db.records.find_one({"_id": f"shop:order:a{i}"})
-            assert case is not None
-            assert order is not None
-            assert case["profile_id"] == order["profile_id"]
+            case = await record(store, f"helpdesk:service_case:b{i}")
+            order = await record(store, f"shop:order:a{i}")
+            assert case.profile_id is not None
+            assert case.profile_id == order.profile_id
+            owners.add(case.profile_id)
+        assert len(owners) == 40
+        assert await live_profiles(store) == sorted(owners)
 
     async def test_a_return_and_its_order_stored_at_once_by_two_workers_still_join(
         self, settings: Settings, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -373,12 +379,10 @@ class TestConcurrency:
             _import(refunds, f.write_jsonl(tmp_path / "r.jsonl", [refund])), store_order()
         )
 
-        order_doc = await store.db.records.find_one({"_id": "shop:order:1001"})
-        refund_doc = await store.db.records.find_one({"_id": "shop:return:R-8"})
-        assert order_doc is not None
-        assert refund_doc is not None
-        assert refund_doc.get("profile_id") == order_doc["profile_id"]
-        metrics = await store.db.profile_metrics.find_one({"_id": order_doc["profile_id"]})
-        assert metrics is not None
-        assert aggregate_of(metrics["agg"]).standing_refunds().returns == 1
+        order = await record(store, "shop:order:1001")
+        returned = await record(store, "shop:return:R-8")
+        assert order.profile_id is not None
+        assert returned.profile_id == order.profile_id
+        metrics = await stored_aggregate(refunds, order.profile_id)
+        assert metrics.standing_refunds().returns == 1
         assert await assert_aggregates_equal_recomputation(refunds, store) == 1

@@ -33,6 +33,7 @@ from connectors._json import MAX_INHERITING_DOCUMENT
 from schemas import parse_record
 from tests import factories as f
 from tests.fake_zendesk import FakeZendesk, export_pages, serve
+from tests.helpers import all_profiles, dead_letters, find_record, owner, record
 from tests.served import environment, run_c360
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -89,7 +90,8 @@ def site_event(email: str, value: str | None = None) -> str:
 
 
 async def ghosts(db: Database) -> dict[str, list[str]]:
-    """Live profiles and identities with no stored record behind them."""
+    """Live profiles and identities with no stored record behind them (read off the
+    collections themselves: an identity whose profile is not there is a ghost too)."""
     linked = {
         doc["profile_id"]
         async for doc in db.records.find({"profile_id": {"$exists": True}}, {"profile_id": 1})
@@ -156,7 +158,12 @@ class TestPushedBodies:
     @pytest.mark.parametrize("shape", ["ndjson", "array"])
     @pytest.mark.parametrize("name", REFUSED)
     async def test_the_value_costs_its_item_alone(
-        self, connector_client: httpx.AsyncClient, store: Store, name: str, shape: str
+        self,
+        connector_client: httpx.AsyncClient,
+        services: Services,
+        store: Store,
+        name: str,
+        shape: str,
     ) -> None:
         lines = [
             site_event("one@example.com"),
@@ -178,17 +185,16 @@ class TestPushedBodies:
         assert (report["inserted"], report["rejected"]) == (3, 1)
         [error] = report["errors"]
         assert error["position"] == position
-        letter = await store.db.dead_letters.find_one({})
-        assert letter is not None
-        assert letter["last_rejection"]["reason"] == error["reason"]
+        [letter] = await dead_letters(services)
+        assert letter.last_rejection.reason == error["reason"]
         if shape == "ndjson":
-            assert letter["raw"] == lines[1]
-        assert await store.db.identities.find_one({"_id": "email:two@example.com"}) is None
-        assert await store.db.profiles.count_documents({}) == 3
+            assert letter.raw == lines[1]
+        assert await owner(store, "email:two@example.com") is None
+        assert len(await all_profiles(services, store)) == 3
         assert await ghosts(store.db) == {"profiles": [], "identities": []}
 
     async def test_a_streamed_array_too(
-        self, connector_client: httpx.AsyncClient, store: Store
+        self, connector_client: httpx.AsyncClient, services: Services, store: Store
     ) -> None:
         padding = json.dumps("x" * 150_000)  # past what is read whole: streamed
         lines = [
@@ -206,7 +212,7 @@ class TestPushedBodies:
         report = response.json()
         assert (report["inserted"], report["rejected"]) == (3, 2), report
         assert [e["position"] for e in report["errors"]] == ["item 2", "item 4"]
-        assert await store.db.dead_letters.count_documents({}) == 2
+        assert len(await dead_letters(services)) == 2
         assert await ghosts(store.db) == {"profiles": [], "identities": []}
 
     @pytest.mark.parametrize("name", KEPT)
@@ -216,9 +222,8 @@ class TestPushedBodies:
         line = site_event("two@example.com", KEPT[name])
         response = await post_ndjson(connector_client, "canonical", [line])
         assert response.json()["inserted"] == 1, response.text
-        stored = await store.db.records.find_one({})
-        assert stored is not None
-        assert stored["data"]["properties"] == json.loads(line)["properties"]
+        stored = await record(store, "web:site_event:two@example.com")
+        assert stored.payload["properties"] == json.loads(line)["properties"]
 
     async def test_a_document_over_16_mib_is_refused(
         self, connector_client: httpx.AsyncClient, store: Store
@@ -372,7 +377,7 @@ class TestWebhooks:
         assert report["inserted"] > 0
         for ticket in page["tickets"][:2]:
             record_id = f"zendesk:service_case:{ticket['id']}"
-            assert await store.db.records.find_one({"_id": record_id}) is None
+            assert await find_record(store, record_id) is None
         assert await ghosts(store.db) == {"profiles": [], "identities": []}
 
 
@@ -398,9 +403,9 @@ class TestPull:
         assert result.summary.rejected == 1
         assert result.summary.errors[0].position == "page 1 ticket 2"
         assert result.cursor == "cursor-2"
-        assert await store.db.records.find_one({"_id": "zendesk:service_case:101"}) is None
-        assert await store.db.records.find_one({"_id": "zendesk:service_case:102"}) is not None
-        assert await store.db.dead_letters.count_documents({}) == 1
+        assert await find_record(store, "zendesk:service_case:101") is None
+        assert await find_record(store, "zendesk:service_case:102") is not None
+        assert len(await dead_letters(services)) == 1
         assert await ghosts(store.db) == {"profiles": [], "identities": []}
 
 
@@ -417,9 +422,8 @@ class TestReplayAndApi:
         assert summary.rejected == 1
         result = await services.dead_letters.replay("canonical", settings.parse_options())
         assert (result.recovered, result.still_failing) == (0, 1)
-        letter = await store.db.dead_letters.find_one({})
-        assert letter is not None
-        assert letter["attempts"] == 2
+        [letter] = await dead_letters(services)
+        assert letter.attempts == 2
         assert await store.db.records.count_documents({}) == 0
 
     async def test_a_record_made_through_the_api_is_refused_whole(self, services: Services) -> None:
@@ -524,16 +528,13 @@ class TestProperty:
         event(f"{len(refused)} of {len(hostile)} generated items refused")
         for number, line in enumerate(lines, start=1):
             record = json.loads(line)
-            stored = await store.db.records.find_one(
-                {"_id": f"web:site_event:{record['external_id']}"}
-            )
+            stored = await find_record(store, f"web:site_event:{record['external_id']}")
             if f"line {number}" in refused:
                 assert stored is None
-                key = f"email:{record['external_id']}"
-                assert await store.db.identities.find_one({"_id": key}) is None
+                assert await owner(store, f"email:{record['external_id']}") is None
             else:
                 assert stored is not None, line
-                assert stored["data"]["properties"] == record["properties"]
+                assert stored.payload["properties"] == record["properties"]
         assert all(line in valid or line in hostile for line in lines)
         assert not refused & {f"line {lines.index(v) + 1}" for v in valid}
         assert await ghosts(store.db) == {"profiles": [], "identities": []}

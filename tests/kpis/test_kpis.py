@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from c360.identity.types import MergeStatus
 from c360.ingest.files import import_file
 from c360.kpis.compute import KpiConfig, Row
 from c360.kpis.definitions import Dimension, KpiId
@@ -28,7 +29,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import parse_options
+from tests.helpers import all_merges, parse_options
 from tests.kpis.population import Population, population, write
 from tests.kpis.reference import Reference, Window, compare
 
@@ -190,9 +191,9 @@ class TestEqualToARecomputation:
         await ingest_concurrently(services, tmp_path, records[half:], 2, "later")
         await ingest(services, tmp_path, "bridges", bridges)
         # Undo one of the merges the shared visits made.
-        merge = await store.db.merges.find_one({"status": "done"})
-        if merge is not None:
-            await services.merges.unmerge(merge["_id"], NOW, actor="test", reason="two people")
+        done = [m for m in await all_merges(services, store) if m.status is MergeStatus.DONE]
+        if done:
+            await services.merges.unmerge(done[0].id, NOW, actor="test", reason="two people")
 
         await seed_follow_ups(store, seed, made)
 

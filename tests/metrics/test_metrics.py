@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from c360.auth.service import Role
+from c360.identity.types import MergeStatus
 from c360.ingest.batch import Batch
 from c360.ingest.stages.fold import FoldMetrics
 from c360.metrics.aggregate import aggregate, epoch_ms
-from c360.metrics.documents import aggregate_of
 from c360.metrics.service import MetricsService
 from c360.services import Services
 from c360.settings import Settings
@@ -25,7 +25,7 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.factories import api_key as key
-from tests.helpers import gql, profile_of, run
+from tests.helpers import all_merges, gql, profile_of, run, stored_aggregate
 from tests.state import assert_aggregates_equal_recomputation
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -312,7 +312,8 @@ class TestIncrementalEqualsRecomputation:
         await asyncio.gather(
             *(run(worker, tmp_path / f"w{n}", [history[n::3]]) for n, worker in enumerate(workers))
         )
-        assert await store.db.merges.count_documents({"status": "done"}) > 0
+        merges = await all_merges(services, store)
+        assert [m for m in merges if m.status is MergeStatus.DONE]
         assert await assert_aggregates_equal_recomputation(services, store) > 0
 
     async def test_ingest_folds_new_records_in_without_recomputing(
@@ -336,9 +337,7 @@ class TestIncrementalEqualsRecomputation:
         await run(services, tmp_path / "second", [[order("2", 9, euros)]])
         pid = await profile_of(services, IdentifierType.EMAIL, EMAIL)
         assert pid not in recomputed
-        stored = await store.db.profile_metrics.find_one({"_id": pid})
-        assert stored is not None
-        assert aggregate_of(stored["agg"]).counts["orders"] == 2
+        assert (await stored_aggregate(services, pid)).counts["orders"] == 2
 
     async def test_merge_and_unmerge_recompute_both_sides(
         self, services: Services, store: Store, tmp_path: Path
@@ -353,20 +352,15 @@ class TestIncrementalEqualsRecomputation:
             ],
         )
         survivor = await profile_of(services, IdentifierType.EMAIL, EMAIL)
-        stored = await store.db.profile_metrics.find_one({"_id": survivor})
-        assert stored is not None
-        assert aggregate_of(stored["agg"]).counts["orders"] == 3
+        assert (await stored_aggregate(services, survivor)).counts["orders"] == 3
         await assert_aggregates_equal_recomputation(services, store)
 
-        entry = await store.db.merges.find_one()
-        assert entry is not None
-        await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+        [entry] = await all_merges(services, store)
+        await services.merges.unmerge(entry.id, NOW, actor="admin@test")
         counts = {}
-        for pid in (entry["survivor"], entry["absorbed"]):
-            doc = await store.db.profile_metrics.find_one({"_id": pid})
-            assert doc is not None
-            counts[pid] = aggregate_of(doc["agg"]).counts["orders"]
-        assert counts == {entry["survivor"]: 2, entry["absorbed"]: 1}
+        for pid in (entry.survivor, entry.absorbed):
+            counts[pid] = (await stored_aggregate(services, pid)).counts["orders"]
+        assert counts == {entry.survivor: 2, entry.absorbed: 1}
         await assert_aggregates_equal_recomputation(services, store)
 
     async def test_a_batch_that_died_before_folding_is_repaired_by_the_next_run(
@@ -418,7 +412,7 @@ class TestRepair:
         await store.db.profile_metrics.insert_one({"_id": "gone", "version": 1, "agg": {}})
         assert await services.profiles.recompute_all() == 1
         await assert_aggregates_equal_recomputation(services, store)
-        assert await store.db.profile_metrics.find_one({"_id": "gone"}) is None
+        assert "gone" not in await services.metrics.stored_ids()
 
 
 class TestResolutionOnlyOfResolvedCases:

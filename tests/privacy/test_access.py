@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from c360.audit.types import Action
 from c360.auth.service import Role
 from c360.privacy.export import EXPORT_SECTIONS
 from c360.privacy.rules import RequestType, Status
@@ -25,7 +26,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import asgi_client, gql, imported
+from tests.helpers import asgi_client, audit_entries, gql, imported
 from tests.privacy.population import X_ANON, X_EMAIL, files, load
 from tests.served import environment, run_c360
 
@@ -86,8 +87,8 @@ class TestTheExport:
         assert derived["item"]["metrics"]["order_count"] == 2
         assert [m["source"]["rule"] for m in sections["merges"]] != []
         assert len(sections["dead_letters"]) == 1
-        audit = await store.db.audit_log.find({"action": "export"}).to_list()
-        assert {e["profile_id"] for e in audit} == {p["item"]["_id"] for p in sections["profiles"]}
+        audit = await audit_entries(services, action=Action.EXPORT)
+        assert {e.profile_id for e in audit} == {p["item"]["_id"] for p in sections["profiles"]}
 
     async def test_a_zip_of_json_and_csv_per_kind(
         self, admin: httpx.AsyncClient, services: Services, tmp_path: Path

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from c360.audit.types import Action
 from c360.auth.service import Role
 from c360.privacy import rules
 from c360.privacy.rules import RequestType, Status
@@ -23,7 +24,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import asgi_client, gql
+from tests.helpers import asgi_client, audit_entries, gql
 from tests.privacy.population import X_EMAIL, X_PHONE, files, load
 from tests.served import environment, run_c360
 
@@ -139,20 +140,20 @@ class TestTheWorkflowOverGraphQL:
         assert again["code"] == "TransitionRefused"
 
     async def test_every_step_is_in_the_access_audit(
-        self, admin: httpx.AsyncClient, store: Store
+        self, admin: httpx.AsyncClient, services: Services
     ) -> None:
         created = (await gql(admin, CREATE, type="ACCESS", ids=X[:1]))["createPrivacyRequest"]
         await gql(admin, VERIFY, id=created["id"])
         await gql(admin, LIST)
 
-        entries = await store.db.audit_log.find().sort("seq", 1).to_list()
+        entries = await audit_entries(services)
 
-        assert [(e["action"], e["what"]) for e in entries] == [
-            ("mutation", ["createPrivacyRequest"]),
-            ("mutation", ["verifyPrivacyRequest"]),
-            ("read", ["privacyRequests"]),
+        assert [(e.action, e.what) for e in entries] == [
+            (Action.MUTATION, ("createPrivacyRequest",)),
+            (Action.MUTATION, ("verifyPrivacyRequest",)),
+            (Action.READ, ("privacyRequests",)),
         ]
-        assert X_EMAIL.upper() in entries[0]["detail"]
+        assert X_EMAIL.upper() in str(entries[0].detail)
 
     async def test_deadlines_extend_by_two_months_at_most_and_only_with_a_reason(
         self, admin: httpx.AsyncClient
@@ -275,7 +276,7 @@ async def test_the_command_receives_verifies_runs_and_shows_a_request(
     assert doc["status"] == "completed"
     assert doc["receipt"]["body"]["collections"]["records"] == 10
     assert "records: 10" in ran.stdout
-    operations = {e["what"][0] for e in await store.db.audit_log.find().to_list()}
+    operations = {e.what[0] for e in await audit_entries(services)}
     assert {"privacy request", "privacy verify", "privacy run", "privacy status"} <= operations
     imported = run_c360("import", "canonical", str(files(tmp_path / "again")[2]), env=env)
     assert "suppressed: 9" in imported.stdout

@@ -257,9 +257,8 @@ class TestAcrossMerges:
         reopened = consents(await profile(client, admin, a))[("email", EMAIL)]
         assert reopened == ("opted_in", "prefs:consent_change:again")
 
-        entry = await store.db.merges.find_one({"absorbed": b})
-        assert entry is not None
-        await services.merges.unmerge(entry["_id"], NOW, actor="admin@test")
+        [entry] = [m for m in await services.merges.history(b) if m.absorbed == b]
+        await services.merges.unmerge(entry.id, NOW, actor="admin@test")
         after = {p: await profile(client, admin, p) for p in (a, b)}
         assert after[a] == before[a]
         assert after[b]["traits"] == before[b]["traits"]

@@ -23,7 +23,7 @@ from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from tests import factories as f
-from tests.helpers import parse_options
+from tests.helpers import parse_options, timelines
 
 CASE_TEXT = "Parcel lost; the courier was rude"
 COMMENT = "Never again with this courier"
@@ -378,7 +378,8 @@ class TestConnector:
         )
         assert response.status_code == 200
         assert response.json()["inserted"] == 1
-        assert await store.db.records.count_documents({}) == 1
+        stored = await timelines(services, store)
+        assert [r.id for records in stored.values() for r in records] == ["shop:order:1001"]
 
     async def test_may_not_use_graphql_at_all(
         self, client: httpx.AsyncClient, services: Services

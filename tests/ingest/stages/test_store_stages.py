@@ -20,7 +20,7 @@ from c360.services import Services
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import profile_of
+from tests.helpers import profile_of, record
 from tests.ingest.stages.helpers import batch_of, parsed, return_of
 
 ANA = "ana@example.com"
@@ -76,8 +76,8 @@ class TestFoldMetrics:
         await services.metrics.fold(read, {profile_id: bogus})
 
         (stored,) = await services.metrics.aggregates([profile_id])
-        records = await store.db.records.find({"profile_id": profile_id}).to_list()
-        assert aggregate_doc(stored) == aggregate_doc(aggregate(records))
+        records = await RecordRepository(store.db).of_profiles([profile_id])
+        assert aggregate_doc(stored) == aggregate_doc(aggregate(records[profile_id]))
         assert aggregate_doc(stored) != aggregate_doc(Aggregate())
 
     async def test_an_unovertaken_fold_adds_the_batchs_records(
@@ -95,8 +95,10 @@ class TestFoldMetrics:
         await FoldMetrics(services.metrics).run(batch)
 
         (stored,) = await services.metrics.aggregates([profile_id])
-        both = [*await store.db.records.find({"profile_id": profile_id}).to_list(), entry.stored]
-        assert aggregate_doc(stored) == aggregate_doc(aggregate(both))
+        records = await RecordRepository(store.db).of_profiles([profile_id])
+        assert aggregate_doc(stored) == aggregate_doc(
+            aggregate([*records[profile_id], entry.stored])
+        )
 
 
 class TestWrite:
@@ -120,6 +122,5 @@ class TestWrite:
         await Write(services.profiles, RecordRepository(store.db)).run(batch)
 
         assert [e.outcome for e in batch.entries] == ["inserted"]
-        stored = await store.db.records.find_one({"_id": "shop:order:o1"})
-        assert stored is not None
-        assert stored["data"]["total"]["amount"] == 300
+        stored = await record(store, "shop:order:o1")
+        assert stored.payload["total"]["amount"] == 300

@@ -8,12 +8,13 @@ import httpx
 import pytest
 
 from c360.auth.service import Role
+from c360.identity.types import SuggestionStatus
 from c360.services import Services
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.factories import api_key as key
-from tests.helpers import NOW, UNMERGE, gql, history, run
+from tests.helpers import NOW, UNMERGE, all_merges, gql, history, run
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ class TestAdminMutations:
             "identifiers": ["phone:+34611223344"],
             "records": 1,
         }
-        assert await store.db.merges.count_documents({}) == 0
+        assert await all_merges(services, store) == []
 
     async def test_merge_then_unmerge(
         self, client: httpx.AsyncClient, services: Services, store: Store, tmp_path: Path
@@ -140,9 +141,8 @@ class TestSuggestions:
                 [f.order(external_id="3", identifiers=[f.external("shopify", "2"), shared])],
             ],
         )
-        stored = await store.db.match_suggestions.find_one({"_id": suggestion["id"]})
-        assert stored is not None
-        assert stored["status"] == "rejected"
+        [stored] = await services.merges.suggestions(first.id)
+        assert (stored.id, stored.status) == (suggestion["id"], SuggestionStatus.REJECTED)
         assert (await gql(client, PROFILE, id=first.id))["profile"]["matchSuggestions"] == []
 
     async def test_accepting_merges_the_pair(

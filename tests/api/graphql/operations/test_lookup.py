@@ -10,15 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
+from c360.audit.types import Action
 from c360.auth.service import Role
 from c360.demo import DEMO_FILE
 from c360.ingest.files import import_file
 from c360.lookup.service import FindBy, readings
 from c360.services import Services
 from c360.settings import RateLimit, Settings
-from c360.store import Store
 from tests import factories as f
-from tests.helpers import parse_options
+from tests.helpers import audit_entries, parse_options
 
 FIND = """query($text: String!, $by: [FindBy!]) {
   findProfiles(text: $text, by: $by) {
@@ -145,13 +145,13 @@ class TestFindProfiles:
         assert match["profile"]["emails"] == ["a•••@example.com"]
 
     async def test_each_lookup_is_audited_with_what_was_asked_and_whom_it_found(
-        self, agent_client: httpx.AsyncClient, store: Store
+        self, agent_client: httpx.AsyncClient, services: Services
     ) -> None:
         body = await find(agent_client, "#1042")
         ana = body["data"]["findProfiles"]["matches"][0]["profile"]["id"]
-        entries = await store.db.audit_log.find({"action": "lookup"}).to_list()
-        assert [(e["what"], e["detail"], e["profile_id"]) for e in entries] == [
-            (["findProfiles"], "#1042", ana)
+        entries = await audit_entries(services, action=Action.LOOKUP)
+        assert [(e.what, e.detail, e.profile_id) for e in entries] == [
+            (("findProfiles",), "#1042", ana)
         ]
 
 
