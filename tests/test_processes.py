@@ -133,8 +133,10 @@ class TestServe:
         second = run_c360("serve", "--demo", "--port", str(server.port), env=server.env)
 
         assert second.returncode == 3, second.stderr
-        assert second.stderr.strip().splitlines()[-1].startswith(
-            f"error: cannot listen on {server.base}: "
+        assert (
+            second.stderr.strip()
+            .splitlines()[-1]
+            .startswith(f"error: cannot listen on {server.base}: ")
         ), second.stderr
         assert "c360 is up" not in second.stderr
         assert "Traceback" not in second.stderr

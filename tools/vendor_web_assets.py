@@ -122,7 +122,7 @@ def apply_patches(package: str, path: Path) -> list[str]:
     """Make this file's changes (``PATCHES``); returns what each changed, for the manifest."""
     changes = PATCHES.get((package, path.name), [])
     text = path.read_text()
-    for before, after, why in changes:
+    for before, after, _ in changes:
         if text.count(before) != 1:
             raise SystemExit(f"{package}/{path.name}: expected {before} once, to patch")
         text = text.replace(before, after)
