@@ -137,7 +137,7 @@ class Matcher:
 
     async def _merge(self, survivor: str, absorbed: str, result: Score, now: dt.datetime) -> bool:
         try:
-            await self._merges.check(survivor, absorbed)  # refuses two customers of a source
+            await self._merges.check(survivor, absorbed, automatic=True)  # two customers: no
         except MergeRefused:
             return False
         await self._merges.absorb(

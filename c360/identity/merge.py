@@ -196,8 +196,12 @@ class MergeService:
         for entry in await self._merges.absorbing(profile_ids):
             await self._complete([entry], now)
 
-    async def check(self, survivor: str, absorbed: str) -> list[str]:
-        """Refuse impossible merges; returns the identity keys ``absorbed`` would bring."""
+    async def check(self, survivor: str, absorbed: str, *, automatic: bool) -> list[str]:
+        """Refuse impossible merges; returns the identity keys ``absorbed`` would bring.
+
+        An ``automatic`` merge (matching's) never joins two customers of one source: the
+        source says they are two. A person may (an admin's merge, an accepted suggestion: a
+        duplicate account), as an alias does; the survivor then holds both ids."""
         if survivor == absorbed:
             raise MergeRefused("a profile cannot absorb itself")
         for profile_id in (survivor, absorbed):
@@ -211,7 +215,7 @@ class MergeService:
             for i in held[absorbed]
             if i.source is not None and sources.get(i.source, i.value) != i.value
         )
-        if clashes:
+        if clashes and automatic:
             raise MergeRefused(
                 f"both profiles hold {', '.join(clashes)} customer ids: two customers, not one"
             )
@@ -219,7 +223,7 @@ class MergeService:
 
     async def preview(self, survivor: str, absorbed: str) -> MergePreview:
         """What merging ``absorbed`` into ``survivor`` would move; refuses impossible merges."""
-        identities = await self.check(survivor, absorbed)
+        identities = await self.check(survivor, absorbed, automatic=False)
         records = await self._records.count_of(absorbed)
         return MergePreview(survivor, absorbed, tuple(identities), records)
 
@@ -227,7 +231,7 @@ class MergeService:
         self, survivor: str, absorbed: str, *, actor: str, reason: str, now: dt.datetime
     ) -> MergeEntry:
         """A merge someone decided (an admin, an accepted suggestion)."""
-        await self.check(survivor, absorbed)
+        await self.check(survivor, absorbed, automatic=False)
         merge_id = await self.absorb(
             absorbed, survivor, MANUAL_RULE, now, actor=actor, reason=reason
         )

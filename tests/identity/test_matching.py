@@ -167,6 +167,17 @@ class TestAtIngest:
         assert "given name agrees" in reason
         assert await all_merges(services, store) == []
 
+    async def test_likely_twins_with_two_ids_of_one_source_are_suggested_not_merged(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        twin = {"given_name": "Ana", "family_name": "García", "birth_date": "1988-06-02"}
+        await run(services, tmp_path, [[crm_person("C-1", **twin)], [crm_person("C-2", **twin)]])
+
+        # The source says they are two customers: only a person may decide otherwise.
+        assert await all_merges(services, store) == []
+        [suggestion] = await all_suggestions(services, store)
+        assert suggestion.reasons[0].startswith("probabilistic score")
+
     async def test_different_people_are_left_alone(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:

@@ -80,23 +80,39 @@ class TestAdminMutations:
         assert undone["unmergeProfile"]["undoneAt"] is not None
         assert (await gql(client, PROFILE, id=newer))["profile"]["id"] == newer
 
-    async def test_two_customers_of_one_source_cannot_be_merged(
+    async def test_two_customers_of_one_source_merge_only_by_a_persons_decision(
         self, client: httpx.AsyncClient, services: Services, tmp_path: Path
     ) -> None:
+        # Two Shopify customers sharing an e-mail: linking keeps them apart and suggests the
+        # pair; an admin who knows it is one person with two accounts accepts it.
+        email = f.email("dup@example.com")
         await run(
             services,
             tmp_path,
             [
-                [f.order(external_id="1", identifiers=[f.external("shopify", "1")])],
-                [f.order(external_id="2", identifiers=[f.external("shopify", "2")])],
+                [f.order(external_id="1", identifiers=[f.external("shopify", "1"), email])],
+                [f.order(external_id="2", identifiers=[f.external("shopify", "2"), email])],
             ],
         )
         a = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "1", "shopify")
         b = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "2", "shopify")
+        assert a.id != b.id
         admin = await key(services, Role.ADMIN)
-        data = await gql(client, MERGE, admin, s=a.id, a=b.id, dry=False)
-        assert data["mergeProfiles"]["__typename"] == "ConflictError"
-        assert "shopify" in data["mergeProfiles"]["message"]
+        [suggestion] = (await gql(client, PROFILE, admin, id=a.id))["profile"]["matchSuggestions"]
+        assert "different shopify customer ids" in " ".join(suggestion["reasons"])
+
+        accepted = await gql(client, RESOLVE, admin, id=suggestion["id"], accept=True)
+
+        assert accepted["resolveMatchSuggestion"] == {"status": "accepted"}
+        survivor = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "2", "shopify")
+        assert survivor.id == (await services.profiles.get(a.id)).id
+        [merge] = (await gql(client, PROFILE, admin, id=survivor.id))["profile"]["merges"]
+        assert merge["rule"] == "manual"
+        # An unmerge gives each customer back their own profile.
+        undone = await gql(client, UNMERGE, admin, id=merge["id"])
+        assert undone["unmergeProfile"]["status"] == "undone"
+        again = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "2", "shopify")
+        assert again.id != (await services.profiles.get(a.id)).id
 
     @pytest.mark.parametrize("role", [Role.AGENT, Role.MARKETING])
     async def test_only_admins_merge(
