@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -9,14 +10,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from pymongo import MongoClient, monitoring
+import strawberry
+from pymongo import AsyncMongoClient, MongoClient, monitoring
 
+from c360.api.graphql.context import Context
+from c360.api.graphql.schema import build_schema
+from c360.auth.service import Caller, Role
 from c360.metrics.aggregate import aggregate
 from c360.metrics.documents import aggregate_doc, aggregate_of, ledger_doc, ledger_of, summary_of
 from c360.metrics.figures import Summary
 from c360.services import Services
 from c360.settings import Settings
-from c360.store import Store
+from c360.store import Document, Store
 
 
 def canonical_state(uri: str, database: str) -> dict[str, Any]:
@@ -266,3 +271,37 @@ class CommandCounter(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
+
+
+async def counted_graphql(
+    mongo_uri: str,
+    settings: Settings,
+    document: str,
+    role: Role,
+    variables: dict[str, Any] | None = None,
+) -> tuple[list[str], dict[str, Any]]:
+    """``document`` run by a schema whose services talk to the store through a client that
+    counts its commands: the commands, and the answer's data."""
+    counter = CommandCounter()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        mongo_uri, tz_aware=True, event_listeners=[counter]
+    )
+    try:
+        context = Context(
+            services=Services.build(client.get_database(settings.database), settings),
+            caller=Caller(key_id="t", name="test", role=role),
+        )
+        result = await _counting_schema().execute(
+            document, variable_values=variables, context_value=context
+        )
+        assert result.errors is None, result.errors
+        assert result.data is not None
+        return counter.commands, result.data
+    finally:
+        await client.close()
+
+
+@functools.cache
+def _counting_schema() -> strawberry.Schema:
+    """Built on first use (a good part of a second), not when this module is imported."""
+    return build_schema(max_depth=15, max_tokens=50_000)

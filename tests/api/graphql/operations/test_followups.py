@@ -12,18 +12,15 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pymongo import AsyncMongoClient
 
-from c360.api.graphql.context import Context
-from c360.api.graphql.schema import build_schema
-from c360.auth.service import Caller, Role
+from c360.auth.service import Role
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
-from c360.store import Document, Store
+from c360.store import Store
 from tests import factories as f
 from tests.followups.helpers import SECRET, ingest, nps, raw
 from tests.helpers import UNMERGE, app_for, asgi_client, gql
-from tests.state import CommandCounter
+from tests.state import counted_graphql
 
 ANA, TOM = "ana@example.com", "tom@example.com"
 FOLLOW_UP = """fragment F on FollowUp {
@@ -133,27 +130,12 @@ class TestQueue:
             FOLLOW_UP
             + "query($first: Int!) { followUps(first: $first) { edges { node { ...F } } } }"
         )
-        schema = build_schema(max_depth=15, max_tokens=50_000)
 
         async def commands(first: int) -> tuple[list[str], list[Any]]:
-            counter = CommandCounter()
-            client: AsyncMongoClient[Document] = AsyncMongoClient(
-                mongo_uri, tz_aware=True, event_listeners=[counter]
+            sent, data = await counted_graphql(
+                mongo_uri, app.state.settings, page, Role.AGENT, {"first": first}
             )
-            try:
-                db = client.get_database(settings.database)
-                context = Context(
-                    services=Services.build(db, app.state.settings),
-                    caller=Caller(key_id="t", name="test", role=Role.AGENT),
-                )
-                result = await schema.execute(
-                    page, variable_values={"first": first}, context_value=context
-                )
-                assert result.errors is None, result.errors
-                assert result.data is not None
-                return counter.commands, result.data["followUps"]["edges"]
-            finally:
-                await client.close()
+            return sent, data["followUps"]["edges"]
 
         one, _ = await commands(1)
         many, edges = await commands(len(people))

@@ -7,20 +7,16 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import AsyncMongoClient
 
-from c360.api.graphql.context import Context
-from c360.api.graphql.schema import build_schema
-from c360.auth.service import Caller, Role
+from c360.auth.service import Role
 from c360.profiles.search import phone_prefix
 from c360.services import Services
 from c360.settings import Settings
-from c360.store import Document
 from schemas import IdentifierType
 from tests import factories as f
 from tests.factories import api_key as key
 from tests.helpers import gql, profile_of, run
-from tests.state import CommandCounter
+from tests.state import counted_graphql
 
 SEARCH = """query($text: String!, $first: Int, $after: String) {
   searchProfiles(text: $text, first: $first, after: $after) {
@@ -163,28 +159,13 @@ class TestRoundTrips:
         ]
 
         async def round_trips(count: int) -> tuple[int, Any]:
-            counter = CommandCounter()
-            client: AsyncMongoClient[Document] = AsyncMongoClient(
-                mongo_uri, tz_aware=True, event_listeners=[counter]
+            aliases = " ".join(
+                f'p{i}: profile(id: "{pid}") {{ ...View }}'
+                for i, pid in enumerate(profile_ids[:count])
             )
-            try:
-                db = client.get_database(settings.database)
-                context = Context(
-                    services=Services.build(db, settings),
-                    caller=Caller(key_id="t", name="test", role=Role.ADMIN),
-                )
-                aliases = " ".join(
-                    f'p{i}: profile(id: "{pid}") {{ ...View }}'
-                    for i, pid in enumerate(profile_ids[:count])
-                )
-                schema = build_schema(max_depth=15, max_tokens=50_000)
-                result = await schema.execute(
-                    AGENT_VIEW + f"query {{ {aliases} }}", context_value=context
-                )
-                assert result.errors is None, result.errors
-                return len(counter.commands), result.data
-            finally:
-                await client.close()
+            query = AGENT_VIEW + f"query {{ {aliases} }}"
+            sent, data = await counted_graphql(mongo_uri, settings, query, Role.ADMIN)
+            return len(sent), data
 
         one, _ = await round_trips(1)
         many, data = await round_trips(people)
