@@ -415,11 +415,17 @@ class TestReplayAndApi:
             origin="test",
         )
         assert summary.rejected == 1
+        before = await store.db.dead_letters.find_one({})
+        assert before is not None
         result = await services.dead_letters.replay("canonical", settings.parse_options())
         assert (result.recovered, result.still_failing) == (0, 1)
         letter = await store.db.dead_letters.find_one({})
         assert letter is not None
         assert letter["attempts"] == 2
+        # Still where it came from, with the reason the store gave again.
+        where = {k: letter["last_rejection"][k] for k in ("origin", "position", "reason")}
+        assert where == {k: before["last_rejection"][k] for k in ("origin", "position", "reason")}
+        assert [(f.origin, f.position) for f in result.failures] == [("test", where["position"])]
         assert await store.db.records.count_documents({}) == 0
 
     async def test_a_record_made_through_the_api_is_refused_whole(self, services: Services) -> None:
