@@ -5,11 +5,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, get_origin
 
 import platformdirs
 from pydantic import (
@@ -18,6 +22,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -126,7 +131,12 @@ def default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="C360_", env_file=".env", extra="ignore")
+    # Structured values (JSON in the environment) are decoded by `_json` below, not by
+    # pydantic-settings: its decoding stops at the first variable that is not JSON, with an
+    # exception that names a field rather than the variable.
+    model_config = SettingsConfigDict(
+        env_prefix="C360_", env_file=".env", extra="ignore", enable_decoding=False
+    )
 
     mongodb_uri: str | None = Field(
         default=None,
@@ -509,7 +519,7 @@ class Settings(BaseSettings):
     sync_backoff_max_s: float = Field(default=60.0, ge=0)
 
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
     demo_data: bool = Field(
         default=False, description="Load the bundled demo customers at start-up (idempotent)."
     )
@@ -526,6 +536,49 @@ class Settings(BaseSettings):
             mapping=dict(mapping or {}),
             settings=dict(csv or {}),
         )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _json(cls, value: Any, info: ValidationInfo) -> Any:
+        """A structured setting as the environment or ``.env`` gives it: JSON text. Text that is
+        not JSON is one more problem named with the others."""
+        if isinstance(value, str) and info.field_name in _STRUCTURED:
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not JSON ({exc})") from None
+        return value
+
+    @field_validator("identity_blocked")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from None
+        return value
+
+    @field_validator("identity_priority", "identity_limits")
+    @classmethod
+    def _identifier_types(cls, value: list[str] | dict[str, int]) -> list[str] | dict[str, int]:
+        known = [t.value for t in IdentifierType]
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown identifier types {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        return value
+
+    @field_validator("contact_quiet_hours")
+    @classmethod
+    def _times_of_day(cls, value: str | None) -> str | None:
+        for time in value.split("-") if value else ():
+            try:
+                dt.time.fromisoformat(time)
+            except ValueError:
+                raise ValueError(f"{time} is not a time of day (HH:MM-HH:MM)") from None
+        return value
 
     @field_validator("identity_match_weights")
     @classmethod
@@ -550,8 +603,9 @@ class Settings(BaseSettings):
         unknown = sorted(set(value) - known)
         if unknown:
             raise ValueError(
-                f"no retention window for {unknown}: windows apply to {sorted(known)} "
-                "(person, consent, preference and contact-point records are kept)"
+                f"no retention window for {', '.join(unknown)}: windows apply to "
+                f"{', '.join(sorted(known))} (person, consent, preference and contact-point "
+                "records are kept)"
             )
         if any(days <= 0 for days in value.values()):
             raise ValueError("a retention window is a positive number of days")
@@ -587,6 +641,39 @@ class Settings(BaseSettings):
         )
 
 
+_STRUCTURED = frozenset(
+    name
+    for name, field in Settings.model_fields.items()
+    if get_origin(field.annotation) in (list, dict, set, frozenset, tuple)
+)
+"""The settings given as JSON (lists, objects)."""
+
+
+class InvalidSettings(ValueError):
+    """Settings that do not validate: one problem per variable, each naming it and why."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = tuple(problems)
+
+    @classmethod
+    def of(cls, exc: ValidationError) -> InvalidSettings:
+        found: dict[str, list[str]] = {}
+        for error in exc.errors(include_url=False):
+            field, *inside = error["loc"] or ("",)
+            variable = f"C360_{str(field).upper()}" if field else "settings"
+            ctx = error.get("ctx") or {}
+            reason = str(ctx["error"]) if error["type"] == "value_error" else error["msg"]
+            where = ".".join(str(part) for part in inside)
+            found.setdefault(variable, []).append(f"{where}: {reason}" if where else reason)
+        return cls([f"{variable}: {'; '.join(reasons)}" for variable, reasons in found.items()])
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process; :class:`InvalidSettings` names every variable that is
+    wrong (a value that is not JSON, a number out of range, an unknown kind)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings.of(exc) from None

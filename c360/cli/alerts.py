@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from c360.audit.service import Action
+from c360.cli.arguments import CASE_INSENSITIVE, positive_int
 from c360.cli.session import operator, with_services
 from c360.followups.evaluation import EvaluationReport
 from c360.followups.rulebook import Applied, parse_rules_file
 from c360.followups.rules import Rule
 from c360.followups.worker import TickReport
 from c360.notifications.repository import DeliveryStatus, Notification
+from c360.profiles.service import ProfileNotFound
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -64,8 +66,10 @@ def register(commands: Any) -> None:
     evaluate.set_defaults(handler=_evaluate)
 
     outbox = sub.add_parser("outbox", help="the notification outbox, newest first")
-    outbox.add_argument("--status", choices=[s.value for s in DeliveryStatus])
-    outbox.add_argument("--limit", type=int, default=20)
+    outbox.add_argument(
+        "--status", choices=[s.value for s in DeliveryStatus], type=CASE_INSENSITIVE
+    )
+    outbox.add_argument("--limit", type=positive_int, default=20, help="how many (default 20)")
     outbox.set_defaults(handler=_outbox)
     outbox_sub = outbox.add_subparsers(metavar="ACTION")
     retry = outbox_sub.add_parser("retry", help="send dead notifications again (these, or all)")
@@ -143,6 +147,15 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
         now = dt.datetime.now(dt.UTC)
         evaluation = services.followups.service.evaluation
         if not args.all:
+            # An unknown id is an error, as for c360 profiles recompute; an absorbed one means
+            # its survivor.
+            found = await services.profiles.get_many(args.profile)
+            unknown = [
+                repr(p) for p, profile in zip(args.profile, found, strict=True) if not profile
+            ]
+            if unknown:
+                ids = "id" if len(unknown) == 1 else "ids"
+                raise ProfileNotFound(f"no profile with {ids} {', '.join(unknown)}")
             return await evaluation.evaluate_profiles(
                 args.profile, now, every_record=args.every_record
             )

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from rich.console import Console
 from rich.table import Table
 
+from c360.cli.arguments import CASE_INSENSITIVE
 from c360.errors import InvalidInput
 from c360.kpis.definitions import DEFINITIONS, Dimension, KpiId
 from c360.kpis.export import columns, flat, show_value
@@ -52,13 +53,14 @@ def register(
     )
     kpis.add_argument("--from", dest="start", required=True, type=_instant, metavar="WHEN")
     kpis.add_argument("--to", dest="end", required=True, type=_instant, metavar="WHEN")
-    kpis.add_argument("--interval", choices=[i.value for i in Interval])
+    kpis.add_argument("--interval", choices=[i.value for i in Interval], type=CASE_INSENSITIVE)
     kpis.add_argument("--compare", action="store_true", help="with the previous period")
     kpis.add_argument(
         "--group-by",
         action="append",
         default=[],
         choices=[d.value for d in Dimension],
+        type=CASE_INSENSITIVE,
         help="split by a dimension (repeat for several)",
     )
     kpis.add_argument(
@@ -66,6 +68,7 @@ def register(
         action="append",
         default=[],
         choices=[k.value for k in KpiId],
+        type=CASE_INSENSITIVE,
         help="only this KPI (repeat for several; default: all)",
     )
     kpis.add_argument("--format", choices=["table", "csv", "json"], default="table")

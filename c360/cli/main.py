@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import socket
@@ -14,12 +13,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from c360 import __version__
-from c360.audit.repository import AuditQuery
-from c360.audit.service import Action, AuditPage
+from c360.audit.service import Action
 from c360.auth.service import Role
 from c360.auth.types import ApiKey
 from c360.cli import alerts
 from c360.cli import kpis as kpis_command
+from c360.cli.arguments import CASE_INSENSITIVE, positive_int
+from c360.cli.audit import register as register_audit
 from c360.cli.banner import banner
 from c360.cli.privacy import register as register_privacy
 from c360.cli.progress import import_progress
@@ -34,7 +34,7 @@ from c360.ingest.repository import StoredDeadLetter
 from c360.ingest.service import IngestSummary
 from c360.logging import configure_logging
 from c360.services import Services
-from c360.settings import Settings, get_settings
+from c360.settings import InvalidSettings, Settings, get_settings
 from c360.store import Store
 from c360.sync.zendesk import CONNECTOR as ZENDESK
 from c360.sync.zendesk import SyncResult, sync_zendesk
@@ -50,12 +50,20 @@ T = TypeVar("T")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except InvalidSettings as exc:  # a usage error too: the command cannot run as configured
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level, settings.log_format)
     try:
         code: int = args.handler(args, settings)
     except StoreUnavailable as exc:
-        print(f"error: {exc.detail}; nothing is lost: {RESUME}", file=sys.stderr)
+        # Only a command whose every step is idempotent and kept (an import, a replay, a sync,
+        # an erasure's run) picks up where it stopped when run again.
+        resume = f"; nothing is lost: {RESUME}" if getattr(args, "resumable", False) else ""
+        print(f"error: {exc.detail}{resume}", file=sys.stderr)
         return EXIT_STORE_UNAVAILABLE
     except C360Error as exc:
         print(f"error: {exc.detail}", file=sys.stderr)
@@ -104,17 +112,19 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument(
         "--mapping", metavar="FILE", help="CSV connectors: a TOML column mapping (see README)"
     )
-    importer.set_defaults(handler=_import)
+    importer.set_defaults(handler=_import, resumable=True)
 
     sync = commands.add_parser("sync", help="pull new data from a source's API")
     sync.add_argument("connector", choices=[ZENDESK], help="source to pull")
-    sync.add_argument("--max-pages", type=int, help="stop after this many pages")
-    sync.set_defaults(handler=_sync)
+    sync.add_argument("--max-pages", type=positive_int, help="stop after this many pages")
+    sync.set_defaults(handler=_sync, resumable=True)
 
     keys = commands.add_parser("keys", help="API keys")
     keys_sub = keys.add_subparsers(required=True, metavar="ACTION")
     create = keys_sub.add_parser("create", help="create a key; it is printed once")
-    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument(
+        "--role", required=True, choices=[r.value for r in Role], type=CASE_INSENSITIVE
+    )
     create.add_argument("--name", required=True, help="who or what uses it")
     create.set_defaults(handler=_create_key)
     revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
@@ -127,32 +137,16 @@ def _parser() -> argparse.ArgumentParser:
     letters_sub = letters.add_subparsers(required=True, metavar="ACTION")
     listing = letters_sub.add_parser("list", help="the most recently rejected items")
     listing.add_argument("--connector", choices=sorted(CONNECTORS))
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=positive_int, default=20, help="how many (default 20)")
     listing.set_defaults(handler=_list_dead_letters)
     replay = letters_sub.add_parser(
         "replay", help="run a connector's dead letters through it again (after a fix)"
     )
     replay.add_argument("connector", choices=sorted(CONNECTORS))
     replay.add_argument("--mapping", metavar="FILE", help="CSV connectors: the fixed mapping")
-    replay.set_defaults(handler=_replay_dead_letters)
+    replay.set_defaults(handler=_replay_dead_letters, resumable=True)
 
-    audit = commands.add_parser(
-        "audit", help="the access audit: who read, looked up, exported or changed what"
-    )
-    audit.add_argument("--profile", help="entries about this profile id")
-    audit.add_argument("--key", help="entries of this API key id")
-    audit.add_argument("--action", choices=[a.value for a in Action])
-    audit.add_argument("--since", type=_instant, help="from this time (ISO 8601, inclusive)")
-    audit.add_argument("--until", type=_instant, help="up to this time (ISO 8601, inclusive)")
-    audit.add_argument("--limit", type=int, default=50, help="entries to show (default 50)")
-    audit.add_argument("--after", help="the cursor a previous page ended with")
-    audit.add_argument("--json", action="store_true", help="one JSON object a line")
-    audit.set_defaults(handler=_audit)
-    audit_sub = audit.add_subparsers(metavar="ACTION")
-    prune = audit_sub.add_parser(
-        "prune", help="remove entries past C360_AUDIT_RETENTION_DAYS (the API does it hourly)"
-    )
-    prune.set_defaults(handler=_prune_audit)
+    register_audit(commands)
 
     profiles = commands.add_parser("profiles", help="profiles")
     profiles_sub = profiles.add_subparsers(required=True, metavar="ACTION")
@@ -172,10 +166,13 @@ def _parser() -> argparse.ArgumentParser:
         "prints a value for C360_IDENTITY_MATCH_WEIGHTS",
     )
     calibrate.add_argument(
-        "--records", type=int, default=200_000, help="person records to read (default 200 000)"
+        "--records",
+        type=positive_int,
+        default=200_000,
+        help="person records to read (default 200 000)",
     )
     calibrate.add_argument(
-        "--pairs", type=int, default=200_000, help="random pairs for u (default 200 000)"
+        "--pairs", type=positive_int, default=200_000, help="random pairs for u (default 200 000)"
     )
     calibrate.set_defaults(handler=_calibrate)
     register_privacy(commands, _with_services, _operator)  # and retention
@@ -328,60 +325,6 @@ def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _instant(text: str) -> dt.datetime:
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    query = AuditQuery(
-        profile_id=args.profile,
-        key_id=args.key,
-        action=args.action,
-        since=args.since,
-        until=args.until,
-    )
-
-    async def work(services: Services, store: Store) -> AuditPage:
-        page = await services.audit.page(query, first=args.limit, after=args.after)
-        await services.audit.record(
-            _operator(), Action.READ, "c360 audit", operation="c360 audit", detail=str(query)
-        )
-        return page
-
-    page = asyncio.run(_with_services(settings, work))
-    if not page.entries and not args.json:
-        print("no audit entries match")
-    for entry in page.entries:
-        if args.json:
-            fields = {k: v for k, v in dataclasses.asdict(entry).items() if v is not None}
-            print(json.dumps(fields, default=str, sort_keys=True))
-            continue
-        who = f"{entry.key_id} ({entry.role}, {entry.key_name})"
-        profile = entry.profile_id or "-"
-        print(
-            f"{entry.at:%Y-%m-%dT%H:%M:%S.%fZ}  {entry.action:<8} {who}  profile {profile}"
-            f"\n  {entry.operation}: {', '.join(entry.what)}"
-            + (f"\n  detail: {entry.detail[:200]}" if entry.detail else "")
-        )
-    if page.has_next_page and page.entries:
-        print(f"more: --after {page.entries[-1].seq}", file=sys.stderr)
-    return 0
-
-
-def _prune_audit(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(services: Services, store: Store) -> int:
-        await services.audit.prepare()
-        return await services.audit.prune(dt.datetime.now(dt.UTC))
-
-    removed = asyncio.run(_with_services(settings, work))
-    print(f"removed {removed:,} audit entries older than {settings.audit_retention_days} days")
-    return 0
-
-
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> tuple[str, str]:
         created, key = await services.keys.create(
@@ -433,10 +376,26 @@ def _replay_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
 
     result = asyncio.run(_with_services(settings, work))
     print(
-        f"replayed: {result.replayed}, recovered: {result.recovered}, "
-        f"still failing: {result.still_failing}"
+        f"replayed: {result.replayed:,}, recovered: {result.recovered:,}, "
+        f"still failing: {result.still_failing:,}"
     )
-    _print_summary(result.summary)
+    summary = result.summary
+    if result.recovered:
+        outcomes = ", ".join(
+            f"{name}: {getattr(summary, name):,}"
+            for name in ("inserted", "updated", "duplicates", "suppressed")
+        )
+        print(f"records of the recovered items: {summary.read - summary.rejected:,} ({outcomes})")
+    for failure in result.failures[:MAX_ERRORS_SHOWN]:
+        print(
+            f"  still failing {failure.origin} {failure.position}: {failure.reason}",
+            file=sys.stderr,
+        )
+    if result.still_failing > MAX_ERRORS_SHOWN:
+        print(
+            f"  … and {result.still_failing - MAX_ERRORS_SHOWN:,} more (c360 deadletters list)",
+            file=sys.stderr,
+        )
     return 1 if result.still_failing else 0
 
 

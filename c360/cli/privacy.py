@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, TypeVar
 from c360.api.privacy import FORMATS, prepared
 from c360.audit.service import Action
 from c360.auth.service import Caller
+from c360.cli.arguments import CASE_INSENSITIVE, external_id
 from c360.privacy.erasure import STEPS
 from c360.privacy.retention import Pruned
 from c360.privacy.rules import RequestType, Status
@@ -61,7 +62,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         return caller.name
 
     request = sub.add_parser("request", help="receive a request with the person's identifiers")
-    request.add_argument("type", choices=[t.value for t in RequestType])
+    request.add_argument("type", choices=[t.value for t in RequestType], type=CASE_INSENSITIVE)
     _identifier_options(request)
     request.add_argument("--note", help="how it arrived, what was asked")
 
@@ -111,11 +112,11 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         _show(doc)
         return 0 if doc.status is Status.COMPLETED else 1
 
-    run.set_defaults(handler=_run)
+    run.set_defaults(handler=_run, resumable=True)
 
     status = sub.add_parser("status", help="one request, or the requests by status")
     status.add_argument("request_id", nargs="?")
-    status.add_argument("--status", choices=[s.value for s in Status])
+    status.add_argument("--status", choices=[s.value for s in Status], type=CASE_INSENSITIVE)
     status.add_argument("--overdue", action="store_true", help="open past their deadline")
     status.add_argument("--json", action="store_true", help="one JSON object a line")
 
@@ -165,7 +166,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
                 "privacy export",
                 operation="c360 privacy",
                 profile_ids=list(scope.profiles) or [None],
-                detail=f"request={args.request_id} format={args.format}",
+                detail=json.dumps({"request": args.request_id, "format": args.format}),
             )
             written = 0
             async for chunk in write(services.privacy.export, request, scope, _now()):
@@ -239,7 +240,12 @@ def _identifier_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--loyalty", action="append", default=[])
     parser.add_argument("--anonymous", action="append", default=[])
     parser.add_argument(
-        "--external", action="append", default=[], metavar="SOURCE:ID", help="a customer id"
+        "--external",
+        action="append",
+        default=[],
+        type=external_id,
+        metavar="SOURCE:ID",
+        help="the id a source gives the customer (shopify:1234)",
     )
 
 
@@ -254,10 +260,7 @@ def _given(args: argparse.Namespace) -> list[GivenIdentifier]:
         )
         for value in values
     ]
-    for external in args.external:
-        source, _, value = external.partition(":")
-        if not value:
-            raise argparse.ArgumentTypeError(f"--external takes SOURCE:ID, not {external!r}")
+    for source, value in args.external:
         given.append(GivenIdentifier(IdentifierType.EXTERNAL, value, source))
     if not given:
         print("error: name at least one identifier (--email, --phone, …)", file=sys.stderr)

@@ -12,11 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups.defaults import DEFAULT_RULES
 from c360.followups.repository import RuleRepository
-from c360.followups.rules import Rule, RuleDefinition, definitions_equal, normalised
+from c360.followups.rules import (
+    ConditionKind,
+    Rule,
+    RuleDefinition,
+    definitions_equal,
+    normalised,
+)
 
 CACHE_S = 5.0
 """How long a process uses the rules it read before reading them again (a change made by
@@ -52,7 +59,9 @@ def parse_rules_file(text: str) -> list[RuleDefinition]:
     tables = document.get("rule")
     unknown = sorted(set(document) - {"rule"})
     if unknown:
-        raise InvalidRules(f"unknown top-level keys {unknown}: a rule file holds [[rule]] tables")
+        raise InvalidRules(
+            f"unknown top-level keys {', '.join(unknown)}: a rule file holds [[rule]] tables"
+        )
     if not isinstance(tables, list) or not tables:
         raise InvalidRules("no [[rule]] table in the file")
     rules: list[RuleDefinition] = []
@@ -73,12 +82,29 @@ def parse_rules_file(text: str) -> list[RuleDefinition]:
 
 
 def describe(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    inner = [e["loc"] for e in errors]
     parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
+    for error in errors:
+        loc = error["loc"]
+        if error["type"] == "too_short" and any(o[: len(loc)] == loc != o for o in inner):
+            continue  # too few valid conditions: because of those named
+        where = ".".join(str(p) for p in loc)
+        message = _message(error)
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
+
+
+def _message(error: ErrorDetails) -> str:
+    if error["type"].startswith("union_tag_"):
+        # A rule's one union, its conditions told apart by their kind (pydantic would list the
+        # kinds as Python reprs).
+        kinds = ", ".join(kind.value for kind in ConditionKind)
+        tag = (error.get("ctx") or {}).get("tag")
+        if tag is None:
+            return f"a condition needs its kind, one of: {kinds}"
+        return f"unknown condition kind {tag!r}; the kinds: {kinds}"
+    return error["msg"].removeprefix("Value error, ")
 
 
 def validated(data: Mapping[str, Any]) -> RuleDefinition:

@@ -2,29 +2,46 @@
 
 Each dead letter's raw input goes through its connector again. Items that now parse are
 ingested like any other (idempotently) and their dead letters removed; items that still fail
-stay, with the new reason and one more attempt counted.
+stay, with the new reason and one more attempt counted, and where they came from (the file and
+line of the import that first rejected them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from c360.ingest.repository import DeadLetterRepository, StoredDeadLetter
+from c360.ingest.repository import DeadLetterRepository, StoredDeadLetter, dead_letter_id
 from c360.ingest.service import IngestService
-from c360.ingest.summary import IngestSummary
-from connectors import ItemError, Parsed, ParseOptions, get_connector
+from c360.ingest.summary import MAX_REPORTED_ERRORS, IngestSummary
+from connectors import Connector, ItemError, Parsed, ParseOptions, get_connector
 
 PAGE_SIZE = 500
 
 
+@dataclass(frozen=True, slots=True)
+class StillFailing:
+    """A dead letter the replay could not ingest: where the item came from, and why not."""
+
+    id: str
+    origin: str
+    position: str
+    reason: str
+
+
 @dataclass
 class ReplayResult:
+    """``replayed == recovered + still_failing``; ``summary``: what the recovered items'
+    records did (inserted, updated, duplicates, suppressed); ``failures``: the first
+    ``MAX_REPORTED_ERRORS`` still failing."""
+
     replayed: int = 0
     recovered: int = 0
     still_failing: int = 0
     summary: IngestSummary = field(default_factory=IngestSummary)
+    failures: list[StillFailing] = field(default_factory=list)
 
 
 class DeadLetterService:
@@ -44,46 +61,63 @@ class DeadLetterService:
         after: str | None = None
         while letters := await self._dead_letters.page(connector.name, after, PAGE_SIZE):
             after = letters[-1].id
-            recovered: list[Parsed] = []
-            recovered_ids: list[str] = []
-            failing: list[ItemError] = []
+            # Each item is read again as coming from where it first came from (a file and its
+            # line): a dead letter that fails again keeps that, not "the replay".
+            by_origin: dict[str, list[StoredDeadLetter]] = {}
             for letter in letters:
-                position = f"dead letter {letter.id}"
-                raw = letter.raw.encode(options.settings.get("encoding", "utf-8"), "replace")
-                outcomes = list(connector.parse(io.BytesIO(raw), options))
-                problems = [o for o in outcomes if isinstance(o, ItemError)]
-                if problems or not outcomes:
-                    reason = "; ".join(p.reason for p in problems) or "no item in the raw input"
-                    needs = problems[0].currency_of if len(problems) == 1 else None
-                    # The stored raw keeps the dead letter's identity (and counts the attempt).
-                    failing.append(ItemError(position, letter.raw, reason, needs))
-                    continue
-                recovered += [
-                    Parsed(position, o.record, letter.raw)
-                    for o in outcomes
-                    if isinstance(o, Parsed)
-                ]
-                recovered_ids.append(letter.id)
-            # A refund whose order has arrived since is read in the order's currency.
-            read, failing = await self._ingest.read_in_order_currency(
-                connector.name, failing, options
-            )
-            recovered += read
-            recovered_ids += list(
-                dict.fromkeys(p.position.removeprefix("dead letter ") for p in read)
-            )
-            if recovered:
-                summary = await self._ingest.ingest(connector.name, recovered, origin="replay")
-                result.summary.absorb(summary)
-                # The pipeline refused these after all (a value the store cannot hold): it kept
-                # them as dead letters again, with the reason.
-                refused = {e.position.removeprefix("dead letter ") for e in summary.errors}
-                recovered_ids = [i for i in recovered_ids if i not in refused]
-                result.still_failing += len(refused)
-            result.replayed += len(letters)
-            result.still_failing += len(failing)
-            result.recovered += len(recovered_ids)
-            # Only after their records are stored: a crash here replays them again, harmlessly.
-            await self._dead_letters.remove(recovered_ids)
-            await self._dead_letters.add(connector.name, "replay", failing, dt.datetime.now(dt.UTC))
+                by_origin.setdefault(letter.last_rejection.origin, []).append(letter)
+            for origin, group in by_origin.items():
+                await self._replay(connector, origin, group, options, result)
         return result
+
+    async def _replay(
+        self,
+        connector: Connector,
+        origin: str,
+        letters: Sequence[StoredDeadLetter],
+        options: ParseOptions,
+        result: ReplayResult,
+    ) -> None:
+        recovered: list[Parsed] = []
+        failing: list[ItemError] = []
+        for letter in letters:
+            position = letter.last_rejection.position
+            raw = letter.raw.encode(options.settings.get("encoding", "utf-8"), "replace")
+            outcomes = list(connector.parse(io.BytesIO(raw), options))
+            problems = [o for o in outcomes if isinstance(o, ItemError)]
+            if problems or not outcomes:
+                reason = "; ".join(p.reason for p in problems) or "no item in the raw input"
+                needs = problems[0].currency_of if len(problems) == 1 else None
+                # The stored raw keeps the dead letter's identity (and counts the attempt).
+                failing.append(ItemError(position, letter.raw, reason, needs))
+                continue
+            recovered += [
+                Parsed(position, o.record, letter.raw) for o in outcomes if isinstance(o, Parsed)
+            ]
+        # A refund whose order has arrived since is read in the order's currency.
+        read, failing = await self._ingest.read_in_order_currency(connector.name, failing, options)
+        recovered += read
+        refused: list[ItemError] = []
+        # In runs of no more records than a summary lists errors: every refusal is named.
+        for start in range(0, len(recovered), MAX_REPORTED_ERRORS):
+            run = recovered[start : start + MAX_REPORTED_ERRORS]
+            summary = await self._ingest.ingest(connector.name, run, origin=origin)
+            result.summary.absorb(summary)
+            # The pipeline refused these after all (a value the store cannot hold): it kept
+            # them as dead letters again, with the reason.
+            refused += summary.errors
+        # A dead letter's id is its raw input's: the errors name the letters still failing.
+        reasons = {dead_letter_id(connector.name, e.raw): e.reason for e in [*failing, *refused]}
+        recovered_ids = [letter.id for letter in letters if letter.id not in reasons]
+        result.replayed += len(letters)
+        result.recovered += len(recovered_ids)
+        result.still_failing += len(letters) - len(recovered_ids)
+        room = MAX_REPORTED_ERRORS - len(result.failures)
+        result.failures += [
+            StillFailing(letter.id, origin, letter.last_rejection.position, reasons[letter.id])
+            for letter in letters
+            if letter.id in reasons
+        ][: max(room, 0)]
+        # Only after their records are stored: a crash here replays them again, harmlessly.
+        await self._dead_letters.remove(recovered_ids)
+        await self._dead_letters.add(connector.name, origin, failing, dt.datetime.now(dt.UTC))

@@ -382,7 +382,7 @@ def _checked(query: KpiQuery) -> Filter:
         )
     unknown = [k for k in query.kpis if k not in DEFINITIONS]
     if unknown:  # pragma: no cover - the enum is the list
-        raise InvalidInput(f"unknown KPIs: {unknown}")
+        raise InvalidInput(f"unknown KPIs: {', '.join(k.value for k in unknown)}")
     return chosen
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import re
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from c360.privacy.repository import (
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.types import Event, Extension, Identifier, Journal, PrivacyRequest, Receipt, Scope
 from c360.steps import StepHook
+from schemas.common import SOURCE_PATTERN
 from schemas.identifiers import IdentifierType, identity_key, normalize_value, split_identity_key
 
 log = logging.getLogger(__name__)
@@ -425,13 +427,20 @@ class PrivacyService:
     def _normalized(self, given: GivenIdentifier) -> Identifier:
         if (given.type is IdentifierType.EXTERNAL) != (given.source is not None):
             raise InvalidInput("source is required for external ids and only for them")
+        source = given.source
+        if source is not None:
+            # Named as records name it (the key ext:{source}:{id}), or nothing could match.
+            source = source.strip().lower()
+            if not re.fullmatch(SOURCE_PATTERN, source):
+                raise InvalidInput(
+                    f"external: {given.source!r} is not a source's name (lower-case letters, "
+                    "digits, _ . and -, e.g. shopify)"
+                )
         try:
             value = normalize_value(given.type, given.value, self.config.default_region)
         except ValueError as exc:
             raise InvalidInput(f"{given.type.value}: {exc}") from exc
-        return Identifier(
-            given.type, value, identity_key(given.type, value, given.source), given.source
-        )
+        return Identifier(given.type, value, identity_key(given.type, value, source), source)
 
 
 def _identifier(key: str) -> Identifier:

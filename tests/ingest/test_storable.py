@@ -420,10 +420,19 @@ class TestReplayAndApi:
             origin="test",
         )
         assert summary.rejected == 1
+        [before] = await dead_letters(services)
         result = await services.dead_letters.replay("canonical", settings.parse_options())
         assert (result.recovered, result.still_failing) == (0, 1)
         [letter] = await dead_letters(services)
         assert letter.attempts == 2
+        # Still where it came from, with the reason the store gave again.
+        where = letter.last_rejection
+        assert (where.origin, where.position, where.reason) == (
+            before.last_rejection.origin,
+            before.last_rejection.position,
+            before.last_rejection.reason,
+        )
+        assert [(f.origin, f.position) for f in result.failures] == [("test", where.position)]
         assert await store.db.records.count_documents({}) == 0
 
     async def test_a_record_made_through_the_api_is_refused_whole(self, services: Services) -> None:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from c360.audit.types import Action
 from c360.auth.service import Role
+from c360.errors import InvalidInput
 from c360.privacy import rules
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
@@ -204,6 +205,27 @@ class TestTheWorkflowOverGraphQL:
         assert none["createPrivacyRequest"]["code"] == "InvalidInput"
         assert unreasoned["rejectPrivacyRequest"]["code"] == "InvalidInput"
         assert unknown["verifyPrivacyRequest"]["code"] == "PrivacyRequestNotFound"
+
+    async def test_an_external_id_needs_a_source_name_and_an_id(
+        self, admin: httpx.AsyncClient, services: Services
+    ) -> None:
+        def external(source: str, value: str) -> list[dict[str, str]]:
+            return [{"type": "EXTERNAL", "value": value, "source": source}]
+
+        no_source = await gql(admin, CREATE, type="ERASURE", ids=external("", "123"))
+        no_id = await gql(admin, CREATE, type="ERASURE", ids=external("shopify", " "))
+        spelled = await gql(admin, CREATE, type="ACCESS", ids=external(" Shopify ", "123"))
+
+        assert no_source["createPrivacyRequest"]["code"] == "InvalidInput"
+        assert "'' is not a source's name" in no_source["createPrivacyRequest"]["message"]
+        assert no_id["createPrivacyRequest"]["code"] == "InvalidInput"
+        assert spelled["createPrivacyRequest"]["identifiers"] == [
+            {"type": "EXTERNAL", "value": "123", "source": "shopify"}  # as records name it
+        ]
+        with pytest.raises(InvalidInput, match="not a source's name"):
+            await services.privacy.lift_suppression(
+                GivenIdentifier(IdentifierType.EXTERNAL, "123", "")
+            )
 
     @pytest.mark.parametrize("role", [Role.AGENT, Role.MARKETING])
     async def test_only_admins_create_run_or_read_requests(

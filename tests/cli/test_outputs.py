@@ -1,0 +1,107 @@
+"""What ``c360`` prints, run as a user runs it: a dead-letter replay's summary and the items'
+origins, the audit as JSON, KPI and other choices in GraphQL's spelling."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+from c360.audit.types import Action
+from c360.auth.service import Caller, Role
+from c360.services import Services
+from tests.served import run_c360
+
+SURVEYS = (
+    "response_id,responded_at,email,phone,customer_id,source,type,score,comment,touchpoint\n"
+    "R-1,14/09/2024 10:00,ana@example.com,,,,nps,9,Great,store\n"
+    "R-2,15/09/2024 18:30,,+34 600 123 456,,,csat,4,,support\n"
+    "R-3,16/09/2024 09:00,,not a phone,,,csat,2,,support\n"
+)
+DAY_FIRST = '[options]\ntimestamp_format = "%d/%m/%Y %H:%M"\ntime_zone = "Europe/Madrid"\n'
+
+
+class TestDeadLetterReplay:
+    def test_the_summary_adds_up_and_items_keep_where_they_came_from(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        surveys = tmp_path / "surveys.csv"
+        surveys.write_text(SURVEYS)
+        fix = tmp_path / "fix.toml"
+        fix.write_text(DAY_FIRST)
+        imported = run_c360("import", "surveys-csv", str(surveys), env=env)
+        assert "rejected: 3" in imported.stdout
+
+        unchanged = run_c360("deadletters", "replay", "surveys-csv", env=env)
+        after_unchanged = run_c360("deadletters", "list", env=env)
+        fixed = run_c360("deadletters", "replay", "surveys-csv", "--mapping", str(fix), env=env)
+        after_fixed = run_c360("deadletters", "list", env=env)
+
+        assert unchanged.returncode == 1
+        assert unchanged.stdout == "replayed: 3, recovered: 0, still failing: 3\n"
+        failing = sorted(line for line in unchanged.stderr.splitlines() if "still failing" in line)
+        assert [line.split(": ")[0] for line in failing] == [
+            f"  still failing {surveys} line {n}" for n in (2, 3, 4)
+        ]
+        assert "is not ISO 8601" in failing[0]
+        for n in (2, 3, 4):
+            assert f"{surveys} line {n}  attempts=2" in after_unchanged.stdout
+        assert "replay dead letter" not in after_unchanged.stdout
+
+        assert fixed.returncode == 1
+        assert fixed.stdout.splitlines() == [
+            "replayed: 3, recovered: 2, still failing: 1",
+            "records of the recovered items: 2 "
+            "(inserted: 2, updated: 0, duplicates: 0, suppressed: 0)",
+        ]
+        (still,) = [line for line in fixed.stderr.splitlines() if "still failing" in line]
+        assert still.startswith(f"  still failing {surveys} line 4: ")
+        assert "unparseable phone number 'not a phone'" in still
+        assert after_fixed.stdout.count("attempts=") == 1
+        assert f"{surveys} line 4  attempts=3" in after_fixed.stdout
+
+
+class TestAuditAsJson:
+    async def test_times_are_iso_8601_and_details_json_values(
+        self, env: dict[str, str], services: Services
+    ) -> None:
+        agent = Caller(key_id="k1", name="agent", role=Role.AGENT)
+        await services.audit.record(
+            agent, Action.LOOKUP, "findProfiles", operation="query Find", detail="{ana"
+        )
+        since = "2020-01-01T00:00:00+00:00"
+        asked = run_c360("audit", "--since", since, "--action", "LOOKUP", env=env)
+        assert asked.returncode == 0, asked.stderr
+
+        listed = run_c360("audit", "--json", env=env)
+
+        assert listed.returncode == 0, listed.stderr
+        entries = [json.loads(line) for line in listed.stdout.splitlines()]
+        for entry in entries:
+            at = dt.datetime.strptime(entry["at"], "%Y-%m-%dT%H:%M:%S.%f%z")
+            assert at.tzinfo == dt.UTC
+            assert entry["at"].endswith("Z")
+        by_operation = {e["operation"]: e for e in entries}
+        assert by_operation["c360 audit"]["detail"] == {
+            "action": "lookup",
+            "since": "2020-01-01T00:00:00.000000Z",
+        }
+        assert by_operation["query Find"]["detail"] == "{ana"  # what was searched: text
+        text = run_c360("audit", "--action", "lookup", env=env)  # the same time, as text
+        assert text.stdout.startswith(f"{by_operation['query Find']['at']}  lookup ")
+
+
+class TestChoicesInEitherCase:
+    def test_kpis_take_graphql_spellings(self, env: dict[str, str]) -> None:
+        span = ("--from", "2024-01-01", "--to", "2024-12-31", "--format", "csv")
+
+        upper = run_c360("kpis", *span, "--kpi", "NPS", "--interval", "MONTH", env=env)
+        lower = run_c360("kpis", *span, "--kpi", "nps", "--interval", "month", env=env)
+
+        assert upper.returncode == 0, upper.stderr
+        assert upper.stdout == lower.stdout
+        rows = list(csv.DictReader(io.StringIO(upper.stdout)))
+        assert len(rows) == 12
+        assert {row["kpi"] for row in rows} == {"nps"}

@@ -1,0 +1,173 @@
+"""How ``c360`` refuses, run as a user runs it: a bad argument, a bad setting or an unknown id is
+one ``error:`` line and exit status 2, a store that cannot be reached one line and 75; never a
+traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from c360.followups.rules import ConditionKind
+from tests import factories as f
+from tests.served import run_c360
+
+USAGE = 2
+UNREACHABLE = 75
+RESUME = "nothing is lost: run the same command again to resume"
+
+
+def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if "error:" in line]
+
+
+def assert_refused(result: subprocess.CompletedProcess[str], *wanted: str) -> str:
+    """Refused as a usage error, in one line that says each of ``wanted``; returns the line."""
+    assert result.returncode == USAGE, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = error_lines(result)
+    for text in wanted:
+        assert text in line, line
+    return line
+
+
+class TestBadArguments:
+    @pytest.mark.parametrize(
+        ("args", "wanted"),
+        [
+            (("privacy", "request", "erasure", "--external", "nocolon"), "not 'nocolon'"),
+            (("privacy", "request", "erasure", "--external", "shopify:"), "not 'shopify:'"),
+            (("privacy", "request", "access", "--external", ":123"), "not ':123'"),
+            (("privacy", "request", "access", "--external", "shopify: "), "not 'shopify: '"),
+            (("privacy", "lift", "--external", "nocolon"), "not 'nocolon'"),
+        ],
+    )
+    def test_an_external_id_names_its_source_and_its_id(
+        self, args: tuple[str, ...], wanted: str, nowhere: dict[str, str]
+    ) -> None:
+        refused = run_c360(*args, env=nowhere)
+
+        assert_refused(refused, "argument --external: expected SOURCE:ID", wanted)
+        assert refused.stdout == ""
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ("deadletters", "list", "--limit", "0"),
+            ("deadletters", "list", "--limit", "-1"),
+            ("identity", "calibrate", "--pairs", "-1"),
+            ("identity", "calibrate", "--records", "0"),
+            ("audit", "--limit", "0"),
+            ("alerts", "outbox", "--limit", "0"),
+            ("sync", "zendesk-tickets", "--max-pages", "0"),
+        ],
+    )
+    def test_counts_and_limits_are_positive(
+        self, args: tuple[str, ...], nowhere: dict[str, str]
+    ) -> None:
+        option, value = args[-2:]
+
+        refused = run_c360(*args, env=nowhere)
+
+        assert_refused(refused, f"argument {option}: must be 1 or more, not {int(value)}")
+
+    def test_a_rule_file_lists_the_condition_kinds_by_their_names(
+        self, nowhere: dict[str, str], tmp_path: Path
+    ) -> None:
+        rules = tmp_path / "rules.toml"
+        rules.write_text(
+            '[[rule]]\nid = "x"\nname = "X"\nteam = "care"\nconditions = [{ kind = "nosuch" }]\n'
+        )
+
+        line = assert_refused(run_c360("alerts", "rules", "apply", str(rules), env=nowhere))
+
+        kinds = ", ".join(kind.value for kind in ConditionKind)
+        assert line == (
+            f"error: rule 1 (x): conditions.0: unknown condition kind 'nosuch'; the kinds: {kinds}"
+        )
+
+
+class TestBadSettings:
+    @pytest.mark.parametrize(
+        ("variable", "value", "reason"),
+        [
+            ("C360_RETENTION_DAYS", "not json", "not JSON (Expecting value"),
+            ("C360_RETENTION_DAYS", '{"person": 30}', "no retention window for person:"),
+            ("C360_PORT", "abc", "Input should be a valid integer"),
+            ("C360_GRAPHQL_MAX_DEPTH", "-1", "Input should be greater than 0"),
+            ("C360_IDENTITY_BLOCKED", '["("]', "'(' is not a regular expression"),
+            ("C360_IDENTITY_PRIORITY", '["email", "fax"]', "unknown identifier types fax;"),
+            ("C360_CONTACT_QUIET_HOURS", "25:00-08:00", "25:00 is not a time of day"),
+        ],
+    )
+    def test_a_bad_variable_is_named_with_the_reason(
+        self, variable: str, value: str, reason: str, nowhere: dict[str, str]
+    ) -> None:
+        refused = run_c360("retention", "apply", env={**nowhere, variable: value})
+
+        line = assert_refused(refused, reason)
+        assert line.startswith(f"error: {variable}: ")
+
+    def test_a_dot_env_file_is_read_the_same_way(
+        self, nowhere: dict[str, str], tmp_path: Path
+    ) -> None:
+        (tmp_path / ".env").write_text(
+            'C360_COMPLAINT_TAGS=["complaint", "queja"]\nC360_RETENTION_DAYS={"order": 0}\n'
+        )
+
+        refused = run_c360("retention", "apply", env=nowhere, cwd=tmp_path)
+
+        line = assert_refused(refused, "a retention window is a positive number of days")
+        assert line.startswith("error: C360_RETENTION_DAYS: ")
+
+    @pytest.mark.parametrize(
+        "command",
+        [("serve", "--port", "8123"), ("keys", "list"), ("import", "canonical", "-")],
+    )
+    def test_every_command_names_every_bad_variable_before_it_starts(
+        self, command: tuple[str, ...], nowhere: dict[str, str]
+    ) -> None:
+        bad = {
+            "C360_RETENTION_DAYS": "not json",
+            "C360_PORT": "abc",
+            "C360_GRAPHQL_MAX_DEPTH": "-1",
+        }
+
+        refused = run_c360(*command, env={**nowhere, **bad}, stdin="")
+
+        assert refused.returncode == USAGE
+        assert refused.stdout == ""
+        lines = refused.stderr.splitlines()
+        assert sorted(line.split(":")[1].strip() for line in lines) == sorted(bad)
+        assert all(line.startswith("error: C360_") for line in lines)
+
+
+class TestUnknownProfiles:
+    async def test_evaluating_alerts_refuses_an_unknown_profile_as_recompute_does(
+        self, env: dict[str, str]
+    ) -> None:
+        evaluated = run_c360("alerts", "evaluate", "--profile", "nosuch", env=env)
+        recomputed = run_c360("profiles", "recompute", "nosuch", env=env)
+
+        assert error_lines(evaluated) == error_lines(recomputed)
+        assert assert_refused(evaluated) == "error: no profile with id 'nosuch'"
+        assert "customers:" not in evaluated.stdout
+
+
+class TestStoreUnreachable:
+    def test_only_commands_that_resume_say_that_running_them_again_resumes(
+        self, nowhere: dict[str, str], tmp_path: Path
+    ) -> None:
+        orders = f.write_jsonl(tmp_path / "orders.jsonl", [f.order(external_id="1")])
+
+        listed = run_c360("keys", "list", env=nowhere)
+        imported = run_c360("import", "canonical", str(orders), env=nowhere)
+
+        assert (listed.returncode, imported.returncode) == (UNREACHABLE, UNREACHABLE)
+        (listing,) = error_lines(listed)
+        (importing,) = error_lines(imported)
+        assert listing.startswith("error: store unreachable (")
+        assert RESUME not in listing
+        assert importing.startswith("error: store unreachable (")
+        assert importing.endswith(f"; {RESUME}")
