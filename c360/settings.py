@@ -9,11 +9,12 @@ import datetime as dt
 import enum
 import json
 import re
-from collections.abc import Mapping, Sequence
+import types
+from collections.abc import Collection, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, get_origin
+from typing import Any, Union, get_args, get_origin
 
 import platformdirs
 from pydantic import (
@@ -641,10 +642,16 @@ class Settings(BaseSettings):
         )
 
 
+def _is_structured(annotation: Any) -> bool:
+    """A list, set or mapping (alone or with None): a value given as JSON."""
+    if get_origin(annotation) in (types.UnionType, Union):
+        return any(_is_structured(member) for member in get_args(annotation))
+    origin = get_origin(annotation)
+    return origin is not None and isinstance(origin, type) and issubclass(origin, Collection)
+
+
 _STRUCTURED = frozenset(
-    name
-    for name, field in Settings.model_fields.items()
-    if get_origin(field.annotation) in (list, dict, set, frozenset, tuple)
+    name for name, field in Settings.model_fields.items() if _is_structured(field.annotation)
 )
 """The settings given as JSON (lists, objects)."""
 
