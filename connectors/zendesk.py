@@ -32,6 +32,7 @@ from connectors._values import utc_timestamp
 from connectors.base import ItemError, Parsed, ParseOptions, ParseResult, Rejected
 from schemas import Identifier, Person, RecordKind, ServiceCase, describe_errors
 from schemas.common import LanguageTag, TimeZoneName
+from schemas.quoting import shown
 
 DEFAULT_SOURCE = "zendesk"
 
@@ -264,7 +265,7 @@ def _status(value: Any, problems: list[str]) -> str | None:
         return None
     status = STATUSES.get(str(value).strip().lower())
     if status is None:
-        problems.append(f"status: unknown Zendesk ticket status {value!r}")
+        problems.append(f"status: unknown Zendesk ticket status {shown(value)}")
     return status
 
 
@@ -273,7 +274,7 @@ def _priority(value: Any, problems: list[str]) -> str | None:
         return "normal"
     priority = str(value).strip().lower()
     if priority not in PRIORITIES:
-        problems.append(f"priority: unknown Zendesk ticket priority {value!r}")
+        problems.append(f"priority: unknown Zendesk ticket priority {shown(value)}")
         return None
     return priority
 
@@ -290,7 +291,7 @@ def _replies(value: Any, problems: list[str]) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
-        problems.append(f"metric_set.replies: not a count of replies: {value!r}")
+        problems.append(f"metric_set.replies: not a count of replies: {shown(value)}")
         return None
     return value
 

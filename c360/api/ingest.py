@@ -18,6 +18,7 @@ from c360.ingest.webhooks import verify_shopify, verify_zendesk
 from c360.services import Services
 from c360.settings import Settings
 from connectors import CONNECTORS
+from schemas.quoting import shown
 
 router = APIRouter(tags=["ingest"])
 
@@ -64,7 +65,7 @@ async def _ingest(request: Request, connector_name: str, body: bytes, origin: st
     connector = CONNECTORS.get(connector_name)
     if connector is None:
         raise UnknownConnector(
-            f"unknown connector {connector_name!r}; known: {', '.join(sorted(CONNECTORS))}"
+            f"unknown connector {shown(connector_name)}; known: {', '.join(sorted(CONNECTORS))}"
         )
     options = settings.parse_options()
     items = connector.parse(io.BytesIO(body), options)
@@ -200,7 +201,7 @@ async def shopify_webhook(
     verify_shopify(secret.get_secret_value() if secret else None, body, x_shopify_hmac_sha256)
     connector = SHOPIFY_TOPICS.get((x_shopify_topic or "").partition("/")[0])
     if connector is None:
-        reason = f"topic {x_shopify_topic!r} carries nothing c360 reads"
+        reason = f"topic {shown(x_shopify_topic)} carries nothing c360 reads"
         return {"ignored": True, "topic": x_shopify_topic, "reason": reason}
     return _report(await _ingest(request, connector, body, origin=f"shopify {x_shopify_topic}"))
 

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.types import ApiKey, Role
 from c360.errors import C360Error, InvalidInput, NotFound
+from schemas.quoting import shown
 
 PREFIX = "c360"
 # Seconds a verified key is trusted without a store round trip: every request of a busy client
@@ -103,7 +104,7 @@ class Caller:
     def require(self, permission: Permission) -> None:
         if not self.may(permission):
             raise Forbidden(
-                f"{self.role} keys lack the {permission} permission (key {self.name!r}); "
+                f"{self.role} keys lack the {permission} permission (key {shown(self.name)}); "
                 f"it is held by: {', '.join(roles_with(permission))}"
             )
 
@@ -212,7 +213,7 @@ class ApiKeyService:
     async def revoke(self, key_id: str, now: dt.datetime) -> None:
         self._verified.revoked(self._keys.collection, key_id)
         if not await self._keys.revoke(key_id, now):
-            raise ApiKeyNotFound(f"no active API key {key_id!r}")
+            raise ApiKeyNotFound(f"no active API key {shown(key_id)}")
 
     async def all(self) -> list[ApiKey]:
         return await self._keys.all()

@@ -46,6 +46,7 @@ from c360.contact.facts import ContactFacts
 from c360.contact.hours import in_window, next_window, quiet_until
 from c360.contact.preferences import Cap, Hours
 from schemas.identifiers import IdentifierType
+from schemas.quoting import shown
 from schemas.records import ALL_PURPOSES, CONTACT_POINT_TYPES, PHONE_CHANNELS, ContactChannel
 
 REGIME_OPT_IN, REGIME_OPT_OUT = "opt_in", "opt_out"
@@ -480,7 +481,7 @@ def decide(
     failures: list[Reason] = []
     if purpose not in config.purposes:
         known = ", ".join(config.purposes)
-        failures.append(Reason(Code.UNKNOWN_PURPOSE, f"Unknown purpose {purpose!r}; {known}."))
+        failures.append(Reason(Code.UNKNOWN_PURPOSE, f"Unknown purpose {shown(purpose)}; {known}."))
     stop = facts.preferences.do_not_contact
     if stop is not None and stop.value is not None:
         since = _day(stop.change.since)

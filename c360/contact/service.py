@@ -64,6 +64,7 @@ from c360.profiles.types import ProfileIdentifier
 from c360.records.repository import RecordRepository
 from c360.records.types import Record
 from schemas import CanonicalRecord
+from schemas.quoting import shown
 from schemas.records import ALL_PURPOSES, ChangeOrigin, ConsentStatus, ContactChannel, RecordKind
 
 MAX_AUDIENCE_PAGE = 1000
@@ -284,14 +285,16 @@ class ContactService:
         if not self.hands_out(purpose, unmasked=unmasked):
             allowed = ", ".join(sorted(self.config.handout_purposes)) or "none"
             raise Forbidden(
-                f"contact points for {purpose!r} are not handed out to keys that read them "
+                f"contact points for {shown(purpose)} are not handed out to keys that read them "
                 f"masked; their purposes: {allowed} (C360_CONTACT_MARKETING_PURPOSES)"
             )
 
     def check_purpose(self, purpose: str) -> None:
         if purpose not in self.policy.purposes:
             known = ", ".join(self.policy.purposes)
-            raise InvalidInput(f"unknown purpose {purpose!r}; the configured purposes: {known}")
+            raise InvalidInput(
+                f"unknown purpose {shown(purpose)}; the configured purposes: {known}"
+            )
 
     # --- Changes a caller asks for ------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups.defaults import DEFAULT_RULES
 from c360.followups.repository import RuleRepository
 from c360.followups.rules import Rule, RuleDefinition, definitions_equal, normalised
+from schemas.quoting import shown
 
 CACHE_S = 5.0
 """How long a process uses the rules it read before reading them again (a change made by
@@ -114,7 +115,7 @@ class RuleBook:
         await self._seed()
         rule = await self._rules.get(rule_id)
         if rule is None:
-            raise RuleNotFound(f"no alert rule {rule_id!r}")
+            raise RuleNotFound(f"no alert rule {shown(rule_id)}")
         return rule
 
     async def versions(self, rule_id: str) -> list[Rule]:

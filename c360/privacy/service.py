@@ -49,6 +49,7 @@ from c360.privacy.rules import RequestType, Status
 from c360.privacy.types import Event, Extension, Identifier, Journal, PrivacyRequest, Receipt, Scope
 from c360.steps import StepHook
 from schemas.identifiers import IdentifierType, identity_key, normalize_value, split_identity_key
+from schemas.quoting import shown
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class PrivacyService:
     async def get(self, request_id: str) -> PrivacyRequest:
         request = await self._requests.get(request_id)
         if request is None:
-            raise PrivacyRequestNotFound(f"no privacy request {request_id!r}")
+            raise PrivacyRequestNotFound(f"no privacy request {shown(request_id)}")
         return request
 
     async def verify(

@@ -25,6 +25,7 @@ from schemas import (
     describe_error,
     describe_errors,
 )
+from schemas.quoting import shown
 
 _Record = TypeVar(
     "_Record",
@@ -128,7 +129,7 @@ def choice(
     key = synonyms.get(key, key)
     known = [member.value for member in allowed]
     if key not in known:
-        values.fail(name, f"unknown value {value!r}; expected one of {', '.join(known)}")
+        values.fail(name, f"unknown value {shown(value)}; expected one of {', '.join(known)}")
         return None
     return key
 

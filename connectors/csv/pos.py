@@ -12,6 +12,7 @@ from connectors.csv._base import source_of, validated
 from connectors.csv._rows import CsvSpec, Row, read_rows
 from connectors.csv._values import IDENTIFIER_FIELDS, Values
 from schemas import Order, RecordKind, describe_errors
+from schemas.quoting import shown
 from schemas.records import LineItem, OrderChannel
 
 MAX_ORDER_LINES = 10_000
@@ -121,7 +122,8 @@ class _PendingOrder:
                 self.problems.append(
                     (
                         row.line,
-                        f"{name} {value!r} differs from {known!r} on {self.first_line[name]}",
+                        f"{name} {shown(value)} differs from {shown(known)} "
+                        f"on {self.first_line[name]}",
                     )
                 )
         if self.line_count > MAX_ORDER_LINES:

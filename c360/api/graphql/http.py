@@ -53,6 +53,7 @@ from c360.errors import C360Error, StoreUnavailable
 from c360.observability.metrics import count_graphql_error
 from c360.observability.requests import request_id
 from c360.settings import Settings
+from schemas.quoting import shown
 
 PATH = "/graphql"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -169,7 +170,7 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
                 raise HTTPException(415, f"a POST body must be {JSON}")
             charset = params.get("charset")
             if charset is not None and charset.strip('"').lower() not in UTF_8:
-                raise HTTPException(415, f"a POST body must be UTF-8, not {charset[:40]!r}")
+                raise HTTPException(415, f"a POST body must be UTF-8, not {shown(charset)}")
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData):
             name = data.operation_name
