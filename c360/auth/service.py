@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -32,6 +33,8 @@ PREFIX = "c360"
 # would otherwise read its key. Also how late another process's revocation is noticed.
 VERIFIED_KEY_TTL_S = 5.0
 VERIFIED_KEYS_MAX = 1024  # callers remembered at once; the oldest go first
+MAX_KEY_NAME = 100
+"""Characters of a key's name: a person, a team or a system (``crm-sync (eu-west)``)."""
 
 
 class Permission(enum.StrEnum):
@@ -109,6 +112,25 @@ class Caller:
             )
 
 
+def _checked_name(name: str) -> str:
+    """A key's name, trimmed: who or what uses it, on one line of at most ``MAX_KEY_NAME``
+    characters (it is shown in key lists, the access audit and log lines)."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a key needs a name: who or what uses it")
+    if len(name) > MAX_KEY_NAME:
+        raise InvalidInput(
+            f"a key's name is at most {MAX_KEY_NAME} characters, not {len(name):,}: {shown(name)}"
+        )
+    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise InvalidInput(
+            f"a key's name is one line of text, without control characters "
+            f"(U+{ord(control):04X}): {shown(name)}"
+        )
+    return name
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -180,9 +202,7 @@ class ApiKeyService:
     async def create(self, role: Role, name: str, now: dt.datetime) -> tuple[ApiKey, str]:
         """A new key for ``name`` (who or what uses it): returns it and the full key, which is
         shown only now."""
-        name = name.strip()
-        if not name:
-            raise InvalidInput("a key needs a name: who or what uses it")
+        name = _checked_name(name)
         key = ApiKey(id=secrets.token_hex(6), name=name, role=role, created_at=now)
         secret = secrets.token_urlsafe(32)
         await self._keys.add(key, _hash(secret))
