@@ -189,9 +189,23 @@ class FollowUpService:
                 return new
         raise FollowUpConflict(f"follow-up {follow_up_id} kept changing; try again")
 
+    async def known_teams(self) -> set[str]:
+        """The teams follow-ups can be in: those configured or set by an admin, the teams they
+        escalate to, and the teams the alert rules send follow-ups to."""
+        teams = await self.teams.all()
+        escalations = {t.escalation_team for t in teams.values() if t.escalation_team}
+        routed = {rule.definition.team for rule in await self.rules.all()}
+        return {*teams, *escalations, *routed}
+
     async def _assignee(
         self, fu: FollowUp, owner: str | None, team_id: str | None
     ) -> tuple[str, str | None]:
+        if team_id is not None and team_id != fu.team:
+            known = await self.known_teams()
+            if team_id not in known:
+                raise InvalidInput(
+                    f"no team {shown(team_id)}; the teams: {', '.join(sorted(known))}"
+                )
         team = await self.teams.get(team_id or fu.team)
         owner = owner.strip() if owner is not None else None
         if owner == "":
