@@ -265,3 +265,6 @@ class TestServed:
         tagged = [line for line in lines if line.get("request_id") == "trace-4242"]
         assert tagged, server.output
         assert any("POST /graphql" in line["message"] for line in tagged)  # the access log
+        # uvicorn's own lines carry a copy of the message in terminal colours: left out.
+        assert any(line["logger"] == "uvicorn.error" for line in lines), server.output
+        assert not [line for line in lines if "color_message" in line]
