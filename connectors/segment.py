@@ -50,7 +50,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import json_results
 from connectors._values import stable_id, utc_timestamp
-from connectors.base import Ignore, ParseOptions, ParseResult, Rejected
+from connectors.base import JSON_MEDIA_TYPES, Ignore, ParseOptions, ParseResult, Rejected
 from schemas import ContactPointStatus, Identifier, Person, RecordKind, SiteEvent
 from schemas.common import CountryCode, LanguageTag, TimeZoneName, json_safe
 from schemas.quoting import shown
@@ -98,6 +98,7 @@ class SegmentConnector:
         RecordKind.PERSON,
         RecordKind.CONTACT_POINT_STATUS,
     )
+    media_types: ClassVar[tuple[str, ...]] = JSON_MEDIA_TYPES
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source", DEFAULT_SOURCE)

@@ -29,7 +29,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import dumps, json_items
 from connectors._values import utc_timestamp
-from connectors.base import ItemError, Parsed, ParseOptions, ParseResult, Rejected
+from connectors.base import JSON_MEDIA_TYPES, ItemError, Parsed, ParseOptions, ParseResult, Rejected
 from schemas import Identifier, Person, RecordKind, ServiceCase, describe_errors
 from schemas.common import LanguageTag, TimeZoneName
 from schemas.quoting import shown
@@ -91,6 +91,7 @@ _TIME_ZONE: TypeAdapter[str] = TypeAdapter(TimeZoneName)
 class ZendeskTicketsConnector:
     name: ClassVar[str] = "zendesk-tickets"
     kinds: ClassVar[tuple[RecordKind, ...]] = (RecordKind.SERVICE_CASE, RecordKind.PERSON)
+    media_types: ClassVar[tuple[str, ...]] = JSON_MEDIA_TYPES
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         """A file of export pages: JSON lines (one page per line) or one page document."""

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from pydantic import ValidationError
 
-from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
+from connectors.base import CSV_MEDIA_TYPES, ItemError, Parsed, ParseOptions, ParseResult
 from connectors.csv._rows import CsvSpec, Row, read_rows
 from connectors.csv._values import Values
 from schemas import (
@@ -140,6 +140,7 @@ class RowConnector:
 
     name: ClassVar[str]
     kinds: ClassVar[tuple[RecordKind, ...]]
+    media_types: ClassVar[tuple[str, ...]] = CSV_MEDIA_TYPES
     default_source: ClassVar[str]
     spec: ClassVar[CsvSpec]
     model: ClassVar[type[Any]]

@@ -7,7 +7,7 @@ from typing import BinaryIO, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import MAX_RAW_CHARS, ItemError, ParseOptions, ParseResult
+from connectors.base import CSV_MEDIA_TYPES, MAX_RAW_CHARS, ItemError, ParseOptions, ParseResult
 from connectors.csv._base import source_of, validated
 from connectors.csv._rows import CsvSpec, Row, read_rows
 from connectors.csv._values import IDENTIFIER_FIELDS, Values
@@ -37,6 +37,7 @@ class PosCsvConnector:
 
     name: ClassVar[str] = "pos-csv"
     kinds: ClassVar[tuple[RecordKind, ...]] = (RecordKind.ORDER,)
+    media_types: ClassVar[tuple[str, ...]] = CSV_MEDIA_TYPES
     default_source: ClassVar[str] = "pos"
     spec: ClassVar[CsvSpec] = CsvSpec(
         fields=(
