@@ -245,6 +245,19 @@ class TestMethods:
         )
         assert response.json() == {"data": {"b": "Query"}}
 
+    @pytest.mark.parametrize("name", ["variables", "extensions"])
+    async def test_a_parameter_that_is_not_json_is_named(
+        self, client: httpx.AsyncClient, name: str
+    ) -> None:
+        params = {"query": "{ __typename }", name: '{"id": }'}
+        response = await client.get("/graphql", params=params)
+        assert response.status_code == 400
+        (error,) = response.json()["errors"]
+        assert error["message"] == (
+            f"the {name} parameter is not valid JSON: Expecting value at character 8"
+        )
+        assert error["extensions"] == {"code": "BadRequest"}
+
     async def test_a_mutation_over_get_is_405(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/graphql", params={"query": MERGE})
         assert response.status_code == 405
