@@ -7,14 +7,16 @@ import logging
 import sys
 from typing import TextIO
 
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
 from c360.observability.requests import request_id
 
+_DROPPED = {"color_message"}  # uvicorn's duplicate of the message with terminal colours
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "asctime",
-    "color_message",  # uvicorn's duplicate of the message with terminal colours
+    *_DROPPED,
 }
 
 
@@ -77,6 +79,7 @@ def configure_logging(level: LogLevel, fmt: LogFormat) -> None:
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                reserved_attrs=[*RESERVED_ATTRS, *_DROPPED],
             )
         )
     else:

@@ -10,6 +10,8 @@ from typing import Any
 
 from babel.numbers import get_currency_precision
 
+from schemas.quoting import shown
+
 _AMOUNT_DIGITS = 18
 """Amounts with more integer digits are refused before they are scaled (1e999999 is finite)."""
 
@@ -26,15 +28,15 @@ def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"not an amount: {amount!r}") from None
+        raise ValueError(f"not an amount: {shown(amount)}") from None
     if not value.is_finite():
-        raise ValueError(f"not an amount: {amount!r}")
+        raise ValueError(f"not an amount: {shown(amount)}")
     if value.adjusted() >= _AMOUNT_DIGITS:
-        raise ValueError(f"{text[:40]!r} is too large an amount")
+        raise ValueError(f"{shown(text)} is too large an amount")
     code = currency.strip().upper()
     scaled = value.scaleb(get_currency_precision(code))
     if scaled != scaled.to_integral_value():
-        raise ValueError(f"{amount!r} has more decimals than {code} allows")
+        raise ValueError(f"{shown(amount)} has more decimals than {code} allows")
     return int(scaled)
 
 
@@ -57,15 +59,15 @@ def utc_timestamp(
         )
     except ValueError:
         expected = f"format {fmt!r}" if fmt else "ISO 8601"
-        raise ValueError(f"timestamp {text!r} is not {expected}") from None
+        raise ValueError(f"timestamp {shown(text)} is not {expected}") from None
     if parsed.tzinfo is None:
         if assume_zone is None:
-            raise ValueError(f"timestamp {text!r} has no time zone")
+            raise ValueError(f"timestamp {shown(text)} has no time zone")
         parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(assume_zone))
     try:
         return parsed.astimezone(dt.UTC)
     except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
-        raise ValueError(f"timestamp {text!r} is outside years 1 to 9999 in UTC") from None
+        raise ValueError(f"timestamp {shown(text)} is outside years 1 to 9999 in UTC") from None
 
 
 def stable_id(*parts: object) -> str:

@@ -115,6 +115,19 @@ class ParseOptions:
     the JSON ones read the source name and currency)."""
 
 
+JSON_MEDIA_TYPES = (
+    "application/json",
+    "application/x-ndjson",
+    "application/ndjson",
+    "application/jsonl",
+    "text/plain",
+)
+"""What a JSON connector reads: a JSON document or JSON lines (NDJSON), under any of the names
+clients give them."""
+CSV_MEDIA_TYPES = ("text/csv", "application/csv", "text/plain")
+"""What a CSV connector reads."""
+
+
 class Connector(Protocol):
     """A source format: a byte stream in, one result per input item out, lazily.
 
@@ -126,5 +139,7 @@ class Connector(Protocol):
 
     name: ClassVar[str]
     kinds: ClassVar[tuple[RecordKind, ...]]
+    media_types: ClassVar[tuple[str, ...]]
+    """The media types of the bodies it reads, in UTF-8 (a push of another is refused, 415)."""
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]: ...

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from typing import BinaryIO, ClassVar
 
 from connectors._json import json_results, plain_numbers
-from connectors.base import ParseOptions, ParseResult
+from connectors.base import JSON_MEDIA_TYPES, ParseOptions, ParseResult
 from schemas import RecordKind, parse_record
 
 
 class CanonicalConnector:
     name: ClassVar[str] = "canonical"
     kinds: ClassVar[tuple[RecordKind, ...]] = tuple(RecordKind)
+    media_types: ClassVar[tuple[str, ...]] = JSON_MEDIA_TYPES
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         return json_results(

@@ -50,9 +50,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import json_results
 from connectors._values import stable_id, utc_timestamp
-from connectors.base import Ignore, ParseOptions, ParseResult, Rejected
+from connectors.base import JSON_MEDIA_TYPES, Ignore, ParseOptions, ParseResult, Rejected
 from schemas import ContactPointStatus, Identifier, Person, RecordKind, SiteEvent
 from schemas.common import CountryCode, LanguageTag, TimeZoneName, json_safe
+from schemas.quoting import shown
 from schemas.records import ChangeOrigin, ContactChannel, ContactPointState
 
 DEFAULT_SOURCE = "segment"
@@ -97,6 +98,7 @@ class SegmentConnector:
         RecordKind.PERSON,
         RecordKind.CONTACT_POINT_STATUS,
     )
+    media_types: ClassVar[tuple[str, ...]] = JSON_MEDIA_TYPES
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source", DEFAULT_SOURCE)
@@ -126,7 +128,8 @@ def _records(
         raise Ignore(IGNORED_TYPES[kind])
     if kind not in EVENT_TYPES:
         raise Rejected(
-            f"unknown event type {kind!r} (expected identify, track, page, screen, group or alias)"
+            f"unknown event type {shown(kind)} "
+            "(expected identify, track, page, screen, group or alias)"
         )
     message_id = _id(event.get("messageId")) or _derived_message_id(event)
     occurred_at = _occurred_at(event)

@@ -29,9 +29,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import dumps, json_items
 from connectors._values import utc_timestamp
-from connectors.base import ItemError, Parsed, ParseOptions, ParseResult, Rejected
+from connectors.base import JSON_MEDIA_TYPES, ItemError, Parsed, ParseOptions, ParseResult, Rejected
 from schemas import Identifier, Person, RecordKind, ServiceCase, describe_errors
 from schemas.common import LanguageTag, TimeZoneName
+from schemas.quoting import shown
 
 DEFAULT_SOURCE = "zendesk"
 
@@ -90,6 +91,7 @@ _TIME_ZONE: TypeAdapter[str] = TypeAdapter(TimeZoneName)
 class ZendeskTicketsConnector:
     name: ClassVar[str] = "zendesk-tickets"
     kinds: ClassVar[tuple[RecordKind, ...]] = (RecordKind.SERVICE_CASE, RecordKind.PERSON)
+    media_types: ClassVar[tuple[str, ...]] = JSON_MEDIA_TYPES
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         """A file of export pages: JSON lines (one page per line) or one page document."""
@@ -264,7 +266,7 @@ def _status(value: Any, problems: list[str]) -> str | None:
         return None
     status = STATUSES.get(str(value).strip().lower())
     if status is None:
-        problems.append(f"status: unknown Zendesk ticket status {value!r}")
+        problems.append(f"status: unknown Zendesk ticket status {shown(value)}")
     return status
 
 
@@ -273,7 +275,7 @@ def _priority(value: Any, problems: list[str]) -> str | None:
         return "normal"
     priority = str(value).strip().lower()
     if priority not in PRIORITIES:
-        problems.append(f"priority: unknown Zendesk ticket priority {value!r}")
+        problems.append(f"priority: unknown Zendesk ticket priority {shown(value)}")
         return None
     return priority
 
@@ -290,7 +292,7 @@ def _replies(value: Any, problems: list[str]) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
-        problems.append(f"metric_set.replies: not a count of replies: {value!r}")
+        problems.append(f"metric_set.replies: not a count of replies: {shown(value)}")
         return None
     return value
 

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import pycountry
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.quoting import shown
+
 
 def _to_utc(value: dt.datetime) -> dt.datetime:
     try:
@@ -44,14 +46,14 @@ Count = Annotated[int, Field(strict=True, gt=0, le=1_000_000)]
 def _currency_code(value: str) -> str:
     code = value.strip().upper()
     if pycountry.currencies.get(alpha_3=code) is None:
-        raise ValueError(f"unknown ISO 4217 currency code {value!r}")
+        raise ValueError(f"unknown ISO 4217 currency code {shown(value)}")
     return code
 
 
 def _country_code(value: str) -> str:
     code = value.strip().upper()
     if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
-        raise ValueError(f"unknown ISO 3166-1 alpha-2 country code {value!r}")
+        raise ValueError(f"unknown ISO 3166-1 alpha-2 country code {shown(value)}")
     return code
 
 
@@ -65,7 +67,7 @@ def _language_tag(value: str) -> str:
         else pycountry.languages.get(alpha_3=primary)
     )
     if known is None:
-        raise ValueError(f"unknown language tag {value!r}")
+        raise ValueError(f"unknown language tag {shown(value)}")
     return f"{primary}-{rest.upper()}" if rest else primary
 
 
@@ -74,7 +76,7 @@ def _time_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: a folder
-        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        raise ValueError(f"unknown IANA time zone {shown(value)}") from exc
     return name
 
 

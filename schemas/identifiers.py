@@ -21,6 +21,7 @@ from email_validator.rfc_constants import ATEXT_INTL
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from schemas.common import SOURCE_PATTERN, Contract
+from schemas.quoting import cut, shown
 
 DEFAULT_REGION = "US"
 
@@ -50,7 +51,7 @@ def normalize_email(value: str) -> str:
     try:
         checked = email_validator.validate_email(value.strip(), check_deliverability=False)
     except email_validator.EmailNotValidError as exc:
-        raise ValueError(f"invalid e-mail address {value!r}: {exc}") from exc
+        raise ValueError(f"invalid e-mail address {shown(value)}: {cut(str(exc))}") from exc
     return checked.normalized.lower()
 
 
@@ -68,9 +69,9 @@ def normalize_phone(value: str, default_region: str | None = None) -> str:
         if not phonenumbers.is_valid_number(number) and text.startswith("00"):
             number = phonenumbers.parse("+" + text[2:], region)
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"unparseable phone number {value!r}") from exc
+        raise ValueError(f"unparseable phone number {shown(value)}") from exc
     if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"invalid phone number {value!r} (read in region {region})")
+        raise ValueError(f"invalid phone number {shown(value)} (read in region {region})")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -194,11 +195,11 @@ def split_identity_key(key: str) -> tuple[IdentifierType, str, str | None]:
     prefix, _, rest = key.partition(":")
     kind = _TYPE_OF_PREFIX.get(prefix)
     if kind is None or not rest:
-        raise ValueError(f"not an identity key: {key!r}")
+        raise ValueError(f"not an identity key: {shown(key)}")
     if kind is IdentifierType.EXTERNAL:
         source, _, value = rest.partition(":")
         if not value:
-            raise ValueError(f"not an external id's key: {key!r}")
+            raise ValueError(f"not an external id's key: {shown(key)}")
         return kind, value, source
     return kind, rest, None
 

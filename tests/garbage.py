@@ -671,6 +671,6 @@ def ingest_requests(draw: st.DrawFn) -> Request:
     format with garbage in it, or of anything."""
     connector = draw(st.sampled_from(sorted(CONNECTORS)))
     path = mostly(st.just(f"/ingest/{connector}".encode()), path_segments("/ingest/", []))
-    media = (b"application/json", b"application/x-ndjson", b"text/csv")
+    media = tuple(kind.encode() for kind in CONNECTORS[connector].media_types)
     methods = ("POST", "GET", "PUT")
     return draw(requests(path, ingest_bodies(connector), methods=methods, media=media))

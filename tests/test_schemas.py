@@ -29,6 +29,7 @@ from schemas import (
 from schemas.common import MAX_AMOUNT
 from schemas.export import JSON_SCHEMA_DIR, build_json_schemas, render
 from schemas.identifiers import contact_keys_in
+from schemas.quoting import cut, shown
 from tests.factories import (
     Record,
     email,
@@ -747,3 +748,19 @@ class TestGraphqlSdlExport:
         assert GRAPHQL_SDL_PATH.read_text(encoding="utf-8") == render_sdl(), (
             f"schema.graphql: {REGENERATE_HINT}"
         )
+
+
+class TestQuoting:
+    """How every message quotes a value: whole when short, its first 100 characters when not."""
+
+    def test_a_short_value_is_quoted_whole(self) -> None:
+        assert shown("ana@example.com") == "'ana@example.com'"
+        assert shown("x" * 100) == repr("x" * 100)
+        assert shown(7) == "7"
+        assert cut("no such thing") == "no such thing"
+
+    def test_a_long_value_is_cut_and_its_length_said(self) -> None:
+        assert shown("x" * 101) == f"{'x' * 100!r}… (101 characters)"
+        assert shown(["y" * 200]) == repr(["y" * 200])[:100] + "…"
+        assert shown(10**5000) == "a number too long to show"
+        assert cut("z" * 250) == "z" * 100 + "…"

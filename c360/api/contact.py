@@ -319,8 +319,9 @@ async def _csv(members: AsyncIterator[Member]) -> AsyncIterator[bytes]:
             *KEYED,
             422,
             why={
-                422: "A parameter out of its type, a purpose not configured, or an `at` "
-                "outside the years 1900 to 9000; the detail names it."
+                422: "A parameter out of its type, a purpose not configured, a country that "
+                "is no ISO 3166-1 alpha-2 code, or an `at` outside the years 1900 to 9000; the "
+                "detail names it."
             },
         ),
     },
@@ -342,7 +343,11 @@ async def export_audience(
     lifecycle_stage: Annotated[list[LifecycleStage] | None, Query()] = None,
     value_tier: Annotated[list[ValueTier] | None, Query()] = None,
     country: Annotated[
-        list[str] | None, Query(description="ISO 3166 alpha-2 codes of the contact point.")
+        list[str] | None,
+        Query(
+            description="ISO 3166-1 alpha-2 codes of the contact point, any case (a code that "
+            "names no country is 422)."
+        ),
     ] = None,
 ) -> StreamingResponse:
     """Everyone the contact policy allows on ``channel`` for ``purpose`` at ``at`` (default:

@@ -1,16 +1,18 @@
-"""``GET /health``: is the service up and its store reachable?"""
+"""``GET /health`` (and ``HEAD``, as uptime checkers send): is the service up and its store
+reachable?"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from c360.store import Store
 
 router = APIRouter(tags=["health"])
+_R = TypeVar("_R", bound=Response)
 
 PING_TIMEOUT_S = 2.0
 
@@ -22,6 +24,15 @@ class Health(BaseModel):
     )
 
 
+def as_head(request: Request, response: _R) -> _R:
+    """``response`` as the answer to ``request``: for ``HEAD``, GET's status and headers
+    (``Content-Length`` too) without the body."""
+    if request.method == "HEAD":
+        response.body = b""
+    return response
+
+
+@router.head("/health", include_in_schema=False)
 @router.get(
     "/health",
     summary="Service and store health (503 when the store is unreachable)",
@@ -37,4 +48,4 @@ async def health(request: Request) -> JSONResponse:
         "status": "ok" if reachable else "unavailable",
         "store": {**store.describe(), "reachable": reachable},
     }
-    return JSONResponse(body, status_code=200 if reachable else 503)
+    return as_head(request, JSONResponse(body, status_code=200 if reachable else 503))

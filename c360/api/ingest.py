@@ -17,7 +17,8 @@ from c360.ingest.service import IngestSummary
 from c360.ingest.webhooks import verify_shopify, verify_zendesk
 from c360.services import Services
 from c360.settings import Settings
-from connectors import CONNECTORS
+from connectors import CONNECTORS, Connector
+from schemas.quoting import shown
 
 router = APIRouter(tags=["ingest"])
 
@@ -41,6 +42,13 @@ class UnknownConnector(NotFound):
     pass
 
 
+class UnsupportedMediaType(C360Error):
+    status_code = 415
+
+
+UTF_8 = ("utf-8", "utf8", "us-ascii")  # what a body may say it is in: UTF-8, or ASCII within it
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refused as soon as it grows past ``limit`` bytes (never buffered whole).
     A declared length over the limit is refused before reading; one that is no number (the
@@ -58,14 +66,41 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def _ingest(request: Request, connector_name: str, body: bytes, origin: str) -> IngestSummary:
-    services: Services = request.app.state.services
-    settings: Settings = request.app.state.settings
-    connector = CONNECTORS.get(connector_name)
+def _connector(name: str) -> Connector:
+    connector = CONNECTORS.get(name)
     if connector is None:
         raise UnknownConnector(
-            f"unknown connector {connector_name!r}; known: {', '.join(sorted(CONNECTORS))}"
+            f"unknown connector {shown(name)}; known: {', '.join(sorted(CONNECTORS))}"
         )
+    return connector
+
+
+def _check_media_type(content_type: str | None, connector: Connector) -> None:
+    """Refuses (415) a body whose ``Content-Type`` the connector does not read, or in another
+    charset than UTF-8: reading XML as JSON would answer every item rejected as invalid JSON.
+    A body without a type is read as the connector's format."""
+    if content_type is None or not content_type.strip():
+        return
+    kind, *parameters = content_type.split(";")
+    kind = kind.strip().lower()
+    accepted = ", ".join(connector.media_types)
+    if kind not in connector.media_types:
+        raise UnsupportedMediaType(
+            f"{connector.name} reads {accepted} bodies, not {shown(kind)}: send the body with "
+            f"Content-Type: {connector.media_types[0]}"
+        )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in UTF_8:
+            raise UnsupportedMediaType(f"bodies are read as UTF-8, not {shown(charset)}")
+
+
+async def _ingest(
+    request: Request, connector: Connector, body: bytes, origin: str
+) -> IngestSummary:
+    services: Services = request.app.state.services
+    settings: Settings = request.app.state.settings
     options = settings.parse_options()
     items = connector.parse(io.BytesIO(body), options)
     return await services.ingest.ingest(
@@ -115,22 +150,27 @@ class IgnoredTopic(BaseModel):
 JSON_BODY: dict[str, Any] = {"schema": {}}
 TEXT_BODY: dict[str, Any] = {"schema": {}}
 INGEST_BODY = raw_body(
-    "What the connector reads: JSON (an object, an array, or a wrapper such as "
-    '`{"orders": [...]}`), JSON lines, or CSV with the connector\'s columns. The connector '
-    "decides how to read it, whatever the media type; at most C360_INGEST_MAX_BODY_BYTES. "
-    "No body reads no items.",
+    "What the connector reads, in UTF-8: JSON (an object, an array, or a wrapper such as "
+    '`{"orders": [...]}`) or JSON lines for the JSON connectors (`application/json`, '
+    "`application/x-ndjson`, `application/ndjson`, `application/jsonl` or `text/plain`), CSV "
+    "with the connector's columns for the CSV ones (`text/csv`, `application/csv` or "
+    "`text/plain`); another type is 415, a body without one is read as the connector's "
+    "format. At most C360_INGEST_MAX_BODY_BYTES. No body reads no items.",
     {"application/json": JSON_BODY, "application/x-ndjson": TEXT_BODY, "text/csv": TEXT_BODY},
     required=False,
 )
 WEBHOOK_BODY = raw_body("The vendor's JSON body, signed.", {"application/json": JSON_BODY})
+UNREADABLE = "A `Content-Type` the connector does not read, or a charset other than UTF-8."
 WEBHOOK_ANSWERS = answers(
     401,
     404,
     413,
+    415,
     why={
         401: "The signature is missing, wrong, or (Zendesk) more than 5 minutes off; "
         "nothing is stored.",
         404: "The webhook's secret is not configured: the endpoint is off.",
+        415: "A `Content-Type` other than JSON, or a charset other than UTF-8.",
     },
 )
 
@@ -160,7 +200,10 @@ def _report(summary: IngestSummary) -> dict[str, Any]:
     ),
     dependencies=[Depends(requires(Permission.INGEST))],
     response_description="What became of each item",
-    responses={200: {"model": IngestReport}, **answers(*KEYED, 404, 413)},
+    responses={
+        200: {"model": IngestReport},
+        **answers(*KEYED, 404, 413, 415, why={415: UNREADABLE}),
+    },
     openapi_extra=INGEST_BODY,
 )
 async def ingest(
@@ -174,8 +217,10 @@ async def ingest(
     ],
 ) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
+    reader = _connector(connector)
+    _check_media_type(request.headers.get("content-type"), reader)  # before reading the body
     body = await read_body(request, settings.ingest_max_body_bytes)
-    return _report(await _ingest(request, connector, body, origin=f"POST /ingest/{connector}"))
+    return _report(await _ingest(request, reader, body, origin=f"POST /ingest/{connector}"))
 
 
 @router.post(
@@ -198,10 +243,12 @@ async def shopify_webhook(
     body = await read_body(request, settings.ingest_max_body_bytes)
     secret = settings.shopify_webhook_secret
     verify_shopify(secret.get_secret_value() if secret else None, body, x_shopify_hmac_sha256)
-    connector = SHOPIFY_TOPICS.get((x_shopify_topic or "").partition("/")[0])
-    if connector is None:
-        reason = f"topic {x_shopify_topic!r} carries nothing c360 reads"
+    name = SHOPIFY_TOPICS.get((x_shopify_topic or "").partition("/")[0])
+    if name is None:
+        reason = f"topic {shown(x_shopify_topic)} carries nothing c360 reads"
         return {"ignored": True, "topic": x_shopify_topic, "reason": reason}
+    connector = _connector(name)
+    _check_media_type(request.headers.get("content-type"), connector)
     return _report(await _ingest(request, connector, body, origin=f"shopify {x_shopify_topic}"))
 
 
@@ -232,4 +279,6 @@ async def zendesk_webhook(
         x_zendesk_webhook_signature_timestamp,
         dt.datetime.now(dt.UTC),
     )
-    return _report(await _ingest(request, "zendesk-tickets", body, origin="zendesk webhook"))
+    connector = _connector("zendesk-tickets")
+    _check_media_type(request.headers.get("content-type"), connector)
+    return _report(await _ingest(request, connector, body, origin="zendesk webhook"))

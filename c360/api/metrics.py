@@ -1,4 +1,5 @@
-"""``GET /metrics``: the process's Prometheus metrics, in the text exposition format.
+"""``GET /metrics`` (and ``HEAD``): the process's Prometheus metrics, in the text exposition
+format.
 
 Open to this machine (a request from a loopback address that no proxy relayed: no
 ``Forwarded`` or ``X-Forwarded-For`` header), since a sidecar or node agent scrapes there.
@@ -18,6 +19,7 @@ from fastapi.responses import Response
 from prometheus_client import generate_latest
 
 from c360.api.auth import authenticate
+from c360.api.health import as_head
 from c360.api.openapi import KEYED, answers
 from c360.auth.service import Permission
 from c360.observability.metrics import (
@@ -96,6 +98,7 @@ def _has_token(request: Request, settings: Settings) -> bool:
     )
 
 
+@router.head("/metrics", include_in_schema=False)
 @router.get(
     "/metrics",
     summary="Prometheus metrics of this process",
@@ -121,4 +124,4 @@ async def metrics(request: Request) -> Response:
     if not from_this_machine(request) and not _has_token(request, settings):
         await authenticate(request, Permission.METRICS)
     body = await scrape(request.app.state.store, request.app.state.services)
-    return Response(body, media_type=CONTENT_TYPE)
+    return as_head(request, Response(body, media_type=CONTENT_TYPE))

@@ -33,6 +33,7 @@ WHY: dict[int, str] = {
     409: "The request contradicts the current state (the detail says how).",
     410: "Gone: expired, or already used.",
     413: "The body is larger than the limit.",
+    415: "The body's media type (or charset) is not one this endpoint reads.",
     422: "A value out of its type or range; the detail names it.",
     429: "The key's rate limit is spent: try again after `Retry-After` seconds.",
     503: "The store does not answer (the key's rate limit or the access audit cannot be kept).",

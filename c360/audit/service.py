@@ -18,6 +18,7 @@ from c360.audit.types import Action, AuditEntry
 from c360.auth.service import Caller
 from c360.errors import InvalidInput
 from c360.observability.metrics import AUDIT_ENTRIES
+from schemas.quoting import shown
 
 MAX_PAGE = 500
 MAX_DETAIL = 2000  # characters of a lookup's text or a mutation's arguments kept
@@ -116,7 +117,7 @@ class AuditService:
         if not 0 < first <= MAX_PAGE:
             raise InvalidInput(f"first must be between 1 and {MAX_PAGE}, not {first}")
         if after is not None and not _is_seq(after):
-            raise InvalidAuditCursor(f"malformed cursor {after[:40]!r}")
+            raise InvalidAuditCursor(f"malformed cursor {shown(after)}")
         entries = await self._log.page(query, after, first + 1)
         return AuditPage(entries=entries[:first], has_next_page=len(entries) > first)
 

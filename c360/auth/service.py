@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -25,12 +26,15 @@ from typing import Any, ClassVar
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.types import ApiKey, Role
 from c360.errors import C360Error, InvalidInput, NotFound
+from schemas.quoting import shown
 
 PREFIX = "c360"
 # Seconds a verified key is trusted without a store round trip: every request of a busy client
 # would otherwise read its key. Also how late another process's revocation is noticed.
 VERIFIED_KEY_TTL_S = 5.0
 VERIFIED_KEYS_MAX = 1024  # callers remembered at once; the oldest go first
+MAX_KEY_NAME = 100
+"""Characters of a key's name: a person, a team or a system (``crm-sync (eu-west)``)."""
 
 
 class Permission(enum.StrEnum):
@@ -103,9 +107,28 @@ class Caller:
     def require(self, permission: Permission) -> None:
         if not self.may(permission):
             raise Forbidden(
-                f"{self.role} keys lack the {permission} permission (key {self.name!r}); "
+                f"{self.role} keys lack the {permission} permission (key {shown(self.name)}); "
                 f"it is held by: {', '.join(roles_with(permission))}"
             )
+
+
+def _checked_name(name: str) -> str:
+    """A key's name, trimmed: who or what uses it, on one line of at most ``MAX_KEY_NAME``
+    characters (it is shown in key lists, the access audit and log lines)."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a key needs a name: who or what uses it")
+    if len(name) > MAX_KEY_NAME:
+        raise InvalidInput(
+            f"a key's name is at most {MAX_KEY_NAME} characters, not {len(name):,}: {shown(name)}"
+        )
+    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise InvalidInput(
+            f"a key's name is one line of text, without control characters "
+            f"(U+{ord(control):04X}): {shown(name)}"
+        )
+    return name
 
 
 def _hash(secret: str) -> str:
@@ -179,9 +202,7 @@ class ApiKeyService:
     async def create(self, role: Role, name: str, now: dt.datetime) -> tuple[ApiKey, str]:
         """A new key for ``name`` (who or what uses it): returns it and the full key, which is
         shown only now."""
-        name = name.strip()
-        if not name:
-            raise InvalidInput("a key needs a name: who or what uses it")
+        name = _checked_name(name)
         key = ApiKey(id=secrets.token_hex(6), name=name, role=role, created_at=now)
         secret = secrets.token_urlsafe(32)
         await self._keys.add(key, _hash(secret))
@@ -212,7 +233,7 @@ class ApiKeyService:
     async def revoke(self, key_id: str, now: dt.datetime) -> None:
         self._verified.revoked(self._keys.collection, key_id)
         if not await self._keys.revoke(key_id, now):
-            raise ApiKeyNotFound(f"no active API key {key_id!r}")
+            raise ApiKeyNotFound(f"no active API key {shown(key_id)}")
 
     async def all(self) -> list[ApiKey]:
         return await self._keys.all()

@@ -17,6 +17,7 @@ from c360.errors import InvalidInput, NotFound
 from c360.profiles.types import ProfileIdentifier
 from schemas import CanonicalRecord, describe_errors, parse_record
 from schemas.identifiers import identity_key
+from schemas.quoting import shown
 from schemas.records import CONTACT_POINT_TYPES, MAX_CAP_DAYS, ChangeOrigin, RecordKind
 
 SOURCE = "c360"  # the source of the records c360 itself makes
@@ -103,7 +104,7 @@ def check_owned(record: CanonicalRecord, identities: Sequence[ProfileIdentifier]
     if point is None or kind is None:
         return
     if not any(i.type == kind and i.value == point for i in identities):
-        raise InvalidInput(f"{point} is not one of the profile's {channel} contact points")
+        raise InvalidInput(f"{shown(point)} is not one of the profile's {channel} contact points")
 
 
 def identifiers_for(

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadData, BadSignature, URLSafeTimedSerializer
 
 from c360.errors import InvalidInput
+from schemas.quoting import shown
 from schemas.records import ALL_PURPOSES, ContactChannel
 
 _SALT = "c360.unsubscribe"
@@ -126,7 +127,7 @@ class LinkSigner:
             raise LinkRefused("this unsubscribe link is not valid (it does not say what it is for)")
         profile_id, channel, purpose, contact_point = values
         if channel not in {c.value for c in ContactChannel}:
-            raise LinkRefused(f"this unsubscribe link names no known channel ({channel[:40]!r})")
+            raise LinkRefused(f"this unsubscribe link names no known channel ({shown(channel)})")
         if self._purposes is not None and purpose not in self._purposes:
-            raise LinkRefused(f"this unsubscribe link names no known purpose ({purpose[:40]!r})")
+            raise LinkRefused(f"this unsubscribe link names no known purpose ({shown(purpose)})")
         return Unsubscribe(profile_id, channel, purpose, contact_point)

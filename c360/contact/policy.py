@@ -37,6 +37,7 @@ from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+import pycountry
 from babel.core import get_global
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phone_zones
@@ -46,6 +47,7 @@ from c360.contact.facts import ContactFacts
 from c360.contact.hours import in_window, next_window, quiet_until
 from c360.contact.preferences import Cap, Hours
 from schemas.identifiers import IdentifierType
+from schemas.quoting import shown
 from schemas.records import ALL_PURPOSES, CONTACT_POINT_TYPES, PHONE_CHANNELS, ContactChannel
 
 REGIME_OPT_IN, REGIME_OPT_OUT = "opt_in", "opt_out"
@@ -173,6 +175,20 @@ def _number(e164: str) -> phonenumbers.PhoneNumber | None:
 def _phone_region(e164: str) -> str | None:
     number = _number(e164)
     return None if number is None else phonenumbers.region_code_for_number(number)
+
+
+def country_refusal(code: str) -> str | None:
+    """Why ``code`` (upper case) names no country a decision can carry, or None when it names
+    one: an ISO 3166-1 alpha-2 code, or a region phone numbers are assigned in that has none
+    (XK, AC, TA), since a number's region is its contact point's country."""
+    if len(code) == 2 and (
+        pycountry.countries.get(alpha_2=code) is not None or code in phonenumbers.SUPPORTED_REGIONS
+    ):
+        return None
+    alpha_3 = pycountry.countries.get(alpha_3=code) if len(code) == 3 else None
+    if alpha_3 is not None:
+        return f"{shown(code)} is an alpha-3 code: write {alpha_3.alpha_2}"
+    return f"unknown country code {shown(code)}"
 
 
 def _sms_capable(e164: str) -> bool:
@@ -480,7 +496,7 @@ def decide(
     failures: list[Reason] = []
     if purpose not in config.purposes:
         known = ", ".join(config.purposes)
-        failures.append(Reason(Code.UNKNOWN_PURPOSE, f"Unknown purpose {purpose!r}; {known}."))
+        failures.append(Reason(Code.UNKNOWN_PURPOSE, f"Unknown purpose {shown(purpose)}; {known}."))
     stop = facts.preferences.do_not_contact
     if stop is not None and stop.value is not None:
         since = _day(stop.change.since)

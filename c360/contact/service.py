@@ -41,7 +41,14 @@ from c360.contact.consent import ConsentState, fold_consent
 from c360.contact.effective import Effective, effective
 from c360.contact.facts import ContactFacts, build_facts
 from c360.contact.links import LinkSigner, Unsubscribe
-from c360.contact.policy import ChannelOption, Decision, PolicyConfig, best_channels, decide
+from c360.contact.policy import (
+    ChannelOption,
+    Decision,
+    PolicyConfig,
+    best_channels,
+    country_refusal,
+    decide,
+)
 from c360.contact.repository import ContactRepository
 from c360.contact.types import (
     Actor,
@@ -64,11 +71,25 @@ from c360.profiles.types import ProfileIdentifier
 from c360.records.repository import RecordRepository
 from c360.records.types import Record
 from schemas import CanonicalRecord
+from schemas.quoting import shown
 from schemas.records import ALL_PURPOSES, ChangeOrigin, ConsentStatus, ContactChannel, RecordKind
 
 MAX_AUDIENCE_PAGE = 1000
 GPC_EVIDENCE = "Sec-GPC: 1 on a preference-centre request"
 _SIGNAL_FIRST = dt.timedelta(microseconds=1)
+_REFUSALS_SHOWN = 3  # of a filter's unknown countries, named in its refusal
+
+
+def check_countries(audience_filter: AudienceFilter) -> None:
+    """Refuses a filter naming a country no decision can carry: it would silently match
+    nobody. Names the codes refused (the first few)."""
+    refusals = [r for c in sorted(audience_filter.countries or ()) if (r := country_refusal(c))]
+    if refusals:
+        more = len(refusals) - _REFUSALS_SHOWN
+        listed = "; ".join(refusals[:_REFUSALS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+        raise InvalidInput(
+            f"{listed}: countries are ISO 3166-1 alpha-2 codes, such as ES, FR or US"
+        )
 
 
 class ContactService:
@@ -174,7 +195,7 @@ class ContactService:
         ``unmasked``: whether the caller reads contact points in full (see :meth:`hands_out`)."""
         if not 0 < first <= MAX_AUDIENCE_PAGE:
             raise InvalidInput(f"first must be between 1 and {MAX_AUDIENCE_PAGE}, not {first}")
-        at = self._audience_instant(purpose, at, unmasked)
+        at = self._audience_instant(purpose, at, unmasked, audience_filter)
         members: list[Member] = []
         cursor = check_profile_cursor(after)
         while len(members) < first:
@@ -203,12 +224,15 @@ class ContactService:
     ) -> tuple[dt.datetime, AsyncIterator[Member]]:
         """Every member, one batch of profiles in memory at a time, and the instant decided
         for (checked now, before anything is streamed)."""
-        at = self._audience_instant(purpose, at, unmasked)
+        at = self._audience_instant(purpose, at, unmasked, audience_filter)
         return at, self._stream(channel, purpose, at, audience_filter)
 
-    def _audience_instant(self, purpose: str, at: dt.datetime, unmasked: bool) -> dt.datetime:
+    def _audience_instant(
+        self, purpose: str, at: dt.datetime, unmasked: bool, audience_filter: AudienceFilter
+    ) -> dt.datetime:
         self.check_purpose(purpose)
         self.check_handout(purpose, unmasked=unmasked)
+        check_countries(audience_filter)
         return utc_instant(at)
 
     async def _stream(
@@ -284,14 +308,16 @@ class ContactService:
         if not self.hands_out(purpose, unmasked=unmasked):
             allowed = ", ".join(sorted(self.config.handout_purposes)) or "none"
             raise Forbidden(
-                f"contact points for {purpose!r} are not handed out to keys that read them "
+                f"contact points for {shown(purpose)} are not handed out to keys that read them "
                 f"masked; their purposes: {allowed} (C360_CONTACT_MARKETING_PURPOSES)"
             )
 
     def check_purpose(self, purpose: str) -> None:
         if purpose not in self.policy.purposes:
             known = ", ".join(self.policy.purposes)
-            raise InvalidInput(f"unknown purpose {purpose!r}; the configured purposes: {known}")
+            raise InvalidInput(
+                f"unknown purpose {shown(purpose)}; the configured purposes: {known}"
+            )
 
     # --- Changes a caller asks for ------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from c360.followups.repository import (
 )
 from c360.profiles.service import ProfileService
 from c360.records.types import Record
+from schemas.quoting import shown
 from schemas.records import ChangeOrigin
 
 FEEDBACK_KINDS = ("survey_response", "service_case")
@@ -118,7 +119,9 @@ class FeedbackService:
         live = (await self._profiles.get(profile_id)).id
         found = (await self._inputs.of_kinds([live], FEEDBACK_KINDS, record_ids=[record_id]))[live]
         if not found:
-            raise FeedbackNotFound(f"no survey response or case {record_id!r} of this customer")
+            raise FeedbackNotFound(
+                f"no survey response or case {shown(record_id)} of this customer"
+            )
         record = found[0]
         why = self._why(record)
         if why is None:

@@ -24,6 +24,7 @@ from c360.followups.rules import (
     definitions_equal,
     normalised,
 )
+from schemas.quoting import shown
 
 CACHE_S = 5.0
 """How long a process uses the rules it read before reading them again (a change made by
@@ -140,7 +141,7 @@ class RuleBook:
         await self._seed()
         rule = await self._rules.get(rule_id)
         if rule is None:
-            raise RuleNotFound(f"no alert rule {rule_id!r}")
+            raise RuleNotFound(f"no alert rule {shown(rule_id)}")
         return rule
 
     async def versions(self, rule_id: str) -> list[Rule]:

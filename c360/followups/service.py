@@ -48,6 +48,7 @@ from c360.profiles.repository import ProfileRepository
 from c360.profiles.service import ProfileService
 from c360.records.types import Record
 from c360.steps import StepHook, no_hook
+from schemas.quoting import shown
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ class FollowUpService:
     async def get(self, follow_up_id: str) -> FollowUp:
         stored = await self._follow_ups.get(follow_up_id)
         if stored is None:
-            raise FollowUpNotFound(f"no follow-up {follow_up_id!r}")
+            raise FollowUpNotFound(f"no follow-up {shown(follow_up_id)}")
         return stored.follow_up
 
     async def act(
@@ -139,7 +140,7 @@ class FollowUpService:
         for _ in range(MAX_ROUNDS):
             stored = await self._follow_ups.get(follow_up_id)
             if stored is None:
-                raise FollowUpNotFound(f"no follow-up {follow_up_id!r}")
+                raise FollowUpNotFound(f"no follow-up {shown(follow_up_id)}")
             fu = stored.follow_up
             change = transition(
                 fu,
@@ -188,16 +189,30 @@ class FollowUpService:
                 return new
         raise FollowUpConflict(f"follow-up {follow_up_id} kept changing; try again")
 
+    async def known_teams(self) -> set[str]:
+        """The teams follow-ups can be in: those configured or set by an admin, the teams they
+        escalate to, and the teams the alert rules send follow-ups to."""
+        teams = await self.teams.all()
+        escalations = {t.escalation_team for t in teams.values() if t.escalation_team}
+        routed = {rule.definition.team for rule in await self.rules.all()}
+        return {*teams, *escalations, *routed}
+
     async def _assignee(
         self, fu: FollowUp, owner: str | None, team_id: str | None
     ) -> tuple[str, str | None]:
+        if team_id is not None and team_id != fu.team:
+            known = await self.known_teams()
+            if team_id not in known:
+                raise InvalidInput(
+                    f"no team {shown(team_id)}; the teams: {', '.join(sorted(known))}"
+                )
         team = await self.teams.get(team_id or fu.team)
         owner = owner.strip() if owner is not None else None
         if owner == "":
             raise InvalidInput("owner is empty (leave it out to unassign)")
         if owner is not None and team.members and owner not in team.members:
             raise InvalidInput(
-                f"{owner!r} is not a member of team {team.id} ({', '.join(team.members)})"
+                f"{shown(owner)} is not a member of team {team.id} ({', '.join(team.members)})"
             )
         if owner is None and team.id != fu.team:
             load = await self._load(team.id)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from c360.errors import Conflict, InvalidInput
 from c360.followups.model import ACTIVE, CLOSED, EventType, FollowUp, Outcome, Status
+from schemas.quoting import shown
 
 
 class TransitionRefused(Conflict):
@@ -87,7 +88,7 @@ def transition(
         raise InvalidInput("resolving needs an outcome")
     if root_cause is None or root_cause not in root_causes:
         known = ", ".join(root_causes)
-        raise InvalidInput(f"root cause {root_cause!r} is not one of the configured: {known}")
+        raise InvalidInput(f"root cause {shown(root_cause)} is not one of the configured: {known}")
     if outcome is Outcome.NO_ACTION_NEEDED:
         return Change(
             Status.CLOSED_NO_ACTION, EventType.CLOSED_NO_ACTION, responds=True, resolves=True

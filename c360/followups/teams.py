@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from c360.errors import InvalidInput
 from c360.followups.repository import TeamChange, TeamRepository
 from c360.followups.rules import TEAM_PATTERN
+from schemas.quoting import shown
 
 CACHE_S = 5.0
 MAX_MEMBER = 200
@@ -76,9 +77,11 @@ class Teams:
         now: dt.datetime,
     ) -> Team:
         if not _TEAM.match(team_id):
-            raise InvalidInput(f"{team_id!r} is not a team id (lower-case letters, digits, -_.)")
+            raise InvalidInput(
+                f"{shown(team_id)} is not a team id (lower-case letters, digits, -_.)"
+            )
         if escalation_team is not None and not _TEAM.match(escalation_team):
-            raise InvalidInput(f"{escalation_team!r} is not a team id")
+            raise InvalidInput(f"{shown(escalation_team)} is not a team id")
         if escalation_team == team_id:
             raise InvalidInput("a team cannot escalate to itself")
         cleaned = list(dict.fromkeys(m.strip() for m in members))

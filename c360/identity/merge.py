@@ -33,6 +33,7 @@ from c360.identity.types import MergeEntry, MergePreview, MergeStatus, Suggestio
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
 from c360.steps import StepHook, no_hook
+from schemas.quoting import shown
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +179,9 @@ class MergeService:
         """Undo a merge: both profiles as they would be had it never happened."""
         entry = await self._merges.get(merge_id)
         if entry is None:
-            raise MergeNotFound(f"no merge {merge_id!r}")
+            raise MergeNotFound(f"no merge {shown(merge_id)}")
         if entry.status not in (MergeStatus.DONE, MergeStatus.UNDOING):
-            raise MergeNotUndoable(f"merge {merge_id!r} is {entry.status}, not done")
+            raise MergeNotUndoable(f"merge {shown(merge_id)} is {entry.status}, not done")
         await self._merges.undoing(merge_id, actor, now, reason)
         await self._undo(entry, now)
         log.info("profiles unmerged", extra={"merge": merge_id})
@@ -245,7 +246,7 @@ class MergeService:
         """Accept (merge the pair; the older survives) or reject (never suggest it again)."""
         suggestion = await self._suggestions.get(suggestion_id)
         if suggestion is None:
-            raise SuggestionNotFound(f"no match suggestion {suggestion_id!r}")
+            raise SuggestionNotFound(f"no match suggestion {shown(suggestion_id)}")
         if suggestion.status != SuggestionStatus.OPEN:
             raise MergeRefused(f"suggestion {suggestion_id} is already {suggestion.status}")
         first, second = suggestion.profiles

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from c360.store import Document
 from connectors import ItemError, Parsed
 from schemas import CanonicalRecord
+from schemas.quoting import SHOWN_CHARACTERS, shown
 
 MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 """MongoDB's largest document (``maxBsonObjectSize``)."""
@@ -38,7 +39,6 @@ _EXACT_SIZE_FROM = 1024 * 1024
 estimate is an upper bound of its content, which the stored document repeats at most twice
 (identifiers and their keys) with a small envelope: far below the limit under this."""
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_SHOWN = 40
 
 
 class Unstorable(Exception):
@@ -136,7 +136,7 @@ def _walk(value: Any, depth: int) -> int:
         return 16
     if isinstance(value, dt.date | dt.time):  # a datetime, or a date or time stored as text
         return 40
-    raise Unstorable(f"{_shown(value)} ({kind.__name__}) is not a value the store holds")
+    raise Unstorable(f"{shown(value)} ({kind.__name__}) is not a value the store holds")
 
 
 def _members(members: Iterable[tuple[str | int, Any]], depth: int) -> int:
@@ -159,13 +159,13 @@ def _keys(mapping: dict[Any, Any]) -> Iterator[tuple[str, Any]]:
     """A mapping's members, refused at the mapping when a key is not one the store takes."""
     for key, item in mapping.items():
         if not isinstance(key, str):
-            raise Unstorable(f"a key {_shown(key)} that is not text")
+            raise Unstorable(f"a key {shown(key)} that is not text")
         if key.startswith("$"):
             raise Unstorable(
-                f"a key starting with '$' ({_shown(key)}), which the store reads as an operator"
+                f"a key starting with '$' ({shown(key)}), which the store reads as an operator"
             )
         if "\x00" in key:
-            raise Unstorable(f"a key with a NUL character ({_shown(key)})")
+            raise Unstorable(f"a key with a NUL character ({shown(key)})")
         _text(key)
         yield key, item
 
@@ -185,11 +185,6 @@ def _text(text: str) -> int:
 
 def _number(value: int) -> str:
     digits = len(str(abs(value))) if abs(value).bit_length() < 10_000 else None
-    if digits is not None and digits <= _SHOWN:
+    if digits is not None and digits <= SHOWN_CHARACTERS:
         return str(value)
     return f"a number of {digits:,} digits" if digits else "a huge number"
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHOWN else f"{text[:_SHOWN]}…"

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 
 from c360.errors import C360Error
+from schemas.quoting import shown
 
 ZENDESK_MAX_SKEW = dt.timedelta(minutes=5)
 """How old (or early) a signed Zendesk timestamp may be: older requests could be replays."""
@@ -58,6 +59,6 @@ def verify_zendesk(
     try:
         sent = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidSignature(f"unreadable signature timestamp {timestamp!r}") from None
+        raise InvalidSignature(f"unreadable signature timestamp {shown(timestamp)}") from None
     if sent.tzinfo is None or abs(now - sent) > ZENDESK_MAX_SKEW:
         raise InvalidSignature("signature timestamp too old or in the future (replay?)")

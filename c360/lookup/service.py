@@ -24,6 +24,7 @@ from c360.profiles.search import phone_prefix
 from c360.profiles.service import MAX_SEARCH_RESULTS, ProfileService
 from c360.profiles.types import Profile
 from c360.records.types import Record
+from schemas.quoting import shown
 from schemas.records import RecordKind
 
 
@@ -124,7 +125,7 @@ class LookupService:
             else:
                 matches += [Match(profile, searched) for profile in page.profiles]
         elif not wanted & _REFERENCES:
-            raise InvalidInput(f"{text!r} cannot be read as {_listed(wanted)}")
+            raise InvalidInput(f"{shown(text)} cannot be read as {_listed(wanted)}")
         unique = list(_once_per_profile(matches))
         return Matches(unique[:first], has_more=len(unique) > first)
 
@@ -133,7 +134,7 @@ class LookupService:
             return []
         reference = _REFERENCE.fullmatch(text)
         if reference is None:
-            raise InvalidInput(f"{text[:40]!r} is no order number, order id or ticket id")
+            raise InvalidInput(f"{shown(text)} is no order number, order id or ticket id")
         value = reference[1]
         ids = []
         found: list[Record] = []

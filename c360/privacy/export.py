@@ -22,6 +22,7 @@ from c360.privacy.repository import ExportRepository
 from c360.privacy.types import Held, Scope
 from c360.profiles.repository import ProfileRepository
 from c360.profiles.types import Profile
+from schemas.quoting import shown
 
 EXPORT_SECTIONS = (
     "profiles",
@@ -153,7 +154,7 @@ class AccessExport:
                 for held in await self._held.dead_letters_naming(scope.pattern):
                     yield _held(name, held, connector=held.system)
             case _:
-                raise InvalidInput(f"no export section {name!r}")
+                raise InvalidInput(f"no export section {shown(name)}")
 
     async def _live(self, profiles: Sequence[str]) -> list[Profile]:
         """Their profiles not merged into another (those hold the records now)."""

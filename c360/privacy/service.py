@@ -51,6 +51,7 @@ from c360.privacy.types import Event, Extension, Identifier, Journal, PrivacyReq
 from c360.steps import StepHook
 from schemas.common import SOURCE_PATTERN
 from schemas.identifiers import IdentifierType, identity_key, normalize_value, split_identity_key
+from schemas.quoting import shown
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ class PrivacyService:
     async def get(self, request_id: str) -> PrivacyRequest:
         request = await self._requests.get(request_id)
         if request is None:
-            raise PrivacyRequestNotFound(f"no privacy request {request_id!r}")
+            raise PrivacyRequestNotFound(f"no privacy request {shown(request_id)}")
         return request
 
     async def verify(

@@ -20,6 +20,7 @@ from c360.profiles.types import Profile, ProfileIdentifier, Span
 from c360.records.repository import RecordRepository, TimelineQuery
 from c360.records.types import Record
 from schemas.identifiers import IdentifierType, identity_key, normalize_value
+from schemas.quoting import shown
 
 MAX_PAGE_SIZE = 100
 
@@ -76,7 +77,6 @@ def decode_cursor(cursor: str) -> str:
 
 
 _PROFILE_ID = re.compile(r"[0-9a-f]{24}")
-SHOWN_CHARACTERS = 40
 
 
 def check_profile_cursor(cursor: str | None) -> str | None:
@@ -85,14 +85,6 @@ def check_profile_cursor(cursor: str | None) -> str | None:
     if cursor is not None and not _PROFILE_ID.fullmatch(cursor):
         raise InvalidCursor(f"malformed cursor {shown(cursor)}")
     return cursor
-
-
-def shown(value: str) -> str:
-    """A client's value as an error repeats it: quoted, and cut when long (a megabyte of cursor
-    is not worth a megabyte of error)."""
-    if len(value) <= SHOWN_CHARACTERS:
-        return repr(value)
-    return f"{value[:SHOWN_CHARACTERS]!r}… ({len(value):,} characters)"
 
 
 _MAX_MERGE_HOPS = 20
@@ -125,7 +117,7 @@ class ProfileService:
             if profile.merged_into is None:
                 return profile
             wanted = profile.merged_into
-        raise ProfileNotFound(f"no profile with id {profile_id!r}")
+        raise ProfileNotFound(f"no profile with id {shown(profile_id)}")
 
     async def get_many(self, profile_ids: Sequence[str]) -> list[Profile | None]:
         """Like :meth:`get` for many ids, in the order asked, None for unknown ones (a
@@ -249,7 +241,7 @@ class ProfileService:
         else:
             terms = words(text)
             if not terms:
-                raise InvalidInput(f"nothing to search for in {text!r}")
+                raise InvalidInput(f"nothing to search for in {shown(text)}")
             found = intersect(
                 [await self._search.by_name_prefix(t, _SEARCH_CANDIDATES) for t in terms]
             )

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from pydantic import ValidationError
 
-from connectors.base import ItemError, Parsed, ParseOptions, ParseResult
+from connectors.base import CSV_MEDIA_TYPES, ItemError, Parsed, ParseOptions, ParseResult
 from connectors.csv._rows import CsvSpec, Row, read_rows
 from connectors.csv._values import Values
 from schemas import (
@@ -25,6 +25,7 @@ from schemas import (
     describe_error,
     describe_errors,
 )
+from schemas.quoting import shown
 
 _Record = TypeVar(
     "_Record",
@@ -128,7 +129,7 @@ def choice(
     key = synonyms.get(key, key)
     known = [member.value for member in allowed]
     if key not in known:
-        values.fail(name, f"unknown value {value!r}; expected one of {', '.join(known)}")
+        values.fail(name, f"unknown value {shown(value)}; expected one of {', '.join(known)}")
         return None
     return key
 
@@ -139,6 +140,7 @@ class RowConnector:
 
     name: ClassVar[str]
     kinds: ClassVar[tuple[RecordKind, ...]]
+    media_types: ClassVar[tuple[str, ...]] = CSV_MEDIA_TYPES
     default_source: ClassVar[str]
     spec: ClassVar[CsvSpec]
     model: ClassVar[type[Any]]

@@ -15,6 +15,8 @@ from typing import Any
 
 import pycountry
 
+from schemas.quoting import shown
+
 OPTION_KEYS = (
     "source",
     "time_zone",
@@ -89,31 +91,31 @@ def check_options(settings: Mapping[str, str]) -> list[str]:
     problems = [f"{key}: unknown option" for key in sorted(set(settings) - set(OPTION_KEYS))]
     source = settings.get("source")
     if source is not None and not SOURCE_NAME.match(source):
-        problems.append(f"source: {source!r} is not a lower-case source name")
+        problems.append(f"source: {shown(source)} is not a lower-case source name")
     zone = settings.get("time_zone")
     if zone is not None:
         try:
             zoneinfo.ZoneInfo(zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-            problems.append(f"time_zone: unknown IANA time zone {zone!r}")
+            problems.append(f"time_zone: unknown IANA time zone {shown(zone)}")
     currency = settings.get("currency")
     if currency is not None and pycountry.currencies.get(alpha_3=currency.upper()) is None:
-        problems.append(f"currency: unknown ISO 4217 currency code {currency!r}")
+        problems.append(f"currency: unknown ISO 4217 currency code {shown(currency)}")
     separator = settings.get("decimal_separator")
     if separator is not None and separator not in (".", ","):
-        problems.append(f"decimal_separator: {separator!r} is neither '.' nor ','")
+        problems.append(f"decimal_separator: {shown(separator)} is neither '.' nor ','")
     delimiter = settings.get("delimiter")
     if delimiter not in (None, "auto") and (len(delimiter) != 1 or delimiter in '"\r\n'):
-        problems.append(f"delimiter: {delimiter!r} is not one character or 'auto'")
+        problems.append(f"delimiter: {shown(delimiter)} is not one character or 'auto'")
     encoding = settings.get("encoding")
     if encoding is not None:
         try:
             io.TextIOWrapper(io.BytesIO(), encoding=encoding).detach()
         except LookupError:  # unknown, or not a text encoding (base64)
-            problems.append(f"encoding: unknown text encoding {encoding!r}")
+            problems.append(f"encoding: unknown text encoding {shown(encoding)}")
     for key in ("timestamp_format", "date_format"):
         if key in settings and "%" not in settings[key]:
-            problems.append(f"{key}: {settings[key]!r} has no strftime directive")
+            problems.append(f"{key}: {shown(settings[key])} has no strftime directive")
     return problems
 
 

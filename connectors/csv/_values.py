@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from connectors._values import minor_units, utc_timestamp
 from connectors.base import ParseOptions
 from schemas import Identifier, IdentifierType
+from schemas.quoting import shown
 
 IDENTIFIER_FIELDS = ("email", "phone", "customer_id", "loyalty_id")
 """The conventional identifier columns; ``customer_id`` is scoped by the connector's source."""
@@ -61,7 +62,7 @@ class Values:
         if value is None:
             return None
         if not _WHOLE_RE.match(value):
-            self.fail(name, f"not a whole number: {value!r}")
+            self.fail(name, f"not a whole number: {shown(value)}")
             return None
         return int(value)
 
@@ -73,7 +74,7 @@ class Values:
             return True
         if value.lower() in FALSE_SPELLINGS:
             return False
-        self.fail(name, f"expected true/false, yes/no or 1/0, not {value!r}")
+        self.fail(name, f"expected true/false, yes/no or 1/0, not {shown(value)}")
         return None
 
     def timestamp(self, name: str, *, required: bool = False) -> dt.datetime | None:
@@ -103,7 +104,9 @@ class Values:
                 return dt.datetime.strptime(value, fmt).date()
             return dt.date.fromisoformat(value)
         except ValueError:
-            self.fail(name, f"date {value!r} is not {f'format {fmt!r}' if fmt else 'ISO 8601'}")
+            self.fail(
+                name, f"date {shown(value)} is not {f'format {fmt!r}' if fmt else 'ISO 8601'}"
+            )
             return None
 
     def currency(self) -> str | None:

@@ -12,6 +12,7 @@ from connectors.csv._contact import CONTACT_CHANNEL_SYNONYMS, contact_point, poi
 from connectors.csv._rows import CsvSpec, Row
 from connectors.csv._values import FALSE_SPELLINGS, PERSON_IDENTIFIERS, TRUE_SPELLINGS, Values
 from schemas import ConsentChange, Identifier, PreferenceChange, RecordKind
+from schemas.quoting import shown
 from schemas.records import (
     ALL_PURPOSES,
     PURPOSE_PATTERN,
@@ -44,7 +45,7 @@ def _purpose(values: Values) -> str | None:
     key = spelling(value)
     if not _PURPOSE.match(key):
         values.fail(
-            "purpose", f"{value!r} is not a purpose name (a letter, then letters, digits or _)"
+            "purpose", f"{shown(value)} is not a purpose name (a letter, then letters, digits or _)"
         )
         return None
     return key

@@ -7,11 +7,12 @@ from typing import BinaryIO, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import MAX_RAW_CHARS, ItemError, ParseOptions, ParseResult
+from connectors.base import CSV_MEDIA_TYPES, MAX_RAW_CHARS, ItemError, ParseOptions, ParseResult
 from connectors.csv._base import source_of, validated
 from connectors.csv._rows import CsvSpec, Row, read_rows
 from connectors.csv._values import IDENTIFIER_FIELDS, Values
 from schemas import Order, RecordKind, describe_errors
+from schemas.quoting import shown
 from schemas.records import LineItem, OrderChannel
 
 MAX_ORDER_LINES = 10_000
@@ -36,6 +37,7 @@ class PosCsvConnector:
 
     name: ClassVar[str] = "pos-csv"
     kinds: ClassVar[tuple[RecordKind, ...]] = (RecordKind.ORDER,)
+    media_types: ClassVar[tuple[str, ...]] = CSV_MEDIA_TYPES
     default_source: ClassVar[str] = "pos"
     spec: ClassVar[CsvSpec] = CsvSpec(
         fields=(
@@ -121,7 +123,8 @@ class _PendingOrder:
                 self.problems.append(
                     (
                         row.line,
-                        f"{name} {value!r} differs from {known!r} on {self.first_line[name]}",
+                        f"{name} {shown(value)} differs from {shown(known)} "
+                        f"on {self.first_line[name]}",
                     )
                 )
         if self.line_count > MAX_ORDER_LINES:

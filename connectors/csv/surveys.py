@@ -9,6 +9,7 @@ from connectors.csv._options import SOURCE_NAME
 from connectors.csv._rows import CsvSpec, Row
 from connectors.csv._values import PERSON_IDENTIFIERS, Values
 from schemas import RecordKind, SurveyResponse
+from schemas.quoting import shown
 from schemas.records import SCORE_RANGES, SurveyType
 
 
@@ -50,7 +51,7 @@ class SurveysCsvConnector(RowConnector):
     def row_data(self, values: Values, row: Row) -> dict[str, Any]:
         source = values.source
         if not SOURCE_NAME.match(source):
-            values.fail("source", f"{row.get('source')!r} is not a lower-case source name")
+            values.fail("source", f"{shown(row.get('source'))} is not a lower-case source name")
         survey_type = choice(values, "type", SurveyType, {}, required=True)
         score = values.whole("score", required=True)
         if survey_type is not None and score is not None:

@@ -15,6 +15,7 @@ from connectors._values import minor_units, utc_timestamp
 from connectors.base import Rejected
 from schemas import CanonicalRecord, describe_errors, parse_record
 from schemas.identifiers import IdentifierType, identity_key, normalize_email, normalize_phone
+from schemas.quoting import shown
 
 DEFAULT_SOURCE = "shopify"
 
@@ -129,7 +130,7 @@ def optional_id(value: Any, path: str) -> str | None:
         and value == value.to_integral_value()
     ):
         return str(int(value))
-    raise Rejected(f"{path}: not an id: {value!r}")
+    raise Rejected(f"{path}: not an id: {shown(value)}")
 
 
 def text_of(value: Any, path: str) -> str | None:
@@ -166,9 +167,9 @@ def payment_currency(value: Any, path: str) -> str:
         raise Rejected(f"{path}: missing")
     code = text.upper()
     if pycountry.currencies.get(alpha_3=code) is None:
-        raise Rejected(f"{path}: unknown ISO 4217 currency code {text!r}")
+        raise Rejected(f"{path}: unknown ISO 4217 currency code {shown(text)}")
     if code in _NOT_PAYMENT_CURRENCIES:
-        raise Rejected(f"{path}: {text!r} is not a currency anything is paid in")
+        raise Rejected(f"{path}: {shown(text)} is not a currency anything is paid in")
     return code
 
 

@@ -21,6 +21,7 @@ from connectors.shopify._values import (
 )
 from schemas import CanonicalRecord, RecordKind
 from schemas.identifiers import IdentifierType
+from schemas.quoting import shown
 from schemas.records import ConsentStatus, ContactChannel
 
 # Shopify's marketing consent on a customer is the *current* state, timed by
@@ -96,7 +97,7 @@ def consent_changes(
     if state is None:
         raise Rejected(f"{path}.state: missing")
     if state.lower() not in _CONSENT_STATUS:
-        raise Rejected(f"{path}.state: unknown consent state {state!r}")
+        raise Rejected(f"{path}.state: unknown consent state {shown(state)}")
     status = _CONSENT_STATUS[state.lower()]
     evidence = [f"{contact.source} {key} state={state}"]
     for field, label in (

@@ -11,7 +11,7 @@ import pycountry
 
 from connectors._json import json_results
 from connectors._values import stable_id
-from connectors.base import Ignore, ParseOptions, ParseResult
+from connectors.base import JSON_MEDIA_TYPES, Ignore, ParseOptions, ParseResult
 from connectors.shopify._values import (
     DEFAULT_SOURCE,
     DELETED_KEYS,
@@ -37,6 +37,7 @@ class ShopifyCustomersConnector:
         RecordKind.CONSENT_CHANGE,
         RecordKind.CONTACT_POINT_STATUS,
     )
+    media_types: ClassVar[tuple[str, ...]] = JSON_MEDIA_TYPES
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source") or DEFAULT_SOURCE

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
 from connectors._json import json_results
-from connectors.base import Ignore, ParseOptions, ParseResult, Rejected
+from connectors.base import JSON_MEDIA_TYPES, Ignore, ParseOptions, ParseResult, Rejected
 from connectors.shopify._values import (
     DEFAULT_SOURCE,
     DELETED_KEYS,
@@ -39,6 +39,7 @@ class ShopifyOrdersConnector:
         RecordKind.CONSENT_CHANGE,
         RecordKind.CONTACT_POINT_STATUS,
     )
+    media_types: ClassVar[tuple[str, ...]] = JSON_MEDIA_TYPES
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source") or DEFAULT_SOURCE

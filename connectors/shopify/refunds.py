@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO, ClassVar
 
 from connectors._json import json_results
-from connectors.base import CurrencyOfOrder, ParseOptions, ParseResult, Rejected
+from connectors.base import JSON_MEDIA_TYPES, CurrencyOfOrder, ParseOptions, ParseResult, Rejected
 from connectors.shopify._values import (
     DEFAULT_SOURCE,
     Json,
@@ -29,6 +29,7 @@ _MAX_REASON_CHARS = 2000
 class ShopifyRefundsConnector:
     name: ClassVar[str] = "shopify-refunds"
     kinds: ClassVar[tuple[RecordKind, ...]] = (RecordKind.RETURN,)
+    media_types: ClassVar[tuple[str, ...]] = JSON_MEDIA_TYPES
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source") or DEFAULT_SOURCE

@@ -397,3 +397,55 @@ class TestCursors:
         data = await gql(client, query, after="0" * 24)
         (connection,) = data.values()
         assert connection["edges"]
+
+
+LONG = 100_000  # characters of a value no message repeats whole
+LOOKUP = """query($type: IdentifierType!, $value: String!) {
+  profileByIdentifier(type: $type, value: $value) { __typename ... on Error { message } } }"""
+
+
+class TestLongValues:
+    """A message that quotes a value it refuses quotes its first 100 characters and says how
+    long it was, whichever layer refuses it."""
+
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(
+            update={"graphql_max_body_bytes": 1024 * 1024, "graphql_max_tokens": 50_000}
+        )
+
+    @pytest.mark.parametrize(
+        ("kind", "value", "reason"),
+        [
+            ("EMAIL", "a" * LONG + "@x.com", "invalid e-mail address"),
+            ("PHONE", "6" * LONG, "unparseable phone number"),
+            ("EMAIL", "<" * LONG + "@x.com", "invalid e-mail address"),  # a reason listing it
+        ],
+    )
+    async def test_a_lookup_quotes_the_value_cut(
+        self, client: httpx.AsyncClient, kind: str, value: str, reason: str
+    ) -> None:
+        answer = (await gql(client, LOOKUP, type=kind, value=value))["profileByIdentifier"]
+        assert answer["__typename"] == "InvalidInputError"
+        message = answer["message"]
+        assert message.startswith(reason)
+        assert f"{value[:100]!r}… ({len(value):,} characters)" in message
+        assert len(message) < 400
+
+    async def test_a_value_written_in_the_document_is_quoted_cut(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        query = f'{{ bestChannels(profileId: "p", purpose: "{"X" * LONG}") {{ __typename }} }}'
+        response = await client.post("/graphql", json={"query": query})
+        assert response.status_code == 400
+        (error,) = response.json()["errors"]
+        assert error["message"].startswith(f"{'X' * 100!r}… ({LONG:,} characters)")
+        assert len(error["message"]) < 400
+
+    async def test_a_rest_parameter_is_quoted_cut(self, client: httpx.AsyncClient) -> None:
+        params = {"channel": "email", "purpose": "service", "country": "Z" * 5000}
+        response = await client.get("/audiences/export", params=params)
+        assert response.status_code == 422
+        detail = response.json()["detail"]
+        assert f"{'Z' * 100!r}… (5,000 characters)" in detail
+        assert len(detail) < 400

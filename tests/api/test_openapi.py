@@ -27,18 +27,21 @@ ANSWERS: dict[tuple[str, str], dict[str, str]] = {
         **KEYED,
         "404": "error",
         "413": "error",
+        "415": "error",
     },
     ("post", "/webhooks/shopify"): {
         "200": "application/json",
         "401": "error",
         "404": "error",
         "413": "error",
+        "415": "error",
     },
     ("post", "/webhooks/zendesk"): {
         "200": "application/json",
         "401": "error",
         "404": "error",
         "413": "error",
+        "415": "error",
     },
     ("get", "/unsubscribe/{token}"): {"200": "page", "403": "page", "410": "page"},
     ("post", "/unsubscribe/{token}"): {

@@ -271,6 +271,66 @@ async def test_filters_and_bad_requests(
     assert response.status_code == 422
 
 
+class TestCountries:
+    """A country filter names ISO 3166-1 alpha-2 codes (any case), or a region phone numbers
+    have that has none (XK); another code would match nobody, silently: it is refused, named."""
+
+    @pytest.mark.parametrize(
+        ("codes", "reason"),
+        [
+            (["ES", "ZZZ"], "unknown country code 'ZZZ'"),
+            (["zz"], "unknown country code 'ZZ'"),
+            (["ESP"], "'ESP' is an alpha-3 code: write ES"),
+        ],
+    )
+    async def test_an_unknown_code_is_refused_naming_it(
+        self, agent_client: httpx.AsyncClient, codes: list[str], reason: str
+    ) -> None:
+        query = AUDIENCE.replace("first: 7, ", "")
+        variables = {"channel": "EMAIL", "purpose": "service", "filter": {"countries": codes}}
+        response = await agent_client.post(
+            "/graphql", json={"query": query, "variables": variables}
+        )
+        (error,) = response.json()["errors"]
+        assert error["extensions"]["code"] == "InvalidInput"
+        assert error["message"].startswith(reason)
+        assert "ISO 3166-1 alpha-2 codes" in error["message"]
+
+        params = {"channel": "email", "purpose": "service", "country": codes}
+        exported = await agent_client.get("/audiences/export", params=params)
+        assert exported.status_code == 422
+        assert exported.json()["error"] == "InvalidInput"
+        assert exported.json()["detail"] == error["message"]
+
+    async def test_many_unknown_codes_are_named_a_few(
+        self, agent_client: httpx.AsyncClient
+    ) -> None:
+        codes = [f"Q{letter}{letter}" for letter in "ABCDEFGHIJ"]
+        params = {"channel": "email", "purpose": "service", "country": codes}
+        response = await agent_client.get("/audiences/export", params=params)
+        assert response.status_code == 422
+        assert response.json()["detail"].startswith(
+            "unknown country code 'QAA'; unknown country code 'QBB'; "
+            "unknown country code 'QCC'; and 7 more: "
+        )
+
+    async def test_every_country_a_decision_can_name_is_taken(
+        self, services: Services, agent_client: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await _load(services, tmp_path, seed=6)
+        at = _iso(NOW)
+        everyone = await audience(agent_client, "email", "service", at)
+        known = ["es", "FR", "XK", "ac"]  # XK, AC: phone regions without an ISO 3166 code
+        chosen = await audience(agent_client, "email", "service", at, filter={"countries": known})
+        response = await agent_client.get(
+            "/audiences/export",
+            params={"channel": "email", "purpose": "service", "at": at, "country": known},
+        )
+        assert chosen == everyone  # all of them in Spain
+        assert response.status_code == 200
+        assert dict(_rows(response.text, "ndjson")) == everyone
+
+
 class TestWhoIsHandedWhichPurpose:
     """Marketing is handed contact points for the purposes it sends for
     (C360_CONTACT_MARKETING_PURPOSES), never the addresses given for service."""

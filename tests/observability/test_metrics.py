@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from c360.auth.service import Role
+from c360.observability.metrics import CONTENT_TYPE
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -180,6 +181,17 @@ class TestWhoMayScrape:
         async with remote_client(app, await f.api_key(services, Role.AGENT)) as agent:
             assert (await agent.get("/metrics")).status_code == 403
 
+    async def test_head_is_answered_as_get_without_the_body(
+        self, app: FastAPI, client: httpx.AsyncClient
+    ) -> None:
+        head = await client.head("/metrics")
+        assert head.status_code == 200
+        assert head.headers["content-type"] == CONTENT_TYPE
+        assert int(head.headers["content-length"]) > 0
+        assert head.content == b""
+        async with remote_client(app) as anyone:
+            assert (await anyone.head("/metrics")).status_code == 401  # the same rule
+
     async def test_loopback_relayed_by_a_proxy_is_another_host(
         self, client: httpx.AsyncClient
     ) -> None:
@@ -232,6 +244,10 @@ class TestServed:
                 timeout=10,
             )
             assert response.headers["x-request-id"] == "trace-4242"
+            for path in ("/health", "/metrics"):  # uptime checkers and scrapers send HEAD
+                head = HTTP.head(f"{server.base}{path}", timeout=10)
+                assert head.status_code == 200, path
+                assert head.content == b""
             scraped = HTTP.get(f"{server.base}/metrics", timeout=10)
             assert scraped.status_code == 200
             found = samples(scraped.text)
@@ -249,3 +265,6 @@ class TestServed:
         tagged = [line for line in lines if line.get("request_id") == "trace-4242"]
         assert tagged, server.output
         assert any("POST /graphql" in line["message"] for line in tagged)  # the access log
+        # uvicorn's own lines carry a copy of the message in terminal colours: left out.
+        assert any(line["logger"] == "uvicorn.error" for line in lines), server.output
+        assert not [line for line in lines if "color_message" in line]

@@ -23,6 +23,7 @@ from starlette.responses import Response
 from c360.console.service import ConsoleSession, CsrfRefused
 from c360.services import Services
 from c360.settings import Settings
+from schemas.quoting import shown
 
 COOKIE = "c360_console"
 SECURE_COOKIE = "__Host-c360_console"
@@ -81,7 +82,7 @@ def check_same_origin(request: Request) -> None:
         raise CsrfRefused(f"a {site} request cannot change the console's data")
     origin = request.headers.get("origin")
     if origin is not None and origin not in _own_origins(request):
-        raise CsrfRefused(f"a request from {origin[:80]!r} cannot change the console's data")
+        raise CsrfRefused(f"a request from {shown(origin)} cannot change the console's data")
 
 
 def _own_origins(request: Request) -> set[str]:

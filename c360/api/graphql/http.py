@@ -28,7 +28,7 @@ import json
 import sys
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
@@ -39,6 +39,7 @@ from starlette.websockets import WebSocket
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.http.parse_content_type import parse_content_type
+from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
@@ -53,6 +54,7 @@ from c360.errors import C360Error, StoreUnavailable
 from c360.observability.metrics import count_graphql_error
 from c360.observability.requests import request_id
 from c360.settings import Settings
+from schemas.quoting import shown
 
 PATH = "/graphql"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -71,6 +73,7 @@ class UriTooLong(C360Error):
 
 ALLOWED_METHODS = {"Allow": "GET, POST"}
 UTF_8 = ("utf-8", "utf8")
+JSON_PARAMETERS = ("variables", "extensions")  # a GET's parameters that hold JSON
 
 
 def status_name(status: int) -> str:
@@ -169,7 +172,7 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
                 raise HTTPException(415, f"a POST body must be {JSON}")
             charset = params.get("charset")
             if charset is not None and charset.strip('"').lower() not in UTF_8:
-                raise HTTPException(415, f"a POST body must be UTF-8, not {charset[:40]!r}")
+                raise HTTPException(415, f"a POST body must be UTF-8, not {shown(charset)}")
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData):
             name = data.operation_name
@@ -179,6 +182,23 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
                 data = dataclasses.replace(data, operation_name=None)
             _check_values(data.variables, self.max_variable_values)
         return data
+
+    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
+        """A GET's parameters, ``variables`` and ``extensions`` read as JSON; one that is not
+        is named (Strawberry would blame "the request body", which a GET has none of)."""
+        parsed: dict[str, Any] = dict(params)
+        for name in JSON_PARAMETERS:
+            text = parsed.get(name)
+            if text:
+                try:
+                    parsed[name] = self.decode_json(text)
+                except json.JSONDecodeError as exc:
+                    raise HTTPException(
+                        400,
+                        f"the {name} parameter is not valid JSON: {exc.msg} at character "
+                        f"{exc.pos + 1}",
+                    ) from None
+        return parsed
 
     def decode_json(self, data: str | bytes) -> object:
         """JSON of the body (bytes) or of a URL parameter (text). A body is a JSON object in
@@ -192,7 +212,7 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
         except RecursionError:
             raise HTTPException(400, "the JSON is nested too deeply") from None
         except json.JSONDecodeError:
-            raise  # Strawberry answers it: "Unable to parse request body as JSON"
+            raise  # the body's: Strawberry answers "Unable to parse request body as JSON"
         except ValueError:  # the one other: an integer past int()'s limit on digits
             limit = sys.get_int_max_str_digits()
             raise HTTPException(400, f"the JSON holds a number over {limit:,} digits") from None

@@ -44,6 +44,7 @@ from graphql import (
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
+    GraphQLSyntaxError,
     InlineFragmentNode,
     ListValueNode,
     ObjectValueNode,
@@ -62,6 +63,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from c360.profiles.service import MAX_PAGE_SIZE
+from schemas.quoting import shown
 
 PAGE_ARGUMENT = "first"
 # Distinct query texts kept per schema, and their length in all. Clients send a handful; the
@@ -92,8 +94,17 @@ async def _off_loop(text: str, work: Callable[[], _T]) -> _T:
     return await asyncio.get_running_loop().run_in_executor(_CHECKS, work)
 
 
+TOO_DEEP = "QueryTooDeep"
+TOO_LARGE = "QueryTooLarge"
+TOO_COMPLEX = "QueryTooComplex"
+"""The codes of the limits' refusals (``extensions.code``): nested past the depth limit (or
+the interpreter's stack), over the token limit, over the cost or the comparisons validation
+would make."""
+_TOKEN_LIMIT = "Syntax Error: Document contains more than"  # graphql-core's parser, its words
+
+
 def _too_nested() -> GraphQLError:
-    return GraphQLError("the document nests too deeply", extensions={"code": "QueryTooDeep"})
+    return GraphQLError("the document nests too deeply", extensions={"code": TOO_DEEP})
 
 
 class OneOperation(SchemaExtension):
@@ -240,6 +251,10 @@ def _parse(query: str, options: Mapping[str, Any]) -> DocumentNode:
         return parse(query, **options)
     except RecursionError:
         raise _too_nested() from None
+    except GraphQLSyntaxError as exc:
+        if exc.message.startswith(_TOKEN_LIMIT):  # the token limit: coded as the others are
+            exc.extensions = {**(exc.extensions or {}), "code": TOO_LARGE}
+        raise
 
 
 def _validate(
@@ -305,8 +320,8 @@ class _Shape:
                     self._selections(definition.selection_set) > max_depth
                 ):
                     name = definition.name.value if definition.name else "anonymous"
-                    message = f"'{name}' exceeds maximum operation depth of {max_depth}"
-                    errors.append(GraphQLError(message, definition))
+                    message = f"{shown(name)} exceeds maximum operation depth of {max_depth}"
+                    errors.append(GraphQLError(message, definition, extensions={"code": TOO_DEEP}))
         except RecursionError:
             return [_too_nested()]
         if self.pairs > MAX_FIELD_PAIRS:
@@ -315,7 +330,7 @@ class _Shape:
                     f"the document repeats response names or fragments too often in one "
                     f"selection ({self.pairs:,} pairs to compare, at most {MAX_FIELD_PAIRS:,}): "
                     f"give each field of a selection its own alias",
-                    extensions={"code": "QueryTooComplex"},
+                    extensions={"code": TOO_COMPLEX},
                 )
             )
         return errors
@@ -386,7 +401,7 @@ class QueryCostLimiter(SchemaExtension):
                     f"the query costs {cost:,}, more than the maximum of {self.max_cost:,}: each "
                     f"field counts 1, and what is under a list once per item its `first` asks "
                     f"for; ask for smaller pages or fewer fields",
-                    extensions={"code": "QueryTooComplex", "cost": cost, "maxCost": self.max_cost},
+                    extensions={"code": TOO_COMPLEX, "cost": cost, "maxCost": self.max_cost},
                 )
                 context.result = ExecutionResult(data=None, errors=[error])  # nothing runs
         yield

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NewType
 
 import strawberry
+from graphql import StringValueNode, ValueNode, print_ast
+from strawberry.exceptions import StrawberryInputCoercionError
 
 from c360.api.graphql.access import MaskedWithout, in_text, public
 from c360.auth.masking import Mask
@@ -16,6 +18,7 @@ from c360.auth.service import Permission
 from c360.followups.model import Status as FollowUpStatus
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
 from schemas.identifiers import IdentifierType
+from schemas.quoting import SHOWN_CHARACTERS, shown
 from schemas.records import (
     PURPOSE_PATTERN,
     CasePriority,
@@ -87,10 +90,27 @@ _PURPOSE = re.compile(PURPOSE_PATTERN)
 
 
 def _purpose(value: object) -> str:
-    text = str(value)
-    if not _PURPOSE.match(text):
-        raise ValueError(f"{text!r} is not a purpose: lower-case letters, digits and _")
-    return text
+    """A purpose from a variable (or a literal's text). A refusal is a coercion error, a
+    GraphQL error of the request like any value that does not fit its type; any other
+    exception would be taken for the server's fault (logged, counted as ``InternalError``)."""
+    if not isinstance(value, str) or not _PURPOSE.match(value):
+        raise StrawberryInputCoercionError(
+            f"{shown(value)} is not a purpose: a string of a lower-case letter, then up to 63 "
+            f"lower-case letters, digits or _"
+        )
+    return value
+
+
+def _purpose_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> str:
+    """A purpose written in the document: a string literal only (as for ``String``); a
+    refusal points at it."""
+    if not isinstance(node, StringValueNode):
+        message = f"a purpose is a string, not {print_ast(node)[:SHOWN_CHARACTERS]}"
+        raise StrawberryInputCoercionError(message, node)
+    try:
+        return _purpose(node.value)
+    except StrawberryInputCoercionError as exc:
+        raise StrawberryInputCoercionError(exc.message, node) from None
 
 
 Purpose = NewType("Purpose", str)
@@ -99,6 +119,7 @@ PURPOSE_SCALAR = strawberry.scalar(
     name="Purpose",
     serialize=str,
     parse_value=_purpose,
+    parse_literal=_purpose_literal,
     description="What a contact is for: one of the configured purposes (C360_CONTACT_PURPOSES; "
     "by default service, transactional, marketing, surveys).",
 )

@@ -169,6 +169,7 @@ class TestDepth:
         assert response.status_code == 400
         (error,) = response.json()["errors"]
         assert error["message"] == "'anonymous' exceeds maximum operation depth of 3"
+        assert error["extensions"] == {"code": "QueryTooDeep"}  # as the other limits are coded
 
     async def test_a_fragment_cycle_or_an_unknown_fragment_is_a_validation_error(
         self, agent_client: httpx.AsyncClient
@@ -179,6 +180,23 @@ class TestDepth:
             assert response.status_code == 400, response.text
             assert "data" not in response.json()
             assert response.json()["errors"][0]["message"]
+
+
+class TestTokens:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        return settings.model_copy(update={"graphql_max_tokens": 100})
+
+    async def test_a_document_over_the_token_limit_is_coded_as_the_other_limits(
+        self, agent_client: httpx.AsyncClient
+    ) -> None:
+        query = "{" + " __typename" * 100 + " }"
+        response = await agent_client.post("/graphql", json={"query": query})
+        assert response.status_code == 400
+        assert "data" not in response.json()
+        (error,) = response.json()["errors"]
+        assert "Document contains more than 100 tokens" in error["message"]
+        assert error["extensions"] == {"code": "QueryTooLarge"}
 
 
 class TestNesting:

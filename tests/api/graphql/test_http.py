@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from c360.settings import Settings
 
@@ -138,6 +140,87 @@ class TestRequestErrors:
         assert [e["path"] for e in body["errors"]] == [["apiKeys"]]
 
 
+async def errors_counted(client: httpx.AsyncClient, code: str) -> float:
+    """``c360_graphql_errors_total`` for ``code``, as ``/metrics`` answers it now."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == "c360_graphql_errors_total" and sample.labels["code"] == code:
+                return sample.value
+    return 0.0
+
+
+PURPOSE_BY_VARIABLE = """query($purpose: Purpose!) {
+  bestChannels(profileId: "p", purpose: $purpose) { __typename } }"""
+
+
+class TestBadValuesInTheDocument:
+    """A value written in the document that its type refuses is a request error, as the same
+    value in a variable is: 400 with the reason, counted as the request's (``InvalidRequest``),
+    never logged or counted as the server's fault."""
+
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            (
+                'mutation { recordContact(input: {profileId: "p", channel: EMAIL, '
+                'purpose: "Bad!"}) { __typename } }',
+                "'Bad!' is not a purpose",
+            ),
+            ('{ bestChannels(profileId: "p", purpose: 5) { __typename } }', "not 5"),
+            ('{ bestChannels(profileId: "p", purpose: service) { __typename } }', "not service"),
+            (
+                '{ bestChannels(profileId: "p", purpose: "service", at: "noon") { __typename } }',
+                "Value cannot represent a DateTime",
+            ),
+            (
+                '{ bestChannels(profileId: "p", purpose: "service", at: 12) { __typename } }',
+                "Value cannot represent a DateTime",
+            ),
+            (
+                '{ audience(channel: EMAIL, purpose: "service", '
+                "filter: {lifecycleStages: [NOPE]}) { at } }",
+                "'NOPE'",
+            ),
+        ],
+    )
+    async def test_is_a_request_error_not_a_fault(
+        self,
+        client: httpx.AsyncClient,
+        caplog: pytest.LogCaptureFixture,
+        query: str,
+        message: str,
+    ) -> None:
+        faults = await errors_counted(client, "InternalError")
+        refused = await errors_counted(client, "InvalidRequest")
+        response = await client.post("/graphql", json={"query": query})
+
+        assert response.status_code == 400
+        body = response.json()
+        assert "data" not in body
+        (error,) = body["errors"]
+        assert message in error["message"]
+        assert await errors_counted(client, "InternalError") == faults
+        assert await errors_counted(client, "InvalidRequest") == refused + 1
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+    async def test_says_what_the_same_value_in_a_variable_says(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        literal = '{ bestChannels(profileId: "p", purpose: "Bad!") { __typename } }'
+        written = await client.post("/graphql", json={"query": literal})
+        given = await client.post(
+            "/graphql", json={"query": PURPOSE_BY_VARIABLE, "variables": {"purpose": "Bad!"}}
+        )
+
+        assert written.status_code == given.status_code == 400
+        [in_document], [in_variable] = written.json()["errors"], given.json()["errors"]
+        assert in_variable["message"].endswith(in_document["message"])
+        assert in_document["message"].startswith("'Bad!' is not a purpose: a string of")
+        assert in_document["locations"] == [{"line": 1, "column": 41}]  # the value written
+
+
 class TestMethods:
     async def test_get_runs_queries_with_variables_and_operation_name(
         self, client: httpx.AsyncClient
@@ -161,6 +244,19 @@ class TestMethods:
             "/graphql", json={"query": TWO_OPERATIONS, "operationName": "B"}
         )
         assert response.json() == {"data": {"b": "Query"}}
+
+    @pytest.mark.parametrize("name", ["variables", "extensions"])
+    async def test_a_parameter_that_is_not_json_is_named(
+        self, client: httpx.AsyncClient, name: str
+    ) -> None:
+        params = {"query": "{ __typename }", name: '{"id": }'}
+        response = await client.get("/graphql", params=params)
+        assert response.status_code == 400
+        (error,) = response.json()["errors"]
+        assert error["message"] == (
+            f"the {name} parameter is not valid JSON: Expecting value at character 8"
+        )
+        assert error["extensions"] == {"code": "BadRequest"}
 
     async def test_a_mutation_over_get_is_405(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/graphql", params={"query": MERGE})

@@ -27,7 +27,8 @@ class KeyQuery:
 @strawberry.type
 class KeyMutation:
     @strawberry.mutation(
-        description="Create an API key for a role (admin).",
+        description="Create an API key for a role (admin). `name` says who or what uses it: "
+        "one line of at most 100 characters (InvalidInputError otherwise).",
         extensions=[Requires(Permission.MANAGE_KEYS)],
     )
     async def create_api_key(

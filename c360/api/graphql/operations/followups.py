@@ -189,7 +189,9 @@ class FollowUpMutation:
 
     @strawberry.mutation(
         description="Assign to a member of its team, or move it to another team (to one of "
-        "that team's members, chosen as for new follow-ups, unless `owner` says whom).",
+        "that team's members, chosen as for new follow-ups, unless `owner` says whom). A team "
+        "is one configured or set by an admin, one they escalate to, or one an alert rule "
+        "sends follow-ups to; another is refused (InvalidInputError).",
         extensions=_WORK,
     )
     async def assign_follow_up(

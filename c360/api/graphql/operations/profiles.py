@@ -18,6 +18,7 @@ from c360.auth.service import Permission
 from c360.errors import C360Error
 from c360.profiles.service import ProfileNotFound
 from schemas.identifiers import IdentifierType
+from schemas.quoting import shown
 
 
 @strawberry.type
@@ -26,7 +27,7 @@ class ProfileQuery:
     async def profile(self, info: Info[Context, None], id: strawberry.ID) -> ProfileResult:
         profile = await info.context.profiles.load(str(id))  # batched across the query
         if profile is None:
-            raise ProfileNotFound(f"no profile with id {str(id)!r}")
+            raise ProfileNotFound(f"no profile with id {shown(str(id))}")
         return Profile.of(profile)
 
     @strawberry.field(

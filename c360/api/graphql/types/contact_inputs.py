@@ -25,7 +25,9 @@ class AudienceFilterInput:
     lifecycle_stages: list[LifecycleStage] | None = None
     value_tiers: list[ValueTier] | None = None
     countries: list[str] | None = strawberry.field(
-        default=None, description="Countries (ISO 3166) of the contact point to use."
+        default=None,
+        description="Countries of the contact point to use: ISO 3166-1 alpha-2 codes, any case "
+        "(a code that names no country is refused, InvalidInput).",
     )
 
     def to_filter(self) -> AudienceFilter:

@@ -52,6 +52,9 @@ RESOLVE = """mutation($id: ID!, $cause: String!) {
     ... on Error { code message } } }"""
 REOPEN = """mutation($id: ID!) { reopenFollowUp(id: $id) {
   __typename ... on FollowUp { status } ... on Error { code message } } }"""
+ASSIGN = """mutation($id: ID!, $owner: String, $team: String) {
+  assignFollowUp(id: $id, owner: $owner, team: $team) {
+    __typename ... on FollowUp { team owner } ... on Error { message } } }"""
 
 
 def teams() -> dict[str, TeamSettings]:
@@ -238,12 +241,9 @@ class TestLifecycle:
     ) -> None:
         await detractor(app, tmp_path)
         [edge] = (await queue(agent))["edges"]
-        assign = """mutation($id: ID!, $owner: String, $team: String) {
-          assignFollowUp(id: $id, owner: $owner, team: $team) {
-            __typename ... on FollowUp { team owner } ... on Error { message } } }"""
 
-        member = await gql(agent, assign, id=edge["node"]["id"], owner="luis.agent")
-        moved = await gql(agent, assign, id=edge["node"]["id"], team="vip-care")
+        member = await gql(agent, ASSIGN, id=edge["node"]["id"], owner="luis.agent")
+        moved = await gql(agent, ASSIGN, id=edge["node"]["id"], team="vip-care")
 
         assert member["assignFollowUp"] == {
             "__typename": "FollowUp",
@@ -254,6 +254,59 @@ class TestLifecycle:
             "__typename": "FollowUp",
             "team": "vip-care",
             "owner": "vera.vip",
+        }
+
+    async def test_assign_to_a_team_that_does_not_exist_is_refused(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+        before = edge["node"]
+
+        answer = await gql(agent, ASSIGN, id=before["id"], team="no-such-team")
+
+        refused = answer["assignFollowUp"]
+        assert refused["__typename"] == "InvalidInputError"
+        assert refused["message"] == (
+            "no team 'no-such-team'; the teams: care-leads, customer-care, vip-care"
+        )
+        [after] = (await queue(agent))["edges"]
+        assert after["node"] == before  # not moved, no event
+
+    async def test_a_team_a_rule_routes_to_or_an_admin_set_is_known(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+        admin = await headers(app, Role.ADMIN)
+        rule = {
+            "id": "billing-complaints",
+            "name": "Billing complaints",
+            "team": "billing",
+            "conditions": [{"kind": "COMPLAINT_OPENED"}],
+            "firstResponseHours": 24,
+        }
+        apply = """mutation($rule: AlertRuleInput!) { applyAlertRule(rule: $rule) {
+          __typename } }"""
+        team = """mutation { setTeam(id: "returns-desk", members: ["rita.returns"]) {
+          __typename } }"""
+        assert (await gql(agent, apply, admin, rule=rule))["applyAlertRule"] == {
+            "__typename": "AlertRule"
+        }
+        assert (await gql(agent, team, admin))["setTeam"] == {"__typename": "Team"}
+
+        to_billing = await gql(agent, ASSIGN, id=edge["node"]["id"], team="billing")
+        to_returns = await gql(agent, ASSIGN, id=edge["node"]["id"], team="returns-desk")
+
+        assert to_billing["assignFollowUp"] == {
+            "__typename": "FollowUp",
+            "team": "billing",
+            "owner": None,  # nobody configured: it waits unassigned
+        }
+        assert to_returns["assignFollowUp"] == {
+            "__typename": "FollowUp",
+            "team": "returns-desk",
+            "owner": "rita.returns",
         }
 
     async def test_the_profile_and_its_timeline_show_them(

@@ -66,6 +66,18 @@ class TestHealth:
         assert body["status"] == "ok"
         assert body["store"]["reachable"] is True
 
+    async def test_head_is_answered_as_get_without_the_body(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        got, head = await client.get("/health"), await client.head("/health")
+        assert head.status_code == got.status_code == 200
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert head.headers["content-length"] == got.headers["content-length"]
+        assert head.content == b""
+        put = await client.put("/health")
+        assert put.status_code == 405
+        assert put.headers["allow"] == "GET, HEAD"
+
     async def test_is_503_when_the_store_goes_away(self, tmp_path: Path) -> None:
         server = EmbeddedServer.ensure(tmp_path / "store", DEFAULTS.embedded_start_timeout)
         settings = Settings(_env_file=None, mongodb_uri=server.uri, store_timeout_ms=500)
@@ -77,7 +89,8 @@ class TestHealth:
                     assert (await client.get("/health")).status_code == 200
                     server.stop()
                     response = await client.get("/health")
-            assert response.status_code == 503
+                    head = await client.head("/health")
+            assert response.status_code == head.status_code == 503
             assert response.json()["store"]["reachable"] is False
         finally:
             server.stop()
