@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,19 @@ def environment(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
     env.update(values)
     return env
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a ``c360`` command run in this process did (the ``in_process`` fixture of
+    ``tests/cli``): its exit status and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+InProcess = Callable[..., Ran]
 
 
 def free_port() -> int:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+from collections.abc import Mapping
+
 import pytest
 
-from c360.settings import Settings
+from c360.cli import main as cli
+from c360.settings import Settings, get_settings
 from c360.store import Store
-from tests.served import environment, free_port
+from tests.served import InProcess, Ran, environment, free_port
 
 
 @pytest.fixture
@@ -27,3 +33,37 @@ def nowhere() -> dict[str, str]:
         C360_MONGODB_URI=f"mongodb://127.0.0.1:{free_port()}/",
         C360_STORE_TIMEOUT_MS="200",
     )
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch) -> InProcess:
+    """``c360`` run by its ``main`` in this process, with the ``C360_`` variables of ``env`` as
+    its only ones: for the refusals it makes before it starts anything (its arguments', its
+    settings'), many of which a second of interpreter start-up each would make slow. The
+    process tests beside them show the installed command refuses the same way."""
+
+    def run(*args: str, env: Mapping[str, str]) -> Ran:
+        for name in [name for name in os.environ if name.startswith("C360_")]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            if name.startswith("C360_"):
+                monkeypatch.setenv(name, value)
+        # A command that got past its refusals would configure this process's logging.
+        monkeypatch.setattr(cli, "configure_logging", _started)
+        get_settings.cache_clear()
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    code = cli.main(list(args))
+                except SystemExit as exc:  # argparse's refusals
+                    code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            get_settings.cache_clear()
+        return Ran(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+def _started(*args: object) -> None:
+    raise AssertionError("the command was not refused: it started")

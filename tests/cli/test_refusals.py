@@ -1,6 +1,7 @@
 """How ``c360`` refuses, run as a user runs it: a bad argument, a bad setting or an unknown id is
 one ``error:`` line and exit status 2, a store that cannot be reached one line and 75; never a
-traceback."""
+traceback. The many variants of a refusal made before the command starts anything run its
+``main`` in this process (``in_process``); each kind is also refused by the installed command."""
 
 from __future__ import annotations
 
@@ -11,18 +12,21 @@ import pytest
 
 from c360.followups.rules import ConditionKind
 from tests import factories as f
-from tests.served import run_c360
+from tests.served import InProcess, Ran, run_c360
 
 USAGE = 2
 UNREACHABLE = 75
 RESUME = "nothing is lost: run the same command again to resume"
 
 
-def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+Result = subprocess.CompletedProcess[str] | Ran
+
+
+def error_lines(result: Result) -> list[str]:
     return [line for line in result.stderr.splitlines() if "error:" in line]
 
 
-def assert_refused(result: subprocess.CompletedProcess[str], *wanted: str) -> str:
+def assert_refused(result: Result, *wanted: str) -> str:
     """Refused as a usage error, in one line that says each of ``wanted``; returns the line."""
     assert result.returncode == USAGE, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -44,9 +48,9 @@ class TestBadArguments:
         ],
     )
     def test_an_external_id_names_its_source_and_its_id(
-        self, args: tuple[str, ...], wanted: str, nowhere: dict[str, str]
+        self, args: tuple[str, ...], wanted: str, nowhere: dict[str, str], in_process: InProcess
     ) -> None:
-        refused = run_c360(*args, env=nowhere)
+        refused = in_process(*args, env=nowhere)
 
         assert_refused(refused, "argument --external: expected SOURCE:ID", wanted)
         assert refused.stdout == ""
@@ -64,13 +68,21 @@ class TestBadArguments:
         ],
     )
     def test_counts_and_limits_are_positive(
-        self, args: tuple[str, ...], nowhere: dict[str, str]
+        self, args: tuple[str, ...], nowhere: dict[str, str], in_process: InProcess
     ) -> None:
         option, value = args[-2:]
 
-        refused = run_c360(*args, env=nowhere)
+        refused = in_process(*args, env=nowhere)
 
         assert_refused(refused, f"argument {option}: must be 1 or more, not {int(value)}")
+
+    def test_the_installed_command_refuses_a_bad_argument_alike(
+        self, nowhere: dict[str, str]
+    ) -> None:
+        refused = run_c360("privacy", "request", "erasure", "--external", "nocolon", env=nowhere)
+
+        assert_refused(refused, "argument --external: expected SOURCE:ID", "not 'nocolon'")
+        assert refused.stdout == ""
 
     def test_a_rule_file_lists_the_condition_kinds_by_their_names(
         self, nowhere: dict[str, str], tmp_path: Path
@@ -102,9 +114,14 @@ class TestBadSettings:
         ],
     )
     def test_a_bad_variable_is_named_with_the_reason(
-        self, variable: str, value: str, reason: str, nowhere: dict[str, str]
+        self,
+        variable: str,
+        value: str,
+        reason: str,
+        nowhere: dict[str, str],
+        in_process: InProcess,
     ) -> None:
-        refused = run_c360("retention", "apply", env={**nowhere, variable: value})
+        refused = in_process("retention", "apply", env={**nowhere, variable: value})
 
         line = assert_refused(refused, reason)
         assert line.startswith(f"error: {variable}: ")
