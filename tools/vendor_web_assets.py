@@ -121,13 +121,14 @@ def vendor(packages: list[tuple[str, str, list[str]]], target: Path) -> None:
 def apply_patches(package: str, path: Path) -> list[str]:
     """Make this file's changes (``PATCHES``); returns what each changed, for the manifest."""
     changes = PATCHES.get((package, path.name), [])
-    text = path.read_text()
+    if not changes:
+        return []
+    content = path.read_bytes()  # as published, but for the changes: no decoding, no newlines
     for before, after, _ in changes:
-        if text.count(before) != 1:
+        if content.count(before.encode()) != 1:
             raise SystemExit(f"{package}/{path.name}: expected {before} once, to patch")
-        text = text.replace(before, after)
-    if changes:
-        path.write_text(text)
+        content = content.replace(before.encode(), after.encode())
+    path.write_bytes(content)
     return [f"{path.name}: {why}" for _, _, why in changes]
 
 

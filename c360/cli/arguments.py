@@ -18,6 +18,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def port(text: str) -> int:
+    """A TCP port to listen on: 1 to 65535."""
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1 to 65535, not {value}")
+    return value
+
+
 def external_id(text: str) -> tuple[str, str]:
     """``SOURCE:ID``, the id a source system gives a customer (``shopify:1234``): both parts
     named. Returns the source and the id."""

@@ -18,7 +18,7 @@ from c360.auth.service import Role
 from c360.auth.types import ApiKey
 from c360.cli import alerts
 from c360.cli import kpis as kpis_command
-from c360.cli.arguments import CASE_INSENSITIVE, positive_int
+from c360.cli.arguments import CASE_INSENSITIVE, port, positive_int
 from c360.cli.audit import register as register_audit
 from c360.cli.banner import banner
 from c360.cli.privacy import register as register_privacy
@@ -89,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
         "--host", help=f"address to listen on (default: C360_HOST, {fields['host'].default})"
     )
     serve.add_argument(
-        "--port", type=int, help=f"port to listen on (default: C360_PORT, {fields['port'].default})"
+        "--port",
+        type=port,
+        help=f"port to listen on (default: C360_PORT, {fields['port'].default})",
     )
     serve.add_argument(
         "--demo", action="store_true", help="load the bundled demo customers (idempotent)"
@@ -190,7 +192,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     updates = {"host": args.host, "port": args.port, "demo_data": args.demo or None}
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
-    base = f"http://{settings.host}:{settings.port}"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{settings.port}"
 
     def announce(store: Store, demo_keys: Mapping[Role, str]) -> None:
         _say_store(settings, store)
@@ -234,6 +237,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 _STARTUP_FAILURE = 3  # what uvicorn exits with when it cannot start
+_BACKLOG = 2048  # uvicorn's
 
 
 def _listen(host: str, port: int) -> socket.socket:
@@ -243,6 +247,9 @@ def _listen(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # Listening now, not once the lifespan has run: until a socket listens, another bound
+        # with SO_REUSEADDR to the same port does not conflict with it.
+        sock.listen(_BACKLOG)
     except OSError:
         sock.close()
         raise

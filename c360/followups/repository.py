@@ -294,10 +294,13 @@ class RuleInputRepository:
             found[doc["profile_id"]].append(stored_record(doc))
         return found
 
-    async def of_follow_ups(self, wanted: Mapping[str, Iterable[str]]) -> dict[str, Record]:
+    async def of_follow_ups(
+        self, wanted: Mapping[str, Iterable[str]]
+    ) -> dict[tuple[str, str], Record]:
         """Trigger records: profile id → record ids (a follow-up's records are its profile's,
-        merges move both). Returns record id → stored record, of the profile that names it; one
-        query (by the shard key's ``$in``: the shards of these profiles only)."""
+        merges move both). Returns (profile id, record id) → stored record, for those the
+        profile holds; one query (by the shard key's ``$in``: the shards of these profiles
+        only)."""
         asked = {p: set(ids) for p, ids in wanted.items() if ids}
         if not asked:
             return {}
@@ -307,7 +310,7 @@ class RuleInputRepository:
         }
         cursor = self._records.find(query, RECORD_FIELDS, batch_size=WHOLE_BATCH)
         return {
-            doc["_id"]: stored_record(doc)
+            (doc["profile_id"], doc["_id"]): stored_record(doc)
             async for doc in cursor
             if doc["_id"] in asked.get(doc["profile_id"], ())
         }

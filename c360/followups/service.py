@@ -323,7 +323,7 @@ class FollowUpService:
         for profile_id, record_id in keys:
             wanted[profile_id].add(record_id)
         found = await self._inputs.of_follow_ups(wanted)
-        return [found.get(record_id) for _, record_id in keys]
+        return [found.get(key) for key in keys]
 
     async def preview(
         self, rule: RuleDefinition, since: dt.datetime, until: dt.datetime, now: dt.datetime

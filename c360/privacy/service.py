@@ -434,7 +434,7 @@ class PrivacyService:
             source = source.strip().lower()
             if not re.fullmatch(SOURCE_PATTERN, source):
                 raise InvalidInput(
-                    f"external: {given.source!r} is not a source's name (lower-case letters, "
+                    f"external: {shown(given.source)} is not a source's name (lower-case letters, "
                     "digits, _ . and -, e.g. shopify)"
                 )
         try:

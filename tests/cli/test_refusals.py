@@ -5,11 +5,13 @@ traceback. The many variants of a refusal made before the command starts anythin
 
 from __future__ import annotations
 
+import errno
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from c360.cli import main as cli
 from c360.followups.rules import ConditionKind
 from tests import factories as f
 from tests.served import InProcess, Ran, run_c360
@@ -75,6 +77,24 @@ class TestBadArguments:
         refused = in_process(*args, env=nowhere)
 
         assert_refused(refused, f"argument {option}: must be 1 or more, not {int(value)}")
+
+    @pytest.mark.parametrize(("port", "wanted"), [("70000", "1 to 65535"), ("0", "1 or more")])
+    def test_serve_listens_on_a_port_that_exists(
+        self, port: str, wanted: str, nowhere: dict[str, str], in_process: InProcess
+    ) -> None:
+        refused = in_process("serve", "--port", port, env=nowhere)
+
+        assert_refused(refused, "argument --port:", wanted)
+
+    def test_a_port_another_serve_has_taken_but_not_yet_served_on_is_refused(self) -> None:
+        # Two starting at once: the first is still loading its demo data when the second binds.
+        first = cli._listen("127.0.0.1", 0)
+        try:
+            with pytest.raises(OSError, match="in use") as taken:
+                cli._listen("127.0.0.1", first.getsockname()[1]).close()
+            assert taken.value.errno == errno.EADDRINUSE
+        finally:
+            first.close()
 
     def test_the_installed_command_refuses_a_bad_argument_alike(
         self, nowhere: dict[str, str]
