@@ -15,7 +15,9 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
+from urllib.parse import urlsplit
 
+import phonenumbers
 import platformdirs
 from pydantic import (
     AnyHttpUrl,
@@ -548,6 +550,24 @@ class Settings(BaseSettings):
                 return json.loads(value)
             except ValueError as exc:
                 raise ValueError(f"not JSON ({exc})") from None
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _phone_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"{value!r} is no region phone numbers are written in (e.g. ES, GB)")
+        return region
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http or https address with a host")
         return value
 
     @field_validator("identity_blocked")

@@ -131,6 +131,8 @@ class TestBadSettings:
             ("C360_IDENTITY_BLOCKED", '["("]', "'(' is not a regular expression"),
             ("C360_IDENTITY_PRIORITY", '["email", "fax"]', "unknown identifier types fax;"),
             ("C360_CONTACT_QUIET_HOURS", "25:00-08:00", "25:00 is not a time of day"),
+            ("C360_DEFAULT_REGION", "ZZ", "'ZZ' is no region phone numbers are written in"),
+            ("C360_PUBLIC_URL", "notaurl", "'notaurl' is not an http or https address"),
         ],
     )
     def test_a_bad_variable_is_named_with_the_reason(
