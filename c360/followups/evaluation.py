@@ -400,13 +400,13 @@ class Evaluation:
     def _joined(self, step: Join, now: dt.datetime) -> Stored:
         fu = step.follow_up
         triggers = tuple(sorted({*fu.triggers, *step.triggers}))
-        event = new_event(fu, EventType.TRIGGERED, now, SYSTEM, fu.status)
+        event = new_event(fu.events, EventType.TRIGGERED, now, SYSTEM, fu.status)
         event = replace(event, records=tuple(t.record_id for t in step.triggers))
         return Stored(next_version(fu, now, triggers=triggers, events=(*fu.events, event)))
 
     def _withdrawn(self, fu: FollowUp, now: dt.datetime) -> Stored:
         event = new_event(
-            fu,
+            fu.events,
             EventType.WITHDRAWN,
             now,
             SYSTEM,

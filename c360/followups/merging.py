@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from c360.followups.evaluation import Evaluation
-from c360.followups.model import ACTIVE, SYSTEM, Event, EventType, MergeMark, Status
+from c360.followups.model import ACTIVE, SYSTEM, EventType, MergeMark, Status
 from c360.followups.repository import FollowUpRepository, Stored
 from c360.followups.rulebook import RuleBook
 from c360.followups.writes import MAX_ROUNDS, FollowUpConflict, new_event, next_version
@@ -77,7 +77,9 @@ class FollowUpMerges:
                 fu = item.follow_up
                 survivor, merge_id = into[fu.profile_id]
                 mark = fu.merged or MergeMark(merge_id, fu.profile_id, fu.status)
-                event = new_event(fu, EventType.MOVED, now, SYSTEM, fu.status, other=survivor)
+                event = new_event(
+                    fu.events, EventType.MOVED, now, SYSTEM, fu.status, other=survivor
+                )
                 moved = next_version(
                     fu, now, profile_id=survivor, merged=mark, events=(*fu.events, event)
                 )
@@ -128,7 +130,12 @@ class FollowUpMerges:
                 fu = item.follow_up
                 mark = fu.merged or MergeMark(merge_id, survivor, fu.status)
                 event = new_event(
-                    fu, EventType.MERGED, now, SYSTEM, Status.MERGED, other=keeper.follow_up.id
+                    fu.events,
+                    EventType.MERGED,
+                    now,
+                    SYSTEM,
+                    Status.MERGED,
+                    other=keeper.follow_up.id,
                 )
                 folded = next_version(
                     fu,
@@ -155,12 +162,12 @@ class FollowUpMerges:
                 )
                 for _ in range(folds - listed[other.id]):
                     events.append(
-                        Event(
-                            n=len(events) + 1,
-                            type=EventType.ABSORBED,
-                            at=now,
-                            actor=SYSTEM,
-                            status=keeper.status,
+                        new_event(
+                            events,
+                            EventType.ABSORBED,
+                            now,
+                            SYSTEM,
+                            keeper.status,
                             other=other.id,
                             records=tuple(t.record_id for t in other.triggers),
                         )
@@ -180,7 +187,9 @@ class FollowUpMerges:
             if mark is None:
                 continue
             status = mark.status if fu.status is Status.MERGED else fu.status
-            event = new_event(fu, EventType.RETURNED, now, SYSTEM, status, other=mark.profile_id)
+            event = new_event(
+                fu.events, EventType.RETURNED, now, SYSTEM, status, other=mark.profile_id
+            )
             back = next_version(
                 fu,
                 now,

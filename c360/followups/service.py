@@ -27,7 +27,7 @@ from c360.followups.assignment import TeamLoad
 from c360.followups.backtest import Preview, simulate
 from c360.followups.evaluation import Evaluation
 from c360.followups.merging import FollowUpMerges
-from c360.followups.model import SYSTEM, Event, EventType, FollowUp, Outcome
+from c360.followups.model import SYSTEM, EventType, FollowUp, Outcome
 from c360.followups.relay import Erasures, Relay
 from c360.followups.repository import FollowUpRepository, QueueFilter, RuleInputRepository, Stored
 from c360.followups.rulebook import RuleBook
@@ -154,7 +154,7 @@ class FollowUpService:
             if action is Action.ASSIGN:
                 new_team, new_owner = await self._assignee(fu, owner, team)
             event = new_event(
-                fu,
+                fu.events,
                 change.event,
                 now,
                 actor,
@@ -259,12 +259,12 @@ class FollowUpService:
             events = list(fu.events)
             for target in targets:
                 events.append(
-                    Event(
-                        n=len(events) + 1,
-                        type=EventType.ESCALATED,
-                        at=now,
-                        actor=SYSTEM,
-                        status=fu.status,
+                    new_event(
+                        events,
+                        EventType.ESCALATED,
+                        now,
+                        SYSTEM,
+                        fu.status,
                         target=target,
                         team=to_team,
                         owner=owner,

@@ -7,7 +7,7 @@ next version and next event, which events notify a team, the teams' loads an ass
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -37,10 +37,15 @@ class FollowUpConflict(Conflict):
 
 
 def new_event(
-    fu: FollowUp, kind: EventType, now: dt.datetime, actor: str, status: Status, **more: Any
+    events: Sequence[Event],
+    kind: EventType,
+    now: dt.datetime,
+    actor: str,
+    status: Status,
+    **more: Any,
 ) -> Event:
-    """The follow-up's next event."""
-    return Event(n=len(fu.events) + 1, type=kind, at=now, actor=actor, status=status, **more)
+    """The event after ``events`` (a follow-up's, with those added to it so far)."""
+    return Event(n=len(events) + 1, type=kind, at=now, actor=actor, status=status, **more)
 
 
 def next_version(fu: FollowUp, now: dt.datetime, **changes: Any) -> FollowUp:
