@@ -187,6 +187,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # The server's stack is imported by the commands that run it: the others (import, alerts,
     # kpis, …) start in about half the time without it.
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     from c360.api.app import create_app
 
@@ -205,26 +206,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         lost.append(True)
         server.should_exit = True
 
-    # The port is taken before anything starts: a second ``c360 serve`` on a port in use stops
-    # here, before it loads demo data or issues (and so revokes) demo keys.
-    try:
-        listening = _listen(settings.host, settings.port)
-    except OSError as exc:
-        print(f"error: cannot listen on {base}: {exc.strerror or exc}", file=sys.stderr)
-        return _STARTUP_FAILURE
     app = create_app(settings, on_ready=announce, on_store_lost=stop_for_good)
     # The C HTTP parser, and uvloop's event loop where it is installed (not on Windows): both
     # cut the per-request CPU of the pure-Python h11 parser and asyncio's loop.
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_config=None,
-            http="httptools",
-            loop="auto",
-        )
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_config=None, http="httptools", loop="auto"
     )
+    server = uvicorn.Server(config)
+    # The port is taken before anything starts (uvicorn takes it after the lifespan): a second
+    # ``c360 serve`` on a port in use stops here, before it loads demo data or issues (and so
+    # revokes) demo keys.
+    try:
+        listening = _listen(config.host, config.port, config.backlog)
+    except OSError as exc:
+        print(f"error: cannot listen on {base}: {exc.strerror or exc}", file=sys.stderr)
+        return STARTUP_FAILURE
     server.run(sockets=[listening])
     if lost:
         print(
@@ -236,20 +232,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-_STARTUP_FAILURE = 3  # what uvicorn exits with when it cannot start
-_BACKLOG = 2048  # uvicorn's
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket bound to ``host:port`` (IPv6 when the host is an IPv6 address), as uvicorn
-    binds one, for it to serve on."""
+def _listen(host: str, port: int, backlog: int) -> socket.socket:
+    """A socket bound to ``host:port`` (IPv6 when the host is an IPv6 address) and listening,
+    as uvicorn's ``Config.bind_socket`` makes one (which exits the process on a port in use),
+    for it to serve on."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
         # Listening now, not once the lifespan has run: until a socket listens, another bound
         # with SO_REUSEADDR to the same port does not conflict with it.
-        sock.listen(_BACKLOG)
+        sock.listen(backlog)
     except OSError:
         sock.close()
         raise

@@ -88,10 +88,10 @@ class TestBadArguments:
 
     def test_a_port_another_serve_has_taken_but_not_yet_served_on_is_refused(self) -> None:
         # Two starting at once: the first is still loading its demo data when the second binds.
-        first = cli._listen("127.0.0.1", 0)
+        first = cli._listen("127.0.0.1", 0, 16)
         try:
             with pytest.raises(OSError, match="in use") as taken:
-                cli._listen("127.0.0.1", first.getsockname()[1]).close()
+                cli._listen("127.0.0.1", first.getsockname()[1], 16).close()
             assert taken.value.errno == errno.EADDRINUSE
         finally:
             first.close()
