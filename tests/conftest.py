@@ -43,13 +43,15 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> SharedSetups
 
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``C360_TEST_MONGODB_URI`` when given (real MongoDB), else a private embedded server."""
+    """``C360_TEST_MONGODB_URI`` when given (real MongoDB), else a private embedded server
+    holding its databases in memory: none outlives its test, so none is written to disk (the
+    tests of durability start stores of their own, on disk)."""
     external = os.environ.get("C360_TEST_MONGODB_URI")
     if external:
         yield external
         return
     server = EmbeddedServer.ensure(
-        tmp_path_factory.mktemp("store"), DEFAULTS.embedded_start_timeout
+        tmp_path_factory.mktemp("store"), DEFAULTS.embedded_start_timeout, in_memory=True
     )
     try:
         yield server.uri

@@ -6,8 +6,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pymongo import MongoClient
 
 from c360.errors import StoreUnavailable
 from c360.settings import Settings
@@ -65,6 +67,24 @@ class TestEmbeddedServer:
         (tmp_path / "db").write_text("a file where the database directory should be")
         with pytest.raises(EmbeddedServerError, match=r"cannot use .* for the embedded store"):
             EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout)
+
+    def test_one_in_memory_keeps_its_databases_off_the_disk_until_it_stops(
+        self, tmp_path: Path
+    ) -> None:
+        server = EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout, in_memory=True)
+        client: MongoClient[dict[str, Any]] = MongoClient(server.uri, serverSelectionTimeoutMS=2000)
+        try:
+            client.kept.notes.insert_one({"_id": "n1"})
+            assert client.kept.notes.find_one() == {"_id": "n1"}
+            assert list((tmp_path / "db").iterdir()) == []
+            assert server.process is not None  # ensure started it: it owns it
+            server.process.kill()
+            server.restart(DEFAULTS.embedded_start_timeout)
+            assert client.kept.notes.find_one() is None  # started again in memory
+            assert list((tmp_path / "db").iterdir()) == []
+        finally:
+            client.close()
+            server.stop()
 
     async def test_data_persists_across_restarts(self, tmp_path: Path) -> None:
         settings = Settings(_env_file=None, data_dir=tmp_path, database="persist")

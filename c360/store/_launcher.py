@@ -1,7 +1,8 @@
 """Entry point of the embedded MongoDB-wire server's child process.
 
-Run as ``python -m c360.store._launcher --port N --data-dir D --log-file F`` by
-:class:`c360.store.embedded.EmbeddedServer`. The parent keeps our standard input open; when the
+Run as ``python -m c360.store._launcher --port N --data-dir D --log-file F [--in-memory]`` by
+:class:`c360.store.embedded.EmbeddedServer` (``--in-memory``: databases held in memory, gone when
+it stops; ``D`` is then not written). The parent keeps our standard input open; when the
 parent exits for any reason (including ``kill -9``) the pipe closes and this process stops, so a
 server is never left running without its owner.
 """
@@ -34,6 +35,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--log-file", required=True)
+    parser.add_argument("--in-memory", action="store_true")
     args = parser.parse_args()
 
     logging.basicConfig(
@@ -46,8 +48,8 @@ def main() -> None:
     threading.Thread(target=_exit_when_parent_goes, name="parent-watch", daemon=True).start()
 
     server_args = argparse.Namespace(
-        db_path=os.path.join(args.data_dir, "default.db"),
-        data_dir=args.data_dir,
+        db_path="memory" if args.in_memory else os.path.join(args.data_dir, "default.db"),
+        data_dir="memory" if args.in_memory else args.data_dir,
         single_db_compat=False,
         host=args.host,
         port=args.port,

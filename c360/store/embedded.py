@@ -4,6 +4,10 @@ One server serves one data directory. The first process that needs it starts it 
 owns it; other processes on the same machine that point at the same directory (``c360 import``
 while ``make run`` is up) find it through ``server.json`` and borrow it. The owner stops it on
 shutdown; if the owner dies, the child notices its standard input closing and stops by itself.
+
+A server started ``in_memory`` keeps its databases in memory, not in the data directory (which
+then holds only its state, lock and log): for stores nobody needs after they stop, such as a
+test run's, where writing every database to disk is work for nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class EmbeddedServer:
     port: int
     pid: int
     process: subprocess.Popen[bytes] | None = None  # set when this process owns the server
+    in_memory: bool = False
 
     @property
     def uri(self) -> str:
@@ -58,8 +63,11 @@ class EmbeddedServer:
         return self.process is not None
 
     @classmethod
-    def ensure(cls, data_dir: Path, start_timeout: float) -> EmbeddedServer:
-        """Borrow the server already running for ``data_dir``, or start and own a new one."""
+    def ensure(
+        cls, data_dir: Path, start_timeout: float, *, in_memory: bool = False
+    ) -> EmbeddedServer:
+        """Borrow the server already running for ``data_dir``, or start and own a new one
+        (``in_memory``: one whose databases are lost when it stops)."""
         data_dir = data_dir.resolve()
         try:
             (data_dir / _DB_DIR).mkdir(parents=True, exist_ok=True)
@@ -72,7 +80,7 @@ class EmbeddedServer:
             if running is not None:
                 log.info("reusing the embedded store", extra={"pid": running.pid})
                 return running
-            server = _start(data_dir, start_timeout)
+            server = _start(data_dir, start_timeout, in_memory=in_memory)
             _write_state(data_dir, server)
             return server
 
@@ -92,7 +100,9 @@ class EmbeddedServer:
             )
         with _locked(self.data_dir):
             _terminate(self.process)  # reaped, its pipe closed
-            started = _start(self.data_dir, start_timeout, port=self.port, attempts=1)
+            started = _start(
+                self.data_dir, start_timeout, port=self.port, attempts=1, in_memory=self.in_memory
+            )
             self.process, self.pid = started.process, started.pid
             _write_state(self.data_dir, self)
 
@@ -192,6 +202,7 @@ def _start(
     *,
     port: int | None = None,
     attempts: int = _START_ATTEMPTS,
+    in_memory: bool = False,
 ) -> EmbeddedServer:
     log_path = data_dir / _LOG_FILE
     last_error = ""
@@ -210,13 +221,14 @@ def _start(
                     str(data_dir / _DB_DIR),
                     "--log-file",
                     str(log_path),
+                    *(["--in-memory"] if in_memory else []),
                 ],
                 stdin=subprocess.PIPE,  # held open for the child's lifetime; see _launcher
                 stdout=log_file,
                 stderr=log_file,
                 start_new_session=True,  # Ctrl-C in a terminal reaches us, and we stop it in order
             )
-        server = EmbeddedServer(data_dir=data_dir, port=port, pid=process.pid, process=process)
+        server = EmbeddedServer(data_dir, port, process.pid, process, in_memory)
         deadline = time.monotonic() + start_timeout
         while (remaining := deadline - time.monotonic()) > 0 and process.poll() is None:
             if _answers_ping(server.uri, timeout_ms=max(1, int(min(remaining, 0.25) * 1000))):
