@@ -19,7 +19,7 @@ from c360.settings import Settings
 from c360.store import Store
 from c360.store.embedded import EmbeddedServer
 from tests import factories as f
-from tests.helpers import DEFAULTS, app_for, asgi_client
+from tests.helpers import DEFAULTS, asgi_client, shared_app
 from tests.scheduling import SharedSetups
 
 # Property tests: the same examples every run (CI does not flake on a new find), no example
@@ -89,7 +89,7 @@ def services(store: Store, settings: Settings) -> Services:
 @pytest.fixture
 async def app(settings: Settings, store: Store) -> AsyncIterator[FastAPI]:
     """The app with its lifespan run, on the same database as ``store``."""
-    app = app_for(settings)
+    app = shared_app(settings)
     async with app.router.lifespan_context(app):
         yield app
 

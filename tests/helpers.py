@@ -94,6 +94,23 @@ def app_for(settings: Settings) -> FastAPI:
     return create_app(settings, schema=_SCHEMAS[limits])
 
 
+_APPS: dict[str, FastAPI] = {}
+
+
+def shared_app(settings: Settings) -> FastAPI:
+    """An app for ``settings`` shared by the tests of this process whose settings differ from
+    them only in their database and data directory: the ``app`` fixture starts it (its
+    lifespan) on its test's, one test at a time. FastAPI builds an app's routes on its first
+    request, tens of milliseconds a test otherwise; a test that starts two apps at once builds
+    them with :func:`app_for`."""
+    key = settings.model_dump_json(exclude={"database", "data_dir"}, warnings=False)
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = app_for(settings)
+    app.state.settings = settings
+    return app
+
+
 def parse_options(**fields: Any) -> ParseOptions:
     """What the connectors are told under the default settings, with ``fields`` replaced."""
     return dataclasses.replace(DEFAULTS.parse_options(), **fields)

@@ -64,12 +64,17 @@ def create_app(
     server, so that a supervisor starts c360 anew rather than it answering 503 for ever (by
     default the process sends itself SIGTERM). ``schema``: one ``build_schema`` made already
     with these settings' GraphQL limits, for a caller that builds many apps (building one takes
-    a good part of a second; the tests share one per set of limits)."""
+    a good part of a second; the tests share one per set of limits). Each start (lifespan) opens
+    the store of ``app.state.settings``, which a caller may replace between a stop and the next
+    start: the routes do not depend on the store's address (the tests run one app per set of
+    settings on a database a test)."""
     settings = settings or get_settings()
     stop = on_store_lost or (lambda: os.kill(os.getpid(), signal.SIGTERM))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings: Settings = app.state.settings  # what it is started with (see the docstring)
+        metrics.operation_names.configure(settings.metrics_operation_names)
         store = await Store.open(settings)
         app.state.store = store
         app.state.services = services = Services.build(store.db, settings)
@@ -113,7 +118,6 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    metrics.operation_names.configure(settings.metrics_operation_names)
     app.add_middleware(RequestContext)
     app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
     for error in CONNECTION_ERRORS:
