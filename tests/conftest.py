@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,16 +58,22 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture
-def settings(mongo_uri: str, tmp_path: Path) -> Settings:
+@pytest.fixture(scope="session")
+def session_settings(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """The tests' settings, read and checked once (a test's own copy names its database)."""
     return Settings(
         _env_file=None,  # ignore any local .env
         mongodb_uri=mongo_uri,
-        database=f"c360_test_{uuid.uuid4().hex[:12]}",
-        data_dir=tmp_path / "unused",
+        database="c360_test",
+        data_dir=tmp_path_factory.mktemp("unused"),
         default_region="ES",
         ingest_batch_size=50,
     )
+
+
+@pytest.fixture
+def settings(session_settings: Settings) -> Settings:
+    return session_settings.model_copy(update={"database": f"c360_test_{uuid.uuid4().hex[:12]}"})
 
 
 @pytest.fixture
