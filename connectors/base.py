@@ -91,6 +91,19 @@ class CurrencyOfOrder(Rejected):
         self.order_record_id = order_record_id
 
 
+class Unreadable(Exception):
+    """Raised by ``parse`` when the input as a whole cannot be read as the connector was told:
+    options it cannot use, a CSV file with no header or whose header lacks a column the mapping
+    names or the connector needs. Raised before any item is read, so nothing of the input is
+    kept, stored or dead-lettered: the caller refuses the run, and the same input read with
+    the right options is read whole."""
+
+    def __init__(self, position: str, reason: str) -> None:
+        super().__init__(f"{position}: {reason}")
+        self.position = position
+        self.reason = storable_text(reason)
+
+
 class Ignore(Exception):
     """Raised while building an item's records: the item is understood and deliberately
     kept out (becomes :class:`Ignored` with the message as its reason)."""
@@ -133,8 +146,9 @@ class Connector(Protocol):
 
     ``parse`` must read the stream incrementally (constant memory on multi-GB files), yield for
     every input item its records (a Shopify order also yields its customer and consents) or one
-    :class:`ItemError`, and never raise on bad input: a broken item becomes an error, the rest
-    go on.
+    :class:`ItemError`, and never raise on a bad item: a broken item becomes an error, the rest
+    go on. Only an input it cannot read at all as it was told (its options, a CSV header)
+    raises :class:`Unreadable`, before yielding anything.
     """
 
     name: ClassVar[str]

@@ -78,6 +78,20 @@ class TestIngestEndpoint:
         assert "invalid JSON" in report["errors"][0]["reason"]
         assert len(await dead_letters(services)) == 1
 
+    async def test_a_csv_body_whose_header_lacks_a_column_is_refused_whole(
+        self, client: httpx.AsyncClient, services: Services
+    ) -> None:
+        body = b"response_id,responded_at,score\nR-1,2024-09-14T10:00:00Z,9\n"
+        response = await client.post(
+            "/ingest/surveys-csv", content=body, headers={"content-type": "text/csv"}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == "UnreadableInput"
+        assert response.json()["detail"].startswith(
+            "surveys-csv cannot read POST /ingest/surveys-csv (line 1): missing columns: 'type'"
+        )
+        assert await dead_letters(services) == []  # nothing of it read: nothing to replay
+
     async def test_accepts_a_json_array(self, client: httpx.AsyncClient) -> None:
         body = json.dumps([f.order(external_id="1"), f.order(external_id="2")])
         response = await client.post(

@@ -161,6 +161,11 @@ INGEST_BODY = raw_body(
 )
 WEBHOOK_BODY = raw_body("The vendor's JSON body, signed.", {"application/json": JSON_BODY})
 UNREADABLE = "A `Content-Type` the connector does not read, or a charset other than UTF-8."
+UNREADABLE_BODY = (
+    "A body the connector cannot read at all: a CSV body with no header, or whose header lacks "
+    "a column the connector needs. Nothing of it is read, stored or dead-lettered; the detail "
+    "names the line and the columns."
+)
 WEBHOOK_ANSWERS = answers(
     401,
     404,
@@ -195,14 +200,14 @@ def _report(summary: IngestSummary) -> dict[str, Any]:
     description=(
         "Answers what it did: counts (read = inserted + updated + duplicates + rejected + "
         "ignored), the outcome of every record, and every rejected item with its position and "
-        "reason. Rejected items are dead-lettered; the rest are stored. Needs a connector or "
-        "admin key."
+        "reason. Rejected items are dead-lettered; the rest are stored. A CSV body whose header "
+        "the connector cannot read is refused whole (422). Needs a connector or admin key."
     ),
     dependencies=[Depends(requires(Permission.INGEST))],
     response_description="What became of each item",
     responses={
         200: {"model": IngestReport},
-        **answers(*KEYED, 404, 413, 415, why={415: UNREADABLE}),
+        **answers(*KEYED, 404, 413, 415, 422, why={415: UNREADABLE, 422: UNREADABLE_BODY}),
     },
     openapi_extra=INGEST_BODY,
 )

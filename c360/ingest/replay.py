@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from c360.ingest.repository import DeadLetterRepository, StoredDeadLetter, dead_letter_id
 from c360.ingest.service import IngestService
 from c360.ingest.summary import MAX_REPORTED_ERRORS, IngestSummary
-from connectors import Connector, ItemError, Parsed, ParseOptions, get_connector
+from connectors import Connector, ItemError, Parsed, ParseOptions, Unreadable, get_connector
 
 PAGE_SIZE = 500
 
@@ -83,7 +83,10 @@ class DeadLetterService:
         for letter in letters:
             position = letter.last_rejection.position
             raw = letter.raw.encode(options.settings.get("encoding", "utf-8"), "replace")
-            outcomes = list(connector.parse(io.BytesIO(raw), options))
+            try:
+                outcomes = list(connector.parse(io.BytesIO(raw), options))
+            except Unreadable as exc:  # these options cannot read it (a mapping's columns)
+                outcomes = [ItemError(exc.position, letter.raw, exc.reason)]
             problems = [o for o in outcomes if isinstance(o, ItemError)]
             if problems or not outcomes:
                 reason = "; ".join(p.reason for p in problems) or "no item in the raw input"

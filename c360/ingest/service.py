@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 from c360.errors import InvalidInput
 from c360.ingest.batch import Batch, Entry, batch_key
@@ -34,16 +34,21 @@ from c360.ingest.summary import IngestSummary, Outcome
 from c360.observability.metrics import count_ingest
 from c360.records.documents import draft_document, stored_record
 from c360.records.types import Record
-from connectors import ItemError, Parsed, ParseOptions, ParseResult
+from connectors import ItemError, Parsed, ParseOptions, ParseResult, Unreadable
 from schemas import CanonicalRecord
 
 log = logging.getLogger(__name__)
 
-__all__ = ["IngestService", "IngestSummary", "Outcome", "UnstorableRecord"]
+__all__ = ["IngestService", "IngestSummary", "Outcome", "UnreadableInput", "UnstorableRecord"]
 
 
 class UnstorableRecord(InvalidInput):
     """A record made through the API holds a value the store cannot hold."""
+
+
+class UnreadableInput(InvalidInput):
+    """The input as a whole is not what its connector was told it is (its options, a CSV
+    header): nothing of it was read, so nothing was stored or dead-lettered."""
 
 
 class IngestService:
@@ -91,14 +96,16 @@ class IngestService:
 
         ``keep_items`` lists every record's outcome in the summary (for bounded inputs such as
         an HTTP request; a multi-GB file should not). ``options``: those the items were parsed
-        with, to read again an item that needs a stored order's currency.
+        with, to read again an item that needs a stored order's currency. Raises
+        :class:`UnreadableInput` when the connector cannot read the input at all as it was told
+        (its options, a CSV header).
         """
         summary = IngestSummary(items=[] if keep_items else None)
         started = dt.datetime.now(dt.UTC)
         await self._merges.resume_unfinished(started)
         await self._repair_abandoned(started)
         open_key: str | None = None  # entered in the journal, left with the next entry
-        async for results in batches(items, self._batch_size):
+        async for results in _readable(batches(items, self._batch_size), connector, origin):
             batch = Batch(connector, origin, dt.datetime.now(dt.UTC), options, results)
             open_key = await self._run(batch, open_key)
             summary.items_read += batch.items_read
@@ -203,6 +210,21 @@ class IngestService:
         log.info("repairing the metrics of abandoned batches", extra={"batches": len(abandoned)})
         await self._metrics.recompute(set().union(*(e.profiles | e.survivors for e in abandoned)))
         await self._journal.repaired([e.key for e in abandoned])
+
+
+async def _readable(
+    batches: AsyncIterable[list[ParseResult]], connector: str, origin: str
+) -> AsyncIterator[list[ParseResult]]:
+    """The batches, or :class:`UnreadableInput` where the connector found the input unreadable
+    (before its first item: nothing of it is stored)."""
+    try:
+        async for batch in batches:
+            yield batch
+    except Unreadable as exc:
+        raise UnreadableInput(
+            f"{connector} cannot read {origin} ({exc.position}): {exc.reason}; nothing of it "
+            "was read: run it again with the options or mapping it needs"
+        ) from None
 
 
 @contextlib.contextmanager

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from connectors.base import ItemError, ParseOptions
+from connectors.base import ItemError, ParseOptions, Unreadable
 from connectors.csv._options import check_options, quoted_names
 
 DEFAULT_ENCODING = "utf-8-sig"
@@ -71,15 +71,15 @@ class Row:
 def read_rows(stream: BinaryIO, options: ParseOptions, spec: CsvSpec) -> Iterator[Row | ItemError]:
     """Every non-blank record of a CSV stream after its header, streamed.
 
-    Yields a single :class:`ItemError` and nothing else when the options are invalid (position
-    ``options``) or the header lacks a column the mapping names or the connector needs
-    (position ``line 1``). A record the csv module cannot split becomes an :class:`ItemError`.
+    Raises :class:`Unreadable` before yielding anything when the options are invalid
+    (position ``options``), there is no header, or the header lacks a column the mapping names
+    or the connector needs (position ``line 1``): the file is not what the import was told it
+    is. A record the csv module cannot split becomes an :class:`ItemError`.
     """
     problems = check_options(options.settings)
     unknown = sorted(set(options.mapping) - set(spec.fields))
     if problems:
-        yield ItemError.of("options", "", "invalid options: " + "; ".join(problems))
-        return
+        raise Unreadable("options", "invalid options: " + "; ".join(problems))
     settings = options.settings
     encoding = settings.get("encoding", DEFAULT_ENCODING)
     text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
@@ -98,12 +98,10 @@ def read_rows(stream: BinaryIO, options: ParseOptions, spec: CsvSpec) -> Iterato
             header = record
             break
         if header is None:
-            yield ItemError.of("line 1", "", "no header line: the file is empty")
-            return
+            raise Unreadable("line 1", "no header line: the file is empty")
         layout = _Layout.of(header, options.mapping, settings, spec, unknown, encoding)
         if layout.problem is not None:
-            yield ItemError.of(header.position, _display(header.raw), layout.problem)
-            return
+            raise Unreadable(header.position, layout.problem)
         for record in records:
             yield record if isinstance(record, ItemError) else layout.row(record)
     finally:

@@ -28,6 +28,7 @@ ANSWERS: dict[tuple[str, str], dict[str, str]] = {
         "404": "error",
         "413": "error",
         "415": "error",
+        "422": "error",
     },
     ("post", "/webhooks/shopify"): {
         "200": "application/json",

@@ -13,7 +13,10 @@ import pytest
 
 from c360.cli import main as cli
 from c360.followups.rules import ConditionKind
+from c360.services import Services
+from c360.store import Store
 from tests import factories as f
+from tests.helpers import dead_letters, live_profiles
 from tests.served import InProcess, Ran, run_c360
 
 USAGE = 2
@@ -192,6 +195,57 @@ class TestUnknownProfiles:
         assert error_lines(evaluated) == error_lines(recomputed)
         assert assert_refused(evaluated) == "error: no profile with id 'nosuch'"
         assert "customers:" not in evaluated.stdout
+
+
+class TestAFileItsConnectorCannotRead:
+    """A header or mapping problem is the import's, not an item's: the run is refused whole and
+    nothing of the file is kept, so running it again with the right mapping reads all of it."""
+
+    HEADER = "response_id,responded_at,email,type,score"
+    ROWS = ("R-1,2024-09-14T10:00:00Z,ana@example.com,nps,9", "R-2,2024-09-15,,csat,4")
+
+    async def test_is_refused_whole_and_read_whole_once_the_mapping_is_right(
+        self, env: dict[str, str], services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        surveys = tmp_path / "surveys.csv"
+        surveys.write_text("\n".join([self.HEADER, *self.ROWS]) + "\n")
+        wrong = tmp_path / "wrong.toml"
+        wrong.write_text('[columns]\nemail = "correo"\n')
+
+        refused = run_c360("import", "surveys-csv", str(surveys), "--mapping", str(wrong), env=env)
+
+        line = assert_refused(refused, f"surveys-csv cannot read {surveys} (line 1)")
+        assert "missing columns: 'correo' (email)" in line
+        assert "nothing of it was read" in line
+        assert await dead_letters(services) == []
+        assert await live_profiles(store) == []
+
+        imported = run_c360("import", "surveys-csv", str(surveys), env=env)
+
+        assert imported.returncode == 1, imported.stderr  # R-2 has no identifier
+        assert "inserted: 1" in imported.stdout
+        assert [letter.last_rejection.position for letter in await dead_letters(services)] == [
+            "line 3"
+        ]
+
+    async def test_a_replay_with_a_mapping_that_cannot_read_them_keeps_them_with_why(
+        self, env: dict[str, str], services: Services, tmp_path: Path
+    ) -> None:
+        surveys = tmp_path / "surveys.csv"
+        surveys.write_text(f"{self.HEADER}\nR-3,14/09/2024,eva@example.com,nps,3\n")
+        assert run_c360("import", "surveys-csv", str(surveys), env=env).returncode == 1
+        unknown = tmp_path / "unknown.toml"
+        unknown.write_text('[columns]\nemial = "email"\n')
+
+        replay = run_c360(
+            "deadletters", "replay", "surveys-csv", "--mapping", str(unknown), env=env
+        )
+
+        assert "Traceback" not in replay.stderr
+        assert "replayed: 1, recovered: 0, still failing: 1" in replay.stdout
+        (letter,) = await dead_letters(services)
+        assert letter.last_rejection.reason.startswith("the mapping names unknown fields 'emial'")
+        assert letter.last_rejection.position == "line 2"  # where it came from, kept
 
 
 class TestStoreUnreachable:

@@ -10,7 +10,15 @@ from dataclasses import replace
 from c360.ingest.batch import Batch
 from c360.ingest.stages.base import Stage
 from c360.records.repository import RecordRepository
-from connectors import Connector, ItemError, Parsed, ParseOptions, ParseResult, get_connector
+from connectors import (
+    Connector,
+    ItemError,
+    Parsed,
+    ParseOptions,
+    ParseResult,
+    Unreadable,
+    get_connector,
+)
 
 
 class ReadInOrderCurrency(Stage):
@@ -53,4 +61,7 @@ def _parse_again(
     connector: Connector, raw: str, options: ParseOptions, currency: str
 ) -> list[ParseResult]:
     settings = {**options.settings, "currency": currency}
-    return list(connector.parse(io.BytesIO(raw.encode()), replace(options, settings=settings)))
+    try:
+        return list(connector.parse(io.BytesIO(raw.encode()), replace(options, settings=settings)))
+    except Unreadable:  # not in these options either: the item stays rejected as it was
+        return []

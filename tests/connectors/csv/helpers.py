@@ -7,7 +7,9 @@ import io
 from collections.abc import Iterable
 from pathlib import Path
 
-from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult
+import pytest
+
+from connectors.base import Connector, ItemError, Parsed, ParseOptions, ParseResult, Unreadable
 from connectors.csv import parse_mapping
 from schemas import CanonicalRecord, Identifier, IdentifierType, Money
 from tests.helpers import parse_options
@@ -20,6 +22,16 @@ def run(connector: Connector, source: str | bytes, options: ParseOptions) -> lis
     """Parse a fixture file (by name) or inline bytes."""
     data = source if isinstance(source, bytes) else (FIXTURES / source).read_bytes()
     return list(connector.parse(io.BytesIO(data), options))
+
+
+def refusal(connector: Connector, source: str | bytes, options: ParseOptions) -> tuple[str, str]:
+    """Where and why the connector refuses the whole input (``Unreadable``), having yielded
+    nothing of it."""
+    data = source if isinstance(source, bytes) else (FIXTURES / source).read_bytes()
+    results = connector.parse(io.BytesIO(data), options)
+    with pytest.raises(Unreadable) as refused:
+        next(results)
+    return refused.value.position, refused.value.reason
 
 
 def records(results: Iterable[ParseResult]) -> dict[str, CanonicalRecord]:

@@ -21,6 +21,7 @@ from tests.connectors.csv.helpers import (
     only,
     parsed,
     phone,
+    refusal,
     run,
     utc,
 )
@@ -184,13 +185,12 @@ class TestConsentFile:
         ]
 
     def test_a_header_without_a_change_column_stops_the_file(self) -> None:
-        results = run(
-            CONSENT, csv_bytes("changed_at,email,channel", "2024-09-01,a@b.es,email"), SPAIN
-        )
+        data = csv_bytes("changed_at,email,channel", "2024-09-01,a@b.es,email")
 
-        assert errors(results) == [
-            ("line 1", "no column for any of status, do_not_contact, preferred_channel")
-        ]
+        assert refusal(CONSENT, data, SPAIN) == (
+            "line 1",
+            "no column for any of status, do_not_contact, preferred_channel",
+        )
 
 
 class TestConsentStatus:

@@ -17,6 +17,7 @@ from tests.connectors.csv.helpers import (
     only,
     parsed,
     phone,
+    refusal,
     run,
     utc,
 )
@@ -204,11 +205,12 @@ class TestContactPointChannel:
         assert status_error(f"E-1,2024-09-10T08:00:00Z,{row},bounced,") == reason
 
     def test_a_header_without_an_address_column_stops_the_file(self) -> None:
-        results = run(
-            POINTS, csv_bytes("occurred_at,status,customer", "2024-09-10,hard,C-1"), SPAIN
-        )
+        data = csv_bytes("occurred_at,status,customer", "2024-09-10,hard,C-1")
 
-        assert errors(results) == [("line 1", "no column for any of email, phone, contact_point")]
+        assert refusal(POINTS, data, SPAIN) == (
+            "line 1",
+            "no column for any of email, phone, contact_point",
+        )
 
 
 class TestContactPointIdentifiers:

@@ -13,6 +13,7 @@ from tests.connectors.csv.helpers import (
     external,
     keys,
     records,
+    refusal,
     run,
     utc,
 )
@@ -83,6 +84,7 @@ class TestReturnsCsv:
     def test_without_currency_the_file_is_refused(self) -> None:
         data = csv_bytes("return_id,returned_at,order_id,amount", "R-1,2024-09-20,T-1,5.00")
 
-        assert errors(run(ReturnsCsvConnector(), data, parse_options())) == [
-            ("line 1", "no currency column and no currency option")
-        ]
+        assert refusal(ReturnsCsvConnector(), data, parse_options()) == (
+            "line 1",
+            "no currency column and no currency option",
+        )

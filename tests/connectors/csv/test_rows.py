@@ -26,6 +26,7 @@ from tests.connectors.csv.helpers import (
     errors,
     pos_options,
     records,
+    refusal,
     run,
 )
 from tests.helpers import parse_options
@@ -110,19 +111,14 @@ class TestDelimiter:
     def test_wrong_delimiter_leaves_the_header_unusable(self) -> None:
         options = parse_options(mapping=POS_COLUMNS, settings={"currency": "EUR"})
 
-        results = run(PosCsvConnector(), "pos_madrid.csv", options)
-
-        assert len(results) == 1
-        assert errors(results) == [
-            (
-                "line 1",
-                "missing columns: 'ticket' (order_id), 'fecha' (ordered_at), 'tienda' (store_id), "
-                "'referencia' (sku), 'descripcion' (title), 'familia' (category), "
-                "'unidades' (quantity), 'precio' (unit_price), 'correo' (email), "
-                "'telefono' (phone), 'tarjeta_socio' (loyalty_id); "
-                "no column for any of email, phone, customer_id, loyalty_id",
-            )
-        ]
+        assert refusal(PosCsvConnector(), "pos_madrid.csv", options) == (
+            "line 1",
+            "missing columns: 'ticket' (order_id), 'fecha' (ordered_at), 'tienda' (store_id), "
+            "'referencia' (sku), 'descripcion' (title), 'familia' (category), "
+            "'unidades' (quantity), 'precio' (unit_price), 'correo' (email), "
+            "'telefono' (phone), 'tarjeta_socio' (loyalty_id); "
+            "no column for any of email, phone, customer_id, loyalty_id",
+        )
 
 
 class TestHeaderAndMapping:
@@ -132,57 +128,44 @@ class TestHeaderAndMapping:
             settings=POS_OPTIONS,
         )
 
-        results = run(PosCsvConnector(), "pos_madrid.csv", options)
-
-        assert len(results) == 1
-        assert errors(results) == [
-            ("line 1", "missing columns: 'sucursal' (store_id), 'cliente' (customer_id)")
-        ]
-        assert isinstance(results[0], ItemError)
-        assert results[0].raw.startswith("ticket;fecha;tienda;")
-
-    def test_required_columns_are_checked_without_a_mapping(self) -> None:
-        results = run(
-            SurveysCsvConnector(), csv_bytes("id,date,score", "1,2024-01-01,9"), parse_options()
+        assert refusal(PosCsvConnector(), "pos_madrid.csv", options) == (
+            "line 1",
+            "missing columns: 'sucursal' (store_id), 'cliente' (customer_id)",
         )
 
-        assert errors(results) == [
-            (
-                "line 1",
-                "missing columns: 'response_id', 'responded_at', 'type'; "
-                "no column for any of email, phone, customer_id",
-            )
-        ]
+    def test_required_columns_are_checked_without_a_mapping(self) -> None:
+        data = csv_bytes("id,date,score", "1,2024-01-01,9")
+
+        assert refusal(SurveysCsvConnector(), data, parse_options()) == (
+            "line 1",
+            "missing columns: 'response_id', 'responded_at', 'type'; "
+            "no column for any of email, phone, customer_id",
+        )
 
     def test_mapping_naming_an_unknown_field_stops_the_file(self) -> None:
         options = parse_options(mapping={"emial": "correo"})
 
-        results = run(SurveysCsvConnector(), "surveys_messy.csv", options)
-
-        assert errors(results) == [
-            (
-                "line 1",
-                "the mapping names unknown fields 'emial'; known: response_id, responded_at, "
-                "email, phone, customer_id, source, type, score, comment, touchpoint, "
-                "contact_requested",
-            )
-        ]
+        assert refusal(SurveysCsvConnector(), "surveys_messy.csv", options) == (
+            "line 1",
+            "the mapping names unknown fields 'emial'; known: response_id, responded_at, "
+            "email, phone, customer_id, source, type, score, comment, touchpoint, "
+            "contact_requested",
+        )
 
     def test_invalid_options_stop_the_file(self) -> None:
         options = parse_options(settings={"time_zone": "Mars/Olympus", "encoding": "klingon"})
 
-        assert errors(run(ReturnsCsvConnector(), "returns.csv", options)) == [
-            (
-                "options",
-                "invalid options: time_zone: unknown IANA time zone 'Mars/Olympus'; "
-                "encoding: unknown text encoding 'klingon'",
-            )
-        ]
+        assert refusal(ReturnsCsvConnector(), "returns.csv", options) == (
+            "options",
+            "invalid options: time_zone: unknown IANA time zone 'Mars/Olympus'; "
+            "encoding: unknown text encoding 'klingon'",
+        )
 
     def test_empty_file(self) -> None:
-        assert errors(run(ReturnsCsvConnector(), b"\n\n", parse_options())) == [
-            ("line 1", "no header line: the file is empty")
-        ]
+        assert refusal(ReturnsCsvConnector(), b"\n\n", parse_options()) == (
+            "line 1",
+            "no header line: the file is empty",
+        )
 
     def test_header_only(self) -> None:
         assert (
