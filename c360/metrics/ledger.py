@@ -5,11 +5,12 @@ tier — so what they count must be known per person; and they cut time at local
 at any instant asked for, take medians, and count distinct people and products, so a figure
 cannot be summed ahead per day or per segment. The ledger keeps, per profile, one short entry
 per counted record — an order's moment, money, items, products, channel, store and whether it
-was cancelled; a refund's moment, money and order; a case's and a survey answer's facts; a
-visit's moment — and is kept with the profile's aggregate: folded in at ingest, recomputed from
-the records with it, moved with it by merges and unmerges, removed with it. A report reads the
-ledgers of the people active in its span (found by the days they hold entries on), a few
-hundred bytes each, instead of every record of the span and every aggregate behind them.
+was cancelled; a refund's moment, money and order; a case's and a survey answer's facts — and
+when they visited (:func:`compact_visits`). It is kept with the profile's aggregate: folded in
+at ingest, recomputed from the records with it, moved with it by merges and unmerges, removed
+with it. A report reads the ledgers of the people active in its span (found by the days they
+hold entries on), a few hundred bytes each, instead of every record of the span and every
+aggregate behind them.
 
 Entries are tuples, stored as arrays (no open-ended key is ever a field name); times are epoch
 milliseconds (UTC). Pure: no I/O.
@@ -18,13 +19,17 @@ milliseconds (UTC). Pure: no I/O.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from c360.store import Document
 
 MS_PER_DAY = 86_400_000
+VISIT_SLOT_MS = 15 * 60_000
+"""Visits are kept as the first and last of each quarter hour (UTC) they fall in."""
+COMPACT_VISITS_AT = 4096
+"""Folding compacts the visits once they pass this (and twice what compacting last kept)."""
 CLOSED_CASE_STATUSES = frozenset({"solved", "closed"})
 
 OrderEntry = tuple[int, str, str, int, int, tuple[str, ...], str, str | None, bool]
@@ -58,6 +63,7 @@ class Ledger:
     cases: list[CaseEntry] = field(default_factory=list)
     surveys: list[SurveyEntry] = field(default_factory=list)
     visits: list[int] = field(default_factory=list)
+    _compact_at: int = field(default=COMPACT_VISITS_AT, repr=False)
 
     def fold(self, other: Ledger) -> Ledger:
         """Add ``other``'s entries (in place; returns self)."""
@@ -66,6 +72,9 @@ class Ledger:
         self.cases += other.cases
         self.surveys += other.surveys
         self.visits += other.visits
+        if len(self.visits) > self._compact_at:  # a recomputation over a bot's page views
+            self.visits = compact_visits(self.visits)
+            self._compact_at = max(COMPACT_VISITS_AT, 2 * len(self.visits))
         return self
 
     def days(self) -> list[int]:
@@ -90,12 +99,28 @@ class Ledger:
             sorted(self.returns),
             sorted(self.cases, key=_at_id),
             sorted(self.surveys, key=_at_id),
-            sorted(self.visits),
+            compact_visits(self.visits),
         )
 
     def __eq__(self, other: object) -> bool:
         """The same entries, in whatever order they were folded."""
         return isinstance(other, Ledger) and self.in_order() == other.in_order()
+
+
+def compact_visits(visits: Iterable[int]) -> list[int]:
+    """The first and last of the visits in each quarter hour (UTC), sorted: what a report needs
+    of them, which is whether a person visited within a span, and bounded by time, not by page
+    views (a bot's or a shared device's million events on one profile would otherwise pass the
+    store's 16 MB limit on a document, and stop every import that reaches it). A span of at
+    least a quarter hour, or one cut at a local midnight (a quarter hour in every time zone),
+    finds the same visitors in them as in all the visits: a quarter hour the span cuts is cut at
+    one end only, where its first (or last) visit says whether any visit falls inside."""
+    kept: dict[int, tuple[int, int]] = {}
+    for at in visits:
+        slot = at // VISIT_SLOT_MS
+        first, last = kept.get(slot, (at, at))
+        kept[slot] = (min(first, at), max(last, at))
+    return sorted({moment for pair in kept.values() for moment in pair})
 
 
 def _at_id(entry: tuple[Any, ...]) -> tuple[int, str]:
