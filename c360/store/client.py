@@ -58,10 +58,16 @@ WATCH_INTERVAL_S = 1.0
 CLOSE_WITHIN_S = 1.0
 
 
+_DRIVER_DETAIL = re.compile(r" \(configured timeouts: |, Timeout: |, Topology Description: ")
+"""Where the driver's message goes on from why to its timeouts and its view of every server."""
+
+
 def unreachable(exc: Exception) -> StoreUnavailable:
-    """One line for a store that stopped answering, without the driver's traceback."""
-    text = str(exc).strip().splitlines()
-    return StoreUnavailable(f"store unreachable ({text[0] if text else type(exc).__name__})")
+    """One line for a store that stopped answering: the driver's reason (``127.0.0.1:27017:
+    [Errno 111] Connection refused``), without its traceback, timeouts and topology."""
+    lines = str(exc).strip().splitlines()
+    reason = _DRIVER_DETAIL.split(lines[0], maxsplit=1)[0].strip() if lines else ""
+    return StoreUnavailable(f"store unreachable ({reason or type(exc).__name__})")
 
 
 class CommandTimes(CommandListener):
