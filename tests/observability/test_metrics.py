@@ -116,10 +116,12 @@ class TestTheSeries:
         bad_cursor = '{ searchProfiles(text: "ana", after: "x") { edges { cursor } } }'
         await agent_client.post("/graphql", json={"query": bad_cursor})
         await agent_client.post("/graphql", json={"query": "{ nope }"})
+        await agent_client.post("/graphql", json={"query": "{ profile("})  # a syntax error
         after = await scrape(client)
         errors = "c360_graphql_errors_total"
-        for code in ("Unauthenticated", "InvalidCursor", "InvalidRequest"):
-            assert value(after, errors, code=code) - value(before, errors, code=code) == 1, code
+        counted = {"Unauthenticated": 1, "InvalidCursor": 1, "InvalidRequest": 2}
+        for code, times in counted.items():
+            assert value(after, errors, code=code) - value(before, errors, code=code) == times, code
 
     async def test_ingest_items_by_connector_and_outcome_and_dead_letters(
         self, client: httpx.AsyncClient, connector_client: httpx.AsyncClient

@@ -21,6 +21,10 @@ from c360.api.graphql.access import Requires, in_text, public
 from c360.auth.service import Forbidden
 from c360.errors import C360Error, Conflict, InvalidInput, NotFound
 
+INVALID_REQUEST = "InvalidRequest"
+"""The code of a document's own errors: its syntax, an unknown field, a variable of the wrong
+type (``extensions.code``, and the errors metric's label)."""
+
 
 @strawberry.interface(description="An expected failure, returned as data.")
 class Error:

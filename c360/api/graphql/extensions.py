@@ -27,6 +27,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from c360.api.graphql.context import Context
+from c360.api.graphql.errors import INVALID_REQUEST
 from c360.audit.service import Action
 from c360.auth.ratelimit import Bucket, RateLimited
 from c360.errors import C360Error
@@ -53,7 +54,7 @@ def error_code(error: GraphQLError) -> str:
         return code
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
-        return "InvalidRequest"
+        return INVALID_REQUEST
     return original.code if isinstance(original, C360Error) else "InternalError"
 
 
@@ -104,15 +105,25 @@ class OperationMetrics(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         started = time.perf_counter()
-        yield
+        refused: GraphQLError | None = None
+        try:
+            yield
+        except GraphQLError as error:
+            # A document that did not parse (a syntax error, the token limit): Strawberry
+            # answers it after leaving the operation's extensions, throwing it through them.
+            refused = error
+            raise
+        finally:
+            self._record(time.perf_counter() - started, refused)
+
+    def _record(self, seconds: float, refused: GraphQLError | None) -> None:
         context = self.execution_context
         name = context.operation_name
         label = ANONYMOUS if name is None else operation_names(name)
-        GRAPHQL_OPERATIONS.labels(_operation_type(context), label).observe(
-            time.perf_counter() - started
-        )
+        GRAPHQL_OPERATIONS.labels(_operation_type(context), label).observe(seconds)
         result = context.result
-        for error in (result.errors if result else None) or []:
+        errors = [refused] if refused else (result.errors if result else None) or []
+        for error in errors:
             count_graphql_error(error_code(error))
 
 

@@ -62,6 +62,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
+from c360.api.graphql.errors import INVALID_REQUEST
 from c360.profiles.service import MAX_PAGE_SIZE
 from schemas.quoting import shown
 
@@ -252,8 +253,10 @@ def _parse(query: str, options: Mapping[str, Any]) -> DocumentNode:
     except RecursionError:
         raise _too_nested() from None
     except GraphQLSyntaxError as exc:
-        if exc.message.startswith(_TOKEN_LIMIT):  # the token limit: coded as the others are
-            exc.extensions = {**(exc.extensions or {}), "code": TOO_LARGE}
+        # The token limit is coded as the other limits are; any other syntax error is the
+        # request's (set here: Strawberry answers a parse error before ``ErrorCodes`` sees it).
+        code = TOO_LARGE if exc.message.startswith(_TOKEN_LIMIT) else INVALID_REQUEST
+        exc.extensions = {**(exc.extensions or {}), "code": code}
         raise
 
 

@@ -14,7 +14,12 @@ from strawberry.types import ExecutionContext
 
 from c360.api.graphql.access import fast_masking, undeclared_text_fields
 from c360.api.graphql.errors import EXCEPTION_HANDLERS, unanswered_refusals
-from c360.api.graphql.extensions import LookupLimiter, OperationAudit, OperationMetrics
+from c360.api.graphql.extensions import (
+    LookupLimiter,
+    OperationAudit,
+    OperationMetrics,
+    error_code,
+)
 from c360.api.graphql.limits import (
     CachedDocuments,
     OneOperation,
@@ -40,15 +45,17 @@ from c360.errors import C360Error
 
 
 class ErrorCodes(SchemaExtension):
-    """Errors that escape a resolver carry their class name as ``extensions.code``."""
+    """Every error carries an ``extensions.code`` a client can branch on: ours (an error that
+    escapes a resolver) their class name, a document's own (its syntax, an unknown field, a
+    variable of the wrong type) ``InvalidRequest``, a server fault ``InternalError``; the
+    limits set theirs (``QueryTooDeep``…)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        for error in (result.errors if result else None) or []:
-            original = error.original_error
-            if isinstance(original, C360Error):
-                _set_code(error, original.code)
+        context = self.execution_context
+        errors = context.result.errors if context.result else context.pre_execution_errors
+        for error in errors or []:
+            _set_code(error, error_code(error))
 
 
 def _set_code(error: GraphQLError, code: str) -> None:

@@ -183,6 +183,8 @@ class TestBadValuesInTheDocument:
                 "filter: {lifecycleStages: [NOPE]}) { at } }",
                 "'NOPE'",
             ),
+            ('{ bestChannels(profileId: "p", purpose: "service") { nope } }', "'nope'"),
+            ('{ bestChannels(profileId: "p", purpose: "service" { __typename } }', "Syntax Error"),
         ],
     )
     async def test_is_a_request_error_not_a_fault(
@@ -201,6 +203,7 @@ class TestBadValuesInTheDocument:
         assert "data" not in body
         (error,) = body["errors"]
         assert message in error["message"]
+        assert error["extensions"]["code"] == "InvalidRequest"  # what a client branches on
         assert await errors_counted(client, "InternalError") == faults
         assert await errors_counted(client, "InvalidRequest") == refused + 1
         assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
