@@ -143,7 +143,7 @@ def _tick(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(services: Services, store: Store) -> EvaluationReport:
+    async def work(services: Services, store: Store) -> EvaluationReport | None:
         now = dt.datetime.now(dt.UTC)
         evaluation = services.followups.service.evaluation
         if not args.all:
@@ -156,6 +156,9 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
             if unknown:
                 ids = "id" if len(unknown) == 1 else "ids"
                 raise ProfileNotFound(f"no profile with {ids} {', '.join(unknown)}")
+        if not await evaluation.rules.enabled():
+            return None  # nothing to evaluate: said so, rather than "customers: 0"
+        if not args.all:
             return await evaluation.evaluate_profiles(
                 args.profile, now, every_record=args.every_record
             )
@@ -176,7 +179,10 @@ def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
             )
         return total
 
-    report: EvaluationReport = _run(settings, work)
+    report: EvaluationReport | None = _run(settings, work)
+    if report is None:
+        print("no alert rule is enabled: nothing to evaluate (c360 alerts rules list)")
+        return 0
     print(
         f"customers: {report.profiles:,}, opened: {report.opened:,}, held out: "
         f"{report.held_out:,}, joined: {report.joined:,}, withdrawn: {report.withdrawn:,}"

@@ -341,6 +341,29 @@ class TestCommandLine:
         passive = [d for d in await raw(store, "follow_ups") if d["rule_id"] == "nps-passive"]
         assert [d["owner"] for d in passive] == ["lee", "lee"]
 
+    async def test_evaluating_with_every_rule_disabled_says_so(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, settings)
+        await detractors(services, tmp_path, 1)  # the import opens one, its rules enabled
+        opened = await raw(store, "follow_ups")
+        now = dt.datetime.now(dt.UTC)
+        for rule in await services.followups.service.rules.all():
+            await services.followups.service.rules.set_enabled(rule.id, False, "admin", now)
+        env = environment(
+            C360_MONGODB_URI=settings.mongodb_uri or "",
+            C360_DATABASE=settings.database,
+            C360_DATA_DIR=str(settings.data_dir),
+        )
+
+        evaluated = run_c360("alerts", "evaluate", "--all", env=env)
+
+        assert evaluated.returncode == 0, evaluated.stderr
+        assert evaluated.stdout == (
+            "no alert rule is enabled: nothing to evaluate (c360 alerts rules list)\n"
+        )
+        assert await raw(store, "follow_ups") == opened
+
 
 class TestServe:
     async def test_the_api_runs_the_worker_under_its_lease_and_gives_it_up_at_shutdown(
