@@ -33,7 +33,7 @@ from c360.followups.repository import FollowUpRepository, QueueFilter, RuleInput
 from c360.followups.rulebook import RuleBook
 from c360.followups.rules import RecordFacts, RuleDefinition, raised
 from c360.followups.states import Action, transition
-from c360.followups.teams import Teams
+from c360.followups.teams import Team, Teams
 from c360.followups.writes import (
     MAX_ROUNDS,
     NOTIFIED,
@@ -192,10 +192,17 @@ class FollowUpService:
     async def known_teams(self) -> set[str]:
         """The teams follow-ups can be in: those configured or set by an admin, the teams they
         escalate to, and the teams the alert rules send follow-ups to."""
+        return set(await self.every_team())
+
+    async def every_team(self) -> dict[str, Team]:
+        """Every team follow-ups can be in, by id: those configured or set by an admin as they
+        are, and those only an escalation or an alert rule names, with no members (their
+        follow-ups wait unassigned) and no webhook."""
         teams = await self.teams.all()
         escalations = {t.escalation_team for t in teams.values() if t.escalation_team}
         routed = {rule.definition.team for rule in await self.rules.all()}
-        return {*teams, *escalations, *routed}
+        unconfigured = (escalations | routed) - set(teams)
+        return {**teams, **{t: Team(t, (), None, None) for t in unconfigured}}
 
     async def _assignee(
         self, fu: FollowUp, owner: str | None, team_id: str | None

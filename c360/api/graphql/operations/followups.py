@@ -134,10 +134,12 @@ class FollowUpQuery:
         return AlertRulePreview.of(preview)
 
     @strawberry.field(
-        description="Teams follow-ups go to.", extensions=[Requires(Permission.FOLLOW_UPS)]
+        description="Teams follow-ups go to: those configured, and those only an alert rule "
+        "or an escalation names (no members: their follow-ups wait unassigned).",
+        extensions=[Requires(Permission.FOLLOW_UPS)],
     )
     async def teams(self, info: Info[Context, None]) -> list[Team] | None:
-        teams = await info.context.services.followups.teams.all()
+        teams = await info.context.services.followups.service.every_team()
         return [Team.of(t) for _, t in sorted(teams.items())]
 
     @strawberry.field(

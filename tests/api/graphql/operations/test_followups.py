@@ -459,6 +459,26 @@ class TestRules:
         assert changed["notifies"] is True  # the webhook stays the settings'
         assert {"id": "customer-care", "members": ["zoe.agent"]} in listed
 
+    async def test_teams_lists_a_team_only_a_rule_sends_follow_ups_to(
+        self, app: FastAPI, agent: httpx.AsyncClient
+    ) -> None:
+        apply = """mutation($rule: AlertRuleInput!) { applyAlertRule(rule: $rule) {
+          __typename } }"""
+        rule = {
+            "id": "returns",
+            "name": "Any return",
+            "team": "returns-desk",
+            "conditions": [{"kind": "SURVEY_SCORE_AT_MOST", "surveyType": "CSAT", "score": 1}],
+        }
+        await gql(agent, apply, await headers(app, Role.ADMIN), rule=rule)
+
+        listed = (await gql(agent, "{ teams { id members notifies } }"))["teams"]
+
+        # Configured nowhere: no members (its follow-ups wait unassigned), nobody notified.
+        assert {"id": "returns-desk", "members": [], "notifies": False} in listed
+        assert [t["id"] for t in listed] == sorted(t["id"] for t in listed)
+        assert {"customer-care", "care-leads", "vip-care"} <= {t["id"] for t in listed}
+
 
 class TestMerges:
     async def test_a_merge_folds_open_follow_ups_of_a_rule_and_an_unmerge_hands_them_back(
