@@ -365,7 +365,19 @@ async def export_audience(
         found,
         services.audit,
         caller,
-        str(request.url.query)[:500] or f"channel={channel.value}&purpose={purpose}",
+        # What was asked, as values: the decisions' moment, and the filters as normalised.
+        json.dumps(
+            {
+                "channel": channel.value,
+                "purpose": purpose,
+                "at": moment.isoformat(),
+                "format": format,
+                "lifecycle_stage": [s.value for s in lifecycle_stage or ()],
+                "value_tier": [t.value for t in value_tier or ()],
+                "country": sorted({c.upper() for c in country or ()}),
+            },
+            sort_keys=True,
+        ),
         contact.config.audience_batch,
     )
     body, media = (_ndjson(members), "application/x-ndjson")

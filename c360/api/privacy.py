@@ -214,7 +214,7 @@ async def export_request(
         "privacy export",
         operation="GET /privacy/requests/{request_id}/export",
         profile_ids=list(scope.profiles) or [None],
-        detail=f"request={request_id} format={format}",
+        detail=json.dumps({"request": request_id, "format": format}),  # as c360 privacy export
     )
     media, write = FORMATS[format]
     now = dt.datetime.now(dt.UTC)

@@ -194,7 +194,14 @@ class TestLookupsExportsAndMutations:
         audited = await audit_entries(services, action="export")
         assert {e.profile_id for e in audited} == exported
         assert {e.operation for e in audited} == {"GET /audiences/export"}
-        assert "purpose=service" in str(audited[0].detail)
+        asked = json.loads(str(audited[0].detail))  # what was asked, as values
+        assert {k: asked[k] for k in ("channel", "purpose", "format", "country")} == {
+            "channel": "email",
+            "purpose": "service",
+            "format": "csv",
+            "country": [],
+        }
+        assert dt.datetime.fromisoformat(asked["at"]).tzinfo is not None
         assert audited[0].request_id == response.headers["x-request-id"]
 
     async def test_mutations_with_their_arguments_and_profiles(

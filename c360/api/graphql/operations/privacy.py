@@ -7,6 +7,7 @@ identifiers, another role) are answered as their union members by the schema's h
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import strawberry
 from strawberry.types import Info
@@ -43,7 +44,8 @@ class PrivacyQuery:
     ) -> list[PrivacyRequest] | None:
         now = dt.datetime.now(dt.UTC)
         docs = await info.context.services.privacy.page(status, overdue, now, first)
-        info.context.audit.add(Action.READ, "privacyRequests", detail=f"status={status}")
+        asked = {"status": status and status.value, "overdue": overdue, "first": first}
+        info.context.audit.add(Action.READ, "privacyRequests", detail=json.dumps(asked))
         return [PrivacyRequest.of(d, now) for d in docs]
 
     @strawberry.field(
@@ -56,7 +58,7 @@ class PrivacyQuery:
             doc = await info.context.services.privacy.get(str(id))
         except NotFound:
             return None
-        info.context.audit.add(Action.READ, "privacyRequest", detail=str(id))
+        info.context.audit.add(Action.READ, "privacyRequest", detail=json.dumps({"id": str(id)}))
         return PrivacyRequest.of(doc, dt.datetime.now(dt.UTC))
 
 
