@@ -40,7 +40,12 @@ from c360.api.graphql.operations.lookup import LookupQuery
 from c360.api.graphql.operations.privacy import PrivacyMutation, PrivacyQuery
 from c360.api.graphql.operations.profiles import ProfileQuery
 from c360.api.graphql.types.timeline import TIMELINE_TYPES
-from c360.api.graphql.values import PURPOSE_SCALAR, Purpose
+from c360.api.graphql.values import (
+    MINOR_UNITS_SCALAR,
+    PURPOSE_SCALAR,
+    MinorUnits,
+    Purpose,
+)
 from c360.errors import C360Error
 
 
@@ -116,7 +121,9 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
             ErrorCodes,
             CachedDocuments,
         ],
-        config=StrawberryConfig(scalar_map={Purpose: PURPOSE_SCALAR}),
+        config=StrawberryConfig(
+            scalar_map={Purpose: PURPOSE_SCALAR, MinorUnits: MINOR_UNITS_SCALAR}
+        ),
         exception_handlers=EXCEPTION_HANDLERS,
     )
     # Strawberry keeps the graphql-core schema it built in _schema (it has no public name).

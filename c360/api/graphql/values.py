@@ -125,18 +125,37 @@ PURPOSE_SCALAR = strawberry.scalar(
 )
 
 
+MinorUnits = NewType("MinorUnits", int)
+
+
+def _minor_units(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StrawberryInputCoercionError(f"{shown(value)} is not an integer amount")
+    return value
+
+
+MINOR_UNITS_SCALAR = strawberry.scalar(
+    name="MinorUnits",
+    serialize=int,
+    parse_value=_minor_units,
+    description="An amount in integer minor units, as a JSON integer. GraphQL's Int stops at "
+    "2^31 - 1 (21,474,836.47 in cents, under 1,500 euros' worth of rupiah); an amount here "
+    "goes to 10^13 and a customer's lifetime value past it, exact up to 2^53 in JavaScript.",
+)
+
+
 # --- Shared value types ------------------------------------------------------------------------
 
 
 @strawberry.type(description="An amount in integer minor units of an ISO 4217 currency.")
 class Money:
-    amount: int
+    amount: MinorUnits
     currency: str = strawberry.field(metadata=public("an ISO 4217 code, validated"))
 
     @classmethod
     def of(cls, value: Mapping[str, Any]) -> Money:
         """An amount as canonical records write it: ``{"amount", "currency"}``."""
-        return cls(amount=value["amount"], currency=value["currency"])
+        return cls(amount=MinorUnits(value["amount"]), currency=value["currency"])
 
 
 @strawberry.type

@@ -36,6 +36,7 @@ from c360.api.graphql.types.timeline import (
 )
 from c360.api.graphql.values import (
     SERVICE,
+    MinorUnits,
     Money,
     PageInfo,
     PostalAddress,
@@ -55,7 +56,7 @@ from schemas.identifiers import IdentifierType
 
 
 def _money(amount: Amount) -> Money:
-    return Money(amount=amount.amount, currency=amount.currency)
+    return Money(amount=MinorUnits(amount.amount), currency=amount.currency)
 
 
 @strawberry.type(description="How much of something: a name and a quantity.")

@@ -167,6 +167,32 @@ class TestProfileByIdentifier:
 
 
 @pytest.mark.usefixtures("ana")
+class TestAmounts:
+    async def test_an_amount_past_graphql_int_is_read_whole(
+        self, client: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        # 25 000 000.00 rupiah (about 1 500 euros): past 2^31 - 1 minor units, GraphQL's Int.
+        big = 2_500_000_000
+        path = f.write_jsonl(
+            tmp_path / "rupiah.jsonl",
+            [
+                f.order(external_id="1", amount=big, currency="IDR"),
+                f.order(external_id="2", amount=big, currency="IDR"),
+            ],
+        )
+        await import_file(services.ingest, "canonical", str(path), parse_options())
+        query = """query($value: String!) { profileByIdentifier(type: EMAIL, value: $value) {
+          ... on Profile { metrics { lifetimeValue { amount currency } }
+            timeline(first: 5) { edges { node { ... on OrderRecord { total { amount } } } } } }
+        } }"""
+
+        profile = (await gql(client, query, value="ana@example.com"))["profileByIdentifier"]
+
+        assert {"amount": 2 * big, "currency": "IDR"} in profile["metrics"]["lifetimeValue"]
+        totals = [e["node"]["total"]["amount"] for e in profile["timeline"]["edges"] if e["node"]]
+        assert totals.count(big) == 2
+
+
 class TestProfileById:
     async def test_finds_the_same_profile(self, client: httpx.AsyncClient) -> None:
         found = await gql(client, PROFILE_BY_IDENTIFIER, type="EMAIL", value="ana@example.com")
