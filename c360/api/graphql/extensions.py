@@ -54,7 +54,9 @@ def error_code(error: GraphQLError) -> str:
         return code
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
-        return INVALID_REQUEST
+        # At a field (a path): graphql-core could not answer it (a value its type cannot
+        # represent), ours; elsewhere the document's or its variables'.
+        return "InternalError" if error.path else INVALID_REQUEST
     return original.code if isinstance(original, C360Error) else "InternalError"
 
 

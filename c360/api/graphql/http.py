@@ -46,6 +46,7 @@ from strawberry.types.unset import UNSET
 
 from c360.api.auth import authenticate
 from c360.api.graphql.context import Context
+from c360.api.graphql.errors import INVALID_REQUEST
 from c360.api.ingest import PayloadTooLarge, read_body
 from c360.api.pages import graphiql_page
 from c360.auth.ratelimit import RateLimited
@@ -238,8 +239,11 @@ class GraphQLEndpoint(GraphQLRouter[Context, None]):
             if isinstance(cause, InvalidOperationTypeError) and request_adapter.method == "GET":
                 raise MethodNotAllowed(f"{exc.reason}: send it with POST") from exc
             if isinstance(cause, CannotGetOperationTypeError):
-                # A request error of the document (which operation?), answered as one.
-                return ExecutionResult(data=None, errors=[GraphQLError(exc.reason)])
+                # A request error of the document (which operation?), answered and counted as
+                # one (Strawberry raises it before any extension sees it).
+                count_graphql_error(INVALID_REQUEST)
+                error = GraphQLError(exc.reason, extensions={"code": INVALID_REQUEST})
+                return ExecutionResult(data=None, errors=[error])
             raise
 
     async def process_result(

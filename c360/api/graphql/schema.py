@@ -78,9 +78,9 @@ class _Schema(strawberry.Schema):
 
 def _is_fault(error: GraphQLError) -> bool:
     original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        return False  # the document or its variables
-    return not isinstance(original, C360Error) or original.status_code >= 500
+    if isinstance(original, C360Error):
+        return original.status_code >= 500  # the store gone, and the like
+    return error_code(error) == "InternalError"
 
 
 def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -> strawberry.Schema:

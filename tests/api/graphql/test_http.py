@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import GraphQLError
 from prometheus_client.parser import text_string_to_metric_families
 
+from c360.api.graphql.extensions import error_code
+from c360.errors import InvalidInput
 from c360.settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -94,6 +97,7 @@ class TestRequestErrors:
         body = response.json()
         assert "data" not in body
         assert message in body["errors"][0]["message"]
+        assert body["errors"][0]["extensions"]["code"] == "InvalidRequest"
 
     async def test_are_200_for_application_json(self, client: httpx.AsyncClient) -> None:
         response = await client.post(
@@ -305,3 +309,20 @@ class TestQueryCost:
         response = await client.post("/graphql", json={"query": PAGE})
         (error,) = response.json()["errors"]
         assert error["extensions"]["cost"] == 3 + 20 * 5  # timeline's default page is 20
+
+
+class TestErrorCodes:
+    """Which side an error is: the request's (no path: the document, its variables) or the
+    server's (at a field, a value graphql-core cannot answer with; not one of ours)."""
+
+    def test_an_error_at_a_field_that_is_not_ours_is_the_servers(self) -> None:
+        cannot = GraphQLError("Int cannot represent non 32-bit signed integer value: 2500000000")
+        at_field = GraphQLError(cannot.message, path=["profile", "total"], original_error=cannot)
+
+        assert error_code(at_field) == "InternalError"
+        assert error_code(GraphQLError("Cannot query field 'nope' on type 'Query'.")) == (
+            "InvalidRequest"
+        )
+        assert error_code(GraphQLError("x", path=["f"], original_error=InvalidInput("y"))) == (
+            "InvalidInput"
+        )
