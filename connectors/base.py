@@ -93,15 +93,18 @@ class CurrencyOfOrder(Rejected):
 
 class Unreadable(Exception):
     """Raised by ``parse`` when the input as a whole cannot be read as the connector was told:
-    options it cannot use, a CSV file with no header or whose header lacks a column the mapping
+    options it cannot use, a CSV header that cannot be split or lacks a column the mapping
     names or the connector needs. Raised before any item is read, so nothing of the input is
     kept, stored or dead-lettered: the caller refuses the run, and the same input read with
     the right options is read whole."""
 
-    def __init__(self, position: str, reason: str) -> None:
+    def __init__(self, position: str, reason: str, *, options_only: bool = False) -> None:
         super().__init__(f"{position}: {reason}")
         self.position = position
         self.reason = storable_text(reason)
+        self.options_only = options_only
+        """The options alone are unusable, whatever the input (a mapping naming a field the
+        connector does not have): no input is read with them."""
 
 
 class Ignore(Exception):

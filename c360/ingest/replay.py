@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from c360.ingest.repository import DeadLetterRepository, StoredDeadLetter, dead_letter_id
-from c360.ingest.service import IngestService
+from c360.ingest.service import IngestService, UnreadableInput
 from c360.ingest.summary import MAX_REPORTED_ERRORS, IngestSummary
 from connectors import Connector, ItemError, Parsed, ParseOptions, Unreadable, get_connector
 
@@ -56,7 +56,11 @@ class DeadLetterService:
         return await self._dead_letters.recent(connector, limit)
 
     async def replay(self, connector_name: str, options: ParseOptions) -> ReplayResult:
+        """Every dead letter of the connector read again with ``options``. Options it cannot
+        use whatever the input (a mapping naming a field it does not have) are refused,
+        :class:`UnreadableInput`, before any letter is touched."""
         connector = get_connector(connector_name)
+        _check_options(connector, options)
         result = ReplayResult()
         after: str | None = None
         while letters := await self._dead_letters.page(connector.name, after, PAGE_SIZE):
@@ -124,3 +128,16 @@ class DeadLetterService:
         # Only after their records are stored: a crash here replays them again, harmlessly.
         await self._dead_letters.remove(recovered_ids)
         await self._dead_letters.add(connector.name, origin, failing, dt.datetime.now(dt.UTC))
+
+
+def _check_options(connector: Connector, options: ParseOptions) -> None:
+    """Refuses options the connector would refuse for any input (read on an empty one)."""
+    try:
+        for _ in connector.parse(io.BytesIO(b""), options):
+            pass
+    except Unreadable as exc:
+        if exc.options_only:
+            raise UnreadableInput(
+                f"{connector.name} cannot read with these options ({exc.position}): "
+                f"{exc.reason}; no dead letter was replayed"
+            ) from None

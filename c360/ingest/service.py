@@ -216,14 +216,17 @@ async def _readable(
     batches: AsyncIterable[list[ParseResult]], connector: str, origin: str
 ) -> AsyncIterator[list[ParseResult]]:
     """The batches, or :class:`UnreadableInput` where the connector found the input unreadable
-    (before its first item: nothing of it is stored)."""
+    (before its first item, so that nothing of it is stored: a connector that found it later
+    leaves stored what it read, as an import cut short does)."""
+    read = False
     try:
         async for batch in batches:
+            read = True
             yield batch
     except Unreadable as exc:
+        kept = "what was read before it is kept" if read else "nothing of it was read"
         raise UnreadableInput(
-            f"{connector} cannot read {origin} ({exc.position}): {exc.reason}; nothing of it "
-            "was read: run it again with the options or mapping it needs"
+            f"{connector} cannot read {origin} ({exc.position}): {exc.reason}; {kept}"
         ) from None
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from connectors.base import ItemError, ParseOptions, Unreadable
+from connectors.base import MAX_RAW_CHARS, ItemError, ParseOptions, Unreadable
 from connectors.csv._options import check_options, quoted_names
 
 DEFAULT_ENCODING = "utf-8-sig"
@@ -71,15 +71,24 @@ class Row:
 def read_rows(stream: BinaryIO, options: ParseOptions, spec: CsvSpec) -> Iterator[Row | ItemError]:
     """Every non-blank record of a CSV stream after its header, streamed.
 
-    Raises :class:`Unreadable` before yielding anything when the options are invalid
-    (position ``options``), there is no header, or the header lacks a column the mapping names
-    or the connector needs (position ``line 1``): the file is not what the import was told it
-    is. A record the csv module cannot split becomes an :class:`ItemError`.
+    Raises :class:`Unreadable` before yielding anything when the options are invalid (position
+    ``options``) or the mapping names a field the connector does not have (``mapping``), both
+    whatever the input, or when the header cannot be split or lacks a column the mapping names
+    or the connector needs (``line 1``): the file is not what the import was told it is. An
+    empty file yields nothing. A later record the csv module cannot split becomes an
+    :class:`ItemError`.
     """
     problems = check_options(options.settings)
-    unknown = sorted(set(options.mapping) - set(spec.fields))
     if problems:
-        raise Unreadable("options", "invalid options: " + "; ".join(problems))
+        raise Unreadable("options", "invalid options: " + "; ".join(problems), options_only=True)
+    unknown = sorted(set(options.mapping) - set(spec.fields))
+    if unknown:
+        raise Unreadable(
+            "mapping",
+            f"the mapping names unknown fields {quoted_names(unknown)}; "
+            f"known: {', '.join(spec.fields)}",
+            options_only=True,
+        )
     settings = options.settings
     encoding = settings.get("encoding", DEFAULT_ENCODING)
     text = io.TextIOWrapper(stream, encoding=encoding, errors="surrogateescape", newline="")
@@ -90,16 +99,12 @@ def read_rows(stream: BinaryIO, options: ParseOptions, spec: CsvSpec) -> Iterato
             delimiter = lines.sniff()
         reader = csv.reader(lines, delimiter=delimiter)
         records = _records(reader, lines, delimiter)
-        header: _Record | None = None
-        for record in records:
-            if isinstance(record, ItemError):
-                yield record
-                continue
-            header = record
-            break
+        header = next(records, None)
+        if isinstance(header, ItemError):  # the csv module cannot split the first record
+            raise Unreadable(header.position, f"the header cannot be read: {header.reason}")
         if header is None:
-            raise Unreadable("line 1", "no header line: the file is empty")
-        layout = _Layout.of(header, options.mapping, settings, spec, unknown, encoding)
+            return  # an empty file: nothing to read, as a header alone
+        layout = _Layout.of(header, options.mapping, settings, spec, encoding)
         if layout.problem is not None:
             raise Unreadable(header.position, layout.problem)
         for record in records:
@@ -129,13 +134,15 @@ def _records(
     last = 0
     while True:
         start = last + 1
+        lines.mark()
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             last = lines.count
-            yield ItemError.of(f"line {start}", "", f"unreadable CSV: {exc}")
+            # What it read of the record is its raw input: it names the dead letter.
+            yield ItemError.of(f"line {start}", lines.since_mark(), f"unreadable CSV: {exc}")
             continue
         last = lines.count
         if not any(cell.strip() for cell in cells):
@@ -155,6 +162,17 @@ class _Lines:
         self._pending: list[str] = []
         self.count = 0
         self._last_overlong = 0
+        self._since_mark: list[str] = []
+        self._marked_chars = 0
+
+    def mark(self) -> None:
+        """Start keeping the lines read from here (what a record that cannot be split was)."""
+        self._since_mark.clear()
+        self._marked_chars = 0
+
+    def since_mark(self) -> str:
+        """The lines read since :meth:`mark`, at most ``MAX_RAW_CHARS`` of them kept."""
+        return "".join(self._since_mark)
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -171,6 +189,9 @@ class _Lines:
                 if not rest or rest.endswith(("\n", "\r")):
                     break
             line += "\n"
+        if self._marked_chars < MAX_RAW_CHARS:
+            self._since_mark.append(line)
+            self._marked_chars += len(line)
         return line
 
     def _read(self) -> str:
@@ -207,7 +228,6 @@ class _Layout:
         mapping: Mapping[str, str],
         settings: Mapping[str, str],
         spec: CsvSpec,
-        unknown: list[str],
         encoding: str,
     ) -> _Layout:
         names = [cell.strip() for cell in header.cells]
@@ -225,11 +245,6 @@ class _Layout:
             return mapping.get(name, name)
 
         problems: list[str] = []
-        if unknown:
-            problems.append(
-                f"the mapping names unknown fields {quoted_names(unknown)}; "
-                f"known: {', '.join(spec.fields)}"
-            )
         undecodable = [name for name in names if _SURROGATES.search(name)]
         if undecodable:
             problems.append(f"header is not {label}: undecodable bytes")

@@ -3,7 +3,9 @@ mapping, streaming."""
 
 from __future__ import annotations
 
+import csv
 import io
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -121,6 +123,16 @@ class TestDelimiter:
         )
 
 
+@pytest.fixture
+def small_fields() -> Iterator[None]:
+    """The csv module's limit on a field's length, small: a stray quote passes it soon."""
+    before = csv.field_size_limit(60)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
 class TestHeaderAndMapping:
     def test_mapped_column_missing_from_the_header_stops_the_file(self) -> None:
         options = parse_options(
@@ -146,7 +158,7 @@ class TestHeaderAndMapping:
         options = parse_options(mapping={"emial": "correo"})
 
         assert refusal(SurveysCsvConnector(), "surveys_messy.csv", options) == (
-            "line 1",
+            "mapping",
             "the mapping names unknown fields 'emial'; known: response_id, responded_at, "
             "email, phone, customer_id, source, type, score, comment, touchpoint, "
             "contact_requested",
@@ -161,11 +173,39 @@ class TestHeaderAndMapping:
             "encoding: unknown text encoding 'klingon'",
         )
 
-    def test_empty_file(self) -> None:
-        assert refusal(ReturnsCsvConnector(), b"\n\n", parse_options()) == (
-            "line 1",
-            "no header line: the file is empty",
+    def test_an_empty_file_has_nothing_to_read(self) -> None:
+        assert run(ReturnsCsvConnector(), b"", parse_options()) == []
+        assert run(ReturnsCsvConnector(), b"\n\n", parse_options()) == []
+
+    def test_a_header_the_csv_module_cannot_split_stops_the_file_at_line_1(
+        self, small_fields: None
+    ) -> None:
+        rows = [f"R-{n},2024-09-14T10:00:00Z,a{n}@b.es,nps,9" for n in range(20)]
+        data = csv_bytes('"response_id,responded_at,email,type,score', *rows)  # a stray quote
+
+        position, reason = refusal(SurveysCsvConnector(), data, parse_options())
+
+        assert position == "line 1"
+        assert reason.startswith("the header cannot be read: unreadable CSV: field larger")
+
+    def test_rows_the_csv_module_cannot_split_keep_what_was_read_of_them(
+        self, small_fields: None
+    ) -> None:
+        good = [f"R-{n},2024-09-14T10:00:00Z,a{n}@b.es,nps,9" for n in range(6)]
+        data = csv_bytes(
+            "response_id,responded_at,email,type,score",
+            'R-x,"2024-09-14T10:00:00Z,x@b.es,nps,9',  # a stray quote: it runs on
+            *good,
         )
+
+        results = run(SurveysCsvConnector(), data, parse_options())
+
+        (failed,) = [r for r in results if isinstance(r, ItemError)]
+        assert failed.position == "line 2"
+        assert failed.reason.startswith("unreadable CSV: field larger")
+        # What it read of them is its raw input, which names its dead letter (it was empty
+        # for every such row: all of them one dead letter).
+        assert failed.raw.startswith('R-x,"2024-09-14T10:00:00Z,x@b.es')
 
     def test_header_only(self) -> None:
         assert (
