@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from c360.errors import InvalidInput
+from c360.metrics.ledger import VISIT_SLOT_MS
+
+SHORTEST_SPAN = dt.timedelta(milliseconds=VISIT_SLOT_MS)
+"""Visits are kept per quarter hour (``c360.metrics.ledger.compact_visits``): a span as long
+finds the same visitors as every visit would, a shorter one need not."""
 
 
 class Interval(enum.StrEnum):
@@ -106,6 +111,11 @@ def periods(
     start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
     if start >= end:
         raise InvalidInput("from must be earlier than to")
+    if end - start < SHORTEST_SPAN:
+        raise InvalidInput(
+            f"from and to must be at least {SHORTEST_SPAN.seconds // 60} minutes apart "
+            "(visits are counted by quarter hour)"
+        )
     if interval is None:
         return [Period(start, end, *earlier(start, end, None, zone))]
     found: list[Period] = []

@@ -65,6 +65,11 @@ class Ledger:
     visits: list[int] = field(default_factory=list)
     _compact_at: int = field(default=COMPACT_VISITS_AT, repr=False)
 
+    def __post_init__(self) -> None:
+        # A ledger read from the store holds its visits compacted: the next compaction is due
+        # when a batch has doubled them, not at once.
+        self._compact_at = max(COMPACT_VISITS_AT, 2 * len(self.visits))
+
     def fold(self, other: Ledger) -> Ledger:
         """Add ``other``'s entries (in place; returns self)."""
         self.orders += other.orders

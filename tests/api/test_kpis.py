@@ -158,6 +158,10 @@ class TestRefusals:
         [
             ({"from": "2026-12-01T00:00:00Z", "to": "2026-09-01T00:00:00Z"}, "earlier than"),
             ({"from": "2026-09-01T00:00:00", "to": "2026-12-01T00:00:00Z"}, "time zone"),
+            (  # within one quarter hour, by which visits are kept
+                {"from": "2026-09-01T10:05:00Z", "to": "2026-09-01T10:10:00Z"},
+                "at least 15 minutes apart",
+            ),
         ],
     )
     async def test_a_bad_span_is_invalid_input(
