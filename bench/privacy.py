@@ -36,8 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import bench_store
-from c360.api.privacy import json_document, zip_archive
 from c360.ingest.files import import_file
+from c360.privacy.formats import json_document, zip_archive
 from c360.privacy.rules import RequestType
 from c360.privacy.service import GivenIdentifier
 from c360.services import Services

@@ -8,7 +8,7 @@
   (single use; 410 once used or expired, 404 when unknown).
 - ``GET /audiences/export``: everyone the policy allows, streamed as NDJSON or CSV (cells a
   spreadsheet would run as a formula, phone numbers among them, begin with a quote: see
-  :mod:`c360.api.spreadsheet`).
+  :mod:`c360.spreadsheet`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from c360.api.auth import requires
 from c360.api.ingest import read_body
 from c360.api.openapi import KEYED, answers, pages, raw_body
-from c360.api.spreadsheet import neutralised
 from c360.audit.service import Action, AuditService
 from c360.auth.masking import mask_contact_point
 from c360.auth.service import Caller, Permission
@@ -41,6 +40,7 @@ from c360.contact.types import AudienceFilter, Member
 from c360.errors import C360Error
 from c360.observability.requests import request_id
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
+from c360.spreadsheet import neutralised
 from schemas.records import ContactChannel
 
 router = APIRouter(tags=["contact"])

@@ -19,13 +19,13 @@ from fastapi.responses import StreamingResponse
 
 from c360.api.auth import requires
 from c360.api.openapi import KEYED, answers
-from c360.api.spreadsheet import neutralised
 from c360.auth.service import Caller, Permission
 from c360.kpis.definitions import Dimension, KpiId
 from c360.kpis.export import columns, flat
 from c360.kpis.periods import Interval
 from c360.kpis.service import KpiQuery, KpiService
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
+from c360.spreadsheet import neutralised
 from schemas.records import OrderChannel, ServiceChannel
 
 router = APIRouter(tags=["kpis"])

@@ -11,11 +11,11 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, BinaryIO, TypeVar
 
-from c360.api.privacy import FORMATS, prepared
 from c360.audit.service import Action
 from c360.auth.service import Caller
 from c360.cli.arguments import CASE_INSENSITIVE, external_id
 from c360.privacy.erasure import STEPS
+from c360.privacy.formats import FORMATS
 from c360.privacy.retention import Pruned
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
@@ -159,7 +159,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         _, write = FORMATS[args.format]
 
         async def work(services: Services, out: BinaryIO) -> int:
-            request, scope = await prepared(services.privacy, args.request_id)
+            request, scope = await services.privacy.exportable(args.request_id)
             await services.audit.record(
                 operator(),
                 Action.EXPORT,

@@ -384,13 +384,18 @@ class PrivacyService:
 
     async def export_scope(self, request_id: str) -> Scope:
         """Whom a completed access request found (what its export reads)."""
+        _, scope = await self.exportable(request_id)
+        return scope
+
+    async def exportable(self, request_id: str) -> tuple[PrivacyRequest, Scope]:
+        """A completed access request and whom it found (refused for any other request)."""
         request = await self.get(request_id)
         if request.type is not RequestType.ACCESS or request.status is not Status.COMPLETED:
             raise rules.TransitionRefused(
                 f"only a completed access request has an export; this is a {request.type} "
                 f"request, {request.status}"
             )
-        return request.journal.scope or Scope()
+        return request, request.journal.scope or Scope()
 
     # --- Helpers ----------------------------------------------------------------------------
 

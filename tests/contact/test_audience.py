@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from c360.api.spreadsheet import restored
 from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
+from c360.spreadsheet import restored
 from c360.store import Store
 from tests import factories as f
 from tests.helpers import gql, live_profiles, parse_options
@@ -436,7 +436,7 @@ class TestCsvCellsAreNeverFormulas:
     ["=1+1", "+34600", "-2", "@SUM(A1)", "\tx", "\rx", "\0x", "'=x", "'quoted", "plain", "", "a=b"],
 )
 def test_a_neutralised_cell_restores_to_its_value(value: str) -> None:
-    from c360.api.spreadsheet import TRIGGERS, neutralised
+    from c360.spreadsheet import TRIGGERS, neutralised
 
     cell = neutralised(value)
     assert cell is not None
