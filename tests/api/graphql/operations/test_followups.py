@@ -459,7 +459,7 @@ class TestRules:
         assert changed["notifies"] is True  # the webhook stays the settings'
         assert {"id": "customer-care", "members": ["zoe.agent"]} in listed
 
-    async def test_teams_lists_a_team_only_a_rule_sends_follow_ups_to(
+    async def test_teams_lists_a_team_only_a_rule_or_an_escalation_names(
         self, app: FastAPI, agent: httpx.AsyncClient
     ) -> None:
         apply = """mutation($rule: AlertRuleInput!) { applyAlertRule(rule: $rule) {
@@ -470,12 +470,17 @@ class TestRules:
             "team": "returns-desk",
             "conditions": [{"kind": "SURVEY_SCORE_AT_MOST", "surveyType": "CSAT", "score": 1}],
         }
-        await gql(agent, apply, await headers(app, Role.ADMIN), rule=rule)
+        admin = await headers(app, Role.ADMIN)
+        await gql(agent, apply, admin, rule=rule)
+        escalate = """mutation { setTeam(id: "vip-care", members: ["vera.vip"],
+          escalationTeam: "night-shift") { __typename } }"""
+        await gql(agent, escalate, admin)
 
         listed = (await gql(agent, "{ teams { id members notifies } }"))["teams"]
 
         # Configured nowhere: no members (its follow-ups wait unassigned), nobody notified.
         assert {"id": "returns-desk", "members": [], "notifies": False} in listed
+        assert {"id": "night-shift", "members": [], "notifies": False} in listed
         assert [t["id"] for t in listed] == sorted(t["id"] for t in listed)
         assert {"customer-care", "care-leads", "vip-care"} <= {t["id"] for t in listed}
 
