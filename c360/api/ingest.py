@@ -162,9 +162,9 @@ INGEST_BODY = raw_body(
 WEBHOOK_BODY = raw_body("The vendor's JSON body, signed.", {"application/json": JSON_BODY})
 UNREADABLE = "A `Content-Type` the connector does not read, or a charset other than UTF-8."
 UNREADABLE_BODY = (
-    "A body the connector cannot read at all: a CSV body with no header, or whose header lacks "
-    "a column the connector needs. Nothing of it is read, stored or dead-lettered; the detail "
-    "names the line and the columns."
+    "A body the connector cannot read at all: a CSV body whose header cannot be split, or "
+    "lacks a column the connector needs. Nothing of it is read, stored or dead-lettered; the "
+    "detail names the line and the columns."
 )
 WEBHOOK_ANSWERS = answers(
     401,

@@ -108,7 +108,7 @@ def read_rows(stream: BinaryIO, options: ParseOptions, spec: CsvSpec) -> Iterato
         if layout.problem is not None:
             raise Unreadable(header.position, layout.problem)
         for record in records:
-            yield record if isinstance(record, ItemError) else layout.row(record)
+            yield layout.unsplit(record) if isinstance(record, ItemError) else layout.row(record)
     finally:
         text.detach()  # the caller owns the stream
 
@@ -272,6 +272,12 @@ class _Layout:
             encoding_label=label,
             problem="; ".join(problems) if problems else None,
         )
+
+    def unsplit(self, error: ItemError) -> ItemError:
+        """A record the csv module could not split, under the header: a CSV file of its own,
+        as every rejected row's dead letter is, so it can be replayed once mended."""
+        header = _display(self.header_raw.rstrip("\r\n"))
+        return ItemError.of(error.position, f"{header}\n{_display(error.raw)}", error.reason)
 
     def row(self, record: _Record) -> Row:
         cells = record.cells

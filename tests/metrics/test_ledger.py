@@ -69,6 +69,17 @@ def test_a_million_page_views_keep_two_a_quarter_hour() -> None:
     assert (kept[0], kept[-1]) == (DAY_MS, DAY_MS + 999_999 * 86)
 
 
+def test_a_stored_ledger_is_compacted_again_only_once_a_batch_has_doubled_it() -> None:
+    stored = compact_visits(DAY_MS + n * VISIT_SLOT_MS // 2 for n in range(6_000))  # 3 000 slots
+    ledger = Ledger(visits=list(stored))  # as read from the store: 6 000 visits, compacted
+
+    ledger.fold(Ledger(visits=[stored[-1] + 1]))  # a batch's one visit, within a kept slot
+    assert len(ledger.visits) == len(stored) + 1  # not compacted at every batch
+
+    ledger.fold(Ledger(visits=[stored[-1] + 1] * len(stored)))
+    assert len(ledger.visits) == len(stored)  # doubled: compacted (the same slots, no more)
+
+
 async def test_an_import_of_many_page_views_stores_a_bounded_ledger_equal_to_a_recomputation(
     services: Services, store: Store, tmp_path: Path
 ) -> None:

@@ -54,9 +54,12 @@ def error_code(error: GraphQLError) -> str:
         return code
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
-        # At a field (a path): graphql-core could not answer it (a value its type cannot
-        # represent), ours; elsewhere the document's or its variables'.
-        return "InternalError" if error.path else INVALID_REQUEST
+        # At a field, an error that points at no part of the document is graphql-core's
+        # failing to answer it (a value its type cannot represent): ours. One that does (an
+        # argument's value, checked as the field runs) is the request's, as are those before
+        # any field runs (the document, its variables).
+        unplaced = original is not None and not original.nodes
+        return "InternalError" if error.path and unplaced else INVALID_REQUEST
     return original.code if isinstance(original, C360Error) else "InternalError"
 
 

@@ -136,7 +136,7 @@ def _minor_units(value: object) -> int:
 
 MINOR_UNITS_SCALAR = strawberry.scalar(
     name="MinorUnits",
-    serialize=int,
+    serialize=_minor_units,  # an integer or a refusal, never a float cut short
     parse_value=_minor_units,
     description="An amount in integer minor units, as a JSON integer. GraphQL's Int stops at "
     "2^31 - 1 (21,474,836.47 in cents, under 1,500 euros' worth of rupiah); an amount here "

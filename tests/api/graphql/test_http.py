@@ -311,6 +311,25 @@ class TestQueryCost:
         assert error["extensions"]["cost"] == 3 + 20 * 5  # timeline's default page is 20
 
 
+class TestAnArgumentRefusedAsTheFieldRuns:
+    async def test_is_the_requests_error_not_a_fault(
+        self, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # Validation lets a defaulted variable into a non-null argument; an explicit null in
+        # it is refused only as the field runs, at the field's path.
+        query = 'query($t: String = "a") { searchProfiles(text: $t) { __typename } }'
+        faults = await errors_counted(client, "InternalError")
+
+        response = await client.post("/graphql", json={"query": query, "variables": {"t": None}})
+
+        (error,) = response.json()["errors"]
+        assert error["path"] == ["searchProfiles"]
+        assert "Argument 'text' has invalid value" in error["message"]
+        assert error["extensions"]["code"] == "InvalidRequest"
+        assert await errors_counted(client, "InternalError") == faults
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 class TestErrorCodes:
     """Which side an error is: the request's (no path: the document, its variables) or the
     server's (at a field, a value graphql-core cannot answer with; not one of ours)."""

@@ -203,9 +203,15 @@ class TestHeaderAndMapping:
         (failed,) = [r for r in results if isinstance(r, ItemError)]
         assert failed.position == "line 2"
         assert failed.reason.startswith("unreadable CSV: field larger")
-        # What it read of them is its raw input, which names its dead letter (it was empty
-        # for every such row: all of them one dead letter).
-        assert failed.raw.startswith('R-x,"2024-09-14T10:00:00Z,x@b.es')
+        # What it read of it, under the header, is its raw input: a CSV file of its own that
+        # names its dead letter (it was empty for every such row: all of them one dead letter)
+        # and reads again once mended.
+        header, row = failed.raw.split("\n", 1)
+        assert header == "response_id,responded_at,email,type,score"
+        assert row.startswith('R-x,"2024-09-14T10:00:00Z,x@b.es')
+        mended = failed.raw.replace('R-x,"2024', "R-x,2024", 1).encode()
+        reread = run(SurveysCsvConnector(), mended, parse_options())
+        assert (type(reread[0]), reread[0].position) == (Parsed, "line 2")
 
     def test_header_only(self) -> None:
         assert (
