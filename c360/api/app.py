@@ -180,9 +180,10 @@ async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
 
 async def _prune_audit(services: Services) -> None:
     """Removes audit entries past their retention now and every hour (MongoDB's TTL monitor
-    does it too, a store without one, or a late one, needs it), and applies the retention
-    windows of records (``C360_RETENTION_DAYS``) in the one process holding the retention
-    lease. Several API processes pruning the audit at once is harmless (idempotent)."""
+    does it too, a store without one, or a late one, needs it), applies the retention windows
+    of records (``C360_RETENTION_DAYS``) in the one process holding the retention lease, and
+    runs the erasures c360 started to complete another and nobody carried out. Several API
+    processes doing this at once is harmless (each step is idempotent)."""
     holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     while True:
         try:
@@ -193,6 +194,9 @@ async def _prune_audit(services: Services) -> None:
                 await services.retention.apply_leased(
                     dt.datetime.now(dt.UTC), holder, dt.timedelta(seconds=AUDIT_PRUNE_INTERVAL_S)
                 )
+            completed = await services.privacy.resume_completions(dt.datetime.now(dt.UTC))
+            if completed:
+                log.info("completing erasures left unrun carried out", extra={"count": completed})
         except C360Error as exc:
             log.warning("audit pruning failed", extra={"reason": exc.detail})
         except Exception:

@@ -85,6 +85,19 @@ class RequestRepository:
         cursor = self._requests.find(query).sort("received_ms", -1).limit(limit)
         return [request_of(doc) async for doc in cursor]
 
+    async def left_completions(
+        self, statuses: Sequence[Status], received_before: dt.datetime, limit: int
+    ) -> list[PrivacyRequest]:
+        """Requests c360 made to complete an erasure (``completes``), in these statuses and
+        received before then, oldest first."""
+        query = {
+            "completes": {"$exists": True},
+            "status": {"$in": [s.value for s in statuses]},
+            "received_ms": {"$lt": int(received_before.timestamp() * 1000)},
+        }
+        cursor = self._requests.find(query).sort("received_ms", 1).limit(limit)
+        return [request_of(doc) async for doc in cursor]
+
     async def note_count(self, request_id: str, number: int, step: str, count: int) -> None:
         """A step's count in a pass, taken before it first ran (a re-run keeps the first)."""
         field = f"{pass_path(number)}.counts.{slug(step)}"

@@ -66,6 +66,9 @@ __all__ = [
 MAX_IDENTIFIERS = 50
 MAX_PAGE = 500
 SYSTEM = "c360"
+COMPLETION_GRACE = dt.timedelta(hours=1)
+"""How old a request c360 made to complete an erasure must be before the maintenance round runs
+it again (the process that made it runs it at once; an erasure's run takes seconds)."""
 """The actor of what c360 does by itself (erasing what an import stored after an erasure)."""
 
 
@@ -350,6 +353,28 @@ class PrivacyService:
                     extra={"completes": original},
                     exc_info=True,
                 )
+
+    async def resume_completions(self, now: dt.datetime) -> int:
+        """Run the requests c360 made to complete an erasure and that nobody carried out: the
+        process that made one stopped before running it, or its run failed (the store gone) or
+        was cut short. Only those made more than ``COMPLETION_GRACE`` ago, which no run still
+        under way is working on. Returns how many completed."""
+        left = await self._requests.left_completions(
+            (Status.VERIFIED, Status.IN_PROGRESS, Status.FAILED), now - COMPLETION_GRACE, 100
+        )
+        completed = 0
+        for request in left:
+            try:
+                done = await self.run(request.id, actor=SYSTEM, now=now)
+            except Exception:
+                log.warning(
+                    "a completing erasure failed again; the request shows it",
+                    extra={"request": request.id, "completes": request.completes},
+                    exc_info=True,
+                )
+                continue
+            completed += done.status is Status.COMPLETED
+        return completed
 
     async def _erase_again(self, original: str, names: Sequence[str]) -> None:
         scope = await self._eraser.stored_under(names)

@@ -238,6 +238,30 @@ class TestABatchThatWritesAfterTheErasureAsksAgain:
         assert receipt.body["completes"] == done.id
         await assert_nothing_of_him_remains(services, settings, mongo_uri, tmp_path)
 
+    async def test_a_completing_erasure_whose_run_failed_is_carried_out_an_hour_later(
+        self, services: Services, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        held = HoldAfterAsking()
+        racing = importer(store, settings, (held, "suppress"))
+        racing.privacy.before_step = crash_at("records")  # its completing run fails there
+        racing_import = asyncio.create_task(import_(racing, his_new_records(tmp_path)))
+        await held.reached.wait()
+        done = await run(services, await start_erasure(services))
+        await held.release()
+        await racing_import
+        (left,) = await completing(services, done)
+        assert left.status is Status.FAILED  # and nobody runs what c360 started itself
+        now = dt.datetime.now(dt.UTC)
+
+        assert await services.privacy.resume_completions(now) == 0  # its run may be under way
+        assert await services.privacy.resume_completions(now + dt.timedelta(hours=2)) == 1
+
+        (completed,) = await completing(services, done)
+        assert completed.status is Status.COMPLETED
+        assert [e.actor for e in completed.events] == ["c360"] * len(completed.events)
+        await assert_nothing_of_him_remains(services, settings, mongo_uri, tmp_path)
+
     async def test_an_importer_that_died_before_asking_again_is_caught_by_the_next_import(
         self, services: Services, store: Store, settings: Settings, mongo_uri: str, tmp_path: Path
     ) -> None:
