@@ -9,6 +9,9 @@ What leaves this module is typed (:mod:`.types`); storage field names stay here 
 :class:`~c360.privacy.types.Held`, the document as it is stored beside the facts read from it.
 """
 
+# Over 500 lines, kept whole: every query of the privacy domain is in its repository module, as
+# in every domain (an erasure reads and deletes across every collection that can hold a person).
+
 from __future__ import annotations
 
 import datetime as dt
