@@ -49,6 +49,7 @@ from connectors import ParseOptions
 from schemas import IdentifierType
 from schemas.common import CountryCode, TimeZoneName
 from schemas.identifiers import DEFAULT_REGION
+from schemas.quoting import shown
 from schemas.records import ContactChannel, FrequencyCap, RecordKind
 
 
@@ -568,6 +569,15 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http or https address with a host")
+        return value
+
+    @field_validator("mongodb_uri")
+    @classmethod
+    def _mongodb_address(cls, value: str | None) -> str | None:
+        # What the driver would take for a host name (``notauri``) fails later as a store
+        # that cannot be reached, exit 75: "try again", where the setting is what is wrong.
+        if value is not None and not value.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError(f"{shown(value)} is not a mongodb:// or mongodb+srv:// address")
         return value
 
     @field_validator("identity_blocked")

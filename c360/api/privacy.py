@@ -15,6 +15,7 @@ from c360.api.auth import requires
 from c360.api.openapi import KEYED, answers
 from c360.audit.service import Action
 from c360.auth.service import Caller, Permission
+from c360.observability.requests import request_id as current_request
 from c360.privacy.formats import FORMATS, Format
 from c360.services import Services
 
@@ -63,6 +64,7 @@ async def export_request(
         operation="GET /privacy/requests/{request_id}/export",
         profile_ids=list(scope.profiles) or [None],
         detail=json.dumps({"request": request_id, "format": format}),  # as c360 privacy export
+        request_id=current_request.get(),
     )
     media, write = FORMATS[format]
     now = dt.datetime.now(dt.UTC)

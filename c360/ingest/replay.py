@@ -3,7 +3,8 @@
 Each dead letter's raw input goes through its connector again. Items that now parse are
 ingested like any other (idempotently) and their dead letters removed; items that still fail
 stay, with the new reason and one more attempt counted, and where they came from (the file and
-line of the import that first rejected them).
+line of the import that first rejected them). Letters the options cannot read at all (a mapping
+naming a column their header lacks) are left as they are, reason and attempts, and reported.
 """
 
 from __future__ import annotations
@@ -84,13 +85,17 @@ class DeadLetterService:
     ) -> None:
         recovered: list[Parsed] = []
         failing: list[ItemError] = []
+        unfit: dict[str, str] = {}  # letters these options cannot read at all: left as they are
         for letter in letters:
             position = letter.last_rejection.position
             raw = letter.raw.encode(options.settings.get("encoding", "utf-8"), "replace")
             try:
                 outcomes = list(connector.parse(io.BytesIO(raw), options))
-            except Unreadable as exc:  # these options cannot read it (a mapping's columns)
-                outcomes = [ItemError(exc.position, letter.raw, exc.reason)]
+            except Unreadable as exc:
+                # The mapping does not fit the header it was kept under: no new attempt at the
+                # item, so its reason (why it was rejected) and its attempts stay.
+                unfit[letter.id] = f"not replayed, the options do not fit it: {exc.reason}"
+                continue
             problems = [o for o in outcomes if isinstance(o, ItemError)]
             if problems or not outcomes:
                 reason = "; ".join(p.reason for p in problems) or "no item in the raw input"
@@ -115,6 +120,7 @@ class DeadLetterService:
             refused += summary.errors
         # A dead letter's id is its raw input's: the errors name the letters still failing.
         reasons = {dead_letter_id(connector.name, e.raw): e.reason for e in [*failing, *refused]}
+        reasons |= unfit
         recovered_ids = [letter.id for letter in letters if letter.id not in reasons]
         result.replayed += len(letters)
         result.recovered += len(recovered_ids)

@@ -149,7 +149,10 @@ def metrics(
     last_nps = _last_nps(agg)
     return Metrics(
         lifetime_value=[Amount(c, v) for c, v in net.items()],
-        lifetime_value_reporting=Amount(reporting_currency, reported) if net else None,
+        # None when no currency of it could be converted: 0 would read as nothing spent.
+        lifetime_value_reporting=(
+            Amount(reporting_currency, reported) if set(net) - set(missing) else None
+        ),
         unconverted_currencies=missing,
         order_count=orders,
         cancelled_order_count=len(agg.cancelled),

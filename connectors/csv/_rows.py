@@ -97,7 +97,9 @@ def read_rows(stream: BinaryIO, options: ParseOptions, spec: CsvSpec) -> Iterato
         delimiter = settings.get("delimiter", DEFAULT_DELIMITER)
         if delimiter == "auto":
             delimiter = lines.sniff()
-        reader = csv.reader(lines, delimiter=delimiter)
+        # strict: a quote left open to the end of the file is an error, not its rows folded
+        # into one field
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         records = _records(reader, lines, delimiter)
         header = next(records, None)
         if isinstance(header, ItemError):  # the csv module cannot split the first record

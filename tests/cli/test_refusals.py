@@ -136,6 +136,7 @@ class TestBadSettings:
             ("C360_CONTACT_QUIET_HOURS", "25:00-08:00", "25:00 is not a time of day"),
             ("C360_DEFAULT_REGION", "ZZ", "'ZZ' is no region phone numbers are written in"),
             ("C360_PUBLIC_URL", "notaurl", "'notaurl' is not an http or https address"),
+            ("C360_MONGODB_URI", "notauri", "'notauri' is not a mongodb:// or mongodb+srv://"),
         ],
     )
     def test_a_bad_variable_is_named_with_the_reason(
@@ -246,6 +247,15 @@ class TestAFileItsConnectorCannotRead:
         assert "the mapping names unknown fields 'emial'" in line
         assert "no dead letter was replayed" in line
         assert await dead_letters(services) == [before]  # its reason and attempts as they were
+
+        # A mapping naming a column its header lacks: that letter is left as it is, and said.
+        lacking = tmp_path / "lacking.toml"
+        lacking.write_text('[columns]\nscore = "puntos"\n')
+        unfit = run_c360("deadletters", "replay", "surveys-csv", "--mapping", str(lacking), env=env)
+        assert unfit.returncode == 1, unfit.stderr
+        assert "replayed: 1, recovered: 0, still failing: 1" in unfit.stdout
+        assert "not replayed, the options do not fit it: missing columns: 'puntos'" in unfit.stderr
+        assert await dead_letters(services) == [before]
 
 
 class TestStoreUnreachable:

@@ -89,6 +89,7 @@ class TestTheExport:
         assert len(sections["dead_letters"]) == 1
         audit = await audit_entries(services, action=Action.EXPORT)
         assert {e.profile_id for e in audit} == {p["item"]["_id"] for p in sections["profiles"]}
+        assert {e.request_id for e in audit} == {answer.headers["x-request-id"]}
 
     async def test_a_zip_of_json_and_csv_per_kind(
         self, admin: httpx.AsyncClient, services: Services, tmp_path: Path

@@ -213,6 +213,25 @@ class TestHeaderAndMapping:
         reread = run(SurveysCsvConnector(), mended, parse_options())
         assert (type(reread[0]), reread[0].position) == (Parsed, "line 2")
 
+    def test_a_quote_left_open_to_the_end_rejects_its_row_and_keeps_what_follows_in_it(
+        self,
+    ) -> None:
+        data = csv_bytes(
+            "response_id,responded_at,email,type,score,comment",
+            "R-1,2024-09-14T10:00:00Z,a@b.es,nps,9,fine",
+            'R-2,2024-09-14T10:00:00Z,b@b.es,nps,9,"left open',
+            "R-3,2024-09-14T10:00:00Z,c@b.es,nps,9,folded in",
+        )
+
+        results = run(SurveysCsvConnector(), data, parse_options())
+
+        # Not R-2 with R-3 as its comment: R-2 is refused, R-3 kept in its dead letter.
+        assert list(records(results)) == ["line 2"]
+        (failed,) = [r for r in results if isinstance(r, ItemError)]
+        assert failed.position == "line 3"
+        assert failed.reason.startswith("unreadable CSV: unexpected end of data")
+        assert "R-3,2024-09-14T10:00:00Z,c@b.es" in failed.raw
+
     def test_header_only(self) -> None:
         assert (
             run(

@@ -76,7 +76,8 @@ class ProfileMetrics:
         )
     )
     lifetime_value_reporting: Money | None = strawberry.field(
-        description="Lifetime value in the reporting currency (configured rate table)."
+        description="Lifetime value in the reporting currency (configured rate table); null "
+        "when no currency of it has a rate."
     )
     unconverted_currencies: list[str] = strawberry.field(
         description="Currencies with no configured rate, left out of the reported value.",

@@ -181,13 +181,17 @@ class TestAmounts:
         )
         await import_file(services.ingest, "canonical", str(path), parse_options())
         query = """query($value: String!) { profileByIdentifier(type: EMAIL, value: $value) {
-          ... on Profile { metrics { lifetimeValue { amount currency } }
+          ... on Profile { metrics { lifetimeValue { amount currency }
+              lifetimeValueReporting { amount } unconvertedCurrencies }
             timeline(first: 5) { edges { node { ... on OrderRecord { total { amount } } } } } }
         } }"""
 
         profile = (await gql(client, query, value="ana@example.com"))["profileByIdentifier"]
 
         assert profile["metrics"]["lifetimeValue"] == [{"amount": 2 * big, "currency": "IDR"}]
+        # No rate for rupiah: no reported value, rather than 0 (nothing spent).
+        assert profile["metrics"]["lifetimeValueReporting"] is None
+        assert profile["metrics"]["unconvertedCurrencies"] == ["IDR"]
         totals = [e["node"]["total"]["amount"] for e in profile["timeline"]["edges"]]
         assert totals == [big, big]
 
