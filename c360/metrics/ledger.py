@@ -63,7 +63,7 @@ class Ledger:
     cases: list[CaseEntry] = field(default_factory=list)
     surveys: list[SurveyEntry] = field(default_factory=list)
     visits: list[int] = field(default_factory=list)
-    _compact_at: int = field(default=COMPACT_VISITS_AT, repr=False)
+    _compact_at: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # A ledger read from the store holds its visits compacted: the next compaction is due
