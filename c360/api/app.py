@@ -46,7 +46,7 @@ from c360.store import CONNECTION_ERRORS, Store, unreachable
 
 log = logging.getLogger(__name__)
 
-AUDIT_PRUNE_INTERVAL_S = 3600.0
+MAINTENANCE_INTERVAL_S = 3600.0
 WORKER_STOP_S = 30.0
 """How long shutting down waits for the follow-up worker's round under way."""
 
@@ -79,9 +79,9 @@ def create_app(
         app.state.store = store
         app.state.services = services = Services.build(store.db, settings)
         await services.audit.prepare()
-        pruning = asyncio.create_task(_prune_audit(services))
+        maintenance = asyncio.create_task(_maintain(services))
         watch = asyncio.create_task(store.keep_embedded_running(lambda _: stop()))
-        tasks = [pruning, watch]
+        tasks = [maintenance, watch]
         stop_worker = asyncio.Event()
         worker = None
         if settings.alerts_tick_s > 0:  # escalation and notifications, under a store lease
@@ -178,7 +178,7 @@ async def _render_error(request: Request, exc: C360Error) -> JSONResponse:
     )
 
 
-async def _prune_audit(services: Services) -> None:
+async def _maintain(services: Services) -> None:
     """Removes audit entries past their retention now and every hour (MongoDB's TTL monitor
     does it too, a store without one, or a late one, needs it), applies the retention windows
     of records (``C360_RETENTION_DAYS``) in the one process holding the retention lease, and
@@ -192,16 +192,16 @@ async def _prune_audit(services: Services) -> None:
                 log.info("audit entries past retention removed", extra={"removed": removed})
             if services.retention.configured:  # records past their kind's window, one process
                 await services.retention.apply_leased(
-                    dt.datetime.now(dt.UTC), holder, dt.timedelta(seconds=AUDIT_PRUNE_INTERVAL_S)
+                    dt.datetime.now(dt.UTC), holder, dt.timedelta(seconds=MAINTENANCE_INTERVAL_S)
                 )
             completed = await services.privacy.resume_completions(dt.datetime.now(dt.UTC))
             if completed:
                 log.info("completing erasures left unrun carried out", extra={"count": completed})
         except C360Error as exc:
-            log.warning("audit pruning failed", extra={"reason": exc.detail})
+            log.warning("maintenance round failed", extra={"reason": exc.detail})
         except Exception:
-            log.exception("audit pruning failed")
-        await asyncio.sleep(AUDIT_PRUNE_INTERVAL_S)
+            log.exception("maintenance round failed")
+        await asyncio.sleep(MAINTENANCE_INTERVAL_S)
 
 
 async def _render_store_down(request: Request, exc: Exception) -> JSONResponse:
