@@ -33,11 +33,11 @@ from c360.api.openapi import KEYED, answers, pages, raw_body
 from c360.audit.service import Action, AuditService
 from c360.auth.masking import mask_contact_point
 from c360.auth.service import Caller, Permission
-from c360.contact.changes import ASKABLE_PATTERN
 from c360.contact.links import Unsubscribe
 from c360.contact.service import ContactService
 from c360.contact.types import AudienceFilter, Member
 from c360.errors import C360Error
+from c360.instants import ASKABLE_PATTERN
 from c360.observability.requests import request_id
 from c360.profiles.lifecycle import LifecycleStage, ValueTier
 from c360.spreadsheet import neutralised

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from c360.contact.types import Actor, Confirmation
 from c360.errors import InvalidInput, NotFound
+from c360.instants import askable
 from c360.profiles.types import ProfileIdentifier
 from schemas import CanonicalRecord, describe_errors, parse_record
 from schemas.identifiers import identity_key
@@ -29,10 +30,6 @@ skip the double opt-in)."""
 STATUS_ORIGINS = CALLER_ORIGINS | {ChangeOrigin.BOUNCE}
 """A contact point's status may also be a bounce a caller reports."""
 
-ASKABLE_YEARS = (1900, 9000)
-"""Years (as written) a decision can be asked for: the policy looks a year back (caps) and days
-ahead (quiet hours, windows), which must stay within the calendar."""
-ASKABLE_PATTERN = r"^(19|[2-8][0-9])[0-9][0-9]-"
 """The same years as a pattern of an ISO 8601 timestamp, for the API's documents."""
 
 
@@ -55,10 +52,7 @@ def utc_instant(at: dt.datetime) -> dt.datetime:
     than read in the server's."""
     if at.tzinfo is None:
         raise InvalidInput(f"{at.isoformat()} has no time zone; e.g. 2026-11-22T10:00:00Z")
-    if not ASKABLE_YEARS[0] <= at.year < ASKABLE_YEARS[1]:
-        first, end = ASKABLE_YEARS
-        raise InvalidInput(f"{at.isoformat()} is not in the years {first} to {end - 1}")
-    return at.astimezone(dt.UTC)
+    return askable(at).astimezone(dt.UTC)
 
 
 def contacts_since(at: dt.datetime) -> dt.datetime:

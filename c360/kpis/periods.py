@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from c360.errors import InvalidInput
+from c360.instants import askable
 from c360.metrics.ledger import VISIT_SLOT_MS
 
 SHORTEST_SPAN = dt.timedelta(milliseconds=VISIT_SLOT_MS)
@@ -108,7 +109,7 @@ def periods(
     """The periods of ``[start, end)``, oldest first."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput("from and to need a time zone (an offset or Z)")
-    start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    start, end = askable(start).astimezone(dt.UTC), askable(end).astimezone(dt.UTC)
     if start >= end:
         raise InvalidInput("from must be earlier than to")
     if end - start < SHORTEST_SPAN:

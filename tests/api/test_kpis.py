@@ -162,6 +162,15 @@ class TestRefusals:
                 {"from": "2026-09-01T10:05:00Z", "to": "2026-09-01T10:10:00Z"},
                 "at least 15 minutes apart",
             ),
+            # The calendar's ends: the month after, the week before, are past what dates hold.
+            (
+                {"from": "9999-12-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"},
+                "not in the years 1900 to 8999",
+            ),
+            (
+                {"from": "0001-01-01T00:00:00Z", "to": "2024-01-01T00:00:00Z"},
+                "not in the years 1900 to 8999",
+            ),
         ],
     )
     async def test_a_bad_span_is_invalid_input(
@@ -186,6 +195,8 @@ class TestRefusals:
             {**SPAN, "format": "xlsx"},
             {"from": "2020-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z", "interval": "day"},
             {"to": "2026-12-01T00:00:00Z"},
+            {"from": "9999-12-01T00:00:00Z", "to": "9999-12-31T23:59:59Z", "interval": "month"},
+            {"from": "0001-01-01T00:00:00Z", "to": "0001-02-01T00:00:00Z", "interval": "week"},
         ],
     )
     async def test_bad_parameters_are_422_with_a_reason(
@@ -222,3 +233,9 @@ class TestCommand:
         refused = run_c360("kpis", "--from", "2026-12-01", "--to", "2026-09-01", env=env)
         assert refused.returncode == 2
         assert "earlier than" in refused.stderr
+        far = run_c360(
+            "kpis", "--from", "9999-12-01", "--to", "9999-12-31", "--kpi", "nps", env=env
+        )
+        assert far.returncode == 2, far.stderr
+        last = far.stderr.strip().splitlines()[-1]
+        assert last == "error: 9999-12-01T00:00:00+00:00 is not in the years 1900 to 8999"

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from c360.contact.changes import ASKABLE_PATTERN, ASKABLE_YEARS
+from c360.instants import ASKABLE_PATTERN, ASKABLE_YEARS
 from c360.settings import Settings
 from tests import factories as f
 from tests.garbage import call
