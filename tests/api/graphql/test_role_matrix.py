@@ -533,8 +533,8 @@ class TestRoleMatrix:
     ) -> None:
         # One store for the three roles (asking every operation is most of the test's time):
         # every role's changes first, the agent's first of all, then their reads.
-        answers, documents = await _answers(app, services, (Role.AGENT, Role.MARKETING, Role.ADMIN))
-        agent, marketing, admin = (answers[r] for r in (Role.AGENT, Role.MARKETING, Role.ADMIN))
+        by_role, documents = await _answers(app, services, (Role.AGENT, Role.MARKETING, Role.ADMIN))
+        agent, marketing, admin = (by_role[r] for r in (Role.AGENT, Role.MARKETING, Role.ADMIN))
 
         # Every text field the schema lets marketing reach was asked for.
         assert documents.selected == reachable_text_fields(documents.schema)
