@@ -187,10 +187,12 @@ class TestAgentsCall:
             clocks = item.get_by_role("list", name="SLA clocks")
             expect(clocks).to_contain_text("First response: due")
             expect(clocks).to_contain_text("Resolution: due")
-            item.get_by_role("button", name="Acknowledge").click()
-            expect(page.locator(".follow-up-status")).to_contain_text(
-                f"Acknowledged: {DETRACTOR_RULE}."
-            )
+            # By keyboard: the button goes with the list drawn again, and the focus stays
+            # here, on what was done, not back at the page's start.
+            item.get_by_role("button", name="Acknowledge").focus()
+            page.keyboard.press("Enter")
+            said = page.locator(".follow-up-status").get_by_text(f"Acknowledged: {DETRACTOR_RULE}.")
+            expect(said).to_be_focused()
             item = slot.locator(".follow-up", has_text=DETRACTOR_RULE)
             expect(item).to_have_attribute("data-status", "ACKNOWLEDGED")
         else:
@@ -242,6 +244,14 @@ class TestAgentsCall:
 
         # The call settled what went wrong: the agent resolves the follow-up with its cause.
         if follow_ups:
+            # A form opened by mistake and cancelled gives the focus back to its button.
+            reassign = item.get_by_role("button", name="Reassign…")
+            reassign.focus()
+            page.keyboard.press("Enter")
+            page.get_by_role("form", name=f"Reassign the follow-up {DETRACTOR_RULE}").get_by_role(
+                "button", name="Cancel"
+            ).press("Enter")
+            expect(reassign).to_be_focused()
             item.get_by_role("button", name="Resolve…").click()
             form = page.get_by_role("form", name=f"Resolve the follow-up {DETRACTOR_RULE}")
             form.get_by_label("Outcome").select_option("CONTACTED_RESOLVED")
@@ -271,7 +281,9 @@ class TestAgentsCall:
             form.get_by_label("Answered by").select_option("PHONE")
             form.get_by_label("Note (optional)").fill(FEEDBACK_NOTE)
             form.get_by_role("button", name="Acknowledge").click()
-            expect(answer.get_by_role("status")).to_contain_text("Feedback acknowledged by Phone.")
+            expect(
+                answer.get_by_role("status").get_by_text("Feedback acknowledged by Phone.")
+            ).to_be_focused()
 
         # Each change, read back over GraphQL with the API key.
         after = demo.graphql(CALL_RECORDED, variables={"id": ana})["profile"]

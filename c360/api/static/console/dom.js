@@ -37,6 +37,25 @@ export function replace(element, ...children) {
   return append(element, children);
 }
 
+/**
+ * Says `message` in a status region and moves the keyboard focus to it: for an action whose
+ * button or form goes away with it (the list it was in is drawn again), so that focus does not
+ * fall back to the page's start and the next Tab goes on from here.
+ */
+export function announce(status, message) {
+  const said = h("p", { tabindex: "-1", class: "announced" }, message);
+  replace(status, said);
+  said.focus();
+  return said;
+}
+
+/** Removes `form` and gives the focus back to `opener` (what opened it), when still there. */
+export function closeForm(form, opener) {
+  const hadFocus = form.contains(document.activeElement);
+  form.remove();
+  if (hadFocus && opener && opener.isConnected) opener.focus();
+}
+
 let counter = 0;
 /** A unique id for label/aria wiring. */
 export function uid(prefix = "c") {

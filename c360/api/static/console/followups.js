@@ -5,7 +5,7 @@
 // as soon as the API it reads serves them.
 
 import { gql, refusedFields, resultError } from "./api.js";
-import { chip, empty, h, problem, replace, uid } from "./dom.js";
+import { announce, chip, closeForm, empty, h, problem, replace, uid } from "./dom.js";
 import { channel, dateTime, relative, words } from "./format.js";
 
 const FEATURES = `
@@ -164,7 +164,7 @@ export function followUpsSlot(profileId, onChanged) {
   }
 
   function done(message) {
-    replace(status, h("p", {}, message));
+    announce(status, message); // the button pressed goes with the list drawn again
     if (onChanged) onChanged(); // the page reads everything again, follow-ups included
     else load();
   }
@@ -314,6 +314,7 @@ function row(label, input, help = null) {
 }
 
 function inlineForm(name, title, rows, area, submit) {
+  const opener = document.activeElement; // the button that opened it, focused again on Cancel
   const form = h(
     "form",
     {
@@ -332,7 +333,7 @@ function inlineForm(name, title, rows, area, submit) {
       "p",
       { class: "buttons" },
       h("button", { type: "submit" }, LABELS[name].replace("…", "")),
-      h("button", { type: "button", class: "secondary", onclick: () => form.remove() }, "Cancel"),
+      h("button", { type: "button", class: "secondary", onclick: () => closeForm(form, opener) }, "Cancel"),
     ),
   );
   replace(area, form);
@@ -423,7 +424,8 @@ export function feedbackAction(profileId, survey) {
       if (!found.mutations.has("acknowledgeFeedback")) return;
       const area = h("div");
       const status = h("div", { role: "status" });
-      const open = () => {
+      const open = (event) => {
+        const opener = event.currentTarget;
         const via = h(
           "select",
           {},
@@ -454,7 +456,7 @@ export function feedbackAction(profileId, survey) {
                 }
                 const ack = answer.acknowledgement;
                 form.remove();
-                replace(status, h("p", {}, `Feedback acknowledged${ack ? ` by ${channel(ack.channel)}` : ""}.`));
+                announce(status, `Feedback acknowledged${ack ? ` by ${channel(ack.channel)}` : ""}.`);
               } catch (error) {
                 replace(status, h("p", { class: "notice error" }, error.message));
               }
@@ -466,7 +468,7 @@ export function feedbackAction(profileId, survey) {
             "p",
             { class: "buttons" },
             h("button", { type: "submit" }, "Acknowledge"),
-            h("button", { type: "button", class: "secondary", onclick: () => form.remove() }, "Cancel"),
+            h("button", { type: "button", class: "secondary", onclick: () => closeForm(form, opener) }, "Cancel"),
           ),
         );
         replace(area, form);
