@@ -757,6 +757,7 @@ class TestQuoting:
         assert shown("ana@example.com") == "'ana@example.com'"
         assert shown("x" * 100) == repr("x" * 100)
         assert shown(7) == "7"
+        assert shown(Decimal("4.50")) == "4.50"  # as the JSON readers give fractions
         assert cut("no such thing") == "no such thing"
 
     def test_a_long_value_is_cut_and_its_length_said(self) -> None:
