@@ -33,7 +33,7 @@ from c360.followups.repository import FollowUpRepository, QueueFilter, RuleInput
 from c360.followups.rulebook import RuleBook
 from c360.followups.rules import RecordFacts, RuleDefinition, raised
 from c360.followups.states import Action, transition
-from c360.followups.teams import Team, Teams
+from c360.followups.teams import Team, Teams, member_name
 from c360.followups.writes import (
     MAX_ROUNDS,
     NOTIFIED,
@@ -214,9 +214,9 @@ class FollowUpService:
                     f"no team {shown(team_id)}; the teams: {', '.join(sorted(known))}"
                 )
         team = await self.teams.get(team_id or fu.team)
-        owner = owner.strip() if owner is not None else None
-        if owner == "":
+        if owner is not None and not owner.strip():
             raise InvalidInput("owner is empty (leave it out to unassign)")
+        owner = member_name(owner, "an owner") if owner is not None else None
         if owner is not None and team.members and owner not in team.members:
             raise InvalidInput(
                 f"{shown(owner)} is not a member of team {team.id} ({', '.join(team.members)})"

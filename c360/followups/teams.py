@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import re
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,24 @@ from schemas.quoting import shown
 CACHE_S = 5.0
 MAX_MEMBER = 200
 _TEAM = re.compile(TEAM_PATTERN)
+
+
+def member_name(name: str, what: str = "a member") -> str:
+    """A person who works follow-ups (a team's member, a follow-up's owner), trimmed: a name on
+    one line of 1 to ``MAX_MEMBER`` characters (queues, the console and notifications show
+    it)."""
+    name = name.strip()
+    if not name or len(name) > MAX_MEMBER:
+        raise InvalidInput(
+            f"{what} is a name of 1 to {MAX_MEMBER} characters, not {len(name):,}: {shown(name)}"
+        )
+    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise InvalidInput(
+            f"{what} is a name on one line, without control characters "
+            f"(U+{ord(control):04X}): {shown(name)}"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -84,9 +103,7 @@ class Teams:
             raise InvalidInput(f"{shown(escalation_team)} is not a team id")
         if escalation_team == team_id:
             raise InvalidInput("a team cannot escalate to itself")
-        cleaned = list(dict.fromkeys(m.strip() for m in members))
-        if any(not m or len(m) > MAX_MEMBER for m in cleaned):
-            raise InvalidInput(f"a member is a name of 1 to {MAX_MEMBER} characters")
+        cleaned = list(dict.fromkeys(member_name(m) for m in members))
         await self._repository.put(TeamChange(team_id, tuple(cleaned), escalation_team, now, actor))
         self._cached = None
         return await self.get(team_id)

@@ -193,7 +193,9 @@ class FollowUpMutation:
         description="Assign to a member of its team, or move it to another team (to one of "
         "that team's members, chosen as for new follow-ups, unless `owner` says whom). A team "
         "is one configured or set by an admin, one they escalate to, or one an alert rule "
-        "sends follow-ups to; another is refused (InvalidInputError).",
+        "sends follow-ups to; another is refused (InvalidInputError). `owner` is a member of "
+        "the team when it has members, and always a name on one line of at most 200 "
+        "characters (InvalidInputError otherwise).",
         extensions=_WORK,
     )
     async def assign_follow_up(

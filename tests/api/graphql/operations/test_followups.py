@@ -256,6 +256,27 @@ class TestLifecycle:
             "owner": "vera.vip",
         }
 
+    @pytest.mark.parametrize(
+        ("owner", "says"),
+        [
+            ("x" * 10_000, "an owner is a name of 1 to 200 characters, not 10,000"),
+            ("luis\nagent", "an owner is a name on one line, without control characters (U+000A)"),
+        ],
+    )
+    async def test_an_owner_that_is_no_name_is_refused(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path, owner: str, says: str
+    ) -> None:
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+        before = edge["node"]
+
+        refused = (await gql(agent, ASSIGN, id=before["id"], owner=owner))["assignFollowUp"]
+
+        assert refused["__typename"] == "InvalidInputError"
+        assert refused["message"].startswith(says)
+        [after] = (await queue(agent))["edges"]
+        assert after["node"] == before
+
     async def test_assign_to_a_team_that_does_not_exist_is_refused(
         self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
     ) -> None:
