@@ -79,7 +79,9 @@ BODY = """\
       <div id="nps"></div>
     </div>
     <div>
-      <h2>By segment <select id="segment-kpi" aria-label="KPI by segment"></select></h2>
+      <h2 id="segments-heading">By segment</h2>
+      <p><label for="segment-kpi">KPI</label>
+      <select id="segment-kpi" aria-describedby="segments-heading"></select></p>
       <div id="segments"><p class="muted">Choose a split above.</p></div>
     </div>
   </section>

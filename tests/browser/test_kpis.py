@@ -146,6 +146,53 @@ class TestDashboard:
         holdout_row = page.locator("#kpi-table tr[data-kpi=HOLDOUT_CHURN_DIFFERENCE]")
         expect(holdout_row).to_contain_text(re.compile(re.escape(f"95 % {points(low)} to")))
 
+    def test_suppressed_periods_are_said_and_a_failed_span_leaves_no_figures_behind(
+        self, page: Page, scorecard: Server
+    ) -> None:
+        # By day, many of the population's days rest on fewer than five people.
+        start = THROUGH - dt.timedelta(days=20)
+        sign_in(page, scorecard, "agent", f"?from={start}&through={THROUGH}&interval=DAY")
+        expect(page.locator("#kpis[data-loaded=true]")).to_be_attached(timeout=20_000)
+        revenue = graphql(
+            scorecard,
+            "agent",
+            """query($from: DateTime!, $to: DateTime!) {
+              kpis(from: $from, to: $to, interval: DAY, only: [REVENUE]) {
+                ... on KpiReport { values { suppressed converted currency } } } }""",
+            **{"from": f"{start}T00:00:00Z", "to": f"{THROUGH + dt.timedelta(days=1)}T00:00:00Z"},
+        )["kpis"]["values"]
+        # The chart's line: the reporting currency's, else the first currency's.
+        days = [v for v in revenue if v["converted"]] or [
+            v for v in revenue if v["currency"] == revenue[0]["currency"]
+        ]
+        hidden = sum(v["suppressed"] for v in days)
+        assert 0 < hidden < len(days), days  # days suppressed, and days with nobody buying
+        chart = page.locator("#trends figure[data-kpi=REVENUE]")
+        expect(chart.locator("[data-suppressed=true]")).to_have_count(hidden)
+        expect(chart).to_contain_text(
+            f"{hidden} of {len(days)} periods suppressed (×), left out of the line"
+        )
+
+        # The segment picker is labelled apart from its heading, which is the heading alone.
+        expect(page.get_by_role("heading", name="By segment", exact=True)).to_be_visible()
+        expect(page.get_by_label("KPI", exact=True)).to_be_visible()
+
+        # A span the page cannot show: what the last one drew goes with it.
+        controls = page.locator("#controls")
+        controls.get_by_label("From").fill(str(THROUGH))
+        controls.get_by_label("Through").fill(str(start))
+        controls.get_by_role("button", name="Show").click()
+        expect(page.locator("#status")).to_have_text("Choose a start and an end on or after it.")
+        expect(page.locator("#kpi-table tbody tr")).to_have_count(0)
+        expect(page.locator("#trends figure")).to_have_count(0)
+        # And one the server refuses (more days than a report holds).
+        controls.get_by_label("From").fill(str(THROUGH - dt.timedelta(days=3000)))
+        controls.get_by_label("Through").fill(str(THROUGH))
+        controls.get_by_role("button", name="Show").click()
+        expect(page.locator("#status")).to_contain_text("Could not load the KPIs: more than")
+        expect(page.locator("#kpi-table tbody tr")).to_have_count(0)
+        expect(page.locator("#kpis[data-loaded=true]")).to_have_count(0)
+
     def test_a_connector_key_is_refused_and_asked_again(
         self, page: Page, scorecard: Server
     ) -> None:

@@ -199,9 +199,20 @@
     const values = points.flatMap((r) => [r.value, r.previous && r.previous.value]).filter((v) => v !== null && v !== undefined);
     const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": name + " by period, with the period before" });
     chart.appendChild(svg("title", {}, name));
+    // Suppressed periods are no points of the line: marks on its axis and a line below say so.
+    const hidden = points.filter((r) => r.suppressed).length;
+    const hiddenNote = () =>
+      hidden
+        ? el(
+            "p",
+            { class: "muted", "data-suppressed-periods": String(hidden) },
+            hidden + " of " + points.length + " periods suppressed" + (values.length ? " (×), left out of the line" : ""),
+          )
+        : null;
     if (!values.length) {
-      chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "muted" }, "nothing to show"));
+      chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "muted" }, hidden ? "every figure suppressed" : "nothing to show"));
       figure.appendChild(chart);
+      if (hidden) figure.appendChild(hiddenNote());
       return figure;
     }
     let low = Math.min(0, ...values), high = Math.max(...values);
@@ -230,6 +241,12 @@
       chart.appendChild(svg("path", { d: d.trim(), class: "line " + series, "data-series": series }));
     }
     points.forEach((row, i) => {
+      if (!row.suppressed) return;
+      const mark = svg("text", { x: x(i), y: y(low) + 4, "text-anchor": "middle", class: "suppressed-mark", "data-suppressed": "true" }, "×");
+      mark.appendChild(svg("title", {}, shortDate(row.periodStart) + ": suppressed"));
+      chart.appendChild(mark);
+    });
+    points.forEach((row, i) => {
       if (row.value === null || row.suppressed) return;
       const dot = svg("circle", { cx: x(i), cy: y(row.value), r: 3, class: "dot" });
       dot.appendChild(svg("title", {}, shortDate(row.periodStart) + ": " + show(row.value, row)));
@@ -238,6 +255,7 @@
     figure.appendChild(chart);
     const last = points[points.length - 1];
     figure.appendChild(el("p", { class: "latest" }, shortDate(last.periodStart) + ": " + shown(last, last) + (last.previous ? " (before: " + shown(last.previous, last) + ")" : "")));
+    if (hidden) figure.appendChild(hiddenNote());
     return figure;
   }
 
@@ -452,6 +470,16 @@
     document.getElementById("sign-out").hidden = !credentials.held();
   }
 
+  /** What an earlier answer drew goes when a new one cannot be shown: figures of another span
+   * must not stand under the message that this one failed. */
+  function clearResults() {
+    for (const id of ["trends", "nps", "holdout"]) document.getElementById(id).replaceChildren();
+    document.getElementById("segments").replaceChildren();
+    document.querySelector("#kpi-table tbody").replaceChildren();
+    root.removeAttribute("data-loaded");
+    last = null;
+  }
+
   function choices() {
     const data = new FormData(form);
     const from = data.get("from");
@@ -491,6 +519,7 @@
     const chosen = choices();
     if (!chosen.from || !chosen.through || chosen.through < chosen.from) {
       status.textContent = "Choose a start and an end on or after it.";
+      clearResults();
       return;
     }
     const query = new URLSearchParams({ from: chosen.from, through: chosen.through, interval: chosen.interval });
@@ -517,6 +546,7 @@
         return;
       }
       board();
+      clearResults();
       status.textContent = "Could not load the KPIs: " + error.message;
     } finally {
       root.removeAttribute("aria-busy");
