@@ -112,11 +112,11 @@ def blocking_keys(f: Features) -> set[str]:
         keys.add(f"dob:{f.birth_date}")
     if f.given and f.family:
         # Both names by sound, in either order (swapped names meet), nicknames as their name.
-        given = jellyfish.metaphone(NICKNAMES.get(f.given, f.given))
-        family = jellyfish.metaphone(f.family)
+        given = _sound_key(NICKNAMES.get(f.given, f.given))
+        family = _sound_key(f.family)
         keys.add(f"name:{min(given, family)}:{max(given, family)}")
     if f.postal_code and f.family:
-        keys.add(f"postal:{f.postal_code}:{jellyfish.metaphone(f.family)}")
+        keys.add(f"postal:{f.postal_code}:{_sound_key(f.family)}")
     keys.update(f"tail:{phone[-7:]}" for phone in f.phones if len(phone) >= 9)
     return keys
 
@@ -287,17 +287,33 @@ def _dates_compatible(a: str, b: str) -> bool:
 
 
 def _clean(value: Any) -> str | None:
-    """Lower-case, single-spaced, without accents: García and Garcia compare equal."""
+    """Lower-case, single-spaced, without the accents of Latin letters: García and Garcia
+    compare equal. Marks on the letters of other scripts stay: they make other letters (й is
+    not и, が not か, a Devanagari vowel sign is the syllable's vowel)."""
     text = " ".join(str(value).split()).lower() if value else ""
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return text or None
+    kept: list[str] = []
+    for c in unicodedata.normalize("NFKD", text):
+        if unicodedata.combining(c) and kept and kept[-1].isascii():
+            continue
+        kept.append(c)
+    return unicodedata.normalize("NFC", "".join(kept)) or None
+
+
+def _sound_key(name: str) -> str:
+    """What a name sounds like, for blocking: its Metaphone code for a name in Latin letters,
+    else the name itself (Metaphone reads Latin letters only, and has nothing for 山田 or
+    Петров)."""
+    return jellyfish.metaphone(name) or name
 
 
 def _similar(a: str, b: str) -> bool:
-    """A typo (Jaro-Winkler ≥ 0.92) or the same sound (Smith, Smyth)."""
-    return jellyfish.jaro_winkler_similarity(a, b) >= 0.92 or jellyfish.metaphone(
-        a
-    ) == jellyfish.metaphone(b)
+    """A typo (Jaro-Winkler ≥ 0.92) or the same sound (Smith, Smyth). Only names in Latin
+    letters have a sound here: two names Metaphone reads nothing of (Иван, 山田) are not alike
+    for that."""
+    if jellyfish.jaro_winkler_similarity(a, b) >= 0.92:
+        return True
+    sound = jellyfish.metaphone(a)
+    return bool(sound) and sound == jellyfish.metaphone(b)
 
 
 def _same_given(a: str, b: str) -> bool:

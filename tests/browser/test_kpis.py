@@ -170,7 +170,7 @@ class TestDashboard:
         chart = page.locator("#trends figure[data-kpi=REVENUE]")
         expect(chart.locator("[data-suppressed=true]")).to_have_count(hidden)
         expect(chart).to_contain_text(
-            f"{hidden} of {len(days)} periods suppressed (×), left out of the line"
+            f"{hidden} of {len(days)} periods suppressed (\u00d7), left out of the line"
         )
 
         # The segment picker is labelled apart from its heading, which is the heading alone.

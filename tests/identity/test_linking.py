@@ -680,6 +680,37 @@ class TestHouseholdLines:
 
 
 class TestSharedPhonesAtIngest:
+    async def test_a_family_named_in_another_script_on_one_mobile_stays_two_people(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        # As the Latin names below: Metaphone reads nothing of 太郎 and 花子, which is no
+        # sound they share.
+        await ingest(
+            services,
+            tmp_path,
+            "crm",
+            [
+                f.person(
+                    external_id="C-1",
+                    identifiers=[f.external("crm", "C-1"), f.phone("611 22 33 44")],
+                    given_name="太郎",
+                    family_name="山田",
+                ),
+                f.person(
+                    external_id="C-2",
+                    occurred_at="2024-02-01T00:00:00Z",
+                    identifiers=[f.external("crm", "C-2"), f.phone("+34 611 22 33 44")],
+                    given_name="花子",
+                    family_name="山田",
+                ),
+            ],
+        )
+        taro = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-1", "crm")
+        hanako = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-2", "crm")
+        assert taro.id != hanako.id
+        assert await all_merges(services, store) == []
+        assert await shared_because(store, f"phone:{MOBILE}") == "given name differs"
+
     async def test_parent_and_child_on_one_mobile_stay_two_people(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:

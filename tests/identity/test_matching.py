@@ -7,6 +7,7 @@ import json
 import math
 import random
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,43 @@ class TestScore:
         assert text.startswith("probabilistic score ")
         for part in ("family name agrees", "given name agrees", "birth date equal"):
             assert part in text
+
+    @pytest.mark.parametrize(
+        ("one", "other"),
+        [
+            (("Иван", "Петров"), ("Ольга", "Смирнова")),
+            (("राज", "शर्मा"), ("प्रिया", "पटेल")),
+            (("太郎", "山田"), ("芳", "王")),
+            (("فاطمة", "الصباح"), ("春樹", "田中")),
+        ],
+        ids=["cyrillic", "devanagari", "cjk", "arabic-and-cjk"],
+    )
+    def test_names_in_other_scripts_agree_only_when_they_are_alike(
+        self, one: tuple[str, str], other: tuple[str, str]
+    ) -> None:
+        # Metaphone reads nothing of them: that nothing is no shared sound.
+        people = [features_of([{"given_name": g, "family_name": n}], []) for g, n in (one, other)]
+        a, b = (replace(p, birth_date="1985-02-02", postal_code="101000") for p in people)
+        assert compare(a, b)["family"] == "differs"
+        assert compare(a, b)["given"] == "differs"
+        assert score(a, b).total < REVIEW
+        assert not blocking_keys(a) & {k for k in blocking_keys(b) if k.startswith("name:")}
+        again = features_of([{"given_name": one[0].upper(), "family_name": f" {one[1]} "}], [])
+        assert compare(people[0], again) == {"family": "agrees", "given": "agrees"}
+        assert blocking_keys(people[0]) == blocking_keys(again)
+
+    def test_marks_that_make_other_letters_are_kept(self) -> None:
+        # Latin accents go (García is Garcia); й is not и, が is not か.
+        (cyrillic, kana, latin) = (
+            features_of([{"given_name": g, "family_name": n}], [])
+            for g, n in (("Йосиф", "Ильин"), ("がく", "かとう"), ("José", "Müller"))
+        )
+        assert (cyrillic.given, kana.given, latin.given, latin.family) == (
+            "йосиф",
+            "がく",
+            "jose",
+            "muller",
+        )
 
     def test_features_take_the_latest_values_without_accents(self) -> None:
         people: list[dict[str, Any]] = [
