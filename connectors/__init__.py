@@ -15,6 +15,7 @@ from connectors.base import (
     ParseOptions,
     ParseResult,
     Unreadable,
+    kept_whole,
 )
 from connectors.csv import parse_mapping
 from connectors.registry import CONNECTORS, get_connector
@@ -29,5 +30,6 @@ __all__ = [
     "Parsed",
     "Unreadable",
     "get_connector",
+    "kept_whole",
     "parse_mapping",
 ]

@@ -51,6 +51,17 @@ class ItemError:
         )
 
 
+LOST = "\ufffd"
+"""What stands in a kept raw input for bytes that were not text in the input's encoding."""
+
+
+def kept_whole(raw: str) -> bool:
+    """Whether a raw input kept with an item error can be the item as it came: not when bytes
+    of it were not text (kept as ``LOST``: which bytes is not known any more) or it was cut at
+    ``MAX_RAW_CHARS``. Reading such a raw again would store ``LOST`` or a cut value as data."""
+    return LOST not in raw and len(raw) < MAX_RAW_CHARS
+
+
 def storable_text(text: str) -> str:
     """Text the store can keep: a lone surrogate (read from a JSON ``\\ud800`` escape, which
     no UTF-8 can hold) is written back as that escape."""

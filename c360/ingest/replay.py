@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from c360.ingest.repository import DeadLetterRepository, StoredDeadLetter, dead_letter_id
 from c360.ingest.service import IngestService, UnreadableInput
 from c360.ingest.summary import MAX_REPORTED_ERRORS, IngestSummary
-from connectors import Connector, ItemError, Parsed, ParseOptions, Unreadable, get_connector
+from connectors import (
+    Connector,
+    ItemError,
+    Parsed,
+    ParseOptions,
+    Unreadable,
+    get_connector,
+    kept_whole,
+)
 
 PAGE_SIZE = 500
 
@@ -88,6 +96,14 @@ class DeadLetterService:
         unfit: dict[str, str] = {}  # letters these options cannot read at all: left as they are
         for letter in letters:
             position = letter.last_rejection.position
+            if not kept_whole(letter.raw):
+                # What it would store is not what came: bytes lost as U+FFFD, a cut value.
+                unfit[letter.id] = (
+                    "not replayed, its raw input is not all of the item as it came (bytes that "
+                    "were not text are U+FFFD in it, or it was cut): import its file again, "
+                    "with the right encoding"
+                )
+                continue
             raw = letter.raw.encode(options.settings.get("encoding", "utf-8"), "replace")
             try:
                 outcomes = list(connector.parse(io.BytesIO(raw), options))

@@ -15,6 +15,7 @@ from c360.cli import main as cli
 from c360.followups.rules import ConditionKind
 from c360.services import Services
 from c360.store import Store
+from schemas import IdentifierType
 from tests import factories as f
 from tests.helpers import dead_letters, live_profiles
 from tests.served import InProcess, Ran, run_c360
@@ -256,6 +257,37 @@ class TestAFileItsConnectorCannotRead:
         assert "replayed: 1, recovered: 0, still failing: 1" in unfit.stdout
         assert "not replayed, the options do not fit it: missing columns: 'puntos'" in unfit.stderr
         assert await dead_letters(services) == [before]
+
+    async def test_a_letter_whose_bytes_were_not_text_is_not_replayed_into_a_record(
+        self, env: dict[str, str], services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        customers = tmp_path / "customers.csv"
+        customers.write_bytes(
+            b"customer_id,first_name,last_name,email,created_at\n"
+            b"L-2,H\xe9l\xe8ne,Gar\xe7on,helene@example.fr,2025-01-02T10:00:00Z\n"
+        )
+        assert run_c360("import", "customers-csv", str(customers), env=env).returncode == 1
+        (before,) = await dead_letters(services)  # not utf-8: its bytes are U+FFFD in it
+        latin = tmp_path / "latin.toml"
+        latin.write_text('[options]\nencoding = "latin-1"\n')
+
+        # Neither as it was read nor in another encoding: the bytes are gone from the letter.
+        for mapping in ((), ("--mapping", str(latin))):
+            replay = run_c360("deadletters", "replay", "customers-csv", *mapping, env=env)
+            assert replay.returncode == 1, replay.stderr
+            assert "recovered: 0, still failing: 1" in replay.stdout
+            assert "not replayed, its raw input is not all of the item as it came" in replay.stderr
+            assert await dead_letters(services) == [before]
+            assert await live_profiles(store) == []
+
+        # The file itself, read in its encoding, is.
+        again = run_c360(
+            "import", "customers-csv", str(customers), "--mapping", str(latin), env=env
+        )
+        assert again.returncode == 0, again.stderr
+        helene = await services.profiles.by_identifier(IdentifierType.EMAIL, "helene@example.fr")
+        (traits,) = await services.profiles.traits([helene.id])
+        assert traits.display_name == "Hélène Garçon"
 
 
 class TestStoreUnreachable:
