@@ -143,6 +143,8 @@ def _items(
     :data:`MAX_INHERITING_DOCUMENT` bytes, and streamed without inheriting when larger.
     """
     buffered = stream if isinstance(stream, io.BufferedReader) else _buffered(stream)
+    if buffered.peek(len(BOM))[: len(BOM)] == BOM:
+        buffered.read(len(BOM))  # RFC 8259 lets a reader ignore it; Windows tools write it
     head = buffered.peek(64).lstrip()
     if head.startswith(b"["):
         data = buffered.read(MAX_INHERITING_DOCUMENT + 1)
@@ -171,6 +173,8 @@ def _items(
     yield from _streamed_wrapped(rewound(head, rest), wrappers)
 
 
+BOM = b"\xef\xbb\xbf"
+"""UTF-8's byte order mark, which a file may open with."""
 MAX_INHERITING_DOCUMENT = 512 * 1024
 """A document up to this size is read whole: its wrapped items can inherit (Segment's HTTP API
 takes batches of at most 500 KB), and an item the streaming parser would stop at (a ``NaN``,

@@ -99,6 +99,20 @@ class TestIngestEndpoint:
         )
         assert response.json()["inserted"] == 2
 
+    async def test_a_vendor_file_saved_with_a_byte_order_mark_reads_as_without(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        orders = (FIXTURES / "vendor" / "shopify" / "orders_list.json").read_bytes()
+        headers = {"content-type": "application/json"}
+        marked = await client.post(
+            "/ingest/shopify-orders", content=b"\xef\xbb\xbf" + orders, headers=headers
+        )
+        assert marked.status_code == 200, marked.text
+        assert marked.json()["rejected"] == 0
+        assert marked.json()["inserted"] > 0
+        again = await client.post("/ingest/shopify-orders", content=orders, headers=headers)
+        assert again.json()["duplicates"] == marked.json()["inserted"]  # the same items
+
     async def test_event_properties_with_decimals_are_stored(
         self, client: httpx.AsyncClient, store: Store
     ) -> None:

@@ -44,6 +44,20 @@ class TestShapes:
         data = b'{\n  "tickets": [1, 2]\n}\n'
         assert items(data, ()) == [("document 1", {"tickets": [1, 2]}, None)]
 
+    @pytest.mark.parametrize(
+        "data",
+        [
+            b'{"a": 1}\n{"a": 2}\n',
+            b'[{"a": 1}, {"a": 2}]',
+            b'{\n  "orders": [\n    {"a": 1},\n    {"a": 2}\n  ]\n}\n',
+        ],
+        ids=["lines", "array", "pretty-printed"],
+    )
+    def test_a_byte_order_mark_opening_the_input_is_no_item(self, data: bytes) -> None:
+        # RFC 8259 lets a reader ignore it; Windows tools write it.
+        assert items(b"\xef\xbb\xbf" + data) == items(data)
+        assert [value for _, value, _ in items(data)] == [{"a": 1}, {"a": 2}]
+
     def test_empty_input_has_no_items(self) -> None:
         assert items(b"") == []
         assert items(b"[]") == []
