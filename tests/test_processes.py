@@ -220,7 +220,7 @@ class TestImportCommand:
         assert first.returncode == 1
         assert (
             "items read: 3, records: 3 (inserted: 1, updated: 0, duplicates: 0, rejected: 2, "
-            "suppressed: 0)" in first.stdout
+            "ignored: 0, suppressed: 0)" in first.stdout
         )
         assert "rejected line 2: invalid JSON" in first.stderr
         assert "rejected line 3: line_items.0.quantity: Input should be greater than 0" in (
@@ -230,8 +230,8 @@ class TestImportCommand:
         again = run_c360("import", "canonical", str(path), "--allow-rejects", env=store_env)
         assert again.returncode == 0
         assert (
-            "records: 3 (inserted: 0, updated: 0, duplicates: 1, rejected: 2, suppressed: 0)"
-            in again.stdout
+            "records: 3 (inserted: 0, updated: 0, duplicates: 1, rejected: 2, ignored: 0, "
+            "suppressed: 0)" in again.stdout
         )
 
     def test_reads_standard_input(self, store_env: dict[str, str]) -> None:

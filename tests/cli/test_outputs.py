@@ -23,6 +23,25 @@ SURVEYS = (
 DAY_FIRST = '[options]\ntimestamp_format = "%d/%m/%Y %H:%M"\ntime_zone = "Europe/Madrid"\n'
 
 
+class TestImportSummary:
+    def test_items_kept_out_on_purpose_are_counted_and_said(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        vendor = Path(__file__).parent.parent / "fixtures" / "vendor" / "shopify"
+        order = json.loads((vendor / "order_get.json").read_text())["order"]
+        orders = tmp_path / "orders.json"
+        orders.write_text(json.dumps({"orders": [{**order, "test": True}]}))
+
+        imported = run_c360("import", "shopify-orders", str(orders), env=env)
+
+        assert imported.returncode == 0, imported.stderr
+        assert imported.stdout.startswith(
+            "items read: 1, records: 1 (inserted: 0, updated: 0, duplicates: 0, rejected: 0, "
+            "ignored: 1, suppressed: 0)"
+        )
+        assert f"  ignored line 1 item 1: test order {order['id']}: kept out" in imported.stderr
+
+
 class TestDeadLetterReplay:
     def test_the_summary_adds_up_and_items_keep_where_they_came_from(
         self, env: dict[str, str], tmp_path: Path
