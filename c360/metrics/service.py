@@ -195,6 +195,7 @@ class MetricsService:
                 list(cutoffs) if cutoffs is not None else await self.cutoffs(),
                 config.tier_percentiles,
                 config.reporting_currency,
+                current.unconverted_currencies,
             ),
             churn=churn_risk(current, last_seen, now, config.thresholds),
         )

@@ -117,9 +117,18 @@ TIER_ORDER = (ValueTier.LOW, ValueTier.MEDIUM, ValueTier.HIGH, ValueTier.TOP)
 
 
 def value_tier(
-    ltv: int | None, cutoffs: Sequence[int], percentiles: Sequence[float], currency: str
+    ltv: int | None,
+    cutoffs: Sequence[int],
+    percentiles: Sequence[float],
+    currency: str,
+    unconverted: Sequence[str] = (),
 ) -> Tier:
-    """``cutoffs``: the reporting-currency LTV at each of ``percentiles`` among buyers."""
+    """``cutoffs``: the reporting-currency LTV at each of ``percentiles`` among buyers;
+    ``unconverted``: the currencies of the customer's purchases that have no rate to it (a value
+    c360 cannot rank, which is no "no purchases")."""
+    if ltv is None and unconverted:
+        rates = ", ".join(unconverted)
+        return Tier(ValueTier.NONE, f"no lifetime value in {currency}: no rate for {rates}")
     if ltv is None or ltv <= 0:
         return Tier(ValueTier.NONE, "no net purchases")
     rank = bisect.bisect_right(list(cutoffs), ltv)

@@ -183,6 +183,7 @@ class TestAmounts:
         query = """query($value: String!) { profileByIdentifier(type: EMAIL, value: $value) {
           ... on Profile { metrics { lifetimeValue { amount currency }
               lifetimeValueReporting { amount } unconvertedCurrencies }
+            valueTier { tier reason }
             timeline(first: 5) { edges { node { ... on OrderRecord { total { amount } } } } } }
         } }"""
 
@@ -192,6 +193,11 @@ class TestAmounts:
         # No rate for rupiah: no reported value, rather than 0 (nothing spent).
         assert profile["metrics"]["lifetimeValueReporting"] is None
         assert profile["metrics"]["unconvertedCurrencies"] == ["IDR"]
+        # Nor a tier: the value cannot be ranked, which is not "no purchases".
+        assert profile["valueTier"] == {
+            "tier": "NONE",
+            "reason": "no lifetime value in EUR: no rate for IDR",
+        }
         totals = [e["node"]["total"]["amount"] for e in profile["timeline"]["edges"]]
         assert totals == [big, big]
 
