@@ -274,6 +274,22 @@ class TestShopifyWebhook:
         }
         assert await store.db.records.count_documents({}) == 0
 
+    async def test_a_body_without_its_topic_is_ignored_saying_so(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        body = b'{"id": 1}'
+        headers = {
+            "x-shopify-hmac-sha256": sign(SHOPIFY_SECRET, body),
+            "content-type": "application/json",
+        }
+        response = await client.post("/webhooks/shopify", content=body, headers=headers)
+        assert response.status_code == 200
+        assert response.json() == {
+            "ignored": True,
+            "topic": None,
+            "reason": "no X-Shopify-Topic header: nothing says what the body is",
+        }
+
 
 class TestWebhooksOff:
     async def test_without_a_secret_the_endpoints_are_off(self, client: httpx.AsyncClient) -> None:

@@ -250,7 +250,11 @@ async def shopify_webhook(
     verify_shopify(secret.get_secret_value() if secret else None, body, x_shopify_hmac_sha256)
     name = SHOPIFY_TOPICS.get((x_shopify_topic or "").partition("/")[0])
     if name is None:
-        reason = f"topic {shown(x_shopify_topic)} carries nothing c360 reads"
+        reason = (
+            f"topic {shown(x_shopify_topic)} carries nothing c360 reads"
+            if x_shopify_topic is not None
+            else "no X-Shopify-Topic header: nothing says what the body is"
+        )
         return {"ignored": True, "topic": x_shopify_topic, "reason": reason}
     connector = _connector(name)
     _check_media_type(request.headers.get("content-type"), connector)

@@ -58,7 +58,12 @@ class ExtensionRefused(Conflict):
 
 def check_transition(current: Status, wanted: Status) -> None:
     if wanted not in TRANSITIONS[current]:
-        raise TransitionRefused(f"a request that is {current.value} cannot become {wanted.value}")
+        hint = ""
+        if current is Status.RECEIVED and wanted is Status.IN_PROGRESS:
+            hint = " (verify who the person is first)"
+        raise TransitionRefused(
+            f"a request that is {current.value} cannot become {wanted.value}{hint}"
+        )
 
 
 def add_months(moment: dt.datetime, months: int) -> dt.datetime:

@@ -417,7 +417,8 @@ class PrivacyService:
         request = await self.get(request_id)
         if request.type is not RequestType.ACCESS or request.status is not Status.COMPLETED:
             raise rules.TransitionRefused(
-                f"only a completed access request has an export; this is a {request.type} "
+                # Both types begin with a vowel.
+                f"only a completed access request has an export; this is an {request.type} "
                 f"request, {request.status}"
             )
         return request, request.journal.scope or Scope()

@@ -134,6 +134,9 @@ class TestTheExport:
         assert refused.status_code == 403
         assert early.status_code == 409
         assert early.json()["error"] == "TransitionRefused"
+        assert early.json()["detail"] == (
+            "only a completed access request has an export; this is an access request, received"
+        )
         assert unknown.status_code == 404
 
     async def test_the_command_writes_the_zip(

@@ -122,6 +122,9 @@ class TestTheWorkflowOverGraphQL:
         assert created["overdue"] is False
         too_early = (await gql(admin, RUN, id=created["id"]))["runPrivacyRequest"]
         assert too_early["code"] == "TransitionRefused"
+        assert too_early["message"] == (
+            "a request that is received cannot become in_progress (verify who the person is first)"
+        )
         await gql(admin, VERIFY, id=created["id"])
         done = (await gql(admin, RUN, id=created["id"]))["runPrivacyRequest"]
         assert done["status"] == "COMPLETED"
