@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 import platformdirs
+import pycountry
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
@@ -640,6 +641,28 @@ class Settings(BaseSettings):
             )
         if any(days <= 0 for days in value.values()):
             raise ValueError("a retention window is a positive number of days")
+        return value
+
+    @field_validator("exchange_rates")
+    @classmethod
+    def _known_currencies(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        """ISO 4217 codes, written as they are (a rate under ``usd`` would never be found: the
+        codes c360 stores are upper case), each with a positive finite rate."""
+        for code, rate in value.items():
+            if code != code.upper() or pycountry.currencies.get(alpha_3=code) is None:
+                raise ValueError(f"{shown(code)} is no ISO 4217 currency code (as USD)")
+            if not rate.is_finite() or rate <= 0:
+                raise ValueError(f"the rate of {code} is {rate}: a rate is a positive number")
+        return value
+
+    @field_validator("value_tier_percentiles")
+    @classmethod
+    def _rising_shares(cls, value: list[float]) -> list[float]:
+        if not all(0 < p < 1 for p in value) or value != sorted(set(value)):
+            raise ValueError(
+                f"{value}: three shares between 0 and 1, rising (medium, high, top), as "
+                "[0.5, 0.8, 0.95]"
+            )
         return value
 
     @field_validator("identity_household_lines")

@@ -138,6 +138,11 @@ class TestBadSettings:
             ("C360_DEFAULT_REGION", "ZZ", "'ZZ' is no region phone numbers are written in"),
             ("C360_PUBLIC_URL", "notaurl", "'notaurl' is not an http or https address"),
             ("C360_MONGODB_URI", "notauri", "'notauri' is not a mongodb:// or mongodb+srv://"),
+            ("C360_EXCHANGE_RATES", '{"usd": "0.9"}', "'usd' is no ISO 4217 currency code"),
+            ("C360_EXCHANGE_RATES", '{"XXX1": "1"}', "'XXX1' is no ISO 4217 currency code"),
+            ("C360_EXCHANGE_RATES", '{"JPY": "-1"}', "the rate of JPY is -1: a rate is a positive"),
+            ("C360_VALUE_TIER_PERCENTILES", "[0.95, 0.8, 0.5]", "three shares between 0 and 1"),
+            ("C360_VALUE_TIER_PERCENTILES", "[0.5, 0.8, 1.5]", "three shares between 0 and 1"),
         ],
     )
     def test_a_bad_variable_is_named_with_the_reason(
