@@ -63,11 +63,14 @@ class Traits:
 
     @property
     def display_name(self) -> str | None:
-        """The full name, else given and family names as they are known."""
-        if full := self.value("full_name"):
-            return full
-        parts = [p for p in (self.value("given_name"), self.value("family_name")) if p]
-        return " ".join(parts) or None
+        """The name most recently given: the full name, unless a given or family name came
+        after it (then those two as they are known), as every trait is its latest value."""
+        full = self.fields.get("full_name")
+        parts = [self.fields[n] for n in ("given_name", "family_name") if n in self.fields]
+        latest_part = max((p.provenance.observed_at for p in parts), default=None)
+        if full is not None and (latest_part is None or full.provenance.observed_at >= latest_part):
+            return full.value
+        return " ".join(p.value for p in parts) or None
 
 
 def _address_key(address: Mapping[str, Any]) -> tuple[str, ...]:

@@ -142,6 +142,15 @@ class TestTraitFold:
         }
         assert traits.display_name == "Ana María García"
 
+    def test_the_name_shown_is_the_one_given_last(self) -> None:
+        older_full = [
+            person("crm:1", "2024-05-01", full_name="Kenji Sato"),
+            person("web:1", "2024-06-01", "web", given_name="健二", family_name="佐藤"),
+        ]
+        assert fold_traits(older_full).display_name == "健二 佐藤"
+        newer_full = [*older_full, person("desk:1", "2024-07-01", "desk", full_name="Kenji S.")]
+        assert fold_traits(newer_full).display_name == "Kenji S."
+
     def test_every_address_is_kept_once_with_sources_and_when_seen(self) -> None:
         home = {"line1": "Calle Mayor 1", "city": "Madrid", "country": "ES"}
         spelled = {"line1": "calle  mayor 1", "city": "MADRID", "country": "ES"}
