@@ -150,6 +150,9 @@ class ContactService:
         return decide(facts, channel, purpose, at, self.policy)
 
     async def best_channels(self, profile_id: str, purpose: str, at: dt.datetime) -> Ranking:
+        """Refuses a purpose the policy does not know (no ranking for it can be trusted: an
+        empty one would read as "no channel allowed")."""
+        self.check_purpose(purpose)
         at = utc_instant(at)
         live = (await self._profiles.get(profile_id)).id
         [facts] = await self.facts([live], at)

@@ -212,6 +212,16 @@ class TestAgentView:
         cap = {"channel": "EMAIL", "purpose": "newsletter", "maxContacts": 1, "perDays": 7}
         data = await gql(agent_client, SET_PREFS, input={"profileId": ana, "frequencyCaps": [cap]})
         assert "unknown purpose 'newsletter'" in data["setContactPreference"]["message"]
+        # A ranking for a purpose the policy does not know is refused, as the decision
+        # refuses it; an empty one would read as "no channel allowed".
+        ranked = await gql(
+            agent_client,
+            """query($id: ID!) { bestChannels(profileId: $id, purpose: "spam") {
+              __typename ... on Error { message } } }""",
+            id=ana,
+        )
+        assert ranked["bestChannels"]["__typename"] == "InvalidInputError"
+        assert "unknown purpose 'spam'" in ranked["bestChannels"]["message"]
         naive = await decision(agent_client, ana, at="2026-06-01T10:00:00")
         assert naive["__typename"] == "InvalidInputError"
         assert "no time zone" in naive["message"]
