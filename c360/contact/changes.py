@@ -69,10 +69,12 @@ def check_usable(confirmation: Confirmation | None, now: dt.datetime) -> Confirm
         raise UnknownConfirmation("this confirmation link is not known")
     if confirmation.used_at is not None:
         raise ConfirmationRefused(
-            f"this confirmation link was already used ({confirmation.used_at})"
+            f"this confirmation link was already used ({confirmation.used_at:%Y-%m-%d %H:%M} UTC)"
         )
     if confirmation.expires_at <= now:
-        raise ConfirmationRefused(f"this confirmation link expired at {confirmation.expires_at}")
+        raise ConfirmationRefused(
+            f"this confirmation link expired at {confirmation.expires_at:%Y-%m-%d %H:%M} UTC"
+        )
     return confirmation
 
 

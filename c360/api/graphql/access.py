@@ -127,8 +127,9 @@ class Requires(FieldExtension):
     def _refuse(self, info: Info[Context, None]) -> Forbidden:
         caller = info.context.caller
         role = caller.role.value if caller else "anonymous"
+        verb = "use" if info.path.typename == "Mutation" else "read"
         return Forbidden(
-            f"{role} keys may not read {info.path.typename}.{info.field_name}: it needs "
+            f"{role} keys may not {verb} {info.path.typename}.{info.field_name}: it needs "
             f"the {self.permission} permission ({', '.join(self.directive.roles)})"
         )
 
