@@ -161,11 +161,7 @@ _WEIGHTS = {
 def churn_risk(
     m: Metrics, last_seen: dt.datetime | None, now: dt.datetime, t: Thresholds
 ) -> ChurnRisk:
-    """A weighted sum of recency, frequency and service signals, each named when it counts;
-    for a customer churned already (unseen on every channel for the churned days, as the
-    lifecycle stage says), certain."""
-    if last_seen is not None and (unseen := (now - last_seen).days) >= t.churned_days:
-        return ChurnRisk(1.0, [f"churned: not seen on any channel for {unseen} days"])
+    """A weighted sum of recency, frequency and service signals, each named when it counts."""
     score, reasons = 0.0, []
     reference = m.last_order_at or last_seen
     if reference is not None:

@@ -241,21 +241,6 @@ class TestAgainstHandComputed:
         assert await stage([survey("n", 1, "nps", 10)], "advocate") == "ADVOCATE"
         assert await stage([survey("n2", 0.5, "nps", 3)], "detractor") == "AT_RISK"
 
-    async def test_a_churned_customer_s_churn_risk_is_certain_not_a_guess(
-        self, client: httpx.AsyncClient, services: Services, tmp_path: Path
-    ) -> None:
-        # Not seen on any channel for longer than the churned days (365): churned, as the
-        # lifecycle stage says, and the risk says so too rather than "medium".
-        gone = [order("o1", 800, [item("boots", 1, 1000, "EUR", "shoes")])]
-        await run(services, tmp_path, [gone])
-        pid = await profile_of(services, IdentifierType.EMAIL, EMAIL)
-        view = (await gql(client, QUERY, await key(services, Role.ADMIN), id=pid))["profile"]
-        assert view["lifecycleStage"]["stage"] == "CHURNED"
-        assert view["churnRisk"] == {
-            "score": 1.0,
-            "reasons": ["churned: not seen on any channel for 800 days"],
-        }
-
 
 def random_history(seed: int, people: int = 12, records: int = 150) -> list[f.Record]:
     """Orders, amendments, cancellations, returns, cases and surveys of a few people, some
