@@ -17,10 +17,10 @@ from c360.cli.arguments import CASE_INSENSITIVE, external_id
 from c360.privacy.erasure import STEPS
 from c360.privacy.formats import FORMATS
 from c360.privacy.retention import Pruned
-from c360.privacy.rules import RequestType, Status
+from c360.privacy.rules import RequestType, Status, public_key
 from c360.privacy.service import GivenIdentifier
 from c360.privacy.types import PrivacyRequest, Receipt
-from c360.services import Services
+from c360.services import Services, privacy_secret
 from c360.settings import Settings
 from c360.store import Store
 from schemas.identifiers import IdentifierType
@@ -208,6 +208,20 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         return 0
 
     lift.set_defaults(handler=_lift)
+
+    key = sub.add_parser(
+        "public-key",
+        help="the key receipts are signed with (Ed25519, base64), for auditors to hold apart",
+        description="Prints the verifying key of this install's receipts. A receipt carries "
+        "its key, which proves only that the body was signed with that key: an auditor "
+        "compares it with this one, obtained from the operator, not from the receipt.",
+    )
+
+    def _public_key(args: argparse.Namespace, settings: Settings) -> int:
+        print(public_key(privacy_secret(settings)))
+        return 0
+
+    key.set_defaults(handler=_public_key)
 
 
 def register_retention(commands: Any, with_services: Runner) -> None:

@@ -4,6 +4,7 @@ the command line, and what the import summaries say of suppressed people."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import FastAPI
 
 from c360.audit.types import Action
@@ -301,6 +303,14 @@ async def test_the_command_receives_verifies_runs_and_shows_a_request(
     assert doc["status"] == "completed"
     assert doc["receipt"]["body"]["collections"]["records"] == 10
     assert "records: 10" in ran.stdout
+    # An auditor checks the receipt with the key the operator gives them, not the one it
+    # carries, over its body as the README writes canonical JSON.
+    key = run_c360("privacy", "public-key", env=env)
+    assert key.returncode == 0, key.stderr
+    assert key.stdout.strip() == doc["receipt"]["public_key"]
+    body = json.dumps(doc["receipt"]["body"], sort_keys=True, separators=(",", ":")).encode()
+    verifying = Ed25519PublicKey.from_public_bytes(base64.b64decode(key.stdout.strip()))
+    verifying.verify(base64.b64decode(doc["receipt"]["signature"]), body)  # raises if not
     operations = {e.what[0] for e in await audit_entries(services)}
     assert {"privacy request", "privacy verify", "privacy run", "privacy status"} <= operations
     imported = run_c360("import", "canonical", str(files(tmp_path / "again")[2]), env=env)
