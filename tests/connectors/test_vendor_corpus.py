@@ -246,3 +246,5 @@ class TestZendeskExport:
             "Johnny Agent",
             "en-US",
         )
+        # Zendesk's time_zone is a Rails zone name ("Copenhagen"), not an IANA one.
+        assert person.time_zone == "Europe/Copenhagen"

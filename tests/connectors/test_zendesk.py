@@ -672,6 +672,23 @@ class TestPersons:
             "document 1 user 2",
         ]
 
+    @pytest.mark.parametrize(
+        ("written", "zone"),
+        [
+            ({"iana_time_zone": "Asia/Tokyo", "time_zone": "Osaka"}, "Asia/Tokyo"),
+            ({"time_zone": "Tokyo"}, "Asia/Tokyo"),
+            ({"time_zone": "Buenos Aires"}, "America/Argentina/Buenos_Aires"),
+            ({"time_zone": "Europe/Madrid"}, "Europe/Madrid"),
+            ({"time_zone": "Eastern Time (US & Canada)"}, None),  # no zone is named so
+            ({"time_zone": "West"}, None),  # Australia/West or Brazil/West: no telling
+        ],
+    )
+    def test_a_rails_zone_name_is_read_as_the_zone_of_its_place(
+        self, written: dict[str, str], zone: str | None
+    ) -> None:
+        results = page_results(page(ticket(), users=[user(iana_time_zone=None) | written]))
+        assert person_at(results, "page 1 user 1").time_zone == zone
+
     def test_invalid_phone_time_zone_and_locale_are_dropped(self) -> None:
         person = person_at(parse_file("messy.json"), "document 1 user 1")
         assert keys(person.identifiers) == ["ext:zendesk:9100", "email:pat.doe@example.com"]
