@@ -43,9 +43,9 @@ class TestGraphiQL:
         page.locator(".graphiql-query-editor .CodeMirror").first.wait_for()
         expect(page.locator(".graphiql-editor-tool")).to_contain_text("PASTE-AN-API-KEY-HERE")
         page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
-        expect(page.locator(".graphiql-response")).to_contain_text(
-            "Unauthenticated", timeout=15_000
-        )
+        response = page.locator(".graphiql-response")
+        expect(response).to_contain_text("Unauthenticated", timeout=15_000)
+        expect(response).to_contain_text("No API key yet: paste one into the Headers tab below")
 
     def test_marketing_sees_masked_contact_points(self, graphiql: Callable[[str], Page]) -> None:
         response = _run_in_graphiql(graphiql("marketing"), README_QUERY)
