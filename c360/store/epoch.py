@@ -17,3 +17,9 @@ def epoch_ms(moment: dt.datetime) -> int:
 
 def from_epoch_ms(value: int) -> dt.datetime:
     return EPOCH + value * _MS
+
+
+def as_stored(moment: dt.datetime) -> dt.datetime:
+    """``moment`` to the millisecond, as BSON keeps a date: an answer made from an instant
+    before it is stored then reads as the stored one will."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

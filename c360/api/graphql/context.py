@@ -24,6 +24,7 @@ from c360.profiles.types import Profile, ProfileIdentifier
 from c360.records.repository import TimelineQuery
 from c360.records.types import Record
 from c360.services import Services
+from c360.store.epoch import as_stored
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -43,7 +44,8 @@ class Context(BaseContext):
     open_cases: DataLoader[str, list[Record]] = field(init=False)
     past_problems: DataLoader[str, list[Record]] = field(init=False)
     timelines: DataLoader[TimelineQuery, TimelinePage] = field(init=False)
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # To the millisecond, as the store keeps it: a change answered now reads the same later.
+    now: dt.datetime = field(default_factory=lambda: as_stored(dt.datetime.now(dt.UTC)))
     # Computed once per profile per request: the fields that need one await the same task.
     views: dict[str, asyncio.Task[ProfileView]] = field(default_factory=dict)
     # Other domains' loaders, made on first use (see loader).

@@ -3,8 +3,6 @@ at creation."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import strawberry
 from strawberry.types import Info
 
@@ -34,7 +32,7 @@ class KeyMutation:
     async def create_api_key(
         self, info: Info[Context, None], role: Role, name: str
     ) -> CreateApiKeyResult:
-        key, secret = await info.context.services.keys.create(role, name, dt.datetime.now(dt.UTC))
+        key, secret = await info.context.services.keys.create(role, name, info.context.now)
         return NewApiKey(api_key=ApiKey.of(key), key=secret)
 
     @strawberry.mutation(
@@ -45,7 +43,7 @@ class KeyMutation:
         self, info: Info[Context, None], id: strawberry.ID
     ) -> RevokeApiKeyResult:
         keys = info.context.services.keys
-        await keys.revoke(str(id), dt.datetime.now(dt.UTC))
+        await keys.revoke(str(id), info.context.now)
         key = await keys.get(str(id))
         assert key is not None  # it was just revoked
         return ApiKey.of(key)

@@ -210,7 +210,7 @@ class ContactMutation:
             input.status.value,
             input.contact_point,
             _actor(info, input.origin, input.evidence),
-            dt.datetime.now(dt.UTC),
+            info.context.now,
             gpc_signal=_gpc_signal(info),
         )
         return await _consent_recorded(info, receipt)
@@ -227,7 +227,7 @@ class ContactMutation:
             str(input.profile_id),
             input.change(),
             _actor(info, input.origin, input.evidence),
-            dt.datetime.now(dt.UTC),
+            info.context.now,
             gpc_signal=_gpc_signal(info),
         )
         profile = await _profile(info, done.profile_id)
@@ -251,7 +251,7 @@ class ContactMutation:
             active,
             reason,
             _actor(info, origin, evidence),
-            dt.datetime.now(dt.UTC),
+            info.context.now,
         )
         return PreferencesChanged(profile=await _profile(info, done.profile_id))
 
@@ -276,7 +276,7 @@ class ContactMutation:
             status.value,
             reason,
             _actor(info, origin, None),
-            dt.datetime.now(dt.UTC),
+            info.context.now,
         )
         return PreferencesChanged(profile=await _profile(info, live))
 
@@ -289,7 +289,7 @@ class ContactMutation:
         self, info: Info[Context, None], profile_id: strawberry.ID, evidence: str | None = None
     ) -> PreferencesResult:
         actor = _actor(info, ChangeOrigin.GPC, evidence)
-        now = dt.datetime.now(dt.UTC)
+        now = info.context.now
         await info.context.services.contact.record_gpc(str(profile_id), actor, now)
         return PreferencesChanged(profile=await _profile(info, str(profile_id)), gpc_recorded=True)
 
@@ -312,7 +312,7 @@ class ContactMutation:
                 "occurred_at": _at(info, input.occurred_at),
             },
             _actor(info, ChangeOrigin.AGENT, None),
-            dt.datetime.now(dt.UTC),
+            info.context.now,
             input.external_id,
         )
         item = timeline_item(logged.record)

@@ -165,7 +165,7 @@ async def _act(
     info: Info[Context, None], id: strawberry.ID, action: Action, **more: Any
 ) -> FollowUpResult:
     service = info.context.services.followups.service
-    fu = await service.act(str(id), action, info.context.actor, dt.datetime.now(dt.UTC), **more)
+    fu = await service.act(str(id), action, info.context.actor, info.context.now, **more)
     return FollowUp.of(fu)
 
 
@@ -252,7 +252,7 @@ class FollowUpMutation:
             None if channel is None else channel.value,
             note,
             info.context.actor,
-            dt.datetime.now(dt.UTC),
+            info.context.now,
         )
         return Feedback.of(done)
 
@@ -265,9 +265,7 @@ class FollowUpMutation:
         self, info: Info[Context, None], rule: AlertRuleInput
     ) -> AlertRuleResult:
         rules = info.context.services.followups.rules
-        [applied] = await rules.apply(
-            [rule.definition()], info.context.actor, dt.datetime.now(dt.UTC)
-        )
+        [applied] = await rules.apply([rule.definition()], info.context.actor, info.context.now)
         return AlertRule.of(applied.rule)
 
     @strawberry.mutation(
@@ -277,7 +275,7 @@ class FollowUpMutation:
         self, info: Info[Context, None], id: str, enabled: bool
     ) -> AlertRuleResult:
         rules = info.context.services.followups.rules
-        rule = await rules.set_enabled(id, enabled, info.context.actor, dt.datetime.now(dt.UTC))
+        rule = await rules.set_enabled(id, enabled, info.context.actor, info.context.now)
         return AlertRule.of(rule)
 
     @strawberry.mutation(
@@ -293,9 +291,7 @@ class FollowUpMutation:
         escalation_team: str | None = None,
     ) -> TeamResult:
         teams = info.context.services.followups.teams
-        team = await teams.set(
-            id, members, escalation_team, info.context.actor, dt.datetime.now(dt.UTC)
-        )
+        team = await teams.set(id, members, escalation_team, info.context.actor, info.context.now)
         return Team.of(team)
 
     @strawberry.mutation(
@@ -308,7 +304,7 @@ class FollowUpMutation:
     ) -> int | None:
         outbox = info.context.services.followups.outbox
         wanted = None if ids is None else [str(i) for i in ids]
-        return await outbox.retry(wanted, dt.datetime.now(dt.UTC))
+        return await outbox.retry(wanted, info.context.now)
 
 
 FOLLOW_UP_TYPES = (FollowUpEventItem,)

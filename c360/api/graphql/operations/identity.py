@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import strawberry
 from strawberry.types import Info
 
@@ -51,7 +49,7 @@ class IdentityMutation:
             str(absorbed_id),
             actor=info.context.actor,
             reason=reason,
-            now=dt.datetime.now(dt.UTC),
+            now=info.context.now,
         )
         return Merge.of(entry)
 
@@ -63,7 +61,7 @@ class IdentityMutation:
         self, info: Info[Context, None], merge_id: strawberry.ID, reason: str
     ) -> UnmergeResult:
         entry = await info.context.services.merges.unmerge(
-            str(merge_id), dt.datetime.now(dt.UTC), actor=info.context.actor, reason=reason
+            str(merge_id), info.context.now, actor=info.context.actor, reason=reason
         )
         return Merge.of(entry)
 
@@ -75,6 +73,6 @@ class IdentityMutation:
         self, info: Info[Context, None], id: strawberry.ID, accept: bool
     ) -> SuggestionResult:
         resolved = await info.context.services.merges.resolve_suggestion(
-            str(id), accept, actor=info.context.actor, now=dt.datetime.now(dt.UTC)
+            str(id), accept, actor=info.context.actor, now=info.context.now
         )
         return MatchSuggestion.of(resolved)

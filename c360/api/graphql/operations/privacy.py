@@ -6,7 +6,6 @@ identifiers, another role) are answered as their union members by the schema's h
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import strawberry
@@ -42,7 +41,7 @@ class PrivacyQuery:
         overdue: bool | None = None,
         first: int = 100,
     ) -> list[PrivacyRequest] | None:
-        now = dt.datetime.now(dt.UTC)
+        now = info.context.now
         docs = await info.context.services.privacy.page(status, overdue, now, first)
         asked = {"status": status and status.value, "overdue": overdue, "first": first}
         info.context.audit.add(Action.READ, "privacyRequests", detail=json.dumps(asked))
@@ -59,7 +58,7 @@ class PrivacyQuery:
         except NotFound:
             return None
         info.context.audit.add(Action.READ, "privacyRequest", detail=json.dumps({"id": str(id)}))
-        return PrivacyRequest.of(doc, dt.datetime.now(dt.UTC))
+        return PrivacyRequest.of(doc, info.context.now)
 
 
 @strawberry.type
@@ -80,7 +79,7 @@ class PrivacyMutation:
             type,
             [i.given() for i in identifiers],
             actor=info.context.actor,
-            now=dt.datetime.now(dt.UTC),
+            now=info.context.now,
             note=note,
         )
         return answer(doc)
@@ -93,7 +92,7 @@ class PrivacyMutation:
         self, info: Info[Context, None], id: strawberry.ID, note: str | None = None
     ) -> PrivacyRequestResult:
         doc = await info.context.services.privacy.verify(
-            str(id), actor=info.context.actor, now=dt.datetime.now(dt.UTC), note=note
+            str(id), actor=info.context.actor, now=info.context.now, note=note
         )
         return answer(doc)
 
@@ -105,7 +104,7 @@ class PrivacyMutation:
         self, info: Info[Context, None], id: strawberry.ID, reason: str
     ) -> PrivacyRequestResult:
         doc = await info.context.services.privacy.reject(
-            str(id), actor=info.context.actor, now=dt.datetime.now(dt.UTC), reason=reason
+            str(id), actor=info.context.actor, now=info.context.now, reason=reason
         )
         return answer(doc)
 
@@ -118,7 +117,7 @@ class PrivacyMutation:
         self, info: Info[Context, None], id: strawberry.ID, months: int, reason: str
     ) -> PrivacyRequestResult:
         doc = await info.context.services.privacy.extend(
-            str(id), months, reason=reason, actor=info.context.actor, now=dt.datetime.now(dt.UTC)
+            str(id), months, reason=reason, actor=info.context.actor, now=info.context.now
         )
         return answer(doc)
 
@@ -131,7 +130,7 @@ class PrivacyMutation:
         self, info: Info[Context, None], id: strawberry.ID
     ) -> PrivacyRequestResult:
         doc = await info.context.services.privacy.run(
-            str(id), actor=info.context.actor, now=dt.datetime.now(dt.UTC)
+            str(id), actor=info.context.actor, now=info.context.now
         )
         return answer(doc)
 

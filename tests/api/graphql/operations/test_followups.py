@@ -222,6 +222,25 @@ class TestLifecycle:
         ]
         assert again == {"__typename": "FollowUp", "status": "OPEN"}
 
+    async def test_a_change_answers_its_times_as_they_read_back(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        # The store keeps milliseconds: the answer must not carry microseconds it loses.
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+        times = "resolvedAt firstResponseAt sla { target doneAt } events { at }"
+        resolve = f"""mutation($id: ID!) {{ resolveFollowUp(id: $id, outcome: CONTACTED_RESOLVED,
+          rootCause: "product-defect", note: "called") {{ __typename ... on FollowUp {{ {times} }}
+          ... on Error {{ message }} }} }}"""
+        read = f"""query($id: ID!) {{ followUp(id: $id) {{ ... on FollowUp {{ {times} }} }} }}"""
+
+        answered = (await gql(agent, resolve, id=edge["node"]["id"]))["resolveFollowUp"]
+        stored = (await gql(agent, read, id=edge["node"]["id"]))["followUp"]
+
+        assert answered.pop("__typename") == "FollowUp", answered
+        assert answered["resolvedAt"] is not None
+        assert answered == stored
+
     async def test_a_transition_from_the_wrong_state_is_a_conflict(
         self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
     ) -> None:
