@@ -185,8 +185,15 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         "lift", help="let an erased person's identifier be imported again (they came back)"
     )
     _identifier_options(lift)
+    lift.add_argument(
+        "--request",
+        metavar="ID",
+        help="instead: every identifier a completed erasure suppressed, whichever it found",
+    )
 
     def _lift(args: argparse.Namespace, settings: Settings) -> int:
+        if args.request is not None:
+            return _lift_erasure(args, settings)
         given = _given(args)
 
         async def work(services: Services, store: Store) -> int:
@@ -205,6 +212,22 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
 
         lifted: int = asyncio.run(with_services(settings, work))
         print(f"lifted {lifted} of {len(given)} suppressions")
+        return 0
+
+    def _lift_erasure(args: argparse.Namespace, settings: Settings) -> int:
+        async def work(services: Services, store: Store) -> int:
+            lifted = await services.privacy.lift_erasure(args.request)
+            await services.audit.record(
+                operator(),
+                Action.MUTATION,
+                "privacy lift",
+                operation="c360 privacy",
+                detail=json.dumps({"request": args.request}),
+            )
+            return lifted
+
+        lifted: int = asyncio.run(with_services(settings, work))
+        print(f"lifted {lifted} suppressions of erasure {args.request}")
         return 0
 
     lift.set_defaults(handler=_lift)

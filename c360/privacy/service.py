@@ -257,6 +257,18 @@ class PrivacyService:
             await self._suppressions.lift_request(lifted.request)
         return True
 
+    async def lift_erasure(self, request_id: str) -> int:
+        """The person came back and consents: every suppression a completed erasure left
+        (each identifier it found, its records' and dead letters'), whichever identifiers the
+        person remembers. Returns how many were lifted; opt-out tombstones stay."""
+        request = await self.get(request_id)
+        if request.type is not RequestType.ERASURE or request.status is not Status.COMPLETED:
+            raise rules.TransitionRefused(
+                f"only a completed erasure's suppressions are lifted whole; this is an "
+                f"{request.type} request, {request.status}"
+            )
+        return await self._suppressions.lift_request(request.id)
+
     # --- Erasure ----------------------------------------------------------------------------
 
     async def _erase(self, request: PrivacyRequest, actor: str, now: dt.datetime) -> None:

@@ -15,7 +15,7 @@ from c360.audit.service import Action
 from c360.auth.service import Caller, Role
 from c360.ingest.files import import_file
 from c360.privacy.erasure import STEP_NAMES
-from c360.privacy.rules import RequestType, Status
+from c360.privacy.rules import RequestType, Status, TransitionRefused
 from c360.privacy.service import GivenIdentifier
 from c360.privacy.types import PrivacyRequest
 from c360.profiles.service import ProfileNotFound
@@ -334,6 +334,31 @@ class TestSuppression:
         assert not decision.allowed  # his 2024 opt-in is older than his erasure
         service = await services.contact.decide(profile.id, "email", "service", now)
         assert service.allowed
+
+    async def test_lifting_the_erasure_whole_lets_him_back_whatever_he_remembers(
+        self, services: Services, tmp_path: Path
+    ) -> None:
+        # He gave one address; the erasure found his phone, browser and CRM id too. He does
+        # not know them: the erasure is lifted whole.
+        paths = files(tmp_path)
+        await load(services, paths)
+        done = await erase(services)
+        assert sum(s.suppressed for s in await load(services, paths)) > 0
+
+        lifted = await services.privacy.lift_erasure(done.id)
+
+        assert lifted >= 4  # e-mail, phone, anonymous id, CRM id (and records, dead letters)
+        back = await load(services, paths)
+        assert sum(s.suppressed for s in back) == 0
+        assert await services.privacy.lift_erasure(done.id) == 0  # nothing left to lift
+        access = await services.privacy.create(
+            RequestType.ACCESS,
+            [GivenIdentifier(IdentifierType.EMAIL, X_EMAIL)],
+            actor=ADMIN,
+            now=dt.datetime.now(dt.UTC),
+        )
+        with pytest.raises(TransitionRefused, match="only a completed erasure's suppressions"):
+            await services.privacy.lift_erasure(access.id)
 
 
 async def identity_groups(store: Store) -> dict[str, frozenset[str]]:

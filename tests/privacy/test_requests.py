@@ -277,6 +277,14 @@ class TestSuppressedInSummaries:
         assert [i["record_id"] for i in report["items"]] == ["shop:order:N-1"]
         lifted = (await gql(admin, LIFT, value=X_EMAIL))["liftSuppression"]
         assert lifted == {"__typename": "SuppressionLifted", "lifted": True}
+        whole = """mutation($id: ID!) { liftErasure(id: $id) {
+          __typename ... on ErasureLifted { lifted } ... on Error { code } } }"""
+        rest = (await gql(admin, whole, id=created["id"]))["liftErasure"]
+        assert rest["__typename"] == "ErasureLifted"
+        assert rest["lifted"] > 0  # what he did not name: his records' suppressions at least
+        assert (await gql(admin, whole, id="nope"))["liftErasure"][
+            "code"
+        ] == "PrivacyRequestNotFound"
 
 
 async def test_the_command_receives_verifies_runs_and_shows_a_request(
@@ -315,3 +323,9 @@ async def test_the_command_receives_verifies_runs_and_shows_a_request(
     assert {"privacy request", "privacy verify", "privacy run", "privacy status"} <= operations
     imported = run_c360("import", "canonical", str(files(tmp_path / "again")[2]), env=env)
     assert "suppressed: 9" in imported.stdout
+    lifted = run_c360("privacy", "lift", "--request", request_id, env=env)
+    assert lifted.returncode == 0, lifted.stderr
+    assert lifted.stdout.startswith("lifted ")
+    assert lifted.stdout.strip().endswith(f"suppressions of erasure {request_id}")
+    back = run_c360("import", "canonical", str(files(tmp_path / "back")[2]), env=env)
+    assert "suppressed: 0" in back.stdout

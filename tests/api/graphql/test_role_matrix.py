@@ -298,6 +298,7 @@ def argument_values() -> dict[str, Any]:
         "extendPrivacyRequest": {"id": GIFT_EMAIL, "months": 1, "reason": TEXT},
         "runPrivacyRequest": {"id": GIFT_EMAIL},
         "liftSuppression": {"identifier": {"type": "EMAIL", "value": OWN_EMAIL}},
+        "liftErasure": {"id": GIFT_EMAIL},
         "acknowledgeFollowUp": {"id": GIFT_EMAIL, "note": TEXT},
         "startFollowUp": {"id": GIFT_EMAIL, "note": TEXT},
         "assignFollowUp": {"id": GIFT_EMAIL, "owner": TEXT},

@@ -14,6 +14,8 @@ from strawberry.types import Info
 from c360.api.graphql.access import Requires
 from c360.api.graphql.context import Context
 from c360.api.graphql.types.privacy import (
+    ErasureLifted,
+    LiftErasureResult,
     LiftSuppressionResult,
     PrivacyIdentifierInput,
     PrivacyRequest,
@@ -145,3 +147,14 @@ class PrivacyMutation:
     ) -> LiftSuppressionResult:
         lifted = await info.context.services.privacy.lift_suppression(identifier.given())
         return SuppressionLifted(lifted=lifted)
+
+    @strawberry.mutation(
+        description="Let an erased person be imported again whole (admin): every identifier a "
+        "completed erasure suppressed, whichever the person remembers, and its records' and "
+        "dead letters' suppressions. Another request is a ConflictError. Opt-out tombstones "
+        "stay until the person opts in again.",
+        extensions=[Requires(Permission.PRIVACY)],
+    )
+    async def lift_erasure(self, info: Info[Context, None], id: strawberry.ID) -> LiftErasureResult:
+        lifted = await info.context.services.privacy.lift_erasure(str(id))
+        return ErasureLifted(lifted=lifted)

@@ -174,6 +174,17 @@ PrivacyRequestResult = Annotated[
     PrivacyRequest | ForbiddenError | NotFoundError | InvalidInputError | ConflictError,
     strawberry.union("PrivacyRequestResult"),
 ]
+
+
+@strawberry.type(description="How many suppressions an erasure had left, now lifted.")
+class ErasureLifted:
+    lifted: int
+
+
+LiftErasureResult = Annotated[
+    ErasureLifted | ForbiddenError | NotFoundError | ConflictError,
+    strawberry.union("LiftErasureResult"),
+]
 LiftSuppressionResult = Annotated[
     SuppressionLifted | ForbiddenError | InvalidInputError,
     strawberry.union("LiftSuppressionResult"),
