@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, ClassVar, Protocol
+from typing import Any, BinaryIO, ClassVar, Protocol
 
-from schemas import CanonicalRecord, RecordKind
+from schemas import CanonicalRecord, Identifier, RecordKind
+from schemas.identifiers import IdentifierType, identity_key, normalize_value
 
 MAX_RAW_CHARS = 64_000
 """Raw input kept with an item error; longer items are cut (the position still finds them)."""
@@ -37,10 +38,20 @@ class ItemError:
     currency_of: str | None = None
     """The record id of an order whose currency the item's amounts are in but does not state
     (a refund): the pipeline looks the order up and reads the item again in its currency."""
+    names: tuple[str, ...] = ()
+    """Identity keys of whom the item is about, as far as the connector could read them (a
+    source's customer id): its dead letter is found by them, so an erasure of that person
+    removes it, and an import meeting it again while they are erased leaves it out. E-mail
+    addresses and phone numbers need not be here: they are found in the raw text."""
 
     @classmethod
     def of(
-        cls, position: str, raw: str | bytes, reason: str, currency_of: str | None = None
+        cls,
+        position: str,
+        raw: str | bytes,
+        reason: str,
+        currency_of: str | None = None,
+        names: Iterable[str] = (),
     ) -> ItemError:
         text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
         return cls(
@@ -48,7 +59,41 @@ class ItemError:
             storable_text(text[:MAX_RAW_CHARS]),
             storable_text(reason),
             currency_of,
+            tuple(dict.fromkeys(storable_text(n) for n in names)),
         )
+
+
+_NAMED_BY_ID = {IdentifierType.EXTERNAL, IdentifierType.LOYALTY, IdentifierType.ANONYMOUS}
+
+
+def identity_names(identifiers: Any) -> list[str]:
+    """The identity keys of the ids among identifiers, validated or dicts not yet validated
+    (what a rejected item names its person by, beside addresses and numbers): best effort,
+    never raising."""
+    found: list[str] = []
+    for identifier in identifiers if isinstance(identifiers, list) else ():
+        if isinstance(identifier, Identifier):  # validated already
+            if identifier.type in _NAMED_BY_ID:
+                found.append(identifier.key)
+            continue
+        if not isinstance(identifier, Mapping):
+            continue
+        value, source = identifier.get("value"), identifier.get("source")
+        try:
+            kind = IdentifierType(str(identifier.get("type")))
+        except ValueError:
+            continue
+        if kind not in _NAMED_BY_ID or not isinstance(value, str | int) or isinstance(value, bool):
+            continue
+        if kind is IdentifierType.EXTERNAL and not isinstance(source, str):
+            continue
+        try:
+            normal = normalize_value(kind, str(value), None)
+        except ValueError:
+            continue
+        if normal:
+            found.append(identity_key(kind, normal, source))
+    return found
 
 
 LOST = "\ufffd"

@@ -30,7 +30,15 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import dumps, json_items
 from connectors._values import utc_timestamp
-from connectors.base import JSON_MEDIA_TYPES, ItemError, Parsed, ParseOptions, ParseResult, Rejected
+from connectors.base import (
+    JSON_MEDIA_TYPES,
+    ItemError,
+    Parsed,
+    ParseOptions,
+    ParseResult,
+    Rejected,
+    identity_names,
+)
 from schemas import Identifier, Person, RecordKind, ServiceCase, describe_errors
 from schemas.common import LanguageTag, TimeZoneName
 from schemas.quoting import shown
@@ -157,13 +165,16 @@ class ZendeskTicketsConnector:
             if requester_id is not None:
                 opened = [t for t in (requesters.get(requester_id), _opened(ticket)) if t]
                 requesters[requester_id] = min(opened) if opened else None
+            # Whom a ticket that cannot be read is about: its requester.
+            about = _user_names(source, requester_id)
             try:
                 case = _case(ticket, users_by_id, metrics_by_ticket, options, source)
             except Rejected as exc:
-                results.append(ItemError.of(where, _raw(ticket), str(exc)))
+                results.append(ItemError.of(where, _raw(ticket), str(exc), names=about))
                 continue
             except ValidationError as exc:
-                results.append(ItemError.of(where, _raw(ticket), describe_errors(exc)))
+                reason = describe_errors(exc)
+                results.append(ItemError.of(where, _raw(ticket), reason, names=about))
                 continue
             results.append(Parsed(position=where, record=case, raw=partial(_raw, ticket)))
 
@@ -178,13 +189,15 @@ class ZendeskTicketsConnector:
             if str(user.get("role") or "").lower() in STAFF_ROLES:
                 continue
             where = f"{position} user {index}"
+            about = _user_names(source, user_id)
             try:
                 person = _person(user, options, source, requesters[user_id])
             except Rejected as exc:
-                results.append(ItemError.of(where, _raw(user), str(exc)))
+                results.append(ItemError.of(where, _raw(user), str(exc), names=about))
                 continue
             except ValidationError as exc:
-                results.append(ItemError.of(where, _raw(user), describe_errors(exc)))
+                reason = describe_errors(exc)
+                results.append(ItemError.of(where, _raw(user), reason, names=about))
                 continue
             results.append(Parsed(position=where, record=person, raw=partial(_raw, user)))
         return results, after_cursor, end_of_stream
@@ -498,6 +511,11 @@ def _listed(value: Any) -> list[dict[str, Any]]:
 
 def _listed_values(value: Any) -> list[Any]:
     return [item for item in value if item is not None] if isinstance(value, list) else []
+
+
+def _user_names(source: str, user_id: str | None) -> list[str]:
+    """A Zendesk user's identity key, as their person record carries it."""
+    return identity_names([{"type": "external", "source": source, "value": user_id}])
 
 
 def _raw(value: Any) -> str:

@@ -68,23 +68,7 @@ class DeadLetterRepository:
             [
                 UpdateOne(
                     {"_id": dead_letter_id(connector, error.raw)},
-                    {
-                        "$setOnInsert": {
-                            "connector": connector,
-                            "raw": error.raw,
-                            "first_rejected_at": now,
-                        },
-                        # One sub-document, set whole: the latest rejection of this item.
-                        "$set": {
-                            "last_rejection": {
-                                "at": now,
-                                "origin": origin,
-                                "position": error.position,
-                                "reason": error.reason,
-                            }
-                        },
-                        "$inc": {"attempts": 1},
-                    },
+                    _rejected_again(connector, origin, error, now),
                     upsert=True,
                 )
                 for error in errors
@@ -205,3 +189,25 @@ def _entry(doc: Document) -> JournalEntry:
 
 def _ms(moment: dt.datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _rejected_again(connector: str, origin: str, error: ItemError, now: dt.datetime) -> Document:
+    """The update that keeps a rejection: the letter made once, its latest rejection, one more
+    attempt, and the identity keys the connector read of whom it names (``names``, indexed:
+    an erasure finds the letter by them)."""
+    update: Document = {
+        "$setOnInsert": {"connector": connector, "raw": error.raw, "first_rejected_at": now},
+        # One sub-document, set whole: the latest rejection of this item.
+        "$set": {
+            "last_rejection": {
+                "at": now,
+                "origin": origin,
+                "position": error.position,
+                "reason": error.reason,
+            }
+        },
+        "$inc": {"attempts": 1},
+    }
+    if error.names:
+        update["$addToSet"] = {"names": {"$each": list(error.names)}}
+    return update

@@ -184,7 +184,7 @@ class Eraser:
                 named = await self._erasure.unlinked_records(scope.keys, scope.records)
                 return list(dict.fromkeys([*named, *await self._orphans(request)]))
             case "dead letters":
-                named = await self._erasure.dead_letters_naming(scope.pattern)
+                named = await self._erasure.dead_letters_naming(scope.pattern, scope.keys)
                 given = await self._erasure.found((), (), scope.dead_letters)
                 return list(dict.fromkeys([*named, *given.dead_letters]))
             case "access audit":

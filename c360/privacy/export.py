@@ -151,7 +151,7 @@ class AccessExport:
                     for held in page:
                         yield _held(name, held, key_id=held.key_id)
             case "dead_letters":
-                for held in await self._held.dead_letters_naming(scope.pattern):
+                for held in await self._held.dead_letters_naming(scope.pattern, scope.keys):
                     yield _held(name, held, connector=held.system)
             case _:
                 raise InvalidInput(f"no export section {shown(name)}")

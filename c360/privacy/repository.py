@@ -335,12 +335,13 @@ class ErasureRepository:
                 {"_id": {"$in": list(ids[start : start + PAGE])}}
             )
 
-    async def dead_letters_naming(self, pattern: str) -> list[str]:
-        """Dead letters whose raw input matches the pattern (a scan: erasures are rare)."""
-        if not pattern:
+    async def dead_letters_naming(self, pattern: str, keys: Sequence[str]) -> list[str]:
+        """Dead letters whose raw input matches the pattern (a scan: erasures are rare), or
+        that their connector named by one of these identity keys (a source's customer id)."""
+        query = _naming(pattern, keys)
+        if query is None:
             return []
-        cursor = self._db["dead_letters"].find({"raw": {"$regex": pattern}}, {"_id": 1})
-        return [doc["_id"] async for doc in cursor]
+        return [doc["_id"] async for doc in self._db["dead_letters"].find(query, {"_id": 1})]
 
     async def audit_entries(self, profile_ids: Sequence[str], pattern: str) -> list[Any]:
         """The ids of audit entries about these profiles, or whose detail names the person,
@@ -460,15 +461,29 @@ class ExportRepository:
                 ]
                 after = docs[-1]["seq"]
 
-    async def dead_letters_naming(self, pattern: str) -> list[Held]:
-        """Dead letters whose raw input matches the pattern (a scan: exports are rare)."""
-        if not pattern:
+    async def dead_letters_naming(self, pattern: str, keys: Sequence[str]) -> list[Held]:
+        """Dead letters whose raw input matches the pattern (a scan: exports are rare), or
+        that their connector named by one of these identity keys."""
+        query = _naming(pattern, keys)
+        if query is None:
             return []
-        cursor = self._db["dead_letters"].find({"raw": {"$regex": pattern}})
+        cursor = self._db["dead_letters"].find(query)
         return [
             Held("dead_letters", doc["_id"], doc, system=doc.get("connector"))
             async for doc in cursor
         ]
+
+
+def _naming(pattern: str, keys: Sequence[str]) -> Document | None:
+    """The dead letters naming a person: by their text, or by the keys their connector read."""
+    either: list[Document] = []
+    if pattern:
+        either.append({"raw": {"$regex": pattern}})
+    if keys:
+        either.append({"names": {"$in": list(keys)}})
+    if not either:
+        return None
+    return either[0] if len(either) == 1 else {"$or": either}
 
 
 class RetentionRepository:

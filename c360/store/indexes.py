@@ -71,6 +71,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("page_key", DESCENDING)], name="pages"),
     ],
     "feedback_acks": [IndexModel([("profile_id", ASCENDING)], name="by_profile")],
+    # Rejected items by whom they name (an erasure's look for a person's dead letters).
+    "dead_letters": [IndexModel([("names", ASCENDING)], name="by_name", sparse=True)],
     # Console sessions end by themselves: the TTL monitor removes them at their absolute end.
     "console_sessions": [
         IndexModel([("expires_at", ASCENDING)], name="expiry", expireAfterSeconds=0),

@@ -9,7 +9,14 @@ from typing import Any, BinaryIO, ClassVar, TypeVar
 
 from pydantic import ValidationError
 
-from connectors.base import CSV_MEDIA_TYPES, ItemError, Parsed, ParseOptions, ParseResult
+from connectors.base import (
+    CSV_MEDIA_TYPES,
+    ItemError,
+    Parsed,
+    ParseOptions,
+    ParseResult,
+    identity_names,
+)
 from connectors.csv._rows import CsvSpec, Row, read_rows
 from connectors.csv._values import Values
 from schemas import (
@@ -59,6 +66,8 @@ def validated(
 def row_results(records: list[RecordData], row: Row, values: Values) -> list[ParseResult]:
     """The records of a row, or one error for the whole row naming every bad value and every
     rule a record breaks."""
+    # Whom the row names by id (its customer id): its dead letter is found by them too.
+    names = [n for _, data in records for n in identity_names(data.get("identifiers"))]
     if values.problems:
         # The records are still checked, so a row with an unreadable date and a score out of
         # range says both; what the record misses because a value was unreadable is not
@@ -66,14 +75,15 @@ def row_results(records: list[RecordData], row: Row, values: Values) -> list[Par
         reasons = [*values.problems]
         for model, data in records:
             reasons += _rule_problems(model, data, values.options)
-        return [ItemError.of(row.position, row.replayable, "; ".join(dict.fromkeys(reasons)))]
+        reason = "; ".join(dict.fromkeys(reasons))
+        return [ItemError.of(row.position, row.replayable, reason, names=names)]
     results = [
         validated(model, data, row.position, row.replayable, values.options)
         for model, data in records
     ]
     reasons = [result.reason for result in results if isinstance(result, ItemError)]
     if reasons:
-        return [ItemError.of(row.position, row.replayable, "; ".join(reasons))]
+        return [ItemError.of(row.position, row.replayable, "; ".join(reasons), names=names)]
     return results
 
 

@@ -698,6 +698,11 @@ class TestPersons:
         error = error_at(parse_file("messy.json"), "document 1 user 2")
         assert error.reason == "created_at: timestamp '2024-02-30T10:00:00Z' is not ISO 8601"
         assert json.loads(error.raw)["id"] == 9101
+        assert error.names == ("ext:zendesk:9101",)  # whom it is about, for an erasure
+
+    def test_a_rejected_ticket_names_its_requester(self) -> None:
+        results = page_results(page(ticket(created_at=None), users=[user()]))
+        assert error_at(results, "page 1 ticket 1").names == ("ext:zendesk:100",)
 
     def test_user_requesting_two_tickets_is_one_person(self) -> None:
         results = page_results(page(ticket(id=1), ticket(id=2), users=[user(), user()]))

@@ -291,6 +291,7 @@ class TestBadInput:
         summary = await _import(services, f.write_jsonl(tmp_path / "2.jsonl", [bad]))
         after = await _snapshot(store)
         assert summary.rejected == 1
+        before.pop("dead_letters", None)  # made with its index at start, empty until now
         after.pop("dead_letters")
         assert before == after
 

@@ -255,3 +255,38 @@ def with_fixed_secrets(settings: Settings) -> Settings:
             "signing_secret": SecretStr("erasure-tests-signing-secret"),
         }
     )
+
+
+KENJI_PAGE: dict[str, Any] = {
+    "users": [
+        {
+            "id": 501,
+            "name": "Kenji Sato",
+            "email": "kenji.sato@example.jp",
+            "role": "end-user",
+            "created_at": "2024-01-01T00:00:00Z",
+            "updated_at": "2024-01-02T00:00:00Z",
+        }
+    ],
+    "tickets": [
+        {
+            "id": 9001,
+            "requester_id": 501,
+            "subject": "Where is my order?",
+            "status": "open",
+            "created_at": "2024-03-01T09:00:00Z",
+            "updated_at": "2024-03-01T10:00:00Z",
+        },
+        {  # updated before it was created: rejected
+            "id": 9002,
+            "requester_id": 501,
+            "subject": "Where is my refund? 返金の詳細",
+            "status": "open",
+            "created_at": "2024-03-05T09:00:00Z",
+            "updated_at": "2024-03-04T09:00:00Z",
+        },
+    ],
+    "after_cursor": None,
+    "end_of_stream": True,
+}
+"""A Zendesk export page: Kenji, a ticket of his, and one updated before it was created."""

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from c360.audit.types import Action
 from c360.auth.service import Role
+from c360.ingest.files import import_file
 from c360.privacy.export import EXPORT_SECTIONS
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
@@ -26,8 +27,8 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import asgi_client, audit_entries, gql, imported
-from tests.privacy.population import X_ANON, X_EMAIL, files, load
+from tests.helpers import asgi_client, audit_entries, gql, imported, parse_options
+from tests.privacy.population import KENJI_PAGE, X_ANON, X_EMAIL, files, load
 from tests.served import environment, run_c360
 
 HIS_RECORDS = {
@@ -90,6 +91,19 @@ class TestTheExport:
         audit = await audit_entries(services, action=Action.EXPORT)
         assert {e.profile_id for e in audit} == {p["item"]["_id"] for p in sections["profiles"]}
         assert {e.request_id for e in audit} == {answer.headers["x-request-id"]}
+
+    async def test_a_dead_letter_naming_him_by_a_source_s_id_is_his(
+        self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "tickets.json"
+        path.write_text(json.dumps(KENJI_PAGE))
+        await import_file(services.ingest, "zendesk-tickets", str(path), parse_options())
+        request_id = await completed_access(services, IdentifierType.EMAIL, "kenji.sato@example.jp")
+
+        answer = await admin.get(f"/privacy/requests/{request_id}/export")
+
+        (letter,) = answer.json()["sections"]["dead_letters"]
+        assert "返金の詳細" in letter["item"]["raw"]  # the ticket rejected, his by requester_id
 
     async def test_a_zip_of_json_and_csv_per_kind(
         self, admin: httpx.AsyncClient, services: Services, tmp_path: Path

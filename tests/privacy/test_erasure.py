@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,10 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.crash_data import write_dataset
-from tests.helpers import Crash, crash_at, imported, parse_options, profile_of
+from tests.helpers import Crash, crash_at, dead_letters, imported, parse_options, profile_of
 from tests.privacy.population import (
     ADMIN,
+    KENJI_PAGE,
     X_ANON,
     X_CRM,
     X_EMAIL,
@@ -359,6 +361,30 @@ class TestSuppression:
         )
         with pytest.raises(TransitionRefused, match="only a completed erasure's suppressions"):
             await services.privacy.lift_erasure(access.id)
+
+
+class TestDeadLettersNamingThePersonByAnId:
+    """A rejected item that names the person only by a source's id (a Zendesk ticket names
+    its requester by ``requester_id``): its dead letter goes with the person, and the same
+    item met again while they are erased is left out, not dead-lettered again."""
+
+    async def test_an_erasure_removes_it_and_a_re_import_leaves_it_out(
+        self, services: Services, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "tickets.json"
+        path.write_text(json.dumps(KENJI_PAGE))
+        first = await import_file(services.ingest, "zendesk-tickets", str(path), parse_options())
+        assert first.rejected == 1
+        (letter,) = await dead_letters(services)
+        assert "kenji" not in letter.raw.lower()  # named by his Zendesk id alone
+
+        await erase(services, GivenIdentifier(IdentifierType.EMAIL, "kenji.sato@example.jp"))
+
+        assert await dead_letters(services) == []
+        again = await import_file(services.ingest, "zendesk-tickets", str(path), parse_options())
+        assert (again.rejected, again.inserted) == (0, 0)
+        assert again.suppressed == again.read
+        assert await dead_letters(services) == []
 
 
 async def identity_groups(store: Store) -> dict[str, frozenset[str]]:

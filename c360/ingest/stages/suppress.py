@@ -54,8 +54,9 @@ def _names(entry: Entry) -> list[str]:
 
 
 async def _letters(batch: Batch) -> list[list[str]]:
-    """Each rejected item's names: its dead letter's id, and the e-mail addresses and phone
-    numbers written in it (a line that could not be read may still be an erased person's).
+    """Each rejected item's names: its dead letter's id, the identity keys its connector read
+    of whom it is about (``ItemError.names``), and the e-mail addresses and phone numbers
+    written in it (a line that could not be read may still be an erased person's).
     Read once a batch, in a worker thread: an item's text may be long (up to
     ``MAX_RAW_CHARS``), and finding numbers in it is the slow part."""
     region = batch.options.default_region if batch.options is not None else None
@@ -63,9 +64,13 @@ async def _letters(batch: Batch) -> list[list[str]]:
     known = batch.rejected_names
     todo = {i: e.raw for i, e in zip(ids, batch.errors, strict=True) if i not in known}
     if todo:
+        names = {i: e.names for i, e in zip(ids, batch.errors, strict=True)}
 
         def read() -> dict[str, list[str]]:
-            return {i: [i, *sorted(contact_keys_in(raw, region))] for i, raw in todo.items()}
+            return {
+                i: [i, *names[i], *sorted(contact_keys_in(raw, region) - set(names[i]))]
+                for i, raw in todo.items()
+            }
 
         batch.rejected_names.update(await asyncio.to_thread(read))
     return [batch.rejected_names[i] for i in ids]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from connectors import ItemError
 from connectors.csv import CustomersCsvConnector
 from schemas import Person
 from schemas.records import PostalAddress
@@ -85,6 +86,18 @@ class TestCustomersCsv:
         assert errors(run(CustomersCsvConnector(), data, parse_options())) == [
             ("line 2", "country: missing (an address needs its country)")
         ]
+
+    def test_a_rejected_row_names_whom_it_is_about_by_their_ids(self) -> None:
+        # An erasure finds its dead letter by them (the text has no address or number).
+        data = csv_bytes(
+            "customer_id,loyalty_id,birth_date,created_at",
+            "C-1,L-77,not a date,2020-01-01T00:00:00Z",
+        )
+
+        (error,) = [r for r in run(CustomersCsvConnector(), data, parse_options())]
+
+        assert isinstance(error, ItemError)
+        assert set(error.names) == {"ext:crm:C-1", "loyalty:L-77"}
 
     def test_bom_is_harmless_with_an_explicit_utf8_encoding(self) -> None:
         options = parse_options(default_region="ES", settings={"encoding": "utf-8"})
