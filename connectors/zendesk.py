@@ -21,15 +21,15 @@ id the requester has in another system, e.g. the CRM).
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Iterator, Mapping
-from functools import cache, partial
+from functools import partial
 from typing import Any, BinaryIO, ClassVar
 
 from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import dumps, json_items
 from connectors._values import utc_timestamp
+from connectors._zones import zone_of_place
 from connectors.base import (
     JSON_MEDIA_TYPES,
     ItemError,
@@ -461,37 +461,7 @@ def _time_zone(user: Mapping[str, Any]) -> str | None:
     if found := _valid(_TIME_ZONE, user.get("iana_time_zone")):
         return found
     name = user.get("time_zone")
-    if not isinstance(name, str) or not name.strip():
-        return None
-    return _valid(_TIME_ZONE, name) or _zones_by_place().get(name.strip().replace(" ", "_"))
-
-
-@cache  # on first use: every c360 command imports the connectors
-def _zones_by_place() -> dict[str, str]:
-    """Each place (the last part of an IANA zone name) and its zone, where the zones ending
-    with it are one (``America/Buenos_Aires`` is a link to ``America/Argentina/Buenos_Aires``;
-    ``Australia/West`` and ``Brazil/West`` are not one: ``West`` names none)."""
-    places: dict[str, list[str]] = {}
-    for zone in zoneinfo.available_timezones():
-        area, _, place = zone.rpartition("/")
-        if area and area not in ("Etc", "SystemV", "US") and place:
-            places.setdefault(place, []).append(zone)
-    return {
-        place: max(sorted(zones), key=len)
-        for place, zones in places.items()
-        if len({_offsets(zone) for zone in zones}) == 1
-    }
-
-
-_SAMPLES = [
-    dt.datetime(year, month, 1, tzinfo=dt.UTC) for year in (1990, 2010, 2025) for month in (1, 7)
-]
-
-
-def _offsets(zone: str) -> tuple[dt.timedelta | None, ...]:
-    """A zone's UTC offsets at a few instants: two names with the same are one zone here."""
-    place = zoneinfo.ZoneInfo(zone)
-    return tuple(sample.astimezone(place).utcoffset() for sample in _SAMPLES)
+    return _valid(_TIME_ZONE, name) or (zone_of_place(name) if isinstance(name, str) else None)
 
 
 def _valid(adapter: TypeAdapter[str], value: Any) -> str | None:
