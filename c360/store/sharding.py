@@ -198,7 +198,8 @@ SHARDING: dict[str, Placement] = {
     ),
     "dead_letters": Placement(
         key=None,
-        why="Rejected input, read by connector and time by admins; as large as bad input.",
+        why="Rejected input, read by connector and time by admins, and by whom it names (an "
+        "erasure); as large as bad input.",
     ),
     "connector_state": Placement(key=None, why="One cursor per pull connector."),
     "api_keys": Placement(key=None, why="A handful of keys, read by id."),
