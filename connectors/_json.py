@@ -76,18 +76,22 @@ def json_results(
     wrappers: Sequence[str],
     build: Callable[[Any], Sequence[CanonicalRecord]],
     inherit: Sequence[str] = (),
+    names: Callable[[Any], Iterable[str]] | None = None,
 ) -> Iterator[ParseResult]:
     """The records ``build`` makes of each JSON item, or one :class:`ItemError` per bad item.
 
     ``build`` raises :class:`Rejected` or a pydantic ``ValidationError`` for an item that cannot
     become records; the item is then rejected with that reason and the rest go on. It raises
     :class:`Ignore` for an item it reads and keeps nothing of: one :class:`Ignored` says why.
+    ``names`` reads of a rejected item whom it is about, by their ids (``ItemError.names``).
     """
-    yield from build_results(json_items(stream, wrappers, inherit), build)
+    yield from build_results(json_items(stream, wrappers, inherit), build, names)
 
 
 def build_results(
-    items: Iterable[JsonItem], build: Callable[[Any], Sequence[CanonicalRecord]]
+    items: Iterable[JsonItem],
+    build: Callable[[Any], Sequence[CanonicalRecord]],
+    names: Callable[[Any], Iterable[str]] | None = None,
 ) -> Iterator[ParseResult]:
     """:func:`json_results` over items already read."""
     for item in items:
@@ -100,19 +104,32 @@ def build_results(
             yield Ignored(position=item.position, reason=str(exc))
             continue
         except CurrencyOfOrder as exc:
-            yield ItemError.of(item.position, item.raw, str(exc), exc.order_record_id)
+            about = _named(names, item.value)
+            yield ItemError.of(item.position, item.raw, str(exc), exc.order_record_id, about)
             continue
         except Rejected as exc:
-            yield ItemError.of(item.position, item.raw, str(exc))
+            yield ItemError.of(item.position, item.raw, str(exc), names=_named(names, item.value))
             continue
         except ValidationError as exc:
-            yield ItemError.of(item.position, item.raw, describe_errors(exc))
+            reason = describe_errors(exc)
+            yield ItemError.of(item.position, item.raw, reason, names=_named(names, item.value))
             continue
         except RecursionError:  # a value nested past what reading it can follow
             yield ItemError.of(item.position, item.raw, "nested too deep to read")
             continue
         for record in records:
             yield Parsed(position=item.position, record=record, raw=item.raw)
+
+
+def _named(names: Callable[[Any], Iterable[str]] | None, value: Any) -> list[str]:
+    """Whom a rejected item is about, as ``names`` reads it: best effort, it never fails the
+    item's rejection."""
+    if names is None:
+        return []
+    try:
+        return list(names(value))
+    except Exception:
+        return []
 
 
 def json_items(

@@ -50,7 +50,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors._json import json_results
 from connectors._values import stable_id, utc_timestamp
-from connectors.base import JSON_MEDIA_TYPES, Ignore, ParseOptions, ParseResult, Rejected
+from connectors.base import (
+    JSON_MEDIA_TYPES,
+    Ignore,
+    ParseOptions,
+    ParseResult,
+    Rejected,
+    identity_names,
+)
 from schemas import ContactPointStatus, Identifier, Person, RecordKind, SiteEvent
 from schemas.common import CountryCode, LanguageTag, TimeZoneName, json_safe
 from schemas.quoting import shown
@@ -107,7 +114,13 @@ class SegmentConnector:
         def build(event: Any) -> list[SiteEvent | Person | ContactPointStatus]:
             return _records(event, source, context)
 
-        return json_results(stream, ("batch",), build, inherit=("context", "integrations"))
+        return json_results(
+            stream,
+            ("batch",),
+            build,
+            inherit=("context", "integrations"),
+            names=lambda event: _names(event, source),
+        )
 
 
 def _records(
@@ -250,6 +263,18 @@ def _context_person(
             **where,
         },
         context=context,
+    )
+
+
+def _names(event: Any, source: str) -> list[str]:
+    """Whom an event that cannot be read is about: its anonymous and user ids."""
+    if not isinstance(event, dict):
+        return []
+    return identity_names(
+        [
+            {"type": "anonymous", "value": event.get("anonymousId")},
+            {"type": "external", "source": source, "value": event.get("userId")},
+        ]
     )
 
 

@@ -11,7 +11,7 @@ import pycountry
 
 from connectors._json import json_results
 from connectors._values import stable_id
-from connectors.base import JSON_MEDIA_TYPES, Ignore, ParseOptions, ParseResult
+from connectors.base import JSON_MEDIA_TYPES, Ignore, ParseOptions, ParseResult, identity_names
 from connectors.shopify._values import (
     DEFAULT_SOURCE,
     DELETED_KEYS,
@@ -43,8 +43,26 @@ class ShopifyCustomersConnector:
         source = options.settings.get("source") or DEFAULT_SOURCE
         region = options.default_region
         return json_results(
-            stream, ("customers",), lambda body: _customer_body(body, source, region)
+            stream,
+            ("customers",),
+            lambda body: _customer_body(body, source, region),
+            names=lambda body: customer_names(body, None, source),
         )
+
+
+def customer_names(body: Any, wrapper: str | None, source: str) -> list[str]:
+    """Whom a Shopify body that cannot be read is about: its customer's id (an order's
+    ``customer.id``, under ``wrapper`` in a single-resource response; a customer's ``id``, or
+    ``customer_id`` in a consent update)."""
+    if isinstance(body, dict) and isinstance(body.get(wrapper or "customer"), dict):
+        body = body[wrapper or "customer"]
+    if not isinstance(body, dict):
+        return []
+    if wrapper is not None:  # an order: its customer
+        customer = body.get("customer")
+        body = customer if isinstance(customer, dict) else {}
+    value = body.get("id", body.get("customer_id"))
+    return identity_names([{"type": "external", "source": source, "value": value}])
 
 
 def _customer_body(value: Any, source: str, region: str) -> list[CanonicalRecord]:

@@ -25,7 +25,12 @@ from connectors.shopify._values import (
     validate,
 )
 from connectors.shopify.consent import EMAIL_CONSENT_FIELDS, checkout_consent, customer_consents
-from connectors.shopify.customers import address_of, customer_person, verified_email
+from connectors.shopify.customers import (
+    address_of,
+    customer_names,
+    customer_person,
+    verified_email,
+)
 from connectors.shopify.refunds import return_record
 from schemas import CanonicalRecord, RecordKind
 from schemas.records import OrderChannel
@@ -43,7 +48,12 @@ class ShopifyOrdersConnector:
 
     def parse(self, stream: BinaryIO, options: ParseOptions) -> Iterator[ParseResult]:
         source = options.settings.get("source") or DEFAULT_SOURCE
-        return json_results(stream, ("orders",), lambda body: _body_records(body, source, options))
+        return json_results(
+            stream,
+            ("orders",),
+            lambda body: _body_records(body, source, options),
+            names=lambda body: customer_names(body, "order", source),
+        )
 
 
 def _body_records(value: Any, source: str, options: ParseOptions) -> list[CanonicalRecord]:

@@ -172,6 +172,15 @@ def identify(*omit: str, **fields: Any) -> Record:
     return event("event", *omit, type="identify", **fields)
 
 
+class TestRejectedEvents:
+    def test_name_whom_they_are_about_by_their_ids(self) -> None:
+        # An erasure finds its dead letter by them: the text holds no address or number.
+        bad = {"type": "track", "event": "Viewed", "timestamp": "2024-13-45T10:00:00Z"}
+        error = error_of({**bad, "anonymousId": "a-1", "userId": "u-7"})
+        assert error.names == ("anon:a-1", "ext:segment:u-7")
+        assert error_of({**bad, "anonymousId": {"not": "an id"}, "userId": True}).names == ()
+
+
 # --- The records of a realistic session -----------------------------------------------------
 
 SESSION: list[Record] = [

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connectors.base import Ignored
+from connectors.base import Ignored, ItemError
 from schemas import ConsentChange, ContactPointStatus, Identifier, IdentifierType, Person
 from schemas.records import ChangeOrigin, ContactChannel, ContactPointState
 from tests.connectors.shopify.helpers import (
@@ -216,3 +216,6 @@ class TestCustomers:
         assert errors(parse_values(CUSTOMERS, [customer])) == [
             ("line 1", "customer.email_marketing_consent.state: unknown consent state 'maybe'")
         ]
+        (error,) = parse_values(CUSTOMERS, [{"customer": customer}])
+        assert isinstance(error, ItemError)
+        assert error.names == ("ext:shopify:42",)  # whom it is about, for an erasure

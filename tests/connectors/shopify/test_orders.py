@@ -376,6 +376,7 @@ class TestMessyOrders:
                 "line 3",
                 (FIXTURES / "orders_messy.jsonl").read_text().splitlines()[2],
                 "line_items.0.price: '12.999' has more decimals than EUR allows",
+                names=["ext:shopify:7103"],  # whom it is about: its customer, for an erasure
             )
         ]
         assert records(results, Person) == []
