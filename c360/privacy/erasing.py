@@ -66,17 +66,6 @@ def _label(step: str, number: int) -> str:
     return step if number == 1 else f"{step} (pass {number})"
 
 
-def _pattern(keys: Iterable[str]) -> str:
-    """The text pattern of these identity keys' values (see :func:`rules.text_patterns`)."""
-    values: dict[str, set[str]] = {"email": set(), "phone": set(), "other": set()}
-    for key in keys:
-        kind, value, _ = split_identity_key(key)
-        values[kind.value if kind.value in ("email", "phone") else "other"].add(value)
-    return rules.text_patterns(
-        sorted(values["email"]), sorted(values["phone"]), sorted(values["other"])
-    )
-
-
 class Eraser:
     def __init__(
         self,
@@ -159,7 +148,7 @@ class Eraser:
             profiles=tuple(ordered),
             keys=tuple(all_keys),
             people=tuple(sorted(await self._erasure.people_of(ordered))),
-            pattern=_pattern(all_keys),
+            pattern=rules.key_pattern(all_keys),
         )
 
     async def _left(self, scope: Scope, request: PrivacyRequest) -> int:
@@ -184,7 +173,9 @@ class Eraser:
                 named = await self._erasure.unlinked_records(scope.keys, scope.records)
                 return list(dict.fromkeys([*named, *await self._orphans(request)]))
             case "dead letters":
-                named = await self._erasure.dead_letters_naming(scope.pattern, scope.keys)
+                # Another person's text may hold an id by chance: ids by the letters' names alone.
+                contacts = rules.key_pattern(scope.keys, contacts_only=True)
+                named = await self._erasure.dead_letters_naming(contacts, scope.keys)
                 given = await self._erasure.found((), (), scope.dead_letters)
                 return list(dict.fromkeys([*named, *given.dead_letters]))
             case "access audit":

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from c360.errors import InvalidInput
 from c360.metrics.service import MetricsService
+from c360.privacy import rules
 from c360.privacy.repository import ExportRepository
 from c360.privacy.types import Held, Scope
 from c360.profiles.repository import ProfileRepository
@@ -151,7 +152,8 @@ class AccessExport:
                     for held in page:
                         yield _held(name, held, key_id=held.key_id)
             case "dead_letters":
-                for held in await self._held.dead_letters_naming(scope.pattern, scope.keys):
+                contacts = rules.key_pattern(scope.keys, contacts_only=True)
+                for held in await self._held.dead_letters_naming(contacts, scope.keys):
                     yield _held(name, held, connector=held.system)
             case _:
                 raise InvalidInput(f"no export section {shown(name)}")

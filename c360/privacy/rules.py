@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from c360.errors import Conflict, InvalidInput
+from schemas.identifiers import split_identity_key
 
 
 class RequestType(enum.StrEnum):
@@ -147,6 +148,19 @@ def text_patterns(emails: Iterable[str], phones: Iterable[str], others: Iterable
                 parts.append(_SEPARATORS.join(re.escape(d) for d in run))
     parts += [rf"(?<![\w]){re.escape(o)}(?![\w])" for o in others if len(o) >= 4]
     return "(?i)(?:" + "|".join(parts) + ")" if parts else ""
+
+
+def key_pattern(keys: Iterable[str], *, contacts_only: bool = False) -> str:
+    """The text pattern of these identity keys' values (:func:`text_patterns`). With
+    ``contacts_only``, their e-mail addresses and phone numbers alone: what another person's
+    text cannot hold by chance, where a customer id of four digits is also a postcode, an
+    amount or another source's id (a rejected item names ids by ``names`` instead)."""
+    values: dict[str, set[str]] = {"email": set(), "phone": set(), "other": set()}
+    for key in keys:
+        kind, value, _ = split_identity_key(key)
+        values[kind.value if kind.value in ("email", "phone") else "other"].add(value)
+    others = () if contacts_only else sorted(values["other"])
+    return text_patterns(sorted(values["email"]), sorted(values["phone"]), others)
 
 
 def _national_digits(e164: str) -> str:

@@ -105,6 +105,30 @@ class TestTheExport:
         (letter,) = answer.json()["sections"]["dead_letters"]
         assert "返金の詳細" in letter["item"]["raw"]  # the ticket rejected, his by requester_id
 
+    async def test_another_person_s_dead_letter_holding_his_id_by_chance_is_not_his(
+        self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        # His CRM id is 1000; another customer's rejected order was shipped to postcode 1000
+        # (Brussels). Ids are matched in dead letters by their names alone, never by text.
+        his = f.person(
+            external_id="1000",
+            identifiers=[f.external("crm", "1000"), f.email("hugo@example.com")],
+        )
+        theirs = f.order(
+            external_id="B-1",
+            identifiers=[f.email("lea@example.be")],
+            quantity=-1,
+            shipping_address={"line1": "Rue Neuve 1", "postal_code": "1000", "country": "BE"},
+        )
+        path = f.write_jsonl(tmp_path / "mixed.jsonl", [his, theirs])
+        summary = await import_file(services.ingest, "canonical", str(path), parse_options())
+        assert (summary.inserted, summary.rejected) == (1, 1)
+        request_id = await completed_access(services, IdentifierType.EMAIL, "hugo@example.com")
+
+        answer = await admin.get(f"/privacy/requests/{request_id}/export")
+
+        assert answer.json()["sections"]["dead_letters"] == []
+
     async def test_a_zip_of_json_and_csv_per_kind(
         self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
     ) -> None:
