@@ -193,6 +193,12 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
 
     def _lift(args: argparse.Namespace, settings: Settings) -> int:
         if args.request is not None:
+            if any((args.email, args.phone, args.loyalty, args.anonymous, args.external)):
+                print(
+                    "error: --request lifts a whole erasure: name no identifier with it",
+                    file=sys.stderr,
+                )
+                raise SystemExit(2)
             return _lift_erasure(args, settings)
         given = _given(args)
 

@@ -101,6 +101,11 @@ class RequestRepository:
         cursor = self._requests.find(query).sort("received_ms", 1).limit(limit)
         return [request_of(doc) async for doc in cursor]
 
+    async def completions_of(self, request_id: str, statuses: Sequence[Status]) -> list[str]:
+        """The ids of the requests completing this erasure that are in these statuses."""
+        query = {"completes": request_id, "status": {"$in": [s.value for s in statuses]}}
+        return [doc["_id"] async for doc in self._requests.find(query, {"_id": 1})]
+
     async def note_count(self, request_id: str, number: int, step: str, count: int) -> None:
         """A step's count in a pass, taken before it first ran (a re-run keeps the first)."""
         field = f"{pass_path(number)}.counts.{slug(step)}"

@@ -24,7 +24,7 @@ from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary
 from c360.ingest.stages.base import Stage
 from c360.privacy.erasure import MAX_PASSES
-from c360.privacy.rules import RequestType, Status
+from c360.privacy.rules import RequestType, Status, TransitionRefused
 from c360.privacy.service import ErasureUnsettled, GivenIdentifier
 from c360.privacy.types import PrivacyRequest
 from c360.services import Services
@@ -255,6 +255,11 @@ class TestABatchThatWritesAfterTheErasureAsksAgain:
         now = dt.datetime.now(dt.UTC)
 
         assert await services.privacy.resume_completions(now) == 0  # its run may be under way
+        # Lifting the erasure now would let the completion erase him once he is back.
+        with pytest.raises(TransitionRefused, match=f"still being completed by {left.id}"):
+            await services.privacy.lift_erasure(done.id)
+        with pytest.raises(TransitionRefused, match=f"completes erasure {done.id}"):
+            await services.privacy.lift_erasure(left.id)
         assert await services.privacy.resume_completions(now + dt.timedelta(hours=2)) == 1
 
         (completed,) = await completing(services, done)

@@ -151,8 +151,8 @@ class PrivacyMutation:
     @strawberry.mutation(
         description="Let an erased person be imported again whole (admin): every identifier a "
         "completed erasure suppressed, whichever the person remembers, and its records' and "
-        "dead letters' suppressions. Another request is a ConflictError. Opt-out tombstones "
-        "stay until the person opts in again.",
+        "dead letters' suppressions. Another request, or one still being completed, is a "
+        "ConflictError. Opt-out tombstones stay until the person opts in again.",
         extensions=[Requires(Permission.PRIVACY)],
     )
     async def lift_erasure(self, info: Info[Context, None], id: strawberry.ID) -> LiftErasureResult:
