@@ -26,6 +26,7 @@ from connectors import (
     get_connector,
     kept_whole,
 )
+from schemas.quoting import shown
 
 PAGE_SIZE = 500
 
@@ -104,7 +105,16 @@ class DeadLetterService:
                     "with the right encoding"
                 )
                 continue
-            raw = letter.raw.encode(options.settings.get("encoding", "utf-8"), "replace")
+            encoding = options.settings.get("encoding", "utf-8")
+            try:
+                raw = letter.raw.encode(encoding)
+            except UnicodeEncodeError as exc:
+                # "?" for what the encoding lacks would be stored as data.
+                unfit[letter.id] = (
+                    f"not replayed, its raw input holds {shown(exc.object[exc.start : exc.end])}, "
+                    f"which {encoding} cannot write: replay it in the encoding of its file"
+                )
+                continue
             try:
                 outcomes = list(connector.parse(io.BytesIO(raw), options))
             except Unreadable as exc:
@@ -116,8 +126,9 @@ class DeadLetterService:
             if problems or not outcomes:
                 reason = "; ".join(p.reason for p in problems) or "no item in the raw input"
                 needs = problems[0].currency_of if len(problems) == 1 else None
+                names = tuple(dict.fromkeys(n for p in problems for n in p.names))
                 # The stored raw keeps the dead letter's identity (and counts the attempt).
-                failing.append(ItemError(position, letter.raw, reason, needs))
+                failing.append(ItemError(position, letter.raw, reason, needs, names))
                 continue
             recovered += [
                 Parsed(position, o.record, letter.raw) for o in outcomes if isinstance(o, Parsed)

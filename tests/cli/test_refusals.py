@@ -285,6 +285,19 @@ class TestAFileItsConnectorCannotRead:
             assert await dead_letters(services) == [before]
             assert await live_profiles(store) == []
 
+        # Nor is a letter whose text the replay's encoding cannot write ("?" would be stored).
+        greek = tmp_path / "greek.csv"
+        greek.write_text(
+            "customer_id,first_name,last_name,email,created_at\n"
+            "G-1,Ωmega,Test,omega@example.com,yesterday\n"
+        )
+        assert run_c360("import", "customers-csv", str(greek), env=env).returncode == 1
+        replay = run_c360(
+            "deadletters", "replay", "customers-csv", "--mapping", str(latin), env=env
+        )
+        assert "not replayed, its raw input holds 'Ω', which latin-1 cannot write" in replay.stderr
+        assert await live_profiles(store) == []
+
         # The file itself, read in its encoding, is.
         again = run_c360(
             "import", "customers-csv", str(customers), "--mapping", str(latin), env=env
