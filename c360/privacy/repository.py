@@ -343,10 +343,11 @@ class ErasureRepository:
     async def dead_letters_naming(self, pattern: str, keys: Sequence[str]) -> list[str]:
         """Dead letters whose raw input matches the pattern (a scan: erasures are rare), or
         that their connector named by one of these identity keys (a source's customer id)."""
-        query = _naming(pattern, keys)
-        if query is None:
-            return []
-        return [doc["_id"] async for doc in self._db["dead_letters"].find(query, {"_id": 1})]
+        found: dict[str, None] = {}
+        for query in _naming(pattern, keys):
+            async for doc in self._db["dead_letters"].find(query, {"_id": 1}):
+                found[doc["_id"]] = None
+        return list(found)
 
     async def audit_entries(self, profile_ids: Sequence[str], pattern: str) -> list[Any]:
         """The ids of audit entries about these profiles, or whose detail names the person,
@@ -469,26 +470,25 @@ class ExportRepository:
     async def dead_letters_naming(self, pattern: str, keys: Sequence[str]) -> list[Held]:
         """Dead letters whose raw input matches the pattern (a scan: exports are rare), or
         that their connector named by one of these identity keys."""
-        query = _naming(pattern, keys)
-        if query is None:
-            return []
-        cursor = self._db["dead_letters"].find(query)
-        return [
-            Held("dead_letters", doc["_id"], doc, system=doc.get("connector"))
-            async for doc in cursor
-        ]
+        found: dict[str, Held] = {}
+        for query in _naming(pattern, keys):
+            async for doc in self._db["dead_letters"].find(query):
+                found[doc["_id"]] = Held(
+                    "dead_letters", doc["_id"], doc, system=doc.get("connector")
+                )
+        return list(found.values())
 
 
-def _naming(pattern: str, keys: Sequence[str]) -> Document | None:
-    """The dead letters naming a person: by their text, or by the keys their connector read."""
-    either: list[Document] = []
-    if pattern:
-        either.append({"raw": {"$regex": pattern}})
+def _naming(pattern: str, keys: Sequence[str]) -> list[Document]:
+    """The queries of the dead letters naming a person: by the keys their connector read (an
+    index walk), and by their text (a scan). Two queries, not one ``$or``: MongoDB scans for an
+    ``$or`` any of whose branches no index serves."""
+    queries: list[Document] = []
     if keys:
-        either.append({"names": {"$in": list(keys)}})
-    if not either:
-        return None
-    return either[0] if len(either) == 1 else {"$or": either}
+        queries.append({"names": {"$in": list(keys)}})
+    if pattern:
+        queries.append({"raw": {"$regex": pattern}})
+    return queries
 
 
 class RetentionRepository:
