@@ -30,8 +30,6 @@ skip the double opt-in)."""
 STATUS_ORIGINS = CALLER_ORIGINS | {ChangeOrigin.BOUNCE}
 """A contact point's status may also be a bounce a caller reports."""
 
-"""The same years as a pattern of an ISO 8601 timestamp, for the API's documents."""
-
 
 class ConfirmationRefused(InvalidInput):
     status_code = 410

@@ -84,7 +84,7 @@ class PrivacyMutation:
             now=info.context.now,
             note=note,
         )
-        return answer(doc)
+        return answer(doc, info.context.now)
 
     @strawberry.mutation(
         description="The person proved who they are (admin): the request may be run.",
@@ -96,7 +96,7 @@ class PrivacyMutation:
         doc = await info.context.services.privacy.verify(
             str(id), actor=info.context.actor, now=info.context.now, note=note
         )
-        return answer(doc)
+        return answer(doc, info.context.now)
 
     @strawberry.mutation(
         description="Refuse a request (admin), with the reason told to the person.",
@@ -108,7 +108,7 @@ class PrivacyMutation:
         doc = await info.context.services.privacy.reject(
             str(id), actor=info.context.actor, now=info.context.now, reason=reason
         )
-        return answer(doc)
+        return answer(doc, info.context.now)
 
     @strawberry.mutation(
         description="Extend a request's deadline by whole months (admin), with the reason; "
@@ -121,7 +121,7 @@ class PrivacyMutation:
         doc = await info.context.services.privacy.extend(
             str(id), months, reason=reason, actor=info.context.actor, now=info.context.now
         )
-        return answer(doc)
+        return answer(doc, info.context.now)
 
     @strawberry.mutation(
         description="Carry out a verified request (admin), or continue one that failed: an "
@@ -134,7 +134,7 @@ class PrivacyMutation:
         doc = await info.context.services.privacy.run(
             str(id), actor=info.context.actor, now=info.context.now
         )
-        return answer(doc)
+        return answer(doc, info.context.now)
 
     @strawberry.mutation(
         description="Let an erased person's identifier be imported again (admin): they came "

@@ -69,8 +69,10 @@ class ErasureStepCount:
 
 @strawberry.type(
     description="What an erasure removed, counts per collection (never content), when and by "
-    "whom, signed with Ed25519: `body` as canonical JSON (sorted keys, no spaces) is what "
-    "`signature` signs, `publicKey` verifies it."
+    "whom, signed with Ed25519: `body` as canonical JSON (sorted keys, separators `,` and `:`, "
+    "non-ASCII escaped as \\uXXXX) is what `signature` signs. `publicKey` is the key it was "
+    "signed with, which proves nothing alone: check it against this install's key "
+    "(`c360 privacy public-key`), obtained from its operator."
 )
 class ErasureReceipt:
     body: JSON = strawberry.field(metadata=public(_ADMINS))
@@ -191,5 +193,6 @@ LiftSuppressionResult = Annotated[
 ]
 
 
-def answer(request: types.PrivacyRequest) -> PrivacyRequest:
-    return PrivacyRequest.of(request, dt.datetime.now(dt.UTC))
+def answer(request: types.PrivacyRequest, now: dt.datetime) -> PrivacyRequest:
+    """The request as a mutation answers it, overdue or not at the request's instant."""
+    return PrivacyRequest.of(request, now)
