@@ -286,14 +286,21 @@ def _dates_compatible(a: str, b: str) -> bool:
     return year_a == year_b and rest_b == f"{day}-{month}"
 
 
+_OFTEN_LEFT_OUT = {"\u0301", "\u0308"}
+"""Marks people write or leave out of a name in any script: the acute (Greek tonos: Ελένη,
+ΕΛΕΝΗ) and the diaeresis (ё in Фёдоров, often typed е)."""
+
+
 def _clean(value: Any) -> str | None:
     """Lower-case, single-spaced, without the accents of Latin letters: García and Garcia
-    compare equal. Marks on the letters of other scripts stay: they make other letters (й is
-    not и, が not か, a Devanagari vowel sign is the syllable's vowel)."""
+    compare equal. Marks on the letters of other scripts stay, but those often left out
+    (``_OFTEN_LEFT_OUT``): they make other letters (й is not и, が not か, a Devanagari vowel
+    sign is the syllable's vowel)."""
     text = " ".join(str(value).split()).lower() if value else ""
     kept: list[str] = []
     for c in unicodedata.normalize("NFKD", text):
-        if unicodedata.combining(c) and kept and kept[-1].isascii():
+        mark = unicodedata.combining(c)
+        if mark and kept and (kept[-1].isascii() or c in _OFTEN_LEFT_OUT):
             continue
         kept.append(c)
     return unicodedata.normalize("NFC", "".join(kept)) or None

@@ -106,6 +106,12 @@ class TestScore:
         assert compare(people[0], again) == {"family": "agrees", "given": "agrees"}
         assert blocking_keys(people[0]) == blocking_keys(again)
 
+    def test_marks_people_leave_out_in_any_script_do_not_tell_names_apart(self) -> None:
+        for written, typed in (("Ελένη", "ΕΛΕΝΗ"), ("Фёдор", "Федор")):
+            a = features_of([{"given_name": written, "family_name": "x"}], [])
+            b = features_of([{"given_name": typed, "family_name": "x"}], [])
+            assert a.given == b.given, (written, typed)
+
     def test_marks_that_make_other_letters_are_kept(self) -> None:
         # Latin accents go (García is Garcia); й is not и, が is not か.
         (cyrillic, kana, latin) = (
