@@ -679,8 +679,10 @@ class TestPersons:
             ({"time_zone": "Tokyo"}, "Asia/Tokyo"),
             ({"time_zone": "Buenos Aires"}, "America/Argentina/Buenos_Aires"),
             ({"time_zone": "Europe/Madrid"}, "Europe/Madrid"),
-            ({"time_zone": "Eastern Time (US & Canada)"}, None),  # no zone is named so
-            ({"time_zone": "West"}, None),  # Australia/West or Brazil/West: no telling
+            ({"time_zone": "Eastern Time (US & Canada)"}, "America/New_York"),
+            ({"time_zone": "Samoa"}, "Pacific/Apia"),  # not Pacific/Samoa, a day apart
+            ({"time_zone": "Eastern"}, None),  # Canada/Eastern or US/Eastern: old names only
+            ({"time_zone": "Nowhere Standard Time"}, None),
         ],
     )
     def test_a_rails_zone_name_is_read_as_the_zone_of_its_place(
