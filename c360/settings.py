@@ -34,6 +34,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from c360.auth.service import Role
+from c360.errors import C360Error
+from c360.followups.teams import member_name
 from c360.identity.matching import Weights
 from c360.identity.rules import (
     DEFAULT_BLOCKED,
@@ -90,6 +92,16 @@ class TeamSettings(BaseModel):
     escalation_team: str | None = None
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = Field(default=None, min_length=16)
+
+    @field_validator("members")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        """Each a name as an owner must be (the follow-ups' rule): one line, 1 to 200
+        characters."""
+        try:
+            return [member_name(m) for m in value]
+        except C360Error as exc:
+            raise ValueError(exc.detail) from None
 
     @model_validator(mode="after")
     def _signed(self) -> TeamSettings:

@@ -288,7 +288,7 @@ def _dates_compatible(a: str, b: str) -> bool:
 
 _OFTEN_LEFT_OUT = {"\u0301", "\u0308"}
 """Marks people write or leave out of a name in any script: the acute (Greek tonos: Ελένη,
-ΕΛΕΝΗ) and the diaeresis (ё in Фёдоров, often typed е)."""
+ΕΛΕΝΗ) and the diaeresis (ё in Фёдоров, often typed without its dots)."""
 
 
 def _clean(value: Any) -> str | None:

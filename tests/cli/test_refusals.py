@@ -143,6 +143,11 @@ class TestBadSettings:
             ("C360_EXCHANGE_RATES", '{"JPY": "-1"}', "the rate of JPY is -1: a rate is a positive"),
             ("C360_VALUE_TIER_PERCENTILES", "[0.95, 0.8, 0.5]", "three shares between 0 and 1"),
             ("C360_VALUE_TIER_PERCENTILES", "[0.5, 0.8, 1.5]", "three shares between 0 and 1"),
+            (
+                "C360_FOLLOWUP_TEAMS",
+                '{"care": {"members": ["ana\\nluis"]}}',
+                "a member is a name on one line, without control characters (U+000A)",
+            ),
         ],
     )
     def test_a_bad_variable_is_named_with_the_reason(

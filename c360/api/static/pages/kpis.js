@@ -515,7 +515,10 @@
     document.getElementById("zone").textContent = "periods in " + total.timeZone + "; fewer than " + total.minGroupSize + " people: suppressed";
   }
 
+  let asked = 0; // the latest load: an earlier one answering late must not draw over it
+
   async function load() {
+    const mine = ++asked;
     const chosen = choices();
     if (!chosen.from || !chosen.through || chosen.through < chosen.from) {
       status.textContent = "Choose a start and an end on or after it.";
@@ -536,11 +539,13 @@
         grouped: Boolean(chosen.groupBy),
         trends: TRENDS,
       });
+      if (mine !== asked) return;
       board();
       draw(data, chosen);
       status.textContent = "From " + chosen.from + " through " + chosen.through + ".";
       root.dataset.loaded = "true";
     } catch (error) {
+      if (mine !== asked) return;
       if (error instanceof Unauthenticated) {
         signIn(credentials.held() ? error.message : "");
         return;
@@ -549,7 +554,7 @@
       clearResults();
       status.textContent = "Could not load the KPIs: " + error.message;
     } finally {
-      root.removeAttribute("aria-busy");
+      if (mine === asked) root.removeAttribute("aria-busy");
     }
   }
 
