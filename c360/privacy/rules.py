@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import phonenumbers
@@ -55,6 +55,33 @@ class TransitionRefused(Conflict):
 
 class ExtensionRefused(Conflict):
     """The deadline cannot be extended any further."""
+
+
+UNFINISHED = (Status.RECEIVED, Status.VERIFIED, Status.IN_PROGRESS, Status.FAILED)
+"""Statuses of a request still to run to its end."""
+
+
+def check_liftable(
+    request_id: str,
+    kind: RequestType,
+    status: Status,
+    completes: str | None,
+    completing: Sequence[str],
+) -> None:
+    """An erasure is lifted whole once completed, by its own id, and with no request completing
+    it still to run (``completing``): that one would erase the person once back."""
+    if completes is not None:
+        raise TransitionRefused(f"this request completes erasure {completes}: lift that one")
+    if kind is not RequestType.ERASURE or status is not Status.COMPLETED:
+        raise TransitionRefused(
+            f"only a completed erasure's suppressions are lifted whole; this is an {kind} "
+            f"request, {status}"
+        )
+    if completing:
+        raise TransitionRefused(
+            f"erasure {request_id} is still being completed by {', '.join(completing)}: run "
+            "that first (c360 privacy run), then lift it"
+        )
 
 
 def check_transition(current: Status, wanted: Status) -> None:

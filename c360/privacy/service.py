@@ -262,22 +262,8 @@ class PrivacyService:
         (each identifier it found, its records' and dead letters'), whichever identifiers the
         person remembers. Returns how many were lifted; opt-out tombstones stay."""
         request = await self.get(request_id)
-        if request.completes is not None:
-            raise rules.TransitionRefused(
-                f"this request completes erasure {request.completes}: lift that one"
-            )
-        if request.type is not RequestType.ERASURE or request.status is not Status.COMPLETED:
-            raise rules.TransitionRefused(
-                f"only a completed erasure's suppressions are lifted whole; this is an "
-                f"{request.type} request, {request.status}"
-            )
-        # A completion still to run would erase what the person brings back once lifted.
-        unfinished = (Status.RECEIVED, Status.VERIFIED, Status.IN_PROGRESS, Status.FAILED)
-        if left := await self._requests.completions_of(request.id, unfinished):
-            raise rules.TransitionRefused(
-                f"erasure {request.id} is still being completed by {', '.join(left)}: run "
-                "that first (c360 privacy run), then lift it"
-            )
+        left = await self._requests.completions_of(request.id, rules.UNFINISHED)
+        rules.check_liftable(request.id, request.type, request.status, request.completes, left)
         return await self._suppressions.lift_request(request.id)
 
     # --- Erasure ----------------------------------------------------------------------------
