@@ -18,7 +18,6 @@ import hashlib
 import hmac
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -26,6 +25,7 @@ from typing import Any, ClassVar
 from c360.auth.repository import ApiKeyRepository
 from c360.auth.types import ApiKey, Role
 from c360.errors import C360Error, InvalidInput, NotFound
+from c360.lines import one_line
 from schemas.quoting import shown
 
 PREFIX = "c360"
@@ -115,20 +115,9 @@ class Caller:
 def _checked_name(name: str) -> str:
     """A key's name, trimmed: who or what uses it, on one line of at most ``MAX_KEY_NAME``
     characters (it is shown in key lists, the access audit and log lines)."""
-    name = name.strip()
-    if not name:
+    if not name.strip():
         raise InvalidInput("a key needs a name: who or what uses it")
-    if len(name) > MAX_KEY_NAME:
-        raise InvalidInput(
-            f"a key's name is at most {MAX_KEY_NAME} characters, not {len(name):,}: {shown(name)}"
-        )
-    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
-    if control is not None:
-        raise InvalidInput(
-            f"a key's name is one line of text, without control characters "
-            f"(U+{ord(control):04X}): {shown(name)}"
-        )
-    return name
+    return one_line(name, "a key's name", MAX_KEY_NAME)
 
 
 def _hash(secret: str) -> str:

@@ -8,13 +8,13 @@ import asyncio
 import datetime as dt
 import re
 import time
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from c360.errors import InvalidInput
 from c360.followups.repository import TeamChange, TeamRepository
 from c360.followups.rules import TEAM_PATTERN
+from c360.lines import one_line
 from schemas.quoting import shown
 
 CACHE_S = 5.0
@@ -26,18 +26,7 @@ def member_name(name: str, what: str = "a member") -> str:
     """A person who works follow-ups (a team's member, a follow-up's owner), trimmed: a name on
     one line of 1 to ``MAX_MEMBER`` characters (queues, the console and notifications show
     it)."""
-    name = name.strip()
-    if not name or len(name) > MAX_MEMBER:
-        raise InvalidInput(
-            f"{what} is a name of 1 to {MAX_MEMBER} characters, not {len(name):,}: {shown(name)}"
-        )
-    control = next((c for c in name if unicodedata.category(c) == "Cc"), None)
-    if control is not None:
-        raise InvalidInput(
-            f"{what} is a name on one line, without control characters "
-            f"(U+{ord(control):04X}): {shown(name)}"
-        )
-    return name
+    return one_line(name, what, MAX_MEMBER)
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ class TestBadSettings:
             (
                 "C360_FOLLOWUP_TEAMS",
                 '{"care": {"members": ["ana\\nluis"]}}',
-                "a member is a name on one line, without control characters (U+000A)",
+                "a member is one line of text, without control characters (U+000A)",
             ),
         ],
     )

@@ -278,8 +278,8 @@ class TestLifecycle:
     @pytest.mark.parametrize(
         ("owner", "says"),
         [
-            ("x" * 10_000, "an owner is a name of 1 to 200 characters, not 10,000"),
-            ("luis\nagent", "an owner is a name on one line, without control characters (U+000A)"),
+            ("x" * 10_000, "an owner is at most 200 characters, not 10,000"),
+            ("luis\nagent", "an owner is one line of text, without control characters (U+000A)"),
         ],
     )
     async def test_an_owner_that_is_no_name_is_refused(
