@@ -15,6 +15,7 @@ from c360.identity.types import ProfileIdentifier, SuggestionStatus
 from c360.ingest.batch import Batch
 from c360.ingest.files import import_file
 from c360.ingest.stages.base import Stage
+from c360.profiles.types import Profile
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
@@ -679,34 +680,43 @@ class TestHouseholdLines:
         assert not IdentityRules(household_lines=frozenset()).household(phone(LANDLINE))
 
 
+async def two_on_one_mobile(
+    services: Services, tmp_path: Path, first: dict[str, Any], second: dict[str, Any]
+) -> tuple[Profile, Profile]:
+    """Two CRM customers, C-1 and C-2 a month later, giving one mobile: their profiles."""
+    mobile = (f.phone("611 22 33 44"), f.phone("+34 611 22 33 44"))
+    await ingest(
+        services,
+        tmp_path,
+        "crm",
+        [
+            f.person(external_id="C-1", identifiers=[f.external("crm", "C-1"), mobile[0]], **first),
+            f.person(
+                external_id="C-2",
+                occurred_at="2024-02-01T00:00:00Z",
+                identifiers=[f.external("crm", "C-2"), mobile[1]],
+                **second,
+            ),
+        ],
+    )
+    return (
+        await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-1", "crm"),
+        await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-2", "crm"),
+    )
+
+
 class TestSharedPhonesAtIngest:
     async def test_a_family_named_in_another_script_on_one_mobile_stays_two_people(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
         # As the Latin names below: Metaphone reads nothing of 太郎 and 花子, which is no
         # sound they share.
-        await ingest(
+        taro, hanako = await two_on_one_mobile(
             services,
             tmp_path,
-            "crm",
-            [
-                f.person(
-                    external_id="C-1",
-                    identifiers=[f.external("crm", "C-1"), f.phone("611 22 33 44")],
-                    given_name="太郎",
-                    family_name="山田",
-                ),
-                f.person(
-                    external_id="C-2",
-                    occurred_at="2024-02-01T00:00:00Z",
-                    identifiers=[f.external("crm", "C-2"), f.phone("+34 611 22 33 44")],
-                    given_name="花子",
-                    family_name="山田",
-                ),
-            ],
+            {"given_name": "太郎", "family_name": "山田"},
+            {"given_name": "花子", "family_name": "山田"},
         )
-        taro = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-1", "crm")
-        hanako = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-2", "crm")
         assert taro.id != hanako.id
         assert await all_merges(services, store) == []
         assert await shared_because(store, f"phone:{MOBILE}") == "given name differs"
@@ -714,28 +724,12 @@ class TestSharedPhonesAtIngest:
     async def test_parent_and_child_on_one_mobile_stay_two_people(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
-        await ingest(
+        ana, luis = await two_on_one_mobile(
             services,
             tmp_path,
-            "crm",
-            [
-                f.person(
-                    external_id="C-1",
-                    identifiers=[f.external("crm", "C-1"), f.phone("611 22 33 44")],
-                    given_name="Ana",
-                    birth_date="1975-02-01",
-                ),
-                f.person(
-                    external_id="C-2",
-                    occurred_at="2024-02-01T00:00:00Z",
-                    identifiers=[f.external("crm", "C-2"), f.phone("+34 611 22 33 44")],
-                    given_name="Luis",
-                    birth_date="2006-09-12",
-                ),
-            ],
+            {"given_name": "Ana", "birth_date": "1975-02-01"},
+            {"given_name": "Luis", "birth_date": "2006-09-12"},
         )
-        ana = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-1", "crm")
-        luis = await services.profiles.by_identifier(IdentifierType.EXTERNAL, "C-2", "crm")
         assert ana.id != luis.id
         assert await all_merges(services, store) == []
         assert await owner(store, f"phone:{MOBILE}") == ana.id
