@@ -20,13 +20,21 @@ share a process a fixture of module or class scope starts belong here: elsewhere
 by each worker that runs one of them."""
 
 
+LONG_FIRST = (
+    "tests/ingest/test_store_crashes.py",  # kills and restarts stores under an import: ~20 s
+    "tests/test_processes.py::TestInterruptedImport",  # a killed import run again
+)
+"""Tests long enough that, handed out last, they would keep one worker busy after the others
+end: grouped, so that they go out with the groups, first."""
+
+
 class SharedSetups(LoadScopeScheduling):
     """xdist's scope scheduler with a test as the scope, or a beginning in ``SHARED_SETUPS``. The
     scheduler hands out the largest scopes first (``--loadscope-reorder``, xdist's default):
     these groups, then the tests one by one in the order they were collected."""
 
     def _split_scope(self, nodeid: str) -> str:
-        for shared in SHARED_SETUPS:
+        for shared in (*SHARED_SETUPS, *LONG_FIRST):
             if nodeid.startswith(shared):
                 return shared
         return nodeid
