@@ -70,7 +70,7 @@ class Matcher:
             self._profiles.live(wanted),
             self._records.people_of(wanted),
             self._identities.phones_of(wanted),
-            self._matches.features(wanted),
+            self._matches.features(wanted, current=True),
             self._identities.apart(wanted),
         )
         if not live:
@@ -86,10 +86,9 @@ class Matcher:
         live = [p for p in live if p in forced or p not in before or mine[p] != before[p]]
         if not live:
             return
+        # Every one may hold keys: those written under older rules are not in ``before``.
         await self._matches.save(
-            {p: mine[p] for p in live},
-            {p: keys[p] for p in live},
-            replacing=[p for p in live if p in before],
+            {p: mine[p] for p in live}, {p: keys[p] for p in live}, replacing=live
         )
         holders = {
             key: members

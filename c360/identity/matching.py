@@ -25,6 +25,11 @@ from typing import Any
 
 import jellyfish
 
+KEYS_VERSION = 2
+"""The rules the blocking keys and features are written under. A profile's written under
+older ones is compared afresh, its keys rewritten, the next time a record of it arrives (2:
+names in other scripts block and compare by their letters, where version 1 gave them all one
+empty sound)."""
 MAX_BLOCK = 50
 """A blocking key shared by more profiles than this is not used to find candidates."""
 CLOSE_NAME = 0.8

@@ -14,7 +14,7 @@ from typing import Any
 
 from pymongo import ReplaceOne, UpdateOne
 
-from c360.identity.matching import Features
+from c360.identity.matching import KEYS_VERSION, Features
 from c360.identity.types import (
     MergeEntry,
     MergeStatus,
@@ -397,7 +397,9 @@ class MatchRepository:
         await asyncio.gather(*writes)
         await self._features.bulk_write(
             [
-                ReplaceOne({"_id": p}, {"_id": p, **_features_doc(f)}, upsert=True)
+                ReplaceOne(
+                    {"_id": p}, {"_id": p, **_features_doc(f), "version": KEYS_VERSION}, upsert=True
+                )
                 for p, f in features.items()
             ],
             ordered=False,
@@ -410,11 +412,18 @@ class MatchRepository:
             found.setdefault(doc["key"], set()).add(doc["profile_id"])
         return found
 
-    async def features(self, profile_ids: Iterable[str]) -> dict[str, Features]:
+    async def features(
+        self, profile_ids: Iterable[str], *, current: bool = False
+    ) -> dict[str, Features]:
+        """The profiles' stored features; with ``current``, only those written under today's
+        rules (``KEYS_VERSION``): the others are to be written and compared again."""
         wanted = list(set(profile_ids))
         if not wanted:
             return {}
-        cursor = self._features.find({"_id": {"$in": wanted}}, batch_size=WHOLE_BATCH)
+        query: Document = {"_id": {"$in": wanted}}
+        if current:
+            query["version"] = KEYS_VERSION
+        cursor = self._features.find(query, batch_size=WHOLE_BATCH)
         return {doc["_id"]: _features(doc) async for doc in cursor}
 
     async def forget(self, profile_ids: Iterable[str]) -> None:

@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient, MongoClient
 
 from c360.identity.calibration import calibrate
 from c360.identity.matching import (
+    KEYS_VERSION,
     Features,
     Weights,
     blocking_keys,
@@ -465,3 +466,37 @@ async def test_a_profile_whose_people_change_keeps_the_keys_of_what_they_say_now
     assert now == blocking_keys(features)
     assert "dob:1990-04-01" in before - now  # what they no longer say is gone
     assert before & now  # and the name's keys stayed
+
+
+async def test_keys_written_under_older_rules_are_written_again_when_the_profile_next_changes(
+    services: Services, store: Store, tmp_path: Path
+) -> None:
+    # A store written before names in other scripts had keys of their own: 太郎 山田 was
+    # blocked under the one empty sound every such name had ("name::"). Storage is the subject.
+    taro = [f.email("taro@example.jp")]
+    first = f.person(external_id="C-1", identifiers=taro, given_name="太郎", family_name="山田")
+    await run(services, tmp_path / "first", [[first]])
+    profile = await services.profiles.by_identifier(IdentifierType.EMAIL, "taro@example.jp")
+    await store.db.match_features.update_one({"_id": profile.id}, {"$unset": {"version": ""}})
+    await store.db.match_keys.insert_one(
+        {"_id": f"name::|{profile.id}", "key": "name::", "profile_id": profile.id}
+    )
+
+    # His person record comes again, saying nothing new: his features are unchanged, but they
+    # were written under older rules, so he is written and compared afresh.
+    again = f.person(
+        external_id="C-1",
+        identifiers=taro,
+        given_name="太郎",
+        family_name="山田",
+        updated_at="2024-03-01T00:00:00Z",
+    )
+    await run(services, tmp_path / "again", [[again]])
+
+    found = store.db.match_keys.find({"profile_id": profile.id})
+    keys = {doc["key"] async for doc in found}
+    assert keys == blocking_keys(features_of([{"given_name": "太郎", "family_name": "山田"}], []))
+    assert "name::" not in keys
+    stored = await store.db.match_features.find_one({"_id": profile.id})
+    assert stored is not None
+    assert stored["version"] == KEYS_VERSION
