@@ -163,6 +163,13 @@ class SuppressionRepository:
         cursor = self._suppressions.find({"_id": {"$in": wanted}}, {"kind": 1, "request": 1})
         return {doc["_id"]: _suppression(doc) async for doc in cursor}
 
+    async def held(self, digest: str) -> Suppression | None:
+        """One identifier's suppression, None when there is none."""
+        doc = await self._suppressions.find_one(
+            {"_id": digest, "kind": SuppressionKind.IDENTIFIER.value}
+        )
+        return None if doc is None else _suppression(doc)
+
     async def lift(self, digest: str) -> Suppression | None:
         """Remove one identifier's suppression; returns it, None when there was none."""
         doc = await self._suppressions.find_one_and_delete(

@@ -77,6 +77,12 @@ def check_liftable(
             f"only a completed erasure's suppressions are lifted whole; this is an {kind} "
             f"request, {status}"
         )
+    check_completed(request_id, completing)
+
+
+def check_completed(request_id: str, completing: Sequence[str]) -> None:
+    """Nothing of an erasure is lifted while a request completing it is still to run
+    (``completing``): it would erase the person once back."""
     if completing:
         raise TransitionRefused(
             f"erasure {request_id} is still being completed by {', '.join(completing)}: run "

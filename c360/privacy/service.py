@@ -250,7 +250,12 @@ class PrivacyService:
         none of an erasure's identifiers is suppressed, its records and dead letters are not
         either. Returns whether there was anything to lift."""
         given = self._normalized(identifier)
-        lifted = await self._suppressions.lift(self.hasher.suppression(given.key))
+        digest = self.hasher.suppression(given.key)
+        held = await self._suppressions.held(digest)
+        if held is not None and held.request:
+            left = await self._requests.completions_of(held.request, rules.UNFINISHED)
+            rules.check_completed(held.request, left)
+        lifted = await self._suppressions.lift(digest)
         if lifted is None:
             return False
         if lifted.request and not await self._suppressions.identifiers_left(lifted.request):

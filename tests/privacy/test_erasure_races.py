@@ -260,6 +260,9 @@ class TestABatchThatWritesAfterTheErasureAsksAgain:
             await services.privacy.lift_erasure(done.id)
         with pytest.raises(TransitionRefused, match=f"completes erasure {done.id}"):
             await services.privacy.lift_erasure(left.id)
+        # Nor one identifier at a time.
+        with pytest.raises(TransitionRefused, match=f"still being completed by {left.id}"):
+            await services.privacy.lift_suppression(GivenIdentifier(IdentifierType.EMAIL, X_EMAIL))
         assert await services.privacy.resume_completions(now + dt.timedelta(hours=2)) == 1
 
         (completed,) = await completing(services, done)
