@@ -170,15 +170,16 @@ _SEPARATORS = r"[\s().\-/]*"
 
 def text_patterns(emails: Iterable[str], phones: Iterable[str], others: Iterable[str]) -> str:
     """One regular expression that finds the identifiers in free text as sources write them:
-    an e-mail address in any case; a phone number's national digits with any separators, with
-    or without its country code; other identifiers whole, not inside a longer word."""
-    parts = [re.escape(e) for e in emails]
+    an e-mail address in any case, whole (not juliana@… for ana@…, nor ana@example.com.au); a
+    phone number's national digits with any separators, with or without its country code, not
+    inside a longer number; other identifiers whole, not inside a longer word."""
+    parts = [rf"(?<![\w.+-]){re.escape(e)}(?![\w-]|\.\w)" for e in emails]
     for phone in phones:
         digits = phone.lstrip("+")
         national = _national_digits(phone)
         for run in {digits, national}:
             if len(run) >= 6:
-                parts.append(_SEPARATORS.join(re.escape(d) for d in run))
+                parts.append(rf"(?<!\d){_SEPARATORS.join(re.escape(d) for d in run)}(?!\d)")
     parts += [rf"(?<![\w]){re.escape(o)}(?![\w])" for o in others if len(o) >= 4]
     return "(?i)(?:" + "|".join(parts) + ")" if parts else ""
 

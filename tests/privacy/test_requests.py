@@ -104,9 +104,17 @@ class TestRules:
 
     def test_text_patterns_find_a_number_however_it_is_written(self) -> None:
         pattern = re.compile(rules.text_patterns(["ana@example.com"], ["+34622719538"], []))
-        for text in ("ANA@example.com", "tel 622 71 95 38", "(+34) 622-719-538", "34622719538"):
+        for text in (
+            "ANA@example.com",
+            '"email":"ana@example.com"',
+            "tel 622 71 95 38",
+            "(+34) 622-719-538",
+            "34622719538",
+        ):
             assert pattern.search(text), text
-        assert not pattern.search("order 6227 19")
+        # Another person's address or a longer number holding these by chance: not theirs.
+        for text in ("order 6227 19", "juliana@example.com", "ana@example.com.au", "96227195381"):
+            assert not pattern.search(text), text
 
 
 class TestTheWorkflowOverGraphQL:
