@@ -9,6 +9,7 @@ from functools import cache
 
 RAILS_NAMES = {
     "International Date Line West": "Etc/GMT+12",
+    "Midway Island": "Pacific/Midway",
     "American Samoa": "Pacific/Pago_Pago",
     "Samoa": "Pacific/Apia",
     "Hawaii": "Pacific/Honolulu",
@@ -36,6 +37,7 @@ RAILS_NAMES = {
     "West Central Africa": "Africa/Algiers",
     "Pretoria": "Africa/Johannesburg",
     "St. Petersburg": "Europe/Moscow",
+    "Ekaterinburg": "Asia/Yekaterinburg",
     "Abu Dhabi": "Asia/Muscat",
     "Islamabad": "Asia/Karachi",
     "Chennai": "Asia/Kolkata",

@@ -292,8 +292,15 @@ def _dates_compatible(a: str, b: str) -> bool:
 
 
 _OFTEN_LEFT_OUT = {"\u0301", "\u0308"}
-"""Marks people write or leave out of a name in any script: the acute (Greek tonos: Ελένη,
-ΕΛΕΝΗ) and the diaeresis (ё in Фёдоров, often typed without its dots)."""
+"""Marks people write or leave out of a name: the acute on Greek vowels (the tonos: Ελένη,
+ΕΛΕΝΗ), the diaeresis on them and on Cyrillic ie (ё in Фёдоров, often typed without its dots).
+Not on other letters, where they make another (Macedonian ѓ, ќ)."""
+
+
+def _left_out(mark: str, base: str) -> bool:
+    """Whether ``mark`` on ``base`` is one people write or leave out."""
+    greek = "\u0370" <= base <= "\u03ff"
+    return mark in _OFTEN_LEFT_OUT and (greek or (base == "\u0435" and mark == "\u0308"))
 
 
 def _clean(value: Any) -> str | None:
@@ -305,7 +312,7 @@ def _clean(value: Any) -> str | None:
     kept: list[str] = []
     for c in unicodedata.normalize("NFKD", text):
         mark = unicodedata.combining(c)
-        if mark and kept and (kept[-1].isascii() or c in _OFTEN_LEFT_OUT):
+        if mark and kept and (kept[-1].isascii() or _left_out(c, kept[-1])):
             continue
         kept.append(c)
     return unicodedata.normalize("NFC", "".join(kept)) or None

@@ -523,6 +523,7 @@
     if (!chosen.from || !chosen.through || chosen.through < chosen.from) {
       status.textContent = "Choose a start and an end on or after it.";
       clearResults();
+      root.removeAttribute("aria-busy"); // an earlier load still under way is ignored now
       return;
     }
     const query = new URLSearchParams({ from: chosen.from, through: chosen.through, interval: chosen.interval });
@@ -573,6 +574,7 @@
     load();
   });
   document.getElementById("sign-out").addEventListener("click", () => {
+    asked++; // what is still on its way is not drawn over the sign-in
     credentials.forget();
     signIn("");
   });
