@@ -27,7 +27,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import asgi_client, audit_entries, gql, imported, parse_options
+from tests.helpers import asgi_client, audit_entries, dead_letters, gql, imported, parse_options
 from tests.privacy.population import KENJI_PAGE, X_ANON, X_EMAIL, files, load
 from tests.served import environment, run_c360
 
@@ -128,6 +128,16 @@ class TestTheExport:
         answer = await admin.get(f"/privacy/requests/{request_id}/export")
 
         assert answer.json()["sections"]["dead_letters"] == []
+        # Nor does erasing him take it.
+        now = dt.datetime.now(dt.UTC)
+        given = [GivenIdentifier(IdentifierType.EMAIL, "hugo@example.com")]
+        erasure = await services.privacy.create(RequestType.ERASURE, given, actor="t", now=now)
+        await services.privacy.verify(erasure.id, actor="t", now=now)
+        assert (
+            await services.privacy.run(erasure.id, actor="t", now=now)
+        ).status is Status.COMPLETED
+        (left,) = await dead_letters(services)
+        assert "lea@example.be" in left.raw
 
     async def test_a_zip_of_json_and_csv_per_kind(
         self, admin: httpx.AsyncClient, services: Services, tmp_path: Path

@@ -331,6 +331,9 @@ async def test_the_command_receives_verifies_runs_and_shows_a_request(
     assert {"privacy request", "privacy verify", "privacy run", "privacy status"} <= operations
     imported = run_c360("import", "canonical", str(files(tmp_path / "again")[2]), env=env)
     assert "suppressed: 9" in imported.stdout
+    both = run_c360("privacy", "lift", "--request", request_id, "--email", X_EMAIL, env=env)
+    assert both.returncode == 2
+    assert "--request lifts a whole erasure: name no identifier with it" in both.stderr
     lifted = run_c360("privacy", "lift", "--request", request_id, env=env)
     assert lifted.returncode == 0, lifted.stderr
     assert lifted.stdout.startswith("lifted ")
