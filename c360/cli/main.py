@@ -177,6 +177,12 @@ def _parser() -> argparse.ArgumentParser:
         "--pairs", type=positive_int, default=200_000, help="random pairs for u (default 200 000)"
     )
     calibrate.set_defaults(handler=_calibrate)
+    rekey = identity_sub.add_parser(
+        "rekey",
+        help="key and compare afresh the profiles keyed under an older version's rules "
+        "(after an upgrade; otherwise each is when a record of it next arrives)",
+    )
+    rekey.set_defaults(handler=_rekey)
     register_privacy(commands, _with_services, _operator)  # and retention
     alerts.register(commands)
     kpis_command.register(commands, _with_services)
@@ -433,6 +439,15 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
             f"a score of {result.even_odds:.1f} is even odds here; 10 more is about 1000 to 1",
             file=sys.stderr,
         )
+    return 0
+
+
+def _rekey(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> int:
+        return await services.matcher.rekey(dt.datetime.now(dt.UTC))
+
+    done: int = asyncio.run(_with_services(settings, work))
+    print(f"profiles keyed afresh: {done:,}")
     return 0
 
 

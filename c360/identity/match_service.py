@@ -128,6 +128,19 @@ class Matcher:
         if survivors:  # they hold the absorbed profiles' people now: compared afresh
             await self.evaluate(survivors - gone, now)
 
+    async def rekey(self, now: dt.datetime, page: int = 500) -> int:
+        """Key and compare afresh every profile keyed under older rules (``KEYS_VERSION``),
+        a page at a time, rather than when a record of each next arrives; merging or
+        suggesting the twins that finds, as at ingest. Returns how many were. Running it again
+        after a stop goes on where it stopped (those done are keyed under today's rules)."""
+        done = 0
+        after: str | None = None
+        while ids := await self._matches.keyed_before(after, page):
+            after = ids[-1]
+            await self.evaluate(ids, now, again=ids)
+            done += len(ids)
+        return done
+
     async def calibrate(self, records: int, u_pairs: int) -> Calibration:
         """m and u estimated from up to ``records`` person records of the store."""
         found = await self._matches.person_records(records)

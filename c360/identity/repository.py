@@ -426,6 +426,15 @@ class MatchRepository:
         cursor = self._features.find(query, batch_size=WHOLE_BATCH)
         return {doc["_id"]: _features(doc) async for doc in cursor}
 
+    async def keyed_before(self, after: str | None, limit: int) -> list[str]:
+        """Profiles whose features and keys were written under older rules than today's
+        (``KEYS_VERSION``), in id order after ``after``: a page."""
+        query: Document = {"version": {"$ne": KEYS_VERSION}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self._features.find(query, {"_id": 1}).sort("_id", 1).limit(limit)
+        return [doc["_id"] async for doc in cursor]
+
     async def forget(self, profile_ids: Iterable[str]) -> None:
         """Absorbed profiles are no longer candidates."""
         wanted = list(set(profile_ids))

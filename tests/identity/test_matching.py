@@ -504,3 +504,34 @@ async def test_keys_written_under_older_rules_are_written_again_when_the_profile
     stored = await store.db.match_features.find_one({"_id": profile.id})
     assert stored is not None
     assert stored["version"] == KEYS_VERSION
+
+
+async def test_the_rekey_command_keys_afresh_every_profile_keyed_under_older_rules(
+    services: Services, store: Store, settings: Settings, tmp_path: Path
+) -> None:
+    people = [
+        f.person(external_id="C-1", identifiers=[f.email("taro@example.jp")], given_name="太郎"),
+        f.person(external_id="C-2", identifiers=[f.email("olga@example.ru")], given_name="Ольга"),
+    ]
+    await run(services, tmp_path, [people])
+    # Written the old way (storage is the subject): no version, and the one empty sound.
+    async for doc in store.db.match_features.find({}, {"_id": 1}):
+        await store.db.match_features.update_one({"_id": doc["_id"]}, {"$unset": {"version": ""}})
+        await store.db.match_keys.insert_one(
+            {"_id": f"name::|{doc['_id']}", "key": "name::", "profile_id": doc["_id"]}
+        )
+    env = environment(
+        C360_MONGODB_URI=settings.mongodb_uri or "",
+        C360_DATABASE=settings.database,
+        C360_DATA_DIR=str(settings.data_dir),
+    )
+
+    first = run_c360("identity", "rekey", env=env)
+    again = run_c360("identity", "rekey", env=env)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "profiles keyed afresh: 2"
+    assert again.stdout.strip() == "profiles keyed afresh: 0"
+    assert await store.db.match_keys.count_documents({"key": "name::"}) == 0
+    versions = {doc.get("version") async for doc in store.db.match_features.find({})}
+    assert versions == {KEYS_VERSION}
