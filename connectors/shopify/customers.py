@@ -46,23 +46,27 @@ class ShopifyCustomersConnector:
             stream,
             ("customers",),
             lambda body: _customer_body(body, source, region),
-            names=lambda body: customer_names(body, None, source),
+            names=lambda body: customer_names(body, source),
         )
 
 
-def customer_names(body: Any, wrapper: str | None, source: str) -> list[str]:
-    """Whom a Shopify body that cannot be read is about: its customer's id (an order's
-    ``customer.id``, under ``wrapper`` in a single-resource response; a customer's ``id``, or
-    ``customer_id`` in a consent update)."""
-    if isinstance(body, dict) and isinstance(body.get(wrapper or "customer"), dict):
-        body = body[wrapper or "customer"]
+def customer_names(body: Any, source: str) -> list[str]:
+    """Whom a customer body that cannot be read is about: its ``id`` (under ``customer`` in a
+    single-resource response), or ``customer_id`` in a consent update."""
+    if isinstance(body, dict) and isinstance(body.get("customer"), dict):
+        body = body["customer"]
     if not isinstance(body, dict):
         return []
-    if wrapper is not None:  # an order: its customer
-        customer = body.get("customer")
-        body = customer if isinstance(customer, dict) else {}
     value = body.get("id", body.get("customer_id"))
     return identity_names([{"type": "external", "source": source, "value": value}])
+
+
+def order_customer_names(body: Any, source: str) -> list[str]:
+    """Whom an order body that cannot be read is about: its customer (under ``order`` in a
+    single-resource response)."""
+    if isinstance(body, dict) and isinstance(body.get("order"), dict):
+        body = body["order"]
+    return customer_names(body.get("customer") if isinstance(body, dict) else None, source)
 
 
 def _customer_body(value: Any, source: str, region: str) -> list[CanonicalRecord]:

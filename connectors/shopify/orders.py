@@ -27,8 +27,8 @@ from connectors.shopify._values import (
 from connectors.shopify.consent import EMAIL_CONSENT_FIELDS, checkout_consent, customer_consents
 from connectors.shopify.customers import (
     address_of,
-    customer_names,
     customer_person,
+    order_customer_names,
     verified_email,
 )
 from connectors.shopify.refunds import return_record
@@ -52,7 +52,7 @@ class ShopifyOrdersConnector:
             stream,
             ("orders",),
             lambda body: _body_records(body, source, options),
-            names=lambda body: customer_names(body, "order", source),
+            names=lambda body: order_customer_names(body, source),
         )
 
 
