@@ -350,11 +350,7 @@ class ErasureRepository:
     async def dead_letters_naming(self, pattern: str, keys: Sequence[str]) -> list[str]:
         """Dead letters whose raw input matches the pattern (a scan: erasures are rare), or
         that their connector named by one of these identity keys (a source's customer id)."""
-        found: dict[str, None] = {}
-        for query in _naming(pattern, keys):
-            async for doc in self._db["dead_letters"].find(query, {"_id": 1}):
-                found[doc["_id"]] = None
-        return list(found)
+        return [doc["_id"] async for doc in _naming(self._db, pattern, keys, {"_id": 1})]
 
     async def audit_entries(self, profile_ids: Sequence[str], pattern: str) -> list[Any]:
         """The ids of audit entries about these profiles, or whose detail names the person,
@@ -477,25 +473,29 @@ class ExportRepository:
     async def dead_letters_naming(self, pattern: str, keys: Sequence[str]) -> list[Held]:
         """Dead letters whose raw input matches the pattern (a scan: exports are rare), or
         that their connector named by one of these identity keys."""
-        found: dict[str, Held] = {}
-        for query in _naming(pattern, keys):
-            async for doc in self._db["dead_letters"].find(query):
-                found[doc["_id"]] = Held(
-                    "dead_letters", doc["_id"], doc, system=doc.get("connector")
-                )
-        return list(found.values())
+        return [
+            Held("dead_letters", doc["_id"], doc, system=doc.get("connector"))
+            async for doc in _naming(self._db, pattern, keys)
+        ]
 
 
-def _naming(pattern: str, keys: Sequence[str]) -> list[Document]:
-    """The queries of the dead letters naming a person: by the keys their connector read (an
-    index walk), and by their text (a scan). Two queries, not one ``$or``: MongoDB scans for an
+async def _naming(
+    db: Database, pattern: str, keys: Sequence[str], projection: Document | None = None
+) -> AsyncIterator[Document]:
+    """The dead letters naming a person, each once: by the keys their connector read (an index
+    walk), then by their text (a scan). Two queries, not one ``$or``: MongoDB scans for an
     ``$or`` any of whose branches no index serves."""
     queries: list[Document] = []
     if keys:
         queries.append({"names": {"$in": list(keys)}})
     if pattern:
         queries.append({"raw": {"$regex": pattern}})
-    return queries
+    seen: set[str] = set()
+    for query in queries:
+        async for doc in db["dead_letters"].find(query, projection):
+            if doc["_id"] not in seen:
+                seen.add(doc["_id"])
+                yield doc
 
 
 class RetentionRepository:
