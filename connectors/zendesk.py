@@ -454,10 +454,10 @@ def _text(value: Any, limit: int) -> str | None:
 
 
 def _time_zone(user: Mapping[str, Any]) -> str | None:
-    """``iana_time_zone``, else ``time_zone`` when it is an IANA name or a place one names
-    alone: Zendesk writes Rails' zone names there (``Copenhagen``, ``Tokyo``: the zones
-    ``Europe/Copenhagen``, ``Asia/Tokyo``). A name no zone ends with (``Eastern Time (US &
-    Canada)``) is dropped, as any optional detail c360 cannot read."""
+    """``iana_time_zone``, else ``time_zone`` when it is an IANA name or a Rails zone name, which
+    Zendesk writes there (``Eastern Time (US & Canada)``, ``Copenhagen``: see
+    :func:`connectors._zones.zone_of_place`). A name no zone is known by is dropped, as any
+    optional detail c360 cannot read."""
     if found := _valid(_TIME_ZONE, user.get("iana_time_zone")):
         return found
     name = user.get("time_zone")

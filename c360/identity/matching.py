@@ -27,7 +27,8 @@ import jellyfish
 
 KEYS_VERSION = 2
 """The rules the blocking keys and features are written under. A profile's written under
-older ones is compared afresh, its keys rewritten, the next time a record of it arrives (2:
+older ones is compared afresh, its keys rewritten, the next time a record of it arrives or by
+``c360 identity rekey`` (2:
 names in other scripts block and compare by their letters, where version 1 gave them all one
 empty sound)."""
 MAX_BLOCK = 50

@@ -95,6 +95,7 @@ class DeadLetterService:
         recovered: list[Parsed] = []
         failing: list[ItemError] = []
         unfit: dict[str, str] = {}  # letters these options cannot read at all: left as they are
+        encoding = options.settings.get("encoding", "utf-8")
         for letter in letters:
             position = letter.last_rejection.position
             if not kept_whole(letter.raw):
@@ -105,7 +106,6 @@ class DeadLetterService:
                     "with the right encoding"
                 )
                 continue
-            encoding = options.settings.get("encoding", "utf-8")
             try:
                 raw = letter.raw.encode(encoding)
             except UnicodeEncodeError as exc:
