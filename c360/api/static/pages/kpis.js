@@ -473,8 +473,7 @@
   /** What an earlier answer drew goes when a new one cannot be shown: figures of another span
    * must not stand under the message that this one failed. */
   function clearResults() {
-    for (const id of ["trends", "nps", "holdout"]) document.getElementById(id).replaceChildren();
-    document.getElementById("segments").replaceChildren();
+    for (const id of ["trends", "nps", "holdout", "segments"]) document.getElementById(id).replaceChildren();
     document.querySelector("#kpi-table tbody").replaceChildren();
     root.removeAttribute("data-loaded");
     last = null;
