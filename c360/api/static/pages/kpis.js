@@ -210,7 +210,7 @@
           )
         : null;
     if (!values.length) {
-      chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "muted" }, hidden ? "every figure suppressed" : "nothing to show"));
+      chart.appendChild(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "muted" }, hidden === points.length ? "every figure suppressed" : "nothing to show"));
       figure.appendChild(chart);
       if (hidden) figure.appendChild(hiddenNote());
       return figure;
