@@ -21,13 +21,13 @@ from c360.cli import kpis as kpis_command
 from c360.cli.arguments import CASE_INSENSITIVE, port, positive_int
 from c360.cli.audit import register as register_audit
 from c360.cli.banner import banner
+from c360.cli.identity import register as register_identity
 from c360.cli.privacy import register as register_privacy
 from c360.cli.progress import import_progress
 from c360.cli.session import operator as _operator
 from c360.cli.session import say_store as _say_store
 from c360.cli.session import with_services as _with_services
 from c360.errors import C360Error, InvalidInput, StoreUnavailable
-from c360.identity.calibration import Calibration
 from c360.ingest.files import import_file
 from c360.ingest.replay import ReplayResult
 from c360.ingest.repository import StoredDeadLetter
@@ -160,29 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("profile_id", nargs="?", help="one profile")
     recompute.set_defaults(handler=_recompute_profiles)
 
-    identity = commands.add_parser("identity", help="identity resolution")
-    identity_sub = identity.add_subparsers(required=True, metavar="ACTION")
-    calibrate = identity_sub.add_parser(
-        "calibrate",
-        help="estimate the m and u of the probabilistic score from the stored person records; "
-        "prints a value for C360_IDENTITY_MATCH_WEIGHTS",
-    )
-    calibrate.add_argument(
-        "--records",
-        type=positive_int,
-        default=200_000,
-        help="person records to read (default 200 000)",
-    )
-    calibrate.add_argument(
-        "--pairs", type=positive_int, default=200_000, help="random pairs for u (default 200 000)"
-    )
-    calibrate.set_defaults(handler=_calibrate)
-    rekey = identity_sub.add_parser(
-        "rekey",
-        help="key and compare afresh the profiles keyed under an older version's rules "
-        "(after an upgrade; otherwise each is when a record of it next arrives)",
-    )
-    rekey.set_defaults(handler=_rekey)
+    register_identity(commands)
     register_privacy(commands, _with_services, _operator)  # and retention
     alerts.register(commands)
     kpis_command.register(commands, _with_services)
@@ -420,34 +398,6 @@ def _recompute_profiles(args: argparse.Namespace, settings: Settings) -> int:
         return 1
 
     print(f"recomputed: {asyncio.run(_with_services(settings, work))} profiles")
-    return 0
-
-
-def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(services: Services, store: Store) -> Calibration:
-        return await services.matcher.calibrate(args.records, args.pairs)
-
-    result = asyncio.run(_with_services(settings, work))
-    print(json.dumps(result.to_setting()))
-    sessions = ", ".join(
-        f"{kind} {pairs:,} pairs ({result.match_rates[kind]:.1%} matches)"
-        for kind, pairs in result.sessions.items()
-    )
-    print(f"m estimated over candidate pairs: {sessions or 'none'}", file=sys.stderr)
-    if result.even_odds is not None:
-        print(
-            f"a score of {result.even_odds:.1f} is even odds here; 10 more is about 1000 to 1",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _rekey(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(services: Services, store: Store) -> int:
-        return await services.matcher.rekey(dt.datetime.now(dt.UTC))
-
-    done: int = asyncio.run(_with_services(settings, work))
-    print(f"profiles keyed afresh: {done:,}")
     return 0
 
 
