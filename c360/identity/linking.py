@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 
 from bson import ObjectId
 
-from c360.identity.matching import Features, conflicts, named_alike
+from c360.identity.matching import Features, conflicts, differ, named_alike
 from c360.identity.rules import IdentityRules
 from c360.identity.types import ProfileIdentifier
 from c360.records.types import Unlinked
@@ -243,7 +243,7 @@ def plan_links(
             elif holders[other].accepts(externals) and _mergeable(holders, target, other, joined):
                 clash = _clash(holders, weak, target, other)
                 if clash:  # tied only by a shareable identifier, and two people
-                    why = _differ(clash)
+                    why = differ(clash)
                     links = via[other] if other in weak else via[target]
                     _flag_shared(plan, shared, links, why)
                     plan.suggestions.append((target, other, _shared_why(links, why)))
@@ -333,7 +333,7 @@ def _refused(
         theirs = holders[p].person
         clash = conflicts(person, theirs) if person and theirs else []
         if clash:
-            refused[p] = _differ(clash)
+            refused[p] = differ(clash)
         elif customers := _other_customers(holders[p], externals):
             refused[p] = f"hold different {customers} customer ids"
     return refused
@@ -491,8 +491,3 @@ def meeting(identifier_sets: Sequence[Sequence[Identifier]], owners: dict[str, s
         if len(owning) > 1:
             meeting |= owning
     return meeting
-
-
-def _differ(attributes: Sequence[str]) -> str:
-    """Why two people are two: "given name differs", "given name and birth date differ"."""
-    return f"{' and '.join(attributes)} {'differs' if len(attributes) == 1 else 'differ'}"

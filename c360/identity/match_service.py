@@ -17,6 +17,8 @@ from c360.identity.matching import (
     Score,
     Weights,
     blocking_keys,
+    conflicts,
+    differ,
     features_of,
     score,
 )
@@ -119,14 +121,24 @@ class Matcher:
                 if result.total < self._review:
                     continue
                 first, second = sorted((p, other))
-                if result.total >= self._auto and await self._merge(first, second, result, now):
+                told_apart = self._told_apart(mine[p], stored[other], result)
+                automatic = result.total >= self._auto and not told_apart
+                if automatic and await self._merge(first, second, result, now):
                     gone.add(second)
                     survivors.add(first)
                     continue
-                suggestions.append((first, second, result.explain()))
+                reasons = result.explain() + (f"; {told_apart}" if told_apart else "")
+                suggestions.append((first, second, reasons))
         await self._suggestions.add(suggestions, now)
         if survivors:  # they hold the absorbed profiles' people now: compared afresh
             await self.evaluate(survivors - gone, now)
+
+    def _told_apart(self, a: Features, b: Features, result: Score) -> str | None:
+        """Why a pair scoring above the automatic threshold is not merged automatically: an
+        attribute on which they are clearly two people (twins of one family at one address
+        agree on everything but the given name), so a person decides."""
+        clash = conflicts(a, b) if result.total >= self._auto else []
+        return f"not merged automatically: {differ(clash)}" if clash else None
 
     async def rekey(self, now: dt.datetime, page: int = 500) -> int:
         """Key and compare afresh every profile keyed under older rules (``KEYS_VERSION``),

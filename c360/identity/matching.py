@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -262,6 +262,11 @@ def conflicts(a: Features, b: Features) -> list[str]:
     if a.birth_date and b.birth_date and not _dates_compatible(a.birth_date, b.birth_date):
         found.append("birth date")
     return found
+
+
+def differ(attributes: Sequence[str]) -> str:
+    """Why two people are two: "given name differs", "given name and birth date differ"."""
+    return f"{' and '.join(attributes)} {'differs' if len(attributes) == 1 else 'differ'}"
 
 
 def named_alike(a: Features | None, b: Features | None, *, born_alike: bool = False) -> bool:

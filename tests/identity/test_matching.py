@@ -227,6 +227,37 @@ class TestAtIngest:
         [suggestion] = await all_suggestions(services, store)
         assert suggestion.reasons[0].startswith("probabilistic score")
 
+    async def test_twins_at_one_address_are_suggested_not_merged(
+        self, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        """They agree on all but the given name, enough for the score: a person decides."""
+        born = {"family_name": "García", "birth_date": "1988-06-02"}
+        home = [{"line1": "Calle Mayor 1", "postal_code": "28013", "country": "ES"}]
+        await run(
+            services,
+            tmp_path,
+            [
+                [crm_person("C-1", given_name="Ana", addresses=home, **born)],
+                [
+                    {
+                        **crm_person("L-9", given_name="Luisa", addresses=home, **born),
+                        "source": "loyalty",
+                        "identifiers": [f.external("loyalty", "L-9")],
+                    }
+                ],
+            ],
+        )
+
+        assert await all_merges(services, store) == []
+        [suggestion] = await all_suggestions(services, store)
+        (reason,) = suggestion.reasons
+        assert "given name differs" in reason
+        assert reason.endswith("; not merged automatically: given name differs")
+        assert score(
+            features_of([{"given_name": "Ana", **born, "addresses": home}], []),
+            features_of([{"given_name": "Luisa", **born, "addresses": home}], []),
+        ).total >= AUTO  # the score alone would have merged them
+
     async def test_different_people_are_left_alone(
         self, services: Services, store: Store, tmp_path: Path
     ) -> None:
