@@ -1,5 +1,5 @@
-"""``c360 identity``: identity resolution's maintenance (the matching weights, the keys of
-profiles written under older rules)."""
+"""``c360 identity``: identity resolution's maintenance (the matching weights; the keys and
+the automatic merges of profiles matched under older rules)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import datetime as dt
 import json
 import sys
 
+from c360.audit.service import Action
 from c360.cli.arguments import positive_int
-from c360.cli.session import with_services
+from c360.cli.session import operator, with_services
 from c360.identity.calibration import Calibration
 from c360.services import Services
 from c360.settings import Settings
@@ -42,6 +43,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "(after an upgrade; otherwise each is when a record of it next arrives)",
     )
     rekey.set_defaults(handler=_rekey)
+    recheck = identity_sub.add_parser(
+        "recheck",
+        help="weigh every automatic merge again under today's rules and list those they would "
+        "not make (after an upgrade); --unmerge undoes them",
+    )
+    recheck.add_argument(
+        "--unmerge",
+        action="store_true",
+        help="undo the merges today's rules would not make (as unmergeProfile does: the pair "
+        "is kept apart from then on)",
+    )
+    recheck.set_defaults(handler=_recheck)
 
 
 def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -69,4 +82,49 @@ def _rekey(args: argparse.Namespace, settings: Settings) -> int:
 
     done: int = asyncio.run(with_services(settings, work))
     print(f"profiles keyed afresh: {done:,}")
+    return 0
+
+
+def _recheck(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> tuple[int, int, int]:
+        weighed = failing = unjudged = 0
+        async for found in services.matcher.recheck():
+            weighed += 1
+            entry = found.entry
+            if found.score is None:
+                unjudged += 1
+                print(f"{entry.id}: not weighed: {found.unjudged}")
+                continue
+            if found.refused is None:
+                continue
+            failing += 1
+            print(
+                f"{entry.id}: {entry.absorbed} merged into {entry.survivor} on "
+                f"{entry.started_at:%Y-%m-%d}; today's rules would not: {found.refused}\n"
+                f"  then: {entry.reason or 'no reason kept'}\n  now:  {found.score.explain()}"
+            )
+            if args.unmerge:
+                reason = f"today's rules would not merge them: {found.refused}"
+                now = dt.datetime.now(dt.UTC)
+                caller = operator()
+                await services.merges.unmerge(entry.id, now, actor=caller.name, reason=reason)
+                detail = json.dumps({"merge": entry.id, "reason": reason}, sort_keys=True)
+                await services.audit.record(
+                    caller,
+                    Action.MUTATION,
+                    "unmerge",
+                    operation="c360 identity",
+                    profile_ids=(entry.survivor, entry.absorbed),
+                    detail=detail,
+                )
+                print("  unmerged")
+        return weighed, failing, unjudged
+
+    weighed, failing, unjudged = asyncio.run(with_services(settings, work))
+    outcome = "unmerged" if args.unmerge else "to unmerge: c360 identity recheck --unmerge"
+    print(
+        f"automatic merges weighed: {weighed:,}; today's rules would not make {failing:,}"
+        + (f" ({outcome})" if failing else "")
+        + (f"; not weighed: {unjudged:,}" if unjudged else "")
+    )
     return 0

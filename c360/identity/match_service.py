@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from c360.identity.calibration import Calibration, calibrate
 from c360.identity.matching import (
@@ -22,14 +24,28 @@ from c360.identity.matching import (
     features_of,
     score,
 )
-from c360.identity.merge import MergeRefused, MergeService
+from c360.identity.merge import MergeRefused, MergeService, customers_apart
 from c360.identity.repository import IdentityRepository, MatchRepository, SuggestionRepository
+from c360.identity.types import MergeEntry, ProfileIdentifier
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
+from schemas import IdentifierType
 
 log = logging.getLogger(__name__)
 
 PROBABILISTIC_RULE = "probabilistic"
+
+
+@dataclass(frozen=True, slots=True)
+class Rechecked:
+    """An automatic merge weighed again under today's rules: ``score`` is what its two sides
+    score now, ``refused`` why matching would not make it today (None: it would); ``score`` is
+    None when that cannot be told, and ``unjudged`` says why."""
+
+    entry: MergeEntry
+    score: Score | None = None
+    refused: str | None = None
+    unjudged: str | None = None
 
 
 class Matcher:
@@ -127,7 +143,9 @@ class Matcher:
                     gone.add(second)
                     survivors.add(first)
                     continue
-                reasons = result.explain() + (f"; {told_apart}" if told_apart else "")
+                reasons = result.explain()
+                if told_apart:
+                    reasons += f"; not merged automatically: {told_apart}"
                 suggestions.append((first, second, reasons))
         await self._suggestions.add(suggestions, now)
         if survivors:  # they hold the absorbed profiles' people now: compared afresh
@@ -138,7 +156,7 @@ class Matcher:
         attribute on which they are clearly two people (twins of one family at one address
         agree on everything but the given name), so a person decides."""
         clash = conflicts(a, b) if result.total >= self._auto else []
-        return f"not merged automatically: {differ(clash)}" if clash else None
+        return differ(clash) if clash else None
 
     async def rekey(self, now: dt.datetime, page: int = 500) -> int:
         """Key and compare afresh every profile keyed under older rules (``KEYS_VERSION``),
@@ -152,6 +170,48 @@ class Matcher:
             await self.evaluate(ids, now, again=ids)
             done += len(ids)
         return done
+
+    async def recheck(self, page: int = 200) -> AsyncIterator[Rechecked]:
+        """Every automatic merge that stands, weighed again under today's rules (after an
+        upgrade whose rules would not have made some of them: names in other scripts once all
+        agreed). Each side is what an unmerge would give back: the absorbed profile's
+        identifiers and the records linked through them, against the rest of the survivor."""
+        after: str | None = None
+        while entries := await self._merges.standing(PROBABILISTIC_RULE, after, page):
+            after = entries[-1].id
+            for entry in entries:
+                yield await self._weigh(entry)
+
+    async def _weigh(self, entry: MergeEntry) -> Rechecked:
+        survivor = entry.survivor
+        if not await self._profiles.live([survivor]):
+            merged = (await self._profiles.get(survivor)).id
+            return Rechecked(entry, unjudged=f"its survivor was merged into {merged} since")
+        (side, records), people, held = await asyncio.gather(
+            self._merges.absorbed_side(entry),
+            self._records.of_kind([survivor], "person"),
+            self._identities.of_profiles([survivor]),
+        )
+        # Each side as it would stand apart: True the absorbed one, False the survivor's.
+        persons: dict[bool, list[Mapping[str, Any]]] = {True: [], False: []}
+        ids: dict[bool, list[ProfileIdentifier]] = {True: [], False: []}
+        for record in sorted(people[survivor], key=lambda r: r.position):
+            persons[record.id in records].append(record.payload)
+        for identifier in held[survivor]:
+            ids[identifier.key in side].append(identifier)
+        if not (persons[True] and persons[False]):
+            return Rechecked(entry, unjudged="one side holds no person record to compare")
+        absorbed, kept = (
+            features_of(persons[s], [i.value for i in ids[s] if i.type is IdentifierType.PHONE])
+            for s in (True, False)
+        )
+        now = score(absorbed, kept, self._weights)
+        refused = self._told_apart(absorbed, kept, now)
+        if refused is None and (apart := customers_apart(ids[False], ids[True])):
+            refused = f"two customers: both hold {', '.join(apart)} customer ids"
+        if refused is None and now.total < self._auto:
+            refused = f"under the automatic threshold {self._auto:g}"
+        return Rechecked(entry, now, refused=refused)
 
     async def calibrate(self, records: int, u_pairs: int) -> Calibration:
         """m and u estimated from up to ``records`` person records of the store."""

@@ -29,7 +29,14 @@ from c360.identity.repository import (
     MergeRepository,
     SuggestionRepository,
 )
-from c360.identity.types import MergeEntry, MergePreview, MergeStatus, Suggestion, SuggestionStatus
+from c360.identity.types import (
+    MergeEntry,
+    MergePreview,
+    MergeStatus,
+    ProfileIdentifier,
+    Suggestion,
+    SuggestionStatus,
+)
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
 from c360.steps import StepHook, no_hook
@@ -89,6 +96,20 @@ async def _no_merge_hook(absorbed: str, survivor: str, merge_id: str, now: dt.da
 
 async def _no_merges_hook(merges: Sequence[tuple[str, str, str]], now: dt.datetime) -> None:
     return None
+
+
+def customers_apart(
+    survivor: Iterable[ProfileIdentifier], absorbed: Iterable[ProfileIdentifier]
+) -> list[str]:
+    """The sources of which the two sides hold different customer ids: two customers."""
+    ids = {i.source: i.value for i in survivor if i.source is not None}
+    return sorted(
+        {
+            i.source
+            for i in absorbed
+            if i.source is not None and ids.get(i.source, i.value) != i.value
+        }
+    )
 
 
 class MergeService:
@@ -210,12 +231,7 @@ class MergeService:
             if live.id != profile_id:
                 raise MergeRefused(f"profile {profile_id} was merged into {live.id}")
         held = await self._identities.of_profiles([survivor, absorbed])
-        sources = {i.source: i.value for i in held[survivor] if i.source is not None}
-        clashes = sorted(
-            i.source
-            for i in held[absorbed]
-            if i.source is not None and sources.get(i.source, i.value) != i.value
-        )
+        clashes = customers_apart(held[survivor], held[absorbed])
         if clashes and automatic:
             raise MergeRefused(
                 f"both profiles hold {', '.join(clashes)} customer ids: two customers, not one"
@@ -262,6 +278,11 @@ class MergeService:
         await self._suggestions.resolve(suggestion_id, status, actor, now)
         return replace(suggestion, status=status)
 
+    async def standing(self, rule: str, after: str | None, limit: int) -> list[MergeEntry]:
+        """A page of the merges made by ``rule`` that stand (done, not undone), in id order
+        after ``after``."""
+        return await self._merges.done_by(rule, after, limit)
+
     async def history(self, profile_id: str) -> list[MergeEntry]:
         """The merges and unmerges a profile took part in."""
         return await self._merges.of_profile(profile_id)
@@ -300,21 +321,37 @@ class MergeService:
         await self.before_step(next(step))
         await self._merges.finish([entry.id for entry in entries], now)
 
+    async def absorbed_side(self, entry: MergeEntry) -> tuple[set[str], dict[str, str]]:
+        """What an unmerge of ``entry`` hands back to the absorbed profile: the identity keys
+        it brought and those claimed through them since, and the records linked through them
+        (id → the profile holding it), including records that arrived after the merge.
+
+        Looked up on both profiles, so a resumed unmerge that already handed some back finds
+        the same side."""
+        side = await self._identities_side(entry)
+        return side, await self._records_side(entry, side)
+
+    async def _identities_side(self, entry: MergeEntry) -> set[str]:
+        side = set(entry.moved_identities)
+        pair = (entry.survivor, entry.absorbed)
+        while grown := set(await self._identities.claimed_via(pair, side)) - side:
+            side |= grown
+        return side
+
+    async def _records_side(self, entry: MergeEntry, side: set[str]) -> dict[str, str]:
+        pair = (entry.survivor, entry.absorbed)
+        linked = await self._records.linked_by(pair, side)
+        links = side | {f"record:{rid}" for rid in linked}
+        return await self._records.linked_by(pair, links)
+
     async def _undo(self, entry: MergeEntry, now: dt.datetime) -> None:
         absorbed, survivor = entry.absorbed, entry.survivor
         step = iter(UNMERGE_STEPS)
-        side = set(entry.moved_identities)
-        # Identifiers that joined through the absorbed side since; looked up on both profiles,
-        # so a resumed unmerge that already handed some back finds the same side.
-        pair = (survivor, absorbed)
-        while grown := set(await self._identities.claimed_via(pair, side)) - side:
-            side |= grown
+        side = await self._identities_side(entry)
         await self.before_step(next(step))
         await self._identities.assign(sorted(side), absorbed)
         await self.before_step(next(step))
-        linked = await self._records.linked_by(pair, side)
-        links = side | {f"record:{rid}" for rid in linked}
-        await self._records.assign(await self._records.linked_by(pair, links), absorbed)
+        await self._records.assign(await self._records_side(entry, side), absorbed)
         await self.before_step(next(step))
         await self._profiles.unmark_merged(absorbed)
         await self.before_step(next(step))

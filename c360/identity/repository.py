@@ -248,6 +248,15 @@ class MergeRepository:
             _merge_entry(d) for d in await find_each(self._merges, "absorbed", profile_ids, query)
         ]
 
+    async def done_by(self, rule: str, after: str | None, limit: int) -> list[MergeEntry]:
+        """Merges of one rule that stand (done, not undone), in id order from after ``after``:
+        a page of them."""
+        query: Document = {"status": MergeStatus.DONE, "rule": rule}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = self._merges.find(query).sort("_id", 1).limit(limit)
+        return [_merge_entry(d) async for d in cursor]
+
     async def of_profile(self, profile_id: str) -> list[MergeEntry]:
         query = {"$or": [{"survivor": profile_id}, {"absorbed": profile_id}]}
         return [_merge_entry(d) async for d in self._merges.find(query).sort("_id", 1)]
