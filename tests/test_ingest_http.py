@@ -113,6 +113,32 @@ class TestIngestEndpoint:
         again = await client.post("/ingest/shopify-orders", content=orders, headers=headers)
         assert again.json()["duplicates"] == marked.json()["inserted"]  # the same items
 
+    async def test_a_graphql_admin_response_is_rejected_saying_what_it_is(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        # The shape of the Admin GraphQL API's answer to an order query
+        # (https://shopify.dev/docs/api/admin-graphql/latest/queries/order): it was
+        # rejected as "id: missing", as if an order had lost its id.
+        body = {
+            "data": {
+                "order": {
+                    "id": "gid://shopify/Order/148977776",
+                    "name": "#1001",
+                    "createdAt": "2024-01-01T00:00:00Z",
+                    "totalPriceSet": {"shopMoney": {"amount": "10.00", "currencyCode": "USD"}},
+                }
+            }
+        }
+        response = await client.post(
+            "/ingest/shopify-orders", json=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+        assert [e["reason"] for e in response.json()["errors"]] == [
+            "a GraphQL Admin API response: shopify-orders reads the REST Order JSON "
+            "(GET /admin/api/{version}/orders.json) and the orders/* webhook bodies"
+        ]
+        assert await store.db.records.count_documents({}) == 0
+
     async def test_event_properties_with_decimals_are_stored(
         self, client: httpx.AsyncClient, store: Store
     ) -> None:
