@@ -113,6 +113,32 @@ class TestIngestEndpoint:
         again = await client.post("/ingest/shopify-orders", content=orders, headers=headers)
         assert again.json()["duplicates"] == marked.json()["inserted"]  # the same items
 
+    async def test_a_graphql_admin_response_is_rejected_saying_what_it_is(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        # The shape of the Admin GraphQL API's answer to an order query
+        # (https://shopify.dev/docs/api/admin-graphql/latest/queries/order): it was
+        # rejected as "id: missing", as if an order had lost its id.
+        body = {
+            "data": {
+                "order": {
+                    "id": "gid://shopify/Order/148977776",
+                    "name": "#1001",
+                    "createdAt": "2024-01-01T00:00:00Z",
+                    "totalPriceSet": {"shopMoney": {"amount": "10.00", "currencyCode": "USD"}},
+                }
+            }
+        }
+        response = await client.post(
+            "/ingest/shopify-orders", json=body, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+        assert [e["reason"] for e in response.json()["errors"]] == [
+            "a GraphQL Admin API response: shopify-orders reads the REST Order JSON "
+            "(GET /admin/api/{version}/orders.json) and the orders/* webhook bodies"
+        ]
+        assert await store.db.records.count_documents({}) == 0
+
     async def test_event_properties_with_decimals_are_stored(
         self, client: httpx.AsyncClient, store: Store
     ) -> None:
@@ -272,6 +298,57 @@ class TestShopifyWebhook:
             "topic": "products/create",
             "reason": "topic 'products/create' carries nothing c360 reads",
         }
+        assert await store.db.records.count_documents({}) == 0
+
+    async def test_the_published_test_notification_is_kept_out_as_a_test_order(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        body = (FIXTURES / "vendor" / "shopify" / "webhook_orders_create.json").read_bytes()
+        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), "orders/create")
+        assert response.status_code == 200, response.text
+        assert response.json()["ignored_items"] == [
+            {
+                "position": "line 1",
+                "reason": "test order 820982911946154508: kept out of every profile and metric",
+            }
+        ]
+        assert await store.db.records.count_documents({}) == 0
+
+    @pytest.mark.parametrize(
+        ("topic", "fixture", "reason"),
+        [
+            (
+                "customers/data_request",
+                "webhook_customers_data_request.json",
+                "a customers/data_request: giving a customer their data is not done by an "
+                "import; nothing of the request is read (receive it with `c360 privacy request "
+                "access`)",
+            ),
+            (
+                "customers/redact",
+                "webhook_customers_redact.json",
+                "a customers/redact request: erasing a customer is not done by an import; the "
+                "records already stored are kept",
+            ),
+        ],
+    )
+    async def test_the_published_privacy_requests_are_answered_as_what_they_are(
+        self, client: httpx.AsyncClient, store: Store, topic: str, fixture: str, reason: str
+    ) -> None:
+        body = (FIXTURES / "vendor" / "shopify" / fixture).read_bytes()
+        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), topic)
+        assert response.status_code == 200, response.text
+        assert [i["reason"] for i in response.json()["ignored_items"]] == [reason]
+        assert await store.db.records.count_documents({}) == 0
+        assert await store.db.dead_letters.count_documents({}) == 0
+
+    async def test_the_published_shop_redact_is_acknowledged_and_ignored(
+        self, client: httpx.AsyncClient, store: Store
+    ) -> None:
+        body = (FIXTURES / "vendor" / "shopify" / "webhook_shop_redact.json").read_bytes()
+        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), "shop/redact")
+        assert response.status_code == 200
+        assert response.json()["ignored"] is True
         assert await store.db.records.count_documents({}) == 0
 
     async def test_a_body_without_its_topic_is_ignored_saying_so(

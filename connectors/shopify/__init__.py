@@ -33,8 +33,8 @@ customer is: where most consent changes reach a shop's systems (a customer unsub
 no order). The consent topics' bodies are read too: ``customers_email_marketing_consent/update``
 (``customer_id``, ``email_address``, ``email_marketing_consent``) and
 ``customers_marketing_consent/update`` (``id``, ``phone``, ``sms_marketing_consent``); a
-``customers/delete`` body (the id alone) and a ``customers/redact`` request are ignored with
-the reason.
+``customers/delete`` body (the id alone) and a ``customers/redact`` or
+``customers/data_request`` request are ignored with the reason.
 
 Money is read as decimals and converted exactly into minor units; an amount with more decimals
 than its currency has is refused, never rounded.

@@ -77,6 +77,12 @@ def _customer_body(value: Any, source: str, region: str) -> list[CanonicalRecord
             "a customers/redact request: erasing a customer is not done by an import; the "
             "records already stored are kept"
         )
+    if "data_request" in body or "orders_requested" in body:
+        # Its ``customer`` is whom the request is about, not a customer resource to read.
+        raise Ignore(
+            "a customers/data_request: giving a customer their data is not done by an import; "
+            "nothing of the request is read (receive it with `c360 privacy request access`)"
+        )
     if isinstance(body.get("customer"), dict):  # a single-resource response
         body = body["customer"]
     if "customer_id" in body and "id" not in body:  # customers_email_marketing_consent/update

@@ -59,6 +59,11 @@ class ShopifyOrdersConnector:
 def _body_records(value: Any, source: str, options: ParseOptions) -> list[CanonicalRecord]:
     """An order body's records, read by what the body is (see the module's docstring)."""
     body = as_object(value, "order")
+    if isinstance(body.get("data"), dict) and "id" not in body:
+        raise Rejected(
+            "a GraphQL Admin API response: shopify-orders reads the REST Order JSON "
+            "(GET /admin/api/{version}/orders.json) and the orders/* webhook bodies"
+        )
     if isinstance(body.get("order_edit"), dict):
         raise Ignore(
             "an orders/edited body (order_edit) lists changes, not the order: the edited "
