@@ -35,6 +35,16 @@ def content_hash(record: CanonicalRecord) -> str:
     return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
 
 
+def stated(value: Any) -> int:
+    """How many values a stored payload (or any part of it) states: its leaves that are not
+    empty text (nulls are not stored)."""
+    if isinstance(value, dict):
+        return sum(stated(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(stated(v) for v in value)
+    return 0 if value == "" else 1
+
+
 def _bson_safe(value: Any) -> Any:
     """BSON has datetimes but no plain dates or times of day: store those as ISO strings."""
     if isinstance(value, dict):
@@ -71,6 +81,7 @@ def record_document(
 
 def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
     """The record's document before linking says whose it is."""
+    payload = payload_of(record)
     return {
         "_id": record.record_id,
         "kind": record.kind,
@@ -81,8 +92,9 @@ def draft_document(record: CanonicalRecord, now: dt.datetime) -> Document:
         "revision": record.revision,
         "identifiers": [i.model_dump(exclude_none=True) for i in record.identifiers],
         "identity_keys": [i.key for i in record.identifiers],
-        "data": payload_of(record),
+        "data": payload,
         "content_hash": content_hash(record),
+        "stated": stated(payload) + len(record.identifiers),
         "ingested_at": now,
     }
 
@@ -110,8 +122,8 @@ def linked_document(
 
 
 def stored_revision(draft: Document) -> StoredRevision:
-    """The revision a draft would store: its time, and its content's hash."""
-    return StoredRevision(draft["revision"], draft["content_hash"])
+    """The revision a draft would store: its time, its content's hash, what it states."""
+    return StoredRevision(draft["revision"], draft["content_hash"], stated=draft["stated"])
 
 
 RECORD_FIELDS: Document = dict.fromkeys(

@@ -73,11 +73,15 @@ class RecordRepository:
         wanted = list(set(record_ids))
         if not wanted:
             return {}
-        projection = {"revision": 1, "content_hash": 1, "profile_id": 1, "batch": 1}
+        projection = {"revision": 1, "content_hash": 1, "profile_id": 1, "batch": 1, "stated": 1}
         cursor = self._records.find({"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH)
         return {
             doc["_id"]: StoredRevision(
-                doc["revision"], doc["content_hash"], doc.get("profile_id"), doc.get("batch")
+                doc["revision"],
+                doc["content_hash"],
+                doc.get("profile_id"),
+                doc.get("batch"),
+                doc.get("stated"),
             )
             async for doc in cursor
         }

@@ -58,7 +58,15 @@ class StoredRevision:
     content_hash: str
     profile_id: str | None = None  # where the stored revision is (a new one may move it)
     batch: str | None = None  # the ingest batch that wrote it
+    stated: int | None = None  # how many values it states (None: stored before it was kept)
 
     def older_than(self, other: StoredRevision) -> bool:
-        """Revisions order by time; equal times by content hash, so every order converges."""
-        return (self.revision, self.content_hash) < (other.revision, other.content_hash)
+        """Revisions order by time; equal times by how many values each states, so that a
+        sparser copy of one revision (a webhook carrying a few of its fields) never replaces a
+        fuller one, then by content hash: every order of arrival converges. A copy stored before
+        the count was kept compares by hash alone."""
+        if self.revision != other.revision:
+            return self.revision < other.revision
+        if None not in (self.stated, other.stated) and self.stated != other.stated:
+            return (self.stated or 0) < (other.stated or 0)
+        return self.content_hash < other.content_hash

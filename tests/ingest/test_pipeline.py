@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from c360.ingest.files import import_file
+from c360.records.documents import content_hash
 from c360.records.repository import RecordRepository
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from connectors import get_connector
+from schemas import IdentifierType, parse_record
 from tests import factories as f
 from tests.helpers import (
     all_identifiers,
@@ -246,6 +248,46 @@ class TestRevisions:
             stored = await record(store, "shop:order:1001")
             results.append((stored.revision, stored.payload))
         assert results[1:] == results[:-1]
+
+    async def test_a_sparser_copy_of_the_stored_revision_never_replaces_it(
+        self, services: Services, tmp_path: Path
+    ) -> None:
+        """A webhook may carry a few of a user's fields with the same ``updated_at`` as the
+        export that gave them all: in either order, the fuller copy stays (whichever content
+        hash is the greater, which decided alone before)."""
+
+        def copies(number: int) -> tuple[f.Record, f.Record]:
+            full = f.person(
+                external_id=f"C-{number}",
+                identifiers=[f.external("crm", f"C-{number}")],
+                given_name="Ana",
+                family_name="García",
+                birth_date="1988-06-02",
+                language="es-ES",
+                updated_at="2024-05-01T10:00:00Z",
+            )
+            return full, {**full, "given_name": None, "family_name": None, "language": None}
+
+        def hash_of(data: f.Record) -> str:
+            return content_hash(parse_record(data, default_region="ES"))
+
+        # Customers whose sparse copy's hash is the greater: the tie-break the count overrides.
+        numbers = [n for n in range(20) if hash_of(copies(n)[1]) > hash_of(copies(n)[0])][:2]
+        assert len(numbers) == 2
+        names = []
+        for number, first_full in zip(numbers, (True, False), strict=True):
+            full, sparse = copies(number)
+            first, second = (full, sparse) if first_full else (sparse, full)
+            await _import(services, f.write_jsonl(tmp_path / f"{number}a.jsonl", [first]))
+            again = await _import(services, f.write_jsonl(tmp_path / f"{number}b.jsonl", [second]))
+            assert (again.updated, again.duplicates) == ((0, 1) if first_full else (1, 0))
+            profile = await services.profiles.by_identifier(
+                IdentifierType.EXTERNAL, f"C-{number}", "crm"
+            )
+            [traits] = await services.profiles.traits([profile.id])
+            names.append((traits.display_name, traits.value("language")))
+
+        assert names == [("Ana García", "es-ES"), ("Ana García", "es-ES")]
 
 
 class TestBadInput:

@@ -87,6 +87,19 @@ class TestDecide:
         assert decide_writes([entry]) == ([], [])
         assert entry.outcome == "duplicate"
 
+    def test_at_one_time_the_copy_stating_more_is_the_newer_and_a_count_not_kept_defers(
+        self,
+    ) -> None:
+        at = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+        full, sparse = StoredRevision(at, "a", stated=9), StoredRevision(at, "b", stated=4)
+        legacy = StoredRevision(at, "c")  # stored before the count was kept
+
+        assert sparse.older_than(full)
+        assert not full.older_than(sparse)
+        assert full.older_than(legacy)  # by hash alone: "a" < "c"
+        assert not legacy.older_than(sparse)  # "c" > "b"
+        assert not full.older_than(full)
+
     async def test_two_revisions_of_one_record_in_a_batch_are_one_write_of_the_newer(
         self,
     ) -> None:
