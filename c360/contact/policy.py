@@ -598,13 +598,14 @@ def best_channels(
             reason = f"No preference or history for {channel}; it comes next in the default order."
             options.append(((2, 0, index), ChannelOption(channel, Basis.DEFAULT, reason, decision)))
     ranked = [option for _, option in sorted(options, key=lambda o: o[0])]
-    if explicit is not None and explicit.value not in usable and explicit.value in decisions:
+    stated = next((ch for ch in decisions if explicit is not None and explicit.value == ch), None)
+    if explicit is not None and stated is not None and stated not in usable:
         # The customer's stated channel cannot be used: whatever is offered instead says so, or
         # the one who recorded it sees another channel offered with no word of their change.
         passed_over = (
-            f" The customer asked for {explicit.value} for {purpose} "
+            f" The customer asked for {stated} for {purpose} "
             f"(since {_day(explicit.change.since)}, {explicit.change.origin}), but "
-            f"{_unusable(explicit.value, decisions[explicit.value])}."
+            f"{_unusable(stated, decisions[stated])}."
         )
         ranked = [replace(o, reason=o.reason + passed_over) for o in ranked]
     return ranked
