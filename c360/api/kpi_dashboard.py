@@ -92,11 +92,13 @@ BODY = """\
   </section>
   <section>
     <h2>Every KPI</h2>
+    <div class="table-scroll">
     <table id="kpi-table">
       <thead><tr><th>KPI</th><th>Value</th><th>Before</th><th>Numerator / denominator</th>
       <th>n</th><th>Definition</th></tr></thead>
       <tbody></tbody>
     </table>
+    </div>
   </section>
 </main>
 """

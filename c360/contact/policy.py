@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
@@ -597,4 +597,38 @@ def best_channels(
         else:
             reason = f"No preference or history for {channel}; it comes next in the default order."
             options.append(((2, 0, index), ChannelOption(channel, Basis.DEFAULT, reason, decision)))
-    return [option for _, option in sorted(options, key=lambda o: o[0])]
+    ranked = [option for _, option in sorted(options, key=lambda o: o[0])]
+    stated = next((ch for ch in decisions if explicit is not None and explicit.value == ch), None)
+    if explicit is not None and stated is not None and stated not in usable:
+        # The customer's stated channel cannot be used: whatever is offered instead says so, or
+        # the one who recorded it sees another channel offered with no word of their change.
+        passed_over = (
+            f" The customer asked for {stated} for {purpose} "
+            f"(since {_day(explicit.change.since)}, {explicit.change.origin}), but "
+            f"{_unusable(stated, decisions[stated])}."
+        )
+        ranked = [replace(o, reason=o.reason + passed_over) for o in ranked]
+    return ranked
+
+
+# Why a channel cannot be used, in words that quote nothing a person wrote (a do-not-contact
+# reason is case text, which some roles may not read).
+_UNUSABLE = {
+    Code.NO_CONTACT_POINT: "there is no {channel} address or number for them",
+    Code.CONTACT_POINT_BOUNCED: "their {channel} address bounced",
+    Code.CONTACT_POINT_INVALID: "their {channel} address or number is invalid",
+    Code.CONTACT_POINT_UNSUITABLE: "their {channel} number cannot take it",
+    Code.DO_NOT_CONTACT: "they are not to be contacted",
+    Code.CHANNEL_OPTED_OUT: "they opted out of {channel}",
+    Code.PURPOSE_OPTED_OUT: "they opted out of it by {channel}",
+    Code.CONSENT_REQUIRED: "{channel} needs their opt-in, which there is not",
+    Code.CONSENT_PENDING: "their {channel} opt-in is not confirmed yet",
+}
+
+
+def _unusable(channel: str, decision: Decision) -> str:
+    for reason in decision.reasons:
+        words = _UNUSABLE.get(reason.code)
+        if words is not None:
+            return words.format(channel=channel)
+    return f"{channel} may not be used"

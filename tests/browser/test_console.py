@@ -535,6 +535,14 @@ class TestSearch:
         expect(page.get_by_role("alert")).to_contain_text("no profile with phone")
         expect(page.get_by_label("Find a customer")).to_have_value("+34699000111")
 
+    def test_a_customer_without_purchases_has_no_value_tier(self, page: Page, demo: Server) -> None:
+        # Wei Li has answered a survey and browsed, and never bought.
+        open_console(page, demo, "agent", "/console/lookup?email=li.wei%40example.net")
+        profile_ready(page)
+        chips = page.locator("main p.chips").first
+        expect(chips).to_contain_text("no net purchases")
+        expect(chips).not_to_contain_text("None value")
+
 
 class TestSession:
     def test_sign_in_the_cookie_and_sign_out(self, page: Page, demo: Server) -> None:

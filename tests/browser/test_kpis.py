@@ -193,6 +193,25 @@ class TestDashboard:
         expect(page.locator("#kpi-table tbody tr")).to_have_count(0)
         expect(page.locator("#kpis[data-loaded=true]")).to_have_count(0)
 
+    @pytest.mark.parametrize("width", [768, 400])
+    def test_a_tablet_or_a_phone_reads_it_without_scrolling_sideways(
+        self, page: Page, scorecard: Server, width: int
+    ) -> None:
+        page.set_viewport_size({"width": width, "height": 900})
+        sign_in(page, scorecard, "marketing", SPAN + "&groupBy=LIFECYCLE_STAGE")
+        expect(page.locator("#kpis[data-loaded=true]")).to_be_attached(timeout=20_000)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{overflow} px wider than a {width} px screen"
+        # Each chart is drawn at a size that can be read: no narrower than half the screen.
+        chart = page.locator("#trends figure[data-kpi=REVENUE] svg").bounding_box()
+        assert chart is not None
+        assert chart["width"] >= width / 2 - 60, chart
+        # The table of every KPI, too wide for a phone, scrolls in its own box.
+        table = page.locator("#kpi-table")
+        expect(table).to_contain_text("Net Promoter Score")
+
     def test_a_connector_key_is_refused_and_asked_again(
         self, page: Page, scorecard: Server
     ) -> None:

@@ -180,6 +180,29 @@ class TestAgentView:
         [history] = profile["consentHistory"]["edges"]
         assert history["node"]["__typename"] == "PreferenceChangeRecord"
 
+    async def test_a_stated_channel_that_cannot_be_used_is_named_in_the_reason(
+        self, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        # She asks for post; there is no postal address for her, so the phone is still offered,
+        # and whoever recorded her wish reads why it is not followed.
+        changed = await gql(
+            agent_client,
+            SET_PREFS,
+            input={
+                "profileId": ana,
+                "preferredChannels": [{"purpose": "service", "channel": "POSTAL"}],
+                "evidence": "asked for letters on the phone",
+            },
+        )
+        assert changed["setContactPreference"]["__typename"] == "PreferencesChanged"
+
+        preferred = (await view(agent_client, ana))["preferredChannel"]
+        assert preferred["channel"] == "PHONE"
+        assert preferred["basis"] == "INFERRED"
+        assert preferred["reason"].startswith("4 of the last 4 conversations were by phone. ")
+        assert "The customer asked for postal for service" in preferred["reason"]
+        assert preferred["reason"].endswith("but there is no postal address or number for them.")
+
     async def test_bad_input_is_refused_and_nothing_stored(
         self, agent_client: httpx.AsyncClient, ana: str
     ) -> None:

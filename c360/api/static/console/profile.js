@@ -130,7 +130,11 @@ function headParts(profile, via) {
       "p",
       { class: "chips" },
       chip(words(profile.lifecycleStage.stage), "stage"),
-      chip(`${words(profile.valueTier.tier)} value`, "tier"),
+      // NONE is no tier: a customer without net purchases, not one of "none value".
+      chip(
+        profile.valueTier.tier === "NONE" ? "no net purchases" : `${words(profile.valueTier.tier)} value`,
+        "tier",
+      ),
       profile.customerSince
         ? chip(`customer for ${duration(profile.customerSince)}`, "since")
         : null,
