@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from c360.audit.service import Action
@@ -26,7 +27,15 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.crash_data import write_dataset
-from tests.helpers import Crash, crash_at, dead_letters, imported, parse_options, profile_of
+from tests.helpers import (
+    Crash,
+    crash_at,
+    dead_letters,
+    gql,
+    imported,
+    parse_options,
+    profile_of,
+)
 from tests.privacy.population import (
     ADMIN,
     KENJI_PAGE,
@@ -336,6 +345,46 @@ class TestSuppression:
         assert not decision.allowed  # his 2024 opt-in is older than his erasure
         service = await services.contact.decide(profile.id, "email", "service", now)
         assert service.allowed
+
+    async def test_a_returning_person_s_consents_show_the_opt_out_his_decisions_apply(
+        self, services: Services, agent_client: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        # Back after his erasure with his 2024 opt-in: the tombstone opts him out of marketing,
+        # and the consent the profile shows is the one every decision applies.
+        paths = files(tmp_path)
+        await load(services, paths)
+        done = await erase(services)
+        await services.privacy.lift_erasure(done.id)
+        await load(services, paths)
+        profile = await services.profiles.by_identifier(IdentifierType.EMAIL, X_EMAIL)
+
+        data = await gql(
+            agent_client,
+            """query($id: ID!) {
+              profile(id: $id) { ... on Profile {
+                consents { channel contactPoint purpose status source }
+                contactPreferences { consents { channel contactPoint purpose status source } }
+              } }
+              contactDecision(profileId: $id, channel: EMAIL, purpose: "marketing") {
+                ... on ContactDecision { allowed reasons { code } }
+              }
+            }""",
+            id=profile.id,
+        )
+
+        decision = data["contactDecision"]
+        assert not decision["allowed"]
+        assert [r["code"] for r in decision["reasons"]] == ["PURPOSE_OPTED_OUT"]
+        shown = data["profile"]["consents"]
+        in_force = data["profile"]["contactPreferences"]["consents"]
+        marketing = [c for c in shown if (c["channel"], c["purpose"]) == ("EMAIL", "marketing")]
+        assert marketing, shown
+        assert {(c["status"], c["source"]) for c in marketing} == {("OPTED_OUT", "c360")}, shown
+
+        def key(c: dict[str, str]) -> tuple[str, ...]:
+            return (c["channel"], c["purpose"], c["status"], c["source"])
+
+        assert {key(c) for c in shown} == {key(c) for c in in_force}
 
     async def test_lifting_the_erasure_whole_lets_him_back_whatever_he_remembers(
         self, services: Services, tmp_path: Path
