@@ -447,6 +447,12 @@ class ExportRepository:
         docs = await find_each(self._db["match_suggestions"], "profiles", profile_ids)
         return [Held("match_suggestions", str(d["_id"]), d) for d in docs]
 
+    async def of_profiles(self, collection: str, profile_ids: Sequence[str]) -> list[Held]:
+        """The documents of a collection kept per profile (follow-ups with their events,
+        feedback acknowledgements) that are about these profiles."""
+        docs = await find_each(self._db[collection], "profile_id", profile_ids)
+        return [Held(collection, str(d["_id"]), d, profile_id=d.get("profile_id")) for d in docs]
+
     async def audit(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Held]]:
         """The access-audit entries about these profiles, oldest first, a page at a time."""
         for profile_id in profile_ids:
