@@ -132,11 +132,20 @@ class RequestRepository:
                 found.append(request)
         return found
 
-    async def forget_identifiers(self, request_id: str, hashes: Sequence[str]) -> None:
+    async def forget_identifiers(
+        self, request_id: str, hashes: Sequence[str], notes: PrivacyRequest
+    ) -> None:
+        """Keep only the keyed hashes of what the request named, and its events and
+        extensions as ``notes`` has them (those naming the person without their note)."""
+        kept = request_doc(notes)
         await self._requests.update_one(
             {"_id": request_id},
             {
-                "$set": {"identifier_hashes": list(hashes)},
+                "$set": {
+                    "identifier_hashes": list(hashes),
+                    "events": kept["events"],
+                    "extensions": kept["extensions"],
+                },
                 "$unset": {"identifiers": "", "journal.scope": ""},
             },
         )

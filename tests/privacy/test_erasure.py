@@ -55,6 +55,7 @@ from tests.privacy.population import (
     strings,
     with_fixed_secrets,
 )
+from tests.served import environment, run_c360
 from tests.state import other_database, uninterrupted
 
 
@@ -144,6 +145,34 @@ class TestNothingOfThePersonRemains:
             docs = everything(mongo_uri, settings.database).get(name, [])
             assert [d for d in docs if d.get("profile_id") == profile] == []
             assert not any(x.lower() in t.lower() for t in strings(docs) for x in X_STRINGS)
+
+    async def test_the_officer_s_notes_that_name_him_go_too(
+        self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        # The officer writes down how he asked and how he was checked, with his address and
+        # number, on his erasure and on the access request he made before it.
+        await load(services, files(tmp_path))
+        env = environment(
+            C360_MONGODB_URI=settings.mongodb_uri or "",
+            C360_DATABASE=settings.database,
+            C360_DATA_DIR=str(settings.data_dir),
+        )
+
+        def c360(*args: str) -> str:
+            done = run_c360("privacy", *args, env=env)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        access = c360("request", "access", "--email", X_EMAIL, "--note", f"by mail {X_EMAIL}")
+        erasure = c360("request", "erasure", "--email", X_EMAIL, "--note", f"from {X_EMAIL}")
+        access_id, erasure_id = access.split()[0], erasure.split()[0]
+        c360("verify", erasure_id, "--note", f"called him back on {X_PHONE}")
+        c360("run", erasure_id)
+
+        shown = c360("status", erasure_id, "--json") + c360("status", access_id, "--json")
+        assert not [x for x in X_STRINGS if x.lower() in shown.lower()], shown
+        assert "verified" in shown  # the events stay, without what named him
+        assert his_strings(mongo_uri, settings.database) == []
 
     async def test_everyone_else_is_as_if_he_had_never_been_imported(
         self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
