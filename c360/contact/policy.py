@@ -378,16 +378,17 @@ def _quiet(
     hours = own.value if own is not None else config.quiet_hours
     if hours is None:
         return None
-    ends = [end for zone in zones if (end := quiet_until(hours, moment, zone)) is not None]
-    if not ends:
+    quiet = [(zone, end) for zone in zones if (end := quiet_until(hours, moment, zone)) is not None]
+    if not quiet:
         return None
-    local = moment.astimezone(zones[0]).strftime("%H:%M")
+    zone = quiet[0][0]  # where it is quiet: the sentence names it, not another possible zone
+    local = moment.astimezone(zone).strftime("%H:%M")
     whose = "the customer's" if own is not None else "default"
     sentence = (
-        f"It is {local} in {zones[0].key}: {whose} quiet hours are "
+        f"It is {local} in {zone.key}: {whose} quiet hours are "
         f"{hours.start:%H:%M}-{hours.end:%H:%M}."
     )
-    return Reason(Code.QUIET_HOURS, sentence), max(ends)
+    return Reason(Code.QUIET_HOURS, sentence), max(end for _, end in quiet)
 
 
 def _window(
@@ -401,8 +402,9 @@ def _window(
     if not windows or all(in_window(windows, moment, zone) for zone in zones):
         return None
     opens = max(next_window(windows, moment, zone) for zone in zones)
-    local = moment.astimezone(zones[0]).strftime("%a %H:%M")
-    sentence = f"It is {local} in {zones[0].key}, outside the customer's contact windows."
+    outside = next(zone for zone in zones if not in_window(windows, moment, zone))
+    local = moment.astimezone(outside).strftime("%a %H:%M")
+    sentence = f"It is {local} in {outside.key}, outside the customer's contact windows."
     return Reason(Code.OUTSIDE_CONTACT_WINDOW, sentence), opens
 
 

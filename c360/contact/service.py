@@ -120,8 +120,13 @@ class ContactService:
     # --- Reading ------------------------------------------------------------------------------
 
     async def states(self, profile_ids: Sequence[str]) -> list[list[ConsentState]]:
-        """Each profile's consent, in the order asked (a DataLoader's batch function)."""
+        """Each profile's consent, in the order asked (a DataLoader's batch function), an
+        erased person's tombstones included, as every decision folds it."""
         changes = await self._records.of_kind(profile_ids, RecordKind.CONSENT_CHANGE)
+        if self._tombstones is not None:
+            wanted = list(changes)
+            identities = dict(zip(wanted, await self._profiles.identifiers(wanted), strict=True))
+            await self._add_tombstones(identities, changes)
         return [fold_consent(changes[p]) for p in profile_ids]
 
     async def facts(

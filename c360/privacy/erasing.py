@@ -230,7 +230,8 @@ class Eraser:
                 await noted(len(earlier))
                 for other in earlier:
                     hashes = sorted(self._hasher.suppression(k) for k in other.keys)
-                    await self._requests.forget_identifiers(other.id, hashes)
+                    notes = rules.unnamed(other, scope.pattern)
+                    await self._requests.forget_identifiers(other.id, hashes, notes)
             case "access audit":
                 entries = await self._find(step, scope, request)
                 await noted(len(entries))

@@ -33,6 +33,8 @@ EXPORT_SECTIONS = (
     "consents",
     "merges",
     "match_suggestions",
+    "follow_ups",
+    "feedback_acknowledgements",
     "audit",
     "dead_letters",
 )
@@ -147,6 +149,12 @@ class AccessExport:
             case "match_suggestions":
                 for held in await self._held.match_suggestions(profiles):
                     yield _held(name, held)
+            case "follow_ups":
+                for held in await self._held.of_profiles("follow_ups", profiles):
+                    yield _held(name, held, profile_id=held.profile_id)
+            case "feedback_acknowledgements":
+                for held in await self._held.of_profiles("feedback_acks", profiles):
+                    yield _held(name, held, profile_id=held.profile_id)
             case "audit":
                 async for page in self._held.audit(profiles):
                     for held in page:

@@ -132,11 +132,20 @@ class RequestRepository:
                 found.append(request)
         return found
 
-    async def forget_identifiers(self, request_id: str, hashes: Sequence[str]) -> None:
+    async def forget_identifiers(
+        self, request_id: str, hashes: Sequence[str], notes: PrivacyRequest
+    ) -> None:
+        """Keep only the keyed hashes of what the request named, and its events and
+        extensions as ``notes`` has them (those naming the person without their note)."""
+        kept = request_doc(notes)
         await self._requests.update_one(
             {"_id": request_id},
             {
-                "$set": {"identifier_hashes": list(hashes)},
+                "$set": {
+                    "identifier_hashes": list(hashes),
+                    "events": kept["events"],
+                    "extensions": kept["extensions"],
+                },
                 "$unset": {"identifiers": "", "journal.scope": ""},
             },
         )
@@ -446,6 +455,12 @@ class ExportRepository:
     async def match_suggestions(self, profile_ids: Sequence[str]) -> list[Held]:
         docs = await find_each(self._db["match_suggestions"], "profiles", profile_ids)
         return [Held("match_suggestions", str(d["_id"]), d) for d in docs]
+
+    async def of_profiles(self, collection: str, profile_ids: Sequence[str]) -> list[Held]:
+        """The documents of a collection kept per profile (follow-ups with their events,
+        feedback acknowledgements) that are about these profiles."""
+        docs = await find_each(self._db[collection], "profile_id", profile_ids)
+        return [Held(collection, str(d["_id"]), d, profile_id=d.get("profile_id")) for d in docs]
 
     async def audit(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Held]]:
         """The access-audit entries about these profiles, oldest first, a page at a time."""

@@ -318,8 +318,11 @@ class PrivacyService:
         if erased:
             # What the person gave is no longer kept: only its keyed hashes, to tell whether a
             # later request names the same person.
+            # Nor what the notes say of them (how they asked, how they were checked).
+            scope = request.journal.scope
+            pattern = (scope.pattern if scope else "") or rules.key_pattern(request.keys)
             after = dataclasses.replace(
-                after,
+                rules.unnamed(after, pattern),
                 identifiers=None,
                 identifier_hashes=tuple(sorted(self.hasher.suppression(k) for k in request.keys)),
                 journal=dataclasses.replace(request.journal, scope=None),

@@ -665,6 +665,39 @@ class TestContactLogAndCaps:
         assert len((await view(agent_client, ana))["timeline"]["edges"]) == 2  # the same send: one
 
 
+class TestQuietHoursWhereTheCustomerMayBe:
+    async def test_the_reason_names_the_zone_where_it_is_quiet(
+        self, services: Services, agent_client: httpx.AsyncClient
+    ) -> None:
+        # A Spanish mobile and no time zone: Madrid or the Canaries (an hour behind). At 20:30
+        # UTC in December it is 21:30 in Madrid, quiet, and 20:30 in the Canaries, not.
+        await imported(
+            services,
+            [f.person(external_id="C-9", identifiers=[f.phone("+34 611 22 33 44")], country="ES")],
+        )
+        profile = await services.profiles.by_identifier(IdentifierType.PHONE, "+34611223344")
+        query = """query($id: ID!, $at: DateTime!) {
+          contactDecision(profileId: $id, channel: PHONE, purpose: "service", at: $at) {
+            ... on ContactDecision { allowed reasons { code message } timeZones nextAllowedAt }
+          }
+        }"""
+
+        evening = await gql(agent_client, query, id=profile.id, at="2026-12-07T20:30:00Z")
+        morning = await gql(agent_client, query, id=profile.id, at="2026-12-07T07:30:00Z")
+
+        late = evening["contactDecision"]
+        assert set(late["timeZones"]) == {"Atlantic/Canary", "Europe/Madrid"}
+        assert not late["allowed"]
+        assert [r["message"] for r in late["reasons"]] == [
+            "It is 21:30 in Europe/Madrid: default quiet hours are 21:00-08:00."
+        ]
+        early = morning["contactDecision"]
+        assert [r["message"] for r in early["reasons"]] == [
+            "It is 07:30 in Atlantic/Canary: default quiet hours are 21:00-08:00."
+        ]
+        assert early["nextAllowedAt"] == "2026-12-07T08:00:00+00:00"
+
+
 class TestDoNotContact:
     async def test_stops_everything_until_lifted(
         self, agent_client: httpx.AsyncClient, ana: str

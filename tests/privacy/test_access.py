@@ -27,7 +27,15 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import asgi_client, audit_entries, dead_letters, gql, imported, parse_options
+from tests.helpers import (
+    asgi_client,
+    audit_entries,
+    dead_letters,
+    gql,
+    imported,
+    parse_options,
+    profile_of,
+)
 from tests.privacy.population import KENJI_PAGE, X_ANON, X_EMAIL, files, load
 from tests.served import environment, run_c360
 
@@ -138,6 +146,53 @@ class TestTheExport:
         ).status is Status.COMPLETED
         (left,) = await dead_letters(services)
         assert "lea@example.be" in left.raw
+
+    async def test_his_follow_ups_and_feedback_acknowledgements_as_the_360_shows_them(
+        self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await load(services, files(tmp_path))
+        # A detractor answer opens a follow-up under the default rules; an agent acknowledges
+        # the answer and works the follow-up, with notes.
+        await imported(
+            services,
+            [
+                f.survey(
+                    external_id="S-X2",
+                    identifiers=[f.email(X_EMAIL)],
+                    score=2,
+                    comment="The toaster burns",
+                )
+            ],
+        )
+        profile = await profile_of(services, IdentifierType.EMAIL, X_EMAIL)
+        seen = await gql(
+            admin,
+            "query($id: ID!) { profile(id: $id) { ... on Profile { followUps { id } } } }",
+            id=profile,
+        )
+        (follow_up,) = seen["profile"]["followUps"]
+        await gql(
+            admin,
+            """mutation($id: ID!, $p: ID!) {
+              startFollowUp(id: $id, note: "called him back") { __typename }
+              acknowledgeFeedback(profileId: $p, recordId: "surveys:survey_response:S-X2",
+                                  note: "sorry about the toaster") { __typename }
+            }""",
+            id=follow_up["id"],
+            p=profile,
+        )
+        request_id = await completed_access(services, IdentifierType.EMAIL, X_EMAIL)
+
+        answer = await admin.get(f"/privacy/requests/{request_id}/export")
+
+        sections = answer.json()["sections"]
+        (held,) = sections["follow_ups"]
+        assert held["item"]["_id"] == follow_up["id"]
+        assert held["source"] == {"collection": "follow_ups", "profile_id": profile}
+        assert "called him back" in json.dumps(held["item"]["events"])
+        (ack,) = sections["feedback_acknowledgements"]
+        assert ack["source"]["collection"] == "feedback_acks"
+        assert "sorry about the toaster" in json.dumps(ack["item"])
 
     async def test_a_zip_of_json_and_csv_per_kind(
         self, admin: httpx.AsyncClient, services: Services, tmp_path: Path

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from c360.audit.service import Action
@@ -26,7 +27,15 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.crash_data import write_dataset
-from tests.helpers import Crash, crash_at, dead_letters, imported, parse_options, profile_of
+from tests.helpers import (
+    Crash,
+    crash_at,
+    dead_letters,
+    gql,
+    imported,
+    parse_options,
+    profile_of,
+)
 from tests.privacy.population import (
     ADMIN,
     KENJI_PAGE,
@@ -46,6 +55,7 @@ from tests.privacy.population import (
     strings,
     with_fixed_secrets,
 )
+from tests.served import environment, run_c360
 from tests.state import other_database, uninterrupted
 
 
@@ -135,6 +145,34 @@ class TestNothingOfThePersonRemains:
             docs = everything(mongo_uri, settings.database).get(name, [])
             assert [d for d in docs if d.get("profile_id") == profile] == []
             assert not any(x.lower() in t.lower() for t in strings(docs) for x in X_STRINGS)
+
+    async def test_the_officer_s_notes_that_name_him_go_too(
+        self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        # The officer writes down how he asked and how he was checked, with his address and
+        # number, on his erasure and on the access request he made before it.
+        await load(services, files(tmp_path))
+        env = environment(
+            C360_MONGODB_URI=settings.mongodb_uri or "",
+            C360_DATABASE=settings.database,
+            C360_DATA_DIR=str(settings.data_dir),
+        )
+
+        def c360(*args: str) -> str:
+            done = run_c360("privacy", *args, env=env)
+            assert done.returncode == 0, done.stderr
+            return done.stdout
+
+        access = c360("request", "access", "--email", X_EMAIL, "--note", f"by mail {X_EMAIL}")
+        erasure = c360("request", "erasure", "--email", X_EMAIL, "--note", f"from {X_EMAIL}")
+        access_id, erasure_id = access.split()[0], erasure.split()[0]
+        c360("verify", erasure_id, "--note", f"called him back on {X_PHONE}")
+        c360("run", erasure_id)
+
+        shown = c360("status", erasure_id, "--json") + c360("status", access_id, "--json")
+        assert not [x for x in X_STRINGS if x.lower() in shown.lower()], shown
+        assert "verified" in shown  # the events stay, without what named him
+        assert his_strings(mongo_uri, settings.database) == []
 
     async def test_everyone_else_is_as_if_he_had_never_been_imported(
         self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
@@ -336,6 +374,46 @@ class TestSuppression:
         assert not decision.allowed  # his 2024 opt-in is older than his erasure
         service = await services.contact.decide(profile.id, "email", "service", now)
         assert service.allowed
+
+    async def test_a_returning_person_s_consents_show_the_opt_out_his_decisions_apply(
+        self, services: Services, agent_client: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        # Back after his erasure with his 2024 opt-in: the tombstone opts him out of marketing,
+        # and the consent the profile shows is the one every decision applies.
+        paths = files(tmp_path)
+        await load(services, paths)
+        done = await erase(services)
+        await services.privacy.lift_erasure(done.id)
+        await load(services, paths)
+        profile = await services.profiles.by_identifier(IdentifierType.EMAIL, X_EMAIL)
+
+        data = await gql(
+            agent_client,
+            """query($id: ID!) {
+              profile(id: $id) { ... on Profile {
+                consents { channel contactPoint purpose status source }
+                contactPreferences { consents { channel contactPoint purpose status source } }
+              } }
+              contactDecision(profileId: $id, channel: EMAIL, purpose: "marketing") {
+                ... on ContactDecision { allowed reasons { code } }
+              }
+            }""",
+            id=profile.id,
+        )
+
+        decision = data["contactDecision"]
+        assert not decision["allowed"]
+        assert [r["code"] for r in decision["reasons"]] == ["PURPOSE_OPTED_OUT"]
+        shown = data["profile"]["consents"]
+        in_force = data["profile"]["contactPreferences"]["consents"]
+        marketing = [c for c in shown if (c["channel"], c["purpose"]) == ("EMAIL", "marketing")]
+        assert marketing, shown
+        assert {(c["status"], c["source"]) for c in marketing} == {("OPTED_OUT", "c360")}, shown
+
+        def key(c: dict[str, str]) -> tuple[str, ...]:
+            return (c["channel"], c["purpose"], c["status"], c["source"])
+
+        assert {key(c) for c in shown} == {key(c) for c in in_force}
 
     async def test_lifting_the_erasure_whole_lets_him_back_whatever_he_remembers(
         self, services: Services, tmp_path: Path
