@@ -230,7 +230,7 @@ class Eraser:
                 await noted(len(earlier))
                 for other in earlier:
                     hashes = sorted(self._hasher.suppression(k) for k in other.keys)
-                    notes = rules.unnamed(other, scope.pattern)
+                    notes = other.unnamed(scope.pattern)
                     await self._requests.forget_identifiers(other.id, hashes, notes)
             case "access audit":
                 entries = await self._find(step, scope, request)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import calendar
-import dataclasses
 import datetime as dt
 import enum
 import hashlib
@@ -13,7 +12,7 @@ import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import phonenumbers
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -21,9 +20,6 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from c360.errors import Conflict, InvalidInput
 from schemas.identifiers import split_identity_key
-
-if TYPE_CHECKING:
-    from c360.privacy.types import PrivacyRequest
 
 
 class RequestType(enum.StrEnum):
@@ -204,21 +200,10 @@ def key_pattern(keys: Iterable[str], *, contacts_only: bool = False) -> str:
 ERASED_NOTE = "(erased: it named the person)"
 
 
-def unnamed(request: PrivacyRequest, pattern: str) -> PrivacyRequest:
-    """The request with every note and extension reason that names the person (by the text
-    pattern of their identifiers) replaced by :data:`ERASED_NOTE`; the events stay."""
-    if not pattern:
-        return request
-    found = re.compile(pattern)
-
-    def note(text: str | None) -> str | None:
-        return ERASED_NOTE if text and found.search(text) else text
-
-    events = tuple(dataclasses.replace(e, note=note(e.note)) for e in request.events)
-    extensions = tuple(
-        dataclasses.replace(e, reason=note(e.reason) or e.reason) for e in request.extensions
-    )
-    return dataclasses.replace(request, events=events, extensions=extensions)
+def unnamed(text: str | None, pattern: str) -> str | None:
+    """A note or reason as kept once the person is erased: :data:`ERASED_NOTE` where it names
+    them (by the text ``pattern`` of their identifiers), else as it is."""
+    return ERASED_NOTE if text and pattern and re.search(pattern, text) else text
 
 
 def _national_digits(e164: str) -> str:

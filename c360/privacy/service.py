@@ -322,7 +322,7 @@ class PrivacyService:
             scope = request.journal.scope
             pattern = (scope.pattern if scope else "") or rules.key_pattern(request.keys)
             after = dataclasses.replace(
-                rules.unnamed(after, pattern),
+                after.unnamed(pattern),
                 identifiers=None,
                 identifier_hashes=tuple(sorted(self.hasher.suppression(k) for k in request.keys)),
                 journal=dataclasses.replace(request.journal, scope=None),

@@ -8,11 +8,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from c360.privacy.erasure import Of
-from c360.privacy.rules import OPEN, RequestType, Status
+from c360.privacy.rules import OPEN, RequestType, Status, unnamed
 from schemas.identifiers import IdentifierType
 
 StoredDocument = Mapping[str, Any]
@@ -147,6 +147,18 @@ class PrivacyRequest:
 
     def overdue(self, now: dt.datetime) -> bool:
         return self.status in OPEN and self.deadline < now
+
+    def unnamed(self, pattern: str) -> PrivacyRequest:
+        """The request with every note and extension reason that names the person (by the
+        text ``pattern`` of their identifiers) replaced by :data:`ERASED_NOTE`; the events
+        stay."""
+        if not pattern:
+            return self
+        events = tuple(replace(e, note=unnamed(e.note, pattern)) for e in self.events)
+        extensions = tuple(
+            replace(e, reason=unnamed(e.reason, pattern) or e.reason) for e in self.extensions
+        )
+        return replace(self, events=events, extensions=extensions)
 
 
 class SuppressionKind(enum.StrEnum):
