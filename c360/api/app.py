@@ -90,8 +90,9 @@ def create_app(
         try:
             demo_keys: dict[Role, str] = {}
             if settings.demo_data:
-                await load_demo_data(app.state.services, settings)
-                demo_keys = await issue_demo_keys(app.state.services.keys, dt.datetime.now(dt.UTC))
+                now = dt.datetime.now(dt.UTC)
+                await load_demo_data(app.state.services, settings, now)
+                demo_keys = await issue_demo_keys(app.state.services.keys, now)
             if on_ready is not None:
                 on_ready(store, demo_keys)
             yield

@@ -63,6 +63,7 @@ class IngestService:
         self._stages = stages(collaborators)
         self._merges = collaborators.merges
         self._metrics = collaborators.metrics
+        self._records = collaborators.records
         self._currency = ReadInOrderCurrency(collaborators.records)
         self._journal = journal
         self._batch_size = batch_size
@@ -160,6 +161,11 @@ class IngestService:
             (stored_record(e.stored or e.document(batch.key or None)), e.outcome or "duplicate")
             for e in batch.entries
         ]
+
+    async def stored_revisions(self, record_ids: Iterable[str]) -> dict[str, dt.datetime]:
+        """The revision time each of these records is stored at (those stored)."""
+        stored = await self._records.revisions(record_ids)
+        return {rid: seen.revision for rid, seen in stored.items()}
 
     async def read_in_order_currency(
         self, connector: str, errors: Sequence[ItemError], options: ParseOptions

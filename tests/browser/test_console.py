@@ -154,8 +154,12 @@ class TestAgentsCall:
         reach = page.locator("#reach")
         expect(reach.locator(".preferred-channel strong")).to_have_text("Phone")
         expect(reach).to_contain_text("asked for by the customer")
+        # The demo's times move on to the week before it was loaded (c360.demo): a date.
         expect(reach).to_contain_text(
-            "The customer asked to be contacted by phone for service (since 2024-05-04, agent)."
+            re.compile(
+                r"The customer asked to be contacted by phone for service "
+                r"\(since \d{4}-\d\d-\d\d, agent\)\."
+            )
         )
         expect(reach).to_contain_text("Local time")
         expect(reach).to_contain_text("Europe/Madrid")
