@@ -12,6 +12,7 @@ it was first and last seen.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,7 +71,22 @@ class Traits:
         latest_part = max((p.provenance.observed_at for p in parts), default=None)
         if full is not None and (latest_part is None or full.provenance.observed_at >= latest_part):
             return full.value
-        return " ".join(p.value for p in parts) or None
+        values = [p.value for p in parts]
+        if len(values) == 2 and all(map(written_east_asian, values)):
+            return values[1] + values[0]  # 王小明, 佐藤健二, 김민수: the family name first
+        return " ".join(values) or None
+
+
+def written_east_asian(name: str) -> bool:
+    """Whether a name is written in Chinese characters, kana or hangul only: such names are
+    written family name first, without a space between."""
+    letters = [c for c in name if not c.isspace()]
+    return bool(letters) and all(
+        unicodedata.name(c, "").startswith(_EAST_ASIAN_SCRIPTS) for c in letters
+    )
+
+
+_EAST_ASIAN_SCRIPTS = ("CJK ", "HIRAGANA ", "KATAKANA ", "HANGUL ")
 
 
 def _address_key(address: Mapping[str, Any]) -> tuple[str, ...]:

@@ -147,9 +147,22 @@ class TestTraitFold:
             person("crm:1", "2024-05-01", full_name="Kenji Sato"),
             person("web:1", "2024-06-01", "web", given_name="健二", family_name="佐藤"),
         ]
-        assert fold_traits(older_full).display_name == "健二 佐藤"
+        assert fold_traits(older_full).display_name == "佐藤健二"  # family name first
         newer_full = [*older_full, person("desk:1", "2024-07-01", "desk", full_name="Kenji S.")]
         assert fold_traits(newer_full).display_name == "Kenji S."
+
+    def test_names_in_east_asian_scripts_are_shown_family_name_first_without_a_space(
+        self,
+    ) -> None:
+        def shown(given: str, family: str) -> str | None:
+            record = person("crm:1", "2024-05-01", given_name=given, family_name=family)
+            return fold_traits([record]).display_name
+
+        assert shown("小明", "王") == "王小明"
+        assert shown("민수", "김") == "김민수"
+        assert shown("ひろし", "やまだ") == "やまだひろし"
+        assert shown("Xiaoming", "Wang") == "Xiaoming Wang"  # as written in Latin letters
+        assert shown("Ming", "王") == "Ming 王"  # mixed: as given
 
     def test_every_address_is_kept_once_with_sources_and_when_seen(self) -> None:
         home = {"line1": "Calle Mayor 1", "city": "Madrid", "country": "ES"}

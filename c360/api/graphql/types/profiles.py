@@ -278,7 +278,9 @@ class Profile:
         return [i.value for i in identifiers if i.type is kind]
 
     @strawberry.field(
-        description="The name to show: full name, else given and family names.",
+        description="The name to show, as given last: a full name, or the given and family "
+        "names (family name first, without a space, for names written in Chinese characters, "
+        "kana or hangul).",
         extensions=in_text(),
     )
     async def display_name(self, info: Info[Context, None]) -> str | None:
