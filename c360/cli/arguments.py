@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
+from c360.errors import InvalidInput
+from c360.lines import one_line
+
 
 def positive_int(text: str) -> int:
     """A count or a limit: 1 or more (0 would mean no limit to some and nothing to others)."""
@@ -54,3 +57,12 @@ def iso(at: dt.datetime) -> str:
 CASE_INSENSITIVE = str.lower
 """The ``type`` of an option whose choices are an enum's values (lower case): the same choice
 in GraphQL's spelling (``NPS``, ``ORDER_CHANNEL``) is accepted too."""
+
+
+def reason(text: str) -> str:
+    """Why an operator did something, kept in the access audit: one line of 1 000 characters at
+    most."""
+    try:
+        return one_line(text, "a reason", 1000)
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

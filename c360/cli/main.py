@@ -18,7 +18,7 @@ from c360.auth.service import Role
 from c360.auth.types import ApiKey
 from c360.cli import alerts
 from c360.cli import kpis as kpis_command
-from c360.cli.arguments import CASE_INSENSITIVE, port, positive_int
+from c360.cli.arguments import CASE_INSENSITIVE, port, positive_int, reason
 from c360.cli.audit import register as register_audit
 from c360.cli.banner import banner
 from c360.cli.identity import register as register_identity
@@ -147,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("connector", choices=sorted(CONNECTORS))
     replay.add_argument("--mapping", metavar="FILE", help="CSV connectors: the fixed mapping")
     replay.set_defaults(handler=_replay_dead_letters, resumable=True)
+    discard = letters_sub.add_parser(
+        "discard",
+        help="remove dead letters that need nothing more (stored since by another delivery, "
+        "or not wanted), saying why; audited",
+    )
+    discard.add_argument("letter_ids", nargs="+", metavar="ID", help="as `list` shows them")
+    discard.add_argument("--reason", required=True, type=reason, help="why (audited)")
+    discard.set_defaults(handler=_discard_dead_letters)
 
     register_audit(commands)
 
@@ -312,6 +320,41 @@ def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
             f"  raw:    {letter.raw[:200]}"
         )
     return 0
+
+
+def _discard_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(services: Services, store: Store) -> list[StoredDeadLetter]:
+        gone = await services.dead_letters.discard(args.letter_ids)
+        if gone:
+            detail = {
+                "reason": args.reason,
+                "letters": [
+                    {
+                        "id": letter.id,
+                        "connector": letter.connector,
+                        "origin": letter.last_rejection.origin,
+                        "position": letter.last_rejection.position,
+                    }
+                    for letter in gone
+                ],
+            }
+            await services.audit.record(
+                _operator(),
+                Action.MUTATION,
+                "deadletters discard",
+                operation="c360 deadletters",
+                detail=json.dumps(detail, sort_keys=True),
+            )
+        return gone
+
+    gone = asyncio.run(_with_services(settings, work))
+    for letter in gone:
+        last = letter.last_rejection
+        print(f"discarded {letter.id}  {letter.connector}  {last.origin} {last.position}")
+    missing = [i for i in dict.fromkeys(args.letter_ids) if i not in {g.id for g in gone}]
+    for letter_id in missing:
+        print(f"error: no dead letter {letter_id} (c360 deadletters list)", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:

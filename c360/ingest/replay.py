@@ -65,6 +65,13 @@ class DeadLetterService:
     async def recent(self, connector: str | None, limit: int) -> list[StoredDeadLetter]:
         return await self._dead_letters.recent(connector, limit)
 
+    async def discard(self, ids: Sequence[str]) -> list[StoredDeadLetter]:
+        """Remove these dead letters (an operator's decision: the item was stored since by
+        another delivery, or is not wanted); returns those there were, in the order asked."""
+        found = {letter.id: letter for letter in await self._dead_letters.get_many(ids)}
+        await self._dead_letters.remove(list(found))
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+
     async def replay(self, connector_name: str, options: ParseOptions) -> ReplayResult:
         """Every dead letter of the connector read again with ``options``. Options it cannot
         use whatever the input (a mapping naming a field it does not have) are refused,

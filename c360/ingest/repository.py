@@ -98,6 +98,10 @@ class DeadLetterRepository:
         cursor = self._dead_letters.find(query).sort("_id", 1).limit(limit)
         return [_dead_letter(doc) async for doc in cursor]
 
+    async def get_many(self, ids: Sequence[str]) -> list[StoredDeadLetter]:
+        cursor = self._dead_letters.find({"_id": {"$in": list(ids)}})
+        return [_dead_letter(doc) async for doc in cursor]
+
     async def remove(self, ids: Sequence[str]) -> None:
         if ids:
             await self._dead_letters.delete_many({"_id": {"$in": list(ids)}})

@@ -12,6 +12,7 @@ from pathlib import Path
 from c360.audit.types import Action
 from c360.auth.service import Caller, Role
 from c360.services import Services
+from tests.helpers import audit_entries, dead_letters
 from tests.served import run_c360
 
 SURVEYS = (
@@ -80,6 +81,36 @@ class TestDeadLetterReplay:
         assert "unparseable phone number 'not a phone'" in still
         assert after_fixed.stdout.count("attempts=") == 1
         assert f"{surveys} line 4  attempts=3" in after_fixed.stdout
+
+    async def test_a_letter_that_needs_nothing_more_is_discarded_with_its_reason_audited(
+        self, env: dict[str, str], services: Services, tmp_path: Path
+    ) -> None:
+        surveys = tmp_path / "surveys.csv"
+        surveys.write_text(SURVEYS)
+        run_c360("import", "surveys-csv", str(surveys), env=env)
+        letters = await dead_letters(services)
+        assert len(letters) == 3
+        gone, kept = letters[0], letters[1:]
+        why = "stored since from the survey tool's webhook"
+
+        discarded = run_c360("deadletters", "discard", gone.id, "--reason", why, env=env)
+        unknown = run_c360("deadletters", "discard", "dl-nothing", "--reason", why, env=env)
+        two_lines = run_c360("deadletters", "discard", kept[0].id, "--reason", "a\nb", env=env)
+
+        assert discarded.returncode == 0, discarded.stderr
+        place = f"{gone.last_rejection.origin} {gone.last_rejection.position}"
+        assert discarded.stdout == f"discarded {gone.id}  surveys-csv  {place}\n"
+        assert {d.id for d in await dead_letters(services)} == {k.id for k in kept}
+        [audited] = await audit_entries(services, operation="c360 deadletters")
+        assert audited.what == ("deadletters discard",)
+        detail = json.loads(audited.detail or "{}")
+        assert detail["reason"] == why
+        assert [letter["id"] for letter in detail["letters"]] == [gone.id]
+        assert (unknown.returncode, unknown.stdout) == (1, "")
+        assert "no dead letter dl-nothing" in unknown.stderr
+        assert two_lines.returncode == 2
+        assert "a reason is one line of text" in two_lines.stderr
+        assert len(await dead_letters(services)) == 2  # a refused command removes nothing
 
 
 class TestAuditAsJson:
