@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from c360.contact.consent import ConsentState, change_order, fold_consent
+from c360.contact.consent import OPTED_OUT, ConsentState, change_order, fold_consent
 from c360.contact.preferences import Preferences, fold_preferences
 from c360.profiles.traits import Traits, fold_traits
 from c360.profiles.types import ProfileIdentifier
@@ -104,6 +104,14 @@ class ContactFacts:
 _LONG_AGO = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
+def _given_after(record: Record, at: dt.datetime) -> bool:
+    return (
+        record.kind is RecordKind.CONSENT_CHANGE
+        and record.occurred_at > at
+        and record.payload.get("status") != OPTED_OUT
+    )
+
+
 def _newest_first(identities: Iterable[ProfileIdentifier], kind: IdentifierType) -> list[str]:
     found = [i for i in identities if i.type is kind]
     found.sort(key=lambda i: i.first_seen_at or _LONG_AGO)
@@ -125,12 +133,24 @@ def _statuses(changes: Iterable[Record]) -> dict[tuple[str, str], PointStatus]:
 
 
 def build_facts(
-    profile_id: str, identities: Sequence[ProfileIdentifier], records: Sequence[Record]
+    profile_id: str,
+    identities: Sequence[ProfileIdentifier],
+    records: Sequence[Record],
+    *,
+    at: dt.datetime | None = None,
 ) -> ContactFacts:
     """``records``: the profile's records of :data:`DECISION_KINDS`, plus its recent outbound
-    contacts and, for channel inference, its cases (both optional)."""
+    contacts and, for channel inference, its cases (both optional).
+
+    ``at``: the moment decided for. A consent change after it that is not an opt-out is left
+    out: an opt-in given later did not allow a send before it (asked about a moment past, the
+    answer is not a yes it was not then). An opt-out counts whenever it came: never a yes to
+    someone who said no, whatever the moment asked (a source's clock a little ahead included).
+    """
     by_kind: dict[RecordKind, list[Record]] = {}
     for record in records:
+        if at is not None and _given_after(record, at):
+            continue
         by_kind.setdefault(record.kind, []).append(record)
     contacts = [
         Contact(r.occurred_at, r.payload["channel"], r.payload["purpose"], r.payload["outcome"])

@@ -144,7 +144,7 @@ class ContactService:
             identities = dict(zip(wanted, await self._profiles.identifiers(wanted), strict=True))
         records = await self._contacts.records(wanted, contacts_since(at), cases=cases)
         await self._add_tombstones(identities, records)
-        return [build_facts(p, identities[p], records[p]) for p in profile_ids]
+        return [build_facts(p, identities[p], records[p], at=at) for p in profile_ids]
 
     async def decide(
         self, profile_id: str, channel: str, purpose: str, at: dt.datetime
@@ -263,7 +263,9 @@ class ContactService:
     ) -> list[tuple[str, Member | None]]:
         found = await self._contacts.facts_between(profile_ids, contacts_since(at))
         await self._add_tombstones(found.identities, found.records)
-        facts = {p: build_facts(p, found.identities[p], found.records[p]) for p in profile_ids}
+        facts = {
+            p: build_facts(p, found.identities[p], found.records[p], at=at) for p in profile_ids
+        }
         wanted = set(profile_ids)
         if audience_filter.needs_metrics:
             wanted = await self._segment(profile_ids, audience_filter, at)

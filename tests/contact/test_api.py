@@ -664,6 +664,44 @@ class TestContactLogAndCaps:
         assert again["recordContact"]["__typename"] == "ContactRecorded"
         assert len((await view(agent_client, ana))["timeline"]["edges"]) == 2  # the same send: one
 
+    async def test_a_moment_before_an_opt_in_was_given_is_not_allowed_by_it(
+        self, services: Services, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        await opted_in(services, now - dt.timedelta(days=2))
+        before = (now - dt.timedelta(days=5)).isoformat()
+
+        then = await decision(agent_client, ana, at=before)
+        sent_then = await gql(
+            agent_client,
+            RECORD_CONTACT,
+            input={
+                "profileId": ana,
+                "channel": "EMAIL",
+                "purpose": "marketing",
+                "campaign": "spring",
+                "occurredAt": before,
+                "externalId": "spring",
+            },
+        )
+        since = await decision(agent_client, ana, at=(now - dt.timedelta(days=1)).isoformat())
+
+        assert (then["allowed"], codes(then)) == (False, ["consent_required"])
+        assert sent_then["recordContact"]["decision"] == {"allowed": False}  # a send to review
+        assert since["allowed"] is True
+
+    async def test_an_opt_out_counts_for_any_moment_asked(
+        self, services: Services, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        await opted_in(services, now - dt.timedelta(days=20))
+        out = consent("opted_out", (now - dt.timedelta(days=2)).isoformat(), external_id="opt-out")
+        await imported(services, [out])
+
+        earlier = await decision(agent_client, ana, at=(now - dt.timedelta(days=5)).isoformat())
+
+        assert earlier["allowed"] is False  # never a yes to someone who has said no
+
 
 class TestQuietHoursWhereTheCustomerMayBe:
     async def test_the_reason_names_the_zone_where_it_is_quiet(
