@@ -149,6 +149,9 @@ class ContactService:
     async def decide(
         self, profile_id: str, channel: str, purpose: str, at: dt.datetime
     ) -> Decision:
+        """Refuses a purpose the policy does not know, as every other question does (a typo
+        would otherwise read as a plain no)."""
+        self.check_purpose(purpose)
         at = utc_instant(at)
         live = (await self._profiles.get(profile_id)).id
         [facts] = await self.facts([live], at, cases=False)
@@ -458,7 +461,6 @@ class ContactService:
         at = utc_instant(contact["occurred_at"])
         decision = await self.decide(profile_id, contact["channel"], contact["purpose"], at)
         live, identities = await self._owner(profile_id)
-        self.check_purpose(str(contact["purpose"]))
         data = {**contact, "occurred_at": at, "actor": actor.name}
         record = self._record(RecordKind.OUTBOUND_CONTACT, data, identities, None, now, external_id)
         [(stored, outcome)] = await self._append(live, record, identities=identities)

@@ -690,6 +690,15 @@ class TestContactLogAndCaps:
         assert sent_then["recordContact"]["decision"] == {"allowed": False}  # a send to review
         assert since["allowed"] is True
 
+    async def test_an_unknown_purpose_is_refused_not_answered_no(
+        self, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        refused = await decision(agent_client, ana, purpose="newsleter")
+
+        assert refused["__typename"] == "InvalidInputError"
+        assert "unknown purpose 'newsleter'; the configured purposes: " in refused["message"]
+        assert "marketing" in refused["message"]
+
     async def test_an_opt_out_counts_for_any_moment_asked(
         self, services: Services, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
