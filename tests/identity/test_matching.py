@@ -253,10 +253,13 @@ class TestAtIngest:
         (reason,) = suggestion.reasons
         assert "given name differs" in reason
         assert reason.endswith("; not merged automatically: given name differs")
-        assert score(
-            features_of([{"given_name": "Ana", **born, "addresses": home}], []),
-            features_of([{"given_name": "Luisa", **born, "addresses": home}], []),
-        ).total >= AUTO  # the score alone would have merged them
+        assert (
+            score(
+                features_of([{"given_name": "Ana", **born, "addresses": home}], []),
+                features_of([{"given_name": "Luisa", **born, "addresses": home}], []),
+            ).total
+            >= AUTO
+        )  # the score alone would have merged them
 
     async def test_different_people_are_left_alone(
         self, services: Services, store: Store, tmp_path: Path
