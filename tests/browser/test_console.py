@@ -269,6 +269,9 @@ class TestAgentsCall:
                 "data-status", "RESOLVED"
             )
             expect(timeline).to_contain_text(f"{DETRACTOR_RULE}: resolved")
+            # Its chip names the kind as its filter does: a follow-up.
+            event = timeline.locator("li", has_text=f"{DETRACTOR_RULE}: resolved").first
+            expect(event.locator(".kind")).to_have_text("Follow-up")
             scroll_to_top_of(page, slot)
             save_screenshot(page, "console-follow-up-resolved")
 
