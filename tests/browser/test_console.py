@@ -248,14 +248,26 @@ class TestAgentsCall:
             reassign = item.get_by_role("button", name="Reassign…")
             reassign.focus()
             page.keyboard.press("Enter")
-            page.get_by_role("form", name=f"Reassign the follow-up {DETRACTOR_RULE}").get_by_role(
-                "button", name="Cancel"
-            ).press("Enter")
+            form = page.get_by_role("form", name=f"Reassign the follow-up {DETRACTOR_RULE}")
+            # The teams it may go to are choices, its own chosen: nothing to guess.
+            teams = [t["id"] for t in demo.graphql("{ teams { id } }")["teams"]]
+            team = form.get_by_label("Team")
+            expect(team.locator("option")).to_have_count(len(teams))
+            assert sorted(team.locator("option").all_inner_texts()) == sorted(teams)
+            mine = demo.graphql(FOLLOW_UPS, variables={"id": ana})["profile"]["followUps"]
+            [current] = [f["team"] for f in mine if f["rule"]["name"] == DETRACTOR_RULE]
+            expect(team).to_have_value(current)
+            form.get_by_role("button", name="Cancel").press("Enter")
             expect(reassign).to_be_focused()
             item.get_by_role("button", name="Resolve…").click()
             form = page.get_by_role("form", name=f"Resolve the follow-up {DETRACTOR_RULE}")
             form.get_by_label("Outcome").select_option("CONTACTED_RESOLVED")
-            form.get_by_label("Root cause").fill(ROOT_CAUSE)
+            # The configured root causes are choices, before any guess.
+            causes = demo.graphql("{ followUpRootCauses }")["followUpRootCauses"]
+            cause = form.get_by_label("Root cause")
+            expect(cause.locator("option")).to_have_count(len(causes) + 1)
+            assert cause.locator("option").all_inner_texts() == ["Choose…", *causes]
+            cause.select_option(ROOT_CAUSE)
             form.get_by_label("Note (optional)").fill("New pair sent; sizing explained.")
             scroll_to_top_of(page, slot)
             save_screenshot(page, "console-follow-up-resolving")
@@ -327,7 +339,9 @@ class TestAgentsCall:
 FOLLOW_UPS = """query($id: ID!) {
   profile(id: $id) {
     ... on Profile {
-      followUps { rule { name } status outcome rootCause firstResponseAt events { type actor } }
+      followUps {
+        rule { name } status team outcome rootCause firstResponseAt events { type actor }
+      }
     }
   }
 }"""
