@@ -489,6 +489,60 @@ def profile_of(demo: Server, external_id: str, source: str = "crm") -> str:
     return profile_id
 
 
+WEI = "li.wei@example.net"
+
+
+class TestNoActionTwice:
+    def test_a_double_click_sends_one_change(self, page: Page, demo: Server) -> None:
+        """Wei's answer to a survey opens a follow-up; the agent double-clicks Acknowledge, then
+        the feedback's Acknowledge: each change is sent once."""
+        answered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        survey = {
+            "kind": "survey_response",
+            "source": "surveys",
+            "external_id": "nps-5801",
+            "occurred_at": answered.isoformat(),
+            "identifiers": [{"type": "email", "value": WEI}],
+            "survey_type": "nps",
+            "score": 2,
+            "comment": "The parcel never came.",
+            "touchpoint": "delivery",
+        }
+        send_records(demo, [survey])
+        sent: list[str] = []
+
+        def note_mutation(request: Request) -> None:
+            if not request.url.endswith("/console/graphql") or not request.post_data:
+                return
+            document = json.loads(request.post_data)["query"].strip()
+            if document.startswith("mutation"):
+                sent.append(document.split()[1].split("(")[0])
+
+        page.on("request", note_mutation)
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(WEI)}")
+        profile_ready(page)
+        slot = page.locator('[data-slot="follow-ups"]')
+        item = slot.locator(".follow-up", has_text=DETRACTOR_RULE)
+        expect(item).to_have_attribute("data-status", "OPEN")
+        item.get_by_role("button", name="Acknowledge").dblclick()
+        expect(page.locator(".follow-up-status")).to_contain_text(
+            f"Acknowledged: {DETRACTOR_RULE}."
+        )
+        expect(slot.locator(".follow-up", has_text=DETRACTOR_RULE)).to_have_attribute(
+            "data-status", "ACKNOWLEDGED"
+        )
+        answer = page.locator("#history li", has_text="The parcel never came.").filter(
+            has=page.get_by_role("button", name="Acknowledge feedback")
+        )
+        answer.get_by_role("button", name="Acknowledge feedback").click()
+        answer.get_by_role("form", name="Acknowledge this feedback").get_by_role(
+            "button", name="Acknowledge"
+        ).dblclick()
+        expect(answer.get_by_role("status")).to_contain_text("Feedback acknowledged")
+        expect(page.locator(".notice.error")).to_have_count(0)
+        assert sent == ["ConsoleAcknowledgeFollowUp", "ConsoleAcknowledgeFeedback"]
+
+
 class TestSearch:
     def test_several_matches_with_what_tells_them_apart(self, page: Page, demo: Server) -> None:
         open_console(page, demo, "agent")

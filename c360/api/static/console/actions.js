@@ -166,14 +166,17 @@ async function identityParts(profile, profileId, reload, onChanged) {
     const other = suggestion.profileIds.find((p) => p !== profileId) || suggestion.profileIds[0];
     const summary = await otherProfile(other);
     const status = h("div", { role: "status" });
-    const resolve = async (accept, button) => {
-      button.disabled = true;
+    const resolve = async (accept, pressed) => {
+      // Both answers wait for this one's: a merge and a refusal must not both be sent.
+      const buttons = [...pressed.parentElement.querySelectorAll("button")];
+      const hold = (held) => buttons.forEach((b) => (b.disabled = held));
+      hold(true);
       try {
         const { data } = await gql(RESOLVE_SUGGESTION, { id: suggestion.id, accept });
         const error = resultError(data.resolveMatchSuggestion);
         if (error) {
           replace(status, h("p", { class: "notice error" }, error));
-          button.disabled = false;
+          hold(false);
           return;
         }
         // Said in the page's live region: the list is drawn again without this suggestion.
@@ -182,7 +185,7 @@ async function identityParts(profile, profileId, reload, onChanged) {
         onChanged();
       } catch (error) {
         replace(status, h("p", { class: "notice error" }, error.message));
-        button.disabled = false;
+        hold(false);
       }
     };
     const actions = may("merge")

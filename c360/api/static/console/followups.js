@@ -277,10 +277,18 @@ function actionsFor(found, item, done) {
         {
           type: "button",
           class: name === "resolveFollowUp" ? "" : "secondary",
-          onclick: () => {
+          onclick: async (event) => {
             if (name === "resolveFollowUp") resolveForm(found, item, area, status, done);
             else if (name === "assignFollowUp") assignForm(found, item, area, status, done);
-            else act(name, { id: item.id }, status, done, label);
+            else {
+              // One request per press: the buttons wait for its answer (a double click, or
+              // Acknowledge then Start at once, would send a second change).
+              const group = event.currentTarget.closest("[role=group]");
+              const all = [...group.querySelectorAll("button")];
+              all.forEach((b) => (b.disabled = true));
+              const ok = await act(name, { id: item.id }, status, done, label);
+              if (!ok) all.forEach((b) => (b.disabled = false));
+            }
           },
         },
         LABELS[name],
@@ -469,6 +477,8 @@ export function feedbackAction(profileId, survey) {
             "aria-label": "Acknowledge this feedback",
             onsubmit: async (event) => {
               event.preventDefault();
+              const send = form.querySelector("button[type=submit]");
+              send.disabled = true; // one acknowledgement per press
               replace(status, h("p", { class: "muted" }, "Saving…"));
               try {
                 const { data, errors } = await gql(ACKNOWLEDGE_FEEDBACK, {
@@ -481,6 +491,7 @@ export function feedbackAction(profileId, survey) {
                 const error = answer ? resultError(answer) : errors.length ? errors[0].message : "No answer.";
                 if (error) {
                   replace(status, h("p", { class: "notice error" }, error));
+                  send.disabled = false;
                   return;
                 }
                 const ack = answer.acknowledgement;
@@ -488,6 +499,7 @@ export function feedbackAction(profileId, survey) {
                 announce(status, `Feedback acknowledged${ack ? ` by ${channel(ack.channel)}` : ""}.`);
               } catch (error) {
                 replace(status, h("p", { class: "notice error" }, error.message));
+                send.disabled = false;
               }
             },
           },
