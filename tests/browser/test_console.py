@@ -677,6 +677,77 @@ class TestSession:
         expect(page).to_have_url(where)
         profile_ready(page)
 
+    def test_a_form_filled_in_when_the_session_ended_comes_back_unsent(
+        self, page: Page, demo: Server, store: Any
+    ) -> None:
+        note = "Asked on the phone: no more SMS, please."
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(WEI)}")
+        profile_ready(page)
+        wei = profile_id(page)
+        consent = page.get_by_role("form", name="Record a consent change")
+        consent.get_by_label("Channel").select_option("SMS")
+        consent.get_by_role("group", name="Marketing", exact=True).get_by_label(
+            "Does not want it"
+        ).check()
+        consent.get_by_label("Note (required, kept as evidence)").fill(note)
+        store["console_sessions"].update_many({}, {"$set": {"expires_ms": 0}})
+        consent.get_by_role("button", name="Record consent").click()
+        expect(page.get_by_role("alert")).to_contain_text("Your session ended")
+        sign_in(page, demo.demo_keys["agent"])
+        profile_ready(page)
+
+        # Back as it was, and said to be unsent; nothing was recorded.
+        consent = page.get_by_role("form", name="Record a consent change")
+        expect(consent.get_by_label("Note (required, kept as evidence)")).to_have_value(note)
+        expect(consent.get_by_label("Channel")).to_have_value("SMS")
+        marketing = consent.get_by_role("group", name="Marketing", exact=True)
+        expect(marketing.get_by_label("Does not want it")).to_be_checked()
+        restored = consent.locator(".draft-restored")
+        expect(restored).to_contain_text("NOT sent")
+        assert evidence_of(demo, wei) == []
+        kept = page.evaluate("JSON.stringify(sessionStorage)")
+        assert demo.demo_keys["agent"] not in kept
+        assert_accessible(page)
+
+        # Sent now: recorded once, and the draft is gone.
+        consent.get_by_role("button", name="Record consent").click()
+        expect(consent.get_by_role("status")).to_contain_text(
+            "SMS, marketing: opted out, recorded."
+        )
+        expect(restored).to_have_count(0)
+        assert evidence_of(demo, wei) == [note]
+        page.reload()
+        profile_ready(page)
+        consent = page.get_by_role("form", name="Record a consent change")
+        expect(consent.get_by_label("Note (required, kept as evidence)")).to_have_value("")
+        expect(consent.locator(".draft-restored")).to_have_count(0)
+
+        # A draft discarded goes too.
+        preference = page.get_by_role("form", name="Record a preferred channel")
+        preference.get_by_label("Note (required, kept as evidence)").fill("Maybe by post.")
+        page.reload()
+        profile_ready(page)
+        preference = page.get_by_role("form", name="Record a preferred channel")
+        expect(preference.get_by_label("Note (required, kept as evidence)")).to_have_value(
+            "Maybe by post."
+        )
+        preference.get_by_role("button", name="Discard it").click()
+        expect(preference.get_by_label("Note (required, kept as evidence)")).to_have_value("")
+        expect(preference.locator(".draft-restored")).to_have_count(0)
+        page.reload()
+        profile_ready(page)
+        preference = page.get_by_role("form", name="Record a preferred channel")
+        expect(preference.get_by_label("Note (required, kept as evidence)")).to_have_value("")
+
+
+def evidence_of(demo: Server, profile: str) -> list[str]:
+    """The evidence of the customer's SMS consent changes, read over GraphQL."""
+    found = demo.graphql(
+        "query($id: ID!) { profile(id: $id) { ... on Profile { consents { channel evidence } } } }",
+        variables={"id": profile},
+    )["profile"]["consents"]
+    return [c["evidence"] for c in found if c["channel"] == "SMS" and c["evidence"]]
+
 
 class TestQualityBar:
     def test_keyboard_alone(self, page: Page, demo: Server) -> None:
