@@ -620,8 +620,21 @@ class TestSession:
         page.goto(f"{demo.base}/console")
         expect(page).to_have_url(re.compile(r"/console/sign-in\?next=%2Fconsole$"))
         assert_accessible(page)
+        key = page.get_by_label("API key")
+        expect(key).to_be_focused()  # typing starts at once
+        expect(key).not_to_have_attribute("aria-invalid", "true")
         sign_in(page, "c360_000000000000_not-a-key")
-        expect(page.get_by_role("alert")).to_contain_text("unknown API key")
+        said = page.get_by_role("alert")
+        expect(said).to_have_text(re.compile(r"^Unknown API key"))
+        # The refusal is the field's: focused again, marked invalid and described by it.
+        expect(key).to_be_focused()
+        expect(key).to_have_attribute("aria-invalid", "true")
+        described = (key.get_attribute("aria-describedby") or "").split()
+        assert said.get_attribute("id") in described
+        assert_accessible(page)
+        sign_in(page, "not-a-key")
+        expect(said).to_have_text(re.compile(r"^This is not a c360 API key"))
+        expect(said).not_to_contain_text("Authorization")
         sign_in(page, demo.demo_keys["agent"])
         expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
 
