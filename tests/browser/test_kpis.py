@@ -217,10 +217,49 @@ class TestDashboard:
     ) -> None:
         sign_in(page, scorecard, "connector")
         refusal = page.locator("#sign-in-error")
-        expect(refusal).to_contain_text("connector keys lack", timeout=15_000)
+        expect(refusal).to_contain_text("Connector keys lack", timeout=15_000)
         expect(page.locator("#sign-in-form")).to_be_visible()
         expect(page.locator("#board")).to_be_hidden()
         expect(page.locator("#kpi-table tbody tr")).to_have_count(0)
+
+
+class TestSigningIn:
+    def test_nothing_is_asked_of_the_api_before_a_key_is_given(
+        self, page: Page, scorecard: Server
+    ) -> None:
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/graphql" in r.url else None)
+        page.goto(f"{scorecard.base}/console/kpis{SPAN}")
+        expect(page.locator("#sign-in-form")).to_be_visible()
+        expect(page.locator("#sign-in-error")).to_be_empty()
+        page.wait_for_load_state("networkidle")
+        assert asked == []
+
+    @pytest.mark.parametrize(
+        ("typed", "said"),
+        [
+            ("not-a-key", "This is not a c360 API key"),
+            ("c360_000000000000_not-a-key", "Unknown API key"),
+        ],
+    )
+    def test_a_wrong_key_is_said_in_words_about_the_key(
+        self, page: Page, scorecard: Server, typed: str, said: str
+    ) -> None:
+        page.goto(f"{scorecard.base}/console/kpis{SPAN}")
+        form = page.locator("#sign-in-form")
+        form.get_by_label("API key").fill(typed)
+        form.get_by_role("button", name="Sign in").click()
+        refusal = page.locator("#sign-in-error")
+        expect(refusal).to_contain_text(said)
+        expect(refusal).not_to_contain_text("Authorization")
+        expect(form.get_by_label("API key")).to_be_focused()
+        # The refused key is not kept: opening the page again asks nothing of the API.
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/graphql" in r.url else None)
+        page.reload()
+        expect(form).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        assert asked == []
 
 
 def points(value: float) -> str:
