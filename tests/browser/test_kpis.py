@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.helpers import save_screenshot
 from tests.kpis.population import population
@@ -260,6 +260,32 @@ class TestSigningIn:
         expect(form).to_be_visible()
         page.wait_for_load_state("networkidle")
         assert asked == []
+
+
+class TestCharts:
+    def test_a_span_with_no_revenue_has_an_axis_of_a_whole_unit(
+        self, page: Page, scorecard: Server
+    ) -> None:
+        def no_revenue(route: Route) -> None:
+            answer = route.fetch()
+            body = answer.json()
+            if not (body.get("data") or {}).get("trend"):
+                route.fulfill(response=answer)
+                return
+            for row in body["data"]["trend"]["values"]:
+                if row["kpi"] == "REVENUE":
+                    row.update(value=0, suppressed=False)
+                    if row.get("previous"):
+                        row["previous"].update(value=0, suppressed=False)
+            route.fulfill(response=answer, json=body)
+
+        page.route("**/graphql", no_revenue)
+        sign_in(page, scorecard, "agent")
+        expect(page.locator("#kpis[data-loaded=true]")).to_be_attached(timeout=20_000)
+        ticks = page.locator("#trends figure[data-kpi=REVENUE] text.tick")
+        high, low = ticks.nth(0), ticks.nth(1)
+        expect(low).to_have_text(re.compile(r"^\D*0\.00$"))
+        expect(high).to_have_text(re.compile(r"^\D*1\.00$"))
 
 
 def points(value: float) -> str:

@@ -201,6 +201,13 @@
     return rows.filter((r) => r.currency === currencies[0]);
   }
 
+  function flatStep(row) {
+    if (row.unit === "MONEY") return Math.pow(10, digitsOf(row.currency)); // one whole unit
+    if (row.unit === "RATE") return 0.01;
+    if (row.unit === "SECONDS") return 60;
+    return 1;
+  }
+
   function trendChart(kpi, rows, name) {
     const width = 360, height = 170, left = 56, right = 12, top = 16, bottom = 28;
     const figure = el("figure", { class: "chart", "data-kpi": kpi });
@@ -226,7 +233,9 @@
       return figure;
     }
     let low = Math.min(0, ...values), high = Math.max(...values);
-    if (high === low) high = low + 1;
+    // A flat line (every shown period at zero, say) still gets an axis a person reads: one
+    // whole unit above it (€1.00, 1 %, 1), not the smallest step of the unit (€0.01).
+    if (high === low) high = low + flatStep(points[0]);
     const x = (i) => left + (points.length === 1 ? (width - left - right) / 2 : (i * (width - left - right)) / (points.length - 1));
     const y = (v) => top + (height - top - bottom) * (1 - (v - low) / (high - low));
     chart.appendChild(svg("line", { x1: left, y1: y(low), x2: width - right, y2: y(low), class: "axis" }));
