@@ -2,9 +2,8 @@
 
 The page is a shell; its script (``static/pages/kpis.js``) reads everything through ``/graphql``
 with the caller's credentials, so role rules hold on screen as in the API, and draws the charts
-as plain SVG (nothing vendored, nothing from another origin). Credentials: the agent console's
-session cookie when there is one (a request without a key of its own), else an API key the
-person types, kept in the tab's ``sessionStorage`` only.
+as plain SVG (nothing vendored, nothing from another origin). Credentials: an API key the
+person types, kept in the tab's ``sessionStorage`` only; nothing is asked of the API before.
 """
 
 from __future__ import annotations

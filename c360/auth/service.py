@@ -29,6 +29,17 @@ from c360.lines import one_line
 from schemas.quoting import shown
 
 PREFIX = "c360"
+NOT_A_KEY = "this is not a c360 API key: one reads c360_<id>_<secret>"
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether ``text`` has an API key's shape (``c360_<id>_<secret>``): what a person typed
+    in a sign-in form, before it is looked up."""
+    prefix, _, rest = text.strip().partition("_")
+    key_id, _, secret = rest.partition("_")
+    return prefix == PREFIX and bool(key_id) and bool(secret)
+
+
 # Seconds a verified key is trusted without a store round trip: every request of a busy client
 # would otherwise read its key. Also how late another process's revocation is noticed.
 VERIFIED_KEY_TTL_S = 5.0

@@ -18,11 +18,13 @@ import secrets
 from dataclasses import dataclass
 
 from c360.auth.service import (
+    NOT_A_KEY,
     ApiKeyService,
     Caller,
     Forbidden,
     Permission,
     Unauthenticated,
+    looks_like_key,
 )
 from c360.console.repository import SessionRepository, StoredSession
 
@@ -68,6 +70,8 @@ class SessionService:
         key = api_key.strip()
         if not key:
             raise Unauthenticated("an API key is needed to sign in")
+        if not looks_like_key(key):
+            raise Unauthenticated(NOT_A_KEY)
         caller = await self._keys.authenticate(f"Bearer {key}")
         assert caller is not None  # a header was given
         if not caller.may(Permission.READ_PROFILES):

@@ -161,6 +161,14 @@ def _day(moment: dt.datetime) -> str:
     return moment.date().isoformat()
 
 
+def _recent_reason(count: int, recent: int, channel: str) -> str:
+    """Why a channel is inferred, in words that agree with the numbers."""
+    if recent == 1:
+        return f"The last conversation was by {channel}."
+    verb = "was" if count == 1 else "were"
+    return f"{count} of the last {recent} conversations {verb} by {channel}."
+
+
 # --- Contact points ---------------------------------------------------------------------------
 
 
@@ -589,7 +597,7 @@ def best_channels(
             )
         elif channel in counts:
             count = counts[channel]
-            reason = f"{count} of the last {len(recent)} conversations were by {channel}."
+            reason = _recent_reason(count, len(recent), channel)
             options.append(
                 (
                     (1, -count, latest[channel]),

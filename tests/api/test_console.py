@@ -187,7 +187,7 @@ class TestSignIn:
     ) -> None:
         response = await sign_in(browser, "c360_nothing_here")
         assert response.status_code == 401
-        assert "unknown API key" in response.text
+        assert "Unknown API key" in response.text
         assert "c360_console" not in set_cookies(response)
         key = await new_key(services, Role.AGENT)
         await services.keys.revoke(key.split("_")[1], dt.datetime.now(dt.UTC))
@@ -200,7 +200,7 @@ class TestSignIn:
     ) -> None:
         response = await sign_in(browser, await new_key(services, Role.CONNECTOR))
         assert response.status_code == 403
-        assert "connector keys cannot use the console" in response.text
+        assert "Connector keys cannot use the console" in response.text
 
     async def test_a_sign_in_posted_from_elsewhere_is_refused(
         self, browser: httpx.AsyncClient, services: Services
@@ -236,7 +236,7 @@ class TestSignIn:
     ) -> None:
         response = await browser.post("/console/sign-in", json={"key": "x"})
         assert response.status_code == 415
-        assert "a form is sent as" in response.text
+        assert "A form is sent as" in response.text
 
 
 @pytest.mark.usefixtures("demo")

@@ -252,14 +252,26 @@ class TestAgentsCall:
             reassign = item.get_by_role("button", name="Reassign…")
             reassign.focus()
             page.keyboard.press("Enter")
-            page.get_by_role("form", name=f"Reassign the follow-up {DETRACTOR_RULE}").get_by_role(
-                "button", name="Cancel"
-            ).press("Enter")
+            form = page.get_by_role("form", name=f"Reassign the follow-up {DETRACTOR_RULE}")
+            # The teams it may go to are choices, its own chosen: nothing to guess.
+            teams = [t["id"] for t in demo.graphql("{ teams { id } }")["teams"]]
+            team = form.get_by_label("Team")
+            expect(team.locator("option")).to_have_count(len(teams))
+            assert sorted(team.locator("option").all_inner_texts()) == sorted(teams)
+            mine = demo.graphql(FOLLOW_UPS, variables={"id": ana})["profile"]["followUps"]
+            [current] = [f["team"] for f in mine if f["rule"]["name"] == DETRACTOR_RULE]
+            expect(team).to_have_value(current)
+            form.get_by_role("button", name="Cancel").press("Enter")
             expect(reassign).to_be_focused()
             item.get_by_role("button", name="Resolve…").click()
             form = page.get_by_role("form", name=f"Resolve the follow-up {DETRACTOR_RULE}")
             form.get_by_label("Outcome").select_option("CONTACTED_RESOLVED")
-            form.get_by_label("Root cause").fill(ROOT_CAUSE)
+            # The configured root causes are choices, before any guess.
+            causes = demo.graphql("{ followUpRootCauses }")["followUpRootCauses"]
+            cause = form.get_by_label("Root cause")
+            expect(cause.locator("option")).to_have_count(len(causes) + 1)
+            assert cause.locator("option").all_inner_texts() == ["Choose…", *causes]
+            cause.select_option(ROOT_CAUSE)
             form.get_by_label("Note (optional)").fill("New pair sent; sizing explained.")
             scroll_to_top_of(page, slot)
             save_screenshot(page, "console-follow-up-resolving")
@@ -273,6 +285,9 @@ class TestAgentsCall:
                 "data-status", "RESOLVED"
             )
             expect(timeline).to_contain_text(f"{DETRACTOR_RULE}: resolved")
+            # Its chip names the kind as its filter does: a follow-up.
+            event = timeline.locator("li", has_text=f"{DETRACTOR_RULE}: resolved").first
+            expect(event.locator(".kind")).to_have_text("Follow-up")
             scroll_to_top_of(page, slot)
             save_screenshot(page, "console-follow-up-resolved")
 
@@ -328,7 +343,9 @@ class TestAgentsCall:
 FOLLOW_UPS = """query($id: ID!) {
   profile(id: $id) {
     ... on Profile {
-      followUps { rule { name } status outcome rootCause firstResponseAt events { type actor } }
+      followUps {
+        rule { name } status team outcome rootCause firstResponseAt events { type actor }
+      }
     }
   }
 }"""
@@ -476,6 +493,60 @@ def profile_of(demo: Server, external_id: str, source: str = "crm") -> str:
     return profile_id
 
 
+WEI = "li.wei@example.net"
+
+
+class TestNoActionTwice:
+    def test_a_double_click_sends_one_change(self, page: Page, demo: Server) -> None:
+        """Wei's answer to a survey opens a follow-up; the agent double-clicks Acknowledge, then
+        the feedback's Acknowledge: each change is sent once."""
+        answered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        survey = {
+            "kind": "survey_response",
+            "source": "surveys",
+            "external_id": "nps-5801",
+            "occurred_at": answered.isoformat(),
+            "identifiers": [{"type": "email", "value": WEI}],
+            "survey_type": "nps",
+            "score": 2,
+            "comment": "The parcel never came.",
+            "touchpoint": "delivery",
+        }
+        send_records(demo, [survey])
+        sent: list[str] = []
+
+        def note_mutation(request: Request) -> None:
+            if not request.url.endswith("/console/graphql") or not request.post_data:
+                return
+            document = json.loads(request.post_data)["query"].strip()
+            if document.startswith("mutation"):
+                sent.append(document.split()[1].split("(")[0])
+
+        page.on("request", note_mutation)
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(WEI)}")
+        profile_ready(page)
+        slot = page.locator('[data-slot="follow-ups"]')
+        item = slot.locator(".follow-up", has_text=DETRACTOR_RULE)
+        expect(item).to_have_attribute("data-status", "OPEN")
+        item.get_by_role("button", name="Acknowledge").dblclick()
+        expect(page.locator(".follow-up-status")).to_contain_text(
+            f"Acknowledged: {DETRACTOR_RULE}."
+        )
+        expect(slot.locator(".follow-up", has_text=DETRACTOR_RULE)).to_have_attribute(
+            "data-status", "ACKNOWLEDGED"
+        )
+        answer = page.locator("#history li", has_text="The parcel never came.").filter(
+            has=page.get_by_role("button", name="Acknowledge feedback")
+        )
+        answer.get_by_role("button", name="Acknowledge feedback").click()
+        answer.get_by_role("form", name="Acknowledge this feedback").get_by_role(
+            "button", name="Acknowledge"
+        ).dblclick()
+        expect(answer.get_by_role("status")).to_contain_text("Feedback acknowledged")
+        expect(page.locator(".notice.error")).to_have_count(0)
+        assert sent == ["ConsoleAcknowledgeFollowUp", "ConsoleAcknowledgeFeedback"]
+
+
 class TestSearch:
     def test_several_matches_with_what_tells_them_apart(self, page: Page, demo: Server) -> None:
         open_console(page, demo, "agent")
@@ -553,8 +624,21 @@ class TestSession:
         page.goto(f"{demo.base}/console")
         expect(page).to_have_url(re.compile(r"/console/sign-in\?next=%2Fconsole$"))
         assert_accessible(page)
+        key = page.get_by_label("API key")
+        expect(key).to_be_focused()  # typing starts at once
+        expect(key).not_to_have_attribute("aria-invalid", "true")
         sign_in(page, "c360_000000000000_not-a-key")
-        expect(page.get_by_role("alert")).to_contain_text("unknown API key")
+        said = page.get_by_role("alert")
+        expect(said).to_have_text(re.compile(r"^Unknown API key"))
+        # The refusal is the field's: focused again, marked invalid and described by it.
+        expect(key).to_be_focused()
+        expect(key).to_have_attribute("aria-invalid", "true")
+        described = (key.get_attribute("aria-describedby") or "").split()
+        assert said.get_attribute("id") in described
+        assert_accessible(page)
+        sign_in(page, "not-a-key")
+        expect(said).to_have_text(re.compile(r"^This is not a c360 API key"))
+        expect(said).not_to_contain_text("Authorization")
         sign_in(page, demo.demo_keys["agent"])
         expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
 
@@ -609,6 +693,77 @@ class TestSession:
         sign_in(page, demo.demo_keys["agent"])
         expect(page).to_have_url(where)
         profile_ready(page)
+
+    def test_a_form_filled_in_when_the_session_ended_comes_back_unsent(
+        self, page: Page, demo: Server, store: Any
+    ) -> None:
+        note = "Asked on the phone: no more SMS, please."
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(WEI)}")
+        profile_ready(page)
+        wei = profile_id(page)
+        consent = page.get_by_role("form", name="Record a consent change")
+        consent.get_by_label("Channel").select_option("SMS")
+        consent.get_by_role("group", name="Marketing", exact=True).get_by_label(
+            "Does not want it"
+        ).check()
+        consent.get_by_label("Note (required, kept as evidence)").fill(note)
+        store["console_sessions"].update_many({}, {"$set": {"expires_ms": 0}})
+        consent.get_by_role("button", name="Record consent").click()
+        expect(page.get_by_role("alert")).to_contain_text("Your session ended")
+        sign_in(page, demo.demo_keys["agent"])
+        profile_ready(page)
+
+        # Back as it was, and said to be unsent; nothing was recorded.
+        consent = page.get_by_role("form", name="Record a consent change")
+        expect(consent.get_by_label("Note (required, kept as evidence)")).to_have_value(note)
+        expect(consent.get_by_label("Channel")).to_have_value("SMS")
+        marketing = consent.get_by_role("group", name="Marketing", exact=True)
+        expect(marketing.get_by_label("Does not want it")).to_be_checked()
+        restored = consent.locator(".draft-restored")
+        expect(restored).to_contain_text("NOT sent")
+        assert evidence_of(demo, wei) == []
+        kept = page.evaluate("JSON.stringify(sessionStorage)")
+        assert demo.demo_keys["agent"] not in kept
+        assert_accessible(page)
+
+        # Sent now: recorded once, and the draft is gone.
+        consent.get_by_role("button", name="Record consent").click()
+        expect(consent.get_by_role("status")).to_contain_text(
+            "SMS, marketing: opted out, recorded."
+        )
+        expect(restored).to_have_count(0)
+        assert evidence_of(demo, wei) == [note]
+        page.reload()
+        profile_ready(page)
+        consent = page.get_by_role("form", name="Record a consent change")
+        expect(consent.get_by_label("Note (required, kept as evidence)")).to_have_value("")
+        expect(consent.locator(".draft-restored")).to_have_count(0)
+
+        # A draft discarded goes too.
+        preference = page.get_by_role("form", name="Record a preferred channel")
+        preference.get_by_label("Note (required, kept as evidence)").fill("Maybe by post.")
+        page.reload()
+        profile_ready(page)
+        preference = page.get_by_role("form", name="Record a preferred channel")
+        expect(preference.get_by_label("Note (required, kept as evidence)")).to_have_value(
+            "Maybe by post."
+        )
+        preference.get_by_role("button", name="Discard it").click()
+        expect(preference.get_by_label("Note (required, kept as evidence)")).to_have_value("")
+        expect(preference.locator(".draft-restored")).to_have_count(0)
+        page.reload()
+        profile_ready(page)
+        preference = page.get_by_role("form", name="Record a preferred channel")
+        expect(preference.get_by_label("Note (required, kept as evidence)")).to_have_value("")
+
+
+def evidence_of(demo: Server, profile: str) -> list[str]:
+    """The evidence of the customer's SMS consent changes, read over GraphQL."""
+    found = demo.graphql(
+        "query($id: ID!) { profile(id: $id) { ... on Profile { consents { channel evidence } } } }",
+        variables={"id": profile},
+    )["profile"]["consents"]
+    return [c["evidence"] for c in found if c["channel"] == "SMS" and c["evidence"]]
 
 
 class TestQualityBar:

@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.browser.helpers import save_screenshot
 from tests.kpis.population import population
@@ -217,10 +217,75 @@ class TestDashboard:
     ) -> None:
         sign_in(page, scorecard, "connector")
         refusal = page.locator("#sign-in-error")
-        expect(refusal).to_contain_text("connector keys lack", timeout=15_000)
+        expect(refusal).to_contain_text("Connector keys lack", timeout=15_000)
         expect(page.locator("#sign-in-form")).to_be_visible()
         expect(page.locator("#board")).to_be_hidden()
         expect(page.locator("#kpi-table tbody tr")).to_have_count(0)
+
+
+class TestSigningIn:
+    def test_nothing_is_asked_of_the_api_before_a_key_is_given(
+        self, page: Page, scorecard: Server
+    ) -> None:
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/graphql" in r.url else None)
+        page.goto(f"{scorecard.base}/console/kpis{SPAN}")
+        expect(page.locator("#sign-in-form")).to_be_visible()
+        expect(page.locator("#sign-in-error")).to_be_empty()
+        page.wait_for_load_state("networkidle")
+        assert asked == []
+
+    @pytest.mark.parametrize(
+        ("typed", "said"),
+        [
+            ("not-a-key", "This is not a c360 API key"),
+            ("c360_000000000000_not-a-key", "Unknown API key"),
+        ],
+    )
+    def test_a_wrong_key_is_said_in_words_about_the_key(
+        self, page: Page, scorecard: Server, typed: str, said: str
+    ) -> None:
+        page.goto(f"{scorecard.base}/console/kpis{SPAN}")
+        form = page.locator("#sign-in-form")
+        form.get_by_label("API key").fill(typed)
+        form.get_by_role("button", name="Sign in").click()
+        refusal = page.locator("#sign-in-error")
+        expect(refusal).to_contain_text(said)
+        expect(refusal).not_to_contain_text("Authorization")
+        expect(form.get_by_label("API key")).to_be_focused()
+        # The refused key is not kept: opening the page again asks nothing of the API.
+        asked: list[str] = []
+        page.on("request", lambda r: asked.append(r.url) if "/graphql" in r.url else None)
+        page.reload()
+        expect(form).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        assert asked == []
+
+
+class TestCharts:
+    def test_a_span_with_no_revenue_has_an_axis_of_a_whole_unit(
+        self, page: Page, scorecard: Server
+    ) -> None:
+        def no_revenue(route: Route) -> None:
+            answer = route.fetch()
+            body = answer.json()
+            if not (body.get("data") or {}).get("trend"):
+                route.fulfill(response=answer)
+                return
+            for row in body["data"]["trend"]["values"]:
+                if row["kpi"] == "REVENUE":
+                    row.update(value=0, suppressed=False)
+                    if row.get("previous"):
+                        row["previous"].update(value=0, suppressed=False)
+            route.fulfill(response=answer, json=body)
+
+        page.route("**/graphql", no_revenue)
+        sign_in(page, scorecard, "agent")
+        expect(page.locator("#kpis[data-loaded=true]")).to_be_attached(timeout=20_000)
+        ticks = page.locator("#trends figure[data-kpi=REVENUE] text.tick")
+        high, low = ticks.nth(0), ticks.nth(1)
+        expect(low).to_have_text(re.compile(r"^\D*0\.00$"))
+        expect(high).to_have_text(re.compile(r"^\D*1\.00$"))
 
 
 def points(value: float) -> str:

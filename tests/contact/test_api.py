@@ -134,6 +134,28 @@ async def view(client: httpx.AsyncClient, profile_id: str) -> dict[str, Any]:
 
 
 class TestAgentView:
+    async def test_one_conversation_is_said_as_one(
+        self, agent_client: httpx.AsyncClient, services: Services
+    ) -> None:
+        # Her only conversation was by e-mail: "the last", not "1 of the last 1 … were".
+        email = "only.once@example.com"
+        await imported(
+            services,
+            [
+                f.person(identifiers=[f.external("crm", "C-77"), f.email(email)], country="ES"),
+                f.service_case(
+                    external_id="T-77",
+                    channel="email",
+                    occurred_at="2026-01-05T09:00:00Z",
+                    identifiers=[f.email(email)],
+                ),
+            ],
+        )
+        profile = await services.profiles.by_identifier(IdentifierType.EMAIL, email)
+        preferred = (await view(agent_client, str(profile.id)))["preferredChannel"]
+        assert (preferred["channel"], preferred["basis"]) == ("EMAIL", "INFERRED")
+        assert preferred["reason"] == "The last conversation was by email."
+
     async def test_inferred_then_explicit_preferred_channel(
         self, agent_client: httpx.AsyncClient, ana: str
     ) -> None:

@@ -80,11 +80,24 @@ def shell(session: ConsoleSession, purposes: list[str], query: str) -> HTMLRespo
     return HTMLResponse(_document("c360 console", head, body), headers=HEADERS)
 
 
+def _sentence(message: str) -> str:
+    """A message as the page shows it: a sentence, with its capital letter."""
+    return message[:1].upper() + message[1:]
+
+
 def sign_in_page(
     token: str, next_path: str, message: str | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    """The sign-in form; ``message`` says why it is shown again (role=alert: read out)."""
-    notice = f'<p class="notice error" role="alert">{escape(message)}</p>\n' if message else ""
+    """The sign-in form; ``message`` says why it is shown again (role=alert: read out). The key
+    field has the focus when the page opens, again after a refusal, and is described by the
+    message; a key refused (401, 403) marks it invalid."""
+    notice = (
+        f'<p id="key-error" class="notice error" role="alert">{escape(_sentence(message))}</p>\n'
+        if message
+        else ""
+    )
+    described = "key-error key-help" if message else "key-help"
+    invalid = ' aria-invalid="true"' if status_code in (401, 403) else ""
     body = f"""\
 <main id="main" class="sign-in">
   <h1>c360 <span>console</span></h1>
@@ -95,8 +108,8 @@ def sign_in_page(
     <input type="hidden" name="csrf" value="{escape(token)}">
     <input type="hidden" name="next" value="{escape(next_path)}">
     <label for="key">API key</label>
-    <input id="key" name="key" type="password" autocomplete="off" required
-      spellcheck="false" placeholder="c360_…" aria-describedby="key-help">
+    <input id="key" name="key" type="password" autocomplete="off" required autofocus
+      spellcheck="false" placeholder="c360_…" aria-describedby="{described}"{invalid}>
     <p id="key-help" class="help">An agent, admin or marketing key: <code>c360 keys create
     --role agent --name "your name"</code>, or the one <code>make run</code> printed.</p>
     <button type="submit">Sign in</button>

@@ -143,6 +143,15 @@ class FollowUpQuery:
         return [Team.of(t) for _, t in sorted(teams.items())]
 
     @strawberry.field(
+        description="The root causes a follow-up may be resolved with "
+        "(`C360_FOLLOWUP_ROOT_CAUSES`, in their configured order): `resolveFollowUp` takes one "
+        "of these.",
+        extensions=[Requires(Permission.FOLLOW_UPS)],
+    )
+    async def follow_up_root_causes(self, info: Info[Context, None]) -> list[str] | None:
+        return list(info.context.services.followups.service.config.root_causes)
+
+    @strawberry.field(
         description="The notification outbox (admin), newest first: every signed webhook "
         "notification, its attempts, and the dead ones to retry.",
         extensions=[Requires(Permission.MANAGE_ALERTS)],

@@ -4,6 +4,7 @@
 
 import { gql, may, refusedFields, resultError, session } from "./api.js";
 import { empty, h, notify, problem, replace, section, uid } from "./dom.js";
+import { keepDraft } from "./drafts.js";
 import { channel, date, dateTime, words } from "./format.js";
 import { IDENTITY, PROFILE_SUMMARY, RECORD_CONTACT, RESOLVE_SUGGESTION } from "./queries.js";
 
@@ -17,9 +18,11 @@ const OUTCOMES = [
 ];
 
 export function actionsRail(profileId, profile, onChanged) {
-  const parts = [logContactForm(profileId, profile, onChanged)];
+  const log = logContactForm(profileId, profile, onChanged);
+  const parts = [log.element];
   if (may("identityHistory")) parts.push(identityPanel(profileId, onChanged));
-  return h("aside", { class: "rail", "aria-label": "Actions" }, section("actions", "Actions", parts));
+  const element = h("aside", { class: "rail", "aria-label": "Actions" }, section("actions", "Actions", parts));
+  return { element, restoreDrafts: () => log.restoreDraft() };
 }
 
 function options(values, chosen) {
@@ -47,7 +50,7 @@ function logContactForm(profileId, profile, onChanged) {
   const outcomeSelect = h("select", { id: ids.outcome }, options(OUTCOMES, "ANSWERED"));
   const status = h("div", { class: "result", role: "status" });
   const submit = h("button", { type: "submit" }, "Log contact");
-  return h(
+  const form = h(
     "form",
     {
       class: "panel",
@@ -70,6 +73,7 @@ function logContactForm(profileId, profile, onChanged) {
             replace(status, h("p", { class: "notice error" }, `Not logged: ${error}`));
             return;
           }
+          draft.clear();
           const logged = result.contact;
           replace(
             status,
@@ -103,6 +107,8 @@ function logContactForm(profileId, profile, onChanged) {
     submit,
     status,
   );
+  const draft = keepDraft(form, profileId, "log-contact");
+  return { element: form, restoreDraft: () => draft.restore() };
 }
 
 function identityPanel(profileId, onChanged) {
@@ -166,14 +172,17 @@ async function identityParts(profile, profileId, reload, onChanged) {
     const other = suggestion.profileIds.find((p) => p !== profileId) || suggestion.profileIds[0];
     const summary = await otherProfile(other);
     const status = h("div", { role: "status" });
-    const resolve = async (accept, button) => {
-      button.disabled = true;
+    const resolve = async (accept, pressed) => {
+      // Both answers wait for this one's: a merge and a refusal must not both be sent.
+      const buttons = [...pressed.parentElement.querySelectorAll("button")];
+      const hold = (held) => buttons.forEach((b) => (b.disabled = held));
+      hold(true);
       try {
         const { data } = await gql(RESOLVE_SUGGESTION, { id: suggestion.id, accept });
         const error = resultError(data.resolveMatchSuggestion);
         if (error) {
           replace(status, h("p", { class: "notice error" }, error));
-          button.disabled = false;
+          hold(false);
           return;
         }
         // Said in the page's live region: the list is drawn again without this suggestion.
@@ -182,7 +191,7 @@ async function identityParts(profile, profileId, reload, onChanged) {
         onChanged();
       } catch (error) {
         replace(status, h("p", { class: "notice error" }, error.message));
-        button.disabled = false;
+        hold(false);
       }
     };
     const actions = may("merge")

@@ -4,6 +4,7 @@
 
 import { gql, resultError, session } from "./api.js";
 import { chip, empty, h, replace, section, uid } from "./dom.js";
+import { keepDraft } from "./drafts.js";
 import { channel, date, masked, words } from "./format.js";
 import { SET_PREFERENCE, recordConsents } from "./queries.js";
 
@@ -26,10 +27,15 @@ export function consentSection(profileId, onChanged) {
       "Record what the customer tells you now. Your note is kept as the evidence, with your " +
         "key as the one who recorded it.",
     ),
-    h("div", { class: "forms" }, consentForm.element, preferenceForm),
+    h("div", { class: "forms" }, consentForm.element, preferenceForm.element),
   );
   return {
     element,
+    /** Puts back what was filled in and not sent (after the first fill: the addresses). */
+    restoreDrafts() {
+      consentForm.restoreDraft();
+      preferenceForm.restoreDraft();
+    },
     fill(profile) {
       points = profile.contactPreferences.contactPoints;
       consentForm.pointsChanged();
@@ -206,6 +212,7 @@ function consentChangeForm(profileId, currentPoints, onChanged) {
             row.querySelector('input[value=""]').checked = true;
           });
           note.value = "";
+          draft.clear();
           onChanged();
         } catch (error) {
           replace(status, h("p", { class: "notice error" }, `Nothing was recorded: ${error.message}`));
@@ -222,7 +229,8 @@ function consentChangeForm(profileId, currentPoints, onChanged) {
     submit,
     status,
   );
-  return { element: form, pointsChanged };
+  const draft = keepDraft(form, profileId, "consent");
+  return { element: form, pointsChanged, restoreDraft: () => draft.restore() };
 }
 
 function preferenceChangeForm(profileId, onChanged) {
@@ -240,7 +248,7 @@ function preferenceChangeForm(profileId, onChanged) {
   const note = h("textarea", { id: noteId, required: true, rows: 2, maxlength: 500 });
   const status = h("div", { class: "result", role: "status" });
   const submit = h("button", { type: "submit" }, "Record preference");
-  return h(
+  const form = h(
     "form",
     {
       class: "panel",
@@ -269,6 +277,7 @@ function preferenceChangeForm(profileId, onChanged) {
             const chosen = channelSelect.value ? channel(channelSelect.value) : "no preference";
             replace(status, h("p", {}, `Recorded: ${words(purposeSelect.value)} by ${chosen}.`));
             note.value = "";
+            draft.clear();
             onChanged();
           }
         } catch (error) {
@@ -285,4 +294,6 @@ function preferenceChangeForm(profileId, onChanged) {
     submit,
     status,
   );
+  const draft = keepDraft(form, profileId, "preference");
+  return { element: form, restoreDraft: () => draft.restore() };
 }

@@ -100,6 +100,8 @@ async function introspect() {
       Boolean(data.eventItem) && ((data.kinds && data.kinds.enumValues) || []).some((v) => v.name === "FOLLOW_UP"),
     // A list of the configured root causes, when the API offers one.
     rootCauses: queries.find((name) => /rootCauses$/i.test(name)) || null,
+    // The teams a follow-up may be moved to.
+    teams: queries.includes("teams"),
   };
 }
 
@@ -275,10 +277,18 @@ function actionsFor(found, item, done) {
         {
           type: "button",
           class: name === "resolveFollowUp" ? "" : "secondary",
-          onclick: () => {
+          onclick: async (event) => {
             if (name === "resolveFollowUp") resolveForm(found, item, area, status, done);
-            else if (name === "assignFollowUp") assignForm(item, area, status, done);
-            else act(name, { id: item.id }, status, done, label);
+            else if (name === "assignFollowUp") assignForm(found, item, area, status, done);
+            else {
+              // One request per press: the buttons wait for its answer (a double click, or
+              // Acknowledge then Start at once, would send a second change).
+              const group = event.currentTarget.closest("[role=group]");
+              const all = [...group.querySelectorAll("button")];
+              all.forEach((b) => (b.disabled = true));
+              const ok = await act(name, { id: item.id }, status, done, label);
+              if (!ok) all.forEach((b) => (b.disabled = false));
+            }
           },
         },
         LABELS[name],
@@ -348,24 +358,21 @@ async function resolveForm(found, item, area, status, done) {
     h("option", { value: "" }, "Choose…"),
     found.outcomes.map((o) => h("option", { value: o.name }, words(o.name))),
   );
+  // The configured root causes as choices; a text box only when the API does not list them.
   const causes = await rootCauses(found);
-  const listId = uid("causes");
-  const cause = h("input", { type: "text", required: true, autocomplete: "off", list: causes.length ? listId : null });
+  const cause = causes.length
+    ? h(
+        "select",
+        { required: true },
+        h("option", { value: "" }, "Choose…"),
+        causes.map((c) => h("option", { value: c }, c)),
+      )
+    : h("input", { type: "text", required: true, autocomplete: "off" });
   const note = h("textarea", { rows: 2 });
   inlineForm(
     "resolveFollowUp",
     `Resolve the follow-up ${item.rule.name}`,
-    [
-      row("Outcome", outcome),
-      row(
-        "Root cause",
-        cause,
-        causes.length
-          ? h("datalist", { id: listId }, causes.map((c) => h("option", { value: c })))
-          : null,
-      ),
-      row("Note (optional)", note),
-    ],
+    [row("Outcome", outcome), row("Root cause", cause), row("Note (optional)", note)],
     area,
     () =>
       act(
@@ -388,14 +395,44 @@ async function rootCauses(found) {
   }
 }
 
-function assignForm(item, area, status, done) {
+/** The teams a follow-up may go to (Query.teams), or [] when the API does not list them. */
+async function teams(found) {
+  if (!found.teams) return [];
+  try {
+    const { data } = await gql("query ConsoleTeams { teams { id members } }");
+    return Array.isArray(data.teams) ? data.teams.filter((t) => t && typeof t.id === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+async function assignForm(found, item, area, status, done) {
+  const known = await teams(found);
   const owner = h("input", { type: "text", autocomplete: "off", value: item.owner || "" });
-  const team = h("input", { type: "text", autocomplete: "off", value: item.team || "" });
+  let team;
+  if (known.length) {
+    const ids = known.map((t) => t.id);
+    if (item.team && !ids.includes(item.team)) ids.unshift(item.team);
+    team = h("select", {}, ids.map((id) => h("option", { value: id, selected: id === item.team }, id)));
+  } else {
+    team = h("input", { type: "text", autocomplete: "off", value: item.team || "" });
+  }
+  // The chosen team's members, offered for the owner (any name may still be typed).
+  const members = h("datalist", { id: uid("members") });
+  const offerMembers = () => {
+    const chosen = known.find((t) => t.id === team.value);
+    replace(members, ((chosen && chosen.members) || []).map((m) => h("option", { value: m })));
+  };
+  if (known.length) {
+    owner.setAttribute("list", members.id);
+    team.addEventListener("change", offerMembers);
+    offerMembers();
+  }
   const note = h("textarea", { rows: 2 });
   inlineForm(
     "assignFollowUp",
     `Reassign the follow-up ${item.rule.name}`,
-    [row("Owner", owner), row("Team", team), row("Note (optional)", note)],
+    [row("Team", team), row("Owner", owner, known.length ? members : null), row("Note (optional)", note)],
     area,
     () =>
       act(
@@ -440,6 +477,8 @@ export function feedbackAction(profileId, survey) {
             "aria-label": "Acknowledge this feedback",
             onsubmit: async (event) => {
               event.preventDefault();
+              const send = form.querySelector("button[type=submit]");
+              send.disabled = true; // one acknowledgement per press
               replace(status, h("p", { class: "muted" }, "Saving…"));
               try {
                 const { data, errors } = await gql(ACKNOWLEDGE_FEEDBACK, {
@@ -452,6 +491,7 @@ export function feedbackAction(profileId, survey) {
                 const error = answer ? resultError(answer) : errors.length ? errors[0].message : "No answer.";
                 if (error) {
                   replace(status, h("p", { class: "notice error" }, error));
+                  send.disabled = false;
                   return;
                 }
                 const ack = answer.acknowledgement;
@@ -459,6 +499,7 @@ export function feedbackAction(profileId, survey) {
                 announce(status, `Feedback acknowledged${ack ? ` by ${channel(ack.channel)}` : ""}.`);
               } catch (error) {
                 replace(status, h("p", { class: "notice error" }, error.message));
+                send.disabled = false;
               }
             },
           },

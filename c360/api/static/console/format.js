@@ -162,6 +162,9 @@ export const KINDS = {
   OUTBOUND_CONTACT: "Contact made",
 };
 
+/** Every kind's name, with those the timeline has only where the schema serves them. */
+export const KIND_NAMES = { ...KINDS, FOLLOW_UP: "Follow-up" };
+
 export const MASK = "•";
 
 /** Whether a contact point came masked (the role reads it so). */

@@ -5,7 +5,7 @@
 import { gql, refusedFields } from "./api.js";
 import { chip, empty, h, problem, replace, section, uid } from "./dom.js";
 import { feedbackAction, followUpSupport } from "./followups.js";
-import { KINDS, channel, clock, date, dateTime, money, words } from "./format.js";
+import { KIND_NAMES, KINDS, channel, clock, date, dateTime, money, words } from "./format.js";
 import { timelineDocument } from "./queries.js";
 
 const HIDDEN = "hidden for your role";
@@ -87,7 +87,7 @@ function solvedIn(opened, solved) {
 /** One record as a line or two a person reads. */
 export function describe(node, refused = new Set()) {
   const when = h("time", { datetime: node.occurredAt }, dateTime(node.occurredAt));
-  const kind = chip(KINDS[node.kind] || words(node.kind), `kind kind-${node.kind.toLowerCase()}`);
+  const kind = chip(KIND_NAMES[node.kind] || words(node.kind), `kind kind-${node.kind.toLowerCase()}`);
   const head = (...text) => h("p", { class: "item-title" }, kind, " ", ...text);
   const foot = (...text) => h("p", { class: "muted" }, when, ` · ${node.source}`, ...text);
   switch (node.__typename) {
@@ -228,7 +228,7 @@ function timelineList(profileId) {
       if (!found.timelineEvents) return false;
       const id = uid("kind");
       const box = h("input", { type: "checkbox", id, value: "FOLLOW_UP", onchange: () => restart() });
-      filters.append(h("span", { class: "check" }, box, h("label", { for: id }, "Follow-up")));
+      filters.append(h("span", { class: "check" }, box, h("label", { for: id }, KIND_NAMES.FOLLOW_UP)));
       return true;
     })
     .catch(() => false);

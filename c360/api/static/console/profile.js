@@ -80,6 +80,7 @@ class ProfilePage {
     this.followUps = followUpsSlot(this.id, () => this.refresh());
     this.history = historySection(this.id);
     this.consent = consentSection(this.id, () => this.refresh());
+    this.actions = actionsRail(this.id, profile, () => this.refresh());
     const attention = section(
       "attention",
       "What needs attention",
@@ -98,10 +99,13 @@ class ProfilePage {
         this.history.element,
         this.consent.element,
       ),
-      actionsRail(this.id, profile, () => this.refresh()),
+      this.actions.element,
     );
     replace(this.main, this.head, layout);
     this.fill(result);
+    // What was filled in and not sent before the session ended comes back, said so.
+    this.consent.restoreDrafts();
+    this.actions.restoreDrafts();
     const heading = this.head.querySelector("h1");
     if (heading) heading.focus();
   }

@@ -27,10 +27,10 @@
     SURVEY_TOUCHPOINT: "survey touchpoint",
   };
 
-  // --- Credentials: the seam where the agent console's session comes in -------------------
-  // The console signs people in with a session cookie; a request then needs no key of its own
-  // (fetch sends the cookie). Without one, the page asks for an API key and keeps it in this
-  // tab's sessionStorage only (gone when the tab closes; never in a cookie or localStorage).
+  // --- Credentials -----------------------------------------------------------------------
+  // /graphql reads an API key only: the page asks for one and keeps it in this tab's
+  // sessionStorage only (gone when the tab closes; never in a cookie or localStorage), and
+  // asks nothing of the API before it has one.
   const credentials = {
     storeKey: "c360.kpis.apiKey",
     header() {
@@ -50,6 +50,16 @@
 
   class Unauthenticated extends Error {}
 
+  // What the person typed, said in words about it (the API's own message for a malformed key
+  // is about the Authorization header, which the person never sees).
+  const KEY_SHAPE = /^c360_[^_\s]+_\S+$/;
+  const NOT_A_KEY = "This is not a c360 API key: one reads c360_<id>_<secret>.";
+
+  function sentence(message) {
+    const text = String(message || "");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
   async function graphql(query, variables) {
     const response = await fetch(endpoint, {
       method: "POST",
@@ -66,7 +76,7 @@
     const body = await response.json().catch(() => ({}));
     if (response.status === 401 || response.status === 403) {
       const first = (body.errors || [])[0];
-      throw new Unauthenticated(first ? first.message : "sign in with an API key");
+      throw new Unauthenticated(sentence(first ? first.message : "sign in with an API key"));
     }
     if (body.errors && body.errors.length) {
       throw new Error(body.errors.map((e) => e.message).join("; "));
@@ -191,6 +201,13 @@
     return rows.filter((r) => r.currency === currencies[0]);
   }
 
+  function flatStep(row) {
+    if (row.unit === "MONEY") return Math.pow(10, digitsOf(row.currency)); // one whole unit
+    if (row.unit === "RATE") return 0.01;
+    if (row.unit === "SECONDS") return 60;
+    return 1;
+  }
+
   function trendChart(kpi, rows, name) {
     const width = 360, height = 170, left = 56, right = 12, top = 16, bottom = 28;
     const figure = el("figure", { class: "chart", "data-kpi": kpi });
@@ -216,7 +233,9 @@
       return figure;
     }
     let low = Math.min(0, ...values), high = Math.max(...values);
-    if (high === low) high = low + 1;
+    // A flat line (every shown period at zero, say) still gets an axis a person reads: one
+    // whole unit above it (€1.00, 1 %, 1), not the smallest step of the unit (€0.01).
+    if (high === low) high = low + flatStep(points[0]);
     const x = (i) => left + (points.length === 1 ? (width - left - right) / 2 : (i * (width - left - right)) / (points.length - 1));
     const y = (v) => top + (height - top - bottom) * (1 - (v - low) / (high - low));
     chart.appendChild(svg("line", { x1: left, y1: y(low), x2: width - right, y2: y(low), class: "axis" }));
@@ -462,6 +481,7 @@
     document.getElementById("sign-out").hidden = true;
     document.getElementById("sign-in").hidden = false;
     document.getElementById("sign-in-error").textContent = message || "";
+    if (message) document.querySelector("#sign-in-form input[name=key]").focus();
   }
 
   function board() {
@@ -547,7 +567,9 @@
     } catch (error) {
       if (mine !== asked) return;
       if (error instanceof Unauthenticated) {
-        signIn(credentials.held() ? error.message : "");
+        const refused = credentials.held();
+        credentials.forget(); // a refused key is not sent again (nor on the next visit)
+        signIn(refused ? error.message : "");
         return;
       }
       board();
@@ -567,8 +589,12 @@
   });
   document.getElementById("sign-in-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    const key = new FormData(event.target).get("key");
-    credentials.remember(String(key));
+    const key = String(new FormData(event.target).get("key") || "").trim();
+    if (!KEY_SHAPE.test(key)) {
+      signIn(NOT_A_KEY); // said without asking the API
+      return;
+    }
+    credentials.remember(key);
     event.target.reset();
     load();
   });
@@ -586,5 +612,6 @@
   form.elements.through.value = params.get("through") || today;
   if (params.get("interval")) form.elements.interval.value = params.get("interval");
   if (params.get("groupBy")) form.elements.groupBy.value = params.get("groupBy");
-  load();
+  if (credentials.held()) load();
+  else signIn(""); // no request the API can only refuse
 })();

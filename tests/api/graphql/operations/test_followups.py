@@ -524,6 +524,17 @@ class TestRules:
         assert [t["id"] for t in listed] == sorted(t["id"] for t in listed)
         assert {"customer-care", "care-leads", "vip-care"} <= {t["id"] for t in listed}
 
+    async def test_the_root_causes_to_resolve_with_are_read_before_resolving(
+        self, app: FastAPI, agent: httpx.AsyncClient, settings: Settings
+    ) -> None:
+        causes = (await gql(agent, "{ followUpRootCauses }"))["followUpRootCauses"]
+        assert causes == settings.followup_root_causes
+        payload = {"query": "{ followUpRootCauses }"}
+        marketing = await headers(app, Role.MARKETING)
+        body = (await agent.post("/graphql", json=payload, headers=marketing)).json()
+        assert body["data"] == {"followUpRootCauses": None}
+        assert body["errors"][0]["extensions"]["code"] == "Forbidden"
+
 
 class TestMerges:
     async def test_a_merge_folds_open_follow_ups_of_a_rule_and_an_unmerge_hands_them_back(
