@@ -879,6 +879,37 @@ class TestQualityBar:
         expect(page.get_by_role("alert")).to_contain_text("There is no such page")
 
 
+class TestWording:
+    def test_times_past_are_whole_units_and_east_asian_names_family_name_first(
+        self, page: Page, demo: Server
+    ) -> None:
+        page.goto(f"{demo.base}/console")
+        said = page.evaluate(
+            """async () => {
+              const f = await import("/static/console/format.js");
+              const now = Date.parse("2026-12-07T12:00:00Z");
+              return [
+                f.relative("2024-06-02T12:00:00Z", now),
+                f.relative("2026-12-05T00:00:00Z", now),
+                f.personName("小明", "王"),
+                f.personName("민수", "김"),
+                f.personName("Ana", "García"),
+                f.personName("Ming", "王"),
+                f.personName(null, "García"),
+              ];
+            }"""
+        )
+        assert said == [
+            "2 years ago",  # two and a half: never more than has passed
+            "2 days ago",
+            "王小明",
+            "김민수",
+            "Ana García",
+            "Ming 王",
+            "García",
+        ]
+
+
 def scroll_to_top_of(page: Page, element: Any) -> None:
     """Scroll so that ``element`` starts just below the console's sticky top bar."""
     element.evaluate("e => e.closest('.follow-ups, section').scrollIntoView()")

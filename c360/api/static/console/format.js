@@ -15,7 +15,8 @@ export function dateTime(value) {
   );
 }
 
-/** "3 days ago", "in 2 hours". */
+/** "3 days ago", "in 2 hours": whole units, never more than has passed (two and a half years
+ * ago is "2 years ago"). */
 export function relative(value, now = Date.now()) {
   if (!value) return "";
   const seconds = (new Date(value).getTime() - now) / 1000;
@@ -29,9 +30,9 @@ export function relative(value, now = Date.now()) {
   ];
   const format = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
   for (const [unit, size] of units) {
-    if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
+    if (Math.abs(seconds) >= size) return format.format(Math.trunc(seconds / size), unit);
   }
-  return format.format(Math.round(seconds), "second");
+  return format.format(Math.trunc(seconds), "second");
 }
 
 /** "1 year, 2 months" since a date. */
@@ -45,6 +46,15 @@ export function duration(from, now = Date.now()) {
   if (months) parts.push(`${months} month${months === 1 ? "" : "s"}`);
   if (!parts.length) parts.push(`${days} day${days === 1 ? "" : "s"}`);
   return parts.join(", ");
+}
+
+const EAST_ASIAN = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\s]+$/u;
+
+/** A person's given and family names as they are written: 王小明 (family name first, no space)
+ * for names in Chinese characters, kana or hangul, else "Ana García"; as c360's displayName. */
+export function personName(given, family) {
+  if (given && family && EAST_ASIAN.test(given) && EAST_ASIAN.test(family)) return family + given;
+  return [given, family].filter(Boolean).join(" ");
 }
 
 export function money(value) {

@@ -5,7 +5,7 @@
 import { gql, refusedFields } from "./api.js";
 import { chip, empty, h, problem, replace, section, uid } from "./dom.js";
 import { feedbackAction, followUpSupport } from "./followups.js";
-import { KIND_NAMES, KINDS, channel, clock, date, dateTime, money, words } from "./format.js";
+import { KIND_NAMES, KINDS, channel, clock, date, dateTime, money, personName, words } from "./format.js";
 import { timelineDocument } from "./queries.js";
 
 const HIDDEN = "hidden for your role";
@@ -179,7 +179,7 @@ export function describe(node, refused = new Set()) {
     case "PersonRecord":
       return [
         head(
-          [node.fullName || [node.givenName, node.familyName].filter(Boolean).join(" ") || "Person record"]
+          [node.fullName || personName(node.givenName, node.familyName) || "Person record"]
             .concat([node.language, node.country].filter(Boolean))
             .join(", "),
         ),
