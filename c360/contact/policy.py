@@ -46,6 +46,7 @@ from c360.contact.consent import ConsentState
 from c360.contact.facts import ContactFacts
 from c360.contact.hours import in_window, next_window, quiet_until
 from c360.contact.preferences import Cap, Hours
+from c360.contact.zones import distinct_zones
 from schemas.identifiers import IdentifierType
 from schemas.quoting import shown
 from schemas.records import ALL_PURPOSES, CONTACT_POINT_TYPES, PHONE_CHANNELS, ContactChannel
@@ -345,14 +346,15 @@ def _candidates(
 @cache
 def _country_zones(country: str) -> tuple[str, ...]:
     zones: Mapping[str, Sequence[str]] = get_global("territory_zones")
-    return tuple(zones.get(country.upper(), ()))
+    return distinct_zones(tuple(zones.get(country.upper(), ())))
 
 
 def _number_zones(e164: str) -> tuple[str, ...]:
     number = _number(e164)
     if number is None:
         return ()
-    return tuple(z for z in phone_zones.time_zones_for_number(number) if z != "Etc/Unknown")
+    found = phone_zones.time_zones_for_number(number)
+    return distinct_zones(tuple(z for z in found if z != "Etc/Unknown"))
 
 
 def time_zones(

@@ -14,6 +14,7 @@ import pytest
 from c360.contact.facts import build_facts
 from c360.contact.policy import Basis, Code, PolicyConfig, best_channels, decide
 from c360.contact.preferences import Cap
+from c360.contact.zones import distinct_zones
 from c360.profiles.types import ProfileIdentifier
 from c360.records.types import Record
 from c360.services import contact_config
@@ -595,3 +596,16 @@ class TestBestChannels:
         assert top.channel == "phone"
         assert not top.decision.allowed
         assert top.decision.next_allowed_at == dt.datetime(2026, 6, 11, 6, 0, tzinfo=UTC)
+
+
+def test_zones_keeping_one_time_are_named_once_by_the_zone_of_most_people() -> None:
+    assert distinct_zones(("Europe/Berlin", "Europe/Busingen")) == ("Europe/Berlin",)
+    assert distinct_zones(("Africa/Ceuta", "Atlantic/Canary", "Europe/Madrid")) == (
+        "Europe/Madrid",
+        "Atlantic/Canary",
+    )
+    # Arizona keeps no summer time: it is not Denver.
+    assert distinct_zones(("America/Phoenix", "America/Denver")) == (
+        "America/Denver",
+        "America/Phoenix",
+    )
