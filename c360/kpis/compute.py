@@ -493,14 +493,18 @@ class _Engine:
         refunds: Counter[GroupKey] = Counter()
         refunded: dict[GroupKey, Counter[str]] = defaultdict(Counter)
         people: dict[GroupKey, set[str]] = defaultdict(set)
+        # A currency's rate rests on the customers who bought or were refunded in it.
+        paying: dict[tuple[GroupKey, str], set[str]] = defaultdict(set)
         for order, key in self.standing_orders(span.window):
             orders[key] += 1
             sold[key][order.currency] += order.amount
             people[key].add(order.profile_id)
+            paying[key, order.currency].add(order.profile_id)
         for refund, key in self.standing_returns(span.window):
             refunds[key] += 1
             refunded[key][refund.currency] += refund.amount
             people[key].add(refund.profile_id)
+            paying[key, refund.currency].add(refund.profile_id)
         found: dict[Key, Figure] = {}
         for key in orders.keys() | refunds.keys():
             found[key, None, False] = _rate(
@@ -511,7 +515,7 @@ class _Engine:
                     refunded[key][currency],
                     sold[key][currency],
                     orders[key] + refunds[key],
-                    people[key],
+                    paying[key, currency],
                 )
         return found
 

@@ -392,12 +392,19 @@ class Reference:
                         for r in mine
                         if r["data"]["amount"]["currency"] == currency
                     )
+                    paying = {
+                        o["profile_id"]
+                        for o in orders
+                        if o["data"]["total"]["currency"] == currency
+                    } | {
+                        r["profile_id"] for r in mine if r["data"]["amount"]["currency"] == currency
+                    }
                     found[group, currency, False] = (
                         ratio(back, sold_amount),
                         back,
                         sold_amount,
                         sample,
-                        len(people),
+                        len(paying),
                         None,
                     )
         elif kpi in (KpiId.REPURCHASE_RATE, KpiId.NEW_CUSTOMERS, KpiId.RETURNING_CUSTOMERS):
