@@ -681,7 +681,8 @@ class _Engine:
             solved = [c for c in cases if c.closed]
             known = [c for c in solved if c.replies is not None]
             first = sum(1 for c in known if c.replies is not None and c.replies < 2)
-            people = {c.profile_id for c in solved}
+            # The figure rests on the known cases' customers, not on those left out.
+            people = {c.profile_id for c in known}
             figure = _rate(first, len(known), len(known), people)
             if solved and not known:
                 note = (

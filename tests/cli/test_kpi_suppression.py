@@ -1,6 +1,7 @@
 """``c360 kpis`` suppresses a figure resting on fewer than ``C360_KPI_MIN_GROUP_SIZE`` people
 counted among those behind that very figure: a currency's return rate by the customers who
-bought or were refunded in that currency."""
+bought or were refunded in that currency, first-contact resolution by the customers whose
+cases' reply counts are known."""
 
 from __future__ import annotations
 
@@ -66,3 +67,21 @@ class TestSuppressionCountsThePeopleBehindTheFigure:
         assert (chf["value"], chf["numerator"], chf["denominator"]) == (None, None, None)
         assert rows["EUR"]["suppressed"] is False
         assert rows[None]["suppressed"] is False
+
+    def test_first_contact_resolution_known_for_one_customer_is_suppressed(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        lines = ["case_id,opened_at,channel,status,solved_at,replies,email"]
+        for n in range(5):  # solved, but the log does not say how many replies they took
+            lines.append(
+                f"K{n},2024-06-1{n}T09:00:00Z,phone,solved,2024-06-1{n}T10:00:00Z,,c{n}@example.com"
+            )
+        lines.append("K9,2024-06-20T09:00:00Z,chat,solved,2024-06-20T09:30:00Z,1,c9@example.com")
+        path = tmp_path / "service.csv"
+        path.write_text("\n".join(lines) + "\n")
+        imported(env, "service-csv", path)
+
+        (fcr,) = kpi_rows(env, "first_contact_resolution")
+
+        assert fcr["suppressed"] is True  # the one known case is one customer's
+        assert (fcr["value"], fcr["numerator"], fcr["denominator"]) == (None, None, None)

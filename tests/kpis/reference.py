@@ -666,7 +666,7 @@ class Reference:
                             first_contact,
                             len(known),
                             len(known),
-                            len({c["profile_id"] for c in solved}),
+                            len({c["profile_id"] for c in known}),
                             None,
                         )
                 else:
