@@ -172,8 +172,8 @@ DEFINITIONS: dict[KpiId, Definition] = {
             "Conversion rate",
             Family.PROFITABILITY,
             Unit.RATE,
-            "Identified visitors (people with a site or app event in the period) who placed an "
-            "order in the period, on any channel.",
+            "Identified visitors (people with a site or app event in the period, a Segment "
+            "identify call included) who placed an order in the period, on any channel.",
             "identified visitors who ordered",
             "identified visitors",
             PROFILE_DIMENSIONS,
@@ -183,8 +183,9 @@ DEFINITIONS: dict[KpiId, Definition] = {
             "Return rate",
             Family.PROFITABILITY,
             Unit.RATE,
-            "Refunds issued in the period against orders placed in it: by count (no currency), "
-            "and by amount per currency (refunded / sold).",
+            "Refunds issued in the period (for orders of any period) against orders placed in "
+            "it: by count (no currency), and by amount per currency (refunded / sold). A "
+            "period of few orders and many refunds of earlier ones can exceed 1.",
             "refunds (or refunded amount)",
             "orders (or order totals)",
             _ORDERS,
@@ -229,7 +230,9 @@ DEFINITIONS: dict[KpiId, Definition] = {
             "lifecycle threshold (C360_LIFECYCLE_CHURNED_DAYS unseen on any channel fell in "
             "the period) and have not been seen since.",
             "people whose last activity so far falls that many days before the period",
-            "people first seen before the period and seen within that many days before it",
+            "people first seen before the period whose last activity so far is no more than "
+            "that many days before it began (someone back after a longer absence counts: "
+            "profiles keep when a person was first and last seen, not every gap)",
             frozenset(),
         ),
         Definition(
@@ -257,8 +260,9 @@ DEFINITIONS: dict[KpiId, Definition] = {
             "Active customers",
             Family.LOYALTY,
             Unit.COUNT,
-            "People seen in the period on any channel: an order, a return, a visit, a case or "
-            "an answer (grouped by lifecycle stage or value tier: the distribution).",
+            "People seen in the period on any channel: an order (a cancelled one too), a "
+            "return, a visit, a case or an answer (grouped by lifecycle stage or value tier: "
+            "the distribution).",
             "people",
             None,
             PROFILE_DIMENSIONS,
