@@ -607,7 +607,7 @@ class TestSearch:
 
     def test_a_screen_pop_that_finds_nobody_says_so(self, page: Page, demo: Server) -> None:
         open_console(page, demo, "agent", "/console/lookup?phone=%2B34699000111")
-        expect(page.get_by_role("alert")).to_contain_text("no profile with phone")
+        expect(page.get_by_role("alert")).to_have_text(re.compile(r"^No profile with phone"))
         expect(page.get_by_label("Find a customer")).to_have_value("+34699000111")
 
     def test_a_customer_without_purchases_has_no_value_tier(self, page: Page, demo: Server) -> None:
@@ -855,7 +855,7 @@ class TestQualityBar:
     def test_errors_are_messages_never_a_blank_page(self, page: Page, demo: Server) -> None:
         open_console(page, demo, "agent", "/console/profile/0123456789abcdef01234567")
         expect(page.get_by_role("heading", name="Customer not found")).to_be_visible()
-        expect(page.get_by_role("alert")).to_contain_text("no profile with id")
+        expect(page.get_by_role("alert")).to_have_text(re.compile(r"^No profile with id"))
 
         def unreachable(route: Route) -> None:
             route.abort()
@@ -877,6 +877,40 @@ class TestQualityBar:
         assert response is not None
         assert response.status == 404
         expect(page.get_by_role("alert")).to_contain_text("There is no such page")
+
+    def test_a_refusal_from_the_api_reads_as_a_sentence(self, page: Page, demo: Server) -> None:
+        """Her answer is acknowledged elsewhere while the agent has the page open: the API's
+        Conflict ("acknowledged at …") is shown from a capital letter."""
+        email = "kai.berg@example.com"
+        answered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        survey = {
+            "kind": "survey_response",
+            "source": "surveys",
+            "external_id": "nps-5901",
+            "occurred_at": answered.isoformat(),
+            "identifiers": [{"type": "email", "value": email}],
+            "survey_type": "nps",
+            "score": 4,
+            "comment": "Nobody called back.",
+            "touchpoint": "service",
+        }
+        send_records(demo, [survey])
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(email)}")
+        profile_ready(page)
+        answer = page.locator("#history li", has_text="Nobody called back.").filter(
+            has=page.get_by_role("button", name="Acknowledge feedback")
+        )
+        answer.get_by_role("button", name="Acknowledge feedback").click()
+        done = demo.graphql(
+            "mutation($p: ID!, $r: ID!) { acknowledgeFeedback(profileId: $p, recordId: $r)"
+            " { __typename } }",
+            variables={"p": profile_id(page), "r": "surveys:survey_response:nps-5901"},
+        )
+        assert done["acknowledgeFeedback"]["__typename"] == "Feedback"
+        answer.get_by_role("form", name="Acknowledge this feedback").get_by_role(
+            "button", name="Acknowledge"
+        ).click()
+        expect(answer.locator(".notice.error")).to_have_text(re.compile(r"^Acknowledged at \d"))
 
 
 class TestWording:

@@ -2,7 +2,7 @@
 // needs attention, who they are, what happened, consent; actions beside them.
 
 import { actionsRail } from "./actions.js";
-import { gql, otherErrors, refusedFields } from "./api.js";
+import { gql, otherErrors, refusedFields, sentence } from "./api.js";
 import { consentSection } from "./consent.js";
 import { chip, empty, facts, h, notify, problem, replace, section } from "./dom.js";
 import { followUpsSlot } from "./followups.js";
@@ -39,7 +39,7 @@ export async function profileView(main, id, via = null) {
   }
   const profile = result.data.profile;
   if (!profile || profile.__typename !== "Profile") {
-    const message = profile ? profile.message : "This customer could not be read.";
+    const message = profile ? sentence(profile.message) : "This customer could not be read.";
     replace(main, h("h1", { tabindex: "-1" }, "Customer not found"), problem(message));
     return;
   }
@@ -121,7 +121,7 @@ class ProfilePage {
     this.history.fill(profile, refused);
     this.consent.fill(profile);
     const others = otherErrors(result.errors);
-    if (others.length) notify(`Part of the page could not be read: ${others[0].message}`, "error");
+    if (others.length) notify(`Part of the page could not be read: ${sentence(others[0].message)}`, "error");
   }
 }
 
