@@ -913,6 +913,48 @@ class TestQualityBar:
         expect(answer.locator(".notice.error")).to_have_text(re.compile(r"^Acknowledged at \d"))
 
 
+class TestConsent:
+    def test_a_consent_recorded_here_names_the_agent_who_recorded_it(
+        self, page: Page, demo: Server
+    ) -> None:
+        note = "On the phone: no more marketing e-mails."
+        email = "mia.holm@example.com"
+        mia = {
+            **person("C-9101", "Mia", "Holm"),
+            "identifiers": [
+                {"type": "external", "source": "crm", "value": "C-9101"},
+                {"type": "email", "value": email},
+            ],
+        }
+        send_records(demo, [mia])
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(email)}")
+        profile_ready(page)
+        consent = page.get_by_role("form", name="Record a consent change")
+        consent.get_by_label("Channel").select_option("EMAIL")
+        consent.get_by_role("group", name="Marketing", exact=True).get_by_label(
+            "Does not want it"
+        ).check()
+        consent.get_by_label("Note (required, kept as evidence)").fill(note)
+        consent.get_by_role("button", name="Record consent").click()
+        expect(consent.get_by_role("status")).to_contain_text("E-mail, marketing: opted out")
+
+        actor = f"key:{demo.demo_keys['agent'].split('_')[1]} (demo:agent)"
+        row = page.locator("#consent table tr", has_text=note)
+        expect(row.locator("td").last).to_have_text(f"Agent, by {actor}: “{note}”")
+        found = demo.graphql(
+            "query($id: ID!) { profile(id: $id) { ... on Profile {"
+            " consents { channel purpose origin actor source } } } }",
+            variables={"id": profile_id(page)},
+        )["profile"]["consents"]
+        assert {
+            "channel": "EMAIL",
+            "purpose": "marketing",
+            "origin": "AGENT",
+            "actor": actor,
+            "source": "c360",
+        } in found
+
+
 class TestWording:
     def test_times_past_are_whole_units_and_east_asian_names_family_name_first(
         self, page: Page, demo: Server

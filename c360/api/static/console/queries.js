@@ -99,7 +99,9 @@ query ConsoleProfile($id: ID!) {
         id externalId occurredAt caseChannel: channel caseStatus: status subject solvedAt
         satisfaction
       }
-      consents { channel contactPoint purpose status since source recordId evidence pendingSince }
+      consents {
+        channel contactPoint purpose status since source origin actor recordId evidence pendingSince
+      }
       purchases: timeline(first: 5, kinds: [ORDER, RETURN]) { edges { node { ...TimelineNode } } }
       surveys: timeline(first: 5, kinds: [SURVEY_RESPONSE]) { edges { node { ...TimelineNode } } }
     }
