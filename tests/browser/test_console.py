@@ -955,6 +955,36 @@ class TestConsent:
         } in found
 
 
+class TestHistory:
+    def test_a_return_names_its_order_as_the_customer_knows_it(
+        self, page: Page, demo: Server
+    ) -> None:
+        # Ana returned the trail runners of Shopify's order 5001, her order #1042.
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        returned = page.locator("#history .items li", has=page.locator(".kind-return")).first
+        expect(returned.locator(".item-title")).to_have_text(
+            re.compile(r"^Return of order #1042, .*: Too small$")
+        )
+        # A return of an order c360 never received names the id it has.
+        email = "ola.nord@example.com"
+        unknown_order = {
+            "kind": "return",
+            "source": "shopify",
+            "external_id": "r-399",
+            "occurred_at": "2024-05-07T10:00:00Z",
+            "identifiers": [{"type": "email", "value": email}],
+            "order_external_id": "4999",
+            "items": [{"sku": "SK-01", "quantity": 1}],
+            "amount": {"amount": 995, "currency": "EUR"},
+        }
+        send_records(demo, [unknown_order])
+        page.goto(f"{demo.base}/console/lookup?email={quote(email)}")
+        profile_ready(page)
+        returned = page.locator("#history .items li", has=page.locator(".kind-return")).first
+        expect(returned.locator(".item-title")).to_have_text(re.compile(r"^Return of order 4999, "))
+
+
 class TestWording:
     def test_times_past_are_whole_units_and_east_asian_names_family_name_first(
         self, page: Page, demo: Server

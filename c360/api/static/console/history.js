@@ -109,7 +109,12 @@ export function describe(node, refused = new Set()) {
       ];
     case "ReturnRecord":
       return [
-        head(`Of order ${node.orderExternalId}, ${money(node.amount)}`, node.reason ? `: ${node.reason}` : ""),
+        // The order as the customer knows it (its number), when c360 holds it; else the
+        // source's id, all the return names.
+        head(
+          `of order ${(node.order && node.order.orderNumber) || node.orderExternalId}, ${money(node.amount)}`,
+          node.reason ? `: ${node.reason}` : "",
+        ),
         h("ul", { class: "lines" }, node.items.map((i) => h("li", {}, `${i.quantity} × ${i.sku || "item"}`))),
         foot(),
       ];

@@ -11,7 +11,8 @@ fragment TimelineNode on TimelineItem {
     lineItems { title sku category quantity unitPrice { amount currency } }
   }
   ... on ReturnRecord {
-    orderExternalId reason amount { amount currency } items { sku quantity amount { amount currency } }
+    orderExternalId order { orderNumber } reason amount { amount currency }
+    items { sku quantity amount { amount currency } }
   }
   ... on ServiceCaseRecord {
     caseChannel: channel caseStatus: status priority subject complaint solvedAt satisfaction tags
