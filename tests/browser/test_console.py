@@ -985,6 +985,52 @@ class TestHistory:
         expect(returned.locator(".item-title")).to_have_text(re.compile(r"^Return of order 4999, "))
 
 
+class TestReach:
+    def test_a_call_back_not_allowed_says_why(self, page: Page, demo: Server) -> None:
+        # Wei Li gave an e-mail address and never a number.
+        open_console(page, demo, "agent", "/console/lookup?email=li.wei%40example.net")
+        profile_ready(page)
+        expect(call_back(page)).to_have_text("not allowed: no phone number")
+
+    def test_do_not_contact_says_its_reason_to_those_who_may_read_it(
+        self, browser: Browser, demo: Server
+    ) -> None:
+        # Tom Becker asked to be left alone after a complaint: an agent's note, case text.
+        reason = "asked to be left alone after a complaint (case 88200)"
+        for role, said in [
+            ("agent", f"not allowed: do not contact: {reason}"),
+            ("marketing", "not allowed: do not contact (reason hidden for your role)"),
+        ]:
+            context = browser.new_context()
+            try:
+                page = context.new_page()
+                open_console(page, demo, role, "/console/lookup?email=tom.becker%40example.org")
+                profile_ready(page)
+                expect(call_back(page)).to_have_text(said)
+            finally:
+                context.close()
+
+    def test_quiet_hours_say_until_when_in_their_time(self, page: Page, demo: Server) -> None:
+        page.goto(f"{demo.base}/console")
+        said = page.evaluate(
+            """async () => {
+              const { whyNot } = await import("/static/console/profile.js");
+              const prefs = { effectiveQuietHours: { start: "21:00:00", end: "08:00:00" } };
+              const call = (code) => ({ channel: "PHONE", purpose: "service",
+                                        reasons: [{ code, message: "…" }] });
+              return [whyNot(call("QUIET_HOURS"), prefs), whyNot(call("PURPOSE_OPTED_OUT"), prefs)];
+            }"""
+        )
+        assert said == ["quiet hours until 08:00 their time", "opted out of service by phone"]
+
+
+def call_back(page: Page) -> Any:
+    """What "How to reach them" says of calling the customer back."""
+    return page.locator("#reach dl div", has=page.get_by_text("Call back", exact=True)).locator(
+        "dd"
+    )
+
+
 class TestWording:
     def test_times_past_are_whole_units_and_east_asian_names_family_name_first(
         self, page: Page, demo: Server

@@ -109,7 +109,10 @@ query ConsoleProfile($id: ID!) {
   }
   call: contactDecision(profileId: $id, channel: PHONE, purpose: "service") {
     __typename
-    ... on ContactDecision { allowed nextAllowedAt timeZones timeZoneBasis country }
+    ... on ContactDecision {
+      channel purpose allowed nextAllowedAt timeZones timeZoneBasis country
+      reasons { code message }
+    }
     ... on Error { code message }
   }
 }
