@@ -42,6 +42,8 @@ class ConsentState:
     record_id: str
     evidence: str | None = None
     pending_since: dt.datetime | None = None  # a double opt-in is under way
+    origin: str = "import"  # how the deciding change came about (ChangeOrigin)
+    actor: str | None = None  # who recorded it: an agent, an API key's name
 
 
 def change_order(record: Record) -> tuple[dt.datetime, str]:
@@ -66,6 +68,8 @@ def fold_consent(changes: Iterable[Record]) -> list[ConsentState]:
             source=record.source,
             record_id=record.id,
             evidence=data.get("evidence"),
+            origin=data.get("origin", "import"),
+            actor=data.get("actor"),
         )
         current = latest.get(key)
         if state.status == PENDING and current is not None and current.status != PENDING:

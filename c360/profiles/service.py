@@ -278,6 +278,16 @@ class ProfileService:
         people = await self._records.of_kind(profile_ids, "person")
         return [fold_traits(people[p]) for p in profile_ids]
 
+    async def records_held(self, keys: Sequence[tuple[str, str]]) -> list[Record | None]:
+        """The record of each (profile id, record id), in the order asked; None where that
+        profile holds no such record (a DataLoader's batch function: a timeline page's returns
+        read their orders together)."""
+        wanted: dict[str, set[str]] = {}
+        for profile_id, record_id in keys:
+            wanted.setdefault(profile_id, set()).add(record_id)
+        found = await self._records.held(wanted)
+        return [found.get(key) for key in keys]
+
     def timeline_query(
         self,
         profile_id: str,

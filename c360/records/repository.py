@@ -211,6 +211,24 @@ class RecordRepository:
             found[doc["profile_id"]].append(stored_record(doc))
         return found
 
+    async def held(self, wanted: Mapping[str, Iterable[str]]) -> dict[tuple[str, str], Record]:
+        """Records by id, each of the profile that holds it: profile id → record ids. Returns
+        (profile id, record id) → stored record, for those that profile holds; one query (by
+        the shard key's ``$in``: the shards of these profiles only)."""
+        asked = {p: set(ids) for p, ids in wanted.items() if ids}
+        if not asked:
+            return {}
+        query = {
+            "profile_id": {"$in": sorted(asked)},
+            "_id": {"$in": sorted(set().union(*asked.values()))},
+        }
+        cursor = self._records.find(query, RECORD_FIELDS, batch_size=WHOLE_BATCH)
+        return {
+            (doc["profile_id"], doc["_id"]): stored_record(doc)
+            async for doc in cursor
+            if doc["_id"] in asked.get(doc["profile_id"], ())
+        }
+
     async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
         """Every record of each profile, with what metrics are computed from (one round trip
         for up to 32 profiles)."""

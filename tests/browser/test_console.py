@@ -607,7 +607,7 @@ class TestSearch:
 
     def test_a_screen_pop_that_finds_nobody_says_so(self, page: Page, demo: Server) -> None:
         open_console(page, demo, "agent", "/console/lookup?phone=%2B34699000111")
-        expect(page.get_by_role("alert")).to_contain_text("no profile with phone")
+        expect(page.get_by_role("alert")).to_have_text(re.compile(r"^No profile with phone"))
         expect(page.get_by_label("Find a customer")).to_have_value("+34699000111")
 
     def test_a_customer_without_purchases_has_no_value_tier(self, page: Page, demo: Server) -> None:
@@ -855,7 +855,7 @@ class TestQualityBar:
     def test_errors_are_messages_never_a_blank_page(self, page: Page, demo: Server) -> None:
         open_console(page, demo, "agent", "/console/profile/0123456789abcdef01234567")
         expect(page.get_by_role("heading", name="Customer not found")).to_be_visible()
-        expect(page.get_by_role("alert")).to_contain_text("no profile with id")
+        expect(page.get_by_role("alert")).to_have_text(re.compile(r"^No profile with id"))
 
         def unreachable(route: Route) -> None:
             route.abort()
@@ -877,6 +877,158 @@ class TestQualityBar:
         assert response is not None
         assert response.status == 404
         expect(page.get_by_role("alert")).to_contain_text("There is no such page")
+
+    def test_a_refusal_from_the_api_reads_as_a_sentence(self, page: Page, demo: Server) -> None:
+        """Her answer is acknowledged elsewhere while the agent has the page open: the API's
+        Conflict ("acknowledged at …") is shown from a capital letter."""
+        email = "kai.berg@example.com"
+        answered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        survey = {
+            "kind": "survey_response",
+            "source": "surveys",
+            "external_id": "nps-5901",
+            "occurred_at": answered.isoformat(),
+            "identifiers": [{"type": "email", "value": email}],
+            "survey_type": "nps",
+            "score": 4,
+            "comment": "Nobody called back.",
+            "touchpoint": "service",
+        }
+        send_records(demo, [survey])
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(email)}")
+        profile_ready(page)
+        answer = page.locator("#history li", has_text="Nobody called back.").filter(
+            has=page.get_by_role("button", name="Acknowledge feedback")
+        )
+        answer.get_by_role("button", name="Acknowledge feedback").click()
+        done = demo.graphql(
+            "mutation($p: ID!, $r: ID!) { acknowledgeFeedback(profileId: $p, recordId: $r)"
+            " { __typename } }",
+            variables={"p": profile_id(page), "r": "surveys:survey_response:nps-5901"},
+        )
+        assert done["acknowledgeFeedback"]["__typename"] == "Feedback"
+        answer.get_by_role("form", name="Acknowledge this feedback").get_by_role(
+            "button", name="Acknowledge"
+        ).click()
+        expect(answer.locator(".notice.error")).to_have_text(re.compile(r"^Acknowledged at \d"))
+
+
+class TestConsent:
+    def test_a_consent_recorded_here_names_the_agent_who_recorded_it(
+        self, page: Page, demo: Server
+    ) -> None:
+        note = "On the phone: no more marketing e-mails."
+        email = "mia.holm@example.com"
+        mia = {
+            **person("C-9101", "Mia", "Holm"),
+            "identifiers": [
+                {"type": "external", "source": "crm", "value": "C-9101"},
+                {"type": "email", "value": email},
+            ],
+        }
+        send_records(demo, [mia])
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(email)}")
+        profile_ready(page)
+        consent = page.get_by_role("form", name="Record a consent change")
+        consent.get_by_label("Channel").select_option("EMAIL")
+        consent.get_by_role("group", name="Marketing", exact=True).get_by_label(
+            "Does not want it"
+        ).check()
+        consent.get_by_label("Note (required, kept as evidence)").fill(note)
+        consent.get_by_role("button", name="Record consent").click()
+        expect(consent.get_by_role("status")).to_contain_text("E-mail, marketing: opted out")
+
+        actor = f"key:{demo.demo_keys['agent'].split('_')[1]} (demo:agent)"
+        row = page.locator("#consent table tr", has_text=note)
+        expect(row.locator("td").last).to_have_text(f"Agent, by {actor}: “{note}”")
+        found = demo.graphql(
+            "query($id: ID!) { profile(id: $id) { ... on Profile {"
+            " consents { channel purpose origin actor source } } } }",
+            variables={"id": profile_id(page)},
+        )["profile"]["consents"]
+        assert {
+            "channel": "EMAIL",
+            "purpose": "marketing",
+            "origin": "AGENT",
+            "actor": actor,
+            "source": "c360",
+        } in found
+
+
+class TestHistory:
+    def test_a_return_names_its_order_as_the_customer_knows_it(
+        self, page: Page, demo: Server
+    ) -> None:
+        # Ana returned the trail runners of Shopify's order 5001, her order #1042.
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        returned = page.locator("#history .items li", has=page.locator(".kind-return")).first
+        expect(returned.locator(".item-title")).to_have_text(
+            re.compile(r"^Return of order #1042, .*: Too small$")
+        )
+        # A return of an order c360 never received names the id it has.
+        email = "ola.nord@example.com"
+        unknown_order = {
+            "kind": "return",
+            "source": "shopify",
+            "external_id": "r-399",
+            "occurred_at": "2024-05-07T10:00:00Z",
+            "identifiers": [{"type": "email", "value": email}],
+            "order_external_id": "4999",
+            "items": [{"sku": "SK-01", "quantity": 1}],
+            "amount": {"amount": 995, "currency": "EUR"},
+        }
+        send_records(demo, [unknown_order])
+        page.goto(f"{demo.base}/console/lookup?email={quote(email)}")
+        profile_ready(page)
+        returned = page.locator("#history .items li", has=page.locator(".kind-return")).first
+        expect(returned.locator(".item-title")).to_have_text(re.compile(r"^Return of order 4999, "))
+
+
+class TestReach:
+    def test_a_call_back_not_allowed_says_why(self, page: Page, demo: Server) -> None:
+        # Wei Li gave an e-mail address and never a number.
+        open_console(page, demo, "agent", "/console/lookup?email=li.wei%40example.net")
+        profile_ready(page)
+        expect(call_back(page)).to_have_text("not allowed: no phone number")
+
+    def test_do_not_contact_says_its_reason_to_those_who_may_read_it(
+        self, browser: Browser, demo: Server
+    ) -> None:
+        # Tom Becker asked to be left alone after a complaint: an agent's note, case text.
+        reason = "asked to be left alone after a complaint (case 88200)"
+        for role, said in [
+            ("agent", f"not allowed: do not contact: {reason}"),
+            ("marketing", "not allowed: do not contact (reason hidden for your role)"),
+        ]:
+            context = browser.new_context()
+            try:
+                page = context.new_page()
+                open_console(page, demo, role, "/console/lookup?email=tom.becker%40example.org")
+                profile_ready(page)
+                expect(call_back(page)).to_have_text(said)
+            finally:
+                context.close()
+
+    def test_quiet_hours_say_until_when_in_their_time(self, page: Page, demo: Server) -> None:
+        page.goto(f"{demo.base}/console")
+        said = page.evaluate(
+            """async () => {
+              const { whyNot } = await import("/static/console/profile.js");
+              const prefs = { effectiveQuietHours: { start: "21:00:00", end: "08:00:00" } };
+              const call = (code) => ({ channel: "PHONE", purpose: "service",
+                                        reasons: [{ code, message: "…" }] });
+              return [whyNot(call("QUIET_HOURS"), prefs), whyNot(call("PURPOSE_OPTED_OUT"), prefs)];
+            }"""
+        )
+        assert said == ["quiet hours until 08:00 their time", "opted out of service by phone"]
+
+
+def call_back(page: Page) -> Any:
+    """What "How to reach them" says of calling the customer back."""
+    return page.locator("#reach dl div", has=page.get_by_text("Call back", exact=True)).locator(
+        "dd"
+    )
 
 
 class TestWording:

@@ -59,6 +59,13 @@ class Consent:
     pending_since: dt.datetime | None = strawberry.field(
         description="A double opt-in was sent and is not confirmed yet."
     )
+    origin: ChangeOrigin = strawberry.field(
+        description="How the change that decided it came about."
+    )
+    actor: str | None = strawberry.field(
+        description="Who recorded the change that decided it: an agent's key, an API key's name.",
+        extensions=in_text(),
+    )
     profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
     @classmethod
@@ -74,6 +81,8 @@ class Consent:
             record_id=strawberry.ID(state.record_id),
             evidence=state.evidence,
             pending_since=state.pending_since,
+            origin=ChangeOrigin(state.origin),
+            actor=state.actor,
         )
 
 

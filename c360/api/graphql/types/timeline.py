@@ -9,8 +9,10 @@ from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
+from strawberry.types import Info
 
 from c360.api.graphql.access import MaskedWithout, case_text, in_text, public
+from c360.api.graphql.context import Context
 from c360.api.graphql.types.contact import ContactWindow, QuietHours
 from c360.api.graphql.types.identity import Identifier
 from c360.api.graphql.values import Money, PageInfo, PostalAddress, TimelineKind
@@ -115,6 +117,23 @@ class ReturnRecord(TimelineItem):
     items: list[ReturnItem]
     amount: Money
     reason: str | None = strawberry.field(default=None, extensions=in_text())
+
+    @strawberry.field(
+        description="The order it returns, when c360 holds it for this customer (the "
+        "source's order of id orderExternalId; its orderNumber is what the customer knows); "
+        "null otherwise. The returns of a page read their orders together."
+    )
+    async def order(self, info: Info[Context, None]) -> OrderRecord | None:
+        if self.profile_id is None:
+            return None
+        profiles = info.context.services.profiles
+        loader = info.context.loader("records.held", profiles.records_held)
+        order_id = f"{self.source}:{RecordKind.ORDER}:{self.order_external_id}"
+        found = await loader.load((self.profile_id, order_id))
+        if found is None or found.kind is not RecordKind.ORDER:
+            return None
+        item = timeline_item(found)
+        return item if isinstance(item, OrderRecord) else None
 
 
 @strawberry.type

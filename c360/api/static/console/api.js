@@ -56,13 +56,20 @@ export async function gql(query, variables = {}) {
   const errors = (body && Array.isArray(body.errors) && body.errors) || [];
   if (!body || body.data === undefined || body.data === null) {
     const first = errors[0];
-    let message = first ? first.message : `The server answered ${response.status}.`;
+    let message = first ? sentence(first.message) : `The server answered ${response.status}.`;
     const retry = first && first.extensions && first.extensions.retryAfter;
     if (response.status === 429 && retry) message += ` Try again in ${retry} s.`;
     if (response.status === 503) message = "The data store is not answering. Try again shortly.";
     throw new ApiError(message);
   }
   return { data: body.data, errors };
+}
+
+/** A message of the API's as the page says it: the API's words, from a capital letter
+ * ("acknowledged at …" reads "Acknowledged at …"). */
+export function sentence(message) {
+  const text = message === null || message === undefined ? "" : String(message);
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 /** The field names the API refused to this role (null, with a Forbidden error). */
@@ -86,7 +93,7 @@ export function otherErrors(errors) {
 export function resultError(result) {
   if (!result) return "No answer.";
   if (typeof result.__typename === "string" && result.__typename.endsWith("Error")) {
-    return result.message || result.__typename;
+    return sentence(result.message || result.__typename);
   }
   return null;
 }

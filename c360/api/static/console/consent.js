@@ -91,12 +91,19 @@ function consentTable(consents) {
               ),
             ),
             h("td", {}, date(c.since)),
-            h("td", {}, `${c.source}${c.evidence ? `: “${c.evidence}”` : ""}`),
+            h("td", {}, `${decidedBy(c)}${c.evidence ? `: “${c.evidence}”` : ""}`),
           ),
         ),
       ),
     ),
   );
+}
+
+/** Who recorded the change that decided it and how, as the timeline says it: "Agent, by
+ * key:… (Ana)"; a source's own change without a named actor, by its source. */
+function decidedBy(consent) {
+  const how = words(consent.origin);
+  return consent.actor ? `${how}, by ${consent.actor}` : `${how}, from ${consent.source}`;
 }
 
 function select(id, options, value = null) {

@@ -4,7 +4,7 @@
 // a server without them gets a plain sentence, never anything made up, and the slot lights up
 // as soon as the API it reads serves them.
 
-import { gql, refusedFields, resultError } from "./api.js";
+import { gql, refusedFields, resultError, sentence } from "./api.js";
 import { announce, chip, closeForm, empty, h, problem, replace, uid } from "./dom.js";
 import { channel, dateTime, relative, words } from "./format.js";
 
@@ -303,7 +303,7 @@ async function act(name, variables, status, done, label) {
   try {
     const { data, errors } = await gql(MUTATIONS[name], variables);
     const answer = data && data.result;
-    const error = answer ? resultError(answer) : errors.length ? errors[0].message : "No answer.";
+    const error = answer ? resultError(answer) : errors.length ? sentence(errors[0].message) : "No answer.";
     if (error) {
       replace(status, h("p", { class: "notice error" }, error));
       return false;
@@ -488,7 +488,7 @@ export function feedbackAction(profileId, survey) {
                   note: note.value.trim() || null,
                 });
                 const answer = data && data.result;
-                const error = answer ? resultError(answer) : errors.length ? errors[0].message : "No answer.";
+                const error = answer ? resultError(answer) : errors.length ? sentence(errors[0].message) : "No answer.";
                 if (error) {
                   replace(status, h("p", { class: "notice error" }, error));
                   send.disabled = false;

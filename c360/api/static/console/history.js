@@ -2,7 +2,7 @@
 // with comments, then the whole timeline, filtered by kind, loaded page by page as it scrolls
 // into view (the API's cursor), with a button for the same.
 
-import { gql, refusedFields } from "./api.js";
+import { gql, refusedFields, sentence } from "./api.js";
 import { chip, empty, h, problem, replace, section, uid } from "./dom.js";
 import { feedbackAction, followUpSupport } from "./followups.js";
 import { KIND_NAMES, KINDS, channel, clock, date, dateTime, money, personName, words } from "./format.js";
@@ -109,7 +109,12 @@ export function describe(node, refused = new Set()) {
       ];
     case "ReturnRecord":
       return [
-        head(`Of order ${node.orderExternalId}, ${money(node.amount)}`, node.reason ? `: ${node.reason}` : ""),
+        // The order as the customer knows it (its number), when c360 holds it; else the
+        // source's id, all the return names.
+        head(
+          `of order ${(node.order && node.order.orderNumber) || node.orderExternalId}, ${money(node.amount)}`,
+          node.reason ? `: ${node.reason}` : "",
+        ),
         h("ul", { class: "lines" }, node.items.map((i) => h("li", {}, `${i.quantity} × ${i.sku || "item"}`))),
         foot(),
       ];
@@ -258,7 +263,7 @@ function timelineList(profileId) {
       if (mine !== generation) return; // the filters changed meanwhile
       const profile = result.data.profile;
       if (!profile || profile.__typename !== "Profile") {
-        throw new Error(profile ? profile.message : "The timeline could not be read.");
+        throw new Error(profile ? sentence(profile.message) : "The timeline could not be read.");
       }
       const refused = refusedFields(result.errors);
       const page = profile.timeline;

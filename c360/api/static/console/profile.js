@@ -2,7 +2,7 @@
 // needs attention, who they are, what happened, consent; actions beside them.
 
 import { actionsRail } from "./actions.js";
-import { gql, otherErrors, refusedFields } from "./api.js";
+import { gql, otherErrors, refusedFields, sentence } from "./api.js";
 import { consentSection } from "./consent.js";
 import { chip, empty, facts, h, notify, problem, replace, section } from "./dom.js";
 import { followUpsSlot } from "./followups.js";
@@ -39,7 +39,7 @@ export async function profileView(main, id, via = null) {
   }
   const profile = result.data.profile;
   if (!profile || profile.__typename !== "Profile") {
-    const message = profile ? profile.message : "This customer could not be read.";
+    const message = profile ? sentence(profile.message) : "This customer could not be read.";
     replace(main, h("h1", { tabindex: "-1" }, "Customer not found"), problem(message));
     return;
   }
@@ -121,7 +121,7 @@ class ProfilePage {
     this.history.fill(profile, refused);
     this.consent.fill(profile);
     const others = otherErrors(result.errors);
-    if (others.length) notify(`Part of the page could not be read: ${others[0].message}`, "error");
+    if (others.length) notify(`Part of the page could not be read: ${sentence(others[0].message)}`, "error");
   }
 }
 
@@ -256,8 +256,8 @@ function reachParts(profile, call, refused) {
           ? call.allowed
             ? "a call is allowed now"
             : call.nextAllowedAt
-              ? `from ${inZone(call.nextAllowedAt, zone)} their time`
-              : "not allowed"
+              ? `not now, ${whyNot(call, prefs, refused)}; from ${inZone(call.nextAllowedAt, zone)} their time`
+              : `not allowed: ${whyNot(call, prefs, refused)}`
           : "",
       ],
       ["Language", language(prefs.language)],
@@ -271,6 +271,59 @@ function reachParts(profile, call, refused) {
     ]),
   );
   return parts;
+}
+
+// What a channel's address is called, for "no phone number".
+const POINT_NAMES = {
+  EMAIL: "e-mail address",
+  SMS: "mobile number",
+  PHONE: "phone number",
+  WHATSAPP: "WhatsApp number",
+  POSTAL: "postal address",
+  PUSH: "device for push messages",
+};
+
+/** The first reason a decision refuses, in a few plain words: "no phone number", "opted
+ * out", "quiet hours until 08:00 their time". A do-not-contact reason is case text: said as
+ * the profile's own field reads for this role (hidden where the role may not read it). */
+export function whyNot(decision, prefs, refused = new Set()) {
+  const first = decision.reasons && decision.reasons[0];
+  if (!first) return "no reason given";
+  const point = POINT_NAMES[decision.channel] || "contact point";
+  const by = channel(decision.channel).toLowerCase();
+  switch (first.code) {
+    case "DO_NOT_CONTACT": {
+      const stop = prefs.doNotContact;
+      if (stop && stop.reason) return `do not contact: ${stop.reason}`;
+      return refused.has("reason") ? `do not contact (reason ${HIDDEN})` : "do not contact";
+    }
+    case "NO_CONTACT_POINT":
+      return `no ${point}`;
+    case "CHANNEL_OPTED_OUT":
+      return `opted out of all contact by ${by}`;
+    case "PURPOSE_OPTED_OUT":
+      return `opted out of ${decision.purpose || "this purpose"} by ${by}`;
+    case "CONSENT_REQUIRED":
+      return "no opt-in given";
+    case "CONSENT_PENDING":
+      return "their opt-in is not confirmed yet";
+    case "CONTACT_POINT_BOUNCED":
+      return `the ${point} bounced`;
+    case "CONTACT_POINT_INVALID":
+      return `the ${point} is invalid`;
+    case "CONTACT_POINT_UNSUITABLE":
+      return "not a mobile number";
+    case "QUIET_HOURS": {
+      const quiet = prefs.effectiveQuietHours;
+      return quiet ? `quiet hours until ${clock(quiet.end)} their time` : "quiet hours";
+    }
+    case "OUTSIDE_CONTACT_WINDOW":
+      return "outside the times they asked to be contacted";
+    case "FREQUENCY_CAP":
+      return "contacted as often as allowed lately";
+    default:
+      return first.message;
+  }
 }
 
 function zoneOf(call) {

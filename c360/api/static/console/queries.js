@@ -11,7 +11,8 @@ fragment TimelineNode on TimelineItem {
     lineItems { title sku category quantity unitPrice { amount currency } }
   }
   ... on ReturnRecord {
-    orderExternalId reason amount { amount currency } items { sku quantity amount { amount currency } }
+    orderExternalId order { orderNumber } reason amount { amount currency }
+    items { sku quantity amount { amount currency } }
   }
   ... on ServiceCaseRecord {
     caseChannel: channel caseStatus: status priority subject complaint solvedAt satisfaction tags
@@ -99,14 +100,19 @@ query ConsoleProfile($id: ID!) {
         id externalId occurredAt caseChannel: channel caseStatus: status subject solvedAt
         satisfaction
       }
-      consents { channel contactPoint purpose status since source recordId evidence pendingSince }
+      consents {
+        channel contactPoint purpose status since source origin actor recordId evidence pendingSince
+      }
       purchases: timeline(first: 5, kinds: [ORDER, RETURN]) { edges { node { ...TimelineNode } } }
       surveys: timeline(first: 5, kinds: [SURVEY_RESPONSE]) { edges { node { ...TimelineNode } } }
     }
   }
   call: contactDecision(profileId: $id, channel: PHONE, purpose: "service") {
     __typename
-    ... on ContactDecision { allowed nextAllowedAt timeZones timeZoneBasis country }
+    ... on ContactDecision {
+      channel purpose allowed nextAllowedAt timeZones timeZoneBasis country
+      reasons { code message }
+    }
     ... on Error { code message }
   }
 }

@@ -1,7 +1,7 @@
 // Finding the customer: the search box's results, and the screen pop a telephony or help-desk
 // system links to (/console/lookup?phone=…|email=…|order=…|ticket=…).
 
-import { gql, refusedFields } from "./api.js";
+import { gql, refusedFields, sentence } from "./api.js";
 import { chip, empty, h, problem, replace } from "./dom.js";
 import { date, money, relative, words } from "./format.js";
 import { BY_IDENTIFIER, SEARCH } from "./queries.js";
@@ -53,7 +53,7 @@ export async function searchView(main, text, navigate) {
   const found = result.data.findProfiles;
   replace(main, h("h1", { tabindex: "-1" }, `Customers matching “${text}”`));
   if (!found) {
-    main.append(problem(errors.length ? errors[0].message : "The search could not run."));
+    main.append(problem(errors.length ? sentence(errors[0].message) : "The search could not run."));
     return;
   }
   main.append(matchList(found, result.errors, navigate));
@@ -197,14 +197,14 @@ export async function lookupView(main, params, openProfile, navigate) {
         openProfile(found.id, `${pop.label} ${value}`);
         return;
       }
-      replace(main, h("h1", { tabindex: "-1" }, title), notFound(found.message, value));
+      replace(main, h("h1", { tabindex: "-1" }, title), notFound(sentence(found.message), value));
       return;
     }
     const result = await gql(SEARCH, { text: value, by: [pop.by] });
     const found = result.data.findProfiles;
     if (!found) {
       const error = result.errors[0];
-      replace(main, h("h1", { tabindex: "-1" }, title), notFound(error ? error.message : "", value));
+      replace(main, h("h1", { tabindex: "-1" }, title), notFound(error ? sentence(error.message) : "", value));
       return;
     }
     if (found.matches.length === 1) {

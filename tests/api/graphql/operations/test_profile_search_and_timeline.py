@@ -189,3 +189,59 @@ class TestRoundTrips:
 )
 def test_phone_prefixes_read_like_ingest(text: str, region: str, key: str | None) -> None:
     assert phone_prefix(text, region) == key
+
+
+RETURNS = """query($id: ID!, $first: Int!) { profile(id: $id) { ... on Profile {
+  timeline(first: $first, kinds: [RETURN]) { edges { node { ... on ReturnRecord {
+    externalId orderExternalId order { externalId orderNumber } } } } } } } }"""
+
+
+def a_return(external_id: str, order_id: str, day: int, identifiers: list[f.Record]) -> f.Record:
+    return {
+        "kind": "return",
+        "source": "shop",
+        "external_id": external_id,
+        "occurred_at": f"2024-06-{day:02d}T10:00:00Z",
+        "identifiers": identifiers,
+        "order_external_id": order_id,
+        "items": [{"sku": "SKU-1", "quantity": 1}],
+        "amount": {"amount": 2500, "currency": "EUR"},
+    }
+
+
+class TestReturnsAndTheirOrders:
+    async def test_a_return_names_its_order_and_a_page_of_them_reads_the_orders_at_once(
+        self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+    ) -> None:
+        ids = [f.email("ret@example.com")]
+        orders = [
+            f.order(
+                external_id=f"50{n}",
+                identifiers=ids,
+                order_number=f"#10{n}",
+                occurred_at=f"2024-05-{n + 1:02d}T10:00:00Z",
+            )
+            for n in range(6)
+        ]
+        returns = [a_return(f"r-{n}", f"50{n}", n + 1, ids) for n in range(6)]
+        # A return of an order c360 never received: its id is all there is.
+        returns.append(a_return("r-x", "9999", 20, ids))
+        await run(services, tmp_path, [orders, returns])
+        pid = await profile_of(services, IdentifierType.EMAIL, "ret@example.com")
+
+        one, _ = await counted_graphql(
+            mongo_uri, settings, RETURNS, Role.AGENT, {"id": pid, "first": 1}
+        )
+        seven, data = await counted_graphql(
+            mongo_uri, settings, RETURNS, Role.AGENT, {"id": pid, "first": 7}
+        )
+        nodes = [e["node"] for e in data["profile"]["timeline"]["edges"]]
+        assert [(n["externalId"], n["order"]) for n in nodes] == [
+            ("r-x", None),
+            *[
+                (f"r-{n}", {"externalId": f"50{n}", "orderNumber": f"#10{n}"})
+                for n in reversed(range(6))
+            ],
+        ]
+        # The orders of a page's returns are read together: seven cost what one does.
+        assert len(seven) == len(one), (one, seven)
