@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,3 +92,48 @@ def test_ordinary_heads_and_bodies_of_keep_alive_requests_pass(server: Server) -
             )
             answer = _one_answer(sock)
             assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(
+        tmp_path_factory.mktemp("impatient") / "data",
+        demo=False,
+        env={"C360_HTTP_HEAD_TIMEOUT_S": "1.5"},
+    ) as served:
+        yield served
+
+
+def test_a_connection_that_says_nothing_is_closed(impatient: Server) -> None:
+    """Connections opened and left silent held a file descriptor each for ever: enough of them,
+    and no key needed, left none for the next client."""
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=10) as sock:
+        started = time.monotonic()
+        assert _answer(sock) == b""
+        assert 1.0 < time.monotonic() - started < 8
+
+
+def test_a_head_sent_a_byte_at_a_time_is_408(impatient: Server) -> None:
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        with contextlib.suppress(OSError):
+            for _ in range(16):  # a byte every half second, past the bound
+                sock.sendall(b"X")
+                time.sleep(0.5)
+        assert _answer(sock).startswith(b"HTTP/1.1 408 ")
+
+
+def test_a_slow_answer_is_not_cut_short_nor_the_next_request(impatient: Server) -> None:
+    """The clock is the head's: a request whose headers came in time is answered however long
+    its body takes to arrive, and a kept-alive connection's next request has a clock of its own."""
+    body = b'{"query": "{ __typename }"}'
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(
+                b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body)
+            )
+            time.sleep(2)
+            sock.sendall(body)
+            assert _one_answer(sock).startswith(b"HTTP/1.1 401 ")
+            time.sleep(1)

@@ -182,7 +182,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from uvicorn.config import STARTUP_FAILURE
 
     from c360.api.app import create_app
-    from c360.api.http_protocol import BoundedHeadHttpProtocol
+    from c360.api.http_protocol import bounded_http_protocol
 
     updates = {"host": args.host, "port": args.port, "demo_data": args.demo or None}
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
@@ -208,7 +208,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_config=None,
-        http=BoundedHeadHttpProtocol,
+        http=bounded_http_protocol(settings.http_head_timeout_s),
         loop="auto",
     )
     server = uvicorn.Server(config)
