@@ -537,6 +537,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    http_head_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request's line and headers may take from their first byte (a "
+        "connection's first request: from the connection) before c360 serve answers 408 and "
+        "closes the connection.",
+    )
     demo_data: bool = Field(
         default=False, description="Load the bundled demo customers at start-up (idempotent)."
     )

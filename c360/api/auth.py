@@ -18,11 +18,21 @@ bearer = HTTPBearer(
 )
 
 
+def authorization(request: Request) -> str | None:
+    """The request's ``Authorization`` header. Two of them (a proxy or a client adding its own
+    to one already there) are refused: which is meant cannot be told, and taking the first
+    would let a key in front decide what a key behind it may do."""
+    values = request.headers.getlist("authorization")
+    if len(values) > 1:
+        raise Unauthenticated(f"send one Authorization header, not {len(values)}")
+    return values[0] if values else None
+
+
 async def authenticate(request: Request, permission: Permission) -> Caller:
     """The caller named by the request's API key, if its role holds ``permission`` and its
     key has a request left in its bucket (else 429 with ``Retry-After``)."""
     services: Services = request.app.state.services
-    caller = await services.keys.authenticate(request.headers.get("authorization"))
+    caller = await services.keys.authenticate(authorization(request))
     if caller is None:
         raise Unauthenticated("an API key is needed: Authorization: Bearer c360_<id>_<secret>")
     caller.require(permission)

@@ -89,6 +89,20 @@ def _contact(request: Request) -> ContactService:
     return request.app.state.services.contact
 
 
+LINK_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    # A page with one button that acts for the customer: no other site may frame it under
+    # bait (clickjacking). It runs nothing and loads nothing; its address is the token, so
+    # it is sent nowhere.
+    "Content-Security-Policy": (
+        "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -96,7 +110,7 @@ def _page(title: str, body: str, status_code: int = 200) -> HTMLResponse:
         f"<title>{html.escape(title)}</title></head>"
         f"<body><main><h1>{html.escape(title)}</h1>{body}</main></body></html>"
     )
-    return HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(page, status_code=status_code, headers=LINK_PAGE_HEADERS)
 
 
 def _refused(exc: C360Error) -> HTMLResponse:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import generate_latest
 
-from c360.api.auth import authenticate
+from c360.api.auth import authenticate, authorization
 from c360.api.health import as_head
 from c360.api.openapi import KEYED, answers
 from c360.auth.service import Permission
@@ -90,7 +90,7 @@ def from_this_machine(request: Request) -> bool:
 
 def _has_token(request: Request, settings: Settings) -> bool:
     token = settings.metrics_token
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    scheme, _, given = (authorization(request) or "").partition(" ")
     return (
         token is not None
         and scheme.lower() == "bearer"

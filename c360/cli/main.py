@@ -182,6 +182,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from uvicorn.config import STARTUP_FAILURE
 
     from c360.api.app import create_app
+    from c360.api.http_protocol import bounded_http_protocol
 
     updates = {"host": args.host, "port": args.port, "demo_data": args.demo or None}
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
@@ -199,10 +200,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         server.should_exit = True
 
     app = create_app(settings, on_ready=announce, on_store_lost=stop_for_good)
-    # The C HTTP parser, and uvloop's event loop where it is installed (not on Windows): both
-    # cut the per-request CPU of the pure-Python h11 parser and asyncio's loop.
+    # The C HTTP parser (with each request's head bounded), and uvloop's event loop where it is
+    # installed (not on Windows): both cut the per-request CPU of the pure-Python h11 parser and
+    # asyncio's loop.
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_config=None, http="httptools", loop="auto"
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        http=bounded_http_protocol(settings.http_head_timeout_s),
+        loop="auto",
     )
     server = uvicorn.Server(config)
     # The port is taken before anything starts (uvicorn takes it after the lifespan): a second

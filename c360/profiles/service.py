@@ -44,6 +44,7 @@ class SearchPage:
 
 
 MAX_SEARCH_RESULTS = 50
+MAX_SEARCH_WORDS = 12
 _SEARCH_CANDIDATES = 1000
 
 
@@ -239,9 +240,15 @@ class ProfileService:
             else:
                 found = await self._search.by_identity_prefix(prefix, _SEARCH_CANDIDATES)
         else:
-            terms = words(text)
+            # A store read per distinct word: a word said again is read once, and a name has
+            # a dozen words at most (each read waits for the one before).
+            terms = list(dict.fromkeys(words(text)))
             if not terms:
                 raise InvalidInput(f"nothing to search for in {shown(text)}")
+            if len(terms) > MAX_SEARCH_WORDS:
+                raise InvalidInput(
+                    f"a name search takes at most {MAX_SEARCH_WORDS} words, not {len(terms)}"
+                )
             found = intersect(
                 [await self._search.by_name_prefix(t, _SEARCH_CANDIDATES) for t in terms]
             )

@@ -462,6 +462,33 @@ class TestUnsubscribe:
             url = (await decision(agent, ana))["unsubscribeUrl"]
         assert url.startswith(f"{base}/unsubscribe/"), url
 
+    async def test_the_link_pages_cannot_be_framed_by_another_site(
+        self,
+        services: Services,
+        agent_client: httpx.AsyncClient,
+        client: httpx.AsyncClient,
+        ana: str,
+    ) -> None:
+        """A page with one button that acts on a customer's behalf, shown in a frame under
+        another site's bait, is clicked without being seen (clickjacking): every link page
+        refuses frames, runs no script and sends no referrer (its address is the token)."""
+        await self._opted_in(services, ana)
+        link = path_of((await decision(agent_client, ana))["unsubscribeUrl"])
+        pages = [
+            await client.get(link),
+            await client.get(link + "x"),
+            await client.get("/consent/confirm/not-a-token"),
+            await client.post(link, data={"List-Unsubscribe": "One-Click"}),
+        ]
+        for page in pages:
+            policy = page.headers.get("content-security-policy", "")
+            assert "frame-ancestors 'none'" in policy, (page.status_code, page.headers)
+            assert "default-src 'none'" in policy
+            assert page.headers["x-frame-options"] == "DENY"
+            assert page.headers["x-content-type-options"] == "nosniff"
+            assert page.headers["referrer-policy"] == "no-referrer"
+            assert page.headers["cache-control"] == "no-store"
+
     async def test_multipart_one_click(
         self,
         services: Services,

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from graphql import GraphQLError
 from pymongo.errors import PyMongoError
 from starlette.requests import Request
@@ -113,8 +113,24 @@ def _is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(errors) and not any(e.path for e in errors)
 
 
+class _RequestAdapter(StarletteRequestAdapter):
+    """Strawberry's adapter, with the body's media type in lower case: a type and subtype are
+    case-insensitive (RFC 9110, 8.3.1), and Strawberry finds ``application/json`` by its
+    spelling."""
+
+    @property
+    def content_type(self) -> str | None:
+        given = super().content_type
+        if given is None:
+            return None
+        kind, semicolon, parameters = given.partition(";")
+        return kind.lower() + semicolon + parameters
+
+
 class GraphQLEndpoint(GraphQLRouter[Context, None]):
     """Strawberry's FastAPI router with the status codes, media types and keys above."""
+
+    request_adapter_class = _RequestAdapter
 
     max_variable_values = Settings.model_fields["graphql_max_variable_values"].default
     """``C360_GRAPHQL_MAX_VARIABLE_VALUES``, taken from the app's settings by each request."""

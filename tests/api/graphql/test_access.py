@@ -174,6 +174,31 @@ class TestWithoutAKey:
         assert response.status_code == 401
         assert "revoked" in response.json()["errors"][0]["message"]
 
+    @pytest.mark.parametrize("path", ["/graphql", "/ingest/canonical", "/metrics"])
+    async def test_two_keys_in_two_headers_are_401_whichever_comes_first(
+        self, client: httpx.AsyncClient, services: Services, path: str
+    ) -> None:
+        """A proxy or a client that adds its header to one already there sends two; which one
+        is meant cannot be told, so neither is taken (the first was: a marketing key followed
+        by an admin one read as marketing, and the other way round as admin)."""
+        admin = (await f.api_key(services, Role.ADMIN))["authorization"]
+        marketing = (await f.api_key(services, Role.MARKETING))["authorization"]
+        for first, second in [(admin, marketing), (marketing, admin), (admin, admin)]:
+            headers = httpx.Headers([("authorization", first), ("authorization", second)])
+            if path == "/graphql":
+                response = await client.post(
+                    path, json={"query": "{ apiKeys { id } }"}, headers=headers
+                )
+            elif path == "/metrics":
+                response = await client.get(
+                    path, headers=[*headers.raw, (b"x-forwarded-for", b"203.0.113.9")]
+                )
+            else:
+                response = await client.post(path, content=ndjson(f.order()), headers=headers)
+            assert response.status_code == 401, response.text
+            assert response.headers["www-authenticate"].startswith("Bearer")
+            assert "one Authorization header" in response.text
+
     async def test_the_graphiql_page_needs_none(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/graphql", headers={"accept": "text/html"})
         assert response.status_code == 200

@@ -135,6 +135,21 @@ class TestRequestErrors:
         )
         assert response.status_code == 415
 
+    @pytest.mark.parametrize(
+        "content_type", ["APPLICATION/JSON", "Application/Json; Charset=UTF-8", "application/JSON"]
+    )
+    async def test_the_media_type_is_read_in_any_case(
+        self, client: httpx.AsyncClient, content_type: str
+    ) -> None:
+        """A type and subtype are case-insensitive (RFC 9110, 8.3.1), as /ingest reads them."""
+        response = await client.post(
+            "/graphql",
+            content=b'{"query": "{ __typename }"}',
+            headers={"content-type": content_type},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json() == {"data": {"__typename": "Query"}}
+
     async def test_field_errors_are_200_with_data(self, client: httpx.AsyncClient) -> None:
         # An agent may not list keys: the field is null with an error, the rest is answered.
         response = await client.post("/graphql", json={"query": "{ apiKeys { id } __typename }"})

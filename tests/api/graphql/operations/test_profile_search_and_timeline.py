@@ -97,6 +97,41 @@ class TestSearch:
         found = (await gql(client, SEARCH, headers, text="anabel"))["searchProfiles"]
         assert [e["node"]["id"] for e in found["edges"]] == [survivor]
 
+    async def test_a_name_search_costs_a_store_read_per_distinct_word_and_has_few(
+        self,
+        client: httpx.AsyncClient,
+        services: Services,
+        settings: Settings,
+        mongo_uri: str,
+        tmp_path: Path,
+    ) -> None:
+        """Each word of a name search was a store read, one after the other, however many: a
+        few kilobytes of words kept the store busy for seconds, and a body's megabyte for
+        minutes, with one lookup token. A word said again is read once; a name has a dozen
+        words at most."""
+        await run(services, tmp_path, [people()])
+        query = "query($text: String!) { searchProfiles(text: $text) { edges { cursor } } }"
+
+        async def reads(text: str) -> int:
+            sent, data = await counted_graphql(
+                mongo_uri, settings, query, Role.ADMIN, {"text": text}
+            )
+            assert len(data["searchProfiles"]["edges"]) == 1
+            return sent.count("find")
+
+        assert await reads("ana garc " * 500) == await reads("ana garc")
+        headers = await key(services, Role.ADMIN)
+        for text in [" ".join(f"w{n}" for n in range(13)), " ".join(f"w{n}" for n in range(4000))]:
+            response = await client.post(
+                "/graphql", json={"query": SEARCH, "variables": {"text": text}}, headers=headers
+            )
+            (error,) = response.json()["errors"]
+            assert error["extensions"]["code"] == "InvalidInput"
+            assert "at most 12 words" in error["message"]
+        twelve = "ana garcía lópez de la fuente y de los santos del río"
+        assert len(twelve.split()) == 12
+        assert await names(client, headers, twelve) == []
+
 
 class TestTimelineWindow:
     async def test_since_and_until_bound_the_timeline(
