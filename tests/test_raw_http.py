@@ -4,6 +4,7 @@ route reads them."""
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -137,3 +138,24 @@ def test_a_slow_answer_is_not_cut_short_nor_the_next_request(impatient: Server) 
             sock.sendall(body)
             assert _one_answer(sock).startswith(b"HTTP/1.1 401 ")
             time.sleep(1)
+
+
+def test_a_stop_waits_for_a_request_under_way_only_so_long(tmp_path: Path) -> None:
+    """A client sending its body slowly kept ``c360 serve`` from stopping: SIGTERM waited for
+    the request for ever. It waits ``C360_SHUTDOWN_TIMEOUT_S``."""
+    with serving(tmp_path / "data", env={"C360_SHUTDOWN_TIMEOUT_S": "1"}) as served:
+        key = served.demo_keys["connector"]
+        with socket.create_connection(("127.0.0.1", served.port), timeout=10) as sock:
+            sock.sendall(
+                b"POST /ingest/canonical HTTP/1.1\r\nHost: x\r\n"
+                b"Authorization: Bearer " + key.encode() + b"\r\n"
+                b"Content-Type: application/x-ndjson\r\nContent-Length: 100000\r\n\r\n{"
+            )
+            time.sleep(0.5)  # the route is reading the body
+            served.process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            code = served.process.wait(timeout=20)
+            took = time.monotonic() - started
+
+        assert code in (0, -signal.SIGTERM)  # uvicorn raises the signal again once stopped
+        assert took < 10, f"stopped after {took:.1f} s"

@@ -210,6 +210,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_config=None,
         http=bounded_http_protocol(settings.http_head_timeout_s),
         loop="auto",
+        # A stop waits for the requests under way, not for ever: a client sending its body a
+        # byte a minute kept c360 from stopping.
+        timeout_graceful_shutdown=settings.shutdown_timeout_s,
     )
     server = uvicorn.Server(config)
     # The port is taken before anything starts (uvicorn takes it after the lifespan): a second
