@@ -16,6 +16,9 @@ reads a file of pages, one per line or one pretty-printed page.
 Settings: ``source`` (default ``zendesk``) names the records and scopes Zendesk's user ids;
 ``user_external_id_source``, when given, is the source of the ids in ``user.external_id`` (the
 id the requester has in another system, e.g. the CRM).
+
+Over 500 lines, kept whole: a page is read at once (its users and metric sets are looked up by
+its tickets), and every field's reading sits next to the others of its ticket or user.
 """
 
 from __future__ import annotations
@@ -97,6 +100,11 @@ _LANGUAGE: TypeAdapter[str] = TypeAdapter(LanguageTag)
 _TIME_ZONE: TypeAdapter[str] = TypeAdapter(TimeZoneName)
 
 
+MAX_PAGE_TICKETS = 10_000
+"""Tickets a page may hold (Zendesk's hold at most 1,000): a body of millions of ``{}`` under
+the size limit would otherwise cost a dead letter each, minutes of the store's time."""
+
+
 class ZendeskTicketsConnector:
     name: ClassVar[str] = "zendesk-tickets"
     kinds: ClassVar[tuple[RecordKind, ...]] = (RecordKind.SERVICE_CASE, RecordKind.PERSON)
@@ -140,6 +148,12 @@ class ZendeskTicketsConnector:
             )
             return [ItemError.of(position, _raw(page), reason)], after_cursor, end_of_stream
 
+        if len(tickets) > MAX_PAGE_TICKETS:
+            reason = (
+                f"a page of {len(tickets):,} tickets: Zendesk's export pages hold at most "
+                f"1,000, and c360 reads pages of up to {MAX_PAGE_TICKETS:,}; none of it is read"
+            )
+            return [ItemError.of(position, _raw(page), reason)], after_cursor, end_of_stream
         source = options.settings.get("source") or DEFAULT_SOURCE
         sideloaded = page.get("users")
         users: list[Any] = sideloaded if isinstance(sideloaded, list) else []

@@ -400,6 +400,19 @@ class TestZendeskWebhook:
         for ticket in (35436, 35437, 35438, 35439):
             assert (await record(store, f"zendesk:service_case:{ticket}")).kind == "service_case"
 
+    async def test_a_page_of_millions_of_empty_tickets_is_one_refusal(
+        self, client: httpx.AsyncClient, store: Store, services: Services
+    ) -> None:
+        body = b'{"tickets":[' + b",".join([b"{}"] * 200_000) + b"]}"
+        now = dt.datetime.now(dt.UTC).isoformat()
+        response = await self.post(client, body, now, sign(ZENDESK_SECRET, now.encode() + body))
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert (answer["items_read"], answer["rejected"]) == (1, 1), answer
+        assert "a page of 200,000 tickets" in answer["errors"][0]["reason"]
+        assert len(await dead_letters(services)) == 1
+        assert await store.db.records.count_documents({}) == 0
+
     async def test_wrong_signature_is_401(self, client: httpx.AsyncClient, store: Store) -> None:
         body = (FIXTURES / "zendesk" / "page1.json").read_bytes()
         now = dt.datetime.now(dt.UTC).isoformat()
