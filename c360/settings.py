@@ -537,8 +537,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    shutdown_timeout_s: float = Field(
-        default=30.0,
+    shutdown_timeout_s: int = Field(
+        default=30,
         gt=0,
         description="Seconds c360 serve waits, once told to stop (SIGTERM, SIGINT), for the "
         "requests under way before it cuts them short and stops (an import cut short is "
