@@ -370,6 +370,7 @@ class ChangeOrigin(enum.StrEnum):
     DOUBLE_OPT_IN = "double_opt_in"  # the customer confirmed through the link sent
     GPC = "gpc"  # a Global Privacy Control signal (Sec-GPC: 1)
     BOUNCE = "bounce"  # the address or number turned out undeliverable
+    ERASURE = "erasure"  # an erased person's contact points, kept opted out if they come back
 
 
 class ProvenancedRecord(IdentifiedRecord):

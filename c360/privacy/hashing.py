@@ -10,7 +10,7 @@ from c360.privacy import rules
 from c360.privacy.repository import SuppressionRepository, TombstoneRepository
 from c360.profiles.types import ProfileIdentifier
 from c360.records.types import Record
-from schemas.records import RecordKind
+from schemas.records import ChangeOrigin, RecordKind
 
 CONTACT_CHANNELS = {"email": ("email",), "phone": ("sms", "phone", "whatsapp")}
 """The channels a tombstoned contact point is opted out of, by identifier type."""
@@ -112,7 +112,7 @@ class Tombstones:
                                 "purpose": purpose,
                                 "status": "opted_out",
                                 "contact_point": identifier.value,
-                                "origin": "erasure",
+                                "origin": ChangeOrigin.ERASURE.value,
                             },
                             profile_id=profile_id,
                         )
