@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pymongo import ReplaceOne
 
-from c360.records.documents import RECORD_FIELDS, stored_record, timeline_key
+from c360.records.documents import RECORD_FIELDS, stated, stored_record, timeline_key
 from c360.records.types import Record, StoredRevision
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
@@ -75,15 +75,30 @@ class RecordRepository:
             return {}
         projection = {"revision": 1, "content_hash": 1, "profile_id": 1, "batch": 1, "stated": 1}
         cursor = self._records.find({"_id": {"$in": wanted}}, projection, batch_size=WHOLE_BATCH)
+        docs = [doc async for doc in cursor]
+        # Stored before the count was kept: counted as it stands, so that every revision
+        # compares by count (a mixed order, some by hash alone, was no order at all).
+        uncounted = [doc["_id"] for doc in docs if doc.get("stated") is None]
+        if uncounted:
+            counting = {"data": 1, "identifiers": 1}
+            found = self._records.find(
+                {"_id": {"$in": uncounted}}, counting, batch_size=WHOLE_BATCH
+            )
+            counts = {
+                doc["_id"]: stated(doc.get("data", {})) + len(doc.get("identifiers", []))
+                async for doc in found
+            }
+        else:
+            counts = {}
         return {
             doc["_id"]: StoredRevision(
                 doc["revision"],
                 doc["content_hash"],
                 doc.get("profile_id"),
                 doc.get("batch"),
-                doc.get("stated"),
+                doc.get("stated", counts.get(doc["_id"])),
             )
-            async for doc in cursor
+            for doc in docs
         }
 
     async def get_many(self, record_ids: Iterable[str]) -> list[Document]:

@@ -64,7 +64,8 @@ class StoredRevision:
         """Revisions order by time; equal times by how many values each states, so that a
         sparser copy of one revision (a webhook carrying a few of its fields) never replaces a
         fuller one, then by content hash: every order of arrival converges. A copy stored before
-        the count was kept compares by hash alone."""
+        the count was kept is counted when read (``RecordRepository.revisions``); one without a
+        count compares by hash alone."""
         if self.revision != other.revision:
             return self.revision < other.revision
         if None not in (self.stated, other.stated) and self.stated != other.stated:
