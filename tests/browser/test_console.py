@@ -756,6 +756,31 @@ class TestSession:
         preference = page.get_by_role("form", name="Record a preferred channel")
         expect(preference.get_by_label("Note (required, kept as evidence)")).to_have_value("")
 
+    def test_a_draft_is_the_key_s_and_signing_out_forgets_it(
+        self, page: Page, demo: Server
+    ) -> None:
+        typed = "Her new mobile is +34 611 22 33 44, call after six."
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(WEI)}")
+        profile_ready(page)
+        wei = profile_id(page)
+        log = page.get_by_role("form", name="Record a preferred channel")
+        log.get_by_label("Note (required, kept as evidence)").fill(typed)
+
+        # Another key on the same tab (a marketing one sees contact points masked).
+        page.goto(f"{demo.base}/console/profile/{wei}")
+        page.context.clear_cookies()
+        page.goto(f"{demo.base}/console/profile/{wei}")
+        sign_in(page, demo.demo_keys["marketing"])
+        profile_ready(page)
+        assert typed not in page.content()
+        assert page.locator(".draft-restored").count() == 0
+
+        # The agent's draft is still in the tab; signing out forgets every one.
+        assert "c360.console.draft" in page.evaluate("JSON.stringify(sessionStorage)")
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_label("API key")).to_be_visible()
+        assert "c360.console.draft" not in page.evaluate("JSON.stringify(sessionStorage)")
+
 
 def evidence_of(demo: Server, profile: str) -> list[str]:
     """The evidence of the customer's SMS consent changes, read over GraphQL."""

@@ -43,6 +43,7 @@ def shell(session: ConsoleSession, purposes: list[str], query: str) -> HTMLRespo
         "c360-csrf": session.csrf_token,
         "c360-role": caller.role.value,
         "c360-key": caller.name,
+        "c360-key-id": caller.key_id,
         "c360-permissions": permissions,
         "c360-purposes": " ".join(purposes),
         "c360-session-ends": session.expires_at.isoformat(),

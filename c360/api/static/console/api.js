@@ -13,6 +13,7 @@ export const session = {
   csrf: meta("c360-csrf"),
   role: meta("c360-role"),
   key: meta("c360-key"),
+  keyId: meta("c360-key-id"),
   permissions: new Set(meta("c360-permissions").split(" ").filter(Boolean)),
   purposes: meta("c360-purposes").split(" ").filter(Boolean),
 };

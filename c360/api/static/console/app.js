@@ -2,10 +2,14 @@
 // box inside the page (history API), so the back button works as on any site.
 
 import { notify, problem, replace } from "./dom.js";
+import { forgetDrafts } from "./drafts.js";
 import { profileView } from "./profile.js";
 import { homeView, lookupView, searchView } from "./search.js";
 
 const main = document.getElementById("main");
+// Signing out leaves nothing typed about a customer in the tab for whoever signs in next.
+const signOut = document.querySelector('form[action="/console/sign-out"]');
+if (signOut) signOut.addEventListener("submit", forgetDrafts);
 
 function navigate(href, { replaceState = false } = {}) {
   if (replaceState) history.replaceState(null, "", href);

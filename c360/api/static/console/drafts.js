@@ -2,8 +2,11 @@
 // they are not sent: when the session ends mid-form (the page goes to sign-in and back), what
 // the agent had filled in comes back, said to be unsent. Only the form's own fields are kept
 // (never a password or a hidden field; the console has no key in a form); a draft goes once
-// the form is sent or the agent discards it.
+// the form is sent or the agent discards it. A draft is the signed-in key's: another key signed
+// in on the tab (a marketing one, which sees contact points masked) never gets it back, and
+// signing out forgets every draft (only a session that ended keeps them, for its key).
 
+import { session } from "./api.js";
 import { h } from "./dom.js";
 
 const PREFIX = "c360.console.draft";
@@ -32,7 +35,7 @@ function storage() {
  * a note that it was not sent; clear() forgets it (call it once the form is sent).
  */
 export function keepDraft(form, profileId, name) {
-  const key = `${PREFIX}:${profileId}:${name}`;
+  const key = `${PREFIX}:${session.keyId}:${profileId}:${name}`;
   const store = storage();
   let pristine = null;
   let note = null;
@@ -96,4 +99,13 @@ export function keepDraft(form, profileId, name) {
   form.addEventListener("input", save);
   form.addEventListener("change", save);
   return { restore, clear, save };
+}
+
+/** Forgets every draft of this tab (signing out). */
+export function forgetDrafts() {
+  const store = storage();
+  if (!store) return;
+  const keys = [];
+  for (let i = 0; i < store.length; i += 1) keys.push(store.key(i));
+  for (const key of keys) if (key && key.startsWith(`${PREFIX}:`)) store.removeItem(key);
 }
