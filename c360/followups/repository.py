@@ -21,6 +21,7 @@ from c360.followups.documents import at, follow_up_doc, follow_up_of, maybe_at, 
 from c360.followups.model import ACTIVE, FollowUp, Status
 from c360.followups.rules import Priority, RecordFacts, Rule, RuleDefinition
 from c360.records.documents import RECORD_FIELDS, stored_record
+from c360.records.repository import held_records
 from c360.records.types import Record
 from c360.store import Database, Document
 from c360.store.bulk import WHOLE_BATCH, find_each, insert_new
@@ -298,22 +299,8 @@ class RuleInputRepository:
         self, wanted: Mapping[str, Iterable[str]]
     ) -> dict[tuple[str, str], Record]:
         """Trigger records: profile id → record ids (a follow-up's records are its profile's,
-        merges move both). Returns (profile id, record id) → stored record, for those the
-        profile holds; one query (by the shard key's ``$in``: the shards of these profiles
-        only)."""
-        asked = {p: set(ids) for p, ids in wanted.items() if ids}
-        if not asked:
-            return {}
-        query = {
-            "profile_id": {"$in": sorted(asked)},
-            "_id": {"$in": sorted(set().union(*asked.values()))},
-        }
-        cursor = self._records.find(query, RECORD_FIELDS, batch_size=WHOLE_BATCH)
-        return {
-            (doc["profile_id"], doc["_id"]): stored_record(doc)
-            async for doc in cursor
-            if doc["_id"] in asked.get(doc["profile_id"], ())
-        }
+        merges move both); see :func:`~c360.records.repository.held_records`."""
+        return await held_records(self._records, wanted)
 
     async def between(
         self, kinds: Iterable[str], since: dt.datetime, until: dt.datetime

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pymongo import ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 
 from c360.records.documents import RECORD_FIELDS, stated, stored_record, timeline_key
 from c360.records.types import Record, StoredRevision
@@ -59,6 +60,27 @@ class TimelineQuery:
         if keys:
             query["timeline_key"] = keys
         return query
+
+
+async def held_records(
+    records: AsyncCollection[Document], wanted: Mapping[str, Iterable[str]]
+) -> dict[tuple[str, str], Record]:
+    """Records by id, each of the profile that holds it: profile id → record ids. Returns
+    (profile id, record id) → stored record, for those that profile holds; one query (by the
+    shard key's ``$in``: the shards of these profiles only)."""
+    asked = {p: set(ids) for p, ids in wanted.items() if ids}
+    if not asked:
+        return {}
+    query = {
+        "profile_id": {"$in": sorted(asked)},
+        "_id": {"$in": sorted(set().union(*asked.values()))},
+    }
+    cursor = records.find(query, RECORD_FIELDS, batch_size=WHOLE_BATCH)
+    return {
+        (doc["profile_id"], doc["_id"]): stored_record(doc)
+        async for doc in cursor
+        if doc["_id"] in asked.get(doc["profile_id"], ())
+    }
 
 
 class RecordRepository:
@@ -227,22 +249,8 @@ class RecordRepository:
         return found
 
     async def held(self, wanted: Mapping[str, Iterable[str]]) -> dict[tuple[str, str], Record]:
-        """Records by id, each of the profile that holds it: profile id → record ids. Returns
-        (profile id, record id) → stored record, for those that profile holds; one query (by
-        the shard key's ``$in``: the shards of these profiles only)."""
-        asked = {p: set(ids) for p, ids in wanted.items() if ids}
-        if not asked:
-            return {}
-        query = {
-            "profile_id": {"$in": sorted(asked)},
-            "_id": {"$in": sorted(set().union(*asked.values()))},
-        }
-        cursor = self._records.find(query, RECORD_FIELDS, batch_size=WHOLE_BATCH)
-        return {
-            (doc["profile_id"], doc["_id"]): stored_record(doc)
-            async for doc in cursor
-            if doc["_id"] in asked.get(doc["profile_id"], ())
-        }
+        """Records by id, each of the profile that holds it (see :func:`held_records`)."""
+        return await held_records(self._records, wanted)
 
     async def of_profiles(self, profile_ids: Iterable[str]) -> dict[str, list[Document]]:
         """Every record of each profile, with what metrics are computed from (one round trip

@@ -256,23 +256,7 @@ class TestRevisions:
         export that gave them all: in either order, the fuller copy stays (whichever content
         hash is the greater, which decided alone before)."""
 
-        def copies(number: int) -> tuple[f.Record, f.Record]:
-            full = f.person(
-                external_id=f"C-{number}",
-                identifiers=[f.external("crm", f"C-{number}")],
-                given_name="Ana",
-                family_name="García",
-                birth_date="1988-06-02",
-                language="es-ES",
-                updated_at="2024-05-01T10:00:00Z",
-            )
-            return full, {**full, "given_name": None, "family_name": None, "language": None}
-
-        def hash_of(data: f.Record) -> str:
-            return content_hash(parse_record(data, default_region="ES"))
-
-        # Customers whose sparse copy's hash is the greater: the tie-break the count overrides.
-        numbers = [n for n in range(20) if hash_of(copies(n)[1]) > hash_of(copies(n)[0])][:2]
+        numbers = sparse_greater()[:2]
         assert len(numbers) == 2
         names = []
         for number, first_full in zip(numbers, (True, False), strict=True):
@@ -296,22 +280,7 @@ class TestRevisions:
         revision does not replace it either (by hash alone it did, when its hash was greater,
         and which copy stayed then depended on the order later copies came in)."""
 
-        def copies(number: int) -> tuple[f.Record, f.Record]:
-            full = f.person(
-                external_id=f"C-{number}",
-                identifiers=[f.external("crm", f"C-{number}")],
-                given_name="Ana",
-                family_name="García",
-                birth_date="1988-06-02",
-                language="es-ES",
-                updated_at="2024-05-01T10:00:00Z",
-            )
-            return full, {**full, "given_name": None, "family_name": None, "language": None}
-
-        def hash_of(data: f.Record) -> str:
-            return content_hash(parse_record(data, default_region="ES"))
-
-        number = next(n for n in range(20) if hash_of(copies(n)[1]) > hash_of(copies(n)[0]))
+        number = sparse_greater()[0]
         full, sparse = copies(number)
         records = store.db["records"]
         await _import(services, f.write_jsonl(tmp_path / "full.jsonl", [full]))
@@ -324,6 +293,30 @@ class TestRevisions:
         )
         [traits] = await services.profiles.traits([profile.id])
         assert (traits.display_name, traits.value("language")) == ("Ana García", "es-ES")
+
+
+def copies(number: int) -> tuple[f.Record, f.Record]:
+    """Customer C-{number}'s person record in full, and a sparser copy of the same revision."""
+    full = f.person(
+        external_id=f"C-{number}",
+        identifiers=[f.external("crm", f"C-{number}")],
+        given_name="Ana",
+        family_name="García",
+        birth_date="1988-06-02",
+        language="es-ES",
+        updated_at="2024-05-01T10:00:00Z",
+    )
+    return full, {**full, "given_name": None, "family_name": None, "language": None}
+
+
+def sparse_greater() -> list[int]:
+    """Customers whose sparse copy's content hash is the greater: the tie-break the count of
+    values overrides."""
+
+    def hash_of(data: f.Record) -> str:
+        return content_hash(parse_record(data, default_region="ES"))
+
+    return [n for n in range(20) if hash_of(copies(n)[1]) > hash_of(copies(n)[0])]
 
 
 class TestBadInput:
