@@ -206,6 +206,8 @@ class AccessExport:
                     "since": state.since,
                     "evidence": state.evidence,
                     "pending_since": state.pending_since,
+                    "origin": state.origin,  # how it came about, and who recorded it
+                    "actor": state.actor,
                 }
                 source = {
                     "collection": "records",

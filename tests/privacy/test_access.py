@@ -264,7 +264,9 @@ class TestTheExport:
 
 CONSENTS = """query($email: String!) {
   profileByIdentifier(type: EMAIL, value: $email) {
-    ... on Profile { consents { channel contactPoint purpose status since source recordId } }
+    ... on Profile {
+      consents { channel contactPoint purpose status since source recordId origin actor }
+    }
   }
 }"""
 
@@ -328,6 +330,9 @@ class TestTheConsentInForce:
             for p in profile
         )
         assert {s["system"] for _, s in exported} == {p["source"] for p in profile} == {"shop"}
+        # How each came about, as the 360 shows it (an import here: no one recorded it).
+        assert {i["origin"] for i, _ in exported} == {p["origin"].lower() for p in profile}
+        assert {i["origin"] for i, _ in exported} == {"import"}
         # The history it is folded from is there too, every change.
         history = {
             r["source"]["record_id"]
