@@ -493,18 +493,22 @@ class _Engine:
         refunds: Counter[GroupKey] = Counter()
         refunded: dict[GroupKey, Counter[str]] = defaultdict(Counter)
         people: dict[GroupKey, set[str]] = defaultdict(set)
-        # A currency's rate rests on the customers who bought or were refunded in it.
+        # A currency's rate rests on the customers who bought or were refunded in it, and on
+        # its orders and refunds.
         paying: dict[tuple[GroupKey, str], set[str]] = defaultdict(set)
+        in_currency: Counter[tuple[GroupKey, str]] = Counter()
         for order, key in self.standing_orders(span.window):
             orders[key] += 1
             sold[key][order.currency] += order.amount
             people[key].add(order.profile_id)
             paying[key, order.currency].add(order.profile_id)
+            in_currency[key, order.currency] += 1
         for refund, key in self.standing_returns(span.window):
             refunds[key] += 1
             refunded[key][refund.currency] += refund.amount
             people[key].add(refund.profile_id)
             paying[key, refund.currency].add(refund.profile_id)
+            in_currency[key, refund.currency] += 1
         found: dict[Key, Figure] = {}
         for key in orders.keys() | refunds.keys():
             found[key, None, False] = _rate(
@@ -514,7 +518,7 @@ class _Engine:
                 found[key, currency, False] = _rate(
                     refunded[key][currency],
                     sold[key][currency],
-                    orders[key] + refunds[key],
+                    in_currency[key, currency],
                     paying[key, currency],
                 )
         return found

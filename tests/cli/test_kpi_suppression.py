@@ -67,6 +67,7 @@ class TestSuppressionCountsThePeopleBehindTheFigure:
         assert (chf["value"], chf["numerator"], chf["denominator"]) == (None, None, None)
         assert rows["EUR"]["suppressed"] is False
         assert rows[None]["suppressed"] is False
+        assert (rows["EUR"]["sample_size"], rows[None]["sample_size"]) == (6, 8)  # own, group
 
     def test_first_contact_resolution_known_for_one_customer_is_suppressed(
         self, env: dict[str, str], tmp_path: Path

@@ -399,11 +399,14 @@ class Reference:
                     } | {
                         r["profile_id"] for r in mine if r["data"]["amount"]["currency"] == currency
                     }
+                    in_currency = sum(
+                        1 for o in orders if o["data"]["total"]["currency"] == currency
+                    ) + sum(1 for r in mine if r["data"]["amount"]["currency"] == currency)
                     found[group, currency, False] = (
                         ratio(back, sold_amount),
                         back,
                         sold_amount,
-                        sample,
+                        in_currency,
                         len(paying),
                         None,
                     )
