@@ -108,6 +108,7 @@ def scope_doc(scope: Scope) -> Document:
         "pattern": scope.pattern,
         "records": list(scope.records),
         "dead_letters": list(scope.dead_letters),
+        "names": list(scope.names),
     }
 
 
@@ -119,6 +120,7 @@ def _scope(doc: Mapping[str, Any]) -> Scope:
         pattern=doc.get("pattern", ""),
         records=tuple(doc.get("records", ())),
         dead_letters=tuple(doc.get("dead_letters", ())),
+        names=tuple(doc.get("names", ())),
     )
 
 

@@ -149,6 +149,7 @@ class Eraser:
             keys=tuple(all_keys),
             people=tuple(sorted(await self._erasure.people_of(ordered))),
             pattern=rules.key_pattern(all_keys),
+            names=tuple(await self._erasure.names_of(ordered)),
         )
 
     async def _left(self, scope: Scope, request: PrivacyRequest) -> int:
@@ -230,7 +231,7 @@ class Eraser:
                 await noted(len(earlier))
                 for other in earlier:
                     hashes = sorted(self._hasher.suppression(k) for k in other.keys)
-                    notes = other.unnamed(scope.pattern)
+                    notes = other.unnamed(scope.pattern, rules.name_pattern(scope.names))
                     await self._requests.forget_identifiers(other.id, hashes, notes)
             case "access audit":
                 entries = await self._find(step, scope, request)

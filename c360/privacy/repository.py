@@ -282,6 +282,16 @@ class ErasureRepository:
         )
         return [doc["_id"] for doc in docs]
 
+    async def names_of(self, profile_ids: Sequence[str]) -> list[str]:
+        """The names these profiles' person records give: full, given and family names."""
+        fields = ("given_name", "family_name", "full_name")
+        projection = {f"data.{f}": 1 for f in fields}
+        docs = await find_each(
+            self._db["records"], "profile_id", profile_ids, {"kind": "person"}, projection
+        )
+        found = {doc.get("data", {}).get(f) for doc in docs for f in fields}
+        return sorted(n for n in found if isinstance(n, str) and n.strip())
+
     async def record_ids(self, profile_ids: Sequence[str]) -> AsyncIterator[list[str]]:
         """The ids of these profiles' records, a page at a time (constant memory)."""
         async for page in _records_of(self._db, profile_ids, {"_id": 1, "timeline_key": 1}):

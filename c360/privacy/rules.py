@@ -200,10 +200,22 @@ def key_pattern(keys: Iterable[str], *, contacts_only: bool = False) -> str:
 ERASED_NOTE = "(erased: it named the person)"
 
 
-def unnamed(text: str | None, pattern: str) -> str | None:
+def unnamed(text: str | None, *patterns: str) -> str | None:
     """A note or reason as kept once the person is erased: :data:`ERASED_NOTE` where it names
-    them (by the text ``pattern`` of their identifiers), else as it is."""
-    return ERASED_NOTE if text and pattern and re.search(pattern, text) else text
+    them (by any of the text ``patterns``: of their identifiers, of their names), else as it
+    is."""
+    if text and any(p and re.search(p, text) for p in patterns):
+        return ERASED_NOTE
+    return text
+
+
+def name_pattern(names: Iterable[str]) -> str:
+    """One regular expression that finds these names whole in free text, in any case: what
+    the notes on a person's own requests call them by ("called Xavier back"). Only for those
+    notes: a name is no identifier, and another person's text may hold it."""
+    words = sorted({n.strip() for n in names if len(n.strip()) >= 2}, key=len, reverse=True)
+    parts = [rf"(?<!\w){re.escape(w)}(?!\w)" for w in words]
+    return "(?i)(?:" + "|".join(parts) + ")" if parts else ""
 
 
 def _national_digits(e164: str) -> str:

@@ -321,8 +321,9 @@ class PrivacyService:
             # Nor what the notes say of them (how they asked, how they were checked).
             scope = request.journal.scope
             pattern = (scope.pattern if scope else "") or rules.key_pattern(request.keys)
+            names = rules.name_pattern(scope.names if scope else ())
             after = dataclasses.replace(
-                after.unnamed(pattern),
+                after.unnamed(pattern, names),
                 identifiers=None,
                 identifier_hashes=tuple(sorted(self.hasher.suppression(k) for k in request.keys)),
                 journal=dataclasses.replace(request.journal, scope=None),

@@ -62,6 +62,7 @@ class Scope:
     people: tuple[str, ...] = ()
     pattern: str = ""
     records: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()  # the names their person records give (their requests' notes)
     dead_letters: tuple[str, ...] = ()
 
     def of(self, which: Of) -> tuple[str, ...]:
@@ -86,6 +87,7 @@ class Scope:
             pattern=other.pattern or self.pattern,
             records=both(self.records, other.records),
             dead_letters=both(self.dead_letters, other.dead_letters),
+            names=both(self.names, other.names),
         )
 
 
@@ -148,15 +150,15 @@ class PrivacyRequest:
     def overdue(self, now: dt.datetime) -> bool:
         return self.status in OPEN and self.deadline < now
 
-    def unnamed(self, pattern: str) -> PrivacyRequest:
+    def unnamed(self, *patterns: str) -> PrivacyRequest:
         """The request with every note and extension reason that names the person (by the
-        text ``pattern`` of their identifiers) replaced by :data:`ERASED_NOTE`; the events
-        stay."""
-        if not pattern:
+        text ``patterns`` of their identifiers, of their names) replaced by
+        :data:`ERASED_NOTE`; the events stay."""
+        if not any(patterns):
             return self
-        events = tuple(replace(e, note=unnamed(e.note, pattern)) for e in self.events)
+        events = tuple(replace(e, note=unnamed(e.note, *patterns)) for e in self.events)
         extensions = tuple(
-            replace(e, reason=unnamed(e.reason, pattern) or e.reason) for e in self.extensions
+            replace(e, reason=unnamed(e.reason, *patterns) or e.reason) for e in self.extensions
         )
         return replace(self, events=events, extensions=extensions)
 

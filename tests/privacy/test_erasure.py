@@ -161,6 +161,8 @@ class TestNothingOfThePersonRemains:
             RequestType.ERASURE, him, actor=ADMIN, now=now, note=f"from {X_EMAIL}"
         )
         await privacy.verify(erasure.id, actor=ADMIN, now=now, note=f"called him on {X_PHONE}")
+        # And a note that names him by his name only, on the access request he made before.
+        await privacy.verify(access.id, actor=ADMIN, now=now, note="Xavier Erasmo, on the phone")
         await privacy.run(erasure.id, actor=ADMIN, now=now)
         env = environment(
             C360_MONGODB_URI=settings.mongodb_uri or "",
@@ -174,7 +176,7 @@ class TestNothingOfThePersonRemains:
 
         assert not [x for x in X_STRINGS if x.lower() in shown.lower()], shown
         assert "verified" in shown  # the events stay, without what named him
-        assert shown.count(ERASED_NOTE) == 3
+        assert shown.count(ERASED_NOTE) == 4
         assert his_strings(mongo_uri, settings.database) == []
 
     async def test_everyone_else_is_as_if_he_had_never_been_imported(
