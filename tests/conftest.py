@@ -20,6 +20,7 @@ from c360.store.embedded import EmbeddedServer
 from tests import factories as f
 from tests.helpers import DEFAULTS, asgi_client, shared_app
 from tests.scheduling import SharedSetups
+from tests.served import environment
 
 # Property tests: the same examples every run (CI does not flake on a new find), no example
 # database in the work tree, no per-example deadline (the store's latency is not under test).
@@ -84,6 +85,17 @@ async def store(settings: Settings) -> AsyncIterator[Store]:
     finally:
         await store.client.drop_database(settings.database)
         await store.close()
+
+
+@pytest.fixture
+def env(settings: Settings, store: Store) -> dict[str, str]:
+    """The environment of ``c360`` run as a process on the test's database (dropped after the
+    test with ``store``)."""
+    return environment(
+        C360_MONGODB_URI=settings.mongodb_uri or "",
+        C360_DATABASE=settings.database,
+        C360_DATA_DIR=str(settings.data_dir),
+    )
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ import pytest
 from c360.auth.service import Role
 from c360.ingest.files import import_file
 from c360.services import Services
-from c360.settings import Settings
 from tests import factories as f
 from tests.helpers import gql, parse_options
 from tests.kpis.population import population, write
-from tests.served import environment, run_c360
+from tests.served import run_c360
 
 SPAN = {"from": "2026-09-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}
 QUERY = """
@@ -209,14 +208,13 @@ class TestRefusals:
 
 class TestCommand:
     async def test_c360_kpis_prints_a_table_csv_and_json(
-        self, settings: Settings, services: Services, tmp_path: Path, populated: None
+        self,
+        env: dict[str, str],
+        services: Services,
+        tmp_path: Path,
+        populated: None,
     ) -> None:
         await f.api_key(services, Role.ADMIN)  # the store is set up as a served one would be
-        env = environment(
-            C360_MONGODB_URI=settings.mongodb_uri or "",
-            C360_DATABASE=settings.database,
-            C360_DATA_DIR=str(settings.data_dir),
-        )
         span = ("--from", "2026-09-01", "--to", "2026-12-01")
         table = run_c360("kpis", *span, "--interval", "month", "--kpi", "nps", env=env)
         assert table.returncode == 0, table.stderr

@@ -23,7 +23,7 @@ from c360.store import Store
 from schemas.identifiers import IdentifierType
 from tests import factories as f
 from tests.helpers import audit_entries, parse_options
-from tests.served import environment, run_c360
+from tests.served import run_c360
 
 VIEW = """query AgentView($value: String!) {
   profileByIdentifier(type: EMAIL, value: $value) {
@@ -317,15 +317,10 @@ class TestTheCommand:
         client: httpx.AsyncClient,
         services: Services,
         store: Store,
-        settings: Settings,
+        env: dict[str, str],
         profiles: dict[str, str],
     ) -> None:
         await post(client, await f.api_key(services, Role.AGENT), VIEW, value="ana@x.com")
-        env = environment(
-            C360_MONGODB_URI=settings.mongodb_uri or "",
-            C360_DATABASE=settings.database,
-            C360_DATA_DIR=str(settings.data_dir),
-        )
         listed = run_c360(
             "audit", "--profile", profiles["ana@x.com"], "--action", "read", "--json", env=env
         )

@@ -1,4 +1,5 @@
-"""The command line's environments: the test's store, and a store nobody answers at."""
+"""The command line's environments: a store nobody answers at, and ``c360`` run in this
+process (``env``, the test's store, is the suite's)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,8 @@ from collections.abc import Mapping
 import pytest
 
 from c360.cli import main as cli
-from c360.settings import Settings, get_settings
-from c360.store import Store
+from c360.settings import get_settings
 from tests.served import InProcess, Ran, environment, free_port
-
-
-@pytest.fixture
-def env(settings: Settings, store: Store) -> dict[str, str]:
-    """``c360`` on the test's database (dropped after the test with ``store``)."""
-    return environment(
-        C360_MONGODB_URI=settings.mongodb_uri or "",
-        C360_DATABASE=settings.database,
-        C360_DATA_DIR=str(settings.data_dir),
-    )
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from c360.store import Store
 from schemas.identifiers import IdentifierType
 from tests.followups.helpers import SECRET, Receiver, ingest, nps, raw, serving
 from tests.helpers import Crash, crash_at
-from tests.served import environment, run_c360
+from tests.served import run_c360
 
 CARE = "customer-care"
 
@@ -293,16 +293,11 @@ class TestSignature:
 
 class TestCommandLine:
     async def test_rules_apply_list_evaluate_and_tick(
-        self, store: Store, settings: Settings, tmp_path: Path
+        self, store: Store, settings: Settings, env: dict[str, str], tmp_path: Path
     ) -> None:
         services = Services.build(store.db, settings)
         await detractors(services, tmp_path, 2)
-        env = environment(
-            C360_MONGODB_URI=settings.mongodb_uri or "",
-            C360_DATABASE=settings.database,
-            C360_DATA_DIR=str(settings.data_dir),
-            C360_FOLLOWUP_TEAMS='{"loyalty": {"members": ["lee"]}}',
-        )
+        env = {**env, "C360_FOLLOWUP_TEAMS": '{"loyalty": {"members": ["lee"]}}'}
         rules = tmp_path / "rules.toml"
         rules.write_text(
             '[[rule]]\nid = "nps-passive"\nname = "NPS passive"\nteam = "loyalty"\n'
@@ -342,7 +337,7 @@ class TestCommandLine:
         assert [d["owner"] for d in passive] == ["lee", "lee"]
 
     async def test_evaluating_with_every_rule_disabled_says_so(
-        self, store: Store, settings: Settings, tmp_path: Path
+        self, store: Store, settings: Settings, env: dict[str, str], tmp_path: Path
     ) -> None:
         services = Services.build(store.db, settings)
         await detractors(services, tmp_path, 1)  # the import opens one, its rules enabled
@@ -350,11 +345,6 @@ class TestCommandLine:
         now = dt.datetime.now(dt.UTC)
         for rule in await services.followups.service.rules.all():
             await services.followups.service.rules.set_enabled(rule.id, False, "admin", now)
-        env = environment(
-            C360_MONGODB_URI=settings.mongodb_uri or "",
-            C360_DATABASE=settings.database,
-            C360_DATA_DIR=str(settings.data_dir),
-        )
 
         evaluated = run_c360("alerts", "evaluate", "--all", env=env)
 

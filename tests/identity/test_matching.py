@@ -541,7 +541,7 @@ async def test_keys_written_under_older_rules_are_written_again_when_the_profile
 
 
 async def test_the_rekey_command_keys_afresh_every_profile_keyed_under_older_rules(
-    services: Services, store: Store, settings: Settings, tmp_path: Path
+    services: Services, store: Store, env: dict[str, str], tmp_path: Path
 ) -> None:
     people = [
         f.person(external_id="C-1", identifiers=[f.email("taro@example.jp")], given_name="太郎"),
@@ -554,11 +554,6 @@ async def test_the_rekey_command_keys_afresh_every_profile_keyed_under_older_rul
         await store.db.match_keys.insert_one(
             {"_id": f"name::|{doc['_id']}", "key": "name::", "profile_id": doc["_id"]}
         )
-    env = environment(
-        C360_MONGODB_URI=settings.mongodb_uri or "",
-        C360_DATABASE=settings.database,
-        C360_DATA_DIR=str(settings.data_dir),
-    )
 
     first = run_c360("identity", "rekey", env=env)
 

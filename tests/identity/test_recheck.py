@@ -10,12 +10,11 @@ from pathlib import Path
 from c360.identity.match_service import PROBABILISTIC_RULE
 from c360.identity.types import MergeStatus
 from c360.services import Services
-from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.helpers import all_merges, audit_entries, run
-from tests.served import environment, run_c360
+from tests.served import run_c360
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 # What the rules before names in other scripts were compared by their letters made of two
@@ -66,7 +65,7 @@ async def two_sisters_merged_the_old_way(services: Services, tmp_path: Path) -> 
 
 
 async def test_the_command_lists_the_merges_todays_rules_would_not_make_and_undoes_them(
-    services: Services, store: Store, settings: Settings, tmp_path: Path
+    services: Services, store: Store, env: dict[str, str], tmp_path: Path
 ) -> None:
     wrong = await two_sisters_merged_the_old_way(services, tmp_path / "sisters")
     # One person in two sources, merged at ingest by today's rules: it stands.
@@ -87,11 +86,6 @@ async def test_the_command_lists_the_merges_todays_rules_would_not_make_and_undo
         ],
     )
     [right] = [m.id for m in await all_merges(services, store) if m.id != wrong]
-    env = environment(
-        C360_MONGODB_URI=settings.mongodb_uri or "",
-        C360_DATABASE=settings.database,
-        C360_DATA_DIR=str(settings.data_dir),
-    )
 
     listed = run_c360("identity", "recheck", env=env)
 

@@ -23,7 +23,6 @@ from c360.privacy.export import EXPORT_SECTIONS
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
 from c360.services import Services
-from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
@@ -37,7 +36,7 @@ from tests.helpers import (
     profile_of,
 )
 from tests.privacy.population import KENJI_PAGE, X_ANON, X_EMAIL, files, load
-from tests.served import environment, run_c360
+from tests.served import run_c360
 
 HIS_RECORDS = {
     "web:site_event:E-X1",  # browsing before he was known: the absorbed profile's
@@ -243,15 +242,10 @@ class TestTheExport:
         assert unknown.status_code == 404
 
     async def test_the_command_writes_the_zip(
-        self, services: Services, settings: Settings, tmp_path: Path
+        self, services: Services, env: dict[str, str], tmp_path: Path
     ) -> None:
         await load(services, files(tmp_path))
         request_id = await completed_access(services, IdentifierType.EMAIL, X_EMAIL)
-        env = environment(
-            C360_MONGODB_URI=settings.mongodb_uri or "",
-            C360_DATABASE=settings.database,
-            C360_DATA_DIR=str(settings.data_dir),
-        )
         out = tmp_path / "export.zip"
 
         done = run_c360(

@@ -55,7 +55,7 @@ from tests.privacy.population import (
     strings,
     with_fixed_secrets,
 )
-from tests.served import environment, run_c360
+from tests.served import run_c360
 from tests.state import other_database, uninterrupted
 
 
@@ -147,7 +147,12 @@ class TestNothingOfThePersonRemains:
             assert not any(x.lower() in t.lower() for t in strings(docs) for x in X_STRINGS)
 
     async def test_the_officer_s_notes_that_name_him_go_too(
-        self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
+        self,
+        services: Services,
+        settings: Settings,
+        env: dict[str, str],
+        mongo_uri: str,
+        tmp_path: Path,
     ) -> None:
         # The officer writes down how he asked and how he was checked, with his address and
         # number, on his erasure and on the access request he made before it.
@@ -164,11 +169,6 @@ class TestNothingOfThePersonRemains:
         # And a note that names him by his name only, on the access request he made before.
         await privacy.verify(access.id, actor=ADMIN, now=now, note="Xavier Erasmo, on the phone")
         await privacy.run(erasure.id, actor=ADMIN, now=now)
-        env = environment(
-            C360_MONGODB_URI=settings.mongodb_uri or "",
-            C360_DATABASE=settings.database,
-            C360_DATA_DIR=str(settings.data_dir),
-        )
 
         # As the officer reads them afterwards.
         shown = run_c360("privacy", "status", erasure.id, "--json", env=env).stdout

@@ -23,13 +23,12 @@ from c360.privacy import rules
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.service import GivenIdentifier
 from c360.services import Services
-from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.helpers import asgi_client, audit_entries, gql
 from tests.privacy.population import X_EMAIL, X_PHONE, files, load
-from tests.served import environment, run_c360
+from tests.served import run_c360
 
 REQUEST_FIELDS = """
   __typename
@@ -296,14 +295,9 @@ class TestSuppressedInSummaries:
 
 
 async def test_the_command_receives_verifies_runs_and_shows_a_request(
-    services: Services, store: Store, settings: Settings, tmp_path: Path
+    services: Services, store: Store, env: dict[str, str], tmp_path: Path
 ) -> None:
     await load(services, files(tmp_path))
-    env = environment(
-        C360_MONGODB_URI=settings.mongodb_uri or "",
-        C360_DATABASE=settings.database,
-        C360_DATA_DIR=str(settings.data_dir),
-    )
 
     created = run_c360("privacy", "request", "erasure", "--email", X_EMAIL, env=env)
     assert created.returncode == 0, created.stderr

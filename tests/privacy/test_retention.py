@@ -14,7 +14,7 @@ from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from tests.privacy.population import files, load
-from tests.served import environment, run_c360
+from tests.served import run_c360
 from tests.state import assert_aggregates_equal_recomputation
 
 NOW = dt.datetime(2024, 5, 20, tzinfo=dt.UTC)
@@ -122,15 +122,10 @@ class TestRetention:
             with_windows(settings, **{kind: 30})
 
     async def test_the_command_applies_the_windows(
-        self, store: Store, settings: Settings, tmp_path: Path
+        self, store: Store, settings: Settings, env: dict[str, str], tmp_path: Path
     ) -> None:
         await load(Services.build(store.db, settings), files(tmp_path))
-        env = environment(
-            C360_MONGODB_URI=settings.mongodb_uri or "",
-            C360_DATABASE=settings.database,
-            C360_DATA_DIR=str(settings.data_dir),
-            C360_RETENTION_DAYS='{"outbound_contact": 1}',
-        )
+        env = {**env, "C360_RETENTION_DAYS": '{"outbound_contact": 1}'}
 
         done = run_c360("retention", "apply", env=env)
 
