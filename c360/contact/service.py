@@ -119,13 +119,21 @@ class ContactService:
 
     # --- Reading ------------------------------------------------------------------------------
 
-    async def states(self, profile_ids: Sequence[str]) -> list[list[ConsentState]]:
+    async def states(
+        self,
+        profile_ids: Sequence[str],
+        *,
+        identities: Mapping[str, list[ProfileIdentifier]] | None = None,
+    ) -> list[list[ConsentState]]:
         """Each profile's consent, in the order asked (a DataLoader's batch function), an
-        erased person's tombstones included, as every decision folds it."""
+        erased person's tombstones included, as every decision folds it. ``identities``: the
+        profiles' identifiers when the caller has them already."""
         changes = await self._records.of_kind(profile_ids, RecordKind.CONSENT_CHANGE)
         if self._tombstones is not None:
-            wanted = list(changes)
-            identities = dict(zip(wanted, await self._profiles.identifiers(wanted), strict=True))
+            if identities is None:
+                wanted = list(changes)
+                found = await self._profiles.identifiers(wanted)
+                identities = dict(zip(wanted, found, strict=True))
             await self._add_tombstones(identities, changes)
         return [fold_consent(changes[p]) for p in profile_ids]
 

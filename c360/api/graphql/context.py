@@ -56,7 +56,7 @@ class Context(BaseContext):
         self.profiles = DataLoader(load_fn=self.services.profiles.get_many)
         self.identifiers = DataLoader(load_fn=self.services.profiles.identifiers)
         self.traits = DataLoader(load_fn=self.services.profiles.traits)
-        self.consents = DataLoader(load_fn=self.services.contact.states)
+        self.consents = DataLoader(load_fn=self._consents)
         self.contact_facts = DataLoader(load_fn=self._contact_facts)
         metrics = self.services.profiles.metrics
         self.aggregates = DataLoader(load_fn=metrics.aggregates)
@@ -83,9 +83,18 @@ class Context(BaseContext):
 
     async def _contact_facts(self, profile_ids: list[str]) -> list[ContactFacts]:
         """Contact facts, with the identities the request loads anyway (one read less)."""
-        loaded = await self.identifiers.load_many(profile_ids)
-        identities = dict(zip(profile_ids, loaded, strict=True))
+        identities = await self._identities_of(profile_ids)
         return await self.services.contact.facts(profile_ids, self.now, identities=identities)
+
+    async def _consents(self, profile_ids: list[str]) -> list[list[ConsentState]]:
+        """Consent in force, with the identities the request loads anyway (the tombstones of an
+        erased person are found by them)."""
+        identities = await self._identities_of(profile_ids)
+        return await self.services.contact.states(profile_ids, identities=identities)
+
+    async def _identities_of(self, profile_ids: list[str]) -> dict[str, list[ProfileIdentifier]]:
+        loaded = await self.identifiers.load_many(profile_ids)
+        return dict(zip(profile_ids, loaded, strict=True))
 
 
 async def get_context(request: Request) -> Context:
