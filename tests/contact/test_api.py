@@ -793,6 +793,25 @@ class TestQuietHoursWhereTheCustomerMayBe:
         ]
         assert early["nextAllowedAt"] == "2026-12-07T08:00:00+00:00"
 
+    async def test_zones_keeping_one_time_are_named_once(
+        self, services: Services, agent_client: httpx.AsyncClient
+    ) -> None:
+        # A German customer known by country alone: Berlin and Büsingen keep one time.
+        email = "jonas@example.de"
+        await imported(
+            services, [f.person(external_id="C-10", identifiers=[f.email(email)], country="DE")]
+        )
+        profile = await services.profiles.by_identifier(IdentifierType.EMAIL, email)
+        query = """query($id: ID!) {
+          contactDecision(profileId: $id, channel: EMAIL, purpose: "service") {
+            ... on ContactDecision { timeZones }
+          }
+        }"""
+
+        answer = await gql(agent_client, query, id=profile.id)
+
+        assert answer["contactDecision"]["timeZones"] == ["Europe/Berlin"]
+
 
 class TestDoNotContact:
     async def test_stops_everything_until_lifted(
