@@ -570,14 +570,32 @@ class ChannelOption:
     decision: Decision
 
 
-def best_channels(
+def channel_decisions(
     facts: ContactFacts, purpose: str, at: dt.datetime, config: PolicyConfig
+) -> dict[str, Decision]:
+    """The decision for each channel of the configured order, in that order."""
+    return {ch: decide(facts, ch, purpose, at, config) for ch in config.channel_order}
+
+
+def usable(decision: Decision) -> bool:
+    """Allowed now, or later the same way once quiet hours, windows or caps lift."""
+    return decision.allowed or decision.next_allowed_at is not None
+
+
+def best_channels(
+    facts: ContactFacts,
+    purpose: str,
+    at: dt.datetime,
+    config: PolicyConfig,
+    decisions: Mapping[str, Decision] | None = None,
 ) -> list[ChannelOption]:
     """The channels the policy allows for the purpose (now, or later the same way once quiet
     hours or caps lift: see each decision), ranked: the customer's explicit preference, then
-    what their behaviour shows, then the configured order."""
-    decisions = {ch: decide(facts, ch, purpose, at, config) for ch in config.channel_order}
-    usable = {ch: d for ch, d in decisions.items() if d.allowed or d.next_allowed_at is not None}
+    what their behaviour shows, then the configured order. ``decisions``: those of
+    :func:`channel_decisions`, when the caller has them."""
+    if decisions is None:
+        decisions = channel_decisions(facts, purpose, at, config)
+    usable_ones = {ch: d for ch, d in decisions.items() if usable(d)}
     options: list[tuple[tuple[int, int, int], ChannelOption]] = []
     explicit = facts.preferences.preferred_channels.get(purpose)
     recent = [c for c in facts.conversations if c.purpose in (None, purpose) and c.at <= at][
@@ -588,7 +606,7 @@ def best_channels(
     for position, conversation in enumerate(recent):
         counts[conversation.channel] = counts.get(conversation.channel, 0) + 1
         latest.setdefault(conversation.channel, position)
-    for index, (channel, decision) in enumerate(usable.items()):
+    for index, (channel, decision) in enumerate(usable_ones.items()):
         if explicit is not None and explicit.value == channel:
             reason = (
                 f"The customer asked to be contacted by {channel} for {purpose} "
@@ -611,7 +629,7 @@ def best_channels(
             options.append(((2, 0, index), ChannelOption(channel, Basis.DEFAULT, reason, decision)))
     ranked = [option for _, option in sorted(options, key=lambda o: o[0])]
     stated = next((ch for ch in decisions if explicit is not None and explicit.value == ch), None)
-    if explicit is not None and stated is not None and stated not in usable:
+    if explicit is not None and stated is not None and stated not in usable_ones:
         # The customer's stated channel cannot be used: whatever is offered instead says so, or
         # the one who recorded it sees another channel offered with no word of their change.
         passed_over = (

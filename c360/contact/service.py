@@ -46,8 +46,10 @@ from c360.contact.policy import (
     Decision,
     PolicyConfig,
     best_channels,
+    channel_decisions,
     country_refusal,
     decide,
+    usable,
 )
 from c360.contact.repository import ContactRepository
 from c360.contact.types import (
@@ -172,7 +174,14 @@ class ContactService:
         at = utc_instant(at)
         live = (await self._profiles.get(profile_id)).id
         [facts] = await self.facts([live], at)
-        return Ranking(live, purpose, at, best_channels(facts, purpose, at, self.policy))
+        decisions = channel_decisions(facts, purpose, at, self.policy)
+        return Ranking(
+            live,
+            purpose,
+            at,
+            best_channels(facts, purpose, at, self.policy, decisions),
+            refused=[d for d in decisions.values() if not usable(d)],
+        )
 
     def preferred_channel(
         self, facts: ContactFacts, purpose: str, at: dt.datetime

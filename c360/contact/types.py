@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from c360.contact.policy import ChannelOption, Decision, PolicyConfig
 from c360.records.types import Record
@@ -111,12 +111,15 @@ class AudienceFilter:
 
 @dataclass(frozen=True)
 class Ranking:
-    """The channels the policy allows for a purpose at an instant, best first."""
+    """The channels the policy allows for a purpose at an instant, best first; ``refused``:
+    the decisions of the channels it allows for it neither now nor later (why the ranking is
+    short, or empty), in the configured order."""
 
     profile_id: str
     purpose: str
     at: dt.datetime
     options: list[ChannelOption]
+    refused: list[Decision] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

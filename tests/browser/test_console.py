@@ -1035,6 +1035,28 @@ class TestReach:
             finally:
                 context.close()
 
+    def test_no_channel_for_service_says_why_by_channel(
+        self, browser: Browser, demo: Server
+    ) -> None:
+        # Tom Becker asked to be left alone: every channel is refused, for one reason.
+        reason = "asked to be left alone after a complaint (case 88200)"
+        for role, said in [
+            ("agent", f"do not contact: {reason}"),
+            ("marketing", "do not contact (reason hidden for your role)"),
+        ]:
+            context = browser.new_context()
+            try:
+                page = context.new_page()
+                open_console(page, demo, role, "/console/lookup?email=tom.becker%40example.org")
+                profile_ready(page)
+                warning = page.locator("#reach .no-channel")
+                expect(warning).to_contain_text("No channel may be used for service now.")
+                expect(warning.locator(".refusals li")).to_have_text(
+                    [re.compile(r"^(E-mail|SMS|Phone|WhatsApp)(, .+)?: " + re.escape(said) + "$")]
+                )
+            finally:
+                context.close()
+
     def test_quiet_hours_say_until_when_in_their_time(self, page: Page, demo: Server) -> None:
         page.goto(f"{demo.base}/console")
         said = page.evaluate(

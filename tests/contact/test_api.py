@@ -273,6 +273,33 @@ class TestAgentView:
         assert (await view(agent_client, ana))["consentHistory"]["edges"] == []
 
 
+RANKING = """query($id: ID!, $purpose: Purpose!) { bestChannels(profileId: $id, purpose: $purpose) {
+  ... on ChannelRanking { channels { channel } refused { channel allowed reasons { code } } } } }"""
+
+
+class TestRanking:
+    async def test_every_channel_is_ranked_or_refused_with_why(
+        self, agent_client: httpx.AsyncClient, services: Services, settings: Settings, ana: str
+    ) -> None:
+        async def ranking() -> tuple[list[str], dict[str, list[str]]]:
+            found = (await gql(agent_client, RANKING, id=ana, purpose="marketing"))["bestChannels"]
+            refused = {d["channel"]: [r["code"] for r in d["reasons"]] for d in found["refused"]}
+            assert not any(d["allowed"] for d in found["refused"])
+            return [c["channel"] for c in found["channels"]], refused
+
+        ranked, refused = await ranking()
+        order = [channel.name for channel in settings.contact_channel_order]
+        assert sorted([*ranked, *refused]) == sorted(order)
+        assert "EMAIL" not in ranked
+        assert refused["EMAIL"] == ["CONSENT_REQUIRED"]  # marketing e-mail in Spain: opt-in
+        assert refused["POSTAL"] == ["NO_CONTACT_POINT"]  # no address given
+
+        await opted_in(services, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        ranked, refused = await ranking()
+        assert "EMAIL" in ranked
+        assert "EMAIL" not in refused
+
+
 class TestDoubleOptIn:
     async def test_pending_until_confirmed_once(
         self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str

@@ -125,7 +125,8 @@ class ContactQuery:
 
     @strawberry.field(
         description="The channels the policy allows for the purpose, ranked: the customer's "
-        "explicit preference, then what their conversations show, then the default order."
+        "explicit preference, then what their conversations show, then the default order; "
+        "and those it does not allow, with why."
     )
     async def best_channels(
         self,
@@ -142,6 +143,7 @@ class ContactQuery:
             purpose=purpose,
             at=ranking.at,
             channels=[ChannelChoice.of(o) for o in ranking.options],
+            refused=[decision_for(info, d) for d in ranking.refused],
         )
 
     @strawberry.field(

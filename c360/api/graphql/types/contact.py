@@ -244,6 +244,11 @@ class ChannelRanking:
     purpose: Purpose
     at: dt.datetime
     channels: list[ChannelChoice]
+    refused: list[ContactDecision] = strawberry.field(
+        description="The channels the policy allows for the purpose neither now nor later, "
+        "each with every rule in the way, in the configured order: why `channels` is short "
+        "or empty."
+    )
 
 
 # --- Preferences ------------------------------------------------------------------------------

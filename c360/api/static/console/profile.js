@@ -23,7 +23,7 @@ import {
   words,
 } from "./format.js";
 import { historySection } from "./history.js";
-import { PROFILE } from "./queries.js";
+import { PROFILE, SERVICE_REFUSALS } from "./queries.js";
 
 const HIDDEN = "hidden for your role";
 
@@ -120,8 +120,39 @@ class ProfilePage {
     replace(this.parts.who, ...whoParts(profile));
     this.history.fill(profile, refused);
     this.consent.fill(profile);
+    if (!profile.preferredChannel) this.explainNoChannel(profile, refused);
     const others = otherErrors(result.errors);
     if (others.length) notify(`Part of the page could not be read: ${sentence(others[0].message)}`, "error");
+  }
+
+  /** Why no channel may be used for service: each channel the policy refuses, in the
+   * policy's order, said as the call-back line says it. Asked only then (a second question
+   * of the API), so the page of a customer one may reach costs nothing more. */
+  async explainNoChannel(profile, refused) {
+    const slot = this.parts.reach.querySelector(".no-channel");
+    if (!slot) return;
+    let answer;
+    try {
+      answer = (await gql(SERVICE_REFUSALS, { id: profile.id })).data.bestChannels;
+    } catch {
+      return; // the warning stands as it is; the page's own errors are said elsewhere
+    }
+    if (!answer || answer.__typename !== "ChannelRanking" || !answer.refused.length) return;
+    if (!slot.isConnected) return; // another customer was opened meanwhile
+    // Channels refused for one reason are named together ("E-mail, SMS: do not contact").
+    const prefs = profile.contactPreferences;
+    const channels = new Map();
+    for (const decision of answer.refused) {
+      const why = whyNot(decision, prefs, refused);
+      channels.set(why, [...(channels.get(why) || []), channel(decision.channel)]);
+    }
+    slot.append(
+      h(
+        "ul",
+        { class: "refusals", "aria-label": "Why no channel may be used" },
+        [...channels].map(([why, names]) => h("li", {}, `${names.join(", ")}: ${why}`)),
+      ),
+    );
   }
 }
 
@@ -233,7 +264,11 @@ function reachParts(profile, call, refused) {
     );
   } else {
     parts.push(
-      h("p", { class: "warning" }, "No channel may be used for service now."),
+      h(
+        "div",
+        { class: "warning no-channel" },
+        h("p", {}, "No channel may be used for service now."),
+      ),
     );
   }
   const zone = zoneOf(call);

@@ -118,6 +118,16 @@ query ConsoleProfile($id: ID!) {
 }
 ${TIMELINE_ITEM}`;
 
+// Why no channel may be used for service: each channel the policy refuses, with its rules.
+export const SERVICE_REFUSALS = `
+query ConsoleServiceRefusals($id: ID!) {
+  bestChannels(profileId: $id, purpose: "service") {
+    __typename
+    ... on ChannelRanking { refused { channel purpose reasons { code message } } }
+    ... on Error { code message }
+  }
+}`;
+
 // A follow-up's events in the timeline, where the schema has them.
 const FOLLOW_UP_EVENT = `
   ... on FollowUpEventItem {
