@@ -27,13 +27,17 @@ Adding a stage
    ``run(batch)``, which reads what earlier stages set on the batch and sets what it decides
    (add the fields it needs to ``Batch``, saying which stage sets them). It must be idempotent:
    a run cut short anywhere is finished by running the same input again.
-2. Put it in :func:`stages` below, where it belongs; if it needs a service or repository not
-   in :class:`Collaborators`, add it there and in ``c360/services.py``.
+2. Put it in :func:`stages` below, where it belongs, and its name in the diagram above and in
+   the README's list of stages (a test compares both with the stages that run); if it needs a
+   service or repository not in :class:`Collaborators`, add it there and in
+   ``c360/services.py``. A stage of a domain above ingest is added by the wiring instead
+   (``IngestService.add_stage``), as the alert rules' is after ``fold metrics`` (they read the
+   new aggregates).
 3. Test it alone (``tests/ingest/stages/``) and through an import.
 
-Where the next ones go: alert rules and KPI rollups after ``fold metrics`` (they read the new
-aggregates); notifications after everything they announce is written. ``suppress again`` stays
-last: it asks, after every stage that writes, whether an erasure began meanwhile.
+A stage sees only records the canonical schemas accepted: a check they make (a time more than
+a day ahead) is not a stage's. ``suppress again`` stays last: it asks, after every stage that
+writes, whether an erasure began meanwhile.
 """
 
 from __future__ import annotations
