@@ -57,7 +57,7 @@ MADE = public("a sentence made by c360 from scores, counts and dates")
 
 def follow_ups_loader(info: Info[Context, None]) -> DataLoader[str, list[FollowUpValue]]:
     service = info.context.services.followups.service
-    return info.context.loader("followups.of_profile", service.of_profiles)
+    return info.context.loader("followups.of_profiles", service.of_profiles)
 
 
 # --- Follow-ups ---------------------------------------------------------------------------------
@@ -200,7 +200,7 @@ class FollowUp:
     @strawberry.field(description="The records that triggered it, newest first.")
     async def trigger(self, info: Info[Context, None]) -> list[TimelineItem]:
         service = info.context.services.followups.service
-        loader = info.context.loader("followups.triggers", service.trigger_records)
+        loader = info.context.loader("followups.trigger_records", service.trigger_records)
         ordered = sorted(self.value.triggers, reverse=True)
         found = await loader.load_many([(self.value.profile_id, t.record_id) for t in ordered])
         return [timeline_item(record) for record in found if record is not None]
@@ -379,7 +379,7 @@ async def feedback_of(
 ) -> list[Feedback]:
     """``Profile.feedback``."""
     feedback = info.context.services.followups.feedback
-    loader = info.context.loader("followups.feedback", feedback.of_profiles)
+    loader = info.context.loader("followups.feedback_of_profiles", feedback.of_profiles)
     found = await loader.load(profile_id)
     return [
         Feedback.of(f)

@@ -127,7 +127,7 @@ class ReturnRecord(TimelineItem):
         if self.profile_id is None:
             return None
         profiles = info.context.services.profiles
-        loader = info.context.loader("records.held", profiles.records_held)
+        loader = info.context.loader("profiles.records_held", profiles.records_held)
         order_id = f"{self.source}:{RecordKind.ORDER}:{self.order_external_id}"
         found = await loader.load((self.profile_id, order_id))
         if found is None or found.kind is not RecordKind.ORDER:
