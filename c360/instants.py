@@ -24,3 +24,11 @@ def askable(at: dt.datetime) -> dt.datetime:
         first, end = ASKABLE_YEARS
         raise InvalidInput(f"{at.isoformat()} is not in the years {first} to {end - 1}")
     return at
+
+
+def zoned(at: dt.datetime) -> dt.datetime:
+    """``at``, refused (``InvalidInput``) when it has no time zone: which instant it names
+    would be the server's guess."""
+    if at.tzinfo is None:
+        raise InvalidInput(f"{at.isoformat()} has no time zone; e.g. 2026-11-22T10:00:00Z")
+    return at

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from c360.contact.types import Actor, Confirmation
 from c360.errors import InvalidInput, NotFound
-from c360.instants import askable
+from c360.instants import askable, zoned
 from c360.profiles.types import ProfileIdentifier
 from schemas import CanonicalRecord, describe_errors, parse_record
 from schemas.identifiers import identity_key
@@ -48,9 +48,7 @@ def check_claim(origin: ChangeOrigin, allowed: Iterable[ChangeOrigin] = CALLER_O
 def utc_instant(at: dt.datetime) -> dt.datetime:
     """The instant a question is asked for, in UTC; a time without a zone is refused rather
     than read in the server's."""
-    if at.tzinfo is None:
-        raise InvalidInput(f"{at.isoformat()} has no time zone; e.g. 2026-11-22T10:00:00Z")
-    return askable(at).astimezone(dt.UTC)
+    return askable(zoned(at)).astimezone(dt.UTC)
 
 
 def contacts_since(at: dt.datetime) -> dt.datetime:

@@ -12,6 +12,7 @@ from typing import Any
 
 from c360.errors import InvalidInput, NotFound
 from c360.identity.repository import IdentityRepository
+from c360.instants import zoned
 from c360.metrics.service import MetricsService
 from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.search import email_prefix, intersect, name_terms, phone_prefix, words
@@ -309,6 +310,8 @@ class ProfileService:
         next page)."""
         if not 0 < first <= MAX_PAGE_SIZE:
             raise InvalidInput(f"first must be between 1 and {MAX_PAGE_SIZE}, not {first}")
+        since = None if since is None else zoned(since)
+        until = None if until is None else zoned(until)
         if since is not None and until is not None and since > until:
             raise InvalidInput("since is later than until")
         return TimelineQuery(

@@ -158,6 +158,22 @@ class TestTimelineWindow:
         ids = [e["node"]["externalId"] for e in data["profile"]["timeline"]["edges"]]
         assert ids == ["5", "4", "3"]
 
+    async def test_a_bound_without_a_time_zone_is_refused_as_the_decisions_refuse_it(
+        self, client: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        await run(services, tmp_path, [[f.order(external_id="1")]])
+        pid = await profile_of(services, IdentifierType.EMAIL, "ana@example.com")
+        query = """query($id: ID!, $since: DateTime, $until: DateTime) { profile(id: $id) {
+          ... on Profile { timeline(since: $since, until: $until) { edges { cursor } } } } }"""
+        headers = await key(services, Role.ADMIN)
+        for bounds in [{"since": "2024-05-03T10:00:00"}, {"until": "2024-05-05"}]:
+            payload = {"query": query, "variables": {"id": pid, **bounds}}
+            response = await client.post("/graphql", json=payload, headers=headers)
+            assert response.status_code == 200, response.text
+            (error,) = response.json()["errors"]
+            assert error["extensions"]["code"] == "InvalidInput", error
+            assert "has no time zone" in error["message"]
+
 
 AGENT_VIEW = """
 fragment View on Profile {
