@@ -362,18 +362,22 @@ class ContactService:
         now: dt.datetime,
         *,
         gpc_signal: bool = False,
+        external_id: str | None = None,
     ) -> ConsentReceipt:
         """Append a consent change. An opt-in on a double opt-in channel (e-mail) is recorded
         as pending, with a single-use confirmation link that expires. ``gpc_signal``: the
-        request carried ``Sec-GPC: 1`` (see :meth:`record_signal`)."""
+        request carried ``Sec-GPC: 1`` (see :meth:`record_signal`). ``external_id``: the
+        caller's id of the change; asking again with it (a retry) appends nothing and answers
+        what was recorded, with a new link to the same pending opt-in (either confirms it)."""
         check_claim(actor.origin)
         if status == ConsentStatus.PENDING:
             raise InvalidInput("pending is set by the double opt-in, not asked for")
+        if external_id is not None and not external_id.strip():
+            raise InvalidInput("externalId is empty: give the change's id, or leave it out")
         purpose = purpose or ALL_PURPOSES
         if purpose != ALL_PURPOSES:
             self.check_purpose(purpose)
         live, identities = await self._owner(profile_id)
-        gpc = await self._record_signal(live, identities, actor, gpc_signal, now)
         double = status == ConsentStatus.OPTED_IN and channel in self.config.double_opt_in_channels
         if double and contact_point is None:
             contact_point = only_point(identities, channel)
@@ -383,9 +387,15 @@ class ContactService:
             "status": ConsentStatus.PENDING if double else status,
             "contact_point": contact_point,
         }
-        record = self._record(RecordKind.CONSENT_CHANGE, data, identities, actor, now)
+        record = self._record(RecordKind.CONSENT_CHANGE, data, identities, actor, now, external_id)
         check_owned(record, identities)
-        await self._append(live, record, identities=identities)
+        stored = None if external_id is None else await self._records.get(record.record_id)
+        if stored is not None:
+            check_retry(stored, record, live, external_id)
+            gpc = False  # recorded, if it came, with the change the first time
+        else:
+            gpc = await self._record_signal(live, identities, actor, gpc_signal, now)
+            await self._append(live, record, identities=identities)
         if not double:
             return ConsentReceipt(live, record.record_id, status, gpc_recorded=gpc)
         token = secrets.token_urlsafe(32)
@@ -618,3 +628,23 @@ class ContactService:
         identity on unmerge. Returns each one as stored, and its outcome."""
         links = [link_key(r, identities) for r in records]
         return await self._ingest.append(profile_id, records, links)
+
+
+RETRIED_FIELDS = ("channel", "purpose", "status", "contact_point")
+"""What a consent change asked for: a retry with its id asks for the same."""
+
+
+def check_retry(
+    stored: Record, record: CanonicalRecord, profile_id: str, external_id: str | None
+) -> None:
+    """Refuses a change whose id (``external_id``) names a change stored before that asked for
+    something else, or for another profile: the caller reused an id."""
+    asked = record.model_dump(mode="json")
+    same = stored.profile_id == profile_id and all(
+        stored.payload.get(name) == asked.get(name) for name in RETRIED_FIELDS
+    )
+    if not same:
+        raise InvalidInput(
+            f"externalId {shown(external_id)} names a change recorded before for another "
+            "profile, channel, purpose, status or contact point; give each change its own id"
+        )

@@ -422,6 +422,74 @@ def _actor() -> Actor:
     return Actor(ChangeOrigin.PREFERENCE_CENTRE, "tests")
 
 
+class TestConsentRetries:
+    """A caller that timed out sends the same change again with its own id (``externalId``):
+    the change is recorded once."""
+
+    HISTORY = """query($id: ID!) { profile(id: $id) { ... on Profile {
+      consentHistory(first: 50) { edges { node { id ... on ConsentChangeRecord { status } } } }
+    } } }"""
+
+    async def history(self, client: httpx.AsyncClient, profile_id: str) -> list[str]:
+        data = await gql(client, self.HISTORY, id=profile_id)
+        return [e["node"]["id"] for e in data["profile"]["consentHistory"]["edges"]]
+
+    async def test_the_same_change_sent_twice_is_recorded_once(
+        self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+    ) -> None:
+        before = await self.history(agent_client, ana)
+        change = {
+            "profileId": ana,
+            "channel": "SMS",
+            "purpose": "marketing",
+            "status": "OPTED_OUT",
+            "origin": "PREFERENCE_CENTRE",
+            "externalId": "unsubscribe-7001",
+        }
+        first = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
+        again = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
+        assert first == again
+        assert first["status"] == "OPTED_OUT"
+        after = await self.history(agent_client, ana)
+        assert after == ["c360:consent_change:unsubscribe-7001", *before]
+
+    async def test_a_retried_double_opt_in_is_one_request_either_link_confirms(
+        self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+    ) -> None:
+        change = {
+            "profileId": ana,
+            "channel": "EMAIL",
+            "purpose": "marketing",
+            "status": "OPTED_IN",
+            "origin": "PREFERENCE_CENTRE",
+            "externalId": "checkout-1042",
+        }
+        first = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
+        again = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
+        assert first["status"] == again["status"] == "PENDING"
+        pending = [i for i in await self.history(agent_client, ana) if "checkout-1042" in i]
+        assert pending == ["c360:consent_change:checkout-1042"]
+        assert (await client.post(path_of(again["confirmationUrl"]))).status_code == 200
+        assert (await decision(agent_client, ana))["allowed"]
+
+    async def test_an_id_reused_for_another_change_is_refused(
+        self, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        change = {"profileId": ana, "channel": "SMS", "purpose": "marketing", "externalId": "x-1"}
+        first = {**change, "status": "OPTED_OUT"}
+        await gql(agent_client, RECORD_CONSENT, input=first)
+        other = {**change, "status": "OPTED_IN"}
+        refused = (await gql(agent_client, RECORD_CONSENT, input=other))["recordConsent"]
+        assert refused["__typename"] == "InvalidInputError"
+        assert "'x-1' names a change recorded before" in refused["message"]
+        statuses = [i for i in await self.history(agent_client, ana) if i.endswith(":x-1")]
+        assert len(statuses) == 1
+        blank = {**first, "externalId": " "}  # an order id that went missing: not no id
+        refused = (await gql(agent_client, RECORD_CONSENT, input=blank))["recordConsent"]
+        assert refused["__typename"] == "InvalidInputError"
+        assert refused["message"].startswith("externalId is empty")
+
+
 class TestUnsubscribe:
     async def _opted_in(self, services: Services, profile_id: str) -> str:
         await opted_in(services, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))

@@ -214,6 +214,7 @@ class ContactMutation:
             _actor(info, input.origin, input.evidence),
             info.context.now,
             gpc_signal=_gpc_signal(info),
+            external_id=input.external_id,
         )
         return await _consent_recorded(info, receipt)
 

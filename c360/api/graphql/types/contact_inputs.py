@@ -118,6 +118,14 @@ class RecordConsentInput:
     )
     origin: ChangeOrigin = ChangeOrigin.AGENT
     evidence: str | None = None
+    external_id: str | None = strawberry.field(
+        default=None,
+        description="Your id of this change (a checkout's order id, a form submission's id), "
+        "for retries: recording it again with the same id appends nothing and answers what "
+        "was recorded the first time (a double opt-in with a new link to the same request: "
+        "either confirms it). Reused for a different change, it is an InvalidInputError. "
+        "Without one, every call is a new change.",
+    )
 
 
 @strawberry.input
