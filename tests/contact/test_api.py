@@ -490,6 +490,41 @@ class TestConsentRetries:
         assert refused["message"].startswith("externalId is empty")
 
 
+class TestTheSchemaSaysWhatASendingToolNeeds:
+    """Read as a newcomer reads it, through introspection: what each value of the enums a
+    sending tool switches on means, what an audience page takes, what an instant is."""
+
+    TYPE = """query($name: String!) { __type(name: $name) { description
+      enumValues { name description } inputFields { name description } fields { name description
+        args { name description } } } }"""
+
+    async def test_every_value_and_argument_is_described(
+        self, agent_client: httpx.AsyncClient
+    ) -> None:
+        async def described(name: str) -> dict[str, Any]:
+            found: dict[str, Any] = (await gql(agent_client, self.TYPE, name=name))["__type"]
+            return found
+
+        for enum_name in ["ContactChannel", "ConsentStatus", "ChangeOrigin", "ContactPointState"]:
+            values = (await described(enum_name))["enumValues"]
+            assert all(v["description"] for v in values), (enum_name, values)
+        inputs = (await described("RecordConsentInput"))["inputFields"]
+        bare = [f["name"] for f in inputs if not f["description"]]
+        assert bare == ["channel"]  # its type says it
+        for type_name in ["AudienceMember", "PageInfo"]:
+            fields = (await described(type_name))["fields"]
+            assert all(f["description"] for f in fields), (type_name, fields)
+        queries = {f["name"]: f for f in (await described("Query"))["fields"]}
+        for name in ["contactDecision", "bestChannels", "audience"]:
+            bare = [a["name"] for a in queries[name]["args"] if not a["description"]]
+            assert set(bare) <= {"channel", "purpose", "filter"}, (name, bare)
+        first = next(a for a in queries["audience"]["args"] if a["name"] == "first")
+        assert "1 to 1000" in first["description"]
+        instant = (await described("DateTime"))["description"]
+        assert "offset" in instant
+        assert "InvalidInput" in instant
+
+
 class TestUnsubscribe:
     async def _opted_in(self, services: Services, profile_id: str) -> str:
         await opted_in(services, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))

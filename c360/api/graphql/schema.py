@@ -3,6 +3,7 @@ and checks; the top of the package (see ``__init__``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 
 import strawberry
@@ -41,6 +42,7 @@ from c360.api.graphql.operations.privacy import PrivacyMutation, PrivacyQuery
 from c360.api.graphql.operations.profiles import ProfileQuery
 from c360.api.graphql.types.timeline import TIMELINE_TYPES
 from c360.api.graphql.values import (
+    DATETIME_SCALAR,
     MINOR_UNITS_SCALAR,
     PURPOSE_SCALAR,
     MinorUnits,
@@ -122,7 +124,11 @@ def build_schema(max_depth: int, max_tokens: int, max_cost: int | None = None) -
             CachedDocuments,
         ],
         config=StrawberryConfig(
-            scalar_map={Purpose: PURPOSE_SCALAR, MinorUnits: MINOR_UNITS_SCALAR}
+            scalar_map={
+                Purpose: PURPOSE_SCALAR,
+                MinorUnits: MINOR_UNITS_SCALAR,
+                dt.datetime: DATETIME_SCALAR,
+            }
         ),
         exception_handlers=EXCEPTION_HANDLERS,
     )

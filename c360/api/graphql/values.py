@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections.abc import Mapping, Sequence
@@ -11,6 +12,8 @@ from typing import Any, NewType
 import strawberry
 from graphql import StringValueNode, ValueNode, print_ast
 from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.schema.types.base_scalars import DateTimeDefinition
+from strawberry.types.enum import has_enum_definition
 
 from c360.api.graphql.access import MaskedWithout, in_text, public
 from c360.auth.masking import Mask
@@ -83,6 +86,44 @@ for _enum in (
 ):
     strawberry.enum(_enum)
 
+VALUE_DESCRIPTIONS: dict[type[enum.Enum], dict[str, str]] = {
+    ContactChannel: {
+        "EMAIL": "E-mail, to an address.",
+        "SMS": "Text messages, to a mobile number.",
+        "PHONE": "Calls, to a phone number.",
+        "WHATSAPP": "WhatsApp messages, to a mobile number.",
+        "POSTAL": "Letters, to a postal address.",
+        "PUSH": "App notifications, to a device's push token.",
+    },
+    ConsentStatus: {
+        "OPTED_IN": "Consent given.",
+        "OPTED_OUT": "Consent withdrawn (or refused).",
+        "PENDING": "An opt-in waiting for the customer to confirm it through the link sent "
+        "(double opt-in): not consent yet.",
+    },
+    ChangeOrigin: {
+        "IMPORT": "A source system's data, through a connector.",
+        "PREFERENCE_CENTRE": "The customer, in a preference centre, a form or a checkout.",
+        "AGENT": "An agent, on the customer's word.",
+        "UNSUBSCRIBE_LINK": "The customer, through an unsubscribe link.",
+        "DOUBLE_OPT_IN": "The customer confirmed an opt-in through the link sent.",
+        "GPC": "A Global Privacy Control signal (Sec-GPC: 1).",
+        "BOUNCE": "The address or number turned out undeliverable.",
+        "ERASURE": "An erased person's contact point, kept opted out if it comes back.",
+    },
+    ContactPointState: {
+        "UNVERIFIED": "Not shown to reach the customer yet (still used).",
+        "VERIFIED": "Shown to reach the customer (a confirmed opt-in, a source that checked).",
+        "BOUNCED": "What was sent to it bounced: not used.",
+        "INVALID": "Not a working address or number: not used.",
+    },
+}
+"""What each value of the enums a sending tool reads means, said in the schema."""
+for _described, _descriptions in VALUE_DESCRIPTIONS.items():
+    assert has_enum_definition(_described)  # registered just above
+    for _value in _described.__strawberry_definition__.values:
+        _value.description = _descriptions[_value.name]
+
 
 # --- The Purpose scalar (mapped to its Python type in the schema's config) -------------------
 
@@ -123,6 +164,18 @@ PURPOSE_SCALAR = strawberry.scalar(
     description="What a contact is for: one of the configured purposes (C360_CONTACT_PURPOSES; "
     "by default service, transactional, marketing, surveys).",
 )
+
+
+DATETIME_SCALAR = dataclasses.replace(
+    DateTimeDefinition,
+    description="An instant, as ISO 8601 text with its offset from UTC: 2026-11-22T10:00:00Z, "
+    "2026-11-22T11:00:00+01:00, 2026-11-22T10:00:00.250Z (fractional seconds to the "
+    "microsecond; digits past it are dropped). Answers always carry their offset. Text that "
+    "is not a date and time is an InvalidRequest error of the request; a time without an "
+    "offset names no instant, and the questions about one (contact decisions, rankings, "
+    "audiences, the contact log, timelines, KPIs) refuse it as InvalidInput.",
+)
+"""Strawberry's DateTime (its parsing and ISO output), said for a newcomer."""
 
 
 MinorUnits = NewType("MinorUnits", int)
@@ -175,11 +228,15 @@ class PostalAddress:
     profile_id: strawberry.Private[str | None] = None  # whose it is, for the access audit
 
 
-@strawberry.type
+@strawberry.type(description="Where a page ends, to ask for the next one.")
 class PageInfo:
-    has_next_page: bool
+    has_next_page: bool = strawberry.field(
+        description="More may follow: ask again with `after: endCursor`."
+    )
     end_cursor: str | None = strawberry.field(
-        metadata=public("a position made by c360: a profile id or a timeline position")
+        description="Pass it as `after` for the next page; null only on an empty page with "
+        "nothing after it.",
+        metadata=public("a position made by c360: a profile id or a timeline position"),
     )
 
     @classmethod

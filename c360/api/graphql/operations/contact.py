@@ -37,6 +37,7 @@ from c360.api.graphql.types.profiles import Profile
 from c360.api.graphql.types.timeline import OutboundContactRecord, timeline_item
 from c360.api.graphql.values import PageInfo, Purpose
 from c360.auth.service import Permission
+from c360.contact.service import MAX_AUDIENCE_PAGE
 from c360.contact.types import Actor, AudienceFilter, ConsentReceipt
 from schemas.records import ChangeOrigin, ConsentStatus, ContactChannel, ContactPointState
 
@@ -105,6 +106,28 @@ async def _profile(info: Info[Context, None], profile_id: str) -> Profile:
     return Profile.of(await info.context.services.profiles.get(profile_id))
 
 
+PROFILE_ID = "A profile's id; an id merged into another answers for the one it joined."
+AT = (
+    "The instant asked about, with its offset (2026-11-22T10:00:00Z, …+01:00); default: now. "
+    "One without an offset is an InvalidInputError."
+)
+AUDIENCE_AT = (
+    AT + " Send the `at` of the first page's answer with every next page, so that the whole "
+    "audience is judged at one instant."
+)
+AUDIENCE_FIRST = (
+    f"Members on this page, 1 to {MAX_AUDIENCE_PAGE} (else an InvalidInput error): profiles "
+    "are examined in id order until that many are allowed or none is left, so only the last "
+    "page holds fewer; hasNextPage says profiles remain, and the page after a full one may "
+    "be empty. The query's cost grows with it times the fields asked for each member "
+    "(QueryTooComplex past the limit): ask for fewer fields or a smaller page."
+)
+AUDIENCE_AFTER = (
+    "The previous page's pageInfo.endCursor. Pages go by profile id, so each profile comes at "
+    "most once; people who arrive while you page come on a later page."
+)
+
+
 @strawberry.type
 class ContactQuery:
     @strawberry.field(
@@ -114,10 +137,10 @@ class ContactQuery:
     async def contact_decision(
         self,
         info: Info[Context, None],
-        profile_id: strawberry.ID,
+        profile_id: Annotated[strawberry.ID, strawberry.argument(description=PROFILE_ID)],
         channel: ContactChannel,
         purpose: Purpose,
-        at: dt.datetime | None = None,
+        at: Annotated[dt.datetime | None, strawberry.argument(description=AT)] = None,
     ) -> DecisionResult:
         contact = info.context.services.contact
         decision = await contact.decide(str(profile_id), channel.value, purpose, _at(info, at))
@@ -131,9 +154,9 @@ class ContactQuery:
     async def best_channels(
         self,
         info: Info[Context, None],
-        profile_id: strawberry.ID,
+        profile_id: Annotated[strawberry.ID, strawberry.argument(description=PROFILE_ID)],
         purpose: Purpose,
-        at: dt.datetime | None = None,
+        at: Annotated[dt.datetime | None, strawberry.argument(description=AT)] = None,
     ) -> RankingResult:
         ranking = await info.context.services.contact.best_channels(
             str(profile_id), purpose, _at(info, at)
@@ -155,10 +178,10 @@ class ContactQuery:
         info: Info[Context, None],
         channel: ContactChannel,
         purpose: Purpose,
-        at: dt.datetime | None = None,
+        at: Annotated[dt.datetime | None, strawberry.argument(description=AUDIENCE_AT)] = None,
         filter: AudienceFilterInput | None = None,
-        first: int = 100,
-        after: str | None = None,
+        first: Annotated[int, strawberry.argument(description=AUDIENCE_FIRST)] = 100,
+        after: Annotated[str | None, strawberry.argument(description=AUDIENCE_AFTER)] = None,
     ) -> AudienceConnection:
         page = await info.context.services.contact.audience(
             channel.value,

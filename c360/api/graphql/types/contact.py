@@ -382,16 +382,29 @@ def preferences_of(prefs: Effective) -> ContactPreferences:
 
 @strawberry.type(description="Someone the policy allows to contact, and where.")
 class AudienceMember:
-    profile_id: strawberry.ID = strawberry.field(metadata=public("made by c360"))
+    profile_id: strawberry.ID = strawberry.field(
+        description="The profile's id (also its edge's cursor).", metadata=public("made by c360")
+    )
     contact_point: str = strawberry.field(
         description="Unmasked: the one the decision hands out.",
         metadata=public("the contact point the decision hands out, unmasked by design"),
         extensions=[Disclosed()],
     )
-    country: str | None = strawberry.field(metadata=public("an ISO 3166 code"))
-    time_zones: list[str] = strawberry.field(metadata=public("IANA zones"))
+    country: str | None = strawberry.field(
+        description="The contact point's country (ISO 3166-1 alpha-2; a phone number's own, "
+        "else the profile's); null when not known.",
+        metadata=public("an ISO 3166 code"),
+    )
+    time_zones: list[str] = strawberry.field(
+        description="The customer's IANA time zone; several when not known exactly (quiet "
+        "hours then hold in each).",
+        metadata=public("IANA zones"),
+    )
     unsubscribe_url: str | None = strawberry.field(
-        metadata=public("made by c360; its token is opaque")
+        description="A one-click unsubscribe link (RFC 8058) for this channel, purpose and "
+        "contact point, to put in the message; null for purposes outside "
+        "C360_CONTACT_REGIME_PURPOSES (service and transactional messages by default).",
+        metadata=public("made by c360; its token is opaque"),
     )
 
 

@@ -105,19 +105,32 @@ class ContactPreferenceInput:
         return change
 
 
-@strawberry.input
+@strawberry.input(description="A consent change: given (OPTED_IN) or withdrawn (OPTED_OUT).")
 class RecordConsentInput:
-    profile_id: strawberry.ID
+    profile_id: strawberry.ID = strawberry.field(description="The customer's profile id.")
     channel: ContactChannel
     purpose: Purpose | None = strawberry.field(
         default=None, description="Null: the whole channel, every purpose."
     )
-    status: ConsentStatus
-    contact_point: str | None = strawberry.field(
-        default=None, description="The address or number; null: the whole channel."
+    status: ConsentStatus = strawberry.field(
+        description="OPTED_IN or OPTED_OUT (PENDING is the double opt-in's, never asked for)."
     )
-    origin: ChangeOrigin = ChangeOrigin.AGENT
-    evidence: str | None = None
+    contact_point: str | None = strawberry.field(
+        default=None,
+        description="The address or number, one of the profile's on that channel, written any "
+        "way (it is normalised as at ingest); null: the whole channel.",
+    )
+    origin: ChangeOrigin = strawberry.field(
+        default=ChangeOrigin.AGENT,
+        description="How it came about: AGENT (on the customer's word to an agent) or "
+        "PREFERENCE_CENTRE (the customer's own choice: a preference centre, a checkout box); "
+        "the other origins come from their own flows and are refused here.",
+    )
+    evidence: str | None = strawberry.field(
+        default=None,
+        description="What shows the customer's choice (the wording they agreed to, a note), "
+        "kept with the change.",
+    )
     external_id: str | None = strawberry.field(
         default=None,
         description="Your id of this change (a checkout's order id, a form submission's id), "
