@@ -42,6 +42,7 @@ from c360.followups.writes import (
     next_version,
     team_loads,
 )
+from c360.instants import zoned
 from c360.notifications.repository import Notification, OutboxRepository
 from c360.observability.metrics import count_follow_up
 from c360.profiles.repository import ProfileRepository
@@ -337,6 +338,7 @@ class FollowUpService:
     ) -> Preview:
         """What ``rule`` would have opened over the records of [since, until), writing
         nothing (see :mod:`.backtest`)."""
+        since, until = zoned(since), zoned(until)
         if until <= since:
             raise InvalidInput("the window ends before it starts")
         if until - since > MAX_PREVIEW:

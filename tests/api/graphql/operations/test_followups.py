@@ -462,6 +462,30 @@ class TestRules:
         }
         assert again["applyAlertRule"]["version"] == 2
 
+    async def test_a_preview_window_without_a_time_zone_is_refused_by_name(
+        self, app: FastAPI, agent: httpx.AsyncClient
+    ) -> None:
+        rule = {
+            "id": "nps-passive",
+            "name": "NPS passive",
+            "team": "customer-care",
+            "conditions": [{"kind": "SURVEY_SCORE_AT_MOST", "surveyType": "NPS", "score": 8}],
+        }
+        preview = """query($rule: AlertRuleInput!, $from: DateTime!, $to: DateTime!) {
+          alertRulePreview(rule: $rule, from: $from, to: $to) {
+            __typename ... on Error { code message } } }"""
+        admin = await headers(app, Role.ADMIN)
+        for window in [
+            {"from": "2024-04-01T00:00:00", "to": "2024-06-01T00:00:00Z"},
+            {"from": "2024-04-01T00:00:00", "to": "2024-06-01T00:00:00"},
+        ]:
+            data = await gql(agent, preview, admin, rule=rule, **window)
+            assert data["alertRulePreview"] == {
+                "__typename": "InvalidInputError",
+                "code": "InvalidInput",
+                "message": "2024-04-01T00:00:00 has no time zone; e.g. 2026-11-22T10:00:00Z",
+            }
+
     async def test_a_rules_versions_oldest_first_and_none_for_an_unknown_rule(
         self, app: FastAPI, agent: httpx.AsyncClient
     ) -> None:
