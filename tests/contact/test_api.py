@@ -523,6 +523,9 @@ class TestTheSchemaSaysWhatASendingToolNeeds:
         instant = (await described("DateTime"))["description"]
         assert "offset" in instant
         assert "InvalidInput" in instant
+        send = (await described("RecordContactInput"))["inputFields"]
+        retried = next(f["description"] for f in send if f["name"] == "externalId")
+        assert "Send occurredAt with it" in retried
 
 
 class TestUnsubscribe:

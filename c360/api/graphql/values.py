@@ -173,7 +173,8 @@ DATETIME_SCALAR = dataclasses.replace(
     "microsecond; digits past it are dropped). Answers always carry their offset. Text that "
     "is not a date and time is an InvalidRequest error of the request; a time without an "
     "offset names no instant, and the questions about one (contact decisions, rankings, "
-    "audiences, the contact log, timelines, KPIs) refuse it as InvalidInput.",
+    "audiences, the contact log, timelines, KPIs, alert rule previews) refuse it as "
+    "InvalidInput; the access audit's bounds read it as UTC.",
 )
 """Strawberry's DateTime (its parsing and ISO output), said for a newcomer."""
 

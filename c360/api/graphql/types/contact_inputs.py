@@ -151,5 +151,9 @@ class RecordContactInput:
     outcome: ContactOutcome = ContactOutcome.SENT
     occurred_at: dt.datetime | None = strawberry.field(default=None, description="Default: now.")
     external_id: str | None = strawberry.field(
-        default=None, description="Your id of the send: logging it again is a duplicate."
+        default=None,
+        description="Your id of the send. Logged again with it, the send is not counted twice: "
+        "the entry is replaced (a retry, a later outcome such as OPENED) unless the new one "
+        "says an earlier occurredAt. Send occurredAt with it: left out, it is each call's "
+        "time, so a retry moves the send to when it was retried.",
     )
