@@ -565,7 +565,13 @@ class ContactService:
             "status": ConsentStatus.OPTED_IN,
             "contact_point": pending.contact_point,
         }
-        records = [self._record(RecordKind.CONSENT_CHANGE, data, identities, actor, now)]
+        # One confirmation per request: a retried request gave the customer a link per call.
+        confirmation_id = f"confirms-{token_hash(pending.requested)[:40]}"
+        records = [
+            self._record(RecordKind.CONSENT_CHANGE, data, identities, actor, now, confirmation_id)
+        ]
+        if await self._records.get(records[0].record_id) is not None:
+            return ConsentReceipt(live, records[0].record_id, ConsentStatus.OPTED_IN)
         if pending.contact_point is not None:
             point = {"channel": pending.channel, "contact_point": pending.contact_point}
             status = {**point, "status": "verified", "reason": "double opt-in confirmed"}

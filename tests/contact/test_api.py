@@ -469,8 +469,13 @@ class TestConsentRetries:
         assert first["status"] == again["status"] == "PENDING"
         pending = [i for i in await self.history(agent_client, ana) if "checkout-1042" in i]
         assert pending == ["c360:consent_change:checkout-1042"]
+        before = await self.history(agent_client, ana)
         assert (await client.post(path_of(again["confirmationUrl"]))).status_code == 200
         assert (await decision(agent_client, ana))["allowed"]
+        confirmed = await self.history(agent_client, ana)
+        assert (await client.post(path_of(first["confirmationUrl"]))).status_code == 200
+        assert await self.history(agent_client, ana) == confirmed  # confirmed once
+        assert len(confirmed) == len(before) + 2  # the opt-in and the address verified
 
     async def test_an_id_reused_for_another_change_is_refused(
         self, agent_client: httpx.AsyncClient, ana: str
