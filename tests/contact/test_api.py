@@ -528,6 +528,9 @@ class TestTheSchemaSaysWhatASendingToolNeeds:
         instant = (await described("DateTime"))["description"]
         assert "offset" in instant
         assert "InvalidInput" in instant
+        for error_type in ["Error", "NotFoundError", "InvalidInputError"]:
+            fields = (await described(error_type))["fields"]
+            assert all(f["description"] for f in fields), (error_type, fields)
         send = (await described("RecordContactInput"))["inputFields"]
         retried = next(f["description"] for f in send if f["name"] == "externalId")
         assert "Send occurredAt with it" in retried

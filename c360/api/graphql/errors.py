@@ -28,8 +28,17 @@ type (``extensions.code``, and the errors metric's label)."""
 
 @strawberry.interface(description="An expected failure, returned as data.")
 class Error:
-    message: str = strawberry.field(extensions=in_text())  # may repeat what it refuses
-    code: str = strawberry.field(metadata=public("an error class name"))
+    message: str = strawberry.field(  # may repeat what it refuses
+        description="What went wrong and, where it can, what to change: a sentence for a person.",
+        extensions=in_text(),
+    )
+    code: str = strawberry.field(
+        description="The failure by name, for a program: the type's own (InvalidInput, "
+        "NotFound, Forbidden, Conflict) or a narrower kind of it (ProfileNotFound, "
+        "InvalidCursor, MergeRefused, …). Switch on __typename; read code to tell kinds of one "
+        "type apart. A field error's extensions.code uses the same names.",
+        metadata=public("an error class name"),
+    )
 
 
 @strawberry.type(description="Nothing matches what was asked for.")
