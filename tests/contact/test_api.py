@@ -528,6 +528,13 @@ class TestTheSchemaSaysWhatASendingToolNeeds:
         instant = (await described("DateTime"))["description"]
         assert "offset" in instant
         assert "InvalidInput" in instant
+        profile_fields = {f["name"]: f for f in (await described("Profile"))["fields"]}
+        for name, bound in [("timeline", 100), ("consentHistory", 100)]:
+            first = next(a for a in profile_fields[name]["args"] if a["name"] == "first")
+            assert f"1 to {bound}" in first["description"], name
+        for name in ["searchProfiles", "findProfiles"]:
+            first = next(a for a in queries[name]["args"] if a["name"] == "first")
+            assert "1 to 50" in first["description"], name
         for error_type in ["Error", "NotFoundError", "InvalidInputError"]:
             fields = (await described(error_type))["fields"]
             assert all(f["description"] for f in fields), (error_type, fields)

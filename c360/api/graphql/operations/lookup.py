@@ -5,6 +5,8 @@ carries it."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -14,6 +16,7 @@ from c360.audit.service import Action
 from c360.auth.service import Permission
 from c360.errors import C360Error
 from c360.lookup.service import FindBy
+from c360.profiles.service import MAX_SEARCH_RESULTS
 
 
 @strawberry.type
@@ -34,7 +37,13 @@ class LookupQuery:
         info: Info[Context, None],
         text: str,
         by: list[FindBy] | None = None,
-        first: int = 20,
+        first: Annotated[
+            int,
+            strawberry.argument(
+                description=f"Matches to answer, 1 to {MAX_SEARCH_RESULTS} (else an "
+                "InvalidInput error); hasMore says there were more."
+            ),
+        ] = 20,
     ) -> ProfileMatches:
         caller = info.context.caller
         masked = caller is None or not caller.may(Permission.CONTACT_POINTS)

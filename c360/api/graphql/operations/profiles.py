@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -16,9 +18,11 @@ from c360.api.graphql.values import PageInfo
 from c360.audit.service import Action
 from c360.auth.service import Permission
 from c360.errors import C360Error
-from c360.profiles.service import ProfileNotFound
+from c360.profiles.service import MAX_SEARCH_RESULTS, ProfileNotFound
 from schemas.identifiers import IdentifierType
 from schemas.quoting import shown
+
+SEARCH_FIRST = f"Profiles on this page, 1 to {MAX_SEARCH_RESULTS} (else an InvalidInput error)."
 
 
 @strawberry.type
@@ -62,7 +66,13 @@ class ProfileQuery:
         )
     )
     async def search_profiles(
-        self, info: Info[Context, None], text: str, first: int = 20, after: str | None = None
+        self,
+        info: Info[Context, None],
+        text: str,
+        first: Annotated[int, strawberry.argument(description=SEARCH_FIRST)] = 20,
+        after: Annotated[
+            str | None, strawberry.argument(description="The previous page's endCursor.")
+        ] = None,
     ) -> ProfileConnection:
         caller = info.context.caller
         masked = caller is None or not caller.may(Permission.CONTACT_POINTS)

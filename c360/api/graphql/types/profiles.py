@@ -50,6 +50,7 @@ from c360.metrics.service import ProfileView
 from c360.profiles import types as profiles
 from c360.profiles.lifecycle import ChurnRisk as ChurnRiskValue
 from c360.profiles.lifecycle import LifecycleStage, Stage, Tier, ValueTier
+from c360.profiles.service import MAX_PAGE_SIZE
 from c360.profiles.traits import SeenAddress
 from c360.profiles.traits import Trait as TraitValue
 from schemas.identifiers import IdentifierType
@@ -57,6 +58,10 @@ from schemas.identifiers import IdentifierType
 
 def _money(amount: Amount) -> Money:
     return Money(amount=MinorUnits(amount.amount), currency=amount.currency)
+
+
+PAGE_FIRST = f"Records on this page, 1 to {MAX_PAGE_SIZE} (else an InvalidInput error)."
+PAGE_AFTER = "The previous page's pageInfo.endCursor; records that arrive meanwhile do not move it."
 
 
 @strawberry.type(description="How much of something: a name and a quantity.")
@@ -328,7 +333,10 @@ class Profile:
         "with its source, origin, actor and evidence: nothing is overwritten."
     )
     async def consent_history(
-        self, info: Info[Context, None], first: int = 20, after: str | None = None
+        self,
+        info: Info[Context, None],
+        first: Annotated[int, strawberry.argument(description=PAGE_FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
     ) -> TimelineConnection:
         kinds = [TimelineKind.CONSENT_CHANGE, TimelineKind.PREFERENCE_CHANGE]
         kinds.append(TimelineKind.CONTACT_POINT_STATUS)
@@ -418,11 +426,20 @@ class Profile:
     async def timeline(
         self,
         info: Info[Context, None],
-        first: int = 20,
-        after: str | None = None,
-        kinds: list[TimelineKind] | None = None,
-        since: dt.datetime | None = None,
-        until: dt.datetime | None = None,
+        first: Annotated[int, strawberry.argument(description=PAGE_FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=PAGE_AFTER)] = None,
+        kinds: Annotated[
+            list[TimelineKind] | None,
+            strawberry.argument(description="Only records of these kinds; null: every kind."),
+        ] = None,
+        since: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="Only records from this instant on (inclusive)."),
+        ] = None,
+        until: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="Only records up to this instant (inclusive)."),
+        ] = None,
     ) -> TimelineConnection:
         query = info.context.services.profiles.timeline_query(
             self.id,
