@@ -18,6 +18,11 @@ counted. Then, on one fresh database:
    batches of the same size into another collection; only the ``insert_many`` calls are timed.
    Rejected items have no document, so the baseline inserts the records read minus the
    rejected ones; the collection has only the ``_id`` index (the pipeline's have theirs).
+   The same inserts are then made into a collection with the indexes of ``records`` (and,
+   on the embedded store, those it needs besides): what storing the records alone costs.
+
+Then the documents the pipeline keeps, by collection, with their indexes: a record is one of
+them, its identities, profile, aggregate, name words and matching keys the others.
 
 It prints per connector the records read, their outcomes, the rejects against the items broken
 on purpose, seconds and records/s; then the totals, the raw docs/s, the ratio pipeline/raw and
@@ -69,9 +74,13 @@ from c360.records.documents import record_document
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Document, Store
+from c360.store.indexes import EMBEDDED_ONLY, INDEXES
 from connectors import Parsed, ParseOptions, get_connector
 
 RAW_COLLECTION = "raw_baseline"
+RAW_INDEXED_COLLECTION = "raw_baseline_indexed"
+"""The same inserts into a collection with the indexes of ``records``: what storing the records
+alone costs, with the indexes every query of theirs needs."""
 RAW_PROFILE_ID = "bench-profile"
 """Stands in for the profile id the pipeline gives each record (so the documents are the same
 shape)."""
@@ -210,14 +219,27 @@ async def run_mix(
             print(_import_row("total", imports))
             rss_after_pipeline = peak_rss_mb()
 
+            written_docs = await documents_by_collection(store)
             raw_docs = 0
             raw_s = 0.0
             raw_cpu = Cpu()
             for written in files:
-                docs, seconds, cpu = await raw_inserts(store, written, options, batch_size, meter)
+                docs, seconds, cpu = await raw_inserts(
+                    store, written, options, batch_size, meter, RAW_COLLECTION
+                )
                 raw_docs += docs
                 raw_s += seconds
                 raw_cpu += cpu
+            indexed = store.db[RAW_INDEXED_COLLECTION]
+            await indexed.create_indexes(INDEXES["records"])
+            if store.kind == "embedded":
+                await indexed.create_indexes(EMBEDDED_ONLY.get("records", []))
+            indexed_s = 0.0
+            for written in files:
+                _, seconds, _ = await raw_inserts(
+                    store, written, options, batch_size, meter, RAW_INDEXED_COLLECTION
+                )
+                indexed_s += seconds
             profiles = await store.db["profiles"].count_documents({})
             dead_letters = await store.db["dead_letters"].count_documents({})
 
@@ -231,6 +253,11 @@ async def run_mix(
         )
         print(f"raw insert_many    {raw_docs:>10,} docs    {raw_s:8.2f} s {raw_rate:8,.0f} /s")
         print(f"ratio pipeline/raw {pipeline_rate / raw_rate:10.3f}")
+        indexed_rate = raw_docs / indexed_s
+        print(
+            f"raw, records' idx  {raw_docs:>10,} docs    {indexed_s:8.2f} s {indexed_rate:8,.0f} /s"
+            f"   ratio pipeline/it {pipeline_rate / indexed_rate:.3f}"
+        )
         print(f"profiles           {profiles:>10,}")
         print(f"dead letters       {dead_letters:>10,}")
         print(
@@ -240,6 +267,7 @@ async def run_mix(
         if store.kind == "embedded":
             print(f"embedded server    {children_peak_rss_mb():10.1f} MB peak RSS (child process)")
         _cpu_report([("pipeline", pipeline_cpu, read), ("raw insert_many", raw_cpu, raw_docs)])
+        _written_report(written_docs, raw_docs)
         if commands:
             commands.report()
         _explain_rejects(imports)
@@ -301,12 +329,37 @@ def _explain_rejects(imports: list[Imported]) -> None:
             print(f"  {count:>6,}  {reason}")
 
 
+async def documents_by_collection(store: Store) -> dict[str, tuple[int, int]]:
+    """What the pipeline left in each collection: (documents, indexes)."""
+    found: dict[str, tuple[int, int]] = {}
+    for name in sorted(await store.db.list_collection_names()):
+        documents = await store.db[name].count_documents({})
+        if documents:
+            found[name] = (documents, len(await store.db[name].index_information()))
+    return found
+
+
+def _written_report(written: dict[str, tuple[int, int]], raw_docs: int) -> None:
+    """The documents the pipeline keeps, by collection, beside those raw insert_many writes:
+    each is inserted (and most updated again), and each index is kept up to date with it."""
+    print(f"\n{'documents kept':<20} {'documents':>10} {'indexes':>8}")
+    for name, (documents, indexes) in written.items():
+        print(f"  {name:<18} {documents:>10,} {indexes:>8}")
+    total = sum(documents for documents, _ in written.values())
+    print(f"  {'total':<18} {total:>10,}   (raw insert_many: {raw_docs:,} in 1 index)")
+
+
 async def raw_inserts(
-    store: Store, written: Written, options: ParseOptions, batch_size: int, meter: CpuMeter
+    store: Store,
+    written: Written,
+    options: ParseOptions,
+    batch_size: int,
+    meter: CpuMeter,
+    collection_name: str,
 ) -> tuple[int, float, Cpu]:
     """Insert the documents the pipeline stores for a file: (documents, seconds and CPU in
     insert_many)."""
-    collection = store.db[RAW_COLLECTION]
+    collection = store.db[collection_name]
     count = 0
     seconds = 0.0
     cpu = Cpu()
