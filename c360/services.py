@@ -139,6 +139,7 @@ def contact_config(settings: Settings) -> ContactConfig:
         public_url=settings.public_base,
         default_region=settings.default_region,
         audience_batch=settings.audience_batch,
+        audience_page_scan=settings.audience_page_scan,
     )
 
 

@@ -371,6 +371,14 @@ class Settings(BaseSettings):
     audience_batch: int = Field(
         default=500, gt=0, le=10_000, description="Profiles examined per audience round trip."
     )
+    audience_page_scan: int = Field(
+        default=5_000,
+        gt=0,
+        le=1_000_000,
+        description="Profiles one audience page examines at most: a page of a rare audience "
+        "ends short there, with hasNextPage, rather than one request reading every profile "
+        "(the export reads them all).",
+    )
     privacy_secret: SecretStr | None = Field(
         default=None,
         description="Secret the suppression list and opt-out tombstones are keyed with (HMAC) "

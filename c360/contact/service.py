@@ -219,17 +219,24 @@ class ContactService:
         after: str | None,
         unmasked: bool,
     ) -> AudiencePage:
-        """The next ``first`` profiles the policy allows, scanning live profiles by id.
-        ``unmasked``: whether the caller reads contact points in full (see :meth:`hands_out`)."""
+        """The next ``first`` profiles the policy allows, scanning live profiles by id; fewer
+        when ``audience_page_scan`` profiles were examined first (the page ends where the scan
+        stopped, and the next goes on from there). ``unmasked``: whether the caller reads
+        contact points in full (see :meth:`hands_out`)."""
         if not 0 < first <= MAX_AUDIENCE_PAGE:
             raise InvalidInput(f"first must be between 1 and {MAX_AUDIENCE_PAGE}, not {first}")
         at = self._audience_instant(purpose, at, unmasked, audience_filter)
         members: list[Member] = []
         cursor = check_profile_cursor(after)
-        while len(members) < first:
-            batch = await self._contacts.live_after(cursor, self.config.audience_batch)
+        examined = 0
+        scan = self.config.audience_page_scan
+        while len(members) < first and examined < scan:
+            batch = await self._contacts.live_after(
+                cursor, min(self.config.audience_batch, scan - examined)
+            )
             if not batch:
                 return AudiencePage(members, cursor, has_next_page=False, at=at)
+            examined += len(batch)
             for profile_id, member in await self._examine(
                 batch, channel, purpose, at, audience_filter
             ):

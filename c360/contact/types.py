@@ -26,6 +26,7 @@ class ContactConfig:
     public_url: str
     default_region: str | None
     audience_batch: int
+    audience_page_scan: int
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,10 @@ def settings(settings: Settings) -> Settings:
     """Hundreds of decisions from one key in a test: the policy is tested here, not the rate
     limits."""
     unlimited = dict.fromkeys(("admin", "agent", "marketing", "connector"))
-    return settings.model_copy(update={"rate_limits": unlimited})
+    # Pages of 7 members that examine at most 5 profiles, 3 a round trip: most pages end
+    # where their scan stopped, and paging on must still find each member once.
+    update = {"rate_limits": unlimited, "audience_batch": 3, "audience_page_scan": 5}
+    return settings.model_copy(update=update)
 
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -149,7 +152,8 @@ async def _load(services: Services, tmp_path: Path, seed: int) -> None:
 async def audience(
     client: httpx.AsyncClient, channel: str, purpose: str, at: str, **more: Any
 ) -> dict[str, str]:
-    """Every member, page by page: profile id → contact point."""
+    """Every member, page by page: profile id → contact point. No page examines more profiles
+    than the scan allows (5 here): it holds at most that many members."""
     members: dict[str, str] = {}
     after = None
     while True:
@@ -164,6 +168,7 @@ async def audience(
                 **more,
             )
         )["audience"]
+        assert len(page["edges"]) <= 5
         for edge in page["edges"]:
             assert edge["node"]["profileId"] not in members  # pages never repeat anyone
             members[edge["node"]["profileId"]] = edge["node"]["contactPoint"]

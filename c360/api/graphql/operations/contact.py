@@ -116,11 +116,12 @@ AUDIENCE_AT = (
     "audience is judged at one instant."
 )
 AUDIENCE_FIRST = (
-    f"Members on this page, 1 to {MAX_AUDIENCE_PAGE} (else an InvalidInput error): profiles "
-    "are examined in id order until that many are allowed or none is left, so only the last "
-    "page holds fewer; hasNextPage says profiles remain, and the page after a full one may "
-    "be empty. The query's cost grows with it times the fields asked for each member "
-    "(QueryTooComplex past the limit): ask for fewer fields or a smaller page."
+    f"Members on this page at most, 1 to {MAX_AUDIENCE_PAGE} (else an InvalidInput error): "
+    "profiles are examined in id order until that many are allowed, none is left, or the "
+    "page has examined C360_AUDIENCE_PAGE_SCAN profiles (a rare audience's page ends short "
+    "there, even empty): page on while hasNextPage is true, which says profiles remain. The "
+    "query's cost grows with it times the fields asked for each member (QueryTooComplex "
+    "past the limit): ask for fewer fields or a smaller page."
 )
 AUDIENCE_AFTER = (
     "The previous page's pageInfo.endCursor. Pages go by profile id, so each profile comes at "
