@@ -360,3 +360,25 @@ class TestErrorCodes:
         assert error_code(GraphQLError("x", path=["f"], original_error=InvalidInput("y"))) == (
             "InvalidInput"
         )
+
+
+class TestOtherOrigins:
+    """A key is a server's secret: no page of another origin may call the API from a browser."""
+
+    async def test_a_preflight_is_refused_and_no_answer_allows_another_origin(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        origin = {"Origin": "https://shop.example"}
+        preflight = await client.options(
+            "/graphql",
+            headers={
+                **origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 405
+        answered = await client.post("/graphql", json={"query": "{ __typename }"}, headers=origin)
+        assert answered.status_code == 200
+        for response in (preflight, answered):
+            assert not any(h.startswith("access-control-") for h in response.headers)
