@@ -37,7 +37,7 @@ from c360.api.pages import OPENAPI_URL, mount_pages
 from c360.api.privacy import router as privacy_router
 from c360.auth.service import Role
 from c360.demo import issue_demo_keys, load_demo_data
-from c360.errors import C360Error
+from c360.errors import C360Error, StoreUnavailable
 from c360.observability import metrics
 from c360.observability.requests import RequestContext
 from c360.services import Services
@@ -57,17 +57,19 @@ def create_app(
     schema: strawberry.Schema | None = None,
     on_ready: Callable[[Store, Mapping[Role, str]], None] | None = None,
     on_store_lost: Callable[[], None] | None = None,
+    on_store_unreachable: Callable[[StoreUnavailable], None] | None = None,
 ) -> FastAPI:
     """Build the app. ``on_ready`` runs once the store is up and demo data is loaded, with
     the store and the demo keys (none without demo data). ``on_store_lost`` runs when the
     embedded store this process owns stopped and cannot be started again: it should stop the
     server, so that a supervisor starts c360 anew rather than it answering 503 for ever (by
-    default the process sends itself SIGTERM). ``schema``: one ``build_schema`` made already
-    with these settings' GraphQL limits, for a caller that builds many apps (building one takes
-    a good part of a second; the tests share one per set of limits). Each start (lifespan) opens
-    the store of ``app.state.settings``, which a caller may replace between a stop and the next
-    start: the routes do not depend on the store's address (the tests run one app per set of
-    settings on a database a test)."""
+    default the process sends itself SIGTERM). ``on_store_unreachable`` is told when the store
+    cannot be reached at start-up, before the start fails. ``schema``: one ``build_schema``
+    made already with these settings' GraphQL limits, for a caller that builds many apps
+    (building one takes a good part of a second; the tests share one per set of limits). Each
+    start (lifespan) opens the store of ``app.state.settings``, which a caller may replace
+    between a stop and the next start: the routes do not depend on the store's address (the
+    tests run one app per set of settings on a database a test)."""
     settings = settings or get_settings()
     stop = on_store_lost or (lambda: os.kill(os.getpid(), signal.SIGTERM))
 
@@ -75,7 +77,12 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings: Settings = app.state.settings  # what it is started with (see the docstring)
         metrics.operation_names.configure(settings.metrics_operation_names)
-        store = await Store.open(settings)
+        try:
+            store = await Store.open(settings)
+        except StoreUnavailable as exc:
+            if on_store_unreachable is not None:
+                on_store_unreachable(exc)
+            raise
         app.state.store = store
         app.state.services = services = Services.build(store.db, settings)
         await services.audit.prepare()

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import logging
 import socket
 import sys
 from collections.abc import Mapping, Sequence
@@ -199,7 +200,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         lost.append(True)
         server.should_exit = True
 
-    app = create_app(settings, on_ready=announce, on_store_lost=stop_for_good)
+    # A store that cannot be reached at start-up is said in one line, as every command says
+    # it, not with the traceback uvicorn logs for a lifespan that failed.
+    unreachable: list[StoreUnavailable] = []
+    uvicorn_errors = logging.getLogger("uvicorn.error")
+    uvicorn_errors.addFilter(lambda record: not unreachable)
+
+    app = create_app(
+        settings,
+        on_ready=announce,
+        on_store_lost=stop_for_good,
+        on_store_unreachable=unreachable.append,
+    )
     # The C HTTP parser (with each request's head bounded), and uvloop's event loop where it is
     # installed (not on Windows): both cut the per-request CPU of the pure-Python h11 parser and
     # asyncio's loop.
@@ -223,7 +235,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {base}: {exc.strerror or exc}", file=sys.stderr)
         return STARTUP_FAILURE
-    server.run(sockets=[listening])
+    try:
+        server.run(sockets=[listening])
+    except SystemExit:
+        if not unreachable:
+            raise
+        print(f"error: {unreachable[0].detail}", file=sys.stderr)
+        return EXIT_STORE_UNAVAILABLE
     if lost:
         print(
             "error: the embedded store stopped and could not be started again; c360 stops "

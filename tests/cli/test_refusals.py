@@ -18,7 +18,7 @@ from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
 from tests.helpers import dead_letters, live_profiles
-from tests.served import InProcess, Ran, run_c360
+from tests.served import InProcess, Ran, free_port, run_c360
 
 USAGE = 2
 UNREACHABLE = 75
@@ -329,3 +329,13 @@ class TestStoreUnreachable:
         assert RESUME not in listing
         assert importing.startswith("error: store unreachable (")
         assert importing.endswith(f"; {RESUME}")
+
+    def test_serve_says_so_in_one_line_and_exits_75(self, nowhere: dict[str, str]) -> None:
+        served = run_c360("serve", "--port", str(free_port()), env=nowhere)
+
+        assert served.returncode == UNREACHABLE, served.stderr
+        assert "Traceback" not in served.stderr
+        assert " ERROR " not in served.stderr  # no log line of the failed start either
+        (line,) = [line for line in served.stderr.splitlines() if line.startswith("error:")]
+        assert line.startswith("error: store unreachable ("), served.stderr
+        assert RESUME not in line
