@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import sys
 from typing import TextIO
 
@@ -38,6 +39,24 @@ class _RequestId(logging.Filter):
         rid = request_id.get()
         if rid is not None:
             record.request_id = rid
+        return True
+
+
+_LINK_TOKENS = re.compile(r"^(/unsubscribe|/consent/confirm)/[^/?]+")
+
+
+class _AccessLine(logging.Filter):
+    """uvicorn's access line without what a request's target may carry about a person: its
+    query string (what a GET query or a screen pop asked for: a phone number, an e-mail
+    address) becomes ``?…``, and a link's token (whoever holds it unsubscribes or confirms for
+    the person) ``…``. The method, the path and the status stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
+            path, query = args[2].partition("?")[::2]
+            path = _LINK_TOKENS.sub(r"\1/…", path) + ("?…" if query else "")
+            record.args = (*args[:2], path, *args[3:])
         return True
 
 
@@ -87,6 +106,9 @@ def configure_logging(level: LogLevel, fmt: LogFormat) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.value)
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [f for f in access.filters if not isinstance(f, _AccessLine)]
+    access.addFilter(_AccessLine())
     # The driver and the embedded server are chatty at INFO.
     for noisy in ("pymongo", "nx_27017", "neosqlite"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

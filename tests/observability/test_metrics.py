@@ -270,3 +270,31 @@ class TestServed:
         # uvicorn's own lines carry a copy of the message in terminal colours: left out.
         assert any(line["logger"] == "uvicorn.error" for line in lines), server.output
         assert not [line for line in lines if "color_message" in line]
+
+    def test_the_access_log_names_no_contact_point_or_link_token(self, tmp_path: Path) -> None:
+        """A query string holds what was asked (a phone number in a GET query or a screen pop),
+        a link's path its token (whoever reads it may unsubscribe or confirm for the person):
+        the access log says the method, the path without them and the status."""
+        token = "tok3n-Of-A-Link-b1c2d3"
+        with serving(tmp_path / "data", env={"C360_LOG_FORMAT": "json"}) as server:
+            agent = {"authorization": f"Bearer {server.demo_keys['agent']}"}
+            query = '{ profileByIdentifier(type: PHONE, value: "+34 611 22 33 44") { __typename } }'
+            asked = [
+                HTTP.get(f"{server.base}/graphql", params={"query": query}, headers=agent),
+                HTTP.get(f"{server.base}/console/lookup?email=lola.ruiz%40example.com"),
+                HTTP.get(f"{server.base}/unsubscribe/{token}"),
+                HTTP.get(f"{server.base}/consent/confirm/{token}"),
+            ]
+            ids = {response.headers["x-request-id"] for response in asked}
+            assert wait_until(lambda: all(any(i in line for line in server.output) for i in ids)), (
+                server.output
+            )
+        lines = [json.loads(line) for line in server.output if line.startswith("{")]
+        access = [line["message"] for line in lines if line.get("request_id") in ids]
+        assert len(access) == 4, access
+        logged = "\n".join(access)
+        for secret in ("611", "lola", "example.com", token):
+            assert secret not in logged, logged
+        assert '"GET /graphql?… HTTP/1.1" 200' in logged
+        assert '"GET /unsubscribe/… HTTP/1.1"' in logged
+        assert '"GET /consent/confirm/… HTTP/1.1"' in logged
