@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import enum
 import json
 import re
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import phonenumbers
 import platformdirs
 import pycountry
+from dotenv import dotenv_values
 from pydantic import (
     AnyHttpUrl,
     BaseModel,
@@ -771,3 +773,27 @@ def get_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise InvalidSettings.of(exc) from None
+
+
+PREFIX = "C360_"
+_NOT_SETTINGS = ("C360_TEST_",)
+"""Variables of the project's own tests, not of c360."""
+
+
+def unknown_variables(environ: Mapping[str, str], env_file: Path = Path(".env")) -> list[str]:
+    """A line for each ``C360_`` variable of the environment or the ``.env`` file that is no
+    setting (a typo: ``C360_MONGO_URI`` would leave c360 on its embedded store without a word),
+    with the setting it most resembles."""
+    known = [PREFIX + name.upper() for name in Settings.model_fields]
+    found = [(name, "") for name in environ]
+    if env_file.is_file():
+        found += [(name, " (in .env)") for name in dotenv_values(env_file)]
+    lines = []
+    for name, where in found:
+        upper = name.upper()
+        if not upper.startswith(PREFIX) or upper in known or upper.startswith(_NOT_SETTINGS):
+            continue
+        like = difflib.get_close_matches(upper, known, n=1, cutoff=0.8)
+        hint = f" ({like[0]} is one)" if like else ""
+        lines.append(f"{name}{where} is not a c360 setting, and is ignored{hint}")
+    return lines

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
@@ -35,7 +36,7 @@ from c360.ingest.repository import StoredDeadLetter
 from c360.ingest.service import IngestSummary
 from c360.logging import configure_logging
 from c360.services import Services
-from c360.settings import InvalidSettings, Settings, get_settings
+from c360.settings import InvalidSettings, Settings, get_settings, unknown_variables
 from c360.store import Store
 from c360.sync.zendesk import CONNECTOR as ZENDESK
 from c360.sync.zendesk import SyncResult, sync_zendesk
@@ -57,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
+    for unknown in unknown_variables(os.environ):
+        print(f"warning: {unknown}", file=sys.stderr)
     configure_logging(settings.log_level, settings.log_format)
     try:
         code: int = args.handler(args, settings)

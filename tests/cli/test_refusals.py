@@ -197,6 +197,28 @@ class TestBadSettings:
         assert all(line.startswith("error: C360_") for line in lines)
 
 
+class TestUnknownVariables:
+    def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(
+        self, nowhere: dict[str, str], tmp_path: Path
+    ) -> None:
+        """A typo would otherwise go unseen: ``C360_MONGO_URI`` left c360 on its embedded store
+        (unset ``C360_MONGODB_URI``) without a word."""
+        (tmp_path / ".env").write_text("C360_LOG_LEVELL=DEBUG\n")
+        env = {**nowhere, "C360_MONGO_URI": "mongodb://db.example.com/", "C360_ZZZ": "1"}
+
+        ran = run_c360("keys", "list", env=env, cwd=tmp_path)
+
+        assert ran.returncode == UNREACHABLE, ran.stderr  # it still runs, on what is set
+        warnings = [line for line in ran.stderr.splitlines() if line.startswith("warning:")]
+        assert warnings == [
+            "warning: C360_MONGO_URI is not a c360 setting, and is ignored "
+            "(C360_MONGODB_URI is one)",
+            "warning: C360_ZZZ is not a c360 setting, and is ignored",
+            "warning: C360_LOG_LEVELL (in .env) is not a c360 setting, and is ignored "
+            "(C360_LOG_LEVEL is one)",
+        ], ran.stderr
+
+
 class TestUnknownProfiles:
     async def test_evaluating_alerts_refuses_an_unknown_profile_as_recompute_does(
         self, env: dict[str, str]
