@@ -493,6 +493,30 @@ READ = """query($email: String!) {
 
 
 class TestServersSharingAStore:
+    def test_serve_on_mongodb_says_which_secrets_only_this_machine_has(
+        self, store_env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """Generated secrets live in the data directory of the machine (or container) that made
+        them: another instance on the same MongoDB makes others, and its suppressions,
+        tombstones and links do not match this one's."""
+        alone = Server(tmp_path / "alone", env=store_env, demo=False)
+        alone.stop()
+        warned = [line.rstrip() for line in alone.output if line.startswith("warning:")]
+        assert warned == [
+            f"warning: C360_{name} is unset: the one kept in "
+            f"{(tmp_path / 'alone' / file).resolve()} is this machine's only; set it, the same "
+            "for every c360 on this MongoDB"
+            for name, file in (
+                ("SIGNING_SECRET", "signing-secret"),
+                ("PRIVACY_SECRET", "privacy-secret"),
+            )
+        ], alone.output
+
+        secrets = {"C360_SIGNING_SECRET": "s" * 48, "C360_PRIVACY_SECRET": "p" * 48}
+        configured = Server(tmp_path / "configured", env={**store_env, **secrets}, demo=False)
+        configured.stop()
+        assert not [line for line in configured.output if line.startswith("warning:")]
+
     def test_concurrent_ingest_and_reads_on_two_servers_end_as_one_import_does(
         self, mongo_uri: str, tmp_path: Path
     ) -> None:

@@ -195,6 +195,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     def announce(store: Store, demo_keys: Mapping[Role, str]) -> None:
         _say_store(settings, store)
+        if store.embedded is None:
+            _say_local_secrets(settings)
         print(banner(base, demo_keys), file=sys.stderr, flush=True)
 
     lost: list[bool] = []
@@ -253,6 +255,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1
     return 0
+
+
+def _say_local_secrets(settings: Settings) -> None:
+    """On MongoDB, the secrets generated into this machine's data directory: every other c360
+    on the store (another container, a host behind the same load balancer) generates its own,
+    and then reads none of this one's suppressions, tombstones or links."""
+    for variable, configured, file in (
+        ("C360_SIGNING_SECRET", settings.signing_secret, "signing-secret"),
+        ("C360_PRIVACY_SECRET", settings.privacy_secret, "privacy-secret"),
+    ):
+        if configured is None:
+            print(
+                f"warning: {variable} is unset: the one kept in "
+                f"{(settings.data_dir / file).resolve()} is this machine's only; set it, the "
+                "same for every c360 on this MongoDB",
+                file=sys.stderr,
+            )
 
 
 def _listen(host: str, port: int, backlog: int) -> socket.socket:
