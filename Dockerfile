@@ -18,11 +18,16 @@ FROM python:3.11-slim
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    C360_LOG_FORMAT=json
+    C360_LOG_FORMAT=json \
+    C360_DATA_DIR=/var/lib/c360
 
-# Run as an unprivileged user. Without C360_MONGODB_URI the embedded store keeps its files
-# in the user's data directory, /app/.local/share/c360 (C360_DATA_DIR overrides).
-RUN useradd --create-home --home-dir /app --uid 10001 c360
+# Run as an unprivileged user. The data directory holds the secrets c360 generates when
+# C360_SIGNING_SECRET and C360_PRIVACY_SECRET are unset (changing the privacy secret forgets
+# every suppression and tombstone) and, without C360_MONGODB_URI, the embedded store: mount a
+# volume there (the compose files do). Made here, owned by the user, so that a named volume
+# mounted on it starts with that owner.
+RUN useradd --create-home --home-dir /app --uid 10001 c360 \
+    && mkdir -p /var/lib/c360 && chown c360:c360 /var/lib/c360
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 USER c360
