@@ -165,6 +165,33 @@ class TestServe:
             assert server.process.wait(timeout=60) == 1
         assert any("could not be started again" in line for line in server.output)
 
+    def test_a_server_sharing_the_store_starts_it_again_when_its_owner_stops(
+        self, server: Server
+    ) -> None:
+        """A ``c360 serve`` started while another process (a server, an import) had the store
+        running answered 503 for ever once that process stopped and took the store with it."""
+        before = server.graphql(ANA)
+        sharing = Server(server.data_dir, demo=False)
+        try:
+            owner_store = server.store_pid
+            server.process.send_signal(signal.SIGTERM)
+            server.process.wait(timeout=30)
+            assert wait_until(lambda: not alive(owner_store))
+            started = sharing.data_dir / "server.json"  # written once the store answers
+            assert wait_until(lambda: started.exists(), 30), "".join(sharing.output)
+            assert HTTP.get(f"{sharing.base}/health").status_code == 200
+            assert sharing.store_pid != owner_store
+            server.base = sharing.base  # the first server's keys, on the second
+            assert server.graphql(ANA) == before
+            assert any("starting it again" in line for line in sharing.output)
+            # It owns the store now: stopping it stops the store, as for any owner.
+            store = sharing.store_pid
+            sharing.process.send_signal(signal.SIGTERM)
+            sharing.process.wait(timeout=30)
+            assert wait_until(lambda: not alive(store))
+        finally:
+            sharing.stop()
+
     def test_data_persists_across_restarts(self, server: Server) -> None:
         before = server.graphql(ANA)
         server.process.send_signal(signal.SIGTERM)

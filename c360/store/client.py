@@ -171,23 +171,34 @@ class Store:
         return True
 
     async def keep_embedded_running(self, on_failure: Callable[[Exception], None]) -> None:
-        """While this process owns the embedded store, start it again whenever it exits (on
-        the same port: the client reconnects by itself); ``on_failure`` when it cannot be.
+        """Start the embedded store again whenever it exits (on the same port: the client
+        reconnects by itself): the one this process owns, and one it borrowed once its owner
+        stopped it (this process owns it from then on); ``on_failure`` when it cannot be.
         Returns at once for any other store: a MongoDB deployment has its own supervision."""
         embedded = self.embedded
-        if embedded is None or not embedded.owned:
+        if embedded is None:
             return
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            status = embedded.exited
-            if status is None:
-                continue
-            log.warning(
-                "the embedded store exited; starting it again",
-                extra={"status": status, "port": embedded.port},
-            )
+            if embedded.owned:
+                status = embedded.exited
+                if status is None:
+                    continue
+                again = embedded.restart
+                log.warning(
+                    "the embedded store exited; starting it again",
+                    extra={"status": status, "port": embedded.port},
+                )
+            else:
+                if not await asyncio.to_thread(lambda: embedded.gone):
+                    continue
+                again = embedded.take_over
+                log.warning(
+                    "the embedded store's owner stopped it; starting it again",
+                    extra={"port": embedded.port},
+                )
             try:
-                await asyncio.to_thread(embedded.restart, self.start_timeout)
+                await asyncio.to_thread(again, self.start_timeout)
             except EmbeddedServerError as exc:
                 log.error("the embedded store cannot be started again", extra={"reason": str(exc)})
                 on_failure(exc)

@@ -4,6 +4,7 @@ One server serves one data directory. The first process that needs it starts it 
 owns it; other processes on the same machine that point at the same directory (``c360 import``
 while ``make run`` is up) find it through ``server.json`` and borrow it. The owner stops it on
 shutdown; if the owner dies, the child notices its standard input closing and stops by itself.
+A ``c360 serve`` that borrowed it then starts it again on the same port, and owns it.
 
 A server started ``in_memory`` keeps its databases in memory, not in the data directory (which
 then holds only its state, lock and log): for stores nobody needs after they stop, such as a
@@ -105,6 +106,33 @@ class EmbeddedServer:
             )
             self.process, self.pid = started.process, started.pid
             _write_state(self.data_dir, self)
+
+    @property
+    def gone(self) -> bool:
+        """A borrowed server whose process has ended (its owner stopped it, or died)."""
+        return self.process is None and not _is_our_server(self.pid)
+
+    def take_over(self, start_timeout: float) -> None:
+        """Start the borrowed server again, on the same port, after its owner stopped it, and
+        own it from then on: the clients connected to it reconnect by themselves. Another
+        process that shared it may have been first: then borrow its server, on the same port.
+        Raises :class:`EmbeddedServerError` when neither can be (a server on another port, the
+        port taken meanwhile, a server that does not start)."""
+        with _locked(self.data_dir):
+            running = _read_running(self.data_dir)
+            if running is None:
+                started = _start(
+                    self.data_dir, start_timeout, port=self.port, attempts=1, in_memory=False
+                )
+                self.process, self.pid = started.process, started.pid
+                _write_state(self.data_dir, self)
+            elif running.port == self.port:
+                self.pid = running.pid
+            else:
+                raise EmbeddedServerError(
+                    f"the embedded store for {self.data_dir} runs on port {running.port} now, "
+                    f"not on {self.port}"
+                )
 
     def stop(self) -> None:
         """Stop the server if this process owns it; a borrowed server is left to its owner."""
