@@ -149,6 +149,10 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("c360", appauthor=False))
 
 
+_NOT_IN_DATABASE_NAMES = '/\\. "$\x00'
+"""Characters MongoDB refuses in a database name."""
+
+
 class Settings(BaseSettings):
     # Structured values (JSON in the environment) are decoded by `_json` below, not by
     # pydantic-settings: its decoding stops at the first variable that is not JSON, with an
@@ -606,6 +610,26 @@ class Settings(BaseSettings):
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http or https address with a host")
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database_name(cls, value: str) -> str:
+        # The driver refuses these only when a command first names the database, with a
+        # traceback; the server refuses a name too long as if it were unreachable.
+        size = len(value.encode())
+        bad = next((c for c in _NOT_IN_DATABASE_NAMES if c in value), None)
+        why = (
+            "it is empty"
+            if not value
+            else f"{bad!r} is not allowed in one"
+            if bad
+            else f"{size} bytes, at most 63"
+            if size > 63
+            else None
+        )
+        if why:
+            raise ValueError(f"{shown(value)} is no MongoDB database name: {why}")
         return value
 
     @field_validator("mongodb_uri")
