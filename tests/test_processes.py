@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import os
 import random
+import re
+import resource
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from pymongo import MongoClient
 
@@ -27,7 +30,17 @@ from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
 from tests import factories as f
-from tests.served import HTTP, Server, alive, c360, environment, run_c360, serving_each, wait_until
+from tests.served import (
+    HTTP,
+    Server,
+    alive,
+    c360,
+    environment,
+    free_port,
+    run_c360,
+    serving_each,
+    wait_until,
+)
 from tests.state import assert_aggregates_equal_recomputation, canonical_state, converged_state
 
 
@@ -276,6 +289,124 @@ class TestImportCommand:
         result = run_c360("import", "canonical", str(tmp_path / "absent.jsonl"), env=store_env)
         assert result.returncode == 2
         assert "absent.jsonl" in result.stderr
+
+
+class TestAStoreOutOfRoom:
+    def test_an_import_says_so_in_one_line_without_the_documents_it_wrote(
+        self, tmp_path: Path
+    ) -> None:
+        """The store refusing writes (its disk full): the driver's error lists every document
+        of the batch, identifiers included, and it was printed whole in a traceback."""
+        env = environment(C360_DATA_DIR=str(tmp_path / "data"), C360_INGEST_BATCH_SIZE="50")
+        first = f.write_jsonl(tmp_path / "first.jsonl", [f.person(external_id="P-0")])
+        assert run_c360("import", "canonical", str(first), env=env).returncode == 0
+        people: list[f.Record | str] = [
+            f.person(external_id=f"P-{n}", identifiers=[f.email(f"person{n}@example.com")])
+            for n in range(1, 1500)
+        ]
+        more = f.write_jsonl(tmp_path / "more.jsonl", people)
+        room = (tmp_path / "data" / "db" / "c360.db").stat().st_size + 200_000
+
+        def no_room() -> None:  # the store started by the import writes no file past this
+            resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
+
+        full = subprocess.run(
+            c360("import", "canonical", str(more)),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=no_room,
+        )
+
+        assert full.returncode == 75, full.stderr[-2000:]
+        assert "Traceback" not in full.stderr
+        assert "@example.com" not in full.stderr
+        last = full.stderr.strip().splitlines()[-1]
+        assert last.startswith("error: the store refused a "), last  # a write, or at its start
+        assert last.endswith("; nothing is lost: run the same command again to resume"), last
+
+    def test_the_api_answers_503_and_logs_one_line_without_the_documents(
+        self, tmp_path: Path
+    ) -> None:
+        data = tmp_path / "data"
+        env = environment(C360_DATA_DIR=str(data))
+        created = run_c360("keys", "create", "--role", "connector", "--name", "feed", env=env)
+        (key,) = re.findall(r"c360_\S+", created.stdout)
+        room = (data / "db" / "c360.db").stat().st_size + 1_500_000  # starts, then fills
+        port = free_port()
+
+        def no_room() -> None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (room, room))
+
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(5):  # the store may be out of room at its start already: said in a line
+            server = subprocess.Popen(
+                c360("serve", "--port", str(port)),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                preexec_fn=no_room,
+            )
+            if _started(server, f"{base}/health"):
+                break
+            server.kill()
+            refused = server.communicate(timeout=60)[0]
+            assert refused.strip().splitlines()[-1].startswith("error: the store refused a "), (
+                refused
+            )
+            assert "Traceback" not in refused
+        else:
+            raise AssertionError("c360 serve did not start in five attempts")
+        try:
+            for batch in range(30):  # until the store is out of room
+                events = "\n".join(
+                    json.dumps(
+                        {
+                            "type": "identify",
+                            "messageId": f"m-{batch}-{n}",
+                            "timestamp": "2024-05-01T10:00:00Z",
+                            "userId": f"u{batch}-{n}",
+                            "traits": {"email": f"person{batch}-{n}@example.com"},
+                        }
+                    )
+                    for n in range(1000)
+                )
+                answer = HTTP.post(
+                    f"{base}/ingest/segment",
+                    content=events.encode(),
+                    headers={
+                        "authorization": f"Bearer {key}",
+                        "content-type": "application/x-ndjson",
+                    },
+                    timeout=120,
+                )
+                if answer.status_code != 200:
+                    break
+        finally:
+            server.terminate()
+            output, _ = server.communicate(timeout=60)
+
+        assert answer.status_code == 503, answer.text[:2000]
+        assert answer.json()["error"] == "StoreUnavailable"
+        assert answer.json()["detail"].startswith("the store refused a write (")
+        assert "Traceback" not in output
+        assert "@example.com" not in output + answer.text
+        assert "the store refused a write (" in output
+
+
+def _started(server: subprocess.Popen[str], health: str) -> bool:
+    """Healthy (True), or exited (False)."""
+    wait_until(lambda: server.poll() is not None or _answers(health), 60)
+    return server.poll() is None
+
+
+def _answers(url: str) -> bool:
+    try:
+        return HTTP.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 class TestInterruptedImport:

@@ -17,6 +17,7 @@ import strawberry
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pymongo.errors import PyMongoError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -42,7 +43,7 @@ from c360.observability import metrics
 from c360.observability.requests import RequestContext
 from c360.services import Services
 from c360.settings import Settings, get_settings
-from c360.store import CONNECTION_ERRORS, Store, unreachable
+from c360.store import CONNECTION_ERRORS, Store, store_error, unreachable
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,7 @@ def create_app(
     app.add_exception_handler(C360Error, _render_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
     for error in CONNECTION_ERRORS:
         app.add_exception_handler(error, _render_store_down)
+    app.add_exception_handler(PyMongoError, _render_store_refusal)
     app.add_exception_handler(RequestValidationError, _render_validation_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
     app.add_exception_handler(StarletteHTTPException, _render_http_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
     app.include_router(health_router)
@@ -216,6 +218,14 @@ async def _render_store_down(request: Request, exc: Exception) -> JSONResponse:
     """The store stopped answering mid-request: 503, to be retried (the embedded store is
     started again by the process that owns it)."""
     return await _render_error(request, unreachable(exc))
+
+
+async def _render_store_refusal(request: Request, exc: Exception) -> JSONResponse:
+    """The store refused a command (its disk full): 503, said in one line, in the log too,
+    without the traceback, whose error lists every document of a bulk write."""
+    refused = store_error(exc) if isinstance(exc, PyMongoError) else unreachable(exc)
+    log.error("store refused a command", extra={"reason": refused.detail})
+    return await _render_error(request, refused)
 
 
 async def _render_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

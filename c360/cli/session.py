@@ -8,10 +8,12 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from pymongo.errors import PyMongoError
+
 from c360.auth.service import Caller, Role
 from c360.services import Services
 from c360.settings import LEGACY_DATA_DIR, Settings
-from c360.store import CONNECTION_ERRORS, Store, unreachable
+from c360.store import CONNECTION_ERRORS, Store, store_error, unreachable
 
 T = TypeVar("T")
 
@@ -44,6 +46,8 @@ async def with_services(settings: Settings, work: Callable[[Services, Store], Aw
         return await work(Services.build(store.db, settings), store)
     except CONNECTION_ERRORS as exc:  # the store went away under us
         raise unreachable(exc) from None
+    except PyMongoError as exc:  # it refused a command (its disk full): said in one line
+        raise store_error(exc) from None
     finally:
         await store.close()
 

@@ -6,7 +6,16 @@ from c360.store.client import (
     Document,
     Store,
     StoreSettings,
+    store_error,
     unreachable,
 )
 
-__all__ = ["CONNECTION_ERRORS", "Database", "Document", "Store", "StoreSettings", "unreachable"]
+__all__ = [
+    "CONNECTION_ERRORS",
+    "Database",
+    "Document",
+    "Store",
+    "StoreSettings",
+    "store_error",
+    "unreachable",
+]

@@ -15,7 +15,7 @@ import pymongo
 from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -68,6 +68,30 @@ def unreachable(exc: Exception) -> StoreUnavailable:
     lines = str(exc).strip().splitlines()
     reason = _DRIVER_DETAIL.split(lines[0], maxsplit=1)[0].strip() if lines else ""
     return StoreUnavailable(f"store unreachable ({reason or type(exc).__name__})")
+
+
+_KEY_VALUE = re.compile(r"\s*(dup key|full error)\b.*", re.DOTALL)
+"""Where a store's message goes on to the values of a key or the whole reply."""
+
+
+def store_error(exc: PyMongoError) -> StoreUnavailable:
+    """One line for a command the store did not carry out: unreachable, or refused (its disk
+    full, no permission) with the store's reason and code. Never the documents a write carried
+    (a bulk write's error lists every one, identifiers included) or a key's values."""
+    if isinstance(exc, ConnectionFailure):
+        return unreachable(exc)
+    what, reason, code = "a command", type(exc).__name__, None
+    if isinstance(exc, BulkWriteError):
+        errors = exc.details.get("writeErrors") or [{}]
+        what, reason, code = "a write", errors[0].get("errmsg") or reason, errors[0].get("code")
+    elif isinstance(exc, OperationFailure):
+        reason, code = (exc.details or {}).get("errmsg") or reason, exc.code
+        what = "a write" if type(exc).__name__ == "WriteError" else what
+    lines = str(reason).strip().splitlines() or [type(exc).__name__]
+    reason = _KEY_VALUE.sub("", lines[0])[:200]
+    return StoreUnavailable(
+        f"the store refused {what} ({reason}{'' if code is None else f', code {code}'})"
+    )
 
 
 class CommandTimes(CommandListener):
@@ -133,7 +157,7 @@ class Store:
             await ensure_indexes(db, embedded=embedded is not None)
         except PyMongoError as exc:
             await store.close()
-            raise unreachable(exc) from exc
+            raise store_error(exc) from exc
         log.info("store ready", extra=store.describe())
         return store
 

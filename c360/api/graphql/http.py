@@ -55,6 +55,7 @@ from c360.errors import C360Error, StoreUnavailable
 from c360.observability.metrics import count_graphql_error
 from c360.observability.requests import request_id
 from c360.settings import Settings
+from c360.store import store_error
 from schemas.quoting import shown
 
 PATH = "/graphql"
@@ -278,7 +279,11 @@ async def _audited(context: Context) -> None:
     try:
         await context.services.audit.flush(context.audit, context.caller, request_id.get())
     except PyMongoError as exc:
-        raise StoreUnavailable(f"the access audit cannot be written: {exc}") from exc
+        # The store's reason, not the error's text: a bulk write's lists every entry, with
+        # what was looked up.
+        raise StoreUnavailable(
+            f"the access audit cannot be written: {store_error(exc).detail}"
+        ) from exc
 
 
 async def _bounded(request: Request, settings: Settings) -> None:
