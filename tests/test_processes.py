@@ -29,6 +29,7 @@ from c360.ingest.files import import_file
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Store
+from c360.store.embedded import EmbeddedServer
 from tests import factories as f
 from tests.served import (
     HTTP,
@@ -407,6 +408,33 @@ def _answers(url: str) -> bool:
         return HTTP.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+class TestAStoreGoneUnderTheApi:
+    def test_the_background_rounds_say_so_in_a_line_each_not_a_traceback(
+        self, tmp_path: Path
+    ) -> None:
+        """MongoDB down: the follow-up worker logged the driver's traceback at every round."""
+        store = EmbeddedServer.ensure(tmp_path / "store", 30)
+        try:
+            env = {
+                "C360_MONGODB_URI": store.uri,
+                "C360_STORE_TIMEOUT_MS": "300",
+                "C360_ALERTS_TICK_S": "0.2",
+            }
+            server = Server(tmp_path / "data", env=env, demo=False)
+            try:
+                store.stop()
+                assert wait_until(
+                    lambda: sum("worker round failed" in line for line in server.output) >= 2, 30
+                ), "".join(server.output)
+            finally:
+                server.stop()
+        finally:
+            store.stop()
+        failed = [line for line in server.output if "worker round failed" in line]
+        assert all("reason=store unreachable (" in line for line in failed), failed
+        assert "Traceback" not in "".join(server.output)
 
 
 class TestInterruptedImport:

@@ -209,6 +209,8 @@ async def _maintain(services: Services) -> None:
                 log.info("completing erasures left unrun carried out", extra={"count": completed})
         except C360Error as exc:
             log.warning("maintenance round failed", extra={"reason": exc.detail})
+        except PyMongoError as exc:  # the store gone or refusing: its reason, in a line
+            log.warning("maintenance round failed", extra={"reason": store_error(exc).detail})
         except Exception:
             log.exception("maintenance round failed")
         await asyncio.sleep(MAINTENANCE_INTERVAL_S)

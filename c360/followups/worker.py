@@ -19,10 +19,13 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pymongo.errors import PyMongoError
+
 from c360.errors import C360Error
 from c360.followups.service import FollowUpService
 from c360.notifications.delivery import Deliverer, DeliveryReport
 from c360.observability.metrics import count_deliveries
+from c360.store import store_error
 from c360.store.leases import LeaseRepository
 
 log = logging.getLogger(__name__)
@@ -96,6 +99,9 @@ class FollowUpWorker:
                         )
                 except C360Error as exc:
                     log.warning("follow-up worker round failed", extra={"reason": exc.detail})
+                except PyMongoError as exc:  # the store gone or refusing: its reason, in a line
+                    reason = store_error(exc).detail
+                    log.warning("follow-up worker round failed", extra={"reason": reason})
                 except Exception:
                     log.exception("follow-up worker round failed")
                 with contextlib.suppress(TimeoutError):
