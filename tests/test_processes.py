@@ -436,6 +436,40 @@ class TestAStoreGoneUnderTheApi:
         assert all("reason=store unreachable (" in line for line in failed), failed
         assert "Traceback" not in "".join(server.output)
 
+    def test_a_request_is_answered_503_with_the_reason_alone(self, tmp_path: Path) -> None:
+        """Not the driver's whole message: its timeouts and its view of every server, the
+        store's addresses among them, handed to whoever sent the request."""
+        store = EmbeddedServer.ensure(tmp_path / "store", 30)
+        try:
+            env = {"C360_MONGODB_URI": store.uri, "C360_STORE_TIMEOUT_MS": "300"}
+            created = run_c360(
+                "keys", "create", "--role", "agent", "--name", "desk", env=environment(**env)
+            )
+            (key,) = re.findall(r"c360_\S+", created.stdout)
+            server = Server(tmp_path / "data", env=env, demo=False)
+            try:
+
+                def ask() -> httpx.Response:
+                    return HTTP.post(
+                        f"{server.base}/graphql",
+                        json={"query": "{ __typename }"},
+                        headers={"authorization": f"Bearer {key}"},
+                        timeout=30,
+                    )
+
+                assert ask().status_code == 200  # the key, verified, is trusted for 5 s
+                store.stop()
+                answer = ask()
+            finally:
+                server.stop()
+        finally:
+            store.stop()
+        assert answer.status_code == 503, answer.text
+        (error,) = answer.json()["errors"]
+        assert error["message"].startswith("the rate limit cannot be checked: store unreachable ")
+        assert "Topology" not in error["message"]
+        assert "timeouts" not in error["message"]
+
 
 class TestInterruptedImport:
     def test_rerun_after_kill_reaches_the_uninterrupted_end_state(

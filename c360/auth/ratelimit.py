@@ -31,6 +31,7 @@ from c360.auth.repository import RateLimitRepository
 from c360.auth.service import Caller, Role
 from c360.errors import C360Error, StoreUnavailable
 from c360.observability.metrics import RATE_LIMITED
+from c360.store import store_error
 
 MICROS = 1_000_000
 ATTEMPTS = 5  # conditional updates lost to other processes before giving up (each is progress)
@@ -107,7 +108,9 @@ class RateLimiter:
         try:
             await self._take(caller, bucket, limit, tokens)
         except PyMongoError as exc:  # no bucket to check: refused, as the store is what is down
-            raise StoreUnavailable(f"the rate limit cannot be checked: {exc}") from exc
+            # The store's reason alone: the driver's text names every server and timeout.
+            reason = store_error(exc).detail
+            raise StoreUnavailable(f"the rate limit cannot be checked: {reason}") from exc
 
     async def _take(self, caller: Caller, bucket: Bucket, limit: Limit, tokens: int) -> None:
         name = f"{bucket}:{caller.key_id}"
