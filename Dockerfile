@@ -19,7 +19,9 @@ ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     C360_LOG_FORMAT=json \
-    C360_DATA_DIR=/var/lib/c360
+    C360_DATA_DIR=/var/lib/c360 \
+    C360_HOST=0.0.0.0 \
+    C360_PORT=8000
 
 # Run as an unprivileged user. The data directory holds the secrets c360 generates when
 # C360_SIGNING_SECRET and C360_PRIVACY_SECRET are unset (changing the privacy secret forgets
@@ -35,9 +37,11 @@ USER c360
 EXPOSE 8000
 
 # slim has no curl: use the standard library. /health answers 503 (urlopen raises)
-# while the store is unreachable, so the container reports unhealthy.
+# while the store is unreachable, so the container reports unhealthy. It asks the port
+# c360 listens on, C360_PORT (which a container may set otherwise).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ['C360_PORT'], timeout=4)"]
 
-# Exec form: c360 is PID 1 and receives SIGTERM directly for a clean shutdown.
-CMD ["c360", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# Exec form: c360 is PID 1 and receives SIGTERM directly for a clean shutdown. Where it
+# listens is C360_HOST and C360_PORT, set above.
+CMD ["c360", "serve"]

@@ -55,6 +55,19 @@ class TestTheImage:
         assert any(f"chown {user}" in line for line in made), made
         assert stage.index(made[-1]) < stage.index(f"USER {user}")
 
+    def test_listens_and_checks_its_health_where_c360_host_and_c360_port_say(self) -> None:
+        """A port given on the command line overrode C360_PORT, and the health check asked
+        port 8000 whatever it was: a container set to another port was never healthy."""
+        stage = runtime_stage()
+        env = image_env()
+        assert (env.get("C360_HOST"), env.get("C360_PORT")) == ("0.0.0.0", "8000")
+        (command,) = [line for line in stage if line.startswith("CMD ")]
+        assert "--port" not in command, command
+        assert "--host" not in command, command
+        (health,) = [line for line in stage if line.startswith("HEALTHCHECK ")]
+        assert "C360_PORT" in health, health
+        assert ":8000" not in health, health
+
 
 @pytest.mark.parametrize("compose_file", COMPOSE_FILES)
 class TestTheApiService:
