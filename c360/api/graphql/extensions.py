@@ -23,6 +23,7 @@ from graphql import (
     get_operation_ast,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
+from pymongo.errors import PyMongoError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -37,6 +38,7 @@ from c360.observability.metrics import (
     count_graphql_error,
     operation_names,
 )
+from c360.store import store_error
 
 LOOKUP_FIELDS = frozenset({"searchProfiles", "profileByIdentifier", "findProfiles"})
 """Root fields that find people by what someone typed: each takes a lookup token."""
@@ -60,7 +62,27 @@ def error_code(error: GraphQLError) -> str:
         # any field runs (the document, its variables).
         unplaced = original is not None and not original.nodes
         return "InternalError" if error.path and unplaced else INVALID_REQUEST
+    if isinstance(original, PyMongoError):
+        return store_error(original).code  # the store gone or refusing, not a fault of ours
     return original.code if isinstance(original, C360Error) else "InternalError"
+
+
+FAULT_MESSAGE = "the server failed to answer this; it is logged with this response's X-Request-Id"
+
+
+def answered_message(error: GraphQLError) -> str:
+    """What the client is told of an error: a store that refused a command in one line, with
+    its reason (never the documents a write carried: a bulk write's error lists every one);
+    a fault of ours without its text, which may quote what it was working on (the log keeps
+    it, with the traceback); anything else as it is."""
+    original = error.original_error
+    if isinstance(original, PyMongoError):
+        return store_error(original).detail
+    if error_code(error) == "InternalError" and not (
+        original is None or isinstance(original, GraphQLError)
+    ):
+        return FAULT_MESSAGE
+    return error.message
 
 
 def _operation_type(context: ExecutionContext) -> str:

@@ -4,10 +4,12 @@ and checks; the top of the package (see ``__init__``)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator
 
 import strawberry
 from graphql import GraphQLError
+from pymongo.errors import PyMongoError
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -19,6 +21,7 @@ from c360.api.graphql.extensions import (
     LookupLimiter,
     OperationAudit,
     OperationMetrics,
+    answered_message,
     error_code,
 )
 from c360.api.graphql.limits import (
@@ -50,6 +53,8 @@ from c360.api.graphql.values import (
 )
 from c360.errors import C360Error
 
+log = logging.getLogger(__name__)
+
 
 class ErrorCodes(SchemaExtension):
     """Every error carries an ``extensions.code`` a client can branch on: ours (an error that
@@ -63,6 +68,7 @@ class ErrorCodes(SchemaExtension):
         errors = context.result.errors if context.result else context.pre_execution_errors
         for error in errors or []:
             _set_code(error, error_code(error))
+            error.message = answered_message(error)
 
 
 def _set_code(error: GraphQLError, code: str) -> None:
@@ -74,12 +80,18 @@ class _Schema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         """Logs server faults only: a refused field, a bad cursor or a syntax error is the
-        client's, answered in the response."""
+        client's, answered in the response. A store's refusal is logged in a line, without
+        the traceback, whose error lists every document a bulk write carried."""
+        for error in errors:
+            if isinstance(error.original_error, PyMongoError):
+                log.error("store refused a command", extra={"reason": error.message})
         super().process_errors([e for e in errors if _is_fault(e)], execution_context)
 
 
 def _is_fault(error: GraphQLError) -> bool:
     original = error.original_error
+    if isinstance(original, PyMongoError):
+        return False  # logged in a line above
     if isinstance(original, C360Error):
         return original.status_code >= 500  # the store gone, and the like
     return error_code(error) == "InternalError"

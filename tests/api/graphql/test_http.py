@@ -10,8 +10,9 @@ import httpx
 import pytest
 from graphql import GraphQLError
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo.errors import BulkWriteError
 
-from c360.api.graphql.extensions import error_code
+from c360.api.graphql.extensions import FAULT_MESSAGE, answered_message, error_code
 from c360.errors import InvalidInput
 from c360.settings import Settings
 
@@ -360,6 +361,40 @@ class TestErrorCodes:
         assert error_code(GraphQLError("x", path=["f"], original_error=InvalidInput("y"))) == (
             "InvalidInput"
         )
+
+
+class TestWhatAFaultSays:
+    """A fault's text is the server's: the log keeps it; the client is told what it can use."""
+
+    def test_a_store_refusal_is_one_line_without_the_documents_a_write_carried(self) -> None:
+        refused = BulkWriteError(
+            {
+                "writeErrors": [
+                    {
+                        "index": 0,
+                        "code": 8,
+                        "errmsg": "disk I/O error",
+                        "op": {"_id": "email:ana@example.com", "profile_id": "p1"},
+                    }
+                ]
+            }
+        )
+        error = GraphQLError(str(refused), path=["recordConsent"], original_error=refused)
+
+        assert error_code(error) == "StoreUnavailable"
+        assert answered_message(error) == "the store refused a write (disk I/O error, code 8)"
+
+    def test_a_fault_of_ours_says_where_to_look_not_what_it_was_working_on(self) -> None:
+        fault = ValueError("cannot compare 'ana@example.com' with None")
+        error = GraphQLError(str(fault), path=["profile", "timeline"], original_error=fault)
+
+        assert error_code(error) == "InternalError"
+        assert answered_message(error) == FAULT_MESSAGE
+        assert "ana@example.com" not in FAULT_MESSAGE
+        # graphql-core's own, and ours, are said as they are.
+        for said in (InvalidInput("first must be between 1 and 100"), GraphQLError("Int …")):
+            answered = GraphQLError(said.args[0], path=["f"], original_error=said)
+            assert answered_message(answered) == said.args[0]
 
 
 class TestOtherOrigins:
