@@ -55,7 +55,7 @@ from schemas import IdentifierType
 from schemas.common import CountryCode, TimeZoneName
 from schemas.identifiers import DEFAULT_REGION
 from schemas.quoting import shown
-from schemas.records import ContactChannel, FrequencyCap, RecordKind
+from schemas.records import PURPOSE_PATTERN, ContactChannel, FrequencyCap, RecordKind
 
 
 class RateLimit(BaseModel):
@@ -722,6 +722,43 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{value}: three shares between 0 and 1, rising (medium, high, top), as "
                 "[0.5, 0.8, 0.95]"
+            )
+        return value
+
+    @field_validator(
+        "contact_purposes",
+        "contact_regime_purposes",
+        "contact_marketing_purposes",
+        "contact_gpc_purposes",
+        "privacy_tombstone_purposes",
+    )
+    @classmethod
+    def _purposes(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # A purpose is a name records and requests carry as they are: one that no record can
+        # (a capital, a space) would never match; one the policy does not keep, never apply.
+        bad = [p for p in value if not re.fullmatch(PURPOSE_PATTERN, p)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(shown(p) for p in bad)}: a purpose is lower-case letters, digits "
+                "and _, from a letter"
+            )
+        kept = info.data.get("contact_purposes")
+        unknown = [p for p in value if kept is not None and p not in kept]
+        if info.field_name != "contact_purposes" and unknown:
+            raise ValueError(
+                f"{', '.join(shown(p) for p in unknown)} not in C360_CONTACT_PURPOSES "
+                f"({', '.join(kept or [])})"
+            )
+        return value
+
+    @field_validator("nps_detractor_max")
+    @classmethod
+    def _nps_bands(cls, value: int, info: ValidationInfo) -> int:
+        promoter = info.data.get("nps_promoter_min")
+        if promoter is not None and value >= promoter:
+            raise ValueError(
+                f"{value} is not below C360_NPS_PROMOTER_MIN ({promoter}): a score would be a "
+                "detractor's and a promoter's"
             )
         return value
 

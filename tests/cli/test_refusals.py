@@ -146,6 +146,13 @@ class TestBadSettings:
             ("C360_EXCHANGE_RATES", '{"XXX1": "1"}', "'XXX1' is no ISO 4217 currency code"),
             ("C360_EXCHANGE_RATES", '{"JPY": "-1"}', "the rate of JPY is -1: a rate is a positive"),
             ("C360_VALUE_TIER_PERCENTILES", "[0.95, 0.8, 0.5]", "three shares between 0 and 1"),
+            ("C360_NPS_DETRACTOR_MAX", "9", "9 is not below C360_NPS_PROMOTER_MIN (9): a score"),
+            ("C360_CONTACT_PURPOSES", '["Bad Purpose"]', "'Bad Purpose': a purpose is lower-case"),
+            (
+                "C360_CONTACT_MARKETING_PURPOSES",
+                '["newsletter"]',
+                "'newsletter' not in C360_CONTACT_PURPOSES (service, transactional, marketing",
+            ),
             ("C360_VALUE_TIER_PERCENTILES", "[0.5, 0.8, 1.5]", "three shares between 0 and 1"),
             (
                 "C360_FOLLOWUP_TEAMS",
