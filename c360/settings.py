@@ -858,3 +858,27 @@ def unknown_variables(environ: Mapping[str, str], env_file: Path = Path(".env"))
         hint = f" ({like[0]} is one)" if like else ""
         lines.append(f"{name}{where} is not a c360 setting, and is ignored{hint}")
     return lines
+
+
+MIN_SECRET_CHARACTERS = 32
+"""What a generated secret has (more: 43 base64 characters); a shorter one set by hand can be
+guessed, and who guesses the signing secret can unsubscribe anyone."""
+
+
+def weak_secrets(settings: Settings) -> list[str]:
+    """A line for each secret set shorter than :data:`MIN_SECRET_CHARACTERS` (a warning, not a
+    refusal: changing the privacy secret forgets every suppression and tombstone)."""
+    lines = []
+    for variable, secret in (
+        ("C360_SIGNING_SECRET", settings.signing_secret),
+        ("C360_PRIVACY_SECRET", settings.privacy_secret),
+    ):
+        size = 0 if secret is None else len(secret.get_secret_value())
+        if secret is not None and size < MIN_SECRET_CHARACTERS:
+            lines.append(
+                f"{variable} is shorter than {MIN_SECRET_CHARACTERS} characters ({size}): one "
+                f"that short can be guessed; use "
+                f'{MIN_SECRET_CHARACTERS} or more random ones (python -c "import secrets; '
+                'print(secrets.token_urlsafe(32))")'
+            )
+    return lines

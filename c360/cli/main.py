@@ -36,7 +36,13 @@ from c360.ingest.repository import StoredDeadLetter
 from c360.ingest.service import IngestSummary
 from c360.logging import configure_logging
 from c360.services import Services
-from c360.settings import InvalidSettings, Settings, get_settings, unknown_variables
+from c360.settings import (
+    InvalidSettings,
+    Settings,
+    get_settings,
+    unknown_variables,
+    weak_secrets,
+)
 from c360.store import Store
 from c360.sync.zendesk import CONNECTOR as ZENDESK
 from c360.sync.zendesk import SyncResult, sync_zendesk
@@ -58,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    for unknown in unknown_variables(os.environ):
+    for unknown in [*unknown_variables(os.environ), *weak_secrets(settings)]:
         print(f"warning: {unknown}", file=sys.stderr)
     configure_logging(settings.log_level, settings.log_format)
     try:

@@ -229,6 +229,18 @@ class TestUnknownVariables:
             "(C360_LOG_LEVEL is one)",
         ], ran.stderr
 
+    def test_a_secret_too_short_to_be_safe_is_named(self, nowhere: dict[str, str]) -> None:
+        env = {**nowhere, "C360_SIGNING_SECRET": "x", "C360_PRIVACY_SECRET": "p" * 40}
+
+        ran = run_c360("keys", "list", env=env)
+
+        warnings = [line for line in ran.stderr.splitlines() if line.startswith("warning:")]
+        assert len(warnings) == 1, ran.stderr
+        assert warnings[0].startswith(
+            "warning: C360_SIGNING_SECRET is shorter than 32 characters (1): one that short"
+        )
+        assert "p" * 40 not in ran.stderr
+
 
 class TestUnknownProfiles:
     async def test_evaluating_alerts_refuses_an_unknown_profile_as_recompute_does(
