@@ -86,6 +86,34 @@ class TestEmbeddedServer:
             client.close()
             server.stop()
 
+    def test_an_owner_restarting_after_a_borrower_took_over_borrows_its_server(
+        self, tmp_path: Path
+    ) -> None:
+        # The owner's server crashed and a borrower noticed first: it started the server again.
+        # The owner's restart must not start a second one (on a port already answered), nor
+        # write its own short-lived process into the state, where every next process would
+        # find it dead and start yet another server on the same data directory.
+        owner = EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout)
+        borrower = EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout)
+        later: EmbeddedServer | None = None
+        try:
+            assert owner.process is not None
+            owner.process.kill()
+            owner.process.wait()
+            assert borrower.gone
+            borrower.take_over(DEFAULTS.embedded_start_timeout)
+            assert borrower.owned
+            owner.restart(DEFAULTS.embedded_start_timeout)
+            assert not owner.owned  # it borrows the server the other started
+            assert (owner.pid, owner.port) == (borrower.pid, borrower.port)
+            later = EmbeddedServer.ensure(tmp_path, DEFAULTS.embedded_start_timeout)
+            assert (later.pid, later.port) == (borrower.pid, borrower.port)
+            assert not later.owned
+        finally:
+            for server in (later, owner, borrower):
+                if server is not None:
+                    server.stop()
+
     async def test_data_persists_across_restarts(self, tmp_path: Path) -> None:
         settings = Settings(_env_file=None, data_dir=tmp_path, database="persist")
         store = await Store.open(settings)

@@ -93,14 +93,25 @@ class EmbeddedServer:
 
     def restart(self, start_timeout: float) -> None:
         """Start the owned server again, on the same port, after it exited: the clients
-        connected to it reconnect by themselves. Raises :class:`EmbeddedServerError` when it
-        cannot (the port was taken meanwhile, the server does not start)."""
+        connected to it reconnect by themselves. A process that borrowed it may have started it
+        again first (:meth:`take_over`): then this one borrows that server, as a second server
+        on the same data directory would corrupt it. Raises :class:`EmbeddedServerError` when
+        it cannot (the port was taken meanwhile, the server does not start)."""
         if self.process is None:
             raise EmbeddedServerError(
                 "only the process that started the embedded store restarts it"
             )
         with _locked(self.data_dir):
             _terminate(self.process)  # reaped, its pipe closed
+            running = _read_running(self.data_dir)
+            if running is not None:
+                if running.port != self.port:
+                    raise EmbeddedServerError(
+                        f"the embedded store for {self.data_dir} runs on port {running.port} "
+                        f"now, not on {self.port}"
+                    )
+                self.process, self.pid = None, running.pid
+                return
             started = _start(
                 self.data_dir, start_timeout, port=self.port, attempts=1, in_memory=self.in_memory
             )
