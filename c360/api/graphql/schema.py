@@ -52,6 +52,7 @@ from c360.api.graphql.values import (
     Purpose,
 )
 from c360.errors import C360Error
+from c360.store import store_error
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,9 @@ class _Schema(strawberry.Schema):
         client's, answered in the response. A store's refusal is logged in a line, without
         the traceback, whose error lists every document a bulk write carried."""
         for error in errors:
-            if isinstance(error.original_error, PyMongoError):
-                log.error("store refused a command", extra={"reason": error.message})
+            # Called before the extensions answer the error: its message is still the driver's.
+            if isinstance(refused := error.original_error, PyMongoError):
+                log.error("store refused a command", extra={"reason": store_error(refused).detail})
         super().process_errors([e for e in errors if _is_fault(e)], execution_context)
 
 

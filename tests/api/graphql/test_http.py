@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo.errors import BulkWriteError
 
 from c360.api.graphql.extensions import FAULT_MESSAGE, answered_message, error_code
+from c360.contact.service import ContactService
 from c360.errors import InvalidInput
 from c360.settings import Settings
 
@@ -395,6 +396,31 @@ class TestWhatAFaultSays:
         for said in (InvalidInput("first must be between 1 and 100"), GraphQLError("Int …")):
             answered = GraphQLError(said.args[0], path=["f"], original_error=said)
             assert answered_message(answered) == said.args[0]
+
+    async def test_a_store_refusal_is_logged_without_the_documents_a_write_carried(
+        self,
+        agent_client: httpx.AsyncClient,
+        monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        async def refused(*args: Any, **kwargs: Any) -> None:
+            op = {"_id": "email:ana@example.com", "name": "Ana García"}
+            error = {"index": 0, "code": 8, "errmsg": "disk I/O error", "op": op}
+            raise BulkWriteError({"writeErrors": [error]})
+
+        monkeypatch.setattr(ContactService, "record_consent", refused)
+        change = {"profileId": "p1", "channel": "SMS", "status": "OPTED_OUT"}
+        query = "mutation($i: RecordConsentInput!) { recordConsent(input: $i) { __typename } }"
+        with caplog.at_level(logging.ERROR, logger="c360"):
+            answer = await agent_client.post(
+                "/graphql", json={"query": query, "variables": {"i": change}}
+            )
+        [error] = answer.json()["errors"]
+        assert error["message"] == "the store refused a write (disk I/O error, code 8)"
+        [logged] = [r for r in caplog.records if r.getMessage() == "store refused a command"]
+        assert logged.__dict__["reason"] == error["message"]
+        for said in (answer.text, caplog.text, *map(str, (r.__dict__ for r in caplog.records))):
+            assert "ana@example.com" not in said
 
 
 class TestOtherOrigins:
