@@ -25,6 +25,7 @@ from typing import Any
 
 from c360.auth.service import Forbidden
 from c360.contact.changes import (
+    SOURCE,
     STATUS_ORIGINS,
     ConfirmationRefused,
     change_record,
@@ -400,6 +401,10 @@ class ContactService:
         if stored is not None:
             check_retry(stored, record, live, external_id)
             gpc = False  # recorded, if it came, with the change the first time
+            if double and await self._records.get(confirmation_of(record.record_id)):
+                # Confirmed already: a new link would only show the customer "confirmed"
+                # again, even after a later opt-out.
+                return ConsentReceipt(live, record.record_id, ConsentStatus.OPTED_IN)
         else:
             gpc = await self._record_signal(live, identities, actor, gpc_signal, now)
             await self._append(live, record, identities=identities)
@@ -572,11 +577,8 @@ class ContactService:
             "status": ConsentStatus.OPTED_IN,
             "contact_point": pending.contact_point,
         }
-        # One confirmation per request: a retried request gave the customer a link per call.
-        confirmation_id = f"confirms-{token_hash(pending.requested)[:40]}"
-        records = [
-            self._record(RecordKind.CONSENT_CHANGE, data, identities, actor, now, confirmation_id)
-        ]
+        confirms = confirmation_id(pending.requested)
+        records = [self._record(RecordKind.CONSENT_CHANGE, data, identities, actor, now, confirms)]
         if await self._records.get(records[0].record_id) is not None:
             return ConsentReceipt(live, records[0].record_id, ConsentStatus.OPTED_IN)
         if pending.contact_point is not None:
@@ -641,6 +643,17 @@ class ContactService:
         identity on unmerge. Returns each one as stored, and its outcome."""
         links = [link_key(r, identities) for r in records]
         return await self._ingest.append(profile_id, records, links)
+
+
+def confirmation_id(requested: str) -> str:
+    """The id of the change that confirms the double opt-in request ``requested``: one
+    confirmation per request (a retried request gave the customer a link per call)."""
+    return f"confirms-{token_hash(requested)[:40]}"
+
+
+def confirmation_of(requested: str) -> str:
+    """The record id of that confirmation."""
+    return f"{SOURCE}:{RecordKind.CONSENT_CHANGE.value}:{confirmation_id(requested)}"
 
 
 RETRIED_FIELDS = ("channel", "purpose", "status", "contact_point")

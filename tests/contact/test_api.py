@@ -477,6 +477,28 @@ class TestConsentRetries:
         assert await self.history(agent_client, ana) == confirmed  # confirmed once
         assert len(confirmed) == len(before) + 2  # the opt-in and the address verified
 
+    async def test_a_retry_after_the_confirmation_sends_no_new_link(
+        self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
+    ) -> None:
+        change = {
+            "profileId": ana,
+            "channel": "EMAIL",
+            "purpose": "marketing",
+            "status": "OPTED_IN",
+            "origin": "PREFERENCE_CENTRE",
+            "externalId": "checkout-1043",
+        }
+        first = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
+        assert (await client.post(path_of(first["confirmationUrl"]))).status_code == 200
+        out = {"profileId": ana, "channel": "EMAIL", "purpose": "marketing", "status": "OPTED_OUT"}
+        await gql(agent_client, RECORD_CONSENT, input=out)
+        # A queue sends the checkout's change again, late: the customer confirmed it and has
+        # opted out since. No link that would show them "confirmed" again, changing nothing.
+        late = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
+        assert late["status"] == "OPTED_IN"
+        assert late["confirmationUrl"] is None
+        assert not (await decision(agent_client, ana))["allowed"]
+
     async def test_an_id_reused_for_another_change_is_refused(
         self, agent_client: httpx.AsyncClient, ana: str
     ) -> None:
