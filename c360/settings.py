@@ -149,6 +149,14 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("c360", appauthor=False))
 
 
+_PURPOSE_LISTS = (
+    "contact_regime_purposes",
+    "contact_marketing_purposes",
+    "contact_gpc_purposes",
+    "privacy_tombstone_purposes",
+)
+"""The settings that name some of ``contact_purposes``."""
+
 _NOT_IN_DATABASE_NAMES = '/\\. "$\x00'
 """Characters MongoDB refuses in a database name."""
 
@@ -733,7 +741,7 @@ class Settings(BaseSettings):
         "privacy_tombstone_purposes",
     )
     @classmethod
-    def _purposes(cls, value: list[str], info: ValidationInfo) -> list[str]:
+    def _purposes(cls, value: list[str]) -> list[str]:
         # A purpose is a name records and requests carry as they are: one that no record can
         # (a capital, a space) would never match; one the policy does not keep, never apply.
         bad = [p for p in value if not re.fullmatch(PURPOSE_PATTERN, p)]
@@ -742,14 +750,20 @@ class Settings(BaseSettings):
                 f"{', '.join(shown(p) for p in bad)}: a purpose is lower-case letters, digits "
                 "and _, from a letter"
             )
-        kept = info.data.get("contact_purposes")
-        unknown = [p for p in value if kept is not None and p not in kept]
-        if info.field_name != "contact_purposes" and unknown:
-            raise ValueError(
-                f"{', '.join(shown(p) for p in unknown)} not in C360_CONTACT_PURPOSES "
-                f"({', '.join(kept or [])})"
-            )
         return value
+
+    @model_validator(mode="after")
+    def _purposes_kept(self) -> Settings:
+        # A list given that names a purpose the policy does not keep would never apply; a
+        # default that does (the operator left "surveys" out) is harmless, and not refused.
+        for name in _PURPOSE_LISTS:
+            unknown = [p for p in getattr(self, name) if p not in self.contact_purposes]
+            if unknown and name in self.model_fields_set:
+                raise ValueError(
+                    f"C360_{name.upper()}: {', '.join(shown(p) for p in unknown)} not in "
+                    f"C360_CONTACT_PURPOSES ({', '.join(self.contact_purposes)})"
+                )
+        return self
 
     @field_validator("nps_detractor_max")
     @classmethod
@@ -821,6 +835,9 @@ class InvalidSettings(ValueError):
             variable = f"C360_{str(field).upper()}" if field else "settings"
             ctx = error.get("ctx") or {}
             reason = str(ctx["error"]) if error["type"] == "value_error" else error["msg"]
+            if not field and (named := re.match(r"(C360_[A-Z0-9_]+): ", reason)):
+                # A check across settings names the variable it refuses.
+                variable, reason = named[1], reason[named.end() :]
             where = ".".join(str(part) for part in inside)
             found.setdefault(variable, []).append(f"{where}: {reason}" if where else reason)
         return cls([f"{variable}: {'; '.join(reasons)}" for variable, reasons in found.items()])

@@ -382,6 +382,12 @@ class ContactService:
             raise InvalidInput("pending is set by the double opt-in, not asked for")
         if external_id is not None and not external_id.strip():
             raise InvalidInput("externalId is empty: give the change's id, or leave it out")
+        if external_id is not None and external_id.startswith(CONFIRMATION_PREFIX):
+            # c360's own ids of confirmations: a caller's would stand for one and block it.
+            raise InvalidInput(
+                f"externalId {shown(external_id)}: ids starting {CONFIRMATION_PREFIX!r} are "
+                "c360's own; give the change an id of yours"
+            )
         purpose = purpose or ALL_PURPOSES
         if purpose != ALL_PURPOSES:
             self.check_purpose(purpose)
@@ -645,10 +651,13 @@ class ContactService:
         return await self._ingest.append(profile_id, records, links)
 
 
+CONFIRMATION_PREFIX = "confirms-"
+
+
 def confirmation_id(requested: str) -> str:
     """The id of the change that confirms the double opt-in request ``requested``: one
     confirmation per request (a retried request gave the customer a link per call)."""
-    return f"confirms-{token_hash(requested)[:40]}"
+    return f"{CONFIRMATION_PREFIX}{token_hash(requested)[:40]}"
 
 
 def confirmation_of(requested: str) -> str:

@@ -174,6 +174,17 @@ class TestBadSettings:
         line = assert_refused(refused, reason)
         assert line.startswith(f"error: {variable}: ")
 
+    def test_purposes_left_out_of_the_defaults_of_other_lists_are_no_error(
+        self, nowhere: dict[str, str]
+    ) -> None:
+        # The default regime, marketing and tombstone lists name "surveys": an operator who
+        # keeps no survey purpose is not made to set them all.
+        narrowed = '["service", "transactional", "marketing"]'
+        ran = run_c360("retention", "apply", env={**nowhere, "C360_CONTACT_PURPOSES": narrowed})
+
+        assert ran.returncode == 0, ran.stderr  # past the settings: nothing to remove
+        assert "error" not in ran.stderr
+
     def test_a_dot_env_file_is_read_the_same_way(
         self, nowhere: dict[str, str], tmp_path: Path
     ) -> None:

@@ -434,6 +434,22 @@ class TestConsentRetries:
         data = await gql(client, self.HISTORY, id=profile_id)
         return [e["node"]["id"] for e in data["profile"]["consentHistory"]["edges"]]
 
+    async def test_an_id_of_c360s_own_confirmations_is_refused(
+        self, agent_client: httpx.AsyncClient, ana: str
+    ) -> None:
+        # One named as a confirmation would stand for it: the customer's link would then
+        # confirm nothing.
+        change = {
+            "profileId": ana,
+            "channel": "SMS",
+            "status": "OPTED_OUT",
+            "externalId": "confirms-0123456789abcdef",
+        }
+        refused = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
+        assert refused["__typename"] == "InvalidInputError"
+        assert "ids starting 'confirms-' are c360's own" in refused["message"]
+        assert await self.history(agent_client, ana) == []
+
     async def test_the_same_change_sent_twice_is_recorded_once(
         self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
     ) -> None:
