@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import zoneinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -14,6 +15,12 @@ from schemas.quoting import shown
 
 _AMOUNT_DIGITS = 18
 """Amounts with more integer digits are refused before they are scaled (1e999999 is finite)."""
+_GROUP_SEPARATORS = {
+    ".": (",", " ", "\u00a0", "\u202f"),
+    ",": (".", " ", "\u00a0", "\u202f"),
+}
+"""What may group the thousands of an amount, by its decimal separator (spreadsheets write
+``1,234.56``, ``1.234,56`` and, in French, ``1 234,56`` with a no-break space)."""
 
 
 def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int:
@@ -22,9 +29,10 @@ def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int
     Exact: the amount is read as a decimal, never a float, and an amount with more decimals
     than the currency has (``"1.999"`` EUR) is refused rather than rounded.
     """
-    text = str(amount).strip()
-    if decimal_separator != ".":
-        text = text.replace(".", "").replace(decimal_separator, ".")
+    text = _ungrouped(str(amount).strip(), decimal_separator)
+    if text is None:
+        hint = _separator_hint(amount, decimal_separator)
+        raise ValueError(f"not an amount: {shown(amount)}{hint}")
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -38,6 +46,33 @@ def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{shown(amount)} has more decimals than {code} allows")
     return int(scaled)
+
+
+def _ungrouped(text: str, decimal_separator: str) -> str | None:
+    """``text`` with its thousands ungrouped and a ``.`` for its decimal separator; ``None``
+    when a grouping character is not between groups of three digits (``12.50`` in a file whose
+    decimals are ``,`` is no amount, not 1250)."""
+    groups = [sep for sep in _GROUP_SEPARATORS.get(decimal_separator, ()) if sep in text]
+    if not groups:
+        return text.replace(decimal_separator, ".") if decimal_separator != "." else text
+    if len(groups) > 1:
+        return None
+    group, point = re.escape(groups[0]), re.escape(decimal_separator)
+    if not re.fullmatch(rf"[+-]?\d{{1,3}}(?:{group}\d{{3}})+(?:{point}\d+)?", text):
+        return None
+    return text.replace(groups[0], "").replace(decimal_separator, ".")
+
+
+def _separator_hint(amount: Any, decimal_separator: str) -> str:
+    """Why an amount that the other decimal separator would read is refused."""
+    other = "," if decimal_separator == "." else "."
+    text = _ungrouped(str(amount).strip(), other)
+    try:
+        if text is None or not Decimal(text).is_finite():
+            return ""
+    except InvalidOperation:
+        return ""
+    return f" (the decimal separator is {decimal_separator!r})"
 
 
 def utc_timestamp(

@@ -1,0 +1,88 @@
+"""CSV files as spreadsheets and tills export them, imported with ``c360 import`` as a user
+runs it: what lands in the store and what is rejected, with its line and reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from c360.services import Services
+from c360.store import Store
+from tests.helpers import dead_letters, find_record, record
+from tests.served import run_c360
+
+EUROPEAN_TILLS = """\
+[columns]
+order_id = "Ticket"
+ordered_at = "Fecha"
+quantity = "Unidades"
+unit_price = "Precio"
+email = "Correo"
+
+[options]
+delimiter = ";"
+decimal_separator = ","
+currency = "EUR"
+time_zone = "Europe/Madrid"
+timestamp_format = "%d/%m/%Y %H:%M"
+"""
+
+
+def _write(path: Path, lines: list[str], *, bom: bool = True) -> Path:
+    """A file as Excel saves it: a BOM, CRLF line ends."""
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "\r\n".join(lines).encode())
+    return path
+
+
+class TestAmounts:
+    async def test_a_point_is_no_decimal_in_a_file_of_decimal_commas(
+        self, env: dict[str, str], tmp_path: Path, store: Store, services: Services
+    ) -> None:
+        tills = _write(
+            tmp_path / "tills.csv",
+            [
+                "Ticket;Fecha;Unidades;Precio;Correo",
+                "T-1;06/12/2026 10:00;1;12,50;ana@example.com",
+                "T-2;06/12/2026 10:01;1;1.234,56;ana@example.com",
+                "T-3;06/12/2026 10:02;1;12.50;ana@example.com",
+                "T-4;06/12/2026 10:03;1;1\u00a0234,56;ana@example.com",
+                "",
+            ],
+        )
+        mapping = tmp_path / "tills.toml"
+        mapping.write_text(EUROPEAN_TILLS)
+
+        imported = run_c360("import", "pos-csv", str(tills), "--mapping", str(mapping), env=env)
+
+        assert imported.returncode == 1, imported.stderr
+        assert "items read: 4, records: 4 (inserted: 3," in imported.stdout
+        assert (
+            "  rejected line 4: unit_price (column 'Precio'): not an amount: '12.50' "
+            "(the decimal separator is ',')"
+        ) in imported.stderr
+        totals = {
+            order: (await record(store, f"pos:order:{order}")).payload["total"]["amount"]
+            for order in ("T-1", "T-2", "T-4")
+        }
+        assert totals == {"T-1": 1250, "T-2": 123456, "T-4": 123456}
+        assert await find_record(store, "pos:order:T-3") is None
+        [letter] = await dead_letters(services)
+        assert letter.last_rejection.position == "line 4"
+        assert letter.raw.endswith("\nT-3;06/12/2026 10:02;1;12.50;ana@example.com")
+
+    async def test_thousands_grouped_with_commas_in_a_file_of_decimal_points(
+        self, env: dict[str, str], tmp_path: Path, store: Store
+    ) -> None:
+        tills = _write(
+            tmp_path / "tills.csv",
+            [
+                "order_id,ordered_at,quantity,unit_price,currency,email",
+                'T-1,2026-12-06T10:00:00Z,1,"1,234.56",USD,bob@example.com',
+                "T-2,2026-12-06T10:01:00Z,1,12.5,USD,bob@example.com",
+            ],
+        )
+
+        imported = run_c360("import", "pos-csv", str(tills), env=env)
+
+        assert imported.returncode == 0, imported.stderr
+        assert (await record(store, "pos:order:T-1")).payload["total"]["amount"] == 123456
+        assert (await record(store, "pos:order:T-2")).payload["total"]["amount"] == 1250
