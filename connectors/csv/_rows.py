@@ -106,7 +106,7 @@ def read_rows(stream: BinaryIO, options: ParseOptions, spec: CsvSpec) -> Iterato
             raise Unreadable(header.position, f"the header cannot be read: {header.reason}")
         if header is None:
             return  # an empty file: nothing to read, as a header alone
-        layout = _Layout.of(header, options.mapping, settings, spec, encoding)
+        layout = _Layout.of(header, options.mapping, settings, spec, encoding, delimiter)
         if layout.problem is not None:
             raise Unreadable(header.position, layout.problem)
         for record in records:
@@ -231,20 +231,36 @@ class _Layout:
         settings: Mapping[str, str],
         spec: CsvSpec,
         encoding: str,
+        delimiter: str = DEFAULT_DELIMITER,
     ) -> _Layout:
         names = [cell.strip() for cell in header.cells]
         if names:
             names[0] = names[0].removeprefix("\ufeff")  # a BOM the encoding did not eat
         index: dict[str, int] = {}
+        loose: dict[str, list[int]] = {}
         duplicates: set[str] = set()
         for position, name in enumerate(names):
             if name in index:
                 duplicates.add(name)
             index.setdefault(name, position)
+            loose.setdefault(_loosely(name), []).append(position)
         label = _encoding_label(encoding)
 
         def column(name: str) -> str:
             return mapping.get(name, name)
+
+        # A column named as the field or the mapping says, else one that differs only in case
+        # and separators ("Email", "Customer ID" for email, customer_id), as CRMs export them.
+        ambiguous: dict[str, list[str]] = {}
+        for name in spec.fields:
+            wanted = column(name)
+            if wanted in index:
+                continue
+            found = loose.get(_loosely(wanted), [])
+            if len(found) == 1:
+                index[wanted] = found[0]
+            elif found:
+                ambiguous[wanted] = [names[i] for i in found]
 
         problems: list[str] = []
         undecodable = [name for name in names if _SURROGATES.search(name)]
@@ -265,6 +281,15 @@ class _Layout:
         used = sorted({column(name) for name in spec.fields} & duplicates)
         if used:
             problems.append(f"duplicate columns {quoted_names(used)}")
+        for wanted, candidates in sorted(ambiguous.items()):
+            problems.append(f"columns {quoted_names(candidates)} could each be {wanted!r}")
+        if problems and len(names) == 1:
+            others = [d for d in SNIFFED_DELIMITERS if d != delimiter and d in names[0]]
+            if others:
+                problems.append(
+                    f"the header is one column when split at {delimiter!r}: is the delimiter "
+                    f'{others[0]!r}? ([options] delimiter = {others[0]!r}, or "auto")'
+                )
         columns = {name: index[column(name)] for name in spec.fields if column(name) in index}
         return cls(
             width=len(names),
@@ -312,6 +337,11 @@ class _Layout:
             values=values,
             problem="; ".join(problems) if problems else None,
         )
+
+
+def _loosely(name: str) -> str:
+    """A column name without case, and with any run of spaces, ``-`` and ``_`` as one ``_``."""
+    return re.sub(r"[\s_-]+", "_", name.strip().casefold())
 
 
 def _encoding_label(encoding: str) -> str:

@@ -86,3 +86,53 @@ class TestAmounts:
         assert imported.returncode == 0, imported.stderr
         assert (await record(store, "pos:order:T-1")).payload["total"]["amount"] == 123456
         assert (await record(store, "pos:order:T-2")).payload["total"]["amount"] == 1250
+
+
+class TestHeaders:
+    async def test_column_names_in_another_case_and_with_spaces_are_the_fields(
+        self, env: dict[str, str], tmp_path: Path, store: Store
+    ) -> None:
+        crm = _write(
+            tmp_path / "crm.csv",
+            [
+                "Customer ID, Email ,First Name,LAST_NAME,Created At,Loyalty Points",
+                "C-1,ana@example.com,Ana,López,2024-01-05,120",
+            ],
+        )
+
+        imported = run_c360("import", "customers-csv", str(crm), env=env)
+
+        assert imported.returncode == 0, imported.stderr
+        person = await record(store, "crm:person:C-1")
+        assert person.payload["given_name"] == "Ana"
+        assert person.payload["family_name"] == "López"
+        assert [i.value for i in person.identifiers if i.type == "email"] == ["ana@example.com"]
+
+    def test_columns_that_could_each_be_a_field_stop_the_file(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        crm = _write(
+            tmp_path / "crm.csv",
+            ["customer_id,EMAIL,Email,created_at", "C-1,a@example.com,b@example.com,2024-01-05"],
+        )
+
+        imported = run_c360("import", "customers-csv", str(crm), env=env)
+
+        assert imported.returncode == 2
+        assert "columns 'EMAIL', 'Email' could each be 'email'" in imported.stderr
+
+    def test_a_file_split_by_another_delimiter_is_refused_with_the_one_it_has(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        crm = _write(
+            tmp_path / "crm.csv",
+            ["customer_id;email;created_at", "C-1;ana@example.com;2024-01-05"],
+        )
+
+        imported = run_c360("import", "customers-csv", str(crm), env=env)
+
+        assert imported.returncode == 2
+        assert (
+            "the header is one column when split at ',': is the delimiter ';'? "
+            "([options] delimiter = ';', or \"auto\"); nothing of it was read"
+        ) in imported.stderr

@@ -119,7 +119,9 @@ class TestDelimiter:
             "'referencia' (sku), 'descripcion' (title), 'familia' (category), "
             "'unidades' (quantity), 'precio' (unit_price), 'correo' (email), "
             "'telefono' (phone), 'tarjeta_socio' (loyalty_id); "
-            "no column for any of email, phone, customer_id, loyalty_id",
+            "no column for any of email, phone, customer_id, loyalty_id; "
+            "the header is one column when split at ',': is the delimiter ';'? "
+            "([options] delimiter = ';', or \"auto\")",
         )
 
 
