@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pycountry
 from pydantic import ValidationError
 
 from connectors._values import minor_units, utc_timestamp
@@ -27,6 +28,7 @@ _IDENTIFIER_TYPES = {
     "loyalty_id": IdentifierType.LOYALTY,
 }
 _WHOLE_RE = re.compile(r"^[+-]?\d+$")
+_COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 
 TRUE_SPELLINGS = frozenset({"true", "yes", "y", "1", "t"})
 FALSE_SPELLINGS = frozenset({"false", "no", "n", "0", "f"})
@@ -109,6 +111,14 @@ class Values:
             )
             return None
 
+    def country(self) -> str | None:
+        """The ``country`` column's value when it is an ISO 3166-1 alpha-2 code, upper-cased
+        (a value that is none is the record's problem, said by its validation)."""
+        value = self.values.get("country")
+        if value is None or not _COUNTRY_RE.match(value):
+            return None
+        return value.upper() if pycountry.countries.get(alpha_2=value.upper()) else None
+
     def currency(self) -> str | None:
         """The ``currency`` column's value, else the ``currency`` option."""
         value = self.values.get("currency") or self.options.settings.get("currency")
@@ -132,15 +142,21 @@ class Values:
         return {"amount": amount, "currency": currency}
 
     def identifiers(
-        self, names: tuple[str, ...] = IDENTIFIER_FIELDS, *, required: bool = True
+        self,
+        names: tuple[str, ...] = IDENTIFIER_FIELDS,
+        *,
+        required: bool = True,
+        region: str | None = None,
     ) -> list[Identifier]:
         """The identifiers among ``names``; invalid ones are dropped while another remains.
 
-        With none left and ``required``, the problem names what was missing or invalid.
+        Phone numbers without a country code are read in ``region`` (the item's own country),
+        else the default region. With none left and ``required``, the problem names what was
+        missing or invalid.
         """
         found: dict[str, Identifier] = {}
         dropped: list[str] = []
-        context = {"default_region": self.options.default_region}
+        context = {"default_region": region or self.options.default_region}
         for name in names:
             value = self.values.get(name)
             if value is None:

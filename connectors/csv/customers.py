@@ -18,8 +18,9 @@ class CustomersCsvConnector(RowConnector):
     time_zone, owner, created_at, updated_at``. The person's id in the source is
     ``customer_id``, or ``loyalty_id`` when there is none; ``birth_date`` is ISO 8601 or in the
     ``date_format`` option. An address is kept when it has a first line (its country is the
-    row's ``country``). ``owner`` names the customer's account owner (an account manager), to
-    whom their follow-ups are assigned.
+    row's ``country``). A phone number without a country code is read in the row's
+    ``country``, else in the default region. ``owner`` names the customer's account owner (an
+    account manager), to whom their follow-ups are assigned.
     """
 
     name: ClassVar[str] = "customers-csv"
@@ -73,7 +74,8 @@ class CustomersCsvConnector(RowConnector):
             "external_id": external_id,
             "occurred_at": values.timestamp("created_at", required=True),
             "updated_at": values.timestamp("updated_at"),
-            "identifiers": values.identifiers(),
+            # A CRM's national numbers are the customer's country's, not the default region's.
+            "identifiers": values.identifiers(region=values.country()),
             "given_name": values.text("first_name"),
             "family_name": values.text("last_name"),
             "full_name": values.text("full_name"),

@@ -136,3 +136,35 @@ class TestHeaders:
             "the header is one column when split at ',': is the delimiter ';'? "
             "([options] delimiter = ';', or \"auto\"); nothing of it was read"
         ) in imported.stderr
+
+
+class TestPhoneNumbers:
+    async def test_a_crm_national_number_is_read_in_the_customers_country(
+        self, env: dict[str, str], tmp_path: Path, store: Store
+    ) -> None:
+        crm = _write(
+            tmp_path / "crm.csv",
+            [
+                "customer_id,email,phone,country,created_at",
+                "C-1,ana@example.com,612 345 678,ES,2024-01-05",
+                "C-2,jean@example.com,06 12 34 56 78,fr,2024-01-05",
+                "C-3,bob@example.com,(415) 555-0100,,2024-01-05",
+            ],
+        )
+
+        imported = run_c360("import", "customers-csv", str(crm), env=env)
+
+        assert imported.returncode == 0, imported.stderr
+        phones = {
+            customer: [
+                i.value
+                for i in (await record(store, f"crm:person:{customer}")).identifiers
+                if i.type == "phone"
+            ]
+            for customer in ("C-1", "C-2", "C-3")
+        }
+        assert phones == {
+            "C-1": ["+34612345678"],
+            "C-2": ["+33612345678"],
+            "C-3": ["+14155550100"],  # no country: the default region's (US)
+        }
