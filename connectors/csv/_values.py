@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pycountry
+from babel.numbers import get_currency_symbol
 from pydantic import ValidationError
 
 from connectors._values import minor_units, utc_timestamp
@@ -28,6 +30,8 @@ _IDENTIFIER_TYPES = {
     "loyalty_id": IdentifierType.LOYALTY,
 }
 _WHOLE_RE = re.compile(r"^[+-]?\d+$")
+_SYMBOL_LOCALES = ("en", "en_US", "en_GB", "de", "fr", "es", "it", "nl", "pt", "ja", "sv")
+"""Where a currency's symbols are looked up: those spreadsheets write in formatted cells."""
 _COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
 
 TRUE_SPELLINGS = frozenset({"true", "yes", "y", "1", "t"})
@@ -135,7 +139,7 @@ class Values:
             return None
         separator = self.options.settings.get("decimal_separator", ".")
         try:
-            amount = minor_units(value, currency, separator)
+            amount = minor_units(_without_symbol(value, currency), currency, separator)
         except ValueError as exc:
             self.fail(name, str(exc))
             return None
@@ -179,3 +183,28 @@ class Values:
             else:
                 self.problems.append(f"no {listed}")
         return list(found.values())
+
+
+@functools.lru_cache(maxsize=512)
+def _symbols(currency: str) -> tuple[str, ...]:
+    """A currency's code and symbols (``EUR``, ``€``), longest first."""
+    code = currency.strip().upper()
+    try:
+        found = {get_currency_symbol(code, locale) for locale in _SYMBOL_LOCALES}
+    except (ValueError, LookupError):
+        found = set()
+    return tuple(sorted(found | {code}, key=len, reverse=True))
+
+
+def _without_symbol(value: str, currency: str) -> str:
+    """An amount without the symbol or code of its own currency before or after it (``€12``,
+    ``-€5``, ``12,00 €``, ``12.00 EUR``), as a spreadsheet writes a cell formatted as money; a
+    symbol of another currency stays, and the amount is refused."""
+    text = value.strip()
+    sign, rest = (text[0], text[1:].lstrip()) if text[:1] in "+-" else ("", text)
+    for symbol in _symbols(currency):
+        if rest != symbol and rest.startswith(symbol):
+            return sign + rest[len(symbol) :].strip()
+        if rest != symbol and rest.endswith(symbol):
+            return sign + rest[: -len(symbol)].strip()
+    return value

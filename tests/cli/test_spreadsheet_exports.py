@@ -87,6 +87,35 @@ class TestAmounts:
         assert (await record(store, "pos:order:T-1")).payload["total"]["amount"] == 123456
         assert (await record(store, "pos:order:T-2")).payload["total"]["amount"] == 1250
 
+    async def test_amounts_written_with_their_currencys_symbol(
+        self, env: dict[str, str], tmp_path: Path, store: Store
+    ) -> None:
+        tills = _write(
+            tmp_path / "tills.csv",
+            [
+                "Ticket;Fecha;Unidades;Precio;Correo",
+                "T-1;06/12/2026 10:00;1;€12;ana@example.com",
+                "T-2;06/12/2026 10:01;1;1.234,56\u00a0€;ana@example.com",
+                "T-3;06/12/2026 10:02;1;12,50 EUR;ana@example.com",
+                "T-4;06/12/2026 10:03;1;$12,50;ana@example.com",
+            ],
+        )
+        mapping = tmp_path / "tills.toml"
+        mapping.write_text(EUROPEAN_TILLS)
+
+        imported = run_c360("import", "pos-csv", str(tills), "--mapping", str(mapping), env=env)
+
+        assert imported.returncode == 1, imported.stderr
+        assert "items read: 4, records: 4 (inserted: 3," in imported.stdout
+        assert "  rejected line 5: unit_price (column 'Precio'): not an amount: '$12,50'" in (
+            imported.stderr
+        )
+        totals = {
+            order: (await record(store, f"pos:order:{order}")).payload["total"]["amount"]
+            for order in ("T-1", "T-2", "T-3")
+        }
+        assert totals == {"T-1": 1200, "T-2": 123456, "T-3": 1250}
+
 
 class TestHeaders:
     async def test_column_names_in_another_case_and_with_spaces_are_the_fields(
