@@ -15,7 +15,8 @@ class ReturnsCsvConnector(RowConnector):
 
     Columns: ``return_id, returned_at, order_id, sku, quantity, amount, currency, reason,
     email, phone, customer_id, loyalty_id``. ``amount`` is what was refunded; a ``sku`` or
-    ``quantity`` makes one returned item (quantity 1 by default). Identifiers are optional: a
+    ``quantity`` makes one returned item (quantity 1 by default). Both may be written negative,
+    as tills write a return (``-12.50``, ``-1``): their size is read. Identifiers are optional: a
     return is linked to its person through its order.
     """
 
@@ -41,7 +42,13 @@ class ReturnsCsvConnector(RowConnector):
     model: ClassVar[type[Return]] = Return
 
     def row_data(self, values: Values, row: Row) -> dict[str, Any]:
+        # Tills write a return as the sale undone: money out and units back, negative. What
+        # was refunded and returned is their size.
         quantity = values.whole("quantity")
+        quantity = None if quantity is None else abs(quantity)
+        amount = values.money("amount", values.currency(), required=True)
+        if amount is not None:
+            amount = {**amount, "amount": abs(amount["amount"])}
         sku = values.text("sku")
         returned = quantity is not None or sku is not None
         items = [{"sku": sku, "quantity": 1 if quantity is None else quantity}] if returned else []
@@ -52,7 +59,7 @@ class ReturnsCsvConnector(RowConnector):
             "identifiers": values.identifiers(required=False),
             "order_external_id": values.text("order_id", required=True),
             "items": items,
-            "amount": values.money("amount", values.currency(), required=True),
+            "amount": amount,
             "reason": values.text("reason"),
         }
         return data

@@ -197,3 +197,26 @@ class TestPhoneNumbers:
             "C-2": ["+33612345678"],
             "C-3": ["+14155550100"],  # no country: the default region's (US)
         }
+
+
+class TestReturns:
+    async def test_a_return_written_negative_as_tills_write_it(
+        self, env: dict[str, str], tmp_path: Path, store: Store
+    ) -> None:
+        returns = _write(
+            tmp_path / "returns.csv",
+            [
+                "return_id,returned_at,order_id,sku,quantity,amount,currency,email",
+                "RT-1,2026-12-06T10:00:00Z,T-1,A1,-1,-12.50,EUR,ana@example.com",
+                "RT-2,2026-12-06T10:00:00Z,T-1,A2,2,25.00,EUR,ana@example.com",
+            ],
+        )
+
+        imported = run_c360("import", "returns-csv", str(returns), env=env)
+
+        assert imported.returncode == 0, imported.stderr
+        first = (await record(store, "pos:return:RT-1")).payload
+        assert first["amount"] == {"amount": 1250, "currency": "EUR"}
+        assert [item["quantity"] for item in first["items"]] == [1]
+        second = (await record(store, "pos:return:RT-2")).payload
+        assert second["amount"] == {"amount": 2500, "currency": "EUR"}
