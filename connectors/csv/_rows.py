@@ -26,6 +26,11 @@ SNIFFED_DELIMITERS = ",;\t|"
 MAX_LINE_CHARS = 1_000_000
 """A physical line longer than this is cut (and its row rejected), so memory stays bounded."""
 _SURROGATES = re.compile("[\udc80-\udcff]")
+ENCODING_HINT = (
+    'import the file again with its encoding ([options] encoding = "cp1252" for Excel on '
+    'Windows, "latin-1", …)'
+)
+"""How to read a file saved in another encoding: said with every row it garbles."""
 
 
 @dataclass(frozen=True)
@@ -265,7 +270,7 @@ class _Layout:
         problems: list[str] = []
         undecodable = [name for name in names if _SURROGATES.search(name)]
         if undecodable:
-            problems.append(f"header is not {label}: undecodable bytes")
+            problems.append(f"header is not {label}: undecodable bytes; {ENCODING_HINT}")
         missing = [
             name
             for name in spec.fields
@@ -324,6 +329,7 @@ class _Layout:
             problems.append(
                 f"not {self.encoding_label}: undecodable bytes in "
                 f"{'column' if len(undecodable) == 1 else 'columns'} {quoted_names(undecodable)}"
+                f"; {ENCODING_HINT}"
             )
         extra = cells[self.width :]
         if len(cells) < self.width or any(cell.strip() for cell in extra):

@@ -167,6 +167,35 @@ class TestHeaders:
         ) in imported.stderr
 
 
+class TestEncodings:
+    def test_a_windows_1252_file_says_how_to_read_it(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        crm = tmp_path / "crm.csv"
+        crm.write_bytes(
+            "customer_id,first_name,last_name,created_at\r\n"
+            "C-1,José,Muñoz,2024-01-05\r\nC-2,Ann,Lee,2024-01-05\r\n".encode("cp1252")
+        )
+        mapping = tmp_path / "crm.toml"
+        mapping.write_text('[options]\nencoding = "cp1252"\n')
+
+        imported = run_c360("import", "customers-csv", str(crm), env=env)
+        again = run_c360("import", "customers-csv", str(crm), "--mapping", str(mapping), env=env)
+
+        assert imported.returncode == 1
+        assert (
+            "items read: 2, records: 2 (inserted: 1, updated: 0, duplicates: 0, rejected: 1,"
+            in (imported.stdout)
+        )
+        assert (
+            "  rejected line 2: not utf-8: undecodable bytes in columns 'first_name', "
+            "'last_name'; import the file again with its encoding "
+            '([options] encoding = "cp1252"'
+        ) in imported.stderr
+        assert again.returncode == 0, again.stderr
+        assert "(inserted: 1, updated: 0, duplicates: 1, rejected: 0," in again.stdout
+
+
 class TestPhoneNumbers:
     async def test_a_crm_national_number_is_read_in_the_customers_country(
         self, env: dict[str, str], tmp_path: Path, store: Store

@@ -18,6 +18,7 @@ from connectors.csv import (
     ServiceCsvConnector,
     SurveysCsvConnector,
 )
+from connectors.csv._rows import ENCODING_HINT
 from schemas import Order, Person, ServiceCase
 from schemas.records import CaseStatus
 from tests.connectors.csv.helpers import (
@@ -39,7 +40,11 @@ class TestEncoding:
         results = run(CustomersCsvConnector(), "customers_latin1.csv", parse_options())
 
         assert errors(results) == [
-            ("line 2", "not utf-8: undecodable bytes in columns 'first_name', 'last_name'")
+            (
+                "line 2",
+                "not utf-8: undecodable bytes in columns 'first_name', 'last_name'; "
+                + ENCODING_HINT,
+            )
         ]
         rejected = results[0]
         assert isinstance(rejected, ItemError)
@@ -64,7 +69,7 @@ class TestEncoding:
         data += "A-1,2024-09-14T09:00:00Z,S1,Café,1,5.00,EUR,a@b.es\n".encode("cp1252")
 
         assert errors(run(PosCsvConnector(), data, parse_options())) == [
-            ("lines 2-3", "line 3: not utf-8: undecodable bytes in column 'sku'")
+            ("lines 2-3", "line 3: not utf-8: undecodable bytes in column 'sku'; " + ENCODING_HINT)
         ]
 
     def test_other_encodings_are_named(self) -> None:
@@ -73,7 +78,7 @@ class TestEncoding:
         options = parse_options(settings={"encoding": "ascii"})
 
         assert errors(run(CustomersCsvConnector(), data, options)) == [
-            ("line 2", "not ascii: undecodable bytes in column 'customer_id'")
+            ("line 2", "not ascii: undecodable bytes in column 'customer_id'; " + ENCODING_HINT)
         ]
 
 
