@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from connectors.csv._base import RowConnector, choice
@@ -18,10 +19,10 @@ class SurveysCsvConnector(RowConnector):
 
     Columns: ``response_id, responded_at, email, phone, customer_id, source, type, score,
     comment, touchpoint, contact_requested``. The record's source (which also scopes
-    ``customer_id``) is the row's ``source`` (lower-cased), else the ``source`` option, else
-    ``surveys``. ``score`` is a whole number in the type's range; at least one identifier is
-    needed. ``contact_requested`` (true/false, yes/no, 1/0; empty: no) says the customer asked
-    to be contacted.
+    ``customer_id``) is the row's ``source`` (lower-cased, spaces as ``-``: ``Medallia Web`` is
+    ``medallia-web``), else the ``source`` option, else ``surveys``. ``score`` is a whole
+    number in the type's range; at least one identifier is needed. ``contact_requested``
+    (true/false, yes/no, 1/0; empty: no) says the customer asked to be contacted.
     """
 
     name: ClassVar[str] = "surveys-csv"
@@ -46,7 +47,9 @@ class SurveysCsvConnector(RowConnector):
     model: ClassVar[type[SurveyResponse]] = SurveyResponse
 
     def row_source(self, row: Row, fallback: str) -> str:
-        return (row.get("source") or fallback).lower()
+        # Survey tools write it as people do ("Medallia Web", "In Store"): a run of spaces is
+        # a "-" of a source name.
+        return re.sub(r"\s+", "-", (row.get("source") or fallback).strip().lower())
 
     def row_data(self, values: Values, row: Row) -> dict[str, Any]:
         source = values.source

@@ -249,3 +249,27 @@ class TestReturns:
         assert [item["quantity"] for item in first["items"]] == [1]
         second = (await record(store, "pos:return:RT-2")).payload
         assert second["amount"] == {"amount": 2500, "currency": "EUR"}
+
+
+class TestSurveys:
+    async def test_a_source_written_as_people_write_it(
+        self, env: dict[str, str], tmp_path: Path, store: Store
+    ) -> None:
+        surveys = _write(
+            tmp_path / "surveys.csv",
+            [
+                "response_id,responded_at,email,type,score,source",
+                "R-1,2026-12-06T10:00:00Z,ana@example.com,NPS,10,Medallia  Web",
+                "R-2,2026-12-06T10:00:00Z,ana@example.com,nps,9,In Store (EU)",
+            ],
+        )
+
+        imported = run_c360("import", "surveys-csv", str(surveys), env=env)
+
+        assert imported.returncode == 1
+        assert "(inserted: 1, updated: 0, duplicates: 0, rejected: 1," in imported.stdout
+        assert "  rejected line 3: source: 'In Store (EU)' is not a lower-case source name" in (
+            imported.stderr
+        )
+        answer = await record(store, "medallia-web:survey_response:R-1")
+        assert answer.payload["score"] == 10
