@@ -7,7 +7,14 @@ from typing import BinaryIO, ClassVar
 
 from pydantic import ValidationError
 
-from connectors.base import CSV_MEDIA_TYPES, MAX_RAW_CHARS, ItemError, ParseOptions, ParseResult
+from connectors.base import (
+    CSV_MEDIA_TYPES,
+    MAX_RAW_CHARS,
+    Ignored,
+    ItemError,
+    ParseOptions,
+    ParseResult,
+)
 from connectors.csv._base import source_of, validated
 from connectors.csv._rows import CsvSpec, Row, read_rows
 from connectors.csv._values import IDENTIFIER_FIELDS, Values
@@ -160,7 +167,8 @@ class _PendingOrder:
             return ItemError.of(self.position, raw, self._reason())
         values = Values(self.order_values, self.options, self.source)
         occurred_at = values.timestamp("ordered_at", required=True)
-        identifiers = values.identifiers()
+        anonymous = not any(name in self.order_values for name in IDENTIFIER_FIELDS)
+        identifiers = [] if anonymous else values.identifiers()
         currency = values.currency()
         total = (
             values.money("total", currency)
@@ -169,6 +177,12 @@ class _PendingOrder:
         )
         if values.problems:
             return ItemError.of(self.position, raw, "; ".join(values.problems))
+        if anonymous:
+            # A cash sale to nobody in particular: what a till sells most, and nobody's.
+            return Ignored(
+                self.position,
+                "an anonymous sale: no email, phone, customer_id or loyalty_id on any line",
+            )
         data = {
             "source": self.source,
             "external_id": self.order_id,

@@ -273,3 +273,37 @@ class TestSurveys:
         )
         answer = await record(store, "medallia-web:survey_response:R-1")
         assert answer.payload["score"] == 10
+
+
+class TestTills:
+    async def test_an_anonymous_sale_is_ignored_not_rejected(
+        self, env: dict[str, str], tmp_path: Path, store: Store, services: Services
+    ) -> None:
+        tills = _write(
+            tmp_path / "tills.csv",
+            [
+                "order_id,ordered_at,sku,quantity,unit_price,currency,email,loyalty_id",
+                "T-1,2026-12-06T10:00:00Z,A,1,10.00,EUR,,",
+                "T-1,2026-12-06T10:00:00Z,B,1,5.00,EUR,,",
+                "T-2,2026-12-06T10:05:00Z,A,1,10.00,EUR,ana@example.com,",
+                "T-3,2026-12-06T10:06:00Z,A,1,10.00,EUR,not-an-email,",
+            ],
+        )
+
+        imported = run_c360("import", "pos-csv", str(tills), env=env)
+
+        assert imported.returncode == 1
+        assert imported.stdout.startswith(
+            "items read: 3, records: 3 (inserted: 1, updated: 0, duplicates: 0, rejected: 1, "
+            "ignored: 1, suppressed: 0)"
+        )
+        assert (
+            "  ignored lines 2-3: an anonymous sale: no email, phone, customer_id or loyalty_id "
+            "on any line"
+        ) in imported.stderr
+        assert "  rejected line 5: no valid email, phone, customer_id or loyalty_id" in (
+            imported.stderr
+        )
+        assert await find_record(store, "pos:order:T-1") is None
+        [letter] = await dead_letters(services)
+        assert letter.last_rejection.position == "line 5"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.base import ItemError
+from connectors.base import Ignored, ItemError
 from connectors.csv import PosCsvConnector
 from schemas import Order
 from schemas.records import LineItem, OrderChannel
@@ -96,7 +96,9 @@ class TestPosCsv:
         assert order.occurred_at == utc(2024, 9, 15, 7, 15)
         assert errors(results) == [
             ("lines 6-7", "line 7: quantity (column 'unidades'): not a whole number: '1,5'"),
-            ("line 8", "no email, phone, customer_id or loyalty_id"),
+        ]
+        assert [(r.position, r.reason) for r in results if isinstance(r, Ignored)] == [
+            ("line 8", "an anonymous sale: no email, phone, customer_id or loyalty_id on any line")
         ]
 
     def test_rejected_order_keeps_all_its_lines_as_raw(self) -> None:
