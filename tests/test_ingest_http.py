@@ -54,6 +54,7 @@ class TestIngestEndpoint:
                 "rejected",
                 "ignored",
                 "suppressed",
+                "conflicts",
             )
         } == {
             "items_read": 4,
@@ -64,6 +65,7 @@ class TestIngestEndpoint:
             "rejected": 1,
             "ignored": 0,
             "suppressed": 0,
+            "conflicts": 0,
         }
         assert report["items"] == [
             {"position": "line 1", "record_id": "shop:order:1", "outcome": "inserted"},

@@ -133,6 +133,12 @@ class IngestReport(BaseModel):
     suppressed: int = Field(
         description="Records and rejected items of erased people: skipped, nothing kept."
     )
+    conflicts: int = Field(
+        description="Of the updated and duplicates, records that came with the revision time "
+        "of the stored copy and other content: the copy stating more values was kept, else "
+        "one by a fixed order (so every arrival order ends alike). A correction needs a later "
+        "revision time (the source's updated_at) to win."
+    )
     items: list[RecordOutcome]
     errors: list[ItemProblem] = Field(description="Every rejected item.")
     ignored_items: list[ItemProblem]

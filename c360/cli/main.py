@@ -334,6 +334,13 @@ def _print_summary(summary: IngestSummary) -> None:
         print(f"  ignored {ignored.position}: {ignored.reason}", file=sys.stderr)
     if summary.ignored > MAX_ERRORS_SHOWN:
         print(f"  … and {summary.ignored - MAX_ERRORS_SHOWN:,} more ignored", file=sys.stderr)
+    if summary.conflicts:
+        print(
+            f"  {summary.conflicts:,} record(s) came with the revision time of the stored copy "
+            "and other content: the copy stating more values was kept, else one by a fixed "
+            "order; a correction needs a later revision time (updated_at) to win",
+            file=sys.stderr,
+        )
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:

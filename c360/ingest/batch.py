@@ -45,6 +45,8 @@ class Entry:
     seen: StoredRevision | None = None
     """The revision stored when the batch read the store (None: not stored)."""
     outcome: Outcome | None = None
+    conflict: bool = False
+    """Stored already with the same revision time and other content (see decide_writes)."""
     stored: Document | None = None
     """The document the stage ``write`` wrote for it (new records and newer revisions)."""
 
@@ -159,6 +161,10 @@ class Batch:
     @property
     def outcomes(self) -> list[Outcome]:
         return [e.outcome or "duplicate" for e in self.entries]
+
+    @property
+    def conflicts(self) -> int:
+        return sum(e.conflict for e in self.entries)
 
     def changing(self) -> list[Entry]:
         """The records this batch writes (new, or newer revisions)."""

@@ -114,6 +114,7 @@ class IngestService:
             summary.add_ignored(batch.ignored)
             summary.add_suppressed(batch.suppressed)
             summary.add_outcomes([e.item for e in batch.entries], batch.outcomes)
+            summary.conflicts += batch.conflicts
             count_ingest(
                 connector,
                 batch.outcomes,

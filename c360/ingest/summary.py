@@ -36,6 +36,9 @@ class IngestSummary:
     rejected: int = 0
     ignored: int = 0
     suppressed: int = 0
+    conflicts: int = 0
+    """Of ``updated`` and ``duplicates``: records that came with the revision time of their
+    stored copy and other content (which is kept is decided, not known to be the newer)."""
     errors: list[ItemError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     ignored_items: list[Ignored] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     items: list[ItemResult] | None = None  # every record's outcome, when asked for
@@ -83,6 +86,7 @@ class IngestSummary:
         self.rejected += other.rejected
         self.ignored += other.ignored
         self.suppressed += other.suppressed
+        self.conflicts += other.conflicts
         room = MAX_REPORTED_ERRORS - len(self.errors)
         self.errors.extend(other.errors[: max(room, 0)])
         room = MAX_REPORTED_ERRORS - len(self.ignored_items)
@@ -98,4 +102,5 @@ class IngestSummary:
             "rejected": self.rejected,
             "ignored": self.ignored,
             "suppressed": self.suppressed,
+            "conflicts": self.conflicts,
         }

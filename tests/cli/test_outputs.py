@@ -42,6 +42,31 @@ class TestImportSummary:
         )
         assert f"  ignored line 1 item 1: test order {order['id']}: kept out" in imported.stderr
 
+    def test_a_correction_at_the_same_revision_time_is_said_not_called_a_duplicate(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        # A survey export has no updated_at: a score corrected in the file comes again at the
+        # answer's time, and which copy is kept cannot be the newer one by anything it says.
+        mapping = tmp_path / "day-first.toml"
+        mapping.write_text(DAY_FIRST)
+        first = tmp_path / "surveys.csv"
+        first.write_text(SURVEYS)
+        corrected = tmp_path / "surveys-corrected.csv"
+        corrected.write_text(SURVEYS.replace(",nps,9,Great,", ",nps,7,Great,"))
+
+        imports = [
+            run_c360("import", "surveys-csv", str(path), "--mapping", str(mapping), env=env)
+            for path in (first, first, corrected)
+        ]
+
+        assert imports[1].stdout.startswith("items read: 3, records: 3 (inserted: 0, updated: 0")
+        assert "revision time" not in imports[0].stderr + imports[1].stderr  # the same: duplicates
+        said = imports[2].stderr
+        assert "1 record(s) came with the revision time of the stored copy and other content" in (
+            said
+        )
+        assert "a correction needs a later revision time (updated_at) to win" in said
+
 
 class TestDeadLetterReplay:
     def test_the_summary_adds_up_and_items_keep_where_they_came_from(

@@ -184,6 +184,7 @@ class TestIdempotency:
             "rejected": 1,
             "ignored": 0,
             "suppressed": 0,
+            "conflicts": 0,
         }
         assert second.counts() == {
             "items_read": 5,
@@ -194,6 +195,7 @@ class TestIdempotency:
             "rejected": 1,
             "ignored": 0,
             "suppressed": 0,
+            "conflicts": 0,
         }
         # Dead letters count attempts; every other collection is untouched.
         for letter in before.pop("dead_letters") + after.pop("dead_letters"):

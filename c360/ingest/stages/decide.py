@@ -27,6 +27,13 @@ def decide_writes(
     final: dict[str, Entry] = {}
     for entry in entries:
         current = state.get(entry.record_id, entry.seen)
+        # Two contents for one revision time: which is kept is decided, not known to be the
+        # newer, so it is counted for the summary to say.
+        entry.conflict = (
+            current is not None
+            and current.revision == entry.revision.revision
+            and current.content_hash != entry.revision.content_hash
+        )
         if current is None:
             entry.outcome = "inserted"
         elif current.older_than(entry.revision):
