@@ -176,6 +176,15 @@ class Server:
         state: dict[str, int] = json.loads((self.data_dir / "server.json").read_text())
         return state["pid"]
 
+    @property
+    def store_pid_now(self) -> int | None:
+        """The store's pid, or None while a restart has no state written yet (a stale one is
+        removed under the lock before the new server is started)."""
+        try:
+            return self.store_pid
+        except FileNotFoundError:
+            return None
+
     def graphql(
         self, query: str, role: str = "agent", variables: dict[str, Any] | None = None
     ) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from c360.cli.audit import register as register_audit
 from c360.cli.banner import banner
 from c360.cli.identity import register as register_identity
 from c360.cli.privacy import register as register_privacy
-from c360.cli.progress import import_progress
+from c360.cli.progress import MAX_ERRORS_SHOWN, import_progress, print_summary
 from c360.cli.session import operator as _operator
 from c360.cli.session import say_store as _say_store
 from c360.cli.session import with_services as _with_services
@@ -49,7 +49,6 @@ from c360.sync.zendesk import SyncResult, sync_zendesk
 from connectors import CONNECTORS, ParseOptions, parse_mapping
 from schemas.export import write_json_schemas
 
-MAX_ERRORS_SHOWN = 20
 EXIT_STORE_UNAVAILABLE = 75  # sysexits' EX_TEMPFAIL: try again later
 RESUME = "run the same command again to resume"
 T = TypeVar("T")
@@ -316,33 +315,6 @@ def _options(settings: Settings, mapping_file: str | None) -> ParseOptions:
     return settings.parse_options(columns, csv_settings)
 
 
-def _print_summary(summary: IngestSummary) -> None:
-    outcomes = ", ".join(
-        f"{name}: {getattr(summary, name):,}"
-        for name in ("inserted", "updated", "duplicates", "rejected", "ignored", "suppressed")
-    )
-    print(f"items read: {summary.items_read:,}, records: {summary.read:,} ({outcomes})")
-    for error in summary.errors[:MAX_ERRORS_SHOWN]:
-        print(f"  rejected {error.position}: {error.reason}", file=sys.stderr)
-    if summary.rejected > MAX_ERRORS_SHOWN:
-        print(
-            f"  … and {summary.rejected - MAX_ERRORS_SHOWN:,} more (see dead letters)",
-            file=sys.stderr,
-        )
-    # Kept out on purpose (a test order, an edit notice): said, as the HTTP answer does.
-    for ignored in summary.ignored_items[:MAX_ERRORS_SHOWN]:
-        print(f"  ignored {ignored.position}: {ignored.reason}", file=sys.stderr)
-    if summary.ignored > MAX_ERRORS_SHOWN:
-        print(f"  … and {summary.ignored - MAX_ERRORS_SHOWN:,} more ignored", file=sys.stderr)
-    if summary.conflicts:
-        print(
-            f"  {summary.conflicts:,} record(s) came with the revision time of the stored copy "
-            "and other content: the copy stating more values was kept, else one by a fixed "
-            "order; a correction needs a later revision time (updated_at) to win",
-            file=sys.stderr,
-        )
-
-
 def _import(args: argparse.Namespace, settings: Settings) -> int:
     options = _options(settings, args.mapping)
 
@@ -353,7 +325,7 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
             )
 
     summary = asyncio.run(_with_services(settings, work))
-    _print_summary(summary)
+    print_summary(summary)
     return 1 if summary.rejected and not args.allow_rejects else 0
 
 
@@ -363,7 +335,7 @@ def _sync(args: argparse.Namespace, settings: Settings) -> int:
 
     result = asyncio.run(_with_services(settings, work))
     print(f"pages: {result.pages}, cursor: {result.cursor}")
-    _print_summary(result.summary)
+    print_summary(result.summary)
     return 0
 
 
