@@ -35,6 +35,13 @@ async def import_file(
     origin = "stdin" if path == "-" else path
     with open_input(path) as stream:
         items = connector.parse(stream, options)
-        return await ingest.ingest(
-            connector.name, items, origin=origin, progress=progress, options=options
-        )
+        try:
+            return await ingest.ingest(
+                connector.name, items, origin=origin, progress=progress, options=options
+            )
+        finally:
+            # An import cut short (the store gone) leaves the reader half-way: close it while
+            # its stream is open, not when it is collected after the stream was closed.
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()

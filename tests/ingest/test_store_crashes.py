@@ -121,3 +121,47 @@ class TestStoreKilledDuringAnImport:
         assert state.keys() == reference.keys()
         for collection in reference:
             assert state[collection] == reference[collection], collection
+
+
+def write_customers_csv(path: Path, rows: int) -> Path:
+    """A CRM export of ``rows`` customers, one batch of the importer every 40 rows."""
+    lines = ["customer_id,email,first_name,last_name,created_at"]
+    lines += [
+        f"CRM-{n},customer{n}@example.com,Name{n},Surname{n},2024-01-01T10:00:00Z"
+        for n in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class TestStoreKilledDuringACsvImport:
+    def test_the_importer_says_so_in_one_line(self, store: EmbeddedServer, tmp_path: Path) -> None:
+        # A CSV file is read row by row while batches are written: the store going away in
+        # between ends the import with its one line, not with a traceback of the reader.
+        path = write_customers_csv(tmp_path / "customers.csv", 4_000)
+        run = subprocess.Popen(
+            c360("import", "customers-csv", str(path)),
+            env=environment(
+                C360_MONGODB_URI=store.uri,
+                C360_INGEST_BATCH_SIZE="40",
+                C360_STORE_TIMEOUT_MS="2000",
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + IMPORT_TIMEOUT_S
+        while run.poll() is None and time.monotonic() < deadline:
+            if records_in(store.uri, "c360") > 0:
+                break
+            time.sleep(0.01)
+        assert run.poll() is None, run.communicate()
+        os.kill(store.pid, signal.SIGKILL)
+        _, stderr = run.communicate(timeout=IMPORT_TIMEOUT_S)
+
+        assert run.returncode == 75, stderr
+        assert "Traceback" not in stderr
+        assert "Exception ignored" not in stderr
+        last = stderr.strip().splitlines()[-1]
+        assert last.startswith("error: store unreachable ("), stderr
+        assert last.endswith("; nothing is lost: run the same command again to resume")
