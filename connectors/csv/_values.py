@@ -33,6 +33,7 @@ _WHOLE_RE = re.compile(r"^[+-]?\d+$")
 _SYMBOL_LOCALES = ("en", "en_US", "en_GB", "de", "fr", "es", "it", "nl", "pt", "ja", "sv")
 """Where a currency's symbols are looked up: those spreadsheets write in formatted cells."""
 _COUNTRY_RE = re.compile(r"^[A-Za-z]{2}$")
+_PLAIN_AMOUNT = re.compile(r"[\d\s.,+-]*")
 
 TRUE_SPELLINGS = frozenset({"true", "yes", "y", "1", "t"})
 FALSE_SPELLINGS = frozenset({"false", "no", "n", "0", "f"})
@@ -139,7 +140,11 @@ class Values:
             return None
         separator = self.options.settings.get("decimal_separator", ".")
         try:
-            amount = minor_units(_without_symbol(value, currency), currency, separator)
+            # Only an amount with more than digits, signs and separators is looked at for a
+            # currency's symbol: the symbols' locale data is loaded for files that have them.
+            plain = _PLAIN_AMOUNT.fullmatch(value) is not None
+            text = value if plain else _without_symbol(value, currency)
+            amount = minor_units(text, currency, separator)
         except ValueError as exc:
             self.fail(name, str(exc))
             return None
