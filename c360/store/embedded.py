@@ -103,20 +103,7 @@ class EmbeddedServer:
             )
         with _locked(self.data_dir):
             _terminate(self.process)  # reaped, its pipe closed
-            running = _read_running(self.data_dir)
-            if running is not None:
-                if running.port != self.port:
-                    raise EmbeddedServerError(
-                        f"the embedded store for {self.data_dir} runs on port {running.port} "
-                        f"now, not on {self.port}"
-                    )
-                self.process, self.pid = None, running.pid
-                return
-            started = _start(
-                self.data_dir, start_timeout, port=self.port, attempts=1, in_memory=self.in_memory
-            )
-            self.process, self.pid = started.process, started.pid
-            _write_state(self.data_dir, self)
+            self._start_or_borrow(start_timeout, in_memory=self.in_memory)
 
     @property
     def gone(self) -> bool:
@@ -130,20 +117,27 @@ class EmbeddedServer:
         Raises :class:`EmbeddedServerError` when neither can be (a server on another port, the
         port taken meanwhile, a server that does not start)."""
         with _locked(self.data_dir):
-            running = _read_running(self.data_dir)
-            if running is None:
-                started = _start(
-                    self.data_dir, start_timeout, port=self.port, attempts=1, in_memory=False
-                )
-                self.process, self.pid = started.process, started.pid
-                _write_state(self.data_dir, self)
-            elif running.port == self.port:
-                self.pid = running.pid
-            else:
-                raise EmbeddedServerError(
-                    f"the embedded store for {self.data_dir} runs on port {running.port} now, "
-                    f"not on {self.port}"
-                )
+            self._start_or_borrow(start_timeout, in_memory=False)
+
+    def _start_or_borrow(self, start_timeout: float, *, in_memory: bool) -> None:
+        """Under the data directory's lock: borrow the server another process started again
+        on this port, else start one there and own it (a second server on one data directory
+        would corrupt it). Raises :class:`EmbeddedServerError` for a server on another port,
+        or one that does not start."""
+        running = _read_running(self.data_dir)
+        if running is None:
+            started = _start(
+                self.data_dir, start_timeout, port=self.port, attempts=1, in_memory=in_memory
+            )
+            self.process, self.pid = started.process, started.pid
+            _write_state(self.data_dir, self)
+        elif running.port == self.port:
+            self.process, self.pid = None, running.pid
+        else:
+            raise EmbeddedServerError(
+                f"the embedded store for {self.data_dir} runs on port {running.port} now, "
+                f"not on {self.port}"
+            )
 
     def stop(self) -> None:
         """Stop the server if this process owns it; a borrowed server is left to its owner."""
