@@ -9,8 +9,6 @@ import secrets
 import tempfile
 from dataclasses import dataclass
 
-from pydantic import SecretStr
-
 from c360.audit.repository import AuditRepository
 from c360.audit.service import AuditService
 from c360.auth.masking import Masker
@@ -67,7 +65,7 @@ from c360.profiles.lifecycle import Thresholds
 from c360.profiles.repository import ProfileRepository, SearchRepository
 from c360.profiles.service import ProfileService
 from c360.records.repository import RecordRepository
-from c360.settings import RateLimit, ReferenceKind, Settings
+from c360.settings import RateLimit, ReferenceKind, Secret, Settings, secrets_of
 from c360.store import Database
 from c360.store.leases import LeaseRepository
 
@@ -194,19 +192,20 @@ def followups_config(settings: Settings) -> FollowUpsConfig:
 
 
 def signing_secret(settings: Settings) -> str:
-    return _secret(settings, settings.signing_secret, "signing-secret", "C360_SIGNING_SECRET")
+    return _secret(settings, secrets_of(settings)[0])
 
 
 def privacy_secret(settings: Settings) -> str:
-    return _secret(settings, settings.privacy_secret, "privacy-secret", "C360_PRIVACY_SECRET")
+    return _secret(settings, secrets_of(settings)[1])
 
 
-def _secret(settings: Settings, configured: SecretStr | None, name: str, variable: str) -> str:
+def _secret(settings: Settings, secret: Secret) -> str:
     """The configured secret, else one generated once and kept in the data directory.
 
     The file appears whole or not at all (written aside, then hard-linked into place), so a
     process starting at the same moment never reads it half-written.
     """
+    configured, name, variable = secret.value, secret.file, secret.variable
     if configured is not None:
         return configured.get_secret_value()
     path = settings.data_dir / name
@@ -220,10 +219,10 @@ def _secret(settings: Settings, configured: SecretStr | None, name: str, variabl
                 os.link(draft, path)
         finally:
             os.unlink(draft)
-    secret = path.read_text().strip()
-    if not secret:
+    kept = path.read_text().strip()
+    if not kept:
         raise RuntimeError(f"{path} is empty: remove it, or set {variable}")
-    return secret
+    return kept
 
 
 @dataclass(frozen=True)

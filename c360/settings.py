@@ -12,6 +12,7 @@ import json
 import re
 import types
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -877,6 +878,24 @@ def unknown_variables(environ: Mapping[str, str], env_file: Path = Path(".env"))
     return lines
 
 
+@dataclass(frozen=True)
+class Secret:
+    """A secret setting: its variable, its value when set, and the file in ``data_dir`` a
+    generated one is kept in when it is not."""
+
+    variable: str
+    value: SecretStr | None
+    file: str
+
+
+def secrets_of(settings: Settings) -> tuple[Secret, Secret]:
+    """The signing secret, then the privacy secret."""
+    return (
+        Secret("C360_SIGNING_SECRET", settings.signing_secret, "signing-secret"),
+        Secret("C360_PRIVACY_SECRET", settings.privacy_secret, "privacy-secret"),
+    )
+
+
 MIN_SECRET_CHARACTERS = 32
 """What a generated secret has (more: 43 base64 characters); a shorter one set by hand can be
 guessed, and who guesses the signing secret can unsubscribe anyone."""
@@ -886,15 +905,12 @@ def weak_secrets(settings: Settings) -> list[str]:
     """A line for each secret set shorter than :data:`MIN_SECRET_CHARACTERS` (a warning, not a
     refusal: changing the privacy secret forgets every suppression and tombstone)."""
     lines = []
-    for variable, secret in (
-        ("C360_SIGNING_SECRET", settings.signing_secret),
-        ("C360_PRIVACY_SECRET", settings.privacy_secret),
-    ):
-        size = 0 if secret is None else len(secret.get_secret_value())
-        if secret is not None and size < MIN_SECRET_CHARACTERS:
+    for secret in secrets_of(settings):
+        size = 0 if secret.value is None else len(secret.value.get_secret_value())
+        if secret.value is not None and size < MIN_SECRET_CHARACTERS:
             lines.append(
-                f"{variable} is shorter than {MIN_SECRET_CHARACTERS} characters ({size}): one "
-                f"that short can be guessed; use "
+                f"{secret.variable} is shorter than {MIN_SECRET_CHARACTERS} characters "
+                f"({size}): one that short can be guessed; use "
                 f'{MIN_SECRET_CHARACTERS} or more random ones (python -c "import secrets; '
                 'print(secrets.token_urlsafe(32))")'
             )

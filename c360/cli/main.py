@@ -40,6 +40,7 @@ from c360.settings import (
     InvalidSettings,
     Settings,
     get_settings,
+    secrets_of,
     unknown_variables,
     weak_secrets,
 )
@@ -266,15 +267,12 @@ def _say_local_secrets(settings: Settings) -> None:
     """On MongoDB, the secrets generated into this machine's data directory: every other c360
     on the store (another container, a host behind the same load balancer) generates its own,
     and then reads none of this one's suppressions, tombstones or links."""
-    for variable, configured, file in (
-        ("C360_SIGNING_SECRET", settings.signing_secret, "signing-secret"),
-        ("C360_PRIVACY_SECRET", settings.privacy_secret, "privacy-secret"),
-    ):
-        if configured is None:
+    for secret in secrets_of(settings):
+        if secret.value is None:
             print(
-                f"warning: {variable} is unset: the one kept in "
-                f"{(settings.data_dir / file).resolve()} is this machine's only; set it, the "
-                "same for every c360 on this MongoDB",
+                f"warning: {secret.variable} is unset: the one kept in "
+                f"{(settings.data_dir / secret.file).resolve()} is this machine's only; set "
+                "it, the same for every c360 on this MongoDB",
                 file=sys.stderr,
             )
 
