@@ -450,6 +450,18 @@ class TestConsentRetries:
         assert "ids starting 'confirms-' are c360's own" in refused["message"]
         assert await self.history(agent_client, ana) == []
 
+    @staticmethod
+    def checkout_opt_in(profile_id: str, external_id: str) -> dict[str, str]:
+        """A checkout's box ticked for e-mail marketing, under the checkout's id."""
+        return {
+            "profileId": profile_id,
+            "channel": "EMAIL",
+            "purpose": "marketing",
+            "status": "OPTED_IN",
+            "origin": "PREFERENCE_CENTRE",
+            "externalId": external_id,
+        }
+
     async def test_the_same_change_sent_twice_is_recorded_once(
         self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
     ) -> None:
@@ -472,14 +484,7 @@ class TestConsentRetries:
     async def test_a_retried_double_opt_in_is_one_request_either_link_confirms(
         self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
     ) -> None:
-        change = {
-            "profileId": ana,
-            "channel": "EMAIL",
-            "purpose": "marketing",
-            "status": "OPTED_IN",
-            "origin": "PREFERENCE_CENTRE",
-            "externalId": "checkout-1042",
-        }
+        change = self.checkout_opt_in(ana, "checkout-1042")
         first = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
         again = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
         assert first["status"] == again["status"] == "PENDING"
@@ -496,14 +501,7 @@ class TestConsentRetries:
     async def test_a_retry_after_the_confirmation_sends_no_new_link(
         self, agent_client: httpx.AsyncClient, client: httpx.AsyncClient, ana: str
     ) -> None:
-        change = {
-            "profileId": ana,
-            "channel": "EMAIL",
-            "purpose": "marketing",
-            "status": "OPTED_IN",
-            "origin": "PREFERENCE_CENTRE",
-            "externalId": "checkout-1043",
-        }
+        change = self.checkout_opt_in(ana, "checkout-1043")
         first = (await gql(agent_client, RECORD_CONSENT, input=change))["recordConsent"]
         assert (await client.post(path_of(first["confirmationUrl"]))).status_code == 200
         out = {"profileId": ana, "channel": "EMAIL", "purpose": "marketing", "status": "OPTED_OUT"}
