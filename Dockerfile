@@ -3,14 +3,17 @@
 # --- build stage: install the package and its pinned dependencies into a venv ---
 FROM python:3.11-slim AS build
 
-# No pip cache keeps the layer small.
-ENV PIP_NO_CACHE_DIR=1
+# No pip or uv cache keeps the layer small.
+ENV PIP_NO_CACHE_DIR=1 \
+    UV_NO_CACHE=1
 
 WORKDIR /src
 COPY . .
 # The runtime install that `make test` checks (tests/test_install.py runs the same script):
-# a self-contained venv with the exact, tested versions of constraints.txt, no dev extras.
-RUN sh tools/install-runtime.sh /opt/venv .
+# a self-contained venv with the exact, tested versions of constraints.txt, no dev extras,
+# installed with the pinned uv (which stays in this stage).
+RUN pip install --quiet -c constraints.txt uv \
+    && sh tools/install-runtime.sh /opt/venv .
 
 # --- runtime stage: the venv only, no sources or build leftovers ---
 FROM python:3.11-slim

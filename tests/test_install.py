@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import os
 import signal
 import subprocess
 import sys
@@ -24,6 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "tools" / "install-runtime.sh"
 PACKAGES = ("c360", "connectors", "schemas")
 INSTALL_TIMEOUT_S = 600
+# The uv `make` installed beside this interpreter (the script takes `uv` from PATH otherwise).
+UV = Path(sys.executable).parent / "uv"
 
 
 def _runtime_requirements() -> set[str]:
@@ -61,6 +64,7 @@ def runtime_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("runtime") / "venv"
     result = subprocess.run(
         ["sh", str(INSTALL), str(venv), str(ROOT)],
+        env={**os.environ, "UV": str(UV)},
         capture_output=True,
         text=True,
         timeout=INSTALL_TIMEOUT_S,
