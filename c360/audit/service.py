@@ -51,6 +51,9 @@ class AuditTrail:
     def __init__(self, operation: str = "") -> None:
         self.operation = operation
         self._entries: dict[tuple[Action, str | None, str | None], _Entry] = {}
+        # The profiles a mutation field acts on that its arguments do not name (a follow-up's,
+        # an unmerge's), by the field's response key: its entry names them too.
+        self.acted_on: dict[str, set[str]] = {}
 
     def __bool__(self) -> bool:
         return bool(self._entries)
@@ -74,6 +77,10 @@ class AuditTrail:
     def read(self, profile_id: str | None, what: str) -> None:
         self.add(Action.READ, what, (profile_id,))
 
+    def acts_on(self, field_key: str, *profile_ids: str) -> None:
+        """The mutation field answered at ``field_key`` changed these profiles' data."""
+        self.acted_on.setdefault(field_key, set()).update(profile_ids)
+
     def entries(self, caller: Caller, request_id: str | None, now: dt.datetime) -> list[AuditEntry]:
         return [
             AuditEntry(
@@ -94,6 +101,7 @@ class AuditTrail:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.acted_on.clear()
 
 
 class AuditService:

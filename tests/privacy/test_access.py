@@ -193,6 +193,51 @@ class TestTheExport:
         assert ack["source"]["collection"] == "feedback_acks"
         assert "sorry about the toaster" in json.dumps(ack["item"])
 
+    async def test_the_audit_holds_the_work_on_his_follow_ups_and_his_unmerge(
+        self, app: FastAPI, admin: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        # Actions that name a follow-up or a merge, not a profile, are still about him: who
+        # worked his case, with the notes they wrote, and who undid his merge.
+        await load(services, files(tmp_path))
+        await imported(
+            services,
+            [f.survey(external_id="S-X2", identifiers=[f.email(X_EMAIL)], score=2)],
+        )
+        profile = await profile_of(services, IdentifierType.EMAIL, X_EMAIL)
+        seen = await gql(
+            admin,
+            """query($id: ID!) { profile(id: $id) { ... on Profile {
+                 followUps { id } merges { id } } } }""",
+            id=profile,
+        )
+        (follow_up,) = seen["profile"]["followUps"]
+        merge = seen["profile"]["merges"][0]["id"]
+        async with asgi_client(app, await f.api_key(services, Role.AGENT)) as agent:
+            worked = await gql(
+                agent,
+                """mutation($id: ID!) {
+                  first: startFollowUp(id: $id, note: "called him back") { __typename }
+                  again: startFollowUp(id: $id) { __typename }
+                }""",
+                id=follow_up["id"],
+            )
+        assert worked["again"]["__typename"] == "ConflictError"  # refused, audited all the same
+        await gql(
+            admin,
+            """mutation($m: ID!) { unmergeProfile(mergeId: $m, reason: "check") { __typename } }""",
+            m=merge,
+        )
+        request_id = await completed_access(services, IdentifierType.EMAIL, X_EMAIL)
+
+        answer = await admin.get(f"/privacy/requests/{request_id}/export")
+
+        audit = [item["item"] for item in answer.json()["sections"]["audit"]]
+        started = [e for e in audit if e["what"] == ["startFollowUp"]]
+        assert len(started) == 2
+        assert {e["profile_id"] for e in started} == {profile}
+        assert any("called him back" in e["detail"] for e in started)
+        assert [e["action"] for e in audit if e["what"] == ["unmergeProfile"]] != []
+
     async def test_a_zip_of_json_and_csv_per_kind(
         self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
     ) -> None:

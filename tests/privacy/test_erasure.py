@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from c360.audit.service import Action
 from c360.auth.service import Caller, Role
@@ -29,6 +30,7 @@ from tests import factories as f
 from tests.crash_data import write_dataset
 from tests.helpers import (
     Crash,
+    asgi_client,
     crash_at,
     dead_letters,
     gql,
@@ -145,6 +147,32 @@ class TestNothingOfThePersonRemains:
             docs = everything(mongo_uri, settings.database).get(name, [])
             assert [d for d in docs if d.get("profile_id") == profile] == []
             assert not any(x.lower() in t.lower() for t in strings(docs) for x in X_STRINGS)
+
+    async def test_an_agent_s_note_on_his_follow_up_leaves_the_audit_with_him(
+        self, app: FastAPI, services: Services, store: Store, tmp_path: Path
+    ) -> None:
+        # The note names him by what is no identifier (his name, where he moves): the audit's
+        # entry of the change is about him by the follow-up it changed.
+        await load(services, files(tmp_path))
+        await imported(
+            services, [f.survey(external_id="S-X2", identifiers=[f.email(X_EMAIL)], score=2)]
+        )
+        profile = await profile_of(services, IdentifierType.EMAIL, X_EMAIL)
+        (held,) = await store.db.follow_ups.find({"profile_id": profile}).to_list()
+        async with asgi_client(app, await f.api_key(services, Role.AGENT)) as agent:
+            await gql(
+                agent,
+                """mutation($id: ID!) {
+                  startFollowUp(id: $id, note: "Xavier moves to Lisbon in May") { __typename }
+                }""",
+                id=held["_id"],
+            )
+        assert await store.db.audit_log.count_documents({"detail": {"$regex": "Lisbon"}}) == 1
+
+        done = await erase(services)
+
+        assert done.status is Status.COMPLETED, done
+        assert await store.db.audit_log.count_documents({"detail": {"$regex": "Lisbon"}}) == 0
 
     async def test_the_officer_s_notes_that_name_him_go_too(
         self,

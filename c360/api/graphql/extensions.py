@@ -214,7 +214,9 @@ class OperationAudit(SchemaExtension):
                 except GraphQLError:
                     arguments = {}
             plain = _plain(arguments)
-            profiles: list[str | None] = [*sorted(_profile_ids(plain))] or [None]
+            key = node.alias.value if node.alias else node.name.value
+            named = _profile_ids(plain) | app.audit.acted_on.get(key, set())
+            profiles: list[str | None] = [*sorted(named)] or [None]
             app.audit.add(
                 Action.MUTATION,
                 node.name.value,

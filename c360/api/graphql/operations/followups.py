@@ -36,7 +36,7 @@ from c360.api.graphql.types.followups_admin import (
 )
 from c360.api.graphql.values import PageInfo
 from c360.auth.service import Permission
-from c360.errors import InvalidInput
+from c360.errors import Conflict, InvalidInput
 from c360.followups.documents import queue_key
 from c360.followups.model import Outcome, Status
 from c360.followups.repository import QueueFilter
@@ -174,7 +174,13 @@ async def _act(
     info: Info[Context, None], id: strawberry.ID, action: Action, **more: Any
 ) -> FollowUpResult:
     service = info.context.services.followups.service
-    fu = await service.act(str(id), action, info.context.actor, info.context.now, **more)
+    try:
+        fu = await service.act(str(id), action, info.context.actor, info.context.now, **more)
+    except (Conflict, InvalidInput):  # refused, yet tried on their follow-up: in their audit
+        held = await service.get(str(id))
+        info.context.audit.acts_on(str(info.path.key), held.profile_id)
+        raise
+    info.context.audit.acts_on(str(info.path.key), fu.profile_id)
     return FollowUp.of(fu)
 
 

@@ -63,6 +63,7 @@ class IdentityMutation:
         entry = await info.context.services.merges.unmerge(
             str(merge_id), info.context.now, actor=info.context.actor, reason=reason
         )
+        info.context.audit.acts_on(str(info.path.key), entry.survivor, entry.absorbed)
         return Merge.of(entry)
 
     @strawberry.mutation(
@@ -75,4 +76,5 @@ class IdentityMutation:
         resolved = await info.context.services.merges.resolve_suggestion(
             str(id), accept, actor=info.context.actor, now=info.context.now
         )
+        info.context.audit.acts_on(str(info.path.key), *resolved.profiles)
         return MatchSuggestion.of(resolved)
