@@ -42,10 +42,20 @@ def _json(value: Any) -> str:
 
 
 def _header(request: PrivacyRequest, now: dt.datetime) -> dict[str, Any]:
+    """The request the export answers: what the person was searched by (so an export with
+    nothing in it says under what nothing is held) and when it was carried out."""
+    searched = None
+    if request.identifiers is not None:  # None: erased since, only keyed hashes are kept
+        searched = [
+            {"type": i.type.value, "value": i.value, "source": i.source}
+            for i in request.identifiers
+        ]
     return {
         "id": request.id,
         "type": request.type.value,
         "received_at": request.received_at,
+        "completed_at": request.completed_at,
+        "identifiers": searched,
         "generated_at": now,
         "sections": list(EXPORT_SECTIONS),
     }

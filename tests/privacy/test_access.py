@@ -238,6 +238,24 @@ class TestTheExport:
         assert any("called him back" in e["detail"] for e in started)
         assert [e["action"] for e in audit if e["what"] == ["unmergeProfile"]] != []
 
+    async def test_for_someone_unknown_it_says_under_what_nothing_is_held(
+        self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
+    ) -> None:
+        # The answer to "what do you hold about me" is "nothing under these": the export names
+        # the identifiers it was searched by and when the search was made, in both formats.
+        await load(services, files(tmp_path))
+        request_id = await completed_access(services, IdentifierType.PHONE, "+34 699 000 111")
+
+        document = (await admin.get(f"/privacy/requests/{request_id}/export")).json()
+        archive = await admin.get(f"/privacy/requests/{request_id}/export?format=zip")
+
+        assert all(items == [] for items in document["sections"].values())
+        header = document["request"]
+        assert header["identifiers"] == [{"type": "phone", "value": "+34699000111", "source": None}]
+        assert dt.datetime.fromisoformat(header["completed_at"]).tzinfo is not None
+        with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+            assert json.loads(z.read("request.json"))["identifiers"] == header["identifiers"]
+
     async def test_a_zip_of_json_and_csv_per_kind(
         self, admin: httpx.AsyncClient, services: Services, tmp_path: Path
     ) -> None:
