@@ -179,6 +179,12 @@ class PrivacyService:
         request = await self.get(request_id)
         if request.status not in rules.OPEN:
             raise rules.ExtensionRefused(f"the request is {request.status}: nothing is owed")
+        first = rules.deadline(request.received_at, self.config.deadline_months, 0)
+        if now > first:  # GDPR art. 12(3): the person is told of an extension within it
+            raise rules.ExtensionRefused(
+                f"an extension is told to the person before the first deadline "
+                f"({first.isoformat()}), which has passed: the request is overdue"
+            )
         rules.check_extension(
             request.extension_months, months, self.config.max_extension_months, reason
         )

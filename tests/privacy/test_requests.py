@@ -186,6 +186,21 @@ class TestTheWorkflowOverGraphQL:
         assert [e["reason"] for e in extended["extensions"]] == ["many systems", "still searching"]
         assert thrice["extendPrivacyRequest"]["code"] == "ExtensionRefused"
 
+    async def test_a_deadline_missed_cannot_be_extended_afterwards(
+        self, admin: httpx.AsyncClient, services: Services
+    ) -> None:
+        # An extension is told to the person within the first month; past it the request is
+        # overdue, and extending it then would hide that.
+        long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+        given = [GivenIdentifier(IdentifierType.EMAIL, "late@example.com")]
+        late = await services.privacy.create(RequestType.ACCESS, given, actor="t", now=long_ago)
+
+        extended = await gql(admin, EXTEND, id=late.id, months=2, reason="many systems")
+
+        assert extended["extendPrivacyRequest"]["code"] == "ExtensionRefused"
+        overdue = (await gql(admin, LIST, overdue=True))["privacyRequests"]
+        assert [r["id"] for r in overdue] == [late.id]
+
     async def test_overdue_requests_are_those_still_open_past_their_deadline(
         self, admin: httpx.AsyncClient, services: Services
     ) -> None:
