@@ -82,16 +82,27 @@ async def asgi_client(
         yield client
 
 
-_SCHEMAS: dict[tuple[int, int, int], strawberry.Schema] = {}
+_SCHEMAS: dict[tuple[int, int, int | None], strawberry.Schema] = {}
+
+
+def schema_for(limits: tuple[int, int, int | None]) -> strawberry.Schema:
+    """The schema of these GraphQL limits (depth, tokens, cost: None for none), built once a
+    run: building one takes a good part of a second."""
+    if limits not in _SCHEMAS:
+        _SCHEMAS[limits] = build_schema(*limits)
+    return _SCHEMAS[limits]
+
+
+def roomy_schema() -> strawberry.Schema:
+    """A schema whose limits let through the large documents tests send to the services, and
+    whose cost is not limited."""
+    return schema_for((15, 50_000, None))
 
 
 def app_for(settings: Settings) -> FastAPI:
     """``create_app(settings)`` with a schema shared by every app of the run that has the same
     GraphQL limits: built once, as a served process builds it at start-up, not once a test."""
-    limits = graphql_limits(settings)
-    if limits not in _SCHEMAS:
-        _SCHEMAS[limits] = build_schema(*limits)
-    return create_app(settings, schema=_SCHEMAS[limits])
+    return create_app(settings, schema=schema_for(graphql_limits(settings)))
 
 
 _APPS: dict[str, FastAPI] = {}

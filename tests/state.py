@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import uuid
@@ -10,11 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import strawberry
 from pymongo import AsyncMongoClient, MongoClient, monitoring
 
 from c360.api.graphql.context import Context
-from c360.api.graphql.schema import build_schema
 from c360.auth.service import Caller, Role
 from c360.metrics.aggregate import aggregate
 from c360.metrics.documents import aggregate_doc, aggregate_of, ledger_doc, ledger_of, summary_of
@@ -22,6 +19,7 @@ from c360.metrics.figures import Summary
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Document, Store
+from tests.helpers import roomy_schema
 
 
 def canonical_state(uri: str, database: str) -> dict[str, Any]:
@@ -291,7 +289,7 @@ async def counted_graphql(
             services=Services.build(client.get_database(settings.database), settings),
             caller=Caller(key_id="t", name="test", role=role),
         )
-        result = await _counting_schema().execute(
+        result = await roomy_schema().execute(
             document, variable_values=variables, context_value=context
         )
         assert result.errors is None, result.errors
@@ -299,9 +297,3 @@ async def counted_graphql(
         return counter.commands, result.data
     finally:
         await client.close()
-
-
-@functools.cache
-def _counting_schema() -> strawberry.Schema:
-    """Built on first use (a good part of a second), not when this module is imported."""
-    return build_schema(max_depth=15, max_tokens=50_000)

@@ -21,7 +21,6 @@ from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 
 from c360.api.graphql.context import Context
-from c360.api.graphql.schema import build_schema
 from c360.auth.service import Caller, Role
 from c360.demo import DEMO_FILE
 from c360.ingest.files import import_file
@@ -32,7 +31,7 @@ from c360.store import Document, Store
 from c360.store.indexes import INDEXES
 from c360.store.sharding import SHARDING, Placement, render, shard_keys
 from tests import factories as f
-from tests.helpers import parse_options
+from tests.helpers import parse_options, roomy_schema
 from tests.routing import Checker, Finding, RoutingListener, deliberate, targeted
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -343,8 +342,7 @@ async def listened(settings: Settings, mongo_uri: str) -> AsyncIterator[tuple[Se
 
 async def execute(services: Services, role: Role, query: str, **variables: Any) -> dict[str, Any]:
     context = Context(services=services, caller=Caller(key_id="t", name="test", role=role))
-    schema = build_schema(max_depth=15, max_tokens=50_000)
-    result = await schema.execute(query, variable_values=variables, context_value=context)
+    result = await roomy_schema().execute(query, variable_values=variables, context_value=context)
     assert result.errors is None, result.errors
     assert result.data is not None
     return result.data
