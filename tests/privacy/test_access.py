@@ -10,10 +10,8 @@ import io
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from c360.audit.types import Action
@@ -62,12 +60,6 @@ async def completed_access(services: Services, kind: IdentifierType, value: str)
     done = await privacy.run(request.id, actor="t", now=now)
     assert done.status is Status.COMPLETED, done
     return done.id
-
-
-@pytest.fixture
-async def admin(app: FastAPI, services: Services) -> Any:
-    async with asgi_client(app, await f.api_key(services, Role.ADMIN)) as client:
-        yield client
 
 
 class TestTheExport:

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -66,12 +65,6 @@ LIFT = """mutation($value: String!) {
   liftSuppression(identifier: {type: EMAIL, value: $value}) {
     __typename ... on SuppressionLifted { lifted } ... on Error { code } } }"""
 X = [{"type": "EMAIL", "value": X_EMAIL.upper()}, {"type": "PHONE", "value": X_PHONE}]
-
-
-@pytest.fixture
-async def admin(app: FastAPI, services: Services) -> Any:
-    async with asgi_client(app, await f.api_key(services, Role.ADMIN)) as client:
-        yield client
 
 
 class TestRules:
