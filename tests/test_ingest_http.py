@@ -316,43 +316,6 @@ class TestShopifyWebhook:
         ]
         assert await store.db.records.count_documents({}) == 0
 
-    @pytest.mark.parametrize(
-        ("topic", "fixture", "reason"),
-        [
-            (
-                "customers/data_request",
-                "webhook_customers_data_request.json",
-                "a customers/data_request: giving a customer their data is not done by an "
-                "import; nothing of the request is read (receive it with `c360 privacy request "
-                "access`)",
-            ),
-            (
-                "customers/redact",
-                "webhook_customers_redact.json",
-                "a customers/redact request: erasing a customer is not done by an import; the "
-                "records already stored are kept",
-            ),
-        ],
-    )
-    async def test_the_published_privacy_requests_are_answered_as_what_they_are(
-        self, client: httpx.AsyncClient, store: Store, topic: str, fixture: str, reason: str
-    ) -> None:
-        body = (FIXTURES / "vendor" / "shopify" / fixture).read_bytes()
-        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), topic)
-        assert response.status_code == 200, response.text
-        assert [i["reason"] for i in response.json()["ignored_items"]] == [reason]
-        assert await store.db.records.count_documents({}) == 0
-        assert await store.db.dead_letters.count_documents({}) == 0
-
-    async def test_the_published_shop_redact_is_acknowledged_and_ignored(
-        self, client: httpx.AsyncClient, store: Store
-    ) -> None:
-        body = (FIXTURES / "vendor" / "shopify" / "webhook_shop_redact.json").read_bytes()
-        response = await self.post(client, body, sign(SHOPIFY_SECRET, body), "shop/redact")
-        assert response.status_code == 200
-        assert response.json()["ignored"] is True
-        assert await store.db.records.count_documents({}) == 0
-
     async def test_a_body_without_its_topic_is_ignored_saying_so(
         self, client: httpx.AsyncClient
     ) -> None:

@@ -12,12 +12,17 @@ from pydantic import BaseModel, Field
 from c360.api.auth import requires
 from c360.api.openapi import KEYED, answers, raw_body
 from c360.auth.service import Permission
-from c360.errors import C360Error, NotFound
+from c360.errors import C360Error, InvalidInput, NotFound
 from c360.ingest.service import IngestSummary
 from c360.ingest.webhooks import verify_shopify, verify_zendesk
+from c360.privacy.rules import RequestType
+from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.settings import Settings
 from connectors import CONNECTORS, Connector
+from connectors.base import Ignore, Rejected
+from connectors.shopify.compliance import COMPLIANCE_TOPICS, compliance_request
+from schemas.identifiers import IdentifierType
 from schemas.quoting import shown
 
 router = APIRouter(tags=["ingest"])
@@ -44,6 +49,10 @@ class UnknownConnector(NotFound):
 
 class UnsupportedMediaType(C360Error):
     status_code = 415
+
+
+class UnreadableRequest(InvalidInput):
+    """A privacy request a vendor signed that names no one c360 could find."""
 
 
 UTF_8 = ("utf-8", "utf8", "us-ascii")  # what a body may say it is in: UTF-8, or ASCII within it
@@ -144,6 +153,24 @@ class IngestReport(BaseModel):
     ignored_items: list[ItemProblem]
 
 
+class TakenRequest(BaseModel):
+    id: str = Field(description="`c360 privacy status <id>`, `privacyRequest(id:)`.")
+    type: RequestType
+    status: str = Field(description="`verified`: the shop verified the person; a person runs it.")
+    received_at: dt.datetime
+    deadline: dt.datetime
+
+
+class PrivacyRequestTaken(BaseModel):
+    """A compliance webhook taken in as a privacy request."""
+
+    privacy_request: TakenRequest
+    new: bool = Field(
+        description="False: a repeated delivery of a request already taken in (the same "
+        "X-Shopify-Event-Id, or Shopify's data request id), answered with that request."
+    )
+
+
 class IgnoredTopic(BaseModel):
     """A webhook topic acknowledged and not read."""
 
@@ -236,9 +263,17 @@ async def ingest(
 
 @router.post(
     "/webhooks/shopify",
-    summary="Shopify webhooks (orders/*, refunds/create, customers/*, marketing consent updates)",
-    description="Other topics are acknowledged and answered as ignored, with the reason.",
-    responses={200: {"model": IngestReport | IgnoredTopic}, **WEBHOOK_ANSWERS},
+    summary="Shopify webhooks (orders/*, refunds/create, customers/*, marketing consent updates, "
+    "the compliance topics)",
+    description="`customers/data_request` and `customers/redact` become a privacy request, "
+    "verified by the shop, for a person to run (`c360 privacy run`); a repeated delivery "
+    "answers the request the first made. `shop/redact` and other topics are acknowledged and "
+    "answered as ignored, with the reason.",
+    responses={
+        200: {"model": IngestReport | PrivacyRequestTaken | IgnoredTopic},
+        **WEBHOOK_ANSWERS,
+        **answers(422, why={422: "A compliance request that names no one c360 could find."}),
+    },
     openapi_extra=WEBHOOK_BODY,
 )
 async def shopify_webhook(
@@ -249,11 +284,20 @@ async def shopify_webhook(
     x_shopify_topic: Annotated[
         str | None, Header(description="`orders/create`, `refunds/create`, …")
     ] = None,
+    x_shopify_event_id: Annotated[
+        str | None, Header(description="The event: the same in every delivery of it.")
+    ] = None,
+    x_shopify_webhook_id: Annotated[
+        str | None, Header(description="The delivery: the same in its retries.")
+    ] = None,
 ) -> dict[str, Any]:
     settings: Settings = request.app.state.settings
     body = await read_body(request, settings.ingest_max_body_bytes)
     secret = settings.shopify_webhook_secret
     verify_shopify(secret.get_secret_value() if secret else None, body, x_shopify_hmac_sha256)
+    if x_shopify_topic in COMPLIANCE_TOPICS:
+        delivery = x_shopify_event_id or x_shopify_webhook_id
+        return await _privacy_request(request, x_shopify_topic, body, delivery)
     name = SHOPIFY_TOPICS.get((x_shopify_topic or "").partition("/")[0])
     if name is None:
         reason = (
@@ -265,6 +309,42 @@ async def shopify_webhook(
     connector = _connector(name)
     _check_media_type(request.headers.get("content-type"), connector)
     return _report(await _ingest(request, connector, body, origin=f"shopify {x_shopify_topic}"))
+
+
+async def _privacy_request(
+    request: Request, topic: str, body: bytes, delivery: str | None
+) -> dict[str, Any]:
+    """A compliance webhook: ``customers/data_request`` and ``customers/redact`` become a
+    verified access or erasure request, ``shop/redact`` is answered as ignored."""
+    services: Services = request.app.state.services
+    settings: Settings = request.app.state.settings
+    try:
+        asked = compliance_request(topic, body, settings.default_region, delivery=delivery)
+    except Ignore as exc:
+        return {"ignored": True, "topic": topic, "reason": str(exc)}
+    except Rejected as exc:
+        raise UnreadableRequest(f"a Shopify {topic} c360 cannot take in: {exc}") from None
+    taken, new = await services.privacy.receive(
+        RequestType(asked.asked.value),
+        [
+            GivenIdentifier(IdentifierType(i["type"]), i["value"], i.get("source"))
+            for i in asked.identifiers
+        ],
+        sender=f"shopify webhook ({asked.shop})",
+        reference=asked.reference,
+        now=dt.datetime.now(dt.UTC),
+        note=asked.note(topic),
+    )
+    return {
+        "privacy_request": {
+            "id": taken.id,
+            "type": taken.type,
+            "status": taken.status,
+            "received_at": taken.received_at,
+            "deadline": taken.deadline,
+        },
+        "new": new,
+    }
 
 
 @router.post(

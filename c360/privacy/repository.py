@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from c360.privacy.documents import (
     journal_fields,
@@ -51,6 +52,15 @@ class RequestRepository:
 
     async def insert(self, request: PrivacyRequest) -> None:
         await self._requests.insert_one(request_doc(request))
+
+    async def insert_new(self, request: PrivacyRequest) -> bool:
+        """Insert unless a request of this id is stored already (False): one write, so two
+        deliveries of one request at once store it once."""
+        try:
+            await self._requests.insert_one(request_doc(request))
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def get(self, request_id: str) -> PrivacyRequest | None:
         doc = await self._requests.find_one({"_id": request_id})

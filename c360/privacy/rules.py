@@ -100,6 +100,12 @@ def check_transition(current: Status, wanted: Status) -> None:
         )
 
 
+def request_id_of(reference: str) -> str:
+    """The id of the request a sender's own ``reference`` names (24 hex digits, as a drawn id):
+    every delivery of one reference makes the same id, so the store keeps one request."""
+    return hashlib.sha256(f"privacy-request:{reference}".encode()).hexdigest()[:24]
+
+
 def add_months(moment: dt.datetime, months: int) -> dt.datetime:
     """The same day ``months`` calendar months later, or the month's last day when it has no
     such day (31 January + 1 month = 28 or 29 February), as the GDPR's "one month" is read."""

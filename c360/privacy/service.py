@@ -155,6 +155,40 @@ class PrivacyService:
         await self._requests.insert(request)
         return await self.get(request.id)  # as stored (its times to the millisecond)
 
+    async def receive(
+        self,
+        kind: RequestType,
+        identifiers: Sequence[GivenIdentifier],
+        *,
+        sender: str,
+        reference: str | None,
+        now: dt.datetime,
+        note: str,
+    ) -> tuple[PrivacyRequest, bool]:
+        """A request a signed sender passes on, which it verified: Shopify sends one that a
+        shop's owner took from the customer. It starts verified on the sender's word (both
+        events name the sender; ``note`` keeps what the sender said) and waits for a person to
+        run it, as any other. ``reference``: the sender's own id for the request (a delivery's
+        event id, Shopify's data request id); a delivery repeated with it answers the request
+        the first made, and False (one insert-only write, so deliveries at once store one)."""
+        given = [self._normalized(i) for i in identifiers]
+        if not given or len(given) > MAX_IDENTIFIERS:
+            raise InvalidInput(f"a request names 1 to {MAX_IDENTIFIERS} identifiers")
+        request = PrivacyRequest(
+            id=secrets.token_hex(12) if reference is None else rules.request_id_of(reference),
+            type=kind,
+            status=Status.VERIFIED,
+            received_at=now,
+            deadline=rules.deadline(now, self.config.deadline_months, 0),
+            identifiers=tuple(given),
+            events=(
+                Event(now, sender, Status.RECEIVED, note=note),
+                Event(now, sender, Status.VERIFIED, Status.RECEIVED, f"signed by {sender}"),
+            ),
+        )
+        created = await self._requests.insert_new(request)
+        return await self.get(request.id), created
+
     async def get(self, request_id: str) -> PrivacyRequest:
         request = await self._requests.get(request_id)
         if request is None:

@@ -34,13 +34,15 @@ no order). The consent topics' bodies are read too: ``customers_email_marketing_
 (``customer_id``, ``email_address``, ``email_marketing_consent``) and
 ``customers_marketing_consent/update`` (``id``, ``phone``, ``sms_marketing_consent``); a
 ``customers/delete`` body (the id alone) and a ``customers/redact`` or
-``customers/data_request`` request are ignored with the reason.
+``customers/data_request`` request are ignored with the reason: those compliance webhooks are
+read as the privacy requests they are by :mod:`.compliance`, for ``/webhooks/shopify``.
 
 Money is read as decimals and converted exactly into minor units; an amount with more decimals
 than its currency has is refused, never rounded.
 
 One module a resource (:mod:`.orders`, :mod:`.refunds`, :mod:`.customers`), the marketing consent
-they carry in :mod:`.consent`, and reading Shopify's values in :mod:`._values`.
+they carry in :mod:`.consent`, the compliance webhooks in :mod:`.compliance`, and reading
+Shopify's values in :mod:`._values`.
 """
 
 from connectors.shopify.customers import ShopifyCustomersConnector

@@ -75,13 +75,15 @@ def _customer_body(value: Any, source: str, region: str) -> list[CanonicalRecord
     if "orders_to_redact" in body:
         raise Ignore(
             "a customers/redact request: erasing a customer is not done by an import; the "
-            "records already stored are kept"
+            "records already stored are kept (sent to /webhooks/shopify, it becomes an erasure "
+            "request)"
         )
     if "data_request" in body or "orders_requested" in body:
         # Its ``customer`` is whom the request is about, not a customer resource to read.
         raise Ignore(
             "a customers/data_request: giving a customer their data is not done by an import; "
-            "nothing of the request is read (receive it with `c360 privacy request access`)"
+            "nothing of the request is read (sent to /webhooks/shopify, it becomes an access "
+            "request)"
         )
     if isinstance(body.get("customer"), dict):  # a single-resource response
         body = body["customer"]

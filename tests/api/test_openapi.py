@@ -36,6 +36,7 @@ ANSWERS: dict[tuple[str, str], dict[str, str]] = {
         "404": "error",
         "413": "error",
         "415": "error",
+        "422": "error",
     },
     ("post", "/webhooks/zendesk"): {
         "200": "application/json",

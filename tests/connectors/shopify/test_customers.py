@@ -187,7 +187,8 @@ class TestCustomers:
             (
                 {"shop_id": 1, "customer": {"id": 42}, "orders_to_redact": [1]},
                 "a customers/redact request: erasing a customer is not done by an import; the "
-                "records already stored are kept",
+                "records already stored are kept (sent to /webhooks/shopify, it becomes an "
+                "erasure request)",
             ),
             (
                 {"customer_id": 42, "email_address": "a@example.com"},
