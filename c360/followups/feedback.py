@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,17 @@ class FeedbackNotFound(NotFound):
 
 class AlreadyAcknowledged(Conflict):
     pass
+
+
+# (profile id, record id, channel, actor, when): what else an answer to the customer settles —
+# the follow-ups the feedback opened (the wiring hands in FollowUpService.feedback_answered).
+Answered = Callable[[str, str, str, str, dt.datetime], Awaitable[None]]
+
+
+async def _nothing_else(
+    profile_id: str, record_id: str, channel: str, actor: str, now: dt.datetime
+) -> None:
+    return None
 
 
 def needs_acknowledgement(
@@ -76,8 +87,10 @@ class FeedbackService:
         profiles: ProfileService,
         contact: ContactService,
         low_scores: Mapping[str, int],
+        answered: Answered = _nothing_else,
     ) -> None:
         self._inputs = inputs
+        self._answered = answered
         self._acks = acks
         self._profiles = profiles
         self._contact = contact
@@ -163,4 +176,5 @@ class FeedbackService:
             raise AlreadyAcknowledged(
                 f"acknowledged at {done.at.isoformat()} by {done.actor} ({done.channel})"
             )
+        await self._answered(live, record_id, offered.channel, actor, now)
         return Feedback(live, record, why, ack)

@@ -27,12 +27,12 @@ from c360.followups.assignment import TeamLoad
 from c360.followups.backtest import Preview, simulate
 from c360.followups.evaluation import Evaluation
 from c360.followups.merging import FollowUpMerges
-from c360.followups.model import SYSTEM, EventType, FollowUp, Outcome
+from c360.followups.model import SYSTEM, EventType, FollowUp, Outcome, Status
 from c360.followups.relay import Erasures, Relay
 from c360.followups.repository import FollowUpRepository, QueueFilter, RuleInputRepository, Stored
 from c360.followups.rulebook import RuleBook
 from c360.followups.rules import RecordFacts, RuleDefinition, raised
-from c360.followups.states import Action, transition
+from c360.followups.states import Action, TransitionRefused, transition
 from c360.followups.teams import Team, Teams, member_name
 from c360.followups.writes import (
     MAX_ROUNDS,
@@ -189,6 +189,28 @@ class FollowUpService:
                 await self.relay.forward([Stored(new, unsent)], now)
                 return new
         raise FollowUpConflict(f"follow-up {follow_up_id} kept changing; try again")
+
+    async def feedback_answered(
+        self, profile_id: str, record_id: str, channel: str, actor: str, now: dt.datetime
+    ) -> None:
+        """Answering a piece of feedback is the first response of the follow-ups it opened:
+        each one still open is acknowledged by whoever answered, saying on which channel, so
+        its first-response clock stops and it does not escalate as if the customer had not
+        been answered. One another agent moved meanwhile is left as it is."""
+        [found] = await self.of_profiles([profile_id])
+        for fu in found:
+            if fu.status is not Status.OPEN or record_id not in fu.trigger_ids():
+                continue
+            try:
+                await self.act(
+                    fu.id,
+                    Action.ACKNOWLEDGE,
+                    actor,
+                    now,
+                    note=f"the customer's feedback was answered by {channel}",
+                )
+            except TransitionRefused:
+                continue
 
     async def known_teams(self) -> set[str]:
         """The teams follow-ups can be in: those configured or set by an admin, the teams they

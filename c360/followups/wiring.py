@@ -78,6 +78,11 @@ def build_followups(
         config.lease_for,
     )
     feedback = FeedbackService(
-        inputs, AcknowledgementRepository(db), profiles, contact, dict(config.low_scores)
+        inputs,
+        AcknowledgementRepository(db),
+        profiles,
+        contact,
+        dict(config.low_scores),
+        answered=service.feedback_answered,
     )
     return FollowUps(service, feedback, worker, outbox)

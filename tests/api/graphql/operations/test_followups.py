@@ -396,6 +396,31 @@ class TestClosingTheLoop:
         after = (await gql(agent, query, email=ANA))["profileByIdentifier"]
         assert after["feedback"][0]["acknowledgement"] == {"channel": "EMAIL"}
 
+    async def test_answering_the_feedback_is_the_first_response_of_its_follow_up(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path, comment="Late again")
+        query = """query($email: String!) {
+          profileByIdentifier(type: EMAIL, value: $email) { ... on Profile {
+          id feedback { record { id } }
+          followUps { status firstResponseAt sla { target state }
+            events { type actor note } } } } }"""
+        ack = """mutation($p: ID!, $r: ID!) { acknowledgeFeedback(profileId: $p, recordId: $r) {
+          __typename ... on Feedback { acknowledgement { at } } } }"""
+        profile = (await gql(agent, query, email=ANA))["profileByIdentifier"]
+        [item] = profile["feedback"]
+
+        done = await gql(agent, ack, p=profile["id"], r=item["record"]["id"])
+        answered_at = done["acknowledgeFeedback"]["acknowledgement"]["at"]
+
+        [fu] = (await gql(agent, query, email=ANA))["profileByIdentifier"]["followUps"]
+        assert fu["status"] == "ACKNOWLEDGED"
+        assert fu["firstResponseAt"] == answered_at
+        assert fu["sla"][0] == {"target": "FIRST_RESPONSE", "state": "MET"}
+        assert fu["events"][-1]["type"] == "ACKNOWLEDGED"
+        assert fu["events"][-1]["actor"].startswith("key:")  # the agent who answered
+        assert fu["events"][-1]["note"] == "the customer's feedback was answered by email"
+
 
 class TestRules:
     async def test_the_shipped_rules_are_enabled_with_their_ids(
