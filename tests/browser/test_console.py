@@ -547,6 +547,68 @@ class TestNoActionTwice:
         assert sent == ["ConsoleAcknowledgeFollowUp", "ConsoleAcknowledgeFeedback"]
 
 
+class TestFeedback:
+    def test_only_feedback_waiting_for_an_answer_offers_to_acknowledge(
+        self, page: Page, demo: Server
+    ) -> None:
+        """Noor answered three surveys: a promoter's 10 (nothing to answer), a CSAT 1 answered
+        by e-mail before the page opened, and an NPS 2 with a comment that the agent answers
+        here, which also acknowledges the follow-up it opened."""
+        email = "noor.haddad@example.com"
+        now = dt.datetime.now(dt.UTC)
+
+        def survey(external_id: str, kind: str, score: int, hours: int, **more: Any) -> Any:
+            return {
+                "kind": "survey_response",
+                "source": "surveys",
+                "external_id": external_id,
+                "occurred_at": (now - dt.timedelta(hours=hours)).isoformat(),
+                "identifiers": [{"type": "email", "value": email}],
+                "survey_type": kind,
+                "score": score,
+                **more,
+            }
+
+        send_records(
+            demo,
+            [
+                survey("nps-6101", "nps", 10, 30, touchpoint="online"),
+                survey("csat-6102", "csat", 1, 20, touchpoint="support"),
+                survey("nps-6103", "nps", 2, 2, comment="Still waiting for my refund."),
+            ],
+        )
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(email)}")
+        profile_ready(page)
+        done = demo.graphql(
+            "mutation($p: ID!, $r: ID!) { acknowledgeFeedback(profileId: $p, recordId: $r)"
+            " { __typename } }",
+            variables={"p": profile_id(page), "r": "surveys:survey_response:csat-6102"},
+        )
+        assert done["acknowledgeFeedback"]["__typename"] == "Feedback"
+        page.reload()
+        profile_ready(page)
+        answers = page.locator("#history li:has(> .feedback-action)")  # the survey answers
+        waiting = answers.filter(has_text="Still waiting for my refund.")
+        expect(waiting.get_by_role("button", name="Acknowledge feedback")).to_be_visible()
+        answered = answers.filter(has_text="CSAT 1")
+        expect(answered.locator(".feedback-answered")).to_contain_text("Answered by E-mail")
+        expect(answered.get_by_role("button", name="Acknowledge feedback")).to_have_count(0)
+        promoter = answers.filter(has_text="NPS 10")
+        expect(promoter).to_be_visible()
+        expect(promoter.get_by_role("button", name="Acknowledge feedback")).to_have_count(0)
+
+        slot = page.locator('[data-slot="follow-ups"]')
+        item = slot.locator(".follow-up", has_text=DETRACTOR_RULE)
+        expect(item).to_have_attribute("data-status", "OPEN")
+        waiting.get_by_role("button", name="Acknowledge feedback").click()
+        waiting.get_by_role("form", name="Acknowledge this feedback").get_by_role(
+            "button", name="Acknowledge"
+        ).click()
+        expect(waiting.get_by_role("status")).to_contain_text("Feedback acknowledged by E-mail.")
+        expect(waiting.get_by_role("button", name="Acknowledge feedback")).to_be_disabled()
+        expect(item).to_have_attribute("data-status", "ACKNOWLEDGED")
+
+
 class TestSearch:
     def test_several_matches_with_what_tells_them_apart(self, page: Page, demo: Server) -> None:
         open_console(page, demo, "agent")

@@ -77,6 +77,12 @@ const DONE = {
 };
 const CHANNELS = ["PHONE", "EMAIL", "SMS", "WHATSAPP", "POSTAL", "PUSH"];
 
+const FEEDBACK = `
+query ConsoleFeedback($id: ID!) {
+  profile(id: $id) { __typename ... on Profile {
+    feedback { why record { id } acknowledgement { at channel } } } }
+}`;
+
 let support = null;
 
 /** What the schema offers (asked once per page), or null when it has no follow-ups. */
@@ -102,6 +108,8 @@ async function introspect() {
     rootCauses: queries.find((name) => /rootCauses$/i.test(name)) || null,
     // The teams a follow-up may be moved to.
     teams: queries.includes("teams"),
+    // Which survey answers need an answer to the customer, and which have had one.
+    feedback: profileFields.has("feedback"),
   };
 }
 
@@ -452,13 +460,41 @@ async function assignForm(found, item, area, status, done) {
 
 // --- Acknowledging feedback (a survey answer) ----------------------------------------------
 
+/** The customer's feedback that needs an answer, by record id, each with its acknowledgement
+ * (null: the schema has no Profile.feedback, or it could not be read; the action is then
+ * offered on every answer and the API says which need none). */
+export function feedbackOf(profileId) {
+  return followUpSupport()
+    .then(async (found) => {
+      if (!found.feedback) return null;
+      const { data, errors } = await gql(FEEDBACK, { id: profileId });
+      if (refusedFields(errors).has("feedback")) return new Map(); // not for this role
+      const listed = data && data.profile && data.profile.feedback;
+      return Array.isArray(listed) ? new Map(listed.map((f) => [f.record.id, f])) : null;
+    })
+    .catch(() => null);
+}
+
 /** A button to record that a survey answer was answered, when the schema has
- * acknowledgeFeedback: on which channel, with a note. */
-export function feedbackAction(profileId, survey) {
+ * acknowledgeFeedback and the answer needs one (``known``: feedbackOf's promise): on which
+ * channel, with a note. One answered already says when and how instead; one that needs no
+ * answer gets nothing. ``onAnswered`` runs after an acknowledgement (it may have acknowledged
+ * the follow-ups the answer opened). */
+export function feedbackAction(profileId, survey, known = Promise.resolve(null), onAnswered = () => {}) {
   const holder = h("div", { class: "feedback-action" });
-  followUpSupport()
-    .then((found) => {
+  Promise.all([followUpSupport(), known])
+    .then(([found, listed]) => {
       if (!found.mutations.has("acknowledgeFeedback")) return;
+      const item = listed ? listed.get(survey.id) : undefined;
+      if (listed && !item) return; // nothing the customer needs an answer to
+      if (item && item.acknowledgement) {
+        const ack = item.acknowledgement;
+        replace(
+          holder,
+          h("p", { class: "muted feedback-answered" }, `Answered by ${channel(ack.channel)}, ${dateTime(ack.at)}.`),
+        );
+        return;
+      }
       const area = h("div");
       const status = h("div", { role: "status" });
       const open = (event) => {
@@ -496,7 +532,9 @@ export function feedbackAction(profileId, survey) {
                 }
                 const ack = answer.acknowledgement;
                 form.remove();
+                opener.disabled = true; // answered: once per feedback
                 announce(status, `Feedback acknowledged${ack ? ` by ${channel(ack.channel)}` : ""}.`);
+                onAnswered();
               } catch (error) {
                 replace(status, h("p", { class: "notice error" }, error.message));
                 send.disabled = false;

@@ -4,13 +4,13 @@
 
 import { gql, refusedFields, sentence } from "./api.js";
 import { chip, empty, h, problem, replace, section, uid } from "./dom.js";
-import { feedbackAction, followUpSupport } from "./followups.js";
+import { feedbackAction, feedbackOf, followUpSupport } from "./followups.js";
 import { KIND_NAMES, KINDS, channel, clock, date, dateTime, money, personName, words } from "./format.js";
 import { timelineDocument } from "./queries.js";
 
 const HIDDEN = "hidden for your role";
 
-export function historySection(profileId) {
+export function historySection(profileId, onAnswered = () => {}) {
   const problems = h("div");
   const purchases = h("div");
   const surveys = h("div");
@@ -39,13 +39,14 @@ export function historySection(profileId) {
           : empty("No orders or returns."),
       );
       const answers = profile.surveys.edges.map((e) => e.node);
+      const known = answers.length ? feedbackOf(profileId) : Promise.resolve(null);
       replace(
         surveys,
         answers.length
           ? h(
               "ul",
               { class: "items" },
-              answers.map((n) => h("li", {}, describe(n, refused), feedbackAction(profileId, n))),
+              answers.map((n) => h("li", {}, describe(n, refused), feedbackAction(profileId, n, known, onAnswered))),
             )
           : empty("No survey answers."),
       );

@@ -78,7 +78,7 @@ class ProfilePage {
     this.parts.attention = h("div");
     this.parts.who = h("div");
     this.followUps = followUpsSlot(this.id, () => this.refresh());
-    this.history = historySection(this.id);
+    this.history = historySection(this.id, () => this.followUps.reload());
     this.consent = consentSection(this.id, () => this.refresh());
     this.actions = actionsRail(this.id, profile, () => this.refresh());
     const attention = section(
