@@ -17,6 +17,7 @@ from rich.table import Table
 
 from c360.cli.arguments import CASE_INSENSITIVE
 from c360.errors import InvalidInput
+from c360.kpis.compute import Row
 from c360.kpis.definitions import DEFINITIONS, Dimension, KpiId
 from c360.kpis.export import columns, flat, show_value
 from c360.kpis.periods import Interval
@@ -128,7 +129,7 @@ def _print(answer: KpiAnswer, form: str, compared: bool) -> None:
         if figure.numerator is not None and figure.denominator is not None:
             ratio = f"{figure.numerator:,.0f} / {figure.denominator:,.0f}"
         cells = [
-            DEFINITIONS[row.kpi].name,
+            _name(row),
             f"{row.period.start.astimezone(_zone(answer)):%Y-%m-%d}",
             *(value or "—" for value in row.group),
             show_value(row.kpi, figure, row.currency),
@@ -142,6 +143,16 @@ def _print(answer: KpiAnswer, form: str, compared: bool) -> None:
     if answer.left_out:
         left = ", ".join(k.value for k in answer.left_out)
         print(f"not split by {', '.join(d.value for d in answer.group_by)}: {left}")
+
+
+def _name(row: Row) -> str:
+    """The KPI's name, with the currency of a row per currency (and whether it was converted
+    to the reporting currency), as the dashboard names it: the return rate comes by count and
+    by amount per currency, two rows a name alone would not tell apart."""
+    name = DEFINITIONS[row.kpi].name
+    if row.currency is None:
+        return name
+    return f"{name} ({row.currency}{', converted' if row.converted else ''})"
 
 
 def _zone(answer: KpiAnswer) -> ZoneInfo:

@@ -86,3 +86,24 @@ class TestSuppressionCountsThePeopleBehindTheFigure:
 
         assert fcr["suppressed"] is True  # the one known case is one customer's
         assert (fcr["value"], fcr["numerator"], fcr["denominator"]) == (None, None, None)
+
+
+class TestTheTable:
+    def test_a_rate_per_currency_names_its_currency(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """The return rate comes by count and by amount per currency: in the table each row
+        says which, as the dashboard does, not two rows of one name."""
+        path = tmp_path / "orders.jsonl"
+        path.write_text("".join(json.dumps(order(n, "EUR", 1000)) + "\n" for n in range(6)))
+        imported(env, "canonical", path)
+
+        table = run_c360(
+            "kpis", "--from", "2024-06-01", "--to", "2024-07-01", "--kpi", "return_rate", env=env
+        )
+
+        assert table.returncode == 0, table.stderr
+        names = [
+            line.split("│")[1].strip() for line in table.stdout.splitlines() if "Return" in line
+        ]
+        assert names == ["Return rate", "Return rate (EUR)"]
