@@ -1,6 +1,8 @@
 """Who gets a follow-up: the customer's account owner when the CRM names one, else the team
+member who already holds the customer's open follow-ups in that team (one agent answers the
+customer about all of them: a detractor who asks to be called is not called twice), else the
 member with the fewest open follow-ups, ties taken in turn (the one assigned least recently).
-Pure: the service hands in the counts and the last assignments it read.
+Pure: the service hands in the counts, the last assignments and the customers' owners it read.
 
 A batch's new follow-ups are assigned one after the other (:func:`assign_in_turn`), in an
 order made of their records (the earliest trigger first), and the counts they start from
@@ -45,11 +47,20 @@ class TeamLoad:
         self.last_assigned[member] = max(at_ms, self.last_assigned.get(member, at_ms))
 
 
-def owner_for(account_owner: str | None, team: TeamLoad, *, escalation: bool = False) -> str | None:
-    """The account owner for a new follow-up when there is one; an escalation goes to the
-    escalation team's members (the owner had their chance)."""
+def owner_for(
+    account_owner: str | None,
+    team: TeamLoad,
+    *,
+    escalation: bool = False,
+    customers: str | None = None,
+) -> str | None:
+    """The account owner for a new follow-up when there is one, else ``customers`` (the member
+    holding the customer's open follow-ups in the team) while a member; an escalation goes to
+    the escalation team's members (the owner had their chance)."""
     if account_owner and not escalation:
         return account_owner
+    if customers is not None and not escalation and customers in team.members:
+        return customers
     return team.choose()
 
 
@@ -86,23 +97,31 @@ class Opening:
     account_owner: str | None = None
     opened: bool = False
     owner: str | None = None
+    profile: str | None = None  # the customer's (None: no other opening shares its owner)
+    customers: str | None = None  # who holds the customer's open follow-ups in the team
 
 
 def assign_in_turn(
     openings: Sequence[Opening], loads: Mapping[str, TeamLoad], at_ms: int
 ) -> list[str | None]:
     """The owner of each opening, in the order given: taken in ``order``, each from its
-    team's load as the ones before it left it; one opened already keeps its owner and counts
-    as taken. ``loads`` (updated) must leave out the openings opened already."""
+    team's load as the ones before it left it, a customer's later openings in a team going to
+    whoever took their first; one opened already keeps its owner and counts as taken.
+    ``loads`` (updated) must leave out the openings opened already."""
     owners: list[str | None] = [None] * len(openings)
+    theirs: dict[tuple[str, str], str | None] = {}  # (customer, team) → the owner taken first
     for index in sorted(range(len(openings)), key=lambda i: openings[i].order):
         opening = openings[index]
         load = loads.get(opening.team)
+        key = None if opening.profile is None else (opening.profile, opening.team)
+        customers = theirs.get(key, opening.customers) if key is not None else None
         owner = (
             opening.owner
             if opening.opened
-            else owner_for(opening.account_owner, load or TeamLoad(()))
+            else owner_for(opening.account_owner, load or TeamLoad(()), customers=customers)
         )
+        if key is not None and owner is not None:
+            theirs.setdefault(key, owner)
         if owner is not None and load is not None:
             load.took(owner, at_ms)
         owners[index] = owner

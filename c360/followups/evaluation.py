@@ -269,7 +269,7 @@ class Evaluation:
             await self._read_views(loaded, sorted(raise_for), now)
         earlier = list((opened or {}).values())
         moment = min((fu.opened_at for fu in earlier), default=now)
-        owner_of = await self._assign(opening, earlier, batch, moment)
+        owner_of = await self._assign(opening, earlier, batch, moment, loaded.episodes)
         inserts: list[tuple[str, Stored]] = []
         replaces: list[tuple[str, int, Stored]] = []
         for profile_id, rule, step in steps:
@@ -315,10 +315,12 @@ class Evaluation:
         earlier: Sequence[FollowUp],
         batch: str | None,
         moment: dt.datetime,
+        episodes: Mapping[str, Sequence[FollowUp]] | None = None,
     ) -> dict[str, str | None]:
         """The owners of the follow-ups to open (by id), assigned in turn after those the
-        batch opened already, from the loads without any of the batch's (see
-        :mod:`.assignment`)."""
+        batch opened already, from the loads without any of the batch's, each customer's to
+        whoever holds their open follow-ups in the team (``episodes``: the customers' stored
+        follow-ups; see :mod:`.assignment`)."""
         actioned = [(p, r, s) for p, r, s in opening if not held_out(p, r.id, r.definition.holdout)]
         if not actioned:
             return {}
@@ -328,12 +330,26 @@ class Evaluation:
             self.teams, self._follow_ups, {r.definition.team for _, r, _ in actioned}, batch
         )
         account = await self._account_owners({p for p, _, _ in actioned})
+        held = _holders(episodes or {}, batch, planned)
         queue = [
-            Opening(opening_order(s.triggers, r.id, i), r.definition.team, account.get(p))
+            Opening(
+                opening_order(s.triggers, r.id, i),
+                r.definition.team,
+                account.get(p),
+                profile=p,
+                customers=held.get((p, r.definition.team)),
+            )
             for (p, r, s), i in zip(actioned, ids, strict=True)
         ]
         queue += [
-            Opening(opening_order(fu.triggers, fu.rule_id, fu.id), fu.team, None, True, fu.owner)
+            Opening(
+                opening_order(fu.triggers, fu.rule_id, fu.id),
+                fu.team,
+                None,
+                True,
+                fu.owner,
+                profile=fu.profile_id,
+            )
             for fu in earlier
             if fu.id not in planned
         ]
@@ -424,6 +440,22 @@ class Evaluation:
             return {}
         traits = await self._profiles.traits(wanted)
         return {p: t.value("account_owner") for p, t in zip(wanted, traits, strict=True)}
+
+
+def _holders(
+    episodes: Mapping[str, Sequence[FollowUp]], batch: str | None, planned: set[str]
+) -> dict[tuple[str, str], str]:
+    """(customer, team) → the owner of the customer's oldest active follow-up in the team,
+    among those opened before this batch (the batch's own are assigned in turn with it)."""
+    held: dict[tuple[str, str], str] = {}
+    for profile_id, follow_ups in episodes.items():
+        for fu in sorted(follow_ups, key=lambda f: (f.opened_at, f.id)):
+            if not fu.active or fu.owner is None or fu.id in planned:
+                continue
+            if batch is not None and fu.opened_by == batch:
+                continue
+            held.setdefault((profile_id, fu.team), fu.owner)
+    return held
 
 
 def _opening_id(rule: Rule, step: Open) -> str:

@@ -192,6 +192,41 @@ class TestQueue:
             assert body["data"] == {"followUps": None}
 
 
+class TestOneOwnerPerCustomer:
+    OWNERS = """query($email: String!) { profileByIdentifier(type: EMAIL, value: $email) {
+      ... on Profile { followUps { rule { id } team owner } } } }"""
+
+    async def test_one_answer_that_fires_two_rules_goes_to_one_agent(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        """A detractor who asks to be called opens two follow-ups in one team: one agent calls
+        her about both, not two agents each about one."""
+        await detractor(app, tmp_path, contact_requested=True)
+
+        profile = (await gql(agent, self.OWNERS, email=ANA))["profileByIdentifier"]
+
+        rules = {fu["rule"]["id"]: fu for fu in profile["followUps"]}
+        assert set(rules) == {"nps-detractor", "contact-requested"}
+        assert {fu["team"] for fu in rules.values()} == {"customer-care"}
+        assert len({fu["owner"] for fu in rules.values()}) == 1
+
+    async def test_a_later_follow_up_goes_to_the_agent_who_has_her_open_one(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+        [first] = (await gql(agent, self.OWNERS, email=ANA))["profileByIdentifier"]["followUps"]
+        await ingest(
+            app.state.services,
+            tmp_path / "later.jsonl",
+            [nps("S-2", ANA, 4, "2024-05-04T12:00:00Z", contact_requested=True)],
+        )
+
+        profile = (await gql(agent, self.OWNERS, email=ANA))["profileByIdentifier"]
+
+        [asked] = [fu for fu in profile["followUps"] if fu["rule"]["id"] == "contact-requested"]
+        assert asked["owner"] == first["owner"]  # not the other member, for being less busy
+
+
 class TestLifecycle:
     async def test_acknowledge_start_resolve_reopen_each_an_event_with_its_actor(
         self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
