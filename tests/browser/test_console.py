@@ -607,6 +607,8 @@ class TestFeedback:
         expect(waiting.get_by_role("status")).to_contain_text("Feedback acknowledged by E-mail.")
         expect(waiting.get_by_role("button", name="Acknowledge feedback")).to_be_disabled()
         expect(item).to_have_attribute("data-status", "ACKNOWLEDGED")
+        timeline = page.get_by_role("list", name="Timeline, newest first")
+        expect(timeline).to_contain_text(f"{DETRACTOR_RULE}: acknowledged")
 
 
 class TestSearch:

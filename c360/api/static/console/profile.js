@@ -78,7 +78,11 @@ class ProfilePage {
     this.parts.attention = h("div");
     this.parts.who = h("div");
     this.followUps = followUpsSlot(this.id, () => this.refresh());
-    this.history = historySection(this.id, () => this.followUps.reload());
+    // An answer to feedback may acknowledge its follow-ups, and is logged as a contact.
+    this.history = historySection(this.id, () => {
+      this.followUps.reload();
+      this.history.reload();
+    });
     this.consent = consentSection(this.id, () => this.refresh());
     this.actions = actionsRail(this.id, profile, () => this.refresh());
     const attention = section(
