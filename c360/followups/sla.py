@@ -14,7 +14,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from c360.followups.model import ACTIVE, FollowUp, Target
+from c360.followups.model import ACTIVE, HIDDEN, FollowUp, Target
 
 
 class SlaState(enum.StrEnum):
@@ -51,7 +51,7 @@ def state(clock: Clock, now: dt.datetime, soon: float) -> SlaState:
 
 def clocks(follow_up: FollowUp) -> list[Clock]:
     """The follow-up's targets in order (none for one held out, withdrawn or merged away)."""
-    if follow_up.held_out or not follow_up.due:
+    if follow_up.held_out or follow_up.status in HIDDEN or not follow_up.due:
         return []
     done = {
         Target.FIRST_RESPONSE: follow_up.first_response_at,

@@ -401,6 +401,26 @@ class TestLifecycle:
         assert kinds == ["FOLLOW_UP", "SURVEY_RESPONSE"]  # opened when imported: newest
 
 
+class TestWithdrawn:
+    async def test_a_withdrawn_follow_up_has_no_sla_clocks(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        """Her next answer is a 9 before anyone acted: the follow-up is withdrawn, and nothing
+        is due on it, on track or overdue, as nobody is to act on it any more."""
+        await detractor(app, tmp_path)
+        await ingest(
+            app.state.services,
+            tmp_path / "better.jsonl",
+            [nps("S-2", ANA, 9, "2024-05-04T12:00:00Z")],
+        )
+
+        found = await queue(agent, status=["WITHDRAWN"])
+
+        [edge] = found["edges"]
+        assert edge["node"]["status"] == "WITHDRAWN"
+        assert edge["node"]["sla"] == []
+
+
 class TestClosingTheLoop:
     async def test_feedback_is_acknowledged_once_on_the_channel_offered(
         self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
