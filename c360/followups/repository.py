@@ -41,6 +41,7 @@ class QueueFilter:
     statuses: tuple[Status, ...] = ()
     teams: tuple[str, ...] = ()
     owners: tuple[str, ...] = ()
+    owned: bool | None = None  # True: those someone owns; False: those nobody does
     rules: tuple[str, ...] = ()
     priorities: tuple[Priority, ...] = ()
     overdue_at: dt.datetime | None = None  # only those with a target past due at this time
@@ -59,6 +60,8 @@ class QueueFilter:
                 query[name] = values[0]
             elif values:
                 query[name] = {"$in": values}
+        if self.owned is not None and not self.owners:
+            query["owner"] = {"$exists": self.owned}  # stored only when there is one
         if self.overdue_at is not None:
             query["next_due_ms"] = {"$lt": ms(self.overdue_at)}
         if self.profile_id is not None:

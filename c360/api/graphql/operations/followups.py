@@ -50,12 +50,15 @@ from schemas.records import ContactChannel
 
 def _queue(filter: FollowUpFilter | None, now: dt.datetime) -> QueueFilter:
     f = filter or FollowUpFilter()
+    if f.unassigned and f.owner:
+        raise InvalidInput("unassigned: true and owner ask for none: give one of them")
     return QueueFilter(
         statuses=tuple(f.status)
         if f.status
         else (Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS),
         teams=tuple(f.team or ()),
         owners=tuple(f.owner or ()),
+        owned=None if f.unassigned is None else not f.unassigned,
         rules=tuple(f.rule or ()),
         priorities=tuple(f.priority or ()),
         overdue_at=now if f.overdue else None,

@@ -226,6 +226,11 @@ class FollowUpFilter:
     )
     team: list[str] | None = None
     owner: list[str] | None = None
+    unassigned: bool | None = strawberry.field(
+        default=None,
+        description="true: only those nobody owns (waiting in a team with no members, or "
+        "left without an owner); false: only those someone owns.",
+    )
     rule: list[str] | None = None
     priority: list[Priority] | None = None
     overdue: bool | None = strawberry.field(

@@ -227,6 +227,34 @@ class TestOneOwnerPerCustomer:
         assert asked["owner"] == first["owner"]  # not the other member, for being less busy
 
 
+class TestUnassigned:
+    async def test_a_lead_lists_the_follow_ups_nobody_owns(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        """One follow-up moved to a team nobody is in waits unassigned: the lead finds it by
+        asking for those without an owner, and the assigned one by asking for the others."""
+        billing = {  # a team only this rule names: nobody is in it
+            "id": "billing-complaints",
+            "name": "Billing complaints",
+            "team": "billing",
+            "conditions": [{"kind": "COMPLAINT_OPENED"}],
+        }
+        apply = "mutation($rule: AlertRuleInput!) { applyAlertRule(rule: $rule) { __typename } }"
+        await gql(agent, apply, await headers(app, Role.ADMIN), rule=billing)
+        await detractor(app, tmp_path)
+        await detractor(app, tmp_path, TOM)
+        [moved, kept] = (await queue(agent))["edges"]
+        await gql(agent, ASSIGN, id=moved["node"]["id"], team="billing")
+
+        nobodys = await queue(agent, unassigned=True)
+        someones = await queue(agent, unassigned=False)
+
+        assert [e["node"]["id"] for e in nobodys["edges"]] == [moved["node"]["id"]]
+        assert nobodys["totalCount"] == 1
+        assert [e["node"]["id"] for e in someones["edges"]] == [kept["node"]["id"]]
+        assert someones["totalCount"] == 1
+
+
 class TestLifecycle:
     async def test_acknowledge_start_resolve_reopen_each_an_event_with_its_actor(
         self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
