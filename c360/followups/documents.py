@@ -97,6 +97,18 @@ def queue_key(follow_up: FollowUp) -> str:
     return f"{rank}|{due_ms:013d}|{ms(follow_up.opened_at):013d}|{follow_up.id}"
 
 
+def accountable_team(follow_up: FollowUp) -> str:
+    """The team answerable for the follow-up's SLA: the one that held it when it was first
+    escalated (a target it let pass), else the one holding it. An escalation team is handed a
+    follow-up after its target was missed; the miss stays the team's that missed it."""
+    held: str | None = None  # the team as of each event (those that move it name it)
+    for event in follow_up.events:
+        if event.type is EventType.ESCALATED:
+            return held or follow_up.team
+        held = event.team or held
+    return follow_up.team
+
+
 def follow_up_doc(follow_up: FollowUp, unsent: Sequence[int] = ()) -> Document:
     """The stored form, with what queries need (queue order, when it is next due, whether
     notifications wait for the relay)."""
@@ -114,6 +126,7 @@ def follow_up_doc(follow_up: FollowUp, unsent: Sequence[int] = ()) -> Document:
         "status": follow_up.status.value,
         "priority": follow_up.priority.value,
         "team": follow_up.team,
+        "accountable_team": accountable_team(follow_up),
         "held_out": follow_up.held_out,
         "triggers": [
             {"id": t.record_id, "kind": t.kind, "at_ms": ms(t.at)} for t in follow_up.triggers

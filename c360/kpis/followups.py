@@ -8,9 +8,11 @@ milliseconds, UTC):
 ``follow_ups`` (one document a follow-up)
     ``profile_id``; ``opened_ms``; ``status`` (``withdrawn`` and ``merged`` ones are not
     follow-ups any more and are left out); ``held_out`` (true: the holdout, recorded and not
-    actioned); ``team``; ``root_cause`` (when closed with one); ``due`` (SLA target name →
-    due time: ``first_response``, ``resolution``); ``first_response_ms`` and ``resolved_ms``
-    (when each target was done, absent while not done).
+    actioned); ``team``, and ``accountable_team`` (the team that held it when it was first
+    escalated: the one that missed its target; absent from documents written before it was
+    kept, which count by ``team``); ``root_cause`` (when closed with one); ``due`` (SLA
+    target name → due time: ``first_response``, ``resolution``); ``first_response_ms`` and
+    ``resolved_ms`` (when each target was done, absent while not done).
 
 ``feedback_acks`` (one document per acknowledged piece of feedback)
     ``_id``: the record id of the survey response or complaint answered; ``at_ms``: when.
@@ -35,6 +37,7 @@ FOLLOW_UP_FIELDS = {
     "status": 1,
     "held_out": 1,
     "team": 1,
+    "accountable_team": 1,
     "root_cause": 1,
     "due": 1,
     "first_response_ms": 1,
@@ -54,7 +57,7 @@ class StoredFollowUp:
     opened_ms: int
     status: str
     held_out: bool
-    team: str | None
+    team: str | None  # accountable for its SLA (the team it was escalated from, if it was)
     root_cause: str | None
     due: Mapping[str, int]  # SLA target name → due time
     done: Mapping[str, int]  # SLA target name → when it was done
@@ -69,7 +72,7 @@ def stored_follow_up(doc: Mapping[str, Any]) -> StoredFollowUp:
         opened_ms=doc["opened_ms"],
         status=doc.get("status", ""),
         held_out=bool(doc.get("held_out")),
-        team=doc.get("team"),
+        team=doc.get("accountable_team") or doc.get("team"),
         root_cause=doc.get("root_cause"),
         due=due,
         done=done,

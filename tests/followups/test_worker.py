@@ -291,6 +291,65 @@ class TestSignature:
         assert not verify(SECRET, signed, "1700000000", b"{}", 1_700_000_000 + 3600)
 
 
+class TestSlaComplianceByTeam:
+    async def test_a_missed_target_counts_against_the_team_that_missed_it(
+        self, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """Customer care lets a first response pass its due time; the follow-up escalates to
+        the care leads. The miss is customer care's in SLA compliance by team, not the leads'
+        (who were handed it after it was missed)."""
+        env = {
+            **env,
+            "C360_KPI_MIN_GROUP_SIZE": "1",
+            "C360_FOLLOWUP_TEAMS": json.dumps(
+                {
+                    CARE: {"members": ["ana.agent"], "escalation_team": "care-leads"},
+                    "care-leads": {"members": ["marta.lead"]},
+                }
+            ),
+        }
+        rules = tmp_path / "rules.toml"
+        rules.write_text(  # a first response due within two seconds
+            '[[rule]]\nid = "nps-detractor"\nname = "NPS detractor"\nteam = "customer-care"\n'
+            'conditions = [{ kind = "survey_score_at_most", survey_type = "nps", score = 6 }]\n'
+            "sla = { first_response_hours = 0.0005, resolution_hours = 0.0005 }\n"
+        )
+        today = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        answers = tmp_path / "answers.csv"
+        answers.write_text(
+            "response_id,responded_at,email,type,score\n"
+            f"S-1,{(today - dt.timedelta(minutes=5)).isoformat()},d1@example.com,nps,2\n"
+        )
+        assert run_c360("alerts", "rules", "apply", str(rules), env=env).returncode == 0
+        assert run_c360("import", "surveys-csv", str(answers), env=env).returncode == 0
+        await asyncio.sleep(2.5)
+        ticked = run_c360("alerts", "tick", env=env)
+        assert ticked.stdout.startswith("escalated: 1"), ticked.stdout + ticked.stderr
+
+        span = (
+            "--from",
+            f"{today.date() - dt.timedelta(days=1)}",
+            "--to",
+            f"{today.date() + dt.timedelta(days=2)}",
+        )
+        answer = run_c360(
+            "kpis",
+            *span,
+            "--kpi",
+            "sla_compliance",
+            "--group-by",
+            "team",
+            "--format",
+            "json",
+            env=env,
+        )
+
+        assert answer.returncode == 0, answer.stderr
+        rows = {row["team"]: row for row in map(json.loads, answer.stdout.splitlines())}
+        assert (rows[CARE]["numerator"], rows[CARE]["denominator"]) == (0.0, 1.0)
+        assert "care-leads" not in rows or rows["care-leads"]["denominator"] in (0.0, None)
+
+
 class TestCommandLine:
     async def test_rules_apply_list_evaluate_and_tick(
         self, store: Store, settings: Settings, env: dict[str, str], tmp_path: Path

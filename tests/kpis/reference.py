@@ -185,7 +185,7 @@ class Reference:
             values: dict[Dimension, str | None] = {d: customer.get(d) for d in Dimension}
             for dimension in (*ORDER_DIMS, Dimension.SERVICE_CHANNEL, Dimension.SURVEY_TOUCHPOINT):
                 values[dimension] = None
-            values[Dimension.TEAM] = follow_up.get("team")
+            values[Dimension.TEAM] = follow_up.get("accountable_team") or follow_up.get("team")
             values[Dimension.ROOT_CAUSE] = follow_up.get("root_cause")
             if all(values[d] in allowed for d, allowed in chosen.items()):
                 yield follow_up, tuple(values[d] for d in dimensions)
