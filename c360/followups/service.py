@@ -88,6 +88,7 @@ class FollowUpService:
         self.rules = rules
         self.teams = teams
         self.config = config
+        self._profiles = profiles
         self.relay = Relay(follow_ups, outbox, teams, config.due_soon)
         self.evaluation = Evaluation(
             follow_ups, inputs, rules, teams, profiles, self.relay, profile_ids
@@ -241,9 +242,14 @@ class FollowUpService:
             raise InvalidInput("owner is empty (leave it out to unassign)")
         owner = member_name(owner, "an owner") if owner is not None else None
         if owner is not None and team.members and owner not in team.members:
-            raise InvalidInput(
-                f"{shown(owner)} is not a member of team {team.id} ({', '.join(team.members)})"
-            )
+            # The customer's account owner is given their follow-ups whatever the team (see
+            # .assignment), so one may be handed back to them.
+            [traits] = await self._profiles.traits([fu.profile_id])
+            if owner != traits.value("account_owner"):
+                raise InvalidInput(
+                    f"{shown(owner)} is not a member of team {team.id} "
+                    f"({', '.join(team.members)}) nor the customer's account owner"
+                )
         if owner is None and team.id != fu.team:
             load = await self._load(team.id)
             owner = load.choose()

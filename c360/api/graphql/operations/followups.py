@@ -212,8 +212,8 @@ class FollowUpMutation:
         "that team's members, chosen as for new follow-ups, unless `owner` says whom). A team "
         "is one configured or set by an admin, one they escalate to, or one an alert rule "
         "sends follow-ups to; another is refused (InvalidInputError). `owner` is a member of "
-        "the team when it has members, and always a name on one line of at most 200 "
-        "characters (InvalidInputError otherwise).",
+        "the team when it has members (or the customer's account owner), and always a name "
+        "on one line of at most 200 characters (InvalidInputError otherwise).",
         extensions=_WORK,
     )
     async def assign_follow_up(

@@ -255,6 +255,34 @@ class TestUnassigned:
         assert someones["totalCount"] == 1
 
 
+class TestAccountOwner:
+    async def test_a_follow_up_can_be_given_back_to_the_account_owner(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        """Her follow-up goes to her account manager, who is in no team; an agent hands it to
+        a colleague while he is away, then back to him."""
+        owned = f.person(identifiers=[f.email(ANA)], account_owner="pedro.manager")
+        await ingest(app.state.services, tmp_path / "crm.jsonl", [owned])
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+        assert edge["node"]["owner"] == "pedro.manager"
+
+        away = await gql(agent, ASSIGN, id=edge["node"]["id"], owner="luis.agent")
+        back = await gql(agent, ASSIGN, id=edge["node"]["id"], owner="pedro.manager")
+        stranger = await gql(agent, ASSIGN, id=edge["node"]["id"], owner="someone.else")
+
+        assert away["assignFollowUp"]["owner"] == "luis.agent"
+        assert back["assignFollowUp"] == {
+            "__typename": "FollowUp",
+            "team": "customer-care",
+            "owner": "pedro.manager",
+        }
+        assert stranger["assignFollowUp"]["message"] == (
+            "'someone.else' is not a member of team customer-care (ana.agent, luis.agent) "
+            "nor the customer's account owner"
+        )
+
+
 class TestLifecycle:
     async def test_acknowledge_start_resolve_reopen_each_an_event_with_its_actor(
         self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
