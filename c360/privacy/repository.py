@@ -333,12 +333,14 @@ class ErasureRepository:
 
     async def delete(self, step: Delete, values: Sequence[str]) -> None:
         """By an indexed equality per value, then by ``_id``: the embedded server scans the
-        whole collection for a filtered delete, MongoDB walks the index either way."""
+        whole collection for a filtered delete, MongoDB walks the index either way. The
+        equality is written ``$in`` of one value: the embedded server's index finds nothing
+        for a plain equality on an array field (``profiles``), though it counts it."""
         collection = self._db[step.collection]
         for value in values:
+            query = {step.by: {"$in": [value]}}
             while ids := [
-                doc["_id"]
-                async for doc in collection.find({step.by: value}, {"_id": 1}).limit(PAGE)
+                doc["_id"] async for doc in collection.find(query, {"_id": 1}).limit(PAGE)
             ]:
                 await collection.delete_many({step.by: value, "_id": {"$in": ids}})
 

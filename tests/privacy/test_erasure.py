@@ -537,3 +537,30 @@ async def test_on_an_unseen_population_the_erased_are_not_found_and_the_rest_sta
             await services.profiles.by_identifier(
                 IdentifierType(doc["type"]), doc["value"], doc.get("source")
             )
+
+
+async def test_a_person_once_unmerged_from_another_is_erased_and_the_other_kept(
+    services: Services, store: Store
+) -> None:
+    # An unmerge keeps the pair apart (a separation naming both): the erasure removes it
+    # with the person, in one pass.
+    ana, bea = "ana.unmerged@example.com", "bea.unmerged@example.com"
+    await imported(
+        services,
+        [
+            f.order(external_id="A-1", identifiers=[f.email(ana)]),
+            f.order(external_id="B-1", identifiers=[f.email(bea)]),
+        ],
+    )
+    now = dt.datetime.now(dt.UTC)
+    first = await profile_of(services, IdentifierType.EMAIL, ana)
+    second = await profile_of(services, IdentifierType.EMAIL, bea)
+    merge = await services.merges.merge(first, second, actor=ADMIN, reason="same?", now=now)
+    await services.merges.unmerge(merge.id, now, actor=ADMIN, reason="two people")
+
+    done = await erase(services, GivenIdentifier(IdentifierType.EMAIL, ana))
+
+    assert done.status is Status.COMPLETED, done.error
+    assert done.journal.current == 1
+    assert await store.db["separations"].count_documents({}) == 0
+    assert await profile_of(services, IdentifierType.EMAIL, bea) == second
