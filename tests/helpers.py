@@ -329,3 +329,10 @@ def crash_at(wanted: str) -> StepHook:
             raise Crash(step)
 
     return hook
+
+
+async def reviewed(services: Services, request_id: str) -> str | None:
+    """A privacy request's scope fingerprint, as the officer who reviewed its scope
+    acknowledges it to run the request past its warnings."""
+    scope = await services.privacy.scope(request_id)
+    return None if scope is None else scope.fingerprint

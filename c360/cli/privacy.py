@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import sys
@@ -19,7 +20,7 @@ from c360.privacy.formats import FORMATS
 from c360.privacy.retention import Pruned
 from c360.privacy.rules import RequestType, Status, public_key
 from c360.privacy.service import GivenIdentifier
-from c360.privacy.types import PrivacyRequest, Receipt
+from c360.privacy.types import PrivacyRequest, Receipt, ScopePreview
 from c360.services import Services, privacy_secret
 from c360.settings import Settings
 from c360.store import Store
@@ -31,7 +32,7 @@ Runner = Callable[[Settings, Callable[[Services, Store], Awaitable[Any]]], Corou
 
 
 def register(commands: Any, with_services: Runner, operator: Callable[[], Caller]) -> None:
-    """Adds ``privacy request|verify|run|status|export|lift`` and ``retention apply`` to the
+    """Adds ``privacy request|verify|scope|run|status|export|lift`` and ``retention apply`` to the
     command's subcommands."""
     register_retention(commands, with_services)
     privacy = commands.add_parser("privacy", help="data-subject requests: access and erasure")
@@ -101,18 +102,59 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         "run", help="carry a verified request out, or continue one that failed or was cut short"
     )
     run.add_argument("request_id")
+    run.add_argument(
+        "--confirm-scope",
+        metavar="FINGERPRINT",
+        help="run past the scope's warnings (c360 privacy scope ID shows them and this "
+        "fingerprint); refused if the scope has changed since",
+    )
 
     def _run(args: argparse.Namespace, settings: Settings) -> int:
+        detail = {"id": args.request_id, "confirm_scope": args.confirm_scope}
         doc = audited(
             settings,
             "privacy run",
-            {"id": args.request_id},
-            lambda s: s.privacy.run(args.request_id, actor=actor(), now=_now()),
+            {k: v for k, v in detail.items() if v is not None},
+            lambda s: s.privacy.run(
+                args.request_id, actor=actor(), now=_now(), acknowledged=args.confirm_scope
+            ),
         )
         _show(doc)
         return 0 if doc.status is Status.COMPLETED else 1
 
     run.set_defaults(handler=_run, resumable=True)
+
+    scope = sub.add_parser(
+        "scope",
+        help="what a request covers, to review before running it: profiles, identifiers "
+        "given or not, merges, records by kind, warnings",
+    )
+    scope.add_argument("request_id")
+    scope.add_argument("--json", action="store_true", help="one JSON object")
+
+    def _scope(args: argparse.Namespace, settings: Settings) -> int:
+        async def work(services: Services, store: Store) -> ScopePreview | None:
+            found = await services.privacy.scope(args.request_id)
+            await services.audit.record(
+                operator(),
+                Action.READ,
+                "privacy scope",
+                operation="c360 privacy",
+                profile_ids=[p.id for p in found.profiles] if found and found.profiles else [None],
+                detail=json.dumps({"id": args.request_id}),
+            )
+            return found
+
+        found: ScopePreview | None = asyncio.run(with_services(settings, work))
+        if args.json:
+            print(json.dumps(_scope_json(found), default=str, sort_keys=True))
+        elif found is None:
+            print(f"request {args.request_id} is a completed erasure: whom it covered is forgotten")
+        else:
+            _show_scope(found)
+        return 0
+
+    scope.set_defaults(handler=_scope)
 
     status = sub.add_parser("status", help="one request, or the requests by status")
     status.add_argument("request_id", nargs="?")
@@ -126,6 +168,8 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
         ) -> list[tuple[PrivacyRequest, Receipt | None]]:
             if args.request_id:
                 docs = [await services.privacy.get(args.request_id)]
+                if docs[0].status in (Status.RECEIVED, Status.VERIFIED) and not args.json:
+                    scopes[docs[0].id] = await services.privacy.scope(docs[0].id)
             else:
                 wanted = Status(args.status) if args.status else None
                 docs = await services.privacy.page(wanted, args.overdue or None, _now())
@@ -134,6 +178,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             )
             return [(d, await services.privacy.receipt(d.id)) for d in docs]
 
+        scopes: dict[str, ScopePreview | None] = {}
         found: list[tuple[PrivacyRequest, Receipt | None]] = asyncio.run(
             with_services(settings, work)
         )
@@ -144,6 +189,8 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
                 print(json.dumps(_as_json(doc, receipt), default=str, sort_keys=True))
             else:
                 _show(doc, receipt)
+                if (preview := scopes.get(doc.id)) is not None:
+                    _show_scope_summary(preview)
         return 0
 
     status.set_defaults(handler=_status)
@@ -335,6 +382,65 @@ def _show(request: PrivacyRequest, receipt: Receipt | None = None) -> None:
             print(f"  passes: {request.journal.current}")
     if receipt is not None:
         print(f"  receipt signed {receipt.signature[:16]}… (key {receipt.public_key})")
+
+
+def _show_scope_summary(scope: ScopePreview) -> None:
+    """Two lines of ``privacy status`` for a request not yet run: what it would cover."""
+    identifiers = [i for p in scope.profiles for i in p.identifiers]
+    not_given = sum(not i.given for i in identifiers)
+    print(
+        f"  scope {scope.fingerprint}: {len(scope.profiles)} profiles, {len(identifiers)} "
+        f"identifiers ({not_given} not given), {len(scope.merges)} merges, "
+        f"{sum(scope.records.values())} records"
+    )
+    for warning in scope.warnings:
+        print(f"  WARNING [{warning.kind}] {warning.message}")
+    if scope.warnings:
+        print(f"  review: c360 privacy scope {scope.request}")
+
+
+def _show_scope(scope: ScopePreview) -> None:
+    state = "kept by its run" if scope.kept else "as a run would find it now"
+    print(f"scope of request {scope.request} ({state}), fingerprint {scope.fingerprint}")
+    print("  given: " + ", ".join(scope.given))
+    if scope.unmatched:
+        print("  given, held by no profile: " + ", ".join(scope.unmatched))
+    for profile in scope.profiles:
+        merged = f", merged into {profile.merged_into}" if profile.merged_into else ""
+        how = (
+            "holds an identifier given"
+            if profile.holds_given
+            else "reached through merge " + ", ".join(profile.through)
+        )
+        print(f"  profile {profile.id}{merged}: {how}")
+        if profile.names:
+            print("    names: " + ", ".join(profile.names))
+        for identifier in profile.identifiers:
+            print(f"    {identifier.key}  {'given' if identifier.given else 'NOT GIVEN'}")
+        if profile.records:
+            print("    records: " + ", ".join(f"{k} {n}" for k, n in profile.records.items()))
+    for merge in scope.merges:
+        who = f"by hand by {merge.actor}" if merge.manual else f"automatic, rule {merge.rule}"
+        why = f": {merge.reason}" if merge.reason else ""
+        print(
+            f"  merge {merge.id}: {merge.absorbed} into {merge.survivor}, {who}, "
+            f"{merge.at:%Y-%m-%d %H:%M} UTC{why}"
+        )
+    total = ", ".join(f"{k} {n}" for k, n in scope.records.items()) or "none"
+    print(f"  records: {total}")
+    if not scope.warnings:
+        print("  no warnings: it covers what the requester gave")
+        return
+    for warning in scope.warnings:
+        print(f"  WARNING [{warning.kind}] {warning.message}")
+    print(
+        f"  to run it as it is: c360 privacy run {scope.request} --confirm-scope "
+        f"{scope.fingerprint}"
+    )
+
+
+def _scope_json(scope: ScopePreview | None) -> dict[str, Any] | None:
+    return None if scope is None else dataclasses.asdict(scope)
 
 
 def _as_json(request: PrivacyRequest, receipt: Receipt | None) -> dict[str, Any]:

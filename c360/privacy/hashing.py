@@ -5,6 +5,7 @@ contact policy's facts (:class:`Tombstones`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from c360.privacy import rules
 from c360.privacy.repository import SuppressionRepository, TombstoneRepository
@@ -23,12 +24,18 @@ class Hasher:
     def __init__(self, secret: str) -> None:
         self._suppression = rules.derived_key(secret, "suppressions")
         self._tombstone = rules.derived_key(secret, "tombstones")
+        self._scope = rules.derived_key(secret, "scopes")
 
     def suppression(self, text: str) -> str:
         return rules.keyed_hash(self._suppression, text)
 
     def tombstone(self, key: str) -> str:
         return rules.keyed_hash(self._tombstone, key)
+
+    def scope(self, body: Mapping[str, Any]) -> str:
+        """A request's scope's fingerprint (what a run is acknowledged with): short, and keyed
+        so that it tells nothing of the identifiers it covers."""
+        return rules.keyed_hash(self._scope, rules.canonical_json(body).decode())[:16]
 
 
 MetHandler = Callable[[Sequence[Collection[str]], bool], Awaitable[None]]

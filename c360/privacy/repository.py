@@ -36,12 +36,16 @@ from c360.privacy.types import (
     Held,
     PrivacyRequest,
     Receipt,
+    ScopeIdentity,
+    ScopeMerge,
+    ScopeRecord,
     Suppression,
     SuppressionKind,
     Tombstone,
 )
 from c360.store import Database, Document
 from c360.store.bulk import find_each, insert_new
+from schemas.identifiers import IdentifierType
 
 PAGE = 1000
 
@@ -302,6 +306,68 @@ class ErasureRepository:
         found = {doc.get("data", {}).get(f) for doc in docs for f in fields}
         return sorted(n for n in found if isinstance(n, str) and n.strip())
 
+    # --- What a request's scope holds (its preview) -------------------------------------------
+
+    async def merged_state(self, profile_ids: Sequence[str]) -> list[tuple[str, str | None]]:
+        """Each of these profiles that exists, with the profile it was merged into (if any)."""
+        docs = await find_each(self._db["profiles"], "_id", profile_ids, None, {"merged_into": 1})
+        return sorted((doc["_id"], doc.get("merged_into")) for doc in docs)
+
+    async def identities_of(self, profile_ids: Sequence[str]) -> list[ScopeIdentity]:
+        """The identities these profiles hold now."""
+        docs = await find_each(self._db["identities"], "profile_id", profile_ids)
+        return [
+            ScopeIdentity(
+                key=doc["_id"],
+                type=IdentifierType(doc["type"]),
+                value=doc["value"],
+                source=doc.get("source"),
+                profile_id=doc["profile_id"],
+                claimed_via=doc.get("claimed_via"),
+            )
+            for doc in docs
+        ]
+
+    async def merges_absorbing(self, profile_ids: Sequence[str]) -> list[ScopeMerge]:
+        """The merges that stand (not undone, nor being undone) and absorbed one of these."""
+        standing = {"status": {"$in": ["started", "done"]}}
+        docs = await find_each(self._db["merges"], "absorbed", profile_ids, standing)
+        return [
+            ScopeMerge(
+                id=doc["_id"],
+                absorbed=doc["absorbed"],
+                survivor=doc["survivor"],
+                rule=doc["rule"],
+                actor=doc.get("actor", "ingest"),
+                at=doc["started"]["at"],
+                reason=doc.get("reason"),
+                moved=tuple(doc.get("moved_identities", ())),
+            )
+            for doc in docs
+        ]
+
+    async def scope_records(self, profile_ids: Sequence[str]) -> AsyncIterator[list[ScopeRecord]]:
+        """These profiles' records as a preview counts them (kind, linking keys, a person
+        record's names), a page at a time (constant memory)."""
+        names = ("given_name", "family_name", "full_name")
+        projection: Document = {
+            "kind": 1,
+            "profile_id": 1,
+            "identity_keys": 1,
+            "timeline_key": 1,
+            **{f"data.{n}": 1 for n in names},
+        }
+        async for page in _records_of(self._db, profile_ids, projection):
+            yield [
+                ScopeRecord(
+                    kind=doc["kind"],
+                    profile_id=doc["profile_id"],
+                    keys=tuple(doc.get("identity_keys", ())),
+                    names=_names(doc, names) if doc["kind"] == "person" else (),
+                )
+                for doc in page
+            ]
+
     async def record_ids(self, profile_ids: Sequence[str]) -> AsyncIterator[list[str]]:
         """The ids of these profiles' records, a page at a time (constant memory)."""
         async for page in _records_of(self._db, profile_ids, {"_id": 1, "timeline_key": 1}):
@@ -403,6 +469,17 @@ class ErasureRepository:
                 {"_id": {"$in": list(ids[start : start + PAGE])}},
                 {"$unset": {"detail": ""}, "$set": {"erased": True}},
             )
+
+
+def _names(doc: Document, fields: Sequence[str]) -> tuple[str, ...]:
+    """The names a person record's document gives, read under ``data`` projected field by
+    field: nested as MongoDB returns it, or under the dotted name as the embedded store does."""
+    found = []
+    for name in fields:
+        value = doc.get("data", {}).get(name, doc.get(f"data.{name}"))
+        if isinstance(value, str) and value.strip():
+            found.append(value)
+    return tuple(found)
 
 
 async def _records_of(

@@ -21,6 +21,9 @@ second question sees the suppressions (they were written before the look), and w
 stored is erased by a request of its own that completes the first (``completes``).
 """
 
+# Over 500 lines, kept whole: the workflow of a request, from receipt and the review of its
+# scope to its run and close, and the erasures c360 makes to complete one, share one service.
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,13 +31,14 @@ import datetime as dt
 import logging
 import re
 import secrets
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from c360.errors import InvalidInput, NotFound
 from c360.notifications.repository import OutboxRepository
-from c360.privacy import rules
+from c360.privacy import rules, scoping
 from c360.privacy.erasing import Eraser, ErasureUnsettled, FollowUpIds, is_identity_key
 from c360.privacy.erasure import STEPS
 from c360.privacy.export import AccessExport
@@ -47,7 +51,17 @@ from c360.privacy.repository import (
     TombstoneRepository,
 )
 from c360.privacy.rules import RequestType, Status
-from c360.privacy.types import Event, Extension, Identifier, Journal, PrivacyRequest, Receipt, Scope
+from c360.privacy.types import (
+    Event,
+    Extension,
+    Identifier,
+    Journal,
+    PrivacyRequest,
+    Receipt,
+    Scope,
+    ScopePreview,
+    ScopeRecord,
+)
 from c360.steps import StepHook
 from schemas.common import SOURCE_PATTERN
 from schemas.identifiers import IdentifierType, identity_key, normalize_value, split_identity_key
@@ -112,6 +126,7 @@ class PrivacyService:
         self._requests = requests
         self._suppressions = suppressions
         self._receipts = receipts
+        self._erasure = erasure
         self.config = config
         self.hasher = Hasher(config.secret)
         self._eraser = Eraser(
@@ -247,16 +262,37 @@ class PrivacyService:
             requests = [r for r in requests if not r.overdue(now)]
         return requests
 
-    async def run(self, request_id: str, *, actor: str, now: dt.datetime) -> PrivacyRequest:
-        """Carry a verified request out, or continue one a failure or a crash cut short."""
+    async def run(
+        self,
+        request_id: str,
+        *,
+        actor: str,
+        now: dt.datetime,
+        acknowledged: str | None = None,
+    ) -> PrivacyRequest:
+        """Carry a verified request out, or continue one a failure or a crash cut short.
+
+        A first run finds whom the request covers and keeps it; if that scope has warnings
+        (:mod:`c360.privacy.scoping`) it runs only when ``acknowledged`` is the fingerprint of
+        that very scope, else :class:`~c360.privacy.scoping.ScopeNotAcknowledged` and the
+        request stays as it was. A run continued, and a request c360 made with its scope
+        (completing an erasure), go on over the scope kept."""
         request = await self.get(request_id)
         rules.check_transition(request.status, Status.IN_PROGRESS)
+        journal, note = request.journal, None
+        if journal.scope is None:
+            found = await self._eraser.resolve(request.keys)
+            preview = await self._preview(request, found)
+            scoping.check_acknowledged(preview, acknowledged)
+            journal, note = Journal(found, journal.passes), scoping.acknowledgement_note(preview)
         events = request.events
         if request.status is not Status.IN_PROGRESS:  # a crashed run is continued as it was
-            events = (*events, Event(now, actor, Status.IN_PROGRESS, request.status))
+            events = (*events, Event(now, actor, Status.IN_PROGRESS, request.status, note))
         started = await self._saved(
             request,
-            dataclasses.replace(request, status=Status.IN_PROGRESS, events=events, error=None),
+            dataclasses.replace(
+                request, status=Status.IN_PROGRESS, events=events, error=None, journal=journal
+            ),
             "the request changed meanwhile; try again",
         )
         try:
@@ -278,6 +314,35 @@ class PrivacyService:
                 ),
             )
         return await self.get(request_id)
+
+    async def scope(self, request_id: str) -> ScopePreview | None:
+        """What the request covers, for review before it runs: the scope its run kept, else
+        the one it would find now. None once an erasure completed (it forgot whom)."""
+        request = await self.get(request_id)
+        if request.identifiers is None:
+            return None
+        kept = request.journal.scope
+        if kept is not None:
+            return await self._preview(request, kept, kept=True)
+        return await self._preview(request, await self._eraser.resolve(request.keys))
+
+    async def _preview(
+        self, request: PrivacyRequest, scope: Scope, *, kept: bool = False
+    ) -> ScopePreview:
+        profiles = await self._erasure.merged_state(scope.profiles)
+        records: Counter[ScopeRecord] = Counter()  # alike records once: a person's share keys
+        async for page in self._erasure.scope_records(scope.profiles):
+            records.update(page)
+        return scoping.preview(
+            request.id,
+            request.keys,
+            profiles,
+            await self._erasure.identities_of(scope.profiles),
+            await self._erasure.merges_absorbing(scope.profiles),
+            records,
+            self.hasher.scope,
+            kept=kept,
+        )
 
     async def receipt(self, request_id: str) -> Receipt | None:
         return await self._receipts.get(request_id)

@@ -227,3 +227,119 @@ class Found:
 
     def __bool__(self) -> bool:
         return bool(self.owners or self.records or self.dead_letters)
+
+
+# --- A request's scope, previewed before it runs --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScopeIdentity:
+    """An identity a profile of the scope holds now, and the key it was claimed through when
+    it was not its record's first (it goes where that one goes)."""
+
+    key: str
+    type: IdentifierType
+    value: str
+    source: str | None
+    profile_id: str
+    claimed_via: str | None = None
+
+
+@dataclass(frozen=True)
+class ScopeMerge:
+    """A merge that stands (not undone) and absorbed a profile of the scope, as the merges
+    journal keeps it: the rule that made it (``manual``: a person, ``actor``), the reason or
+    evidence kept, and the identity keys the absorbed profile held then."""
+
+    id: str
+    absorbed: str
+    survivor: str
+    rule: str
+    actor: str
+    at: dt.datetime
+    reason: str | None
+    moved: tuple[str, ...]
+
+    @property
+    def manual(self) -> bool:
+        return self.rule == MANUAL_RULE
+
+
+MANUAL_RULE = "manual"
+"""The rule the merges journal names a merge a person made by (identity's ``MANUAL_RULE``)."""
+
+
+@dataclass(frozen=True)
+class ScopeRecord:
+    """What a preview reads of a record of the scope: its kind, the identity keys that link
+    it, and the names a person record gives."""
+
+    kind: str
+    profile_id: str
+    keys: tuple[str, ...]
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScopedIdentifier:
+    key: str
+    type: IdentifierType
+    value: str
+    source: str | None
+    given: bool
+    """Whether the requester gave it."""
+
+
+@dataclass(frozen=True)
+class ScopedProfile:
+    """A profile a request covers: the identifiers it brought (those an unmerge would give
+    back to it), the names its person records give, its records by kind (each counted where
+    the identifier that links it came from), and the merges between it and the nearest
+    profile holding an identifier the requester gave (``through``; empty when it holds one)."""
+
+    id: str
+    merged_into: str | None
+    identifiers: tuple[ScopedIdentifier, ...]
+    names: tuple[str, ...]
+    records: Mapping[str, int]
+    through: tuple[str, ...]
+
+    @property
+    def holds_given(self) -> bool:
+        return any(i.given for i in self.identifiers)
+
+
+class ScopeWarningKind(enum.StrEnum):
+    NOT_GIVEN = "not_given"
+    """The scope holds identifiers the requester did not give."""
+    MANUAL_MERGE = "manual_merge"
+    """The scope goes through a merge a person made."""
+
+
+@dataclass(frozen=True)
+class ScopeWarning:
+    kind: ScopeWarningKind
+    message: str
+    profile: str | None = None
+    merge: str | None = None
+    """The merge an unmerge takes (``unmergeProfile(mergeId)``)."""
+    identifiers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScopePreview:
+    """What a request covers: its profiles with their identifiers (given or reached through
+    records or merges), the merges involved, the records by kind, the warnings, and a
+    fingerprint of it all that a run is acknowledged with. ``kept``: the scope a run found and
+    keeps (else the one it would find now)."""
+
+    request: str
+    given: tuple[str, ...]
+    unmatched: tuple[str, ...]
+    """Identifiers given that no profile holds."""
+    profiles: tuple[ScopedProfile, ...]
+    merges: tuple[ScopeMerge, ...]
+    records: Mapping[str, int]
+    warnings: tuple[ScopeWarning, ...]
+    fingerprint: str
+    kept: bool = False

@@ -27,7 +27,7 @@ from c360.store import Database, Store
 from schemas.identifiers import IdentifierType
 from tests import factories as f
 from tests.followups.helpers import SECRET, ingest, nps, raw, snapshot
-from tests.helpers import Crash, crash_at
+from tests.helpers import Crash, crash_at, reviewed
 
 _DAY1 = "2024-04-01T12:00:00Z"
 VISIBLE = {Status.OPEN, Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.RESOLVED}
@@ -180,7 +180,12 @@ class TestErasedWhileRelaying:
                     given = [GivenIdentifier(IdentifierType.EMAIL, "ana@example.com")]
                     request = await privacy.create(RequestType.ERASURE, given, actor="dpo", now=now)
                     await privacy.verify(request.id, actor="dpo", now=now)
-                    done = await privacy.run(request.id, actor="dpo", now=now)
+                    done = await privacy.run(
+                        request.id,
+                        actor="dpo",
+                        now=now,
+                        acknowledged=await reviewed(services, request.id),
+                    )
                     assert done.status is RequestStatus.COMPLETED
 
             services.followups.service.before_step = erasure_meanwhile

@@ -26,7 +26,7 @@ from c360.settings import Settings, TeamSettings
 from c360.store import Store
 from schemas.identifiers import IdentifierType
 from tests.followups.helpers import SECRET, Receiver, ingest, nps, raw, serving
-from tests.helpers import Crash, crash_at
+from tests.helpers import Crash, crash_at, reviewed
 from tests.served import run_c360
 
 CARE = "customer-care"
@@ -189,7 +189,11 @@ class TestDelivery:
             services = Services.build(store.db, team_settings(settings, receiver.url))
             await detractors(services, tmp_path, 2)
             left = await his_notifications(store)
-            await services.privacy.run(await erasure(services), actor="dpo", now=at(0))
+            request_id = await erasure(services)
+            acknowledged = await reviewed(services, request_id)
+            await services.privacy.run(
+                request_id, actor="dpo", now=at(0), acknowledged=acknowledged
+            )
             await store.db["outbox"].insert_many(left)  # as the crashed relay left them
 
             report = await services.followups.worker.tick(now=at(0.01), lease=False)
@@ -211,7 +215,11 @@ class TestDelivery:
             await detractors(services, tmp_path, 2)
             his = await his_notifications(store)
             services.privacy.before_step = crash_at("suppress records")
-            cut = await services.privacy.run(await erasure(services), actor="dpo", now=at(0))
+            request_id = await erasure(services)
+            acknowledged = await reviewed(services, request_id)
+            cut = await services.privacy.run(
+                request_id, actor="dpo", now=at(0), acknowledged=acknowledged
+            )
             assert cut.error == Crash.__name__
 
             report = await services.followups.worker.tick(now=at(0.01), lease=False)

@@ -32,6 +32,7 @@ from tests.helpers import (
     imported,
     parse_options,
     profile_of,
+    reviewed,
 )
 from tests.privacy.population import KENJI_PAGE, X_ANON, X_EMAIL, files, load
 from tests.served import run_c360
@@ -57,7 +58,9 @@ async def completed_access(services: Services, kind: IdentifierType, value: str)
         RequestType.ACCESS, [GivenIdentifier(kind, value)], actor="t", now=now
     )
     await privacy.verify(request.id, actor="t", now=now)
-    done = await privacy.run(request.id, actor="t", now=now)
+    done = await privacy.run(
+        request.id, actor="t", now=now, acknowledged=await reviewed(services, request.id)
+    )
     assert done.status is Status.COMPLETED, done
     return done.id
 
@@ -133,7 +136,9 @@ class TestTheExport:
         erasure = await services.privacy.create(RequestType.ERASURE, given, actor="t", now=now)
         await services.privacy.verify(erasure.id, actor="t", now=now)
         assert (
-            await services.privacy.run(erasure.id, actor="t", now=now)
+            await services.privacy.run(
+                erasure.id, actor="t", now=now, acknowledged=await reviewed(services, erasure.id)
+            )
         ).status is Status.COMPLETED
         (left,) = await dead_letters(services)
         assert "lea@example.be" in left.raw

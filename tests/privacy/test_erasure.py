@@ -37,6 +37,7 @@ from tests.helpers import (
     imported,
     parse_options,
     profile_of,
+    reviewed,
 )
 from tests.privacy.population import (
     ADMIN,
@@ -71,7 +72,8 @@ async def erase(services: Services, *given: GivenIdentifier) -> PrivacyRequest:
         now=now,
     )
     await privacy.verify(request.id, actor=ADMIN, now=now)
-    return await privacy.run(request.id, actor=ADMIN, now=now)
+    acknowledged = await reviewed(services, request.id)
+    return await privacy.run(request.id, actor=ADMIN, now=now, acknowledged=acknowledged)
 
 
 async def audited_lookups(services: Services, store: Store) -> None:
@@ -196,7 +198,8 @@ class TestNothingOfThePersonRemains:
         await privacy.verify(erasure.id, actor=ADMIN, now=now, note=f"called him on {X_PHONE}")
         # And a note that names him by his name only, on the access request he made before.
         await privacy.verify(access.id, actor=ADMIN, now=now, note="Xavier Erasmo, on the phone")
-        await privacy.run(erasure.id, actor=ADMIN, now=now)
+        acknowledged = await reviewed(services, erasure.id)
+        await privacy.run(erasure.id, actor=ADMIN, now=now, acknowledged=acknowledged)
 
         # As the officer reads them afterwards.
         shown = run_c360("privacy", "status", erasure.id, "--json", env=env).stdout

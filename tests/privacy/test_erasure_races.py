@@ -32,7 +32,7 @@ from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import Crash, crash_at, parse_options
+from tests.helpers import Crash, crash_at, parse_options, reviewed
 from tests.privacy.population import (
     ADMIN,
     X_CRM,
@@ -152,7 +152,8 @@ async def start_erasure(services: Services) -> PrivacyRequest:
 
 
 async def run(services: Services, request: PrivacyRequest) -> PrivacyRequest:
-    return await services.privacy.run(request.id, actor=ADMIN, now=dt.datetime.now(dt.UTC))
+    now, acknowledged = dt.datetime.now(dt.UTC), await reviewed(services, request.id)
+    return await services.privacy.run(request.id, actor=ADMIN, now=now, acknowledged=acknowledged)
 
 
 def at_step(step: str, work: Callable[[], Awaitable[None]]) -> Callable[[str], Awaitable[None]]:

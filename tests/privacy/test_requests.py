@@ -49,7 +49,12 @@ CREATE = (
     + "} }"
 )
 VERIFY = "mutation($id: ID!) { verifyPrivacyRequest(id: $id) {" + REQUEST_FIELDS + "} }"
-RUN = "mutation($id: ID!) { runPrivacyRequest(id: $id) {" + REQUEST_FIELDS + "} }"
+RUN = (
+    "mutation($id: ID!, $ack: String) { runPrivacyRequest(id: $id, acknowledgeScope: $ack) {"
+    + REQUEST_FIELDS
+    + "} }"
+)
+SCOPE = "query($id: ID!) { privacyRequest(id: $id) { scope { fingerprint warnings { kind } } } }"
 REJECT = (
     "mutation($id: ID!, $reason: String!) { rejectPrivacyRequest(id: $id, reason: $reason) {"
     + REQUEST_FIELDS
@@ -128,7 +133,11 @@ class TestTheWorkflowOverGraphQL:
             "a request that is received cannot become in_progress (verify who the person is first)"
         )
         await gql(admin, VERIFY, id=created["id"])
-        done = (await gql(admin, RUN, id=created["id"]))["runPrivacyRequest"]
+        # His scope holds ids he did not give (his browser's, his CRM id): reviewed first.
+        scope = (await gql(admin, SCOPE, id=created["id"]))["privacyRequest"]["scope"]
+        assert {w["kind"] for w in scope["warnings"]} == {"NOT_GIVEN"}
+        ack = scope["fingerprint"]
+        done = (await gql(admin, RUN, id=created["id"], ack=ack))["runPrivacyRequest"]
         assert done["status"] == "COMPLETED"
         assert done["identifiers"] is None
         assert [(e["fromStatus"], e["toStatus"]) for e in done["events"]] == [
@@ -275,7 +284,8 @@ class TestSuppressedInSummaries:
         await load(services, files(tmp_path))
         created = (await gql(admin, CREATE, type="ERASURE", ids=X[:1]))["createPrivacyRequest"]
         await gql(admin, VERIFY, id=created["id"])
-        await gql(admin, RUN, id=created["id"])
+        scope = (await gql(admin, SCOPE, id=created["id"]))["privacyRequest"]["scope"]
+        await gql(admin, RUN, id=created["id"], ack=scope["fingerprint"])
         body = "\n".join(
             json.dumps(r)
             for r in (
@@ -312,7 +322,8 @@ async def test_the_command_receives_verifies_runs_and_shows_a_request(
     request_id = created.stdout.split()[0]
     assert "received" in created.stdout
     assert run_c360("privacy", "verify", request_id, env=env).returncode == 0
-    ran = run_c360("privacy", "run", request_id, env=env)
+    scope = json.loads(run_c360("privacy", "scope", request_id, "--json", env=env).stdout)
+    ran = run_c360("privacy", "run", request_id, "--confirm-scope", scope["fingerprint"], env=env)
     assert ran.returncode == 0, ran.stderr
     shown = run_c360("privacy", "status", request_id, "--json", env=env)
 

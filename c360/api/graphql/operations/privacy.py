@@ -7,6 +7,7 @@ identifiers, another role) are answered as their union members by the schema's h
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -125,14 +126,26 @@ class PrivacyMutation:
 
     @strawberry.mutation(
         description="Carry out a verified request (admin), or continue one that failed: an "
-        "erasure runs its journal of steps to the end and signs its receipt.",
+        "erasure runs its journal of steps to the end and signs its receipt. A request whose "
+        "scope has warnings (PrivacyRequest.scope: identifiers the requester did not give, a "
+        "manual merge) is a ConflictError ScopeNotAcknowledged naming them, unless "
+        "acknowledgeScope is that scope's fingerprint.",
         extensions=[Requires(Permission.PRIVACY)],
     )
     async def run_privacy_request(
-        self, info: Info[Context, None], id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        id: strawberry.ID,
+        acknowledge_scope: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The fingerprint of the scope reviewed (PrivacyScope.fingerprint): "
+                "the request runs past its warnings only while its scope is still that one."
+            ),
+        ] = None,
     ) -> PrivacyRequestResult:
         doc = await info.context.services.privacy.run(
-            str(id), actor=info.context.actor, now=info.context.now
+            str(id), actor=info.context.actor, now=info.context.now, acknowledged=acknowledge_scope
         )
         return answer(doc, info.context.now)
 

@@ -4,6 +4,7 @@ erasure counts and signed receipts."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated
 
 import strawberry
@@ -81,6 +82,158 @@ class ErasureReceipt:
     valid: bool = strawberry.field(description="Whether the signature verifies now.")
 
 
+strawberry.enum(
+    types.ScopeWarningKind,
+    name="PrivacyScopeWarningKind",
+    description="NOT_GIVEN: the scope holds identifiers the requester did not give. "
+    "MANUAL_MERGE: it goes through a merge a person made.",
+)
+
+
+@strawberry.type(description="An identifier a request's scope covers, and whether it was given.")
+class PrivacyScopeIdentifier:
+    key: str = strawberry.field(metadata=public(_ADMINS))
+    type: IdentifierType
+    value: str = strawberry.field(metadata=public(_ADMINS))
+    source: str | None = strawberry.field(metadata=public(_ADMINS))
+    given: bool = strawberry.field(description="Whether the requester gave it.")
+
+
+@strawberry.type(description="How many records of one kind.")
+class PrivacyRecordCount:
+    kind: str = strawberry.field(metadata=public("a record kind"))
+    count: int
+
+
+def _counts(counts: Mapping[str, int]) -> list[PrivacyRecordCount]:
+    return [PrivacyRecordCount(kind=k, count=n) for k, n in sorted(counts.items())]
+
+
+@strawberry.type(
+    description="A profile a request covers: the identifiers it brought (those an unmerge "
+    "would give back to it), each marked given or not, the names its person records give, its "
+    "records by kind (each where the identifier linking it came from), and the merges between "
+    "it and the nearest profile holding an identifier the requester gave."
+)
+class PrivacyScopeProfile:
+    id: strawberry.ID = strawberry.field(metadata=public(_ADMINS))
+    merged_into: strawberry.ID | None = strawberry.field(metadata=public(_ADMINS))
+    identifiers: list[PrivacyScopeIdentifier]
+    names: list[str] = strawberry.field(metadata=public(_ADMINS))
+    records: list[PrivacyRecordCount]
+    through_merges: list[strawberry.ID] = strawberry.field(
+        description="Merge ids from this profile to one the requester named (empty: it holds "
+        "an identifier they gave).",
+        metadata=public(_ADMINS),
+    )
+    holds_given: bool
+
+
+@strawberry.type(
+    description="A merge a request's scope goes through, as the merges journal keeps it: "
+    "`rule` manual (a person, `actor`) or the automatic rule, with the reason or evidence kept."
+)
+class PrivacyScopeMerge:
+    id: strawberry.ID = strawberry.field(
+        description="What unmergeProfile(mergeId) takes.", metadata=public(_ADMINS)
+    )
+    absorbed_id: strawberry.ID = strawberry.field(metadata=public(_ADMINS))
+    survivor_id: strawberry.ID = strawberry.field(metadata=public(_ADMINS))
+    rule: str = strawberry.field(metadata=public("a rule name"))
+    manual: bool
+    actor: str = strawberry.field(metadata=public(_ADMINS))
+    merged_at: dt.datetime
+    reason: str | None = strawberry.field(metadata=public(_ADMINS))
+    moved_identifiers: list[str] = strawberry.field(metadata=public(_ADMINS))
+
+
+@strawberry.type(description="Why a request's scope needs review before it runs.")
+class PrivacyScopeWarning:
+    kind: types.ScopeWarningKind
+    message: str = strawberry.field(metadata=public(_ADMINS))
+    profile_id: strawberry.ID | None = strawberry.field(metadata=public(_ADMINS))
+    merge_id: strawberry.ID | None = strawberry.field(
+        description="The merge to undo (unmergeProfile(mergeId)) if this is not one person.",
+        metadata=public(_ADMINS),
+    )
+    identifiers: list[str] = strawberry.field(metadata=public(_ADMINS))
+
+
+@strawberry.type(
+    description="What a request covers, to review before it runs: its profiles with their "
+    "identifiers, the merges involved, the records by kind and the warnings. A request whose "
+    "scope has warnings runs only with acknowledgeScope set to this fingerprint."
+)
+class PrivacyScope:
+    fingerprint: str = strawberry.field(
+        description="What runPrivacyRequest(acknowledgeScope) takes to run past the warnings; "
+        "another once the scope changes.",
+        metadata=public("a keyed hash"),
+    )
+    kept: bool = strawberry.field(
+        description="The scope the run found and keeps (false: the one it would find now)."
+    )
+    given: list[str] = strawberry.field(metadata=public(_ADMINS))
+    unmatched: list[str] = strawberry.field(
+        description="Identifiers given that no profile holds.", metadata=public(_ADMINS)
+    )
+    profiles: list[PrivacyScopeProfile]
+    merges: list[PrivacyScopeMerge]
+    records: list[PrivacyRecordCount]
+    warnings: list[PrivacyScopeWarning]
+
+    @classmethod
+    def of(cls, scope: types.ScopePreview) -> PrivacyScope:
+        return cls(
+            fingerprint=scope.fingerprint,
+            kept=scope.kept,
+            given=list(scope.given),
+            unmatched=list(scope.unmatched),
+            profiles=[
+                PrivacyScopeProfile(
+                    id=strawberry.ID(p.id),
+                    merged_into=None if p.merged_into is None else strawberry.ID(p.merged_into),
+                    identifiers=[
+                        PrivacyScopeIdentifier(
+                            key=i.key, type=i.type, value=i.value, source=i.source, given=i.given
+                        )
+                        for i in p.identifiers
+                    ],
+                    names=list(p.names),
+                    records=_counts(p.records),
+                    through_merges=[strawberry.ID(m) for m in p.through],
+                    holds_given=p.holds_given,
+                )
+                for p in scope.profiles
+            ],
+            merges=[
+                PrivacyScopeMerge(
+                    id=strawberry.ID(m.id),
+                    absorbed_id=strawberry.ID(m.absorbed),
+                    survivor_id=strawberry.ID(m.survivor),
+                    rule=m.rule,
+                    manual=m.manual,
+                    actor=m.actor,
+                    merged_at=m.at,
+                    reason=m.reason,
+                    moved_identifiers=list(m.moved),
+                )
+                for m in scope.merges
+            ],
+            records=_counts(scope.records),
+            warnings=[
+                PrivacyScopeWarning(
+                    kind=w.kind,
+                    message=w.message,
+                    profile_id=None if w.profile is None else strawberry.ID(w.profile),
+                    merge_id=None if w.merge is None else strawberry.ID(w.merge),
+                    identifiers=list(w.identifiers),
+                )
+                for w in scope.warnings
+            ],
+        )
+
+
 @strawberry.type(description="A data-subject request: access (a copy) or erasure.")
 class PrivacyRequest:
     id: strawberry.ID = strawberry.field(metadata=public(_ADMINS))
@@ -109,6 +262,14 @@ class PrivacyRequest:
         "that by this request.",
         metadata=public(_ADMINS),
     )
+
+    @strawberry.field(
+        description="What the request covers, for review before running it: the scope its "
+        "run kept, else the one it would find now; null once an erasure completed."
+    )
+    async def scope(self, info: Info[Context, None]) -> PrivacyScope | None:
+        found = await info.context.services.privacy.scope(str(self.id))
+        return None if found is None else PrivacyScope.of(found)
 
     @strawberry.field(description="The signed receipt of a completed erasure.")
     async def receipt(self, info: Info[Context, None]) -> ErasureReceipt | None:
