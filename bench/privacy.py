@@ -38,8 +38,8 @@ from pathlib import Path
 from bench.common import bench_store
 from c360.ingest.files import import_file
 from c360.privacy.formats import json_document, zip_archive
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import RequestType
-from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.settings import Settings
 from c360.store import Database, Document

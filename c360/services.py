@@ -319,7 +319,7 @@ class Services:
             suppressions,
         )
         # Ingest tells the privacy service what it meets of erased people; it is built first.
-        suppressions.when_met = privacy.erase_met
+        suppressions.when_met = privacy.completions.erase_met
         ingest.add_stage(EvaluateAlertRules(followups.service.evaluation), after="fold metrics")
         merges.after_merge = followups.service.merging.merged
         followups.service.erasures = suppressions

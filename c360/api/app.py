@@ -204,7 +204,7 @@ async def _maintain(services: Services) -> None:
                 await services.retention.apply_leased(
                     dt.datetime.now(dt.UTC), holder, dt.timedelta(seconds=MAINTENANCE_INTERVAL_S)
                 )
-            completed = await services.privacy.resume_completions(dt.datetime.now(dt.UTC))
+            completed = await services.privacy.completions.resume(dt.datetime.now(dt.UTC))
             if completed:
                 log.info("completing erasures left unrun carried out", extra={"count": completed})
         except C360Error as exc:

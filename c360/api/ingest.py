@@ -15,8 +15,8 @@ from c360.auth.service import Permission
 from c360.errors import C360Error, InvalidInput, NotFound
 from c360.ingest.service import IngestSummary
 from c360.ingest.webhooks import verify_shopify, verify_zendesk
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import RequestType
-from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.settings import Settings
 from connectors import CONNECTORS, Connector

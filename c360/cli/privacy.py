@@ -17,9 +17,9 @@ from c360.auth.service import Caller
 from c360.cli.arguments import CASE_INSENSITIVE, external_id
 from c360.privacy.erasure import STEPS
 from c360.privacy.formats import FORMATS
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.retention import Pruned
 from c360.privacy.rules import RequestType, Status, public_key
-from c360.privacy.service import GivenIdentifier
 from c360.privacy.types import PrivacyRequest, Receipt, ScopePreview
 from c360.services import Services, privacy_secret
 from c360.settings import Settings

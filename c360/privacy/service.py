@@ -14,34 +14,31 @@ and the steps run again over it, in a pass of their own, until a look finds noth
 store) is run again and continues where it stopped; the receipt, signed, is written once;
 closing the request replaces the identifiers it held by their keyed hashes.
 
-The passes are :mod:`c360.privacy.erasing`'s. The other side of that race is ingest's: after
-writing, a batch asks the suppression list again and tells what it met
-(:meth:`PrivacyService.erase_met`). Of a batch that wrote after the erasure's last look, that
-second question sees the suppressions (they were written before the look), and what the batch
-stored is erased by a request of its own that completes the first (``completes``).
+The passes are :mod:`c360.privacy.erasing`'s. The other side of that race is ingest's, and the
+erasures c360 makes to complete one: :mod:`c360.privacy.completions`. The identifiers a person
+gives are read by :mod:`c360.privacy.given`, the scope reviewed before a run by
+:mod:`c360.privacy.scoping`.
 """
-
-# Over 500 lines, kept whole: the workflow of a request, from receipt and the review of its
-# scope to its run and close, and the erasures c360 makes to complete one, share one service.
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import logging
-import re
 import secrets
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from c360.errors import InvalidInput, NotFound
 from c360.notifications.repository import OutboxRepository
 from c360.privacy import rules, scoping
-from c360.privacy.erasing import Eraser, ErasureUnsettled, FollowUpIds, is_identity_key
+from c360.privacy.completions import Completions
+from c360.privacy.erasing import Eraser, ErasureUnsettled, FollowUpIds
 from c360.privacy.erasure import STEPS
 from c360.privacy.export import AccessExport
+from c360.privacy.given import GivenIdentifier, normalized
 from c360.privacy.hashing import Hasher, SuppressionList
 from c360.privacy.repository import (
     ErasureRepository,
@@ -54,7 +51,6 @@ from c360.privacy.rules import RequestType, Status
 from c360.privacy.types import (
     Event,
     Extension,
-    Identifier,
     Journal,
     PrivacyRequest,
     Receipt,
@@ -63,15 +59,12 @@ from c360.privacy.types import (
     ScopeRecord,
 )
 from c360.steps import StepHook
-from schemas.common import SOURCE_PATTERN
-from schemas.identifiers import IdentifierType, identity_key, normalize_value, split_identity_key
 from schemas.quoting import shown
 
 log = logging.getLogger(__name__)
 
 __all__ = [
     "ErasureUnsettled",
-    "GivenIdentifier",
     "PrivacyConfig",
     "PrivacyRequestNotFound",
     "PrivacyService",
@@ -79,22 +72,10 @@ __all__ = [
 
 MAX_IDENTIFIERS = 50
 MAX_PAGE = 500
-SYSTEM = "c360"
-COMPLETION_GRACE = dt.timedelta(hours=1)
-"""How old a request c360 made to complete an erasure must be before the maintenance round runs
-it again (the process that made it runs it at once; an erasure's run takes seconds)."""
-"""The actor of what c360 does by itself (erasing what an import stored after an erasure)."""
 
 
 class PrivacyRequestNotFound(NotFound):
     pass
-
-
-@dataclass(frozen=True)
-class GivenIdentifier:
-    type: IdentifierType
-    value: str
-    source: str | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +113,9 @@ class PrivacyService:
         self._eraser = Eraser(
             requests, suppressions, tombstones, erasure, follow_ups, outbox, self.hasher, erased
         )
+        self.completions = Completions(
+            requests, suppressions, self._eraser, self.hasher, config.deadline_months, self.run
+        )
 
     @property
     def before_step(self) -> StepHook:
@@ -164,7 +148,7 @@ class PrivacyService:
             status=Status.RECEIVED,
             received_at=now,
             deadline=rules.deadline(now, self.config.deadline_months, 0),
-            identifiers=tuple(self._normalized(i) for i in identifiers),
+            identifiers=tuple(normalized(i, self.config.default_region) for i in identifiers),
             events=(Event(now, actor, Status.RECEIVED, note=note),),
         )
         await self._requests.insert(request)
@@ -186,7 +170,7 @@ class PrivacyService:
         run it, as any other. ``reference``: the sender's own id for the request (a delivery's
         event id, Shopify's data request id); a delivery repeated with it answers the request
         the first made, and False (one insert-only write, so deliveries at once store one)."""
-        given = [self._normalized(i) for i in identifiers]
+        given = [normalized(i, self.config.default_region) for i in identifiers]
         if not given or len(given) > MAX_IDENTIFIERS:
             raise InvalidInput(f"a request names 1 to {MAX_IDENTIFIERS} identifiers")
         request = PrivacyRequest(
@@ -354,7 +338,7 @@ class PrivacyService:
         """The person came back and consents: their identifier may be imported again. Once
         none of an erasure's identifiers is suppressed, its records and dead letters are not
         either. Returns whether there was anything to lift."""
-        given = self._normalized(identifier)
+        given = normalized(identifier, self.config.default_region)
         digest = self.hasher.suppression(given.key)
         held = await self._suppressions.held(digest)
         if held is not None and held.request:
@@ -435,95 +419,6 @@ class PrivacyService:
             )
         await self._saved(request, after, "the request changed meanwhile; run it again")
 
-    # --- What an import meets of an erased person --------------------------------------------
-
-    async def erase_met(self, items: Sequence[Collection[str]], written: bool) -> None:
-        """Items an import left out for names the suppression list holds, each by all its
-        names (identity keys, ``record:…``, ``dead_letter:…``): whatever is stored under them
-        is erased again, by a request that completes the erasure they came from (an item's
-        names go with the erasure any of them came from: a return named only by its order
-        goes with the order's).
-
-        ``written``: the batch asks after writing its records. Then it acts whatever the state
-        of that erasure (which may have looked for the last time before the batch wrote).
-        Before writing, a batch leaves it to an erasure still running, which looks again
-        after its steps; what it meets then was stored by an import cut short between writing
-        and asking again, or restored from an older copy of the store."""
-        by_hash = {self.hasher.suppression(n): n for item in items for n in item}
-        erasures = {
-            by_hash[digest]: suppression.request
-            for digest, suppression in (await self._suppressions.found(by_hash)).items()
-            if suppression.request is not None
-        }
-        met: dict[str, set[str]] = {}
-        for item in items:
-            # Its records and dead letter, and only the identity keys an erasure suppressed: an
-            # item that names the person may name others too (a household's landline, an
-            # address in a note), and what is stored under theirs is not his to erase.
-            own = [n for n in item if n in erasures or not is_identity_key(n)]
-            for original in {erasures[n] for n in item if n in erasures}:
-                met.setdefault(original, set()).update(own)
-        for original, found in sorted(met.items()):
-            if not written:
-                earlier = await self._requests.get(original)
-                if earlier is not None and earlier.status in rules.OPEN:
-                    continue
-            try:
-                await self._erase_again(original, sorted(found))
-            except Exception:
-                log.warning(
-                    "erasing what an import stored again failed; the request shows it",
-                    extra={"completes": original},
-                    exc_info=True,
-                )
-
-    async def resume_completions(self, now: dt.datetime) -> int:
-        """Run the requests c360 made to complete an erasure and that nobody carried out: the
-        process that made one stopped before running it, or its run failed (the store gone) or
-        was cut short. Only those made more than ``COMPLETION_GRACE`` ago, which no run still
-        under way is working on. Returns how many completed."""
-        left = await self._requests.left_completions(
-            (Status.VERIFIED, Status.IN_PROGRESS, Status.FAILED), now - COMPLETION_GRACE, 100
-        )
-        completed = 0
-        for request in left:
-            try:
-                done = await self.run(request.id, actor=SYSTEM, now=now)
-            except Exception:
-                log.warning(
-                    "a completing erasure failed again; the request shows it",
-                    extra={"request": request.id, "completes": request.completes},
-                    exc_info=True,
-                )
-                continue
-            completed += done.status is Status.COMPLETED
-        return completed
-
-    async def _erase_again(self, original: str, names: Sequence[str]) -> None:
-        scope = await self._eraser.stored_under(names)
-        if scope is None:
-            return
-        keys = [n for n in scope.keys if n in names]  # the ones the import met
-        now = dt.datetime.now(dt.UTC)
-        note = f"an import stored again what erasure {original} erased"
-        request = PrivacyRequest(
-            id=secrets.token_hex(12),
-            type=RequestType.ERASURE,
-            status=Status.VERIFIED,
-            received_at=now,
-            deadline=rules.deadline(now, self.config.deadline_months, 0),
-            identifiers=tuple(_identifier(k) for k in keys),
-            events=(
-                Event(now, SYSTEM, Status.RECEIVED, note=note),
-                Event(now, SYSTEM, Status.VERIFIED, Status.RECEIVED),
-            ),
-            journal=Journal(scope),
-            completes=original,
-        )
-        await self._requests.insert(request)
-        log.info("erasing what an import stored again", extra={"completes": original})
-        await self.run(request.id, actor=SYSTEM, now=now)
-
     # --- Access -----------------------------------------------------------------------------
 
     async def _prepare_access(self, request: PrivacyRequest, actor: str, now: dt.datetime) -> None:
@@ -578,26 +473,3 @@ class PrivacyService:
             dataclasses.replace(request, status=wanted, events=(*request.events, event)),
             "the request changed meanwhile; try again",
         )
-
-    def _normalized(self, given: GivenIdentifier) -> Identifier:
-        if (given.type is IdentifierType.EXTERNAL) != (given.source is not None):
-            raise InvalidInput("source is required for external ids and only for them")
-        source = given.source
-        if source is not None:
-            # Named as records name it (the key ext:{source}:{id}), or nothing could match.
-            source = source.strip().lower()
-            if not re.fullmatch(SOURCE_PATTERN, source):
-                raise InvalidInput(
-                    f"external: {shown(given.source)} is not a source's name (lower-case letters, "
-                    "digits, _ . and -, e.g. shopify)"
-                )
-        try:
-            value = normalize_value(given.type, given.value, self.config.default_region)
-        except ValueError as exc:
-            raise InvalidInput(f"{given.type.value}: {exc}") from exc
-        return Identifier(given.type, value, identity_key(given.type, value, source), source)
-
-
-def _identifier(key: str) -> Identifier:
-    kind, value, source = split_identity_key(key)
-    return Identifier(kind, value, key, source)

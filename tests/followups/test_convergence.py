@@ -18,9 +18,9 @@ from c360.followups.evaluation import EVALUATION_STEPS
 from c360.followups.model import Outcome, Status
 from c360.followups.repository import FollowUpRepository, QueueFilter, Stored
 from c360.followups.states import Action
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import RequestType
 from c360.privacy.rules import Status as RequestStatus
-from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Database, Store

@@ -19,8 +19,8 @@ from c360.followups.states import Action
 from c360.notifications.delivery import Deliverer
 from c360.notifications.repository import DeliveryStatus
 from c360.notifications.signing import signature, verify
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import RequestType
-from c360.privacy.service import GivenIdentifier
 from c360.services import Services, followups_config
 from c360.settings import Settings, TeamSettings
 from c360.store import Store

@@ -18,8 +18,8 @@ from c360.audit.types import Action
 from c360.auth.service import Role
 from c360.ingest.files import import_file
 from c360.privacy.export import EXPORT_SECTIONS
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import RequestType, Status
-from c360.privacy.service import GivenIdentifier
 from c360.services import Services
 from c360.store import Store
 from schemas import IdentifierType

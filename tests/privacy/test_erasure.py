@@ -18,8 +18,8 @@ from c360.audit.service import Action
 from c360.auth.service import Caller, Role
 from c360.ingest.files import import_file
 from c360.privacy.erasure import STEP_NAMES
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import ERASED_NOTE, RequestType, Status, TransitionRefused
-from c360.privacy.service import GivenIdentifier
 from c360.privacy.types import PrivacyRequest
 from c360.profiles.service import ProfileNotFound
 from c360.services import Services
@@ -375,7 +375,9 @@ class TestSuppression:
         await erase(services)
         hers = await services.profiles.by_identifier(IdentifierType.EMAIL, Y_EMAIL)
 
-        await services.privacy.erase_met([[f"email:{X_EMAIL}", f"email:{Y_EMAIL}"]], True)
+        await services.privacy.completions.erase_met(
+            [[f"email:{X_EMAIL}", f"email:{Y_EMAIL}"]], True
+        )
 
         assert (await services.profiles.by_identifier(IdentifierType.EMAIL, Y_EMAIL)).id == hers.id
 

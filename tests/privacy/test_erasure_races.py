@@ -24,8 +24,9 @@ from c360.ingest.files import import_file
 from c360.ingest.service import IngestSummary
 from c360.ingest.stages.base import Stage
 from c360.privacy.erasure import MAX_PASSES
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import RequestType, Status, TransitionRefused
-from c360.privacy.service import ErasureUnsettled, GivenIdentifier
+from c360.privacy.service import ErasureUnsettled
 from c360.privacy.types import PrivacyRequest
 from c360.services import Services
 from c360.settings import Settings
@@ -255,7 +256,7 @@ class TestABatchThatWritesAfterTheErasureAsksAgain:
         assert left.status is Status.FAILED  # and nobody runs what c360 started itself
         now = dt.datetime.now(dt.UTC)
 
-        assert await services.privacy.resume_completions(now) == 0  # its run may be under way
+        assert await services.privacy.completions.resume(now) == 0  # its run may be under way
         # Lifting the erasure now would let the completion erase him once he is back.
         with pytest.raises(TransitionRefused, match=f"still being completed by {left.id}"):
             await services.privacy.lift_erasure(done.id)
@@ -264,7 +265,7 @@ class TestABatchThatWritesAfterTheErasureAsksAgain:
         # Nor one identifier at a time.
         with pytest.raises(TransitionRefused, match=f"still being completed by {left.id}"):
             await services.privacy.lift_suppression(GivenIdentifier(IdentifierType.EMAIL, X_EMAIL))
-        assert await services.privacy.resume_completions(now + dt.timedelta(hours=2)) == 1
+        assert await services.privacy.completions.resume(now + dt.timedelta(hours=2)) == 1
 
         (completed,) = await completing(services, done)
         assert completed.status is Status.COMPLETED

@@ -16,8 +16,8 @@ from c360.api.graphql.context import Context
 from c360.api.graphql.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from c360.privacy import types
 from c360.privacy.erasure import STEPS
+from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import RequestType, Status
-from c360.privacy.service import GivenIdentifier
 from schemas.identifiers import IdentifierType
 
 strawberry.enum(RequestType, name="PrivacyRequestType")
