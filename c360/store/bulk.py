@@ -100,10 +100,18 @@ async def find_each(
     are many (a batch's profiles' person records: a tenth of the scan's cost at 100 000
     records). Only where each branch is served by an index on its own: a branch that scans
     makes it far worse.
+
+    ``projection``: inclusions only; a dotted name (``data.given_name``) keeps the whole
+    top-level field (``data``).
     """
     wanted = list(dict.fromkeys(values))
     if not wanted:
         return []
+    if projection:
+        # A dotted name keeps its whole top-level field, on every path and every store: the
+        # unions are projected here (below), and the embedded server answers a dotted
+        # projection with the dotted name as a key (``{"data.x": …}``), not nested.
+        projection = {name.partition(".")[0]: 1 for name, keep in projection.items() if keep}
     if len(wanted) > UNION_MAX and spread:
         chunks = [wanted[i : i + UNION_MAX] for i in range(0, len(wanted), UNION_MAX)]
         parts = await asyncio.gather(
@@ -130,8 +138,8 @@ async def find_each(
         pipeline.append({"$limit": limit})
     found = await (await collection.aggregate(pipeline, batchSize=WHOLE_BATCH)).to_list()
     # Projected here, not by a $project stage: the embedded server hands back the dates of a
-    # projected union as text. Inclusion projections only (as every caller asks).
+    # projected union as text.
     if not projection:
         return found
-    kept = {"_id", *(name.partition(".")[0] for name, wanted in projection.items() if wanted)}
+    kept = {"_id", *projection}
     return [{k: v for k, v in doc.items() if k in kept} for doc in found]

@@ -210,6 +210,24 @@ class TestNothingOfThePersonRemains:
         assert shown.count(ERASED_NOTE) == 4
         assert his_strings(mongo_uri, settings.database) == []
 
+    async def test_a_note_naming_someone_of_one_profile_by_name_alone_goes_too(
+        self, services: Services
+    ) -> None:
+        # One person record, one profile: her names are read from it alone.
+        await imported(services, [f.person(given_name="Nuria", family_name="Oyarzun")])
+        privacy, now = services.privacy, dt.datetime.now(dt.UTC)
+        her = [GivenIdentifier(IdentifierType.EMAIL, "ana@example.com")]
+        access = await privacy.create(RequestType.ACCESS, her, actor=ADMIN, now=now)
+        await privacy.verify(access.id, actor=ADMIN, now=now, note="Nuria Oyarzun, by phone")
+        erasure = await privacy.create(RequestType.ERASURE, her, actor=ADMIN, now=now)
+        await privacy.verify(erasure.id, actor=ADMIN, now=now)
+        acknowledged = await reviewed(services, erasure.id)
+        done = await privacy.run(erasure.id, actor=ADMIN, now=now, acknowledged=acknowledged)
+
+        assert done.status is Status.COMPLETED, done
+        notes = [e.note for e in (await privacy.get(access.id)).events]
+        assert notes == [None, ERASED_NOTE]
+
     async def test_everyone_else_is_as_if_he_had_never_been_imported(
         self, services: Services, settings: Settings, mongo_uri: str, tmp_path: Path
     ) -> None:
