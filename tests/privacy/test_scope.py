@@ -10,15 +10,12 @@ import json
 from typing import Any
 
 import httpx
-import pytest
-from fastapi import FastAPI
 
-from c360.auth.service import Role
 from c360.services import Services
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import asgi_client, gql, imported, profile_of
+from tests.helpers import gql, imported, profile_of
 from tests.served import run_c360
 
 M_EMAIL, M_CRM = "marta.ruiz@example.com", "CRM-M-100"
@@ -72,12 +69,6 @@ async def two_people(services: Services) -> None:
             ),
         ],
     )
-
-
-@pytest.fixture
-async def admin(app: FastAPI, services: Services) -> Any:
-    async with asgi_client(app, await f.api_key(services, Role.ADMIN)) as client:
-        yield client
 
 
 async def merged_by_hand(admin: httpx.AsyncClient, services: Services) -> tuple[str, str]:
@@ -235,6 +226,13 @@ async def test_an_access_request_through_a_manual_merge_is_refused_too(
     held = export.json()["sections"]
     for section in ("profiles", "identifiers", "records"):
         assert J_EMAIL not in json.dumps(held[section]), section
+    # The undone merge is hers to know of, not what it moved of Jorge's.
+    assert J_EMAIL not in export.text
+    assert J_CRM not in export.text
+    [merge] = held["merges"]
+    assert merge["item"]["status"] == "undone"
+    assert merge["item"]["moved_identities"] == []
+    assert merge["item"]["moved_identities_withheld"] == 2
 
 
 async def test_the_command_shows_the_scope_and_runs_only_once_it_is_confirmed(
