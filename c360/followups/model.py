@@ -38,6 +38,7 @@ class EventType(enum.StrEnum):
     RESOLVED = "resolved"
     CLOSED_NO_ACTION = "closed_no_action"
     REOPENED = "reopened"
+    NOTED = "noted"  # an agent's note, the status as it was
     ESCALATED = "escalated"
     WITHDRAWN = "withdrawn"
     MERGED = "merged"  # this one was folded into another (a profile merge)

@@ -137,8 +137,9 @@ class FollowUpService:
         owner: str | None = None,
         team: str | None = None,
     ) -> FollowUp:
-        """An agent's action: acknowledge, start, resolve, reopen, or assign (``owner``,
-        ``team``). Refused (409) when the follow-up is not where the action starts from."""
+        """An agent's action: acknowledge, start, resolve, reopen, assign (``owner``, ``team``),
+        or a note alone. Refused (409) when the follow-up is not where the action starts
+        from."""
         for _ in range(MAX_ROUNDS):
             stored = await self._follow_ups.get(follow_up_id)
             if stored is None:

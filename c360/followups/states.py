@@ -5,7 +5,8 @@
       └────────────┴───────────────┴──► (resolve, from any of the three)
     resolved / closed_no_action ──reopen──► open
 
-Assigning keeps the status. Held-out, withdrawn and merged follow-ups take no transition. Pure:
+Assigning and noting keep the status (a note needs its text; a closed follow-up takes one too).
+Held-out, withdrawn and merged follow-ups take no transition. Pure:
 the service reads the follow-up, asks here, and writes the change conditionally on the version
 it read, so two agents acting at once cannot both win.
 """
@@ -31,6 +32,7 @@ class Action(enum.StrEnum):
     RESOLVE = "resolve"
     REOPEN = "reopen"
     ASSIGN = "assign"
+    NOTE = "note"
 
 
 FROM: dict[Action, frozenset[Status]] = {
@@ -39,6 +41,7 @@ FROM: dict[Action, frozenset[Status]] = {
     Action.RESOLVE: ACTIVE,
     Action.REOPEN: CLOSED,
     Action.ASSIGN: ACTIVE,
+    Action.NOTE: ACTIVE | CLOSED,
 }
 
 MAX_NOTE = 4000
@@ -82,6 +85,10 @@ def transition(
             return Change(Status.IN_PROGRESS, EventType.STARTED, responds=True)
         case Action.ASSIGN:
             return Change(follow_up.status, EventType.ASSIGNED)
+        case Action.NOTE:
+            if note is None or not note.strip():
+                raise InvalidInput("a note needs its text")
+            return Change(follow_up.status, EventType.NOTED)
         case Action.REOPEN:
             return Change(Status.OPEN, EventType.REOPENED, reopens=True)
     if outcome is None:

@@ -263,6 +263,15 @@ class TestAgentsCall:
             expect(team).to_have_value(current)
             form.get_by_role("button", name="Cancel").press("Enter")
             expect(reassign).to_be_focused()
+            # A note alone, the outcome not known yet: the follow-up stays where it is.
+            item.get_by_role("button", name="Add a note…").click()
+            form = page.get_by_role("form", name=f"A note on the follow-up {DETRACTOR_RULE}")
+            form.get_by_label("Note").fill("Asked her for a photo of the sole.")
+            form.get_by_role("button", name="Add a note").click()
+            expect(page.locator(".follow-up-status")).to_contain_text(
+                f"Note added: {DETRACTOR_RULE}."
+            )
+            expect(item).to_contain_text("“Asked her for a photo of the sole.”")
             item.get_by_role("button", name="Resolve…").click()
             form = page.get_by_role("form", name=f"Resolve the follow-up {DETRACTOR_RULE}")
             form.get_by_label("Outcome").select_option("CONTACTED_RESOLVED")
@@ -333,7 +342,7 @@ class TestAgentsCall:
             )
             assert resolved["firstResponseAt"] is not None
             by_agent = [(e["type"], e["actor"]) for e in resolved["events"][1:]]
-            assert by_agent == [("ACKNOWLEDGED", actor), ("RESOLVED", actor)]
+            assert by_agent == [("ACKNOWLEDGED", actor), ("NOTED", actor), ("RESOLVED", actor)]
             feedback = demo.graphql(FEEDBACK, variables={"id": ana})["profile"]["feedback"]
             [answered] = [f for f in feedback if f["record"].get("comment") == DETRACTOR_COMMENT]
             assert answered["acknowledgement"]["channel"] == "PHONE"

@@ -309,6 +309,7 @@ def argument_values() -> dict[str, Any]:
             "note": TEXT,
         },
         "reopenFollowUp": {"id": GIFT_EMAIL},
+        "addFollowUpNote": {"id": GIFT_EMAIL, "note": TEXT},
         "acknowledgeFeedback": {"profileId": profile, "recordId": GIFT_EMAIL, "note": TEXT},
         "applyAlertRule": {"rule": RULE},
         "setAlertRuleEnabled": {"id": "nps-detractor", "enabled": True},

@@ -243,6 +243,18 @@ class FollowUpMutation:
             info, id, Action.RESOLVE, outcome=outcome, root_cause=root_cause, note=note
         )
 
+    @strawberry.mutation(
+        description="A note on the follow-up, its status as it is: what was said, what was "
+        "tried, what comes next (at most 4 000 characters; one without text is "
+        "InvalidInputError). Open, worked and closed follow-ups take one; withdrawn and merged "
+        "ones do not.",
+        extensions=_WORK,
+    )
+    async def add_follow_up_note(
+        self, info: Info[Context, None], id: strawberry.ID, note: str
+    ) -> FollowUpResult:
+        return await _act(info, id, Action.NOTE, note=note)
+
     @strawberry.mutation(description="Open again a resolved or closed follow-up.", extensions=_WORK)
     async def reopen_follow_up(
         self, info: Info[Context, None], id: strawberry.ID, note: str | None = None

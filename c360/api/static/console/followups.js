@@ -43,6 +43,8 @@ const MUTATIONS = {
     result: assignFollowUp(id: $id, owner: $owner, team: $team, note: $note) { ${RESULT} } }`,
   reopenFollowUp: `mutation ConsoleReopenFollowUp($id: ID!, $note: String) {
     result: reopenFollowUp(id: $id, note: $note) { ${RESULT} } }`,
+  addFollowUpNote: `mutation ConsoleAddFollowUpNote($id: ID!, $note: String!) {
+    result: addFollowUpNote(id: $id, note: $note) { ${RESULT} } }`,
 };
 const ACKNOWLEDGE_FEEDBACK = `
 mutation ConsoleAcknowledgeFeedback($profileId: ID!, $recordId: ID!, $channel: ContactChannel, $note: String) {
@@ -60,6 +62,7 @@ const LABELS = {
   resolveFollowUp: "Resolve…",
   assignFollowUp: "Reassign…",
   reopenFollowUp: "Reopen",
+  addFollowUpNote: "Add a note…",
 };
 const FROM = {
   acknowledgeFollowUp: new Set(["OPEN"]),
@@ -67,6 +70,7 @@ const FROM = {
   resolveFollowUp: ACTIVE,
   assignFollowUp: ACTIVE,
   reopenFollowUp: CLOSED,
+  addFollowUpNote: new Set([...ACTIVE, ...CLOSED]),
 };
 const DONE = {
   acknowledgeFollowUp: "Acknowledged",
@@ -74,6 +78,7 @@ const DONE = {
   resolveFollowUp: "Resolved",
   assignFollowUp: "Reassigned",
   reopenFollowUp: "Reopened",
+  addFollowUpNote: "Note added",
 };
 const CHANNELS = ["PHONE", "EMAIL", "SMS", "WHATSAPP", "POSTAL", "PUSH"];
 
@@ -288,6 +293,7 @@ function actionsFor(found, item, done) {
           onclick: async (event) => {
             if (name === "resolveFollowUp") resolveForm(found, item, area, status, done);
             else if (name === "assignFollowUp") assignForm(found, item, area, status, done);
+            else if (name === "addFollowUpNote") noteForm(item, area, status, done);
             else {
               // One request per press: the buttons wait for its answer (a double click, or
               // Acknowledge then Start at once, would send a second change).
@@ -390,6 +396,17 @@ async function resolveForm(found, item, area, status, done) {
         done,
         item.rule.name,
       ),
+  );
+}
+
+function noteForm(item, area, status, done) {
+  const note = h("textarea", { rows: 3, required: true, maxlength: 4000 });
+  inlineForm(
+    "addFollowUpNote",
+    `A note on the follow-up ${item.rule.name}`,
+    [row("Note", note)],
+    area,
+    () => act("addFollowUpNote", { id: item.id, note: note.value.trim() }, status, done, item.rule.name),
   );
 }
 

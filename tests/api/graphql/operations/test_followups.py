@@ -52,6 +52,10 @@ RESOLVE = """mutation($id: ID!, $cause: String!) {
     ... on Error { code message } } }"""
 REOPEN = """mutation($id: ID!) { reopenFollowUp(id: $id) {
   __typename ... on FollowUp { status } ... on Error { code message } } }"""
+NOTE = """mutation($id: ID!, $note: String!) { addFollowUpNote(id: $id, note: $note) {
+  __typename ... on FollowUp { status firstResponseAt sla { target state doneAt }
+    events { type actor status note } }
+  ... on Error { code message } } }"""
 ASSIGN = """mutation($id: ID!, $owner: String, $team: String) {
   assignFollowUp(id: $id, owner: $owner, team: $team) {
     __typename ... on FollowUp { team owner } ... on Error { message } } }"""
@@ -342,6 +346,32 @@ class TestLifecycle:
 
         assert answer["__typename"] == "ConflictError"
 
+    async def test_a_note_alone_keeps_the_status_and_the_clocks_open_and_closed(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path)
+        [edge] = (await queue(agent))["edges"]
+        fu_id = edge["node"]["id"]
+
+        noted = await gql(agent, NOTE, id=fu_id, note="Left a voicemail; calling at 5")
+        empty = (await gql(agent, NOTE, id=fu_id, note="  "))["addFollowUpNote"]
+        await gql(agent, RESOLVE, id=fu_id, cause="delivery")
+        after = await gql(agent, NOTE, id=fu_id, note="She wrote back: thanks")
+
+        noted, after = noted["addFollowUpNote"], after["addFollowUpNote"]
+        assert noted["status"] == "OPEN"
+        assert noted["firstResponseAt"] is None  # a note is no answer to the customer
+        assert {c["state"] for c in noted["sla"]} == {"ON_TRACK"}
+        assert noted["events"][-1]["type"] == "NOTED"
+        assert noted["events"][-1]["note"] == "Left a voicemail; calling at 5"
+        assert noted["events"][-1]["actor"].startswith("key:")
+        assert (empty["__typename"], empty["message"]) == (
+            "InvalidInputError",
+            "a note needs its text",
+        )
+        assert after["status"] == "RESOLVED"
+        assert [e["type"] for e in after["events"]][-2:] == ["RESOLVED", "NOTED"]
+
     async def test_an_unknown_follow_up_is_not_found(self, agent: httpx.AsyncClient) -> None:
         answer = (await gql(agent, START, id="fu_nothing"))["startFollowUp"]
         assert answer["__typename"] == "NotFoundError"
@@ -475,6 +505,8 @@ class TestWithdrawn:
         [edge] = found["edges"]
         assert edge["node"]["status"] == "WITHDRAWN"
         assert edge["node"]["sla"] == []
+        noted = (await gql(agent, NOTE, id=edge["node"]["id"], note="too late"))["addFollowUpNote"]
+        assert noted["__typename"] == "ConflictError"  # nobody is to act on it any more
 
 
 class TestClosingTheLoop:
