@@ -178,6 +178,7 @@ def followups_config(settings: Settings) -> FollowUpsConfig:
         followups=FollowUpConfig(
             root_causes=tuple(settings.followup_root_causes),
             due_soon=settings.followup_due_soon_fraction,
+            max_trigger_age_days=settings.followup_max_trigger_age_days,
         ),
         delivery=DeliveryConfig(
             max_attempts=settings.notify_max_attempts,

@@ -38,6 +38,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from c360.auth.service import Role
 from c360.errors import C360Error
+from c360.followups.rules import MAX_TRIGGER_AGE_DAYS
 from c360.followups.teams import member_name
 from c360.identity.matching import Weights
 from c360.identity.rules import (
@@ -500,6 +501,14 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_ROOT_CAUSES),
         min_length=1,
         description="Root causes a follow-up may be resolved with (what the KPI report groups by).",
+    )
+    followup_max_trigger_age_days: int = Field(
+        default=30,
+        ge=1,
+        le=MAX_TRIGGER_AGE_DAYS,
+        description="Days after which a record (a survey answer, a case) is too old to open a "
+        "follow-up, for the alert rules that set no max_trigger_age_days: importing history "
+        "records it without filling the agents' queues with overdue work.",
     )
     followup_due_soon_fraction: float = Field(
         default=0.25,

@@ -20,7 +20,7 @@ from c360.store.embedded import EmbeddedServer
 from tests import factories as f
 from tests.helpers import DEFAULTS, asgi_client, shared_app
 from tests.scheduling import SharedSetups
-from tests.served import environment
+from tests.served import TESTS_MAX_TRIGGER_AGE_DAYS, environment
 
 # Property tests: the same examples every run (CI does not flake on a new find), no example
 # database in the work tree, no per-example deadline (the store's latency is not under test).
@@ -69,6 +69,9 @@ def session_settings(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -
         data_dir=tmp_path_factory.mktemp("unused"),
         default_region="ES",
         ingest_batch_size=50,
+        # The fixtures' records happened in 2022-2024: old enough for the alert rules' default
+        # age limit to open nothing. Tests of that limit set it (tests/followups/test_backfill).
+        followup_max_trigger_age_days=TESTS_MAX_TRIGGER_AGE_DAYS,
     )
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import httpx
 
+from c360.followups.rules import MAX_TRIGGER_AGE_DAYS
+
 START_TIMEOUT_S = 60.0
 COMMAND_TIMEOUT_S = 60.0
 
@@ -52,9 +54,16 @@ def run_c360(
     )
 
 
+TESTS_MAX_TRIGGER_AGE_DAYS = MAX_TRIGGER_AGE_DAYS
+"""The fixtures' records happened in 2022-2024: too old for the alert rules' default age limit
+to open follow-ups for them (tests of the limit set it themselves)."""
+
+
 def environment(**values: str) -> dict[str, str]:
-    """This process's environment without any ``C360_`` setting, plus ``values``."""
+    """This process's environment without any ``C360_`` setting, plus ``values`` (the alert
+    rules' age limit as :data:`TESTS_MAX_TRIGGER_AGE_DAYS` unless given)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("C360_")}
+    env["C360_FOLLOWUP_MAX_TRIGGER_AGE_DAYS"] = str(TESTS_MAX_TRIGGER_AGE_DAYS)
     env.update(values)
     return env
 

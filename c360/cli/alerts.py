@@ -61,7 +61,8 @@ def register(commands: Any) -> None:
     evaluate.add_argument(
         "--every-record",
         action="store_true",
-        help="count every stored record as new: event rules open follow-ups for the past too",
+        help="count every stored record as new: event rules open follow-ups for the past too "
+        "(those no older than their rule's max_trigger_age_days)",
     )
     evaluate.set_defaults(handler=_evaluate)
 

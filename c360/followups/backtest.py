@@ -7,6 +7,11 @@ then, and :mod:`.episodes`' rules apply: a trigger already covered opens nothing
 dedupe a follow-up stays open (taking new triggers) for its resolution target — or first
 response, or a week — as if a team worked it in time. Metrics (churn risk, lifecycle stage,
 value tier) are the customer's today: their history is not kept.
+
+Replayed as live, a record is never too old for its rule; imported now, one older than the
+rule's ``max_trigger_age_days`` opens nothing. ``too_old`` counts the follow-ups of the preview
+whose records are all that old: what evaluating the window's records today (an import of them,
+``c360 alerts evaluate --every-record``) would not open.
 """
 
 from __future__ import annotations
@@ -35,12 +40,14 @@ class Sample:
     at: dt.datetime
     reason: str
     held_out: bool
+    too_old: bool = False  # its records are too old to open it if evaluated now
 
 
 @dataclass(frozen=True)
 class Preview:
     would_open: int  # follow-ups, held-out ones included
     held_out: int
+    too_old: int  # of those, the ones whose records are too old to open them now
     customers: int  # distinct customers with at least one
     evaluated: int  # customers with records that concern the rule in the window
     buckets: list[Bucket] = field(default_factory=list)
@@ -71,10 +78,12 @@ def simulate(
     views: Mapping[str, ViewFact],
     since: dt.datetime,
     until: dt.datetime,
+    actionable_since: dt.datetime | None = None,
     sample: int = SAMPLE,
 ) -> Preview:
     """``history``: per customer, the records the rule reads (the window's and, for history
-    conditions, those before it)."""
+    conditions, those before it); ``actionable_since``: the oldest a trigger may be now to
+    open a follow-up (see :func:`.rules.actionable_since`)."""
     openings: list[Sample] = []
     evaluated = 0
     open_for = _open_for(rule)
@@ -128,11 +137,13 @@ def simulate(
                         max(t.at for t in group),
                     )
                 )
-                openings.append(_sample(profile_id, record.at, firing.reason, rule))
+                old = actionable_since is not None and all(t.at < actionable_since for t in group)
+                openings.append(_sample(profile_id, record.at, firing.reason, rule, old))
     weeks = Counter(_monday(s.at) for s in openings)
     return Preview(
         would_open=len(openings),
         held_out=sum(s.held_out for s in openings),
+        too_old=sum(s.too_old for s in openings),
         customers=len({s.profile_id for s in openings}),
         evaluated=evaluated,
         buckets=[Bucket(rule.team, week, n) for week, n in sorted(weeks.items())],
@@ -140,5 +151,7 @@ def simulate(
     )
 
 
-def _sample(profile_id: str, at: dt.datetime, reason: str, rule: RuleDefinition) -> Sample:
-    return Sample(profile_id, at, reason, held_out(profile_id, rule.id, rule.holdout))
+def _sample(
+    profile_id: str, at: dt.datetime, reason: str, rule: RuleDefinition, too_old: bool = False
+) -> Sample:
+    return Sample(profile_id, at, reason, held_out(profile_id, rule.id, rule.holdout), too_old)

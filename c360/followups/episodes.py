@@ -13,13 +13,17 @@ or nothing) and the episodes there are:
   stage) stops holding, an open episode nobody has acted on is withdrawn: it was about a state
   that is no longer so (the detractor's newer answer is a 9). Once someone acted, it stays;
 - a view-only rule (no records) opens once per stay in its state: ``holding`` marks the
-  episode while the state lasts.
+  episode while the state lasts;
+- **too old**: triggers older than the rule's ``max_trigger_age_days`` (``actionable_since``)
+  open nothing — a year of history imported stays in the customers' timelines, not in a queue
+  with its SLA long past. They may still join an open episode.
 
 So the episodes are a function of the records, whatever order they arrive in.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,9 +66,11 @@ def plan(
     profile_id: str,
     firing: Firing | None,
     episodes: Sequence[FollowUp],
+    actionable_since: dt.datetime | None = None,
 ) -> list[Step]:
     """The steps that bring ``episodes`` (this customer's follow-ups, any rule) in line with
-    ``firing`` (what ``rule`` says of the customer now)."""
+    ``firing`` (what ``rule`` says of the customer now). A trigger before ``actionable_since``
+    opens no follow-up."""
     mine = [e for e in episodes if e.rule_id == rule.id and e.status is not Status.MERGED]
     active = [e for e in mine if e.status in ACTIVE]
     if firing is None:
@@ -90,12 +96,18 @@ def plan(
             Open(Episode(profile_id, 0, t.record_id), (t,), firing.reason)
             for t in fresh
             if not any(t.record_id in e.trigger_ids() for e in mine)
+            and actionable(t, actionable_since)
         ]
     if active:
         return [Join(active[0], fresh)] if fresh else []
-    if not fresh:
+    if not any(actionable(t, actionable_since) for t in fresh):
         return []
     return [_open(profile_id, mine, fresh, firing.reason)]
+
+
+def actionable(trigger: Trigger, since: dt.datetime | None) -> bool:
+    """Whether a trigger is recent enough to open a follow-up."""
+    return since is None or trigger.at >= since
 
 
 def _open(

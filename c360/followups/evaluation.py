@@ -24,7 +24,16 @@ from c360.followups.model import SYSTEM, Event, EventType, FollowUp, Status, fol
 from c360.followups.relay import RELAY_STEP, Relay
 from c360.followups.repository import FollowUpRepository, RuleInputRepository, Stored
 from c360.followups.rulebook import RuleBook
-from c360.followups.rules import RecordFacts, Rule, ViewFact, facts_of, fire, held_out, priority_for
+from c360.followups.rules import (
+    RecordFacts,
+    Rule,
+    ViewFact,
+    actionable_since,
+    facts_of,
+    fire,
+    held_out,
+    priority_for,
+)
 from c360.followups.teams import Teams
 from c360.followups.writes import MAX_ROUNDS, NOTIFIED, new_event, next_version, team_loads
 from c360.observability.metrics import count_follow_up
@@ -67,6 +76,8 @@ class Evaluation:
         profiles: ProfileService,
         relay: Relay,
         profile_ids: ProfileRepository | None = None,
+        *,
+        max_trigger_age_days: int,
     ) -> None:
         self._follow_ups = follow_ups
         self._inputs = inputs
@@ -75,6 +86,7 @@ class Evaluation:
         self._profiles = profiles
         self._relay = relay
         self._profile_ids = profile_ids
+        self._max_age_days = max_trigger_age_days
         self.before_step: StepHook = no_hook
 
     async def evaluate_batch(
@@ -140,6 +152,10 @@ class Evaluation:
             if batch is not None:
                 for episodes in loaded.episodes.values():
                     opened |= {fu.id: fu for fu in episodes if fu.opened_by == batch}
+            # How old a trigger may be to open a follow-up is measured from the batch's first
+            # run when one was cut short (what it opened says when), so its re-run decides as
+            # it would have; time only ages triggers, so evaluating again converges.
+            start = min((fu.opened_at for fu in opened.values()), default=now)
             steps: list[tuple[str, Rule, Any]] = []
             for profile_id, rule_ids in sorted(pending.items()):
                 new = live_fresh.get(profile_id, [])
@@ -150,7 +166,8 @@ class Evaluation:
                     facts = facts_of(records, fresh_ids, loaded.views.get(profile_id))
                     firing = fire(rule.definition, facts, now)
                     episodes = loaded.episodes.get(profile_id, [])
-                    for step in plan(rule.definition, profile_id, firing, episodes):
+                    since = actionable_since(rule.definition, start, self._max_age_days)
+                    for step in plan(rule.definition, profile_id, firing, episodes, since):
                         steps.append((profile_id, rule, step))
             lost: set[str] = set()
             written: list[Stored] = []

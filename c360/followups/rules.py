@@ -44,6 +44,7 @@ from schemas.records import SCORE_RANGES, SurveyType
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 TEAM_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 MAX_CONDITIONS = 10
+MAX_TRIGGER_AGE_DAYS = 3650
 CLOSED_CASE_STATUSES = frozenset({"solved", "closed"})
 COUNTED_KINDS = frozenset({"order", "return", "service_case", "survey_response", "site_event"})
 """What a profile's metrics (and so its churn risk, lifecycle stage and tier) are made of."""
@@ -570,6 +571,15 @@ class RuleDefinition(BaseModel):
         description="The share of customers whose follow-ups are recorded as held out and not "
         "actioned (the same customers every time: a hash of profile and rule).",
     )
+    max_trigger_age_days: int | None = Field(
+        default=None,
+        strict=True,
+        ge=1,
+        le=MAX_TRIGGER_AGE_DAYS,
+        description="Records older than this many days when evaluated open no follow-up (an "
+        "import of history keeps them in the customer's timeline, not in a queue); left out: "
+        "C360_FOLLOWUP_MAX_TRIGGER_AGE_DAYS.",
+    )
 
     @field_validator("raise_priority_for_tiers")
     @classmethod
@@ -659,6 +669,12 @@ def fire(rule: RuleDefinition, facts: Facts, now: dt.datetime) -> Firing | None:
         for trigger in outcome.triggers:
             triggers[trigger.record_id] = trigger
     return Firing(tuple(sorted(triggers.values())), tuple(o.reason for o in held))
+
+
+def actionable_since(rule: RuleDefinition, now: dt.datetime, default_days: int) -> dt.datetime:
+    """The oldest a trigger may be to open a follow-up of ``rule`` at ``now``: its
+    ``max_trigger_age_days``, else ``default_days`` (the setting)."""
+    return now - dt.timedelta(days=rule.max_trigger_age_days or default_days)
 
 
 def priority_for(rule: RuleDefinition, tier: str | None) -> Priority:

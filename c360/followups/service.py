@@ -31,7 +31,7 @@ from c360.followups.model import SYSTEM, EventType, FollowUp, Outcome, Status
 from c360.followups.relay import Erasures, Relay
 from c360.followups.repository import FollowUpRepository, QueueFilter, RuleInputRepository, Stored
 from c360.followups.rulebook import RuleBook
-from c360.followups.rules import RecordFacts, RuleDefinition, raised
+from c360.followups.rules import RecordFacts, RuleDefinition, actionable_since, raised
 from c360.followups.states import Action, TransitionRefused, transition
 from c360.followups.teams import Team, Teams, member_name
 from c360.followups.writes import (
@@ -64,10 +64,12 @@ class FollowUpNotFound(NotFound):
 
 @dataclass(frozen=True)
 class FollowUpConfig:
-    """The settings' ``followup_root_causes`` and ``followup_due_soon_fraction``."""
+    """The settings' ``followup_root_causes``, ``followup_due_soon_fraction`` and
+    ``followup_max_trigger_age_days`` (the rules' default)."""
 
     root_causes: tuple[str, ...]
     due_soon: float
+    max_trigger_age_days: int
 
 
 class FollowUpService:
@@ -91,7 +93,14 @@ class FollowUpService:
         self._profiles = profiles
         self.relay = Relay(follow_ups, outbox, teams, config.due_soon)
         self.evaluation = Evaluation(
-            follow_ups, inputs, rules, teams, profiles, self.relay, profile_ids
+            follow_ups,
+            inputs,
+            rules,
+            teams,
+            profiles,
+            self.relay,
+            profile_ids,
+            max_trigger_age_days=config.max_trigger_age_days,
         )
         self.merging = FollowUpMerges(follow_ups, rules, self.evaluation)
         self._before_step: StepHook = no_hook
@@ -390,7 +399,14 @@ class FollowUpService:
         views = (
             await self.evaluation.views(profile_ids, now) if rule.needs_view and profile_ids else {}
         )
-        return simulate(rule, history, views, since, until)
+        return simulate(
+            rule,
+            history,
+            views,
+            since,
+            until,
+            actionable_since(rule, now, self.config.max_trigger_age_days),
+        )
 
     async def notifications(self, follow_up_id: str) -> list[Notification]:
         return await self._outbox.of_follow_up(follow_up_id)

@@ -63,6 +63,10 @@ class AlertRule:
     sla: SlaTargets
     dedupe: bool
     holdout: float
+    max_trigger_age_days: int | None = strawberry.field(
+        description="Records older than this many days open no follow-up (null: "
+        "C360_FOLLOWUP_MAX_TRIGGER_AGE_DAYS applies)."
+    )
     updated_at: dt.datetime | None
     updated_by: str | None = strawberry.field(extensions=in_text())
 
@@ -85,6 +89,7 @@ class AlertRule:
             ),
             dedupe=d.dedupe,
             holdout=d.holdout,
+            max_trigger_age_days=d.max_trigger_age_days,
             updated_at=rule.updated_at,
             updated_by=rule.updated_by,
         )
@@ -136,6 +141,11 @@ class AlertRuleInput:
     resolution_hours: float | None = None
     dedupe: bool = True
     holdout: float = 0.0
+    max_trigger_age_days: int | None = strawberry.field(
+        default=None,
+        description="Records older than this many days open no follow-up (null: "
+        "C360_FOLLOWUP_MAX_TRIGGER_AGE_DAYS).",
+    )
 
     def definition(self) -> Any:
         conditions = []
@@ -170,6 +180,7 @@ class AlertRuleInput:
                 "sla": sla,
                 "dedupe": self.dedupe,
                 "holdout": self.holdout,
+                "max_trigger_age_days": self.max_trigger_age_days,
             }
         )
 
@@ -193,6 +204,10 @@ class PreviewSample:
     at: dt.datetime
     reason: str = strawberry.field(metadata=MADE)
     held_out: bool
+    too_old: bool = strawberry.field(
+        description="Its records are older than the rule's max trigger age: evaluated now (an "
+        "import of them), they open nothing."
+    )
 
 
 @strawberry.type(
@@ -202,6 +217,10 @@ class PreviewSample:
 class AlertRulePreview:
     would_open: int = strawberry.field(description="Follow-ups, held-out ones included.")
     held_out: int
+    too_old: int = strawberry.field(
+        description="Of wouldOpen, those whose records are older than the rule's max trigger "
+        "age: evaluated now (an import of this history), they would not open."
+    )
     customers: int = strawberry.field(description="Distinct customers with at least one.")
     evaluated: int = strawberry.field(description="Customers whose records the rule read.")
     by_week: list[PreviewBucket]
@@ -212,6 +231,7 @@ class AlertRulePreview:
         return cls(
             would_open=preview.would_open,
             held_out=preview.held_out,
+            too_old=preview.too_old,
             customers=preview.customers,
             evaluated=preview.evaluated,
             by_week=[
@@ -224,6 +244,7 @@ class AlertRulePreview:
                     at=s.at,
                     reason=s.reason,
                     held_out=s.held_out,
+                    too_old=s.too_old,
                 )
                 for s in preview.sample
             ],
