@@ -1,21 +1,29 @@
 """The relay: a follow-up's notifications, listed on it (``unsent``) in the same write as their
 events, are copied to the outbox (entries keyed by follow-up and event: writing one twice adds
 nothing), then the list is cleared. A crash between the two leaves the list, which the next
-relay (the worker's every round) finishes. Nothing is relayed or delivered about a person once
+relay (the worker's every round) finishes.
+
+Webhooks are configured per process (``C360_FOLLOWUP_TEAMS``). A process without that
+configuration (an import from a shell beside ``c360 serve``) cannot know a team's webhook, nor
+its members unless an admin stored them: it leaves the notifications on their follow-ups and
+the owner unset, and the worker of a process that has the configuration completes both
+(:meth:`Relay.forward_waiting`): it assigns the follow-ups opened unassigned in the meantime,
+then relays. Both are conditional writes of the version read, so completing twice changes
+nothing. Nothing is relayed or delivered about a person once
 their erasure has begun (:meth:`Relay.withheld`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from c360.followups import sla
-from c360.followups.model import Event, EventType, FollowUp
+from c360.followups.model import SYSTEM, Event, EventType, FollowUp
 from c360.followups.repository import FollowUpRepository, Stored
 from c360.followups.teams import Teams
-from c360.followups.writes import MAX_ROUNDS, NOTIFIED, next_version
+from c360.followups.writes import MAX_ROUNDS, NOTIFIED, new_event, next_version
 from c360.notifications.delivery import body_of
 from c360.notifications.repository import DeliveryStatus, Notification, OutboxRepository
 from c360.steps import StepHook, no_hook
@@ -30,6 +38,10 @@ class Erasures(Protocol):
     """The privacy domain's answer to which profiles are erased (it sits below follow-ups)."""
 
     async def erased_profiles(self, profile_ids: Iterable[str]) -> set[str]: ...
+
+
+async def _nobody(fu: FollowUp) -> str | None:
+    return None
 
 
 class _NoErasures:
@@ -53,10 +65,15 @@ class Relay:
         # Who is erased (set by the wiring: privacy's suppression list): their notifications
         # are taken back when relayed meanwhile, and never delivered (``withheld``).
         self.erasures: Erasures = _NoErasures()
+        # Who gets a follow-up opened unassigned elsewhere (set by the service: the
+        # customer's account owner, else the team's member with the fewest).
+        self.assign_owner: Callable[[FollowUp], Awaitable[str | None]] = _nobody
 
     async def forward(self, stored: Sequence[Stored], now: dt.datetime) -> int:
         """Copy the follow-ups' unsent notifications to the outbox, then clear their lists.
         Returns how many entries were written."""
+        if not self._teams.configured:
+            return 0  # left for a process that knows the teams' webhooks
         pending = [s for s in stored if s.unsent]
         if not pending:
             return 0
@@ -95,13 +112,40 @@ class Relay:
         }
 
     async def forward_waiting(self, now: dt.datetime) -> int:
-        """The relay for what a crash left between a follow-up's write and its copy."""
+        """The relay for what a crash left between a follow-up's write and its copy, or a
+        process without the teams' configuration left: those it opened unassigned are given
+        owners first (their opening notification then names them)."""
+        if not self._teams.configured:
+            return 0  # nothing this process can complete
         total = 0
         while waiting := await self._follow_ups.with_unsent(_RELAY_BATCH):
+            waiting = [await self._assigned(item, now) for item in waiting]
             total += await self.forward(waiting, now)
             if len(waiting) < _RELAY_BATCH:
                 break
         return total
+
+    async def _assigned(self, item: Stored, now: dt.datetime) -> Stored:
+        """A follow-up whose opening is still unrelayed, opened without an owner by a process
+        that did not know its team, assigned now if its team has members here (an ``assigned``
+        event, by c360); as it was if not, or if someone changed it meanwhile."""
+        fu = item.follow_up
+        opening = [
+            fu.events[n - 1]
+            for n in item.unsent
+            if 0 < n <= len(fu.events)
+            and fu.events[n - 1].type in (EventType.OPENED, EventType.REOPENED)
+        ]
+        if not opening or fu.owner is not None or fu.touched or not fu.active or fu.held_out:
+            return item
+        owner = await self.assign_owner(fu)
+        if owner is None:
+            return item
+        event = new_event(fu.events, EventType.ASSIGNED, now, SYSTEM, fu.status, owner=owner)
+        new = Stored(next_version(fu, now, owner=owner, events=(*fu.events, event)), item.unsent)
+        if await self._follow_ups.replace(new, fu.version):
+            return new
+        return (await self._follow_ups.get(fu.id)) or item
 
     async def _entries(self, item: Stored, now: dt.datetime) -> list[Notification]:
         fu = item.follow_up

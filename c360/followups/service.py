@@ -103,6 +103,7 @@ class FollowUpService:
             max_trigger_age_days=config.max_trigger_age_days,
         )
         self.merging = FollowUpMerges(follow_ups, rules, self.evaluation)
+        self.relay.assign_owner = self._owner_for
         self._before_step: StepHook = no_hook
 
     @property
@@ -264,6 +265,15 @@ class FollowUpService:
             load = await self._load(team.id)
             owner = load.choose()
         return team.id, owner
+
+    async def _owner_for(self, fu: FollowUp) -> str | None:
+        """Who gets a follow-up opened unassigned: the customer's account owner, else the
+        team's member with the fewest active follow-ups (see :mod:`.assignment`)."""
+        team = await self.teams.get(fu.team)
+        if not team.members:
+            return None
+        [traits] = await self._profiles.traits([fu.profile_id])
+        return traits.value("account_owner") or (await self._load(team.id)).choose()
 
     async def _load(self, team: str) -> TeamLoad:
         return (await team_loads(self.teams, self._follow_ups, [team]))[team]

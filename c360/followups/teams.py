@@ -57,6 +57,13 @@ class Teams:
         self._cached: tuple[float, dict[str, Team]] | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def configured(self) -> bool:
+        """Whether this process has the teams' configuration (``C360_FOLLOWUP_TEAMS``). One
+        without it (a shell's import) cannot tell a team without a webhook from one configured
+        elsewhere: it leaves notifications and owners to one that has it (see :mod:`.relay`)."""
+        return bool(self._configured)
+
     def secret_of(self, team_id: str) -> str | None:
         config = self._configured.get(team_id)
         return None if config is None else config.webhook_secret

@@ -68,7 +68,13 @@ class FollowUpWorker:
             return TickReport(False, holder=await self._leases.holder(LEASE, now))
         escalated = await self._followups.escalate_due(now)
         relayed = await self._followups.relay.forward_waiting(now)
-        delivery = await self._deliverer.deliver_due(now)
+        # Without the teams' secrets nothing can be signed: a process that has them delivers
+        # (attempting here would spend the entries' attempts).
+        delivery = (
+            await self._deliverer.deliver_due(now)
+            if self._followups.teams.configured
+            else DeliveryReport()
+        )
         count_deliveries(delivery.delivered, delivery.failed, delivery.dead)
         return TickReport(True, escalated, relayed, delivery, self.holder)
 
