@@ -56,7 +56,8 @@ class ComplianceRequest:
     orders: tuple[str, ...]
     """The orders the request names (``orders_requested`` / ``orders_to_redact``)."""
     unread: tuple[str, ...]
-    """Identifiers the body gives that could not be read, each with why."""
+    """Identifiers the body gives that could not be read, each by its field and why, not by
+    its value (kept in the request's notes, which an erasure does not forget)."""
 
     def note(self, topic: str) -> str:
         """What the request's first event keeps of the body: the ids a person checks it by."""
@@ -109,11 +110,18 @@ def compliance_request(
     customer_id = optional_id(customer.get("id"), "customer.id")
     if customer_id is not None:
         found.external(source, customer_id)
-    found.email(customer.get("email"), "customer.email")
-    found.phone(customer.get("phone"), "customer.phone")
+    unread = []
+    for field, read, what in (
+        ("email", found.email, "an e-mail address"),
+        ("phone", found.phone, f"a phone number in region {region}"),
+    ):
+        path = f"customer.{field}"
+        if read(customer.get(field), path) is None and text_of(customer.get(field), path):
+            # Said without the value: the request's notes outlive its erasure.
+            unread.append(f"{path}: not {what} c360 can read")
     if not found.items:
-        unread = f" ({'; '.join(found.dropped)})" if found.dropped else ""
-        raise Rejected(f"customer: no id, e-mail address or phone number c360 can read{unread}")
+        said = f" ({'; '.join(found.dropped)})" if found.dropped else ""
+        raise Rejected(f"customer: no id, e-mail address or phone number c360 can read{said}")
     orders = tuple(
         order
         for n, value in enumerate(as_list(payload.get(orders_field), orders_field))
@@ -126,5 +134,5 @@ def compliance_request(
         reference=reference,
         request_id=request_id,
         orders=orders,
-        unread=tuple(found.dropped),
+        unread=tuple(unread),
     )

@@ -128,6 +128,22 @@ class TestACustomerRedaction:
         again = await deliver(client, "orders/create", json.dumps(order).encode())
         assert again.json()["suppressed"] > 0
 
+    async def test_a_number_it_could_not_read_is_not_kept_once_erased(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        # The published phone number is no number in the default region (ES).
+        body = published("webhook_customers_redact.json", shop_domain="shop.myshopify.com")
+        taken = (await deliver(client, "customers/redact", body, event="ev-3")).json()
+        request_id = taken["privacy_request"]["id"]
+        scope = (await gql(admin, SCOPE, id=request_id))["privacyRequest"]["scope"]
+        done = await gql(admin, RUN, id=request_id, ack=scope["fingerprint"])
+        assert done["runPrivacyRequest"]["status"] == "COMPLETED"
+
+        request = (await gql(admin, REQUEST, id=request_id))["privacyRequest"]
+        notes = " ".join(e["note"] or "" for e in request["events"])
+        assert "not read: customer.phone: not a phone number in region ES" in notes
+        assert "625" not in notes
+
     async def test_one_event_delivered_twice_is_one_request_and_another_event_another(
         self, client: httpx.AsyncClient, admin: httpx.AsyncClient
     ) -> None:
