@@ -11,11 +11,12 @@ from typing import Any
 
 import httpx
 
+from c360.audit.types import Action
 from c360.services import Services
 from c360.store import Store
 from schemas import IdentifierType
 from tests import factories as f
-from tests.helpers import gql, imported, profile_of
+from tests.helpers import audit_entries, gql, imported, profile_of
 from tests.served import run_c360
 
 M_EMAIL, M_CRM = "marta.ruiz@example.com", "CRM-M-100"
@@ -118,6 +119,20 @@ async def test_a_scope_of_exactly_what_was_given_has_no_warning_and_runs_as_befo
     assert await profile_of(services, IdentifierType.EMAIL, J_EMAIL)  # Jorge untouched
     # Completed, the erasure forgot whom it covered.
     assert (await gql(admin, REQUEST, id=request_id))["privacyRequest"]["scope"] is None
+
+
+async def test_reading_a_scope_is_in_the_audit_of_every_profile_it_shows(
+    admin: httpx.AsyncClient, services: Services
+) -> None:
+    await two_people(services)
+    _, jorge = await merged_by_hand(admin, services)
+    request_id = await verified(admin, "ERASURE", MARTA)
+
+    scope = await scope_of(admin, request_id)
+
+    assert f"email:{J_EMAIL}" in str(scope["profiles"])  # Jorge's e-mail address, in full
+    read = await audit_entries(services, profile_id=jorge, action=Action.READ)
+    assert [e.what for e in read] == [("PrivacyRequest.scope",)]
 
 
 async def test_a_manual_merge_is_named_refused_without_acknowledgement_and_unmerged_first(

@@ -269,7 +269,11 @@ class PrivacyRequest:
     )
     async def scope(self, info: Info[Context, None]) -> PrivacyScope | None:
         found = await info.context.services.privacy.scope(str(self.id))
-        return None if found is None else PrivacyScope.of(found)
+        if found is None:
+            return None
+        for profile in found.profiles:  # their identifiers and names, read in full
+            info.context.audit.read(profile.id, "PrivacyRequest.scope")
+        return PrivacyScope.of(found)
 
     @strawberry.field(description="The signed receipt of a completed erasure.")
     async def receipt(self, info: Info[Context, None]) -> ErasureReceipt | None:
