@@ -173,8 +173,13 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             else:
                 wanted = Status(args.status) if args.status else None
                 docs = await services.privacy.page(wanted, args.overdue or None, _now())
+            shown = [p.id for found in scopes.values() if found for p in found.profiles]
             await services.audit.record(
-                operator(), Action.READ, "privacy status", operation="c360 privacy"
+                operator(),
+                Action.READ,
+                "privacy status",
+                operation="c360 privacy",
+                profile_ids=shown or [None],  # a scope's warnings name their identifiers
             )
             return [(d, await services.privacy.receipt(d.id)) for d in docs]
 

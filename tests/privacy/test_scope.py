@@ -254,7 +254,7 @@ async def test_the_command_shows_the_scope_and_runs_only_once_it_is_confirmed(
     admin: httpx.AsyncClient, services: Services, store: Store, env: dict[str, str]
 ) -> None:
     await two_people(services)
-    merge_id, _ = await merged_by_hand(admin, services)
+    merge_id, jorge = await merged_by_hand(admin, services)
     request_id = await verified(admin, "ERASURE", MARTA)
 
     shown = run_c360("privacy", "scope", request_id, env=env)
@@ -269,6 +269,9 @@ async def test_the_command_shows_the_scope_and_runs_only_once_it_is_confirmed(
     status = run_c360("privacy", "status", request_id, env=env)
     assert f"scope {fingerprint}: 2 profiles" in status.stdout
     assert "WARNING [manual_merge]" in status.stdout
+    assert f"email:{J_EMAIL}" in status.stdout  # Jorge's, read: in his profile's audit
+    read = await audit_entries(services, profile_id=jorge, action=Action.READ)
+    assert {w for e in read for w in e.what} == {"privacy scope", "privacy status"}
 
     refused = run_c360("privacy", "run", request_id, env=env)
     assert refused.returncode == 2
