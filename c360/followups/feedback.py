@@ -144,6 +144,8 @@ class FeedbackService:
             )
         done = (await self._acks.of_records([record_id])).get(record_id)
         if done is not None:
+            # What the answer settles, again: a run cut short after storing it had not.
+            await self._answered(live, record_id, done.channel, done.actor, done.at)
             raise AlreadyAcknowledged(
                 f"acknowledged at {done.at.isoformat()} by {done.actor} ({done.channel})"
             )

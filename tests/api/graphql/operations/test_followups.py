@@ -564,6 +564,37 @@ class TestClosingTheLoop:
         assert fu["events"][-1]["actor"].startswith("key:")  # the agent who answered
         assert fu["events"][-1]["note"] == "the customer's feedback was answered by email"
 
+    async def test_an_answer_cut_short_before_its_follow_up_settles_it_when_tried_again(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path, comment="Late again")
+        query = """query($email: String!) {
+          profileByIdentifier(type: EMAIL, value: $email) { ... on Profile {
+          id feedback { record { id } acknowledgement { at } }
+          followUps { status firstResponseAt } } } }"""
+        ack = """mutation($p: ID!, $r: ID!) { acknowledgeFeedback(profileId: $p, recordId: $r) {
+          __typename } }"""
+        profile = (await gql(agent, query, email=ANA))["profileByIdentifier"]
+        record = profile["feedback"][0]["record"]["id"]
+        feedback = app.state.services.followups.feedback
+        answered = feedback._answered
+
+        async def crash(*args: object) -> None:  # the process stops once the answer is stored
+            raise RuntimeError("stopped")
+
+        feedback._answered = crash
+        variables = {"p": profile["id"], "r": record}
+        cut = (await agent.post("/graphql", json={"query": ack, "variables": variables})).json()
+        assert cut["errors"], cut
+        feedback._answered = answered
+        again = (await gql(agent, ack, p=profile["id"], r=record))["acknowledgeFeedback"]
+
+        assert again["__typename"] == "ConflictError"  # answered already, as it says
+        after = (await gql(agent, query, email=ANA))["profileByIdentifier"]
+        [fu] = after["followUps"]
+        assert fu["status"] == "ACKNOWLEDGED"
+        assert fu["firstResponseAt"] == after["feedback"][0]["acknowledgement"]["at"]
+
 
 class TestRules:
     async def test_the_shipped_rules_are_enabled_with_their_ids(
