@@ -885,6 +885,29 @@ class TestQualityBar:
             page.get_by_role("form", name="Log the contact made").get_by_role("status")
         ).to_contain_text("Logged:")
 
+    def test_a_section_link_goes_to_its_section_and_keeps_the_page(
+        self, page: Page, demo: Server
+    ) -> None:
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        page.get_by_label("Note (required, kept as evidence)").first.fill("half typed")
+        name = page.get_by_role("heading", level=1)
+        name.evaluate("element => { element.dataset.drawn = 'before'; }")
+        jump = page.get_by_role("navigation", name="Sections of this customer")
+        focus_by_tab(page, lambda: jump.get_by_role("link", name="Consent"))
+        page.keyboard.press("Enter")
+        expect(page).to_have_url(re.compile(r"#consent$"))
+        heading = page.get_by_role("heading", name="Consent", level=2)
+        expect(heading).to_be_in_viewport()
+        page.keyboard.press("Tab")  # on from the section, not from the top of a page drawn again
+        assert page.evaluate(
+            "document.getElementById('consent').contains(document.activeElement)"
+        ), page.evaluate("document.activeElement.outerHTML")
+        expect(page.get_by_label("Note (required, kept as evidence)").first).to_have_value(
+            "half typed"
+        )
+        expect(name).to_have_attribute("data-drawn", "before")  # not drawn again
+
     @pytest.mark.parametrize(("width", "height"), [(1280, 900), (768, 1024)])
     def test_usable_at_desktop_and_tablet_width(
         self, browser: Browser, demo: Server, width: int, height: int

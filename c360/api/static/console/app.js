@@ -11,6 +11,10 @@ const main = document.getElementById("main");
 const signOut = document.querySelector('form[action="/console/sign-out"]');
 if (signOut) signOut.addEventListener("submit", forgetDrafts);
 
+// The page now shown (path and query): a move to one of its own sections (#consent) is not
+// another page, and draws nothing again.
+let shown = null;
+
 function navigate(href, { replaceState = false } = {}) {
   if (replaceState) history.replaceState(null, "", href);
   else history.pushState(null, "", href);
@@ -19,11 +23,13 @@ function navigate(href, { replaceState = false } = {}) {
 
 function openProfile(id, via) {
   history.replaceState(null, "", `/console/profile/${encodeURIComponent(id)}`);
+  shown = location.pathname + location.search;
   profileView(main, id, via).catch(fail);
 }
 
 async function route() {
-  const { pathname, searchParams } = new URL(location.href);
+  const { pathname, search, searchParams } = new URL(location.href);
+  shown = pathname + search;
   const box = document.getElementById("q");
   try {
     if (pathname === "/console" || pathname === "/console/") {
@@ -70,7 +76,9 @@ document.addEventListener("click", (event) => {
   navigate(url.pathname + url.search + url.hash);
 });
 
-window.addEventListener("popstate", () => route());
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search !== shown) route();
+});
 window.addEventListener("error", (event) => notify(`Something went wrong: ${event.message}`, "error"));
 window.addEventListener("unhandledrejection", (event) => {
   const reason = event.reason;
