@@ -908,6 +908,29 @@ class TestQualityBar:
         )
         expect(name).to_have_attribute("data-drawn", "before")  # not drawn again
 
+    @pytest.mark.parametrize(("width", "height"), [(1280, 900), (320, 640)])
+    def test_the_top_bar_hides_neither_a_section_nor_a_third_of_a_small_screen(
+        self, browser: Browser, demo: Server, width: int, height: int
+    ) -> None:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        try:
+            page = context.new_page()
+            open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+            profile_ready(page)
+            jump = page.get_by_role("navigation", name="Sections of this customer")
+            jump.get_by_role("link", name="Consent").click()
+            heading = page.get_by_role("heading", name="Consent", level=2)
+            expect(heading).to_be_in_viewport()
+            bar = page.get_by_role("banner").bounding_box()
+            top = heading.bounding_box()
+            assert bar is not None
+            assert top is not None
+            assert top["y"] >= bar["y"] + bar["height"], (top, bar)
+            if width < 1024:  # 1280 px at 400 %, or a phone: the bar scrolls away with the page
+                assert bar["y"] + bar["height"] <= 0, bar
+        finally:
+            context.close()
+
     @pytest.mark.parametrize(("width", "height"), [(1280, 900), (768, 1024)])
     def test_usable_at_desktop_and_tablet_width(
         self, browser: Browser, demo: Server, width: int, height: int
