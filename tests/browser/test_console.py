@@ -908,6 +908,55 @@ class TestQualityBar:
         )
         expect(name).to_have_attribute("data-drawn", "before")  # not drawn again
 
+    def test_escape_closes_a_form_opened_in_place(self, page: Page, demo: Server) -> None:
+        email = "eva.lind@example.com"
+        eva = {
+            **person("C-9301", "Eva", "Lind"),
+            "identifiers": [
+                {"type": "external", "source": "crm", "value": "C-9301"},
+                {"type": "email", "value": email},
+            ],
+        }
+        survey = {
+            "kind": "survey_response",
+            "source": "surveys",
+            "external_id": "nps-9301",
+            "occurred_at": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat(),
+            "identifiers": [{"type": "email", "value": email}],
+            "survey_type": "nps",
+            "score": 1,
+            "comment": "Nobody called back.",
+            "touchpoint": "service",
+        }
+        send_records(demo, [eva, survey])
+        open_console(page, demo, "agent", f"/console/lookup?email={quote(email)}")
+        profile_ready(page)
+        item = page.locator('[data-slot="follow-ups"] .follow-up', has_text=DETRACTOR_RULE)
+        answer = page.locator("#history li", has_text="Nobody called back.").filter(
+            has=page.get_by_role("button", name="Acknowledge feedback")
+        )
+        for opener, form in (
+            (
+                item.get_by_role("button", name="Resolve…"),
+                page.get_by_role("form", name=f"Resolve the follow-up {DETRACTOR_RULE}"),
+            ),
+            (
+                item.get_by_role("button", name="Reassign…"),
+                page.get_by_role("form", name=f"Reassign the follow-up {DETRACTOR_RULE}"),
+            ),
+            (
+                answer.get_by_role("button", name="Acknowledge feedback"),
+                page.get_by_role("form", name="Acknowledge this feedback"),
+            ),
+        ):
+            opener.focus()
+            page.keyboard.press("Enter")
+            expect(form).to_be_visible()
+            assert form.evaluate("form => form.contains(document.activeElement)")
+            page.keyboard.press("Escape")
+            expect(form).to_have_count(0)
+            expect(opener).to_be_focused()
+
     @pytest.mark.parametrize(("width", "height"), [(1280, 900), (320, 640)])
     def test_the_top_bar_hides_neither_a_section_nor_a_third_of_a_small_screen(
         self, browser: Browser, demo: Server, width: int, height: int

@@ -56,6 +56,17 @@ export function closeForm(form, opener) {
   if (hadFocus && opener && opener.isConnected) opener.focus();
 }
 
+/** A form opened in place by a button: Escape closes it as Cancel does (the focus back on the
+ * button that opened it). */
+export function closeOnEscape(form, opener) {
+  form.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented) return;
+    event.preventDefault();
+    closeForm(form, opener);
+  });
+  return form;
+}
+
 let counter = 0;
 /** A unique id for label/aria wiring. */
 export function uid(prefix = "c") {

@@ -5,7 +5,7 @@
 // as soon as the API it reads serves them.
 
 import { gql, refusedFields, resultError, sentence } from "./api.js";
-import { announce, chip, closeForm, empty, h, problem, replace, uid } from "./dom.js";
+import { announce, chip, closeForm, closeOnEscape, empty, h, problem, replace, uid } from "./dom.js";
 import { channel, dateTime, relative, words } from "./format.js";
 
 const FEATURES = `
@@ -360,7 +360,7 @@ function inlineForm(name, title, rows, area, submit) {
       h("button", { type: "button", class: "secondary", onclick: () => closeForm(form, opener) }, "Cancel"),
     ),
   );
-  replace(area, form);
+  replace(area, closeOnEscape(form, opener));
   const first = form.querySelector("input, select, textarea");
   if (first) first.focus();
 }
@@ -567,7 +567,7 @@ export function feedbackAction(profileId, survey, known = Promise.resolve(null),
             h("button", { type: "button", class: "secondary", onclick: () => closeForm(form, opener) }, "Cancel"),
           ),
         );
-        replace(area, form);
+        replace(area, closeOnEscape(form, opener));
         via.focus();
       };
       replace(
