@@ -1107,6 +1107,39 @@ class TestQualityBar:
 
 
 class TestConsent:
+    def test_what_is_missing_is_said_with_the_field_it_is_about(
+        self, page: Page, demo: Server
+    ) -> None:
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        consent = page.get_by_role("form", name="Record a consent change")
+        note = consent.get_by_label("Note (required, kept as evidence)")
+        note.fill("Asked on the phone.")
+        consent.get_by_role("button", name="Record consent").click()
+        wishes = consent.get_by_role("group", name="What the customer wants")
+        expect(wishes).to_have_accessible_description(
+            "Choose what the customer wants for at least one purpose."
+        )
+        expect(wishes.get_by_role("radio").first).to_be_focused()
+
+        consent.get_by_role("group", name="Surveys", exact=True).get_by_label("Wants it").check()
+        note.fill("   ")  # a note of spaces only: the browser's own check lets it through
+        consent.get_by_role("button", name="Record consent").click()
+        expect(note).to_be_focused()
+        expect(note).to_have_attribute("aria-invalid", "true")
+        expect(note).to_have_accessible_description("Write a note: it is kept as the evidence.")
+        note.fill("Asked on the phone for survey e-mails.")
+        expect(note).not_to_have_attribute("aria-invalid", "true")
+        expect(note).to_have_accessible_description("")
+
+        preference = page.get_by_role("form", name="Record a preferred channel")
+        pnote = preference.get_by_label("Note (required, kept as evidence)")
+        pnote.fill(" ")
+        preference.get_by_role("button", name="Record preference").click()
+        expect(pnote).to_be_focused()
+        expect(pnote).to_have_attribute("aria-invalid", "true")
+        expect(pnote).to_have_accessible_description("Write a note: it is kept as the evidence.")
+
     def test_a_consent_recorded_here_names_the_agent_who_recorded_it(
         self, page: Page, demo: Server
     ) -> None:

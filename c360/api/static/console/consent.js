@@ -3,7 +3,7 @@
 // as evidence (recordConsent, setContactPreference: the API's own rules apply).
 
 import { gql, resultError, session } from "./api.js";
-import { chip, empty, h, replace, section, uid } from "./dom.js";
+import { chip, empty, fieldError, h, replace, section, uid } from "./dom.js";
 import { keepDraft } from "./drafts.js";
 import { channel, date, masked, words } from "./format.js";
 import { SET_PREFERENCE, recordConsents } from "./queries.js";
@@ -147,6 +147,7 @@ function consentChangeForm(profileId, currentPoints, onChanged) {
       choice("OPTED_OUT", "Does not want it"),
     );
   });
+  const wishes = h("div", { class: "wishes", role: "group", "aria-label": "What the customer wants" }, rows);
   const note = h("textarea", { id: noteId, required: true, rows: 2, maxlength: 500 });
   const status = h("div", { class: "result", role: "status" });
   const submit = h("button", { type: "submit" }, "Record consent");
@@ -175,12 +176,12 @@ function consentChangeForm(profileId, currentPoints, onChanged) {
           .map((row) => [row.dataset.purpose, row.querySelector("input:checked").value])
           .filter(([, status]) => status);
         if (!changes.length) {
-          replace(status, h("p", { class: "notice error" }, "Choose what the customer wants for at least one purpose."));
+          const first = wishes.querySelector("input");
+          fieldError(status, wishes, "Choose what the customer wants for at least one purpose.", first);
           return;
         }
         if (!note.value.trim()) {
-          replace(status, h("p", { class: "notice error" }, "Write a note: it is kept as the evidence."));
-          note.focus();
+          fieldError(status, note, "Write a note: it is kept as the evidence.");
           return;
         }
         const variables = {};
@@ -231,7 +232,7 @@ function consentChangeForm(profileId, currentPoints, onChanged) {
     h("h4", {}, "Consent"),
     h("div", { class: "row" }, h("label", { for: channelId }, "Channel"), channelSelect),
     h("div", { class: "row" }, h("label", { for: pointId }, "Address or number"), pointSelect),
-    h("div", { class: "wishes" }, rows),
+    wishes,
     h("div", { class: "row" }, h("label", { for: noteId }, "Note (required, kept as evidence)"), note),
     submit,
     status,
@@ -263,8 +264,7 @@ function preferenceChangeForm(profileId, onChanged) {
       onsubmit: async (event) => {
         event.preventDefault();
         if (!note.value.trim()) {
-          replace(status, h("p", { class: "notice error" }, "Write a note: it is kept as the evidence."));
-          note.focus();
+          fieldError(status, note, "Write a note: it is kept as the evidence.");
           return;
         }
         submit.disabled = true;

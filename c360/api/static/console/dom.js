@@ -67,6 +67,32 @@ export function closeOnEscape(form, opener) {
   return form;
 }
 
+/**
+ * An error about one field (or a group of them): said in `status`, tied to the field (its
+ * description, and invalid where the field can be) until the field changes, and the focus put
+ * on `focus` (the field, or the group's first control), so a screen reader reads the message
+ * with the field it is about.
+ */
+export function fieldError(status, field, message, focus = field) {
+  const id = uid("error");
+  replace(status, h("p", { class: "notice error", id }, message));
+  if (!("describedBy" in field.dataset)) field.dataset.describedBy = field.getAttribute("aria-describedby") || "";
+  const own = field.dataset.describedBy;
+  field.setAttribute("aria-describedby", `${own} ${id}`.trim());
+  const invalid = field.matches("input, select, textarea");
+  if (invalid) field.setAttribute("aria-invalid", "true");
+  const clear = () => {
+    if (own) field.setAttribute("aria-describedby", own);
+    else field.removeAttribute("aria-describedby");
+    if (invalid) field.removeAttribute("aria-invalid");
+    field.removeEventListener("input", clear);
+    field.removeEventListener("change", clear);
+  };
+  field.addEventListener("input", clear);
+  field.addEventListener("change", clear);
+  focus.focus();
+}
+
 let counter = 0;
 /** A unique id for label/aria wiring. */
 export function uid(prefix = "c") {
