@@ -47,16 +47,17 @@ BODY = """\
   <span id="zone" class="muted"></span>
   <button type="button" id="sign-out" hidden>Sign out</button>
 </header>
-<section id="sign-in" hidden>
+<main id="sign-in" hidden>
   <form id="sign-in-form">
     <h2>Sign in</h2>
-    <label>API key <input type="password" name="key" autocomplete="off" required></label>
+    <label>API key <input type="password" name="key" autocomplete="off" required
+      aria-describedby="sign-in-error sign-in-help"></label>
     <button type="submit">Sign in</button>
-    <p class="muted">An agent's, marketing's or admin's key (<code>make run</code> prints
-    them). It is kept in this browser tab only.</p>
+    <p id="sign-in-help" class="muted">An agent's, marketing's or admin's key
+    (<code>make run</code> prints them). It is kept in this browser tab only.</p>
     <p id="sign-in-error" class="error" role="alert"></p>
   </form>
-</section>
+</main>
 <main id="board" hidden>
   <form id="controls">
     <label>From <input type="date" name="from" required></label>

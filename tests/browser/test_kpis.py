@@ -75,6 +75,18 @@ def scorecard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
+def contrast(foreground: str, background: str) -> float:
+    """WCAG's contrast ratio of two CSS ``rgb(…)`` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 def sign_in(page: Page, server: Server, role: str, query: str = SPAN) -> None:
     page.goto(f"{server.base}/console/kpis{query}")
     form = page.locator("#sign-in-form")
@@ -234,6 +246,26 @@ class TestSigningIn:
         expect(page.locator("#sign-in-error")).to_be_empty()
         page.wait_for_load_state("networkidle")
         assert asked == []
+
+    def test_the_key_is_asked_in_the_main_landmark_and_a_refusal_is_tied_to_it(
+        self, page: Page, scorecard: Server
+    ) -> None:
+        page.goto(f"{scorecard.base}/console/kpis{SPAN}")
+        main = page.get_by_role("main")
+        expect(main).to_have_count(1)
+        key = main.get_by_label("API key")
+        expect(key).to_be_focused()
+        expect(key).not_to_have_attribute("aria-invalid", "true")
+        key.fill("c360_000000000000_not-a-key")
+        main.get_by_role("button", name="Sign in").click()
+        expect(key).to_have_attribute("aria-invalid", "true")
+        expect(key).to_have_accessible_description(re.compile(r"^Unknown API key"))
+        expect(key).to_be_focused()
+        text, paper = page.locator("#sign-in-error").evaluate(
+            """e => [getComputedStyle(e).color,
+                     getComputedStyle(e.closest("form")).backgroundColor]"""
+        )
+        assert contrast(text, paper) >= 4.5, (text, paper)
 
     @pytest.mark.parametrize(
         ("typed", "said"),

@@ -481,7 +481,10 @@
     document.getElementById("sign-out").hidden = true;
     document.getElementById("sign-in").hidden = false;
     document.getElementById("sign-in-error").textContent = message || "";
-    if (message) document.querySelector("#sign-in-form input[name=key]").focus();
+    const key = document.querySelector("#sign-in-form input[name=key]");
+    if (message) key.setAttribute("aria-invalid", "true");
+    else key.removeAttribute("aria-invalid");
+    key.focus();
   }
 
   function board() {
