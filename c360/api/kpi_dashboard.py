@@ -91,8 +91,8 @@ BODY = """\
     <div id="holdout"></div>
   </section>
   <section>
-    <h2>Every KPI</h2>
-    <div class="table-scroll">
+    <h2 id="every-kpi">Every KPI</h2>
+    <div class="table-scroll" tabindex="0" role="region" aria-labelledby="every-kpi">
     <table id="kpi-table">
       <thead><tr><th>KPI</th><th>Value</th><th>Before</th><th>Numerator / denominator</th>
       <th>n</th><th>Definition</th></tr></thead>

@@ -957,6 +957,25 @@ class TestQualityBar:
             expect(form).to_have_count(0)
             expect(opener).to_be_focused()
 
+    def test_on_a_phone_the_consent_table_scrolls_sideways_by_keyboard(
+        self, browser: Browser, demo: Server
+    ) -> None:
+        context = browser.new_context(viewport={"width": 320, "height": 640})
+        try:
+            page = context.new_page()
+            open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+            profile_ready(page)
+            scroller = page.get_by_role("region", name="Consent per channel, address and purpose")
+            assert scroller.evaluate("e => e.scrollWidth > e.clientWidth")
+            jump = page.get_by_role("navigation", name="Sections of this customer")
+            jump.get_by_role("link", name="Consent").click()
+            page.keyboard.press("Tab")
+            expect(scroller).to_be_focused()
+            page.keyboard.press("ArrowRight")
+            expect(scroller).not_to_have_js_property("scrollLeft", 0)
+        finally:
+            context.close()
+
     @pytest.mark.parametrize(("width", "height"), [(1280, 900), (320, 640)])
     def test_the_top_bar_hides_neither_a_section_nor_a_third_of_a_small_screen(
         self, browser: Browser, demo: Server, width: int, height: int

@@ -224,6 +224,23 @@ class TestDashboard:
         table = page.locator("#kpi-table")
         expect(table).to_contain_text("Net Promoter Score")
 
+    def test_on_a_phone_the_table_scrolls_sideways_by_keyboard(
+        self, page: Page, scorecard: Server
+    ) -> None:
+        page.set_viewport_size({"width": 320, "height": 700})
+        sign_in(page, scorecard, "marketing")
+        expect(page.locator("#kpis[data-loaded=true]")).to_be_attached(timeout=20_000)
+        scroller = page.get_by_role("region", name="Every KPI")
+        assert scroller.evaluate("e => e.scrollWidth > e.clientWidth")
+        page.get_by_role("button", name="Show").focus()
+        for _ in range(20):
+            if scroller.evaluate("e => e === document.activeElement"):
+                break
+            page.keyboard.press("Tab")
+        expect(scroller).to_be_focused()
+        page.keyboard.press("ArrowRight")
+        expect(scroller).not_to_have_js_property("scrollLeft", 0)
+
     def test_a_connector_key_is_refused_and_asked_again(
         self, page: Page, scorecard: Server
     ) -> None:

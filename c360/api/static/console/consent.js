@@ -56,7 +56,8 @@ function consentTable(consents) {
   );
   return h(
     "div",
-    { class: "table-scroll" },
+    // On a narrow screen the table scrolls sideways: by keyboard too, once focused.
+    { class: "table-scroll", tabindex: "0", role: "region", "aria-label": "Consent per channel, address and purpose" },
     h(
       "table",
       { class: "consents" },
