@@ -47,6 +47,20 @@ class TestGraphiQL:
         expect(response).to_contain_text("Unauthenticated", timeout=15_000)
         expect(response).to_contain_text("No API key yet: paste one into the Headers tab below")
 
+    def test_each_editor_has_a_name(self, page: Page, demo: Server) -> None:
+        page.goto(f"{demo.base}/graphql")
+        page.locator(".graphiql-query-editor .CodeMirror").first.wait_for()
+        for name in ("Query", "Headers", "Response"):
+            expect(page.get_by_role("textbox", name=name, exact=True)).to_have_count(1)
+        headers = page.get_by_role("button", name="Headers", exact=True)
+        variables = page.get_by_role("button", name="Variables", exact=True)
+        expect(headers).to_have_attribute("aria-pressed", "true")
+        expect(variables).to_have_attribute("aria-pressed", "false")
+        variables.click()
+        expect(variables).to_have_attribute("aria-pressed", "true")
+        expect(headers).to_have_attribute("aria-pressed", "false")
+        expect(page.get_by_role("textbox", name="Variables", exact=True)).to_be_visible()
+
     def test_marketing_sees_masked_contact_points(self, graphiql: Callable[[str], Page]) -> None:
         response = _run_in_graphiql(graphiql("marketing"), README_QUERY)
         expect(response).to_contain_text("a•••@example.com", timeout=15_000)

@@ -21,6 +21,32 @@
     }
     return send(params, options);
   };
+  // GraphiQL's editors are CodeMirror text areas without a name: a screen reader heard "edit
+  // text" four times. Each is named for what it holds, as GraphiQL draws (and redraws) them;
+  // and which of Variables and Headers is shown, said by a class only, is said as pressed.
+  var nameEditors = function () {
+    page.querySelectorAll(".graphiql-editor-tools button[data-name]").forEach(function (tab) {
+      var pressed = String(tab.classList.contains("active"));
+      if (tab.getAttribute("aria-pressed") !== pressed) tab.setAttribute("aria-pressed", pressed);
+    });
+    var named = [
+      [".graphiql-query-editor .CodeMirror textarea", ["Query"]],
+      [".graphiql-editor-tool .CodeMirror textarea", ["Variables", "Headers"]],
+      [".result-window .CodeMirror textarea", ["Response"]],
+    ];
+    named.forEach(function (pair) {
+      page.querySelectorAll(pair[0]).forEach(function (area, i) {
+        var name = pair[1][i];
+        if (name && area.getAttribute("aria-label") !== name) area.setAttribute("aria-label", name);
+      });
+    });
+  };
+  new MutationObserver(nameEditors).observe(page, {
+    childList: true,
+    subtree: true,
+    attributes: true,
+    attributeFilter: ["class"],
+  });
   var root = ReactDOM.createRoot(page);
   root.render(
     React.createElement(GraphiQL, {
