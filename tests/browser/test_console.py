@@ -885,6 +885,14 @@ class TestQualityBar:
             page.get_by_role("form", name="Log the contact made").get_by_role("status")
         ).to_contain_text("Logged:")
 
+    def test_the_page_title_names_the_customer(self, page: Page, demo: Server) -> None:
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        expect(page).to_have_title("Ana García — c360 console")
+        page.goto(f"{demo.base}/console/profile/{'0' * 24}")
+        expect(page.get_by_role("heading", name="Customer not found")).to_be_visible()
+        expect(page).to_have_title("Customer not found — c360 console")
+
     def test_a_section_link_goes_to_its_section_and_keeps_the_page(
         self, page: Page, demo: Server
     ) -> None:

@@ -41,10 +41,13 @@ export async function profileView(main, id, via = null) {
   if (!profile || profile.__typename !== "Profile") {
     const message = profile ? sentence(profile.message) : "This customer could not be read.";
     replace(main, h("h1", { tabindex: "-1" }, "Customer not found"), problem(message));
+    document.title = "Customer not found — c360 console";
     return;
   }
   const page = new ProfilePage(main, profile.id, via);
   page.render(result);
+  // The tab says whose profile it is (an agent with several open tells them apart by it).
+  document.title = `${profile.displayName || "Unnamed customer"} — c360 console`;
   performance.mark("c360:profile-rendered");
   main.dataset.rendered = "profile";
 }
