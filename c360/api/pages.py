@@ -55,7 +55,8 @@ def mount_pages(app: FastAPI) -> None:
 
 
 def page(title: str, head: str, body: str) -> HTMLResponse:
-    """An HTML page of this app, with its security headers."""
+    """An HTML page of this app, with its security headers. What a vendored page draws goes in a
+    ``main``: its content is then a landmark a screen reader can go to."""
     html = (
         "<!doctype html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -77,8 +78,8 @@ def page(title: str, head: str, body: str) -> HTMLResponse:
 def graphiql_page(endpoint: str) -> HTMLResponse:
     head = _styles("vendor/graphiql/graphiql.min.css", "pages/graphiql.css")
     body = (
-        f'<div id="graphiql" data-endpoint="{escape(endpoint)}" '
-        f'data-default-query="{escape(DEFAULT_QUERY)}">Loading GraphiQL…</div>\n'
+        f'<main><div id="graphiql" data-endpoint="{escape(endpoint)}" '
+        f'data-default-query="{escape(DEFAULT_QUERY)}">Loading GraphiQL…</div></main>\n'
         + _scripts(
             "vendor/react/react.production.min.js",
             "vendor/react-dom/react-dom.production.min.js",
@@ -92,7 +93,7 @@ def graphiql_page(endpoint: str) -> HTMLResponse:
 @router.get("/docs")
 async def swagger_ui() -> HTMLResponse:
     head = _styles("vendor/swagger-ui-dist/swagger-ui.css")
-    body = f'<div id="swagger-ui" data-openapi="{OPENAPI_URL}"></div>\n' + _scripts(
+    body = f'<main><div id="swagger-ui" data-openapi="{OPENAPI_URL}"></div></main>\n' + _scripts(
         "vendor/swagger-ui-dist/swagger-ui-bundle.js", "pages/swagger.js"
     )
     return page("c360 API — Swagger UI", head, body)
@@ -100,7 +101,7 @@ async def swagger_ui() -> HTMLResponse:
 
 @router.get("/redoc")
 async def redoc() -> HTMLResponse:
-    body = f'<div id="redoc" data-openapi="{OPENAPI_URL}"></div>\n' + _scripts(
+    body = f'<main><div id="redoc" data-openapi="{OPENAPI_URL}"></div></main>\n' + _scripts(
         "vendor/redoc/redoc.standalone.js", "pages/redoc.js"
     )
     return page("c360 API — ReDoc", "", body)

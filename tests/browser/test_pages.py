@@ -82,6 +82,19 @@ class TestApiDocs:
         expect(page.locator("body")).to_contain_text("/ingest/{connector}")
 
 
+class TestLandmarks:
+    def test_what_each_page_draws_is_its_main_content(self, page: Page, demo: Server) -> None:
+        for path, drawn in (
+            ("/graphql", ".graphiql-query-editor"),
+            ("/docs", ".opblock-summary-path"),
+            ("/redoc", ".api-content"),
+        ):
+            page.goto(f"{demo.base}{path}")
+            main = page.get_by_role("main")
+            expect(main).to_have_count(1)
+            expect(main.locator(drawn).first).to_be_visible(timeout=15_000)
+
+
 class TestCustomerLinks:
     def test_unsubscribe_page_unsubscribes(self, page: Page, demo: Server) -> None:
         li = _profile_id(demo, LI_WEI)
