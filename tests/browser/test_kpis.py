@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.helpers import save_screenshot
+from tests.browser.helpers import contrast, save_screenshot
 from tests.kpis.population import population
 from tests.served import HTTP, Server, serving
 
@@ -73,18 +73,6 @@ def scorecard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         assert response.status_code == 200, response.text
         assert response.json()["rejected"] == 0
         yield server
-
-
-def contrast(foreground: str, background: str) -> float:
-    """WCAG's contrast ratio of two CSS ``rgb(…)`` colours."""
-
-    def luminance(colour: str) -> float:
-        channels = [int(c) / 255 for c in re.findall(r"\d+", colour)[:3]]
-        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def sign_in(page: Page, server: Server, role: str, query: str = SPAN) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.helpers import replace_editor_text, save_screenshot
+from tests.browser.helpers import contrast, replace_editor_text, save_screenshot
 from tests.readme import examples
 from tests.served import Server
 
@@ -60,6 +60,37 @@ class TestGraphiQL:
         expect(variables).to_have_attribute("aria-pressed", "true")
         expect(headers).to_have_attribute("aria-pressed", "false")
         expect(page.get_by_role("textbox", name="Variables", exact=True)).to_be_visible()
+
+    def test_its_text_is_readable_on_its_panes(self, page: Page, demo: Server) -> None:
+        page.emulate_media(color_scheme="light")
+        page.goto(f"{demo.base}/graphql")
+        page.locator(".graphiql-query-editor .cm-property").first.wait_for()
+        # Each token's colour and the colour under it: its panes' backgrounds, some
+        # translucent, laid over each other on the white page.
+        found = page.evaluate(
+            """() => {
+              const rgba = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+              const under = (e) => {
+                const layers = [];
+                for (let p = e; p; p = p.parentElement) {
+                  layers.push(rgba(getComputedStyle(p).backgroundColor));
+                }
+                let painted = [255, 255, 255];
+                for (const [r, g, b, a = 1] of layers.reverse()) {
+                  if (r === undefined) continue;
+                  painted = [r, g, b].map((v, i) => a * v + (1 - a) * painted[i]);
+                }
+                return `rgb(${painted.join(", ")})`;
+              };
+              return [".cm-property", ".cm-attribute", ".cm-string", ".cm-def",
+                      ".CodeMirror-linenumber"].flatMap((token) =>
+                [...document.querySelectorAll(`.graphiql-container ${token}`)].map((e) =>
+                  [token, getComputedStyle(e).color, under(e)]));
+            }"""
+        )
+        assert {token for token, _, _ in found} >= {".cm-property", ".cm-string"}, found
+        low = [f for f in found if contrast(f[1], f[2]) < 4.5]
+        assert low == [], low
 
     def test_marketing_sees_masked_contact_points(self, graphiql: Callable[[str], Page]) -> None:
         response = _run_in_graphiql(graphiql("marketing"), README_QUERY)
