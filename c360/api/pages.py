@@ -104,7 +104,7 @@ async def redoc() -> HTMLResponse:
     body = f'<main><div id="redoc" data-openapi="{OPENAPI_URL}"></div></main>\n' + _scripts(
         "vendor/redoc/redoc.standalone.js", "pages/redoc.js"
     )
-    return page("c360 API — ReDoc", "", body)
+    return page("c360 API — ReDoc", _styles("pages/redoc.css"), body)
 
 
 def _asset(path: str) -> str:

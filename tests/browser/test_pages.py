@@ -30,6 +30,33 @@ def _run_in_graphiql(page: Page, query: str) -> Locator:
     return page.locator(".graphiql-response")
 
 
+def _colours(page: Page, selectors: list[str], within: str) -> list[tuple[str, str, str]]:
+    """Each element's text colour and the colour under it (its boxes' backgrounds, some
+    translucent, laid over each other on the white page), by selector."""
+    found: list[tuple[str, str, str]] = page.evaluate(
+        """([selectors, within]) => {
+          const rgba = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+          const under = (e) => {
+            const layers = [];
+            for (let p = e; p; p = p.parentElement) {
+              layers.push(rgba(getComputedStyle(p).backgroundColor));
+            }
+            let painted = [255, 255, 255];
+            for (const [r, g, b, a = 1] of layers.reverse()) {
+              if (r === undefined) continue;
+              painted = [r, g, b].map((v, i) => a * v + (1 - a) * painted[i]);
+            }
+            return `rgb(${painted.join(", ")})`;
+          };
+          return selectors.flatMap((selector) =>
+            [...document.querySelectorAll(`${within} ${selector}`)].map((e) =>
+              [selector, getComputedStyle(e).color, under(e)]));
+        }""",
+        [selectors, within],
+    )
+    return found
+
+
 class TestGraphiQL:
     def test_runs_the_readme_query_with_a_key(self, graphiql: Callable[[str], Page]) -> None:
         page = graphiql("agent")
@@ -65,28 +92,10 @@ class TestGraphiQL:
         page.emulate_media(color_scheme="light")
         page.goto(f"{demo.base}/graphql")
         page.locator(".graphiql-query-editor .cm-property").first.wait_for()
-        # Each token's colour and the colour under it: its panes' backgrounds, some
-        # translucent, laid over each other on the white page.
-        found = page.evaluate(
-            """() => {
-              const rgba = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
-              const under = (e) => {
-                const layers = [];
-                for (let p = e; p; p = p.parentElement) {
-                  layers.push(rgba(getComputedStyle(p).backgroundColor));
-                }
-                let painted = [255, 255, 255];
-                for (const [r, g, b, a = 1] of layers.reverse()) {
-                  if (r === undefined) continue;
-                  painted = [r, g, b].map((v, i) => a * v + (1 - a) * painted[i]);
-                }
-                return `rgb(${painted.join(", ")})`;
-              };
-              return [".cm-property", ".cm-attribute", ".cm-string", ".cm-def",
-                      ".CodeMirror-linenumber"].flatMap((token) =>
-                [...document.querySelectorAll(`.graphiql-container ${token}`)].map((e) =>
-                  [token, getComputedStyle(e).color, under(e)]));
-            }"""
+        found = _colours(
+            page,
+            [".cm-property", ".cm-attribute", ".cm-string", ".cm-def", ".CodeMirror-linenumber"],
+            within=".graphiql-container",
         )
         assert {token for token, _, _ in found} >= {".cm-property", ".cm-string"}, found
         low = [f for f in found if contrast(f[1], f[2]) < 4.5]
@@ -111,6 +120,19 @@ class TestApiDocs:
         page.goto(f"{demo.base}/redoc")
         expect(page.get_by_role("heading", name="c360").first).to_be_visible(timeout=15_000)
         expect(page.locator("body")).to_contain_text("/ingest/{connector}")
+
+    def test_redoc_names_its_choices_and_its_text_is_readable(
+        self, page: Page, demo: Server
+    ) -> None:
+        page.goto(f"{demo.base}/redoc")
+        expect(page.locator("#redoc h5").first).to_be_visible(timeout=15_000)
+        expect(page.get_by_role("combobox", name="Media type").first).to_be_attached()
+        expect(page.get_by_role("combobox", name="Schema").first).to_be_attached()
+        assert page.locator("#redoc select:not([aria-label])").count() == 0
+        found = _colours(page, ["p code", "h5"], within=".api-content")
+        assert {selector for selector, _, _ in found} == {"p code", "h5"}, found
+        low = [f for f in found if contrast(f[1], f[2]) < 4.5]
+        assert low == [], low
 
 
 class TestLandmarks:
