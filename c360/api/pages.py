@@ -92,7 +92,7 @@ def graphiql_page(endpoint: str) -> HTMLResponse:
 
 @router.get("/docs")
 async def swagger_ui() -> HTMLResponse:
-    head = _styles("vendor/swagger-ui-dist/swagger-ui.css")
+    head = _styles("vendor/swagger-ui-dist/swagger-ui.css", "pages/swagger.css")
     body = f'<main><div id="swagger-ui" data-openapi="{OPENAPI_URL}"></div></main>\n' + _scripts(
         "vendor/swagger-ui-dist/swagger-ui-bundle.js", "pages/swagger.js"
     )

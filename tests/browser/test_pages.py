@@ -116,6 +116,19 @@ class TestApiDocs:
         for path in ("/health", "/ingest/{connector}", "/audiences/export"):
             assert any(path in shown for shown in paths), (path, paths)
 
+    def test_swagger_ui_text_is_readable(self, page: Page, demo: Server) -> None:
+        page.goto(f"{demo.base}/docs")
+        expect(page.locator(".opblock-summary-method").first).to_be_visible(timeout=15_000)
+        found = _colours(
+            page,
+            [".opblock-summary-method", ".info .title small pre", ".info a", ".btn.authorize"],
+            within=".swagger-ui",
+        )
+        methods = {f[2] for f in found if f[0] == ".opblock-summary-method"}
+        assert len(methods) >= 2, found  # GET and POST at least
+        low = [f for f in found if contrast(f[1], f[2]) < 4.5]
+        assert low == [], low
+
     def test_redoc_renders_the_reference(self, page: Page, demo: Server) -> None:
         page.goto(f"{demo.base}/redoc")
         expect(page.get_by_role("heading", name="c360").first).to_be_visible(timeout=15_000)
