@@ -53,8 +53,8 @@ class ComplianceRequest:
     id, else the delivery's event id; None when neither is known (each delivery is new)."""
     request_id: str | None
     """Shopify's id for the request (a data request's)."""
-    orders: tuple[str, ...]
-    """The orders the request names (``orders_requested`` / ``orders_to_redact``)."""
+    orders: int
+    """How many orders the request names (``orders_requested`` / ``orders_to_redact``)."""
     unread: tuple[str, ...]
     """Identifiers the body gives that could not be read, each by its field and why, not by
     its value (kept in the request's notes, which an erasure does not forget)."""
@@ -64,8 +64,8 @@ class ComplianceRequest:
         parts = [f"Shopify {topic} from {self.shop}"]
         if self.request_id is not None:
             parts.append(f"Shopify's request id {self.request_id}")
-        if self.orders:
-            parts.append(f"orders {', '.join(self.orders)}")
+        if self.orders:  # how many, not which: the notes outlive an erasure
+            parts.append(f"{self.orders} order{'s' if self.orders > 1 else ''} named")
         if self.unread:
             parts.append(f"not read: {'; '.join(self.unread)}")
         return "; ".join(parts)
@@ -86,13 +86,13 @@ def compliance_request(
     shop = text_of(payload.get("shop_domain"), "shop_domain") or optional_id(
         payload.get("shop_id"), "shop_id"
     )
-    if shop is None:
-        raise Rejected("shop_domain and shop_id: missing; nothing says which shop asks")
     if topic == SHOP_REDACT:
         raise Ignore(
-            f"a shop/redact request from {shop}: erasing everything a shop sent is decided by "
-            "whoever runs c360, not by a webhook; nothing was changed"
+            f"a shop/redact request{f' from {shop}' if shop else ''}: erasing everything a shop "
+            "sent is decided by whoever runs c360, not by a webhook; nothing was changed"
         )
+    if shop is None:
+        raise Rejected("shop_domain and shop_id: missing; nothing says which shop asks")
     if topic == CUSTOMERS_DATA_REQUEST:
         asked, orders_field = Asked.ACCESS, "orders_requested"
         request = as_object(payload.get("data_request"), "data_request")
@@ -122,11 +122,13 @@ def compliance_request(
     if not found.items:
         said = f" ({'; '.join(found.dropped)})" if found.dropped else ""
         raise Rejected(f"customer: no id, e-mail address or phone number c360 can read{said}")
-    orders = tuple(
-        order
-        for n, value in enumerate(as_list(payload.get(orders_field), orders_field))
-        if (order := optional_id(value, f"{orders_field}[{n}]")) is not None
-    )
+    orders = 0
+    for n, value in enumerate(as_list(payload.get(orders_field), orders_field)):
+        path = f"{orders_field}[{n}]"
+        try:
+            orders += optional_id(value, path) is not None
+        except Rejected:  # the person's request stands without it
+            unread.append(f"{path}: not an order id")
     return ComplianceRequest(
         asked=asked,
         identifiers=tuple(found.items),

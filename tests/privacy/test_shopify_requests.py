@@ -81,7 +81,8 @@ class TestADataRequest:
         # What a person checks it by, and the phone number of the published body, which is
         # not a number in the default region (ES): said, not dropped unseen.
         assert "Shopify's request id 9999" in received["note"]
-        assert "orders 299938, 280263, 220458" in received["note"]
+        assert "3 orders named" in received["note"]
+        assert "299938" not in received["note"]  # which ones: the notes outlive an erasure
         assert "not read: customer.phone:" in received["note"]
 
     async def test_delivered_again_answers_the_same_request(
@@ -173,6 +174,22 @@ class TestWhatIsNotTakenIn:
             "sent is decided by whoever runs c360, not by a webhook; nothing was changed",
         }
         assert (await gql(admin, LIST))["privacyRequests"] == []
+        # One that does not say which shop is not read for whom it asks either.
+        nameless = await deliver(client, "shop/redact", b"{}")
+        assert nameless.status_code == 200
+        assert nameless.json()["reason"].startswith("a shop/redact request: erasing everything")
+
+    async def test_an_order_entry_that_is_no_id_is_noted_and_the_request_stands(
+        self, client: httpx.AsyncClient, admin: httpx.AsyncClient
+    ) -> None:
+        body = published("webhook_customers_redact.json", orders_to_redact=[299938, 1.5])
+        response = await deliver(client, "customers/redact", body)
+
+        assert response.status_code == 200, response.text
+        taken = response.json()["privacy_request"]["id"]
+        [received, _] = (await gql(admin, REQUEST, id=taken))["privacyRequest"]["events"]
+        assert "1 order named" in received["note"]
+        assert "orders_to_redact[1]: not an order id" in received["note"]
 
     @pytest.mark.parametrize(
         ("body", "reason"),
