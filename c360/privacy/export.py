@@ -108,22 +108,6 @@ def _held(section: str, held: Held, **source: Any) -> ExportItem:
     )
 
 
-def _merge_of(held: Held, scope: Scope) -> Held:
-    """A merge of one of the person's profiles, as stored, less the identity keys it moved from
-    a profile that is not theirs (the other person of a merge undone): those are counted, not
-    shown. Theirs are kept, on either side."""
-    moved = held.document.get("moved_identities") or []
-    if held.document.get("absorbed") in scope.profiles or not moved:
-        return held
-    own = [key for key in moved if key in scope.keys]
-    document = {
-        **held.document,
-        "moved_identities": own,
-        "moved_identities_withheld": len(moved) - len(own),
-    }
-    return dataclasses.replace(held, document=document)
-
-
 def _record(held: Held) -> ExportItem:
     """A record with its canonical payload, and where it came from (the source system)."""
     source = {"system": held.system, "record_id": held.id, "profile_id": held.profile_id}
@@ -164,8 +148,8 @@ class AccessExport:
                 async for item in self._consent(profiles, now):
                     yield item
             case "merges":
-                for held in await self._held.merges(profiles):
-                    yield _held(name, _merge_of(held, scope), rule=held.rule)
+                for held in await self._held.merges(profiles, scope.keys):
+                    yield _held(name, held, rule=held.rule)
             case "match_suggestions":
                 for held in await self._held.match_suggestions(profiles):
                     yield _held(name, held)

@@ -15,7 +15,7 @@ What leaves this module is typed (:mod:`.types`); storage field names stay here 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import ReturnDocument
@@ -534,11 +534,22 @@ class ExportRepository:
                 for doc in page
             ]
 
-    async def merges(self, profile_ids: Sequence[str]) -> list[Held]:
-        """Merges either side of which is one of these profiles."""
+    async def merges(self, profile_ids: Sequence[str], own_keys: Collection[str]) -> list[Held]:
+        """Merges either side of which is one of these profiles, as stored, less the identity
+        keys a merge moved from a profile that is not one of these (the other person of a merge
+        undone): those not in ``own_keys`` are counted (``moved_identities_withheld``), not
+        shown."""
         found: dict[str, Held] = {}
         for field in ("absorbed", "survivor"):
             for doc in await find_each(self._db["merges"], field, profile_ids):
+                moved = doc.get("moved_identities") or []
+                if moved and doc["absorbed"] not in profile_ids:
+                    own = [key for key in moved if key in own_keys]
+                    doc = {
+                        **doc,
+                        "moved_identities": own,
+                        "moved_identities_withheld": len(moved) - len(own),
+                    }
                 found.setdefault(
                     doc["_id"],
                     Held(
