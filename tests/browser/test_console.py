@@ -9,6 +9,7 @@ served schema has them; until it does, the call checks that the slot says so."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -52,6 +53,19 @@ def open_console(page: Page, demo: Server, role: str, path: str = "/console") ->
 
 def profile_ready(page: Page) -> None:
     expect(page.locator('main[data-rendered="profile"]')).to_be_attached(timeout=15_000)
+
+
+@contextlib.contextmanager
+def ana_on_a_screen(browser: Browser, demo: Server, width: int, height: int) -> Iterator[Page]:
+    """Ana's profile, opened by the agent from her call, on a screen of this size."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    try:
+        page = context.new_page()
+        open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
+        profile_ready(page)
+        yield page
+    finally:
+        context.close()
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
@@ -968,11 +982,7 @@ class TestQualityBar:
     def test_on_a_phone_the_consent_table_scrolls_sideways_by_keyboard(
         self, browser: Browser, demo: Server
     ) -> None:
-        context = browser.new_context(viewport={"width": 320, "height": 640})
-        try:
-            page = context.new_page()
-            open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
-            profile_ready(page)
+        with ana_on_a_screen(browser, demo, 320, 640) as page:
             scroller = page.get_by_role("region", name="Consent per channel, address and purpose")
             assert scroller.evaluate("e => e.scrollWidth > e.clientWidth")
             jump = page.get_by_role("navigation", name="Sections of this customer")
@@ -981,18 +991,12 @@ class TestQualityBar:
             expect(scroller).to_be_focused()
             page.keyboard.press("ArrowRight")
             expect(scroller).not_to_have_js_property("scrollLeft", 0)
-        finally:
-            context.close()
 
     @pytest.mark.parametrize(("width", "height"), [(1280, 900), (320, 640)])
     def test_the_top_bar_hides_neither_a_section_nor_a_third_of_a_small_screen(
         self, browser: Browser, demo: Server, width: int, height: int
     ) -> None:
-        context = browser.new_context(viewport={"width": width, "height": height})
-        try:
-            page = context.new_page()
-            open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
-            profile_ready(page)
+        with ana_on_a_screen(browser, demo, width, height) as page:
             jump = page.get_by_role("navigation", name="Sections of this customer")
             jump.get_by_role("link", name="Consent").click()
             heading = page.get_by_role("heading", name="Consent", level=2)
@@ -1004,18 +1008,12 @@ class TestQualityBar:
             assert top["y"] >= bar["y"] + bar["height"], (top, bar)
             if width < 1024:  # 1280 px at 400 %, or a phone: the bar scrolls away with the page
                 assert bar["y"] + bar["height"] <= 0, bar
-        finally:
-            context.close()
 
     @pytest.mark.parametrize(("width", "height"), [(1280, 900), (768, 1024)])
     def test_usable_at_desktop_and_tablet_width(
         self, browser: Browser, demo: Server, width: int, height: int
     ) -> None:
-        context = browser.new_context(viewport={"width": width, "height": height})
-        try:
-            page = context.new_page()
-            open_console(page, demo, "agent", f"/console/lookup?phone={quote(ANA_RINGS)}")
-            profile_ready(page)
+        with ana_on_a_screen(browser, demo, width, height) as page:
             overflow = page.evaluate(
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
@@ -1027,8 +1025,6 @@ class TestQualityBar:
                 assert box["x"] + box["width"] <= width, section
             if width < 1024:
                 save_screenshot(page, "console-profile-tablet")
-        finally:
-            context.close()
 
     def test_the_timeline_loads_as_it_scrolls_and_filters_by_kind(
         self, page: Page, demo: Server
