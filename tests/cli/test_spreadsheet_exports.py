@@ -3,6 +3,7 @@ runs it: what lands in the store and what is rejected, with its line and reason.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 from c360.services import Services
@@ -31,6 +32,19 @@ def _write(path: Path, lines: list[str], *, bom: bool = True) -> Path:
     """A file as Excel saves it: a BOM, CRLF line ends."""
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "\r\n".join(lines).encode())
     return path
+
+
+def _import(
+    env: dict[str, str],
+    path: Path,
+    connector: str,
+    lines: list[str],
+    *options: str,
+    bom: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """``lines`` saved as Excel saves them at ``path``, then ``c360 import connector`` of it."""
+    _write(path, lines, bom=bom)
+    return run_c360("import", connector, str(path), *options, env=env)
 
 
 class TestAmounts:
@@ -72,16 +86,16 @@ class TestAmounts:
     async def test_thousands_grouped_with_commas_in_a_file_of_decimal_points(
         self, env: dict[str, str], tmp_path: Path, store: Store
     ) -> None:
-        tills = _write(
+        imported = _import(
+            env,
             tmp_path / "tills.csv",
+            "pos-csv",
             [
                 "order_id,ordered_at,quantity,unit_price,currency,email",
                 'T-1,2026-12-06T10:00:00Z,1,"1,234.56",USD,bob@example.com',
                 "T-2,2026-12-06T10:01:00Z,1,12.5,USD,bob@example.com",
             ],
         )
-
-        imported = run_c360("import", "pos-csv", str(tills), env=env)
 
         assert imported.returncode == 0, imported.stderr
         assert (await record(store, "pos:order:T-1")).payload["total"]["amount"] == 123456
@@ -232,16 +246,16 @@ class TestReturns:
     async def test_a_return_written_negative_as_tills_write_it(
         self, env: dict[str, str], tmp_path: Path, store: Store
     ) -> None:
-        returns = _write(
+        imported = _import(
+            env,
             tmp_path / "returns.csv",
+            "returns-csv",
             [
                 "return_id,returned_at,order_id,sku,quantity,amount,currency,email",
                 "RT-1,2026-12-06T10:00:00Z,T-1,A1,-1,-12.50,EUR,ana@example.com",
                 "RT-2,2026-12-06T10:00:00Z,T-1,A2,2,25.00,EUR,ana@example.com",
             ],
         )
-
-        imported = run_c360("import", "returns-csv", str(returns), env=env)
 
         assert imported.returncode == 0, imported.stderr
         first = (await record(store, "pos:return:RT-1")).payload
@@ -255,16 +269,16 @@ class TestSurveys:
     async def test_a_source_written_as_people_write_it(
         self, env: dict[str, str], tmp_path: Path, store: Store
     ) -> None:
-        surveys = _write(
+        imported = _import(
+            env,
             tmp_path / "surveys.csv",
+            "surveys-csv",
             [
                 "response_id,responded_at,email,type,score,source",
                 "R-1,2026-12-06T10:00:00Z,ana@example.com,NPS,10,Medallia  Web",
                 "R-2,2026-12-06T10:00:00Z,ana@example.com,nps,9,In Store (EU)",
             ],
         )
-
-        imported = run_c360("import", "surveys-csv", str(surveys), env=env)
 
         assert imported.returncode == 1
         assert "(inserted: 1, updated: 0, duplicates: 0, rejected: 1," in imported.stdout
@@ -279,8 +293,10 @@ class TestTills:
     async def test_an_anonymous_sale_is_ignored_not_rejected(
         self, env: dict[str, str], tmp_path: Path, store: Store, services: Services
     ) -> None:
-        tills = _write(
+        imported = _import(
+            env,
             tmp_path / "tills.csv",
+            "pos-csv",
             [
                 "order_id,ordered_at,sku,quantity,unit_price,currency,email,loyalty_id",
                 "T-1,2026-12-06T10:00:00Z,A,1,10.00,EUR,,",
@@ -289,8 +305,6 @@ class TestTills:
                 "T-3,2026-12-06T10:06:00Z,A,1,10.00,EUR,not-an-email,",
             ],
         )
-
-        imported = run_c360("import", "pos-csv", str(tills), env=env)
 
         assert imported.returncode == 1
         assert imported.stdout.startswith(
