@@ -216,6 +216,16 @@ class Server:
         self._reader.join(timeout=10)
 
 
+def push_lines(base: str, connector: str, lines: str, key: str) -> httpx.Response:
+    """JSON lines pushed with an API key to a served API's ``POST /ingest/{connector}``."""
+    return HTTP.post(
+        f"{base}/ingest/{connector}",
+        content=lines.encode(),
+        headers={"authorization": f"Bearer {key}", "content-type": "application/x-ndjson"},
+        timeout=120,
+    )
+
+
 @contextmanager
 def serving(data_dir: Path, **options: Any) -> Iterator[Server]:
     """A :class:`Server` for the length of a ``with`` block (a fixture's life)."""

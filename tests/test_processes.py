@@ -38,6 +38,7 @@ from tests.served import (
     c360,
     environment,
     free_port,
+    push_lines,
     run_c360,
     serving_each,
     wait_until,
@@ -376,15 +377,7 @@ class TestAStoreOutOfRoom:
                     )
                     for n in range(1000)
                 )
-                answer = HTTP.post(
-                    f"{base}/ingest/segment",
-                    content=events.encode(),
-                    headers={
-                        "authorization": f"Bearer {key}",
-                        "content-type": "application/x-ndjson",
-                    },
-                    timeout=120,
-                )
+                answer = push_lines(base, "segment", events, key)
                 if answer.status_code != 200:
                     break
         finally:
@@ -796,15 +789,7 @@ def ingest_and_read(
 
     def post(server: Server, chunk: Chunk) -> tuple[Chunk, dict[str, Any]]:
         body = "\n".join(c if isinstance(c, str) else json.dumps(c) for c in chunk)
-        response = HTTP.post(
-            f"{server.base}/ingest/canonical",
-            content=body.encode(),
-            headers={
-                "authorization": f"Bearer {connector}",
-                "content-type": "application/x-ndjson",
-            },
-            timeout=120,
-        )
+        response = push_lines(server.base, "canonical", body, connector)
         assert response.status_code == 200, response.text
         answer: dict[str, Any] = response.json()
         return chunk, answer

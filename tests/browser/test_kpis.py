@@ -17,7 +17,7 @@ from playwright.sync_api import Page, Route, expect
 
 from tests.browser.helpers import contrast, save_screenshot
 from tests.kpis.population import population
-from tests.served import HTTP, Server, serving
+from tests.served import HTTP, Server, push_lines, serving
 
 # The population's three months up to today, and today: follow-ups open when their trigger is
 # ingested.
@@ -61,15 +61,7 @@ def scorecard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         start = dt.datetime.combine(FROM, dt.time(), dt.UTC)
         made = population(7, customers=150, start=start, days=90)
         body = "".join(json.dumps(r) + "\n" for r in made.records)
-        response = HTTP.post(
-            f"{server.base}/ingest/canonical",
-            content=body.encode(),
-            headers={
-                "authorization": f"Bearer {server.demo_keys['connector']}",
-                "content-type": "application/x-ndjson",
-            },
-            timeout=120,
-        )
+        response = push_lines(server.base, "canonical", body, server.demo_keys["connector"])
         assert response.status_code == 200, response.text
         assert response.json()["rejected"] == 0
         yield server
