@@ -48,6 +48,13 @@ def minor_units(amount: Any, currency: str, decimal_separator: str = ".") -> int
     return int(scaled)
 
 
+def major_units(amount: int, currency: str) -> str:
+    """``1299`` EUR → ``"12.99 EUR"``: an amount in minor units as people write it."""
+    code = currency.strip().upper()
+    precision = get_currency_precision(code)
+    return f"{Decimal(amount).scaleb(-precision):.{precision}f} {code}"
+
+
 def _ungrouped(text: str, decimal_separator: str) -> str | None:
     """``text`` with its thousands ungrouped and a ``.`` for its decimal separator; ``None``
     when a grouping character is not between groups of three digits (``12.50`` in a file whose

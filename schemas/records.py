@@ -177,6 +177,11 @@ class Order(IdentifiedRecord):
     channel: OrderChannel
     store_id: str | None = Field(default=None, max_length=256)
     line_items: list[LineItem] = Field(default_factory=list, max_length=10_000)
+    discount: Money | None = Field(
+        default=None,
+        description="What discounts took off the order's line items (coupons, promotions, "
+        "markdowns), as a positive amount; total is what the customer paid after it.",
+    )
     total: Money
     cancelled_at: ObservedAt | None = None
 
@@ -186,6 +191,10 @@ class Order(IdentifiedRecord):
         if others:
             raise ValueError(
                 f"line items in {', '.join(sorted(others))} on an order in {self.total.currency}"
+            )
+        if self.discount is not None and self.discount.currency != self.total.currency:
+            raise ValueError(
+                f"a discount in {self.discount.currency} on an order in {self.total.currency}"
             )
         return self
 

@@ -7,6 +7,7 @@ from typing import BinaryIO, ClassVar
 
 from pydantic import ValidationError
 
+from connectors._values import major_units
 from connectors.base import (
     CSV_MEDIA_TYPES,
     MAX_RAW_CHARS,
@@ -36,10 +37,13 @@ class PosCsvConnector:
 
     Columns: ``order_id, ordered_at, store_id, sku, title, category, quantity, unit_price,
     currency, email, phone, customer_id, loyalty_id`` and optionally ``total`` (else the sum of
-    quantity * unit_price). Order-level values may be repeated on every line or given once; a
-    line that contradicts an earlier one, or any bad line, rejects the whole order at its first
-    line. Only the current order is held in memory, so an order's lines must be adjacent: the
-    same ``order_id`` further down the file is read as another statement of that order.
+    quantity * unit_price). A line with a negative ``unit_price`` is a discount (a coupon, a
+    promotion), the order's ``discount`` rather than an item; a negative ``quantity`` is an item
+    taken back, which rejects the order (returns are ``returns-csv``'s). Order-level values may
+    be repeated on every line or given once; a line that contradicts an earlier one, or any bad
+    line, rejects the whole order at its first line. Only the current order is held in memory,
+    so an order's lines must be adjacent: the same ``order_id`` further down the file is read
+    as another statement of that order.
     """
 
     name: ClassVar[str] = "pos-csv"
@@ -100,6 +104,7 @@ class _PendingOrder:
         self.first_line: dict[str, str] = {}
         self.line_items: list[LineItem] = []
         self.subtotal = 0
+        self.discount = 0
         self.line_count = 0
         self.problems: list[tuple[int | None, str]] = []  # (line, problem); None: the order's
 
@@ -141,8 +146,21 @@ class _PendingOrder:
         values = Values({**self.order_values, **row.values}, self.options, self.source)
         quantity = values.whole("quantity", required=True)
         unit_price = values.money("unit_price", values.currency(), required=True)
-        if values.problems:
+        if values.problems or quantity is None or unit_price is None:  # None: a problem
             self.problems.extend((row.line, problem) for problem in values.problems)
+            return
+        if quantity < 0:
+            self.problems.append(
+                (
+                    row.line,
+                    f"quantity {quantity}: an item taken back (an exchange or a refund); "
+                    "pos-csv reads sales, returns-csv reads returns",
+                )
+            )
+            return
+        if unit_price["amount"] < 0 and quantity > 0:
+            # A discount line (coupon, promotion, markdown): money off the order, not an item.
+            self.discount -= quantity * unit_price["amount"]
             return
         try:
             item = LineItem.model_validate(
@@ -173,8 +191,18 @@ class _PendingOrder:
         total = (
             values.money("total", currency)
             if "total" in self.order_values
-            else {"amount": self.subtotal, "currency": currency}
+            else {"amount": self.subtotal - self.discount, "currency": currency}
         )
+        if (
+            currency is not None
+            and self.discount > self.subtotal
+            and "total" not in self.order_values
+        ):
+            values.fail(
+                "unit_price",
+                f"the discount lines take off {major_units(self.discount, currency)}, "
+                f"more than the items' {major_units(self.subtotal, currency)}",
+            )
         if values.problems:
             return ItemError.of(self.position, raw, "; ".join(values.problems))
         if anonymous:
@@ -191,6 +219,7 @@ class _PendingOrder:
             "channel": OrderChannel.IN_STORE,
             "store_id": self.order_values.get("store_id"),
             "line_items": self.line_items,
+            "discount": {"amount": self.discount, "currency": currency} if self.discount else None,
             "total": total,
         }
         return validated(Order, data, self.position, raw, self.options)

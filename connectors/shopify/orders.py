@@ -128,6 +128,7 @@ def _order_records(order: Json, source: str, options: ParseOptions) -> list[Cano
             _line_item(line, currency, f"line_items.{index}")
             for index, line in enumerate(as_list(order.get("line_items"), "line_items"))
         ],
+        "discount": _discount(order, currency),
         "total": {
             "amount": minor_amount(order.get("total_price"), currency, "total_price"),
             "currency": currency,
@@ -183,6 +184,15 @@ def _order_addresses(
         "addresses": addresses,
     }
     yield validate(data, region, "billing_address/shipping_address")
+
+
+def _discount(order: Json, currency: str) -> Json | None:
+    """What the order's discounts took off (``total_discounts``), when something was."""
+    value = order.get("total_discounts")
+    if value is None or value == "":
+        return None
+    amount = minor_amount(value, currency, "total_discounts")
+    return {"amount": amount, "currency": currency} if amount else None
 
 
 def _line_item(value: Any, currency: str, path: str) -> Json:

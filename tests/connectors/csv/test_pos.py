@@ -159,6 +159,68 @@ class TestPosCsv:
         assert isinstance(order, Order)
         assert order.total == eur(900)
 
+    def test_a_line_of_negative_price_is_a_discount_taken_off_the_sum(self) -> None:
+        data = csv_bytes(
+            POS_HEADER,
+            "A-1,2024-09-14T09:00:00Z,S1,SKU-1,2,19.99,EUR,ana@example.com",
+            "A-1,2024-09-14T09:00:00Z,S1,PROMO-10,1,-4.00,EUR,ana@example.com",
+            "A-1,2024-09-14T09:00:00Z,S1,COUPON,2,-0.50,EUR,ana@example.com",
+        )
+
+        order = records(run(PosCsvConnector(), data, parse_options()))["lines 2-4"]
+
+        assert isinstance(order, Order)
+        assert [i.sku for i in order.line_items] == ["SKU-1"]  # a discount is no item
+        assert order.discount == eur(500)
+        assert order.total == eur(3998 - 500)
+
+    def test_a_discount_beside_a_total_column_leaves_the_total_as_written(self) -> None:
+        data = csv_bytes(
+            POS_HEADER + ",total",
+            "A-1,2024-09-14T09:00:00Z,S1,SKU-1,1,10.00,EUR,ana@example.com,9.50",
+            "A-1,2024-09-14T09:00:00Z,S1,PROMO,1,-1.00,EUR,ana@example.com,9.50",
+        )
+
+        order = records(run(PosCsvConnector(), data, parse_options()))["lines 2-3"]
+
+        assert isinstance(order, Order)
+        assert (order.discount, order.total) == (eur(100), eur(950))
+
+    def test_discounts_above_the_items_reject_the_order_with_both_sums(self) -> None:
+        data = csv_bytes(
+            POS_HEADER,
+            "A-1,2024-09-14T09:00:00Z,S1,SKU-1,1,5.00,EUR,ana@example.com",
+            "A-1,2024-09-14T09:00:00Z,S1,PROMO,1,-6.00,EUR,ana@example.com",
+            "B-2,2024-09-14T09:05:00Z,S1,SKU-2,1,7.00,EUR,bob@example.com",
+        )
+
+        results = run(PosCsvConnector(), data, parse_options())
+
+        assert errors(results) == [
+            (
+                "lines 2-3",
+                "unit_price: the discount lines take off 6.00 EUR, more than the items' 5.00 EUR",
+            )
+        ]
+        assert list(records(results)) == ["line 4"]  # the next order goes on
+
+    def test_an_item_taken_back_rejects_the_sale_saying_where_returns_go(self) -> None:
+        data = csv_bytes(
+            POS_HEADER,
+            "A-1,2024-09-14T09:00:00Z,S1,SKU-1,-1,19.99,EUR,ana@example.com",
+            "A-1,2024-09-14T09:00:00Z,S1,SKU-2,1,25.00,EUR,ana@example.com",
+        )
+
+        results = run(PosCsvConnector(), data, parse_options())
+
+        assert errors(results) == [
+            (
+                "lines 2-3",
+                "line 2: quantity -1: an item taken back (an exchange or a refund); "
+                "pos-csv reads sales, returns-csv reads returns",
+            )
+        ]
+
     def test_lines_contradicting_the_order_reject_it(self) -> None:
         data = csv_bytes(
             POS_HEADER,

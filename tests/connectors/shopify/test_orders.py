@@ -73,6 +73,7 @@ class TestRestResponse:
         assert order.store_id is None
         assert order.cancelled_at is None
         assert order.total == Money(amount=59894, currency="USD")
+        assert order.discount == Money(amount=1000, currency="USD")  # total_discounts
         assert order.line_items == [
             LineItem(
                 line_id="466157049",
@@ -108,6 +109,7 @@ class TestRestResponse:
         assert order.store_id == "905684977"
         assert order.occurred_at == utc(2024, 3, 14, 11, 15)
         assert order.total == Money(amount=3600, currency="EUR")
+        assert order.discount is None  # no total_discounts
         assert [(i.sku, i.quantity, i.unit_price.amount) for i in order.line_items] == [
             ("MUG-01", 3, 1200),
             (None, 1, 0),  # an empty SKU is no SKU

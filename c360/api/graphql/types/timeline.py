@@ -107,6 +107,11 @@ class OrderRecord(TimelineItem):
     channel: OrderChannel
     store_id: str | None = strawberry.field(default=None, extensions=in_text())
     line_items: list[LineItem]
+    discount: Money | None = strawberry.field(
+        default=None,
+        description="What discounts took off the line items (coupons, promotions), when "
+        "something was; total is what the customer paid after it.",
+    )
     total: Money
     cancelled_at: dt.datetime | None = None
 
@@ -326,6 +331,7 @@ def timeline_item(record: Record) -> TimelineItem:
                 **{
                     **data,
                     "channel": OrderChannel(data["channel"]),
+                    "discount": Money.of(data["discount"]) if data.get("discount") else None,
                     "total": Money.of(data["total"]),
                     "line_items": [
                         LineItem(

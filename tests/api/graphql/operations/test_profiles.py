@@ -167,6 +167,35 @@ class TestProfileByIdentifier:
 
 
 class TestAmounts:
+    async def test_a_tills_discount_line_is_the_orders_discount_and_off_its_value(
+        self, client: httpx.AsyncClient, connector_client: httpx.AsyncClient
+    ) -> None:
+        till = (
+            b"order_id,ordered_at,store_id,sku,title,quantity,unit_price,currency,email\n"
+            b"T-1,2024-05-01T10:00:00Z,S1,SHIRT-1,Shirt,2,19.99,EUR,ana@example.com\n"
+            b"T-1,2024-05-01T10:00:00Z,S1,PROMO-10,Spring promotion,1,-4.00,EUR,ana@example.com\n"
+        )
+        pushed = await connector_client.post(
+            "/ingest/pos-csv", content=till, headers={"content-type": "text/csv"}
+        )
+        assert (pushed.status_code, pushed.json()["inserted"]) == (200, 1), pushed.text
+        query = """query($value: String!) { profileByIdentifier(type: EMAIL, value: $value) {
+          ... on Profile { metrics { lifetimeValue { amount currency } }
+            timeline(kinds: [ORDER]) { edges { node { ... on OrderRecord {
+              lineItems { sku quantity } discount { amount currency } total { amount } } } } } }
+        } }"""
+
+        profile = (await gql(client, query, value="ana@example.com"))["profileByIdentifier"]
+
+        assert [e["node"] for e in profile["timeline"]["edges"]] == [
+            {
+                "lineItems": [{"sku": "SHIRT-1", "quantity": 2}],  # the promotion is no item
+                "discount": {"amount": 400, "currency": "EUR"},
+                "total": {"amount": 3598},
+            }
+        ]
+        assert profile["metrics"]["lifetimeValue"] == [{"amount": 3598, "currency": "EUR"}]
+
     async def test_an_amount_past_graphql_int_is_read_whole(
         self, client: httpx.AsyncClient, services: Services, tmp_path: Path
     ) -> None:
