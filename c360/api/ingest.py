@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Request
@@ -216,6 +217,11 @@ WEBHOOK_ANSWERS = answers(
 def _report(summary: IngestSummary) -> dict[str, Any]:
     return {
         **summary.counts(),
+        "effects": {
+            re.sub(r"\W+", "_", name): count  # follow-ups opened → follow_ups_opened
+            for name, count in sorted(summary.effects.items())
+            if count
+        },
         "items": [
             {"position": i.position, "record_id": i.record_id, "outcome": i.outcome}
             for i in summary.items or []

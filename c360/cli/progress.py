@@ -74,6 +74,8 @@ def print_summary(summary: IngestSummary) -> None:
         for name in ("inserted", "updated", "duplicates", "rejected", "ignored", "suppressed")
     )
     print(f"items read: {summary.items_read:,}, records: {summary.read:,} ({outcomes})")
+    if effects := [f"{name}: {n:,}" for name, n in sorted(summary.effects.items()) if n]:
+        print(f"then {', '.join(effects)}")
     for error in summary.errors[:MAX_ERRORS_SHOWN]:
         print(f"  rejected {error.position}: {error.reason}", file=sys.stderr)
     if summary.rejected > MAX_ERRORS_SHOWN:

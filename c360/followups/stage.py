@@ -18,4 +18,7 @@ class EvaluateAlertRules(Stage):
         self._evaluation = evaluation
 
     async def run(self, batch: Batch) -> None:
-        await self._evaluation.evaluate_batch(batch.written_records(), batch.now, batch.key or None)
+        report = await self._evaluation.evaluate_batch(
+            batch.written_records(), batch.now, batch.key or None
+        )
+        batch.effects["follow-ups opened"] += report.opened

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -153,6 +154,11 @@ class Batch:
     """Profiles that gained stored returns whose order this batch brought (recomputed)."""
     redone: list[Document] = field(default_factory=list)
     """The stored documents of ``written.redo`` (read by the stages that redo them)."""
+
+    # --- the stages of domains above ingest ------------------------------------------------
+    effects: Counter[str] = field(default_factory=Counter)
+    """What the batch led to beyond its records, by what people call it (``follow-ups
+    opened``): for the import's summary."""
 
     @property
     def linked_profiles(self) -> set[str]:

@@ -115,6 +115,7 @@ class IngestService:
             summary.add_suppressed(batch.suppressed)
             summary.add_outcomes([e.item for e in batch.entries], batch.outcomes)
             summary.conflicts += batch.conflicts
+            summary.effects.update(batch.effects)
             count_ingest(
                 connector,
                 batch.outcomes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -39,6 +40,9 @@ class IngestSummary:
     conflicts: int = 0
     """Of ``updated`` and ``duplicates``: records that came with the revision time of their
     stored copy and other content (which is kept is decided, not known to be the newer)."""
+    effects: Counter[str] = field(default_factory=Counter)
+    """What the records led to beyond themselves, by what people call it (``follow-ups
+    opened``, by the alert rules): counted by the stages that did it."""
     errors: list[ItemError] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     ignored_items: list[Ignored] = field(default_factory=list)  # the first MAX_REPORTED_ERRORS
     items: list[ItemResult] | None = None  # every record's outcome, when asked for
@@ -87,6 +91,7 @@ class IngestSummary:
         self.ignored += other.ignored
         self.suppressed += other.suppressed
         self.conflicts += other.conflicts
+        self.effects.update(other.effects)
         room = MAX_REPORTED_ERRORS - len(self.errors)
         self.errors.extend(other.errors[: max(room, 0)])
         room = MAX_REPORTED_ERRORS - len(self.ignored_items)
