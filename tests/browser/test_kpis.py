@@ -291,7 +291,86 @@ class TestSigningIn:
         assert asked == []
 
 
+# What each chart is read by, and which of its colours paints it.
+GRAPHICS = {
+    "#trends .line.current": "stroke",
+    "#trends .line.previous": "stroke",
+    "#trends .dot": "fill",
+    "#nps .band": "fill",
+    "#segments .bar.current": "fill",
+    "#segments .bar.previous": "fill",
+    "#holdout [data-holdout=interval-bar]": "stroke",
+}
+
+
+def painted(page: Page) -> list[tuple[str, str, str]]:
+    """Each graphic's colour as the browser paints it (its opacity folded in) and the colour of
+    the box it is drawn on, by selector; the NPS legend's keys too."""
+    found: list[tuple[str, str, str]] = page.evaluate(
+        """(graphics) => {
+          const rgba = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+          const under = (e) => {
+            for (let p = e.parentElement; p; p = p.parentElement) {
+              const [r, g, b, a = 1] = rgba(getComputedStyle(p).backgroundColor);
+              if (a > 0) return `rgb(${r}, ${g}, ${b})`;
+            }
+            return "rgb(255, 255, 255)";
+          };
+          const seen = (style, colour) => {
+            const [r, g, b, a = 1] = rgba(colour);
+            return `rgba(${r}, ${g}, ${b}, ${a * Number(style.opacity)})`;
+          };
+          const found = [];
+          for (const [selector, property] of Object.entries(graphics)) {
+            for (const e of document.querySelectorAll(selector)) {
+              const style = getComputedStyle(e);
+              found.push([selector, seen(style, style[property]), under(e)]);
+            }
+          }
+          for (const e of document.querySelectorAll("#nps .legend li")) {
+            const key = getComputedStyle(e, "::before");
+            found.push([`legend ${e.className}`, seen(key, key.backgroundColor), under(e)]);
+          }
+          return found;
+        }""",
+        GRAPHICS,
+    )
+    return found
+
+
 class TestCharts:
+    def test_what_a_chart_is_read_by_stands_out_from_its_background(
+        self, page: Page, scorecard: Server
+    ) -> None:
+        """WCAG 1.4.11: the lines, bars, bands and keys at least 3:1 against what they are drawn
+        on; the period before told from the period by its dashes, not its colour alone."""
+        # The last six weeks: the six before them are in the population too, so every chart
+        # draws the period before.
+        start = THROUGH - dt.timedelta(days=41)
+        span = f"?from={start}&through={THROUGH}&interval=WEEK&groupBy=LIFECYCLE_STAGE"
+        sign_in(page, scorecard, "marketing", span)
+        expect(page.locator("#kpis[data-loaded=true]")).to_be_attached(timeout=20_000)
+        expect(page.locator("#segments .bar.previous").first).to_be_attached()
+        found = painted(page)
+        drawn = {selector for selector, _, _ in found}
+        expected = set(GRAPHICS) | {f"legend {b}" for b in ("promoters", "passives", "detractors")}
+        assert drawn == expected, found
+        faint = sorted(
+            {(s, c, b, round(contrast(c, b), 2)) for s, c, b in found if contrast(c, b) < 3}
+        )
+        assert faint == [], faint
+        dashes = page.locator("#trends figure[data-kpi=REVENUE] path.line")
+        series = dashes.evaluate_all(
+            "ps => ps.map(p => [p.dataset.series, getComputedStyle(p).strokeDasharray])"
+        )
+        assert dict(series)["current"] == "none", series
+        assert dict(series)["previous"] != "none", series
+        # The NPS bands are parted by the white they are drawn on: no two colours touch.
+        bands = page.locator("#nps .band").evaluate_all(
+            "bs => bs.map(b => getComputedStyle(b)).map(s => [s.stroke, parseFloat(s.strokeWidth)])"
+        )
+        assert all(stroke == "rgb(255, 255, 255)" and width >= 1 for stroke, width in bands), bands
+
     def test_a_span_with_no_revenue_has_an_axis_of_a_whole_unit(
         self, page: Page, scorecard: Server
     ) -> None:
