@@ -47,3 +47,55 @@ def contrast(foreground: str, background: str) -> float:
 
     lighter, darker = sorted((luminance(painted), luminance(under)), reverse=True)
     return (lighter + 0.05) / (darker + 0.05)
+
+
+# WCAG 2.2's target size (minimum, SC 2.5.8): 24 by 24 CSS pixels.
+TARGET_PX = 24
+
+
+def small_targets(page: Page) -> list[dict[str, object]]:
+    """Every target on the page a person can click or tap that is smaller than 24 by 24 CSS px,
+    with its size. Measured as the browser lays it out: a checkbox or a radio button with the
+    label that toggles it too; a link in a sentence is exempt (SC 2.5.8's inline exception), as
+    is what is not shown (hidden, or moved off the page until it has the focus)."""
+    found: list[dict[str, object]] = page.evaluate(
+        """(least) => {
+          const targets = 'a[href], button, input:not([type=hidden]), select, textarea, summary,'
+            + ' [role=button], [role=link], [tabindex]:not([tabindex="-1"])';
+          const shown = (e) => {
+            const r = e.getBoundingClientRect();
+            if (!r.width || !r.height || r.right <= 0 || r.bottom <= -window.scrollY) return false;
+            return getComputedStyle(e).visibility !== "hidden";
+          };
+          const box = (e) => {
+            let { left, top, right, bottom } = e.getBoundingClientRect();
+            if (["checkbox", "radio"].includes(e.type)) {
+              for (const label of e.labels || []) {
+                const r = label.getBoundingClientRect();
+                left = Math.min(left, r.left); top = Math.min(top, r.top);
+                right = Math.max(right, r.right); bottom = Math.max(bottom, r.bottom);
+              }
+            }
+            return { width: right - left, height: bottom - top };
+          };
+          const inSentence = (e) => {
+            if (e.tagName !== "A" || getComputedStyle(e).display !== "inline") return false;
+            let block = e.parentElement;
+            while (block && getComputedStyle(block).display.startsWith("inline")) {
+              block = block.parentElement;
+            }
+            const own = e.textContent.trim().length;
+            return block !== null && block.textContent.trim().length > own;
+          };
+          return [...document.querySelectorAll(targets)]
+            .filter((e) => shown(e) && !inSentence(e))
+            .map((e) => ({
+              target: e.outerHTML.slice(0, 100),
+              ...box(e),
+            }))
+            .filter((t) => t.width < least - 0.01 || t.height < least - 0.01)
+            .map((t) => ({ ...t, width: +t.width.toFixed(1), height: +t.height.toFixed(1) }));
+        }""",
+        TARGET_PX,
+    )
+    return found

@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 from pymongo import MongoClient
 
-from tests.browser.helpers import save_screenshot
+from tests.browser.helpers import TARGET_PX, save_screenshot, small_targets
 from tests.served import HTTP, Server
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
@@ -454,6 +454,7 @@ class TestAdmin:
         bob = identity.locator("li", has_text="Bob Smyth")
         expect(bob).to_contain_text("family name agrees")
         assert_accessible(page)
+        assert small_targets(page) == []
         bob.get_by_role("button", name="Merge").click()
         expect(page.locator("#notices")).to_contain_text("Merged with Bob Smyth")
         expect(identity).to_contain_text("No open suggestions.")
@@ -1008,6 +1009,37 @@ class TestQualityBar:
             assert top["y"] >= bar["y"] + bar["height"], (top, bar)
             if width < 1024:  # 1280 px at 400 %, or a phone: the bar scrolls away with the page
                 assert bar["y"] + bar["height"] <= 0, bar
+
+    @pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+    def test_every_target_is_big_enough_to_hit_on_a_desktop_and_a_phone(
+        self, browser: Browser, demo: Server, width: int, height: int
+    ) -> None:
+        """WCAG 2.2 SC 2.5.8: whatever an agent clicks or taps, but a link in a sentence, is at
+        least 24 by 24 CSS px: on the sign-in form, the search, a profile with its forms and
+        filters, and the page that says a thing is not found."""
+        context = browser.new_context(viewport={"width": width, "height": height})
+        try:
+            page = context.new_page()
+            page.goto(f"{demo.base}/console")
+            expect(page.get_by_role("heading", name="c360 console")).to_be_visible()
+            seen = {"sign-in": small_targets(page)}
+            sign_in(page, demo.demo_keys["agent"])
+            expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
+            page.goto(f"{demo.base}/console?q=ana")
+            expect(page.locator(".match").first).to_be_visible(timeout=15_000)
+            seen["search"] = small_targets(page)
+            page.goto(f"{demo.base}/console/lookup?phone={quote(ANA_RINGS)}")
+            profile_ready(page)
+            expect(page.locator(".filters input[type=checkbox]").first).to_be_visible()
+            expect(page.locator(".wish input[type=radio]").first).to_be_visible()
+            seen["profile"] = small_targets(page)
+            page.goto(f"{demo.base}/console/no-such-page")
+            expect(page.get_by_role("link", name="Back to the console")).to_be_visible()
+            seen["not found"] = small_targets(page)
+        finally:
+            context.close()
+        small = {where: found for where, found in seen.items() if found}
+        assert small == {}, f"under {TARGET_PX} px: {json.dumps(small, indent=1)}"
 
     @pytest.mark.parametrize(("width", "height"), [(1280, 900), (768, 1024)])
     def test_usable_at_desktop_and_tablet_width(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.browser.helpers import contrast, save_screenshot
+from tests.browser.helpers import contrast, save_screenshot, small_targets
 from tests.kpis.population import population
 from tests.served import HTTP, Server, push_lines, serving
 
@@ -203,6 +203,22 @@ class TestDashboard:
         # The table of every KPI, too wide for a phone, scrolls in its own box.
         table = page.locator("#kpi-table")
         expect(table).to_contain_text("Net Promoter Score")
+
+    @pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+    def test_every_target_is_big_enough_to_hit_on_a_desktop_and_a_phone(
+        self, page: Page, scorecard: Server, width: int, height: int
+    ) -> None:
+        """WCAG 2.2 SC 2.5.8: the sign-in form's and the dashboard's controls, at least 24 by 24
+        CSS px."""
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{scorecard.base}/console/kpis{SPAN}&groupBy=LIFECYCLE_STAGE")
+        form = page.locator("#sign-in-form")
+        expect(form).to_be_visible(timeout=15_000)
+        assert small_targets(page) == []
+        form.get_by_label("API key").fill(scorecard.demo_keys["marketing"])
+        form.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#kpis[data-loaded=true]")).to_be_attached(timeout=20_000)
+        assert small_targets(page) == []
 
     def test_on_a_phone_the_table_scrolls_sideways_by_keyboard(
         self, page: Page, scorecard: Server

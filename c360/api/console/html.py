@@ -128,7 +128,7 @@ def message_page(title: str, message: str, status_code: int) -> HTMLResponse:
 <main id="main" class="sign-in">
   <h1>{escape(title)}</h1>
   <p class="notice error" role="alert">{escape(message)}</p>
-  <p><a href="/console">Back to the console</a></p>
+  <p><a class="own-line" href="/console">Back to the console</a></p>
 </main>
 """
     return HTMLResponse(

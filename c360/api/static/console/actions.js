@@ -210,7 +210,7 @@ async function identityParts(profile, profileId, reload, onChanged) {
       h(
         "li",
         {},
-        h("p", {}, h("a", { href: `/console/profile/${encodeURIComponent(other)}` }, summary)),
+        h("p", {}, h("a", { href: `/console/profile/${encodeURIComponent(other)}`, class: "own-line" }, summary)),
         h("p", { class: "muted" }, suggestion.reasons.join("; ")),
         actions,
         status,
