@@ -6,9 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.helpers import contrast, replace_editor_text, save_screenshot
+from tests.browser.helpers import (
+    contrast,
+    replace_editor_text,
+    save_screenshot,
+    small_targets,
+)
 from tests.readme import examples
 from tests.served import Server
 
@@ -162,6 +168,28 @@ class TestLandmarks:
 
 
 class TestCustomerLinks:
+    @pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+    def test_each_page_s_button_is_big_enough_to_tap(
+        self, page: Page, demo: Server, width: int, height: int
+    ) -> None:
+        """WCAG 2.2 SC 2.5.8: the one button a customer presses, at least 24 by 24 CSS px on a
+        desktop and on a phone (the browser's own button is 21 px tall); the page's style is
+        applied, not refused by its Content-Security-Policy (the fixture fails on a refusal)."""
+        page.set_viewport_size({"width": width, "height": height})
+        li = _profile_id(demo, LI_WEI)
+        link = demo.graphql(
+            f'{{ contactDecision(profileId: "{li}", channel: EMAIL, purpose: "marketing") '
+            "{ ... on ContactDecision { unsubscribeUrl } } }",
+            role="marketing",
+        )["contactDecision"]["unsubscribeUrl"]
+        page.goto(link)
+        expect(page.get_by_role("button", name="Unsubscribe")).to_be_visible()
+        assert small_targets(page) == []
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{overflow} px wider than a {width} px screen"
+
     def test_unsubscribe_page_unsubscribes(self, page: Page, demo: Server) -> None:
         li = _profile_id(demo, LI_WEI)
         decision = demo.graphql(
