@@ -535,21 +535,19 @@ class ExportRepository:
             ]
 
     async def merges(self, profile_ids: Sequence[str], own_keys: Collection[str]) -> list[Held]:
-        """Merges either side of which is one of these profiles, as stored, less the identity
-        keys a merge moved from a profile that is not one of these (the other person of a merge
-        undone): those not in ``own_keys`` are counted (``moved_identities_withheld``), not
-        shown."""
+        """Merges either side of which is one of these profiles, as stored, less what a merge
+        with a profile that is not one of these (the other person of a merge undone) says of
+        that person: the identity keys it moved from that profile that are not in
+        ``own_keys`` are counted (``moved_identities_withheld``), not shown, and the reasons
+        written for the merge and its undoing (free text, which may name them) are withheld
+        (``reason_withheld``)."""
         found: dict[str, Held] = {}
         for field in ("absorbed", "survivor"):
             for doc in await find_each(self._db["merges"], field, profile_ids):
-                moved = doc.get("moved_identities") or []
-                if moved and doc["absorbed"] not in profile_ids:
-                    own = [key for key in moved if key in own_keys]
-                    doc = {
-                        **doc,
-                        "moved_identities": own,
-                        "moved_identities_withheld": len(moved) - len(own),
-                    }
+                if doc["absorbed"] not in profile_ids or doc["survivor"] not in profile_ids:
+                    doc = _of_another(
+                        doc, own_keys, moved_from_them=doc["absorbed"] not in profile_ids
+                    )
                 found.setdefault(
                     doc["_id"],
                     Held(
@@ -602,6 +600,24 @@ class ExportRepository:
             Held("dead_letters", doc["_id"], doc, system=doc.get("connector"))
             async for doc in _naming(self._db, pattern, keys)
         ]
+
+
+def _of_another(doc: Document, own_keys: Collection[str], *, moved_from_them: bool) -> Document:
+    """A merge with another person's profile as an export hands it over: the identity keys it
+    moved from their profile counted, not shown, and its reasons withheld."""
+    shown = dict(doc)
+    moved = doc.get("moved_identities") or []
+    if moved and moved_from_them:
+        own = [key for key in moved if key in own_keys]
+        shown["moved_identities"] = own
+        shown["moved_identities_withheld"] = len(moved) - len(own)
+    undo = doc.get("undo")
+    if "reason" in doc or (isinstance(undo, Mapping) and "reason" in undo):
+        shown.pop("reason", None)
+        if isinstance(undo, Mapping):
+            shown["undo"] = {k: v for k, v in undo.items() if k != "reason"}
+        shown["reason_withheld"] = True
+    return shown
 
 
 async def _naming(

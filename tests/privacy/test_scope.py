@@ -282,3 +282,50 @@ async def test_the_command_shows_the_scope_and_runs_only_once_it_is_confirmed(
     ran = run_c360("privacy", "run", request_id, "--confirm-scope", fingerprint, env=env)
     assert ran.returncode == 0, ran.stderr
     assert "completed" in ran.stdout
+
+
+MERGE_WHY = """mutation($survivor: ID!, $absorbed: ID!, $why: String!) {
+  mergeProfiles(survivorId: $survivor, absorbedId: $absorbed, reason: $why) {
+    __typename ... on Merge { id } } }"""
+UNMERGE_WHY = """mutation($id: ID!, $why: String!) {
+  unmergeProfile(mergeId: $id, reason: $why) { __typename } }"""
+
+
+async def test_her_export_withholds_what_was_written_of_a_merge_with_jorge(
+    admin: httpx.AsyncClient, services: Services
+) -> None:
+    # The agent who merged Jorge into Marta wrote why, naming him, and so did the one who
+    # undid it. Marta's export tells her of the merge, not what was written of Jorge; the
+    # reason of a merge between two profiles of hers stays.
+    await two_people(services)
+    work = "marta@ruiz-estudio.es"
+    await imported(services, [f.order(external_id="M-2", identifiers=[f.email(work)])])
+    marta = await profile_of(services, IdentifierType.EMAIL, M_EMAIL)
+    hers = await profile_of(services, IdentifierType.EMAIL, work)
+    jorge = await profile_of(services, IdentifierType.EMAIL, J_EMAIL)
+    with_jorge = await gql(
+        admin, MERGE_WHY, survivor=marta, absorbed=jorge, why="Jorge Pardo, her brother-in-law"
+    )
+    undone = await gql(
+        admin, UNMERGE_WHY, id=with_jorge["mergeProfiles"]["id"], why="Jorge Pardo is not her"
+    )
+    assert undone["unmergeProfile"]["__typename"] == "Merge"
+    own = await gql(admin, MERGE_WHY, survivor=marta, absorbed=hers, why="both hers, she wrote")
+    assert own["mergeProfiles"]["__typename"] == "Merge", own
+    request_id = await verified(admin, "ACCESS", [*MARTA, {"type": "EMAIL", "value": work}])
+    fingerprint = (await scope_of(admin, request_id))["fingerprint"]
+    ran = (await gql(admin, RUN, id=request_id, ack=fingerprint))["runPrivacyRequest"]
+    assert ran["status"] == "COMPLETED", ran
+
+    export = await admin.get(f"/privacy/requests/{request_id}/export")
+
+    merges = {m["item"]["_id"]: m["item"] for m in export.json()["sections"]["merges"]}
+    assert "Jorge" not in json.dumps(merges)
+    theirs = merges[with_jorge["mergeProfiles"]["id"]]
+    assert "reason" not in theirs
+    assert theirs["reason_withheld"] is True
+    assert theirs["undo"]["actor"]
+    assert "reason" not in theirs["undo"]
+    assert theirs["moved_identities_withheld"] == 2
+    assert merges[own["mergeProfiles"]["id"]]["reason"] == "both hers, she wrote"
+    assert "reason_withheld" not in merges[own["mergeProfiles"]["id"]]
