@@ -1,6 +1,7 @@
 """``GET /privacy/requests/{id}/export``: a completed access request's export, streamed in
 constant memory as one JSON document or a zip of JSON and CSV per kind (admin only; each
-download is in the access audit)."""
+download is in the access audit, and once its last byte is handed over it is a delivery of the
+request, with the SHA-256 of the bytes, in the audit too)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from c360.api.openapi import KEYED, answers
 from c360.audit.service import Action
 from c360.auth.service import Caller, Permission
 from c360.observability.requests import request_id as current_request
-from c360.privacy.formats import FORMATS, Format
+from c360.privacy.formats import FORMATS, Format, delivery_detail
+from c360.privacy.types import Delivery
 from c360.services import Services
 
 router = APIRouter(tags=["privacy"])
@@ -57,18 +59,37 @@ async def export_request(
 ) -> StreamingResponse:
     services: Services = request.app.state.services
     privacy_request, scope = await services.privacy.exportable(request_id)
+    operation, asked = "GET /privacy/requests/{request_id}/export", current_request.get()
     await services.audit.record(
         caller,
         Action.EXPORT,
         "privacy export",
-        operation="GET /privacy/requests/{request_id}/export",
+        operation=operation,
         profile_ids=list(scope.profiles) or [None],
         detail=json.dumps({"request": request_id, "format": format}),  # as c360 privacy export
-        request_id=current_request.get(),
+        request_id=asked,
     )
-    media, write = FORMATS[format]
-    now = dt.datetime.now(dt.UTC)
-    body = write(services.privacy.export, privacy_request, scope, now)
+
+    async def delivered(delivery: Delivery) -> None:
+        await services.audit.record(
+            caller,
+            Action.EXPORT,
+            "privacy export delivered",
+            operation=operation,
+            profile_ids=list(scope.profiles) or [None],
+            detail=json.dumps(delivery_detail(request_id, delivery)),
+            request_id=asked,
+        )
+
+    media, _ = FORMATS[format]
+    body = services.privacy.deliver(
+        privacy_request,
+        scope,
+        format,
+        actor=f"key:{caller.key_id} ({caller.name})",
+        now=dt.datetime.now(dt.UTC),
+        delivered=delivered,
+    )
     name = f"privacy-{request_id}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return StreamingResponse(body, media_type=media, headers=headers)

@@ -17,6 +17,7 @@ from typing import Any
 from c360.privacy.erasure import STEP_NAMES
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.types import (
+    Delivery,
     Event,
     Extension,
     Identifier,
@@ -100,6 +101,30 @@ def _extension(doc: Mapping[str, Any]) -> Extension:
     return Extension(doc["months"], doc["reason"], doc["actor"], at(doc["at_ms"]))
 
 
+def delivery_doc(delivery: Delivery) -> Document:
+    return {
+        "at_ms": ms(delivery.at),
+        "actor": delivery.actor,
+        "format": delivery.format,
+        "sha256": delivery.sha256,
+        "bytes": delivery.size,
+        "sections": dict(delivery.sections),
+        "records": dict(delivery.records),
+    }
+
+
+def _delivery(doc: Mapping[str, Any]) -> Delivery:
+    return Delivery(
+        at=at(doc["at_ms"]),
+        actor=doc["actor"],
+        format=doc["format"],
+        sha256=doc["sha256"],
+        size=int(doc["bytes"]),
+        sections={k: int(v) for k, v in doc.get("sections", {}).items()},
+        records={k: int(v) for k, v in doc.get("records", {}).items()},
+    )
+
+
 def scope_doc(scope: Scope) -> Document:
     return {
         "profiles": list(scope.profiles),
@@ -173,6 +198,8 @@ def request_fields(request: PrivacyRequest) -> Document:
         doc["error"] = request.error
     if request.completes is not None:
         doc["completes"] = request.completes
+    if request.deliveries:
+        doc["deliveries"] = [delivery_doc(d) for d in request.deliveries]
     return doc
 
 
@@ -206,5 +233,6 @@ def request_of(doc: Mapping[str, Any]) -> PrivacyRequest:
         error=doc.get("error"),
         journal=_journal(doc.get("journal", {})),
         completes=doc.get("completes"),
+        deliveries=tuple(_delivery(d) for d in doc.get("deliveries", ())),
         version=int(doc.get("version", 0)),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -92,6 +93,20 @@ class ExportItem:
 
     def as_json(self) -> dict[str, Any]:
         return {"source": self.source, "item": self.item}
+
+
+class Tally:
+    """How many items an export handed over, per section (every section, none: 0) and, of its
+    records, per kind: what a delivery records of what it held."""
+
+    def __init__(self) -> None:
+        self.sections: Counter[str] = Counter(dict.fromkeys(EXPORT_SECTIONS, 0))
+        self.records: Counter[str] = Counter()
+
+    def count(self, item: ExportItem) -> None:
+        self.sections[item.section] += 1
+        if item.section == "records" and item.kind is not None:
+            self.records[item.kind] += 1
 
 
 def _held(section: str, held: Held, **source: Any) -> ExportItem:

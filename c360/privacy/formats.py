@@ -12,8 +12,8 @@ import zipfile
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
-from c360.privacy.export import EXPORT_SECTIONS, AccessExport, ExportItem
-from c360.privacy.types import PrivacyRequest, Scope
+from c360.privacy.export import EXPORT_SECTIONS, AccessExport, ExportItem, Tally
+from c360.privacy.types import Delivery, PrivacyRequest, Scope
 from c360.spreadsheet import neutralised
 
 Format = Literal["json", "zip"]
@@ -62,16 +62,22 @@ def _header(request: PrivacyRequest, now: dt.datetime) -> dict[str, Any]:
 
 
 async def json_document(
-    export: AccessExport, request: PrivacyRequest, scope: Scope, now: dt.datetime
+    export: AccessExport,
+    request: PrivacyRequest,
+    scope: Scope,
+    now: dt.datetime,
+    tally: Tally | None = None,
 ) -> AsyncIterator[bytes]:
     """``{"request": {...}, "sections": {"profiles": [...], "records": [...], …}}``, written
-    item by item."""
+    item by item (each counted in ``tally``)."""
+    tally = tally or Tally()
     yield ('{"request": ' + _json(_header(request, now)) + ', "sections": {').encode()
     for number, name in enumerate(EXPORT_SECTIONS):
         yield (("," if number else "") + f'"{name}": [').encode()
         buffer: list[str] = []
         size, first = 0, True
         async for item in export.section(scope, name, now):
+            tally.count(item)
             text = ("" if first else ",") + _json(item.as_json())
             first = False
             buffer.append(text)
@@ -126,10 +132,16 @@ def _csv_row(item: ExportItem) -> dict[str, str | None]:
 
 
 async def zip_archive(
-    export: AccessExport, request: PrivacyRequest, scope: Scope, now: dt.datetime
+    export: AccessExport,
+    request: PrivacyRequest,
+    scope: Scope,
+    now: dt.datetime,
+    tally: Tally | None = None,
 ) -> AsyncIterator[bytes]:
     """``request.json`` and, per kind, ``{kind}.json`` (an array of items with their source)
-    and ``{kind}.csv`` (one row per item; cells a spreadsheet would run are quoted)."""
+    and ``{kind}.csv`` (one row per item; cells a spreadsheet would run are quoted). Each item
+    of the JSON files is counted in ``tally``."""
+    tally = tally or Tally()
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         with archive.open("request.json", "w") as member:
@@ -140,6 +152,7 @@ async def zip_archive(
                 member.write(b"[")
                 first = True
                 async for item in export.section(scope, name, now):
+                    tally.count(item)
                     member.write((("" if first else ",\n") + _json(item.as_json())).encode())
                     first = False
                     if sink.pending > _FLUSH_AT:
@@ -159,6 +172,22 @@ async def zip_archive(
                 text.detach()
             yield sink.take()
     yield sink.take()
+
+
+def delivery_detail(request_id: str | None, delivery: Delivery) -> dict[str, Any]:
+    """A delivery as JSON: what the access audit keeps of it, and ``c360 privacy status
+    --json`` shows (``request_id`` None: shown with its request)."""
+    detail: dict[str, Any] = {} if request_id is None else {"request": request_id}
+    return {
+        **detail,
+        "at": delivery.at.isoformat(),
+        "actor": delivery.actor,
+        "format": delivery.format,
+        "sha256": delivery.sha256,
+        "bytes": delivery.size,
+        "sections": dict(delivery.sections),
+        "records": dict(delivery.records),
+    }
 
 
 FORMATS: dict[str, tuple[str, Callable[..., AsyncIterator[bytes]]]] = {

@@ -22,6 +22,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from c360.privacy.documents import (
+    delivery_doc,
     journal_fields,
     pass_path,
     request_doc,
@@ -32,6 +33,7 @@ from c360.privacy.documents import (
 from c360.privacy.erasure import Delete
 from c360.privacy.rules import OPEN, RequestType, Status
 from c360.privacy.types import (
+    Delivery,
     Found,
     Held,
     PrivacyRequest,
@@ -48,6 +50,8 @@ from c360.store.bulk import find_each, insert_new
 from schemas.identifiers import IdentifierType
 
 PAGE = 1000
+MAX_ATTEMPTS = 20
+"""Writes of a list kept whole, each conditional on the version read, before giving up."""
 
 
 class RequestRepository:
@@ -89,6 +93,26 @@ class RequestRepository:
             return_document=ReturnDocument.AFTER,
         )
         return None if doc is None else request_of(doc)
+
+    async def add_delivery(self, request_id: str, delivery: Delivery) -> bool:
+        """A delivery of the request's export after those it holds. The list is written whole,
+        conditional on the version read, and read again when another write came between (a
+        ``$push`` of a document is stored as a string by the embedded development server).
+        False: no such request."""
+        for _ in range(MAX_ATTEMPTS):
+            doc = await self._requests.find_one(
+                {"_id": request_id}, {"deliveries": 1, "version": 1}
+            )
+            if doc is None:
+                return False
+            deliveries = [*doc.get("deliveries", ()), delivery_doc(delivery)]
+            written = await self._requests.update_one(
+                {"_id": request_id, "version": doc.get("version", 0)},
+                {"$set": {"deliveries": deliveries}, "$inc": {"version": 1}},
+            )
+            if written.modified_count:
+                return True
+        raise RuntimeError(f"the request {request_id} changed {MAX_ATTEMPTS} times meanwhile")
 
     async def page(
         self, statuses: Sequence[Status] | None, due_before: dt.datetime | None, limit: int

@@ -1,7 +1,7 @@
 """What the privacy domain reads and writes, as typed values: requests with their events,
-extensions and erasure journal, suppressions, tombstones, receipts, and what an erasure or an
-access export finds of a person. :mod:`.repository` turns documents into these and back, so no
-storage field name is read above it."""
+extensions, export deliveries and erasure journal, suppressions, tombstones, receipts, and what
+an erasure or an access export finds of a person. :mod:`.repository` turns documents into these
+and back, so no storage field name is read above it."""
 
 from __future__ import annotations
 
@@ -48,6 +48,22 @@ class Extension:
     reason: str
     actor: str
     at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One access export handed over: when it was made (the ``generated_at`` its header
+    says), by which key or operator, in which format, the SHA-256 of the very bytes delivered
+    and how many there were, and how many items each section held (``records`` again by
+    kind). Nothing of the person: it stays when an erasure forgets them."""
+
+    at: dt.datetime
+    actor: str
+    format: str
+    sha256: str
+    size: int
+    sections: Mapping[str, int]
+    records: Mapping[str, int]
 
 
 @dataclass(frozen=True)
@@ -141,6 +157,8 @@ class PrivacyRequest:
     journal: Journal = Journal()
     completes: str | None = None
     """The erasure whose person an import stored again after it, which this one erases."""
+    deliveries: tuple[Delivery, ...] = ()
+    """Each time its access export was handed over, oldest first."""
     version: int = 0
 
     @property

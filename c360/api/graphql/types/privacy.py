@@ -1,5 +1,5 @@
 """GraphQL types of data-subject requests (admin): requests with their events, deadlines,
-erasure counts and signed receipts."""
+export deliveries, erasure counts and signed receipts."""
 
 from __future__ import annotations
 
@@ -80,6 +80,43 @@ class ErasureReceipt:
     signature: str = strawberry.field(metadata=public("a signature"))
     public_key: str = strawberry.field(metadata=public("the receipts' public key"))
     valid: bool = strawberry.field(description="Whether the signature verifies now.")
+
+
+@strawberry.type(description="How many items one section of an access export held.")
+class PrivacySectionCount:
+    section: str = strawberry.field(metadata=public("an export section's name, a fixed list"))
+    count: int
+
+
+@strawberry.type(
+    description="One access export handed over (GET /privacy/requests/{id}/export, c360 "
+    "privacy export): when it was made (the generatedAt its header says), by which key or "
+    "operator, in which format, the SHA-256 (hex) of the very bytes delivered and how many "
+    "there were, and how many items each section held (records again by kind). A download "
+    "given up before its last byte is not one."
+)
+class ExportDelivery:
+    at: dt.datetime
+    actor: str = strawberry.field(metadata=public(_ADMINS))
+    format: str = strawberry.field(metadata=public("json or zip"))
+    sha256: str = strawberry.field(metadata=public("a checksum"))
+    bytes: int
+    sections: list[PrivacySectionCount]
+    records: list[PrivacyRecordCount]
+
+    @classmethod
+    def of(cls, delivery: types.Delivery) -> ExportDelivery:
+        return cls(
+            at=delivery.at,
+            actor=delivery.actor,
+            format=delivery.format,
+            sha256=delivery.sha256,
+            bytes=delivery.size,
+            sections=[
+                PrivacySectionCount(section=k, count=n) for k, n in delivery.sections.items()
+            ],
+            records=_counts(delivery.records),
+        )
 
 
 strawberry.enum(
@@ -275,6 +312,10 @@ class PrivacyRequest:
             info.context.audit.read(profile.id, "PrivacyRequest.scope")
         return PrivacyScope.of(found)
 
+    deliveries: list[ExportDelivery] = strawberry.field(
+        description="Each time its access export was handed over, oldest first."
+    )
+
     @strawberry.field(description="The signed receipt of a completed erasure.")
     async def receipt(self, info: Info[Context, None]) -> ErasureReceipt | None:
         privacy = info.context.services.privacy
@@ -329,6 +370,7 @@ class PrivacyRequest:
             if request.type is RequestType.ERASURE
             else None,
             completes=None if request.completes is None else strawberry.ID(request.completes),
+            deliveries=[ExportDelivery.of(d) for d in request.deliveries],
         )
 
 
