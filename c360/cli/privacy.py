@@ -2,7 +2,7 @@
 admin, audited as ``cli:{user}``), and ``c360 retention apply``."""
 
 # Over 500 lines, kept whole: each ``c360 privacy`` action with the way it shows a request (its
-# events, deliveries, receipt, scope and its warnings), as one page of the README describes them.
+# events, deliveries, receipt, scope and warnings), as one page of the README describes them.
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, BinaryIO, TypeVar
 
 from c360.audit.service import Action
@@ -23,15 +23,16 @@ from c360.privacy.formats import FORMATS, delivery_detail
 from c360.privacy.given import GivenIdentifier
 from c360.privacy.retention import Pruned
 from c360.privacy.rules import RequestType, Status, public_key
-from c360.privacy.types import Delivery, PrivacyRequest, Receipt, ScopePreview
+from c360.privacy.types import Delivery, Duplicate, PrivacyRequest, Receipt, ScopePreview
 from c360.services import Services, privacy_secret
 from c360.settings import Settings
 from c360.store import Store
 from schemas.identifiers import IdentifierType
 
 T = TypeVar("T")
-Shown = tuple[PrivacyRequest, Receipt | None]
-"""A request as ``privacy status`` shows it: with its receipt."""
+Shown = tuple[PrivacyRequest, Receipt | None, list[Duplicate]]
+"""A request as ``privacy status`` shows it: with its receipt and the open requests it
+duplicates."""
 Runner = Callable[[Settings, Callable[[Services, Store], Awaitable[Any]]], Coroutine[Any, Any, Any]]
 """``_with_services`` of the command: runs work on the services of an open store."""
 
@@ -75,15 +76,19 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
     def _request(args: argparse.Namespace, settings: Settings) -> int:
         given = _given(args)
 
-        doc = audited(
+        async def create(s: Services) -> tuple[PrivacyRequest, list[Duplicate]]:
+            doc = await s.privacy.create(
+                RequestType(args.type), given, actor=actor(), now=_now(), note=args.note
+            )
+            return doc, await s.privacy.duplicates(doc)
+
+        doc, duplicates = audited(
             settings,
             "privacy request",
             {"type": args.type, "identifiers": [g.value for g in given]},
-            lambda s: s.privacy.create(
-                RequestType(args.type), given, actor=actor(), now=_now(), note=args.note
-            ),
+            create,
         )
-        _show(doc)
+        _show(doc, duplicates=duplicates)
         return 0
 
     request.set_defaults(handler=_request)
@@ -185,17 +190,21 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
                 operation="c360 privacy",
                 profile_ids=shown or [None],  # a scope's warnings name their identifiers
             )
-            return [(d, await services.privacy.receipt(d.id)) for d in docs]
+            return [
+                (d, await services.privacy.receipt(d.id), await services.privacy.duplicates(d))
+                for d in docs
+            ]
 
         scopes: dict[str, ScopePreview | None] = {}
         found: list[Shown] = asyncio.run(with_services(settings, work))
         if not found and not args.json:
             print("no privacy requests match")
-        for doc, receipt in found:
+        for doc, receipt, duplicates in found:
             if args.json:
-                print(json.dumps(_as_json(doc, receipt), default=str, sort_keys=True))
+                shown = _as_json(doc, receipt, duplicates)
+                print(json.dumps(shown, default=str, sort_keys=True))
             else:
-                _show(doc, receipt)
+                _show(doc, receipt, duplicates)
                 if (preview := scopes.get(doc.id)) is not None:
                     _show_scope_summary(preview)
         return 0
@@ -382,7 +391,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _show(request: PrivacyRequest, receipt: Receipt | None = None) -> None:
+def _show(
+    request: PrivacyRequest,
+    receipt: Receipt | None = None,
+    duplicates: Sequence[Duplicate] = (),
+) -> None:
     overdue = " OVERDUE" if request.overdue(_now()) else ""
     print(
         f"{request.id}  {request.type:<8} {request.status:<11} received "
@@ -406,6 +419,8 @@ def _show(request: PrivacyRequest, receipt: Receipt | None = None) -> None:
         print(
             f"  {delivery.at:%Y-%m-%dT%H:%M:%SZ} delivered   by {delivery.actor}: {_held(delivery)}"
         )
+    for duplicate in duplicates:
+        print(f"  WARNING {duplicate.message}")
 
 
 def _held(delivery: Delivery) -> str:
@@ -477,7 +492,9 @@ def _scope_json(scope: ScopePreview | None) -> dict[str, Any] | None:
     return None if scope is None else dataclasses.asdict(scope)
 
 
-def _as_json(request: PrivacyRequest, receipt: Receipt | None) -> dict[str, Any]:
+def _as_json(
+    request: PrivacyRequest, receipt: Receipt | None, duplicates: Sequence[Duplicate] = ()
+) -> dict[str, Any]:
     """One request for a script: what ``_show`` prints, as JSON."""
     erasure = request.type is RequestType.ERASURE
     return {
@@ -510,6 +527,10 @@ def _as_json(request: PrivacyRequest, receipt: Receipt | None) -> dict[str, Any]
         else None,
         "passes": request.journal.current if erasure else None,
         "deliveries": [delivery_detail(None, d) for d in request.deliveries],
+        "duplicates": [
+            {"request": d.request, "status": d.status.value, "identifiers": list(d.keys)}
+            for d in duplicates
+        ],
         "receipt": None
         if receipt is None
         else {

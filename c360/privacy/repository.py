@@ -114,6 +114,16 @@ class RequestRepository:
                 return True
         raise RuntimeError(f"the request {request_id} changed {MAX_ATTEMPTS} times meanwhile")
 
+    async def open_of_type(self, kind: RequestType, but: str) -> list[PrivacyRequest]:
+        """The other requests of this type still open (a few: they are answered within a
+        month)."""
+        query = {
+            "_id": {"$ne": but},
+            "type": kind.value,
+            "status": {"$in": [s.value for s in OPEN]},
+        }
+        return [request_of(doc) async for doc in self._requests.find(query)]
+
     async def page(
         self, statuses: Sequence[Status] | None, due_before: dt.datetime | None, limit: int
     ) -> list[PrivacyRequest]:

@@ -56,6 +56,7 @@ from c360.privacy.repository import (
 from c360.privacy.rules import RequestType, Status
 from c360.privacy.types import (
     Delivery,
+    Duplicate,
     Event,
     Extension,
     Journal,
@@ -193,7 +194,23 @@ class PrivacyService:
             ),
         )
         created = await self._requests.insert_new(request)
-        return await self.get(request.id), created
+        received = await self.get(request.id)
+        if created and (duplicates := await self.duplicates(received)):
+            log.warning(
+                "privacy request received twice",
+                extra={"request": received.id, "open": [d.request for d in duplicates]},
+            )
+        return received, created
+
+    async def duplicates(self, request: PrivacyRequest) -> list[Duplicate]:
+        """The other requests still open, of the request's type, that name an identifier it
+        names (an operator would run two erasures, or send two exports, for one person),
+        oldest first; none once it is closed itself."""
+        if request.status not in rules.OPEN or not request.identifiers:
+            return []
+        others = await self._requests.open_of_type(request.type, but=request.id)
+        found = [d for other in others if (d := request.duplicated_by(other)) is not None]
+        return sorted(found, key=lambda d: (d.received_at, d.request))
 
     async def get(self, request_id: str) -> PrivacyRequest:
         request = await self._requests.get(request_id)

@@ -67,6 +67,26 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class Duplicate:
+    """Another request still open, of the same type, naming identifiers this one names (by
+    their identity keys): one person's request received twice."""
+
+    request: str
+    type: RequestType
+    status: Status
+    received_at: dt.datetime
+    keys: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        return (
+            f"the open {self.type} request {self.request} (status {self.status}, received "
+            f"{self.received_at:%Y-%m-%d}) already names {', '.join(self.keys)}: run one of "
+            f"them, reject the other"
+        )
+
+
+@dataclass(frozen=True)
 class Scope:
     """Whom a request found: every profile of the person (absorbed ones too), every identity
     key they hold, their person records, one text pattern for their identifiers in free text;
@@ -167,6 +187,16 @@ class PrivacyRequest:
 
     def overdue(self, now: dt.datetime) -> bool:
         return self.status in OPEN and self.deadline < now
+
+    def duplicated_by(self, other: PrivacyRequest) -> Duplicate | None:
+        """``other`` as a duplicate of this request: open, of the same type, another, and
+        naming one of the identifiers this one names (None otherwise)."""
+        if other.id == self.id or other.type is not self.type or other.status not in OPEN:
+            return None
+        shared = tuple(k for k in self.keys if k in set(other.keys))
+        if not shared:
+            return None
+        return Duplicate(other.id, other.type, other.status, other.received_at, shared)
 
     def unnamed(self, *patterns: str) -> PrivacyRequest:
         """The request with every note and extension reason that names the person (by the

@@ -353,3 +353,46 @@ async def test_the_command_receives_verifies_runs_and_shows_a_request(
     assert lifted.stdout.strip().endswith(f"suppressions of erasure {request_id}")
     back = run_c360("import", "canonical", str(files(tmp_path / "back")[2]), env=env)
     assert "suppressed: 0" in back.stdout
+
+
+DUPLICATE = """mutation($type: PrivacyRequestType!, $ids: [PrivacyIdentifierInput!]!) {
+  createPrivacyRequest(type: $type, identifiers: $ids) {
+    __typename ... on PrivacyRequest { id warnings { kind message requestId identifiers } } } }"""
+
+
+async def test_a_request_naming_whom_an_open_one_names_is_received_with_a_warning(
+    admin: httpx.AsyncClient, services: Services, env: dict[str, str]
+) -> None:
+    # He wrote to support and to the privacy address: two erasures of one person, unless the
+    # second says the first is open.
+    first = (await gql(admin, DUPLICATE, type="ERASURE", ids=X[:1]))["createPrivacyRequest"]
+    again = [{"type": "EMAIL", "value": X_EMAIL}, {"type": "PHONE", "value": "+34 600 000 999"}]
+    second = (await gql(admin, DUPLICATE, type="ERASURE", ids=again))["createPrivacyRequest"]
+    access = (await gql(admin, DUPLICATE, type="ACCESS", ids=X[:1]))["createPrivacyRequest"]
+
+    assert first["warnings"] == []
+    assert second["__typename"] == "PrivacyRequest"  # received all the same
+    [warning] = second["warnings"]
+    assert warning["kind"] == "DUPLICATE"
+    assert warning["requestId"] == first["id"]
+    assert warning["identifiers"] == [f"email:{X_EMAIL}"]
+    assert first["id"] in warning["message"]
+    assert access["warnings"] == []  # an access request is another question
+    # Read back, each names the other while both are open; a rejected one is no longer owed.
+    read = """query($id: ID!) { privacyRequest(id: $id) { warnings { requestId } } }"""
+    shown = (await gql(admin, read, id=first["id"]))["privacyRequest"]
+    assert shown["warnings"] == [{"requestId": second["id"]}]
+    rejected = (await gql(admin, REJECT, id=first["id"], reason="asked twice"))[
+        "rejectPrivacyRequest"
+    ]
+    assert rejected["status"] == "REJECTED"
+    assert (await gql(admin, read, id=second["id"]))["privacyRequest"]["warnings"] == []
+
+    by_command = run_c360("privacy", "request", "erasure", "--email", X_EMAIL, env=env)
+
+    assert by_command.returncode == 0, by_command.stderr
+    assert f"WARNING the open erasure request {second['id']} (status received" in by_command.stdout
+    assert f"already names email:{X_EMAIL}" in by_command.stdout
+    status = run_c360("privacy", "status", second["id"], "--json", env=env)
+    [duplicate] = json.loads(status.stdout)["duplicates"]
+    assert duplicate["request"] == by_command.stdout.split()[0]

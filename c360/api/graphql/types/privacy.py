@@ -1,9 +1,10 @@
 """GraphQL types of data-subject requests (admin): requests with their events, deadlines,
-export deliveries, erasure counts and signed receipts."""
+export deliveries, warnings, erasure counts and signed receipts."""
 
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Mapping
 from typing import Annotated
 
@@ -117,6 +118,27 @@ class ExportDelivery:
             ],
             records=_counts(delivery.records),
         )
+
+
+@strawberry.enum(
+    name="PrivacyRequestWarningKind",
+    description="DUPLICATE: another request still open, of the same type, names identifiers "
+    "this one names.",
+)
+class RequestWarningKind(enum.Enum):
+    DUPLICATE = "duplicate"
+
+
+@strawberry.type(description="Why a request needs a look before it is answered.")
+class PrivacyRequestWarning:
+    kind: RequestWarningKind
+    message: str = strawberry.field(metadata=public(_ADMINS))
+    request_id: strawberry.ID = strawberry.field(
+        description="The other request.", metadata=public(_ADMINS)
+    )
+    identifiers: list[str] = strawberry.field(
+        description="The identity keys both name.", metadata=public(_ADMINS)
+    )
 
 
 strawberry.enum(
@@ -315,6 +337,24 @@ class PrivacyRequest:
     deliveries: list[ExportDelivery] = strawberry.field(
         description="Each time its access export was handed over, oldest first."
     )
+    request: strawberry.Private[types.PrivacyRequest]
+
+    @strawberry.field(
+        description="While the request is open: the other open requests of its type naming "
+        "an identifier it names (one person's request received twice: run one, reject the "
+        "other)."
+    )
+    async def warnings(self, info: Info[Context, None]) -> list[PrivacyRequestWarning]:
+        duplicates = await info.context.services.privacy.duplicates(self.request)
+        return [
+            PrivacyRequestWarning(
+                kind=RequestWarningKind.DUPLICATE,
+                message=d.message,
+                request_id=strawberry.ID(d.request),
+                identifiers=list(d.keys),
+            )
+            for d in duplicates
+        ]
 
     @strawberry.field(description="The signed receipt of a completed erasure.")
     async def receipt(self, info: Info[Context, None]) -> ErasureReceipt | None:
@@ -371,6 +411,7 @@ class PrivacyRequest:
             else None,
             completes=None if request.completes is None else strawberry.ID(request.completes),
             deliveries=[ExportDelivery.of(d) for d in request.deliveries],
+            request=request,
         )
 
 
