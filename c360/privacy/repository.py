@@ -21,6 +21,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from c360.audit.types import Action
 from c360.privacy.documents import (
     delivery_doc,
     journal_fields,
@@ -605,7 +606,10 @@ class ExportRepository:
         return [Held(collection, str(d["_id"]), d, profile_id=d.get("profile_id")) for d in docs]
 
     async def audit(self, profile_ids: Sequence[str]) -> AsyncIterator[list[Held]]:
-        """The access-audit entries about these profiles, oldest first, a page at a time."""
+        """The access-audit entries about these profiles, oldest first, a page at a time; an
+        entry of an act that was about another person's profile too (a merge with theirs) has
+        its detail withheld (``detail_withheld``): its arguments are free text that may name
+        them."""
         for profile_id in profile_ids:
             after = ""
             while True:
@@ -618,7 +622,7 @@ class ExportRepository:
                     Held(
                         "audit_log",
                         str(doc["_id"]),
-                        doc,
+                        await self._without_others(doc, profile_ids),
                         profile_id=doc.get("profile_id"),
                         kind=doc.get("action"),
                         key_id=doc.get("key_id"),
@@ -626,6 +630,27 @@ class ExportRepository:
                     for doc in docs
                 ]
                 after = docs[-1]["seq"]
+
+    async def _without_others(self, doc: Document, profile_ids: Sequence[str]) -> Document:
+        """The entry, less its detail when the same act was entered about a profile not among
+        these: the entries of one act share the time their ``seq`` starts with (an index
+        range), its operation and its caller. Only a change's entries are looked at: a read
+        names no more than what it read of each profile."""
+        if doc.get("action") != Action.MUTATION or not doc.get("detail"):
+            return doc
+        instant = str(doc["seq"]).partition("-")[0]
+        others = await self._db["audit_log"].find_one(
+            {
+                "seq": {"$gte": f"{instant}-", "$lt": f"{instant}."},  # "." sorts after "-"
+                "operation": doc.get("operation"),
+                "key_id": doc.get("key_id"),
+                "profile_id": {"$nin": [*profile_ids, None]},
+            },
+            {"_id": 1},
+        )
+        if others is None:
+            return doc
+        return {k: v for k, v in doc.items() if k != "detail"} | {"detail_withheld": True}
 
     async def dead_letters_naming(self, pattern: str, keys: Sequence[str]) -> list[Held]:
         """Dead letters whose raw input matches the pattern (a scan: exports are rare), or

@@ -329,3 +329,16 @@ async def test_her_export_withholds_what_was_written_of_a_merge_with_jorge(
     assert theirs["moved_identities_withheld"] == 2
     assert merges[own["mergeProfiles"]["id"]]["reason"] == "both hers, she wrote"
     assert "reason_withheld" not in merges[own["mergeProfiles"]["id"]]
+    # Nor does her access audit repeat it: the merge's and the undoing's entries keep what was
+    # done, when and by whom, not their arguments; those of her own merge stay.
+    audit = [a["item"] for a in export.json()["sections"]["audit"]]
+    assert "Jorge" not in json.dumps(audit)
+    changes = [a for a in audit if a["action"] == "mutation"]
+    acts = [(a["what"], a.get("detail_withheld", False)) for a in changes]
+    assert sorted(acts) == [
+        (["mergeProfiles"], False),  # her own merge, entered for each of her two profiles
+        (["mergeProfiles"], False),
+        (["mergeProfiles"], True),
+        (["unmergeProfile"], True),
+    ]
+    assert any("both hers, she wrote" in a.get("detail", "") for a in audit)
