@@ -514,7 +514,9 @@ class Settings(BaseSettings):
         default=0.25,
         gt=0,
         lt=1,
-        description="An SLA target is due soon once this share of its window is left.",
+        description="An SLA target is due soon (at risk) once this share of its window is left "
+        "(0.25: three quarters of it gone); the worker then warns its owner, or its team while "
+        "nobody owns it, once. Fixed per follow-up when it opens.",
     )
     feedback_low_scores: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_LOW_SCORES),

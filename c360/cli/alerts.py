@@ -134,7 +134,8 @@ def _tick(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     delivery = report.delivery
     print(
-        f"escalated: {report.escalated}, relayed to the outbox: {report.relayed}, "
+        f"escalated: {report.escalated}, warned (due soon): {report.warned}, "
+        f"relayed to the outbox: {report.relayed}, "
         f"delivered: {delivery.delivered if delivery else 0}, "
         f"failed (to retry): {delivery.failed if delivery else 0}, "
         f"dead: {delivery.dead if delivery else 0}, "

@@ -3,6 +3,8 @@
 Times are stored as epoch milliseconds: a date ``$set`` on an existing document is stored as a
 string by the embedded development server, and integers order and compare the same on both.
 The queue key orders a queue in one index walk: priority, then the soonest due, then age.
+``next_due_ms`` and ``due_soon_ms`` (when the target due next turns due soon) select the overdue
+and the due-soon follow-ups of a queue.
 """
 
 from __future__ import annotations
@@ -135,6 +137,8 @@ def follow_up_doc(follow_up: FollowUp, unsent: Sequence[int] = ()) -> Document:
         "opened_ms": ms(follow_up.opened_at),
         "due": {t.value: ms(d) for t, d in follow_up.due.items()},
         "escalated": {t.value: ms(d) for t, d in follow_up.escalated.items()},
+        "due_soon": {t.value: ms(d) for t, d in follow_up.due_soon_at.items()},
+        "warned": {t.value: ms(d) for t, d in follow_up.warned.items()},
         "holding": follow_up.holding,
         "touched": follow_up.touched,
         "events": [_event_doc(e) for e in follow_up.events],
@@ -156,6 +160,8 @@ def follow_up_doc(follow_up: FollowUp, unsent: Sequence[int] = ()) -> Document:
     doc.update({k: v for k, v in optional.items() if v is not None})
     if (due := sla.next_due(follow_up)) is not None:
         doc["next_due_ms"] = ms(due)
+    if (soon := sla.next_due_soon(follow_up)) is not None:
+        doc["due_soon_ms"] = ms(soon)
     if (alarm := sla.alarm(follow_up)) is not None:
         doc["alarm_ms"] = ms(alarm)
     if unsent:
@@ -200,6 +206,8 @@ def follow_up_of(doc: Mapping[str, Any]) -> FollowUp:
         first_response_at=maybe_at(doc.get("first_response_ms")),
         resolved_at=maybe_at(doc.get("resolved_ms")),
         escalated={Target(t): at(v) for t, v in (doc.get("escalated") or {}).items()},
+        due_soon_at={Target(t): at(v) for t, v in (doc.get("due_soon") or {}).items()},
+        warned={Target(t): at(v) for t, v in (doc.get("warned") or {}).items()},
         outcome=Outcome(doc["outcome"]) if "outcome" in doc else None,
         root_cause=doc.get("root_cause"),
         holding=doc.get("holding", False),

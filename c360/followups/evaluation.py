@@ -78,6 +78,7 @@ class Evaluation:
         profile_ids: ProfileRepository | None = None,
         *,
         max_trigger_age_days: int,
+        due_soon: float,
     ) -> None:
         self._follow_ups = follow_ups
         self._inputs = inputs
@@ -87,6 +88,7 @@ class Evaluation:
         self._relay = relay
         self._profile_ids = profile_ids
         self._max_age_days = max_trigger_age_days
+        self._due_soon = due_soon
         self.before_step: StepHook = no_hook
 
     async def evaluate_batch(
@@ -390,6 +392,7 @@ class Evaluation:
         owner = None if held else owner
         revived = step.revive
         earlier = revived.events if revived is not None else ()
+        due = {} if held else sla.due_times(now, definition.sla.hours())
         status = Status.HELD_OUT if held else Status.OPEN
         kind = EventType.HELD_OUT if held else EventType.OPENED
         if revived is not None and not held:
@@ -421,7 +424,8 @@ class Evaluation:
             triggers=step.triggers,
             reason=step.reason,
             opened_at=now,
-            due={} if held else sla.due_times(now, definition.sla.hours()),
+            due=due,
+            due_soon_at=sla.due_soon_times(now, due, self._due_soon),
             holding=step.holding,
             events=(*earlier, event),
             version=(revived.version + 1) if revived is not None else 1,

@@ -40,6 +40,7 @@ class EventType(enum.StrEnum):
     REOPENED = "reopened"
     NOTED = "noted"  # an agent's note, the status as it was
     ESCALATED = "escalated"
+    DUE_SOON = "due_soon"  # an SLA target is due soon: its owner (or team) is warned
     WITHDRAWN = "withdrawn"
     MERGED = "merged"  # this one was folded into another (a profile merge)
     ABSORBED = "absorbed"  # another was folded into this one
@@ -132,6 +133,8 @@ class FollowUp:
     first_response_at: dt.datetime | None = None
     resolved_at: dt.datetime | None = None
     escalated: dict[Target, dt.datetime] = field(default_factory=dict)
+    due_soon_at: dict[Target, dt.datetime] = field(default_factory=dict)  # fixed at opening
+    warned: dict[Target, dt.datetime] = field(default_factory=dict)  # the due-soon warnings
     outcome: Outcome | None = None
     root_cause: str | None = None
     holding: bool = False  # a view-only rule's state still holds (no new episode till it stops)

@@ -223,6 +223,12 @@ def notification_payload(
             "type": event.type.value,
             "actor": event.actor,
             **({"target": event.target.value} if event.target else {}),
+            # A warning is for the follow-up's owner, or its team while nobody owns it.
+            **(
+                {"for": {"owner": event.owner} if event.owner else {"team": fu.team}}
+                if event.type is EventType.DUE_SOON
+                else {}
+            ),
         },
         "followUp": {
             "id": fu.id,

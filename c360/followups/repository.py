@@ -45,6 +45,7 @@ class QueueFilter:
     rules: tuple[str, ...] = ()
     priorities: tuple[Priority, ...] = ()
     overdue_at: dt.datetime | None = None  # only those with a target past due at this time
+    due_soon_at: dt.datetime | None = None  # only those whose next target is due soon then
     profile_id: str | None = None
 
     def query(self) -> Document:
@@ -64,6 +65,9 @@ class QueueFilter:
             query["owner"] = {"$exists": self.owned}  # stored only when there is one
         if self.overdue_at is not None:
             query["next_due_ms"] = {"$lt": ms(self.overdue_at)}
+        if (soon := self.due_soon_at) is not None:  # both bounds on the target due next
+            query["due_soon_ms"] = {"$lte": ms(soon)}
+            query["next_due_ms"] = {**query.get("next_due_ms", {}), "$gte": ms(soon)}
         if self.profile_id is not None:
             query["profile_id"] = self.profile_id
         return query
@@ -158,7 +162,8 @@ class FollowUpRepository:
         return [_stored(doc) async for doc in cursor]
 
     async def alarms(self, until: dt.datetime, limit: int) -> list[Stored]:
-        """Follow-ups with a target due by ``until`` and not escalated yet, soonest first."""
+        """Follow-ups the worker has something to do for by ``until`` (a target to escalate, or
+        to warn of as due soon), soonest first."""
         query = {"alarm_ms": {"$lte": ms(until)}}
         cursor = self._follow_ups.find(query).sort("alarm_ms", 1).limit(limit)
         return [_stored(doc) async for doc in cursor]

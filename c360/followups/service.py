@@ -27,7 +27,7 @@ from c360.followups.assignment import TeamLoad
 from c360.followups.backtest import Preview, simulate
 from c360.followups.evaluation import Evaluation
 from c360.followups.merging import FollowUpMerges
-from c360.followups.model import SYSTEM, EventType, FollowUp, Outcome, Status
+from c360.followups.model import SYSTEM, EventType, FollowUp, Outcome, Status, Target
 from c360.followups.relay import Erasures, Relay
 from c360.followups.repository import FollowUpRepository, QueueFilter, RuleInputRepository, Stored
 from c360.followups.rulebook import RuleBook
@@ -101,6 +101,7 @@ class FollowUpService:
             self.relay,
             profile_ids,
             max_trigger_age_days=config.max_trigger_age_days,
+            due_soon=config.due_soon,
         )
         self.merging = FollowUpMerges(follow_ups, rules, self.evaluation)
         self.relay.assign_owner = self._owner_for
@@ -280,38 +281,48 @@ class FollowUpService:
 
     # --- Escalation -----------------------------------------------------------------------------
 
-    async def escalate_due(self, now: dt.datetime) -> int:
+    async def escalate_due(self, now: dt.datetime) -> Alarms:
         """Escalate every target past due and not escalated yet: priority up a level, the
         follow-up to the team's escalation team (a member of it), an event and a notification.
-        Each target once: the write is conditional on the version read, and a ticker that lost
-        the race reads the follow-up again and finds it escalated."""
-        escalated = 0
+        Warn of every target due soon and not warned of yet: a ``due_soon`` event naming who is
+        told (the owner, or the team when nobody owns it) and a notification. Each target once:
+        the write is conditional on the version read, and a ticker that lost the race reads the
+        follow-up again and finds it escalated or warned."""
+        report = Alarms()
         while due := await self._follow_ups.alarms(now, _ALARM_BATCH):
             written: list[Stored] = []
             for stored in due:
                 done = await self._escalate(stored, now)
                 if done is not None:
-                    escalated += 1
-                    written.append(done)
+                    new, escalated, warned = done
+                    report.escalated += bool(escalated)
+                    report.warned += warned
+                    written.append(new)
             await self.relay.forward(written, now)
             if len(due) < _ALARM_BATCH or not written:
                 break
-        return escalated
+        return report
 
-    async def _escalate(self, stored: Stored | None, now: dt.datetime) -> Stored | None:
+    async def _escalate(
+        self, stored: Stored | None, now: dt.datetime
+    ) -> tuple[Stored, int, int] | None:
+        """The follow-up escalated and warned of as its targets need now, with how many
+        targets were each; None when none needs anything (or it is gone)."""
         for _ in range(MAX_ROUNDS):
             if stored is None:
                 return None
             fu = stored.follow_up
             targets = sla.overdue(fu, now)
-            if not targets:
+            soon = sla.due_soon(fu, now)
+            if not targets and not soon:
                 return None
-            team = await self.teams.get(fu.team)
-            to_team = team.escalation_team or fu.team
-            owner = fu.owner
-            if to_team != fu.team:
-                owner = (await self._load(to_team)).choose()
-            priority = raised(fu.priority, len(targets))
+            to_team, owner, priority = fu.team, fu.owner, fu.priority
+            if targets:
+                team = await self.teams.get(fu.team)
+                to_team = team.escalation_team or fu.team
+                if to_team != fu.team:
+                    owner = (await self._load(to_team)).choose()
+                priority = raised(fu.priority, len(targets))
             events = list(fu.events)
             for target in targets:
                 events.append(
@@ -328,6 +339,19 @@ class FollowUpService:
                         note=f"{target.value.replace('_', ' ')} overdue",
                     )
                 )
+            for target in soon:
+                events.append(
+                    new_event(
+                        events,
+                        EventType.DUE_SOON,
+                        now,
+                        SYSTEM,
+                        fu.status,
+                        target=target,
+                        owner=owner,
+                        note=_due_soon_note(target, fu, owner, to_team),
+                    )
+                )
             new = next_version(
                 fu,
                 now,
@@ -335,17 +359,24 @@ class FollowUpService:
                 team=to_team,
                 owner=owner,
                 escalated={**fu.escalated, **dict.fromkeys(targets, now)},
+                warned={**fu.warned, **dict.fromkeys(soon, now)},
                 events=tuple(events),
             )
             unsent = (*stored.unsent, *(e.n for e in events[len(fu.events) :]))
             if await self._follow_ups.replace(Stored(new, unsent), fu.version):
                 for target in targets:
                     count_follow_up(fu.rule_id, f"escalated_{target.value}")
+                for target in soon:
+                    count_follow_up(fu.rule_id, f"due_soon_{target.value}")
                 log.info(
-                    "follow-up escalated",
-                    extra={"follow_up": fu.id, "targets": [t.value for t in targets]},
+                    "follow-up escalated" if targets else "follow-up due soon",
+                    extra={
+                        "follow_up": fu.id,
+                        "targets": [t.value for t in targets],
+                        "due_soon": [t.value for t in soon],
+                    },
                 )
-                return Stored(new, unsent)
+                return Stored(new, unsent), len(targets), len(soon)
             stored = await self._follow_ups.get(fu.id)
         return None
 
@@ -434,6 +465,21 @@ class FollowUpService:
         return FollowUpStats(
             await self._follow_ups.status_counts(), dict(clocks), await self._outbox.counts()
         )
+
+
+@dataclass
+class Alarms:
+    """What a round of :meth:`FollowUpService.escalate_due` did: follow-ups escalated, and SLA
+    targets warned of as due soon."""
+
+    escalated: int = 0
+    warned: int = 0
+
+
+def _due_soon_note(target: Target, fu: FollowUp, owner: str | None, team: str) -> str:
+    due = fu.due[target].isoformat(timespec="minutes")
+    told = f"{owner} told" if owner is not None else f"team {team} told (nobody owns it)"
+    return f"{target.value.replace('_', ' ')} due soon (due {due}): {told}"
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class TickReport:
     relayed: int = 0
     delivery: DeliveryReport | None = None
     holder: str | None = None
+    warned: int = 0  # SLA targets due soon, their owners (or teams) told
 
 
 class FollowUpWorker:
@@ -62,11 +63,12 @@ class FollowUpWorker:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
     async def tick(self, *, now: dt.datetime | None = None, lease: bool = True) -> TickReport:
-        """One round: escalate what is overdue, relay what waits, deliver what is due."""
+        """One round: escalate what is overdue, warn of what is due soon, relay what waits,
+        deliver what is due."""
         now = now or self._clock()
         if lease and not await self._leases.take(LEASE, self.holder, now, self._lease_for):
             return TickReport(False, holder=await self._leases.holder(LEASE, now))
-        escalated = await self._followups.escalate_due(now)
+        alarms = await self._followups.escalate_due(now)
         relayed = await self._followups.relay.forward_waiting(now)
         # Without the teams' secrets nothing can be signed: a process that has them delivers
         # (attempting here would spend the entries' attempts).
@@ -76,7 +78,9 @@ class FollowUpWorker:
             else DeliveryReport()
         )
         count_deliveries(delivery.delivered, delivery.failed, delivery.dead)
-        return TickReport(True, escalated, relayed, delivery, self.holder)
+        return TickReport(
+            True, alarms.escalated, relayed, delivery, self.holder, warned=alarms.warned
+        )
 
     async def run(self, every_s: float, stop: asyncio.Event) -> None:
         """Rounds until ``stop`` is set (a background task of ``c360 serve``); a failed round is
@@ -89,6 +93,7 @@ class FollowUpWorker:
                     report = await self.tick()
                     if report.ran and (
                         report.escalated
+                        or report.warned
                         or (
                             report.delivery
                             and (report.delivery.attempted or report.delivery.withheld)
@@ -98,6 +103,7 @@ class FollowUpWorker:
                             "follow-up worker round",
                             extra={
                                 "escalated": report.escalated,
+                                "warned": report.warned,
                                 "relayed": report.relayed,
                                 "delivered": report.delivery.delivered if report.delivery else 0,
                                 "withheld": report.delivery.withheld if report.delivery else 0,

@@ -24,6 +24,7 @@ NOTIFIED = frozenset(
         EventType.REOPENED,
         EventType.ASSIGNED,
         EventType.ESCALATED,
+        EventType.DUE_SOON,
         EventType.RESOLVED,
         EventType.CLOSED_NO_ACTION,
         EventType.WITHDRAWN,

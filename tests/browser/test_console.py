@@ -635,6 +635,62 @@ class TestFeedback:
         expect(timeline).to_contain_text(f"{DETRACTOR_RULE}: acknowledged")
 
 
+class TestDueSoon:
+    def test_the_start_page_lists_follow_ups_due_soon_and_the_profile_marks_them(
+        self, page: Page, demo: Server, store: Any
+    ) -> None:
+        """Lea's detractor answer opened a follow-up 40 of its 48 hours ago (its stored times
+        moved back, as time would have): due soon, on the start page and on her profile."""
+        email = "lea.martin@example.com"
+        answered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+        send_records(
+            demo,
+            [
+                {
+                    "kind": "survey_response",
+                    "source": "surveys",
+                    "external_id": "nps-6301",
+                    "occurred_at": answered.isoformat(),
+                    "identifiers": [{"type": "email", "value": email}],
+                    "survey_type": "nps",
+                    "score": 2,
+                }
+            ],
+        )
+        found = demo.graphql(
+            "query($e: String!) { profileByIdentifier(type: EMAIL, value: $e) { ... on Profile "
+            "{ id } } }",
+            variables={"e": email},
+        )
+        lea = found["profileByIdentifier"]["id"]
+        shift = 40 * 3_600_000
+        for doc in store.follow_ups.find({"profile_id": lea}):
+            moved = {
+                "opened_ms": doc["opened_ms"] - shift,
+                "due": {t: v - shift for t, v in doc["due"].items()},
+                "due_soon": {t: v - shift for t, v in doc["due_soon"].items()},
+                "next_due_ms": doc["next_due_ms"] - shift,
+                "due_soon_ms": doc["due_soon_ms"] - shift,
+                "alarm_ms": doc["alarm_ms"] - shift,
+            }
+            store.follow_ups.update_one({"_id": doc["_id"]}, {"$set": moved})
+
+        open_console(page, demo, "agent")
+        listed = page.get_by_role("list", name="Follow-ups due soon")
+        item = listed.get_by_role("listitem").filter(
+            has=page.locator(f'a[href="/console/profile/{lea}"]')
+        )
+        expect(item).to_contain_text("At risk: due soon")
+        expect(item).to_contain_text("First response due in")
+        item.get_by_role("link").click()
+        profile_ready(page)
+        expect(page).to_have_url(re.compile(f"/console/profile/{lea}$"))
+        slot = page.locator('[data-slot="follow-ups"]')
+        follow_up = slot.locator(".follow-up", has_text=DETRACTOR_RULE)
+        expect(follow_up.locator(".chips")).to_contain_text("At risk: due soon")
+        expect(follow_up.get_by_role("list", name="SLA clocks")).to_contain_text("Due soon")
+
+
 class TestSearch:
     def test_several_matches_with_what_tells_them_apart(self, page: Page, demo: Server) -> None:
         open_console(page, demo, "agent")

@@ -113,6 +113,34 @@ class TestClocks:
         assert sla.alarm(responded) == hours(168)
         assert sla.next_due(replace(fu, status=Status.RESOLVED)) is None
 
+    def test_due_soon_once_per_target_before_its_due_time(self) -> None:
+        due = {Target.FIRST_RESPONSE: hours(48), Target.RESOLUTION: hours(168)}
+        soon_at = sla.due_soon_times(OPENED, due, 0.25)
+        assert soon_at == {Target.FIRST_RESPONSE: hours(36), Target.RESOLUTION: hours(126)}
+        fu = follow_up(due_soon_at=soon_at)
+        assert sla.alarm(fu) == hours(36)  # the worker's next round for it
+        assert sla.next_due_soon(fu) == hours(36)
+        assert sla.due_soon(fu, hours(35.9)) == []
+        assert sla.due_soon(fu, hours(36)) == [Target.FIRST_RESPONSE]
+        assert sla.due_soon(fu, hours(49)) == []  # overdue: escalated, not warned
+        warned = replace(fu, warned={Target.FIRST_RESPONSE: hours(36)})
+        assert sla.due_soon(warned, hours(40)) == []  # once per target
+        assert sla.alarm(warned) == hours(48)  # then its escalation
+        responded = replace(fu, first_response_at=hours(10))
+        assert sla.due_soon(responded, hours(40)) == []  # met: nothing to warn of
+        assert sla.alarm(responded) == hours(126)
+        reopened = replace(
+            warned,
+            first_response_at=hours(40),
+            warned={**warned.warned, Target.RESOLUTION: hours(126)},
+            resolved_at=None,
+        )
+        assert sla.due_soon(reopened, hours(130)) == []  # a reopening does not warn again
+        # The state follows the kept time, whatever the fraction given now.
+        [first, _] = sla.clocks(fu)
+        assert sla.state(first, hours(36), 0.01) is sla.SlaState.DUE_SOON
+        assert sla.state(first, hours(35), 0.9) is sla.SlaState.ON_TRACK
+
 
 # --- Transitions --------------------------------------------------------------------------------
 

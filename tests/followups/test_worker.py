@@ -14,6 +14,7 @@ import pytest
 
 from c360.api.app import create_app
 from c360.followups.model import EventType, Status, Target
+from c360.followups.relay import RELAY_STEP
 from c360.followups.rules import Priority
 from c360.followups.states import Action
 from c360.notifications.delivery import Deliverer
@@ -23,6 +24,7 @@ from c360.privacy.given import GivenIdentifier
 from c360.privacy.rules import RequestType
 from c360.services import Services, followups_config
 from c360.settings import Settings, TeamSettings
+from c360.steps import no_hook
 from c360.store import Store
 from schemas.identifiers import IdentifierType
 from tests.followups.helpers import SECRET, Receiver, ingest, nps, raw, serving
@@ -124,6 +126,112 @@ class TestEscalation:
         assert not refused.ran
         assert refused.holder == first.followups.worker.holder
         assert after_lapse.ran  # the first stopped renewing: another takes over
+
+
+class TestDueSoon:
+    """A target three quarters through its window (C360_FOLLOWUP_DUE_SOON_FRACTION 0.25 left)
+    and not met: its owner, or its team while nobody owns it, is told once."""
+
+    async def test_a_target_due_soon_is_warned_of_once_to_its_owner_then_escalated(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        async with serving(Receiver()) as receiver:
+            configured = team_settings(settings, receiver.url, notify_backoff_base_s=0)
+            first, second = (Services.build(store.db, configured) for _ in range(2))
+            await detractors(first, tmp_path, 3)
+            [met] = [d["_id"] for d in await raw(store, "follow_ups")][:1]
+            await first.followups.service.act(met, Action.START, "ana.agent", at(1))
+            await first.followups.worker.tick(now=at(0.01), lease=False)  # the openings
+
+            early = await first.followups.worker.tick(now=at(35.9), lease=False)
+            # 36 of 48 hours gone: two tickers at once, and both again.
+            rounds = [
+                await asyncio.gather(
+                    first.followups.worker.tick(now=at(36.5), lease=False),
+                    second.followups.worker.tick(now=at(36.5), lease=False),
+                )
+                for _ in range(2)
+            ]
+            later_on = await first.followups.worker.tick(now=at(47), lease=False)
+            overdue = await first.followups.worker.tick(now=at(49), lease=False)
+
+        assert early.warned == 0
+        assert sum(r.warned for r in rounds[0]) == 2  # the started one has met its target
+        assert sum(r.warned for r in rounds[1]) == later_on.warned == overdue.warned == 0
+        assert overdue.escalated == 2
+        docs = await raw(store, "follow_ups")
+        for doc in docs:
+            [fu] = (await first.followups.service.of_profiles([doc["profile_id"]]))[0]
+            warnings = [e for e in fu.events if e.type is EventType.DUE_SOON]
+            if fu.id == met:
+                assert warnings == []
+                continue
+            [warning] = warnings
+            assert warning.target is Target.FIRST_RESPONSE
+            assert warning.actor == "c360"
+            assert warning.owner in ("ana.agent", "luis.agent")
+            assert warning.note is not None
+            assert "first response due soon" in warning.note
+            assert fu.warned == {Target.FIRST_RESPONSE: warning.at}
+            # The escalation after it is an event of its own, later.
+            [escalation] = [e for e in fu.events if e.type is EventType.ESCALATED]
+            assert escalation.n > warning.n
+        told = [r for r in receiver.requests if r.event == "follow_up.due_soon"]
+        assert len(told) == 2  # one a follow-up, however many tickers saw it
+        assert all(r.signed for r in told)
+        owners = {d["_id"]: d.get("owner") for d in docs}
+        for request in told:
+            event = request.body["event"]
+            assert event["target"] == "first_response"
+            assert event["type"] == "due_soon"
+            # Told to its owner then (it has moved to the care leads since).
+            assert event["for"]["owner"] in ("ana.agent", "luis.agent")
+            assert request.body["followUp"]["id"] in owners
+            assert next(c["state"] for c in request.body["followUp"]["sla"]) == "due_soon"
+
+    async def test_one_nobody_owns_is_told_to_its_team(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        async with serving(Receiver()) as receiver:
+            configured = team_settings(settings, receiver.url)
+            teams = dict(configured.followup_teams)
+            teams[CARE] = teams[CARE].model_copy(update={"members": []})
+            configured = configured.model_copy(update={"followup_teams": teams})
+            services = Services.build(store.db, configured)
+            await detractors(services, tmp_path, 1)
+
+            report = await services.followups.worker.tick(now=at(37), lease=False)
+
+        assert report.warned == 1
+        [doc] = await raw(store, "follow_ups")
+        assert "owner" not in doc
+        [request] = [r for r in receiver.requests if r.event == "follow_up.due_soon"]
+        assert request.body["event"]["for"] == {"team": CARE}
+        [fu] = (await services.followups.service.of_profiles([doc["profile_id"]]))[0]
+        [warning] = [e for e in fu.events if e.type is EventType.DUE_SOON]
+        assert warning.owner is None
+        assert warning.note is not None
+        assert f"team {CARE} told" in warning.note
+
+    async def test_a_round_cut_short_after_the_warning_is_stored_tells_once(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        services = Services.build(store.db, team_settings(settings, "http://127.0.0.1:9/x"))
+        await detractors(services, tmp_path, 1)
+        await services.followups.worker.tick(now=at(0.01), lease=False)
+        services.followups.service.before_step = crash_at(RELAY_STEP)
+
+        with pytest.raises(Crash):  # the outbox written, the follow-up's list not cleared
+            await services.followups.worker.tick(now=at(37), lease=False)
+        services.followups.service.before_step = no_hook
+        again = await services.followups.worker.tick(now=at(38), lease=False)
+
+        assert again.warned == 0
+        [doc] = await raw(store, "follow_ups")
+        assert doc["unsent"] == []
+        assert [e["target"] for e in doc["events"] if e["type"] == "due_soon"] == ["first_response"]
+        due_soon = [e for e in await raw(store, "outbox") if e["type"] == "follow_up.due_soon"]
+        assert len(due_soon) == 1
 
 
 async def his_notifications(store: Store) -> list[dict[str, Any]]:

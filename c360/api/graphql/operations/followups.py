@@ -52,6 +52,11 @@ def _queue(filter: FollowUpFilter | None, now: dt.datetime) -> QueueFilter:
     f = filter or FollowUpFilter()
     if f.unassigned and f.owner:
         raise InvalidInput("unassigned: true and owner ask for none: give one of them")
+    if f.due_soon and f.overdue:
+        raise InvalidInput(
+            "dueSoon: true and overdue: true ask for none (a target due soon is not overdue "
+            "yet): give one of them"
+        )
     return QueueFilter(
         statuses=tuple(f.status)
         if f.status
@@ -62,6 +67,7 @@ def _queue(filter: FollowUpFilter | None, now: dt.datetime) -> QueueFilter:
         rules=tuple(f.rule or ()),
         priorities=tuple(f.priority or ()),
         overdue_at=now if f.overdue else None,
+        due_soon_at=now if f.due_soon else None,
         profile_id=None if f.profile_id is None else str(f.profile_id),
     )
 
@@ -71,7 +77,7 @@ class FollowUpQuery:
     @strawberry.field(
         description="A queue of follow-ups (agents, admins): by default the work — open, "
         "acknowledged and in progress — most urgent first, then soonest due. `overdue: true` "
-        "keeps those with an SLA target past due.",
+        "keeps those with an SLA target past due, `dueSoon: true` those at risk of it.",
         extensions=[Requires(Permission.FOLLOW_UPS)],
     )
     async def follow_ups(

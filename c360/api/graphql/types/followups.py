@@ -79,6 +79,14 @@ class SlaClock:
         description="The first response, or the resolution."
     )
     escalated_at: dt.datetime | None
+    due_soon_at: dt.datetime | None = strawberry.field(
+        description="When it turns due soon (C360_FOLLOWUP_DUE_SOON_FRACTION of its window "
+        "left, as set when the follow-up opened); null for one opened before this was kept."
+    )
+    warned_at: dt.datetime | None = strawberry.field(
+        description="When its owner (or its team, while nobody owned it) was warned it was "
+        "due soon: once per target."
+    )
 
 
 @strawberry.type(description="Something that happened to a follow-up: who did what, when.")
@@ -100,7 +108,9 @@ class FollowUpEvent:
     root_cause: str | None = strawberry.field(
         metadata=public("one of the configured root causes (C360_FOLLOWUP_ROOT_CAUSES)")
     )
-    target: Target | None = strawberry.field(description="The SLA target an escalation is for.")
+    target: Target | None = strawberry.field(
+        description="The SLA target an escalation or a due-soon warning is for."
+    )
     record_ids: list[strawberry.ID] = strawberry.field(
         description="Records that joined the follow-up with this event.", extensions=in_text()
     )
@@ -189,6 +199,8 @@ class FollowUp:
                 state=state,
                 done_at=clock.done_at,
                 escalated_at=clock.escalated_at,
+                due_soon_at=clock.due_soon_at,
+                warned_at=clock.warned_at,
             )
             for clock, state in service.sla_states(self.value, info.context.now)
         ]
@@ -235,6 +247,11 @@ class FollowUpFilter:
     priority: list[Priority] | None = None
     overdue: bool | None = strawberry.field(
         default=None, description="true: only those with an SLA target past due now."
+    )
+    due_soon: bool | None = strawberry.field(
+        default=None,
+        description="true: only those at risk — the SLA target due next is due soon now (most "
+        "of its window gone) and not met nor overdue yet. Not with `overdue: true`.",
     )
     profile_id: strawberry.ID | None = None
 

@@ -4,7 +4,7 @@
 // a server without them gets a plain sentence, never anything made up, and the slot lights up
 // as soon as the API it reads serves them.
 
-import { gql, refusedFields, resultError, sentence } from "./api.js";
+import { gql, may, refusedFields, resultError, sentence } from "./api.js";
 import { announce, chip, closeForm, closeOnEscape, empty, h, problem, replace, uid } from "./dom.js";
 import { channel, dateTime, relative, words } from "./format.js";
 
@@ -15,6 +15,7 @@ query ConsoleFeatures {
   outcomes: __type(name: "FollowUpOutcome") { enumValues { name description } }
   kinds: __type(name: "RecordKind") { enumValues { name } }
   eventItem: __type(name: "FollowUpEventItem") { name }
+  filter: __type(name: "FollowUpFilter") { inputFields { name } }
   query: __schema { queryType { fields { name } } mutationType { fields { name } } }
 }`;
 
@@ -88,6 +89,14 @@ query ConsoleFeedback($id: ID!) {
     feedback { why record { id } acknowledgement { at channel } } } }
 }`;
 
+const DUE_SOON = `
+query ConsoleDueSoon {
+  followUps(filter: { dueSoon: true }, first: 20) {
+    totalCount
+    edges { node { id profileId status team owner rule { name } sla { target due state } } }
+  }
+}`;
+
 let support = null;
 
 /** What the schema offers (asked once per page), or null when it has no follow-ups. */
@@ -115,6 +124,10 @@ async function introspect() {
     teams: queries.includes("teams"),
     // Which survey answers need an answer to the customer, and which have had one.
     feedback: profileFields.has("feedback"),
+    // The queue of follow-ups at risk: an SLA target due soon.
+    dueSoon:
+      queries.includes("followUps") &&
+      ((data.filter && data.filter.inputFields) || []).some((f) => f.name === "dueSoon"),
   };
 }
 
@@ -245,6 +258,7 @@ function followUpItem(found, item, done) {
       chip(words(item.status), "status"),
       chip(`${words(item.priority)} priority`, urgent ? "bad" : ""),
       item.heldOut ? chip("held out (control group)") : null,
+      item.sla.some((c) => c.state === "DUE_SOON") ? chip("At risk: due soon", "warn") : null,
     ),
     h("p", {}, item.reason),
     h(
@@ -579,4 +593,52 @@ export function feedbackAction(profileId, survey, known = Promise.resolve(null),
     })
     .catch(() => {});
   return holder;
+}
+
+// --- Follow-ups due soon (the start page) ---------------------------------------------------
+
+/** The follow-ups at risk — an SLA target due soon, not met nor overdue yet — for those who
+ * work them; nothing for a server without the filter or a role that does not read them. */
+export function dueSoonSlot() {
+  const body = h("div", { "data-slot": "due-soon" });
+  if (!may("followUps")) return body;
+  followUpSupport()
+    .then(async (found) => {
+      if (!found.dueSoon) return;
+      const { data, errors } = await gql(DUE_SOON);
+      if (refusedFields(errors).has("followUps") || !data || !data.followUps) return;
+      const items = data.followUps.edges.map((e) => e.node);
+      replace(
+        body,
+        h("h2", {}, `Follow-ups due soon (${data.followUps.totalCount})`),
+        items.length
+          ? h("ul", { class: "items due-soon", "aria-label": "Follow-ups due soon" }, items.map(dueSoonItem))
+          : empty("No follow-up is due soon."),
+      );
+      body.dataset.state = "loaded";
+    })
+    .catch((error) => replace(body, problem(`Follow-ups due soon could not be read: ${error.message}`)));
+  return body;
+}
+
+function dueSoonItem(item) {
+  const clock = item.sla.find((c) => c.state === "DUE_SOON");
+  return h(
+    "li",
+    { class: "follow-up", "data-follow-up": item.id },
+    h("a", { href: `/console/profile/${encodeURIComponent(item.profileId)}` }, item.rule.name),
+    " ",
+    chip("At risk: due soon", "warn"),
+    h(
+      "p",
+      { class: "muted" },
+      [
+        clock ? `${words(clock.target)} ${dueText(clock.due)}` : null,
+        `team ${item.team}`,
+        item.owner ? `owner ${item.owner}` : "no owner yet",
+      ]
+        .filter(Boolean)
+        .join(" · "),
+    ),
+  );
 }

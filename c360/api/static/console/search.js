@@ -4,6 +4,7 @@
 import { gql, refusedFields, sentence } from "./api.js";
 import { chip, empty, h, problem, replace } from "./dom.js";
 import { date, money, relative, words } from "./format.js";
+import { dueSoonSlot } from "./followups.js";
 import { BY_IDENTIFIER, SEARCH } from "./queries.js";
 
 const FOUND_BY = {
@@ -37,6 +38,7 @@ export function homeView(main) {
       h("code", {}, "ticket="),
       ").",
     ),
+    dueSoonSlot(),
   );
 }
 

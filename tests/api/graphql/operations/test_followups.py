@@ -5,6 +5,8 @@ merges folding follow-ups and unmerges handing them back."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from c360.auth.service import Role
+from c360.followups.rules import RuleDefinition
 from c360.services import Services
 from c360.settings import Settings, TeamSettings
 from c360.store import Store
@@ -194,6 +197,74 @@ class TestQueue:
             assert answer.status_code == 403
         else:
             assert body["data"] == {"followUps": None}
+
+
+class TestDueSoon:
+    DUE = """query($filter: FollowUpFilter) { followUps(filter: $filter, first: 10) {
+      totalCount edges { node { rule { id } sla { target state dueSoonAt warnedAt }
+        events { type target owner note } } } } }"""
+
+    async def test_the_queue_keeps_those_at_risk_and_their_history_shows_the_warning(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        """A rule whose first response is due in 36 s, turning due soon once 1 % of it is gone
+        (C360_FOLLOWUP_DUE_SOON_FRACTION 0.99), beside the shipped 48 h one."""
+        configured = settings.model_copy(
+            update={
+                "followup_teams": teams(),
+                "alerts_tick_s": 0,
+                "followup_due_soon_fraction": 0.99,
+            }
+        )
+        app = app_for(configured)
+        async with app.router.lifespan_context(app):
+            services: Services = app.state.services
+            fast = RuleDefinition.model_validate(
+                {
+                    "id": "nps-fast",
+                    "name": "NPS detractor, fast",
+                    "team": "customer-care",
+                    "conditions": [
+                        {"kind": "survey_score_at_most", "survey_type": "nps", "score": 6}
+                    ],
+                    "sla": {"first_response_hours": 0.01, "resolution_hours": 1},
+                }
+            )
+            await services.followups.rules.apply([fast], "test", dt.datetime.now(dt.UTC))
+            await detractor(app, tmp_path)
+            await asyncio.sleep(0.5)  # past 1 % of 36 s
+            async with asgi_client(app, await f.api_key(services, Role.AGENT)) as agent:
+                every = (await gql(agent, self.DUE))["followUps"]
+                soon = (await gql(agent, self.DUE, filter={"dueSoon": True}))["followUps"]
+                both = await agent.post(
+                    "/graphql",
+                    json={
+                        "query": self.DUE,
+                        "variables": {"filter": {"dueSoon": True, "overdue": True}},
+                    },
+                )
+                await services.followups.worker.tick(lease=False)
+                await services.followups.worker.tick(lease=False)
+                warned = (await gql(agent, self.DUE, filter={"dueSoon": True}))["followUps"]
+
+        assert every["totalCount"] == 2
+        assert soon["totalCount"] == 1
+        [node] = [e["node"] for e in soon["edges"]]
+        assert node["rule"]["id"] == "nps-fast"
+        first = node["sla"][0]
+        assert (first["target"], first["state"], first["warnedAt"]) == (
+            "FIRST_RESPONSE",
+            "DUE_SOON",
+            None,
+        )
+        assert first["dueSoonAt"] is not None
+        assert "dueSoon: true and overdue: true ask for none" in both.json()["errors"][0]["message"]
+        [node] = [e["node"] for e in warned["edges"]]
+        assert node["sla"][0]["warnedAt"] is not None
+        [warning] = [e for e in node["events"] if e["type"] == "DUE_SOON"]  # once, two rounds
+        assert warning["target"] == "FIRST_RESPONSE"
+        assert warning["owner"] in ("ana.agent", "luis.agent")
+        assert warning["note"].startswith("first response due soon")
 
 
 class TestOneOwnerPerCustomer:
