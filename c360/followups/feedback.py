@@ -6,6 +6,12 @@ the channel the contact policy ranks first for purpose ``service`` — what the 
 for, or used to reach us — so a customer who left a voicemail asking for a call is not sent an
 e-mail. The answer is logged as an outbound contact (the contact log, caps and the timeline
 see it) and the acknowledgement is kept by the feedback's record id.
+
+A customer the policy allows no channel for purpose ``service`` — not now, nor once quiet hours
+or caps lift — cannot be answered, yet their feedback is not owed forever:
+``acknowledgeFeedbackWithoutContact`` closes the loop internally, recorded with who and when and
+why no channel (each channel's reason code), and nothing is sent. It is refused while any channel
+is allowed, and the contact policy stays the only gate of an answer that is sent.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from c360.contact.service import Actor, ContactService
+from c360.contact.types import Ranking
 from c360.errors import Conflict, InvalidInput, NotFound
 from c360.followups.repository import (
     Acknowledgement,
@@ -42,15 +49,31 @@ class AlreadyAcknowledged(Conflict):
     pass
 
 
-# (profile id, record id, channel, actor, when): what else an answer to the customer settles —
-# the follow-ups the feedback opened (the wiring hands in FollowUpService.feedback_answered).
+# (profile id, record id, how — "answered by email", actor, when): what else an answer to the
+# customer settles — the follow-ups the feedback opened (the wiring hands in
+# FollowUpService.feedback_answered).
 Answered = Callable[[str, str, str, str, dt.datetime], Awaitable[None]]
 
 
 async def _nothing_else(
-    profile_id: str, record_id: str, channel: str, actor: str, now: dt.datetime
+    profile_id: str, record_id: str, how: str, actor: str, now: dt.datetime
 ) -> None:
     return None
+
+
+def how_answered(ack: Acknowledgement) -> str:
+    if ack.channel is None:
+        return "acknowledged without contact (the customer accepts contact on no channel)"
+    return f"answered by {ack.channel}"
+
+
+def without_contact_reason(ranking: Ranking) -> str:
+    """Why no channel: each refused channel with its first reason's code (never case text)."""
+    refused = ", ".join(
+        f"{d.channel} ({d.reasons[0].code.value})" if d.reasons else d.channel
+        for d in ranking.refused
+    )
+    return f"the contact policy allows no channel for purpose {PURPOSE}: {refused}"
 
 
 def needs_acknowledgement(
@@ -117,16 +140,12 @@ class FeedbackService:
     def _why(self, record: Record) -> str | None:
         return needs_acknowledgement(record.kind, record.payload, self._low_scores)
 
-    async def acknowledge(
-        self,
-        profile_id: str,
-        record_id: str,
-        channel: str | None,
-        note: str | None,
-        actor: str,
-        now: dt.datetime,
-    ) -> Feedback:
-        """Answer a piece of feedback on the customer's service channel, once."""
+    async def _owed(
+        self, profile_id: str, record_id: str, note: str | None
+    ) -> tuple[str, Record, str]:
+        """The live profile, the record and why it needs an answer; refused when it needs
+        none or was acknowledged already (what that settles done again: a run cut short after
+        storing it had not)."""
         if note is not None and len(note) > MAX_NOTE:
             raise InvalidInput(f"a note is at most {MAX_NOTE} characters")
         live = (await self._profiles.get(profile_id)).id
@@ -144,14 +163,27 @@ class FeedbackService:
             )
         done = (await self._acks.of_records([record_id])).get(record_id)
         if done is not None:
-            # What the answer settles, again: a run cut short after storing it had not.
-            await self._answered(live, record_id, done.channel, done.actor, done.at)
-            raise AlreadyAcknowledged(
-                f"acknowledged at {done.at.isoformat()} by {done.actor} ({done.channel})"
-            )
+            await self._answered(live, record_id, how_answered(done), done.actor, done.at)
+            raise _already(done)
+        return live, record, why
+
+    async def acknowledge(
+        self,
+        profile_id: str,
+        record_id: str,
+        channel: str | None,
+        note: str | None,
+        actor: str,
+        now: dt.datetime,
+    ) -> Feedback:
+        """Answer a piece of feedback on the customer's service channel, once."""
+        live, record, why = await self._owed(profile_id, record_id, note)
         options = (await self._contact.best_channels(live, PURPOSE, now)).options
         if not options:
-            raise InvalidInput("the contact policy allows no channel for purpose service now")
+            raise InvalidInput(
+                "the contact policy allows no channel for purpose service now: acknowledge it "
+                "without contact (acknowledgeFeedbackWithoutContact)"
+            )
         offered = options[0]
         if channel is not None and channel != offered.channel:
             raise InvalidInput(
@@ -173,10 +205,34 @@ class FeedbackService:
             external_id=f"ack-{digest}",
         )
         ack = Acknowledgement(record_id, live, now, offered.channel, actor, logged.record.id, note)
-        if not await self._acks.add(ack):
-            done = (await self._acks.of_records([record_id]))[record_id]
-            raise AlreadyAcknowledged(
-                f"acknowledged at {done.at.isoformat()} by {done.actor} ({done.channel})"
+        return await self._kept(ack, record, why)
+
+    async def acknowledge_without_contact(
+        self, profile_id: str, record_id: str, note: str | None, actor: str, now: dt.datetime
+    ) -> Feedback:
+        """Close the loop internally, once, for a customer the contact policy allows no
+        channel for purpose service (not now, nor later): nothing is sent or logged as a
+        contact. Refused while a channel is allowed: answer there."""
+        live, record, why = await self._owed(profile_id, record_id, note)
+        ranking = await self._contact.best_channels(live, PURPOSE, now)
+        if ranking.options:
+            offered = ranking.options[0]
+            raise InvalidInput(
+                f"the customer accepts contact for service by {offered.channel} "
+                f"({offered.reason}): acknowledge there (acknowledgeFeedback)"
             )
-        await self._answered(live, record_id, offered.channel, actor, now)
-        return Feedback(live, record, why, ack)
+        reason = without_contact_reason(ranking)
+        ack = Acknowledgement(record_id, live, now, None, actor, None, note, reason)
+        return await self._kept(ack, record, why)
+
+    async def _kept(self, ack: Acknowledgement, record: Record, why: str) -> Feedback:
+        if not await self._acks.add(ack):
+            raise _already((await self._acks.of_records([ack.record_id]))[ack.record_id])
+        await self._answered(ack.profile_id, ack.record_id, how_answered(ack), ack.actor, ack.at)
+        return Feedback(ack.profile_id, record, why, ack)
+
+
+def _already(done: Acknowledgement) -> AlreadyAcknowledged:
+    return AlreadyAcknowledged(
+        f"acknowledged at {done.at.isoformat()} by {done.actor} ({how_answered(done)})"
+    )

@@ -445,10 +445,11 @@ class Acknowledgement:
     record_id: str
     profile_id: str
     at: dt.datetime
-    channel: str
+    channel: str | None  # None: acknowledged without contact
     actor: str
     contact_record_id: str | None = None
     note: str | None = None
+    without_contact: str | None = None  # why the customer was not contacted (made by c360)
 
 
 class AcknowledgementRepository:
@@ -463,9 +464,12 @@ class AcknowledgementRepository:
             "_id": ack.record_id,
             "profile_id": ack.profile_id,
             "at_ms": ms(ack.at),
-            "channel": ack.channel,
             "actor": ack.actor,
         }
+        if ack.channel is not None:
+            doc["channel"] = ack.channel
+        if ack.without_contact is not None:
+            doc["without_contact"] = ack.without_contact
         if ack.contact_record_id is not None:
             doc["contact_record_id"] = ack.contact_record_id
         if ack.note is not None:
@@ -485,10 +489,11 @@ class AcknowledgementRepository:
                 doc["_id"],
                 doc["profile_id"],
                 at(doc["at_ms"]),
-                doc["channel"],
+                doc.get("channel"),
                 doc["actor"],
                 doc.get("contact_record_id"),
                 doc.get("note"),
+                doc.get("without_contact"),
             )
             async for doc in self._acks.find({"_id": {"$in": wanted}})
         }

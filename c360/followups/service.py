@@ -204,12 +204,13 @@ class FollowUpService:
         raise FollowUpConflict(f"follow-up {follow_up_id} kept changing; try again")
 
     async def feedback_answered(
-        self, profile_id: str, record_id: str, channel: str, actor: str, now: dt.datetime
+        self, profile_id: str, record_id: str, how: str, actor: str, now: dt.datetime
     ) -> None:
-        """Answering a piece of feedback is the first response of the follow-ups it opened:
-        each one still open is acknowledged by whoever answered, saying on which channel, so
-        its first-response clock stops and it does not escalate as if the customer had not
-        been answered. One another agent moved meanwhile is left as it is."""
+        """Answering a piece of feedback (``how``: "answered by email", or acknowledged
+        without contact) is the first response of the follow-ups it opened: each one still
+        open is acknowledged by whoever answered, saying how, so its first-response clock
+        stops and it does not escalate as if the customer had not been answered. One another
+        agent moved meanwhile is left as it is."""
         [found] = await self.of_profiles([profile_id])
         for fu in found:
             if fu.status is not Status.OPEN or record_id not in fu.trigger_ids():
@@ -220,7 +221,7 @@ class FollowUpService:
                     Action.ACKNOWLEDGE,
                     actor,
                     now,
-                    note=f"the customer's feedback was answered by {channel}",
+                    note=f"the customer's feedback was {how}",
                 )
             except TransitionRefused:
                 continue

@@ -367,7 +367,9 @@ DEFINITIONS: dict[KpiId, Definition] = {
             "Feedback given in the period that needs an answer (a complaint; a survey answer "
             "with a comment, a request to be contacted, or a low score) acknowledged to the "
             "customer within 48 hours, among such feedback whose 48 hours have passed or that "
-            "was acknowledged already.",
+            "was acknowledged already. Feedback from a customer who accepts contact on no "
+            "channel, acknowledged without contact, counts as acknowledged when that was "
+            "within 48 hours.",
             "acknowledged within 48 h",
             "feedback needing an answer, 48 h on",
             PROFILE_DIMENSIONS,

@@ -16,6 +16,8 @@ milliseconds, UTC):
 
 ``feedback_acks`` (one document per acknowledged piece of feedback)
     ``_id``: the record id of the survey response or complaint answered; ``at_ms``: when.
+    One acknowledged without contact (``without_contact``: the customer accepts contact on
+    no channel) is one like any other: the loop was closed then.
 
 Feedback needs an answer when it is a complaint, or a survey answer with a comment, a request
 to be contacted, or a score at or below the low score of its survey type. Pure: no I/O

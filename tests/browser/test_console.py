@@ -625,14 +625,74 @@ class TestFeedback:
         item = slot.locator(".follow-up", has_text=DETRACTOR_RULE)
         expect(item).to_have_attribute("data-status", "OPEN")
         waiting.get_by_role("button", name="Acknowledge feedback").click()
-        waiting.get_by_role("form", name="Acknowledge this feedback").get_by_role(
-            "button", name="Acknowledge"
-        ).click()
+        form = waiting.get_by_role("form", name="Acknowledge this feedback")
+        # The one channel the contact policy offers: never one she did not allow.
+        expect(form.get_by_label("Answered by").locator("option")).to_have_text(["E-mail"])
+        form.get_by_role("button", name="Acknowledge").click()
         expect(waiting.get_by_role("status")).to_contain_text("Feedback acknowledged by E-mail.")
         expect(waiting.get_by_role("button", name="Acknowledge feedback")).to_be_disabled()
         expect(item).to_have_attribute("data-status", "ACKNOWLEDGED")
         timeline = page.get_by_role("list", name="Timeline, newest first")
         expect(timeline).to_contain_text(f"{DETRACTOR_RULE}: acknowledged")
+
+    def test_a_customer_who_accepts_no_contact_is_acknowledged_without_contact(
+        self, page: Page, demo: Server
+    ) -> None:
+        """Omar asked never to be contacted, then left a comment with a low score: the
+        console offers no channel, only closing the loop without contact."""
+        email = "omar.said@example.com"
+        answered = dt.datetime.now(dt.UTC) - dt.timedelta(hours=3)
+        survey = {
+            "kind": "survey_response",
+            "source": "surveys",
+            "external_id": "nps-6201",
+            "occurred_at": answered.isoformat(),
+            "identifiers": [{"type": "email", "value": email}],
+            "survey_type": "nps",
+            "score": 1,
+            "comment": "Never again.",
+        }
+        send_records(demo, [survey])
+        found = demo.graphql(
+            "query($e: String!) { profileByIdentifier(type: EMAIL, value: $e) { ... on Profile "
+            "{ id } } }",
+            variables={"e": email},
+        )
+        omar = found["profileByIdentifier"]["id"]
+        demo.graphql(
+            'mutation($p: ID!) { setDoNotContact(profileId: $p, active: true, reason: "asked") '
+            "{ __typename } }",
+            variables={"p": omar},
+        )
+
+        open_console(page, demo, "agent", f"/console/profile/{omar}")
+        profile_ready(page)
+        answer = page.locator("#history li:has(> .feedback-action)").filter(has_text="Never again.")
+        expect(answer.get_by_role("button", name="Acknowledge without contact")).to_be_visible()
+        expect(answer.get_by_role("button", name="Acknowledge feedback")).to_have_count(0)
+        answer.get_by_role("button", name="Acknowledge without contact").click()
+        form = answer.get_by_role("form", name="Acknowledge this feedback without contact")
+        expect(form).to_contain_text("accepts contact on no channel")
+        expect(form.locator("select")).to_have_count(0)  # no channel to choose
+        form.get_by_label("Note (optional)").fill("Do-not-contact on file.")
+        form.get_by_role("button", name="Acknowledge without contact").click()
+        expect(answer.get_by_role("status")).to_contain_text(
+            "Feedback acknowledged without contact."
+        )
+
+        page.reload()
+        profile_ready(page)
+        answer = page.locator("#history li:has(> .feedback-action)").filter(has_text="Never again.")
+        expect(answer.locator(".feedback-answered")).to_contain_text("Acknowledged without contact")
+        done = demo.graphql(
+            "query($id: ID!) { profile(id: $id) { ... on Profile { feedback { "
+            "acknowledgement { channel note withoutContact } } } } }",
+            variables={"id": omar},
+        )
+        [ack] = [f["acknowledgement"] for f in done["profile"]["feedback"]]
+        assert ack["channel"] is None
+        assert ack["note"] == "Do-not-contact on file."
+        assert "do_not_contact" in ack["withoutContact"]
 
 
 class TestDueSoon:

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from c360.contact.service import Actor
 from c360.identity.types import MergeStatus
 from c360.ingest.files import import_file
 from c360.kpis.compute import KpiConfig, Row
@@ -28,6 +29,7 @@ from c360.services import Services, kpi_settings, metrics_config
 from c360.settings import Settings
 from c360.store import Store
 from schemas import IdentifierType
+from schemas.records import ChangeOrigin
 from tests import factories as f
 from tests.helpers import all_merges, parse_options
 from tests.kpis.population import Population, population, write
@@ -596,6 +598,35 @@ class TestClosingTheLoop:
             KpiId.FEEDBACK_ACKNOWLEDGED,
         ).current
         assert (soon.numerator, soon.denominator) == (1.0, 1.0)
+
+    async def test_feedback_acknowledged_without_contact_counts_as_acknowledged(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        """Two detractors who accept contact on no channel: one acknowledged without contact
+        in 5 h, one after three days. The first counts as acknowledged within 48 h, the other
+        as late: the loop was closed, or not, in time all the same."""
+        services = Services.build(store.db, configured(settings, kpi_min_group_size=1))
+        when = dt.datetime(2026, 11, 10, 10, tzinfo=dt.UTC)
+        records = [person(n) for n in (1, 2)]
+        records += [answered(n, f"s{n}", when.isoformat(), "nps", 3) for n in (1, 2)]
+        await ingest(services, tmp_path, "feedback", records)
+        feedback = services.followups.feedback
+        for n, hours in ((1, 5), (2, 72)):
+            customer = await profile_id(services, n)
+            agent = Actor(ChangeOrigin.AGENT, "ana.agent")
+            await services.contact.set_do_not_contact(customer, True, "asked", agent, when)
+            await feedback.acknowledge_without_contact(
+                customer,
+                f"surveys:survey_response:s{n}",
+                None,
+                "ana.agent",
+                when + dt.timedelta(hours=hours),
+            )
+
+        start = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        query = KpiQuery(start, start + dt.timedelta(days=30), kpis=(KpiId.FEEDBACK_ACKNOWLEDGED,))
+        figure = one(await services.kpis.kpis(query, NOW), KpiId.FEEDBACK_ACKNOWLEDGED).current
+        assert (figure.numerator, figure.denominator) == (1.0, 2.0)
 
     async def test_holdout_churn_difference_with_its_parts(
         self, store: Store, settings: Settings, tmp_path: Path

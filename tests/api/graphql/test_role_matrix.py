@@ -311,6 +311,11 @@ def argument_values() -> dict[str, Any]:
         "reopenFollowUp": {"id": GIFT_EMAIL},
         "addFollowUpNote": {"id": GIFT_EMAIL, "note": TEXT},
         "acknowledgeFeedback": {"profileId": profile, "recordId": GIFT_EMAIL, "note": TEXT},
+        "acknowledgeFeedbackWithoutContact": {
+            "profileId": profile,
+            "recordId": GIFT_EMAIL,
+            "note": TEXT,
+        },
         "applyAlertRule": {"rule": RULE},
         "setAlertRuleEnabled": {"id": "nps-detractor", "enabled": True},
         "setTeam": {"id": "customer-care", "members": ["ana.agent"]},

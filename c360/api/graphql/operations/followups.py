@@ -293,6 +293,27 @@ class FollowUpMutation:
         return Feedback.of(done)
 
     @strawberry.mutation(
+        description="Close the loop without contact, for a customer the contact policy allows "
+        "no channel for purpose service (not now, nor once quiet hours or caps lift): "
+        "recorded with who, when and why, nothing sent, and it counts as acknowledged. "
+        "Refused (InvalidInputError) while a channel is allowed: answer there. Once per "
+        "feedback.",
+        extensions=_WORK,
+    )
+    async def acknowledge_feedback_without_contact(
+        self,
+        info: Info[Context, None],
+        profile_id: strawberry.ID,
+        record_id: strawberry.ID,
+        note: str | None = None,
+    ) -> FeedbackResult:
+        feedback = info.context.services.followups.feedback
+        done = await feedback.acknowledge_without_contact(
+            str(profile_id), str(record_id), note, info.context.actor, info.context.now
+        )
+        return Feedback.of(done)
+
+    @strawberry.mutation(
         description="Create or change an alert rule (admin): validated, stored as its next "
         "version (the same definition again changes nothing).",
         extensions=_MANAGE,

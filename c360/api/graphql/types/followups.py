@@ -346,7 +346,14 @@ async def with_follow_up_events(
 @strawberry.type(description="How and when a piece of feedback was answered.")
 class FeedbackAcknowledgement:
     at: dt.datetime
-    channel: ContactChannel
+    channel: ContactChannel | None = strawberry.field(
+        description="Where the customer was answered; null when acknowledged without contact."
+    )
+    without_contact: str | None = strawberry.field(
+        description="Acknowledged without contact: why no channel could be used (the contact "
+        "policy allowed none for purpose service, each refused channel with its reason code).",
+        metadata=MADE,
+    )
     by: str = strawberry.field(
         description="The API key that acknowledged it.", extensions=in_text()
     )
@@ -371,7 +378,8 @@ class Feedback:
             if ack is None
             else FeedbackAcknowledgement(
                 at=ack.at,
-                channel=ContactChannel(ack.channel),
+                channel=None if ack.channel is None else ContactChannel(ack.channel),
+                without_contact=ack.without_contact,
                 by=ack.actor,
                 note=ack.note,
                 contact_record_id=None
@@ -387,7 +395,8 @@ class Feedback:
 
     @strawberry.field(
         description="Where to answer: the contact policy's best channel for purpose service "
-        "now (what the customer asked for, or used to reach us). Null: none is allowed."
+        "now (what the customer asked for, or used to reach us). Null: none is allowed, "
+        "not even later — acknowledge it without contact instead."
     )
     async def channel_offered(self, info: Info[Context, None]) -> ChannelChoice | None:
         facts = await info.context.contact_facts.load(self.value.profile_id)

@@ -81,12 +81,19 @@ const DONE = {
   reopenFollowUp: "Reopened",
   addFollowUpNote: "Note added",
 };
-const CHANNELS = ["PHONE", "EMAIL", "SMS", "WHATSAPP", "POSTAL", "PUSH"];
+const ACKNOWLEDGE_WITHOUT_CONTACT = `
+mutation ConsoleAcknowledgeFeedbackWithoutContact($profileId: ID!, $recordId: ID!, $note: String) {
+  result: acknowledgeFeedbackWithoutContact(profileId: $profileId, recordId: $recordId, note: $note) {
+    __typename ... on Feedback { acknowledgement { at channel } } ... on Error { code message }
+  }
+}`;
 
+// The channel the contact policy offers is the only one an answer may go by: the console
+// offers that one, never a channel the customer refused.
 const FEEDBACK = `
 query ConsoleFeedback($id: ID!) {
   profile(id: $id) { __typename ... on Profile {
-    feedback { why record { id } acknowledgement { at channel } } } }
+    feedback { why record { id } acknowledgement { at channel } channelOffered { channel } } } }
 }`;
 
 const DUE_SOON = `
@@ -507,10 +514,11 @@ export function feedbackOf(profileId) {
 }
 
 /** A button to record that a survey answer was answered, when the schema has
- * acknowledgeFeedback and the answer needs one (``known``: feedbackOf's promise): on which
- * channel, with a note. One answered already says when and how instead; one that needs no
- * answer gets nothing. ``onAnswered`` runs after an acknowledgement (it may have acknowledged
- * the follow-ups the answer opened). */
+ * acknowledgeFeedback and the answer needs one (``known``: feedbackOf's promise): on the channel
+ * the contact policy offers, with a note. A customer the policy allows no channel is offered
+ * to acknowledge it without contact instead (nothing is sent). One answered already says when
+ * and how instead; one that needs no answer gets nothing. ``onAnswered`` runs after an
+ * acknowledgement (it may have acknowledged the follow-ups the answer opened). */
 export function feedbackAction(profileId, survey, known = Promise.resolve(null), onAnswered = () => {}) {
   const holder = h("div", { class: "feedback-action" });
   Promise.all([followUpSupport(), known])
@@ -520,79 +528,107 @@ export function feedbackAction(profileId, survey, known = Promise.resolve(null),
       if (listed && !item) return; // nothing the customer needs an answer to
       if (item && item.acknowledgement) {
         const ack = item.acknowledgement;
-        replace(
-          holder,
-          h("p", { class: "muted feedback-answered" }, `Answered by ${channel(ack.channel)}, ${dateTime(ack.at)}.`),
-        );
+        const how = ack.channel ? `Answered by ${channel(ack.channel)}` : "Acknowledged without contact";
+        replace(holder, h("p", { class: "muted feedback-answered" }, `${how}, ${dateTime(ack.at)}.`));
         return;
       }
-      const area = h("div");
-      const status = h("div", { role: "status" });
-      const open = (event) => {
-        const opener = event.currentTarget;
-        const via = h(
-          "select",
-          {},
-          h("option", { value: "" }, "The channel the contact policy offers"),
-          CHANNELS.map((c) => h("option", { value: c }, channel(c))),
-        );
-        const note = h("textarea", { rows: 2 });
-        const form = h(
-          "form",
-          {
-            class: "panel inline-form",
-            "aria-label": "Acknowledge this feedback",
-            onsubmit: async (event) => {
-              event.preventDefault();
-              const send = form.querySelector("button[type=submit]");
-              send.disabled = true; // one acknowledgement per press
-              replace(status, h("p", { class: "muted" }, "Saving…"));
-              try {
-                const { data, errors } = await gql(ACKNOWLEDGE_FEEDBACK, {
-                  profileId,
-                  recordId: survey.id,
-                  channel: via.value || null,
-                  note: note.value.trim() || null,
-                });
-                const answer = data && data.result;
-                const error = answer ? resultError(answer) : errors.length ? sentence(errors[0].message) : "No answer.";
-                if (error) {
-                  replace(status, h("p", { class: "notice error" }, error));
-                  send.disabled = false;
-                  return;
-                }
-                const ack = answer.acknowledgement;
-                form.remove();
-                opener.disabled = true; // answered: once per feedback
-                announce(status, `Feedback acknowledged${ack ? ` by ${channel(ack.channel)}` : ""}.`);
-                onAnswered();
-              } catch (error) {
-                replace(status, h("p", { class: "notice error" }, error.message));
-                send.disabled = false;
-              }
-            },
-          },
-          row("Answered by", via),
-          row("Note (optional)", note),
-          h(
-            "p",
-            { class: "buttons" },
-            h("button", { type: "submit" }, "Acknowledge"),
-            h("button", { type: "button", class: "secondary", onclick: () => closeForm(form, opener) }, "Cancel"),
-          ),
-        );
-        replace(area, closeOnEscape(form, opener));
-        via.focus();
-      };
-      replace(
-        holder,
-        h("button", { type: "button", class: "secondary", onclick: open }, "Acknowledge feedback"),
-        area,
-        status,
-      );
+      const refused = Boolean(item) && item.channelOffered === null;
+      if (refused) {
+        if (!found.mutations.has("acknowledgeFeedbackWithoutContact")) {
+          replace(
+            holder,
+            h("p", { class: "muted" }, "The customer accepts contact on no channel: nothing can be sent."),
+          );
+          return;
+        }
+        replace(holder, ...acknowledgeForm(profileId, survey, null, onAnswered));
+        return;
+      }
+      replace(holder, ...acknowledgeForm(profileId, survey, item ? item.channelOffered : undefined, onAnswered));
     })
     .catch(() => {});
   return holder;
+}
+
+/** The button and its form: ``offered`` is the channel the policy offers (undefined: not
+ * known, the API answers on its own; null: none, acknowledged without contact). */
+function acknowledgeForm(profileId, survey, offered, onAnswered) {
+  const without = offered === null;
+  const area = h("div");
+  const status = h("div", { role: "status" });
+  const open = (event) => {
+    const opener = event.currentTarget;
+    const via = without
+      ? null
+      : h(
+          "select",
+          {},
+          offered
+            ? h("option", { value: offered.channel }, channel(offered.channel))
+            : h("option", { value: "" }, "The channel the contact policy offers"),
+        );
+    const note = h("textarea", { rows: 2 });
+    const form = h(
+      "form",
+      {
+        class: "panel inline-form",
+        "aria-label": without ? "Acknowledge this feedback without contact" : "Acknowledge this feedback",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          const send = form.querySelector("button[type=submit]");
+          send.disabled = true; // one acknowledgement per press
+          replace(status, h("p", { class: "muted" }, "Saving…"));
+          try {
+            const variables = { profileId, recordId: survey.id, note: note.value.trim() || null };
+            if (via) variables.channel = via.value || null;
+            const { data, errors } = await gql(without ? ACKNOWLEDGE_WITHOUT_CONTACT : ACKNOWLEDGE_FEEDBACK, variables);
+            const answer = data && data.result;
+            const error = answer ? resultError(answer) : errors.length ? sentence(errors[0].message) : "No answer.";
+            if (error) {
+              replace(status, h("p", { class: "notice error" }, error));
+              send.disabled = false;
+              return;
+            }
+            const ack = answer.acknowledgement;
+            form.remove();
+            opener.disabled = true; // answered: once per feedback
+            const how = without ? " without contact" : ack && ack.channel ? ` by ${channel(ack.channel)}` : "";
+            announce(status, `Feedback acknowledged${how}.`);
+            onAnswered();
+          } catch (error) {
+            replace(status, h("p", { class: "notice error" }, error.message));
+            send.disabled = false;
+          }
+        },
+      },
+      without
+        ? h(
+            "p",
+            { class: "muted" },
+            "The customer accepts contact on no channel for service: nothing is sent. The " +
+              "loop is closed here, with your name and the time.",
+          )
+        : row("Answered by", via),
+      row("Note (optional)", note),
+      h(
+        "p",
+        { class: "buttons" },
+        h("button", { type: "submit" }, without ? "Acknowledge without contact" : "Acknowledge"),
+        h("button", { type: "button", class: "secondary", onclick: () => closeForm(form, opener) }, "Cancel"),
+      ),
+    );
+    replace(area, closeOnEscape(form, opener));
+    (via || note).focus();
+  };
+  return [
+    h(
+      "button",
+      { type: "button", class: "secondary", onclick: open },
+      without ? "Acknowledge without contact" : "Acknowledge feedback",
+    ),
+    area,
+    status,
+  ];
 }
 
 // --- Follow-ups due soon (the start page) ---------------------------------------------------

@@ -666,6 +666,76 @@ class TestClosingTheLoop:
         assert fu["status"] == "ACKNOWLEDGED"
         assert fu["firstResponseAt"] == after["feedback"][0]["acknowledgement"]["at"]
 
+    WITHOUT_CONTACT = """mutation($p: ID!, $r: ID!) {
+      acknowledgeFeedbackWithoutContact(profileId: $p, recordId: $r, note: "DNC since March") {
+        __typename ... on Feedback { acknowledgement { at channel withoutContact by note } }
+        ... on Error { code message } } }"""
+    OWED = """query($email: String!) {
+      profileByIdentifier(type: EMAIL, value: $email) { ... on Profile {
+      id feedback { record { id } acknowledgement { channel withoutContact }
+        channelOffered { channel } }
+      followUps { status firstResponseAt events { type note } }
+      timeline(kinds: [OUTBOUND_CONTACT]) { edges { node { id } } } } } }"""
+
+    async def test_a_customer_who_accepts_no_contact_is_acknowledged_without_contact(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path, comment="Late again")
+        profile = (await gql(agent, self.OWED, email=ANA))["profileByIdentifier"]
+        stop = """mutation($p: ID!) { setDoNotContact(profileId: $p, active: true,
+          reason: "asked on the phone") { __typename } }"""
+        assert (await gql(agent, stop, p=profile["id"]))["setDoNotContact"]["__typename"] == (
+            "PreferencesChanged"
+        )
+        sent = """mutation($p: ID!, $r: ID!) { acknowledgeFeedback(profileId: $p, recordId: $r,
+          channel: EMAIL) { __typename ... on Error { message } } }"""
+        owed = (await gql(agent, self.OWED, email=ANA))["profileByIdentifier"]
+        [item] = owed["feedback"]
+        record = item["record"]["id"]
+
+        refused = (await gql(agent, sent, p=profile["id"], r=record))["acknowledgeFeedback"]
+        done = await gql(agent, self.WITHOUT_CONTACT, p=profile["id"], r=record)
+        again = await gql(agent, self.WITHOUT_CONTACT, p=profile["id"], r=record)
+
+        assert item["channelOffered"] is None  # no channel to offer
+        assert refused["__typename"] == "InvalidInputError"  # nothing sent through a refusal
+        ack = done["acknowledgeFeedbackWithoutContact"]
+        assert ack["__typename"] == "Feedback"
+        assert ack["acknowledgement"]["channel"] is None
+        assert ack["acknowledgement"]["by"].startswith("key:")
+        assert ack["acknowledgement"]["note"] == "DNC since March"
+        assert ack["acknowledgement"]["withoutContact"].startswith(
+            "the contact policy allows no channel for purpose service: email (do_not_contact)"
+        )
+        assert "asked on the phone" not in ack["acknowledgement"]["withoutContact"]
+        assert again["acknowledgeFeedbackWithoutContact"]["__typename"] == "ConflictError"
+        after = (await gql(agent, self.OWED, email=ANA))["profileByIdentifier"]
+        assert after["feedback"][0]["acknowledgement"]["channel"] is None
+        assert after["timeline"]["edges"] == owed["timeline"]["edges"]  # no contact logged
+        [fu] = after["followUps"]
+        assert fu["status"] == "ACKNOWLEDGED"  # its first response, as an answer would be
+        assert fu["firstResponseAt"] == ack["acknowledgement"]["at"]
+        assert fu["events"][-1]["note"] == (
+            "the customer's feedback was acknowledged without contact (the customer accepts "
+            "contact on no channel)"
+        )
+
+    async def test_without_contact_is_refused_while_a_channel_is_allowed(
+        self, app: FastAPI, agent: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        await detractor(app, tmp_path, comment="Late again")
+        profile = (await gql(agent, self.OWED, email=ANA))["profileByIdentifier"]
+        record = profile["feedback"][0]["record"]["id"]
+
+        done = await gql(agent, self.WITHOUT_CONTACT, p=profile["id"], r=record)
+
+        refused = done["acknowledgeFeedbackWithoutContact"]
+        assert refused["__typename"] == "InvalidInputError"
+        assert refused["message"].startswith("the customer accepts contact for service by email")
+        after = (await gql(agent, self.OWED, email=ANA))["profileByIdentifier"]
+        assert after["feedback"][0]["acknowledgement"] is None
+        assert after["followUps"][0]["status"] == "OPEN"
+
 
 class TestRules:
     async def test_the_shipped_rules_are_enabled_with_their_ids(
