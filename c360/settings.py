@@ -527,7 +527,8 @@ class Settings(BaseSettings):
         default=30.0,
         ge=0,
         description="Seconds between the rounds of c360 serve's follow-up worker (escalation, "
-        "the outbox, deliveries); 0 turns it off (run c360 alerts tick instead).",
+        "due-soon warnings, the outbox, deliveries); 0 turns it off (run c360 alerts tick "
+        "instead).",
     )
     alerts_lease_s: float = Field(
         default=120.0,

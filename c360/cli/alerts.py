@@ -45,8 +45,8 @@ def register(commands: Any) -> None:
 
     tick = sub.add_parser(
         "tick",
-        help="one round of the follow-up worker: escalate what is overdue, relay and deliver "
-        "notifications (c360 serve runs it every C360_ALERTS_TICK_S)",
+        help="one round of the follow-up worker: escalate what is overdue, warn of what is due "
+        "soon, relay and deliver notifications (c360 serve runs it every C360_ALERTS_TICK_S)",
     )
     tick.set_defaults(handler=_tick)
 

@@ -63,7 +63,7 @@ async def _nothing_else(
 
 def how_answered(ack: Acknowledgement) -> str:
     if ack.channel is None:
-        return "acknowledged without contact (the customer accepts contact on no channel)"
+        return "acknowledged without contact (the contact policy allows no channel for service)"
     return f"answered by {ack.channel}"
 
 

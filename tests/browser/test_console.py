@@ -672,7 +672,7 @@ class TestFeedback:
         expect(answer.get_by_role("button", name="Acknowledge feedback")).to_have_count(0)
         answer.get_by_role("button", name="Acknowledge without contact").click()
         form = answer.get_by_role("form", name="Acknowledge this feedback without contact")
-        expect(form).to_contain_text("accepts contact on no channel")
+        expect(form).to_contain_text("allows no channel for service")
         expect(form.locator("select")).to_have_count(0)  # no channel to choose
         form.get_by_label("Note (optional)").fill("Do-not-contact on file.")
         form.get_by_role("button", name="Acknowledge without contact").click()

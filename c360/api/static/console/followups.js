@@ -537,7 +537,7 @@ export function feedbackAction(profileId, survey, known = Promise.resolve(null),
         if (!found.mutations.has("acknowledgeFeedbackWithoutContact")) {
           replace(
             holder,
-            h("p", { class: "muted" }, "The customer accepts contact on no channel: nothing can be sent."),
+            h("p", { class: "muted" }, "The contact policy allows no channel for service: nothing can be sent."),
           );
           return;
         }
@@ -605,8 +605,9 @@ function acknowledgeForm(profileId, survey, offered, onAnswered) {
         ? h(
             "p",
             { class: "muted" },
-            "The customer accepts contact on no channel for service: nothing is sent. The " +
-              "loop is closed here, with your name and the time.",
+            "The contact policy allows no channel for service (the customer refused contact, " +
+              "or cannot be reached): nothing is sent. The loop is closed here, with your name " +
+              "and the time.",
           )
         : row("Answered by", via),
       row("Note (optional)", note),

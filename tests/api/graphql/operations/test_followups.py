@@ -716,8 +716,8 @@ class TestClosingTheLoop:
         assert fu["status"] == "ACKNOWLEDGED"  # its first response, as an answer would be
         assert fu["firstResponseAt"] == ack["acknowledgement"]["at"]
         assert fu["events"][-1]["note"] == (
-            "the customer's feedback was acknowledged without contact (the customer accepts "
-            "contact on no channel)"
+            "the customer's feedback was acknowledged without contact (the contact policy "
+            "allows no channel for service)"
         )
 
     async def test_without_contact_is_refused_while_a_channel_is_allowed(
