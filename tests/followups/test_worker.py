@@ -511,6 +511,41 @@ class TestCommandLine:
         passive = [d for d in await raw(store, "follow_ups") if d["rule_id"] == "nps-passive"]
         assert [d["owner"] for d in passive] == ["lee", "lee"]
 
+    async def test_tick_warns_of_a_target_due_soon_once_as_the_setting_says(
+        self, store: Store, env: dict[str, str], tmp_path: Path
+    ) -> None:
+        """A first response due in 36 s that turns due soon once 1 % of it is gone
+        (C360_FOLLOWUP_DUE_SOON_FRACTION=0.99): the first round warns, the next does not."""
+        env = {
+            **env,
+            "C360_FOLLOWUP_DUE_SOON_FRACTION": "0.99",
+            "C360_ALERTS_LEASE_S": "0.2",  # lapsed by the next process: each tick works
+            "C360_FOLLOWUP_TEAMS": json.dumps({CARE: {"members": ["ana.agent"]}}),
+        }
+        rules = tmp_path / "rules.toml"
+        rules.write_text(
+            '[[rule]]\nid = "nps-detractor"\nname = "NPS detractor"\nteam = "customer-care"\n'
+            'conditions = [{ kind = "survey_score_at_most", survey_type = "nps", score = 6 }]\n'
+            "sla = { first_response_hours = 0.01, resolution_hours = 1 }\n"
+        )
+        answered = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+        answers = tmp_path / "answers.csv"
+        answers.write_text(
+            f"response_id,responded_at,email,type,score\nS-1,{answered.isoformat()},d1@example.com,nps,2\n"
+        )
+        assert run_c360("alerts", "rules", "apply", str(rules), env=env).returncode == 0
+        assert run_c360("import", "surveys-csv", str(answers), env=env).returncode == 0
+        await asyncio.sleep(0.5)
+
+        first = run_c360("alerts", "tick", env=env)
+        second = run_c360("alerts", "tick", env=env)
+
+        assert "warned (due soon): 1," in first.stdout, first.stdout + first.stderr
+        assert "warned (due soon): 0," in second.stdout, second.stdout + second.stderr
+        [doc] = await raw(store, "follow_ups")
+        [warning] = [e for e in doc["events"] if e["type"] == "due_soon"]
+        assert (warning["target"], warning["owner"]) == ("first_response", "ana.agent")
+
     async def test_evaluating_with_every_rule_disabled_says_so(
         self, store: Store, settings: Settings, env: dict[str, str], tmp_path: Path
     ) -> None:
