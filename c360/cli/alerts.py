@@ -126,7 +126,7 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _tick(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> TickReport:
-        return await services.followups.worker.tick()
+        return await services.followups.worker.once()
 
     report: TickReport = _run(settings, work)
     if not report.ran:

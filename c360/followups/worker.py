@@ -82,6 +82,14 @@ class FollowUpWorker:
             True, alarms.escalated, relayed, delivery, self.holder, warned=alarms.warned
         )
 
+    async def once(self) -> TickReport:
+        """One round, the lease given back after it (``c360 alerts tick``, run by cron: the
+        next run, a minute later, must not find it held by a process that has ended)."""
+        try:
+            return await self.tick()
+        finally:
+            await self._release()
+
     async def run(self, every_s: float, stop: asyncio.Event) -> None:
         """Rounds until ``stop`` is set (a background task of ``c360 serve``); a failed round is
         logged and the next one tries again. Stopping lets the round under way finish (a store
