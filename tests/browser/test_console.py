@@ -774,6 +774,39 @@ class TestSearch:
         page.go_back()
         expect(page.locator(".match")).to_have_count(2)
 
+    def test_an_answer_that_comes_after_the_agent_moved_on_is_not_drawn_over_the_page(
+        self, page: Page, demo: Server
+    ) -> None:
+        # A slow network: the search's answer is held until the agent has gone back to the
+        # start page. Drawn when it comes, it would cover the page the agent is on (over a
+        # customer opened meanwhile, another customer's matches).
+        open_console(page, demo, "agent")
+        held: list[Route] = []
+
+        def hold_searches(route: Route, request: Request) -> None:
+            if "findProfiles" in (request.post_data or ""):
+                held.append(route)
+            else:
+                route.continue_()
+
+        page.route("**/console/graphql", hold_searches)
+        page.get_by_label("Find a customer").fill("ana")
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Customers matching “ana”")).to_be_visible()
+        expect(page.get_by_role("status")).to_have_text("Searching…")
+        page.get_by_role("link", name="c360 console").click()
+        expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
+        assert len(held) == 1
+
+        with page.expect_response(lambda r: r.url.endswith("/console/graphql")):
+            held[0].continue_()
+
+        # What the answer would draw, it draws in the tasks after it is read: given the time.
+        page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
+        expect(page.get_by_role("heading", name="Find a customer")).to_be_visible()
+        expect(page.locator(".match")).to_have_count(0)
+        expect(page).to_have_url(f"{demo.base}/console")
+
     @pytest.mark.parametrize(
         ("text", "who", "line"),
         [

@@ -1,7 +1,7 @@
 // The console's page: reads the URL, shows the view it names, and keeps links and the search
 // box inside the page (history API), so the back button works as on any site.
 
-import { notify, problem, replace } from "./dom.js";
+import { h, notify, problem, replace } from "./dom.js";
 import { forgetDrafts } from "./drafts.js";
 import { profileView } from "./profile.js";
 import { homeView, lookupView, searchView } from "./search.js";
@@ -15,6 +15,16 @@ if (signOut) signOut.addEventListener("submit", forgetDrafts);
 // another page, and draws nothing again.
 let shown = null;
 
+// Each page is drawn in a view of its own, put in ``main`` when the page is opened: a page
+// left before its answers came (a search, then a customer opened at once) draws them into its
+// view, no longer shown, rather than over the page opened since.
+function freshView() {
+  const view = h("div", { class: "view" });
+  main.replaceChildren(view);
+  delete main.dataset.rendered;
+  return view;
+}
+
 function navigate(href, { replaceState = false } = {}) {
   if (replaceState) history.replaceState(null, "", href);
   else history.pushState(null, "", href);
@@ -24,38 +34,41 @@ function navigate(href, { replaceState = false } = {}) {
 function openProfile(id, via) {
   history.replaceState(null, "", `/console/profile/${encodeURIComponent(id)}`);
   shown = location.pathname + location.search;
-  profileView(main, id, via).catch(fail);
+  const view = freshView();
+  profileView(view, id, via).catch((error) => fail(error, view));
 }
 
 async function route() {
   const { pathname, search, searchParams } = new URL(location.href);
   shown = pathname + search;
   const box = document.getElementById("q");
+  const view = freshView();
   try {
     if (pathname === "/console" || pathname === "/console/") {
       const text = (searchParams.get("q") || "").trim();
       if (box) box.value = text;
       document.title = text ? `“${text}” — c360 console` : "c360 console";
-      if (text) await searchView(main, text, navigate);
-      else homeView(main);
+      if (text) await searchView(view, text, navigate);
+      else homeView(view);
     } else if (pathname.startsWith("/console/profile/")) {
       document.title = "Customer — c360 console";
-      await profileView(main, decodeURIComponent(pathname.slice("/console/profile/".length)));
+      await profileView(view, decodeURIComponent(pathname.slice("/console/profile/".length)));
     } else if (pathname === "/console/lookup") {
       document.title = "Screen pop — c360 console";
-      await lookupView(main, searchParams, openProfile, navigate);
+      await lookupView(view, searchParams, openProfile, navigate);
     } else {
-      replace(main, problem("There is no such page in the console."));
+      replace(view, problem("There is no such page in the console."));
     }
   } catch (error) {
-    fail(error);
+    fail(error, view);
   }
   const heading = main.querySelector("h1");
   if (heading && document.activeElement === document.body) heading.focus();
 }
 
-function fail(error) {
-  replace(main, problem(`Something went wrong: ${error && error.message ? error.message : error}`));
+function fail(error, view) {
+  if (!view.isConnected) return; // a page left since
+  replace(view, problem(`Something went wrong: ${error && error.message ? error.message : error}`));
 }
 
 document.querySelector("form.search").addEventListener("submit", (event) => {

@@ -27,7 +27,8 @@ import { PROFILE, SERVICE_REFUSALS } from "./queries.js";
 
 const HIDDEN = "hidden for your role";
 
-/** Opens a profile in ``main``; ``via`` names the screen pop that led here. */
+/** Opens a profile in ``main`` (the page's view); ``via`` names the screen pop that led
+ * here. A view no longer shown when the answer comes (another page opened since) is left. */
 export async function profileView(main, id, via = null) {
   replace(main, h("p", { class: "loading", role: "status" }, "Opening the customer…"));
   let result;
@@ -37,6 +38,7 @@ export async function profileView(main, id, via = null) {
     replace(main, h("h1", { tabindex: "-1" }, "Customer"), problem(error.message));
     return;
   }
+  if (!main.isConnected) return;
   const profile = result.data.profile;
   if (!profile || profile.__typename !== "Profile") {
     const message = profile ? sentence(profile.message) : "This customer could not be read.";
@@ -49,7 +51,7 @@ export async function profileView(main, id, via = null) {
   // The tab says whose profile it is (an agent with several open tells them apart by it).
   document.title = `${profile.displayName || "Unnamed customer"} — c360 console`;
   performance.mark("c360:profile-rendered");
-  main.dataset.rendered = "profile";
+  main.closest("main").dataset.rendered = "profile";
 }
 
 class ProfilePage {

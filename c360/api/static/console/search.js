@@ -51,6 +51,7 @@ export async function searchView(main, text, navigate) {
     replace(main, h("h1", { tabindex: "-1" }, `Customers matching “${text}”`), problem(error.message));
     return;
   }
+  if (!main.isConnected) return; // another page opened since: its view is shown
   const errors = result.errors.filter((e) => !e.path || e.path.length === 1);
   const found = result.data.findProfiles;
   replace(main, h("h1", { tabindex: "-1" }, `Customers matching “${text}”`));
@@ -194,6 +195,7 @@ export async function lookupView(main, params, openProfile, navigate) {
   try {
     if (pop.type) {
       const { data } = await gql(BY_IDENTIFIER, { type: pop.type, value });
+      if (!main.isConnected) return; // another page opened since: no profile opened over it
       const found = data.profileByIdentifier;
       if (found.__typename === "Profile") {
         openProfile(found.id, `${pop.label} ${value}`);
@@ -203,6 +205,7 @@ export async function lookupView(main, params, openProfile, navigate) {
       return;
     }
     const result = await gql(SEARCH, { text: value, by: [pop.by] });
+    if (!main.isConnected) return;
     const found = result.data.findProfiles;
     if (!found) {
       const error = result.errors[0];
