@@ -18,8 +18,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from c360.notifications.repository import (
     Attempt,
@@ -34,6 +33,9 @@ from c360.notifications.signing import (
     TIMESTAMP_HEADER,
     signature,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,10 @@ class Deliverer:
         if withheld := await self._withheld(due):
             report.withheld = await self._outbox.remove(withheld)
             due = [entry for entry in due if entry.id not in withheld]
+        # The HTTP client is imported once there is something to send: every command builds the
+        # services, few deliver.
+        import httpx
+
         gate = asyncio.Semaphore(self._config.concurrency)
         client = self._client or httpx.AsyncClient(timeout=self._config.timeout_s)
         try:
@@ -168,6 +174,8 @@ class Deliverer:
     async def _attempt(
         self, client: httpx.AsyncClient, entry: Notification
     ) -> tuple[Attempt, float | None]:
+        import httpx  # see deliver_due
+
         started = time.perf_counter()
         at = dt.datetime.now(dt.UTC)
         secret = self._secret_of(entry.team)
