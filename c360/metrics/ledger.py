@@ -21,9 +21,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from c360.store import Document
+if TYPE_CHECKING:
+    from c360.store import Document
 
 MS_PER_DAY = 86_400_000
 VISIT_SLOT_MS = 15 * 60_000

@@ -10,11 +10,15 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from c360.privacy.export import EXPORT_SECTIONS, AccessExport, ExportItem, Tally
-from c360.privacy.types import Delivery, PrivacyRequest, Scope
 from c360.spreadsheet import neutralised
+
+# The export (its sections, the store's reads behind them) is imported by the writers, not with
+# the formats' names: ``c360 privacy … --help`` lists those.
+if TYPE_CHECKING:
+    from c360.privacy.export import AccessExport, ExportItem, Tally
+    from c360.privacy.types import Delivery, PrivacyRequest, Scope
 
 Format = Literal["json", "zip"]
 CSV_COLUMNS = (
@@ -44,6 +48,8 @@ def _json(value: Any) -> str:
 def _header(request: PrivacyRequest, now: dt.datetime) -> dict[str, Any]:
     """The request the export answers: what the person was searched by (so an export with
     nothing in it says under what nothing is held) and when it was carried out."""
+    from c360.privacy.export import EXPORT_SECTIONS
+
     searched = None
     if request.identifiers is not None:  # None: erased since, only keyed hashes are kept
         searched = [
@@ -70,6 +76,8 @@ async def json_document(
 ) -> AsyncIterator[bytes]:
     """``{"request": {...}, "sections": {"profiles": [...], "records": [...], …}}``, written
     item by item (each counted in ``tally``)."""
+    from c360.privacy.export import EXPORT_SECTIONS, Tally
+
     tally = tally or Tally()
     yield ('{"request": ' + _json(_header(request, now)) + ', "sections": {').encode()
     for number, name in enumerate(EXPORT_SECTIONS):
@@ -141,6 +149,8 @@ async def zip_archive(
     """``request.json`` and, per kind, ``{kind}.json`` (an array of items with their source)
     and ``{kind}.csv`` (one row per item; cells a spreadsheet would run are quoted). Each item
     of the JSON files is counted in ``tally``."""
+    from c360.privacy.export import EXPORT_SECTIONS, Tally
+
     tally = tally or Tally()
     sink = _Sink()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:

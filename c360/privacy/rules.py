@@ -12,14 +12,14 @@ import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import phonenumbers
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing import TYPE_CHECKING, Any
 
 from c360.errors import Conflict, InvalidInput
-from schemas.identifiers import split_identity_key
+
+# The requests' states are read by the command line's parser: cryptography (receipts),
+# phonenumbers and the identifiers' schemas are imported by the rules that use them.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 
 class RequestType(enum.StrEnum):
@@ -148,11 +148,15 @@ def canonical_json(body: Mapping[str, Any]) -> bytes:
 
 
 def _signing_key(secret: str) -> Ed25519PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return Ed25519PrivateKey.from_private_bytes(derived_key(secret, "receipts"))
 
 
 def public_key(secret: str) -> str:
     """The receipts' verifying key (Ed25519, base64): anyone holding it can check a receipt."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     raw = _signing_key(secret).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return base64.b64encode(raw).decode()
 
@@ -163,6 +167,8 @@ def sign(secret: str, body: Mapping[str, Any]) -> str:
 
 
 def verify(verifying_key: str, body: Mapping[str, Any], signature: str) -> bool:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     key = Ed25519PublicKey.from_public_bytes(base64.b64decode(verifying_key))
     try:
         key.verify(base64.b64decode(signature), canonical_json(body))
@@ -195,6 +201,8 @@ def key_pattern(keys: Iterable[str], *, contacts_only: bool = False) -> str:
     ``contacts_only``, their e-mail addresses and phone numbers alone: what another person's
     text cannot hold by chance, where a customer id of four digits is also a postcode, an
     amount or another source's id (a rejected item names ids by ``names`` instead)."""
+    from schemas.identifiers import split_identity_key
+
     values: dict[str, set[str]] = {"email": set(), "phone": set(), "other": set()}
     for key in keys:
         kind, value, _ = split_identity_key(key)
@@ -225,6 +233,8 @@ def name_pattern(names: Iterable[str]) -> str:
 
 
 def _national_digits(e164: str) -> str:
+    import phonenumbers
+
     try:
         number = phonenumbers.parse(e164)
     except phonenumbers.NumberParseException:
