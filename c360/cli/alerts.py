@@ -4,32 +4,34 @@ rules over stored customers, and the notification outbox."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from c360.audit.service import Action
 from c360.cli.arguments import CASE_INSENSITIVE, positive_int
-from c360.cli.session import operator, with_services
-from c360.followups.evaluation import EvaluationReport
-from c360.followups.rulebook import Applied, parse_rules_file
-from c360.followups.rules import Rule
-from c360.followups.worker import TickReport
-from c360.notifications.repository import DeliveryStatus, Notification
-from c360.profiles.service import ProfileNotFound
-from c360.services import Services
-from c360.settings import Settings
-from c360.store import Store
+from c360.cli.session import operator
+from c360.cli.session import run_with_services as _run
 
+if TYPE_CHECKING:
+    from c360.followups.evaluation import EvaluationReport
+    from c360.followups.rulebook import Applied
+    from c360.followups.rules import Rule
+    from c360.followups.worker import TickReport
+    from c360.notifications.repository import Notification
+    from c360.services import Services
+    from c360.settings import Settings
+    from c360.store import Store
+
+HELP = "alert rules, follow-ups and notifications"
 SWEEP_BATCH = 200
 
 
-def register(commands: Any) -> None:
-    """Adds ``alerts`` to the command line's subcommands."""
-    alerts = commands.add_parser("alerts", help="alert rules, follow-ups and notifications")
+def arguments(alerts: argparse.ArgumentParser) -> None:
+    """The arguments of ``c360 alerts``, and their handlers."""
+    from c360.notifications.repository import DeliveryStatus
+
     sub = alerts.add_subparsers(required=True, metavar="ACTION")
 
     rules = sub.add_parser("rules", help="the alert rules")
@@ -78,11 +80,10 @@ def register(commands: Any) -> None:
     retry.set_defaults(handler=_retry)
 
 
-def _run(settings: Settings, work: Any) -> Any:
-    return asyncio.run(with_services(settings, work))
-
-
 def _apply(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.audit.types import Action
+    from c360.followups.rulebook import parse_rules_file
+
     definitions = parse_rules_file(Path(args.file).read_text(encoding="utf-8"))
 
     async def work(services: Services, store: Store) -> list[Applied]:
@@ -145,6 +146,9 @@ def _tick(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.followups.evaluation import EvaluationReport
+    from c360.profiles.service import ProfileNotFound
+
     async def work(services: Services, store: Store) -> EvaluationReport | None:
         now = dt.datetime.now(dt.UTC)
         evaluation = services.followups.service.evaluation
@@ -201,6 +205,8 @@ def _add(total: EvaluationReport, more: EvaluationReport) -> None:
 
 
 def _outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.notifications.repository import DeliveryStatus
+
     status = None if args.status is None else DeliveryStatus(args.status)
 
     async def work(services: Services, store: Store) -> list[tuple[str, Notification]]:

@@ -7,7 +7,6 @@ import argparse
 import datetime as dt
 
 from c360.errors import InvalidInput
-from c360.lines import one_line
 
 
 def positive_int(text: str) -> int:
@@ -62,6 +61,8 @@ in GraphQL's spelling (``NPS``, ``ORDER_CHANNEL``) is accepted too."""
 def reason(text: str) -> str:
     """Why an operator did something, kept in the access audit: one line of 1 000 characters at
     most."""
+    from c360.lines import one_line  # imports the records' schemas: only when one is given
+
     try:
         return one_line(text, "a reason", 1000)
     except InvalidInput as exc:

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import datetime as dt
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from c360.audit.repository import AuditQuery
-from c360.audit.service import Action, AuditPage
-from c360.audit.types import AuditEntry
 from c360.cli.arguments import CASE_INSENSITIVE, instant, iso, positive_int
-from c360.cli.session import operator, with_services
-from c360.services import Services
-from c360.settings import Settings
-from c360.store import Store
+from c360.cli.session import operator
+from c360.cli.session import run_with_services as _run
+
+if TYPE_CHECKING:
+    from c360.audit.service import AuditPage
+    from c360.audit.types import AuditEntry
+    from c360.services import Services
+    from c360.settings import Settings
+    from c360.store import Store
+
+HELP = "the access audit: who read, looked up, exported or changed what"
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Adds ``audit`` and ``audit prune`` to the command line."""
-    audit = commands.add_parser(
-        "audit", help="the access audit: who read, looked up, exported or changed what"
-    )
+def arguments(audit: argparse.ArgumentParser) -> None:
+    """The arguments of ``c360 audit`` and ``audit prune``, and their handlers."""
+    from c360.audit.types import Action
+
     audit.add_argument("--profile", help="entries about this profile id")
     audit.add_argument("--key", help="entries of this API key id")
     audit.add_argument("--action", choices=[a.value for a in Action], type=CASE_INSENSITIVE)
@@ -44,6 +46,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.audit.repository import AuditQuery
+    from c360.audit.types import Action
+
     query = AuditQuery(
         profile_id=args.profile,
         key_id=args.key,
@@ -68,7 +73,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
         )
         return page
 
-    page: AuditPage = asyncio.run(with_services(settings, work))
+    page: AuditPage = _run(settings, work)
     if not page.entries and not args.json:
         print("no audit entries match")
     for entry in page.entries:
@@ -111,6 +116,6 @@ def _prune(args: argparse.Namespace, settings: Settings) -> int:
         await services.audit.prepare()
         return await services.audit.prune(dt.datetime.now(dt.UTC))
 
-    removed = asyncio.run(with_services(settings, work))
+    removed = _run(settings, work)
     print(f"removed {removed:,} audit entries older than {settings.audit_retention_days} days")
     return 0

@@ -4,23 +4,26 @@ the automatic merges of profiles matched under older rules)."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from c360.audit.service import Action
 from c360.cli.arguments import positive_int
-from c360.cli.session import operator, with_services
-from c360.identity.calibration import Calibration
-from c360.services import Services
-from c360.settings import Settings
-from c360.store import Store
+from c360.cli.session import operator
+from c360.cli.session import run_with_services as _run
+
+if TYPE_CHECKING:
+    from c360.identity.calibration import Calibration
+    from c360.services import Services
+    from c360.settings import Settings
+    from c360.store import Store
+
+HELP = "identity resolution"
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``c360 identity`` to the command line."""
-    identity = commands.add_parser("identity", help="identity resolution")
+def arguments(identity: argparse.ArgumentParser) -> None:
+    """The arguments of ``c360 identity``, and their handlers."""
     identity_sub = identity.add_subparsers(required=True, metavar="ACTION")
     calibrate = identity_sub.add_parser(
         "calibrate",
@@ -61,7 +64,7 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> Calibration:
         return await services.matcher.calibrate(args.records, args.pairs)
 
-    result = asyncio.run(with_services(settings, work))
+    result = _run(settings, work)
     print(json.dumps(result.to_setting()))
     sessions = ", ".join(
         f"{kind} {pairs:,} pairs ({result.match_rates[kind]:.1%} matches)"
@@ -80,12 +83,14 @@ def _rekey(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> int:
         return await services.matcher.rekey(dt.datetime.now(dt.UTC))
 
-    done: int = asyncio.run(with_services(settings, work))
+    done: int = _run(settings, work)
     print(f"profiles keyed afresh: {done:,}")
     return 0
 
 
 def _recheck(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.audit.types import Action
+
     async def work(services: Services, store: Store) -> tuple[int, int, int]:
         weighed = failing = unjudged = 0
         async for found in services.matcher.recheck():
@@ -120,7 +125,7 @@ def _recheck(args: argparse.Namespace, settings: Settings) -> int:
                 print("  unmerged")
         return weighed, failing, unjudged
 
-    weighed, failing, unjudged = asyncio.run(with_services(settings, work))
+    weighed, failing, unjudged = _run(settings, work)
     outcome = "unmerged" if args.unmerge else "to unmerge: c360 identity recheck --unmerge"
     print(
         f"automatic merges weighed: {weighed:,}; today's rules would not make {failing:,}"

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import datetime as dt
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from c360.cli.arguments import CASE_INSENSITIVE
-from c360.errors import InvalidInput
-from c360.kpis.compute import Row
-from c360.kpis.definitions import DEFINITIONS, Dimension, KpiId
-from c360.kpis.export import columns, flat, show_value
-from c360.kpis.periods import Interval
-from c360.kpis.service import KpiAnswer, KpiQuery
-from c360.services import Services
-from c360.settings import Settings
-from c360.store import Store
+from c360.cli.session import run_with_services
 
-T = TypeVar("T")
-WithServices = Callable[
-    [Settings, Callable[[Services, Store], Awaitable[T]]], Coroutine[Any, Any, T]
-]
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
+
+    from c360.kpis.compute import Row
+    from c360.kpis.service import KpiAnswer
+    from c360.services import Services
+    from c360.settings import Settings
+    from c360.store import Store
+
+HELP = "KPIs by period and segment (the loyalty scorecard)"
 
 
 def _instant(text: str) -> dt.datetime:
@@ -41,16 +33,14 @@ def _instant(text: str) -> dt.datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from None
 
 
-def register(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    with_services: WithServices[KpiAnswer],
-) -> None:
-    """Add ``c360 kpis`` to the command line."""
-    kpis = commands.add_parser(
-        "kpis",
-        help="KPIs by period and segment (the loyalty scorecard)",
-        description="KPIs from --from to --to, as a table (default), CSV or JSON. Dates "
-        "without a time are midnights in C360_REPORTING_TIME_ZONE.",
+def arguments(kpis: argparse.ArgumentParser) -> None:
+    """The arguments of ``c360 kpis``, and its handler."""
+    from c360.kpis.definitions import Dimension, KpiId
+    from c360.kpis.periods import Interval
+
+    kpis.description = (
+        "KPIs from --from to --to, as a table (default), CSV or JSON. Dates "
+        "without a time are midnights in C360_REPORTING_TIME_ZONE."
     )
     kpis.add_argument("--from", dest="start", required=True, type=_instant, metavar="WHEN")
     kpis.add_argument("--to", dest="end", required=True, type=_instant, metavar="WHEN")
@@ -75,6 +65,8 @@ def register(
     kpis.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     def handler(args: argparse.Namespace, settings: Settings) -> int:
+        from c360.kpis.service import KpiQuery
+
         async def work(services: Services, store: Store) -> KpiAnswer:
             zone = services.kpis.settings.zone
             query = KpiQuery(
@@ -87,7 +79,7 @@ def register(
             )
             return await services.kpis.kpis(query)
 
-        answer: KpiAnswer = asyncio.run(with_services(settings, work))
+        answer: KpiAnswer = run_with_services(settings, work)
         _print(answer, args.format, args.compare)
         return 0
 
@@ -95,6 +87,8 @@ def register(
 
 
 def _localised(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    from c360.errors import InvalidInput
+
     if moment.tzinfo is not None:
         return moment
     if moment.time() != dt.time(0):
@@ -103,6 +97,8 @@ def _localised(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
 
 
 def _print(answer: KpiAnswer, form: str, compared: bool) -> None:
+    from c360.kpis.export import columns, flat, show_value
+
     names = columns(answer.group_by, compared)
     if form == "json":
         for record in flat(answer, compared):
@@ -113,6 +109,9 @@ def _print(answer: KpiAnswer, form: str, compared: bool) -> None:
         writer.writeheader()
         writer.writerows(flat(answer, compared))
         return
+    from rich.console import Console  # the table only
+    from rich.table import Table
+
     table = Table(title=f"KPIs ({answer.time_zone})", show_lines=False)
     table.add_column("KPI")
     table.add_column("period")
@@ -149,6 +148,8 @@ def _name(row: Row) -> str:
     """The KPI's name, with the currency of a row per currency (and whether it was converted
     to the reporting currency), as the dashboard names it: the return rate comes by count and
     by amount per currency, two rows a name alone would not tell apart."""
+    from c360.kpis.definitions import DEFINITIONS
+
     name = DEFINITIONS[row.kpi].name
     if row.currency is None:
         return name
@@ -156,4 +157,6 @@ def _name(row: Row) -> str:
 
 
 def _zone(answer: KpiAnswer) -> ZoneInfo:
+    from zoneinfo import ZoneInfo
+
     return ZoneInfo(answer.time_zone)

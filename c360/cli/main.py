@@ -1,63 +1,51 @@
-"""The ``c360`` command line."""
+"""The ``c360`` command line.
+
+A command imports what it uses when it runs: the top-level parser names every command, and only
+the one asked for gets its arguments (and imports what their choices come from), so that
+``c360 --help`` and a command's ``--help`` answer without loading the domains, the store's driver
+or the server's stack.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
-import logging
 import os
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 from c360 import __version__
-from c360.audit.service import Action
-from c360.auth.service import Role
-from c360.auth.types import ApiKey
-from c360.cli import alerts
-from c360.cli import kpis as kpis_command
+from c360.cli import alerts, audit, identity, kpis, privacy
 from c360.cli.arguments import CASE_INSENSITIVE, port, positive_int, reason
-from c360.cli.audit import register as register_audit
-from c360.cli.banner import banner
-from c360.cli.identity import register as register_identity
-from c360.cli.privacy import register as register_privacy
-from c360.cli.progress import MAX_ERRORS_SHOWN, import_progress, print_summary
 from c360.cli.session import operator as _operator
+from c360.cli.session import run_with_services as _run
 from c360.cli.session import say_store as _say_store
-from c360.cli.session import with_services as _with_services
-from c360.errors import C360Error, InvalidInput, StoreUnavailable
-from c360.ingest.files import import_file
-from c360.ingest.replay import ReplayResult
-from c360.ingest.repository import StoredDeadLetter
-from c360.ingest.service import IngestSummary
-from c360.logging import configure_logging
-from c360.services import Services
-from c360.settings import (
-    InvalidSettings,
-    Settings,
-    get_settings,
-    secrets_of,
-    unknown_variables,
-    weak_secrets,
-)
-from c360.store import Store
-from c360.sync.zendesk import CONNECTOR as ZENDESK
-from c360.sync.zendesk import SyncResult, sync_zendesk
-from connectors import CONNECTORS, ParseOptions, parse_mapping
-from schemas.export import write_json_schemas
+
+if TYPE_CHECKING:
+    from c360.auth.types import ApiKey, Role
+    from c360.ingest.replay import ReplayResult
+    from c360.ingest.repository import StoredDeadLetter
+    from c360.ingest.service import IngestSummary
+    from c360.services import Services
+    from c360.settings import Settings
+    from c360.store import Store
+    from c360.sync.zendesk import SyncResult
+    from connectors import ParseOptions
 
 EXIT_STORE_UNAVAILABLE = 75  # sysexits' EX_TEMPFAIL: try again later
 RESUME = "run the same command again to resume"
-T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
+    from c360.errors import C360Error, StoreUnavailable
+    from c360.logging import configure_logging
+    from c360.settings import InvalidSettings, get_settings, unknown_variables, weak_secrets
+
     try:
         settings = get_settings()
     except InvalidSettings as exc:  # a usage error too: the command cannot run as configured
@@ -84,16 +72,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The command line's parser, with the arguments of the command ``argv`` asks for (the
+    first word that is no option: the top level has only ``--help`` and ``--version``)."""
     parser = argparse.ArgumentParser(
         prog="c360", description="Customer 360 and contact-preference API."
     )
     parser.add_argument("--version", action="version", version=f"c360 {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    asked = next((arg for arg in argv if not arg.startswith("-")), None)
+    for name, (help_text, arguments) in COMMANDS.items():
+        command = commands.add_parser(name, help=help_text)
+        if name == asked:
+            arguments(command)
+    return parser
 
-    serve = commands.add_parser(
-        "serve", help="run the API (embedded store unless C360_MONGODB_URI)"
-    )
+
+def _serve_arguments(serve: argparse.ArgumentParser) -> None:
+    from c360.settings import Settings
+
     fields = Settings.model_fields
     serve.add_argument(
         "--host", help=f"address to listen on (default: C360_HOST, {fields['host'].default})"
@@ -108,14 +105,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=_serve)
 
-    schemas_cmd = commands.add_parser("schemas", help="canonical data contracts")
+
+def _schemas_arguments(schemas_cmd: argparse.ArgumentParser) -> None:
     schemas_sub = schemas_cmd.add_subparsers(required=True, metavar="ACTION")
     export = schemas_sub.add_parser(
         "export", help="write JSON Schema files to schemas/json/ and the GraphQL SDL"
     )
     export.set_defaults(handler=_export_schemas)
 
-    importer = commands.add_parser("import", help="import a file through a connector")
+
+def _import_arguments(importer: argparse.ArgumentParser) -> None:
+    from connectors import CONNECTORS
+
     importer.add_argument("connector", choices=sorted(CONNECTORS), help="source format")
     importer.add_argument("path", help="file to read, or - for standard input")
     importer.add_argument(
@@ -126,12 +127,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     importer.set_defaults(handler=_import, resumable=True)
 
-    sync = commands.add_parser("sync", help="pull new data from a source's API")
+
+def _sync_arguments(sync: argparse.ArgumentParser) -> None:
+    from c360.sync.zendesk import CONNECTOR as ZENDESK
+
     sync.add_argument("connector", choices=[ZENDESK], help="source to pull")
     sync.add_argument("--max-pages", type=positive_int, help="stop after this many pages")
     sync.set_defaults(handler=_sync, resumable=True)
 
-    keys = commands.add_parser("keys", help="API keys")
+
+def _keys_arguments(keys: argparse.ArgumentParser) -> None:
+    from c360.auth.types import Role
+
     keys_sub = keys.add_subparsers(required=True, metavar="ACTION")
     create = keys_sub.add_parser("create", help="create a key; it is printed once")
     create.add_argument(
@@ -145,7 +152,10 @@ def _parser() -> argparse.ArgumentParser:
     listing_keys = keys_sub.add_parser("list", help="the keys (never their secrets)")
     listing_keys.set_defaults(handler=_list_keys)
 
-    letters = commands.add_parser("deadletters", help="rejected input items")
+
+def _deadletters_arguments(letters: argparse.ArgumentParser) -> None:
+    from connectors import CONNECTORS
+
     letters_sub = letters.add_subparsers(required=True, metavar="ACTION")
     listing = letters_sub.add_parser("list", help="the most recently rejected items")
     listing.add_argument("--connector", choices=sorted(CONNECTORS))
@@ -166,9 +176,8 @@ def _parser() -> argparse.ArgumentParser:
     discard.add_argument("--reason", required=True, type=reason, help="why (audited)")
     discard.set_defaults(handler=_discard_dead_letters)
 
-    register_audit(commands)
 
-    profiles = commands.add_parser("profiles", help="profiles")
+def _profiles_arguments(profiles: argparse.ArgumentParser) -> None:
     profiles_sub = profiles.add_subparsers(required=True, metavar="ACTION")
     recompute = profiles_sub.add_parser(
         "recompute", help="recompute activity and metrics from the records (repair)"
@@ -178,21 +187,38 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("profile_id", nargs="?", help="one profile")
     recompute.set_defaults(handler=_recompute_profiles)
 
-    register_identity(commands)
-    register_privacy(commands, _with_services, _operator)  # and retention
-    alerts.register(commands)
-    kpis_command.register(commands, _with_services)
-    return parser
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "serve": ("run the API (embedded store unless C360_MONGODB_URI)", _serve_arguments),
+    "schemas": ("canonical data contracts", _schemas_arguments),
+    "import": ("import a file through a connector", _import_arguments),
+    "sync": ("pull new data from a source's API", _sync_arguments),
+    "keys": ("API keys", _keys_arguments),
+    "deadletters": ("rejected input items", _deadletters_arguments),
+    "audit": (audit.HELP, audit.arguments),
+    "profiles": ("profiles", _profiles_arguments),
+    "identity": (identity.HELP, identity.arguments),
+    "retention": (privacy.RETENTION_HELP, privacy.retention_arguments),
+    "privacy": (privacy.HELP, privacy.arguments),
+    "alerts": (alerts.HELP, alerts.arguments),
+    "kpis": (kpis.HELP, kpis.arguments),
+}
+"""Every command, in the order ``c360 --help`` lists them: its help, and what adds its
+arguments (and its handler) to its parser."""
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # The server's stack is imported by the commands that run it: the others (import, alerts,
     # kpis, …) start in about half the time without it.
+    import logging
+
     import uvicorn
     from uvicorn.config import STARTUP_FAILURE
 
     from c360.api.app import create_app
     from c360.api.http_protocol import bounded_http_protocol
+    from c360.cli.banner import banner
+    from c360.errors import StoreUnavailable
 
     updates = {"host": args.host, "port": args.port, "demo_data": args.demo or None}
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
@@ -267,6 +293,8 @@ def _say_local_secrets(settings: Settings) -> None:
     """On MongoDB, the secrets generated into this machine's data directory: every other c360
     on the store (another container, a host behind the same load balancer) generates its own,
     and then reads none of this one's suppressions, tombstones or links."""
+    from c360.settings import secrets_of
+
     for secret in secrets_of(settings):
         if secret.value is None:
             print(
@@ -297,6 +325,7 @@ def _listen(host: str, port: int, backlog: int) -> socket.socket:
 
 def _export_schemas(args: argparse.Namespace, settings: Settings) -> int:
     from c360.api.graphql.export import write_sdl  # the server's stack: see _serve
+    from schemas.export import write_json_schemas
 
     for path in [*write_json_schemas(), write_sdl()]:
         print(f"wrote {path}")
@@ -304,6 +333,9 @@ def _export_schemas(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _options(settings: Settings, mapping_file: str | None) -> ParseOptions:
+    from c360.errors import InvalidInput
+    from connectors import parse_mapping
+
     if mapping_file is None:
         return settings.parse_options()
     try:
@@ -314,6 +346,9 @@ def _options(settings: Settings, mapping_file: str | None) -> ParseOptions:
 
 
 def _import(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.cli.progress import import_progress, print_summary
+    from c360.ingest.files import import_file
+
     options = _options(settings, args.mapping)
 
     async def work(services: Services, store: Store) -> IngestSummary:
@@ -322,16 +357,19 @@ def _import(args: argparse.Namespace, settings: Settings) -> int:
                 services.ingest, args.connector, args.path, options, progress=progress
             )
 
-    summary = asyncio.run(_with_services(settings, work))
+    summary = _run(settings, work)
     print_summary(summary)
     return 1 if summary.rejected and not args.allow_rejects else 0
 
 
 def _sync(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.cli.progress import print_summary
+    from c360.sync.zendesk import sync_zendesk
+
     async def work(services: Services, store: Store) -> SyncResult:
         return await sync_zendesk(services, store, settings, max_pages=args.max_pages)
 
-    result = asyncio.run(_with_services(settings, work))
+    result = _run(settings, work)
     print(f"pages: {result.pages}, cursor: {result.cursor}")
     print_summary(result.summary)
     return 0
@@ -341,7 +379,7 @@ def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> list[StoredDeadLetter]:
         return await services.dead_letters.recent(args.connector, args.limit)
 
-    letters = asyncio.run(_with_services(settings, work))
+    letters = _run(settings, work)
     if not letters:
         which = f" from {args.connector}" if args.connector else ""
         print(f"no dead letters{which}: nothing has been rejected")
@@ -356,6 +394,8 @@ def _list_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _discard_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.audit.types import Action
+
     async def work(services: Services, store: Store) -> list[StoredDeadLetter]:
         gone = await services.dead_letters.discard(args.letter_ids)
         if gone:
@@ -380,7 +420,7 @@ def _discard_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
             )
         return gone
 
-    gone = asyncio.run(_with_services(settings, work))
+    gone = _run(settings, work)
     for letter in gone:
         last = letter.last_rejection
         print(f"discarded {letter.id}  {letter.connector}  {last.origin} {last.position}")
@@ -391,6 +431,9 @@ def _discard_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _create_key(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.audit.types import Action
+    from c360.auth.types import Role
+
     async def work(services: Services, store: Store) -> tuple[str, str]:
         created, key = await services.keys.create(
             Role(args.role), args.name, dt.datetime.now(dt.UTC)
@@ -402,12 +445,14 @@ def _create_key(args: argparse.Namespace, settings: Settings) -> int:
         )
         return key_id, key
 
-    key_id, key = asyncio.run(_with_services(settings, work))
+    key_id, key = _run(settings, work)
     print(f"id: {key_id}\nrole: {args.role}\nkey: {key}\n(shown only now: store it safely)")
     return 0
 
 
 def _revoke_key(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.audit.types import Action
+
     async def work(services: Services, store: Store) -> None:
         await services.keys.revoke(args.key_id, dt.datetime.now(dt.UTC))
         detail = json.dumps({"id": args.key_id})
@@ -415,7 +460,7 @@ def _revoke_key(args: argparse.Namespace, settings: Settings) -> int:
             _operator(), Action.MUTATION, "keys revoke", operation="c360 keys", detail=detail
         )
 
-    asyncio.run(_with_services(settings, work))
+    _run(settings, work)
     print(f"revoked {args.key_id}")
     return 0
 
@@ -424,7 +469,7 @@ def _list_keys(args: argparse.Namespace, settings: Settings) -> int:
     async def work(services: Services, store: Store) -> list[ApiKey]:
         return await services.keys.all()
 
-    keys = asyncio.run(_with_services(settings, work))
+    keys = _run(settings, work)
     if not keys:
         print("no API keys (create one: c360 keys create --role agent --name NAME)")
     for key in keys:
@@ -434,12 +479,14 @@ def _list_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _replay_dead_letters(args: argparse.Namespace, settings: Settings) -> int:
+    from c360.cli.progress import MAX_ERRORS_SHOWN
+
     options = _options(settings, args.mapping)
 
     async def work(services: Services, store: Store) -> ReplayResult:
         return await services.dead_letters.replay(args.connector, options)
 
-    result = asyncio.run(_with_services(settings, work))
+    result = _run(settings, work)
     print(
         f"replayed: {result.replayed:,}, recovered: {result.recovered:,}, "
         f"still failing: {result.still_failing:,}"
@@ -473,7 +520,7 @@ def _recompute_profiles(args: argparse.Namespace, settings: Settings) -> int:
         await services.profiles.recompute_activity(live.id)
         return 1
 
-    print(f"recomputed: {asyncio.run(_with_services(settings, work))} profiles")
+    print(f"recomputed: {_run(settings, work)} profiles")
     return 0
 
 

@@ -7,41 +7,40 @@ admin, audited as ``cli:{user}``), and ``c360 retention apply``."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import datetime as dt
 import json
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, BinaryIO, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-from c360.audit.service import Action
-from c360.auth.service import Caller
 from c360.cli.arguments import CASE_INSENSITIVE, external_id
-from c360.privacy.erasure import STEPS
-from c360.privacy.formats import FORMATS, delivery_detail
-from c360.privacy.given import GivenIdentifier
-from c360.privacy.retention import Pruned
-from c360.privacy.rules import RequestType, Status, public_key
-from c360.privacy.types import Delivery, Duplicate, PrivacyRequest, Receipt, ScopePreview
-from c360.services import Services, privacy_secret
-from c360.settings import Settings
-from c360.store import Store
-from schemas.identifiers import IdentifierType
+from c360.cli.session import operator, run_with_services
+
+if TYPE_CHECKING:
+    from c360.privacy.given import GivenIdentifier
+    from c360.privacy.retention import Pruned
+    from c360.privacy.types import Delivery, Duplicate, PrivacyRequest, Receipt, ScopePreview
+    from c360.services import Services
+    from c360.settings import Settings
+    from c360.store import Store
+
+    Shown = tuple[PrivacyRequest, Receipt | None, list[Duplicate]]
+    """A request as ``privacy status`` shows it: with its receipt and the open requests it
+    duplicates."""
 
 T = TypeVar("T")
-Shown = tuple[PrivacyRequest, Receipt | None, list[Duplicate]]
-"""A request as ``privacy status`` shows it: with its receipt and the open requests it
-duplicates."""
-Runner = Callable[[Settings, Callable[[Services, Store], Awaitable[Any]]], Coroutine[Any, Any, Any]]
-"""``_with_services`` of the command: runs work on the services of an open store."""
+HELP = "data-subject requests: access and erasure"
+RETENTION_HELP = "records kept only for their window"
 
 
-def register(commands: Any, with_services: Runner, operator: Callable[[], Caller]) -> None:
-    """Adds ``privacy request|verify|scope|run|status|export|lift`` and ``retention apply`` to the
-    command's subcommands."""
-    register_retention(commands, with_services)
-    privacy = commands.add_parser("privacy", help="data-subject requests: access and erasure")
+def arguments(privacy: argparse.ArgumentParser) -> None:
+    """The arguments of ``c360 privacy request|verify|scope|run|status|export|lift|public-key``,
+    and their handlers."""
+    from c360.audit.types import Action
+    from c360.privacy.formats import FORMATS, delivery_detail
+    from c360.privacy.rules import RequestType, Status
+
     sub = privacy.add_subparsers(required=True, metavar="ACTION")
 
     def audited(
@@ -61,7 +60,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             )
             return result
 
-        result: T = asyncio.run(with_services(settings, run))
+        result: T = run_with_services(settings, run)
         return result
 
     def actor() -> str:
@@ -156,7 +155,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             )
             return found
 
-        found: ScopePreview | None = asyncio.run(with_services(settings, work))
+        found: ScopePreview | None = run_with_services(settings, work)
         if args.json:
             print(json.dumps(_scope_json(found), default=str, sort_keys=True))
         elif found is None:
@@ -196,7 +195,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             ]
 
         scopes: dict[str, ScopePreview | None] = {}
-        found: list[Shown] = asyncio.run(with_services(settings, work))
+        found: list[Shown] = run_with_services(settings, work)
         if not found and not args.json:
             print("no privacy requests match")
         for doc, receipt, duplicates in found:
@@ -250,7 +249,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             return done
 
         with open(args.out, "wb") as out:
-            done: list[Delivery] = asyncio.run(with_services(settings, lambda s, _: work(s, out)))
+            done: list[Delivery] = run_with_services(settings, lambda s, _: work(s, out))
         for delivery in done:
             print(f"wrote {delivery.size:,} bytes to {args.out}, sha256 {delivery.sha256}")
         return 0
@@ -292,7 +291,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             )
             return lifted
 
-        lifted: int = asyncio.run(with_services(settings, work))
+        lifted: int = run_with_services(settings, work)
         print(f"lifted {lifted} of {len(given)} suppressions")
         return 0
 
@@ -308,7 +307,7 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
             )
             return lifted
 
-        lifted: int = asyncio.run(with_services(settings, work))
+        lifted: int = run_with_services(settings, work)
         print(f"lifted {lifted} suppressions of erasure {args.request}")
         return 0
 
@@ -323,15 +322,17 @@ def register(commands: Any, with_services: Runner, operator: Callable[[], Caller
     )
 
     def _public_key(args: argparse.Namespace, settings: Settings) -> int:
+        from c360.privacy.rules import public_key
+        from c360.services import privacy_secret
+
         print(public_key(privacy_secret(settings)))
         return 0
 
     key.set_defaults(handler=_public_key)
 
 
-def register_retention(commands: Any, with_services: Runner) -> None:
-    """Adds ``retention apply``."""
-    retention = commands.add_parser("retention", help="records kept only for their window")
+def retention_arguments(retention: argparse.ArgumentParser) -> None:
+    """The arguments of ``c360 retention apply``, and its handler."""
     sub = retention.add_subparsers(required=True, metavar="ACTION")
     apply = sub.add_parser(
         "apply", help="remove records past C360_RETENTION_DAYS now and recompute their profiles"
@@ -344,7 +345,7 @@ def register_retention(commands: Any, with_services: Runner) -> None:
         if not settings.retention_days:
             print("no retention windows are set (C360_RETENTION_DAYS): nothing to remove")
             return 0
-        pruned: Pruned = asyncio.run(with_services(settings, work))
+        pruned: Pruned = run_with_services(settings, work)
         for kind, days in sorted(settings.retention_days.items()):
             print(f"{kind}: {pruned.removed.get(kind, 0):,} removed (older than {days} days)")
         print(f"profiles recomputed: {pruned.profiles:,}")
@@ -369,6 +370,9 @@ def _identifier_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _given(args: argparse.Namespace) -> list[GivenIdentifier]:
+    from c360.privacy.given import GivenIdentifier
+    from schemas.identifiers import IdentifierType
+
     given = [
         GivenIdentifier(kind, value)
         for kind, values in (
@@ -396,6 +400,9 @@ def _show(
     receipt: Receipt | None = None,
     duplicates: Sequence[Duplicate] = (),
 ) -> None:
+    from c360.privacy.erasure import STEPS
+    from c360.privacy.rules import RequestType, Status
+
     overdue = " OVERDUE" if request.overdue(_now()) else ""
     print(
         f"{request.id}  {request.type:<8} {request.status:<11} received "
@@ -496,6 +503,10 @@ def _as_json(
     request: PrivacyRequest, receipt: Receipt | None, duplicates: Sequence[Duplicate] = ()
 ) -> dict[str, Any]:
     """One request for a script: what ``_show`` prints, as JSON."""
+    from c360.privacy.erasure import STEPS
+    from c360.privacy.formats import delivery_detail
+    from c360.privacy.rules import RequestType
+
     erasure = request.type is RequestType.ERASURE
     return {
         "id": request.id,

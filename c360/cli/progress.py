@@ -7,12 +7,10 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-from c360.ingest.service import IngestSummary
+if TYPE_CHECKING:
+    from c360.ingest.service import IngestSummary
 
 PLAIN_INTERVAL_S = 5.0
 
@@ -35,6 +33,9 @@ def _line(summary: IngestSummary, elapsed: float) -> str:
 def import_progress(label: str) -> Iterator[ProgressReporter]:
     started = time.monotonic()
     if sys.stderr.isatty():
+        from rich.console import Console  # the live bar only
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         with Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),

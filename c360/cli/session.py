@@ -6,14 +6,13 @@ from __future__ import annotations
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from pymongo.errors import PyMongoError
-
-from c360.auth.service import Caller, Role
-from c360.services import Services
-from c360.settings import LEGACY_DATA_DIR, Settings
-from c360.store import CONNECTION_ERRORS, Store, store_error, unreachable
+if TYPE_CHECKING:
+    from c360.auth.service import Caller
+    from c360.services import Services
+    from c360.settings import Settings
+    from c360.store import Store
 
 T = TypeVar("T")
 
@@ -21,6 +20,8 @@ T = TypeVar("T")
 def say_store(settings: Settings, store: Store) -> None:
     """Every command says on stderr which store it works on, so that nobody imports into a
     store the API never reads."""
+    from c360.settings import LEGACY_DATA_DIR
+
     print(f"store: {store.where()}", file=sys.stderr, flush=True)
     legacy = (LEGACY_DATA_DIR / "db").resolve()
     if (
@@ -40,6 +41,12 @@ def say_store(settings: Settings, store: Store) -> None:
 
 
 async def with_services(settings: Settings, work: Callable[[Services, Store], Awaitable[T]]) -> T:
+    # The services, the store and its driver are imported by the commands that open it.
+    from pymongo.errors import PyMongoError
+
+    from c360.services import Services
+    from c360.store import CONNECTION_ERRORS, Store, store_error, unreachable
+
     store = await Store.open(settings)
     say_store(settings, store)
     try:
@@ -52,8 +59,18 @@ async def with_services(settings: Settings, work: Callable[[Services, Store], Aw
         await store.close()
 
 
+def run_with_services(settings: Settings, work: Callable[[Services, Store], Awaitable[T]]) -> T:
+    """``with_services`` run to its end: what a command's handler does with its work."""
+    import asyncio
+
+    return asyncio.run(with_services(settings, work))
+
+
 def operator() -> Caller:
     """Who acts from the command line, for the access audit: the operating-system user."""
+    from c360.auth.service import Caller
+    from c360.auth.types import Role
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import pytest
 
+import c360.logging
 from c360.cli import main as cli
 from c360.settings import get_settings
 from tests.served import InProcess, Ran, environment, free_port
@@ -39,7 +40,7 @@ def in_process(monkeypatch: pytest.MonkeyPatch) -> InProcess:
             if name.startswith("C360_"):
                 monkeypatch.setenv(name, value)
         # A command that got past its refusals would configure this process's logging.
-        monkeypatch.setattr(cli, "configure_logging", _started)
+        monkeypatch.setattr(c360.logging, "configure_logging", _started)
         get_settings.cache_clear()
         out, err = io.StringIO(), io.StringIO()
         try:
