@@ -168,6 +168,12 @@ class FollowUpRepository:
         cursor = self._follow_ups.find(query).sort("alarm_ms", 1).limit(limit)
         return [_stored(doc) async for doc in cursor]
 
+    async def without_due_soon_times(self, limit: int) -> list[Stored]:
+        """Follow-ups stored before their due-soon times were kept, with a target still to
+        meet (those without one need none)."""
+        query = {"due_soon": {"$exists": False}, "next_due_ms": {"$exists": True}}
+        return [_stored(doc) async for doc in self._follow_ups.find(query).limit(limit)]
+
     async def page(
         self, queue: QueueFilter, first: int, after: str | None
     ) -> tuple[list[FollowUp], bool]:

@@ -15,6 +15,7 @@ still the one read, else read again and plan again.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
@@ -281,6 +282,25 @@ class FollowUpService:
         return (await team_loads(self.teams, self._follow_ups, [team]))[team]
 
     # --- Escalation -----------------------------------------------------------------------------
+
+    async def keep_due_soon_times(self) -> int:
+        """Give the follow-ups stored before due-soon times were kept (their opening fixes
+        them now) the times the setting gives, so that the worker warns of their targets and
+        the queue's due-soon filter finds them; returns how many were given. Once done, a
+        read that finds nothing."""
+        given = 0
+        while stored := await self._follow_ups.without_due_soon_times(_ALARM_BATCH):
+            writes = []
+            for item in stored:
+                fu = item.follow_up
+                times = sla.due_soon_times(fu.opened_at, fu.due, self.config.due_soon)
+                upgraded = dataclasses.replace(fu, due_soon_at=times, version=fu.version + 1)
+                writes.append((Stored(upgraded, item.unsent), fu.version))
+            lost = await self._follow_ups.replace_many(writes)
+            given += len(writes) - len(lost)
+            if len(stored) < _ALARM_BATCH or len(lost) == len(writes):
+                break  # the rest changed meanwhile: written since, with their times
+        return given
 
     async def escalate_due(self, now: dt.datetime) -> Alarms:
         """Escalate every target past due and not escalated yet: priority up a level, the

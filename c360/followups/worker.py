@@ -61,6 +61,7 @@ class FollowUpWorker:
         self._lease_for = lease_for
         self._clock = clock
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._times_kept = False  # the follow-ups of older versions given due-soon times
 
     async def tick(self, *, now: dt.datetime | None = None, lease: bool = True) -> TickReport:
         """One round: escalate what is overdue, warn of what is due soon, relay what waits,
@@ -68,6 +69,10 @@ class FollowUpWorker:
         now = now or self._clock()
         if lease and not await self._leases.take(LEASE, self.holder, now, self._lease_for):
             return TickReport(False, holder=await self._leases.holder(LEASE, now))
+        if not self._times_kept:  # once a process: after an upgrade, what older ones stored
+            if given := await self._followups.keep_due_soon_times():
+                log.info("follow-ups given their due-soon times", extra={"follow_ups": given})
+            self._times_kept = True
         alarms = await self._followups.escalate_due(now)
         relayed = await self._followups.relay.forward_waiting(now)
         # Without the teams' secrets nothing can be signed: a process that has them delivers

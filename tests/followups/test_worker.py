@@ -189,6 +189,35 @@ class TestDueSoon:
             assert request.body["followUp"]["id"] in owners
             assert next(c["state"] for c in request.body["followUp"]["sla"]) == "due_soon"
 
+    async def test_follow_ups_an_older_version_stored_are_given_their_times_and_warned(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        # Stored before due-soon times were kept: no due_soon, no due_soon_ms, and the worker's
+        # next alarm at the first target's due time (what an upgrade finds; the store's shape
+        # is what this test is about).
+        configured = team_settings(settings, "http://127.0.0.1:9/", alerts_tick_s=0)
+        services = Services.build(store.db, configured)
+        await detractors(services, tmp_path, 2)
+        for doc in await raw(store, "follow_ups"):
+            await store.db["follow_ups"].update_one(
+                {"_id": doc["_id"]},
+                {
+                    "$unset": {"due_soon": "", "due_soon_ms": ""},
+                    "$set": {"alarm_ms": doc["next_due_ms"]},
+                },
+            )
+
+        upgraded = Services.build(store.db, configured)  # a process of this version
+        first_round = await upgraded.followups.worker.tick(now=at(36.5), lease=False)
+
+        assert first_round.warned == 2
+        assert await upgraded.followups.service.keep_due_soon_times() == 0  # done, once
+        queue = upgraded.followups.service
+        for doc in await raw(store, "follow_ups"):
+            [fu] = (await queue.of_profiles([doc["profile_id"]]))[0]
+            assert fu.due_soon_at[Target.FIRST_RESPONSE] == fu.opened_at + dt.timedelta(hours=36)
+            assert [e.type for e in fu.events].count(EventType.DUE_SOON) == 1
+
     async def test_one_nobody_owns_is_told_to_its_team(
         self, store: Store, settings: Settings, tmp_path: Path
     ) -> None:
