@@ -634,8 +634,9 @@ class ExportRepository:
     async def _without_others(self, doc: Document, profile_ids: Sequence[str]) -> Document:
         """The entry, less its detail when the same act was entered about a profile not among
         these: the entries of one act share the time their ``seq`` starts with (an index
-        range), its operation and its caller. Only a change's entries are looked at: a read
-        names no more than what it read of each profile."""
+        range), its operation, its caller and its detail (the act's arguments: another change
+        the same request made, about someone else, has its own). Only a change's entries are
+        looked at: a read names no more than what it read of each profile."""
         if doc.get("action") != Action.MUTATION or not doc.get("detail"):
             return doc
         instant = str(doc["seq"]).partition("-")[0]
@@ -644,6 +645,7 @@ class ExportRepository:
                 "seq": {"$gte": f"{instant}-", "$lt": f"{instant}."},  # "." sorts after "-"
                 "operation": doc.get("operation"),
                 "key_id": doc.get("key_id"),
+                "detail": doc["detail"],
                 "profile_id": {"$nin": [*profile_ids, None]},
             },
             {"_id": 1},

@@ -342,3 +342,35 @@ async def test_her_export_withholds_what_was_written_of_a_merge_with_jorge(
         (["unmergeProfile"], True),
     ]
     assert any("both hers, she wrote" in a.get("detail", "") for a in audit)
+
+
+TWO_CHANGES = """mutation Evidence($marta: ID!, $jorge: ID!) {
+  hers: setDoNotContact(profileId: $marta, active: true, reason: "she asked at the till") {
+    __typename }
+  his: setDoNotContact(profileId: $jorge, active: true, reason: "Jorge Pardo phoned") {
+    __typename }
+}"""
+
+
+async def test_her_change_sent_beside_his_in_one_request_keeps_its_detail(
+    admin: httpx.AsyncClient, services: Services
+) -> None:
+    # One request carried two changes, one for each of them (a tool sends its day's work at
+    # once): each is its own act, and hers is about her alone, so her export keeps what it was.
+    await two_people(services)
+    marta = await profile_of(services, IdentifierType.EMAIL, M_EMAIL)
+    jorge = await profile_of(services, IdentifierType.EMAIL, J_EMAIL)
+    done = await gql(admin, TWO_CHANGES, marta=marta, jorge=jorge)
+    assert done["hers"]["__typename"] == done["his"]["__typename"] == "PreferencesChanged", done
+    request_id = await verified(admin, "ACCESS", MARTA)
+    fingerprint = (await scope_of(admin, request_id))["fingerprint"]
+    ran = (await gql(admin, RUN, id=request_id, ack=fingerprint))["runPrivacyRequest"]
+    assert ran["status"] == "COMPLETED", ran
+
+    export = await admin.get(f"/privacy/requests/{request_id}/export")
+
+    audit = [a["item"] for a in export.json()["sections"]["audit"]]
+    [change] = [a for a in audit if a["what"] == ["setDoNotContact"]]
+    assert "detail_withheld" not in change
+    assert "she asked at the till" in change["detail"]
+    assert "Jorge" not in json.dumps(audit)
