@@ -135,12 +135,14 @@ def _tick(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     delivery = report.delivery
     print(
-        f"escalated: {report.escalated}, warned (due soon): {report.warned}, "
+        f"escalated: {report.escalated}, "
         f"relayed to the outbox: {report.relayed}, "
         f"delivered: {delivery.delivered if delivery else 0}, "
         f"failed (to retry): {delivery.failed if delivery else 0}, "
         f"dead: {delivery.dead if delivery else 0}, "
-        f"withheld (erased): {delivery.withheld if delivery else 0}"
+        f"withheld (erased): {delivery.withheld if delivery else 0}, "
+        # Last: the line's earlier fields keep their places for the scripts that read them.
+        f"warned (due soon): {report.warned}"
     )
     return 0
 

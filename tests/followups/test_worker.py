@@ -569,8 +569,8 @@ class TestCommandLine:
         first = run_c360("alerts", "tick", env=env)
         second = run_c360("alerts", "tick", env=env)
 
-        assert "warned (due soon): 1," in first.stdout, first.stdout + first.stderr
-        assert "warned (due soon): 0," in second.stdout, second.stdout + second.stderr
+        assert first.stdout.endswith(", warned (due soon): 1\n"), first.stdout + first.stderr
+        assert second.stdout.endswith(", warned (due soon): 0\n"), second.stdout + second.stderr
         [doc] = await raw(store, "follow_ups")
         [warning] = [e for e in doc["events"] if e["type"] == "due_soon"]
         assert (warning["target"], warning["owner"]) == ("first_response", "ana.agent")
