@@ -149,6 +149,11 @@ class IngestReport(BaseModel):
         "one by a fixed order (so every arrival order ends alike). A correction needs a later "
         "revision time (the source's updated_at) to win."
     )
+    effects: dict[str, int] = Field(
+        description="What the records led to beyond themselves, by name, only those that "
+        "happened: `follow_ups_opened`, the follow-ups the alert rules opened for them. The "
+        "same records sent again lead to nothing: `{}`."
+    )
     items: list[RecordOutcome]
     errors: list[ItemProblem] = Field(description="Every rejected item.")
     ignored_items: list[ItemProblem]

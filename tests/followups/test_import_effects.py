@@ -52,3 +52,19 @@ async def test_the_http_answer_counts_them_too(
     assert first.json()["effects"] == {"follow_ups_opened": 2}
     assert again.json()["duplicates"] == 3
     assert again.json()["effects"] == {}, json.dumps(again.json())
+
+
+async def test_the_answers_description_names_the_effects(
+    connector_client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    body = _answers(tmp_path / "surveys.jsonl").read_bytes()
+    answer = await connector_client.post(
+        "/ingest/canonical", content=body, headers={"content-type": "application/x-ndjson"}
+    )
+    document = (await connector_client.get("/openapi.json")).json()
+
+    report = document["components"]["schemas"]["IngestReport"]
+    assert set(answer.json()) <= set(report["properties"]), sorted(answer.json())
+    effects = report["properties"]["effects"]
+    assert effects["additionalProperties"] == {"type": "integer"}
+    assert "follow_ups_opened" in effects["description"]
