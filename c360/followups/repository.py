@@ -46,6 +46,8 @@ class QueueFilter:
     priorities: tuple[Priority, ...] = ()
     overdue_at: dt.datetime | None = None  # only those with a target past due at this time
     due_soon_at: dt.datetime | None = None  # only those whose next target is due soon then
+    not_overdue_at: dt.datetime | None = None  # only those with no target past due then
+    not_due_soon_at: dt.datetime | None = None  # only those whose next target is not due soon
     profile_id: str | None = None
 
     def query(self) -> Document:
@@ -68,6 +70,25 @@ class QueueFilter:
         if (soon := self.due_soon_at) is not None:  # both bounds on the target due next
             query["due_soon_ms"] = {"$lte": ms(soon)}
             query["next_due_ms"] = {**query.get("next_due_ms", {}), "$gte": ms(soon)}
+        # Each "not" as ranges, absent fields included (no explicit nulls are stored).
+        rest: list[Document] = []
+        if (at := self.not_overdue_at) is not None:
+            rest.append(
+                {"$or": [{"next_due_ms": {"$gte": ms(at)}}, {"next_due_ms": {"$exists": False}}]}
+            )
+        if (at := self.not_due_soon_at) is not None:
+            rest.append(
+                {
+                    "$or": [
+                        {"due_soon_ms": {"$gt": ms(at)}},
+                        {"due_soon_ms": {"$exists": False}},
+                        {"next_due_ms": {"$lt": ms(at)}},
+                        {"next_due_ms": {"$exists": False}},
+                    ]
+                }
+            )
+        if rest:
+            query["$and"] = rest
         if self.profile_id is not None:
             query["profile_id"] = self.profile_id
         return query

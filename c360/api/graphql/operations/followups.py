@@ -68,6 +68,8 @@ def _queue(filter: FollowUpFilter | None, now: dt.datetime) -> QueueFilter:
         priorities=tuple(f.priority or ()),
         overdue_at=now if f.overdue else None,
         due_soon_at=now if f.due_soon else None,
+        not_overdue_at=now if f.overdue is False else None,
+        not_due_soon_at=now if f.due_soon is False else None,
         profile_id=None if f.profile_id is None else str(f.profile_id),
     )
 

@@ -246,12 +246,15 @@ class FollowUpFilter:
     rule: list[str] | None = None
     priority: list[Priority] | None = None
     overdue: bool | None = strawberry.field(
-        default=None, description="true: only those with an SLA target past due now."
+        default=None,
+        description="true: only those with an SLA target past due now; false: only those "
+        "with none.",
     )
     due_soon: bool | None = strawberry.field(
         default=None,
         description="true: only those at risk — the SLA target due next is due soon now (most "
-        "of its window gone) and not met nor overdue yet. Not with `overdue: true`.",
+        "of its window gone) and not met nor overdue yet; false: all the others. Not with "
+        "`overdue: true`.",
     )
     profile_id: strawberry.ID | None = None
 

@@ -266,6 +266,57 @@ class TestDueSoon:
         assert warning["owner"] in ("ana.agent", "luis.agent")
         assert warning["note"].startswith("first response due soon")
 
+    async def test_false_keeps_the_others(
+        self, store: Store, settings: Settings, tmp_path: Path
+    ) -> None:
+        """`dueSoon: false` and `overdue: false` are the rest of the queue, as `unassigned:
+        false` is: not everything."""
+        configured = settings.model_copy(
+            update={
+                "followup_teams": teams(),
+                "alerts_tick_s": 0,
+                "followup_due_soon_fraction": 0.99,
+            }
+        )
+        app = app_for(configured)
+        async with app.router.lifespan_context(app):
+            services: Services = app.state.services
+            rules = [
+                RuleDefinition.model_validate(
+                    {
+                        "id": rule_id,
+                        "name": rule_id,
+                        "team": "customer-care",
+                        "conditions": [
+                            {"kind": "survey_score_at_most", "survey_type": "nps", "score": 6}
+                        ],
+                        "sla": {"first_response_hours": hours, "resolution_hours": 1},
+                    }
+                )
+                for rule_id, hours in (("nps-soon", 0.01), ("nps-late", 0.0001))
+            ]
+            await services.followups.rules.apply(rules, "test", dt.datetime.now(dt.UTC))
+            await detractor(app, tmp_path)
+            await asyncio.sleep(0.5)  # nps-soon due soon (36 s), nps-late overdue (0.36 s)
+            async with asgi_client(app, await f.api_key(services, Role.AGENT)) as agent:
+                found = {}
+                for name, value in (
+                    ("dueSoon", True),
+                    ("dueSoon", False),
+                    ("overdue", True),
+                    ("overdue", False),
+                ):
+                    queue = (await gql(agent, self.DUE, filter={name: value}))["followUps"]
+                    label = f"{name}: {str(value).lower()}"
+                    found[label] = {e["node"]["rule"]["id"] for e in queue["edges"]}
+
+        assert found == {
+            "dueSoon: true": {"nps-soon"},
+            "dueSoon: false": {"nps-detractor", "nps-late"},
+            "overdue: true": {"nps-late"},
+            "overdue: false": {"nps-detractor", "nps-soon"},
+        }
+
 
 class TestOneOwnerPerCustomer:
     OWNERS = """query($email: String!) { profileByIdentifier(type: EMAIL, value: $email) {
