@@ -742,6 +742,10 @@ class TestDueSoon:
         )
         expect(item).to_contain_text("At risk: due soon")
         expect(item).to_contain_text("First response due in")
+        # Which customer, and why: each item of a list of one rule's follow-ups says whom.
+        expect(item.get_by_role("link")).to_have_text(email)
+        expect(item).to_contain_text("latest NPS answer 2 ≤ 6")
+        assert_accessible(page)
         item.get_by_role("link").click()
         profile_ready(page)
         expect(page).to_have_url(re.compile(f"/console/profile/{lea}$"))

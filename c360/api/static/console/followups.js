@@ -100,9 +100,33 @@ const DUE_SOON = `
 query ConsoleDueSoon {
   followUps(filter: { dueSoon: true }, first: 20) {
     totalCount
-    edges { node { id profileId status team owner rule { name } sla { target due state } } }
+    edges { node { id profileId status team owner reason rule { name } sla { target due state } } }
   }
 }`;
+
+/** Who each of these profiles is, in one request: a FollowUp names its profile by id only. */
+function whoQuery(ids) {
+  const variables = ids.map((_, i) => `$p${i}: ID!`).join(", ");
+  const fields = ids
+    .map((_, i) => `p${i}: profile(id: $p${i}) { ... on Profile { displayName emails phones } }`)
+    .join("\n  ");
+  return `query ConsoleDueSoonWho(${variables}) {\n  ${fields}\n}`;
+}
+
+/** The customers of these follow-ups by profile id: a name, else an address or number. */
+async function customersOf(items) {
+  const ids = [...new Set(items.map((item) => item.profileId))];
+  if (!ids.length) return new Map();
+  const variables = Object.fromEntries(ids.map((id, i) => [`p${i}`, id]));
+  const { data } = await gql(whoQuery(ids), variables);
+  return new Map(
+    ids.map((id, i) => {
+      const p = data && data[`p${i}`];
+      const label = p && (p.displayName || (p.emails || [])[0] || (p.phones || [])[0]);
+      return [id, label || "Unnamed customer"];
+    }),
+  );
+}
 
 let support = null;
 
@@ -645,11 +669,16 @@ export function dueSoonSlot() {
       const { data, errors } = await gql(DUE_SOON);
       if (refusedFields(errors).has("followUps") || !data || !data.followUps) return;
       const items = data.followUps.edges.map((e) => e.node);
+      const customers = await customersOf(items);
       replace(
         body,
         h("h2", {}, `Follow-ups due soon (${data.followUps.totalCount})`),
         items.length
-          ? h("ul", { class: "items due-soon", "aria-label": "Follow-ups due soon" }, items.map(dueSoonItem))
+          ? h(
+              "ul",
+              { class: "items due-soon", "aria-label": "Follow-ups due soon" },
+              items.map((item) => dueSoonItem(item, customers.get(item.profileId))),
+            )
           : empty("No follow-up is due soon."),
       );
       body.dataset.state = "loaded";
@@ -658,14 +687,15 @@ export function dueSoonSlot() {
   return body;
 }
 
-function dueSoonItem(item) {
+function dueSoonItem(item, customer) {
   const clock = item.sla.find((c) => c.state === "DUE_SOON");
   return h(
     "li",
     { class: "follow-up", "data-follow-up": item.id },
-    h("a", { href: `/console/profile/${encodeURIComponent(item.profileId)}` }, item.rule.name),
-    " ",
+    h("a", { href: `/console/profile/${encodeURIComponent(item.profileId)}` }, customer),
+    ` — ${item.rule.name} `,
     chip("At risk: due soon", "warn"),
+    item.reason ? h("p", {}, item.reason) : null,
     h(
       "p",
       { class: "muted" },
