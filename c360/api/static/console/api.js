@@ -16,6 +16,7 @@ export const session = {
   keyId: meta("c360-key-id"),
   permissions: new Set(meta("c360-permissions").split(" ").filter(Boolean)),
   purposes: meta("c360-purposes").split(" ").filter(Boolean),
+  signingOut: false, // set as the agent signs out: a request then refused is no lost session
 };
 
 /** Whether the signed-in key's role holds a permission (to offer an action; the API decides). */
@@ -45,7 +46,7 @@ export async function gql(query, variables = {}) {
   }
   if (response.status === 401) {
     const next = encodeURIComponent(location.pathname + location.search);
-    location.assign(`/console/sign-in?next=${next}&ended=1`);
+    if (!session.signingOut) location.assign(`/console/sign-in?next=${next}&ended=1`);
     throw new ApiError("Your session ended. Sign in again to go on.");
   }
   let body = null;

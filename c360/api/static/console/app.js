@@ -1,15 +1,22 @@
 // The console's page: reads the URL, shows the view it names, and keeps links and the search
 // box inside the page (history API), so the back button works as on any site.
 
+import { session } from "./api.js";
 import { h, notify, problem, replace } from "./dom.js";
 import { forgetDrafts } from "./drafts.js";
 import { profileView } from "./profile.js";
 import { homeView, lookupView, searchView } from "./search.js";
 
 const main = document.getElementById("main");
-// Signing out leaves nothing typed about a customer in the tab for whoever signs in next.
+// Signing out leaves nothing typed about a customer in the tab for whoever signs in next; a
+// request still under way then is refused, which is not a session that ended.
 const signOut = document.querySelector('form[action="/console/sign-out"]');
-if (signOut) signOut.addEventListener("submit", forgetDrafts);
+if (signOut) {
+  signOut.addEventListener("submit", () => {
+    session.signingOut = true;
+    forgetDrafts();
+  });
+}
 
 // The page now shown (path and query): a move to one of its own sections (#consent) is not
 // another page, and draws nothing again.
