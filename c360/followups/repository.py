@@ -6,6 +6,9 @@ string by the embedded development server, and integers order and compare the sa
 What leaves this module is typed (:mod:`.model`); storage field names stay here.
 """
 
+# Over 500 lines, kept whole: the domain's queries are its repository module, as in every
+# domain (README, design); each class is one collection's, and storage names stay in one place.
+
 from __future__ import annotations
 
 import datetime as dt

@@ -15,7 +15,6 @@ still the one read, else read again and plan again.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from collections import Counter, defaultdict
@@ -35,6 +34,7 @@ from c360.followups.rulebook import RuleBook
 from c360.followups.rules import RecordFacts, RuleDefinition, actionable_since, raised
 from c360.followups.states import Action, TransitionRefused, transition
 from c360.followups.teams import Team, Teams, member_name
+from c360.followups.upgrades import keep_due_soon_times
 from c360.followups.writes import (
     MAX_ROUNDS,
     NOTIFIED,
@@ -284,23 +284,8 @@ class FollowUpService:
     # --- Escalation -----------------------------------------------------------------------------
 
     async def keep_due_soon_times(self) -> int:
-        """Give the follow-ups stored before due-soon times were kept (their opening fixes
-        them now) the times the setting gives, so that the worker warns of their targets and
-        the queue's due-soon filter finds them; returns how many were given. Once done, a
-        read that finds nothing."""
-        given = 0
-        while stored := await self._follow_ups.without_due_soon_times(_ALARM_BATCH):
-            writes = []
-            for item in stored:
-                fu = item.follow_up
-                times = sla.due_soon_times(fu.opened_at, fu.due, self.config.due_soon)
-                upgraded = dataclasses.replace(fu, due_soon_at=times, version=fu.version + 1)
-                writes.append((Stored(upgraded, item.unsent), fu.version))
-            lost = await self._follow_ups.replace_many(writes)
-            given += len(writes) - len(lost)
-            if len(stored) < _ALARM_BATCH or len(lost) == len(writes):
-                break  # the rest changed meanwhile: written since, with their times
-        return given
+        """The follow-ups of an earlier version given their due-soon times (:mod:`.upgrades`)."""
+        return await keep_due_soon_times(self._follow_ups, self.config.due_soon)
 
     async def escalate_due(self, now: dt.datetime) -> Alarms:
         """Escalate every target past due and not escalated yet: priority up a level, the
