@@ -21,6 +21,7 @@ if (signOut) {
 // The page now shown (path and query): a move to one of its own sections (#consent) is not
 // another page, and draws nothing again.
 let shown = null;
+let opened = false; // whether a page was shown before this one (in this tab's page)
 
 // Each page is drawn in a view of its own, put in ``main`` when the page is opened: a page
 // left before its answers came (a search, then a customer opened at once) draws them into its
@@ -69,8 +70,12 @@ async function route() {
   } catch (error) {
     fail(error, view);
   }
+  // A page opened within the console: its heading, for a screen reader to read and the next
+  // Tab to go on from. The page first loaded keeps the focus at its start, where Tab finds the
+  // skip link and the search box first, as on any site.
   const heading = main.querySelector("h1");
-  if (heading && document.activeElement === document.body) heading.focus();
+  if (opened && heading && document.activeElement === document.body) heading.focus();
+  opened = true;
 }
 
 function fail(error, view) {
