@@ -199,6 +199,25 @@ class TestQueue:
             assert body["data"] == {"followUps": None}
 
 
+def _due_soon_early(settings: Settings) -> Settings:
+    """The teams, no background worker, and a target due soon once 1 % of it is gone."""
+    update = {"followup_teams": teams(), "alerts_tick_s": 0, "followup_due_soon_fraction": 0.99}
+    return settings.model_copy(update=update)
+
+
+def _nps_rule(rule_id: str, *, first_response_hours: float, name: str = "") -> RuleDefinition:
+    """An NPS detractor rule for customer care whose first response is due this soon."""
+    return RuleDefinition.model_validate(
+        {
+            "id": rule_id,
+            "name": name or rule_id,
+            "team": "customer-care",
+            "conditions": [{"kind": "survey_score_at_most", "survey_type": "nps", "score": 6}],
+            "sla": {"first_response_hours": first_response_hours, "resolution_hours": 1},
+        }
+    )
+
+
 class TestDueSoon:
     DUE = """query($filter: FollowUpFilter) { followUps(filter: $filter, first: 10) {
       totalCount edges { node { rule { id } sla { target state dueSoonAt warnedAt }
@@ -209,27 +228,10 @@ class TestDueSoon:
     ) -> None:
         """A rule whose first response is due in 36 s, turning due soon once 1 % of it is gone
         (C360_FOLLOWUP_DUE_SOON_FRACTION 0.99), beside the shipped 48 h one."""
-        configured = settings.model_copy(
-            update={
-                "followup_teams": teams(),
-                "alerts_tick_s": 0,
-                "followup_due_soon_fraction": 0.99,
-            }
-        )
-        app = app_for(configured)
+        app = app_for(_due_soon_early(settings))
         async with app.router.lifespan_context(app):
             services: Services = app.state.services
-            fast = RuleDefinition.model_validate(
-                {
-                    "id": "nps-fast",
-                    "name": "NPS detractor, fast",
-                    "team": "customer-care",
-                    "conditions": [
-                        {"kind": "survey_score_at_most", "survey_type": "nps", "score": 6}
-                    ],
-                    "sla": {"first_response_hours": 0.01, "resolution_hours": 1},
-                }
-            )
+            fast = _nps_rule("nps-fast", first_response_hours=0.01, name="NPS detractor, fast")
             await services.followups.rules.apply([fast], "test", dt.datetime.now(dt.UTC))
             await detractor(app, tmp_path)
             await asyncio.sleep(0.5)  # past 1 % of 36 s
@@ -271,28 +273,11 @@ class TestDueSoon:
     ) -> None:
         """`dueSoon: false` and `overdue: false` are the rest of the queue, as `unassigned:
         false` is: not everything."""
-        configured = settings.model_copy(
-            update={
-                "followup_teams": teams(),
-                "alerts_tick_s": 0,
-                "followup_due_soon_fraction": 0.99,
-            }
-        )
-        app = app_for(configured)
+        app = app_for(_due_soon_early(settings))
         async with app.router.lifespan_context(app):
             services: Services = app.state.services
             rules = [
-                RuleDefinition.model_validate(
-                    {
-                        "id": rule_id,
-                        "name": rule_id,
-                        "team": "customer-care",
-                        "conditions": [
-                            {"kind": "survey_score_at_most", "survey_type": "nps", "score": 6}
-                        ],
-                        "sla": {"first_response_hours": hours, "resolution_hours": 1},
-                    }
-                )
+                _nps_rule(rule_id, first_response_hours=hours)
                 for rule_id, hours in (("nps-soon", 0.01), ("nps-late", 0.0001))
             ]
             await services.followups.rules.apply(rules, "test", dt.datetime.now(dt.UTC))
