@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -59,27 +59,23 @@ async def export_request(
 ) -> StreamingResponse:
     services: Services = request.app.state.services
     privacy_request, scope = await services.privacy.exportable(request_id)
-    operation, asked = "GET /privacy/requests/{request_id}/export", current_request.get()
-    await services.audit.record(
-        caller,
-        Action.EXPORT,
-        "privacy export",
-        operation=operation,
-        profile_ids=list(scope.profiles) or [None],
-        detail=json.dumps({"request": request_id, "format": format}),  # as c360 privacy export
-        request_id=asked,
-    )
+    asked = current_request.get()
 
-    async def delivered(delivery: Delivery) -> None:
+    async def audited(what: str, detail: dict[str, Any]) -> None:  # as c360 privacy export
         await services.audit.record(
             caller,
             Action.EXPORT,
-            "privacy export delivered",
-            operation=operation,
+            what,
+            operation="GET /privacy/requests/{request_id}/export",
             profile_ids=list(scope.profiles) or [None],
-            detail=json.dumps(delivery_detail(request_id, delivery)),
+            detail=json.dumps(detail),
             request_id=asked,
         )
+
+    async def delivered(delivery: Delivery) -> None:
+        await audited("privacy export delivered", delivery_detail(request_id, delivery))
+
+    await audited("privacy export", {"request": request_id, "format": format})
 
     media, _ = FORMATS[format]
     body = services.privacy.deliver(

@@ -221,26 +221,26 @@ def arguments(privacy: argparse.ArgumentParser) -> None:
         async def work(services: Services, out: BinaryIO) -> list[Delivery]:
             request, scope = await services.privacy.exportable(args.request_id)
             profile_ids: list[str | None] = [*scope.profiles] or [None]
-            await services.audit.record(
-                operator(),
-                Action.EXPORT,
-                "privacy export",
-                operation="c360 privacy",
-                profile_ids=profile_ids,
-                detail=json.dumps({"request": args.request_id, "format": args.format}),
-            )
+
+            async def audited(what: str, detail: dict[str, Any]) -> None:
+                await services.audit.record(
+                    operator(),
+                    Action.EXPORT,
+                    what,
+                    operation="c360 privacy",
+                    profile_ids=profile_ids,
+                    detail=json.dumps(detail),
+                )
+
             done: list[Delivery] = []
 
             async def delivered(delivery: Delivery) -> None:
                 done.append(delivery)
-                await services.audit.record(
-                    operator(),
-                    Action.EXPORT,
-                    "privacy export delivered",
-                    operation="c360 privacy",
-                    profile_ids=profile_ids,
-                    detail=json.dumps(delivery_detail(args.request_id, delivery)),
+                await audited(
+                    "privacy export delivered", delivery_detail(args.request_id, delivery)
                 )
+
+            await audited("privacy export", {"request": args.request_id, "format": args.format})
 
             async for chunk in services.privacy.deliver(
                 request, scope, args.format, actor=actor(), now=_now(), delivered=delivered
